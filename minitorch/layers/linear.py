@@ -1,0 +1,87 @@
+"""The affine layer y = x @ W + b."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.module import Module, Parameter
+from minitorch.random import generator
+
+
+class Linear(Module):
+    """Affine map: y = x @ W + b, with W stored (in, out) as in the original design.
+
+    Shapes:   x (N, in)   W (in, out)   b (out,)   y (N, out)   (N may be any leading dims, as torch)
+    Forward:  y  = x @ W + b
+    Backward: dW = x.T @ dy         (in, out)  accumulated into W.grad  (alias grad_W)
+              db = dy.sum(axis=0)   (out,)     accumulated into b.grad  (alias grad_b)
+              dx = dy @ W.T         (N, in)    returned; backward_params skips it
+    Init:     W, b ~ U(-k, k), k = 1/sqrt(in)   (torch.nn.Linear's default, seeded by manual_seed)
+    Example:
+        layer = Linear(4, 3)
+        y = layer(np.ones((2, 4)))            # (2, 3), in the parameters' dtype
+        dx = layer.backward(np.ones((2, 3)))  # (2, 4); layer.grad_W is (4, 3)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        for arg, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Linear: {arg} must be a positive integer, got {value!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        k = 1.0 / np.sqrt(self.in_features)
+        dtype = get_default_dtype()
+        rng = generator()
+        self.W = Parameter(rng.uniform(-k, k, (self.in_features, self.out_features)).astype(dtype))
+        self.b = Parameter(rng.uniform(-k, k, self.out_features).astype(dtype)) if bias else None
+        self._x: np.ndarray | None = None
+
+    @property
+    def grad_W(self) -> np.ndarray:
+        return self.W.grad
+
+    @property
+    def grad_b(self) -> np.ndarray | None:
+        return None if self.b is None else self.b.grad
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        self._x = x
+        y = x @ self.W.data
+        if self.b is not None:
+            y += self.b.data
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        # w.r.t. parameters
+        dy = self.backward_params(dy)
+        # w.r.t. input
+        return dy @ self.W.data.T
+
+    def backward_params(self, dy: np.ndarray) -> np.ndarray:
+        """Accumulate dW and db only; returns dy as checked, for ``backward``."""
+        x = self._cached(self._x)
+        dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.W.data.dtype)
+        x2d, dy2d = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)
+        self.W.accumulate_grad(x2d.T @ dy2d)
+        if self.b is not None:
+            self.b.accumulate_grad(dy2d.sum(axis=0))
+        return dy
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "Linear")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear(in_features={self.in_features}): expected input (N, {self.in_features}), "
+                f"got {x.shape}"
+            )
+        # compute in the parameters' dtype: a float64 batch must not turn a float32 model float64
+        return x.astype(self.W.data.dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.b is not None}"
+        )

@@ -1,0 +1,367 @@
+"""Module, Parameter and Sequential: the contract every layer of MiniTorch follows.
+
+The contract (written once, here):
+
+- ``forward(x)`` computes the output and caches what ``backward`` needs (``self._x``, ``self._mask``...).
+- ``backward(dy)`` takes dy = dL/dy (the output's shape), **accumulates** every parameter's gradient
+  (``p.grad += ...``) and returns dx = dL/dx (the input's shape). Calling it before ``forward`` raises
+  ``RuntimeError``.
+- ``backward_params(dy)`` does only the first half: parameter gradients, no dx. ``Sequential`` uses it
+  for its first layer, whose input (the data) needs no gradient; PyTorch skips that work the same way.
+- ``zero_grad()`` resets the gradients, so gradients add up across backward calls until then.
+
+Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, in order of assignment; the
+dotted names (``"0.W"``, ``"encoder.1.b"``) are the ``state_dict`` keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+
+class Parameter:
+    """A trainable array ``data`` and its gradient ``grad`` (same shape, same dtype).
+
+    ``zero_grad()`` costs nothing: it marks the gradient as zero, and the next ``accumulate_grad``
+    writes its value instead of adding it (no zero-fill pass, no read of the old buffer). Reading
+    ``grad`` in between gives zeros, as it should.
+    """
+
+    __slots__ = ("data", "_grad", "_grad_is_zero")
+
+    def __init__(self, data: np.ndarray) -> None:
+        data = np.asarray(data)
+        if data.dtype.kind != "f":
+            raise TypeError(f"Parameter: expected a floating array, got dtype {data.dtype}")
+        self.data = data
+        self._grad = np.zeros_like(data)
+        self._grad_is_zero = True
+
+    @property
+    def grad(self) -> np.ndarray:
+        """dL/d(data), accumulated since the last ``zero_grad()``."""
+        if self._grad_is_zero:
+            self._grad.fill(0)
+            self._grad_is_zero = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: np.ndarray) -> None:
+        value = np.asarray(value)
+        if value.shape != self.data.shape:
+            raise ValueError(f"Parameter.grad: expected shape {self.data.shape}, got {value.shape}")
+        np.copyto(self._grad, value)
+        self._grad_is_zero = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def grad_is_zero(self) -> bool:
+        """True while no gradient was written since ``zero_grad()`` (torch's ``grad is None``)."""
+        return self._grad_is_zero
+
+    def accumulate_grad(self, g: np.ndarray) -> None:
+        """grad += g; right after ``zero_grad()`` this is a plain copy."""
+        if self._grad_is_zero:
+            np.copyto(self._grad, g)
+            self._grad_is_zero = False
+        else:
+            self._grad += g
+
+    def zero_grad(self) -> None:
+        self._grad_is_zero = True
+
+    def to(self, dtype: type | np.dtype | str) -> Parameter:
+        """Cast ``data`` (and ``grad``) to ``dtype`` in place of the old arrays."""
+        dtype = np.dtype(dtype)
+        if dtype != self.data.dtype:
+            self.data = self.data.astype(dtype)
+            self._grad = self._grad.astype(dtype)
+        return self
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of every layer, loss and model (see the module docstring for the contract).
+
+    Subclasses call ``super().__init__()`` first, then assign their Parameters and child Modules as
+    attributes; those are registered in order. Caches are plain attributes and are never registered.
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "training", True)
+
+    # ----------------------------------------------------------------- registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: call super().__init__() before assigning attributes"
+            )
+        params, modules, buffers = self._parameters, self._modules, self._buffers
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            buffers.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        elif name in buffers and isinstance(value, np.ndarray):
+            buffers[name] = value
+        else:
+            params.pop(name, None)
+            modules.pop(name, None)
+            buffers.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value: np.ndarray) -> None:
+        """Keep an array that is state but not trained (e.g. running statistics).
+
+        Buffers appear in ``state_dict()`` and are cast by ``to()``; they never appear in
+        ``parameters()``.
+        """
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists")
+        self._buffers[name] = np.asarray(value)
+        object.__setattr__(self, name, self._buffers[name])
+
+    # ----------------------------------------------------------------- computation
+    def forward(self, *inputs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        """Accumulate the parameter gradients only; dx is not needed by the caller.
+
+        The default runs ``backward`` and drops dx, or does nothing for a module without
+        parameters. Layers whose dx costs real work override it (``Linear`` saves a matrix product).
+        """
+        if self.parameters():
+            self.backward(dy)
+
+    def __call__(self, *inputs: Any) -> Any:
+        return self.forward(*inputs)
+
+    def _cached(self, value: Any) -> Any:
+        """``value`` from forward's cache, or a RuntimeError if forward has not run."""
+        if value is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() called before forward(): "
+                "run a forward pass first, backward needs its cached values"
+            )
+        return value
+
+    def _check_grad(self, dy: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """dy as an array of ``dtype``, or a ValueError if it is not the output's ``shape``."""
+        dy = np.asarray(dy, dtype=dtype)
+        if dy.shape != shape:
+            raise ValueError(
+                f"{type(self).__name__}.backward: expected dy of the output's shape {shape}, "
+                f"got {dy.shape}"
+            )
+        return dy
+
+    # ----------------------------------------------------------------- traversal
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        yield from self._modules.values()
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, depth first, with dotted names."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, Parameter) for this module's own Parameters, then each child's."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self) -> list[Parameter]:
+        """Every Parameter, in layer order, weight before bias (shared ones once)."""
+        return [param for _, param in self.named_parameters()]
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        for module_name, module in self.named_modules(prefix):
+            for name, buffer in module._buffers.items():
+                yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    # ----------------------------------------------------------------- state
+    def zero_grad(self) -> None:
+        for param in self.parameters():
+            param.zero_grad()
+
+    def train(self, mode: bool = True) -> Module:
+        """Switch this module and every descendant to training mode (or eval mode if False)."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def to(self, dtype: type | np.dtype | str) -> Module:
+        """Cast every Parameter and floating buffer to ``dtype`` (e.g. ``np.float64``)."""
+        for param in self.parameters():
+            param.to(dtype)
+        for module in self.modules():
+            for name, buffer in list(module._buffers.items()):
+                if buffer.dtype.kind == "f":
+                    setattr(module, name, buffer.astype(dtype))
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Name -> copy of the array, for every Parameter and buffer (e.g. ``"0.W"``)."""
+        state = {}
+        for module_name, module in self.named_modules():
+            for name, param in module._parameters.items():
+                state[f"{module_name}.{name}" if module_name else name] = param.data.copy()
+            for name, buffer in module._buffers.items():
+                state[f"{module_name}.{name}" if module_name else name] = np.array(buffer, copy=True)
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy ``state`` into the Parameters and buffers, in place.
+
+        Every name, shape and dtype is checked before anything changes: on error the module is
+        exactly as before. Values are cast to each target's dtype.
+        """
+        targets = self._state_targets()
+        missing = [name for name in targets if name not in state]
+        unexpected = [name for name in state if name not in targets]
+        if missing or unexpected:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: names do not match the model; "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+        values = {}
+        for name, target in targets.items():
+            value = np.asarray(state[name])
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: '{name}' expected shape "
+                    f"{target.shape}, got {value.shape}"
+                )
+            if value.dtype.kind not in "biuf" or not np.can_cast(value.dtype, target.dtype, "same_kind"):
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: '{name}' expected a numeric array "
+                    f"castable to {target.dtype}, got dtype {value.dtype}"
+                )
+            values[name] = value
+        for name, target in targets.items():
+            np.copyto(target, values[name], casting="same_kind")
+
+    def _state_targets(self) -> dict[str, np.ndarray]:
+        targets = {}
+        for module_name, module in self.named_modules():
+            for name, param in module._parameters.items():
+                targets[f"{module_name}.{name}" if module_name else name] = param.data
+            for name, buffer in module._buffers.items():
+                targets[f"{module_name}.{name}" if module_name else name] = buffer
+        return targets
+
+    # ----------------------------------------------------------------- display
+    def extra_repr(self) -> str:
+        """The constructor arguments shown by ``repr``; layers override this only."""
+        return ""
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not self._modules:
+            return f"{name}({self.extra_repr()})"
+        lines = [f"{name}("]
+        if self.extra_repr():
+            lines.append(f"  {self.extra_repr()}")
+        for child_name, child in self._modules.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({child_name}): {child_repr}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+class Sequential(Module):
+    """Modules applied in order: y = m_k(...m_2(m_1(x))).
+
+    Forward:  h_0 = x;  h_i = m_i(h_{i-1});  y = h_k
+    Backward: dh_k = dy;  dh_{i-1} = m_i.backward(dh_i);  dx = dh_0   (chain rule, in reverse)
+    Example:
+        model = Sequential(Linear(4, 16), ReLU(), Linear(16, 3))
+        logits = model(x); dx = model.backward(dlogits)
+        model[0], len(model), list(model)
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> Sequential:
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: expected Module instances, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        for module in reversed(self._modules.values()):
+            dy = module.backward(dy)
+        return dy
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        """Like ``backward``, but the first module computes no input gradient."""
+        modules = list(self._modules.values())
+        for module in reversed(modules[1:]):
+            dy = module.backward(dy)
+        if modules:
+            modules[0].backward_params(dy)
+
+    def __getitem__(self, index: int | slice) -> Module:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*modules[index])
+        return modules[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())

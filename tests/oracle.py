@@ -1,0 +1,106 @@
+"""PyTorch twins of MiniTorch modules: the numerical oracle of the test suite.
+
+``torch_twin(module)`` builds the equivalent torch module with the same weights (Linear's W is
+stored (in, out) here and (out, in) in torch, hence the transpose). A new layer registers its twin
+builder in ``TWINS``. ``compare_module`` runs both on the same input and upstream gradient and
+checks output, input gradient and every parameter gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+import minitorch as mt
+
+torch.set_num_threads(1)
+
+TWINS: dict[type, Callable[[mt.Module], torch.nn.Module]] = {}
+
+
+def twin(cls: type) -> Callable:
+    def register(builder: Callable[[mt.Module], torch.nn.Module]) -> Callable:
+        TWINS[cls] = builder
+        return builder
+
+    return register
+
+
+def tensor(array: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
+    return torch.tensor(np.asarray(array), requires_grad=requires_grad)
+
+
+@twin(mt.Linear)
+def _linear(m: mt.Linear) -> torch.nn.Module:
+    t = torch.nn.Linear(m.in_features, m.out_features, bias=m.b is not None,
+                        dtype=torch.float64 if m.W.dtype == np.float64 else torch.float32)
+    with torch.no_grad():
+        t.weight.copy_(tensor(m.W.data.T))
+        if m.b is not None:
+            t.bias.copy_(tensor(m.b.data))
+    return t
+
+
+@twin(mt.ReLU)
+def _relu(m: mt.ReLU) -> torch.nn.Module:
+    return torch.nn.ReLU()
+
+
+@twin(mt.Sigmoid)
+def _sigmoid(m: mt.Sigmoid) -> torch.nn.Module:
+    return torch.nn.Sigmoid()
+
+
+@twin(mt.Sequential)
+def _sequential(m: mt.Sequential) -> torch.nn.Module:
+    return torch.nn.Sequential(*(torch_twin(child) for child in m))
+
+
+def torch_twin(module: mt.Module) -> torch.nn.Module:
+    """The torch module computing the same function with the same (copied) weights."""
+    try:
+        builder = TWINS[type(module)]
+    except KeyError:
+        raise KeyError(f"no PyTorch twin registered for {type(module).__name__}") from None
+    t = builder(module)
+    t.train(module.training)
+    return t
+
+
+def torch_grads(module: mt.Module, twin_module: torch.nn.Module) -> dict[str, np.ndarray]:
+    """Twin's parameter gradients, keyed and shaped like ``module.named_parameters()``.
+
+    Pairs parameters by position (both libraries list them in layer order, weight before bias);
+    a 2-D weight of a Linear is transposed back to MiniTorch's (in, out).
+    """
+    ours = list(module.named_parameters())
+    theirs = [p for p in twin_module.parameters()]
+    assert len(ours) == len(theirs), (len(ours), len(theirs))
+    grads = {}
+    for (name, p), tp in zip(ours, theirs, strict=True):
+        g = tp.grad.detach().numpy()
+        grads[name] = g.T if g.shape != p.shape and g.T.shape == p.shape else g
+    return grads
+
+
+def compare_module(module: mt.Module, x: np.ndarray, rtol: float, atol: float, seed: int = 0) -> None:
+    """Assert output, dx and every parameter gradient match the torch twin."""
+    twin_module = torch_twin(module)
+    x_t = tensor(x, requires_grad=True)
+    y_t = twin_module(x_t)
+    dy = np.random.default_rng(seed).standard_normal(tuple(y_t.shape)).astype(x.dtype)
+    y_t.backward(tensor(dy))
+
+    module.zero_grad()
+    y = module(x)
+    dx = module.backward(dy)
+
+    assert y.dtype == x.dtype and dx.dtype == x.dtype
+    np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=rtol, atol=atol, err_msg="output")
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol, atol=atol, err_msg="dx")
+    for name, g in torch_grads(module, twin_module).items():
+        p = dict(module.named_parameters())[name]
+        assert p.grad.dtype == x.dtype
+        np.testing.assert_allclose(p.grad, g, rtol=rtol, atol=atol, err_msg=name)
