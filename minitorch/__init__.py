@@ -7,7 +7,7 @@ from minitorch import datasets
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
-from minitorch.layers import Linear, ReLU, Sigmoid
+from minitorch.layers import Flatten, Identity, Linear, ReLU, Sigmoid
 from minitorch.losses import CrossEntropyLoss, Loss, MSELoss
 from minitorch.model_utils import ModelFileError, load_model, save_model
 from minitorch.module import Module, Parameter, Sequential
@@ -19,7 +19,9 @@ __version__ = "0.1.0"
 __all__ = [
     "CrossEntropyLoss",
     "DataLoader",
+    "Flatten",
     "GradcheckError",
+    "Identity",
     "Linear",
     "Loss",
     "MSELoss",

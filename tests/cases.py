@@ -15,9 +15,15 @@ MODULE_CASES = [
     ("Linear-batch-1", lambda: mt.Linear(3, 2), (1, 3)),
     ("Sigmoid", lambda: mt.Sigmoid(), (4, 6)),
     ("ReLU", lambda: mt.ReLU(), (4, 6)),
+    ("Flatten", lambda: mt.Flatten(), (2, 3, 2, 2)),
+    ("Flatten-middle", lambda: mt.Flatten(1, 2), (2, 3, 2, 2)),
+    ("Identity", lambda: mt.Identity(), (3, 4)),
     ("MLP", lambda: mt.Sequential(mt.Linear(4, 6), mt.ReLU(), mt.Linear(6, 5), mt.Sigmoid(), mt.Linear(5, 2)),
      (3, 4)),
 ]
 
 # ids of MODULE_CASES that also have a PyTorch twin in tests/oracle.py
-ORACLE = {"Linear", "Linear-no-bias", "Linear-3d-input", "Linear-batch-1", "Sigmoid", "ReLU", "MLP"}
+ORACLE = {
+    "Flatten", "Flatten-middle", "Identity", "Linear", "Linear-no-bias", "Linear-3d-input",
+    "Linear-batch-1", "Sigmoid", "ReLU", "MLP",
+}

@@ -53,6 +53,16 @@ def _sigmoid(m: mt.Sigmoid) -> torch.nn.Module:
     return torch.nn.Sigmoid()
 
 
+@twin(mt.Flatten)
+def _flatten(m: mt.Flatten) -> torch.nn.Module:
+    return torch.nn.Flatten(m.start_dim, m.end_dim)
+
+
+@twin(mt.Identity)
+def _identity(m: mt.Identity) -> torch.nn.Module:
+    return torch.nn.Identity()
+
+
 @twin(mt.Sequential)
 def _sequential(m: mt.Sequential) -> torch.nn.Module:
     return torch.nn.Sequential(*(torch_twin(child) for child in m))

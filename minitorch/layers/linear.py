@@ -85,3 +85,22 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.b is not None}"
         )
+
+
+class Identity(Module):
+    """Pass-through placeholder, as torch.nn.Identity (e.g. to switch a layer off).
+
+    Shapes:   x (*)   y (*)
+    Forward:  y  = x
+    Backward: dx = dy
+    Example:
+        skip = Identity()
+        y = skip(x)                  # x itself
+        dx = skip.backward(dy)       # dy itself
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy

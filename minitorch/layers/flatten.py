@@ -1,0 +1,54 @@
+"""Flatten: merge a range of dimensions into one (a reshape, so backward is the inverse reshape)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.dtypes import as_floating
+from minitorch.module import Module
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim into one, as torch.nn.Flatten (defaults keep the batch dim).
+
+    Shapes:   x (N, C, H, W)   y (N, C*H*W)   with start_dim=1, end_dim=-1
+    Forward:  y  = x.reshape(x.shape[:start] + (-1,) + x.shape[end+1:])   (a view, no copy)
+    Backward: dx = dy.reshape(x.shape)                                     (x's shape)
+    Example:
+        flat = Flatten()
+        y = flat(np.zeros((2, 3, 4, 5)))     # (2, 60)
+        dx = flat.backward(np.ones((2, 60))) # (2, 3, 4, 5)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim = int(start_dim)
+        self.end_dim = int(end_dim)
+        self._x_shape: tuple[int, ...] | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "Flatten")
+        start, end = self._dims(x.ndim)
+        self._x_shape = x.shape
+        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1 :])
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x_shape = self._cached(self._x_shape)
+        start, end = self._dims(len(x_shape))
+        out_shape = x_shape[:start] + (int(np.prod(x_shape[start : end + 1])),) + x_shape[end + 1 :]
+        dy = self._check_grad(dy, out_shape, np.asarray(dy).dtype)
+        # w.r.t. input
+        return dy.reshape(x_shape)
+
+    def _dims(self, ndim: int) -> tuple[int, int]:
+        start = self.start_dim + ndim if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + ndim if self.end_dim < 0 else self.end_dim
+        if not 0 <= start <= end < ndim:
+            raise ValueError(
+                f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): "
+                f"expected an input with more than {max(start, end)} dims, got {ndim} dims"
+            )
+        return start, end
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
