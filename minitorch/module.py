@@ -6,9 +6,13 @@ The contract (written once, here):
 - ``backward(dy)`` takes dy = dL/dy (the output's shape), **accumulates** every parameter's gradient
   (``p.grad += ...``) and returns dx = dL/dx (the input's shape). Calling it before ``forward`` raises
   ``RuntimeError``.
-- ``backward_params(dy)`` does only the first half: parameter gradients, no dx. ``Sequential`` uses it
-  for its first layer, whose input (the data) needs no gradient; PyTorch skips that work the same way.
+- ``backward_params(dy)`` does only the first half: parameter gradients, no dx. Training calls it on
+  the model, whose input (the data) needs no gradient; ``Sequential`` then runs it on its first
+  module with parameters. PyTorch skips that work the same way.
 - ``zero_grad()`` resets the gradients, so gradients add up across backward calls until then.
+- Ownership: a module never writes into an array it is given (``x``, ``dy``, a Parameter's ``data``
+  outside an optimizer); it may work in place on arrays it has just created itself (``Linear`` adds
+  ``b`` into its fresh product) and may return a view of its input (``Flatten``, ``Identity``).
 
 Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, in order of assignment; the
 dotted names (``"0.W"``, ``"encoder.1.b"``) are the ``state_dict`` keys.
@@ -80,6 +84,19 @@ class Parameter:
             self._grad_is_zero = False
         else:
             self._grad += g
+
+    def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
+        """grad += a @ b, for gradients that are a matrix product (Linear's dW = x.T @ dy).
+
+        Fast path: right after ``zero_grad()`` the product is written straight into the grad
+        buffer (``np.matmul(..., out=)``). That saves a temporary of the parameter's size and the
+        pass that copies it in (for a 784x512 weight, 1.6 MB written and read once less per step).
+        """
+        if self._grad_is_zero:
+            np.matmul(a, b, out=self._grad)
+            self._grad_is_zero = False
+        else:
+            self._grad += a @ b
 
     def zero_grad(self) -> None:
         self._grad_is_zero = True
@@ -161,7 +178,7 @@ class Module:
         The default runs ``backward`` and drops dx, or does nothing for a module without
         parameters. Layers whose dx costs real work override it (``Linear`` saves a matrix product).
         """
-        if self.parameters():
+        if _has_parameters(self):
             self.backward(dy)
 
     def __call__(self, *inputs: Any) -> Any:
@@ -314,6 +331,11 @@ class Module:
         return "\n".join(lines)
 
 
+def _has_parameters(module: Module) -> bool:
+    """Whether ``module`` or a descendant has a Parameter (cheaper than ``module.parameters()``)."""
+    return bool(module._parameters) or any(_has_parameters(child) for child in module._modules.values())
+
+
 class Sequential(Module):
     """Modules applied in order: y = m_k(...m_2(m_1(x))).
 
@@ -347,12 +369,18 @@ class Sequential(Module):
         return dy
 
     def backward_params(self, dy: np.ndarray) -> None:
-        """Like ``backward``, but the first module computes no input gradient."""
+        """Like ``backward``, but no gradient w.r.t. the input is computed.
+
+        The first module with parameters runs ``backward_params``; the parameter-free modules
+        before it (``Flatten``, ``Identity``...) would only pass dx down to the data, so they are
+        skipped: in ``Sequential(Flatten(), Linear(784, 10))`` that saves the (N, 784) product.
+        """
         modules = list(self._modules.values())
-        for module in reversed(modules[1:]):
+        first = next((i for i, module in enumerate(modules) if _has_parameters(module)), len(modules))
+        for module in reversed(modules[first + 1 :]):
             dy = module.backward(dy)
-        if modules:
-            modules[0].backward_params(dy)
+        if first < len(modules):
+            modules[first].backward_params(dy)
 
     def __getitem__(self, index: int | slice) -> Module:
         modules = list(self._modules.values())
