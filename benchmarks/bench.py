@@ -4,8 +4,9 @@
     python benchmarks/bench.py --json out.json   # the same, in an environment you made yourself
 
 Everything timed in this process is interleaved: each round times every contender for about
-``--block`` seconds, in rotating order, and the table reports the median over ``--repeats`` rounds,
-so a change of machine load hits all contenders alike and the ratios stay fair. Import time and
+``--block`` seconds, in rotating order. Times are medians over ``--repeats`` rounds; each ratio is
+the median over rounds of that round's ratio, so a burst of machine load, which slows a whole
+round, hits both sides of a ratio alike. Import time and
 peak memory are measured in fresh subprocesses. PyTorch and scikit-learn are optional: without
 them their columns read n/a. Both NumPy's BLAS and PyTorch use 2 threads.
 """
@@ -92,7 +93,7 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, block: float) -
     for name, ts in times.items():
         q = statistics.quantiles(ts, n=4) if len(ts) > 1 else [ts[0]] * 3
         out[name] = {"median_s": statistics.median(ts), "q1_s": q[0], "q3_s": q[2], "min_s": min(ts),
-                     "calls_per_block": calls[name]}
+                     "calls_per_block": calls[name], "rounds_s": ts}
     return out
 
 
@@ -104,7 +105,6 @@ def bench_mlp(torch: ModuleType | None, nn: ModuleType | None, args: argparse.Na
         fns: dict[str, Callable[[], Any]] = {
             "minitorch": c.minitorch_step(MLP, pool),
             "gemm": c.gemm_step(MLP, batch),
-            "minitorch_proposed": c.minitorch_step(MLP, pool, loss_fn=prototypes.FastCrossEntropyLoss()),
         }
         if torch is not None:
             fns["torch"] = c.torch_step(torch, MLP, pool)
@@ -142,6 +142,21 @@ def bench_small(torch: ModuleType | None, args: argparse.Namespace) -> dict:
         fns["torch"] = c.torch_infer(torch, MLP)
     print("  single-sample inference, 784 model", flush=True)
     return {"iris_step": iris, "inference": interleaved(fns, args.repeats, args.block)}
+
+
+def bench_loss(args: argparse.Namespace) -> dict:
+    """Cross-entropy forward + backward alone: mt.CrossEntropyLoss vs the prototype (recommendation)."""
+    results = {}
+    rng = np.random.default_rng(0)
+    for n, classes in ((16, 3), (32, 10), (128, 10), (512, 10)):
+        z, y = rng.standard_normal((n, classes), dtype=np.float32), rng.integers(0, classes, n)
+        fns = {}
+        for name, loss_fn in (("minitorch", mt.CrossEntropyLoss()),
+                              ("minitorch_proposed", prototypes.FastCrossEntropyLoss())):
+            fns[name] = lambda loss_fn=loss_fn, z=z, y=y: (loss_fn(z, y), loss_fn.backward())
+        results[f"{n}x{classes}"] = interleaved(fns, args.repeats, args.block / 4)
+    print("  cross-entropy alone: minitorch vs the prototype of benchmarks/prototypes.py", flush=True)
+    return results
 
 
 def bench_conv(args: argparse.Namespace) -> dict | None:
@@ -185,7 +200,7 @@ def machine(torch: ModuleType | None, nn: ModuleType | None) -> dict:
         "numpy": np.__version__, "minitorch": mt.__version__,
         "torch": torch.__version__ if torch else None,
         "sklearn": sklearn.__version__ if sklearn and nn else None,
-        "blas": blas, "threads": THREADS,
+        "blas": blas,
         "env": {k: os.environ.get(k) for k in ENV_VARS},
         "loadavg_start": list(os.getloadavg()),
     }
@@ -194,9 +209,10 @@ def machine(torch: ModuleType | None, nn: ModuleType | None) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=str(HERE / "results.json"), help="where to write the results")
-    parser.add_argument("--repeats", type=int, default=15, help="interleaved rounds per comparison")
-    parser.add_argument("--block", type=float, default=0.05, help="seconds per contender per round")
+    parser.add_argument("--repeats", type=int, default=21, help="interleaved rounds per comparison")
+    parser.add_argument("--block", type=float, default=0.04, help="seconds per contender per round")
     parser.add_argument("--fresh-runs", type=int, default=5, help="fresh processes per import/memory figure")
+    parser.add_argument("--threads", type=int, default=THREADS, help="BLAS and torch threads (2 = the cores)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 rounds of 10 ms, 1 fresh run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -204,21 +220,22 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch = optional("torch")
     if torch is not None:
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(args.threads)
     nn = optional("sklearn.neural_network")
     try:
         from threadpoolctl import threadpool_limits
 
-        limiter = threadpool_limits(THREADS, user_api="blas")  # noqa: F841 - kept alive for the whole run
+        limiter = threadpool_limits(args.threads, user_api="blas")  # noqa: F841 - kept for the whole run
     except ImportError:
-        print(f"note: threadpoolctl is not installed; relying on OPENBLAS_NUM_THREADS={THREADS}")
+        print("note: threadpoolctl is not installed; NumPy's BLAS threads follow OPENBLAS_NUM_THREADS")
 
-    results: dict[str, Any] = {"machine": machine(torch, nn)}
+    results: dict[str, Any] = {"machine": machine(torch, nn) | {"threads": args.threads}}
     print(f"Benchmarking on {results['machine']['cpu']} ({results['machine']['cpus']} CPUs), "
           f"numpy {np.__version__}, BLAS {results['machine']['blas']}", flush=True)
     results["mlp_sgd"] = bench_mlp(torch, nn, args)
     results["mlp_adam"] = bench_adam(torch, args)
     results.update(bench_small(torch, args))
+    results["cross_entropy"] = bench_loss(args)
     print("  fresh processes: import time and peak memory", flush=True)
     results["fresh"] = fresh.measure(args.fresh_runs, with_torch=torch is not None)
     results["conv"] = bench_conv(args)
