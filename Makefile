@@ -18,8 +18,9 @@ test: $(VENV)/.installed-test
 
 # The benchmark unsets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on this machine for old OpenBLAS
 # builds; they force a slower kernel on current NumPy) for its own run only; never for tests or CI.
+# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS=--quick` for a one-minute smoke run.
 bench: $(VENV)/.installed-bench
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 $(BIN)/python benchmarks/bench.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
