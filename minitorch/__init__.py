@@ -7,7 +7,23 @@ from minitorch import datasets
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
-from minitorch.layers import Flatten, Identity, Linear, ReLU, Sigmoid
+from minitorch.layers import (
+    ELU,
+    GELU,
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from minitorch.losses import CrossEntropyLoss, Loss, MSELoss
 from minitorch.model_utils import ModelFileError, load_model, save_model
 from minitorch.module import Module, Parameter, Sequential
@@ -41,4 +57,8 @@ __all__ = [
     "save_model",
     "set_default_dtype",
     "train_test_split",
+]
+__all__ += [
+    "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "LayerNorm", "LeakyReLU", "LogSoftmax", "Softmax",
+    "Tanh",
 ]
