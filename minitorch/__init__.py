@@ -24,7 +24,17 @@ from minitorch.layers import (
     Softmax,
     Tanh,
 )
-from minitorch.losses import CrossEntropyLoss, Loss, MSELoss
+from minitorch.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from minitorch.model_utils import ModelFileError, load_model, save_model
 from minitorch.module import Module, Parameter, Sequential
 from minitorch.optimizers import SGD, Optimizer
@@ -59,6 +69,6 @@ __all__ = [
     "train_test_split",
 ]
 __all__ += [
-    "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "LayerNorm", "LeakyReLU", "LogSoftmax", "Softmax",
-    "Tanh",
+    "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "HuberLoss",
+    "L1Loss", "LayerNorm", "LeakyReLU", "LogSoftmax", "NLLLoss", "SmoothL1Loss", "Softmax", "Tanh",
 ]
