@@ -157,14 +157,19 @@ def _dropout(m: mt.Dropout) -> torch.nn.Module:
     return torch.nn.Dropout(m.p)
 
 
+def _with_state_of(m: mt.Module, t: torch.nn.Module) -> torch.nn.Module:
+    """t with m's parameters and buffers copied in (the names are PyTorch's: weight, running_mean...)."""
+    with torch.no_grad():
+        for name, value in m.state_dict().items():
+            getattr(t, name).copy_(tensor(value))
+    return t
+
+
 def _batchnorm(torch_cls: type) -> Callable[[mt.Module], torch.nn.Module]:
     def build(m: mt.Module) -> torch.nn.Module:
         t = torch_cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
                       dtype=_torch_dtype(m.running_mean))
-        with torch.no_grad():
-            for name, value in m.state_dict().items():
-                getattr(t, name).copy_(tensor(value))
-        return t
+        return _with_state_of(m, t)
 
     return build
 
@@ -178,7 +183,4 @@ def _layer_norm(m: mt.LayerNorm) -> torch.nn.Module:
     dtype = torch.float32 if m.weight is None else _torch_dtype(m.weight.data)
     t = torch.nn.LayerNorm(m.normalized_shape, eps=m.eps, elementwise_affine=m.elementwise_affine,
                            bias=m.bias is not None, dtype=dtype)
-    with torch.no_grad():
-        for name, value in m.state_dict().items():
-            getattr(t, name).copy_(tensor(value))
-    return t
+    return _with_state_of(m, t)

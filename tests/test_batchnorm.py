@@ -171,3 +171,14 @@ def test_repr_and_backward_errors():
     bn(np.ones((2, 2, 1, 1)))
     with pytest.raises(ValueError, match="expected dy of the output's shape"):
         bn.backward(np.ones((2, 2)))
+
+
+def test_model_files_carry_the_running_statistics(tmp_path):
+    model = mt.Sequential(mt.Linear(3, 4), mt.BatchNorm1d(4))
+    model(np.random.default_rng(0).standard_normal((5, 3)))
+    mt.save_model(model, tmp_path / "bn.npz")
+    loaded = mt.Sequential(mt.Linear(3, 4), mt.BatchNorm1d(4))
+    mt.load_model(loaded, tmp_path / "bn.npz")
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[name], value, err_msg=name)
+    assert int(loaded[1].num_batches_tracked) == 1
