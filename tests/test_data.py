@@ -86,3 +86,13 @@ def test_iris_ships_with_the_package():
     assert y.dtype == np.int64 and np.bincount(y).tolist() == [50, 50, 50]
     np.testing.assert_allclose(X[0], [5.1, 3.5, 1.4, 0.2], rtol=1e-6)
     assert mt.datasets.IRIS_CLASSES == ("setosa", "versicolor", "virginica")
+
+
+def test_make_spirals_is_seeded_balanced_and_bounded():
+    X, y = mt.datasets.make_spirals(n_samples=301, n_classes=3, seed=4)
+    assert X.shape == (301, 2) and X.dtype == np.float32 and y.dtype == np.int64
+    assert np.bincount(y).tolist() == [101, 100, 100]
+    assert np.all(np.linalg.norm(X, axis=1) <= 1.0 + 1e-6)
+    np.testing.assert_array_equal(mt.datasets.make_spirals(n_samples=301, seed=4)[0], X)
+    with pytest.raises(ValueError, match="n_classes >= 2"):
+        mt.datasets.make_spirals(n_samples=10, n_classes=1)
