@@ -40,6 +40,13 @@ from minitorch.module import Module, Parameter, Sequential
 from minitorch.optimizers import SGD, Optimizer
 from minitorch.random import manual_seed
 
+# isort: split
+# training experience: fit / evaluate / predict, callbacks, metrics, summary, plots (mt.plot needs matplotlib)
+from minitorch import metrics, plot
+from minitorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from minitorch.model_summary import ModelSummary, summary
+from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -71,4 +78,8 @@ __all__ = [
 __all__ += [
     "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "HuberLoss",
     "L1Loss", "LayerNorm", "LeakyReLU", "LogSoftmax", "NLLLoss", "SmoothL1Loss", "Softmax", "Tanh",
+]
+__all__ += [
+    "Callback", "EarlyStopping", "History", "ModelCheckpoint", "ModelSummary", "NonFiniteLossError",
+    "evaluate", "fit", "metrics", "plot", "predict", "summary",
 ]
