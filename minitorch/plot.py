@@ -90,7 +90,7 @@ def decision_boundary(
     ax = fig.add_subplot(1, 1, 1)
     ax.contourf(grid_x, grid_y, regions, levels=norm.boundaries, cmap=cmap, norm=norm, alpha=0.25)
     points = ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=cmap, norm=norm, edgecolors="black")
-    ax.legend(*points.legend_elements(), title="class", loc="best")
+    ax.legend(*points.legend_elements(), title="class", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_xlabel("x[:, 0]")
     ax.set_ylabel("x[:, 1]")
     if title:
