@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from training_helpers import FakeTTY, Recorder, blobs, mlp
 
 import minitorch as mt
@@ -80,6 +82,18 @@ def test_epoch_loss_is_the_sample_weighted_mean_and_metrics_cover_every_sample()
     assert history["loss"][0] == pytest.approx(expected["loss"], rel=1e-6)
     assert history["accuracy"][0] == expected["accuracy"]
     assert history["precision"][0] == pytest.approx(expected["precision"])
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 23), batch_size=st.integers(1, 9), shuffle=st.booleans())
+def test_frozen_weights_give_the_full_data_loss_for_any_batching(n, batch_size, shuffle):
+    model, loss_fn, opt, _, X, y = setup(lr=0.0, n=n)
+    history = mt.fit(model, loss_fn, opt, mt.DataLoader(X, y, batch_size=batch_size, shuffle=shuffle), 2,
+                     val_data=(X, y), verbose=0)
+    full = model(X)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(history[key], loss_fn(full, y), rtol=1e-5)
+    assert history["accuracy"] == history["val_accuracy"] == [mt.metrics.accuracy(y, full)] * 2
 
 
 def test_metric_functions_and_loaders_as_validation_data():
@@ -174,12 +188,22 @@ def test_scheduler_steps_once_per_epoch_and_history_records_each_epochs_lr():
     assert "lr: 0.025" in out.getvalue().splitlines()[2]  # a scheduler puts lr in the progress line
 
 
+class ReduceLROnPlateau(PlateauScheduler):
+    """Named like torch's class, with an optional value: recognised by its name."""
+
+    def step(self, metrics=None, epoch=None):
+        self.values.append(metrics)
+
+
 def test_plateau_scheduler_gets_val_loss_or_else_the_training_loss():
     model, loss_fn, opt, loader, X, y = setup()
     scheduler = PlateauScheduler()
     history = mt.fit(model, loss_fn, opt, loader, epochs=2, val_data=(X, y), scheduler=scheduler, verbose=0)
     assert scheduler.values == history["val_loss"]
     scheduler = PlateauScheduler()
+    history = mt.fit(model, loss_fn, opt, loader, epochs=2, scheduler=scheduler, verbose=0)
+    assert scheduler.values == history["loss"]
+    scheduler = ReduceLROnPlateau()
     history = mt.fit(model, loss_fn, opt, loader, epochs=2, scheduler=scheduler, verbose=0)
     assert scheduler.values == history["loss"]
 
@@ -352,6 +376,8 @@ def test_fit_rejects_bad_arguments():
         mt.fit(model, loss_fn, opt, (X, y), 1)
     with pytest.raises(ValueError, match="one-shot iterator"):
         mt.fit(model, loss_fn, opt, iter(loader), 2)
+    with pytest.raises(TypeError, match=r"yield \(xb, yb\) pairs, got ndarray"):
+        mt.fit(model, loss_fn, opt, mt.DataLoader(X, batch_size=8), 1)
     with pytest.raises(ValueError, match="yielded no batches in epoch 1"):
         mt.fit(model, loss_fn, opt, [], 1)
     with pytest.raises(ValueError, match="reduction='mean'"):

@@ -151,7 +151,8 @@ class _Trainer:
         total, count, done = 0.0, 0, 0
         targets, outputs = [], []
         try:
-            for batch, (xb, yb) in enumerate(self.train_loader):
+            for batch, item in enumerate(self.train_loader):
+                xb, yb = _pair(item)
                 self.callbacks.call("on_batch_begin", batch, {})
                 output, loss = self._step(xb, yb, epoch, batch)
                 total, count, done = total + loss * len(xb), count + len(xb), done + 1
@@ -202,7 +203,8 @@ class _Trainer:
 
     def _lr(self) -> float | None:
         groups = getattr(self.optimizer, "param_groups", None)
-        return float(groups[0]["lr"]) if groups else None
+        lr = groups[0].get("lr") if groups else None
+        return None if lr is None else float(lr)
 
     def _step_scheduler(self, logs: dict[str, float]) -> None:
         if _step_takes_value(self.scheduler):
@@ -245,13 +247,25 @@ class _CtrlC:
 
 
 def _step_takes_value(scheduler: Any) -> bool:
-    """True for schedulers stepped with a metric (ReduceLROnPlateau's ``step(metrics)``)."""
+    """True for schedulers stepped with a metric: a ReduceLROnPlateau (by class name, so no import of
+    any scheduler module), or any scheduler whose ``step`` has a required positional argument."""
+    if any(cls.__name__ == "ReduceLROnPlateau" for cls in type(scheduler).__mro__):
+        return True
     try:
         parameters = inspect.signature(scheduler.step).parameters.values()
-    except (TypeError, ValueError):
-        return type(scheduler).__name__ == "ReduceLROnPlateau"
+    except (TypeError, ValueError):  # a builtin without a signature: assume the plain step()
+        return False
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     return any(p.kind in positional and p.default is inspect.Parameter.empty for p in parameters)
+
+
+def _pair(item: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise TypeError(
+            f"fit: expected train_loader to yield (xb, yb) pairs, got {type(item).__name__} "
+            "(an mt.DataLoader built with y yields pairs)"
+        )
+    return item[0], item[1]
 
 
 def _non_finite(values: Any, name: str) -> str | None:
