@@ -3,13 +3,20 @@
 Every layer has a hand-written forward and backward; see ``minitorch.module`` for the contract.
 """
 
-from minitorch import datasets
+from minitorch import datasets, interop, onnx
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
 from minitorch.layers import Flatten, Identity, Linear, ReLU, Sigmoid
 from minitorch.losses import CrossEntropyLoss, Loss, MSELoss
-from minitorch.model_utils import ModelFileError, load_model, save_model
+from minitorch.model_utils import (
+    ModelFileError,
+    load_checkpoint,
+    load_model,
+    register_module,
+    save_checkpoint,
+    save_model,
+)
 from minitorch.module import Module, Parameter, Sequential
 from minitorch.optimizers import SGD, Optimizer
 from minitorch.random import manual_seed
@@ -34,10 +41,15 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "datasets",
+    "interop",
+    "onnx",
     "get_default_dtype",
     "gradcheck",
+    "load_checkpoint",
     "load_model",
     "manual_seed",
+    "register_module",
+    "save_checkpoint",
     "save_model",
     "set_default_dtype",
     "train_test_split",
