@@ -43,6 +43,7 @@ class Encoder:
         module: Callable[[Module, str], Any] | None = None,
     ) -> None:
         self.arrays, self.prefix, self.module = arrays, prefix, module
+        self._count = sum(key.startswith(prefix) for key in arrays) if arrays is not None else 0
 
     def __call__(self, value: Any, where: str) -> Any:
         if isinstance(value, (np.ndarray, np.number, np.bool_)) and self.arrays is not None:
@@ -74,7 +75,8 @@ class Encoder:
         array = np.array(value, copy=True)
         if array.dtype.kind not in "biuf":
             raise TypeError(f"{where}: expected a numeric array, got dtype {array.dtype}")
-        key = f"{self.prefix}{len(self.arrays)}"
+        key = f"{self.prefix}{self._count}"
+        self._count += 1
         self.arrays[key] = array
         return {SCALAR if isinstance(value, np.generic) else ARRAY: key}
 

@@ -64,13 +64,15 @@ def atomic_write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]
         if np.asarray(array).dtype.kind not in "biuf":
             raise TypeError(f"'{name}': expected a numeric array, got dtype {np.asarray(array).dtype}")
 
-    def write(file: IO[bytes]) -> None:
-        with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for name, array in arrays.items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+    atomic_write(path, lambda file: write_npz(file, arrays))
 
-    atomic_write(path, write)
+
+def write_npz(file: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` as an uncompressed ``.npz`` archive into an open binary file, never pickling."""
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
 
 
 def _fsync_folder(folder: Path) -> None:
