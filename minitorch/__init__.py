@@ -7,8 +7,34 @@ from minitorch import datasets, interop, onnx
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
-from minitorch.layers import Flatten, Identity, Linear, ReLU, Sigmoid
-from minitorch.losses import CrossEntropyLoss, Loss, MSELoss
+from minitorch.layers import (
+    ELU,
+    GELU,
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from minitorch.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from minitorch.model_utils import (
     ModelFileError,
     load_checkpoint,
@@ -41,16 +67,16 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "datasets",
-    "interop",
-    "onnx",
     "get_default_dtype",
     "gradcheck",
-    "load_checkpoint",
     "load_model",
     "manual_seed",
-    "register_module",
-    "save_checkpoint",
     "save_model",
     "set_default_dtype",
     "train_test_split",
 ]
+__all__ += [
+    "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "HuberLoss",
+    "L1Loss", "LayerNorm", "LeakyReLU", "LogSoftmax", "NLLLoss", "SmoothL1Loss", "Softmax", "Tanh",
+]
+__all__ += ["interop", "load_checkpoint", "onnx", "register_module", "save_checkpoint"]
