@@ -72,3 +72,56 @@ def assert_same_state(a: mt.Module, b: mt.Module) -> None:
 
 def sample_input(shape, dtype=np.float32, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+class StandInMomentum:
+    """A stand-in optimizer with PyTorch's state_dict layout (the real ones land on main later).
+
+    State per parameter: a momentum_buffer array, an int step and a numpy float64 scalar, so
+    every kind of value the layout allows makes the trip; groups carry floats, a tuple, a bool.
+    """
+
+    def __init__(self, params, lr=0.05, momentum=0.9, betas=(0.9, 0.999), nesterov=False):
+        params = list(params)
+        self.param_groups = [
+            {"params": params[:2], "lr": lr, "momentum": momentum, "betas": betas, "nesterov": nesterov},
+            {"params": params[2:], "lr": lr / 2, "momentum": momentum, "betas": betas, "nesterov": True},
+        ]
+        self.state = {}
+
+    def _params(self):
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                s = self.state.setdefault(p, {"momentum_buffer": np.zeros_like(p.data), "step": 0,
+                                              "scale": np.float64(1.0)})
+                s["step"] += 1
+                s["scale"] = s["scale"] * np.float64(0.99)
+                s["momentum_buffer"] = group["momentum"] * s["momentum_buffer"] + p.grad
+                p.data -= (group["lr"] * s["scale"]).astype(p.dtype) * s["momentum_buffer"]
+
+    def zero_grad(self):
+        for p in self._params():
+            p.zero_grad()
+
+    def state_dict(self):
+        index = {id(p): i for i, p in enumerate(self._params())}
+        return {
+            "state": {index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                      for p, s in self.state.items()},
+            "param_groups": [{**{k: v for k, v in g.items() if k != "params"},
+                              "params": [index[id(p)] for p in g["params"]]} for g in self.param_groups],
+        }
+
+    def load_state_dict(self, state):
+        params = self._params()
+        if [len(g["params"]) for g in state["param_groups"]] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError("parameter groups differ")
+        for i, s in state["state"].items():
+            if s["momentum_buffer"].shape != params[i].shape:
+                raise ValueError(f"state {i} has the wrong shape")
+        self.state = {params[i]: dict(s) for i, s in state["state"].items()}
+        for group, saved in zip(self.param_groups, state["param_groups"], strict=True):
+            group.update({k: v for k, v in saved.items() if k != "params"})

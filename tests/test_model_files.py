@@ -6,6 +6,8 @@ import itertools
 import json
 import os
 import pickle
+import subprocess
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -17,6 +19,8 @@ from model_helpers import CASE_ARGS, CASE_IDS, assert_same_state, randomize_stat
 import minitorch as mt
 from minitorch.model_files import format as fmt
 from minitorch.model_files import registry
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture
@@ -83,6 +87,15 @@ def test_file_is_self_describing(tmp_path):
     assert set(weights(tmp_path / "m.npz")) == {"0.W"}
     with np.load(tmp_path / "m.npz", allow_pickle=False) as archive:
         assert archive[fmt.HEADER_KEY].dtype == np.uint8
+
+
+def test_iris_example_file_loads_with_no_code(tmp_path):
+    command = [sys.executable, str(EXAMPLES / "solve_iris.py"), "--epochs", "20", "--out", "iris.npz"]
+    out = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert "Model saved to iris.npz" in out and "Test Accuracy (from loaded model): " in out
+    assert "mt.load_model(out)" in (EXAMPLES / "solve_iris.py").read_text()
+    model = mt.load_model(tmp_path / "iris.npz")
+    assert [type(m) for m in model] == [mt.Linear, mt.ReLU, mt.Linear] and model.training  # as saved
 
 
 def test_training_flag_and_appended_children_are_kept(tmp_path):

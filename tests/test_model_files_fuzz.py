@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from model_helpers import randomize_state
-from test_checkpoint import StandInMomentum
+from model_helpers import StandInMomentum, randomize_state
 
 import minitorch as mt
 from minitorch.model_files import format as fmt
