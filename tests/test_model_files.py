@@ -199,6 +199,15 @@ def test_registration_conflicts_and_repeats(restore_registry):
 
     with pytest.raises(ValueError, match="'MyLinear' is already taken"):
         mt.register_module(Other, name="MyLinear")
+
+    def define():
+        class Cell(mt.Module):  # the same class, defined again (a notebook cell run twice)
+            pass
+        return Cell
+
+    first, second = define(), define()
+    mt.register_module(first)
+    assert mt.register_module(second) is second and registry.known_classes()["Cell"] is second
     with pytest.raises(TypeError, match="Module subclass"):
         mt.register_module(int)
 

@@ -47,11 +47,17 @@ def test_graph_uses_the_named_operators(tmp_path):
     assert dims == ["N", 4]
 
 
-def test_float64_models_export_in_float64(tmp_path, float64):
+def test_float64_models_export_in_float64_or_as_asked(tmp_path, float64):
     model = randomize_state(mt.Sequential(mt.Linear(3, 2), mt.Sigmoid()))
     mt.onnx.export(model, tmp_path / "m.onnx", (2, 3))
     x = sample_input((2, 3), np.float64)
     np.testing.assert_allclose(run(tmp_path / "m.onnx", x), model(x), rtol=1e-12, atol=1e-14)
+    mt.onnx.export(model, tmp_path / "m32.onnx", (2, 3), dtype=np.float32)
+    y = run(tmp_path / "m32.onnx", x.astype(np.float32))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, model(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        mt.onnx.export(model, tmp_path / "m16.onnx", (2, 3), dtype=np.float16)
 
 
 def test_every_exported_layer_has_an_emitter():

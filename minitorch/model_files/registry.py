@@ -40,7 +40,8 @@ def register_module(cls: M | None = None, *, name: str | None = None) -> M | Cal
 
     Use as ``@mt.register_module`` (the name is the class name) or
     ``@mt.register_module(name="MyNet")``. MiniTorch's own layers need no registration. A name
-    already taken by another class is a ValueError; registering the same class again is harmless.
+    already taken by another class is a ValueError; registering the same class again, or a new
+    definition of it (same module and qualified name, e.g. a re-run notebook cell), is not.
     The class is rebuilt by calling it with the arguments its constructor got, so they must be
     JSON-like values (numbers, strings, lists, tuples, dicts) or Modules.
     """
@@ -52,7 +53,10 @@ def register_module(cls: M | None = None, *, name: str | None = None) -> M | Cal
         if not isinstance(key, str) or not key:
             raise ValueError(f"register_module: expected a non-empty name, got {key!r}")
         taken = known_classes().get(key)
-        if taken is not None and taken is not cls:
+        redefined = taken is not None and key in _registered and (
+            (taken.__module__, taken.__qualname__) == (cls.__module__, cls.__qualname__)
+        )  # the same class defined again (a re-run notebook cell, a reloaded module) replaces it
+        if taken is not None and taken is not cls and not redefined:
             raise ValueError(
                 f"register_module: the name '{key}' is already taken by "
                 f"{taken.__module__}.{taken.__qualname__}; pass another with name=..."
