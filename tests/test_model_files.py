@@ -257,6 +257,23 @@ def test_forged_huge_sizes_are_refused_before_allocating(tmp_path):
         mt.load_model(tmp_path / "m.npz")
 
 
+def test_absurdly_deep_nesting_is_refused(tmp_path):
+    _, path = _model_and_file(tmp_path)
+    # deep for the rebuild's recursion, then deep for the JSON parser itself
+    for depth, message in ((100, "nested deeper than 64"), (5000, "not valid JSON")):
+        node = '{"class": "ReLU", "args": {}}'
+        wrap = '{"class": "Sequential", "args": {"modules": {"__tuple__": [{"__module__": @}]}}}'
+        for _ in range(depth):
+            node = wrap.replace("@", node)
+        header = read_header(path)
+        header["model"]["architecture"] = "@"
+        text = json.dumps(header).replace('"@"', node)
+        raw = np.frombuffer(text.encode(), np.uint8)
+        fmt.atomic_write_npz(tmp_path / "deep.npz", {fmt.HEADER_KEY: raw, **weights(path)})
+        with pytest.raises(mt.ModelFileError, match=message):
+            mt.load_model(tmp_path / "deep.npz")
+
+
 # --------------------------------------------------------------------------- refusals
 def _model_and_file(tmp_path):
     model = randomize_state(mt.Sequential(mt.Linear(3, 4), mt.ReLU(), mt.Linear(4, 2)), seed=5)

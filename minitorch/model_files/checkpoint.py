@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -127,12 +128,10 @@ def _optimizer_section(optimizer: Any, arrays: dict[str, np.ndarray]) -> dict[st
     return {"class": type(optimizer).__name__, "state": state}
 
 
-def _decode_all(obj: Any, arrays: dict[str, np.ndarray], prefix: str, where: str) -> Any:
-    """Decode ``obj``; every entry under ``prefix`` must be referred to exactly once."""
+def _decoded(arrays: dict[str, np.ndarray], prefix: str, read: Callable[[Decoder], Any]) -> Any:
+    """``read(decoder)``, then check that every entry under ``prefix`` was referred to."""
     decode = Decoder(arrays, prefix)
-    value = decode(obj, where) if prefix != "metadata/" else {
-        key: decode(item, f"{where}.{key}") for key, item in expect(obj, dict, where).items()
-    }
+    value = read(decode)
     unused = sorted(k for k in arrays if k.startswith(prefix) and k not in decode.used)
     if unused:
         raise ModelFileError(f"entries nobody refers to: {unused[:5]}")
@@ -140,7 +139,9 @@ def _decode_all(obj: Any, arrays: dict[str, np.ndarray], prefix: str, where: str
 
 
 def _read_metadata(obj: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    metadata = _decode_all(obj, arrays, "metadata/", "metadata")
+    metadata = _decoded(arrays, "metadata/", lambda decode: {
+        key: decode(item, f"metadata.{key}") for key, item in expect(obj, dict, "metadata").items()
+    })
     if _RESERVED & set(metadata):
         raise ModelFileError(f"metadata uses reserved names {sorted(_RESERVED & set(metadata))}")
     return metadata
@@ -155,7 +156,7 @@ def _read_optimizer(section: Any, arrays: dict[str, np.ndarray], optimizer: Any)
     section = expect(section, dict, "optimizer")
     expect_keys(section, {"class", "state"}, "optimizer")
     saved_class = expect(section["class"], str, "optimizer.class")
-    state = _decode_all(section["state"], arrays, "optimizer/", "optimizer.state")
+    state = _decoded(arrays, "optimizer/", lambda decode: decode(section["state"], "optimizer.state"))
     state = expect(state, dict, "optimizer.state")
     expect_keys(state, {"state", "param_groups"}, "optimizer.state")
     for index, per_param in expect(state["state"], dict, "optimizer.state.state").items():

@@ -23,7 +23,7 @@ import numpy as np
 
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.model_files.codec import Decoder, Encoder
-from minitorch.model_files.format import ModelFileError, expect, expect_keys
+from minitorch.model_files.format import MAX_DEPTH, ModelFileError, expect, expect_keys
 from minitorch.module import Module, Sequential, constructor_check
 from minitorch.random import generator
 
@@ -129,12 +129,16 @@ def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
     try:
         with preserved_rng(), default_dtype_of(state):
             model = _build(architecture, "architecture")
+    except RecursionError:  # a safety net: MAX_DEPTH keeps honest and forged files well below it
+        raise ModelFileError("architecture: modules nested too deeply to rebuild") from None
     finally:
         constructor_check.reset(token)
     return model
 
 
-def _build(node: Any, where: str) -> Module:
+def _build(node: Any, where: str, depth: int = 0) -> Module:
+    if depth > MAX_DEPTH:
+        raise ModelFileError(f"{where}: modules nested deeper than {MAX_DEPTH} levels")
     node = expect(node, dict, where)
     expect_keys(node, {"class", "args"}, where)
     name = expect(node["class"], str, f"{where}.class")
@@ -144,7 +148,7 @@ def _build(node: Any, where: str) -> Module:
             f"{where}: unknown module class '{name}'; if it is your own, register it with "
             "@mt.register_module before loading (MiniTorch never imports code a file names)"
         )
-    decode = Decoder(module=_build)
+    decode = Decoder(module=lambda body, path: _build(body, path, depth + 1))
     args = expect(node["args"], dict, f"{where}.args")
     values = {arg: decode(value, f"{where}.args.{arg}") for arg, value in args.items()}
     positional, keywords = _call_args(cls, values, f"{where} ({name})")
