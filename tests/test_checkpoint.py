@@ -173,3 +173,28 @@ def test_checkpoint_files_are_strict(tmp_path):
     with pytest.raises(mt.ModelFileError, match="not a checkpoint"):
         mt.save_model(build(), tmp_path / "m.npz")
         mt.load_checkpoint(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("Adam", {"lr": 0.01, "betas": (0.8, 0.9), "amsgrad": True}),
+])
+def test_library_optimizers_resume_bitwise(tmp_path, name, settings):
+    """Runs once the library's optimizers have state_dict() (PyTorch's layout), as the stand-in."""
+    opt_class = getattr(mt, name, None)
+    if opt_class is None or not hasattr(opt_class, "state_dict"):
+        pytest.skip(f"mt.{name} has no state_dict() yet")
+    mt.manual_seed(0)
+    ref = build()
+    train(ref, opt_class(ref.parameters(), **settings), 4)
+    mt.manual_seed(0)
+    model = build()
+    opt = opt_class(model.parameters(), **settings)
+    train(model, opt, 2)
+    mt.save_checkpoint(tmp_path / "c.npz", model=model, optimizer=opt, epoch=2)
+    mt.manual_seed(7)
+    resumed = build()
+    opt = opt_class(resumed.parameters(), **settings)
+    mt.load_checkpoint(tmp_path / "c.npz", model=resumed, optimizer=opt)
+    train(resumed, opt, 2)
+    assert_same_state(resumed, ref)
