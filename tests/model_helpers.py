@@ -2,16 +2,20 @@
 
 ``ALL_CASES`` is tests/cases.py's ``MODULE_CASES`` (so a layer added there is covered here with no
 edit) plus composite models built by class name; a composite whose layers this MiniTorch does not
-have yet is skipped, never a case whose classes exist.
+have yet is skipped, never a case whose classes exist. Also: reading and writing file headers
+directly (to forge files), and a stand-in optimizer with PyTorch's state_dict layout.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 from cases import MODULE_CASES
 
 import minitorch as mt
+from minitorch.model_files import format as fmt
 
 
 def _layers(*specs):
@@ -72,6 +76,21 @@ def assert_same_state(a: mt.Module, b: mt.Module) -> None:
 
 def sample_input(shape, dtype=np.float32, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def read_header(path) -> dict:
+    """The JSON header of a MiniTorch file."""
+    with np.load(path, allow_pickle=False) as archive:
+        return json.loads(archive[fmt.HEADER_KEY].tobytes())
+
+
+def write_with_header(path, header: dict, arrays: dict) -> None:
+    fmt.atomic_write_npz(path, {fmt.HEADER_KEY: fmt.header_array(header), **arrays})
+
+
+def weights(path) -> dict:
+    with np.load(path, allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files if k != fmt.HEADER_KEY}
 
 
 class StandInMomentum:
