@@ -11,12 +11,14 @@ from minitorch.layers import Flatten, Identity, Linear, ReLU, Sigmoid
 from minitorch.losses import CrossEntropyLoss, Loss, MSELoss
 from minitorch.model_utils import ModelFileError, load_model, save_model
 from minitorch.module import Module, Parameter, Sequential
-from minitorch.optimizers import SGD, Optimizer
+from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Adam",
+    "AdamW",
     "CrossEntropyLoss",
     "DataLoader",
     "Flatten",
@@ -29,6 +31,7 @@ __all__ = [
     "Module",
     "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "SGD",
     "Sequential",
