@@ -3,7 +3,8 @@
 Every layer has a hand-written forward and backward; see ``minitorch.module`` for the contract.
 """
 
-from minitorch import datasets
+from minitorch import datasets, init, lr_scheduler
+from minitorch.clip import clip_grad_norm_, clip_grad_value_
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
@@ -36,10 +37,14 @@ __all__ = [
     "SGD",
     "Sequential",
     "Sigmoid",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "datasets",
     "get_default_dtype",
     "gradcheck",
+    "init",
     "load_model",
+    "lr_scheduler",
     "manual_seed",
     "save_model",
     "set_default_dtype",
