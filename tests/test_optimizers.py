@@ -327,6 +327,16 @@ def test_adam_first_step_is_lr_times_sign(g, lr):
     assert np.all(p.data[g == 0] == 0)
 
 
+def test_zero_lr_moves_nothing_but_state_advances():
+    for cls in (mt.SGD, mt.Adam, mt.AdamW, mt.RMSprop):
+        p = mt.Parameter(np.arange(4.0))
+        p.grad = np.ones(4)
+        opt = cls([p], lr=0.0)
+        opt.step()
+        np.testing.assert_array_equal(p.data, np.arange(4.0))
+        assert cls is mt.SGD or opt.state[p]["step"] == 1
+
+
 @settings(max_examples=20, deadline=None)
 @given(g=float_arrays((5,)), momentum=st.floats(0.0, 0.99), dampening=st.floats(0.0, 1.0))
 def test_sgd_first_step_ignores_dampening(g, momentum, dampening):

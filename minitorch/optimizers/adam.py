@@ -8,7 +8,7 @@ import numpy as np
 
 from minitorch._checks import check_bool, check_real
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, addcdiv_, addcmul_, lerp_, plus_scaled
+from minitorch.optimizers.optimizer import Optimizer, Params, addcmul_, lerp_, plus_scaled
 
 
 class Adam(Optimizer):
@@ -93,7 +93,21 @@ class Adam(Optimizer):
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         bias_correction1 = 1.0 - beta1**t                                             # 5.
         bias_correction2 = 1.0 - beta2**t
-        denom = np.sqrt(v, out=work)                                                  # 6.
-        denom /= bias_correction2**0.5
-        denom += eps
-        addcdiv_(p.data, m, denom, -lr / bias_correction1, work)                      # 7.
+        _adam_step_(p.data, m, v, lr / bias_correction1, bias_correction2**0.5, eps, work)   # 6., 7.
+
+
+def _adam_step_(p: np.ndarray, m: np.ndarray, v: np.ndarray, step_size: float, bias_correction2_sqrt: float,
+                eps: float, work: np.ndarray) -> None:
+    """Steps 6-7: p -= step_size * m / denom,  denom = sqrt(v) / bias_correction2_sqrt + eps.
+
+    Computed as p += m / d with d = -denom / step_size: the step size rides on the scalar passes
+    that build the denominator, which saves one full pass over p (torch's capturable path does the
+    same). ``work`` receives d.
+    """
+    if step_size == 0.0:                                   # lr = 0: nothing moves (d would divide by 0)
+        return
+    d = np.sqrt(v, out=work)
+    d *= -1.0 / (bias_correction2_sqrt * step_size)
+    d -= eps / step_size
+    np.divide(m, d, out=d)
+    p += d
