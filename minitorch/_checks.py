@@ -44,7 +44,8 @@ def check_real(
         if part
     )
     if not is_real(value):
-        raise TypeError(f"{who}: expected {name} a real number ({expected}), got {value!r}")
+        bounds = f" ({expected})" if expected != name else ""
+        raise TypeError(f"{who}: expected a real number for {name}{bounds}, got {value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:

@@ -106,6 +106,7 @@ def _bad_state_dicts(sd):
     yield "missing setting", changed(lambda d: d["param_groups"][0].pop("eps"))
     yield "bad lr", changed(lambda d: d["param_groups"][1].update(lr=-1.0))
     yield "unknown index", changed(lambda d: d["state"].update({9: {}}))
+    yield "repeated index", changed(lambda d: d["param_groups"][1].update(params=[0, 1]))
     yield "extra key", changed(lambda d: d.update(extra=1))
 
 

@@ -143,6 +143,8 @@ class Optimizer:
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
             groups.append(self._loaded_group(who, i, group, saved))
             by_index.update(zip(saved["params"], group["params"], strict=True))
+        if len(by_index) != sum(len(g["params"]) for g in self.param_groups):
+            raise ValueError(f"{who}: a parameter index appears more than once in param_groups")
         group_of = {id(p): new for new in groups for p in new["params"]}
         state = {}
         for key, entry in dict(state_dict["state"]).items():
