@@ -8,8 +8,34 @@ from minitorch.clip import clip_grad_norm_, clip_grad_value_
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
-from minitorch.layers import Flatten, Identity, Linear, ReLU, Sigmoid
-from minitorch.losses import CrossEntropyLoss, Loss, MSELoss
+from minitorch.layers import (
+    ELU,
+    GELU,
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from minitorch.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from minitorch.model_utils import ModelFileError, load_model, save_model
 from minitorch.module import Module, Parameter, Sequential
 from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -49,4 +75,8 @@ __all__ = [
     "save_model",
     "set_default_dtype",
     "train_test_split",
+]
+__all__ += [
+    "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "HuberLoss",
+    "L1Loss", "LayerNorm", "LeakyReLU", "LogSoftmax", "NLLLoss", "SmoothL1Loss", "Softmax", "Tanh",
 ]

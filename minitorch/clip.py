@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from minitorch._checks import check_bool, check_real
+from minitorch.checks import check_bool, check_number
 from minitorch.module import Parameter
 
 
@@ -33,13 +33,10 @@ def clip_grad_norm_(
         mt.clip_grad_norm_(model.parameters(), max_norm=1.0)
         opt.step()
     """
-    if isinstance(norm_type, str) and norm_type.lower() == "inf":
-        norm_type = math.inf
-    check_real("clip_grad_norm_", "norm_type", norm_type, 0, low_open=True)
-    check_real("clip_grad_norm_", "max_norm", max_norm, 0)
-    check_bool("clip_grad_norm_", "error_if_nonfinite", error_if_nonfinite)
+    p = _at_most_inf(norm_type, "norm_type", low_open=True)
+    max_norm = _at_most_inf(max_norm, "max_norm", low_open=False)
+    check_bool(error_if_nonfinite, "clip_grad_norm_", "error_if_nonfinite")
     grads = _grads(params, "clip_grad_norm_")
-    p = float(norm_type)
     norms = [_norm(g, p) for g in grads]
     if p == math.inf:
         total_norm = max(norms, default=0.0)
@@ -50,7 +47,7 @@ def clip_grad_norm_(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total_norm}; "
             "pass error_if_nonfinite=False to clip anyway"
         )
-    clip_coef = min(float(max_norm) / (total_norm + 1e-6), 1.0)
+    clip_coef = min(max_norm / (total_norm + 1e-6), 1.0)
     if clip_coef != 1.0:
         for g in grads:
             g *= clip_coef
@@ -64,10 +61,17 @@ def clip_grad_value_(params: Iterable[Parameter] | Parameter, clip_value: float)
     Example:
         mt.clip_grad_value_(model.parameters(), clip_value=0.5)
     """
-    check_real("clip_grad_value_", "clip_value", clip_value, 0)
+    check_number(clip_value, "clip_grad_value_", "clip_value", 0)
     c = float(clip_value)
     for g in _grads(params, "clip_grad_value_"):
         np.clip(g, -c, c, out=g)
+
+
+def _at_most_inf(value: object, name: str, low_open: bool) -> float:
+    """A number > 0 (>= 0 unless low_open), inf included (also as the string "inf"), as a float."""
+    if isinstance(value, (float, str)) and str(value).lower() == "inf":
+        return math.inf
+    return check_number(value, "clip_grad_norm_", name, 0, low_open=low_open)
 
 
 def _grads(params: Iterable[Parameter] | Parameter, who: str) -> list[np.ndarray]:

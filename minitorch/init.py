@@ -26,7 +26,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from minitorch._checks import check_choice, check_real, is_real
+from minitorch.checks import check_choice, check_number
 from minitorch.module import Parameter
 from minitorch.random import generator
 
@@ -62,9 +62,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        if param is not None and not is_real(param):
-            raise ValueError(f"calculate_gain: expected negative_slope a real number, got {param!r}")
-        slope = 0.01 if param is None else float(param)
+        slope = 0.01 if param is None else check_number(param, "calculate_gain", "negative_slope")
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
@@ -89,8 +87,8 @@ def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray) -> tuple[int, i
 
 def uniform_(tensor: T, a: float = 0.0, b: float = 1.0) -> T:
     """Fill with U(a, b)."""
-    check_real("uniform_", "a", a)
-    check_real("uniform_", "b", b, a)
+    check_number(a, "uniform_", "a")
+    check_number(b, "uniform_", "b", a)
     x = _array(tensor, "uniform_")
     _fill_random(x, "uniform")
     x *= float(b) - float(a)
@@ -100,8 +98,8 @@ def uniform_(tensor: T, a: float = 0.0, b: float = 1.0) -> T:
 
 def normal_(tensor: T, mean: float = 0.0, std: float = 1.0) -> T:
     """Fill with N(mean, std**2)."""
-    check_real("normal_", "mean", mean)
-    check_real("normal_", "std", std, 0)
+    check_number(mean, "normal_", "mean")
+    check_number(std, "normal_", "std", 0)
     x = _array(tensor, "normal_")
     _fill_random(x, "normal")
     x *= float(std)
@@ -111,7 +109,7 @@ def normal_(tensor: T, mean: float = 0.0, std: float = 1.0) -> T:
 
 def constant_(tensor: T, val: float) -> T:
     """Fill with ``val``."""
-    check_real("constant_", "val", val)
+    check_number(val, "constant_", "val")
     _array(tensor, "constant_").fill(float(val))
     return tensor
 
@@ -131,7 +129,7 @@ def xavier_uniform_(tensor: T, gain: float = 1.0) -> T:
 
     Its std is gain * sqrt(2 / (fan_in + fan_out)), as xavier_normal_'s.
     """
-    check_real("xavier_uniform_", "gain", gain, 0)
+    check_number(gain, "xavier_uniform_", "gain", 0)
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
     return uniform_(tensor, -bound, bound)
@@ -139,7 +137,7 @@ def xavier_uniform_(tensor: T, gain: float = 1.0) -> T:
 
 def xavier_normal_(tensor: T, gain: float = 1.0) -> T:
     """Glorot normal: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
-    check_real("xavier_normal_", "gain", gain, 0)
+    check_number(gain, "xavier_normal_", "gain", 0)
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
     return normal_(tensor, 0.0, std)
@@ -163,7 +161,7 @@ def kaiming_normal_(tensor: T, a: float = 0.0, mode: str = "fan_in", nonlinearit
 
 
 def _kaiming_std(tensor: Parameter | np.ndarray, a: float, mode: str, nonlinearity: str, who: str) -> float:
-    check_choice(who, "mode", mode, ("fan_in", "fan_out"))
+    check_choice(mode, who, "mode", ("fan_in", "fan_out"))
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out
     return calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0

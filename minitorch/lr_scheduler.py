@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from minitorch._checks import check_choice, check_int, check_real
+from minitorch.checks import check_choice, check_nonnegative_int, check_number, check_positive_int
 from minitorch.optimizers import Optimizer
 
 __all__ = [
@@ -115,8 +115,8 @@ class StepLR(LRScheduler):
     _settings = ("step_size", "gamma")
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        check_int("StepLR", "step_size", step_size, 1)
-        check_real("StepLR", "gamma", gamma, 0)
+        check_positive_int(step_size, "StepLR", "step_size")
+        check_number(gamma, "StepLR", "gamma", 0)
         self.step_size, self.gamma = int(step_size), gamma
         super().__init__(optimizer)
 
@@ -139,8 +139,8 @@ class MultiStepLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1) -> None:
         milestones = sorted(milestones)
         for i, milestone in enumerate(milestones):
-            check_int("MultiStepLR", f"milestones[{i}]", milestone, 0)
-        check_real("MultiStepLR", "gamma", gamma, 0)
+            check_nonnegative_int(milestone, "MultiStepLR", f"milestones[{i}]")
+        check_number(gamma, "MultiStepLR", "gamma", 0)
         self.milestones, self.gamma = [int(m) for m in milestones], gamma
         super().__init__(optimizer)
 
@@ -162,7 +162,7 @@ class ExponentialLR(LRScheduler):
     _settings = ("gamma",)
 
     def __init__(self, optimizer: Optimizer, gamma: float) -> None:
-        check_real("ExponentialLR", "gamma", gamma, 0)
+        check_number(gamma, "ExponentialLR", "gamma", 0)
         self.gamma = gamma
         super().__init__(optimizer)
 
@@ -185,8 +185,8 @@ class CosineAnnealingLR(LRScheduler):
     _settings = ("T_max", "eta_min")
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        check_int("CosineAnnealingLR", "T_max", T_max, 1)
-        check_real("CosineAnnealingLR", "eta_min", eta_min, 0)
+        check_positive_int(T_max, "CosineAnnealingLR", "T_max")
+        check_number(eta_min, "CosineAnnealingLR", "eta_min", 0)
         self.T_max, self.eta_min = int(T_max), eta_min
         super().__init__(optimizer)
 
@@ -218,9 +218,9 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5) -> None:
-        check_real("LinearLR", "start_factor", start_factor, 0, 1, low_open=True)
-        check_real("LinearLR", "end_factor", end_factor, 0, 1)
-        check_int("LinearLR", "total_iters", total_iters, 1)
+        check_number(start_factor, "LinearLR", "start_factor", 0, 1, low_open=True)
+        check_number(end_factor, "LinearLR", "end_factor", 0, 1)
+        check_positive_int(total_iters, "LinearLR", "total_iters")
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, int(total_iters)
         super().__init__(optimizer)
 
@@ -257,20 +257,20 @@ class ReduceLROnPlateau(LRScheduler):
         who = "ReduceLROnPlateau"
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
-        check_choice(who, "mode", mode, ("min", "max"))
-        check_choice(who, "threshold_mode", threshold_mode, ("rel", "abs"))
-        check_real(who, "factor", factor, 0, 1, high_open=True)
-        check_int(who, "patience", patience, 0)
-        check_real(who, "threshold", threshold, 0)
-        check_int(who, "cooldown", cooldown, 0)
-        check_real(who, "eps", eps, 0)
+        check_choice(mode, who, "mode", ("min", "max"))
+        check_choice(threshold_mode, who, "threshold_mode", ("rel", "abs"))
+        check_number(factor, who, "factor", 0, 1, high_open=True)
+        check_nonnegative_int(patience, who, "patience")
+        check_number(threshold, who, "threshold", 0)
+        check_nonnegative_int(cooldown, who, "cooldown")
+        check_number(eps, who, "eps", 0)
         n = len(optimizer.param_groups)
         min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
         if len(min_lrs) != n:
             raise ValueError(f"{who}: expected min_lr a number or {n} numbers (one per group), "
                              f"got {min_lr!r}")
         for i, value in enumerate(min_lrs):
-            check_real(who, f"min_lr[{i}]", value, 0)
+            check_number(value, who, f"min_lr[{i}]", 0)
         self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, int(patience)
         self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, int(cooldown)
         self.min_lrs, self.eps = min_lrs, eps

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch._checks import check_bool, check_real
+from minitorch.checks import check_bool, check_number
 from minitorch.module import Parameter
 from minitorch.optimizers.optimizer import Optimizer, Params, addcmul_, lerp_, plus_scaled
 
@@ -49,13 +49,13 @@ class Adam(Optimizer):
         super()._check_group(group)
         who, betas = type(self).__name__, group["betas"]
         if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
-            raise TypeError(f"{who}: expected betas a pair (beta1, beta2), got {betas!r}")
-        check_real(who, "betas[0]", betas[0], 0, 1, high_open=True)
-        check_real(who, "betas[1]", betas[1], 0, 1, high_open=True)
+            raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
+        check_number(betas[0], who, "betas[0]", 0, 1, high_open=True)
+        check_number(betas[1], who, "betas[1]", 0, 1, high_open=True)
         group["betas"] = tuple(betas)
-        check_real(who, "eps", group["eps"], 0)
-        check_real(who, "weight_decay", group["weight_decay"], 0)
-        check_bool(who, "amsgrad", group["amsgrad"])
+        check_number(group["eps"], who, "eps", 0)
+        check_number(group["weight_decay"], who, "weight_decay", 0)
+        check_bool(group["amsgrad"], who, "amsgrad")
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.state_names if group["amsgrad"] else self.state_names[:3]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch._checks import check_real
+from minitorch.checks import check_number
 from minitorch.module import Parameter
 
 Params = Iterable[Parameter] | Iterable[dict[str, Any]]
@@ -77,7 +77,7 @@ class Optimizer:
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate one group's hyper-parameters (subclasses check theirs too)."""
-        check_real(type(self).__name__, "lr", group["lr"], 0)
+        check_number(group["lr"], type(self).__name__, "lr", 0)
 
     def zero_grad(self) -> None:
         for group in self.param_groups:

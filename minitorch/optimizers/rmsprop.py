@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch._checks import check_bool, check_real
+from minitorch.checks import check_bool, check_number
 from minitorch.optimizers.optimizer import Optimizer, Params, add_, addcdiv_, addcmul_, lerp_, plus_scaled
 
 
@@ -52,11 +52,11 @@ class RMSprop(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         # torch only asks alpha >= 0; alpha > 1 would make square_avg negative
-        check_real("RMSprop", "alpha", group["alpha"], 0, 1)
-        check_real("RMSprop", "eps", group["eps"], 0)
-        check_real("RMSprop", "weight_decay", group["weight_decay"], 0)
-        check_real("RMSprop", "momentum", group["momentum"], 0)
-        check_bool("RMSprop", "centered", group["centered"])
+        check_number(group["alpha"], "RMSprop", "alpha", 0, 1)
+        check_number(group["eps"], "RMSprop", "eps", 0)
+        check_number(group["weight_decay"], "RMSprop", "weight_decay", 0)
+        check_number(group["momentum"], "RMSprop", "momentum", 0)
+        check_bool(group["centered"], "RMSprop", "centered")
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
         return (("step", "square_avg") + (("momentum_buffer",) if group["momentum"] > 0 else ())

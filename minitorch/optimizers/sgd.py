@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minitorch._checks import check_bool, check_real
+from minitorch.checks import check_bool, check_number
 from minitorch.optimizers.optimizer import Optimizer, Params, add_, plus_scaled
 
 
@@ -44,10 +44,10 @@ class SGD(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        check_real("SGD", "momentum", group["momentum"], 0)
-        check_real("SGD", "dampening", group["dampening"], 0, 1)
-        check_real("SGD", "weight_decay", group["weight_decay"], 0)
-        check_bool("SGD", "nesterov", group["nesterov"])
+        check_number(group["momentum"], "SGD", "momentum", 0)
+        check_number(group["dampening"], "SGD", "dampening", 0, 1)
+        check_number(group["weight_decay"], "SGD", "weight_decay", 0)
+        check_bool(group["nesterov"], "SGD", "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov=True expects momentum > 0 and dampening = 0, "
