@@ -3,7 +3,8 @@
 Every layer has a hand-written forward and backward; see ``minitorch.module`` for the contract.
 """
 
-from minitorch import datasets, interop, onnx
+from minitorch import datasets, init, interop, lr_scheduler, onnx
+from minitorch.clip import clip_grad_norm_, clip_grad_value_
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
@@ -44,12 +45,14 @@ from minitorch.model_utils import (
     save_model,
 )
 from minitorch.module import Module, Parameter, Sequential
-from minitorch.optimizers import SGD, Optimizer
+from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Adam",
+    "AdamW",
     "CrossEntropyLoss",
     "DataLoader",
     "Flatten",
@@ -62,14 +65,19 @@ __all__ = [
     "Module",
     "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "SGD",
     "Sequential",
     "Sigmoid",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "datasets",
     "get_default_dtype",
     "gradcheck",
+    "init",
     "load_model",
+    "lr_scheduler",
     "manual_seed",
     "save_model",
     "set_default_dtype",
