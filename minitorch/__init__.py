@@ -3,7 +3,8 @@
 Every layer has a hand-written forward and backward; see ``minitorch.module`` for the contract.
 """
 
-from minitorch import datasets
+from minitorch import datasets, init, interop, lr_scheduler, onnx
+from minitorch.clip import clip_grad_norm_, clip_grad_value_
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
@@ -35,9 +36,16 @@ from minitorch.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
-from minitorch.model_utils import ModelFileError, load_model, save_model
+from minitorch.model_utils import (
+    ModelFileError,
+    load_checkpoint,
+    load_model,
+    register_module,
+    save_checkpoint,
+    save_model,
+)
 from minitorch.module import Module, Parameter, Sequential
-from minitorch.optimizers import SGD, Optimizer
+from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
 
 # isort: split
@@ -50,6 +58,8 @@ from minitorch.training import History, NonFiniteLossError, evaluate, fit, predi
 __version__ = "0.1.0"
 
 __all__ = [
+    "Adam",
+    "AdamW",
     "CrossEntropyLoss",
     "DataLoader",
     "Flatten",
@@ -62,14 +72,19 @@ __all__ = [
     "Module",
     "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "SGD",
     "Sequential",
     "Sigmoid",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "datasets",
     "get_default_dtype",
     "gradcheck",
+    "init",
     "load_model",
+    "lr_scheduler",
     "manual_seed",
     "save_model",
     "set_default_dtype",
@@ -79,6 +94,7 @@ __all__ += [
     "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "HuberLoss",
     "L1Loss", "LayerNorm", "LeakyReLU", "LogSoftmax", "NLLLoss", "SmoothL1Loss", "Softmax", "Tanh",
 ]
+__all__ += ["interop", "load_checkpoint", "onnx", "register_module", "save_checkpoint"]
 __all__ += [
     "Callback", "EarlyStopping", "History", "ModelCheckpoint", "ModelSummary", "NonFiniteLossError",
     "evaluate", "fit", "metrics", "plot", "predict", "summary",

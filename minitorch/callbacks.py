@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_number
+from minitorch.checks import check_bool, check_choice, check_nonnegative_int, check_number
 from minitorch.model_utils import save_model
 from minitorch.module import Module
 
@@ -92,8 +92,7 @@ class Monitor:
     def __init__(self, who: str, monitor: str, mode: str = "auto", min_delta: float = 0.0) -> None:
         if not isinstance(monitor, str):
             raise TypeError(f"{who}: monitor must be a log name such as 'val_loss', got {monitor!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"{who}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        check_choice(mode, who, "mode", ("auto", "min", "max"))
         min_delta = check_number(min_delta, who, "min_delta", 0)
         if mode == "auto":
             name = monitor.removeprefix("val_")
@@ -145,10 +144,10 @@ class EarlyStopping(Callback):
         mode: str = "auto",
         restore_best: bool = True,
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an integer >= 0, got {patience!r}")
+        self.patience = check_nonnegative_int(patience, "EarlyStopping", "patience")
+        self.restore_best = check_bool(restore_best, "EarlyStopping", "restore_best")
         self._monitor = Monitor("EarlyStopping", monitor, mode, min_delta)
-        self.monitor, self.patience, self.restore_best = monitor, int(patience), restore_best
+        self.monitor = monitor
         self.on_train_begin()
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
@@ -192,8 +191,10 @@ class ModelCheckpoint(Callback):
     ``save_best_only=True``: only when ``monitor`` improved (direction as EarlyStopping's ``mode``);
     False: every epoch. ``path`` may hold format fields filled from the epoch (counted from 1)
     and its logs, e.g. ``"ckpt/model_{epoch:03d}_{val_loss:.3f}.npz"``; a plain path is
-    overwritten. Load a checkpoint with ``mt.load_model(build_model(), path)``. After training:
-    ``best``, ``best_epoch`` (from 0) and ``last_saved`` (the path written last, or None).
+    overwritten. The file is ``mt.save_model``'s: ``mt.load_model(path)`` rebuilds the model, and
+    ``architecture=False`` (needed for unregistered classes of your own) stores the weights alone,
+    for ``mt.load_model(build_model(), path)``. After training: ``best``, ``best_epoch`` (from 0)
+    and ``last_saved`` (the path written last, or None).
     Example:
         checkpoint = mt.ModelCheckpoint("best_model.npz", monitor="val_accuracy")
     """
@@ -204,10 +205,13 @@ class ModelCheckpoint(Callback):
         monitor: str = "val_loss",
         save_best_only: bool = True,
         mode: str = "auto",
+        architecture: bool = True,
     ) -> None:
         self.path = os.fspath(path)
         self._monitor = Monitor("ModelCheckpoint", monitor, mode)
-        self.monitor, self.save_best_only = monitor, save_best_only
+        self.monitor = monitor
+        self.save_best_only = check_bool(save_best_only, "ModelCheckpoint", "save_best_only")
+        self.architecture = check_bool(architecture, "ModelCheckpoint", "architecture")
         self.on_train_begin()
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
@@ -223,7 +227,7 @@ class ModelCheckpoint(Callback):
                 return
             self.best, self.best_epoch = value, epoch
         path = self._format_path(epoch, logs)
-        save_model(self.model, path)
+        save_model(self.model, path, architecture=self.architecture)
         self.last_saved = path
 
     def _format_path(self, epoch: int, logs: dict[str, float]) -> str:

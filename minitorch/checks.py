@@ -39,3 +39,24 @@ def check_positive_int(value: object, who: str, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_nonnegative_int(value: object, who: str, name: str) -> int:
+    """``value`` as an int if it is an integer >= 0, else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{who}: {name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def check_bool(value: object, who: str, name: str) -> bool:
+    """``value`` as a bool if it is True or False, else a ValueError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{who}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_choice(value: object, who: str, name: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of the strings ``choices``, else a ValueError."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{who}: {name} must be one of {choices}, got {value!r}")
+    return value

@@ -108,12 +108,14 @@ def test_monitoring_a_missing_log_is_a_clear_error():
 def test_callback_arguments_are_checked():
     with pytest.raises(ValueError, match="patience"):
         mt.EarlyStopping(patience=-1)
-    with pytest.raises(ValueError, match="mode must be"):
+    with pytest.raises(ValueError, match="mode must be one of"):
         mt.EarlyStopping(mode="up")
     with pytest.raises(ValueError, match="min_delta"):
         mt.EarlyStopping(min_delta=-0.1)
     with pytest.raises(TypeError, match="monitor"):
         mt.ModelCheckpoint("m.npz", monitor=None)
+    with pytest.raises(ValueError, match="save_best_only must be True or False"):
+        mt.ModelCheckpoint("m.npz", save_best_only="yes")
 
 
 def test_checkpoint_saves_the_best_model_and_the_file_loads(tmp_path):
@@ -123,6 +125,8 @@ def test_checkpoint_saves_the_best_model_and_the_file_loads(tmp_path):
     assert (checkpoint.best_epoch, checkpoint.best, checkpoint.last_saved) == (2, 1.0, str(path))
     loaded = mt.load_model(mt.Linear(1, 1, bias=False), path)
     assert loaded.parameters()[0].data[0, 0] == 1.0
+    rebuilt = mt.load_model(path)  # the file describes the model too
+    assert isinstance(rebuilt, mt.Linear) and rebuilt.parameters()[0].data[0, 0] == 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz"]  # atomic: no temporary files left
 
 
@@ -136,6 +140,32 @@ def test_checkpoint_every_epoch_fills_the_path_from_epoch_and_logs(tmp_path):
         assert loaded.parameters()[0].data[0, 0] == weight
     with pytest.raises(ValueError, match="cannot fill path"):
         scripted_run(SCRIPT[:1], [mt.ModelCheckpoint(tmp_path / "{val_f1}.npz", save_best_only=False)])
+
+
+class Unregistered(mt.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = mt.Linear(1, 1, bias=False)
+
+    def forward(self, x):
+        return self.fc(x)
+
+    def backward(self, dy):
+        return self.fc.backward(dy)
+
+
+def test_checkpoint_of_an_unregistered_module_needs_architecture_false(tmp_path):
+    X = np.ones((1, 1), np.float32)
+
+    def run(checkpoint):
+        model = Unregistered()
+        mt.fit(model, mt.MSELoss(), ScriptedOptimizer(model, SCRIPT), mt.DataLoader(X, X), 4,
+               val_data=(X, 0 * X), metrics=(), callbacks=[checkpoint], verbose=0)
+
+    with pytest.raises(TypeError, match="Unregistered"):
+        run(mt.ModelCheckpoint(tmp_path / "m.npz"))
+    run(mt.ModelCheckpoint(tmp_path / "m.npz", architecture=False))
+    assert mt.load_model(Unregistered(), tmp_path / "m.npz").fc.W.data[0, 0] == 1.0
 
 
 def test_checkpoint_of_a_real_run_restores_its_validation_score(tmp_path):

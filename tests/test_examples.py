@@ -35,3 +35,11 @@ def test_xor_example_solves_all_four_cases(tmp_path):
     out = run("solve_xor.py", cwd=tmp_path)
     assert "Correct: 4/4" in out
     assert len(re.findall(r"^\d XOR \d = \d", out, re.MULTILINE)) == 4
+
+
+def test_spirals_example_modern_recipe_reaches_97_percent_where_plain_sgd_fails(tmp_path):
+    out = run("solve_spirals.py", cwd=tmp_path)
+    plain = float(re.search(r"plain SGD \+ Sigmoid: +(\d+\.\d+)%", out)[1])
+    modern = float(re.search(r"BatchNorm \+ Dropout \+ Adam: +(\d+\.\d+)%", out)[1])
+    assert modern >= 97.0 and plain < 80.0
+    assert len(re.findall(r"^\[BatchNorm\+Dropout\+Adam\] Epoch \d+/60, Loss: ", out, re.MULTILINE)) == 6

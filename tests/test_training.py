@@ -45,7 +45,7 @@ def test_sgd_training_follows_torch(dtype, rtol, atol):
 
 
 def test_sgd_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="lr >= 0"):
+    with pytest.raises(ValueError, match=r"lr must be a number in \[0, inf\)"):
         mt.SGD(mt.Linear(2, 2).parameters(), lr=-1)
     with pytest.raises(ValueError, match="empty parameter list"):
         mt.SGD([], lr=0.1)

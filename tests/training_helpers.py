@@ -22,6 +22,14 @@ def mlp() -> mt.Sequential:
     return mt.Sequential(mt.Linear(2, 8), mt.ReLU(), mt.Linear(8, 3))
 
 
+def setup(batch_size=16, lr=0.1, n=60):
+    """model, loss_fn, optimizer, shuffled loader, X, y for the blobs."""
+    X, y = blobs(n)
+    model = mlp()
+    return model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=lr), mt.DataLoader(
+        X, y, batch_size=batch_size, shuffle=True), X, y
+
+
 class FakeTTY(io.StringIO):
     """A text stream that says it is a terminal, so fit draws tqdm bars into it."""
 
