@@ -268,6 +268,21 @@ def test_tqdm_bars_on_a_terminal_show_running_loss_and_final_logs():
     assert not LINE.search(out)  # no plain lines in bar mode
 
 
+def test_callback_messages_during_an_epoch_print_above_the_bar():
+    pytest.importorskip("tqdm")
+
+    class Chatty(mt.Callback):
+        def on_batch_end(self, batch, logs=None):
+            if batch == 1:
+                self.log(f"batch {batch} done")
+
+    model, loss_fn, opt, loader, *_ = setup()
+    tty = FakeTTY()
+    history = mt.fit(model, loss_fn, opt, loader, epochs=2, callbacks=[Chatty()], file=tty)
+    out = tty.getvalue()
+    assert out.count("batch 1 done\n") == 2 and "4/4" in out and len(history) == 2
+
+
 def test_without_tqdm_a_terminal_gets_plain_lines(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now raises ImportError
     model, loss_fn, opt, loader, X, y = setup()

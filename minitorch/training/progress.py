@@ -72,8 +72,10 @@ class Bars(Lines):
         self.close()
 
     def message(self, text: str) -> None:
-        self.close()
-        super().message(text)
+        if self._bar is None:
+            super().message(text)
+        else:  # above the open bar, which stays
+            self._tqdm.write(text, file=self.file)
 
     def close(self) -> None:
         if self._bar is not None:
