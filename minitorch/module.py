@@ -20,10 +20,19 @@ dotted names (``"0.W"``, ``"encoder.1.b"``) are the ``state_dict`` keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+
+# Set (by ``minitorch.model_files`` while it rebuilds a model from a file) to a function that
+# vets every module's constructor arguments before the constructor runs; None otherwise.
+constructor_check: contextvars.ContextVar[Callable[[type, dict[str, Any]], None] | None] = (
+    contextvars.ContextVar("constructor_check", default=None)
+)
 
 
 class Parameter:
@@ -118,7 +127,19 @@ class Module:
 
     Subclasses call ``super().__init__()`` first, then assign their Parameters and child Modules as
     attributes; those are registered in order. Caches are plain attributes and are never registered.
+
+    Constructor arguments are recorded: every subclass's ``__init__`` is wrapped (once, when the
+    class is defined) so that the outermost constructor call stores its bound arguments, defaults
+    applied, in ``self._init_args`` (``Linear(4, 3)`` -> ``{"in_features": 4, "out_features": 3,
+    "bias": True}``). ``mt.save_model`` writes them as the model's architecture, so a layer author
+    does nothing to make a layer saveable. It costs one signature bind per construction, nothing on
+    forward or backward.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_init(cls.__dict__["__init__"])
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
@@ -329,6 +350,31 @@ class Module:
             lines.append(f"  ({child_name}): {child_repr}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _recording_init(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap ``init`` so that the outermost constructor call records its arguments (see Module)."""
+    signature: inspect.Signature | None = None
+
+    @functools.wraps(init)
+    def recording_init(self: Module, *args: Any, **kwargs: Any) -> None:
+        nonlocal signature
+        if "_init_args" not in self.__dict__:  # a subclass's super().__init__(...) is not recorded
+            signature = signature or inspect.signature(init)
+            try:
+                bound = signature.bind(self, *args, **kwargs)
+            except TypeError:
+                return init(self, *args, **kwargs)  # raises Python's own message for the bad call
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            del arguments[next(iter(signature.parameters))]  # self
+            check = constructor_check.get()
+            if check is not None:
+                check(type(self), arguments)
+            object.__setattr__(self, "_init_args", arguments)
+        init(self, *args, **kwargs)
+
+    return recording_init
 
 
 def _has_parameters(module: Module) -> bool:
