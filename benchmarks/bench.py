@@ -45,6 +45,7 @@ IRIS = (4, 16, 3)
 BATCHES = (32, 128, 512)
 HERE = Path(__file__).resolve().parent
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")
+SETTLE_S = 0.1  # pause between timed blocks (see interleaved)
 
 
 def optional(name: str) -> ModuleType | None:
@@ -54,9 +55,6 @@ def optional(name: str) -> ModuleType | None:
         print(f"note: {name} is not installed, its columns read n/a "
               "(pip install -e '.[bench]', or run `make bench`)")
         return None
-
-
-SETTLE_S = 0.1
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, block: float) -> dict[str, dict]:
@@ -98,7 +96,7 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, block: float) -
 
 
 def bench_mlp(torch: ModuleType | None, nn: ModuleType | None, args: argparse.Namespace) -> dict:
-    """The 784-512-256-10 training step at each batch size, four (or five) contenders interleaved."""
+    """The 784-512-256-10 training step at each batch size, up to four contenders interleaved."""
     results = {}
     for batch in BATCHES:
         pool = c.batch_pool(MLP, batch)
