@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from minitorch.dtypes import as_floating
@@ -46,36 +48,50 @@ class Loss(Module):
 
     def _reduce(self, losses: np.ndarray) -> float | np.ndarray:
         """The per-element ``losses`` reduced as ``self.reduction`` says; remembers their shape."""
-        if self.reduction == "mean" and losses.size == 0:
-            raise ValueError(f"{type(self).__name__}: reduction='mean' needs at least one element, got none")
         self._loss_shape = losses.shape
         if self.reduction == "none":
             return losses
-        return float(losses.sum() if self.reduction == "sum" else losses.mean())
+        if losses.size == 0 and self.reduction == "mean":
+            raise ValueError(f"{type(self).__name__}: reduction='mean' needs at least one element, got none")
+        return _mean_or_sum(losses, self.reduction == "mean")
 
     def _upstream(self, dloss: float | np.ndarray, dtype: np.dtype, ndim: int) -> np.ndarray:
-        """dl = dL/dl for every per-element loss, in ``dtype``, with trailing 1-dims up to ``ndim`` dims.
+        """dl = dL/dl for every per-element loss, in ``dtype``, broadcastable to ``ndim`` dims.
 
-        mean: dloss / l.size;  sum: dloss;  none: dloss itself, which must have l's shape.
+        mean: dloss / l.size;  sum: dloss;  none: dloss itself, which must have l's shape
+        (returned with trailing 1-dims up to ``ndim`` dims). A scalar dl comes back 0-d.
         """
         shape = self._cached(self._loss_shape)
-        name = type(self).__name__
-        if self.reduction == "none":
-            dl = np.asarray(dloss, dtype=dtype)
-            if dl.shape != shape:
+        if self.reduction != "none":
+            if not _is_scalar(dloss):
                 raise ValueError(
-                    f"{name}.backward: reduction='none' gives one loss per element, so dloss must have "
-                    f"their shape {shape}, got {dl.shape}"
+                    f"{type(self).__name__}.backward: reduction={self.reduction!r} gives a scalar loss, "
+                    f"so dloss must be a scalar, got shape {np.shape(dloss)}"
                 )
-        elif np.ndim(dloss) != 0:
+            scale = float(dloss) / math.prod(shape) if self.reduction == "mean" else float(dloss)
+            return np.asarray(scale, dtype=dtype)
+        dl = np.asarray(dloss, dtype=dtype)
+        if dl.shape != shape:
             raise ValueError(
-                f"{name}.backward: reduction={self.reduction!r} gives a scalar loss, so dloss must be "
-                f"a scalar, got shape {np.shape(dloss)}"
+                f"{type(self).__name__}.backward: reduction='none' gives one loss per element, so dloss "
+                f"must have their shape {shape}, got {dl.shape}"
             )
-        else:
-            scale = float(dloss) / int(np.prod(shape)) if self.reduction == "mean" else float(dloss)
-            dl = np.asarray(scale, dtype=dtype)
         return dl.reshape(dl.shape + (1,) * (ndim - dl.ndim))
+
+
+def _mean_or_sum(losses: np.ndarray, mean: bool) -> float:
+    """float(losses.mean()) or float(losses.sum()).
+
+    Speed: ``ndarray.mean`` runs Python code around its sum (~2.7 us on 16 losses); one
+    ``np.add.reduce`` and a Python division take ~0.8 us.
+    """
+    total = float(np.add.reduce(losses, axis=None))
+    return total / losses.size if mean else total
+
+
+def _is_scalar(value: object) -> bool:
+    """np.ndim(value) == 0, with Python numbers answered first (np.ndim costs ~0.7 us on a float)."""
+    return isinstance(value, (int, float)) or np.ndim(value) == 0
 
 
 class ElementwiseLoss(Loss):
