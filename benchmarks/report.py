@@ -50,8 +50,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     for batch, entry in (results["mlp_adam"] or {128: None}).items():
         add("adam_vs_torch", f"batch {batch}", _paired(entry, "torch", "minitorch"))
     iris = results["iris_step"]
-    for variant in ("minitorch", "minitorch_proposed"):
-        add("iris_vs_torch", "4-16-3, batch 16", _paired(iris, "torch", variant), variant)
+    add("iris_vs_torch", "4-16-3, batch 16", _paired(iris, "torch", "minitorch"))
     add("inference_vs_torch", "1 sample", _paired(results["inference"], "torch", "minitorch"))
     fresh = results["fresh"]
     add("import_minitorch_s", "fresh process", fresh.get("import_minitorch_s"))
