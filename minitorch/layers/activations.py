@@ -21,14 +21,37 @@ def _positive_mask(x: np.ndarray) -> np.ndarray:
 
 
 def _max0(x: np.ndarray) -> np.ndarray:
-    """max(x, 0), element-wise.
+    """max(x, 0), element-wise (see ``_against_zero``)."""
+    return _against_zero(np.maximum, x)
+
+
+def _min0(x: np.ndarray) -> np.ndarray:
+    """min(x, 0), element-wise (see ``_against_zero``)."""
+    return _against_zero(np.minimum, x)
+
+
+def _against_zero(op: np.ufunc, x: np.ndarray) -> np.ndarray:
+    """op(x, 0) for op = np.maximum or np.minimum.
 
     Speed: NumPy's maximum against a scalar 0 takes a slow broadcast loop; against a zeros row
     broadcast over the rows it runs its vectorised loop (~2.5x faster on a (512, 512) array).
     """
     if x.ndim == 0:
-        return np.maximum(x, 0)
-    return np.maximum(x, np.zeros(x.shape[-1], x.dtype))
+        return op(x, 0)
+    return op(x, np.zeros(x.shape[-1], x.dtype))
+
+
+def _one_or(mask: np.ndarray, other: float | np.ndarray) -> np.ndarray:
+    """np.where(mask, 1, other) for a 1.0/0.0 ``mask`` and a finite ``other``, exactly.
+
+    Computed as mask + (1 - mask) * other, which is 1 + 0 or 0 + other: no rounding.
+    Speed: np.where branches per element (~1,000 us on (512, 512) with random signs); these
+    three passes take ~60 us.
+    """
+    out = 1 - mask
+    out *= other
+    out += mask
+    return out
 
 
 class Sigmoid(Module):
@@ -127,8 +150,9 @@ class LeakyReLU(Module):
     """ReLU with a small slope for negative inputs, element-wise.
 
     Shapes:   x (*)   y (*)
-    Forward:  y  = where(x > 0, x, negative_slope * x)
-    Backward: dx = where(x > 0, dy, negative_slope * dy)   (*)   slope at 0 is negative_slope, as PyTorch
+    Forward:  slope = where(x > 0, 1, negative_slope)   (cached; built from the 1.0/0.0 mask (x > 0))
+              y     = x * slope
+    Backward: dx = dy * slope   (*)   slope at 0 is negative_slope, as PyTorch
     Example:
         act = LeakyReLU(0.1)
         y = act(np.array([-2.0, 0.0, 3.0]))   # [-0.2, 0, 3]
@@ -138,20 +162,18 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         self.negative_slope = check_number(negative_slope, "LeakyReLU", "negative_slope")
-        self._mask: np.ndarray | None = None
-        self._dtype: np.dtype | None = None
+        self._slope: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "LeakyReLU")
-        self._mask = x > 0
-        self._dtype = x.dtype
-        return np.where(self._mask, x, self.negative_slope * x)
+        self._slope = _one_or(_positive_mask(x), self.negative_slope)
+        return x * self._slope
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        mask = self._cached(self._mask)
-        dy = self._check_grad(dy, mask.shape, self._dtype)
+        slope = self._cached(self._slope)
+        dy = self._check_grad(dy, slope.shape, slope.dtype)
         # w.r.t. input
-        return np.where(mask, dy, self.negative_slope * dy)
+        return dy * slope
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -161,9 +183,10 @@ class ELU(Module):
     """Exponential linear unit, element-wise.
 
     Shapes:   x (*)   y (*)
-    Forward:  y  = where(x > 0, x, alpha * (exp(x) - 1))           expm1 of min(x, 0): no overflow
+    Forward:  y  = max(x, 0) + alpha * expm1(min(x, 0))   = where(x > 0, x, alpha * (exp(x) - 1));
+                                                          exp of min(x, 0) only: no overflow
     Backward: dx = dy * slope,  slope = where(x > 0, 1, alpha * exp(x))   (*)   slope at 0 is alpha,
-              as PyTorch (continuous when alpha = 1)
+              as PyTorch (continuous when alpha = 1); cached, built from the 1.0/0.0 mask (x > 0)
     Example:
         act = ELU()
         y = act(np.array([-1e4, 0.0, 2.0]))   # [-1, 0, 2]
@@ -177,10 +200,9 @@ class ELU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "ELU")
-        exp_neg = np.exp(np.minimum(x, 0))  # exp of the negative part only: never overflows
-        positive = x > 0
-        self._slope = np.where(positive, 1.0, self.alpha * exp_neg)
-        return np.where(positive, x, self.alpha * np.expm1(np.minimum(x, 0)))
+        neg = _min0(x)  # exp of the negative part only: never overflows
+        self._slope = _one_or(_positive_mask(x), self.alpha * np.exp(neg))
+        return _max0(x) + self.alpha * np.expm1(neg)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)
