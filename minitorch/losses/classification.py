@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_number
+from minitorch.layers.activations import _max0
 from minitorch.layers.softmax import shifted_exp
 from minitorch.losses.base import (
     ElementwiseLoss,
@@ -179,8 +180,9 @@ class BCEWithLogitsLoss(ElementwiseLoss):
 
     def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         e = np.exp(-np.abs(x))
-        losses = np.maximum(x, 0) - x * t + np.log1p(e)
-        sigmoid = np.where(x >= 0, 1.0, e) / (1 + e)
+        losses = _max0(x) - x * t + np.log1p(e)
+        # numerator 1 or e without np.where's per-element branch, as Sigmoid (e <= 1)
+        sigmoid = np.maximum(e, (x >= 0).astype(x.dtype)) / (1 + e)
         return losses, sigmoid - t
 
 
