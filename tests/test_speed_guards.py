@@ -180,3 +180,34 @@ def test_relu_and_sigmoid_edge_values_without_warnings():
     assert np.isnan(relu(np.array([np.nan], np.float32))[0])
     assert np.isnan(sigmoid(np.array([np.nan], np.float32))[0])
     assert relu(np.float32(3.0)) == 3.0 and relu(np.float32(-3.0)) == 0.0  # 0-d input
+
+
+def test_leaky_relu_and_elu_edge_values_and_subgradients_at_zero():
+    x = np.array([-np.inf, -1e4, -1.0, 0.0, 1.0, 1e4, np.inf], dtype=np.float32)
+    dy = np.arange(1, 8, dtype=np.float32)
+    leaky = mt.LeakyReLU(0.25)
+    np.testing.assert_array_equal(leaky(x), [-np.inf, -2500, -0.25, 0, 1, 1e4, np.inf])
+    np.testing.assert_array_equal(leaky.backward(dy), dy * [0.25, 0.25, 0.25, 0.25, 1, 1, 1])
+    elu = mt.ELU(alpha=0.5)
+    np.testing.assert_array_equal(elu(x)[[0, 1, 3, 4, 5, 6]], [-0.5, -0.5, 0, 1, 1e4, np.inf])
+    assert elu(x)[2] == np.float32(0.5 * np.expm1(np.float32(-1.0)))
+    np.testing.assert_array_equal(elu.backward(dy)[[0, 3, 4, 6]], [0, 4 * 0.5, 5, 7])  # slope alpha at 0
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64", "uint64", ">i8"])
+@pytest.mark.parametrize("classes", [3, 127, 128, 129, 300])
+def test_one_reduction_label_range_check_agrees_with_min_and_max(dtype, classes):
+    info = np.iinfo(np.dtype(dtype))
+    rng = np.random.default_rng(classes)
+    values = [0, 1, classes - 1, classes, classes + 1, -1, -2, int(info.min), int(info.max)]
+    candidates = np.array([v for v in values if info.min <= v <= info.max], dtype=dtype)
+    loss_fn = mt.CrossEntropyLoss()
+    z = np.zeros((2, classes), np.float32)
+    for _ in range(30):
+        y = rng.choice(candidates, 2)
+        valid = bool(y.min() >= 0 and y.max() < classes)
+        if valid:
+            assert np.isfinite(loss_fn(z, y))
+        else:
+            with pytest.raises(ValueError, match=r"class indices must lie in \[0, "):
+                loss_fn(z, y)
