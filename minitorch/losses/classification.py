@@ -51,7 +51,7 @@ class CrossEntropyLoss(Loss):
         eps, c = self.label_smoothing, z.shape[1]
         s, exp_s, sum_exp = shifted_exp(z, axis=1)
         lse = np.log(sum_exp)
-        self._probs = exp_s / sum_exp
+        self._probs = np.divide(exp_s, sum_exp, out=exp_s)  # exp_s is ours: in place
         if y.ndim == 1:
             self._target_at = at = flat_index(y, c)
             losses = lse.reshape(-1) - s.reshape(-1)[at]           # -log_p[n, y_n]
