@@ -8,6 +8,8 @@ from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
 from minitorch.layers import Flatten, Identity, Linear, ReLU, Sigmoid
+from minitorch.layers.conv import Conv2d
+from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.losses import CrossEntropyLoss, Loss, MSELoss
 from minitorch.model_utils import ModelFileError, load_model, save_model
 from minitorch.module import Module, Parameter, Sequential
@@ -17,6 +19,10 @@ from minitorch.random import manual_seed
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "Conv2d",
+    "MaxPool2d",
     "CrossEntropyLoss",
     "DataLoader",
     "Flatten",
