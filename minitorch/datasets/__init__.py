@@ -1,5 +1,7 @@
 """Small data sets that ship with the package (no network needed)."""
 
+from minitorch.datasets.digits import DIGITS_CLASSES, load_digits
 from minitorch.datasets.iris import IRIS_CLASSES, IRIS_FEATURES, load_iris
+from minitorch.datasets.mnist import load_mnist
 
-__all__ = ["IRIS_CLASSES", "IRIS_FEATURES", "load_iris"]
+__all__ = ["DIGITS_CLASSES", "IRIS_CLASSES", "IRIS_FEATURES", "load_digits", "load_iris", "load_mnist"]
