@@ -28,14 +28,15 @@ class Conv2d(Module):
               dxp   = col2im(dcols)                               (N, C, Hp, Wp)
               dx    = dxp without its padded border               (N, C, H, W)   returned
               col2im adds each column back onto the pixels its window read: tap (i, j) of output
-              pixel (oh, ow) read xp[.., oh*sh + i*dh, ow*sw + j*dw], so it adds there. Overlapping
-              windows (stride < kernel) sum; a stride skips every other window, a dilation every
-              other tap; pixels no window read (strides that overshoot the edge) get 0; the
-              gradient that lands on the zero padding is cropped away. This equals the transposed
-              convolution of dy with weight, the "full" correlation with flipped kernels.
+              pixel (oh, ow) read xp[.., oh*sh + i*dh, ow*sw + j*dw] (windows sh apart, taps dh
+              apart), so its gradient is added there. Overlapping windows sum their shares; pixels
+              no window read (stepped over by a stride, or past the last window) get 0; what lands
+              on the zero padding is cropped away. This is the transposed convolution of dy with
+              weight (for stride 1, the "full" correlation with flipped kernels).
               backward_params skips dcols and col2im (the first layer never needs dx).
     Padding:  an int or (ph, pw) pads both sides; "valid" is 0; "same" (stride 1 only) pads
               dh*(kh-1) in total per axis, top = total // 2 and bottom the rest (as torch).
+    Cache:    cols (K, M), which dW needs, and the padded input's shape, which col2im needs.
     Init:     weight, bias ~ U(-k, k), k = 1/sqrt(C*kh*kw)   (torch's kaiming_uniform(a=sqrt(5)))
     Example:
         conv = Conv2d(1, 8, kernel_size=3, padding=1)

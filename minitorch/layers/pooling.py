@@ -6,6 +6,8 @@ once is the strided slice xp[:, :, rows, cols] (see ``_offsets``), never a loop 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from minitorch.dtypes import as_floating
@@ -44,7 +46,7 @@ class _Pool2d(Module):
     def _out_hw(self) -> tuple[int, int]:
         return _output_size(self._xp_shape[2:], self.kernel_size, self.stride, (1, 1))
 
-    def _taps(self):
+    def _taps(self) -> Iterator[tuple[int, int, slice, slice]]:
         """(i, j, rows, cols) for every kernel offset, for the cached input's geometry."""
         return _offsets(self.kernel_size, self.stride, (1, 1), self._out_hw())
 
