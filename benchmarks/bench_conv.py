@@ -8,12 +8,14 @@ included, on both sides):
     MaxPool2d(2)                on (64, 32, 28, 28)
 
 PyTorch runs on the CPU with ``torch.set_num_threads(threads)``; NumPy's BLAS uses its own default
-(all cores). After a warm-up, repeats are interleaved (which library goes first alternates) so
-both see the same machine load, and the medians are compared. torch is optional: without it only
-MiniTorch is timed.
+(all cores). After a warm-up, the libraries take turns: in every round each one runs every case
+``per_round`` times (which library goes first alternates), so both see the same machine load, and
+the medians over all rounds are compared. The first call after a switch is not timed: the other
+library's idle worker threads keep spinning for a while (OpenBLAS for up to ~0.1 s, OpenMP
+briefly) and would slow it by up to half. torch is optional: without it only MiniTorch is timed.
 
-Run:    python benchmarks/bench_conv.py [--repeats 30] [--threads 2] [--json results.json]
-Import: from bench_conv import run; results = run(repeats=10)
+Run:    python benchmarks/bench_conv.py [--rounds 10] [--per-round 4] [--threads 2] [--json out.json]
+Import: from bench_conv import run; results = run(rounds=5)
 """
 
 from __future__ import annotations
@@ -88,10 +90,10 @@ def _machine() -> dict:
             "python": platform.python_version(), "numpy": np.__version__}
 
 
-def run(repeats: int = 30, warmup: int = 3, threads: int = 2, seed: int = 0) -> dict:
+def run(rounds: int = 10, per_round: int = 4, warmup: int = 3, threads: int = 2, seed: int = 0) -> dict:
     """Time every case; returns {"cases": [{name, shape, minitorch_ms, torch_ms, ratio}], ...}.
 
-    ``minitorch_ms``/``torch_ms`` are medians over ``repeats`` interleaved runs, ``ratio`` is
+    ``minitorch_ms``/``torch_ms`` are medians of ``rounds * per_round`` timed runs, ``ratio`` is
     minitorch_ms / torch_ms (None without torch). The machine, versions and date are included.
     """
     torch = _import_torch(threads)
@@ -105,16 +107,23 @@ def run(repeats: int = 30, warmup: int = 3, threads: int = 2, seed: int = 0) -> 
         theirs = _torch_step(torch, module, x, dy) if torch is not None else None
         steps.append((name, shape, _minitorch_step(module, x, dy), theirs))
 
+    for _, _, ours, theirs in steps:
+        for _ in range(warmup):
+            ours()
+            if theirs is not None:
+                theirs()
     times: dict[str, dict[str, list[float]]] = {name: {"minitorch": [], "torch": []} for name, *_ in steps}
-    for r in range(warmup + repeats):
-        for name, _, ours, theirs in steps:
-            order = [("minitorch", ours), ("torch", theirs)]
-            for lib, step in order if r % 2 == 0 else order[::-1]:
+    for r in range(rounds):
+        libraries = ["minitorch", "torch"] if r % 2 == 0 else ["torch", "minitorch"]
+        for lib in libraries:
+            for name, _, ours, theirs in steps:
+                step = ours if lib == "minitorch" else theirs
                 if step is None:
                     continue
-                start = time.perf_counter()
-                step()
-                if r >= warmup:
+                step()  # settles the switch, untimed (see the module docstring)
+                for _ in range(per_round):
+                    start = time.perf_counter()
+                    step()
                     times[name][lib].append(time.perf_counter() - start)
 
     cases = []
@@ -125,9 +134,9 @@ def run(repeats: int = 30, warmup: int = 3, threads: int = 2, seed: int = 0) -> 
                       "ratio": ours_ms / theirs_ms if theirs_ms else None})
     machine = _machine()
     machine["torch"] = torch.__version__ if torch is not None else None
-    return {"benchmark": "conv", "date": datetime.date.today().isoformat(), "repeats": repeats,
-            "warmup": warmup, "torch_threads": threads, "dtype": "float32", "machine": machine,
-            "cases": cases}
+    return {"benchmark": "conv", "date": datetime.date.today().isoformat(), "rounds": rounds,
+            "per_round": per_round, "warmup": warmup, "torch_threads": threads, "dtype": "float32",
+            "machine": machine, "cases": cases}
 
 
 def format_table(results: dict) -> str:
@@ -144,15 +153,17 @@ def format_table(results: dict) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--per-round", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
-    results = run(args.repeats, args.warmup, args.threads)
+    results = run(args.rounds, args.per_round, args.warmup, args.threads)
     m = results["machine"]
     print(f"{m['cpu']}, {m['cores']} cores, load {m['load_average_1min']}; numpy {m['numpy']}, "
-          f"torch {m['torch']} ({results['torch_threads']} threads); medians of {results['repeats']}")
+          f"torch {m['torch']} ({results['torch_threads']} threads); "
+          f"medians of {results['rounds']} x {results['per_round']}")
     print(format_table(results))
     if results["cases"][0]["ratio"] is None:
         print("PyTorch is not installed: pip install torch for the comparison")

@@ -22,7 +22,7 @@ def bench():
 def test_run_times_every_case_against_torch(bench):
     threads = torch.get_num_threads()
     try:
-        results = bench.run(repeats=1, warmup=0)
+        results = bench.run(rounds=1, per_round=1, warmup=0)
     finally:
         torch.set_num_threads(threads)  # the rest of the suite runs torch single-threaded
     names = [case["name"] for case in results["cases"]]
