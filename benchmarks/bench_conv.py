@@ -78,6 +78,30 @@ def _import_torch(threads: int):
     return torch
 
 
+def _openblas_core() -> str | None:
+    """The kernel family NumPy's bundled OpenBLAS picked at load time, if it can be asked.
+
+    "Haswell" means AVX2 kernels, "SkylakeX"/"Cooperlake" AVX-512: on a CPU with AVX-512 that
+    alone is up to a 2x difference in every matrix product (OPENBLAS_CORETYPE overrides it).
+    """
+    import ctypes
+    import glob
+
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)  # the library NumPy already loaded, not a second copy
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                       "openblas_get_corename"):
+            corename = getattr(lib, symbol, None)
+            if corename is not None:
+                corename.restype = ctypes.c_char_p
+                return corename().decode()
+    return None
+
+
 def _machine() -> dict:
     model = platform.processor() or platform.machine()
     try:
@@ -87,7 +111,7 @@ def _machine() -> dict:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"cpu": model, "cores": os.cpu_count(), "load_average_1min": load,
-            "python": platform.python_version(), "numpy": np.__version__}
+            "python": platform.python_version(), "numpy": np.__version__, "openblas_core": _openblas_core()}
 
 
 def run(rounds: int = 10, per_round: int = 4, warmup: int = 3, threads: int = 2, seed: int = 0) -> dict:
@@ -161,7 +185,8 @@ if __name__ == "__main__":
     args = parser.parse_args()
     results = run(args.rounds, args.per_round, args.warmup, args.threads)
     m = results["machine"]
-    print(f"{m['cpu']}, {m['cores']} cores, load {m['load_average_1min']}; numpy {m['numpy']}, "
+    print(f"{m['cpu']}, {m['cores']} cores, load {m['load_average_1min']:.2f}; numpy {m['numpy']} "
+          f"(OpenBLAS kernels: {m['openblas_core']}), "
           f"torch {m['torch']} ({results['torch_threads']} threads); "
           f"medians of {results['rounds']} x {results['per_round']}")
     print(format_table(results))

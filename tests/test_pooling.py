@@ -108,6 +108,19 @@ def test_maxpool_huge_values_and_zero_exactly():
     np.testing.assert_array_equal(dx, dx_t)
 
 
+def test_maxpool_infinite_upstream_gradient_reaches_only_the_maximum():
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4))
+    pool = mt.MaxPool2d(2)
+    pool(x)
+    dy = np.ones((1, 2, 2, 2))
+    dy[0, 0, 0, 0], dy[0, 1, 1, 1] = np.inf, np.nan
+    dx = pool.backward(dy)
+    x_t = tensor(x, requires_grad=True)
+    torch_twin(pool)(x_t).backward(tensor(dy))
+    np.testing.assert_array_equal(dx, x_t.grad.numpy())  # inf/NaN at one position, exact zeros elsewhere
+    assert np.isfinite(dx).sum() == dx.size - 2
+
+
 def test_maxpool_caches_uint8_indices_not_the_input():
     pool = mt.MaxPool2d(2)
     pool(np.zeros((2, 3, 8, 8), np.float32))

