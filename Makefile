@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint xor clean
+.PHONY: demo test lint xor clean bench
 
 demo: $(VENV)/.installed-runtime
 	$(BIN)/python examples/solve_iris.py
@@ -15,6 +15,12 @@ xor: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The benchmark unsets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on this machine for old OpenBLAS
+# builds; they force a slower kernel on current NumPy) for its own run only; never for tests or CI.
+# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS=--quick` for a one-minute smoke run.
+bench: $(VENV)/.installed-bench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -27,6 +33,11 @@ $(VENV)/.installed-runtime: pyproject.toml
 $(VENV)/.installed-test: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-runtime
+
+$(VENV)/.installed-bench: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@ $(VENV)/.installed-runtime
 
 clean:

@@ -36,7 +36,18 @@ def main(seed: int = 0, epochs: int = 2000) -> int:
         correct += prediction == int(target)
         print(f"{int(x[0])} XOR {int(x[1])} = {prediction}  (output {out:.3f}, expected {int(target)})")
     print(f"Correct: {correct}/4")
+    save_plots(model)
     return correct
+
+
+def save_plots(model: mt.Module) -> None:
+    """Draw the learned decision boundary into outputs/ when matplotlib is installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    path = mt.plot.decision_boundary(model, X, Y, "outputs/xor_decision_boundary.png", title="XOR")
+    print(f"Decision boundary saved to {path}")
 
 
 if __name__ == "__main__":

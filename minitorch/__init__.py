@@ -3,18 +3,59 @@
 Every layer has a hand-written forward and backward; see ``minitorch.module`` for the contract.
 """
 
-from minitorch import datasets
+from minitorch import datasets, init, interop, lr_scheduler, onnx
+from minitorch.clip import clip_grad_norm_, clip_grad_value_
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.gradcheck import GradcheckError, gradcheck
-from minitorch.layers import Flatten, Identity, Linear, ReLU, Sigmoid
+from minitorch.layers import (
+    ELU,
+    GELU,
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from minitorch.losses import CrossEntropyLoss, Loss, MSELoss
-from minitorch.model_utils import ModelFileError, load_model, save_model
+from minitorch.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from minitorch.model_utils import (
+    ModelFileError,
+    load_checkpoint,
+    load_model,
+    register_module,
+    save_checkpoint,
+    save_model,
+)
 from minitorch.module import Module, Parameter, Sequential
-from minitorch.optimizers import SGD, Optimizer
+from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
+
+# isort: split
+# training experience: fit / evaluate / predict, callbacks, metrics, summary, plots (mt.plot needs matplotlib)
+from minitorch import metrics, plot
+from minitorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from minitorch.model_summary import ModelSummary, summary
+from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
@@ -23,6 +64,8 @@ __all__ = [
     "AvgPool2d",
     "Conv2d",
     "MaxPool2d",
+    "Adam",
+    "AdamW",
     "CrossEntropyLoss",
     "DataLoader",
     "Flatten",
@@ -35,16 +78,30 @@ __all__ = [
     "Module",
     "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "SGD",
     "Sequential",
     "Sigmoid",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "datasets",
     "get_default_dtype",
     "gradcheck",
+    "init",
     "load_model",
+    "lr_scheduler",
     "manual_seed",
     "save_model",
     "set_default_dtype",
     "train_test_split",
+]
+__all__ += [
+    "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "HuberLoss",
+    "L1Loss", "LayerNorm", "LeakyReLU", "LogSoftmax", "NLLLoss", "SmoothL1Loss", "Softmax", "Tanh",
+]
+__all__ += ["interop", "load_checkpoint", "onnx", "register_module", "save_checkpoint"]
+__all__ += [
+    "Callback", "EarlyStopping", "History", "ModelCheckpoint", "ModelSummary", "NonFiniteLossError",
+    "evaluate", "fit", "metrics", "plot", "predict", "summary",
 ]

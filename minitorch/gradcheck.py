@@ -5,10 +5,11 @@ Run it on your own Module subclasses the same way the library's tests run it on 
     mt.gradcheck(MyLayer(3, 2), np.random.randn(4, 3))          # True, or GradcheckError
     mt.gradcheck(mt.CrossEntropyLoss(), logits, labels)          # losses too
 
-For a module it checks f = sum(module(x) * r) with a random upstream gradient r (so every output
-element matters with its own weight); for a loss, f = loss(input, target). Every element of the
-input and of every Parameter is perturbed by +-eps and the slope (f(+) - f(-)) / (2 eps) compared
-with the analytic gradient from ``backward``. It works on a float64 copy: your module is not changed.
+It checks f = sum(module(x) * r) with a random upstream gradient r (so every output element matters
+with its own weight); for a loss, f = sum(loss(input, target) * r), with r a scalar unless the loss
+has reduction="none". Every element of the input and of every Parameter is perturbed by +-eps and
+the slope (f(+) - f(-)) / (2 eps) compared with the analytic gradient from ``backward``. It works on
+a float64 copy: your module is not changed.
 """
 
 from __future__ import annotations
@@ -56,17 +57,14 @@ def gradcheck(
         return module(x, *rest)
 
     out = evaluate()
+    # a loss's upstream gradient is a scalar for reduction mean/sum and an array for "none"
     upstream = np.random.default_rng(seed).standard_normal(np.shape(out))
-    if is_loss:
-        def objective() -> float:
-            return float(evaluate())
-        module.zero_grad()
-        dx = module.backward(1.0)
-    else:
-        def objective() -> float:
-            return float(np.sum(evaluate() * upstream))
-        module.zero_grad()
-        dx = module.backward(upstream)
+
+    def objective() -> float:
+        return float(np.sum(evaluate() * upstream))
+
+    module.zero_grad()
+    dx = module.backward(float(upstream) if is_loss and upstream.ndim == 0 else upstream)
     analytic = {"input": np.asarray(dx)}
     analytic.update({name: p.grad.copy() for name, p in module.named_parameters()})
 

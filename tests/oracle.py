@@ -159,3 +159,73 @@ def compare_module(module: mt.Module, x: np.ndarray, rtol: float, atol: float, s
         p = dict(module.named_parameters())[name]
         assert p.grad.dtype == x.dtype
         np.testing.assert_allclose(p.grad, g, rtol=rtol, atol=atol, err_msg=name)
+
+
+# --- toolkit layers: activations, softmax, dropout, normalisation --------------------------------
+def _torch_dtype(array: np.ndarray) -> torch.dtype:
+    return torch.float64 if array.dtype == np.float64 else torch.float32
+
+
+@twin(mt.Tanh)
+def _tanh(m: mt.Tanh) -> torch.nn.Module:
+    return torch.nn.Tanh()
+
+
+@twin(mt.LeakyReLU)
+def _leaky_relu(m: mt.LeakyReLU) -> torch.nn.Module:
+    return torch.nn.LeakyReLU(m.negative_slope)
+
+
+@twin(mt.ELU)
+def _elu(m: mt.ELU) -> torch.nn.Module:
+    return torch.nn.ELU(m.alpha)
+
+
+@twin(mt.GELU)
+def _gelu(m: mt.GELU) -> torch.nn.Module:
+    return torch.nn.GELU(approximate=m.approximate)
+
+
+@twin(mt.Softmax)
+def _softmax(m: mt.Softmax) -> torch.nn.Module:
+    return torch.nn.Softmax(dim=m.dim)
+
+
+@twin(mt.LogSoftmax)
+def _log_softmax(m: mt.LogSoftmax) -> torch.nn.Module:
+    return torch.nn.LogSoftmax(dim=m.dim)
+
+
+@twin(mt.Dropout)
+def _dropout(m: mt.Dropout) -> torch.nn.Module:
+    # equal in eval mode only: torch draws its own masks (test_dropout.py checks training mode)
+    return torch.nn.Dropout(m.p)
+
+
+def _with_state_of(m: mt.Module, t: torch.nn.Module) -> torch.nn.Module:
+    """t with m's parameters and buffers copied in (the names are PyTorch's: weight, running_mean...)."""
+    with torch.no_grad():
+        for name, value in m.state_dict().items():
+            getattr(t, name).copy_(tensor(value))
+    return t
+
+
+def _batchnorm(torch_cls: type) -> Callable[[mt.Module], torch.nn.Module]:
+    def build(m: mt.Module) -> torch.nn.Module:
+        t = torch_cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
+                      dtype=_torch_dtype(m.running_mean))
+        return _with_state_of(m, t)
+
+    return build
+
+
+TWINS[mt.BatchNorm1d] = _batchnorm(torch.nn.BatchNorm1d)
+TWINS[mt.BatchNorm2d] = _batchnorm(torch.nn.BatchNorm2d)
+
+
+@twin(mt.LayerNorm)
+def _layer_norm(m: mt.LayerNorm) -> torch.nn.Module:
+    dtype = torch.float32 if m.weight is None else _torch_dtype(m.weight.data)
+    t = torch.nn.LayerNorm(m.normalized_shape, eps=m.eps, elementwise_affine=m.elementwise_affine,
+                           bias=m.bias is not None, dtype=dtype)
+    return _with_state_of(m, t)

@@ -212,3 +212,14 @@ def test_conv2d_constructor_validates_arguments(kwargs, match):
     args = dict(in_channels=1, out_channels=1, kernel_size=3) | kwargs
     with pytest.raises(ValueError, match=match):
         mt.Conv2d(**args)
+
+
+@pytest.mark.parametrize("kernel, dilation", [((2, 4), 1), ((4, 3), (1, 2))])
+def test_conv2d_same_padding_with_even_kernel_is_asymmetric_and_gradchecks(float64, kernel, dilation):
+    conv = mt.Conv2d(2, 2, kernel, padding="same", dilation=dilation)
+    th, tw = (d * (k - 1) for k, d in zip(conv.kernel_size, conv.dilation, strict=True))
+    assert conv._pads == (th // 2, th - th // 2, tw // 2, tw - tw // 2)  # the extra pixel after, as torch
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 5))
+    assert conv(x).shape == x.shape[:1] + (2,) + x.shape[2:]
+    assert mt.gradcheck(conv, x)
+    compare_module(conv, x, rtol=1e-10, atol=1e-12)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from cases import MODULE_CASES
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import batch_sizes, features, seeds
 
 import minitorch as mt
@@ -83,3 +84,11 @@ def test_gradcheck_catches_wrong_input_gradient():
 def test_gradcheck_rejects_missing_input():
     with pytest.raises(ValueError, match="input"):
         mt.gradcheck(mt.ReLU())
+
+
+@settings(max_examples=15, deadline=None)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), seed=seeds)
+def test_elementwise_activations_gradcheck_any_shape(shape, seed):
+    x = np.random.default_rng(seed).standard_normal(shape) * 3
+    for module in (mt.Sigmoid(), mt.ReLU(), mt.Identity()):
+        assert mt.gradcheck(module, x)

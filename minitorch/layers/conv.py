@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minitorch.checks import check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
 from minitorch.layers._im2col import _check_fits, _col2im, _im2col, _output_size, _pad, _pair, _unpad
 from minitorch.module import Module, Parameter
@@ -55,11 +56,8 @@ class Conv2d(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Conv2d: {arg} must be a positive integer, got {value!r}")
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
+        self.in_channels = check_positive_int(in_channels, "Conv2d", "in_channels")
+        self.out_channels = check_positive_int(out_channels, "Conv2d", "out_channels")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = _pair(stride, "stride", "Conv2d")
         self.dilation = _pair(dilation, "dilation", "Conv2d")

@@ -51,21 +51,22 @@ class Linear(Module):
         self._x = x
         y = x @ self.W.data
         if self.b is not None:
-            y += self.b.data
+            y += self.b.data  # in place on the fresh product: no second (N, out) array
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         # w.r.t. parameters
         dy = self.backward_params(dy)
         # w.r.t. input
-        return dy @ self.W.data.T
+        return dy @ self.W.data.T  # W.T is a view: BLAS reads W transposed, no copy
 
     def backward_params(self, dy: np.ndarray) -> np.ndarray:
         """Accumulate dW and db only; returns dy as checked, for ``backward``."""
         x = self._cached(self._x)
         dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.W.data.dtype)
         x2d, dy2d = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)
-        self.W.accumulate_grad(x2d.T @ dy2d)
+        # x2d.T is a view that BLAS reads transposed (no copy); the product goes straight into W.grad
+        self.W.accumulate_matmul(x2d.T, dy2d)
         if self.b is not None:
             self.b.accumulate_grad(dy2d.sum(axis=0))
         return dy

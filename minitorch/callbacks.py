@@ -1,0 +1,241 @@
+"""Callbacks for ``mt.fit``: hooks into the loop, early stopping and model checkpoints (as Keras)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from minitorch.checks import check_bool, check_choice, check_nonnegative_int, check_number
+from minitorch.model_utils import save_model
+from minitorch.module import Module
+
+# logged quantities where larger is better; every other one (loss, mse, mae...) is minimised
+_LARGER_IS_BETTER = {"accuracy", "acc", "precision", "recall", "f1", "f1_score", "r2", "r2_score"}
+
+
+class Callback:
+    """Base class of callbacks: override the hooks you need; each does nothing by default.
+
+    ``fit`` calls, in order: ``on_train_begin(logs)``; per epoch ``on_epoch_begin(epoch, logs)``,
+    per batch ``on_batch_begin(batch, logs)`` / ``on_batch_end(batch, logs)`` (logs: the batch's
+    ``"loss"`` and ``"size"``), then ``on_epoch_end(epoch, logs)`` with the epoch's logs (``"loss"``,
+    metrics, ``"val_*"``, ``"lr"``); finally ``on_train_end(logs)`` with the last epoch's logs.
+    ``epoch`` and ``batch`` count from 0, as Keras.
+
+    Before ``on_train_begin`` fit sets ``self.model``, ``self.history`` (the ``History`` it will
+    return) and ``self.params``. Set ``self.history.stop_training = True`` to end training after the
+    current epoch. ``self.log(text)`` prints a line where fit prints (nothing with ``verbose=0``).
+    Example:
+        class StopAtAccuracy(mt.Callback):
+            def on_epoch_end(self, epoch, logs):
+                self.history.stop_training = logs["accuracy"] >= 0.99
+    """
+
+    model: Module | None = None
+    history: Any = None
+    params: dict[str, Any] | None = None
+
+    def set_context(self, model: Module, history: Any, log: Callable[[str], None] | None = None) -> None:
+        self.model, self.history, self.params = model, history, history.params
+        self._log = log
+
+    def log(self, text: str) -> None:
+        log = getattr(self, "_log", None)
+        if log is not None:
+            log(text)
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        pass
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        pass
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        pass
+
+    def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        pass
+
+    def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        pass
+
+
+class CallbackList:
+    """The callbacks of one fit run, called in the order given."""
+
+    def __init__(self, callbacks: Iterable[Callback], model: Module, history: Any, log: Callable) -> None:
+        if isinstance(callbacks, Callback):
+            callbacks = [callbacks]
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"fit: expected callbacks to be mt.Callback instances, got {type(callback).__name__}"
+                )
+            callback.set_context(model, history, log)
+
+    def call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+
+class Monitor:
+    """Which logged quantity to watch and which direction is better."""
+
+    def __init__(self, who: str, monitor: str, mode: str = "auto", min_delta: float = 0.0) -> None:
+        if not isinstance(monitor, str):
+            raise TypeError(f"{who}: monitor must be a log name such as 'val_loss', got {monitor!r}")
+        check_choice(mode, who, "mode", ("auto", "min", "max"))
+        min_delta = check_number(min_delta, who, "min_delta", 0)
+        if mode == "auto":
+            name = monitor.removeprefix("val_")
+            mode = "max" if name in _LARGER_IS_BETTER else "min"
+        self.who, self.monitor, self.mode, self.min_delta = who, monitor, mode, float(min_delta)
+
+    def value(self, logs: dict[str, float] | None) -> float:
+        logs = logs or {}
+        if self.monitor not in logs:
+            hint = ""
+            if self.monitor.startswith("val_"):
+                hint = " (pass val_data to fit, or monitor a training log)"
+            raise ValueError(
+                f"{self.who}: monitor {self.monitor!r} is not in the epoch logs {sorted(logs)}{hint}"
+            )
+        return float(logs[self.monitor])
+
+    def improved(self, value: float, best: float | None) -> bool:
+        """value beats best by more than min_delta (NaN never improves; anything beats None)."""
+        if math.isnan(value):
+            return False
+        if best is None:
+            return True
+        if self.mode == "min":
+            return value < best - self.min_delta
+        return value > best + self.min_delta
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs; restore the best weights.
+
+    Improvement: value < best - min_delta (mode "min") or value > best + min_delta ("max"); "auto"
+    maximises accuracy, precision, recall, f1 and r2 (with or without "val_") and minimises the rest.
+    The epoch with the ``patience``-th non-improving epoch in a row is the last one.
+    ``restore_best=True`` keeps a copy of the best epoch's ``state_dict()`` in memory and loads it
+    at the end of training, whether training stopped early, ran all epochs or was interrupted
+    (Keras restores only on an early stop). After training: ``best``, ``best_epoch``,
+    ``stopped_epoch`` (None if it never stopped training), all epochs counted from 0.
+    Example:
+        stopper = mt.EarlyStopping(monitor="val_loss", patience=10)
+        mt.fit(model, loss_fn, opt, loader, epochs=500, val_data=(X_val, y_val), callbacks=[stopper])
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 3,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best: bool = True,
+    ) -> None:
+        self.patience = check_nonnegative_int(patience, "EarlyStopping", "patience")
+        self.restore_best = check_bool(restore_best, "EarlyStopping", "restore_best")
+        self._monitor = Monitor("EarlyStopping", monitor, mode, min_delta)
+        self.monitor = monitor
+        self.on_train_begin()
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self.wait = 0
+        self._best_state: dict[str, np.ndarray] | None = None
+        self._last_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        value = self._monitor.value(logs)
+        self._last_epoch = epoch
+        if self._monitor.improved(value, self.best):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                self._best_state = self.model.state_dict()  # copies
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.history.stop_training = True
+            self.log(
+                f"EarlyStopping: {self.monitor} has not improved for {self.wait} epochs; "
+                f"stopping after epoch {epoch + 1}"
+            )
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if self._best_state is None or self.best_epoch == self._last_epoch:
+            return
+        self.model.load_state_dict(self._best_state)
+        self.log(
+            f"EarlyStopping: restored the weights of epoch {self.best_epoch + 1} "
+            f"({self.monitor} {self.best:.4f})"
+        )
+
+
+class ModelCheckpoint(Callback):
+    """Save the model with ``mt.save_model`` (atomic .npz) at the end of epochs.
+
+    ``save_best_only=True``: only when ``monitor`` improved (direction as EarlyStopping's ``mode``);
+    False: every epoch. ``path`` may hold format fields filled from the epoch (counted from 1)
+    and its logs, e.g. ``"ckpt/model_{epoch:03d}_{val_loss:.3f}.npz"``; a plain path is
+    overwritten. The file is ``mt.save_model``'s: ``mt.load_model(path)`` rebuilds the model, and
+    ``architecture=False`` (needed for unregistered classes of your own) stores the weights alone,
+    for ``mt.load_model(build_model(), path)``. After training: ``best``, ``best_epoch`` (from 0)
+    and ``last_saved`` (the path written last, or None).
+    Example:
+        checkpoint = mt.ModelCheckpoint("best_model.npz", monitor="val_accuracy")
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        save_best_only: bool = True,
+        mode: str = "auto",
+        architecture: bool = True,
+    ) -> None:
+        self.path = os.fspath(path)
+        self._monitor = Monitor("ModelCheckpoint", monitor, mode)
+        self.monitor = monitor
+        self.save_best_only = check_bool(save_best_only, "ModelCheckpoint", "save_best_only")
+        self.architecture = check_bool(architecture, "ModelCheckpoint", "architecture")
+        self.on_train_begin()
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.last_saved: str | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        logs = logs or {}
+        if self.save_best_only:
+            value = self._monitor.value(logs)
+            if not self._monitor.improved(value, self.best):
+                return
+            self.best, self.best_epoch = value, epoch
+        path = self._format_path(epoch, logs)
+        save_model(self.model, path, architecture=self.architecture)
+        self.last_saved = path
+
+    def _format_path(self, epoch: int, logs: dict[str, float]) -> str:
+        if "{" not in self.path:
+            return self.path
+        try:
+            return self.path.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"ModelCheckpoint: cannot fill path {self.path!r} from epoch and logs {sorted(logs)}: {err}"
+            ) from None

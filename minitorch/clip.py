@@ -1,0 +1,92 @@
+"""Gradient clipping, in place on each Parameter's ``.grad``, as torch.nn.utils does.
+
+Call between ``model.backward(...)`` and ``optimizer.step()``. Parameters whose gradient was not
+written since ``zero_grad()`` are left out (torch leaves out ``grad is None``); their gradient is 0
+and would change neither the norm nor the clipping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from minitorch.checks import check_bool, check_number
+from minitorch.module import Parameter
+
+
+def clip_grad_norm_(
+    params: Iterable[Parameter] | Parameter,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> float:
+    """Scale all gradients together so that their joint norm is at most ``max_norm``.
+
+    Norm:     total_norm = ||(||g_1||_p, ..., ||g_k||_p)||_p       the p-norm of all gradients as one vector
+                         = max_i max|g_i|                           for norm_type = inf
+    Scaling:  g_i = g_i * min(max_norm / (total_norm + 1e-6), 1)   in place (torch's 1e-6)
+    Returns:  total_norm before clipping, a Python float (0.0 when no Parameter has a gradient)
+    Example:
+        model.backward(loss_fn.backward())
+        mt.clip_grad_norm_(model.parameters(), max_norm=1.0)
+        opt.step()
+    """
+    p = _at_most_inf(norm_type, "norm_type", low_open=True)
+    max_norm = _at_most_inf(max_norm, "max_norm", low_open=False)
+    check_bool(error_if_nonfinite, "clip_grad_norm_", "error_if_nonfinite")
+    grads = _grads(params, "clip_grad_norm_")
+    norms = [_norm(g, p) for g in grads]
+    if p == math.inf:
+        total_norm = max(norms, default=0.0)
+    else:
+        total_norm = math.fsum(n**p for n in norms) ** (1.0 / p)
+    if error_if_nonfinite and not math.isfinite(total_norm):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total_norm}; "
+            "pass error_if_nonfinite=False to clip anyway"
+        )
+    clip_coef = min(max_norm / (total_norm + 1e-6), 1.0)
+    if clip_coef != 1.0:
+        for g in grads:
+            g *= clip_coef
+    return total_norm
+
+
+def clip_grad_value_(params: Iterable[Parameter] | Parameter, clip_value: float) -> None:
+    """Clamp every gradient element into [-clip_value, clip_value], in place.
+
+    Clipping: g = min(max(g, -clip_value), clip_value)   elementwise (torch's clamp_)
+    Example:
+        mt.clip_grad_value_(model.parameters(), clip_value=0.5)
+    """
+    check_number(clip_value, "clip_grad_value_", "clip_value", 0)
+    c = float(clip_value)
+    for g in _grads(params, "clip_grad_value_"):
+        np.clip(g, -c, c, out=g)
+
+
+def _at_most_inf(value: object, name: str, low_open: bool) -> float:
+    """A number > 0 (>= 0 unless low_open), inf included (also as the string "inf"), as a float."""
+    if isinstance(value, (float, str)) and str(value).lower() == "inf":
+        return math.inf
+    return check_number(value, "clip_grad_norm_", name, 0, low_open=low_open)
+
+
+def _grads(params: Iterable[Parameter] | Parameter, who: str) -> list[np.ndarray]:
+    params = [params] if isinstance(params, Parameter) else list(params)
+    for p in params:
+        if not isinstance(p, Parameter):
+            raise TypeError(f"{who}: expected Parameters (e.g. model.parameters()), got {type(p).__name__}")
+    return [p.grad for p in params if not p.grad_is_zero and p.size > 0]
+
+
+def _norm(g: np.ndarray, p: float) -> float:
+    """||g||_p as a Python float, without a temporary array for p = 2 and p = inf."""
+    if p == 2.0:
+        flat = g.reshape(-1)
+        return math.sqrt(float(np.dot(flat, flat)))
+    if p == math.inf:
+        return float(max(g.max(), -g.min()))
+    return float(np.sum(np.abs(g) ** p)) ** (1.0 / p)

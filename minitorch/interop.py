@@ -1,0 +1,169 @@
+"""Move models between MiniTorch and PyTorch: ``to_torch(model)`` and ``from_torch(torch_module)``.
+
+Both directions build the equivalent module tree (``Sequential`` <-> ``torch.nn.Sequential``) with
+copies of the weights and buffers, in the same dtype, and carry each module's training flag.
+Layers are matched by class name, which both libraries share. The only change of layout is
+Linear's weight: MiniTorch stores W (in, out), PyTorch ``weight`` (out, in) = W.T.
+
+torch is optional: it is imported when one of these functions is called, with a clear message if
+it is missing. Neither function draws from MiniTorch's or PyTorch's random generator.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from minitorch.model_files.registry import default_dtype_of, known_classes, preserved_rng
+from minitorch.module import Module, Sequential
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """How one layer class converts: everything both libraries spell the same way."""
+
+    args: tuple[str, ...] = ()  # constructor arguments, read from attributes of the same name
+    rename: dict[str, str] = field(default_factory=dict)  # MiniTorch state name -> torch's
+    transpose: tuple[str, ...] = ()  # MiniTorch state names stored transposed in torch
+    bias: str | None = None  # the bias Parameter, when the constructor has bias=True/False
+    torch_only: dict[str, Any] = field(default_factory=dict)  # torch setting -> the value we support
+
+
+_BN = _Layer(("num_features", "eps", "momentum", "affine"), torch_only={"track_running_stats": True})
+_POOL = ("kernel_size", "stride", "padding")
+LAYERS: dict[str, _Layer] = {
+    "Linear": _Layer(("in_features", "out_features"), {"W": "weight", "b": "bias"}, ("W",), bias="b"),
+    "Identity": _Layer(),
+    "ReLU": _Layer(),
+    "Sigmoid": _Layer(),
+    "Tanh": _Layer(),
+    "LeakyReLU": _Layer(("negative_slope",)),
+    "ELU": _Layer(("alpha",)),
+    "GELU": _Layer(("approximate",)),
+    "Softmax": _Layer(("dim",)),
+    "LogSoftmax": _Layer(("dim",)),
+    "Dropout": _Layer(("p",)),
+    "Flatten": _Layer(("start_dim", "end_dim")),
+    "BatchNorm1d": _BN,
+    "BatchNorm2d": _BN,
+    "LayerNorm": _Layer(("normalized_shape", "eps", "elementwise_affine"), bias="bias"),
+    "Conv2d": _Layer(
+        ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
+        bias="bias", torch_only={"groups": 1, "padding_mode": "zeros"},
+    ),
+    "MaxPool2d": _Layer(_POOL, torch_only={"dilation": 1, "ceil_mode": False, "return_indices": False}),
+    "AvgPool2d": _Layer(
+        _POOL, torch_only={"ceil_mode": False, "count_include_pad": True, "divisor_override": None}
+    ),
+    "AdaptiveAvgPool2d": _Layer(("output_size",)),
+}
+
+
+def to_torch(model: Module) -> Any:
+    """The equivalent ``torch.nn`` module tree, with copies of ``model``'s weights and buffers.
+
+    Example:
+        t = mt.interop.to_torch(model)            # e.g. torch.nn.Sequential(Linear, ReLU, ...)
+        t(torch.from_numpy(x))                    # same outputs as model(x), to float rounding
+    """
+    torch = _torch()
+    with torch.random.fork_rng(devices=[]):  # torch's constructors initialise weights we overwrite
+        return _to_torch(model, torch, "model")
+
+
+def from_torch(module: Any) -> Module:
+    """The equivalent MiniTorch model, with copies of the torch module's weights and buffers.
+
+    Example:
+        model = mt.interop.from_torch(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()))
+        model(x)                                  # same outputs as the torch module
+    """
+    torch = _torch()
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
+    with preserved_rng():  # MiniTorch's constructors draw initial weights we overwrite
+        return _from_torch(module, torch, "module")
+
+
+def _to_torch(m: Module, torch: Any, where: str) -> Any:
+    name = type(m).__name__
+    if type(m) is Sequential:
+        t = torch.nn.Sequential(*(_to_torch(c, torch, f"{where}.{i}") for i, c in enumerate(m)))
+    else:
+        layer = _layer(name, where, "to_torch")
+        kwargs = {arg: getattr(m, arg) for arg in layer.args}
+        if layer.bias is not None and getattr(m, layer.bias) is None:
+            kwargs["bias"] = False
+        t = getattr(torch.nn, name)(**kwargs)
+        state = {layer.rename.get(k, k): _copy(k, v, layer) for k, v in _own_state(m).items()}
+        # assign=True adopts our tensors as they are, so the torch module gets MiniTorch's dtype
+        t.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True, assign=True)
+    t.training = m.training
+    return t
+
+
+def _from_torch(t: Any, torch: Any, where: str) -> Module:
+    name = type(t).__name__
+    if type(t) is torch.nn.Sequential:
+        m: Module = Sequential(*(_from_torch(c, torch, f"{where}.{i}") for i, c in enumerate(t)))
+    else:
+        layer = _layer(name, where, "from_torch")
+        for setting, supported in layer.torch_only.items():
+            if getattr(t, setting) != supported:
+                raise ValueError(
+                    f"from_torch: {where} ({name}) has {setting}={getattr(t, setting)!r}; "
+                    f"MiniTorch supports {setting}={supported!r} only"
+                )
+        kwargs = {arg: getattr(t, arg) for arg in layer.args}
+        if layer.bias is not None and getattr(t, "bias", None) is None:
+            kwargs["bias"] = False
+        if name in ("Softmax", "LogSoftmax") and t.dim is None:
+            raise ValueError(f"from_torch: {where} ({name}) has dim=None; give it an explicit dim")
+        theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
+        ours = {k: _copy(k, theirs[layer.rename.get(k, k)], layer) for k in _names(layer, theirs)}
+        cls = known_classes().get(name)
+        if cls is None:
+            raise TypeError(f"from_torch: {where} is a {name}, which this MiniTorch does not have")
+        with default_dtype_of(ours):
+            m = cls(**kwargs)
+        m.load_state_dict(ours)
+    m.training = t.training
+    return m
+
+
+def _layer(name: str, where: str, who: str) -> _Layer:
+    if name not in LAYERS:
+        raise TypeError(
+            f"{who}: {where} is a {name}, which has no PyTorch counterpart here; "
+            f"convertible: Sequential, {', '.join(sorted(LAYERS))}"
+        )
+    return LAYERS[name]
+
+
+def _own_state(m: Module) -> dict[str, np.ndarray]:
+    """The module's own Parameters and buffers (a converted layer has no children)."""
+    state = {name: p.data for name, p in m._parameters.items() if p is not None}
+    state.update(m._buffers)
+    return state
+
+
+def _names(layer: _Layer, theirs: dict[str, np.ndarray]) -> list[str]:
+    back = {v: k for k, v in layer.rename.items()}
+    return [back.get(k, k) for k in theirs]
+
+
+def _copy(name: str, value: np.ndarray, layer: _Layer) -> np.ndarray:
+    """A contiguous copy of a state array, transposed if the two libraries store it transposed."""
+    return np.array(value.T if name in layer.transpose else value, order="C", copy=True)
+
+
+def _torch() -> Any:
+    try:
+        return importlib.import_module("torch")
+    except ImportError:
+        raise ImportError(
+            "minitorch.interop needs PyTorch, which is not installed: pip install torch"
+        ) from None

@@ -1,0 +1,142 @@
+"""Batch normalisation: standardise each channel with the batch's statistics, then scale and shift."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from minitorch.checks import check_number, check_positive_int
+from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.layers.normalize import standardize, standardize_backward
+from minitorch.module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """BatchNorm over every dim but the channel dim 1; BatchNorm1d and BatchNorm2d fix the input rank.
+
+    Shapes:   x (N, C, *)   weight, bias, running_mean, running_var (C,)   y (N, C, *)
+              statistics run over axes = (0, 2, 3, ...): m = x.size / C values per channel
+    Forward:  training:  mean = x.mean(axes);  var = ((x - mean)**2).mean(axes)    (biased: / m)
+                         x_hat = (x - mean) / sqrt(var + eps)
+                         running_mean = (1 - momentum) * running_mean + momentum * mean
+                         running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
+                         (unbiased for the running variance, as PyTorch; momentum=None: cumulative
+                         average, factor 1 / num_batches_tracked)
+              eval:      x_hat = (x - running_mean) / sqrt(running_var + eps)
+              y = weight * x_hat + bias                      (per channel; y = x_hat if affine=False)
+    Backward: dweight = sum(dy * x_hat, axes)               (C,)   accumulated into weight.grad
+              dbias   = sum(dy, axes)                       (C,)   accumulated into bias.grad
+              dx_hat  = dy * weight
+              training: dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))
+              eval:     dx = dx_hat * inv_std              (running statistics are constants)
+    Init:     weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0
+    """
+
+    _layouts: ClassVar[dict[int, str]] = {}  # input ndim -> layout, for the error message
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = check_positive_int(num_features, name, "num_features")
+        self.eps = check_number(eps, name, "eps", 0)
+        # momentum=None: cumulative average of all batches, as PyTorch
+        self.momentum = None if momentum is None else check_number(momentum, name, "momentum", 0, 1)
+        self.affine = bool(affine)
+        dtype = get_default_dtype()
+        self.weight = Parameter(np.ones(self.num_features, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(self.num_features, dtype)) if affine else None
+        self.register_buffer("running_mean", np.zeros(self.num_features, dtype))
+        self.register_buffer("running_var", np.ones(self.num_features, dtype))
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        self._x_hat: np.ndarray | None = None
+        self._inv_std: np.ndarray | None = None
+        self._batch_stats: bool | None = None  # whether forward normalised with the batch's own statistics
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        axes, shape = _axes_and_shape(x.ndim, self.num_features)
+        if self.training:
+            x_hat, inv_std, mean, var = standardize(x, axes, self.eps)
+            self._update_running_stats(mean.reshape(-1), var.reshape(-1), x.size // self.num_features)
+        else:
+            inv_std = 1.0 / np.sqrt(self.running_var.reshape(shape) + self.eps)
+            x_hat = (x - self.running_mean.reshape(shape)) * inv_std
+        self._x_hat, self._inv_std, self._batch_stats = x_hat, inv_std, self.training
+        if self.weight is None:
+            return x_hat
+        return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x_hat = self._cached(self._x_hat)
+        dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
+        axes, shape = _axes_and_shape(x_hat.ndim, self.num_features)
+        # w.r.t. parameters
+        dx_hat = dy
+        if self.weight is not None:
+            self.weight.accumulate_grad(np.sum(dy * x_hat, axis=axes))
+            self.bias.accumulate_grad(dy.sum(axis=axes))
+            dx_hat = dy * self.weight.data.reshape(shape)
+        # w.r.t. input
+        if self._batch_stats:
+            return standardize_backward(dx_hat, x_hat, self._inv_std, axes)
+        return dx_hat * self._inv_std
+
+    def _update_running_stats(self, mean: np.ndarray, var: np.ndarray, m: int) -> None:
+        self.num_batches_tracked += 1
+        factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
+        # in place: the buffers stay the arrays state_dict() and load_state_dict() refer to
+        np.copyto(self.running_mean, (1.0 - factor) * self.running_mean + factor * mean)
+        np.copyto(self.running_var, (1.0 - factor) * self.running_var + factor * var * (m / (m - 1)))
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, type(self).__name__)
+        if x.ndim not in self._layouts or x.shape[1] != self.num_features:
+            layouts = " or ".join(self._layouts.values()).replace("C", str(self.num_features))
+            raise ValueError(
+                f"{type(self).__name__}(num_features={self.num_features}): expected input {layouts}, "
+                f"got {x.shape}"
+            )
+        if self.training and x.size // self.num_features <= 1:
+            raise ValueError(
+                f"{type(self).__name__}: expected more than 1 value per channel when training "
+                f"(the batch variance needs two), got input of shape {x.shape}"
+            )
+        # compute in the layer's dtype: a float64 batch must not turn a float32 model float64
+        return x.astype(self.running_mean.dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+def _axes_and_shape(ndim: int, channels: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The axes statistics run over (all but dim 1) and the broadcast shape (1, C, 1, ...) of a (C,) array."""
+    return (0, *range(2, ndim)), (1, channels) + (1,) * (ndim - 2)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) features or (N, C, L) sequences, as torch.nn.BatchNorm1d.
+
+    The math (statistics over N, and L if present) is in ``_BatchNorm``'s docstring.
+    Example:
+        bn = BatchNorm1d(4)
+        y = bn(np.random.randn(8, 4))          # each column: mean 0, variance ~1
+        dx = bn.backward(np.ones((8, 4)))      # bn.eval() then uses running_mean / running_var
+    """
+
+    _layouts: ClassVar[dict[int, str]] = {2: "(N, C)", 3: "(N, C, L)"}
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) images per channel, as torch.nn.BatchNorm2d.
+
+    The math (statistics over N, H and W) is in ``_BatchNorm``'s docstring.
+    Example:
+        bn = BatchNorm2d(3)
+        y = bn(np.random.randn(8, 3, 5, 5))    # each channel: mean 0, variance ~1
+        dx = bn.backward(np.ones((8, 3, 5, 5)))
+    """
+
+    _layouts: ClassVar[dict[int, str]] = {4: "(N, C, H, W)"}

@@ -1,0 +1,94 @@
+"""Layer normalisation: standardise each sample over its last dims, then scale and shift."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.checks import check_number, check_positive_int
+from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.layers.normalize import standardize, standardize_backward
+from minitorch.module import Module, Parameter
+
+
+class LayerNorm(Module):
+    """Normalise over the trailing ``normalized_shape`` dims of each sample, as torch.nn.LayerNorm.
+
+    Shapes:   x (*, *S)   weight, bias S = normalized_shape   y (*, *S)
+              statistics run over the last len(S) axes: m = prod(S) values per sample
+    Forward:  mean  = x.mean(axes);  var = ((x - mean)**2).mean(axes)     (biased: / m)
+              x_hat = (x - mean) / sqrt(var + eps)
+              y     = weight * x_hat + bias                 (y = x_hat if elementwise_affine=False)
+    Backward: dweight = sum(dy * x_hat, leading axes)      S   accumulated into weight.grad
+              dbias   = sum(dy, leading axes)              S   accumulated into bias.grad
+              dx_hat  = dy * weight
+              dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))   (*, *S)
+    Init:     weight = 1, bias = 0   (same statistics in training and eval: there are no running stats)
+    Example:
+        ln = LayerNorm(4)                       # or LayerNorm((3, 4)) for the last two dims
+        y = ln(np.random.randn(2, 4))           # each row: mean 0, variance ~1
+        dx = ln.backward(np.ones((2, 4)))
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+        if not isinstance(shape, (tuple, list)) or not shape:
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be an integer or a non-empty tuple of integers, "
+                f"got {normalized_shape!r}"
+            )
+        self.normalized_shape = tuple(check_positive_int(d, "LayerNorm", "each dim") for d in shape)
+        self.eps = check_number(eps, "LayerNorm", "eps", 0)
+        self.elementwise_affine = bool(elementwise_affine)
+        dtype = get_default_dtype()
+        self.weight = Parameter(np.ones(self.normalized_shape, dtype)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(self.normalized_shape, dtype)) if elementwise_affine and bias else None
+        self._x_hat: np.ndarray | None = None
+        self._inv_std: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        x_hat, inv_std, _, _ = standardize(x, self._axes(x.ndim), self.eps)
+        self._x_hat, self._inv_std = x_hat, inv_std
+        y = x_hat if self.weight is None else x_hat * self.weight.data
+        return y if self.bias is None else y + self.bias.data
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x_hat = self._cached(self._x_hat)
+        dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
+        leading = tuple(range(x_hat.ndim - len(self.normalized_shape)))
+        # w.r.t. parameters
+        dx_hat = dy
+        if self.weight is not None:
+            self.weight.accumulate_grad(np.sum(dy * x_hat, axis=leading))
+            dx_hat = dy * self.weight.data
+        if self.bias is not None:
+            self.bias.accumulate_grad(dy.sum(axis=leading))
+        # w.r.t. input
+        return standardize_backward(dx_hat, x_hat, self._inv_std, self._axes(x_hat.ndim))
+
+    def _axes(self, ndim: int) -> tuple[int, ...]:
+        return tuple(range(ndim - len(self.normalized_shape), ndim))
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "LayerNorm")
+        k = len(self.normalized_shape)
+        if x.ndim < k or x.shape[x.ndim - k :] != self.normalized_shape:
+            raise ValueError(
+                f"LayerNorm(normalized_shape={self.normalized_shape}): expected input (*, "
+                f"{', '.join(map(str, self.normalized_shape))}), got {x.shape}"
+            )
+        # compute in the parameters' dtype; without parameters, in the input's own floating dtype
+        return x if self.weight is None else x.astype(self.weight.data.dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+            + ("" if self.bias is not None or not self.elementwise_affine else ", bias=False")
+        )

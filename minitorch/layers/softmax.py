@@ -1,0 +1,101 @@
+"""Softmax and LogSoftmax along one dimension, and the shifted exponentials they share with cross-entropy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.dtypes import as_floating
+from minitorch.module import Module
+
+
+def shifted_exp(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(s, exp(s), sum(exp(s))) with s = z - max(z) along ``axis`` (kept as a size-1 dim).
+
+    Subtracting the max changes neither softmax nor log-softmax but keeps exp(s) <= 1, so nothing
+    overflows, and the sum is >= 1, so its log is finite: log_softmax = s - log(sum), softmax = exp(s) / sum.
+    """
+    s = z - z.max(axis=axis, keepdims=True)
+    exp_s = np.exp(s)
+    return s, exp_s, exp_s.sum(axis=axis, keepdims=True)
+
+
+class Softmax(Module):
+    """Softmax along ``dim``: non-negative outputs that sum to 1 along it, as torch.nn.Softmax.
+
+    Shapes:   x (*)   y (*)   (sums over dim)
+    Forward:  s  = x - x.max(dim)                 (max shift: exp(s) <= 1)
+              y  = exp(s) / sum(exp(s), dim)
+    Backward: dx = y * (dy - sum(dy * y, dim))    (*)   the Jacobian diag(y) - y y.T applied to dy
+    Example:
+        act = Softmax(dim=-1)
+        y = act(np.array([[1.0, 2.0, 3.0]]))   # [[0.090, 0.245, 0.665]]
+        dx = act.backward(np.array([[1.0, 0.0, 0.0]]))
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = _check_dim(dim, "Softmax")
+        self._out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "Softmax")
+        _, exp_s, sum_exp = shifted_exp(x, _axis(self.dim, x.shape, "Softmax"))
+        self._out = exp_s / sum_exp
+        return self._out
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        y = self._cached(self._out)
+        dy = self._check_grad(dy, y.shape, y.dtype)
+        # w.r.t. input
+        return y * (dy - np.sum(dy * y, axis=self.dim, keepdims=True))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """Log of the softmax along ``dim``, computed stably, as torch.nn.LogSoftmax.
+
+    Shapes:   x (*)   y (*)
+    Forward:  s  = x - x.max(dim)                  (max shift: sum(exp(s)) in [1, size], log finite)
+              y  = s - log(sum(exp(s), dim))       (log-sum-exp, never log(softmax))
+    Backward: p  = exp(y) = softmax(x)             (cached by forward)
+              dx = dy - p * sum(dy, dim)           (*)
+    Example:
+        act = LogSoftmax(dim=1)
+        y = act(np.array([[0.0, 1e4]]))   # [[-1e4, 0]]: finite, no overflow
+        dx = act.backward(np.array([[1.0, 0.0]]))
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = _check_dim(dim, "LogSoftmax")
+        self._probs: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "LogSoftmax")
+        s, exp_s, sum_exp = shifted_exp(x, _axis(self.dim, x.shape, "LogSoftmax"))
+        self._probs = exp_s / sum_exp
+        return s - np.log(sum_exp)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        p = self._cached(self._probs)
+        dy = self._check_grad(dy, p.shape, p.dtype)
+        # w.r.t. input
+        return dy - p * np.sum(dy, axis=self.dim, keepdims=True)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+def _check_dim(dim: int, who: str) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{who}: dim must be an integer, got {dim!r}")
+    return int(dim)
+
+
+def _axis(dim: int, shape: tuple[int, ...], who: str) -> int:
+    """``dim`` checked against the input's dims (negative dims count from the end)."""
+    if not -len(shape) <= dim < len(shape):
+        raise ValueError(f"{who}(dim={dim}): expected an input with a dim {dim}, got shape {shape}")
+    return dim

@@ -1,0 +1,105 @@
+"""Regression losses on an input and a target of the same shape: MSE, L1, Huber, SmoothL1."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.checks import check_number
+from minitorch.losses.base import ElementwiseLoss
+
+
+class MSELoss(ElementwiseLoss):
+    """Squared error, as torch.nn.MSELoss.
+
+    Shapes:   x (*)   t (*) same shape   l (*)   loss: scalar, or l for reduction="none"
+    Forward:  d = x - t
+              l = d**2                      reduced: mean (default), sum or none (see ``Loss``)
+    Backward: dx = dl * 2 * d               (*)   dl = dloss / x.size for mean
+    Example:
+        loss_fn = MSELoss()
+        loss = loss_fn(np.array([1.0, 2.0]), np.array([1.0, 4.0]))   # 2.0
+        dx = loss_fn.backward()                                      # [0, -2]
+    """
+
+    def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = x - t
+        return d * d, 2 * d
+
+
+class L1Loss(ElementwiseLoss):
+    """Absolute error, as torch.nn.L1Loss.
+
+    Shapes:   x (*)   t (*) same shape   l (*)
+    Forward:  d = x - t;  l = |d|
+    Backward: dx = dl * sign(d)             (*)   subgradient 0 where x == t, as PyTorch
+    Example:
+        loss_fn = L1Loss()
+        loss = loss_fn(np.array([1.0, 2.0]), np.array([1.0, 4.0]))   # 1.0
+        dx = loss_fn.backward()                                      # [0, -0.5]
+    """
+
+    def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = x - t
+        return np.abs(d), np.sign(d)
+
+
+class HuberLoss(ElementwiseLoss):
+    """Squared error near the target, absolute error far from it, as torch.nn.HuberLoss.
+
+    Shapes:   x (*)   t (*) same shape   l (*)
+    Forward:  d = x - t
+              l = 0.5 * d**2                     where |d| < delta
+                = delta * (|d| - 0.5 * delta)    elsewhere        (continuous, with continuous slope)
+    Backward: dx = dl * clip(d, -delta, delta)   (*)
+    Example:
+        loss_fn = HuberLoss(delta=1.0)
+        loss = loss_fn(np.array([0.5, 3.0]), np.zeros(2))   # mean(0.125, 2.5) = 1.3125
+        dx = loss_fn.backward()                            # [0.25, 0.5]
+    """
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.delta = check_number(delta, "HuberLoss", "delta", 0, low_open=True)
+
+    def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _huber(x - t, self.delta)
+
+    def extra_repr(self) -> str:
+        return f"delta={self.delta}"
+
+
+class SmoothL1Loss(ElementwiseLoss):
+    """Huber loss divided by beta: L1 far from the target, as torch.nn.SmoothL1Loss.
+
+    Shapes:   x (*)   t (*) same shape   l (*)
+    Forward:  d = x - t
+              l = 0.5 * d**2 / beta              where |d| < beta
+                = |d| - 0.5 * beta               elsewhere        (= Huber(d, beta) / beta)
+    Backward: dx = dl * clip(d, -beta, beta) / beta   (*)
+    beta = 0 is exactly L1Loss: l = |d|, dx = dl * sign(d), as PyTorch.
+    Example:
+        loss_fn = SmoothL1Loss(beta=1.0)
+        loss = loss_fn(np.array([0.5, 3.0]), np.zeros(2))   # mean(0.125, 2.5) = 1.3125
+        dx = loss_fn.backward()                            # [0.25, 0.5]
+    """
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.beta = check_number(beta, "SmoothL1Loss", "beta", 0)
+
+    def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = x - t
+        if self.beta == 0:
+            return np.abs(d), np.sign(d)
+        losses, slope = _huber(d, self.beta)
+        return losses / self.beta, slope / self.beta
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}"
+
+
+def _huber(d: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """(Huber loss of d, its slope): 0.5 d**2 inside |d| < delta, delta (|d| - delta/2) outside."""
+    abs_d = np.abs(d)
+    losses = np.where(abs_d < delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
+    return losses, np.clip(d, -delta, delta)

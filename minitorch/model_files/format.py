@@ -1,0 +1,213 @@
+"""The container: an ``.npz`` archive of plain arrays plus one JSON header, read without pickle.
+
+Layout of every file MiniTorch writes::
+
+    __minitorch__.npy   uint8 array: the UTF-8 JSON header {"format": "minitorch",
+                        "format_version": 1, "library_version": "0.1.0", "kind": ..., ...}
+    <name>.npy          one numeric array per entry (weights, buffers, optimizer state)
+
+Reading is strict, so that a damaged or hostile file can only ever raise ``ModelFileError``:
+entries must be stored uncompressed (as ``np.savez`` writes them), hold numeric dtypes (never
+object arrays, so never pickle), declare no more bytes than they hold, and pass the zip CRC check;
+the JSON must be well-formed UTF-8 with no duplicate keys.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+FORMAT = "minitorch"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+HEADER_KEY = "__minitorch__"
+MAX_DEPTH = 64  # JSON nesting deeper than this is not something save_model writes
+
+
+class ModelFileError(ValueError):
+    """A model file is damaged, unsafe or does not match the model; the model was left untouched."""
+
+
+# ------------------------------------------------------------------------------------ writing
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(file)`` on a temporary file in ``path``'s folder, fsync it, rename it to ``path``.
+
+    A crash or an exception mid-way leaves the previous file at ``path`` (or none) and no
+    temporary file behind.
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            write(tmp)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    _fsync_folder(path.parent)
+
+
+def atomic_write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` as an uncompressed ``.npz`` (temporary file + fsync + rename)."""
+    for name, array in arrays.items():
+        if np.asarray(array).dtype.kind not in "biuf":
+            raise TypeError(f"'{name}': expected a numeric array, got dtype {np.asarray(array).dtype}")
+
+    atomic_write(path, lambda file: write_npz(file, arrays))
+
+
+def write_npz(file: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` as an uncompressed ``.npz`` archive into an open binary file, never pickling."""
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (where the platform allows opening a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def header_array(header: dict[str, Any]) -> np.ndarray:
+    """The JSON header as the uint8 array stored under ``HEADER_KEY``."""
+    text = json.dumps(header, allow_nan=False, separators=(",", ":"), sort_keys=False)
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+# ------------------------------------------------------------------------------------ reading
+def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, read strictly and without pickle; damage -> ModelFileError.
+
+    A missing file raises ``FileNotFoundError`` (and other OS errors stay what they are).
+    """
+    with open(path, "rb") as file:
+        try:
+            return _read_archive(file)
+        except ModelFileError as err:
+            raise ModelFileError(f"{os.fspath(path)}: {err}") from None
+        except Exception as err:  # zipfile, zlib, numpy's header parser... each fails its own way
+            raise ModelFileError(
+                f"{os.fspath(path)} is not a readable model file ({type(err).__name__}: {err})"
+            ) from None
+
+
+def _read_archive(file: IO[bytes]) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(file) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy") or len(info.filename) == 4:
+                raise ModelFileError(f"unexpected entry '{info.filename}' (expected name.npy arrays)")
+            name = info.filename[:-4]
+            if name in arrays:
+                raise ModelFileError(f"entry '{name}' appears twice")
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ModelFileError(f"entry '{name}' is compressed; expected stored arrays")
+            with archive.open(info) as member:
+                arrays[name] = _read_member(member, name, info.file_size)
+    return arrays
+
+
+def _read_member(member: IO[bytes], name: str, size: int) -> np.ndarray:
+    """One ``.npy`` member: header, then exactly the declared bytes, then EOF (CRC checked)."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ModelFileError(f"entry '{name}' has unsupported .npy version {version}")
+    if dtype.kind not in "biuf" or dtype.hasobject or dtype.fields is not None or dtype.subdtype:
+        raise ModelFileError(f"entry '{name}': expected a numeric array, got dtype {dtype}")
+    if any(d < 0 for d in shape):
+        raise ModelFileError(f"entry '{name}' has a negative dimension in shape {shape}")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > size:  # checked before allocating: a forged shape cannot claim memory
+        raise ModelFileError(f"entry '{name}' declares {shape} {dtype}, more than it holds")
+    data = member.read(nbytes)
+    if len(data) != nbytes or member.read(1):
+        raise ModelFileError(f"entry '{name}' is truncated or has trailing bytes")
+    array = np.frombuffer(bytearray(data), dtype=dtype)
+    array = array.reshape(shape, order="F" if fortran_order else "C")
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def read_header(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    """The checked JSON header of a MiniTorch file, or None for an old weights-only file."""
+    if HEADER_KEY not in arrays:
+        return None
+    raw = arrays[HEADER_KEY]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError(f"the header must be a 1-D uint8 array, got {raw.dtype} {raw.shape}")
+    try:
+        header = json.loads(
+            raw.tobytes().decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+        )
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ModelFileError(f"the header is not valid JSON: {err}") from None
+    header = expect(header, dict, "the header")
+    if header.get("format") != FORMAT:
+        raise ModelFileError(f"not a MiniTorch file: format {header.get('format')!r}")
+    version = header.get("format_version")
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
+        raise ModelFileError(
+            f"unsupported format_version {version!r}: this MiniTorch reads {list(SUPPORTED_VERSIONS)}"
+        )
+    expect(header.get("library_version"), str, "library_version")
+    return header
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate keys in a JSON object")
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a MiniTorch header")
+
+
+def expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
+    """``value`` if it has the JSON type ``kind`` (bool is not an int here), else ModelFileError."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok:
+        names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+        raise ModelFileError(f"{where}: expected {names}, got {type(value).__name__} {_short(value)}")
+    return value
+
+
+def expect_keys(obj: dict[str, Any], required: set[str], where: str) -> None:
+    """ModelFileError unless ``obj`` has exactly the keys ``required``."""
+    missing = sorted(required - set(obj))
+    unknown = sorted(set(obj) - required)
+    if missing or unknown:
+        raise ModelFileError(f"{where}: missing keys {missing}, unknown keys {unknown}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

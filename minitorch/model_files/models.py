@@ -1,0 +1,147 @@
+"""save_model / load_model: one self-describing ``.npz`` per model.
+
+A model file holds the header (format, versions, the architecture, the module tree, the training
+flag) and one entry per ``state_dict`` name (``"0.W"``, ``"0.b"``, ...), so ``np.load(path)``
+shows the weights under their usual names.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from minitorch.model_files.format import (
+    FORMAT,
+    FORMAT_VERSION,
+    HEADER_KEY,
+    ModelFileError,
+    atomic_write_npz,
+    expect,
+    expect_keys,
+    header_array,
+    read_header,
+    read_npz,
+)
+from minitorch.model_files.registry import describe, module_tree, rebuild
+from minitorch.module import Module
+
+PathLike = str | os.PathLike[str]
+
+
+def save_model(model: Module, path: PathLike, *, architecture: bool = True) -> None:
+    """Write ``model`` to ``path``: weights, buffers and architecture in one ``.npz``, atomically.
+
+    ``mt.load_model(path)`` rebuilds it with no code from you. Every module's class must be
+    MiniTorch's or registered (``@mt.register_module``) and its constructor arguments JSON-like;
+    otherwise a TypeError names the module and argument. ``architecture=False`` stores the weights
+    alone (for ``load_model(model, path)``). The file is written to a temporary file in the same
+    folder, flushed to disk, then renamed over ``path``: a crash mid-save leaves the previous file.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    header = new_header("model", model=model_section(model, arrays, "", architecture))
+    atomic_write_npz(path, {HEADER_KEY: header_array(header), **arrays})
+
+
+def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module:
+    """``load_model(path)`` rebuilds a saved model; ``load_model(model, path)`` fills ``model``.
+
+    The first form needs no code: classes are looked up among MiniTorch's and registered ones,
+    never imported. The rebuilt model has the file's dtype and training flag; building it does not
+    consume the library's random numbers. The second form loads weights into a model you built
+    (files from MiniTorch's earlier weights-only format are accepted there too).
+
+    Pickle is never used. A damaged, forged or mismatching file raises ``ModelFileError`` (a
+    ValueError) and leaves ``model`` exactly as it was; a missing file raises FileNotFoundError.
+    """
+    if path is None:
+        model, path = None, model
+    if model is not None and not isinstance(model, Module):
+        raise TypeError(f"load_model: expected a Module to load into, got {type(model).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_model: expected a file path, got {type(path).__name__}")
+    arrays = read_npz(path)
+    try:
+        header = read_header(arrays)
+        if header is None:
+            if model is None:
+                raise ModelFileError(
+                    "holds weights only (MiniTorch's format before version 1); "
+                    "load it into a model you build with load_model(model, path)"
+                )
+            return load_section(None, arrays, model, "model")
+        expect_keys(header, {"format", "format_version", "library_version", "kind", "model"}, "header")
+        if header["kind"] != "model":
+            raise ModelFileError(f"expected a model file, got kind {header['kind']!r} (use load_checkpoint)")
+        del arrays[HEADER_KEY]
+        return load_section(header["model"], arrays, model, "model")
+    except ModelFileError as err:
+        raise ModelFileError(f"{os.fspath(path)}: {err}") from None
+
+
+def new_header(kind: str, **sections: Any) -> dict[str, Any]:
+    import minitorch  # the package version, read when saving (this module is imported by minitorch)
+
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": minitorch.__version__,
+        "kind": kind,
+        **sections,
+    }
+
+
+def model_section(model: Module, arrays: dict[str, np.ndarray], prefix: str, architecture: bool) -> dict:
+    """Header section for ``model``; its state goes into ``arrays`` under ``prefix + name``."""
+    if not isinstance(model, Module):
+        raise TypeError(f"expected a Module to save, got {type(model).__name__}")
+    for name, value in model.state_dict().items():
+        if prefix + name == HEADER_KEY:
+            raise ValueError(f"a state entry may not be called '{HEADER_KEY}'")
+        arrays[prefix + name] = value
+    return {
+        "architecture": describe(model) if architecture else None,
+        "modules": module_tree(model),
+        "training": model.training,
+    }
+
+
+def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str) -> Module:
+    """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first.
+
+    ``section`` None means a file without one (old format): the weights must match ``model``.
+    """
+    if section is not None:
+        section = expect(section, dict, where)
+        expect_keys(section, {"architecture", "modules", "training"}, where)
+        tree = expect(section["modules"], list, f"{where}.modules")
+        training = expect(section["training"], bool, f"{where}.training")
+    if model is None:
+        if section["architecture"] is None:
+            raise ModelFileError(
+                "holds weights only (saved with architecture=False); use load_model(model, path)"
+            )
+        model = rebuild(section["architecture"], state)
+        if module_tree(model) != tree:
+            raise ModelFileError(_tree_difference(tree, module_tree(model)))
+        _load_state(model, state)
+        return model.train(training)
+    _load_state(model, state)
+    return model
+
+
+def _load_state(model: Module, state: dict[str, np.ndarray]) -> None:
+    try:
+        model.load_state_dict(state)  # checks every name, shape and dtype before changing anything
+    except ValueError as err:
+        raise ModelFileError(f"does not match the model: {err}") from None
+
+
+def _tree_difference(saved: list[Any], rebuilt: list[list[str]]) -> str:
+    for i, (a, b) in enumerate(zip(saved, rebuilt, strict=False)):
+        if a != b:
+            return (f"the rebuilt model differs from the saved one at module #{i}: file says {a!r:.80}, "
+                    f"constructors build {b!r}; was the model changed after construction?")
+    return (f"the rebuilt model has {len(rebuilt)} modules, the file lists {len(saved)}; "
+            "was the model changed after construction?")

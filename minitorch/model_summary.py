@@ -1,0 +1,153 @@
+"""summary(model, input_shape): a table of layers, output shapes and parameter counts (as Keras)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from minitorch.dtypes import get_default_dtype
+from minitorch.module import Module
+from minitorch.training.inference import switched_mode
+
+
+@dataclass
+class SummaryRow:
+    """One module of the table: dotted name, class name, output shape (None if never called), counts."""
+
+    name: str
+    type: str
+    depth: int
+    output_shape: Any
+    params: int
+
+
+class ModelSummary:
+    """The result of ``summary``: ``str()`` (and ``repr()``) is the table; the numbers are attributes.
+
+    Attributes: ``rows`` (SummaryRow per module), ``total_params``, ``trainable_params``,
+    ``non_trainable_params``, ``input_shape`` (with the batch dimension of 1).
+    """
+
+    def __init__(self, model_name: str, input_shape: tuple[int, ...], rows: list[SummaryRow],
+                 trainable: int, non_trainable: int) -> None:
+        self.model_name, self.input_shape, self.rows = model_name, input_shape, rows
+        self.trainable_params, self.non_trainable_params = trainable, non_trainable
+        self.total_params = trainable + non_trainable
+
+    def __str__(self) -> str:
+        header = ("Layer (type)", "Output shape", "Param #")
+        cells = [
+            ("  " * row.depth + f"{row.name} ({row.type})", _shape_text(row.output_shape), f"{row.params:,}")
+            for row in self.rows
+        ]
+        widths = [max(len(line[i]) for line in [header, *cells]) for i in range(3)]
+        rule = "-" * (sum(widths) + 6)
+
+        def line(cell: tuple[str, str, str]) -> str:
+            return f"{cell[0]:<{widths[0]}}   {cell[1]:<{widths[1]}}   {cell[2]:>{widths[2]}}"
+
+        return "\n".join([
+            f"Model: {self.model_name}, input shape {self.input_shape}",
+            rule.replace("-", "="), line(header), rule.replace("-", "="),
+            *(line(cell) for cell in cells),
+            rule,
+            f"Total params: {self.total_params:,}",
+            f"Trainable params: {self.trainable_params:,}",
+            f"Non-trainable params: {self.non_trainable_params:,}",
+        ])
+
+    __repr__ = __str__
+
+
+def summary(model: Module, input_shape: int | tuple[int, ...], dtype: Any = None) -> ModelSummary:
+    """Run ``model`` once on zeros of shape (1, *input_shape) and tabulate every layer.
+
+    ``input_shape`` excludes the batch dimension (a batch of 1 is added). The forward pass runs in
+    eval mode and every module's mode is restored after. Each row shows a module's dotted name
+    (indented by nesting), its class, its output shape ("-" if forward never called it) and its own
+    parameter count (weights and buffers of that module, not of its children). Trainable params are
+    Parameters; non-trainable ones are buffers (e.g. running statistics) and Parameters with
+    ``requires_grad=False``, as in Keras. The input takes the model's parameter dtype unless ``dtype``
+    is given (e.g. ``np.int64`` for index inputs). Returns a ``ModelSummary``: print it.
+    Example:
+        print(mt.summary(mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3)), (4,)))
+        # 0 (Linear)   (1, 16)   80 ... Total params: 131
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"summary: expected an mt.Module, got {type(model).__name__}")
+    shape = _check_shape(input_shape)
+    params = model.parameters()
+    if dtype is None:
+        dtype = params[0].dtype if params else get_default_dtype()
+    x = np.zeros(shape, dtype=dtype)
+    outputs = _record_outputs(model, x)
+    rows = [SummaryRow(name or type(module).__name__, type(module).__name__, name.count("."),
+                       outputs.get(id(module)), _own_count(module))
+            for name, module in model.named_modules() if name or _shows_root(module)]
+    trainable = sum(p.size for p in params if getattr(p, "requires_grad", True))
+    frozen = sum(p.size for p in params) - trainable
+    buffers = sum(np.size(buffer) for _, buffer in model.named_buffers())
+    return ModelSummary(type(model).__name__, shape, rows, trainable, frozen + buffers)
+
+
+def _record_outputs(model: Module, x: np.ndarray) -> dict[int, Any]:
+    """id(module) -> output shape(s), by wrapping each module's forward for one call."""
+    outputs: dict[int, Any] = {}
+    wrapped = {id(module): module for module in model.modules()}
+    for module in wrapped.values():
+        object.__setattr__(module, "forward", _recording(module, module.forward, outputs))
+    try:
+        with switched_mode(model, False):
+            model(x)
+    except (ValueError, TypeError) as err:
+        name = type(model).__name__
+        raise ValueError(f"summary: {name} failed on zeros of shape {x.shape}: {err}") from err
+    finally:
+        for module in wrapped.values():
+            object.__delattr__(module, "forward")
+    return outputs
+
+
+def _recording(module: Module, forward: Any, outputs: dict[int, Any]) -> Any:
+    def recording_forward(*inputs: Any) -> Any:
+        output = forward(*inputs)
+        outputs[id(module)] = _shapes(output)
+        return output
+
+    return recording_forward
+
+
+def _shapes(output: Any) -> Any:
+    if isinstance(output, (tuple, list)):
+        return [_shapes(item) for item in output]
+    return tuple(np.shape(output))
+
+
+def _shape_text(shape: Any) -> str:
+    if shape is None:
+        return "-"
+    if isinstance(shape, list):
+        return "[" + ", ".join(_shape_text(item) for item in shape) + "]"
+    return str(shape)
+
+
+def _own_count(module: Module) -> int:
+    weights = sum(p.size for p in module._parameters.values())
+    return weights + sum(np.size(buffer) for buffer in module._buffers.values())
+
+
+def _shows_root(module: Module) -> bool:
+    """The model itself gets a row when it is a single layer or holds weights of its own."""
+    return not module._modules or _own_count(module) > 0
+
+
+def _check_shape(input_shape: int | tuple[int, ...]) -> tuple[int, ...]:
+    shape = (input_shape,) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
+    if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
+        raise ValueError(
+            f"summary: expected input_shape of positive integers without the batch dimension, e.g. (4,), "
+            f"got {input_shape!r}"
+        )
+    return (1, *(int(d) for d in shape))

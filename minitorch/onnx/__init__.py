@@ -1,0 +1,5 @@
+"""ONNX export: ``mt.onnx.export(model, path, input_shape)`` (needs the optional ``onnx`` package)."""
+
+from minitorch.onnx.exporter import EMITTERS, export
+
+__all__ = ["EMITTERS", "export"]

@@ -1,0 +1,272 @@
+"""Export a MiniTorch model to ONNX (opset 17), for onnxruntime and every other ONNX runtime.
+
+The exported graph computes the model in eval mode: Dropout is the identity and BatchNorm uses
+its running statistics. The batch dimension is symbolic ("N"), the others fixed by
+``input_shape``. Layers are matched by class name; each has one emitter below that writes the
+ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh form).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from minitorch.dtypes import get_default_dtype
+from minitorch.model_files.format import atomic_write
+from minitorch.module import Module, Sequential
+
+OPSET = 17
+IR_VERSION = 8  # the IR of opset 17's ONNX release: read by every runtime since 2022
+
+
+class _Graph:
+    """Nodes and initializers under construction; every name made unique."""
+
+    def __init__(self, onnx: Any, dtype: np.dtype) -> None:
+        self.onnx, self.dtype = onnx, dtype
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._count = 0
+
+    def name(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, value: Any, hint: str, dtype: Any = None) -> str:
+        name = self.name(hint)
+        array = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str, out: str | None = None, **attrs: Any) -> str:
+        out = out or self.name(hint)
+        self.nodes.append(self.onnx.helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+
+Emitter = Callable[[_Graph, Module, str, tuple[int, ...]], str]
+EMITTERS: dict[str, Emitter] = {}
+
+
+def emitter(*names: str) -> Callable[[Emitter], Emitter]:
+    def register(fn: Emitter) -> Emitter:
+        for name in names:
+            EMITTERS[name] = fn
+        return fn
+
+    return register
+
+
+def export(
+    model: Module,
+    path: str | os.PathLike[str],
+    input_shape: tuple[int, ...],
+    dtype: type | np.dtype | str | None = None,
+) -> None:
+    """Write ``model`` as an ONNX file for inputs of ``input_shape`` (its first dim is the batch).
+
+    The graph computes in ``dtype`` (default: the model's). onnxruntime's CPU kernels cover float32
+    fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
+    for them. Needs the ``onnx`` package (``pip install 'minitorch[onnx]'``). The file is checked
+    with ``onnx.checker`` and written atomically. Example:
+        mt.onnx.export(model, "model.onnx", input_shape=(1, 4))
+        onnxruntime.InferenceSession("model.onnx").run(None, {"input": x})[0]   # == model.eval()(x)
+    """
+    onnx = _onnx()
+    if not isinstance(model, Module):
+        raise TypeError(f"onnx.export: expected a Module, got {type(model).__name__}")
+    shape = tuple(int(d) for d in input_shape)
+    if not shape or any(d < 1 for d in shape):
+        raise ValueError(f"onnx.export: expected input_shape of positive sizes, got {input_shape!r}")
+    params = model.parameters()
+    model_dtype = params[0].dtype if params else get_default_dtype()
+    dtype = model_dtype if dtype is None else np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"onnx.export: expected dtype float32 or float64, got {dtype}")
+    graph = _Graph(onnx, dtype)
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        x = np.random.default_rng(0).standard_normal(shape).astype(model_dtype)
+        out, y = _emit(graph, model, "input", x)
+        out_dims = _output_dims(model, x, y)
+    finally:
+        for m, training in modes:
+            m.training = training
+    graph.op("Identity", [out], "output", out="output")
+    elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    proto = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            graph.nodes, "minitorch",
+            [onnx.helper.make_tensor_value_info("input", elem, ("N",) + shape[1:])],
+            [onnx.helper.make_tensor_value_info("output", elem, out_dims)],
+            graph.initializers,
+        ),
+        opset_imports=[onnx.helper.make_opsetid("", OPSET)],
+        producer_name="minitorch",
+        ir_version=IR_VERSION,
+    )
+    onnx.checker.check_model(proto, full_check=True)
+    atomic_write(path, lambda file: file.write(proto.SerializeToString()))
+
+
+def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.ndarray]:
+    """ONNX nodes for ``m`` on input ``x``; ``value`` is a sample input, run to learn shapes."""
+    if type(m) is Sequential:
+        for child in m:
+            x, value = _emit(graph, child, x, value)
+        return x, value
+    name = type(m).__name__
+    if name not in EMITTERS:
+        raise TypeError(
+            f"onnx.export: no ONNX form for {name}; exportable: Sequential, {', '.join(sorted(EMITTERS))}"
+        )
+    return EMITTERS[name](graph, m, x, value.shape), m(value)
+
+
+def _output_dims(model: Module, x: np.ndarray, y: np.ndarray) -> list[int | str | None]:
+    """The output's dims: "N" where it follows the batch size, fixed sizes, None where it varies."""
+    y_more = model(np.concatenate([x, x[:1]]))
+    if y_more.ndim != y.ndim:
+        return [None] * y.ndim
+    n = len(x)
+    pairs = zip(y.shape, y_more.shape, strict=True)
+    return ["N" if (a, b) == (n, n + 1) else (a if a == b else None) for a, b in pairs]
+
+
+def _onnx() -> Any:
+    try:
+        return importlib.import_module("onnx")
+    except ImportError:
+        raise ImportError(
+            "minitorch.onnx needs the onnx package, which is not installed: pip install 'minitorch[onnx]'"
+        ) from None
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+
+
+# ------------------------------------------------------------------------------ emitters
+@emitter("Linear")
+def _linear(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    y = g.op("MatMul", [x, g.const(m.W.data, "W")], "linear")  # W is (in, out): no transpose
+    return y if m.b is None else g.op("Add", [y, g.const(m.b.data, "b")], "linear")
+
+
+@emitter("Identity", "Dropout")
+def _identity(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    return g.op("Identity", [x], "identity")  # Dropout is the identity at inference
+
+
+@emitter("ReLU", "Sigmoid", "Tanh")
+def _pointwise(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    op = {"ReLU": "Relu"}.get(type(m).__name__, type(m).__name__)
+    return g.op(op, [x], op.lower())
+
+
+@emitter("LeakyReLU")
+def _leaky_relu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    return g.op("LeakyRelu", [x], "leaky_relu", alpha=float(m.negative_slope))
+
+
+@emitter("ELU")
+def _elu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    return g.op("Elu", [x], "elu", alpha=float(m.alpha))
+
+
+@emitter("GELU")
+def _gelu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    if m.approximate == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = g.op("Mul", [g.op("Mul", [x, x], "gelu"), x], "gelu")
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.const(0.044715, "c")], "gelu")], "gelu")
+        t = g.op("Tanh", [g.op("Mul", [inner, g.const(math.sqrt(2 / math.pi), "c")], "gelu")], "gelu")
+    else:  # 0.5 x (1 + erf(x / sqrt(2)))
+        t = g.op("Erf", [g.op("Div", [x, g.const(math.sqrt(2.0), "c")], "gelu")], "gelu")
+    half_x = g.op("Mul", [x, g.const(0.5, "c")], "gelu")
+    return g.op("Mul", [half_x, g.op("Add", [t, g.const(1.0, "c")], "gelu")], "gelu")
+
+
+@emitter("Softmax", "LogSoftmax")
+def _softmax(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    return g.op(type(m).__name__, [x], type(m).__name__.lower(), axis=int(m.dim))
+
+
+@emitter("Flatten")
+def _flatten(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    start, end = m.start_dim % len(shape), m.end_dim % len(shape)
+    if start == 1 and end == len(shape) - 1:
+        return g.op("Flatten", [x], "flatten", axis=1)
+    # the batch dim is symbolic: 0 copies it, -1 takes whatever the merged dims hold
+    target = [0] * start + [-1] + list(shape[end + 1 :]) if start > 0 else [-1, *shape[end + 1 :]]
+    return g.op("Reshape", [x, g.const(target, "shape", np.int64)], "flatten")
+
+
+@emitter("BatchNorm1d", "BatchNorm2d")
+def _batch_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    c = m.num_features
+    scale = m.weight.data if m.weight is not None else np.ones(c)
+    shift = m.bias.data if m.bias is not None else np.zeros(c)
+    inputs = [x, g.const(scale, "gamma"), g.const(shift, "beta"),
+              g.const(m.running_mean, "mean"), g.const(m.running_var, "var")]
+    return g.op("BatchNormalization", inputs, "batch_norm", epsilon=float(m.eps))
+
+
+@emitter("LayerNorm")
+def _layer_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    dims = tuple(m.normalized_shape)
+    scale = m.weight.data if getattr(m, "weight", None) is not None else np.ones(dims)
+    shift = m.bias.data if getattr(m, "bias", None) is not None else np.zeros(dims)
+    inputs = [x, g.const(scale, "gamma"), g.const(shift, "beta")]
+    return g.op("LayerNormalization", inputs, "layer_norm", axis=-len(dims), epsilon=float(m.eps))
+
+
+@emitter("Conv2d")
+def _conv2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    (kh, kw), (dh, dw) = _pair(m.kernel_size), _pair(m.dilation)
+    if m.padding == "same":  # as torch: the odd pixel of padding goes after (bottom, right)
+        th, tw = dh * (kh - 1), dw * (kw - 1)
+        pads = [th // 2, tw // 2, th - th // 2, tw - tw // 2]
+    else:
+        ph, pw = (0, 0) if m.padding == "valid" else _pair(m.padding)
+        pads = [ph, pw, ph, pw]
+    inputs = [x, g.const(m.weight.data, "weight")]
+    if m.bias is not None:
+        inputs.append(g.const(m.bias.data, "bias"))
+    return g.op("Conv", inputs, "conv", kernel_shape=[kh, kw], strides=list(_pair(m.stride)),
+                dilations=[dh, dw], pads=pads)
+
+
+@emitter("MaxPool2d", "AvgPool2d")
+def _pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    (ph, pw), stride = _pair(m.padding), _pair(m.kernel_size if m.stride is None else m.stride)
+    attrs = {"kernel_shape": list(_pair(m.kernel_size)), "strides": list(stride), "pads": [ph, pw, ph, pw]}
+    if type(m).__name__ == "MaxPool2d":
+        return g.op("MaxPool", [x], "max_pool", **attrs)
+    return g.op("AveragePool", [x], "avg_pool", count_include_pad=1, **attrs)  # torch's default
+
+
+@emitter("AdaptiveAvgPool2d")
+def _adaptive_avg_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    out = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size,) * 2
+    h, w = shape[2:]
+    oh, ow = (h if out[0] is None else out[0]), (w if out[1] is None else out[1])
+    if (oh, ow) == (1, 1):
+        return g.op("GlobalAveragePool", [x], "global_avg_pool")
+    # y = Ph @ x @ Pw.T with the bin-averaging matrices: exact for any bins, even uneven ones
+    rows = g.op("MatMul", [x, g.const(_bins(w, ow).T, "Pw_T")], "adaptive_avg_pool")
+    return g.op("MatMul", [g.const(_bins(h, oh), "Ph"), rows], "adaptive_avg_pool")
+
+
+def _bins(n: int, out: int) -> np.ndarray:
+    """(out, n): row i averages bin i = [floor(i*n/out), ceil((i+1)*n/out)), as torch's bins."""
+    i = np.arange(out)
+    start, stop = (i * n) // out, -((-(i + 1) * n) // out)
+    cols = np.arange(n)
+    inside = (cols >= start[:, None]) & (cols < stop[:, None])
+    return inside / (stop - start)[:, None]

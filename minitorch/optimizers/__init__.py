@@ -1,0 +1,13 @@
+"""Optimizers: update Parameters in place from their gradients, exactly as torch.optim does.
+
+One update rule per file; ``Optimizer`` (optimizer.py) holds the param_groups, the per-Parameter
+state and ``state_dict`` / ``load_state_dict``.
+"""
+
+from minitorch.optimizers.adam import Adam
+from minitorch.optimizers.adamw import AdamW
+from minitorch.optimizers.optimizer import Optimizer
+from minitorch.optimizers.rmsprop import RMSprop
+from minitorch.optimizers.sgd import SGD
+
+__all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD"]

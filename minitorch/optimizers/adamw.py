@@ -1,0 +1,50 @@
+"""AdamW: Adam with decoupled weight decay (torch.optim.AdamW)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.module import Parameter
+from minitorch.optimizers.adam import Adam
+from minitorch.optimizers.optimizer import Params
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter): Adam whose weight decay shrinks p directly, outside m and v.
+
+    For each Parameter p with a gradient, with lr, (beta1, beta2) = betas, eps, wd = weight_decay and
+    t = p's own step count (1 on its first update):
+        1. p = p * (1 - lr * wd)                  decoupled decay: it never enters m or v
+           g = p.grad
+        2. m = beta1 * m + (1 - beta1) * g        first moment, from m = 0 (as torch: m.lerp_(g, 1 - beta1))
+        3. v = beta2 * v + (1 - beta2) * g * g    second moment, from v = 0
+        4. v_max = maximum(v_max, v); v = v_max   if amsgrad, from v_max = 0
+        5. bias_correction1 = 1 - beta1**t
+           bias_correction2 = 1 - beta2**t
+        6. denom = sqrt(v) / sqrt(bias_correction2) + eps
+        7. p = p - lr / bias_correction1 * m / denom               in place
+    With Adam's L2 decay the penalty's gradient wd * p is divided by denom like any gradient, so
+    coordinates with large gradients are barely decayed; AdamW decays every weight at the same rate.
+    State:    step (t), exp_avg (m), exp_avg_sq (v), max_exp_avg_sq (v_max, if amsgrad)
+    Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False (torch's)
+    Example:
+        opt = AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+        model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+    def _decayed_grad(self, p: Parameter, lr: float, wd: float) -> np.ndarray:
+        """Step 1: decay p itself; the gradient is used as it is."""
+        if wd != 0:
+            p.data *= 1.0 - lr * wd
+        return p.grad

@@ -1,0 +1,263 @@
+"""The Optimizer base: parameter groups, per-Parameter state, state_dict, and in-place update helpers.
+
+Parameters are held in ``param_groups`` (a list of dicts, each with its ``"params"`` and its own
+hyper-parameters such as ``"lr"``), so per-group settings and schedulers work as in PyTorch.
+A Parameter whose gradient was not written since ``zero_grad()`` is skipped, as PyTorch skips
+``p.grad is None``: it is not updated and its state (step count, moments) does not advance.
+
+Updates are in place and in each Parameter's dtype. The torch-named helpers below (``add_``,
+``lerp_``, ``addcmul_``, ``addcdiv_``) write into a caller-given ``work`` array, so a step allocates
+no parameter-size temporaries; ``Optimizer._work(p, slot)`` hands out those work arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from minitorch.checks import check_number
+from minitorch.module import Parameter
+
+Params = Iterable[Parameter] | Iterable[dict[str, Any]]
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` and per-Parameter ``state``; subclasses define ``step``.
+
+    ``state[p]`` is a dict named as PyTorch names it (``momentum_buffer``, ``exp_avg``, ``step``...);
+    ``state_names`` lists the names a subclass may keep. ``state_dict()`` / ``load_state_dict()``
+    use torch's layout: Parameters are numbered across groups in order.
+    """
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[Parameter, dict[str, Any]] = {}
+        self._work_arrays: dict[tuple[np.dtype, int], np.ndarray] = {}
+        if isinstance(params, (Parameter, dict)):
+            raise TypeError(
+                f"{type(self).__name__}: expected an iterable of Parameters or of dicts, "
+                f"got a single {type(params).__name__}"
+            )
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group of Parameters; settings it does not give come from the defaults."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{type(self).__name__}: a parameter group is a dict with a 'params' key")
+        params = group["params"]
+        params = [params] if isinstance(params, Parameter) else list(params)
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(
+                    f"{type(self).__name__}: expected Parameters (e.g. model.parameters()), "
+                    f"got {type(p).__name__}"
+                )
+        known = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in known for p in params) or len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{type(self).__name__}: a Parameter appears more than once")
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}: unknown settings {sorted(unknown)}; "
+                f"expected some of {sorted(self.defaults)}"
+            )
+        full = {**self.defaults, **group, "params": params}
+        self._check_group(full)
+        self.param_groups.append(full)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validate one group's hyper-parameters (subclasses check theirs too)."""
+        check_number(group["lr"], type(self).__name__, "lr", 0)
+
+    def zero_grad(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.zero_grad()
+
+    def step(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    @staticmethod
+    def _params_with_grad(group: dict[str, Any]) -> Iterator[Parameter]:
+        """The group's Parameters whose gradient was written since zero_grad (torch: grad not None)."""
+        return (p for p in group["params"] if not p.grad_is_zero)
+
+    def _work(self, p: Parameter, slot: int = 0) -> np.ndarray:
+        """A scratch array of p's shape and dtype: not state, never saved, overwritten freely.
+
+        Saves a parameter-size allocation per operation: one flat buffer per (dtype, slot), as large
+        as the largest Parameter seen, serves every Parameter in turn.
+        """
+        key = (p.data.dtype, slot)
+        flat = self._work_arrays.get(key)
+        if flat is None or flat.size < p.data.size:
+            flat = self._work_arrays[key] = np.empty(p.data.size, p.data.dtype)
+        return flat[: p.data.size].reshape(p.data.shape)
+
+    # ----------------------------------------------------------------- state_dict
+    def state_dict(self) -> dict[str, Any]:
+        """{"state": {index: {name: copy}}, "param_groups": [{...settings, "params": [indices]}]}.
+
+        Parameters are numbered 0, 1, ... across the groups in order, as torch does. Values are
+        NumPy arrays (copies), ints, floats, bools and tuples, so the dict can go into a file.
+        """
+        index = {id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
+        state = {
+            index[id(p)]: {name: _copy(value) for name, value in entry.items()}
+            for p, entry in self.state.items()
+            if entry
+        }
+        groups = [
+            {**{k: _copy(v) for k, v in g.items() if k != "params"},
+             "params": [index[id(p)] for p in g["params"]]}
+            for g in self.param_groups
+        ]
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore settings and state from ``state_dict()``'s output; arrays are copied.
+
+        Everything is checked (group count, Parameter counts, names, shapes) before anything
+        changes: on error the optimizer is exactly as before. Settings come from the dict, as in
+        torch; arrays take each Parameter's dtype.
+        """
+        who = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError(f"{who}: expected a dict with keys 'state' and 'param_groups'")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{who}: expected {len(self.param_groups)} parameter groups, got {len(saved_groups)}"
+            )
+        groups, by_index = [], {}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            groups.append(self._loaded_group(who, i, group, saved))
+            by_index.update(zip(saved["params"], group["params"], strict=True))
+        if len(by_index) != sum(len(g["params"]) for g in self.param_groups):
+            raise ValueError(f"{who}: a parameter index appears more than once in param_groups")
+        group_of = {id(p): new for new in groups for p in new["params"]}
+        state = {}
+        for key, entry in dict(state_dict["state"]).items():
+            if key not in by_index:
+                raise ValueError(f"{who}: state for parameter {key!r}, which no group lists")
+            p = by_index[key]
+            state[p] = self._loaded_state(f"{who}: parameter {key}", p, group_of[id(p)], entry)
+        for group, new in zip(self.param_groups, groups, strict=True):
+            group.clear()
+            group.update(new)
+        self.state = state
+
+    def _loaded_group(self, who: str, i: int, group: dict[str, Any], saved: Any) -> dict[str, Any]:
+        if not isinstance(saved, dict) or "params" not in saved:
+            raise ValueError(f"{who}: param_groups[{i}] is not a dict with a 'params' key")
+        if len(saved["params"]) != len(group["params"]):
+            raise ValueError(
+                f"{who}: param_groups[{i}] expected {len(group['params'])} parameters, "
+                f"got {len(saved['params'])}"
+            )
+        settings = set(saved) - {"params"}
+        missing = set(self.defaults) - settings
+        unknown = settings - set(self.defaults) - {"initial_lr"}
+        if missing or unknown:
+            raise ValueError(
+                f"{who}: param_groups[{i}] settings do not match {type(self).__name__}; "
+                f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+            )
+        new = {**{k: _copy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
+        self._check_group(new)
+        return new
+
+    def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """The state names every Parameter of ``group`` has once it has state at all."""
+        return ()
+
+    def _loaded_state(self, who: str, p: Parameter, group: dict[str, Any], entry: Any) -> dict[str, Any]:
+        if not isinstance(entry, dict):
+            raise ValueError(f"{who}: expected a dict of state, got {type(entry).__name__}")
+        unknown = set(entry) - set(self.state_names)
+        missing = set(self._required_state(group)) - set(entry) if entry else set()
+        if unknown or missing:
+            raise ValueError(
+                f"{who}: state names do not match {type(self).__name__}; "
+                f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+            )
+        loaded: dict[str, Any] = {}
+        for name, value in entry.items():
+            value = np.asarray(value)
+            if name == "step":
+                if value.shape != () or value.dtype.kind not in "iuf" or value < 0 or value != int(value):
+                    raise ValueError(f"{who}: expected 'step' a non-negative integer, got {value!r}")
+                loaded[name] = int(value)
+            elif value.shape != p.shape or value.dtype.kind not in "iuf":
+                raise ValueError(
+                    f"{who}: '{name}' expected a numeric array of shape {p.shape}, "
+                    f"got shape {value.shape}, dtype {value.dtype}"
+                )
+            else:
+                loaded[name] = np.array(value, dtype=p.dtype, copy=True)
+        return loaded
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {key}: {value}" for key, value in group.items() if key != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+def _copy(value: Any) -> Any:
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+# --------------------------------------------------------------------- in-place update helpers
+# Each mirrors the torch in-place op of the same name and writes its intermediate into ``work`` (an
+# array of y's shape, e.g. from Optimizer._work), so an update allocates nothing. ``work`` may be one
+# of the inputs: that input is then overwritten.
+
+
+def add_(y: np.ndarray, x: np.ndarray, alpha: float, work: np.ndarray) -> None:
+    """y += alpha * x   (torch: y.add_(x, alpha=alpha))."""
+    if alpha == 1.0:
+        y += x
+    else:
+        np.multiply(x, alpha, out=work)
+        y += work
+
+
+def lerp_(y: np.ndarray, x: np.ndarray, weight: float, work: np.ndarray) -> None:
+    """y += weight * (x - y), i.e. y = (1 - weight) * y + weight * x   (torch: y.lerp_(x, weight))."""
+    np.subtract(x, y, out=work)
+    work *= weight
+    y += work
+
+
+def addcmul_(y: np.ndarray, a: np.ndarray, b: np.ndarray, value: float, work: np.ndarray) -> None:
+    """y += value * a * b   (torch: y.addcmul_(a, b, value=value))."""
+    np.multiply(a, value, out=work)
+    work *= b
+    y += work
+
+
+def addcdiv_(y: np.ndarray, a: np.ndarray, b: np.ndarray, value: float, work: np.ndarray) -> None:
+    """y += value * a / b   (torch: y.addcdiv_(a, b, value=value))."""
+    np.divide(a, b, out=work)
+    add_(y, work, value, work)
+
+
+def plus_scaled(g: np.ndarray, alpha: float, y: np.ndarray, out: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """out = g + alpha * y, leaving g untouched unless it is ``out``   (torch: g.add(y, alpha=alpha)).
+
+    Used for the gradient with weight decay, g + wd * p: p.grad itself must not change.
+    """
+    np.multiply(y, alpha, out=work)
+    return np.add(g, work, out=out)

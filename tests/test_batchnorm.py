@@ -1,0 +1,184 @@
+"""BatchNorm1d / BatchNorm2d: running statistics against PyTorch over many steps, both modes, errors.
+
+Gradcheck and the one-step PyTorch oracle (output, dx, dweight, dbias) of both modes run from
+tests/cases.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracle import torch_twin
+
+import minitorch as mt
+
+LAYOUTS = [(mt.BatchNorm1d, (8, 3)), (mt.BatchNorm1d, (4, 3, 5)), (mt.BatchNorm2d, (4, 3, 2, 3))]
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5, None])
+@pytest.mark.parametrize("cls, shape", LAYOUTS)
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_running_stats_follow_torch_over_several_steps(cls, shape, momentum, dtype, rtol):
+    """Six training steps (biased variance normalises, unbiased enters running_var), then eval."""
+    mt.set_default_dtype(dtype)
+    bn = cls(shape[1], momentum=momentum)
+    twin = torch_twin(bn)
+    rng = np.random.default_rng(0)
+    for step in range(6):
+        x = (rng.standard_normal(shape) * (step + 1) + step).astype(dtype)
+        dy = rng.standard_normal(shape).astype(dtype)
+        x_t = torch.tensor(x, requires_grad=True)
+        twin(x_t).backward(torch.tensor(dy))
+        bn(x)
+        dx = bn.backward(dy)
+        np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol * 10, atol=rtol)
+    for name, value in twin.state_dict().items():
+        ours = bn.state_dict()[name]
+        assert ours.dtype == value.numpy().dtype, name
+        np.testing.assert_allclose(ours, value.numpy(), rtol=rtol, err_msg=name)
+    assert int(bn.num_batches_tracked) == 6
+    bn.eval(), twin.eval()
+    x = rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_allclose(bn(x), twin(torch.tensor(x)).detach().numpy(), rtol=rtol * 10, atol=rtol)
+
+
+def test_eval_uses_running_stats_and_a_single_sample_is_fine():
+    bn = mt.BatchNorm1d(2)
+    bn.running_mean[...] = [1.0, -2.0]
+    bn.running_var[...] = [4.0, 0.25]
+    bn.eval()
+    y = bn(np.array([[3.0, -2.0]]))
+    np.testing.assert_allclose(y, [[2 / np.sqrt(4 + 1e-5), 0.0]], rtol=1e-6)
+    inv_std = 1 / np.sqrt(np.array([4.0, 0.25]) + 1e-5)
+    np.testing.assert_allclose(bn.backward(np.ones((1, 2))), [inv_std], rtol=1e-6)
+    assert int(bn.num_batches_tracked) == 0  # eval never touches the statistics
+
+
+def test_backward_follows_the_mode_of_forward():
+    """Forward in training, eval() before backward: the gradient still runs through the batch stats."""
+    rng = np.random.default_rng(0)
+    x, dy = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    a, b = mt.BatchNorm1d(3), mt.BatchNorm1d(3)
+    a(x), b(x)
+    b.eval()
+    np.testing.assert_array_equal(a.backward(dy), b.backward(dy))
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(2, 6), c=st.integers(1, 4), length=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_training_output_is_standardised_per_channel(n, c, length, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, length)) * rng.uniform(0.5, 3, (1, c, 1)) + rng.uniform(-5, 5, (1, c, 1))
+    mt.set_default_dtype(np.float64)
+    bn = mt.BatchNorm1d(c, eps=0.0)
+    y = bn(x)
+    np.testing.assert_allclose(y.mean(axis=(0, 2)), 0.0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=(0, 2)), 1.0, rtol=1e-10)
+    dx = bn.backward(rng.standard_normal(x.shape))
+    # dx is orthogonal to shifts and scalings of each channel: the output cannot see them
+    np.testing.assert_allclose(dx.sum(axis=(0, 2)), 0.0, atol=1e-10)
+    np.testing.assert_allclose((dx * y).sum(axis=(0, 2)), 0.0, atol=1e-10)
+
+
+def test_huge_offset_and_constant_channel_stay_finite_and_match_torch(float64):
+    """Two-pass variance: |mean| = 1e8 with std 1 keeps full precision; a constant channel gives bias."""
+    rng = np.random.default_rng(0)
+    x = np.stack([1e8 + rng.standard_normal(6), np.full(6, 3.0), 1e4 * rng.standard_normal(6)], axis=1)
+    bn = mt.BatchNorm1d(3)
+    twin = torch_twin(bn)
+    dy = rng.standard_normal(x.shape)
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = twin(x_t)
+    y_t.backward(torch.tensor(dy))
+    y, dx = bn(x), bn.backward(dy)
+    assert np.isfinite(y).all() and np.isfinite(dx).all()
+    np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(bn.running_var, twin.running_var.numpy(), rtol=1e-7)
+    assert (y[:, 1] == 0).all()
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1)])
+def test_one_value_per_channel_in_training_is_an_error_like_torch(shape):
+    with pytest.raises(ValueError, match=r"expected more than 1 value per channel when training.*\(1, 3"):
+        mt.BatchNorm1d(3)(np.ones(shape))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        torch.nn.BatchNorm1d(3)(torch.ones(shape))
+    assert mt.BatchNorm1d(3)(np.ones((1, 3, 2))).shape == (1, 3, 2)  # two values per channel are enough
+
+
+@pytest.mark.parametrize(
+    "layer, shape, expected",
+    [(mt.BatchNorm1d(3), (4, 2),
+      r"BatchNorm1d\(num_features=3\): expected input \(N, 3\) or \(N, 3, L\), got \(4, 2\)"),
+     (mt.BatchNorm1d(3), (2, 3, 4, 4), r"\(N, 3\) or \(N, 3, L\), got \(2, 3, 4, 4\)"),
+     (mt.BatchNorm2d(3), (2, 3, 4),
+      r"BatchNorm2d\(num_features=3\): expected input \(N, 3, H, W\), got \(2, 3, 4\)"),
+     (mt.BatchNorm2d(3), (2, 4, 4, 4), r"\(N, 3, H, W\), got \(2, 4, 4, 4\)")],
+)
+def test_wrong_shapes_name_the_expected_layout(layer, shape, expected):
+    with pytest.raises(ValueError, match=expected):
+        layer(np.zeros(shape))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"num_features": 0}, "num_features"), ({"num_features": 2.0}, "num_features"),
+     ({"num_features": 2, "eps": -1e-5}, "eps"), ({"num_features": 2, "momentum": 1.5}, "momentum"),
+     ({"num_features": 2, "momentum": "0.1"}, "momentum")],
+)
+def test_constructor_validates(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        mt.BatchNorm2d(**kwargs)
+
+
+def test_state_layout_matches_torch_and_buffers_are_not_parameters():
+    bn = mt.BatchNorm2d(4)
+    assert list(bn.state_dict()) == list(torch.nn.BatchNorm2d(4).state_dict())
+    assert [name for name, _ in bn.named_parameters()] == ["weight", "bias"]
+    assert bn.state_dict()["num_batches_tracked"].dtype == np.int64
+    bare = mt.BatchNorm1d(4, affine=False)
+    assert bare.parameters() == [] and bare.weight is None
+    assert list(bare.state_dict()) == list(torch.nn.BatchNorm1d(4, affine=False).state_dict())
+
+
+def test_state_dict_roundtrip_dtype_cast_and_float32_discipline():
+    bn = mt.BatchNorm1d(3)
+    for _ in range(3):
+        bn(np.random.default_rng(0).standard_normal((5, 3)))  # float64 data into a float32 layer
+    assert bn.running_mean.dtype == np.float32 and bn(np.ones((2, 3))).dtype == np.float32
+    fresh = mt.BatchNorm1d(3)
+    fresh.load_state_dict(bn.state_dict())
+    for name, value in bn.state_dict().items():
+        np.testing.assert_array_equal(fresh.state_dict()[name], value)
+    fresh.to(np.float64)
+    assert fresh.running_var.dtype == np.float64 and fresh.num_batches_tracked.dtype == np.int64
+    assert int(fresh.num_batches_tracked) == 4  # three loops and the dtype check
+    fresh(np.ones((2, 3)))
+    assert int(fresh.state_dict()["num_batches_tracked"]) == 5  # the registered buffer is the live one
+
+
+def test_repr_and_backward_errors():
+    assert repr(mt.BatchNorm1d(3)) == "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True)"
+    assert repr(mt.BatchNorm2d(2, momentum=None, affine=False)) == (
+        "BatchNorm2d(2, eps=1e-05, momentum=None, affine=False)")
+    bn = mt.BatchNorm2d(2)
+    with pytest.raises(RuntimeError, match="before forward"):
+        bn.backward(np.ones((2, 2, 1, 1)))
+    bn(np.ones((2, 2, 1, 1)))
+    with pytest.raises(ValueError, match="expected dy of the output's shape"):
+        bn.backward(np.ones((2, 2)))
+
+
+def test_model_files_carry_the_running_statistics(tmp_path):
+    model = mt.Sequential(mt.Linear(3, 4), mt.BatchNorm1d(4))
+    model(np.random.default_rng(0).standard_normal((5, 3)))
+    mt.save_model(model, tmp_path / "bn.npz")
+    loaded = mt.Sequential(mt.Linear(3, 4), mt.BatchNorm1d(4))
+    mt.load_model(loaded, tmp_path / "bn.npz")
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[name], value, err_msg=name)
+    assert int(loaded[1].num_batches_tracked) == 1

@@ -1,0 +1,123 @@
+"""fit's safety: Ctrl-C returns the history so far; NaN or inf losses stop with epoch and batch."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+
+import numpy as np
+import pytest
+from training_helpers import Recorder, setup
+
+import minitorch as mt
+
+
+# ----------------------------------------------------------------- Ctrl-C
+class InterruptAt(mt.Callback):
+    def __init__(self, epoch, batch):
+        self.at, self.epoch = (epoch, batch), None
+        self.ended = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+    def on_train_end(self, logs=None):
+        self.ended = True
+
+
+def test_ctrl_c_ends_the_epoch_with_the_batches_done_and_returns_the_history():
+    model, loss_fn, opt, loader, X, y = setup()
+    interrupt, recorder = InterruptAt(epoch=1, batch=1), Recorder()
+    out = io.StringIO()
+    history = mt.fit(model, loss_fn, opt, loader, epochs=5, val_data=(X, y), callbacks=[recorder, interrupt],
+                     file=out)
+    assert history.interrupted and interrupt.ended
+    assert history.epoch == [0, 1]  # the interrupted epoch is kept, with validation
+    assert len(history["val_loss"]) == 2
+    partial = recorder.batch_logs[4:6]  # epoch 1's two finished batches
+    expected = sum(b["loss"] * b["size"] for b in partial) / sum(b["size"] for b in partial)
+    assert history["loss"][1] == pytest.approx(expected, rel=1e-12)
+    assert "Interrupted in epoch 2/5 after 2 batches" in out.getvalue()
+    assert model.training
+
+
+def test_ctrl_c_before_a_batch_finishes_records_nothing_more():
+    model, loss_fn, opt, _, X, y = setup()
+
+    class Loader:
+        def __init__(self):
+            self.epochs = 0
+
+        def __iter__(self):
+            self.epochs += 1
+            if self.epochs == 3:
+                raise KeyboardInterrupt
+            yield X, y
+
+    history = mt.fit(model, loss_fn, opt, Loader(), epochs=5, verbose=0)
+    assert history.epoch == [0, 1] and history.interrupted
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="needs POSIX signals")
+def test_a_real_sigint_lets_the_batch_finish_then_stops():
+    model, loss_fn, opt, loader, *_ = setup()
+
+    class PressCtrlC(mt.Callback):
+        def on_batch_end(self, batch, logs=None):
+            if batch == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    recorder = Recorder()
+    history = mt.fit(model, loss_fn, opt, loader, epochs=5, callbacks=[recorder, PressCtrlC()], verbose=0)
+    assert history.interrupted and history.epoch == [0]
+    assert ("batch_end", 1) in recorder.calls and ("batch_begin", 2) not in recorder.calls
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+# ----------------------------------------------------------------- NaN / inf
+def test_nan_in_the_data_stops_with_an_error_naming_epoch_and_batch():
+    model, loss_fn, opt, _, X, y = setup()
+    X = X.copy()
+    X[5, 0] = np.nan  # in the second batch of 4
+    with pytest.raises(mt.NonFiniteLossError, match=r"output holds NaN or inf in epoch 1/3, batch 2") as err:
+        mt.fit(model, loss_fn, opt, mt.DataLoader(X, y, batch_size=4), epochs=3, verbose=0)
+    assert isinstance(err.value, ValueError) and (err.value.epoch, err.value.batch) == (0, 1)
+    assert "CrossEntropyLoss" in str(err.value)  # the loss's own message is kept
+    with pytest.raises(mt.NonFiniteLossError, match="epoch 1/3, batch 2"):  # opting out cannot help here
+        mt.fit(model, loss_fn, opt, mt.DataLoader(X, y, batch_size=4), epochs=3, verbose=0, stop_on_nan=False)
+
+
+def test_nan_targets_are_named():
+    model = mt.Linear(2, 1)
+    X, t = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    t[3] = np.inf
+    with pytest.raises(mt.NonFiniteLossError, match="targets holds NaN or inf in epoch 1/1, batch 2"):
+        mt.fit(model, mt.MSELoss(), mt.SGD(model.parameters()), mt.DataLoader(X, t, batch_size=2), 1,
+               metrics=(), verbose=0)
+
+
+class LenientLoss(mt.Loss):
+    """A loss that does not check its input: NaN in, NaN out."""
+
+    def forward(self, input, target):
+        self._shape = input.shape
+        return float(np.mean(input) * np.nan if input.shape[0] == 2 else np.mean(input))
+
+    def backward(self, dloss=1.0):
+        return np.zeros(self._shape, np.float32)
+
+
+def test_a_nan_loss_stops_training_unless_stop_on_nan_is_false():
+    model = mt.Linear(2, 1)
+    X = np.ones((6, 2), np.float32)
+    loader = mt.DataLoader(X, X[:, :1], batch_size=4)  # batches of 4 and 2: the second one is NaN
+    opt = mt.SGD(model.parameters())
+    with pytest.raises(mt.NonFiniteLossError, match=r"loss is nan in epoch 1/2, batch 2.*stop_on_nan=False"):
+        mt.fit(model, LenientLoss(), opt, loader, 2, metrics=(), verbose=0)
+    history = mt.fit(model, LenientLoss(), opt, loader, 2, metrics=(), verbose=0, stop_on_nan=False)
+    assert len(history) == 2 and np.isnan(history["loss"]).all()

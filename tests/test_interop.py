@@ -1,0 +1,110 @@
+"""PyTorch exchange: every module case and composite converts both ways with the same function."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+from model_helpers import CASE_ARGS, CASE_IDS, assert_same_state, randomize_state, sample_input
+
+import minitorch as mt
+from minitorch.interop import LAYERS
+
+
+def torch_out(t, x):
+    with torch.no_grad():
+        return t(torch.from_numpy(x)).numpy()
+
+
+@pytest.mark.parametrize("dtype, rtol, atol", [(np.float32, 1e-5, 1e-6), (np.float64, 1e-12, 1e-13)])
+@pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)
+def test_every_case_converts_both_ways(factory, shape, dtype, rtol, atol):
+    mt.set_default_dtype(dtype)
+    model = randomize_state(factory(), seed=5).eval()
+    t = mt.interop.to_torch(model)
+    torch_dtype = torch.from_numpy(np.zeros(0, dtype)).dtype
+    assert not t.training and all(p.dtype == torch_dtype for p in t.parameters())
+    assert type(t).__name__ == type(model).__name__
+    x = sample_input(shape, dtype)
+    y = torch_out(t, x)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, model(x), rtol=rtol, atol=atol)
+
+    back = mt.interop.from_torch(t)
+    assert [type(m) for m in back.modules()] == [type(m) for m in model.modules()]
+    assert not back.training
+    assert_same_state(back, model)
+    np.testing.assert_array_equal(back(x), model(x))
+
+
+@pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)
+def test_training_flags_travel(factory, shape):
+    model = factory().train()
+    model_modes = [m.training for m in model.modules()]
+    t = mt.interop.to_torch(model)
+    assert [m.training for m in t.modules()] == model_modes
+    t.eval()
+    assert not any(m.training for m in mt.interop.from_torch(t).modules())
+
+
+def test_torch_built_model_comes_over():
+    torch.manual_seed(0)
+    t = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 2, bias=False),
+                            torch.nn.Sigmoid(), torch.nn.Flatten(0), torch.nn.Identity())
+    model = mt.interop.from_torch(t)
+    np.testing.assert_array_equal(model[0].W.data, t[0].weight.detach().numpy().T)
+    assert model[2].b is None
+    x = sample_input((3, 4))
+    np.testing.assert_allclose(model(x), torch_out(t, x), rtol=1e-5, atol=1e-6)
+
+
+def test_conversion_leaves_both_generators_alone():
+    model = mt.Sequential(mt.Linear(3, 4), mt.ReLU())
+    before = (mt.random.generator().bit_generator.state, torch.random.get_rng_state())
+    t = mt.interop.to_torch(model)
+    mt.interop.from_torch(t)
+    assert mt.random.generator().bit_generator.state == before[0]
+    assert torch.equal(torch.random.get_rng_state(), before[1])
+
+
+def test_every_exported_layer_has_a_converter():
+    """A layer added to minitorch fails here until it has a converter (or is listed as torch-less)."""
+    no_torch_counterpart: set[str] = set()
+    layers = {name for name in mt.__all__ if isinstance(getattr(mt, name), type)
+              and issubclass(getattr(mt, name), mt.Module)
+              and not issubclass(getattr(mt, name), mt.Loss) and name not in ("Module", "Sequential")}
+    missing = sorted(layers - set(LAYERS) - no_torch_counterpart)
+    assert not missing, f"no PyTorch converter in minitorch/interop.py for {missing}"
+
+
+def test_unconvertible_modules_are_named():
+    class Mine(mt.Module):
+        pass
+
+    with pytest.raises(TypeError, match=r"model\.1 is a Mine, which has no PyTorch counterpart"):
+        mt.interop.to_torch(mt.Sequential(mt.ReLU(), Mine()))
+    with pytest.raises(TypeError, match=r"module\.0 is a Tanhshrink"):
+        mt.interop.from_torch(torch.nn.Sequential(torch.nn.Tanhshrink()))
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
+        mt.interop.from_torch(mt.ReLU())
+
+
+@pytest.mark.parametrize("module, message", [
+    (lambda: torch.nn.Conv2d(2, 4, 3, groups=2), "groups=2"),
+    (lambda: torch.nn.Conv2d(2, 4, 3, padding_mode="reflect"), "padding_mode='reflect'"),
+    (lambda: torch.nn.MaxPool2d(2, ceil_mode=True), "ceil_mode=True"),
+    (lambda: torch.nn.AvgPool2d(2, count_include_pad=False), "count_include_pad=False"),
+    (lambda: torch.nn.BatchNorm1d(3, track_running_stats=False), "track_running_stats=False"),
+    (lambda: torch.nn.Softmax(), "dim=None"),
+])
+def test_torch_settings_minitorch_lacks_are_refused(module, message):
+    with pytest.raises(ValueError, match=message):
+        mt.interop.from_torch(module())
+
+
+def test_missing_torch_gives_a_clear_message(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match="needs PyTorch"):
+        mt.interop.to_torch(mt.ReLU())

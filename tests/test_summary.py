@@ -1,0 +1,94 @@
+"""mt.summary: layers with nested names, output shapes from a real forward pass, parameter counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+
+
+def rows(table: str) -> list[list[str]]:
+    """The body rows of a summary table, split on runs of 2+ spaces."""
+    lines = table.splitlines()
+    start = [i for i, line in enumerate(lines) if line.startswith("=")][1] + 1
+    end = next(i for i, line in enumerate(lines) if line.startswith("-"))
+    return [[cell.strip() for cell in line.split("   ") if cell.strip()] for line in lines[start:end]]
+
+
+def test_mlp_summary_lists_each_layer_with_shape_and_count():
+    model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+    result = mt.summary(model, (4,))
+    table = str(result)
+    assert rows(table) == [
+        ["0 (Linear)", "(1, 16)", "80"],
+        ["1 (ReLU)", "(1, 16)", "0"],
+        ["2 (Linear)", "(1, 3)", "51"],
+    ]
+    assert table.splitlines()[0] == "Model: Sequential, input shape (1, 4)"
+    assert table.endswith("Total params: 131\nTrainable params: 131\nNon-trainable params: 0")
+    assert (result.total_params, result.trainable_params, result.non_trainable_params) == (131, 131, 0)
+    assert repr(result) == table
+    assert mt.summary(model, 4).rows == result.rows  # an int is a 1-D shape
+
+
+class Block(mt.Module):
+    """A user module holding a Sequential, a layer it never calls, and a weight of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = mt.Sequential(mt.Linear(3, 5), mt.BatchNorm1d(5), mt.Dropout(0.5))
+        self.unused = mt.Linear(5, 5)
+        self.scale = mt.Parameter(np.ones(5, np.float32))
+
+    def forward(self, x):
+        return self.body(x) * self.scale.data
+
+    def backward(self, dy):
+        return self.body.backward(dy * self.scale.data)
+
+
+def test_nested_modules_are_indented_and_buffers_count_as_non_trainable():
+    model = mt.Sequential(Block(), mt.Linear(5, 2))
+    result = mt.summary(model, (3,))
+    norm_count = 10 + sum(b.size for _, b in model[0].body[1].named_buffers())  # weight, bias, buffers
+    assert rows(str(result)) == [
+        ["0 (Block)", "(1, 5)", "5"],
+        ["0.body (Sequential)", "(1, 5)", "0"],
+        ["0.body.0 (Linear)", "(1, 5)", "20"],
+        ["0.body.1 (BatchNorm1d)", "(1, 5)", str(norm_count)],
+        ["0.body.2 (Dropout)", "(1, 5)", "0"],
+        ["0.unused (Linear)", "-", "30"],  # never called by forward
+        ["1 (Linear)", "(1, 2)", "12"],
+    ]
+    assert "\n    0.body.0 (Linear)" in str(result)  # two levels deep: indented twice
+    buffers = sum(b.size for _, b in model.named_buffers())
+    assert result.trainable_params == sum(p.size for p in model.parameters()) == 5 + 20 + 10 + 30 + 12
+    assert result.non_trainable_params == buffers > 0
+
+
+def test_summary_runs_in_eval_mode_restores_modes_and_removes_its_wrappers():
+    model = mt.Sequential(Block(), mt.Linear(5, 2))
+    model[0].body[2].eval()  # BatchNorm in training mode would fail on a batch of 1: eval is needed
+    running_mean = model[0].body[1].running_mean.copy()
+    mt.summary(model, (3,))
+    assert [m.training for m in model.modules()] == [True, True, True, True, True, False, True, True]
+    np.testing.assert_array_equal(model[0].body[1].running_mean, running_mean)  # eval: stats untouched
+    assert all("forward" not in vars(m) for m in model.modules())
+    with pytest.raises(ValueError, match=r"summary: Sequential failed on zeros of shape \(1, 4\)"):
+        mt.summary(model, (4,))
+    assert all("forward" not in vars(m) for m in model.modules())
+    assert model.training
+
+
+def test_single_layer_models_and_input_dtype():
+    result = mt.summary(mt.Linear(2, 3), (2,))
+    assert rows(str(result)) == [["Linear (Linear)", "(1, 3)", "9"]]
+    mt.set_default_dtype(np.float64)
+    model = mt.Linear(2, 3)
+    mt.set_default_dtype(np.float32)
+    assert mt.summary(model, 2, dtype=np.int64).total_params == 9
+    with pytest.raises(ValueError, match="without the batch dimension"):
+        mt.summary(model, (0, 2))
+    with pytest.raises(TypeError, match=r"mt\.Module"):
+        mt.summary("model", (2,))
