@@ -2,8 +2,9 @@
 
 The 8x8 digits (1,797 images, shipped with MiniTorch) are split 80/20, stratified and seeded. Two
 conv blocks (Conv2d 3x3 -> ReLU -> MaxPool2d 2) turn each 1x8x8 image into 32x2x2 features, a
-Linear head maps them to 10 logits. Plain SGD, mini-batches of 16, lr 0.1 dropped to 0.01 for the
-last quarter of the epochs. Prints loss and accuracy per epoch, then the test accuracy.
+Linear head maps them to 10 logits. Plain SGD, mini-batches of 16, lr 0.1 dropped to 0.01
+(MultiStepLR) for the last quarter of the epochs. Prints loss and accuracy per epoch, then the
+test accuracy.
 Run: python examples/solve_digits.py [--seed 0] [--epochs 20] [--lr 0.1] [--batch-size 16]
 """
 
@@ -46,12 +47,11 @@ def main(seed: int = 0, epochs: int = 20, lr: float = 0.1, batch_size: int = 16)
     model = build_model()
     loss_fn = mt.CrossEntropyLoss()
     optimizer = mt.SGD(model.parameters(), lr=lr)
+    # the last quarter of the epochs at lr/10 settles into a minimum
+    scheduler = mt.lr_scheduler.MultiStepLR(optimizer, milestones=[int(0.75 * epochs)], gamma=0.1)
     loader = mt.DataLoader(X_train, y_train, batch_size=batch_size, shuffle=True)
 
     for epoch in range(1, epochs + 1):
-        if epoch == int(0.75 * epochs) + 1:  # the last quarter at lr/10 settles into a minimum
-            for group in optimizer.param_groups:
-                group["lr"] = lr / 10
         model.train()
         total = 0.0
         for xb, yb in loader:
@@ -59,6 +59,7 @@ def main(seed: int = 0, epochs: int = 20, lr: float = 0.1, batch_size: int = 16)
             model.backward_params(loss_fn.backward())  # the images need no gradient
             optimizer.step()
             optimizer.zero_grad()
+        scheduler.step()
         model.eval()
         train_acc, test_acc = accuracy(model, X_train, y_train), accuracy(model, X_test, y_test)
         print(
