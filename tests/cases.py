@@ -15,6 +15,7 @@ MODULE_CASES = [
     ("Linear-no-bias", lambda: mt.Linear(5, 3, bias=False), (4, 5)),
     ("Linear-3d-input", lambda: mt.Linear(3, 2), (2, 4, 3)),
     ("Linear-batch-1", lambda: mt.Linear(3, 2), (1, 3)),
+    ("Linear-square", lambda: mt.Linear(4, 4), (3, 4)),
     ("Sigmoid", lambda: mt.Sigmoid(), (4, 6)),
     ("ReLU", lambda: mt.ReLU(), (4, 6)),
     ("Flatten", lambda: mt.Flatten(), (2, 3, 2, 2)),
@@ -43,7 +44,7 @@ MODULE_CASES = [
 # ids of MODULE_CASES that also have a PyTorch twin in tests/oracle.py
 ORACLE = {
     "Flatten", "Flatten-middle", "Identity", "Linear", "Linear-no-bias", "Linear-3d-input",
-    "Linear-batch-1", "Sigmoid", "ReLU", "MLP",
+    "Linear-batch-1", "Linear-square", "Sigmoid", "ReLU", "MLP",
     "Conv2d", "Conv2d-stride-pad", "Conv2d-dilation", "Conv2d-same-dilated", "Conv2d-no-bias-batch-1",
     "MaxPool2d", "MaxPool2d-overlap-pad", "AvgPool2d", "AvgPool2d-overlap-pad", "AdaptiveAvgPool2d-global",
     "AdaptiveAvgPool2d-2x3", "CNN-small",

@@ -133,10 +133,13 @@ def torch_grads(module: mt.Module, twin_module: torch.nn.Module) -> dict[str, np
     ours = list(module.named_parameters())
     theirs = [p for p in twin_module.parameters()]
     assert len(ours) == len(theirs), (len(ours), len(theirs))
+    # decided by layer type, not by shape: a square Linear's W would otherwise go untransposed
+    linear_weights = {id(m.W) for m in module.modules() if isinstance(m, mt.Linear)}
     grads = {}
     for (name, p), tp in zip(ours, theirs, strict=True):
         g = tp.grad.detach().numpy()
-        grads[name] = g.T if g.shape != p.shape and g.T.shape == p.shape else g
+        grads[name] = g.T if id(p) in linear_weights else g
+        assert grads[name].shape == p.shape, (name, grads[name].shape, p.shape)
     return grads
 
 
