@@ -15,6 +15,7 @@ MODULE_CASES = [
     ("Linear-no-bias", lambda: mt.Linear(5, 3, bias=False), (4, 5)),
     ("Linear-3d-input", lambda: mt.Linear(3, 2), (2, 4, 3)),
     ("Linear-batch-1", lambda: mt.Linear(3, 2), (1, 3)),
+    ("Linear-square", lambda: mt.Linear(4, 4), (3, 4)),
     ("Sigmoid", lambda: mt.Sigmoid(), (4, 6)),
     ("ReLU", lambda: mt.ReLU(), (4, 6)),
     ("Flatten", lambda: mt.Flatten(), (2, 3, 2, 2)),
@@ -22,12 +23,31 @@ MODULE_CASES = [
     ("Identity", lambda: mt.Identity(), (3, 4)),
     ("MLP", lambda: mt.Sequential(mt.Linear(4, 6), mt.ReLU(), mt.Linear(6, 5), mt.Sigmoid(), mt.Linear(5, 2)),
      (3, 4)),
+    ("Conv2d", lambda: mt.Conv2d(2, 3, 3), (2, 2, 5, 6)),
+    ("Conv2d-stride-pad", lambda: mt.Conv2d(2, 3, (3, 2), stride=(2, 1), padding=(1, 2)), (2, 2, 5, 4)),
+    ("Conv2d-dilation", lambda: mt.Conv2d(1, 2, 2, dilation=(2, 1), padding=1), (2, 1, 5, 4)),
+    # "same" with an even kernel pads asymmetrically; torch warns once per process about it, which
+    # would fail whichever test meets it first, so that case lives in test_conv.py and test_cnn.py
+    ("Conv2d-same-dilated", lambda: mt.Conv2d(2, 2, (2, 3), padding="same", dilation=2), (1, 2, 4, 5)),
+    ("Conv2d-no-bias-batch-1", lambda: mt.Conv2d(3, 2, 1, bias=False), (1, 3, 3, 2)),
+    ("MaxPool2d", lambda: mt.MaxPool2d(2), (2, 3, 4, 5)),
+    ("MaxPool2d-overlap-pad", lambda: mt.MaxPool2d(3, stride=2, padding=1), (2, 2, 5, 6)),
+    ("AvgPool2d", lambda: mt.AvgPool2d(2), (2, 3, 4, 5)),
+    ("AvgPool2d-overlap-pad", lambda: mt.AvgPool2d((3, 2), stride=(2, 1), padding=(1, 1)), (2, 2, 5, 4)),
+    ("AdaptiveAvgPool2d-global", lambda: mt.AdaptiveAvgPool2d(1), (2, 3, 4, 5)),
+    ("AdaptiveAvgPool2d-2x3", lambda: mt.AdaptiveAvgPool2d((2, 3)), (2, 2, 5, 7)),
+    ("CNN-small", lambda: mt.Sequential(mt.Conv2d(1, 3, 3, padding=1), mt.ReLU(), mt.MaxPool2d(2),
+                                  mt.Conv2d(3, 4, 2), mt.ReLU(), mt.AdaptiveAvgPool2d(1), mt.Flatten(),
+                                  mt.Linear(4, 3)), (2, 1, 6, 6)),
 ]
 
 # ids of MODULE_CASES that also have a PyTorch twin in tests/oracle.py
 ORACLE = {
     "Flatten", "Flatten-middle", "Identity", "Linear", "Linear-no-bias", "Linear-3d-input",
-    "Linear-batch-1", "Sigmoid", "ReLU", "MLP",
+    "Linear-batch-1", "Linear-square", "Sigmoid", "ReLU", "MLP",
+    "Conv2d", "Conv2d-stride-pad", "Conv2d-dilation", "Conv2d-same-dilated", "Conv2d-no-bias-batch-1",
+    "MaxPool2d", "MaxPool2d-overlap-pad", "AvgPool2d", "AvgPool2d-overlap-pad", "AdaptiveAvgPool2d-global",
+    "AdaptiveAvgPool2d-2x3", "CNN-small",
 }
 
 

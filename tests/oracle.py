@@ -8,6 +8,7 @@ checks output, input gradient and every parameter gradient.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -63,6 +64,50 @@ def _identity(m: mt.Identity) -> torch.nn.Module:
     return torch.nn.Identity()
 
 
+def _torch_dtype(array: np.ndarray) -> torch.dtype:
+    return torch.float64 if array.dtype == np.float64 else torch.float32
+
+
+class _QuietSamePadding(torch.nn.Module):
+    """torch warns that padding="same" with an even kernel copies the input; the result is exact."""
+
+    def __init__(self, conv: torch.nn.Conv2d) -> None:
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Using padding='same'", category=UserWarning)
+            return self.conv(x)
+
+
+@twin(mt.Conv2d)
+def _conv2d(m: mt.Conv2d) -> torch.nn.Module:
+    # same weight layout (out, in, kh, kw) in both libraries: copied as is, no transpose
+    t = torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride, padding=m.padding,
+                        dilation=m.dilation, bias=m.bias is not None, dtype=_torch_dtype(m.weight.data))
+    with torch.no_grad():
+        t.weight.copy_(tensor(m.weight.data))
+        if m.bias is not None:
+            t.bias.copy_(tensor(m.bias.data))
+    return _QuietSamePadding(t) if m.padding == "same" else t
+
+
+@twin(mt.MaxPool2d)
+def _maxpool2d(m: mt.MaxPool2d) -> torch.nn.Module:
+    return torch.nn.MaxPool2d(m.kernel_size, stride=m.stride, padding=m.padding)
+
+
+@twin(mt.AvgPool2d)
+def _avgpool2d(m: mt.AvgPool2d) -> torch.nn.Module:
+    return torch.nn.AvgPool2d(m.kernel_size, stride=m.stride, padding=m.padding)
+
+
+@twin(mt.AdaptiveAvgPool2d)
+def _adaptive_avgpool2d(m: mt.AdaptiveAvgPool2d) -> torch.nn.Module:
+    return torch.nn.AdaptiveAvgPool2d(m.output_size)
+
+
 @twin(mt.Sequential)
 def _sequential(m: mt.Sequential) -> torch.nn.Module:
     return torch.nn.Sequential(*(torch_twin(child) for child in m))
@@ -88,10 +133,13 @@ def torch_grads(module: mt.Module, twin_module: torch.nn.Module) -> dict[str, np
     ours = list(module.named_parameters())
     theirs = [p for p in twin_module.parameters()]
     assert len(ours) == len(theirs), (len(ours), len(theirs))
+    # decided by layer type, not by shape: a square Linear's W would otherwise go untransposed
+    linear_weights = {id(m.W) for m in module.modules() if isinstance(m, mt.Linear)}
     grads = {}
     for (name, p), tp in zip(ours, theirs, strict=True):
         g = tp.grad.detach().numpy()
-        grads[name] = g.T if g.shape != p.shape and g.T.shape == p.shape else g
+        grads[name] = g.T if id(p) in linear_weights else g
+        assert grads[name].shape == p.shape, (name, grads[name].shape, p.shape)
     return grads
 
 

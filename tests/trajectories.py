@@ -69,7 +69,7 @@ def groups(model, config: dict, first_group: dict | None) -> list:
 def as_ours(t: torch.Tensor, like: mt.Parameter) -> np.ndarray:
     """A torch parameter (or state tensor) in MiniTorch's layout: Linear weights are transposed."""
     a = t.detach().numpy()
-    return a.T if a.shape != like.shape else a
+    return a.T if a.ndim == 2 else a  # the model holds only Linear layers: every 2-D array is a W
 
 
 def train_both(name, config, first_group, dtype, steps=STEPS, rtol=1e-12, atol=1e-13):

@@ -2,14 +2,17 @@
 
 from minitorch.layers.activations import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from minitorch.layers.batchnorm import BatchNorm1d, BatchNorm2d
+from minitorch.layers.conv import Conv2d
 from minitorch.layers.dropout import Dropout
 from minitorch.layers.flatten import Flatten
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.linear import Identity, Linear
+from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.softmax import LogSoftmax, Softmax
 
 __all__ = ["Flatten", "Identity", "Linear", "ReLU", "Sigmoid"]
 __all__ += [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "LayerNorm", "LeakyReLU", "LogSoftmax",
     "Softmax", "Tanh",
+    "AdaptiveAvgPool2d", "AvgPool2d", "Conv2d", "MaxPool2d",
 ]
