@@ -92,3 +92,15 @@ def test_elementwise_activations_gradcheck_any_shape(shape, seed):
     x = np.random.default_rng(seed).standard_normal(shape) * 3
     for module in (mt.Sigmoid(), mt.ReLU(), mt.Identity()):
         assert mt.gradcheck(module, x)
+
+
+def test_every_exported_layer_has_a_gradcheck_case():
+    """A new layer exported from minitorch without a MODULE_CASES line fails here, not silently."""
+    covered = set()
+    for _, factory, _ in MODULE_CASES:
+        covered |= {type(m) for m in factory().modules()}
+    exported = {getattr(mt, name) for name in mt.__all__}
+    layers = {obj for obj in exported if isinstance(obj, type) and issubclass(obj, mt.Module)
+              and not issubclass(obj, mt.Loss) and obj is not mt.Module}
+    missing = sorted(cls.__name__ for cls in layers - covered)
+    assert not missing, f"no gradcheck case in tests/cases.py for {missing}"
