@@ -105,8 +105,22 @@ class Module:
     def forward(self, *inputs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: Any) -> Any:
+        """dL/d(inputs) from dy = dL/d(output); accumulates every parameter's gradient.
+
+        A layer with parameters writes the two halves (Torch7's accGradParameters and
+        updateGradInput): ``backward_params(dy)`` accumulates the parameter gradients and
+        ``backward_input(dy)`` returns dx; neither calls the other, and this default runs both.
+        A layer without parameters overrides ``backward`` itself.
+        """
+        if type(self).backward_input is not Module.backward_input:
+            self.backward_params(dy)
+            return self.backward_input(dy)
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
+
+    def backward_input(self, dy: Any) -> Any:
+        """The input half of ``backward``: returns dx, touches no parameter gradient."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward_input()")
 
     def backward_params(self, dy: np.ndarray) -> None:
         """Accumulate the parameter gradients only; dx is not needed by the caller.
