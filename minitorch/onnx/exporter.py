@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from minitorch.dtypes import get_default_dtype
+from minitorch.grad_mode import no_grad
 from minitorch.model_files.format import atomic_write
-from minitorch.module import Module, Sequential
+from minitorch.module import Module, Sequential, switched_mode
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17's ONNX release: read by every runtime since 2022
@@ -89,15 +90,10 @@ def export(
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"onnx.export: expected dtype float32 or float64, got {dtype}")
     graph = _Graph(onnx, dtype)
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
+    with switched_mode(model, False), no_grad():
         x = np.random.default_rng(0).standard_normal(shape).astype(model_dtype)
         out, y = _emit(graph, model, "input", x)
         out_dims = _output_dims(model, x, y)
-    finally:
-        for m, training in modes:
-            m.training = training
     graph.op("Identity", [out], "output", out="output")
     elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
     proto = onnx.helper.make_model(
