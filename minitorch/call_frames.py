@@ -69,7 +69,8 @@ def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
             if log is not None:
                 _recorders.pop()
         if not enabled:
-            _hide(d, frame)  # no_grad: nothing waits for a backward
+            for name in frame:  # no_grad: nothing waits for a backward
+                d[name] = None
             return out
         if log is not None:
             d["_calls"] = frame["_calls"] = log
@@ -109,11 +110,13 @@ def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
             d.update(frame)
         d["_busy"] = True
         try:
-            return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs)
         finally:
             d["_busy"] = False
             d["_shown"] = None
-            _hide(d, frame)  # the cache does not outlive its backward
+            for name in frame:  # the cache does not outlive its backward
+                d[name] = None
+        return result
 
     wrapper._frames_kept = True  # type: ignore[attr-defined]
     return wrapper

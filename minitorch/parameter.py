@@ -57,7 +57,8 @@ class Parameter:
     def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
         """grad += a @ b; the first product after ``zero_grad()`` becomes ``grad`` itself (no copy)."""
         if self.grad is None:
-            self.grad = np.matmul(a, b).astype(self.data.dtype, copy=False)
+            g = np.matmul(a, b)
+            self.grad = g if g.dtype == self.data.dtype else g.astype(self.data.dtype)
         else:
             self.grad += a @ b
 
