@@ -85,6 +85,19 @@ def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def logged_call(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """``forward`` of a class without frames (Sequential): only reported to a recording parent."""
+
+    @functools.wraps(forward)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = forward(self, *args, **kwargs)
+        if _recorders and _grad_state.enabled:
+            _recorders[-1].append((self, args, kwargs, out))
+        return out
+
+    return wrapper
+
+
 def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
     """A backward-family ``method`` wrapped so that its outermost call consumes the newest frame."""
     if getattr(method, "_frames_kept", False):

@@ -23,6 +23,10 @@ class Sequential(Module):
         model[0], len(model), list(model)
     """
 
+    # No frame of its own (it caches nothing; each child refuses a backward without its forward),
+    # which saves a forward and a backward wrapper per step. Subclasses get frames again.
+    _per_call_frames = False
+
     def __init__(self, *modules: Module) -> None:
         super().__init__()
         for module in modules:

@@ -71,16 +71,20 @@ class Module:
 
     _records_calls = False  # True for a class without a backward of its own: it records its children's calls
     _is_container = False  # ModuleList / ModuleDict: holds modules, is not called
+    # False (declared in a class's own body): its methods keep no frame. Only for a class that
+    # caches nothing and whose children detect a missing forward themselves (Sequential).
+    _per_call_frames = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
             cls.__init__ = recording_init(cls.__dict__["__init__"])
-        if "forward" in cls.__dict__:
-            cls.forward = call_frames.forward_call(cls.__dict__["forward"])
-        for name in ("backward", "backward_params", "backward_input"):
-            if name in cls.__dict__:
-                setattr(cls, name, call_frames.backward_call(cls.__dict__[name]))
+        if cls.__dict__.get("_per_call_frames", True):  # own or inherited methods, wrapped once
+            cls.forward = call_frames.forward_call(cls.forward)
+            for name in ("backward", "backward_params", "backward_input"):
+                setattr(cls, name, call_frames.backward_call(getattr(cls, name)))
+        else:  # no frame, but a composite parent still sees the call
+            cls.forward = call_frames.logged_call(cls.forward)
         cls._records_calls = cls.backward is Module.backward and cls.backward_input is Module.backward_input
 
     def __init__(self) -> None:
