@@ -1,22 +1,25 @@
-"""Module, Parameter and the containers: the contract every layer of MiniTorch follows.
+"""Module and Parameter: the contract every layer, loss and model of MiniTorch follows.
 
-The contract (written once, here; README's "The Module contract" says the same with examples):
+The contract (written once, here; README's "The contract" paragraph says the same with examples):
 
 - ``forward(*inputs, **kwargs)`` computes the output. What ``backward`` needs it stores in attributes
   named with a leading ``_`` (``self._x = x``): those assignments are that call's *cache*.
 - Each forward call's cache is kept for exactly one backward. ``backward(dy)`` takes dy = dL/dy
   (the output's shape), **accumulates** every parameter's gradient (``p.accumulate_grad(g)``) and
   returns dx = dL/dx (the input's shape). It consumes the newest waiting forward call (LIFO): a
-  module called twice in one forward gets both gradients when backward runs in reverse order. A
-  backward with no waiting forward raises ``RuntimeError`` (a second backward for one forward too).
+  module called twice in one forward gets both gradients when backward runs in reverse order; a
+  loss called for two terms gives the newest term's gradient first. A backward with no waiting
+  forward raises ``RuntimeError`` (a second backward for one forward too).
 - A layer with parameters writes two halves that never call each other: ``backward_params(dy)``
   accumulates the parameter gradients, ``backward_input(dy)`` returns dx; the default ``backward``
   runs both. A layer without parameters writes ``backward`` only. Training calls
   ``backward_params`` on the model (the data needs no gradient). Any one of the three, called from
   outside, consumes one forward call.
 - A module that defines no backward and whose forward is a plain chain of its children
-  (``y = self.b(self.a(x))``) gets ``backward`` and ``backward_params`` from the recorded calls;
-  any other forward makes its backward raise, saying how to write it.
+  (``y = self.b(self.a(x))``: each child gets the previous output object itself, the module returns
+  the last one) gets ``backward`` and ``backward_params`` from the recorded calls; any other
+  forward makes its backward raise, saying how to write it. (An in-place change of an output
+  between two children cannot be seen: write backward for such a forward.)
 - Under ``with mt.no_grad():`` forward keeps nothing. ``optimizer.step()`` raises if a module
   owning one of its Parameters still has a forward call waiting (a forward whose backward never
   ran), naming the module; ``model.discard_caches()`` drops waiting calls.
@@ -61,12 +64,15 @@ class Module:
 
     Subclasses call ``super().__init__()`` first, then assign their Parameters and child Modules as
     attributes; those are registered in order. Caches are ``_``-named attributes assigned in
-    ``forward``; they are never registered, and between calls they hold None.
+    ``forward``; they are never registered. After a forward call they hold that call's values;
+    during a backward, the values of the call it consumes; after it (and after a forward under
+    ``no_grad``), None. Attributes assigned in ``__init__`` and buffers are not caches.
 
     When a subclass is defined, its ``__init__`` is wrapped to record the constructor arguments
     (``minitorch.constructor_args``, for model files) and its ``forward``, ``backward``,
     ``backward_params`` and ``backward_input`` are wrapped to keep one cache per call
-    (``minitorch.call_frames``). The cost per call is a few dictionary operations.
+    (``minitorch.call_frames``). The cost per call is a few dictionary operations (about 0.7 us
+    per wrapped call in CPython 3.11). ``Sequential`` keeps no frame of its own.
     """
 
     _records_calls = False  # True for a class without a backward of its own: it records its children's calls
