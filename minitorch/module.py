@@ -135,7 +135,7 @@ class Module:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner."""
-        self.__dict__.update(state)
+        self.__dict__.update({"_frame": None, "_stack": [], "_shown": None, "_busy": False, **state})
         for param in state.get("_parameters", {}).values():
             _register_owner(param, self)
 
