@@ -9,7 +9,9 @@ module instance (all kept in its ``__dict__``, no registry, no graph):
 - ``_stack`` holds the frames of the forward calls that still wait for their backward, oldest
   first. A forward call pushes its frame when it returns (under ``no_grad`` it pushes nothing and
   its cache attributes are set back to None). Each outermost backward-family call pops the newest
-  frame (LIFO) and shows its values as the attributes for the duration of the call.
+  frame (LIFO) and shows its values as the attributes for the duration of the call. A call that
+  raises puts its frame back (a backward refusing a wrong dy can be retried; every layer checks
+  dy before it accumulates anything).
 - ``_shown`` is the frame whose values the cache attributes hold now (None: they hold None).
   Attributes of other frames are set back to None before a frame is shown, so a backward never
   sees a value its own forward did not write.
@@ -124,6 +126,9 @@ def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
         d["_busy"] = True
         try:
             result = method(self, *args, **kwargs)
+        except BaseException:
+            stack.append(frame)  # a refused dy (wrong shape) leaves the call waiting, as in PyTorch
+            raise
         finally:
             d["_busy"] = False
             d["_shown"] = None

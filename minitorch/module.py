@@ -9,7 +9,8 @@ The contract (written once, here; README's "The contract" paragraph says the sam
   returns dx = dL/dx (the input's shape). It consumes the newest waiting forward call (LIFO): a
   module called twice in one forward gets both gradients when backward runs in reverse order; a
   loss called for two terms gives the newest term's gradient first. A backward with no waiting
-  forward raises ``RuntimeError`` (a second backward for one forward too).
+  forward raises ``RuntimeError`` (a second backward for one forward too); a backward that raises
+  (a dy of the wrong shape) leaves its forward call waiting, so it can be retried.
 - A layer with parameters writes two halves that never call each other: ``backward_params(dy)``
   accumulates the parameter gradients, ``backward_input(dy)`` returns dx; the default ``backward``
   runs both. A layer without parameters writes ``backward`` only. Training calls

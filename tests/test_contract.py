@@ -97,6 +97,16 @@ def test_backward_twice_for_one_forward_raises(method):
         getattr(model, method)(np.ones((2, 2)))
 
 
+def test_a_refused_backward_leaves_its_forward_waiting():
+    layer = mt.Linear(3, 2)
+    layer(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="expected dy"):
+        layer.backward(np.ones((4, 5)))
+    layer.backward(np.ones((4, 2)))  # the retry consumes the call, and it counts once
+    np.testing.assert_allclose(layer.b.grad, [4.0, 4.0])
+    assert not layer._stack
+
+
 def test_backward_under_no_grad_forward_raises():
     layer = mt.Linear(3, 2)
     with mt.no_grad():
