@@ -334,3 +334,16 @@ def test_zero_grad_set_to_none_false_fills_zeros_and_optimizers_skip_none():
     opt.step()
     np.testing.assert_array_equal(layer.W.data, before)
     assert mt.clip_grad_norm_(layer.parameters(), 1.0) == 0.0
+
+
+def test_module_list_and_dict_round_trip_through_model_files(tmp_path):
+    holder = mt.ModuleList(mt.Linear(2, 2) for _ in range(2))  # a generator, used up by the constructor
+    holder.append(mt.Linear(2, 1))
+    heads = mt.ModuleDict({"a": mt.Linear(2, 2)})
+    heads["b"] = mt.ReLU()
+    for model in (holder, heads):
+        mt.save_model(model, tmp_path / "m.npz")
+        loaded = mt.load_model(tmp_path / "m.npz")
+        assert repr(loaded) == repr(model)
+        for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=name)
