@@ -109,7 +109,8 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         frame = d.get("_frame")
-        if frame is not None and name[0] == "_" and not isinstance(value, (Parameter, Module)):
+        if (frame is not None and name[0] == "_" and not isinstance(value, (Parameter, Module))
+                and name not in d["_buffers"]):
             frame[name] = d[name] = value  # a cache of the forward call now running
             return
         if "_parameters" not in d:
