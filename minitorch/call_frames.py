@@ -45,6 +45,8 @@ def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
     """``forward`` wrapped so that the ``_`` attributes it assigns become this call's frame."""
     if getattr(forward, "_frames_kept", False):
         return forward
+    if getattr(forward, "_logged_only", False):  # a subclass of a frameless class (Sequential)
+        forward = forward.__wrapped__
 
     @functools.wraps(forward)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -97,6 +99,7 @@ def logged_call(forward: Callable[..., Any]) -> Callable[..., Any]:
             _recorders[-1].append((self, args, kwargs, out))
         return out
 
+    wrapper._logged_only = True  # type: ignore[attr-defined]
     return wrapper
 
 

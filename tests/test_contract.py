@@ -347,3 +347,22 @@ def test_module_list_and_dict_round_trip_through_model_files(tmp_path):
         assert repr(loaded) == repr(model)
         for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
             np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_a_sequential_subclass_keeps_frames_and_chains(float64):
+    class Stack(mt.Sequential):
+        pass
+
+    class Net(mt.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body, self.head = Stack(mt.Linear(3, 4), mt.Tanh()), mt.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    model = Net()
+    model(np.ones((2, 3)))
+    assert len(model.body._stack) == 1  # a subclass of Sequential keeps its frame again
+    model.discard_caches()
+    assert mt.gradcheck(model, np.random.default_rng(0).standard_normal((2, 3)))
