@@ -41,27 +41,62 @@ def _hide(d: dict[str, Any], frame: dict[str, Any]) -> None:
         d[name] = None
 
 
-def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
-    """``forward`` wrapped so that the ``_`` attributes it assigns become this call's frame."""
-    if getattr(forward, "_frames_kept", False):
-        return forward
-    if getattr(forward, "_logged_only", False):  # a subclass of a frameless class (Sequential)
+def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable[..., Any]:
+    """``forward`` wrapped so that the ``_`` attributes it assigns become this call's frame.
+
+    Each class gets its own wrapper around the plain function (``records``: the class has no
+    backward of its own, so its calls log their children's calls for ``chain_of``).
+    """
+    while getattr(forward, "_frames_kept", False) or getattr(forward, "_logged_only", False):
         forward = forward.__wrapped__
+    if records:
+        return _recording_forward(forward)
 
     @functools.wraps(forward)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         d = self.__dict__
         if d["_frame"] is not None:  # re-entered (a subclass's super().forward): the outer call records
             return forward(self, *args, **kwargs)
-        shown = d["_shown"]
-        if shown is not None:
-            _hide(d, shown)
+        if d["_shown"] is not None:
+            _hide(d, d["_shown"])
+            d["_shown"] = None
+        frame = d["_frame"] = {}
+        try:
+            out = forward(self, *args, **kwargs)
+        except BaseException:
+            d["_frame"] = None
+            _hide(d, frame)
+            raise
+        d["_frame"] = None
+        if _grad_state.enabled:
+            d["_stack"].append(frame)
+            d["_shown"] = frame
+            if _recorders:
+                _recorders[-1].append((self, args, kwargs, out))
+        else:
+            for name in frame:  # no_grad: nothing waits for a backward
+                d[name] = None
+        return out
+
+    wrapper._frames_kept = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """As ``forward_call``, and the call also records its children's calls and its own inputs/output."""
+
+    @functools.wraps(forward)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if d["_frame"] is not None:
+            return forward(self, *args, **kwargs)
+        if d["_shown"] is not None:
+            _hide(d, d["_shown"])
             d["_shown"] = None
         frame = d["_frame"] = {}
         enabled = _grad_state.enabled
-        log = None
-        if enabled and self._records_calls:
-            log = []
+        log: list[tuple[Any, tuple, dict, Any]] = []
+        if enabled:
             _recorders.append(log)
         try:
             out = forward(self, *args, **kwargs)
@@ -70,15 +105,13 @@ def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
             raise
         finally:
             d["_frame"] = None
-            if log is not None:
+            if enabled:
                 _recorders.pop()
         if not enabled:
-            for name in frame:  # no_grad: nothing waits for a backward
-                d[name] = None
+            _hide(d, frame)
             return out
-        if log is not None:
-            d["_calls"] = frame["_calls"] = log
-            d["_io"] = frame["_io"] = (args, kwargs, out)
+        d["_calls"] = frame["_calls"] = log
+        d["_io"] = frame["_io"] = (args, kwargs, out)
         d["_stack"].append(frame)
         d["_shown"] = frame
         if _recorders:
@@ -91,6 +124,8 @@ def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
 
 def logged_call(forward: Callable[..., Any]) -> Callable[..., Any]:
     """``forward`` of a class without frames (Sequential): only reported to a recording parent."""
+    while getattr(forward, "_frames_kept", False) or getattr(forward, "_logged_only", False):
+        forward = forward.__wrapped__
 
     @functools.wraps(forward)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:

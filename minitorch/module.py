@@ -87,12 +87,14 @@ class Module:
         if "__init__" in cls.__dict__:
             cls.__init__ = recording_init(cls.__dict__["__init__"])
         if cls.__dict__.get("_per_call_frames", True):  # own or inherited methods, wrapped once
-            cls.forward = call_frames.forward_call(cls.forward)
             for name in ("backward", "backward_params", "backward_input"):
                 setattr(cls, name, call_frames.backward_call(getattr(cls, name)))
+            inherited = cls.backward is Module.backward and cls.backward_input is Module.backward_input
+            cls._records_calls = inherited  # no backward of its own: follow the recorded chain
+            cls.forward = call_frames.forward_call(cls.forward, cls._records_calls)
         else:  # no frame, but a composite parent still sees the call
+            cls._records_calls = False
             cls.forward = call_frames.logged_call(cls.forward)
-        cls._records_calls = cls.backward is Module.backward and cls.backward_input is Module.backward_input
 
     def __init__(self) -> None:
         set_ = object.__setattr__
