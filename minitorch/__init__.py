@@ -38,7 +38,7 @@ from minitorch.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
-from minitorch.model_utils import (
+from minitorch.model_files import (
     ModelFileError,
     load_checkpoint,
     load_model,
@@ -56,8 +56,7 @@ from minitorch import metrics, plot
 from minitorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from minitorch.model_summary import ModelSummary, summary
 from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
-
-__version__ = "0.1.0"
+from minitorch.version import __version__ as __version__  # the one source of the version
 
 __all__ = [
     "Adam",

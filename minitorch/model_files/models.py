@@ -26,6 +26,7 @@ from minitorch.model_files.format import (
 )
 from minitorch.model_files.registry import describe, module_tree, rebuild
 from minitorch.module import Module
+from minitorch.version import __version__
 
 PathLike = str | os.PathLike[str]
 
@@ -81,12 +82,10 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
 
 
 def new_header(kind: str, **sections: Any) -> dict[str, Any]:
-    import minitorch  # the package version, read when saving (this module is imported by minitorch)
-
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "library_version": minitorch.__version__,
+        "library_version": __version__,
         "kind": kind,
         **sections,
     }
