@@ -95,14 +95,17 @@ def test_training_flag_and_appended_children_are_kept(tmp_path):
     assert loaded.training and [type(m) for m in loaded] == [mt.Linear, mt.Sigmoid]
 
 
-def test_old_weights_only_files_still_load_into_a_model(tmp_path):
+def test_plain_npz_without_header_is_refused_by_both_forms(tmp_path):
     model = randomize_state(mt.Sequential(mt.Linear(3, 2)))
-    np.savez(tmp_path / "old.npz", **model.state_dict())
+    np.savez(tmp_path / "plain.npz", **model.state_dict())
     target = mt.Sequential(mt.Linear(3, 2))
-    mt.load_model(target, tmp_path / "old.npz")
-    assert_same_state(target, model)
-    with pytest.raises(mt.ModelFileError, match="weights only"):
-        mt.load_model(tmp_path / "old.npz")
+    before = randomize_state(mt.Sequential(mt.Linear(3, 2)))
+    before.load_state_dict(target.state_dict())
+    for call in (lambda: mt.load_model(target, tmp_path / "plain.npz"),
+                 lambda: mt.load_model(tmp_path / "plain.npz")):
+        with pytest.raises(mt.ModelFileError, match="no '__minitorch__' header"):
+            call()
+    assert_same_state(target, before)
 
 
 def test_architecture_false_writes_weights_for_load_into(tmp_path):

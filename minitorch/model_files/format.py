@@ -153,7 +153,7 @@ def _read_member(member: IO[bytes], name: str, size: int) -> np.ndarray:
 
 
 def read_header(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
-    """The checked JSON header of a MiniTorch file, or None for an old weights-only file."""
+    """The checked JSON header of a MiniTorch file, or None if the archive has no header entry."""
     if HEADER_KEY not in arrays:
         return None
     raw = arrays[HEADER_KEY]

@@ -50,8 +50,8 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
 
     The first form needs no code: classes are looked up among MiniTorch's and registered ones,
     never imported. The rebuilt model has the file's dtype and training flag; building it does not
-    consume the library's random numbers. The second form loads weights into a model you built
-    (files from MiniTorch's earlier weights-only format are accepted there too).
+    consume the library's random numbers. The second form loads the file's weights into a model
+    you built.
 
     Pickle is never used. A damaged, forged or mismatching file raises ``ModelFileError`` (a
     ValueError) and leaves ``model`` exactly as it was; a missing file raises FileNotFoundError.
@@ -66,12 +66,7 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
     try:
         header = read_header(arrays)
         if header is None:
-            if model is None:
-                raise ModelFileError(
-                    "holds weights only (MiniTorch's format before version 1); "
-                    "load it into a model you build with load_model(model, path)"
-                )
-            return load_section(None, arrays, model, "model")
+            raise ModelFileError(f"not a MiniTorch model file: it has no '{HEADER_KEY}' header entry")
         expect_keys(header, {"format", "format_version", "library_version", "kind", "model"}, "header")
         if header["kind"] != "model":
             raise ModelFileError(f"expected a model file, got kind {header['kind']!r} (use load_checkpoint)")
@@ -107,15 +102,11 @@ def model_section(model: Module, arrays: dict[str, np.ndarray], prefix: str, arc
 
 
 def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str) -> Module:
-    """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first.
-
-    ``section`` None means a file without one (old format): the weights must match ``model``.
-    """
-    if section is not None:
-        section = expect(section, dict, where)
-        expect_keys(section, {"architecture", "modules", "training"}, where)
-        tree = expect(section["modules"], list, f"{where}.modules")
-        training = expect(section["training"], bool, f"{where}.training")
+    """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first."""
+    section = expect(section, dict, where)
+    expect_keys(section, {"architecture", "modules", "training"}, where)
+    tree = expect(section["modules"], list, f"{where}.modules")
+    training = expect(section["training"], bool, f"{where}.training")
     if model is None:
         if section["architecture"] is None:
             raise ModelFileError(
