@@ -14,9 +14,11 @@ the JSON must be well-formed UTF-8 with no duplicate keys.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
+import struct
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -96,14 +98,19 @@ def header_array(header: dict[str, Any]) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ reading
-def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+def read_npz(
+    path: str | os.PathLike[str], check_names: Callable[[list[str]], None] | None = None
+) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, read strictly and without pickle; damage -> ModelFileError.
 
+    Before a byte of array data is read, the archive's directory is checked: entry names
+    (``check_names(names)`` may refuse more), no two entries' stored bytes overlap and together
+    they fit in the file; so reading costs at most about the file's own size in memory.
     A missing file raises ``FileNotFoundError`` (and other OS errors stay what they are).
     """
     with open(path, "rb") as file:
         try:
-            return _read_archive(file)
+            return _read_archive(file, check_names)
         except ModelFileError as err:
             raise ModelFileError(f"{os.fspath(path)}: {err}") from None
         except Exception as err:  # zipfile, zlib, numpy's header parser... each fails its own way
@@ -112,20 +119,59 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             ) from None
 
 
-def _read_archive(file: IO[bytes]) -> dict[str, np.ndarray]:
+def _read_archive(file: IO[bytes], check_names: Callable[[list[str]], None] | None) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(file) as archive:
-        for info in archive.infolist():
-            if not info.filename.endswith(".npy") or len(info.filename) == 4:
-                raise ModelFileError(f"unexpected entry '{info.filename}' (expected name.npy arrays)")
-            name = info.filename[:-4]
-            if name in arrays:
-                raise ModelFileError(f"entry '{name}' appears twice")
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise ModelFileError(f"entry '{name}' is compressed; expected stored arrays")
+        infos = archive.infolist()
+        names = _entry_names(infos)
+        if check_names is not None:
+            check_names(names)
+        _check_layout(file, infos, archive.start_dir)
+        for name, info in zip(names, infos, strict=True):
             with archive.open(info) as member:
                 arrays[name] = _read_member(member, name, info.file_size)
     return arrays
+
+
+def _entry_names(infos: list[zipfile.ZipInfo]) -> list[str]:
+    """The array names (``name.npy`` -> ``name``): unique, stored uncompressed."""
+    names: list[str] = []
+    for info in infos:
+        if not info.filename.endswith(".npy") or len(info.filename) == 4:
+            raise ModelFileError(f"unexpected entry '{info.filename}' (expected name.npy arrays)")
+        name = info.filename[:-4]
+        if name in names:
+            raise ModelFileError(f"entry '{name}' appears twice")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ModelFileError(f"entry '{name}' is compressed; expected stored arrays")
+        names.append(name)
+    return names
+
+
+def _check_layout(file: IO[bytes], infos: list[zipfile.ZipInfo], directory_start: int) -> None:
+    """Each entry's bytes (local header + data) lie before the directory, and no two overlap.
+
+    Python's zipfile would happily read one stored blob for many entries (an overlapping-entry
+    zip bomb: each read allocates again); here the entries' sizes add up to at most the file.
+    """
+    spans = []
+    for info in infos:
+        if info.file_size != info.compress_size:
+            raise ModelFileError(f"entry '{info.filename}' declares {info.file_size} bytes, stores "
+                                 f"{info.compress_size}")
+        file.seek(info.header_offset)
+        local = file.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            raise ModelFileError(f"entry '{info.filename}' has no local header at its offset")
+        name_length, extra_length = struct.unpack("<2H", local[26:30])
+        end = info.header_offset + 30 + name_length + extra_length + info.compress_size
+        spans.append((info.header_offset, end, info.filename))
+    spans.sort()
+    for (_, end, name), (start, _, after) in itertools.pairwise(spans):
+        if start < end:
+            raise ModelFileError(f"entries '{name}' and '{after}' overlap in the file")
+    if spans and spans[-1][1] > directory_start:
+        raise ModelFileError(f"entry '{spans[-1][2]}' runs past the end of the stored data")
 
 
 def _read_member(member: IO[bytes], name: str, size: int) -> np.ndarray:

@@ -8,6 +8,7 @@ shows the weights under their usual names.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -62,7 +63,7 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
         raise TypeError(f"load_model: expected a Module to load into, got {type(model).__name__}")
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"load_model: expected a file path, got {type(path).__name__}")
-    arrays = read_npz(path)
+    arrays = read_npz(path, _expected_names(model))
     try:
         header = read_header(arrays)
         if header is None:
@@ -74,6 +75,18 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
         return load_section(header["model"], arrays, model, "model")
     except ModelFileError as err:
         raise ModelFileError(f"{os.fspath(path)}: {err}") from None
+
+
+def _expected_names(model: Module | None) -> Callable[[list[str]], None]:
+    """Refuse, before any data is read, entries the model (or any model file) cannot hold."""
+    allowed = None if model is None else {HEADER_KEY, *model.state_dict()}
+
+    def check(names: list[str]) -> None:
+        unexpected = [n for n in names if ("/" in n if allowed is None else n not in allowed)]
+        if unexpected:
+            raise ModelFileError(f"does not match the model: unexpected entries {unexpected[:5]}")
+
+    return check
 
 
 def new_header(kind: str, **sections: Any) -> dict[str, Any]:
