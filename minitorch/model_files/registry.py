@@ -120,15 +120,18 @@ def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
     """A fresh model from its architecture, sized for the weights ``state`` will fill in.
 
     It is built in the weights' floating dtype and leaves the library's random generator as it
-    was. Constructor sizes are vetted against the file: a MiniTorch layer whose integer arguments
-    multiply to more than 16x the file's element count + 2**20 is refused before it allocates
-    anything, so a forged size cannot exhaust memory.
+    was. The whole rebuild keeps one budget of 4x the file's element count + 2**16 elements
+    (a valid file needs exactly its element count): before each MiniTorch constructor runs, its
+    estimated size (see ``_Budget``) is charged, and after each module is built what it really
+    allocated is counted; the first overdraft is a ModelFileError, so a forged file cannot make
+    the rebuild allocate much more than the file holds.
     """
     elements = sum(int(array.size) for array in state.values())
-    token = constructor_check.set(_size_check(16 * elements + 2**20))
+    budget = _Budget(4 * elements + 2**16)
+    token = constructor_check.set(budget.charge_estimate)
     try:
         with preserved_rng(), default_dtype_of(state):
-            model = _build(architecture, "architecture")
+            model = _build(architecture, "architecture", budget)
     except RecursionError:  # a safety net: MAX_DEPTH keeps honest and forged files well below it
         raise ModelFileError("architecture: modules nested too deeply to rebuild") from None
     finally:
@@ -136,7 +139,7 @@ def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
     return model
 
 
-def _build(node: Any, where: str, depth: int = 0) -> Module:
+def _build(node: Any, where: str, budget: _Budget, depth: int = 0) -> Module:
     if depth > MAX_DEPTH:
         raise ModelFileError(f"{where}: modules nested deeper than {MAX_DEPTH} levels")
     node = expect(node, dict, where)
@@ -148,16 +151,18 @@ def _build(node: Any, where: str, depth: int = 0) -> Module:
             f"{where}: unknown module class '{name}'; if it is your own, register it with "
             "@mt.register_module before loading (MiniTorch never imports code a file names)"
         )
-    decode = Decoder(module=lambda body, path: _build(body, path, depth + 1))
+    decode = Decoder(module=lambda body, path: _build(body, path, budget, depth + 1))
     args = expect(node["args"], dict, f"{where}.args")
     values = {arg: decode(value, f"{where}.args.{arg}") for arg, value in args.items()}
     positional, keywords = _call_args(cls, values, f"{where} ({name})")
     try:
-        return cls(*positional, **keywords)
+        module = cls(*positional, **keywords)
     except ModelFileError:
         raise
     except Exception as err:  # the constructor rejects what the file says: any error it raises
         raise ModelFileError(f"{where}: {name}(...) failed: {type(err).__name__}: {err}") from None
+    budget.charge_built(module, f"{where} ({name})")
+    return module
 
 
 def _call_args(cls: type[Module], values: dict[str, Any], where: str) -> tuple[list[Any], dict[str, Any]]:
@@ -188,20 +193,50 @@ def _call_args(cls: type[Module], values: dict[str, Any], where: str) -> tuple[l
     return positional, keywords
 
 
-def _size_check(budget: int) -> Callable[[type, dict[str, Any]], None]:
-    def check(cls: type, arguments: dict[str, Any]) -> None:
+class _Budget:
+    """One allocation budget (in array elements) for a whole rebuild.
+
+    ``charge_estimate`` runs before every constructor (as ``module.constructor_check``): a
+    MiniTorch layer is estimated at the product of its integer arguments, a ``kernel_size``
+    counted once per spatial dimension (``Conv2d`` -> k**2), which is what Linear, Conv, the norms
+    and Embedding-like layers allocate. ``charge_built`` then counts what a built module really
+    holds (every Parameter and buffer not counted before), so a class the estimate
+    underrates costs at most one layer before the rebuild stops.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.estimated, self.built = limit, 0, 0
+        self._counted: set[int] = set()
+
+    def charge_estimate(self, cls: type, arguments: dict[str, Any]) -> None:
         if not cls.__module__.startswith("minitorch."):
             return
+        dims = int(cls.__name__[-2]) if cls.__name__[-2:-1].isdigit() and cls.__name__[-1] == "d" else 1
         size = 1
-        for value in _ints(arguments.values()):
-            size *= max(1, abs(value))
-        if size > budget:
+        for arg, value in arguments.items():
+            for number in _ints([value]):
+                per_dim = arg == "kernel_size" and isinstance(value, int)  # k means (k,) * dims
+                size *= max(1, abs(number)) ** (dims if per_dim else 1)
+        self.estimated += size
+        if self.estimated > self.limit:
             raise ModelFileError(
-                f"{cls.__name__}{tuple(arguments.values())!r:.80}: sizes implausibly large for "
-                "the weights in the file"
+                f"{cls.__name__}{tuple(arguments.values())!r:.80}: sizes implausibly large for the "
+                f"weights in the file (the modules so far need ~{self.estimated} elements, the file "
+                f"holds enough for {self.limit})"
             )
 
-    return check
+    def charge_built(self, module: Module, where: str) -> None:
+        for sub in module.modules():
+            arrays = [p.data for p in sub._parameters.values() if p is not None]
+            for array in [*arrays, *sub._buffers.values()]:
+                if isinstance(array, np.ndarray) and id(array) not in self._counted:
+                    self._counted.add(id(array))
+                    self.built += array.size
+        if self.built > self.limit:
+            raise ModelFileError(
+                f"{where}: the modules built so far hold {self.built} elements, implausibly many for "
+                f"the weights in the file ({self.limit} at most)"
+            )
 
 
 def _ints(values: Any) -> Iterator[int]:

@@ -1,0 +1,139 @@
+"""The holes an adversarial audit found in model files (issue 11), each closed and kept closed."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from forged_files import many_big_layers, overlapping_entries
+from model_helpers import randomize_state, read_header, weights, write_with_header
+
+import minitorch as mt
+from minitorch.model_files import format as fmt
+from minitorch.model_files import registry
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def restore_registry():
+    saved = dict(registry._registered)
+    yield
+    registry._registered.clear()
+    registry._registered.update(saved)
+
+
+# ------------------------------------------------------------ item 2: one budget for the rebuild
+def test_many_layers_each_plausible_are_refused_together(tmp_path, monkeypatch):
+    built = []
+    real_init = mt.Linear.__init__
+
+    @functools.wraps(real_init)  # keeps the signature the loader binds the file's arguments to
+    def counting_init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(1)
+
+    monkeypatch.setattr(mt.Linear, "__init__", counting_init)
+    path = many_big_layers(tmp_path / "forged.npz", layers=48, width=1024)
+    with pytest.raises(mt.ModelFileError, match="implausibly large"):
+        mt.load_model(path)
+    assert built == []  # refused before the first Linear(1024, 1024) allocated anything
+
+
+def test_a_kernel_size_counts_once_per_spatial_dimension(tmp_path):
+    mt.save_model(mt.Sequential(mt.Conv2d(1, 1, 3)), tmp_path / "m.npz")
+    header = read_header(tmp_path / "m.npz")
+    conv = header["model"]["architecture"]["args"]["modules"]["__tuple__"][0]["__module__"]
+    conv["args"]["kernel_size"] = 4096  # 4096 x 4096 weights: 16.8M elements from a 1 KB file
+    write_with_header(tmp_path / "m.npz", header, weights(tmp_path / "m.npz"))
+    with pytest.raises(mt.ModelFileError, match="implausibly large"):
+        mt.load_model(tmp_path / "m.npz")
+
+
+def test_what_a_module_really_allocates_is_counted(tmp_path, restore_registry):
+    @mt.register_module
+    class Greedy(mt.Module):  # not a MiniTorch class, so its arguments are not estimated
+        def __init__(self, n: int = 2):
+            super().__init__()
+            self.W = mt.Parameter(np.zeros((n, n), np.float32))
+
+    mt.save_model(Greedy(), tmp_path / "m.npz")
+    header = read_header(tmp_path / "m.npz")
+    header["model"]["architecture"]["args"]["n"] = 1000
+    write_with_header(tmp_path / "m.npz", header, weights(tmp_path / "m.npz"))
+    with pytest.raises(mt.ModelFileError, match="implausibly many"):
+        mt.load_model(tmp_path / "m.npz")
+
+
+def test_honest_files_of_every_size_still_load(tmp_path):
+    for model in (mt.Sequential(mt.Flatten(), mt.Linear(1, 1)), mt.Sequential(mt.Conv2d(3, 8, 5), mt.ReLU(),
+                                                                             mt.MaxPool2d(2), mt.Flatten())):
+        model = randomize_state(model, seed=3)
+        mt.save_model(model, tmp_path / "m.npz")
+        loaded = mt.load_model(tmp_path / "m.npz")
+        for name, value in loaded.state_dict().items():
+            np.testing.assert_array_equal(value, model.state_dict()[name])
+
+
+# ------------------------------------------------------ item 3: the archive's directory first
+def test_overlapping_entries_are_refused_before_reading(tmp_path, monkeypatch):
+    reads = []
+    real = fmt._read_member
+    monkeypatch.setattr(fmt, "_read_member", lambda *a: reads.append(a[1]) or real(*a))
+    path = overlapping_entries(tmp_path / "bomb.npz", members=8, blob=1 << 16)
+    for call in (mt.load_model, mt.load_checkpoint):
+        with pytest.raises(mt.ModelFileError, match="overlap"):
+            call(path)
+    assert reads == []
+
+
+def test_entries_the_model_cannot_hold_are_refused_before_reading(tmp_path, monkeypatch):
+    model = mt.Sequential(mt.Linear(2, 2))
+    mt.save_model(model, tmp_path / "m.npz")
+    write_with_header(tmp_path / "m.npz", read_header(tmp_path / "m.npz"),
+                      {**weights(tmp_path / "m.npz"), "stray": np.zeros(10**5, np.uint8)})
+    reads = []
+    real = fmt._read_member
+    monkeypatch.setattr(fmt, "_read_member", lambda *a: reads.append(a[1]) or real(*a))
+    with pytest.raises(mt.ModelFileError, match=r"unexpected entries \['stray'\]"):
+        mt.load_model(model, tmp_path / "m.npz")
+    with pytest.raises(mt.ModelFileError, match="unknown entries"):
+        mt.load_checkpoint(tmp_path / "m.npz")
+    assert reads == []
+
+
+# ------------------------------------------- the audit, kept: forged files cost about their size
+_MEASURE = textwrap.dedent("""
+    import resource, sys
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    import forged_files
+    import minitorch as mt
+    path = getattr(forged_files, {builder!r})(Path({path!r}), **{kwargs!r})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        mt.load_model(path)
+    except mt.ModelFileError:
+        pass
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print((after - before) * 1024, path.stat().st_size)
+""")
+
+
+@pytest.mark.parametrize("builder, kwargs", [
+    ("many_big_layers", {"layers": 16, "width": 1024}),   # ~130 MiB on the old loader
+    ("overlapping_entries", {"members": 40, "blob": 2 << 20}),  # ~80 MiB on the old loader
+])
+def test_forged_files_cost_a_small_multiple_of_their_size(tmp_path, builder, kwargs):
+    pytest.importorskip("resource")
+    script = _MEASURE.format(tests=str(TESTS), builder=builder, path=str(tmp_path / "f.npz"), kwargs=kwargs)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         timeout=120)
+    peak, size = map(int, out.stdout.split())
+    # ru_maxrss is a high-water mark: 16 MiB absorbs the interpreter's own noise
+    assert peak <= 4 * size + (16 << 20), f"{builder}: peak grew {peak >> 20} MiB for a {size >> 10} KiB file"
