@@ -137,3 +137,116 @@ def test_forged_files_cost_a_small_multiple_of_their_size(tmp_path, builder, kwa
     peak, size = map(int, out.stdout.split())
     # ru_maxrss is a high-water mark: 16 MiB absorbs the interpreter's own noise
     assert peak <= 4 * size + (16 << 20), f"{builder}: peak grew {peak >> 20} MiB for a {size >> 10} KiB file"
+
+
+# ------------------------------------------ item 4: the model as it is, not as it was constructed
+def _round_trip(model, tmp_path, x):
+    mt.save_model(model, tmp_path / "m.npz")
+    loaded = mt.load_model(tmp_path / "m.npz")
+    model.eval()
+    loaded.eval()
+    np.testing.assert_array_equal(loaded(x), model(x))
+    return loaded
+
+
+@pytest.mark.parametrize("make, attribute, value", [
+    (lambda: mt.LeakyReLU(), "negative_slope", 0.7),
+    (lambda: mt.ELU(), "alpha", 2.5),
+    (lambda: mt.Softmax(dim=1), "dim", 0),
+    (lambda: mt.LogSoftmax(dim=1), "dim", 0),
+    (lambda: mt.LayerNorm(6), "eps", 3.0),
+    (lambda: mt.BatchNorm1d(6), "eps", 3.0),
+    (lambda: mt.Dropout(0.1), "p", 0.6),
+])
+def test_settings_changed_after_construction_come_back(tmp_path, make, attribute, value):
+    model = mt.Sequential(mt.Linear(6, 6), make())
+    setattr(model[1], attribute, value)
+    loaded = _round_trip(model, tmp_path, np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32))
+    assert getattr(loaded[1], attribute) == value
+
+
+def test_tied_weights_stay_tied(tmp_path):
+    t = randomize_state(mt.Sequential(mt.Linear(4, 4), mt.Tanh(), mt.Linear(4, 4)), seed=1)
+    t[2].W = t[0].W
+    loaded = _round_trip(t, tmp_path, np.ones((2, 4), np.float32))
+    assert loaded[2].W is loaded[0].W
+    assert len(loaded.parameters()) == len(t.parameters()) == 3
+
+
+def test_one_module_in_two_places_keeps_sharing_its_weights(tmp_path):
+    shared = mt.Linear(3, 3)
+    loaded = _round_trip(mt.Sequential(shared, mt.ReLU(), shared), tmp_path, np.ones((2, 3), np.float32))
+    assert loaded[0].W is loaded[2].W and loaded[0].b is loaded[2].b
+
+
+def test_a_layer_replaced_after_construction_round_trips(tmp_path, restore_registry):
+    @mt.register_module
+    class Net(mt.Module):
+        def __init__(self, hidden: int = 8):
+            super().__init__()
+            self.body = mt.Linear(4, hidden)
+            self.act = mt.ReLU()
+            self.fc = mt.Linear(hidden, 10)
+
+        def forward(self, x):
+            return self.fc(self.act(self.body(x)))
+
+    net = randomize_state(Net(), seed=2)
+    net.fc = mt.Linear(8, 3)  # transfer learning: a new head
+    net.act = mt.LeakyReLU(0.2)
+    net.extra = mt.Identity()  # added after construction
+    loaded = _round_trip(net, tmp_path, np.ones((2, 4), np.float32))
+    assert loaded.fc.W.shape == (8, 3) and isinstance(loaded.act, mt.LeakyReLU)
+    assert [name for name, _ in loaded.named_children()] == ["body", "act", "fc", "extra"]
+    del net.extra
+    assert "extra" not in dict(_round_trip(net, tmp_path, np.ones((2, 4), np.float32)).named_children())
+
+
+def test_a_bias_removed_after_construction_round_trips(tmp_path):
+    model = mt.Sequential(mt.Linear(3, 2))
+    model[0].b = None
+    assert mt.load_model(_saved(model, tmp_path))[0].b is None
+
+
+def _saved(model, tmp_path):
+    mt.save_model(model, tmp_path / "m.npz")
+    return tmp_path / "m.npz"
+
+
+def test_what_a_file_cannot_hold_is_refused_at_save_naming_it(tmp_path):
+    model = mt.Sequential(mt.Linear(3, 2), mt.ReLU())
+    model[1].threshold = np.zeros(3)  # an array forward might read, neither buffer nor setting
+    with pytest.raises(TypeError, match=r"model\.1 \(ReLU\) attribute 'threshold'"):
+        mt.save_model(model, tmp_path / "m.npz")
+    model = mt.Sequential(mt.BatchNorm1d(3), mt.BatchNorm1d(3))
+    model[1].running_mean = model[0].running_mean
+    with pytest.raises(TypeError, match=r"'0\.running_mean' and '1\.running_mean' are one array"):
+        mt.save_model(model, tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda arch: arch.update(attributes={"_secret": 1}), "no plain attribute '_secret'"),
+    (lambda arch: arch.update(attributes={"fresh": 1}), "no plain attribute 'fresh'"),
+    (lambda arch: arch.update(attributes={"training": False}), "no plain attribute 'training'"),
+    (lambda arch: arch.update(children={"_x": {"class": "ReLU", "args": {}}}), "'_x' is not a child"),
+    (lambda arch: arch.update(children={"W": {"class": "ReLU", "args": {}}}), "'W' is not a child"),
+])
+def test_forged_attributes_and_children_are_refused(tmp_path, edit, message):
+    path = _saved(mt.Sequential(mt.Linear(2, 2)), tmp_path)
+    header = read_header(path)
+    edit(header["model"]["architecture"]["args"]["modules"]["__tuple__"][0]["__module__"])
+    write_with_header(path, header, weights(path))
+    with pytest.raises(mt.ModelFileError, match=message):
+        mt.load_model(path)
+
+
+def test_forged_ties_are_refused(tmp_path):
+    path = _saved(mt.Sequential(mt.Linear(2, 2), mt.Linear(2, 3)), tmp_path)
+    forged = [([["1.W", "0.W"]], "differ in shape"), ([["1.W", "os"]], "expected"), ("x", "list")]
+    for ties, message in forged:
+        header = read_header(path)
+        header["model"]["ties"] = ties
+        write_with_header(tmp_path / "bad.npz", header, weights(path))
+        with pytest.raises(mt.ModelFileError, match=message):
+            mt.load_model(tmp_path / "bad.npz")

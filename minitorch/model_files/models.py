@@ -107,17 +107,57 @@ def model_section(model: Module, arrays: dict[str, np.ndarray], prefix: str, arc
         if prefix + name == HEADER_KEY:
             raise ValueError(f"a state entry may not be called '{HEADER_KEY}'")
         arrays[prefix + name] = value
-    return {
+    section = {
         "architecture": describe(model) if architecture else None,
         "modules": module_tree(model),
         "training": model.training,
     }
+    ties = _ties(model)
+    if ties:
+        section["ties"] = ties
+    return section
+
+
+def _ties(model: Module) -> list[list[str]]:
+    """[[name, name it shares its Parameter with], ...]; a buffer shared by two names is refused."""
+    first: dict[int, str] = {}
+    ties = []
+    for path, module in model.named_modules():
+        for name, value in [*module._parameters.items(), *module._buffers.items()]:
+            key = f"{path}.{name}" if path else name
+            if id(value) not in first:
+                first[id(value)] = key
+            elif name in module._buffers:
+                raise TypeError(f"save_model: buffers '{first[id(value)]}' and '{key}' are one array; "
+                                "a model file cannot share buffers")
+            else:
+                ties.append([key, first[id(value)]])
+    return ties
+
+
+def _tie(model: Module, ties: Any) -> None:
+    """Share the Parameters the file says were one (``t[2].W = t[0].W`` stays tied)."""
+    params = dict(_all_parameters(model))
+    for pair in expect(ties, list, "model.ties"):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(name in params for name in pair)):
+            raise ModelFileError(f"model.ties: expected [name, name] of Parameters, got {pair!r:.80}")
+        alias, original = pair
+        if params[alias].shape != params[original].shape or params[alias].dtype != params[original].dtype:
+            raise ModelFileError(f"model.ties: '{alias}' and '{original}' differ in shape or dtype")
+        owner, _, attr = alias.rpartition(".")
+        setattr(dict(model.named_modules())[owner], attr, params[original])
+        params = dict(_all_parameters(model))
+
+
+def _all_parameters(model: Module) -> list[tuple[str, Any]]:
+    return [(f"{path}.{name}" if path else name, p)
+            for path, module in model.named_modules() for name, p in module._parameters.items()]
 
 
 def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str) -> Module:
     """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first."""
     section = expect(section, dict, where)
-    expect_keys(section, {"architecture", "modules", "training"}, where)
+    expect_keys(section, {"architecture", "modules", "training"} | ({"ties"} & set(section)), where)
     tree = expect(section["modules"], list, f"{where}.modules")
     training = expect(section["training"], bool, f"{where}.training")
     if model is None:
@@ -128,6 +168,7 @@ def load_section(section: Any, state: dict[str, np.ndarray], model: Module | Non
         model = rebuild(section["architecture"], state)
         if module_tree(model) != tree:
             raise ModelFileError(_tree_difference(tree, module_tree(model)))
+        _tie(model, section.get("ties", []))
         _load_state(model, state)
         return model.train(training)
     _load_state(model, state)

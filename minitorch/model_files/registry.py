@@ -92,15 +92,50 @@ def class_name(cls: type[Module], where: str) -> str:
 
 # ------------------------------------------------------------------------------ describe
 def describe(module: Module, where: str = "model") -> dict[str, Any]:
-    """The architecture of ``module`` as JSON; TypeError if a class or an argument cannot be stored."""
+    """The architecture of ``module`` as JSON; TypeError if a class or a value cannot be stored.
+
+    ``args`` are the constructor's; ``children`` (only if any) describe the children the
+    constructor arguments do not hold, so a child assigned after construction (``net.fc =
+    Linear(8, 3)``) is rebuilt as it is now; ``attributes`` (only if any) are the module's public
+    plain attributes as they are now (``act.negative_slope = 0.3`` after construction is kept).
+    """
     name = class_name(type(module), where)
-    children = {id(child): f"{where}.{key}" for key, child in module.named_children()}
-    encode = Encoder(module=lambda child, path: describe(child, children.get(id(child), path)))
-    return {
-        "class": name,
-        "args": {arg: encode(value, f"{where} ({name}) argument '{arg}'")
-                 for arg, value in constructor_args(module).items()},
-    }
+    named = {id(child): f"{where}.{key}" for key, child in module.named_children()}
+    encode = Encoder(module=lambda child, path: describe(child, named.get(id(child), path)))
+    args = constructor_args(module)
+    node = {"class": name,
+            "args": {arg: encode(value, f"{where} ({name}) argument '{arg}'") for arg, value in args.items()}}
+    held = _module_ids(args.values())
+    children = {key: describe(child, f"{where}.{key}")
+                for key, child in module.named_children() if id(child) not in held}
+    attributes = {key: Encoder()(value, f"{where} ({name}) attribute '{key}' (set it in __init__ from an "
+                                        "argument, make it a buffer, or name it with a leading _)")
+                  for key, value in public_attributes(module).items()}
+    if children:
+        node["children"] = children
+    if attributes:
+        node["attributes"] = attributes
+    return node
+
+
+def public_attributes(module: Module) -> dict[str, Any]:
+    """Plain attributes ``forward`` may read: public, not registered, not the training flag."""
+    registered = {*module._parameters, *module._modules, *module._buffers, "training"}
+    return {key: value for key, value in vars(module).items()
+            if not key.startswith("_") and key not in registered}
+
+
+def _module_ids(values: Any) -> set[int]:
+    """ids of the Modules inside (nested) constructor argument values."""
+    found: set[int] = set()
+    for value in values:
+        if isinstance(value, Module):
+            found.add(id(value))
+        elif isinstance(value, (tuple, list)):
+            found |= _module_ids(value)
+        elif isinstance(value, dict):
+            found |= _module_ids(value.values())
+    return found
 
 
 def constructor_args(module: Module) -> dict[str, Any]:
@@ -143,7 +178,7 @@ def _build(node: Any, where: str, budget: _Budget, depth: int = 0) -> Module:
     if depth > MAX_DEPTH:
         raise ModelFileError(f"{where}: modules nested deeper than {MAX_DEPTH} levels")
     node = expect(node, dict, where)
-    expect_keys(node, {"class", "args"}, where)
+    expect_keys(node, {"class", "args"} | ({"children", "attributes"} & set(node)), where)
     name = expect(node["class"], str, f"{where}.class")
     cls = known_classes().get(name)
     if cls is None:
@@ -162,7 +197,59 @@ def _build(node: Any, where: str, budget: _Budget, depth: int = 0) -> Module:
     except Exception as err:  # the constructor rejects what the file says: any error it raises
         raise ModelFileError(f"{where}: {name}(...) failed: {type(err).__name__}: {err}") from None
     budget.charge_built(module, f"{where} ({name})")
+    _restore(module, node, _module_ids(values.values()), where, budget, depth)
     return module
+
+
+def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, budget: _Budget,
+             depth: int) -> None:
+    """Make a constructed module what the file describes: its children and plain attributes.
+
+    ``held``: ids of the modules passed to the constructor (described by the arguments). A child
+    the constructor made as the file describes it is kept (and restored in turn); one that differs
+    is rebuilt; one the saved model no longer had is removed.
+    """
+    children = expect(node.get("children", {}), dict, f"{where}.children")
+    extra = [key for key, child in module.named_children() if id(child) not in held and key not in children]
+    for key in extra:
+        delattr(module, key)  # removed after construction in the saved model
+    for key, child_node in children.items():
+        path = f"{where}.children.{key}"
+        child = module._modules.get(key)
+        if child is not None and id(child) not in held and _same_head(child, child_node):
+            held_by_child = _module_ids(constructor_args(child).values())
+            _restore(child, child_node, held_by_child, path, budget, depth + 1)
+        else:
+            _set_child(module, key, _build(child_node, path, budget, depth + 1), where)
+    attributes = expect(node.get("attributes", {}), dict, f"{where}.attributes")
+    for key, value in attributes.items():
+        _set_attribute(module, key, Decoder()(value, f"{where}.attributes.{key}"), where)
+
+
+def _same_head(module: Module, node: Any) -> bool:
+    """Whether ``module`` has the class and constructor arguments ``node`` describes."""
+    if not isinstance(node, dict):
+        return False
+    try:
+        mine = describe(module)
+    except TypeError:
+        return False
+    return mine["class"] == node.get("class") and mine["args"] == node.get("args")
+
+
+def _set_child(module: Module, key: str, child: Module, where: str) -> None:
+    if key.startswith("_") or (key in vars(module) and key not in module._modules):
+        raise ModelFileError(f"{where}.children: '{key}' is not a child of {type(module).__name__}")
+    setattr(module, key, child)
+
+
+def _set_attribute(module: Module, key: str, value: Any, where: str) -> None:
+    """Put a saved plain attribute back; only one the rebuilt module has, never a new one."""
+    registered = {*module._parameters, *module._modules, *module._buffers}
+    if key.startswith("_") or key == "training" or key not in vars(module) or (
+            key in registered and value is not None):
+        raise ModelFileError(f"{where}.attributes: {type(module).__name__} has no plain attribute '{key}'")
+    setattr(module, key, value)
 
 
 def _call_args(cls: type[Module], values: dict[str, Any], where: str) -> tuple[list[Any], dict[str, Any]]:
