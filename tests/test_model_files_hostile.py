@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -250,3 +253,63 @@ def test_forged_ties_are_refused(tmp_path):
         write_with_header(tmp_path / "bad.npz", header, weights(path))
         with pytest.raises(mt.ModelFileError, match=message):
             mt.load_model(tmp_path / "bad.npz")
+
+
+# ------------------------------------------- items 5 and 7: permissions, symlinks, temporary files
+@pytest.fixture
+def umask_027():
+    previous = os.umask(0o027)
+    yield
+    os.umask(previous)
+
+
+def test_a_new_file_follows_the_umask(tmp_path, umask_027):
+    mt.save_model(mt.Sequential(mt.Linear(2, 2)), tmp_path / "m.npz")
+    assert stat.S_IMODE((tmp_path / "m.npz").stat().st_mode) == 0o640
+
+
+def test_overwriting_keeps_the_files_mode(tmp_path, umask_027):
+    path = _saved(mt.Sequential(mt.Linear(2, 2)), tmp_path)
+    path.chmod(0o604)
+    mt.save_checkpoint(path, model=mt.Sequential(mt.Linear(2, 2)))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o604
+
+
+def test_saving_to_a_symlink_writes_through_it(tmp_path):
+    (tmp_path / "run1").mkdir()
+    (tmp_path / "latest.npz").symlink_to(Path("run1") / "model.npz")
+    model = randomize_state(mt.Sequential(mt.Linear(2, 2)), seed=4)
+    mt.save_model(model, tmp_path / "latest.npz")
+    mt.save_model(model, tmp_path / "latest.npz")  # the second save replaces the target, not the link
+    assert (tmp_path / "latest.npz").is_symlink()
+    assert os.readlink(tmp_path / "latest.npz") == str(Path("run1") / "model.npz")
+    assert sorted(p.name for p in (tmp_path / "run1").iterdir()) == ["model.npz"]
+    np.testing.assert_array_equal(mt.load_model(tmp_path / "run1" / "model.npz")[0].W.data, model[0].W.data)
+
+
+def test_ctrl_c_right_after_the_temporary_file_is_made_leaves_nothing_for_long(tmp_path, monkeypatch):
+    real = tempfile.mkstemp
+
+    def interrupted(*args, **kwargs):
+        fd, _ = real(*args, **kwargs)
+        os.close(fd)
+        raise KeyboardInterrupt  # lands before the caller learns the name
+
+    path = _saved(mt.Sequential(mt.Linear(2, 2)), tmp_path)
+    monkeypatch.setattr(tempfile, "mkstemp", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mt.save_model(mt.Sequential(mt.Linear(2, 2)), path)
+    monkeypatch.undo()
+    assert len(list(tmp_path.iterdir())) == 2  # the orphan exists...
+    mt.save_model(mt.Sequential(mt.Linear(2, 2)), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # ...until the next save sweeps it
+
+
+def test_stale_temporary_files_of_dead_processes_are_swept(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    alive = str(os.getppid())  # a process that is running: its save may be under way
+    for pid in (dead, alive):
+        (tmp_path / f".m.npz.{pid}.abc123.tmp").write_bytes(b"half a model")
+    mt.save_model(mt.Sequential(mt.Linear(2, 2)), tmp_path / "m.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".m.npz.{alive}.abc123.tmp", "m.npz"]

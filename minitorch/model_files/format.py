@@ -14,12 +14,16 @@ the JSON must be well-formed UTF-8 with no duplicate keys.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import itertools
 import json
 import math
 import os
+import stat
 import struct
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -40,24 +44,86 @@ class ModelFileError(ValueError):
 
 # ------------------------------------------------------------------------------------ writing
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write(file)`` on a temporary file in ``path``'s folder, fsync it, rename it to ``path``.
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, rename it to ``path``.
 
-    A crash or an exception mid-way leaves the previous file at ``path`` (or none) and no
-    temporary file behind.
+    - A crash or an exception mid-way leaves the previous file at ``path`` (or none). The
+      temporary file ``.<name>.<pid>.<random>.tmp`` is removed on any exception; one left by a
+      killed process (``kill -9``, power loss) is removed by the next save to the same folder.
+    - ``path`` a symlink: the file it points to is replaced, the link stays (``latest.npz ->
+      run3/model.npz`` keeps pointing at the run).
+    - Permissions: an existing file keeps its mode; a new one gets 0o666 minus the umask, as
+      ``open(path, "w")`` would give it.
     """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    target = Path(os.path.realpath(path))
+    mode = _mode_for(target)
+    tmp_name = None
     try:
+        with _tmp_lock:  # a save in another thread must not sweep this file before it is listed
+            _sweep_stale(target)
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
+                                            suffix=".tmp")
+            _in_progress.add(tmp_name)
         with os.fdopen(fd, "wb") as tmp:
+            if hasattr(os, "fchmod"):
+                os.fchmod(tmp.fileno(), mode)
             write(tmp)
             tmp.flush()
             os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
+        os.replace(tmp_name, target)
     except BaseException:
-        if os.path.exists(tmp_name):
+        if tmp_name is not None and os.path.exists(tmp_name):
             os.unlink(tmp_name)
         raise
-    _fsync_folder(path.parent)
+    finally:
+        _in_progress.discard(tmp_name)
+    _fsync_folder(target.parent)
+
+
+_tmp_lock = threading.Lock()
+_in_progress: set[str | None] = set()
+
+
+def _mode_for(target: Path) -> int:
+    """The mode to write ``target`` with: its own if it exists, else 0o666 minus the umask."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux says it without changing it
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _tmp_lock:  # elsewhere: set and put back (under the lock, so our own saves never race)
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _sweep_stale(target: Path) -> None:
+    """Remove temporary files of earlier saves to ``target`` whose process no longer runs."""
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        pid = leftover.name[len(target.name) + 2:].split(".")[0]
+        if not pid.isdigit() or str(leftover) in _in_progress:
+            continue
+        if int(pid) == os.getpid() or not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError, OverflowError):  # someone else's process, or a platform without it
+        return True
+    return True
 
 
 def atomic_write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
