@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.checks import check_dict
 from minitorch.parameter import Parameter
 
 # Set (by ``minitorch.model_files`` while it rebuilds a model from a file) to a function that
@@ -228,6 +229,7 @@ class Module:
         Every name, shape and dtype is checked before anything changes: on error the module is
         exactly as before. Values are cast to each target's dtype.
         """
+        check_dict(state, f"{type(self).__name__}.load_state_dict", "state")
         targets = self._state_targets()
         missing = [name for name in targets if name not in state]
         unexpected = [name for name in state if name not in targets]
