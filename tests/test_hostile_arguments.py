@@ -137,3 +137,16 @@ def test_each_check_accepts_its_kind_and_names_the_argument(check, good, bad):
     for value in bad:
         with pytest.raises(ValueError, match=r"^f: \w+ must be"):
             check(value)
+
+
+def test_library_functions_use_the_shared_checks():
+    with pytest.raises(ValueError, match=r"manual_seed: seed must be a non-negative integer, got 1\.5"):
+        mt.manual_seed(1.5)
+    with pytest.raises(ValueError, match=r"MSELoss: reduction must be one of"):
+        mt.MSELoss(reduction=None)
+    with pytest.raises(ValueError, match=r"precision: average must be one of"):
+        mt.metrics.precision(np.array([0, 1]), np.array([0, 1]), average="avg")
+    model, opt = _adam()
+    loader = mt.DataLoader(np.zeros((4, 2), np.float32), np.zeros(4, np.int64), batch_size=2)
+    with pytest.raises(ValueError, match=r"fit: verbose must be one of \(0, 1, 2\), got True"):
+        mt.fit(model, mt.CrossEntropyLoss(), opt, loader, epochs=1, verbose=True)  # True is not 1

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from minitorch.callbacks import Callback, CallbackList
-from minitorch.checks import check_positive_int
+from minitorch.checks import check_choice, check_positive_int
 from minitorch.module import Module
 from minitorch.training.history import History
 from minitorch.training.inference import (
@@ -331,5 +331,4 @@ def _check_args(model, loss_fn, optimizer, train_loader, epochs, scheduler, verb
         )
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"fit: expected a scheduler with step(), got {type(scheduler).__name__}")
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    check_choice(verbose, "fit", "verbose", (0, 1, 2))
