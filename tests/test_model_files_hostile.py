@@ -95,6 +95,17 @@ def test_overlapping_entries_are_refused_before_reading(tmp_path, monkeypatch):
     assert reads == []
 
 
+def test_declared_sizes_larger_than_the_file_are_refused(tmp_path):
+    path = _saved(mt.Sequential(mt.Linear(2, 2)), tmp_path)
+    data = bytearray(path.read_bytes())
+    last = data.rindex(b"PK\x01\x02")  # the last entry in the central directory
+    for field in (20, 24):  # its compressed and uncompressed sizes
+        data[last + field:last + field + 4] = (len(data) * 2).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(mt.ModelFileError, match="runs past the end of the stored data"):
+        mt.load_model(path)
+
+
 def test_entries_the_model_cannot_hold_are_refused_before_reading(tmp_path, monkeypatch):
     model = mt.Sequential(mt.Linear(2, 2))
     mt.save_model(model, tmp_path / "m.npz")
