@@ -245,6 +245,8 @@ def test_what_a_file_cannot_hold_is_refused_at_save_naming_it(tmp_path):
     (lambda arch: arch.update(attributes={"training": False}), "no plain attribute 'training'"),
     (lambda arch: arch.update(children={"_x": {"class": "ReLU", "args": {}}}), "'_x' is not a child"),
     (lambda arch: arch.update(children={"W": {"class": "ReLU", "args": {}}}), "'W' is not a child"),
+    (lambda arch: arch.update(children={"forward": {"class": "ReLU", "args": {}}}), "'forward' is not a"),
+    (lambda arch: arch.update(children={"a.b": {"class": "ReLU", "args": {}}}), "'a.b' is not a child"),
 ])
 def test_forged_attributes_and_children_are_refused(tmp_path, edit, message):
     path = _saved(mt.Sequential(mt.Linear(2, 2)), tmp_path)

@@ -238,7 +238,10 @@ def _same_head(module: Module, node: Any) -> bool:
 
 
 def _set_child(module: Module, key: str, child: Module, where: str) -> None:
-    if key.startswith("_") or (key in vars(module) and key not in module._modules):
+    """Assign a child the file describes; never over a method, a plain attribute or a private name."""
+    plain_name = (key.isidentifier() and not key.startswith("_")) or key.isdigit()
+    taken = hasattr(type(module), key) or (key in vars(module) and key not in module._modules)
+    if not plain_name or taken:
         raise ModelFileError(f"{where}.children: '{key}' is not a child of {type(module).__name__}")
     setattr(module, key, child)
 
