@@ -118,7 +118,7 @@ JSON = st.recursive(
     SCALARS,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
         st.sampled_from(["__tuple__", "__dict__", "__module__", "__array__", "class", "args", "children",
-                         "attributes", "ties", "x"]),
+                         "attributes", "ties", "modes", "x"]),
         inner, max_size=2),
     max_leaves=6,
 )

@@ -326,3 +326,24 @@ def test_stale_temporary_files_of_dead_processes_are_swept(tmp_path):
         (tmp_path / f".m.npz.{pid}.abc123.tmp").write_bytes(b"half a model")
     mt.save_model(mt.Sequential(mt.Linear(2, 2)), tmp_path / "m.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == [f".m.npz.{alive}.abc123.tmp", "m.npz"]
+
+
+def test_a_submodule_kept_in_eval_mode_stays_there(tmp_path):
+    model = mt.Sequential(mt.Linear(3, 3), mt.BatchNorm1d(3), mt.Dropout(0.5))
+    model[1].eval()  # frozen statistics while the rest trains
+    loaded = mt.load_model(_saved(model, tmp_path))
+    assert [m.training for m in loaded.modules()] == [True, True, False, True]
+    model.eval()
+    model[2].train()
+    loaded = mt.load_model(_saved(model, tmp_path))
+    assert [m.training for m in loaded.modules()] == [False, False, False, True]
+
+
+def test_forged_modes_are_refused(tmp_path):
+    path = _saved(mt.Sequential(mt.Linear(2, 2)), tmp_path)
+    for modes, message in [({"9": False}, "no module '9'"), ({"0": "no"}, "expected bool"), ([], "dict")]:
+        header = read_header(path)
+        header["model"]["modes"] = modes
+        write_with_header(tmp_path / "bad.npz", header, weights(path))
+        with pytest.raises(mt.ModelFileError, match=message):
+            mt.load_model(tmp_path / "bad.npz")

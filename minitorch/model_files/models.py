@@ -115,6 +115,9 @@ def model_section(model: Module, arrays: dict[str, np.ndarray], prefix: str, arc
     ties = _ties(model)
     if ties:
         section["ties"] = ties
+    modes = {path: sub.training for path, sub in model.named_modules() if sub.training != model.training}
+    if modes:
+        section["modes"] = modes  # e.g. a frozen BatchNorm kept in eval mode inside a training model
     return section
 
 
@@ -149,6 +152,17 @@ def _tie(model: Module, ties: Any) -> None:
         params = dict(_all_parameters(model))
 
 
+def _set_modes(model: Module, modes: Any) -> Module:
+    """Put back submodules whose train/eval mode differed from the model's, parents first."""
+    modes = expect(modes, dict, "model.modes")
+    modules = dict(model.named_modules())
+    for path, training in modes.items():
+        if path not in modules:
+            raise ModelFileError(f"model.modes: the model has no module '{path:.80}'")
+        modules[path].train(expect(training, bool, f"model.modes['{path:.80}']"))
+    return model
+
+
 def _all_parameters(model: Module) -> list[tuple[str, Any]]:
     return [(f"{path}.{name}" if path else name, p)
             for path, module in model.named_modules() for name, p in module._parameters.items()]
@@ -157,7 +171,7 @@ def _all_parameters(model: Module) -> list[tuple[str, Any]]:
 def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str) -> Module:
     """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first."""
     section = expect(section, dict, where)
-    expect_keys(section, {"architecture", "modules", "training"} | ({"ties"} & set(section)), where)
+    expect_keys(section, {"architecture", "modules", "training"} | ({"ties", "modes"} & set(section)), where)
     tree = expect(section["modules"], list, f"{where}.modules")
     training = expect(section["training"], bool, f"{where}.training")
     if model is None:
@@ -170,7 +184,7 @@ def load_section(section: Any, state: dict[str, np.ndarray], model: Module | Non
             raise ModelFileError(_tree_difference(tree, module_tree(model)))
         _tie(model, section.get("ties", []))
         _load_state(model, state)
-        return model.train(training)
+        return _set_modes(model.train(training), section.get("modes", {}))
     _load_state(model, state)
     return model
 
