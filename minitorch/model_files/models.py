@@ -79,7 +79,9 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
 
 def _expected_names(model: Module | None) -> Callable[[list[str]], None]:
     """Refuse, before any data is read, entries the model (or any model file) cannot hold."""
-    allowed = None if model is None else {HEADER_KEY, *model.state_dict()}
+    allowed = None if model is None else {HEADER_KEY, *(
+        f"{path}.{name}" if path else name
+        for path, sub in model.named_modules() for name in [*sub._parameters, *sub._buffers])}
 
     def check(names: list[str]) -> None:
         unexpected = [n for n in names if ("/" in n if allowed is None else n not in allowed)]
