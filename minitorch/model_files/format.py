@@ -6,10 +6,15 @@ Layout of every file MiniTorch writes::
                         "format_version": 1, "library_version": "0.1.0", "kind": ..., ...}
     <name>.npy          one numeric array per entry (weights, buffers, optimizer state)
 
-Reading is strict, so that a damaged or hostile file can only ever raise ``ModelFileError``:
+Reading is strict, so that a damaged or hostile file can only ever raise ``ModelFileError`` and
+costs about its own size: before any data is read, entry names are checked against what the
+loader expects and no two entries' stored bytes may overlap (the overlapping-entry zip bomb);
 entries must be stored uncompressed (as ``np.savez`` writes them), hold numeric dtypes (never
 object arrays, so never pickle), declare no more bytes than they hold, and pass the zip CRC check;
 the JSON must be well-formed UTF-8 with no duplicate keys.
+
+Writing is atomic (``atomic_write``): temporary file, fsync, rename; umask and an existing file's
+mode are respected, symlinks are written through, and stale temporary files are swept.
 """
 
 from __future__ import annotations
