@@ -41,6 +41,7 @@ FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 HEADER_KEY = "__minitorch__"
 MAX_DEPTH = 64  # JSON nesting deeper than this is not something save_model writes
+JSON_BYTES_PER_CONTAINER = 5  # a header with more JSON lists/objects per byte is refused (read_header)
 
 
 class ModelFileError(ValueError):
@@ -276,9 +277,18 @@ def read_header(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
     raw = arrays[HEADER_KEY]
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise ModelFileError(f"the header must be a 1-D uint8 array, got {raw.dtype} {raw.shape}")
+    # A parsed JSON list or object costs ~64 bytes: MiniTorch's own headers hold one per 10-20
+    # bytes (5-9x their size once parsed, with the strings and numbers); `[[],[],...]` would cost
+    # 26x. Denser than one per 5 bytes is refused, so parsing costs at most ~13x the header.
+    text = raw.tobytes()
+    containers = text.count(b"[") + text.count(b"{")
+    if containers * JSON_BYTES_PER_CONTAINER > len(text) + 2**16:
+        raise ModelFileError(
+            f"the header is implausibly dense JSON ({containers} lists and objects in {len(text)} bytes)"
+        )
     try:
         header = json.loads(
-            raw.tobytes().decode("utf-8"),
+            text.decode("utf-8"),
             object_pairs_hook=_unique_keys,
             parse_constant=_no_constant,
         )
