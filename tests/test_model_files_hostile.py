@@ -356,3 +356,21 @@ def test_forged_modes_are_refused(tmp_path):
         write_with_header(tmp_path / "bad.npz", header, weights(path))
         with pytest.raises(mt.ModelFileError, match=message):
             mt.load_model(tmp_path / "bad.npz")
+
+
+def test_weights_a_constructor_draws_are_charged_before_they_are_allocated(tmp_path, restore_registry):
+    @mt.register_module
+    class Square(mt.Module):  # its size grows as n**2 from one argument (as an LSTM's hidden_size)
+        def __init__(self, n: int = 2):
+            super().__init__()
+            self.W = mt.Parameter(mt.random.generator().standard_normal((n, n)).astype(np.float32))
+
+    path = _saved(Square(), tmp_path)
+    header = read_header(path)
+    header["model"]["architecture"]["args"]["n"] = 3000  # 9M draws for a file holding 4 numbers
+    write_with_header(path, header, weights(path))
+    draws = mt.random.generator().bit_generator.state
+    with pytest.raises(mt.ModelFileError, match=r"asks the random generator for 9000000 values"):
+        mt.load_model(path)
+    assert mt.random.generator().bit_generator.state == draws
+    assert isinstance(mt.random.generator(), np.random.Generator)  # the real one is back

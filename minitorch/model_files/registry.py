@@ -21,6 +21,7 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
+import minitorch.random as library_random
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.model_files.codec import Decoder, Encoder
 from minitorch.model_files.format import MAX_DEPTH, ModelFileError, expect, expect_keys
@@ -157,15 +158,16 @@ def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
     It is built in the weights' floating dtype and leaves the library's random generator as it
     was. The whole rebuild keeps one budget of 4x the file's element count + 2**16 elements
     (a valid file needs exactly its element count): before each MiniTorch constructor runs, its
-    estimated size (see ``_Budget``) is charged, and after each module is built what it really
-    allocated is counted; the first overdraft is a ModelFileError, so a forged file cannot make
-    the rebuild allocate much more than the file holds.
+    estimated size (see ``_Budget``) is charged, every random draw that initialises a weight is
+    charged before the generator allocates it, and after each module is built what it really
+    holds is counted; the first overdraft is a ModelFileError, so a forged file cannot make the
+    rebuild allocate much more than the file holds.
     """
     elements = sum(int(array.size) for array in state.values())
     budget = _Budget(4 * elements + 2**16)
     token = constructor_check.set(budget.charge_estimate)
     try:
-        with preserved_rng(), default_dtype_of(state):
+        with preserved_rng(), budgeted_draws(budget), default_dtype_of(state):
             model = _build(architecture, "architecture", budget)
     except RecursionError:  # a safety net: MAX_DEPTH keeps honest and forged files well below it
         raise ModelFileError("architecture: modules nested too deeply to rebuild") from None
@@ -295,7 +297,7 @@ class _Budget:
     """
 
     def __init__(self, limit: int) -> None:
-        self.limit, self.estimated, self.built = limit, 0, 0
+        self.limit, self.estimated, self.drawn, self.built = limit, 0, 0, 0
         self._counted: set[int] = set()
 
     def charge_estimate(self, cls: type, arguments: dict[str, Any]) -> None:
@@ -313,6 +315,17 @@ class _Budget:
                 f"{cls.__name__}{tuple(arguments.values())!r:.80}: sizes implausibly large for the "
                 f"weights in the file (the modules so far need ~{self.estimated} elements, the file "
                 f"holds enough for {self.limit})"
+            )
+
+    def charge_draw(self, size: Any, method: str) -> None:
+        count = 1
+        for number in _ints([size]):
+            count *= max(0, number)
+        self.drawn += count
+        if self.drawn > self.limit:
+            raise ModelFileError(
+                f"a constructor asks the random generator for {count} values ({method}), implausibly "
+                f"many for the weights in the file ({self.limit} at most)"
             )
 
     def charge_built(self, module: Module, where: str) -> None:
@@ -333,8 +346,8 @@ def _ints(values: Any) -> Iterator[int]:
     for value in values:
         if isinstance(value, (tuple, list)):
             yield from _ints(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            yield value
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            yield int(value)
 
 
 @contextlib.contextmanager
@@ -345,6 +358,46 @@ def preserved_rng() -> Iterator[None]:
         yield
     finally:
         generator().bit_generator.state = state
+
+
+# where each of the generator's draws takes its ``size`` positionally
+_DRAW_SIZE_AT = {"uniform": 2, "normal": 2, "standard_normal": 0, "random": 0, "integers": 2,
+                 "permutation": 0}
+
+
+class _BudgetedDraws:
+    """Stands in for the library's generator during a rebuild: layers draw their initial weights
+    from ``generator()``, so each draw's size is charged to the budget before anything is allocated
+    (exact for any layer, however its size depends on its arguments: LSTM, attention...)."""
+
+    def __init__(self, rng: np.random.Generator, budget: _Budget) -> None:
+        self._rng, self._budget = rng, budget
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._rng, name)
+        if name not in _DRAW_SIZE_AT:
+            return method
+
+        def draw(*args: Any, **kwargs: Any) -> Any:
+            at = _DRAW_SIZE_AT[name]
+            size = kwargs.get("size", args[at] if len(args) > at else None)
+            if size is None and kwargs.get("out") is not None:  # drawn into an array made before
+                size = tuple(np.shape(kwargs["out"]))
+            self._budget.charge_draw(size, name)
+            return method(*args, **kwargs)
+
+        return draw
+
+
+@contextlib.contextmanager
+def budgeted_draws(budget: _Budget) -> Iterator[None]:
+    """Route the library's random draws through ``_BudgetedDraws`` while a model is rebuilt."""
+    real = library_random._generator
+    library_random._generator = _BudgetedDraws(real, budget)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        library_random._generator = real
 
 
 @contextlib.contextmanager
