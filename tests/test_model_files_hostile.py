@@ -374,3 +374,15 @@ def test_weights_a_constructor_draws_are_charged_before_they_are_allocated(tmp_p
         mt.load_model(path)
     assert mt.random.generator().bit_generator.state == draws
     assert isinstance(mt.random.generator(), np.random.Generator)  # the real one is back
+
+
+def test_containers_filled_after_construction_round_trip(tmp_path):
+    layers = mt.ModuleList(layer for layer in [mt.Linear(2, 2)])  # a generator: saved as the children
+    layers.append(mt.Tanh())
+    table = mt.ModuleDict([("a", mt.Linear(2, 3))])
+    table["b"] = mt.ReLU()
+    for container, names in ((layers, ["0", "1"]), (table, ["a", "b"])):
+        loaded = mt.load_model(_saved(container, tmp_path))
+        assert [(name, type(child)) for name, child in loaded.named_children()] == [
+            (name, type(child)) for name, child in container.named_children()]
+        assert [name for name, _ in loaded.named_children()] == names

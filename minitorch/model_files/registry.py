@@ -22,10 +22,12 @@ from typing import Any, TypeVar, overload
 import numpy as np
 
 import minitorch.random as library_random
+from minitorch.constructor_args import constructor_check
+from minitorch.containers import ModuleDict, ModuleList, Sequential
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.model_files.codec import Decoder, Encoder
 from minitorch.model_files.format import MAX_DEPTH, ModelFileError, expect, expect_keys
-from minitorch.module import Module, Sequential, constructor_check
+from minitorch.module import Module
 from minitorch.random import generator
 
 M = TypeVar("M", bound=type[Module])
@@ -140,9 +142,14 @@ def _module_ids(values: Any) -> set[int]:
 
 
 def constructor_args(module: Module) -> dict[str, Any]:
-    """The recorded constructor arguments; a Sequential's are its current children."""
-    if type(module).__init__ is Sequential.__init__:
+    """The recorded constructor arguments; a container's are its current children."""
+    init = type(module).__init__
+    if init is Sequential.__init__:
         return {"modules": tuple(module.children())}
+    if init is ModuleList.__init__:
+        return {"modules": list(module.children())}
+    if init is ModuleDict.__init__:
+        return {"modules": dict(module.named_children())}
     return dict(module.__dict__.get("_init_args", {}))
 
 
