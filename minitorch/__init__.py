@@ -26,6 +26,7 @@ from minitorch.layers import (
     Tanh,
 )
 from minitorch.layers.conv import Conv2d
+from minitorch.layers.embedding import Embedding  # sequences
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.losses import (
     BCELoss,
@@ -77,6 +78,7 @@ __all__ = [
     "datasets",
     "Dropout",
     "EarlyStopping",
+    "Embedding",
     "ELU",
     "evaluate",
     "fit",

@@ -60,6 +60,11 @@ LAYERS: dict[str, _Layer] = {
     ),
     "AdaptiveAvgPool2d": _Layer(("output_size",)),
 }
+# sequences: same names, shapes and layouts in both libraries (weight_ih_l0, ... as torch)
+LAYERS.update({
+    "Embedding": _Layer(("num_embeddings", "embedding_dim", "padding_idx"),
+                        torch_only={"max_norm": None, "scale_grad_by_freq": False, "sparse": False}),
+})
 
 
 def to_torch(model: Module) -> Any:

@@ -109,3 +109,23 @@ ORACLE |= {
     "BatchNorm2d-eval", "LayerNorm", "LayerNorm-last-2-dims", "LayerNorm-no-affine", "LayerNorm-no-bias",
     "Deep-net-eval",
 }
+
+
+# --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
+# (id, factory, make_inputs): make_inputs(rng) returns the tuple of positional inputs, passed as given
+# (floating arrays are differentiated, integer ones not; nested tuples such as (h0, c0) allowed).
+def _ids(high: int, shape: tuple[int, ...]):
+    return lambda rng: (rng.integers(0, high, shape),)
+
+
+INPUT_CASES = [
+    ("Embedding", lambda: mt.Embedding(7, 3), _ids(7, (4, 5))),
+    ("Embedding-repeats-1d", lambda: mt.Embedding(3, 4), _ids(3, (9,))),
+    # the padding row's gradient is zero by definition, not the numerical slope: gradcheck sees ids
+    # without it (test_embedding.py checks the padding row against torch)
+    ("Embedding-padding", lambda: mt.Embedding(6, 2, padding_idx=1),
+     lambda rng: (np.array([[3, 2, 3], [5, 0, 4]]),)),
+    ("Embedding-scalar-id", lambda: mt.Embedding(5, 3, padding_idx=-1), lambda rng: (np.array(2),)),
+]
+# ids of INPUT_CASES that also have a PyTorch twin in tests/oracle.py
+INPUT_ORACLE = {"Embedding", "Embedding-repeats-1d", "Embedding-padding", "Embedding-scalar-id"}

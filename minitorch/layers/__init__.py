@@ -4,6 +4,7 @@ from minitorch.layers.activations import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Ta
 from minitorch.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.dropout import Dropout
+from minitorch.layers.embedding import Embedding
 from minitorch.layers.flatten import Flatten
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.linear import Identity, Linear
@@ -16,3 +17,4 @@ __all__ += [
     "Softmax", "Tanh",
     "AdaptiveAvgPool2d", "AvgPool2d", "Conv2d", "MaxPool2d",
 ]
+__all__ += ["Embedding"]
