@@ -286,3 +286,26 @@ def compare_inputs(module: mt.Module, inputs: tuple, rtol: float, atol: float, s
     for name, p in module.named_parameters():
         assert p.grad.dtype == dtype, name
         np.testing.assert_allclose(p.grad, theirs[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+
+
+_RECURRENT_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+                   "bidirectional")
+
+
+def _recurrent(torch_cls: type, args: tuple[str, ...]) -> Callable[[mt.Module], torch.nn.Module]:
+    """A torch RNN/LSTM/GRU or cell with the same arguments and (copied, same-named) parameters."""
+
+    def build(m: mt.Module) -> torch.nn.Module:
+        kwargs = {arg: getattr(m, arg) for arg in args}
+        if hasattr(m, "nonlinearity"):
+            kwargs["nonlinearity"] = m.nonlinearity
+        dtype = _torch_dtype(next(iter(m.parameters())).data)
+        return _with_state_of(m, torch_cls(**kwargs, dtype=dtype))
+
+    return build
+
+
+for _cls in ("RNN", "LSTM", "GRU"):
+    TWINS[getattr(mt, _cls)] = _recurrent(getattr(torch.nn, _cls), _RECURRENT_ARGS)
+for _cls in ("RNNCell", "LSTMCell", "GRUCell"):
+    TWINS[getattr(mt, _cls)] = _recurrent(getattr(torch.nn, _cls), ("input_size", "hidden_size", "bias"))

@@ -12,6 +12,13 @@ import minitorch as mt
 def _models():
     return [
         mt.Embedding(11, 4, padding_idx=2),
+        mt.RNN(3, 4, num_layers=2, nonlinearity="relu", bias=False, batch_first=True),
+        mt.LSTM(3, 4, num_layers=2, dropout=0.25, bidirectional=True),
+        mt.GRU(2, 5, bidirectional=True).eval(),
+        mt.RNNCell(3, 2, nonlinearity="relu"),
+        mt.LSTMCell(3, 2, bias=False),
+        mt.GRUCell(2, 3),
+        mt.Sequential(mt.Embedding(5, 3), mt.LSTMCell(3, 4)),
     ]
 
 
@@ -47,3 +54,22 @@ def test_embedding_from_torch_gives_torch_outputs():
 def test_from_torch_refuses_unsupported_embedding_options():
     with pytest.raises(ValueError, match="max_norm"):
         mt.interop.from_torch(torch.nn.Embedding(3, 2, max_norm=1.0))
+
+
+@pytest.mark.parametrize("model", _models()[1:7], ids=lambda m: type(m).__name__)
+def test_converted_recurrent_layers_give_torchs_outputs(model):
+    """to_torch of a MiniTorch layer computes what the layer computes (eval: no dropout draws)."""
+    model.eval()
+    t = mt.interop.to_torch(model)
+    x = np.random.default_rng(0).standard_normal((2, 3, model.input_size)).astype(np.float32)
+    x = x[0] if "Cell" in type(model).__name__ else x
+    ours, theirs = model(x), t(torch.from_numpy(x))
+    flat = lambda v: [a for item in v for a in flat(item)] if isinstance(v, tuple) else [v]  # noqa: E731
+    for a, b in zip(flat(ours), flat(theirs), strict=True):
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert t.training is False
+
+
+def test_from_torch_refuses_lstm_projection():
+    with pytest.raises(ValueError, match="proj_size"):
+        mt.interop.from_torch(torch.nn.LSTM(3, 4, proj_size=2))

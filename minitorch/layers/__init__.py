@@ -9,6 +9,8 @@ from minitorch.layers.flatten import Flatten
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.linear import Identity, Linear
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.layers.rnn import GRU, LSTM, RNN
+from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.softmax import LogSoftmax, Softmax
 
 __all__ = ["Flatten", "Identity", "Linear", "ReLU", "Sigmoid"]
@@ -17,4 +19,4 @@ __all__ += [
     "Softmax", "Tanh",
     "AdaptiveAvgPool2d", "AvgPool2d", "Conv2d", "MaxPool2d",
 ]
-__all__ += ["Embedding"]
+__all__ += ["Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
