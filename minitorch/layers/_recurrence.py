@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.kernels import kernels_enabled
-from minitorch.kernels import recurrence as fast
+from minitorch.kernels import sequences as fast
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:

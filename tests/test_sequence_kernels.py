@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minitorch.kernels import kernels_enabled, use_kernels
-from minitorch.kernels import recurrence as fast
+from minitorch.kernels import sequences as fast
 from minitorch.layers import _recurrence as plain
 
 
@@ -62,3 +62,19 @@ def test_kernels_leave_their_inputs_alone():
     fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
     for a, b in zip((xw, h0, c0, W_hh, dhs, dh_n, dc_n), copies, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(V=st.integers(1, 12), D=st.integers(1, 4), n=st.integers(0, 40), float32=st.booleans(),
+       seed=st.integers(0, 2**31))
+def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
+    """Repeated ids add up, into a target that already holds a gradient (accumulation)."""
+    dtype = np.float32 if float32 else np.float64
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, V, n)
+    rows = rng.standard_normal((n, D)).astype(dtype)
+    target = rng.standard_normal((V, D)).astype(dtype)
+    expected = target.copy()
+    np.add.at(expected, ids, rows)
+    fast.scatter_add_rows(target, ids, rows)
+    np.testing.assert_allclose(target, expected, rtol=1e-5 if float32 else 1e-13, atol=1e-6 if float32 else 0)

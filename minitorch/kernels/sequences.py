@@ -1,5 +1,6 @@
-"""Kernels of the recurrent time loops (``minitorch/layers/_recurrence.py``): same signatures, same
-caches, same results to rounding, fewer passes per time step.
+"""Kernels of the sequence family: the LSTM time loops (``minitorch/layers/_recurrence.py``) and
+Embedding's scatter-add (``minitorch/layers/embedding.py``); same signatures, same results to
+rounding, fewer passes.
 
 The plain loops read as their equations and allocate each intermediate; inside a Python loop of
 L steps over small (N, 4H) blocks the number of NumPy calls per step is the cost. These kernels
@@ -90,3 +91,28 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
         np.matmul(da, W_hh, out=dh)
         dc *= f
     return da_all, da_all, dh, dc
+
+
+def scatter_add_rows(target, ids, rows):
+    """Kernel of ``embedding.scatter_add_rows`` (same formula: target[ids[k]] += rows[k] for every k,
+    repeated ids adding up; the plain form is ``np.add.at(target, ids, rows)``).
+
+    Saves: ``np.add.at`` handles one row at a time. Here the ids are ranked within their repeats
+    (one argsort, not a stable one: any order within a run will do): rank 0 is every id's first
+    occurrence, rank 1 its second, ... Within a rank no id repeats, so ``target[ids_r] += rows_r``
+    is an ordinary buffered fancy-index update: one vectorised gather-add-scatter per rank (a
+    handful with 30 % repeated ids) instead of one small update per row.
+    """
+    n = len(ids)
+    if n == 0:
+        return
+    order = np.argsort(ids)
+    sorted_ids = ids[order]
+    first = np.empty(n, dtype=bool)  # where a run of equal ids starts
+    first[0] = True
+    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
+    positions = np.arange(n)
+    rank = positions - np.maximum.accumulate(np.where(first, positions, 0))  # place within its run
+    for r in range(int(rank.max()) + 1):
+        pick = order[rank == r] if r else order[first]
+        target[ids[pick]] += rows[pick]
