@@ -158,8 +158,9 @@ class RNNBase(Module):
                 W_ih.accumulate_grad(dxw2.T @ xs.reshape(-1, xs.shape[-1]))
                 W_hh.accumulate_grad(dhw2.T @ hs[:-1].reshape(-1, H))
                 if b_ih is not None:
-                    b_ih.accumulate_grad(dxw2.sum(axis=0))
-                    b_hh.accumulate_grad(dhw2.sum(axis=0))
+                    db_ih = dxw2.sum(axis=0)
+                    b_ih.accumulate_grad(db_ih)  # RNN, LSTM: dhw is dxw (the biases enter summed)
+                    b_hh.accumulate_grad(db_ih if dhw is dxw else dhw2.sum(axis=0))
                 # w.r.t. input
                 dxs = (dxw2 @ W_ih.data).reshape(xs.shape)
                 dxs = dxs if d == 0 else dxs[::-1]
