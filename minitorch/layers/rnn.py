@@ -107,7 +107,7 @@ class RNNBase(Module):
                 xw = xs.reshape(-1, xs.shape[-1]) @ W_ih.data.T  # all L * N steps in one product
                 if b_ih is not None:
                     xw += b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
-                xw = xw.reshape(xs.shape[0], xs.shape[1], -1)
+                xw = xw.reshape(xs.shape[0], xs.shape[1], W_ih.shape[0])
                 j = layer * D + d
                 c0 = None if states[1] is None else states[1][j]
                 b_loop = b_hh.data if self.BIAS_HH_IN_LOOP and b_hh is not None else None
