@@ -25,6 +25,15 @@ class Case(NamedTuple):
     oracle: bool = True  # a PyTorch twin in tests/oracle.py checks output, dx and every grad
 
 
+class InputCase(NamedTuple):
+    """A module of several, integer or nested inputs: ``make_inputs(rng)`` gives its positional inputs."""
+
+    id: str
+    factory: Callable[[], mt.Module]
+    make_inputs: Callable[[np.random.Generator], tuple]
+    oracle: bool = True
+
+
 def _randomized(module: mt.Module) -> mt.Module:
     """Random weights, biases and running statistics instead of the 1 / 0 init, so tests see them."""
     rng = np.random.default_rng(7)
@@ -142,3 +151,67 @@ FAMILIES: dict[str, list[Case]] = {
 # The flat views: (id, factory, input_shape) for every case, and the ids that have a PyTorch twin
 MODULE_CASES = [(c.id, c.factory, c.input_shape) for cases in FAMILIES.values() for c in cases]
 ORACLE = {c.id for cases in FAMILIES.values() for c in cases if c.oracle}
+
+
+# --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
+# InputCase(id, factory, make_inputs, oracle): make_inputs(rng) returns the tuple of positional
+# inputs, passed as given (floating arrays are differentiated, integer ones not; nested tuples
+# such as (h0, c0) allowed).
+def _ids(high: int, shape: tuple[int, ...]):
+    return lambda rng: (rng.integers(0, high, shape),)
+
+
+EMBEDDING_CASES = [
+    InputCase("Embedding", lambda: mt.Embedding(7, 3), _ids(7, (4, 5))),
+    InputCase("Embedding-repeats-1d", lambda: mt.Embedding(3, 4), _ids(3, (9,))),
+    # the padding row's gradient is zero by definition, not the numerical slope: gradcheck sees ids
+    # without it (test_embedding.py checks the padding row against torch)
+    InputCase("Embedding-padding", lambda: mt.Embedding(6, 2, padding_idx=1),
+              lambda rng: (np.array([[3, 2, 3], [5, 0, 4]]),)),
+    InputCase("Embedding-scalar-id", lambda: mt.Embedding(5, 3, padding_idx=-1), lambda rng: (np.array(2),)),
+]
+
+
+def _seq(shape: tuple[int, ...], *states: tuple[int, ...]):
+    """Inputs x of ``shape`` and, if ``states`` are given, hx: one array, or a pair for LSTM."""
+    def make(rng):
+        x = rng.standard_normal(shape)
+        if not states:
+            return (x,)
+        hx = tuple(rng.standard_normal(s) for s in states)
+        return (x, hx if len(hx) == 2 else hx[0])
+    return make
+
+
+RECURRENT_CASES = [
+    InputCase("RNN", lambda: mt.RNN(3, 2), _seq((4, 2, 3))),
+    InputCase("RNN-relu-2-layers-h0", lambda: mt.RNN(2, 3, 2, nonlinearity="relu"),
+              _seq((3, 2, 2), (2, 2, 3))),
+    InputCase("RNN-bidirectional-batch-first", lambda: mt.RNN(2, 2, bidirectional=True, batch_first=True),
+              _seq((2, 3, 2), (2, 2, 2))),
+    InputCase("LSTM", lambda: mt.LSTM(3, 2), _seq((4, 2, 3))),
+    InputCase("LSTM-h0-c0", lambda: mt.LSTM(2, 3), _seq((3, 2, 2), (1, 2, 3), (1, 2, 3))),
+    InputCase("LSTM-2-layers-bidirectional", lambda: mt.LSTM(2, 2, num_layers=2, bidirectional=True),
+              _seq((3, 2, 2), (4, 2, 2), (4, 2, 2))),
+    InputCase("LSTM-batch-first-no-bias", lambda: mt.LSTM(2, 2, bias=False, batch_first=True),
+              _seq((2, 3, 2))),
+    InputCase("LSTM-unbatched", lambda: mt.LSTM(2, 3, num_layers=2), _seq((3, 2), (2, 3), (2, 3))),
+    InputCase("LSTM-dropout-train", lambda: mt.LSTM(2, 2, num_layers=3, dropout=0.5), _seq((3, 2, 2)),
+              oracle=False),  # torch's dropout masks differ
+    InputCase("GRU", lambda: mt.GRU(3, 2), _seq((4, 2, 3))),
+    InputCase("GRU-2-layers-bidirectional-h0", lambda: mt.GRU(2, 2, num_layers=2, bidirectional=True),
+              _seq((3, 2, 2), (4, 2, 2))),
+    InputCase("GRU-unbatched-no-bias", lambda: mt.GRU(2, 3, bias=False), _seq((3, 2), (1, 3))),
+    InputCase("RNNCell", lambda: mt.RNNCell(3, 2), _seq((2, 3), (2, 2))),
+    InputCase("RNNCell-relu-no-h", lambda: mt.RNNCell(3, 2, nonlinearity="relu"), _seq((2, 3))),
+    InputCase("LSTMCell", lambda: mt.LSTMCell(3, 2), _seq((2, 3), (2, 2), (2, 2))),
+    InputCase("LSTMCell-unbatched-no-bias", lambda: mt.LSTMCell(2, 3, bias=False), _seq((2,), (3,), (3,))),
+    InputCase("GRUCell", lambda: mt.GRUCell(3, 2), _seq((2, 3), (2, 2))),
+    InputCase("GRUCell-unbatched-no-h", lambda: mt.GRUCell(2, 3), _seq((2,))),
+]
+
+INPUT_FAMILIES: dict[str, list[InputCase]] = {"embedding": EMBEDDING_CASES, "recurrent": RECURRENT_CASES}
+
+# The flat views: (id, factory, make_inputs) for every case, and the ids that have a PyTorch twin
+INPUT_CASES = [(c.id, c.factory, c.make_inputs) for cases in INPUT_FAMILIES.values() for c in cases]
+INPUT_ORACLE = {c.id for cases in INPUT_FAMILIES.values() for c in cases if c.oracle}
