@@ -49,6 +49,7 @@ from minitorch.model_utils import (
 from minitorch.module import Module, Parameter, Sequential
 from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
+from minitorch.threads import get_num_threads, set_num_threads
 
 # isort: split
 # training experience: fit / evaluate / predict, callbacks, metrics, summary, plots (mt.plot needs matplotlib)
@@ -83,6 +84,7 @@ __all__ = [
     "Flatten",
     "GELU",
     "get_default_dtype",
+    "get_num_threads",
     "gradcheck",
     "GradcheckError",
     "History",
@@ -121,6 +123,7 @@ __all__ = [
     "save_model",
     "Sequential",
     "set_default_dtype",
+    "set_num_threads",
     "SGD",
     "Sigmoid",
     "SmoothL1Loss",
