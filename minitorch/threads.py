@@ -74,6 +74,8 @@ def policy(n_params: int) -> int:
 def apply_policy(n_params: int) -> None:
     """Set the BLAS threads to ``policy(n_params)``; one C call, and only when the count changes.
     A no-op without threadpoolctl."""
+    if _state["explicit"] is not None:
+        return  # set_num_threads already set it
     try:
         want = policy(n_params)
     except ImportError:

@@ -113,11 +113,18 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
     New momentum buffers are written into ``momentum_buffers`` (as torch's functional sgd does).
     Saves: the temporaries g + wd*p, lr*g and (1-tau)*g, and one pass per temporary.
     """
-    threads.apply_policy(sum(p.data.size for p in params))
+    threads.apply_policy(sum([p.data.size for p in params]))
     s = -1.0 if maximize else 1.0
     lr, mu, tau, wd = float(lr), float(momentum), float(dampening), float(weight_decay)
+    step_t: dict[np.dtype, np.ndarray] = {}  # lr * s as a 0-d array of each dtype (no promotion)
     for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
         x = p.data
+        if mu == 0 and wd == 0 and x.size < BLAS_MIN:  # small: the plain line is the fastest form
+            a = step_t.get(x.dtype)
+            if a is None:
+                a = step_t[x.dtype] = np.asarray(lr * s, dtype=x.dtype)
+            x -= a * grad
+            continue
         if mu == 0:
             scal_(1.0 - lr * wd, x)
             axpy_(-lr * s, grad, x)
