@@ -116,3 +116,14 @@ def test_report_computes_every_target_from_a_fake_run():
 def test_busy_cores_starts_and_stops_its_processes():
     with harness.busy_cores(1):
         pass  # leaving the block must not hang: the busy process is ended by its own pid
+
+
+def test_adam_contenders_follow_the_same_trajectory():
+    pytest.importorskip("torch")
+    sizes = (6, 8, 3)
+    steps = {"mt-fit": _common.minitorch_step(sizes, 16, optimizer="adam"),
+             "mt-kernel": _common.minitorch_step(sizes, 16, optimizer="adam", kernel=True),
+             "torch": _common.torch_step(sizes, 16, optimizer="adam")}
+    losses = {name: [float(step()) for _ in range(6)] for name, step in steps.items()}
+    for name, values in losses.items():
+        np.testing.assert_allclose(values, losses["torch"], rtol=1e-4, err_msg=name)

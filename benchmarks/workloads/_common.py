@@ -54,13 +54,20 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
     backward = model.backward if readme else model.backward_params
     update = opt.step
     if kernel:
-        from minitorch.kernels.optimizers import sgd
+        from minitorch.kernels import optimizers as fast
 
         params = list(model.parameters())
+        ms, vs = ([np.zeros_like(p.data) for p in params] for _ in range(2))
+        steps = [0] * len(params)
 
         def update() -> None:
-            sgd(params, [p.grad for p in params], [None] * len(params), lr=LR, momentum=0.0, dampening=0.0,
-                weight_decay=0.0, nesterov=False)
+            grads = [p.grad for p in params]
+            if optimizer == "sgd":
+                fast.sgd(params, grads, [None] * len(params), lr=LR, momentum=0.0, dampening=0.0,
+                         weight_decay=0.0, nesterov=False)
+            else:
+                fast.adam(params, grads, ms, vs, [None] * len(params), steps, amsgrad=False, beta1=0.9,
+                          beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8)
 
     def step() -> Any:
         xb, yb = next(data)

@@ -93,5 +93,6 @@ def _row(batch: int) -> dict[str, Any]:
 WORKLOADS = {f"mlp 784-512-256-10 sgd b{batch}": _row(batch) for batch in (32, 128, 512)}
 WORKLOADS["mlp 784-512-256-10 adam b128"] = {
     "mt-fit": lambda: minitorch_step(MLP, 128, optimizer="adam"),
+    "mt-kernel": lambda: minitorch_step(MLP, 128, optimizer="adam", kernel=True),
     "torch": lambda: torch_step(MLP, 128, optimizer="adam"),
 }
