@@ -129,16 +129,19 @@ def main(argv: list[str] | None = None) -> dict:
     results["machine"]["loadavg_end"] = list(os.getloadavg())
     results["machine"]["seconds"] = round(time.perf_counter() - start, 1)
     results["ratios"] = report.ratios(results)
-    print(report.machine_table(results["machine"]), report.rows_table(results),
-          report.breakdown_table(results), report.targets_table(results), sep="\n\n")
+    text = [report.machine_table(results["machine"]), report.rows_table(results),
+            report.breakdown_table(results), report.targets_table(results)]
     if args.in_process:
-        print("\n| row | contender | in one process | isolated | within 5 % |\n|---|---|---:|---:|---|")
-        for r in results["in_process"]:
-            print(f"| {r['row']} | {r['contender']} vs {r['baseline']} | {r['in_process'] or 0:.2f} | "
-                  f"{r['isolated'] or 0:.2f} | {'yes' if r['agree_5pct'] else 'NO'} |")
+        lines = ["| row | contender | in one process | isolated | within 5 % |", "|---|---|---:|---:|---|"]
+        lines += [f"| {r['row']} | {r['contender']} vs {r['baseline']} | {r['in_process'] or 0:.2f} | "
+                  f"{r['isolated'] or 0:.2f} | {'yes' if r['agree_5pct'] else 'NO'} |"
+                  for r in results["in_process"]]
+        text.append("\n".join(lines))
+    print(*text, sep="\n\n")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1, default=str) + "\n")
-    print(f"\n{results['machine']['seconds']} s; results written to {args.json}")
+    Path(args.json).with_suffix(".md").write_text("\n\n".join(text) + "\n")
+    print(f"\n{results['machine']['seconds']} s; results written to {args.json} and its .md twin")
     return results
 
 

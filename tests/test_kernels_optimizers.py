@@ -215,3 +215,14 @@ def test_thread_policy_and_explicit_setting():
     finally:
         mt.set_num_threads(None)
         threads._set(start)
+
+
+def test_adam_with_lr_zero_moves_the_moments_but_not_the_parameters():
+    params, grads = _problem(np.float64)
+    before = [p.data.copy() for p in params]
+    state = [[np.zeros_like(p.data) for p in params] for _ in range(2)]
+    fast.adam(params, grads[0], *state, [None] * len(params), [0] * len(params), amsgrad=False, beta1=0.9,
+              beta2=0.99, lr=0.0, weight_decay=0.0, eps=1e-8)
+    for p, b, m, g in zip(params, before, state[0], grads[0], strict=True):
+        np.testing.assert_array_equal(p.data, b)
+        np.testing.assert_allclose(m, 0.1 * g, rtol=1e-12)

@@ -162,8 +162,10 @@ def adam(params: list[Any], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
         v_hat = max(v_max, v) if amsgrad (kept in max_exp_avg_sqs) else v
         p = p - (lr / (1 - beta1**step)) * m / (sqrt(v_hat) / sqrt(1 - beta2**step) + eps)
     ``state_steps`` holds ints (replaced by step + 1) or 0-d arrays (incremented in place).
-    Saves: the chunk loop keeps each of the five passes in cache, and the full-size temporaries
-    (g - m, g * g, sqrt(v), the quotient) become two chunk-sized scratch arrays.
+    Computed as p += m / d with d = -denom / step_size (the step size rides on the scalar passes that
+    build the denominator, as the plain Adam does).
+    Saves: the chunk loop keeps each pass in cache, and the full-size temporaries (g - m, g * g,
+    sqrt(v), the quotient) become one chunk-sized scratch array (two with maximize or weight decay).
     """
     threads.apply_policy(sum(p.data.size for p in params))
     for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
@@ -180,27 +182,33 @@ def adam(params: list[Any], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
         views = [a.reshape(-1) for a in (x, grad, exp_avgs[i], exp_avg_sqs[i])]
         vmax_flat = None if vmax is None else vmax.reshape(-1)
         dtype = x.dtype
-        consts = [np.asarray(c, dtype=dtype) for c in
-                  (1.0 - beta1, beta2, 1.0 - beta2, 1.0 / bc2_sqrt, eps, -lr / bc1, weight_decay)]
+        step_size = lr / bc1 if lr != 0 else 0.0
+        safe = step_size or 1.0  # lr = 0: m and v still move, p does not (_adam_chunk stops early)
+        consts = [np.asarray(c, dtype=dtype) for c in (1.0 - beta1, beta2, 1.0 - beta2,
+                  -1.0 / (bc2_sqrt * safe), eps / safe, weight_decay)]
         size = min(CHUNK, x.size)
         work = (np.empty(size, dtype), np.empty(size, dtype))
         for start in range(0, x.size, CHUNK):
             chunk = slice(start, start + CHUNK)
             vm = None if vmax_flat is None else vmax_flat[chunk]
-            _adam_chunk(*(v[chunk] for v in views), vm, consts, maximize, weight_decay != 0, work)
+            _adam_chunk(*(v[chunk] for v in views), vm, consts, maximize, weight_decay != 0, work,
+                        step_size != 0)
 
 
 def _adam_chunk(x: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: np.ndarray | None,
-                consts: list[np.ndarray], maximize: bool, decay: bool, work: tuple) -> None:
-    one_m_b1, b2, one_m_b2, inv_bc2_sqrt, eps, neg_step, wd = consts
-    g, t = work[0][: x.size], work[1][: x.size]
-    if maximize:
-        np.negative(grad, out=g)
-    else:
-        g[...] = grad
-    if decay:
-        np.multiply(x, wd, out=t)
-        g += t
+                consts: list[np.ndarray], maximize: bool, decay: bool, work: tuple, move: bool) -> None:
+    one_m_b1, b2, one_m_b2, inv_denom, eps_over, wd = consts
+    t = work[1][: x.size]
+    g = grad
+    if maximize or decay:
+        g = work[0][: x.size]
+        if maximize:
+            np.negative(grad, out=g)
+        else:
+            g[...] = grad
+        if decay:
+            np.multiply(x, wd, out=t)
+            g += t
     np.subtract(g, m, out=t)            # m += (1 - beta1) * (g - m)
     t *= one_m_b1
     m += t
@@ -210,9 +218,10 @@ def _adam_chunk(x: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, v
     v += t
     if vmax is not None:
         np.maximum(vmax, v, out=vmax)
-    np.sqrt(v if vmax is None else vmax, out=t)   # denom = sqrt(v_hat) / sqrt(bc2) + eps
-    t *= inv_bc2_sqrt
-    t += eps
-    np.divide(m, t, out=t)               # p += (-lr / bc1) * m / denom
-    t *= neg_step
+    if not move:
+        return
+    np.sqrt(v if vmax is None else vmax, out=t)   # d = -denom / step_size, then p += m / d
+    t *= inv_denom
+    t -= eps_over
+    np.divide(m, t, out=t)
     x += t
