@@ -76,7 +76,7 @@ def in_process_check(families: dict, results: dict, args: argparse.Namespace) ->
     rows = []
     for name, module in families.items():
         base = getattr(module, "BASELINE", None)
-        if base is None:
+        if base is None or not getattr(module, "IN_PROCESS", True):
             continue
         print(f"  in-process check: {name}", flush=True)
         blocks = harness.measure_family_in_process(module, name, args.threads, 3 * args.blocks, args.block_s)

@@ -5,8 +5,9 @@
 A workload family is a file ``benchmarks/workloads/<family>.py`` defining
 ``WORKLOADS: dict[row, dict[contender, builder]]``; a builder (called once, in a fresh process, after the
 thread settings are applied) makes its data and model and returns ``step()``, one timed iteration.
-Optional module attributes: ``BASELINE`` (the contender each ratio divides by) and ``BUSY_CORES``
-(how many busy-loop processes run while the family is measured).
+Optional module attributes: ``BASELINE`` (the contender each ratio divides by), ``BUSY_CORES``
+(how many busy-loop processes run while the family is measured) and ``IN_PROCESS = False`` (a family
+whose builders change process-wide settings, left out of the one-process check).
 
 One round = one fresh process per contender of a family, in an order that rotates from round to round;
 inside a process each row is built, warmed up, then timed in ``blocks`` blocks (garbage collector
