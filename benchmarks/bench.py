@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--block-s", type=float, default=0.04, help="seconds per block")
     parser.add_argument("--threads", type=int, default=2, help="threads for every library (2 = the cores)")
     parser.add_argument("--only", default="", help="comma-separated families (default: all)")
+    parser.add_argument("--skip", default="", help="comma-separated contenders to leave out")
     parser.add_argument("--in-process", action="store_true", help="also time all contenders in one process")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 rounds of 3 short blocks")
     args = parser.parse_args(argv)
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"families: {', '.join(families)}", flush=True)
     pools: dict[str, Any] = {}
     for name, module in families.items():
-        rounds = harness.measure_family(module, name, args.rounds, args.threads, args.blocks, args.block_s)
+        rounds = harness.measure_family(module, name, args.rounds, args.threads, args.blocks, args.block_s,
+                                        skip=args.skip.split(","))
         pools.update(rounds.pop("_pools", {}))
         results["families"][name] = {"baseline": getattr(module, "BASELINE", None),
                                      "busy_cores": getattr(module, "BUSY_CORES", 0), "rounds": rounds}

@@ -148,7 +148,9 @@ def run_worker(family: str, names: list[str], threads: int, blocks: int, block_s
 @contextlib.contextmanager
 def busy_cores(n: int) -> Iterator[None]:
     """``n`` processes spinning in a Python loop for the duration (another user keeping cores busy)."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    # the loop ends by itself when this process is gone (even if it is killed before ``finally``)
+    loop = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
+    procs = [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(n)]
     try:
         time.sleep(0.2 if n else 0)
         yield
@@ -169,9 +171,10 @@ def summarise(values: list[float]) -> dict[str, float]:
 
 
 def measure_family(module: ModuleType, family: str, rounds: int, threads: int, blocks: int, block_s: float,
-                   log: Callable[[str], None] = print) -> dict[str, dict[str, list[float]]]:
+                   log: Callable[[str], None] = print,
+                   skip: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
     """Per row and contender, the list of per-round seconds per call (isolated processes)."""
-    names = contenders(module)
+    names = [name for name in contenders(module) if name not in (skip or [])]
     per_round: dict[str, dict[str, list[float]]] = {row: {} for row in module.WORKLOADS}
     with busy_cores(getattr(module, "BUSY_CORES", 0)):
         for r in range(rounds):
