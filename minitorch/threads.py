@@ -1,11 +1,13 @@
 """How many threads NumPy's BLAS uses: ``mt.set_num_threads(n)``, ``mt.get_num_threads()``, and the default.
 
 The default policy ("auto"): a model with fewer than ``SMALL_MODEL`` parameters trains with 1 BLAS
-thread, a larger one with every thread the BLAS started with. The optimizers apply it at each step
-(``apply_policy``, called by the kernels in ``minitorch.kernels.optimizers``), so it holds for ``mt.fit``
-and for a hand-written loop alike. Why: a small product gains next to nothing from a second thread on an
-idle machine, and loses badly when another process keeps a core busy, because the product waits for the
-worker thread that the busy core's scheduler is not running (docs/benchmarks.md measures both).
+thread, a larger one with every thread the BLAS started with. The optimizer kernels
+(``minitorch.kernels.optimizers``, which ``SGD.step``/``Adam.step`` run while kernels are on) apply it
+at each step with ``apply_policy``, so it holds for ``mt.fit`` and for a hand-written loop alike; the
+count then stays until the next step or ``set_num_threads``. Why: a small product gains next to
+nothing from a second thread on an idle machine, and loses badly when another process keeps a core
+busy, because the product waits for the worker thread that the busy core's scheduler is not running
+(docs/benchmarks.md measures both).
 ``set_num_threads(n)`` replaces the policy with n threads everywhere; ``set_num_threads(None)`` restores
 it; the environment variable ``MINITORCH_NUM_THREADS`` (read at import) sets n for a process.
 
