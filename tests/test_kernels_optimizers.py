@@ -226,3 +226,19 @@ def test_adam_with_lr_zero_moves_the_moments_but_not_the_parameters():
     for p, b, m, g in zip(params, before, state[0], grads[0], strict=True):
         np.testing.assert_array_equal(p.data, b)
         np.testing.assert_allclose(m, 0.1 * g, rtol=1e-12)
+
+
+def test_the_dispatcher_finds_these_kernels_by_the_plain_functions_names():
+    from minitorch.kernels import fast_or_plain
+
+    def sgd() -> None: ...
+
+    def adam() -> None: ...
+
+    assert fast_or_plain("optimizers", sgd) is fast.sgd
+    assert fast_or_plain("optimizers", adam) is fast.adam
+    try:
+        use_kernels(False)
+        assert fast_or_plain("optimizers", sgd) is sgd
+    finally:
+        use_kernels(True)
