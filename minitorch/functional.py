@@ -68,9 +68,10 @@ def standardize(
               xc      = x - mean
               scale   = max(max(|xc|, axes), 1)
               var_s   = ((xc / scale)**2).mean(axes)             = var / scale**2
-              inv_std = 1 / (scale * sqrt(var_s + eps / scale**2))    = 1 / sqrt(var + eps)
+              inv_std = 1 / (scale * sqrt(var_s + eps / scale / scale))    = 1 / sqrt(var + eps)
               x_hat   = xc * inv_std
-              var     = var_s * scale**2                         biased (divides by m, the count)
+              var     = var_s * scale * scale                    biased (divides by m, the count);
+                                                                 inf if var itself does not fit
     Two passes (the mean is subtracted before squaring) stay accurate when |mean| >> std. The
     scale keeps the squares <= 1, so float32 rows of values ~1e19 do not overflow (xc**2 would
     pass 3.4e38); for |xc| <= 1 it is 1 and changes nothing.
@@ -80,8 +81,10 @@ def standardize(
     scale = np.maximum(np.abs(xc).max(axis=axes, keepdims=True, initial=0), 1)
     xs = xc / scale
     var_s = np.mean(xs * xs, axis=axes, keepdims=True)
-    inv_std = 1 / (scale * np.sqrt(var_s + eps / (scale * scale)))
-    return xc * inv_std, inv_std, mean, var_s * (scale * scale)
+    inv_std = 1 / (scale * np.sqrt(var_s + eps / scale / scale))
+    with np.errstate(over="ignore"):  # var of float32 values ~1e19 is past 3.4e38: inf, as torch
+        var = var_s * scale * scale
+    return xc * inv_std, inv_std, mean, var
 
 
 def standardize_backward(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 _enabled = os.environ.get("MINITORCH_KERNELS", "1").strip() not in ("0", "false", "False", "no", "off")
@@ -46,11 +47,15 @@ def fast_or_plain(family: str, plain: Callable[..., Any]) -> Callable[..., Any]:
     """
     if not _enabled:
         return plain
-    name = f"minitorch.kernels.{family}"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name != name:
-            raise
-        return plain
-    return getattr(module, plain.__name__, plain)
+    if family not in _families:
+        name = f"minitorch.kernels.{family}"
+        try:
+            _families[family] = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            _families[family] = None
+    return getattr(_families[family], plain.__name__, plain)
+
+
+_families: dict[str, ModuleType | None] = {}  # family -> its kernel module, None if there is none
