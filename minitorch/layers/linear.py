@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import layers as fast
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -57,6 +59,8 @@ class Linear(Module):
         return y
 
     def backward_params(self, dy: np.ndarray) -> None:
+        if kernels_enabled():  # fast room: the same gradients, no copy of dW
+            return fast.linear_backward_params(self, dy)
         x = self._cached(self._x)
         dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.W.data.dtype)
         # w.r.t. parameters (a (*, in) input: its leading dims are the batch)

@@ -7,6 +7,8 @@ import math
 import numpy as np
 
 from minitorch.dtypes import as_floating
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import losses as fast
 from minitorch.module import Module
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -48,6 +50,8 @@ class Loss(Module):
 
     def _reduce(self, losses: np.ndarray) -> float | np.ndarray:
         """The per-element ``losses`` reduced as ``self.reduction`` says; remembers their shape."""
+        if kernels_enabled():  # fast room: the same float, without ndarray.mean's Python wrapper
+            return fast.reduce_losses(self, losses)
         self._loss_shape = losses.shape
         if self.reduction == "none":
             return losses

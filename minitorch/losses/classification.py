@@ -6,6 +6,8 @@ import numpy as np
 
 from minitorch.checks import check_number
 from minitorch.functional import one_hot, shifted_exp, sigmoid, softplus_of_neg_abs
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import losses as fast
 from minitorch.losses.base import (
     ElementwiseLoss,
     Loss,
@@ -45,6 +47,8 @@ class CrossEntropyLoss(Loss):
         z = check_scores(input, "CrossEntropyLoss", "logits")
         y = self._check_target(np.asarray(target), z)
         eps, c = self.label_smoothing, z.shape[1]
+        if kernels_enabled() and y.ndim == 1 and not eps:  # fast room: the same loss, no (N, C) q
+            return fast.cross_entropy_indices_forward(self, z, y)
         s, exp_s, sum_exp = shifted_exp(z, axis=1)
         log_p = s - np.log(sum_exp)
         q = one_hot(y, c, z.dtype) if y.ndim == 1 else y
@@ -56,6 +60,8 @@ class CrossEntropyLoss(Loss):
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         p = self._cached(self._probs)
         q = self._q
+        if q is None:  # forward ran in the fast room: its partner kernel, the same dz
+            return fast.cross_entropy_indices_backward(self, dloss)
         dl = self._upstream(dloss, p.dtype, 2)
         # w.r.t. input
         return dl * (p * q.sum(axis=1, keepdims=True) - q)
