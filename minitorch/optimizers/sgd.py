@@ -63,16 +63,17 @@ class SGD(Optimizer):
     def step(self) -> None:
         for group in self.param_groups:
             params = list(self._params_with_grad(group))
-            buffers = [self.state.get(p, {}).get("momentum_buffer") for p in params]
             # Python floats: a NumPy float64 setting would promote float32 work to float64
+            momentum = float(group["momentum"])
+            # as torch's _init_group: the buffers are gathered only when momentum uses them
+            buffers = [self.state.get(p, {}).get("momentum_buffer") for p in params] if momentum else []
             fast_or_plain("optimizers", sgd)(
                 params, [p.grad for p in params], buffers, lr=float(group["lr"]),
-                momentum=float(group["momentum"]), dampening=float(group["dampening"]),
+                momentum=momentum, dampening=float(group["dampening"]),
                 weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
             )
-            if group["momentum"] != 0:
-                for p, b in zip(params, buffers, strict=True):
-                    self.state.setdefault(p, {})["momentum_buffer"] = b
+            for p, b in zip(params, buffers, strict=False):
+                self.state.setdefault(p, {})["momentum_buffer"] = b
 
 
 def sgd(params: list[Parameter], grads: list[np.ndarray], momentum_buffers: list[np.ndarray | None], *,
@@ -81,7 +82,8 @@ def sgd(params: list[Parameter], grads: list[np.ndarray], momentum_buffers: list
     """SGD's update (the numbered lines of ``SGD``), in place, one Parameter at a time.
 
     ``momentum_buffers[i]`` is p's buffer b, or None before its first step: the new buffer is put
-    into the list (as torch.optim.sgd does). ``maximize`` ascends: g = -grad.
+    into the list (as torch.optim.sgd does); with momentum = 0 the list is not read (may be empty).
+    ``maximize`` ascends: g = -grad.
     """
     for i, (p, g) in enumerate(zip(params, grads, strict=True)):
         if maximize:
