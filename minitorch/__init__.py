@@ -7,6 +7,7 @@ from minitorch import datasets, init, interop, lr_scheduler, onnx
 from minitorch.clip import clip_grad_norm_, clip_grad_value_
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
+from minitorch.grad_mode import enable_grad, is_grad_enabled, no_grad
 from minitorch.gradcheck import GradcheckError, gradcheck
 from minitorch.layers import (
     ELU,
@@ -26,7 +27,10 @@ from minitorch.layers import (
     Tanh,
 )
 from minitorch.layers.conv import Conv2d
+from minitorch.layers.embedding import Embedding  # sequences
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.layers.rnn import GRU, LSTM, RNN  # sequences
+from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell  # sequences
 from minitorch.losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -38,7 +42,7 @@ from minitorch.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
-from minitorch.model_utils import (
+from minitorch.model_files import (
     ModelFileError,
     load_checkpoint,
     load_model,
@@ -46,7 +50,7 @@ from minitorch.model_utils import (
     save_checkpoint,
     save_model,
 )
-from minitorch.module import Module, Parameter, Sequential
+from minitorch.module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
 
@@ -56,8 +60,7 @@ from minitorch import metrics, plot
 from minitorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from minitorch.model_summary import ModelSummary, summary
 from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
-
-__version__ = "0.1.0"
+from minitorch.version import __version__ as __version__  # the one source of the version
 
 __all__ = [
     "Adam",
@@ -77,11 +80,15 @@ __all__ = [
     "datasets",
     "Dropout",
     "EarlyStopping",
+    "Embedding",
     "ELU",
+    "enable_grad",
     "evaluate",
     "fit",
     "Flatten",
     "GELU",
+    "GRU",
+    "GRUCell",
     "get_default_dtype",
     "gradcheck",
     "GradcheckError",
@@ -90,6 +97,7 @@ __all__ = [
     "Identity",
     "init",
     "interop",
+    "is_grad_enabled",
     "L1Loss",
     "LayerNorm",
     "LeakyReLU",
@@ -97,6 +105,8 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "LogSoftmax",
+    "LSTM",
+    "LSTMCell",
     "Loss",
     "lr_scheduler",
     "manual_seed",
@@ -106,8 +116,11 @@ __all__ = [
     "ModelFileError",
     "ModelSummary",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "MSELoss",
     "NLLLoss",
+    "no_grad",
     "NonFiniteLossError",
     "onnx",
     "Optimizer",
@@ -117,6 +130,8 @@ __all__ = [
     "register_module",
     "ReLU",
     "RMSprop",
+    "RNN",
+    "RNNCell",
     "save_checkpoint",
     "save_model",
     "Sequential",

@@ -2,8 +2,9 @@
 
 Parameters are held in ``param_groups`` (a list of dicts, each with its ``"params"`` and its own
 hyper-parameters such as ``"lr"``), so per-group settings and schedulers work as in PyTorch.
-A Parameter whose gradient was not written since ``zero_grad()`` is skipped, as PyTorch skips
-``p.grad is None``: it is not updated and its state (step count, moments) does not advance.
+A Parameter whose ``grad is None`` (no gradient since ``zero_grad()``) is skipped, as in PyTorch:
+it is not updated and its state (step count, moments) does not advance. ``step()`` first checks
+that no module owning one of the Parameters still has a forward call waiting for its backward.
 
 Updates are in place and in each Parameter's dtype. Each update rule is a plain function beside its
 class (``sgd``, ``adam``...); accelerated versions live in ``minitorch/kernels/optimizers.py``.
@@ -11,12 +12,14 @@ class (``sgd``, ``adam``...); accelerated versions live in ``minitorch/kernels/o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_number
+from minitorch import module as module_registry
+from minitorch.checks import check_dict, check_number, check_sequence
 from minitorch.module import Parameter
 
 Params = Iterable[Parameter] | Iterable[dict[str, Any]]
@@ -36,6 +39,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Parameter, dict[str, Any]] = {}
+        self._owner_cache: tuple[int, list[Any]] = (-1, [])  # (registrations seen, modules owning our params)
         if isinstance(params, (Parameter, dict)):
             raise TypeError(
                 f"{type(self).__name__}: expected an iterable of Parameters or of dicts, "
@@ -72,23 +76,57 @@ class Optimizer:
         full = {**self.defaults, **group, "params": params}
         self._check_group(full)
         self.param_groups.append(full)
+        self._owner_cache = (-1, [])
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate one group's hyper-parameters (subclasses check theirs too)."""
         check_number(group["lr"], type(self).__name__, "lr", 0)
 
-    def zero_grad(self) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _checked_step(cls.__dict__["step"])
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Every Parameter's grad to None (or to zeros with ``set_to_none=False``)."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.zero_grad()
+                p.zero_grad(set_to_none)
+
+    def _check_no_waiting_forward(self) -> None:
+        """RuntimeError if a module owning one of our Parameters has a forward waiting for a backward.
+
+        Such a gradient may belong to the wrong call (a second forward before backward) or lack
+        a term. The owners are looked up again only when a Parameter was registered somewhere.
+        """
+        registrations = module_registry._registrations[0]
+        if self._owner_cache[0] != registrations:
+            owners = {}
+            for group in self.param_groups:
+                for p in group["params"]:
+                    for ref in module_registry._owners.get(p, ()):
+                        owner = ref()
+                        if owner is not None:
+                            owners[id(owner)] = owner
+            self._owner_cache = (registrations, list(owners.values()))
+        for owner in self._owner_cache[1]:
+            waiting = len(owner.__dict__["_stack"])
+            if waiting:
+                raise RuntimeError(
+                    f"{type(self).__name__}.step: {type(owner).__name__}({owner.extra_repr()}) has {waiting} "
+                    "forward call(s) whose backward never ran, so the gradients may belong to another "
+                    "call. Run forward passes you do not backpropagate (evaluation, logging) under "
+                    "`with mt.no_grad():`, and one backward per forward; model.discard_caches() drops "
+                    "the waiting calls"
+                )
 
     def step(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     @staticmethod
     def _params_with_grad(group: dict[str, Any]) -> Iterator[Parameter]:
-        """The group's Parameters whose gradient was written since zero_grad (torch: grad not None)."""
-        return (p for p in group["params"] if not p.grad_is_zero)
+        """The group's Parameters with a gradient (``p.grad is not None``)."""
+        return (p for p in group["params"] if p.grad is not None)
 
     # ----------------------------------------------------------------- state_dict
     def state_dict(self) -> dict[str, Any]:
@@ -120,7 +158,8 @@ class Optimizer:
         who = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError(f"{who}: expected a dict with keys 'state' and 'param_groups'")
-        saved_groups = list(state_dict["param_groups"])
+        saved_groups = check_sequence(state_dict["param_groups"], who, "state_dict['param_groups']")
+        check_dict(state_dict["state"], who, "state_dict['state']")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{who}: expected {len(self.param_groups)} parameter groups, got {len(saved_groups)}"
@@ -161,6 +200,8 @@ class Optimizer:
             )
         new = {**{k: _copy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
         self._check_group(new)
+        if "initial_lr" in new:  # a scheduler's record of the starting lr
+            check_number(new["initial_lr"], who, f"param_groups[{i}]['initial_lr']", 0)
         return new
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
@@ -181,7 +222,8 @@ class Optimizer:
         for name, value in entry.items():
             value = np.asarray(value)
             if name == "step":
-                if value.shape != () or value.dtype.kind not in "iuf" or value < 0 or value != int(value):
+                if value.shape != () or value.dtype.kind not in "iuf" or not (
+                        np.isfinite(value) and value >= 0 and value == int(value)):
                     raise ValueError(f"{who}: expected 'step' a non-negative integer, got {value!r}")
                 loaded[name] = int(value)
             elif value.shape != p.shape or value.dtype.kind not in "iuf":
@@ -199,6 +241,17 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {key}: {value}" for key, value in group.items() if key != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:
+    """``step`` preceded by the check that no forward call waits for its backward."""
+
+    @functools.wraps(step)
+    def checked_step(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
+        self._check_no_waiting_forward()
+        return step(self, *args, **kwargs)
+
+    return checked_step
 
 
 def _copy(value: Any) -> Any:
