@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cases import LAYOUTS, MODULE_CASES
+from cases import INPUT_CASES, LAYOUTS, MODULE_CASES
 from test_losses import LOSS_CASES, make_data
 
 import minitorch as mt
+from minitorch.gradcheck import _upstream
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +46,44 @@ def test_module_gives_the_same_numbers_for_any_layout(factory, shape, layout):
     np.testing.assert_allclose(dx2, dx, rtol=1e-12, atol=1e-14, err_msg="dx")
     for g2, g in zip(grads2, grads, strict=True):
         np.testing.assert_allclose(g2, g, rtol=1e-12, atol=1e-14, err_msg="parameter gradient")
+
+
+def _relayout(tree, layout):
+    """Every floating array of a nested tuple laid out by ``layout`` (integer ids stay as they are)."""
+    if isinstance(tree, tuple):
+        return tuple(_relayout(item, layout) for item in tree)
+    if isinstance(tree, np.ndarray) and tree.dtype.kind == "f" and tree.ndim:
+        return layout(tree)
+    return tree
+
+
+def _leaves(tree):
+    if isinstance(tree, tuple):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    return [] if tree is None else [np.asarray(tree)]
+
+
+def _run_several(factory, inputs, upstream):
+    mt.manual_seed(0)
+    module = factory()
+    out = module(*inputs)
+    grads = module.backward(upstream)
+    return _leaves(out) + _leaves(grads) + [p.grad.copy() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("factory, make_inputs", [c[1:] for c in INPUT_CASES],
+                         ids=[c[0] for c in INPUT_CASES])
+def test_several_input_module_gives_the_same_numbers_for_any_layout(factory, make_inputs, layout):
+    inputs = make_inputs(np.random.default_rng(1))
+    mt.manual_seed(0)
+    upstream = _upstream(factory()(*inputs), np.random.default_rng(2), False)
+    plain = _run_several(factory, inputs, upstream)
+    relaid = LAYOUTS[layout]
+    laid_out = _run_several(factory, _relayout(inputs, relaid), _relayout(upstream, relaid))
+    assert len(laid_out) == len(plain)
+    for a, b in zip(laid_out, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
