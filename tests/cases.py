@@ -153,6 +153,25 @@ MODULE_CASES = [(c.id, c.factory, c.input_shape) for cases in FAMILIES.values() 
 ORACLE = {c.id for cases in FAMILIES.values() for c in cases if c.oracle}
 
 
+# --- memory layouts: every module and loss must give the same numbers for any strided input -----------
+def _fortran(a: np.ndarray) -> np.ndarray:
+    return np.asfortranarray(a)
+
+
+def _negative_strides(a: np.ndarray) -> np.ndarray:
+    """The same values, viewed through negative strides on every axis (a flipped copy, flipped back)."""
+    return np.flip(np.flip(a).copy())
+
+
+def _sliced(a: np.ndarray) -> np.ndarray:
+    """The same values, as every other element of a twice-as-wide array (a non-contiguous view)."""
+    return np.repeat(a, 2, axis=-1)[..., ::2]
+
+
+# name -> function returning an array equal to its argument but laid out differently in memory
+LAYOUTS = {"fortran": _fortran, "negative-strides": _negative_strides, "sliced": _sliced}
+
+
 # --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
 # InputCase(id, factory, make_inputs, oracle): make_inputs(rng) returns the tuple of positional
 # inputs, passed as given (floating arrays are differentiated, integer ones not; nested tuples
