@@ -69,7 +69,8 @@ def summary(model: Module, input_shape: int | tuple[int, ...], dtype: Any = None
     eval mode and every module's mode is restored after. Each row shows a module's dotted name
     (indented by nesting), its class, its output shape ("-" if forward never called it) and its own
     parameter count (weights and buffers of that module, not of its children). Trainable params are
-    Parameters; non-trainable ones are buffers (e.g. running statistics), as in Keras. The input
+    Parameters with ``requires_grad``; non-trainable ones are frozen Parameters and buffers (e.g.
+    running statistics), as in Keras. The input
     takes the model's parameter dtype unless ``dtype`` is given (e.g. ``np.int64`` for index
     inputs). The forward runs under ``no_grad``. Returns a ``ModelSummary``: print it.
     Example:
@@ -87,9 +88,10 @@ def summary(model: Module, input_shape: int | tuple[int, ...], dtype: Any = None
     rows = [SummaryRow(name or type(module).__name__, type(module).__name__, name.count("."),
                        outputs.get(id(module)), _own_count(module))
             for name, module in model.named_modules() if name or _shows_root(module)]
-    trainable = sum(p.size for p in params)
+    trainable = sum(p.size for p in params if p.requires_grad)
+    frozen = sum(p.size for p in params if not p.requires_grad)
     buffers = sum(np.size(buffer) for _, buffer in model.named_buffers())
-    return ModelSummary(type(model).__name__, shape, rows, trainable, buffers)
+    return ModelSummary(type(model).__name__, shape, rows, trainable, frozen + buffers)
 
 
 def _record_outputs(model: Module, x: np.ndarray) -> dict[int, Any]:

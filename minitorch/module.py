@@ -274,14 +274,48 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
-    def to(self, dtype: type | np.dtype | str) -> Module:
-        """Cast every Parameter and floating buffer to ``dtype`` (e.g. ``np.float64``)."""
+    def to(self, *targets: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Cast every Parameter and floating buffer to a dtype, as ``torch.nn.Module.to``.
+
+        ``model.to(np.float64)``, ``model.to("float32")``, ``model.to(torch.float64)`` cast;
+        ``model.to("cpu")`` (or ``device="cpu"``) does nothing: MiniTorch runs on the CPU; any other
+        device raises ValueError. Optimizers built before the cast cast their state for the
+        Parameters at their next step (and in ``state_dict()``).
+        """
+        for target in (*targets, dtype, device):
+            if target is None:
+                continue
+            cast = _dtype_or_cpu(target, f"{type(self).__name__}.to")
+            if cast is None:
+                continue
+            for param in self.parameters():
+                param.to(cast)
+            for module in self.modules():
+                for name, buffer in list(module._buffers.items()):
+                    if buffer.dtype.kind == "f":
+                        setattr(module, name, buffer.astype(cast))
+        return self
+
+    def double(self) -> Module:
+        """``to(np.float64)``, as ``torch.nn.Module.double``."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """``to(np.float32)``, as ``torch.nn.Module.float``."""
+        return self.to(np.float32)
+
+    def cpu(self) -> Module:
+        """Nothing to do (MiniTorch runs on the CPU); returns the module, as ``torch.nn.Module.cpu``."""
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` of every Parameter (False freezes them); returns the module.
+
+        A frozen Parameter gets no gradient and no optimizer update; a model's backward skips the
+        parameter gradients of modules that have no trainable Parameter.
+        """
         for param in self.parameters():
-            param.to(dtype)
-        for module in self.modules():
-            for name, buffer in list(module._buffers.items()):
-                if buffer.dtype.kind == "f":
-                    setattr(module, name, buffer.astype(dtype))
+            param.requires_grad_(requires_grad)
         return self
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -375,8 +409,34 @@ def switched_mode(model: Module, training: bool) -> Iterator[Module]:
 
 
 def _has_parameters(module: Module) -> bool:
-    """Whether ``module`` or a descendant has a Parameter (cheaper than ``module.parameters()``)."""
-    return bool(module._parameters) or any(_has_parameters(child) for child in module._modules.values())
+    """Whether ``module`` or a descendant has a trainable Parameter (``requires_grad``)."""
+    return (any(p.requires_grad for p in module._parameters.values() if p is not None)
+            or any(_has_parameters(child) for child in module._modules.values()))
+
+
+def _dtype_or_cpu(target: Any, who: str) -> np.dtype | None:
+    """The floating dtype ``target`` names, or None for the CPU device; else an error."""
+    name = str(target)
+    if name.startswith("torch."):  # torch.float64 -> "float64"
+        name = name[len("torch."):]
+    if isinstance(target, str) or type(target).__name__ in ("device", "dtype"):
+        if name in ("cpu", "cpu:0"):
+            return None
+        try:
+            dtype = np.dtype(name)
+        except TypeError:
+            raise ValueError(
+                f"{who}: MiniTorch runs on the CPU (NumPy) only, so device {target!r} is not available; "
+                "'cpu' is accepted and changes nothing; a dtype (np.float32, np.float64) casts"
+            ) from None
+    else:
+        try:
+            dtype = np.dtype(target)
+        except TypeError:
+            raise TypeError(f"{who}: expected a dtype or 'cpu', got {target!r}") from None
+    if dtype.kind != "f":
+        raise TypeError(f"{who}: expected a floating dtype (np.float32, np.float64), got {dtype}")
+    return dtype
 
 
 def _backward_through(modules: list[Module], dy: Any, params_only: bool) -> Any:

@@ -65,7 +65,8 @@ class Linear(Module):
         dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.W.data.dtype)
         # w.r.t. parameters (a (*, in) input: its leading dims are the batch)
         x, dy = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)
-        self.W.accumulate_grad(x.T @ dy)
+        if self.W.requires_grad:  # frozen: no dW to compute
+            self.W.accumulate_grad(x.T @ dy)
         if self.b is not None:
             self.b.accumulate_grad(dy.sum(axis=0))
 

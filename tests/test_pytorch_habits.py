@@ -1,0 +1,178 @@
+"""Issue 15: PyTorch habits that work (Parameters, freezing, dtype/device, PyTorch names, loss value)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+
+
+def _net(seed: int = 0, dtype: type = np.float32) -> mt.Module:
+    mt.manual_seed(seed)
+    model = mt.Sequential(mt.Linear(4, 5), mt.ReLU(), mt.Linear(5, 3))
+    return model.to(dtype)
+
+
+def _batch(dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((6, 4)).astype(dtype), rng.integers(0, 3, 6)
+
+
+def _grads(model: mt.Module, loss_fn: mt.Module, x: np.ndarray, y: np.ndarray) -> None:
+    model.zero_grad()
+    loss_fn(model(x), y)
+    model.backward(loss_fn.backward())
+
+
+# ----------------------------------------------------------------- Parameter as an array
+def test_parameter_acts_as_its_array() -> None:
+    p = mt.Parameter(np.arange(6, dtype=np.float64).reshape(2, 3))
+    assert p.numel() == 6 and p.ndim == 2
+    np.testing.assert_array_equal(p[1], [3.0, 4.0, 5.0])
+    assert p[0, 2] == 2.0
+    a = np.asarray(p)
+    assert a is p.data
+    assert np.asarray(p, dtype=np.float32).dtype == np.float32
+    assert np.array(p, copy=True) is not p.data
+    one = mt.Parameter(np.array([2.5]))
+    assert one.item() == 2.5 and isinstance(one.item(), float)
+    with pytest.raises(ValueError, match=r"one element, got shape \(2, 3\)"):
+        p.item()
+
+
+def test_parameter_in_place_update_keeps_the_object_and_array() -> None:
+    model = _net(dtype=np.float64)
+    loss_fn = mt.CrossEntropyLoss()
+    x, y = _batch(np.float64)
+    _grads(model, loss_fn, x, y)
+    expected = [p.data - 0.1 * p.grad for p in model.parameters()]
+    arrays = [p.data for p in model.parameters()]
+    for p in model.parameters():  # the loop of a hand-written PyTorch training step
+        p -= 0.1 * p.grad
+    for p, a, e in zip(model.parameters(), arrays, expected, strict=True):
+        assert isinstance(p, mt.Parameter) and p.data is a
+        np.testing.assert_array_equal(p.data, e)
+    assert model[0].W in model.parameters()
+
+
+# ----------------------------------------------------------------- freezing
+def test_frozen_parameters_get_no_gradient_and_no_step() -> None:
+    model = _net(dtype=np.float64)
+    model[0].requires_grad_(False)
+    opt = mt.Adam(model.parameters(), lr=0.1)
+    before = [p.data.copy() for p in model.parameters()]
+    x, y = _batch(np.float64)
+    _grads(model, mt.CrossEntropyLoss(), x, y)
+    assert model[0].W.grad is None and model[0].b.grad is None
+    assert model[2].W.grad is not None
+    model[0].W.grad = np.ones_like(model[0].W.data)  # a stale gradient still does not move it
+    opt.step()
+    np.testing.assert_array_equal(model[0].W.data, before[0])
+    np.testing.assert_array_equal(model[0].b.data, before[1])
+    assert not np.array_equal(model[2].W.data, before[2])
+    assert model[0].W not in opt.state
+
+
+def test_frozen_first_layer_is_not_backpropagated_for_parameters() -> None:
+    """backward_params (training) stops at the first trainable module: a frozen first layer is skipped."""
+    model = _net(dtype=np.float64)
+    model[0].requires_grad_(False)
+    calls = []
+    original = type(model[0]).backward_params
+
+    def spy(self: mt.Module, dy: np.ndarray) -> None:
+        calls.append(self)
+        return original(self, dy)
+
+    x, y = _batch(np.float64)
+    loss_fn = mt.CrossEntropyLoss()
+    loss_fn(model(x), y)
+    type(model[0]).backward_params = spy
+    try:
+        model.backward_params(loss_fn.backward())
+    finally:
+        type(model[0]).backward_params = original
+    assert model[0] not in calls and model[2] in calls
+    assert not model[0]._stack  # its forward call was consumed
+
+
+def test_frozen_gradients_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    model = _net(dtype=np.float64)
+    model[2].W.requires_grad = False
+    t = mt.interop.to_torch(model)
+    t[2].weight.requires_grad_(False)
+    x, y = _batch(np.float64)
+    _grads(model, mt.CrossEntropyLoss(), x, y)
+    torch.nn.functional.cross_entropy(t(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+    assert model[2].W.grad is None and t[2].weight.grad is None
+    np.testing.assert_allclose(model[2].b.grad, t[2].bias.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(model[0].W.grad, t[0].weight.grad.numpy().T, rtol=1e-12)
+
+
+def test_summary_counts_frozen_parameters_as_non_trainable() -> None:
+    model = _net()
+    model[0].requires_grad_(False)
+    s = mt.summary(model, (4,))
+    assert s.trainable_params == 5 * 3 + 3
+    assert s.non_trainable_params == 4 * 5 + 5
+    assert s.total_params == 4 * 5 + 5 + 5 * 3 + 3
+
+
+# ----------------------------------------------------------------- dtype and device
+def test_double_float_and_cpu() -> None:
+    model = _net()
+    assert model.double() is model
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    model.float()
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    before = [p.data for p in model.parameters()]
+    assert model.to("cpu") is model and model.cpu() is model and model.to(device="cpu") is model
+    assert all(p.data is b for p, b in zip(model.parameters(), before, strict=True))
+    with pytest.raises(ValueError, match=r"CPU .* only.*'cuda'"):
+        model.to("cuda")
+    with pytest.raises(TypeError, match="floating dtype"):
+        model.to(np.int64)
+    model.to("float64")
+    assert model[0].W.dtype == np.float64
+
+
+def test_to_torch_dtype_and_device() -> None:
+    torch = pytest.importorskip("torch")
+    model = _net()
+    model.to(torch.device("cpu"), dtype=torch.float64)
+    assert model[0].W.dtype == np.float64
+    with pytest.raises(ValueError, match="device"):
+        model.to(torch.device("meta"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: mt.Adam(ps, lr=0.01, amsgrad=True),
+    lambda ps: mt.SGD(ps, lr=0.01, momentum=0.9),
+    lambda ps: mt.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+    lambda ps: mt.AdamW(ps, lr=0.01),
+])
+def test_optimizer_state_follows_a_later_cast(make) -> None:
+    """model.to(float64) after steps: the state is cast too, so the run equals one done in float64."""
+    x, y = _batch(np.float64)
+    loss_fn = mt.CrossEntropyLoss()
+    cast = _net()
+    opt = make(cast.parameters())
+    _grads(cast, loss_fn, x.astype(np.float32), y)
+    opt.step()
+    reference = _net(dtype=np.float64)
+    reference.load_state_dict(cast.state_dict())
+    ref_opt = make(reference.parameters())
+    ref_opt.load_state_dict(opt.state_dict())
+    cast.double()
+    assert all(v.dtype == np.float64 for s in opt.state_dict()["state"].values()
+               for v in s.values() if isinstance(v, np.ndarray))
+    for _ in range(3):
+        for model, o in ((cast, opt), (reference, ref_opt)):
+            _grads(model, loss_fn, x, y)
+            o.step()
+    for p in opt.state:
+        assert all(v.dtype == np.float64 for v in opt.state[p].values() if isinstance(v, np.ndarray))
+    for a, b in zip(cast.parameters(), reference.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
