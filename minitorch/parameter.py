@@ -153,3 +153,58 @@ class Parameter:
     def __repr__(self) -> str:
         frozen = "" if self.requires_grad else ", requires_grad=False"
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
+
+
+class TransposedView(Parameter):
+    """A Parameter stored transposed, seen in PyTorch's layout: ``Linear.weight`` is ``W.T``.
+
+    ``data`` is ``base.data.T`` and ``grad`` is ``base.grad.T`` (or None), views: a write into
+    either (``view.data[...] = w``, ``view -= lr * view.grad``, ``mt.init.*_(view)``) goes to the
+    base Parameter; ``requires_grad`` is the base's. Assigning ``data`` or ``grad`` an array of the
+    view's shape and dtype copies it into the base's array; another shape or dtype replaces it.
+    The view is not registered anywhere: ``parameters()`` and ``state_dict()`` hold the base.
+    """
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: Parameter) -> None:  # no super().__init__: data and grad live in base
+        self.base = base
+
+    @property  # type: ignore[override]
+    def data(self) -> np.ndarray:
+        return self.base.data.T
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        self.base.data = _written_through(self.base.data, np.asarray(value).T)
+
+    @property  # type: ignore[override]
+    def grad(self) -> np.ndarray | None:
+        return None if self.base.grad is None else self.base.grad.T
+
+    @grad.setter
+    def grad(self, value: np.ndarray | None) -> None:
+        self.base.grad = None if value is None else _written_through(self.base.grad, np.asarray(value).T)
+
+    @property  # type: ignore[override]
+    def requires_grad(self) -> bool:
+        return self.base.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.base.requires_grad = bool(value)
+
+    def to(self, dtype: type | np.dtype | str) -> Parameter:
+        self.base.to(dtype)
+        return self
+
+    def __repr__(self) -> str:
+        return f"TransposedView(shape={self.data.shape}, dtype={self.data.dtype}) of {self.base!r}"
+
+
+def _written_through(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """``old`` with ``new`` copied in if they match in shape and dtype (same array object), else ``new``."""
+    if old is not None and old.shape == new.shape and old.dtype == new.dtype:
+        np.copyto(old, new)
+        return old
+    return np.array(new, copy=True)

@@ -176,3 +176,89 @@ def test_optimizer_state_follows_a_later_cast(make) -> None:
         assert all(v.dtype == np.float64 for v in opt.state[p].values() if isinstance(v, np.ndarray))
     for a, b in zip(cast.parameters(), reference.parameters(), strict=True):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+# ----------------------------------------------------------------- PyTorch's names
+def test_linear_weight_is_a_transposed_view_and_bias_is_b() -> None:
+    layer = mt.Linear(4, 3)
+    assert layer.weight.shape == (3, 4) and layer.bias is layer.b
+    np.testing.assert_array_equal(layer.weight.data, layer.W.data.T)
+    layer.weight.data[0, 1] = 7.0  # writes through
+    assert layer.W.data[1, 0] == 7.0
+    assert layer.weight.grad is None
+    layer(np.ones((2, 4), np.float32))
+    layer.backward(np.ones((2, 3), np.float32))
+    np.testing.assert_array_equal(layer.weight.grad, layer.W.grad.T)
+    w = layer.W.data
+    view = layer.weight
+    view -= 0.5 * view.grad  # the hand-written step, through the view
+    assert layer.W.data is w
+    np.testing.assert_allclose(w, np.asarray(view).T)
+    layer.weight.requires_grad = False
+    assert not layer.W.requires_grad
+    assert [name for name, _ in layer.named_parameters()] == ["W", "b"]
+    layer.weight = mt.Parameter(np.arange(12.0, dtype=np.float32).reshape(3, 4))
+    np.testing.assert_array_equal(layer.W.data, np.arange(12.0).reshape(3, 4).T)
+    assert "weight" not in layer._parameters and layer.W in layer.parameters()
+    layer.bias = None
+    assert layer.b is None and layer.bias is None
+    with pytest.raises(TypeError, match=r"Parameter of shape \(out_features, in_features\) = \(3, 4\)"):
+        layer.weight = mt.Parameter(np.zeros((4, 3), np.float32))
+
+
+def test_init_on_the_weight_view_uses_torch_fans() -> None:
+    layer = mt.Linear(100, 3)
+    assert mt.init.calculate_fan_in_and_fan_out(layer.weight) == (100, 3)
+    mt.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
+    bound = np.sqrt(6 / 100)
+    assert np.abs(layer.W.data).max() <= bound and np.abs(layer.W.data).max() > bound / 2
+
+
+def test_load_state_dict_takes_a_pytorch_state_dict() -> None:
+    torch = pytest.importorskip("torch")
+    model = _net(dtype=np.float64)
+    torch.manual_seed(0)
+    t = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3)).double()
+    result = model.load_state_dict(t.state_dict())
+    assert result == ([], []) and result.missing_keys == [] and result.unexpected_keys == []
+    x, _ = _batch(np.float64)
+    np.testing.assert_allclose(model(x), t(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+    mixed = {"0.W": model[0].W.data, "0.bias": model[0].b.data, "2.weight": model[2].weight.data,
+             "2.b": model[2].b.data}
+    assert model.load_state_dict(mixed) == ([], [])
+
+
+def test_load_state_dict_strict_false_reports_keys() -> None:
+    torch = pytest.importorskip("torch")
+    model = _net(dtype=np.float64)
+    t = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3)).double()
+    state = {k: v for k, v in t.state_dict().items() if k != "2.bias"}
+    state["head.weight"] = torch.zeros(2)
+    before = model[2].b.data.copy()
+    result = model.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["2.b"] and result.unexpected_keys == ["head.weight"]
+    missing, unexpected = result
+    assert (missing, unexpected) == (["2.b"], ["head.weight"])
+    np.testing.assert_array_equal(model[2].b.data, before)
+    np.testing.assert_array_equal(model[2].W.data, t[2].weight.detach().numpy().T)
+    t_result = t.load_state_dict(
+        {k: v for k, v in t.state_dict().items() if k != "2.bias"} | {"head.weight": torch.zeros(2)},
+        strict=False)
+    assert (t_result.missing_keys, t_result.unexpected_keys) == (["2.bias"], ["head.weight"])
+
+
+def test_failed_strict_load_leaves_the_model_untouched() -> None:
+    torch = pytest.importorskip("torch")
+    model = _net(dtype=np.float64)
+    before = model.state_dict()
+    t = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3)).double()
+    with pytest.raises(ValueError, match="missing"):
+        model.load_state_dict({k: v for k, v in t.state_dict().items() if k != "2.bias"})
+    bad = dict(t.state_dict())
+    bad["2.weight"] = torch.zeros(3, 6, dtype=torch.float64)  # the last entry has the wrong shape
+    with pytest.raises(ValueError, match="expected shape"):
+        model.load_state_dict(bad)
+    with pytest.raises(ValueError, match="expected shape"):
+        model.load_state_dict(bad, strict=False)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
