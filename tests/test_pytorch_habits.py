@@ -262,3 +262,25 @@ def test_failed_strict_load_leaves_the_model_untouched() -> None:
         model.load_state_dict(bad, strict=False)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name])
+
+
+# ----------------------------------------------------------------- the loss value
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_loss_value_is_a_float_with_item(kernels: bool, reduction: str) -> None:
+    x, y = _batch(np.float64)
+    loss_fn = mt.CrossEntropyLoss(reduction=reduction)
+    mt.kernels.use_kernels(kernels)
+    try:
+        loss = loss_fn(x[:, :3], y)
+        mse = mt.MSELoss(reduction=reduction)(x, np.zeros_like(x))
+    finally:
+        mt.kernels.use_kernels(True)
+    for value in (loss, mse):
+        assert isinstance(value, float) and isinstance(value.item(), float)
+        assert type(value.item()) is float and value.item() == value
+        assert value + 1.0 == float(value) + 1.0 and f"{value:.3f}" == f"{float(value):.3f}"
+        assert repr(value) == repr(float(value))
+    with pytest.raises(RuntimeError, match=r"model\.backward\(loss_fn\.backward\(\)\)"):
+        loss.backward()
+    assert isinstance(mt.MSELoss(reduction="none")(x, x), np.ndarray)
