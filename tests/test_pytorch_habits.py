@@ -284,3 +284,127 @@ def test_loss_value_is_a_float_with_item(kernels: bool, reduction: str) -> None:
     with pytest.raises(RuntimeError, match=r"model\.backward\(loss_fn\.backward\(\)\)"):
         loss.backward()
     assert isinstance(mt.MSELoss(reduction="none")(x, x), np.ndarray)
+
+
+# ----------------------------------------------------------------- exchange of chain models
+class _Block(mt.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = mt.Linear(5, 5)
+        self.norm = mt.BatchNorm1d(5)
+        self.act = mt.ReLU()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.act(self.norm(self.fc(x)))
+
+
+class _Net(mt.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = mt.Linear(4, 5)
+        self.blocks = mt.ModuleList([_Block(), _Block()])
+        self.drop = mt.Dropout(0.5)
+        self.head = mt.Sequential(mt.Tanh(), mt.Linear(5, 3))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        h = self.stem(x)
+        for block in self.blocks:
+            h = block(h)
+        return self.head(self.drop(h))
+
+
+class _Residual(mt.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = mt.Linear(4, 4)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x + self.fc(x)
+
+
+def _chain_net() -> mt.Module:
+    mt.manual_seed(3)
+    model = _Net().double()
+    for module in model.modules():
+        if isinstance(module, mt.BatchNorm1d):
+            module.running_mean[:] = np.linspace(-1, 1, 5)
+            module.running_var[:] = np.linspace(0.5, 2, 5)
+    return model
+
+
+def test_to_torch_converts_a_chain_model() -> None:
+    torch = pytest.importorskip("torch")
+    model = _chain_net()
+    x, _ = _batch(np.float64)
+    with pytest.raises(TypeError, match=r"example input, to_torch\(model, x\)"):
+        mt.interop.to_torch(model)
+    rng_before = mt.random.generator().bit_generator.state
+    stats = [np.array(b) for _, b in model.named_buffers()]
+    t = mt.interop.to_torch(model, x)
+    assert mt.random.generator().bit_generator.state == rng_before  # dropout ran in eval mode
+    assert all(np.array_equal(a, np.array(b)) for a, (_, b) in zip(stats, model.named_buffers(), strict=True))
+    assert all(not m._stack for m in model.modules())  # the recording left no waiting call
+    assert [name for name, _ in t.named_children()] == ["stem", "blocks_0", "blocks_1", "drop", "head"]
+    assert t.training and model.training
+    model.eval()
+    t.eval()
+    with mt.no_grad():
+        ours = model(x)
+    np.testing.assert_allclose(ours, t(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-14)
+    back = mt.interop.from_torch(t)
+    with mt.no_grad():
+        np.testing.assert_allclose(back(x), ours, rtol=1e-12, atol=1e-14)
+
+
+def test_to_torch_refuses_a_module_that_is_not_a_chain() -> None:
+    pytest.importorskip("torch")
+    x = np.ones((2, 4))
+    with pytest.raises(TypeError, match="_Residual is not a plain chain"):
+        mt.interop.to_torch(_Residual().double(), x)
+
+
+def test_from_torch_converts_a_chain_module() -> None:
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = torch.nn.Linear(4, 6)
+            self.body = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(6, 6))
+            self.out = torch.nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.out(self.body(self.fc1(x)))
+
+    class Skip(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return x + self.fc(x)
+
+    torch.manual_seed(0)
+    t = Net().double()
+    model = mt.interop.from_torch(t)
+    # torch.fx traces through torch.nn.Sequential too: one flat chain
+    assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "Linear"]
+    x, _ = _batch(np.float64)
+    np.testing.assert_allclose(model(x), t(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+    with pytest.raises(TypeError, match="not a plain chain"):
+        mt.interop.from_torch(Skip())
+
+
+def test_onnx_export_of_a_chain_model(tmp_path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    model = _chain_net().float()
+    model.eval()
+    x, _ = _batch(np.float32)
+    mt.onnx.export(model, tmp_path / "m.onnx", input_shape=x.shape)
+    got = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": x})[0]
+    with mt.no_grad():
+        np.testing.assert_allclose(got, model(x), rtol=1e-5, atol=1e-6)
+    assert all(not m._stack for m in model.modules())
+    with pytest.raises(TypeError, match="not a plain chain"):
+        mt.onnx.export(_Residual(), tmp_path / "r.onnx", input_shape=(2, 4))
