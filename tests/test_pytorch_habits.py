@@ -408,3 +408,49 @@ def test_onnx_export_of_a_chain_model(tmp_path) -> None:
     assert all(not m._stack for m in model.modules())
     with pytest.raises(TypeError, match="not a plain chain"):
         mt.onnx.export(_Residual(), tmp_path / "r.onnx", input_shape=(2, 4))
+
+
+def test_frozen_embedding_gets_no_gradient() -> None:
+    emb = mt.Embedding(10, 3)
+    emb.requires_grad_(False)
+    out = emb(np.array([[1, 2, 2]]))
+    emb.backward(np.ones_like(out))
+    assert emb.weight.grad is None
+
+
+def _frozen_case_ids() -> list[str]:
+    from cases import INPUT_CASES, MODULE_CASES
+
+    return [c[0] for c in MODULE_CASES] + [c[0] for c in INPUT_CASES]
+
+
+@pytest.mark.parametrize("case_id", _frozen_case_ids())
+def test_every_registered_module_leaves_frozen_parameters_alone(case_id: str) -> None:
+    """Each module of the registries, frozen: backward runs, no Parameter gets a gradient."""
+    from cases import INPUT_CASES, MODULE_CASES
+
+    rng = np.random.default_rng(0)
+    default = mt.get_default_dtype()
+    mt.set_default_dtype(np.float64)
+    try:
+        for cid, factory, shape_or_inputs in MODULE_CASES + INPUT_CASES:
+            if cid == case_id:
+                module = factory()
+                inputs = (shape_or_inputs(rng) if callable(shape_or_inputs)
+                          else (rng.standard_normal(shape_or_inputs),))
+    finally:
+        mt.set_default_dtype(default)
+    if not module.parameters():
+        pytest.skip("no parameters")
+    module.requires_grad_(False)
+    out = module(*inputs)
+    grad = _ones_like_output(out)
+    module.backward(grad)
+    assert all(p.grad is None for p in module.parameters())
+
+
+def _ones_like_output(out):
+    """Ones in the output's structure (tuples nested as the module returns them)."""
+    if isinstance(out, tuple):
+        return tuple(_ones_like_output(o) for o in out)
+    return None if out is None else np.ones_like(out)
