@@ -454,3 +454,10 @@ def _ones_like_output(out):
     if isinstance(out, tuple):
         return tuple(_ones_like_output(o) for o in out)
     return None if out is None else np.ones_like(out)
+
+
+def test_gradcheck_checks_only_trainable_parameters() -> None:
+    model = _net(dtype=np.float64)
+    model[0].W.requires_grad = False
+    x, _ = _batch(np.float64)
+    mt.gradcheck(model, x)
