@@ -289,3 +289,14 @@ def assert_same_state_dict(a, b):
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_a_file_from_before_scheduler_support_keeps_its_scheduler_metadata(tmp_path):
+    """Files that kept a scheduler's state as metadata named "scheduler" still load, as before."""
+    mt.save_checkpoint(tmp_path / "c.npz", epoch=3, old_name={"last_epoch": 3, "gamma": 0.5})
+    header = read_header(tmp_path / "c.npz")
+    header["metadata"] = {"scheduler": header["metadata"]["old_name"]}
+    arrays = {k: v for k, v in np.load(tmp_path / "c.npz").items() if k != fmt.HEADER_KEY}
+    write_with_header(tmp_path / "old.npz", header, arrays)
+    ckpt = mt.load_checkpoint(tmp_path / "old.npz")
+    assert ckpt["scheduler"] == {"last_epoch": 3, "gamma": 0.5} and ckpt["scheduler_state"] is None

@@ -86,6 +86,7 @@ def load_checkpoint(
     "scheduler_state": ..., "epoch": ..., **metadata}``: ``model`` is the given one or the rebuilt
     one (None if the file has none); ``optimizer`` and ``scheduler`` are the given ones;
     ``optimizer_state`` / ``scheduler_state`` are the saved state dicts when none was given.
+    (A file written before ``scheduler=`` existed returns its own metadata named "scheduler".)
     A ``scheduler`` needs its ``optimizer`` too (the lrs it set live in the optimizer's groups).
     ``restore_rng=True`` (the default) puts the library's random generator back where it was at
     save time, so shuffling and dropout continue exactly as in an uninterrupted run.
@@ -107,7 +108,9 @@ def load_checkpoint(
         expect_keys(header, _KEYS | ({"scheduler"} & set(header)), "header")
         del arrays[HEADER_KEY]
         epoch = expect(header["epoch"], (int, type(None)), "epoch")
-        metadata = _read_metadata(header["metadata"], arrays)
+        # files written before scheduler= existed may hold your own "scheduler" metadata: still read
+        reserved = _RESERVED if "scheduler" in header else _RESERVED - {"scheduler", "scheduler_state"}
+        metadata = _read_metadata(header["metadata"], arrays, reserved)
         opt_state = _read_optimizer(header["optimizer"], arrays, optimizer)
         sched_state = _read_scheduler(header.get("scheduler"), arrays, scheduler)
         rng = _read_rng(header["rng"])
@@ -186,12 +189,12 @@ def _decoded(arrays: dict[str, np.ndarray], prefix: str, read: Callable[[Decoder
     return value
 
 
-def _read_metadata(obj: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+def _read_metadata(obj: Any, arrays: dict[str, np.ndarray], reserved: set[str]) -> dict[str, Any]:
     metadata = _decoded(arrays, "metadata/", lambda decode: {
         key: decode(item, f"metadata.{key}") for key, item in expect(obj, dict, "metadata").items()
     })
-    if _RESERVED & set(metadata):
-        raise ModelFileError(f"metadata uses reserved names {sorted(_RESERVED & set(metadata))}")
+    if reserved & set(metadata):
+        raise ModelFileError(f"metadata uses reserved names {sorted(reserved & set(metadata))}")
     return metadata
 
 
