@@ -57,6 +57,11 @@ from minitorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from minitorch.model_summary import ModelSummary, summary
 from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
 
+# isort: split
+# attention and transformers
+from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
+from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -128,4 +133,7 @@ __all__ = [
     "summary",
     "Tanh",
     "train_test_split",
+]
+__all__ += [
+    "generate_square_subsequent_mask", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
 ]
