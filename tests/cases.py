@@ -109,3 +109,24 @@ ORACLE |= {
     "BatchNorm2d-eval", "LayerNorm", "LayerNorm-last-2-dims", "LayerNorm-no-affine", "LayerNorm-no-bias",
     "Deep-net-eval",
 }
+
+
+# --- attention and transformers (single-input modules; MultiheadAttention itself: test_attention.py) -----
+def _encoder_layer(**kwargs) -> mt.Module:
+    return _randomized(mt.TransformerEncoderLayer(4, 2, 6, dropout=0.0, **kwargs))
+
+
+MODULE_CASES += [
+    ("TransformerEncoderLayer-post-relu", lambda: _encoder_layer(), (3, 2, 4)),
+    ("TransformerEncoderLayer-pre-gelu-batch-first",
+     lambda: _encoder_layer(activation="gelu", norm_first=True, batch_first=True), (2, 3, 4)),
+    ("TransformerEncoderLayer-no-bias-T1", lambda: _encoder_layer(bias=False, batch_first=True), (3, 1, 4)),
+    ("TransformerEncoderLayer-dropout-train",
+     lambda: mt.TransformerEncoderLayer(4, 2, 6, dropout=0.3, batch_first=True), (2, 3, 4)),
+    ("TransformerEncoder-2-layers-norm",
+     lambda: _randomized(mt.TransformerEncoder(_encoder_layer(norm_first=True), 2, norm=mt.LayerNorm(4))),
+     (3, 2, 4)),
+]
+
+# their PyTorch oracle is tests/test_transformer.py: float32 needs rtol 1e-4 there (the structurally zero
+# key-bias gradient is float32 noise), tighter than this registry's shared float32 tolerance allows
