@@ -26,7 +26,10 @@ from minitorch.layers import (
     Tanh,
 )
 from minitorch.layers.conv import Conv2d
+from minitorch.layers.embedding import Embedding  # sequences
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.layers.rnn import GRU, LSTM, RNN  # sequences
+from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell  # sequences
 from minitorch.losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -82,11 +85,14 @@ __all__ = [
     "datasets",
     "Dropout",
     "EarlyStopping",
+    "Embedding",
     "ELU",
     "evaluate",
     "fit",
     "Flatten",
     "GELU",
+    "GRU",
+    "GRUCell",
     "get_default_dtype",
     "gradcheck",
     "GradcheckError",
@@ -102,6 +108,8 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "LogSoftmax",
+    "LSTM",
+    "LSTMCell",
     "Loss",
     "lr_scheduler",
     "manual_seed",
@@ -122,6 +130,8 @@ __all__ = [
     "register_module",
     "ReLU",
     "RMSprop",
+    "RNN",
+    "RNNCell",
     "save_checkpoint",
     "save_model",
     "Sequential",

@@ -61,6 +61,18 @@ LAYERS: dict[str, _Layer] = {
     "AdaptiveAvgPool2d": _Layer(("output_size",)),
     "OutProjection": _Layer(),  # attention's out_proj: torch's (out, in) layout and names already
 }
+# sequences: same names, shapes and layouts in both libraries (weight_ih_l0, ... as torch)
+_RNN_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
+LAYERS.update({
+    "Embedding": _Layer(("num_embeddings", "embedding_dim", "padding_idx"),
+                        torch_only={"max_norm": None, "scale_grad_by_freq": False, "sparse": False}),
+    "RNN": _Layer(_RNN_ARGS + ("nonlinearity",)),
+    "LSTM": _Layer(_RNN_ARGS, torch_only={"proj_size": 0}),
+    "GRU": _Layer(_RNN_ARGS),
+    "RNNCell": _Layer(("input_size", "hidden_size", "bias", "nonlinearity")),
+    "LSTMCell": _Layer(("input_size", "hidden_size", "bias")),
+    "GRUCell": _Layer(("input_size", "hidden_size", "bias")),
+})
 
 
 def to_torch(model: Module) -> Any:

@@ -5,10 +5,13 @@ from minitorch.layers.attention import MultiheadAttention, generate_square_subse
 from minitorch.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.dropout import Dropout
+from minitorch.layers.embedding import Embedding
 from minitorch.layers.flatten import Flatten
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.linear import Identity, Linear
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.layers.rnn import GRU, LSTM, RNN
+from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.softmax import LogSoftmax, Softmax
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 
@@ -21,3 +24,4 @@ __all__ += [
 __all__ += [
     "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer", "generate_square_subsequent_mask",
 ]
+__all__ += ["Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
