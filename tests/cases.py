@@ -186,3 +186,29 @@ INPUT_CASES += [
 
 # ids of INPUT_CASES that also have a PyTorch twin in tests/oracle.py (torch's dropout masks differ)
 INPUT_ORACLE = {c[0] for c in INPUT_CASES} - {"LSTM-dropout-train"}
+
+
+# --- attention: query, key, value as three distinct inputs; output (attn_output, attn_weights) ---------
+def _qkv(L: int, S: int, N: int | None, E: int, kdim: int, vdim: int, batch_first: bool = False):
+    def make(rng):
+        def shape(T, F):
+            if N is None:
+                return (T, F)
+            return (N, T, F) if batch_first else (T, N, F)
+        return tuple(rng.standard_normal(shape(T, F)) for T, F in ((L, E), (S, kdim), (S, vdim)))
+    return make
+
+
+INPUT_CASES += [
+    ("MultiheadAttention", lambda: _randomized(mt.MultiheadAttention(4, 2)), _qkv(3, 4, 2, 4, 4, 4)),
+    ("MultiheadAttention-kdim-vdim-batch-first",
+     lambda: _randomized(mt.MultiheadAttention(6, 3, kdim=2, vdim=5, batch_first=True)),
+     _qkv(2, 3, 2, 6, 2, 5, batch_first=True)),
+    ("MultiheadAttention-unbatched-no-bias", lambda: _randomized(mt.MultiheadAttention(4, 4, bias=False)),
+     _qkv(3, 2, None, 4, 4, 4)),
+    ("MultiheadAttention-T1", lambda: _randomized(mt.MultiheadAttention(2, 1)), _qkv(1, 1, 3, 2, 2, 2)),
+    ("MultiheadAttention-dropout-train", lambda: mt.MultiheadAttention(4, 2, dropout=0.4),
+     _qkv(3, 3, 2, 4, 4, 4)),
+]
+INPUT_ORACLE |= {"MultiheadAttention", "MultiheadAttention-kdim-vdim-batch-first",
+                 "MultiheadAttention-unbatched-no-bias", "MultiheadAttention-T1"}

@@ -175,74 +175,69 @@ def test_float32_inputs_to_a_float64_module_and_back(float64):
 
 
 # --- gradcheck: every element of every input and parameter, central differences, float64 ----------
-def numeric_gradcheck(m, args, kwargs, self_attention=False, eps=1e-6):
-    """Checks backward against central differences of f = sum(y * r) + sum(w * r2)."""
-    rng = np.random.default_rng(11)
-    state = mt.random.generator().bit_generator.state
+class SelfAttention(mt.Module):
+    """x -> mha(x, x, x): one input feeding all three, so dx = dquery + dkey + dvalue (the caller's sum)."""
 
-    def run():
-        mt.random.generator().bit_generator.state = state  # the same dropout draws every time
-        x = args[0]
-        return m(x, x, x, **kwargs) if self_attention else m(*args, **kwargs)
+    def __init__(self, mha: mt.MultiheadAttention) -> None:
+        super().__init__()
+        self.mha = mha
 
-    y, w = run()
-    r = rng.standard_normal(y.shape)
-    r2 = None if w is None else rng.standard_normal(w.shape)
+    def forward(self, x, **kwargs):
+        return self.mha(x, x, x, **kwargs)
 
-    def f():
-        y, w = run()
-        return float(np.sum(y * r) + (0.0 if w is None else np.sum(w * r2)))
+    def __call__(self, x, **kwargs):
+        return self.forward(x, **kwargs)
 
-    m.zero_grad()
-    run()
-    grads = m.backward((r, r2))
-    analytic = [sum(grads)] if self_attention else list(grads)
-    analytic += [p.grad.copy() for p in m.parameters()]
-    targets = list(args[:1] if self_attention else args) + [p.data for p in m.parameters()]
-    for i, (array, a) in enumerate(zip(targets, analytic, strict=True)):
-        numeric = np.zeros_like(array)
-        for idx in np.ndindex(array.shape):
-            old = array[idx]
-            array[idx] = old + eps
-            fp = f()
-            array[idx] = old - eps
-            fm = f()
-            array[idx] = old
-            numeric[idx] = (fp - fm) / (2 * eps)
-        np.testing.assert_allclose(a, numeric, rtol=1e-5, atol=1e-7, err_msg=f"target {i}")
+    def backward(self, grad):
+        return sum(self.mha.backward(grad))
+
+
+def randomized_mha(*args, seed=0, **kwargs):
+    m = mt.MultiheadAttention(*args, **kwargs)
+    rng = np.random.default_rng(seed)
+    for p in m.parameters():
+        p.data[...] = rng.standard_normal(p.shape) * 0.5
+    return m
 
 
 @pytest.mark.parametrize("kv", ["same", "kdim-vdim"])
 @pytest.mark.parametrize("batch_first", [True, False])
-def test_gradcheck_three_distinct_inputs(float64, kv, batch_first):
+def test_gradcheck_three_distinct_inputs_with_masks(float64, kv, batch_first):
     extra = {"kdim": 3, "vdim": 5} if kv == "kdim-vdim" else {}
-    m = mt.MultiheadAttention(4, 2, batch_first=batch_first, **extra)
+    m = randomized_mha(4, 2, batch_first=batch_first, seed=1, **extra)
     rng = np.random.default_rng(1)
-    for p in m.parameters():
-        p.data[...] = rng.standard_normal(p.shape) * 0.5
     args = inputs(rng, m, 2, 3, 4)
     attn, kpm = make_masks(rng, "float-3d", "bool", 2, 2, 3, 4)
-    numeric_gradcheck(m, args, {"attn_mask": attn, "key_padding_mask": kpm, "average_attn_weights": False})
-    numeric_gradcheck(m, args, {})
+    assert mt.gradcheck(m, *args, attn_mask=attn, key_padding_mask=kpm, average_attn_weights=False)
+    assert mt.gradcheck(m, *args)
 
 
 def test_gradcheck_self_attention_causal_with_dropout(float64):
-    m = mt.MultiheadAttention(4, 2, dropout=0.3, batch_first=True)
-    rng = np.random.default_rng(2)
-    for p in m.parameters():
-        p.data[...] = rng.standard_normal(p.shape) * 0.5
-    x = rng.standard_normal((2, 4, 4))
+    m = randomized_mha(4, 2, dropout=0.3, batch_first=True, seed=2)
+    x = np.random.default_rng(2).standard_normal((2, 4, 4))
     mask = mt.generate_square_subsequent_mask(4)
-    numeric_gradcheck(m, (x,), {"attn_mask": mask, "is_causal": True}, self_attention=True)
-    numeric_gradcheck(m, (x,), {"need_weights": False}, self_attention=True)
+    assert mt.gradcheck(SelfAttention(m), x, attn_mask=mask, is_causal=True)
+    assert mt.gradcheck(SelfAttention(m), x, need_weights=False)
 
 
-def test_gradcheck_unbatched(float64):
-    m = mt.MultiheadAttention(4, 2, kdim=2)
+def test_gradcheck_unbatched_with_masks(float64):
+    m = randomized_mha(4, 2, kdim=2, seed=4)
     rng = np.random.default_rng(4)
     args = (rng.standard_normal((3, 4)), rng.standard_normal((5, 2)), rng.standard_normal((5, 4)))
     attn, kpm = make_masks(rng, "bool-3d", "float", 1, 2, 3, 5, batched=False)
-    numeric_gradcheck(m, args, {"attn_mask": attn, "key_padding_mask": kpm})
+    assert mt.gradcheck(m, *args, attn_mask=attn, key_padding_mask=kpm)
+
+
+def test_gradcheck_catches_a_wrong_attention_backward(float64):
+    class Wrong(mt.MultiheadAttention):
+        def backward(self, grad):
+            dq, dk, dv = super().backward(grad)
+            return dq, dk * 1.01, dv
+
+    m = Wrong(4, 2)
+    args = inputs(np.random.default_rng(0), m, 2, 3, 3)
+    with pytest.raises(mt.GradcheckError, match=r"inputs\[1\]"):
+        mt.gradcheck(m, *args)
 
 
 # --- fully masked rows: zeros, by definition (torch's own math path gives NaN) ---------------------
