@@ -207,7 +207,7 @@ def _attention_kwargs_to_torch(m: Module, torch: Any, where: str) -> dict[str, A
     if name == "TransformerEncoderLayer":
         # the activation as a module: torch then registers it as a child, as MiniTorch does
         return {"d_model": m.d_model, "nhead": m.nhead, "dim_feedforward": m.dim_feedforward,
-                "dropout": m.dropout.p, "activation": getattr(torch.nn, type(m.activation).__name__)(),
+                "dropout": m.dropout.p, "activation": _to_torch(m.activation, torch, f"{where}.activation"),
                 "layer_norm_eps": m.layer_norm_eps, "batch_first": m.batch_first,
                 "norm_first": m.norm_first, "bias": m.linear1.b is not None}
     return _encoder_kwargs(m, lambda child, path: _to_torch(child, torch, path), where)
@@ -224,12 +224,16 @@ def _attention_kwargs_from_torch(t: Any, torch: Any, where: str) -> dict[str, An
         act, F = t.activation, torch.nn.functional
         relu = act is F.relu or type(act) is torch.nn.ReLU
         gelu = act is F.gelu or (type(act) is torch.nn.GELU and act.approximate == "none")
-        if not (relu or gelu):
+        if relu or gelu:
+            activation: Any = "relu" if relu else "gelu"
+        elif isinstance(act, torch.nn.Module):
+            activation = _from_torch(act, torch, f"{where}.activation")
+        else:
             raise ValueError(f"from_torch: {where} (TransformerEncoderLayer) has activation {act!r}; "
-                             "MiniTorch supports 'relu' and 'gelu' only")
+                             "MiniTorch supports 'relu', 'gelu' and activation modules it has")
         return {"d_model": t.self_attn.embed_dim, "nhead": t.self_attn.num_heads,
                 "dim_feedforward": t.linear1.out_features, "dropout": t.dropout.p,
-                "activation": "relu" if relu else "gelu", "layer_norm_eps": t.norm1.eps,
+                "activation": activation, "layer_norm_eps": t.norm1.eps,
                 "batch_first": t.self_attn.batch_first, "norm_first": t.norm_first,
                 "bias": t.linear1.bias is not None}
     return _encoder_kwargs(t, lambda child, path: _from_torch(child, torch, path), where)

@@ -269,7 +269,8 @@ def _multihead_attention(m: mt.MultiheadAttention) -> torch.nn.Module:
 
 def _encoder_layer_twin(m: mt.TransformerEncoderLayer) -> torch.nn.TransformerEncoderLayer:
     return torch.nn.TransformerEncoderLayer(
-        m.d_model, m.nhead, m.dim_feedforward, dropout=m.dropout.p, activation=m.activation_name,
+        m.d_model, m.nhead, m.dim_feedforward, dropout=m.dropout.p,
+        activation=m.activation_name or torch_twin(m.activation),
         layer_norm_eps=m.layer_norm_eps, batch_first=m.batch_first, norm_first=m.norm_first,
         bias=m.linear1.b is not None, dtype=_torch_dtype(m.linear1.W.data))
 

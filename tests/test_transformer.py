@@ -53,7 +53,7 @@ layer_options = st.fixed_dictionaries({
     "nhead": st.sampled_from([1, 2, 4]),
     "head_dim": st.integers(1, 3),
     "ff": st.integers(1, 9),
-    "activation": st.sampled_from(["relu", "gelu"]),
+    "activation": st.sampled_from(["relu", "gelu", "gelu-tanh"]),
     "batch_first": st.booleans(),
     "norm_first": st.booleans(),
     "bias": st.booleans(),
@@ -70,7 +70,8 @@ def layer_case(o, dtype=np.float64):
     mt.set_default_dtype(dtype)
     mt.manual_seed(o["seed"])
     d = o["nhead"] * o["head_dim"]
-    m = mt.TransformerEncoderLayer(d, o["nhead"], o["ff"], dropout=0.0, activation=o["activation"],
+    activation = mt.GELU(approximate="tanh") if o["activation"] == "gelu-tanh" else o["activation"]
+    m = mt.TransformerEncoderLayer(d, o["nhead"], o["ff"], dropout=0.0, activation=activation,
                                    batch_first=o["batch_first"], norm_first=o["norm_first"], bias=o["bias"])
     randomized(m, o["seed"])
     rng = np.random.default_rng(o["seed"])
@@ -191,6 +192,7 @@ def _models():
         mt.MultiheadAttention(8, 2, dropout=0.1, kdim=3, vdim=5, batch_first=True, bias=False),
         mt.MultiheadAttention(6, 3),
         mt.TransformerEncoderLayer(8, 4, 16, activation="gelu", norm_first=True, batch_first=True),
+        mt.TransformerEncoderLayer(8, 2, 16, activation=mt.GELU(approximate="tanh"), batch_first=True),
         mt.TransformerEncoder(mt.TransformerEncoderLayer(8, 2, 12, bias=False), 2, norm=mt.LayerNorm(8)),
     ]
 
@@ -202,7 +204,7 @@ def _call(m, x):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_model_files_rebuild_them(tmp_path, dtype, index):
     mt.set_default_dtype(dtype)
     model = randomized(_models()[index], seed=index).eval()
@@ -217,7 +219,7 @@ def test_model_files_rebuild_them(tmp_path, dtype, index):
 
 
 @pytest.mark.parametrize("dtype, rtol, atol", [(np.float32, 1e-5, 1e-6), (np.float64, 1e-12, 1e-13)])
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_interop_converts_them_both_ways(dtype, rtol, atol, index):
     mt.set_default_dtype(dtype)
     model = randomized(_models()[index], seed=index)
@@ -258,5 +260,7 @@ def test_torch_built_encoder_comes_over(float64):
 def test_torch_settings_minitorch_lacks_are_refused():
     with pytest.raises(ValueError, match="add_bias_kv or add_zero_attn"):
         mt.interop.from_torch(torch.nn.MultiheadAttention(4, 2, add_bias_kv=True))
-    with pytest.raises(ValueError, match="'relu' and 'gelu' only"):
-        mt.interop.from_torch(torch.nn.TransformerEncoderLayer(4, 2, 8, activation=torch.nn.Tanh()))
+    with pytest.raises(TypeError, match="Tanhshrink"):
+        mt.interop.from_torch(torch.nn.TransformerEncoderLayer(4, 2, 8, activation=torch.nn.Tanhshrink()))
+    with pytest.raises(ValueError, match="'relu', 'gelu' and activation modules"):
+        mt.interop.from_torch(torch.nn.TransformerEncoderLayer(4, 2, 8, activation=torch.tanh))

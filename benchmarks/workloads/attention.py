@@ -54,6 +54,8 @@ def build_torch() -> Callable[[], None]:
     return step
 
 
+BASELINE = "torch"  # ratios are MiniTorch time / PyTorch time
+
 WORKLOADS: dict[str, dict[str, Callable[[], Callable[[], None]]]] = {
     f"transformer-encoder-layer-d{D_MODEL}-h{NHEAD}-ff{FF}-N{N}-T{T} prenorm causal fwd+bwd": {
         "minitorch": build_minitorch,

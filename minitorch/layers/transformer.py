@@ -34,6 +34,8 @@ class TransformerEncoderLayer(Module):
               (self-attention: dquery + dkey + dvalue, all three inputs are the same x)
               every parameter's gradient is accumulated by the child that owns it
     Init:     the children's own (MultiheadAttention: xavier; Linear: U(-k, k); LayerNorm: 1, 0)
+    activation: "relu", "gelu" (exact, erf) or an element-wise Module, e.g. GELU(approximate="tanh")
+    (GPT-2's form); torch's takes a string or a callable the same way.
     Example:
         layer = TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
         y = layer(np.random.randn(2, 5, 16), src_mask=generate_square_subsequent_mask(5))
@@ -46,7 +48,7 @@ class TransformerEncoderLayer(Module):
         nhead: int,
         dim_feedforward: int = 2048,
         dropout: float = 0.1,
-        activation: str = "relu",
+        activation: str | Module = "relu",
         layer_norm_eps: float = 1e-5,
         batch_first: bool = False,
         norm_first: bool = False,
@@ -58,7 +60,10 @@ class TransformerEncoderLayer(Module):
         self.nhead = check_positive_int(nhead, who, "nhead")
         self.dim_feedforward = check_positive_int(dim_feedforward, who, "dim_feedforward")
         p = check_number(dropout, who, "dropout", 0, 1, high_open=True)
-        self.activation_name = check_choice(activation, who, "activation", ("relu", "gelu"))
+        if isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
+            self.activation_name = None
+        else:
+            self.activation_name = check_choice(activation, who, "activation", ("relu", "gelu"))
         self.layer_norm_eps = check_number(layer_norm_eps, who, "layer_norm_eps", 0)
         self.batch_first = check_bool(batch_first, who, "batch_first")
         self.norm_first = check_bool(norm_first, who, "norm_first")
@@ -72,7 +77,10 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.dropout1 = Dropout(p)
         self.dropout2 = Dropout(p)
-        self.activation = ReLU() if activation == "relu" else GELU()
+        if self.activation_name is None:
+            self.activation = activation
+        else:
+            self.activation = ReLU() if activation == "relu" else GELU()
 
     def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
         # keyword inputs (masks, flags), until Module.__call__ passes them on itself (issue 10)
@@ -120,7 +128,7 @@ class TransformerEncoderLayer(Module):
     def extra_repr(self) -> str:
         return (
             f"d_model={self.d_model}, nhead={self.nhead}, dim_feedforward={self.dim_feedforward}, "
-            f"activation={self.activation_name!r}, batch_first={self.batch_first}, "
+            f"activation={self.activation_name or self.activation!r}, batch_first={self.batch_first}, "
             f"norm_first={self.norm_first}"
         )
 
