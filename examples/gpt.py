@@ -7,7 +7,7 @@ default (logits = h @ tok.weight.T). Trained with AdamW on random windows of the
 "tiny shakespeare", scored on the last 10 % against a bigram model (character pair counts, add-one
 smoothing) fitted on the same training text; then it writes text with temperature and top-k and,
 if matplotlib is installed, saves one head's attention weights as a PNG.
-Run: python examples/gpt.py [--time-budget 150] [--steps 100000] [--quick] [--seed 0]
+Run: python examples/gpt.py [--time-budget 160] [--steps 100000] [--quick] [--seed 0]
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def plot_attention(model: GPT, ids: np.ndarray, chars: list[str], path: Path) ->
     mask = mt.generate_square_subsequent_mask(len(ids), xn.dtype)
     _, w = layer.self_attn(xn, xn, xn, attn_mask=mask, average_attn_weights=False)
     model.train()
-    labels = [chars[i] if chars[i].strip() else repr(chars[i])[1:-1] or "_" for i in ids]
+    labels = [{" ": "_", "\n": "\\n"}.get(chars[i], chars[i]) for i in ids]
     fig, ax = plt.subplots(figsize=(7, 6))
     ax.imshow(w[0, 0], cmap="viridis")
     ax.set_xticks(range(len(ids)), labels, fontsize=7)
@@ -148,15 +148,15 @@ def plot_attention(model: GPT, ids: np.ndarray, chars: list[str], path: Path) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--time-budget", type=float, default=150.0, help="training seconds (default 150)")
+    parser.add_argument("--time-budget", type=float, default=160.0, help="training seconds (default 160)")
     parser.add_argument("--steps", type=int, default=100_000, help="at most this many steps")
-    parser.add_argument("--block", type=int, default=64)
+    parser.add_argument("--block", type=int, default=32)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--d-model", type=int, default=64)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=4e-3)
     parser.add_argument("--no-tie", action="store_true", help="a separate Linear head")
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--top-k", type=int, default=10)
