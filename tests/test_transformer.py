@@ -181,6 +181,35 @@ def test_encoder_layer_errors():
         mt.TransformerEncoder("layer", 2)
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_a_refused_forward_leaves_the_last_one_intact(float64, norm_first):
+    layer = mt.TransformerEncoderLayer(4, 2, 6, dropout=0.0, batch_first=True, norm_first=norm_first)
+    layer = randomized(layer)
+    enc = mt.TransformerEncoder(layer, 2)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    dy = np.random.default_rng(1).standard_normal((2, 3, 4))
+    enc(x)
+    expected_dx = enc.backward(dy)
+    expected = {name: p.grad.copy() for name, p in enc.named_parameters()}
+    enc.zero_grad()
+    enc(x)
+    for bad in ({"mask": np.zeros((2, 2), bool)}, {"src_key_padding_mask": np.zeros((3, 2), bool)}):
+        with pytest.raises(ValueError, match="MultiheadAttention"):
+            enc(x, **bad)
+    np.testing.assert_array_equal(enc.backward(dy), expected_dx)
+    for name, p in enc.named_parameters():
+        np.testing.assert_array_equal(p.grad, expected[name], err_msg=name)
+
+
+def test_fully_padded_sequence_gives_torchs_zeros(float64):
+    # need_weights=False inside the layer: torch's fused attention gives zeros for a fully masked row
+    # (its plain path would give NaN); MiniTorch gives the same zeros by definition
+    m = randomized(mt.TransformerEncoderLayer(4, 2, 6, dropout=0.0, batch_first=True))
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    kpm = np.array([[False, False, True], [True, True, True]])
+    compare(m, x, rtol=1e-9, atol=1e-11, src_key_padding_mask=kpm)
+
+
 def test_repr_names_the_settings():
     text = repr(mt.TransformerEncoder(mt.TransformerEncoderLayer(8, 2, 16, norm_first=True), 2))
     assert "num_layers=2" in text and "norm_first=True" in text and "embed_dim=8, num_heads=2" in text

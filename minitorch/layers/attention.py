@@ -199,9 +199,8 @@ class MultiheadAttention(Module):
         average_attn_weights: bool = True,
         is_causal: bool = False,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        query, key, value, batched = self._check_inputs(query, key, value)
-        N, L, S = query.shape[0], query.shape[1], key.shape[1]
-        mask = self._merged_mask(attn_mask, key_padding_mask, is_causal, (N, L, S), batched)
+        query, key, value, mask, batched = self.check_inputs(query, key, value, key_padding_mask, attn_mask,
+                                                             is_causal)
         Wq, Wk, Wv = self._proj_weights()
         bq, bk, bv = self._proj_biases()
         q, k, v = _affine(query, Wq, bq), _affine(key, Wk, bk), _affine(value, Wv, bv)
@@ -336,6 +335,21 @@ class MultiheadAttention(Module):
         return x if self.batch_first else x.swapaxes(0, 1)
 
     # ------------------------------------------------------------------------------- checks
+    def check_inputs(
+        self, query: Any, key: Any, value: Any, key_padding_mask: Any = None, attn_mask: Any = None,
+        is_causal: bool = False,
+    ) -> tuple[Any, ...]:
+        """(query, key, value, mask, batched): the inputs batch-first in the parameters' dtype and the
+        merged additive mask, or the ValueError / TypeError forward would raise; changes nothing.
+
+        A composite (the encoder layer) calls it at its door, so a bad mask is refused before any
+        child has run.
+        """
+        query, key, value, batched = self._check_inputs(query, key, value)
+        N, L, S = query.shape[0], query.shape[1], key.shape[1]
+        mask = self._merged_mask(attn_mask, key_padding_mask, is_causal, (N, L, S), batched)
+        return query, key, value, mask, batched
+
     def _check_inputs(self, query: Any, key: Any, value: Any) -> tuple[np.ndarray, ...] | Any:
         """query, key, value as batch-first (N, T, F) arrays in the parameters' dtype, and whether batched."""
         arrays = [as_floating(a, "MultiheadAttention") for a in (query, key, value)]

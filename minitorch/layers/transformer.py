@@ -95,6 +95,7 @@ class TransformerEncoderLayer(Module):
     ) -> np.ndarray:
         src = as_floating(src, "TransformerEncoderLayer").astype(self.linear1.W.dtype, copy=False)
         masks = {"attn_mask": src_mask, "key_padding_mask": src_key_padding_mask, "is_causal": is_causal}
+        self.self_attn.check_inputs(src, src, src, **masks)  # bad input: an error before any child runs
         if self.norm_first:
             h = src + self._sa_block(self.norm1(src), masks)
             return h + self._ff_block(self.norm2(h))
