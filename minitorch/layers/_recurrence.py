@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import sequences as fast
+
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
     """sigma(a) = 1 / (1 + exp(-a)) = 0.5 * tanh(0.5 a) + 0.5 (no exp, no overflow)."""
@@ -70,6 +73,8 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
         c_t = f * c_{t-1} + i * g
         h_t = o * tanh(c_t)
     """
+    if kernels_enabled():  # the fast room: same formula, fewer passes per step
+        return fast.lstm_forward(xw, h0, c0, W_hh, b_hh)
     T, N, G = xw.shape
     H = G // 4
     hs = np.empty((T + 1, N, H), dtype=xw.dtype)
@@ -98,6 +103,8 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
         dh  = da @ W_hh                           (flows to step t-1)
         dc  = dc * f                              (flows to step t-1)
     """
+    if kernels_enabled():  # the fast room: same formula, fewer passes per step
+        return fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
     cs, gates, tanh_cs = cache
     T, _, G = gates.shape
     H = G // 4

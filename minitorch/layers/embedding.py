@@ -6,6 +6,8 @@ import numpy as np
 
 from minitorch.checks import check_positive_int
 from minitorch.dtypes import get_default_dtype
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import sequences as fast
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -16,10 +18,10 @@ class Embedding(Module):
     Shapes:   ids (*) integers in [0, num_embeddings)   weight (num_embeddings, embedding_dim)
               y (*, embedding_dim)
     Forward:  y = weight[ids]
-    Backward: dweight = zeros_like(weight); np.add.at(dweight, ids, dy)
-                        (num_embeddings, embedding_dim)  accumulated into weight.grad; a row used k
-                        times gets the sum of its k upstream rows (a scatter-add, right for repeats);
-                        dweight[padding_idx] = 0 (the padding row is never updated)
+    Backward: weight.grad[ids[k]] += dy[k] for every position k      (num_embeddings, embedding_dim)
+                        a scatter-add straight into weight.grad: a row used m times gets the sum of
+                        its m upstream rows (right for repeats); positions holding padding_idx are
+                        skipped, so the padding row's gradient stays 0 (never updated), as torch
               dids = None   the ids are integers: not differentiable (CONTRACT §4)
     Init:     weight ~ N(0, 1), weight[padding_idx] = 0   (torch.nn.Embedding's default)
     padding_idx may be negative (counted from the end), as torch; it is stored non-negative.
@@ -57,11 +59,14 @@ class Embedding(Module):
         ids = self._cached(self._ids)
         dy = self._check_grad(dy, ids.shape + (self.embedding_dim,), self.weight.data.dtype)
         # w.r.t. parameters
-        dweight = np.zeros_like(self.weight.data)
-        np.add.at(dweight, ids.reshape(-1), dy.reshape(-1, self.embedding_dim))
+        ids, dy = ids.reshape(-1), dy.reshape(-1, self.embedding_dim)
         if self.padding_idx is not None:
-            dweight[self.padding_idx] = 0
-        self.weight.accumulate_grad(dweight)
+            keep = ids != self.padding_idx
+            ids, dy = ids[keep], dy[keep]
+        if self.weight.grad is None:  # the contract's fresh gradient: a scatter-add needs zeros
+            self.weight.grad = np.zeros_like(self.weight.data)
+        # added in place: a (num_embeddings, dim) temporary and its copy would cost more than the rows
+        scatter_add_rows(self.weight.grad, ids, dy)
 
     def backward_input(self, dy: np.ndarray) -> None:
         ids = self._cached(self._ids)
@@ -86,3 +91,13 @@ class Embedding(Module):
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+def scatter_add_rows(target: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
+    """target[ids[k]] += rows[k] for every k, repeated ids adding up: ``np.add.at``.
+
+    (``target[ids] += rows`` would be wrong: with repeats, only one of the rows would land.)
+    """
+    if kernels_enabled():  # the fast room: vectorised per rank of repeat, same result
+        return fast.scatter_add_rows(target, ids, rows)
+    np.add.at(target, ids, rows)
