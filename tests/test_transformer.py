@@ -177,6 +177,9 @@ def test_encoder_layer_errors():
         layer(x, is_causal=True)
     with pytest.raises(ValueError, match="expected query with 4 features"):
         layer(np.ones((2, 3, 5)))
+    layer(x)
+    with pytest.raises(ValueError, match=r"TransformerEncoderLayer.backward: expected dy of the output"):
+        layer.backward(np.ones((3, 2, 4)))
     with pytest.raises(TypeError, match="encoder_layer must be a Module"):
         mt.TransformerEncoder("layer", 2)
 

@@ -96,6 +96,7 @@ class TransformerEncoderLayer(Module):
         src = as_floating(src, "TransformerEncoderLayer").astype(self.linear1.W.dtype, copy=False)
         masks = {"attn_mask": src_mask, "key_padding_mask": src_key_padding_mask, "is_causal": is_causal}
         self.self_attn.check_inputs(src, src, src, **masks)  # bad input: an error before any child runs
+        self._shape = src.shape
         if self.norm_first:
             h = src + self._sa_block(self.norm1(src), masks)
             return h + self._ff_block(self.norm2(h))
@@ -110,6 +111,7 @@ class TransformerEncoderLayer(Module):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dsrc from dy; each child accumulates its own parameters' gradients (see the class docstring)."""
+        dy = self._check_grad(dy, self._cached(self._shape), self.linear1.W.dtype)
         if self.norm_first:
             dh = dy + self.norm2.backward(self._ff_block_backward(dy))
             return dh + self.norm1.backward(self._sa_block_backward(dh))
