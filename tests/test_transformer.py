@@ -296,3 +296,11 @@ def test_torch_settings_minitorch_lacks_are_refused():
         mt.interop.from_torch(torch.nn.TransformerEncoderLayer(4, 2, 8, activation=torch.nn.Tanhshrink()))
     with pytest.raises(ValueError, match="'relu', 'gelu' and activation modules"):
         mt.interop.from_torch(torch.nn.TransformerEncoderLayer(4, 2, 8, activation=torch.tanh))
+
+
+@pytest.mark.xfail(reason="model files' rebuild size estimate multiplies every integer argument, "
+                          "num_heads included: 256*8*128*128 elements for ~0.2M real ones", strict=False)
+def test_model_files_rebuild_a_realistic_attention_with_kdim_vdim(tmp_path):
+    model = mt.MultiheadAttention(256, 8, kdim=128, vdim=128)
+    mt.save_model(model, tmp_path / "m.npz")
+    assert type(mt.load_model(tmp_path / "m.npz")) is mt.MultiheadAttention
