@@ -20,12 +20,17 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import minitorch as mt  # noqa: E402
+
+# scoring, sampling and plotting keep no caches for a backward (mt.no_grad, CONTRACT §6), where this
+# MiniTorch has it
+inference = getattr(mt, "no_grad", contextlib.nullcontext)
 
 
 class GPT(mt.Module):
@@ -92,9 +97,10 @@ def evaluate(model: GPT, data: np.ndarray, block: int, batch: int, batches: int)
     loss_fn = mt.CrossEntropyLoss()
     starts = np.linspace(0, len(data) - block - 1, batches * batch).astype(int)
     total = 0.0
-    for chunk in starts.reshape(batches, batch):
-        x, y = windows(data, chunk, block)
-        total += loss_fn(model(x).reshape(-1, model.tok.num_embeddings), y.reshape(-1))
+    with inference():
+        for chunk in starts.reshape(batches, batch):
+            x, y = windows(data, chunk, block)
+            total += loss_fn(model(x).reshape(-1, model.tok.num_embeddings), y.reshape(-1))
     model.train()
     return total / batches
 
@@ -106,7 +112,8 @@ def generate(model: GPT, prompt: np.ndarray, length: int, temperature: float, to
     ids = list(prompt)
     for _ in range(length):
         context = np.array(ids[-model.block:])[None]
-        logits = model(context)[0, -1] / temperature
+        with inference():
+            logits = model(context)[0, -1] / temperature
         cutoff = np.sort(logits)[-top_k]
         logits = np.where(logits < cutoff, -np.inf, logits)
         p = np.exp(logits - logits.max())
@@ -126,10 +133,11 @@ def plot_attention(model: GPT, ids: np.ndarray, chars: list[str], path: Path) ->
         return False
     model.eval()
     layer = model.blocks.layers[0]
-    x = model.tok(ids[None]) + model.pos(np.arange(len(ids)))
-    xn = layer.norm1(x)
-    mask = mt.generate_square_subsequent_mask(len(ids), xn.dtype)
-    _, w = layer.self_attn(xn, xn, xn, attn_mask=mask, average_attn_weights=False)
+    with inference():
+        x = model.tok(ids[None]) + model.pos(np.arange(len(ids)))
+        xn = layer.norm1(x)
+        mask = mt.generate_square_subsequent_mask(len(ids), xn.dtype)
+        _, w = layer.self_attn(xn, xn, xn, attn_mask=mask, average_attn_weights=False)
     model.train()
     labels = [{" ": "_", "\n": "\\n"}.get(chars[i], chars[i]) for i in ids]
     fig, ax = plt.subplots(figsize=(7, 6))
