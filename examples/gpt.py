@@ -20,17 +20,12 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import minitorch as mt  # noqa: E402
-
-# scoring, sampling and plotting keep no caches for a backward (mt.no_grad, CONTRACT §6), where this
-# MiniTorch has it
-inference = getattr(mt, "no_grad", contextlib.nullcontext)
 
 
 class GPT(mt.Module):
@@ -97,7 +92,7 @@ def evaluate(model: GPT, data: np.ndarray, block: int, batch: int, batches: int)
     loss_fn = mt.CrossEntropyLoss()
     starts = np.linspace(0, len(data) - block - 1, batches * batch).astype(int)
     total = 0.0
-    with inference():
+    with mt.no_grad():  # keeps no caches: nothing waits for a backward
         for chunk in starts.reshape(batches, batch):
             x, y = windows(data, chunk, block)
             total += loss_fn(model(x).reshape(-1, model.tok.num_embeddings), y.reshape(-1))
@@ -112,7 +107,7 @@ def generate(model: GPT, prompt: np.ndarray, length: int, temperature: float, to
     ids = list(prompt)
     for _ in range(length):
         context = np.array(ids[-model.block:])[None]
-        with inference():
+        with mt.no_grad():  # keeps no caches: nothing waits for a backward
             logits = model(context)[0, -1] / temperature
         cutoff = np.sort(logits)[-top_k]
         logits = np.where(logits < cutoff, -np.inf, logits)
@@ -133,7 +128,7 @@ def plot_attention(model: GPT, ids: np.ndarray, chars: list[str], path: Path) ->
         return False
     model.eval()
     layer = model.blocks.layers[0]
-    with inference():
+    with mt.no_grad():  # keeps no caches: nothing waits for a backward
         x = model.tok(ids[None]) + model.pos(np.arange(len(ids)))
         xn = layer.norm1(x)
         mask = mt.generate_square_subsequent_mask(len(ids), xn.dtype)

@@ -185,9 +185,6 @@ class SelfAttention(mt.Module):
     def forward(self, x, **kwargs):
         return self.mha(x, x, x, **kwargs)
 
-    def __call__(self, x, **kwargs):
-        return self.forward(x, **kwargs)
-
     def backward(self, grad):
         return sum(self.mha.backward(grad))
 

@@ -184,10 +184,6 @@ class MultiheadAttention(Module):
         self.out_proj = OutProjection(E, E, bias=bias)
 
     # ------------------------------------------------------------------------------ forward
-    def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
-        # keyword inputs (masks, flags), until Module.__call__ passes them on itself (issue 10)
-        return self.forward(*inputs, **kwargs)
-
     def forward(
         self,
         query: np.ndarray,

@@ -14,7 +14,7 @@ from minitorch.layers.attention import MultiheadAttention
 from minitorch.layers.dropout import Dropout
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.linear import Linear
-from minitorch.module import Module, Sequential
+from minitorch.module import Module, ModuleList
 
 
 class TransformerEncoderLayer(Module):
@@ -81,10 +81,6 @@ class TransformerEncoderLayer(Module):
             self.activation = activation
         else:
             self.activation = ReLU() if activation == "relu" else GELU()
-
-    def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
-        # keyword inputs (masks, flags), until Module.__call__ passes them on itself (issue 10)
-        return self.forward(*inputs, **kwargs)
 
     def forward(
         self,
@@ -171,12 +167,8 @@ class TransformerEncoder(Module):
                                                "enable_nested_tensor")
         self.mask_check = check_bool(mask_check, "TransformerEncoder", "mask_check")
         # a container named "layers" with children "0", "1", ...: torch's state_dict names
-        self.layers = Sequential(*(copy.deepcopy(encoder_layer) for _ in range(self.num_layers)))
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(self.num_layers)])
         self.norm = norm
-
-    def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
-        # keyword inputs (masks, flags), until Module.__call__ passes them on itself (issue 10)
-        return self.forward(*inputs, **kwargs)
 
     def forward(
         self,
