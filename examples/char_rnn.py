@@ -42,9 +42,11 @@ class CharLSTM(mt.Module):
               out, state = lstm(x, state)         (T, N, H), ((layers, N, H), (layers, N, H))
               logits = head(out)                  (T, N, V)
     Backward: dout = head.backward(dlogits)       (T, N, H)   accumulates head.W, head.b
-              dx, (dh0, dc0) = lstm.backward(dout)            accumulates every LSTM weight
+              dx, (dh0, dc0) = lstm.backward((dout, dstate))  accumulates every LSTM weight
+                                                  (dstate: the gradient of the returned state, if any)
               embed.backward(dx)                  None         accumulates embed.weight (ids: no gradient)
-              dh0, dc0 are the carried state's gradient: it is a constant input, so they stop here.
+              returns None, or (None, (dh0, dc0)) for a carried state: a constant input to this
+              batch, so its gradient is returned and dropped; nothing flows into the previous batch
     """
 
     def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int = 1) -> None:
@@ -58,11 +60,19 @@ class CharLSTM(mt.Module):
         out, state = self.lstm(x, state)
         return self.head(out), state
 
-    def backward(self, dlogits: np.ndarray) -> None:
+    def backward(self, grad: np.ndarray | tuple) -> tuple | None:
+        """``grad`` = dlogits, or (dlogits, (dh_n, dc_n)) in the outputs' structure (CONTRACT §4).
+
+        Returns None (the ids have no gradient), or (None, (dh0, dc0)) when a state was passed in:
+        the training loop drops (dh0, dc0), which is where truncated BPTT stops.
+        """
+        dlogits, dstate = grad if isinstance(grad, tuple) else (grad, None)
         dout = self.head.backward(dlogits)
-        grads = self.lstm.backward(dout)  # dx, or (dx, (dh0, dc0)) when a state was passed in
-        dx = grads[0] if isinstance(grads, tuple) else grads
-        return self.embed.backward(dx)
+        grads = self.lstm.backward((dout, dstate))  # dx, or (dx, (dh0, dc0)) when a state was passed
+        if not isinstance(grads, tuple):
+            return self.embed.backward(grads)
+        dx, dstate0 = grads
+        return self.embed.backward(dx), dstate0
 
 
 def streams(ids: np.ndarray, n: int) -> np.ndarray:

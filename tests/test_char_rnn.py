@@ -26,3 +26,22 @@ def test_char_rnn_reduced_run_learns_and_prints_the_last_line(tmp_path):
     assert [int(s) for s, _, _ in steps] == [30, 60]
     assert float(steps[1][1]) < float(steps[0][1])
     assert "--- sample (temperature 0.8) ---\nROMEO:\n" in out
+
+
+def test_char_rnn_model_hand_written_backward_passes_gradcheck():
+    """The lesson of the example, its model's backward, agrees with central differences."""
+    import importlib.util
+
+    import numpy as np
+
+    import minitorch as mt
+
+    spec = importlib.util.spec_from_file_location("char_rnn", EXAMPLE)
+    char_rnn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(char_rnn)
+    mt.set_default_dtype(np.float64)
+    model = char_rnn.CharLSTM(vocab_size=5, embedding_dim=3, hidden_size=4, num_layers=2)
+    ids = np.random.default_rng(0).integers(0, 5, (3, 2))
+    assert mt.gradcheck(model, ids)  # upstream for logits and the returned (h_n, c_n)
+    state = tuple(np.random.default_rng(1).standard_normal((2, 2, 4)) for _ in range(2))
+    assert mt.gradcheck(model, ids, state)  # the carried state: a constant input, its gradient dropped

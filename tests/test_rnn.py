@@ -226,6 +226,7 @@ def test_backward_checks_gradient_shapes():
     gru(np.ones((4, 5, 2)))
     with pytest.raises(ValueError, match=r"GRU.backward: expected dy of the output's shape \(4, 5, 3\)"):
         gru.backward(np.ones((5, 4, 3)))
+    gru(np.ones((4, 5, 2)))  # a refused backward may have consumed its forward (the renovated contract)
     with pytest.raises(ValueError, match=r"GRU.backward: expected dy of the output's shape \(1, 4, 3\)"):
         gru.backward((None, np.ones((1, 5, 3))))
 
@@ -256,3 +257,12 @@ def test_repr_reads_like_torchs():
     assert repr(lstm) == "LSTM(10, 20, num_layers=2, batch_first=True)"
     assert repr(mt.RNN(3, 4, nonlinearity="relu")) == "RNN(3, 4, nonlinearity='relu')"
     assert repr(mt.GRUCell(3, 4, bias=False)) == "GRUCell(3, 4, bias=False)"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_empty_batch_gives_empty_outputs_as_torch(kind):
+    m = _build(kind, 3, 4, num_layers=2, bidirectional=True)
+    out, hidden = m(np.zeros((5, 0, 3)))
+    h_n = hidden[0] if kind == "LSTM" else hidden
+    assert out.shape == (5, 0, 8) and h_n.shape == (4, 0, 4)
+    assert m.backward(np.zeros((5, 0, 8), np.float32)).shape == (5, 0, 3)

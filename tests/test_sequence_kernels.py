@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import minitorch as mt
 from minitorch.kernels import kernels_enabled, use_kernels
 from minitorch.kernels import sequences as fast
 from minitorch.layers import _recurrence as plain
@@ -78,3 +79,26 @@ def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
     np.add.at(expected, ids, rows)
     fast.scatter_add_rows(target, ids, rows)
     np.testing.assert_allclose(target, expected, rtol=1e-5 if float32 else 1e-13, atol=1e-6 if float32 else 0)
+
+
+def test_pooled_arrays_are_never_shared_while_anything_holds_them():
+    """Two pending forwards (and an output kept by the user) keep their own arrays; a freed one is reused."""
+    xw, h0, c0, W_hh, *_ = _case(4, 3, 5, np.float64, 0)
+    hs1, _, cache1 = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    kept = hs1.copy()
+    hs2, _, cache2 = fast.lstm_forward(xw * 2, h0, c0, W_hh, None)
+    assert hs1 is not hs2 and not any(a is b for a, b in zip(cache1, cache2, strict=True))
+    np.testing.assert_array_equal(hs1, kept)
+    output = hs2[1:]  # a view the user keeps: hs2 must not be handed out again
+    del hs2, cache2
+    hs3, _, _ = fast.lstm_forward(xw * 3, h0, c0, W_hh, None)
+    assert hs3.base is not output.base and hs3 is not output.base
+    gates_id = id(fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1])
+    assert id(fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1]) == gates_id  # freed: reused, no new pages
+    lstm = mt.LSTM(3, 4)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    first, _ = lstm(x)
+    keep = first.copy()
+    lstm.backward(np.ones_like(first))
+    lstm(x * 2)
+    np.testing.assert_array_equal(first, keep)  # the user's output survives later calls

@@ -107,7 +107,7 @@ class RNNBase(Module):
                 xw = xs.reshape(-1, xs.shape[-1]) @ W_ih.data.T  # all L * N steps in one product
                 if b_ih is not None:
                     xw += b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
-                xw = xw.reshape(xs.shape[0], xs.shape[1], -1)
+                xw = xw.reshape(xs.shape[0], xs.shape[1], W_ih.shape[0])
                 j = layer * D + d
                 c0 = None if states[1] is None else states[1][j]
                 b_loop = b_hh.data if self.BIAS_HH_IN_LOOP and b_hh is not None else None
@@ -158,8 +158,9 @@ class RNNBase(Module):
                 W_ih.accumulate_grad(dxw2.T @ xs.reshape(-1, xs.shape[-1]))
                 W_hh.accumulate_grad(dhw2.T @ hs[:-1].reshape(-1, H))
                 if b_ih is not None:
-                    b_ih.accumulate_grad(dxw2.sum(axis=0))
-                    b_hh.accumulate_grad(dhw2.sum(axis=0))
+                    db_ih = dxw2.sum(axis=0)
+                    b_ih.accumulate_grad(db_ih)  # RNN, LSTM: dhw is dxw (the biases enter summed)
+                    b_hh.accumulate_grad(db_ih if dhw is dxw else dhw2.sum(axis=0))
                 # w.r.t. input
                 dxs = (dxw2 @ W_ih.data).reshape(xs.shape)
                 dxs = dxs if d == 0 else dxs[::-1]

@@ -70,13 +70,15 @@ class RNNCellBase(Module):
         dh, dc = self._split_grad(grad, x.shape[0])
         dxw, dhw, dh_prev, dc_prev = self._loop()[1](dh[None], np.zeros_like(dh), dc, self._cache,
                                                      self.weight_hh.data)
+        same = dhw is dxw  # RNN, LSTM: the biases enter summed, so they get one gradient
         dxw, dhw = dxw[0], dhw[0]
         # w.r.t. parameters
         self.weight_ih.accumulate_grad(dxw.T @ x)
         self.weight_hh.accumulate_grad(dhw.T @ self._h)
         if self.bias:
-            self.bias_ih.accumulate_grad(dxw.sum(axis=0))
-            self.bias_hh.accumulate_grad(dhw.sum(axis=0))
+            dbias_ih = dxw.sum(axis=0)
+            self.bias_ih.accumulate_grad(dbias_ih)
+            self.bias_hh.accumulate_grad(dbias_ih if same else dhw.sum(axis=0))
         # w.r.t. input (and the state passed in)
         dx = dxw @ self.weight_ih.data
         if not self._batched:

@@ -78,9 +78,9 @@ Emitter = Callable[[_Graph, Module, str, tuple[int, ...]], str]
 EMITTERS: dict[type[Module], Emitter] = {}  # keyed by class: a subclass may compute something else
 # Exported layers with no ONNX form, with the reason (the registry test reads this).
 NOT_EXPORTABLE: dict[type[Module], str] = {}
-# the exporter takes one floating input and gives one output
-NOT_EXPORTABLE.update({cls: "integer ids, several inputs or tuple outputs: not written yet"
-                       for cls in (Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell)})
+# sequences: the exporter takes one floating input and gives one output
+NOT_EXPORTABLE.update({cls: "integer ids or several inputs / tuple outputs" for cls in (
+    Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell)})
 NOT_EXPORTABLE.update({cls: "attention's ONNX form is not written yet (issue 14 left it out)"
                        for cls in (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder)})
 
