@@ -39,13 +39,13 @@ class GPT(mt.Module):
     """
 
     def __init__(self, vocab: int, block: int, d_model: int, nhead: int, layers: int, dropout: float,
-                 tie: bool = True) -> None:
+                 tie: bool = True, ff_mult: int = 4) -> None:
         super().__init__()
         self.block, self.tie = block, tie
         self.tok = mt.Embedding(vocab, d_model)
         self.pos = mt.Embedding(block, d_model)
         # GELU in GPT-2's tanh form: as smooth as the exact (erf) one and cheaper to compute
-        layer = mt.TransformerEncoderLayer(d_model, nhead, 4 * d_model, dropout=dropout,
+        layer = mt.TransformerEncoderLayer(d_model, nhead, ff_mult * d_model, dropout=dropout,
                                            activation=mt.GELU(approximate="tanh"), batch_first=True,
                                            norm_first=True)
         self.blocks = mt.TransformerEncoder(layer, layers, norm=mt.LayerNorm(d_model),
@@ -158,6 +158,7 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=64)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--ff-mult", type=int, default=2, help="dim_feedforward = ff_mult * d_model")
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--lr", type=float, default=4e-3)
     parser.add_argument("--no-tie", action="store_true", help="a separate Linear head")
@@ -182,7 +183,8 @@ def main() -> None:
     V = len(chars)
     baseline = bigram_loss(train, test, V)
 
-    model = GPT(V, args.block, args.d_model, args.heads, args.layers, args.dropout, tie=not args.no_tie)
+    model = GPT(V, args.block, args.d_model, args.heads, args.layers, args.dropout, tie=not args.no_tie,
+                ff_mult=args.ff_mult)
     loss_fn = mt.CrossEntropyLoss()
     optimizer = mt.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     print(f"GPT: {sum(p.size for p in model.parameters()):,} parameters, vocabulary {V}, "
