@@ -42,7 +42,7 @@ from minitorch.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
-from minitorch.model_utils import (
+from minitorch.model_files import (
     ModelFileError,
     load_checkpoint,
     load_model,
@@ -60,13 +60,12 @@ from minitorch import metrics, plot
 from minitorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from minitorch.model_summary import ModelSummary, summary
 from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
+from minitorch.version import __version__ as __version__  # the one source of the version
 
 # isort: split
 # attention and transformers
 from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Adam",
