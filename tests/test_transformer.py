@@ -298,9 +298,13 @@ def test_torch_settings_minitorch_lacks_are_refused():
         mt.interop.from_torch(torch.nn.TransformerEncoderLayer(4, 2, 8, activation=torch.tanh))
 
 
-@pytest.mark.xfail(reason="model files' rebuild size estimate multiplies every integer argument, "
-                          "num_heads included: 256*8*128*128 elements for ~0.2M real ones", strict=False)
-def test_model_files_rebuild_a_realistic_attention_with_kdim_vdim(tmp_path):
-    model = mt.MultiheadAttention(256, 8, kdim=128, vdim=128)
+@pytest.mark.xfail(reason="model files' rebuild size estimate multiplies every integer argument, the head "
+                          "count included: 256*8*128*128 = 33.5M elements for 0.2M real ones, "
+                          "1024*16*4096 = 67M for 12.6M", strict=False)
+@pytest.mark.parametrize("make", [lambda: mt.MultiheadAttention(256, 8, kdim=128, vdim=128),
+                                  lambda: mt.TransformerEncoderLayer(1024, 16, 4096)],
+                         ids=["mha-kdim", "tel-1024"])
+def test_model_files_rebuild_realistic_sizes(tmp_path, make):
+    model = make()
     mt.save_model(model, tmp_path / "m.npz")
-    assert type(mt.load_model(tmp_path / "m.npz")) is mt.MultiheadAttention
+    assert type(mt.load_model(tmp_path / "m.npz")) is type(model)
