@@ -300,7 +300,11 @@ def test_dropout_acts_on_attention_weights_only_and_is_seeded(float64):
     mt.manual_seed(7)
     keep = mt.random.generator().random(w1.shape) >= 0.5
     np.testing.assert_allclose(w1, np.where(keep, w_eval / 0.5, 0.0), rtol=1e-12)
-    # outputs: the dropped weights times v, through the same projections (dropout nowhere else)
+    # the output: the dropped weights times v, through the same projections (dropout nowhere else)
+    v = x @ np.split(m.in_proj_weight.data, 3)[2].T + np.split(m.in_proj_bias.data, 3)[2]
+    vh = v.reshape(2, 5, 2, 2).transpose(0, 2, 1, 3)
+    o = (w1 @ vh).transpose(0, 2, 1, 3).reshape(2, 5, 4)
+    np.testing.assert_allclose(y1, o @ m.out_proj.weight.data.T + m.out_proj.bias.data, rtol=1e-12)
     m.train()
     mt.manual_seed(8)
     _, w3 = m(x, x, x, average_attn_weights=False)
