@@ -62,6 +62,11 @@ from minitorch.model_summary import ModelSummary, summary
 from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
 from minitorch.version import __version__ as __version__  # the one source of the version
 
+# isort: split
+# diagnostics: see backprop happen (issue 17)
+from minitorch import diagnostics
+from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain, lr_find
+
 __all__ = [
     "Adam",
     "AdamW",
@@ -143,4 +148,11 @@ __all__ = [
     "summary",
     "Tanh",
     "train_test_split",
+    # diagnostics (issue 17)
+    "check_backward",
+    "diagnose",
+    "diagnostics",
+    "Diagnostics",
+    "explain",
+    "lr_find",
 ]

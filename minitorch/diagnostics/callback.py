@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-
+import numpy as np
 
 from minitorch.callbacks import Callback
 from minitorch.diagnostics.diagnose import set_update_ratios
 from minitorch.diagnostics.findings import Report, judge
-from minitorch.diagnostics.probe import run_probe
+from minitorch.diagnostics.probe import finite, run_probe
 
 
 class Diagnostics(Callback):
@@ -21,7 +21,10 @@ class Diagnostics(Callback):
     of ``minitorch.diagnostics.probe``: fit's gradients, buffers and the random generator are left
     as they were), and it copies the weights; at the end of the step it computes the update:data
     ratio of the step the optimizer really took. ``history`` keeps one ``Report`` per check (with
-    ``step``, counted from 0 across epochs); ``findings`` lists every finding, first occurrence of
+    ``step``, counted from 0 across epochs). Every step the model's output is also checked for
+    NaN/inf: the first time it appears, fit is about to stop, so the callback walks the model on
+    that batch at once and reports the first layer whose output is not finite (and the step).
+    ``findings`` lists every finding, first occurrence of
     each (kind, layer) only. ``verbose=True`` prints each new finding where fit prints.
     Example:
         diag = mt.Diagnostics(every=50)
@@ -40,18 +43,23 @@ class Diagnostics(Callback):
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         self.history, self.findings, self._step, self._pending = [], [], 0, None
+        self._disarm()
 
     def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
-        if self._step % self.every == 0:
-            self._arm()
+        self._disarm()
+        self._pending = {} if self._step % self.every == 0 else None
+        self._arm(self._pending)
 
     def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         self._disarm()
         pending, self._pending = self._pending, None
         if pending is not None and "layers" in pending:
-            report = Report(pending["layers"], pending["params"], loss=(logs or {}).get("loss"), step=self._step)
-            updates = [p.data - before for p, before in zip(self.model.parameters(), pending["before"], strict=True)]
-            set_update_ratios(report.params, self.model, updates)
+            loss = (logs or {}).get("loss")
+            report = Report(pending["layers"], pending["params"], loss=loss, step=self._step)
+            params = self.model.parameters()
+            with np.errstate(all="ignore"):
+                updates = [p.data - before for p, before in zip(params, pending["before"], strict=True)]
+            set_update_ratios(report.params, updates)
             report.findings = judge(report.layers, report.params, report.loss)
             self._record(report)
         self._step += 1
@@ -59,29 +67,43 @@ class Diagnostics(Callback):
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         self._disarm()
 
-    # ----------------------------------------------------------------- one check
-    def _arm(self) -> None:
+    # ----------------------------------------------------------------- one step
+    def _arm(self, pending: dict[str, Any] | None) -> None:
+        """Watch the next model call (every step: a NaN/inf output is located at once, since fit
+        stops on it) and, on a check step, the backward that follows it. Each watch removes itself."""
         model = self.model
-        pending: dict[str, Any] = {}
-        self._pending = pending
         forward, backward_params = model.forward, model.backward_params
 
         def watched_forward(x: Any, *args: Any, **kwargs: Any) -> Any:
-            pending["x"] = x
-            object.__delattr__(model, "forward")  # one call only
-            return forward(x, *args, **kwargs)
+            object.__delattr__(model, "forward")
+            out = forward(x, *args, **kwargs)
+            if not finite(out):
+                self._disarm()
+                self._locate_non_finite(x)
+            elif pending is not None:
+                pending["x"] = x
+            return out
 
         def watched_backward_params(dy: Any) -> None:
             object.__delattr__(model, "backward_params")
             result = backward_params(dy)  # fit's own backward first: its frames are consumed
-            if "x" in pending:
+            if pending is not None and "x" in pending:
                 layers, params, _ = run_probe(model, pending["x"], lambda out: dy)
                 pending.update(layers=layers, params=params,
                                before=[p.data.copy() for p in model.parameters()])
             return result
 
         object.__setattr__(model, "forward", watched_forward)
-        object.__setattr__(model, "backward_params", watched_backward_params)
+        if pending is not None:
+            object.__setattr__(model, "backward_params", watched_backward_params)
+
+    def _locate_non_finite(self, x: Any) -> None:
+        """The output is NaN/inf (fit will stop): walk the model on x to find the first layer."""
+        with np.errstate(all="ignore"):
+            layers, params, _ = run_probe(self.model, x, lambda out: None)
+        report = Report(layers, params, step=self._step)
+        report.findings = judge(layers, params)
+        self._record(report)
 
     def _disarm(self) -> None:
         for name in ("forward", "backward_params"):

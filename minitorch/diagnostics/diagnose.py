@@ -47,7 +47,7 @@ def diagnose(
 
     layers, params, grads = run_probe(model, X, backward_from, others=(loss_fn,))
     if optimizer is not None or lr is not None:
-        set_update_ratios(params, model, _updates(model, grads, optimizer, lr))
+        set_update_ratios(params, _updates(model, grads, optimizer, lr))
     report = Report(layers, params, loss=record.get("loss"))
     report.findings = judge(layers, params, report.loss)
     if verbose:
@@ -76,8 +76,13 @@ def _optimizer_params(optimizer: Any) -> list[Any]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
 
-def set_update_ratios(params: list[ParamStats], model: Module, updates: list[Any]) -> None:
-    for stats, p, update in zip(params, model.parameters(), updates, strict=True):
-        if update is not None and stats.data_rms > 0:
-            with np.errstate(all="ignore"):
-                stats.update_ratio = float(np.sqrt(np.mean(np.square(update, dtype=np.float64)))) / stats.data_rms
+def set_update_ratios(params: list[ParamStats], updates: list[Any]) -> None:
+    """update:data = rms(update) / rms(data) per Parameter; a non-finite update is flagged."""
+    for stats, update in zip(params, updates, strict=True):
+        if update is None:
+            continue
+        with np.errstate(all="ignore"):
+            rms = float(np.sqrt(np.mean(np.square(update, dtype=np.float64))))
+        stats.update_finite = bool(np.isfinite(update).all())
+        if stats.data_rms > 0:
+            stats.update_ratio = rms / stats.data_rms

@@ -22,6 +22,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from minitorch.diagnostics.probe import LayerStats, ParamStats
 
 KINDS = ("dead_relu", "saturated", "vanishing_gradients", "exploding_gradients", "lr_too_high",
@@ -30,7 +32,7 @@ DEAD_FRACTION = 0.5
 SATURATED_FRACTION = 0.3
 VANISHING = 1e-3
 EXPLODING = 1e3
-LR_HIGH = 0.3
+LR_HIGH = 0.5
 LR_LOW = 1e-5
 
 REMEDIES = {
@@ -109,6 +111,11 @@ def _non_finite(layers: list[LayerStats], params: list[ParamStats], loss: float 
             return [Finding("non_finite", s.name, {"where": "gradient", "layer_kind": s.kind},
                             f"the gradient entering {s.kind} holds NaN/inf")]
     for p in params:
+        if not p.update_finite:
+            return [Finding("non_finite", p.layer, {"where": "update", "parameter": p.name,
+                                                    "update_ratio": p.update_ratio},
+                            f"the optimizer step made {p.name} NaN/inf")]
+    for p in params:
         if not p.finite:
             return [Finding("non_finite", p.layer, {"where": "parameter", "parameter": p.name},
                             f"{p.name} or its gradient holds NaN/inf")]
@@ -159,7 +166,7 @@ def _learning_rate(params: list[ParamStats]) -> list[Finding]:
     if not weights:
         return []
     ratios = sorted(p.update_ratio for p in weights)
-    median = ratios[len(ratios) // 2]
+    median = float(np.median(ratios))
     evidence = {"update_ratio": {p.name: p.update_ratio for p in weights}, "median": median}
     if median > LR_HIGH:
         worst = max(weights, key=lambda p: p.update_ratio)

@@ -59,7 +59,8 @@ class ParamStats:
     grad_norm: float | None = None
     grad_rms: float | None = None
     update_ratio: float | None = None  # rms(update) / rms(data), ~1e-3 when training is healthy
-    finite: bool = True
+    finite: bool = True  # data and gradient free of NaN / inf
+    update_finite: bool = True  # the step left the data free of NaN / inf
 
 
 class SavedState:
@@ -106,7 +107,8 @@ def named_index(model: Module) -> dict[int, str]:
 
 def _plain_sequential(module: Module) -> bool:
     cls = type(module)
-    return isinstance(module, Sequential) and cls.forward is Sequential.forward and cls.backward is Sequential.backward
+    return (isinstance(module, Sequential) and cls.forward is Sequential.forward
+            and cls.backward is Sequential.backward)
 
 
 def _chain_composite(module: Module) -> bool:
@@ -134,7 +136,9 @@ def chains(model: Module, x: Any) -> dict[int, list[Module]]:
     return found
 
 
-def units_forward(model: Module, x: Any, known: dict[int, list[Module]] | None = None) -> tuple[list[Unit], Any]:
+def units_forward(
+    model: Module, x: Any, known: dict[int, list[Module]] | None = None
+) -> tuple[list[Unit], Any]:
     """Call ``model``'s units one by one on ``x``; the units and the model's output."""
     known = chains(model, x) if known is None else known
     names = named_index(model)
@@ -234,6 +238,10 @@ def param_stats(model: Module, grads: list[np.ndarray | None]) -> list[ParamStat
     return out
 
 
+def finite(a: Any) -> bool:
+    return not isinstance(a, np.ndarray) or a.dtype.kind != "f" or bool(np.isfinite(a).all())
+
+
 def _rms(a: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) if a.size else 0.0
 
@@ -254,7 +262,8 @@ def run_probe(
         for p in params:
             p.grad = None
         units, out = units_forward(model, x)
-        units_backward(units, backward_from(out))
+        if finite(out):  # else no loss to differentiate: the forward statistics say where it broke
+            units_backward(units, backward_from(out))
         grads = [p.grad for p in params]
         layers = [layer_stats(unit) for unit in units]
         return layers, param_stats(model, grads), grads

@@ -1,0 +1,2 @@
+def check_backward(*a, **k):
+    raise NotImplementedError

@@ -1,0 +1,176 @@
+"""mt.diagnose and mt.Diagnostics: the seeded problems give their verdict, healthy set-ups none,
+and nothing about the model, the optimizer or the random generator changes."""
+
+from __future__ import annotations
+
+import copy
+
+import diagnostics_problems as problems
+import numpy as np
+import pytest
+
+import minitorch as mt
+from minitorch.diagnostics import KINDS
+
+SEEDS = range(20)
+
+
+def _state(model, optimizer):
+    return (
+        [p.data.copy() for p in model.parameters()],
+        [None if p.grad is None else p.grad.copy() for p in model.parameters()],
+        {k: np.array(v, copy=True) for k, v in model.state_dict().items()},
+        copy.deepcopy(optimizer.state_dict()),
+        mt.random.generator().bit_generator.state,
+    )
+
+
+def _same(a, b) -> None:
+    for data_a, data_b in zip(a[0], b[0], strict=True):
+        np.testing.assert_array_equal(data_a, data_b)
+    for grad_a, grad_b in zip(a[1], b[1], strict=True):
+        assert (grad_a is None) == (grad_b is None)
+        if grad_a is not None:
+            np.testing.assert_array_equal(grad_a, grad_b)
+    assert a[2].keys() == b[2].keys()
+    for key in a[2]:
+        np.testing.assert_array_equal(a[2][key], b[2][key])
+    assert repr(a[3]) == repr(b[3])
+    assert a[4] == b[4]
+
+
+def _waiting(*modules) -> int:
+    return sum(len(m.__dict__["_stack"]) for module in modules for m in module.modules())
+
+
+@pytest.mark.parametrize("kind", sorted(problems.PROBLEMS))
+def test_each_seeded_problem_gets_its_verdict_within_one_epoch_for_every_seed(kind):
+    for seed in SEEDS:
+        diag = problems.train_with_diagnostics(problems.PROBLEMS[kind], seed, epochs=1, every=50)
+        assert kind in [f.kind for f in diag.findings], (seed, [str(f) for f in diag.findings])
+
+
+@pytest.mark.parametrize("kind", sorted(problems.PROBLEMS))
+def test_diagnose_alone_finds_each_seeded_problem(kind):
+    for seed in range(3):
+        model, optimizer, loader = problems.PROBLEMS[kind](seed)
+        xb, yb = next(iter(loader))
+        report = mt.diagnose(model, mt.CrossEntropyLoss(), xb, yb, optimizer=optimizer)
+        assert kind in report.kinds, (seed, report.table())
+
+
+@pytest.mark.parametrize(("name", "epochs"), [("iris", 20), ("spirals_plain", 10)])
+def test_no_false_alarm_on_the_bundled_examples(name, epochs):
+    setup, _ = problems.EXAMPLES[name]
+    for seed in SEEDS:
+        diag = problems.train_with_diagnostics(setup, seed, epochs=epochs, every=10)
+        assert diag.findings == [], (seed, [str(f) for f in diag.findings])
+        assert len(diag.history) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(problems.EXAMPLES))
+def test_no_false_alarm_over_the_examples_whole_training(name):
+    setup, epochs = problems.EXAMPLES[name]
+    for seed in SEEDS:
+        diag = problems.train_with_diagnostics(setup, seed, epochs=epochs, every=50)
+        assert diag.findings == [], (seed, [str(f) for f in diag.findings])
+
+
+def test_no_false_alarm_on_the_digits_and_modern_spirals_first_steps():
+    for name in ("digits", "spirals_modern"):
+        model, optimizer, loader = problems.EXAMPLES[name][0](0)
+        xb, yb = next(iter(loader))
+        report = mt.diagnose(model, mt.CrossEntropyLoss(), xb, yb, optimizer=optimizer)
+        assert report.findings == [], (name, report.table())
+
+
+def test_diagnose_changes_nothing_and_leaves_no_waiting_call():
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(4, 8), mt.BatchNorm1d(8), mt.ReLU(), mt.Dropout(0.3), mt.Linear(8, 3))
+    optimizer = mt.Adam(model.parameters(), lr=1e-2)
+    loss_fn = mt.CrossEntropyLoss()
+    X, y = np.random.default_rng(0).normal(size=(16, 4)), np.arange(16) % 3
+    loss_fn(model(X), y)
+    model.backward_params(loss_fn.backward())
+    optimizer.step()  # some optimizer state, and gradients left in place
+    before = _state(model, optimizer)
+    report = mt.diagnose(model, loss_fn, X, y, optimizer=optimizer)
+    _same(before, _state(model, optimizer))
+    assert _waiting(model, loss_fn) == 0
+    assert [s.name for s in report.layers] == ["0", "1", "2", "3", "4"]
+    assert all(p.update_ratio is not None for p in report.params)
+    optimizer.step()  # would raise if a forward call were left waiting
+
+
+def test_diagnose_walks_a_plain_chain_composite_and_nested_sequentials():
+    class Block(mt.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = mt.Linear(4, 4)
+            self.act = mt.Tanh()
+
+        def forward(self, x):
+            return self.act(self.lin(x))
+
+    model = mt.Sequential(Block(), mt.Sequential(mt.Linear(4, 4), mt.ReLU()), mt.Linear(4, 2))
+    X, y = np.ones((5, 4)), np.array([0, 1, 0, 1, 1])
+    report = mt.diagnose(model, mt.CrossEntropyLoss(), X, y)
+    assert [s.name for s in report.layers] == ["0.lin", "0.act", "1.0", "1.1", "2"]
+    assert report.layers[1].saturated_fraction is not None
+    assert all(s.grad_norm is not None for s in report.layers)
+    assert _waiting(model) == 0
+
+
+def test_report_fields_and_table():
+    model, _, loader = problems.dead_relu(0)
+    xb, yb = next(iter(loader))
+    report = mt.diagnose(model, mt.CrossEntropyLoss(), xb, yb, lr=0.1)
+    finding = report.findings[0]
+    assert finding.kind in KINDS and finding.layer == "1" and finding.evidence["dead_fraction"] >= 0.5
+    assert finding.remedy
+    table = report.table()
+    assert "dead_relu" in table and "update:data" in table and "0.W" in table
+
+
+def test_non_finite_names_the_first_layer_and_the_step():
+    model, optimizer, loader = problems.lr_times_100(0)
+    model[2].W.data[0, 0] = np.nan
+    xb, yb = next(iter(loader))
+    report = mt.diagnose(model, mt.CrossEntropyLoss(), xb, yb)
+    assert report.kinds == ["non_finite"] and report.findings[0].layer == "2"
+    diag = mt.Diagnostics(every=1, verbose=False)
+    model, optimizer, loader = problems.lr_times_100(0)
+    for group in optimizer.param_groups:
+        group["lr"] = 1e6
+    with pytest.raises(mt.NonFiniteLossError), np.errstate(all="ignore"):  # NaN logits next step
+        mt.fit(model, mt.CrossEntropyLoss(), optimizer, loader, epochs=1, metrics=(), callbacks=[diag],
+               verbose=0, stop_on_nan=False)
+    first = next(f for f in diag.findings if f.kind == "non_finite")
+    step = next(r.step for r in diag.history if "non_finite" in r.kinds)
+    assert first.evidence["where"] == "output" and first.layer in ("0", "1", "2")
+    assert step == diag.history[-1].step > 0
+    assert "forward" not in model.__dict__ and "backward_params" not in model.__dict__
+
+
+def test_diagnostics_callback_keeps_training_identical():
+    def run(callbacks):
+        model, optimizer, loader = problems.iris(3)
+        history = mt.fit(model, mt.CrossEntropyLoss(), optimizer, loader, epochs=3, callbacks=callbacks,
+                         verbose=0)
+        return model, history
+
+    plain, h1 = run([])
+    diag = mt.Diagnostics(every=5, verbose=False)
+    watched, h2 = run([diag])
+    for p, q in zip(plain.parameters(), watched.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert h1.history["loss"] == h2.history["loss"]
+    assert [r.step for r in diag.history] == list(range(0, 24, 5))
+    assert "forward" not in watched.__dict__ and "backward_params" not in watched.__dict__
+    assert all(p.update_ratio is not None for p in diag.history[0].params)
+
+
+def test_diagnostics_rejects_a_bad_period():
+    with pytest.raises(ValueError, match="every"):
+        mt.Diagnostics(every=0)
