@@ -28,7 +28,7 @@ from minitorch.diagnostics.probe import LayerStats, ParamStats
 
 KINDS = ("dead_relu", "saturated", "vanishing_gradients", "exploding_gradients", "lr_too_high",
          "lr_too_low", "non_finite")
-DEAD_FRACTION = 0.5
+DEAD_FRACTION = 0.6
 SATURATED_FRACTION = 0.3
 VANISHING = 1e-3
 EXPLODING = 1e3

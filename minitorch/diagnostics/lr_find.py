@@ -45,15 +45,19 @@ def lr_find(
     num_iter: int = 100,
     smoothing: float = 0.98,
     diverge: float = 4.0,
+    rule: str = "valley",
 ) -> LRFinderResult:
     """Train on batches of ``loader`` while the learning rate grows from ``start_lr`` to ``end_lr``.
 
     Step i uses lr_i = start_lr * (end_lr / start_lr) ** (i / (num_iter - 1)), set in every
     parameter group of ``optimizer``; the loader is cycled if it runs out. The sweep stops early
     once the smoothed loss exceeds ``diverge`` times its minimum (or is not finite).
-    Suggestion: the learning rate where the smoothed loss falls fastest, d(loss)/d(log lr) most
-    negative, searched from the start of the sweep up to the minimum of the smoothed loss (a
-    rate past the minimum only looks steep because the loss is blowing up).
+    Suggestion (``rule``):
+      "valley" (fastai's rule): the longest run of steps over which the smoothed loss keeps
+               falling (a longest decreasing subsequence); the rate 1/2 of the way into it;
+      "steepest": where the smoothed loss falls fastest, d(loss)/d(log lr) most negative,
+               searched from 1/10 of the sweep (earlier smoothed values rest on a few batches)
+               up to the minimum of the smoothed loss (past it a slope only means divergence).
 
     Afterwards the Parameters (their arrays, bit for bit), their gradients, the buffers, the
     optimizer's ``state_dict()`` and the library's random generator are as they were before
@@ -66,6 +70,8 @@ def lr_find(
         raise TypeError(f"lr_find: expected a Module as model, got {type(model).__name__}")
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_find: expected 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
+    if rule not in ("valley", "steepest"):
+        raise ValueError(f"lr_find: expected rule 'valley' or 'steepest', got {rule!r}")
     if not isinstance(num_iter, int) or num_iter < 2:
         raise ValueError(f"lr_find: expected num_iter an int >= 2, got {num_iter!r}")
     saved = _Saved(model, optimizer)
@@ -78,7 +84,8 @@ def lr_find(
             if isinstance(module, Module):
                 module.discard_caches()
         saved.restore()
-    return LRFinderResult(lrs, losses, smoothed, _suggest(lrs, smoothed), stopped)
+    suggest = _valley if rule == "valley" else _steepest
+    return LRFinderResult(lrs, losses, smoothed, suggest(lrs, smoothed), stopped)
 
 
 def _sweep(model, loss_fn, optimizer, loader, start_lr, end_lr, num_iter, smoothing, diverge):
@@ -119,14 +126,31 @@ def _cycle(loader: Iterable[Any]) -> Any:
             raise ValueError("lr_find: the loader yielded no batches")
 
 
-def _suggest(lrs: list[float], smoothed: list[float]) -> float:
-    if len(lrs) < 3:
+def _valley(lrs: list[float], smoothed: list[float]) -> float:
+    n = len(smoothed)
+    if n == 0:
+        return math.nan
+    run = [1] * n  # run[i]: length of the longest decreasing subsequence ending at step i
+    best_end = 0
+    for i in range(1, n):
+        for j in range(i):
+            if smoothed[i] < smoothed[j] and run[j] + 1 > run[i]:
+                run[i] = run[j] + 1
+        if run[i] > run[best_end]:
+            best_end = i
+    start = best_end - run[best_end] + 1
+    return float(lrs[start + (best_end - start) // 2])
+
+
+def _steepest(lrs: list[float], smoothed: list[float]) -> float:
+    skip = len(lrs) // 10  # the first smoothed values rest on a handful of batches: noise
+    if len(lrs) - skip < 3:
         return lrs[0] if lrs else math.nan
-    end = int(np.argmin(smoothed)) + 1
-    if end < 3:
-        return lrs[0]
-    slopes = np.gradient(np.asarray(smoothed[:end]), np.log(np.asarray(lrs[:end])))
-    return float(lrs[int(np.argmin(slopes))])
+    end = skip + int(np.argmin(smoothed[skip:])) + 1
+    if end - skip < 3:
+        return lrs[skip]
+    slopes = np.gradient(np.asarray(smoothed[skip:end]), np.log(np.asarray(lrs[skip:end])))
+    return float(lrs[skip + int(np.argmin(slopes))])
 
 
 class _Saved:
