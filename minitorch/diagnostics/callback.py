@@ -9,18 +9,25 @@ import numpy as np
 from minitorch.callbacks import Callback
 from minitorch.diagnostics.diagnose import set_update_ratios
 from minitorch.diagnostics.findings import Report, judge
-from minitorch.diagnostics.probe import finite, run_probe
+from minitorch.diagnostics.probe import (
+    finite,
+    layer_stats,
+    param_stats,
+    run_probe,
+    units_backward_params,
+    units_forward,
+)
 
 
 class Diagnostics(Callback):
     """Every ``every`` training steps, the statistics and verdicts of ``mt.diagnose`` on that step's batch.
 
-    On a check step the callback sees the batch fit trains on: it wraps ``model.forward`` for that
-    one call (to keep xb) and ``model.backward_params`` (to keep dy = dL/d(output) that fit passes
-    in). Right after fit's own backward it walks the model on xb and backpropagates dy (the probe
-    of ``minitorch.diagnostics.probe``: fit's gradients, buffers and the random generator are left
-    as they were), and it copies the weights; at the end of the step it computes the update:data
-    ratio of the step the optimizer really took. ``history`` keeps one ``Report`` per check (with
+    On a check step the callback runs fit's own forward and backward layer by layer: it stands in
+    for ``model.forward`` and ``model.backward_params`` for that step and makes the same calls the
+    model would (``minitorch.diagnostics.probe``'s walk), so training is unchanged and nothing is
+    computed twice; it reads each layer's output and the gradient entering it, and copies the
+    weights; at the end of the step it computes the update:data ratio of the step the optimizer
+    really took. ``history`` keeps one ``Report`` per check (with
     ``step``, counted from 0 across epochs). Every step the model's output is also checked for
     NaN/inf: the first time it appears, fit is about to stop, so the callback walks the model on
     that batch at once and reports the first layer whose output is not finite (and the step).
@@ -44,69 +51,89 @@ class Diagnostics(Callback):
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         self.history, self.findings, self._step, self._pending = [], [], 0, None
         self._disarm()
+        self._watch_forward()
 
     def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
-        self._disarm()
-        self._pending = {} if self._step % self.every == 0 else None
-        self._arm(self._pending)
+        if self._step % self.every == 0:
+            self._pending = {}
+            self._watch_backward(self._pending)
 
     def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
-        self._disarm()
         pending, self._pending = self._pending, None
-        if pending is not None and "layers" in pending:
-            loss = (logs or {}).get("loss")
-            report = Report(pending["layers"], pending["params"], loss=loss, step=self._step)
-            params = self.model.parameters()
-            with np.errstate(all="ignore"):
-                updates = [p.data - before for p, before in zip(params, pending["before"], strict=True)]
-            set_update_ratios(report.params, updates)
-            report.findings = judge(report.layers, report.params, report.loss)
-            self._record(report)
+        if pending is not None:
+            self._disarm("backward_params")
+            if "layers" in pending:
+                self._check(pending, (logs or {}).get("loss"))
         self._step += 1
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         self._disarm()
 
-    # ----------------------------------------------------------------- one step
-    def _arm(self, pending: dict[str, Any] | None) -> None:
-        """Watch the next model call (every step: a NaN/inf output is located at once, since fit
-        stops on it) and, on a check step, the backward that follows it. Each watch removes itself."""
+    # ----------------------------------------------------------------- driving fit's calls
+    def _watch_forward(self) -> None:
+        """For the whole run. On a check step, fit's forward is run unit by unit (the walk of
+        ``minitorch.diagnostics.probe``: the same calls the model's own forward makes, so the
+        same frames), keeping each unit's input and output. Every step, a NaN/inf output is
+        located at once (fit is about to stop on it). The watch removes itself on NaN/inf."""
         model = self.model
-        forward, backward_params = model.forward, model.backward_params
+        forward = model.forward
 
         def watched_forward(x: Any, *args: Any, **kwargs: Any) -> Any:
-            object.__delattr__(model, "forward")
-            out = forward(x, *args, **kwargs)
+            pending = self._pending
+            if pending is not None and not args and not kwargs:
+                pending["units"], out = units_forward(model, x)
+            else:
+                out = forward(x, *args, **kwargs)
             if not finite(out):
                 self._disarm()
-                self._locate_non_finite(x)
-            elif pending is not None:
-                pending["x"] = x
+                self._locate_non_finite(x, pending)
             return out
 
-        def watched_backward_params(dy: Any) -> None:
-            object.__delattr__(model, "backward_params")
-            result = backward_params(dy)  # fit's own backward first: its frames are consumed
-            if pending is not None and "x" in pending:
-                layers, params, _ = run_probe(model, pending["x"], lambda out: dy)
-                pending.update(layers=layers, params=params,
-                               before=[p.data.copy() for p in model.parameters()])
-            return result
-
         object.__setattr__(model, "forward", watched_forward)
-        if pending is not None:
-            object.__setattr__(model, "backward_params", watched_backward_params)
 
-    def _locate_non_finite(self, x: Any) -> None:
-        """The output is NaN/inf (fit will stop): walk the model on x to find the first layer."""
+    def _watch_backward(self, pending: dict[str, Any]) -> None:
+        """On a check step, fit's ``backward_params(dy)`` runs unit by unit in reverse, recording
+        the gradient entering each unit; then the statistics are taken and the weights copied."""
+        model = self.model
+        backward_params = model.backward_params
+
+        def watched_backward_params(dy: Any) -> None:
+            self._disarm("backward_params")
+            if "units" not in pending:
+                return backward_params(dy)
+            units = pending["units"]
+            units_backward_params(units, dy)
+            params = model.parameters()
+            pending.update(layers=[layer_stats(unit) for unit in units],
+                           params=param_stats(model, [p.grad for p in params]),
+                           before=[p.data.copy() for p in params])
+            return None
+
+        object.__setattr__(model, "backward_params", watched_backward_params)
+
+    def _check(self, pending: dict[str, Any], loss: float | None) -> None:
+        report = Report(pending["layers"], pending["params"], loss=loss, step=self._step)
         with np.errstate(all="ignore"):
-            layers, params, _ = run_probe(self.model, x, lambda out: None)
+            updates = [p.data - before for p, before in zip(self.model.parameters(), pending["before"],
+                                                              strict=True)]
+        set_update_ratios(report.params, updates)
+        report.findings = judge(report.layers, report.params, report.loss)
+        self._record(report)
+
+    def _locate_non_finite(self, x: Any, pending: dict[str, Any] | None) -> None:
+        """The output is NaN/inf (fit will stop): find the first layer whose output is not finite."""
+        with np.errstate(all="ignore"):
+            if pending is not None and "units" in pending:
+                layers = [layer_stats(unit) for unit in pending["units"]]
+                params = param_stats(self.model, [None] * len(self.model.parameters()))
+            else:
+                layers, params, _ = run_probe(self.model, x, lambda out: None)
         report = Report(layers, params, step=self._step)
         report.findings = judge(layers, params)
         self._record(report)
 
-    def _disarm(self) -> None:
-        for name in ("forward", "backward_params"):
+    def _disarm(self, *names: str) -> None:
+        for name in names or ("forward", "backward_params"):
             if self.model is not None and name in self.model.__dict__:
                 object.__delattr__(self.model, name)
 

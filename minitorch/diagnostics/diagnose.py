@@ -81,8 +81,10 @@ def set_update_ratios(params: list[ParamStats], updates: list[Any]) -> None:
     for stats, update in zip(params, updates, strict=True):
         if update is None:
             continue
+        flat = update.ravel()
         with np.errstate(all="ignore"):
-            rms = float(np.sqrt(np.mean(np.square(update, dtype=np.float64))))
-        stats.update_finite = bool(np.isfinite(update).all())
+            squares = float(np.dot(flat, flat))
+        rms = float(np.sqrt(squares / max(flat.size, 1)))
+        stats.update_finite = bool(np.isfinite(squares)) or bool(np.isfinite(update).all())
         if stats.data_rms > 0:
             stats.update_ratio = rms / stats.data_rms

@@ -122,6 +122,7 @@ def chains(model: Module, x: Any) -> dict[int, list[Module]]:
         return {}
     found = {}
     depths = frame_depths(model)
+    saved = SavedState(model)
     try:
         model(x)
         for module in composites:
@@ -133,6 +134,7 @@ def chains(model: Module, x: Any) -> dict[int, list[Module]]:
                 pass
     finally:
         drop_new_frames(depths)
+        saved.restore()
     return found
 
 
@@ -173,6 +175,22 @@ def units_backward(units: list[Unit], dy: Any) -> Any:
     return dy
 
 
+def units_backward_params(units: list[Unit], dy: Any) -> None:
+    """As ``model.backward_params(dy)`` after the units' forward: parameter gradients only.
+
+    The gradient entering each unit is recorded from the last unit down to the first with
+    parameters, which runs ``backward_params``; parameter-free units before it drop their call
+    (their dx would only reach the data), as ``Sequential.backward_params`` does.
+    """
+    first = next((i for i, unit in enumerate(units) if unit.module.parameters()), len(units))
+    dy = units_backward(units[first + 1 :], dy)
+    if first < len(units):
+        units[first].dy = dy
+        units[first].module.backward_params(dy)
+    for unit in reversed(units[:first]):
+        call_frames.discard_newest(unit.module)
+
+
 def frame_depths(*modules: Any) -> dict[int, tuple[Module, int]]:
     return {id(m): (m, len(m.__dict__["_stack"])) for module in modules if isinstance(module, Module)
             for m in module.modules()}
@@ -190,60 +208,73 @@ def drop_new_frames(depths: dict[int, tuple[Module, int]]) -> None:
 
 
 def layer_stats(unit: Unit) -> LayerStats:
+    """The statistics of one unit's output and incoming gradient.
+
+    Sums of squares are dot products and counts are ``count_nonzero``: a check runs inside
+    training, so it takes few passes over each array. NaN/inf anywhere makes a sum non-finite,
+    so the element-wise ``isfinite`` runs only when a sum is not finite (a huge sum may overflow).
+    """
     module, y = unit.module, unit.y
     stats = LayerStats(unit.name, type(module).__name__, has_params=bool(module.parameters()))
     if isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size:
-        stats.shape = y.shape
-        stats.finite = bool(np.isfinite(y).all())
+        n = y.size
+        flat = y.ravel()
         with np.errstate(all="ignore"):
-            stats.mean, stats.std = float(y.mean()), float(y.std())
+            total, squares = float(flat.sum(dtype=np.float64)), float(np.dot(flat, flat))
+            stats.mean = total / n
+            stats.std = float(np.sqrt(max(squares / n - stats.mean**2, 0.0)))
+        stats.shape = y.shape
+        stats.finite = bool(np.isfinite(total) and np.isfinite(squares)) or bool(np.isfinite(y).all())
         if isinstance(module, ReLU):
             zero = y == 0
-            stats.zero_fraction = float(zero.mean())
-            units = zero.reshape(len(y), -1) if y.ndim > 1 else zero[:, None]
-            stats.dead_fraction = float(units.all(axis=0).mean())
+            stats.zero_fraction = np.count_nonzero(zero) / n
+            per_unit = zero.reshape(len(y), -1) if y.ndim > 1 else zero[:, None]
+            stats.dead_fraction = np.count_nonzero(per_unit.all(axis=0)) / per_unit.shape[1]
         elif isinstance(module, Tanh):
-            stats.saturated_fraction = float((np.abs(y) > SATURATION).mean())
+            stats.saturated_fraction = np.count_nonzero(np.abs(y) > SATURATION) / n
         elif isinstance(module, Sigmoid):
-            stats.saturated_fraction = float((np.abs(2 * y - 1) > SATURATION).mean())
-        stats.values = _sample(y)
+            stats.saturated_fraction = np.count_nonzero(np.abs(y - 0.5) > SATURATION / 2) / n
+        stats.values = _sample(flat)
     dy = unit.dy
     if isinstance(dy, np.ndarray) and dy.dtype.kind == "f" and dy.size:
+        flat = dy.ravel()
         with np.errstate(all="ignore"):
-            stats.grad_norm = float(np.linalg.norm(dy.ravel()))
-            stats.grad_rms = stats.grad_norm / np.sqrt(dy.size)
-        stats.grad_finite = bool(np.isfinite(dy).all())
-        stats.grads = _sample(dy)
+            stats.grad_norm = float(np.sqrt(np.dot(flat, flat)))
+        stats.grad_rms = stats.grad_norm / np.sqrt(dy.size)
+        stats.grad_finite = bool(np.isfinite(stats.grad_norm)) or bool(np.isfinite(dy).all())
+        stats.grads = _sample(flat)
     return stats
 
 
-def _sample(a: np.ndarray) -> np.ndarray:
-    flat = a.ravel()
-    step = max(1, flat.size // SAMPLE)
-    return np.array(flat[::step][:SAMPLE], dtype=np.float64)
+def _sample(flat: np.ndarray) -> np.ndarray:
+    """Up to SAMPLE evenly spaced values, copied (a view would keep the whole array alive)."""
+    return flat[:: max(1, flat.size // SAMPLE)][:SAMPLE].copy()
 
 
 def param_stats(model: Module, grads: list[np.ndarray | None]) -> list[ParamStats]:
     """One ParamStats per Parameter of ``model`` (``model.parameters()``'s order), with its gradient."""
     out = []
     for (name, p), g in zip(model.named_parameters(), grads, strict=True):
-        with np.errstate(all="ignore"):
-            stats = ParamStats(name, name.rpartition(".")[0], p.shape, _rms(p.data))
-            stats.finite = bool(np.isfinite(p.data).all())
-            if g is not None:
-                stats.grad_norm = float(np.linalg.norm(g.ravel()))
-                stats.grad_rms = _rms(g)
-                stats.finite = stats.finite and bool(np.isfinite(g).all())
+        squares = _squares(p.data)
+        stats = ParamStats(name, name.rpartition(".")[0], p.shape, float(np.sqrt(squares / max(p.size, 1))))
+        stats.finite = bool(np.isfinite(squares)) or bool(np.isfinite(p.data).all())
+        if g is not None:
+            g_squares = _squares(g)
+            stats.grad_norm = float(np.sqrt(g_squares))
+            stats.grad_rms = float(np.sqrt(g_squares / max(g.size, 1)))
+            stats.finite = stats.finite and (bool(np.isfinite(g_squares)) or bool(np.isfinite(g).all()))
         out.append(stats)
     return out
 
 
+def _squares(a: np.ndarray) -> float:
+    flat = a.ravel()
+    with np.errstate(all="ignore"):
+        return float(np.dot(flat, flat))
+
+
 def finite(a: Any) -> bool:
     return not isinstance(a, np.ndarray) or a.dtype.kind != "f" or bool(np.isfinite(a).all())
-
-
-def _rms(a: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) if a.size else 0.0
 
 
 def run_probe(
