@@ -128,7 +128,7 @@ def lr_curve(result: Any, path: PathLike | None = None) -> Any:
 
 
 # --------------------------------------------------------------------------- graph
-BOX_W, BOX_H, GAP, MARGIN = 340, 46, 46, 20
+BOX_W, BOX_H, GAP, MARGIN = 440, 46, 46, 20
 
 
 def graph(
@@ -142,7 +142,8 @@ def graph(
     """The module graph of ``model`` as SVG text: one box per layer (walked as ``mt.diagnose`` walks
     it), the forward shape on each edge, and each Parameter's shape (with its gradient norm when
     it has a gradient, e.g. after a backward). With ``loss_fn`` and targets ``y``, a backward is
-    run too and each edge also shows the norm of the gradient flowing back along it.
+    run too: each edge also shows the norm of the gradient flowing back along it (|dL/d.|, the
+    gradient of the loss w.r.t. that tensor) and each Parameter its gradient's norm.
 
     The input is ``x``, or N(0, 1) values of ``input_shape`` from ``np.random.default_rng(0)``.
     Nothing is changed (gradients, buffers, the random generator; no forward call left waiting).
@@ -153,8 +154,8 @@ def graph(
     if x is None:
         dtype = next((p.dtype for p in model.parameters()), np.dtype(np.float32))
         x = np.random.default_rng(0).standard_normal(tuple(input_shape)).astype(dtype)
-    units, dx = _walk(model, x, y, loss_fn)
-    svg = _svg(units, x, dx)
+    units, dx, params = _walk(model, x, y, loss_fn)
+    svg = _svg(units, x, dx, params)
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,68 +163,75 @@ def graph(
     return svg
 
 
-def _walk(model: Module, x: np.ndarray, y: Any, loss_fn: Any) -> tuple[list[Unit], Any]:
+def _walk(model: Module, x: np.ndarray, y: Any, loss_fn: Any) -> tuple[list[Unit], Any, list[list[str]]]:
+    """The units on x (and, with a loss, their backward); each unit's Parameter lines, read before
+    the gradients are put back."""
     saved = SavedState(model, loss_fn)
     depths = frame_depths(model, loss_fn)
     try:
+        dx = None
         if loss_fn is None:
             units, _ = units_forward(model, x)
-            return units, None
-        for p in model.parameters():
-            p.grad = None
-        units, out = units_forward(model, x)
-        loss_fn(out, y)
-        return units, units_backward(units, loss_fn.backward())
+        else:
+            for p in model.parameters():
+                p.grad = None
+            units, out = units_forward(model, x)
+            loss_fn(out, y)
+            dx = units_backward(units, loss_fn.backward())
+        return units, dx, [_param_lines(unit.module) for unit in units]
     finally:
         drop_new_frames(depths)
         saved.restore()
 
 
-def _svg(units: list[Unit], x: np.ndarray, dx: Any) -> str:
-    nodes = [("input", f"x {_shape(x)}", [])] + [_node(unit) for unit in units]
-    tall = [BOX_H + 14 * len(extra) for _, _, extra in nodes]
-    height = MARGIN * 2 + sum(tall) + GAP * (len(nodes) - 1)
-    width = BOX_W + 2 * MARGIN + 220
+def _svg(units: list[Unit], x: np.ndarray, dx: Any, params: list[list[str]]) -> str:
+    """A vertical chain of boxes: input, each unit, output; edge i carries the tensor between them."""
+    boxes = [("input", f"x {_shape(x)}", [])]
+    boxes += [(unit.name or "<model>", _title(unit.module), lines)
+              for unit, lines in zip(units, params, strict=True)]
+    boxes.append(("output", f"y {_shape(units[-1].y) if units else _shape(x)}", []))
+    edges = [(x, dx)] + [(unit.y, unit.dy if dx is not None else None) for unit in units]
+    tall = [BOX_H + 14 * len(lines) for _, _, lines in boxes]
+    height = MARGIN * 2 + sum(tall) + GAP * (len(boxes) - 1)
+    width = BOX_W + 2 * MARGIN + 240
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="monospace" font-size="12">',
              '<defs><marker id="arrow" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto">'
              '<path d="M0,0 L10,4 L0,8 z" fill="#444"/></marker></defs>']
     top = MARGIN
-    for i, ((title, subtitle, extra), h) in enumerate(zip(nodes, tall, strict=True)):
-        fill = "#eef3fb" if i == 0 else ("#fdf1e6" if extra else "#f4f4f4")
+    for i, ((title, subtitle, lines), h) in enumerate(zip(boxes, tall, strict=True)):
+        fill = "#eef3fb" if i in (0, len(boxes) - 1) else ("#fdf1e6" if lines else "#f4f4f4")
         parts.append(f'<rect x="{MARGIN}" y="{top}" width="{BOX_W}" height="{h}" rx="6" '
                      f'fill="{fill}" stroke="#555"/>')
         parts.append(_text(MARGIN + 10, top + 18, title, bold=True))
         parts.append(_text(MARGIN + 10, top + 34, subtitle))
-        for j, line in enumerate(extra):
+        for j, line in enumerate(lines):
             parts.append(_text(MARGIN + 10, top + 48 + 14 * j, line, size=11))
-        if i + 1 < len(nodes):
-            unit = units[i]
-            below = top + h
-            mid = MARGIN + BOX_W // 2
+        if i < len(edges):
+            tensor, grad = edges[i]
+            below, mid = top + h, MARGIN + BOX_W // 2
             parts.append(f'<line x1="{mid}" y1="{below}" x2="{mid}" y2="{below + GAP}" stroke="#444" '
                          'marker-end="url(#arrow)"/>')
-            label = _shape(unit.y)
-            grad = units[i].dy if dx is not None else None
-            if grad is not None:
-                label += f"   |dL/dy| {_norm(grad)}"
+            label = _shape(tensor) + (f"   |dL/d.| {_norm(grad)}" if grad is not None else "")
             parts.append(_text(mid + 10, below + GAP // 2 + 4, label, size=11, color="#205"))
         top += h + GAP
-    if dx is not None and units:
-        parts.append(_text(MARGIN + BOX_W + 12, MARGIN + 34, f"|dL/dx| {_norm(dx)}", size=11, color="#205"))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
 
-def _node(unit: Unit) -> tuple[str, str, list[str]]:
-    module = unit.module
-    extra = []
+def _title(module: Module) -> str:
+    text = f"{type(module).__name__}({module.extra_repr()})"
+    return text if len(text) <= 58 else text[:55] + "..."
+
+
+def _param_lines(module: Module) -> list[str]:
+    lines = []
     for name, p in module.named_parameters():
         line = f"{name} {tuple(p.shape)}"
         if p.grad is not None:
             line += f"  |grad| {_norm(p.grad)}"
-        extra.append(line)
-    return unit.name or "<model>", f"{type(module).__name__}({module.extra_repr()})"[:44], extra
+        lines.append(line)
+    return lines
 
 
 def _text(x: int, y: int, text: str, bold: bool = False, size: int = 12, color: str = "#111") -> str:

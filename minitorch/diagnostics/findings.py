@@ -19,10 +19,9 @@ The rules (thresholds are module constants, so a reader can see and change them)
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from minitorch.diagnostics.probe import LayerStats, ParamStats
 
@@ -166,7 +165,7 @@ def _learning_rate(params: list[ParamStats]) -> list[Finding]:
     if not weights:
         return []
     ratios = sorted(p.update_ratio for p in weights)
-    median = float(np.median(ratios))
+    median = statistics.median(ratios)
     evidence = {"update_ratio": {p.name: p.update_ratio for p in weights}, "median": median}
     if median > LR_HIGH:
         worst = max(weights, key=lambda p: p.update_ratio)
