@@ -174,3 +174,50 @@ def test_diagnostics_callback_keeps_training_identical():
 def test_diagnostics_rejects_a_bad_period():
     with pytest.raises(ValueError, match="every"):
         mt.Diagnostics(every=0)
+
+
+class _Block(mt.Module):
+    """A plain chain of children: backward comes from the recorded calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = mt.Linear(4, 8)
+        self.act = mt.ReLU()
+
+    def forward(self, x):
+        return self.act(self.lin(x))
+
+
+class _Leaf(mt.Module):
+    """A model with a hand-written backward: one unit for the diagnostics."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = mt.Linear(4, 3)
+
+    def forward(self, x):
+        return self.lin(x) * 2.0
+
+    def backward(self, dy):
+        return self.lin.backward(dy * 2.0)
+
+
+@pytest.mark.parametrize("build", [lambda: mt.Sequential(_Block(), mt.Linear(8, 3)), _Leaf],
+                         ids=["chain-composite", "leaf-model"])
+def test_diagnostics_callback_on_composite_and_leaf_models_keeps_training_identical(build):
+    X, y = np.random.default_rng(0).normal(size=(40, 4)), np.arange(40) % 3
+
+    def run(callbacks):
+        mt.manual_seed(1)
+        model = build()
+        loader = mt.DataLoader(X, y, batch_size=8, shuffle=True)
+        mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), loader, epochs=3,
+               callbacks=callbacks, verbose=0)
+        return model
+
+    diag = mt.Diagnostics(every=2, verbose=False)
+    plain, watched = run([]), run([diag])
+    for p, q in zip(plain.parameters(), watched.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert len(diag.history) == 8 and all(r.layers for r in diag.history)
+    assert _waiting(watched) == 0

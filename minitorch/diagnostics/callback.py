@@ -81,7 +81,11 @@ class Diagnostics(Callback):
         def watched_forward(x: Any, *args: Any, **kwargs: Any) -> Any:
             pending = self._pending
             if pending is not None and not args and not kwargs:
-                pending["units"], out = units_forward(model, x)
+                object.__delattr__(model, "forward")  # the walk may call the model itself (a leaf model)
+                try:
+                    pending["units"], out = units_forward(model, x)
+                finally:
+                    object.__setattr__(model, "forward", watched_forward)
             else:
                 out = forward(x, *args, **kwargs)
             if not finite(out):
