@@ -221,3 +221,25 @@ def test_diagnostics_callback_on_composite_and_leaf_models_keeps_training_identi
         np.testing.assert_array_equal(p.data, q.data)
     assert len(diag.history) == 8 and all(r.layers for r in diag.history)
     assert _waiting(watched) == 0
+
+
+def test_update_ratio_is_the_step_the_optimizer_would_take():
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(4, 8), mt.Tanh(), mt.Linear(8, 3))
+    optimizer = mt.Adam(model.parameters(), lr=1e-2)
+    X, y = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32), np.arange(16) % 3
+    report = mt.diagnose(model, mt.CrossEntropyLoss(), X, y, optimizer=optimizer)
+    before = [p.data.copy() for p in model.parameters()]
+    loss_fn = mt.CrossEntropyLoss()
+    loss_fn(model(X), y)
+    model.backward_params(loss_fn.backward())
+    optimizer.step()
+    for stats, p, old in zip(report.params, model.parameters(), before, strict=True):
+        rms = lambda a: np.sqrt(np.mean(a.astype(np.float64) ** 2))  # noqa: E731
+        expected = rms(p.data - old) / rms(old)
+        assert stats.update_ratio == pytest.approx(expected, rel=1e-4)
+    sgd = mt.diagnose(model, mt.CrossEntropyLoss(), X, y, lr=0.5)
+    grads = [p.grad for p in model.parameters()]
+    assert grads[0] is not None  # diagnose left the real gradients in place
+    first = sgd.params[0]
+    assert first.update_ratio == pytest.approx(0.5 * first.grad_rms / first.data_rms, rel=1e-5)

@@ -60,14 +60,15 @@ def _updates(model: Module, grads: list[np.ndarray | None], optimizer: Any, lr: 
     params = model.parameters()
     if optimizer is None:
         return [None if g is None else -float(lr) * g for g in grads]
-    trial = copy.deepcopy(optimizer)  # its own copies of the Parameters and of the state
+    # a copy with its own Parameters and state; the modules it remembers as owners are not copied
+    memo = {id(optimizer._owner_cache): (-1, [])} if hasattr(optimizer, "_owner_cache") else {}
+    trial = copy.deepcopy(optimizer, memo)
     copies = {id(p): q for p, q in zip(_optimizer_params(optimizer), _optimizer_params(trial), strict=True)}
-    for p, g in zip(params, grads, strict=True):
-        if id(p) in copies:
-            copies[id(p)].grad = None if g is None else g.copy()
     for q in copies.values():
-        if q.grad is not None and not any(q is copies[id(p)] for p in params):
-            q.grad = None
+        q.grad = None
+    for p, g in zip(params, grads, strict=True):
+        if id(p) in copies and g is not None:
+            copies[id(p)].grad = g.copy()
     trial.step()
     return [copies[id(p)].data - p.data if id(p) in copies else None for p in params]
 
