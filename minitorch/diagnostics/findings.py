@@ -4,8 +4,9 @@ The rules (thresholds are module constants, so a reader can see and change them)
 
 - ``non_finite``: the first layer (forward order) whose output holds NaN/inf; else the first whose
   incoming gradient does (backward order); else the first Parameter whose gradient does.
-- ``dead_relu``: a ReLU where at least ``DEAD_FRACTION`` of the units output exactly 0 for every
-  sample of the batch. ReLU'(x) = 0 for x <= 0, so those units pass back no gradient at all.
+- ``dead_relu``: a ReLU where at least ``DEAD_FRACTION`` of the units (features; channels of
+  feature maps) output exactly 0 for every sample of the batch (and every position).
+  ReLU'(x) = 0 for x <= 0, so those units pass back no gradient at all.
 - ``saturated``: a Tanh/Sigmoid with at least ``SATURATED_FRACTION`` of its outputs beyond 0.97
   (|tanh| or |2 sigmoid - 1|): there tanh' = 1 - y**2 < 0.06 and sigmoid' = y (1 - y) < 0.015.
 - ``vanishing_gradients`` / ``exploding_gradients``: the gradient entering the first layer with

@@ -37,7 +37,7 @@ class LayerStats:
     mean: float = float("nan")
     std: float = float("nan")
     zero_fraction: float | None = None  # ReLU: outputs exactly 0
-    dead_fraction: float | None = None  # ReLU: units that are 0 for every sample of the batch
+    dead_fraction: float | None = None  # ReLU: units (features, conv channels) 0 for the whole batch
     saturated_fraction: float | None = None  # Tanh / Sigmoid: outputs in the flat tails
     finite: bool = True  # output free of NaN / inf
     grad_norm: float | None = None  # ||dL/d(output)||, the gradient entering this layer's backward
@@ -228,8 +228,7 @@ def layer_stats(unit: Unit) -> LayerStats:
         if isinstance(module, ReLU):
             zero = y == 0
             stats.zero_fraction = np.count_nonzero(zero) / n
-            per_unit = zero.reshape(len(y), -1) if y.ndim > 1 else zero[:, None]
-            stats.dead_fraction = np.count_nonzero(per_unit.all(axis=0)) / per_unit.shape[1]
+            stats.dead_fraction = _dead_fraction(zero)
         elif isinstance(module, Tanh):
             stats.saturated_fraction = np.count_nonzero(np.abs(y) > SATURATION) / n
         elif isinstance(module, Sigmoid):
@@ -244,6 +243,18 @@ def layer_stats(unit: Unit) -> LayerStats:
         stats.grad_finite = bool(np.isfinite(stats.grad_norm)) or bool(np.isfinite(dy).all())
         stats.grads = _sample(flat)
     return stats
+
+
+def _dead_fraction(zero: np.ndarray) -> float:
+    """The fraction of units that are 0 everywhere: a feature (last axis) of (N, F) or (N, L, F)
+    outputs, a channel (axis 1) of (N, C, H, W) feature maps, over the whole batch."""
+    if zero.ndim == 4:
+        dead = zero.all(axis=(0, 2, 3))
+    elif zero.ndim >= 2:
+        dead = zero.reshape(-1, zero.shape[-1]).all(axis=0)
+    else:
+        dead = zero
+    return np.count_nonzero(dead) / max(dead.size, 1)
 
 
 def _sample(flat: np.ndarray) -> np.ndarray:
