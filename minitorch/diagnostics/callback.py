@@ -27,12 +27,15 @@ class Diagnostics(Callback):
     model would (``minitorch.diagnostics.probe``'s walk), so training is unchanged and nothing is
     computed twice; it reads each layer's output and the gradient entering it, and copies the
     weights; at the end of the step it computes the update:data ratio of the step the optimizer
-    really took. ``history`` keeps one ``Report`` per check (with
-    ``step``, counted from 0 across epochs). Every step the model's output is also checked for
-    NaN/inf: the first time it appears, fit is about to stop, so the callback walks the model on
-    that batch at once and reports the first layer whose output is not finite (and the step).
-    ``findings`` lists every finding, first occurrence of
-    each (kind, layer) only. ``verbose=True`` prints each new finding where fit prints.
+    really took. Every step the model's output is also checked for NaN/inf: the first time it
+    appears fit is about to stop, so the callback reports at once the first layer whose output is
+    not finite, and the step.
+
+    ``history`` keeps one ``Report`` per check (``step`` counted from 0 across epochs);
+    ``findings`` the first occurrence of each (kind, layer); ``verbose=True`` prints each new
+    finding where fit prints. The stand-ins are instance attributes of the model, removed when
+    training ends (or on NaN/inf); if fit stops on another error they stay until the next
+    ``on_train_begin`` and only pass calls through.
     Example:
         diag = mt.Diagnostics(every=50)
         mt.fit(model, loss_fn, optimizer, loader, epochs=5, callbacks=[diag])
