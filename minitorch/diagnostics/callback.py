@@ -49,20 +49,21 @@ class Diagnostics(Callback):
         self.history: list[Report] = []
         self.findings: list[Any] = []
         self._step = 0
-        self._pending: dict[str, Any] | None = None
+        self._pending: dict[str, Any] | None = None  # the check of this step
+        self._walk_next: dict[str, Any] | None = None  # the check the next model call belongs to
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
-        self.history, self.findings, self._step, self._pending = [], [], 0, None
+        self.history, self.findings, self._step, self._pending, self._walk_next = [], [], 0, None, None
         self._disarm()
         self._watch_forward()
 
     def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
         if self._step % self.every == 0:
-            self._pending = {}
+            self._pending = self._walk_next = {}
             self._watch_backward(self._pending)
 
     def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
-        pending, self._pending = self._pending, None
+        pending, self._pending, self._walk_next = self._pending, None, None
         if pending is not None:
             self._disarm("backward_params")
             if "layers" in pending:
@@ -82,7 +83,7 @@ class Diagnostics(Callback):
         forward = model.forward
 
         def watched_forward(x: Any, *args: Any, **kwargs: Any) -> Any:
-            pending = self._pending
+            pending, self._walk_next = self._walk_next, None  # one call per check step
             if pending is not None and not args and not kwargs:
                 object.__delattr__(model, "forward")  # the walk may call the model itself (a leaf model)
                 try:
