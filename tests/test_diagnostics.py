@@ -243,3 +243,17 @@ def test_update_ratio_is_the_step_the_optimizer_would_take():
     assert grads[0] is not None  # diagnose left the real gradients in place
     first = sgd.params[0]
     assert first.update_ratio == pytest.approx(0.5 * first.grad_rms / first.data_rms, rel=1e-5)
+
+
+def test_diagnostics_without_the_per_step_watch_stands_in_on_check_steps_only():
+    model, optimizer, loader = problems.iris(3)
+    diag = mt.Diagnostics(every=4, verbose=False, watch_non_finite=False)
+
+    class Spy(mt.Callback):
+        def on_batch_end(self, batch, logs=None):
+            self.seen = getattr(self, "seen", []) + ["forward" in self.model.__dict__]
+
+    spy = Spy()
+    mt.fit(model, mt.CrossEntropyLoss(), optimizer, loader, epochs=2, callbacks=[diag, spy], verbose=0)
+    assert spy.seen == [False] * 16  # removed at the end of every check step (Diagnostics runs first)
+    assert [r.step for r in diag.history] == [0, 4, 8, 12]

@@ -29,7 +29,8 @@ class Diagnostics(Callback):
     weights; at the end of the step it computes the update:data ratio of the step the optimizer
     really took. Every step the model's output is also checked for NaN/inf: the first time it
     appears fit is about to stop, so the callback reports at once the first layer whose output is
-    not finite, and the step.
+    not finite, and the step (``watch_non_finite=False``: only on check steps, for tiny networks
+    whose steps are so short that one ``isfinite`` per step shows in the training time).
 
     ``history`` keeps one ``Report`` per check (``step`` counted from 0 across epochs);
     ``findings`` the first occurrence of each (kind, layer); ``verbose=True`` prints each new
@@ -42,10 +43,11 @@ class Diagnostics(Callback):
         diag.findings, diag.history[-1].table()
     """
 
-    def __init__(self, every: int = 50, verbose: bool = True) -> None:
+    def __init__(self, every: int = 50, verbose: bool = True, watch_non_finite: bool = True) -> None:
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ValueError(f"Diagnostics: expected every to be a positive int, got {every!r}")
         self.every, self.verbose = every, bool(verbose)
+        self.watch_non_finite = bool(watch_non_finite)
         self.history: list[Report] = []
         self.findings: list[Any] = []
         self._step = 0
@@ -55,17 +57,23 @@ class Diagnostics(Callback):
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         self.history, self.findings, self._step, self._pending, self._walk_next = [], [], 0, None, None
         self._disarm()
-        self._watch_forward()
+        if self.watch_non_finite:
+            self._watch_forward()
 
     def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
         if self._step % self.every == 0:
             self._pending = self._walk_next = {}
             self._watch_backward(self._pending)
+            if not self.watch_non_finite:
+                self._watch_forward()
 
     def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         pending, self._pending, self._walk_next = self._pending, None, None
         if pending is not None:
-            self._disarm("backward_params")
+            if self.watch_non_finite:
+                self._disarm("backward_params")
+            else:
+                self._disarm()
             if "layers" in pending:
                 self._check(pending, (logs or {}).get("loss"))
         self._step += 1
