@@ -257,3 +257,18 @@ def test_diagnostics_without_the_per_step_watch_stands_in_on_check_steps_only():
     mt.fit(model, mt.CrossEntropyLoss(), optimizer, loader, epochs=2, callbacks=[diag, spy], verbose=0)
     assert spy.seen == [False] * 16  # removed at the end of every check step (Diagnostics runs first)
     assert [r.step for r in diag.history] == [0, 4, 8, 12]
+
+
+def test_exploding_gradients_and_a_learning_rate_far_too_low():
+    mt.manual_seed(0)
+    X, y = problems.spirals(0)
+    layers = [mt.Linear(2, 32)] + [mt.Linear(32, 32) for _ in range(9)] + [mt.Linear(32, 3)]
+    for layer in layers[1:-1]:
+        layer.W.data *= 3.0 * np.sqrt(3.0)  # each layer multiplies the gradient's size by ~3
+    deep = mt.Sequential(*layers)
+    report = mt.diagnose(deep, mt.CrossEntropyLoss(), X[:64], y[:64])
+    assert "exploding_gradients" in report.kinds and report.findings[0].layer == "0"
+    assert report.findings[0].evidence["ratio"] > 1e3
+    model, _, _ = problems.lr_times_100(0)
+    slow = mt.diagnose(model, mt.CrossEntropyLoss(), X[:64], y[:64], lr=1e-8)
+    assert slow.kinds == ["lr_too_low"]
