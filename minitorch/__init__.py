@@ -57,6 +57,23 @@ from minitorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from minitorch.model_summary import ModelSummary, summary
 from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
 
+# isort: split
+# PyTorch habits (issue 15): more layers
+from minitorch.layers import (
+    AdaptiveMaxPool2d,
+    Conv1d,
+    ConvTranspose2d,
+    Dropout2d,
+    GroupNorm,
+    Hardtanh,
+    Mish,
+    PReLU,
+    SiLU,
+    Softplus,
+    Unflatten,
+    Upsample,
+)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -128,4 +145,8 @@ __all__ = [
     "summary",
     "Tanh",
     "train_test_split",
+]
+__all__ += [  # PyTorch habits (issue 15)
+    "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Dropout2d", "GroupNorm", "Hardtanh", "Mish", "PReLU",
+    "SiLU", "Softplus", "Unflatten", "Upsample",
 ]
