@@ -116,7 +116,7 @@ def _prelu_channels() -> mt.Module:
     return _randomized(mt.PReLU(3))
 
 
-MODULE_CASES += [
+_HABITS_CASES = [
     ("SiLU", lambda: mt.SiLU(), (4, 6)),
     ("Softplus", lambda: mt.Softplus(), (4, 6)),
     ("Softplus-beta-threshold", lambda: mt.Softplus(beta=2.0, threshold=1.5), (4, 6)),
@@ -136,8 +136,10 @@ MODULE_CASES += [
     ("Conv1d-same-no-bias", lambda: mt.Conv1d(2, 2, 3, padding="same", bias=False), (1, 2, 5)),
     ("ConvTranspose2d", lambda: mt.ConvTranspose2d(2, 3, 3), (2, 2, 3, 4)),
     ("ConvTranspose2d-stride-pad-outpad",
-     lambda: mt.ConvTranspose2d(3, 2, (3, 2), stride=(2, 3), padding=(1, 0), output_padding=(1, 2)), (2, 3, 3, 2)),
-    ("ConvTranspose2d-dilation-no-bias", lambda: mt.ConvTranspose2d(2, 2, 2, dilation=2, bias=False), (1, 2, 3, 3)),
+     lambda: mt.ConvTranspose2d(3, 2, (3, 2), stride=(2, 3), padding=(1, 0), output_padding=(1, 2)),
+     (2, 3, 3, 2)),
+    ("ConvTranspose2d-dilation-no-bias", lambda: mt.ConvTranspose2d(2, 2, 2, dilation=2, bias=False),
+     (1, 2, 3, 3)),
     ("Upsample-nearest", lambda: mt.Upsample(scale_factor=2), (2, 2, 3, 4)),
     ("Upsample-nearest-size", lambda: mt.Upsample(size=(5, 7)), (2, 2, 3, 4)),
     ("Upsample-bilinear", lambda: mt.Upsample(scale_factor=2, mode="bilinear"), (2, 2, 3, 4)),
@@ -148,17 +150,12 @@ MODULE_CASES += [
     ("AdaptiveMaxPool2d-overlap", lambda: mt.AdaptiveMaxPool2d((3, 2)), (2, 2, 5, 5)),
     ("Unflatten", lambda: mt.Unflatten(1, (2, 3)), (4, 6)),
     ("Unflatten-minus-one", lambda: mt.Unflatten(-1, (2, -1)), (2, 3, 4)),
-    ("Generator-net", lambda: mt.Sequential(mt.Linear(3, 8), mt.Unflatten(1, (2, 2, 2)),
-                                           mt.ConvTranspose2d(2, 3, 2, stride=2), _randomized(mt.GroupNorm(1, 3)),
-                                           mt.SiLU(), mt.Upsample(scale_factor=2), mt.AdaptiveMaxPool2d(3),
-                                           mt.Flatten(), mt.Linear(27, 2)), (2, 3)),
+    ("Generator-net", lambda: mt.Sequential(
+        mt.Linear(3, 8), mt.Unflatten(1, (2, 2, 2)), mt.ConvTranspose2d(2, 3, 2, stride=2),
+        _randomized(mt.GroupNorm(1, 3)), mt.SiLU(), mt.Upsample(scale_factor=2), mt.AdaptiveMaxPool2d(3),
+        mt.Flatten(), mt.Linear(27, 2)), (2, 3)),
 ]
 
-ORACLE |= {
-    "SiLU", "Softplus", "Softplus-beta-threshold", "Mish", "Hardtanh", "Hardtanh-range", "PReLU", "PReLU-channels",
-    "PReLU-channels-4d", "Dropout2d-eval", "GroupNorm", "GroupNorm-3d-one-group", "GroupNorm-instance-no-affine",
-    "Conv1d", "Conv1d-stride-pad-dilation", "Conv1d-same-no-bias", "ConvTranspose2d",
-    "ConvTranspose2d-stride-pad-outpad", "ConvTranspose2d-dilation-no-bias", "Upsample-nearest",
-    "Upsample-nearest-size", "Upsample-bilinear", "Upsample-bilinear-align", "Upsample-bilinear-down",
-    "AdaptiveMaxPool2d-global", "AdaptiveMaxPool2d-overlap", "Unflatten", "Unflatten-minus-one", "Generator-net",
-}
+MODULE_CASES += _HABITS_CASES
+# every one has a twin; Dropout2d in training mode draws its own masks (tests/test_layers_habits.py checks it)
+ORACLE |= {case[0] for case in _HABITS_CASES} - {"Dropout2d"}

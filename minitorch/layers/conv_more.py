@@ -117,14 +117,16 @@ class Conv1d(Module):
         x = as_floating(x, "Conv1d")
         if x.ndim != 3 or x.shape[1] != self.in_channels:
             raise ValueError(
-                f"Conv1d(in_channels={self.in_channels}): expected input (N, {self.in_channels}, L), got {x.shape}"
+                f"Conv1d(in_channels={self.in_channels}): expected input (N, {self.in_channels}, L), "
+                f"got {x.shape}"
             )
         _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
                     self._geometry[0], self._geometry[2])
         return x.astype(self.weight.dtype, copy=False)
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"
         if self.padding != 0:
             text += f", padding={self.padding!r}"
         if self.dilation != 1:
@@ -226,16 +228,17 @@ class ConvTranspose2d(Module):
 
     def _dcols(self, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(dy checked against the output's shape, im2col of dy padded back to the full output)."""
-        N, O, Hf, Wf = self._full_shape(self._x_shape)
+        N, C_out, Hf, Wf = self._full_shape(self._x_shape)
         ph, pw = self.padding
-        dy = self._check_grad(dy, (N, O, Hf - 2 * ph, Wf - 2 * pw), self.weight.dtype)
+        dy = self._check_grad(dy, (N, C_out, Hf - 2 * ph, Wf - 2 * pw), self.weight.dtype)
         return dy, _im2col(_pad(dy, self._pads), self.kernel_size, self.stride, self.dilation)
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "ConvTranspose2d")
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
-                f"ConvTranspose2d(in_channels={self.in_channels}): expected input (N, {self.in_channels}, H, W), "
+                f"ConvTranspose2d(in_channels={self.in_channels}): expected input "
+                f"(N, {self.in_channels}, H, W), "
                 f"got {x.shape}"
             )
         _, _, Hf, Wf = self._full_shape(x.shape)
@@ -248,7 +251,8 @@ class ConvTranspose2d(Module):
         return x.astype(self.weight.dtype, copy=False)
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
         if self.output_padding != (0, 0):

@@ -11,7 +11,7 @@ from minitorch.random import generator
 
 
 class Dropout2d(Module):
-    """Channel-wise inverted dropout, as torch.nn.Dropout2d: each (sample, channel) map is kept with prob 1 - p.
+    """Channel-wise inverted dropout, as torch.nn.Dropout2d: keeps each (sample, channel) map w.p. 1 - p.
 
     Shapes:   x (N, C, H, W)   y (N, C, H, W)   (a 3-D input is read as (N, C, L), as torch does)
     Forward:  keep = U(0, 1) >= p                      (N, C, 1, 1)  one draw per channel map,

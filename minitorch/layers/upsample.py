@@ -110,5 +110,7 @@ def _pair_of(value: object, name: str, kind: type) -> tuple:
         return math.isfinite(v) and v > 0
 
     if len(pair) != 2 or not all(ok(v) for v in pair):
-        raise ValueError(f"Upsample: {name} must be a positive {kind.__name__} or a pair of them, got {value!r}")
+        raise ValueError(
+            f"Upsample: {name} must be a positive {kind.__name__} or a pair of them, got {value!r}"
+        )
     return tuple(kind(v) for v in pair)
