@@ -73,6 +73,7 @@ from minitorch.layers import (
     Unflatten,
     Upsample,
 )
+from minitorch.optimizers import Adagrad, NAdam, RAdam
 
 __version__ = "0.1.0"
 
@@ -149,4 +150,5 @@ __all__ = [
 __all__ += [  # PyTorch habits (issue 15)
     "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Dropout2d", "GroupNorm", "Hardtanh", "Mish", "PReLU",
     "SiLU", "Softplus", "Unflatten", "Upsample",
+    "Adagrad", "NAdam", "RAdam",
 ]
