@@ -58,7 +58,8 @@ from minitorch.model_summary import ModelSummary, summary
 from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
 
 # isort: split
-# PyTorch habits (issue 15): more layers
+# PyTorch habits (issue 15): more layers, optimizers, datasets
+from minitorch.data import Dataset, Subset, TensorDataset, default_collate, random_split
 from minitorch.layers import (
     AdaptiveMaxPool2d,
     Conv1d,
@@ -151,4 +152,5 @@ __all__ += [  # PyTorch habits (issue 15)
     "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Dropout2d", "GroupNorm", "Hardtanh", "Mish", "PReLU",
     "SiLU", "Softplus", "Unflatten", "Upsample",
     "Adagrad", "NAdam", "RAdam",
+    "Dataset", "default_collate", "random_split", "Subset", "TensorDataset",
 ]
