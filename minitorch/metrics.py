@@ -287,9 +287,53 @@ def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(r2))
 
 
+def binary_accuracy(y_true: np.ndarray, y_pred: np.ndarray, threshold: float = 0.5) -> float:
+    """Element-wise accuracy of scores against 0/1 targets (one or several sigmoid outputs per sample).
+
+    Forward:  acc = mean((y_pred > threshold) == (y_true > 0.5))   over every element
+              threshold 0.5 for probabilities (BCELoss), 0 for logits (BCEWithLogitsLoss: sigmoid(0) = 0.5)
+    Example:
+        binary_accuracy(np.array([1, 0, 1, 1]), np.array([2.0, -1.0, -0.5, 0.3]), threshold=0.0)   # 0.75
+    """
+    t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if t.size != p.size or t.size == 0:
+        raise ValueError(
+            f"binary_accuracy: expected y_true and y_pred with the same number of elements, got {t.shape} "
+            f"and {p.shape}"
+        )
+    return float(np.mean((p.reshape(-1) > threshold) == (t.reshape(-1) > 0.5)))
+
+
+def default_metrics(loss_fn: object) -> tuple[Metric, ...]:
+    """The metrics ``mt.fit`` and ``mt.evaluate`` report when none are named: they follow the loss.
+
+    CrossEntropyLoss, NLLLoss: class accuracy (argmax of the scores);  BCEWithLogitsLoss: accuracy of
+    the logits at 0;  BCELoss: accuracy of the probabilities at 0.5;  any other loss (regression,
+    your own): none;  no loss (``evaluate(model, None, ...)``): class accuracy. Each is logged as
+    "accuracy".
+    """
+    from minitorch.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
+
+    if loss_fn is None or isinstance(loss_fn, (CrossEntropyLoss, NLLLoss)):
+        return (accuracy,)
+    if isinstance(loss_fn, BCEWithLogitsLoss):
+        return (_binary_accuracy_at(0.0),)
+    if isinstance(loss_fn, BCELoss):
+        return (_binary_accuracy_at(0.5),)
+    return ()
+
+
+def _binary_accuracy_at(threshold: float) -> Metric:
+    def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:  # logged under the name "accuracy"
+        return binary_accuracy(y_true, y_pred, threshold)
+
+    return accuracy
+
+
 METRICS: dict[str, Metric] = {
     "accuracy": accuracy,
     "acc": accuracy,
+    "binary_accuracy": binary_accuracy,
     "precision": precision,
     "recall": recall,
     "f1": f1,

@@ -1,0 +1,69 @@
+"""fit / evaluate report the metrics that fit the loss (issue 15).
+
+None for regression, accuracy at the right threshold for BCEWithLogitsLoss (logit 0) and BCELoss (0.5),
+class accuracy for cross-entropy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+
+
+class Fixed(mt.Module):
+    """Outputs the stored values whatever the input (a model whose predictions we choose)."""
+
+    def __init__(self, out: np.ndarray) -> None:
+        super().__init__()
+        self.w = mt.Parameter(np.zeros(1, np.float32))
+        self.out = out
+
+    def forward(self, x):
+        return self.out[: len(x)] + 0 * self.w.data
+
+    def backward_params(self, dy):
+        self.w.accumulate_grad(np.zeros(1, np.float32))
+
+    def backward_input(self, dy):
+        return np.zeros((len(dy), 1), np.float32)
+
+
+def test_regression_fit_reports_no_accuracy_and_does_not_crash():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    y = X @ np.array([1.0, -2.0, 0.5], np.float32)[:, None] + 3.0
+    model = mt.Linear(3, 1)
+    history = mt.fit(model, mt.MSELoss(), mt.SGD(model.parameters(), lr=0.05),
+                     mt.DataLoader(X, y, batch_size=8), epochs=3, val_data=(X, y), verbose=0)
+    assert list(history.history) == ["loss", "val_loss", "lr"]
+    assert mt.evaluate(model, mt.MSELoss(), X, y).keys() == {"loss"}
+
+
+def test_bce_with_logits_accuracy_thresholds_logits_at_zero():
+    logits = np.array([[2.0], [-1.0], [-0.5], [0.3]], np.float32)   # predicted 1, 0, 0, 1
+    y = np.array([[1.0], [0.0], [1.0], [1.0]], np.float32)           # 3 of 4 right
+    model = Fixed(logits)
+    logs = mt.evaluate(model, mt.BCEWithLogitsLoss(), np.zeros((4, 1), np.float32), y)
+    assert logs["accuracy"] == pytest.approx(0.75)
+    history = mt.fit(model, mt.BCEWithLogitsLoss(), mt.SGD(model.parameters(), lr=0.0),
+                     mt.DataLoader(np.zeros((4, 1)), y, batch_size=4), epochs=1, verbose=0)
+    assert history.history["accuracy"] == [pytest.approx(0.75)]
+
+
+def test_bce_accuracy_thresholds_probabilities_at_half_and_cross_entropy_uses_argmax():
+    probs = np.array([[0.9], [0.2], [0.6], [0.4]], np.float32)
+    y = np.array([[1.0], [0.0], [0.0], [0.0]], np.float32)
+    assert mt.evaluate(Fixed(probs), mt.BCELoss(), np.zeros((4, 1)), y)["accuracy"] == pytest.approx(0.75)
+    scores = np.array([[3.0, 1.0], [0.0, 2.0], [5.0, -1.0]], np.float32)
+    logs = mt.evaluate(Fixed(scores), mt.CrossEntropyLoss(), np.zeros((3, 1)), np.array([0, 1, 1]))
+    assert logs["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_named_metrics_still_win_over_the_default():
+    scores = np.array([[3.0, 1.0], [0.0, 2.0]], np.float32)
+    logs = mt.evaluate(Fixed(scores), mt.CrossEntropyLoss(), np.zeros((2, 1)), np.array([0, 1]),
+                       metrics=("f1",))
+    assert set(logs) == {"loss", "f1"}
+    assert mt.metrics.default_metrics(mt.HuberLoss()) == ()
