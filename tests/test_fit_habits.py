@@ -67,3 +67,21 @@ def test_named_metrics_still_win_over_the_default():
                        metrics=("f1",))
     assert set(logs) == {"loss", "f1"}
     assert mt.metrics.default_metrics(mt.HuberLoss()) == ()
+
+
+def test_model_checkpoint_makes_its_folder_at_creation(tmp_path):
+    target = tmp_path / "nodir" / "deeper" / "ck_{epoch}.npz"
+    checkpoint = mt.ModelCheckpoint(target, save_best_only=False)
+    assert (tmp_path / "nodir" / "deeper").is_dir()
+    X, y = np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1])
+    model = mt.Linear(2, 2)
+    mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1),
+           mt.DataLoader(X, y, batch_size=4), epochs=2, callbacks=[checkpoint], verbose=0)
+    assert checkpoint.last_saved.endswith("ck_2.npz")
+
+
+def test_model_checkpoint_refuses_a_folder_it_cannot_create(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match=r"ModelCheckpoint: cannot create the folder .*file"):
+        mt.ModelCheckpoint(blocker / "ck.npz")
