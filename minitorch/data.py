@@ -304,6 +304,12 @@ def _split_sizes(n: int, test_size: Any, train_size: Any, who: str) -> tuple[int
                 f"{who}: {name} must be a float in (0, 1) (a fraction) or an int in [1, {n - 1}] "
                 f"(a number of the {n} samples), got {value!r}"
             )
+    fractions = [v for v in (test_size, train_size) if isinstance(v, (float, np.floating))]
+    if len(fractions) == 2 and sum(fractions) > 1:
+        raise ValueError(
+            f"{who}: test_size + train_size = {sum(fractions)} is more than all the data; make them sum to 1 "
+            "or less"
+        )
     n_test = sizes.get("test_size", n - sizes.get("train_size", 0))
     n_train = sizes.get("train_size", n - n_test)
     if n_train < 1 or n_test < 1 or n_train + n_test > n:

@@ -142,7 +142,8 @@ def test_split_accepts_any_number_of_arrays_and_shuffle_false():
 @pytest.mark.parametrize("kwargs, message", [
     ({"test_size": "0.2"}, r"train_test_split: test_size must be a float in \(0, 1\).*got '0.2'"),
     ({"test_size": 10}, r"test_size must be .* an int in \[1, 9\]"),
-    ({"test_size": 0.2, "train_size": 0.9}, "train_test_split: with 10 samples.*larger than the data"),
+    ({"test_size": 0.2, "train_size": 0.9}, r"train_test_split: test_size \+ train_size = 1.1"),
+    ({"test_size": 5, "train_size": 6}, "train_test_split: with 10 samples.*larger than the data"),
     ({"train_size": 1.5}, "train_size must be"),
     ({"random_state": "x"}, "random_state must be"),
     ({"stratify": np.array([0] * 9 + [1])}, "only 1 member"),
