@@ -186,3 +186,13 @@ def test_new_layers_save_and_load_with_their_arguments(tmp_path):
     mt.save_model(model, path)
     loaded = mt.load_model(path)
     np.testing.assert_array_equal(loaded.eval()(x), model(x))
+
+
+@settings(max_examples=25, deadline=None)
+@given(beta=st.floats(0.1, 5.0), threshold=st.floats(-5.0, 25.0), low=st.floats(-3.0, 0.5),
+       width=st.floats(0.1, 4.0), init=st.floats(-1.0, 1.0), channels=st.integers(1, 4))
+def test_activation_options_match_torch(beta, threshold, low, width, init, channels):
+    shape = (3, channels, 4)
+    _compare_both_dtypes(lambda: mt.Softplus(beta, threshold), shape)
+    _compare_both_dtypes(lambda: mt.Hardtanh(low, low + width), shape)
+    _compare_both_dtypes(lambda: mt.PReLU(channels, init), shape)
