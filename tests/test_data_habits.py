@@ -159,3 +159,12 @@ def test_split_never_returns_an_empty_part():
         mt.train_test_split(np.zeros((10, 1)), np.zeros(10), test_size=0.99)
     X_tr, X_te, _, _ = mt.train_test_split(np.zeros((10, 1)), np.zeros(10), test_size=0.01)
     assert len(X_te) == 1 and len(X_tr) == 9   # ceil, as scikit-learn: never an empty test set
+
+
+def test_default_collate_stacks_dict_samples_and_rejects_ragged_ones():
+    samples = [{"x": np.ones(3), "y": 1}, {"x": np.zeros(3), "y": 0}]
+    batch = mt.default_collate(samples)
+    assert batch["x"].shape == (2, 3) and batch["x"].dtype == np.float32
+    np.testing.assert_array_equal(batch["y"], [1, 0])
+    with pytest.raises(ValueError, match="different shapes"):
+        mt.default_collate([np.ones(2), np.ones(3)])

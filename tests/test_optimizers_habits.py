@@ -121,3 +121,22 @@ def test_nadam_rejects_a_corrupt_mu_product_on_load():
     state["state"][0]["mu_product"] = np.array(-1.0)
     with pytest.raises(ValueError, match="mu_product"):
         mt.NAdam([p]).load_state_dict(state)
+
+
+@pytest.mark.parametrize("cls", [mt.Adagrad, mt.NAdam, mt.RAdam])
+def test_checkpoint_round_trip_keeps_the_state(tmp_path, cls):
+    model = make_model()
+    opt = cls(model.parameters(), lr=0.01)
+    loss_fn = mt.CrossEntropyLoss()
+    for x, y in batches(3, np.float32):
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        opt.step()
+        opt.zero_grad()
+    mt.save_checkpoint(tmp_path / "ck.npz", model=model, optimizer=opt, epoch=3)
+    restored = cls(model.parameters(), lr=0.5)
+    mt.load_checkpoint(tmp_path / "ck.npz", model, restored)
+    for p in model.parameters():
+        for key, value in opt.state[p].items():
+            assert np.array_equal(restored.state[p][key], value), key
+    assert restored.param_groups[0]["lr"] == 0.01
