@@ -85,3 +85,17 @@ def test_model_checkpoint_refuses_a_folder_it_cannot_create(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(ValueError, match=r"ModelCheckpoint: cannot create the folder .*file"):
         mt.ModelCheckpoint(blocker / "ck.npz")
+
+
+def test_summary_takes_torchinfos_input_size_with_the_batch_dimension():
+    model = mt.Sequential(mt.Conv1d(2, 4, 3, padding=1), mt.Flatten(), mt.Linear(40, 3))
+    ours = mt.summary(model, (2, 10))
+    theirs = mt.summary(model, input_size=(5, 2, 10))
+    assert [row.output_shape for row in theirs.rows] == [(5, 4, 10), (5, 40), (5, 3)]
+    assert [row.output_shape[1:] for row in ours.rows] == [row.output_shape[1:] for row in theirs.rows]
+    with pytest.raises(TypeError, match=r"without the batch dimension.*or torchinfo's input_size"):
+        mt.summary(model)
+    with pytest.raises(TypeError, match="give input_shape"):
+        mt.summary(model, (2, 10), input_size=(1, 2, 10))
+    with pytest.raises(ValueError, match="includes the batch dimension"):
+        mt.summary(model, input_size=(10,))
