@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from minitorch import random as mt_random
 from minitorch.checks import check_bool
 from minitorch.dtypes import get_default_dtype
-from minitorch.random import generator
 
 
 class Dataset:
@@ -84,12 +84,13 @@ class Subset(Dataset):
 
 
 def random_split(dataset: Any, lengths: Sequence[int | float],
-                 generator_or_seed: np.random.Generator | int | None = None) -> list[Subset]:
+                 generator: np.random.Generator | int | None = None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random Subsets of the given lengths (torch's random_split).
 
     ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1: each gets
     floor(n * fraction) samples and the remainder goes one by one to the first subsets, as torch.
-    The order comes from the generator ``mt.manual_seed`` seeds, or from ``generator_or_seed``.
+    The order comes from the generator ``mt.manual_seed`` seeds, or from ``generator`` (a NumPy
+    Generator or an int seed; torch's argument name).
     Example:
         train, val = mt.random_split(ds, [0.8, 0.2])
     """
@@ -108,7 +109,7 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
             f"random_split: lengths must be counts summing to len(dataset) = {n} or fractions summing "
             f"to 1, got {lengths}"
         )
-    rng = _rng(generator_or_seed, "random_split")
+    rng = _rng(generator, "random_split", "generator")
     order = rng.permutation(n)
     ends = np.cumsum(lengths)
     return [Subset(dataset, order[end - length : end].tolist())
@@ -202,7 +203,7 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.dataset)
-        order = generator().permutation(n) if self.shuffle else None
+        order = mt_random.generator().permutation(n) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             batch = slice(start, min(start + self.batch_size, n))
             index = order[batch] if order is not None else batch
@@ -271,7 +272,7 @@ def train_test_split(
     n_train, n_test = _split_sizes(n, test_size, train_size, who)
     if seed is not None and random_state is not None:
         raise ValueError(f"{who}: give random_state or seed (its older name), not both")
-    rng = _rng(random_state if seed is None else seed, who)
+    rng = _rng(random_state if seed is None else seed, who, "random_state")
     shuffle = check_bool(shuffle, who, "shuffle")
     if isinstance(stratify, (bool, np.bool_)):
         stratify = (arrays[1] if len(arrays) > 1 else arrays[0]) if stratify else None
@@ -359,13 +360,13 @@ def _allocate(n_draws: int, counts: np.ndarray) -> np.ndarray:
     return np.minimum(drawn, counts)
 
 
-def _rng(source: np.random.Generator | int | None, who: str) -> np.random.Generator:
+def _rng(source: np.random.Generator | int | None, who: str, name: str) -> np.random.Generator:
     if source is None:
-        return generator()
+        return mt_random.generator()
     if isinstance(source, np.random.Generator):
         return source
     if isinstance(source, bool) or not isinstance(source, (int, np.integer)) or source < 0:
         raise ValueError(
-            f"{who}: random_state must be a non-negative int or a np.random.Generator, got {source!r}"
+            f"{who}: {name} must be a non-negative int or a np.random.Generator, got {source!r}"
         )
     return np.random.default_rng(int(source))

@@ -74,7 +74,7 @@ def test_tensor_dataset_subset_and_random_split():
     a, b, c = mt.random_split(ds, [0.5, 0.3, 0.2])
     assert [len(a), len(b), len(c)] == [5, 3, 2]
     assert sorted(a.indices + b.indices + c.indices) == list(range(10))
-    first, second = mt.random_split(ds, [0.34, 0.66], 3)
+    first, second = mt.random_split(ds, [0.34, 0.66], generator=3)
     assert [len(first), len(second)] == [4, 6]  # floor 3 and 6, the remainder goes to the first (torch)
     assert mt.random_split(ds, [7, 3], 1)[0].indices == mt.random_split(ds, [7, 3], 1)[0].indices
     with pytest.raises(ValueError, match="summing to len"):
@@ -168,3 +168,10 @@ def test_default_collate_stacks_dict_samples_and_rejects_ragged_ones():
     np.testing.assert_array_equal(batch["y"], [1, 0])
     with pytest.raises(ValueError, match="different shapes"):
         mt.default_collate([np.ones(2), np.ones(3)])
+
+
+def test_random_split_names_its_generator_argument():
+    with pytest.raises(ValueError, match=r"random_split: generator must be a non-negative int or a"):
+        mt.random_split(mt.TensorDataset(np.zeros(4)), [2, 2], generator="torch")
+    rng = np.random.default_rng(5)
+    assert len(mt.random_split(mt.TensorDataset(np.zeros(4)), [3, 1], generator=rng)[0]) == 3
