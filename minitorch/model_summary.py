@@ -84,7 +84,17 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     if dtype is None:
         dtype = params[0].dtype if params else get_default_dtype()
     x = np.zeros(shape, dtype=dtype)
-    outputs = _record_outputs(model, x)
+    try:
+        outputs = _record_outputs(model, x)
+    except ValueError:
+        if input_size is None and len(shape) > 2 and _runs_on(model, shape[1:], dtype):
+            raise ValueError(
+                f"summary: input_shape={shape[1:]} seems to include the batch dimension "
+                f"({type(model).__name__} fails on {shape} but runs on {shape[1:]}); input_shape excludes "
+                f"it: pass {shape[2:]}, "
+                f"or torchinfo's input_size={shape[1:]}"
+            ) from None
+        raise
     rows = [SummaryRow(name or type(module).__name__, type(module).__name__, name.count("."),
                        outputs.get(id(module)), _own_count(module))
             for name, module in model.named_modules() if name or _shows_root(module)]
@@ -143,6 +153,14 @@ def _own_count(module: Module) -> int:
 def _shows_root(module: Module) -> bool:
     """The model itself gets a row when it is a single layer or holds weights of its own."""
     return not module._modules or _own_count(module) > 0
+
+
+def _runs_on(model: Module, shape: tuple[int, ...], dtype: Any) -> bool:
+    try:
+        _record_outputs(model, np.zeros(shape, dtype=dtype))
+    except ValueError:
+        return False
+    return True
 
 
 def _batch_shape(input_shape: Any, input_size: Any) -> tuple[int, ...]:

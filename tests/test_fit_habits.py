@@ -99,3 +99,13 @@ def test_summary_takes_torchinfos_input_size_with_the_batch_dimension():
         mt.summary(model, (2, 10), input_size=(1, 2, 10))
     with pytest.raises(ValueError, match="includes the batch dimension"):
         mt.summary(model, input_size=(10,))
+
+
+def test_summary_refuses_an_input_shape_that_includes_the_batch():
+    cnn = mt.Sequential(mt.Conv2d(3, 4, 3), mt.Flatten(), mt.Linear(4 * 6 * 6, 2))
+    with pytest.raises(ValueError, match=r"input_shape=\(8, 3, 8, 8\) seems to include the batch dimension.*"
+                                         r"pass \(3, 8, 8\), or torchinfo's input_size=\(8, 3, 8, 8\)"):
+        mt.summary(cnn, (8, 3, 8, 8))
+    assert mt.summary(cnn, (3, 8, 8)).rows[-1].output_shape == (1, 2)
+    with pytest.raises(ValueError, match="failed on zeros"):
+        mt.summary(cnn, (5, 8, 8))       # wrong, but not a batch mistake: the plain error
