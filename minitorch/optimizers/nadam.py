@@ -36,7 +36,9 @@ class NAdam(Optimizer):
         7. denom = sqrt(v / (1 - beta2**t)) + eps
         8. p = p - lr * (1 - mu) / (1 - mu_product) * g / denom
            p = p - lr * mu_next / (1 - mu_product * mu_next) * m / denom      in place, in this order
-    State:    step (t), mu_product (a 0-d float64 array, as torch's 0-d tensor), exp_avg (m), exp_avg_sq (v)
+    State:    step (t), mu_product (a 0-d float64 array; torch keeps a 0-d tensor of its default
+              dtype, float32 unless changed, hence ~1e-7 relative differences in float32 runs),
+              exp_avg (m), exp_avg_sq (v)
     Defaults: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3 (torch's)
     Example:
         opt = NAdam(model.parameters(), lr=2e-3)
