@@ -1,4 +1,4 @@
-"""ONNX emitters of the layers added for issue 15 (registered in ``EMITTERS`` on import, opset 17).
+"""ONNX emitters of the layers added for issue 15 (registered in ``EMITTERS`` by class on import, opset 17).
 
 Opset 17 has no Mish and no GroupNormalization: both are written out from their formulas.
 """
@@ -9,20 +9,34 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.layers import (
+    AdaptiveMaxPool2d,
+    Conv1d,
+    ConvTranspose2d,
+    Dropout2d,
+    GroupNorm,
+    Hardtanh,
+    Mish,
+    PReLU,
+    SiLU,
+    Softplus,
+    Unflatten,
+    Upsample,
+)
 from minitorch.onnx.exporter import _Graph, emitter
 
 
-@emitter("SiLU")
+@emitter(SiLU)
 def _silu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     return g.op("Mul", [x, g.op("Sigmoid", [x], "silu")], "silu")
 
 
-@emitter("Mish")
+@emitter(Mish)
 def _mish(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     return g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x], "mish")], "mish")], "mish")
 
 
-@emitter("Softplus")
+@emitter(Softplus)
 def _softplus(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     # where(beta*x > threshold, x, softplus(beta*x) / beta), as torch
     bx = g.op("Mul", [x, g.const(m.beta, "beta")], "softplus")
@@ -31,23 +45,23 @@ def _softplus(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     return g.op("Where", [linear, x, smooth], "softplus")
 
 
-@emitter("Hardtanh")
+@emitter(Hardtanh)
 def _hardtanh(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     return g.op("Clip", [x, g.const(m.min_val, "min"), g.const(m.max_val, "max")], "hardtanh")
 
 
-@emitter("PReLU")
+@emitter(PReLU)
 def _prelu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     slope = m.weight.data if m.num_parameters == 1 else m.weight.data.reshape((-1,) + (1,) * (len(shape) - 2))
     return g.op("PRelu", [x, g.const(slope, "slope")], "prelu")
 
 
-@emitter("Dropout2d")
+@emitter(Dropout2d)
 def _dropout2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     return g.op("Identity", [x], "identity")  # the identity at inference
 
 
-@emitter("GroupNorm")
+@emitter(GroupNorm)
 def _group_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     grouped = g.op("Reshape", [x, g.const([0, m.num_groups, -1], "shape", np.int64)], "group_norm")
     mean = g.op("ReduceMean", [grouped], "group_norm", axes=[2])
@@ -63,7 +77,7 @@ def _group_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     return g.op("Add", [scaled, g.const(m.bias.data.reshape(per_channel), "beta")], "group_norm")
 
 
-@emitter("Conv1d")
+@emitter(Conv1d)
 def _conv1d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     _, _, left, right = m._pads
     inputs = [x, g.const(m.weight.data, "weight")]
@@ -72,7 +86,7 @@ def _conv1d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
                 dilations=[m.dilation], pads=[left, right])
 
 
-@emitter("ConvTranspose2d")
+@emitter(ConvTranspose2d)
 def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     ph, pw = m.padding
     inputs = [x, g.const(m.weight.data, "weight")]
@@ -82,7 +96,7 @@ def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
                 output_padding=list(m.output_padding))
 
 
-@emitter("Upsample")
+@emitter(Upsample)
 def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     if m.mode == "nearest":
         attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
@@ -99,7 +113,7 @@ def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     return g.op("Resize", [x, "", "", sizes], "resize", **attrs)
 
 
-@emitter("AdaptiveMaxPool2d")
+@emitter(AdaptiveMaxPool2d)
 def _adaptive_max_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     h, w = shape[2:]
     oh = h if m._size[0] is None else m._size[0]
@@ -119,7 +133,7 @@ def _adaptive_max_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> s
     return g.op("Concat", rows, "adaptive_max_pool", axis=2)
 
 
-@emitter("Unflatten")
+@emitter(Unflatten)
 def _unflatten(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     dim = m.dim % len(shape)
     if dim == 0:
