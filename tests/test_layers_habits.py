@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cases import MODULE_CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import compare_module
+from oracle import compare_module, tensor, torch_grads, torch_twin
 
 import minitorch as mt
 
@@ -196,3 +197,25 @@ def test_activation_options_match_torch(beta, threshold, low, width, init, chann
     _compare_both_dtypes(lambda: mt.Softplus(beta, threshold), shape)
     _compare_both_dtypes(lambda: mt.Hardtanh(low, low + width), shape)
     _compare_both_dtypes(lambda: mt.PReLU(channels, init), shape)
+
+
+TWICE = ["SiLU", "Softplus", "Mish", "Hardtanh-range", "PReLU-channels", "GroupNorm", "Conv1d-same-no-bias",
+         "Dropout2d-eval"]
+
+
+@pytest.mark.parametrize("name", TWICE)
+def test_one_instance_used_twice_matches_torch(float64, name):
+    """m(m(x)): one cache per call, consumed newest first (the Module contract), as torch's autograd."""
+    factory, shape = next((f, s) for n, f, s in MODULE_CASES if n == name)
+    m = factory()
+    t = torch_twin(m)
+    x = np.random.default_rng(4).standard_normal(shape)
+    dy = np.random.default_rng(5).standard_normal(shape)
+    x_t = tensor(x, requires_grad=True)
+    t(t(x_t)).backward(tensor(dy))
+    y = m(m(x))
+    dx = m.backward(m.backward(dy))
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for pname, g in torch_grads(m, t).items():
+        np.testing.assert_allclose(dict(m.named_parameters())[pname].grad, g, rtol=1e-10, atol=1e-12)
+    assert y.shape == shape
