@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint xor clean bench
+.PHONY: demo test test-slow lint xor clean bench
 
 demo: $(VENV)/.installed-runtime
 	$(BIN)/python examples/solve_iris.py
@@ -15,6 +15,10 @@ xor: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# the slow tests `make test` leaves out (pytest marker `slow`): killed saves, a few minutes at most
+test-slow: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m slow
 
 # The benchmark unsets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on this machine for old OpenBLAS
 # builds; they force a slower kernel on current NumPy) for its own run only; never for tests or CI.

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
 from minitorch.lr_scheduler import (
+    Checks,
     CosineAnnealingLR,
     ExponentialLR,
     LinearLR,
@@ -21,6 +22,8 @@ from minitorch.lr_scheduler import (
     MultiStepLR,
     ReduceLROnPlateau,
     StepLR,
+    _at_least_0,
+    _lrs,
 )
 from minitorch.optimizers import Optimizer
 
@@ -65,6 +68,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     """
 
     _settings = ("T_0", "T_i", "T_mult", "eta_min", "T_cur")
+    _checks: ClassVar[Checks] = {"T_0": check_positive_int, "T_i": check_positive_int,
+                                 "T_mult": check_positive_int, "eta_min": _at_least_0, "T_cur": _at_least_0}
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> None:
         who = "CosineAnnealingWarmRestarts"
@@ -128,6 +133,8 @@ class OneCycleLR(LRScheduler):
     """
 
     _settings = ("total_steps", "max_lrs", "min_lrs", "max_momentums", "base_momentums")
+    _checks: ClassVar[Checks] = {"total_steps": check_positive_int, "max_lrs": _lrs, "min_lrs": _lrs,
+                                 "max_momentums": _lrs, "base_momentums": _lrs}
 
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float], total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
