@@ -6,18 +6,13 @@ import numpy as np
 
 from minitorch.checks import check_number, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.functional import sigmoid, softplus_of_neg_abs
 from minitorch.module import Module, Parameter
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: exp only of -|x| (<= 0)."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
     """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): exp never overflows, no cancellation."""
-    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+    return np.maximum(z, 0) + softplus_of_neg_abs(z)
 
 
 class SiLU(Module):
@@ -40,7 +35,7 @@ class SiLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "SiLU")
-        s = _sigmoid(x)
+        s = sigmoid(x)
         self._slope = s * (1 + x * (1 - s))
         return x * s
 
@@ -76,7 +71,7 @@ class Softplus(Module):
         x = as_floating(x, "Softplus")
         z = x * x.dtype.type(self.beta)
         linear = z > self.threshold
-        self._slope = np.where(linear, 1, _sigmoid(z)).astype(x.dtype)
+        self._slope = np.where(linear, 1, sigmoid(z)).astype(x.dtype)
         return np.where(linear, x, _softplus(z) / x.dtype.type(self.beta)).astype(x.dtype)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -109,7 +104,7 @@ class Mish(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Mish")
         t = np.tanh(_softplus(x))
-        self._slope = t + x * _sigmoid(x) * (1 - t * t)
+        self._slope = t + x * sigmoid(x) * (1 - t * t)
         return x * t
 
     def backward(self, dy: np.ndarray) -> np.ndarray:

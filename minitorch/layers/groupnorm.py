@@ -6,7 +6,7 @@ import numpy as np
 
 from minitorch.checks import check_number, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
-from minitorch.layers.normalize import standardize, standardize_backward
+from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
 
 
