@@ -57,10 +57,14 @@ def test_parameter_in_place_update_keeps_the_object_and_array() -> None:
 
 
 # ----------------------------------------------------------------- freezing
-def test_frozen_parameters_get_no_gradient_and_no_step() -> None:
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam"]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_frozen_parameters_get_no_gradient_and_no_step(name: str) -> None:
     model = _net(dtype=np.float64)
     model[0].requires_grad_(False)
-    opt = mt.Adam(model.parameters(), lr=0.1)
+    opt = getattr(mt, name)(model.parameters(), lr=0.1)
     before = [p.data.copy() for p in model.parameters()]
     x, y = _batch(np.float64)
     _grads(model, mt.CrossEntropyLoss(), x, y)
@@ -152,6 +156,9 @@ def test_to_torch_dtype_and_device() -> None:
     lambda ps: mt.SGD(ps, lr=0.01, momentum=0.9),
     lambda ps: mt.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
     lambda ps: mt.AdamW(ps, lr=0.01),
+    lambda ps: mt.Adagrad(ps, lr=0.01),
+    lambda ps: mt.NAdam(ps, lr=0.01),
+    lambda ps: mt.RAdam(ps, lr=0.01),
 ])
 def test_optimizer_state_follows_a_later_cast(make) -> None:
     """model.to(float64) after steps: the state is cast too, so the run equals one done in float64."""
