@@ -26,6 +26,10 @@ The contract (written once, here; README's "The contract" paragraph says the sam
   ran), naming the module; ``model.discard_caches()`` drops waiting calls.
 - ``p.grad`` is None until a gradient is written and after ``zero_grad()``; gradients add up
   across backward calls until then.
+- Freezing: a Parameter with ``requires_grad`` False (``module.requires_grad_(False)``) gets no
+  gradient (``accumulate_grad`` does nothing; a layer may skip computing it), optimizers leave it
+  alone, and ``backward_params`` of a chain stops below the first module with a trainable
+  Parameter (a frozen first layer is not backpropagated at all).
 - Ownership: a module never writes into an array it is given (``x``, ``dy``, a Parameter's ``data``
   outside an optimizer); it may work in place on arrays it has just created itself and may return
   a view of its input (``Flatten``, ``Identity``).
