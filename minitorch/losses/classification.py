@@ -106,6 +106,11 @@ class CrossEntropyLoss(Loss):
                     f"CrossEntropyLoss: (N, C) targets are class probabilities and must be floating (any "
                     f"target of the logits' shape {z.shape}), got dtype {y.dtype}"
                 )
+            if self.ignore_index != -100:  # torch refuses it too: a probability row has no class to skip
+                raise ValueError(
+                    f"CrossEntropyLoss: ignore_index={self.ignore_index} applies to class indices, not to "
+                    "class probability targets (as torch)"
+                )
             check_finite(y, "CrossEntropyLoss", "target")
             return y.astype(z.dtype, copy=False)
         return check_class_indices(y, z.shape, self.ignore_index, "CrossEntropyLoss")
