@@ -95,12 +95,13 @@ def _conv2d(m: mt.Conv2d) -> torch.nn.Module:
 
 @twin(mt.MaxPool2d)
 def _maxpool2d(m: mt.MaxPool2d) -> torch.nn.Module:
-    return torch.nn.MaxPool2d(m.kernel_size, stride=m.stride, padding=m.padding)
+    return torch.nn.MaxPool2d(m.kernel_size, stride=m.stride, padding=m.padding, ceil_mode=m.ceil_mode)
 
 
 @twin(mt.AvgPool2d)
 def _avgpool2d(m: mt.AvgPool2d) -> torch.nn.Module:
-    return torch.nn.AvgPool2d(m.kernel_size, stride=m.stride, padding=m.padding)
+    return torch.nn.AvgPool2d(m.kernel_size, stride=m.stride, padding=m.padding, ceil_mode=m.ceil_mode,
+                              count_include_pad=m.count_include_pad, divisor_override=m.divisor_override)
 
 
 @twin(mt.AdaptiveAvgPool2d)
