@@ -57,7 +57,8 @@ def test_ceil_mode_output_size_is_torchs(size, k, s, p):
         return
     x = np.zeros((1, 1, size, size))
     for name in ("MaxPool2d", "AvgPool2d"):
-        ours, theirs = getattr(mt, name)(k, s, p, ceil_mode=True), getattr(torch.nn, name)(k, s, p, ceil_mode=True)
+        ours = getattr(mt, name)(k, s, p, ceil_mode=True)
+        theirs = getattr(torch.nn, name)(k, s, p, ceil_mode=True)
         assert ours(x).shape == tuple(theirs(torch.from_numpy(x)).shape)
 
 
