@@ -77,7 +77,7 @@ class BCEWithLogitsLoss(ElementwiseLoss):
 
     def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w, pw = _broadcast_to(self, "weight", x), _broadcast_to(self, "pos_weight", x)
-        if np.ndim(w) == 0 and np.ndim(pw) == 0:  # no weights: the unweighted forms, one pass fewer
+        if np.ndim(w) == 0 and np.ndim(pw) == 0:  # w = pw = 1: lw = 1, the docstring's unweighted forms
             return np.maximum(x, 0) - x * t + softplus_of_neg_abs(x), sigmoid(x) - t
         lw = 1 + (pw - 1) * t
         softplus_neg_x = np.maximum(-x, 0) + softplus_of_neg_abs(x)
