@@ -143,6 +143,8 @@ UNBATCHED_CASES = [
     Case("AvgPool2d-unbatched-exclude-pad", lambda: mt.AvgPool2d(3, 1, 1, count_include_pad=False),
          (2, 4, 5)),
     Case("AdaptiveAvgPool2d-unbatched", lambda: mt.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),
+    Case("AdaptiveMaxPool2d-unbatched", lambda: mt.AdaptiveMaxPool2d((2, 3)), (2, 5, 7)),
+    Case("Conv1d-unbatched", lambda: mt.Conv1d(2, 3, 3, stride=2, padding=1), (2, 7)),
 ]
 
 COMPOSITE_CASES = [

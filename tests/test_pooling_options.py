@@ -1,6 +1,6 @@
-"""Pooling options from PyTorch (issue 15): ceil_mode, count_include_pad, divisor_override and
-unbatched (C, H, W) images for MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and Conv2d, over hypothesis
-grids: the PyTorch oracle (float64 tight, float32 with dtype kept) and a float64 gradcheck."""
+"""Pooling options from PyTorch (issue 15): ceil_mode, count_include_pad, divisor_override, over
+hypothesis grids (the PyTorch oracle, float64 tight and float32 with dtype kept, and a float64
+gradcheck); unbatched (C, H, W) images for Conv2d and every pooling layer, (C, L) for Conv1d."""
 
 from __future__ import annotations
 
@@ -83,6 +83,8 @@ def test_count_include_pad_false_divides_by_the_real_pixels():
     (lambda: mt.MaxPool2d(2, ceil_mode=True), (3, 5, 4)),
     (lambda: mt.AvgPool2d(3, 2, 1, count_include_pad=False), (1, 6, 6)),
     (lambda: mt.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),
+    (lambda: mt.AdaptiveMaxPool2d((2, 3)), (2, 5, 7)),
+    (lambda: mt.Conv1d(2, 3, 3, padding=1), (2, 6)),
 ])
 def test_unbatched_image_is_a_batch_of_one(make, shape, float64):
     layer = make()
