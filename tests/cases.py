@@ -145,6 +145,7 @@ UNBATCHED_CASES = [
     Case("AdaptiveAvgPool2d-unbatched", lambda: mt.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),
     Case("AdaptiveMaxPool2d-unbatched", lambda: mt.AdaptiveMaxPool2d((2, 3)), (2, 5, 7)),
     Case("Conv1d-unbatched", lambda: mt.Conv1d(2, 3, 3, stride=2, padding=1), (2, 7)),
+    Case("ConvTranspose2d-unbatched", lambda: mt.ConvTranspose2d(2, 3, 2, stride=2, padding=1), (2, 3, 4)),
 ]
 
 COMPOSITE_CASES = [

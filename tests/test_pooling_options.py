@@ -85,6 +85,7 @@ def test_count_include_pad_false_divides_by_the_real_pixels():
     (lambda: mt.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),
     (lambda: mt.AdaptiveMaxPool2d((2, 3)), (2, 5, 7)),
     (lambda: mt.Conv1d(2, 3, 3, padding=1), (2, 6)),
+    (lambda: mt.ConvTranspose2d(2, 3, 3, stride=2), (2, 3, 2)),
 ])
 def test_unbatched_image_is_a_batch_of_one(make, shape, float64):
     layer = make()
