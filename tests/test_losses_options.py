@@ -266,3 +266,22 @@ def test_kl_div_batchmean_is_the_kl_divergence_per_sample():
     expected = (0.9 * np.log(0.9 / 0.5) + 0.1 * np.log(0.1 / 0.5)) / 2
     assert loss_fn(np.log(q), p) == pytest.approx(expected, rel=1e-12)
     np.testing.assert_allclose(loss_fn.backward(), -p / 2, rtol=1e-15)
+
+
+# --- fit's default metric follows the loss's class axis and ignore_index ---------------------------
+def test_default_accuracy_reads_the_class_axis_and_skips_ignored_targets():
+    scores = np.zeros((2, 3, 4))  # (N, C, d): class 1 wins everywhere but at [0, :, 0] (class 2)
+    scores[:, 1] = 1.0
+    scores[0, 2, 0] = 2.0
+    y = np.array([[2, 1, 0, -100], [1, 1, -100, -100]])
+    (accuracy,) = mt.metrics.default_metrics(mt.CrossEntropyLoss())
+    assert accuracy.__name__ == "accuracy"
+    assert accuracy(y, scores) == pytest.approx(4 / 5)  # 5 counted targets, the class-0 one is wrong
+    (accuracy,) = mt.metrics.default_metrics(mt.NLLLoss(ignore_index=1))
+    assert accuracy(np.array([0, 1, 1]), np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])) == 1.0
+    assert math.isnan(accuracy(np.array([1]), np.array([[1.0, 0.0]])))
+    plain = mt.metrics.accuracy
+    z, t = np.array([[0.2, 0.8], [0.1, 0.9]]), np.array([1, 0])
+    assert accuracy(t, z) == 0.0 and plain(t, z) == 0.5  # the right class-1 target is ignored
+    (accuracy,) = mt.metrics.default_metrics(mt.CrossEntropyLoss())
+    assert accuracy(t, z) == plain(t, z)  # (N, C) with nothing ignored: the plain accuracy
