@@ -285,3 +285,27 @@ def test_default_accuracy_reads_the_class_axis_and_skips_ignored_targets():
     assert accuracy(t, z) == 0.0 and plain(t, z) == 0.5  # the right class-1 target is ignored
     (accuracy,) = mt.metrics.default_metrics(mt.CrossEntropyLoss())
     assert accuracy(t, z) == plain(t, z)  # (N, C) with nothing ignored: the plain accuracy
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cls", [mt.NLLLoss, mt.CrossEntropyLoss])
+def test_fast_room_equals_the_plain_formula(cls, dtype, reduction):
+    """The class-index kernels (no weight, nothing ignored) give the plain formula's numbers."""
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((7, 5)).astype(dtype), rng.integers(0, 5, 7)
+    dloss = rng.standard_normal(7).astype(dtype) if reduction == "none" else 0.7
+    results = []
+    for enabled in (True, False):
+        mt.kernels.use_kernels(enabled)
+        try:
+            loss_fn = cls(reduction=reduction)
+            loss = loss_fn(x, y)
+            assert (loss_fn._wq is None) == enabled  # the kernel ran, or the plain formula did
+            results.append((loss, loss_fn.backward(dloss)))
+        finally:
+            mt.kernels.use_kernels(True)
+    (fast_loss, fast_dx), (plain_loss, plain_dx) = results
+    np.testing.assert_array_equal(fast_loss, plain_loss)
+    np.testing.assert_array_equal(fast_dx, plain_dx)
+    assert fast_dx.dtype == plain_dx.dtype == dtype

@@ -147,6 +147,9 @@ class NLLLoss(Loss):
         self.ignore_index = check_int(ignore_index, "NLLLoss", "ignore_index")
         self._wq: np.ndarray | None = None
         self._unbatched: bool | None = None
+        self._y: np.ndarray | None = None  # the fast room's caches
+        self._x_shape: tuple[int, ...] | None = None
+        self._dtype: np.dtype | None = None
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
         x, unbatched = check_class_scores(input, "NLLLoss", "log-probabilities")
@@ -155,14 +158,18 @@ class NLLLoss(Loss):
             _check_unbatched_target(y, ((),), "NLLLoss")
             y = y[None]
         y = check_class_indices(y, x.shape, self.ignore_index, "NLLLoss")
+        plain = self.weight is None and not unbatched and not (y == self.ignore_index).any()
+        if kernels_enabled() and plain and x.ndim == 2:  # fast room: the same loss, no (N, C) onehot
+            return fast.nll_indices_forward(self, x, y)
         wq = _along_class_axis(self, x) * _one_hot(y, x.shape[1], x.dtype, self.ignore_index)
         self._wq, self._unbatched = wq, unbatched
         losses = -np.sum(wq * x, axis=1)
-        plain = self.weight is None and not unbatched and not (y == self.ignore_index).any()
         return self._reduce(losses.reshape(()) if unbatched else losses, None if plain else np.sum(wq))
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
-        wq = self._cached(self._wq)
+        wq = self._wq
+        if wq is None:  # forward ran in the fast room (or never ran: its kernel says so)
+            return fast.nll_indices_backward(self, dloss)
         dl = _per_class(self._upstream(dloss, wq.dtype, 0))
         # w.r.t. input
         dx = -dl * wq
