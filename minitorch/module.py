@@ -91,6 +91,8 @@ class Module:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
             cls.__init__ = recording_init(cls.__dict__["__init__"])
+        elif cls.__init__ is Module.__init__:  # the bare constructor, wrapped too: a bad call names cls
+            cls.__init__ = recording_init(Module.__init__)
         if cls.__dict__.get("_per_call_frames", True):  # own or inherited methods, wrapped once
             for name in ("backward", "backward_params", "backward_input"):
                 setattr(cls, name, call_frames.backward_call(getattr(cls, name)))

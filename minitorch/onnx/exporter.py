@@ -293,11 +293,21 @@ def _conv2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(MaxPool2d, AvgPool2d)
 def _pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    (ph, pw), stride = _pair(m.padding), _pair(m.kernel_size if m.stride is None else m.stride)
-    attrs = {"kernel_shape": list(_pair(m.kernel_size)), "strides": list(stride), "pads": [ph, pw, ph, pw]}
+    # explicit pads, ceil_mode's overhang included: ONNX's own ceil_mode rule is not torch's
+    top, bottom, left, right = m.pads_for(shape[2:])
+    attrs = {"kernel_shape": list(_pair(m.kernel_size)), "strides": list(_pair(m.stride)),
+             "pads": [top, left, bottom, right]}
     if type(m).__name__ == "MaxPool2d":
         return g.op("MaxPool", [x], "max_pool", **attrs)
-    return g.op("AveragePool", [x], "avg_pool", count_include_pad=1, **attrs)  # torch's default
+    if not m.count_include_pad and m.divisor_override is None:  # the overhang is padding: not counted
+        return g.op("AveragePool", [x], "avg_pool", count_include_pad=0, **attrs)
+    mean = g.op("AveragePool", [x], "avg_pool", count_include_pad=1, **attrs)  # sum / (kh*kw)
+    if m.divisor_override is None and (bottom, right) == (top, left):
+        return mean  # no overhang: torch divides every window by kh*kw too
+    # torch divides each window's sum by div[oh, ow] (overhang not counted, or divisor_override)
+    kh, kw = _pair(m.kernel_size)
+    scale = g.const(kh * kw / m.divisor(shape[2:], np.float64), "avg_pool_scale")
+    return g.op("Mul", [mean, scale], "avg_pool_divisor")
 
 
 @emitter(AdaptiveAvgPool2d)
