@@ -449,7 +449,7 @@ def compare_loss(loss_fn: mt.Loss, x: np.ndarray, t: np.ndarray, rtol: float, at
     if loss_fn.reduction == "none":
         assert isinstance(loss, np.ndarray) and loss.dtype == x.dtype and loss.shape == tuple(loss_t.shape)
     else:
-        assert type(loss) is float
+        assert isinstance(loss, float) and type(loss).__name__ == "LossValue"
     assert dx.dtype == x.dtype and dx.shape == x.shape
     np.testing.assert_allclose(loss, loss_t.detach().numpy(), rtol=rtol, atol=atol, err_msg="loss")
     np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol, atol=atol, err_msg="dx")
