@@ -120,15 +120,27 @@ def _number_matches(want: str, got: str) -> bool:
     return abs(float(want) - float(got)) <= unit * 0.5000001
 
 
+def one_blas_thread() -> Any:
+    """Limit BLAS to one thread until ``.restore_original_limits()``; the pages' batches are tiny.
+
+    Small products (a batch of 16 8x8 images) run many times slower on several BLAS threads when the
+    machine is busy (17x measured on a loaded 2-core machine), see docs/how-to/speed.md.
+    """
+    import numpy  # noqa: F401  (threadpoolctl limits the BLAS libraries loaded so far: load NumPy's)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 class _Workdir:
-    """Each page runs in its own empty temporary folder, with MiniTorch's defaults restored after."""
+    """Each page runs in its own empty temporary folder, one BLAS thread, MiniTorch's defaults restored."""
 
     def __init__(self) -> None:
-        self.saved: list[tuple[str, tempfile.TemporaryDirectory[str]]] = []
+        self.saved: list[tuple[str, tempfile.TemporaryDirectory[str], Any]] = []
 
     def setup(self, namespace: dict[str, Any]) -> None:
         folder = tempfile.TemporaryDirectory(prefix="minitorch-docs-")
-        self.saved.append((os.getcwd(), folder))
+        self.saved.append((os.getcwd(), folder, one_blas_thread()))
         os.chdir(folder.name)
         namespace["__docs_workdir__"] = folder.name
 
@@ -138,7 +150,8 @@ class _Workdir:
         import minitorch as mt
 
         mt.set_default_dtype(np.float32)
-        cwd, folder = self.saved.pop()
+        cwd, folder, limits = self.saved.pop()
+        limits.restore_original_limits()
         os.chdir(cwd)
         folder.cleanup()
 
@@ -157,6 +170,7 @@ def run_page(path: Path, workdir: Path) -> None:
     document = Sybil(parsers=parsers()).parse(path)
     cwd = os.getcwd()
     os.chdir(workdir)
+    limits = one_blas_thread()
     try:
         for example in document.examples():
             try:
@@ -164,6 +178,7 @@ def run_page(path: Path, workdir: Path) -> None:
             except unittest.SkipTest:
                 continue
     finally:
+        limits.restore_original_limits()
         os.chdir(cwd)
         import numpy as np
 
