@@ -52,7 +52,7 @@ def training_step_diagram(path: str | os.PathLike[str]) -> str:
     xs = [0.8, 3.0, 5.4, 7.8, 10.4, 12.4]
     names = ["x (N, 4)", "Linear\nW1, b1", "ReLU", "Linear\nW2, b2", "CrossEntropy\nLoss(y)", "L"]
     y_mid = 2.6
-    for x, name in zip(xs, names):
+    for x, name in zip(xs, names, strict=True):
         _box(ax, x, y_mid, name, width=1.8 if "Loss" in name else 1.4,
              color="#ffffff" if name in ("L", "x (N, 4)") else "#f2f2f2")
     forward = ["x", "h = x@W1+b1", "a = max(h, 0)", "z = a@W2+b2", "L = mean(-log p[y])"]

@@ -107,7 +107,7 @@ def line_matches(want: str, got: str) -> bool:
     want_numbers, got_numbers = NUMBER.findall(want), NUMBER.findall(got)
     if NUMBER.sub("#", want) != NUMBER.sub("#", got) or len(want_numbers) != len(got_numbers):
         return False
-    return all(_number_matches(w, g) for w, g in zip(want_numbers, got_numbers))
+    return all(_number_matches(w, g) for w, g in zip(want_numbers, got_numbers, strict=True))
 
 
 def _number_matches(want: str, got: str) -> bool:

@@ -72,7 +72,7 @@ def export(
 
     The graph computes in ``dtype`` (default: the model's). onnxruntime's CPU kernels cover float32
     fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
-    for them. Needs the ``onnx`` package (``pip install 'minitorch[onnx]'``). The file is checked
+    for them. Needs the ``onnx`` package (``pip install 'minitorch-numpy[onnx]'``). The file is checked
     with ``onnx.checker`` and written atomically. Example:
         mt.onnx.export(model, "model.onnx", input_shape=(1, 4))
         onnxruntime.InferenceSession("model.onnx").run(None, {"input": x})[0]   # == model.eval()(x)
@@ -144,7 +144,8 @@ def _onnx() -> Any:
         return importlib.import_module("onnx")
     except ImportError:
         raise ImportError(
-            "minitorch.onnx needs the onnx package, which is not installed: pip install 'minitorch[onnx]'"
+            "minitorch.onnx needs the onnx package, which is not installed: "
+            "pip install 'minitorch-numpy[onnx]'"
         ) from None
 
 
