@@ -35,7 +35,7 @@ def _box(ax, x: float, y: float, text: str, width: float = 1.5, color: str = "#f
 
     ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.35), width, 0.7, boxstyle="round,pad=0.05",
                                 facecolor=color, edgecolor="#333333"))
-    ax.text(x, y, text, ha="center", va="center", fontsize=10, family="monospace")
+    ax.text(x, y, text, ha="center", va="center", fontsize=12, family="monospace")
 
 
 def _arrow(ax, start: tuple[float, float], end: tuple[float, float], color: str, label: str = "",
@@ -43,32 +43,30 @@ def _arrow(ax, start: tuple[float, float], end: tuple[float, float], color: str,
     ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": color, "lw": 1.6})
     if label:
         ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + offset, label, ha="center",
-                va="center", fontsize=8.5, color=color, family="monospace")
+                va="center", fontsize=10.5, color=color, family="monospace")
 
 
 def training_step_diagram(path: str | os.PathLike[str]) -> str:
     """One step of Linear-ReLU-Linear + CrossEntropyLoss: forward values, backward gradients, update."""
-    fig, ax = _figure(13.6, 4.6)
-    xs = [0.8, 3.0, 5.4, 7.8, 10.4, 12.4]
-    names = ["x (N, 4)", "Linear\nW1, b1", "ReLU", "Linear\nW2, b2", "CrossEntropy\nLoss(y)", "L"]
-    y_mid = 2.6
+    fig, ax = _figure(10.0, 5.2)
+    xs = [0.7, 2.9, 5.0, 7.1, 9.2]
+    names = ["x (N, 4)", "Linear\nW1, b1", "ReLU", "Linear\nW2, b2", "Cross-\nEntropy"]
+    y_mid = 2.9
     for x, name in zip(xs, names, strict=True):
-        _box(ax, x, y_mid, name, width=1.8 if "Loss" in name else 1.4,
-             color="#ffffff" if name in ("L", "x (N, 4)") else "#f2f2f2")
-    forward = ["x", "h = x@W1+b1", "a = max(h, 0)", "z = a@W2+b2", "L = mean(-log p[y])"]
-    backward = ["dx = dh@W1.T", "dh = da*[h>0]", "da = dz@W2.T", "dz = (p-onehot)/N", "dL = 1"]
-    for i in range(5):
-        left, right = xs[i] + 0.75, xs[i + 1] - 0.75
+        _box(ax, x, y_mid, name, width=1.25, color="#ffffff" if x == xs[0] else "#f2f2f2")
+    forward = ["x", "h=x@W1+b1", "a=max(h,0)", "z=a@W2+b2"]
+    backward = ["dx=dh@W1.T", "dh=da*(h>0)", "da=dz@W2.T", "dz=(p-onehot)/N"]
+    for i in range(4):
+        left, right = xs[i] + 0.65, xs[i + 1] - 0.65
         _arrow(ax, (left, y_mid + 0.55), (right, y_mid + 0.55), FORWARD, forward[i], 0.3)
         _arrow(ax, (right, y_mid - 0.55), (left, y_mid - 0.55), BACKWARD, backward[i], -0.3)
     for x, grads in ((xs[1], "dW1 = x.T@dh\ndb1 = dh.sum(0)"), (xs[3], "dW2 = a.T@dz\ndb2 = dz.sum(0)")):
-        _arrow(ax, (x, y_mid - 1.0), (x, 0.75), PARAM)
-        ax.text(x, 0.45, grads, ha="center", va="center", fontsize=8.5, color=PARAM, family="monospace")
-    ax.text(0.2, 4.25, "forward: model(x), loss_fn(z, y)", color=FORWARD, fontsize=10)
-    ax.text(4.6, 4.25, "backward: model.backward(loss_fn.backward())", color=BACKWARD, fontsize=10)
-    ax.text(10.2, 4.25, "opt.step(): W -= lr * dW", color=PARAM, fontsize=10)
-    ax.text(xs[2], 0.45, "accumulated into\nW.grad, b.grad", ha="center", va="center", fontsize=8.5,
-            color=PARAM)
+        _arrow(ax, (x, y_mid - 1.05), (x, 1.05), PARAM)
+        ax.text(x, 0.6, grads, ha="center", va="center", fontsize=11, color=PARAM, family="monospace")
+    ax.text(0.1, 4.75, "forward: z = model(x); L = loss_fn(z, y)", color=FORWARD, fontsize=12)
+    ax.text(0.1, 4.35, "backward: model.backward(loss_fn.backward())", color=BACKWARD, fontsize=12)
+    ax.text(5.6, 4.75, "update: opt.step()  W -= lr * W.grad", color=PARAM, fontsize=12)
+    ax.text(xs[2], 0.6, "added into\nW.grad, b.grad", ha="center", va="center", fontsize=11, color=PARAM)
     return _save(fig, path)
 
 
