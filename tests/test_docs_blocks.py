@@ -134,3 +134,15 @@ def test_the_site_config_fetches_nothing():
         assert "://" not in asset and (ROOT / "docs" / asset).is_file(), asset
     handler = config["plugins"][1]["mkdocstrings"]["handlers"]["python"]
     assert "inventories" not in handler and "import" not in handler, "remote inventories are fetched"
+
+
+def test_the_nav_drops_pages_not_written_yet_and_lists_pages_it_forgot(tmp_path):
+    pytest.importorskip("mkdocs", reason="the docs extra is not installed")
+    from tools.mkdocs_hooks import on_config
+
+    for page in ("index.md", "a.md", "new.md"):
+        (tmp_path / page).write_text("# page\n")
+    config = {"docs_dir": str(tmp_path),
+              "nav": [{"Home": "index.md"}, {"Part": [{"A": "a.md"}, {"Later": "later.md"}]},
+                      {"Gone": [{"B": "b.md"}]}]}
+    assert on_config(config)["nav"] == [{"Home": "index.md"}, {"Part": [{"A": "a.md"}]}, {"More": ["new.md"]}]
