@@ -38,12 +38,14 @@ from sybil.parsers.markdown import CodeBlockParser, SkipParser
 
 ROOT = Path(__file__).resolve().parent.parent
 PRINTED = "__printed__"  # namespace key: what the last Python block printed
+PAGE = "__docs_page__"  # namespace key: the page's path
 
 OUTPUT_BLOCK = re.compile(
     r"^<!--\s*output\s*-->[ \t]*\n(?P<fence>`{3,})[\w-]*[ \t]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
     re.MULTILINE | re.DOTALL,
 )
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+FIGURE = re.compile(r"\]\(figures/([^)\s]+)\)")  # ![...](figures/name.png): the page's code draws it
 
 
 def markdown_pages(root: Path = ROOT) -> list[Path]:
@@ -156,7 +158,27 @@ class _Workdir:
         cwd, folder, limits = self.saved.pop()
         limits.restore_original_limits()
         os.chdir(cwd)
+        page = namespace.get(PAGE)
+        missing = missing_figures(page, Path(folder.name))
         folder.cleanup()
+        if missing:
+            raise AssertionError(f"{page}: the page shows figures its code did not write: {missing}")
+
+
+def missing_figures(page: str | None, workdir: Path) -> list[str]:
+    """The ``figures/...`` images a page shows that its code did not write into ``workdir``."""
+    if page is None or not Path(page).is_file():
+        return []
+    shown = FIGURE.findall(Path(page).read_text(encoding="utf-8"))
+    return [name for name in shown if not (workdir / "figures" / name).is_file()]
+
+
+class Page(Document):
+    """A Markdown page whose namespace knows the page's path (to check the figures it shows)."""
+
+    def __init__(self, text: str, path: str) -> None:
+        super().__init__(text, path)
+        self.namespace[PAGE] = path
 
 
 def parsers() -> list[Any]:
@@ -165,7 +187,8 @@ def parsers() -> list[Any]:
 
 def make_sybil(**kwargs: Any) -> Sybil:
     workdir = _Workdir()
-    return Sybil(parsers=parsers(), path=str(ROOT), setup=workdir.setup, teardown=workdir.teardown, **kwargs)
+    return Sybil(parsers=parsers(), path=str(ROOT), setup=workdir.setup, teardown=workdir.teardown,
+                 document_types={".md": Page}, **kwargs)
 
 
 def run_page(path: Path, workdir: Path) -> None:
