@@ -29,7 +29,8 @@ def main(seed: int = 0, epochs: int = 2000) -> int:
         if epoch % 500 == 0:
             print(f"Epoch {epoch}/{epochs}, Loss: {loss:.6f}")
 
-    outputs = model(X)
+    with mt.no_grad():
+        outputs = model(X)
     correct = 0
     for x, out, target in zip(X, outputs[:, 0], Y[:, 0], strict=True):
         prediction = int(out > 0.5)

@@ -7,6 +7,7 @@ from minitorch import datasets, init, interop, lr_scheduler, onnx
 from minitorch.clip import clip_grad_norm_, clip_grad_value_
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
+from minitorch.grad_mode import enable_grad, is_grad_enabled, no_grad
 from minitorch.gradcheck import GradcheckError, gradcheck
 from minitorch.layers import (
     ELU,
@@ -46,7 +47,7 @@ from minitorch.model_utils import (
     save_checkpoint,
     save_model,
 )
-from minitorch.module import Module, Parameter, Sequential
+from minitorch.module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
 
@@ -78,6 +79,7 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "ELU",
+    "enable_grad",
     "evaluate",
     "fit",
     "Flatten",
@@ -90,6 +92,7 @@ __all__ = [
     "Identity",
     "init",
     "interop",
+    "is_grad_enabled",
     "L1Loss",
     "LayerNorm",
     "LeakyReLU",
@@ -106,8 +109,11 @@ __all__ = [
     "ModelFileError",
     "ModelSummary",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "MSELoss",
     "NLLLoss",
+    "no_grad",
     "NonFiniteLossError",
     "onnx",
     "Optimizer",

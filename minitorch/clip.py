@@ -1,8 +1,7 @@
 """Gradient clipping, in place on each Parameter's ``.grad``, as torch.nn.utils does.
 
-Call between ``model.backward(...)`` and ``optimizer.step()``. Parameters whose gradient was not
-written since ``zero_grad()`` are left out (torch leaves out ``grad is None``); their gradient is 0
-and would change neither the norm nor the clipping.
+Call between ``model.backward(...)`` and ``optimizer.step()``. Parameters whose ``grad is None``
+(no gradient since ``zero_grad()``) are left out, as in torch.
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ def _grads(params: Iterable[Parameter] | Parameter, who: str) -> list[np.ndarray
     for p in params:
         if not isinstance(p, Parameter):
             raise TypeError(f"{who}: expected Parameters (e.g. model.parameters()), got {type(p).__name__}")
-    return [p.grad for p in params if not p.grad_is_zero and p.size > 0]
+    return [p.grad for p in params if p.grad is not None and p.size > 0]
 
 
 def _norm(g: np.ndarray, p: float) -> float:

@@ -2,8 +2,9 @@
 
 Both directions build the equivalent module tree (``Sequential`` <-> ``torch.nn.Sequential``) with
 copies of the weights and buffers, in the same dtype, and carry each module's training flag.
-Layers are matched by class name, which both libraries share. The only change of layout is
-Linear's weight: MiniTorch stores W (in, out), PyTorch ``weight`` (out, in) = W.T.
+Layers are matched by class (``LAYERS`` is keyed by MiniTorch's classes; torch's have the same
+names). The only change of layout is Linear's weight: MiniTorch stores W (in, out), PyTorch
+``weight`` (out, in) = W.T.
 
 torch is optional: it is imported when one of these functions is called, with a clear message if
 it is missing. Neither function draws from MiniTorch's or PyTorch's random generator.
@@ -17,7 +18,26 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.model_files.registry import default_dtype_of, known_classes, preserved_rng
+from minitorch.layers import (
+    ELU,
+    GELU,
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from minitorch.layers.conv import Conv2d
+from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.model_files.registry import default_dtype_of, preserved_rng
 from minitorch.module import Module, Sequential
 
 
@@ -34,32 +54,35 @@ class _Layer:
 
 _BN = _Layer(("num_features", "eps", "momentum", "affine"), torch_only={"track_running_stats": True})
 _POOL = ("kernel_size", "stride", "padding")
-LAYERS: dict[str, _Layer] = {
-    "Linear": _Layer(("in_features", "out_features"), {"W": "weight", "b": "bias"}, ("W",), bias="b"),
-    "Identity": _Layer(),
-    "ReLU": _Layer(),
-    "Sigmoid": _Layer(),
-    "Tanh": _Layer(),
-    "LeakyReLU": _Layer(("negative_slope",)),
-    "ELU": _Layer(("alpha",)),
-    "GELU": _Layer(("approximate",)),
-    "Softmax": _Layer(("dim",)),
-    "LogSoftmax": _Layer(("dim",)),
-    "Dropout": _Layer(("p",)),
-    "Flatten": _Layer(("start_dim", "end_dim")),
-    "BatchNorm1d": _BN,
-    "BatchNorm2d": _BN,
-    "LayerNorm": _Layer(("normalized_shape", "eps", "elementwise_affine"), bias="bias"),
-    "Conv2d": _Layer(
+LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute something else
+    Linear: _Layer(("in_features", "out_features"), {"W": "weight", "b": "bias"}, ("W",), bias="b"),
+    Identity: _Layer(),
+    ReLU: _Layer(),
+    Sigmoid: _Layer(),
+    Tanh: _Layer(),
+    LeakyReLU: _Layer(("negative_slope",)),
+    ELU: _Layer(("alpha",)),
+    GELU: _Layer(("approximate",)),
+    Softmax: _Layer(("dim",)),
+    LogSoftmax: _Layer(("dim",)),
+    Dropout: _Layer(("p",)),
+    Flatten: _Layer(("start_dim", "end_dim")),
+    BatchNorm1d: _BN,
+    BatchNorm2d: _BN,
+    LayerNorm: _Layer(("normalized_shape", "eps", "elementwise_affine"), bias="bias"),
+    Conv2d: _Layer(
         ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
         bias="bias", torch_only={"groups": 1, "padding_mode": "zeros"},
     ),
-    "MaxPool2d": _Layer(_POOL, torch_only={"dilation": 1, "ceil_mode": False, "return_indices": False}),
-    "AvgPool2d": _Layer(
+    MaxPool2d: _Layer(_POOL, torch_only={"dilation": 1, "ceil_mode": False, "return_indices": False}),
+    AvgPool2d: _Layer(
         _POOL, torch_only={"ceil_mode": False, "count_include_pad": True, "divisor_override": None}
     ),
-    "AdaptiveAvgPool2d": _Layer(("output_size",)),
+    AdaptiveAvgPool2d: _Layer(("output_size",)),
 }
+# Exported layers with no PyTorch counterpart, with the reason (the registry test reads this).
+NOT_CONVERTIBLE: dict[type[Module], str] = {}
+_BY_NAME = {cls.__name__: cls for cls in LAYERS}  # torch's class names are ours
 
 
 def to_torch(model: Module) -> Any:
@@ -93,7 +116,7 @@ def _to_torch(m: Module, torch: Any, where: str) -> Any:
     if type(m) is Sequential:
         t = torch.nn.Sequential(*(_to_torch(c, torch, f"{where}.{i}") for i, c in enumerate(m)))
     else:
-        layer = _layer(name, where, "to_torch")
+        layer = _layer(type(m), name, where, "to_torch")
         kwargs = {arg: getattr(m, arg) for arg in layer.args}
         if layer.bias is not None and getattr(m, layer.bias) is None:
             kwargs["bias"] = False
@@ -110,7 +133,8 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
     if type(t) is torch.nn.Sequential:
         m: Module = Sequential(*(_from_torch(c, torch, f"{where}.{i}") for i, c in enumerate(t)))
     else:
-        layer = _layer(name, where, "from_torch")
+        cls = _BY_NAME.get(name)
+        layer = _layer(cls, name, where, "from_torch")
         for setting, supported in layer.torch_only.items():
             if getattr(t, setting) != supported:
                 raise ValueError(
@@ -124,9 +148,6 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
             raise ValueError(f"from_torch: {where} ({name}) has dim=None; give it an explicit dim")
         theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
         ours = {k: _copy(k, theirs[layer.rename.get(k, k)], layer) for k in _names(layer, theirs)}
-        cls = known_classes().get(name)
-        if cls is None:
-            raise TypeError(f"from_torch: {where} is a {name}, which this MiniTorch does not have")
         with default_dtype_of(ours):
             m = cls(**kwargs)
         m.load_state_dict(ours)
@@ -134,13 +155,13 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
     return m
 
 
-def _layer(name: str, where: str, who: str) -> _Layer:
-    if name not in LAYERS:
+def _layer(cls: type | None, name: str, where: str, who: str) -> _Layer:
+    if cls not in LAYERS:
         raise TypeError(
             f"{who}: {where} is a {name}, which has no PyTorch counterpart here; "
-            f"convertible: Sequential, {', '.join(sorted(LAYERS))}"
+            f"convertible: Sequential, {', '.join(sorted(_BY_NAME))}"
         )
-    return LAYERS[name]
+    return LAYERS[cls]
 
 
 def _own_state(m: Module) -> dict[str, np.ndarray]:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from minitorch.dtypes import get_default_dtype
-from minitorch.module import Module
-from minitorch.training.inference import switched_mode
+from minitorch.grad_mode import no_grad
+from minitorch.module import Module, switched_mode
 
 
 @dataclass
@@ -68,9 +68,9 @@ def summary(model: Module, input_shape: int | tuple[int, ...], dtype: Any = None
     eval mode and every module's mode is restored after. Each row shows a module's dotted name
     (indented by nesting), its class, its output shape ("-" if forward never called it) and its own
     parameter count (weights and buffers of that module, not of its children). Trainable params are
-    Parameters; non-trainable ones are buffers (e.g. running statistics) and Parameters with
-    ``requires_grad=False``, as in Keras. The input takes the model's parameter dtype unless ``dtype``
-    is given (e.g. ``np.int64`` for index inputs). Returns a ``ModelSummary``: print it.
+    Parameters; non-trainable ones are buffers (e.g. running statistics), as in Keras. The input
+    takes the model's parameter dtype unless ``dtype`` is given (e.g. ``np.int64`` for index
+    inputs). The forward runs under ``no_grad``. Returns a ``ModelSummary``: print it.
     Example:
         print(mt.summary(mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3)), (4,)))
         # 0 (Linear)   (1, 16)   80 ... Total params: 131
@@ -86,10 +86,9 @@ def summary(model: Module, input_shape: int | tuple[int, ...], dtype: Any = None
     rows = [SummaryRow(name or type(module).__name__, type(module).__name__, name.count("."),
                        outputs.get(id(module)), _own_count(module))
             for name, module in model.named_modules() if name or _shows_root(module)]
-    trainable = sum(p.size for p in params if getattr(p, "requires_grad", True))
-    frozen = sum(p.size for p in params) - trainable
+    trainable = sum(p.size for p in params)
     buffers = sum(np.size(buffer) for _, buffer in model.named_buffers())
-    return ModelSummary(type(model).__name__, shape, rows, trainable, frozen + buffers)
+    return ModelSummary(type(model).__name__, shape, rows, trainable, buffers)
 
 
 def _record_outputs(model: Module, x: np.ndarray) -> dict[int, Any]:
@@ -99,7 +98,7 @@ def _record_outputs(model: Module, x: np.ndarray) -> dict[int, Any]:
     for module in wrapped.values():
         object.__setattr__(module, "forward", _recording(module, module.forward, outputs))
     try:
-        with switched_mode(model, False):
+        with switched_mode(model, False), no_grad():
             model(x)
     except (ValueError, TypeError) as err:
         name = type(model).__name__

@@ -1,18 +1,33 @@
-"""Module, Parameter and Sequential: the contract every layer of MiniTorch follows.
+"""Module and Parameter: the contract every layer, loss and model of MiniTorch follows.
 
-The contract (written once, here):
+The contract (written once, here; docs/concepts/module-contract.md says the same with examples):
 
-- ``forward(x)`` computes the output and caches what ``backward`` needs (``self._x``, ``self._mask``...).
-- ``backward(dy)`` takes dy = dL/dy (the output's shape), **accumulates** every parameter's gradient
-  (``p.grad += ...``) and returns dx = dL/dx (the input's shape). Calling it before ``forward`` raises
-  ``RuntimeError``.
-- ``backward_params(dy)`` does only the first half: parameter gradients, no dx. Training calls it on
-  the model, whose input (the data) needs no gradient; ``Sequential`` then runs it on its first
-  module with parameters. PyTorch skips that work the same way.
-- ``zero_grad()`` resets the gradients, so gradients add up across backward calls until then.
+- ``forward(*inputs, **kwargs)`` computes the output. What ``backward`` needs it stores in attributes
+  named with a leading ``_`` (``self._x = x``): those assignments are that call's *cache*.
+- Each forward call's cache is kept for exactly one backward. ``backward(dy)`` takes dy = dL/dy
+  (the output's shape), **accumulates** every parameter's gradient (``p.accumulate_grad(g)``) and
+  returns dx = dL/dx (the input's shape). It consumes the newest waiting forward call (LIFO): a
+  module called twice in one forward gets both gradients when backward runs in reverse order; a
+  loss called for two terms gives the newest term's gradient first. A backward with no waiting
+  forward raises ``RuntimeError`` (a second backward for one forward too).
+- A layer with parameters writes two halves that never call each other: ``backward_params(dy)``
+  accumulates the parameter gradients, ``backward_input(dy)`` returns dx; the default ``backward``
+  runs both. A layer without parameters writes ``backward`` only. Training calls
+  ``backward_params`` on the model (the data needs no gradient). Any one of the three, called from
+  outside, consumes one forward call.
+- A module that defines no backward and whose forward is a plain chain of its children
+  (``y = self.b(self.a(x))``: each child gets the previous output object itself, the module returns
+  the last one) gets ``backward`` and ``backward_params`` from the recorded calls; any other
+  forward makes its backward raise, saying how to write it. (An in-place change of an output
+  between two children cannot be seen: write backward for such a forward.)
+- Under ``with mt.no_grad():`` forward keeps nothing. ``optimizer.step()`` raises if a module
+  owning one of its Parameters still has a forward call waiting (a forward whose backward never
+  ran), naming the module; ``model.discard_caches()`` drops waiting calls.
+- ``p.grad`` is None until a gradient is written and after ``zero_grad()``; gradients add up
+  across backward calls until then.
 - Ownership: a module never writes into an array it is given (``x``, ``dy``, a Parameter's ``data``
-  outside an optimizer); it may work in place on arrays it has just created itself (``Linear`` adds
-  ``b`` into its fresh product) and may return a view of its input (``Flatten``, ``Identity``).
+  outside an optimizer); it may work in place on arrays it has just created itself and may return
+  a view of its input (``Flatten``, ``Identity``).
 
 Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, in order of assignment; the
 dotted names (``"0.W"``, ``"encoder.1.b"``) are the ``state_dict`` keys.
@@ -20,51 +35,83 @@ dotted names (``"0.W"``, ``"encoder.1.b"``) are the ``state_dict`` keys.
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import inspect
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from minitorch import call_frames
+from minitorch.constructor_args import recording_init
 from minitorch.parameter import Parameter
 
-# Set (by ``minitorch.model_files`` while it rebuilds a model from a file) to a function that
-# vets every module's constructor arguments before the constructor runs; None otherwise.
-constructor_check: contextvars.ContextVar[Callable[[type, dict[str, Any]], None] | None] = (
-    contextvars.ContextVar("constructor_check", default=None)
-)
+# Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
+# only Parameters, find the modules whose waiting forward calls would corrupt its step.
+_owners: weakref.WeakKeyDictionary[Parameter, list[weakref.ref[Module]]] = weakref.WeakKeyDictionary()
+_registrations = [0]  # bumped on every registration, so optimizers know when to look again
+
+
+def _register_owner(param: Parameter, module: Module) -> None:
+    refs = _owners.setdefault(param, [])
+    if not any(ref() is module for ref in refs):
+        refs.append(weakref.ref(module))
+        _registrations[0] += 1
 
 
 class Module:
-    """Base class of every layer, loss and model (see the module docstring for the contract).
+    """Base class of every layer, loss and model; the contract is in this file's docstring.
 
     Subclasses call ``super().__init__()`` first, then assign their Parameters and child Modules as
-    attributes; those are registered in order. Caches are plain attributes and are never registered.
+    attributes; those are registered in order. Caches are ``_``-named attributes assigned in
+    ``forward``; they are never registered. After a forward call they hold that call's values;
+    during a backward, the values of the call it consumes; after it (and after a forward under
+    ``no_grad``), None. Attributes assigned in ``__init__`` and buffers are not caches.
 
-    Constructor arguments are recorded: every subclass's ``__init__`` is wrapped (once, when the
-    class is defined) so that the outermost constructor call stores its bound arguments, defaults
-    applied, in ``self._init_args`` (``Linear(4, 3)`` -> ``{"in_features": 4, "out_features": 3,
-    "bias": True}``). ``mt.save_model`` writes them as the model's architecture, so a layer author
-    does nothing to make a layer saveable. It costs one signature bind per construction, nothing on
-    forward or backward.
+    When a subclass is defined, its ``__init__`` is wrapped to record the constructor arguments
+    (``minitorch.constructor_args``, for model files) and its ``forward``, ``backward``,
+    ``backward_params`` and ``backward_input`` are wrapped to keep one cache per call
+    (``minitorch.call_frames``). The cost per call is a few dictionary operations (about 0.7 us
+    per wrapped call in CPython 3.11). ``Sequential`` keeps no frame of its own.
     """
+
+    _records_calls = False  # True for a class without a backward of its own: it records its children's calls
+    _is_container = False  # ModuleList / ModuleDict: holds modules, is not called
+    # False (declared in a class's own body): its methods keep no frame. Only for a class that
+    # caches nothing and whose children detect a missing forward themselves (Sequential).
+    _per_call_frames = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _recording_init(cls.__dict__["__init__"])
+            cls.__init__ = recording_init(cls.__dict__["__init__"])
+        if cls.__dict__.get("_per_call_frames", True):  # own or inherited methods, wrapped once
+            cls.forward = call_frames.forward_call(cls.forward)
+            for name in ("backward", "backward_params", "backward_input"):
+                setattr(cls, name, call_frames.backward_call(getattr(cls, name)))
+        else:  # no frame, but a composite parent still sees the call
+            cls.forward = call_frames.logged_call(cls.forward)
+        cls._records_calls = cls.backward is Module.backward and cls.backward_input is Module.backward_input
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_parameters", {})
-        object.__setattr__(self, "_modules", {})
-        object.__setattr__(self, "_buffers", {})
-        object.__setattr__(self, "training", True)
+        set_ = object.__setattr__
+        set_(self, "_parameters", {})
+        set_(self, "_modules", {})
+        set_(self, "_buffers", {})
+        set_(self, "training", True)
+        set_(self, "_frame", None)  # the per-call state described in minitorch.call_frames
+        set_(self, "_stack", [])
+        set_(self, "_shown", None)
+        set_(self, "_busy", False)
 
     # ----------------------------------------------------------------- registration
     def __setattr__(self, name: str, value: Any) -> None:
-        if "_parameters" not in self.__dict__:
+        d = self.__dict__
+        frame = d.get("_frame")
+        if frame is not None and name[0] == "_" and not isinstance(value, (Parameter, Module)):
+            frame[name] = d[name] = value  # a cache of the forward call now running
+            return
+        if "_parameters" not in d:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
@@ -73,6 +120,7 @@ class Module:
             modules.pop(name, None)
             buffers.pop(name, None)
             params[name] = value
+            _register_owner(value, self)
         elif isinstance(value, Module):
             params.pop(name, None)
             buffers.pop(name, None)
@@ -85,6 +133,12 @@ class Module:
             buffers.pop(name, None)
         object.__setattr__(self, name, value)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner."""
+        self.__dict__.update({"_frame": None, "_stack": [], "_shown": None, "_busy": False, **state})
+        for param in state.get("_parameters", {}).values():
+            _register_owner(param, self)
+
     def __delattr__(self, name: str) -> None:
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
@@ -94,7 +148,7 @@ class Module:
         """Keep an array that is state but not trained (e.g. running statistics).
 
         Buffers appear in ``state_dict()`` and are cast by ``to()``; they never appear in
-        ``parameters()``.
+        ``parameters()``. Forward may update a buffer: it is not a cache.
         """
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists")
@@ -102,37 +156,49 @@ class Module:
         object.__setattr__(self, name, self._buffers[name])
 
     # ----------------------------------------------------------------- computation
-    def forward(self, *inputs: Any) -> Any:
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
     def backward(self, dy: Any) -> Any:
         """dL/d(inputs) from dy = dL/d(output); accumulates every parameter's gradient.
 
-        A layer with parameters writes the two halves (Torch7's accGradParameters and
-        updateGradInput): ``backward_params(dy)`` accumulates the parameter gradients and
-        ``backward_input(dy)`` returns dx; neither calls the other, and this default runs both.
-        A layer without parameters overrides ``backward`` itself.
+        The default runs ``backward_params(dy)`` then returns ``backward_input(dy)`` for a layer
+        that defines the halves, or follows the recorded calls of a module whose forward is a
+        plain chain of its children. A layer without parameters overrides ``backward`` itself.
         """
         if type(self).backward_input is not Module.backward_input:
             self.backward_params(dy)
             return self.backward_input(dy)
-        raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
+        if self._records_calls and self._modules:
+            return _backward_through(call_frames.chain_of(self), dy, params_only=False)
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement backward(): a layer without parameters defines "
+            "backward(dy) -> dx; a layer with parameters defines backward_params(dy) and "
+            "backward_input(dy) -> dx"
+        )
 
     def backward_input(self, dy: Any) -> Any:
         """The input half of ``backward``: returns dx, touches no parameter gradient."""
         raise NotImplementedError(f"{type(self).__name__} does not implement backward_input()")
 
-    def backward_params(self, dy: np.ndarray) -> None:
-        """Accumulate the parameter gradients only; dx is not needed by the caller.
+    def backward_params(self, dy: Any) -> None:
+        """Accumulate the parameter gradients only; dx is not needed by the caller. Returns None.
 
-        The default runs ``backward`` and drops dx, or does nothing for a module without
-        parameters. Layers whose dx costs real work override it (``Linear`` saves a matrix product).
+        The default follows a recorded plain chain (skipping dx below the first child with
+        parameters), else runs ``backward`` and drops dx, or does nothing for a module without
+        parameters (still consuming its forward call).
         """
-        if _has_parameters(self):
+        if self._records_calls and self._modules:
+            _backward_through(call_frames.chain_of(self), dy, params_only=True)
+        elif _has_parameters(self):
             self.backward(dy)
 
-    def __call__(self, *inputs: Any) -> Any:
-        return self.forward(*inputs)
+    def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
+        return self.forward(*inputs, **kwargs)
+
+    def discard_caches(self) -> None:
+        """Drop every forward call still waiting for a backward, here and in every descendant."""
+        call_frames.discard_all(self)
 
     def _cached(self, value: Any) -> Any:
         """``value`` from forward's cache, or a RuntimeError if forward has not run."""
@@ -189,9 +255,10 @@ class Module:
                 yield (f"{module_name}.{name}" if module_name else name), buffer
 
     # ----------------------------------------------------------------- state
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Every Parameter's grad to None (or to zeros with ``set_to_none=False``)."""
         for param in self.parameters():
-            param.zero_grad()
+            param.zero_grad(set_to_none)
 
     def train(self, mode: bool = True) -> Module:
         """Switch this module and every descendant to training mode (or eval mode if False)."""
@@ -281,29 +348,24 @@ class Module:
         return "\n".join(lines)
 
 
-def _recording_init(init: Callable[..., None]) -> Callable[..., None]:
-    """Wrap ``init`` so that the outermost constructor call records its arguments (see Module)."""
-    signature: inspect.Signature | None = None
 
-    @functools.wraps(init)
-    def recording_init(self: Module, *args: Any, **kwargs: Any) -> None:
-        nonlocal signature
-        if "_init_args" not in self.__dict__:  # a subclass's super().__init__(...) is not recorded
-            signature = signature or inspect.signature(init)
-            try:
-                bound = signature.bind(self, *args, **kwargs)
-            except TypeError:
-                return init(self, *args, **kwargs)  # raises Python's own message for the bad call
-            bound.apply_defaults()
-            arguments = dict(bound.arguments)
-            del arguments[next(iter(signature.parameters))]  # self
-            check = constructor_check.get()
-            if check is not None:
-                check(type(self), arguments)
-            object.__setattr__(self, "_init_args", arguments)
-        init(self, *args, **kwargs)
+# Module's own methods are wrapped too, so that a subclass inheriting them consumes its frames.
+Module.forward = call_frames.forward_call(Module.forward)  # type: ignore[method-assign]
+Module.backward = call_frames.backward_call(Module.backward)  # type: ignore[method-assign]
+Module.backward_params = call_frames.backward_call(Module.backward_params)  # type: ignore[method-assign]
+Module.backward_input = call_frames.backward_call(Module.backward_input)  # type: ignore[method-assign]
 
-    return recording_init
+
+@contextmanager
+def switched_mode(model: Module, training: bool) -> Iterator[Module]:
+    """Put ``model`` in training (or eval) mode, then give every submodule its own mode back."""
+    saved = [(module, module.training) for module in model.modules()]
+    model.train(training)
+    try:
+        yield model
+    finally:
+        for module, mode in saved:  # parents first, so a child's own mode wins
+            module.train(mode)
 
 
 def _has_parameters(module: Module) -> bool:
@@ -311,60 +373,28 @@ def _has_parameters(module: Module) -> bool:
     return bool(module._parameters) or any(_has_parameters(child) for child in module._modules.values())
 
 
-class Sequential(Module):
-    """Modules applied in order: y = m_k(...m_2(m_1(x))).
+def _backward_through(modules: list[Module], dy: Any, params_only: bool) -> Any:
+    """Backward through modules called as a chain, last first; dx, or None if ``params_only``.
 
-    Forward:  h_0 = x;  h_i = m_i(h_{i-1});  y = h_k
-    Backward: dh_k = dy;  dh_{i-1} = m_i.backward(dh_i);  dx = dh_0   (chain rule, in reverse)
-    Example:
-        model = Sequential(Linear(4, 16), ReLU(), Linear(16, 3))
-        logits = model(x); dx = model.backward(dlogits)
-        model[0], len(model), list(model)
+    With ``params_only`` the first module with parameters runs ``backward_params`` and the
+    parameter-free modules before it are not run (their dx would only reach the data): their
+    waiting forward calls are dropped instead.
     """
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        for module in modules:
-            self.append(module)
-
-    def append(self, module: Module) -> Sequential:
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential: expected Module instances, got {type(module).__name__}")
-        setattr(self, str(len(self._modules)), module)
-        return self
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        for module in reversed(self._modules.values()):
+    if not params_only:
+        for module in reversed(modules):
             dy = module.backward(dy)
         return dy
+    first = next((i for i, module in enumerate(modules) if _has_parameters(module)), len(modules))
+    for module in reversed(modules[first + 1 :]):
+        dy = module.backward(dy)
+    if first < len(modules):
+        modules[first].backward_params(dy)
+    for module in reversed(modules[:first]):
+        call_frames.discard_newest(module)
+    return None
 
-    def backward_params(self, dy: np.ndarray) -> None:
-        """Like ``backward``, but no gradient w.r.t. the input is computed.
 
-        The first module with parameters runs ``backward_params``; the parameter-free modules
-        before it (``Flatten``, ``Identity``...) would only pass dx down to the data, so they are
-        skipped: in ``Sequential(Flatten(), Linear(784, 10))`` that saves the (N, 784) product.
-        """
-        modules = list(self._modules.values())
-        first = next((i for i, module in enumerate(modules) if _has_parameters(module)), len(modules))
-        for module in reversed(modules[first + 1 :]):
-            dy = module.backward(dy)
-        if first < len(modules):
-            modules[first].backward_params(dy)
+# The containers live in their own file; importing them here keeps ``minitorch.module.Sequential``.
+from minitorch.containers import ModuleDict, ModuleList, Sequential  # noqa: E402
 
-    def __getitem__(self, index: int | slice) -> Module:
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return Sequential(*modules[index])
-        return modules[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+__all__ = ["Module", "ModuleDict", "ModuleList", "Parameter", "Sequential", "switched_mode"]

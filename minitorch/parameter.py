@@ -6,38 +6,25 @@ import numpy as np
 
 
 class Parameter:
-    """A trainable array ``data`` and its gradient ``grad`` (same shape, same dtype).
+    """A trainable array ``data`` and its gradient ``grad``.
 
-    ``zero_grad()`` costs nothing: it marks the gradient as zero, and the next ``accumulate_grad``
-    writes its value instead of adding it (no zero-fill pass, no read of the old buffer). Reading
-    ``grad`` in between gives zeros, as it should.
+    ``grad`` is a plain attribute, as in PyTorch: ``None`` until a backward writes a gradient, and
+    ``None`` again after ``zero_grad()`` (``zero_grad(set_to_none=False)`` fills zeros instead).
+    Once written it is an array of ``data``'s shape and dtype. Reading it never has a side effect.
+    Optimizers and clipping skip a Parameter whose ``grad is None`` (it received no gradient).
+
+    Layers write gradients with ``accumulate_grad(g)``: the first gradient after ``zero_grad()``
+    is stored (a copy), later ones are added, so gradients sum across backward calls.
     """
 
-    __slots__ = ("data", "_grad", "_grad_is_zero")
+    __slots__ = ("data", "grad", "__weakref__")
 
     def __init__(self, data: np.ndarray) -> None:
         data = np.asarray(data)
         if data.dtype.kind != "f":
             raise TypeError(f"Parameter: expected a floating array, got dtype {data.dtype}")
         self.data = data
-        self._grad = np.zeros_like(data)
-        self._grad_is_zero = True
-
-    @property
-    def grad(self) -> np.ndarray:
-        """dL/d(data), accumulated since the last ``zero_grad()``."""
-        if self._grad_is_zero:
-            self._grad.fill(0)
-            self._grad_is_zero = False
-        return self._grad
-
-    @grad.setter
-    def grad(self, value: np.ndarray) -> None:
-        value = np.asarray(value)
-        if value.shape != self.data.shape:
-            raise ValueError(f"Parameter.grad: expected shape {self.data.shape}, got {value.shape}")
-        np.copyto(self._grad, value)
-        self._grad_is_zero = False
+        self.grad: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -53,39 +40,44 @@ class Parameter:
 
     @property
     def grad_is_zero(self) -> bool:
-        """True while no gradient was written since ``zero_grad()`` (torch's ``grad is None``)."""
-        return self._grad_is_zero
+        """``grad is None`` (kept for layer and optimizer code written before ``grad`` could be None)."""
+        return self.grad is None
 
     def accumulate_grad(self, g: np.ndarray) -> None:
-        """grad += g; right after ``zero_grad()`` this is a plain copy."""
-        if self._grad_is_zero:
-            np.copyto(self._grad, g)
-            self._grad_is_zero = False
+        """grad = copy of g if grad is None, else grad += g (g must have data's shape)."""
+        if np.shape(g) != self.data.shape:
+            raise ValueError(
+                f"Parameter.accumulate_grad: expected shape {self.data.shape}, got {np.shape(g)}"
+            )
+        if self.grad is None:
+            self.grad = np.array(g, dtype=self.data.dtype)  # a copy: g may be an array someone else owns
         else:
-            self._grad += g
+            self.grad += g
 
     def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
-        """grad += a @ b, for gradients that are a matrix product (Linear's dW = x.T @ dy).
-
-        Fast path: right after ``zero_grad()`` the product is written straight into the grad
-        buffer (``np.matmul(..., out=)``). That saves a temporary of the parameter's size and the
-        pass that copies it in (for a 784x512 weight, 1.6 MB written and read once less per step).
-        """
-        if self._grad_is_zero:
-            np.matmul(a, b, out=self._grad)
-            self._grad_is_zero = False
+        """grad += a @ b; the first product after ``zero_grad()`` becomes ``grad`` itself (no copy)."""
+        if self.grad is None:
+            g = np.matmul(a, b)
+            self.grad = g if g.dtype == self.data.dtype else g.astype(self.data.dtype)
         else:
-            self._grad += a @ b
+            self.grad += a @ b
 
-    def zero_grad(self) -> None:
-        self._grad_is_zero = True
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """grad = None (PyTorch's default), or zeros of data's shape if ``set_to_none=False``."""
+        if set_to_none:
+            self.grad = None
+        elif self.grad is None:
+            self.grad = np.zeros_like(self.data)
+        else:
+            self.grad.fill(0)
 
     def to(self, dtype: type | np.dtype | str) -> Parameter:
-        """Cast ``data`` (and ``grad``) to ``dtype`` in place of the old arrays."""
+        """Cast ``data`` (and ``grad``, if any) to ``dtype`` in place of the old arrays."""
         dtype = np.dtype(dtype)
         if dtype != self.data.dtype:
             self.data = self.data.astype(dtype)
-            self._grad = self._grad.astype(dtype)
+            if self.grad is not None:
+                self.grad = self.grad.astype(dtype)
         return self
 
     def __repr__(self) -> str:

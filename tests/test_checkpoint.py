@@ -126,6 +126,7 @@ def test_refusals_leave_model_optimizer_and_rng_untouched(tmp_path):
     interrupted(tmp_path)
     model = build()
     opt = StandInMomentum(model.parameters())
+    model.zero_grad(set_to_none=False)  # zero gradients, so the step below creates state
     opt.step()  # state to protect
     small = mt.Sequential(mt.Linear(4, 3))
     before = _state_of(model, opt)

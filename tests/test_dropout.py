@@ -46,7 +46,8 @@ def test_training_matches_torch_with_the_same_mask(dtype, rtol, p):
 def test_eval_mode_and_p_zero_are_the_identity():
     x = np.random.default_rng(0).standard_normal((4, 5))
     drop = mt.Dropout(0.5).eval()
-    assert drop(x) is x and drop.backward(x) is not None
+    assert drop(x) is x and drop(x) is x
+    assert drop.backward(x) is not None
     np.testing.assert_array_equal(drop.backward(2 * x), 2 * x)
     state = mt.random.generator().bit_generator.state
     np.testing.assert_array_equal(mt.Dropout(0.0)(x), x)
@@ -58,7 +59,8 @@ def test_backward_uses_the_forward_mask_even_after_eval():
     y = drop(np.ones((50, 4)))
     drop.eval()  # the mode that counts is the one forward ran in
     np.testing.assert_array_equal(drop.backward(np.ones((50, 4))), y)
-    np.testing.assert_array_equal(drop.backward(np.ones((50, 4))), y)  # backward is repeatable
+    with pytest.raises(RuntimeError, match="Run forward first"):  # one backward per forward
+        drop.backward(np.ones((50, 4)))
 
 
 def test_mask_statistics_and_expectation():

@@ -26,8 +26,10 @@ def test_parameter_requires_floating_data():
         mt.Parameter(np.arange(3))
 
 
-def test_parameter_grad_matches_data_and_starts_at_zero():
+def test_parameter_grad_starts_as_none_and_zero_grad_can_fill_zeros():
     p = mt.Parameter(np.ones((2, 3), dtype=np.float32))
+    assert p.grad is None
+    p.zero_grad(set_to_none=False)
     assert p.grad.shape == (2, 3) and p.grad.dtype == np.float32
     np.testing.assert_array_equal(p.grad, 0)
 
@@ -38,17 +40,19 @@ def test_parameter_grad_accumulates_until_zero_grad_then_is_written():
     p.accumulate_grad(np.array([1.0, 1.0, 1.0]))
     np.testing.assert_array_equal(p.grad, [2.0, 3.0, 4.0])
     p.zero_grad()
-    assert p.grad_is_zero
-    p.accumulate_grad(np.array([5.0, 5.0, 5.0]))
+    assert p.grad is None
+    g = np.array([5.0, 5.0, 5.0])
+    p.accumulate_grad(g)
     np.testing.assert_array_equal(p.grad, [5.0, 5.0, 5.0])
+    assert p.grad is not g  # a copy: the caller keeps its array
     p.zero_grad()
-    np.testing.assert_array_equal(p.grad, 0)  # reading after zero_grad gives zeros, not stale values
+    assert p.grad is None  # not stale values
 
 
-def test_parameter_grad_setter_checks_shape():
+def test_accumulate_grad_checks_shape():
     p = mt.Parameter(np.zeros(3))
     with pytest.raises(ValueError, match=r"expected shape \(3,\), got \(4,\)"):
-        p.grad = np.zeros(4)
+        p.accumulate_grad(np.zeros(4))
 
 
 def test_registration_order_and_dotted_names():
@@ -126,6 +130,7 @@ def test_buffers_are_state_but_not_parameters_and_follow_to():
     m = mt.Module()
     m.register_buffer("running", np.ones(3, dtype=np.float32))
     m.W = mt.Parameter(np.zeros(2, dtype=np.float32))
+    m.W.zero_grad(set_to_none=False)
     assert list(m.state_dict()) == ["W", "running"]
     assert len(m.parameters()) == 1
     m.to(np.float64)
@@ -175,7 +180,9 @@ def test_sequential_indexing_slicing_len_iter():
 def test_empty_sequential_is_identity():
     x = np.ones((2, 3))
     assert mt.Sequential()(x) is x
-    assert mt.Sequential().backward(x) is x
+    model = mt.Sequential()
+    model(x)
+    assert model.backward(x) is x
 
 
 def test_sequential_backward_runs_the_chain_in_reverse():
@@ -185,6 +192,7 @@ def test_sequential_backward_runs_the_chain_in_reverse():
     dy = rng.standard_normal((5, 2)).astype(np.float32)
     model(x)
     dx = model.backward(dy)
+    model(x)  # each backward consumes one forward call
     expected = model[0].backward(model[1].backward(model[2].backward(dy)))
     np.testing.assert_allclose(dx, expected, rtol=1e-6)
 
@@ -198,6 +206,7 @@ def test_backward_params_gives_the_same_gradients_without_input_gradient():
     model.backward(dy)
     full = [p.grad.copy() for p in model.parameters()]
     model.zero_grad()
+    model(x)
     assert model.backward_params(dy) is None
     for p, g in zip(model.parameters(), full, strict=True):
         np.testing.assert_array_equal(p.grad, g)

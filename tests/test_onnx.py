@@ -61,10 +61,12 @@ def test_float64_models_export_in_float64_or_as_asked(tmp_path, float64):
 
 
 def test_every_exported_layer_has_an_emitter():
-    layers = {name for name in mt.__all__ if isinstance(getattr(mt, name), type)
+    """A layer added to minitorch fails here until it has an emitter (or is listed NOT_EXPORTABLE)."""
+    layers = {getattr(mt, name) for name in mt.__all__ if isinstance(getattr(mt, name), type)
               and issubclass(getattr(mt, name), mt.Module)
-              and not issubclass(getattr(mt, name), mt.Loss) and name not in ("Module", "Sequential")}
-    missing = sorted(layers - set(mt.onnx.EMITTERS))
+              and not issubclass(getattr(mt, name), mt.Loss)
+              and name not in ("Module", "Sequential", "ModuleList", "ModuleDict")}
+    missing = sorted(cls.__name__ for cls in layers - set(mt.onnx.EMITTERS) - set(mt.onnx.NOT_EXPORTABLE))
     assert not missing, f"no ONNX emitter in minitorch/onnx/exporter.py for {missing}"
 
 

@@ -81,8 +81,8 @@ def test_step_allocates_no_parameter_sized_arrays(cls, config):
     """After the first step (which creates the state), a step allocates far less than one Parameter."""
     layer = mt.Linear(300, 200)                          # W: 60,000 float32 = 240 kB
     opt = cls(layer.parameters(), **config)
-    layer.W.grad = np.random.default_rng(0).standard_normal(layer.W.shape)
-    layer.b.grad = np.ones(layer.b.shape)
+    layer.W.grad = np.random.default_rng(0).standard_normal(layer.W.shape).astype(np.float32)
+    layer.b.grad = np.ones(layer.b.shape, np.float32)  # grad is a plain attribute: give it W's dtype
     opt.step()
     tracemalloc.start()
     opt.step()

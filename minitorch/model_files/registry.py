@@ -21,10 +21,11 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
+from minitorch.constructor_args import constructor_check
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.model_files.codec import Decoder, Encoder
 from minitorch.model_files.format import MAX_DEPTH, ModelFileError, expect, expect_keys
-from minitorch.module import Module, Sequential, constructor_check
+from minitorch.module import Module, Sequential
 from minitorch.random import generator
 
 M = TypeVar("M", bound=type[Module])

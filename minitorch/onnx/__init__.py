@@ -1,5 +1,5 @@
 """ONNX export: ``mt.onnx.export(model, path, input_shape)`` (needs the optional ``onnx`` package)."""
 
-from minitorch.onnx.exporter import EMITTERS, export
+from minitorch.onnx.exporter import EMITTERS, NOT_EXPORTABLE, export
 
-__all__ = ["EMITTERS", "export"]
+__all__ = ["EMITTERS", "NOT_EXPORTABLE", "export"]

@@ -2,8 +2,9 @@
 
 Parameters are held in ``param_groups`` (a list of dicts, each with its ``"params"`` and its own
 hyper-parameters such as ``"lr"``), so per-group settings and schedulers work as in PyTorch.
-A Parameter whose gradient was not written since ``zero_grad()`` is skipped, as PyTorch skips
-``p.grad is None``: it is not updated and its state (step count, moments) does not advance.
+A Parameter whose ``grad is None`` (no gradient since ``zero_grad()``) is skipped, as in PyTorch:
+it is not updated and its state (step count, moments) does not advance. ``step()`` first checks
+that no module owning one of the Parameters still has a forward call waiting for its backward.
 
 Updates are in place and in each Parameter's dtype. The torch-named helpers below (``add_``,
 ``lerp_``, ``addcmul_``, ``addcdiv_``) write into a caller-given ``work`` array, so a step allocates
@@ -12,11 +13,13 @@ no parameter-size temporaries; ``Optimizer._work(p, slot)`` hands out those work
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
+from minitorch import module as module_registry
 from minitorch.checks import check_number
 from minitorch.module import Parameter
 
@@ -38,6 +41,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Parameter, dict[str, Any]] = {}
         self._work_arrays: dict[tuple[np.dtype, int], np.ndarray] = {}
+        self._owner_cache: tuple[int, list[Any]] = (-1, [])  # (registrations seen, modules owning our params)
         if isinstance(params, (Parameter, dict)):
             raise TypeError(
                 f"{type(self).__name__}: expected an iterable of Parameters or of dicts, "
@@ -74,23 +78,57 @@ class Optimizer:
         full = {**self.defaults, **group, "params": params}
         self._check_group(full)
         self.param_groups.append(full)
+        self._owner_cache = (-1, [])
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate one group's hyper-parameters (subclasses check theirs too)."""
         check_number(group["lr"], type(self).__name__, "lr", 0)
 
-    def zero_grad(self) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _checked_step(cls.__dict__["step"])
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Every Parameter's grad to None (or to zeros with ``set_to_none=False``)."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.zero_grad()
+                p.zero_grad(set_to_none)
+
+    def _check_no_waiting_forward(self) -> None:
+        """RuntimeError if a module owning one of our Parameters has a forward waiting for a backward.
+
+        Such a gradient may belong to the wrong call (a second forward before backward) or lack
+        a term. The owners are looked up again only when a Parameter was registered somewhere.
+        """
+        registrations = module_registry._registrations[0]
+        if self._owner_cache[0] != registrations:
+            owners = {}
+            for group in self.param_groups:
+                for p in group["params"]:
+                    for ref in module_registry._owners.get(p, ()):
+                        owner = ref()
+                        if owner is not None:
+                            owners[id(owner)] = owner
+            self._owner_cache = (registrations, list(owners.values()))
+        for owner in self._owner_cache[1]:
+            waiting = len(owner.__dict__["_stack"])
+            if waiting:
+                raise RuntimeError(
+                    f"{type(self).__name__}.step: {type(owner).__name__}({owner.extra_repr()}) has {waiting} "
+                    "forward call(s) whose backward never ran, so the gradients may belong to another "
+                    "call. Run forward passes you do not backpropagate (evaluation, logging) under "
+                    "`with mt.no_grad():`, and one backward per forward; model.discard_caches() drops "
+                    "the waiting calls"
+                )
 
     def step(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     @staticmethod
     def _params_with_grad(group: dict[str, Any]) -> Iterator[Parameter]:
-        """The group's Parameters whose gradient was written since zero_grad (torch: grad not None)."""
-        return (p for p in group["params"] if not p.grad_is_zero)
+        """The group's Parameters with a gradient (``p.grad is not None``)."""
+        return (p for p in group["params"] if p.grad is not None)
 
     def _work(self, p: Parameter, slot: int = 0) -> np.ndarray:
         """A scratch array of p's shape and dtype: not state, never saved, overwritten freely.
@@ -213,6 +251,17 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {key}: {value}" for key, value in group.items() if key != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:
+    """``step`` preceded by the check that no forward call waits for its backward."""
+
+    @functools.wraps(step)
+    def checked_step(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
+        self._check_no_waiting_forward()
+        return step(self, *args, **kwargs)
+
+    return checked_step
 
 
 def _copy(value: Any) -> Any:

@@ -1,32 +1,20 @@
-"""evaluate and predict: batched forward passes in eval mode, the model's modes restored after."""
+"""evaluate and predict: batched forward passes in eval mode under no_grad, modes restored after."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from minitorch.data import DataLoader
+from minitorch.grad_mode import no_grad
 from minitorch.losses import Loss
 from minitorch.metrics import Metric, get_metric
-from minitorch.module import Module
+from minitorch.module import Module, switched_mode
 
 Batches = Iterable[tuple[np.ndarray, np.ndarray]]
 Metrics = Sequence[str | Metric] | None
-
-
-@contextmanager
-def switched_mode(model: Module, training: bool) -> Iterator[Module]:
-    """Put ``model`` in training (or eval) mode, then give every submodule its own mode back."""
-    saved = [(module, module.training) for module in model.modules()]
-    model.train(training)
-    try:
-        yield model
-    finally:
-        for module, mode in saved:  # parents first, so a child's own mode wins
-            module.train(mode)
 
 
 def resolve_metrics(metrics: Metrics, reserved: tuple[str, ...] = ("loss", "lr")) -> list[tuple[str, Metric]]:
@@ -84,7 +72,7 @@ def run_eval(
     """{"loss": sample-weighted mean of the batch losses, <metric>: value} over ``batches``, in eval mode."""
     total, count = 0.0, 0
     targets, outputs = [], []
-    with switched_mode(model, False):
+    with switched_mode(model, False), no_grad():
         for xb, yb in batches:
             output = model(xb)
             if loss_fn is not None:
@@ -133,5 +121,5 @@ def predict(model: Module, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
     loader = DataLoader(X, batch_size=batch_size)
     if len(loader) == 0:
         raise ValueError(f"predict: expected at least one sample, got X of shape {np.shape(X)}")
-    with switched_mode(model, False):
+    with switched_mode(model, False), no_grad():
         return np.concatenate([np.array(model(xb), copy=True) for xb in loader])  # copies, as in run_eval

@@ -175,9 +175,15 @@ class _Trainer:
         return {"loss": total / count, **metric_logs(self.metrics, targets, outputs)}
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, epoch: int, batch: int) -> tuple[np.ndarray, float]:
-        output = self.model(xb)
-        loss = self._loss(output, yb, epoch, batch)
-        self.model.backward_params(self.loss_fn.backward())
+        try:
+            output = self.model(xb)
+            loss = self._loss(output, yb, epoch, batch)
+            self.model.backward_params(self.loss_fn.backward())
+        except BaseException:  # NaN loss, Ctrl-C: no forward may stay waiting for a backward
+            for module in (self.model, self.loss_fn):
+                if isinstance(module, Module):
+                    module.discard_caches()
+            raise
         self.optimizer.step()
         self.optimizer.zero_grad()
         return output, loss

@@ -1,0 +1,217 @@
+"""Per-call caches: how one forward call's cache reaches the backward that consumes it (see Module).
+
+``Module.__init_subclass__`` wraps each class's ``forward`` with ``forward_call`` and its
+``backward``, ``backward_params`` and ``backward_input`` with ``backward_call``. Invariants, per
+module instance (all kept in its ``__dict__``, no registry, no graph):
+
+- ``_frame`` is the dict collecting the cache of the forward call now running, else None.
+  ``Module.__setattr__`` puts every ``_``-named assignment made while it runs into that dict.
+- ``_stack`` holds the frames of the forward calls that still wait for their backward, oldest
+  first. A forward call pushes its frame when it returns (under ``no_grad`` it pushes nothing and
+  its cache attributes are set back to None). Each outermost backward-family call pops the newest
+  frame (LIFO) and shows its values as the attributes for the duration of the call.
+- ``_shown`` is the frame whose values the cache attributes hold now (None: they hold None).
+  Attributes of other frames are set back to None before a frame is shown, so a backward never
+  sees a value its own forward did not write.
+- ``_busy`` is True while a backward-family call runs: nested calls (``backward`` running its two
+  halves, a subclass's ``super().backward``) use the frame already shown.
+
+A module that defines no backward of its own (``_records_calls``) also records, per forward call,
+the calls of its children (``_calls``) and its own inputs and output (``_io``), so ``backward``
+can follow a plain chain (see ``chain_of``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from minitorch.grad_mode import _state as _grad_state
+
+# The call logs of the composite forwards now running, innermost last: each finished forward call
+# appends (module, args, kwargs, output) to the innermost log. Single-threaded, as recording is.
+_recorders: list[list[tuple[Any, tuple, dict, Any]]] = []
+
+
+def _hide(d: dict[str, Any], frame: dict[str, Any]) -> None:
+    for name in frame:
+        d[name] = None
+
+
+def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """``forward`` wrapped so that the ``_`` attributes it assigns become this call's frame."""
+    if getattr(forward, "_frames_kept", False):
+        return forward
+
+    @functools.wraps(forward)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if d["_frame"] is not None:  # re-entered (a subclass's super().forward): the outer call records
+            return forward(self, *args, **kwargs)
+        shown = d["_shown"]
+        if shown is not None:
+            _hide(d, shown)
+            d["_shown"] = None
+        frame = d["_frame"] = {}
+        enabled = _grad_state.enabled
+        log = None
+        if enabled and self._records_calls:
+            log = []
+            _recorders.append(log)
+        try:
+            out = forward(self, *args, **kwargs)
+        except BaseException:
+            _hide(d, frame)
+            raise
+        finally:
+            d["_frame"] = None
+            if log is not None:
+                _recorders.pop()
+        if not enabled:
+            for name in frame:  # no_grad: nothing waits for a backward
+                d[name] = None
+            return out
+        if log is not None:
+            d["_calls"] = frame["_calls"] = log
+            d["_io"] = frame["_io"] = (args, kwargs, out)
+        d["_stack"].append(frame)
+        d["_shown"] = frame
+        if _recorders:
+            _recorders[-1].append((self, args, kwargs, out))
+        return out
+
+    wrapper._frames_kept = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def logged_call(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """``forward`` of a class without frames (Sequential): only reported to a recording parent."""
+
+    @functools.wraps(forward)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = forward(self, *args, **kwargs)
+        if _recorders and _grad_state.enabled:
+            _recorders[-1].append((self, args, kwargs, out))
+        return out
+
+    return wrapper
+
+
+def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A backward-family ``method`` wrapped so that its outermost call consumes the newest frame."""
+    if getattr(method, "_frames_kept", False):
+        return method
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if d["_busy"]:  # nested: backward running its halves, or super().backward
+            return method(self, *args, **kwargs)
+        stack = d["_stack"]
+        if not stack:
+            raise RuntimeError(
+                f"{type(self).__name__}.{method.__name__}() called before forward(), or once more than "
+                "forward: no forward call is waiting for it. Run forward first (each forward call is "
+                "consumed by one backward, newest first; under mt.no_grad() forward keeps nothing)"
+            )
+        frame = stack.pop()
+        shown = d["_shown"]
+        if shown is not frame:
+            if shown is not None:
+                _hide(d, shown)
+            d.update(frame)
+        d["_busy"] = True
+        try:
+            result = method(self, *args, **kwargs)
+        finally:
+            d["_busy"] = False
+            d["_shown"] = None
+            for name in frame:  # the cache does not outlive its backward
+                d[name] = None
+        return result
+
+    wrapper._frames_kept = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def discard_newest(module: Any) -> None:
+    """Drop the newest waiting frame of ``module`` and of each descendant that has one.
+
+    For a parameter-free module whose backward is skipped (its dx is not needed): every module
+    under it ran once per call of it, so one frame each belongs to that call.
+    """
+    seen: set[int] = set()
+    for m in module.modules():
+        d = m.__dict__
+        if id(m) in seen or not d["_stack"]:
+            continue
+        seen.add(id(m))
+        frame = d["_stack"].pop()
+        if d["_shown"] is frame:
+            _hide(d, frame)
+            d["_shown"] = None
+
+
+def discard_all(module: Any) -> None:
+    """Drop every waiting frame of ``module`` and its descendants."""
+    for m in module.modules():
+        d = m.__dict__
+        d["_stack"].clear()
+        if d["_shown"] is not None:
+            _hide(d, d["_shown"])
+            d["_shown"] = None
+
+
+def chain_of(module: Any) -> list[Any]:
+    """The children ``module``'s last forward called, in order, if they form a plain chain.
+
+    A plain chain: forward got one input, the first child called got exactly that array, each
+    next child got exactly the previous child's output (the same object, one argument, no
+    keywords), and forward returned the last output. Calls made inside a child's own forward are
+    not the module's. Otherwise NotImplementedError, saying how to write backward.
+    """
+    d = module.__dict__
+    calls, (args, kwargs, out) = d["_calls"], d["_io"]
+    names = {id(m): name for name, m in _callable_children(module)}
+    chain = [(m, a, k, o) for m, a, k, o in calls if id(m) in names]
+    problem = None
+    if kwargs or len(args) != 1:
+        problem = f"forward got {len(args)} positional and {len(kwargs)} keyword inputs, a chain takes one"
+    elif not chain:
+        problem = "forward called none of its children"
+    else:
+        expected = args[0]
+        for m, a, k, o in chain:
+            if k or len(a) != 1 or a[0] is not expected:
+                problem = f"child '{names[id(m)]}' was not given the previous output (or the input) alone"
+                break
+            expected = o
+        else:
+            if out is not expected:
+                problem = "forward did not return the last child's output"
+    if problem is not None:
+        raise NotImplementedError(_write_backward_message(module, problem))
+    return [m for m, *_ in chain]
+
+
+def _callable_children(module: Any) -> list[tuple[str, Any]]:
+    """(name, child) for each child, and for the members of container children (ModuleList/Dict)."""
+    found = []
+    for name, child in module._modules.items():
+        found.append((name, child))
+        if getattr(child, "_is_container", False):
+            found += [(f"{name}.{n}", m) for n, m in _callable_children(child)]
+    return found
+
+
+def _write_backward_message(module: Any, problem: str) -> str:
+    name = type(module).__name__
+    return (
+        f"{name}.backward: cannot derive backward from the recorded forward ({problem}). "
+        f"Only a forward that is a plain chain of children gets backward automatically. "
+        f"Write {name}.backward(dy), calling each child's backward in reverse order of forward and "
+        "adding the gradients of a value used twice, e.g. for y = x + self.f(x):\n"
+        "    def backward(self, dy):\n"
+        "        return dy + self.f.backward(dy)"
+    )
