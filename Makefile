@@ -19,6 +19,8 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# the slow tests `make test` leaves out (pytest marker `slow`): killed saves, the site build, the wheel
+# built and installed in a fresh venv; a few minutes at most
 test-slow: $(VENV)/.installed-slow
 	$(BIN)/python -m pytest -m slow
 

@@ -27,7 +27,10 @@ from minitorch.layers import (
     Tanh,
 )
 from minitorch.layers.conv import Conv2d
+from minitorch.layers.embedding import Embedding  # sequences
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.layers.rnn import GRU, LSTM, RNN  # sequences
+from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell  # sequences
 from minitorch.losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -39,7 +42,7 @@ from minitorch.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
-from minitorch.model_utils import (
+from minitorch.model_files import (
     ModelFileError,
     load_checkpoint,
     load_model,
@@ -57,8 +60,7 @@ from minitorch import metrics, plot
 from minitorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from minitorch.model_summary import ModelSummary, summary
 from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
-
-__version__ = "0.1.0"
+from minitorch.version import __version__ as __version__  # the one source of the version
 
 __all__ = [
     "Adam",
@@ -78,12 +80,15 @@ __all__ = [
     "datasets",
     "Dropout",
     "EarlyStopping",
+    "Embedding",
     "ELU",
     "enable_grad",
     "evaluate",
     "fit",
     "Flatten",
     "GELU",
+    "GRU",
+    "GRUCell",
     "get_default_dtype",
     "gradcheck",
     "GradcheckError",
@@ -100,6 +105,8 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "LogSoftmax",
+    "LSTM",
+    "LSTMCell",
     "Loss",
     "lr_scheduler",
     "manual_seed",
@@ -123,6 +130,8 @@ __all__ = [
     "register_module",
     "ReLU",
     "RMSprop",
+    "RNN",
+    "RNNCell",
     "save_checkpoint",
     "save_model",
     "Sequential",

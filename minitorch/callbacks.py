@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_choice, check_nonnegative_int, check_number
-from minitorch.model_utils import save_model
+from minitorch.model_files import save_model
 from minitorch.module import Module
 
 # logged quantities where larger is better; every other one (loss, mse, mae...) is minimised

@@ -1,8 +1,11 @@
-"""Argument checks for constructors: a ValueError naming the argument, the expected range and the value."""
+"""Argument checks, one per kind: a ValueError naming the function, the argument, what was expected and
+what came. Every public function and constructor outside ``layers/`` and ``data.py`` checks its
+arguments with these (and those files are being moved to them)."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -55,8 +58,46 @@ def check_bool(value: object, who: str, name: str) -> bool:
     return bool(value)
 
 
-def check_choice(value: object, who: str, name: str, choices: tuple[str, ...]) -> str:
-    """``value`` if it is one of the strings ``choices``, else a ValueError."""
-    if not isinstance(value, str) or value not in choices:
+def check_int(value: object, who: str, name: str, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int if it is an integer in [low, high] (either end optional), else a ValueError.
+
+    For dimensions and counts that may be negative or zero (``dim=-1``, ``start_dim=0``).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
+            low is not None and value < low) or (high is not None and value > high):
+        bounds = "" if low is None and high is None else (
+            f" >= {low}" if high is None else f" <= {high}" if low is None else f" in [{low}, {high}]")
+        raise ValueError(f"{who}: {name} must be an integer{bounds}, got {value!r}")
+    return int(value)
+
+
+def check_real(value: object, who: str, name: str) -> float:
+    """``value`` as a Python float if it is a real number (NaN and inf included), else a ValueError.
+
+    For measured values (a metric, a loss) rather than settings, which ``check_number`` keeps finite.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        if not (isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf"):
+            raise ValueError(f"{who}: {name} must be a real number, got {value!r:.60}")
+    return float(value)
+
+
+def check_choice(value: object, who: str, name: str, choices: tuple[Any, ...]) -> Any:
+    """``value`` if it is one of ``choices`` (same type: True is not 1), else a ValueError."""
+    if not any(type(value) is type(choice) and value == choice for choice in choices):
         raise ValueError(f"{who}: {name} must be one of {choices}, got {value!r}")
     return value
+
+
+def check_dict(value: object, who: str, name: str) -> dict[Any, Any]:
+    """``value`` if it is a dict, else a ValueError."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{who}: {name} must be a dict, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def check_sequence(value: object, who: str, name: str) -> list[Any]:
+    """``value`` as a new list if it is a list or a tuple, else a ValueError."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{who}: {name} must be a list or a tuple, got {type(value).__name__} {value!r:.60}")
+    return list(value)

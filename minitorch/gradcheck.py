@@ -4,18 +4,28 @@ Run it on your own Module subclasses the same way the library's tests run it on 
 
     mt.gradcheck(MyLayer(3, 2), np.random.randn(4, 3))          # True, or GradcheckError
     mt.gradcheck(mt.CrossEntropyLoss(), logits, labels)          # losses too
+    mt.gradcheck(mt.LSTM(3, 4), x, (h0, c0))                     # several inputs, tuple outputs
+    mt.gradcheck(mt.Embedding(10, 4), ids)                       # integer inputs are not differentiated
 
-It checks f = sum(module(x) * r) with a random upstream gradient r (so every output element matters
-with its own weight); for a loss, f = sum(loss(input, target) * r), with r a scalar unless the loss
-has reduction="none". Every element of the input and of every Parameter is perturbed by +-eps and
-the slope (f(+) - f(-)) / (2 eps) compared with the analytic gradient from ``backward``. It works on
-a float64 copy: your module is not changed.
+It checks f = sum over outputs of sum(output * r_output), with one random upstream gradient r per
+floating output (so every output element matters with its own weight; a ``None`` output is skipped);
+for a loss, f = sum(loss(input, target) * r), with r a scalar unless the loss has reduction="none".
+Every element of every floating input and of every Parameter is perturbed by +-eps and the slope
+(f(+) - f(-)) / (2 eps) compared with the analytic gradient from ``backward``. It works on a float64
+copy: your module and your inputs are not changed.
+
+Inputs follow the Module contract for several inputs (CONTRACT §4): they may be arrays or
+(nested) tuples of arrays (``(h0, c0)``) or None; integer and boolean arrays are not differentiable
+and ``backward`` must give None for them; keyword arguments go to ``forward`` and are never
+differentiated. ``backward`` returns one gradient for one input, else a tuple in the inputs'
+structure.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -31,61 +41,69 @@ class GradcheckError(AssertionError):
 
 def gradcheck(
     module: Module,
-    *inputs: np.ndarray,
+    *inputs: Any,
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,
     seed: int = 0,
+    **kwargs: Any,
 ) -> bool:
-    """Compare every analytic gradient (input and Parameters) with central differences in float64.
+    """Compare every analytic gradient (inputs and Parameters) with central differences in float64.
 
-    A module takes one input; a loss takes (input, target) and only input is differentiated.
-    Random layers (dropout) see the same random draws in every evaluation. Returns True, or raises
-    ``GradcheckError`` naming the worst mismatch: which tensor, which index, both values.
+    ``inputs`` are passed to the module positionally, ``kwargs`` by keyword (not differentiated).
+    A loss takes (input, target) and only input is differentiated. Random layers (dropout) see the
+    same random draws in every evaluation. Returns True, or raises ``GradcheckError`` naming the
+    worst mismatch: which tensor, which index, both values.
     """
     if not inputs:
         raise ValueError("gradcheck: give the input(s) to evaluate the module at")
     is_loss = isinstance(module, Loss)
-    if not is_loss and len(inputs) != 1:
-        raise ValueError(f"gradcheck: a module takes one input, got {len(inputs)}")
-    x = np.array(inputs[0], dtype=np.float64)
-    rest = inputs[1:]
+    args = _float64_copy(inputs)
+    kwargs = _float64_copy(kwargs)
     module = copy.deepcopy(module).to(np.float64)
     rng_state = mt_random.generator().bit_generator.state
 
-    def evaluate() -> np.ndarray | float:
+    def evaluate() -> Any:
         mt_random.generator().bit_generator.state = rng_state  # same dropout mask every time
-        return module(x, *rest)
+        return module(*args, **kwargs) if kwargs else module(*args)
 
     out = evaluate()
-    # a loss's upstream gradient is a scalar for reduction mean/sum and an array for "none"
-    upstream = np.random.default_rng(seed).standard_normal(np.shape(out))
+    upstream = _upstream(out, np.random.default_rng(seed), is_loss)
 
     def objective() -> float:
         with no_grad():  # the numerical evaluations are never backpropagated
-            return float(np.sum(evaluate() * upstream))
+            return _dot(evaluate(), upstream)
 
     module.zero_grad()
-    dx = module.backward(float(upstream) if is_loss and upstream.ndim == 0 else upstream)
-    analytic = {"input": np.asarray(dx)}
-    analytic.update({
-        name: np.zeros_like(p.data) if p.grad is None else p.grad.copy()  # None: no gradient reached p
-        for name, p in module.named_parameters()
-    })
+    grads = module.backward(upstream)
+    # name -> (array perturbed in place, analytic gradient)
+    if is_loss:
+        differentiable = {"input": args[0]}
+        analytic = {"input": grads}
+    else:
+        differentiable = dict(_leaves(args if len(args) > 1 else args[0], _root(len(args))))
+        analytic = _analytic_input_grads(grads, args, module)
+    for name, p in module.named_parameters():
+        differentiable[name] = p.data
+        analytic[name] = np.zeros_like(p.data) if p.grad is None else np.array(p.grad, copy=True)
 
-    targets = [("input", x)] + [(name, p.data) for name, p in module.named_parameters()]
     worst = None
-    for name, array in targets:
-        if analytic[name].shape != array.shape:
+    for name, array in differentiable.items():
+        if array.dtype.kind != "f":
+            continue  # ids, masks: not differentiable (checked to get None in _analytic_input_grads)
+        if analytic[name] is None or np.shape(analytic[name]) != array.shape:
+            got = None if analytic[name] is None else np.shape(analytic[name])
             raise GradcheckError(
-                f"gradcheck: gradient of {name} has shape {analytic[name].shape}, expected {array.shape}"
+                f"gradcheck: {type(module).__name__} gradient of {name} has shape {got}, "
+                f"expected {array.shape}"
             )
         numeric = _numerical_gradient(objective, array, eps)
-        excess = np.abs(analytic[name] - numeric) - (atol + rtol * np.abs(numeric))
+        a = np.asarray(analytic[name], dtype=np.float64)
+        excess = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
         if excess.size:
             idx = np.unravel_index(np.argmax(excess), excess.shape)
             if excess[idx] > 0 and (worst is None or excess[idx] > worst[0]):
-                worst = (excess[idx], name, idx, analytic[name][idx], numeric[idx])
+                worst = (excess[idx], name, idx, a[idx], numeric[idx])
     if worst is not None:
         _, name, idx, a, n = worst
         raise GradcheckError(
@@ -93,6 +111,92 @@ def gradcheck(
             f"analytic {a:.10g}, numerical {n:.10g} (atol={atol}, rtol={rtol})"
         )
     return True
+
+
+def _root(count: int) -> str:
+    return "input" if count == 1 else "inputs"
+
+
+def _float64_copy(value: Any) -> Any:
+    """A copy of ``value`` with every floating array (or float list) made float64; structure kept."""
+    if isinstance(value, dict):
+        return {k: _float64_copy(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_float64_copy(v) for v in value)
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    array = np.asarray(value)
+    if array.dtype.kind == "f":
+        return np.array(array, dtype=np.float64)
+    return np.array(array, copy=True) if array.dtype.kind in "biu" else value
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, array) for every array in a nested tuple: "input", "inputs[1][0]"..."""
+    if isinstance(value, tuple):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{i}]")
+    elif isinstance(value, np.ndarray):
+        yield path, value
+
+
+def _upstream(out: Any, rng: np.random.Generator, is_loss: bool) -> Any:
+    """A random upstream gradient in the structure of ``out`` (None where the output is None)."""
+    if isinstance(out, tuple):
+        return tuple(_upstream(item, rng, is_loss) for item in out)
+    if out is None or np.asarray(out).dtype.kind != "f":
+        return None
+    r = rng.standard_normal(np.shape(out))
+    # a loss's upstream gradient is a scalar for reduction mean/sum and an array for "none"
+    return float(r) if is_loss and r.ndim == 0 else r
+
+
+def _dot(out: Any, upstream: Any) -> float:
+    """sum(out * upstream) over every output that has an upstream gradient."""
+    if isinstance(out, tuple):
+        return sum((_dot(o, u) for o, u in zip(out, upstream, strict=True)), 0.0)
+    if upstream is None:
+        return 0.0
+    return float(np.sum(np.asarray(out) * upstream))
+
+
+def _analytic_input_grads(grads: Any, args: tuple, module: Module) -> dict[str, Any]:
+    """Pair ``backward``'s return value with the inputs: one input -> one gradient, several -> a tuple.
+
+    Integer inputs (token ids) must get None (CONTRACT §4); a GradcheckError says what came instead.
+    """
+    who = type(module).__name__
+    structure = args[0] if len(args) == 1 else args
+    found: dict[str, Any] = {}
+
+    def pair(value: Any, grad: Any, path: str) -> None:
+        if isinstance(value, tuple):
+            if not isinstance(grad, tuple) or len(grad) != len(value):
+                raise GradcheckError(
+                    f"gradcheck: {who}.backward must return a tuple of {len(value)} for {path}, "
+                    f"got {_describe(grad)}"
+                )
+            for i, (v, g) in enumerate(zip(value, grad, strict=True)):
+                pair(v, g, f"{path}[{i}]")
+        elif isinstance(value, np.ndarray) and value.dtype.kind != "f":
+            if grad is not None:
+                raise GradcheckError(
+                    f"gradcheck: {who}.backward returned {_describe(grad)} for {path}, an integer input "
+                    "(not differentiable): expected None"
+                )
+        elif isinstance(value, np.ndarray):
+            found[path] = grad
+
+    pair(structure, grads, _root(len(args)))
+    return found
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return repr(value) if value is None else type(value).__name__
 
 
 def _numerical_gradient(f: Callable[[], float], array: np.ndarray, eps: float) -> np.ndarray:

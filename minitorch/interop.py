@@ -36,7 +36,10 @@ from minitorch.layers import (
     Tanh,
 )
 from minitorch.layers.conv import Conv2d
+from minitorch.layers.embedding import Embedding
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.layers.rnn import GRU, LSTM, RNN
+from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.model_files.registry import default_dtype_of, preserved_rng
 from minitorch.module import Module, Sequential
 
@@ -80,6 +83,19 @@ LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute
     ),
     AdaptiveAvgPool2d: _Layer(("output_size",)),
 }
+# sequences: same names, shapes and layouts in both libraries (weight_ih_l0, ... as torch)
+_RNN_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
+LAYERS.update({
+    Embedding: _Layer(("num_embeddings", "embedding_dim", "padding_idx"),
+                      torch_only={"max_norm": None, "scale_grad_by_freq": False, "sparse": False}),
+    RNN: _Layer(_RNN_ARGS + ("nonlinearity",)),
+    LSTM: _Layer(_RNN_ARGS, torch_only={"proj_size": 0}),
+    GRU: _Layer(_RNN_ARGS),
+    RNNCell: _Layer(("input_size", "hidden_size", "bias", "nonlinearity")),
+    LSTMCell: _Layer(("input_size", "hidden_size", "bias")),
+    GRUCell: _Layer(("input_size", "hidden_size", "bias")),
+})
+
 # Exported layers with no PyTorch counterpart, with the reason (the registry test reads this).
 NOT_CONVERTIBLE: dict[type[Module], str] = {}
 _BY_NAME = {cls.__name__: cls for cls in LAYERS}  # torch's class names are ours

@@ -18,11 +18,20 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
-from minitorch.checks import check_choice, check_nonnegative_int, check_number, check_positive_int
+from minitorch.checks import (
+    check_choice,
+    check_nonnegative_int,
+    check_number,
+    check_positive_int,
+    check_real,
+    check_sequence,
+)
 from minitorch.optimizers import Optimizer
+
+Checks = dict[str, Callable[[Any, str, str], Any]]
 
 __all__ = [
     "CosineAnnealingLR",
@@ -43,16 +52,25 @@ class LRScheduler:
     """
 
     _settings: tuple[str, ...] = ()
+    # setting name -> check(value, who, name) returning the value to keep: the constructor and
+    # load_state_dict run the same checks, so a file cannot load what the constructor refuses
+    _checks: ClassVar[Checks] = {}
 
     def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
-        for group in optimizer.param_groups:
+        for i, group in enumerate(optimizer.param_groups):
             group.setdefault("initial_lr", group["lr"])
+            _lr(group["initial_lr"], type(self).__name__, f"param_groups[{i}]['initial_lr']")
         self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = -1
         self.step()
+
+    def _set(self, **settings: Any) -> None:
+        """Check each setting with ``_checks`` and keep what the check returns."""
+        for name, value in settings.items():
+            setattr(self, name, self._checks[name](value, type(self).__name__, name))
 
     def get_lr(self) -> list[float]:
         """The lrs for ``last_epoch`` (already advanced); ``step()`` calls it. Read ``get_last_lr()``."""
@@ -85,14 +103,14 @@ class LRScheduler:
             raise ValueError(
                 f"{type(self).__name__}.load_state_dict: expected keys {sorted(expected)}, got {got}"
             )
+        who = f"{type(self).__name__}.load_state_dict"
         n = len(self.optimizer.param_groups)
+        checks = {"last_epoch": check_nonnegative_int, "base_lrs": _lrs, "_last_lr": _lrs, **self._checks}
+        values = {name: checks[name](value, who, name) for name, value in state_dict.items()}
         for name in ("_last_lr", "base_lrs", "min_lrs"):
-            if name in state_dict and len(state_dict[name]) != n:
-                raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: expected {name} for {n} parameter groups, "
-                    f"got {len(state_dict[name])}"
-                )
-        for name, value in state_dict.items():
+            if name in values and len(values[name]) != n:
+                raise ValueError(f"{who}: expected {name} for {n} parameter groups, got {len(values[name])}")
+        for name, value in values.items():
             setattr(self, name, _copy(value))
 
     def __repr__(self) -> str:
@@ -104,6 +122,32 @@ def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
+def _lr(value: Any, who: str, name: str) -> float:
+    return check_number(value, who, name, 0)
+
+
+def _lrs(value: Any, who: str, name: str) -> list[float]:
+    return [_lr(v, who, f"{name}[{i}]") for i, v in enumerate(check_sequence(value, who, name))]
+
+
+def _milestones(value: Any, who: str, name: str) -> list[int]:
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
+        value = list(value)
+    items = check_sequence(value, who, name)
+    return sorted(check_nonnegative_int(m, who, f"{name}[{i}]") for i, m in enumerate(items))
+
+
+def _at_least_0(value: Any, who: str, name: str) -> float:
+    return check_number(value, who, name, 0)
+
+
+def _best(value: Any, who: str, name: str) -> float:
+    best = check_real(value, who, name)
+    if math.isnan(best):
+        raise ValueError(f"{who}: {name} must be a number or +-inf, got nan")
+    return best
+
+
 class StepLR(LRScheduler):
     """Multiply the lr by gamma every ``step_size`` epochs.
 
@@ -113,11 +157,10 @@ class StepLR(LRScheduler):
     """
 
     _settings = ("step_size", "gamma")
+    _checks: ClassVar[Checks] = {"step_size": check_positive_int, "gamma": _at_least_0}
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        check_positive_int(step_size, "StepLR", "step_size")
-        check_number(gamma, "StepLR", "gamma", 0)
-        self.step_size, self.gamma = int(step_size), gamma
+        self._set(step_size=step_size, gamma=gamma)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -135,13 +178,10 @@ class MultiStepLR(LRScheduler):
     """
 
     _settings = ("milestones", "gamma")
+    _checks: ClassVar[Checks] = {"milestones": _milestones, "gamma": _at_least_0}
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1) -> None:
-        milestones = sorted(milestones)
-        for i, milestone in enumerate(milestones):
-            check_nonnegative_int(milestone, "MultiStepLR", f"milestones[{i}]")
-        check_number(gamma, "MultiStepLR", "gamma", 0)
-        self.milestones, self.gamma = [int(m) for m in milestones], gamma
+        self._set(milestones=milestones, gamma=gamma)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -160,10 +200,10 @@ class ExponentialLR(LRScheduler):
     """
 
     _settings = ("gamma",)
+    _checks: ClassVar[Checks] = {"gamma": _at_least_0}
 
     def __init__(self, optimizer: Optimizer, gamma: float) -> None:
-        check_number(gamma, "ExponentialLR", "gamma", 0)
-        self.gamma = gamma
+        self._set(gamma=gamma)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -183,11 +223,10 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     _settings = ("T_max", "eta_min")
+    _checks: ClassVar[Checks] = {"T_max": check_positive_int, "eta_min": _at_least_0}
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        check_positive_int(T_max, "CosineAnnealingLR", "T_max")
-        check_number(eta_min, "CosineAnnealingLR", "eta_min", 0)
-        self.T_max, self.eta_min = int(T_max), eta_min
+        self._set(T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -215,13 +254,15 @@ class LinearLR(LRScheduler):
     """
 
     _settings = ("start_factor", "end_factor", "total_iters")
+    _checks: ClassVar[Checks] = {
+        "start_factor": lambda v, who, name: check_number(v, who, name, 0, 1, low_open=True),
+        "end_factor": lambda v, who, name: check_number(v, who, name, 0, 1),
+        "total_iters": check_positive_int,
+    }
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5) -> None:
-        check_number(start_factor, "LinearLR", "start_factor", 0, 1, low_open=True)
-        check_number(end_factor, "LinearLR", "end_factor", 0, 1)
-        check_positive_int(total_iters, "LinearLR", "total_iters")
-        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, int(total_iters)
+        self._set(start_factor=start_factor, end_factor=end_factor, total_iters=total_iters)
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
@@ -250,6 +291,14 @@ class ReduceLROnPlateau(LRScheduler):
 
     _settings = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lrs", "eps",
                  "best", "num_bad_epochs", "cooldown_counter")
+    _checks: ClassVar[Checks] = {
+        "mode": lambda v, who, name: check_choice(v, who, name, ("min", "max")),
+        "threshold_mode": lambda v, who, name: check_choice(v, who, name, ("rel", "abs")),
+        "factor": lambda v, who, name: check_number(v, who, name, 0, 1, high_open=True),
+        "patience": check_nonnegative_int, "cooldown": check_nonnegative_int,
+        "threshold": _at_least_0, "eps": _at_least_0, "min_lrs": _lrs, "best": _best,
+        "num_bad_epochs": check_nonnegative_int, "cooldown_counter": check_nonnegative_int,
+    }
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
@@ -257,23 +306,16 @@ class ReduceLROnPlateau(LRScheduler):
         who = "ReduceLROnPlateau"
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
-        check_choice(mode, who, "mode", ("min", "max"))
-        check_choice(threshold_mode, who, "threshold_mode", ("rel", "abs"))
-        check_number(factor, who, "factor", 0, 1, high_open=True)
-        check_nonnegative_int(patience, who, "patience")
-        check_number(threshold, who, "threshold", 0)
-        check_nonnegative_int(cooldown, who, "cooldown")
-        check_number(eps, who, "eps", 0)
         n = len(optimizer.param_groups)
         min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
         if len(min_lrs) != n:
             raise ValueError(f"{who}: expected min_lr a number or {n} numbers (one per group), "
                              f"got {min_lr!r}")
-        for i, value in enumerate(min_lrs):
-            check_number(value, who, f"min_lr[{i}]", 0)
-        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, int(patience)
-        self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, int(cooldown)
-        self.min_lrs, self.eps = min_lrs, eps
+        min_lrs = [_lr(value, who, f"min_lr[{i}]") for i, value in enumerate(min_lrs)]
+        self.optimizer = optimizer
+        self._set(mode=mode, factor=factor, patience=patience, threshold=threshold,
+                  threshold_mode=threshold_mode, cooldown=cooldown, eps=eps)
+        self.min_lrs = min_lrs
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = self.cooldown_counter = 0
         self.last_epoch = 0
@@ -282,7 +324,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metric: float) -> None:  # type: ignore[override]
         """Record this epoch's metric (e.g. the validation loss) and reduce the lr on a plateau."""
-        current = float(metric)
+        current = check_real(metric, "ReduceLROnPlateau.step", "metric")
         self.last_epoch += 1
         if self._is_better(current):
             self.best, self.num_bad_epochs = current, 0

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from minitorch.checks import check_choice
+
 Metric = Callable[[np.ndarray, np.ndarray], float]
 AVERAGES = ("macro", "micro", "weighted", "binary", None)
 
@@ -245,8 +247,7 @@ def _positions(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def _scores(kind, y_true, y_pred, average, labels, zero_division, pos_label):
     who = {"precision": "precision", "recall": "recall", "f1": "f1_score"}[kind]
-    if average not in AVERAGES:
-        raise ValueError(f"{who}: average must be one of {AVERAGES}, got {average!r}")
+    check_choice(average, who, "average", AVERAGES)
     number = isinstance(zero_division, (int, float))
     if not number or not (zero_division in (0, 1) or np.isnan(zero_division)):
         raise ValueError(f"{who}: zero_division must be 0.0, 1.0 or np.nan, got {zero_division!r}")

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.checks import check_positive_int
 from minitorch.dtypes import get_default_dtype
 from minitorch.grad_mode import no_grad
 from minitorch.module import Module, switched_mode
@@ -144,9 +145,9 @@ def _shows_root(module: Module) -> bool:
 
 def _check_shape(input_shape: int | tuple[int, ...]) -> tuple[int, ...]:
     shape = (input_shape,) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
-    if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in shape):
-        raise ValueError(
-            f"summary: expected input_shape of positive integers without the batch dimension, e.g. (4,), "
-            f"got {input_shape!r}"
-        )
+    try:
+        for i, d in enumerate(shape):
+            check_positive_int(d, "summary", f"input_shape[{i}]")
+    except ValueError as err:
+        raise ValueError(f"{err} (input_shape is without the batch dimension, e.g. (4,))") from None
     return (1, *(int(d) for d in shape))

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from minitorch import call_frames
+from minitorch.checks import check_dict
 from minitorch.constructor_args import recording_init
 from minitorch.parameter import Parameter
 
@@ -295,6 +296,7 @@ class Module:
         Every name, shape and dtype is checked before anything changes: on error the module is
         exactly as before. Values are cast to each target's dtype.
         """
+        check_dict(state, f"{type(self).__name__}.load_state_dict", "state")
         targets = self._state_targets()
         missing = [name for name in targets if name not in state]
         unexpected = [name for name in state if name not in targets]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_positive_int
+from minitorch.checks import check_int
 from minitorch.metrics import as_labels
 from minitorch.module import Module
 from minitorch.training.inference import predict
@@ -69,8 +69,7 @@ def decision_boundary(
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"decision_boundary: expected 2-D points X (N, 2), got shape {X.shape}")
-    if check_positive_int(resolution, "decision_boundary", "resolution") < 2:
-        raise ValueError(f"decision_boundary: resolution must be an integer >= 2, got {resolution!r}")
+    check_int(resolution, "decision_boundary", "resolution", low=2)
     labels = as_labels(y, "decision_boundary", 0.5)
     if len(labels) != len(X):
         raise ValueError(f"decision_boundary: X has {len(X)} points but y has {len(labels)} labels")

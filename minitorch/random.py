@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from minitorch.checks import check_nonnegative_int
+
 _generator = np.random.default_rng()
 
 
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the library's generator; the same seed gives bitwise identical training."""
     global _generator
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"manual_seed: expected a non-negative integer, got {seed!r}")
-    _generator = np.random.default_rng(int(seed))
+    _generator = np.random.default_rng(check_nonnegative_int(seed, "manual_seed", "seed"))
     return _generator
 
 

@@ -109,3 +109,60 @@ ORACLE |= {
     "BatchNorm2d-eval", "LayerNorm", "LayerNorm-last-2-dims", "LayerNorm-no-affine", "LayerNorm-no-bias",
     "Deep-net-eval",
 }
+
+
+# --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
+# (id, factory, make_inputs): make_inputs(rng) returns the tuple of positional inputs, passed as given
+# (floating arrays are differentiated, integer ones not; nested tuples such as (h0, c0) allowed).
+def _ids(high: int, shape: tuple[int, ...]):
+    return lambda rng: (rng.integers(0, high, shape),)
+
+
+INPUT_CASES = [
+    ("Embedding", lambda: mt.Embedding(7, 3), _ids(7, (4, 5))),
+    ("Embedding-repeats-1d", lambda: mt.Embedding(3, 4), _ids(3, (9,))),
+    # the padding row's gradient is zero by definition, not the numerical slope: gradcheck sees ids
+    # without it (test_embedding.py checks the padding row against torch)
+    ("Embedding-padding", lambda: mt.Embedding(6, 2, padding_idx=1),
+     lambda rng: (np.array([[3, 2, 3], [5, 0, 4]]),)),
+    ("Embedding-scalar-id", lambda: mt.Embedding(5, 3, padding_idx=-1), lambda rng: (np.array(2),)),
+]
+
+
+def _seq(shape: tuple[int, ...], *states: tuple[int, ...]):
+    """Inputs x of ``shape`` and, if ``states`` are given, hx: one array, or a pair for LSTM."""
+    def make(rng):
+        x = rng.standard_normal(shape)
+        if not states:
+            return (x,)
+        hx = tuple(rng.standard_normal(s) for s in states)
+        return (x, hx if len(hx) == 2 else hx[0])
+    return make
+
+
+INPUT_CASES += [
+    ("RNN", lambda: mt.RNN(3, 2), _seq((4, 2, 3))),
+    ("RNN-relu-2-layers-h0", lambda: mt.RNN(2, 3, 2, nonlinearity="relu"), _seq((3, 2, 2), (2, 2, 3))),
+    ("RNN-bidirectional-batch-first", lambda: mt.RNN(2, 2, bidirectional=True, batch_first=True),
+     _seq((2, 3, 2), (2, 2, 2))),
+    ("LSTM", lambda: mt.LSTM(3, 2), _seq((4, 2, 3))),
+    ("LSTM-h0-c0", lambda: mt.LSTM(2, 3), _seq((3, 2, 2), (1, 2, 3), (1, 2, 3))),
+    ("LSTM-2-layers-bidirectional", lambda: mt.LSTM(2, 2, num_layers=2, bidirectional=True),
+     _seq((3, 2, 2), (4, 2, 2), (4, 2, 2))),
+    ("LSTM-batch-first-no-bias", lambda: mt.LSTM(2, 2, bias=False, batch_first=True), _seq((2, 3, 2))),
+    ("LSTM-unbatched", lambda: mt.LSTM(2, 3, num_layers=2), _seq((3, 2), (2, 3), (2, 3))),
+    ("LSTM-dropout-train", lambda: mt.LSTM(2, 2, num_layers=3, dropout=0.5), _seq((3, 2, 2))),
+    ("GRU", lambda: mt.GRU(3, 2), _seq((4, 2, 3))),
+    ("GRU-2-layers-bidirectional-h0", lambda: mt.GRU(2, 2, num_layers=2, bidirectional=True),
+     _seq((3, 2, 2), (4, 2, 2))),
+    ("GRU-unbatched-no-bias", lambda: mt.GRU(2, 3, bias=False), _seq((3, 2), (1, 3))),
+    ("RNNCell", lambda: mt.RNNCell(3, 2), _seq((2, 3), (2, 2))),
+    ("RNNCell-relu-no-h", lambda: mt.RNNCell(3, 2, nonlinearity="relu"), _seq((2, 3))),
+    ("LSTMCell", lambda: mt.LSTMCell(3, 2), _seq((2, 3), (2, 2), (2, 2))),
+    ("LSTMCell-unbatched-no-bias", lambda: mt.LSTMCell(2, 3, bias=False), _seq((2,), (3,), (3,))),
+    ("GRUCell", lambda: mt.GRUCell(3, 2), _seq((2, 3), (2, 2))),
+    ("GRUCell-unbatched-no-h", lambda: mt.GRUCell(2, 3), _seq((2,))),
+]
+
+# ids of INPUT_CASES that also have a PyTorch twin in tests/oracle.py (torch's dropout masks differ)
+INPUT_ORACLE = {c[0] for c in INPUT_CASES} - {"LSTM-dropout-train"}

@@ -232,3 +232,80 @@ def _layer_norm(m: mt.LayerNorm) -> torch.nn.Module:
     t = torch.nn.LayerNorm(m.normalized_shape, eps=m.eps, elementwise_affine=m.elementwise_affine,
                            bias=m.bias is not None, dtype=dtype)
     return _with_state_of(m, t)
+
+
+# --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
+@twin(mt.Embedding)
+def _embedding(m: mt.Embedding) -> torch.nn.Module:
+    t = torch.nn.Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx,
+                           dtype=_torch_dtype(m.weight.data))
+    return _with_state_of(m, t)
+
+
+def _map(f: Callable, value: object) -> object:
+    """f applied to every leaf of a nested tuple (None stays None)."""
+    if isinstance(value, tuple):
+        return tuple(_map(f, v) for v in value)
+    return None if value is None else f(value)
+
+
+def _flat(value: object) -> list:
+    return [leaf for v in value for leaf in _flat(v)] if isinstance(value, tuple) else [value]
+
+
+def compare_inputs(module: mt.Module, inputs: tuple, rtol: float, atol: float, seed: int = 0) -> None:
+    """Like compare_module for several (nested, possibly integer) inputs and tuple outputs.
+
+    Parameters are paired by name (the sequence layers use PyTorch's names). Every floating output
+    gets its own random upstream gradient; integer inputs must get None from ``backward``.
+    """
+    twin_module = torch_twin(module)
+    floating = lambda a: np.asarray(a).dtype.kind == "f"  # noqa: E731
+    inputs_t = _map(lambda a: torch.tensor(np.asarray(a), requires_grad=floating(a)), inputs)
+    out_t = twin_module(*inputs_t)
+    rng = np.random.default_rng(seed)
+    dtype = next(p.dtype for p in module.parameters())
+    upstream = _map(lambda t: rng.standard_normal(tuple(t.shape)).astype(dtype), out_t)
+    torch.autograd.backward(_flat(out_t), [tensor(u) for u in _flat(upstream)])
+
+    module.zero_grad()
+    out = module(*inputs)
+    grads = module.backward(upstream)
+    grads = (grads,) if len(inputs) == 1 else grads
+
+    for i, (ours, theirs) in enumerate(zip(_flat(out), _flat(out_t), strict=True)):
+        assert ours.dtype == dtype, (i, ours.dtype)
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=rtol, atol=atol, err_msg=f"output {i}")
+    for i, (x, g) in enumerate(zip(_flat(inputs_t), _flat(grads), strict=True)):
+        if not x.requires_grad:
+            assert g is None, f"input {i} is not differentiable, backward gave {type(g).__name__}"
+            continue
+        assert g.dtype == dtype, (i, g.dtype)
+        np.testing.assert_allclose(g, x.grad.numpy(), rtol=rtol, atol=atol, err_msg=f"d input {i}")
+    theirs = dict(twin_module.named_parameters())
+    for name, p in module.named_parameters():
+        assert p.grad.dtype == dtype, name
+        np.testing.assert_allclose(p.grad, theirs[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+
+
+_RECURRENT_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+                   "bidirectional")
+
+
+def _recurrent(torch_cls: type, args: tuple[str, ...]) -> Callable[[mt.Module], torch.nn.Module]:
+    """A torch RNN/LSTM/GRU or cell with the same arguments and (copied, same-named) parameters."""
+
+    def build(m: mt.Module) -> torch.nn.Module:
+        kwargs = {arg: getattr(m, arg) for arg in args}
+        if hasattr(m, "nonlinearity"):
+            kwargs["nonlinearity"] = m.nonlinearity
+        dtype = _torch_dtype(next(iter(m.parameters())).data)
+        return _with_state_of(m, torch_cls(**kwargs, dtype=dtype))
+
+    return build
+
+
+for _cls in ("RNN", "LSTM", "GRU"):
+    TWINS[getattr(mt, _cls)] = _recurrent(getattr(torch.nn, _cls), _RECURRENT_ARGS)
+for _cls in ("RNNCell", "LSTMCell", "GRUCell"):
+    TWINS[getattr(mt, _cls)] = _recurrent(getattr(torch.nn, _cls), ("input_size", "hidden_size", "bias"))

@@ -131,5 +131,5 @@ def test_load_mnist_rejects_a_count_the_bytes_do_not_back(tmp_path):
 
 
 def test_load_mnist_rejects_an_unknown_kind(tmp_path):
-    with pytest.raises(ValueError, match="kind must be 'train' or 'test', got 'valid'"):
+    with pytest.raises(ValueError, match=r"kind must be one of \('train', 'test'\), got 'valid'"):
         mt.datasets.load_mnist(tmp_path, kind="valid")

@@ -296,7 +296,7 @@ def test_fit_rejects_bad_arguments():
     model, loss_fn, opt, loader, X, y = setup()
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         mt.fit(model, loss_fn, opt, loader, 0)
-    with pytest.raises(ValueError, match="verbose must be 0, 1 or 2"):
+    with pytest.raises(ValueError, match=r"fit: verbose must be one of \(0, 1, 2\)"):
         mt.fit(model, loss_fn, opt, loader, 1, verbose=3)
     with pytest.raises(TypeError, match=r"mt.DataLoader\(X, y"):
         mt.fit(model, loss_fn, opt, (X, y), 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cases import MODULE_CASES
+from cases import INPUT_CASES, MODULE_CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import batch_sizes, features, seeds
@@ -16,6 +16,12 @@ import minitorch as mt
 def test_module_gradcheck(float64, factory, shape):
     x = np.random.default_rng(1).standard_normal(shape)
     assert mt.gradcheck(factory(), x)
+
+
+@pytest.mark.parametrize("factory, make_inputs", [c[1:] for c in INPUT_CASES],
+                         ids=[c[0] for c in INPUT_CASES])
+def test_module_gradcheck_several_inputs(float64, factory, make_inputs):
+    assert mt.gradcheck(factory(), *make_inputs(np.random.default_rng(1)))
 
 
 @settings(max_examples=25, deadline=None)
@@ -97,7 +103,7 @@ def test_elementwise_activations_gradcheck_any_shape(shape, seed):
 def test_every_exported_layer_has_a_gradcheck_case():
     """A new layer exported from minitorch without a MODULE_CASES line fails here, not silently."""
     covered = set()
-    for _, factory, _ in MODULE_CASES:
+    for _, factory, _ in MODULE_CASES + INPUT_CASES:
         covered |= {type(m) for m in factory().modules()}
     exported = {getattr(mt, name) for name in mt.__all__}
     layers = {obj for obj in exported if isinstance(obj, type) and issubclass(obj, mt.Module)

@@ -17,6 +17,7 @@ from model_helpers import (
     read_header,
     sample_input,
     weights,
+    write_with_header,
 )
 
 import minitorch as mt
@@ -71,6 +72,7 @@ def test_file_is_self_describing(tmp_path):
     children = header["model"]["architecture"]["args"]["modules"]["__tuple__"]
     assert children[0]["__module__"] == {
         "class": "Linear", "args": {"in_features": 4, "out_features": 3, "bias": False},
+        "attributes": {"in_features": 4, "out_features": 3, "b": None},
     }
     assert header["model"]["modules"] == [["", "Sequential"], ["0", "Linear"], ["1", "ReLU"]]
     assert set(weights(tmp_path / "m.npz")) == {"0.W"}
@@ -95,14 +97,17 @@ def test_training_flag_and_appended_children_are_kept(tmp_path):
     assert loaded.training and [type(m) for m in loaded] == [mt.Linear, mt.Sigmoid]
 
 
-def test_old_weights_only_files_still_load_into_a_model(tmp_path):
+def test_plain_npz_without_header_is_refused_by_both_forms(tmp_path):
     model = randomize_state(mt.Sequential(mt.Linear(3, 2)))
-    np.savez(tmp_path / "old.npz", **model.state_dict())
+    np.savez(tmp_path / "plain.npz", **model.state_dict())
     target = mt.Sequential(mt.Linear(3, 2))
-    mt.load_model(target, tmp_path / "old.npz")
-    assert_same_state(target, model)
-    with pytest.raises(mt.ModelFileError, match="weights only"):
-        mt.load_model(tmp_path / "old.npz")
+    before = randomize_state(mt.Sequential(mt.Linear(3, 2)))
+    before.load_state_dict(target.state_dict())
+    for call in (lambda: mt.load_model(target, tmp_path / "plain.npz"),
+                 lambda: mt.load_model(tmp_path / "plain.npz")):
+        with pytest.raises(mt.ModelFileError, match="no '__minitorch__' header"):
+            call()
+    assert_same_state(target, before)
 
 
 def test_architecture_false_writes_weights_for_load_into(tmp_path):
@@ -222,7 +227,7 @@ def test_argument_that_json_cannot_hold_is_named(tmp_path, restore_registry):
         mt.save_model(mt.Sequential(mt.ReLU(), Scaled(np.ones(3))), tmp_path / "m.npz")
 
 
-def test_model_changed_after_construction_is_caught_at_load(tmp_path, restore_registry):
+def test_model_changed_after_construction_round_trips(tmp_path, restore_registry):
     @mt.register_module
     class Pair(mt.Module):
         def __init__(self):
@@ -232,5 +237,9 @@ def test_model_changed_after_construction_is_caught_at_load(tmp_path, restore_re
     model = Pair()
     model.second = mt.Sigmoid()
     mt.save_model(model, tmp_path / "m.npz")
+    assert type(mt.load_model(tmp_path / "m.npz").second) is mt.Sigmoid
+    header = read_header(tmp_path / "m.npz")
+    header["model"]["modules"][2][1] = "ReLU"  # a tree the architecture does not build
+    write_with_header(tmp_path / "m.npz", header, weights(tmp_path / "m.npz"))
     with pytest.raises(mt.ModelFileError, match="changed after construction"):
         mt.load_model(tmp_path / "m.npz")

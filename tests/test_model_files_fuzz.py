@@ -117,7 +117,8 @@ SCALARS = (st.none() | st.booleans() | st.integers(-5, 10) | HUGE
 JSON = st.recursive(
     SCALARS,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["__tuple__", "__dict__", "__module__", "__array__", "class", "args", "x"]),
+        st.sampled_from(["__tuple__", "__dict__", "__module__", "__array__", "class", "args", "children",
+                         "attributes", "ties", "modes", "x"]),
         inner, max_size=2),
     max_leaves=6,
 )
@@ -158,3 +159,16 @@ def test_rewritten_json(files, data):
         buffer = io.BytesIO()
         fmt.write_npz(buffer, {fmt.HEADER_KEY: fmt.header_array(header), **arrays})
         check(write(files, f"json-{kind}.npz", buffer.getvalue()), files["state"])
+
+
+@FUZZ
+@given(entry=st.integers(0, 50), field=st.sampled_from([20, 24, 42]), value=st.integers(0, 2**32 - 1)
+       | st.integers(0, 4096))
+def test_forged_directory_fields(files, entry, field, value):
+    """Rewrite one entry's compressed size, size or offset in the zip's central directory."""
+    for kind, check in (("model", check_model_file), ("ckpt", check_checkpoint)):
+        data = bytearray(files[kind][0])
+        starts = [i for i in range(len(data) - 4) if data[i:i + 4] == b"PK\x01\x02"]
+        at = starts[entry % len(starts)] + field
+        data[at:at + 4] = value.to_bytes(4, "little")
+        check(write(files, f"dir-{kind}.npz", bytes(data)), files["state"])

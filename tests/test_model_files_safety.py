@@ -221,3 +221,15 @@ def test_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch, where):
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+@pytest.mark.parametrize("section", [None, 0, "x", [], True])
+def test_a_model_section_of_the_wrong_type_is_a_model_file_error(tmp_path, section):
+    model, path = _model_and_file(tmp_path)
+    header = read_header(path)
+    header["model"] = section  # {"model": null} escaped as a TypeError
+    write_with_header(tmp_path / "bad.npz", header, weights(path))
+    bad = tmp_path / "bad.npz"
+    for call in (lambda: mt.load_model(bad), lambda: mt.load_model(model, bad)):
+        with pytest.raises(mt.ModelFileError, match="model: expected dict"):
+            call()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minitorch.checks import check_choice
 from minitorch.dtypes import get_default_dtype
 
 IMAGES_MAGIC = 2051
@@ -31,8 +32,7 @@ def load_mnist(root: str | Path, kind: str = "train") -> tuple[np.ndarray, np.nd
     the files looked for, and ValueError for a wrong magic number, a header that disagrees with the
     file's size (e.g. a truncated download), or image and label files of different lengths.
     """
-    if kind not in _PREFIX:
-        raise ValueError(f"load_mnist: kind must be 'train' or 'test', got {kind!r}")
+    check_choice(kind, "load_mnist", "kind", tuple(_PREFIX))
     root = Path(root)
     images_path = _find(root, f"{_PREFIX[kind]}-images", "idx3-ubyte")
     labels_path = _find(root, f"{_PREFIX[kind]}-labels", "idx1-ubyte")

@@ -4,10 +4,13 @@ from minitorch.layers.activations import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Ta
 from minitorch.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.dropout import Dropout
+from minitorch.layers.embedding import Embedding
 from minitorch.layers.flatten import Flatten
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.linear import Identity, Linear
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.layers.rnn import GRU, LSTM, RNN
+from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.softmax import LogSoftmax, Softmax
 
 __all__ = ["Flatten", "Identity", "Linear", "ReLU", "Sigmoid"]
@@ -16,3 +19,4 @@ __all__ += [
     "Softmax", "Tanh",
     "AdaptiveAvgPool2d", "AvgPool2d", "Conv2d", "MaxPool2d",
 ]
+__all__ += ["Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from minitorch.checks import check_choice
 from minitorch.dtypes import as_floating
 from minitorch.module import Module
 
@@ -30,11 +31,7 @@ class Loss(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in REDUCTIONS:
-            raise ValueError(
-                f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
-        self.reduction = reduction
+        self.reduction = check_choice(reduction, type(self).__name__, "reduction", REDUCTIONS)
         self._loss_shape: tuple[int, ...] | None = None
 
     def __call__(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:

@@ -85,16 +85,13 @@ def load_checkpoint(
     Everything is checked before anything changes: on ``ModelFileError`` the model, the optimizer
     and the generator are exactly as before.
     """
-    arrays = read_npz(path)
+    arrays = read_npz(path, _expected_names)
     try:
         header = read_header(arrays)
         if header is None or header.get("kind") != "checkpoint":
             raise ModelFileError("not a checkpoint (use load_model for model files)")
         expect_keys(header, _KEYS, "header")
         del arrays[HEADER_KEY]
-        unknown = [k for k in arrays if not k.startswith(("model/", "optimizer/", "metadata/"))]
-        if unknown:
-            raise ModelFileError(f"unknown entries {unknown[:5]}")
         epoch = expect(header["epoch"], (int, type(None)), "epoch")
         metadata = _read_metadata(header["metadata"], arrays)
         opt_state = _read_optimizer(header["optimizer"], arrays, optimizer)
@@ -119,6 +116,14 @@ def load_checkpoint(
         "epoch": epoch,
         **metadata,
     }
+
+
+def _expected_names(names: list[str]) -> None:
+    """Refuse, before any data is read, entries a checkpoint never holds."""
+    prefixes = ("model/", "optimizer/", "metadata/")
+    unknown = [k for k in names if k != HEADER_KEY and not k.startswith(prefixes)]
+    if unknown:
+        raise ModelFileError(f"not a checkpoint (or a damaged one): unknown entries {unknown[:5]}")
 
 
 def _optimizer_section(optimizer: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

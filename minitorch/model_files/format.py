@@ -6,18 +6,29 @@ Layout of every file MiniTorch writes::
                         "format_version": 1, "library_version": "0.1.0", "kind": ..., ...}
     <name>.npy          one numeric array per entry (weights, buffers, optimizer state)
 
-Reading is strict, so that a damaged or hostile file can only ever raise ``ModelFileError``:
+Reading is strict, so that a damaged or hostile file can only ever raise ``ModelFileError`` and
+costs about its own size: before any data is read, entry names are checked against what the
+loader expects and no two entries' stored bytes may overlap (the overlapping-entry zip bomb);
 entries must be stored uncompressed (as ``np.savez`` writes them), hold numeric dtypes (never
 object arrays, so never pickle), declare no more bytes than they hold, and pass the zip CRC check;
 the JSON must be well-formed UTF-8 with no duplicate keys.
+
+Writing is atomic (``atomic_write``): temporary file, fsync, rename; umask and an existing file's
+mode are respected, symlinks are written through, and stale temporary files are swept.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import itertools
 import json
 import math
 import os
+import stat
+import struct
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +41,7 @@ FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 HEADER_KEY = "__minitorch__"
 MAX_DEPTH = 64  # JSON nesting deeper than this is not something save_model writes
+JSON_BYTES_PER_CONTAINER = 5  # a header with more JSON lists/objects per byte is refused (read_header)
 
 
 class ModelFileError(ValueError):
@@ -38,24 +50,86 @@ class ModelFileError(ValueError):
 
 # ------------------------------------------------------------------------------------ writing
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write(file)`` on a temporary file in ``path``'s folder, fsync it, rename it to ``path``.
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, rename it to ``path``.
 
-    A crash or an exception mid-way leaves the previous file at ``path`` (or none) and no
-    temporary file behind.
+    - A crash or an exception mid-way leaves the previous file at ``path`` (or none). The
+      temporary file ``.<name>.<pid>.<random>.tmp`` is removed on any exception; one left by a
+      killed process (``kill -9``, power loss) is removed by the next save to the same folder.
+    - ``path`` a symlink: the file it points to is replaced, the link stays (``latest.npz ->
+      run3/model.npz`` keeps pointing at the run).
+    - Permissions: an existing file keeps its mode; a new one gets 0o666 minus the umask, as
+      ``open(path, "w")`` would give it.
     """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    target = Path(os.path.realpath(path))
+    mode = _mode_for(target)
+    tmp_name = None
     try:
+        with _tmp_lock:  # a save in another thread must not sweep this file before it is listed
+            _sweep_stale(target)
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
+                                            suffix=".tmp")
+            _in_progress.add(tmp_name)
         with os.fdopen(fd, "wb") as tmp:
+            if hasattr(os, "fchmod"):
+                os.fchmod(tmp.fileno(), mode)
             write(tmp)
             tmp.flush()
             os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
+        os.replace(tmp_name, target)
     except BaseException:
-        if os.path.exists(tmp_name):
+        if tmp_name is not None and os.path.exists(tmp_name):
             os.unlink(tmp_name)
         raise
-    _fsync_folder(path.parent)
+    finally:
+        _in_progress.discard(tmp_name)
+    _fsync_folder(target.parent)
+
+
+_tmp_lock = threading.Lock()
+_in_progress: set[str | None] = set()
+
+
+def _mode_for(target: Path) -> int:
+    """The mode to write ``target`` with: its own if it exists, else 0o666 minus the umask."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux says it without changing it
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _tmp_lock:  # elsewhere: set and put back (under the lock, so our own saves never race)
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _sweep_stale(target: Path) -> None:
+    """Remove temporary files of earlier saves to ``target`` whose process no longer runs."""
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        pid = leftover.name[len(target.name) + 2:].split(".")[0]
+        if not pid.isdigit() or str(leftover) in _in_progress:
+            continue
+        if int(pid) == os.getpid() or not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError, OverflowError):  # someone else's process, or a platform without it
+        return True
+    return True
 
 
 def atomic_write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
@@ -96,14 +170,19 @@ def header_array(header: dict[str, Any]) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ reading
-def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+def read_npz(
+    path: str | os.PathLike[str], check_names: Callable[[list[str]], None] | None = None
+) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, read strictly and without pickle; damage -> ModelFileError.
 
+    Before a byte of array data is read, the archive's directory is checked: entry names
+    (``check_names(names)`` may refuse more), no two entries' stored bytes overlap and together
+    they fit in the file; so reading costs at most about the file's own size in memory.
     A missing file raises ``FileNotFoundError`` (and other OS errors stay what they are).
     """
     with open(path, "rb") as file:
         try:
-            return _read_archive(file)
+            return _read_archive(file, check_names)
         except ModelFileError as err:
             raise ModelFileError(f"{os.fspath(path)}: {err}") from None
         except Exception as err:  # zipfile, zlib, numpy's header parser... each fails its own way
@@ -112,20 +191,59 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             ) from None
 
 
-def _read_archive(file: IO[bytes]) -> dict[str, np.ndarray]:
+def _read_archive(file: IO[bytes], check_names: Callable[[list[str]], None] | None) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(file) as archive:
-        for info in archive.infolist():
-            if not info.filename.endswith(".npy") or len(info.filename) == 4:
-                raise ModelFileError(f"unexpected entry '{info.filename}' (expected name.npy arrays)")
-            name = info.filename[:-4]
-            if name in arrays:
-                raise ModelFileError(f"entry '{name}' appears twice")
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise ModelFileError(f"entry '{name}' is compressed; expected stored arrays")
+        infos = archive.infolist()
+        names = _entry_names(infos)
+        if check_names is not None:
+            check_names(names)
+        _check_layout(file, infos, archive.start_dir)
+        for name, info in zip(names, infos, strict=True):
             with archive.open(info) as member:
                 arrays[name] = _read_member(member, name, info.file_size)
     return arrays
+
+
+def _entry_names(infos: list[zipfile.ZipInfo]) -> list[str]:
+    """The array names (``name.npy`` -> ``name``): unique, stored uncompressed."""
+    names: list[str] = []
+    for info in infos:
+        if not info.filename.endswith(".npy") or len(info.filename) == 4:
+            raise ModelFileError(f"unexpected entry '{info.filename}' (expected name.npy arrays)")
+        name = info.filename[:-4]
+        if name in names:
+            raise ModelFileError(f"entry '{name}' appears twice")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ModelFileError(f"entry '{name}' is compressed; expected stored arrays")
+        names.append(name)
+    return names
+
+
+def _check_layout(file: IO[bytes], infos: list[zipfile.ZipInfo], directory_start: int) -> None:
+    """Each entry's bytes (local header + data) lie before the directory, and no two overlap.
+
+    Python's zipfile would happily read one stored blob for many entries (an overlapping-entry
+    zip bomb: each read allocates again); here the entries' sizes add up to at most the file.
+    """
+    spans = []
+    for info in infos:
+        if info.file_size != info.compress_size:
+            raise ModelFileError(f"entry '{info.filename}' declares {info.file_size} bytes, stores "
+                                 f"{info.compress_size}")
+        file.seek(info.header_offset)
+        local = file.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            raise ModelFileError(f"entry '{info.filename}' has no local header at its offset")
+        name_length, extra_length = struct.unpack("<2H", local[26:30])
+        end = info.header_offset + 30 + name_length + extra_length + info.compress_size
+        spans.append((info.header_offset, end, info.filename))
+    spans.sort()
+    for (_, end, name), (start, _, after) in itertools.pairwise(spans):
+        if start < end:
+            raise ModelFileError(f"entries '{name}' and '{after}' overlap in the file")
+    if spans and spans[-1][1] > directory_start:
+        raise ModelFileError(f"entry '{spans[-1][2]}' runs past the end of the stored data")
 
 
 def _read_member(member: IO[bytes], name: str, size: int) -> np.ndarray:
@@ -153,15 +271,24 @@ def _read_member(member: IO[bytes], name: str, size: int) -> np.ndarray:
 
 
 def read_header(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
-    """The checked JSON header of a MiniTorch file, or None for an old weights-only file."""
+    """The checked JSON header of a MiniTorch file, or None if the archive has no header entry."""
     if HEADER_KEY not in arrays:
         return None
     raw = arrays[HEADER_KEY]
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise ModelFileError(f"the header must be a 1-D uint8 array, got {raw.dtype} {raw.shape}")
+    # A parsed JSON list or object costs ~64 bytes: MiniTorch's own headers hold one per 10-20
+    # bytes (5-9x their size once parsed, with the strings and numbers); `[[],[],...]` would cost
+    # 26x. Denser than one per 5 bytes is refused, so parsing costs at most ~13x the header.
+    text = raw.tobytes()
+    containers = text.count(b"[") + text.count(b"{")
+    if containers * JSON_BYTES_PER_CONTAINER > len(text) + 2**16:
+        raise ModelFileError(
+            f"the header is implausibly dense JSON ({containers} lists and objects in {len(text)} bytes)"
+        )
     try:
         header = json.loads(
-            raw.tobytes().decode("utf-8"),
+            text.decode("utf-8"),
             object_pairs_hook=_unique_keys,
             parse_constant=_no_constant,
         )

@@ -8,6 +8,7 @@ shows the weights under their usual names.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from minitorch.model_files.format import (
 )
 from minitorch.model_files.registry import describe, module_tree, rebuild
 from minitorch.module import Module
+from minitorch.version import __version__
 
 PathLike = str | os.PathLike[str]
 
@@ -49,8 +51,8 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
 
     The first form needs no code: classes are looked up among MiniTorch's and registered ones,
     never imported. The rebuilt model has the file's dtype and training flag; building it does not
-    consume the library's random numbers. The second form loads weights into a model you built
-    (files from MiniTorch's earlier weights-only format are accepted there too).
+    consume the library's random numbers. The second form loads the file's weights into a model
+    you built.
 
     Pickle is never used. A damaged, forged or mismatching file raises ``ModelFileError`` (a
     ValueError) and leaves ``model`` exactly as it was; a missing file raises FileNotFoundError.
@@ -61,16 +63,11 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
         raise TypeError(f"load_model: expected a Module to load into, got {type(model).__name__}")
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"load_model: expected a file path, got {type(path).__name__}")
-    arrays = read_npz(path)
+    arrays = read_npz(path, _expected_names(model))
     try:
         header = read_header(arrays)
         if header is None:
-            if model is None:
-                raise ModelFileError(
-                    "holds weights only (MiniTorch's format before version 1); "
-                    "load it into a model you build with load_model(model, path)"
-                )
-            return load_section(None, arrays, model, "model")
+            raise ModelFileError(f"not a MiniTorch model file: it has no '{HEADER_KEY}' header entry")
         expect_keys(header, {"format", "format_version", "library_version", "kind", "model"}, "header")
         if header["kind"] != "model":
             raise ModelFileError(f"expected a model file, got kind {header['kind']!r} (use load_checkpoint)")
@@ -80,13 +77,25 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
         raise ModelFileError(f"{os.fspath(path)}: {err}") from None
 
 
-def new_header(kind: str, **sections: Any) -> dict[str, Any]:
-    import minitorch  # the package version, read when saving (this module is imported by minitorch)
+def _expected_names(model: Module | None) -> Callable[[list[str]], None]:
+    """Refuse, before any data is read, entries the model (or any model file) cannot hold."""
+    allowed = None if model is None else {HEADER_KEY, *(
+        f"{path}.{name}" if path else name
+        for path, sub in model.named_modules() for name in [*sub._parameters, *sub._buffers])}
 
+    def check(names: list[str]) -> None:
+        unexpected = [n for n in names if ("/" in n if allowed is None else n not in allowed)]
+        if unexpected:
+            raise ModelFileError(f"does not match the model: unexpected entries {unexpected[:5]}")
+
+    return check
+
+
+def new_header(kind: str, **sections: Any) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "library_version": minitorch.__version__,
+        "library_version": __version__,
         "kind": kind,
         **sections,
     }
@@ -100,23 +109,73 @@ def model_section(model: Module, arrays: dict[str, np.ndarray], prefix: str, arc
         if prefix + name == HEADER_KEY:
             raise ValueError(f"a state entry may not be called '{HEADER_KEY}'")
         arrays[prefix + name] = value
-    return {
+    section = {
         "architecture": describe(model) if architecture else None,
         "modules": module_tree(model),
         "training": model.training,
     }
+    ties = _ties(model)
+    if ties:
+        section["ties"] = ties
+    modes = {path: sub.training for path, sub in model.named_modules() if sub.training != model.training}
+    if modes:
+        section["modes"] = modes  # e.g. a frozen BatchNorm kept in eval mode inside a training model
+    return section
+
+
+def _ties(model: Module) -> list[list[str]]:
+    """[[name, name it shares its Parameter with], ...]; a buffer shared by two names is refused."""
+    first: dict[int, str] = {}
+    ties = []
+    for path, module in model.named_modules():
+        for name, value in [*module._parameters.items(), *module._buffers.items()]:
+            key = f"{path}.{name}" if path else name
+            if id(value) not in first:
+                first[id(value)] = key
+            elif name in module._buffers:
+                raise TypeError(f"save_model: buffers '{first[id(value)]}' and '{key}' are one array; "
+                                "a model file cannot share buffers")
+            else:
+                ties.append([key, first[id(value)]])
+    return ties
+
+
+def _tie(model: Module, ties: Any) -> None:
+    """Share the Parameters the file says were one (``t[2].W = t[0].W`` stays tied)."""
+    params = dict(_all_parameters(model))
+    for pair in expect(ties, list, "model.ties"):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(name in params for name in pair)):
+            raise ModelFileError(f"model.ties: expected [name, name] of Parameters, got {pair!r:.80}")
+        alias, original = pair
+        if params[alias].shape != params[original].shape or params[alias].dtype != params[original].dtype:
+            raise ModelFileError(f"model.ties: '{alias}' and '{original}' differ in shape or dtype")
+        owner, _, attr = alias.rpartition(".")
+        setattr(dict(model.named_modules())[owner], attr, params[original])
+        params = dict(_all_parameters(model))
+
+
+def _set_modes(model: Module, modes: Any) -> Module:
+    """Put back submodules whose train/eval mode differed from the model's, parents first."""
+    modes = expect(modes, dict, "model.modes")
+    modules = dict(model.named_modules())
+    for path, training in modes.items():
+        if path not in modules:
+            raise ModelFileError(f"model.modes: the model has no module '{path:.80}'")
+        modules[path].train(expect(training, bool, f"model.modes['{path:.80}']"))
+    return model
+
+
+def _all_parameters(model: Module) -> list[tuple[str, Any]]:
+    return [(f"{path}.{name}" if path else name, p)
+            for path, module in model.named_modules() for name, p in module._parameters.items()]
 
 
 def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str) -> Module:
-    """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first.
-
-    ``section`` None means a file without one (old format): the weights must match ``model``.
-    """
-    if section is not None:
-        section = expect(section, dict, where)
-        expect_keys(section, {"architecture", "modules", "training"}, where)
-        tree = expect(section["modules"], list, f"{where}.modules")
-        training = expect(section["training"], bool, f"{where}.training")
+    """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first."""
+    section = expect(section, dict, where)
+    expect_keys(section, {"architecture", "modules", "training"} | ({"ties", "modes"} & set(section)), where)
+    tree = expect(section["modules"], list, f"{where}.modules")
+    training = expect(section["training"], bool, f"{where}.training")
     if model is None:
         if section["architecture"] is None:
             raise ModelFileError(
@@ -125,8 +184,9 @@ def load_section(section: Any, state: dict[str, np.ndarray], model: Module | Non
         model = rebuild(section["architecture"], state)
         if module_tree(model) != tree:
             raise ModelFileError(_tree_difference(tree, module_tree(model)))
+        _tie(model, section.get("ties", []))
         _load_state(model, state)
-        return model.train(training)
+        return _set_modes(model.train(training), section.get("modes", {}))
     _load_state(model, state)
     return model
 

@@ -21,11 +21,13 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
+import minitorch.random as library_random
 from minitorch.constructor_args import constructor_check
+from minitorch.containers import ModuleDict, ModuleList, Sequential
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.model_files.codec import Decoder, Encoder
 from minitorch.model_files.format import MAX_DEPTH, ModelFileError, expect, expect_keys
-from minitorch.module import Module, Sequential
+from minitorch.module import Module
 from minitorch.random import generator
 
 M = TypeVar("M", bound=type[Module])
@@ -93,21 +95,61 @@ def class_name(cls: type[Module], where: str) -> str:
 
 # ------------------------------------------------------------------------------ describe
 def describe(module: Module, where: str = "model") -> dict[str, Any]:
-    """The architecture of ``module`` as JSON; TypeError if a class or an argument cannot be stored."""
+    """The architecture of ``module`` as JSON; TypeError if a class or a value cannot be stored.
+
+    ``args`` are the constructor's; ``children`` (only if any) describe the children the
+    constructor arguments do not hold, so a child assigned after construction (``net.fc =
+    Linear(8, 3)``) is rebuilt as it is now; ``attributes`` (only if any) are the module's public
+    plain attributes as they are now (``act.negative_slope = 0.3`` after construction is kept).
+    """
     name = class_name(type(module), where)
-    children = {id(child): f"{where}.{key}" for key, child in module.named_children()}
-    encode = Encoder(module=lambda child, path: describe(child, children.get(id(child), path)))
-    return {
-        "class": name,
-        "args": {arg: encode(value, f"{where} ({name}) argument '{arg}'")
-                 for arg, value in constructor_args(module).items()},
-    }
+    named = {id(child): f"{where}.{key}" for key, child in module.named_children()}
+    encode = Encoder(module=lambda child, path: describe(child, named.get(id(child), path)))
+    args = constructor_args(module)
+    node = {"class": name,
+            "args": {arg: encode(value, f"{where} ({name}) argument '{arg}'") for arg, value in args.items()}}
+    held = _module_ids(args.values())
+    children = {key: describe(child, f"{where}.{key}")
+                for key, child in module.named_children() if id(child) not in held}
+    attributes = {key: Encoder()(value, f"{where} ({name}) attribute '{key}' (set it in __init__ from an "
+                                        "argument, make it a buffer, or name it with a leading _)")
+                  for key, value in public_attributes(module).items()}
+    if children:
+        node["children"] = children
+    if attributes:
+        node["attributes"] = attributes
+    return node
+
+
+def public_attributes(module: Module) -> dict[str, Any]:
+    """Plain attributes ``forward`` may read: public, not registered, not the training flag."""
+    registered = {*module._parameters, *module._modules, *module._buffers, "training"}
+    return {key: value for key, value in vars(module).items()
+            if not key.startswith("_") and key not in registered}
+
+
+def _module_ids(values: Any) -> set[int]:
+    """ids of the Modules inside (nested) constructor argument values."""
+    found: set[int] = set()
+    for value in values:
+        if isinstance(value, Module):
+            found.add(id(value))
+        elif isinstance(value, (tuple, list)):
+            found |= _module_ids(value)
+        elif isinstance(value, dict):
+            found |= _module_ids(value.values())
+    return found
 
 
 def constructor_args(module: Module) -> dict[str, Any]:
-    """The recorded constructor arguments; a Sequential's are its current children."""
-    if type(module).__init__ is Sequential.__init__:
+    """The recorded constructor arguments; a container's are its current children."""
+    init = type(module).__init__
+    if init is Sequential.__init__:
         return {"modules": tuple(module.children())}
+    if init is ModuleList.__init__:
+        return {"modules": list(module.children())}
+    if init is ModuleDict.__init__:
+        return {"modules": dict(module.named_children())}
     return dict(module.__dict__.get("_init_args", {}))
 
 
@@ -121,15 +163,19 @@ def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
     """A fresh model from its architecture, sized for the weights ``state`` will fill in.
 
     It is built in the weights' floating dtype and leaves the library's random generator as it
-    was. Constructor sizes are vetted against the file: a MiniTorch layer whose integer arguments
-    multiply to more than 16x the file's element count + 2**20 is refused before it allocates
-    anything, so a forged size cannot exhaust memory.
+    was. The whole rebuild keeps one budget of 4x the file's element count + 2**16 elements
+    (a valid file needs exactly its element count): before each MiniTorch constructor runs, its
+    estimated size (see ``_Budget``) is charged, every random draw that initialises a weight is
+    charged before the generator allocates it, and after each module is built what it really
+    holds is counted; the first overdraft is a ModelFileError, so a forged file cannot make the
+    rebuild allocate much more than the file holds.
     """
     elements = sum(int(array.size) for array in state.values())
-    token = constructor_check.set(_size_check(16 * elements + 2**20))
+    budget = _Budget(4 * elements + 2**16)
+    token = constructor_check.set(budget.charge_estimate)
     try:
-        with preserved_rng(), default_dtype_of(state):
-            model = _build(architecture, "architecture")
+        with preserved_rng(), budgeted_draws(budget), default_dtype_of(state):
+            model = _build(architecture, "architecture", budget)
     except RecursionError:  # a safety net: MAX_DEPTH keeps honest and forged files well below it
         raise ModelFileError("architecture: modules nested too deeply to rebuild") from None
     finally:
@@ -137,11 +183,11 @@ def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
     return model
 
 
-def _build(node: Any, where: str, depth: int = 0) -> Module:
+def _build(node: Any, where: str, budget: _Budget, depth: int = 0) -> Module:
     if depth > MAX_DEPTH:
         raise ModelFileError(f"{where}: modules nested deeper than {MAX_DEPTH} levels")
     node = expect(node, dict, where)
-    expect_keys(node, {"class", "args"}, where)
+    expect_keys(node, {"class", "args"} | ({"children", "attributes"} & set(node)), where)
     name = expect(node["class"], str, f"{where}.class")
     cls = known_classes().get(name)
     if cls is None:
@@ -149,16 +195,73 @@ def _build(node: Any, where: str, depth: int = 0) -> Module:
             f"{where}: unknown module class '{name}'; if it is your own, register it with "
             "@mt.register_module before loading (MiniTorch never imports code a file names)"
         )
-    decode = Decoder(module=lambda body, path: _build(body, path, depth + 1))
+    decode = Decoder(module=lambda body, path: _build(body, path, budget, depth + 1))
     args = expect(node["args"], dict, f"{where}.args")
     values = {arg: decode(value, f"{where}.args.{arg}") for arg, value in args.items()}
     positional, keywords = _call_args(cls, values, f"{where} ({name})")
     try:
-        return cls(*positional, **keywords)
+        module = cls(*positional, **keywords)
     except ModelFileError:
         raise
     except Exception as err:  # the constructor rejects what the file says: any error it raises
         raise ModelFileError(f"{where}: {name}(...) failed: {type(err).__name__}: {err}") from None
+    budget.charge_built(module, f"{where} ({name})")
+    _restore(module, node, _module_ids(values.values()), where, budget, depth)
+    return module
+
+
+def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, budget: _Budget,
+             depth: int) -> None:
+    """Make a constructed module what the file describes: its children and plain attributes.
+
+    ``held``: ids of the modules passed to the constructor (described by the arguments). A child
+    the constructor made as the file describes it is kept (and restored in turn); one that differs
+    is rebuilt; one the saved model no longer had is removed.
+    """
+    children = expect(node.get("children", {}), dict, f"{where}.children")
+    extra = [key for key, child in module.named_children() if id(child) not in held and key not in children]
+    for key in extra:
+        delattr(module, key)  # removed after construction in the saved model
+    for key, child_node in children.items():
+        path = f"{where}.children.{key}"
+        child = module._modules.get(key)
+        if child is not None and id(child) not in held and _same_head(child, child_node):
+            held_by_child = _module_ids(constructor_args(child).values())
+            _restore(child, child_node, held_by_child, path, budget, depth + 1)
+        else:
+            _set_child(module, key, _build(child_node, path, budget, depth + 1), where)
+    attributes = expect(node.get("attributes", {}), dict, f"{where}.attributes")
+    for key, value in attributes.items():
+        _set_attribute(module, key, Decoder()(value, f"{where}.attributes.{key}"), where)
+
+
+def _same_head(module: Module, node: Any) -> bool:
+    """Whether ``module`` has the class and constructor arguments ``node`` describes."""
+    if not isinstance(node, dict):
+        return False
+    try:
+        mine = describe(module)
+    except TypeError:
+        return False
+    return mine["class"] == node.get("class") and mine["args"] == node.get("args")
+
+
+def _set_child(module: Module, key: str, child: Module, where: str) -> None:
+    """Assign a child the file describes; never over a method, a plain attribute or a private name."""
+    plain_name = (key.isidentifier() and not key.startswith("_")) or key.isdigit()
+    taken = hasattr(type(module), key) or (key in vars(module) and key not in module._modules)
+    if not plain_name or taken:
+        raise ModelFileError(f"{where}.children: '{key}' is not a child of {type(module).__name__}")
+    setattr(module, key, child)
+
+
+def _set_attribute(module: Module, key: str, value: Any, where: str) -> None:
+    """Put a saved plain attribute back; only one the rebuilt module has, never a new one."""
+    registered = {*module._parameters, *module._modules, *module._buffers}
+    if key.startswith("_") or key == "training" or key not in vars(module) or (
+            key in registered and value is not None):
+        raise ModelFileError(f"{where}.attributes: {type(module).__name__} has no plain attribute '{key}'")
+    setattr(module, key, value)
 
 
 def _call_args(cls: type[Module], values: dict[str, Any], where: str) -> tuple[list[Any], dict[str, Any]]:
@@ -189,28 +292,69 @@ def _call_args(cls: type[Module], values: dict[str, Any], where: str) -> tuple[l
     return positional, keywords
 
 
-def _size_check(budget: int) -> Callable[[type, dict[str, Any]], None]:
-    def check(cls: type, arguments: dict[str, Any]) -> None:
+class _Budget:
+    """One allocation budget (in array elements) for a whole rebuild.
+
+    ``charge_estimate`` runs before every constructor (as ``module.constructor_check``): a
+    MiniTorch layer is estimated at the product of its integer arguments, a ``kernel_size``
+    counted once per spatial dimension (``Conv2d`` -> k**2), which is what Linear, Conv, the norms
+    and Embedding-like layers allocate. ``charge_built`` then counts what a built module really
+    holds (every Parameter and buffer not counted before), so a class the estimate
+    underrates costs at most one layer before the rebuild stops.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.estimated, self.drawn, self.built = limit, 0, 0, 0
+        self._counted: set[int] = set()
+
+    def charge_estimate(self, cls: type, arguments: dict[str, Any]) -> None:
         if not cls.__module__.startswith("minitorch."):
             return
+        dims = int(cls.__name__[-2]) if cls.__name__[-2:-1].isdigit() and cls.__name__[-1] == "d" else 1
         size = 1
-        for value in _ints(arguments.values()):
-            size *= max(1, abs(value))
-        if size > budget:
+        for arg, value in arguments.items():
+            for number in _ints([value]):
+                per_dim = arg == "kernel_size" and isinstance(value, int)  # k means (k,) * dims
+                size *= max(1, abs(number)) ** (dims if per_dim else 1)
+        self.estimated += size
+        if self.estimated > self.limit:
             raise ModelFileError(
-                f"{cls.__name__}{tuple(arguments.values())!r:.80}: sizes implausibly large for "
-                "the weights in the file"
+                f"{cls.__name__}{tuple(arguments.values())!r:.80}: sizes implausibly large for the "
+                f"weights in the file (the modules so far need ~{self.estimated} elements, the file "
+                f"holds enough for {self.limit})"
             )
 
-    return check
+    def charge_draw(self, size: Any, method: str) -> None:
+        count = 1
+        for number in _ints([size]):
+            count *= max(0, number)
+        self.drawn += count
+        if self.drawn > self.limit:
+            raise ModelFileError(
+                f"a constructor asks the random generator for {count} values ({method}), implausibly "
+                f"many for the weights in the file ({self.limit} at most)"
+            )
+
+    def charge_built(self, module: Module, where: str) -> None:
+        for sub in module.modules():
+            arrays = [p.data for p in sub._parameters.values() if p is not None]
+            for array in [*arrays, *sub._buffers.values()]:
+                if isinstance(array, np.ndarray) and id(array) not in self._counted:
+                    self._counted.add(id(array))
+                    self.built += array.size
+        if self.built > self.limit:
+            raise ModelFileError(
+                f"{where}: the modules built so far hold {self.built} elements, implausibly many for "
+                f"the weights in the file ({self.limit} at most)"
+            )
 
 
 def _ints(values: Any) -> Iterator[int]:
     for value in values:
         if isinstance(value, (tuple, list)):
             yield from _ints(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            yield value
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            yield int(value)
 
 
 @contextlib.contextmanager
@@ -221,6 +365,46 @@ def preserved_rng() -> Iterator[None]:
         yield
     finally:
         generator().bit_generator.state = state
+
+
+# where each of the generator's draws takes its ``size`` positionally
+_DRAW_SIZE_AT = {"uniform": 2, "normal": 2, "standard_normal": 0, "random": 0, "integers": 2,
+                 "permutation": 0}
+
+
+class _BudgetedDraws:
+    """Stands in for the library's generator during a rebuild: layers draw their initial weights
+    from ``generator()``, so each draw's size is charged to the budget before anything is allocated
+    (exact for any layer, however its size depends on its arguments: LSTM, attention...)."""
+
+    def __init__(self, rng: np.random.Generator, budget: _Budget) -> None:
+        self._rng, self._budget = rng, budget
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._rng, name)
+        if name not in _DRAW_SIZE_AT:
+            return method
+
+        def draw(*args: Any, **kwargs: Any) -> Any:
+            at = _DRAW_SIZE_AT[name]
+            size = kwargs.get("size", args[at] if len(args) > at else None)
+            if size is None and kwargs.get("out") is not None:  # drawn into an array made before
+                size = tuple(np.shape(kwargs["out"]))
+            self._budget.charge_draw(size, name)
+            return method(*args, **kwargs)
+
+        return draw
+
+
+@contextlib.contextmanager
+def budgeted_draws(budget: _Budget) -> Iterator[None]:
+    """Route the library's random draws through ``_BudgetedDraws`` while a model is rebuilt."""
+    real = library_random._generator
+    library_random._generator = _BudgetedDraws(real, budget)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        library_random._generator = real
 
 
 @contextlib.contextmanager

@@ -36,7 +36,10 @@ from minitorch.layers import (
     Tanh,
 )
 from minitorch.layers.conv import Conv2d
+from minitorch.layers.embedding import Embedding
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.layers.rnn import GRU, LSTM, RNN
+from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.model_files.format import atomic_write
 from minitorch.module import Module, Sequential, switched_mode
 
@@ -73,6 +76,9 @@ Emitter = Callable[[_Graph, Module, str, tuple[int, ...]], str]
 EMITTERS: dict[type[Module], Emitter] = {}  # keyed by class: a subclass may compute something else
 # Exported layers with no ONNX form, with the reason (the registry test reads this).
 NOT_EXPORTABLE: dict[type[Module], str] = {}
+# sequences: the exporter takes one floating input and gives one output
+NOT_EXPORTABLE.update({cls: "integer ids or several inputs / tuple outputs" for cls in (
+    Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell)})
 
 
 def emitter(*classes: type[Module]) -> Callable[[Emitter], Emitter]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from minitorch import module as module_registry
-from minitorch.checks import check_number
+from minitorch.checks import check_dict, check_number, check_sequence
 from minitorch.module import Parameter
 
 Params = Iterable[Parameter] | Iterable[dict[str, Any]]
@@ -172,7 +172,8 @@ class Optimizer:
         who = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError(f"{who}: expected a dict with keys 'state' and 'param_groups'")
-        saved_groups = list(state_dict["param_groups"])
+        saved_groups = check_sequence(state_dict["param_groups"], who, "state_dict['param_groups']")
+        check_dict(state_dict["state"], who, "state_dict['state']")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{who}: expected {len(self.param_groups)} parameter groups, got {len(saved_groups)}"
@@ -213,6 +214,8 @@ class Optimizer:
             )
         new = {**{k: _copy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
         self._check_group(new)
+        if "initial_lr" in new:  # a scheduler's record of the starting lr
+            check_number(new["initial_lr"], who, f"param_groups[{i}]['initial_lr']", 0)
         return new
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
@@ -233,7 +236,8 @@ class Optimizer:
         for name, value in entry.items():
             value = np.asarray(value)
             if name == "step":
-                if value.shape != () or value.dtype.kind not in "iuf" or value < 0 or value != int(value):
+                if value.shape != () or value.dtype.kind not in "iuf" or not (
+                        np.isfinite(value) and value >= 0 and value == int(value)):
                     raise ValueError(f"{who}: expected 'step' a non-negative integer, got {value!r}")
                 loaded[name] = int(value)
             elif value.shape != p.shape or value.dtype.kind not in "iuf":

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 import numpy as np
 
 from minitorch.callbacks import Callback, CallbackList
-from minitorch.checks import check_positive_int
+from minitorch.checks import check_choice, check_positive_int
 from minitorch.module import Module
 from minitorch.training.history import History
 from minitorch.training.inference import (
@@ -77,7 +78,11 @@ def fit(
               NaN input (CrossEntropyLoss, MSELoss) raises NonFiniteLossError either way.
     Ctrl-C:   the batch being trained finishes, the epoch ends with the batches done so far (and
               its validation), callbacks' ``on_train_end`` run and the history so far is returned
-              with ``history.interrupted = True``. A second Ctrl-C interrupts at once.
+              with ``history.interrupted = True``. A second Ctrl-C interrupts at once, except
+              inside ``optimizer.step()``, which it lets finish (no parameter is left a step behind
+              the others). Where fit cannot defer it (its handler is not installed: another thread,
+              a custom SIGINT handler), a Ctrl-C inside the step stops fit at once with no callback
+              and a KeyboardInterrupt saying the model may be torn.
     The model's train/eval modes are restored when fit returns.
     Example:
         loader = mt.DataLoader(X_train, y_train, batch_size=16, shuffle=True)
@@ -123,6 +128,11 @@ class _Trainer:
                 except KeyboardInterrupt:  # a second Ctrl-C, or one outside the batch loop
                     self._interrupted(f"Interrupted: returning the history of {len(self.history)} epochs")
                 self.callbacks.call("on_train_end", logs)
+        except _TornStep:
+            raise KeyboardInterrupt(
+                "fit: interrupted inside optimizer.step(): some parameters may have taken this step and "
+                "others not, so the model may be torn; no callback ran after it (reload a checkpoint)"
+            ) from None
         finally:
             self.progress.close()
         return self.history
@@ -184,7 +194,11 @@ class _Trainer:
                 if isinstance(module, Module):
                     module.discard_caches()
             raise
-        self.optimizer.step()
+        with self.ctrl_c.deferred():  # a second Ctrl-C waits until every parameter has its update
+            try:
+                self.optimizer.step()
+            except KeyboardInterrupt:  # could not be deferred (fit's handler is not installed)
+                raise _TornStep from None
         self.optimizer.zero_grad()
         return output, loss
 
@@ -223,16 +237,34 @@ class _Trainer:
         self.progress.message(text)
 
 
+class _TornStep(BaseException):
+    """A KeyboardInterrupt raised inside ``optimizer.step()``: fit stops without callbacks."""
+
+
 class _CtrlC:
-    """While fit runs: the first Ctrl-C sets ``pressed`` (the batch finishes), a second interrupts.
+    """While fit runs: the first Ctrl-C sets ``pressed`` (the batch finishes), a second interrupts,
+    except inside ``deferred()`` (the optimizer step), where it waits for the block to end.
 
     Installed only in the main thread and only over Python's default handler; otherwise Ctrl-C
-    raises KeyboardInterrupt at once, which fit handles the same way.
+    raises KeyboardInterrupt at once, which fit handles the same way (inside the optimizer step:
+    fit stops at once and says the model may be torn).
     """
 
     def __init__(self) -> None:
         self.pressed = False
         self._previous: Any = None
+        self._deferring = self._deferred = False
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._deferred:
+            self._deferred = False
+            raise KeyboardInterrupt
 
     def __enter__(self) -> _CtrlC:
         self.pressed = False
@@ -242,7 +274,9 @@ class _CtrlC:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.pressed:
+        if self.pressed and self._deferring:
+            self._deferred = True
+        elif self.pressed:
             raise KeyboardInterrupt
         self.pressed = True
 
@@ -303,5 +337,4 @@ def _check_args(model, loss_fn, optimizer, train_loader, epochs, scheduler, verb
         )
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"fit: expected a scheduler with step(), got {type(scheduler).__name__}")
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    check_choice(verbose, "fit", "verbose", (0, 1, 2))

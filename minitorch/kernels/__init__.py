@@ -1,0 +1,61 @@
+"""The fast room: accelerated versions of plain formulas, and the one switch that selects them.
+
+The plain code of a layer, loss or optimizer is the reference: it reads as its docstring's math. A
+kernel here computes the same thing faster (fewer passes over memory, fewer allocations) and has
+the SAME signature as the plain function it replaces; its docstring names that function, the
+formula, and what it saves. A test asserts fast == plain for every kernel.
+
+    minitorch/kernels/layers.py      layer kernels
+    minitorch/kernels/losses.py      loss kernels
+    minitorch/kernels/optimizers.py  optimizer kernels (functional optimizer forms)
+
+The plain code picks a kernel at one marked line, ``if kernels_enabled(): return fast(...)``, or
+through a dispatcher (as torch.optim picks ``_multi_tensor_sgd`` over ``_single_tensor_sgd``).
+Kernels are on by default; ``use_kernels(False)`` (or MINITORCH_KERNELS=0 in the environment at
+import) runs the plain formulas everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+_enabled = os.environ.get("MINITORCH_KERNELS", "1").strip() not in ("0", "false", "False", "no", "off")
+
+
+def use_kernels(enabled: bool = True) -> None:
+    """Select the kernels (True, the default) or the plain formulas (False) from now on."""
+    global _enabled
+    if not isinstance(enabled, bool):
+        raise TypeError(f"use_kernels: enabled must be True or False, got {enabled!r}")
+    _enabled = enabled
+
+
+def kernels_enabled() -> bool:
+    """Whether the plain code hands its work to a kernel where one exists."""
+    return _enabled
+
+
+def fast_or_plain(family: str, plain: Callable[..., Any]) -> Callable[..., Any]:
+    """The dispatcher: kernel ``minitorch.kernels.<family>.<plain's name>`` if kernels are on and it
+    exists, else ``plain`` itself (torch.optim's choice between ``_single_tensor_*`` and the rest).
+
+    A missing kernel file is not an error: the plain function runs.
+    """
+    if not _enabled:
+        return plain
+    if family not in _families:
+        name = f"minitorch.kernels.{family}"
+        try:
+            _families[family] = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            _families[family] = None
+    return getattr(_families[family], plain.__name__, plain)
+
+
+_families: dict[str, ModuleType | None] = {}  # family -> its kernel module, None if there is none

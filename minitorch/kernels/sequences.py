@@ -1,0 +1,154 @@
+"""Kernels of the sequence family: the LSTM time loops (``minitorch/layers/_recurrence.py``) and
+Embedding's scatter-add (``minitorch/layers/embedding.py``); same signatures, same results to
+rounding, fewer passes.
+
+The plain loops read as their equations and allocate each intermediate; inside a Python loop of
+L steps over small (N, 4H) blocks the number of NumPy calls per step is the cost. These kernels
+write every step into preallocated arrays (``out=``) and merge element-wise passes, so a step of
+the LSTM costs about 11 NumPy calls forward and 11 backward instead of about 25 and 30.
+The caches are the plain ones, so a forward from one and a backward from the other agree.
+The loops' large arrays come from a small pool (``_empty``): an array is reused once nothing holds
+it, which saves the page faults of fresh memory on every call.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+
+_POOL: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}  # most recently used shape last
+_POOL_SHAPES, _POOL_PER_SHAPE = 16, 4
+_POOL_LOCK = threading.Lock()
+
+
+def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """np.empty(shape, dtype), reusing an array of a previous call that nothing references any more.
+
+    Saves page faults: a layer's per-call cache is freed when its backward consumes it, and the C
+    allocator may hand such large blocks back to the system, so the next call's arrays would be
+    faulted in page by page again (thousands of faults per LSTM step). A pooled array is reused only
+    when the pool holds the sole reference (no cache, output or view of it is alive).
+    """
+    key = (tuple(shape), np.dtype(dtype))
+    with _POOL_LOCK:
+        arrays = _POOL.pop(key, [])
+        _POOL[key] = arrays
+        while len(_POOL) > _POOL_SHAPES:
+            del _POOL[next(iter(_POOL))]
+        for array in arrays:
+            if sys.getrefcount(array) <= 3:  # the list, this loop's name, getrefcount's argument
+                return array
+        array = np.empty(key[0], key[1])
+        if len(arrays) < _POOL_PER_SHAPE:
+            arrays.append(array)
+        return array
+
+
+def lstm_forward(xw, h0, c0, W_hh, b_hh):
+    """Kernel of ``_recurrence.lstm_forward`` (same formula: a = xw_t + h_{t-1} @ W_hh.T;
+    i, f, o = sigmoid, g = tanh; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t)).
+
+    Saves: sigmoid(a) = 0.5 * tanh(0.5 a) + 0.5 is taken for the whole (N, 4H) block at once:
+    a's i, f, o columns are halved (one multiply by a column-scale row), one tanh covers all four
+    gates, and one multiply-add maps the i, f, o columns to 0.5 u + 0.5 (g's columns: u * 1 + 0).
+    That is 4 passes over the block instead of 13 over its slices; the product h @ W_hh.T is
+    written straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries).
+    """
+    T, N, G = xw.shape
+    H = G // 4
+    dtype = xw.dtype
+    scale = np.full(G, 0.5, dtype)
+    scale[2 * H:3 * H] = 1.0  # g is a tanh: not halved
+    shift = np.full(G, 0.5, dtype)
+    shift[2 * H:3 * H] = 0.0
+    hs = _empty((T + 1, N, H), dtype)
+    cs = _empty((T + 1, N, H), dtype)
+    gates = _empty((T, N, G), dtype)
+    tanh_cs = _empty((T, N, H), dtype)
+    ig = np.empty((N, H), dtype=dtype)
+    hs[0], cs[0] = h0, c0
+    W_hhT = np.ascontiguousarray(W_hh.T)  # BLAS runs the small per-step product faster on it
+    for t in range(T):
+        a = gates[t]
+        np.matmul(hs[t], W_hhT, out=a)
+        a += xw[t]
+        a *= scale
+        np.tanh(a, out=a)
+        a *= scale
+        a += shift  # i, f, o = 0.5 tanh(0.5 a) + 0.5;  g = tanh(a)
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        np.multiply(f, cs[t], out=cs[t + 1])
+        np.multiply(i, g, out=ig)
+        cs[t + 1] += ig
+        np.tanh(cs[t + 1], out=tanh_cs[t])
+        np.multiply(o, tanh_cs[t], out=hs[t + 1])
+    return hs, cs[T], (cs, gates, tanh_cs)
+
+
+def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
+    """Kernel of ``_recurrence.lstm_backward`` (same formula, step t = L-1 ... 0:
+    dh += dhs[t]; dc += dh * o * (1 - tanh(c_t)**2);
+    da = [dc g, dc c_{t-1}, dc i, dh tanh(c_t)] * [i(1-i), f(1-f), 1-g**2, o(1-o)];
+    dh = da @ W_hh; dc = dc * f).
+
+    Saves: the gate derivatives [i(1-i), f(1-f), 1-g**2, o(1-o)] and 1 - tanh(c_t)**2 are computed
+    for all L steps in a few whole-array passes before the loop (large arrays, no Python overhead
+    per step); inside the loop each step is 11 NumPy calls writing into preallocated arrays, and
+    da @ W_hh goes straight into dh's buffer.
+    """
+    cs, gates, tanh_cs = cache
+    T, _, G = gates.shape
+    H = G // 4
+    deriv = _empty(gates.shape, gates.dtype)
+    np.subtract(1, gates, out=deriv)
+    deriv *= gates  # sigmoid' = y (1 - y) for i, f, o ...
+    np.square(gates[..., 2 * H:3 * H], out=deriv[..., 2 * H:3 * H])
+    np.subtract(1, deriv[..., 2 * H:3 * H], out=deriv[..., 2 * H:3 * H])  # ... tanh' = 1 - g**2 for g
+    dtanh_c = _empty(tanh_cs.shape, tanh_cs.dtype)
+    np.square(tanh_cs, out=dtanh_c)
+    np.subtract(1, dtanh_c, out=dtanh_c)
+    da_all = _empty(gates.shape, gates.dtype)
+    dh, dc = dh_n.copy(), dc_n.copy()
+    tmp = np.empty_like(dh)
+    for t in reversed(range(T)):
+        dh += dhs[t]
+        i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
+        np.multiply(dh, o, out=tmp)
+        tmp *= dtanh_c[t]
+        dc += tmp
+        da = da_all[t]
+        np.multiply(dc, g, out=da[:, :H])
+        np.multiply(dc, cs[t], out=da[:, H:2 * H])
+        np.multiply(dc, i, out=da[:, 2 * H:3 * H])
+        np.multiply(dh, tanh_cs[t], out=da[:, 3 * H:])
+        da *= deriv[t]
+        np.matmul(da, W_hh, out=dh)
+        dc *= f
+    return da_all, da_all, dh, dc
+
+
+def scatter_add_rows(target, ids, rows):
+    """Kernel of ``embedding.scatter_add_rows`` (same formula: target[ids[k]] += rows[k] for every k,
+    repeated ids adding up; the plain form is ``np.add.at(target, ids, rows)``).
+
+    Saves: ``np.add.at`` handles one row at a time. Here the ids are ranked within their repeats
+    (one argsort, not a stable one: any order within a run will do): rank 0 is every id's first
+    occurrence, rank 1 its second, ... Within a rank no id repeats, so ``target[ids_r] += rows_r``
+    is an ordinary buffered fancy-index update: one vectorised gather-add-scatter per rank (a
+    handful with 30 % repeated ids) instead of one small update per row.
+    """
+    n = len(ids)
+    if n == 0:
+        return
+    order = np.argsort(ids)
+    sorted_ids = ids[order]
+    first = np.empty(n, dtype=bool)  # where a run of equal ids starts
+    first[0] = True
+    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
+    positions = np.arange(n)
+    rank = positions - np.maximum.accumulate(np.where(first, positions, 0))  # place within its run
+    for r in range(int(rank.max()) + 1):
+        pick = order[rank == r] if r else order[first]
+        target[ids[pick]] += rows[pick]

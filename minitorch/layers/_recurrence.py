@@ -1,0 +1,179 @@
+"""The time loops of the recurrent layers, forward and backward through time (pure NumPy).
+
+Shared by ``RNN``/``LSTM``/``GRU`` (T steps) and their cells (a loop of T = 1). Each kind has a
+``*_forward`` and a ``*_backward`` with one interface, so the layers above them are kind-agnostic:
+
+    forward(xw, h0, c0, W_hh, b_hh) -> (hs, c_n, cache)
+        xw   (T, N, G)   input projection x_t @ W_ih.T + b_ih of every step, computed before the loop
+                         as ONE product; for RNN and LSTM it also holds b_hh (the two biases only
+                         ever appear summed), GRU adds b_hh inside the loop (its reset gate
+                         multiplies the biased hidden projection)
+        h0   (N, H)      c0 (N, H) for LSTM, None otherwise
+        hs   (T+1, N, H) hs[0] = h0, hs[t+1] = h after step t: hs[1:] is the output, hs[:-1] the
+                         h_{t-1} the hidden products saw
+    backward(dhs, dh_n, dc_n, cache, W_hh) -> (dxw, dhw, dh0, dc0)
+        dhs  (T, N, H)   dL/dh_t from the output;  dh_n, dc_n (N, H): from the final state
+        dxw  (T, N, G)   dL/d(xw): gives dW_ih = dxw.T @ x, db_ih = dxw.sum, dx = dxw @ W_ih
+        dhw  (T, N, G)   dL/d(h_{t-1} @ W_hh.T + b_hh): gives dW_hh = dhw.T @ hs[:-1], db_hh = dhw.sum
+                         (the same array as dxw except for GRU)
+
+Only h_{t-1} @ W_hh.T, its transpose product in backward, and the gate arithmetic run inside the
+Python loops; the weight gradients are one product each, after the loop (in the layers).
+sigmoid(a) is written 0.5 * tanh(0.5 a) + 0.5: exact, and it cannot overflow for any |a|.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import sequences as fast
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """sigma(a) = 1 / (1 + exp(-a)) = 0.5 * tanh(0.5 a) + 0.5 (no exp, no overflow)."""
+    return 0.5 * np.tanh(0.5 * a) + 0.5
+
+
+# ---------------------------------------------------------------------------- Elman RNN
+def rnn_forward(xw, h0, c0, W_hh, b_hh, nonlinearity="tanh"):
+    """h_t = act(xw_t + h_{t-1} @ W_hh.T)   (b_ih + b_hh are inside xw);  act = tanh or relu."""
+    T = xw.shape[0]
+    hs = np.empty((T + 1,) + h0.shape, dtype=xw.dtype)
+    hs[0] = h0
+    for t in range(T):
+        a = xw[t] + hs[t] @ W_hh.T
+        hs[t + 1] = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
+    return hs, None, (hs, nonlinearity)
+
+
+def rnn_backward(dhs, dh_n, dc_n, cache, W_hh):
+    """Through time, t = T-1 ... 0:
+        dh    = dhs[t] + dh_next                  (the output's gradient plus the later step's)
+        da    = dh * (1 - h_t**2)   (tanh)   or   dh * (h_t > 0)   (relu; relu'(0) = 0, as torch)
+        dh_next = da @ W_hh                       (flows to step t-1; dh0 after step 0)
+    """
+    hs, nonlinearity = cache
+    da_all = np.empty(dhs.shape[:2] + (W_hh.shape[0],), dtype=dhs.dtype)
+    dh = dh_n.copy()
+    for t in reversed(range(dhs.shape[0])):
+        dh += dhs[t]
+        h = hs[t + 1]
+        da = dh * (1 - h * h) if nonlinearity == "tanh" else dh * (h > 0)
+        da_all[t] = da
+        dh = da @ W_hh
+    return da_all, da_all, dh, None
+
+
+# --------------------------------------------------------------------------------- LSTM
+def lstm_forward(xw, h0, c0, W_hh, b_hh):
+    """Per step (gates in torch's order i, f, g, o, each H wide):
+        a   = xw_t + h_{t-1} @ W_hh.T                        (N, 4H)
+        i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o);  g = tanh(a_g)
+        c_t = f * c_{t-1} + i * g
+        h_t = o * tanh(c_t)
+    """
+    if kernels_enabled():  # the fast room: same formula, fewer passes per step
+        return fast.lstm_forward(xw, h0, c0, W_hh, b_hh)
+    T, N, G = xw.shape
+    H = G // 4
+    hs = np.empty((T + 1, N, H), dtype=xw.dtype)
+    cs = np.empty((T + 1, N, H), dtype=xw.dtype)
+    gates = np.empty((T, N, G), dtype=xw.dtype)  # i, f, g, o after their nonlinearity
+    tanh_cs = np.empty((T, N, H), dtype=xw.dtype)
+    hs[0], cs[0] = h0, c0
+    for t in range(T):
+        a = xw[t] + hs[t] @ W_hh.T
+        i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
+        g, o = np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+        gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:] = i, f, g, o
+        cs[t + 1] = f * cs[t] + i * g
+        tanh_cs[t] = np.tanh(cs[t + 1])
+        hs[t + 1] = o * tanh_cs[t]
+    return hs, cs[T], (cs, gates, tanh_cs)
+
+
+def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
+    """Through time, t = T-1 ... 0 (dh, dc arrive from step t+1; at t = T-1 from h_n, c_n):
+        dh  = dhs[t] + dh                         (the output's gradient plus the later step's)
+        do  = dh * tanh(c_t)
+        dc  = dc + dh * o * (1 - tanh(c_t)**2)    (c_t reaches the loss through h_t and c_{t+1})
+        di, df, dg = dc * g, dc * c_{t-1}, dc * i
+        da  = [di * i(1-i), df * f(1-f), dg * (1-g**2), do * o(1-o)]      (N, 4H)
+        dh  = da @ W_hh                           (flows to step t-1)
+        dc  = dc * f                              (flows to step t-1)
+    """
+    if kernels_enabled():  # the fast room: same formula, fewer passes per step
+        return fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
+    cs, gates, tanh_cs = cache
+    T, _, G = gates.shape
+    H = G // 4
+    da_all = np.empty_like(gates)
+    dh, dc = dh_n.copy(), dc_n.copy()
+    for t in reversed(range(T)):
+        dh += dhs[t]
+        i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
+        tc = tanh_cs[t]
+        do = dh * tc
+        dc += dh * o * (1 - tc * tc)
+        da = da_all[t]
+        da[:, :H] = dc * g * i * (1 - i)
+        da[:, H:2 * H] = dc * cs[t] * f * (1 - f)
+        da[:, 2 * H:3 * H] = dc * i * (1 - g * g)
+        da[:, 3 * H:] = do * o * (1 - o)
+        dh = da @ W_hh
+        dc = dc * f
+    return da_all, da_all, dh, dc
+
+
+# ---------------------------------------------------------------------------------- GRU
+def gru_forward(xw, h0, c0, W_hh, b_hh):
+    """Per step (gates in torch's order r, z, n, each H wide; xw holds b_ih only):
+        hw  = h_{t-1} @ W_hh.T + b_hh                        (N, 3H)
+        r   = sigmoid(xw_r + hw_r);   z = sigmoid(xw_z + hw_z)
+        n   = tanh(xw_n + r * hw_n)                          (r multiplies the BIASED hw_n, as torch)
+        h_t = (1 - z) * n + z * h_{t-1}
+    """
+    T, N, G = xw.shape
+    H = G // 3
+    hs = np.empty((T + 1, N, H), dtype=xw.dtype)
+    gates = np.empty((T, N, G), dtype=xw.dtype)  # r, z, n after their nonlinearity
+    hw_n = np.empty((T, N, H), dtype=xw.dtype)
+    hs[0] = h0
+    for t in range(T):
+        hw = hs[t] @ W_hh.T
+        if b_hh is not None:
+            hw += b_hh
+        r = sigmoid(xw[t, :, :H] + hw[:, :H])
+        z = sigmoid(xw[t, :, H:2 * H] + hw[:, H:2 * H])
+        n = np.tanh(xw[t, :, 2 * H:] + r * hw[:, 2 * H:])
+        gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:], hw_n[t] = r, z, n, hw[:, 2 * H:]
+        hs[t + 1] = (1 - z) * n + z * hs[t]
+    return hs, None, (hs, gates, hw_n)
+
+
+def gru_backward(dhs, dh_n, dc_n, cache, W_hh):
+    """Through time, t = T-1 ... 0 (dh arrives from step t+1; at t = T-1 from h_n):
+        dh   = dhs[t] + dh
+        dn   = dh * (1 - z);   dz = dh * (h_{t-1} - n)
+        dan  = dn * (1 - n**2)                    (pre-activation of n)
+        dar  = dan * hw_n * r(1-r);   daz = dz * z(1-z)
+        dxw  = [dar, daz, dan]                    (N, 3H)  the input side
+        dhw  = [dar, daz, dan * r]                (N, 3H)  the hidden side (r scales hw_n)
+        dh   = dh * z + dhw @ W_hh                (flows to step t-1)
+    """
+    hs, gates, hw_n = cache
+    T, _, G = gates.shape
+    H = G // 3
+    dxw_all, dhw_all = np.empty_like(gates), np.empty_like(gates)
+    dh = dh_n.copy()
+    for t in reversed(range(T)):
+        dh += dhs[t]
+        r, z, n = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:]
+        dan = dh * (1 - z) * (1 - n * n)
+        dar = dan * hw_n[t] * r * (1 - r)
+        daz = dh * (hs[t] - n) * z * (1 - z)
+        dxw_all[t, :, :H], dxw_all[t, :, H:2 * H], dxw_all[t, :, 2 * H:] = dar, daz, dan
+        dhw_all[t, :, :H], dhw_all[t, :, H:2 * H], dhw_all[t, :, 2 * H:] = dar, daz, dan * r
+        dh = dh * z + dhw_all[t] @ W_hh
+    return dxw_all, dhw_all, dh, None

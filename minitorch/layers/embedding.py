@@ -1,0 +1,103 @@
+"""Embedding: a lookup table from integer ids to learned vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.checks import check_positive_int
+from minitorch.dtypes import get_default_dtype
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import sequences as fast
+from minitorch.module import Module, Parameter
+from minitorch.random import generator
+
+
+class Embedding(Module):
+    """Row lookup y = weight[ids], as torch.nn.Embedding (ids of any shape, integer dtype).
+
+    Shapes:   ids (*) integers in [0, num_embeddings)   weight (num_embeddings, embedding_dim)
+              y (*, embedding_dim)
+    Forward:  y = weight[ids]
+    Backward: weight.grad[ids[k]] += dy[k] for every position k      (num_embeddings, embedding_dim)
+                        a scatter-add straight into weight.grad: a row used m times gets the sum of
+                        its m upstream rows (right for repeats); positions holding padding_idx are
+                        skipped, so the padding row's gradient stays 0 (never updated), as torch
+              dids = None   the ids are integers: not differentiable (CONTRACT §4)
+    Init:     weight ~ N(0, 1), weight[padding_idx] = 0   (torch.nn.Embedding's default)
+    padding_idx may be negative (counted from the end), as torch; it is stored non-negative.
+    Example:
+        emb = Embedding(10, 3, padding_idx=0)
+        y = emb(np.array([[1, 2, 0], [4, 4, 9]]))     # (2, 3, 3)
+        emb.backward(np.ones((2, 3, 3)))               # None; emb.weight.grad[4] == 2, row 0 stays 0
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None) -> None:
+        super().__init__()
+        self.num_embeddings = check_positive_int(num_embeddings, "Embedding", "num_embeddings")
+        self.embedding_dim = check_positive_int(embedding_dim, "Embedding", "embedding_dim")
+        if padding_idx is not None:
+            valid = isinstance(padding_idx, (int, np.integer)) and not isinstance(padding_idx, bool)
+            if not valid or not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx must be an integer in [-{self.num_embeddings}, "
+                    f"{self.num_embeddings}) or None, got {padding_idx!r}"
+                )
+            padding_idx = int(padding_idx) % self.num_embeddings
+        self.padding_idx = padding_idx
+        shape = (self.num_embeddings, self.embedding_dim)
+        self.weight = Parameter(generator().standard_normal(shape).astype(get_default_dtype()))
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0
+        self._ids: np.ndarray | None = None
+
+    def forward(self, ids: np.ndarray) -> np.ndarray:
+        ids = self._check_ids(ids)
+        self._ids = ids
+        return self.weight.data[ids]
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        ids = self._cached(self._ids)
+        dy = self._check_grad(dy, ids.shape + (self.embedding_dim,), self.weight.data.dtype)
+        # w.r.t. parameters
+        ids, dy = ids.reshape(-1), dy.reshape(-1, self.embedding_dim)
+        if self.padding_idx is not None:
+            keep = ids != self.padding_idx
+            ids, dy = ids[keep], dy[keep]
+        if self.weight.grad is None:  # the contract's fresh gradient: a scatter-add needs zeros
+            self.weight.grad = np.zeros_like(self.weight.data)
+        # added in place: a (num_embeddings, dim) temporary and its copy would cost more than the rows
+        scatter_add_rows(self.weight.grad, ids, dy)
+
+    def backward_input(self, dy: np.ndarray) -> None:
+        ids = self._cached(self._ids)
+        self._check_grad(dy, ids.shape + (self.embedding_dim,), self.weight.data.dtype)
+        # w.r.t. input: integer ids have no gradient
+        return None
+
+    def _check_ids(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu":
+            raise ValueError(
+                f"Embedding(num_embeddings={self.num_embeddings}): expected integer ids in "
+                f"[0, {self.num_embeddings}), got dtype {ids.dtype}"
+            )
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
+            raise ValueError(
+                f"Embedding(num_embeddings={self.num_embeddings}): ids must lie in "
+                f"[0, {self.num_embeddings}), got values in [{ids.min()}, {ids.max()}]"
+            )
+        return ids
+
+    def extra_repr(self) -> str:
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+def scatter_add_rows(target: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
+    """target[ids[k]] += rows[k] for every k, repeated ids adding up: ``np.add.at``.
+
+    (``target[ids] += rows`` would be wrong: with repeats, only one of the rows would land.)
+    """
+    if kernels_enabled():  # the fast room: vectorised per rank of repeat, same result
+        return fast.scatter_add_rows(target, ids, rows)
+    np.add.at(target, ids, rows)

@@ -1,0 +1,345 @@
+"""Recurrent layers over whole sequences: RNN, LSTM, GRU (torch.nn's signatures, names and layouts).
+
+The time loops themselves (forward and backward through time, per kind) are in ``_recurrence.py``;
+this file stacks them into layers and directions and does the products outside the loops.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any
+
+import numpy as np
+
+from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
+from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.layers import _recurrence as rec
+from minitorch.module import Module, Parameter
+from minitorch.random import generator
+
+
+class RNNBase(Module):
+    """The machinery shared by RNN, LSTM and GRU: stacking, directions, dropout, shapes, checks.
+
+    Shapes:   x (L, N, in), or (N, L, in) with batch_first, or (L, in) unbatched
+              h0, c0, h_n, c_n (D * num_layers, N, H), or (D * num_layers, H) unbatched, whatever
+              batch_first says; D = 2 if bidirectional else 1; index k * D + d is layer k, direction d
+              output (L, N, D * H) (batch_first: (N, L, D * H)): the last layer's h_t, forward
+              direction in [..., :H], reverse direction in [..., H:]
+    Forward, per layer k and direction d (the reverse direction reads the sequence backwards):
+              xw = x_k @ W_ih.T + b_ih (+ b_hh for RNN/LSTM)   ONE product over all L * N rows
+              the time loop of the kind (see the class docstring and _recurrence.py)
+              x_{k+1} = concat(directions) * mask_k            inter-layer dropout, training only
+    Backward (one pass through time per layer and direction, from the last layer down):
+              dxw, dhw, dh0, dc0 = loop backward (dh, dc flow from step t to t-1)
+              dW_ih = dxw.T @ x_k      dW_hh = dhw.T @ h_{t-1}      one product each, after the loop
+              db_ih = dxw.sum          db_hh = dhw.sum
+              dx_k  = dxw @ W_ih       (summed over directions, times mask_{k-1})
+    The time loop gives dx and the weight gradients in one pass that cannot be split without doing it
+    twice, so these layers define ``backward`` directly (both blocks labelled, CONTRACT §3).
+    Truncated backprop through time: pass the previous batch's (h_n, c_n) as hx. It is a constant
+    input here, so backward stops at the batch boundary by construction (its gradient is returned
+    as dh0 and simply not used).
+    """
+
+    GATES = 1
+    BIAS_HH_IN_LOOP = False  # GRU: b_hh stays in the loop (its reset gate scales it)
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False) -> None:
+        super().__init__()
+        who = type(self).__name__
+        self.input_size = check_positive_int(input_size, who, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, who, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, who, "num_layers")
+        self.bias = check_bool(bias, who, "bias")
+        self.batch_first = check_bool(batch_first, who, "batch_first")
+        self.dropout = check_number(dropout, who, "dropout", 0, 1)
+        self.bidirectional = check_bool(bidirectional, who, "bidirectional")
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn(  # as torch: the dropout is between layers, so one layer has none
+                f"{who}: dropout adds dropout after all but the last recurrent layer, so non-zero dropout "
+                f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
+                stacklevel=3,
+            )
+        D, H, G = self.num_directions, self.hidden_size, self.GATES * self.hidden_size
+        k = 1.0 / np.sqrt(H)
+        rng, dtype = generator(), get_default_dtype()
+        for layer in range(self.num_layers):
+            fan_in = self.input_size if layer == 0 else D * H
+            for suffix in ("", "_reverse")[:D]:
+                shapes = {"weight_ih": (G, fan_in), "weight_hh": (G, H)}
+                if self.bias:
+                    shapes |= {"bias_ih": (G,), "bias_hh": (G,)}
+                for name, shape in shapes.items():  # torch's order, each U(-1/sqrt(H), 1/sqrt(H))
+                    weight = Parameter(rng.uniform(-k, k, shape).astype(dtype))
+                    setattr(self, f"{name}_l{layer}{suffix}", weight)
+        self._caches: list | None = None
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def _loop(self) -> tuple[Any, Any]:
+        """(forward, backward) of this kind's time loop (see _recurrence.py)."""
+        raise NotImplementedError
+
+    def _weights(self, layer: int, direction: int) -> tuple[np.ndarray, ...]:
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        W_ih, W_hh = getattr(self, "weight_ih" + suffix), getattr(self, "weight_hh" + suffix)
+        if not self.bias:
+            return W_ih, W_hh, None, None
+        return W_ih, W_hh, getattr(self, "bias_ih" + suffix), getattr(self, "bias_hh" + suffix)
+
+    # ------------------------------------------------------------------------- forward
+    def forward(self, input: np.ndarray, hx: Any = None) -> tuple[np.ndarray, Any]:
+        x, states, batched = self._check_inputs(input, hx)
+        loop_forward, _ = self._loop()
+        D = self.num_directions
+        h_n, c_n = np.empty_like(states[0]), np.empty_like(states[0])
+        caches, masks = [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for d in range(D):
+                W_ih, W_hh, b_ih, b_hh = self._weights(layer, d)
+                xs = x if d == 0 else x[::-1]
+                xw = xs.reshape(-1, xs.shape[-1]) @ W_ih.data.T  # all L * N steps in one product
+                if b_ih is not None:
+                    xw += b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
+                xw = xw.reshape(xs.shape[0], xs.shape[1], W_ih.shape[0])
+                j = layer * D + d
+                c0 = None if states[1] is None else states[1][j]
+                b_loop = b_hh.data if self.BIAS_HH_IN_LOOP and b_hh is not None else None
+                hs, c_last, cache = loop_forward(xw, states[0][j], c0, W_hh.data, b_loop)
+                h_n[j] = hs[-1]
+                if c_last is not None:
+                    c_n[j] = c_last
+                outputs.append(hs[1:] if d == 0 else hs[:0:-1])  # reverse outputs back in time order
+                caches.append((xs, hs, cache))
+            x = np.concatenate(outputs, axis=-1) if D == 2 else outputs[0]
+            if layer < self.num_layers - 1 and self.training and self.dropout > 0:
+                keep = generator().random(x.shape) >= self.dropout
+                masks.append(keep.astype(x.dtype) / x.dtype.type(1.0 - self.dropout))
+                x = x * masks[-1]
+            else:
+                masks.append(None)
+        self._caches, self._masks, self._batched, self._hx_given = caches, masks, batched, hx is not None
+        self._out_shape = x.shape
+        output = self._from_time_major(x, batched)
+        hidden = (h_n, c_n) if states[1] is not None else h_n
+        if not batched:
+            hidden = tuple(s[:, 0] for s in hidden) if isinstance(hidden, tuple) else hidden[:, 0]
+        return output, hidden
+
+    # ------------------------------------------------------------------------ backward
+    def backward(self, grad: Any) -> Any:
+        caches, masks = self._cached(self._caches), self._masks
+        dout, dh_n, dc_n = self._split_grad(grad)
+        _, loop_backward = self._loop()
+        D, H = self.num_directions, self.hidden_size
+        dh0, dc0 = np.zeros_like(dh_n), np.zeros_like(dh_n)
+        for layer in reversed(range(self.num_layers)):
+            if masks[layer] is not None:
+                dout = dout * masks[layer]
+            dx = None
+            for d in reversed(range(D)):
+                W_ih, W_hh, b_ih, b_hh = self._weights(layer, d)
+                xs, hs, cache = caches[layer * D + d]
+                j = layer * D + d
+                dhs = dout[..., d * H:(d + 1) * H]
+                dhs = dhs if d == 0 else dhs[::-1]
+                dc_last = None if self.GATES != 4 else dc_n[j]
+                dxw, dhw, dh0[j], dc_first = loop_backward(dhs, dh_n[j], dc_last, cache, W_hh.data)
+                if dc_first is not None:
+                    dc0[j] = dc_first
+                # w.r.t. parameters: one product each over all L * N steps
+                dxw2, dhw2 = dxw.reshape(-1, dxw.shape[-1]), dhw.reshape(-1, dhw.shape[-1])
+                W_ih.accumulate_grad(dxw2.T @ xs.reshape(-1, xs.shape[-1]))
+                W_hh.accumulate_grad(dhw2.T @ hs[:-1].reshape(-1, H))
+                if b_ih is not None:
+                    db_ih = dxw2.sum(axis=0)
+                    b_ih.accumulate_grad(db_ih)  # RNN, LSTM: dhw is dxw (the biases enter summed)
+                    b_hh.accumulate_grad(db_ih if dhw is dxw else dhw2.sum(axis=0))
+                # w.r.t. input
+                dxs = (dxw2 @ W_ih.data).reshape(xs.shape)
+                dxs = dxs if d == 0 else dxs[::-1]
+                dx = dxs if dx is None else dx + dxs
+            dout = dx
+        return self._input_grads(dout, dh0, dc0)
+
+    def _split_grad(self, grad: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dout, dh_n, dc_n) time-major and batched, zeros where the gradient is None (CONTRACT §4)."""
+        who, batched = type(self).__name__, self._batched
+        dtype = self.weight_ih_l0.data.dtype
+        L, N, DH = self._out_shape
+        state_shape = (self.num_directions * self.num_layers, N, self.hidden_size)
+        state_shape = state_shape if batched else (state_shape[0], state_shape[2])
+        out_shape = (L, DH) if not batched else (N, L, DH) if self.batch_first else (L, N, DH)
+        douts, dstate = (grad, None) if not isinstance(grad, tuple) else grad
+        if isinstance(douts, tuple):
+            raise ValueError(f"{who}.backward: expected (doutput, dh_n{', dc_n' if self.GATES == 4 else ''})"
+                             ", got a nested tuple first")
+        if self.GATES == 4:
+            dh_n, dc_n = (None, None) if dstate is None else dstate
+        else:
+            dh_n, dc_n = dstate, None
+        dout = np.zeros(out_shape, dtype) if douts is None else self._check_grad(douts, out_shape, dtype)
+        dh_n, dc_n = ((np.zeros(state_shape, dtype) if g is None else self._check_grad(g, state_shape, dtype))
+                      for g in (dh_n, dc_n))
+        if not batched:
+            dh_n, dc_n = dh_n[:, None], dc_n[:, None]
+        return self._to_time_major(dout, batched), dh_n, dc_n
+
+    def _input_grads(self, dx: np.ndarray, dh0: np.ndarray, dc0: np.ndarray) -> Any:
+        """dx alone, or (dx, dh0) / (dx, (dh0, dc0)) when hx was given: the inputs' structure."""
+        dx = self._from_time_major(dx, self._batched)
+        if not self._hx_given:
+            return dx
+        if not self._batched:
+            dh0, dc0 = dh0[:, 0], dc0[:, 0]
+        return (dx, (dh0, dc0)) if self.GATES == 4 else (dx, dh0)
+
+    # -------------------------------------------------------------------------- checks
+    def _to_time_major(self, x: np.ndarray, batched: bool) -> np.ndarray:
+        if not batched:
+            return x[:, None]
+        return x.swapaxes(0, 1) if self.batch_first else x
+
+    def _from_time_major(self, x: np.ndarray, batched: bool) -> np.ndarray:
+        if not batched:
+            return x[:, 0]
+        return np.ascontiguousarray(x.swapaxes(0, 1)) if self.batch_first else x
+
+    def _check_inputs(self, input: Any, hx: Any) -> tuple[np.ndarray, tuple, bool]:
+        """x as (L, N, in) in the parameters' dtype, (h0, c0 or None) as (D * layers, N, H); batched."""
+        who, H = type(self).__name__, self.hidden_size
+        dtype = self.weight_ih_l0.data.dtype
+        x = as_floating(input, who)
+        layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[-2 if x.ndim == 2 else 0] == 0:
+            raise ValueError(
+                f"{who}(input_size={self.input_size}): expected input {layout.format(self.input_size)} "
+                f"or unbatched (L, {self.input_size}) with L >= 1, got {x.shape}"
+            )
+        batched = x.ndim == 3
+        x = self._to_time_major(x.astype(dtype, copy=False), batched)
+        shape = (self.num_directions * self.num_layers, x.shape[1], H)
+        shape = shape if batched else (shape[0], H)
+        names = ("h0", "c0") if self.GATES == 4 else ("h0",)
+        if hx is None:
+            given = [None] * len(names)
+        elif self.GATES == 4:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise ValueError(f"{who}: expected hx = (h0, c0), a pair of arrays, got {type(hx).__name__}")
+            given = list(hx)
+        else:
+            given = [hx]
+        states = []
+        for name, value in zip(names, given, strict=True):
+            if value is None:
+                states.append(np.zeros((shape[0], x.shape[1], H), dtype))
+                continue
+            value = as_floating(value, who)
+            if value.shape != shape:
+                raise ValueError(f"{who}: expected {name} of shape {shape}, got {value.shape}")
+            value = value.astype(dtype, copy=False)
+            states.append(value if batched else value[:, None])
+        return x, (states[0], states[1] if len(states) == 2 else None), batched
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+                    "bidirectional": False}
+        for name, default in defaults.items():
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name)}"
+        return text
+
+
+class RNN(RNNBase):
+    """Elman RNN, as torch.nn.RNN: h_t = act(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh).
+
+    Shapes:   see RNNBase; weight_ih_l{k}[_reverse] (H, in or D*H), weight_hh_l{k} (H, H),
+              bias_ih_l{k}, bias_hh_l{k} (H,)
+    Forward:  per step: a_t = xw_t + h_{t-1} @ W_hh.T;  h_t = tanh(a_t) or relu(a_t)
+    Backward: through time: dh = dhs[t] + dh_next;  da = dh * act'(a_t);  dh_next = da @ W_hh
+              dW_ih = da.T @ x   (H, in)   dW_hh = da.T @ h_{t-1}   (H, H)   db_ih = db_hh = da.sum
+              dx = da @ W_ih     (L, N, in)     dh0 = dh_next after step 0   (returned if hx given)
+              relu'(0) = 0, as torch
+    Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))   (torch.nn.RNN's default)
+    Example:
+        rnn = RNN(10, 20, num_layers=2)
+        output, h_n = rnn(np.random.randn(5, 3, 10))           # (5, 3, 20), (2, 3, 20)
+        dx = rnn.backward((np.ones((5, 3, 20)), None))          # (5, 3, 10)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False) -> None:
+        check_choice(nonlinearity, "RNN", "nonlinearity", ("tanh", "relu"))
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        self.nonlinearity = nonlinearity
+
+    def _loop(self) -> tuple[Any, Any]:
+        return functools.partial(rec.rnn_forward, nonlinearity=self.nonlinearity), rec.rnn_backward
+
+    def extra_repr(self) -> str:
+        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
+        return super().extra_repr() + extra
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, as torch.nn.LSTM; returns (output, (h_n, c_n)).
+
+    Shapes:   see RNNBase; weight_ih_l{k}[_reverse] (4H, in or D*H), weight_hh_l{k} (4H, H),
+              bias_ih_l{k}, bias_hh_l{k} (4H,), rows in torch's gate order i, f, g, o
+    Forward:  per step:  a = x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh     (N, 4H)
+              i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o);  g = tanh(a_g)
+              c_t = f * c_{t-1} + i * g;     h_t = o * tanh(c_t)
+    Backward: through time, t = L-1 ... 0, (dh, dc) starting from (dh_n, dc_n):
+              dh = dhs[t] + dh;   dc = dc + dh * o * (1 - tanh(c_t)**2)
+              da = [dc*g * i(1-i), dc*c_{t-1} * f(1-f), dc*i * (1-g**2), dh*tanh(c_t) * o(1-o)]
+              dh = da @ W_hh  (to step t-1);    dc = dc * f  (to step t-1)
+              dW_ih = da.T @ x   (4H, in)   dW_hh = da.T @ h_{t-1}   (4H, H)   db_ih = db_hh = da.sum (4H,)
+              dx = da @ W_ih   (L, N, in)    dh0, dc0 = the final dh, dc   (returned if hx given)
+    Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))   (torch.nn.LSTM's default)
+    Example:
+        lstm = LSTM(10, 20, batch_first=True)
+        output, (h_n, c_n) = lstm(np.random.randn(3, 5, 10), (h0, c0))   # (3, 5, 20), (1, 3, 20) x 2
+        dx, (dh0, dc0) = lstm.backward((np.ones((3, 5, 20)), (None, None)))
+    """
+
+    GATES = 4
+
+    def _loop(self) -> tuple[Any, Any]:
+        return rec.lstm_forward, rec.lstm_backward
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, as torch.nn.GRU (the reset gate multiplies the biased hidden projection).
+
+    Shapes:   see RNNBase; weight_ih_l{k}[_reverse] (3H, in or D*H), weight_hh_l{k} (3H, H),
+              bias_ih_l{k}, bias_hh_l{k} (3H,), rows in torch's gate order r, z, n
+    Forward:  per step:  xw = x_t @ W_ih.T + b_ih;   hw = h_{t-1} @ W_hh.T + b_hh      (N, 3H)
+              r = sigmoid(xw_r + hw_r);  z = sigmoid(xw_z + hw_z);  n = tanh(xw_n + r * hw_n)
+              h_t = (1 - z) * n + z * h_{t-1}
+    Backward: through time, t = L-1 ... 0, dh starting from dh_n:
+              dh = dhs[t] + dh;  dan = dh*(1-z)*(1-n**2);  dar = dan*hw_n*r(1-r)
+              daz = dh*(h_{t-1}-n)*z(1-z);  dxw = [dar, daz, dan];  dhw = [dar, daz, dan * r]
+              dh = dh * z + dhw @ W_hh  (to step t-1)
+              dW_ih = dxw.T @ x  (3H, in)   db_ih = dxw.sum  (3H,)
+              dW_hh = dhw.T @ h_{t-1}  (3H, H)   db_hh = dhw.sum  (3H,)
+              dx = dxw @ W_ih   (L, N, in)    dh0 = the final dh   (returned if hx given)
+    Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))   (torch.nn.GRU's default)
+    Example:
+        gru = GRU(10, 20, bidirectional=True)
+        output, h_n = gru(np.random.randn(5, 3, 10))            # (5, 3, 40), (2, 3, 20)
+        dx = gru.backward(np.ones((5, 3, 40)))                   # a bare array: d output
+    """
+
+    GATES = 3
+    BIAS_HH_IN_LOOP = True
+
+    def _loop(self) -> tuple[Any, Any]:
+        return rec.gru_forward, rec.gru_backward

@@ -1,0 +1,104 @@
+"""The LSTM time-loop kernels equal the plain loops (outputs, caches, every gradient), and mix with them."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minitorch as mt
+from minitorch.kernels import kernels_enabled, use_kernels
+from minitorch.kernels import sequences as fast
+from minitorch.layers import _recurrence as plain
+
+
+@contextlib.contextmanager
+def plain_only():
+    before = kernels_enabled()
+    use_kernels(False)
+    try:
+        yield
+    finally:
+        use_kernels(before)
+
+
+def _case(T, N, H, dtype, seed):
+    rng = np.random.default_rng(seed)
+    xw = rng.standard_normal((T, N, 4 * H)).astype(dtype)
+    h0, c0 = rng.standard_normal((N, H)).astype(dtype), rng.standard_normal((N, H)).astype(dtype)
+    W_hh = rng.standard_normal((4 * H, H)).astype(dtype) / np.sqrt(H)
+    dhs = rng.standard_normal((T, N, H)).astype(dtype)
+    dh_n, dc_n = rng.standard_normal((N, H)).astype(dtype), rng.standard_normal((N, H)).astype(dtype)
+    return xw, h0, c0, W_hh, dhs, dh_n, dc_n
+
+
+@settings(max_examples=30, deadline=None)
+@given(T=st.integers(1, 6), N=st.integers(1, 4), H=st.integers(1, 5), float32=st.booleans(),
+       seed=st.integers(0, 2**31))
+def test_lstm_kernels_equal_the_plain_loops(T, N, H, float32, seed):
+    dtype = np.float32 if float32 else np.float64
+    tol = dict(rtol=1e-5, atol=1e-6) if float32 else dict(rtol=1e-13, atol=1e-14)
+    xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(T, N, H, dtype, seed)
+    with plain_only():
+        hs_p, c_p, cache_p = plain.lstm_forward(xw, h0, c0, W_hh, None)
+    hs_f, c_f, cache_f = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    for a, b in zip((hs_p, c_p, *cache_p), (hs_f, c_f, *cache_f), strict=True):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(b, a, **tol)
+    with plain_only():
+        back_p = plain.lstm_backward(dhs, dh_n, dc_n, cache_p, W_hh)
+    back_f = fast.lstm_backward(dhs, dh_n, dc_n, cache_f, W_hh)
+    mixed = fast.lstm_backward(dhs, dh_n, dc_n, cache_p, W_hh)  # a plain forward, a fast backward
+    for a, b, c in zip(back_p, back_f, mixed, strict=True):
+        np.testing.assert_allclose(b, a, **tol)
+        np.testing.assert_allclose(c, a, **tol)
+
+
+def test_kernels_leave_their_inputs_alone():
+    xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, 2, 4, np.float64, 0)
+    copies = [a.copy() for a in (xw, h0, c0, W_hh, dhs, dh_n, dc_n)]
+    _, _, cache = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
+    for a, b in zip((xw, h0, c0, W_hh, dhs, dh_n, dc_n), copies, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(V=st.integers(1, 12), D=st.integers(1, 4), n=st.integers(0, 40), float32=st.booleans(),
+       seed=st.integers(0, 2**31))
+def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
+    """Repeated ids add up, into a target that already holds a gradient (accumulation)."""
+    dtype = np.float32 if float32 else np.float64
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, V, n)
+    rows = rng.standard_normal((n, D)).astype(dtype)
+    target = rng.standard_normal((V, D)).astype(dtype)
+    expected = target.copy()
+    np.add.at(expected, ids, rows)
+    fast.scatter_add_rows(target, ids, rows)
+    np.testing.assert_allclose(target, expected, rtol=1e-5 if float32 else 1e-13, atol=1e-6 if float32 else 0)
+
+
+def test_pooled_arrays_are_never_shared_while_anything_holds_them():
+    """Two pending forwards (and an output kept by the user) keep their own arrays; a freed one is reused."""
+    xw, h0, c0, W_hh, *_ = _case(4, 3, 5, np.float64, 0)
+    hs1, _, cache1 = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    kept = hs1.copy()
+    hs2, _, cache2 = fast.lstm_forward(xw * 2, h0, c0, W_hh, None)
+    assert hs1 is not hs2 and not any(a is b for a, b in zip(cache1, cache2, strict=True))
+    np.testing.assert_array_equal(hs1, kept)
+    output = hs2[1:]  # a view the user keeps: hs2 must not be handed out again
+    del hs2, cache2
+    hs3, _, _ = fast.lstm_forward(xw * 3, h0, c0, W_hh, None)
+    assert hs3.base is not output.base and hs3 is not output.base
+    gates_id = id(fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1])
+    assert id(fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1]) == gates_id  # freed: reused, no new pages
+    lstm = mt.LSTM(3, 4)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    first, _ = lstm(x)
+    keep = first.copy()
+    lstm.backward(np.ones_like(first))
+    lstm(x * 2)
+    np.testing.assert_array_equal(first, keep)  # the user's output survives later calls
