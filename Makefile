@@ -30,11 +30,14 @@ docs: $(VENV)/.installed-docs
 docs-serve: $(VENV)/.installed-docs
 	$(BIN)/mkdocs serve
 
-# The benchmark unsets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on this machine for old OpenBLAS
-# builds; they force a slower kernel on current NumPy) for its own run only; never for tests or CI.
-# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS=--quick` for a one-minute smoke run.
+# The benchmark unsets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on some machines for old OpenBLAS
+# builds; they force a slower kernel on current NumPy) for its own run only, never for tests or CI,
+# and records what it unset (MINITORCH_BENCH_UNSET). Threads: bench.py gives every timed process the
+# same count (--threads, default 2). BENCH_ARGS passes options, e.g. BENCH_ARGS=--quick (< 1 minute).
 bench: $(VENV)/.installed-bench
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+	  MINITORCH_BENCH_UNSET="OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE-<unset>} OPENBLAS_L2_SIZE=$${OPENBLAS_L2_SIZE-<unset>}" \
+	  $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

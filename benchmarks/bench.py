@@ -1,244 +1,149 @@
-"""MiniTorch vs PyTorch CPU vs scikit-learn vs the bare matrix products, side by side (issue 5).
+"""MiniTorch against PyTorch CPU and a hand-written NumPy step, each in a fresh process of its own (issue 12).
 
-    make bench                                   # creates .venv with the [bench] extra, runs this
-    python benchmarks/bench.py --json out.json   # the same, in an environment you made yourself
+    make bench                                  # isolated processes, ~4 minutes; --quick: under 1 minute
+    python benchmarks/bench.py --only mlp,small # some families; --in-process: also the one-process check
 
-Everything timed in this process is interleaved: each round times every contender for about
-``--block`` seconds, in rotating order. Times are medians over ``--repeats`` rounds; each ratio is
-the median over rounds of that round's ratio, so a burst of machine load, which slows a whole
-round, hits both sides of a ratio alike. Import time and
-peak memory are measured in fresh subprocesses. PyTorch and scikit-learn are optional: without
-them their columns read n/a. Both NumPy's BLAS and PyTorch use 2 threads.
+Workloads are discovered in ``benchmarks/workloads/*.py`` (see ``harness.py``). Every timed process gets
+the same thread settings (``--threads``, default 2 = this machine's cores) through OPENBLAS_NUM_THREADS,
+OMP_NUM_THREADS and MKL_NUM_THREADS, and builds the same data from the same seeds. Each round starts one
+process per contender, in an order that rotates; the table reports medians over rounds, the min-max
+spread and every ratio as the median of per-round ratios. ``breakdown.py`` runs once per round too.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import gc
-import importlib
-import importlib.util
 import json
 import os
 import platform
-import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import contenders as c
-import fresh
+import harness
 import report
 
-import minitorch as mt
-
-THREADS = 2
-MLP = (784, 512, 256, 10)
-IRIS = (4, 16, 3)
-BATCHES = (32, 128, 512)
 HERE = Path(__file__).resolve().parent
-ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")
-SETTLE_S = 0.1  # pause between timed blocks (see interleaved)
 
 
-def optional(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        print(f"note: {name} is not installed, its columns read n/a "
-              "(pip install -e '.[bench]', or run `make bench`)")
-        return None
-
-
-def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, block: float) -> dict[str, dict]:
-    """Seconds per call of each function: median (and quartiles) over ``repeats`` interleaved blocks.
-
-    Warm-up: each function runs for ~0.2 s first, which also calibrates how many calls fill a block.
-    The garbage collector is paused inside a block (as ``timeit`` does) and run between blocks.
-    Between blocks the process sleeps SETTLE_S: OpenBLAS's and PyTorch's OpenMP worker threads
-    spin-wait for a while after their last job, and on 2 cores a spinning pool of one library would
-    otherwise steal a core from the block of the other.
-    """
-    calls = {}
-    for name, fn in fns.items():
-        fn()
-        start, n = time.perf_counter(), 0
-        while time.perf_counter() - start < max(0.2, 2 * block) or n < 3:
-            fn()
-            n += 1
-        calls[name] = max(1, round(block * n / (time.perf_counter() - start)))
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            fn, n = fns[name], calls[name]
-            gc.collect()
-            time.sleep(SETTLE_S)
-            gc.disable()
-            start = time.perf_counter()
-            for _ in range(n):
-                fn()
-            times[name].append((time.perf_counter() - start) / n)
-            gc.enable()
-    out = {}
-    for name, ts in times.items():
-        q = statistics.quantiles(ts, n=4) if len(ts) > 1 else [ts[0]] * 3
-        out[name] = {"median_s": statistics.median(ts), "q1_s": q[0], "q3_s": q[2], "min_s": min(ts),
-                     "calls_per_block": calls[name], "rounds_s": ts}
-    return out
-
-
-def bench_mlp(torch: ModuleType | None, nn: ModuleType | None, args: argparse.Namespace) -> dict:
-    """The 784-512-256-10 training step at each batch size, up to four contenders interleaved."""
-    results = {}
-    for batch in BATCHES:
-        pool = c.batch_pool(MLP, batch)
-        fns: dict[str, Callable[[], Any]] = {
-            "minitorch": c.minitorch_step(MLP, pool),
-            "gemm": c.gemm_step(MLP, batch),
-        }
-        if torch is not None:
-            fns["torch"] = c.torch_step(torch, MLP, pool)
-        if nn is not None:
-            fns["sklearn"] = c.sklearn_step(nn, MLP, pool)
-        print(f"  MLP step, batch {batch}: {', '.join(fns)}", flush=True)
-        results[batch] = interleaved(fns, args.repeats, args.block)
-    return results
-
-
-def bench_adam(torch: ModuleType | None, args: argparse.Namespace) -> dict | None:
-    if not hasattr(mt, "Adam"):
-        print("  Adam: n/a (this minitorch has no mt.Adam yet)")
-        return None
-    batch = 128
-    pool = c.batch_pool(MLP, batch)
-    fns = {"minitorch": c.minitorch_step(MLP, pool, optimizer="adam")}
-    if torch is not None:
-        fns["torch"] = c.torch_step(torch, MLP, pool, optimizer="adam")
-    print(f"  MLP step with Adam, batch {batch}: {', '.join(fns)}", flush=True)
-    return {batch: interleaved(fns, args.repeats, args.block)}
-
-
-def bench_small(torch: ModuleType | None, args: argparse.Namespace) -> dict:
-    """The Iris-size step (4-16-3, batch 16) and one-sample inference of the 784 model."""
-    pool = c.batch_pool(IRIS, 16)
-    fns = {"minitorch": c.minitorch_step(IRIS, pool)}
-    if torch is not None:
-        fns["torch"] = c.torch_step(torch, IRIS, pool)
-    print(f"  Iris-size step (4-16-3, batch 16): {', '.join(fns)}", flush=True)
-    iris = interleaved(fns, args.repeats, args.block)
-    fns = {"minitorch": c.minitorch_infer(MLP)}
-    if torch is not None:
-        fns["torch"] = c.torch_infer(torch, MLP)
-    print("  single-sample inference, 784 model", flush=True)
-    return {"iris_step": iris, "inference": interleaved(fns, args.repeats, args.block)}
-
-
-def bench_loss(args: argparse.Namespace) -> dict:
-    """Cross-entropy forward + backward alone, at the sizes the step benchmarks use (and 512 x 10)."""
-    results = {}
-    rng = np.random.default_rng(0)
-    for n, classes in ((16, 3), (32, 10), (128, 10), (512, 10)):
-        z, y = rng.standard_normal((n, classes), dtype=np.float32), rng.integers(0, classes, n)
-        loss_fn = mt.CrossEntropyLoss()
-        fns = {"minitorch": lambda loss_fn=loss_fn, z=z, y=y: (loss_fn(z, y), loss_fn.backward())}
-        results[f"{n}x{classes}"] = interleaved(fns, args.repeats, args.block / 4)
-    print("  cross-entropy alone: forward + backward", flush=True)
-    return results
-
-
-def bench_conv(args: argparse.Namespace) -> dict | None:
-    path = HERE / "bench_conv.py"
-    if not path.exists():
-        print("  convolutions: skipped (benchmarks/bench_conv.py does not exist yet)")
-        return None
-    print("  convolutions: benchmarks/bench_conv.py run()", flush=True)
-    spec = importlib.util.spec_from_file_location("bench_conv", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    try:
-        result = module.run()
-    except Exception as error:  # report it and go on: the other numbers are still worth having
-        print(f"  convolutions: bench_conv.run() failed: {error!r}")
-        return {"error": repr(error)}
-    return result if isinstance(result, dict) else {"result": repr(result)}
-
-
-def machine(torch: ModuleType | None, nn: ModuleType | None) -> dict:
-    model = platform.processor()
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    blas: list[dict] = []
-    try:
-        from threadpoolctl import threadpool_info
+    return platform.processor() or "unknown"
 
-        blas = [{k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "prefix")}
-                for info in threadpool_info() if info.get("user_api") == "blas"]
-    except ImportError:
-        blas = [{"note": "threadpoolctl not installed: kernel unknown"}]
-    sklearn = sys.modules.get("sklearn")
+
+def machine(threads: int) -> dict[str, Any]:
+    import numpy as np
+
+    env = harness.child_env(threads)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "cpu": model, "cpus": os.cpu_count(), "python": platform.python_version(),
-        "numpy": np.__version__, "minitorch": mt.__version__,
-        "torch": torch.__version__ if torch else None,
-        "sklearn": sklearn.__version__ if sklearn and nn else None,
-        "blas": blas,
-        "env": {k: os.environ.get(k) for k in ENV_VARS},
+        "cpu": cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(),
+        "numpy": np.__version__, "torch": _torch_version(), "threads": threads,
+        "env": {k: env.get(k) for k in harness.KERNEL_ENV},
         "loadavg_start": list(os.getloadavg()),
     }
+
+
+def _torch_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("torch")
+    except Exception:
+        return None
+
+
+def run_breakdown(threads: int, blocks: int, block_s: float) -> dict:
+    cmd = [sys.executable, str(HERE / "breakdown.py"), "--blocks", str(blocks), "--block-s", str(block_s)]
+    done = subprocess.run(cmd, env=harness.child_env(threads), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"breakdown.py failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def in_process_check(families: dict, results: dict, args: argparse.Namespace) -> list[dict]:
+    """Each family once more with all contenders in ONE process (alternating blocks), against the
+    isolated figures: the ratio to the baseline in each mode, and whether they agree within 5 %."""
+    rows = []
+    for name, module in families.items():
+        base = getattr(module, "BASELINE", None)
+        if base is None or not getattr(module, "IN_PROCESS", True):
+            continue
+        print(f"  in-process check: {name}", flush=True)
+        blocks = harness.measure_family_in_process(module, name, args.threads, 3 * args.blocks, args.block_s)
+        for row, by_name in blocks.items():
+            for contender, values in by_name.items():
+                if contender == base or base not in by_name:
+                    continue
+                one = report.paired(by_name[base], values)
+                iso = report.paired(results["families"][name]["rounds"][row].get(base, []),
+                                    results["families"][name]["rounds"][row].get(contender, []))
+                agree = one is not None and iso is not None and abs(one / iso - 1) <= 0.05
+                rows.append({"row": row, "contender": contender, "baseline": base, "in_process": one,
+                             "isolated": iso, "agree_5pct": agree})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=str(HERE / "results.json"), help="where to write the results")
-    parser.add_argument("--repeats", type=int, default=21, help="interleaved rounds per comparison")
-    parser.add_argument("--block", type=float, default=0.04, help="seconds per contender per round")
-    parser.add_argument("--fresh-runs", type=int, default=5, help="fresh processes per import/memory figure")
-    parser.add_argument("--threads", type=int, default=THREADS, help="BLAS and torch threads (2 = the cores)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 3 rounds of 10 ms, 1 fresh run")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds (one fresh process per contender each)")
+    parser.add_argument("--blocks", type=int, default=5, help="timed blocks per process and row")
+    parser.add_argument("--block-s", type=float, default=0.04, help="seconds per block")
+    parser.add_argument("--threads", type=int, default=2, help="threads for every library (2 = the cores)")
+    parser.add_argument("--only", default="", help="comma-separated families (default: all)")
+    parser.add_argument("--skip", default="", help="comma-separated contenders to leave out")
+    parser.add_argument("--in-process", action="store_true", help="also time all contenders in one process")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 rounds of 3 short blocks")
     args = parser.parse_args(argv)
     if args.quick:
-        args.repeats, args.block, args.fresh_runs = 3, 0.01, 1
-
-    torch = optional("torch")
-    if torch is not None:
-        torch.set_num_threads(args.threads)
-    nn = optional("sklearn.neural_network")
-    try:
-        from threadpoolctl import threadpool_limits
-
-        limiter = threadpool_limits(args.threads, user_api="blas")  # noqa: F841 - kept for the whole run
-    except ImportError:
-        print("note: threadpoolctl is not installed; NumPy's BLAS threads follow OPENBLAS_NUM_THREADS")
-
-    results: dict[str, Any] = {"machine": machine(torch, nn) | {"threads": args.threads}}
-    print(f"Benchmarking on {results['machine']['cpu']} ({results['machine']['cpus']} CPUs), "
-          f"numpy {np.__version__}, BLAS {results['machine']['blas']}", flush=True)
-    results["mlp_sgd"] = bench_mlp(torch, nn, args)
-    results["mlp_adam"] = bench_adam(torch, args)
-    results.update(bench_small(torch, args))
-    results["cross_entropy"] = bench_loss(args)
-    print("  fresh processes: import time and peak memory", flush=True)
-    results["fresh"] = fresh.measure(args.fresh_runs, with_torch=torch is not None)
-    results["conv"] = bench_conv(args)
+        args.rounds, args.blocks, args.block_s = 2, 3, 0.01
+    start = time.perf_counter()
+    families = harness.discover()
+    if args.only:
+        families = {k: v for k, v in families.items() if k in args.only.split(",")}
+    results: dict[str, Any] = {"machine": machine(args.threads), "families": {}, "breakdown": []}
+    print(f"Benchmarking on {results['machine']['cpu']}, {args.threads} threads, {args.rounds} rounds; "
+          f"families: {', '.join(families)}", flush=True)
+    pools: dict[str, Any] = {}
+    for name, module in families.items():
+        rounds = harness.measure_family(module, name, args.rounds, args.threads, args.blocks, args.block_s,
+                                        skip=args.skip.split(","))
+        pools.update(rounds.pop("_pools", {}))
+        results["families"][name] = {"baseline": getattr(module, "BASELINE", None),
+                                     "busy_cores": getattr(module, "BUSY_CORES", 0), "rounds": rounds}
+    if not args.only or "breakdown" in args.only:
+        for r in range(args.rounds):
+            print(f"  breakdown round {r + 1}/{args.rounds}", flush=True)
+            results["breakdown"].append(run_breakdown(args.threads, args.blocks, args.block_s))
+    if args.in_process:
+        results["in_process"] = in_process_check(families, results, args)
+    results["machine"]["pools"] = {k: v for k, v in pools.items() if k in ("mt-fit", "torch")}
     results["machine"]["loadavg_end"] = list(os.getloadavg())
-    results["summary"] = report.summarise(results)
-    print(report.table(results))
+    results["machine"]["seconds"] = round(time.perf_counter() - start, 1)
+    results["ratios"] = report.ratios(results)
+    text = [report.machine_table(results["machine"]), report.rows_table(results),
+            report.breakdown_table(results), report.targets_table(results)]
+    if args.in_process:
+        lines = ["| row | contender | in one process | isolated | within 5 % |", "|---|---|---:|---:|---|"]
+        lines += [f"| {r['row']} | {r['contender']} vs {r['baseline']} | {r['in_process'] or 0:.2f} | "
+                  f"{r['isolated'] or 0:.2f} | {'yes' if r['agree_5pct'] else 'NO'} |"
+                  for r in results["in_process"]]
+        text.append("\n".join(lines))
+    print(*text, sep="\n\n")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1, default=str) + "\n")
-    print(f"results written to {args.json}")
+    Path(args.json).with_suffix(".md").write_text("\n\n".join(text) + "\n")
+    print(f"\n{results['machine']['seconds']} s; results written to {args.json} and its .md twin")
     return results
 
 

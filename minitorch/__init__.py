@@ -53,6 +53,7 @@ from minitorch.model_files import (
 from minitorch.module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
+from minitorch.threads import get_num_threads, set_num_threads
 
 # isort: split
 # training experience: fit / evaluate / predict, callbacks, metrics, summary, plots (mt.plot needs matplotlib)
@@ -90,6 +91,7 @@ __all__ = [
     "GRU",
     "GRUCell",
     "get_default_dtype",
+    "get_num_threads",
     "gradcheck",
     "GradcheckError",
     "History",
@@ -136,6 +138,7 @@ __all__ = [
     "save_model",
     "Sequential",
     "set_default_dtype",
+    "set_num_threads",
     "SGD",
     "Sigmoid",
     "SmoothL1Loss",

@@ -1,0 +1,146 @@
+"""Where one MiniTorch training step spends its time, next to the floor set by its matrix products.
+
+    python benchmarks/breakdown.py          # JSON on stdout (bench.py runs it in a fresh process per round)
+
+For each size it times, in this one process and in alternating blocks: the ``mt.fit`` step split into
+forward, loss (forward and backward), backward_params, update (``opt.step``) and zero_grad; the same
+step with the update done by the fast kernel (``minitorch.kernels.optimizers.sgd``) instead; the step's
+matrix products alone (the GEMM floor, ``gemm_products``); and the README loop's one extra product,
+the data's gradient d1 @ W1.T.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workloads._common import LR, batch_pool, minitorch_model
+
+SIZES = {"mlp b32": ((784, 512, 256, 10), 32), "mlp b128": ((784, 512, 256, 10), 128),
+         "mlp b512": ((784, 512, 256, 10), 512), "iris b16": ((4, 16, 3), 16)}
+PARTS = ("forward", "loss", "backward_params", "update", "zero_grad")
+
+
+def gemm_products(sizes: tuple[int, ...], batch: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The float32 matrix products of one training step, with their shapes.
+
+    For layers i = 1..L with h_0 = X:  forward  h_i = h_{i-1} @ W_i            (L products)
+                                       weights  dW_i = h_{i-1}.T @ d_i          (L products)
+                                       inputs   d_{i-1} = d_i @ W_i.T, i >= 2   (L - 1 products)
+    The first layer's input gradient (d_0, the data's) is not in the floor: training never uses it.
+    """
+    rng = np.random.default_rng(1)
+    ws = [rng.standard_normal((a, b), dtype=np.float32) * 0.05 for a, b in itertools.pairwise(sizes)]
+    hs = [rng.standard_normal((batch, sizes[0]), dtype=np.float32)]
+    for w in ws:
+        hs.append(hs[-1] @ w)
+    ds = [np.ones_like(h) for h in hs]
+    products = [(f"h{i}@W{i + 1}", hs[i], w) for i, w in enumerate(ws)]
+    products += [(f"h{i}.T@d{i + 1}", hs[i].T, ds[i + 1]) for i in range(len(ws))]
+    products += [(f"d{i + 1}@W{i + 1}.T", ds[i + 1], ws[i].T) for i in range(1, len(ws))]
+    return products
+
+
+def instrumented_step(sizes: tuple[int, ...], batch: int, kernel: bool) -> tuple[Callable[[], None], dict]:
+    """The mt.fit step, adding each part's seconds into the returned dict; ``kernel``: fast update."""
+    import minitorch as mt
+    from minitorch.kernels import optimizers as fast
+
+    model, loss_fn = minitorch_model(sizes), mt.CrossEntropyLoss()
+    opt = mt.SGD(model.parameters(), lr=LR)
+    params = list(model.parameters())
+    data = itertools.cycle(batch_pool(sizes, batch))
+    spent = dict.fromkeys(PARTS, 0.0)
+
+    def update() -> None:
+        if kernel:
+            fast.sgd(params, [p.grad for p in params], [None] * len(params), lr=LR, momentum=0.0,
+                     dampening=0.0, weight_decay=0.0, nesterov=False)
+        else:
+            opt.step()
+
+    def step() -> None:
+        xb, yb = next(data)
+        t0 = time.perf_counter()
+        z = model(xb)
+        t1 = time.perf_counter()
+        loss_fn(z, yb)
+        dz = loss_fn.backward()
+        t2 = time.perf_counter()
+        model.backward_params(dz)
+        t3 = time.perf_counter()
+        update()
+        t4 = time.perf_counter()
+        opt.zero_grad()
+        t5 = time.perf_counter()
+        for part, dt in zip(PARTS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+            spent[part] += dt
+
+    return step, spent
+
+
+def measure(sizes: tuple[int, ...], batch: int, blocks: int, block_s: float) -> dict[str, Any]:
+    """Median over blocks of each part (seconds per step), the GEMM floor and the data-gradient product."""
+    products = [(a, b) for _, a, b in gemm_products(sizes, batch)]
+    rng = np.random.default_rng(2)
+    d1, w1t = rng.standard_normal((batch, sizes[1]), dtype=np.float32), \
+        rng.standard_normal((sizes[0], sizes[1]), dtype=np.float32).T
+    plain, plain_spent = instrumented_step(sizes, batch, kernel=False)
+    fast, fast_spent = instrumented_step(sizes, batch, kernel=True)
+
+    def gemms() -> None:
+        for a, b in products:
+            a @ b
+
+    timed: dict[str, Callable[[], Any]] = {"plain": plain, "fast": fast, "gemm": gemms,
+                                           "data_grad": lambda: d1 @ w1t}
+    calls = {}
+    for name, fn in timed.items():
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < max(0.05, block_s) or n < 3:
+            fn()
+            n += 1
+        calls[name] = max(1, round(block_s * n / (time.perf_counter() - start)))
+    per_block: dict[str, list[float]] = {}
+    for b in range(blocks):
+        names = list(timed)[b % 4:] + list(timed)[: b % 4]
+        for name in names:
+            before = dict(plain_spent if name == "plain" else fast_spent)
+            gc.collect()
+            gc.disable()
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                timed[name]()
+            total = (time.perf_counter() - start) / calls[name]
+            gc.enable()
+            per_block.setdefault(name, []).append(total)
+            if name in ("plain", "fast"):
+                spent = plain_spent if name == "plain" else fast_spent
+                for part in PARTS:
+                    per_block.setdefault(f"{name}:{part}", []).append(
+                        (spent[part] - before[part]) / calls[name])
+    return {key: statistics.median(values) for key, values in per_block.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--block-s", type=float, default=0.04)
+    args = parser.parse_args(argv)
+    out = {name: measure(sizes, batch, args.blocks, args.block_s) for name, (sizes, batch) in SIZES.items()}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

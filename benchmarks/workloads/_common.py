@@ -1,0 +1,118 @@
+"""Shared builders of the workload files: the same MLP, data and learning rate for every contender.
+
+Files whose name starts with ``_`` are not workloads (the harness skips them). PyTorch is imported
+inside the torch builders only, so a MiniTorch process never loads it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Step = Callable[[], Any]
+LR = 0.01
+
+
+def batch_pool(sizes: tuple[int, ...], batch: int, count: int = 4, seed: int = 0) -> list[tuple]:
+    """``count`` random (X float32 (batch, in), y int64 (batch,)) pairs, cycled by the steps."""
+    rng = np.random.default_rng(seed)
+    return [
+        (rng.standard_normal((batch, sizes[0]), dtype=np.float32), rng.integers(0, sizes[-1], batch))
+        for _ in range(count)
+    ]
+
+
+def minitorch_model(sizes: tuple[int, ...]) -> Any:
+    """Linear(sizes[0], sizes[1]), ReLU(), ..., Linear(sizes[-2], sizes[-1]), float32, seed 0."""
+    import minitorch as mt
+
+    mt.manual_seed(0)
+    layers: list[Any] = []
+    for n_in, n_out in itertools.pairwise(sizes):
+        layers += [mt.Linear(n_in, n_out), mt.ReLU()]
+    return mt.Sequential(*layers[:-1])
+
+
+def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", readme: bool = False,
+                   kernel: bool = False) -> Step:
+    """One training step: forward, loss, backward_params (mt.fit's path) or backward (the README's
+    loop, which also computes the data's gradient), the optimizer's step, zero_grad.
+
+    ``kernel``: the SGD update is ``minitorch.kernels.optimizers.sgd`` called directly (what
+    ``mt.SGD.step`` runs once the optimizers dispatch to their kernels; it also applies the thread
+    policy), so the kernel's end-to-end effect is measured whichever optimizer code is merged.
+    """
+    import minitorch as mt
+
+    model = minitorch_model(sizes)
+    loss_fn = mt.CrossEntropyLoss()
+    opt = mt.SGD(model.parameters(), lr=LR) if optimizer == "sgd" else mt.Adam(model.parameters(), lr=1e-3)
+    data = itertools.cycle(batch_pool(sizes, batch))
+    backward = model.backward if readme else model.backward_params
+    update = opt.step
+    if kernel:
+        from minitorch.kernels import optimizers as fast
+
+        params = list(model.parameters())
+        ms, vs = ([np.zeros_like(p.data) for p in params] for _ in range(2))
+        steps = [0] * len(params)
+
+        def update() -> None:
+            grads = [p.grad for p in params]
+            if optimizer == "sgd":
+                fast.sgd(params, grads, [None] * len(params), lr=LR, momentum=0.0, dampening=0.0,
+                         weight_decay=0.0, nesterov=False)
+            else:
+                fast.adam(params, grads, ms, vs, [None] * len(params), steps, amsgrad=False, beta1=0.9,
+                          beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8)
+
+    def step() -> Any:
+        xb, yb = next(data)
+        loss = loss_fn(model(xb), yb)
+        backward(loss_fn.backward())
+        update()
+        opt.zero_grad()
+        return loss
+
+    return step
+
+
+def torch_model(sizes: tuple[int, ...]) -> Any:
+    """The PyTorch twin, initialised from the MiniTorch model (W is stored transposed there)."""
+    import torch
+
+    import minitorch as mt
+
+    source = [m for m in minitorch_model(sizes) if isinstance(m, mt.Linear)]
+    layers: list[Any] = []
+    for layer in source:
+        linear = torch.nn.Linear(layer.in_features, layer.out_features)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(layer.W.data.T.copy()))
+            linear.bias.copy_(torch.from_numpy(layer.b.data.copy()))
+        layers += [linear, torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def torch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd") -> Step:
+    """The usual PyTorch loop: zero_grad, forward, loss, backward, step, loss.item()."""
+    import torch
+
+    model = torch_model(sizes)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = (torch.optim.SGD(model.parameters(), lr=LR) if optimizer == "sgd"
+           else torch.optim.Adam(model.parameters(), lr=1e-3))
+    data = itertools.cycle([(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batch_pool(sizes, batch)])
+
+    def step() -> float:
+        xb, yb = next(data)
+        opt.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step

@@ -1,0 +1,244 @@
+"""The fast optimizer updates (minitorch/kernels/optimizers.py) equal the plain formulas and torch's."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from minitorch import threads
+from minitorch.kernels import kernels_enabled, use_kernels
+from minitorch.kernels import optimizers as fast
+from minitorch.module import Parameter
+
+# sizes below and above the BLAS and chunk thresholds, and a 2-D one spanning several chunks
+SHAPES = [(3,), (7, 5), (fast.BLAS_MIN + 3,), (300, 250)]
+
+
+def plain_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_decay, nesterov, maximize=False):
+    """The plain formula, one parameter at a time (torch's _single_tensor_sgd, in NumPy)."""
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        g = -g if maximize else g
+        if weight_decay:
+            g = g + weight_decay * p.data
+        if momentum:
+            if bufs[i] is None:
+                bufs[i] = g.copy()
+            else:
+                bufs[i] *= momentum
+                bufs[i] += (1 - dampening) * g
+            g = g + momentum * bufs[i] if nesterov else bufs[i]
+        p.data -= lr * g
+
+
+def plain_adam(params, grads, ms, vs, vmaxs, steps, *, amsgrad, beta1, beta2, lr, weight_decay, eps,
+               maximize=False):
+    """The plain formula, one parameter at a time (torch's _single_tensor_adam, in NumPy)."""
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        steps[i] += 1
+        g = -g if maximize else g
+        if weight_decay:
+            g = g + weight_decay * p.data
+        ms[i] += (1 - beta1) * (g - ms[i])
+        vs[i] *= beta2
+        vs[i] += (1 - beta2) * g * g
+        v = vs[i]
+        if amsgrad:
+            np.maximum(vmaxs[i], vs[i], out=vmaxs[i])
+            v = vmaxs[i]
+        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** steps[i]) + eps
+        p.data += (-lr / (1 - beta1 ** steps[i])) * (ms[i] / denom)
+
+
+def _problem(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    params = [Parameter(rng.standard_normal(s).astype(dtype)) for s in SHAPES]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(4)]
+    return params, grads
+
+
+def _tol(dtype):
+    return {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+
+
+SGD_OPTIONS = [dict(momentum=m, dampening=d, weight_decay=w, nesterov=n, maximize=x)
+               for m, d, w, n, x in itertools.product((0.0, 0.9), (0.0, 0.3), (0.0, 0.01), (False, True),
+                                                      (False, True))
+               if not (n and (m == 0 or d != 0))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", SGD_OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_fast_sgd_equals_the_plain_formula_over_steps(dtype, options):
+    params, grads = _problem(dtype)
+    twins = copy.deepcopy(params)
+    bufs, twin_bufs = [None] * len(params), [None] * len(params)
+    for g in grads:
+        fast.sgd(params, g, bufs, lr=0.1, **options)
+        plain_sgd(twins, g, twin_bufs, lr=0.1, **options)
+    for p, q, b, c in zip(params, twins, bufs, twin_bufs, strict=True):
+        assert p.data.dtype == dtype
+        np.testing.assert_allclose(p.data, q.data, **_tol(dtype))
+        if options["momentum"]:
+            assert b.dtype == dtype
+            np.testing.assert_allclose(b, c, **_tol(dtype))
+
+
+ADAM_OPTIONS = [dict(amsgrad=a, weight_decay=w, maximize=x)
+                for a, w, x in itertools.product((False, True), (0.0, 0.01), (False, True))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", ADAM_OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_fast_adam_equals_the_plain_formula_over_steps(dtype, options):
+    params, grads = _problem(dtype, seed=1)
+    twins = copy.deepcopy(params)
+    state = [[np.zeros_like(p.data) for p in params] for _ in range(3)]
+    twin_state = copy.deepcopy(state)
+    steps, twin_steps = [0] * len(params), [0] * len(params)
+    hyper = dict(beta1=0.9, beta2=0.999, lr=1e-2, eps=1e-8)
+    for g in grads:
+        fast.adam(params, g, *state, steps, **hyper, **options)
+        plain_adam(twins, g, *twin_state, twin_steps, **hyper, **options)
+    assert steps == twin_steps == [len(grads)] * len(params)
+    for p, q in zip(params, twins, strict=True):
+        assert p.data.dtype == dtype
+        np.testing.assert_allclose(p.data, q.data, **_tol(dtype))
+    for mine, theirs in zip(state, twin_state, strict=True):
+        for a, b in zip(mine, theirs, strict=True):
+            np.testing.assert_allclose(a, b, **_tol(dtype))
+
+
+def test_adam_counts_steps_kept_as_zero_d_arrays_in_place():
+    params, grads = _problem(np.float64)
+    steps = [np.zeros((), np.int64) for _ in params]
+    held = steps[0]
+    state = [[np.zeros_like(p.data) for p in params] for _ in range(2)]
+    fast.adam(params, grads[0], *state, [None] * len(params), steps, amsgrad=False, beta1=0.9, beta2=0.99,
+              lr=1e-3, weight_decay=0.0, eps=1e-8)
+    assert held is steps[0] and int(held) == 1
+
+
+def test_plain_references_match_torch_functional_forms():
+    torch = pytest.importorskip("torch")
+    from torch.optim.adam import adam as torch_adam
+    from torch.optim.sgd import sgd as torch_sgd
+
+    params, grads = _problem(np.float64, seed=2)
+    t_params = [torch.tensor(p.data) for p in params]
+    bufs, t_bufs = [None] * len(params), [None] * len(params)
+    for g in grads[:3]:
+        plain_sgd(params, g, bufs, lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.01, nesterov=True)
+        torch_sgd(t_params, [torch.tensor(a) for a in g], t_bufs, lr=0.1, momentum=0.9, dampening=0.0,
+                  weight_decay=0.01, nesterov=True, maximize=False)
+    for p, t in zip(params, t_params, strict=True):
+        np.testing.assert_allclose(p.data, t.numpy(), rtol=1e-12, atol=1e-13)
+
+    params, grads = _problem(np.float64, seed=3)
+    t_params = [torch.tensor(p.data) for p in params]
+    state = [[np.zeros_like(p.data) for p in params] for _ in range(3)]
+    t_state = [[torch.zeros_like(t) for t in t_params] for _ in range(3)]
+    steps, t_steps = [0] * len(params), [torch.tensor(0.0) for _ in params]
+    hyper = dict(amsgrad=True, beta1=0.9, beta2=0.999, lr=1e-2, weight_decay=0.01, eps=1e-8, maximize=False)
+    for g in grads:
+        plain_adam(params, g, *state, steps, **hyper)
+        torch_adam(t_params, [torch.tensor(a) for a in g], *t_state, t_steps, **hyper)
+    for p, t in zip(params, t_params, strict=True):
+        np.testing.assert_allclose(p.data, t.numpy(), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_fast_form_has_the_plain_forms_signature_when_the_plain_form_exists(name):
+    import importlib
+    import inspect
+
+    plain = getattr(importlib.import_module(f"minitorch.optimizers.{name}"), name, None)
+    if plain is None:
+        pytest.skip(f"minitorch.optimizers.{name}.{name} (the plain functional form) is not merged yet")
+    ours, theirs = inspect.signature(getattr(fast, name)), inspect.signature(plain)
+    assert list(ours.parameters) == list(theirs.parameters)
+
+
+def test_fallback_without_blas_gives_the_same_update(monkeypatch):
+    params, grads = _problem(np.float32)
+    twins = copy.deepcopy(params)
+    bufs, twin_bufs = [None] * len(params), [None] * len(params)
+    options = dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01, nesterov=False)
+    fast.sgd(params, grads[0], bufs, **options)
+    monkeypatch.setattr(fast._get_blas(), "routines", {})
+    fast.sgd(twins, grads[0], twin_bufs, **options)
+    for p, q in zip(params, twins, strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-6, atol=1e-7)
+
+
+def test_non_contiguous_arrays_take_the_numpy_path():
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((400, 200)).astype(np.float32)
+    y = base.T  # not C-contiguous
+    x = rng.standard_normal((200, 400)).astype(np.float32)
+    want = y + np.float32(0.5) * x
+    fast.axpy_(0.5, x, y)
+    np.testing.assert_allclose(y, want, rtol=1e-6)
+
+
+def test_use_kernels_switch():
+    assert kernels_enabled()
+    try:
+        use_kernels(False)
+        assert not kernels_enabled()
+    finally:
+        use_kernels(True)
+    assert kernels_enabled()
+
+
+def test_thread_policy_and_explicit_setting():
+    pytest.importorskip("threadpoolctl")
+    import minitorch as mt
+
+    start = mt.get_num_threads()
+    try:
+        mt.set_num_threads(1)
+        assert mt.get_num_threads() == 1 and threads.policy(10**9) == 1
+        mt.set_num_threads(None)
+        assert threads.policy(threads.SMALL_MODEL - 1) == 1
+        assert threads.policy(threads.SMALL_MODEL) == threads._state["max"]
+        threads.apply_policy(10)
+        assert mt.get_num_threads() == 1
+        threads.apply_policy(10**7)
+        assert mt.get_num_threads() == threads._state["max"]
+        for bad in (0, -1, True, 1.5, "2"):
+            with pytest.raises(ValueError, match="set_num_threads"):
+                mt.set_num_threads(bad)
+    finally:
+        mt.set_num_threads(None)
+        threads._set(start)
+
+
+def test_adam_with_lr_zero_moves_the_moments_but_not_the_parameters():
+    params, grads = _problem(np.float64)
+    before = [p.data.copy() for p in params]
+    state = [[np.zeros_like(p.data) for p in params] for _ in range(2)]
+    fast.adam(params, grads[0], *state, [None] * len(params), [0] * len(params), amsgrad=False, beta1=0.9,
+              beta2=0.99, lr=0.0, weight_decay=0.0, eps=1e-8)
+    for p, b, m, g in zip(params, before, state[0], grads[0], strict=True):
+        np.testing.assert_array_equal(p.data, b)
+        np.testing.assert_allclose(m, 0.1 * g, rtol=1e-12)
+
+
+def test_the_dispatcher_finds_these_kernels_by_the_plain_functions_names():
+    from minitorch.kernels import fast_or_plain
+
+    def sgd() -> None: ...
+
+    def adam() -> None: ...
+
+    assert fast_or_plain("optimizers", sgd) is fast.sgd
+    assert fast_or_plain("optimizers", adam) is fast.adam
+    try:
+        use_kernels(False)
+        assert fast_or_plain("optimizers", sgd) is sgd
+    finally:
+        use_kernels(True)
