@@ -9,7 +9,9 @@ module instance (all kept in its ``__dict__``, no registry, no graph):
 - ``_stack`` holds the frames of the forward calls that still wait for their backward, oldest
   first. A forward call pushes its frame when it returns (under ``no_grad`` it pushes nothing and
   its cache attributes are set back to None). Each outermost backward-family call pops the newest
-  frame (LIFO) and shows its values as the attributes for the duration of the call.
+  frame (LIFO) and shows its values as the attributes for the duration of the call. A call that
+  raises puts its frame back (a backward refusing a wrong dy can be retried; every layer checks
+  dy before it accumulates anything).
 - ``_shown`` is the frame whose values the cache attributes hold now (None: they hold None).
   Attributes of other frames are set back to None before a frame is shown, so a backward never
   sees a value its own forward did not write.
@@ -39,25 +41,62 @@ def _hide(d: dict[str, Any], frame: dict[str, Any]) -> None:
         d[name] = None
 
 
-def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
-    """``forward`` wrapped so that the ``_`` attributes it assigns become this call's frame."""
-    if getattr(forward, "_frames_kept", False):
-        return forward
+def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable[..., Any]:
+    """``forward`` wrapped so that the ``_`` attributes it assigns become this call's frame.
+
+    Each class gets its own wrapper around the plain function (``records``: the class has no
+    backward of its own, so its calls log their children's calls for ``chain_of``).
+    """
+    while getattr(forward, "_frames_kept", False) or getattr(forward, "_logged_only", False):
+        forward = forward.__wrapped__
+    if records:
+        return _recording_forward(forward)
 
     @functools.wraps(forward)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         d = self.__dict__
         if d["_frame"] is not None:  # re-entered (a subclass's super().forward): the outer call records
             return forward(self, *args, **kwargs)
-        shown = d["_shown"]
-        if shown is not None:
-            _hide(d, shown)
+        if d["_shown"] is not None:
+            _hide(d, d["_shown"])
+            d["_shown"] = None
+        frame = d["_frame"] = {}
+        try:
+            out = forward(self, *args, **kwargs)
+        except BaseException:
+            d["_frame"] = None
+            _hide(d, frame)
+            raise
+        d["_frame"] = None
+        if _grad_state.enabled:
+            d["_stack"].append(frame)
+            d["_shown"] = frame
+            if _recorders:
+                _recorders[-1].append((self, args, kwargs, out))
+        else:
+            for name in frame:  # no_grad: nothing waits for a backward
+                d[name] = None
+        return out
+
+    wrapper._frames_kept = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """As ``forward_call``, and the call also records its children's calls and its own inputs/output."""
+
+    @functools.wraps(forward)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        d = self.__dict__
+        if d["_frame"] is not None:
+            return forward(self, *args, **kwargs)
+        if d["_shown"] is not None:
+            _hide(d, d["_shown"])
             d["_shown"] = None
         frame = d["_frame"] = {}
         enabled = _grad_state.enabled
-        log = None
-        if enabled and self._records_calls:
-            log = []
+        log: list[tuple[Any, tuple, dict, Any]] = []
+        if enabled:
             _recorders.append(log)
         try:
             out = forward(self, *args, **kwargs)
@@ -66,15 +105,13 @@ def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
             raise
         finally:
             d["_frame"] = None
-            if log is not None:
+            if enabled:
                 _recorders.pop()
         if not enabled:
-            for name in frame:  # no_grad: nothing waits for a backward
-                d[name] = None
+            _hide(d, frame)
             return out
-        if log is not None:
-            d["_calls"] = frame["_calls"] = log
-            d["_io"] = frame["_io"] = (args, kwargs, out)
+        d["_calls"] = frame["_calls"] = log
+        d["_io"] = frame["_io"] = (args, kwargs, out)
         d["_stack"].append(frame)
         d["_shown"] = frame
         if _recorders:
@@ -87,6 +124,8 @@ def forward_call(forward: Callable[..., Any]) -> Callable[..., Any]:
 
 def logged_call(forward: Callable[..., Any]) -> Callable[..., Any]:
     """``forward`` of a class without frames (Sequential): only reported to a recording parent."""
+    while getattr(forward, "_frames_kept", False) or getattr(forward, "_logged_only", False):
+        forward = forward.__wrapped__
 
     @functools.wraps(forward)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -95,6 +134,7 @@ def logged_call(forward: Callable[..., Any]) -> Callable[..., Any]:
             _recorders[-1].append((self, args, kwargs, out))
         return out
 
+    wrapper._logged_only = True  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -124,6 +164,9 @@ def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
         d["_busy"] = True
         try:
             result = method(self, *args, **kwargs)
+        except BaseException:
+            stack.append(frame)  # a refused dy (wrong shape) leaves the call waiting, as in PyTorch
+            raise
         finally:
             d["_busy"] = False
             d["_shown"] = None

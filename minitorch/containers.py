@@ -82,7 +82,12 @@ class ModuleList(Module):
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList: expected Module instances, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
+        self._record_members()
         return self
+
+    def _record_members(self) -> None:
+        """Model files rebuild a ModuleList from its current members, not its constructor call."""
+        object.__setattr__(self, "_init_args", {"modules": tuple(self._modules.values())})
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         for module in modules:
@@ -100,6 +105,7 @@ class ModuleList(Module):
             raise TypeError(f"ModuleList: expected Module instances, got {type(module).__name__}")
         name = list(self._modules)[index]  # IndexError for an index out of range
         setattr(self, name, module)
+        self._record_members()
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -138,12 +144,18 @@ class ModuleDict(Module):
         if not isinstance(module, Module):
             raise TypeError(f"ModuleDict: expected Module instances, got {type(module).__name__}")
         setattr(self, key, module)
+        self._record_members()
+
+    def _record_members(self) -> None:
+        """Model files rebuild a ModuleDict from its current members, not its constructor call."""
+        object.__setattr__(self, "_init_args", {"modules": dict(self._modules)})
 
     def __getitem__(self, key: str) -> Module:
         return self._modules[key]
 
     def __delitem__(self, key: str) -> None:
         delattr(self, key)
+        self._record_members()
 
     def __contains__(self, key: object) -> bool:
         return key in self._modules

@@ -9,7 +9,8 @@ The contract (written once, here; docs/concepts/module-contract.md says the same
   returns dx = dL/dx (the input's shape). It consumes the newest waiting forward call (LIFO): a
   module called twice in one forward gets both gradients when backward runs in reverse order; a
   loss called for two terms gives the newest term's gradient first. A backward with no waiting
-  forward raises ``RuntimeError`` (a second backward for one forward too).
+  forward raises ``RuntimeError`` (a second backward for one forward too); a backward that raises
+  (a dy of the wrong shape) leaves its forward call waiting, so it can be retried.
 - A layer with parameters writes two halves that never call each other: ``backward_params(dy)``
   accumulates the parameter gradients, ``backward_input(dy)`` returns dx; the default ``backward``
   runs both. A layer without parameters writes ``backward`` only. Training calls
@@ -87,12 +88,14 @@ class Module:
         if "__init__" in cls.__dict__:
             cls.__init__ = recording_init(cls.__dict__["__init__"])
         if cls.__dict__.get("_per_call_frames", True):  # own or inherited methods, wrapped once
-            cls.forward = call_frames.forward_call(cls.forward)
             for name in ("backward", "backward_params", "backward_input"):
                 setattr(cls, name, call_frames.backward_call(getattr(cls, name)))
+            inherited = cls.backward is Module.backward and cls.backward_input is Module.backward_input
+            cls._records_calls = inherited  # no backward of its own: follow the recorded chain
+            cls.forward = call_frames.forward_call(cls.forward, cls._records_calls)
         else:  # no frame, but a composite parent still sees the call
+            cls._records_calls = False
             cls.forward = call_frames.logged_call(cls.forward)
-        cls._records_calls = cls.backward is Module.backward and cls.backward_input is Module.backward_input
 
     def __init__(self) -> None:
         set_ = object.__setattr__
@@ -109,7 +112,8 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         frame = d.get("_frame")
-        if frame is not None and name[0] == "_" and not isinstance(value, (Parameter, Module)):
+        if (frame is not None and name[0] == "_" and not isinstance(value, (Parameter, Module))
+                and name not in d["_buffers"]):
             frame[name] = d[name] = value  # a cache of the forward call now running
             return
         if "_parameters" not in d:

@@ -58,7 +58,8 @@ class Parameter:
         """grad += a @ b; the first product after ``zero_grad()`` becomes ``grad`` itself (no copy)."""
         if self.grad is None:
             g = np.matmul(a, b)
-            self.grad = g if g.dtype == self.data.dtype else g.astype(self.data.dtype)
+            dtype = self.data.dtype
+            self.grad = g if g.dtype is dtype or g.dtype == dtype else g.astype(dtype)
         else:
             self.grad += a @ b
 

@@ -97,6 +97,16 @@ def test_backward_twice_for_one_forward_raises(method):
         getattr(model, method)(np.ones((2, 2)))
 
 
+def test_a_refused_backward_leaves_its_forward_waiting():
+    layer = mt.Linear(3, 2)
+    layer(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="expected dy"):
+        layer.backward(np.ones((4, 5)))
+    layer.backward(np.ones((4, 2)))  # the retry consumes the call, and it counts once
+    np.testing.assert_allclose(layer.b.grad, [4.0, 4.0])
+    assert not layer._stack
+
+
 def test_backward_under_no_grad_forward_raises():
     layer = mt.Linear(3, 2)
     with mt.no_grad():
@@ -324,3 +334,35 @@ def test_zero_grad_set_to_none_false_fills_zeros_and_optimizers_skip_none():
     opt.step()
     np.testing.assert_array_equal(layer.W.data, before)
     assert mt.clip_grad_norm_(layer.parameters(), 1.0) == 0.0
+
+
+def test_module_list_and_dict_round_trip_through_model_files(tmp_path):
+    holder = mt.ModuleList(mt.Linear(2, 2) for _ in range(2))  # a generator, used up by the constructor
+    holder.append(mt.Linear(2, 1))
+    heads = mt.ModuleDict({"a": mt.Linear(2, 2)})
+    heads["b"] = mt.ReLU()
+    for model in (holder, heads):
+        mt.save_model(model, tmp_path / "m.npz")
+        loaded = mt.load_model(tmp_path / "m.npz")
+        assert repr(loaded) == repr(model)
+        for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_a_sequential_subclass_keeps_frames_and_chains(float64):
+    class Stack(mt.Sequential):
+        pass
+
+    class Net(mt.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body, self.head = Stack(mt.Linear(3, 4), mt.Tanh()), mt.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    model = Net()
+    model(np.ones((2, 3)))
+    assert len(model.body._stack) == 1  # a subclass of Sequential keeps its frame again
+    model.discard_caches()
+    assert mt.gradcheck(model, np.random.default_rng(0).standard_normal((2, 3)))

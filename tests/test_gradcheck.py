@@ -111,3 +111,12 @@ def test_every_exported_layer_has_a_gradcheck_case():
               and not obj._is_container}  # ModuleList/ModuleDict hold modules, are not called
     missing = sorted(cls.__name__ for cls in layers - covered)
     assert not missing, f"no gradcheck case in tests/cases.py for {missing}"
+
+
+def test_case_ids_are_unique_across_the_family_registries():
+    from cases import FAMILIES, INPUT_FAMILIES
+
+    families = {**FAMILIES, **INPUT_FAMILIES}
+    ids = [case.id for cases in families.values() for case in cases]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert all(cases for cases in families.values())

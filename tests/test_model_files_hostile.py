@@ -386,3 +386,13 @@ def test_containers_filled_after_construction_round_trip(tmp_path):
         assert [(name, type(child)) for name, child in loaded.named_children()] == [
             (name, type(child)) for name, child in container.named_children()]
         assert [name for name, _ in loaded.named_children()] == names
+
+
+def test_a_forged_hidden_size_is_refused_before_the_weights_exist(tmp_path):
+    path = _saved(mt.Sequential(mt.LSTM(1, 2)), tmp_path)
+    header = read_header(path)
+    lstm = header["model"]["architecture"]["args"]["modules"]["__tuple__"][0]["__module__"]
+    lstm["args"]["hidden_size"] = 30000
+    write_with_header(path, header, weights(path))  # 3.6e9 weights: its arguments multiply to only 30000
+    with pytest.raises(mt.ModelFileError, match="asks the random generator for"):
+        mt.load_model(path)

@@ -2,69 +2,23 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from minitorch import functional
 from minitorch.checks import check_number
 from minitorch.dtypes import as_floating
 from minitorch.module import Module
-
-
-def _positive_mask(x: np.ndarray) -> np.ndarray:
-    """(x > 0) as 1.0/0.0 in x's dtype.
-
-    Speed: dy * mask with a float mask runs one same-dtype loop; a bool mask needs a casting loop
-    (~1.5x slower), and np.where(mask, dy, 0) branches per element (~30x slower on random signs).
-    """
-    return (x > 0).astype(x.dtype)
-
-
-def _max0(x: np.ndarray) -> np.ndarray:
-    """max(x, 0), element-wise (see ``_against_zero``)."""
-    return _against_zero(np.maximum, x)
-
-
-def _min0(x: np.ndarray) -> np.ndarray:
-    """min(x, 0), element-wise (see ``_against_zero``)."""
-    return _against_zero(np.minimum, x)
-
-
-def _against_zero(op: np.ufunc, x: np.ndarray) -> np.ndarray:
-    """op(x, 0) for op = np.maximum or np.minimum.
-
-    Speed: NumPy's maximum against a scalar 0 takes a slow broadcast loop; against a zeros row
-    broadcast over the rows it runs its vectorised loop (~2.5x faster on a (512, 512) array).
-    Below ~1,000 elements the scalar wins (0.6 vs 1.0 us on (16, 16)): no zeros row to make.
-    """
-    if x.size < 1024:
-        return op(x, 0)
-    return op(x, np.zeros(x.shape[-1], x.dtype))
-
-
-def _one_or(mask: np.ndarray, other: float | np.ndarray) -> np.ndarray:
-    """np.where(mask, 1, other) for a 1.0/0.0 ``mask`` and a finite ``other``, exactly.
-
-    Computed as mask + (1 - mask) * other, which is 1 + 0 or 0 + other: no rounding.
-    Speed: np.where branches per element (~1,000 us on (512, 512) with random signs); these
-    three passes take ~60 us.
-    """
-    out = 1 - mask
-    out *= other
-    out += mask
-    return out
 
 
 class Sigmoid(Module):
     """Logistic function, element-wise.
 
     Shapes:   x (*)   y (*)   (any shape)
-    Forward:  e  = exp(-|x|)                      (<= 1: never overflows)
-              y  = max(e, [x >= 0]) / (1 + e)     = 1/(1+e) for x >= 0, e/(1+e) for x < 0
+    Forward:  e  = exp(-|x|)                          (<= 1: never overflows)
+              y  = where(x >= 0, 1, e) / (1 + e)      = 1/(1+e) for x >= 0, e/(1+e) for x < 0
     Backward: dx = dy * y * (1 - y)      (*)   from the cached output
-    Stability: exp never overflows, and tiny outputs keep full relative precision (e/(1+e)).
-               The numerator max(e, [x >= 0]) picks 1 or e exactly (e <= 1), without np.where,
-               whose per-element branch costs ~30x more than this maximum on random signs.
+    Stability: exp never overflows, and tiny outputs keep full relative precision (e/(1+e));
+               the formula is ``functional.sigmoid``.
     Example:
         act = Sigmoid()
         y = act(np.array([-1e4, 0.0, 1e4]))   # [0, 0.5, 1], no overflow warning
@@ -77,9 +31,7 @@ class Sigmoid(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Sigmoid")
-        e = np.exp(-np.abs(x))
-        y = np.maximum(e, (x >= 0).astype(x.dtype))
-        y /= 1 + e
+        y = functional.sigmoid(x)
         self._out = y
         return y
 
@@ -109,8 +61,8 @@ class ReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "ReLU")
-        self._mask = _positive_mask(x)
-        return _max0(x)
+        self._mask = (x > 0).astype(x.dtype)
+        return np.maximum(x, 0)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         mask = self._cached(self._mask)
@@ -151,7 +103,7 @@ class LeakyReLU(Module):
     """ReLU with a small slope for negative inputs, element-wise.
 
     Shapes:   x (*)   y (*)
-    Forward:  slope = where(x > 0, 1, negative_slope)   (cached; built from the 1.0/0.0 mask (x > 0))
+    Forward:  slope = where(x > 0, 1, negative_slope)   (*)   cached
               y     = x * slope
     Backward: dx = dy * slope   (*)   slope at 0 is negative_slope, as PyTorch
     Example:
@@ -167,8 +119,9 @@ class LeakyReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "LeakyReLU")
-        self._slope = _one_or(_positive_mask(x), self.negative_slope)
-        return x * self._slope
+        slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
+        self._slope = slope
+        return x * slope
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)
@@ -184,10 +137,10 @@ class ELU(Module):
     """Exponential linear unit, element-wise.
 
     Shapes:   x (*)   y (*)
-    Forward:  y  = max(x, 0) + alpha * expm1(min(x, 0))   = where(x > 0, x, alpha * (exp(x) - 1));
-                                                          exp of min(x, 0) only: no overflow
-    Backward: dx = dy * slope,  slope = where(x > 0, 1, alpha * exp(x))   (*)   slope at 0 is alpha,
-              as PyTorch (continuous when alpha = 1); cached, built from the 1.0/0.0 mask (x > 0)
+    Forward:  neg   = min(x, 0)                                 exp of neg only: no overflow
+              y     = where(x > 0, x, alpha * expm1(neg))       = alpha * (exp(x) - 1) for x <= 0
+              slope = where(x > 0, 1, alpha * exp(neg))         (*)   cached
+    Backward: dx = dy * slope   (*)   slope at 0 is alpha, as PyTorch (continuous when alpha = 1)
     Example:
         act = ELU()
         y = act(np.array([-1e4, 0.0, 2.0]))   # [-1, 0, 2]
@@ -201,9 +154,10 @@ class ELU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "ELU")
-        neg = _min0(x)  # exp of the negative part only: never overflows
-        self._slope = _one_or(_positive_mask(x), self.alpha * np.exp(neg))
-        return _max0(x) + self.alpha * np.expm1(neg)
+        neg = np.minimum(x, 0)
+        y = np.where(x > 0, x, self.alpha * np.expm1(neg))
+        self._slope = np.where(x > 0, 1, self.alpha * np.exp(neg))
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)
@@ -226,8 +180,8 @@ class GELU(Module):
       Forward:  t = tanh(sqrt(2 / pi) * (x + 0.044715 * x**3));  y = 0.5 * x * (1 + t)
       Backward: dx = dy * (0.5 * (1 + t)
                            + 0.5 * x * (1 - t**2) * sqrt(2 / pi) * (1 + 3 * 0.044715 * x**2))   (*)
-    Both cache the slope dy/dx. erf is computed in NumPy (see ``_erf``): a series for |z| < 2.5,
-    a continued fraction above, both within a few float64 ulps.
+    Both cache the slope dy/dx (``functional.gelu`` / ``functional.gelu_tanh``). erf is computed in
+    NumPy (``functional.erf``): a series for |z| < 2.5, a continued fraction above, a few ulps off.
     Example:
         act = GELU()
         y = act(np.array([-1.0, 0.0, 1.0]))   # [-0.1587, 0, 0.8413]
@@ -243,14 +197,9 @@ class GELU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "GELU")
-        if self.approximate == "tanh":
-            y, self._slope = _gelu_tanh(x)
-            return y
-        cdf = 0.5 * (1.0 + _erf(x * _SQRT_HALF))
-        # |x| > 40 has pdf = 0 in float64; the clip keeps x**2 finite for any float
-        pdf = np.exp(-0.5 * np.square(np.clip(x, -40.0, 40.0))) * _INV_SQRT_2PI
-        self._slope = cdf + x * pdf
-        return x * cdf
+        y, slope = functional.gelu_tanh(x) if self.approximate == "tanh" else functional.gelu(x)
+        self._slope = slope
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)
@@ -260,57 +209,3 @@ class GELU(Module):
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
-
-
-_SQRT_HALF = math.sqrt(0.5)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-
-
-def _gelu_tanh(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """GELU's tanh approximation: (y, dy/dx), as torch.nn.GELU(approximate='tanh')."""
-    t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-    y = 0.5 * x * (1.0 + t)
-    slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
-    return y, slope
-
-
-def _erf(z: np.ndarray) -> np.ndarray:
-    """The error function erf(z) = 2/sqrt(pi) * integral_0^z exp(-t**2) dt, element-wise, in z's dtype.
-
-    NumPy has no erf. With a = |z| and erf(-a) = -erf(a):
-      a <  2.5: erf(a)  = 2/sqrt(pi) * exp(-a**2) * sum_n a (2 a**2)**n / (1*3*...*(2n+1))   (35 terms)
-                every term is positive, so the sum has no cancellation;
-      a >= 2.5: erfc(a) = exp(-a**2)/sqrt(pi) / (a + (1/2)/(a + (2/2)/(a + (3/2)/(a + ...))))  (33 levels)
-                a continued fraction, evaluated from the bottom; erf(a) = 1 - erfc(a).
-    Both stay within ~1e-15 relative error of the true erf (tests/test_activations.py checks).
-    """
-    a = np.abs(z)
-    out = np.empty_like(a)
-    small = a < 2.5
-    out[small] = _erf_series(a[small])
-    # beyond a = 6, 1 - erfc(a) rounds to 1 anyway: clipping at 27 keeps a**2 finite for any input
-    out[~small] = 1.0 - _erfc_continued_fraction(np.minimum(a[~small], 27.0))
-    return np.copysign(out, z)
-
-
-def _erf_series(a: np.ndarray) -> np.ndarray:
-    two_a2 = 2.0 * a * a
-    term = a.copy()
-    total = a.copy()
-    for n in range(1, 35):
-        term *= two_a2 / (2 * n + 1)
-        total += term
-    return _TWO_OVER_SQRT_PI * np.exp(-a * a) * total
-
-
-def _erfc_continued_fraction(a: np.ndarray) -> np.ndarray:
-    f = a.copy()
-    for k in range(33, 0, -1):
-        f = a + (0.5 * k) / f
-    return np.exp(-a * a) * _INV_SQRT_PI / f
-
-
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
-

@@ -8,7 +8,7 @@ import numpy as np
 
 from minitorch.checks import check_number, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
-from minitorch.layers.normalize import standardize, standardize_backward
+from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
 
 
@@ -30,6 +30,7 @@ class _BatchNorm(Module):
               dx_hat  = dy * weight
               training: dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))
               eval:     dx = dx_hat * inv_std              (running statistics are constants)
+              backward_params computes dweight and dbias, backward_input dx; backward runs both.
     Init:     weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0
     """
 
@@ -69,17 +70,21 @@ class _BatchNorm(Module):
             return x_hat
         return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward_params(self, dy: np.ndarray) -> None:
         x_hat = self._cached(self._x_hat)
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
-        axes, shape = _axes_and_shape(x_hat.ndim, self.num_features)
+        axes, _ = _axes_and_shape(x_hat.ndim, self.num_features)
         # w.r.t. parameters
-        dx_hat = dy
         if self.weight is not None:
             self.weight.accumulate_grad(np.sum(dy * x_hat, axis=axes))
             self.bias.accumulate_grad(dy.sum(axis=axes))
-            dx_hat = dy * self.weight.data.reshape(shape)
+
+    def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        x_hat = self._cached(self._x_hat)
+        dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
+        axes, shape = _axes_and_shape(x_hat.ndim, self.num_features)
         # w.r.t. input
+        dx_hat = dy if self.weight is None else dy * self.weight.data.reshape(shape)
         if self._batch_stats:
             return standardize_backward(dx_hat, x_hat, self._inv_std, axes)
         return dx_hat * self._inv_std

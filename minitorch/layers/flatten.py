@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from minitorch.dtypes import as_floating
@@ -12,7 +14,8 @@ class Flatten(Module):
     """Merge dims start_dim..end_dim into one, as torch.nn.Flatten (defaults keep the batch dim).
 
     Shapes:   x (N, C, H, W)   y (N, C*H*W)   with start_dim=1, end_dim=-1
-    Forward:  y  = x.reshape(x.shape[:start] + (-1,) + x.shape[end+1:])   (a view, no copy)
+    Forward:  y  = x.reshape(x.shape[:start] + (prod(x.shape[start:end+1]),) + x.shape[end+1:])
+              (a view when x's layout allows; an empty batch gives (0, features), as torch)
     Backward: dx = dy.reshape(x.shape)                                     (x's shape)
     Example:
         flat = Flatten()
@@ -28,17 +31,18 @@ class Flatten(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Flatten")
-        start, end = self._dims(x.ndim)
         self._x_shape = x.shape
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1 :])
+        return x.reshape(self._out_shape(x.shape))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         x_shape = self._cached(self._x_shape)
-        start, end = self._dims(len(x_shape))
-        out_shape = x_shape[:start] + (int(np.prod(x_shape[start : end + 1])),) + x_shape[end + 1 :]
-        dy = self._check_grad(dy, out_shape, np.asarray(dy).dtype)
+        dy = self._check_grad(dy, self._out_shape(x_shape), np.asarray(dy).dtype)
         # w.r.t. input
         return dy.reshape(x_shape)
+
+    def _out_shape(self, x_shape: tuple[int, ...]) -> tuple[int, ...]:
+        start, end = self._dims(len(x_shape))
+        return x_shape[:start] + (math.prod(x_shape[start : end + 1]),) + x_shape[end + 1 :]
 
     def _dims(self, ndim: int) -> tuple[int, int]:
         start = self.start_dim + ndim if self.start_dim < 0 else self.start_dim

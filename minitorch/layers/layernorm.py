@@ -6,7 +6,7 @@ import numpy as np
 
 from minitorch.checks import check_number, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
-from minitorch.layers.normalize import standardize, standardize_backward
+from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
 
 
@@ -16,12 +16,14 @@ class LayerNorm(Module):
     Shapes:   x (*, *S)   weight, bias S = normalized_shape   y (*, *S)
               statistics run over the last len(S) axes: m = prod(S) values per sample
     Forward:  mean  = x.mean(axes);  var = ((x - mean)**2).mean(axes)     (biased: / m)
-              x_hat = (x - mean) / sqrt(var + eps)
+              x_hat = (x - mean) / sqrt(var + eps)     (``functional.standardize``: scaled so that
+                                                        float32 rows of values ~1e19 do not overflow)
               y     = weight * x_hat + bias                 (y = x_hat if elementwise_affine=False)
     Backward: dweight = sum(dy * x_hat, leading axes)      S   accumulated into weight.grad
               dbias   = sum(dy, leading axes)              S   accumulated into bias.grad
               dx_hat  = dy * weight
               dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))   (*, *S)
+              backward_params computes dweight and dbias, backward_input dx; backward runs both.
     Init:     weight = 1, bias = 0   (same statistics in training and eval: there are no running stats)
     Example:
         ln = LayerNorm(4)                       # or LayerNorm((3, 4)) for the last two dims
@@ -59,18 +61,21 @@ class LayerNorm(Module):
         y = x_hat if self.weight is None else x_hat * self.weight.data
         return y if self.bias is None else y + self.bias.data
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward_params(self, dy: np.ndarray) -> None:
         x_hat = self._cached(self._x_hat)
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
         leading = tuple(range(x_hat.ndim - len(self.normalized_shape)))
         # w.r.t. parameters
-        dx_hat = dy
         if self.weight is not None:
             self.weight.accumulate_grad(np.sum(dy * x_hat, axis=leading))
-            dx_hat = dy * self.weight.data
         if self.bias is not None:
             self.bias.accumulate_grad(dy.sum(axis=leading))
+
+    def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        x_hat = self._cached(self._x_hat)
+        dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
         # w.r.t. input
+        dx_hat = dy if self.weight is None else dy * self.weight.data
         return standardize_backward(dx_hat, x_hat, self._inv_std, self._axes(x_hat.ndim))
 
     def _axes(self, ndim: int) -> tuple[int, ...]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import layers as fast
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
-from minitorch.reductions import ones
 
 
 class Linear(Module):
@@ -17,7 +18,9 @@ class Linear(Module):
     Forward:  y  = x @ W + b
     Backward: dW = x.T @ dy         (in, out)  accumulated into W.grad  (alias grad_W)
               db = dy.sum(axis=0)   (out,)     accumulated into b.grad  (alias grad_b)
-              dx = dy @ W.T         (N, in)    returned; backward_params skips it
+              dx = dy @ W.T         (N, in)    returned
+              (leading dims of a (*, in) input are folded into N for dW and db)
+              backward_params computes dW and db, backward_input dx; backward runs both.
     Init:     W, b ~ U(-k, k), k = 1/sqrt(in)   (torch.nn.Linear's default, seeded by manual_seed)
     Example:
         layer = Linear(4, 3)
@@ -52,25 +55,25 @@ class Linear(Module):
         self._x = x
         y = x @ self.W.data
         if self.b is not None:
-            y += self.b.data  # in place on the fresh product: no second (N, out) array
+            y = y + self.b.data
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        # w.r.t. parameters
-        dy = self.backward_params(dy)
-        # w.r.t. input
-        return dy @ self.W.data.T  # W.T is a view: BLAS reads W transposed, no copy
-
-    def backward_params(self, dy: np.ndarray) -> np.ndarray:
-        """Accumulate dW and db only; returns dy as checked, for ``backward``."""
+    def backward_params(self, dy: np.ndarray) -> None:
+        if kernels_enabled():  # fast room: the same gradients, no copy of dW
+            return fast.linear_backward_params(self, dy)
         x = self._cached(self._x)
         dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.W.data.dtype)
-        x2d, dy2d = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)
-        # x2d.T is a view that BLAS reads transposed (no copy); the product goes straight into W.grad
-        self.W.accumulate_matmul(x2d.T, dy2d)
+        # w.r.t. parameters (a (*, in) input: its leading dims are the batch)
+        x, dy = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)
+        self.W.accumulate_grad(x.T @ dy)
         if self.b is not None:
-            self.b.accumulate_matmul(ones(len(dy2d), dy2d.dtype), dy2d)  # = dy2d.sum(axis=0)
-        return dy
+            self.b.accumulate_grad(dy.sum(axis=0))
+
+    def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        x = self._cached(self._x)
+        dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.W.data.dtype)
+        # w.r.t. input
+        return dy @ self.W.data.T
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Linear")

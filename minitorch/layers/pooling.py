@@ -94,10 +94,8 @@ class MaxPool2d(_Pool2d):
         dy = self._check_grad(dy, t.shape, self._dtype)
         # w.r.t. input
         dxp = np.zeros(self._xp_shape, dtype=dy.dtype)
-        finite = np.isfinite(dy).all()  # then dy * mask is exact (no 0 * inf) and 10x faster than where
         for i, j, rows, cols in self._taps():
-            chosen = t == i * self.kernel_size[1] + j
-            dxp[:, :, rows, cols] += dy * chosen if finite else np.where(chosen, dy, 0)
+            dxp[:, :, rows, cols] += np.where(t == i * self.kernel_size[1] + j, dy, 0)
         return _unpad(dxp, self._pads)
 
     def _first_argmax(self, taps: list[np.ndarray], y: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
@@ -170,11 +168,13 @@ class AdaptiveAvgPool2d(Module):
     """Mean over adaptive bins giving a fixed output size, as torch.nn.AdaptiveAvgPool2d.
 
     Shapes:   x (N, C, H, W)   y (N, C, OH, OW)   output_size = (OH, OW); None keeps that input size
-    Forward:  bin i of an axis of length H covers [floor(i*H/OH), ceil((i+1)*H/OH)) (torch's bins);
-              Ph (OH, H) holds 1/len(bin i) on bin i's columns, Pw (OW, W) likewise
-              y  = Ph @ x @ Pw.T                  (a weighted sum per image and channel)
-    Backward: dx = Ph.T @ dy @ Pw                 (N, C, H, W)   each pixel gets its bins' shares
-              output_size=1 is global average pooling: y = x.mean((2, 3)), dx = dy / (H*W).
+    Forward:  bin i of an axis of length H covers rows [h0, h1) = [floor(i*H/OH), ceil((i+1)*H/OH))
+              (torch's bins; neighbouring bins may overlap by one row), likewise bin j of W: [w0, w1)
+              y[n, c, i, j] = x[n, c, h0:h1, w0:w1].mean()
+    Backward: dx[n, c, h0:h1, w0:w1] += dy[n, c, i, j] / ((h1 - h0) * (w1 - w0))   for every bin (i, j)
+              (N, C, H, W): each pixel gets the shares of the bins that read it
+    A NaN or inf pixel stays in the bins that read it, as torch (one loop over the OH*OW bins, each
+    a plain mean of its own pixels). output_size=1 is global average pooling.
     Example:
         gap = AdaptiveAvgPool2d(1)
         y = gap(np.ones((2, 3, 5, 7)))           # (2, 3, 1, 1), all ones
@@ -195,35 +195,42 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
         self._size = tuple(None if s is None else int(s) for s in pair)
         self._x_shape: tuple[int, ...] | None = None
-        self._Ph: np.ndarray | None = None
-        self._Pw: np.ndarray | None = None
+        self._dtype: np.dtype | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "AdaptiveAvgPool2d")
         if x.ndim != 4:
             raise ValueError(f"AdaptiveAvgPool2d: expected input (N, C, H, W), got {x.shape}")
-        H, W = x.shape[2:]
-        OH = H if self._size[0] is None else self._size[0]
-        OW = W if self._size[1] is None else self._size[1]
-        self._Ph, self._Pw = _bin_means(OH, H, x.dtype), _bin_means(OW, W, x.dtype)
-        self._x_shape = x.shape
-        return self._Ph @ x @ self._Pw.T
+        self._x_shape, self._dtype = x.shape, x.dtype
+        y = np.empty(x.shape[:2] + self._out_hw(x.shape), dtype=x.dtype)
+        for i, j, (h0, h1), (w0, w1) in self._bins(x.shape):
+            y[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        N, C, _, _ = self._cached(self._x_shape)
-        Ph, Pw = self._Ph, self._Pw
-        dy = self._check_grad(dy, (N, C, Ph.shape[0], Pw.shape[0]), Ph.dtype)
+        x_shape = self._cached(self._x_shape)
+        dy = self._check_grad(dy, x_shape[:2] + self._out_hw(x_shape), self._dtype)
         # w.r.t. input
-        return Ph.T @ dy @ Pw
+        dx = np.zeros(x_shape, dtype=self._dtype)
+        for i, j, (h0, h1), (w0, w1) in self._bins(x_shape):
+            dx[:, :, h0:h1, w0:w1] += dy[:, :, i, j, None, None] / ((h1 - h0) * (w1 - w0))
+        return dx
+
+    def _out_hw(self, x_shape: tuple[int, ...]) -> tuple[int, int]:
+        H, W = x_shape[2:]
+        return (H if self._size[0] is None else self._size[0], W if self._size[1] is None else self._size[1])
+
+    def _bins(self, x_shape: tuple[int, ...]) -> Iterator[tuple[int, int, tuple[int, int], tuple[int, int]]]:
+        """(i, j, (h0, h1), (w0, w1)) per output pixel (i, j): the input rows and columns it averages."""
+        (H, W), (OH, OW) = x_shape[2:], self._out_hw(x_shape)
+        for i in range(OH):
+            for j in range(OW):
+                yield i, j, _bin(i, H, OH), _bin(j, W, OW)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-def _bin_means(out_size: int, in_size: int, dtype: np.dtype) -> np.ndarray:
-    """P (out_size, in_size): row i averages bin i = [floor(i*in/out), ceil((i+1)*in/out))."""
-    i = np.arange(out_size)[:, None]
-    start = (i * in_size) // out_size
-    end = -((-(i + 1) * in_size) // out_size)
-    h = np.arange(in_size)[None, :]
-    return (((h >= start) & (h < end)) / (end - start)).astype(dtype)
+def _bin(i: int, in_size: int, out_size: int) -> tuple[int, int]:
+    """Bin i of ``out_size`` bins over ``in_size``: [floor(i*in/out), ceil((i+1)*in/out))."""
+    return (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)

@@ -1,24 +1,12 @@
-"""Softmax and LogSoftmax along one dimension, and the shifted exponentials they share with cross-entropy."""
+"""Softmax and LogSoftmax along one dimension (the shifted exponentials live in ``functional``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from minitorch.dtypes import as_floating
+from minitorch.functional import shifted_exp
 from minitorch.module import Module
-from minitorch.reductions import last_axis_max, last_axis_sum
-
-
-def shifted_exp(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(s, exp(s), sum(exp(s))) with s = z - max(z) along ``axis`` (kept as a size-1 dim).
-
-    Subtracting the max changes neither softmax nor log-softmax but keeps exp(s) <= 1, so nothing
-    overflows, and the sum is >= 1, so its log is finite: log_softmax = s - log(sum), softmax = exp(s) / sum.
-    """
-    last = axis in (-1, z.ndim - 1)
-    s = z - (last_axis_max(z) if last else z.max(axis=axis, keepdims=True))
-    exp_s = np.exp(s)
-    return s, exp_s, (last_axis_sum(exp_s) if last else exp_s.sum(axis=axis, keepdims=True))
 
 
 class Softmax(Module):

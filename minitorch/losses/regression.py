@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_number
+from minitorch.functional import huber
 from minitorch.losses.base import ElementwiseLoss
 
 
@@ -62,7 +63,7 @@ class HuberLoss(ElementwiseLoss):
         self.delta = check_number(delta, "HuberLoss", "delta", 0, low_open=True)
 
     def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _huber(x - t, self.delta)
+        return huber(x - t, self.delta)
 
     def extra_repr(self) -> str:
         return f"delta={self.delta}"
@@ -91,15 +92,8 @@ class SmoothL1Loss(ElementwiseLoss):
         d = x - t
         if self.beta == 0:
             return np.abs(d), np.sign(d)
-        losses, slope = _huber(d, self.beta)
+        losses, slope = huber(d, self.beta)
         return losses / self.beta, slope / self.beta
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}"
-
-
-def _huber(d: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """(Huber loss of d, its slope): 0.5 d**2 inside |d| < delta, delta (|d| - delta/2) outside."""
-    abs_d = np.abs(d)
-    losses = np.where(abs_d < delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
-    return losses, np.clip(d, -delta, delta)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from minitorch.checks import check_bool, check_number
+from minitorch.kernels import fast_or_plain
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, addcmul_, lerp_, plus_scaled
+from minitorch.optimizers.optimizer import Optimizer, Params
 
 
 class Adam(Optimizer):
@@ -23,7 +26,10 @@ class Adam(Optimizer):
         5. bias_correction1 = 1 - beta1**t        m and v start at 0, so E[m] = bias_correction1 * E[g]
            bias_correction2 = 1 - beta2**t                        and E[v] = bias_correction2 * E[g*g]
         6. denom = sqrt(v) / sqrt(bias_correction2) + eps
-        7. p = p - lr / bias_correction1 * m / denom               in place
+        7. step_size = lr / bias_correction1
+           p = p - step_size * (m / denom)                         in place
+    The update is the function ``adam`` below (torch.optim's functional form), one Parameter at a
+    time; ``step`` gathers the Parameters with a gradient and their state and hands them to it.
     State:    step (t), exp_avg (m), exp_avg_sq (v), max_exp_avg_sq (v_max, if amsgrad)
     Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False (torch's)
     Example:
@@ -62,52 +68,55 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         for group in self.param_groups:
-            # Python floats: a NumPy float64 setting would promote float32 work to float64
-            lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-            beta1, beta2 = (float(beta) for beta in group["betas"])
-            for p in self._params_with_grad(group):
+            params = list(self._params_with_grad(group))
+            for p in params:
                 state = self.state.setdefault(p, {})
                 if not state:
                     state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = np.zeros_like(p.data)
-                state["step"] += 1
-                g = self._decayed_grad(p, lr, wd)                                     # 1.
-                self._update(p, g, state, lr, beta1, beta2, eps, group["amsgrad"])
+            states = [self.state[p] for p in params]
+            steps = [state["step"] for state in states]
+            beta1, beta2 = group["betas"]
+            # Python floats: a NumPy float64 setting would promote float32 work to float64
+            fast_or_plain("optimizers", self._update)(
+                params, [p.grad for p in params], [state["exp_avg"] for state in states],
+                [state["exp_avg_sq"] for state in states], [state.get("max_exp_avg_sq") for state in states],
+                steps, amsgrad=bool(group["amsgrad"]), beta1=float(beta1), beta2=float(beta2),
+                lr=float(group["lr"]), weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
+            )
+            for state, t in zip(states, steps, strict=True):
+                state["step"] = t
 
-    def _decayed_grad(self, p: Parameter, lr: float, wd: float) -> np.ndarray:
-        """Step 1: the L2 penalty's gradient wd * p joins p.grad (p.grad itself is left as it is)."""
-        if wd == 0:
-            return p.grad
-        return plus_scaled(p.grad, wd, p.data, out=self._work(p, 1), work=self._work(p, 0))
-
-    def _update(self, p: Parameter, g: np.ndarray, state: dict[str, Any], lr: float, beta1: float,
-                beta2: float, eps: float, amsgrad: bool) -> None:
-        """Steps 2-7 for one Parameter, in place; g may live in work slot 1, slot 0 is the scratch."""
-        m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-        work = self._work(p, 0)
-        lerp_(m, g, 1.0 - beta1, work)                                                # 2.
-        v *= beta2                                                                    # 3.
-        addcmul_(v, g, g, 1.0 - beta2, work)
-        if amsgrad:                                                                   # 4.
-            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        bias_correction1 = 1.0 - beta1**t                                             # 5.
-        bias_correction2 = 1.0 - beta2**t
-        _adam_step_(p.data, m, v, lr / bias_correction1, bias_correction2**0.5, eps, work)   # 6., 7.
+    @property
+    def _update(self) -> Callable[..., None]:
+        return adam
 
 
-def _adam_step_(p: np.ndarray, m: np.ndarray, v: np.ndarray, step_size: float, bias_correction2_sqrt: float,
-                eps: float, work: np.ndarray) -> None:
-    """Steps 6-7: p -= step_size * m / denom,  denom = sqrt(v) / bias_correction2_sqrt + eps.
+def adam(params: list[Parameter], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
+         exp_avg_sqs: list[np.ndarray], max_exp_avg_sqs: list[np.ndarray | None], state_steps: list[int], *,
+         amsgrad: bool, beta1: float, beta2: float, lr: float, weight_decay: float, eps: float,
+         maximize: bool = False) -> None:
+    """Adam's update (the numbered lines of ``Adam``), in place, one Parameter at a time.
 
-    Computed as p += m / d with d = -denom / step_size: the step size rides on the scalar passes
-    that build the denominator, which saves one full pass over p (torch's capturable path does the
-    same). ``work`` receives d.
+    m, v, v_max are updated in place; ``state_steps[i]`` (t) is incremented in the list.
+    ``maximize`` ascends: g = -grad.
     """
-    if step_size == 0.0:                                   # lr = 0: nothing moves (d would divide by 0)
-        return
-    d = np.sqrt(v, out=work)
-    d *= -1.0 / (bias_correction2_sqrt * step_size)
-    d -= eps / step_size
-    np.divide(m, d, out=d)
-    p += d
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        if maximize:
+            g = -g
+        m, v = exp_avgs[i], exp_avg_sqs[i]
+        state_steps[i] += 1
+        t = state_steps[i]
+        if weight_decay != 0:
+            g = g + weight_decay * p.data                                   # 1.
+        m += (1 - beta1) * (g - m)                                          # 2. (torch's lerp)
+        v *= beta2                                                          # 3.
+        v += (1 - beta2) * g * g
+        if amsgrad:                                                         # 4.
+            v = np.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
+        bias_correction1 = 1 - beta1**t                                     # 5.
+        bias_correction2 = 1 - beta2**t
+        denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps             # 6.
+        step_size = lr / bias_correction1                                   # 7.
+        p.data -= step_size * (m / denom)

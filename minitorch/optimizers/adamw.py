@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 
 from minitorch.module import Parameter
@@ -22,7 +25,9 @@ class AdamW(Adam):
         5. bias_correction1 = 1 - beta1**t
            bias_correction2 = 1 - beta2**t
         6. denom = sqrt(v) / sqrt(bias_correction2) + eps
-        7. p = p - lr / bias_correction1 * m / denom               in place
+        7. step_size = lr / bias_correction1
+           p = p - step_size * (m / denom)                         in place
+    The update is the function ``adamw`` below; ``step`` (Adam's) gathers the arguments.
     With Adam's L2 decay the penalty's gradient wd * p is divided by denom like any gradient, so
     coordinates with large gradients are barely decayed; AdamW decays every weight at the same rate.
     State:    step (t), exp_avg (m), exp_avg_sq (v), max_exp_avg_sq (v_max, if amsgrad)
@@ -43,8 +48,33 @@ class AdamW(Adam):
     ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
-    def _decayed_grad(self, p: Parameter, lr: float, wd: float) -> np.ndarray:
-        """Step 1: decay p itself; the gradient is used as it is."""
-        if wd != 0:
-            p.data *= 1.0 - lr * wd
-        return p.grad
+    @property
+    def _update(self) -> Callable[..., None]:
+        return adamw
+
+
+def adamw(params: list[Parameter], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
+          exp_avg_sqs: list[np.ndarray], max_exp_avg_sqs: list[np.ndarray | None], state_steps: list[int], *,
+          amsgrad: bool, beta1: float, beta2: float, lr: float, weight_decay: float, eps: float,
+          maximize: bool = False) -> None:
+    """AdamW's update (the numbered lines of ``AdamW``), in place, one Parameter at a time.
+
+    The arguments are ``adam``'s; only line 1 differs (p decays; g is left alone).
+    """
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        if maximize:
+            g = -g
+        m, v = exp_avgs[i], exp_avg_sqs[i]
+        state_steps[i] += 1
+        t = state_steps[i]
+        p.data *= 1 - lr * weight_decay                                     # 1.
+        m += (1 - beta1) * (g - m)                                          # 2. (torch's lerp)
+        v *= beta2                                                          # 3.
+        v += (1 - beta2) * g * g
+        if amsgrad:                                                         # 4.
+            v = np.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
+        bias_correction1 = 1 - beta1**t                                     # 5.
+        bias_correction2 = 1 - beta2**t
+        denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps             # 6.
+        step_size = lr / bias_correction1                                   # 7.
+        p.data -= step_size * (m / denom)

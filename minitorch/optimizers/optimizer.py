@@ -6,9 +6,8 @@ A Parameter whose ``grad is None`` (no gradient since ``zero_grad()``) is skippe
 it is not updated and its state (step count, moments) does not advance. ``step()`` first checks
 that no module owning one of the Parameters still has a forward call waiting for its backward.
 
-Updates are in place and in each Parameter's dtype. The torch-named helpers below (``add_``,
-``lerp_``, ``addcmul_``, ``addcdiv_``) write into a caller-given ``work`` array, so a step allocates
-no parameter-size temporaries; ``Optimizer._work(p, slot)`` hands out those work arrays.
+Updates are in place and in each Parameter's dtype. Each update rule is a plain function beside its
+class (``sgd``, ``adam``...); accelerated versions live in ``minitorch/kernels/optimizers.py``.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Parameter, dict[str, Any]] = {}
-        self._work_arrays: dict[tuple[np.dtype, int], np.ndarray] = {}
         self._owner_cache: tuple[int, list[Any]] = (-1, [])  # (registrations seen, modules owning our params)
         if isinstance(params, (Parameter, dict)):
             raise TypeError(
@@ -129,18 +127,6 @@ class Optimizer:
     def _params_with_grad(group: dict[str, Any]) -> Iterator[Parameter]:
         """The group's Parameters with a gradient (``p.grad is not None``)."""
         return (p for p in group["params"] if p.grad is not None)
-
-    def _work(self, p: Parameter, slot: int = 0) -> np.ndarray:
-        """A scratch array of p's shape and dtype: not state, never saved, overwritten freely.
-
-        Saves a parameter-size allocation per operation: one flat buffer per (dtype, slot), as large
-        as the largest Parameter seen, serves every Parameter in turn.
-        """
-        key = (p.data.dtype, slot)
-        flat = self._work_arrays.get(key)
-        if flat is None or flat.size < p.data.size:
-            flat = self._work_arrays[key] = np.empty(p.data.size, p.data.dtype)
-        return flat[: p.data.size].reshape(p.data.shape)
 
     # ----------------------------------------------------------------- state_dict
     def state_dict(self) -> dict[str, Any]:
@@ -270,47 +256,3 @@ def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:
 
 def _copy(value: Any) -> Any:
     return value.copy() if isinstance(value, np.ndarray) else value
-
-
-# --------------------------------------------------------------------- in-place update helpers
-# Each mirrors the torch in-place op of the same name and writes its intermediate into ``work`` (an
-# array of y's shape, e.g. from Optimizer._work), so an update allocates nothing. ``work`` may be one
-# of the inputs: that input is then overwritten.
-
-
-def add_(y: np.ndarray, x: np.ndarray, alpha: float, work: np.ndarray) -> None:
-    """y += alpha * x   (torch: y.add_(x, alpha=alpha))."""
-    if alpha == 1.0:
-        y += x
-    else:
-        np.multiply(x, alpha, out=work)
-        y += work
-
-
-def lerp_(y: np.ndarray, x: np.ndarray, weight: float, work: np.ndarray) -> None:
-    """y += weight * (x - y), i.e. y = (1 - weight) * y + weight * x   (torch: y.lerp_(x, weight))."""
-    np.subtract(x, y, out=work)
-    work *= weight
-    y += work
-
-
-def addcmul_(y: np.ndarray, a: np.ndarray, b: np.ndarray, value: float, work: np.ndarray) -> None:
-    """y += value * a * b   (torch: y.addcmul_(a, b, value=value))."""
-    np.multiply(a, value, out=work)
-    work *= b
-    y += work
-
-
-def addcdiv_(y: np.ndarray, a: np.ndarray, b: np.ndarray, value: float, work: np.ndarray) -> None:
-    """y += value * a / b   (torch: y.addcdiv_(a, b, value=value))."""
-    np.divide(a, b, out=work)
-    add_(y, work, value, work)
-
-
-def plus_scaled(g: np.ndarray, alpha: float, y: np.ndarray, out: np.ndarray, work: np.ndarray) -> np.ndarray:
-    """out = g + alpha * y, leaving g untouched unless it is ``out``   (torch: g.add(y, alpha=alpha)).
-
-    Used for the gradient with weight decay, g + wd * p: p.grad itself must not change.
-    """
-    np.multiply(y, alpha, out=work)
-    return np.add(g, work, out=out)

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_number
-from minitorch.optimizers.optimizer import Optimizer, Params, add_, addcdiv_, addcmul_, lerp_, plus_scaled
+from minitorch.kernels import fast_or_plain
+from minitorch.module import Parameter
+from minitorch.optimizers.optimizer import Optimizer, Params
 
 
 class RMSprop(Optimizer):
@@ -25,7 +27,9 @@ class RMSprop(Optimizer):
                b = mu * b + g / avg                from b = 0
                p = p - lr * b                      in place
            else:
-               p = p - lr * g / avg                in place
+               p = p - lr * (g / avg)              in place
+    The update is the function ``rmsprop`` below (torch.optim's functional form), one Parameter at
+    a time; ``step`` gathers the Parameters with a gradient and their state and hands them to it.
     State:    step, square_avg (s), grad_avg (a, if centered), momentum_buffer (b, if momentum > 0)
     Defaults: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False (torch's)
     Example:
@@ -64,43 +68,55 @@ class RMSprop(Optimizer):
 
     def step(self) -> None:
         for group in self.param_groups:
-            # Python floats: a NumPy float64 setting would promote float32 work to float64
-            lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
-            wd, mu = float(group["weight_decay"]), float(group["momentum"])
-            for p in self._params_with_grad(group):
+            params = list(self._params_with_grad(group))
+            for p in params:
                 state = self.state.setdefault(p, {})
                 if not state:
                     state.update({name: np.zeros_like(p.data) for name in self._required_state(group)},
                                  step=0)
-                state["step"] += 1
-                work = self._work(p, 0)
-                g = p.grad
-                if wd != 0:                                                           # 1.
-                    g = plus_scaled(g, wd, p.data, out=self._work(p, 1), work=work)
-                avg = self._rms(g, state, alpha, eps, group["centered"], work)        # 2., 3.
-                if mu > 0:                                                            # 4.
-                    b = state["momentum_buffer"]
-                    b *= mu
-                    addcdiv_(b, g, avg, 1.0, work=avg)
-                    add_(p.data, b, -lr, work=avg)
-                else:
-                    addcdiv_(p.data, g, avg, -lr, work=avg)
+            states = [self.state[p] for p in params]
+            steps = [state["step"] for state in states]
+            # Python floats: a NumPy float64 setting would promote float32 work to float64
+            fast_or_plain("optimizers", rmsprop)(
+                params, [p.grad for p in params], [state["square_avg"] for state in states],
+                [state.get("grad_avg") for state in states],
+                [state.get("momentum_buffer") for state in states],
+                steps, lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]), momentum=float(group["momentum"]),
+                centered=bool(group["centered"]),
+            )
+            for state, t in zip(states, steps, strict=True):
+                state["step"] = t
 
-    @staticmethod
-    def _rms(g: np.ndarray, state: dict[str, Any], alpha: float, eps: float, centered: bool,
-             work: np.ndarray) -> np.ndarray:
-        """Steps 2-3: update the running means; avg is written into ``work`` and returned."""
-        s = state["square_avg"]
-        s *= alpha                                                                    # 2.
-        addcmul_(s, g, g, 1.0 - alpha, work)
-        avg = work
-        if centered:                                                                  # 3.
-            a = state["grad_avg"]
-            lerp_(a, g, 1.0 - alpha, work)
-            np.multiply(a, a, out=avg)
-            np.subtract(s, avg, out=avg)
-            np.sqrt(avg, out=avg)
+
+def rmsprop(params: list[Parameter], grads: list[np.ndarray], square_avgs: list[np.ndarray],
+            grad_avgs: list[np.ndarray | None], momentum_buffers: list[np.ndarray | None],
+            state_steps: list[int], *, lr: float, alpha: float, eps: float, weight_decay: float,
+            momentum: float, centered: bool, maximize: bool = False) -> None:
+    """RMSprop's update (the numbered lines of ``RMSprop``), in place, one Parameter at a time.
+
+    s, a and b are updated in place (a only if centered, b only if momentum > 0: None otherwise);
+    ``state_steps[i]`` is incremented in the list. ``maximize`` ascends: g = -grad.
+    """
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        if maximize:
+            g = -g
+        state_steps[i] += 1
+        if weight_decay != 0:
+            g = g + weight_decay * p.data                                   # 1.
+        s = square_avgs[i]                                                  # 2.
+        s *= alpha
+        s += (1 - alpha) * g * g
+        if centered:                                                        # 3.
+            a = grad_avgs[i]
+            a += (1 - alpha) * (g - a)
+            avg = np.sqrt(s - a * a) + eps
         else:
-            np.sqrt(s, out=avg)
-        avg += eps
-        return avg
+            avg = np.sqrt(s) + eps
+        if momentum > 0:                                                    # 4.
+            b = momentum_buffers[i]
+            b *= momentum
+            b += g / avg
+            p.data -= lr * b
+        else:
+            p.data -= lr * (g / avg)

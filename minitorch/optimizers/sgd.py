@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_number
+from minitorch.kernels import fast_or_plain
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, add_, plus_scaled
+from minitorch.optimizers.optimizer import Optimizer, Params
 
 
 class SGD(Optimizer):
@@ -22,6 +23,8 @@ class SGD(Optimizer):
                g = g + mu * b                   if nesterov
                g = b                            otherwise
         3. p = p - lr * g                       in place
+    The update is the function ``sgd`` below (torch.optim's functional form), one Parameter at a
+    time; ``step`` gathers the Parameters with a gradient and hands them to it (or to its kernel).
     State:    momentum_buffer (b), only when momentum != 0
     Defaults: lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False (torch's, in
               torch's order); nesterov needs momentum > 0 and dampening = 0
@@ -59,54 +62,40 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         for group in self.param_groups:
+            params = list(self._params_with_grad(group))
             # Python floats: a NumPy float64 setting would promote float32 work to float64
-            lr, mu = float(group["lr"]), float(group["momentum"])
-            tau, wd = float(group["dampening"]), float(group["weight_decay"])
-            if mu == 0 and wd == 0:
-                self._plain_steps(group["params"], lr)                        # 3. only
-                continue
-            for p in self._params_with_grad(group):
-                g = p.grad
-                if wd != 0:                                                   # 1.
-                    g = plus_scaled(g, wd, p.data, out=self._work(p, 1), work=self._work(p, 0))
-                if mu != 0:                                                   # 2.
-                    state = self.state.setdefault(p, {})
-                    b = state.get("momentum_buffer")
-                    if b is None:
-                        b = state["momentum_buffer"] = g.copy()
-                    else:
-                        b *= mu
-                        add_(b, g, 1.0 - tau, self._work(p, 0))
-                    if group["nesterov"]:
-                        g = plus_scaled(g, mu, b, out=self._work(p, 1), work=self._work(p, 0))
-                    else:
-                        g = b
-                self._descend(p, g, lr)                                       # 3.
-
-    def _plain_steps(self, params: list[Parameter], lr: float) -> None:
-        """p = p - lr * p.grad for each Parameter with a gradient: plain SGD, no momentum or decay.
-
-        Speed: the loop a plain-SGD step runs; no state lookup, no generator (Iris-size net: 7.9 us
-        per step before, ~3 us).
-        """
-        for p in params:
-            if not p.grad_is_zero:
-                self._descend(p, p.grad, lr)
-
-    def _descend(self, p: Parameter, g: np.ndarray, lr: float) -> None:
-        """p.data -= lr * g, in place, in p's dtype.
-
-        Speed: lr as a 0-d array of p's dtype (NumPy takes ~0.2 us longer per operation on a
-        Python float: weak-scalar promotion). A small Parameter takes the temporary lr * g (cheaper
-        than fetching a scratch array); a large one writes lr * g into scratch (no allocation of
-        its size; two memory passes either way).
-        """
-        data = p.data
-        lr_t = np.asarray(lr, dtype=data.dtype)
-        if data.size <= _SMALL:
-            data -= lr_t * g
-        else:
-            data -= np.multiply(g, lr_t, out=self._work(p, 0))
+            momentum = float(group["momentum"])
+            # as torch's _init_group: the buffers are gathered only when momentum uses them
+            buffers = [self.state.get(p, {}).get("momentum_buffer") for p in params] if momentum else []
+            fast_or_plain("optimizers", sgd)(
+                params, [p.grad for p in params], buffers, lr=float(group["lr"]),
+                momentum=momentum, dampening=float(group["dampening"]),
+                weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
+            )
+            for p, b in zip(params, buffers, strict=False):
+                self.state.setdefault(p, {})["momentum_buffer"] = b
 
 
-_SMALL = 4096  # elements: below this a temporary is a small-block allocation, cheaper than _work
+def sgd(params: list[Parameter], grads: list[np.ndarray], momentum_buffers: list[np.ndarray | None], *,
+        lr: float, momentum: float, dampening: float, weight_decay: float, nesterov: bool,
+        maximize: bool = False) -> None:
+    """SGD's update (the numbered lines of ``SGD``), in place, one Parameter at a time.
+
+    ``momentum_buffers[i]`` is p's buffer b, or None before its first step: the new buffer is put
+    into the list (as torch.optim.sgd does); with momentum = 0 the list is not read (may be empty).
+    ``maximize`` ascends: g = -grad.
+    """
+    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + weight_decay * p.data                                   # 1.
+        if momentum != 0:                                                   # 2.
+            b = momentum_buffers[i]
+            if b is None:
+                b = momentum_buffers[i] = g.copy()
+            else:
+                b *= momentum
+                b += (1 - dampening) * g
+            g = g + momentum * b if nesterov else b
+        p.data -= lr * g                                                    # 3.

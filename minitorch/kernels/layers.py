@@ -1,0 +1,27 @@
+"""Layer kernels: the same results as the plain layer code, with fewer passes and allocations.
+
+Each function takes the layer and the arguments of the method it replaces, sets the same caches,
+and returns what that method returns. The layer calls it at one marked line when
+``kernels_enabled()``; tests/test_kernels.py checks every kernel against the plain method.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def linear_backward_params(layer: Any, dy: np.ndarray) -> None:
+    """``Linear.backward_params``: dW = x.T @ dy, db = dy.sum(axis=0), accumulated.
+
+    dW: ``Parameter.accumulate_matmul`` makes the first product after ``zero_grad()`` the gradient
+    itself instead of copying it in: saves an (in, out) copy pass (1.6 MB for a 784x512 weight).
+    The order of the sums in db is NumPy's either way: the same numbers.
+    """
+    x = layer._cached(layer._x)
+    dy = layer._check_grad(dy, x.shape[:-1] + (layer.out_features,), layer.W.data.dtype)
+    x, dy = x.reshape(-1, layer.in_features), dy.reshape(-1, layer.out_features)
+    layer.W.accumulate_matmul(x.T, dy)
+    if layer.b is not None:
+        layer.b.accumulate_grad(dy.sum(axis=0))

@@ -1,0 +1,68 @@
+"""Odd inputs the adversarial audit found mishandled (issue 11, items 10-12), each against PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import minitorch as mt
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("output_size", [(2, 3), (3, 2), 4, (None, 2)])
+def test_adaptive_avg_pool_keeps_a_nonfinite_pixel_in_its_own_bins(bad, output_size):
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
+    x[1, 2, 4, 1] = bad
+    ours = mt.AdaptiveAvgPool2d(output_size)
+    y = ours(x)
+    expected = torch.nn.AdaptiveAvgPool2d(output_size)(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(expected))
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-14)  # equal_nan: the same bins only
+    assert np.isfinite(y[0]).all() and np.isfinite(y[1, :2]).all()  # other images and channels untouched
+    assert 0 < (~np.isfinite(y[1, 2])).sum() < y[1, 2].size
+
+
+@pytest.mark.parametrize("magnitude", [1e19, 1e25, 1e36])
+def test_layer_norm_float32_rows_of_huge_values_are_standardised(magnitude):
+    """The exact answer is finite (float32 torch returns zeros for some rows); float64 computes it."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((3, 8)) * magnitude).astype(np.float32)
+    ln = mt.LayerNorm(8)
+    y = ln(x)
+    twin = torch.nn.LayerNorm(8).double()
+    expected = twin(torch.from_numpy(x.astype(np.float64))).detach().numpy()
+    assert y.dtype == np.float32 and np.isfinite(y).all()
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=1), 1.0, rtol=1e-3)  # not zeros: a standardised row
+    dx = ln.backward(np.ones_like(y))
+    assert np.isfinite(dx).all()
+
+
+def test_layer_norm_huge_float64_rows_are_standardised():
+    x = np.array([[1e200, -1e200, 3e200, 0.0]])
+    y = mt.LayerNorm(4, elementwise_affine=False)(x)
+    xc = x / 1e200 - (x / 1e200).mean()
+    np.testing.assert_allclose(y, xc / xc.std(), rtol=1e-12)
+
+
+def test_layer_norm_small_values_are_unchanged_by_the_scaling():
+    """|x - mean| <= 1: the scale is 1, the same numbers as the plain two-pass formula."""
+    x = np.random.default_rng(1).uniform(-0.5, 0.5, (4, 6))
+    y = mt.LayerNorm(6, elementwise_affine=False)(x)
+    xc = x - x.mean(axis=1, keepdims=True)
+    np.testing.assert_array_equal(y, xc * (1 / np.sqrt(np.mean(xc * xc, axis=1, keepdims=True) + 1e-5)))
+
+
+@pytest.mark.parametrize("start_dim, end_dim, shape, expected", [
+    (1, -1, (0, 3, 4, 5), (0, 60)),
+    (0, -1, (0, 3, 4), (0,)),
+    (1, 2, (0, 3, 4, 5), (0, 12, 5)),
+    (1, -1, (2, 0, 4), (2, 0)),
+])
+def test_flatten_of_an_empty_batch_matches_torch(start_dim, end_dim, shape, expected):
+    x = np.zeros(shape, np.float32)
+    flat = mt.Flatten(start_dim, end_dim)
+    y = flat(x)
+    assert y.shape == expected == tuple(torch.nn.Flatten(start_dim, end_dim)(torch.zeros(shape)).shape)
+    assert flat.backward(np.zeros(expected, np.float32)).shape == shape
