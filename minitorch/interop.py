@@ -18,22 +18,34 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.layers import (
+from minitorch.layers import (  # PyTorch habits (issue 15)
     ELU,
     GELU,
+    AdaptiveMaxPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    Conv1d,
+    ConvTranspose2d,
     Dropout,
+    Dropout2d,
     Flatten,
+    GroupNorm,
+    Hardtanh,
     Identity,
     LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
+    Unflatten,
+    Upsample,
 )
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.embedding import Embedding
@@ -82,6 +94,26 @@ LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute
         _POOL, torch_only={"ceil_mode": False, "count_include_pad": True, "divisor_override": None}
     ),
     AdaptiveAvgPool2d: _Layer(("output_size",)),
+    # PyTorch habits (issue 15)
+    SiLU: _Layer(),
+    Mish: _Layer(),
+    Softplus: _Layer(("beta", "threshold")),
+    Hardtanh: _Layer(("min_val", "max_val")),
+    PReLU: _Layer(("num_parameters",)),
+    Dropout2d: _Layer(("p",)),
+    GroupNorm: _Layer(("num_groups", "num_channels", "eps", "affine")),
+    Conv1d: _Layer(
+        ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
+        bias="bias", torch_only={"groups": 1, "padding_mode": "zeros"},
+    ),
+    ConvTranspose2d: _Layer(
+        ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "dilation"),
+        bias="bias", torch_only={"groups": 1, "padding_mode": "zeros"},
+    ),
+    Upsample: _Layer(("size", "scale_factor", "mode", "align_corners"),
+                     torch_only={"recompute_scale_factor": None}),
+    AdaptiveMaxPool2d: _Layer(("output_size",), torch_only={"return_indices": False}),
+    Unflatten: _Layer(("dim", "unflattened_size")),
 }
 # sequences: same names, shapes and layouts in both libraries (weight_ih_l0, ... as torch)
 _RNN_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
@@ -162,6 +194,7 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
             kwargs["bias"] = False
         if name in ("Softmax", "LogSoftmax") and t.dim is None:
             raise ValueError(f"from_torch: {where} ({name}) has dim=None; give it an explicit dim")
+        _check_float_dtypes(t, torch, name, where)
         theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
         ours = {k: _copy(k, theirs[layer.rename.get(k, k)], layer) for k in _names(layer, theirs)}
         with default_dtype_of(ours):
@@ -173,11 +206,22 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
 
 def _layer(cls: type | None, name: str, where: str, who: str) -> _Layer:
     if cls not in LAYERS:
+        other = "PyTorch" if who == "to_torch" else "MiniTorch"
         raise TypeError(
-            f"{who}: {where} is a {name}, which has no PyTorch counterpart here; "
+            f"{who}: {where} is a {name}, which has no {other} counterpart; "
             f"convertible: Sequential, {', '.join(sorted(_BY_NAME))}"
         )
     return LAYERS[cls]
+
+
+def _check_float_dtypes(t: Any, torch: Any, name: str, where: str) -> None:
+    """MiniTorch computes in float32 or float64: a half-precision module is refused, not cast silently."""
+    for key, value in t.state_dict().items():
+        if value.is_floating_point() and value.dtype not in (torch.float32, torch.float64):
+            raise TypeError(
+                f"from_torch: {where} ({name}) holds {key} as {value.dtype}; MiniTorch computes in "
+                "float32 or float64: convert the module first with .float() (or .double())"
+            )
 
 
 def _own_state(m: Module) -> dict[str, np.ndarray]:

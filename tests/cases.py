@@ -172,6 +172,56 @@ def _sliced(a: np.ndarray) -> np.ndarray:
 LAYOUTS = {"fortran": _fortran, "negative-strides": _negative_strides, "sliced": _sliced}
 
 
+# --- PyTorch habits (issue 15): more activations, spatial dropout, group norm, conv1d/transposed, resizing
+def _prelu_channels() -> mt.Module:
+    return _randomized(mt.PReLU(3))
+
+
+_HABITS_CASES = [
+    ("SiLU", lambda: mt.SiLU(), (4, 6)),
+    ("Softplus", lambda: mt.Softplus(), (4, 6)),
+    ("Softplus-beta-threshold", lambda: mt.Softplus(beta=2.0, threshold=1.5), (4, 6)),
+    ("Mish", lambda: mt.Mish(), (4, 6)),
+    ("Hardtanh", lambda: mt.Hardtanh(), (4, 6)),
+    ("Hardtanh-range", lambda: mt.Hardtanh(-0.5, 2.0), (4, 6)),
+    ("PReLU", lambda: mt.PReLU(), (4, 6)),
+    ("PReLU-channels", _prelu_channels, (2, 3, 4)),
+    ("PReLU-channels-4d", lambda: _randomized(mt.PReLU(2)), (2, 2, 3, 3)),
+    ("Dropout2d", lambda: mt.Dropout2d(0.4), (3, 4, 2, 3)),
+    ("Dropout2d-eval", lambda: mt.Dropout2d(0.4).eval(), (3, 4, 2, 3)),
+    ("GroupNorm", lambda: _randomized(mt.GroupNorm(2, 4)), (3, 4, 2, 3)),
+    ("GroupNorm-3d-one-group", lambda: _randomized(mt.GroupNorm(1, 3)), (2, 3, 5)),
+    ("GroupNorm-instance-no-affine", lambda: mt.GroupNorm(3, 3, affine=False), (2, 3, 2, 2)),
+    ("Conv1d", lambda: mt.Conv1d(2, 3, 3), (2, 2, 7)),
+    ("Conv1d-stride-pad-dilation", lambda: mt.Conv1d(3, 2, 2, stride=2, padding=2, dilation=2), (2, 3, 8)),
+    ("Conv1d-same-no-bias", lambda: mt.Conv1d(2, 2, 3, padding="same", bias=False), (1, 2, 5)),
+    ("ConvTranspose2d", lambda: mt.ConvTranspose2d(2, 3, 3), (2, 2, 3, 4)),
+    ("ConvTranspose2d-stride-pad-outpad",
+     lambda: mt.ConvTranspose2d(3, 2, (3, 2), stride=(2, 3), padding=(1, 0), output_padding=(1, 2)),
+     (2, 3, 3, 2)),
+    ("ConvTranspose2d-dilation-no-bias", lambda: mt.ConvTranspose2d(2, 2, 2, dilation=2, bias=False),
+     (1, 2, 3, 3)),
+    ("Upsample-nearest", lambda: mt.Upsample(scale_factor=2), (2, 2, 3, 4)),
+    ("Upsample-nearest-size", lambda: mt.Upsample(size=(5, 7)), (2, 2, 3, 4)),
+    ("Upsample-bilinear", lambda: mt.Upsample(scale_factor=2, mode="bilinear"), (2, 2, 3, 4)),
+    ("Upsample-bilinear-align", lambda: mt.Upsample(size=(5, 3), mode="bilinear", align_corners=True),
+     (2, 2, 3, 4)),
+    ("Upsample-bilinear-down", lambda: mt.Upsample(scale_factor=(0.5, 1.5), mode="bilinear"), (1, 2, 6, 4)),
+    ("AdaptiveMaxPool2d-global", lambda: mt.AdaptiveMaxPool2d(1), (2, 3, 4, 5)),
+    ("AdaptiveMaxPool2d-overlap", lambda: mt.AdaptiveMaxPool2d((3, 2)), (2, 2, 5, 5)),
+    ("Unflatten", lambda: mt.Unflatten(1, (2, 3)), (4, 6)),
+    ("Unflatten-minus-one", lambda: mt.Unflatten(-1, (2, -1)), (2, 3, 4)),
+    ("Generator-net", lambda: mt.Sequential(
+        mt.Linear(3, 8), mt.Unflatten(1, (2, 2, 2)), mt.ConvTranspose2d(2, 3, 2, stride=2),
+        _randomized(mt.GroupNorm(1, 3)), mt.SiLU(), mt.Upsample(scale_factor=2), mt.AdaptiveMaxPool2d(3),
+        mt.Flatten(), mt.Linear(27, 2)), (2, 3)),
+]
+
+MODULE_CASES += _HABITS_CASES
+# every one has a twin; Dropout2d in training mode draws its own masks (tests/test_layers_habits.py checks it)
+ORACLE |= {case[0] for case in _HABITS_CASES} - {"Dropout2d"}
+
+
 # --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
 # InputCase(id, factory, make_inputs, oracle): make_inputs(rng) returns the tuple of positional
 # inputs, passed as given (floating arrays are differentiated, integer ones not; nested tuples

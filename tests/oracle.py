@@ -234,6 +234,47 @@ def _layer_norm(m: mt.LayerNorm) -> torch.nn.Module:
     return _with_state_of(m, t)
 
 
+# --- PyTorch habits (issue 15) ---------------------------------------------------------------------------
+TWINS[mt.SiLU] = lambda m: torch.nn.SiLU()
+TWINS[mt.Mish] = lambda m: torch.nn.Mish()
+TWINS[mt.Softplus] = lambda m: torch.nn.Softplus(beta=m.beta, threshold=m.threshold)
+TWINS[mt.Hardtanh] = lambda m: torch.nn.Hardtanh(m.min_val, m.max_val)
+TWINS[mt.Dropout2d] = lambda m: torch.nn.Dropout2d(m.p)  # equal in eval mode only (own masks)
+TWINS[mt.Unflatten] = lambda m: torch.nn.Unflatten(m.dim, m.unflattened_size)
+TWINS[mt.AdaptiveMaxPool2d] = lambda m: torch.nn.AdaptiveMaxPool2d(m.output_size)
+TWINS[mt.Upsample] = lambda m: torch.nn.Upsample(size=m.size, scale_factor=m.scale_factor, mode=m.mode,
+                                                 align_corners=m.align_corners)
+
+
+@twin(mt.PReLU)
+def _prelu(m: mt.PReLU) -> torch.nn.Module:
+    t = torch.nn.PReLU(m.num_parameters, dtype=_torch_dtype(m.weight.data))
+    return _with_state_of(m, t)
+
+
+@twin(mt.GroupNorm)
+def _group_norm(m: mt.GroupNorm) -> torch.nn.Module:
+    dtype = torch.float32 if m.weight is None else _torch_dtype(m.weight.data)
+    t = torch.nn.GroupNorm(m.num_groups, m.num_channels, eps=m.eps, affine=m.affine, dtype=dtype)
+    return _with_state_of(m, t)
+
+
+@twin(mt.Conv1d)
+def _conv1d(m: mt.Conv1d) -> torch.nn.Module:
+    t = torch.nn.Conv1d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride, padding=m.padding,
+                        dilation=m.dilation, bias=m.bias is not None, dtype=_torch_dtype(m.weight.data))
+    return _with_state_of(m, t)
+
+
+@twin(mt.ConvTranspose2d)
+def _conv_transpose2d(m: mt.ConvTranspose2d) -> torch.nn.Module:
+    # same weight layout (in, out, kh, kw) in both libraries
+    t = torch.nn.ConvTranspose2d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride,
+                                 padding=m.padding, output_padding=m.output_padding, dilation=m.dilation,
+                                 bias=m.bias is not None, dtype=_torch_dtype(m.weight.data))
+    return _with_state_of(m, t)
+
+
 # --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
 @twin(mt.Embedding)
 def _embedding(m: mt.Embedding) -> torch.nn.Module:

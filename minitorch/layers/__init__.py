@@ -20,3 +20,17 @@ __all__ += [
     "AdaptiveAvgPool2d", "AvgPool2d", "Conv2d", "MaxPool2d",
 ]
 __all__ += ["Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
+
+# PyTorch habits (issue 15): more activations, spatial dropout, group norm, 1-d and transposed conv, resizing
+from minitorch.layers.activations_more import Hardtanh, Mish, PReLU, SiLU, Softplus  # noqa: E402
+from minitorch.layers.adaptive_max_pool import AdaptiveMaxPool2d  # noqa: E402
+from minitorch.layers.conv_more import Conv1d, ConvTranspose2d  # noqa: E402
+from minitorch.layers.dropout2d import Dropout2d  # noqa: E402
+from minitorch.layers.groupnorm import GroupNorm  # noqa: E402
+from minitorch.layers.unflatten import Unflatten  # noqa: E402
+from minitorch.layers.upsample import Upsample  # noqa: E402
+
+__all__ += [
+    "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Dropout2d", "GroupNorm", "Hardtanh", "Mish", "PReLU",
+    "SiLU", "Softplus", "Unflatten", "Upsample",
+]

@@ -93,7 +93,7 @@ def emitter(*classes: type[Module]) -> Callable[[Emitter], Emitter]:
 def export(
     model: Module,
     path: str | os.PathLike[str],
-    input_shape: tuple[int, ...],
+    input_shape: tuple[int, ...] | np.ndarray | None = None,
     dtype: type | np.dtype | str | None = None,
 ) -> None:
     """Write ``model`` as an ONNX file for inputs of ``input_shape`` (its first dim is the batch).
@@ -101,13 +101,15 @@ def export(
     The graph computes in ``dtype`` (default: the model's). onnxruntime's CPU kernels cover float32
     fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
     for them. Needs the ``onnx`` package (``pip install 'minitorch-numpy[onnx]'``). The file is checked
-    with ``onnx.checker`` and written atomically. Example:
+    with ``onnx.checker`` and written atomically. PyTorch's order, with an example input in place
+    of the shape, works too: ``export(model, x, "model.onnx")`` (x's shape is the input_shape). Example:
         mt.onnx.export(model, "model.onnx", input_shape=(1, 4))
         onnxruntime.InferenceSession("model.onnx").run(None, {"input": x})[0]   # == model.eval()(x)
     """
     onnx = _onnx()
     if not isinstance(model, Module):
         raise TypeError(f"onnx.export: expected a Module, got {type(model).__name__}")
+    path, input_shape = _path_and_shape(path, input_shape)
     shape = tuple(int(d) for d in input_shape)
     if not shape or any(d < 1 for d in shape):
         raise ValueError(f"onnx.export: expected input_shape of positive sizes, got {input_shape!r}")
@@ -158,6 +160,19 @@ def _output_dims(model: Module, x: np.ndarray, y: np.ndarray) -> list[int | str 
     n = len(x)
     pairs = zip(y.shape, y_more.shape, strict=True)
     return ["N" if (a, b) == (n, n + 1) else (a if a == b else None) for a, b in pairs]
+
+
+def _path_and_shape(path: Any, input_shape: Any) -> tuple[Any, Any]:
+    """(path, input_shape) from MiniTorch's order (path, shape) or PyTorch's (example input, path)."""
+    if isinstance(path, np.ndarray) and isinstance(input_shape, (str, os.PathLike)):
+        return input_shape, path.shape  # torch.onnx.export(model, args, f)
+    if isinstance(path, np.ndarray) or input_shape is None:
+        raise TypeError(
+            "onnx.export: expected export(model, path, input_shape) or PyTorch's order "
+            f"export(model, example_input, path), got path={type(path).__name__}, "
+            f"input_shape={type(input_shape).__name__}"
+        )
+    return path, (input_shape.shape if isinstance(input_shape, np.ndarray) else input_shape)
 
 
 def _onnx() -> Any:
