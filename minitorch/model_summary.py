@@ -123,8 +123,8 @@ def _record_outputs(model: Module, x: np.ndarray) -> dict[int, Any]:
 
 
 def _recording(module: Module, forward: Any, outputs: dict[int, Any]) -> Any:
-    def recording_forward(*inputs: Any) -> Any:
-        output = forward(*inputs)
+    def recording_forward(*inputs: Any, **keywords: Any) -> Any:
+        output = forward(*inputs, **keywords)
         outputs[id(module)] = _shapes(output)
         return output
 
@@ -132,6 +132,8 @@ def _recording(module: Module, forward: Any, outputs: dict[int, Any]) -> Any:
 
 
 def _shapes(output: Any) -> Any:
+    if output is None:  # an optional output not computed (attention weights with need_weights=False)
+        return None
     if isinstance(output, (tuple, list)):
         return [_shapes(item) for item in output]
     return tuple(np.shape(output))
