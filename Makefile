@@ -1,10 +1,13 @@
 # Two commands for a fresh machine with python3: `make demo` and `make test`.
 # Each creates ./.venv itself and installs what it needs (again only when pyproject.toml changes).
+# `make test` runs every test and every Python block of README.md and docs/ (not the slow tests);
+# `make test-slow` builds the site and the wheel and installs the wheel in a fresh venv;
+# `make docs` builds the site into site/ (strict, offline); `make docs-serve` serves it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow lint xor clean bench
+.PHONY: demo test test-slow lint xor clean bench docs docs-serve
 
 demo: $(VENV)/.installed-runtime
 	$(BIN)/python examples/solve_iris.py
@@ -16,9 +19,16 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# the slow tests `make test` leaves out (pytest marker `slow`): killed saves, a few minutes at most
-test-slow: $(VENV)/.installed-test
+# the slow tests `make test` leaves out (pytest marker `slow`): killed saves, the site build, the wheel
+# built and installed in a fresh venv; a few minutes at most
+test-slow: $(VENV)/.installed-slow
 	$(BIN)/python -m pytest -m slow
+
+docs: $(VENV)/.installed-docs
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed-docs
+	$(BIN)/mkdocs serve
 
 # The benchmark unsets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on some machines for old OpenBLAS
 # builds; they force a slower kernel on current NumPy) for its own run only, never for tests or CI,
@@ -42,10 +52,20 @@ $(VENV)/.installed-test: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-runtime
 
+$(VENV)/.installed-docs: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@ $(VENV)/.installed-runtime
+
+$(VENV)/.installed-slow: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test,docs,release]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed-docs $(VENV)/.installed-runtime
+
 $(VENV)/.installed-bench: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@ $(VENV)/.installed-runtime
 
 clean:
-	rm -rf $(VENV) build *.egg-info iris_model.npz outputs .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist site *.egg-info iris_model.npz outputs .pytest_cache .ruff_cache .hypothesis

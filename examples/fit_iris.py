@@ -47,7 +47,7 @@ def save_plots(history: mt.History, cm) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("For plots: pip install minitorch[plot]")
+        print("For plots: pip install 'minitorch-numpy[plot]'")
         return
     curves = mt.plot.loss_curves(history, "outputs/fit_iris_curves.png", title="Iris, trained with mt.fit")
     matrix = mt.plot.confusion_matrix(cm, "outputs/fit_iris_confusion.png", mt.datasets.IRIS_CLASSES)

@@ -59,7 +59,7 @@ def main(seed: int = 5, epochs: int = 200, out: str = "iris_model.npz") -> float
 
 
 def save_plots(losses: list[float]) -> None:
-    """Draw the loss curve into outputs/ when matplotlib is installed (pip install minitorch[plot])."""
+    """Draw the loss curve into outputs/ when matplotlib is installed ('minitorch-numpy[plot]')."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:

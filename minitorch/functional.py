@@ -94,7 +94,7 @@ def standardize_backward(
 
     Backward: dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))   means over axes
     The first term is the direct path; the mean's path subtracts mean(dx_hat); the variance's path
-    subtracts x_hat * mean(dx_hat * x_hat) (derivation in the README).
+    subtracts x_hat * mean(dx_hat * x_hat) (derivation in docs/concepts/math.md).
     """
     mean_dx_hat = dx_hat.mean(axis=axes, keepdims=True)
     mean_dx_hat_x_hat = np.mean(dx_hat * x_hat, axis=axes, keepdims=True)

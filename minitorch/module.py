@@ -1,6 +1,6 @@
 """Module and Parameter: the contract every layer, loss and model of MiniTorch follows.
 
-The contract (written once, here; README's "The contract" paragraph says the same with examples):
+The contract (written once, here; docs/concepts/module-contract.md says the same with examples):
 
 - ``forward(*inputs, **kwargs)`` computes the output. What ``backward`` needs it stores in attributes
   named with a leading ``_`` (``self._x = x``): those assignments are that call's *cache*.

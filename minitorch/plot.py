@@ -1,6 +1,6 @@
 """Training plots saved as PNG files: loss curves, 2-D decision boundaries, confusion matrices.
 
-matplotlib is optional (``pip install minitorch[plot]``) and imported only when a function runs.
+matplotlib is optional (``pip install 'minitorch-numpy[plot]'``) and imported only when a function runs.
 Figures are drawn on matplotlib's non-interactive Agg canvas through the object API: no window
 opens and the global pyplot backend is left as it was. Each function creates the folder of
 ``path`` if needed and returns the path written, as a string.
@@ -157,7 +157,7 @@ def _figure(**kwargs: Any) -> Any:
         from matplotlib.figure import Figure
     except ImportError as err:
         raise ImportError(
-            "mt.plot needs matplotlib, an optional extra: pip install minitorch[plot] "
+            "mt.plot needs matplotlib, an optional extra: pip install 'minitorch-numpy[plot]' "
             "(or pip install matplotlib)"
         ) from err
     return Figure(layout="constrained", **kwargs)

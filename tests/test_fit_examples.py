@@ -59,5 +59,5 @@ def test_without_matplotlib_the_examples_print_what_they_always_printed(tmp_path
     xor = run("solve_xor.py", cwd=tmp_path, without_matplotlib=True)
     assert xor.splitlines()[-1] == "Correct: 4/4"
     fit = run("fit_iris.py", "--epochs", "3", "--verbose", "0", cwd=tmp_path, without_matplotlib=True)
-    assert fit.splitlines()[-1] == "For plots: pip install minitorch[plot]"
+    assert fit.splitlines()[-1] == "For plots: pip install 'minitorch-numpy[plot]'"
     assert not (tmp_path / "outputs").exists()

@@ -71,7 +71,7 @@ def test_confusion_matrix_plot(tmp_path, matplotlib):
 def test_without_matplotlib_the_error_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install minitorch\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install 'minitorch-numpy\[plot\]'"):
         mt.plot.loss_curves([1.0, 0.5], tmp_path / "loss.png")
     assert not (tmp_path / "loss.png").exists()
 

@@ -107,7 +107,7 @@ def export(
 
     The graph computes in ``dtype`` (default: the model's). onnxruntime's CPU kernels cover float32
     fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
-    for them. Needs the ``onnx`` package (``pip install 'minitorch[onnx]'``). The file is checked
+    for them. Needs the ``onnx`` package (``pip install 'minitorch-numpy[onnx]'``). The file is checked
     with ``onnx.checker`` and written atomically. PyTorch's order, with an example input in place
     of the shape, works too: ``export(model, x, "model.onnx")`` (x's shape is the input_shape). Example:
         mt.onnx.export(model, "model.onnx", input_shape=(1, 4))
@@ -193,7 +193,8 @@ def _onnx() -> Any:
         return importlib.import_module("onnx")
     except ImportError:
         raise ImportError(
-            "minitorch.onnx needs the onnx package, which is not installed: pip install 'minitorch[onnx]'"
+            "minitorch.onnx needs the onnx package, which is not installed: "
+            "pip install 'minitorch-numpy[onnx]'"
         ) from None
 
 
