@@ -82,6 +82,11 @@ from minitorch.layers import (
 )
 from minitorch.optimizers import Adagrad, NAdam, RAdam
 
+# isort: split
+# diagnostics: see backprop happen (issue 17)
+from minitorch import diagnostics
+from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain, lr_find
+
 __all__ = [
     "Adam",
     "AdamW",
@@ -165,6 +170,13 @@ __all__ = [
     "summary",
     "Tanh",
     "train_test_split",
+    # diagnostics (issue 17)
+    "check_backward",
+    "diagnose",
+    "diagnostics",
+    "Diagnostics",
+    "explain",
+    "lr_find",
 ]
 __all__ += [  # PyTorch habits (issue 15)
     "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Dropout2d", "GroupNorm", "Hardtanh", "Mish", "PReLU",

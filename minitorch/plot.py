@@ -168,3 +168,7 @@ def _save(fig: Any, path: PathLike) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return os.fspath(path)
+
+
+# diagnostics pictures (issue 17): they live in their own module, shown here as mt.plot.*
+from minitorch.plot_diagnostics import diagnostics, graph, lr_curve  # noqa: E402, F401
