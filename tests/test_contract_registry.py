@@ -234,6 +234,51 @@ def test_no_grad_loss_keeps_nothing(ours, kind):
         loss_fn.backward(np.ones(np.shape(losses)))
 
 
+@pytest.mark.parametrize("factory, make_inputs", ARGS, ids=IDS)
+def test_no_grad_forward_between_a_forward_and_its_backward_changes_nothing(factory, make_inputs):
+    (in1, up1), (in2, _) = _data(factory, make_inputs)
+    module = _build(factory)
+    clean = copy.deepcopy(module)
+    y, dx = _call(module, in1, 10), None
+    with mt.no_grad():
+        _call(module, in2, 11)  # logging on another batch mid-step
+    dx = module.backward(up1)
+    y_clean, dx_clean = _pair(clean, in1, up1, 10)
+    _assert_same(y, y_clean, "output")
+    _assert_same(dx, dx_clean, "input gradient")
+    _assert_same(_grads(module), _grads(clean), "parameter gradients")
+
+
+def _wrong(upstream):
+    """The upstream gradient with its first array one element longer on the last axis."""
+    if isinstance(upstream, tuple):
+        first = next(i for i, u in enumerate(upstream) if any(leaf is not None for leaf in _flat(u)))
+        return upstream[:first] + (_wrong(upstream[first]),) + upstream[first + 1:]
+    return np.zeros(upstream.shape[:-1] + (upstream.shape[-1] + 1,) if upstream.ndim else (2,))
+
+
+@pytest.mark.parametrize("factory, make_inputs", ARGS, ids=IDS)
+def test_a_refused_dy_names_the_module_and_leaves_the_forward_waiting(factory, make_inputs):
+    ((inputs, upstream),) = _data(factory, make_inputs, 1)
+    module = _build(factory)
+    clean = copy.deepcopy(module)
+    y = _call(module, inputs, 10)
+    with pytest.raises(ValueError) as info:
+        module.backward(_wrong(upstream))
+    assert _names_the_layer(module, str(info.value)), str(info.value)
+    assert all(p.grad is None for p in module.parameters()), "a refused dy accumulated a gradient"
+    dx = module.backward(upstream)  # the retry consumes the call, once
+    y_clean, dx_clean = _pair(clean, inputs, upstream, 10)
+    _assert_same(y, y_clean, "output")
+    _assert_same(dx, dx_clean, "input gradient")
+    _assert_same(_grads(module), _grads(clean), "parameter gradients")
+    _no_waiting_calls(module)
+
+
+def _names_the_layer(module, message):
+    return any(re.search(rf"\b{re.escape(type(m).__name__)}\b", message) for m in module.modules())
+
+
 # --- 4. forward + backward leaves nothing waiting and loses no state ---------------------------------
 @pytest.mark.parametrize("factory, make_inputs", ARGS, ids=IDS)
 def test_forward_backward_pair_leaves_no_frame_and_loses_no_state(factory, make_inputs):
