@@ -7,7 +7,9 @@ class of bug with no new line here:
 
 1. one instance called twice before any backward gives each call's own gradients (newest first);
 2. a second backward (or backward_params) for one forward raises RuntimeError naming the module;
-3. a forward under ``mt.no_grad()`` keeps nothing, and a backward after it raises;
+3. a forward under ``mt.no_grad()`` keeps nothing, and a backward after it raises; one between a
+   forward and its backward changes nothing; a dy of the wrong shape is refused (ValueError naming
+   the module) before any gradient is added, and the forward call waits for the retry (CONTRACT §3);
 4. forward + backward leaves no call waiting and no state lost: the next pair gives what a fresh
    module holding the same public state gives (catches state kept in ``_`` attributes, which the
    per-call machinery resets after backward);
@@ -16,6 +18,7 @@ class of bug with no new line here:
 7. every exported Module subclass is in some case (or in the commented exclusions below).
 
 Random layers (dropout) are seeded before each forward call, so the runs compared draw the same masks.
+tests/test_contract_registry_mutants.py shows each test failing on a layer that breaks its promise.
 """
 
 from __future__ import annotations
