@@ -87,6 +87,11 @@ from minitorch.optimizers import Adagrad, NAdam, RAdam
 from minitorch import diagnostics
 from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain, lr_find
 
+# isort: split
+# attention and transformers
+from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
+from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+
 __all__ = [
     "Adam",
     "AdamW",
@@ -183,4 +188,7 @@ __all__ += [  # PyTorch habits (issue 15)
     "SiLU", "Softplus", "Unflatten", "Upsample",
     "Adagrad", "NAdam", "RAdam",
     "Dataset", "default_collate", "random_split", "Subset", "TensorDataset",
+]
+__all__ += [
+    "generate_square_subsequent_mask", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
 ]

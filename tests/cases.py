@@ -136,6 +136,27 @@ COMPOSITE_CASES = [
     Case("Deep-net-eval", lambda: _randomized(_deep_net()).eval(), (6, 4)),
 ]
 
+# --- attention and transformers (single-input modules; MultiheadAttention's cases are InputCases) -------
+def _encoder_layer(**kwargs) -> mt.Module:
+    return _randomized(mt.TransformerEncoderLayer(4, 2, 6, dropout=0.0, **kwargs))
+
+
+# their PyTorch oracle is tests/test_transformer.py: float32 needs rtol 1e-4 there (the structurally zero
+# key-bias gradient is float32 noise), tighter than this registry's shared float32 tolerance allows
+TRANSFORMER_CASES = [
+    Case("TransformerEncoderLayer-post-relu", lambda: _encoder_layer(), (3, 2, 4), oracle=False),
+    Case("TransformerEncoderLayer-pre-gelu-batch-first",
+         lambda: _encoder_layer(activation="gelu", norm_first=True, batch_first=True), (2, 3, 4),
+         oracle=False),
+    Case("TransformerEncoderLayer-no-bias-T1", lambda: _encoder_layer(bias=False, batch_first=True),
+         (3, 1, 4), oracle=False),
+    Case("TransformerEncoderLayer-dropout-train",
+         lambda: mt.TransformerEncoderLayer(4, 2, 6, dropout=0.3, batch_first=True), (2, 3, 4), oracle=False),
+    Case("TransformerEncoder-2-layers-norm",
+         lambda: _randomized(mt.TransformerEncoder(_encoder_layer(norm_first=True), 2, norm=mt.LayerNorm(4))),
+         (3, 2, 4), oracle=False),
+]
+
 FAMILIES: dict[str, list[Case]] = {
     "linear": LINEAR_CASES,
     "shape": SHAPE_CASES,
@@ -146,6 +167,7 @@ FAMILIES: dict[str, list[Case]] = {
     "conv": CONV_CASES,
     "pooling": POOLING_CASES,
     "composite": COMPOSITE_CASES,
+    "transformer": TRANSFORMER_CASES,
 }
 
 # The flat views: (id, factory, input_shape) for every case, and the ids that have a PyTorch twin
@@ -279,7 +301,33 @@ RECURRENT_CASES = [
     InputCase("GRUCell-unbatched-no-h", lambda: mt.GRUCell(2, 3), _seq((2,))),
 ]
 
-INPUT_FAMILIES: dict[str, list[InputCase]] = {"embedding": EMBEDDING_CASES, "recurrent": RECURRENT_CASES}
+def _qkv(L: int, S: int, N: int | None, E: int, kdim: int, vdim: int, batch_first: bool = False):
+    """query, key, value: three distinct arrays ((L|S, N, F), or (N, L|S, F) batch-first, or unbatched)."""
+    def make(rng):
+        def shape(T, F):
+            if N is None:
+                return (T, F)
+            return (N, T, F) if batch_first else (T, N, F)
+        return tuple(rng.standard_normal(shape(T, F)) for T, F in ((L, E), (S, kdim), (S, vdim)))
+    return make
+
+
+# output (attn_output, attn_weights); backward returns (dquery, dkey, dvalue)
+ATTENTION_CASES = [
+    InputCase("MultiheadAttention", lambda: _randomized(mt.MultiheadAttention(4, 2)), _qkv(3, 4, 2, 4, 4, 4)),
+    InputCase("MultiheadAttention-kdim-vdim-batch-first",
+              lambda: _randomized(mt.MultiheadAttention(6, 3, kdim=2, vdim=5, batch_first=True)),
+              _qkv(2, 3, 2, 6, 2, 5, batch_first=True)),
+    InputCase("MultiheadAttention-unbatched-no-bias",
+              lambda: _randomized(mt.MultiheadAttention(4, 4, bias=False)), _qkv(3, 2, None, 4, 4, 4)),
+    InputCase("MultiheadAttention-T1", lambda: _randomized(mt.MultiheadAttention(2, 1)),
+              _qkv(1, 1, 3, 2, 2, 2)),
+    InputCase("MultiheadAttention-dropout-train", lambda: mt.MultiheadAttention(4, 2, dropout=0.4),
+              _qkv(3, 3, 2, 4, 4, 4), oracle=False),  # torch cannot draw our mask
+]
+
+INPUT_FAMILIES: dict[str, list[InputCase]] = {"embedding": EMBEDDING_CASES, "recurrent": RECURRENT_CASES,
+                                               "attention": ATTENTION_CASES}
 
 # The flat views: (id, factory, make_inputs) for every case, and the ids that have a PyTorch twin
 INPUT_CASES = [(c.id, c.factory, c.make_inputs) for cases in INPUT_FAMILIES.values() for c in cases]

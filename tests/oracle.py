@@ -234,6 +234,65 @@ def _layer_norm(m: mt.LayerNorm) -> torch.nn.Module:
     return _with_state_of(m, t)
 
 
+# --- attention and transformers ---------------------------------------------------------------------
+# torch's MHA "fast path" (eval mode, no grad) is another kernel that disagrees with its own slow path
+# (pytorch#86120); the oracle is the slow path, the one its autograd differentiates
+torch.backends.mha.set_fastpath_enabled(False)
+
+
+def torch_state(m: mt.Module) -> dict[str, torch.Tensor]:
+    """m.state_dict() under torch's names: a Linear's W (in, out) -> weight (out, in), b -> bias."""
+    state = {}
+    for name, value in m.state_dict().items():
+        prefix, _, leaf = name.rpartition(".")
+        if isinstance(_submodule(m, prefix), mt.Linear):
+            name = f"{prefix}.{'weight' if leaf == 'W' else 'bias'}".lstrip(".")
+            value = value.T if leaf == "W" else value
+        state[name] = tensor(np.ascontiguousarray(value))
+    return state
+
+
+def _submodule(m: mt.Module, path: str) -> mt.Module:
+    for part in filter(None, path.split(".")):
+        m = dict(m.named_children())[part]
+    return m
+
+
+@twin(mt.MultiheadAttention)
+def _multihead_attention(m: mt.MultiheadAttention) -> torch.nn.Module:
+    t = torch.nn.MultiheadAttention(m.embed_dim, m.num_heads, dropout=m.dropout,
+                                    bias=m.in_proj_bias is not None, kdim=m.kdim, vdim=m.vdim,
+                                    batch_first=m.batch_first, dtype=_torch_dtype(m.out_proj.weight.data))
+    t.load_state_dict(torch_state(m))
+    return t
+
+
+def _encoder_layer_twin(m: mt.TransformerEncoderLayer) -> torch.nn.TransformerEncoderLayer:
+    return torch.nn.TransformerEncoderLayer(
+        m.d_model, m.nhead, m.dim_feedforward, dropout=m.dropout.p,
+        activation=m.activation_name or torch_twin(m.activation),
+        layer_norm_eps=m.layer_norm_eps, batch_first=m.batch_first, norm_first=m.norm_first,
+        bias=m.linear1.b is not None, dtype=_torch_dtype(m.linear1.W.data))
+
+
+@twin(mt.TransformerEncoderLayer)
+def _transformer_encoder_layer(m: mt.TransformerEncoderLayer) -> torch.nn.Module:
+    t = _encoder_layer_twin(m)
+    t.load_state_dict(torch_state(m))
+    return t
+
+
+@twin(mt.TransformerEncoder)
+def _transformer_encoder(m: mt.TransformerEncoder) -> torch.nn.Module:
+    norm = None if m.norm is None else torch_twin(m.norm)
+    # enable_nested_tensor=False: torch warns that a norm_first layer cannot use nested tensors
+    t = torch.nn.TransformerEncoder(_encoder_layer_twin(m.layers[0]), m.num_layers, norm=norm,
+                                    enable_nested_tensor=False)
+    t.load_state_dict(torch_state(m))
+    return t
+
+
+
 # --- PyTorch habits (issue 15) ---------------------------------------------------------------------------
 TWINS[mt.SiLU] = lambda m: torch.nn.SiLU()
 TWINS[mt.Mish] = lambda m: torch.nn.Mish()

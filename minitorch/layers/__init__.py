@@ -1,6 +1,7 @@
 """Layers: one family per file, every name re-exported here."""
 
 from minitorch.layers.activations import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
 from minitorch.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.dropout import Dropout
@@ -12,12 +13,16 @@ from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.softmax import LogSoftmax, Softmax
+from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = ["Flatten", "Identity", "Linear", "ReLU", "Sigmoid"]
 __all__ += [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU", "GELU", "LayerNorm", "LeakyReLU", "LogSoftmax",
     "Softmax", "Tanh",
     "AdaptiveAvgPool2d", "AvgPool2d", "Conv2d", "MaxPool2d",
+]
+__all__ += [
+    "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer", "generate_square_subsequent_mask",
 ]
 __all__ += ["Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
 

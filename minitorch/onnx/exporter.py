@@ -35,11 +35,13 @@ from minitorch.layers import (
     Softmax,
     Tanh,
 )
+from minitorch.layers.attention import MultiheadAttention
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.embedding import Embedding
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
+from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.model_files.format import atomic_write
 from minitorch.module import Module, Sequential, switched_mode
 
@@ -79,6 +81,8 @@ NOT_EXPORTABLE: dict[type[Module], str] = {}
 # sequences: the exporter takes one floating input and gives one output
 NOT_EXPORTABLE.update({cls: "integer ids or several inputs / tuple outputs" for cls in (
     Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell)})
+NOT_EXPORTABLE.update({cls: "attention's ONNX form is not written yet (issue 14 left it out)"
+                       for cls in (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder)})
 
 
 def emitter(*classes: type[Module]) -> Callable[[Emitter], Emitter]:
