@@ -33,8 +33,9 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
             signature = signature or inspect.signature(init)
             try:
                 bound = signature.bind(self, *args, **kwargs)
-            except TypeError:
-                return init(self, *args, **kwargs)  # raises Python's own message for the bad call
+            except TypeError as error:  # named after the class called, never a private base's __init__
+                message = _bad_call_message(type(self).__name__, signature, kwargs, error)
+                raise TypeError(message) from None
             bound.apply_defaults()
             arguments = dict(bound.arguments)
             del arguments[next(iter(signature.parameters))]  # self
@@ -45,3 +46,23 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
         init(self, *args, **kwargs)
 
     return wrapper
+
+
+def _bad_call_message(
+    cls: str, signature: inspect.Signature, kwargs: dict[str, Any], error: TypeError
+) -> str:
+    """A constructor call that does not fit the signature, said with the public class's name.
+
+    An unknown keyword (often a PyTorch argument MiniTorch lacks) gets "<cls> does not support <kw>"
+    and the arguments the class does take; any other misfit, Python's reason after "<cls>(): ".
+    """
+    params = list(signature.parameters.values())[1:]  # without self
+    keywords = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        unknown = [name for name in kwargs if name not in keywords]
+        if unknown:
+            takes = [f"*{p.name}" if p.kind is p.VAR_POSITIONAL else p.name for p in params
+                     if p.kind is not p.POSITIONAL_ONLY]
+            return (f"{cls} does not support {', '.join(unknown)} "
+                    f"(MiniTorch's {cls} takes: {', '.join(takes) or 'no arguments'})")
+    return f"{cls}(): {error}"

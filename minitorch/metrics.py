@@ -309,20 +309,39 @@ def binary_accuracy(y_true: np.ndarray, y_pred: np.ndarray, threshold: float = 0
 def default_metrics(loss_fn: object) -> tuple[Metric, ...]:
     """The metrics ``mt.fit`` and ``mt.evaluate`` report when none are named: they follow the loss.
 
-    CrossEntropyLoss, NLLLoss: class accuracy (argmax of the scores);  BCEWithLogitsLoss: accuracy of
-    the logits at 0;  BCELoss: accuracy of the probabilities at 0.5;  any other loss (regression,
-    your own): none;  no loss (``evaluate(model, None, ...)``): class accuracy. Each is logged as
-    "accuracy".
+    CrossEntropyLoss, NLLLoss: class accuracy (argmax of the scores along the class axis 1, as the
+    loss reads (N, C, d1, ...) scores; targets equal to the loss's ignore_index left out);
+    BCEWithLogitsLoss: accuracy of the logits at 0;  BCELoss: accuracy of the probabilities at 0.5;
+    any other loss (regression, your own): none;  no loss (``evaluate(model, None, ...)``): class
+    accuracy. Each is logged as "accuracy".
     """
     from minitorch.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 
-    if loss_fn is None or isinstance(loss_fn, (CrossEntropyLoss, NLLLoss)):
+    if loss_fn is None:
         return (accuracy,)
+    if isinstance(loss_fn, (CrossEntropyLoss, NLLLoss)):
+        return (_class_accuracy(loss_fn.ignore_index),)
     if isinstance(loss_fn, BCEWithLogitsLoss):
         return (_binary_accuracy_at(0.0),)
     if isinstance(loss_fn, BCELoss):
         return (_binary_accuracy_at(0.5),)
     return ()
+
+
+def _class_accuracy(ignore_index: int) -> Metric:
+    plain = globals()["accuracy"]
+
+    def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:  # logged under the name "accuracy"
+        """mean(argmax(y_pred, axis=1) == y_true) over the targets != ignore_index; nan if none is left."""
+        t, p = np.asarray(y_true), np.asarray(y_pred)
+        if t.dtype.kind not in "iu" or p.ndim < 2 or t.shape != p.shape[:1] + p.shape[2:]:
+            return plain(t, p)
+        kept = t != ignore_index
+        if p.ndim == 2 and kept.all():
+            return plain(t, p)
+        return float(np.mean(p.argmax(axis=1)[kept] == t[kept])) if kept.any() else float("nan")
+
+    return accuracy
 
 
 def _binary_accuracy_at(threshold: float) -> Metric:

@@ -124,6 +124,28 @@ POOLING_CASES = [
     Case("AvgPool2d-overlap-pad", lambda: mt.AvgPool2d((3, 2), stride=(2, 1), padding=(1, 1)), (2, 2, 5, 4)),
     Case("AdaptiveAvgPool2d-global", lambda: mt.AdaptiveAvgPool2d(1), (2, 3, 4, 5)),
     Case("AdaptiveAvgPool2d-2x3", lambda: mt.AdaptiveAvgPool2d((2, 3)), (2, 2, 5, 7)),
+    # ceil_mode, count_include_pad, divisor_override and unbatched (C, H, W) images (issue 15)
+    Case("MaxPool2d-ceil", lambda: mt.MaxPool2d(3, stride=2, ceil_mode=True), (2, 2, 6, 7)),
+    Case("MaxPool2d-ceil-pad", lambda: mt.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (1, 2, 6, 5)),
+    Case("AvgPool2d-ceil-include-pad", lambda: mt.AvgPool2d((3, 2), stride=2, padding=1, ceil_mode=True),
+         (1, 2, 6, 5)),
+    Case("AvgPool2d-ceil-exclude-pad",
+         lambda: mt.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), (2, 2, 6, 5)),
+    Case("AvgPool2d-divisor-override", lambda: mt.AvgPool2d(2, padding=1, divisor_override=3), (2, 2, 4, 3)),
+]
+
+# one image without its batch axis, (C, H, W) in, (C', OH, OW) out, as torch (issue 15); the ONNX
+# suite, whose graphs take a batch, leaves these out (``UNBATCHED``)
+UNBATCHED_CASES = [
+    Case("Conv2d-unbatched", lambda: mt.Conv2d(2, 3, 3, stride=(1, 2), padding=1), (2, 5, 4)),
+    Case("MaxPool2d-unbatched", lambda: mt.MaxPool2d(2), (3, 4, 5)),
+    Case("MaxPool2d-unbatched-ceil", lambda: mt.MaxPool2d(2, ceil_mode=True), (2, 5, 3)),
+    Case("AvgPool2d-unbatched-exclude-pad", lambda: mt.AvgPool2d(3, 1, 1, count_include_pad=False),
+         (2, 4, 5)),
+    Case("AdaptiveAvgPool2d-unbatched", lambda: mt.AdaptiveAvgPool2d((2, 3)), (2, 5, 7)),
+    Case("AdaptiveMaxPool2d-unbatched", lambda: mt.AdaptiveMaxPool2d((2, 3)), (2, 5, 7)),
+    Case("Conv1d-unbatched", lambda: mt.Conv1d(2, 3, 3, stride=2, padding=1), (2, 7)),
+    Case("ConvTranspose2d-unbatched", lambda: mt.ConvTranspose2d(2, 3, 2, stride=2, padding=1), (2, 3, 4)),
 ]
 
 COMPOSITE_CASES = [
@@ -166,6 +188,7 @@ FAMILIES: dict[str, list[Case]] = {
     "normalization": NORMALIZATION_CASES,
     "conv": CONV_CASES,
     "pooling": POOLING_CASES,
+    "unbatched": UNBATCHED_CASES,
     "composite": COMPOSITE_CASES,
     "transformer": TRANSFORMER_CASES,
 }
@@ -173,6 +196,7 @@ FAMILIES: dict[str, list[Case]] = {
 # The flat views: (id, factory, input_shape) for every case, and the ids that have a PyTorch twin
 MODULE_CASES = [(c.id, c.factory, c.input_shape) for cases in FAMILIES.values() for c in cases]
 ORACLE = {c.id for cases in FAMILIES.values() for c in cases if c.oracle}
+UNBATCHED = {c.id for c in UNBATCHED_CASES}
 
 
 # --- memory layouts: every module and loss must give the same numbers for any strided input -----------

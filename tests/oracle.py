@@ -95,12 +95,13 @@ def _conv2d(m: mt.Conv2d) -> torch.nn.Module:
 
 @twin(mt.MaxPool2d)
 def _maxpool2d(m: mt.MaxPool2d) -> torch.nn.Module:
-    return torch.nn.MaxPool2d(m.kernel_size, stride=m.stride, padding=m.padding)
+    return torch.nn.MaxPool2d(m.kernel_size, stride=m.stride, padding=m.padding, ceil_mode=m.ceil_mode)
 
 
 @twin(mt.AvgPool2d)
 def _avgpool2d(m: mt.AvgPool2d) -> torch.nn.Module:
-    return torch.nn.AvgPool2d(m.kernel_size, stride=m.stride, padding=m.padding)
+    return torch.nn.AvgPool2d(m.kernel_size, stride=m.stride, padding=m.padding, ceil_mode=m.ceil_mode,
+                              count_include_pad=m.count_include_pad, divisor_override=m.divisor_override)
 
 
 @twin(mt.AdaptiveAvgPool2d)
@@ -409,3 +410,46 @@ for _cls in ("RNN", "LSTM", "GRU"):
     TWINS[getattr(mt, _cls)] = _recurrent(getattr(torch.nn, _cls), _RECURRENT_ARGS)
 for _cls in ("RNNCell", "LSTMCell", "GRUCell"):
     TWINS[getattr(mt, _cls)] = _recurrent(getattr(torch.nn, _cls), ("input_size", "hidden_size", "bias"))
+
+
+# --- losses: the torch.nn loss of the same class with the same options ---------------------------
+_LOSS_OPTIONS = ("label_smoothing", "ignore_index", "delta", "beta", "log_target")
+_LOSS_WEIGHTS = ("weight", "pos_weight")
+
+
+def torch_loss(loss_fn: mt.Loss, dtype: torch.dtype) -> torch.nn.Module:
+    """torch.nn.<same class>(reduction, options...) with the weight buffers copied in ``dtype``."""
+    kwargs: dict[str, object] = {"reduction": loss_fn.reduction}
+    for name in _LOSS_OPTIONS:
+        if hasattr(loss_fn, name):
+            kwargs[name] = getattr(loss_fn, name)
+    for name in _LOSS_WEIGHTS:
+        if getattr(loss_fn, name, None) is not None:
+            kwargs[name] = torch.tensor(getattr(loss_fn, name), dtype=dtype)
+    return getattr(torch.nn, type(loss_fn).__name__)(**kwargs)
+
+
+def compare_loss(loss_fn: mt.Loss, x: np.ndarray, t: np.ndarray, rtol: float, atol: float,
+                 seed: int = 0) -> None:
+    """Assert the loss value and dx (for a random upstream gradient) match torch's, dtype kept.
+
+    A floating target is given in x's dtype; an integer target as torch's int64 class indices.
+    """
+    x_t = tensor(x, requires_grad=True)
+    t_t = torch.tensor(t, dtype=torch.int64) if t.dtype.kind in "iu" else tensor(t)
+    with warnings.catch_warnings():  # KLDivLoss's reduction="mean" warns that it is not the KL divergence
+        warnings.simplefilter("ignore", UserWarning)
+        loss_t = torch_loss(loss_fn, x_t.dtype)(x_t, t_t)
+    dloss = np.random.default_rng(seed).standard_normal(tuple(loss_t.shape)).astype(x.dtype)
+    loss_t.backward(tensor(dloss))
+
+    loss = loss_fn(x, t)
+    dx = loss_fn.backward(dloss if loss_fn.reduction == "none" else float(dloss))
+
+    if loss_fn.reduction == "none":
+        assert isinstance(loss, np.ndarray) and loss.dtype == x.dtype and loss.shape == tuple(loss_t.shape)
+    else:
+        assert isinstance(loss, float) and type(loss).__name__ == "LossValue"
+    assert dx.dtype == x.dtype and dx.shape == x.shape
+    np.testing.assert_allclose(loss, loss_t.detach().numpy(), rtol=rtol, atol=atol, err_msg="loss")
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol, atol=atol, err_msg="dx")

@@ -179,8 +179,9 @@ def test_conv2d_computes_in_its_parameters_dtype():
 
 
 @pytest.mark.parametrize("shape, match", [
-    ((3, 5, 5), r"Conv2d\(in_channels=3\): expected input \(N, 3, H, W\), got \(3, 5, 5\)"),
-    ((1, 2, 5, 5), r"Conv2d\(in_channels=3\): expected input \(N, 3, H, W\), got \(1, 2, 5, 5\)"),
+    ((5, 5), r"Conv2d\(in_channels=3\): expected input \(N, 3, H, W\) or unbatched \(3, H, W\), got \(5,"),
+    ((2, 5, 5), r"Conv2d\(in_channels=3\): expected input \(N, 3, H, W\) or unbatched .*, got \(2, 5, 5\)"),
+    ((1, 2, 5, 5), r"Conv2d\(in_channels=3\): expected input \(N, 3, H, W\) .*, got \(1, 2, 5, 5\)"),
     ((1, 3, 2, 5), r"padded input is 2x5 .* kernel spans 3x3"),
 ])
 def test_conv2d_rejects_wrong_input_naming_expected_and_received(shape, match):

@@ -103,8 +103,10 @@ def test_cross_entropy_rejects_non_finite_logits(bad):
 
 
 def test_cross_entropy_rejects_wrong_rank():
-    with pytest.raises(ValueError, match=r"expected logits \(N, C\), got shape \(3,\)"):
-        mt.CrossEntropyLoss()(np.zeros(3), np.array([0]))
+    with pytest.raises(ValueError, match=r"expected logits \(N, C\), \(N, C, d1, ...\) or unbatched \(C,"):
+        mt.CrossEntropyLoss()(np.zeros(()), np.array(0))
+    with pytest.raises(ValueError, match=r"takes a class index \(\) or probabilities \(3,\) as target, got"):
+        mt.CrossEntropyLoss()(np.zeros(3), np.array([0]))  # unbatched logits (C,) take one index ()
 
 
 def test_mse_matches_torch():
@@ -218,7 +220,7 @@ def test_matches_torch(ours, theirs, kind, reduction, dtype, rtol, atol):
     if reduction == "none":
         assert isinstance(loss, np.ndarray) and loss.dtype == dtype and loss.shape == tuple(loss_t.shape)
     else:
-        assert type(loss) is float
+        assert isinstance(loss, mt.losses.LossValue) and type(loss.item()) is float
     assert dx.dtype == dtype and dx.shape == x.shape
     np.testing.assert_allclose(loss, loss_t.detach().numpy(), rtol=rtol, atol=atol, err_msg="loss")
     np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol, atol=atol, err_msg="dx")
@@ -346,7 +348,7 @@ BAD_INPUTS = [
     (lambda: mt.BCEWithLogitsLoss()(np.zeros(2), np.zeros(3)), r"expected target of the input's shape \(2"),
     (lambda: mt.NLLLoss()(np.zeros((2, 3)), np.array([0, 3])), r"NLLLoss: class indices must lie in \[0, 3"),
     (lambda: mt.NLLLoss()(np.zeros((2, 3)), np.array([0.0, 1.0])), r"NLLLoss: expected integer class"),
-    (lambda: mt.NLLLoss()(np.zeros(3), np.array([0])), r"NLLLoss: expected log-probabilities \(N, C\)"),
+    (lambda: mt.NLLLoss()(np.zeros(()), np.array(0)), r"NLLLoss: expected log-probabilities \(N, C\)"),
     (lambda: mt.CrossEntropyLoss()(np.zeros((2, 3)), np.zeros((2, 3), dtype=int)),
      r"\(N, C\) targets are class probabilities and must be floating"),
     (lambda: mt.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 1, 2])), r"expected target class indices"),

@@ -161,8 +161,9 @@ def test_pooling_keeps_the_input_float_dtype_and_converts_integers(cls):
 @pytest.mark.parametrize("module", [mt.MaxPool2d(2), mt.AvgPool2d(2), mt.AdaptiveAvgPool2d(1)])
 def test_pooling_rejects_wrong_rank_naming_expected_and_received(module):
     name = type(module).__name__
-    with pytest.raises(ValueError, match=rf"{name}: expected input \(N, C, H, W\), got \(3, 4, 4\)"):
-        module(np.zeros((3, 4, 4)))
+    expected = rf"{name}: expected input \(N, C, H, W\) or unbatched \(C, H, W\), got \(4, 4\)"
+    with pytest.raises(ValueError, match=expected):
+        module(np.zeros((4, 4)))  # (C, H, W) is one unbatched image, as torch
     with pytest.raises(RuntimeError, match="before forward"):
         module.backward(np.zeros((1, 1, 1, 1)))
 

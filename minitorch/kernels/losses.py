@@ -63,3 +63,29 @@ def reduce_losses(loss_fn: Any, losses: np.ndarray) -> float | np.ndarray:
         raise ValueError(f"{type(loss_fn).__name__}: reduction='mean' needs at least one element, got none")
     total = np.add.reduce(losses, axis=None)
     return float(total / losses.size) if loss_fn.reduction == "mean" else float(total)
+
+
+def nll_indices_forward(loss_fn: Any, x: np.ndarray, y: np.ndarray) -> float | np.ndarray:
+    """``NLLLoss.forward`` for (N, C) log-probabilities, no weight, no ignored target (after its checks).
+
+    Plain: wq = w * onehot(y);  l = -sum(wq * x, axis=1).
+    Here:  l = -x[n, y_n], reading x at the N targets: the same numbers (wq * x is x at the target
+    and zeros elsewhere, w = 1), without onehot(y), wq and wq * x: three (N, C) arrays and their
+    passes saved. Caches y and x's shape and dtype for ``nll_indices_backward``.
+    """
+    loss_fn._y, loss_fn._x_shape, loss_fn._dtype = y, x.shape, x.dtype
+    return loss_fn._reduce(-x[np.arange(len(y)), y])
+
+
+def nll_indices_backward(loss_fn: Any, dloss: float | np.ndarray) -> np.ndarray:
+    """``NLLLoss.backward`` after ``nll_indices_forward``.
+
+    Plain: dx = -dl * wq   (wq = onehot(y) here)
+    Here:  dx = zeros;  dx[n, y_n] = -dl:  the same numbers, written at the N targets only, without
+    the (N, C) product pass.
+    """
+    shape = loss_fn._cached(loss_fn._x_shape)
+    y = loss_fn._y
+    dx = np.zeros(shape, dtype=loss_fn._dtype)
+    dx[np.arange(len(y)), y] = -loss_fn._upstream(dloss, loss_fn._dtype, 1)
+    return dx

@@ -11,7 +11,8 @@ from minitorch.module import Module
 class AdaptiveMaxPool2d(Module):
     """Maximum over adaptive bins giving a fixed output size, as torch.nn.AdaptiveMaxPool2d.
 
-    Shapes:   x (N, C, H, W)   y (N, C, OH, OW)   output_size = (OH, OW); None keeps that input size
+    Shapes:   x (N, C, H, W) or unbatched (C, H, W)   y (N, C, OH, OW) or (C, OH, OW)
+              output_size = (OH, OW); None keeps that input size
     Forward:  bin i of an axis of length H covers [floor(i*H/OH), ceil((i+1)*H/OH)) (torch's bins,
               the same as AdaptiveAvgPool2d's; neighbouring bins may overlap by one pixel)
               y[n, c, i, j] = max of x[n, c] over bin (i, j)
@@ -41,11 +42,16 @@ class AdaptiveMaxPool2d(Module):
         self._x_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
         self._argmax: np.ndarray | None = None
+        self._unbatched: bool | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "AdaptiveMaxPool2d")
-        if x.ndim != 4:
-            raise ValueError(f"AdaptiveMaxPool2d: expected input (N, C, H, W), got {x.shape}")
+        if x.ndim not in (3, 4):
+            raise ValueError(
+                f"AdaptiveMaxPool2d: expected input (N, C, H, W) or unbatched (C, H, W), got {x.shape}"
+            )
+        unbatched = x.ndim == 3
+        x = x[None] if unbatched else x  # one image: a batch of one, as torch
         N, C, H, W = x.shape
         OH = H if self._size[0] is None else self._size[0]
         OW = W if self._size[1] is None else self._size[1]
@@ -55,12 +61,13 @@ class AdaptiveMaxPool2d(Module):
             window = x[:, :, rows, cols].reshape(N, C, -1)
             t[:, :, i, j] = np.argmax(window, axis=2)  # first maximum; a NaN wins, as in torch
             y[:, :, i, j] = np.take_along_axis(window, t[:, :, i, j, None], axis=2)[..., 0]
-        self._x_shape, self._dtype, self._argmax = x.shape, x.dtype, t
-        return y
+        self._x_shape, self._dtype, self._argmax, self._unbatched = x.shape, x.dtype, t, unbatched
+        return y[0] if unbatched else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         t = self._cached(self._argmax)
-        dy = self._check_grad(dy, t.shape, self._dtype)
+        dy = self._check_grad(dy, t.shape[1:] if self._unbatched else t.shape, self._dtype)
+        dy = dy[None] if self._unbatched else dy
         N, C, H, W = self._x_shape
         OH, OW = t.shape[2:]
         # w.r.t. input
@@ -69,7 +76,7 @@ class AdaptiveMaxPool2d(Module):
             h, w = rows.stop - rows.start, cols.stop - cols.start
             chosen = np.arange(h * w) == t[:, :, i, j, None]           # (N, C, h*w) one-hot
             dx[:, :, rows, cols] += (chosen * dy[:, :, i, j, None]).reshape(N, C, h, w)
-        return dx
+        return dx[0] if self._unbatched else dx
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

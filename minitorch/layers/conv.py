@@ -16,6 +16,7 @@ class Conv2d(Module):
 
     Shapes:   x (N, C, H, W)   weight (O, C, kh, kw)   bias (O,)   y (N, O, OH, OW)
               OH = (H + pad_top + pad_bottom - dh*(kh-1) - 1) // sh + 1, likewise OW
+              an unbatched image x (C, H, W) is a batch of one: y (O, OH, OW), dx (C, H, W), as torch
     Forward:  y[n, o, oh, ow] = bias[o] + sum_{c,i,j} weight[o, c, i, j] * xp[n, c, oh*sh+i*dh, ow*sw+j*dw]
               computed as one product over K = C*kh*kw and M = N*OH*OW:
               xp   = zero-pad(x)                                  (N, C, Hp, Wp)
@@ -70,17 +71,19 @@ class Conv2d(Module):
         self.bias = Parameter(rng.uniform(-k, k, self.out_channels).astype(dtype)) if bias else None
         self._cols: np.ndarray | None = None
         self._xp_shape: tuple[int, ...] | None = None
+        self._unbatched: bool | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._check_input(x)
+        x, unbatched = self._check_input(x)
         xp = _pad(x, self._pads)
         cols = _im2col(xp, self.kernel_size, self.stride, self.dilation)
-        self._cols, self._xp_shape = cols, xp.shape
+        self._cols, self._xp_shape, self._unbatched = cols, xp.shape, unbatched
         Y = self.weight.data.reshape(self.out_channels, -1) @ cols
         if self.bias is not None:
             Y += self.bias.data[:, None]
         OH, OW = self._out_hw(xp.shape)
-        return np.ascontiguousarray(Y.reshape(self.out_channels, len(x), OH, OW).transpose(1, 0, 2, 3))
+        y = np.ascontiguousarray(Y.reshape(self.out_channels, len(x), OH, OW).transpose(1, 0, 2, 3))
+        return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
         cols = self._cached(self._cols)
@@ -96,12 +99,14 @@ class Conv2d(Module):
         # w.r.t. input
         dcols = self.weight.data.reshape(self.out_channels, -1).T @ dY
         dxp = _col2im(dcols, self._xp_shape, self.kernel_size, self.stride, self.dilation)
-        return _unpad(dxp, self._pads)
+        dx = _unpad(dxp, self._pads)
+        return dx[0] if self._unbatched else dx
 
     def _dY(self, dy: np.ndarray) -> np.ndarray:
-        """dy checked against the output's shape, as the (O, M) matrix dY."""
+        """dy checked against the output's shape ((O, OH, OW) if unbatched), as the (O, M) matrix dY."""
         y_shape = (self._xp_shape[0], self.out_channels, *self._out_hw(self._xp_shape))
-        dy = self._check_grad(dy, y_shape, self.weight.dtype)
+        dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self.weight.dtype)
+        dy = dy[None] if self._unbatched else dy
         return dy.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)
 
     def _out_hw(self, xp_shape: tuple[int, ...]) -> tuple[int, int]:
@@ -123,17 +128,21 @@ class Conv2d(Module):
         ph, pw = _pair(padding, "padding", "Conv2d", minimum=0)
         return (ph, pw), (ph, ph, pw, pw)
 
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
+    def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
         x = as_floating(x, "Conv2d")
+        unbatched = x.ndim == 3
+        x = x[None] if unbatched else x
         if x.ndim != 4 or x.shape[1] != self.in_channels:
+            c = self.in_channels
             raise ValueError(
-                f"Conv2d(in_channels={self.in_channels}): expected input (N, {self.in_channels}, H, W), "
-                f"got {x.shape}"
+                f"Conv2d(in_channels={c}): expected input (N, {c}, H, W) or unbatched ({c}, H, W), "
+                f"got {x.shape[1:] if unbatched else x.shape}"
             )
         _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size,
                     self.dilation)
         # compute in the parameters' dtype: a float64 batch must not turn a float32 model float64
-        return x.astype(self.weight.dtype, copy=False)
+        return x.astype(self.weight.dtype, copy=False), unbatched
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

@@ -27,6 +27,7 @@ class Conv1d(Module):
 
     Shapes:   x (N, C, L)   weight (O, C, k)   bias (O,)   y (N, O, OL)
               OL = (L + pad_left + pad_right - d*(k-1) - 1) // s + 1
+              an unbatched sequence x (C, L) is a batch of one: y (O, OL), dx (C, L), as torch
     Forward:  y[n, o, t] = bias[o] + sum_{c,i} weight[o, c, i] * xp[n, c, t*s + i*d]
               computed as one product over K = C*k and M = N*OL:
               xp   = zero-pad(x)                                  (N, C, Lp)
@@ -63,6 +64,7 @@ class Conv1d(Module):
         self.bias = Parameter(rng.uniform(-b, b, self.out_channels).astype(dtype)) if bias else None
         self._cols: np.ndarray | None = None
         self._xp_shape: tuple[int, ...] | None = None
+        self._unbatched: bool | None = None
 
     @property
     def _geometry(self) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -70,14 +72,15 @@ class Conv1d(Module):
         return (1, self.kernel_size), (1, self.stride), (1, self.dilation)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._check_input(x)
+        x, unbatched = self._check_input(x)
         xp = _pad(x[:, :, None, :], self._pads)
         cols = _im2col(xp, *self._geometry)
-        self._cols, self._xp_shape = cols, xp.shape
+        self._cols, self._xp_shape, self._unbatched = cols, xp.shape, unbatched
         Y = self.weight.data.reshape(self.out_channels, -1) @ cols
         if self.bias is not None:
             Y += self.bias.data[:, None]
-        return np.ascontiguousarray(Y.reshape(self.out_channels, len(x), -1).transpose(1, 0, 2))
+        y = np.ascontiguousarray(Y.reshape(self.out_channels, len(x), -1).transpose(1, 0, 2))
+        return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
         cols = self._cached(self._cols)
@@ -93,12 +96,15 @@ class Conv1d(Module):
         # w.r.t. input
         dcols = self.weight.data.reshape(self.out_channels, -1).T @ dY
         dxp = _col2im(dcols, self._xp_shape, *self._geometry)
-        return _unpad(dxp, self._pads)[:, :, 0, :]
+        dx = _unpad(dxp, self._pads)[:, :, 0, :]
+        return dx[0] if self._unbatched else dx
 
     def _dY(self, dy: np.ndarray) -> np.ndarray:
-        """dy checked against the output's shape, as (O, N*OL)."""
+        """dy checked against the output's shape ((O, OL) if unbatched), as (O, N*OL)."""
         OL = _output_size(self._xp_shape[2:], *self._geometry)[1]
-        dy = self._check_grad(dy, (self._xp_shape[0], self.out_channels, OL), self.weight.dtype)
+        y_shape = (self._xp_shape[0], self.out_channels, OL)
+        dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self.weight.dtype)
+        dy = dy[None] if self._unbatched else dy
         return dy.transpose(1, 0, 2).reshape(self.out_channels, -1)
 
     def _parse_padding(self, padding: int | str) -> tuple[object, tuple[int, int, int, int]]:
@@ -113,16 +119,20 @@ class Conv1d(Module):
         p = _int(padding, "Conv1d", "padding", 0)
         return p, (0, 0, p, p)
 
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
+    def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(x as (N, C, L) in the parameters' dtype, unbatched)."""
         x = as_floating(x, "Conv1d")
+        unbatched = x.ndim == 2
+        x = x[None] if unbatched else x
         if x.ndim != 3 or x.shape[1] != self.in_channels:
+            c = self.in_channels
             raise ValueError(
-                f"Conv1d(in_channels={self.in_channels}): expected input (N, {self.in_channels}, L), "
-                f"got {x.shape}"
+                f"Conv1d(in_channels={c}): expected input (N, {c}, L) or unbatched ({c}, L), "
+                f"got {x.shape[1:] if unbatched else x.shape}"
             )
         _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
                     self._geometry[0], self._geometry[2])
-        return x.astype(self.weight.dtype, copy=False)
+        return x.astype(self.weight.dtype, copy=False), unbatched
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
@@ -139,6 +149,7 @@ class ConvTranspose2d(Module):
 
     Shapes:   x (N, C, H, W)   weight (C, O, kh, kw)   bias (O,)   y (N, O, OH, OW)
               OH = (H - 1)*sh - 2*ph + dh*(kh - 1) + output_padding_h + 1, likewise OW
+              an unbatched image x (C, H, W) is a batch of one: y (O, OH, OW), dx (C, H, W), as torch
     Forward:  every input pixel scatters weight[c] (scaled by x[n, c, h, w]) onto the output:
               y_full[n, o, h*sh + i*dh, w*sw + j*dw] += x[n, c, h, w] * weight[c, o, i, j]
               computed as Conv2d's input gradient, with K = O*kh*kw and M = N*H*W:
@@ -186,6 +197,7 @@ class ConvTranspose2d(Module):
         self.bias = Parameter(rng.uniform(-b, b, self.out_channels).astype(dtype)) if bias else None
         self._X: np.ndarray | None = None
         self._x_shape: tuple[int, ...] | None = None
+        self._unbatched: bool | None = None
 
     @property
     def _pads(self) -> tuple[int, int, int, int]:
@@ -200,15 +212,15 @@ class ConvTranspose2d(Module):
         return N, self.out_channels, full[0], full[1]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._check_input(x)
+        x, unbatched = self._check_input(x)
         X = x.transpose(1, 0, 2, 3).reshape(self.in_channels, -1)
-        self._X, self._x_shape = X, x.shape
+        self._X, self._x_shape, self._unbatched = X, x.shape, unbatched
         cols = self.weight.data.reshape(self.in_channels, -1).T @ X
         y_full = _col2im(cols, self._full_shape(x.shape), self.kernel_size, self.stride, self.dilation)
         y = _unpad(y_full, self._pads)
         if self.bias is not None:
             y += self.bias.data[:, None, None]
-        return y
+        return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
         X = self._cached(self._X)
@@ -224,22 +236,28 @@ class ConvTranspose2d(Module):
         N, C, H, W = self._x_shape
         # w.r.t. input
         dX = self.weight.data.reshape(C, -1) @ dcols
-        return np.ascontiguousarray(dX.reshape(C, N, H, W).transpose(1, 0, 2, 3))
+        dx = np.ascontiguousarray(dX.reshape(C, N, H, W).transpose(1, 0, 2, 3))
+        return dx[0] if self._unbatched else dx
 
     def _dcols(self, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dy checked against the output's shape, im2col of dy padded back to the full output)."""
+        """(dy checked against the output's shape, as (N, O, OH, OW); im2col of dy padded back to full)."""
         N, C_out, Hf, Wf = self._full_shape(self._x_shape)
         ph, pw = self.padding
-        dy = self._check_grad(dy, (N, C_out, Hf - 2 * ph, Wf - 2 * pw), self.weight.dtype)
+        y_shape = (N, C_out, Hf - 2 * ph, Wf - 2 * pw)
+        dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self.weight.dtype)
+        dy = dy[None] if self._unbatched else dy
         return dy, _im2col(_pad(dy, self._pads), self.kernel_size, self.stride, self.dilation)
 
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
+    def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
         x = as_floating(x, "ConvTranspose2d")
+        unbatched = x.ndim == 3
+        x = x[None] if unbatched else x
         if x.ndim != 4 or x.shape[1] != self.in_channels:
+            c = self.in_channels
             raise ValueError(
-                f"ConvTranspose2d(in_channels={self.in_channels}): expected input "
-                f"(N, {self.in_channels}, H, W), "
-                f"got {x.shape}"
+                f"ConvTranspose2d(in_channels={c}): expected input (N, {c}, H, W) or unbatched ({c}, H, W), "
+                f"got {x.shape[1:] if unbatched else x.shape}"
             )
         _, _, Hf, Wf = self._full_shape(x.shape)
         ph, pw = self.padding
@@ -248,7 +266,7 @@ class ConvTranspose2d(Module):
                 f"ConvTranspose2d(padding={self.padding}): the output of input {x.shape} would be "
                 f"{Hf - 2 * ph}x{Wf - 2 * pw}, empty"
             )
-        return x.astype(self.weight.dtype, copy=False)
+        return x.astype(self.weight.dtype, copy=False), unbatched
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

@@ -2,6 +2,13 @@
 
 Max and average pooling loop over the kh*kw kernel offsets only: tap (i, j) of every window at
 once is the strided slice xp[:, :, rows, cols] (see ``_offsets``), never a loop over pixels.
+Every pooling layer also takes one unbatched image (C, H, W) and returns (C, OH, OW), as torch.
+
+ceil_mode (torch's rule): OH = ceil((H + 2*ph - kh) / sh) + 1, minus 1 if that last window would
+start in the bottom padding ((OH - 1)*sh >= H + ph), so every window starts inside the input or
+the top padding; likewise OW. The last window may then reach past the padding: the input is padded
+by eh = max((OH - 1)*sh + kh - (H + 2*ph), 0) more rows at the bottom (and ew columns on the
+right), which no maximum picks and no average counts.
 """
 
 from __future__ import annotations
@@ -10,21 +17,23 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from minitorch.checks import check_bool, check_positive_int
 from minitorch.dtypes import as_floating
 from minitorch.layers._im2col import _check_fits, _offsets, _output_size, _pad, _pair, _unpad
 from minitorch.module import Module
 
 
 class _Pool2d(Module):
-    """Shared argument handling of MaxPool2d and AvgPool2d (square-or-pair kernel, stride, padding)."""
+    """Shared argument handling of MaxPool2d and AvgPool2d (kernel, stride, padding, ceil_mode)."""
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-                 padding: int | tuple[int, int] = 0) -> None:
+                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False) -> None:
         super().__init__()
         who = type(self).__name__
         self.kernel_size = _pair(kernel_size, "kernel_size", who)
         self.stride = self.kernel_size if stride is None else _pair(stride, "stride", who)
         self.padding = _pair(padding, "padding", who, minimum=0)
+        self.ceil_mode = check_bool(ceil_mode, who, "ceil_mode")
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
             raise ValueError(
                 f"{who}: padding must be at most half the kernel size (as torch), got "
@@ -34,31 +43,44 @@ class _Pool2d(Module):
         self._pads = (ph, ph, pw, pw)
         self._xp_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
+        self._xpads: tuple[int, int, int, int] | None = None
+        self._unbatched: bool | None = None
 
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
+    def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(x as (N, C, H, W), unbatched): an unbatched (C, H, W) image becomes a batch of one."""
         who = type(self).__name__
-        x = as_floating(x, who)
-        if x.ndim != 4:
-            raise ValueError(f"{who}: expected input (N, C, H, W), got {x.shape}")
+        x, unbatched = _batched(x, who)
         _check_fits(f"{who}(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size, (1, 1))
-        return x
+        return x, unbatched
 
-    def _out_hw(self) -> tuple[int, int]:
-        return _output_size(self._xp_shape[2:], self.kernel_size, self.stride, (1, 1))
+    def pads_for(self, hw: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) padding of an H x W image, ceil_mode's overhang included."""
+        (H, W), (ph, pw), (kh, kw), (sh, sw) = hw, self.padding, self.kernel_size, self.stride
+        if not self.ceil_mode:
+            return ph, ph, pw, pw
+        return ph, ph + _ceil_overhang(H, kh, sh, ph), pw, pw + _ceil_overhang(W, kw, sw, pw)
 
-    def _taps(self) -> Iterator[tuple[int, int, slice, slice]]:
-        """(i, j, rows, cols) for every kernel offset, for the cached input's geometry."""
-        return _offsets(self.kernel_size, self.stride, (1, 1), self._out_hw())
+    def _taps(self, xp_hw: tuple[int, ...]) -> Iterator[tuple[int, int, slice, slice]]:
+        """(i, j, rows, cols) for every kernel offset, over a padded image of size xp_hw = (Hp, Wp)."""
+        out_hw = _output_size(xp_hw, self.kernel_size, self.stride, (1, 1))
+        return _offsets(self.kernel_size, self.stride, (1, 1), out_hw)
+
+    def _check_dy(self, dy: np.ndarray, y_shape: tuple[int, ...]) -> np.ndarray:
+        """dy checked against the output's shape ((C, OH, OW) for an unbatched input), as (N, C, OH, OW)."""
+        dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self._dtype)
+        return dy[None] if self._unbatched else dy
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        text = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return text + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over each kh x kw window, as torch.nn.MaxPool2d (dilation 1, floor mode).
+    """Maximum over each kh x kw window, as torch.nn.MaxPool2d (dilation 1).
 
-    Shapes:   x (N, C, H, W)   y (N, C, OH, OW)   OH = (H + 2*ph - kh) // sh + 1, likewise OW
-    Forward:  xp = pad x with -inf                               (N, C, Hp, Wp)
+    Shapes:   x (N, C, H, W) or (C, H, W)   y (N, C, OH, OW) or (C, OH, OW)
+              OH = (H + 2*ph - kh) // sh + 1, likewise OW; ceil_mode: see the module docstring
+    Forward:  xp = pad x with -inf (ceil_mode: and the overhang)  (N, C, Hp, Wp)
               y[n, c, oh, ow] = max_{i,j} xp[n, c, oh*sh + i, ow*sw + j]
               t = argmax: the window offset t = i*kw + j of the first maximum in row-major order
     Backward: dxp[n, c, oh*sh + i, ow*sw + j] += dy[n, c, oh, ow] where t == i*kw + j
@@ -74,29 +96,31 @@ class MaxPool2d(_Pool2d):
     """
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-                 padding: int | tuple[int, int] = 0) -> None:
-        super().__init__(kernel_size, stride, padding)
+                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self._argmax: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._check_input(x)
-        xp = _pad(x, self._pads, value=-np.inf)
-        self._xp_shape, self._dtype = xp.shape, x.dtype
-        taps = [xp[:, :, rows, cols] for _, _, rows, cols in self._taps()]
+        x, unbatched = self._check_input(x)
+        pads = self.pads_for(x.shape[2:])
+        xp = _pad(x, pads, value=-np.inf)
+        self._xp_shape, self._dtype, self._xpads, self._unbatched = xp.shape, x.dtype, pads, unbatched
+        taps = [xp[:, :, rows, cols] for _, _, rows, cols in self._taps(xp.shape[2:])]
         y = taps[0].copy()
         for tap in taps[1:]:
             np.maximum(y, tap, out=y)
         self._argmax = self._first_argmax(taps, y, x.shape)
-        return y
+        return y[0] if unbatched else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         t = self._cached(self._argmax)
-        dy = self._check_grad(dy, t.shape, self._dtype)
+        dy = self._check_dy(dy, t.shape)
         # w.r.t. input
         dxp = np.zeros(self._xp_shape, dtype=dy.dtype)
-        for i, j, rows, cols in self._taps():
+        for i, j, rows, cols in self._taps(self._xp_shape[2:]):
             dxp[:, :, rows, cols] += np.where(t == i * self.kernel_size[1] + j, dy, 0)
-        return _unpad(dxp, self._pads)
+        dx = _unpad(dxp, self._xpads)
+        return dx[0] if self._unbatched else dx
 
     def _first_argmax(self, taps: list[np.ndarray], y: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
         """t = index of the first tap equal to the window max: t = sum_k prod_{k' <= k} [tap_k' != y].
@@ -119,55 +143,88 @@ class MaxPool2d(_Pool2d):
 
     def _real_taps(self, x_shape: tuple[int, ...]) -> list[np.ndarray] | None:
         """Per tap, (OH, OW) True where it reads a real pixel; None without padding."""
-        if not any(self._pads):
+        if not any(self._xpads):
             return None
-        real = _pad(np.ones((1, 1) + x_shape[2:], dtype=bool), self._pads, value=False)
-        return [real[0, 0, rows, cols] for _, _, rows, cols in self._taps()]
+        real = _pad(np.ones((1, 1) + x_shape[2:], dtype=bool), self._xpads, value=False)
+        return [real[0, 0, rows, cols] for _, _, rows, cols in self._taps(real.shape[2:])]
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each kh x kw window, as torch.nn.AvgPool2d (count_include_pad=True, floor mode).
+    """Mean over each kh x kw window, as torch.nn.AvgPool2d.
 
-    Shapes:   x (N, C, H, W)   y (N, C, OH, OW)   OH = (H + 2*ph - kh) // sh + 1, likewise OW
-    Forward:  xp = pad x with 0                                  (N, C, Hp, Wp)
-              y[n, c, oh, ow] = sum_{i,j} xp[n, c, oh*sh + i, ow*sw + j] / (kh*kw)
-              padded zeros count in the divisor (torch's default count_include_pad=True)
-    Backward: dxp[n, c, oh*sh + i, ow*sw + j] += dy[n, c, oh, ow] / (kh*kw)   for every tap (i, j)
-              dx = dxp without its padded border                  (N, C, H, W)
-    Cache:    only the input's shape and dtype.
+    Shapes:   x (N, C, H, W) or (C, H, W)   y (N, C, OH, OW) or (C, OH, OW)
+              OH = (H + 2*ph - kh) // sh + 1, likewise OW; ceil_mode: see the module docstring
+    Forward:  xp = pad x with 0 (ceil_mode: and the overhang)    (N, C, Hp, Wp)
+              counted = 1 on the padded image (H + 2*ph, W + 2*pw) if count_include_pad (the
+                        default), else 1 on the input pixels only; 0 on the ceil_mode overhang
+              div[oh, ow] = sum_{i,j} counted[oh*sh + i, ow*sw + j]       (OH, OW)
+                          = divisor_override if it is given             (kh*kw in the plain case)
+              y[n, c, oh, ow] = sum_{i,j} xp[n, c, oh*sh + i, ow*sw + j] / div[oh, ow]
+    Backward: dxp[n, c, oh*sh + i, ow*sw + j] += dy[n, c, oh, ow] / div[oh, ow]   for every tap (i, j)
+              dx = dxp without its padding and overhang           (N, C, H, W)
+    Cache:    div (OH, OW) and the input's shape and dtype.
     Example:
         pool = AvgPool2d(2)
         y = pool(np.arange(16.0).reshape(1, 1, 4, 4))    # [[[[2.5, 4.5], [10.5, 12.5]]]]
         dx = pool.backward(np.ones_like(y))              # 0.25 everywhere
     """
 
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = check_bool(count_include_pad, "AvgPool2d", "count_include_pad")
+        self.divisor_override = None if divisor_override is None else check_positive_int(
+            divisor_override, "AvgPool2d", "divisor_override")
+        self._div: np.ndarray | None = None
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._check_input(x)
-        xp = _pad(x, self._pads)
-        self._xp_shape, self._dtype = xp.shape, x.dtype
-        taps = (xp[:, :, rows, cols] for _, _, rows, cols in self._taps())
+        x, unbatched = self._check_input(x)
+        pads = self.pads_for(x.shape[2:])
+        xp = _pad(x, pads)
+        self._xp_shape, self._dtype, self._xpads, self._unbatched = xp.shape, x.dtype, pads, unbatched
+        self._div = div = self.divisor(x.shape[2:], x.dtype)
+        taps = (xp[:, :, rows, cols] for _, _, rows, cols in self._taps(xp.shape[2:]))
         y = next(taps).copy()
         for tap in taps:
             y += tap
-        y /= self.kernel_size[0] * self.kernel_size[1]
-        return y
+        y /= div
+        return y[0] if unbatched else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        dtype = self._cached(self._dtype)
+        div = self._cached(self._div)
         N, C, _, _ = self._xp_shape
-        dy = self._check_grad(dy, (N, C, *self._out_hw()), dtype)
+        dy = self._check_dy(dy, (N, C, *div.shape))
         # w.r.t. input
-        share = dy / (self.kernel_size[0] * self.kernel_size[1])
-        dxp = np.zeros(self._xp_shape, dtype=dtype)
-        for _, _, rows, cols in self._taps():
+        share = dy / div
+        dxp = np.zeros(self._xp_shape, dtype=self._dtype)
+        for _, _, rows, cols in self._taps(self._xp_shape[2:]):
             dxp[:, :, rows, cols] += share
-        return _unpad(dxp, self._pads)
+        dx = _unpad(dxp, self._xpads)
+        return dx[0] if self._unbatched else dx
+
+    def divisor(self, hw: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """div (OH, OW) for an H x W image: divisor_override, else each window's count of counted places."""
+        (H, W), (top, bottom, left, right), (ph, pw) = hw, self.pads_for(hw), self.padding
+        counted = np.zeros((top + H + bottom, left + W + right), dtype=dtype)
+        if self.count_include_pad:
+            counted[: H + 2 * ph, : W + 2 * pw] = 1  # the padding counts, the ceil_mode overhang never
+        else:
+            counted[top : top + H, left : left + W] = 1
+        div = sum(counted[rows, cols] for _, _, rows, cols in self._taps(counted.shape))
+        return div if self.divisor_override is None else np.full_like(div, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        text += "" if self.count_include_pad else ", count_include_pad=False"
+        return text + ("" if self.divisor_override is None else f", divisor_override={self.divisor_override}")
 
 
 class AdaptiveAvgPool2d(Module):
     """Mean over adaptive bins giving a fixed output size, as torch.nn.AdaptiveAvgPool2d.
 
-    Shapes:   x (N, C, H, W)   y (N, C, OH, OW)   output_size = (OH, OW); None keeps that input size
+    Shapes:   x (N, C, H, W) or (C, H, W)   y (N, C, OH, OW) or (C, OH, OW)
+              output_size = (OH, OW); None keeps that input size
     Forward:  bin i of an axis of length H covers rows [h0, h1) = [floor(i*H/OH), ceil((i+1)*H/OH))
               (torch's bins; neighbouring bins may overlap by one row), likewise bin j of W: [w0, w1)
               y[n, c, i, j] = x[n, c, h0:h1, w0:w1].mean()
@@ -196,25 +253,26 @@ class AdaptiveAvgPool2d(Module):
         self._size = tuple(None if s is None else int(s) for s in pair)
         self._x_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
+        self._unbatched: bool | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = as_floating(x, "AdaptiveAvgPool2d")
-        if x.ndim != 4:
-            raise ValueError(f"AdaptiveAvgPool2d: expected input (N, C, H, W), got {x.shape}")
-        self._x_shape, self._dtype = x.shape, x.dtype
+        x, unbatched = _batched(x, "AdaptiveAvgPool2d")
+        self._x_shape, self._dtype, self._unbatched = x.shape, x.dtype, unbatched
         y = np.empty(x.shape[:2] + self._out_hw(x.shape), dtype=x.dtype)
         for i, j, (h0, h1), (w0, w1) in self._bins(x.shape):
             y[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
-        return y
+        return y[0] if unbatched else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         x_shape = self._cached(self._x_shape)
-        dy = self._check_grad(dy, x_shape[:2] + self._out_hw(x_shape), self._dtype)
+        y_shape = x_shape[:2] + self._out_hw(x_shape)
+        dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self._dtype)
+        dy = dy[None] if self._unbatched else dy
         # w.r.t. input
         dx = np.zeros(x_shape, dtype=self._dtype)
         for i, j, (h0, h1), (w0, w1) in self._bins(x_shape):
             dx[:, :, h0:h1, w0:w1] += dy[:, :, i, j, None, None] / ((h1 - h0) * (w1 - w0))
-        return dx
+        return dx[0] if self._unbatched else dx
 
     def _out_hw(self, x_shape: tuple[int, ...]) -> tuple[int, int]:
         H, W = x_shape[2:]
@@ -234,3 +292,19 @@ class AdaptiveAvgPool2d(Module):
 def _bin(i: int, in_size: int, out_size: int) -> tuple[int, int]:
     """Bin i of ``out_size`` bins over ``in_size``: [floor(i*in/out), ceil((i+1)*in/out))."""
     return (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)
+
+
+def _batched(x: np.ndarray, who: str) -> tuple[np.ndarray, bool]:
+    """(x as (N, C, H, W), unbatched): one unbatched image (C, H, W) becomes a batch of one, as torch."""
+    x = as_floating(x, who)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{who}: expected input (N, C, H, W) or unbatched (C, H, W), got {x.shape}")
+    return (x[None], True) if x.ndim == 3 else (x, False)
+
+
+def _ceil_overhang(size: int, k: int, s: int, p: int) -> int:
+    """Rows past the padding that ceil_mode's last window reaches (see the module docstring)."""
+    out = -(-(size + 2 * p - k) // s) + 1
+    if (out - 1) * s >= size + p:  # torch: the last window must start inside the input or the top padding
+        out -= 1
+    return max((out - 1) * s + k - (size + 2 * p), 0)

@@ -15,6 +15,31 @@ from minitorch.module import Module
 REDUCTIONS = ("mean", "sum", "none")
 
 
+class LossValue(float):
+    """A reduced loss: a Python float in every respect, with PyTorch's ``loss.item()`` too.
+
+    MiniTorch has no autograd graph, so the value cannot backpropagate itself: ``loss.backward()``
+    raises a RuntimeError that shows the MiniTorch form, ``model.backward(loss_fn.backward())``.
+    Arithmetic on it gives plain floats.
+    """
+
+    __slots__ = ()
+
+    def item(self) -> float:
+        """The value as a plain Python float, as ``torch.Tensor.item``."""
+        return float(self)
+
+    def backward(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError(
+            "loss.backward(): a MiniTorch loss value is a plain number with no graph behind it. "
+            "Backpropagate through the loss module, then the model: "
+            "model.backward(loss_fn.backward())  (then optimizer.step())"
+        )
+
+    def __repr__(self) -> str:
+        return float.__repr__(self)
+
+
 class Loss(Module):
     """Base class of losses: ``forward(input, target)`` returns the loss, ``backward(dloss)`` dL/d(input).
 
@@ -22,19 +47,27 @@ class Loss(Module):
     class losses), then reduces them as PyTorch does:
 
         reduction   forward returns            backward(dloss) takes   dl = dL/dl
-        "mean"      float(l.mean())            a scalar (default 1.0)  dloss / l.size
-        "sum"       float(l.sum())             a scalar (default 1.0)  dloss
+        "mean"      LossValue(l.sum() / count) a scalar (default 1.0)  dloss / count
+        "sum"       LossValue(l.sum())         a scalar (default 1.0)  dloss
         "none"      l, an array                an array of l's shape   dloss
 
     and ``backward`` returns dinput = dl * dl/dinput, the chain rule through the reduction.
+    count = l.size, except where PyTorch divides by something else: the class losses with
+    ``weight`` or ignored targets divide by the sum of the weights of the targets they count
+    (0 when every target is ignored: the loss is nan = 0 / 0 and the gradient 0, as torch), and
+    KLDivLoss's "batchmean" by the batch size l.shape[0].
     ``dloss`` is the gradient of the final objective w.r.t. the loss (1.0 when the loss is the
-    objective). Targets get no gradient.
+    objective). Targets get no gradient. A ``LossValue`` is a Python float that also has
+    ``item()``; ``loss.backward()`` on it raises, showing ``model.backward(loss_fn.backward())``.
     """
+
+    _reductions = REDUCTIONS  # the reductions a subclass accepts (KLDivLoss adds "batchmean")
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = check_choice(reduction, type(self).__name__, "reduction", REDUCTIONS)
+        self.reduction = check_choice(reduction, type(self).__name__, "reduction", self._reductions)
         self._loss_shape: tuple[int, ...] | None = None
+        self._count: float | None = None
 
     def __call__(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
         return self.forward(input, target)
@@ -45,16 +78,30 @@ class Loss(Module):
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
 
-    def _reduce(self, losses: np.ndarray) -> float | np.ndarray:
-        """The per-element ``losses`` reduced as ``self.reduction`` says; remembers their shape."""
-        if kernels_enabled():  # fast room: the same float, without ndarray.mean's Python wrapper
-            return fast.reduce_losses(self, losses)
+    def _reduce(self, losses: np.ndarray, count: float | None = None) -> float | np.ndarray:
+        """The per-element ``losses`` reduced as ``self.reduction`` says; remembers their shape.
+
+        ``count``: what "mean" divides the sum by, when it is not l.size (see the class docstring).
+        """
+        if self.reduction == "batchmean":
+            count = losses.shape[0] if losses.ndim else 1
+        self._count = count
+        if count is None and kernels_enabled():  # fast room: the same float, without ndarray.mean's wrapper
+            value = fast.reduce_losses(self, losses)
+            return value if self.reduction == "none" else LossValue(value)
         self._loss_shape = losses.shape
         if self.reduction == "none":
             return losses
-        if losses.size == 0 and self.reduction == "mean":
-            raise ValueError(f"{type(self).__name__}: reduction='mean' needs at least one element, got none")
-        return float(losses.mean()) if self.reduction == "mean" else float(losses.sum())
+        if count is None:
+            if losses.size == 0 and self.reduction == "mean":
+                raise ValueError(
+                    f"{type(self).__name__}: reduction='mean' needs at least one element, got none"
+                )
+            return LossValue(losses.mean() if self.reduction == "mean" else losses.sum())
+        if self.reduction == "sum":
+            return LossValue(losses.sum())
+        with np.errstate(invalid="ignore", divide="ignore"):  # every target ignored: 0 / 0 = nan, as torch
+            return LossValue(losses.sum() / losses.dtype.type(count))
 
     def _upstream(self, dloss: float | np.ndarray, dtype: np.dtype, ndim: int) -> np.ndarray:
         """dl = dL/dl for every per-element loss, in ``dtype``, broadcastable to ``ndim`` dims.
@@ -69,8 +116,11 @@ class Loss(Module):
                     f"{type(self).__name__}.backward: reduction={self.reduction!r} gives a scalar loss, "
                     f"so dloss must be a scalar, got shape {np.shape(dloss)}"
                 )
-            scale = float(dloss) / math.prod(shape) if self.reduction == "mean" else float(dloss)
-            return np.asarray(scale, dtype=dtype)
+            if self.reduction == "sum":
+                return np.asarray(float(dloss), dtype=dtype)
+            count = math.prod(shape) if self._count is None else self._count
+            # count 0: every target ignored, no element has a slope (torch's gradient is 0, not nan)
+            return np.asarray(float(dloss) / count if count else 0.0, dtype=dtype)
         dl = np.asarray(dloss, dtype=dtype)
         if dl.shape != shape:
             raise ValueError(
@@ -132,24 +182,43 @@ def check_in_unit_interval(x: np.ndarray, who: str, what: str) -> None:
         raise ValueError(f"{who}: expected {what} in [0, 1], got values in [{x.min()}, {x.max()}]")
 
 
-def check_scores(input: np.ndarray, who: str, what: str) -> np.ndarray:
-    """A finite floating (N, C) array of per-class scores (logits or log-probabilities)."""
+def check_class_scores(input: np.ndarray, who: str, what: str) -> tuple[np.ndarray, bool]:
+    """(z, unbatched): finite floating per-class scores as (N, C, *d); an unbatched (C,) input as (1, C)."""
     z = as_floating(input, who)
-    if z.ndim != 2:
-        raise ValueError(f"{who}: expected {what} (N, C), got shape {z.shape}")
+    if z.ndim == 0:
+        raise ValueError(
+            f"{who}: expected {what} (N, C), (N, C, d1, ...) or unbatched (C,), got shape {z.shape}"
+        )
     check_finite(z, who, "input")
-    return z
+    return (z[None], True) if z.ndim == 1 else (z, False)
 
 
-def check_class_indices(y: np.ndarray, n: int, c: int, who: str) -> np.ndarray:
-    """Integer class indices (N,) in [0, C)."""
-    if y.shape != (n,):
-        raise ValueError(f"{who}: expected target class indices ({n},), got shape {y.shape}")
+def check_class_indices(y: np.ndarray, z_shape: tuple[int, ...], ignore_index: int, who: str) -> np.ndarray:
+    """Integer class indices (N, *d) for scores (N, C, *d), each in [0, C) or equal to ``ignore_index``."""
+    expected = (z_shape[0],) + z_shape[2:]
+    if y.shape != expected:
+        raise ValueError(f"{who}: expected target class indices {expected}, got shape {y.shape}")
     if y.dtype.kind not in "iu":
         raise ValueError(
             f"{who}: expected integer class indices, got dtype {y.dtype} "
             "(convert with y.astype(int) if the values are whole numbers)"
         )
-    if n and not (y.min() >= 0 and y.max() < c):
-        raise ValueError(f"{who}: class indices must lie in [0, {c}), got values in [{y.min()}, {y.max()}]")
+    c = z_shape[1]
+    counted = y[y != ignore_index]
+    if counted.size and not (counted.min() >= 0 and counted.max() < c):
+        raise ValueError(
+            f"{who}: class indices must lie in [0, {c}), got values in [{counted.min()}, {counted.max()}] "
+            f"(targets equal to ignore_index={ignore_index} are skipped)"
+        )
     return y
+
+
+def check_class_weight(weight: object, who: str) -> np.ndarray | None:
+    """A constructor's ``weight``: None, or a finite 1-D float array of one weight per class (a copy)."""
+    if weight is None:
+        return None
+    w = np.array(as_floating(weight, who))
+    if w.ndim != 1 or w.size == 0:
+        raise ValueError(f"{who}: weight must be a 1-D array of one weight per class, got shape {w.shape}")
+    check_finite(w, who, "weight")
+    return w

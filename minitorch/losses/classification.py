@@ -1,171 +1,215 @@
-"""Classification losses: cross-entropy and NLL over C classes, binary cross-entropy (BCE)."""
+"""Losses over C classes: cross-entropy of logits and NLL of log-probabilities, as torch.nn.
+
+Both take scores (N, C) or (N, C, d1, ...) (one score per class along axis 1, as torch), or one
+unbatched sample (C,); optional class ``weight`` (C,) and an ``ignore_index`` target that counts
+for nothing. Binary cross-entropy is in ``binary``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from minitorch.checks import check_number
-from minitorch.functional import one_hot, shifted_exp, sigmoid, softplus_of_neg_abs
+from minitorch.checks import check_int, check_number
+from minitorch.functional import shifted_exp
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import losses as fast
 from minitorch.losses.base import (
-    ElementwiseLoss,
     Loss,
     check_class_indices,
+    check_class_scores,
+    check_class_weight,
     check_finite,
-    check_in_unit_interval,
-    check_scores,
 )
 
 
 class CrossEntropyLoss(Loss):
     """Softmax + negative log-likelihood, fused, as torch.nn.CrossEntropyLoss.
 
-    Shapes:   z (N, C) logits   y (N,) class indices in [0, C) or (N, C) class probabilities   l (N,)
+    Shapes:   z (N, C, *d) logits (d: none, or extra axes d1, ...; an unbatched z (C,) is N = 1)
+              y (N, *d) class indices in [0, C) or ignore_index, or (N, C, *d) class probabilities
+              w (C,) class weights (weight=None: all 1)   l (N, *d)   (class axis 1 throughout)
     Forward:  s = z - z.max(axis=1)                 (row max keeps exp(s) <= 1: no overflow)
-              lse = log(sum(exp(s), axis=1))        (N, 1) log-sum-exp: never log(p + eps)
-              log_p = s - lse                       (N, C) log-softmax
-              q = onehot(y)  for class indices,  q = y  for probabilities     (N, C)
-              q = (1 - eps) * q + eps / C           smoothed target, eps = label_smoothing (if eps > 0)
-              l = -sum(q * log_p, axis=1)           (N,)  = lse - s[n, y_n] for an index and eps = 0
-              loss = l reduced: mean over N (default), sum or none (see ``Loss``)
-    Backward: dz = dl * (p * sum(q, axis=1) - q)    (N, C), p = softmax(z) = exp(s) / sum(exp(s))
-                                                    = dl * (p - q) when rows of q sum to 1
+              lse = log(sum(exp(s), axis=1))        log-sum-exp: never log(p + eps)
+              log_p = s - lse                       (N, C, *d) log-softmax
+              class indices: onehot = onehot(y)     (N, C, *d), a zero row where y == ignore_index
+                             q = (1 - eps) * onehot + eps / C * onehot.sum(axis=1)
+              probabilities: q = (1 - eps) * y + eps / C                  eps = label_smoothing
+              wq = w * q                            (N, C, *d), w along the class axis
+              l = -sum(wq * log_p, axis=1)          (N, *d) = w[y] * (lse - s[y]) for an index, eps = 0
+              loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(w * onehot) (the
+              weights of the counted targets) for class indices, by N * prod(d) for probabilities,
+              as torch; every target ignored: mean = 0 / 0 = nan, as torch
+    Backward: dz = dl * (p * sum(wq, axis=1) - wq)  (N, C, *d), p = softmax(z) = exp(s) / sum(exp(s))
+                                                    = dl * (p - onehot(y)) without weights and eps
     Example:
         loss_fn = CrossEntropyLoss()
         loss = loss_fn(np.array([[2.0, 0.0, -1.0]]), np.array([0]))   # 0.1698...
         dz = loss_fn.backward()                                       # p - onehot(y)
     """
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0, *,
+                 weight: np.ndarray | None = None, ignore_index: int = -100) -> None:
         super().__init__(reduction)
+        weight = check_class_weight(weight, "CrossEntropyLoss")
+        if weight is None:
+            self.weight = None
+        else:  # a buffer, as torch: in state_dict, cast by to(dtype)
+            self.register_buffer("weight", weight)
+        self.ignore_index = check_int(ignore_index, "CrossEntropyLoss", "ignore_index")
         self.label_smoothing = check_number(label_smoothing, "CrossEntropyLoss", "label_smoothing", 0, 1)
         self._probs: np.ndarray | None = None
-        self._q: np.ndarray | None = None
+        self._wq: np.ndarray | None = None
+        self._unbatched: bool | None = None
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
-        z = check_scores(input, "CrossEntropyLoss", "logits")
-        y = self._check_target(np.asarray(target), z)
-        eps, c = self.label_smoothing, z.shape[1]
-        if kernels_enabled() and y.ndim == 1 and not eps:  # fast room: the same loss, no (N, C) q
-            return fast.cross_entropy_indices_forward(self, z, y)
+        z, unbatched = check_class_scores(input, "CrossEntropyLoss", "logits")
+        y = self._check_target(np.asarray(target), z, unbatched)
+        eps, c, indices = self.label_smoothing, z.shape[1], y.ndim < z.ndim
+        if kernels_enabled() and indices and z.ndim == 2 and not eps and self._plain_targets(y, unbatched):
+            return fast.cross_entropy_indices_forward(self, z, y)  # fast room: the same loss, no (N, C) q
         s, exp_s, sum_exp = shifted_exp(z, axis=1)
         log_p = s - np.log(sum_exp)
-        q = one_hot(y, c, z.dtype) if y.ndim == 1 else y
-        if eps:
-            q = (1 - eps) * q + eps / c
-        self._probs, self._q = exp_s / sum_exp, q
-        return self._reduce(-np.sum(q * log_p, axis=1))
+        w = _along_class_axis(self, z)
+        if indices:
+            onehot = _one_hot(y, c, z.dtype, self.ignore_index)
+            q = (1 - eps) * onehot + eps / c * onehot.sum(axis=1, keepdims=True)
+        else:
+            q = (1 - eps) * y + eps / c
+        wq = w * q
+        self._probs, self._wq, self._unbatched = exp_s / sum_exp, wq, unbatched
+        losses = -np.sum(wq * log_p, axis=1)
+        count = None if not indices or self._plain_targets(y, False) else np.sum(w * onehot)
+        return self._reduce(losses.reshape(()) if unbatched else losses, count)
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         p = self._cached(self._probs)
-        q = self._q
-        if q is None:  # forward ran in the fast room: its partner kernel, the same dz
+        wq = self._wq
+        if wq is None:  # forward ran in the fast room: its partner kernel, the same dz
             return fast.cross_entropy_indices_backward(self, dloss)
-        dl = self._upstream(dloss, p.dtype, 2)
+        dl = _per_class(self._upstream(dloss, p.dtype, 0))
         # w.r.t. input
-        return dl * (p * q.sum(axis=1, keepdims=True) - q)
+        dz = dl * (p * wq.sum(axis=1, keepdims=True) - wq)
+        return dz[0] if self._unbatched else dz
 
-    @staticmethod
-    def _check_target(y: np.ndarray, z: np.ndarray) -> np.ndarray:
-        if y.shape == z.shape and y.ndim == 2:
+    def _plain_targets(self, y: np.ndarray, unbatched: bool) -> bool:
+        """No weight, no ignored target, batched: "mean" divides by l.size (the kernel's case too)."""
+        return self.weight is None and not unbatched and not (y == self.ignore_index).any()
+
+    def _check_target(self, y: np.ndarray, z: np.ndarray, unbatched: bool) -> np.ndarray:
+        """Probabilities (N, C, *d) if y is floating with the logits' shape, else class indices (N, *d)."""
+        if unbatched:
+            _check_unbatched_target(y, ((), z.shape[1:]), "CrossEntropyLoss")
+            y = y[None]
+        if y.shape == z.shape:
             if y.dtype.kind != "f":
                 raise ValueError(
-                    f"CrossEntropyLoss: (N, C) targets are class probabilities and must be floating, "
-                    f"got dtype {y.dtype}"
+                    f"CrossEntropyLoss: (N, C) targets are class probabilities and must be floating (any "
+                    f"target of the logits' shape {z.shape}), got dtype {y.dtype}"
+                )
+            if self.ignore_index != -100:  # torch refuses it too: a probability row has no class to skip
+                raise ValueError(
+                    f"CrossEntropyLoss: ignore_index={self.ignore_index} applies to class indices, not to "
+                    "class probability targets (as torch)"
                 )
             check_finite(y, "CrossEntropyLoss", "target")
             return y.astype(z.dtype, copy=False)
-        if y.ndim != 1:
-            raise ValueError(
-                f"CrossEntropyLoss: expected target class indices ({z.shape[0]},) or probabilities "
-                f"{z.shape}, got shape {y.shape}"
-            )
-        return check_class_indices(y, *z.shape, "CrossEntropyLoss")
+        return check_class_indices(y, z.shape, self.ignore_index, "CrossEntropyLoss")
 
     def extra_repr(self) -> str:
-        return f"label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
+        return _extra_repr(self, f"label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
 
 
 class NLLLoss(Loss):
     """Negative log-likelihood of log-probabilities, as torch.nn.NLLLoss (LogSoftmax + NLLLoss = CE).
 
-    Shapes:   x (N, C) log-probabilities (e.g. LogSoftmax's output)   y (N,) class indices   l (N,)
-    Forward:  l = -x[n, y_n]                     reduced: mean over N (default), sum or none
-    Backward: dx = -dl * onehot(y)               (N, C): only the target class gets a gradient
+    Shapes:   x (N, C, *d) log-probabilities (e.g. LogSoftmax(dim=1)'s output; unbatched (C,): N = 1)
+              y (N, *d) class indices in [0, C) or ignore_index   w (C,) class weights   l (N, *d)
+    Forward:  wq = w * onehot(y)                 (N, C, *d): w[y] at the target class, 0 elsewhere and
+                                                 in the whole row of an ignored target
+              l = -sum(wq * x, axis=1)           (N, *d) = -w[y] * x[n, y]
+              loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(wq), the weights of the
+              counted targets, as torch; every target ignored: mean = 0 / 0 = nan, as torch
+    Backward: dx = -dl * wq                      (N, C, *d): only the target class gets a gradient
     Example:
         loss_fn = NLLLoss()
         loss = loss_fn(np.log(np.array([[0.7, 0.2, 0.1]])), np.array([0]))   # -log 0.7 = 0.357
         dx = loss_fn.backward()                                                # [[-1, 0, 0]]
     """
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, reduction: str = "mean", *, weight: np.ndarray | None = None,
+                 ignore_index: int = -100) -> None:
         super().__init__(reduction)
-        self._target: np.ndarray | None = None
-        self._input_shape: tuple[int, int] | None = None
+        weight = check_class_weight(weight, "NLLLoss")
+        if weight is None:
+            self.weight = None
+        else:  # a buffer, as torch: in state_dict, cast by to(dtype)
+            self.register_buffer("weight", weight)
+        self.ignore_index = check_int(ignore_index, "NLLLoss", "ignore_index")
+        self._wq: np.ndarray | None = None
+        self._unbatched: bool | None = None
+        self._y: np.ndarray | None = None  # the fast room's caches
+        self._x_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
-        x = check_scores(input, "NLLLoss", "log-probabilities")
-        y = check_class_indices(np.asarray(target), *x.shape, "NLLLoss")
-        self._target, self._input_shape, self._dtype = y, x.shape, x.dtype
-        return self._reduce(-x[np.arange(len(y)), y])
+        x, unbatched = check_class_scores(input, "NLLLoss", "log-probabilities")
+        y = np.asarray(target)
+        if unbatched:
+            _check_unbatched_target(y, ((),), "NLLLoss")
+            y = y[None]
+        y = check_class_indices(y, x.shape, self.ignore_index, "NLLLoss")
+        plain = self.weight is None and not unbatched and not (y == self.ignore_index).any()
+        if kernels_enabled() and plain and x.ndim == 2:  # fast room: the same loss, no (N, C) onehot
+            return fast.nll_indices_forward(self, x, y)
+        wq = _along_class_axis(self, x) * _one_hot(y, x.shape[1], x.dtype, self.ignore_index)
+        self._wq, self._unbatched = wq, unbatched
+        losses = -np.sum(wq * x, axis=1)
+        return self._reduce(losses.reshape(()) if unbatched else losses, None if plain else np.sum(wq))
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
-        shape = self._cached(self._input_shape)
-        y = self._target
-        dx = np.zeros(shape, dtype=self._dtype)
+        wq = self._wq
+        if wq is None:  # forward ran in the fast room (or never ran: its kernel says so)
+            return fast.nll_indices_backward(self, dloss)
+        dl = _per_class(self._upstream(dloss, wq.dtype, 0))
         # w.r.t. input
-        dx[np.arange(len(y)), y] = -self._upstream(dloss, self._dtype, 1)
-        return dx
+        dx = -dl * wq
+        return dx[0] if self._unbatched else dx
+
+    def extra_repr(self) -> str:
+        return _extra_repr(self, "")
 
 
-class BCELoss(ElementwiseLoss):
-    """Binary cross-entropy of probabilities, as torch.nn.BCELoss (prefer BCEWithLogitsLoss).
-
-    Shapes:   p (*) probabilities in [0, 1]   t (*) targets in [0, 1], same shape   l (*)
-    Forward:  l = -(t * max(log(p), -100) + (1 - t) * max(log(1 - p), -100))
-              (the logs are clamped at -100 as PyTorch does, so p = 0 or 1 gives a finite loss)
-    Backward: dx = dl * (p - t) / max(p * (1 - p), 1e-12)    (*)   PyTorch's formula: the exact
-              derivative for p in (0, 1), bounded instead of infinite at p = 0 or 1
-    Example:
-        loss_fn = BCELoss()
-        loss = loss_fn(np.array([0.9, 0.2]), np.array([1.0, 0.0]))   # mean(-log .9, -log .8) = 0.164
-        dp = loss_fn.backward()                                      # [-0.556, 0.625]
-    """
-
-    def _check_values(self, p: np.ndarray, t: np.ndarray) -> None:
-        check_in_unit_interval(p, "BCELoss", "input probabilities")
-        check_in_unit_interval(t, "BCELoss", "targets")
-
-    def _losses_and_slope(self, p: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped to -100 on the next lines
-            log_p, log_1mp = np.log(p), np.log(1 - p)
-        losses = -(t * np.maximum(log_p, -100) + (1 - t) * np.maximum(log_1mp, -100))
-        slope = (p - t) / np.maximum(p * (1 - p), _BCE_EPSILON)
-        return losses, slope
+def _extra_repr(loss_fn: CrossEntropyLoss | NLLLoss, more: str) -> str:
+    parts = [] if loss_fn.weight is None else [f"weight={np.array2string(loss_fn.weight, precision=4)}"]
+    parts += [] if loss_fn.ignore_index == -100 else [f"ignore_index={loss_fn.ignore_index}"]
+    return ", ".join(parts + ([more] if more else []))
 
 
-_BCE_EPSILON = float(np.float32(1e-12))  # PyTorch's bound, a float32 constant (9.99999996e-13)
+def _check_unbatched_target(y: np.ndarray, shapes: tuple[tuple[int, ...], ...], who: str) -> None:
+    if y.shape not in shapes:
+        expected = " or ".join(["a class index ()"] + [f"probabilities {s}" for s in shapes[1:]])
+        raise ValueError(f"{who}: unbatched (C,) input takes {expected} as target, got shape {y.shape}")
 
 
-class BCEWithLogitsLoss(ElementwiseLoss):
-    """Sigmoid + binary cross-entropy, fused and stable for any logit, as torch.nn.BCEWithLogitsLoss.
+def _one_hot(y: np.ndarray, c: int, dtype: np.dtype, ignore_index: int) -> np.ndarray:
+    """onehot (N, C, *d) of class indices y (N, *d) along axis 1; all zeros where y == ignore_index."""
+    classes = np.arange(c).reshape((1, c) + (1,) * (y.ndim - 1))
+    return ((y[:, None] == classes) & (y != ignore_index)[:, None]).astype(dtype)
 
-    Shapes:   x (*) logits   t (*) targets in [0, 1], same shape   l (*)
-    Forward:  l = -(t * log(sigmoid(x)) + (1 - t) * log(1 - sigmoid(x)))
-                = max(x, 0) - x * t + log1p(exp(-|x|))        computed so: exp(-|x|) <= 1 never
-                                                               overflows, log1p keeps tiny terms
-    Backward: dx = dl * (sigmoid(x) - t)                      (*)   ``functional.sigmoid``, stable
-    Example:
-        loss_fn = BCEWithLogitsLoss()
-        loss = loss_fn(np.array([1e4, -1e4]), np.array([1.0, 0.0]))   # 0.0, no overflow
-        dx = loss_fn.backward()                                       # [0, 0]
-    """
 
-    def _check_values(self, x: np.ndarray, t: np.ndarray) -> None:
-        check_in_unit_interval(t, "BCEWithLogitsLoss", "targets")
+def _along_class_axis(loss_fn: CrossEntropyLoss | NLLLoss, z: np.ndarray) -> np.ndarray | float:
+    """Class weights (C,) shaped (1, C, 1, ...) to broadcast along z's axis 1, in z's dtype; 1.0 if None."""
+    weight = loss_fn.weight
+    if weight is None:
+        return 1.0
+    c = z.shape[1]
+    if weight.shape != (c,):
+        raise ValueError(
+            f"{type(loss_fn).__name__}: weight has {weight.shape[0]} entries, the input has {c} classes"
+        )
+    return weight.astype(z.dtype, copy=False).reshape((1, c) + (1,) * (z.ndim - 2))
 
-    def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        losses = np.maximum(x, 0) - x * t + softplus_of_neg_abs(x)
-        return losses, sigmoid(x) - t
+
+def _per_class(dl: np.ndarray) -> np.ndarray:
+    """dl (N, *d) as (N, 1, *d), to broadcast over the class axis; a scalar dl stays as it is."""
+    return np.expand_dims(dl, 1) if dl.ndim else dl

@@ -3,7 +3,9 @@
 The exported graph computes the model in eval mode: Dropout is the identity and BatchNorm uses
 its running statistics. The batch dimension is symbolic ("N"), the others fixed by
 ``input_shape``. Layers are matched by class name; each has one emitter below that writes the
-ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh form).
+ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh form). A module of another
+class is exported as its children when its forward is a plain chain of them (recorded by running it
+once on the sample input); otherwise export is a TypeError.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch import call_frames
 from minitorch.dtypes import get_default_dtype
 from minitorch.grad_mode import no_grad
 from minitorch.layers import (
@@ -148,6 +151,12 @@ def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.
     """ONNX nodes for ``m`` on input ``x``; ``value`` is a sample input, run to learn shapes."""
     if type(m) is Sequential:
         for child in m:
+            x, value = _emit(graph, child, x, value)
+        return x, value
+    if type(m) in NOT_EXPORTABLE:
+        raise TypeError(f"onnx.export: no ONNX form for {type(m).__name__}: {NOT_EXPORTABLE[type(m)]}")
+    if type(m) not in EMITTERS and m._modules:  # a custom module: its children, if called as a chain
+        for _, child, _ in call_frames.recorded_chain(m, value, "onnx.export"):
             x, value = _emit(graph, child, x, value)
         return x, value
     if type(m) not in EMITTERS:
@@ -284,11 +293,21 @@ def _conv2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(MaxPool2d, AvgPool2d)
 def _pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    (ph, pw), stride = _pair(m.padding), _pair(m.kernel_size if m.stride is None else m.stride)
-    attrs = {"kernel_shape": list(_pair(m.kernel_size)), "strides": list(stride), "pads": [ph, pw, ph, pw]}
+    # explicit pads, ceil_mode's overhang included: ONNX's own ceil_mode rule is not torch's
+    top, bottom, left, right = m.pads_for(shape[2:])
+    attrs = {"kernel_shape": list(_pair(m.kernel_size)), "strides": list(_pair(m.stride)),
+             "pads": [top, left, bottom, right]}
     if type(m).__name__ == "MaxPool2d":
         return g.op("MaxPool", [x], "max_pool", **attrs)
-    return g.op("AveragePool", [x], "avg_pool", count_include_pad=1, **attrs)  # torch's default
+    if not m.count_include_pad and m.divisor_override is None:  # the overhang is padding: not counted
+        return g.op("AveragePool", [x], "avg_pool", count_include_pad=0, **attrs)
+    mean = g.op("AveragePool", [x], "avg_pool", count_include_pad=1, **attrs)  # sum / (kh*kw)
+    if m.divisor_override is None and (bottom, right) == (top, left):
+        return mean  # no overhang: torch divides every window by kh*kw too
+    # torch divides each window's sum by div[oh, ow] (overhang not counted, or divisor_override)
+    kh, kw = _pair(m.kernel_size)
+    scale = g.const(kh * kw / m.divisor(shape[2:], np.float64), "avg_pool_scale")
+    return g.op("Mul", [mean, scale], "avg_pool_divisor")
 
 
 @emitter(AdaptiveAvgPool2d)
