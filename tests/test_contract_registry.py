@@ -29,7 +29,8 @@ import re
 import numpy as np
 import pytest
 from cases import INPUT_CASES, MODULE_CASES
-from test_losses import LOSS_CASES, make_data
+from test_losses import LOSS_CASES
+from test_losses import make_data as _make_data
 
 import minitorch as mt
 from minitorch.gradcheck import _upstream
@@ -45,8 +46,23 @@ def _single(shape):
 CASES = [(i, f, _single(s)) for i, f, s in MODULE_CASES] + list(INPUT_CASES)
 IDS = [c[0] for c in CASES]
 ARGS = [c[1:] for c in CASES]
-LOSS_IDS = [c[0] for c in LOSS_CASES]
-LOSS_ARGS = [(c[1], c[3]) for c in LOSS_CASES]
+# Losses whose per-element loss may be negative (LOSS_CASES' property tests assume l >= 0): their
+# contract is checked here. (id, loss given a reduction, data kind of make_data)
+DIVERGENCE_CASES = [
+    ("KLDivLoss", lambda r: mt.KLDivLoss(reduction=r), "log-probs-probs"),
+    ("KLDivLoss-log-target", lambda r: mt.KLDivLoss(reduction=r, log_target=True), "log-probs-log-probs"),
+]
+LOSS_IDS = [c[0] for c in LOSS_CASES] + [c[0] for c in DIVERGENCE_CASES]
+LOSS_ARGS = [(c[1], c[3]) for c in LOSS_CASES] + [(c[1], c[2]) for c in DIVERGENCE_CASES]
+
+
+def make_data(kind, rng, n=4, c=5):
+    """tests/test_losses.py's data, and log-probabilities against probabilities for the divergences."""
+    if not kind.startswith("log-probs-") or kind == "log-probs-index":
+        return _make_data(kind, rng, n, c)
+    x, _ = _make_data("log-probs-index", rng, n, c)
+    t = rng.dirichlet(np.ones(c), size=n)
+    return x, (np.log(t) if kind == "log-probs-log-probs" else t)
 
 
 @pytest.fixture(autouse=True)
@@ -361,4 +377,4 @@ def test_every_exported_module_is_in_a_registry():
     exported = {getattr(mt, name) for name in mt.__all__}
     modules = {obj for obj in exported if isinstance(obj, type) and issubclass(obj, mt.Module)}
     missing = sorted(cls.__name__ for cls in modules - covered - EXCLUDED)
-    assert not missing, f"no case in tests/cases.py or LOSS_CASES for {missing}"
+    assert not missing, f"no case in tests/cases.py, LOSS_CASES or DIVERGENCE_CASES for {missing}"
