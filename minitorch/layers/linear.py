@@ -123,7 +123,7 @@ class Identity(Module):
 
     Shapes:   x (*)   y (*)
     Forward:  y  = x
-    Backward: dx = dy
+    Backward: dx = dy                (dy must have the output's shape)
     Example:
         skip = Identity()
         y = skip(x)                  # x itself
@@ -131,7 +131,14 @@ class Identity(Module):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        self._shape = np.shape(x)  # backward checks dy against it (CONTRACT §3)
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        shape = self._cached(self._shape)
+        if np.shape(dy) != shape:
+            raise ValueError(
+                f"{type(self).__name__}.backward: expected dy of the output's shape {shape}, "
+                f"got {np.shape(dy)}"
+            )
         return dy

@@ -1,0 +1,233 @@
+"""Test the tester: each registry-wide contract test (tests/test_contract_registry.py) fails on a
+layer that breaks its promise. Each mutant below patches one class for one test (monkeypatch puts it
+back) and runs the registry test on one case; the test must fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import test_contract_registry as registry
+from test_losses import LOSS_CASES
+
+import minitorch as mt
+from minitorch import call_frames
+from minitorch.losses.regression import MSELoss
+
+FAILED = (AssertionError, pytest.fail.Exception)  # an assert, or pytest.raises finding no error
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    mt.set_default_dtype(np.float64)
+    kernels = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(False)  # the mutants patch the plain methods
+    yield
+    mt.kernels.use_kernels(kernels)
+    mt.set_default_dtype(np.float32)
+
+
+def _case(name):
+    return next(args for case_id, args in zip(registry.IDS, registry.ARGS, strict=True) if case_id == name)
+
+
+def _tanh(x):
+    return np.tanh(np.asarray(x, dtype=float))
+
+
+def _shared_cache(mp):
+    """Tanh keeps its output in a dict mutated in place: the per-call frame never sees it."""
+    def forward(self, x):
+        self.__dict__.setdefault("_held", {})["y"] = y = _tanh(x)
+        return y
+    mp.setattr(mt.Tanh, "forward", call_frames.forward_call(forward))
+    backward = call_frames.backward_call(lambda self, dy: dy * (1 - self._held["y"] ** 2))
+    mp.setattr(mt.Tanh, "backward", backward)
+
+
+def _unframed(mp):
+    """Tanh keeps its output in a public slot and its backward consumes no forward call."""
+    def forward(self, x):
+        self.out = _tanh(x)
+        return self.out
+    mp.setattr(mt.Tanh, "forward", call_frames.forward_call(forward))
+    mp.setattr(mt.Tanh, "backward", lambda self, dy: dy * (1 - self.out ** 2))
+
+
+def _anonymous(mp):
+    """Tanh's second backward raises, without naming the module."""
+    def forward(self, x):
+        self.out = _tanh(x)
+        return self.out
+
+    def backward(self, dy):
+        if self.out is None:
+            raise RuntimeError("backward() called before forward()")
+        y, self.out = self.out, None
+        return dy * (1 - y ** 2)
+    mp.setattr(mt.Tanh, "forward", forward)
+    mp.setattr(mt.Tanh, "backward", backward)
+
+
+def _no_grad_leak(mp):
+    """Tanh stores its output bypassing Module.__setattr__, so no_grad cannot drop it."""
+    def forward(self, x):
+        y = _tanh(x)
+        object.__setattr__(self, "_kept", y)
+        self._out = y
+        return y
+    mp.setattr(mt.Tanh, "forward", call_frames.forward_call(forward))
+
+
+_plain_linear_init = mt.Linear.__init__
+_plain_linear_forward = mt.Linear.forward.__wrapped__
+
+
+def _init_state(mp):
+    """Linear counts its calls in a "_" attribute set in __init__: reset to None after backward."""
+    def init(self, *args, **kwargs):
+        _plain_linear_init(self, *args, **kwargs)
+        self._calls = 0
+
+    def forward(self, x):
+        self._calls = (self._calls or 0) + 1
+        return _plain_linear_forward(self, x)
+    mp.setattr(mt.Linear, "__init__", init)
+    mp.setattr(mt.Linear, "forward", call_frames.forward_call(forward))
+
+
+def _mutated_state(mp):
+    """Linear scales by the number of calls it has seen, kept in a "_" list it appends to."""
+    def init(self, *args, **kwargs):
+        _plain_linear_init(self, *args, **kwargs)
+        self._seen = []
+
+    def forward(self, x):
+        self._seen.append(1)
+        return _plain_linear_forward(self, x) * len(self._seen)
+
+    def backward_params(self, dy):
+        n, x = len(self._seen), self._x
+        self.W.accumulate_grad(n * x.reshape(-1, self.in_features).T @ dy.reshape(-1, self.out_features))
+        self.b.accumulate_grad(n * dy.reshape(-1, self.out_features).sum(axis=0))
+    mp.setattr(mt.Linear, "__init__", init)
+    mp.setattr(mt.Linear, "forward", call_frames.forward_call(forward))
+    mp.setattr(mt.Linear, "backward_params", call_frames.backward_call(backward_params))
+    mp.setattr(mt.Linear, "backward_input",
+               call_frames.backward_call(lambda self, dy: len(self._seen) * dy @ self.W.data.T))
+
+
+def _params_half_forgets_bias(mp):
+    """Linear writes backward whole; its backward_params forgets the bias."""
+    plain_params, plain_input = mt.Linear.backward_params.__wrapped__, mt.Linear.backward_input.__wrapped__
+
+    def backward(self, dy):
+        plain_params(self, dy)
+        return plain_input(self, dy)
+
+    def backward_params(self, dy):
+        self.W.accumulate_grad(self._x.reshape(-1, self.in_features).T @ dy.reshape(-1, self.out_features))
+    mp.setattr(mt.Linear, "backward", call_frames.backward_call(backward))
+    mp.setattr(mt.Linear, "backward_params", call_frames.backward_call(backward_params))
+
+
+def _accumulate_before_check(mp):
+    """Linear adds the bias gradient before it checks dy's shape."""
+    plain_params = mt.Linear.backward_params.__wrapped__
+
+    def backward_params(self, dy):
+        self.b.accumulate_grad(np.zeros(self.out_features))
+        plain_params(self, dy)
+    mp.setattr(mt.Linear, "backward_params", call_frames.backward_call(backward_params))
+
+
+def _unchecked_dy(mp):
+    """Tanh's backward takes any dy that broadcasts."""
+    backward = call_frames.backward_call(lambda self, dy: dy[..., :1] * (1 - self._out ** 2))
+    mp.setattr(mt.Tanh, "backward", backward)
+
+
+def _loss_shared_slope(mp):
+    """MSELoss keeps its slope outside the frame: a newer term overwrites the older one's."""
+    plain = MSELoss.forward.__wrapped__
+
+    def forward(self, input, target):
+        out = plain(self, input, target)
+        object.__setattr__(self, "_slope_kept", self._slope)
+        return out
+
+    def backward(self, dloss=1.0):
+        slope = self._slope_kept
+        return slope * self._upstream(dloss, slope.dtype, slope.ndim)
+    mp.setattr(MSELoss, "forward", call_frames.forward_call(forward))
+    mp.setattr(MSELoss, "backward", call_frames.backward_call(backward))
+
+
+def _loss_unframed(mp):
+    """MSELoss keeps its slope in a public slot; its backward consumes no forward call."""
+    plain = MSELoss.forward.__wrapped__
+
+    def forward(self, input, target):
+        out = plain(self, input, target)
+        self.slope = self._slope
+        return out
+
+    def backward(self, dloss=1.0):
+        return self.slope * float(dloss) / self.slope.size
+    mp.setattr(MSELoss, "forward", call_frames.forward_call(forward))
+    mp.setattr(MSELoss, "backward", backward)
+    mp.setattr(MSELoss, "backward_params", lambda self, dloss=1.0: None)
+
+
+def _unregistered(mp):
+    """A layer exported from minitorch with no case in any registry."""
+    class Unlisted(mt.Module):
+        def forward(self, x):
+            return x
+    mp.setattr(mt, "Unlisted", Unlisted, raising=False)
+    mp.setattr(mt, "__all__", [*mt.__all__, "Unlisted"])
+
+
+MSE = next((c[1], c[3]) for c in LOSS_CASES if c[0] == "MSELoss")
+MUTANTS = [  # (id, mutant, registry test, its arguments)
+    ("two-calls", _shared_cache, registry.test_two_calls_before_backward_give_each_calls_gradients,
+     _case("Tanh")),
+    ("two-calls-mutated-state", _mutated_state,
+     registry.test_two_calls_before_backward_give_each_calls_gradients, _case("Linear")),
+    ("second-backward", _unframed, registry.test_second_backward_for_one_forward_raises_naming_the_module,
+     (*_case("Tanh"), "backward")),
+    ("second-backward-names", _anonymous,
+     registry.test_second_backward_for_one_forward_raises_naming_the_module, (*_case("Tanh"), "backward")),
+    ("second-loss-backward", _loss_unframed,
+     registry.test_second_loss_backward_for_one_forward_raises_naming_the_loss, (*MSE, "backward")),
+    ("no-grad", _no_grad_leak, registry.test_no_grad_forward_keeps_no_frame_and_backward_after_it_raises,
+     _case("Tanh")),
+    ("no-grad-backward", _unframed,
+     registry.test_no_grad_forward_keeps_no_frame_and_backward_after_it_raises, _case("Tanh")),
+    ("no-grad-loss", _loss_shared_slope, registry.test_no_grad_loss_keeps_nothing, MSE),
+    ("no-grad-between", _shared_cache,
+     registry.test_no_grad_forward_between_a_forward_and_its_backward_changes_nothing, _case("Tanh")),
+    ("refused-dy-accumulates", _accumulate_before_check,
+     registry.test_a_refused_dy_names_the_module_and_leaves_the_forward_waiting, _case("Linear")),
+    ("refused-dy-unchecked", _unchecked_dy,
+     registry.test_a_refused_dy_names_the_module_and_leaves_the_forward_waiting, _case("Tanh")),
+    ("state-init", _init_state, registry.test_forward_backward_pair_leaves_no_frame_and_loses_no_state,
+     _case("Linear")),
+    ("state-mutated", _mutated_state, registry.test_forward_backward_pair_leaves_no_frame_and_loses_no_state,
+     _case("Linear")),
+    ("state-waiting", _unframed, registry.test_forward_backward_pair_leaves_no_frame_and_loses_no_state,
+     _case("Tanh")),
+    ("backward-params", _params_half_forgets_bias,
+     registry.test_backward_params_gives_the_gradients_of_backward, _case("Linear")),
+    ("loss-two-terms", _loss_shared_slope,
+     registry.test_one_loss_for_two_terms_gives_both_gradients_newest_first, (*MSE, "mean")),
+    ("completeness", _unregistered, registry.test_every_exported_module_is_in_a_registry, ()),
+]
+
+
+@pytest.mark.parametrize("mutant, test, args", [m[1:] for m in MUTANTS], ids=[m[0] for m in MUTANTS])
+def test_each_registry_test_fails_on_a_layer_breaking_its_promise(mutant, test, args, monkeypatch):
+    test(*args)  # the real layers keep the promise
+    mutant(monkeypatch)
+    with pytest.raises(FAILED):
+        test(*args)
