@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def linear_backward_params(layer: Any, dy: np.ndarray) -> None:
@@ -33,3 +34,98 @@ def linear_backward_params(layer: Any, dy: np.ndarray) -> None:
             b.grad = db  # a fresh array nobody else holds: adopted, as accumulate_matmul adopts dW
         else:
             b.accumulate_grad(db)
+
+
+# ----------------------------------------------------------------------------------------- Conv2d
+# Channels-last forms of ``Conv2d.forward`` / ``backward_params`` / ``backward_input``. The plain
+# layer builds cols (C*kh*kw, N*OH*OW) from NCHW and transposes its output and dy between NCHW and
+# (O, N*OH*OW); col2im then adds the (C*kh*kw, N*OH*OW) product dcols back, tap by tap, with short
+# strided rows. Here the windows are rows: rows (N*OH*OW, kh*kw*C), row m = window m with its taps
+# in (i, j, c) order, read from the input moved to NHWC (one small copy), so each tap is a
+# contiguous run of C values. Then
+#     Y   = rows @ Wk.T + bias          (M, O), Wk = weight in (O, kh, kw, C) order, (O, K)
+#     dWk = dyh.T @ rows                (O, K), dyh = dy in NHWC as (M, O)
+#     dxh[:, taps of (i, j), :] += dyh @ W[:, :, i, j].T     one (M, O) @ (O, C) product per tap
+# The input gradient never forms dcols (K, M), the size of cols: each tap's (M, C) product stays
+# in cache and is added as whole image rows (OW*C contiguous values). The same sums in another
+# order: equal to the plain layer up to float rounding (tests/test_kernels.py, at float tolerance).
+
+
+def _conv_geometry(layer: Any, xp_shape: tuple[int, ...]) -> tuple[int, int, int, int, int, int]:
+    """(N, C, OH, OW, kh, kw) for a padded NCHW input shape."""
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.stride, layer.dilation
+    N, C, Hp, Wp = xp_shape
+    OH = (Hp - dh * (kh - 1) - 1) // sh + 1
+    OW = (Wp - dw * (kw - 1) - 1) // sw + 1
+    return N, C, OH, OW, kh, kw
+
+
+def conv2d_forward(layer: Any, x: np.ndarray) -> np.ndarray:
+    """``Conv2d.forward`` after its input check: y = weight (*) x + bias, channels last inside.
+
+    Caches rows (N*OH*OW, kh*kw*C) and the padded NCHW shape for the two backward kernels.
+    Saves: cols is built from contiguous runs of C values; the output leaves as one transpose.
+    """
+    top, bottom, left, right = layer._pads
+    N, C, H, W = x.shape
+    xh = np.zeros((N, top + H + bottom, left + W + right, C), dtype=x.dtype)
+    xh[:, top:top + H, left:left + W, :] = x.transpose(0, 2, 3, 1)
+    xp_shape = (N, C, xh.shape[1], xh.shape[2])
+    _, _, OH, OW, kh, kw = _conv_geometry(layer, xp_shape)
+    (sh, sw), (dh, dw) = layer.stride, layer.dilation
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    windows = sliding_window_view(xh, span, axis=(1, 2))[:, ::sh, ::sw, :, ::dh, ::dw]  # (N,OH,OW,C,kh,kw)
+    rows = windows.transpose(0, 1, 2, 4, 5, 3).reshape(N * OH * OW, kh * kw * C)
+    layer._rows, layer._xp_shape = rows, xp_shape
+    out_c = layer.out_channels
+    Y = rows @ layer.weight.data.transpose(0, 2, 3, 1).reshape(out_c, -1).T
+    if layer.bias is not None:
+        Y += layer.bias.data
+    return np.ascontiguousarray(Y.reshape(N, OH, OW, out_c).transpose(0, 3, 1, 2))
+
+
+def _dy_rows(layer: Any, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dy checked against the output's shape, the same as (N*OH*OW, O) channels-last rows)."""
+    N, _, OH, OW, _, _ = _conv_geometry(layer, layer._xp_shape)
+    dy = layer._check_grad(dy, (N, layer.out_channels, OH, OW), layer.weight.dtype)
+    return dy, np.ascontiguousarray(dy.transpose(0, 2, 3, 1)).reshape(N * OH * OW, layer.out_channels)
+
+
+def conv2d_backward_params(layer: Any, dy: np.ndarray) -> None:
+    """``Conv2d.backward_params`` after ``conv2d_forward``: dW = dY @ cols.T, db = dY summed.
+
+    Computed as dWk = dyh.T @ rows (O, kh*kw*C), put back in (O, C, kh, kw) order.
+    Saves: nothing on the product; dy moves to channels last in one copy, as the plain dY.
+    """
+    rows = layer._cached(layer._rows)
+    dy, dyh = _dy_rows(layer, dy)
+    out_c, C, kh, kw = layer.weight.shape
+    dW = np.ascontiguousarray((dyh.T @ rows).reshape(out_c, kh, kw, C).transpose(0, 3, 1, 2))
+    layer.weight.accumulate_grad(dW)
+    if layer.bias is not None:
+        # summed over NCHW's contiguous pixels (pairwise, as the plain dY.sum(axis=1)), not down
+        # the rows of dyh, which NumPy would add one after another
+        layer.bias.accumulate_grad(dy.sum(axis=(0, 2, 3)))
+
+
+def conv2d_backward_input(layer: Any, dy: np.ndarray) -> np.ndarray:
+    """``Conv2d.backward_input`` after ``conv2d_forward``: dx = col2im(weight.T @ dY), unpadded.
+
+    One (M, O) @ (O, C) product per tap (i, j), added onto the pixels that tap read.
+    Saves: the (K, M) dcols array (the size of cols) and col2im's short strided rows.
+    """
+    layer._cached(layer._rows)
+    _, dyh = _dy_rows(layer, dy)
+    N, C, OH, OW, kh, kw = _conv_geometry(layer, layer._xp_shape)
+    (sh, sw), (dh, dw) = layer.stride, layer.dilation
+    taps = layer.weight.data.transpose(2, 3, 0, 1)  # (kh, kw, O, C): tap (i, j) is an (O, C) matrix
+    dxh = np.zeros((N, layer._xp_shape[2], layer._xp_shape[3], C), dtype=dyh.dtype)
+    part = np.empty((N * OH * OW, C), dtype=dyh.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            np.matmul(dyh, np.ascontiguousarray(taps[i, j]), out=part)
+            dxh[:, i * dh:i * dh + sh * (OH - 1) + 1:sh, j * dw:j * dw + sw * (OW - 1) + 1:sw, :] += (
+                part.reshape(N, OH, OW, C))
+    top, bottom, left, right = layer._pads
+    Hp, Wp = dxh.shape[1:3]
+    return np.ascontiguousarray(dxh[:, top:Hp - bottom, left:Wp - right, :].transpose(0, 3, 1, 2))
