@@ -63,6 +63,35 @@ from minitorch.model_summary import ModelSummary, summary
 from minitorch.training import History, NonFiniteLossError, evaluate, fit, predict
 from minitorch.version import __version__ as __version__  # the one source of the version
 
+# isort: split
+# PyTorch habits (issue 15): more layers, optimizers, datasets
+from minitorch.data import Dataset, Subset, TensorDataset, default_collate, random_split
+from minitorch.layers import (
+    AdaptiveMaxPool2d,
+    Conv1d,
+    ConvTranspose2d,
+    Dropout2d,
+    GroupNorm,
+    Hardtanh,
+    Mish,
+    PReLU,
+    SiLU,
+    Softplus,
+    Unflatten,
+    Upsample,
+)
+from minitorch.optimizers import Adagrad, NAdam, RAdam
+
+# isort: split
+# diagnostics: see backprop happen (issue 17)
+from minitorch import diagnostics
+from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain, lr_find
+
+# isort: split
+# attention and transformers
+from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
+from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+
 __all__ = [
     "Adam",
     "AdamW",
@@ -146,4 +175,20 @@ __all__ = [
     "summary",
     "Tanh",
     "train_test_split",
+    # diagnostics (issue 17)
+    "check_backward",
+    "diagnose",
+    "diagnostics",
+    "Diagnostics",
+    "explain",
+    "lr_find",
+]
+__all__ += [  # PyTorch habits (issue 15)
+    "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Dropout2d", "GroupNorm", "Hardtanh", "Mish", "PReLU",
+    "SiLU", "Softplus", "Unflatten", "Upsample",
+    "Adagrad", "NAdam", "RAdam",
+    "Dataset", "default_collate", "random_split", "Subset", "TensorDataset",
+]
+__all__ += [
+    "generate_square_subsequent_mask", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
 ]

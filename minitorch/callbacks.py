@@ -194,7 +194,8 @@ class ModelCheckpoint(Callback):
     overwritten. The file is ``mt.save_model``'s: ``mt.load_model(path)`` rebuilds the model, and
     ``architecture=False`` (needed for unregistered classes of your own) stores the weights alone,
     for ``mt.load_model(build_model(), path)``. After training: ``best``, ``best_epoch`` (from 0)
-    and ``last_saved`` (the path written last, or None).
+    and ``last_saved`` (the path written last, or None). The folder is created when the callback is
+    (as the plot functions do), so a bad path fails at once, not after an epoch of training.
     Example:
         checkpoint = mt.ModelCheckpoint("best_model.npz", monitor="val_accuracy")
     """
@@ -212,6 +213,8 @@ class ModelCheckpoint(Callback):
         self.monitor = monitor
         self.save_best_only = check_bool(save_best_only, "ModelCheckpoint", "save_best_only")
         self.architecture = check_bool(architecture, "ModelCheckpoint", "architecture")
+        if "{" not in os.path.dirname(self.path):  # a folder with format fields is made when filled in
+            _make_folder(self.path)
         self.on_train_begin()
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
@@ -227,6 +230,7 @@ class ModelCheckpoint(Callback):
                 return
             self.best, self.best_epoch = value, epoch
         path = self._format_path(epoch, logs)
+        _make_folder(path)
         save_model(self.model, path, architecture=self.architecture)
         self.last_saved = path
 
@@ -239,3 +243,18 @@ class ModelCheckpoint(Callback):
             raise ValueError(
                 f"ModelCheckpoint: cannot fill path {self.path!r} from epoch and logs {sorted(logs)}: {err}"
             ) from None
+
+
+def _make_folder(path: str) -> None:
+    """Create the folder ``path`` goes into, or raise a ValueError naming it and why it cannot be."""
+    folder = os.path.dirname(path)
+    if not folder:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise ValueError(
+            f"ModelCheckpoint: cannot create the folder {folder!r} for {path!r}: {err.strerror or err}"
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"ModelCheckpoint: the folder {folder!r} for {path!r} is not writable")

@@ -1,95 +1,372 @@
-"""Mini-batches and data splits."""
+"""Datasets, mini-batches and data splits, as torch.utils.data and scikit-learn's train_test_split.
+
+- ``Dataset``: anything with ``__len__`` and ``__getitem__(i) -> sample`` (often a pair ``(x, y)``).
+- ``TensorDataset(X, y)``: samples ``(X[i], y[i])`` of equally long arrays.
+- ``Subset(dataset, indices)`` and ``random_split(dataset, [0.8, 0.2])``.
+- ``DataLoader``: mini-batches of arrays ``DataLoader(X, y)``, of a tuple ``DataLoader((X, y))``, of a
+  ``Dataset`` or of a list of ``(x, y)`` pairs; samples are stacked by ``collate_fn`` (``default_collate``).
+- ``train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)``, scikit-learn's function.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
+from minitorch import random as mt_random
+from minitorch.checks import check_bool
 from minitorch.dtypes import get_default_dtype
-from minitorch.random import generator
+
+
+class Dataset:
+    """A map-style dataset, as torch.utils.data.Dataset: subclass it and define the two methods below.
+
+    Example:
+        class Squares(mt.Dataset):
+            def __len__(self): return 100
+            def __getitem__(self, i): return np.array([i], np.float32), np.float32(i * i)
+        loader = mt.DataLoader(Squares(), batch_size=10, shuffle=True)   # xb (10, 1), yb (10,)
+    """
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement __getitem__(index)")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} does not implement __len__()")
+
+
+class TensorDataset(Dataset):
+    """Samples ``(a[i] for a in arrays)`` of arrays with the same first dimension (torch's TensorDataset).
+
+    Example:
+        ds = mt.TensorDataset(X, y)     # ds[0] == (X[0], y[0]); ds.tensors == (X, y)
+    """
+
+    def __init__(self, *arrays: np.ndarray) -> None:
+        if not arrays:
+            raise ValueError("TensorDataset: expected at least one array")
+        arrays = tuple(np.asarray(a) for a in arrays)
+        if any(a.ndim == 0 for a in arrays) or len({len(a) for a in arrays}) != 1:
+            raise ValueError(
+                "TensorDataset: expected arrays with the same number of samples (first dimension), got "
+                f"shapes {[a.shape for a in arrays]}"
+            )
+        self.tensors = arrays
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        return tuple(a[index] for a in self.tensors)
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order (torch's Subset).
+
+    Example:
+        train = mt.Subset(ds, range(80));  train[0] is ds[0]
+    """
+
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(index, (list, np.ndarray)):
+            return [self.dataset[self.indices[i]] for i in index]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def random_split(dataset: Any, lengths: Sequence[int | float],
+                 generator: np.random.Generator | int | None = None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random Subsets of the given lengths (torch's random_split).
+
+    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1: each gets
+    floor(n * fraction) samples and the remainder goes one by one to the first subsets, as torch.
+    The order comes from the generator ``mt.manual_seed`` seeds, or from ``generator`` (a NumPy
+    Generator or an int seed; torch's argument name).
+    Example:
+        train, val = mt.random_split(ds, [0.8, 0.2])
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0):
+        if any(not 0 <= x <= 1 for x in lengths):
+            raise ValueError(f"random_split: fractions must lie in [0, 1], got {lengths}")
+        counts = [math.floor(n * x) for x in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in lengths) \
+            or sum(lengths) != n:
+        raise ValueError(
+            f"random_split: lengths must be counts summing to len(dataset) = {n} or fractions summing "
+            f"to 1, got {lengths}"
+        )
+    rng = _rng(generator, "random_split", "generator")
+    order = rng.permutation(n)
+    ends = np.cumsum(lengths)
+    return [Subset(dataset, order[end - length : end].tolist())
+            for end, length in zip(ends, lengths, strict=True)]
+
+
+def default_collate(samples: list[Any]) -> Any:
+    """Stack a list of samples into a batch: tuples field by field, dicts key by key, arrays along axis 0.
+
+    Floating arrays come out in the default dtype (float32), as ``DataLoader(X, y)`` gives them;
+    integer labels stay integers. (torch's default_collate, with NumPy arrays for tensors.)
+    """
+    first = samples[0]
+    if isinstance(first, (tuple, list)) and not _is_numeric_sequence(first):
+        if any(len(s) != len(first) for s in samples):
+            raise ValueError("default_collate: samples have different numbers of fields")
+        return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
+    if isinstance(first, dict):
+        return {key: default_collate([s[key] for s in samples]) for key in first}
+    try:
+        batch = np.stack([np.asarray(s) for s in samples])
+    except ValueError as error:
+        shapes = sorted({np.shape(s) for s in samples})
+        raise ValueError(f"default_collate: cannot stack samples of different shapes {shapes}") from error
+    return batch.astype(get_default_dtype(), copy=False) if batch.dtype.kind == "f" else batch
+
+
+def _is_numeric_sequence(value: Any) -> bool:
+    """A list like [0.1, 0.2] is one feature vector, not a tuple of fields."""
+    return isinstance(value, list) and all(isinstance(v, (int, float, np.number)) for v in value)
 
 
 class DataLoader:
-    """Iterate over (X, y) in mini-batches: ``for xb, yb in DataLoader(X, y, batch_size=16)``.
+    """Iterate over data in mini-batches, as torch.utils.data.DataLoader.
 
-    Floating features are converted once, here, to the default dtype (float32), so batches reach
-    the model ready to use. With ``shuffle=True`` every epoch (every ``iter``) draws a new order from
-    the generator that ``mt.manual_seed`` seeds. The last partial batch is kept unless ``drop_last``.
-    With ``y=None`` it yields feature batches alone.
+    The data can be:
+      - arrays ``DataLoader(X, y)`` (or ``DataLoader(X)`` for features alone): batches ``(xb, yb)``;
+      - a tuple or list of equally long arrays ``DataLoader((X, y))``: the same batches;
+      - a ``Dataset`` (``__len__`` / ``__getitem__``), or a list of samples such as ``[(x, y), ...]``:
+        each batch is ``collate_fn([dataset[i] for i in batch_indices])``, ``default_collate`` by
+        default (tuples of stacked arrays).
+    Floating features are converted to the default dtype (float32), so batches reach the model ready
+    to use. With ``shuffle=True`` every epoch (every ``iter``) draws a new order from the generator
+    that ``mt.manual_seed`` seeds. The last partial batch is kept unless ``drop_last``.
+    ``loader.dataset`` is the dataset (arrays are wrapped in a ``TensorDataset``).
+    Example:
+        for xb, yb in mt.DataLoader(X, y, batch_size=32, shuffle=True): ...
+        for xb, yb in mt.DataLoader(mt.TensorDataset(X, y), batch_size=32): ...
     """
 
     def __init__(
         self,
-        X: np.ndarray,
+        X: Any,
         y: np.ndarray | None = None,
         batch_size: int = 1,
         shuffle: bool = False,
         drop_last: bool = False,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
     ) -> None:
-        X = np.asarray(X)
-        if X.ndim == 0:
-            raise ValueError("DataLoader: expected X with a batch dimension, got a scalar")
-        if X.dtype.kind == "f":
-            X = X.astype(get_default_dtype(), copy=False)
-        if y is not None:
-            y = np.asarray(y)
-            if y.ndim == 0 or len(y) != len(X):
-                raise ValueError(
-                    f"DataLoader: X and y must have the same number of samples, got X {X.shape}, "
-                    f"y {y.shape}"
-                )
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
-        self.X, self.y = X, y
         self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
+        self.shuffle = check_bool(shuffle, "DataLoader", "shuffle")
+        self.drop_last = check_bool(drop_last, "DataLoader", "drop_last")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(
+                f"DataLoader: collate_fn must be a function of a list of samples, got {collate_fn!r}"
+            )
+        self.collate_fn = collate_fn
+        self.X: np.ndarray | None = None
+        self.y: np.ndarray | None = None
+        arrays = _as_arrays(X, y)
+        if arrays is not None:
+            self.X, self.y = arrays
+            self.dataset: Any = TensorDataset(self.X) if self.y is None else TensorDataset(self.X, self.y)
+        else:
+            if not (hasattr(X, "__getitem__") and hasattr(X, "__len__")):
+                raise TypeError(
+                    "DataLoader: expected arrays (X, y), a tuple of arrays, a Dataset or a list of samples, "
+                    f"got {type(X).__name__}"
+                )
+            if y is not None:
+                raise ValueError(
+                    "DataLoader: y is only for arrays; a Dataset's samples carry their own targets"
+                )
+            self.dataset = X
 
     def __len__(self) -> int:
-        n = len(self.X)
+        n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray] | np.ndarray]:
-        n = len(self.X)
-        order = generator().permutation(n) if self.shuffle else None
+    def __iter__(self) -> Iterator[Any]:
+        n = len(self.dataset)
+        order = mt_random.generator().permutation(n) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             batch = slice(start, min(start + self.batch_size, n))
             index = order[batch] if order is not None else batch
-            if self.y is None:
-                yield self.X[index]
-            else:
-                yield self.X[index], self.y[index]
+            if self.X is not None and self.collate_fn is None:  # arrays: one fancy index per batch
+                yield self.X[index] if self.y is None else (self.X[index], self.y[index])
+                continue
+            indices = range(n)[index] if order is None else index
+            samples = [self.dataset[int(i)] for i in indices]
+            yield (self.collate_fn or default_collate)(samples)
+
+
+def _as_arrays(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(X, y) as checked arrays when the data are arrays; None when they are a dataset or samples."""
+    if isinstance(X, Dataset) or (not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__getitem__")
+                                  and hasattr(X, "__len__") and not hasattr(X, "__array__")):
+        return None
+    if isinstance(X, (tuple, list)) and y is None and len(X) in (1, 2) and all(
+            isinstance(a, np.ndarray) and a.ndim >= 1 for a in X):
+        X, y = X[0], (X[1] if len(X) == 2 else None)  # DataLoader((X, y)): the tuple of arrays
+    elif isinstance(X, (tuple, list)) and len(X) and isinstance(X[0], (tuple, dict)):
+        return None  # a list of samples [(x, y), ...]: collated batch by batch
+    X = np.asarray(X)
+    if X.ndim == 0:
+        raise ValueError("DataLoader: expected X with a batch dimension, got a scalar")
+    if X.dtype.kind == "f":
+        X = X.astype(get_default_dtype(), copy=False)
+    if y is not None:
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != len(X):
+            raise ValueError(
+                f"DataLoader: X and y must have the same number of samples, got X {X.shape}, y {y.shape}"
+            )
+    return X, y
 
 
 def train_test_split(
-    X: np.ndarray,
-    y: np.ndarray,
-    test_size: float = 0.25,
-    stratify: bool = False,
+    *arrays: np.ndarray,
+    test_size: float | int | None = None,
+    train_size: float | int | None = None,
+    random_state: int | np.random.Generator | None = None,
+    shuffle: bool = True,
+    stratify: np.ndarray | bool | None = None,
     seed: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split into (X_train, X_test, y_train, y_test), like scikit-learn's function.
+) -> list[np.ndarray]:
+    """Split arrays into train and test parts, as scikit-learn's ``train_test_split``.
 
-    ``stratify=True`` keeps each class's share in both parts (``test_size`` of every class goes to
-    test, rounded). ``seed`` makes the split independent of the library generator; without it the
-    split draws from the generator that ``mt.manual_seed`` seeds.
+    ``train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)`` ->
+    ``[X_train, X_test, y_train, y_test]`` (any number of arrays, each split the same way).
+    Sizes: a float in (0, 1) is a fraction (test: ceil(test_size * n), train: floor(train_size * n)),
+    an int a number of samples; with neither given test_size is 0.25; the other part gets the rest.
+    Neither part may come out empty. ``stratify=y`` (an array of class labels) keeps each class's
+    share in both parts (``stratify=True`` stratifies by the second array, MiniTorch's older spelling).
+    ``random_state`` (or ``seed``) makes the split independent of the library generator; without it
+    the split draws from the generator that ``mt.manual_seed`` seeds. ``shuffle=False`` takes the
+    first samples for train and the last for test. The indices are not scikit-learn's (another
+    random generator), the sizes and the per-class counts are.
     """
-    X, y = np.asarray(X), np.asarray(y)
-    if len(X) != len(y):
-        raise ValueError(f"train_test_split: X and y lengths differ: {len(X)} vs {len(y)}")
-    if not 0 < test_size < 1:
-        raise ValueError(f"train_test_split: test_size must lie in (0, 1), got {test_size}")
-    rng = generator() if seed is None else np.random.default_rng(seed)
-    if stratify:
-        test_parts = []
-        for label in np.unique(y):
-            members = rng.permutation(np.flatnonzero(y == label))
-            test_parts.append(members[: round(test_size * len(members))])
-        test_index = np.sort(np.concatenate(test_parts))
+    who = "train_test_split"
+    if not arrays:
+        raise ValueError(f"{who}: expected at least one array")
+    arrays = tuple(np.asarray(a) for a in arrays)
+    n = len(arrays[0]) if arrays[0].ndim else 0
+    if any(a.ndim == 0 or len(a) != n for a in arrays):
+        lengths = " vs ".join(str(len(a)) if a.ndim else "scalar" for a in arrays)
+        raise ValueError(f"{who}: array lengths differ: {lengths}")
+    n_train, n_test = _split_sizes(n, test_size, train_size, who)
+    if seed is not None and random_state is not None:
+        raise ValueError(f"{who}: give random_state or seed (its older name), not both")
+    rng = _rng(random_state if seed is None else seed, who, "random_state")
+    shuffle = check_bool(shuffle, who, "shuffle")
+    if isinstance(stratify, (bool, np.bool_)):
+        stratify = (arrays[1] if len(arrays) > 1 else arrays[0]) if stratify else None
+    if stratify is not None:
+        if not shuffle:
+            raise ValueError(f"{who}: stratify needs shuffle=True (as scikit-learn)")
+        train_index, test_index = _stratified(np.asarray(stratify), n, n_train, n_test, rng, who)
+    elif shuffle:
+        order = rng.permutation(n)
+        test_index, train_index = order[:n_test], order[n_test : n_test + n_train]
     else:
-        test_index = np.sort(rng.permutation(len(X))[: round(test_size * len(X))])
-    train_mask = np.ones(len(X), dtype=bool)
-    train_mask[test_index] = False
-    train_index = rng.permutation(np.flatnonzero(train_mask))
-    return X[train_index], X[test_index], y[train_index], y[test_index]
+        train_index, test_index = np.arange(n_train), np.arange(n_train, n_train + n_test)
+    return [part for a in arrays for part in (a[train_index], a[test_index])]
+
+
+def _split_sizes(n: int, test_size: Any, train_size: Any, who: str) -> tuple[int, int]:
+    """(n_train, n_test) as scikit-learn computes them; a ValueError naming the argument otherwise."""
+    if test_size is None and train_size is None:
+        test_size = 0.25
+    sizes = {}
+    for name, value in (("test_size", test_size), ("train_size", train_size)):
+        if value is None:
+            continue
+        if isinstance(value, (float, np.floating)) and 0 < value < 1:
+            sizes[name] = math.ceil(value * n) if name == "test_size" else math.floor(value * n)
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 < value < n:
+            sizes[name] = int(value)
+        else:
+            raise ValueError(
+                f"{who}: {name} must be a float in (0, 1) (a fraction) or an int in [1, {n - 1}] "
+                f"(a number of the {n} samples), got {value!r}"
+            )
+    fractions = [v for v in (test_size, train_size) if isinstance(v, (float, np.floating))]
+    if len(fractions) == 2 and sum(fractions) > 1:
+        raise ValueError(
+            f"{who}: test_size + train_size = {sum(fractions)} is more than all the data; make them sum to 1 "
+            "or less"
+        )
+    n_test = sizes.get("test_size", n - sizes.get("train_size", 0))
+    n_train = sizes.get("train_size", n - n_test)
+    if n_train < 1 or n_test < 1 or n_train + n_test > n:
+        raise ValueError(
+            f"{who}: with {n} samples, test_size={test_size!r} and train_size={train_size!r} the "
+            f"{'train' if n_train < 1 else 'test'} set would be "
+            f"{'empty' if min(n_train, n_test) < 1 else f'larger than the data ({n_train} + {n_test})'}; "
+            "change test_size or train_size"
+        )
+    return n_train, n_test
+
+
+def _stratified(labels: np.ndarray, n: int, n_train: int, n_test: int, rng: np.random.Generator,
+                who: str) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices with each class split in proportion (scikit-learn's per-class counts)."""
+    if len(labels) != n:
+        raise ValueError(f"{who}: stratify has {len(labels)} labels for {n} samples")
+    classes, y = np.unique(labels, return_inverse=True, axis=0 if labels.ndim > 1 else None)
+    counts = np.bincount(y.ravel())
+    if counts.min() < 2:
+        raise ValueError(
+            f"{who}: the least populated class in stratify has only 1 member, which is too few "
+            "(each class needs one sample in train and one in test)"
+        )
+    if n_test < len(classes) or n_train < len(classes):
+        raise ValueError(
+            f"{who}: test and train must each hold at least one sample of each of the {len(classes)} "
+            f"classes, got {n_test} test and {n_train} train samples"
+        )
+    test_counts = _allocate(n_test, counts)
+    train_counts = _allocate(n_train, counts - test_counts)
+    train_parts, test_parts = [], []
+    for k in range(len(classes)):
+        members = rng.permutation(np.flatnonzero(y.ravel() == k))
+        test_parts.append(members[: test_counts[k]])
+        train_parts.append(members[test_counts[k] : test_counts[k] + train_counts[k]])
+    return rng.permutation(np.concatenate(train_parts)), rng.permutation(np.concatenate(test_parts))
+
+
+def _allocate(n_draws: int, counts: np.ndarray) -> np.ndarray:
+    """n_draws split over classes in proportion to counts: floors, then the largest remainders."""
+    share = n_draws * counts / counts.sum()
+    drawn = np.floor(share).astype(np.int64)
+    order = np.argsort(-(share - drawn), kind="stable")
+    for k in order[: n_draws - drawn.sum()]:
+        drawn[k] += 1
+    return np.minimum(drawn, counts)
+
+
+def _rng(source: np.random.Generator | int | None, who: str, name: str) -> np.random.Generator:
+    if source is None:
+        return mt_random.generator()
+    if isinstance(source, np.random.Generator):
+        return source
+    if isinstance(source, bool) or not isinstance(source, (int, np.integer)) or source < 0:
+        raise ValueError(
+            f"{who}: {name} must be a non-negative int or a np.random.Generator, got {source!r}"
+        )
+    return np.random.default_rng(int(source))

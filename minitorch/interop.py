@@ -18,28 +18,42 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.layers import (
+from minitorch.layers import (  # PyTorch habits (issue 15)
     ELU,
     GELU,
+    AdaptiveMaxPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    Conv1d,
+    ConvTranspose2d,
     Dropout,
+    Dropout2d,
     Flatten,
+    GroupNorm,
+    Hardtanh,
     Identity,
     LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
+    Unflatten,
+    Upsample,
 )
+from minitorch.layers.attention import MultiheadAttention, OutProjection
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.embedding import Embedding
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
+from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.model_files.registry import default_dtype_of, preserved_rng
 from minitorch.module import Module, Sequential
 
@@ -82,6 +96,27 @@ LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute
         _POOL, torch_only={"ceil_mode": False, "count_include_pad": True, "divisor_override": None}
     ),
     AdaptiveAvgPool2d: _Layer(("output_size",)),
+    OutProjection: _Layer(),  # attention's out_proj: torch's (out, in) layout and names already
+    # PyTorch habits (issue 15)
+    SiLU: _Layer(),
+    Mish: _Layer(),
+    Softplus: _Layer(("beta", "threshold")),
+    Hardtanh: _Layer(("min_val", "max_val")),
+    PReLU: _Layer(("num_parameters",)),
+    Dropout2d: _Layer(("p",)),
+    GroupNorm: _Layer(("num_groups", "num_channels", "eps", "affine")),
+    Conv1d: _Layer(
+        ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
+        bias="bias", torch_only={"groups": 1, "padding_mode": "zeros"},
+    ),
+    ConvTranspose2d: _Layer(
+        ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "dilation"),
+        bias="bias", torch_only={"groups": 1, "padding_mode": "zeros"},
+    ),
+    Upsample: _Layer(("size", "scale_factor", "mode", "align_corners"),
+                     torch_only={"recompute_scale_factor": None}),
+    AdaptiveMaxPool2d: _Layer(("output_size",), torch_only={"return_indices": False}),
+    Unflatten: _Layer(("dim", "unflattened_size")),
 }
 # sequences: same names, shapes and layouts in both libraries (weight_ih_l0, ... as torch)
 _RNN_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
@@ -95,7 +130,6 @@ LAYERS.update({
     LSTMCell: _Layer(("input_size", "hidden_size", "bias")),
     GRUCell: _Layer(("input_size", "hidden_size", "bias")),
 })
-
 # Exported layers with no PyTorch counterpart, with the reason (the registry test reads this).
 NOT_CONVERTIBLE: dict[type[Module], str] = {}
 _BY_NAME = {cls.__name__: cls for cls in LAYERS}  # torch's class names are ours
@@ -131,6 +165,8 @@ def _to_torch(m: Module, torch: Any, where: str) -> Any:
     name = type(m).__name__
     if type(m) is Sequential:
         t = torch.nn.Sequential(*(_to_torch(c, torch, f"{where}.{i}") for i, c in enumerate(m)))
+    elif type(m) in ATTENTION_LAYERS:
+        return _attention_to_torch(m, torch, where)
     else:
         layer = _layer(type(m), name, where, "to_torch")
         kwargs = {arg: getattr(m, arg) for arg in layer.args}
@@ -148,6 +184,8 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
     name = type(t).__name__
     if type(t) is torch.nn.Sequential:
         m: Module = Sequential(*(_from_torch(c, torch, f"{where}.{i}") for i, c in enumerate(t)))
+    elif name in _ATTENTION_BY_NAME:
+        return _attention_from_torch(t, torch, where)
     else:
         cls = _BY_NAME.get(name)
         layer = _layer(cls, name, where, "from_torch")
@@ -162,6 +200,7 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
             kwargs["bias"] = False
         if name in ("Softmax", "LogSoftmax") and t.dim is None:
             raise ValueError(f"from_torch: {where} ({name}) has dim=None; give it an explicit dim")
+        _check_float_dtypes(t, torch, name, where)
         theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
         ours = {k: _copy(k, theirs[layer.rename.get(k, k)], layer) for k in _names(layer, theirs)}
         with default_dtype_of(ours):
@@ -173,11 +212,22 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
 
 def _layer(cls: type | None, name: str, where: str, who: str) -> _Layer:
     if cls not in LAYERS:
+        other = "PyTorch" if who == "to_torch" else "MiniTorch"
         raise TypeError(
-            f"{who}: {where} is a {name}, which has no PyTorch counterpart here; "
+            f"{who}: {where} is a {name}, which has no {other} counterpart; "
             f"convertible: Sequential, {', '.join(sorted(_BY_NAME))}"
         )
     return LAYERS[cls]
+
+
+def _check_float_dtypes(t: Any, torch: Any, name: str, where: str) -> None:
+    """MiniTorch computes in float32 or float64: a half-precision module is refused, not cast silently."""
+    for key, value in t.state_dict().items():
+        if value.is_floating_point() and value.dtype not in (torch.float32, torch.float64):
+            raise TypeError(
+                f"from_torch: {where} ({name}) holds {key} as {value.dtype}; MiniTorch computes in "
+                "float32 or float64: convert the module first with .float() (or .double())"
+            )
 
 
 def _own_state(m: Module) -> dict[str, np.ndarray]:
@@ -204,3 +254,104 @@ def _torch() -> Any:
         raise ImportError(
             "minitorch.interop needs PyTorch, which is not installed: pip install torch"
         ) from None
+
+
+# --- attention and transformers: modules with children, converted whole through their state_dicts ----
+def _mha_kwargs(x: Any) -> dict[str, Any]:
+    """MultiheadAttention's constructor arguments, read from either library's module (same names)."""
+    names = ("embed_dim", "num_heads", "dropout", "kdim", "vdim", "batch_first")
+    return {**{k: getattr(x, k) for k in names}, "bias": x.in_proj_bias is not None}
+
+
+def _encoder_kwargs(x: Any, convert: Any, where: str) -> dict[str, Any]:
+    """TransformerEncoder's constructor arguments, its layer and norm converted by ``convert``."""
+    return {"encoder_layer": convert(x.layers[0], f"{where}.layers.0"), "num_layers": x.num_layers,
+            "norm": None if x.norm is None else convert(x.norm, f"{where}.norm"),
+            "enable_nested_tensor": x.enable_nested_tensor, "mask_check": x.mask_check}
+
+
+def _attention_kwargs_to_torch(m: Module, torch: Any, where: str) -> dict[str, Any]:
+    name = type(m).__name__
+    if name == "MultiheadAttention":
+        return _mha_kwargs(m)
+    if name == "TransformerEncoderLayer":
+        # the activation as a module: torch then registers it as a child, as MiniTorch does
+        return {"d_model": m.d_model, "nhead": m.nhead, "dim_feedforward": m.dim_feedforward,
+                "dropout": m.dropout.p, "activation": _to_torch(m.activation, torch, f"{where}.activation"),
+                "layer_norm_eps": m.layer_norm_eps, "batch_first": m.batch_first,
+                "norm_first": m.norm_first, "bias": m.linear1.b is not None}
+    return _encoder_kwargs(m, lambda child, path: _to_torch(child, torch, path), where)
+
+
+def _attention_kwargs_from_torch(t: Any, torch: Any, where: str) -> dict[str, Any]:
+    name = type(t).__name__
+    if name == "MultiheadAttention":
+        if t.bias_k is not None or t.add_zero_attn:
+            raise ValueError(f"from_torch: {where} (MultiheadAttention) has add_bias_kv or add_zero_attn; "
+                             "MiniTorch supports neither")
+        return _mha_kwargs(t)
+    if name == "TransformerEncoderLayer":
+        act, F = t.activation, torch.nn.functional
+        relu = act is F.relu or type(act) is torch.nn.ReLU
+        gelu = act is F.gelu or (type(act) is torch.nn.GELU and act.approximate == "none")
+        if relu or gelu:
+            activation: Any = "relu" if relu else "gelu"
+        elif isinstance(act, torch.nn.Module):
+            activation = _from_torch(act, torch, f"{where}.activation")
+        else:
+            raise ValueError(f"from_torch: {where} (TransformerEncoderLayer) has activation {act!r}; "
+                             "MiniTorch supports 'relu', 'gelu' and activation modules it has")
+        return {"d_model": t.self_attn.embed_dim, "nhead": t.self_attn.num_heads,
+                "dim_feedforward": t.linear1.out_features, "dropout": t.dropout.p,
+                "activation": activation, "layer_norm_eps": t.norm1.eps,
+                "batch_first": t.self_attn.batch_first, "norm_first": t.norm_first,
+                "bias": t.linear1.bias is not None}
+    return _encoder_kwargs(t, lambda child, path: _from_torch(child, torch, path), where)
+
+
+# converted whole (children included) by the functions below, not through LAYERS
+ATTENTION_LAYERS = (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder)
+_ATTENTION_BY_NAME = {cls.__name__: cls for cls in ATTENTION_LAYERS}
+
+
+def _torch_state_names(m: Module) -> dict[str, tuple[str, bool]]:
+    """Each state name of ``m`` -> (torch's name for it, whether torch stores it transposed)."""
+    names = {}
+    for path, sub in m.named_modules():
+        layer = LAYERS.get(type(sub), _Layer())
+        for name in [*sub._parameters, *sub._buffers]:
+            ours, theirs = (f"{path}.{n}" if path else n for n in (name, layer.rename.get(name, name)))
+            names[ours] = (theirs, name in layer.transpose)
+    return names
+
+
+def _attention_to_torch(m: Module, torch: Any, where: str) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():  # torch's note that nested tensors are unused with norm_first layers
+        warnings.simplefilter("ignore")
+        t = getattr(torch.nn, type(m).__name__)(**_attention_kwargs_to_torch(m, torch, where))
+    state = m.state_dict()
+    theirs = {}
+    for ours, (name, transposed) in _torch_state_names(m).items():
+        theirs[name] = torch.from_numpy(np.ascontiguousarray(state[ours].T if transposed else state[ours]))
+    t.load_state_dict(theirs, strict=True, assign=True)
+    ours_by_name = dict(m.named_modules())
+    for path, their_module in t.named_modules():
+        their_module.training = ours_by_name[path].training
+    return t
+
+
+def _attention_from_torch(t: Any, torch: Any, where: str) -> Module:
+    cls = _ATTENTION_BY_NAME[type(t).__name__]
+    theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
+    with default_dtype_of(theirs):
+        m = cls(**_attention_kwargs_from_torch(t, torch, where))
+    state = {}
+    for ours, (name, transposed) in _torch_state_names(m).items():
+        state[ours] = np.array(theirs[name].T if transposed else theirs[name], order="C", copy=True)
+    m.load_state_dict(state)
+    theirs_by_name = dict(t.named_modules())
+    for path, ours_module in m.named_modules():  # torch's activation may be a function, not a module
+        object.__setattr__(ours_module, "training", theirs_by_name.get(path, t).training)
+    return m

@@ -346,3 +346,14 @@ class ReduceLROnPlateau(LRScheduler):
         if self.mode == "min":
             return current < (self.best * (1.0 - self.threshold) if relative else self.best - self.threshold)
         return current > (self.best * (1.0 + self.threshold) if relative else self.best + self.threshold)
+
+
+# PyTorch habits (issue 15): LambdaLR, OneCycleLR, CosineAnnealingWarmRestarts, SequentialLR (their own file)
+from minitorch.lr_schedulers_more import (  # noqa: E402
+    CosineAnnealingWarmRestarts,
+    LambdaLR,
+    OneCycleLR,
+    SequentialLR,
+)
+
+__all__ += ["CosineAnnealingWarmRestarts", "LambdaLR", "OneCycleLR", "SequentialLR"]

@@ -62,10 +62,12 @@ class ModelSummary:
     __repr__ = __str__
 
 
-def summary(model: Module, input_shape: int | tuple[int, ...], dtype: Any = None) -> ModelSummary:
+def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dtype: Any = None, *,
+            input_size: tuple[int, ...] | None = None) -> ModelSummary:
     """Run ``model`` once on zeros of shape (1, *input_shape) and tabulate every layer.
 
-    ``input_shape`` excludes the batch dimension (a batch of 1 is added). The forward pass runs in
+    ``input_shape`` excludes the batch dimension (a batch of 1 is added); torchinfo's ``input_size``
+    includes it (``summary(model, input_size=(1, 4))``): give one of the two. The forward pass runs in
     eval mode and every module's mode is restored after. Each row shows a module's dotted name
     (indented by nesting), its class, its output shape ("-" if forward never called it) and its own
     parameter count (weights and buffers of that module, not of its children). Trainable params are
@@ -78,12 +80,22 @@ def summary(model: Module, input_shape: int | tuple[int, ...], dtype: Any = None
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: expected an mt.Module, got {type(model).__name__}")
-    shape = _check_shape(input_shape)
+    shape = _batch_shape(input_shape, input_size)
     params = model.parameters()
     if dtype is None:
         dtype = params[0].dtype if params else get_default_dtype()
     x = np.zeros(shape, dtype=dtype)
-    outputs = _record_outputs(model, x)
+    try:
+        outputs = _record_outputs(model, x)
+    except ValueError:
+        if input_size is None and len(shape) > 2 and _runs_on(model, shape[1:], dtype):
+            raise ValueError(
+                f"summary: input_shape={shape[1:]} seems to include the batch dimension "
+                f"({type(model).__name__} fails on {shape} but runs on {shape[1:]}); input_shape excludes "
+                f"it: pass {shape[2:]}, "
+                f"or torchinfo's input_size={shape[1:]}"
+            ) from None
+        raise
     rows = [SummaryRow(name or type(module).__name__, type(module).__name__, name.count("."),
                        outputs.get(id(module)), _own_count(module))
             for name, module in model.named_modules() if name or _shows_root(module)]
@@ -141,6 +153,33 @@ def _own_count(module: Module) -> int:
 def _shows_root(module: Module) -> bool:
     """The model itself gets a row when it is a single layer or holds weights of its own."""
     return not module._modules or _own_count(module) > 0
+
+
+def _runs_on(model: Module, shape: tuple[int, ...], dtype: Any) -> bool:
+    try:
+        _record_outputs(model, np.zeros(shape, dtype=dtype))
+    except ValueError:
+        return False
+    return True
+
+
+def _batch_shape(input_shape: Any, input_size: Any) -> tuple[int, ...]:
+    """The shape of the zeros to run: (1, *input_shape), or torchinfo's input_size as it is."""
+    if (input_shape is None) == (input_size is None):
+        raise TypeError(
+            "summary: give input_shape without the batch dimension, e.g. summary(model, (4,)), or "
+            "torchinfo's input_size with it, e.g. summary(model, input_size=(1, 4)); "
+            f"got input_shape={input_shape!r}, input_size={input_size!r}"
+        )
+    if input_size is None:
+        return _check_shape(input_shape)
+    size = (input_size,) if isinstance(input_size, (int, np.integer)) else tuple(input_size)
+    if len(size) < 2:
+        raise ValueError(
+            f"summary: input_size (torchinfo's) includes the batch dimension, e.g. (1, 4); got "
+            f"{input_size!r} (without the batch dimension, pass it as input_shape)"
+        )
+    return _check_shape(size)[1:]  # the checks of input_shape; no batch of 1 added
 
 
 def _check_shape(input_shape: int | tuple[int, ...]) -> tuple[int, ...]:

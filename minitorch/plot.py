@@ -60,11 +60,14 @@ def decision_boundary(
     path: PathLike,
     resolution: int = 200,
     title: str | None = None,
+    threshold: float | None = None,
 ) -> str:
     """The class ``model`` predicts over the plane around 2-D data X (N, 2), with the points coloured by y.
 
     Predictions come from ``mt.predict`` (eval mode, batched) on a ``resolution`` x ``resolution``
-    grid; (N, C) outputs are read as argmax, a single column as a probability of class 1 (> 0.5).
+    grid; (N, C) outputs are read as argmax. A single column (a BCE model) is class 1 above
+    ``threshold``: by default 0.5 when every output lies in [0, 1] (sigmoid probabilities), else 0
+    (logits, as BCEWithLogitsLoss trains them).
     """
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != 2:
@@ -78,7 +81,7 @@ def decision_boundary(
     xs, ys = (np.linspace(low[i] - margin[i], high[i] + margin[i], resolution) for i in range(2))
     grid_x, grid_y = np.meshgrid(xs, ys)
     grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
-    regions = as_labels(predict(model, grid), "decision_boundary", 0.5).reshape(grid_x.shape)
+    regions = _predicted_classes(predict(model, grid), threshold).reshape(grid_x.shape)
     classes = np.union1d(labels, regions)
     fig = _figure(figsize=(5.5, 5))
     from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -95,6 +98,17 @@ def decision_boundary(
     if title:
         ax.set_title(title)
     return _save(fig, path)
+
+
+def _predicted_classes(out: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Class per row: argmax of (N, C) scores; a single column above ``threshold`` (see decision_boundary)."""
+    out = np.asarray(out)
+    if out.ndim == 2 and out.shape[1] > 1:
+        return np.argmax(out, axis=1)
+    column = out.reshape(len(out))
+    if threshold is None:
+        threshold = 0.5 if column.min() >= 0 and column.max() <= 1 else 0.0
+    return (column > threshold).astype(np.int64)
 
 
 def confusion_matrix(
@@ -154,3 +168,7 @@ def _save(fig: Any, path: PathLike) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return os.fspath(path)
+
+
+# diagnostics pictures (issue 17): they live in their own module, shown here as mt.plot.*
+from minitorch.plot_diagnostics import diagnostics, graph, lr_curve  # noqa: E402, F401

@@ -136,6 +136,27 @@ COMPOSITE_CASES = [
     Case("Deep-net-eval", lambda: _randomized(_deep_net()).eval(), (6, 4)),
 ]
 
+# --- attention and transformers (single-input modules; MultiheadAttention's cases are InputCases) -------
+def _encoder_layer(**kwargs) -> mt.Module:
+    return _randomized(mt.TransformerEncoderLayer(4, 2, 6, dropout=0.0, **kwargs))
+
+
+# their PyTorch oracle is tests/test_transformer.py: float32 needs rtol 1e-4 there (the structurally zero
+# key-bias gradient is float32 noise), tighter than this registry's shared float32 tolerance allows
+TRANSFORMER_CASES = [
+    Case("TransformerEncoderLayer-post-relu", lambda: _encoder_layer(), (3, 2, 4), oracle=False),
+    Case("TransformerEncoderLayer-pre-gelu-batch-first",
+         lambda: _encoder_layer(activation="gelu", norm_first=True, batch_first=True), (2, 3, 4),
+         oracle=False),
+    Case("TransformerEncoderLayer-no-bias-T1", lambda: _encoder_layer(bias=False, batch_first=True),
+         (3, 1, 4), oracle=False),
+    Case("TransformerEncoderLayer-dropout-train",
+         lambda: mt.TransformerEncoderLayer(4, 2, 6, dropout=0.3, batch_first=True), (2, 3, 4), oracle=False),
+    Case("TransformerEncoder-2-layers-norm",
+         lambda: _randomized(mt.TransformerEncoder(_encoder_layer(norm_first=True), 2, norm=mt.LayerNorm(4))),
+         (3, 2, 4), oracle=False),
+]
+
 FAMILIES: dict[str, list[Case]] = {
     "linear": LINEAR_CASES,
     "shape": SHAPE_CASES,
@@ -146,6 +167,7 @@ FAMILIES: dict[str, list[Case]] = {
     "conv": CONV_CASES,
     "pooling": POOLING_CASES,
     "composite": COMPOSITE_CASES,
+    "transformer": TRANSFORMER_CASES,
 }
 
 # The flat views: (id, factory, input_shape) for every case, and the ids that have a PyTorch twin
@@ -170,6 +192,56 @@ def _sliced(a: np.ndarray) -> np.ndarray:
 
 # name -> function returning an array equal to its argument but laid out differently in memory
 LAYOUTS = {"fortran": _fortran, "negative-strides": _negative_strides, "sliced": _sliced}
+
+
+# --- PyTorch habits (issue 15): more activations, spatial dropout, group norm, conv1d/transposed, resizing
+def _prelu_channels() -> mt.Module:
+    return _randomized(mt.PReLU(3))
+
+
+_HABITS_CASES = [
+    ("SiLU", lambda: mt.SiLU(), (4, 6)),
+    ("Softplus", lambda: mt.Softplus(), (4, 6)),
+    ("Softplus-beta-threshold", lambda: mt.Softplus(beta=2.0, threshold=1.5), (4, 6)),
+    ("Mish", lambda: mt.Mish(), (4, 6)),
+    ("Hardtanh", lambda: mt.Hardtanh(), (4, 6)),
+    ("Hardtanh-range", lambda: mt.Hardtanh(-0.5, 2.0), (4, 6)),
+    ("PReLU", lambda: mt.PReLU(), (4, 6)),
+    ("PReLU-channels", _prelu_channels, (2, 3, 4)),
+    ("PReLU-channels-4d", lambda: _randomized(mt.PReLU(2)), (2, 2, 3, 3)),
+    ("Dropout2d", lambda: mt.Dropout2d(0.4), (3, 4, 2, 3)),
+    ("Dropout2d-eval", lambda: mt.Dropout2d(0.4).eval(), (3, 4, 2, 3)),
+    ("GroupNorm", lambda: _randomized(mt.GroupNorm(2, 4)), (3, 4, 2, 3)),
+    ("GroupNorm-3d-one-group", lambda: _randomized(mt.GroupNorm(1, 3)), (2, 3, 5)),
+    ("GroupNorm-instance-no-affine", lambda: mt.GroupNorm(3, 3, affine=False), (2, 3, 2, 2)),
+    ("Conv1d", lambda: mt.Conv1d(2, 3, 3), (2, 2, 7)),
+    ("Conv1d-stride-pad-dilation", lambda: mt.Conv1d(3, 2, 2, stride=2, padding=2, dilation=2), (2, 3, 8)),
+    ("Conv1d-same-no-bias", lambda: mt.Conv1d(2, 2, 3, padding="same", bias=False), (1, 2, 5)),
+    ("ConvTranspose2d", lambda: mt.ConvTranspose2d(2, 3, 3), (2, 2, 3, 4)),
+    ("ConvTranspose2d-stride-pad-outpad",
+     lambda: mt.ConvTranspose2d(3, 2, (3, 2), stride=(2, 3), padding=(1, 0), output_padding=(1, 2)),
+     (2, 3, 3, 2)),
+    ("ConvTranspose2d-dilation-no-bias", lambda: mt.ConvTranspose2d(2, 2, 2, dilation=2, bias=False),
+     (1, 2, 3, 3)),
+    ("Upsample-nearest", lambda: mt.Upsample(scale_factor=2), (2, 2, 3, 4)),
+    ("Upsample-nearest-size", lambda: mt.Upsample(size=(5, 7)), (2, 2, 3, 4)),
+    ("Upsample-bilinear", lambda: mt.Upsample(scale_factor=2, mode="bilinear"), (2, 2, 3, 4)),
+    ("Upsample-bilinear-align", lambda: mt.Upsample(size=(5, 3), mode="bilinear", align_corners=True),
+     (2, 2, 3, 4)),
+    ("Upsample-bilinear-down", lambda: mt.Upsample(scale_factor=(0.5, 1.5), mode="bilinear"), (1, 2, 6, 4)),
+    ("AdaptiveMaxPool2d-global", lambda: mt.AdaptiveMaxPool2d(1), (2, 3, 4, 5)),
+    ("AdaptiveMaxPool2d-overlap", lambda: mt.AdaptiveMaxPool2d((3, 2)), (2, 2, 5, 5)),
+    ("Unflatten", lambda: mt.Unflatten(1, (2, 3)), (4, 6)),
+    ("Unflatten-minus-one", lambda: mt.Unflatten(-1, (2, -1)), (2, 3, 4)),
+    ("Generator-net", lambda: mt.Sequential(
+        mt.Linear(3, 8), mt.Unflatten(1, (2, 2, 2)), mt.ConvTranspose2d(2, 3, 2, stride=2),
+        _randomized(mt.GroupNorm(1, 3)), mt.SiLU(), mt.Upsample(scale_factor=2), mt.AdaptiveMaxPool2d(3),
+        mt.Flatten(), mt.Linear(27, 2)), (2, 3)),
+]
+
+MODULE_CASES += _HABITS_CASES
+# every one has a twin; Dropout2d in training mode draws its own masks (tests/test_layers_habits.py checks it)
+ORACLE |= {case[0] for case in _HABITS_CASES} - {"Dropout2d"}
 
 
 # --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
@@ -229,7 +301,33 @@ RECURRENT_CASES = [
     InputCase("GRUCell-unbatched-no-h", lambda: mt.GRUCell(2, 3), _seq((2,))),
 ]
 
-INPUT_FAMILIES: dict[str, list[InputCase]] = {"embedding": EMBEDDING_CASES, "recurrent": RECURRENT_CASES}
+def _qkv(L: int, S: int, N: int | None, E: int, kdim: int, vdim: int, batch_first: bool = False):
+    """query, key, value: three distinct arrays ((L|S, N, F), or (N, L|S, F) batch-first, or unbatched)."""
+    def make(rng):
+        def shape(T, F):
+            if N is None:
+                return (T, F)
+            return (N, T, F) if batch_first else (T, N, F)
+        return tuple(rng.standard_normal(shape(T, F)) for T, F in ((L, E), (S, kdim), (S, vdim)))
+    return make
+
+
+# output (attn_output, attn_weights); backward returns (dquery, dkey, dvalue)
+ATTENTION_CASES = [
+    InputCase("MultiheadAttention", lambda: _randomized(mt.MultiheadAttention(4, 2)), _qkv(3, 4, 2, 4, 4, 4)),
+    InputCase("MultiheadAttention-kdim-vdim-batch-first",
+              lambda: _randomized(mt.MultiheadAttention(6, 3, kdim=2, vdim=5, batch_first=True)),
+              _qkv(2, 3, 2, 6, 2, 5, batch_first=True)),
+    InputCase("MultiheadAttention-unbatched-no-bias",
+              lambda: _randomized(mt.MultiheadAttention(4, 4, bias=False)), _qkv(3, 2, None, 4, 4, 4)),
+    InputCase("MultiheadAttention-T1", lambda: _randomized(mt.MultiheadAttention(2, 1)),
+              _qkv(1, 1, 3, 2, 2, 2)),
+    InputCase("MultiheadAttention-dropout-train", lambda: mt.MultiheadAttention(4, 2, dropout=0.4),
+              _qkv(3, 3, 2, 4, 4, 4), oracle=False),  # torch cannot draw our mask
+]
+
+INPUT_FAMILIES: dict[str, list[InputCase]] = {"embedding": EMBEDDING_CASES, "recurrent": RECURRENT_CASES,
+                                               "attention": ATTENTION_CASES}
 
 # The flat views: (id, factory, make_inputs) for every case, and the ids that have a PyTorch twin
 INPUT_CASES = [(c.id, c.factory, c.make_inputs) for cases in INPUT_FAMILIES.values() for c in cases]

@@ -234,6 +234,106 @@ def _layer_norm(m: mt.LayerNorm) -> torch.nn.Module:
     return _with_state_of(m, t)
 
 
+# --- attention and transformers ---------------------------------------------------------------------
+# torch's MHA "fast path" (eval mode, no grad) is another kernel that disagrees with its own slow path
+# (pytorch#86120); the oracle is the slow path, the one its autograd differentiates
+torch.backends.mha.set_fastpath_enabled(False)
+
+
+def torch_state(m: mt.Module) -> dict[str, torch.Tensor]:
+    """m.state_dict() under torch's names: a Linear's W (in, out) -> weight (out, in), b -> bias."""
+    state = {}
+    for name, value in m.state_dict().items():
+        prefix, _, leaf = name.rpartition(".")
+        if isinstance(_submodule(m, prefix), mt.Linear):
+            name = f"{prefix}.{'weight' if leaf == 'W' else 'bias'}".lstrip(".")
+            value = value.T if leaf == "W" else value
+        state[name] = tensor(np.ascontiguousarray(value))
+    return state
+
+
+def _submodule(m: mt.Module, path: str) -> mt.Module:
+    for part in filter(None, path.split(".")):
+        m = dict(m.named_children())[part]
+    return m
+
+
+@twin(mt.MultiheadAttention)
+def _multihead_attention(m: mt.MultiheadAttention) -> torch.nn.Module:
+    t = torch.nn.MultiheadAttention(m.embed_dim, m.num_heads, dropout=m.dropout,
+                                    bias=m.in_proj_bias is not None, kdim=m.kdim, vdim=m.vdim,
+                                    batch_first=m.batch_first, dtype=_torch_dtype(m.out_proj.weight.data))
+    t.load_state_dict(torch_state(m))
+    return t
+
+
+def _encoder_layer_twin(m: mt.TransformerEncoderLayer) -> torch.nn.TransformerEncoderLayer:
+    return torch.nn.TransformerEncoderLayer(
+        m.d_model, m.nhead, m.dim_feedforward, dropout=m.dropout.p,
+        activation=m.activation_name or torch_twin(m.activation),
+        layer_norm_eps=m.layer_norm_eps, batch_first=m.batch_first, norm_first=m.norm_first,
+        bias=m.linear1.b is not None, dtype=_torch_dtype(m.linear1.W.data))
+
+
+@twin(mt.TransformerEncoderLayer)
+def _transformer_encoder_layer(m: mt.TransformerEncoderLayer) -> torch.nn.Module:
+    t = _encoder_layer_twin(m)
+    t.load_state_dict(torch_state(m))
+    return t
+
+
+@twin(mt.TransformerEncoder)
+def _transformer_encoder(m: mt.TransformerEncoder) -> torch.nn.Module:
+    norm = None if m.norm is None else torch_twin(m.norm)
+    # enable_nested_tensor=False: torch warns that a norm_first layer cannot use nested tensors
+    t = torch.nn.TransformerEncoder(_encoder_layer_twin(m.layers[0]), m.num_layers, norm=norm,
+                                    enable_nested_tensor=False)
+    t.load_state_dict(torch_state(m))
+    return t
+
+
+
+# --- PyTorch habits (issue 15) ---------------------------------------------------------------------------
+TWINS[mt.SiLU] = lambda m: torch.nn.SiLU()
+TWINS[mt.Mish] = lambda m: torch.nn.Mish()
+TWINS[mt.Softplus] = lambda m: torch.nn.Softplus(beta=m.beta, threshold=m.threshold)
+TWINS[mt.Hardtanh] = lambda m: torch.nn.Hardtanh(m.min_val, m.max_val)
+TWINS[mt.Dropout2d] = lambda m: torch.nn.Dropout2d(m.p)  # equal in eval mode only (own masks)
+TWINS[mt.Unflatten] = lambda m: torch.nn.Unflatten(m.dim, m.unflattened_size)
+TWINS[mt.AdaptiveMaxPool2d] = lambda m: torch.nn.AdaptiveMaxPool2d(m.output_size)
+TWINS[mt.Upsample] = lambda m: torch.nn.Upsample(size=m.size, scale_factor=m.scale_factor, mode=m.mode,
+                                                 align_corners=m.align_corners)
+
+
+@twin(mt.PReLU)
+def _prelu(m: mt.PReLU) -> torch.nn.Module:
+    t = torch.nn.PReLU(m.num_parameters, dtype=_torch_dtype(m.weight.data))
+    return _with_state_of(m, t)
+
+
+@twin(mt.GroupNorm)
+def _group_norm(m: mt.GroupNorm) -> torch.nn.Module:
+    dtype = torch.float32 if m.weight is None else _torch_dtype(m.weight.data)
+    t = torch.nn.GroupNorm(m.num_groups, m.num_channels, eps=m.eps, affine=m.affine, dtype=dtype)
+    return _with_state_of(m, t)
+
+
+@twin(mt.Conv1d)
+def _conv1d(m: mt.Conv1d) -> torch.nn.Module:
+    t = torch.nn.Conv1d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride, padding=m.padding,
+                        dilation=m.dilation, bias=m.bias is not None, dtype=_torch_dtype(m.weight.data))
+    return _with_state_of(m, t)
+
+
+@twin(mt.ConvTranspose2d)
+def _conv_transpose2d(m: mt.ConvTranspose2d) -> torch.nn.Module:
+    # same weight layout (in, out, kh, kw) in both libraries
+    t = torch.nn.ConvTranspose2d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride,
+                                 padding=m.padding, output_padding=m.output_padding, dilation=m.dilation,
+                                 bias=m.bias is not None, dtype=_torch_dtype(m.weight.data))
+    return _with_state_of(m, t)
+
+
 # --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
 @twin(mt.Embedding)
 def _embedding(m: mt.Embedding) -> torch.nn.Module:

@@ -150,3 +150,23 @@ def test_library_functions_use_the_shared_checks():
     loader = mt.DataLoader(np.zeros((4, 2), np.float32), np.zeros(4, np.int64), batch_size=2)
     with pytest.raises(ValueError, match=r"fit: verbose must be one of \(0, 1, 2\), got True"):
         mt.fit(model, mt.CrossEntropyLoss(), opt, loader, epochs=1, verbose=True)  # True is not 1
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: mt.Flatten(start_dim=1.7), r"Flatten: start_dim must be an integer, got 1\.7"),
+        (lambda: mt.Flatten(1, end_dim="x"), r"Flatten: end_dim must be an integer, got 'x'"),
+        (lambda: mt.Softmax(dim=1.0), r"Softmax: dim must be an integer, got 1\.0"),
+        (lambda: mt.LogSoftmax(dim=True), r"LogSoftmax: dim must be an integer, got True"),
+        (lambda: mt.Linear(3, 2, bias="no"), r"Linear: bias must be True or False, got 'no'"),
+        (lambda: mt.Linear(3.0, 2), r"Linear: in_features must be a positive integer, got 3\.0"),
+        (lambda: mt.BatchNorm1d(3, affine=0), r"BatchNorm1d: affine must be True or False, got 0"),
+        (lambda: mt.LayerNorm(3, elementwise_affine="yes"),
+         r"LayerNorm: elementwise_affine must be True or False, got 'yes'"),
+        (lambda: mt.LayerNorm(3, bias=None), r"LayerNorm: bias must be True or False, got None"),
+    ],
+)
+def test_layer_constructors_name_the_argument(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()

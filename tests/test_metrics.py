@@ -66,7 +66,7 @@ def test_confusion_matrix_counts_rows_true_columns_predicted():
 
 
 @pytest.mark.parametrize(
-    "fn, per_class", [(metrics.precision, PRECISION), (metrics.recall, RECALL), (metrics.f1_score, F1)]
+    "fn, per_class", [(metrics.precision, PRECISION), (metrics.recall, RECALL), (metrics.f1, F1)]
 )
 def test_precision_recall_f1_per_class_and_averages(fn, per_class):
     support = np.array([1, 2, 3])
@@ -95,7 +95,7 @@ def test_zero_division_value_is_used_and_nan_leaves_the_class_out():
     t, p = np.array([0, 0]), np.array([0, 0])  # class 1 is listed but never true nor predicted
     assert metrics.precision(t, p, labels=[0, 1]) == pytest.approx(0.5)
     assert metrics.precision(t, p, labels=[0, 1], zero_division=1.0) == pytest.approx(1.0)
-    assert metrics.f1_score(t, p, labels=[0, 1], zero_division=np.nan) == pytest.approx(1.0)
+    assert metrics.f1(t, p, labels=[0, 1], zero_division=np.nan) == pytest.approx(1.0)
     assert np.isnan(metrics.recall(t, p, labels=[0, 1], average=None, zero_division=np.nan)[1])
     # F1's denominator is 0 only when the class is neither true nor predicted: here it is predicted
     assert metrics.f1_score(np.array([0, 0]), np.array([1, 0]), average=None, zero_division=1.0)[1] == 0.0
@@ -128,7 +128,7 @@ def test_r2_of_constant_targets_and_single_samples_follow_scikit_learn():
 
 def test_get_metric_by_name_or_function():
     assert metrics.get_metric("accuracy") == ("accuracy", metrics.accuracy)
-    assert metrics.get_metric("f1") == ("f1", metrics.f1_score)
+    assert metrics.get_metric("f1") == ("f1", metrics.f1)
 
     def top(y_true, y_pred):
         return 1.0

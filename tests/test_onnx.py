@@ -24,6 +24,8 @@ def run(path, x):
 @pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)
 def test_every_case_runs_the_same_in_onnxruntime(tmp_path, factory, shape):
     model = randomize_state(factory(), seed=6).train()
+    if any(type(m) in mt.onnx.NOT_EXPORTABLE for m in model.modules()):
+        pytest.skip("a layer with no ONNX form yet (mt.onnx.NOT_EXPORTABLE)")
     modes = [m.training for m in model.modules()]
     mt.onnx.export(model, tmp_path / "m.onnx", input_shape=shape)
     assert [m.training for m in model.modules()] == modes  # exporting does not switch modes

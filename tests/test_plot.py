@@ -74,3 +74,14 @@ def test_without_matplotlib_the_error_says_how_to_install_it(tmp_path, monkeypat
     with pytest.raises(ImportError, match=r"pip install minitorch\[plot\]"):
         mt.plot.loss_curves([1.0, 0.5], tmp_path / "loss.png")
     assert not (tmp_path / "loss.png").exists()
+
+
+def test_decision_boundary_of_a_single_logit_column(tmp_path, matplotlib):
+    """A BCEWithLogitsLoss model outputs one logit per point: class 1 above 0, not above 0.5."""
+    X = np.random.default_rng(0).standard_normal((30, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)[:, None]
+    model = mt.Linear(2, 1)
+    assert_png(mt.plot.decision_boundary(model, X, y, tmp_path / "logits.png", resolution=20))
+    np.testing.assert_array_equal(mt.plot._predicted_classes(np.array([[-3.0], [0.2], [0.7], [2.0]]), None),
+                                  [0, 1, 1, 1])
+    np.testing.assert_array_equal(mt.plot._predicted_classes(np.array([[0.2], [0.7]]), None), [0, 1])

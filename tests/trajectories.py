@@ -93,3 +93,10 @@ def train_both(name, config, first_group, dtype, steps=STEPS, rtol=1e-12, atol=1
             np.testing.assert_allclose(p.data, as_ours(tp, p), rtol=rtol, atol=atol,
                                        err_msg=f"{name} {config}: {pname} after step {step + 1}")
     return model, opt, twin, topt
+
+# PyTorch habits (issue 15): the new optimizers, looked up by name like the others
+OPTIMIZERS.update({
+    "Adagrad": (mt.Adagrad, torch.optim.Adagrad),
+    "NAdam": (mt.NAdam, torch.optim.NAdam),
+    "RAdam": (mt.RAdam, torch.optim.RAdam),
+})

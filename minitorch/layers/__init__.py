@@ -1,6 +1,7 @@
 """Layers: one family per file, every name re-exported here."""
 
 from minitorch.layers.activations import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
 from minitorch.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.dropout import Dropout
@@ -12,6 +13,7 @@ from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.softmax import LogSoftmax, Softmax
+from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = ["Flatten", "Identity", "Linear", "ReLU", "Sigmoid"]
 __all__ += [
@@ -19,4 +21,21 @@ __all__ += [
     "Softmax", "Tanh",
     "AdaptiveAvgPool2d", "AvgPool2d", "Conv2d", "MaxPool2d",
 ]
+__all__ += [
+    "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer", "generate_square_subsequent_mask",
+]
 __all__ += ["Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
+
+# PyTorch habits (issue 15): more activations, spatial dropout, group norm, 1-d and transposed conv, resizing
+from minitorch.layers.activations_more import Hardtanh, Mish, PReLU, SiLU, Softplus  # noqa: E402
+from minitorch.layers.adaptive_max_pool import AdaptiveMaxPool2d  # noqa: E402
+from minitorch.layers.conv_more import Conv1d, ConvTranspose2d  # noqa: E402
+from minitorch.layers.dropout2d import Dropout2d  # noqa: E402
+from minitorch.layers.groupnorm import GroupNorm  # noqa: E402
+from minitorch.layers.unflatten import Unflatten  # noqa: E402
+from minitorch.layers.upsample import Upsample  # noqa: E402
+
+__all__ += [
+    "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Dropout2d", "GroupNorm", "Hardtanh", "Mish", "PReLU",
+    "SiLU", "Softplus", "Unflatten", "Upsample",
+]

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from minitorch.checks import check_number, check_positive_int
+from minitorch.checks import check_bool, check_number, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
 from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
@@ -45,7 +45,7 @@ class _BatchNorm(Module):
         self.eps = check_number(eps, name, "eps", 0)
         # momentum=None: cumulative average of all batches, as PyTorch
         self.momentum = None if momentum is None else check_number(momentum, name, "momentum", 0, 1)
-        self.affine = bool(affine)
+        self.affine = check_bool(affine, name, "affine")
         dtype = get_default_dtype()
         self.weight = Parameter(np.ones(self.num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(self.num_features, dtype)) if affine else None

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from minitorch.checks import check_int
 from minitorch.dtypes import as_floating
 from minitorch.module import Module
 
@@ -25,8 +26,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim = int(start_dim)
-        self.end_dim = int(end_dim)
+        self.start_dim = check_int(start_dim, "Flatten", "start_dim")
+        self.end_dim = check_int(end_dim, "Flatten", "end_dim")
         self._x_shape: tuple[int, ...] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:

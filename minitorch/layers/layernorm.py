@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minitorch.checks import check_number, check_positive_int
+from minitorch.checks import check_bool, check_number, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
 from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
@@ -47,7 +47,8 @@ class LayerNorm(Module):
             )
         self.normalized_shape = tuple(check_positive_int(d, "LayerNorm", "each dim") for d in shape)
         self.eps = check_number(eps, "LayerNorm", "eps", 0)
-        self.elementwise_affine = bool(elementwise_affine)
+        self.elementwise_affine = check_bool(elementwise_affine, "LayerNorm", "elementwise_affine")
+        bias = check_bool(bias, "LayerNorm", "bias")
         dtype = get_default_dtype()
         self.weight = Parameter(np.ones(self.normalized_shape, dtype)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype)) if elementwise_affine and bias else None

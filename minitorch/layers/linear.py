@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minitorch.checks import check_bool, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
@@ -30,11 +31,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        for arg, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Linear: {arg} must be a positive integer, got {value!r}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = check_positive_int(in_features, "Linear", "in_features")
+        self.out_features = check_positive_int(out_features, "Linear", "out_features")
+        bias = check_bool(bias, "Linear", "bias")
         k = 1.0 / np.sqrt(self.in_features)
         dtype = get_default_dtype()
         rng = generator()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minitorch.checks import check_int
 from minitorch.dtypes import as_floating
 from minitorch.functional import shifted_exp
 from minitorch.module import Module
@@ -79,9 +80,7 @@ class LogSoftmax(Module):
 
 
 def _check_dim(dim: int, who: str) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{who}: dim must be an integer, got {dim!r}")
-    return int(dim)
+    return check_int(dim, who, "dim")
 
 
 def _axis(dim: int, shape: tuple[int, ...], who: str) -> int:

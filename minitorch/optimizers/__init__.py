@@ -11,3 +11,10 @@ from minitorch.optimizers.rmsprop import RMSprop
 from minitorch.optimizers.sgd import SGD
 
 __all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD"]
+
+# PyTorch habits (issue 15)
+from minitorch.optimizers.adagrad import Adagrad
+from minitorch.optimizers.nadam import NAdam
+from minitorch.optimizers.radam import RAdam
+
+__all__ += ["Adagrad", "NAdam", "RAdam"]

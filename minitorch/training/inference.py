@@ -10,7 +10,7 @@ import numpy as np
 from minitorch.data import DataLoader
 from minitorch.grad_mode import no_grad
 from minitorch.losses import Loss
-from minitorch.metrics import Metric, get_metric
+from minitorch.metrics import Metric, default_metrics, get_metric
 from minitorch.module import Module, switched_mode
 
 Batches = Iterable[tuple[np.ndarray, np.ndarray]]
@@ -92,7 +92,7 @@ def evaluate(
     loss_fn: Loss | Callable | None,
     X: np.ndarray | Batches,
     y: np.ndarray | None = None,
-    metrics: Metrics = ("accuracy",),
+    metrics: Metrics | str = "auto",
     batch_size: int = 256,
 ) -> dict[str, float]:
     """Loss and metrics of ``model`` on (X, y), in eval mode: ``{"loss": ..., "accuracy": ...}``.
@@ -100,13 +100,15 @@ def evaluate(
     The loss is the sample-weighted mean of the batch losses (exactly the full-data loss for
     mean-reduced losses); metrics are computed on all outputs at once. ``X`` may instead be a
     DataLoader (or iterable) of (xb, yb) with ``y=None``; ``loss_fn=None`` gives metrics only.
+    ``metrics="auto"`` follows the loss, as in ``fit`` (``mt.metrics.default_metrics``).
     The model's train/eval modes are restored afterwards.
     Example:
         mt.evaluate(model, mt.CrossEntropyLoss(), X_test, y_test)   # {"loss": 0.08, "accuracy": 0.97}
     """
     check_mean_reduction(loss_fn, "evaluate")
     batches = as_batches((X, y) if y is not None else X, batch_size, "evaluate")
-    return run_eval(model, loss_fn, batches, resolve_metrics(metrics), "evaluate")
+    chosen = default_metrics(loss_fn) if isinstance(metrics, str) and metrics == "auto" else metrics
+    return run_eval(model, loss_fn, batches, resolve_metrics(chosen), "evaluate")
 
 
 def predict(model: Module, X: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from minitorch.callbacks import Callback, CallbackList
 from minitorch.checks import check_choice, check_positive_int
+from minitorch.metrics import default_metrics
 from minitorch.module import Module
 from minitorch.training.history import History
 from minitorch.training.inference import (
@@ -46,7 +47,7 @@ def fit(
     train_loader: Iterable[tuple[np.ndarray, np.ndarray]],
     epochs: int,
     val_data: Any = None,
-    metrics: Metrics = ("accuracy",),
+    metrics: Metrics | str = "auto",
     scheduler: Any = None,
     callbacks: Sequence[Callback] = (),
     verbose: int = 1,
@@ -68,7 +69,8 @@ def fit(
 
     train_loader: an ``mt.DataLoader`` or any re-iterable of (xb, yb) batches.
     metrics:  names (``"accuracy"``, ``"f1"``, ``"mse"``... see ``mt.metrics``) or functions
-              ``fn(y_true, y_pred)``; () for none.
+              ``fn(y_true, y_pred)``; () for none; "auto" (the default) follows the loss
+              (``mt.metrics.default_metrics``: accuracy for classification losses, none for regression).
     verbose:  0 silent; 1 a tqdm bar per epoch with the running loss when tqdm is installed and
               ``file`` is a terminal, else one line per epoch; 2 always one line per epoch:
               ``Epoch 3/20 - loss: 0.4123 - accuracy: 0.8810 - val_loss: ... - val_accuracy: ...``
@@ -103,7 +105,8 @@ class _Trainer:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.train_loader, self.epochs, self.scheduler = train_loader, epochs, scheduler
         self.stop_on_nan = stop_on_nan
-        self.metrics = resolve_metrics(metrics)
+        auto = isinstance(metrics, str) and metrics == "auto"
+        self.metrics = resolve_metrics(default_metrics(loss_fn) if auto else metrics)
         self.val_batches = None if val_data is None else as_batches(val_data, VAL_BATCH_SIZE, "fit: val_data")
         steps = len(train_loader) if hasattr(train_loader, "__len__") else None
         self.history = History({"epochs": epochs, "steps": steps, "verbose": verbose,

@@ -1,0 +1,180 @@
+"""lr_find: the learning-rate range test (Smith 2015; fastai's ``lr_find``), leaving everything as it was."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from minitorch import random as mt_random
+from minitorch.module import Module
+
+
+@dataclass
+class LRFinderResult:
+    """The sweep: ``lrs[i]`` was used for step i, whose batch loss was ``losses[i]``.
+
+    ``smoothed``: the exponentially smoothed losses (bias-corrected, as fastai); ``suggestion``:
+    the suggested learning rate (see ``lr_find``); ``stopped_early``: the sweep diverged.
+    """
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    suggestion: float
+    stopped_early: bool
+
+    def plot(self, path: str | None = None) -> Any:
+        """The loss against the learning rate (log axis) with the suggestion marked; saved to ``path``
+        as PNG when given (needs matplotlib); returns the path, or the matplotlib Figure."""
+        from minitorch.plot_diagnostics import lr_curve
+
+        return lr_curve(self, path)
+
+
+def lr_find(
+    model: Module,
+    loss_fn: Any,
+    optimizer: Any,
+    loader: Iterable[Any],
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_iter: int = 100,
+    smoothing: float = 0.98,
+    diverge: float = 4.0,
+    rule: str = "valley",
+) -> LRFinderResult:
+    """Train on batches of ``loader`` while the learning rate grows from ``start_lr`` to ``end_lr``.
+
+    Step i uses lr_i = start_lr * (end_lr / start_lr) ** (i / (num_iter - 1)), set in every
+    parameter group of ``optimizer``; the loader is cycled if it runs out. The sweep stops early
+    once the smoothed loss exceeds ``diverge`` times its minimum (or is not finite).
+    Suggestion (``rule``):
+      "valley" (fastai's rule): the longest run of steps over which the smoothed loss keeps
+               falling (a longest decreasing subsequence); the rate 1/2 of the way into it;
+      "steepest": where the smoothed loss falls fastest, d(loss)/d(log lr) most negative,
+               searched from 1/10 of the sweep (earlier smoothed values rest on a few batches)
+               up to the minimum of the smoothed loss (past it a slope only means divergence).
+
+    Afterwards the Parameters (their arrays, bit for bit), their gradients, the buffers, the
+    optimizer's ``state_dict()`` and the library's random generator are as they were before
+    the call, and no forward call is left waiting; the model's train/eval modes too.
+    Example:
+        result = mt.lr_find(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), loader)
+        result.suggestion; result.plot("outputs/lr_find.png")
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"lr_find: expected a Module as model, got {type(model).__name__}")
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"lr_find: expected 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
+    if rule not in ("valley", "steepest"):
+        raise ValueError(f"lr_find: expected rule 'valley' or 'steepest', got {rule!r}")
+    if not isinstance(num_iter, int) or num_iter < 2:
+        raise ValueError(f"lr_find: expected num_iter an int >= 2, got {num_iter!r}")
+    saved = _Saved(model, optimizer)
+    try:
+        model.train()
+        lrs, losses, smoothed, stopped = _sweep(model, loss_fn, optimizer, loader, start_lr, end_lr,
+                                                num_iter, smoothing, diverge)
+    finally:
+        for module in (model, loss_fn):
+            if isinstance(module, Module):
+                module.discard_caches()
+        saved.restore()
+    suggest = _valley if rule == "valley" else _steepest
+    return LRFinderResult(lrs, losses, smoothed, suggest(lrs, smoothed), stopped)
+
+
+def _sweep(model, loss_fn, optimizer, loader, start_lr, end_lr, num_iter, smoothing, diverge):
+    lrs: list[float] = []
+    losses: list[float] = []
+    smoothed: list[float] = []
+    average, best = 0.0, math.inf
+    batches = _cycle(loader)
+    for i in range(num_iter):
+        lr = start_lr * (end_lr / start_lr) ** (i / (num_iter - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        xb, yb = next(batches)
+        optimizer.zero_grad()
+        loss = float(np.sum(loss_fn(model(xb), yb)))
+        model.backward_params(loss_fn.backward())
+        if not math.isfinite(loss):
+            return lrs, losses, smoothed, True
+        optimizer.step()
+        average = smoothing * average + (1 - smoothing) * loss
+        value = average / (1 - smoothing ** (i + 1))  # bias correction: early averages start from 0
+        lrs.append(lr)
+        losses.append(loss)
+        smoothed.append(value)
+        best = min(best, value)
+        if value > diverge * best:
+            return lrs, losses, smoothed, True
+    return lrs, losses, smoothed, False
+
+
+def _cycle(loader: Iterable[Any]) -> Any:
+    while True:
+        empty = True
+        for item in loader:
+            empty = False
+            yield item
+        if empty:
+            raise ValueError("lr_find: the loader yielded no batches")
+
+
+def _valley(lrs: list[float], smoothed: list[float]) -> float:
+    n = len(smoothed)
+    if n == 0:
+        return math.nan
+    run = [1] * n  # run[i]: length of the longest decreasing subsequence ending at step i
+    best_end = 0
+    for i in range(1, n):
+        for j in range(i):
+            if smoothed[i] < smoothed[j] and run[j] + 1 > run[i]:
+                run[i] = run[j] + 1
+        if run[i] > run[best_end]:
+            best_end = i
+    start = best_end - run[best_end] + 1
+    return float(lrs[start + (best_end - start) // 2])
+
+
+def _steepest(lrs: list[float], smoothed: list[float]) -> float:
+    skip = len(lrs) // 10  # the first smoothed values rest on a handful of batches: noise
+    if len(lrs) - skip < 3:
+        return lrs[0] if lrs else math.nan
+    end = skip + int(np.argmin(smoothed[skip:])) + 1
+    if end - skip < 3:
+        return lrs[skip]
+    slopes = np.gradient(np.asarray(smoothed[skip:end]), np.log(np.asarray(lrs[skip:end])))
+    return float(lrs[skip + int(np.argmin(slopes))])
+
+
+class _Saved:
+    """Everything a sweep changes: Parameters (same arrays, values copied back), grads, buffers,
+    optimizer state and settings, the random generator, the train/eval modes."""
+
+    def __init__(self, model: Module, optimizer: Any) -> None:
+        self.model, self.optimizer = model, optimizer
+        self.params = [(p, p.data, p.data.copy(), p.grad) for p in model.parameters()]
+        self.buffers = [(m, name, b, np.array(b, copy=True)) for m in model.modules()
+                        for name, b in m._buffers.items()]
+        self.modes = [(m, m.training) for m in model.modules()]
+        self.optimizer_state = optimizer.state_dict()
+        self.rng = mt_random.generator().bit_generator.state
+
+    def restore(self) -> None:
+        for p, array, copy, grad in self.params:
+            np.copyto(array, copy)
+            p.data, p.grad = array, grad
+        for module, name, array, copy in self.buffers:
+            if getattr(module, name) is not array:
+                setattr(module, name, array)
+            np.copyto(array, copy)
+        for module, mode in self.modes:
+            object.__setattr__(module, "training", mode)
+        self.optimizer.load_state_dict(self.optimizer_state)
+        mt_random.generator().bit_generator.state = self.rng

@@ -1,0 +1,83 @@
+"""AdaptiveMaxPool2d: the maximum over adaptive bins that give a fixed output size (no parameters)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.dtypes import as_floating
+from minitorch.module import Module
+
+
+class AdaptiveMaxPool2d(Module):
+    """Maximum over adaptive bins giving a fixed output size, as torch.nn.AdaptiveMaxPool2d.
+
+    Shapes:   x (N, C, H, W)   y (N, C, OH, OW)   output_size = (OH, OW); None keeps that input size
+    Forward:  bin i of an axis of length H covers [floor(i*H/OH), ceil((i+1)*H/OH)) (torch's bins,
+              the same as AdaptiveAvgPool2d's; neighbouring bins may overlap by one pixel)
+              y[n, c, i, j] = max of x[n, c] over bin (i, j)
+              t[n, c, i, j] = position of the first maximum in the bin, row-major (cached)
+    Backward: dx[n, c, position t[n, c, i, j] of bin (i, j)] += dy[n, c, i, j]      (N, C, H, W)
+              one element per bin gets the gradient, as torch; overlapping bins add up.
+    Loops over the OH*OW bins (never over samples or channels).
+    Example:
+        pool = AdaptiveMaxPool2d(1)
+        y = pool(np.arange(12.0).reshape(1, 1, 3, 4))   # [[[[11]]]]
+        dx = pool.backward(np.ones_like(y))             # 1 at the last pixel, 0 elsewhere
+    """
+
+    def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
+        super().__init__()
+        pair = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+        if len(pair) != 2 or any(
+            s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1)
+            for s in pair
+        ):
+            raise ValueError(
+                f"AdaptiveMaxPool2d: output_size must be a positive int, None or a pair of them, "
+                f"got {output_size!r}"
+            )
+        self.output_size = output_size
+        self._size = tuple(None if s is None else int(s) for s in pair)
+        self._x_shape: tuple[int, ...] | None = None
+        self._dtype: np.dtype | None = None
+        self._argmax: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "AdaptiveMaxPool2d")
+        if x.ndim != 4:
+            raise ValueError(f"AdaptiveMaxPool2d: expected input (N, C, H, W), got {x.shape}")
+        N, C, H, W = x.shape
+        OH = H if self._size[0] is None else self._size[0]
+        OW = W if self._size[1] is None else self._size[1]
+        y = np.empty((N, C, OH, OW), dtype=x.dtype)
+        t = np.empty((N, C, OH, OW), dtype=np.int64)
+        for i, j, rows, cols in _bins(OH, OW, H, W):
+            window = x[:, :, rows, cols].reshape(N, C, -1)
+            t[:, :, i, j] = np.argmax(window, axis=2)  # first maximum; a NaN wins, as in torch
+            y[:, :, i, j] = np.take_along_axis(window, t[:, :, i, j, None], axis=2)[..., 0]
+        self._x_shape, self._dtype, self._argmax = x.shape, x.dtype, t
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        t = self._cached(self._argmax)
+        dy = self._check_grad(dy, t.shape, self._dtype)
+        N, C, H, W = self._x_shape
+        OH, OW = t.shape[2:]
+        # w.r.t. input
+        dx = np.zeros(self._x_shape, dtype=dy.dtype)
+        for i, j, rows, cols in _bins(OH, OW, H, W):
+            h, w = rows.stop - rows.start, cols.stop - cols.start
+            chosen = np.arange(h * w) == t[:, :, i, j, None]           # (N, C, h*w) one-hot
+            dx[:, :, rows, cols] += (chosen * dy[:, :, i, j, None]).reshape(N, C, h, w)
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+def _bins(OH: int, OW: int, H: int, W: int):
+    """(i, j, rows, cols) for every output bin: rows = [floor(i*H/OH), ceil((i+1)*H/OH)), likewise cols."""
+    for i in range(OH):
+        rows = slice((i * H) // OH, -((-(i + 1) * H) // OH))
+        for j in range(OW):
+            yield i, j, rows, slice((j * W) // OW, -((-(j + 1) * W) // OW))

@@ -1,0 +1,436 @@
+"""Multi-head scaled dot-product attention, as torch.nn.MultiheadAttention, with its backward written out."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from minitorch.checks import check_bool, check_number, check_positive_int
+from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.init import xavier_uniform_
+from minitorch.module import Module, Parameter
+from minitorch.random import generator
+
+
+def masked_softmax(s: np.ndarray) -> np.ndarray:
+    """softmax(s) along the last axis, where a row whose scores are all -inf gives zeros (not NaN).
+
+    Forward:  m = max(s) (0 where the row is all -inf);  e = exp(s - m);  p = e / sum(e)  (0 / 1 if sum = 0)
+    The max shift keeps exp() <= 1. A fully masked row has e = 0 everywhere, so its weights are 0 and
+    nothing flows back through it (as PyTorch's fused kernels give; its plain path gives NaN).
+    """
+    m = s.max(axis=-1, keepdims=True)
+    m[np.isneginf(m)] = 0.0
+    e = np.exp(s - m)
+    z = e.sum(axis=-1, keepdims=True)
+    z[z == 0] = 1.0
+    e /= z
+    return e
+
+
+def generate_square_subsequent_mask(size: int, dtype: Any = None) -> np.ndarray:
+    """The causal mask for a sequence of ``size``: 0 on and below the diagonal, -inf above.
+
+    As torch.nn.Transformer.generate_square_subsequent_mask: a float mask, added to the attention
+    scores, so position i attends to positions j <= i only. ``dtype`` defaults to the default dtype.
+    Example:
+        mt.generate_square_subsequent_mask(3)   # [[0, -inf, -inf], [0, 0, -inf], [0, 0, 0]]
+    """
+    size = check_positive_int(size, "generate_square_subsequent_mask", "size")
+    mask = np.zeros((size, size), dtype=np.dtype(dtype or get_default_dtype()))
+    mask[np.triu_indices(size, k=1)] = -np.inf
+    return mask
+
+
+class OutProjection(Module):
+    """The output projection of attention: y = x @ weight.T + bias, with PyTorch's (out, in) layout.
+
+    (torch's out_proj is a ``NonDynamicallyQuantizableLinear``: a Linear whose weight is (out, in);
+    MiniTorch's ``Linear`` stores W (in, out), so attention keeps this small twin with torch's names.)
+    Shapes:   x (*, in)   weight (out, in)   bias (out,)   y (*, out)
+    Forward:  y = x @ weight.T + bias
+    Backward: dweight = dy.T @ x          (out, in)  accumulated into weight.grad   (dy, x as 2-D)
+              dbias   = dy.sum(axis=0)    (out,)     accumulated into bias.grad
+              dx      = dy @ weight       (*, in)    returned
+    Init:     weight ~ U(-k, k), k = 1/sqrt(in); bias = 0 (MultiheadAttention zeroes it, as torch)
+    Example:
+        proj = OutProjection(4, 4)
+        y = proj(np.ones((2, 4)));  dx = proj.backward(np.ones((2, 4)))
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.in_features = check_positive_int(in_features, "OutProjection", "in_features")
+        self.out_features = check_positive_int(out_features, "OutProjection", "out_features")
+        k = 1.0 / math.sqrt(self.in_features)
+        dtype = get_default_dtype()
+        shape = (self.out_features, self.in_features)
+        self.weight = Parameter(generator().uniform(-k, k, shape).astype(dtype))
+        self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "OutProjection")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"OutProjection(in_features={self.in_features}): expected input (*, {self.in_features}), "
+                f"got {x.shape}"
+            )
+        x = x.astype(self.weight.dtype, copy=False)
+        self._x = x
+        y = x @ self.weight.data.T
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        x = self._cached(self._x)
+        dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.weight.dtype)
+        dy2d, x2d = dy.reshape(-1, self.out_features), x.reshape(-1, self.in_features)
+        self.weight.accumulate_grad(dy2d.T @ x2d)
+        if self.bias is not None:
+            self.bias.accumulate_grad(dy2d.sum(axis=0))
+
+    def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        x = self._cached(self._x)
+        dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.weight.dtype)
+        return dy @ self.weight.data
+
+    def extra_repr(self) -> str:
+        bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention, as torch.nn.MultiheadAttention: every option, PyTorch's names and layouts.
+
+    Shapes (batch_first=True; with False the first two axes of query/key/value/output are swapped;
+    unbatched inputs drop N):
+              query (N, L, E)   key (N, S, kdim)   value (N, S, vdim)   E = embed_dim, H = num_heads,
+              D = E // H        in_proj_weight (3E, E) = [Wq; Wk; Wv]   (or q/k/v_proj_weight (E, E),
+              (E, kdim), (E, vdim) when kdim or vdim differ from E)     in_proj_bias (3E,) = [bq; bk; bv]
+              out_proj.weight Wo (E, E)   out_proj.bias bo (E,)
+              attn_mask (L, S) or (N*H, L, S)   key_padding_mask (N, S)   (bool: True = may NOT attend;
+              float: added to the scores)
+              attn_output (N, L, E)   attn_weights (N, L, S) averaged over heads, (N, H, L, S) if
+              average_attn_weights=False, None if need_weights=False
+    Forward:  q = query @ Wq.T + bq;  k = key @ Wk.T + bk;  v = value @ Wv.T + bv      (N, L|S, E)
+              qh, kh, vh = each split into H heads of D features                        (N, H, L|S, D)
+              s  = (qh / sqrt(D)) @ kh.T + mask             (N, H, L, S)  mask = attn_mask + key_padding_mask
+              p  = softmax(s, axis=-1)                       a row masked everywhere gives p = 0 (not NaN)
+              pd = p * drop                                  drop = keep / (1 - dropout) while training
+              o  = merge_heads(pd @ vh)                      (N, L, E)
+              attn_output = o @ Wo.T + bo;   attn_weights = pd.mean(axis=1)   (or pd itself)
+    Backward: (one pass: every gradient needs the same intermediate ones, so ``backward`` holds both blocks)
+              dWo = dy.T @ o (E, E);  dbo = dy.sum  (E,);  do = dy @ Wo           (N, L, E)
+              dpd = doh @ vh.T (+ the gradient of attn_weights, / H when averaged)   (N, H, L, S)
+              dvh = pd.T @ doh                                                       (N, H, S, D)
+              dp  = dpd * drop
+              ds  = p * (dp - sum(dp * p, axis=-1))          the softmax Jacobian; 0 on masked entries
+              dqh = ds @ kh / sqrt(D);   dkh = ds.T @ qh / sqrt(D)                    (N, H, L|S, D)
+              dq, dk, dv = merge_heads(dqh), merge_heads(dkh), merge_heads(dvh)       (N, L|S, E)
+              dWq = dq.T @ query  dWk = dk.T @ key  dWv = dv.T @ value   dbq, dbk, dbv = sums   (accumulated)
+              dquery = dq @ Wq  (N, L, E);  dkey = dk @ Wk  (N, S, kdim);  dvalue = dv @ Wv  (N, S, vdim)
+              ``backward(dy)`` or ``backward((dy, dweights))`` returns (dquery, dkey, dvalue). For
+              self-attention, ``mha(x, x, x)``, the caller adds them: dx = dquery + dkey + dvalue.
+    Masks:    bool masks become 0 / -inf; both masks are summed; is_causal is PyTorch's hint that
+              attn_mask is the causal mask: attn_mask is then required and used as given.
+              Dropout acts on the attention weights only; the returned weights include it (as torch).
+    Init:     in_proj / q,k,v_proj weights xavier_uniform_; in_proj_bias = 0; out_proj.weight
+              U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters)
+    Example:
+        mha = MultiheadAttention(8, 2, batch_first=True)
+        y, w = mha(x, x, x, attn_mask=generate_square_subsequent_mask(5))   # x (N, 5, 8)
+        dq, dk, dv = mha.backward(dy); dx = dq + dk + dv
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        kdim: int | None = None,
+        vdim: int | None = None,
+        batch_first: bool = False,
+    ) -> None:
+        super().__init__()
+        who = "MultiheadAttention"
+        self.embed_dim = check_positive_int(embed_dim, who, "embed_dim")
+        self.num_heads = check_positive_int(num_heads, who, "num_heads")
+        if self.embed_dim % self.num_heads:
+            raise ValueError(
+                f"{who}: embed_dim must be divisible by num_heads, got embed_dim={embed_dim}, "
+                f"num_heads={num_heads}"
+            )
+        self.head_dim = self.embed_dim // self.num_heads
+        self.dropout = check_number(dropout, who, "dropout", 0, 1, high_open=True)
+        self.kdim = self.embed_dim if kdim is None else check_positive_int(kdim, who, "kdim")
+        self.vdim = self.embed_dim if vdim is None else check_positive_int(vdim, who, "vdim")
+        self.batch_first = check_bool(batch_first, who, "batch_first")
+        bias = check_bool(bias, who, "bias")
+        self._qkv_same_embed_dim = self.kdim == self.embed_dim and self.vdim == self.embed_dim
+        dtype, E = get_default_dtype(), self.embed_dim
+        self.in_proj_weight = self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(xavier_uniform_(np.empty((3 * E, E), dtype)))
+        else:
+            self.q_proj_weight = Parameter(xavier_uniform_(np.empty((E, E), dtype)))
+            self.k_proj_weight = Parameter(xavier_uniform_(np.empty((E, self.kdim), dtype)))
+            self.v_proj_weight = Parameter(xavier_uniform_(np.empty((E, self.vdim), dtype)))
+        self.in_proj_bias = Parameter(np.zeros(3 * E, dtype)) if bias else None
+        self.out_proj = OutProjection(E, E, bias=bias)
+
+    # ------------------------------------------------------------------------------ forward
+    def forward(
+        self,
+        query: np.ndarray,
+        key: np.ndarray,
+        value: np.ndarray,
+        key_padding_mask: np.ndarray | None = None,
+        need_weights: bool = True,
+        attn_mask: np.ndarray | None = None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        query, key, value, mask, batched = self.check_inputs(query, key, value, key_padding_mask, attn_mask,
+                                                             is_causal)
+        Wq, Wk, Wv = self._proj_weights()
+        bq, bk, bv = self._proj_biases()
+        q, k, v = _affine(query, Wq, bq), _affine(key, Wk, bk), _affine(value, Wv, bv)
+        qh, kh, vh = (self._split_heads(t) for t in (q, k, v))
+        qh *= 1.0 / math.sqrt(self.head_dim)  # scale q before the product, as torch does
+        s = qh @ kh.swapaxes(-1, -2)
+        if mask is not None:
+            s += mask
+        p = masked_softmax(s)
+        drop = self._dropout_mask(p.shape, p.dtype)
+        pd = p if drop is None else p * drop
+        o = self._merge_heads(pd @ vh)
+        y = self.out_proj(o)
+        self._inputs, self._qkv, self._p, self._drop = (query, key, value), (qh, kh, vh), p, drop
+        self._need_weights, self._average, self._batched = need_weights, average_attn_weights, batched
+        weights = None
+        if need_weights:
+            weights = pd.mean(axis=1) if average_attn_weights else pd
+            weights = weights if batched else weights[0]
+        return self._unbatch(y, batched), weights
+
+    def _proj_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.in_proj_weight is not None:
+            return tuple(np.split(self.in_proj_weight.data, 3))
+        return self.q_proj_weight.data, self.k_proj_weight.data, self.v_proj_weight.data
+
+    def _proj_biases(self) -> tuple[np.ndarray | None, ...]:
+        return (None,) * 3 if self.in_proj_bias is None else tuple(np.split(self.in_proj_bias.data, 3))
+
+    def _split_heads(self, t: np.ndarray) -> np.ndarray:
+        N, T, _ = t.shape
+        return t.reshape(N, T, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+
+    def _merge_heads(self, th: np.ndarray) -> np.ndarray:
+        N, _, T, _ = th.shape
+        return th.transpose(0, 2, 1, 3).reshape(N, T, self.embed_dim)
+
+    def _dropout_mask(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
+        if not self.training or self.dropout == 0:
+            return None
+        keep = generator().random(shape) >= self.dropout
+        return keep.astype(dtype) / dtype.type(1.0 - self.dropout)
+
+    # ----------------------------------------------------------------------------- backward
+    def backward(self, grad: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dquery, dkey, dvalue) from dy or (dy, dweights); for self-attention the caller adds them.
+
+        Attention's parameter and input gradients share one pass (each needs dq, dk, dv), so this
+        method holds both blocks; ``backward_params`` runs it and drops the input gradients.
+        """
+        query, key, value = self._cached(self._inputs)
+        qh, kh, vh = self._qkv
+        p, drop = self._p, self._drop
+        dy, dweights = self._split_grad(grad, query.shape[:2])
+        pd = p if drop is None else p * drop
+        # output projection: w.r.t. parameters (Wo, bo) and w.r.t. its input o
+        doh = self._split_heads(self.out_proj.backward(dy))
+        # attention core (no parameters): through pd @ vh, the dropout and the softmax
+        dpd = doh @ vh.swapaxes(-1, -2)
+        if dweights is not None:
+            dpd += dweights[:, None] / self.num_heads if self._average else dweights
+        dvh = pd.swapaxes(-1, -2) @ doh
+        dp = dpd if drop is None else dpd * drop
+        ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
+        scale = 1.0 / math.sqrt(self.head_dim)
+        dqh = (ds @ kh) * scale  # qh was cached already scaled
+        dkh = ds.swapaxes(-1, -2) @ qh
+        dq, dk, dv = (self._merge_heads(t) for t in (dqh, dkh, dvh))
+        # input projections: w.r.t. parameters
+        self._accumulate_proj_grads((dq, dk, dv), (query, key, value))
+        # input projections: w.r.t. inputs
+        Wq, Wk, Wv = self._proj_weights()
+        grads = (dq @ Wq, dk @ Wk, dv @ Wv)
+        return tuple(self._unbatch(g, self._batched) for g in grads)
+
+    def _accumulate_proj_grads(self, douts: tuple[np.ndarray, ...], inputs: tuple[np.ndarray, ...]) -> None:
+        pairs = zip(douts, inputs, strict=True)
+        dWs = [d.reshape(-1, self.embed_dim).T @ x.reshape(-1, x.shape[-1]) for d, x in pairs]
+        if self.in_proj_weight is not None:
+            self.in_proj_weight.accumulate_grad(np.concatenate(dWs))
+        else:
+            params = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
+            for param, dW in zip(params, dWs, strict=True):
+                param.accumulate_grad(dW)
+        if self.in_proj_bias is not None:
+            self.in_proj_bias.accumulate_grad(np.concatenate([d.sum(axis=(0, 1)) for d in douts]))
+
+    def _split_grad(self, grad: Any, NL: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(dy, dweights) in the batch-first, batched layout; None parts become zeros / no term."""
+        if isinstance(grad, (tuple, list)):
+            if len(grad) != 2:
+                raise ValueError(
+                    f"MultiheadAttention.backward: expected dy or (dy, dweights), got {len(grad)} items"
+                )
+            dy, dweights = grad
+        else:
+            dy, dweights = grad, None  # a bare array is the gradient of the first output
+        dtype = self._p.dtype
+        N, L = NL
+        shape = (N, L, self.embed_dim)
+        if dy is None:
+            dy = np.zeros(shape, dtype)
+        else:
+            dy = self._check_grad(dy, self._orient(shape), dtype)
+            dy = self._batch(dy, self._batched)
+        if dweights is not None:
+            if not self._need_weights:
+                raise ValueError(
+                    "MultiheadAttention.backward: forward ran with need_weights=False, so attn_weights "
+                    "was None and its gradient must be None"
+                )
+            wshape = self._p.shape[:1] + self._p.shape[2:] if self._average else self._p.shape
+            dweights = self._check_grad(dweights, wshape if self._batched else wshape[1:], dtype)
+            dweights = dweights if self._batched else dweights[None]
+        return dy, dweights
+
+    # ------------------------------------------------------------------------------ layouts
+    def _orient(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """A batch-first (N, T, F) shape as the user sees it (batch_first, batched or not)."""
+        if not self._batched:
+            return shape[1:]
+        return shape if self.batch_first else (shape[1], shape[0], shape[2])
+
+    def _batch(self, x: np.ndarray, batched: bool) -> np.ndarray:
+        if not batched:
+            return x[None]
+        return x if self.batch_first else x.swapaxes(0, 1)
+
+    def _unbatch(self, x: np.ndarray, batched: bool) -> np.ndarray:
+        if not batched:
+            return x[0]
+        return x if self.batch_first else x.swapaxes(0, 1)
+
+    # ------------------------------------------------------------------------------- checks
+    def check_inputs(
+        self, query: Any, key: Any, value: Any, key_padding_mask: Any = None, attn_mask: Any = None,
+        is_causal: bool = False,
+    ) -> tuple[Any, ...]:
+        """(query, key, value, mask, batched): the inputs batch-first in the parameters' dtype and the
+        merged additive mask, or the ValueError / TypeError forward would raise; changes nothing.
+
+        A composite (the encoder layer) calls it at its door, so a bad mask is refused before any
+        child has run.
+        """
+        query, key, value, batched = self._check_inputs(query, key, value)
+        N, L, S = query.shape[0], query.shape[1], key.shape[1]
+        mask = self._merged_mask(attn_mask, key_padding_mask, is_causal, (N, L, S), batched)
+        return query, key, value, mask, batched
+
+    def _check_inputs(self, query: Any, key: Any, value: Any) -> tuple[np.ndarray, ...] | Any:
+        """query, key, value as batch-first (N, T, F) arrays in the parameters' dtype, and whether batched."""
+        arrays = [as_floating(a, "MultiheadAttention") for a in (query, key, value)]
+        q, k, v = arrays
+        batched = q.ndim == 3
+        if q.ndim not in (2, 3) or k.ndim != q.ndim or v.ndim != q.ndim:
+            raise ValueError(
+                f"{self._who()}: expected query, key and value all 3-D (batched) or all 2-D (unbatched), "
+                f"got {q.shape}, {k.shape}, {v.shape}"
+            )
+        for name, a, dim in (("query", q, self.embed_dim), ("key", k, self.kdim), ("value", v, self.vdim)):
+            if a.shape[-1] != dim:
+                raise ValueError(f"{self._who()}: expected {name} with {dim} features, got shape {a.shape}")
+        q, k, v = (self._batch(a, batched) for a in (q, k, v))
+        if k.shape[:2] != v.shape[:2]:
+            raise ValueError(
+                f"{self._who()}: key and value must have the same batch size and length S, "
+                f"got key {key.shape} and value {value.shape}"
+            )
+        if k.shape[0] != q.shape[0]:
+            raise ValueError(
+                f"{self._who()}: query and key must have the same batch size, got query {query.shape} "
+                f"and key {key.shape} (batch_first={self.batch_first})"
+            )
+        dtype = self.out_proj.weight.dtype  # compute in the parameters' dtype
+        return (*(a.astype(dtype, copy=False) for a in (q, k, v)), batched)
+
+    def _merged_mask(
+        self, attn_mask: Any, key_padding_mask: Any, is_causal: bool, NLS: tuple[int, int, int], batched: bool
+    ) -> np.ndarray | None:
+        """attn_mask + key_padding_mask as one additive float mask broadcasting to (N, H, L, S)."""
+        N, L, S = NLS
+        H, dtype = self.num_heads, self.out_proj.weight.dtype
+        if is_causal and attn_mask is None:
+            raise ValueError(
+                f"{self._who()}: is_causal=True is a hint that attn_mask is the causal mask, so attn_mask "
+                "is needed; make it with mt.generate_square_subsequent_mask(L)"
+            )
+        mask = None
+        if attn_mask is not None:
+            m = _additive(attn_mask, "attn_mask", dtype, self._who())
+            if m.shape == (L, S):
+                mask = m[None, None]
+            elif m.ndim == 3 and m.shape == (N * H, L, S):
+                mask = m.reshape(N, H, L, S)
+            else:
+                raise ValueError(
+                    f"{self._who()}: expected attn_mask of shape (L, S) = {(L, S)} or (N*num_heads, L, S) "
+                    f"= {(N * H, L, S) if batched else (H, L, S)}, got {m.shape}"
+                )
+        if key_padding_mask is not None:
+            m = _additive(key_padding_mask, "key_padding_mask", dtype, self._who())
+            if m.shape != ((N, S) if batched else (S,)):
+                raise ValueError(
+                    f"{self._who()}: expected key_padding_mask of shape {(N, S) if batched else (S,)} "
+                    f"(batch, key length), got {m.shape}"
+                )
+            m = m.reshape(N, 1, 1, S)
+            mask = m if mask is None else mask + m
+        return mask
+
+    def _who(self) -> str:
+        return f"MultiheadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads})"
+
+    def extra_repr(self) -> str:
+        extra = "" if self._qkv_same_embed_dim else f", kdim={self.kdim}, vdim={self.vdim}"
+        return (
+            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
+            f"bias={self.in_proj_bias is not None}{extra}, batch_first={self.batch_first}"
+        )
+
+
+def _affine(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """x @ W.T + b for x (N, T, in), W (out, in): PyTorch's weight layout."""
+    y = x @ W.T
+    if b is not None:
+        y += b
+    return y
+
+
+def _additive(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:
+    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given."""
+    m = np.asarray(mask)
+    if m.dtype == np.bool_:
+        return np.where(m, -np.inf, 0.0).astype(dtype)
+    if m.dtype.kind != "f":
+        raise TypeError(f"{who}: {name} must be a bool or floating array, got dtype {m.dtype}")
+    return m.astype(dtype, copy=False)

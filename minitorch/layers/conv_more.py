@@ -1,0 +1,262 @@
+"""Conv1d and ConvTranspose2d, built on the im2col / col2im helpers of ``_im2col.py``.
+
+Conv1d is Conv2d on (N, C, 1, L) images with a (1, k) kernel. ConvTranspose2d is the adjoint of
+Conv2d: its forward is Conv2d's input gradient (col2im of weight products), its input gradient is
+Conv2d's forward (im2col, then a product).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.checks import check_nonnegative_int, check_positive_int
+from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.layers._im2col import _check_fits, _col2im, _im2col, _output_size, _pad, _pair, _unpad
+from minitorch.module import Module, Parameter
+from minitorch.random import generator
+
+
+def _int(value: object, who: str, name: str, minimum: int) -> int:
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]  # torch accepts (k,) for a 1-d size
+    return (check_positive_int if minimum == 1 else check_nonnegative_int)(value, who, name)
+
+
+class Conv1d(Module):
+    """1-D cross-correlation over (N, C, L) sequences, as torch.nn.Conv1d (groups=1, zero padding).
+
+    Shapes:   x (N, C, L)   weight (O, C, k)   bias (O,)   y (N, O, OL)
+              OL = (L + pad_left + pad_right - d*(k-1) - 1) // s + 1
+    Forward:  y[n, o, t] = bias[o] + sum_{c,i} weight[o, c, i] * xp[n, c, t*s + i*d]
+              computed as one product over K = C*k and M = N*OL:
+              xp   = zero-pad(x)                                  (N, C, Lp)
+              cols = im2col(xp as (N, C, 1, Lp), kernel (1, k))   (K, M)   column m = window m
+              Y    = weight.reshape(O, K) @ cols + bias[:, None]  (O, M)
+              y    = Y.reshape(O, N, OL).transpose(1, 0, 2)
+    Backward: dY    = dy.transpose(1, 0, 2).reshape(O, M)
+              dW    = (dY @ cols.T).reshape(O, C, k)              accumulated into weight.grad
+              db    = dY.sum(axis=1)                              (O,)   accumulated into bias.grad
+              dcols = weight.reshape(O, K).T @ dY                 (K, M)
+              dx    = col2im(dcols) without the padded border     (N, C, L)   returned
+    Padding:  an int pads both ends; "valid" is 0; "same" (stride 1) pads d*(k-1) in total, left = total // 2.
+    Init:     weight, bias ~ U(-b, b), b = 1/sqrt(C*k)   (torch's default)
+    Example:
+        conv = Conv1d(4, 8, kernel_size=3, padding=1)
+        y = conv(np.zeros((2, 4, 50), np.float32))       # (2, 8, 50)
+        dx = conv.backward(np.ones_like(y))               # (2, 4, 50); conv.weight.grad (8, 4, 3)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int | str = 0, dilation: int = 1, bias: bool = True) -> None:
+        super().__init__()
+        who = "Conv1d"
+        self.in_channels = check_positive_int(in_channels, who, "in_channels")
+        self.out_channels = check_positive_int(out_channels, who, "out_channels")
+        self.kernel_size = _int(kernel_size, who, "kernel_size", 1)
+        self.stride = _int(stride, who, "stride", 1)
+        self.dilation = _int(dilation, who, "dilation", 1)
+        self.padding, self._pads = self._parse_padding(padding)
+        b = 1.0 / np.sqrt(self.in_channels * self.kernel_size)
+        dtype, rng = get_default_dtype(), generator()
+        shape = (self.out_channels, self.in_channels, self.kernel_size)
+        self.weight = Parameter(rng.uniform(-b, b, shape).astype(dtype))
+        self.bias = Parameter(rng.uniform(-b, b, self.out_channels).astype(dtype)) if bias else None
+        self._cols: np.ndarray | None = None
+        self._xp_shape: tuple[int, ...] | None = None
+
+    @property
+    def _geometry(self) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+        """kernel, stride, dilation as the (1, k) pairs of the 2-D helpers."""
+        return (1, self.kernel_size), (1, self.stride), (1, self.dilation)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        xp = _pad(x[:, :, None, :], self._pads)
+        cols = _im2col(xp, *self._geometry)
+        self._cols, self._xp_shape = cols, xp.shape
+        Y = self.weight.data.reshape(self.out_channels, -1) @ cols
+        if self.bias is not None:
+            Y += self.bias.data[:, None]
+        return np.ascontiguousarray(Y.reshape(self.out_channels, len(x), -1).transpose(1, 0, 2))
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        cols = self._cached(self._cols)
+        dY = self._dY(dy)
+        # w.r.t. parameters
+        self.weight.accumulate_grad((dY @ cols.T).reshape(self.weight.shape))
+        if self.bias is not None:
+            self.bias.accumulate_grad(dY.sum(axis=1))
+
+    def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        self._cached(self._cols)
+        dY = self._dY(dy)
+        # w.r.t. input
+        dcols = self.weight.data.reshape(self.out_channels, -1).T @ dY
+        dxp = _col2im(dcols, self._xp_shape, *self._geometry)
+        return _unpad(dxp, self._pads)[:, :, 0, :]
+
+    def _dY(self, dy: np.ndarray) -> np.ndarray:
+        """dy checked against the output's shape, as (O, N*OL)."""
+        OL = _output_size(self._xp_shape[2:], *self._geometry)[1]
+        dy = self._check_grad(dy, (self._xp_shape[0], self.out_channels, OL), self.weight.dtype)
+        return dy.transpose(1, 0, 2).reshape(self.out_channels, -1)
+
+    def _parse_padding(self, padding: int | str) -> tuple[object, tuple[int, int, int, int]]:
+        """(padding as torch stores it, (0, 0, left, right) pads of the (N, C, 1, L) image)."""
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Conv1d: padding must be an int, 'valid' or 'same', got {padding!r}")
+            if padding == "same" and self.stride != 1:
+                raise ValueError(f"Conv1d: padding='same' needs stride 1, got stride={self.stride}")
+            total = self.dilation * (self.kernel_size - 1) if padding == "same" else 0
+            return padding, (0, 0, total // 2, total - total // 2)
+        p = _int(padding, "Conv1d", "padding", 0)
+        return p, (0, 0, p, p)
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "Conv1d")
+        if x.ndim != 3 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Conv1d(in_channels={self.in_channels}): expected input (N, {self.in_channels}, L), "
+                f"got {x.shape}"
+            )
+        _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
+                    self._geometry[0], self._geometry[2])
+        return x.astype(self.weight.dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"
+        if self.padding != 0:
+            text += f", padding={self.padding!r}"
+        if self.dilation != 1:
+            text += f", dilation={self.dilation}"
+        return text + (", bias=False" if self.bias is None else "")
+
+
+class ConvTranspose2d(Module):
+    """Transposed 2-D convolution ("deconvolution"), as torch.nn.ConvTranspose2d (groups=1).
+
+    Shapes:   x (N, C, H, W)   weight (C, O, kh, kw)   bias (O,)   y (N, O, OH, OW)
+              OH = (H - 1)*sh - 2*ph + dh*(kh - 1) + output_padding_h + 1, likewise OW
+    Forward:  every input pixel scatters weight[c] (scaled by x[n, c, h, w]) onto the output:
+              y_full[n, o, h*sh + i*dh, w*sw + j*dw] += x[n, c, h, w] * weight[c, o, i, j]
+              computed as Conv2d's input gradient, with K = O*kh*kw and M = N*H*W:
+              X    = x.transpose(1, 0, 2, 3).reshape(C, M)                (C, M)
+              cols = weight.reshape(C, K).T @ X                           (K, M)
+              y_full = col2im(cols)                                       (N, O, OH + 2ph, OW + 2pw)
+              y    = y_full without its border of ph rows, pw columns, + bias[o]
+    Backward: dy_full = zero-pad(dy) by (ph, pw)                          (N, O, OH + 2ph, OW + 2pw)
+              dcols   = im2col(dy_full)                                   (K, M)   Conv2d's forward
+              dW      = (X @ dcols.T).reshape(C, O, kh, kw)               accumulated into weight.grad
+              db      = dy.sum(axis=(0, 2, 3))                            (O,)  accumulated into bias.grad
+              dx      = (weight.reshape(C, K) @ dcols).reshape(C, N, H, W).transpose(1, 0, 2, 3)   returned
+    output_padding adds rows/columns at the bottom/right (it picks one of the stride's possible
+    output sizes); it must be smaller than the stride here (torch also allows < dilation).
+    Init:     weight, bias ~ U(-b, b), b = 1/sqrt(O*kh*kw)   (torch's default: fan_in of weight dim 1)
+    Example:
+        up = ConvTranspose2d(8, 4, kernel_size=2, stride=2)
+        y = up(np.zeros((1, 8, 7, 7), np.float32))     # (1, 4, 14, 14)
+        dx = up.backward(np.ones_like(y))               # (1, 8, 7, 7); up.weight.grad (8, 4, 2, 2)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 output_padding: int | tuple[int, int] = 0, bias: bool = True,
+                 dilation: int | tuple[int, int] = 1) -> None:
+        super().__init__()
+        who = "ConvTranspose2d"
+        self.in_channels = check_positive_int(in_channels, who, "in_channels")
+        self.out_channels = check_positive_int(out_channels, who, "out_channels")
+        self.kernel_size = _pair(kernel_size, "kernel_size", who)
+        self.stride = _pair(stride, "stride", who)
+        self.padding = _pair(padding, "padding", who, minimum=0)
+        self.output_padding = _pair(output_padding, "output_padding", who, minimum=0)
+        self.dilation = _pair(dilation, "dilation", who)
+        if any(op >= s for op, s in zip(self.output_padding, self.stride, strict=True)):
+            raise ValueError(
+                f"{who}: output_padding must be smaller than stride, got output_padding="
+                f"{self.output_padding}, stride={self.stride}"
+            )
+        kh, kw = self.kernel_size
+        b = 1.0 / np.sqrt(self.out_channels * kh * kw)
+        dtype, rng = get_default_dtype(), generator()
+        shape = (self.in_channels, self.out_channels, kh, kw)
+        self.weight = Parameter(rng.uniform(-b, b, shape).astype(dtype))
+        self.bias = Parameter(rng.uniform(-b, b, self.out_channels).astype(dtype)) if bias else None
+        self._X: np.ndarray | None = None
+        self._x_shape: tuple[int, ...] | None = None
+
+    @property
+    def _pads(self) -> tuple[int, int, int, int]:
+        ph, pw = self.padding
+        return ph, ph, pw, pw
+
+    def _full_shape(self, x_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """(N, O, OH + 2ph, OW + 2pw): the output before the padding is cropped."""
+        N, _, H, W = x_shape
+        full = [(size - 1) * s + d * (k - 1) + 1 + op for size, s, d, k, op in zip(
+            (H, W), self.stride, self.dilation, self.kernel_size, self.output_padding, strict=True)]
+        return N, self.out_channels, full[0], full[1]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        X = x.transpose(1, 0, 2, 3).reshape(self.in_channels, -1)
+        self._X, self._x_shape = X, x.shape
+        cols = self.weight.data.reshape(self.in_channels, -1).T @ X
+        y_full = _col2im(cols, self._full_shape(x.shape), self.kernel_size, self.stride, self.dilation)
+        y = _unpad(y_full, self._pads)
+        if self.bias is not None:
+            y += self.bias.data[:, None, None]
+        return y
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        X = self._cached(self._X)
+        dy, dcols = self._dcols(dy)
+        # w.r.t. parameters
+        self.weight.accumulate_grad((X @ dcols.T).reshape(self.weight.shape))
+        if self.bias is not None:
+            self.bias.accumulate_grad(dy.sum(axis=(0, 2, 3)))
+
+    def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        self._cached(self._X)
+        _, dcols = self._dcols(dy)
+        N, C, H, W = self._x_shape
+        # w.r.t. input
+        dX = self.weight.data.reshape(C, -1) @ dcols
+        return np.ascontiguousarray(dX.reshape(C, N, H, W).transpose(1, 0, 2, 3))
+
+    def _dcols(self, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(dy checked against the output's shape, im2col of dy padded back to the full output)."""
+        N, C_out, Hf, Wf = self._full_shape(self._x_shape)
+        ph, pw = self.padding
+        dy = self._check_grad(dy, (N, C_out, Hf - 2 * ph, Wf - 2 * pw), self.weight.dtype)
+        return dy, _im2col(_pad(dy, self._pads), self.kernel_size, self.stride, self.dilation)
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "ConvTranspose2d")
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"ConvTranspose2d(in_channels={self.in_channels}): expected input "
+                f"(N, {self.in_channels}, H, W), "
+                f"got {x.shape}"
+            )
+        _, _, Hf, Wf = self._full_shape(x.shape)
+        ph, pw = self.padding
+        if Hf - 2 * ph < 1 or Wf - 2 * pw < 1:
+            raise ValueError(
+                f"ConvTranspose2d(padding={self.padding}): the output of input {x.shape} would be "
+                f"{Hf - 2 * ph}x{Wf - 2 * pw}, empty"
+            )
+        return x.astype(self.weight.dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.output_padding != (0, 0):
+            text += f", output_padding={self.output_padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        return text + (", bias=False" if self.bias is None else "")

@@ -1,0 +1,94 @@
+"""Group normalisation: standardise each sample over groups of channels, then scale and shift per channel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minitorch.checks import check_number, check_positive_int
+from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.functional import standardize, standardize_backward
+from minitorch.module import Module, Parameter
+
+
+class GroupNorm(Module):
+    """Normalise each sample over G groups of C/G channels, as torch.nn.GroupNorm.
+
+    Shapes:   x (N, C, *)   weight, bias (C,)   y (N, C, *)
+              xg = x.reshape(N, G, -1): group g holds channels g*C/G .. (g+1)*C/G - 1 and all their
+              positions, m = (C/G) * prod(*) values per (sample, group)
+    Forward:  mean  = xg.mean(2);  var = ((xg - mean)**2).mean(2)       (biased: / m)
+              x_hat = ((xg - mean) / sqrt(var + eps)).reshape(x.shape)
+              y     = weight[c] * x_hat + bias[c]      (per channel; y = x_hat if affine=False)
+    Backward: dweight = sum(dy * x_hat, every axis but 1)    (C,)   accumulated into weight.grad
+              dbias   = sum(dy, every axis but 1)            (C,)   accumulated into bias.grad
+              dx_hat  = dy * weight[c]
+              dxg = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))   means over axis 2
+              dx  = dxg.reshape(x.shape)                     (N, C, *)
+    Init:     weight = 1, bias = 0   (no running statistics: training and eval compute the same)
+    G = 1 is LayerNorm over (C, *) with per-channel affine; G = C is InstanceNorm with affine.
+    Example:
+        gn = GroupNorm(2, 4)
+        y = gn(np.random.randn(3, 4, 5, 5))    # channels 0-1 and 2-3 standardised per sample
+        dx = gn.backward(np.ones_like(y))
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True) -> None:
+        super().__init__()
+        self.num_groups = check_positive_int(num_groups, "GroupNorm", "num_groups")
+        self.num_channels = check_positive_int(num_channels, "GroupNorm", "num_channels")
+        if self.num_channels % self.num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels must be divisible by num_groups, got num_channels={num_channels}, "
+                f"num_groups={num_groups}"
+            )
+        self.eps = check_number(eps, "GroupNorm", "eps", 0)
+        self.affine = bool(affine)
+        dtype = get_default_dtype()
+        self.weight = Parameter(np.ones(self.num_channels, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(self.num_channels, dtype)) if affine else None
+        self._x_hat: np.ndarray | None = None
+        self._inv_std: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        xg_hat, inv_std, _, _ = standardize(x.reshape(len(x), self.num_groups, -1), (2,), self.eps)
+        x_hat = xg_hat.reshape(x.shape)
+        self._x_hat, self._inv_std = x_hat, inv_std
+        if self.weight is None:
+            return x_hat
+        return x_hat * self._per_channel(self.weight.data, x.ndim) + self._per_channel(self.bias.data, x.ndim)
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        x_hat = self._cached(self._x_hat)
+        dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
+        if self.weight is None:
+            return
+        # w.r.t. parameters
+        axes = tuple(i for i in range(x_hat.ndim) if i != 1)
+        self.weight.accumulate_grad(np.sum(dy * x_hat, axis=axes))
+        self.bias.accumulate_grad(dy.sum(axis=axes))
+
+    def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        x_hat = self._cached(self._x_hat)
+        dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
+        # w.r.t. input
+        dx_hat = dy if self.weight is None else dy * self._per_channel(self.weight.data, dy.ndim)
+        grouped = (len(dy), self.num_groups, -1)
+        dxg = standardize_backward(dx_hat.reshape(grouped), x_hat.reshape(grouped), self._inv_std, (2,))
+        return dxg.reshape(x_hat.shape)
+
+    @staticmethod
+    def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+        return v.reshape((-1,) + (1,) * (ndim - 2))
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "GroupNorm")
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(
+                f"GroupNorm(num_channels={self.num_channels}): expected input (N, {self.num_channels}, *), "
+                f"got {x.shape}"
+            )
+        return x if self.weight is None else x.astype(self.weight.dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -1,0 +1,192 @@
+"""Transformer encoder: the self-attention + feed-forward block and a stack of independent copies."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
+from minitorch.dtypes import as_floating
+from minitorch.layers.activations import GELU, ReLU
+from minitorch.layers.attention import MultiheadAttention
+from minitorch.layers.dropout import Dropout
+from minitorch.layers.layernorm import LayerNorm
+from minitorch.layers.linear import Linear
+from minitorch.module import Module, ModuleList
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then a feed-forward network, each with a residual sum and LayerNorm, as torch's.
+
+    Shapes:   src, y (N, T, d_model) with batch_first=True, (T, N, d_model) otherwise, (T, d_model) unbatched
+              src_mask (T, T) or (N*nhead, T, T)   src_key_padding_mask (N, T)   (bool True = may not attend)
+    Forward:  sa(x) = dropout1(self_attn(x, x, x, src_mask, src_key_padding_mask, need_weights=False)[0])
+              ff(x) = dropout2(linear2(dropout(activation(linear1(x)))))
+              post-norm (norm_first=False):  h = norm1(src + sa(src));   y = norm2(h + ff(h))
+              pre-norm  (norm_first=True):   h = src + sa(norm1(src));   y = h + ff(norm2(h))
+    Backward: (the residual sums split the gradient: this layer writes its own backward)
+              post-norm:  dh = norm2.backward(dy);  dh = dh + ff.backward(dh)
+                          da = norm1.backward(dh);  dsrc = da + sum(self_attn.backward(dropout1.backward(da)))
+              pre-norm:   dh = dy + norm2.backward(ff.backward(dy))
+                          dsrc = dh + norm1.backward(sum(self_attn.backward(dropout1.backward(dh))))
+              (self-attention: dquery + dkey + dvalue, all three inputs are the same x)
+              every parameter's gradient is accumulated by the child that owns it
+    Init:     the children's own (MultiheadAttention: xavier; Linear: U(-k, k); LayerNorm: 1, 0)
+    activation: "relu", "gelu" (exact, erf) or an element-wise Module, e.g. GELU(approximate="tanh")
+    (GPT-2's form); torch's takes a string or a callable the same way.
+    Example:
+        layer = TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
+        y = layer(np.random.randn(2, 5, 16), src_mask=generate_square_subsequent_mask(5))
+        dx = layer.backward(np.ones((2, 5, 16)))
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Module = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        who = "TransformerEncoderLayer"
+        self.d_model = check_positive_int(d_model, who, "d_model")
+        self.nhead = check_positive_int(nhead, who, "nhead")
+        self.dim_feedforward = check_positive_int(dim_feedforward, who, "dim_feedforward")
+        p = check_number(dropout, who, "dropout", 0, 1, high_open=True)
+        if isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
+            self.activation_name = None
+        else:
+            self.activation_name = check_choice(activation, who, "activation", ("relu", "gelu"))
+        self.layer_norm_eps = check_number(layer_norm_eps, who, "layer_norm_eps", 0)
+        self.batch_first = check_bool(batch_first, who, "batch_first")
+        self.norm_first = check_bool(norm_first, who, "norm_first")
+        bias = check_bool(bias, who, "bias")
+        # children in torch's order, so parameters() and state_dict() list as torch's do
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=p, bias=bias, batch_first=batch_first)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = Dropout(p)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.dropout1 = Dropout(p)
+        self.dropout2 = Dropout(p)
+        if self.activation_name is None:
+            self.activation = activation
+        else:
+            self.activation = ReLU() if activation == "relu" else GELU()
+
+    def forward(
+        self,
+        src: np.ndarray,
+        src_mask: np.ndarray | None = None,
+        src_key_padding_mask: np.ndarray | None = None,
+        is_causal: bool = False,
+    ) -> np.ndarray:
+        src = as_floating(src, "TransformerEncoderLayer").astype(self.linear1.W.dtype, copy=False)
+        masks = {"attn_mask": src_mask, "key_padding_mask": src_key_padding_mask, "is_causal": is_causal}
+        self.self_attn.check_inputs(src, src, src, **masks)  # bad input: an error before any child runs
+        self._shape = src.shape
+        if self.norm_first:
+            h = src + self._sa_block(self.norm1(src), masks)
+            return h + self._ff_block(self.norm2(h))
+        h = self.norm1(src + self._sa_block(src, masks))
+        return self.norm2(h + self._ff_block(h))
+
+    def _sa_block(self, x: np.ndarray, masks: dict[str, Any]) -> np.ndarray:
+        return self.dropout1(self.self_attn(x, x, x, need_weights=False, **masks)[0])
+
+    def _ff_block(self, x: np.ndarray) -> np.ndarray:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dsrc from dy; each child accumulates its own parameters' gradients (see the class docstring)."""
+        dy = self._check_grad(dy, self._cached(self._shape), self.linear1.W.dtype)
+        if self.norm_first:
+            dh = dy + self.norm2.backward(self._ff_block_backward(dy))
+            return dh + self.norm1.backward(self._sa_block_backward(dh))
+        dh = self.norm2.backward(dy)
+        dh = dh + self._ff_block_backward(dh)
+        da = self.norm1.backward(dh)
+        return da + self._sa_block_backward(da)
+
+    def _sa_block_backward(self, dy: np.ndarray) -> np.ndarray:
+        dquery, dkey, dvalue = self.self_attn.backward(self.dropout1.backward(dy))
+        return dquery + dkey + dvalue  # one x fed all three inputs
+
+    def _ff_block_backward(self, dy: np.ndarray) -> np.ndarray:
+        d = self.linear2.backward(self.dropout2.backward(dy))
+        return self.linear1.backward(self.activation.backward(self.dropout.backward(d)))
+
+    def extra_repr(self) -> str:
+        return (
+            f"d_model={self.d_model}, nhead={self.nhead}, dim_feedforward={self.dim_feedforward}, "
+            f"activation={self.activation_name or self.activation!r}, batch_first={self.batch_first}, "
+            f"norm_first={self.norm_first}"
+        )
+
+
+class TransformerEncoder(Module):
+    """A stack of ``num_layers`` independent copies of ``encoder_layer``, then an optional norm, as torch's.
+
+    Shapes:   src, y as the layer's   mask (T, T) or (N*nhead, T, T)   src_key_padding_mask (N, T)
+    Forward:  h_0 = src;  h_i = layers[i](h_{i-1}, src_mask=mask, src_key_padding_mask=..., is_causal=...)
+              y = norm(h_k)  (y = h_k if norm is None)
+    Backward: dh_k = norm.backward(dy) (or dy);  dh_{i-1} = layers[i].backward(dh_i);  dsrc = dh_0
+    Init:     each layer is a deep copy of ``encoder_layer`` (same starting weights, trained apart);
+              ``encoder_layer`` itself is not part of the model. enable_nested_tensor and mask_check
+              are accepted for PyTorch's signature and have no effect (there are no nested tensors).
+    Example:
+        enc = TransformerEncoder(TransformerEncoderLayer(16, 4, 32, batch_first=True), num_layers=2)
+        y = enc(x, mask=generate_square_subsequent_mask(x.shape[1]));  dx = enc.backward(dy)
+    """
+
+    def __init__(
+        self,
+        encoder_layer: TransformerEncoderLayer,
+        num_layers: int,
+        norm: Module | None = None,
+        enable_nested_tensor: bool = True,
+        mask_check: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(encoder_layer, Module):
+            raise TypeError(
+                f"TransformerEncoder: encoder_layer must be a Module, got {type(encoder_layer).__name__}"
+            )
+        if norm is not None and not isinstance(norm, Module):
+            raise TypeError(f"TransformerEncoder: norm must be a Module or None, got {type(norm).__name__}")
+        self.num_layers = check_positive_int(num_layers, "TransformerEncoder", "num_layers")
+        self.enable_nested_tensor = check_bool(enable_nested_tensor, "TransformerEncoder",
+                                               "enable_nested_tensor")
+        self.mask_check = check_bool(mask_check, "TransformerEncoder", "mask_check")
+        # a container named "layers" with children "0", "1", ...: torch's state_dict names
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(self.num_layers)])
+        self.norm = norm
+
+    def forward(
+        self,
+        src: np.ndarray,
+        mask: np.ndarray | None = None,
+        src_key_padding_mask: np.ndarray | None = None,
+        is_causal: bool | None = None,
+    ) -> np.ndarray:
+        h = src
+        for layer in self.layers:
+            h = layer(h, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        return h if self.norm is None else self.norm(h)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        dh = dy if self.norm is None else self.norm.backward(dy)
+        for layer in reversed(list(self.layers)):
+            dh = layer.backward(dh)
+        return dh
+
+    def extra_repr(self) -> str:
+        return f"num_layers={self.num_layers}"

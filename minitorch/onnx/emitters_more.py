@@ -1,0 +1,148 @@
+"""ONNX emitters of the layers added for issue 15 (registered in ``EMITTERS`` by class on import, opset 17).
+
+Opset 17 has no Mish and no GroupNormalization: both are written out from their formulas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minitorch.layers import (
+    AdaptiveMaxPool2d,
+    Conv1d,
+    ConvTranspose2d,
+    Dropout2d,
+    GroupNorm,
+    Hardtanh,
+    Mish,
+    PReLU,
+    SiLU,
+    Softplus,
+    Unflatten,
+    Upsample,
+)
+from minitorch.onnx.exporter import _Graph, emitter
+
+
+@emitter(SiLU)
+def _silu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    return g.op("Mul", [x, g.op("Sigmoid", [x], "silu")], "silu")
+
+
+@emitter(Mish)
+def _mish(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    return g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x], "mish")], "mish")], "mish")
+
+
+@emitter(Softplus)
+def _softplus(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    # where(beta*x > threshold, x, softplus(beta*x) / beta), as torch
+    bx = g.op("Mul", [x, g.const(m.beta, "beta")], "softplus")
+    smooth = g.op("Div", [g.op("Softplus", [bx], "softplus"), g.const(m.beta, "beta")], "softplus")
+    linear = g.op("Greater", [bx, g.const(m.threshold, "threshold")], "softplus")
+    return g.op("Where", [linear, x, smooth], "softplus")
+
+
+@emitter(Hardtanh)
+def _hardtanh(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    return g.op("Clip", [x, g.const(m.min_val, "min"), g.const(m.max_val, "max")], "hardtanh")
+
+
+@emitter(PReLU)
+def _prelu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    slope = m.weight.data if m.num_parameters == 1 else m.weight.data.reshape((-1,) + (1,) * (len(shape) - 2))
+    return g.op("PRelu", [x, g.const(slope, "slope")], "prelu")
+
+
+@emitter(Dropout2d)
+def _dropout2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    return g.op("Identity", [x], "identity")  # the identity at inference
+
+
+@emitter(GroupNorm)
+def _group_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    grouped = g.op("Reshape", [x, g.const([0, m.num_groups, -1], "shape", np.int64)], "group_norm")
+    mean = g.op("ReduceMean", [grouped], "group_norm", axes=[2])
+    centred = g.op("Sub", [grouped, mean], "group_norm")
+    var = g.op("ReduceMean", [g.op("Mul", [centred, centred], "group_norm")], "group_norm", axes=[2])
+    std = g.op("Sqrt", [g.op("Add", [var, g.const(m.eps, "eps")], "group_norm")], "group_norm")
+    x_hat = g.op("Reshape", [g.op("Div", [centred, std], "group_norm"), g.op("Shape", [x], "group_norm")],
+                 "group_norm")
+    if m.weight is None:
+        return x_hat
+    per_channel = (-1,) + (1,) * (len(shape) - 2)
+    scaled = g.op("Mul", [x_hat, g.const(m.weight.data.reshape(per_channel), "gamma")], "group_norm")
+    return g.op("Add", [scaled, g.const(m.bias.data.reshape(per_channel), "beta")], "group_norm")
+
+
+@emitter(Conv1d)
+def _conv1d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    _, _, left, right = m._pads
+    inputs = [x, g.const(m.weight.data, "weight")]
+    inputs += [] if m.bias is None else [g.const(m.bias.data, "bias")]
+    return g.op("Conv", inputs, "conv1d", kernel_shape=[m.kernel_size], strides=[m.stride],
+                dilations=[m.dilation], pads=[left, right])
+
+
+@emitter(ConvTranspose2d)
+def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    ph, pw = m.padding
+    inputs = [x, g.const(m.weight.data, "weight")]
+    inputs += [] if m.bias is None else [g.const(m.bias.data, "bias")]
+    return g.op("ConvTranspose", inputs, "conv_transpose", kernel_shape=list(m.kernel_size),
+                strides=list(m.stride), dilations=list(m.dilation), pads=[ph, pw, ph, pw],
+                output_padding=list(m.output_padding))
+
+
+@emitter(Upsample)
+def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    if m.mode == "nearest":
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+    else:
+        transform = "align_corners" if m.align_corners else "pytorch_half_pixel"
+        attrs = {"mode": "linear", "coordinate_transformation_mode": transform}
+    if m.scale_factor is not None:  # torch maps with 1 / scale_factor: give ONNX the same scales
+        scales = g.const([1.0, 1.0, *m._scales], "scales", np.float32)
+        return g.op("Resize", [x, "", scales], "resize", **attrs)
+    # sizes: the batch and channel dims are the input's, so the graph keeps a free batch dim
+    nc = g.op("Slice", [g.op("Shape", [x], "resize"), g.const([0], "start", np.int64),
+                        g.const([2], "end", np.int64)], "resize")
+    sizes = g.op("Concat", [nc, g.const(list(m._sizes), "hw", np.int64)], "resize", axis=0)
+    return g.op("Resize", [x, "", "", sizes], "resize", **attrs)
+
+
+@emitter(AdaptiveMaxPool2d)
+def _adaptive_max_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    h, w = shape[2:]
+    oh = h if m._size[0] is None else m._size[0]
+    ow = w if m._size[1] is None else m._size[1]
+    if (oh, ow) == (1, 1):
+        return g.op("GlobalMaxPool", [x], "global_max_pool")
+    rows = []
+    for i in range(oh):  # one ReduceMax per bin (bins may be uneven and overlap): oh*ow small nodes
+        cells = []
+        for j in range(ow):
+            start = [(i * h) // oh, (j * w) // ow]
+            end = [-((-(i + 1) * h) // oh), -((-(j + 1) * w) // ow)]
+            window = g.op("Slice", [x, g.const(start, "start", np.int64), g.const(end, "end", np.int64),
+                                    g.const([2, 3], "axes", np.int64)], "adaptive_max_pool")
+            cells.append(g.op("ReduceMax", [window], "adaptive_max_pool", axes=[2, 3], keepdims=1))
+        rows.append(g.op("Concat", cells, "adaptive_max_pool", axis=3))
+    return g.op("Concat", rows, "adaptive_max_pool", axis=2)
+
+
+@emitter(Unflatten)
+def _unflatten(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    dim = m.dim % len(shape)
+    if dim == 0:
+        raise TypeError("onnx.export: Unflatten of the batch dim (dim=0) has no ONNX form with a free batch")
+    size = list(m.unflattened_size)
+    if -1 in size:
+        size[size.index(-1)] = shape[dim] // int(np.prod([s for s in size if s != -1]))
+    target = [0, *shape[1:dim], *size, *shape[dim + 1 :]]  # 0 copies the (free) batch dim
+    return g.op("Reshape", [x, g.const(target, "shape", np.int64)], "unflatten")
+
+
+

@@ -1,0 +1,77 @@
+"""Adagrad: per-coordinate steps shrinking with the sum of squared gradients (torch.optim.Adagrad)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minitorch.checks import check_bool, check_number
+from minitorch.module import Parameter
+from minitorch.optimizers.optimizer import Optimizer, Params
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), PyTorch's form: eps outside the square root, an optional lr decay.
+
+    For each Parameter p with a gradient, with lr, eps, wd = weight_decay, lr_decay and
+    t = p's own step count (1 on its first update):
+        1. g = -p.grad if maximize else p.grad
+        2. g = g + wd * p                           if wd != 0  (L2 penalty, folded into the gradient)
+        3. clr = lr / (1 + (t - 1) * lr_decay)
+        4. s = s + g * g                            from s = initial_accumulator_value
+        5. p = p - clr * g / (sqrt(s) + eps)        in place
+    Coordinates with large past gradients take small steps, rarely-updated ones large steps.
+    State:    step (t), sum (s)
+    Defaults: lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10 (torch's)
+    Example:
+        opt = Adagrad(model.parameters(), lr=0.1)
+        model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
+    """
+
+    state_names = ("step", "sum")
+
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False) -> None:
+        defaults = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+                    "initial_accumulator_value": initial_accumulator_value, "eps": eps, "maximize": maximize}
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+            check_number(group[name], "Adagrad", name, 0)
+        check_bool(group["maximize"], "Adagrad", "maximize")
+
+    def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return self.state_names
+
+    def step(self) -> None:
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]  # no gradient: no update
+            for p in params:
+                state = self.state.setdefault(p, {})
+                if not state:
+                    state.update(step=0, sum=np.full_like(p.data, group["initial_accumulator_value"]))
+                state["step"] += 1
+            adagrad(params, [p.grad for p in params], [self.state[p]["sum"] for p in params],
+                    [self.state[p]["step"] for p in params], lr=float(group["lr"]),
+                    weight_decay=float(group["weight_decay"]), lr_decay=float(group["lr_decay"]),
+                    eps=float(group["eps"]), maximize=group["maximize"])
+
+
+def adagrad(params: list[Parameter], grads: list[np.ndarray], state_sums: list[np.ndarray],
+            state_steps: list[int], *, lr: float, weight_decay: float, lr_decay: float, eps: float,
+            maximize: bool = False) -> None:
+    """Adagrad's update, one Parameter at a time (torch.optim's functional form).
+
+    ``state_steps`` holds each Parameter's step t of this update (already counted); ``state_sums`` are
+    updated in place. Lines are numbered as in ``Adagrad``'s docstring.
+    """
+    for p, g, s, t in zip(params, grads, state_sums, state_steps, strict=True):
+        g = -g if maximize else g                                                   # 1.
+        if weight_decay != 0:
+            g = g + weight_decay * p.data                                           # 2.
+        clr = lr / (1 + (t - 1) * lr_decay)                                         # 3.
+        s += g * g                                                                  # 4.
+        p.data -= clr * (g / (np.sqrt(s) + eps))                                    # 5.

@@ -1,0 +1,88 @@
+"""mt.lr_find: the sweep, its stop and suggestion, and everything restored bit for bit."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+
+
+def _setup(optimizer_cls=mt.Adam, **kwargs):
+    mt.manual_seed(0)
+    X, y = mt.datasets.make_spirals(n_samples=300, n_classes=3, seed=0)
+    model = mt.Sequential(mt.Linear(2, 32), mt.BatchNorm1d(32), mt.ReLU(), mt.Dropout(0.2), mt.Linear(32, 3))
+    optimizer = optimizer_cls(model.parameters(), **kwargs)
+    return model, optimizer, mt.DataLoader(X, y, batch_size=32, shuffle=True)
+
+
+def _snapshot(model, optimizer):
+    return (
+        [(p.data, p.data.copy(), None if p.grad is None else p.grad.copy()) for p in model.parameters()],
+        {k: np.array(v, copy=True) for k, v in model.state_dict().items()},
+        copy.deepcopy(optimizer.state_dict()),
+        mt.random.generator().bit_generator.state,
+        [m.training for m in model.modules()],
+    )
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), [(mt.Adam, {"lr": 1e-3}), (mt.SGD, {"lr": 0.1, "momentum": 0.9})])
+def test_lr_find_restores_model_optimizer_and_generator_bit_for_bit(cls, kwargs):
+    model, optimizer, loader = _setup(cls, **kwargs)
+    loss_fn = mt.CrossEntropyLoss()
+    mt.fit(model, loss_fn, optimizer, loader, epochs=1, verbose=0)  # some optimizer state and statistics
+    xb, yb = next(iter(loader))
+    loss_fn(model(xb), yb)
+    model.backward_params(loss_fn.backward())  # gradients waiting for a step
+    model[3].eval()
+    before = _snapshot(model, optimizer)
+    mt.lr_find(model, loss_fn, optimizer, loader, num_iter=30)
+    after = _snapshot(model, optimizer)
+    for (array, data, grad), (array2, data2, grad2) in zip(before[0], after[0], strict=True):
+        assert array is array2  # the same arrays, so views and optimizer references stay valid
+        assert data.tobytes() == data2.tobytes()
+        assert (grad is None and grad2 is None) or grad.tobytes() == grad2.tobytes()
+    assert before[1].keys() == after[1].keys()
+    assert all(before[1][k].tobytes() == after[1][k].tobytes() for k in before[1])
+    assert repr(before[2]) == repr(after[2])
+    assert before[3] == after[3] and before[4] == after[4]
+    assert all(not m.__dict__["_stack"] for m in model.modules())
+    # the run after lr_find is the run without it
+    optimizer.step()
+
+
+@pytest.mark.parametrize("rule", ["valley", "steepest"])
+def test_lr_find_sweeps_exponentially_stops_on_divergence_and_suggests_a_rate_before_the_minimum(rule):
+    mt.manual_seed(0)
+    X, y = mt.datasets.make_spirals(n_samples=300, n_classes=3, seed=0)
+    model = mt.Sequential(mt.Linear(2, 32), mt.ReLU(), mt.Linear(32, 3))
+    optimizer = mt.SGD(model.parameters(), lr=0.1)
+    loader = mt.DataLoader(X, y, batch_size=32, shuffle=True)
+    result = mt.lr_find(model, mt.CrossEntropyLoss(), optimizer, loader, start_lr=1e-5, end_lr=1e4,
+                        num_iter=80, rule=rule)
+    lrs = np.array(result.lrs)
+    np.testing.assert_allclose(lrs[1:] / lrs[:-1], (1e4 / 1e-5) ** (1 / 79), rtol=1e-9)
+    assert result.lrs[0] == 1e-5 and len(result.losses) == len(result.smoothed) == len(result.lrs)
+    assert result.stopped_early and len(result.lrs) < 80
+    assert result.lrs[0] < result.suggestion < result.lrs[-1] / 4  # well below where it diverged
+    if rule == "steepest":
+        skip = len(result.lrs) // 10
+        assert result.suggestion <= result.lrs[skip + int(np.argmin(result.smoothed[skip:]))]
+
+
+def test_lr_find_rejects_bad_arguments():
+    model, optimizer, loader = _setup()
+    with pytest.raises(ValueError, match="start_lr < end_lr"):
+        mt.lr_find(model, mt.CrossEntropyLoss(), optimizer, loader, start_lr=1.0, end_lr=0.1)
+    with pytest.raises(ValueError, match="num_iter"):
+        mt.lr_find(model, mt.CrossEntropyLoss(), optimizer, loader, num_iter=1)
+
+
+def test_lr_find_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    model, optimizer, loader = _setup()
+    result = mt.lr_find(model, mt.CrossEntropyLoss(), optimizer, loader, num_iter=20)
+    path = result.plot(tmp_path / "lr.png")
+    assert (tmp_path / "lr.png").stat().st_size > 1000 and path.endswith("lr.png")

@@ -1,0 +1,168 @@
+"""Adagrad, NAdam and RAdam as PyTorch trajectories (issue 15), their state_dict resume and argument checks.
+
+The same 4-8-3 MLP and its torch twin train side by side (tests/trajectories.py); every parameter is
+compared after each of 20 steps. torch keeps NAdam's mu_product as a 0-d tensor of its default dtype,
+so the float64 runs set torch's default dtype to float64 (MiniTorch keeps it in float64 always).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from oracle import tensor, torch_twin
+from trajectories import OPTIMIZERS, as_ours, batches, groups, make_model, train_both
+
+import minitorch as mt
+
+CONFIGS = [
+    ("Adagrad", {"lr": 0.1}, None),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1, "initial_accumulator_value": 0.3}, None),
+    ("Adagrad", {"lr": 0.05, "eps": 1e-3, "maximize": True}, None),
+    ("Adagrad", {"lr": 0.1}, {"lr": 0.02, "lr_decay": 0.1}),
+    ("NAdam", {"lr": 0.01}, None),
+    ("NAdam", {"lr": 0.01, "betas": (0.8, 0.95), "momentum_decay": 0.01, "weight_decay": 0.1}, None),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.2, "decoupled_weight_decay": True}, None),
+    ("NAdam", {"lr": 0.01, "maximize": True}, {"lr": 0.003, "betas": (0.5, 0.9)}),
+    ("RAdam", {"lr": 0.01}, None),
+    ("RAdam", {"lr": 0.01, "betas": (0.9, 0.9)}, None),  # rho_t > 5 from step 2: the rectified branch early
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "eps": 1e-4}, None),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.2, "decoupled_weight_decay": True, "maximize": True}, None),
+    ("RAdam", {"lr": 0.01, "betas": (0.8, 0.9)}, {"lr": 0.003}),
+]
+IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(CONFIGS)]
+
+
+@pytest.fixture
+def torch_float64():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("name, config, first_group", CONFIGS, ids=IDS)
+def test_trajectory_matches_torch_float64(float64, torch_float64, name, config, first_group):
+    train_both(name, config, first_group, np.float64, steps=30)
+
+
+@pytest.mark.parametrize("name, config, first_group", CONFIGS, ids=IDS)
+def test_trajectory_matches_torch_float32_and_stays_float32(name, config, first_group):
+    _, opt, _, _ = train_both(name, config, first_group, np.float32, rtol=1e-5, atol=1e-6)
+    for entry in opt.state.values():
+        for key, value in entry.items():
+            if key == "step":
+                assert isinstance(value, int)
+            elif key != "mu_product":
+                assert value.dtype == np.float32, key
+
+
+def test_radam_takes_plain_momentum_steps_while_rho_t_is_small():
+    """With beta2 = 0.999, rho_t <= 5 for t <= 5: the step is lr * m_hat, which at t = 1 is lr * g."""
+    p = mt.Parameter(np.zeros(3))
+    p.grad = np.array([2.0, -0.5, 0.0])
+    mt.RAdam([p], lr=0.1).step()
+    np.testing.assert_allclose(p.data, [-0.2, 0.05, 0.0], rtol=1e-15)
+
+
+def test_adagrad_first_step_is_lr_times_sign():
+    p = mt.Parameter(np.zeros(3))
+    p.grad = np.array([2.0, -0.5, 0.0])
+    mt.Adagrad([p], lr=0.1).step()
+    np.testing.assert_allclose(p.data, [-0.1, 0.1, 0.0], rtol=1e-9)
+
+
+@pytest.mark.parametrize("name, config, first_group", CONFIGS[1::3], ids=IDS[1::3])
+def test_resume_from_state_dict_is_bitwise_identical(name, config, first_group):
+    cls = {"Adagrad": mt.Adagrad, "NAdam": mt.NAdam, "RAdam": mt.RAdam}[name]
+    data = batches(10, np.float32)
+    loss_fn = mt.CrossEntropyLoss()
+
+    def run(model, opt, part):
+        for x, y in part:
+            loss_fn(model(x), y)
+            model.backward(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+
+    model = make_model()
+    opt = cls(groups(model, config, first_group), **config)
+    run(model, opt, data[:5])
+    saved_model, saved_opt = model.state_dict(), opt.state_dict()
+    run(model, opt, data[5:])
+    mt.manual_seed(99)
+    resumed = make_model()
+    resumed_opt = cls(groups(resumed, config, first_group), **{**config, "lr": 0.5})
+    resumed.load_state_dict(saved_model)
+    resumed_opt.load_state_dict(saved_opt)
+    run(resumed, resumed_opt, data[5:])
+    for p, q in zip(model.parameters(), resumed.parameters(), strict=True):
+        assert np.array_equal(p.data, q.data)
+
+
+@pytest.mark.parametrize("cls, kwargs, message", [
+    (mt.Adagrad, {"lr_decay": -1.0}, "Adagrad: lr_decay must be a number"),
+    (mt.Adagrad, {"initial_accumulator_value": -0.1}, "initial_accumulator_value"),
+    (mt.NAdam, {"betas": (0.9, 1.0)}, r"NAdam: betas\[1\] must be a number"),
+    (mt.NAdam, {"momentum_decay": -1e-3}, "momentum_decay"),
+    (mt.RAdam, {"betas": 0.9}, r"RAdam: betas must be a pair"),
+    (mt.RAdam, {"decoupled_weight_decay": "yes"}, "decoupled_weight_decay must be True or False"),
+])
+def test_constructors_validate_their_arguments(cls, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cls([mt.Parameter(np.zeros(2))], **kwargs)
+
+
+def test_nadam_rejects_a_corrupt_mu_product_on_load():
+    p = mt.Parameter(np.zeros(2))
+    p.grad = np.ones(2)
+    opt = mt.NAdam([p])
+    opt.step()
+    state = opt.state_dict()
+    state["state"][0]["mu_product"] = np.array(-1.0)
+    with pytest.raises(ValueError, match="mu_product"):
+        mt.NAdam([p]).load_state_dict(state)
+
+
+@pytest.mark.parametrize("cls", [mt.Adagrad, mt.NAdam, mt.RAdam])
+def test_checkpoint_round_trip_keeps_the_state(tmp_path, cls):
+    model = make_model()
+    opt = cls(model.parameters(), lr=0.01)
+    loss_fn = mt.CrossEntropyLoss()
+    for x, y in batches(3, np.float32):
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        opt.step()
+        opt.zero_grad()
+    mt.save_checkpoint(tmp_path / "ck.npz", model=model, optimizer=opt, epoch=3)
+    restored = cls(model.parameters(), lr=0.5)
+    mt.load_checkpoint(tmp_path / "ck.npz", model, restored)
+    for p in model.parameters():
+        for key, value in opt.state[p].items():
+            assert np.array_equal(restored.state[p][key], value), key
+    assert restored.param_groups[0]["lr"] == 0.01
+
+
+@pytest.mark.parametrize("name", ["Adagrad", "NAdam", "RAdam"])
+def test_parameter_without_gradient_is_skipped_like_torch(float64, torch_float64, name):
+    """The first layer gets no gradient on odd steps (grad None): no update, no state advance."""
+    ours_cls, torch_cls = OPTIMIZERS[name]
+    model = make_model()
+    twin = torch_twin(model)
+    opt, topt = ours_cls(model.parameters(), lr=0.01), torch_cls(twin.parameters(), lr=0.01)
+    loss_fn, t_loss_fn = mt.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    for step, (x, y) in enumerate(batches(8, np.float64)):
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        topt.zero_grad()
+        t_loss_fn(twin(tensor(x)), tensor(y)).backward()
+        if step % 2:
+            model[0].zero_grad()
+            for tp in twin[0].parameters():
+                tp.grad = None
+        opt.step()
+        topt.step()
+        opt.zero_grad()
+    for p, tp in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, as_ours(tp, p), rtol=1e-12, atol=1e-13)
+    assert opt.state[model[0].W]["step"] == 4 and opt.state[model[2].W]["step"] == 8
