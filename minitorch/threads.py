@@ -3,7 +3,7 @@
 The default policy ("auto"): a model with fewer than ``SMALL_MODEL`` parameters trains with 1 BLAS
 thread, a larger one with every thread the BLAS started with. The optimizer kernels
 (``minitorch.kernels.optimizers``, which ``SGD.step``/``Adam.step`` run while kernels are on) apply it
-at each step with ``apply_policy``, so it holds for ``mt.fit`` and for a hand-written loop alike; the
+at each step with ``apply_policy_for``, so it holds for ``mt.fit`` and for a hand-written loop alike; the
 count then stays until the next step or ``set_num_threads``. Why: a small product gains next to
 nothing from a second thread on an idle machine, and loses badly when another process keeps a core
 busy, because the product waits for the worker thread that the busy core's scheduler is not running
