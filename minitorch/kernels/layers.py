@@ -101,8 +101,11 @@ def conv2d_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     """
     top, bottom, left, right = layer._pads
     N, C, H, W = x.shape
-    xh = np.zeros((N, top + H + bottom, left + W + right, C), dtype=x.dtype)
-    xh[:, top:top + H, left:left + W, :] = x.transpose(0, 2, 3, 1)
+    if any(layer._pads):
+        xh = np.zeros((N, top + H + bottom, left + W + right, C), dtype=x.dtype)
+        xh[:, top:top + H, left:left + W, :] = x.transpose(0, 2, 3, 1)
+    else:
+        xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     xp_shape = (N, C, xh.shape[1], xh.shape[2])
     _, _, OH, OW, kh, kw = _conv_geometry(layer, xp_shape)
     (sh, sw), (dh, dw) = layer.stride, layer.dilation
@@ -111,7 +114,7 @@ def conv2d_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     rows = windows.transpose(0, 1, 2, 4, 5, 3).reshape(N * OH * OW, kh * kw * C)
     layer._rows, layer._xp_shape = rows, xp_shape
     out_c = layer.out_channels
-    Y = rows @ layer.weight.data.transpose(0, 2, 3, 1).reshape(out_c, -1).T
+    Y = rows @ np.ascontiguousarray(layer.weight.data.transpose(2, 3, 1, 0).reshape(-1, out_c))
     if layer.bias is not None:
         Y += layer.bias.data
     return np.ascontiguousarray(Y.reshape(N, OH, OW, out_c).transpose(0, 3, 1, 2))
@@ -151,12 +154,12 @@ def conv2d_backward_input(layer: Any, dy: np.ndarray) -> np.ndarray:
     _, dyh = _dy_rows(layer, dy)
     N, C, OH, OW, kh, kw = _conv_geometry(layer, layer._xp_shape)
     (sh, sw), (dh, dw) = layer.stride, layer.dilation
-    taps = layer.weight.data.transpose(2, 3, 0, 1)  # (kh, kw, O, C): tap (i, j) is an (O, C) matrix
+    taps = np.ascontiguousarray(layer.weight.data.transpose(2, 3, 0, 1))  # tap (i, j): an (O, C) matrix
     dxh = np.zeros((N, layer._xp_shape[2], layer._xp_shape[3], C), dtype=dyh.dtype)
     part = np.empty((N * OH * OW, C), dtype=dyh.dtype)
     for i in range(kh):
         for j in range(kw):
-            np.matmul(dyh, np.ascontiguousarray(taps[i, j]), out=part)
+            np.matmul(dyh, taps[i, j], out=part)
             dxh[:, i * dh:i * dh + sh * (OH - 1) + 1:sh, j * dw:j * dw + sw * (OW - 1) + 1:sw, :] += (
                 part.reshape(N, OH, OW, C))
     top, bottom, left, right = layer._pads
