@@ -263,3 +263,39 @@ def _write_backward_message(module: Any, problem: str) -> str:
         "    def backward(self, dy):\n"
         "        return dy + self.f.backward(dy)"
     )
+
+
+def recorded_chain(module: Any, x: Any, who: str) -> list[tuple[str, Any, Any]]:
+    """Run ``module(x)`` once and return its plain chain as (child name, child, child's input).
+
+    For converters (``interop.to_torch``, ``onnx.export``) of a module that is not a Sequential:
+    its forward must be a plain chain of its children (see ``chain_of``). The call runs with
+    gradients enabled (recording needs it) and leaves no frame behind: every module's waiting
+    calls are as before. Run it in eval mode when the forward must not draw or update statistics.
+    TypeError, naming ``who``, for a module that defines its own backward or is not a chain.
+    """
+    from minitorch.grad_mode import enable_grad
+
+    name = type(module).__name__
+    if not module._records_calls or not module._modules:
+        raise TypeError(
+            f"{who}: {name} is neither a Sequential nor a module whose forward is a plain chain of its "
+            "children (it defines its own backward or has no children), so it cannot be converted"
+        )
+    depths = [(m, len(m.__dict__["_stack"])) for m in module.modules()]
+    try:
+        with enable_grad():
+            module(x)
+        chain = chain_of(module)
+        names = {id(m): child_name for child_name, m in _callable_children(module)}
+        inputs = [a[0] for m, a, _, _ in module.__dict__["_calls"] if id(m) in names]
+    except NotImplementedError as err:
+        raise TypeError(f"{who}: {name} is not a plain chain of its children: {err}") from None
+    finally:
+        for m, depth in depths:  # drop exactly the frames this call pushed
+            d = m.__dict__
+            del d["_stack"][depth:]
+            if d["_shown"] is not None:
+                _hide(d, d["_shown"])
+                d["_shown"] = None
+    return [(names[id(m)], m, inp) for m, inp in zip(chain, inputs, strict=True)]

@@ -84,6 +84,8 @@ def gradcheck(
         differentiable = dict(_leaves(args if len(args) > 1 else args[0], _root(len(args))))
         analytic = _analytic_input_grads(grads, args, module)
     for name, p in module.named_parameters():
+        if not p.requires_grad:  # frozen: no gradient to check (as torch checks what requires grad)
+            continue
         differentiable[name] = p.data
         analytic[name] = np.zeros_like(p.data) if p.grad is None else np.array(p.grad, copy=True)
 

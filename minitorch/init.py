@@ -28,6 +28,7 @@ import numpy as np
 
 from minitorch.checks import check_choice, check_number
 from minitorch.module import Parameter
+from minitorch.parameter import TransposedView
 from minitorch.random import generator
 
 __all__ = [
@@ -75,6 +76,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray) -> tuple[int, int]:
     """(fan_in, fan_out) by MiniTorch's convention: 2-D is (in, out), >= 3-D is (out, in, *kernel)."""
     shape = _array(tensor, "calculate_fan_in_and_fan_out").shape
+    if isinstance(tensor, TransposedView):  # Linear.weight, torch's (out, in): the fans of W
+        shape = shape[::-1]
     if len(shape) < 2:
         raise ValueError(
             f"calculate_fan_in_and_fan_out: expected an array of 2 or more dimensions, got shape {shape}"

@@ -2,6 +2,10 @@
 
 Both directions build the equivalent module tree (``Sequential`` <-> ``torch.nn.Sequential``) with
 copies of the weights and buffers, in the same dtype, and carry each module's training flag.
+A model of another class converts when its forward is a plain chain of its children (each child
+gets the previous output, the model returns the last): it becomes a ``Sequential`` of the children
+in call order (``to_torch`` needs an example input to record the chain; ``from_torch`` reads
+torch's chain with ``torch.fx``). Anything else is a TypeError saying so.
 Layers are matched by class (``LAYERS`` is keyed by MiniTorch's classes; torch's have the same
 names). The only change of layout is Linear's weight: MiniTorch stores W (in, out), PyTorch
 ``weight`` (out, in) = W.T.
@@ -13,11 +17,14 @@ it is missing. Neither function draws from MiniTorch's or PyTorch's random gener
 from __future__ import annotations
 
 import importlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from minitorch import call_frames
+from minitorch.grad_mode import no_grad
 from minitorch.layers import (  # PyTorch habits (issue 15)
     ELU,
     GELU,
@@ -55,7 +62,7 @@ from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.model_files.registry import default_dtype_of, preserved_rng
-from minitorch.module import Module, Sequential
+from minitorch.module import Module, Sequential, switched_mode
 
 
 @dataclass(frozen=True)
@@ -135,16 +142,27 @@ NOT_CONVERTIBLE: dict[type[Module], str] = {}
 _BY_NAME = {cls.__name__: cls for cls in LAYERS}  # torch's class names are ours
 
 
-def to_torch(model: Module) -> Any:
+def to_torch(model: Module, example_input: Any = None) -> Any:
     """The equivalent ``torch.nn`` module tree, with copies of ``model``'s weights and buffers.
 
+    A module that is neither a Sequential nor a layer of ``LAYERS`` converts if its forward is a
+    plain chain of its children: it is run once on ``example_input`` (in eval mode, keeping no
+    cache) to record the chain, and becomes a ``torch.nn.Sequential`` of the converted children
+    named as ours (dots as "_"). Without ``example_input`` such a model is a TypeError.
     Example:
         t = mt.interop.to_torch(model)            # e.g. torch.nn.Sequential(Linear, ReLU, ...)
         t(torch.from_numpy(x))                    # same outputs as model(x), to float rounding
+        t = mt.interop.to_torch(custom_model, x)  # a custom Module whose forward is a chain
     """
     torch = _torch()
-    with torch.random.fork_rng(devices=[]):  # torch's constructors initialise weights we overwrite
-        return _to_torch(model, torch, "model")
+    if not isinstance(model, Module):
+        raise TypeError(f"to_torch: expected an mt.Module, got {type(model).__name__}")
+    with torch.random.fork_rng(devices=[]), switched_mode(model, False):  # no dropout draw, no BN update
+        # torch's constructors initialise weights we overwrite; the modes are set back below
+        t = _to_torch(model, torch, "model", example_input)
+    for m, tm in _pairs(t):
+        tm.training = m.training
+    return t
 
 
 def from_torch(module: Any) -> Module:
@@ -161,12 +179,37 @@ def from_torch(module: Any) -> Module:
         return _from_torch(module, torch, "module")
 
 
-def _to_torch(m: Module, torch: Any, where: str) -> Any:
+def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
     name = type(m).__name__
     if type(m) is Sequential:
-        t = torch.nn.Sequential(*(_to_torch(c, torch, f"{where}.{i}") for i, c in enumerate(m)))
+        t = torch.nn.Sequential()
+        for i, c in enumerate(m):
+            t.append(_to_torch(c, torch, f"{where}.{i}", x))
+            if x is not None:
+                with no_grad():
+                    x = c(x)
     elif type(m) in ATTENTION_LAYERS:
-        return _attention_to_torch(m, torch, where)
+        t = _attention_to_torch(m, torch, where)
+        ours = dict(m.named_modules())
+        for path, tm in t.named_modules():  # the training flags, set once the modes are back
+            tm._minitorch_source = ours[path]
+        return t
+    elif type(m) not in LAYERS and m._modules:
+        if x is None:
+            raise TypeError(
+                f"to_torch: {where} is a {name}, not a Sequential: give an example input, "
+                f"to_torch(model, x), to record the chain of children its forward calls"
+            )
+        children: dict[str, Any] = {}
+        made: dict[int, Any] = {}
+        for child_name, child, child_x in call_frames.recorded_chain(m, x, f"to_torch: {where}"):
+            key = child_name.replace(".", "_")
+            while key in children:  # a child called twice: the same torch module under a new name
+                key += "_again"
+            if id(child) not in made:
+                made[id(child)] = _to_torch(child, torch, f"{where}.{child_name}", child_x)
+            children[key] = made[id(child)]
+        t = torch.nn.Sequential(OrderedDict(children))
     else:
         layer = _layer(type(m), name, where, "to_torch")
         kwargs = {arg: getattr(m, arg) for arg in layer.args}
@@ -176,8 +219,18 @@ def _to_torch(m: Module, torch: Any, where: str) -> Any:
         state = {layer.rename.get(k, k): _copy(k, v, layer) for k, v in _own_state(m).items()}
         # assign=True adopts our tensors as they are, so the torch module gets MiniTorch's dtype
         t.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True, assign=True)
-    t.training = m.training
+    t._minitorch_source = m  # for the training flags, set once the modes are back (removed there)
     return t
+
+
+def _pairs(t: Any) -> list[tuple[Module, Any]]:
+    """(MiniTorch module, torch module made from it), for the torch modules that record one."""
+    pairs = []
+    for tm in t.modules():
+        source = tm.__dict__.pop("_minitorch_source", None)
+        if source is not None:
+            pairs.append((source, tm))
+    return pairs
 
 
 def _from_torch(t: Any, torch: Any, where: str) -> Module:
@@ -186,6 +239,12 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
         m: Module = Sequential(*(_from_torch(c, torch, f"{where}.{i}") for i, c in enumerate(t)))
     elif name in _ATTENTION_BY_NAME:
         return _attention_from_torch(t, torch, where)
+    elif getattr(torch.nn, name, None) is not type(t) and len(t._modules):
+        made: dict[int, Module] = {}
+        for target, c in _torch_chain(t, torch, where):
+            if id(c) not in made:
+                made[id(c)] = _from_torch(c, torch, f"{where}.{target}")
+        m = Sequential(*(made[id(c)] for _, c in _torch_chain(t, torch, where)))
     else:
         cls = _BY_NAME.get(name)
         layer = _layer(cls, name, where, "from_torch")
@@ -208,6 +267,43 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
         m.load_state_dict(ours)
     m.training = t.training
     return m
+
+
+def _torch_chain(t: Any, torch: Any, where: str) -> list[tuple[str, Any]]:
+    """(target, submodule) for each module call of ``t``'s forward, if it is a plain chain.
+
+    Read from ``torch.fx.symbolic_trace`` (torch.nn's own modules are leaves; custom ones are
+    traced through): one input, each call takes the previous result alone, the last is returned.
+    """
+    name = type(t).__name__
+    try:
+        graph = importlib.import_module("torch.fx").symbolic_trace(t).graph
+    except Exception as err:  # fx raises many kinds for code it cannot trace
+        raise TypeError(
+            f"from_torch: {where} is a {name}, not a torch.nn.Sequential, and torch.fx cannot trace "
+            f"its forward to check it is a plain chain of its children ({type(err).__name__}: {err})"
+        ) from None
+    nodes = list(graph.nodes)
+    chain, previous, problem = [], None, None
+    for node in nodes:
+        if node.op == "placeholder" and previous is None and not chain:
+            previous = node
+        elif (node.op == "call_module" and previous is not None and node.args == (previous,)
+              and not node.kwargs):
+            chain.append((node.target, t.get_submodule(node.target)))
+            previous = node
+        elif node.op == "output" and node.args == (previous,) and chain:
+            break
+        else:
+            problem = f"{node.op} {node.target}"
+            break
+    if problem is not None or not chain or nodes[-1].op != "output":
+        raise TypeError(
+            f"from_torch: {where} is a {name} whose forward is not a plain chain of its children "
+            f"(one input, each child given the previous output alone, the last returned; found "
+            f"{problem or 'no module call'}): convert its parts, or write it as torch.nn.Sequential"
+        )
+    return chain
 
 
 def _layer(cls: type | None, name: str, where: str, who: str) -> _Layer:

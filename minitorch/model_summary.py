@@ -71,7 +71,8 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     eval mode and every module's mode is restored after. Each row shows a module's dotted name
     (indented by nesting), its class, its output shape ("-" if forward never called it) and its own
     parameter count (weights and buffers of that module, not of its children). Trainable params are
-    Parameters; non-trainable ones are buffers (e.g. running statistics), as in Keras. The input
+    Parameters with ``requires_grad``; non-trainable ones are frozen Parameters and buffers (e.g.
+    running statistics), as in Keras. The input
     takes the model's parameter dtype unless ``dtype`` is given (e.g. ``np.int64`` for index
     inputs). The forward runs under ``no_grad``. Returns a ``ModelSummary``: print it.
     Example:
@@ -99,9 +100,10 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     rows = [SummaryRow(name or type(module).__name__, type(module).__name__, name.count("."),
                        outputs.get(id(module)), _own_count(module))
             for name, module in model.named_modules() if name or _shows_root(module)]
-    trainable = sum(p.size for p in params)
+    trainable = sum(p.size for p in params if p.requires_grad)
+    frozen = sum(p.size for p in params if not p.requires_grad)
     buffers = sum(np.size(buffer) for _, buffer in model.named_buffers())
-    return ModelSummary(type(model).__name__, shape, rows, trainable, buffers)
+    return ModelSummary(type(model).__name__, shape, rows, trainable, frozen + buffers)
 
 
 def _record_outputs(model: Module, x: np.ndarray) -> dict[int, Any]:
@@ -123,8 +125,8 @@ def _record_outputs(model: Module, x: np.ndarray) -> dict[int, Any]:
 
 
 def _recording(module: Module, forward: Any, outputs: dict[int, Any]) -> Any:
-    def recording_forward(*inputs: Any) -> Any:
-        output = forward(*inputs)
+    def recording_forward(*inputs: Any, **keywords: Any) -> Any:
+        output = forward(*inputs, **keywords)
         outputs[id(module)] = _shapes(output)
         return output
 
@@ -132,6 +134,8 @@ def _recording(module: Module, forward: Any, outputs: dict[int, Any]) -> Any:
 
 
 def _shapes(output: Any) -> Any:
+    if output is None:  # an optional output not computed (attention weights with need_weights=False)
+        return None
     if isinstance(output, (tuple, list)):
         return [_shapes(item) for item in output]
     return tuple(np.shape(output))

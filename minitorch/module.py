@@ -26,6 +26,10 @@ The contract (written once, here; README's "The contract" paragraph says the sam
   ran), naming the module; ``model.discard_caches()`` drops waiting calls.
 - ``p.grad`` is None until a gradient is written and after ``zero_grad()``; gradients add up
   across backward calls until then.
+- Freezing: a Parameter with ``requires_grad`` False (``module.requires_grad_(False)``) gets no
+  gradient (``accumulate_grad`` does nothing; a layer may skip computing it), optimizers leave it
+  alone, and ``backward_params`` of a chain stops below the first module with a trainable
+  Parameter (a frozen first layer is not backpropagated at all).
 - Ownership: a module never writes into an array it is given (``x``, ``dy``, a Parameter's ``data``
   outside an optimizer); it may work in place on arrays it has just created itself and may return
   a view of its input (``Flatten``, ``Identity``).
@@ -39,7 +43,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -120,6 +124,9 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
+        if isinstance(getattr(type(self), name, None), property):  # an alias (Linear.weight -> W)
+            object.__setattr__(self, name, value)
+            return
         params, modules, buffers = self._parameters, self._modules, self._buffers
         if isinstance(value, Parameter):
             modules.pop(name, None)
@@ -277,14 +284,48 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
-    def to(self, dtype: type | np.dtype | str) -> Module:
-        """Cast every Parameter and floating buffer to ``dtype`` (e.g. ``np.float64``)."""
+    def to(self, *targets: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Cast every Parameter and floating buffer to a dtype, as ``torch.nn.Module.to``.
+
+        ``model.to(np.float64)``, ``model.to("float32")``, ``model.to(torch.float64)`` cast;
+        ``model.to("cpu")`` (or ``device="cpu"``) does nothing: MiniTorch runs on the CPU; any other
+        device raises ValueError. Optimizers built before the cast cast their state for the
+        Parameters at their next step (and in ``state_dict()``).
+        """
+        for target in (*targets, dtype, device):
+            if target is None:
+                continue
+            cast = _dtype_or_cpu(target, f"{type(self).__name__}.to")
+            if cast is None:
+                continue
+            for param in self.parameters():
+                param.to(cast)
+            for module in self.modules():
+                for name, buffer in list(module._buffers.items()):
+                    if buffer.dtype.kind == "f":
+                        setattr(module, name, buffer.astype(cast))
+        return self
+
+    def double(self) -> Module:
+        """``to(np.float64)``, as ``torch.nn.Module.double``."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """``to(np.float32)``, as ``torch.nn.Module.float``."""
+        return self.to(np.float32)
+
+    def cpu(self) -> Module:
+        """Nothing to do (MiniTorch runs on the CPU); returns the module, as ``torch.nn.Module.cpu``."""
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` of every Parameter (False freezes them); returns the module.
+
+        A frozen Parameter gets no gradient and no optimizer update; a model's backward skips the
+        parameter gradients of modules that have no trainable Parameter.
+        """
         for param in self.parameters():
-            param.to(dtype)
-        for module in self.modules():
-            for name, buffer in list(module._buffers.items()):
-                if buffer.dtype.kind == "f":
-                    setattr(module, name, buffer.astype(dtype))
+            param.requires_grad_(requires_grad)
         return self
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -297,37 +338,44 @@ class Module:
                 state[f"{module_name}.{name}" if module_name else name] = np.array(buffer, copy=True)
         return state
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy ``state`` into the Parameters and buffers, in place.
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy ``state`` into the Parameters and buffers, in place; returns (missing_keys, unexpected_keys).
 
-        Every name, shape and dtype is checked before anything changes: on error the module is
-        exactly as before. Values are cast to each target's dtype.
+        Keys are MiniTorch's (``"0.W"``) or PyTorch's for the same model (``"0.weight"`` of a
+        Linear, given (out, in) and transposed into W; the names of ``interop.LAYERS``), or a mix;
+        values are arrays or CPU torch tensors. With ``strict=True`` (the default) every name must
+        match (ValueError otherwise); with ``strict=False`` the matching names are loaded and the
+        others reported in the result, as PyTorch's ``load_state_dict``. Every shape and dtype is
+        checked before anything changes: on error the module is exactly as before. Values are cast
+        to each target's dtype.
         """
-        check_dict(state, f"{type(self).__name__}.load_state_dict", "state")
+        who = f"{type(self).__name__}.load_state_dict"
+        check_dict(state, who, "state")
         targets = self._state_targets()
+        state = _our_names(self, state, targets)
         missing = [name for name in targets if name not in state]
         unexpected = [name for name in state if name not in targets]
-        if missing or unexpected:
+        if strict and (missing or unexpected):
             raise ValueError(
-                f"{type(self).__name__}.load_state_dict: names do not match the model; "
-                f"missing {missing}, unexpected {unexpected}"
+                f"{who}: names do not match the model; missing {missing}, unexpected {unexpected} "
+                "(strict=False loads the names that match)"
             )
         values = {}
         for name, target in targets.items():
-            value = np.asarray(state[name])
+            if name not in state:
+                continue
+            value = _as_array(state[name], who, name)
             if value.shape != target.shape:
-                raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: '{name}' expected shape "
-                    f"{target.shape}, got {value.shape}"
-                )
+                raise ValueError(f"{who}: '{name}' expected shape {target.shape}, got {value.shape}")
             if value.dtype.kind not in "biuf" or not np.can_cast(value.dtype, target.dtype, "same_kind"):
                 raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: '{name}' expected a numeric array "
-                    f"castable to {target.dtype}, got dtype {value.dtype}"
+                    f"{who}: '{name}' expected a numeric array castable to {target.dtype}, "
+                    f"got dtype {value.dtype}"
                 )
             values[name] = value
-        for name, target in targets.items():
-            np.copyto(target, values[name], casting="same_kind")
+        for name, value in values.items():
+            np.copyto(targets[name], value, casting="same_kind")
+        return IncompatibleKeys(missing, unexpected)
 
     def _state_targets(self) -> dict[str, np.ndarray]:
         targets = {}
@@ -378,8 +426,79 @@ def switched_mode(model: Module, training: bool) -> Iterator[Module]:
 
 
 def _has_parameters(module: Module) -> bool:
-    """Whether ``module`` or a descendant has a Parameter (cheaper than ``module.parameters()``)."""
-    return bool(module._parameters) or any(_has_parameters(child) for child in module._modules.values())
+    """Whether ``module`` or a descendant has a trainable Parameter (``requires_grad``)."""
+    return (any(p.requires_grad for p in module._parameters.values() if p is not None)
+            or any(_has_parameters(child) for child in module._modules.values()))
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` did not load, as PyTorch's result: two lists of names."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _our_names(model: Module, state: dict[str, Any], targets: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with PyTorch's names of our layers' arrays renamed (and transposed) to ours.
+
+    Only names that are not already ours are looked at; the renaming rules are interop's
+    (``LAYERS[cls].rename`` / ``.transpose``, e.g. Linear: weight -> W transposed, bias -> b).
+    """
+    foreign = [name for name in state if name not in targets]
+    if not foreign:
+        return state
+    from minitorch.interop import LAYERS  # interop imports the layers, which import this file
+
+    theirs: dict[str, tuple[str, bool]] = {}  # torch name -> (our name, transposed)
+    for module_name, module in model.named_modules():
+        layer = LAYERS.get(type(module))
+        for ours, torch_name in (layer.rename.items() if layer else ()):
+            prefix = f"{module_name}." if module_name else ""
+            theirs[prefix + torch_name] = (prefix + ours, ours in layer.transpose)
+    renamed = dict(state)
+    for name in foreign:
+        if name in theirs and theirs[name][0] not in state:
+            ours, transposed = theirs[name]
+            value = renamed.pop(name)
+            if transposed:
+                value = _as_array(value, f"{type(model).__name__}.load_state_dict", name).T
+            renamed[ours] = value
+    return renamed
+
+
+def _as_array(value: Any, who: str, name: str) -> np.ndarray:
+    """An array from an array-like or a (CPU) torch tensor."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor, without importing torch
+        try:
+            return value.detach().cpu().numpy()
+        except (TypeError, RuntimeError) as err:
+            raise ValueError(f"{who}: '{name}' could not be read as a NumPy array ({err})") from None
+    return np.asarray(value)
+
+
+def _dtype_or_cpu(target: Any, who: str) -> np.dtype | None:
+    """The floating dtype ``target`` names, or None for the CPU device; else an error."""
+    name = str(target)
+    if name.startswith("torch."):  # torch.float64 -> "float64"
+        name = name[len("torch."):]
+    if isinstance(target, str) or type(target).__name__ in ("device", "dtype"):
+        if name in ("cpu", "cpu:0"):
+            return None
+        try:
+            dtype = np.dtype(name)
+        except TypeError:
+            raise ValueError(
+                f"{who}: MiniTorch runs on the CPU (NumPy) only, so device {target!r} is not available; "
+                "'cpu' is accepted and changes nothing; a dtype (np.float32, np.float64) casts"
+            ) from None
+    else:
+        try:
+            dtype = np.dtype(target)
+        except TypeError:
+            raise TypeError(f"{who}: expected a dtype or 'cpu', got {target!r}") from None
+    if dtype.kind != "f":
+        raise TypeError(f"{who}: expected a floating dtype (np.float32, np.float64), got {dtype}")
+    return dtype
 
 
 def _backward_through(modules: list[Module], dy: Any, params_only: bool) -> Any:
@@ -406,4 +525,5 @@ def _backward_through(modules: list[Module], dy: Any, params_only: bool) -> Any:
 # The containers live in their own file; importing them here keeps ``minitorch.module.Sequential``.
 from minitorch.containers import ModuleDict, ModuleList, Sequential  # noqa: E402
 
-__all__ = ["Module", "ModuleDict", "ModuleList", "Parameter", "Sequential", "switched_mode"]
+__all__ = ["IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
+           "switched_mode"]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+# bumped whenever a Parameter's dtype changes (``to``), so an optimizer knows to cast its state
+_dtype_changes = [0]
 
 
 class Parameter:
@@ -15,16 +20,25 @@ class Parameter:
 
     Layers write gradients with ``accumulate_grad(g)``: the first gradient after ``zero_grad()``
     is stored (a copy), later ones are added, so gradients sum across backward calls.
+
+    Freezing: ``p.requires_grad = False`` (or ``p.requires_grad_(False)``, or
+    ``module.requires_grad_(False)``) makes ``accumulate_grad`` a no-op, lets a model's backward
+    skip modules whose Parameters are all frozen, and makes optimizers leave p alone.
+
+    Where a PyTorch user expects a tensor, a Parameter acts as its array: ``p.numel()``,
+    ``p.item()`` (one element), ``p[i]`` (reads ``data[i]``), ``p.ndim``, ``np.asarray(p)``, and
+    ``p -= lr * p.grad`` (``+=``, ``*=``, ``/=`` too) updates ``p.data`` in place.
     """
 
-    __slots__ = ("data", "grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "__weakref__")
 
-    def __init__(self, data: np.ndarray) -> None:
+    def __init__(self, data: np.ndarray, requires_grad: bool = True) -> None:
         data = np.asarray(data)
         if data.dtype.kind != "f":
             raise TypeError(f"Parameter: expected a floating array, got dtype {data.dtype}")
         self.data = data
         self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -39,12 +53,64 @@ class Parameter:
         return self.data.size
 
     @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        """The number of elements (``data.size``), as ``torch.Tensor.numel``."""
+        return self.data.size
+
+    def item(self) -> float:
+        """The one element as a Python float, as ``torch.Tensor.item``."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"Parameter.item: expected a Parameter with one element, got shape {self.data.shape} "
+                f"({self.data.size} elements); index it first (p[i].item() is p.data[i].item())"
+            )
+        return self.data.item()
+
+    def requires_grad_(self, requires_grad: bool = True) -> Parameter:
+        """Set ``requires_grad`` (False freezes p) and return p, as ``torch.Tensor.requires_grad_``."""
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.data[index]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    # p -= lr * p.grad: the update of a hand-written training loop, in place in p.data
+    def __isub__(self, other: Any) -> Parameter:
+        self.data -= other
+        return self
+
+    def __iadd__(self, other: Any) -> Parameter:
+        self.data += other
+        return self
+
+    def __imul__(self, other: Any) -> Parameter:
+        self.data *= other
+        return self
+
+    def __itruediv__(self, other: Any) -> Parameter:
+        self.data /= other
+        return self
+
+    @property
     def grad_is_zero(self) -> bool:
         """``grad is None`` (kept for layer and optimizer code written before ``grad`` could be None)."""
         return self.grad is None
 
     def accumulate_grad(self, g: np.ndarray) -> None:
-        """grad = copy of g if grad is None, else grad += g (g must have data's shape)."""
+        """grad = copy of g if grad is None, else grad += g (g must have data's shape).
+
+        A frozen Parameter (``requires_grad`` False) keeps its grad as it is.
+        """
+        if not self.requires_grad:
+            return
         if np.shape(g) != self.data.shape:
             raise ValueError(
                 f"Parameter.accumulate_grad: expected shape {self.data.shape}, got {np.shape(g)}"
@@ -56,6 +122,8 @@ class Parameter:
 
     def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
         """grad += a @ b; the first product after ``zero_grad()`` becomes ``grad`` itself (no copy)."""
+        if not self.requires_grad:
+            return
         if self.grad is None:
             g = np.matmul(a, b)
             dtype = self.data.dtype
@@ -79,7 +147,64 @@ class Parameter:
             self.data = self.data.astype(dtype)
             if self.grad is not None:
                 self.grad = self.grad.astype(dtype)
+            _dtype_changes[0] += 1  # optimizers cast their state for p at their next step
         return self
 
     def __repr__(self) -> str:
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+        frozen = "" if self.requires_grad else ", requires_grad=False"
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
+
+
+class TransposedView(Parameter):
+    """A Parameter stored transposed, seen in PyTorch's layout: ``Linear.weight`` is ``W.T``.
+
+    ``data`` is ``base.data.T`` and ``grad`` is ``base.grad.T`` (or None), views: a write into
+    either (``view.data[...] = w``, ``view -= lr * view.grad``, ``mt.init.*_(view)``) goes to the
+    base Parameter; ``requires_grad`` is the base's. Assigning ``data`` or ``grad`` an array of the
+    view's shape and dtype copies it into the base's array; another shape or dtype replaces it.
+    The view is not registered anywhere: ``parameters()`` and ``state_dict()`` hold the base.
+    """
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: Parameter) -> None:  # no super().__init__: data and grad live in base
+        self.base = base
+
+    @property  # type: ignore[override]
+    def data(self) -> np.ndarray:
+        return self.base.data.T
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        self.base.data = _written_through(self.base.data, np.asarray(value).T)
+
+    @property  # type: ignore[override]
+    def grad(self) -> np.ndarray | None:
+        return None if self.base.grad is None else self.base.grad.T
+
+    @grad.setter
+    def grad(self, value: np.ndarray | None) -> None:
+        self.base.grad = None if value is None else _written_through(self.base.grad, np.asarray(value).T)
+
+    @property  # type: ignore[override]
+    def requires_grad(self) -> bool:
+        return self.base.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.base.requires_grad = bool(value)
+
+    def to(self, dtype: type | np.dtype | str) -> Parameter:
+        self.base.to(dtype)
+        return self
+
+    def __repr__(self) -> str:
+        return f"TransposedView(shape={self.data.shape}, dtype={self.data.dtype}) of {self.base!r}"
+
+
+def _written_through(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """``old`` with ``new`` copied in if they match in shape and dtype (same array object), else ``new``."""
+    if old is not None and old.shape == new.shape and old.dtype == new.dtype:
+        np.copyto(old, new)
+        return old
+    return np.array(new, copy=True)

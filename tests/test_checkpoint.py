@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from model_helpers import StandInMomentum, assert_same_state
+from model_helpers import StandInMomentum, assert_same_state, read_header, write_with_header
 
 import minitorch as mt
 from minitorch.model_files import format as fmt
@@ -90,8 +90,8 @@ def test_restore_rng_false_leaves_the_generator(tmp_path):
 def test_checkpoint_without_model_or_optimizer(tmp_path):
     mt.save_checkpoint(tmp_path / "c.npz", epoch=7, note="just metadata")
     ckpt = mt.load_checkpoint(tmp_path / "c.npz")
-    assert ckpt == {"model": None, "optimizer": None, "optimizer_state": None, "epoch": 7,
-                    "note": "just metadata"}
+    assert ckpt == {"model": None, "optimizer": None, "optimizer_state": None, "scheduler": None,
+                    "scheduler_state": None, "epoch": 7, "note": "just metadata"}
     with pytest.raises(mt.ModelFileError, match="holds no model"):
         mt.load_checkpoint(tmp_path / "c.npz", model=build())
     with pytest.raises(mt.ModelFileError, match="holds no optimizer"):
@@ -199,3 +199,104 @@ def test_library_optimizers_resume_bitwise(tmp_path, name, settings):
     mt.load_checkpoint(tmp_path / "c.npz", model=resumed, optimizer=opt)
     train(resumed, opt, 2)
     assert_same_state(resumed, ref)
+
+
+def _scheduled_run(make_sched, epochs, start=None, path=None, stop_at=None):
+    """Train with Adam and a scheduler stepped each epoch (ReduceLROnPlateau on the epoch's loss).
+
+    ``start``: a checkpoint to resume from (into fresh objects); ``stop_at``: save there and stop.
+    Returns (model, opt, sched, lrs seen after each epoch).
+    """
+    mt.manual_seed(0)
+    model = build()
+    opt = mt.Adam(model.parameters(), lr=0.05)
+    sched = make_sched(opt)
+    first = 0
+    if start is not None:
+        first = mt.load_checkpoint(start, model=model, optimizer=opt, scheduler=sched)["epoch"]
+    loss_fn, lrs = mt.CrossEntropyLoss(), []
+    for epoch in range(first, epochs):
+        if epoch == stop_at:
+            mt.save_checkpoint(path, model=model, optimizer=opt, scheduler=sched, epoch=epoch)
+            mt.manual_seed(99)  # whatever happens in between must not matter
+            return model, opt, sched, lrs
+        total = 0.0
+        for xb, yb in mt.DataLoader(X, Y, batch_size=8, shuffle=True):
+            total += loss_fn(model(xb), yb)
+            model.backward(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+        if isinstance(sched, mt.lr_scheduler.ReduceLROnPlateau):
+            sched.step(1.0 if epoch % 3 else total)  # plateaus, so the lr drops and cooldown runs
+        else:
+            sched.step()
+        lrs.append(sched.get_last_lr())
+    return model, opt, sched, lrs
+
+
+@pytest.mark.parametrize("make_sched", [
+    lambda opt: mt.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+    lambda opt: mt.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1),
+], ids=["StepLR", "ReduceLROnPlateau"])
+def test_scheduler_resume_is_bitwise(tmp_path, make_sched):
+    ref_model, ref_opt, ref_sched, ref_lrs = _scheduled_run(make_sched, 8)
+    path = tmp_path / "c.npz"
+    _, _, _, first_lrs = _scheduled_run(make_sched, 8, path=path, stop_at=3)
+    model, opt, sched, later_lrs = _scheduled_run(make_sched, 8, start=path)
+    assert first_lrs + later_lrs == ref_lrs
+    assert len(set(map(tuple, ref_lrs))) > 2  # the schedule did change the lr
+    assert sched.state_dict() == ref_sched.state_dict()
+    assert opt.param_groups[0]["lr"] == ref_opt.param_groups[0]["lr"]
+    assert_same_state(model, ref_model)
+
+
+def test_scheduler_state_is_checked_on_load(tmp_path):
+    mt.manual_seed(0)
+    model = build()
+    opt = mt.SGD(model.parameters(), lr=0.1)
+    sched = mt.lr_scheduler.StepLR(opt, step_size=2)
+    sched.step()
+    mt.save_checkpoint(tmp_path / "c.npz", model=model, optimizer=opt, scheduler=sched, epoch=1)
+    ckpt = mt.load_checkpoint(tmp_path / "c.npz")
+    assert ckpt["scheduler"] is None and ckpt["scheduler_state"]["last_epoch"] == 1
+    fresh_model = build()
+    fresh = mt.SGD(fresh_model.parameters(), lr=0.3)
+    with pytest.raises(mt.ModelFileError, match="StepLR state, not ExponentialLR"):
+        mt.load_checkpoint(tmp_path / "c.npz", model=fresh_model, optimizer=fresh,
+                           scheduler=mt.lr_scheduler.ExponentialLR(fresh, gamma=0.9))
+    with pytest.raises(TypeError, match="needs the optimizer it schedules"):
+        mt.load_checkpoint(tmp_path / "c.npz", scheduler=mt.lr_scheduler.StepLR(fresh, step_size=2))
+    # a forged state: the scheduler refuses, and model and optimizer are left as they were
+    header = read_header(tmp_path / "c.npz")
+    assert header["scheduler"]["state"]["__dict__"][0][0] == "last_epoch"
+    header["scheduler"]["state"]["__dict__"][0][1] = -4
+    arrays = {k: v for k, v in np.load(tmp_path / "c.npz").items() if k != fmt.HEADER_KEY}
+    write_with_header(tmp_path / "forged.npz", header, arrays)
+    target = mt.lr_scheduler.StepLR(fresh, step_size=2)
+    before, opt_before = fresh_model.state_dict(), fresh.state_dict()
+    with pytest.raises(mt.ModelFileError, match=r"scheduler refused .*last_epoch"):
+        mt.load_checkpoint(tmp_path / "forged.npz", model=fresh_model, optimizer=fresh, scheduler=target)
+    assert_same_state_dict(fresh_model.state_dict(), before)
+    assert fresh.state_dict()["param_groups"] == opt_before["param_groups"]
+    assert target.last_epoch == 0
+    with pytest.raises(mt.ModelFileError, match="holds no scheduler"):
+        mt.save_checkpoint(tmp_path / "plain.npz", model=model, optimizer=opt)
+        mt.load_checkpoint(tmp_path / "plain.npz", model=fresh_model, optimizer=fresh,
+                           scheduler=mt.lr_scheduler.StepLR(fresh, step_size=2))
+
+
+def assert_same_state_dict(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_a_file_from_before_scheduler_support_keeps_its_scheduler_metadata(tmp_path):
+    """Files that kept a scheduler's state as metadata named "scheduler" still load, as before."""
+    mt.save_checkpoint(tmp_path / "c.npz", epoch=3, old_name={"last_epoch": 3, "gamma": 0.5})
+    header = read_header(tmp_path / "c.npz")
+    header["metadata"] = {"scheduler": header["metadata"]["old_name"]}
+    arrays = {k: v for k, v in np.load(tmp_path / "c.npz").items() if k != fmt.HEADER_KEY}
+    write_with_header(tmp_path / "old.npz", header, arrays)
+    ckpt = mt.load_checkpoint(tmp_path / "old.npz")
+    assert ckpt["scheduler"] == {"last_epoch": 3, "gamma": 0.5} and ckpt["scheduler_state"] is None

@@ -81,11 +81,15 @@ def test_a_checkpointed_scheduler_state_round_trips(tmp_path):
     scheduler = ReduceLROnPlateau(opt, patience=0)
     scheduler.step(1.0)
     scheduler.step(2.0)
-    mt.save_checkpoint(tmp_path / "c.npz", optimizer=opt, scheduler=scheduler.state_dict())
+    mt.save_checkpoint(tmp_path / "c.npz", optimizer=opt, scheduler=scheduler)
     _, opt2 = _adam()
     restored = ReduceLROnPlateau(opt2, patience=0)
-    restored.load_state_dict(mt.load_checkpoint(tmp_path / "c.npz", optimizer=opt2)["scheduler"])
+    restored.load_state_dict(mt.load_checkpoint(tmp_path / "c.npz", optimizer=opt2)["scheduler_state"])
     assert restored.state_dict() == scheduler.state_dict()
+    _, opt3 = _adam()
+    again = ReduceLROnPlateau(opt3, patience=0)
+    mt.load_checkpoint(tmp_path / "c.npz", optimizer=opt3, scheduler=again)
+    assert again.state_dict() == scheduler.state_dict()
 
 
 # --------------------------------------------------- item 13: errors name function and argument

@@ -218,7 +218,7 @@ def test_matches_torch(ours, theirs, kind, reduction, dtype, rtol, atol):
     if reduction == "none":
         assert isinstance(loss, np.ndarray) and loss.dtype == dtype and loss.shape == tuple(loss_t.shape)
     else:
-        assert type(loss) is float
+        assert isinstance(loss, mt.losses.LossValue) and type(loss.item()) is float
     assert dx.dtype == dtype and dx.shape == x.shape
     np.testing.assert_allclose(loss, loss_t.detach().numpy(), rtol=rtol, atol=atol, err_msg="loss")
     np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol, atol=atol, err_msg="dx")

@@ -92,3 +92,12 @@ def test_single_layer_models_and_input_dtype():
         mt.summary(model, (0, 2))
     with pytest.raises(TypeError, match=r"mt\.Module"):
         mt.summary("model", (2,))
+
+
+def test_summary_passes_keyword_arguments_and_shows_absent_outputs():
+    # the encoder layer calls its attention with keywords (need_weights=False...); summary must pass them
+    model = mt.TransformerEncoder(mt.TransformerEncoderLayer(16, 2, 32, batch_first=True), 2)
+    report = mt.summary(model, input_shape=(5, 16))
+    text = str(report)
+    assert "layers.1.self_attn (MultiheadAttention)" in text
+    assert "[(1, 5, 16), -]" in text  # the weights, not computed (need_weights=False)

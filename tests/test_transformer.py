@@ -298,9 +298,6 @@ def test_torch_settings_minitorch_lacks_are_refused():
         mt.interop.from_torch(torch.nn.TransformerEncoderLayer(4, 2, 8, activation=torch.tanh))
 
 
-@pytest.mark.xfail(reason="model files' rebuild size estimate multiplies every integer argument, the head "
-                          "count included: 256*8*128*128 = 33.5M elements for 0.2M real ones, "
-                          "1024*16*4096 = 67M for 12.6M", strict=False)
 @pytest.mark.parametrize("make", [lambda: mt.MultiheadAttention(256, 8, kdim=128, vdim=128),
                                   lambda: mt.TransformerEncoderLayer(1024, 16, 4096)],
                          ids=["mha-kdim", "tel-1024"])

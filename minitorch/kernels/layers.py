@@ -63,7 +63,7 @@ def linear_backward_params(layer: Any, dy: np.ndarray) -> None:
     b = layer.b
     if b is not None:
         db = np.add.reduce(dy, axis=0)  # what dy.sum(axis=0) runs, without its Python wrapper
-        if b.grad is None and db.dtype == b.data.dtype:
+        if b.requires_grad and b.grad is None and db.dtype == b.data.dtype:
             b.grad = db  # a fresh array nobody else holds: adopted, as accumulate_matmul adopts dW
         else:
             b.accumulate_grad(db)
@@ -136,8 +136,9 @@ def conv2d_backward_params(layer: Any, dy: np.ndarray) -> None:
     rows = layer._cached(layer._rows)
     dy, dyh = _dy_rows(layer, dy)
     out_c, C, kh, kw = layer.weight.shape
-    dW = np.ascontiguousarray((dyh.T @ rows).reshape(out_c, kh, kw, C).transpose(0, 3, 1, 2))
-    layer.weight.accumulate_grad(dW)
+    if layer.weight.requires_grad:  # frozen: no dW to compute
+        dW = np.ascontiguousarray((dyh.T @ rows).reshape(out_c, kh, kw, C).transpose(0, 3, 1, 2))
+        layer.weight.accumulate_grad(dW)
     if layer.bias is not None:
         # summed over NCHW's contiguous pixels (pairwise, as the plain dY.sum(axis=1)), not down
         # the rows of dyh, which NumPy would add one after another

@@ -59,6 +59,8 @@ class Embedding(Module):
         ids = self._cached(self._ids)
         dy = self._check_grad(dy, ids.shape + (self.embedding_dim,), self.weight.data.dtype)
         # w.r.t. parameters
+        if not self.weight.requires_grad:  # frozen (e.g. pretrained vectors): no gradient to write
+            return
         ids, dy = ids.reshape(-1), dy.reshape(-1, self.embedding_dim)
         if self.padding_idx is not None:
             keep = ids != self.padding_idx

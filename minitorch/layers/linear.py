@@ -9,6 +9,7 @@ from minitorch.dtypes import as_floating, get_default_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
 from minitorch.module import Module, Parameter
+from minitorch.parameter import TransposedView
 from minitorch.random import generator
 
 
@@ -23,6 +24,9 @@ class Linear(Module):
               (leading dims of a (*, in) input are folded into N for dW and db)
               backward_params computes dW and db, backward_input dx; backward runs both.
     Init:     W, b ~ U(-k, k), k = 1/sqrt(in)   (torch.nn.Linear's default, seeded by manual_seed)
+    PyTorch's names: ``weight`` is W.T (out, in), a view (writes go to W, its grad is W.grad.T);
+              ``bias`` is b. Assigning ``layer.weight = Parameter(w)`` sets W to a copy of w.T;
+              ``load_state_dict`` takes torch's ``"weight"``/``"bias"`` keys (see Module).
     Example:
         layer = Linear(4, 3)
         y = layer(np.ones((2, 4)))            # (2, 3), in the parameters' dtype
@@ -40,6 +44,28 @@ class Linear(Module):
         self.W = Parameter(rng.uniform(-k, k, (self.in_features, self.out_features)).astype(dtype))
         self.b = Parameter(rng.uniform(-k, k, self.out_features).astype(dtype)) if bias else None
         self._x: np.ndarray | None = None
+
+    @property
+    def weight(self) -> TransposedView:
+        return TransposedView(self.W)
+
+    @weight.setter
+    def weight(self, value: Parameter) -> None:
+        if not isinstance(value, Parameter) or value.data.shape != (self.out_features, self.in_features):
+            raise TypeError(
+                f"Linear: weight takes a Parameter of shape (out_features, in_features) = "
+                f"({self.out_features}, {self.in_features}), got {type(value).__name__} "
+                f"{getattr(value, 'shape', '')}; to write values, use layer.weight.data[...] = w"
+            )
+        self.W = Parameter(np.ascontiguousarray(value.data.T), requires_grad=value.requires_grad)
+
+    @property
+    def bias(self) -> Parameter | None:
+        return self.b
+
+    @bias.setter
+    def bias(self, value: Parameter | None) -> None:
+        self.b = value
 
     @property
     def grad_W(self) -> np.ndarray:
@@ -66,7 +92,8 @@ class Linear(Module):
         dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.W.data.dtype)
         # w.r.t. parameters (a (*, in) input: its leading dims are the batch)
         x, dy = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)
-        self.W.accumulate_grad(x.T @ dy)
+        if self.W.requires_grad:  # frozen: no dW to compute
+            self.W.accumulate_grad(x.T @ dy)
         if self.b is not None:
             self.b.accumulate_grad(dy.sum(axis=0))
 

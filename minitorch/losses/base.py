@@ -15,6 +15,31 @@ from minitorch.module import Module
 REDUCTIONS = ("mean", "sum", "none")
 
 
+class LossValue(float):
+    """A reduced loss: a Python float in every respect, with PyTorch's ``loss.item()`` too.
+
+    MiniTorch has no autograd graph, so the value cannot backpropagate itself: ``loss.backward()``
+    raises a RuntimeError that shows the MiniTorch form, ``model.backward(loss_fn.backward())``.
+    Arithmetic on it gives plain floats.
+    """
+
+    __slots__ = ()
+
+    def item(self) -> float:
+        """The value as a plain Python float, as ``torch.Tensor.item``."""
+        return float(self)
+
+    def backward(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError(
+            "loss.backward(): a MiniTorch loss value is a plain number with no graph behind it. "
+            "Backpropagate through the loss module, then the model: "
+            "model.backward(loss_fn.backward())  (then optimizer.step())"
+        )
+
+    def __repr__(self) -> str:
+        return float.__repr__(self)
+
+
 class Loss(Module):
     """Base class of losses: ``forward(input, target)`` returns the loss, ``backward(dloss)`` dL/d(input).
 
@@ -22,13 +47,14 @@ class Loss(Module):
     class losses), then reduces them as PyTorch does:
 
         reduction   forward returns            backward(dloss) takes   dl = dL/dl
-        "mean"      float(l.mean())            a scalar (default 1.0)  dloss / l.size
-        "sum"       float(l.sum())             a scalar (default 1.0)  dloss
+        "mean"      LossValue(l.mean())        a scalar (default 1.0)  dloss / l.size
+        "sum"       LossValue(l.sum())         a scalar (default 1.0)  dloss
         "none"      l, an array                an array of l's shape   dloss
 
     and ``backward`` returns dinput = dl * dl/dinput, the chain rule through the reduction.
     ``dloss`` is the gradient of the final objective w.r.t. the loss (1.0 when the loss is the
-    objective). Targets get no gradient.
+    objective). Targets get no gradient. A ``LossValue`` is a Python float that also has
+    ``item()``; ``loss.backward()`` on it raises, showing ``model.backward(loss_fn.backward())``.
     """
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -48,13 +74,14 @@ class Loss(Module):
     def _reduce(self, losses: np.ndarray) -> float | np.ndarray:
         """The per-element ``losses`` reduced as ``self.reduction`` says; remembers their shape."""
         if kernels_enabled():  # fast room: the same float, without ndarray.mean's Python wrapper
-            return fast.reduce_losses(self, losses)
+            value = fast.reduce_losses(self, losses)
+            return value if self.reduction == "none" else LossValue(value)
         self._loss_shape = losses.shape
         if self.reduction == "none":
             return losses
         if losses.size == 0 and self.reduction == "mean":
             raise ValueError(f"{type(self).__name__}: reduction='mean' needs at least one element, got none")
-        return float(losses.mean()) if self.reduction == "mean" else float(losses.sum())
+        return LossValue(losses.mean() if self.reduction == "mean" else losses.sum())
 
     def _upstream(self, dloss: float | np.ndarray, dtype: np.dtype, ndim: int) -> np.ndarray:
         """dl = dL/dl for every per-element loss, in ``dtype``, broadcastable to ``ndim`` dims.

@@ -1,10 +1,11 @@
-"""Checkpoints: model, optimizer state, epoch, your metadata and the random generator, in one file.
+"""Checkpoints: model, optimizer and scheduler state, epoch, your metadata and the random generator.
 
-Entries are ``model/<state name>``, ``optimizer/<n>`` and ``metadata/<n>`` (the arrays inside the
-optimizer's ``state_dict()`` and your metadata); everything else is JSON in the header.
-Resuming from a checkpoint continues training bitwise as if it had never stopped: parameters,
-optimizer state (``momentum_buffer``, ``exp_avg``, ``step``...) and the generator that drives
-shuffling and dropout all come back exactly.
+Entries are ``model/<state name>``, ``optimizer/<n>``, ``scheduler/<n>`` and ``metadata/<n>`` (the
+arrays inside the ``state_dict()``s and your metadata); everything else is JSON in the header (the
+``scheduler`` section only when a scheduler was saved). Resuming from a checkpoint continues
+training bitwise as if it had never stopped: parameters, optimizer state (``momentum_buffer``,
+``exp_avg``, ``step``...), the learning-rate scheduler's state (``last_epoch``, ``best``...) and
+the generator that drives shuffling and dropout all come back exactly.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from minitorch.model_files.models import PathLike, load_section, model_section, 
 from minitorch.module import Module
 from minitorch.random import generator
 
-_RESERVED = {"model", "optimizer", "optimizer_state", "epoch"}
+_RESERVED = {"model", "optimizer", "optimizer_state", "scheduler", "scheduler_state", "epoch"}
 _KEYS = {"format", "format_version", "library_version", "kind", "model", "optimizer", "epoch",
          "metadata", "rng"}
 
@@ -44,15 +45,17 @@ def save_checkpoint(
     optimizer: Any = None,
     epoch: int | None = None,
     architecture: bool = True,
+    scheduler: Any = None,
     **metadata: Any,
 ) -> None:
     """Write a checkpoint to ``path`` atomically (see ``save_model`` for ``model``/``architecture``).
 
     ``optimizer`` is any object with ``state_dict()`` (PyTorch's layout: ``{"state": {index:
     {name: array or number}}, "param_groups": [{..., "params": [indices]}]}``); its class name is
-    kept and checked when loading. ``metadata`` are your own JSON-like values (numbers, strings,
-    lists, tuples, dicts, arrays), returned by ``load_checkpoint``. The state of the library's
-    random generator is always saved.
+    kept and checked when loading. ``scheduler`` is a learning-rate scheduler (any object with
+    ``state_dict()``; its class name is kept and checked when loading). ``metadata`` are your own
+    JSON-like values (numbers, strings, lists, tuples, dicts, arrays), returned by
+    ``load_checkpoint``. The state of the library's random generator is always saved.
     """
     arrays: dict[str, np.ndarray] = {}
     if _RESERVED & set(metadata):
@@ -68,33 +71,48 @@ def save_checkpoint(
                   for key, value in metadata.items()},
         rng=Encoder()(generator().bit_generator.state, "the random generator state"),
     )
+    if scheduler is not None:
+        header["scheduler"] = _scheduler_section(scheduler, arrays)
     atomic_write_npz(path, {HEADER_KEY: header_array(header), **arrays})
 
 
 def load_checkpoint(
-    path: PathLike, model: Module | None = None, optimizer: Any = None, *, restore_rng: bool = True
+    path: PathLike, model: Module | None = None, optimizer: Any = None, *, restore_rng: bool = True,
+    scheduler: Any = None,
 ) -> dict[str, Any]:
-    """Read a checkpoint; fill ``model`` and ``optimizer`` if given, else rebuild the model.
+    """Read a checkpoint; fill ``model``, ``optimizer`` and ``scheduler`` if given, else rebuild the model.
 
-    Returns ``{"model": ..., "optimizer": ..., "optimizer_state": ..., "epoch": ..., **metadata}``:
-    ``model`` is the given one or the rebuilt one (None if the file has none); ``optimizer`` is
-    the given one; ``optimizer_state`` is the saved state dict when no optimizer was given.
+    Returns ``{"model": ..., "optimizer": ..., "optimizer_state": ..., "scheduler": ...,
+    "scheduler_state": ..., "epoch": ..., **metadata}``: ``model`` is the given one or the rebuilt
+    one (None if the file has none); ``optimizer`` and ``scheduler`` are the given ones;
+    ``optimizer_state`` / ``scheduler_state`` are the saved state dicts when none was given.
+    (A file written before ``scheduler=`` existed returns its own metadata named "scheduler".)
+    A ``scheduler`` needs its ``optimizer`` too (the lrs it set live in the optimizer's groups).
     ``restore_rng=True`` (the default) puts the library's random generator back where it was at
     save time, so shuffling and dropout continue exactly as in an uninterrupted run.
 
     Everything is checked before anything changes: on ``ModelFileError`` the model, the optimizer
     and the generator are exactly as before.
     """
+    if scheduler is not None and (optimizer is None or getattr(scheduler, "optimizer", None)
+                                  is not optimizer):
+        raise TypeError(
+            "load_checkpoint: scheduler= needs the optimizer it schedules as optimizer= (the lrs it "
+            "set are the optimizer's state): load_checkpoint(path, model, optimizer=opt, scheduler=sched)"
+        )
     arrays = read_npz(path, _expected_names)
     try:
         header = read_header(arrays)
         if header is None or header.get("kind") != "checkpoint":
             raise ModelFileError("not a checkpoint (use load_model for model files)")
-        expect_keys(header, _KEYS, "header")
+        expect_keys(header, _KEYS | ({"scheduler"} & set(header)), "header")
         del arrays[HEADER_KEY]
         epoch = expect(header["epoch"], (int, type(None)), "epoch")
-        metadata = _read_metadata(header["metadata"], arrays)
+        # files written before scheduler= existed may hold your own "scheduler" metadata: still read
+        reserved = _RESERVED if "scheduler" in header else _RESERVED - {"scheduler", "scheduler_state"}
+        metadata = _read_metadata(header["metadata"], arrays, reserved)
         opt_state = _read_optimizer(header["optimizer"], arrays, optimizer)
+        sched_state = _read_scheduler(header.get("scheduler"), arrays, scheduler)
         rng = _read_rng(header["rng"])
         section = header["model"]
         state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
@@ -102,9 +120,9 @@ def load_checkpoint(
             raise ModelFileError("holds no model")
         if section is not None and model is None:
             model = load_section(section, state, None, "model")  # a new model: nothing to roll back
-            _commit(None, {}, None, optimizer, opt_state)
+            _commit(None, {}, None, optimizer, opt_state, scheduler, sched_state)
         else:
-            _commit(model, state, section, optimizer, opt_state)
+            _commit(model, state, section, optimizer, opt_state, scheduler, sched_state)
     except ModelFileError as err:
         raise ModelFileError(f"{os.fspath(path)}: {err}") from None
     if restore_rng and rng is not None:
@@ -113,6 +131,8 @@ def load_checkpoint(
         "model": model,
         "optimizer": optimizer,
         "optimizer_state": opt_state if optimizer is None else None,
+        "scheduler": scheduler,
+        "scheduler_state": sched_state if scheduler is None else None,
         "epoch": epoch,
         **metadata,
     }
@@ -120,7 +140,7 @@ def load_checkpoint(
 
 def _expected_names(names: list[str]) -> None:
     """Refuse, before any data is read, entries a checkpoint never holds."""
-    prefixes = ("model/", "optimizer/", "metadata/")
+    prefixes = ("model/", "optimizer/", "scheduler/", "metadata/")
     unknown = [k for k in names if k != HEADER_KEY and not k.startswith(prefixes)]
     if unknown:
         raise ModelFileError(f"not a checkpoint (or a damaged one): unknown entries {unknown[:5]}")
@@ -133,6 +153,32 @@ def _optimizer_section(optimizer: Any, arrays: dict[str, np.ndarray]) -> dict[st
     return {"class": type(optimizer).__name__, "state": state}
 
 
+def _scheduler_section(scheduler: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    if not callable(getattr(scheduler, "state_dict", None)):
+        raise TypeError(f"save_checkpoint: {type(scheduler).__name__} has no state_dict() to save")
+    state = Encoder(arrays, "scheduler/")(scheduler.state_dict(), "save_checkpoint: scheduler state")
+    return {"class": type(scheduler).__name__, "state": state}
+
+
+def _read_scheduler(section: Any, arrays: dict[str, np.ndarray], scheduler: Any) -> dict | None:
+    """The saved scheduler state, checked against ``scheduler``'s class and keys (values: on load)."""
+    if section is None:
+        if scheduler is not None or any(k.startswith("scheduler/") for k in arrays):
+            raise ModelFileError("holds no scheduler state")
+        return None
+    section = expect(section, dict, "scheduler")
+    expect_keys(section, {"class", "state"}, "scheduler")
+    saved_class = expect(section["class"], str, "scheduler.class")
+    state = _decoded(arrays, "scheduler/", lambda decode: decode(section["state"], "scheduler.state"))
+    state = expect(state, dict, "scheduler.state")
+    if scheduler is not None:
+        if not callable(getattr(scheduler, "load_state_dict", None)):
+            raise TypeError(f"load_checkpoint: {type(scheduler).__name__} has no load_state_dict()")
+        if type(scheduler).__name__ != saved_class:
+            raise ModelFileError(f"holds {saved_class} state, not {type(scheduler).__name__} state")
+    return state
+
+
 def _decoded(arrays: dict[str, np.ndarray], prefix: str, read: Callable[[Decoder], Any]) -> Any:
     """``read(decoder)``, then check that every entry under ``prefix`` was referred to."""
     decode = Decoder(arrays, prefix)
@@ -143,12 +189,12 @@ def _decoded(arrays: dict[str, np.ndarray], prefix: str, read: Callable[[Decoder
     return value
 
 
-def _read_metadata(obj: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+def _read_metadata(obj: Any, arrays: dict[str, np.ndarray], reserved: set[str]) -> dict[str, Any]:
     metadata = _decoded(arrays, "metadata/", lambda decode: {
         key: decode(item, f"metadata.{key}") for key, item in expect(obj, dict, "metadata").items()
     })
-    if _RESERVED & set(metadata):
-        raise ModelFileError(f"metadata uses reserved names {sorted(_RESERVED & set(metadata))}")
+    if reserved & set(metadata):
+        raise ModelFileError(f"metadata uses reserved names {sorted(reserved & set(metadata))}")
     return metadata
 
 
@@ -199,19 +245,24 @@ def _read_rng(obj: Any) -> dict | None:
     return state
 
 
-def _commit(model: Module | None, state: dict, section: Any, optimizer: Any, opt_state: Any) -> None:
-    """Load the model, then the optimizer; if the optimizer refuses, put the model back."""
+def _commit(model: Module | None, state: dict, section: Any, optimizer: Any, opt_state: Any,
+            scheduler: Any = None, sched_state: Any = None) -> None:
+    """Load the model, the optimizer, then the scheduler; if one refuses, put the others back."""
     before = model.state_dict() if model is not None else None
     if model is not None:
         load_section(section, state, model, "model")
     if optimizer is None:
         return
     opt_before = copy.deepcopy(optimizer.state_dict())
+    who = "optimizer"
     try:
         optimizer.load_state_dict(opt_state)
-    except Exception as err:  # whatever the optimizer raises, the caller gets ModelFileError
+        if scheduler is not None:  # its load_state_dict checks every value (lrs as initial_lr's check)
+            who = "scheduler"
+            scheduler.load_state_dict(sched_state)
+    except Exception as err:  # whatever they raise, the caller gets ModelFileError
         with contextlib.suppress(Exception):  # best effort: a sound load_state_dict changed nothing
             optimizer.load_state_dict(opt_before)
         if model is not None:
             model.load_state_dict(before)
-        raise ModelFileError(f"the optimizer refused the saved state: {type(err).__name__}: {err}") from None
+        raise ModelFileError(f"the {who} refused the saved state: {type(err).__name__}: {err}") from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, overload
 
@@ -296,9 +297,11 @@ class _Budget:
     """One allocation budget (in array elements) for a whole rebuild.
 
     ``charge_estimate`` runs before every constructor (as ``module.constructor_check``): a
-    MiniTorch layer is estimated at the product of its integer arguments, a ``kernel_size``
-    counted once per spatial dimension (``Conv2d`` -> k**2), which is what Linear, Conv, the norms
-    and Embedding-like layers allocate. ``charge_built`` then counts what a built module really
+    MiniTorch layer is estimated at the product of its two largest integer arguments times its
+    kernel area (``kernel_size`` counted once per spatial dimension: ``Conv2d`` -> k**2), which is
+    what Linear, Conv, the norms and Embedding-like layers allocate; a head count, a stride or a
+    third dimension (kdim, vdim) does not multiply it. A layer it underrates is caught by the draw
+    and built charges below. ``charge_built`` then counts what a built module really
     holds (every Parameter and buffer not counted before), so a class the estimate
     underrates costs at most one layer before the rebuild stops.
     """
@@ -311,12 +314,15 @@ class _Budget:
         if not cls.__module__.startswith("minitorch."):
             return
         dims = int(cls.__name__[-2]) if cls.__name__[-2:-1].isdigit() and cls.__name__[-1] == "d" else 1
-        size = 1
+        kernel, sizes = 1, []
         for arg, value in arguments.items():
-            for number in _ints([value]):
-                per_dim = arg == "kernel_size" and isinstance(value, int)  # k means (k,) * dims
-                size *= max(1, abs(number)) ** (dims if per_dim else 1)
-        self.estimated += size
+            numbers = [max(1, abs(number)) for number in _ints([value])]
+            if arg == "kernel_size":
+                kernel = math.prod(numbers) ** (dims if isinstance(value, int) else 1)  # k means (k,) * dims
+            else:
+                sizes.extend(numbers)
+        largest = sorted(sizes, reverse=True)[:2]
+        self.estimated += math.prod(largest) * kernel
         if self.estimated > self.limit:
             raise ModelFileError(
                 f"{cls.__name__}{tuple(arguments.values())!r:.80}: sizes implausibly large for the "

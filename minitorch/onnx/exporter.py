@@ -3,7 +3,9 @@
 The exported graph computes the model in eval mode: Dropout is the identity and BatchNorm uses
 its running statistics. The batch dimension is symbolic ("N"), the others fixed by
 ``input_shape``. Layers are matched by class name; each has one emitter below that writes the
-ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh form).
+ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh form). A module of another
+class is exported as its children when its forward is a plain chain of them (recorded by running it
+once on the sample input); otherwise export is a TypeError.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch import call_frames
 from minitorch.dtypes import get_default_dtype
 from minitorch.grad_mode import no_grad
 from minitorch.layers import (
@@ -148,6 +151,12 @@ def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.
     """ONNX nodes for ``m`` on input ``x``; ``value`` is a sample input, run to learn shapes."""
     if type(m) is Sequential:
         for child in m:
+            x, value = _emit(graph, child, x, value)
+        return x, value
+    if type(m) in NOT_EXPORTABLE:
+        raise TypeError(f"onnx.export: no ONNX form for {type(m).__name__}: {NOT_EXPORTABLE[type(m)]}")
+    if type(m) not in EMITTERS and m._modules:  # a custom module: its children, if called as a chain
+        for _, child, _ in call_frames.recorded_chain(m, value, "onnx.export"):
             x, value = _emit(graph, child, x, value)
         return x, value
     if type(m) not in EMITTERS:

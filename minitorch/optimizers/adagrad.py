@@ -48,7 +48,7 @@ class Adagrad(Optimizer):
 
     def step(self) -> None:
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]  # no gradient: no update
+            params = list(self._params_with_grad(group))  # no gradient (or frozen): no update
             for p in params:
                 state = self.state.setdefault(p, {})
                 if not state:

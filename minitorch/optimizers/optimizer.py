@@ -3,8 +3,11 @@
 Parameters are held in ``param_groups`` (a list of dicts, each with its ``"params"`` and its own
 hyper-parameters such as ``"lr"``), so per-group settings and schedulers work as in PyTorch.
 A Parameter whose ``grad is None`` (no gradient since ``zero_grad()``) is skipped, as in PyTorch:
-it is not updated and its state (step count, moments) does not advance. ``step()`` first checks
-that no module owning one of the Parameters still has a forward call waiting for its backward.
+it is not updated and its state (step count, moments) does not advance. A frozen Parameter
+(``requires_grad`` False) is skipped too, whatever its grad. After ``model.to(dtype)`` the state
+of each cast Parameter is cast to its new dtype at the next ``step()`` (or ``state_dict()``).
+``step()`` first checks that no module owning one of the Parameters still has a forward call
+waiting for its backward.
 
 Updates are in place and in each Parameter's dtype. Each update rule is a plain function beside its
 class (``sgd``, ``adam``...); accelerated versions live in ``minitorch/kernels/optimizers.py``.
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from minitorch import module as module_registry
+from minitorch import parameter as parameter_module
 from minitorch.checks import check_dict, check_number, check_sequence
 from minitorch.module import Parameter
 
@@ -40,6 +44,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Parameter, dict[str, Any]] = {}
         self._owner_cache: tuple[int, list[Any]] = (-1, [])  # (registrations seen, modules owning our params)
+        self._dtype_changes_seen = parameter_module._dtype_changes[0]
         if isinstance(params, (Parameter, dict)):
             raise TypeError(
                 f"{type(self).__name__}: expected an iterable of Parameters or of dicts, "
@@ -125,8 +130,23 @@ class Optimizer:
 
     @staticmethod
     def _params_with_grad(group: dict[str, Any]) -> list[Parameter]:
-        """The group's Parameters with a gradient (``p.grad is not None``), as a new list."""
-        return [p for p in group["params"] if p.grad is not None]
+        """The group's trainable Parameters with a gradient (``p.grad is not None``), as a new list."""
+        return [p for p in group["params"] if p.grad is not None and p.requires_grad]
+
+    def _match_state_dtypes(self) -> None:
+        """Cast each Parameter's state arrays to its dtype if a Parameter was cast since last time.
+
+        ``model.to(np.float64)`` after the optimizer was built: without this, Adam's moments would
+        stay float32 and quietly round every float64 update.
+        """
+        changes = parameter_module._dtype_changes[0]
+        if changes == self._dtype_changes_seen:
+            return
+        for p, entry in self.state.items():
+            for name, value in entry.items():
+                if isinstance(value, np.ndarray) and value.dtype != p.dtype:
+                    entry[name] = value.astype(p.dtype)
+        self._dtype_changes_seen = changes
 
     # ----------------------------------------------------------------- state_dict
     def state_dict(self) -> dict[str, Any]:
@@ -135,6 +155,7 @@ class Optimizer:
         Parameters are numbered 0, 1, ... across the groups in order, as torch does. Values are
         NumPy arrays (copies), ints, floats, bools and tuples, so the dict can go into a file.
         """
+        self._match_state_dtypes()
         index = {id(p): i for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
         state = {
             index[id(p)]: {name: _copy(value) for name, value in entry.items()}
@@ -249,6 +270,7 @@ def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(step)
     def checked_step(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
         self._check_no_waiting_forward()
+        self._match_state_dtypes()
         return step(self, *args, **kwargs)
 
     return checked_step
