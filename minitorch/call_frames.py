@@ -178,6 +178,11 @@ def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def unwrapped(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The plain function inside a ``backward_call`` wrapper (for a call made while a frame is shown)."""
+    return method.__wrapped__ if getattr(method, "_frames_kept", False) else method
+
+
 def discard_newest(module: Any) -> None:
     """Drop the newest waiting frame of ``module`` and of each descendant that has one.
 

@@ -180,9 +180,12 @@ class Module:
         that defines the halves, or follows the recorded calls of a module whose forward is a
         plain chain of its children. A layer without parameters overrides ``backward`` itself.
         """
-        if type(self).backward_input is not Module.backward_input:
-            self.backward_params(dy)
-            return self.backward_input(dy)
+        cls = type(self)
+        if cls.backward_input is not Module.backward_input:
+            # this call already holds its frame, so the halves run unwrapped (nested calls would
+            # only pass through their wrappers)
+            call_frames.unwrapped(cls.backward_params)(self, dy)
+            return call_frames.unwrapped(cls.backward_input)(self, dy)
         if self._records_calls and self._modules:
             return _backward_through(call_frames.chain_of(self), dy, params_only=False)
         raise NotImplementedError(

@@ -3,7 +3,7 @@
 The default policy ("auto"): a model with fewer than ``SMALL_MODEL`` parameters trains with 1 BLAS
 thread, a larger one with every thread the BLAS started with. The optimizer kernels
 (``minitorch.kernels.optimizers``, which ``SGD.step``/``Adam.step`` run while kernels are on) apply it
-at each step with ``apply_policy``, so it holds for ``mt.fit`` and for a hand-written loop alike; the
+at each step with ``apply_policy_for``, so it holds for ``mt.fit`` and for a hand-written loop alike; the
 count then stays until the next step or ``set_num_threads``. Why: a small product gains next to
 nothing from a second thread on an idle machine, and loses badly when another process keeps a core
 busy, because the product waits for the worker thread that the busy core's scheduler is not running
@@ -24,7 +24,8 @@ import numpy as np
 
 SMALL_MODEL = 100_000  # parameters: below this, one BLAS thread (docs/benchmarks.md, "threads")
 
-_state: dict[str, Any] = {"controllers": None, "explicit": None, "current": None, "max": None}
+_state: dict[str, Any] = {"controllers": None, "explicit": None, "current": None, "max": None,
+                          "last_key": None, "last_want": None}  # apply_policy_for's kept decision
 
 
 def _controllers() -> list[Any]:
@@ -84,6 +85,23 @@ def apply_policy(n_params: int) -> None:
         return
     if want != _state["current"]:
         _set(want)
+
+
+def apply_policy_for(params: list[Any]) -> None:
+    """``apply_policy`` for the model made of ``params`` (Parameters or arrays, each with ``.size``
+    or ``.data.size``). The decision is kept for the last parameter list seen (by identity), so a
+    training loop pays one tuple comparison per step, not a sum over the parameters."""
+    if _state["explicit"] is not None:
+        return
+    key = tuple(map(id, params))
+    if key != _state["last_key"]:
+        try:
+            want = policy(sum(getattr(p, "data", p).size for p in params))
+        except ImportError:
+            return
+        _state["last_key"], _state["last_want"] = key, want
+    if _state["last_want"] != _state["current"]:
+        _set(_state["last_want"])
 
 
 def _set(n: int) -> None:

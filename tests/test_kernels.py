@@ -3,7 +3,9 @@
 Every module case (tests/cases.py), every loss case (tests/test_losses.py) and every optimizer
 trajectory (tests/trajectories.py) runs twice, kernels on and off, in float32 and float64:
   - layers and losses: bitwise equal (output, loss, input gradient, every parameter gradient);
-    their kernels only skip arrays and passes, never reorder a float operation;
+    their kernels only skip arrays and passes, never reorder a float operation; except the
+    layers in REORDERS_SUMS (Conv2d's channels-last product), equal within rtol 1e-5, atol 1e-6
+    (float32) and rtol 1e-12, atol 1e-13 (float64);
   - optimizers: parameters and state after 20 steps within rtol 2e-5, atol 2e-6 (float32) and
     rtol 1e-12, atol 1e-13 (float64), since an optimizer kernel may fuse or reorder the numbered
     lines and 20 float32 steps carry that rounding forward.
@@ -27,6 +29,9 @@ import minitorch as mt
 from minitorch.kernels import kernels_enabled, use_kernels
 
 DTYPES = [np.float32, np.float64]
+# Layers whose kernel sums the same products in another order (a channels-last matrix product):
+# equal to the plain layer at float tolerance instead of bitwise.
+REORDERS_SUMS = {"Conv2d"}
 
 
 @contextmanager
@@ -73,7 +78,11 @@ def test_module_fast_equals_plain_bitwise(factory, shape, dtype):
         fast, plain = _module_run(factory, x, dy, True), _module_run(factory, x, dy, False)
     for a, b in zip(fast, plain, strict=True):
         assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
+        if REORDERS_SUMS.intersection(type(m).__name__ for m in factory().modules()):
+            tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+            np.testing.assert_allclose(a, b, **tol)
+        else:
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

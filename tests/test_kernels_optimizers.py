@@ -242,3 +242,26 @@ def test_the_dispatcher_finds_these_kernels_by_the_plain_functions_names():
         assert fast_or_plain("optimizers", sgd) is sgd
     finally:
         use_kernels(True)
+
+
+def test_apply_policy_for_keeps_its_decision_per_parameter_list() -> None:
+    """The policy is decided once per parameter list and re-decided when the list changes."""
+    pytest.importorskip("threadpoolctl")
+    import minitorch as mt
+
+    saved = threads._state["explicit"]
+    try:
+        mt.set_num_threads(None)
+        small = [mt.Parameter(np.zeros(10, np.float32))]
+        large = [mt.Parameter(np.zeros(threads.SMALL_MODEL, np.float32))]
+        threads.apply_policy_for(small)
+        assert mt.get_num_threads() == 1
+        threads.apply_policy_for(large)
+        assert mt.get_num_threads() == threads._state["max"]
+        threads.apply_policy_for(small)
+        assert mt.get_num_threads() == 1
+        mt.set_num_threads(threads._state["max"])  # an explicit setting wins over the kept decision
+        threads.apply_policy_for(small)
+        assert mt.get_num_threads() == threads._state["max"]
+    finally:
+        mt.set_num_threads(saved)

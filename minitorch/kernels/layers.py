@@ -10,6 +10,40 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from minitorch.dtypes import as_floating
+from minitorch.grad_mode import is_grad_enabled
+
+
+def linear_forward(layer: Any, x: np.ndarray) -> np.ndarray:
+    """``Linear.forward``: y = x @ W + b, caching x.
+
+    An ndarray already in W's dtype with ``in_features`` last is what ``_check_input`` would
+    return unchanged, so the check's four calls are skipped for it (anything else takes the check).
+    The bias is added into the fresh product in place: saves the (N, out) temporary of y + b.
+    """
+    W = layer.W.data
+    if not (type(x) is np.ndarray and x.dtype == W.dtype and x.ndim and x.shape[-1] == layer.in_features):
+        x = layer._check_input(x)
+    layer._x = x
+    y = x @ W
+    if layer.b is not None:
+        y += layer.b.data
+    return y
+
+
+def relu_forward(layer: Any, x: np.ndarray) -> np.ndarray:
+    """``ReLU.forward``: y = max(x, 0), caching mask = (x > 0) only when a backward can use it.
+
+    Under ``no_grad`` the frame's cache is dropped when forward returns, so the mask (two passes
+    and an array) is not computed at all.
+    """
+    if type(x) is not np.ndarray or x.dtype.kind != "f":
+        x = as_floating(x, "ReLU")
+    if is_grad_enabled():
+        layer._mask = (x > 0).astype(x.dtype)
+    return np.maximum(x, 0)
 
 
 def linear_backward_params(layer: Any, dy: np.ndarray) -> None:
@@ -17,11 +51,118 @@ def linear_backward_params(layer: Any, dy: np.ndarray) -> None:
 
     dW: ``Parameter.accumulate_matmul`` makes the first product after ``zero_grad()`` the gradient
     itself instead of copying it in: saves an (in, out) copy pass (1.6 MB for a 784x512 weight).
+    db: the first sum after ``zero_grad()`` becomes ``grad`` itself (no copy), and a 2-D input
+    skips the two reshapes (the small-step path: four calls fewer per layer).
     The order of the sums in db is NumPy's either way: the same numbers.
     """
     x = layer._cached(layer._x)
     dy = layer._check_grad(dy, x.shape[:-1] + (layer.out_features,), layer.W.data.dtype)
-    x, dy = x.reshape(-1, layer.in_features), dy.reshape(-1, layer.out_features)
+    if x.ndim != 2:
+        x, dy = x.reshape(-1, layer.in_features), dy.reshape(-1, layer.out_features)
     layer.W.accumulate_matmul(x.T, dy)
-    if layer.b is not None:
-        layer.b.accumulate_grad(dy.sum(axis=0))
+    b = layer.b
+    if b is not None:
+        db = np.add.reduce(dy, axis=0)  # what dy.sum(axis=0) runs, without its Python wrapper
+        if b.requires_grad and b.grad is None and db.dtype == b.data.dtype:
+            b.grad = db  # a fresh array nobody else holds: adopted, as accumulate_matmul adopts dW
+        else:
+            b.accumulate_grad(db)
+
+
+# ----------------------------------------------------------------------------------------- Conv2d
+# Channels-last forms of ``Conv2d.forward`` / ``backward_params`` / ``backward_input``. The plain
+# layer builds cols (C*kh*kw, N*OH*OW) from NCHW and transposes its output and dy between NCHW and
+# (O, N*OH*OW); col2im then adds the (C*kh*kw, N*OH*OW) product dcols back, tap by tap, with short
+# strided rows. Here the windows are rows: rows (N*OH*OW, kh*kw*C), row m = window m with its taps
+# in (i, j, c) order, read from the input moved to NHWC (one small copy), so each tap is a
+# contiguous run of C values. Then
+#     Y   = rows @ Wk.T + bias          (M, O), Wk = weight in (O, kh, kw, C) order, (O, K)
+#     dWk = dyh.T @ rows                (O, K), dyh = dy in NHWC as (M, O)
+#     dxh[:, taps of (i, j), :] += dyh @ W[:, :, i, j].T     one (M, O) @ (O, C) product per tap
+# The input gradient never forms dcols (K, M), the size of cols: each tap's (M, C) product stays
+# in cache and is added as whole image rows (OW*C contiguous values). The same sums in another
+# order: equal to the plain layer up to float rounding (tests/test_kernels.py, at float tolerance).
+
+
+def _conv_geometry(layer: Any, xp_shape: tuple[int, ...]) -> tuple[int, int, int, int, int, int]:
+    """(N, C, OH, OW, kh, kw) for a padded NCHW input shape."""
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.stride, layer.dilation
+    N, C, Hp, Wp = xp_shape
+    OH = (Hp - dh * (kh - 1) - 1) // sh + 1
+    OW = (Wp - dw * (kw - 1) - 1) // sw + 1
+    return N, C, OH, OW, kh, kw
+
+
+def conv2d_forward(layer: Any, x: np.ndarray) -> np.ndarray:
+    """``Conv2d.forward`` after its input check: y = weight (*) x + bias, channels last inside.
+
+    Caches rows (N*OH*OW, kh*kw*C) and the padded NCHW shape for the two backward kernels.
+    Saves: cols is built from contiguous runs of C values; the output leaves as one transpose.
+    """
+    top, bottom, left, right = layer._pads
+    N, C, H, W = x.shape
+    if any(layer._pads):
+        xh = np.zeros((N, top + H + bottom, left + W + right, C), dtype=x.dtype)
+        xh[:, top:top + H, left:left + W, :] = x.transpose(0, 2, 3, 1)
+    else:
+        xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    xp_shape = (N, C, xh.shape[1], xh.shape[2])
+    _, _, OH, OW, kh, kw = _conv_geometry(layer, xp_shape)
+    (sh, sw), (dh, dw) = layer.stride, layer.dilation
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    windows = sliding_window_view(xh, span, axis=(1, 2))[:, ::sh, ::sw, :, ::dh, ::dw]  # (N,OH,OW,C,kh,kw)
+    rows = windows.transpose(0, 1, 2, 4, 5, 3).reshape(N * OH * OW, kh * kw * C)
+    layer._rows, layer._xp_shape = rows, xp_shape
+    out_c = layer.out_channels
+    Y = rows @ np.ascontiguousarray(layer.weight.data.transpose(2, 3, 1, 0).reshape(-1, out_c))
+    if layer.bias is not None:
+        Y += layer.bias.data
+    return np.ascontiguousarray(Y.reshape(N, OH, OW, out_c).transpose(0, 3, 1, 2))
+
+
+def _dy_rows(layer: Any, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dy checked against the output's shape, the same as (N*OH*OW, O) channels-last rows)."""
+    N, _, OH, OW, _, _ = _conv_geometry(layer, layer._xp_shape)
+    dy = layer._check_grad(dy, (N, layer.out_channels, OH, OW), layer.weight.dtype)
+    return dy, np.ascontiguousarray(dy.transpose(0, 2, 3, 1)).reshape(N * OH * OW, layer.out_channels)
+
+
+def conv2d_backward_params(layer: Any, dy: np.ndarray) -> None:
+    """``Conv2d.backward_params`` after ``conv2d_forward``: dW = dY @ cols.T, db = dY summed.
+
+    Computed as dWk = dyh.T @ rows (O, kh*kw*C), put back in (O, C, kh, kw) order.
+    Saves: nothing on the product; dy moves to channels last in one copy, as the plain dY.
+    """
+    rows = layer._cached(layer._rows)
+    dy, dyh = _dy_rows(layer, dy)
+    out_c, C, kh, kw = layer.weight.shape
+    if layer.weight.requires_grad:  # frozen: no dW to compute
+        dW = np.ascontiguousarray((dyh.T @ rows).reshape(out_c, kh, kw, C).transpose(0, 3, 1, 2))
+        layer.weight.accumulate_grad(dW)
+    if layer.bias is not None:
+        # summed over NCHW's contiguous pixels (pairwise, as the plain dY.sum(axis=1)), not down
+        # the rows of dyh, which NumPy would add one after another
+        layer.bias.accumulate_grad(dy.sum(axis=(0, 2, 3)))
+
+
+def conv2d_backward_input(layer: Any, dy: np.ndarray) -> np.ndarray:
+    """``Conv2d.backward_input`` after ``conv2d_forward``: dx = col2im(weight.T @ dY), unpadded.
+
+    One (M, O) @ (O, C) product per tap (i, j), added onto the pixels that tap read.
+    Saves: the (K, M) dcols array (the size of cols) and col2im's short strided rows.
+    """
+    layer._cached(layer._rows)
+    _, dyh = _dy_rows(layer, dy)
+    N, C, OH, OW, kh, kw = _conv_geometry(layer, layer._xp_shape)
+    (sh, sw), (dh, dw) = layer.stride, layer.dilation
+    taps = np.ascontiguousarray(layer.weight.data.transpose(2, 3, 0, 1))  # tap (i, j): an (O, C) matrix
+    dxh = np.zeros((N, layer._xp_shape[2], layer._xp_shape[3], C), dtype=dyh.dtype)
+    part = np.empty((N * OH * OW, C), dtype=dyh.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            np.matmul(dyh, taps[i, j], out=part)
+            dxh[:, i * dh:i * dh + sh * (OH - 1) + 1:sh, j * dw:j * dw + sw * (OW - 1) + 1:sw, :] += (
+                part.reshape(N, OH, OW, C))
+    top, bottom, left, right = layer._pads
+    Hp, Wp = dxh.shape[1:3]
+    return np.ascontiguousarray(dxh[:, top:Hp - bottom, left:Wp - right, :].transpose(0, 3, 1, 2))

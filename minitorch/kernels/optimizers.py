@@ -1,7 +1,7 @@
 """Fast forms of the optimizers' functional updates (CONTRACT §8): the same signatures, tested equal.
 
 ``sgd`` replaces ``minitorch.optimizers.sgd.sgd``; ``adam`` replaces ``minitorch.optimizers.adam.adam``.
-Both also apply the default thread policy (``minitorch.threads.apply_policy``) once per step.
+Both also apply the default thread policy (``minitorch.threads.apply_policy_for``) once per step.
 
 Why it pays: an update is memory-bound. The plain ``p -= lr * g`` makes two single-threaded passes over
 each array plus a temporary of its size. Here:
@@ -113,7 +113,7 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
     New momentum buffers are written into ``momentum_buffers`` (as torch's functional sgd does).
     Saves: the temporaries g + wd*p, lr*g and (1-tau)*g, and one pass per temporary.
     """
-    threads.apply_policy(sum([p.data.size for p in params]))
+    threads.apply_policy_for(params)
     s = -1.0 if maximize else 1.0
     lr, mu, tau, wd = float(lr), float(momentum), float(dampening), float(weight_decay)
     step_t: dict[np.dtype, np.ndarray] = {}  # lr * s as a 0-d array of each dtype (no promotion)
@@ -167,7 +167,7 @@ def adam(params: list[Any], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
     Saves: the chunk loop keeps each pass in cache, and the full-size temporaries (g - m, g * g,
     sqrt(v), the quotient) become one chunk-sized scratch array (two with maximize or weight decay).
     """
-    threads.apply_policy(sum(p.data.size for p in params))
+    threads.apply_policy_for(params)
     for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
         if isinstance(state_steps[i], np.ndarray):
             state_steps[i] += 1

@@ -7,6 +7,8 @@ import numpy as np
 from minitorch import functional
 from minitorch.checks import check_number
 from minitorch.dtypes import as_floating
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import layers as fast
 from minitorch.module import Module
 
 
@@ -60,6 +62,8 @@ class ReLU(Module):
         self._mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if kernels_enabled():  # fast room: the same y, and no mask when no backward can follow
+            return fast.relu_forward(self, x)
         x = as_floating(x, "ReLU")
         self._mask = (x > 0).astype(x.dtype)
         return np.maximum(x, 0)

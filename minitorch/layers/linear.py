@@ -76,6 +76,8 @@ class Linear(Module):
         return None if self.b is None else self.b.grad
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if kernels_enabled():  # fast room: the same y, no check of an input already right, no y + b temporary
+            return fast.linear_forward(self, x)
         x = self._check_input(x)
         self._x = x
         y = x @ self.W.data

@@ -16,7 +16,7 @@ class (``sgd``, ``adam``...); accelerated versions live in ``minitorch/kernels/o
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -129,9 +129,9 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     @staticmethod
-    def _params_with_grad(group: dict[str, Any]) -> Iterator[Parameter]:
-        """The group's Parameters with a gradient (``p.grad is not None``)."""
-        return (p for p in group["params"] if p.grad is not None and p.requires_grad)
+    def _params_with_grad(group: dict[str, Any]) -> list[Parameter]:
+        """The group's trainable Parameters with a gradient (``p.grad is not None``), as a new list."""
+        return [p for p in group["params"] if p.grad is not None and p.requires_grad]
 
     def _match_state_dtypes(self) -> None:
         """Cast each Parameter's state arrays to its dtype if a Parameter was cast since last time.

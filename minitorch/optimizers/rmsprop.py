@@ -68,7 +68,7 @@ class RMSprop(Optimizer):
 
     def step(self) -> None:
         for group in self.param_groups:
-            params = list(self._params_with_grad(group))
+            params = self._params_with_grad(group)
             for p in params:
                 state = self.state.setdefault(p, {})
                 if not state:

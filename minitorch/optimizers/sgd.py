@@ -62,7 +62,7 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         for group in self.param_groups:
-            params = list(self._params_with_grad(group))
+            params = self._params_with_grad(group)
             # Python floats: a NumPy float64 setting would promote float32 work to float64
             momentum = float(group["momentum"])
             # as torch's _init_group: the buffers are gathered only when momentum uses them
@@ -72,7 +72,7 @@ class SGD(Optimizer):
                 momentum=momentum, dampening=float(group["dampening"]),
                 weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
             )
-            for p, b in zip(params, buffers, strict=False):
+            for p, b in zip(params, buffers, strict=False):  # (no buffers when momentum == 0)
                 self.state.setdefault(p, {})["momentum_buffer"] = b
 
 
