@@ -101,3 +101,13 @@ def check_sequence(value: object, who: str, name: str) -> list[Any]:
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"{who}: {name} must be a list or a tuple, got {type(value).__name__} {value!r:.60}")
     return list(value)
+
+
+def check_output_size(value: object, who: str) -> tuple[int | None, int | None]:
+    """An adaptive pool's ``output_size`` (a positive int, None, or a pair of them) as a pair."""
+    pair = value if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or any(
+        s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1) for s in pair
+    ):
+        raise ValueError(f"{who}: output_size must be a positive int, None or a pair of them, got {value!r}")
+    return tuple(None if s is None else int(s) for s in pair)

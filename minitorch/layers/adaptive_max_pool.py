@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minitorch.checks import check_output_size
 from minitorch.dtypes import as_floating
 from minitorch.module import Module
 
@@ -28,17 +29,8 @@ class AdaptiveMaxPool2d(Module):
 
     def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
         super().__init__()
-        pair = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-        if len(pair) != 2 or any(
-            s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1)
-            for s in pair
-        ):
-            raise ValueError(
-                f"AdaptiveMaxPool2d: output_size must be a positive int, None or a pair of them, "
-                f"got {output_size!r}"
-            )
+        self._size = check_output_size(output_size, "AdaptiveMaxPool2d")
         self.output_size = output_size
-        self._size = tuple(None if s is None else int(s) for s in pair)
         self._x_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
         self._argmax: np.ndarray | None = None

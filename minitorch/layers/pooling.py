@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_positive_int
+from minitorch.checks import check_bool, check_output_size, check_positive_int
 from minitorch.dtypes import as_floating
 from minitorch.layers._im2col import _check_fits, _offsets, _output_size, _pad, _pair, _unpad
 from minitorch.module import Module
@@ -240,17 +240,8 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
         super().__init__()
-        pair = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-        if len(pair) != 2 or any(
-            s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1)
-            for s in pair
-        ):
-            raise ValueError(
-                f"AdaptiveAvgPool2d: output_size must be a positive int, None or a pair of them, "
-                f"got {output_size!r}"
-            )
+        self._size = check_output_size(output_size, "AdaptiveAvgPool2d")
         self.output_size = output_size
-        self._size = tuple(None if s is None else int(s) for s in pair)
         self._x_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
         self._unbatched: bool | None = None
