@@ -5,6 +5,7 @@ Every layer has a hand-written forward and backward; see ``minitorch.module`` fo
 
 from minitorch import datasets, init, interop, lr_scheduler, onnx
 from minitorch.clip import clip_grad_norm_, clip_grad_value_
+from minitorch.containers import ModuleDict, ModuleList, Sequential
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
 from minitorch.grad_mode import enable_grad, is_grad_enabled, no_grad
@@ -51,7 +52,7 @@ from minitorch.model_files import (
     save_checkpoint,
     save_model,
 )
-from minitorch.module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from minitorch.module import Module, Parameter
 from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
 from minitorch.threads import get_num_threads, set_num_threads

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from minitorch import call_frames
+from minitorch.containers import Sequential
 from minitorch.grad_mode import no_grad
 from minitorch.layers import (  # PyTorch habits (issue 15)
     ELU,
@@ -62,7 +63,7 @@ from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.model_files.registry import default_dtype_of, preserved_rng
-from minitorch.module import Module, Sequential, switched_mode
+from minitorch.module import Module, switched_mode
 
 
 @dataclass(frozen=True)

@@ -524,8 +524,4 @@ def _backward_through(modules: list[Module], dy: Any, params_only: bool) -> Any:
     return None
 
 
-# The containers live in their own file; importing them here keeps ``minitorch.module.Sequential``.
-from minitorch.containers import ModuleDict, ModuleList, Sequential  # noqa: E402
-
-__all__ = ["IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
-           "switched_mode"]
+__all__ = ["IncompatibleKeys", "Module", "Parameter", "switched_mode"]

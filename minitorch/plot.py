@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 from minitorch.checks import check_int
 from minitorch.metrics import as_labels
 from minitorch.module import Module
+from minitorch.plot_common import figure, save
 from minitorch.training.inference import predict
 
 PathLike = str | os.PathLike[str]
@@ -36,7 +36,7 @@ def loss_curves(history: Any, path: PathLike, title: str | None = None) -> str:
     if not losses and not others:
         raise ValueError(f"loss_curves: nothing to draw, got keys {sorted(curves)}")
     panels = [panel for panel in (losses, others) if panel]
-    fig = _figure(figsize=(5.5 * len(panels), 4))
+    fig = figure(figsize=(5.5 * len(panels), 4))
     for i, panel in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         bases = list(dict.fromkeys(key.removeprefix("val_") for key in panel))
@@ -50,7 +50,7 @@ def loss_curves(history: Any, path: PathLike, title: str | None = None) -> str:
         ax.legend()
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def decision_boundary(
@@ -83,7 +83,7 @@ def decision_boundary(
     grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
     regions = _predicted_classes(predict(model, grid), threshold).reshape(grid_x.shape)
     classes = np.union1d(labels, regions)
-    fig = _figure(figsize=(5.5, 5))
+    fig = figure(figsize=(5.5, 5))
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     # one tab10 colour per class, the same for a region and its points
@@ -97,7 +97,7 @@ def decision_boundary(
     ax.set_ylabel("x[:, 1]")
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _predicted_classes(out: np.ndarray, threshold: float | None) -> np.ndarray:
@@ -122,7 +122,7 @@ def confusion_matrix(
     names = [str(i) for i in range(n)] if class_names is None else [str(name) for name in class_names]
     if len(names) != n:
         raise ValueError(f"confusion_matrix: expected {n} class names, got {len(names)}")
-    fig = _figure(figsize=(1.2 * n + 3, 1.2 * n + 2))
+    fig = figure(figsize=(1.2 * n + 3, 1.2 * n + 2))
     ax = fig.add_subplot(1, 1, 1)
     image = ax.imshow(cm, cmap="Blues")
     fig.colorbar(image, ax=ax)
@@ -136,7 +136,7 @@ def confusion_matrix(
     ax.set_ylabel("true")
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _curves(history: Any) -> dict[str, list[float]]:
@@ -152,22 +152,6 @@ def _curves(history: Any) -> dict[str, list[float]]:
     return {"loss": values.tolist()}
 
 
-def _figure(**kwargs: Any) -> Any:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as err:
-        raise ImportError(
-            "mt.plot needs matplotlib, an optional extra: pip install 'minitorch-numpy[plot]' "
-            "(or pip install matplotlib)"
-        ) from err
-    return Figure(layout="constrained", **kwargs)
-
-
-def _save(fig: Any, path: PathLike) -> str:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return os.fspath(path)
 
 
 # diagnostics pictures (issue 17): they live in their own module, shown here as mt.plot.*

@@ -25,6 +25,7 @@ from minitorch.diagnostics.probe import (
     units_forward,
 )
 from minitorch.module import Module
+from minitorch.plot_common import figure, save
 
 PathLike = str | os.PathLike[str]
 
@@ -42,9 +43,8 @@ def diagnostics(source: Any, path: PathLike, title: str | None = None) -> str:
     """
     reports = _reports(source)
     last = reports[-1]
-    from minitorch.plot import _figure, _save
 
-    fig = _figure(figsize=(12, 8))
+    fig = figure(figsize=(12, 8))
     axes = [fig.add_subplot(2, 2, i + 1) for i in range(4)]
     shown = [s for s in last.layers if not s.has_params] or last.layers
     for s in shown:
@@ -67,7 +67,7 @@ def diagnostics(source: Any, path: PathLike, title: str | None = None) -> str:
     _update_ratios(axes[3], reports)
     kinds = sorted({f"{f.kind} ({f.layer})" for r in reports for f in r.findings})
     fig.suptitle(title or ("findings: " + ", ".join(kinds) if kinds else "no findings"))
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _reports(source: Any) -> list[Report]:
@@ -110,9 +110,8 @@ def _update_ratios(ax: Any, reports: list[Report]) -> None:
 def lr_curve(result: Any, path: PathLike | None = None) -> Any:
     """lr_find's losses (raw and smoothed) against the learning rate on a log axis, the suggestion
     marked; saved as PNG to ``path`` (returns the path) or returned as a matplotlib Figure."""
-    from minitorch.plot import _figure, _save
 
-    fig = _figure(figsize=(6, 4))
+    fig = figure(figsize=(6, 4))
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(result.lrs, result.losses, color="0.7", label="batch loss")
     ax.plot(result.lrs, result.smoothed, label="smoothed")
@@ -124,7 +123,7 @@ def lr_curve(result: Any, path: PathLike | None = None) -> Any:
     if finite:
         ax.set_ylim(min(finite) * 0.9, max(finite[0], min(finite)) * 1.5)
     ax.legend()
-    return fig if path is None else _save(fig, path)
+    return fig if path is None else save(fig, path)
 
 
 # --------------------------------------------------------------------------- graph

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
+from minitorch.containers import ModuleList
 from minitorch.dtypes import as_floating
 from minitorch.layers.activations import GELU, ReLU
 from minitorch.layers.attention import MultiheadAttention
 from minitorch.layers.dropout import Dropout
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.linear import Linear
-from minitorch.module import Module, ModuleList
+from minitorch.module import Module
 
 
 class TransformerEncoderLayer(Module):

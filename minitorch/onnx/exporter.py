@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from minitorch import call_frames
+from minitorch.containers import Sequential
 from minitorch.dtypes import get_default_dtype
 from minitorch.grad_mode import no_grad
 from minitorch.layers import (
@@ -46,7 +47,7 @@ from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.model_files.format import atomic_write
-from minitorch.module import Module, Sequential, switched_mode
+from minitorch.module import Module, switched_mode
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17's ONNX release: read by every runtime since 2022
