@@ -7,43 +7,15 @@ L steps over small (N, 4H) blocks the number of NumPy calls per step is the cost
 write every step into preallocated arrays (``out=``) and merge element-wise passes, so a step of
 the LSTM costs about 11 NumPy calls forward and 11 backward instead of about 25 and 30.
 The caches are the plain ones, so a forward from one and a backward from the other agree.
-The loops' large arrays come from a small pool (``_empty``): an array is reused once nothing holds
-it, which saves the page faults of fresh memory on every call.
+The loops' large arrays come from the kernels' small pool (``kernels/pool.py``): an array is
+reused once nothing holds it, which saves the page faults of fresh memory on every call.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
-
 import numpy as np
 
-_POOL: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}  # most recently used shape last
-_POOL_SHAPES, _POOL_PER_SHAPE = 16, 4
-_POOL_LOCK = threading.Lock()
-
-
-def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """np.empty(shape, dtype), reusing an array of a previous call that nothing references any more.
-
-    Saves page faults: a layer's per-call cache is freed when its backward consumes it, and the C
-    allocator may hand such large blocks back to the system, so the next call's arrays would be
-    faulted in page by page again (thousands of faults per LSTM step). A pooled array is reused only
-    when the pool holds the sole reference (no cache, output or view of it is alive).
-    """
-    key = (tuple(shape), np.dtype(dtype))
-    with _POOL_LOCK:
-        arrays = _POOL.pop(key, [])
-        _POOL[key] = arrays
-        while len(_POOL) > _POOL_SHAPES:
-            del _POOL[next(iter(_POOL))]
-        for array in arrays:
-            if sys.getrefcount(array) <= 3:  # the list, this loop's name, getrefcount's argument
-                return array
-        array = np.empty(key[0], key[1])
-        if len(arrays) < _POOL_PER_SHAPE:
-            arrays.append(array)
-        return array
+from minitorch.kernels.pool import empty as _empty
 
 
 def lstm_forward(xw, h0, c0, W_hh, b_hh):

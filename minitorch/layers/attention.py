@@ -10,6 +10,7 @@ import numpy as np
 from minitorch.checks import check_bool, check_number, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
 from minitorch.init import xavier_uniform_
+from minitorch.kernels import fast_or_plain
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -28,6 +29,51 @@ def masked_softmax(s: np.ndarray) -> np.ndarray:
     z[z == 0] = 1.0
     e /= z
     return e
+
+
+def dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray:
+    """The scaled dropout mask of the attention weights: keep = U(0, 1) >= p;  drop = keep / (1 - p)."""
+    keep = generator().random(shape) >= p
+    return keep.astype(dtype) / dtype.type(1.0 - p)
+
+
+def attention_core(
+    qh: np.ndarray, kh: np.ndarray, vh: np.ndarray, mask: np.ndarray | None, drop: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(oh, p, pd): the heads' attention, qh already scaled by 1/sqrt(D).
+
+    Shapes:   qh (N, H, L, D)   kh (N, H, S, D)   vh (N, H, S, Dv)   mask broadcasting to (N, H, L, S)
+              drop (N, H, L, S) or None   oh (N, H, L, Dv)   p, pd (N, H, L, S)
+    Forward:  s = qh @ kh.T + mask;  p = softmax(s, axis=-1);  pd = p * drop;  oh = pd @ vh
+    """
+    s = qh @ kh.swapaxes(-1, -2)
+    if mask is not None:
+        s += mask
+    p = masked_softmax(s)
+    pd = p if drop is None else p * drop
+    return pd @ vh, p, pd
+
+
+def attention_core_backward(
+    doh: np.ndarray, dpd_extra: np.ndarray | None, qh: np.ndarray, kh: np.ndarray, vh: np.ndarray,
+    p: np.ndarray, drop: np.ndarray | None, scale: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dqh, dkh, dvh) from doh (and dpd_extra, a gradient reaching pd directly, or None).
+
+    Backward: dpd = doh @ vh.T + dpd_extra;  dvh = pd.T @ doh;  dp = dpd * drop
+              ds  = p * (dp - sum(dp * p, axis=-1))          the softmax Jacobian; 0 on masked entries
+              dqh = ds @ kh * scale;  dkh = ds.T @ qh         (qh was cached already scaled)
+    """
+    pd = p if drop is None else p * drop
+    dpd = doh @ vh.swapaxes(-1, -2)
+    if dpd_extra is not None:
+        dpd += dpd_extra
+    dvh = pd.swapaxes(-1, -2) @ doh
+    dp = dpd if drop is None else dpd * drop
+    ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
+    dqh = (ds @ kh) * scale
+    dkh = ds.swapaxes(-1, -2) @ qh
+    return dqh, dkh, dvh
 
 
 def generate_square_subsequent_mask(size: int, dtype: Any = None) -> np.ndarray:
@@ -202,13 +248,12 @@ class MultiheadAttention(Module):
         q, k, v = _affine(query, Wq, bq), _affine(key, Wk, bk), _affine(value, Wv, bv)
         qh, kh, vh = (self._split_heads(t) for t in (q, k, v))
         qh *= 1.0 / math.sqrt(self.head_dim)  # scale q before the product, as torch does
-        s = qh @ kh.swapaxes(-1, -2)
-        if mask is not None:
-            s += mask
-        p = masked_softmax(s)
-        drop = self._dropout_mask(p.shape, p.dtype)
-        pd = p if drop is None else p * drop
-        o = self._merge_heads(pd @ vh)
+        drop = None
+        if self.training and self.dropout > 0:
+            shape = qh.shape[:3] + kh.shape[2:3]
+            drop = fast_or_plain("attention", dropout_mask)(shape, self.dropout, qh.dtype)
+        oh, p, pd = fast_or_plain("attention", attention_core)(qh, kh, vh, mask, drop)
+        o = self._merge_heads(oh)
         y = self.out_proj(o)
         self._inputs, self._qkv, self._p, self._drop = (query, key, value), (qh, kh, vh), p, drop
         self._need_weights, self._average, self._batched = need_weights, average_attn_weights, batched
@@ -234,12 +279,6 @@ class MultiheadAttention(Module):
         N, _, T, _ = th.shape
         return th.transpose(0, 2, 1, 3).reshape(N, T, self.embed_dim)
 
-    def _dropout_mask(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
-        if not self.training or self.dropout == 0:
-            return None
-        keep = generator().random(shape) >= self.dropout
-        return keep.astype(dtype) / dtype.type(1.0 - self.dropout)
-
     # ----------------------------------------------------------------------------- backward
     def backward(self, grad: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(dquery, dkey, dvalue) from dy or (dy, dweights); for self-attention the caller adds them.
@@ -251,19 +290,14 @@ class MultiheadAttention(Module):
         qh, kh, vh = self._qkv
         p, drop = self._p, self._drop
         dy, dweights = self._split_grad(grad, query.shape[:2])
-        pd = p if drop is None else p * drop
         # output projection: w.r.t. parameters (Wo, bo) and w.r.t. its input o
         doh = self._split_heads(self.out_proj.backward(dy))
         # attention core (no parameters): through pd @ vh, the dropout and the softmax
-        dpd = doh @ vh.swapaxes(-1, -2)
         if dweights is not None:
-            dpd += dweights[:, None] / self.num_heads if self._average else dweights
-        dvh = pd.swapaxes(-1, -2) @ doh
-        dp = dpd if drop is None else dpd * drop
-        ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
+            dweights = dweights[:, None] / self.num_heads if self._average else dweights
         scale = 1.0 / math.sqrt(self.head_dim)
-        dqh = (ds @ kh) * scale  # qh was cached already scaled
-        dkh = ds.swapaxes(-1, -2) @ qh
+        core_backward = fast_or_plain("attention", attention_core_backward)
+        dqh, dkh, dvh = core_backward(doh, dweights, qh, kh, vh, p, drop, scale)
         dq, dk, dv = (self._merge_heads(t) for t in (dqh, dkh, dvh))
         # input projections: w.r.t. parameters
         self._accumulate_proj_grads((dq, dk, dv), (query, key, value))
