@@ -22,7 +22,7 @@ def dropout_mask(shape, p, dtype):
 
     Saves: the float64 uniforms, the bool keep and the float keep are pooled arrays (the draw fills
     the pooled array with ``out=``: the same numbers from the generator), and the division writes
-    the mask straight from keep (one array and one pass fewer).
+    the mask straight from keep into a pooled array (no float copy of keep: one pass fewer).
     """
     dtype = np.dtype(dtype)
     uniform = empty(shape, np.float64)
@@ -30,8 +30,7 @@ def dropout_mask(shape, p, dtype):
     keep = empty(shape, np.bool_)
     np.greater_equal(uniform, p, out=keep)
     drop = empty(shape, dtype)
-    drop[...] = keep
-    drop /= dtype.type(1.0 - p)
+    np.divide(keep, dtype.type(1.0 - p), out=drop)
     return drop
 
 

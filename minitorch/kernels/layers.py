@@ -14,6 +14,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from minitorch.dtypes import as_floating
 from minitorch.grad_mode import is_grad_enabled
+from minitorch.kernels.pool import empty
+from minitorch.random import generator
 
 
 def linear_forward(layer: Any, x: np.ndarray) -> np.ndarray:
@@ -37,13 +39,40 @@ def relu_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     """``ReLU.forward``: y = max(x, 0), caching mask = (x > 0) only when a backward can use it.
 
     Under ``no_grad`` the frame's cache is dropped when forward returns, so the mask (two passes
-    and an array) is not computed at all.
+    and an array) is not computed at all. Otherwise the comparison writes the mask straight into a
+    pooled array of x's dtype (no bool temporary, one pass; its pages reused from step to step).
     """
     if type(x) is not np.ndarray or x.dtype.kind != "f":
         x = as_floating(x, "ReLU")
     if is_grad_enabled():
-        layer._mask = (x > 0).astype(x.dtype)
+        mask = empty(x.shape, x.dtype)
+        np.greater(x, 0, out=mask)
+        layer._mask = mask
     return np.maximum(x, 0)
+
+
+def dropout_forward(layer: Any, x: np.ndarray) -> np.ndarray:
+    """``Dropout.forward``: keep = U(0, 1) >= p;  mask = keep / (1 - p) (cached);  y = x * mask.
+
+    The uniforms (float64, as the plain draw: the generator fills a pooled array with ``out=``, the
+    same numbers) and keep are pooled arrays of this call only, and the mask is divided straight
+    from keep into a pooled array (no float copy of keep): three fresh arrays and a pass fewer, and
+    the cached mask's pages are reused from step to step instead of faulted in again.
+    """
+    x = as_floating(x, "Dropout")
+    layer._shape, layer._dtype = x.shape, x.dtype
+    if not layer.training or layer.p == 0:
+        layer._mask = None  # identity: backward passes dy through
+        return x
+    uniform = empty(x.shape, np.float64)
+    generator().random(out=uniform)
+    keep = empty(x.shape, np.bool_)
+    np.greater_equal(uniform, layer.p, out=keep)
+    del uniform
+    mask = empty(x.shape, x.dtype)
+    np.divide(keep, x.dtype.type(1.0 - layer.p), out=mask)
+    layer._mask = mask
+    return x * mask
 
 
 def linear_backward_params(layer: Any, dy: np.ndarray) -> None:

@@ -6,6 +6,8 @@ import numpy as np
 
 from minitorch.checks import check_number
 from minitorch.dtypes import as_floating
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import layers as fast
 from minitorch.module import Module
 from minitorch.random import generator
 
@@ -33,6 +35,8 @@ class Dropout(Module):
         self._dtype: np.dtype | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if kernels_enabled():  # fast room: the same draws and mask, pooled arrays
+            return fast.dropout_forward(self, x)
         x = as_floating(x, "Dropout")
         self._shape, self._dtype = x.shape, x.dtype
         if not self.training or self.p == 0:
