@@ -1,5 +1,5 @@
 """Kernels of the sequence family: the LSTM time loops (``minitorch/layers/_recurrence.py``) and
-Embedding's scatter-add (``minitorch/layers/embedding.py``); same signatures, same results to
+Embedding's lookup and scatter-add (``minitorch/layers/embedding.py``); same signatures, same results to
 rounding, fewer passes.
 
 The plain loops read as their equations and allocate each intermediate; inside a Python loop of
@@ -13,10 +13,14 @@ it, which saves the page faults of fresh memory on every call.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
+from collections.abc import Iterator
 
 import numpy as np
+
+from minitorch import threads
 
 _POOL: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}  # most recently used shape last
 _POOL_SHAPES, _POOL_PER_SHAPE = 16, 4
@@ -46,6 +50,29 @@ def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return array
 
 
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Run the block on one BLAS thread, then restore the count (unless ``mt.set_num_threads`` chose one).
+
+    The loops' per-step products, (N, H) @ (H, 4H), are too small to share: a second BLAS thread costs
+    a wake-up and a join per step, and waits for a core when the machine is busy. The model-sized
+    products before and after the loops keep every thread. The same rule as ``minitorch.threads``'
+    policy (one thread below SMALL_MODEL parameters), applied to the loop alone.
+    """
+    try:
+        before = threads.get_num_threads()
+    except ImportError:  # no threadpoolctl: leave the BLAS alone
+        before = None
+    if before is None or before == 1 or threads._state["explicit"] is not None:
+        yield
+        return
+    threads._set(1)
+    try:
+        yield
+    finally:
+        threads._set(before)
+
+
 def lstm_forward(xw, h0, c0, W_hh, b_hh):
     """Kernel of ``_recurrence.lstm_forward`` (same formula: a = xw_t + h_{t-1} @ W_hh.T;
     i, f, o = sigmoid, g = tanh; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t)).
@@ -70,20 +97,21 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     ig = np.empty((N, H), dtype=dtype)
     hs[0], cs[0] = h0, c0
     W_hhT = np.ascontiguousarray(W_hh.T)  # BLAS runs the small per-step product faster on it
-    for t in range(T):
-        a = gates[t]
-        np.matmul(hs[t], W_hhT, out=a)
-        a += xw[t]
-        a *= scale
-        np.tanh(a, out=a)
-        a *= scale
-        a += shift  # i, f, o = 0.5 tanh(0.5 a) + 0.5;  g = tanh(a)
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        np.multiply(f, cs[t], out=cs[t + 1])
-        np.multiply(i, g, out=ig)
-        cs[t + 1] += ig
-        np.tanh(cs[t + 1], out=tanh_cs[t])
-        np.multiply(o, tanh_cs[t], out=hs[t + 1])
+    with _one_blas_thread():
+        for t in range(T):
+            a = gates[t]
+            np.matmul(hs[t], W_hhT, out=a)
+            a += xw[t]
+            a *= scale
+            np.tanh(a, out=a)
+            a *= scale
+            a += shift  # i, f, o = 0.5 tanh(0.5 a) + 0.5;  g = tanh(a)
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            np.multiply(f, cs[t], out=cs[t + 1])
+            np.multiply(i, g, out=ig)
+            cs[t + 1] += ig
+            np.tanh(cs[t + 1], out=tanh_cs[t])
+            np.multiply(o, tanh_cs[t], out=hs[t + 1])
     return hs, cs[T], (cs, gates, tanh_cs)
 
 
@@ -112,21 +140,67 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
     da_all = _empty(gates.shape, gates.dtype)
     dh, dc = dh_n.copy(), dc_n.copy()
     tmp = np.empty_like(dh)
-    for t in reversed(range(T)):
-        dh += dhs[t]
-        i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
-        np.multiply(dh, o, out=tmp)
-        tmp *= dtanh_c[t]
-        dc += tmp
-        da = da_all[t]
-        np.multiply(dc, g, out=da[:, :H])
-        np.multiply(dc, cs[t], out=da[:, H:2 * H])
-        np.multiply(dc, i, out=da[:, 2 * H:3 * H])
-        np.multiply(dh, tanh_cs[t], out=da[:, 3 * H:])
-        da *= deriv[t]
-        np.matmul(da, W_hh, out=dh)
-        dc *= f
+    with _one_blas_thread():
+        for t in reversed(range(T)):
+            dh += dhs[t]
+            i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
+            np.multiply(dh, o, out=tmp)
+            tmp *= dtanh_c[t]
+            dc += tmp
+            da = da_all[t]
+            np.multiply(dc, g, out=da[:, :H])
+            np.multiply(dc, cs[t], out=da[:, H:2 * H])
+            np.multiply(dc, i, out=da[:, 2 * H:3 * H])
+            np.multiply(dh, tanh_cs[t], out=da[:, 3 * H:])
+            da *= deriv[t]
+            np.matmul(da, W_hh, out=dh)
+            dc *= f
     return da_all, da_all, dh, dc
+
+
+def lookup_rows(weight, ids):
+    """Kernel of ``embedding.lookup_rows`` (same formula: y = weight[ids]).
+
+    Saves: ``np.take(weight, ids, axis=0)`` copies whole rows in one loop; fancy indexing sets up
+    NumPy's general advanced-indexing machinery for the same copy. (``out=`` into a reused buffer was
+    tried and is slower: take then buffers its output.) Returns a fresh array, as the plain form does
+    for array ids.
+    """
+    return np.take(weight, ids, axis=0)
+
+
+def _rank_within_repeats(ids):
+    """(order, sorted_ids, first, rank): ids sorted (order = argsort, any order within a run of equal
+    ids), first[j] = position j of the sorted ids starts a run, rank[j] = its place within its run."""
+    n = len(ids)
+    order = np.argsort(ids)
+    sorted_ids = ids[order]
+    first = np.empty(n, dtype=bool)  # where a run of equal ids starts
+    first[0] = True
+    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
+    positions = np.arange(n)
+    rank = positions - np.maximum.accumulate(np.where(first, positions, 0))  # place within its run
+    return order, sorted_ids, first, rank
+
+
+def scatter_rows(num_rows, ids, rows):
+    """Kernel of ``embedding.scatter_rows`` (same formula: zeros (num_rows, dim), then
+    out[ids[k]] += rows[k] for every k, repeated ids adding up).
+
+    Saves: the zeros come from ``np.zeros`` (calloc: no separate fill pass where the allocator hands
+    out fresh pages); the ids are ranked within their repeats as in ``scatter_add_rows``, and rank 0
+    (every id's first occurrence, most rows) is ASSIGNED, ``out[ids_0] = rows_0``: no gather of zeros,
+    no add. Each further rank is one vectorised ``+=``.
+    """
+    out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+    if len(ids) == 0:
+        return out
+    order, sorted_ids, first, rank = _rank_within_repeats(ids)
+    out[sorted_ids[first]] = rows[order[first]]
+    for r in range(1, int(rank.max()) + 1):
+        at = rank == r
+        out[sorted_ids[at]] += rows[order[at]]
+    return out
 
 
 def scatter_add_rows(target, ids, rows):
@@ -139,16 +213,9 @@ def scatter_add_rows(target, ids, rows):
     is an ordinary buffered fancy-index update: one vectorised gather-add-scatter per rank (a
     handful with 30 % repeated ids) instead of one small update per row.
     """
-    n = len(ids)
-    if n == 0:
+    if len(ids) == 0:
         return
-    order = np.argsort(ids)
-    sorted_ids = ids[order]
-    first = np.empty(n, dtype=bool)  # where a run of equal ids starts
-    first[0] = True
-    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
-    positions = np.arange(n)
-    rank = positions - np.maximum.accumulate(np.where(first, positions, 0))  # place within its run
+    order, sorted_ids, first, rank = _rank_within_repeats(ids)
     for r in range(int(rank.max()) + 1):
-        pick = order[rank == r] if r else order[first]
-        target[ids[pick]] += rows[pick]
+        at = rank == r if r else first
+        target[sorted_ids[at]] += rows[order[at]]
