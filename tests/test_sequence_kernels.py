@@ -128,26 +128,3 @@ def test_pooled_arrays_are_never_shared_while_anything_holds_them():
     lstm(x * 2)
     np.testing.assert_array_equal(first, keep)  # the user's output survives later calls
 
-
-def test_lstm_loops_restore_the_blas_thread_count(monkeypatch):
-    """The loops run on one BLAS thread and give the count back; an explicit set_num_threads is obeyed."""
-    from minitorch import threads
-
-    try:
-        start = threads.get_num_threads()
-    except ImportError:
-        return
-    xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, 2, 4, np.float64, 0)
-    seen = []
-    real_matmul = np.matmul
-
-    def spy(*args, **kwargs):
-        seen.append(threads.get_num_threads())
-        return real_matmul(*args, **kwargs)
-
-    monkeypatch.setattr(np, "matmul", spy)
-    _, _, cache = fast.lstm_forward(xw, h0, c0, W_hh, None)
-    fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
-    monkeypatch.undo()
-    assert seen and set(seen) == {1}
-    assert threads.get_num_threads() == start

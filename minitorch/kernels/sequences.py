@@ -13,14 +13,10 @@ it, which saves the page faults of fresh memory on every call.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
-from collections.abc import Iterator
 
 import numpy as np
-
-from minitorch import threads
 
 _POOL: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}  # most recently used shape last
 _POOL_SHAPES, _POOL_PER_SHAPE = 16, 4
@@ -50,29 +46,6 @@ def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return array
 
 
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Run the block on one BLAS thread, then restore the count (unless ``mt.set_num_threads`` chose one).
-
-    The loops' per-step products, (N, H) @ (H, 4H), are too small to share: a second BLAS thread costs
-    a wake-up and a join per step, and waits for a core when the machine is busy. The model-sized
-    products before and after the loops keep every thread. The same rule as ``minitorch.threads``'
-    policy (one thread below SMALL_MODEL parameters), applied to the loop alone.
-    """
-    try:
-        before = threads.get_num_threads()
-    except ImportError:  # no threadpoolctl: leave the BLAS alone
-        before = None
-    if before is None or before == 1 or threads._state["explicit"] is not None:
-        yield
-        return
-    threads._set(1)
-    try:
-        yield
-    finally:
-        threads._set(before)
-
-
 def lstm_forward(xw, h0, c0, W_hh, b_hh):
     """Kernel of ``_recurrence.lstm_forward`` (same formula: a = xw_t + h_{t-1} @ W_hh.T;
     i, f, o = sigmoid, g = tanh; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t)).
@@ -97,21 +70,20 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     ig = np.empty((N, H), dtype=dtype)
     hs[0], cs[0] = h0, c0
     W_hhT = np.ascontiguousarray(W_hh.T)  # BLAS runs the small per-step product faster on it
-    with _one_blas_thread():
-        for t in range(T):
-            a = gates[t]
-            np.matmul(hs[t], W_hhT, out=a)
-            a += xw[t]
-            a *= scale
-            np.tanh(a, out=a)
-            a *= scale
-            a += shift  # i, f, o = 0.5 tanh(0.5 a) + 0.5;  g = tanh(a)
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            np.multiply(f, cs[t], out=cs[t + 1])
-            np.multiply(i, g, out=ig)
-            cs[t + 1] += ig
-            np.tanh(cs[t + 1], out=tanh_cs[t])
-            np.multiply(o, tanh_cs[t], out=hs[t + 1])
+    for t in range(T):
+        a = gates[t]
+        np.matmul(hs[t], W_hhT, out=a)
+        a += xw[t]
+        a *= scale
+        np.tanh(a, out=a)
+        a *= scale
+        a += shift  # i, f, o = 0.5 tanh(0.5 a) + 0.5;  g = tanh(a)
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        np.multiply(f, cs[t], out=cs[t + 1])
+        np.multiply(i, g, out=ig)
+        cs[t + 1] += ig
+        np.tanh(cs[t + 1], out=tanh_cs[t])
+        np.multiply(o, tanh_cs[t], out=hs[t + 1])
     return hs, cs[T], (cs, gates, tanh_cs)
 
 
@@ -140,21 +112,20 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
     da_all = _empty(gates.shape, gates.dtype)
     dh, dc = dh_n.copy(), dc_n.copy()
     tmp = np.empty_like(dh)
-    with _one_blas_thread():
-        for t in reversed(range(T)):
-            dh += dhs[t]
-            i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
-            np.multiply(dh, o, out=tmp)
-            tmp *= dtanh_c[t]
-            dc += tmp
-            da = da_all[t]
-            np.multiply(dc, g, out=da[:, :H])
-            np.multiply(dc, cs[t], out=da[:, H:2 * H])
-            np.multiply(dc, i, out=da[:, 2 * H:3 * H])
-            np.multiply(dh, tanh_cs[t], out=da[:, 3 * H:])
-            da *= deriv[t]
-            np.matmul(da, W_hh, out=dh)
-            dc *= f
+    for t in reversed(range(T)):
+        dh += dhs[t]
+        i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
+        np.multiply(dh, o, out=tmp)
+        tmp *= dtanh_c[t]
+        dc += tmp
+        da = da_all[t]
+        np.multiply(dc, g, out=da[:, :H])
+        np.multiply(dc, cs[t], out=da[:, H:2 * H])
+        np.multiply(dc, i, out=da[:, 2 * H:3 * H])
+        np.multiply(dh, tanh_cs[t], out=da[:, 3 * H:])
+        da *= deriv[t]
+        np.matmul(da, W_hh, out=dh)
+        dc *= f
     return da_all, da_all, dh, dc
 
 
