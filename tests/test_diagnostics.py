@@ -153,6 +153,30 @@ def test_non_finite_names_the_first_layer_and_the_step():
     assert "forward" not in model.__dict__ and "backward_params" not in model.__dict__
 
 
+def test_non_finite_between_checks_is_traced_from_the_loss_to_its_layer():
+    diag = mt.Diagnostics(every=1000, verbose=False)  # only step 0 is a check
+    model, optimizer, loader = problems.lr_times_100(0)
+    for group in optimizer.param_groups:
+        group["lr"] = 1e6
+
+    class Spy(mt.Callback):
+        def on_batch_end(self, batch, logs=None):
+            self.seen = getattr(self, "seen", []) + [sorted(set(self.model.__dict__) & {"backward_params"})]
+
+    spy = Spy()
+    with pytest.raises(mt.NonFiniteLossError), np.errstate(all="ignore"):
+        mt.fit(model, mt.CrossEntropyLoss(), optimizer, loader, epochs=1, metrics=(), callbacks=[diag, spy],
+               verbose=0, stop_on_nan=False)
+    first = next(f for f in diag.findings if f.kind == "non_finite")
+    assert first.evidence["where"] == "output" and first.layer in ("0", "1", "2")
+    assert diag.history[-1].step == len(spy.seen) > 0  # the step fit stopped on
+    assert all(seen == [] for seen in spy.seen)  # no stand-in for backward outside check steps
+    for name in ("forward", "backward_params", "discard_caches"):
+        assert name not in model.__dict__
+    for layer in model:  # the walk again left no call waiting
+        assert not layer.__dict__["_stack"]
+
+
 def test_diagnostics_callback_keeps_training_identical():
     def run(callbacks):
         model, optimizer, loader = problems.iris(3)

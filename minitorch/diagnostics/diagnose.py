@@ -79,13 +79,13 @@ def _optimizer_params(optimizer: Any) -> list[Any]:
 
 def set_update_ratios(params: list[ParamStats], updates: list[Any]) -> None:
     """update:data = rms(update) / rms(data) per Parameter; a non-finite update is flagged."""
-    for stats, update in zip(params, updates, strict=True):
-        if update is None:
-            continue
-        flat = update.ravel()
-        with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):
+        for stats, update in zip(params, updates, strict=True):
+            if update is None:
+                continue
+            flat = update.ravel()
             squares = float(np.dot(flat, flat))
-        rms = float(np.sqrt(squares / max(flat.size, 1)))
-        stats.update_finite = bool(np.isfinite(squares)) or bool(np.isfinite(update).all())
-        if stats.data_rms > 0:
-            stats.update_ratio = rms / stats.data_rms
+            rms = float(np.sqrt(squares / max(flat.size, 1)))
+            stats.update_finite = bool(np.isfinite(squares)) or bool(np.isfinite(update).all())
+            if stats.data_rms > 0:
+                stats.update_ratio = rms / stats.data_rms

@@ -11,6 +11,7 @@ generator (dropout masks).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,11 @@ def _chain_composite(module: Module) -> bool:
     return bool(module._records_calls and module._modules and not module._is_container)
 
 
+def chain_composite(module: Module) -> bool:
+    """A composite walked along the chain its forward records (not a plain Sequential)."""
+    return _chain_composite(module) and not _plain_sequential(module)
+
+
 def chains(model: Module, x: Any) -> dict[int, list[Module]]:
     """The chain each plain-chain composite of ``model`` called in a real forward on ``x``."""
     composites = [m for m in model.modules() if _chain_composite(m) and not _plain_sequential(m)]
@@ -139,11 +145,14 @@ def chains(model: Module, x: Any) -> dict[int, list[Module]]:
 
 
 def units_forward(
-    model: Module, x: Any, known: dict[int, list[Module]] | None = None
+    model: Module, x: Any, known: dict[int, list[Module]] | None = None, names: dict[int, str] | None = None
 ) -> tuple[list[Unit], Any]:
-    """Call ``model``'s units one by one on ``x``; the units and the model's output."""
+    """Call ``model``'s units one by one on ``x``; the units and the model's output.
+
+    ``known`` (the chains of ``chains(model, x)``) and ``names`` (``named_index(model)``) may be
+    passed when they are already known (a callback checking the same model again and again)."""
     known = chains(model, x) if known is None else known
-    names = named_index(model)
+    names = named_index(model) if names is None else names
     units: list[Unit] = []
 
     def walk(module: Module, h: Any) -> Any:
@@ -216,32 +225,32 @@ def layer_stats(unit: Unit) -> LayerStats:
     """
     module, y = unit.module, unit.y
     stats = LayerStats(unit.name, type(module).__name__, has_params=bool(module.parameters()))
-    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size:
-        n = y.size
-        flat = y.ravel()
-        with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):
+        if isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size:
+            n = y.size
+            flat = y.ravel()
             total, squares = float(flat.sum(dtype=np.float64)), float(np.dot(flat, flat))
             stats.mean = total / n
-            stats.std = float(np.sqrt(max(squares / n - stats.mean**2, 0.0)))
-        stats.shape = y.shape
-        stats.finite = bool(np.isfinite(total) and np.isfinite(squares)) or bool(np.isfinite(y).all())
-        if isinstance(module, ReLU):
-            zero = y == 0
-            stats.zero_fraction = np.count_nonzero(zero) / n
-            stats.dead_fraction = _dead_fraction(zero)
-        elif isinstance(module, Tanh):
-            stats.saturated_fraction = np.count_nonzero(np.abs(y) > SATURATION) / n
-        elif isinstance(module, Sigmoid):
-            stats.saturated_fraction = np.count_nonzero(np.abs(y - 0.5) > SATURATION / 2) / n
-        stats.values = _sample(flat)
-    dy = unit.dy
-    if isinstance(dy, np.ndarray) and dy.dtype.kind == "f" and dy.size:
-        flat = dy.ravel()
-        with np.errstate(all="ignore"):
-            stats.grad_norm = float(np.sqrt(np.dot(flat, flat)))
-        stats.grad_rms = stats.grad_norm / np.sqrt(dy.size)
-        stats.grad_finite = bool(np.isfinite(stats.grad_norm)) or bool(np.isfinite(dy).all())
-        stats.grads = _sample(flat)
+            stats.std = float(np.sqrt(max(squares / n - stats.mean * stats.mean, 0.0)))
+            stats.shape = y.shape
+            stats.finite = (math.isfinite(total) and math.isfinite(squares)) or bool(np.isfinite(y).all())
+            if isinstance(module, ReLU):
+                zero = y == 0
+                stats.zero_fraction = np.count_nonzero(zero) / n
+                stats.dead_fraction = _dead_fraction(zero)
+            elif isinstance(module, Tanh):
+                stats.saturated_fraction = np.count_nonzero(np.abs(y) > SATURATION) / n
+            elif isinstance(module, Sigmoid):
+                stats.saturated_fraction = np.count_nonzero(np.abs(y - 0.5) > SATURATION / 2) / n
+            stats.values = _sample(flat)
+        dy = unit.dy
+        if isinstance(dy, np.ndarray) and dy.dtype.kind == "f" and dy.size:
+            flat = dy.ravel()
+            squares = float(np.dot(flat, flat))
+            stats.grad_norm = _sqrt(squares)
+            stats.grad_rms = stats.grad_norm / math.sqrt(dy.size)
+            stats.grad_finite = math.isfinite(stats.grad_norm) or bool(np.isfinite(dy).all())
+            stats.grads = _sample(flat)
     return stats
 
 
@@ -262,26 +271,36 @@ def _sample(flat: np.ndarray) -> np.ndarray:
     return flat[:: max(1, flat.size // SAMPLE)][:SAMPLE].copy()
 
 
-def param_stats(model: Module, grads: list[np.ndarray | None]) -> list[ParamStats]:
-    """One ParamStats per Parameter of ``model`` (``model.parameters()``'s order), with its gradient."""
+def param_stats(
+    model: Module, grads: list[np.ndarray | None], named: list[tuple[str, Parameter]] | None = None
+) -> list[ParamStats]:
+    """One ParamStats per Parameter of ``model`` (``model.parameters()``'s order), with its gradient.
+    ``named``: ``list(model.named_parameters())`` when already known."""
     out = []
-    for (name, p), g in zip(model.named_parameters(), grads, strict=True):
-        squares = _squares(p.data)
-        stats = ParamStats(name, name.rpartition(".")[0], p.shape, float(np.sqrt(squares / max(p.size, 1))))
-        stats.finite = bool(np.isfinite(squares)) or bool(np.isfinite(p.data).all())
-        if g is not None:
-            g_squares = _squares(g)
-            stats.grad_norm = float(np.sqrt(g_squares))
-            stats.grad_rms = float(np.sqrt(g_squares / max(g.size, 1)))
-            stats.finite = stats.finite and (bool(np.isfinite(g_squares)) or bool(np.isfinite(g).all()))
-        out.append(stats)
+    named = model.named_parameters() if named is None else named
+    with np.errstate(all="ignore"):
+        for (name, p), g in zip(named, grads, strict=True):
+            squares = _squares(p.data)
+            stats = ParamStats(name, name.rpartition(".")[0], p.shape, _sqrt(squares / max(p.size, 1)))
+            stats.finite = math.isfinite(squares) or bool(np.isfinite(p.data).all())
+            if g is not None:
+                g_squares = _squares(g)
+                stats.grad_norm = _sqrt(g_squares)
+                stats.grad_rms = _sqrt(g_squares / max(g.size, 1))
+                stats.finite = stats.finite and (math.isfinite(g_squares) or bool(np.isfinite(g).all()))
+            out.append(stats)
     return out
 
 
 def _squares(a: np.ndarray) -> float:
+    """The sum of squares (callers silence overflow warnings: a huge sum is reported as inf)."""
     flat = a.ravel()
-    with np.errstate(all="ignore"):
-        return float(np.dot(flat, flat))
+    return float(np.dot(flat, flat))
+
+
+def _sqrt(value: float) -> float:
+    """math.sqrt for a sum of squares that may be inf or NaN."""
+    return math.sqrt(value) if value == value else value
 
 
 def finite(a: Any) -> bool:
