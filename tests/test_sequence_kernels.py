@@ -81,6 +81,31 @@ def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
     np.testing.assert_allclose(target, expected, rtol=1e-5 if float32 else 1e-13, atol=1e-6 if float32 else 0)
 
 
+
+@settings(max_examples=40, deadline=None)
+@given(V=st.integers(1, 12), D=st.integers(1, 4), n=st.integers(0, 40), float32=st.booleans(),
+       seed=st.integers(0, 2**31))
+def test_fresh_scatter_and_lookup_kernels_equal_the_plain_forms(V, D, n, float32, seed):
+    """scatter_rows (zeros, then the scatter-add) and lookup_rows (weight[ids], ids of any shape)."""
+    from minitorch.layers import embedding
+
+    dtype = np.float32 if float32 else np.float64
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, V, n)
+    rows = rng.standard_normal((n, D)).astype(dtype)
+    weight = rng.standard_normal((V, D)).astype(dtype)
+    shaped_ids = ids.reshape(-1, 2) if n % 2 == 0 else ids
+    with plain_only():
+        expected = embedding.scatter_rows(V, ids, rows)
+        looked_up = embedding.lookup_rows(weight, shaped_ids)
+    got = fast.scatter_rows(V, ids, rows)
+    assert got.shape == (V, D) and got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if float32 else 1e-13, atol=1e-6 if float32 else 0)
+    fast_looked_up = fast.lookup_rows(weight, shaped_ids)
+    assert fast_looked_up.shape == looked_up.shape == shaped_ids.shape + (D,)
+    assert fast_looked_up.dtype == dtype
+    np.testing.assert_array_equal(fast_looked_up, looked_up)
+
 def test_pooled_arrays_are_never_shared_while_anything_holds_them():
     """Two pending forwards (and an output kept by the user) keep their own arrays; a freed one is reused."""
     xw, h0, c0, W_hh, *_ = _case(4, 3, 5, np.float64, 0)
@@ -102,3 +127,4 @@ def test_pooled_arrays_are_never_shared_while_anything_holds_them():
     lstm.backward(np.ones_like(first))
     lstm(x * 2)
     np.testing.assert_array_equal(first, keep)  # the user's output survives later calls
+

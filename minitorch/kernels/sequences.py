@@ -1,5 +1,5 @@
 """Kernels of the sequence family: the LSTM time loops (``minitorch/layers/_recurrence.py``) and
-Embedding's scatter-add (``minitorch/layers/embedding.py``); same signatures, same results to
+Embedding's lookup and scatter-add (``minitorch/layers/embedding.py``); same signatures, same results to
 rounding, fewer passes.
 
 The plain loops read as their equations and allocate each intermediate; inside a Python loop of
@@ -101,6 +101,51 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
     return da_all, da_all, dh, dc
 
 
+def lookup_rows(weight, ids):
+    """Kernel of ``embedding.lookup_rows`` (same formula: y = weight[ids]).
+
+    Saves: ``np.take(weight, ids, axis=0)`` copies whole rows in one loop; fancy indexing sets up
+    NumPy's general advanced-indexing machinery for the same copy. (``out=`` into a reused buffer was
+    tried and is slower: take then buffers its output.) Returns a fresh array, as the plain form does
+    for array ids.
+    """
+    return np.take(weight, ids, axis=0)
+
+
+def _rank_within_repeats(ids):
+    """(order, sorted_ids, first, rank): ids sorted (order = argsort, any order within a run of equal
+    ids), first[j] = position j of the sorted ids starts a run, rank[j] = its place within its run."""
+    n = len(ids)
+    order = np.argsort(ids)
+    sorted_ids = ids[order]
+    first = np.empty(n, dtype=bool)  # where a run of equal ids starts
+    first[0] = True
+    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
+    positions = np.arange(n)
+    rank = positions - np.maximum.accumulate(np.where(first, positions, 0))  # place within its run
+    return order, sorted_ids, first, rank
+
+
+def scatter_rows(num_rows, ids, rows):
+    """Kernel of ``embedding.scatter_rows`` (same formula: zeros (num_rows, dim), then
+    out[ids[k]] += rows[k] for every k, repeated ids adding up).
+
+    Saves: the zeros come from ``np.zeros`` (calloc: no separate fill pass where the allocator hands
+    out fresh pages); the ids are ranked within their repeats as in ``scatter_add_rows``, and rank 0
+    (every id's first occurrence, most rows) is ASSIGNED, ``out[ids_0] = rows_0``: no gather of zeros,
+    no add. Each further rank is one vectorised ``+=``.
+    """
+    out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+    if len(ids) == 0:
+        return out
+    order, sorted_ids, first, rank = _rank_within_repeats(ids)
+    out[sorted_ids[first]] = rows[order[first]]
+    for r in range(1, int(rank.max()) + 1):
+        at = rank == r
+        out[sorted_ids[at]] += rows[order[at]]
+    return out
+
+
 def scatter_add_rows(target, ids, rows):
     """Kernel of ``embedding.scatter_add_rows`` (same formula: target[ids[k]] += rows[k] for every k,
     repeated ids adding up; the plain form is ``np.add.at(target, ids, rows)``).
@@ -111,16 +156,9 @@ def scatter_add_rows(target, ids, rows):
     is an ordinary buffered fancy-index update: one vectorised gather-add-scatter per rank (a
     handful with 30 % repeated ids) instead of one small update per row.
     """
-    n = len(ids)
-    if n == 0:
+    if len(ids) == 0:
         return
-    order = np.argsort(ids)
-    sorted_ids = ids[order]
-    first = np.empty(n, dtype=bool)  # where a run of equal ids starts
-    first[0] = True
-    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
-    positions = np.arange(n)
-    rank = positions - np.maximum.accumulate(np.where(first, positions, 0))  # place within its run
+    order, sorted_ids, first, rank = _rank_within_repeats(ids)
     for r in range(int(rank.max()) + 1):
-        pick = order[rank == r] if r else order[first]
-        target[ids[pick]] += rows[pick]
+        at = rank == r if r else first
+        target[sorted_ids[at]] += rows[order[at]]

@@ -53,7 +53,7 @@ class Embedding(Module):
     def forward(self, ids: np.ndarray) -> np.ndarray:
         ids = self._check_ids(ids)
         self._ids = ids
-        return self.weight.data[ids]
+        return lookup_rows(self.weight.data, ids)
 
     def backward_params(self, dy: np.ndarray) -> None:
         ids = self._cached(self._ids)
@@ -65,10 +65,10 @@ class Embedding(Module):
         if self.padding_idx is not None:
             keep = ids != self.padding_idx
             ids, dy = ids[keep], dy[keep]
-        if self.weight.grad is None:  # the contract's fresh gradient: a scatter-add needs zeros
-            self.weight.grad = np.zeros_like(self.weight.data)
-        # added in place: a (num_embeddings, dim) temporary and its copy would cost more than the rows
-        scatter_add_rows(self.weight.grad, ids, dy)
+        if self.weight.grad is None:  # the contract's fresh gradient: zeros plus the scatter-add
+            self.weight.grad = scatter_rows(self.num_embeddings, ids, dy)
+        else:  # added in place: a (num_embeddings, dim) temporary would cost more than the rows
+            scatter_add_rows(self.weight.grad, ids, dy)
 
     def backward_input(self, dy: np.ndarray) -> None:
         ids = self._cached(self._ids)
@@ -93,6 +93,22 @@ class Embedding(Module):
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+def lookup_rows(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """y = weight[ids]: row ids[k] of weight for every position k, shape ids.shape + (dim,)."""
+    if kernels_enabled():  # the fast room: np.take, same rows
+        return fast.lookup_rows(weight, ids)
+    return weight[ids]
+
+
+def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A fresh (num_rows, dim) array: zeros, then out[ids[k]] += rows[k] for every k (repeats add up)."""
+    if kernels_enabled():  # the fast room: the first occurrences assigned, no gather of the zeros
+        return fast.scatter_rows(num_rows, ids, rows)
+    out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+    np.add.at(out, ids, rows)
+    return out
 
 
 def scatter_add_rows(target: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
