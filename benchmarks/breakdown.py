@@ -90,7 +90,8 @@ def instrumented_step(sizes: tuple[int, ...], batch: int, kernel: bool) -> tuple
     return step, spent
 
 
-def measure(sizes: tuple[int, ...], batch: int, blocks: int, block_s: float) -> dict[str, Any]:
+def measure(sizes: tuple[int, ...], batch: int, blocks: int, block_s: float,
+            warm_s: float = 0.05) -> dict[str, Any]:
     """Median over blocks of each part (seconds per step), the GEMM floor and the data-gradient product."""
     products = [(a, b) for _, a, b in gemm_products(sizes, batch)]
     rng = np.random.default_rng(2)
@@ -108,7 +109,7 @@ def measure(sizes: tuple[int, ...], batch: int, blocks: int, block_s: float) -> 
     calls = {}
     for name, fn in timed.items():
         start, n = time.perf_counter(), 0
-        while time.perf_counter() - start < max(0.05, block_s) or n < 3:
+        while time.perf_counter() - start < warm_s or n < 3:
             fn()
             n += 1
         calls[name] = max(1, round(block_s * n / (time.perf_counter() - start)))
@@ -137,8 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--block-s", type=float, default=0.04)
+    parser.add_argument("--warm-s", type=float, default=0.05)
     args = parser.parse_args(argv)
-    out = {name: measure(sizes, batch, args.blocks, args.block_s) for name, (sizes, batch) in SIZES.items()}
+    out = {name: measure(sizes, batch, args.blocks, args.block_s, args.warm_s)
+           for name, (sizes, batch) in SIZES.items()}
     print(json.dumps(out))
 
 

@@ -5,15 +5,17 @@
 A workload family is a file ``benchmarks/workloads/<family>.py`` defining
 ``WORKLOADS: dict[row, dict[contender, builder]]``; a builder (called once, in a fresh process, after the
 thread settings are applied) makes its data and model and returns ``step()``, one timed iteration.
-Optional module attributes: ``BASELINE`` (the contender each ratio divides by), ``BUSY_CORES``
-(how many busy-loop processes run while the family is measured) and ``IN_PROCESS = False`` (a family
-whose builders change process-wide settings, left out of the one-process check).
+Optional module attributes: ``BASELINE`` (the contender each ratio divides by) and ``BUSY_CORES``
+(how many busy-loop processes run while the family is measured).
 
 One round = one fresh process per contender of a family, in an order that rotates from round to round;
-inside a process each row is built, warmed up, then timed in ``blocks`` blocks (garbage collector
-paused inside a block, as ``timeit`` does) and the process reports the median of its blocks. Across
-rounds: the median and spread of the per-round values, and each ratio as the median of the per-round
-ratios (a burst of load on the shared machine slows one round, and both sides of its ratio alike).
+the process times every row of the family that contender has, one after the other, and never loads
+the other library. Inside it each row is built, warmed up (``warm_s`` seconds and at least 3 calls),
+then timed in ``blocks`` blocks of about ``block_s`` seconds each (at least one call; garbage
+collector paused inside a block, as ``timeit`` does), and the process reports its blocks. Across
+rounds: the median and spread of the per-round values (each the median of that process's blocks),
+and each ratio as the median of the per-round ratios (a burst of load on the shared machine slows
+one round, and both sides of its ratio alike).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import gc
 import importlib
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -42,19 +45,21 @@ KERNEL_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "
               "MINITORCH_NUM_THREADS", "MINITORCH_BENCH_UNSET")
 
 
+def load_family(path: Path) -> ModuleType:
+    """The workload module at ``path``, checked to define a WORKLOADS dict."""
+    if str(path.parent.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent.parent))
+    module = importlib.import_module(f"{path.parent.name}.{path.stem}")
+    if not isinstance(getattr(module, "WORKLOADS", None), dict):
+        raise TypeError(f"{path}: expected a module-level WORKLOADS dict, got "
+                        f"{type(getattr(module, 'WORKLOADS', None)).__name__}")
+    return module
+
+
 def discover(directory: Path = HERE / "workloads") -> dict[str, ModuleType]:
     """Every ``<family>.py`` with a WORKLOADS dict, by family name (files starting with _ are helpers)."""
-    sys.path.insert(0, str(directory.parent)) if str(directory.parent) not in sys.path else None
-    families = {}
-    for path in sorted(directory.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{directory.name}.{path.stem}")
-        if not isinstance(getattr(module, "WORKLOADS", None), dict):
-            raise TypeError(f"{path}: expected a module-level WORKLOADS dict, got "
-                            f"{type(getattr(module, 'WORKLOADS', None)).__name__}")
-        families[path.stem] = module
-    return families
+    return {path.stem: load_family(path) for path in sorted(directory.glob("*.py"))
+            if not path.name.startswith("_")}
 
 
 def contenders(module: ModuleType) -> list[str]:
@@ -65,31 +70,33 @@ def contenders(module: ModuleType) -> list[str]:
     return names
 
 
-def time_blocks(steps: dict[str, Callable[[], Any]], blocks: int, block_s: float) -> dict[str, list[float]]:
-    """Seconds per call of each step, one value per block; several steps alternate block by block.
+def time_blocks(step: Callable[[], Any], blocks: int, block_s: float, warm_s: float = 0.05,
+                spent: dict[str, float] | None = None) -> list[float]:
+    """Seconds per call of ``step``, one value per block of about ``block_s`` seconds (>= 1 call).
 
-    Warm-up: each step runs for ~max(0.05 s, block_s) first, which also sets how many calls fill a block.
+    Warm-up: 3 calls at least and ``warm_s`` seconds; a step longer than a block is timed one call
+    per block, so a slow step costs 3 + ``blocks`` calls in all. ``spent`` (if given) receives the
+    seconds of warm-up and of timed blocks and the calls per block.
     """
-    calls = {}
-    for name, step in steps.items():
+    t0 = time.perf_counter()
+    step()
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < warm_s or n < 2:
         step()
-        start, n = time.perf_counter(), 0
-        while time.perf_counter() - start < max(0.05, block_s) or n < 3:
+        n += 1
+    t1 = time.perf_counter()
+    calls = max(1, round(block_s * n / (t1 - start)))
+    times = []
+    for _ in range(blocks):
+        gc.collect()
+        gc.disable()
+        start = time.perf_counter()
+        for _ in range(calls):
             step()
-            n += 1
-        calls[name] = max(1, round(block_s * n / (time.perf_counter() - start)))
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    names = list(steps)
-    for b in range(blocks):
-        for name in names[b % len(names):] + names[: b % len(names)]:
-            step, n = steps[name], calls[name]
-            gc.collect()
-            gc.disable()
-            start = time.perf_counter()
-            for _ in range(n):
-                step()
-            times[name].append((time.perf_counter() - start) / n)
-            gc.enable()
+        times.append((time.perf_counter() - start) / calls)
+        gc.enable()
+    if spent is not None:
+        spent.update(warm_s=t1 - t0, timed_s=time.perf_counter() - t1, calls_per_block=calls)
     return times
 
 
@@ -103,23 +110,28 @@ def blas_info() -> list[dict]:
     return [{k: info.get(k) for k in keys if k in info} for info in threadpool_info()]
 
 
-def worker(family: str, names: list[str], rows: list[str] | None, blocks: int, block_s: float) -> dict:
-    """Build and time ``names`` (one contender: isolated; several: in-process, alternating) on each row."""
-    module = discover()[family]
-    out: dict[str, Any] = {"rows": {}}
+def worker(family: str, name: str, rows: list[str] | None, blocks: int, block_s: float,
+           warm_s: float = 0.05, pools: bool = True) -> dict:
+    """In this process: build and time contender ``name`` on each row of ``family`` it has.
+
+    Answers per row the per-block seconds and where this process's time went (build, warm-up and
+    timed blocks); with ``pools``, the thread pools threadpoolctl sees at the end.
+    """
+    t0 = time.perf_counter()
+    module = load_family(HERE / "workloads" / f"{family}.py")
+    out: dict[str, Any] = {"rows": {}, "spent": {"rows": {}}}
     for row, builders in module.WORKLOADS.items():
-        if rows is not None and row not in rows:
+        if name not in builders or (rows is not None and row not in rows):
             continue
-        steps = {name: builders[name]() for name in names if name in builders}
-        if steps:
-            out["rows"][row] = time_blocks(steps, blocks, block_s)
-    out["pools"] = blas_info()
-    try:
-        import torch
-        if "torch" in sys.modules:
-            out["torch_threads"] = torch.get_num_threads()
-    except ImportError:
-        pass
+        t1 = time.perf_counter()
+        step = builders[name]()
+        spent = out["spent"]["rows"][row] = {"build_s": time.perf_counter() - t1}
+        out["rows"][row] = time_blocks(step, blocks, block_s, warm_s, spent)
+    out["spent"]["in_worker_s"] = time.perf_counter() - t0
+    if pools:
+        out["pools"] = blas_info()
+    if "torch" in sys.modules:  # only where a builder loaded it (importing it here would cost ~1.5 s)
+        out["torch_threads"] = sys.modules["torch"].get_num_threads()
     return out
 
 
@@ -132,17 +144,36 @@ def child_env(threads: int) -> dict[str, str]:
     return env
 
 
-def run_worker(family: str, names: list[str], threads: int, blocks: int, block_s: float,
-               rows: list[str] | None = None) -> dict:
-    """One fresh interpreter running ``worker``; its JSON answer."""
-    cmd = [sys.executable, str(HERE / "harness.py"), "worker", family, *names,
-           "--blocks", str(blocks), "--block-s", str(block_s)]
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's waited-for children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_script(cmd: list[str], threads: int) -> tuple[dict, dict[str, float]]:
+    """Run ``cmd`` (a fresh interpreter printing one JSON line last) with the timed environment:
+    its answer, and its wall and CPU seconds (all its threads, start-up and exit included)."""
+    t0, c0 = time.perf_counter(), children_cpu_s()
+    done = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True, check=False)
+    cost = {"wall_s": time.perf_counter() - t0, "cpu_s": children_cpu_s() - c0}
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:4])} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), cost
+
+
+def run_worker(family: str, name: str, threads: int, blocks: int, block_s: float, warm_s: float = 0.05,
+               rows: list[str] | None = None, pools: bool = True) -> dict:
+    """One fresh interpreter running ``worker``: its answer, with ``spent`` holding its wall and CPU
+    seconds as seen from outside (``wall_s``, ``cpu_s``)."""
+    cmd = [sys.executable, str(HERE / "harness.py"), "worker", family, name, "--blocks", str(blocks),
+           "--block-s", str(block_s), "--warm-s", str(warm_s)]
     if rows:
         cmd += ["--rows", json.dumps(rows)]
-    done = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"benchmark worker {family}/{names} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    if not pools:
+        cmd.append("--no-pools")
+    answer, cost = run_script(cmd, threads)
+    answer["spent"].update(cost)
+    return answer
 
 
 @contextlib.contextmanager
@@ -160,52 +191,44 @@ def busy_cores(n: int) -> Iterator[None]:
             proc.wait()
 
 
-def median_ratio(num: list[float], den: list[float]) -> float:
-    """The median over rounds of num[r] / den[r]: paired round by round."""
-    return statistics.median(a / b for a, b in zip(num, den, strict=True))
-
-
-def summarise(values: list[float]) -> dict[str, float]:
-    """Median, min and max of per-round (or per-block) seconds."""
-    return {"median_s": statistics.median(values), "min_s": min(values), "max_s": max(values)}
-
-
 def measure_family(module: ModuleType, family: str, rounds: int, threads: int, blocks: int, block_s: float,
-                   log: Callable[[str], None] = print,
-                   skip: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
-    """Per row and contender, the list of per-round seconds per call (isolated processes)."""
+                   warm_s: float = 0.05, log: Callable[[str], None] = print,
+                   skip: list[str] | None = None) -> dict[str, Any]:
+    """Every contender of ``family`` in its own fresh process, ``rounds`` times, the order rotating.
+
+    Returns ``rounds``: per row and contender the per-round seconds per call (each the median of
+    that process's blocks); ``pools``: what threadpoolctl saw in each contender's first process;
+    ``processes``: per process its round, contender, wall and CPU seconds and where they went.
+    """
     names = [name for name in contenders(module) if name not in (skip or [])]
-    per_round: dict[str, dict[str, list[float]]] = {row: {} for row in module.WORKLOADS}
+    out: dict[str, Any] = {"rounds": {row: {} for row in module.WORKLOADS}, "pools": {}, "processes": []}
     with busy_cores(getattr(module, "BUSY_CORES", 0)):
         for r in range(rounds):
             order = names[r % len(names):] + names[: r % len(names)]
             log(f"  {family} round {r + 1}/{rounds}: {', '.join(order)}")
             for name in order:
-                answer = run_worker(family, [name], threads, blocks, block_s)
+                answer = run_worker(family, name, threads, blocks, block_s, warm_s, pools=r == 0)
                 for row, times in answer["rows"].items():
-                    per_round[row].setdefault(name, []).append(statistics.median(times[name]))
-                per_round.setdefault("_pools", {})[name] = answer["pools"]
-    return per_round
-
-
-def measure_family_in_process(module: ModuleType, family: str, threads: int, blocks: int,
-                              block_s: float) -> dict[str, dict[str, list[float]]]:
-    """Per row and contender, per-block seconds per call with all contenders in ONE process."""
-    with busy_cores(getattr(module, "BUSY_CORES", 0)):
-        answer = run_worker(family, contenders(module), threads, blocks, block_s)
-    return answer["rows"]
+                    out["rounds"][row].setdefault(name, []).append(statistics.median(times))
+                if "pools" in answer:
+                    out["pools"][name] = answer["pools"]
+                out["processes"].append({"round": r, "contender": name, **answer["spent"]})
+    return out
 
 
 def _main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="time one family's contenders in this process")
+    parser = argparse.ArgumentParser(description="time one contender of one family in this process")
     parser.add_argument("mode", choices=["worker"])
     parser.add_argument("family")
-    parser.add_argument("names", nargs="+")
+    parser.add_argument("name")
     parser.add_argument("--rows", type=json.loads, default=None)
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--block-s", type=float, default=0.04)
+    parser.add_argument("--warm-s", type=float, default=0.05)
+    parser.add_argument("--no-pools", action="store_true", help="skip the threadpoolctl report")
     args = parser.parse_args(argv)
-    print(json.dumps(worker(args.family, args.names, args.rows, args.blocks, args.block_s)))
+    print(json.dumps(worker(args.family, args.name, args.rows, args.blocks, args.block_s, args.warm_s,
+                            pools=not args.no_pools)))
 
 
 if __name__ == "__main__":

@@ -5,24 +5,27 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-# (key, label, goal, "min"|"max"): "min" = the ratio must be at least goal, "max" = at most.
+# (key, issue, label, goal, "min"|"max"): "min" = the ratio must be at least goal, "max" = at most.
 TARGETS = [
-    ("fit_vs_torch_b32", "MLP step, mt.fit path vs PyTorch, batch 32 (x faster)", 1.10, "min"),
-    ("fit_vs_torch_b128", "MLP step, mt.fit path vs PyTorch, batch 128", 1.0, "min"),
-    ("fit_vs_torch_b512", "MLP step, mt.fit path vs PyTorch, batch 512", 1.0, "min"),
-    ("fit_vs_numpy_b32", "MLP step, mt.fit path vs hand-written NumPy, batch 32", 1.0, "min"),
-    ("fit_vs_numpy_b128", "MLP step, mt.fit path vs hand-written NumPy, batch 128", 1.0, "min"),
-    ("fit_vs_numpy_b512", "MLP step, mt.fit path vs hand-written NumPy, batch 512", 1.0, "min"),
-    ("readme_over_fit_b32", "README loop / (fit path + data-gradient product), batch 32", 1.05, "max"),
-    ("readme_over_fit_b128", "README loop / (fit path + data-gradient product), batch 128", 1.05, "max"),
-    ("readme_over_fit_b512", "README loop / (fit path + data-gradient product), batch 512", 1.05, "max"),
-    ("step_over_gemm_b32", "step time / its GEMMs alone, batch 32", 1.4, "max"),
-    ("step_over_gemm_b128", "step time / its GEMMs alone, batch 128", 1.25, "max"),
-    ("step_over_gemm_b512", "step time / its GEMMs alone, batch 512", 1.2, "max"),
-    ("iris_vs_torch", "Iris-size step (4-16-3, batch 16) vs PyTorch (x faster)", 6.0, "min"),
-    ("infer_vs_torch", "single-sample inference, 784 model, vs PyTorch (x faster)", 1.2, "min"),
-    ("conv_over_torch", "Conv2d(32->64, 3x3) fwd+bwd on (64,32,14,14), time / PyTorch's", 1.5, "max"),
-    ("threads_default_over_one", "small MLP, default threads / 1 thread, one core busy", 1.1, "max"),
+    ("fit_vs_torch_b32", 12, "MLP 784-512-256-10 step, mt.fit path vs PyTorch, b32 (x faster)", 1.10, "min"),
+    ("fit_vs_torch_b128", 12, "the same, batch 128", 1.0, "min"),
+    ("fit_vs_torch_b512", 12, "the same, batch 512", 1.0, "min"),
+    ("fit_vs_numpy_b32", 12, "MLP step, mt.fit path vs hand-written NumPy, b32 (x faster)", 1.0, "min"),
+    ("fit_vs_numpy_b128", 12, "the same, batch 128", 1.0, "min"),
+    ("fit_vs_numpy_b512", 12, "the same, batch 512", 1.0, "min"),
+    ("readme_over_fit_b32", 12, "README loop / (fit path + data-gradient product), batch 32", 1.05, "max"),
+    ("readme_over_fit_b128", 12, "the same, batch 128", 1.05, "max"),
+    ("readme_over_fit_b512", 12, "the same, batch 512", 1.05, "max"),
+    ("step_over_gemm_b32", 12, "step time / its GEMMs alone (breakdown), batch 32", 1.4, "max"),
+    ("step_over_gemm_b128", 12, "the same, batch 128", 1.25, "max"),
+    ("step_over_gemm_b512", 12, "the same, batch 512", 1.2, "max"),
+    ("iris_vs_torch", 12, "Iris-size step (4-16-3, batch 16) vs PyTorch (x faster)", 6.0, "min"),
+    ("infer_vs_torch", 12, "single-sample inference, 784 model, vs PyTorch (x faster)", 1.2, "min"),
+    ("conv_over_torch", 12, "Conv2d(32->64, 3x3) fwd+bwd on (64,32,14,14), time / PyTorch's", 1.5, "max"),
+    ("threads_default_over_one", 12, "small MLP, default threads / 1 thread, 1 core busy (time)", 1.1, "max"),
+    ("lstm_over_torch", 13, "LSTM(64, 128) fwd+bwd on (T=64, N=32), time / PyTorch's", 1.5, "max"),
+    ("embedding_over_torch", 13, "Embedding backward, 30 % repeated ids, time / PyTorch's", 1.0, "max"),
+    ("transformer_over_torch", 14, "TransformerEncoderLayer d128 fwd+bwd, time / PyTorch's", 1.5, "max"),
 ]
 
 
@@ -58,6 +61,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     out["conv_over_torch"] = paired(conv.get("mt", []), conv.get("torch", []))
     small = next((v for k, v in rows.items() if k.startswith("mlp 64-128-128-10")), {})
     out["threads_default_over_one"] = paired(small.get("mt-default", []), small.get("mt-1thread", []))
+    for key, prefix in (("lstm", "lstm-"), ("embedding", "embedding-"), ("transformer", "transformer-")):
+        row = next((v for k, v in rows.items() if k.startswith(prefix)), {})
+        out[f"{key}_over_torch"] = paired(row.get("minitorch", []), row.get("torch", []))
     return out
 
 
@@ -87,12 +93,14 @@ def rows_table(results: dict[str, Any]) -> str:
 
 
 def targets_table(results: dict[str, Any]) -> str:
+    """Markdown: every target of issues 12-14 with its goal, this run's ratio and the verdict ("n/a"
+    where the run did not measure its rows)."""
     values = ratios(results)
-    lines = ["| target | goal | measured | verdict |", "|---|---:|---:|---|"]
-    for key, label, goal, kind in TARGETS:
+    lines = ["| issue | target | goal | measured | verdict |", "|---:|---|---:|---:|---|"]
+    for key, issue, label, goal, kind in TARGETS:
         v = values.get(key)
         sign = ">=" if kind == "min" else "<="
-        lines.append(f"| {label} | {sign} {goal:g} | {'n/a' if v is None else f'{v:.2f}'} | "
+        lines.append(f"| {issue} | {label} | {sign} {goal:g} | {'n/a' if v is None else f'{v:.2f}'} | "
                      f"{verdict(v, goal, kind)} |")
     return "\n".join(lines)
 
@@ -115,7 +123,28 @@ def breakdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def machine_table(machine: dict[str, Any]) -> str:
+def cost_table(results: dict[str, Any]) -> str:
+    """Markdown: where the run's wall time went, per family: processes, wall and CPU seconds, and
+    inside the processes start-up (interpreter, imports, exit), building, warm-up and timed blocks."""
+    lines = ["| family | processes | wall s | CPU s (all threads) | start-up + exit s | build s | warm-up s "
+             "| timed s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    totals = [0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    for family, cost in results.get("cost", {}).items():
+        procs = cost["processes"]
+        rows = [r for p in procs for r in p.get("rows", {}).values()]
+        inside = [p["in_worker_s"] for p in procs if "in_worker_s" in p]
+        cells = [len(procs), cost["wall_s"], sum(p["cpu_s"] for p in procs),
+                 sum(p["wall_s"] for p in procs) - sum(inside) if inside else float("nan"),
+                 sum(r["build_s"] for r in rows), sum(r["warm_s"] for r in rows),
+                 sum(r["timed_s"] for r in rows)]
+        totals = [t + (c if c == c else 0) for t, c in zip(totals, cells, strict=True)]
+        lines.append(f"| {family} | {cells[0]} | " + " | ".join(
+            "-" if c != c or (i > 2 and not rows) else f"{c:.1f}" for i, c in enumerate(cells[1:], 1)) + " |")
+    lines.append(f"| all | {totals[0]} | " + " | ".join(f"{c:.1f}" for c in totals[1:]) + " |")
+    return "\n".join(lines)
+
+
+def machine_table(machine: dict[str, Any], settings: dict[str, Any] | None = None) -> str:
     lines = [f"- CPU: {machine['cpu']} ({machine['cpus']} CPUs); Python {machine['python']}, "
              f"NumPy {machine['numpy']}, PyTorch {machine.get('torch')}",
              f"- threads per library: {machine['threads']} "
@@ -124,6 +153,14 @@ def machine_table(machine: dict[str, Any]) -> str:
              f"{machine.get('loadavg_end', [float('nan')])[0]:.2f}; busy-loop processes: only in the "
              "threads family",
              f"- kernel-changing environment variables as the timed processes saw them: {machine['env']}"]
+    if settings:
+        quick = " (--quick)" if settings.get("quick") else ""
+        lines.append(f"- settings{quick}: {settings['rounds']} rounds (a fresh process per contender each), "
+                     f"{settings['blocks']} timed blocks of ~{settings['block_s']} s per row and process "
+                     f"after >= {settings['warm_s']} s of warm-up")
+    if "seconds" in machine:
+        lines.append(f"- wall time {machine['seconds']} s; CPU time of all timed processes "
+                     f"{machine.get('children_cpu_s', float('nan'))} s")
     for name, pools in machine.get("pools", {}).items():
         lines.append(f"- pools in a `{name}` process (threadpoolctl): " + "; ".join(
             ", ".join(f"{k}={v}" for k, v in pool.items()) for pool in pools))

@@ -65,22 +65,26 @@ def test_numpy_hand_step_keeps_parameters_in_one_flat_buffer():
     assert sum(p.size for p in step.params) == step.flat.size
 
 
-def test_time_blocks_alternates_and_counts_every_block():
-    calls: list[str] = []
-    times = harness.time_blocks({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                                blocks=4, block_s=0.001)
-    assert [len(v) for v in times.values()] == [4, 4]
-    assert all(t > 0 for v in times.values() for t in v)
+def test_time_blocks_warms_up_then_counts_every_block():
+    calls: list[int] = []
+    spent: dict[str, float] = {}
+    times = harness.time_blocks(lambda: calls.append(1), blocks=4, block_s=0.001, warm_s=0.0, spent=spent)
+    assert len(times) == 4 and all(t > 0 for t in times)
+    assert len(calls) == 3 + 4 * spent["calls_per_block"]  # 3 warm-up calls, then the blocks
+    assert spent["warm_s"] >= 0 and spent["timed_s"] > 0
 
 
 def test_worker_runs_in_a_fresh_process_with_the_thread_settings():
-    answer = harness.run_worker("small", ["mt-fit"], threads=1, blocks=2, block_s=0.002,
+    answer = harness.run_worker("small", "mt-fit", threads=1, blocks=2, block_s=0.002, warm_s=0.0,
                                 rows=["iris 4-16-3 sgd b16"])
     assert list(answer["rows"]) == ["iris 4-16-3 sgd b16"]
-    assert len(answer["rows"]["iris 4-16-3 sgd b16"]["mt-fit"]) == 2
+    assert len(answer["rows"]["iris 4-16-3 sgd b16"]) == 2
     blas = [p for p in answer["pools"] if p.get("user_api") == "blas"]
     assert all(p["num_threads"] == 1 for p in blas)
-    assert "torch" not in str(answer.get("torch_threads", ""))  # a MiniTorch process never loads torch
+    assert "torch_threads" not in answer  # a MiniTorch process never loads torch
+    spent = answer["spent"]
+    assert spent["wall_s"] >= spent["in_worker_s"] > 0 and spent["cpu_s"] > 0
+    assert set(spent["rows"]["iris 4-16-3 sgd b16"]) >= {"build_s", "warm_s", "timed_s"}
 
 
 def test_child_env_sets_the_same_threads_for_every_library():
@@ -99,7 +103,8 @@ def test_ratios_pair_rounds_so_a_slow_round_slows_both_sides():
 def test_report_computes_every_target_from_a_fake_run():
     rounds = {"mlp 784-512-256-10 sgd b32": {"mt-fit": [1.0, 2.0], "mt-readme": [1.2, 2.4],
                                              "torch": [1.1, 2.2], "numpy-hand": [1.0, 2.0]},
-              "iris 4-16-3 sgd b16": {"mt-fit": [1.0], "torch": [7.0]}}
+              "iris 4-16-3 sgd b16": {"mt-fit": [1.0], "torch": [7.0]},
+              "lstm-in64-h128-T64-N32 fwd+bwd": {"minitorch": [3.0, 4.0], "torch": [2.0, 2.0]}}
     part = {"plain": 1.0, "gemm": 0.8, "data_grad": 0.2}
     results = {"families": {"f": {"baseline": "torch", "rounds": rounds}},
                "breakdown": [{"mlp b32": part, "mlp b128": part, "mlp b512": part}] * 2}
@@ -109,8 +114,30 @@ def test_report_computes_every_target_from_a_fake_run():
     assert values["readme_over_fit_b32"] == pytest.approx(1.2 / 1.2, abs=0.1)
     assert values["step_over_gemm_b32"] == pytest.approx(1.25)
     assert values["iris_vs_torch"] == pytest.approx(7.0)
-    assert values["conv_over_torch"] is None
-    assert "MISSED" not in report.targets_table(results).split("Iris")[1].split("\n")[0]
+    assert values["lstm_over_torch"] == pytest.approx(1.75)
+    assert values["conv_over_torch"] is None and values["transformer_over_torch"] is None
+
+
+def test_targets_table_has_every_target_with_goal_value_and_verdict():
+    rounds = {"iris 4-16-3 sgd b16": {"mt-fit": [1.0], "torch": [7.0]},
+              "embedding-10000x64 2048 ids 30% repeated fwd+bwd": {"minitorch": [1.4], "torch": [1.0]}}
+    table = report.targets_table({"families": {"f": {"baseline": "torch", "rounds": rounds}}})
+    lines = table.splitlines()[2:]
+    assert len(lines) == len(report.TARGETS) == 19
+    by_label = {line.split(" | ")[1]: line.split(" | ")[2:] for line in lines}
+    assert by_label["Iris-size step (4-16-3, batch 16) vs PyTorch (x faster)"] == [">= 6", "7.00", "met |"]
+    assert by_label["Embedding backward, 30 % repeated ids, time / PyTorch's"] == ["<= 1", "1.40", "MISSED |"]
+    assert by_label["Conv2d(32->64, 3x3) fwd+bwd on (64,32,14,14), time / PyTorch's"][1:] == ["n/a", "n/a |"]
+
+
+def test_cost_table_sums_where_each_process_spent_its_time():
+    row = {"build_s": 0.5, "warm_s": 0.1, "timed_s": 0.2}
+    proc = {"wall_s": 2.0, "cpu_s": 1.5, "in_worker_s": 1.0, "rows": {"a": row, "b": row}}
+    table = report.cost_table({"cost": {"mlp": {"wall_s": 4.5, "processes": [proc, proc]},
+                                        "breakdown": {"wall_s": 3.0, "processes": [{"wall_s": 3.0,
+                                                                                    "cpu_s": 2.5}]}}})
+    assert "| mlp | 2 | 4.5 | 3.0 | 2.0 | 2.0 | 0.4 | 0.8 |" in table
+    assert "| all | 3 | 7.5 | 5.5 |" in table
 
 
 def test_busy_cores_starts_and_stops_its_processes():

@@ -8,7 +8,6 @@ from workloads._common import Step, minitorch_step
 SMALL = (64, 128, 128, 10)
 BASELINE = "mt-1thread"
 BUSY_CORES = 1
-IN_PROCESS = False  # mt-1thread sets the thread count for its whole process: no one-process check
 
 
 def one_thread() -> Step:
