@@ -155,9 +155,11 @@ def machine_table(machine: dict[str, Any], settings: dict[str, Any] | None = Non
              f"- kernel-changing environment variables as the timed processes saw them: {machine['env']}"]
     if settings:
         quick = " (--quick)" if settings.get("quick") else ""
+        left_out = f"; contenders left out: {', '.join(settings['skip'])}" if settings.get("skip") else ""
         lines.append(f"- settings{quick}: {settings['rounds']} rounds (a fresh process per contender each), "
                      f"{settings['blocks']} timed blocks of ~{settings['block_s']} s per row and process "
-                     f"after >= {settings['warm_s']} s of warm-up")
+                     f"after >= {settings['warm_s']} s of warm-up"
+                     + left_out)
     if "seconds" in machine:
         lines.append(f"- wall time {machine['seconds']} s; CPU time of all timed processes "
                      f"{machine.get('children_cpu_s', float('nan'))} s")
