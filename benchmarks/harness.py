@@ -228,7 +228,8 @@ def _main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-pools", action="store_true", help="skip the threadpoolctl report")
     args = parser.parse_args(argv)
     print(json.dumps(worker(args.family, args.name, args.rows, args.blocks, args.block_s, args.warm_s,
-                            pools=not args.no_pools)))
+                            pools=not args.no_pools)), flush=True)
+    os._exit(0)  # the answer is out: skip the interpreter's teardown (~0.4 s of CPU once torch is loaded)
 
 
 if __name__ == "__main__":
