@@ -76,15 +76,16 @@ def time_blocks(step: Callable[[], Any], blocks: int, block_s: float, warm_s: fl
 
     Warm-up: 3 calls at least and ``warm_s`` seconds; a step longer than a block is timed one call
     per block, so a slow step costs 3 + ``blocks`` calls in all. ``spent`` (if given) receives the
-    seconds of warm-up and of timed blocks and the calls per block.
+    wall and CPU seconds (this process, all threads) of warm-up and of timed blocks, and the calls
+    per block.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     step()
     start, n = time.perf_counter(), 0
     while time.perf_counter() - start < warm_s or n < 2:
         step()
         n += 1
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     calls = max(1, round(block_s * n / (t1 - start)))
     times = []
     for _ in range(blocks):
@@ -96,7 +97,8 @@ def time_blocks(step: Callable[[], Any], blocks: int, block_s: float, warm_s: fl
         times.append((time.perf_counter() - start) / calls)
         gc.enable()
     if spent is not None:
-        spent.update(warm_s=t1 - t0, timed_s=time.perf_counter() - t1, calls_per_block=calls)
+        spent.update(warm_s=t1 - t0, timed_s=time.perf_counter() - t1, calls_per_block=calls,
+                     warm_cpu_s=c1 - c0, timed_cpu_s=time.process_time() - c1)
     return times
 
 
@@ -123,9 +125,10 @@ def worker(family: str, name: str, rows: list[str] | None, blocks: int, block_s:
     for row, builders in module.WORKLOADS.items():
         if name not in builders or (rows is not None and row not in rows):
             continue
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         step = builders[name]()
-        spent = out["spent"]["rows"][row] = {"build_s": time.perf_counter() - t1}
+        spent = out["spent"]["rows"][row] = {"build_s": time.perf_counter() - t1,
+                                             "build_cpu_s": time.process_time() - c1}
         out["rows"][row] = time_blocks(step, blocks, block_s, warm_s, spent)
     out["spent"]["in_worker_s"] = time.perf_counter() - t0
     if pools:

@@ -123,24 +123,50 @@ def breakdown_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _cell(value: float) -> str:
+    return "-" if value != value else str(value) if isinstance(value, int) else f"{value:.1f}"
+
+
+def quiet_estimate_s(process: dict[str, Any], settings: dict[str, Any]) -> float:
+    """What one process would take on a quiet machine, from what it spent under load.
+
+    Start-up, imports and building are CPU-bound on one thread: their CPU seconds. Warm-up and timed
+    blocks are wall-clock budgets (``warm_s``, ``blocks`` x ``block_s``) unless their minimum calls
+    take longer: the larger of the budget and their CPU seconds. At 1 thread this is close to the
+    quiet wall time; at 2 threads the CPU includes pool threads spinning, so it errs high.
+    """
+    rows = process.get("rows", {}).values()
+    if not rows:  # breakdown.py: 4 sizes x 4 timed steps, each warm-up + blocks
+        return max(process["cpu_s"], 16 * (settings["warm_s"] + settings["blocks"] * settings["block_s"]))
+    budget_cpu = sum(r.get("warm_cpu_s", 0.0) + r.get("timed_cpu_s", 0.0) for r in rows)
+    budgets = sum(max(settings["warm_s"], r.get("warm_cpu_s", 0.0))
+                  + max(settings["blocks"] * settings["block_s"], r.get("timed_cpu_s", 0.0)) for r in rows)
+    return process["cpu_s"] - budget_cpu + budgets
+
+
 def cost_table(results: dict[str, Any]) -> str:
-    """Markdown: where the run's wall time went, per family: processes, wall and CPU seconds, and
-    inside the processes start-up (interpreter, imports, exit), building, warm-up and timed blocks."""
+    """Markdown: where the run's wall time went, per family: processes, wall and CPU seconds, inside
+    the processes start-up (interpreter, imports, exit), building, warm-up and timed blocks (wall),
+    and the quiet-machine estimate (``quiet_estimate_s``) where the run recorded per-phase CPU."""
+    settings = results.get("settings")
     lines = ["| family | processes | wall s | CPU s (all threads) | start-up + exit s | build s | warm-up s "
-             "| timed s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    totals = [0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+             "| timed s | quiet-machine estimate s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    nan = float("nan")
+    totals = [0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     for family, cost in results.get("cost", {}).items():
         procs = cost["processes"]
         rows = [r for p in procs for r in p.get("rows", {}).values()]
         inside = [p["in_worker_s"] for p in procs if "in_worker_s" in p]
-        cells = [len(procs), cost["wall_s"], sum(p["cpu_s"] for p in procs),
-                 sum(p["wall_s"] for p in procs) - sum(inside) if inside else float("nan"),
-                 sum(r["build_s"] for r in rows), sum(r["warm_s"] for r in rows),
-                 sum(r["timed_s"] for r in rows)]
-        totals = [t + (c if c == c else 0) for t, c in zip(totals, cells, strict=True)]
-        lines.append(f"| {family} | {cells[0]} | " + " | ".join(
-            "-" if c != c or (i > 2 and not rows) else f"{c:.1f}" for i, c in enumerate(cells[1:], 1)) + " |")
-    lines.append(f"| all | {totals[0]} | " + " | ".join(f"{c:.1f}" for c in totals[1:]) + " |")
+        estimate = (sum(quiet_estimate_s(p, settings) for p in procs)
+                    if settings and all("warm_cpu_s" in r for r in rows) else nan)
+        parts = [sum(p["wall_s"] for p in procs) - sum(inside), sum(r["build_s"] for r in rows),
+                 sum(r["warm_s"] for r in rows), sum(r["timed_s"] for r in rows)] if rows else [nan] * 4
+        cells = [len(procs), cost["wall_s"], sum(p["cpu_s"] for p in procs), *parts, estimate]
+        # the parts add up over the families that have them; the estimate only if every family has one
+        totals = [t + (c if c == c or i == 7 else 0)
+                  for i, (t, c) in enumerate(zip(totals, cells, strict=True))]
+        lines.append(f"| {family} | " + " | ".join(_cell(c) for c in cells) + " |")
+    lines.append("| all | " + " | ".join(_cell(c) for c in totals) + " |")
     return "\n".join(lines)
 
 
