@@ -187,8 +187,9 @@ def machine_table(machine: dict[str, Any], settings: dict[str, Any] | None = Non
                      f"after >= {settings['warm_s']} s of warm-up"
                      + left_out)
     if "seconds" in machine:
-        lines.append(f"- wall time {machine['seconds']} s; CPU time of all timed processes "
-                     f"{machine.get('children_cpu_s', float('nan'))} s")
+        lines.append(f"- wall time {machine['seconds']} s; CPU time of the timed processes "
+                     f"{machine.get('timed_cpu_s', float('nan'))} s (with the busy-loop processes "
+                     f"{machine.get('children_cpu_s', float('nan'))} s)")
     for name, pools in machine.get("pools", {}).items():
         lines.append(f"- pools in a `{name}` process (threadpoolctl): " + "; ".join(
             ", ".join(f"{k}={v}" for k, v in pool.items()) for pool in pools))
