@@ -114,6 +114,8 @@ def measure(sizes: tuple[int, ...], batch: int, blocks: int, block_s: float,
             n += 1
         calls[name] = max(1, round(block_s * n / (time.perf_counter() - start)))
     per_block: dict[str, list[float]] = {}
+    gc.collect()
+    gc.freeze()  # what exists now is never garbage: the collect before each block scans only the rest
     for b in range(blocks):
         names = list(timed)[b % 4:] + list(timed)[: b % 4]
         for name in names:

@@ -74,20 +74,28 @@ def time_blocks(step: Callable[[], Any], blocks: int, block_s: float, warm_s: fl
                 spent: dict[str, float] | None = None) -> list[float]:
     """Seconds per call of ``step``, one value per block of about ``block_s`` seconds (>= 1 call).
 
-    Warm-up: 3 calls at least and ``warm_s`` seconds; a step longer than a block is timed one call
-    per block, so a slow step costs 3 + ``blocks`` calls in all. ``spent`` (if given) receives the
-    wall and CPU seconds (this process, all threads) of warm-up and of timed blocks, and the calls
-    per block.
+    Warm-up: at least 3 calls and ``warm_s`` seconds, and on until the last call is within 1.5x of
+    the fastest so far (a library's first calls can be 100x slower while its pools start), for at
+    most ``max(0.25, 10 * warm_s)`` seconds; the fastest call sets the calls per block. A step
+    longer than a block is timed one call per block. ``spent`` (if given) receives the wall and
+    CPU seconds (this process, all threads) of warm-up and of timed blocks, and the calls of each.
     """
     t0, c0 = time.perf_counter(), time.process_time()
     step()
-    start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < warm_s or n < 2:
+    fastest, last, n = float("inf"), float("inf"), 0
+    while True:
+        start = time.perf_counter()
         step()
-        n += 1
+        last = time.perf_counter() - start
+        fastest, n = min(fastest, last), n + 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= max(0.25, 10 * warm_s) or (n >= 2 and elapsed >= warm_s and last <= 1.5 * fastest):
+            break
     t1, c1 = time.perf_counter(), time.process_time()
-    calls = max(1, round(block_s * n / (t1 - start)))
+    calls = max(1, round(block_s / fastest))
     times = []
+    gc.collect()
+    gc.freeze()  # what exists now is never garbage: the collect before each block scans only the rest
     for _ in range(blocks):
         gc.collect()
         gc.disable()
@@ -97,8 +105,8 @@ def time_blocks(step: Callable[[], Any], blocks: int, block_s: float, warm_s: fl
         times.append((time.perf_counter() - start) / calls)
         gc.enable()
     if spent is not None:
-        spent.update(warm_s=t1 - t0, timed_s=time.perf_counter() - t1, calls_per_block=calls,
-                     warm_cpu_s=c1 - c0, timed_cpu_s=time.process_time() - c1)
+        spent.update(warm_s=t1 - t0, timed_s=time.perf_counter() - t1, warm_calls=n + 1,
+                     calls_per_block=calls, warm_cpu_s=c1 - c0, timed_cpu_s=time.process_time() - c1)
     return times
 
 
