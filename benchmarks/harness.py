@@ -75,8 +75,8 @@ def time_blocks(step: Callable[[], Any], blocks: int, block_s: float, warm_s: fl
     """Seconds per call of ``step``, one value per block of about ``block_s`` seconds (>= 1 call).
 
     Warm-up: at least 3 calls and ``warm_s`` seconds, and on until the last call is within 1.5x of
-    the fastest so far (a library's first calls can be 100x slower while its pools start), for at
-    most ``max(0.25, 10 * warm_s)`` seconds; the fastest call sets the calls per block. A step
+    the fastest so far (a library's first calls can be much slower), but past 3 calls for at most
+    ``max(0.25, 10 * warm_s)`` seconds in all; the fastest call sets the calls per block. A step
     longer than a block is timed one call per block. ``spent`` (if given) receives the wall and
     CPU seconds (this process, all threads) of warm-up and of timed blocks, and the calls of each.
     """
@@ -89,7 +89,7 @@ def time_blocks(step: Callable[[], Any], blocks: int, block_s: float, warm_s: fl
         last = time.perf_counter() - start
         fastest, n = min(fastest, last), n + 1
         elapsed = time.perf_counter() - t0
-        if elapsed >= max(0.25, 10 * warm_s) or (n >= 2 and elapsed >= warm_s and last <= 1.5 * fastest):
+        if n >= 2 and (elapsed >= max(0.25, 10 * warm_s) or (elapsed >= warm_s and last <= 1.5 * fastest)):
             break
     t1, c1 = time.perf_counter(), time.process_time()
     calls = max(1, round(block_s / fastest))
