@@ -4,8 +4,10 @@ Each configuration trains the same set-up (same seed) in its own fresh process a
 and reports the process CPU time of ``fit`` alone; the configurations alternate process by
 process, the order rotating each round. Configurations: no callback; ``Diagnostics(every=50)``;
 ``Diagnostics(every=10**9)`` (one check, at step 0: the steps between checks). Per round the
-ratios to "no callback" are taken; the medians are printed, with the cost per check
-((with - without) / number of checks) and the cost per step between checks.
+ratios to "no callback" are taken; the medians are printed. Inside each process a callback
+records the CPU time of every step: a check costs (median check step - median other step), a
+step between checks (its median in the "between" run - the median step without the callback);
+from these, the ratio the same costs would give if a training step took half as long.
 ``--base DIR`` adds the same callback from another source tree (e.g. an older commit unpacked
 with ``git archive``), run against that tree's library.
 Run: python tests/measure_diagnostics_overhead.py [--rounds 7] [--only iris] [--base DIR]
@@ -23,27 +25,48 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-EPOCHS = {"iris": 300, "spirals_modern": 15, "digits": 3}
+EPOCHS = {"iris": 600, "spirals_modern": 15, "digits": 3}
 
 CHILD = """
 import json, sys, time
 sys.path.insert(0, {tests!r})
 import diagnostics_problems as problems
 import minitorch as mt
+import numpy as np
+
+
+class Clock(mt.Callback):  # in every configuration: the CPU time at the start of each step
+    def __init__(self):
+        self.t = []
+
+    def on_batch_begin(self, batch, logs=None):
+        self.t.append(time.process_time())
+
+
 setup = problems.EXAMPLES[{name!r}][0]
 model, optimizer, loader = setup(0)
 every = {every!r}
-callbacks = [] if every is None else [mt.Diagnostics(every=every, verbose=False)]
+clock = Clock()
+callbacks = [clock] + ([] if every is None else [mt.Diagnostics(every=every, verbose=False)])
 loss_fn = mt.CrossEntropyLoss()
 start = time.process_time()
 mt.fit(model, loss_fn, optimizer, loader, epochs={epochs}, callbacks=callbacks, verbose=0, metrics=())
-print(json.dumps({{"cpu": time.process_time() - start, "steps": {epochs} * len(loader)}}))
+cpu = time.process_time() - start
+d = np.diff(clock.t)
+i = np.arange(len(d))
+inner = ((i + 1) % len(loader) != 0) & (i > 0)  # steps that do not cross an epoch's end
+check = inner & (i % 50 == 0)
+print(json.dumps({{"cpu": cpu, "steps": {epochs} * len(loader), "step": float(np.median(d[inner & ~check])),
+                  "check_step": float(np.median(d[check]))}}))
 """
 
 
 def child(name: str, every: int | None, tree: Path) -> dict[str, float]:
+    # fixed malloc thresholds: glibc's dynamic ones move with the first large free, and a check's
+    # buffers would otherwise change how every later step allocates (it made spirals_modern ~10 %
+    # *faster* with the callback)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=str(tree))
+               PYTHONPATH=str(tree), MALLOC_MMAP_THRESHOLD_="4194304", MALLOC_TRIM_THRESHOLD_="67108864")
     code = CHILD.format(tests=str(ROOT / "tests"), name=name, every=every, epochs=EPOCHS[name])
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -60,25 +83,32 @@ def main() -> None:
         configs += [("base_none", None, args.base), ("base_every50", 50, args.base)]
     for name in args.only:
         times: dict[str, list[float]] = {label: [] for label, _, _ in configs}
+        inside: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in configs}
         steps = 0
         for r in range(args.rounds):
             order = configs[r % len(configs):] + configs[: r % len(configs)]
             for label, every, tree in order:
                 result = child(name, every, tree)
                 times[label].append(result["cpu"])
+                inside[label].append((result["step"], result["check_step"]))
                 steps = int(result["steps"])
-        checks = -(-steps // 50)
         none = np.array(times["none"])
         ratio = np.median(np.array(times["every50"]) / none)
-        between = np.median((np.array(times["between"]) - none) / steps) * 1e6
-        per_check = np.median((np.array(times["every50"]) - np.array(times["between"])) / (checks - 1)) * 1e6
-        line = (f"{name}: {steps} steps, {checks} checks; with/without Diagnostics(every=50) median ratio "
+        step = np.median([s for s, _ in inside["none"]]) * 1e6
+        # inside one process: a check step's median CPU time minus an ordinary step's
+        per_check = np.median([c - s for s, c in inside["every50"]]) * 1e6
+        between = (np.median([s for s, _ in inside["between"]]) * 1e6 - step)
+        line = (f"{name}: {steps} steps; with/without Diagnostics(every=50) median ratio "
                 f"{ratio:.3f} (rounds: {', '.join(f'{x:.3f}' for x in np.array(times['every50']) / none)}); "
-                f"per check {per_check:.0f} us; between checks {between:+.2f} us/step; "
-                f"a step without {np.median(none) / steps * 1e6:.0f} us")
+                f"a check costs {per_check:.0f} us = {per_check / step:.2f} steps; a step between checks "
+                f"{between:+.2f} us; with a step half as long the ratio would be "
+                f"{1 + (per_check + 49 * between) / (50 * step / 2):.3f}")
         if args.base is not None:
             base = np.array(times["base_every50"]) / np.array(times["base_none"])
-            line += f"; base tree ratio {np.median(base):.3f} (rounds: {', '.join(f'{x:.3f}' for x in base)})"
+            base_check = np.median([c - s for s, c in inside["base_every50"]]) * 1e6
+            rounds = ", ".join(f"{x:.3f}" for x in base)
+            line += (f"; base tree: ratio {np.median(base):.3f} (rounds: {rounds}), a check "
+                     f"{base_check:.0f} us = {base_check / step:.2f} steps")
         print(line, flush=True)
 
 
