@@ -7,7 +7,7 @@ process, the order rotating each round. Configurations: no callback; ``Diagnosti
 ratios to "no callback" are taken; the medians are printed. Inside each process a callback
 records the CPU time of every step: a check costs (median check step - median other step), a
 step between checks (its median in the "between" run - the median step without the callback);
-from these, the ratio the same costs would give if a training step took half as long.
+from these, the share a check would take of 50 steps half as long as today's.
 ``--base DIR`` adds the same callback from another source tree (e.g. an older commit unpacked
 with ``git archive``), run against that tree's library.
 Run: python tests/measure_diagnostics_overhead.py [--rounds 7] [--only iris] [--base DIR]
@@ -100,9 +100,9 @@ def main() -> None:
         between = (np.median([s for s, _ in inside["between"]]) * 1e6 - step)
         line = (f"{name}: {steps} steps; with/without Diagnostics(every=50) median ratio "
                 f"{ratio:.3f} (rounds: {', '.join(f'{x:.3f}' for x in np.array(times['every50']) / none)}); "
-                f"a check costs {per_check:.0f} us = {per_check / step:.2f} steps; a step between checks "
-                f"{between:+.2f} us; with a step half as long the ratio would be "
-                f"{1 + (per_check + 49 * between) / (50 * step / 2):.3f}")
+                f"a check costs {per_check:.0f} us = {per_check / step:.2f} steps, so with a step half as "
+                f"long its share would be {per_check / (50 * step / 2):.1%}; a step between checks "
+                f"{between:+.2f} us (two processes' medians: their noise is larger than this)")
         if args.base is not None:
             base = np.array(times["base_every50"]) / np.array(times["base_none"])
             base_check = np.median([c - s for s, c in inside["base_every50"]]) * 1e6
