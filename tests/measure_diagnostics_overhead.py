@@ -10,7 +10,8 @@ step between checks (its median in the "between" run - the median step without t
 from these, the share a check would take of 50 steps half as long as today's.
 ``--base DIR`` adds the same callback from another source tree (e.g. an older commit unpacked
 with ``git archive``), run against that tree's library.
-Run: python tests/measure_diagnostics_overhead.py [--rounds 7] [--only iris] [--base DIR]
+``--cold``: how much one check's statistics cost depends on what ran before them (see cold_caches).
+Run: python tests/measure_diagnostics_overhead.py [--rounds 7] [--only iris] [--base DIR] [--cold]
 """
 
 from __future__ import annotations
@@ -72,12 +73,59 @@ def child(name: str, every: int | None, tree: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cold_caches() -> None:
+    """The statistics of one iris check (``check_stats``), CPU time, median of 150: right after the
+    previous one, after 49 training steps, after the process slept 5 ms (other jobs run), after
+    a pure-Python loop of about the same length (no NumPy, no sleep)."""
+    import time
+
+    import diagnostics_problems as problems
+
+    import minitorch as mt
+    from minitorch.diagnostics import probe
+
+    model, optimizer, loader = problems.iris(0)
+    xb, yb = next(iter(loader))
+    loss_fn = mt.CrossEntropyLoss()
+    units, out = probe.units_forward(model, xb)
+    loss_fn(out, yb)
+    probe.units_backward_params(units, loss_fn.backward())
+    named = list(model.named_parameters())
+    grads = [p.grad for _, p in named]
+
+    def steps() -> None:
+        for _ in range(49):
+            loss_fn(model(xb), yb)
+            model.backward_params(loss_fn.backward())
+            optimizer.step()
+            optimizer.zero_grad()
+
+    def python_loop() -> None:
+        total = 0
+        for i in range(20000):
+            total += i
+
+    between = {"nothing": lambda: None, "49 steps": steps, "sleep 5 ms": lambda: time.sleep(0.005),
+               "pure-Python loop": python_loop}
+    for label, work in between.items():
+        times = []
+        for _ in range(150):
+            work()
+            start = time.process_time()
+            probe.check_stats(units, named, grads)
+            times.append(time.process_time() - start)
+        print(f"check_stats after {label}: {np.median(times) * 1e6:.0f} us", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--only", nargs="*", default=list(EPOCHS))
     parser.add_argument("--base", type=Path, default=None)
+    parser.add_argument("--cold", action="store_true", help="only the cold-cache comparison (1 BLAS thread)")
     args = parser.parse_args()
+    if args.cold:
+        return cold_caches()
     configs = [("none", None, ROOT), ("every50", 50, ROOT), ("between", 10**9, ROOT)]
     if args.base is not None:
         configs += [("base_none", None, args.base), ("base_every50", 50, args.base)]
