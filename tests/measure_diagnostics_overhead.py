@@ -10,7 +10,8 @@ step between checks (its median in the "between" run - the median step without t
 from these, the share a check would take of 50 steps half as long as today's.
 ``--base DIR`` adds the same callback from another source tree (e.g. an older commit unpacked
 with ``git archive``), run against that tree's library.
-``--cold``: how much one check's statistics cost depends on what ran before them (see cold_caches).
+``--cold``: how much one check's statistics cost depends on what ran before them (see cold_caches);
+``--between``: the steps between checks against a no-op callback, in one process (between_checks).
 Run: python tests/measure_diagnostics_overhead.py [--rounds 7] [--only iris] [--base DIR] [--cold]
 """
 
@@ -117,15 +118,57 @@ def cold_caches() -> None:
         print(f"check_stats after {label}: {np.median(times) * 1e6:.0f} us", flush=True)
 
 
+def between_checks(pairs: int = 12) -> None:
+    """Iris steps between checks: in one process, fit with a no-op callback and with
+    ``Diagnostics(every=10**9)`` (one check, at step 0) in turn; per pair the difference of the
+    median step CPU times."""
+    import time
+
+    import diagnostics_problems as problems
+
+    import minitorch as mt
+
+    class Clock(mt.Callback):
+        def __init__(self) -> None:
+            self.t: list[float] = []
+
+        def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+            self.t.append(time.process_time())
+
+    def run(extra: mt.Callback) -> float:
+        model, optimizer, loader = problems.iris(0)
+        clock = Clock()
+        mt.fit(model, mt.CrossEntropyLoss(), optimizer, loader, epochs=150, callbacks=[clock, extra],
+               verbose=0, metrics=())
+        d = np.diff(clock.t)
+        i = np.arange(len(d))
+        return float(np.median(d[((i + 1) % len(loader) != 0) & (i > 0)])) * 1e6
+
+    diffs = []
+    for r in range(pairs):
+        if r % 2:  # the order alternates
+            nop = run(mt.Callback())
+            diag = run(mt.Diagnostics(every=10**9, verbose=False))
+        else:
+            diag = run(mt.Diagnostics(every=10**9, verbose=False))
+            nop = run(mt.Callback())
+        diffs.append(diag - nop)
+    print(f"iris step between checks minus step with a no-op callback: median {np.median(diffs):+.2f} us "
+          f"(pairs: {', '.join(f'{x:+.1f}' for x in diffs)})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--only", nargs="*", default=list(EPOCHS))
     parser.add_argument("--base", type=Path, default=None)
     parser.add_argument("--cold", action="store_true", help="only the cold-cache comparison (1 BLAS thread)")
+    parser.add_argument("--between", action="store_true", help="only the steps between checks, in-process")
     args = parser.parse_args()
     if args.cold:
         return cold_caches()
+    if args.between:
+        return between_checks()
     configs = [("none", None, ROOT), ("every50", 50, ROOT), ("between", 10**9, ROOT)]
     if args.base is not None:
         configs += [("base_none", None, args.base), ("base_every50", 50, args.base)]
