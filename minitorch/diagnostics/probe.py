@@ -261,45 +261,57 @@ def check_stats(
     """
     if has_params is None:
         has_params = [bool(unit.module.parameters()) for unit in units]
-    params = [p for _, p in named]
+    with np.errstate(all="ignore"):
+        layers = _unit_stats(units, has_params)
+        stats, before = _parameter_stats(named, grads)
+    return layers, stats, before
+
+
+def _unit_stats(units: list[Unit], has_params: list[bool]) -> list[LayerStats]:
     ys, dys = [unit.y for unit in units], [unit.dy for unit in units]
     small_y, big_y = _split(ys)
     small_dy, big_dy = _split(dys)
+    buf, starts, squares, totals = _reduce([ys[i] for i in small_y] + [dys[i] for i in small_dy],
+                                           len(small_y))
+    layers = [LayerStats(unit.name, type(unit.module).__name__, has_params=has) for unit, has in
+              zip(units, has_params, strict=True)]
+    for k, i in enumerate(small_y):
+        sample = buf[starts[k] : starts[k + 1]]
+        _forward_stats(layers[i], ys[i], units[i].module, totals[k], squares[k], sample)
+    for i in big_y:
+        flat = ys[i].ravel()
+        _forward_stats(layers[i], ys[i], units[i].module, float(flat.sum(dtype=np.float64)),
+                       float(np.dot(flat, flat)), _sample(flat))
+    for k, i in enumerate(small_dy, len(small_y)):
+        _backward_stats(layers[i], dys[i], squares[k], buf[starts[k] : starts[k + 1]])
+    for i in big_dy:
+        flat = dys[i].ravel()
+        _backward_stats(layers[i], dys[i], float(np.dot(flat, flat)), _sample(flat))
+    return layers
+
+
+def _parameter_stats(
+    named: list[tuple[str, Parameter]], grads: list[np.ndarray | None]
+) -> tuple[list[ParamStats], Before]:
+    params = [p for _, p in named]
     kept = [i for i, p in enumerate(params) if p.size]  # reduceat needs non-empty segments
     graded = [i for i, g in enumerate(grads) if g is not None and g.size]
-    with np.errstate(all="ignore"):
-        # two buffers: the reports keep the samples (views of the first) but not the weights
-        buf, starts, squares, totals = _reduce([ys[i] for i in small_y] + [dys[i] for i in small_dy],
-                                               len(small_y))
-        layers = [LayerStats(unit.name, type(unit.module).__name__, has_params=has) for unit, has in
-                  zip(units, has_params, strict=True)]
-        for k, i in enumerate(small_y):
-            _forward_stats(layers[i], ys[i], units[i].module, totals[k], squares[k],
-                           buf[starts[k] : starts[k + 1]])
-        for i in big_y:
-            flat = ys[i].ravel()
-            _forward_stats(layers[i], ys[i], units[i].module, float(flat.sum(dtype=np.float64)),
-                           float(np.dot(flat, flat)), _sample(flat))
-        for k, i in enumerate(small_dy, len(small_y)):
-            _backward_stats(layers[i], dys[i], squares[k], buf[starts[k] : starts[k + 1]])
-        for i in big_dy:
-            flat = dys[i].ravel()
-            _backward_stats(layers[i], dys[i], float(np.dot(flat, flat)), _sample(flat))
-        buf, starts, squares, _ = _reduce([params[i].data for i in kept] + [grads[i] for i in graded], 0)
-        before = Before(params, kept, buf[: starts[len(kept)]], starts[: len(kept)])
-        stats = [ParamStats(name, name.rpartition(".")[0], p.shape, 0.0) for name, p in named]
-        for k, i in enumerate(kept):
-            stats[i].data_rms = _sqrt(squares[k] / params[i].size)
-            stats[i].finite = math.isfinite(squares[k]) or bool(np.isfinite(params[i].data).all())
-        for k, i in enumerate(graded, len(kept)):
-            p_stats, g = stats[i], grads[i]
-            p_stats.grad_norm = _sqrt(squares[k])
-            p_stats.grad_rms = _sqrt(squares[k] / g.size)
-            p_stats.finite = p_stats.finite and (math.isfinite(squares[k]) or bool(np.isfinite(g).all()))
-        for i, g in enumerate(grads):
-            if g is not None and not g.size:
-                stats[i].grad_norm = stats[i].grad_rms = 0.0
-    return layers, stats, before
+    # a vector of its own: the reports keep the samples (views of the units' vector), not this copy
+    buf, starts, squares, _ = _reduce([params[i].data for i in kept] + [grads[i] for i in graded], 0)
+    before = Before(params, kept, buf[: starts[len(kept)]], starts[: len(kept)])
+    stats = [ParamStats(name, name.rpartition(".")[0], p.shape, 0.0) for name, p in named]
+    for k, i in enumerate(kept):
+        stats[i].data_rms = _sqrt(squares[k] / params[i].size)
+        stats[i].finite = math.isfinite(squares[k]) or bool(np.isfinite(params[i].data).all())
+    for k, i in enumerate(graded, len(kept)):
+        p_stats, g = stats[i], grads[i]
+        p_stats.grad_norm = _sqrt(squares[k])
+        p_stats.grad_rms = _sqrt(squares[k] / g.size)
+        p_stats.finite = p_stats.finite and (math.isfinite(squares[k]) or bool(np.isfinite(g).all()))
+    for i, g in enumerate(grads):
+        if g is not None and not g.size:
+            stats[i].grad_norm = stats[i].grad_rms = 0.0
+    return stats, before
 
 
 def layers_stats(units: list[Unit]) -> list[LayerStats]:
