@@ -11,7 +11,9 @@ from these, the share a check would take of 50 steps half as long as today's.
 ``--base DIR`` adds the same callback from another source tree (e.g. an older commit unpacked
 with ``git archive``), run against that tree's library.
 ``--cold``: how much one check's statistics cost depends on what ran before them (see cold_caches);
-``--between``: the steps between checks against a no-op callback, in one process (between_checks).
+``--between``: the steps between checks against a no-op callback, in one process (between_checks);
+``--loop``: the same with a check at every step (the check's cost with its code warm); run it with
+PYTHONPATH set to another tree to compare callbacks.
 Run: python tests/measure_diagnostics_overhead.py [--rounds 7] [--only iris] [--base DIR] [--cold]
 """
 
@@ -118,10 +120,10 @@ def cold_caches() -> None:
         print(f"check_stats after {label}: {np.median(times) * 1e6:.0f} us", flush=True)
 
 
-def between_checks(pairs: int = 12) -> None:
+def between_checks(pairs: int = 12, loop: bool = False) -> None:
     """Iris steps between checks: in one process, fit with a no-op callback and with
     ``Diagnostics(every=10**9)`` (one check, at step 0) in turn; per pair the difference of the
-    median step CPU times."""
+    median step CPU times. ``loop``: ``every=1`` instead (every step a check, its code warm)."""
     import time
 
     import diagnostics_problems as problems
@@ -144,16 +146,18 @@ def between_checks(pairs: int = 12) -> None:
         i = np.arange(len(d))
         return float(np.median(d[((i + 1) % len(loader) != 0) & (i > 0)])) * 1e6
 
+    every = 1 if loop else 10**9
     diffs = []
     for r in range(pairs):
         if r % 2:  # the order alternates
             nop = run(mt.Callback())
-            diag = run(mt.Diagnostics(every=10**9, verbose=False))
+            diag = run(mt.Diagnostics(every=every, verbose=False))
         else:
-            diag = run(mt.Diagnostics(every=10**9, verbose=False))
+            diag = run(mt.Diagnostics(every=every, verbose=False))
             nop = run(mt.Callback())
         diffs.append(diag - nop)
-    print(f"iris step between checks minus step with a no-op callback: median {np.median(diffs):+.2f} us "
+    what = "a check in a loop of checks (every=1)" if loop else "a step between checks"
+    print(f"iris, {what}, minus a step with a no-op callback: median {np.median(diffs):+.2f} us "
           f"(pairs: {', '.join(f'{x:+.1f}' for x in diffs)})")
 
 
@@ -164,11 +168,12 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=None)
     parser.add_argument("--cold", action="store_true", help="only the cold-cache comparison (1 BLAS thread)")
     parser.add_argument("--between", action="store_true", help="only the steps between checks, in-process")
+    parser.add_argument("--loop", action="store_true", help="only checks at every step (every=1), in-process")
     args = parser.parse_args()
     if args.cold:
         return cold_caches()
-    if args.between:
-        return between_checks()
+    if args.between or args.loop:
+        return between_checks(loop=args.loop)
     configs = [("none", None, ROOT), ("every50", 50, ROOT), ("between", 10**9, ROOT)]
     if args.base is not None:
         configs += [("base_none", None, args.base), ("base_every50", 50, args.base)]
