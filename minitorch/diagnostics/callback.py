@@ -64,6 +64,7 @@ class Diagnostics(Callback):
         self._step = 0
         self._pending: dict[str, Any] | None = None  # the check of this step
         self._located = False  # a non-finite loss was already traced to its layer
+        self._inputs: Any = None  # the batch of the step fit is running (on_batch_begin's logs)
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         self.history, self.findings, self._step, self._pending, self._located = [], [], 0, None, False
@@ -79,7 +80,8 @@ class Diagnostics(Callback):
         if self.watch_non_finite:
             self._watch_failure()
 
-    def on_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+    def on_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._inputs = logs.get("inputs") if logs else None  # walked again if its loss is not finite
         if self._step % self.every == 0:
             self._pending = {}
             self._stand_in(self._pending)
@@ -98,7 +100,7 @@ class Diagnostics(Callback):
         if loss is not None and not isfinite(loss) and self.watch_non_finite and not self._located:
             self._located = True  # stop_on_nan=False: fit goes on; the batch is walked again once
             if pending is None or "before" not in pending:  # a check step's report already says where
-                self._locate_non_finite(_fit_batch(), None, step, loss)
+                self._locate_non_finite(self._inputs, None, step, loss)
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         self._disarm()
@@ -160,7 +162,7 @@ class Diagnostics(Callback):
             try:
                 if isinstance(error, NonFiniteLossError):
                     walked = pending is not None and "units" in pending
-                    self._locate_non_finite(None if walked else _fit_batch(), pending, self._step)
+                    self._locate_non_finite(None if walked else self._inputs, pending, self._step)
             finally:
                 discard_caches()
 
@@ -205,14 +207,3 @@ class Diagnostics(Callback):
                 if self.verbose:
                     self.log(f"Diagnostics (step {report.step}): {finding}")
 
-
-def _fit_batch() -> Any:
-    """The input batch of the step ``mt.fit`` is running (its loop's local ``xb``), or None.
-
-    Read only when a loss is not finite, so that no step pays for keeping a reference to it."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__") == "minitorch.training.loop" and "xb" in frame.f_code.co_varnames:
-            return frame.f_locals.get("xb")
-        frame = frame.f_back
-    return None
