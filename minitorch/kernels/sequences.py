@@ -23,22 +23,28 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     i, f, o = sigmoid, g = tanh; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t)).
 
     Saves: sigmoid(a) = 0.5 * tanh(0.5 a) + 0.5 is taken for the whole (N, 4H) block at once:
-    a's i, f, o columns are halved (one multiply by a column-scale row), one tanh covers all four
+    a's i, f, o columns are halved (one multiply by a column-scale block), one tanh covers all four
     gates, and one multiply-add maps the i, f, o columns to 0.5 u + 0.5 (g's columns: u * 1 + 0).
-    That is 4 passes over the block instead of 13 over its slices; the product h @ W_hh.T is
-    written straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries).
+    The scale and shift are full (N, 4H) blocks, not (4H,) rows: NumPy runs a ufunc over operands of
+    one contiguous shape in one flat loop, but a broadcast or a column slice goes through its general
+    iterator, several times slower on these small blocks. For the same reason the step's gates are
+    copied once into a gate-major (4, N, H) block (a plain copy is cheap; each gate is then one
+    contiguous array), so the c and h updates are flat loops too. The product h @ W_hh.T is written
+    straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries).
     """
     T, N, G = xw.shape
     H = G // 4
     dtype = xw.dtype
-    scale = np.full(G, 0.5, dtype)
-    scale[2 * H:3 * H] = 1.0  # g is a tanh: not halved
-    shift = np.full(G, 0.5, dtype)
-    shift[2 * H:3 * H] = 0.0
+    scale = np.full((N, G), 0.5, dtype)
+    scale[:, 2 * H:3 * H] = 1.0  # g is a tanh: not halved
+    shift = np.full((N, G), 0.5, dtype)
+    shift[:, 2 * H:3 * H] = 0.0
     hs = _empty((T + 1, N, H), dtype)
     cs = _empty((T + 1, N, H), dtype)
     gates = _empty((T, N, G), dtype)
     tanh_cs = _empty((T, N, H), dtype)
+    step = np.empty((4, N, H), dtype=dtype)  # this step's gates, gate-major
+    i, f, g, o = step
     ig = np.empty((N, H), dtype=dtype)
     hs[0], cs[0] = h0, c0
     W_hhT = np.ascontiguousarray(W_hh.T)  # BLAS runs the small per-step product faster on it
@@ -50,7 +56,7 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
         np.tanh(a, out=a)
         a *= scale
         a += shift  # i, f, o = 0.5 tanh(0.5 a) + 0.5;  g = tanh(a)
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        np.copyto(step, a.reshape(N, 4, H).transpose(1, 0, 2))
         np.multiply(f, cs[t], out=cs[t + 1])
         np.multiply(i, g, out=ig)
         cs[t + 1] += ig
@@ -65,38 +71,45 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
     da = [dc g, dc c_{t-1}, dc i, dh tanh(c_t)] * [i(1-i), f(1-f), 1-g**2, o(1-o)];
     dh = da @ W_hh; dc = dc * f).
 
-    Saves: the gate derivatives [i(1-i), f(1-f), 1-g**2, o(1-o)] and 1 - tanh(c_t)**2 are computed
-    for all L steps in a few whole-array passes before the loop (large arrays, no Python overhead
-    per step); inside the loop each step is 11 NumPy calls writing into preallocated arrays, and
-    da @ W_hh goes straight into dh's buffer.
+    Saves: every element-wise call of a step runs on whole contiguous blocks. The step's gates are
+    copied once into a gate-major (4, N, H) block, da is built there (the four products into its
+    four gate blocks, one (4, N, H) multiply by the derivatives [i(1-i), f(1-f), 1-g**2, o(1-o)],
+    themselves two whole-block passes and two on g) and copied once into da_all's (N, 4H) rows;
+    column slices of the (N, 4H) arrays would send each of those calls through NumPy's general
+    iterator. 1 - tanh(c_t)**2 is taken for all L steps before the loop; da @ W_hh goes straight
+    into dh's buffer.
     """
     cs, gates, tanh_cs = cache
-    T, _, G = gates.shape
+    T, N, G = gates.shape
     H = G // 4
-    deriv = _empty(gates.shape, gates.dtype)
-    np.subtract(1, gates, out=deriv)
-    deriv *= gates  # sigmoid' = y (1 - y) for i, f, o ...
-    np.square(gates[..., 2 * H:3 * H], out=deriv[..., 2 * H:3 * H])
-    np.subtract(1, deriv[..., 2 * H:3 * H], out=deriv[..., 2 * H:3 * H])  # ... tanh' = 1 - g**2 for g
-    dtanh_c = _empty(tanh_cs.shape, tanh_cs.dtype)
+    dtype = gates.dtype
+    dtanh_c = _empty(tanh_cs.shape, dtype)
     np.square(tanh_cs, out=dtanh_c)
     np.subtract(1, dtanh_c, out=dtanh_c)
-    da_all = _empty(gates.shape, gates.dtype)
+    da_all = _empty(gates.shape, dtype)
+    step = np.empty((4, N, H), dtype=dtype)  # this step's gates, gate-major
+    i, f, g, o = step
+    deriv = np.empty((4, N, H), dtype=dtype)
+    da = np.empty((4, N, H), dtype=dtype)
     dh, dc = dh_n.copy(), dc_n.copy()
     tmp = np.empty_like(dh)
     for t in reversed(range(T)):
+        np.copyto(step, gates[t].reshape(N, 4, H).transpose(1, 0, 2))
         dh += dhs[t]
-        i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
         np.multiply(dh, o, out=tmp)
         tmp *= dtanh_c[t]
         dc += tmp
-        da = da_all[t]
-        np.multiply(dc, g, out=da[:, :H])
-        np.multiply(dc, cs[t], out=da[:, H:2 * H])
-        np.multiply(dc, i, out=da[:, 2 * H:3 * H])
-        np.multiply(dh, tanh_cs[t], out=da[:, 3 * H:])
-        da *= deriv[t]
-        np.matmul(da, W_hh, out=dh)
+        np.multiply(dc, g, out=da[0])
+        np.multiply(dc, cs[t], out=da[1])
+        np.multiply(dc, i, out=da[2])
+        np.multiply(dh, tanh_cs[t], out=da[3])
+        np.subtract(1, step, out=deriv)
+        deriv *= step  # sigmoid' = y (1 - y) for i, f, o ...
+        np.square(g, out=deriv[2])
+        np.subtract(1, deriv[2], out=deriv[2])  # ... tanh' = 1 - g**2 for g
+        da *= deriv
+        np.copyto(da_all[t].reshape(N, 4, H), da.transpose(1, 0, 2))
+        np.matmul(da_all[t], W_hh, out=dh)
         dc *= f
     return da_all, da_all, dh, dc
 
