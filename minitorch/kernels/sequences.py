@@ -126,17 +126,45 @@ def lookup_rows(weight, ids):
 
 
 def _rank_within_repeats(ids):
-    """(order, sorted_ids, first, rank): ids sorted (order = argsort, any order within a run of equal
-    ids), first[j] = position j of the sorted ids starts a run, rank[j] = its place within its run."""
+    """(sorted_ids, order, first, rank) for 1-D integer ids in [0, some bound): ids sorted STABLY
+    (order = the positions, ascending within a run of equal ids), first[j] = position j of the
+    sorted ids starts a run, rank[j] = its place within its run.
+
+    The stable order comes from one sort of the keys (id << b) | position, b = bits of n (no two
+    equal), cheaper than a stable argsort; keys that could overflow int64 fall back to
+    ``argsort(kind="stable")``.
+    """
     n = len(ids)
-    order = np.argsort(ids)
-    sorted_ids = ids[order]
+    bits = n.bit_length()
+    if int(ids.max()) < 1 << (62 - bits):
+        key = ids.astype(np.int64)
+        key <<= bits
+        key |= np.arange(n)
+        key.sort()
+        sorted_ids = key >> bits
+        order = key & ((1 << bits) - 1)
+    else:
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
     first = np.empty(n, dtype=bool)  # where a run of equal ids starts
     first[0] = True
     np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
-    positions = np.arange(n)
-    rank = positions - np.maximum.accumulate(np.where(first, positions, 0))  # place within its run
-    return order, sorted_ids, first, rank
+    starts = np.flatnonzero(first)
+    rank = np.arange(n) - starts[np.cumsum(first) - 1]  # place within its run
+    return sorted_ids, order, first, rank
+
+
+def _add_by_rank(target, ids, rows, assign_first):
+    """target[ids[k]] += rows[k] rank by rank (see scatter_add_rows); with assign_first, rank 0 is
+    assigned (target's rows there are zeros). Repeats of one id are added in the order of their
+    positions, as ``np.add.at`` adds them, so the sums are the same to the bit."""
+    sorted_ids, order, first, rank = _rank_within_repeats(ids)
+    for r in range(int(rank.max()) + 1):
+        at = first if r == 0 else rank == r
+        if r == 0 and assign_first:
+            target[sorted_ids[at]] = rows[order[at]]
+        else:
+            target[sorted_ids[at]] += rows[order[at]]
 
 
 def scatter_rows(num_rows, ids, rows):
@@ -146,16 +174,11 @@ def scatter_rows(num_rows, ids, rows):
     Saves: the zeros come from ``np.zeros`` (calloc: no separate fill pass where the allocator hands
     out fresh pages); the ids are ranked within their repeats as in ``scatter_add_rows``, and rank 0
     (every id's first occurrence, most rows) is ASSIGNED, ``out[ids_0] = rows_0``: no gather of zeros,
-    no add. Each further rank is one vectorised ``+=``.
+    no add. Each further rank is one vectorised gather-add-scatter. Equal to the plain form bitwise.
     """
     out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
-    if len(ids) == 0:
-        return out
-    order, sorted_ids, first, rank = _rank_within_repeats(ids)
-    out[sorted_ids[first]] = rows[order[first]]
-    for r in range(1, int(rank.max()) + 1):
-        at = rank == r
-        out[sorted_ids[at]] += rows[order[at]]
+    if len(ids):
+        _add_by_rank(out, ids, rows, assign_first=True)
     return out
 
 
@@ -164,14 +187,10 @@ def scatter_add_rows(target, ids, rows):
     repeated ids adding up; the plain form is ``np.add.at(target, ids, rows)``).
 
     Saves: ``np.add.at`` handles one row at a time. Here the ids are ranked within their repeats
-    (one argsort, not a stable one: any order within a run will do): rank 0 is every id's first
-    occurrence, rank 1 its second, ... Within a rank no id repeats, so ``target[ids_r] += rows_r``
-    is an ordinary buffered fancy-index update: one vectorised gather-add-scatter per rank (a
-    handful with 30 % repeated ids) instead of one small update per row.
+    (one sort): rank 0 is every id's first occurrence, rank 1 its second, ... Within a rank no id
+    repeats, so ``target[ids_r] += rows_r`` is an ordinary buffered gather-add-scatter: one
+    vectorised update per rank (a handful with 30 % repeated ids) instead of one small update per
+    row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions).
     """
-    if len(ids) == 0:
-        return
-    order, sorted_ids, first, rank = _rank_within_repeats(ids)
-    for r in range(int(rank.max()) + 1):
-        at = rank == r if r else first
-        target[sorted_ids[at]] += rows[order[at]]
+    if len(ids):
+        _add_by_rank(target, ids, rows, assign_first=False)
