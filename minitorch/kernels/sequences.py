@@ -13,6 +13,9 @@ reused once nothing holds it, which saves the page faults of fresh memory on eve
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import numpy as np
 
 from minitorch.kernels.pool import empty as _empty
@@ -157,29 +160,91 @@ def _rank_within_repeats(ids):
 def _add_by_rank(target, ids, rows, assign_first):
     """target[ids[k]] += rows[k] rank by rank (see scatter_add_rows); with assign_first, rank 0 is
     assigned (target's rows there are zeros). Repeats of one id are added in the order of their
-    positions, as ``np.add.at`` adds them, so the sums are the same to the bit."""
+    positions, as ``np.add.at`` adds them, so the sums are the same to the bit. Returns the distinct
+    ids, sorted."""
     sorted_ids, order, first, rank = _rank_within_repeats(ids)
     for r in range(int(rank.max()) + 1):
         at = first if r == 0 else rank == r
         if r == 0 and assign_first:
-            target[sorted_ids[at]] = rows[order[at]]
+            _rows_of(target)[sorted_ids[at]] = _rows_of(rows)[order[at]]
         else:
             target[sorted_ids[at]] += rows[order[at]]
+    return sorted_ids[first]
+
+
+def _rows_of(a):
+    """a's rows as single items of row-size bytes (a view) when a is one C-contiguous block, else a:
+    fancy indexing then copies each row as one item instead of walking it element by element."""
+    if a.ndim < 2 or not a.flags.c_contiguous or a.size == 0:
+        return a
+    return a.reshape(len(a), -1).view(np.dtype((np.void, a[0].nbytes))).reshape(len(a))
 
 
 def scatter_rows(num_rows, ids, rows):
     """Kernel of ``embedding.scatter_rows`` (same formula: zeros (num_rows, dim), then
     out[ids[k]] += rows[k] for every k, repeated ids adding up).
 
-    Saves: the zeros come from ``np.zeros`` (calloc: no separate fill pass where the allocator hands
-    out fresh pages); the ids are ranked within their repeats as in ``scatter_add_rows``, and rank 0
-    (every id's first occurrence, most rows) is ASSIGNED, ``out[ids_0] = rows_0``: no gather of zeros,
-    no add. Each further rank is one vectorised gather-add-scatter. Equal to the plain form bitwise.
+    Saves: the zero fill of the whole (num_rows, dim) array, where it can. The array this kernel
+    returned before (an Embedding's last gradient) is recycled once nothing references it any more
+    (``zero_grad`` dropped it, no one kept it or a view of it): only the rows written into it are
+    zeroed again (the ids recorded here and by ``scatter_add_rows``), then, as for a fresh array,
+    the ids are ranked within their repeats and rank 0 (every id's first occurrence, most rows) is
+    ASSIGNED, ``out[ids_0] = rows_0`` (no gather of zeros, no add); each further rank is one
+    vectorised gather-add-scatter. Equal to the plain form bitwise.
+    Guard: a recycled array is first checked at every 61st row (after the re-zeroing); anything
+    nonzero there means someone wrote into the whole array in place (a tied layer's dense
+    ``accumulate_grad``, a NaN clipping scale), and a fresh ``np.zeros`` array is used instead.
+    Not seen by the guard: a few rows written in place into a released gradient by code outside
+    these kernels (user code, or the plain ``np.add.at`` with the kernels switched off between two
+    steps) and outside the rows the Embedding wrote; ``MINITORCH_KERNELS=0`` avoids the reuse.
     """
-    out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+    out = _recycled_zeros(num_rows, rows)
     if len(ids):
-        _add_by_rank(out, ids, rows, assign_first=True)
+        _record_rows(out, _add_by_rank(out, ids, rows, assign_first=True))
     return out
+
+
+# The arrays scatter_rows returned, per (num_rows, row shape, dtype): [array, the ids written since
+# (None: more than the array's rows, so all of it is zeroed on reuse)].
+_RECYCLE: dict[tuple, list[list]] = {}
+_RECYCLE_PER_KEY = 2
+_RECYCLE_LOCK = threading.Lock()
+
+
+def _recycled_zeros(num_rows, rows):
+    """A (num_rows, *row shape) array of zeros: a recycled one that nothing references, else new."""
+    key = (num_rows, rows.shape[1:], rows.dtype)
+    with _RECYCLE_LOCK:
+        entries = _RECYCLE.setdefault(key, [])
+        for entry in entries:
+            if sys.getrefcount(entry[0]) > 2:  # the entry and getrefcount's argument: no one else
+                continue
+            out, written = entry
+            if written is None:  # more rows recorded than the array has: zero it all
+                out.fill(0)
+            rows_of_out = _rows_of(out)
+            for ids in written or ():
+                rows_of_out[ids] = np.zeros((), rows_of_out.dtype)
+            entry[1] = []
+            if not out[::61].any():
+                return out
+            entries.remove(entry)  # written into by someone else: never reused
+            break
+        out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+        if len(entries) < _RECYCLE_PER_KEY:
+            entries.append([out, []])
+        return out
+
+
+def _record_rows(target, ids):
+    """Note that rows ids (distinct) of target were written, if target is one of scatter_rows' arrays."""
+    key = (target.shape[0], target.shape[1:], target.dtype)
+    with _RECYCLE_LOCK:
+        for entry in _RECYCLE.get(key, ()):
+            if entry[0] is target and entry[1] is not None:
+                entry[1].append(ids)
+                if sum(len(written) for written in entry[1]) > len(target):
+                    entry[1] = None
 
 
 def scatter_add_rows(target, ids, rows):
@@ -193,4 +258,4 @@ def scatter_add_rows(target, ids, rows):
     row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions).
     """
     if len(ids):
-        _add_by_rank(target, ids, rows, assign_first=False)
+        _record_rows(target, _add_by_rank(target, ids, rows, assign_first=False))
