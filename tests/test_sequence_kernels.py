@@ -87,7 +87,7 @@ def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
 
 
 def test_ranks_keep_positions_in_order_also_for_huge_ids():
-    """The stable order within repeats, from the id * n + position keys or (overflow) a stable argsort."""
+    """The stable order within repeats, from the (id << b) | position keys or (overflow) a stable argsort."""
     for ids in (np.array([3, 1, 3, 0, 1, 3]), np.array([2**62, 5, 2**62, 5, 2**62])):
         sorted_ids, order, first, rank = fast._rank_within_repeats(ids)
         np.testing.assert_array_equal(order, np.argsort(ids, kind="stable"))
