@@ -223,3 +223,13 @@ def test_a_dense_write_into_the_gradient_stops_its_recycling():
     expected = np.zeros((200, 2), np.float32)
     expected[3] = 1
     np.testing.assert_array_equal(emb.weight.grad, expected)
+
+
+def test_fresh_scatter_takes_rows_of_any_layout():
+    rng = np.random.default_rng(0)
+    ids = np.array([4, 1, 4, 0, 2, 4])
+    wide = rng.standard_normal((6, 7))
+    for rows in (wide[:, :3], wide[:, ::2], np.asfortranarray(wide[:, :3]), wide[::-1, :3]):
+        expected = np.zeros((5,) + rows.shape[1:])
+        np.add.at(expected, ids, rows)
+        np.testing.assert_array_equal(fast.scatter_rows(5, ids, rows), expected)

@@ -166,7 +166,10 @@ def _add_by_rank(target, ids, rows, assign_first):
     for r in range(int(rank.max()) + 1):
         at = first if r == 0 else rank == r
         if r == 0 and assign_first:
-            _rows_of(target)[sorted_ids[at]] = _rows_of(rows)[order[at]]
+            into, source = _rows_of(target), _rows_of(rows)
+            if into.dtype != source.dtype:  # one of them is not one block of rows: element-wise
+                into, source = target, rows
+            into[sorted_ids[at]] = source[order[at]]
         else:
             target[sorted_ids[at]] += rows[order[at]]
     return sorted_ids[first]
