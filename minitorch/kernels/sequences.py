@@ -3,10 +3,14 @@ Embedding's lookup and scatter-add (``minitorch/layers/embedding.py``); same sig
 rounding, fewer passes.
 
 The plain loops read as their equations and allocate each intermediate; inside a Python loop of
-L steps over small (N, 4H) blocks the number of NumPy calls per step is the cost. These kernels
-write every step into preallocated arrays (``out=``) and merge element-wise passes, so a step of
-the LSTM costs about 11 NumPy calls forward and 11 backward instead of about 25 and 30.
+L steps over small (N, 4H) blocks the NumPy calls per step are the cost, and a call on a column
+slice or with a broadcast row costs several times one on a contiguous block (NumPy's general
+iterator against its flat loop). These kernels write every step into preallocated arrays
+(``out=``), merge element-wise passes and run each call on contiguous blocks: about 12 calls
+forward and 17 backward per step, all flat, instead of about 25 and 30.
 The caches are the plain ones, so a forward from one and a backward from the other agree.
+Embedding's fresh gradient reuses the array returned before when nothing holds it (see
+``scatter_rows``).
 The loops' large arrays come from the kernels' small pool (``kernels/pool.py``): an array is
 reused once nothing holds it, which saves the page faults of fresh memory on every call.
 """
