@@ -201,18 +201,19 @@ def test_a_gradient_someone_holds_is_never_recycled():
 def test_a_dense_write_into_the_gradient_stops_its_recycling():
     """A tied layer's dense accumulate_grad (or any whole-array in-place write) into the gradient is
     seen on reuse: the next step starts from fresh zeros, not from the other layer's rows."""
-    emb = mt.Embedding(200, 2)
-    dy = np.ones((2, 2), np.float32)
-    for _step in range(3):
-        emb.zero_grad()
-        emb(np.array([5, 9]))
-        emb.backward(dy)
-        expected = np.zeros((200, 2), np.float32)
-        expected[[5, 9]] = 1
-        np.testing.assert_array_equal(emb.weight.grad, expected)
-        emb.weight.accumulate_grad(np.full((200, 2), 0.5, np.float32))  # e.g. a tied output layer
+    for rows, used in ((200, [5, 9]), (65, [0, 61, 3])):  # also when the rows written are the sampled ones
+        emb = mt.Embedding(rows, 2)
+        dy = np.ones((len(used), 2), np.float32)
+        for _step in range(3):
+            emb.zero_grad()
+            emb(np.array(used))
+            emb.backward(dy)
+            expected = np.zeros((rows, 2), np.float32)
+            expected[used] = 1
+            np.testing.assert_array_equal(emb.weight.grad, expected)
+            emb.weight.accumulate_grad(np.full((rows, 2), 0.5, np.float32))  # e.g. a tied output layer
     many = np.arange(200).repeat(3)  # more rows recorded than the array has: it is zeroed whole
-    emb.zero_grad()
+    emb = mt.Embedding(200, 2)
     emb(many)
     emb.backward(np.ones((600, 2), np.float32))
     emb(many[:1])

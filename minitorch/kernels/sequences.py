@@ -198,7 +198,7 @@ def scatter_rows(num_rows, ids, rows):
     the ids are ranked within their repeats and rank 0 (every id's first occurrence, most rows) is
     ASSIGNED, ``out[ids_0] = rows_0`` (no gather of zeros, no add); each further rank is one
     vectorised gather-add-scatter. Equal to the plain form bitwise.
-    Guard: a recycled array is first checked at every 61st row (after the re-zeroing); anything
+    Guard: a recycled array is first checked at every 61st of the rows not written into it; anything
     nonzero there means someone wrote into the whole array in place (a tied layer's dense
     ``accumulate_grad``, a NaN clipping scale), and a fresh ``np.zeros`` array is used instead.
     Not seen by the guard: a few rows written in place into a released gradient by code outside
@@ -227,13 +227,14 @@ def _recycled_zeros(num_rows, rows):
             if sys.getrefcount(entry[0]) > 2:  # the entry and getrefcount's argument: no one else
                 continue
             out, written = entry
+            entry[1] = []
             if written is None:  # more rows recorded than the array has: zero it all
                 out.fill(0)
-            rows_of_out = _rows_of(out)
-            for ids in written or ():
-                rows_of_out[ids] = np.zeros((), rows_of_out.dtype)
-            entry[1] = []
-            if not out[::61].any():
+                return out
+            if _clean_outside(out, written):
+                rows_of_out = _rows_of(out)
+                for ids in written:
+                    rows_of_out[ids] = np.zeros((), rows_of_out.dtype)
                 return out
             entries.remove(entry)  # written into by someone else: never reused
             break
@@ -241,6 +242,15 @@ def _recycled_zeros(num_rows, rows):
         if len(entries) < _RECYCLE_PER_KEY:
             entries.append([out, []])
         return out
+
+
+def _clean_outside(out, written):
+    """Every 61st row of out outside the rows written (ids arrays) is zero: no one wrote into the
+    whole array in place since (a dense write reaches those rows too)."""
+    unwritten = np.ones(len(out), dtype=bool)
+    for ids in written:
+        unwritten[ids] = False
+    return not out[np.flatnonzero(unwritten)[::61]].any()
 
 
 def _record_rows(target, ids):
