@@ -212,9 +212,10 @@ def scatter_rows(num_rows, ids, rows):
 
 
 # The arrays scatter_rows returned, per (num_rows, row shape, dtype): [array, the ids written since
-# (None: more than the array's rows, so all of it is zeroed on reuse)].
+# (None: more than the array's rows, so all of it is zeroed on reuse)]; at most 2 arrays for each of
+# the 8 shapes asked for last (a dropped array lives on only as long as its holders keep it).
 _RECYCLE: dict[tuple, list[list]] = {}
-_RECYCLE_PER_KEY = 2
+_RECYCLE_PER_KEY, _RECYCLE_SHAPES = 2, 8
 _RECYCLE_LOCK = threading.Lock()
 
 
@@ -222,7 +223,10 @@ def _recycled_zeros(num_rows, rows):
     """A (num_rows, *row shape) array of zeros: a recycled one that nothing references, else new."""
     key = (num_rows, rows.shape[1:], rows.dtype)
     with _RECYCLE_LOCK:
-        entries = _RECYCLE.setdefault(key, [])
+        entries = _RECYCLE.pop(key, [])
+        _RECYCLE[key] = entries  # most recently asked-for shape last
+        while len(_RECYCLE) > _RECYCLE_SHAPES:
+            del _RECYCLE[next(iter(_RECYCLE))]
         for entry in entries:
             if sys.getrefcount(entry[0]) > 2:  # the entry and getrefcount's argument: no one else
                 continue
