@@ -9,16 +9,11 @@ iterator against its flat loop). These kernels write every step into preallocate
 (``out=``), merge element-wise passes and run each call on contiguous blocks: about 12 calls
 forward and 17 backward per step, all flat, instead of about 25 and 30.
 The caches are the plain ones, so a forward from one and a backward from the other agree.
-Embedding's fresh gradient reuses the array returned before when nothing holds it (see
-``scatter_rows``).
 The loops' large arrays come from the kernels' small pool (``kernels/pool.py``): an array is
 reused once nothing holds it, which saves the page faults of fresh memory on every call.
 """
 
 from __future__ import annotations
-
-import sys
-import threading
 
 import numpy as np
 
@@ -191,84 +186,17 @@ def scatter_rows(num_rows, ids, rows):
     """Kernel of ``embedding.scatter_rows`` (same formula: zeros (num_rows, dim), then
     out[ids[k]] += rows[k] for every k, repeated ids adding up).
 
-    Saves: the zero fill of the whole (num_rows, dim) array, where it can. The array this kernel
-    returned before (an Embedding's last gradient) is recycled once nothing references it any more
-    (``zero_grad`` dropped it, no one kept it or a view of it): only the rows written into it are
-    zeroed again (the ids recorded here and by ``scatter_add_rows``), then, as for a fresh array,
-    the ids are ranked within their repeats and rank 0 (every id's first occurrence, most rows) is
-    ASSIGNED, ``out[ids_0] = rows_0`` (no gather of zeros, no add); each further rank is one
-    vectorised gather-add-scatter. Equal to the plain form bitwise.
-    Guard: a recycled array is first checked at every 61st of the rows not written into it; anything
-    nonzero there means someone wrote into the whole array in place (a tied layer's dense
-    ``accumulate_grad``, a NaN clipping scale), and a fresh ``np.zeros`` array is used instead.
-    Not seen by the guard: a few rows written in place into a released gradient by code outside
-    these kernels (user code, or the plain ``np.add.at`` with the kernels switched off between two
-    steps) and outside the rows the Embedding wrote; ``MINITORCH_KERNELS=0`` avoids the reuse.
+    Saves: the gather of zeros and the add for most rows. The ids are ranked within their repeats
+    and rank 0 (every id's first occurrence, most rows) is ASSIGNED, ``out[ids_0] = rows_0``; each
+    further rank is one vectorised gather-add-scatter. Equal to the plain form bitwise.
+    The gradient is always a fresh ``np.zeros`` array: recycling the last one would save its zero
+    fill, but rows written into it in place by other code since could not be ruled out without
+    reading all of it.
     """
-    out = _recycled_zeros(num_rows, rows)
+    out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
     if len(ids):
-        _record_rows(out, _add_by_rank(out, ids, rows, assign_first=True))
+        _add_by_rank(out, ids, rows, assign_first=True)
     return out
-
-
-# The arrays scatter_rows returned, per (num_rows, row shape, dtype): [array, the ids written since
-# (None: more than the array's rows, so all of it is zeroed on reuse)]; at most 2 arrays for each of
-# the 8 shapes asked for last (a dropped array lives on only as long as its holders keep it).
-_RECYCLE: dict[tuple, list[list]] = {}
-_RECYCLE_PER_KEY, _RECYCLE_SHAPES = 2, 8
-_RECYCLE_LOCK = threading.Lock()
-
-
-def _recycled_zeros(num_rows, rows):
-    """A (num_rows, *row shape) array of zeros: a recycled one that nothing references, else new."""
-    key = (num_rows, rows.shape[1:], rows.dtype)
-    with _RECYCLE_LOCK:
-        entries = _RECYCLE.pop(key, [])
-        _RECYCLE[key] = entries  # most recently asked-for shape last
-        while len(_RECYCLE) > _RECYCLE_SHAPES:
-            del _RECYCLE[next(iter(_RECYCLE))]
-        for entry in entries:
-            if sys.getrefcount(entry[0]) > 2:  # the entry and getrefcount's argument: no one else
-                continue
-            out, written = entry
-            entry[1] = []
-            if written is None:  # more rows recorded than the array has: zero it all
-                out.fill(0)
-                return out
-            if _clean_outside(out, written):
-                rows_of_out = _rows_of(out)
-                for ids in written:
-                    rows_of_out[ids] = np.zeros((), rows_of_out.dtype)
-                return out
-            entries.remove(entry)  # written into by someone else: never reused
-            break
-        out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
-        if len(entries) < _RECYCLE_PER_KEY:
-            entries.append([out, []])
-        return out
-
-
-def _clean_outside(out, written):
-    """Every 61st row of out outside the rows written (ids arrays) is zero: no one wrote into the
-    whole array in place since (a dense write reaches those rows too)."""
-    unwritten = np.ones(len(out), dtype=bool)
-    for ids in written:
-        unwritten[ids] = False
-    sampled = unwritten[::61]
-    if not sampled.any():  # every 61st row was written (a small table): sample the unwritten ones
-        return not out[np.flatnonzero(unwritten)[::61]].any()
-    return not (out[::61].reshape(len(sampled), -1).any(axis=1) & sampled).any()
-
-
-def _record_rows(target, ids):
-    """Note that rows ids (distinct) of target were written, if target is one of scatter_rows' arrays."""
-    key = (target.shape[0], target.shape[1:], target.dtype)
-    with _RECYCLE_LOCK:
-        for entry in _RECYCLE.get(key, ()):
-            if entry[0] is target and entry[1] is not None:
-                entry[1].append(ids)
-                if sum(len(written) for written in entry[1]) > len(target):
-                    entry[1] = None
 
 
 def scatter_add_rows(target, ids, rows):
@@ -282,4 +210,4 @@ def scatter_add_rows(target, ids, rows):
     row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions).
     """
     if len(ids):
-        _record_rows(target, _add_by_rank(target, ids, rows, assign_first=False))
+        _add_by_rank(target, ids, rows, assign_first=False)
