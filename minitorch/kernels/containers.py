@@ -1,0 +1,182 @@
+"""Container kernels: a ``Sequential`` of Linear and ReLU layers run as one loop (the small-model path).
+
+``Sequential.forward`` calls each child (``Module.__call__``, the child's frame wrapper, its
+``forward``, the layer kernel); ``Sequential.backward`` and ``backward_params`` call each child's
+wrapped ``backward`` (which runs ``backward_params`` and ``backward_input``, each checking dy).
+For a small model those Python calls cost more than the arithmetic. Here a chain made only of
+``Linear`` and ``ReLU`` (exact types) does the same work in one loop:
+
+- forward: for each child, exactly what its frame wrapper does around the layer kernel
+  (``layers.linear_forward`` / ``layers.relu_forward``): the same frames pushed, the same caches.
+- backward: each child's newest frame is popped and its formula applied, as the child's own
+  backward would (``Linear``: dW = x.T @ dy, db = dy.sum(0), dx = dy @ W.T; ``ReLU``: dx = dy *
+  mask). The incoming dy is checked once, as the last child checks it; every later dy is made
+  here in the right shape and dtype, so its check is skipped.
+
+The same numbers as the children's own calls, bitwise (the same NumPy calls on the same arrays),
+tested in tests/test_kernels.py. Anything else (another layer type, a frozen Parameter, a layer
+used twice in the chain, a 3-D input, ``no_grad``, a recording parent, a module busy in a call)
+declines: the function returns ``NotImplemented`` and the plain loop runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minitorch import call_frames
+from minitorch.grad_mode import _state as _grad_state
+from minitorch.kernels import layers as fast_layers
+
+_hide = call_frames._hide
+Linear: Any = None  # the layer classes, imported on first use (the layers package imports containers)
+ReLU: Any = None
+_FORWARD: dict[type, Any] = {}
+_METHODS = ("forward", "backward", "backward_params", "backward_input")
+_own_methods: list[tuple[type, str, Any]] = []  # (class, name, method as defined)
+
+
+def _import_layers() -> None:
+    global Linear, ReLU
+    from minitorch.layers.activations import ReLU
+    from minitorch.layers.linear import Linear
+
+    _FORWARD.update({Linear: fast_layers.linear_forward, ReLU: fast_layers.relu_forward})
+    _own_methods.extend((cls, name, getattr(cls, name)) for cls in (Linear, ReLU) for name in _METHODS)
+
+
+def _methods_are_own(children: Any) -> bool:
+    """The Linear and ReLU methods are the library's, not patched on the class or an instance: a
+    patched method (a hook, a probe) must run, so then the children are called one by one."""
+    for cls, name, own in _own_methods:
+        if getattr(cls, name) is not own:
+            return False
+    for m in children:
+        d = m.__dict__
+        if "forward" in d or "backward" in d or "backward_params" in d or "backward_input" in d:
+            return False
+    return True
+
+
+def sequential_forward(model: Any, x: np.ndarray) -> Any:
+    """``Sequential.forward`` for a chain of Linear and ReLU: y = m_k(...m_1(x)), one frame per child.
+
+    Saves per child ``Module.__call__``, the frame wrapper's call and the layer's ``forward``
+    (three Python calls); the frame bookkeeping is the wrapper's, inline.
+    """
+    children = model.__dict__["_modules"].values()
+    if not _grad_state.enabled or call_frames._recorders:
+        return NotImplemented
+    if not _FORWARD:
+        _import_layers()
+    kernels = [_FORWARD.get(type(m)) for m in children]
+    if None in kernels or not _methods_are_own(children):
+        return NotImplemented
+    for m, kernel in zip(children, kernels, strict=True):
+        d = m.__dict__
+        if d["_frame"] is not None:  # re-entered: never in a plain chain; the plain call handles it
+            x = m(x)
+            continue
+        shown = d["_shown"]
+        if shown is not None:
+            _hide(d, shown)
+            d["_shown"] = None
+        frame = d["_frame"] = {}
+        try:
+            x = kernel(m, x)
+        except BaseException:
+            d["_frame"] = None
+            _hide(d, frame)
+            raise
+        d["_frame"] = None
+        d["_stack"].append(frame)
+        d["_shown"] = frame
+    return x
+
+
+def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
+    """``Sequential.backward`` (``params_only`` False: returns dx) or ``backward_params`` (None).
+
+    Per child, last first, its newest frame is consumed and its formula applied:
+        Linear:  W.grad += x.T @ dy;  b.grad += dy.sum(axis=0);  dy = dy @ W.T
+        ReLU:    dy = dy * mask
+    With ``params_only`` the children before the first Linear are not run (their frames are
+    dropped) and that Linear computes no dx, as ``module._backward_through`` does. The first
+    gradient after ``zero_grad()`` is the fresh product itself (no copy), as the layer kernel does.
+    Saves per child the wrapper's call, ``Module.backward``, the two halves' calls, their
+    ``_cached`` and ``_check_grad`` calls (one dy check in all).
+    """
+    children = list(model.__dict__["_modules"].values())
+    if not _FORWARD:
+        _import_layers()
+    if not children or not _chain_applies(children) or not _methods_are_own(children):
+        return NotImplemented
+    last = children[-1]
+    frame = last.__dict__["_stack"][-1]
+    if type(last) is Linear:
+        x = frame["_x"]
+        shape, dtype = x.shape[:-1] + (last.out_features,), last.W.data.dtype
+    else:
+        mask = frame["_mask"]
+        shape, dtype = mask.shape, mask.dtype
+    dy = np.asarray(dy, dtype=dtype)
+    if dy.shape != shape:
+        return NotImplemented  # the plain path raises the child's own error, its call left waiting
+    first = 0
+    while first < len(children) and type(children[first]) is not Linear:
+        first += 1
+    stop = first if params_only else 0
+    for i in range(len(children) - 1, stop - 1, -1):
+        m = children[i]
+        frame = _pop(m)
+        if type(m) is Linear:
+            x = frame["_x"]
+            m.W.accumulate_matmul(x.T, dy)
+            b = m.b
+            if b is not None:
+                db = np.add.reduce(dy, axis=0)
+                if b.grad is None and db.dtype == b.data.dtype:
+                    b.grad = db  # fresh, held by nobody else
+                else:
+                    b.accumulate_grad(db)
+            if i > stop or not params_only:
+                dy = dy @ m.W.data.T
+        else:
+            dy = dy * frame["_mask"]
+    for m in children[:stop]:  # params_only: the chain below the first Linear needs no dx
+        _pop(m)
+    return None if params_only else dy
+
+
+def _chain_applies(children: list[Any]) -> bool:
+    """Only Linear and ReLU, each once, each with a waiting frame and not inside a call; every
+    Parameter trainable; 2-D inputs (the cases the loop above is written for)."""
+    seen = set()
+    for m in children:
+        kind = type(m)
+        d = m.__dict__
+        if (kind is not Linear and kind is not ReLU) or d["_busy"] or not d["_stack"] or id(m) in seen:
+            return False
+        seen.add(id(m))
+        frame = d["_stack"][-1]
+        if kind is Linear:
+            b = m.b
+            x = frame.get("_x")
+            if not m.W.requires_grad or (b is not None and not b.requires_grad) or x is None or x.ndim != 2:
+                return False
+        elif frame.get("_mask") is None:
+            return False
+    return True
+
+
+def _pop(m: Any) -> dict[str, Any]:
+    """Consume ``m``'s newest frame as its backward wrapper does; its cache attributes end None."""
+    d = m.__dict__
+    frame = d["_stack"].pop()
+    shown = d["_shown"]
+    if shown is not None and shown is not frame:
+        _hide(d, shown)
+    _hide(d, frame)
+    d["_shown"] = None
+    return frame
