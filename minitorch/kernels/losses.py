@@ -14,11 +14,10 @@ import numpy as np
 
 from minitorch.call_frames import keep
 
-
 _UNSIGNED = {np.dtype(t): np.dtype(u) for t, u in ((np.int8, np.uint8), (np.int16, np.uint16),
                                                    (np.int32, np.uint32), (np.int64, np.uint64))}
-_ROW_STARTS: dict[tuple[int, int], np.ndarray] = {}  # (N, C) -> arange(N) * C: where row n starts in z.ravel()
-_loss_value: Any = None  # minitorch.losses.base.LossValue (imported on first use: base imports this file)
+_ROW_STARTS: dict[tuple[int, int], np.ndarray] = {}  # (N, C) -> arange(N) * C: row n's start in z.ravel()
+_LossValue: Any = None  # minitorch.losses.base.LossValue (imported on first use: base imports this file)
 
 
 def cross_entropy_forward(loss_fn: Any, input: np.ndarray, target: np.ndarray) -> float | np.ndarray | None:
@@ -32,9 +31,9 @@ def cross_entropy_forward(loss_fn: Any, input: np.ndarray, target: np.ndarray) -
     Here:  the checks are three reductions: min(z) and the max of the row maxima (needed anyway)
            are finite exactly when every z is (NaN propagates through both), and
            max(y seen as unsigned) < C holds exactly when every y is in [0, C) (a negative y wraps
-           to a huge value), which with a negative ignore_index also means no target is ignored. The N targets are read at the flat
-           positions y + n * C; forward caches p - onehot(y) itself (p with 1 taken off at the
-           targets), so backward is one product. The same numbers as the plain code, bitwise,
+           to a huge value), which with a negative ignore_index also means no target is ignored.
+           The N targets are read at the flat positions y + n * C; forward caches p - onehot(y)
+           itself (p with 1 taken off at the targets), so backward is one product. The same numbers as the plain code, bitwise,
            without onehot(y), log_p, q * log_p, the ignored-target mask and its sums: about ten
            NumPy calls and four (N, C) arrays fewer per forward.
     """
@@ -68,11 +67,13 @@ def cross_entropy_forward(loss_fn: Any, input: np.ndarray, target: np.ndarray) -
     keep(loss_fn, {"_dlogits": dz, "_loss_shape": (n,), "_count": None})
     if loss_fn.reduction == "none":
         return losses
-    global _loss_value
-    if _loss_value is None:
-        from minitorch.losses.base import LossValue as _loss_value
+    global _LossValue
+    if _LossValue is None:
+        from minitorch.losses.base import LossValue
+
+        _LossValue = LossValue
     total = np.add.reduce(losses, axis=None)
-    return _loss_value(total / n if loss_fn.reduction == "mean" else total)
+    return _LossValue(total / n if loss_fn.reduction == "mean" else total)
 
 
 def cross_entropy_backward(loss_fn: Any, dloss: float | np.ndarray) -> np.ndarray:
