@@ -33,9 +33,10 @@ def cross_entropy_forward(loss_fn: Any, input: np.ndarray, target: np.ndarray) -
            max(y seen as unsigned) < C holds exactly when every y is in [0, C) (a negative y wraps
            to a huge value), which with a negative ignore_index also means no target is ignored.
            The N targets are read at the flat positions y + n * C; forward caches p - onehot(y)
-           itself (p with 1 taken off at the targets), so backward is one product. The same numbers as the plain code, bitwise,
-           without onehot(y), log_p, q * log_p, the ignored-target mask and its sums: about ten
-           NumPy calls and four (N, C) arrays fewer per forward.
+           itself (p with 1 taken off at the targets), so backward is one product. The same
+           numbers as the plain code, bitwise, without onehot(y), log_p, q * log_p, the
+           ignored-target mask and its sums: about ten NumPy calls and four (N, C) arrays fewer
+           per forward.
     """
     z, y = input, target
     if not (type(z) is np.ndarray and type(y) is np.ndarray and z.ndim == 2 and y.ndim == 1
