@@ -17,6 +17,9 @@ from minitorch.call_frames import keep
 _UNSIGNED = {np.dtype(t): np.dtype(u) for t, u in ((np.int8, np.uint8), (np.int16, np.uint16),
                                                    (np.int32, np.uint32), (np.int64, np.uint64))}
 _ROW_STARTS: dict[tuple[int, int], np.ndarray] = {}  # (N, C) -> arange(N) * C: row n's start in z.ravel()
+_ONES = {np.dtype(t): np.ones((), t) for t in (np.float32, np.float64)}  # read-only 0-d ones
+for _one in _ONES.values():
+    _one.flags.writeable = False
 _LossValue: Any = None  # minitorch.losses.base.LossValue (imported on first use: base imports this file)
 
 
@@ -60,11 +63,13 @@ def cross_entropy_forward(loss_fn: Any, input: np.ndarray, target: np.ndarray) -
     exp_s = np.exp(s)
     sum_exp = np.add.reduce(exp_s, axis=1, keepdims=True)
     losses = np.log(sum_exp).reshape(n) - s.take(at)      # lse - s[n, y_n]
-    dz = np.divide(exp_s, sum_exp, out=exp_s)             # p ...
+    exp_s /= sum_exp                                      # p ...
+    dz = exp_s
+    one = _ONES[dz.dtype]  # a 0-d array: NumPy resolves a Python scalar operand on every call
     if dz.flags.c_contiguous:                             # ... - onehot(y)
-        dz.reshape(-1)[at] -= 1
+        dz.reshape(-1)[at] -= one
     else:  # s, exp(s), p keep z's layout (as in the plain code, which sums its rows in that order)
-        dz[np.arange(n), y] -= 1
+        dz[np.arange(n), y] -= one
     keep(loss_fn, {"_dlogits": dz, "_loss_shape": (n,), "_count": None})
     if loss_fn.reduction == "none":
         return losses
@@ -87,10 +92,11 @@ def cross_entropy_backward(loss_fn: Any, dloss: float | np.ndarray) -> np.ndarra
     dz = loss_fn._cached(loss_fn._dlogits)
     reduction = loss_fn.reduction
     if type(dloss) is float and reduction != "none":
-        dl = dz.dtype.type(dloss / len(dz) if reduction == "mean" else dloss)
+        dl = np.array(dloss / len(dz) if reduction == "mean" else dloss, dz.dtype)
     else:
         dl = loss_fn._upstream(dloss, dz.dtype, 2)
-    return np.multiply(dz, dl, out=dz)
+    dz *= dl
+    return dz
 
 
 def reduce_losses(loss_fn: Any, losses: np.ndarray) -> float | np.ndarray:
