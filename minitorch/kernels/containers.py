@@ -34,7 +34,9 @@ _hide = call_frames._hide
 Linear: Any = None  # the layer classes, imported on first use (the layers package imports containers)
 ReLU: Any = None
 _CHAIN_TYPES: set[type] = set()
-_METHODS = ("forward", "backward", "backward_params", "backward_input")
+_FORWARD_NAMES = ("forward",)
+_BACKWARD_NAMES = ("backward", "backward_params", "backward_input")
+_METHODS = _FORWARD_NAMES + _BACKWARD_NAMES
 _own_methods: list[tuple[type, str, Any]] = []  # (class, name, method as defined)
 
 
@@ -47,16 +49,17 @@ def _import_layers() -> None:
     _own_methods.extend((cls, name, getattr(cls, name)) for cls in (Linear, ReLU) for name in _METHODS)
 
 
-def _methods_are_own(children: Any) -> bool:
-    """The Linear and ReLU methods are the library's, not patched on the class or an instance: a
-    patched method (a hook, a probe) must run, so then the children are called one by one."""
+def _methods_are_own(children: Any, names: tuple[str, ...]) -> bool:
+    """The Linear and ReLU methods ``names`` are the library's, not patched on the class or an
+    instance: a patched method (a hook, a probe) must run, so then the children are called one by one."""
     for cls, name, own in _own_methods:
-        if getattr(cls, name) is not own:
+        if name in names and getattr(cls, name) is not own:
             return False
     for m in children:
         d = m.__dict__
-        if "forward" in d or "backward" in d or "backward_params" in d or "backward_input" in d:
-            return False
+        for name in names:
+            if name in d:
+                return False
     return True
 
 
@@ -79,7 +82,7 @@ def sequential_forward(model: Any, x: np.ndarray) -> Any:
     for m in children:
         if type(m) not in _CHAIN_TYPES:
             return NotImplemented
-    if not _methods_are_own(children):
+    if not _methods_are_own(children, _FORWARD_NAMES):
         return NotImplemented
     for m in children:
         d = m.__dict__
@@ -137,7 +140,7 @@ def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
     children = list(model.__dict__["_modules"].values())
     if not _CHAIN_TYPES:
         _import_layers()
-    if not children or not _chain_applies(children) or not _methods_are_own(children):
+    if not children or not _chain_applies(children) or not _methods_are_own(children, _BACKWARD_NAMES):
         return NotImplemented
     last = children[-1]
     frame = last.__dict__["_stack"][-1]
@@ -204,6 +207,7 @@ def _pop(m: Any) -> dict[str, Any]:
     shown = d["_shown"]
     if shown is not None and shown is not frame:
         _hide(d, shown)
-    _hide(d, frame)
+    for name in frame:
+        d[name] = None
     d["_shown"] = None
     return frame
