@@ -261,6 +261,7 @@ CHAINS = {
     "frozen-first": lambda: mt.Sequential(mt.Linear(4, 5).requires_grad_(False), mt.ReLU(), mt.Linear(5, 2)),
     "shared": lambda: (lambda lin: mt.Sequential(lin, mt.ReLU(), lin))(mt.Linear(4, 4)),
     "other-layer": lambda: mt.Sequential(mt.Linear(4, 5), mt.Tanh(), mt.Linear(5, 2)),
+    "big-weight": lambda: mt.Sequential(mt.Linear(4, 4200), mt.ReLU(), mt.Linear(4200, 2)),
 }
 
 
@@ -309,7 +310,7 @@ def test_sequential_chain_kernel_runs_for_the_small_model_and_declines_otherwise
         assert fast_containers.sequential_backward(model, np.ones((2, 3), np.float32), True) is None
         with mt.no_grad():
             assert fast_containers.sequential_forward(model, x) is NotImplemented
-        for name in ("frozen-first", "shared", "other-layer"):
+        for name in ("frozen-first", "shared", "other-layer", "big-weight"):
             model = CHAINS[name]()
             dy = np.ones_like(model(x))
             assert fast_containers.sequential_backward(model, dy, False) is NotImplemented

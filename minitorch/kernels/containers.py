@@ -15,9 +15,10 @@ For a small model those Python calls cost more than the arithmetic. Here a chain
   here in the right shape and dtype, so its check is skipped.
 
 The same numbers as the children's own calls, bitwise (the same NumPy calls on the same arrays),
-tested in tests/test_kernels.py. Anything else (another layer type, a frozen Parameter, a layer
-used twice in the chain, a 3-D input, ``no_grad``, a recording parent, a module busy in a call)
-declines: the function returns ``NotImplemented`` and the plain loop runs.
+tested in tests/test_kernels.py. Anything else (another layer type, a weight of
+``SMALL_WEIGHT_BYTES`` or more, a frozen Parameter, a layer used twice in the chain, a 3-D input,
+``no_grad``, a recording parent, a module busy in a call, a patched layer method) declines: the
+function returns ``NotImplemented`` and the children are called one by one.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from minitorch.dtypes import as_floating
 from minitorch.grad_mode import _state as _grad_state
 
 _hide = call_frames._hide
+# A chain with a weight this large runs child by child, through the layer kernels (kernels/layers.py),
+# which keep big arrays in the pool and recycle their passes; this loop is for small models, where
+# the per-call Python work costs more than the arithmetic.
+SMALL_WEIGHT_BYTES = 65536
 Linear: Any = None  # the layer classes, imported on first use (the layers package imports containers)
 ReLU: Any = None
 _CHAIN_TYPES: set[type] = set()
@@ -80,7 +85,7 @@ def sequential_forward(model: Any, x: np.ndarray) -> Any:
     if not _CHAIN_TYPES:
         _import_layers()
     for m in children:
-        if type(m) not in _CHAIN_TYPES:
+        if type(m) not in _CHAIN_TYPES or (type(m) is Linear and m.W.data.nbytes >= SMALL_WEIGHT_BYTES):
             return NotImplemented
     if not _methods_are_own(children, _FORWARD_NAMES):
         return NotImplemented
@@ -191,6 +196,8 @@ def _chain_applies(children: list[Any]) -> bool:
         seen.add(id(m))
         frame = d["_stack"][-1]
         if kind is Linear:
+            if m.W.data.nbytes >= SMALL_WEIGHT_BYTES:
+                return False
             b = m.b
             x = frame.get("_x")
             if not m.W.requires_grad or (b is not None and not b.requires_grad) or x is None or x.ndim != 2:
