@@ -8,7 +8,6 @@ of a previous call instead, but only once nothing else references it.
 
 from __future__ import annotations
 
-import math
 import sys
 import threading
 
@@ -17,22 +16,16 @@ import numpy as np
 _POOL: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}  # most recently used shape last
 _POOL_SHAPES, _POOL_PER_SHAPE = 16, 6
 _POOL_LOCK = threading.Lock()
-POOL_MIN_BYTES = 65536  # below glibc malloc's default mmap threshold (128 kB): such blocks stay in the heap
 
 
 def empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """np.empty(shape, dtype), reusing an array of a previous call that nothing references any more.
 
-    Saves page faults (see the module docstring). Arrays under ``POOL_MIN_BYTES`` come from the C
-    heap, which reuses its blocks without faulting pages in again, so they are plain ``np.empty``
-    (the pool's bookkeeping would cost more than it saves). A pooled array is reused only when the pool holds
+    Saves page faults (see the module docstring). A pooled array is reused only when the pool holds
     the sole reference (no cache, output or view of it is alive); at most 6 arrays per shape and 16
     shapes are kept, the least recently asked-for shape dropped first.
     """
-    dtype = np.dtype(dtype)
-    if math.prod(shape) * dtype.itemsize < POOL_MIN_BYTES:  # heap-allocated: no page faults to save
-        return np.empty(shape, dtype)
-    key = (tuple(shape), dtype)
+    key = (tuple(shape), np.dtype(dtype))
     with _POOL_LOCK:
         arrays = _POOL.pop(key, [])
         _POOL[key] = arrays
