@@ -95,7 +95,7 @@ class CrossEntropyLoss(Loss):
         return dz[0] if self._unbatched else dz
 
     def _plain_targets(self, y: np.ndarray, unbatched: bool) -> bool:
-        """No weight, no ignored target, batched: "mean" divides by l.size (the kernel's case too)."""
+        """No weight, no ignored target, batched: "mean" divides by l.size."""
         return self.weight is None and not unbatched and not (y == self.ignore_index).any()
 
     def _check_target(self, y: np.ndarray, z: np.ndarray, unbatched: bool) -> np.ndarray:
