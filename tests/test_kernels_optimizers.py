@@ -265,3 +265,42 @@ def test_apply_policy_for_keeps_its_decision_per_parameter_list() -> None:
         assert mt.get_num_threads() == threads._state["max"]
     finally:
         mt.set_num_threads(saved)
+
+
+def test_the_thread_probe_keeps_the_count_whose_steps_took_less_time(monkeypatch) -> None:
+    """A large model's steps are timed at the BLAS's thread count and at 1; the faster count is kept
+    until the next probe, and a changed machine (the other count now faster) is followed."""
+    pytest.importorskip("threadpoolctl")
+    import minitorch as mt
+
+    saved = threads._state["explicit"]
+    most = threads._state["max"] or threads.get_num_threads()
+    if most < 2:
+        pytest.skip("one BLAS thread only: nothing to choose")
+    now = [0.0]
+    cost = {most: 1.0, 1: 3.0}  # seconds per step at each count: the second thread pays here
+    monkeypatch.setattr(threads, "_clock", lambda: now[0])
+    large = [mt.Parameter(np.zeros(threads.SMALL_MODEL, np.float32))]
+
+    def steps(n: int) -> list[int]:
+        seen = []
+        for _ in range(n):
+            threads.apply_policy_for(large)
+            seen.append(mt.get_num_threads())
+            now[0] += cost[seen[-1]]
+        return seen
+
+    try:
+        mt.set_num_threads(None)
+        threads._probes.clear()
+        first = steps(2 * (threads.PROBE_STEPS + 1) + 1)
+        assert first[0] == most and 1 in first and first[-1] == most
+        assert set(steps(int(threads.REPROBE_S // cost[most]))) == {most}  # no probe before REPROBE_S
+        cost[most], cost[1] = 5.0, 1.0  # the machine got busy: one thread is now faster
+        later = steps(4 * (threads.PROBE_STEPS + 2))
+        assert later[-1] == 1
+        mt.set_num_threads(most)  # an explicit setting is never overruled by the probe
+        assert set(steps(20)) == {most}
+    finally:
+        threads._probes.clear()
+        mt.set_num_threads(saved)
