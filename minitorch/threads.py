@@ -21,6 +21,7 @@ without it, ``set_num_threads`` raises ImportError and the policy does nothing.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -132,7 +133,9 @@ class _Probe:
 
     ``tick(now, current)`` is called at the start of each step's update, so the time since the previous
     tick is one whole step, run at ``current`` threads. The step right after a switch is not counted
-    (the worker threads wake up in it).
+    (the worker threads wake up in it). A later probe stops timing ``most`` threads as soon as their
+    steps (that one included) have taken longer than the last probe's one-thread steps allow: on a
+    busy machine one such step can cost what dozens of one-thread steps do.
     """
 
     def __init__(self, most: int) -> None:
@@ -143,6 +146,7 @@ class _Probe:
         self.last: float | None = None
         self.next_probe = 0.0
         self.wait = REPROBE_S
+        self.bound = math.inf  # seconds: the last probe's one-thread total / MARGIN
 
     def tick(self, now: float, current: int | None) -> int:
         last, self.last = self.last, now
@@ -154,13 +158,18 @@ class _Probe:
         count = self.candidates[self.probing]
         if last is not None and current == count:
             self.times.setdefault(count, []).append(now - last)
-        if len(self.times.get(count, ())) <= PROBE_STEPS:  # the first one is the untimed step
+        spent = self.times.get(count, [])
+        lost = self.probing == 0 and sum(spent) >= self.bound
+        if len(spent) <= PROBE_STEPS and not lost:  # the first one is the untimed step
             return count
+        if lost:
+            self.times[count] = [0.0, math.inf]
         self.probing += 1
         if self.probing < len(self.candidates):
             return self.candidates[self.probing]
         most, one = (sum(self.times[n][1:]) for n in self.candidates)
         best = self.candidates[0] if most < MARGIN * one else 1
+        self.bound = one / MARGIN
         self.wait = min(2 * self.wait, REPROBE_MAX_S) if best == self.chosen else REPROBE_S
         self.chosen, self.probing, self.next_probe = best, -1, now + self.wait
         return best

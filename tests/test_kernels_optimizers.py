@@ -304,3 +304,18 @@ def test_the_thread_probe_keeps_the_count_whose_steps_took_less_time(monkeypatch
     finally:
         threads._probes.clear()
         mt.set_num_threads(saved)
+
+
+def test_a_later_probe_stops_timing_more_threads_once_they_have_lost() -> None:
+    """After a probe that chose 1 thread, the next one leaves `most` threads after the first step
+    that takes longer than all the one-thread steps of the last probe allow."""
+    probe, now, current, seen = threads._Probe(4), 0.0, None, []
+    cost = {4: 10.0, 1: 1.0}
+    for _ in range(60):
+        current = probe.tick(now, current)
+        seen.append(current)
+        now += cost[current]
+    first_one = seen.index(1)
+    assert seen[:first_one] == [4] * (threads.PROBE_STEPS + 1)  # the first probe: no bound yet
+    later = "".join("m" if n == 4 else "1" for n in seen[first_one:])
+    assert "m" in later and "mm" not in later  # every later probe: one step at 4 threads, then stop
