@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 SMALL_MODEL = 100_000  # parameters: below this, one BLAS thread (docs/benchmarks.md, "threads")
-PROBE_STEPS = 3  # steps timed at each thread count in a probe (after one untimed step per switch)
+PROBE_STEPS = 5  # steps timed at each thread count in a probe (after one untimed step per switch)
 REPROBE_S, REPROBE_MAX_S = 2.0, 60.0  # seconds from one probe to the next: first wait, longest wait
 # more threads are kept only if their steps took under MARGIN x one thread's time: a wrong choice of
 # more threads on a busy machine costs many times a step, a wrong choice of one thread less than 2x
