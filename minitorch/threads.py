@@ -1,9 +1,9 @@
 """How many threads NumPy's BLAS uses: ``mt.set_num_threads(n)``, ``mt.get_num_threads()``, and the default.
 
 The default policy ("auto"): a model with fewer than ``SMALL_MODEL`` parameters trains with 1 BLAS
-thread. A larger one is timed: its first steps run with every thread the BLAS started with, the next
-ones with 1, and the count whose ``PROBE_STEPS`` steps took less wall-clock time in all is kept (more
-threads only when at least 10 % faster, ``MARGIN``) until the next probe, ``REPROBE_S`` seconds later
+thread. A larger one is timed: its first steps run with 1 thread, the next ones with every thread the
+BLAS started with, and the count whose ``PROBE_STEPS`` steps took less wall-clock time in all is kept
+(more threads only when at least 10 % faster, ``MARGIN``) until the next probe, ``REPROBE_S`` seconds later
 (the wait doubles, up to ``REPROBE_MAX_S``, while the choice stays the same). The optimizer kernels
 (``minitorch.kernels.optimizers``, which ``SGD.step``/``Adam.step`` run while kernels are on) apply it
 at each step with ``apply_policy_for``, so it holds for ``mt.fit`` and for a hand-written loop alike;
@@ -21,7 +21,6 @@ without it, ``set_num_threads`` raises ImportError and the policy does nothing.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from typing import Any
@@ -123,32 +122,31 @@ def apply_policy_for(params: list[Any]) -> None:
                 del _probes[next(iter(_probes))]
         _state["last_probe"] = probe
     probe = _state["last_probe"]
-    want = _state["last_want"] if probe is None else probe.tick(_clock(), _state["current"])
+    want = _state["last_want"] if probe is None else probe.tick(_clock())
     if want != _state["current"]:
         _set(want)
 
 
 class _Probe:
-    """The thread count for one large model, chosen by timing its steps at ``most`` threads and at 1.
+    """The thread count for one large model, chosen by timing its steps at 1 thread and at ``most``.
 
-    ``tick(now, current)`` is called at the start of each step's update, so the time since the previous
-    tick is one whole step, run at ``current`` threads. The step right after a switch is not counted
-    (the worker threads wake up in it). A later probe stops timing ``most`` threads as soon as their
-    steps (that one included) have taken longer than the last probe's one-thread steps allow: on a
-    busy machine one such step can cost what dozens of one-thread steps do.
+    ``tick(now)`` is called at the start of each step's update, so the time since the previous tick is
+    one whole step, run at the count the previous tick returned. The step right after a switch is not counted
+    (the worker threads wake up in it). One thread is timed first: the probe stops timing ``most``
+    threads as soon as their steps (that first one included) have taken longer than the one-thread
+    steps allow, since on a busy machine one such step can cost what dozens of one-thread steps do.
     """
 
     def __init__(self, most: int) -> None:
-        self.candidates = (most, 1)
+        self.candidates = (1, most)
         self.chosen = most
         self.times: dict[int, list[float]] = {}
         self.probing = 0  # index into candidates while a probe runs; -1 between probes
         self.last: float | None = None
         self.next_probe = 0.0
         self.wait = REPROBE_S
-        self.bound = math.inf  # seconds: the last probe's one-thread total / MARGIN
 
-    def tick(self, now: float, current: int | None) -> int:
+    def tick(self, now: float) -> int:
         last, self.last = self.last, now
         if self.probing < 0:
             if now < self.next_probe:
@@ -156,20 +154,18 @@ class _Probe:
             self.probing, self.times = 0, {}
             return self.candidates[0]
         count = self.candidates[self.probing]
-        if last is not None and current == count:
+        if last is not None:
             self.times.setdefault(count, []).append(now - last)
         spent = self.times.get(count, [])
-        lost = self.probing == 0 and sum(spent) >= self.bound
-        if len(spent) <= PROBE_STEPS and not lost:  # the first one is the untimed step
+        one = sum(self.times.get(1, [0.0])[1:])  # the first one is the untimed step
+        lost = self.probing == 1 and sum(spent) >= one / MARGIN
+        if len(spent) <= PROBE_STEPS and not lost:
             return count
-        if lost:
-            self.times[count] = [0.0, math.inf]
         self.probing += 1
         if self.probing < len(self.candidates):
             return self.candidates[self.probing]
-        most, one = (sum(self.times[n][1:]) for n in self.candidates)
-        best = self.candidates[0] if most < MARGIN * one else 1
-        self.bound = one / MARGIN
+        most = self.candidates[1]
+        best = most if not lost and sum(spent[1:]) < MARGIN * one else 1
         self.wait = min(2 * self.wait, REPROBE_MAX_S) if best == self.chosen else REPROBE_S
         self.chosen, self.probing, self.next_probe = best, -1, now + self.wait
         return best
