@@ -63,7 +63,7 @@ from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.model_files.registry import default_dtype_of, preserved_rng
-from minitorch.module import Module, switched_mode
+from minitorch.module import TORCH_STATE_NAMES, Module, switched_mode
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,11 @@ LAYERS.update({
     RNNCell: _Layer(("input_size", "hidden_size", "bias", "nonlinearity")),
     LSTMCell: _Layer(("input_size", "hidden_size", "bias")),
     GRUCell: _Layer(("input_size", "hidden_size", "bias")),
+})
+# load_state_dict reads PyTorch's names of our layers' arrays through this table (module.py)
+TORCH_STATE_NAMES.update({
+    cls: {ours: (theirs, ours in layer.transpose) for ours, theirs in layer.rename.items()}
+    for cls, layer in LAYERS.items() if layer.rename
 })
 # Exported layers with no PyTorch counterpart, with the reason (the registry test reads this).
 NOT_CONVERTIBLE: dict[type[Module], str] = {}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
-from minitorch.lr_scheduler import (
+from minitorch.lr_schedulers_core import (
     Checks,
     CosineAnnealingLR,
     ExponentialLR,

@@ -344,7 +344,7 @@ class Module:
         """Copy ``state`` into the Parameters and buffers, in place; returns (missing_keys, unexpected_keys).
 
         Keys are MiniTorch's (``"0.W"``) or PyTorch's for the same model (``"0.weight"`` of a
-        Linear, given (out, in) and transposed into W; the names of ``interop.LAYERS``), or a mix;
+        Linear, given (out, in) and transposed into W; the names in ``TORCH_STATE_NAMES``), or a mix;
         values are arrays or CPU torch tensors. With ``strict=True`` (the default) every name must
         match (ValueError otherwise); with ``strict=False`` the matching names are loaded and the
         others reported in the result, as PyTorch's ``load_state_dict``. Every shape and dtype is
@@ -440,23 +440,25 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+TORCH_STATE_NAMES: dict[type, dict[str, tuple[str, bool]]] = {}
+"""Layer class -> {our state name: (PyTorch's name, stored transposed there)}, for the layers whose
+names differ (Linear: W -> weight transposed, b -> bias). Filled by ``minitorch.interop``, which owns
+the conversion rules; the package imports interop, so the table is full before any model exists."""
+
+
 def _our_names(model: Module, state: dict[str, Any], targets: dict[str, Any]) -> dict[str, Any]:
     """``state`` with PyTorch's names of our layers' arrays renamed (and transposed) to ours.
 
-    Only names that are not already ours are looked at; the renaming rules are interop's
-    (``LAYERS[cls].rename`` / ``.transpose``, e.g. Linear: weight -> W transposed, bias -> b).
+    Only names that are not already ours are looked at; the renaming rules are ``TORCH_STATE_NAMES``.
     """
     foreign = [name for name in state if name not in targets]
     if not foreign:
         return state
-    from minitorch.interop import LAYERS  # interop imports the layers, which import this file
-
     theirs: dict[str, tuple[str, bool]] = {}  # torch name -> (our name, transposed)
     for module_name, module in model.named_modules():
-        layer = LAYERS.get(type(module))
-        for ours, torch_name in (layer.rename.items() if layer else ()):
-            prefix = f"{module_name}." if module_name else ""
-            theirs[prefix + torch_name] = (prefix + ours, ours in layer.transpose)
+        prefix = f"{module_name}." if module_name else ""
+        for ours, (torch_name, transposed) in TORCH_STATE_NAMES.get(type(module), {}).items():
+            theirs[prefix + torch_name] = (prefix + ours, transposed)
     renamed = dict(state)
     for name in foreign:
         if name in theirs and theirs[name][0] not in state:

@@ -293,6 +293,17 @@ def test_loss_value_is_a_float_with_item(kernels: bool, reduction: str) -> None:
     assert isinstance(mt.MSELoss(reduction="none")(x, x), np.ndarray)
 
 
+def test_arithmetic_on_loss_values_keeps_the_pytorch_habit_error() -> None:
+    x, _ = _batch(np.float64)
+    l1, l2 = (mt.MSELoss()(x, np.full_like(x, c)) for c in (0.0, 1.0))
+    for total in (l1 + l2, l1 + 0.5 * l2, sum([l1, l2]), l1 - l2, l1 / 2, 2 / l1, -l1, +l1, l1 * 3):
+        assert type(total).__name__ == "LossValue"
+        with pytest.raises(RuntimeError, match=r"loss_fn1\.backward\(a\), loss_fn2\.backward\(b\)"):
+            total.backward()
+    assert l1 + 0.5 * l2 == float(l1) + 0.5 * float(l2) and type(float(l1 + l2)) is float
+    assert (l1 + l2).item() == float(l1) + float(l2) and type((l1 + l2).item()) is float
+
+
 # ----------------------------------------------------------------- exchange of chain models
 class _Block(mt.Module):
     def __init__(self) -> None:

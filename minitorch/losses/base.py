@@ -20,7 +20,9 @@ class LossValue(float):
 
     MiniTorch has no autograd graph, so the value cannot backpropagate itself: ``loss.backward()``
     raises a RuntimeError that shows the MiniTorch form, ``model.backward(loss_fn.backward())``.
-    Arithmetic on it gives plain floats.
+    Arithmetic with numbers (``l1 + 0.5 * l2``, ``sum(losses)``) gives a LossValue again, so a
+    PyTorch-style ``(l1 + l2).backward()`` meets the same error; ``float(loss)`` or ``loss.item()``
+    gives a plain float.
     """
 
     __slots__ = ()
@@ -33,11 +35,29 @@ class LossValue(float):
         raise RuntimeError(
             "loss.backward(): a MiniTorch loss value is a plain number with no graph behind it. "
             "Backpropagate through the loss module, then the model: "
-            "model.backward(loss_fn.backward())  (then optimizer.step())"
+            "model.backward(loss_fn.backward())  (then optimizer.step()); for a weighted sum of "
+            "losses a * l1 + b * l2, pass each loss its weight: loss_fn1.backward(a), loss_fn2.backward(b)"
         )
 
     def __repr__(self) -> str:
         return float.__repr__(self)
+
+
+def _stays_a_loss_value(name: str) -> None:
+    """LossValue.<name> computes as float's and returns a LossValue (NotImplemented passes through)."""
+    operation = getattr(float, name)
+
+    def method(self: LossValue, *other: object) -> object:
+        result = operation(self, *other)
+        return LossValue(result) if type(result) is float else result
+
+    method.__name__ = name
+    setattr(LossValue, name, method)
+
+
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+              "__rtruediv__", "__neg__", "__pos__"):
+    _stays_a_loss_value(_name)
 
 
 class Loss(Module):

@@ -1,0 +1,335 @@
+"""The first learning-rate schedules (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR,
+ReduceLROnPlateau) and their base class. Public as ``minitorch.lr_scheduler``; see that module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from minitorch.checks import (
+    check_choice,
+    check_nonnegative_int,
+    check_number,
+    check_positive_int,
+    check_real,
+    check_sequence,
+)
+from minitorch.optimizers import Optimizer
+
+Checks = dict[str, Callable[[Any, str, str], Any]]
+
+__all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LinearLR",
+    "MultiStepLR",
+    "ReduceLROnPlateau",
+    "StepLR",
+]
+
+
+class LRScheduler:
+    """Base class: ``step()`` sets ``last_epoch += 1`` and writes ``get_lr()`` into the groups.
+
+    Subclasses define ``get_lr()`` (the next lrs, from the groups' current lrs) and list their
+    settings in ``_settings``, which ``state_dict()`` saves along with the epoch and the lrs.
+    """
+
+    _settings: tuple[str, ...] = ()
+    # setting name -> check(value, who, name) returning the value to keep: the constructor and
+    # load_state_dict run the same checks, so a file cannot load what the constructor refuses
+    _checks: ClassVar[Checks] = {}
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        for i, group in enumerate(optimizer.param_groups):
+            group.setdefault("initial_lr", group["lr"])
+            _lr(group["initial_lr"], type(self).__name__, f"param_groups[{i}]['initial_lr']")
+        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = -1
+        self.step()
+
+    def _set(self, **settings: Any) -> None:
+        """Check each setting with ``_checks`` and keep what the check returns."""
+        for name, value in settings.items():
+            setattr(self, name, self._checks[name](value, type(self).__name__, name))
+
+    def get_lr(self) -> list[float]:
+        """The lrs for ``last_epoch`` (already advanced); ``step()`` calls it. Read ``get_last_lr()``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement get_lr()")
+
+    def step(self) -> None:
+        """Advance one epoch and set every group's lr; call it after ``optimizer.step()``."""
+        self.last_epoch += 1
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        """The lr of each group as this scheduler last set it."""
+        return list(self._last_lr)
+
+    def _current_lrs(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The epoch, the lrs and the settings: numbers and lists, so it can go into a file."""
+        names = ("last_epoch", "base_lrs", "_last_lr", *self._settings)
+        return {name: _copy(getattr(self, name)) for name in names}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s output (checked first: on error nothing changes)."""
+        expected = set(self.state_dict())
+        if not isinstance(state_dict, dict) or set(state_dict) != expected:
+            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: expected keys {sorted(expected)}, got {got}"
+            )
+        who = f"{type(self).__name__}.load_state_dict"
+        n = len(self.optimizer.param_groups)
+        checks = {"last_epoch": check_nonnegative_int, "base_lrs": _lrs, "_last_lr": _lrs, **self._checks}
+        values = {name: checks[name](value, who, name) for name, value in state_dict.items()}
+        for name in ("_last_lr", "base_lrs", "min_lrs"):
+            if name in values and len(values[name]) != n:
+                raise ValueError(f"{who}: expected {name} for {n} parameter groups, got {len(values[name])}")
+        for name, value in values.items():
+            setattr(self, name, _copy(value))
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._settings)
+        return f"{type(self).__name__}({settings}, last_epoch={self.last_epoch})"
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _lr(value: Any, who: str, name: str) -> float:
+    return check_number(value, who, name, 0)
+
+
+def _lrs(value: Any, who: str, name: str) -> list[float]:
+    return [_lr(v, who, f"{name}[{i}]") for i, v in enumerate(check_sequence(value, who, name))]
+
+
+def _milestones(value: Any, who: str, name: str) -> list[int]:
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
+        value = list(value)
+    items = check_sequence(value, who, name)
+    return sorted(check_nonnegative_int(m, who, f"{name}[{i}]") for i, m in enumerate(items))
+
+
+def _at_least_0(value: Any, who: str, name: str) -> float:
+    return check_number(value, who, name, 0)
+
+
+def _best(value: Any, who: str, name: str) -> float:
+    best = check_real(value, who, name)
+    if math.isnan(best):
+        raise ValueError(f"{who}: {name} must be a number or +-inf, got nan")
+    return best
+
+
+class StepLR(LRScheduler):
+    """Multiply the lr by gamma every ``step_size`` epochs.
+
+    Schedule: lr(epoch) = base_lr * gamma ** (epoch // step_size)
+    Chained:  lr = lr * gamma   when epoch > 0 and epoch % step_size == 0, else unchanged
+    Example:  StepLR(opt, step_size=30, gamma=0.1)   # base_lr for epochs 0-29, 0.1 base_lr for 30-59...
+    """
+
+    _settings = ("step_size", "gamma")
+    _checks: ClassVar[Checks] = {"step_size": check_positive_int, "gamma": _at_least_0}
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+        self._set(step_size=step_size, gamma=gamma)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the lr by gamma at each milestone epoch (by gamma**k for a milestone listed k times).
+
+    Schedule: lr(epoch) = base_lr * gamma ** (number of milestones <= epoch)
+    Chained:  lr = lr * gamma ** milestones.count(epoch)
+    Example:  MultiStepLR(opt, milestones=[30, 80], gamma=0.1)
+    """
+
+    _settings = ("milestones", "gamma")
+    _checks: ClassVar[Checks] = {"milestones": _milestones, "gamma": _at_least_0}
+
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1) -> None:
+        self._set(milestones=milestones, gamma=gamma)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        count = self.milestones.count(self.last_epoch)
+        if count == 0:
+            return self._current_lrs()
+        return [lr * self.gamma**count for lr in self._current_lrs()]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the lr by gamma every epoch.
+
+    Schedule: lr(epoch) = base_lr * gamma ** epoch
+    Chained:  lr = lr * gamma   (epoch > 0)
+    Example:  ExponentialLR(opt, gamma=0.95)
+    """
+
+    _settings = ("gamma",)
+    _checks: ClassVar[Checks] = {"gamma": _at_least_0}
+
+    def __init__(self, optimizer: Optimizer, gamma: float) -> None:
+        self._set(gamma=gamma)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Half a cosine from base_lr down to eta_min over T_max epochs (then back up, periodically).
+
+    Schedule: lr(epoch) = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
+    Chained:  lr = eta_min + (lr - eta_min) * (1 + cos(pi * e / T_max)) / (1 + cos(pi * (e - 1) / T_max))
+              except where the denominator is 0 (e - 1 = T_max, 3 T_max...), as torch:
+              lr = lr + (base_lr - eta_min) * (1 - cos(pi / T_max)) / 2
+    Example:  CosineAnnealingLR(opt, T_max=100, eta_min=1e-5)   # no restarts (SGDR) here
+    """
+
+    _settings = ("T_max", "eta_min")
+    _checks: ClassVar[Checks] = {"T_max": check_positive_int, "eta_min": _at_least_0}
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
+        self._set(T_max=T_max, eta_min=eta_min)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        e, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if e == 0:
+            return self._current_lrs()
+        if (e - 1 - t_max) % (2 * t_max) == 0:
+            return [lr + (base_lr - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
+                    for lr, base_lr in zip(self._current_lrs(), self.base_lrs, strict=True)]
+        ratio = (1 + math.cos(math.pi * e / t_max)) / (1 + math.cos(math.pi * (e - 1) / t_max))
+        return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+
+class LinearLR(LRScheduler):
+    """Scale the lr linearly from start_factor to end_factor over total_iters epochs (a warm-up).
+
+    Schedule: lr(epoch) = base_lr * (start_factor + (end_factor - start_factor)
+                                                    * min(epoch, total_iters) / total_iters)
+    Chained:  lr = lr * start_factor                                             epoch 0
+              lr = lr * (1 + (end_factor - start_factor)
+                             / (total_iters * start_factor + (e - 1) * (end_factor - start_factor)))
+                                                                                 0 < e <= total_iters
+              lr unchanged                                                       later
+    Example:  LinearLR(opt, start_factor=0.1, total_iters=5)   # 10% of the lr, reaching 100% at epoch 5
+    """
+
+    _settings = ("start_factor", "end_factor", "total_iters")
+    _checks: ClassVar[Checks] = {
+        "start_factor": lambda v, who, name: check_number(v, who, name, 0, 1, low_open=True),
+        "end_factor": lambda v, who, name: check_number(v, who, name, 0, 1),
+        "total_iters": check_positive_int,
+    }
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5) -> None:
+        self._set(start_factor=start_factor, end_factor=end_factor, total_iters=total_iters)
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        e, start, end = self.last_epoch, self.start_factor, self.end_factor
+        if e == 0:
+            return [lr * start for lr in self._current_lrs()]
+        if e > self.total_iters:
+            return self._current_lrs()
+        factor = 1.0 + (end - start) / (self.total_iters * start + (e - 1) * (end - start))
+        return [lr * factor for lr in self._current_lrs()]
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the lr by ``factor`` when a metric has not improved for ``patience`` epochs.
+
+    Each ``step(metric)``: the metric improves on ``best`` if it is below
+        best * (1 - threshold)   (mode "min", threshold_mode "rel")    best - threshold   ("abs")
+    (above best * (1 + threshold) or best + threshold in mode "max"). An improvement resets the count
+    of bad epochs; after more than ``patience`` bad epochs every group's lr becomes
+        lr = max(lr * factor, min_lr)   (skipped when that changes lr by no more than eps)
+    and the next ``cooldown`` epochs count no bad epochs.
+    Example:
+        sched = ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=5)
+        for epoch in range(100): train(...); sched.step(validation_loss)
+    """
+
+    _settings = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lrs", "eps",
+                 "best", "num_bad_epochs", "cooldown_counter")
+    _checks: ClassVar[Checks] = {
+        "mode": lambda v, who, name: check_choice(v, who, name, ("min", "max")),
+        "threshold_mode": lambda v, who, name: check_choice(v, who, name, ("rel", "abs")),
+        "factor": lambda v, who, name: check_number(v, who, name, 0, 1, high_open=True),
+        "patience": check_nonnegative_int, "cooldown": check_nonnegative_int,
+        "threshold": _at_least_0, "eps": _at_least_0, "min_lrs": _lrs, "best": _best,
+        "num_bad_epochs": check_nonnegative_int, "cooldown_counter": check_nonnegative_int,
+    }
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float | list[float] = 0.0, eps: float = 1e-8) -> None:
+        who = "ReduceLROnPlateau"
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
+        n = len(optimizer.param_groups)
+        min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
+        if len(min_lrs) != n:
+            raise ValueError(f"{who}: expected min_lr a number or {n} numbers (one per group), "
+                             f"got {min_lr!r}")
+        min_lrs = [_lr(value, who, f"min_lr[{i}]") for i, value in enumerate(min_lrs)]
+        self.optimizer = optimizer
+        self._set(mode=mode, factor=factor, patience=patience, threshold=threshold,
+                  threshold_mode=threshold_mode, cooldown=cooldown, eps=eps)
+        self.min_lrs = min_lrs
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = self.cooldown_counter = 0
+        self.last_epoch = 0
+        self.base_lrs = self._current_lrs()
+        self._last_lr = self._current_lrs()
+
+    def step(self, metric: float) -> None:  # type: ignore[override]
+        """Record this epoch's metric (e.g. the validation loss) and reduce the lr on a plateau."""
+        current = check_real(metric, "ReduceLROnPlateau.step", "metric")
+        self.last_epoch += 1
+        if self._is_better(current):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
+                new_lr = max(float(group["lr"]) * self.factor, min_lr)
+                if float(group["lr"]) - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = self._current_lrs()
+
+    def _is_better(self, current: float) -> bool:
+        relative = self.threshold_mode == "rel"
+        if self.mode == "min":
+            return current < (self.best * (1.0 - self.threshold) if relative else self.best - self.threshold)
+        return current > (self.best * (1.0 + self.threshold) if relative else self.best + self.threshold)
