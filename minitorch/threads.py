@@ -3,8 +3,9 @@
 The default policy ("auto"): a model with fewer than ``SMALL_MODEL`` parameters trains with 1 BLAS
 thread. A larger one is timed: its first steps run with 1 thread, the next ones with every thread the
 BLAS started with, and the count whose ``PROBE_STEPS`` steps took less wall-clock time in all is kept
-(more threads only when at least 10 % faster, ``MARGIN``) until the next probe, ``REPROBE_S`` seconds later
-(the wait doubles, up to ``REPROBE_MAX_S``, while the choice stays the same). The optimizer kernels
+(more threads only when at least 10 % faster, ``MARGIN``; their timing stops as soon as they have
+lost) until the next probe, ``REPROBE_S`` seconds later (the wait doubles, up to ``REPROBE_MAX_S``,
+while the choice stays the same). The optimizer kernels
 (``minitorch.kernels.optimizers``, which ``SGD.step``/``Adam.step`` run while kernels are on) apply it
 at each step with ``apply_policy_for``, so it holds for ``mt.fit`` and for a hand-written loop alike;
 the count then stays until the next step or ``set_num_threads``. Why: a small product gains next to
@@ -78,7 +79,8 @@ def get_num_threads() -> int:
 
 def policy(n_params: int) -> int:
     """The thread count for training a model of ``n_params`` parameters: the explicit setting if any,
-    else 1 below SMALL_MODEL, else every thread the BLAS started with."""
+    else 1 below SMALL_MODEL, else every thread the BLAS started with (the count ``apply_policy_for``
+    then times against 1 thread)."""
     if _state["explicit"] is not None:
         return _state["explicit"]
     if _state["max"] is None:
@@ -131,8 +133,8 @@ class _Probe:
     """The thread count for one large model, chosen by timing its steps at 1 thread and at ``most``.
 
     ``tick(now)`` is called at the start of each step's update, so the time since the previous tick is
-    one whole step, run at the count the previous tick returned. The step right after a switch is not counted
-    (the worker threads wake up in it). One thread is timed first: the probe stops timing ``most``
+    one whole step, run at the count the previous tick returned. The step right after a switch is not
+    counted (the worker threads wake up in it). One thread is timed first: the probe stops timing ``most``
     threads as soon as their steps (that first one included) have taken longer than the one-thread
     steps allow, since on a busy machine one such step can cost what dozens of one-thread steps do.
     """
