@@ -21,9 +21,10 @@ class Callback:
     """Base class of callbacks: override the hooks you need; each does nothing by default.
 
     ``fit`` calls, in order: ``on_train_begin(logs)``; per epoch ``on_epoch_begin(epoch, logs)``,
-    per batch ``on_batch_begin(batch, logs)`` / ``on_batch_end(batch, logs)`` (logs: the batch's
-    ``"loss"`` and ``"size"``), then ``on_epoch_end(epoch, logs)`` with the epoch's logs (``"loss"``,
-    metrics, ``"val_*"``, ``"lr"``); finally ``on_train_end(logs)`` with the last epoch's logs.
+    per batch ``on_batch_begin(batch, logs)`` (logs: ``"inputs"``, the batch the model is about to
+    see) / ``on_batch_end(batch, logs)`` (logs: the batch's ``"loss"`` and ``"size"``), then
+    ``on_epoch_end(epoch, logs)`` with the epoch's logs (``"loss"``, metrics, ``"val_*"``, ``"lr"``);
+    finally ``on_train_end(logs)`` with the last epoch's logs.
     ``epoch`` and ``batch`` count from 0, as Keras.
 
     Before ``on_train_begin`` fit sets ``self.model``, ``self.history`` (the ``History`` it will

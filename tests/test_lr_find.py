@@ -86,3 +86,20 @@ def test_lr_find_plot_writes_a_png(tmp_path):
     result = mt.lr_find(model, mt.CrossEntropyLoss(), optimizer, loader, num_iter=20)
     path = result.plot(tmp_path / "lr.png")
     assert (tmp_path / "lr.png").stat().st_size > 1000 and path.endswith("lr.png")
+
+
+def test_valley_is_fastais_rule_on_the_trimmed_curve():
+    """fastai's lr_find drops the first num_iter // 10 and the last 5 points, finds the longest
+    decreasing run (L points ending at e) and suggests index (e - L) + L // 3 + L // 6."""
+    from minitorch.diagnostics.lr_find import valley
+
+    lrs = list(np.logspace(-6, 1, 40))
+    smoothed = ([9.0] * 4  # trimmed away (num_iter // 10 = 4): lower than nothing after it
+                + list(np.linspace(1.0, 1.5, 6))  # rising: no part of the valley
+                + list(np.linspace(3.0, 2.6, 20))  # the valley: 20 falling points, trimmed index 6..25
+                + list(np.linspace(2.7, 4.0, 10)))  # rising; its last 5 points are trimmed too
+    e, length = 25, 20
+    assert valley(lrs, smoothed, num_iter=40) == lrs[4 + e - length + length // 3 + length // 6]
+    # too short to trim: the whole curve; the run 9 -> 1.0 ends at e = 4 with L = 2
+    assert valley(lrs[:6], smoothed[:6], num_iter=40) == lrs[4 - 2 + 0 + 0]
+    assert np.isnan(valley([], [], num_iter=40))

@@ -146,6 +146,8 @@ def _gradient_flow(layers: list[LayerStats]) -> list[Finding]:
         return []
     first, last = flowing[0], flowing[-1]
     ratio = first.grad_rms / last.grad_rms
+    if VANISHING <= ratio <= EXPLODING:
+        return []
     evidence = {"first_layer": first.name, "last_layer": last.name, "first_grad_rms": first.grad_rms,
                 "last_grad_rms": last.grad_rms, "ratio": ratio,
                 "grad_rms_by_layer": {s.name: s.grad_rms for s in flowing}}
@@ -167,6 +169,8 @@ def _learning_rate(params: list[ParamStats]) -> list[Finding]:
         return []
     ratios = sorted(p.update_ratio for p in weights)
     median = statistics.median(ratios)
+    if LR_LOW <= ratios[-1] and median <= LR_HIGH:
+        return []
     evidence = {"update_ratio": {p.name: p.update_ratio for p in weights}, "median": median}
     if median > LR_HIGH:
         worst = max(weights, key=lambda p: p.update_ratio)

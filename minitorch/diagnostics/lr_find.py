@@ -53,8 +53,11 @@ def lr_find(
     parameter group of ``optimizer``; the loader is cycled if it runs out. The sweep stops early
     once the smoothed loss exceeds ``diverge`` times its minimum (or is not finite).
     Suggestion (``rule``):
-      "valley" (fastai's rule): the longest run of steps over which the smoothed loss keeps
-               falling (a longest decreasing subsequence); the rate 1/2 of the way into it;
+      "valley" (fastai's default rule, as its ``lr_find`` applies it): drop the first
+               ``num_iter // 10`` and the last 5 points of the curve (the noisy start, the blow-up),
+               find the longest run of steps over which the smoothed loss keeps falling (a longest
+               decreasing subsequence, L points ending at index e) and suggest the rate at index
+               (e - L) + floor(L / 3) + floor(L / 6), about halfway into the run;
       "steepest": where the smoothed loss falls fastest, d(loss)/d(log lr) most negative,
                searched from 1/10 of the sweep (earlier smoothed values rest on a few batches)
                up to the minimum of the smoothed loss (past it a slope only means divergence).
@@ -84,8 +87,8 @@ def lr_find(
             if isinstance(module, Module):
                 module.discard_caches()
         saved.restore()
-    suggest = _valley if rule == "valley" else _steepest
-    return LRFinderResult(lrs, losses, smoothed, suggest(lrs, smoothed), stopped)
+    suggestion = valley(lrs, smoothed, num_iter) if rule == "valley" else _steepest(lrs, smoothed)
+    return LRFinderResult(lrs, losses, smoothed, suggestion, stopped)
 
 
 def _sweep(model, loss_fn, optimizer, loader, start_lr, end_lr, num_iter, smoothing, diverge):
@@ -126,20 +129,28 @@ def _cycle(loader: Iterable[Any]) -> Any:
             raise ValueError("lr_find: the loader yielded no batches")
 
 
-def _valley(lrs: list[float], smoothed: list[float]) -> float:
-    n = len(smoothed)
-    if n == 0:
+def valley(lrs: list[float], smoothed: list[float], num_iter: int) -> float:
+    """fastai's "valley" suggestion on a sweep of ``num_iter`` planned steps (see ``lr_find``).
+
+    The trimmed curve is ``smoothed[num_iter // 10 : -5]``; when the sweep stopped so early that
+    fewer than 2 points remain, the whole curve is used instead.
+    """
+    lo, hi = num_iter // 10, len(smoothed) - 5
+    if hi - lo < 2:
+        lo, hi = 0, len(smoothed)
+    if hi <= 0:
         return math.nan
-    run = [1] * n  # run[i]: length of the longest decreasing subsequence ending at step i
-    best_end = 0
-    for i in range(1, n):
+    lrs, smoothed = lrs[lo:hi], smoothed[lo:hi]
+    run = [1] * len(smoothed)  # run[i]: the longest decreasing subsequence ending at step i
+    end = 0
+    for i in range(1, len(smoothed)):
         for j in range(i):
             if smoothed[i] < smoothed[j] and run[j] + 1 > run[i]:
                 run[i] = run[j] + 1
-        if run[i] > run[best_end]:
-            best_end = i
-    start = best_end - run[best_end] + 1
-    return float(lrs[start + (best_end - start) // 2])
+        if run[i] > run[end]:
+            end = i
+    length = run[end]
+    return float(lrs[max(end - length + length // 3 + length // 6, 0)])
 
 
 def _steepest(lrs: list[float], smoothed: list[float]) -> float:

@@ -166,7 +166,7 @@ class _Trainer:
         try:
             for batch, item in enumerate(self.train_loader):
                 xb, yb = _pair(item)
-                self.callbacks.call("on_batch_begin", batch, {})
+                self.callbacks.call("on_batch_begin", batch, {"inputs": xb})
                 output, loss = self._step(xb, yb, epoch, batch)
                 total, count, done = total + loss * len(xb), count + len(xb), done + 1
                 if self.metrics:  # a copy: nothing promises the next forward leaves this output alone
