@@ -135,8 +135,8 @@ class _Probe:
     ``tick(now)`` is called at the start of each step's update, so the time since the previous tick is
     one whole step, run at the count the previous tick returned. The step right after a switch is not
     counted (the worker threads wake up in it). One thread is timed first: the probe stops timing ``most``
-    threads as soon as their steps (that first one included) have taken longer than the one-thread
-    steps allow, since on a busy machine one such step can cost what dozens of one-thread steps do.
+    threads as soon as their timed steps have taken longer than the one-thread steps allow, since on a
+    busy machine one such step can cost what dozens of one-thread steps do.
     """
 
     def __init__(self, most: int) -> None:
@@ -160,7 +160,7 @@ class _Probe:
             self.times.setdefault(count, []).append(now - last)
         spent = self.times.get(count, [])
         one = sum(self.times.get(1, [0.0])[1:])  # the first one is the untimed step
-        lost = self.probing == 1 and sum(spent) >= one / MARGIN
+        lost = self.probing == 1 and sum(spent[1:]) >= one / MARGIN
         if len(spent) <= PROBE_STEPS and not lost:
             return count
         self.probing += 1

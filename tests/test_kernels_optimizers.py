@@ -308,8 +308,8 @@ def test_the_thread_probe_keeps_the_count_whose_steps_took_less_time(monkeypatch
 
 
 def test_the_probe_stops_timing_more_threads_once_they_have_lost() -> None:
-    """One thread is timed first; more threads are left after the first step that takes longer than
-    all the one-thread steps allow (on a busy machine, one such step costs dozens of others)."""
+    """One thread is timed first; more threads are left after the first timed step that takes longer
+    than all the one-thread steps allow (on a busy machine, one such step costs dozens of others)."""
     probe, now, seen = threads._Probe(4), 0.0, []
     cost = {4: 10.0, 1: 1.0}
     for _ in range(60):
@@ -317,4 +317,4 @@ def test_the_probe_stops_timing_more_threads_once_they_have_lost() -> None:
         now += cost[seen[-1]]
     assert seen[:threads.PROBE_STEPS + 1] == [1] * (threads.PROBE_STEPS + 1)
     runs = "".join("m" if n == 4 else "1" for n in seen)
-    assert "m" in runs and "mm" not in runs  # every probe: one step at 4 threads, then stop
+    assert "mm" in runs and "mmm" not in runs  # every probe: the untimed step and one timed, then stop
