@@ -178,6 +178,20 @@ def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def keep(module: Any, cache: dict[str, Any]) -> None:
+    """Assign the ``_``-named cache attributes in ``cache`` as ``module._name = value`` does for each.
+
+    For kernels that cache several values per forward call: one call instead of one
+    ``Module.__setattr__`` per name. The names start with ``_`` and the values are neither
+    Parameters nor Modules nor buffers (what makes ``__setattr__`` treat them as caches).
+    """
+    d = module.__dict__
+    frame = d["_frame"]
+    if frame is not None:
+        frame.update(cache)
+    d.update(cache)
+
+
 def unwrapped(method: Callable[..., Any]) -> Callable[..., Any]:
     """The plain function inside a ``backward_call`` wrapper (for a call made while a frame is shown)."""
     return method.__wrapped__ if getattr(method, "_frames_kept", False) else method

@@ -67,7 +67,12 @@ def run_torch(t, q, k, v, dy, dw, **kwargs):
 
 
 def compare_mha(m, q, k, v, rtol, atol, seed=0, **kwargs):
-    """Output, weights, dquery, dkey, dvalue and every parameter gradient against torch's twin."""
+    """Output, weights, dquery, dkey, dvalue and every parameter gradient against torch's twin.
+
+    In float32 ``atol`` is relative to the largest magnitude among torch's results (at least 1): both
+    libraries round at float32's 6e-8 at the scale of the terms they sum, so a gradient that is
+    exactly 0 (one key: softmax has zero slope) comes out of torch as the rounding of its terms.
+    """
     rng = np.random.default_rng(seed)
     t = torch_twin(m)
     m.zero_grad()
@@ -77,17 +82,25 @@ def compare_mha(m, q, k, v, rtol, atol, seed=0, **kwargs):
     grads = m.backward((dy, dw))
     ty, tw, tgrads = run_torch(t, q, k, v, dy, dw, **kwargs)
     assert y.dtype == q.dtype and all(g.dtype == q.dtype for g in grads)
-    np.testing.assert_allclose(y, ty, rtol=rtol, atol=atol, err_msg="attn_output")
+    theirs = dict(t.named_parameters())
+    scale = 1.0
+    if q.dtype == np.float32:
+        results = [ty, *tgrads, *(p.grad.numpy() for p in theirs.values()), *([] if tw is None else [tw])]
+        scale = max(1.0, *(float(np.max(np.abs(r), initial=0.0)) for r in results))
+
+    def close(actual, desired, rtol, atol, err_msg):
+        np.testing.assert_allclose(actual, desired, rtol=rtol, atol=atol * scale, err_msg=err_msg)
+
+    close(y, ty, rtol=rtol, atol=atol, err_msg="attn_output")
     assert (w is None) == (tw is None)
     if w is not None:
         assert w.dtype == q.dtype
-        np.testing.assert_allclose(w, tw, rtol=rtol, atol=atol, err_msg="attn_weights")
+        close(w, tw, rtol=rtol, atol=atol, err_msg="attn_weights")
     for name, g, tg in zip(("dquery", "dkey", "dvalue"), grads, tgrads, strict=True):
-        np.testing.assert_allclose(g, tg, rtol=rtol, atol=atol, err_msg=name)
-    theirs = dict(t.named_parameters())
+        close(g, tg, rtol=rtol, atol=atol, err_msg=name)
     for name, p in m.named_parameters():
         assert p.grad.dtype == q.dtype
-        np.testing.assert_allclose(p.grad, theirs[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+        close(p.grad, theirs[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
 
 
 options = st.fixed_dictionaries({
@@ -106,6 +119,7 @@ options = st.fixed_dictionaries({
     "batched": st.booleans(),
     "seed": st.integers(0, 2**16),
 })
+
 
 
 def build(o, dtype=np.float64):

@@ -162,3 +162,179 @@ def test_environment_variable_turns_the_kernels_off():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env={**os.environ, "MINITORCH_KERNELS": value}).stdout
         assert out.strip() == expected
+
+
+# ------------------------------------------------------------------ the small-step kernels
+def _ce_run(enabled, make_loss, z, y, dloss):
+    with kernels(enabled):
+        loss_fn = make_loss()
+        loss = loss_fn(z, y)
+        return loss, loss_fn.backward(dloss)
+
+
+CE_TARGETS = {
+    "int64": lambda y: y, "int32": lambda y: y.astype(np.int32), "int8": lambda y: y.astype(np.int8),
+    "uint8": lambda y: y.astype(np.uint8), "uint64": lambda y: y.astype(np.uint64),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("target", list(CE_TARGETS))
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("n, c", [(1, 1), (16, 3), (32, 10), (7, 130)])
+def test_cross_entropy_kernel_equals_plain_bitwise(dtype, reduction, target, layout, n, c):
+    """The common case (kernels/losses.cross_entropy_forward): every target dtype, any layout."""
+    if target == "int8" and c > 127:
+        pytest.skip("int8 holds class indices below 128 only")
+    rng = np.random.default_rng(n * c)
+    z = (rng.standard_normal((n, c)) * 4).astype(dtype)
+    if layout == "transposed":
+        z = np.ascontiguousarray(z.T).T
+    y = CE_TARGETS[target](rng.integers(0, c, n))
+    dlosses = [1.0, 2, np.float64(0.5)] if reduction != "none" else [np.linspace(-1, 1, n)]
+    for dloss in dlosses:
+        fast = _ce_run(True, lambda: mt.CrossEntropyLoss(reduction=reduction), z, y, dloss)
+        plain = _ce_run(False, lambda: mt.CrossEntropyLoss(reduction=reduction), z, y, dloss)
+        assert type(fast[0]) is type(plain[0])
+        for a, b in zip(fast, plain, strict=True):
+            assert np.asarray(a).dtype == np.asarray(b).dtype
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", ["weight", "ignored", "ignore_index-0", "smoothing", "probabilities",
+                                  "k-dim", "unbatched", "list"])
+def test_cross_entropy_kernel_declines_and_the_plain_code_runs(case):
+    """Outside its case the kernel returns None: the plain code gives the result, bitwise the same."""
+    from minitorch.kernels import losses as fast_losses
+
+    rng = np.random.default_rng(1)
+    z, y = rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 4, 6)
+    make = mt.CrossEntropyLoss
+    if case == "weight":
+        make = lambda: mt.CrossEntropyLoss(weight=np.arange(1.0, 5.0))  # noqa: E731
+    elif case == "ignored":
+        y[2] = -100
+    elif case == "ignore_index-0":
+        make = lambda: mt.CrossEntropyLoss(ignore_index=0)  # noqa: E731
+    elif case == "smoothing":
+        make = lambda: mt.CrossEntropyLoss(label_smoothing=0.2)  # noqa: E731
+    elif case == "probabilities":
+        y = rng.dirichlet(np.ones(4), 6).astype(np.float32)
+    elif case == "k-dim":
+        z, y = rng.standard_normal((6, 4, 3)).astype(np.float32), rng.integers(0, 4, (6, 3))
+    elif case == "unbatched":
+        z, y = z[0], y[0]
+    elif case == "list":
+        z, y = z.tolist(), y.tolist()
+    with kernels(True):
+        assert fast_losses.cross_entropy_forward(make(), z, y) is None
+    fast, plain = _ce_run(True, make, z, y, 1.0), _ce_run(False, make, z, y, 1.0)
+    for a, b in zip(fast, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda z, y: (np.where(np.arange(12).reshape(4, 3) == 5, np.nan, z), y), "NaN or inf"),
+    (lambda z, y: (np.where(np.arange(12).reshape(4, 3) == 5, -np.inf, z), y), "NaN or inf"),
+    (lambda z, y: (np.where(np.arange(12).reshape(4, 3) == 5, np.inf, z), y), "NaN or inf"),
+    (lambda z, y: (z, np.array([0, 1, 3, 0])), r"must lie in \[0, 3\)"),
+    (lambda z, y: (z, np.array([0, -1, 2, 0])), r"must lie in \[0, 3\)"),
+    (lambda z, y: (z, np.array([0, 1, 2])), r"expected target class indices \(4,\)"),
+])
+def test_cross_entropy_kernel_refuses_what_the_plain_code_refuses(bad, message):
+    rng = np.random.default_rng(2)
+    z, y = bad(rng.standard_normal((4, 3)), rng.integers(0, 3, 4))
+    for enabled in (True, False):
+        with kernels(enabled), pytest.raises(ValueError, match=message):
+            mt.CrossEntropyLoss()(z, y)
+
+
+CHAINS = {
+    "linear-relu-linear": lambda: mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3)),
+    "relu-first": lambda: mt.Sequential(mt.ReLU(), mt.Linear(4, 5), mt.ReLU(), mt.Linear(5, 2)),
+    "no-bias": lambda: mt.Sequential(mt.Linear(4, 6, bias=False), mt.ReLU(), mt.Linear(6, 3)),
+    "one-linear": lambda: mt.Sequential(mt.Linear(4, 3)),
+    "relu-only": lambda: mt.Sequential(mt.ReLU()),
+    "deep": lambda: mt.Sequential(*[m for _ in range(3) for m in (mt.Linear(4, 4), mt.ReLU())]),
+    # declined by the kernel (the children are called one by one): the results must still agree
+    "frozen-first": lambda: mt.Sequential(mt.Linear(4, 5).requires_grad_(False), mt.ReLU(), mt.Linear(5, 2)),
+    "shared": lambda: (lambda lin: mt.Sequential(lin, mt.ReLU(), lin))(mt.Linear(4, 4)),
+    "other-layer": lambda: mt.Sequential(mt.Linear(4, 5), mt.Tanh(), mt.Linear(5, 2)),
+    "big-weight": lambda: mt.Sequential(mt.Linear(4, 4200), mt.ReLU(), mt.Linear(4200, 2)),
+}
+
+
+def _chain_run(make, x, dys, enabled, method):
+    """Two forwards, then their backwards newest first; outputs, dx's, grads and the end state."""
+    with kernels(enabled):
+        mt.manual_seed(0)
+        model = make()
+        out = [model(x), model(x * 0.5)]
+        grads = []
+        for dy in reversed(dys):
+            result = getattr(model, method)(dy)
+            out.append(np.zeros(0) if result is None else result)
+            grads += [np.zeros(0) if p.grad is None else p.grad.copy() for p in model.parameters()]
+        state = [(len(m.__dict__["_stack"]), m.__dict__["_shown"],
+                  [v for k, v in m.__dict__.items() if k in ("_x", "_mask")]) for m in model]
+    return out + grads, state
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", ["backward", "backward_params"])
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_sequential_chain_kernel_equals_plain_bitwise(chain, method, dtype):
+    """kernels/containers.py: the same outputs, dx, gradients (summed over two calls) and frames."""
+    rng = np.random.default_rng(3)
+    with default_dtype(dtype):
+        x = rng.standard_normal((5, 4)).astype(dtype)
+        mt.manual_seed(0)
+        out_features = CHAINS[chain]()(x).shape[1]
+        dys = [rng.standard_normal((5, out_features)).astype(dtype) for _ in range(2)]
+        fast, fast_state = _chain_run(CHAINS[chain], x, dys, True, method)
+        plain, plain_state = _chain_run(CHAINS[chain], x, dys, False, method)
+    for a, b in zip(fast, plain, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert fast_state == plain_state == [(0, None, [None] * len(s[2])) for s in plain_state]
+
+
+def test_sequential_chain_kernel_runs_for_the_small_model_and_declines_otherwise():
+    from minitorch.kernels import containers as fast_containers
+
+    x = np.ones((2, 4), np.float32)
+    with kernels(True):
+        model = CHAINS["linear-relu-linear"]()
+        assert fast_containers.sequential_forward(model, x) is not NotImplemented
+        assert fast_containers.sequential_backward(model, np.ones((2, 3), np.float32), True) is None
+        with mt.no_grad():
+            assert fast_containers.sequential_forward(model, x) is NotImplemented
+        for name in ("frozen-first", "shared", "other-layer", "big-weight"):
+            model = CHAINS[name]()
+            dy = np.ones_like(model(x))
+            assert fast_containers.sequential_backward(model, dy, False) is NotImplemented
+
+
+def test_sequential_chain_kernel_refuses_a_wrong_dy_and_leaves_the_call_waiting():
+    model = CHAINS["linear-relu-linear"]()
+    x = np.ones((2, 4), np.float32)
+    with kernels(True):
+        model(x)
+        with pytest.raises(ValueError, match=r"Linear.backward: expected dy of the output's shape \(2, 3\)"):
+            model.backward_params(np.ones((2, 4), np.float32))
+        assert [len(m.__dict__["_stack"]) for m in model] == [1, 1, 1]
+        model.backward_params(np.ones((2, 3), np.float32))
+        assert [len(m.__dict__["_stack"]) for m in model] == [0, 0, 0]
+
+
+def test_sequential_chain_kernel_runs_a_patched_method(monkeypatch):
+    """A patched Linear/ReLU method (a probe, a hook) is called: the chain is then run child by child."""
+    calls = []
+    original = mt.ReLU.backward
+    monkeypatch.setattr(mt.ReLU, "backward", lambda self, dy: calls.append(1) or original(self, dy))
+    model = CHAINS["linear-relu-linear"]()
+    with kernels(True):
+        model(np.ones((2, 4), np.float32))
+        model.backward_params(np.ones((2, 3), np.float32))
+    assert calls == [1]

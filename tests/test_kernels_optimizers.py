@@ -185,13 +185,10 @@ def test_non_contiguous_arrays_take_the_numpy_path():
 
 
 def test_use_kernels_switch():
+    use_kernels(True)
     assert kernels_enabled()
-    try:
-        use_kernels(False)
-        assert not kernels_enabled()
-    finally:
-        use_kernels(True)
-    assert kernels_enabled()
+    use_kernels(False)
+    assert not kernels_enabled()
 
 
 def test_thread_policy_and_explicit_setting():
@@ -235,13 +232,11 @@ def test_the_dispatcher_finds_these_kernels_by_the_plain_functions_names():
 
     def adam() -> None: ...
 
+    use_kernels(True)
     assert fast_or_plain("optimizers", sgd) is fast.sgd
     assert fast_or_plain("optimizers", adam) is fast.adam
-    try:
-        use_kernels(False)
-        assert fast_or_plain("optimizers", sgd) is sgd
-    finally:
-        use_kernels(True)
+    use_kernels(False)
+    assert fast_or_plain("optimizers", sgd) is sgd
 
 
 def test_apply_policy_for_keeps_its_decision_per_parameter_list() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workloads._common import Step, batch_pool, minitorch_model, minitorch_step, torch_model, torch_step
+from workloads.mlp import numpy_step
 
 IRIS = (4, 16, 3)
 MLP = (784, 512, 256, 10)
@@ -44,6 +45,7 @@ def torch_infer(sizes: tuple[int, ...]) -> Step:
 
 WORKLOADS = {
     "iris 4-16-3 sgd b16": {"mt-fit": lambda: minitorch_step(IRIS, 16),
-                            "torch": lambda: torch_step(IRIS, 16)},
+                            "torch": lambda: torch_step(IRIS, 16),
+                            "numpy-hand": lambda: numpy_step(IRIS, 16)},  # the floor for NumPy here
     "infer 784-512-256-10 n1": {"mt": lambda: minitorch_infer(MLP), "torch": lambda: torch_infer(MLP)},
 }

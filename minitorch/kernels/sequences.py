@@ -3,9 +3,11 @@ Embedding's lookup and scatter-add (``minitorch/layers/embedding.py``); same sig
 rounding, fewer passes.
 
 The plain loops read as their equations and allocate each intermediate; inside a Python loop of
-L steps over small (N, 4H) blocks the number of NumPy calls per step is the cost. These kernels
-write every step into preallocated arrays (``out=``) and merge element-wise passes, so a step of
-the LSTM costs about 11 NumPy calls forward and 11 backward instead of about 25 and 30.
+L steps over small (N, 4H) blocks the NumPy calls per step are the cost, and a call on a column
+slice or with a broadcast row costs several times one on a contiguous block (NumPy's general
+iterator against its flat loop). These kernels write every step into preallocated arrays
+(``out=``), merge element-wise passes and run each call on contiguous blocks: about 12 calls
+forward and 17 backward per step, all flat, instead of about 25 and 30.
 The caches are the plain ones, so a forward from one and a backward from the other agree.
 The loops' large arrays come from the kernels' small pool (``kernels/pool.py``): an array is
 reused once nothing holds it, which saves the page faults of fresh memory on every call.
@@ -23,22 +25,28 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     i, f, o = sigmoid, g = tanh; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t)).
 
     Saves: sigmoid(a) = 0.5 * tanh(0.5 a) + 0.5 is taken for the whole (N, 4H) block at once:
-    a's i, f, o columns are halved (one multiply by a column-scale row), one tanh covers all four
+    a's i, f, o columns are halved (one multiply by a column-scale block), one tanh covers all four
     gates, and one multiply-add maps the i, f, o columns to 0.5 u + 0.5 (g's columns: u * 1 + 0).
-    That is 4 passes over the block instead of 13 over its slices; the product h @ W_hh.T is
-    written straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries).
+    The scale and shift are full (N, 4H) blocks, not (4H,) rows: NumPy runs a ufunc over operands of
+    one contiguous shape in one flat loop, but a broadcast or a column slice goes through its general
+    iterator, several times slower on these small blocks. For the same reason the step's gates are
+    copied once into a gate-major (4, N, H) block (a plain copy is cheap; each gate is then one
+    contiguous array), so the c and h updates are flat loops too. The product h @ W_hh.T is written
+    straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries).
     """
     T, N, G = xw.shape
     H = G // 4
     dtype = xw.dtype
-    scale = np.full(G, 0.5, dtype)
-    scale[2 * H:3 * H] = 1.0  # g is a tanh: not halved
-    shift = np.full(G, 0.5, dtype)
-    shift[2 * H:3 * H] = 0.0
+    scale = np.full((N, G), 0.5, dtype)
+    scale[:, 2 * H:3 * H] = 1.0  # g is a tanh: not halved
+    shift = np.full((N, G), 0.5, dtype)
+    shift[:, 2 * H:3 * H] = 0.0
     hs = _empty((T + 1, N, H), dtype)
     cs = _empty((T + 1, N, H), dtype)
     gates = _empty((T, N, G), dtype)
     tanh_cs = _empty((T, N, H), dtype)
+    step = np.empty((4, N, H), dtype=dtype)  # this step's gates, gate-major
+    i, f, g, o = step
     ig = np.empty((N, H), dtype=dtype)
     hs[0], cs[0] = h0, c0
     W_hhT = np.ascontiguousarray(W_hh.T)  # BLAS runs the small per-step product faster on it
@@ -50,7 +58,7 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
         np.tanh(a, out=a)
         a *= scale
         a += shift  # i, f, o = 0.5 tanh(0.5 a) + 0.5;  g = tanh(a)
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        np.copyto(step, a.reshape(N, 4, H).transpose(1, 0, 2))
         np.multiply(f, cs[t], out=cs[t + 1])
         np.multiply(i, g, out=ig)
         cs[t + 1] += ig
@@ -65,38 +73,45 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
     da = [dc g, dc c_{t-1}, dc i, dh tanh(c_t)] * [i(1-i), f(1-f), 1-g**2, o(1-o)];
     dh = da @ W_hh; dc = dc * f).
 
-    Saves: the gate derivatives [i(1-i), f(1-f), 1-g**2, o(1-o)] and 1 - tanh(c_t)**2 are computed
-    for all L steps in a few whole-array passes before the loop (large arrays, no Python overhead
-    per step); inside the loop each step is 11 NumPy calls writing into preallocated arrays, and
-    da @ W_hh goes straight into dh's buffer.
+    Saves: every element-wise call of a step runs on whole contiguous blocks. The step's gates are
+    copied once into a gate-major (4, N, H) block, da is built there (the four products into its
+    four gate blocks, one (4, N, H) multiply by the derivatives [i(1-i), f(1-f), 1-g**2, o(1-o)],
+    themselves two whole-block passes and two on g) and copied once into da_all's (N, 4H) rows;
+    column slices of the (N, 4H) arrays would send each of those calls through NumPy's general
+    iterator. 1 - tanh(c_t)**2 is taken for all L steps before the loop; da @ W_hh goes straight
+    into dh's buffer.
     """
     cs, gates, tanh_cs = cache
-    T, _, G = gates.shape
+    T, N, G = gates.shape
     H = G // 4
-    deriv = _empty(gates.shape, gates.dtype)
-    np.subtract(1, gates, out=deriv)
-    deriv *= gates  # sigmoid' = y (1 - y) for i, f, o ...
-    np.square(gates[..., 2 * H:3 * H], out=deriv[..., 2 * H:3 * H])
-    np.subtract(1, deriv[..., 2 * H:3 * H], out=deriv[..., 2 * H:3 * H])  # ... tanh' = 1 - g**2 for g
-    dtanh_c = _empty(tanh_cs.shape, tanh_cs.dtype)
+    dtype = gates.dtype
+    dtanh_c = _empty(tanh_cs.shape, dtype)
     np.square(tanh_cs, out=dtanh_c)
     np.subtract(1, dtanh_c, out=dtanh_c)
-    da_all = _empty(gates.shape, gates.dtype)
+    da_all = _empty(gates.shape, dtype)
+    step = np.empty((4, N, H), dtype=dtype)  # this step's gates, gate-major
+    i, f, g, o = step
+    deriv = np.empty((4, N, H), dtype=dtype)
+    da = np.empty((4, N, H), dtype=dtype)
     dh, dc = dh_n.copy(), dc_n.copy()
     tmp = np.empty_like(dh)
     for t in reversed(range(T)):
+        np.copyto(step, gates[t].reshape(N, 4, H).transpose(1, 0, 2))
         dh += dhs[t]
-        i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
         np.multiply(dh, o, out=tmp)
         tmp *= dtanh_c[t]
         dc += tmp
-        da = da_all[t]
-        np.multiply(dc, g, out=da[:, :H])
-        np.multiply(dc, cs[t], out=da[:, H:2 * H])
-        np.multiply(dc, i, out=da[:, 2 * H:3 * H])
-        np.multiply(dh, tanh_cs[t], out=da[:, 3 * H:])
-        da *= deriv[t]
-        np.matmul(da, W_hh, out=dh)
+        np.multiply(dc, g, out=da[0])
+        np.multiply(dc, cs[t], out=da[1])
+        np.multiply(dc, i, out=da[2])
+        np.multiply(dh, tanh_cs[t], out=da[3])
+        np.subtract(1, step, out=deriv)
+        deriv *= step  # sigmoid' = y (1 - y) for i, f, o ...
+        np.square(g, out=deriv[2])
+        np.subtract(1, deriv[2], out=deriv[2])  # ... tanh' = 1 - g**2 for g
+        da *= deriv
+        np.copyto(da_all[t].reshape(N, 4, H), da.transpose(1, 0, 2))
+        np.matmul(da_all[t], W_hh, out=dh)
         dc *= f
     return da_all, da_all, dh, dc
 
@@ -113,36 +128,74 @@ def lookup_rows(weight, ids):
 
 
 def _rank_within_repeats(ids):
-    """(order, sorted_ids, first, rank): ids sorted (order = argsort, any order within a run of equal
-    ids), first[j] = position j of the sorted ids starts a run, rank[j] = its place within its run."""
+    """(sorted_ids, order, first, rank) for 1-D integer ids in [0, some bound): ids sorted STABLY
+    (order = the positions, ascending within a run of equal ids), first[j] = position j of the
+    sorted ids starts a run, rank[j] = its place within its run.
+
+    The stable order comes from one sort of the keys (id << b) | position, b = bits of n (no two
+    equal), cheaper than a stable argsort; keys that could overflow int64 fall back to
+    ``argsort(kind="stable")``.
+    """
     n = len(ids)
-    order = np.argsort(ids)
-    sorted_ids = ids[order]
+    bits = n.bit_length()
+    if int(ids.max()) < 1 << (62 - bits):
+        key = ids.astype(np.int64)
+        key <<= bits
+        key |= np.arange(n)
+        key.sort()
+        sorted_ids = key >> bits
+        order = key & ((1 << bits) - 1)
+    else:
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
     first = np.empty(n, dtype=bool)  # where a run of equal ids starts
     first[0] = True
     np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
-    positions = np.arange(n)
-    rank = positions - np.maximum.accumulate(np.where(first, positions, 0))  # place within its run
-    return order, sorted_ids, first, rank
+    starts = np.flatnonzero(first)
+    rank = np.arange(n) - starts[np.cumsum(first) - 1]  # place within its run
+    return sorted_ids, order, first, rank
+
+
+def _add_by_rank(target, ids, rows, assign_first):
+    """target[ids[k]] += rows[k] rank by rank (see scatter_add_rows); with assign_first, rank 0 is
+    assigned (target's rows there are zeros). Repeats of one id are added in the order of their
+    positions, as ``np.add.at`` adds them, so the sums are the same to the bit. Returns the distinct
+    ids, sorted."""
+    sorted_ids, order, first, rank = _rank_within_repeats(ids)
+    for r in range(int(rank.max()) + 1):
+        at = first if r == 0 else rank == r
+        if r == 0 and assign_first:
+            into, source = _rows_of(target), _rows_of(rows)
+            if into.dtype != source.dtype:  # one of them is not one block of rows: element-wise
+                into, source = target, rows
+            into[sorted_ids[at]] = source[order[at]]
+        else:
+            target[sorted_ids[at]] += rows[order[at]]
+    return sorted_ids[first]
+
+
+def _rows_of(a):
+    """a's rows as single items of row-size bytes (a view) when a is one C-contiguous block, else a:
+    fancy indexing then copies each row as one item instead of walking it element by element."""
+    if a.ndim < 2 or not a.flags.c_contiguous or a.size == 0:
+        return a
+    return a.reshape(len(a), -1).view(np.dtype((np.void, a[0].nbytes))).reshape(len(a))
 
 
 def scatter_rows(num_rows, ids, rows):
     """Kernel of ``embedding.scatter_rows`` (same formula: zeros (num_rows, dim), then
     out[ids[k]] += rows[k] for every k, repeated ids adding up).
 
-    Saves: the zeros come from ``np.zeros`` (calloc: no separate fill pass where the allocator hands
-    out fresh pages); the ids are ranked within their repeats as in ``scatter_add_rows``, and rank 0
-    (every id's first occurrence, most rows) is ASSIGNED, ``out[ids_0] = rows_0``: no gather of zeros,
-    no add. Each further rank is one vectorised ``+=``.
+    Saves: the gather of zeros and the add for most rows. The ids are ranked within their repeats
+    and rank 0 (every id's first occurrence, most rows) is ASSIGNED, ``out[ids_0] = rows_0``; each
+    further rank is one vectorised gather-add-scatter. Equal to the plain form bitwise.
+    The gradient is always a fresh ``np.zeros`` array: recycling the last one would save its zero
+    fill, but rows written into it in place by other code since could not be ruled out without
+    reading all of it.
     """
     out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
-    if len(ids) == 0:
-        return out
-    order, sorted_ids, first, rank = _rank_within_repeats(ids)
-    out[sorted_ids[first]] = rows[order[first]]
-    for r in range(1, int(rank.max()) + 1):
-        at = rank == r
-        out[sorted_ids[at]] += rows[order[at]]
+    if len(ids):
+        _add_by_rank(out, ids, rows, assign_first=True)
     return out
 
 
@@ -151,14 +204,10 @@ def scatter_add_rows(target, ids, rows):
     repeated ids adding up; the plain form is ``np.add.at(target, ids, rows)``).
 
     Saves: ``np.add.at`` handles one row at a time. Here the ids are ranked within their repeats
-    (one argsort, not a stable one: any order within a run will do): rank 0 is every id's first
-    occurrence, rank 1 its second, ... Within a rank no id repeats, so ``target[ids_r] += rows_r``
-    is an ordinary buffered fancy-index update: one vectorised gather-add-scatter per rank (a
-    handful with 30 % repeated ids) instead of one small update per row.
+    (one sort): rank 0 is every id's first occurrence, rank 1 its second, ... Within a rank no id
+    repeats, so ``target[ids_r] += rows_r`` is an ordinary buffered gather-add-scatter: one
+    vectorised update per rank (a handful with 30 % repeated ids) instead of one small update per
+    row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions).
     """
-    if len(ids) == 0:
-        return
-    order, sorted_ids, first, rank = _rank_within_repeats(ids)
-    for r in range(int(rank.max()) + 1):
-        at = rank == r if r else first
-        target[sorted_ids[at]] += rows[order[at]]
+    if len(ids):
+        _add_by_rank(target, ids, rows, assign_first=False)

@@ -60,13 +60,16 @@ class CrossEntropyLoss(Loss):
         self._probs: np.ndarray | None = None
         self._wq: np.ndarray | None = None
         self._unbatched: bool | None = None
+        self._dlogits: np.ndarray | None = None  # the fast room's cache
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
+        if kernels_enabled():  # fast room: the same loss for (N, C) logits and plain class indices
+            loss = fast.cross_entropy_forward(self, input, target)
+            if loss is not None:
+                return loss
         z, unbatched = check_class_scores(input, "CrossEntropyLoss", "logits")
         y = self._check_target(np.asarray(target), z, unbatched)
         eps, c, indices = self.label_smoothing, z.shape[1], y.ndim < z.ndim
-        if kernels_enabled() and indices and z.ndim == 2 and not eps and self._plain_targets(y, unbatched):
-            return fast.cross_entropy_indices_forward(self, z, y)  # fast room: the same loss, no (N, C) q
         s, exp_s, sum_exp = shifted_exp(z, axis=1)
         log_p = s - np.log(sum_exp)
         w = _along_class_axis(self, z)
@@ -82,17 +85,17 @@ class CrossEntropyLoss(Loss):
         return self._reduce(losses.reshape(()) if unbatched else losses, count)
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
+        if self._dlogits is not None:  # forward ran in the fast room: its partner kernel, the same dz
+            return fast.cross_entropy_backward(self, dloss)
         p = self._cached(self._probs)
         wq = self._wq
-        if wq is None:  # forward ran in the fast room: its partner kernel, the same dz
-            return fast.cross_entropy_indices_backward(self, dloss)
         dl = _per_class(self._upstream(dloss, p.dtype, 0))
         # w.r.t. input
         dz = dl * (p * wq.sum(axis=1, keepdims=True) - wq)
         return dz[0] if self._unbatched else dz
 
     def _plain_targets(self, y: np.ndarray, unbatched: bool) -> bool:
-        """No weight, no ignored target, batched: "mean" divides by l.size (the kernel's case too)."""
+        """No weight, no ignored target, batched: "mean" divides by l.size."""
         return self.weight is None and not unbatched and not (y == self.ignore_index).any()
 
     def _check_target(self, y: np.ndarray, z: np.ndarray, unbatched: bool) -> np.ndarray:
