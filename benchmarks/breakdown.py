@@ -142,6 +142,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--block-s", type=float, default=0.04)
     parser.add_argument("--warm-s", type=float, default=0.05)
     args = parser.parse_args(argv)
+    import minitorch as mt
+
+    # the step and its GEMM floor at the same, fixed thread count (the process's BLAS count): the
+    # default policy would pick a count per model from measured step times (minitorch/threads.py)
+    mt.set_num_threads(mt.get_num_threads())
     out = {name: measure(sizes, batch, args.blocks, args.block_s, args.warm_s)
            for name, (sizes, batch) in SIZES.items()}
     print(json.dumps(out))

@@ -1,13 +1,18 @@
 """How many threads NumPy's BLAS uses: ``mt.set_num_threads(n)``, ``mt.get_num_threads()``, and the default.
 
 The default policy ("auto"): a model with fewer than ``SMALL_MODEL`` parameters trains with 1 BLAS
-thread, a larger one with every thread the BLAS started with. The optimizer kernels
+thread. A larger one is timed: its first steps run with 1 thread, the next ones with every thread the
+BLAS started with, and the count whose ``PROBE_STEPS`` steps took less wall-clock time in all is kept
+(more threads only when at least 10 % faster, ``MARGIN``; their timing stops as soon as they have
+lost) until the next probe, ``REPROBE_S`` seconds later (the wait doubles, up to ``REPROBE_MAX_S``,
+while the choice stays the same). The optimizer kernels
 (``minitorch.kernels.optimizers``, which ``SGD.step``/``Adam.step`` run while kernels are on) apply it
-at each step with ``apply_policy_for``, so it holds for ``mt.fit`` and for a hand-written loop alike; the
-count then stays until the next step or ``set_num_threads``. Why: a small product gains next to
+at each step with ``apply_policy_for``, so it holds for ``mt.fit`` and for a hand-written loop alike;
+the count then stays until the next step or ``set_num_threads``. Why: a small product gains next to
 nothing from a second thread on an idle machine, and loses badly when another process keeps a core
 busy, because the product waits for the worker thread that the busy core's scheduler is not running
-(docs/benchmarks.md measures both).
+(docs/benchmarks.md measures both). A large model gains from the second thread on an idle machine
+and loses many times over on a busy one: only a measurement tells the two apart.
 ``set_num_threads(n)`` replaces the policy with n threads everywhere; ``set_num_threads(None)`` restores
 it; the environment variable ``MINITORCH_NUM_THREADS`` (read at import) sets n for a process.
 
@@ -18,14 +23,22 @@ without it, ``set_num_threads`` raises ImportError and the policy does nothing.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
 
 SMALL_MODEL = 100_000  # parameters: below this, one BLAS thread (docs/benchmarks.md, "threads")
+PROBE_STEPS = 5  # steps timed at each thread count in a probe (after one untimed step per switch)
+REPROBE_S, REPROBE_MAX_S = 2.0, 60.0  # seconds from one probe to the next: first wait, longest wait
+# more threads are kept only if their steps took under MARGIN x one thread's time: a wrong choice of
+# more threads on a busy machine costs many times a step, a wrong choice of one thread less than 2x
+MARGIN = 0.9
+_clock = time.perf_counter  # wall clock: what contention for the cores costs is waiting, not CPU time
 
+# apply_policy_for's kept decision: the last parameter list, its count, its probe (None below SMALL_MODEL)
 _state: dict[str, Any] = {"controllers": None, "explicit": None, "current": None, "max": None,
-                          "last_key": None, "last_want": None}  # apply_policy_for's kept decision
+                          "last_key": None, "last_want": None, "last_probe": None}
 
 
 def _controllers() -> list[Any]:
@@ -66,7 +79,8 @@ def get_num_threads() -> int:
 
 def policy(n_params: int) -> int:
     """The thread count for training a model of ``n_params`` parameters: the explicit setting if any,
-    else 1 below SMALL_MODEL, else every thread the BLAS started with."""
+    else 1 below SMALL_MODEL, else every thread the BLAS started with (the count ``apply_policy_for``
+    then times against 1 thread)."""
     if _state["explicit"] is not None:
         return _state["explicit"]
     if _state["max"] is None:
@@ -89,8 +103,10 @@ def apply_policy(n_params: int) -> None:
 
 def apply_policy_for(params: list[Any]) -> None:
     """``apply_policy`` for the model made of ``params`` (Parameters or arrays, each with ``.size``
-    or ``.data.size``). The decision is kept for the last parameter list seen (by identity), so a
-    training loop pays one tuple comparison per step, not a sum over the parameters."""
+    or ``.data.size``), called once per training step. Below SMALL_MODEL parameters: 1 thread. From
+    SMALL_MODEL up, the ``_Probe`` of this parameter list picks the count from the measured step
+    times. Decisions are kept per parameter list (by identity; 8 lists at most), so a training loop
+    pays one tuple comparison and one clock read per step, not a sum over the parameters."""
     if _state["explicit"] is not None:
         return
     key = tuple(map(id, params))
@@ -100,8 +116,64 @@ def apply_policy_for(params: list[Any]) -> None:
         except ImportError:
             return
         _state["last_key"], _state["last_want"] = key, want
-    if _state["last_want"] != _state["current"]:
-        _set(_state["last_want"])
+        probe = None
+        if want > 1:
+            probe = _probes.pop(key, None) or _Probe(want)
+            _probes[key] = probe
+            while len(_probes) > 8:
+                del _probes[next(iter(_probes))]
+        _state["last_probe"] = probe
+    probe = _state["last_probe"]
+    want = _state["last_want"] if probe is None else probe.tick(_clock())
+    if want != _state["current"]:
+        _set(want)
+
+
+class _Probe:
+    """The thread count for one large model, chosen by timing its steps at 1 thread and at ``most``.
+
+    ``tick(now)`` is called at the start of each step's update, so the time since the previous tick is
+    one whole step, run at the count the previous tick returned. The step right after a switch is not
+    counted (the worker threads wake up in it). One thread is timed first: the probe stops timing ``most``
+    threads as soon as their timed steps have taken longer than the one-thread steps allow, since on a
+    busy machine one such step can cost what dozens of one-thread steps do.
+    """
+
+    def __init__(self, most: int) -> None:
+        self.candidates = (1, most)
+        self.chosen = most
+        self.times: dict[int, list[float]] = {}
+        self.probing = 0  # index into candidates while a probe runs; -1 between probes
+        self.last: float | None = None
+        self.next_probe = 0.0
+        self.wait = REPROBE_S
+
+    def tick(self, now: float) -> int:
+        last, self.last = self.last, now
+        if self.probing < 0:
+            if now < self.next_probe:
+                return self.chosen
+            self.probing, self.times = 0, {}
+            return self.candidates[0]
+        count = self.candidates[self.probing]
+        if last is not None:
+            self.times.setdefault(count, []).append(now - last)
+        spent = self.times.get(count, [])
+        one = sum(self.times.get(1, [0.0])[1:])  # the first one is the untimed step
+        lost = self.probing == 1 and sum(spent[1:]) >= one / MARGIN
+        if len(spent) <= PROBE_STEPS and not lost:
+            return count
+        self.probing += 1
+        if self.probing < len(self.candidates):
+            return self.candidates[self.probing]
+        most = self.candidates[1]
+        best = most if not lost and sum(spent[1:]) < MARGIN * one else 1
+        self.wait = min(2 * self.wait, REPROBE_MAX_S) if best == self.chosen else REPROBE_S
+        self.chosen, self.probing, self.next_probe = best, -1, now + self.wait
+        return best
+
+
+_probes: dict[tuple[int, ...], _Probe] = {}  # per parameter list, the most recently used last
 
 
 def _set(n: int) -> None:

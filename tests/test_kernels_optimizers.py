@@ -252,11 +252,64 @@ def test_apply_policy_for_keeps_its_decision_per_parameter_list() -> None:
         threads.apply_policy_for(small)
         assert mt.get_num_threads() == 1
         threads.apply_policy_for(large)
-        assert mt.get_num_threads() == threads._state["max"]
+        assert threads._state["last_probe"] is not None  # a large model's count is measured (below)
         threads.apply_policy_for(small)
+        assert threads._state["last_probe"] is None
         assert mt.get_num_threads() == 1
         mt.set_num_threads(threads._state["max"])  # an explicit setting wins over the kept decision
         threads.apply_policy_for(small)
         assert mt.get_num_threads() == threads._state["max"]
     finally:
         mt.set_num_threads(saved)
+
+
+def test_the_thread_probe_keeps_the_count_whose_steps_took_less_time(monkeypatch) -> None:
+    """A large model's steps are timed at the BLAS's thread count and at 1; the faster count is kept
+    until the next probe, and a changed machine (the other count now faster) is followed."""
+    pytest.importorskip("threadpoolctl")
+    import minitorch as mt
+
+    saved = threads._state["explicit"]
+    most = threads._state["max"] or threads.get_num_threads()
+    if most < 2:
+        pytest.skip("one BLAS thread only: nothing to choose")
+    now = [0.0]
+    cost = {most: 1.0, 1: 3.0}  # seconds per step at each count: the second thread pays here
+    monkeypatch.setattr(threads, "_clock", lambda: now[0])
+    large = [mt.Parameter(np.zeros(threads.SMALL_MODEL, np.float32))]
+
+    def steps(n: int) -> list[int]:
+        seen = []
+        for _ in range(n):
+            threads.apply_policy_for(large)
+            seen.append(mt.get_num_threads())
+            now[0] += cost[seen[-1]]
+        return seen
+
+    try:
+        mt.set_num_threads(None)
+        threads._probes.clear()
+        first = steps(2 * (threads.PROBE_STEPS + 1) + 1)
+        assert first[0] == 1 and most in first and first[-1] == most
+        assert set(steps(int(threads.REPROBE_S // cost[most]))) == {most}  # no probe before REPROBE_S
+        cost[most], cost[1] = 5.0, 1.0  # the machine got busy: one thread is now faster
+        later = steps(4 * (threads.PROBE_STEPS + 2))
+        assert later[-1] == 1
+        mt.set_num_threads(most)  # an explicit setting is never overruled by the probe
+        assert set(steps(20)) == {most}
+    finally:
+        threads._probes.clear()
+        mt.set_num_threads(saved)
+
+
+def test_the_probe_stops_timing_more_threads_once_they_have_lost() -> None:
+    """One thread is timed first; more threads are left after the first timed step that takes longer
+    than all the one-thread steps allow (on a busy machine, one such step costs dozens of others)."""
+    probe, now, seen = threads._Probe(4), 0.0, []
+    cost = {4: 10.0, 1: 1.0}
+    for _ in range(60):
+        seen.append(probe.tick(now))
+        now += cost[seen[-1]]
+    assert seen[:threads.PROBE_STEPS + 1] == [1] * (threads.PROBE_STEPS + 1)
+    runs = "".join("m" if n == 4 else "1" for n in seen)
+    assert "mm" in runs and "mmm" not in runs  # every probe: the untimed step and one timed, then stop
