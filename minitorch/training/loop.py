@@ -67,6 +67,10 @@ def fit(
     ``on_epoch_end`` run, and ``scheduler.step()`` — ``scheduler.step(val_loss or loss)`` for a
     scheduler whose step needs a value (ReduceLROnPlateau) — moves the learning rate.
 
+    Threads: the optimizer's step sets NumPy's BLAS threads by the default policy (1 thread for a
+    model under 100k parameters; a larger one keeps the count its timed steps favour), unless
+    ``mt.set_num_threads(n)`` fixed a count (docs/how-to/speed.md).
+
     train_loader: an ``mt.DataLoader`` or any re-iterable of (xb, yb) batches.
     metrics:  names (``"accuracy"``, ``"f1"``, ``"mse"``... see ``mt.metrics``) or functions
               ``fn(y_true, y_pred)``; () for none; "auto" (the default) follows the loss
