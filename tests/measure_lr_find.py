@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 import minitorch as mt
+from minitorch.diagnostics.lr_find import longest_decrease
 
 
 def spirals(seed):
@@ -76,14 +77,8 @@ def train(task, seed, lr):
 
 def previous_valley(lrs, smoothed):
     """The whole curve; the rate halfway into the longest decreasing run (no trimming)."""
-    run, end = [1] * len(smoothed), 0
-    for i in range(1, len(smoothed)):
-        for j in range(i):
-            if smoothed[i] < smoothed[j] and run[j] + 1 > run[i]:
-                run[i] = run[j] + 1
-        if run[i] > run[end]:
-            end = i
-    start = end - run[end] + 1
+    end, length = longest_decrease(smoothed)
+    start = end - length + 1
     return float(lrs[start + (end - start) // 2])
 
 

@@ -141,16 +141,22 @@ def valley(lrs: list[float], smoothed: list[float], num_iter: int) -> float:
     if hi <= 0:
         return math.nan
     lrs, smoothed = lrs[lo:hi], smoothed[lo:hi]
-    run = [1] * len(smoothed)  # run[i]: the longest decreasing subsequence ending at step i
+    end, length = longest_decrease(smoothed)
+    return float(lrs[max(end - length + length // 3 + length // 6, 0)])
+
+
+def longest_decrease(values: list[float]) -> tuple[int, int]:
+    """(end, length) of the longest strictly decreasing subsequence of ``values``: the first index
+    where such a subsequence of the greatest length ends, and that length (1 for a rising curve)."""
+    run = [1] * len(values)  # run[i]: the longest decreasing subsequence ending at step i
     end = 0
-    for i in range(1, len(smoothed)):
+    for i in range(1, len(values)):
         for j in range(i):
-            if smoothed[i] < smoothed[j] and run[j] + 1 > run[i]:
+            if values[i] < values[j] and run[j] + 1 > run[i]:
                 run[i] = run[j] + 1
         if run[i] > run[end]:
             end = i
-    length = run[end]
-    return float(lrs[max(end - length + length // 3 + length // 6, 0)])
+    return end, run[end]
 
 
 def _steepest(lrs: list[float], smoothed: list[float]) -> float:
