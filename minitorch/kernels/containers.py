@@ -36,7 +36,7 @@ _hide = call_frames._hide
 # which keep big arrays in the pool and recycle their passes; this loop is for small models, where
 # the per-call Python work costs more than the arithmetic.
 SMALL_WEIGHT_BYTES = 65536
-Linear: Any = None  # the layer classes, imported on first use (the layers package imports containers)
+Linear: Any = None  # the layer classes, named by the layers package (register_chain_layers)
 ReLU: Any = None
 _CHAIN_TYPES: set[type] = set()
 _FORWARD_NAMES = ("forward",)
@@ -45,13 +45,13 @@ _METHODS = _FORWARD_NAMES + _BACKWARD_NAMES
 _own_methods: list[tuple[type, str, Any]] = []  # (class, name, method as defined)
 
 
-def _import_layers() -> None:
+def register_chain_layers(linear: type, relu: type) -> None:
+    """The Linear and ReLU classes this loop runs (exact types), named by ``minitorch.layers`` when
+    it is imported: the fast room imports no layer. Until then every chain runs child by child."""
     global Linear, ReLU
-    from minitorch.layers.activations import ReLU
-    from minitorch.layers.linear import Linear
-
-    _CHAIN_TYPES.update((Linear, ReLU))
-    _own_methods.extend((cls, name, getattr(cls, name)) for cls in (Linear, ReLU) for name in _METHODS)
+    Linear, ReLU = linear, relu
+    _CHAIN_TYPES.update((linear, relu))
+    _own_methods.extend((cls, name, getattr(cls, name)) for cls in (linear, relu) for name in _METHODS)
 
 
 def _methods_are_own(children: Any, names: tuple[str, ...]) -> bool:
@@ -82,8 +82,6 @@ def sequential_forward(model: Any, x: np.ndarray) -> Any:
     children = model.__dict__["_modules"].values()
     if not _grad_state.enabled or call_frames._recorders:
         return NotImplemented
-    if not _CHAIN_TYPES:
-        _import_layers()
     for m in children:
         if type(m) not in _CHAIN_TYPES or (type(m) is Linear and m.W.data.nbytes >= SMALL_WEIGHT_BYTES):
             return NotImplemented
@@ -143,8 +141,6 @@ def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
     ``_cached`` and ``_check_grad`` calls (one dy check in all).
     """
     children = list(model.__dict__["_modules"].values())
-    if not _CHAIN_TYPES:
-        _import_layers()
     if not children or not _chain_applies(children) or not _methods_are_own(children, _BACKWARD_NAMES):
         return NotImplemented
     last = children[-1]

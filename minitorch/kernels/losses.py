@@ -20,11 +20,14 @@ _ROW_STARTS: dict[tuple[int, int], np.ndarray] = {}  # (N, C) -> arange(N) * C: 
 _ONES = {np.dtype(t): np.ones((), t) for t in (np.float32, np.float64)}  # read-only 0-d ones
 for _one in _ONES.values():
     _one.flags.writeable = False
-_LossValue: Any = None  # minitorch.losses.base.LossValue (imported on first use: base imports this file)
 
 
-def cross_entropy_forward(loss_fn: Any, input: np.ndarray, target: np.ndarray) -> float | np.ndarray | None:
+def cross_entropy_forward(
+    loss_fn: Any, input: np.ndarray, target: np.ndarray
+) -> np.generic | np.ndarray | None:
     """``CrossEntropyLoss.forward`` for its common case, or None: then the plain code runs (and checks).
+    Returns the per-sample losses (reduction "none") or the reduced loss as a NumPy scalar, which
+    the layer wraps in its ``LossValue``.
 
     The case: ndarray logits z (N, C), N > 0, float32 or float64; ndarray class indices y (N,) of an
     integer dtype; no weight, no label smoothing, a negative ignore_index (the default -100).
@@ -73,13 +76,8 @@ def cross_entropy_forward(loss_fn: Any, input: np.ndarray, target: np.ndarray) -
     keep(loss_fn, {"_dlogits": dz, "_loss_shape": (n,), "_count": None})
     if loss_fn.reduction == "none":
         return losses
-    global _LossValue
-    if _LossValue is None:
-        from minitorch.losses.base import LossValue
-
-        _LossValue = LossValue
     total = np.add.reduce(losses, axis=None)
-    return _LossValue(total / n if loss_fn.reduction == "mean" else total)
+    return total / n if loss_fn.reduction == "mean" else total
 
 
 def cross_entropy_backward(loss_fn: Any, dloss: float | np.ndarray) -> np.ndarray:
