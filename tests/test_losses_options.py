@@ -6,6 +6,7 @@ float32 with the dtype kept)."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -309,3 +310,13 @@ def test_fast_room_equals_the_plain_formula(cls, dtype, reduction):
     np.testing.assert_array_equal(fast_loss, plain_loss)
     np.testing.assert_array_equal(fast_dx, plain_dx)
     assert fast_dx.dtype == plain_dx.dtype == dtype
+
+
+def test_kl_div_warns_about_mean_as_torch_does() -> None:
+    x, t = np.log(np.array([[0.5, 0.5]])), np.array([[0.9, 0.1]])
+    with pytest.warns(UserWarning, match=r"reduction='batchmean' divides by the batch size only"):
+        mt.KLDivLoss()(x, t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for reduction in ("batchmean", "sum", "none"):
+            mt.KLDivLoss(reduction=reduction)(x, t)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from minitorch.checks import check_bool
@@ -15,7 +17,7 @@ class KLDivLoss(ElementwiseLoss):
               (log_target=True), same shape   l (*)
     Forward:  log_target=False:  l = xlogy(t, t) - t * x      xlogy(t, t) = t * log(t), 0 where t == 0
               log_target=True:   l = exp(t) * (t - x)
-              loss = l reduced: "mean" divides by l.size (torch's default, which torch warns is not the
+              loss = l reduced: "mean" divides by l.size (torch's default; both libraries warn it is not the
               KL divergence), "batchmean" by the batch size x.shape[0] (the KL divergence per sample),
               "sum", or "none"
     Backward: dx = -dl * t              (*)   log_target=False
@@ -31,6 +33,16 @@ class KLDivLoss(ElementwiseLoss):
     def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
         super().__init__(reduction)
         self.log_target = check_bool(log_target, "KLDivLoss", "log_target")
+
+    def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
+        if self.reduction == "mean":  # as torch.nn.functional.kl_div warns
+            warnings.warn(
+                "KLDivLoss with reduction='mean' divides the total by the batch size and by the number "
+                "of elements per sample; reduction='batchmean' divides by the batch size only, which is "
+                "the KL divergence",
+                UserWarning, stacklevel=3,
+            )
+        return super().forward(input, target)
 
     def _check_values(self, x: np.ndarray, t: np.ndarray) -> None:
         if not self.log_target and t.size and t.min() < 0:
