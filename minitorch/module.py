@@ -347,15 +347,16 @@ class Module:
         Linear, given (out, in) and transposed into W; the names in ``TORCH_STATE_NAMES``), or a mix;
         values are arrays or CPU torch tensors. With ``strict=True`` (the default) every name must
         match (ValueError otherwise); with ``strict=False`` the matching names are loaded and the
-        others reported in the result, as PyTorch's ``load_state_dict``. Every shape and dtype is
+        others reported in the result, as PyTorch's ``load_state_dict`` (missing names in PyTorch's
+        spelling when ``state`` used PyTorch's names). Every shape and dtype is
         checked before anything changes: on error the module is exactly as before. Values are cast
         to each target's dtype.
         """
         who = f"{type(self).__name__}.load_state_dict"
         check_dict(state, who, "state")
         targets = self._state_targets()
-        state = _our_names(self, state, targets)
-        missing = [name for name in targets if name not in state]
+        state, spelled = _our_names(self, state, targets)
+        missing = [spelled.get(name, name) for name in targets if name not in state]
         unexpected = [name for name in state if name not in targets]
         if strict and (missing or unexpected):
             raise ValueError(
@@ -446,28 +447,31 @@ names differ (Linear: W -> weight transposed, b -> bias). Filled by ``minitorch.
 the conversion rules; the package imports interop, so the table is full before any model exists."""
 
 
-def _our_names(model: Module, state: dict[str, Any], targets: dict[str, Any]) -> dict[str, Any]:
-    """``state`` with PyTorch's names of our layers' arrays renamed (and transposed) to ours.
+def _our_names(
+    model: Module, state: dict[str, Any], targets: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``state`` with PyTorch's names of our layers' arrays renamed (and transposed) to ours, and
+    {our name: PyTorch's} for the model's arrays when ``state`` used a PyTorch name (else {}).
 
     Only names that are not already ours are looked at; the renaming rules are ``TORCH_STATE_NAMES``.
     """
     foreign = [name for name in state if name not in targets]
     if not foreign:
-        return state
+        return state, {}
     theirs: dict[str, tuple[str, bool]] = {}  # torch name -> (our name, transposed)
     for module_name, module in model.named_modules():
         prefix = f"{module_name}." if module_name else ""
         for ours, (torch_name, transposed) in TORCH_STATE_NAMES.get(type(module), {}).items():
             theirs[prefix + torch_name] = (prefix + ours, transposed)
-    renamed = dict(state)
+    renamed, used = dict(state), False
     for name in foreign:
         if name in theirs and theirs[name][0] not in state:
             ours, transposed = theirs[name]
             value = renamed.pop(name)
             if transposed:
                 value = _as_array(value, f"{type(model).__name__}.load_state_dict", name).T
-            renamed[ours] = value
-    return renamed
+            renamed[ours], used = value, True
+    return renamed, ({ours: torch_name for torch_name, (ours, _) in theirs.items()} if used else {})
 
 
 def _as_array(value: Any, who: str, name: str) -> np.ndarray:
