@@ -12,7 +12,6 @@ import numpy as np
 from minitorch.callbacks import Callback
 from minitorch.diagnostics.findings import Report, judge
 from minitorch.diagnostics.probe import (
-    Scratch,
     Unit,
     chain_composite,
     check_stats,
@@ -80,7 +79,6 @@ class Diagnostics(Callback):
         # no plain-chain composite: the units are the same at every check, listed once
         self._plan = None if self._known is None else unit_plan(model, self._names)
         self._owns: dict[int, bool] = {}  # id(module) -> it has Parameters
-        self._scratch = Scratch()  # the buffer each check of this run reduces in
         if self.watch_non_finite:
             self._watch_failure()
 
@@ -143,7 +141,7 @@ class Diagnostics(Callback):
             has_params = self._has_params(units)
             units_backward_params(units, dy, has_params)
             pending["layers"], pending["params"], pending["before"] = check_stats(
-                units, self._named, [p.grad for p in self._params], has_params, self._scratch)
+                units, self._named, [p.grad for p in self._params], has_params)
             return None
 
         object.__setattr__(model, "forward", forward)

@@ -20,6 +20,7 @@ The rules (thresholds are module constants, so a reader can see and change them)
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,8 +168,7 @@ def _learning_rate(params: list[ParamStats]) -> list[Finding]:
     if not weights:
         return []
     ratios = sorted(p.update_ratio for p in weights)
-    mid = len(ratios) // 2
-    median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2  # statistics.median
+    median = statistics.median(ratios)
     if LR_LOW <= ratios[-1] and median <= LR_HIGH:
         return []
     evidence = {"update_ratio": {p.name: p.update_ratio for p in weights}, "median": median}

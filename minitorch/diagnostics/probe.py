@@ -244,79 +244,65 @@ def check_stats(
     named: list[tuple[str, Parameter]],
     grads: list[np.ndarray | None],
     has_params: list[bool] | None = None,
-    scratch: Scratch | None = None,
 ) -> tuple[list[LayerStats], list[ParamStats], Before]:
     """The statistics of each unit's output and incoming gradient, and of each Parameter
     (``named``: ``list(model.named_parameters())``) with its gradient ``grads[i]``.
 
     A check runs inside training, so it takes a fixed handful of NumPy calls, whatever the
-    number of layers: the outputs and incoming gradients of up to ``SAMPLE`` values, the
-    Parameters' data and their gradients are copied once, together, into one float64 vector
-    (one ``np.concatenate``), its squares go into a second row, and one ``np.add.reduceat``
-    gives each segment's sum and sum of squares. The outputs' and gradients' segments are then
-    copied out in one piece (the reports' histogram samples); the data segment is the copy of
-    the weights the step is measured against (``Before``). ``scratch`` (a callback checking the
-    same model again and again) lends that (2, n) buffer, so a check allocates only the samples.
-    Larger outputs and gradients get a sum and a dot product each and a strided sample. A ReLU
-    adds a ``count_nonzero`` and an ``any``, a Tanh/Sigmoid one comparison. NaN/inf makes a sum
-    non-finite, so the element-wise ``isfinite`` runs only then.
+    number of layers: the outputs and incoming gradients of up to ``SAMPLE`` values are copied
+    once, together, into one float64 vector (one ``np.concatenate``) whose segments are their
+    histogram samples, and ``np.add.reduceat`` gives each one's sum and sum of squares; the
+    Parameters' data and gradients likewise, in a second vector whose data segment is the copy
+    of the weights the step is measured against (``Before``; a report keeps the samples, not
+    this copy). Larger outputs and gradients get a sum and a dot product each and a strided
+    sample. A ReLU adds a ``count_nonzero`` and an ``any``, a Tanh/Sigmoid one comparison.
+    NaN/inf makes a sum non-finite, so the element-wise ``isfinite`` runs only then.
     ``has_params[i]``: unit i's module owns Parameters (computed when not given).
     """
     if has_params is None:
         has_params = [bool(unit.module.parameters()) for unit in units]
-    ys, dys = [unit.y for unit in units], [unit.dy for unit in units]
-    small_y, big_y = _split(ys)
-    small_dy, big_dy = _split(dys)
-    params = [p for _, p in named]
-    kept = [i for i, p in enumerate(params) if p.size]  # reduceat needs non-empty segments
-    graded = [i for i, g in enumerate(grads) if g is not None and g.size]
-    arrays = ([ys[i] for i in small_y] + [dys[i] for i in small_dy] + [params[i].data for i in kept]
-              + [grads[i] for i in graded])
     with np.errstate(all="ignore"):
-        rows, starts, totals, squares = _reduce(arrays, scratch)
-        n_units = len(small_y) + len(small_dy)
-        samples = rows[0, : starts[n_units]].copy()  # the reports keep these, not the weights' copy
-        layers = _unit_stats(units, has_params, (small_y, big_y, small_dy, big_dy), samples, starts,
-                             totals, squares)
-        stats = _parameter_stats(named, grads, kept, graded, starts[n_units:], squares[n_units:])
-    data = rows[:, starts[n_units] : starts[n_units + len(kept)]]  # row 1 is free for the update
-    before = Before(params, kept, data, [s - starts[n_units] for s in starts[n_units : n_units + len(kept)]])
+        layers = _unit_stats(units, has_params)
+        stats, before = _parameter_stats(named, grads)
     return layers, stats, before
 
 
-def _unit_stats(
-    units: list[Unit], has_params: list[bool], split: tuple[list[int], ...], samples: np.ndarray,
-    starts: list[int], totals: list[float], squares: list[float],
-) -> list[LayerStats]:
-    small_y, big_y, small_dy, big_dy = split
+def _unit_stats(units: list[Unit], has_params: list[bool]) -> list[LayerStats]:
+    ys, dys = [unit.y for unit in units], [unit.dy for unit in units]
+    small_y, big_y = _split(ys)
+    small_dy, big_dy = _split(dys)
+    buf, starts, squares, totals = _reduce([ys[i] for i in small_y] + [dys[i] for i in small_dy],
+                                           len(small_y))
     layers = [LayerStats(unit.name, type(unit.module).__name__, has_params=has) for unit, has in
               zip(units, has_params, strict=True)]
     for k, i in enumerate(small_y):
-        sample = samples[starts[k] : starts[k + 1]]
-        _forward_stats(layers[i], units[i].y, units[i].module, totals[k], squares[k], sample)
+        sample = buf[starts[k] : starts[k + 1]]
+        _forward_stats(layers[i], ys[i], units[i].module, totals[k], squares[k], sample)
     for i in big_y:
-        y = units[i].y
-        flat = y.ravel()
-        _forward_stats(layers[i], y, units[i].module, float(flat.sum(dtype=np.float64)),
+        flat = ys[i].ravel()
+        _forward_stats(layers[i], ys[i], units[i].module, float(flat.sum(dtype=np.float64)),
                        float(np.dot(flat, flat)), _sample(flat))
     for k, i in enumerate(small_dy, len(small_y)):
-        _backward_stats(layers[i], units[i].dy, squares[k], samples[starts[k] : starts[k + 1]])
+        _backward_stats(layers[i], dys[i], squares[k], buf[starts[k] : starts[k + 1]])
     for i in big_dy:
-        flat = units[i].dy.ravel()
-        _backward_stats(layers[i], units[i].dy, float(np.dot(flat, flat)), _sample(flat))
+        flat = dys[i].ravel()
+        _backward_stats(layers[i], dys[i], float(np.dot(flat, flat)), _sample(flat))
     return layers
 
 
 def _parameter_stats(
-    named: list[tuple[str, Parameter]], grads: list[np.ndarray | None], kept: list[int], graded: list[int],
-    starts: list[int], squares: list[float],
-) -> list[ParamStats]:
-    """``squares``: the sums of squares of the kept Parameters' data, then of the graded gradients."""
+    named: list[tuple[str, Parameter]], grads: list[np.ndarray | None]
+) -> tuple[list[ParamStats], Before]:
+    params = [p for _, p in named]
+    kept = [i for i, p in enumerate(params) if p.size]  # reduceat needs non-empty segments
+    graded = [i for i, g in enumerate(grads) if g is not None and g.size]
+    # a vector of its own: the reports keep the samples (views of the units' vector), not this copy
+    buf, starts, squares, _ = _reduce([params[i].data for i in kept] + [grads[i] for i in graded], 0)
+    before = Before(params, kept, buf[: starts[len(kept)]], starts[: len(kept)])
     stats = [ParamStats(name, name.rpartition(".")[0], p.shape, 0.0) for name, p in named]
     for k, i in enumerate(kept):
-        p_stats, size = stats[i], starts[k + 1] - starts[k]
-        p_stats.data_rms = math.sqrt(squares[k] / size)
-        p_stats.finite = math.isfinite(squares[k]) or bool(np.isfinite(named[i][1].data).all())
+        stats[i].data_rms = math.sqrt(squares[k] / params[i].size)
+        stats[i].finite = math.isfinite(squares[k]) or bool(np.isfinite(params[i].data).all())
     for k, i in enumerate(graded, len(kept)):
         p_stats, g = stats[i], grads[i]
         p_stats.grad_norm = math.sqrt(squares[k])
@@ -325,7 +311,7 @@ def _parameter_stats(
     for i, g in enumerate(grads):
         if g is not None and not g.size:
             stats[i].grad_norm = stats[i].grad_rms = 0.0
-    return stats
+    return stats, before
 
 
 def layers_stats(units: list[Unit]) -> list[LayerStats]:
@@ -338,33 +324,16 @@ def param_stats(named: list[tuple[str, Parameter]], grads: list[np.ndarray | Non
     return check_stats([], named, grads)[1]
 
 
-class Scratch:
-    """A (2, n) float64 buffer lent to each check of one training run, grown when a check needs more:
-    row 0 the values, row 1 their squares (and, after the step, the update)."""
-
-    def __init__(self) -> None:
-        self.buf = np.empty((2, 0))
-
-    def rows(self, n: int) -> np.ndarray:
-        if self.buf.shape[1] < n:
-            self.buf = np.empty((2, n))
-        return self.buf[:, :n]
-
-
-def _reduce(
-    arrays: list[np.ndarray], scratch: Scratch | None
-) -> tuple[np.ndarray, list[int], list[float], list[float]]:
-    """The non-empty ``arrays`` copied into row 0 of a (2, n) float64 buffer (one call), their
-    squares into row 1, the start of each, and each one's sum and sum of squares (one
-    ``reduceat`` over both rows)."""
+def _reduce(arrays: list[np.ndarray], n_sums: int) -> tuple[np.ndarray, list[int], list[float], list[float]]:
+    """The non-empty ``arrays`` copied into one float64 vector (one call), the start of each,
+    each one's sum of squares, and the sums of the first ``n_sums`` (one ``reduceat`` each)."""
     starts = list(accumulate([a.size for a in arrays], initial=0))
     if not arrays:
-        return np.zeros((2, 0)), starts, [], []
-    rows = np.empty((2, starts[-1])) if scratch is None else scratch.rows(starts[-1])
-    np.concatenate(arrays, axis=None, out=rows[0])
-    np.multiply(rows[0], rows[0], out=rows[1])
-    totals, squares = np.add.reduceat(rows, starts[:-1], axis=1).tolist()
-    return rows, starts, totals, squares
+        return np.zeros(0), starts, [], []
+    buf = np.concatenate(arrays, axis=None, dtype=np.float64)
+    squares = np.add.reduceat(buf * buf, starts[:-1]).tolist()
+    totals = np.add.reduceat(buf, starts[:n_sums]).tolist() if n_sums else []
+    return buf, starts, squares, totals
 
 
 def _split(arrays: list[Any]) -> tuple[list[int], list[int]]:
@@ -420,9 +389,8 @@ def _sample(flat: np.ndarray) -> np.ndarray:
 
 
 class Before:
-    """The non-empty Parameters' data as one float64 vector, copied before a step (row 0 of a
-    segment of ``check_stats``'s buffer; row 1 receives the update), so that the step can be
-    measured against it."""
+    """The non-empty Parameters' data as one float64 vector, copied before a step (a segment of
+    ``check_stats``'s buffer), so that the step can be measured against it."""
 
     def __init__(self, params: list[Parameter], kept: list[int], data: np.ndarray, starts: list[int]) -> None:
         self.params, self.kept, self.data, self.starts = params, kept, data, starts
@@ -434,9 +402,8 @@ class Before:
             return
         params = self.params
         with np.errstate(all="ignore"):
-            before, now = self.data[0], self.data[1]
-            np.concatenate([params[i].data for i in self.kept], axis=None, out=now)
-            np.subtract(now, before, out=now)
+            now = np.concatenate([params[i].data for i in self.kept], axis=None, dtype=np.float64)
+            np.subtract(now, self.data, out=now)
             np.multiply(now, now, out=now)
             for i, squares in zip(self.kept, np.add.reduceat(now, self.starts).tolist(), strict=True):
                 p_stats = stats[i]
