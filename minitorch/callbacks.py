@@ -69,7 +69,14 @@ class Callback:
 
 
 class CallbackList:
-    """The callbacks of one fit run, called in the order given."""
+    """The callbacks of one fit run, called in the order given.
+
+    Each hook's listeners are listed once, when fit starts: the bound methods of the callbacks that
+    override it (on their class or as an instance attribute), so a hook nobody overrides costs no
+    call per step, and ``listens[hook]`` lets fit skip building its logs."""
+
+    HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin",
+             "on_batch_end")
 
     def __init__(self, callbacks: Iterable[Callback], model: Module, history: Any, log: Callable) -> None:
         if isinstance(callbacks, Callback):
@@ -81,10 +88,17 @@ class CallbackList:
                     f"fit: expected callbacks to be mt.Callback instances, got {type(callback).__name__}"
                 )
             callback.set_context(model, history, log)
+        self._methods = {hook: [getattr(c, hook) for c in self.callbacks if _overrides(c, hook)]
+                         for hook in self.HOOKS}
+        self.listens = {hook: bool(methods) for hook, methods in self._methods.items()}
 
     def call(self, hook: str, *args: Any) -> None:
-        for callback in self.callbacks:
-            getattr(callback, hook)(*args)
+        for method in self._methods[hook]:
+            method(*args)
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    return hook in callback.__dict__ or getattr(type(callback), hook) is not getattr(Callback, hook)
 
 
 class Monitor:

@@ -31,6 +31,27 @@ def test_hooks_run_in_order_with_their_indices():
     assert recorder.model is model and recorder.history.params["epochs"] == 2
 
 
+def test_each_hook_calls_only_the_callbacks_that_override_it_in_order():
+    X, y = blobs(12)
+    model = mlp()
+    calls = []
+
+    class Begins(mt.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            calls.append(("class", batch, sorted(logs)))
+
+    on_instance = mt.Callback()
+    on_instance.on_batch_end = lambda batch, logs=None: calls.append(("instance", batch, sorted(logs)))
+    callbacks = [Begins(), on_instance, mt.Callback()]
+    hooks = mt.callbacks.CallbackList(callbacks, model, mt.History(), print).listens
+    assert hooks == {"on_train_begin": False, "on_train_end": False, "on_epoch_begin": False,
+                     "on_epoch_end": False, "on_batch_begin": True, "on_batch_end": True}
+    mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters()), mt.DataLoader(X, y, batch_size=6), 1,
+           callbacks=callbacks, verbose=0)
+    assert calls == [("class", 0, ["inputs"]), ("instance", 0, ["loss", "size"]),
+                     ("class", 1, ["inputs"]), ("instance", 1, ["loss", "size"])]
+
+
 def test_a_callback_stops_training_through_the_history():
     class StopAfter(mt.Callback):
         def on_epoch_end(self, epoch, logs=None):

@@ -62,12 +62,14 @@ class Diagnostics(Callback):
         self.history: list[Report] = []
         self.findings: list[Any] = []
         self._step = 0
+        self._next_check = 0  # the step of the next check
         self._pending: dict[str, Any] | None = None  # the check of this step
         self._located = False  # a non-finite loss was already traced to its layer
-        self._inputs: Any = None  # the batch of the step fit is running (on_batch_begin's logs)
+        self._batch_logs: dict[str, Any] | None = None  # on_batch_begin's logs: "inputs", the batch
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         self.history, self.findings, self._step, self._pending, self._located = [], [], 0, None, False
+        self._next_check, self._batch_logs = 0, None
         self._disarm()
         model = self.model  # looked up once: checks then read these instead of walking the model
         self._named = list(model.named_parameters())
@@ -81,8 +83,9 @@ class Diagnostics(Callback):
             self._watch_failure()
 
     def on_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._inputs = logs.get("inputs") if logs else None  # walked again if its loss is not finite
-        if self._step % self.every == 0:
+        self._batch_logs = logs  # its batch is walked again if the loss is not finite
+        if self._step == self._next_check:
+            self._next_check += self.every
             self._pending = {}
             self._stand_in(self._pending)
 
@@ -100,7 +103,11 @@ class Diagnostics(Callback):
         if loss is not None and not isfinite(loss) and self.watch_non_finite and not self._located:
             self._located = True  # stop_on_nan=False: fit goes on; the batch is walked again once
             if pending is None or "before" not in pending:  # a check step's report already says where
-                self._locate_non_finite(self._inputs, None, step, loss)
+                self._locate_non_finite(self._inputs(), None, step, loss)
+
+    def _inputs(self) -> Any:
+        """The batch of the step fit is running, if fit passed it."""
+        return self._batch_logs.get("inputs") if self._batch_logs else None
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         self._disarm()
@@ -162,7 +169,7 @@ class Diagnostics(Callback):
             try:
                 if isinstance(error, NonFiniteLossError):
                     walked = pending is not None and "units" in pending
-                    self._locate_non_finite(None if walked else self._inputs, pending, self._step)
+                    self._locate_non_finite(None if walked else self._inputs(), pending, self._step)
             finally:
                 discard_caches()
 

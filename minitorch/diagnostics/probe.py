@@ -301,12 +301,12 @@ def _parameter_stats(
     before = Before(params, kept, buf[: starts[len(kept)]], starts[: len(kept)])
     stats = [ParamStats(name, name.rpartition(".")[0], p.shape, 0.0) for name, p in named]
     for k, i in enumerate(kept):
-        stats[i].data_rms = _sqrt(squares[k] / params[i].size)
+        stats[i].data_rms = math.sqrt(squares[k] / params[i].size)
         stats[i].finite = math.isfinite(squares[k]) or bool(np.isfinite(params[i].data).all())
     for k, i in enumerate(graded, len(kept)):
         p_stats, g = stats[i], grads[i]
-        p_stats.grad_norm = _sqrt(squares[k])
-        p_stats.grad_rms = _sqrt(squares[k] / g.size)
+        p_stats.grad_norm = math.sqrt(squares[k])
+        p_stats.grad_rms = math.sqrt(squares[k] / g.size)
         p_stats.finite = p_stats.finite and (math.isfinite(squares[k]) or bool(np.isfinite(g).all()))
     for i, g in enumerate(grads):
         if g is not None and not g.size:
@@ -364,7 +364,7 @@ def _forward_stats(
 
 def _backward_stats(stats: LayerStats, dy: np.ndarray, squares: float, sample: np.ndarray) -> None:
     stats.grads = sample
-    stats.grad_norm = _sqrt(squares)
+    stats.grad_norm = math.sqrt(squares)
     stats.grad_rms = stats.grad_norm / math.sqrt(dy.size)
     stats.grad_finite = math.isfinite(squares) or bool(np.isfinite(dy).all())
 
@@ -409,12 +409,7 @@ class Before:
                 p_stats = stats[i]
                 p_stats.update_finite = math.isfinite(squares) or bool(np.isfinite(params[i].data).all())
                 if p_stats.data_rms > 0:
-                    p_stats.update_ratio = _sqrt(squares / params[i].size) / p_stats.data_rms
-
-
-def _sqrt(value: float) -> float:
-    """math.sqrt for a sum of squares that may be inf or NaN."""
-    return math.sqrt(value) if value == value else value
+                    p_stats.update_ratio = math.sqrt(squares / params[i].size) / p_stats.data_rms
 
 
 def finite(a: Any) -> bool:

@@ -167,17 +167,20 @@ class _Trainer:
         """Train on every batch; {"loss", <metric>...} of the epoch, or None if no batch finished."""
         total, count, done = 0.0, 0, 0
         targets, outputs = [], []
+        listens = self.callbacks.listens
         try:
             for batch, item in enumerate(self.train_loader):
                 xb, yb = _pair(item)
-                self.callbacks.call("on_batch_begin", batch, {"inputs": xb})
+                if listens["on_batch_begin"]:
+                    self.callbacks.call("on_batch_begin", batch, {"inputs": xb})
                 output, loss = self._step(xb, yb, epoch, batch)
                 total, count, done = total + loss * len(xb), count + len(xb), done + 1
                 if self.metrics:  # a copy: nothing promises the next forward leaves this output alone
                     outputs.append(np.array(output, copy=True))
                     targets.append(np.asarray(yb))
                 self.progress.batch_end(total / count)
-                self.callbacks.call("on_batch_end", batch, {"loss": loss, "size": len(xb)})
+                if listens["on_batch_end"]:
+                    self.callbacks.call("on_batch_end", batch, {"loss": loss, "size": len(xb)})
                 if self.ctrl_c.pressed:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
