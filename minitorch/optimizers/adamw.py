@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
 from minitorch.module import Parameter
-from minitorch.optimizers.adam import Adam
+from minitorch.optimizers.adam import Adam, adam
 from minitorch.optimizers.optimizer import Params
 
 
@@ -57,24 +56,12 @@ def adamw(params: list[Parameter], grads: list[np.ndarray], exp_avgs: list[np.nd
           exp_avg_sqs: list[np.ndarray], max_exp_avg_sqs: list[np.ndarray | None], state_steps: list[int], *,
           amsgrad: bool, beta1: float, beta2: float, lr: float, weight_decay: float, eps: float,
           maximize: bool = False) -> None:
-    """AdamW's update (the numbered lines of ``AdamW``), in place, one Parameter at a time.
+    """AdamW's update (the numbered lines of ``AdamW``), in place.
 
-    The arguments are ``adam``'s; only line 1 differs (p decays; g is left alone).
+    The arguments are ``adam``'s; only line 1 differs: p decays, g is left alone, and then lines
+    2-7 are Adam's own (``adam`` without its L2 term).
     """
-    for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-        if maximize:
-            g = -g
-        m, v = exp_avgs[i], exp_avg_sqs[i]
-        state_steps[i] += 1
-        t = state_steps[i]
+    for p in params:
         p.data *= 1 - lr * weight_decay                                     # 1.
-        m += (1 - beta1) * (g - m)                                          # 2. (torch's lerp)
-        v *= beta2                                                          # 3.
-        v += (1 - beta2) * g * g
-        if amsgrad:                                                         # 4.
-            v = np.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])
-        bias_correction1 = 1 - beta1**t                                     # 5.
-        bias_correction2 = 1 - beta2**t
-        denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps             # 6.
-        step_size = lr / bias_correction1                                   # 7.
-        p.data -= step_size * (m / denom)
+    adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, amsgrad=amsgrad,   # 2.-7.
+         beta1=beta1, beta2=beta2, lr=lr, weight_decay=0.0, eps=eps, maximize=maximize)
