@@ -1,8 +1,9 @@
 """Loss kernels: the same results as the plain loss code, with fewer passes and allocations.
 
 Each function takes the loss object and the arguments of the method it replaces, sets the caches
-its partner kernel reads, and returns what that method returns. tests/test_kernels.py checks every
-kernel against the plain method (bitwise).
+its partner kernel reads, and returns what that method returns, except that a reduced loss comes
+back as a number the loss wraps in its ``LossValue`` (the fast room imports no loss class).
+tests/test_kernels.py checks every kernel against the plain method (bitwise).
 """
 
 from __future__ import annotations
