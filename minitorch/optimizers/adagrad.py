@@ -46,16 +46,15 @@ class Adagrad(Optimizer):
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.state_names
 
+    def _fresh_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        return {"sum": np.full_like(p.data, group["initial_accumulator_value"])}
+
     def step(self) -> None:
         for group in self.param_groups:
             params = list(self._params_with_grad(group))  # no gradient (or frozen): no update
-            for p in params:
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state.update(step=0, sum=np.full_like(p.data, group["initial_accumulator_value"]))
-                state["step"] += 1
-            adagrad(params, [p.grad for p in params], [self.state[p]["sum"] for p in params],
-                    [self.state[p]["step"] for p in params], lr=float(group["lr"]),
+            states = self._states_of(params, group, count_step=True)
+            adagrad(params, [p.grad for p in params], [s["sum"] for s in states],
+                    [s["step"] for s in states], lr=float(group["lr"]),
                     weight_decay=float(group["weight_decay"]), lr_decay=float(group["lr_decay"]),
                     eps=float(group["eps"]), maximize=group["maximize"])
 

@@ -69,13 +69,7 @@ class Adam(Optimizer):
     def step(self) -> None:
         for group in self.param_groups:
             params = self._params_with_grad(group)
-            for p in params:
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
-            states = [self.state[p] for p in params]
+            states = self._states_of(params, group, count_step=False)  # the update counts the steps
             steps = [state["step"] for state in states]
             beta1, beta2 = group["betas"]
             # Python floats: a NumPy float64 setting would promote float32 work to float64

@@ -79,16 +79,14 @@ class NAdam(Optimizer):
         loaded["mu_product"] = np.array(mu_product, dtype=np.float64)
         return loaded
 
+    def _fresh_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        return {"mu_product": np.array(1.0), "exp_avg": np.zeros_like(p.data),
+                "exp_avg_sq": np.zeros_like(p.data)}
+
     def step(self) -> None:
         for group in self.param_groups:
             params = list(self._params_with_grad(group))  # no gradient (or frozen): no update
-            for p in params:
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state.update(step=0, mu_product=np.array(1.0), exp_avg=np.zeros_like(p.data),
-                                 exp_avg_sq=np.zeros_like(p.data))
-                state["step"] += 1
-            states = [self.state[p] for p in params]
+            states = self._states_of(params, group, count_step=True)
             beta1, beta2 = (float(beta) for beta in group["betas"])
             nadam(params, [p.grad for p in params], [s["exp_avg"] for s in states],
                   [s["exp_avg_sq"] for s in states], [s["mu_product"] for s in states],

@@ -133,6 +133,25 @@ class Optimizer:
         """The group's trainable Parameters with a gradient (``p.grad is not None``), as a new list."""
         return [p for p in group["params"] if p.grad is not None and p.requires_grad]
 
+    def _states_of(self, params: list[Parameter], group: dict[str, Any], *,
+                   count_step: bool) -> list[dict[str, Any]]:
+        """Each Parameter's state, in the order of ``params``: on its first update step 0 plus
+        ``_fresh_state``; with ``count_step`` its step is counted here, so the update reads this step's t."""
+        states = []
+        for p in params:
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = 0
+                state.update(self._fresh_state(p, group))
+            if count_step:
+                state["step"] += 1
+            states.append(state)
+        return states
+
+    def _fresh_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        """A Parameter's state before its first update, but its step: zeros for each array it needs."""
+        return {name: np.zeros_like(p.data) for name in self._required_state(group) if name != "step"}
+
     def _match_state_dtypes(self) -> None:
         """Cast each Parameter's state arrays to its dtype if a Parameter was cast since last time.
 

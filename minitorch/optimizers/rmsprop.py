@@ -69,12 +69,7 @@ class RMSprop(Optimizer):
     def step(self) -> None:
         for group in self.param_groups:
             params = self._params_with_grad(group)
-            for p in params:
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state.update({name: np.zeros_like(p.data) for name in self._required_state(group)},
-                                 step=0)
-            states = [self.state[p] for p in params]
+            states = self._states_of(params, group, count_step=False)  # the update counts the steps
             steps = [state["step"] for state in states]
             # Python floats: a NumPy float64 setting would promote float32 work to float64
             fast_or_plain("optimizers", rmsprop)(
