@@ -10,11 +10,10 @@ from typing import Any
 import numpy as np
 
 from minitorch.callbacks import Callback
-from minitorch.diagnostics.findings import Report, judge
+from minitorch.diagnostics.findings import CheckReport, Report, judge, judge_check
 from minitorch.diagnostics.probe import (
     Unit,
     chain_composite,
-    check_stats,
     finite,
     layers_stats,
     named_index,
@@ -25,6 +24,7 @@ from minitorch.diagnostics.probe import (
     units_backward_params,
     units_forward,
 )
+from minitorch.diagnostics.stats import CheckStats, Layout
 from minitorch.module import Module
 
 
@@ -78,6 +78,7 @@ class Diagnostics(Callback):
         self._known = None if any(chain_composite(m) for m in model.modules()) else {}
         # no plain-chain composite: the units are the same at every check, listed once
         self._plan = None if self._known is None else unit_plan(model, self._names)
+        self._layout = None if self._plan is None else Layout(self._plan, self._named)
         self._owns: dict[int, bool] = {}  # id(module) -> it has Parameters
         if self.watch_non_finite:
             self._watch_failure()
@@ -98,11 +99,11 @@ class Diagnostics(Callback):
         if pending is not None:
             self._pending = None
             self._disarm("forward", "backward_params")
-            if "before" in pending:
+            if "stats" in pending:
                 self._check(pending, loss, step)
         if loss is not None and not isfinite(loss) and self.watch_non_finite and not self._located:
             self._located = True  # stop_on_nan=False: fit goes on; the batch is walked again once
-            if pending is None or "before" not in pending:  # a check step's report already says where
+            if pending is None or "stats" not in pending:  # a check step's report already says where
                 self._locate_non_finite(self._inputs(), None, step, loss)
 
     def _inputs(self) -> Any:
@@ -138,10 +139,13 @@ class Diagnostics(Callback):
             units = pending.get("units")
             if units is None:
                 return model.backward_params(dy)
-            has_params = self._has_params(units)
-            units_backward_params(units, dy, has_params)
-            pending["layers"], pending["params"], pending["before"] = check_stats(
-                units, self._named, [p.grad for p in self._params], has_params)
+            layout = self._layout
+            if layout is None:  # the units of a plain-chain composite: listed at each check
+                layout = Layout([(unit.name, unit.module) for unit in units], self._named,
+                                self._has_params(units))
+            units_backward_params(units, dy, layout.has_params)
+            pending["stats"] = CheckStats(layout, [unit.y for unit in units], [unit.dy for unit in units],
+                                          [p.grad for p in self._params])
             return None
 
         object.__setattr__(model, "forward", forward)
@@ -176,9 +180,10 @@ class Diagnostics(Callback):
         object.__setattr__(model, "discard_caches", watched_discard_caches)
 
     def _check(self, pending: dict[str, Any], loss: float | None, step: int) -> None:
-        report = Report(pending["layers"], pending["params"], loss=loss, step=step)
-        pending["before"].set_update_ratios(report.params)  # the step the optimizer took
-        report.findings = judge(report.layers, report.params, report.loss)
+        stats = pending["stats"]
+        stats.after_step()  # the step the optimizer took
+        report = CheckReport(stats, loss, step)
+        report.findings = judge_check(stats, loss)
         self._record(report)
 
     def _locate_non_finite(
@@ -207,6 +212,8 @@ class Diagnostics(Callback):
 
     def _record(self, report: Report) -> None:
         self.history.append(report)
+        if not report.findings:
+            return
         seen = {(f.kind, f.layer) for f in self.findings}
         for finding in report.findings:
             if (finding.kind, finding.layer) not in seen:
