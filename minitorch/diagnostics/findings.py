@@ -117,15 +117,18 @@ def quiet(stats: CheckStats, loss: float | None) -> bool:
     if not stats.finite or (loss is not None and not math.isfinite(loss)):
         return False
     for _, (_, dead, saturated) in stats.activations():
-        if dead is not None and dead >= DEAD_FRACTION:
-            return False
-        if saturated is not None and saturated >= SATURATED_FRACTION:
+        if (dead or 0.0) >= DEAD_FRACTION or (saturated or 0.0) >= SATURATED_FRACTION:
             return False
     flowing = [rms for rms in stats.flow() if rms > 0]
     if len(flowing) >= 2 and not VANISHING <= flowing[0] / flowing[-1] <= EXPLODING:
         return False
-    ratios = sorted(stats.weight_ratios())
-    return not ratios or (LR_LOW <= ratios[-1] and statistics.median(ratios) <= LR_HIGH)
+    ratios = stats.weight_ratios()
+    if not ratios:
+        return True
+    ratios.sort()
+    n = len(ratios)
+    median = ratios[n // 2] if n % 2 else (ratios[n // 2 - 1] + ratios[n // 2]) / 2  # statistics.median's
+    return LR_LOW <= ratios[-1] and median <= LR_HIGH
 
 
 def judge(layers: list[LayerStats], params: list[ParamStats], loss: float | None = None) -> list[Finding]:

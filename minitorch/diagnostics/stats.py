@@ -63,7 +63,8 @@ class Layout:
     activation each unit is, which own Parameters. Listed once per run when the units are the same
     at every check. ``units``: (name, module) pairs; ``named``: ``list(model.named_parameters())``."""
 
-    __slots__ = ("names", "kinds", "activations", "has_params", "params", "param_names", "param_layers")
+    __slots__ = ("names", "kinds", "activations", "has_params", "params", "param_names", "param_layers",
+                 "is_weight")
 
     def __init__(self, units: list[tuple[str, Module]], named: list[tuple[str, Parameter]],
                  has_params: list[bool] | None = None) -> None:
@@ -75,6 +76,7 @@ class Layout:
         self.params = [p for _, p in named]
         self.param_names = [name for name, _ in named]
         self.param_layers = [name.rpartition(".")[0] for name, _ in named]
+        self.is_weight = [p.ndim >= 2 for _, p in named]  # the learning-rate rule reads weights only
 
 
 def _role(module: Module) -> str | None:
@@ -187,24 +189,28 @@ class CheckStats:
     def flow(self) -> list[float]:
         """The rms of the gradient entering each unit with Parameters, in order (``LayerStats.grad_rms``)."""
         has_params, squares, starts = self.layout.has_params, self._squares, self._starts
-        rms = [(i, math.sqrt(squares[k]) / math.sqrt(starts[k + 1] - starts[k]))
+        rms = [math.sqrt(squares[k]) / math.sqrt(starts[k + 1] - starts[k])
                for k, i in enumerate(self._small_dy, len(self._small_y)) if has_params[i]]
-        if self._big:
-            rms += [(i, math.sqrt(sq) / math.sqrt(size)) for i, forward, _, size, _, sq, _ in self._big
+        if not self._big:
+            return rms
+        ordered = [(i, math.sqrt(squares[k]) / math.sqrt(starts[k + 1] - starts[k]))
+                   for k, i in enumerate(self._small_dy, len(self._small_y)) if has_params[i]]
+        ordered += [(i, math.sqrt(sq) / math.sqrt(size)) for i, forward, _, size, _, sq, _ in self._big
                     if not forward and has_params[i]]
-            rms.sort(key=_first)
-        return [r for _, r in rms]
+        return [r for _, r in sorted(ordered, key=_first)]
 
     def weight_ratios(self) -> list[float]:
         """The update:data ratios of the weights (2+ dimensions) that have a gradient (``ParamStats``'s)."""
-        params, squares, starts = self.layout.params, self._squares, self._starts
+        is_weight, squares, starts = self.layout.is_weight, self._squares, self._starts
         first, last = self._data_segments()
-        graded = {i for k, i in enumerate(self._graded, last) if squares[k]}
+        with_grad = {i for k, i in enumerate(self._graded, last) if squares[k]}
         ratios = []
-        for k, i, update in zip(range(first, last), self._kept, self._updates or [], strict=False):
-            data_rms = math.sqrt(squares[k] / (starts[k + 1] - starts[k]))
-            if data_rms > 0 and i in graded and params[i].ndim >= 2:
-                ratios.append(math.sqrt(update / params[i].size) / data_rms)
+        for k, i, update in zip(range(first, last), self._kept, self._updates or (), strict=False):
+            if is_weight[i] and i in with_grad:
+                size = starts[k + 1] - starts[k]
+                data_rms = math.sqrt(squares[k] / size)
+                if data_rms > 0:
+                    ratios.append(math.sqrt(update / size) / data_rms)
         return ratios
 
     def layers(self) -> list[LayerStats]:
