@@ -112,26 +112,10 @@ class CheckStats:
 
     def __init__(self, layout: Layout, ys: list[Any], dys: list[Any], grads: list[np.ndarray | None]) -> None:
         self.layout = layout
-        arrays, small_y, small_dy, shapes, big = [], [], [], [], []
-        for i, y in enumerate(ys):
-            if isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size:
-                if y.size <= SAMPLE:
-                    small_y.append(i), arrays.append(y), shapes.append(y.shape)
-                else:  # (unit, forward, shape, size, sum, sum of squares, sample)
-                    big.append(_big(i, y, True))
-        for i, dy in enumerate(dys):
-            if isinstance(dy, np.ndarray) and dy.dtype.kind == "f" and dy.size:
-                if dy.size <= SAMPLE:
-                    small_dy.append(i), arrays.append(dy)
-                else:
-                    big.append(_big(i, dy, False))
-        kept, graded, empty = [], [], []
-        for i, p in enumerate(layout.params):
-            if p.size:  # reduceat needs non-empty segments
-                kept.append(i), arrays.append(p.data)
-        for i, g in enumerate(grads):
-            if g is not None:
-                (graded.append(i), arrays.append(g)) if g.size else empty.append(i)
+        self._layers: list[LayerStats] | None = None
+        self._params: list[ParamStats] | None = None
+        self._updates: list[float] | None = None
+        arrays = self._segments(ys, dys, grads)
         self._starts = starts = list(accumulate([a.size for a in arrays], initial=0))
         with np.errstate(all="ignore"):
             if arrays:
@@ -139,17 +123,35 @@ class CheckStats:
                 self._squares = np.add.reduceat(buf * buf, starts[:-1]).tolist()
             else:
                 self._buf, self._squares = np.zeros(0), []
-            self._extras = [(i, _activation(role, ys[i])) for i, role in layout.activations
-                            if isinstance(ys[i], np.ndarray) and ys[i].dtype.kind == "f" and ys[i].size]
-        self._small_y, self._small_dy, self._shapes, self._big = small_y, small_dy, shapes, big
-        self._kept, self._graded, self._empty_grads = kept, graded, empty
-        self._updates: list[float] | None = None
-        self._layers: list[LayerStats] | None = None
-        self._params: list[ParamStats] | None = None
-        self.finite = math.isfinite(sum(self._squares) + sum(b[5] for b in big))
+            self._extras = [(i, _activation(role, ys[i])) for i, role in layout.activations if _floats(ys[i])]
+        self.finite = math.isfinite(sum(self._squares) + sum(b[5] for b in self._big))
         if not self.finite:  # NaN/inf somewhere: which arrays hold it needs them, now
             self._layers = self._build_layers(ys, dys)
             self._params = self._build_params(grads)
+
+    def _segments(self, ys: list[Any], dys: list[Any], grads: list[np.ndarray | None]) -> list[np.ndarray]:
+        """The arrays that go in the vector, in its order: outputs, incoming gradients (those of up
+        to SAMPLE values; the larger ones are summed on their own), Parameters' data, gradients."""
+        arrays: list[np.ndarray] = []
+        self._small_y, self._small_dy, self._shapes, self._big = [], [], [], []
+        for i, y in enumerate(ys):
+            if _floats(y) and y.size <= SAMPLE:
+                self._small_y.append(i)
+                self._shapes.append(y.shape)
+                arrays.append(y)
+            elif _floats(y):  # (unit, forward, shape, size, sum, sum of squares, sample)
+                self._big.append(_big(i, y, True))
+        for i, dy in enumerate(dys):
+            if _floats(dy) and dy.size <= SAMPLE:
+                self._small_dy.append(i)
+                arrays.append(dy)
+            elif _floats(dy):
+                self._big.append(_big(i, dy, False))
+        self._kept = [i for i, p in enumerate(self.layout.params) if p.size]  # reduceat: non-empty segments
+        self._graded = [i for i, g in enumerate(grads) if g is not None and g.size]
+        self._empty_grads = [i for i, g in enumerate(grads) if g is not None and not g.size]
+        params = self.layout.params
+        return arrays + [params[i].data for i in self._kept] + [grads[i] for i in self._graded]
 
     def _data_segments(self) -> tuple[int, int]:
         """The first and the last + 1 segment of the Parameters' data in the vector."""
@@ -291,6 +293,11 @@ def check_stats(
     layout = Layout([(unit.name, unit.module) for unit in units], named, has_params)
     stats = CheckStats(layout, [unit.y for unit in units], [unit.dy for unit in units], grads)
     return stats.layers(), stats.params()
+
+
+def _floats(a: Any) -> bool:
+    """A non-empty float array (integer inputs and missing gradients have no statistics)."""
+    return isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size > 0
 
 
 def _first(item: tuple[Any, ...]) -> Any:
