@@ -123,7 +123,8 @@ class CheckStats:
                 self._squares = np.add.reduceat(buf * buf, starts[:-1]).tolist()
             else:
                 self._buf, self._squares = np.zeros(0), []
-            self._extras = [(i, _activation(role, ys[i])) for i, role in layout.activations if _floats(ys[i])]
+            self._extras = [(i, _activation(role, ys[i])) for i, role in layout.activations
+                            if isinstance(ys[i], np.ndarray) and ys[i].dtype.kind == "f" and ys[i].size]
         self.finite = math.isfinite(sum(self._squares) + sum(b[5] for b in self._big))
         if not self.finite:  # NaN/inf somewhere: which arrays hold it needs them, now
             self._layers = self._build_layers(ys, dys)
@@ -133,20 +134,25 @@ class CheckStats:
         """The arrays that go in the vector, in its order: outputs, incoming gradients (those of up
         to SAMPLE values; the larger ones are summed on their own), Parameters' data, gradients."""
         arrays: list[np.ndarray] = []
-        self._small_y, self._small_dy, self._shapes, self._big = [], [], [], []
+        small_y, small_dy, shapes, big = [], [], [], []
         for i, y in enumerate(ys):
-            if _floats(y) and y.size <= SAMPLE:
-                self._small_y.append(i)
-                self._shapes.append(y.shape)
+            if not (isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size):
+                continue  # an integer input has no statistics
+            if y.size <= SAMPLE:
+                small_y.append(i)
+                shapes.append(y.shape)
                 arrays.append(y)
-            elif _floats(y):  # (unit, forward, shape, size, sum, sum of squares, sample)
-                self._big.append(_big(i, y, True))
+            else:  # (unit, forward, shape, size, sum, sum of squares, sample)
+                big.append(_big(i, y, True))
         for i, dy in enumerate(dys):
-            if _floats(dy) and dy.size <= SAMPLE:
-                self._small_dy.append(i)
+            if not (isinstance(dy, np.ndarray) and dy.dtype.kind == "f" and dy.size):
+                continue  # no gradient reached this unit
+            if dy.size <= SAMPLE:
+                small_dy.append(i)
                 arrays.append(dy)
-            elif _floats(dy):
-                self._big.append(_big(i, dy, False))
+            else:
+                big.append(_big(i, dy, False))
+        self._small_y, self._small_dy, self._shapes, self._big = small_y, small_dy, shapes, big
         self._kept = [i for i, p in enumerate(self.layout.params) if p.size]  # reduceat: non-empty segments
         self._graded = [i for i, g in enumerate(grads) if g is not None and g.size]
         self._empty_grads = [i for i, g in enumerate(grads) if g is not None and not g.size]
@@ -293,11 +299,6 @@ def check_stats(
     layout = Layout([(unit.name, unit.module) for unit in units], named, has_params)
     stats = CheckStats(layout, [unit.y for unit in units], [unit.dy for unit in units], grads)
     return stats.layers(), stats.params()
-
-
-def _floats(a: Any) -> bool:
-    """A non-empty float array (integer inputs and missing gradients have no statistics)."""
-    return isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size > 0
 
 
 def _first(item: tuple[Any, ...]) -> Any:
