@@ -34,13 +34,15 @@ class Diagnostics(Callback):
     On a check step the callback runs fit's own forward and backward layer by layer: it stands in
     for ``model.forward`` and ``model.backward_params`` for that one call each and makes the same
     calls the model would (``minitorch.diagnostics.probe``'s walk), so training is unchanged and
-    nothing is computed twice; it reads each layer's output and the gradient entering it, copies
-    the weights (one flat vector), and at the end of the step computes the update:data ratio of
-    the step the optimizer really took. Steps between checks run untouched: the callback only
-    counts them and looks at the loss fit logs. When a loss is not finite (fit is about to stop,
-    or with ``stop_on_nan=False`` goes on), that step's batch (the input fit's loop holds) is
-    walked again layer by layer and the callback reports the first layer whose output is not
-    finite, and the step (on a check step, the walk already made is read instead).
+    nothing is computed twice; it copies each layer's output and the gradient entering it, the
+    weights and their gradients into one vector and keeps their sums of squares (``CheckStats``),
+    and at the end of the step computes the update:data ratio of the step the optimizer really
+    took. The verdicts are read from those numbers; a report's per-layer ``LayerStats`` and
+    per-Parameter ``ParamStats`` are built when first read. Steps between checks run untouched:
+    the callback only counts them and looks at the loss fit logs. When a loss is not finite (fit
+    is about to stop, or with ``stop_on_nan=False`` goes on), that step's batch (the input fit's
+    loop holds) is walked again layer by layer and the callback reports the first layer whose
+    output is not finite, and the step (on a check step, the walk already made is read instead).
     ``watch_non_finite=False``: NaN/inf is only looked for on check steps.
 
     ``history`` keeps one ``Report`` per check (``step`` counted from 0 across epochs);
@@ -61,7 +63,7 @@ class Diagnostics(Callback):
         self.watch_non_finite = bool(watch_non_finite)
         self.history: list[Report] = []
         self.findings: list[Any] = []
-        self._step = 0
+        self._step = 0  # steps begun
         self._next_check = 0  # the step of the next check
         self._pending: dict[str, Any] | None = None  # the check of this step
         self._located = False  # a non-finite loss was already traced to its layer
@@ -85,19 +87,20 @@ class Diagnostics(Callback):
 
     def on_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._batch_logs = logs  # its batch is walked again if the loss is not finite
-        if self._step == self._next_check:
-            self._next_check += self.every
-            self._pending = {}
+        step = self._step
+        self._step = step + 1  # steps begun: this one is self._step - 1
+        if step == self._next_check:
+            self._next_check = step + self.every
+            self._pending = {"step": step}
             self._stand_in(self._pending)
 
     def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
-        pending, step = self._pending, self._step
-        self._step = step + 1
         loss = logs.get("loss") if logs else None
-        if pending is None and (loss is None or isfinite(loss)):
+        if self._pending is None and (loss is None or isfinite(loss)):
             return  # a step between checks: nothing else to do
+        pending, self._pending = self._pending, None
+        step = self._step - 1 if pending is None else pending["step"]
         if pending is not None:
-            self._pending = None
             self._disarm("forward", "backward_params")
             if "stats" in pending:
                 self._check(pending, loss, step)
@@ -131,7 +134,7 @@ class Diagnostics(Callback):
                 pending["units"], out = units_forward(model, x, self._known, self._names)
             if not self.watch_non_finite and not finite(out):  # else the loss tells (_watch_failure)
                 self._disarm("backward_params")
-                self._locate_non_finite(x, pending, self._step)
+                self._locate_non_finite(x, pending, pending["step"])
             return out
 
         def backward_params(dy: Any) -> None:
@@ -173,7 +176,7 @@ class Diagnostics(Callback):
             try:
                 if isinstance(error, NonFiniteLossError):
                     walked = pending is not None and "units" in pending
-                    self._locate_non_finite(None if walked else self._inputs(), pending, self._step)
+                    self._locate_non_finite(None if walked else self._inputs(), pending, self._step - 1)
             finally:
                 discard_caches()
 
