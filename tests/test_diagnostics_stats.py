@@ -114,3 +114,14 @@ def test_the_quick_verdict_agrees_with_judge_at_every_check(name):
             assert quiet(report._stats, report.loss) == (found == [])
             kinds.update(f.kind for f in found)
     assert kinds == set() if name in ("iris", "spirals_plain") else name in kinds
+
+
+def test_diagnose_reports_each_layers_own_mean_the_last_one_too():
+    model, _, loader = problems.iris(0)
+    xb, yb = next(iter(loader))
+    report = mt.diagnose(model, mt.CrossEntropyLoss(), xb, yb)
+    h = xb
+    for s, layer in zip(report.layers, model, strict=True):
+        h = layer(h)
+        assert s.mean == pytest.approx(np.mean(h, dtype=np.float64), rel=1e-9), s.name
+    model.discard_caches()
