@@ -72,7 +72,10 @@ def child(name: str, every: int | None, tree: Path) -> dict[str, float]:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                PYTHONPATH=str(tree), MALLOC_MMAP_THRESHOLD_="4194304", MALLOC_TRIM_THRESHOLD_="67108864")
     code = CHILD.format(tests=str(ROOT / "tests"), name=name, every=every, epochs=EPOCHS[name])
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    # cwd=tree: ``python -c`` puts the working directory first on sys.path, so another tree's
+    # minitorch in the directory the script runs from would shadow PYTHONPATH
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=tree)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
