@@ -125,3 +125,19 @@ def test_diagnose_reports_each_layers_own_mean_the_last_one_too():
         h = layer(h)
         assert s.mean == pytest.approx(np.mean(h, dtype=np.float64), rel=1e-9), s.name
     model.discard_caches()
+
+
+def test_check_steps_count_across_epochs_with_and_without_len_of_the_loader():
+    class NoLen:  # a re-iterable without __len__: fit cannot announce its steps
+        def __init__(self, loader):
+            self.batches = list(loader)
+
+        def __iter__(self):
+            return iter(self.batches)
+
+    for wrap in (list, NoLen):
+        model, optimizer, loader = problems.iris(0)
+        diag = mt.Diagnostics(every=5, verbose=False)
+        mt.fit(model, mt.CrossEntropyLoss(), optimizer, wrap(loader), epochs=3, callbacks=[diag], verbose=0,
+               metrics=())
+        assert [r.step for r in diag.history] == [0, 5, 10, 15, 20], wrap
