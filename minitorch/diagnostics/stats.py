@@ -211,7 +211,7 @@ class CheckStats:
         """The update:data ratios of the weights (2+ dimensions) that have a gradient (``ParamStats``'s)."""
         is_weight, squares, starts = self.layout.is_weight, self._squares, self._starts
         first, last = self._data_segments()
-        with_grad = {i for k, i in enumerate(self._graded, last) if squares[k]}
+        with_grad = {i for k, i in enumerate(self._graded, last) if squares[k] / (starts[k + 1] - starts[k])}
         ratios = []
         for k, i, update in zip(range(first, last), self._kept, self._updates or (), strict=False):
             if is_weight[i] and i in with_grad:
