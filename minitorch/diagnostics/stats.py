@@ -64,7 +64,7 @@ class Layout:
     at every check. ``units``: (name, module) pairs; ``named``: ``list(model.named_parameters())``."""
 
     __slots__ = ("names", "kinds", "activations", "has_params", "params", "param_names", "param_layers",
-                 "is_weight")
+                 "param_shapes", "is_weight")
 
     def __init__(self, units: list[tuple[str, Module]], named: list[tuple[str, Parameter]],
                  has_params: list[bool] | None = None) -> None:
@@ -76,7 +76,8 @@ class Layout:
         self.params = [p for _, p in named]
         self.param_names = [name for name, _ in named]
         self.param_layers = [name.rpartition(".")[0] for name, _ in named]
-        self.is_weight = [p.ndim >= 2 for _, p in named]  # the learning-rate rule reads weights only
+        self.param_shapes = [p.shape for _, p in named]
+        self.is_weight = [len(shape) >= 2 for shape in self.param_shapes]  # the learning-rate rule's weights
 
 
 def _role(module: Module) -> str | None:
@@ -268,8 +269,8 @@ class CheckStats:
         layout, squares, starts = self.layout, self._squares, self._starts
         params = layout.params
         first, last = self._data_segments()
-        stats = [ParamStats(name, layer, p.shape, 0.0) for name, layer, p in
-                 zip(layout.param_names, layout.param_layers, params, strict=True)]
+        stats = [ParamStats(name, layer, shape, 0.0) for name, layer, shape in
+                 zip(layout.param_names, layout.param_layers, layout.param_shapes, strict=True)]
         for k, i in enumerate(self._kept, first):
             stats[i].data_rms = math.sqrt(squares[k] / (starts[k + 1] - starts[k]))
             stats[i].finite = math.isfinite(squares[k]) or bool(np.isfinite(params[i].data).all())
@@ -285,10 +286,11 @@ class CheckStats:
         return stats
 
     def _set_update_ratios(self, stats: list[ParamStats]) -> None:
-        params = self.layout.params
-        for i, squares in zip(self._kept, self._updates or [], strict=False):
+        starts, first = self._starts, self._data_segments()[0]
+        for k, i, squares in zip(range(first, first + len(self._kept)), self._kept, self._updates or [],
+                                 strict=False):
             if stats[i].data_rms > 0:
-                stats[i].update_ratio = math.sqrt(squares / params[i].size) / stats[i].data_rms
+                stats[i].update_ratio = math.sqrt(squares / (starts[k + 1] - starts[k])) / stats[i].data_rms
 
 
 def check_stats(
