@@ -72,12 +72,15 @@ def child(name: str, every: int | None, tree: Path) -> dict[str, float]:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                PYTHONPATH=str(tree), MALLOC_MMAP_THRESHOLD_="4194304", MALLOC_TRIM_THRESHOLD_="67108864")
     code = CHILD.format(tests=str(ROOT / "tests"), name=name, every=every, epochs=EPOCHS[name])
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    # cwd=tree: ``python -c`` puts the working directory first on sys.path, so another tree's
+    # minitorch in the directory the script runs from would shadow PYTHONPATH
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=tree)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def cold_caches() -> None:
-    """The statistics of one iris check (``check_stats``), CPU time, median of 150: right after the
+    """The statistics of one iris check (``CheckStats``), CPU time, median of 150: right after the
     previous one, after 49 training steps, after the process slept 5 ms (other jobs run), after
     a pure-Python loop of about the same length (no NumPy, no sleep)."""
     import time
@@ -85,7 +88,7 @@ def cold_caches() -> None:
     import diagnostics_problems as problems
 
     import minitorch as mt
-    from minitorch.diagnostics import probe
+    from minitorch.diagnostics import probe, stats
 
     model, optimizer, loader = problems.iris(0)
     xb, yb = next(iter(loader))
@@ -95,6 +98,8 @@ def cold_caches() -> None:
     probe.units_backward_params(units, loss_fn.backward())
     named = list(model.named_parameters())
     grads = [p.grad for _, p in named]
+    layout = stats.Layout([(unit.name, unit.module) for unit in units], named)
+    ys, dys = [unit.y for unit in units], [unit.dy for unit in units]
 
     def steps() -> None:
         for _ in range(49):
@@ -115,9 +120,9 @@ def cold_caches() -> None:
         for _ in range(150):
             work()
             start = time.process_time()
-            probe.check_stats(units, named, grads)
+            stats.CheckStats(layout, ys, dys, grads)
             times.append(time.process_time() - start)
-        print(f"check_stats after {label}: {np.median(times) * 1e6:.0f} us", flush=True)
+        print(f"CheckStats after {label}: {np.median(times) * 1e6:.0f} us", flush=True)
 
 
 def between_checks(pairs: int = 12, loop: bool = False) -> None:

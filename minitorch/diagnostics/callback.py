@@ -10,11 +10,10 @@ from typing import Any
 import numpy as np
 
 from minitorch.callbacks import Callback
-from minitorch.diagnostics.findings import Report, judge
+from minitorch.diagnostics.findings import CheckReport, Report, judge, judge_check
 from minitorch.diagnostics.probe import (
     Unit,
     chain_composite,
-    check_stats,
     finite,
     layers_stats,
     named_index,
@@ -25,6 +24,7 @@ from minitorch.diagnostics.probe import (
     units_backward_params,
     units_forward,
 )
+from minitorch.diagnostics.stats import CheckStats, Layout
 from minitorch.module import Module
 
 
@@ -34,13 +34,15 @@ class Diagnostics(Callback):
     On a check step the callback runs fit's own forward and backward layer by layer: it stands in
     for ``model.forward`` and ``model.backward_params`` for that one call each and makes the same
     calls the model would (``minitorch.diagnostics.probe``'s walk), so training is unchanged and
-    nothing is computed twice; it reads each layer's output and the gradient entering it, copies
-    the weights (one flat vector), and at the end of the step computes the update:data ratio of
-    the step the optimizer really took. Steps between checks run untouched: the callback only
-    counts them and looks at the loss fit logs. When a loss is not finite (fit is about to stop,
-    or with ``stop_on_nan=False`` goes on), that step's batch (the input fit's loop holds) is
-    walked again layer by layer and the callback reports the first layer whose output is not
-    finite, and the step (on a check step, the walk already made is read instead).
+    nothing is computed twice; it copies each layer's output and the gradient entering it, the
+    weights and their gradients into one vector and keeps their sums of squares (``CheckStats``),
+    and at the end of the step computes the update:data ratio of the step the optimizer really
+    took. The verdicts are read from those numbers; a report's per-layer ``LayerStats`` and
+    per-Parameter ``ParamStats`` are built when first read. Steps between checks run untouched:
+    the callback only counts them and looks at the loss fit logs. When a loss is not finite (fit
+    is about to stop, or with ``stop_on_nan=False`` goes on), that step's batch (the input fit's
+    loop holds) is walked again layer by layer and the callback reports the first layer whose
+    output is not finite, and the step (on a check step, the walk already made is read instead).
     ``watch_non_finite=False``: NaN/inf is only looked for on check steps.
 
     ``history`` keeps one ``Report`` per check (``step`` counted from 0 across epochs);
@@ -61,7 +63,7 @@ class Diagnostics(Callback):
         self.watch_non_finite = bool(watch_non_finite)
         self.history: list[Report] = []
         self.findings: list[Any] = []
-        self._step = 0
+        self._step = 0  # steps begun
         self._next_check = 0  # the step of the next check
         self._pending: dict[str, Any] | None = None  # the check of this step
         self._located = False  # a non-finite loss was already traced to its layer
@@ -78,31 +80,33 @@ class Diagnostics(Callback):
         self._known = None if any(chain_composite(m) for m in model.modules()) else {}
         # no plain-chain composite: the units are the same at every check, listed once
         self._plan = None if self._known is None else unit_plan(model, self._names)
+        self._layout = None if self._plan is None else Layout(self._plan, self._named)
         self._owns: dict[int, bool] = {}  # id(module) -> it has Parameters
         if self.watch_non_finite:
             self._watch_failure()
 
     def on_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._batch_logs = logs  # its batch is walked again if the loss is not finite
-        if self._step == self._next_check:
-            self._next_check += self.every
-            self._pending = {}
+        step = self._step
+        self._step = step + 1  # steps begun: this one is self._step - 1
+        if step == self._next_check:
+            self._next_check = step + self.every
+            self._pending = {"step": step}
             self._stand_in(self._pending)
 
     def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
-        pending, step = self._pending, self._step
-        self._step = step + 1
         loss = logs.get("loss") if logs else None
-        if pending is None and (loss is None or isfinite(loss)):
+        if self._pending is None and (loss is None or isfinite(loss)):
             return  # a step between checks: nothing else to do
+        pending, self._pending = self._pending, None
+        step = self._step - 1 if pending is None else pending["step"]
         if pending is not None:
-            self._pending = None
             self._disarm("forward", "backward_params")
-            if "before" in pending:
+            if "stats" in pending:
                 self._check(pending, loss, step)
         if loss is not None and not isfinite(loss) and self.watch_non_finite and not self._located:
             self._located = True  # stop_on_nan=False: fit goes on; the batch is walked again once
-            if pending is None or "before" not in pending:  # a check step's report already says where
+            if pending is None or "stats" not in pending:  # a check step's report already says where
                 self._locate_non_finite(self._inputs(), None, step, loss)
 
     def _inputs(self) -> Any:
@@ -130,7 +134,7 @@ class Diagnostics(Callback):
                 pending["units"], out = units_forward(model, x, self._known, self._names)
             if not self.watch_non_finite and not finite(out):  # else the loss tells (_watch_failure)
                 self._disarm("backward_params")
-                self._locate_non_finite(x, pending, self._step)
+                self._locate_non_finite(x, pending, pending["step"])
             return out
 
         def backward_params(dy: Any) -> None:
@@ -138,10 +142,13 @@ class Diagnostics(Callback):
             units = pending.get("units")
             if units is None:
                 return model.backward_params(dy)
-            has_params = self._has_params(units)
-            units_backward_params(units, dy, has_params)
-            pending["layers"], pending["params"], pending["before"] = check_stats(
-                units, self._named, [p.grad for p in self._params], has_params)
+            layout = self._layout
+            if layout is None:  # the units of a plain-chain composite: listed at each check
+                layout = Layout([(unit.name, unit.module) for unit in units], self._named,
+                                self._has_params(units))
+            units_backward_params(units, dy, layout.has_params)
+            pending["stats"] = CheckStats(layout, [unit.y for unit in units], [unit.dy for unit in units],
+                                          [p.grad for p in self._params])
             return None
 
         object.__setattr__(model, "forward", forward)
@@ -169,16 +176,17 @@ class Diagnostics(Callback):
             try:
                 if isinstance(error, NonFiniteLossError):
                     walked = pending is not None and "units" in pending
-                    self._locate_non_finite(None if walked else self._inputs(), pending, self._step)
+                    self._locate_non_finite(None if walked else self._inputs(), pending, self._step - 1)
             finally:
                 discard_caches()
 
         object.__setattr__(model, "discard_caches", watched_discard_caches)
 
     def _check(self, pending: dict[str, Any], loss: float | None, step: int) -> None:
-        report = Report(pending["layers"], pending["params"], loss=loss, step=step)
-        pending["before"].set_update_ratios(report.params)  # the step the optimizer took
-        report.findings = judge(report.layers, report.params, report.loss)
+        stats = pending["stats"]
+        stats.after_step()  # the step the optimizer took
+        report = CheckReport(stats, loss, step)
+        report.findings = judge_check(stats, loss)
         self._record(report)
 
     def _locate_non_finite(
@@ -207,6 +215,8 @@ class Diagnostics(Callback):
 
     def _record(self, report: Report) -> None:
         self.history.append(report)
+        if not report.findings:
+            return
         seen = {(f.kind, f.layer) for f in self.findings}
         for finding in report.findings:
             if (finding.kind, finding.layer) not in seen:

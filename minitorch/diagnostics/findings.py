@@ -24,7 +24,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from minitorch.diagnostics.probe import LayerStats, ParamStats
+from minitorch.diagnostics.stats import CheckStats, LayerStats, ParamStats
 
 KINDS = ("dead_relu", "saturated", "vanishing_gradients", "exploding_gradients", "lr_too_high",
          "lr_too_low", "non_finite")
@@ -86,6 +86,49 @@ class Report:
 
     def __str__(self) -> str:
         return self.table()
+
+
+class CheckReport(Report):
+    """The report of one ``Diagnostics`` check: its ``layers`` and ``params`` are built from the
+    check's ``CheckStats`` when first read."""
+
+    def __init__(self, stats: CheckStats, loss: float | None, step: int | None) -> None:
+        self._stats, self.loss, self.step, self.findings = stats, loss, step, []
+
+    @property
+    def layers(self) -> list[LayerStats]:  # type: ignore[override]
+        return self._stats.layers()
+
+    @property
+    def params(self) -> list[ParamStats]:  # type: ignore[override]
+        return self._stats.params()
+
+
+def judge_check(stats: CheckStats, loss: float | None) -> list[Finding]:
+    """``judge`` of one check's statistics; the per-layer objects are built only when a rule may fire."""
+    if quiet(stats, loss):
+        return []
+    return judge(stats.layers(), stats.params(), loss)
+
+
+def quiet(stats: CheckStats, loss: float | None) -> bool:
+    """True when ``judge`` would find nothing in ``stats``, read from its numbers; False when a rule
+    may fire (``judge`` then decides). The same tests as the rules below, on the same numbers."""
+    if not stats.finite or (loss is not None and not math.isfinite(loss)):
+        return False
+    for _, (_, dead, saturated) in stats.activations():
+        if (dead or 0.0) >= DEAD_FRACTION or (saturated or 0.0) >= SATURATED_FRACTION:
+            return False
+    flowing = [rms for rms in stats.flow() if rms > 0]
+    if len(flowing) >= 2 and not VANISHING <= flowing[0] / flowing[-1] <= EXPLODING:
+        return False
+    ratios = stats.weight_ratios()
+    if not ratios:
+        return True
+    ratios.sort()
+    n = len(ratios)
+    median = ratios[n // 2] if n % 2 else (ratios[n // 2 - 1] + ratios[n // 2]) / 2  # statistics.median's
+    return LR_LOW <= ratios[-1] and median <= LR_HIGH
 
 
 def judge(layers: list[LayerStats], params: list[ParamStats], loss: float | None = None) -> list[Finding]:

@@ -11,10 +11,8 @@ generator (dropout masks).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from itertools import accumulate
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,47 +20,8 @@ import numpy as np
 from minitorch import call_frames
 from minitorch import random as mt_random
 from minitorch.containers import Sequential
-from minitorch.layers import ReLU, Sigmoid, Tanh
+from minitorch.diagnostics.stats import LayerStats, ParamStats, check_stats
 from minitorch.module import Module, Parameter
-
-SATURATION = 0.97  # |tanh| or |2 sigmoid - 1| above this: the local derivative is below ~6 % of its peak
-SAMPLE = 2000  # values kept per layer for histograms
-
-
-@dataclass(slots=True)  # slots: a check builds one per layer, inside training
-class LayerStats:
-    """What went through one layer: its output's statistics forward, the gradient entering it backward."""
-
-    name: str  # dotted module name ("0", "encoder.1"), "" for the model itself
-    kind: str  # class name
-    shape: tuple[int, ...] | None = None  # output shape
-    mean: float = float("nan")
-    std: float = float("nan")
-    zero_fraction: float | None = None  # ReLU: outputs exactly 0
-    dead_fraction: float | None = None  # ReLU: units (features, conv channels) 0 for the whole batch
-    saturated_fraction: float | None = None  # Tanh / Sigmoid: outputs in the flat tails
-    finite: bool = True  # output free of NaN / inf
-    grad_norm: float | None = None  # ||dL/d(output)||, the gradient entering this layer's backward
-    grad_rms: float | None = None  # the same per element: sqrt(mean(dy**2))
-    grad_finite: bool = True
-    has_params: bool = False  # the layer owns Parameters (gradient flow is compared between these)
-    values: np.ndarray | None = field(default=None, repr=False)  # a sample of outputs, for histograms
-    grads: np.ndarray | None = field(default=None, repr=False)  # a sample of dy, for histograms
-
-
-@dataclass(slots=True)
-class ParamStats:
-    """One Parameter: its size, its gradient, and (after a step) the update relative to the data."""
-
-    name: str  # dotted name, e.g. "0.W"
-    layer: str  # the module that owns it, e.g. "0"
-    shape: tuple[int, ...]
-    data_rms: float
-    grad_norm: float | None = None
-    grad_rms: float | None = None
-    update_ratio: float | None = None  # rms(update) / rms(data), ~1e-3 when training is healthy
-    finite: bool = True  # data and gradient free of NaN / inf
-    update_finite: bool = True  # the step left the data free of NaN / inf
 
 
 class SavedState:
@@ -239,81 +198,6 @@ def drop_new_frames(depths: dict[int, tuple[Module, int]]) -> None:
                 d["_shown"] = None
 
 
-def check_stats(
-    units: list[Unit],
-    named: list[tuple[str, Parameter]],
-    grads: list[np.ndarray | None],
-    has_params: list[bool] | None = None,
-) -> tuple[list[LayerStats], list[ParamStats], Before]:
-    """The statistics of each unit's output and incoming gradient, and of each Parameter
-    (``named``: ``list(model.named_parameters())``) with its gradient ``grads[i]``.
-
-    A check runs inside training, so it takes a fixed handful of NumPy calls, whatever the
-    number of layers: the outputs and incoming gradients of up to ``SAMPLE`` values are copied
-    once, together, into one float64 vector (one ``np.concatenate``) whose segments are their
-    histogram samples, and ``np.add.reduceat`` gives each one's sum and sum of squares; the
-    Parameters' data and gradients likewise, in a second vector whose data segment is the copy
-    of the weights the step is measured against (``Before``; a report keeps the samples, not
-    this copy). Larger outputs and gradients get a sum and a dot product each and a strided
-    sample. A ReLU adds a ``count_nonzero`` and an ``any``, a Tanh/Sigmoid one comparison.
-    NaN/inf makes a sum non-finite, so the element-wise ``isfinite`` runs only then.
-    ``has_params[i]``: unit i's module owns Parameters (computed when not given).
-    """
-    if has_params is None:
-        has_params = [bool(unit.module.parameters()) for unit in units]
-    with np.errstate(all="ignore"):
-        layers = _unit_stats(units, has_params)
-        stats, before = _parameter_stats(named, grads)
-    return layers, stats, before
-
-
-def _unit_stats(units: list[Unit], has_params: list[bool]) -> list[LayerStats]:
-    ys, dys = [unit.y for unit in units], [unit.dy for unit in units]
-    small_y, big_y = _split(ys)
-    small_dy, big_dy = _split(dys)
-    buf, starts, squares, totals = _reduce([ys[i] for i in small_y] + [dys[i] for i in small_dy],
-                                           len(small_y))
-    layers = [LayerStats(unit.name, type(unit.module).__name__, has_params=has) for unit, has in
-              zip(units, has_params, strict=True)]
-    for k, i in enumerate(small_y):
-        sample = buf[starts[k] : starts[k + 1]]
-        _forward_stats(layers[i], ys[i], units[i].module, totals[k], squares[k], sample)
-    for i in big_y:
-        flat = ys[i].ravel()
-        _forward_stats(layers[i], ys[i], units[i].module, float(flat.sum(dtype=np.float64)),
-                       float(np.dot(flat, flat)), _sample(flat))
-    for k, i in enumerate(small_dy, len(small_y)):
-        _backward_stats(layers[i], dys[i], squares[k], buf[starts[k] : starts[k + 1]])
-    for i in big_dy:
-        flat = dys[i].ravel()
-        _backward_stats(layers[i], dys[i], float(np.dot(flat, flat)), _sample(flat))
-    return layers
-
-
-def _parameter_stats(
-    named: list[tuple[str, Parameter]], grads: list[np.ndarray | None]
-) -> tuple[list[ParamStats], Before]:
-    params = [p for _, p in named]
-    kept = [i for i, p in enumerate(params) if p.size]  # reduceat needs non-empty segments
-    graded = [i for i, g in enumerate(grads) if g is not None and g.size]
-    # a vector of its own: the reports keep the samples (views of the units' vector), not this copy
-    buf, starts, squares, _ = _reduce([params[i].data for i in kept] + [grads[i] for i in graded], 0)
-    before = Before(params, kept, buf[: starts[len(kept)]], starts[: len(kept)])
-    stats = [ParamStats(name, name.rpartition(".")[0], p.shape, 0.0) for name, p in named]
-    for k, i in enumerate(kept):
-        stats[i].data_rms = math.sqrt(squares[k] / params[i].size)
-        stats[i].finite = math.isfinite(squares[k]) or bool(np.isfinite(params[i].data).all())
-    for k, i in enumerate(graded, len(kept)):
-        p_stats, g = stats[i], grads[i]
-        p_stats.grad_norm = math.sqrt(squares[k])
-        p_stats.grad_rms = math.sqrt(squares[k] / g.size)
-        p_stats.finite = p_stats.finite and (math.isfinite(squares[k]) or bool(np.isfinite(g).all()))
-    for i, g in enumerate(grads):
-        if g is not None and not g.size:
-            stats[i].grad_norm = stats[i].grad_rms = 0.0
-    return stats, before
-
-
 def layers_stats(units: list[Unit]) -> list[LayerStats]:
     """``check_stats`` of the units alone."""
     return check_stats(units, [], [])[0]
@@ -322,94 +206,6 @@ def layers_stats(units: list[Unit]) -> list[LayerStats]:
 def param_stats(named: list[tuple[str, Parameter]], grads: list[np.ndarray | None]) -> list[ParamStats]:
     """``check_stats`` of the Parameters alone."""
     return check_stats([], named, grads)[1]
-
-
-def _reduce(arrays: list[np.ndarray], n_sums: int) -> tuple[np.ndarray, list[int], list[float], list[float]]:
-    """The non-empty ``arrays`` copied into one float64 vector (one call), the start of each,
-    each one's sum of squares, and the sums of the first ``n_sums`` (one ``reduceat`` each)."""
-    starts = list(accumulate([a.size for a in arrays], initial=0))
-    if not arrays:
-        return np.zeros(0), starts, [], []
-    buf = np.concatenate(arrays, axis=None, dtype=np.float64)
-    squares = np.add.reduceat(buf * buf, starts[:-1]).tolist()
-    totals = np.add.reduceat(buf, starts[:n_sums]).tolist() if n_sums else []
-    return buf, starts, squares, totals
-
-
-def _split(arrays: list[Any]) -> tuple[list[int], list[int]]:
-    """Indices of the non-empty float arrays of up to SAMPLE values, and of the larger ones."""
-    small, big = [], []
-    for i, a in enumerate(arrays):
-        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size:
-            (small if a.size <= SAMPLE else big).append(i)
-    return small, big
-
-
-def _forward_stats(
-    stats: LayerStats, y: np.ndarray, module: Module, total: float, squares: float, sample: np.ndarray
-) -> None:
-    n = y.size
-    stats.shape, stats.values = y.shape, sample
-    stats.mean = total / n
-    stats.std = math.sqrt(max(squares / n - stats.mean * stats.mean, 0.0))  # NaN stays NaN
-    stats.finite = (math.isfinite(total) and math.isfinite(squares)) or bool(np.isfinite(y).all())
-    if isinstance(module, ReLU):
-        stats.zero_fraction = 1.0 - np.count_nonzero(y) / n
-        stats.dead_fraction = _dead_fraction(y)
-    elif isinstance(module, Tanh):
-        stats.saturated_fraction = np.count_nonzero(np.abs(y) > SATURATION) / n
-    elif isinstance(module, Sigmoid):
-        stats.saturated_fraction = np.count_nonzero(np.abs(y - 0.5) > SATURATION / 2) / n
-
-
-def _backward_stats(stats: LayerStats, dy: np.ndarray, squares: float, sample: np.ndarray) -> None:
-    stats.grads = sample
-    stats.grad_norm = math.sqrt(squares)
-    stats.grad_rms = stats.grad_norm / math.sqrt(dy.size)
-    stats.grad_finite = math.isfinite(squares) or bool(np.isfinite(dy).all())
-
-
-def _dead_fraction(y: np.ndarray) -> float:
-    """The fraction of units that are 0 everywhere: a feature (last axis) of (N, F) or (N, L, F)
-    outputs, a channel (axis 1) of (N, C, H, W) feature maps, over the whole batch."""
-    if y.ndim == 2:
-        alive = y.any(axis=0)
-    elif y.ndim == 4:
-        alive = y.any(axis=(0, 2, 3))
-    elif y.ndim >= 2:
-        alive = y.reshape(-1, y.shape[-1]).any(axis=0)
-    else:
-        alive = y
-    return 1.0 - np.count_nonzero(alive) / max(alive.size, 1)
-
-
-def _sample(flat: np.ndarray) -> np.ndarray:
-    """Up to SAMPLE evenly spaced values, copied (a view would keep the whole array alive)."""
-    return flat[:: max(1, flat.size // SAMPLE)][:SAMPLE].copy()
-
-
-class Before:
-    """The non-empty Parameters' data as one float64 vector, copied before a step (a segment of
-    ``check_stats``'s buffer), so that the step can be measured against it."""
-
-    def __init__(self, params: list[Parameter], kept: list[int], data: np.ndarray, starts: list[int]) -> None:
-        self.params, self.kept, self.data, self.starts = params, kept, data, starts
-
-    def set_update_ratios(self, stats: list[ParamStats]) -> None:
-        """update:data = rms(update) / rms(data) per Parameter (``stats`` in the Parameters'
-        order), the update being the change since the copy; a non-finite update is flagged."""
-        if not self.kept:
-            return
-        params = self.params
-        with np.errstate(all="ignore"):
-            now = np.concatenate([params[i].data for i in self.kept], axis=None, dtype=np.float64)
-            np.subtract(now, self.data, out=now)
-            np.multiply(now, now, out=now)
-            for i, squares in zip(self.kept, np.add.reduceat(now, self.starts).tolist(), strict=True):
-                p_stats = stats[i]
-                p_stats.update_finite = math.isfinite(squares) or bool(np.isfinite(params[i].data).all())
-                if p_stats.data_rms > 0:
-                    p_stats.update_ratio = math.sqrt(squares / params[i].size) / p_stats.data_rms
 
 
 def finite(a: Any) -> bool:
@@ -436,7 +232,7 @@ def run_probe(
         if finite(out):  # else no loss to differentiate: the forward statistics say where it broke
             units_backward(units, backward_from(out))
         grads = [p.grad for p in params]
-        layers, stats, _ = check_stats(units, list(model.named_parameters()), grads)
+        layers, stats = check_stats(units, list(model.named_parameters()), grads)
         return layers, stats, grads
     finally:
         drop_new_frames(depths)
