@@ -86,15 +86,31 @@ def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
     np.testing.assert_array_equal(strided, expected)
 
 
-def test_ranks_keep_positions_in_order_also_for_huge_ids():
-    """The stable order within repeats, from the (id << b) | position keys or (overflow) a stable argsort."""
-    for ids in (np.array([3, 1, 3, 0, 1, 3]), np.array([2**62, 5, 2**62, 5, 2**62])):
-        sorted_ids, order, first, rank = fast._rank_within_repeats(ids)
-        np.testing.assert_array_equal(order, np.argsort(ids, kind="stable"))
-        np.testing.assert_array_equal(sorted_ids, ids[order])
-        np.testing.assert_array_equal(first, np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-        np.testing.assert_array_equal(rank, [list(sorted_ids[:j]).count(v) for j, v in enumerate(sorted_ids)])
-
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.integers(0, 9), min_size=1, max_size=30),
+       offset=st.sampled_from([0, 1 << 16, -(1 << 20), 1 << 61, -(1 << 62), (1 << 63) - 10]),
+       dtype=st.sampled_from([np.int64, np.uint16, np.int32]))
+def test_runs_keep_positions_in_order_on_every_sort_path(ids, offset, dtype):
+    """The stable order (uint16 radix sort, (id << b) | position keys, or a stable argsort for huge
+    ids) and the grouping by rank: every occurrence once, ranks in order of position."""
+    ids = np.array(ids, dtype=dtype)
+    if np.dtype(dtype) == np.int64:
+        ids = ids + offset
+    np.testing.assert_array_equal(fast._stable_order(ids), np.argsort(ids, kind="stable"))
+    uniq, first_pos, run, pos, counts = fast._runs(ids)
+    np.testing.assert_array_equal(uniq, np.unique(ids))
+    np.testing.assert_array_equal(first_pos, [list(ids).index(v) for v in uniq])
+    assert sum(counts) == len(run) == len(pos) == len(ids) - len(uniq)
+    seen = {int(v): [int(p)] for v, p in zip(uniq, first_pos, strict=True)}
+    start = 0
+    for count in counts:
+        block = run[start:start + count]
+        assert len(np.unique(block)) == len(block)  # no id twice within a rank
+        for r, p in zip(block, pos[start:start + count], strict=True):
+            seen[int(uniq[r])].append(int(p))
+        start += count
+    for v, positions in seen.items():
+        assert positions == [p for p, w in enumerate(ids.tolist()) if w == v]
 
 
 @settings(max_examples=40, deadline=None)

@@ -127,51 +127,57 @@ def lookup_rows(weight, ids):
     return np.take(weight, ids, axis=0)
 
 
-def _rank_within_repeats(ids):
-    """(sorted_ids, order, first, rank) for 1-D integer ids in [0, some bound): ids sorted STABLY
-    (order = the positions, ascending within a run of equal ids), first[j] = position j of the
-    sorted ids starts a run, rank[j] = its place within its run.
+def _stable_order(a):
+    """np.argsort(a, kind="stable") for a 1-D integer array: equal values keep their positions' order.
 
-    The stable order comes from one sort of the keys (id << b) | position, b = bits of n (no two
-    equal), cheaper than a stable argsort; keys that could overflow int64 fall back to
-    ``argsort(kind="stable")``.
+    Values in [0, 2**16) are sorted as uint16, for which NumPy's stable sort is a radix sort (two
+    linear passes) instead of a merge sort; wider values sort the keys (a << b) | position,
+    b = bits of len(a) (no two equal, so any sort is stable), and keys that could overflow int64 use
+    argsort itself.
     """
-    n = len(ids)
+    n = len(a)
+    low, high = int(a.min()), int(a.max())
+    if low >= 0 and high < 1 << 16:
+        return np.argsort(a.astype(np.uint16), kind="stable")
     bits = n.bit_length()
-    if int(ids.max()) < 1 << (62 - bits):
-        key = ids.astype(np.int64)
+    if -(1 << (62 - bits)) <= low and high < 1 << (62 - bits):
+        key = a.astype(np.int64)
         key <<= bits
         key |= np.arange(n)
         key.sort()
-        sorted_ids = key >> bits
-        order = key & ((1 << bits) - 1)
-    else:
-        order = np.argsort(ids, kind="stable")
-        sorted_ids = ids[order]
-    first = np.empty(n, dtype=bool)  # where a run of equal ids starts
+        key &= (1 << bits) - 1
+        return key
+    return np.argsort(a, kind="stable")
+
+
+def _runs(ids):
+    """The occurrences of 1-D integer ids (len >= 1), grouped for a vectorised scatter-add, from one
+    stable sort: (uniq, first_pos, run, pos, counts).
+
+    uniq         the distinct ids, ascending (k of them)
+    first_pos    first_pos[j] is the position of uniq[j]'s first occurrence (rank 0)
+    run, pos     every further occurrence, rank by rank (all second occurrences, then all third,
+                 ...): position pos[i] holds id uniq[run[i]]
+    counts       how many occurrences rank 1, rank 2, ... hold: run and pos in consecutive slices
+    No id repeats within a rank, and an id's occurrences come rank by rank in the order of their
+    positions, the order in which ``np.add.at`` adds them.
+    """
+    n = len(ids)
+    order = _stable_order(ids)
+    sorted_ids = ids[order]
+    first = np.empty(n, dtype=bool)  # where a run of equal sorted ids starts
     first[0] = True
     np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
     starts = np.flatnonzero(first)
-    rank = np.arange(n) - starts[np.cumsum(first) - 1]  # place within its run
-    return sorted_ids, order, first, rank
-
-
-def _add_by_rank(target, ids, rows, assign_first):
-    """target[ids[k]] += rows[k] rank by rank (see scatter_add_rows); with assign_first, rank 0 is
-    assigned (target's rows there are zeros). Repeats of one id are added in the order of their
-    positions, as ``np.add.at`` adds them, so the sums are the same to the bit. Returns the distinct
-    ids, sorted."""
-    sorted_ids, order, first, rank = _rank_within_repeats(ids)
-    for r in range(int(rank.max()) + 1):
-        at = first if r == 0 else rank == r
-        if r == 0 and assign_first:
-            into, source = _rows_of(target), _rows_of(rows)
-            if into.dtype != source.dtype:  # one of them is not one block of rows: element-wise
-                into, source = target, rows
-            into[sorted_ids[at]] = source[order[at]]
-        else:
-            target[sorted_ids[at]] += rows[order[at]]
-    return sorted_ids[first]
+    uniq, first_pos = sorted_ids[starts], order[starts]
+    if len(starts) == n:
+        return uniq, first_pos, starts[:0], starts[:0], []
+    rest = np.flatnonzero(~first)  # sorted places of the repeats
+    run = np.searchsorted(starts, rest, side="right")
+    run -= 1  # the run (distinct id) each repeat belongs to
+    rank = rest - starts[run]  # 1 for a second occurrence, 2 for a third, ...
+    by_rank = _stable_order(rank)
+    return uniq, first_pos, run[by_rank], order[rest[by_rank]], np.bincount(rank)[1:].tolist()
 
 
 def _rows_of(a):
@@ -186,16 +192,33 @@ def scatter_rows(num_rows, ids, rows):
     """Kernel of ``embedding.scatter_rows`` (same formula: zeros (num_rows, dim), then
     out[ids[k]] += rows[k] for every k, repeated ids adding up).
 
-    Saves: the gather of zeros and the add for most rows. The ids are ranked within their repeats
-    and rank 0 (every id's first occurrence, most rows) is ASSIGNED, ``out[ids_0] = rows_0``; each
-    further rank is one vectorised gather-add-scatter. Equal to the plain form bitwise.
+    Saves: the gather of zeros and the add for most rows, and the passes over the large array.
+    Each distinct id's sum is built first in a compact (distinct ids, dim) array that stays in
+    cache: its first row gathered, each further rank of repeats (all second occurrences, then all
+    third, ...; one sort finds them, see ``_runs``) one vectorised gather-add-scatter. Then the
+    zero fill and one scatter of the sums, each row written as one item. Equal to the plain form
+    to the bit up to the sign of a zero (the plain form adds the first row to +0.0; the values are
+    equal), because each id's rows are added in the order of their positions, as ``np.add.at``.
     The gradient is always a fresh ``np.zeros`` array: recycling the last one would save its zero
     fill, but rows written into it in place by other code since could not be ruled out without
     reading all of it.
     """
+    if not len(ids):
+        return np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+    uniq, first_pos, run, pos, counts = _runs(ids)
+    sums = np.take(rows, first_pos, axis=0)
+    if counts:
+        repeats = np.take(rows, pos, axis=0)
+        start = 0
+        for count in counts:  # within a rank no id repeats: a buffered += is exact
+            stop = start + count
+            sums[run[start:stop]] += repeats[start:stop]
+            start = stop
     out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
-    if len(ids):
-        _add_by_rank(out, ids, rows, assign_first=True)
+    into, source = _rows_of(out), _rows_of(sums)
+    if into.dtype != source.dtype:  # rows of no elements: element-wise
+        into, source = out, sums
+    into[uniq] = source
     return out
 
 
@@ -203,11 +226,19 @@ def scatter_add_rows(target, ids, rows):
     """Kernel of ``embedding.scatter_add_rows`` (same formula: target[ids[k]] += rows[k] for every k,
     repeated ids adding up; the plain form is ``np.add.at(target, ids, rows)``).
 
-    Saves: ``np.add.at`` handles one row at a time. Here the ids are ranked within their repeats
-    (one sort): rank 0 is every id's first occurrence, rank 1 its second, ... Within a rank no id
-    repeats, so ``target[ids_r] += rows_r`` is an ordinary buffered gather-add-scatter: one
+    Saves: ``np.add.at`` handles one row at a time. Here the occurrences are grouped by rank (one
+    sort, see ``_runs``): rank 0 is every id's first occurrence, rank 1 its second, ... Within a rank
+    no id repeats, so ``target[ids_r] += rows_r`` is an ordinary buffered gather-add-scatter: one
     vectorised update per rank (a handful with 30 % repeated ids) instead of one small update per
     row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions).
     """
-    if len(ids):
-        _add_by_rank(target, ids, rows, assign_first=False)
+    if not len(ids):
+        return
+    uniq, first_pos, run, pos, counts = _runs(ids)
+    target[uniq] += np.take(rows, first_pos, axis=0)
+    run_ids = uniq[run]
+    start = 0
+    for count in counts:
+        stop = start + count
+        target[run_ids[start:stop]] += np.take(rows, pos[start:stop], axis=0)
+        start = stop
