@@ -173,10 +173,10 @@ def _runs(ids):
     if len(starts) == n:
         return uniq, first_pos, starts[:0], starts[:0], []
     rest = np.flatnonzero(~first)  # sorted places of the repeats
-    run = np.searchsorted(starts, rest, side="right")
-    run -= 1  # the run (distinct id) each repeat belongs to
+    # run starts and repeats partition 0..n-1: rest[i] has rest[i] - i starts at or before it
+    run = rest - np.arange(1, len(rest) + 1)  # the run (distinct id) each repeat belongs to
     rank = rest - starts[run]  # 1 for a second occurrence, 2 for a third, ...
-    by_rank = _stable_order(rank)
+    by_rank = np.argsort(rank.astype(np.uint16), kind="stable") if n <= 1 << 16 else _stable_order(rank)
     return uniq, first_pos, run[by_rank], order[rest[by_rank]], np.bincount(rank)[1:].tolist()
 
 
