@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -92,25 +93,25 @@ def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
        dtype=st.sampled_from([np.int64, np.uint16, np.int32]))
 def test_runs_keep_positions_in_order_on_every_sort_path(ids, offset, dtype):
     """The stable order (uint16 radix sort, (id << b) | position keys, or a stable argsort for huge
-    ids) and the grouping by rank: every occurrence once, ranks in order of position."""
+    ids) and the grouping by rank: every occurrence once, an id's occurrences in order of position."""
     ids = np.array(ids, dtype=dtype)
     if np.dtype(dtype) == np.int64:
         ids = ids + offset
     np.testing.assert_array_equal(fast._stable_order(ids), np.argsort(ids, kind="stable"))
-    uniq, first_pos, run, pos, counts = fast._runs(ids)
-    np.testing.assert_array_equal(uniq, np.unique(ids))
-    np.testing.assert_array_equal(first_pos, [list(ids).index(v) for v in uniq])
-    assert sum(counts) == len(run) == len(pos) == len(ids) - len(uniq)
-    seen = {int(v): [int(p)] for v, p in zip(uniq, first_pos, strict=True)}
-    start = 0
-    for count in counts:
-        block = run[start:start + count]
-        assert len(np.unique(block)) == len(block)  # no id twice within a rank
-        for r, p in zip(block, pos[start:start + count], strict=True):
-            seen[int(uniq[r])].append(int(p))
-        start += count
-    for v, positions in seen.items():
-        assert positions == [p for p, w in enumerate(ids.tolist()) if w == v]
+    grouped = fast._runs(ids)
+    longest = int(np.unique(ids, return_counts=True)[1].max())
+    if longest > fast.MAX_RANKS and longest * 32 > len(ids):
+        assert grouped is None  # the callers use np.add.at
+        return
+    uniq, positions = grouped
+    assert sorted(uniq.tolist()) == np.unique(ids).tolist()
+    seen: dict[int, list[int]] = {int(v): [] for v in uniq}
+    for pos in positions:
+        assert 0 < len(pos) <= len(uniq)
+        for v, p in zip(uniq[:len(pos)], pos, strict=False):  # rank r: a prefix of uniq
+            seen[int(v)].append(int(p))
+    for v, found in seen.items():
+        assert found == [p for p, w in enumerate(ids.tolist()) if w == v]  # each once, in order
 
 
 @settings(max_examples=40, deadline=None)
@@ -190,6 +191,25 @@ def test_embedding_gradient_kernels_equal_the_plain_ones_over_steps(id_sets, pad
     got = _embedding_steps(id_sets, 0 if padding else None, accumulate)
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("longest", [1, 2, fast.MAX_RANKS, 64, 65, 300])
+def test_scatter_kernels_equal_add_at_with_ids_repeated_often(longest):
+    """One id repeated many times among 2048 (a character-level text): the loop over ranks up to
+    n/32 ranks, np.add.at beyond; both equal to the plain form bitwise."""
+    rng = np.random.default_rng(longest)
+    ids = np.concatenate([np.full(longest, 7), rng.choice(np.arange(8, 3000), 2048 - longest, replace=False)])
+    rng.shuffle(ids)
+    rows = rng.standard_normal((2048, 5)).astype(np.float32)
+    expected = np.zeros((3000, 5), np.float32)
+    np.add.at(expected, ids, rows)
+    assert (fast._runs(ids) is None) == (longest > 64)
+    np.testing.assert_array_equal(fast.scatter_rows(3000, ids, rows), expected)
+    target = rng.standard_normal((3000, 5)).astype(np.float32)
+    added = target.copy()
+    np.add.at(added, ids, rows)
+    fast.scatter_add_rows(target, ids, rows)
+    np.testing.assert_array_equal(target, added)
 
 
 def test_fresh_scatter_takes_rows_of_any_layout():

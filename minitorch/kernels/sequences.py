@@ -127,6 +127,9 @@ def lookup_rows(weight, ids):
     return np.take(weight, ids, axis=0)
 
 
+MAX_RANKS = 8  # up to this many occurrences of one id (or n/32 of n), a loop over ranks beats np.add.at
+
+
 def _stable_order(a):
     """np.argsort(a, kind="stable") for a 1-D integer array: equal values keep their positions' order.
 
@@ -151,14 +154,14 @@ def _stable_order(a):
 
 
 def _runs(ids):
-    """The occurrences of 1-D integer ids (len >= 1), grouped for a vectorised scatter-add, from one
-    stable sort: (uniq, first_pos, run, pos, counts).
+    """The occurrences of 1-D integer ids (len >= 1) grouped by rank, from one stable sort:
+    (uniq, positions), or None if one id occurs more than ``MAX_RANKS`` times and more than n/32
+    times (the callers then use ``np.add.at``).
 
-    uniq         the distinct ids, ascending (k of them)
-    first_pos    first_pos[j] is the position of uniq[j]'s first occurrence (rank 0)
-    run, pos     every further occurrence, rank by rank (all second occurrences, then all third,
-                 ...): position pos[i] holds id uniq[run[i]]
-    counts       how many occurrences rank 1, rank 2, ... hold: run and pos in consecutive slices
+    uniq          the distinct ids, the most frequent first (ties: ascending id)
+    positions[r]  the positions of the (r+1)-th occurrences of uniq[:len(positions[r])]: positions[0]
+                  every id's first occurrence, positions[1] the second occurrences (of the ids that
+                  have one: a prefix of uniq, since the most frequent come first), ...
     No id repeats within a rank, and an id's occurrences come rank by rank in the order of their
     positions, the order in which ``np.add.at`` adds them.
     """
@@ -168,16 +171,19 @@ def _runs(ids):
     first = np.empty(n, dtype=bool)  # where a run of equal sorted ids starts
     first[0] = True
     np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    uniq, first_pos = sorted_ids[starts], order[starts]
+    starts = first.nonzero()[0]
     if len(starts) == n:
-        return uniq, first_pos, starts[:0], starts[:0], []
-    rest = np.flatnonzero(~first)  # sorted places of the repeats
-    # run starts and repeats partition 0..n-1: rest[i] has rest[i] - i starts at or before it
-    run = rest - np.arange(1, len(rest) + 1)  # the run (distinct id) each repeat belongs to
-    rank = rest - starts[run]  # 1 for a second occurrence, 2 for a third, ...
-    by_rank = np.argsort(rank.astype(np.uint16), kind="stable") if n <= 1 << 16 else _stable_order(rank)
-    return uniq, first_pos, run[by_rank], order[rest[by_rank]], np.bincount(rank)[1:].tolist()
+        return sorted_ids, [order]
+    lengths = np.diff(starts, append=n)  # occurrences of each distinct id
+    longest = int(lengths.max())
+    if longest > MAX_RANKS and longest * 32 > n:
+        return None  # one vectorised update per rank would cost more than np.add.at's per-row ones
+    starts = starts[_stable_order(n - lengths)]  # the runs, the longest first
+    at_least = np.cumsum(np.bincount(lengths)[::-1])[::-1].tolist()  # [L]: ids with >= L occurrences
+    positions = [order[starts]]
+    for rank in range(1, len(at_least) - 1):
+        positions.append(order[starts[:at_least[rank + 1]] + rank])
+    return sorted_ids[starts], positions
 
 
 def _rows_of(a):
@@ -205,15 +211,15 @@ def scatter_rows(num_rows, ids, rows):
     """
     if not len(ids):
         return np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
-    uniq, first_pos, run, pos, counts = _runs(ids)
-    sums = np.take(rows, first_pos, axis=0)
-    if counts:
-        repeats = np.take(rows, pos, axis=0)
-        start = 0
-        for count in counts:  # within a rank no id repeats: a buffered += is exact
-            stop = start + count
-            sums[run[start:stop]] += repeats[start:stop]
-            start = stop
+    grouped = _runs(ids)
+    if grouped is None:  # an id repeated very often (e.g. a character-level text): the plain form
+        out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+        np.add.at(out, ids, rows)
+        return out
+    uniq, positions = grouped
+    sums = np.take(rows, positions[0], axis=0)
+    for pos in positions[1:]:  # rank r adds to the ids with more than r occurrences: a prefix
+        sums[:len(pos)] += np.take(rows, pos, axis=0)
     out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
     into, source = _rows_of(out), _rows_of(sums)
     if into.dtype != source.dtype:  # rows of no elements: element-wise
@@ -234,11 +240,10 @@ def scatter_add_rows(target, ids, rows):
     """
     if not len(ids):
         return
-    uniq, first_pos, run, pos, counts = _runs(ids)
-    target[uniq] += np.take(rows, first_pos, axis=0)
-    run_ids = uniq[run]
-    start = 0
-    for count in counts:
-        stop = start + count
-        target[run_ids[start:stop]] += np.take(rows, pos[start:stop], axis=0)
-        start = stop
+    grouped = _runs(ids)
+    if grouped is None:  # an id repeated very often: the plain form
+        np.add.at(target, ids, rows)
+        return
+    uniq, positions = grouped
+    for pos in positions:  # within a rank no id repeats: a buffered += is exact
+        target[uniq[:len(pos)]] += np.take(rows, pos, axis=0)
