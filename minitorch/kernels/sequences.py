@@ -174,14 +174,21 @@ def _runs(ids):
     starts = first.nonzero()[0]
     if len(starts) == n:
         return sorted_ids, [order]
-    lengths = np.diff(starts, append=n)  # occurrences of each distinct id
+    lengths = np.empty(len(starts), dtype=starts.dtype)  # occurrences of each distinct id
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[-1] = n - starts[-1]
     longest = int(lengths.max())
     if longest > MAX_RANKS and longest * 32 > n:
         return None  # one vectorised update per rank would cost more than np.add.at's per-row ones
-    starts = starts[_stable_order(n - lengths)]  # the runs, the longest first
-    at_least = np.cumsum(np.bincount(lengths)[::-1])[::-1].tolist()  # [L]: ids with >= L occurrences
+    shortfall = longest - lengths  # sorted stably: the runs, the longest first (radix sorts)
+    if longest < 1 << 16:
+        shortfall = shortfall.astype(np.uint8 if longest < 1 << 8 else np.uint16)
+    starts = starts[np.argsort(shortfall, kind="stable")]
+    at_least = np.bincount(lengths).tolist()  # ids with exactly L occurrences, L = 0 ... longest
+    for length in range(longest - 1, 0, -1):  # ... with at least L occurrences
+        at_least[length] += at_least[length + 1]
     positions = [order[starts]]
-    for rank in range(1, len(at_least) - 1):
+    for rank in range(1, longest):
         positions.append(order[starts[:at_least[rank + 1]] + rank])
     return sorted_ids[starts], positions
 
