@@ -89,16 +89,17 @@ def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
 
 @settings(max_examples=40, deadline=None)
 @given(ids=st.lists(st.integers(0, 9), min_size=1, max_size=30),
-       offset=st.sampled_from([0, 1 << 16, -(1 << 20), 1 << 61, -(1 << 62), (1 << 63) - 10]),
+       offset=st.sampled_from([0, 250, 1 << 16, 1 << 40, 1 << 61, (1 << 63) - 10]),
        dtype=st.sampled_from([np.int64, np.uint16, np.int32]))
 def test_runs_keep_positions_in_order_on_every_sort_path(ids, offset, dtype):
-    """The stable order (uint16 radix sort, (id << b) | position keys, or a stable argsort for huge
-    ids) and the grouping by rank: every occurrence once, an id's occurrences in order of position."""
+    """The stable order (uint8/uint16 radix sort, (id << b) | position keys, or a stable argsort for
+    huge ids) and the grouping by rank: every occurrence once, an id's occurrences in order of position."""
     ids = np.array(ids, dtype=dtype)
     if np.dtype(dtype) == np.int64:
         ids = ids + offset
-    np.testing.assert_array_equal(fast._stable_order(ids), np.argsort(ids, kind="stable"))
-    grouped = fast._runs(ids)
+    high = int(ids.max())
+    np.testing.assert_array_equal(fast._stable_order(ids, high), np.argsort(ids, kind="stable"))
+    grouped = fast._runs(ids, high)
     longest = int(np.unique(ids, return_counts=True)[1].max())
     if longest > fast.MAX_RANKS and longest * 32 > len(ids):
         assert grouped is None  # the callers use np.add.at
@@ -203,13 +204,31 @@ def test_scatter_kernels_equal_add_at_with_ids_repeated_often(longest):
     rows = rng.standard_normal((2048, 5)).astype(np.float32)
     expected = np.zeros((3000, 5), np.float32)
     np.add.at(expected, ids, rows)
-    assert (fast._runs(ids) is None) == (longest > 64)
+    assert (fast._runs(ids, int(ids.max())) is None) == (longest > 64)
     np.testing.assert_array_equal(fast.scatter_rows(3000, ids, rows), expected)
     target = rng.standard_normal((3000, 5)).astype(np.float32)
     added = target.copy()
     np.add.at(added, ids, rows)
     fast.scatter_add_rows(target, ids, rows)
     np.testing.assert_array_equal(target, added)
+
+
+def test_scatter_kernels_treat_ids_out_of_range_as_np_add_at_does():
+    """Negative ids wrap (-1 is the last row, also when the last row is named too), too large ones
+    raise IndexError: the kernels hand such ids to np.add.at itself."""
+    rows = np.arange(12.0).reshape(4, 3)
+    for ids in (np.array([-1, 4, 0, -1]), np.array([4, -5, 1, 4])):
+        expected = np.zeros((5, 3))
+        np.add.at(expected, ids, rows)
+        np.testing.assert_array_equal(fast.scatter_rows(5, ids, rows), expected)
+        target, added = np.ones((5, 3)), np.ones((5, 3))
+        np.add.at(added, ids, rows)
+        fast.scatter_add_rows(target, ids, rows)
+        np.testing.assert_array_equal(target, added)
+    with pytest.raises(IndexError):
+        fast.scatter_rows(4, np.array([0, 4, 1, 1]), rows)
+    with pytest.raises(IndexError):
+        fast.scatter_add_rows(np.zeros((4, 3)), np.array([0, -5, 1, 1]), rows)
 
 
 def test_fresh_scatter_takes_rows_of_any_layout():

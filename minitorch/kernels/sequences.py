@@ -130,31 +130,31 @@ def lookup_rows(weight, ids):
 MAX_RANKS = 8  # up to this many occurrences of one id (or n/32 of n), a loop over ranks beats np.add.at
 
 
-def _stable_order(a):
-    """np.argsort(a, kind="stable") for a 1-D integer array: equal values keep their positions' order.
+def _stable_order(a, high):
+    """np.argsort(a, kind="stable") for a 1-D array of integers in [0, high]: equal values keep their
+    positions' order.
 
-    Values in [0, 2**16) are sorted as uint16, for which NumPy's stable sort is a radix sort (two
-    linear passes) instead of a merge sort; wider values sort the keys (a << b) | position,
-    b = bits of len(a) (no two equal, so any sort is stable), and keys that could overflow int64 use
-    argsort itself.
+    Values below 2**8 or 2**16 are sorted as uint8 or uint16, for which NumPy's stable sort is a
+    radix sort (one or two linear passes) instead of a merge sort; wider values sort the keys
+    (a << b) | position, b = bits of len(a) (no two equal, so any sort is stable), and keys that
+    could overflow int64 use argsort itself.
     """
+    if high < 1 << 16:
+        return np.argsort(a.astype(np.uint8 if high < 1 << 8 else np.uint16), kind="stable")
     n = len(a)
-    low, high = int(a.min()), int(a.max())
-    if low >= 0 and high < 1 << 16:
-        return np.argsort(a.astype(np.uint16), kind="stable")
     bits = n.bit_length()
-    if -(1 << (62 - bits)) <= low and high < 1 << (62 - bits):
-        key = a.astype(np.int64)
-        key <<= bits
-        key |= np.arange(n)
-        key.sort()
-        key &= (1 << bits) - 1
-        return key
-    return np.argsort(a, kind="stable")
+    if high >= 1 << (62 - bits):
+        return np.argsort(a, kind="stable")
+    key = a.astype(np.int64)
+    key <<= bits
+    key |= np.arange(n)
+    key.sort()
+    key &= (1 << bits) - 1
+    return key
 
 
-def _runs(ids):
-    """The occurrences of 1-D integer ids (len >= 1) grouped by rank, from one stable sort:
+def _runs(ids, high):
+    """The occurrences of 1-D integer ids in [0, high] (len >= 1) grouped by rank, from one stable sort:
     (uniq, positions), or None if one id occurs more than ``MAX_RANKS`` times and more than n/32
     times (the callers then use ``np.add.at``).
 
@@ -166,7 +166,7 @@ def _runs(ids):
     positions, the order in which ``np.add.at`` adds them.
     """
     n = len(ids)
-    order = _stable_order(ids)
+    order = _stable_order(ids, high)
     sorted_ids = ids[order]
     first = np.empty(n, dtype=bool)  # where a run of equal sorted ids starts
     first[0] = True
@@ -180,10 +180,7 @@ def _runs(ids):
     longest = int(lengths.max())
     if longest > MAX_RANKS and longest * 32 > n:
         return None  # one vectorised update per rank would cost more than np.add.at's per-row ones
-    shortfall = longest - lengths  # sorted stably: the runs, the longest first (radix sorts)
-    if longest < 1 << 16:
-        shortfall = shortfall.astype(np.uint8 if longest < 1 << 8 else np.uint16)
-    starts = starts[np.argsort(shortfall, kind="stable")]
+    starts = starts[_stable_order(longest - lengths, longest)]  # the runs, the longest first
     at_least = np.bincount(lengths).tolist()  # ids with exactly L occurrences, L = 0 ... longest
     for length in range(longest - 1, 0, -1):  # ... with at least L occurrences
         at_least[length] += at_least[length + 1]
@@ -218,8 +215,9 @@ def scatter_rows(num_rows, ids, rows):
     """
     if not len(ids):
         return np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
-    grouped = _runs(ids)
-    if grouped is None:  # an id repeated very often (e.g. a character-level text): the plain form
+    low, high = int(ids.min()), int(ids.max())
+    grouped = _runs(ids, high) if 0 <= low and high < num_rows else None
+    if grouped is None:  # ids repeated very often (a character-level text) or out of range: plain
         out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
         np.add.at(out, ids, rows)
         return out
@@ -247,8 +245,9 @@ def scatter_add_rows(target, ids, rows):
     """
     if not len(ids):
         return
-    grouped = _runs(ids)
-    if grouped is None:  # an id repeated very often: the plain form
+    low, high = int(ids.min()), int(ids.max())
+    grouped = _runs(ids, high) if 0 <= low and high < len(target) else None
+    if grouped is None:  # ids repeated very often or out of range (negative ones wrap): plain
         np.add.at(target, ids, rows)
         return
     uniq, positions = grouped
