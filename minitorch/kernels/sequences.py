@@ -130,7 +130,7 @@ def lookup_rows(weight, ids):
 MAX_RANKS = 8  # up to this many occurrences of one id (or n/32 of n), a loop over ranks beats np.add.at
 
 
-def _stable_order(a, high):
+def _stable_order(a: np.ndarray, high: int) -> np.ndarray:
     """np.argsort(a, kind="stable") for a 1-D array of integers in [0, high]: equal values keep their
     positions' order.
 
@@ -153,7 +153,7 @@ def _stable_order(a, high):
     return key
 
 
-def _runs(ids, high):
+def _runs(ids: np.ndarray, high: int) -> tuple[np.ndarray, list[np.ndarray]] | None:
     """The occurrences of 1-D integer ids in [0, high] (len >= 1) grouped by rank, from one stable sort:
     (uniq, positions), or None if one id occurs more than ``MAX_RANKS`` times and more than n/32
     times (the callers then use ``np.add.at``).
@@ -198,17 +198,19 @@ def _rows_of(a):
     return a.reshape(len(a), -1).view(np.dtype((np.void, a[0].nbytes))).reshape(len(a))
 
 
-def scatter_rows(num_rows, ids, rows):
+def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Kernel of ``embedding.scatter_rows`` (same formula: zeros (num_rows, dim), then
     out[ids[k]] += rows[k] for every k, repeated ids adding up).
 
-    Saves: the gather of zeros and the add for most rows, and the passes over the large array.
-    Each distinct id's sum is built first in a compact (distinct ids, dim) array that stays in
-    cache: its first row gathered, each further rank of repeats (all second occurrences, then all
-    third, ...; one sort finds them, see ``_runs``) one vectorised gather-add-scatter. Then the
-    zero fill and one scatter of the sums, each row written as one item. Equal to the plain form
-    to the bit up to the sign of a zero (the plain form adds the first row to +0.0; the values are
-    equal), because each id's rows are added in the order of their positions, as ``np.add.at``.
+    Saves: the gather of zeros and the add for every row, and all but two passes over the large
+    array. Each distinct id's sum is built first in a compact (distinct ids, dim) array that stays
+    in cache (the ids most frequent first, see ``_runs``): the first occurrences gathered, then one
+    contiguous ``+=`` per rank of repeats (all second occurrences into a prefix of the sums, all
+    third into a shorter prefix, ...). Then the zero fill (after the small work: the fill evicts the
+    cache) and one scatter of the sums, each row moved as one item. Equal to the plain form to the
+    bit up to the sign of a zero (the plain form adds the first row to +0.0; the values are equal),
+    because each id's rows are added in the order of their positions, as ``np.add.at`` adds them.
+    Ids outside [0, num_rows) and ids repeated very often (see ``_runs``) get the plain form.
     The gradient is always a fresh ``np.zeros`` array: recycling the last one would save its zero
     fill, but rows written into it in place by other code since could not be ruled out without
     reading all of it.
@@ -233,7 +235,7 @@ def scatter_rows(num_rows, ids, rows):
     return out
 
 
-def scatter_add_rows(target, ids, rows):
+def scatter_add_rows(target: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
     """Kernel of ``embedding.scatter_add_rows`` (same formula: target[ids[k]] += rows[k] for every k,
     repeated ids adding up; the plain form is ``np.add.at(target, ids, rows)``).
 
@@ -241,7 +243,8 @@ def scatter_add_rows(target, ids, rows):
     sort, see ``_runs``): rank 0 is every id's first occurrence, rank 1 its second, ... Within a rank
     no id repeats, so ``target[ids_r] += rows_r`` is an ordinary buffered gather-add-scatter: one
     vectorised update per rank (a handful with 30 % repeated ids) instead of one small update per
-    row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions).
+    row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions). Ids
+    outside [0, len(target)) and ids repeated very often get ``np.add.at`` itself.
     """
     if not len(ids):
         return
