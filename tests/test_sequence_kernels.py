@@ -99,9 +99,9 @@ def test_runs_keep_positions_in_order_on_every_sort_path(ids, offset, dtype):
         ids = ids + offset
     high = int(ids.max())
     np.testing.assert_array_equal(fast._stable_order(ids, high), np.argsort(ids, kind="stable"))
-    grouped = fast._runs(ids, high)
+    grouped = fast._runs(ids, high, 16)
     longest = int(np.unique(ids, return_counts=True)[1].max())
-    if longest > fast.MAX_RANKS and longest * 32 > len(ids):
+    if longest > fast.MAX_RANKS and longest * 512 > len(ids) * 16:
         assert grouped is None  # the callers use np.add.at
         return
     uniq, positions = grouped
@@ -197,16 +197,16 @@ def test_embedding_gradient_kernels_equal_the_plain_ones_over_steps(id_sets, pad
 @pytest.mark.parametrize("longest", [1, 2, fast.MAX_RANKS, 64, 65, 300])
 def test_scatter_kernels_equal_add_at_with_ids_repeated_often(longest):
     """One id repeated many times among 2048 (a character-level text): the loop over ranks up to
-    n/32 ranks, np.add.at beyond; both equal to the plain form bitwise."""
+    n * width / 512 ranks, np.add.at beyond; both equal to the plain form bitwise."""
     rng = np.random.default_rng(longest)
     ids = np.concatenate([np.full(longest, 7), rng.choice(np.arange(8, 3000), 2048 - longest, replace=False)])
     rng.shuffle(ids)
-    rows = rng.standard_normal((2048, 5)).astype(np.float32)
-    expected = np.zeros((3000, 5), np.float32)
+    rows = rng.standard_normal((2048, 4, 4)).astype(np.float32)  # width 16
+    expected = np.zeros((3000, 4, 4), np.float32)
     np.add.at(expected, ids, rows)
-    assert (fast._runs(ids, int(ids.max())) is None) == (longest > 64)
+    assert (fast._runs(ids, int(ids.max()), 16) is None) == (longest > 64)  # 2048 * 16 / 512
     np.testing.assert_array_equal(fast.scatter_rows(3000, ids, rows), expected)
-    target = rng.standard_normal((3000, 5)).astype(np.float32)
+    target = rng.standard_normal((3000, 4, 4)).astype(np.float32)
     added = target.copy()
     np.add.at(added, ids, rows)
     fast.scatter_add_rows(target, ids, rows)

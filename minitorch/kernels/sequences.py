@@ -127,7 +127,9 @@ def lookup_rows(weight, ids):
     return np.take(weight, ids, axis=0)
 
 
-MAX_RANKS = 8  # up to this many occurrences of one id (or n/32 of n), a loop over ranks beats np.add.at
+MAX_RANKS = 8  # up to this many occurrences of one id, a loop over ranks beats np.add.at; beyond,
+# up to n * width / 512 of n ids of width elements (a rank's few NumPy calls against np.add.at's
+# per-row cost, which grows with the row's width)
 
 
 def _stable_order(a: np.ndarray, high: int) -> np.ndarray:
@@ -153,10 +155,10 @@ def _stable_order(a: np.ndarray, high: int) -> np.ndarray:
     return key
 
 
-def _runs(ids: np.ndarray, high: int) -> tuple[np.ndarray, list[np.ndarray]] | None:
+def _runs(ids: np.ndarray, high: int, width: int) -> tuple[np.ndarray, list[np.ndarray]] | None:
     """The occurrences of 1-D integer ids in [0, high] (len >= 1) grouped by rank, from one stable sort:
-    (uniq, positions), or None if one id occurs more than ``MAX_RANKS`` times and more than n/32
-    times (the callers then use ``np.add.at``).
+    (uniq, positions), or None if one id occurs more than ``MAX_RANKS`` times and more than
+    n * width / 512 times, width = elements per row (the callers then use ``np.add.at``).
 
     uniq          the distinct ids, the most frequent first (ties: ascending id)
     positions[r]  the positions of the (r+1)-th occurrences of uniq[:len(positions[r])]: positions[0]
@@ -178,7 +180,7 @@ def _runs(ids: np.ndarray, high: int) -> tuple[np.ndarray, list[np.ndarray]] | N
     np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
     lengths[-1] = n - starts[-1]
     longest = int(lengths.max())
-    if longest > MAX_RANKS and longest * 32 > n:
+    if longest > MAX_RANKS and longest * 512 > n * width:
         return None  # one vectorised update per rank would cost more than np.add.at's per-row ones
     starts = starts[_stable_order(longest - lengths, longest)]  # the runs, the longest first
     at_least = np.bincount(lengths).tolist()  # ids with exactly L occurrences, L = 0 ... longest
@@ -218,7 +220,8 @@ def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray
     if not len(ids):
         return np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
     low, high = int(ids.min()), int(ids.max())
-    grouped = _runs(ids, high) if 0 <= low and high < num_rows else None
+    width = rows[0].size if rows.ndim > 1 else 1
+    grouped = _runs(ids, high, width) if 0 <= low and high < num_rows else None
     if grouped is None:  # ids repeated very often (a character-level text) or out of range: plain
         out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
         np.add.at(out, ids, rows)
@@ -249,7 +252,8 @@ def scatter_add_rows(target: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> N
     if not len(ids):
         return
     low, high = int(ids.min()), int(ids.max())
-    grouped = _runs(ids, high) if 0 <= low and high < len(target) else None
+    width = rows[0].size if rows.ndim > 1 else 1
+    grouped = _runs(ids, high, width) if 0 <= low and high < len(target) else None
     if grouped is None:  # ids repeated very often or out of range (negative ones wrap): plain
         np.add.at(target, ids, rows)
         return
