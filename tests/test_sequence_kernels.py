@@ -225,6 +225,10 @@ def test_scatter_kernels_treat_ids_out_of_range_as_np_add_at_does():
         np.add.at(added, ids, rows)
         fast.scatter_add_rows(target, ids, rows)
         np.testing.assert_array_equal(target, added)
+    mask = np.array([True, False, True, True])  # a boolean index selects rows, as in np.add.at
+    expected = np.zeros((4, 3))
+    np.add.at(expected, mask, rows[:3])
+    np.testing.assert_array_equal(fast.scatter_rows(4, mask, rows[:3]), expected)
     with pytest.raises(IndexError):
         fast.scatter_rows(4, np.array([0, 4, 1, 1]), rows)
     with pytest.raises(IndexError):

@@ -221,7 +221,8 @@ def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray
         return np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
     low, high = int(ids.min()), int(ids.max())
     width = rows[0].size if rows.ndim > 1 else 1
-    grouped = _runs(ids, high, width) if 0 <= low and high < num_rows else None
+    in_range = ids.dtype.kind in "iu" and 0 <= low and high < num_rows  # else np.add.at's own rules
+    grouped = _runs(ids, high, width) if in_range else None
     if grouped is None:  # ids repeated very often (a character-level text) or out of range: plain
         out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
         np.add.at(out, ids, rows)
@@ -253,7 +254,8 @@ def scatter_add_rows(target: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> N
         return
     low, high = int(ids.min()), int(ids.max())
     width = rows[0].size if rows.ndim > 1 else 1
-    grouped = _runs(ids, high, width) if 0 <= low and high < len(target) else None
+    in_range = ids.dtype.kind in "iu" and 0 <= low and high < len(target)  # else np.add.at's own rules
+    grouped = _runs(ids, high, width) if in_range else None
     if grouped is None:  # ids repeated very often or out of range (negative ones wrap): plain
         np.add.at(target, ids, rows)
         return
