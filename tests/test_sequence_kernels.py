@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,15 +87,32 @@ def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
     np.testing.assert_array_equal(strided, expected)
 
 
-def test_ranks_keep_positions_in_order_also_for_huge_ids():
-    """The stable order within repeats, from the (id << b) | position keys or (overflow) a stable argsort."""
-    for ids in (np.array([3, 1, 3, 0, 1, 3]), np.array([2**62, 5, 2**62, 5, 2**62])):
-        sorted_ids, order, first, rank = fast._rank_within_repeats(ids)
-        np.testing.assert_array_equal(order, np.argsort(ids, kind="stable"))
-        np.testing.assert_array_equal(sorted_ids, ids[order])
-        np.testing.assert_array_equal(first, np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-        np.testing.assert_array_equal(rank, [list(sorted_ids[:j]).count(v) for j, v in enumerate(sorted_ids)])
-
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.integers(0, 9), min_size=1, max_size=30),
+       offset=st.sampled_from([0, 250, 1 << 16, 1 << 40, 1 << 61, (1 << 63) - 10]),
+       dtype=st.sampled_from([np.int64, np.uint16, np.int32]))
+def test_runs_keep_positions_in_order_on_every_sort_path(ids, offset, dtype):
+    """The stable order (uint8/uint16 radix sort, (id << b) | position keys, or a stable argsort for
+    huge ids) and the grouping by rank: every occurrence once, an id's occurrences in order of position."""
+    ids = np.array(ids, dtype=dtype)
+    if np.dtype(dtype) == np.int64:
+        ids = ids + offset
+    high = int(ids.max())
+    np.testing.assert_array_equal(fast._stable_order(ids, high), np.argsort(ids, kind="stable"))
+    grouped = fast._runs(ids, high, 16)
+    longest = int(np.unique(ids, return_counts=True)[1].max())
+    if longest > fast.MAX_RANKS and longest * 512 > len(ids) * 16:
+        assert grouped is None  # the callers use np.add.at
+        return
+    uniq, positions = grouped
+    assert sorted(uniq.tolist()) == np.unique(ids).tolist()
+    seen: dict[int, list[int]] = {int(v): [] for v in uniq}
+    for pos in positions:
+        assert 0 < len(pos) <= len(uniq)
+        for v, p in zip(uniq[:len(pos)], pos, strict=False):  # rank r: a prefix of uniq
+            seen[int(v)].append(int(p))
+    for v, found in seen.items():
+        assert found == [p for p, w in enumerate(ids.tolist()) if w == v]  # each once, in order
 
 
 @settings(max_examples=40, deadline=None)
@@ -174,6 +192,47 @@ def test_embedding_gradient_kernels_equal_the_plain_ones_over_steps(id_sets, pad
     got = _embedding_steps(id_sets, 0 if padding else None, accumulate)
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("longest", [1, 2, fast.MAX_RANKS, 64, 65, 300])
+def test_scatter_kernels_equal_add_at_with_ids_repeated_often(longest):
+    """One id repeated many times among 2048 (a character-level text): the loop over ranks up to
+    n * width / 512 ranks, np.add.at beyond; both equal to the plain form bitwise."""
+    rng = np.random.default_rng(longest)
+    ids = np.concatenate([np.full(longest, 7), rng.choice(np.arange(8, 3000), 2048 - longest, replace=False)])
+    rng.shuffle(ids)
+    rows = rng.standard_normal((2048, 4, 4)).astype(np.float32)  # width 16
+    expected = np.zeros((3000, 4, 4), np.float32)
+    np.add.at(expected, ids, rows)
+    assert (fast._runs(ids, int(ids.max()), 16) is None) == (longest > 64)  # 2048 * 16 / 512
+    np.testing.assert_array_equal(fast.scatter_rows(3000, ids, rows), expected)
+    target = rng.standard_normal((3000, 4, 4)).astype(np.float32)
+    added = target.copy()
+    np.add.at(added, ids, rows)
+    fast.scatter_add_rows(target, ids, rows)
+    np.testing.assert_array_equal(target, added)
+
+
+def test_scatter_kernels_treat_ids_out_of_range_as_np_add_at_does():
+    """Negative ids wrap (-1 is the last row, also when the last row is named too), too large ones
+    raise IndexError: the kernels hand such ids to np.add.at itself."""
+    rows = np.arange(12.0).reshape(4, 3)
+    for ids in (np.array([-1, 4, 0, -1]), np.array([4, -5, 1, 4])):
+        expected = np.zeros((5, 3))
+        np.add.at(expected, ids, rows)
+        np.testing.assert_array_equal(fast.scatter_rows(5, ids, rows), expected)
+        target, added = np.ones((5, 3)), np.ones((5, 3))
+        np.add.at(added, ids, rows)
+        fast.scatter_add_rows(target, ids, rows)
+        np.testing.assert_array_equal(target, added)
+    mask = np.array([True, False, True, True])  # a boolean index selects rows, as in np.add.at
+    expected = np.zeros((4, 3))
+    np.add.at(expected, mask, rows[:3])
+    np.testing.assert_array_equal(fast.scatter_rows(4, mask, rows[:3]), expected)
+    with pytest.raises(IndexError):
+        fast.scatter_rows(4, np.array([0, 4, 1, 1]), rows)
+    with pytest.raises(IndexError):
+        fast.scatter_add_rows(np.zeros((4, 3)), np.array([0, -5, 1, 1]), rows)
 
 
 def test_fresh_scatter_takes_rows_of_any_layout():

@@ -127,51 +127,69 @@ def lookup_rows(weight, ids):
     return np.take(weight, ids, axis=0)
 
 
-def _rank_within_repeats(ids):
-    """(sorted_ids, order, first, rank) for 1-D integer ids in [0, some bound): ids sorted STABLY
-    (order = the positions, ascending within a run of equal ids), first[j] = position j of the
-    sorted ids starts a run, rank[j] = its place within its run.
+MAX_RANKS = 8  # up to this many occurrences of one id, a loop over ranks beats np.add.at; beyond,
+# up to n * width / 512 of n ids of width elements (a rank's few NumPy calls against np.add.at's
+# per-row cost, which grows with the row's width)
 
-    The stable order comes from one sort of the keys (id << b) | position, b = bits of n (no two
-    equal), cheaper than a stable argsort; keys that could overflow int64 fall back to
-    ``argsort(kind="stable")``.
+
+def _stable_order(a: np.ndarray, high: int) -> np.ndarray:
+    """np.argsort(a, kind="stable") for a 1-D array of integers in [0, high]: equal values keep their
+    positions' order.
+
+    Values below 2**8 or 2**16 are sorted as uint8 or uint16, for which NumPy's stable sort is a
+    radix sort (one or two linear passes) instead of a merge sort; wider values sort the keys
+    (a << b) | position, b = bits of len(a) (no two equal, so any sort is stable), and keys that
+    could overflow int64 use argsort itself.
+    """
+    if high < 1 << 16:
+        return np.argsort(a.astype(np.uint8 if high < 1 << 8 else np.uint16), kind="stable")
+    n = len(a)
+    bits = n.bit_length()
+    if high >= 1 << (62 - bits):
+        return np.argsort(a, kind="stable")
+    key = a.astype(np.int64)
+    key <<= bits
+    key |= np.arange(n)
+    key.sort()
+    key &= (1 << bits) - 1
+    return key
+
+
+def _runs(ids: np.ndarray, high: int, width: int) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The occurrences of 1-D integer ids in [0, high] (len >= 1) grouped by rank, from one stable sort:
+    (uniq, positions), or None if one id occurs more than ``MAX_RANKS`` times and more than
+    n * width / 512 times, width = elements per row (the callers then use ``np.add.at``).
+
+    uniq          the distinct ids, the most frequent first (ties: ascending id)
+    positions[r]  the positions of the (r+1)-th occurrences of uniq[:len(positions[r])]: positions[0]
+                  every id's first occurrence, positions[1] the second occurrences (of the ids that
+                  have one: a prefix of uniq, since the most frequent come first), ...
+    No id repeats within a rank, and an id's occurrences come rank by rank in the order of their
+    positions, the order in which ``np.add.at`` adds them.
     """
     n = len(ids)
-    bits = n.bit_length()
-    if int(ids.max()) < 1 << (62 - bits):
-        key = ids.astype(np.int64)
-        key <<= bits
-        key |= np.arange(n)
-        key.sort()
-        sorted_ids = key >> bits
-        order = key & ((1 << bits) - 1)
-    else:
-        order = np.argsort(ids, kind="stable")
-        sorted_ids = ids[order]
-    first = np.empty(n, dtype=bool)  # where a run of equal ids starts
+    order = _stable_order(ids, high)
+    sorted_ids = ids[order]
+    first = np.empty(n, dtype=bool)  # where a run of equal sorted ids starts
     first[0] = True
     np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    rank = np.arange(n) - starts[np.cumsum(first) - 1]  # place within its run
-    return sorted_ids, order, first, rank
-
-
-def _add_by_rank(target, ids, rows, assign_first):
-    """target[ids[k]] += rows[k] rank by rank (see scatter_add_rows); with assign_first, rank 0 is
-    assigned (target's rows there are zeros). Repeats of one id are added in the order of their
-    positions, as ``np.add.at`` adds them, so the sums are the same to the bit. Returns the distinct
-    ids, sorted."""
-    sorted_ids, order, first, rank = _rank_within_repeats(ids)
-    for r in range(int(rank.max()) + 1):
-        at = first if r == 0 else rank == r
-        if r == 0 and assign_first:
-            into, source = _rows_of(target), _rows_of(rows)
-            if into.dtype != source.dtype:  # one of them is not one block of rows: element-wise
-                into, source = target, rows
-            into[sorted_ids[at]] = source[order[at]]
-        else:
-            target[sorted_ids[at]] += rows[order[at]]
-    return sorted_ids[first]
+    starts = first.nonzero()[0]
+    if len(starts) == n:
+        return sorted_ids, [order]
+    lengths = np.empty(len(starts), dtype=starts.dtype)  # occurrences of each distinct id
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[-1] = n - starts[-1]
+    longest = int(lengths.max())
+    if longest > MAX_RANKS and longest * 512 > n * width:
+        return None  # one vectorised update per rank would cost more than np.add.at's per-row ones
+    starts = starts[_stable_order(longest - lengths, longest)]  # the runs, the longest first
+    at_least = np.bincount(lengths).tolist()  # ids with exactly L occurrences, L = 0 ... longest
+    for length in range(longest - 1, 0, -1):  # ... with at least L occurrences
+        at_least[length] += at_least[length + 1]
+    positions = [order[starts]]
+    for rank in range(1, longest):
+        positions.append(order[starts[:at_least[rank + 1]] + rank])
+    return sorted_ids[starts], positions
 
 
 def _rows_of(a):
@@ -182,32 +200,65 @@ def _rows_of(a):
     return a.reshape(len(a), -1).view(np.dtype((np.void, a[0].nbytes))).reshape(len(a))
 
 
-def scatter_rows(num_rows, ids, rows):
+def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Kernel of ``embedding.scatter_rows`` (same formula: zeros (num_rows, dim), then
     out[ids[k]] += rows[k] for every k, repeated ids adding up).
 
-    Saves: the gather of zeros and the add for most rows. The ids are ranked within their repeats
-    and rank 0 (every id's first occurrence, most rows) is ASSIGNED, ``out[ids_0] = rows_0``; each
-    further rank is one vectorised gather-add-scatter. Equal to the plain form bitwise.
+    Saves: the gather of zeros and the add for every row, and all but two passes over the large
+    array. Each distinct id's sum is built first in a compact (distinct ids, dim) array that stays
+    in cache (the ids most frequent first, see ``_runs``): the first occurrences gathered, then one
+    contiguous ``+=`` per rank of repeats (all second occurrences into a prefix of the sums, all
+    third into a shorter prefix, ...). Then the zero fill (after the small work: the fill evicts the
+    cache) and one scatter of the sums, each row moved as one item. Equal to the plain form to the
+    bit up to the sign of a zero (the plain form adds the first row to +0.0; the values are equal),
+    because each id's rows are added in the order of their positions, as ``np.add.at`` adds them.
+    Ids outside [0, num_rows) and ids repeated very often (see ``_runs``) get the plain form.
     The gradient is always a fresh ``np.zeros`` array: recycling the last one would save its zero
     fill, but rows written into it in place by other code since could not be ruled out without
     reading all of it.
     """
+    if not len(ids):
+        return np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+    low, high = int(ids.min()), int(ids.max())
+    width = rows[0].size if rows.ndim > 1 else 1
+    in_range = ids.dtype.kind in "iu" and 0 <= low and high < num_rows  # else np.add.at's own rules
+    grouped = _runs(ids, high, width) if in_range else None
+    if grouped is None:  # ids repeated very often (a character-level text) or out of range: plain
+        out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+        np.add.at(out, ids, rows)
+        return out
+    uniq, positions = grouped
+    sums = np.take(rows, positions[0], axis=0)
+    for pos in positions[1:]:  # rank r adds to the ids with more than r occurrences: a prefix
+        sums[:len(pos)] += np.take(rows, pos, axis=0)
     out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
-    if len(ids):
-        _add_by_rank(out, ids, rows, assign_first=True)
+    into, source = _rows_of(out), _rows_of(sums)
+    if into.dtype != source.dtype:  # rows of no elements: element-wise
+        into, source = out, sums
+    into[uniq] = source
     return out
 
 
-def scatter_add_rows(target, ids, rows):
+def scatter_add_rows(target: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
     """Kernel of ``embedding.scatter_add_rows`` (same formula: target[ids[k]] += rows[k] for every k,
     repeated ids adding up; the plain form is ``np.add.at(target, ids, rows)``).
 
-    Saves: ``np.add.at`` handles one row at a time. Here the ids are ranked within their repeats
-    (one sort): rank 0 is every id's first occurrence, rank 1 its second, ... Within a rank no id
-    repeats, so ``target[ids_r] += rows_r`` is an ordinary buffered gather-add-scatter: one
+    Saves: ``np.add.at`` handles one row at a time. Here the occurrences are grouped by rank (one
+    sort, see ``_runs``): rank 0 is every id's first occurrence, rank 1 its second, ... Within a rank
+    no id repeats, so ``target[ids_r] += rows_r`` is an ordinary buffered gather-add-scatter: one
     vectorised update per rank (a handful with 30 % repeated ids) instead of one small update per
-    row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions).
+    row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions). Ids
+    outside [0, len(target)) and ids repeated very often get ``np.add.at`` itself.
     """
-    if len(ids):
-        _add_by_rank(target, ids, rows, assign_first=False)
+    if not len(ids):
+        return
+    low, high = int(ids.min()), int(ids.max())
+    width = rows[0].size if rows.ndim > 1 else 1
+    in_range = ids.dtype.kind in "iu" and 0 <= low and high < len(target)  # else np.add.at's own rules
+    grouped = _runs(ids, high, width) if in_range else None
+    if grouped is None:  # ids repeated very often or out of range (negative ones wrap): plain
+        np.add.at(target, ids, rows)
+        return
+    uniq, positions = grouped
+    for pos in positions:  # within a rank no id repeats: a buffered += is exact
+        target[uniq[:len(pos)]] += np.take(rows, pos, axis=0)
