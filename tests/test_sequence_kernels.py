@@ -88,6 +88,11 @@ def test_row_blocks_and_aligned_weights():
         copy = fast._aligned_copy(a)
         assert copy.ctypes.data % 64 == 0 and copy.flags.c_contiguous and copy.dtype == a.dtype
         np.testing.assert_array_equal(copy, a)
+    xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, 2, 16, np.float32, 0)
+    hs, c_n, cache = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    da_all, _, dh, dc = fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
+    for a in (hs, c_n, *cache, da_all, dh, dc):
+        assert a.ctypes.data % 64 == 0 and a.flags.c_contiguous
 
 
 def test_kernels_leave_their_inputs_alone():
@@ -168,8 +173,8 @@ def test_pooled_arrays_are_never_shared_while_anything_holds_them():
     del hs2, cache2
     hs3, _, _ = fast.lstm_forward(xw * 3, h0, c0, W_hh, None)
     assert hs3.base is not output.base and hs3 is not output.base
-    gates_id = id(fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1])
-    assert id(fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1]) == gates_id  # freed: reused, no new pages
+    gates_at = fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1].ctypes.data
+    assert fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1].ctypes.data == gates_at  # freed: reused, no new pages
     lstm = mt.LSTM(3, 4)
     x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
     first, _ = lstm(x)
