@@ -174,7 +174,8 @@ def test_pooled_arrays_are_never_shared_while_anything_holds_them():
     hs3, _, _ = fast.lstm_forward(xw * 3, h0, c0, W_hh, None)
     assert hs3.base is not output.base and hs3 is not output.base
     gates_at = fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1].ctypes.data
-    assert fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1].ctypes.data == gates_at  # freed: reused, no new pages
+    again = fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1].ctypes.data
+    assert again == gates_at  # freed: reused, no new pages
     lstm = mt.LSTM(3, 4)
     x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
     first, _ = lstm(x)
