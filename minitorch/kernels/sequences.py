@@ -15,6 +15,8 @@ reused once nothing holds it, which saves the page faults of fresh memory on eve
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from minitorch.kernels.pool import empty as _empty
@@ -48,7 +50,7 @@ def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype, pooled: bool = True)
     stays aligned when a step's block is a whole number of 64 bytes (N * H * itemsize).
     """
     dtype = np.dtype(dtype)
-    n = int(np.prod(shape))
+    n = math.prod(shape)
     pad = _ALIGN // dtype.itemsize
     buffer = _empty((n + pad,), dtype) if pooled else np.empty(n + pad, dtype)
     start = (-buffer.ctypes.data % _ALIGN) // dtype.itemsize
@@ -97,7 +99,10 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     r = _rows_per_product(N, H, G)
     for t in range(T):
         a = gates[t]
-        np.matmul(hs[t].reshape(-1, r, H), W_hhT, out=a.reshape(-1, r, G))  # N // r products
+        if r == N:
+            np.matmul(hs[t], W_hhT, out=a)
+        else:  # N // r products
+            np.matmul(hs[t].reshape(-1, r, H), W_hhT, out=a.reshape(-1, r, G))
         a += xw[t]
         a *= scale
         np.tanh(a, out=a)
@@ -158,7 +163,10 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
         np.subtract(1, deriv[2], out=deriv[2])  # ... tanh' = 1 - g**2 for g
         da *= deriv
         np.copyto(da_all[t].reshape(N, 4, H), da.transpose(1, 0, 2))
-        np.matmul(da_all[t].reshape(-1, r, G), W, out=dh.reshape(-1, r, H))  # N // r products
+        if r == N:
+            np.matmul(da_all[t], W, out=dh)
+        else:  # N // r products
+            np.matmul(da_all[t].reshape(-1, r, G), W, out=dh.reshape(-1, r, H))
         dc *= f
     return da_all, da_all, dh, dc
 
