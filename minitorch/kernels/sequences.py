@@ -10,7 +10,9 @@ iterator against its flat loop). These kernels write every step into preallocate
 forward and 17 backward per step, all flat, instead of about 25 and 30.
 The caches are the plain ones, so a forward from one and a backward from the other agree.
 The loops' large arrays come from the kernels' small pool (``kernels/pool.py``): an array is
-reused once nothing holds it, which saves the page faults of fresh memory on every call.
+reused once nothing holds it, which saves the page faults of fresh memory on every call. Every
+array of the loops starts on a 64-byte boundary (``_aligned_empty``), and the per-step products
+run in row blocks that OpenBLAS's direct kernel takes (``_rows_per_product``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ import numpy as np
 
 from minitorch.kernels.pool import empty as _empty
 
-# OpenBLAS (NumPy's BLAS in its Linux and Windows wheels) sends a row-major float32 product with
-# M * N * K up to 2 * 350 * 512 to its direct AVX-512 kernel at any thread count (above that, with
-# two threads, to its packed, threaded gemm). The loops' per-step products are cut into row blocks
-# under this size; see _products_in_row_blocks.
+# OpenBLAS (the BLAS of NumPy's Linux and Windows wheels) runs a row-major float32 product with
+# M * N * K <= 2 * 350 * 512 through its direct AVX-512 kernel (no packing, one thread) whatever its
+# thread count; a larger one goes, with 2+ threads, to its packed threaded gemm, which gains little
+# on the loops' (32, 128) @ (128, 512) products and waits for a busy core. The kernels cut the
+# per-step products into row blocks under that size and give them a 64-byte-aligned right-hand
+# matrix: the 64 products of a loop then take about 0.7x the time of 64 whole-block products at 1
+# thread (float64, through OpenBLAS's small-matrix kernels, gains about as much). Another BLAS just
+# sees N // r calls instead of one.
 _DIRECT_MNK = 2 * 350 * 512
 _MIN_BLOCK_ROWS = 4  # fewer rows per call: the calls cost more than the kernel saves
 _ALIGN = 64  # bytes: one cache line, one AVX-512 vector
@@ -76,7 +82,8 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     iterator, several times slower on these small blocks. For the same reason the step's gates are
     copied once into a gate-major (4, N, H) block (a plain copy is cheap; each gate is then one
     contiguous array), so the c and h updates are flat loops too. The product h @ W_hh.T is written
-    straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries).
+    straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries), in row
+    blocks of r rows (N // r products, one call) on a 64-byte-aligned copy of W_hh.T.
     """
     T, N, G = xw.shape
     H = G // 4
@@ -129,7 +136,7 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
     themselves two whole-block passes and two on g) and copied once into da_all's (N, 4H) rows;
     column slices of the (N, 4H) arrays would send each of those calls through NumPy's general
     iterator. 1 - tanh(c_t)**2 is taken for all L steps before the loop; da @ W_hh goes straight
-    into dh's buffer.
+    into dh's buffer, in row blocks on a 64-byte-aligned copy of W_hh (as in the forward).
     """
     cs, gates, tanh_cs = cache
     T, N, G = gates.shape
