@@ -42,8 +42,10 @@ def _rows_per_product(rows: int, k: int, m: int) -> int:
     _MIN_BLOCK_ROWS rows qualifies (then the product is one call, as in the plain loop)."""
     if rows * k * m <= _DIRECT_MNK:
         return max(rows, 1)  # an empty batch: blocks of 1 row, none of them
-    fit = [r for r in range(_MIN_BLOCK_ROWS, rows) if rows % r == 0 and r * k * m <= _DIRECT_MNK]
-    return fit[-1] if fit else rows
+    for r in range(min(_DIRECT_MNK // (k * m), rows - 1), _MIN_BLOCK_ROWS - 1, -1):
+        if rows % r == 0:
+            return r
+    return rows
 
 
 def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype, pooled: bool = True) -> np.ndarray:
