@@ -57,6 +57,45 @@ def test_lstm_kernels_equal_the_plain_loops(T, N, H, float32, seed):
         np.testing.assert_allclose(c, a, **tol)
 
 
+@settings(max_examples=6, deadline=None)
+@given(N=st.sampled_from([0, 1, 8, 30, 32, 48]), H=st.sampled_from([64, 128]), float32=st.booleans(),
+       seed=st.integers(0, 2**31))
+def test_lstm_kernels_with_products_in_row_blocks_equal_the_plain_loops(N, H, float32, seed):
+    """Batches large enough that the kernels cut the per-step products into row blocks (and ones
+    that cannot be cut: prime or small N). Tolerances as above: a row block may reach a different
+    BLAS kernel than the whole product, so sums may round differently (float32 rtol 1e-5)."""
+    dtype = np.float32 if float32 else np.float64
+    tol = dict(rtol=1e-5, atol=1e-6) if float32 else dict(rtol=1e-12, atol=1e-13)
+    xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, N, H, dtype, seed)
+    with plain_only():
+        hs_p, c_p, cache_p = plain.lstm_forward(xw, h0, c0, W_hh, None)
+        back_p = plain.lstm_backward(dhs, dh_n, dc_n, cache_p, W_hh)
+    hs_f, c_f, cache_f = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    back_f = fast.lstm_backward(dhs, dh_n, dc_n, cache_f, W_hh)
+    for a, b in zip((hs_p, c_p, *cache_p, *back_p), (hs_f, c_f, *cache_f, *back_f), strict=True):
+        assert b.dtype == dtype and b.shape == a.shape
+        np.testing.assert_allclose(b, a, **tol)
+
+
+def test_row_blocks_and_aligned_weights():
+    """Blocks divide the batch and stay within the direct kernel's size, or the product stays whole."""
+    assert fast._rows_per_product(32, 128, 512) == 4  # 4 * 128 * 512 <= 2 * 350 * 512 < 8 * 128 * 512
+    assert fast._rows_per_product(30, 128, 512) == 5
+    assert fast._rows_per_product(31, 128, 512) == 31  # prime: no block of >= 4 rows, one product
+    assert fast._rows_per_product(3, 128, 512) == 3 and fast._rows_per_product(0, 128, 512) == 1
+    assert fast._rows_per_product(64, 1024, 4096) == 64  # no block fits: one product
+    W = np.random.default_rng(0).standard_normal((12, 5)).astype(np.float32)
+    for a in (W, W.T, W[1:, 1:]):
+        copy = fast._aligned_copy(a)
+        assert copy.ctypes.data % 64 == 0 and copy.flags.c_contiguous and copy.dtype == a.dtype
+        np.testing.assert_array_equal(copy, a)
+    xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, 2, 16, np.float32, 0)
+    hs, c_n, cache = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    da_all, _, dh, dc = fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
+    for a in (hs, c_n, *cache, da_all, dh, dc):
+        assert a.ctypes.data % 64 == 0 and a.flags.c_contiguous
+
+
 def test_kernels_leave_their_inputs_alone():
     xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, 2, 4, np.float64, 0)
     copies = [a.copy() for a in (xw, h0, c0, W_hh, dhs, dh_n, dc_n)]
@@ -152,8 +191,9 @@ def test_pooled_arrays_are_never_shared_while_anything_holds_them():
     del hs2, cache2
     hs3, _, _ = fast.lstm_forward(xw * 3, h0, c0, W_hh, None)
     assert hs3.base is not output.base and hs3 is not output.base
-    gates_id = id(fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1])
-    assert id(fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1]) == gates_id  # freed: reused, no new pages
+    gates_at = fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1].ctypes.data
+    again = fast.lstm_forward(xw, h0, c0, W_hh, None)[2][1].ctypes.data
+    assert again == gates_at  # freed: reused, no new pages
     lstm = mt.LSTM(3, 4)
     x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
     first, _ = lstm(x)
