@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -75,6 +77,30 @@ def get_num_threads() -> int:
     """The number of threads NumPy's BLAS uses now (1 when no BLAS thread pool was found)."""
     found = _controllers()
     return max((c.get_num_threads() or 1 for c in found), default=1)
+
+
+@contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Run a block with n BLAS threads, then give every BLAS library back the count it had, also when
+    the block raises. The kernels' pool (``minitorch.kernels.parallel``) runs its pieces this way, one
+    BLAS thread each. Nothing happens without threadpoolctl."""
+    try:
+        found = _controllers()
+    except ImportError:
+        yield
+        return
+    before = [c.get_num_threads() for c in found]
+    if all(count == n for count in before):
+        yield
+        return
+    current = _state["current"]
+    _set(n)
+    try:
+        yield
+    finally:
+        for controller, count in zip(found, before, strict=True):
+            controller.set_num_threads(count)
+        _state["current"] = current
 
 
 def policy(n_params: int) -> int:
