@@ -4,7 +4,7 @@ NumPy releases the GIL inside large copies, ufuncs and BLAS calls, so Python thr
 whole pipeline of such calls on their own samples (a convolution's im2col, products and col2im on a
 part of the batch) use every core, where one call after another uses one core for every element-wise
 pass. Waking a waiting thread on another core is not free (tens of microseconds, more on a VM), so
-only tasks of at least ``MIN_WORK`` are cut (``chunks``).
+a task is cut only into chunks of at least ``CHUNK_WORK`` (``chunks``).
 
 ``split(task, n, chunks, *args)`` runs ``task(lo, hi, *args)`` for ``chunks`` contiguous ranges that
 cover ``range(n)`` and returns the results in range order. The ranges depend on ``n`` and ``chunks``
@@ -30,9 +30,10 @@ from typing import Any
 
 from minitorch import threads
 
-# the least work (multiply-adds, each element copied counting as COPY_COST of them) worth cutting
-# into chunks for the pool, and the most chunks (docs/benchmarks-conv.md, "the kernels' pool")
-MIN_WORK, MAX_CHUNKS, COPY_COST = 8_000_000, 4, 32
+# work per chunk (multiply-adds, each element copied counting as COPY_COST of them): below it the
+# Python between a chunk's NumPy calls and the threads' handovers cost more than a second core
+# saves; and the most chunks (docs/benchmarks-conv.md, "the kernels' pool")
+CHUNK_WORK, MAX_CHUNKS, COPY_COST = 25_000_000, 4, 32
 
 
 class _Job:
@@ -96,9 +97,9 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def chunks(work: int, n: int) -> int:
-    """Into how many chunks of samples to cut a task of ``work`` (see MIN_WORK) over ``n`` samples:
-    1 below MIN_WORK, else MAX_CHUNKS (at most n). The count depends on the task's size only."""
-    return 1 if work < MIN_WORK else max(1, min(MAX_CHUNKS, n))
+    """Into how many chunks of samples to cut a task of ``work`` (see CHUNK_WORK) over ``n`` samples:
+    one per CHUNK_WORK, at most MAX_CHUNKS and n, at least 1. It depends on the task's size only."""
+    return max(1, min(MAX_CHUNKS, n, work // CHUNK_WORK))
 
 
 def _threads(count: int) -> int:
@@ -114,6 +115,8 @@ def _threads(count: int) -> int:
 def split(task: Callable[..., Any], n: int, count: int, *args: Any) -> list[Any]:
     """[task(lo, hi, *args) for ``count`` contiguous ranges (lo, hi) covering range(n)], in range
     order, run by the caller and the pool's workers (see the module docstring)."""
+    if count <= 1:
+        return [task(0, n, *args)]
     bounds = [n * k // count for k in range(count + 1)]
     job = _Job(task, bounds, args)
     helpers = _threads(count) - 1
