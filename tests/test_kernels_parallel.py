@@ -183,3 +183,13 @@ def test_blas_threads_restores_the_count_when_the_block_raises():
         assert mt.get_num_threads() == 1
         raise RuntimeError
     assert mt.get_num_threads() == start
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_conv_of_an_empty_batch_gives_empty_outputs_and_zero_gradients(enabled):
+    mt.kernels.use_kernels(enabled)
+    layer = mt.Conv2d(2, 3, 3, padding=1)
+    y = layer(np.ones((0, 2, 5, 5), np.float32))
+    dx = layer.backward(np.ones_like(y))
+    assert y.shape == (0, 3, 5, 5) and dx.shape == (0, 2, 5, 5)
+    assert not layer.weight.grad.any() and not layer.bias.grad.any()

@@ -172,7 +172,7 @@ def _conv_forward_samples(lo: int, hi: int, layer: Any, x: np.ndarray, rows: np.
     Y = mine @ Wk
     if layer.bias is not None:
         Y += layer.bias.data
-    y[lo:hi] = Y.reshape(n, OH, OW, -1).transpose(0, 3, 1, 2)
+    y[lo:hi] = Y.reshape(n, OH, OW, y.shape[1]).transpose(0, 3, 1, 2)
 
 
 def _dy_rows(dy: np.ndarray) -> np.ndarray:
@@ -210,7 +210,7 @@ def conv2d_backward_params(layer: Any, dy: np.ndarray) -> None:
 
 def _conv_dW_samples(lo: int, hi: int, dy: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """dWk's share of samples lo:hi: their dyh.T @ their rows."""
-    per = len(rows) // len(dy)
+    per = dy.shape[2] * dy.shape[3]  # rows per sample
     return _dy_rows(dy[lo:hi]).T @ rows[lo * per:hi * per]
 
 
