@@ -125,8 +125,11 @@ def _conv_geometry(layer: Any, xp_shape: tuple[int, ...]) -> tuple[int, int, int
 
 def _conv_chunks(layer: Any, rows: np.ndarray, n: int) -> int:
     """How many chunks of samples each conv kernel cuts its batch into (``parallel.chunks``): its
-    work is a product's multiply-adds plus the copy of rows, the largest element-wise pass."""
-    return parallel.chunks(rows.size * (layer.out_channels + parallel.COPY_COST), n)
+    work is a product's multiply-adds plus its element-wise passes, about one over rows (im2col's
+    copy, or the taps' additions) and two over the output's size (layout copies, bias)."""
+    out_size = len(rows) * layer.out_channels
+    work = rows.size * layer.out_channels + parallel.COPY_COST * (rows.size + 2 * out_size)
+    return parallel.chunks(work, n)
 
 
 def conv2d_forward(layer: Any, x: np.ndarray) -> np.ndarray:
