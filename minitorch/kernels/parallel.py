@@ -33,7 +33,7 @@ from minitorch import threads
 # work per chunk (multiply-adds, each element copied counting as COPY_COST of them): below it the
 # Python between a chunk's NumPy calls and the threads' handovers cost more than a second core
 # saves; and the most chunks (docs/benchmarks-conv.md, "the kernels' pool")
-CHUNK_WORK, MAX_CHUNKS, COPY_COST = 25_000_000, 4, 32
+CHUNK_WORK, MAX_CHUNKS, COPY_COST = 60_000_000, 4, 32
 
 
 class _Job:
