@@ -193,3 +193,21 @@ def test_conv_of_an_empty_batch_gives_empty_outputs_and_zero_gradients(enabled):
     dx = layer.backward(np.ones_like(y))
     assert y.shape == (0, 3, 5, 5) and dx.shape == (0, 2, 5, 5)
     assert not layer.weight.grad.any() and not layer.bias.grad.any()
+
+
+def _split_in_child(queue):
+    queue.put(parallel.split(lambda lo, hi: (lo, hi), 4, 2))
+
+
+def test_a_forked_child_starts_its_own_workers(pool):
+    import multiprocessing
+
+    mt.set_num_threads(2)
+    parallel.split(lambda lo, hi: None, 4, 2)  # the parent's workers exist before the fork
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_split_in_child, args=(results,))
+    child.start()
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert results.get(timeout=5) == [(0, 2), (2, 4)]
