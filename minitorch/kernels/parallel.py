@@ -6,10 +6,11 @@ part of the batch) use every core, where one call after another uses one core fo
 pass. Waking a waiting thread on another core is not free (tens of microseconds, more on a VM), so
 a task is cut only into chunks of at least ``CHUNK_WORK`` (``chunks``).
 
-``split(task, n, chunks, *args)`` runs ``task(lo, hi, *args)`` for ``chunks`` contiguous ranges that
-cover ``range(n)`` and returns the results in range order. The ranges depend on ``n`` and ``chunks``
-only, never on the thread count or on timing, so a result is the same whichever thread ran which
-chunk, and the same at 1 thread as at several. The threads: the caller and, when
+``split(task, n, count, *args)`` runs ``task(lo, hi, *args)`` for ``count`` contiguous ranges that
+cover ``range(n)`` and returns the results in range order. The ranges depend on ``n`` and ``count``
+only, never on the thread count or on timing, and every chunk's BLAS calls run on 1 thread, so a
+result is the same whichever thread ran which chunk, and the same at 1 thread as at several.
+The threads: the caller and, when
 ``mt.get_num_threads()`` (what ``mt.set_num_threads`` / the default policy give NumPy's BLAS, so one
 setting covers both) is above 1, persistent daemon workers (started on first use), each taking the
 next unclaimed chunk until none is left. A worker the OS does not run soon (another process on its
