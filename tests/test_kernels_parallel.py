@@ -39,7 +39,7 @@ CONVS = [  # (constructor arguments, input shape): big enough to be cut, odd siz
 @pytest.fixture
 def pool(monkeypatch):
     """Every conv is cut into chunks (no size threshold), on 2 threads where the machine allows."""
-    monkeypatch.setattr(parallel, "CHUNK_WORK", 1)
+    monkeypatch.setattr(parallel, "MIN_WORK", 0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     mt.kernels.use_kernels(True)
     saved = threads._state["explicit"]
@@ -86,7 +86,7 @@ def test_conv_chunks_give_the_same_bits_at_1_and_2_threads_every_run(pool, monke
             np.testing.assert_array_equal(a, b)
 
 
-def test_conv_batch_is_cut_only_into_chunks_of_chunk_work(monkeypatch):
+def test_conv_batch_is_cut_only_from_min_work_up(monkeypatch):
     calls = []
     real = parallel.split
 
@@ -100,12 +100,13 @@ def test_conv_batch_is_cut_only_into_chunks_of_chunk_work(monkeypatch):
     layer.backward(np.ones_like(layer(np.ones((4, 2, 6, 6), np.float32))))
     assert calls == [1, 1, 1]
     calls.clear()
-    monkeypatch.setattr(parallel, "CHUNK_WORK", 1)
+    monkeypatch.setattr(parallel, "MIN_WORK", 0)
     layer.backward(np.ones_like(layer(np.ones((4, 2, 6, 6), np.float32))))
     assert calls == [parallel.MAX_CHUNKS] * 3
     assert parallel.chunks(10**12, 1) == 1  # one sample: nothing to cut
-    monkeypatch.setattr(parallel, "CHUNK_WORK", 100)
-    assert [parallel.chunks(w, 64) for w in (0, 99, 100, 199, 200, 399, 10**9)] == [1, 1, 1, 1, 2, 3, 4]
+    monkeypatch.setattr(parallel, "MIN_WORK", 100)
+    assert [parallel.chunks(w, 64) for w in (0, 99, 100, 10**9)] == [1, 1, 4, 4]
+    assert [parallel.chunks(100, n) for n in (1, 2, 3, 4, 5)] == [1, 2, 3, 4, 4]
 
 
 def _ranges(lo, hi, log):

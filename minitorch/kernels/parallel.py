@@ -4,7 +4,7 @@ NumPy releases the GIL inside large copies, ufuncs and BLAS calls, so Python thr
 whole pipeline of such calls on their own samples (a convolution's im2col, products and col2im on a
 part of the batch) use every core, where one call after another uses one core for every element-wise
 pass. Waking a waiting thread on another core is not free (tens of microseconds, more on a VM), so
-a task is cut only into chunks of at least ``CHUNK_WORK`` (``chunks``).
+only a task of at least ``MIN_WORK`` is cut into chunks (``chunks``).
 
 ``split(task, n, count, *args)`` runs ``task(lo, hi, *args)`` for ``count`` contiguous ranges that
 cover ``range(n)`` and returns the results in range order. The ranges depend on ``n`` and ``count``
@@ -31,10 +31,11 @@ from typing import Any
 
 from minitorch import threads
 
-# work per chunk (multiply-adds, each element copied counting as COPY_COST of them): below it the
-# Python between a chunk's NumPy calls and the threads' handovers cost more than a second core
-# saves; and the most chunks (docs/benchmarks-conv.md, "the kernels' pool")
-CHUNK_WORK, MAX_CHUNKS, COPY_COST = 60_000_000, 4, 32
+# the least work (multiply-adds, each element copied counting as COPY_COST of them) that is cut into
+# chunks, and how many: below it the Python between a chunk's NumPy calls and the handovers between
+# the threads cost more than a second core saves; fewer, larger chunks lost more often than they won
+# (a woken worker can start on the caller's CPU and pre-empt it) (docs/benchmarks-conv.md)
+MIN_WORK, MAX_CHUNKS, COPY_COST = 240_000_000, 4, 32
 
 
 class _Job:
@@ -98,9 +99,9 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def chunks(work: int, n: int) -> int:
-    """Into how many chunks of samples to cut a task of ``work`` (see CHUNK_WORK) over ``n`` samples:
-    one per CHUNK_WORK, at most MAX_CHUNKS and n, at least 1. It depends on the task's size only."""
-    return max(1, min(MAX_CHUNKS, n, work // CHUNK_WORK))
+    """Into how many chunks of samples to cut a task of ``work`` (see MIN_WORK) over ``n`` samples:
+    1 below MIN_WORK, else MAX_CHUNKS (at most n). It depends on the task's size only."""
+    return 1 if work < MIN_WORK else max(1, min(MAX_CHUNKS, n))
 
 
 def _threads(count: int) -> int:
