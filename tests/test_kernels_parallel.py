@@ -23,7 +23,7 @@ import pytest
 
 import minitorch as mt
 from minitorch import threads
-from minitorch.kernels import parallel
+from minitorch.kernels import layers, parallel
 
 DTYPES = [np.float32, np.float64]
 CONVS = [  # (constructor arguments, input shape): big enough to be cut, odd sizes, every geometry knob
@@ -107,6 +107,11 @@ def test_conv_batch_is_cut_only_from_min_work_up(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_WORK", 100)
     assert [parallel.chunks(w, 64) for w in (0, 99, 100, 10**9)] == [1, 1, 4, 4]
     assert [parallel.chunks(100, n) for n in (1, 2, 3, 4, 5)] == [1, 2, 3, 4, 4]
+
+
+def test_issue_12s_conv_is_cut_and_the_same_on_48_samples_is_not():
+    layer = mt.Conv2d(32, 64, 3)  # on (N, 32, 14, 14): rows (N*12*12, 3*3*32)
+    assert [layers._conv_chunks(layer, np.empty((n * 144, 288), np.float32), n) for n in (64, 48)] == [4, 1]
 
 
 def _ranges(lo, hi, log):
