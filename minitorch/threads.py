@@ -1,5 +1,9 @@
 """How many threads NumPy's BLAS uses: ``mt.set_num_threads(n)``, ``mt.get_num_threads()``, and the default.
 
+The kernels' own pool (``minitorch.kernels.parallel``: Conv2d's kernels run chunks of a large batch
+on it) follows the same count: it uses as many threads as the BLAS has when it starts, so the one
+setting and the policy below cover both, and 1 thread means no pool.
+
 The default policy ("auto"): a model with fewer than ``SMALL_MODEL`` parameters trains with 1 BLAS
 thread. A larger one is timed: its first steps run with 1 thread, the next ones with every thread the
 BLAS started with, and the count whose ``PROBE_STEPS`` steps took less wall-clock time in all is kept
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -54,7 +60,8 @@ def _controllers() -> list[Any]:
 
 
 def set_num_threads(n: int | None) -> None:
-    """Use n threads in NumPy's BLAS from now on (n >= 1); None goes back to the default policy.
+    """Use n threads in NumPy's BLAS and the kernels' pool from now on (n >= 1); None goes back to
+    the default policy.
 
     Example:
         mt.set_num_threads(1)       # small models, or a machine shared with other work
@@ -72,9 +79,33 @@ def set_num_threads(n: int | None) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads NumPy's BLAS uses now (1 when no BLAS thread pool was found)."""
+    """The number of threads NumPy's BLAS, and so the kernels' pool, uses now (1 when no BLAS thread
+    pool was found)."""
     found = _controllers()
     return max((c.get_num_threads() or 1 for c in found), default=1)
+
+
+@contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Run a block with n BLAS threads, then give every BLAS library back the count it had, also when
+    the block raises. The kernels' pool (``minitorch.kernels.parallel``) runs its chunks this way, one
+    BLAS thread each. Nothing happens without threadpoolctl."""
+    try:
+        found = _controllers()
+    except ImportError:
+        found = []
+    before = [c.get_num_threads() for c in found]
+    if all(count == n for count in before):  # also when no BLAS pool was found
+        yield
+        return
+    current = _state["current"]
+    _set(n)
+    try:
+        yield
+    finally:
+        for controller, count in zip(found, before, strict=True):
+            controller.set_num_threads(count)
+        _state["current"] = current
 
 
 def policy(n_params: int) -> int:

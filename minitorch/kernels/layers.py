@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from minitorch.dtypes import as_floating
 from minitorch.grad_mode import is_grad_enabled
+from minitorch.kernels import parallel
 from minitorch.kernels.pool import empty
 from minitorch.random import generator
 
@@ -122,51 +123,87 @@ def _conv_geometry(layer: Any, xp_shape: tuple[int, ...]) -> tuple[int, int, int
     return N, C, OH, OW, kh, kw
 
 
+def _conv_chunks(layer: Any, rows: np.ndarray, n: int) -> int:
+    """How many chunks of samples each conv kernel cuts its batch into (``parallel.chunks``): its
+    work is a product's multiply-adds plus its element-wise passes, about one over rows (im2col's
+    copy, or the taps' additions) and two over the output's size (layout copies, bias)."""
+    out_size = len(rows) * layer.out_channels
+    work = rows.size * layer.out_channels + parallel.COPY_COST * (rows.size + 2 * out_size)
+    return parallel.chunks(work, n)
+
+
 def conv2d_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     """``Conv2d.forward`` after its input check: y = weight (*) x + bias, channels last inside.
 
     Caches rows (N*OH*OW, kh*kw*C) and the padded NCHW shape for the two backward kernels.
     Saves: cols is built from contiguous runs of C values; the output leaves as one transpose.
+    Large batches run as sample ranges on the kernels' pool (``parallel``): every row of every
+    product is computed as in one whole-batch product, so the result does not depend on the split.
     """
     top, bottom, left, right = layer._pads
     N, C, H, W = x.shape
-    if any(layer._pads):
-        xh = np.zeros((N, top + H + bottom, left + W + right, C), dtype=x.dtype)
-        xh[:, top:top + H, left:left + W, :] = x.transpose(0, 2, 3, 1)
-    else:
-        xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    xp_shape = (N, C, xh.shape[1], xh.shape[2])
+    xp_shape = (N, C, top + H + bottom, left + W + right)
     _, _, OH, OW, kh, kw = _conv_geometry(layer, xp_shape)
-    (sh, sw), (dh, dw) = layer.stride, layer.dilation
-    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    windows = sliding_window_view(xh, span, axis=(1, 2))[:, ::sh, ::sw, :, ::dh, ::dw]  # (N,OH,OW,C,kh,kw)
-    rows = windows.transpose(0, 1, 2, 4, 5, 3).reshape(N * OH * OW, kh * kw * C)
-    layer._rows, layer._xp_shape = rows, xp_shape
     out_c = layer.out_channels
-    Y = rows @ np.ascontiguousarray(layer.weight.data.transpose(2, 3, 1, 0).reshape(-1, out_c))
+    rows = np.empty((N * OH * OW, kh * kw * C), dtype=x.dtype)
+    y = np.empty((N, out_c, OH, OW), dtype=x.dtype)
+    Wk = np.ascontiguousarray(layer.weight.data.transpose(2, 3, 1, 0).reshape(-1, out_c))
+    parallel.split(_conv_forward_samples, N, _conv_chunks(layer, rows, N), layer, x, rows, Wk, y)
+    layer._rows, layer._xp_shape = rows, xp_shape
+    return y
+
+
+def _conv_forward_samples(lo: int, hi: int, layer: Any, x: np.ndarray, rows: np.ndarray,
+                          Wk: np.ndarray, y: np.ndarray) -> None:
+    """conv2d_forward for samples lo:hi: their rows into ``rows``, their output into ``y``."""
+    top, bottom, left, right = layer._pads
+    n, C, H, W = hi - lo, *x.shape[1:]
+    if any(layer._pads):
+        xh = np.zeros((n, top + H + bottom, left + W + right, C), dtype=x.dtype)
+        xh[:, top:top + H, left:left + W, :] = x[lo:hi].transpose(0, 2, 3, 1)
+    else:
+        xh = np.ascontiguousarray(x[lo:hi].transpose(0, 2, 3, 1))
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.stride, layer.dilation
+    OH, OW = y.shape[2:]
+    # windows[m, oh, ow, i, j, c] = xh[m, oh*sh + i*dh, ow*sw + j*dw, c]: a read-only strided view
+    # (as sliding_window_view makes it, without its checks: OH, OW fit the padded image by construction)
+    s0, s1, s2, s3 = xh.strides
+    windows = as_strided(xh, (n, OH, OW, kh, kw, C), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3),
+                         writeable=False)
+    mine = rows[lo * OH * OW:hi * OH * OW]
+    mine.reshape(n, OH, OW, kh, kw, C)[...] = windows
+    Y = mine @ Wk
     if layer.bias is not None:
         Y += layer.bias.data
-    return np.ascontiguousarray(Y.reshape(N, OH, OW, out_c).transpose(0, 3, 1, 2))
+    y[lo:hi] = Y.reshape(n, OH, OW, y.shape[1]).transpose(0, 3, 1, 2)
 
 
-def _dy_rows(layer: Any, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(dy checked against the output's shape, the same as (N*OH*OW, O) channels-last rows)."""
+def _dy_rows(dy: np.ndarray) -> np.ndarray:
+    """dy (n, O, OH, OW) as (n*OH*OW, O) channels-last rows (one copy)."""
+    return np.ascontiguousarray(dy.transpose(0, 2, 3, 1)).reshape(-1, dy.shape[1])
+
+
+def _check_dy(layer: Any, dy: np.ndarray) -> np.ndarray:
+    """dy checked against the output's shape."""
     N, _, OH, OW, _, _ = _conv_geometry(layer, layer._xp_shape)
-    dy = layer._check_grad(dy, (N, layer.out_channels, OH, OW), layer.weight.dtype)
-    return dy, np.ascontiguousarray(dy.transpose(0, 2, 3, 1)).reshape(N * OH * OW, layer.out_channels)
+    return layer._check_grad(dy, (N, layer.out_channels, OH, OW), layer.weight.dtype)
 
 
 def conv2d_backward_params(layer: Any, dy: np.ndarray) -> None:
     """``Conv2d.backward_params`` after ``conv2d_forward``: dW = dY @ cols.T, db = dY summed.
 
-    Computed as dWk = dyh.T @ rows (O, kh*kw*C), put back in (O, C, kh, kw) order.
+    Computed as dWk = dyh.T @ rows (O, kh*kw*C), put back in (O, C, kh, kw) order; on the pool,
+    each sample range's product, added in range order (so the sum over samples is grouped by range).
     Saves: nothing on the product; dy moves to channels last in one copy, as the plain dY.
     """
     rows = layer._cached(layer._rows)
-    dy, dyh = _dy_rows(layer, dy)
+    dy = _check_dy(layer, dy)
     out_c, C, kh, kw = layer.weight.shape
     if layer.weight.requires_grad:  # frozen: no dW to compute
-        dW = np.ascontiguousarray((dyh.T @ rows).reshape(out_c, kh, kw, C).transpose(0, 3, 1, 2))
+        dWk, *more = parallel.split(_conv_dW_samples, len(dy), _conv_chunks(layer, rows, len(dy)), dy, rows)
+        for part in more:
+            dWk += part
+        dW = np.ascontiguousarray(dWk.reshape(out_c, kh, kw, C).transpose(0, 3, 1, 2))
         layer.weight.accumulate_grad(dW)
     if layer.bias is not None:
         # summed over NCHW's contiguous pixels (pairwise, as the plain dY.sum(axis=1)), not down
@@ -174,24 +211,42 @@ def conv2d_backward_params(layer: Any, dy: np.ndarray) -> None:
         layer.bias.accumulate_grad(dy.sum(axis=(0, 2, 3)))
 
 
+def _conv_dW_samples(lo: int, hi: int, dy: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """dWk's share of samples lo:hi: their dyh.T @ their rows."""
+    per = dy.shape[2] * dy.shape[3]  # rows per sample
+    return _dy_rows(dy[lo:hi]).T @ rows[lo * per:hi * per]
+
+
 def conv2d_backward_input(layer: Any, dy: np.ndarray) -> np.ndarray:
     """``Conv2d.backward_input`` after ``conv2d_forward``: dx = col2im(weight.T @ dY), unpadded.
 
     One (M, O) @ (O, C) product per tap (i, j), added onto the pixels that tap read.
     Saves: the (K, M) dcols array (the size of cols) and col2im's short strided rows.
+    On the pool, sample ranges: every pixel gets the same additions in the same order.
     """
-    layer._cached(layer._rows)
-    _, dyh = _dy_rows(layer, dy)
-    N, C, OH, OW, kh, kw = _conv_geometry(layer, layer._xp_shape)
-    (sh, sw), (dh, dw) = layer.stride, layer.dilation
+    rows = layer._cached(layer._rows)
+    dy = _check_dy(layer, dy)
+    N, C, H, W = layer._xp_shape[0], layer.in_channels, *layer._xp_shape[2:]
+    top, bottom, left, right = layer._pads
+    dx = np.empty((N, C, H - top - bottom, W - left - right), dtype=dy.dtype)
     taps = np.ascontiguousarray(layer.weight.data.transpose(2, 3, 0, 1))  # tap (i, j): an (O, C) matrix
-    dxh = np.zeros((N, layer._xp_shape[2], layer._xp_shape[3], C), dtype=dyh.dtype)
-    part = np.empty((N * OH * OW, C), dtype=dyh.dtype)
+    parallel.split(_conv_dx_samples, N, _conv_chunks(layer, rows, N), layer, dy, taps, dx)
+    return dx
+
+
+def _conv_dx_samples(lo: int, hi: int, layer: Any, dy: np.ndarray, taps: np.ndarray,
+                     dx: np.ndarray) -> None:
+    """conv2d_backward_input for samples lo:hi, written into dx[lo:hi]."""
+    dyh = _dy_rows(dy[lo:hi])
+    n, C, (OH, OW), (kh, kw) = hi - lo, dx.shape[1], dy.shape[2:], layer.kernel_size
+    (sh, sw), (dh, dw) = layer.stride, layer.dilation
+    Hp, Wp = layer._xp_shape[2:]
+    dxh = np.zeros((n, Hp, Wp, C), dtype=dyh.dtype)
+    part = np.empty((n * OH * OW, C), dtype=dyh.dtype)
     for i in range(kh):
         for j in range(kw):
             np.matmul(dyh, taps[i, j], out=part)
             dxh[:, i * dh:i * dh + sh * (OH - 1) + 1:sh, j * dw:j * dw + sw * (OW - 1) + 1:sw, :] += (
-                part.reshape(N, OH, OW, C))
+                part.reshape(n, OH, OW, C))
     top, bottom, left, right = layer._pads
-    Hp, Wp = dxh.shape[1:3]
-    return np.ascontiguousarray(dxh[:, top:Hp - bottom, left:Wp - right, :].transpose(0, 3, 1, 2))
+    dx[lo:hi] = dxh[:, top:Hp - bottom, left:Wp - right, :].transpose(0, 3, 1, 2)
