@@ -256,6 +256,18 @@ def _runs(ids: np.ndarray, high: int, width: int) -> tuple[np.ndarray, list[np.n
     return sorted_ids[starts], positions
 
 
+def _runs_in_range(ids: np.ndarray, num_rows: int,
+                   rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """``_runs`` of 1-D integer ids (len >= 1) in [0, num_rows) for rows of ``rows``' width; None for
+    other ids (np.add.at's own rules: negative ids wrap, booleans select) or very frequent repeats."""
+    if ids.dtype.kind not in "iu":
+        return None
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= num_rows:
+        return None
+    return _runs(ids, high, rows[0].size if rows.ndim > 1 else 1)
+
+
 def _rows_of(a):
     """a's rows as single items of row-size bytes (a view) when a is one C-contiguous block, else a:
     fancy indexing then copies each row as one item instead of walking it element by element."""
@@ -283,10 +295,7 @@ def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray
     """
     if not len(ids):
         return np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
-    low, high = int(ids.min()), int(ids.max())
-    width = rows[0].size if rows.ndim > 1 else 1
-    in_range = ids.dtype.kind in "iu" and 0 <= low and high < num_rows  # else np.add.at's own rules
-    grouped = _runs(ids, high, width) if in_range else None
+    grouped = _runs_in_range(ids, num_rows, rows)
     if grouped is None:  # ids repeated very often (a character-level text) or out of range: plain
         out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
         np.add.at(out, ids, rows)
@@ -316,10 +325,7 @@ def scatter_add_rows(target: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> N
     """
     if not len(ids):
         return
-    low, high = int(ids.min()), int(ids.max())
-    width = rows[0].size if rows.ndim > 1 else 1
-    in_range = ids.dtype.kind in "iu" and 0 <= low and high < len(target)  # else np.add.at's own rules
-    grouped = _runs(ids, high, width) if in_range else None
+    grouped = _runs_in_range(ids, len(target), rows)
     if grouped is None:  # ids repeated very often or out of range (negative ones wrap): plain
         np.add.at(target, ids, rows)
         return
