@@ -198,15 +198,13 @@ class CheckStats:
     def flow(self) -> list[float]:
         """The rms of the gradient entering each unit with Parameters, in order (``LayerStats.grad_rms``)."""
         has_params, squares, starts = self.layout.has_params, self._squares, self._starts
-        rms = [math.sqrt(squares[k]) / math.sqrt(starts[k + 1] - starts[k])
-               for k, i in enumerate(self._small_dy, len(self._small_y)) if has_params[i]]
-        if not self._big:
-            return rms
         ordered = [(i, math.sqrt(squares[k]) / math.sqrt(starts[k + 1] - starts[k]))
                    for k, i in enumerate(self._small_dy, len(self._small_y)) if has_params[i]]
-        ordered += [(i, math.sqrt(sq) / math.sqrt(size)) for i, forward, _, size, _, sq, _ in self._big
-                    if not forward and has_params[i]]
-        return [r for _, r in sorted(ordered, key=_first)]
+        if self._big:  # the larger gradients were summed apart: back in unit order
+            ordered += [(i, math.sqrt(sq) / math.sqrt(size)) for i, forward, _, size, _, sq, _ in self._big
+                        if not forward and has_params[i]]
+            ordered.sort(key=_first)
+        return [r for _, r in ordered]
 
     def weight_ratios(self) -> list[float]:
         """The update:data ratios of the weights (2+ dimensions) that have a gradient (``ParamStats``'s)."""
@@ -305,15 +303,6 @@ def check_stats(
 
 def _first(item: tuple[Any, ...]) -> Any:
     return item[0]
-
-
-def _split(arrays: list[Any]) -> tuple[list[int], list[int]]:
-    """Indices of the non-empty float arrays of up to SAMPLE values, and of the larger ones."""
-    small, big = [], []
-    for i, a in enumerate(arrays):
-        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size:
-            (small if a.size <= SAMPLE else big).append(i)
-    return small, big
 
 
 def _big(i: int, a: np.ndarray, forward: bool) -> tuple[int, bool, Any, int, float, float, np.ndarray]:
