@@ -283,3 +283,36 @@ def test_fresh_scatter_takes_rows_of_any_layout():
         expected = np.zeros((5,) + rows.shape[1:])
         np.add.at(expected, ids, rows)
         np.testing.assert_array_equal(fast.scatter_rows(5, ids, rows), expected)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 0, -1])
+def test_embedding_of_the_benchmark_size_equals_the_plain_gradient(padding_idx):
+    """The benchmark's shape (Embedding(10000, 64), 2,048 ids, 30 % of them repeats) with the first
+    and the last row among the ids and as padding: the fresh gradient and one accumulated on it are
+    equal with kernels on and off, through the grouped kernel path (not its np.add.at fallback)."""
+    rng = np.random.default_rng(13)
+    distinct = np.concatenate([[0, 9999], rng.choice(np.arange(1, 9999), 1432, replace=False)])
+    ids = np.concatenate([distinct, rng.choice(distinct, 2048 - len(distinct))])
+    rng.shuffle(ids)
+    ids = ids.reshape(32, 64)
+    dys = [rng.standard_normal((32, 64, 64)).astype(np.float32) for _ in range(2)]
+    assert fast._runs_in_range(ids.reshape(-1), 10000, dys[0].reshape(-1, 64)) is not None
+
+    def gradients():
+        mt.manual_seed(0)
+        emb = mt.Embedding(10000, 64, padding_idx=padding_idx)
+        emb(ids)
+        emb.backward(dys[0])
+        fresh = emb.weight.grad.copy()
+        emb(ids)
+        emb.backward(dys[1])
+        return fresh, emb.weight.grad
+
+    with plain_only():
+        expected = gradients()
+    got = gradients()
+    for a, b in zip(got, expected, strict=True):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+        if padding_idx is not None:
+            assert not a[padding_idx].any()

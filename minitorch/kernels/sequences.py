@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from minitorch.kernels.pool import empty as _empty
+from minitorch.kernels.zeros import zeros as _zeros
 
 # OpenBLAS (the BLAS of NumPy's Linux and Windows wheels) runs a row-major float32 product with
 # M * N * K <= 2 * 350 * 512 through its direct AVX-512 kernel (no packing, one thread) whatever its
@@ -289,22 +290,23 @@ def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray
     bit up to the sign of a zero (the plain form adds the first row to +0.0; the values are equal),
     because each id's rows are added in the order of their positions, as ``np.add.at`` adds them.
     Ids outside [0, num_rows) and ids repeated very often (see ``_runs``) get the plain form.
-    The gradient is always a fresh ``np.zeros`` array: recycling the last one would save its zero
+    The gradient is always a fresh array of zeros: recycling the last one would save its zero
     fill, but rows written into it in place by other code since could not be ruled out without
-    reading all of it.
+    reading all of it. With 2+ threads it is made ahead on the other core (``kernels/zeros.py``),
+    which keeps the fill's writes out of this core's cache; else ``np.zeros`` here.
     """
     if not len(ids):
         return np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
     grouped = _runs_in_range(ids, num_rows, rows)
     if grouped is None:  # ids repeated very often (a character-level text) or out of range: plain
-        out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+        out = _zeros((num_rows,) + rows.shape[1:], rows.dtype)
         np.add.at(out, ids, rows)
         return out
     uniq, positions = grouped
     sums = np.take(rows, positions[0], axis=0)
     for pos in positions[1:]:  # rank r adds to the ids with more than r occurrences: a prefix
         sums[:len(pos)] += np.take(rows, pos, axis=0)
-    out = np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
+    out = _zeros((num_rows,) + rows.shape[1:], rows.dtype)
     into, source = _rows_of(out), _rows_of(sums)
     if into.dtype != source.dtype:  # rows of no elements: element-wise
         into, source = out, sums
