@@ -48,7 +48,7 @@ def test_arrays_made_ahead_are_fresh_zeros_and_never_shared(made_ahead):
         a[:] = 7.0  # the caller's writes never reach a later array
         held.append(a)
         _settle(0.2)
-    assert given >= 10  # the maker kept up (it had 0.2 s for each 1 MB array)
+    assert given >= 10  # the maker kept up (0.2 s for each 1 MB array)
     assert len({a.ctypes.data for a in held}) == len(held)
     assert all((a == 7.0).all() for a in held)
     given = ahead.zeros(SHAPE, np.float32)

@@ -5,15 +5,16 @@ pass of writes over a large array on the caller's core, and that pass evicts the
 (the rows the next forward gathers, the upstream gradient the next backward reads). ``zeros``
 returns a fresh zero array made earlier by a background thread, which runs on the other core, and
 asks the thread for the next one. Nothing else ever saw the array: it is as fresh as np.zeros's.
-The thread keeps ``DEPTH`` arrays per shape and only the older one is handed out: the array made
-after it has pushed its lines out of the thread's core cache, so the caller's writes into it do not
-wait on the other core (handing out the newest one kept less than half of the gain).
+The thread keeps up to ``DEPTH`` arrays per shape and the newest one is never handed out: the
+arrays made after one have pushed its lines out of the thread's core cache, so the caller's writes
+into it do not wait on the other core (handing out the newest one kept less than half of the gain).
+The thread is woken when fewer than two are left (every other call) and runs at idle priority.
 
 A cross-core hand-over is not free (waking the thread costs the caller microseconds), so only arrays
 of ``MIN_BYTES`` to ``MAX_BYTES`` are made ahead, and only with 2+ CPUs and ``mt.get_num_threads()``
 above 1 (read every ``CHECK_EVERY`` calls); otherwise, and whenever the thread is behind, ``zeros``
 is ``np.zeros``. At most ``SHAPES`` shapes are kept (the least recently asked-for dropped first):
-the memory held ahead is at most SHAPES * DEPTH * MAX_BYTES.
+the memory held ahead is at most SHAPES * DEPTH * MAX_BYTES (24 MB).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ import numpy as np
 
 from minitorch import threads
 
-MIN_BYTES, MAX_BYTES = 1 << 20, 8 << 20  # below, the fill costs about the hand-over; above, memory
-DEPTH, SHAPES = 2, 2
+MIN_BYTES, MAX_BYTES = 1 << 20, 4 << 20  # below, the fill costs about the hand-over; above, memory
+DEPTH, SHAPES = 3, 2  # arrays kept per shape (a wake-up every other call), shapes kept
 CHECK_EVERY = 64  # calls between two readings of the thread count
 _CPUS = os.cpu_count() or 1
 
@@ -94,6 +95,7 @@ def _make() -> None:
     """The background thread: after each wake-up, top every asked-for shape up to DEPTH arrays.
     It only appends (the callers only take, under the lock, and only from a full list), so no
     array is handed out twice; a list whose shape was dropped meanwhile is garbage."""
+    _idle_priority()
     while True:
         _wake.acquire()  # a request made from here on wakes the next round; the loop below sees it
         for key, arrays in list(_ready.items()):
@@ -103,6 +105,19 @@ def _make() -> None:
                 except MemoryError:
                     break  # the callers make their own
                 arrays.append(made)
+
+
+def _idle_priority() -> None:
+    """Run this thread only on an otherwise idle CPU (Linux's SCHED_IDLE, else the lowest priority):
+    on a busy machine it then never takes the caller's core, it just falls behind and the caller
+    makes its own zeros."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
 
 
 def _reset_after_fork() -> None:
