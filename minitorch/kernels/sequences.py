@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from minitorch.kernels import twin
 from minitorch.kernels.pool import empty as _empty
 
 # OpenBLAS (the BLAS of NumPy's Linux and Windows wheels) runs a row-major float32 product with
@@ -72,21 +73,28 @@ def _aligned_copy(a: np.ndarray, pooled: bool = True) -> np.ndarray:
     return out
 
 
-def lstm_forward(xw, h0, c0, W_hh, b_hh):
-    """Kernel of ``_recurrence.lstm_forward`` (same formula: a = xw_t + h_{t-1} @ W_hh.T;
-    i, f, o = sigmoid, g = tanh; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t)).
+# Both time loops run on a part of the batch at a time: the recurrence of one sample never reads
+# another's. With 2+ threads and a large enough loop, the kernels' twin process (kernels/twin.py) runs
+# the second half of the batch's rows while this process runs the first: one message each way per
+# loop, the arrays in shared memory. The cut (``_cut``) depends on the shapes only and falls between
+# two of the products' row blocks, so every product and every element-wise call sees the same rows
+# as in the uncut loop: the results are bitwise those of one process, whoever ran which half.
+TWIN_MIN_WORK = 64 * 16 * 512 * 128  # multiply-adds of a loop's products: below, one process
 
-    Saves: sigmoid(a) = 0.5 * tanh(0.5 a) + 0.5 is taken for the whole (N, 4H) block at once:
-    a's i, f, o columns are halved (one multiply by a column-scale block), one tanh covers all four
-    gates, and one multiply-add maps the i, f, o columns to 0.5 u + 0.5 (g's columns: u * 1 + 0).
-    The scale and shift are full (N, 4H) blocks, not (4H,) rows: NumPy runs a ufunc over operands of
-    one contiguous shape in one flat loop, but a broadcast or a column slice goes through its general
-    iterator, several times slower on these small blocks. For the same reason the step's gates are
-    copied once into a gate-major (4, N, H) block (a plain copy is cheap; each gate is then one
-    contiguous array), so the c and h updates are flat loops too. The product h @ W_hh.T is written
-    straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries), in row
-    blocks of r rows (N // r products, one call) on a 64-byte-aligned copy of W_hh.T.
-    """
+
+def _cut(T: int, N: int, H: int, G: int) -> int:
+    """The first row of the twin's half of the batch (a multiple of the products' row block), or 0:
+    no twin (fewer than 2 blocks, a loop below TWIN_MIN_WORK, or no twin available now)."""
+    r = _rows_per_product(N, H, G)
+    if N // r < 2 or T * N * G * H < TWIN_MIN_WORK or not twin.available():
+        return 0
+    return (N // r) // 2 * r
+
+
+def _forward_rows(xw, W_hhT, hs, cs, gates, tanh_cs, r):
+    """The forward loop on some rows of the batch: xw (T, n, G) and the caches' rows, hs[0] and cs[0]
+    given; writes hs[1:], cs[1:], gates, tanh_cs (see ``lstm_forward``); products in blocks of r rows
+    (r divides n)."""
     T, N, G = xw.shape
     H = G // 4
     dtype = xw.dtype
@@ -96,16 +104,9 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     shift = _aligned_empty((N, G), dtype, pooled=False)
     shift.fill(0.5)
     shift[:, 2 * H:3 * H] = 0.0
-    hs = _aligned_empty((T + 1, N, H), dtype)
-    cs = _aligned_empty((T + 1, N, H), dtype)
-    gates = _aligned_empty((T, N, G), dtype)
-    tanh_cs = _aligned_empty((T, N, H), dtype)
     step = _aligned_empty((4, N, H), dtype, pooled=False)  # this step's gates, gate-major
     i, f, g, o = step
     ig = _aligned_empty((N, H), dtype, pooled=False)
-    hs[0], cs[0] = h0, c0
-    W_hhT = _aligned_copy(W_hh.T)  # BLAS runs the small per-step product faster on it
-    r = _rows_per_product(N, H, G)
     for t in range(T):
         a = gates[t]
         if r == N:
@@ -123,39 +124,70 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
         cs[t + 1] += ig
         np.tanh(cs[t + 1], out=tanh_cs[t])
         np.multiply(o, tanh_cs[t], out=hs[t + 1])
+
+
+def lstm_forward(xw, h0, c0, W_hh, b_hh):
+    """Kernel of ``_recurrence.lstm_forward`` (same formula: a = xw_t + h_{t-1} @ W_hh.T;
+    i, f, o = sigmoid, g = tanh; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t)).
+
+    Saves: sigmoid(a) = 0.5 * tanh(0.5 a) + 0.5 is taken for the whole (N, 4H) block at once:
+    a's i, f, o columns are halved (one multiply by a column-scale block), one tanh covers all four
+    gates, and one multiply-add maps the i, f, o columns to 0.5 u + 0.5 (g's columns: u * 1 + 0).
+    The scale and shift are full (N, 4H) blocks, not (4H,) rows: NumPy runs a ufunc over operands of
+    one contiguous shape in one flat loop, but a broadcast or a column slice goes through its general
+    iterator, several times slower on these small blocks. For the same reason the step's gates are
+    copied once into a gate-major (4, N, H) block (a plain copy is cheap; each gate is then one
+    contiguous array), so the c and h updates are flat loops too. The product h @ W_hh.T is written
+    straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries), in row
+    blocks of r rows (N // r products, one call) on a 64-byte-aligned copy of W_hh.T.
+    With 2+ threads a large loop runs half of the batch in the kernels' twin process (see ``_cut``):
+    the caches then live in shared memory, and the twin's half of xw is copied there first.
+    """
+    T, N, G = xw.shape
+    H = G // 4
+    cut = _cut(T, N, H, G)
+    claimed = cut > 0 and twin.acquire()
+    new = twin.empty if claimed else _aligned_empty
+    dtype = xw.dtype
+    hs, cs = new((T + 1, N, H), dtype), new((T + 1, N, H), dtype)
+    gates, tanh_cs = new((T, N, G), dtype), new((T, N, H), dtype)
+    hs[0], cs[0] = h0, c0
+    if not claimed:
+        W_hhT = _aligned_copy(W_hh.T)  # BLAS runs the small per-step product faster on it
+        _forward_rows(xw, W_hhT, hs, cs, gates, tanh_cs, _rows_per_product(N, H, G))
+        return hs, cs[T], (cs, gates, tanh_cs)
+    try:
+        W_hhT = new((H, G), dtype)  # page-aligned
+        np.copyto(W_hhT, W_hh.T)
+        xw_twin = new((T, N - cut, G), dtype)
+        np.copyto(xw_twin, xw[:, cut:])
+        r = _rows_per_product(N, H, G)
+        job = twin.run(_forward_rows, xw_twin, W_hhT, hs[:, cut:], cs[:, cut:], gates[:, cut:],
+                       tanh_cs[:, cut:], r)
+        try:
+            _forward_rows(xw[:, :cut], W_hhT, hs[:, :cut], cs[:, :cut], gates[:, :cut], tanh_cs[:, :cut], r)
+        finally:
+            job.wait()
+    finally:
+        twin.release()
     return hs, cs[T], (cs, gates, tanh_cs)
 
 
-def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
-    """Kernel of ``_recurrence.lstm_backward`` (same formula, step t = L-1 ... 0:
-    dh += dhs[t]; dc += dh * o * (1 - tanh(c_t)**2);
-    da = [dc g, dc c_{t-1}, dc i, dh tanh(c_t)] * [i(1-i), f(1-f), 1-g**2, o(1-o)];
-    dh = da @ W_hh; dc = dc * f).
-
-    Saves: every element-wise call of a step runs on whole contiguous blocks. The step's gates are
-    copied once into a gate-major (4, N, H) block, da is built there (the four products into its
-    four gate blocks, one (4, N, H) multiply by the derivatives [i(1-i), f(1-f), 1-g**2, o(1-o)],
-    themselves two whole-block passes and two on g) and copied once into da_all's (N, 4H) rows;
-    column slices of the (N, 4H) arrays would send each of those calls through NumPy's general
-    iterator. 1 - tanh(c_t)**2 is taken for all L steps before the loop; da @ W_hh goes straight
-    into dh's buffer, in row blocks on a 64-byte-aligned copy of W_hh (as in the forward).
-    """
-    cs, gates, tanh_cs = cache
+def _backward_rows(dhs, dh_n, dc_n, cs, gates, tanh_cs, W, da_all, dh0, dc0, dtanh_c, r):
+    """The backward loop on some rows of the batch (see ``lstm_backward``): reads dhs, dh_n, dc_n and
+    the caches' rows; writes da_all's rows and the final dh, dc into dh0, dc0 (dtanh_c: scratch of
+    tanh_cs's shape); products in blocks of r rows (r divides n)."""
     T, N, G = gates.shape
     H = G // 4
     dtype = gates.dtype
-    dtanh_c = _aligned_empty(tanh_cs.shape, dtype)
     np.square(tanh_cs, out=dtanh_c)
     np.subtract(1, dtanh_c, out=dtanh_c)
-    da_all = _aligned_empty(gates.shape, dtype)
     step = _aligned_empty((4, N, H), dtype, pooled=False)  # this step's gates, gate-major
     i, f, g, o = step
     deriv = _aligned_empty((4, N, H), dtype, pooled=False)
     da = _aligned_empty((4, N, H), dtype, pooled=False)
     dh, dc = _aligned_copy(dh_n, pooled=False), _aligned_copy(dc_n, pooled=False)
     tmp = _aligned_empty((N, H), dtype, pooled=False)
-    W = _aligned_copy(W_hh)
-    r = _rows_per_product(N, G, H)
     for t in reversed(range(T)):
         np.copyto(step, gates[t].reshape(N, 4, H).transpose(1, 0, 2))
         dh += dhs[t]
@@ -177,7 +209,57 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
         else:  # N // r products
             np.matmul(da_all[t].reshape(-1, r, G), W, out=dh.reshape(-1, r, H))
         dc *= f
-    return da_all, da_all, dh, dc
+    dh0[...], dc0[...] = dh, dc
+
+
+def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
+    """Kernel of ``_recurrence.lstm_backward`` (same formula, step t = L-1 ... 0:
+    dh += dhs[t]; dc += dh * o * (1 - tanh(c_t)**2);
+    da = [dc g, dc c_{t-1}, dc i, dh tanh(c_t)] * [i(1-i), f(1-f), 1-g**2, o(1-o)];
+    dh = da @ W_hh; dc = dc * f).
+
+    Saves: every element-wise call of a step runs on whole contiguous blocks. The step's gates are
+    copied once into a gate-major (4, N, H) block, da is built there (the four products into its
+    four gate blocks, one (4, N, H) multiply by the derivatives [i(1-i), f(1-f), 1-g**2, o(1-o)],
+    themselves two whole-block passes and two on g) and copied once into da_all's (N, 4H) rows;
+    column slices of the (N, 4H) arrays would send each of those calls through NumPy's general
+    iterator. 1 - tanh(c_t)**2 is taken for all L steps before the loop; da @ W_hh goes straight
+    into dh's buffer, in row blocks on a 64-byte-aligned copy of W_hh (as in the forward).
+    With 2+ threads a large loop runs half of the batch in the kernels' twin process (see ``_cut``;
+    a cache from a one-process forward, or the plain one, is copied into shared memory first).
+    """
+    cs, gates, tanh_cs = cache
+    T, N, G = gates.shape
+    H = G // 4
+    dtype = gates.dtype
+    cut = _cut(T, N, H, G)
+    claimed = cut > 0 and twin.acquire()
+    dh0, dc0 = _aligned_empty((N, H), dtype, pooled=False), _aligned_empty((N, H), dtype, pooled=False)
+    if not claimed:
+        da_all = _aligned_empty(gates.shape, dtype)
+        _backward_rows(dhs, dh_n, dc_n, cs, gates, tanh_cs, _aligned_copy(W_hh), da_all, dh0, dc0,
+                       _aligned_empty(tanh_cs.shape, dtype), _rows_per_product(N, G, H))
+        return da_all, da_all, dh0, dc0
+    try:
+        n = N - cut
+        W, da_all = twin.empty(W_hh.shape, dtype), twin.empty(gates.shape, dtype)
+        np.copyto(W, W_hh)
+        dhs_twin, dtanh_twin = twin.empty((T, n, H), dtype), twin.empty((T, n, H), dtype)
+        dh0_twin, dc0_twin = twin.empty((n, H), dtype), twin.empty((n, H), dtype)
+        np.copyto(dhs_twin, dhs[:, cut:])
+        r = _rows_per_product(N, G, H)
+        job = twin.run(_backward_rows, dhs_twin, dh_n[cut:], dc_n[cut:], cs[:, cut:], gates[:, cut:],
+                       tanh_cs[:, cut:], W, da_all[:, cut:], dh0_twin, dc0_twin, dtanh_twin, r)
+        try:
+            _backward_rows(dhs[:, :cut], dh_n[:cut], dc_n[:cut], cs[:, :cut], gates[:, :cut],
+                           tanh_cs[:, :cut], W, da_all[:, :cut], dh0[:cut], dc0[:cut],
+                           _aligned_empty((T, cut, H), dtype), r)
+        finally:
+            job.wait()
+        dh0[cut:], dc0[cut:] = dh0_twin, dc0_twin
+    finally:
+        twin.release()
+    return da_all, da_all, dh0, dc0
 
 
 def lookup_rows(weight, ids):
