@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -104,6 +105,7 @@ def _lstm_step(bidirectional=False):
     x = rng.standard_normal((3, 32, 16)).astype(np.float32)
     h0 = rng.standard_normal((2 * (1 + bidirectional), 32, 128)).astype(np.float32)
     out, (h_n, c_n) = lstm(x, (h0, np.zeros_like(h0)))
+    assert not twin.shares(out)  # what the user gets is never in shared memory
     dx, (dh0, dc0) = lstm.backward((np.cos(out), (np.sin(h_n), None)))
     return [a.copy() for a in (out, h_n, c_n, dx, dh0, dc0)] + [p.grad.copy() for p in lstm.parameters()]
 
@@ -175,3 +177,26 @@ def test_no_twin_with_one_thread(monkeypatch):
         assert fast._cut(64, 32, 128, 512) == 0
     finally:
         mt.set_num_threads(saved)
+
+
+def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(sent):
+    """Shared buffers stay shared across a fork: a child reusing them would write into its parent's."""
+    _loops(_case(3, 32, 128, np.float32))  # a twin and shared buffers exist now
+    a = twin.empty((3, 4), np.float32)
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        try:
+            ok = not twin._buffers and twin._state["sock"] is None and not twin.shares(a)
+            b = twin.empty((3, 4), np.float32)
+            ok = ok and b.ctypes.data != a.ctypes.data
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    reply = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert reply == b"1" and twin.shares(a)

@@ -73,6 +73,38 @@ def _aligned_copy(a: np.ndarray, pooled: bool = True) -> np.ndarray:
     return out
 
 
+PROJECT_SHARED_MIN = 1 << 16  # elements of an input projection: from here on it goes to shared memory
+# when the twin may run (the loop kernels then hand the twin its rows without copying them)
+
+
+def project(x, W, b):
+    """Kernel of ``_recurrence.project`` (same formula: xw = x @ W.T + b).
+
+    Saves: the pass that adds b to every row of the (L * N, G) product (a read and a write of the
+    whole array). b enters the product as one more column of x (all ones) and one more row of W.T:
+    each element's dot product ends with + 1 * b, where the plain form adds b after it; the copy of
+    x into the wider array is a fifth of that pass for the LSTM layer's (2048, 64) input. With the
+    twin available (and a large product) the result lies in shared memory (``twin.empty``), so the
+    loop kernels hand the twin its half without copying it.
+    """
+    rows, k = x.shape
+    G = W.shape[0]
+    dtype = np.result_type(x, W)  # as the plain form's in-place += b
+    shared = rows * G >= PROJECT_SHARED_MIN and twin.available()
+    out = twin.empty((rows, G), dtype) if shared else _empty((rows, G), dtype)
+    if b is None:
+        np.matmul(x, W.T, out=out)
+        return out
+    xb = _empty((rows, k + 1), dtype)
+    xb[:, :k] = x
+    xb[:, k] = 1
+    Wb = np.empty((k + 1, G), dtype)
+    Wb[:k] = W.T
+    Wb[k] = b
+    np.matmul(xb, Wb, out=out)
+    return out
+
+
 # Both time loops run on a part of the batch at a time: the recurrence of one sample never reads
 # another's. With 2+ threads and a large enough loop, the kernels' twin process (kernels/twin.py) runs
 # the second half of the batch's rows while this process runs the first: one message each way per
@@ -141,16 +173,17 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     straight into the gate array, c_t and tanh(c_t) into their caches (no temporaries), in row
     blocks of r rows (N // r products, one call) on a 64-byte-aligned copy of W_hh.T.
     With 2+ threads a large loop runs half of the batch in the kernels' twin process (see ``_cut``):
-    the caches then live in shared memory, and the twin's half of xw is copied there first.
+    the caches then live in shared memory; the twin's half of xw is copied there first unless it
+    lies there already (``project``).
     """
     T, N, G = xw.shape
     H = G // 4
+    dtype = xw.dtype
     cut = _cut(T, N, H, G)
     claimed = cut > 0 and twin.acquire()
     new = twin.empty if claimed else _aligned_empty
-    dtype = xw.dtype
-    hs, cs = new((T + 1, N, H), dtype), new((T + 1, N, H), dtype)
-    gates, tanh_cs = new((T, N, G), dtype), new((T, N, H), dtype)
+    hs = _aligned_empty((T + 1, N, H), dtype)  # the output: never in shared memory (see below)
+    cs, gates, tanh_cs = new((T + 1, N, H), dtype), new((T, N, G), dtype), new((T, N, H), dtype)
     hs[0], cs[0] = h0, c0
     if not claimed:
         W_hhT = _aligned_copy(W_hh.T)  # BLAS runs the small per-step product faster on it
@@ -159,15 +192,23 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     try:
         W_hhT = new((H, G), dtype)  # page-aligned
         np.copyto(W_hhT, W_hh.T)
-        xw_twin = new((T, N - cut, G), dtype)
-        np.copyto(xw_twin, xw[:, cut:])
+        if twin.shares(xw):
+            xw_twin = xw[:, cut:]
+        else:
+            xw_twin = new((T, N - cut, G), dtype)
+            np.copyto(xw_twin, xw[:, cut:])
+        # the twin's rows of h go through a shared scratch: the layer returns hs (as its output), and
+        # a process forked later from this one would share a shared buffer's later contents with it
+        hs_twin = new((T + 1, N - cut, H), dtype)
+        hs_twin[0] = h0[cut:]
         r = _rows_per_product(N, H, G)
-        job = twin.run(_forward_rows, xw_twin, W_hhT, hs[:, cut:], cs[:, cut:], gates[:, cut:],
+        job = twin.run(_forward_rows, xw_twin, W_hhT, hs_twin, cs[:, cut:], gates[:, cut:],
                        tanh_cs[:, cut:], r)
         try:
             _forward_rows(xw[:, :cut], W_hhT, hs[:, :cut], cs[:, :cut], gates[:, :cut], tanh_cs[:, :cut], r)
         finally:
             job.wait()
+        hs[:, cut:] = hs_twin
     finally:
         twin.release()
     return hs, cs[T], (cs, gates, tanh_cs)

@@ -59,10 +59,18 @@ _next_id = [0]
 
 
 def _reset_after_fork() -> None:
-    """A forked child (a twin, or any process forked from this one) has no twin of its own."""
+    """A forked child (a twin, or any process forked from this one) has no twin of its own, and never
+    hands out this process's shared buffers (they would stay shared with it)."""
     global _lock
     _state.update(sock=None, pid=None, pending=None)
     _lock = threading.Lock()
+    _pool.clear()
+    _buffers.clear()
+    for _, fd, _ in _unsent:
+        os.close(fd)
+    _unsent.clear()
+    _dropped.clear()
+    _freed.clear()
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -133,7 +141,12 @@ def _collect_freed() -> None:
             _dropped.append(buffer_id)
 
 
-def _encode(arg: Any, keep: list[np.ndarray]) -> Any:
+def shares(a: np.ndarray) -> bool:
+    """Whether a lies in a shared buffer (``empty``), so the twin reads it without a copy."""
+    return a.size > 0 and isinstance(_encode(a, None), tuple)
+
+
+def _encode(arg: Any, keep: list[np.ndarray] | None) -> Any:
     """An array in a shared buffer as ("shared", id, offset, shape, strides, dtype); a large other
     array copied into one first (kept alive in ``keep``); anything else (small arrays too) by value."""
     if not isinstance(arg, np.ndarray) or arg.size == 0:
@@ -145,7 +158,7 @@ def _encode(arg: Any, keep: list[np.ndarray]) -> Any:
     for buffer_id, (start, nbytes) in reversed(list(_buffers.items())):
         if start <= address < start + nbytes:
             return ("shared", buffer_id, address - start, arg.shape, arg.strides, arg.dtype.str)
-    if arg.nbytes <= BY_VALUE_MAX:
+    if arg.nbytes <= BY_VALUE_MAX or keep is None:
         return arg
     copy = empty(arg.shape, arg.dtype)
     np.copyto(copy, arg)
@@ -165,21 +178,23 @@ class Job:
 
     def wait(self) -> None:
         """Until the task has run; the twin's exception raised here; the task run here if the twin is
-        gone (it writes only its results, so running it again gives the same ones). Once only."""
+        gone (it writes only its results, so running it again gives the same ones). Once only. If the
+        wait itself is interrupted (Ctrl-C), the job stays pending: the next ``run`` first takes
+        its reply."""
         if self.done:
             return
-        self.done, self.keep = True, None
         if self.sent:
-            _state["pending"] = None
             try:
                 reply = _state["sock"].recv(_MESSAGE_MAX)
             except OSError:
                 reply = b""
+            self.done, self.keep, _state["pending"] = True, None, None
             if reply[:1] == b"\x00":
                 return
             if reply[:1] == b"\x01":
                 raise pickle.loads(reply[1:])
             _lost()
+        self.done, self.keep = True, None
         self.task(*self.args)
 
 
@@ -213,8 +228,11 @@ def run(task: Callable[..., Any], *args: Any) -> Job:
     if _state["dead"] or (_state["sock"] is None and not _fork()):
         return Job(task, args, sent=False)
     _quiet_blas()
-    if _state["pending"] is not None:  # a job whose caller never waited: its reply comes first
-        _state["pending"].wait()
+    if _state["pending"] is not None:  # a job whose wait was interrupted: its reply comes first
+        try:
+            _state["pending"].wait()
+        except Exception:  # its caller has gone: nobody wants its error
+            pass
     _collect_freed()  # before the args are looked up: a freed buffer's addresses may be reused
     keep: list[np.ndarray] = []
     encoded = tuple(_encode(arg, keep) for arg in args)  # may add buffers: before the fds are listed

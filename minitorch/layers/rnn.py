@@ -104,9 +104,8 @@ class RNNBase(Module):
             for d in range(D):
                 W_ih, W_hh, b_ih, b_hh = self._weights(layer, d)
                 xs = x if d == 0 else x[::-1]
-                xw = xs.reshape(-1, xs.shape[-1]) @ W_ih.data.T  # all L * N steps in one product
-                if b_ih is not None:
-                    xw += b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
+                b = None if b_ih is None else b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
+                xw = rec.project(xs.reshape(-1, xs.shape[-1]), W_ih.data, b)  # all L * N steps: one product
                 xw = xw.reshape(xs.shape[0], xs.shape[1], W_ih.shape[0])
                 j = layer * D + d
                 c0 = None if states[1] is None else states[1][j]
