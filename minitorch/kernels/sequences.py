@@ -91,7 +91,10 @@ def project(x, W, b):
     G = W.shape[0]
     dtype = np.result_type(x, W)  # as the plain form's in-place += b
     shared = rows * G >= PROJECT_SHARED_MIN and twin.available()
-    out = twin.empty((rows, G), dtype) if shared else _empty((rows, G), dtype)
+    # not pooled otherwise: as the plain form's, the array is freed after the forward, and that free
+    # of a large block is what keeps glibc's malloc from returning (and faulting in again) the
+    # memory of every gradient array below its size (its dynamic mmap and trim thresholds)
+    out = twin.empty((rows, G), dtype) if shared else np.empty((rows, G), dtype)
     if b is None:
         np.matmul(x, W.T, out=out)
         return out
@@ -182,7 +185,10 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     cut = _cut(T, N, H, G)
     claimed = cut > 0 and twin.acquire()
     new = twin.empty if claimed else _aligned_empty
-    hs = _aligned_empty((T + 1, N, H), dtype)  # the output: never in shared memory (see below)
+    # the output: never in shared memory (see below), and with the twin not pooled either: with the
+    # input projection in a pooled shared buffer it is the step's one large block that is freed
+    # (which keeps glibc's malloc thresholds high, see ``project``)
+    hs = _aligned_empty((T + 1, N, H), dtype, pooled=not claimed)
     cs, gates, tanh_cs = new((T + 1, N, H), dtype), new((T, N, G), dtype), new((T, N, H), dtype)
     hs[0], cs[0] = h0, c0
     if not claimed:
