@@ -142,23 +142,26 @@ def _forward_rows(xw, W_hhT, hs, cs, gates, tanh_cs, r):
     step = _aligned_empty((4, N, H), dtype, pooled=False)  # this step's gates, gate-major
     i, f, g, o = step
     ig = _aligned_empty((N, H), dtype, pooled=False)
+    # per-step views made once (a view per call otherwise), ufuncs bound locally, out= positional:
+    # a keyword out= costs a ufunc call about a third more Python-side time
+    matmul, tanh, multiply, copyto = np.matmul, np.tanh, np.multiply, np.copyto
+    hs_rows, gates_rows = hs.reshape(T + 1, N // r, r, H), gates.reshape(T, N // r, r, G)
+    gate_major = gates.reshape(T, N, 4, H).transpose(0, 2, 1, 3)
     for t in range(T):
         a = gates[t]
-        if r == N:
-            np.matmul(hs[t], W_hhT, out=a)
-        else:  # N // r products
-            np.matmul(hs[t].reshape(-1, r, H), W_hhT, out=a.reshape(-1, r, G))
+        matmul(hs_rows[t], W_hhT, gates_rows[t])  # N // r products of r rows
         a += xw[t]
         a *= scale
-        np.tanh(a, out=a)
+        tanh(a, a)
         a *= scale
         a += shift  # i, f, o = 0.5 tanh(0.5 a) + 0.5;  g = tanh(a)
-        np.copyto(step, a.reshape(N, 4, H).transpose(1, 0, 2))
-        np.multiply(f, cs[t], out=cs[t + 1])
-        np.multiply(i, g, out=ig)
-        cs[t + 1] += ig
-        np.tanh(cs[t + 1], out=tanh_cs[t])
-        np.multiply(o, tanh_cs[t], out=hs[t + 1])
+        copyto(step, gate_major[t])
+        c = cs[t + 1]
+        multiply(f, cs[t], c)
+        multiply(i, g, ig)
+        c += ig
+        tanh(c, tanh_cs[t])
+        multiply(o, tanh_cs[t], hs[t + 1])
 
 
 def lstm_forward(xw, h0, c0, W_hh, b_hh):
@@ -235,26 +238,31 @@ def _backward_rows(dhs, dh_n, dc_n, cs, gates, tanh_cs, W, da_all, dh0, dc0, dta
     da = _aligned_empty((4, N, H), dtype, pooled=False)
     dh, dc = _aligned_copy(dh_n, pooled=False), _aligned_copy(dc_n, pooled=False)
     tmp = _aligned_empty((N, H), dtype, pooled=False)
+    # per-step views made once, ufuncs bound locally, out= positional (as in _forward_rows)
+    matmul, multiply, subtract, square, copyto = np.matmul, np.multiply, np.subtract, np.square, np.copyto
+    gate_major = gates.reshape(T, N, 4, H).transpose(0, 2, 1, 3)
+    da_rows = da_all.reshape(T, N // r, r, G)
+    da_into = da_all.reshape(T, N, 4, H).transpose(0, 2, 1, 3)  # da_all[t] seen gate-major
+    dh_rows = dh.reshape(N // r, r, H)
+    da_i, da_f, da_g, da_o = da
+    deriv_g = deriv[2]
     for t in reversed(range(T)):
-        np.copyto(step, gates[t].reshape(N, 4, H).transpose(1, 0, 2))
+        copyto(step, gate_major[t])
         dh += dhs[t]
-        np.multiply(dh, o, out=tmp)
+        multiply(dh, o, tmp)
         tmp *= dtanh_c[t]
         dc += tmp
-        np.multiply(dc, g, out=da[0])
-        np.multiply(dc, cs[t], out=da[1])
-        np.multiply(dc, i, out=da[2])
-        np.multiply(dh, tanh_cs[t], out=da[3])
-        np.subtract(1, step, out=deriv)
+        multiply(dc, g, da_i)
+        multiply(dc, cs[t], da_f)
+        multiply(dc, i, da_g)
+        multiply(dh, tanh_cs[t], da_o)
+        subtract(1, step, deriv)
         deriv *= step  # sigmoid' = y (1 - y) for i, f, o ...
-        np.square(g, out=deriv[2])
-        np.subtract(1, deriv[2], out=deriv[2])  # ... tanh' = 1 - g**2 for g
+        square(g, deriv_g)
+        subtract(1, deriv_g, deriv_g)  # ... tanh' = 1 - g**2 for g
         da *= deriv
-        np.copyto(da_all[t].reshape(N, 4, H), da.transpose(1, 0, 2))
-        if r == N:
-            np.matmul(da_all[t], W, out=dh)
-        else:  # N // r products
-            np.matmul(da_all[t].reshape(-1, r, G), W, out=dh.reshape(-1, r, H))
+        copyto(da_into[t], da)
+        matmul(da_rows[t], W, dh_rows)  # N // r products of r rows
         dc *= f
     dh0[...], dc0[...] = dh, dc
 
