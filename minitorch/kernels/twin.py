@@ -267,7 +267,9 @@ def _lost() -> None:
 def _fork() -> bool:
     """Fork the twin; False (and no twin from now on) if that fails."""
     _collect_freed()
-    inherited = dict(_buffers)  # mapped in the twin already, at the same addresses
+    inherited = dict(_buffers)  # mapped in the twin already, at the same addresses...
+    pooled = [list(arrays) for arrays in _pool.values()]  # ... and kept mapped there by these (the
+    # twin's reset after the fork empties its pool; the other arrays are held by the caller's frames)
     try:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
@@ -280,7 +282,7 @@ def _fork() -> bool:
         status = 0
         try:
             ours.close()
-            _serve(theirs, inherited)
+            _serve(theirs, inherited, pooled)
         except BaseException:
             status = 1
         finally:
@@ -293,10 +295,11 @@ def _fork() -> bool:
     return True
 
 
-def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]]) -> None:
+def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]], pooled: list) -> None:
     """The twin's loop: map new buffers, run each task, reply b"\\x00" or b"\\x01" + the exception.
     ``inherited``: the buffers that existed at the fork, mapped here at the parent's addresses (they
-    stay mapped in the twin for its life, held by the forked copies of their arrays)."""
+    stay mapped in the twin for its life, held by the forked copies of their arrays: ``pooled``, and
+    the caller's frames above the fork, which never return here)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     maps: dict[int, Any] = {buffer_id: (ctypes.c_char * nbytes).from_address(start)
                             for buffer_id, (start, nbytes) in inherited.items()}
