@@ -24,6 +24,7 @@ forked from a process that has a twin starts without one. One caller at a time: 
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import importlib
 import mmap
@@ -74,6 +75,16 @@ def _reset_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _close() -> None:
+    """At exit: close the twin's socket, which ends the twin (it exits at the end of its messages)."""
+    sock, _state["sock"] = _state["sock"], None
+    if sock is not None:
+        sock.close()
+
+
+atexit.register(_close)
 
 
 def available() -> bool:
