@@ -120,29 +120,6 @@ def test_the_layer_with_the_twin_equals_one_process_bitwise(sent, monkeypatch, b
         np.testing.assert_array_equal(b, a)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_the_products_split_with_the_twin_equal_one_process(sent, monkeypatch, bidirectional, dtype):
-    """The products after the loop with half of the rows in the twin: dx bitwise (each row is its own
-    product), the weight gradients and bias sums as two halves added (a regrouped sum: float32 rtol
-    1e-5, float64 1e-12, atol scaled by the largest entry)."""
-    monkeypatch.setattr(fast, "TWIN_PRODUCTS_MIN", 0)
-    mt.set_default_dtype(dtype)
-    try:
-        expected = _one_process(monkeypatch, _lstm_step, bidirectional)
-        got = _lstm_step(bidirectional)
-    finally:
-        mt.set_default_dtype(np.float32)
-    assert len(sent) == 6 * (1 + bidirectional)  # per layer and direction: 2 loops and the products
-    rtol = 1e-5 if dtype == np.float32 else 1e-12
-    for k, (a, b) in enumerate(zip(expected, got, strict=True)):
-        assert a.dtype == b.dtype == dtype
-        if k < 6:  # output, h_n, c_n, dx, dh0, dc0: the same bits
-            np.testing.assert_array_equal(b, a)
-        else:
-            np.testing.assert_allclose(b, a, rtol=rtol, atol=rtol * np.abs(a).max())
-
-
 def _raises_in_the_twin(message):
     raise ValueError(message)
 

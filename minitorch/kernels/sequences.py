@@ -21,7 +21,6 @@ import math
 
 import numpy as np
 
-from minitorch import threads
 from minitorch.kernels import twin
 from minitorch.kernels.pool import empty as _empty
 
@@ -107,72 +106,6 @@ def project(x, W, b):
     Wb[k] = b
     np.matmul(xb, Wb, out=out)
     return out
-
-
-TWIN_PRODUCTS_MIN = 1 << 26  # multiply-adds of the products after a loop: from here on, shared
-
-
-def _products_rows(dxw, dhw, x, h_prev, W_ih, bias, dW_ih, dW_hh, db, dx):
-    """The products of ``products`` over some rows (2-D arrays), written into dW_ih, dW_hh, db (the
-    rows' sums of dxw and dhw, or nothing without bias; dhw None: it is dxw) and dx."""
-    np.matmul(dxw.T, x, out=dW_ih)
-    np.matmul((dxw if dhw is None else dhw).T, h_prev, out=dW_hh)
-    if bias:
-        np.sum(dxw, axis=0, out=db[0])
-        np.sum(dxw if dhw is None else dhw, axis=0, out=db[1])
-    np.matmul(dxw, W_ih, out=dx)
-
-
-def products(dxw, dhw, x, h_prev, W_ih, bias):
-    """Kernel of ``_recurrence.products`` (same formulas: dW_ih = dxw.T @ x, dW_hh = dhw.T @ h_prev,
-    db_ih = dxw.sum, db_hh = dhw.sum, dx = dxw @ W_ih over all L * N rows).
-
-    Saves: when the loop ran half of the batch in the twin (dxw in shared memory) and the products
-    are large, the twin takes the second half of the L * N rows and this process the first, each
-    with one BLAS thread, instead of one product each with every BLAS thread: the two halves run
-    side by side and no BLAS worker thread waits or spins. dx's rows come from one process or the
-    other (each row a product of its own); the weight gradients and bias sums are the two halves'
-    sums added, a regrouped sum that rounds differently from the one product (float32 ~1e-6
-    relative). The cut is the middle row, whatever the threads or the timing.
-    """
-    L, N, G = dxw.shape
-    k, H = x.shape[-1], h_prev.shape[-1]
-    R = L * N
-    same = dhw is dxw
-    dtype = dxw.dtype
-    dxw2, dhw2 = dxw.reshape(R, G), dhw.reshape(R, G)
-    x2, h2 = x.reshape(R, k), h_prev.reshape(R, H)
-    large = R >= 2 and R * G * (2 * k + H) >= TWIN_PRODUCTS_MIN
-    claimed = large and twin.available() and twin.shares(dxw) and twin.shares(dhw) and twin.acquire()
-    if not claimed:
-        dW_ih, dW_hh = dxw2.T @ x2, dhw2.T @ h2
-        db_ih = dxw2.sum(axis=0) if bias else None
-        db_hh = None if not bias else db_ih if same else dhw2.sum(axis=0)
-        return dW_ih, dW_hh, db_ih, db_hh, (dxw2 @ W_ih).reshape(L, N, W_ih.shape[1])
-    try:
-        cut = R // 2
-        out_ih, out_hh = twin.empty((G, k), dtype), twin.empty((G, H), dtype)
-        out_db, out_dx = twin.empty((2, G), dtype), twin.empty((R - cut, W_ih.shape[1]), dtype)
-        job = twin.run(_products_rows, dxw2[cut:], None if same else dhw2[cut:], x2[cut:], h2[cut:], W_ih,
-                       bias, out_ih, out_hh, out_db, out_dx)
-        dW_ih, dW_hh = np.empty((G, k), dtype), np.empty((G, H), dtype)
-        db, dx = np.empty((2, G), dtype), np.empty((R, W_ih.shape[1]), dtype)
-        try:
-            with threads.blas_threads(1):  # the twin has the other core
-                _products_rows(dxw2[:cut], None if same else dhw2[:cut], x2[:cut], h2[:cut], W_ih, bias,
-                               dW_ih, dW_hh, db, dx[:cut])
-        finally:
-            job.wait()
-        dW_ih += out_ih
-        dW_hh += out_hh
-        dx[cut:] = out_dx
-        if bias:
-            db += out_db
-    finally:
-        twin.release()
-    db_ih = db[0] if bias else None
-    db_hh = None if not bias else db_ih if same else db[1]
-    return dW_ih, dW_hh, db_ih, db_hh, dx.reshape(L, N, W_ih.shape[1])
 
 
 # Both time loops run on a part of the batch at a time: the recurrence of one sample never reads

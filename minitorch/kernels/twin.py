@@ -312,6 +312,11 @@ def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]], pooled: l
     stay mapped in the twin for its life, held by the forked copies of their arrays: ``pooled``, and
     the caller's frames above the fork, which never return here)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # one BLAS thread: the parent has the other core (and an idle worker would spin on it)
+        for controller in threads._controllers():
+            controller.set_num_threads(1)
+    except Exception:  # no threadpoolctl: the BLAS keeps its count
+        pass
     maps: dict[int, Any] = {buffer_id: (ctypes.c_char * nbytes).from_address(start)
                             for buffer_id, (start, nbytes) in inherited.items()}
     while True:

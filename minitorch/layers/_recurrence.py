@@ -40,25 +40,6 @@ def project(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return xw
 
 
-def products(dxw: np.ndarray, dhw: np.ndarray, x: np.ndarray, h_prev: np.ndarray, W_ih: np.ndarray,
-             bias: bool) -> tuple:
-    """The products after the time loop, each ONE product over all L * N rows of the (L, N, .) arrays:
-        dW_ih = dxw.T @ x     (G, in)       dW_hh = dhw.T @ h_prev   (G, H)
-        db_ih = dxw.sum       (G,)          db_hh = dhw.sum          (G,)   (None without bias;
-                                                                              db_ih itself if dhw is dxw)
-        dx    = dxw @ W_ih    (L, N, in)
-    """
-    if kernels_enabled():  # the fast room: with the twin, each process takes half of the rows
-        return fast.products(dxw, dhw, x, h_prev, W_ih, bias)
-    dxw2, dhw2 = dxw.reshape(-1, dxw.shape[-1]), dhw.reshape(-1, dhw.shape[-1])
-    dW_ih = dxw2.T @ x.reshape(-1, x.shape[-1])
-    dW_hh = dhw2.T @ h_prev.reshape(-1, h_prev.shape[-1])
-    db_ih = dxw2.sum(axis=0) if bias else None
-    db_hh = None if not bias else db_ih if dhw is dxw else dhw2.sum(axis=0)
-    dx = (dxw2 @ W_ih).reshape(x.shape[:-1] + (W_ih.shape[1],))
-    return dW_ih, dW_hh, db_ih, db_hh, dx
-
-
 def sigmoid(a: np.ndarray) -> np.ndarray:
     """sigma(a) = 1 / (1 + exp(-a)) = 0.5 * tanh(0.5 a) + 0.5 (no exp, no overflow)."""
     return 0.5 * np.tanh(0.5 * a) + 0.5

@@ -152,16 +152,16 @@ class RNNBase(Module):
                 dxw, dhw, dh0[j], dc_first = loop_backward(dhs, dh_n[j], dc_last, cache, W_hh.data)
                 if dc_first is not None:
                     dc0[j] = dc_first
-                # the products after the loop, one each over all L * N steps (see rec.products)
-                bias = b_ih is not None
-                dW_ih, dW_hh, db_ih, db_hh, dxs = rec.products(dxw, dhw, xs, hs[:-1], W_ih.data, bias)
-                # w.r.t. parameters: dW_ih = dxw.T @ x, dW_hh = dhw.T @ h_{t-1}, db = dxw.sum, dhw.sum
-                W_ih.accumulate_grad(dW_ih)
-                W_hh.accumulate_grad(dW_hh)
-                if bias:
+                # w.r.t. parameters: one product each over all L * N steps
+                dxw2, dhw2 = dxw.reshape(-1, dxw.shape[-1]), dhw.reshape(-1, dhw.shape[-1])
+                W_ih.accumulate_grad(dxw2.T @ xs.reshape(-1, xs.shape[-1]))
+                W_hh.accumulate_grad(dhw2.T @ hs[:-1].reshape(-1, H))
+                if b_ih is not None:
+                    db_ih = dxw2.sum(axis=0)
                     b_ih.accumulate_grad(db_ih)  # RNN, LSTM: dhw is dxw (the biases enter summed)
-                    b_hh.accumulate_grad(db_hh)
-                # w.r.t. input: dx = dxw @ W_ih
+                    b_hh.accumulate_grad(db_ih if dhw is dxw else dhw2.sum(axis=0))
+                # w.r.t. input
+                dxs = (dxw2 @ W_ih.data).reshape(xs.shape)
                 dxs = dxs if d == 0 else dxs[::-1]
                 dx = dxs if dx is None else dx + dxs
             dout = dx
