@@ -109,6 +109,15 @@ class Diagnostics(Callback):
             if pending is None or "stats" not in pending:  # a check step's report already says where
                 self._locate_non_finite(self._inputs(), None, step, loss)
 
+    def idle_batches(self) -> int:
+        """The steps before the next check: fit (stopping on a NaN/inf loss) skips this callback's
+        batch hooks for them; a NaN/inf loss among them reaches it through ``discard_caches``."""
+        idle = self._next_check - self._step
+        if idle > 0:
+            self._step += idle  # fit skips exactly these, or training ends first
+            self._batch_logs = None  # never walk a batch other than the failing one
+        return max(idle, 0)
+
     def _inputs(self) -> Any:
         """The batch of the step fit is running, if fit passed it."""
         return self._batch_logs.get("inputs") if self._batch_logs else None
@@ -176,7 +185,9 @@ class Diagnostics(Callback):
             try:
                 if isinstance(error, NonFiniteLossError):
                     walked = pending is not None and "units" in pending
-                    self._locate_non_finite(None if walked else self._inputs(), pending, self._step - 1)
+                    inputs = self._inputs() if error.inputs is None else error.inputs
+                    step = self._step - 1 if error.step is None else error.step
+                    self._locate_non_finite(None if walked else inputs, pending, step)
             finally:
                 discard_caches()
 
