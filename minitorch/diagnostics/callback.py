@@ -18,6 +18,7 @@ from minitorch.diagnostics.probe import (
     layers_stats,
     named_index,
     param_stats,
+    plan_backward_params,
     plan_forward,
     run_probe,
     unit_plan,
@@ -81,7 +82,11 @@ class Diagnostics(Callback):
         # no plain-chain composite: the units are the same at every check, listed once
         self._plan = None if self._known is None else unit_plan(model, self._names)
         self._layout = None if self._plan is None else Layout(self._plan, self._named)
+        self._modules = [] if self._plan is None else [module for _, module in self._plan]
+        has_params = [] if self._layout is None else self._layout.has_params
+        self._first = has_params.index(True) if True in has_params else len(has_params)
         self._owns: dict[int, bool] = {}  # id(module) -> it has Parameters
+        self._stand_ins = (self._forward, self._backward_params)  # bound once, installed at each check
         if self.watch_non_finite:
             self._watch_failure()
 
@@ -92,7 +97,9 @@ class Diagnostics(Callback):
         if step == self._next_check:
             self._next_check = step + self.every
             self._pending = {"step": step}
-            self._stand_in(self._pending)
+            model, (forward, backward_params) = self.model, self._stand_ins
+            object.__setattr__(model, "forward", forward)
+            object.__setattr__(model, "backward_params", backward_params)
 
     def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         loss = logs.get("loss") if logs else None
@@ -126,42 +133,51 @@ class Diagnostics(Callback):
         self._disarm()
 
     # ----------------------------------------------------------------- driving fit's calls
-    def _stand_in(self, pending: dict[str, Any]) -> None:
-        """For this step's one ``model(x)`` and one ``model.backward_params(dy)`` call: the forward
-        runs unit by unit (the walk of ``minitorch.diagnostics.probe``: the same calls the model's
-        own forward makes), keeping each unit's input and output; the backward runs them in reverse
-        recording the gradient entering each; then the statistics are taken and the weights copied."""
-        model = self.model
+    # On a check step these two stand in for this step's one ``model(x)`` and one
+    # ``model.backward_params(dy)`` call (instance attributes of the model, each removed when
+    # called): the forward runs unit by unit (the walk of ``minitorch.diagnostics.probe``: the
+    # same calls the model's own forward makes), keeping each unit's output; the backward runs
+    # them in reverse recording the gradient entering each; then the statistics are taken and the
+    # weights copied.
+    def _forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        model, pending = self.model, self._pending
+        object.__delattr__(model, "forward")  # one call; the walk may call the model itself (a leaf)
+        if args or kwargs or pending is None:
+            return model.forward(x, *args, **kwargs)
+        if self._plan is not None:
+            ys = pending["ys"] = plan_forward(self._modules, x)
+            out = ys[-1] if ys else x
+        else:
+            pending["units"], out = units_forward(model, x, self._known, self._names)
+        if not self.watch_non_finite and not finite(out):  # else the loss tells (_watch_failure)
+            self._disarm("backward_params")
+            self._locate_non_finite(x, pending, pending["step"])
+        return out
 
-        def forward(x: Any, *args: Any, **kwargs: Any) -> Any:
-            object.__delattr__(model, "forward")  # one call; the walk may call the model itself (a leaf)
-            if args or kwargs:
-                return model.forward(x, *args, **kwargs)
-            if self._plan is not None:
-                pending["units"], out = plan_forward(self._plan, x)
-            else:
-                pending["units"], out = units_forward(model, x, self._known, self._names)
-            if not self.watch_non_finite and not finite(out):  # else the loss tells (_watch_failure)
-                self._disarm("backward_params")
-                self._locate_non_finite(x, pending, pending["step"])
-            return out
-
-        def backward_params(dy: Any) -> None:
-            object.__delattr__(model, "backward_params")
-            units = pending.get("units")
-            if units is None:
-                return model.backward_params(dy)
-            layout = self._layout
-            if layout is None:  # the units of a plain-chain composite: listed at each check
-                layout = Layout([(unit.name, unit.module) for unit in units], self._named,
-                                self._has_params(units))
-            units_backward_params(units, dy, layout.has_params)
-            pending["stats"] = CheckStats(layout, [unit.y for unit in units], [unit.dy for unit in units],
-                                          [p.grad for p in self._params])
+    def _backward_params(self, dy: Any) -> None:
+        model, pending = self.model, self._pending
+        object.__delattr__(model, "backward_params")
+        if pending is not None and "ys" in pending:
+            dys = pending["dys"] = plan_backward_params(self._modules, self._first, dy)
+            pending["stats"] = CheckStats(self._layout, pending["ys"], dys, [p.grad for p in self._params])
             return None
+        units = None if pending is None else pending.get("units")
+        if units is None:
+            return model.backward_params(dy)
+        # the units of a plain-chain composite: listed at each check
+        layout = Layout([(unit.name, unit.module) for unit in units], self._named, self._has_params(units))
+        units_backward_params(units, dy, layout.has_params)
+        pending["stats"] = CheckStats(layout, [unit.y for unit in units], [unit.dy for unit in units],
+                                      [p.grad for p in self._params])
+        return None
 
-        object.__setattr__(model, "forward", forward)
-        object.__setattr__(model, "backward_params", backward_params)
+    def _units(self, pending: dict[str, Any]) -> list[Unit] | None:
+        """The units this check step walked (None if it walked none)."""
+        if "ys" in pending:
+            dys = pending.get("dys") or [None] * len(pending["ys"])
+            return [Unit(name, module, None, y, dy) for (name, module), y, dy in
+                    zip(self._plan, pending["ys"], dys, strict=True)]
+        return pending.get("units")
 
     def _has_params(self, units: list[Unit]) -> list[bool]:
         owns = self._owns
@@ -184,7 +200,7 @@ class Diagnostics(Callback):
             self._disarm()
             try:
                 if isinstance(error, NonFiniteLossError):
-                    walked = pending is not None and "units" in pending
+                    walked = pending is not None and ("units" in pending or "ys" in pending)
                     inputs = self._inputs() if error.inputs is None else error.inputs
                     step = self._step - 1 if error.step is None else error.step
                     self._locate_non_finite(None if walked else inputs, pending, step)
@@ -205,9 +221,10 @@ class Diagnostics(Callback):
     ) -> None:
         """The loss or the output is NaN/inf: find the first layer whose output is not finite, from
         the walk of this step (``pending``) or by walking the batch ``x`` again."""
+        units = None if pending is None else self._units(pending)
         with np.errstate(all="ignore"):
-            if pending is not None and "units" in pending:
-                layers = layers_stats(pending["units"])
+            if units is not None:
+                layers = layers_stats(units)
                 params = param_stats(self._named, [None] * len(self._params))
             elif x is not None:
                 layers, params, _ = run_probe(self.model, x, lambda out: None)

@@ -63,14 +63,14 @@ class Layout:
     activation each unit is, which own Parameters. Listed once per run when the units are the same
     at every check. ``units``: (name, module) pairs; ``named``: ``list(model.named_parameters())``."""
 
-    __slots__ = ("names", "kinds", "activations", "has_params", "params", "param_names", "param_layers",
-                 "param_shapes", "is_weight")
+    __slots__ = ("names", "kinds", "roles", "activations", "has_params", "params", "param_names",
+                 "param_layers", "param_shapes", "is_weight", "kept", "kept_starts")
 
     def __init__(self, units: list[tuple[str, Module]], named: list[tuple[str, Parameter]],
                  has_params: list[bool] | None = None) -> None:
         self.names = [name for name, _ in units]
         self.kinds = [type(module).__name__ for _, module in units]
-        roles = [_role(module) for _, module in units]
+        self.roles = roles = [_role(module) for _, module in units]  # "relu" / "tanh" / "sigmoid" / None
         self.activations = [(i, role) for i, role in enumerate(roles) if role]  # (unit, "relu"/...)
         self.has_params = [bool(m.parameters()) for _, m in units] if has_params is None else has_params
         self.params = [p for _, p in named]
@@ -78,6 +78,9 @@ class Layout:
         self.param_layers = [name.rpartition(".")[0] for name, _ in named]
         self.param_shapes = [p.shape for _, p in named]
         self.is_weight = [len(shape) >= 2 for shape in self.param_shapes]  # the learning-rate rule's weights
+        self.kept = [i for i, p in enumerate(self.params) if p.size]  # reduceat: non-empty segments only
+        # where each kept Parameter starts in the data's part of the vector
+        self.kept_starts = list(accumulate([self.params[i].size for i in self.kept[:-1]], initial=0))
 
 
 def _role(module: Module) -> str | None:
@@ -116,33 +119,40 @@ class CheckStats:
         self._layers: list[LayerStats] | None = None
         self._params: list[ParamStats] | None = None
         self._updates: list[float] | None = None
-        arrays = self._segments(ys, dys, grads)
-        self._starts = starts = list(accumulate([a.size for a in arrays], initial=0))
         with np.errstate(all="ignore"):
+            arrays, starts = self._segments(ys, dys, grads)
+            self._starts = starts
             if arrays:
-                self._buf = buf = np.concatenate(arrays, axis=None, dtype=np.float64)
-                self._squares = np.add.reduceat(buf * buf, starts[:-1]).tolist()
+                self._buf = buf = np.concatenate(arrays, dtype=np.float64)
+                self._squares = np.add.reduceat(np.multiply(buf, buf), starts[:-1]).tolist()
             else:
                 self._buf, self._squares = np.zeros(0), []
-            self._extras = [(i, _activation(role, ys[i])) for i, role in layout.activations
-                            if isinstance(ys[i], np.ndarray) and ys[i].dtype.kind == "f" and ys[i].size]
         self.finite = math.isfinite(sum(self._squares) + sum(b[5] for b in self._big))
         if not self.finite:  # NaN/inf somewhere: which arrays hold it needs them, now
             self._layers = self._build_layers(ys, dys)
             self._params = self._build_params(grads)
 
-    def _segments(self, ys: list[Any], dys: list[Any], grads: list[np.ndarray | None]) -> list[np.ndarray]:
-        """The arrays that go in the vector, in its order: outputs, incoming gradients (those of up
-        to SAMPLE values; the larger ones are summed on their own), Parameters' data, gradients."""
+    def _segments(self, ys: list[Any], dys: list[Any], grads: list[np.ndarray | None]
+                  ) -> tuple[list[np.ndarray], list[int]]:
+        """The arrays that go in the vector, flattened, in its order: outputs, incoming gradients
+        (those of up to SAMPLE values; the larger ones are summed on their own), Parameters' data,
+        gradients; and where each starts (with the end). The activations' fractions on the way."""
         arrays: list[np.ndarray] = []
-        small_y, small_dy, shapes, big = [], [], [], []
+        starts = [0]
+        end = 0
+        small_y, small_dy, shapes, big, extras = [], [], [], [], []
+        roles = self.layout.roles
         for i, y in enumerate(ys):
             if not (isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size):
                 continue  # an integer input has no statistics
+            if roles[i] is not None:
+                extras.append((i, _activation(roles[i], y)))
             if y.size <= SAMPLE:
                 small_y.append(i)
                 shapes.append(y.shape)
-                arrays.append(y)
+                arrays.append(y.ravel())
+                end += y.size
+                starts.append(end)
             else:  # (unit, forward, shape, size, sum, sum of squares, sample)
                 big.append(_big(i, y, True))
         for i, dy in enumerate(dys):
@@ -150,15 +160,31 @@ class CheckStats:
                 continue  # no gradient reached this unit
             if dy.size <= SAMPLE:
                 small_dy.append(i)
-                arrays.append(dy)
+                arrays.append(dy.ravel())
+                end += dy.size
+                starts.append(end)
             else:
                 big.append(_big(i, dy, False))
-        self._small_y, self._small_dy, self._shapes, self._big = small_y, small_dy, shapes, big
-        self._kept = [i for i, p in enumerate(self.layout.params) if p.size]  # reduceat: non-empty segments
-        self._graded = [i for i, g in enumerate(grads) if g is not None and g.size]
-        self._empty_grads = [i for i, g in enumerate(grads) if g is not None and not g.size]
         params = self.layout.params
-        return arrays + [params[i].data for i in self._kept] + [grads[i] for i in self._graded]
+        for i in self.layout.kept:
+            data = params[i].data
+            arrays.append(data.ravel())
+            end += data.size
+            starts.append(end)
+        graded, empty = [], []
+        for i, g in enumerate(grads):
+            if g is not None:
+                if g.size:
+                    graded.append(i)
+                    arrays.append(g.ravel())
+                    end += g.size
+                    starts.append(end)
+                else:
+                    empty.append(i)
+        self._small_y, self._small_dy, self._shapes = small_y, small_dy, shapes
+        self._big, self._extras = big, extras
+        self._kept, self._graded, self._empty_grads = self.layout.kept, graded, empty
+        return arrays, starts
 
     def _data_segments(self) -> tuple[int, int]:
         """The first and the last + 1 segment of the Parameters' data in the vector."""
@@ -174,10 +200,10 @@ class CheckStats:
         units_end, data_end = starts[first], starts[last]
         if self._kept:
             with np.errstate(all="ignore"):
-                now = np.concatenate([params[i].data for i in self._kept], axis=None, dtype=np.float64)
+                now = np.concatenate([params[i].data.ravel() for i in self._kept], dtype=np.float64)
                 np.subtract(now, self._buf[units_end:data_end], out=now)
                 np.multiply(now, now, out=now)
-                self._updates = np.add.reduceat(now, [s - units_end for s in starts[first:last]]).tolist()
+                self._updates = np.add.reduceat(now, self.layout.kept_starts).tolist()
         else:
             self._updates = []
         if self._buf.size - units_end > units_end:
