@@ -64,7 +64,7 @@ class Layout:
     at every check. ``units``: (name, module) pairs; ``named``: ``list(model.named_parameters())``."""
 
     __slots__ = ("names", "kinds", "roles", "activations", "has_params", "params", "param_names",
-                 "param_layers", "param_shapes", "is_weight", "kept", "kept_starts")
+                 "param_layers", "param_shapes", "is_weight", "kept", "kept_starts", "narrow")
 
     def __init__(self, units: list[tuple[str, Module]], named: list[tuple[str, Parameter]],
                  has_params: list[bool] | None = None) -> None:
@@ -79,6 +79,7 @@ class Layout:
         self.param_shapes = [p.shape for _, p in named]
         self.is_weight = [len(shape) >= 2 for shape in self.param_shapes]  # the learning-rate rule's weights
         self.kept = [i for i, p in enumerate(self.params) if p.size]  # reduceat: non-empty segments only
+        self.narrow = all(p.data.dtype.itemsize <= 4 for p in self.params)  # float32 or narrower
         # where each kept Parameter starts in the data's part of the vector
         self.kept_starts = list(accumulate([self.params[i].size for i in self.kept[:-1]], initial=0))
 
@@ -112,21 +113,25 @@ class CheckStats:
     """
 
     __slots__ = ("layout", "finite", "_buf", "_starts", "_small_y", "_small_dy", "_shapes", "_squares",
-                 "_big", "_extras", "_kept", "_graded", "_empty_grads", "_updates", "_layers", "_params")
+                 "_big", "_extras", "_kept", "_graded", "_empty_grads", "_updates", "_layers", "_params",
+                 "_narrow")
 
     def __init__(self, layout: Layout, ys: list[Any], dys: list[Any], grads: list[np.ndarray | None]) -> None:
         self.layout = layout
         self._layers: list[LayerStats] | None = None
         self._params: list[ParamStats] | None = None
         self._updates: list[float] | None = None
-        with np.errstate(all="ignore"):
-            arrays, starts = self._segments(ys, dys, grads)
-            self._starts = starts
-            if arrays:
+        arrays, starts = self._segments(ys, dys, grads)
+        self._starts = starts
+        if not arrays:
+            self._buf, self._squares = np.zeros(0), []
+        elif self._narrow:  # float32 or narrower, squared in float64: no overflow, and inf*inf warns not
+            self._buf = buf = np.concatenate(arrays, dtype=np.float64)
+            self._squares = np.add.reduceat(np.multiply(buf, buf), starts[:-1]).tolist()
+        else:
+            with np.errstate(all="ignore"):
                 self._buf = buf = np.concatenate(arrays, dtype=np.float64)
                 self._squares = np.add.reduceat(np.multiply(buf, buf), starts[:-1]).tolist()
-            else:
-                self._buf, self._squares = np.zeros(0), []
         self.finite = math.isfinite(sum(self._squares) + sum(b[5] for b in self._big))
         if not self.finite:  # NaN/inf somewhere: which arrays hold it needs them, now
             self._layers = self._build_layers(ys, dys)
@@ -136,10 +141,12 @@ class CheckStats:
                   ) -> tuple[list[np.ndarray], list[int]]:
         """The arrays that go in the vector, flattened, in its order: outputs, incoming gradients
         (those of up to SAMPLE values; the larger ones are summed on their own), Parameters' data,
-        gradients; and where each starts (with the end). The activations' fractions on the way."""
+        gradients; and where each starts (with the end). The activations' fractions on the way.
+        ``_narrow``: every array is float32 or narrower (the arithmetic then needs no ``errstate``)."""
         arrays: list[np.ndarray] = []
         starts = [0]
         end = 0
+        narrow = self.layout.narrow
         small_y, small_dy, shapes, big, extras = [], [], [], [], []
         roles = self.layout.roles
         for i, y in enumerate(ys):
@@ -153,6 +160,7 @@ class CheckStats:
                 arrays.append(y.ravel())
                 end += y.size
                 starts.append(end)
+                narrow = narrow and y.dtype.itemsize <= 4
             else:  # (unit, forward, shape, size, sum, sum of squares, sample)
                 big.append(_big(i, y, True))
         for i, dy in enumerate(dys):
@@ -163,6 +171,7 @@ class CheckStats:
                 arrays.append(dy.ravel())
                 end += dy.size
                 starts.append(end)
+                narrow = narrow and dy.dtype.itemsize <= 4
             else:
                 big.append(_big(i, dy, False))
         params = self.layout.params
@@ -179,11 +188,13 @@ class CheckStats:
                     arrays.append(g.ravel())
                     end += g.size
                     starts.append(end)
+                    narrow = narrow and g.dtype.itemsize <= 4
                 else:
                     empty.append(i)
         self._small_y, self._small_dy, self._shapes = small_y, small_dy, shapes
         self._big, self._extras = big, extras
         self._kept, self._graded, self._empty_grads = self.layout.kept, graded, empty
+        self._narrow = narrow
         return arrays, starts
 
     def _data_segments(self) -> tuple[int, int]:
@@ -198,12 +209,11 @@ class CheckStats:
         params, starts = self.layout.params, self._starts
         first, last = self._data_segments()
         units_end, data_end = starts[first], starts[last]
-        if self._kept:
+        if self._kept and self._narrow and self.finite:  # the copy is finite and float32: nothing warns
+            self._updates = self._update_squares(units_end, data_end)
+        elif self._kept:
             with np.errstate(all="ignore"):
-                now = np.concatenate([params[i].data.ravel() for i in self._kept], dtype=np.float64)
-                np.subtract(now, self._buf[units_end:data_end], out=now)
-                np.multiply(now, now, out=now)
-                self._updates = np.add.reduceat(now, self.layout.kept_starts).tolist()
+                self._updates = self._update_squares(units_end, data_end)
         else:
             self._updates = []
         if self._buf.size - units_end > units_end:
@@ -215,6 +225,14 @@ class CheckStats:
             stats = self.params()
             for i, squares in zip(self._kept, self._updates, strict=True):
                 stats[i].update_finite = math.isfinite(squares) or bool(np.isfinite(params[i].data).all())
+
+    def _update_squares(self, units_end: int, data_end: int) -> list[float]:
+        """Each kept Parameter's sum of squared changes since the copy in the vector."""
+        params = self.layout.params
+        now = np.concatenate([params[i].data.ravel() for i in self._kept], dtype=np.float64)
+        np.subtract(now, self._buf[units_end:data_end], out=now)
+        np.multiply(now, now, out=now)
+        return np.add.reduceat(now, self.layout.kept_starts).tolist()
 
     # ------------------------------------------------------------------ reading them
     def activations(self) -> list[tuple[int, tuple[float | None, float | None, float | None]]]:
@@ -334,8 +352,10 @@ def _first(item: tuple[Any, ...]) -> Any:
 def _big(i: int, a: np.ndarray, forward: bool) -> tuple[int, bool, Any, int, float, float, np.ndarray]:
     """In place of a segment of the shared vector: a sum and a dot product, and a strided sample."""
     flat = a.ravel()
-    total = float(flat.sum(dtype=np.float64)) if forward else 0.0
-    return i, forward, a.shape, a.size, total, float(np.dot(flat, flat)), _sample(flat)
+    with np.errstate(all="ignore"):  # the dot product in the array's own dtype may overflow
+        total = float(flat.sum(dtype=np.float64)) if forward else 0.0
+        squares = float(np.dot(flat, flat))
+    return i, forward, a.shape, a.size, total, squares, _sample(flat)
 
 
 def _activation(role: str, y: np.ndarray) -> tuple[float | None, float | None, float | None]:
