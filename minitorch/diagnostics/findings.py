@@ -116,14 +116,13 @@ def quiet(stats: CheckStats, loss: float | None) -> bool:
     ``_saturated``, ``_flow_breaks``, ``_rate_is_off``), on the same numbers."""
     if not stats.finite or (loss is not None and not math.isfinite(loss)):
         return False
-    for _, (_, dead, saturated) in stats.activations():
+    activations, flow, ratios = stats.rule_inputs()
+    for _, (_, dead, saturated) in activations:
         if _dead(dead) or _saturated(saturated):
             return False
-    flowing = [rms for rms in stats.flow() if rms > 0]
-    if len(flowing) >= 2 and _flow_breaks(flowing[0] / flowing[-1]):
+    if flow is not None and _flow_breaks(flow):
         return False
-    ratios = stats.weight_ratios()
-    return not ratios or not _rate_is_off(sorted(ratios))
+    return not ratios or not _rate_is_off(ratios)
 
 
 # The rules' tests, on numbers: judge applies them to LayerStats / ParamStats, quiet to CheckStats.

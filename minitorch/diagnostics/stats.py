@@ -152,8 +152,8 @@ class CheckStats:
         for i, y in enumerate(ys):
             if not (isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size):
                 continue  # an integer input has no statistics
-            if roles[i] is not None:
-                extras.append((i, _activation(roles[i], y)))
+            if roles[i] is not None:  # a small output's zero fraction is counted on its copy, when read
+                extras.append((i, _activation(roles[i], y, y.size > SAMPLE)))
             if y.size <= SAMPLE:
                 small_y.append(i)
                 shapes.append(y.shape)
@@ -235,34 +235,33 @@ class CheckStats:
         return np.add.reduceat(now, self.layout.kept_starts).tolist()
 
     # ------------------------------------------------------------------ reading them
-    def activations(self) -> list[tuple[int, tuple[float | None, float | None, float | None]]]:
-        """(unit, (zero fraction, dead fraction, saturated fraction)) per ReLU/Tanh/Sigmoid unit."""
-        return self._extras
-
-    def flow(self) -> list[float]:
-        """The rms of the gradient entering each unit with Parameters, in order (``LayerStats.grad_rms``)."""
-        has_params, squares, starts = self.layout.has_params, self._squares, self._starts
-        ordered = [(i, math.sqrt(squares[k]) / math.sqrt(starts[k + 1] - starts[k]))
+    def rule_inputs(self) -> tuple[list[tuple[int, tuple[float | None, ...]]], float | None, list[float]]:
+        """What the verdict rules read, from the numbers alone (``findings.quiet``):
+        - per ReLU/Tanh/Sigmoid unit (unit, (zero fraction or None, dead fraction, saturated fraction));
+        - the rms of the gradient entering the first unit with Parameters over the last's, among
+          those it reaches with rms > 0 (``LayerStats.grad_rms``), None with fewer than two;
+        - the update:data ratios of the weights (2+ dimensions) that have a gradient, sorted."""
+        layout, squares, starts, sqrt = self.layout, self._squares, self._starts, math.sqrt
+        has_params = layout.has_params
+        flowing = [(i, sqrt(squares[k]) / sqrt(starts[k + 1] - starts[k]))
                    for k, i in enumerate(self._small_dy, len(self._small_y)) if has_params[i]]
         if self._big:  # the larger gradients were summed apart: back in unit order
-            ordered += [(i, math.sqrt(sq) / math.sqrt(size)) for i, forward, _, size, _, sq, _ in self._big
+            flowing += [(i, sqrt(sq) / sqrt(size)) for i, forward, _, size, _, sq, _ in self._big
                         if not forward and has_params[i]]
-            ordered.sort(key=_first)
-        return [r for _, r in ordered]
-
-    def weight_ratios(self) -> list[float]:
-        """The update:data ratios of the weights (2+ dimensions) that have a gradient (``ParamStats``'s)."""
-        is_weight, squares, starts = self.layout.is_weight, self._squares, self._starts
+            flowing.sort(key=_first)
+        rms = [r for _, r in flowing if r > 0]
+        ratios = []
         first, last = self._data_segments()
         with_grad = {i for k, i in enumerate(self._graded, last) if squares[k] / (starts[k + 1] - starts[k])}
-        ratios = []
+        is_weight = layout.is_weight
         for k, i, update in zip(range(first, last), self._kept, self._updates or (), strict=False):
             if is_weight[i] and i in with_grad:
                 size = starts[k + 1] - starts[k]
-                data_rms = math.sqrt(squares[k] / size)
+                data_rms = sqrt(squares[k] / size)
                 if data_rms > 0:
-                    ratios.append(math.sqrt(update / size) / data_rms)
-        return ratios
+                    ratios.append(sqrt(update / size) / data_rms)
+        ratios.sort()
+        return self._extras, rms[0] / rms[-1] if len(rms) >= 2 else None, ratios
 
     def layers(self) -> list[LayerStats]:
         if self._layers is None:
@@ -296,8 +295,12 @@ class CheckStats:
             stats.mean = total / size
             stats.std = math.sqrt(max(sq / size - stats.mean * stats.mean, 0.0))  # NaN stays NaN
             stats.finite = (math.isfinite(total) and math.isfinite(sq)) or bool(np.isfinite(ys[i]).all())
+        copies = {i: k for k, i in enumerate(self._small_y)}
         for i, (zero, dead, saturated) in self._extras:
             stats = layers[i]
+            if zero is None and dead is not None:  # a ReLU's small output: counted on its copy
+                copy = buf[starts[copies[i]]: starts[copies[i] + 1]]
+                zero = 1.0 - int(np.count_nonzero(copy)) / copy.size
             stats.zero_fraction, stats.dead_fraction, stats.saturated_fraction = zero, dead, saturated
         for i, size, sq, sample in backward:
             stats = layers[i]
@@ -358,11 +361,14 @@ def _big(i: int, a: np.ndarray, forward: bool) -> tuple[int, bool, Any, int, flo
     return i, forward, a.shape, a.size, total, squares, _sample(flat)
 
 
-def _activation(role: str, y: np.ndarray) -> tuple[float | None, float | None, float | None]:
-    """(zero fraction, dead fraction) of a ReLU's output, (saturated fraction) of a Tanh/Sigmoid's."""
+def _activation(role: str, y: np.ndarray, zeros: bool = True
+                ) -> tuple[float | None, float | None, float | None]:
+    """(zero fraction, dead fraction) of a ReLU's output, (saturated fraction) of a Tanh/Sigmoid's.
+    ``zeros=False``: the zero fraction is left None (counted later on a float64 copy of ``y``:
+    the same count, as the copy keeps every zero a zero and every other value non-zero)."""
     n = y.size
     if role == "relu":
-        return 1.0 - int(np.count_nonzero(y)) / n, _dead_fraction(y), None
+        return (1.0 - int(np.count_nonzero(y)) / n) if zeros else None, _dead_fraction(y), None
     if role == "tanh":
         return None, None, int(np.count_nonzero(np.abs(y) > SATURATION)) / n
     return None, None, int(np.count_nonzero(np.abs(y - 0.5) > SATURATION / 2)) / n
