@@ -64,7 +64,7 @@ class Layout:
     at every check. ``units``: (name, module) pairs; ``named``: ``list(model.named_parameters())``."""
 
     __slots__ = ("names", "kinds", "roles", "activations", "has_params", "params", "param_names",
-                 "param_layers", "param_shapes", "is_weight", "kept", "kept_starts", "narrow")
+                 "param_layers", "param_shapes", "is_weight", "kept", "kept_sizes", "kept_starts", "narrow")
 
     def __init__(self, units: list[tuple[str, Module]], named: list[tuple[str, Parameter]],
                  has_params: list[bool] | None = None) -> None:
@@ -79,6 +79,7 @@ class Layout:
         self.param_shapes = [p.shape for _, p in named]
         self.is_weight = [len(shape) >= 2 for shape in self.param_shapes]  # the learning-rate rule's weights
         self.kept = [i for i, p in enumerate(self.params) if p.size]  # reduceat: non-empty segments only
+        self.kept_sizes = [self.params[i].size for i in self.kept]
         self.narrow = all(p.data.dtype.itemsize <= 4 for p in self.params)  # float32 or narrower
         # where each kept Parameter starts in the data's part of the vector
         self.kept_starts = list(accumulate([self.params[i].size for i in self.kept[:-1]], initial=0))
@@ -132,7 +133,10 @@ class CheckStats:
             with np.errstate(all="ignore"):
                 self._buf = buf = np.concatenate(arrays, dtype=np.float64)
                 self._squares = np.add.reduceat(np.multiply(buf, buf), starts[:-1]).tolist()
-        self.finite = math.isfinite(sum(self._squares) + sum(b[5] for b in self._big))
+        total = sum(self._squares)
+        for segment in self._big:
+            total += segment[5]
+        self.finite = math.isfinite(total)
         if not self.finite:  # NaN/inf somewhere: which arrays hold it needs them, now
             self._layers = self._build_layers(ys, dys)
             self._params = self._build_params(grads)
@@ -142,58 +146,72 @@ class CheckStats:
         """The arrays that go in the vector, flattened, in its order: outputs, incoming gradients
         (those of up to SAMPLE values; the larger ones are summed on their own), Parameters' data,
         gradients; and where each starts (with the end). The activations' fractions on the way.
-        ``_narrow``: every array is float32 or narrower (the arithmetic then needs no ``errstate``)."""
+        ``_narrow``: every array is float32 or narrower (the arithmetic then needs no ``errstate``).
+        Plain loops: a check runs with its code out of the CPU caches, where each comprehension
+        is one more function to fetch and call (Python 3.11)."""
+        layout = self.layout
         arrays: list[np.ndarray] = []
         starts = [0]
         end = 0
-        narrow = self.layout.narrow
+        narrow = layout.narrow
         small_y, small_dy, shapes, big, extras = [], [], [], [], []
-        roles = self.layout.roles
+        roles = layout.roles
         for i, y in enumerate(ys):
-            if not (isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size):
+            if not isinstance(y, np.ndarray):
+                continue
+            dtype, size = y.dtype, y.size
+            if dtype.kind != "f" or not size:
                 continue  # an integer input has no statistics
             if roles[i] is not None:  # a small output's zero fraction is counted on its copy, when read
-                extras.append((i, _activation(roles[i], y, y.size > SAMPLE)))
-            if y.size <= SAMPLE:
+                extras.append((i, _activation(roles[i], y, size > SAMPLE)))
+            if size <= SAMPLE:
                 small_y.append(i)
                 shapes.append(y.shape)
                 arrays.append(y.ravel())
-                end += y.size
+                end += size
                 starts.append(end)
-                narrow = narrow and y.dtype.itemsize <= 4
+                if dtype.itemsize > 4:
+                    narrow = False
             else:  # (unit, forward, shape, size, sum, sum of squares, sample)
                 big.append(_big(i, y, True))
         for i, dy in enumerate(dys):
-            if not (isinstance(dy, np.ndarray) and dy.dtype.kind == "f" and dy.size):
+            if not isinstance(dy, np.ndarray):
+                continue
+            dtype, size = dy.dtype, dy.size
+            if dtype.kind != "f" or not size:
                 continue  # no gradient reached this unit
-            if dy.size <= SAMPLE:
+            if size <= SAMPLE:
                 small_dy.append(i)
                 arrays.append(dy.ravel())
-                end += dy.size
+                end += size
                 starts.append(end)
-                narrow = narrow and dy.dtype.itemsize <= 4
+                if dtype.itemsize > 4:
+                    narrow = False
             else:
                 big.append(_big(i, dy, False))
-        params = self.layout.params
-        for i in self.layout.kept:
-            data = params[i].data
-            arrays.append(data.ravel())
-            end += data.size
+        params = layout.params
+        for i in layout.kept:
+            arrays.append(params[i].data.ravel())
+        for size in layout.kept_sizes:
+            end += size
             starts.append(end)
         graded, empty = [], []
         for i, g in enumerate(grads):
-            if g is not None:
-                if g.size:
-                    graded.append(i)
-                    arrays.append(g.ravel())
-                    end += g.size
-                    starts.append(end)
-                    narrow = narrow and g.dtype.itemsize <= 4
-                else:
-                    empty.append(i)
+            if g is None:
+                continue
+            size = g.size
+            if size:
+                graded.append(i)
+                arrays.append(g.ravel())
+                end += size
+                starts.append(end)
+                if g.dtype.itemsize > 4:
+                    narrow = False
+            else:
+                empty.append(i)
         self._small_y, self._small_dy, self._shapes = small_y, small_dy, shapes
         self._big, self._extras = big, extras
-        self._kept, self._graded, self._empty_grads = self.layout.kept, graded, empty
+        self._kept, self._graded, self._empty_grads = layout.kept, graded, empty
         self._narrow = narrow
         return arrays, starts
 
@@ -220,7 +238,7 @@ class CheckStats:
             self._buf = self._buf[:units_end].copy()  # a report keeps the samples, not the weights
         if self._params is not None:  # built already (a NaN/inf at the check)
             self._set_update_ratios(self._params)
-        if not math.isfinite(sum(self._updates)):
+        if not math.isfinite(sum(self._updates)):  # a NaN/inf update: which Parameter, at once
             self.finite = False
             stats = self.params()
             for i, squares in zip(self._kept, self._updates, strict=True):
@@ -228,8 +246,10 @@ class CheckStats:
 
     def _update_squares(self, units_end: int, data_end: int) -> list[float]:
         """Each kept Parameter's sum of squared changes since the copy in the vector."""
-        params = self.layout.params
-        now = np.concatenate([params[i].data.ravel() for i in self._kept], dtype=np.float64)
+        params, now_data = self.layout.params, []
+        for i in self._kept:
+            now_data.append(params[i].data.ravel())
+        now = np.concatenate(now_data, dtype=np.float64)
         np.subtract(now, self._buf[units_end:data_end], out=now)
         np.multiply(now, now, out=now)
         return np.add.reduceat(now, self.layout.kept_starts).tolist()
@@ -243,17 +263,30 @@ class CheckStats:
         - the update:data ratios of the weights (2+ dimensions) that have a gradient, sorted."""
         layout, squares, starts, sqrt = self.layout, self._squares, self._starts, math.sqrt
         has_params = layout.has_params
-        flowing = [(i, sqrt(squares[k]) / sqrt(starts[k + 1] - starts[k]))
-                   for k, i in enumerate(self._small_dy, len(self._small_y)) if has_params[i]]
+        flowing = []
+        for k, i in enumerate(self._small_dy, len(self._small_y)):
+            if has_params[i]:
+                flowing.append((i, sqrt(squares[k]) / sqrt(starts[k + 1] - starts[k])))
         if self._big:  # the larger gradients were summed apart: back in unit order
-            flowing += [(i, sqrt(sq) / sqrt(size)) for i, forward, _, size, _, sq, _ in self._big
-                        if not forward and has_params[i]]
+            for i, forward, _, size, _, sq, _ in self._big:
+                if not forward and has_params[i]:
+                    flowing.append((i, sqrt(sq) / sqrt(size)))
             flowing.sort(key=_first)
-        rms = [r for _, r in flowing if r > 0]
-        ratios = []
+        first_rms = last_rms = 0.0
+        count = 0
+        for _, rms in flowing:
+            if rms > 0:
+                if not count:
+                    first_rms = rms
+                last_rms = rms
+                count += 1
+        flow = first_rms / last_rms if count >= 2 else None
         first, last = self._data_segments()
-        with_grad = {i for k, i in enumerate(self._graded, last) if squares[k] / (starts[k + 1] - starts[k])}
-        is_weight = layout.is_weight
+        with_grad = set()
+        for k, i in enumerate(self._graded, last):
+            if squares[k] / (starts[k + 1] - starts[k]):
+                with_grad.add(i)
+        is_weight, ratios = layout.is_weight, []
         for k, i, update in zip(range(first, last), self._kept, self._updates or (), strict=False):
             if is_weight[i] and i in with_grad:
                 size = starts[k + 1] - starts[k]
@@ -261,7 +294,7 @@ class CheckStats:
                 if data_rms > 0:
                     ratios.append(sqrt(update / size) / data_rms)
         ratios.sort()
-        return self._extras, rms[0] / rms[-1] if len(rms) >= 2 else None, ratios
+        return self._extras, flow, ratios
 
     def layers(self) -> list[LayerStats]:
         if self._layers is None:
