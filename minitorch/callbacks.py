@@ -110,7 +110,7 @@ class CallbackList:
         self._idlers = [i for i, c in enumerate(self.callbacks) if allow_idle
                         and _overrides(c, "idle_batches") and any(_overrides(c, h) for h in self.BATCH_HOOKS)]
         self._asleep: dict[int, int] = {}  # index of a resting callback -> the step it is called again
-        self._lists: dict[frozenset[int], tuple[list[Callable], list[Callable]]] = {}  # by who rests
+        self._lists: dict[tuple[int, ...], tuple[list[Callable], list[Callable]]] = {}  # by who rests
         self.wake_step = -1  # the first step at which a resting callback is called again (-1: none rests)
         self.asks_idle = bool(self._idlers)  # a callback that may rest is being called
 
@@ -132,21 +132,25 @@ class CallbackList:
 
     def wake(self, step: int) -> None:
         """Before the batch hooks of ``step``: the callbacks resting until this step are called again."""
-        self._asleep = {i: wake for i, wake in self._asleep.items() if wake > step}
+        asleep = self._asleep
+        for i, wake in list(asleep.items()):
+            if wake <= step:
+                del asleep[i]
         self._relist()
 
     def _relist(self) -> None:
         """The batch hooks' lists without the resting callbacks (listed once per set of them)."""
-        asleep = frozenset(self._asleep)
-        lists = self._lists.get(asleep)
+        asleep = self._asleep
+        key = tuple(asleep)
+        lists = self._lists.get(key)
         if lists is None:
             awake = [c for i, c in enumerate(self.callbacks) if i not in asleep]
-            lists = self._lists[asleep] = tuple([getattr(c, hook) for c in awake if _overrides(c, hook)]
-                                                for hook in self.BATCH_HOOKS)
+            lists = self._lists[key] = tuple([getattr(c, hook) for c in awake if _overrides(c, hook)]
+                                             for hook in self.BATCH_HOOKS)
         methods, listens = self._methods, self.listens
         methods["on_batch_begin"], methods["on_batch_end"] = lists
         listens["on_batch_begin"], listens["on_batch_end"] = bool(lists[0]), bool(lists[1])
-        self.wake_step = min(self._asleep.values()) if asleep else -1
+        self.wake_step = min(asleep.values()) if asleep else -1
         self.asks_idle = len(asleep) < len(self._idlers)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from math import isfinite
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,8 @@ from minitorch.diagnostics.probe import (
 )
 from minitorch.diagnostics.stats import CheckStats, Layout
 from minitorch.module import Module
+
+_grad = attrgetter("grad")
 
 
 class Diagnostics(Callback):
@@ -108,9 +111,15 @@ class Diagnostics(Callback):
         pending, self._pending = self._pending, None
         step = self._step - 1 if pending is None else pending["step"]
         if pending is not None:
-            self._disarm("forward", "backward_params")
-            if "stats" in pending:
-                self._check(pending, loss, step)
+            model_dict = self.model.__dict__
+            if "forward" in model_dict or "backward_params" in model_dict:  # a stand-in was not called
+                self._disarm("forward", "backward_params")
+            stats = pending.get("stats")
+            if stats is not None:
+                stats.after_step()  # the step the optimizer took
+                report = CheckReport(stats, loss, step)
+                report.findings = judge_check(stats, loss)
+                self._record(report)
         if loss is not None and not isfinite(loss) and self.watch_non_finite and not self._located:
             self._located = True  # stop_on_nan=False: fit goes on; the batch is walked again once
             if pending is None or "stats" not in pending:  # a check step's report already says where
@@ -159,7 +168,7 @@ class Diagnostics(Callback):
         object.__delattr__(model, "backward_params")
         if pending is not None and "ys" in pending:
             dys = pending["dys"] = plan_backward_params(self._modules, self._first, dy)
-            pending["stats"] = CheckStats(self._layout, pending["ys"], dys, [p.grad for p in self._params])
+            pending["stats"] = CheckStats(self._layout, pending["ys"], dys, list(map(_grad, self._params)))
             return None
         units = None if pending is None else pending.get("units")
         if units is None:
@@ -208,13 +217,6 @@ class Diagnostics(Callback):
                 discard_caches()
 
         object.__setattr__(model, "discard_caches", watched_discard_caches)
-
-    def _check(self, pending: dict[str, Any], loss: float | None, step: int) -> None:
-        stats = pending["stats"]
-        stats.after_step()  # the step the optimizer took
-        report = CheckReport(stats, loss, step)
-        report.findings = judge_check(stats, loss)
-        self._record(report)
 
     def _locate_non_finite(
         self, x: Any, pending: dict[str, Any] | None, step: int, loss: float | None = None

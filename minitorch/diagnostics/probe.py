@@ -142,12 +142,16 @@ def unit_plan(model: Module, names: dict[int, str]) -> list[tuple[str, Module]]:
 
 def plan_forward(modules: list[Module], x: Any) -> list[Any]:
     """As ``units_forward`` along a ``unit_plan``'s modules: each one's output, in order (the
-    last is the model's output)."""
+    last is the model's output). ``module.forward(x)`` is what ``Module.__call__`` calls; a class
+    with a ``__call__`` of its own is called."""
     ys = []
     for module in modules:
-        x = module(x)
+        x = module.forward(x) if type(module).__call__ is _MODULE_CALL else module(x)
         ys.append(x)
     return ys
+
+
+_MODULE_CALL = Module.__call__
 
 
 def plan_backward_params(modules: list[Module], first: int, dy: Any) -> list[Any]:
