@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from itertools import accumulate
+from operator import attrgetter, methodcaller
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from minitorch.module import Module, Parameter
 
 SATURATION = 0.97  # |tanh| or |2 sigmoid - 1| above this: the local derivative is below ~6 % of its peak
 SAMPLE = 2000  # values kept per layer for histograms
+_data, _ravel = attrgetter("data"), methodcaller("ravel")  # C-level steps of a map over Parameters
 
 
 @dataclass(slots=True)  # slots: a report builds one per layer
@@ -63,15 +64,14 @@ class Layout:
     activation each unit is, which own Parameters. Listed once per run when the units are the same
     at every check. ``units``: (name, module) pairs; ``named``: ``list(model.named_parameters())``."""
 
-    __slots__ = ("names", "kinds", "roles", "activations", "has_params", "params", "param_names",
-                 "param_layers", "param_shapes", "is_weight", "kept", "kept_sizes", "kept_starts", "narrow")
+    __slots__ = ("names", "kinds", "roles", "has_params", "params", "param_names", "param_layers",
+                 "param_shapes", "is_weight", "kept", "kept_params", "weight_slots", "narrow")
 
     def __init__(self, units: list[tuple[str, Module]], named: list[tuple[str, Parameter]],
                  has_params: list[bool] | None = None) -> None:
         self.names = [name for name, _ in units]
         self.kinds = [type(module).__name__ for _, module in units]
-        self.roles = roles = [_role(module) for _, module in units]  # "relu" / "tanh" / "sigmoid" / None
-        self.activations = [(i, role) for i, role in enumerate(roles) if role]  # (unit, "relu"/...)
+        self.roles = [_role(module) for _, module in units]  # "relu" / "tanh" / "sigmoid" / None
         self.has_params = [bool(m.parameters()) for _, m in units] if has_params is None else has_params
         self.params = [p for _, p in named]
         self.param_names = [name for name, _ in named]
@@ -79,10 +79,9 @@ class Layout:
         self.param_shapes = [p.shape for _, p in named]
         self.is_weight = [len(shape) >= 2 for shape in self.param_shapes]  # the learning-rate rule's weights
         self.kept = [i for i, p in enumerate(self.params) if p.size]  # reduceat: non-empty segments only
-        self.kept_sizes = [self.params[i].size for i in self.kept]
+        self.kept_params = [self.params[i] for i in self.kept]
+        self.weight_slots = [(j, i) for j, i in enumerate(self.kept) if self.is_weight[i]]
         self.narrow = all(p.data.dtype.itemsize <= 4 for p in self.params)  # float32 or narrower
-        # where each kept Parameter starts in the data's part of the vector
-        self.kept_starts = list(accumulate([self.params[i].size for i in self.kept[:-1]], initial=0))
 
 
 def _role(module: Module) -> str | None:
@@ -189,11 +188,10 @@ class CheckStats:
                     narrow = False
             else:
                 big.append(_big(i, dy, False))
-        params = layout.params
-        for i in layout.kept:
-            arrays.append(params[i].data.ravel())
-        for size in layout.kept_sizes:
-            end += size
+        data_from = len(arrays)
+        arrays.extend(map(_ravel, map(_data, layout.kept_params)))
+        for data in arrays[data_from:]:  # the sizes of today's arrays
+            end += data.size
             starts.append(end)
         graded, empty = [], []
         for i, g in enumerate(grads):
@@ -246,13 +244,14 @@ class CheckStats:
 
     def _update_squares(self, units_end: int, data_end: int) -> list[float]:
         """Each kept Parameter's sum of squared changes since the copy in the vector."""
-        params, now_data = self.layout.params, []
-        for i in self._kept:
-            now_data.append(params[i].data.ravel())
-        now = np.concatenate(now_data, dtype=np.float64)
+        now = np.concatenate(list(map(_ravel, map(_data, self.layout.kept_params))), dtype=np.float64)
         np.subtract(now, self._buf[units_end:data_end], out=now)
         np.multiply(now, now, out=now)
-        return np.add.reduceat(now, self.layout.kept_starts).tolist()
+        first = self._data_segments()[0]
+        kept_starts = []
+        for start in self._starts[first: first + len(self._kept)]:
+            kept_starts.append(start - units_end)
+        return np.add.reduceat(now, kept_starts).tolist()
 
     # ------------------------------------------------------------------ reading them
     def rule_inputs(self) -> tuple[list[tuple[int, tuple[float | None, ...]]], float | None, list[float]]:
@@ -282,17 +281,19 @@ class CheckStats:
                 count += 1
         flow = first_rms / last_rms if count >= 2 else None
         first, last = self._data_segments()
-        with_grad = set()
-        for k, i in enumerate(self._graded, last):
-            if squares[k] / (starts[k + 1] - starts[k]):
-                with_grad.add(i)
-        is_weight, ratios = layout.is_weight, []
-        for k, i, update in zip(range(first, last), self._kept, self._updates or (), strict=False):
-            if is_weight[i] and i in with_grad:
-                size = starts[k + 1] - starts[k]
-                data_rms = sqrt(squares[k] / size)
-                if data_rms > 0:
-                    ratios.append(sqrt(update / size) / data_rms)
+        graded = self._graded
+        # the gradient's segment of each Parameter: right after the data's when every kept one has one
+        grad_at = None if graded == self._kept else {i: k for k, i in enumerate(graded, last)}
+        updates, ratios = self._updates, []
+        for j, i in layout.weight_slots:  # (place among the kept, Parameter) of each weight
+            k = first + j
+            g = last + j if grad_at is None else grad_at.get(i)
+            if updates is None or g is None or not squares[g] / (starts[g + 1] - starts[g]):
+                continue  # no step measured, or no gradient (dead units): says nothing about the rate
+            size = starts[k + 1] - starts[k]
+            data_rms = sqrt(squares[k] / size)
+            if data_rms > 0:
+                ratios.append(sqrt(updates[j] / size) / data_rms)
         ratios.sort()
         return self._extras, flow, ratios
 
