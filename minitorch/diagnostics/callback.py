@@ -43,11 +43,13 @@ class Diagnostics(Callback):
     and at the end of the step computes the update:data ratio of the step the optimizer really
     took. The verdicts are read from those numbers; a report's per-layer ``LayerStats`` and
     per-Parameter ``ParamStats`` are built when first read. Steps between checks run untouched:
-    the callback only counts them and looks at the loss fit logs. When a loss is not finite (fit
-    is about to stop, or with ``stop_on_nan=False`` goes on), that step's batch (the input fit's
-    loop holds) is walked again layer by layer and the callback reports the first layer whose
-    output is not finite, and the step (on a check step, the walk already made is read instead).
-    ``watch_non_finite=False``: NaN/inf is only looked for on check steps.
+    inside ``fit`` (which stops on a NaN/inf loss) the callback rests until its next check
+    (``idle_batches``: fit does not call it at all); with ``stop_on_nan=False`` or another loop it
+    only counts them and looks at the loss logged. When a loss is not finite (fit is about to
+    stop, or with ``stop_on_nan=False`` goes on), that step's batch (``NonFiniteLossError.inputs``,
+    or the input fit's loop passed) is walked again layer by layer and the callback reports the
+    first layer whose output is not finite, and the step (on a check step, the walk already made
+    is read instead). ``watch_non_finite=False``: NaN/inf is only looked for on check steps.
 
     ``history`` keeps one ``Report`` per check (``step`` counted from 0 across epochs);
     ``findings`` the first occurrence of each (kind, layer); ``verbose=True`` prints each new

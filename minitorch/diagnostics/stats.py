@@ -106,10 +106,12 @@ class CheckStats:
     output and gradient segments are the histogram samples (and give the outputs' sums, which only
     the table needs, when the stats objects are built); the data segment is the copy of the
     weights that ``after_step`` measures the step against. Larger outputs and gradients get a sum
-    and a dot product each and a strided sample. A ReLU adds two ``count_nonzero`` and an
-    ``any``, a Tanh/Sigmoid one comparison. The square of a NaN/inf is NaN/inf, so ``finite``
-    (every sum of squares is finite) says the values are; otherwise the element-wise ``isfinite``
-    and the stats objects are needed at once, while the arrays are at hand.
+    and a dot product each and a strided sample. A ReLU adds an ``any`` and a ``count_nonzero``
+    (its zero fraction is counted on the copy when the report is read), a Tanh/Sigmoid one
+    comparison. The square of a NaN/inf is NaN/inf, so ``finite`` (every sum of squares is
+    finite) says the values are; otherwise the element-wise ``isfinite`` and the stats objects
+    are needed at once, while the arrays are at hand. Float32 arrays squared in float64 cannot
+    overflow and inf * inf raises no flag, so only a float64 array needs ``np.errstate``.
     """
 
     __slots__ = ("layout", "finite", "_buf", "_starts", "_small_y", "_small_dy", "_shapes", "_squares",
