@@ -413,12 +413,13 @@ def _activation(role: str, y: np.ndarray, zeros: bool = True
 def _dead_fraction(y: np.ndarray) -> float:
     """The fraction of units that are 0 everywhere: a feature (last axis) of (N, F) or (N, L, F)
     outputs, a channel (axis 1) of (N, C, H, W) feature maps, over the whole batch."""
+    any_ = np.logical_or.reduce  # what ndarray.any calls
     if y.ndim == 2:
-        alive = y.any(axis=0)
+        alive = any_(y, axis=0)
     elif y.ndim == 4:
-        alive = y.any(axis=(0, 2, 3))
+        alive = any_(y, axis=(0, 2, 3))
     elif y.ndim >= 2:
-        alive = y.reshape(-1, y.shape[-1]).any(axis=0)
+        alive = any_(y.reshape(-1, y.shape[-1]), axis=0)
     else:
         alive = y
     return 1.0 - int(np.count_nonzero(alive)) / max(alive.size, 1)
