@@ -186,7 +186,8 @@ def main() -> None:
         return between_checks(loop=args.loop)
     configs = [("none", None, ROOT), ("every50", 50, ROOT), ("between", 10**9, ROOT)]
     if args.base is not None:
-        configs += [("base_none", None, args.base), ("base_every50", 50, args.base)]
+        configs += [("base_none", None, args.base), ("base_every50", 50, args.base),
+                    ("base_between", 10**9, args.base)]
     for name in args.only:
         times: dict[str, list[float]] = {label: [] for label, _, _ in configs}
         inside: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _ in configs}
@@ -216,10 +217,16 @@ def main() -> None:
                 f"processes' medians: their noise is larger than this); implied ratio {implied:.3f}")
         if args.base is not None:
             base = np.array(times["base_every50"]) / np.array(times["base_none"])
+            base_step = np.median([s for s, _, _ in inside["base_none"]]) * 1e6
             base_check = np.median([c - s for s, c, _ in inside["base_every50"]]) * 1e6
+            base_after = np.median([a - s for s, _, a in inside["base_every50"]]) * 1e6
+            base_between = np.median([s for s, _, _ in inside["base_between"]]) * 1e6 - base_step
+            base_implied = 1 + (base_check + base_after) / (50 * base_step) + base_between / base_step
             rounds = ", ".join(f"{x:.3f}" for x in base)
             line += (f"; base tree: ratio {np.median(base):.3f} (rounds: {rounds}), a check "
-                     f"{base_check:.0f} us = {base_check / step:.2f} steps")
+                     f"{base_check:.0f} us = {base_check / base_step:.2f} steps, the step after it "
+                     f"{base_after:+.0f} us, a step between checks {base_between:+.2f} us, implied ratio "
+                     f"{base_implied:.3f}")
         print(line, flush=True)
 
 
