@@ -112,3 +112,25 @@ def test_a_non_finite_loss_between_checks_is_traced_while_diagnostics_rests():
         assert name not in model.__dict__
     for layer in model:
         assert not layer.__dict__["_stack"]
+
+
+@pytest.mark.parametrize("kind", sorted(problems.PROBLEMS))
+def test_seeded_problems_get_the_same_reports_whether_diagnostics_rests_or_not(kind):
+    def run(seed, stop_on_nan):
+        model, optimizer, loader = problems.PROBLEMS[kind](seed)
+        diag = mt.Diagnostics(every=7, verbose=False)
+        try:
+            with np.errstate(all="ignore"):
+                mt.fit(model, mt.CrossEntropyLoss(), optimizer, loader, epochs=1, metrics=(),
+                       callbacks=[diag], verbose=0, stop_on_nan=stop_on_nan)
+        except mt.NonFiniteLossError:
+            pass
+        return diag
+
+    for seed in range(3):
+        resting, every_step = run(seed, True), run(seed, False)
+        assert [str(f) for f in resting.findings] == [str(f) for f in every_step.findings]
+        assert kind in [f.kind for f in resting.findings]
+        # stop_on_nan=False may train on past a NaN/inf loss: the reports agree up to where fit stopped
+        tables = [r.table() for r in every_step.history]
+        assert [r.table() for r in resting.history] == tables[: len(resting.history)]
