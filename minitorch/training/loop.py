@@ -123,7 +123,7 @@ class _Trainer:
         # a callback may skip batches (Callback.idle_batches) only when a NaN/inf loss stops training
         self.callbacks = CallbackList(callbacks, model, self.history, self.progress.message,
                                       allow_idle=stop_on_nan)
-        self.step = 0  # batches begun in this run, across epochs
+        self.global_step = 0  # batches begun in this run, across epochs
         self.ctrl_c = _CtrlC()
 
     def run(self) -> History:
@@ -179,8 +179,8 @@ class _Trainer:
         try:
             for batch, item in enumerate(self.train_loader):
                 xb, yb = _pair(item)
-                step = self.step
-                self.step = step + 1
+                step = self.global_step
+                self.global_step = step + 1
                 if step == callbacks.wake_step:
                     callbacks.wake(step)
                 if listens["on_batch_begin"]:
@@ -216,7 +216,7 @@ class _Trainer:
         except BaseException as error:  # NaN loss, Ctrl-C: no forward may stay waiting for a backward
             if isinstance(error, NonFiniteLossError):
                 # a callback that skipped this batch (idle_batches) can still walk it and name it
-                error.inputs, error.step = xb, self.step - 1
+                error.inputs, error.step = xb, self.global_step - 1
             for module in (self.model, self.loss_fn):
                 if isinstance(module, Module):
                     module.discard_caches()
