@@ -51,6 +51,18 @@ def test_fit_skips_the_batch_hooks_of_a_resting_callback_across_epochs(stop_on_n
     assert every.begins == [s % 5 for s in steps]
 
 
+def test_callbacks_resting_for_different_spans_each_wake_on_time():
+    X, y = _blobs()
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(4, 3))
+    by2, by3 = _Every3(), _Every3()
+    by2.idle_batches = lambda: 1
+    mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1),
+           mt.DataLoader(X, y, batch_size=8), epochs=2, callbacks=[by2, by3], verbose=0)
+    assert by2.begins == [s % 5 for s in range(0, 10, 2)]
+    assert by3.begins == [s % 5 for s in range(0, 10, 3)]
+
+
 def test_resting_changes_nothing_in_training():
     def run(callbacks):
         model, optimizer, loader = problems.iris(2)

@@ -166,3 +166,14 @@ def test_check_stats_warn_about_nothing_with_huge_or_infinite_values(dtype):
         checked.after_step()
         assert not checked.finite
         assert [p.update_finite for p in checked.params()] == [False, True, True, True]
+
+
+def test_the_rules_median_is_statistics_median():
+    import statistics
+
+    from minitorch.diagnostics.findings import _median
+
+    rng = np.random.default_rng(0)
+    for n in range(1, 9):
+        ordered = sorted(rng.lognormal(size=n).tolist())
+        assert _median(ordered) == statistics.median(ordered)
