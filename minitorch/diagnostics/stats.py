@@ -20,7 +20,7 @@ from minitorch.module import Module, Parameter
 
 SATURATION = 0.97  # |tanh| or |2 sigmoid - 1| above this: the local derivative is below ~6 % of its peak
 SAMPLE = 2000  # values kept per layer for histograms
-_data, _ravel = attrgetter("data"), methodcaller("ravel")  # C-level steps of a map over Parameters
+_get_data, _ravel = attrgetter("data"), methodcaller("ravel")  # C-level steps of a map over Parameters
 
 
 @dataclass(slots=True)  # slots: a report builds one per layer
@@ -116,7 +116,7 @@ class CheckStats:
 
     __slots__ = ("layout", "finite", "_buf", "_starts", "_small_y", "_small_dy", "_shapes", "_squares",
                  "_big", "_extras", "_kept", "_graded", "_empty_grads", "_updates", "_layers", "_params",
-                 "_narrow")
+                 "_narrow", "_data_at")
 
     def __init__(self, layout: Layout, ys: list[Any], dys: list[Any], grads: list[np.ndarray | None]) -> None:
         self.layout = layout
@@ -191,7 +191,7 @@ class CheckStats:
             else:
                 big.append(_big(i, dy, False))
         data_from = len(arrays)
-        arrays.extend(map(_ravel, map(_data, layout.kept_params)))
+        arrays.extend(map(_ravel, map(_get_data, layout.kept_params)))
         for data in arrays[data_from:]:  # the sizes of today's arrays
             end += data.size
             starts.append(end)
@@ -213,25 +213,22 @@ class CheckStats:
         self._big, self._extras = big, extras
         self._kept, self._graded, self._empty_grads = layout.kept, graded, empty
         self._narrow = narrow
+        first = len(small_y) + len(small_dy)
+        self._data_at = (first, first + len(layout.kept))  # the data's first and last + 1 segment
         return arrays, starts
-
-    def _data_segments(self) -> tuple[int, int]:
-        """The first and the last + 1 segment of the Parameters' data in the vector."""
-        first = len(self._small_y) + len(self._small_dy)
-        return first, first + len(self._kept)
 
     def after_step(self) -> None:
         """The step the optimizer took: each Parameter's sum of squared changes since the copy
         (one ``concatenate``, one ``reduceat``); a non-finite one flags its Parameter at once.
         The Parameters' part of the vector is let go (kept only when it is the smaller part)."""
         params, starts = self.layout.params, self._starts
-        first, last = self._data_segments()
+        first, last = self._data_at
         units_end, data_end = starts[first], starts[last]
         if self._kept and self._narrow and self.finite:  # the copy is finite and float32: nothing warns
-            self._updates = self._update_squares(units_end, data_end)
+            self._updates = self._update_squares(first, units_end, data_end)
         elif self._kept:
             with np.errstate(all="ignore"):
-                self._updates = self._update_squares(units_end, data_end)
+                self._updates = self._update_squares(first, units_end, data_end)
         else:
             self._updates = []
         if self._buf.size - units_end > units_end:
@@ -244,12 +241,12 @@ class CheckStats:
             for i, squares in zip(self._kept, self._updates, strict=True):
                 stats[i].update_finite = math.isfinite(squares) or bool(np.isfinite(params[i].data).all())
 
-    def _update_squares(self, units_end: int, data_end: int) -> list[float]:
-        """Each kept Parameter's sum of squared changes since the copy in the vector."""
-        now = np.concatenate(list(map(_ravel, map(_data, self.layout.kept_params))), dtype=np.float64)
+    def _update_squares(self, first: int, units_end: int, data_end: int) -> list[float]:
+        """Each kept Parameter's sum of squared changes since the copy in the vector (whose
+        segment ``first`` is the first Parameter's data, from ``units_end`` to ``data_end``)."""
+        now = np.concatenate(list(map(_ravel, map(_get_data, self.layout.kept_params))), dtype=np.float64)
         np.subtract(now, self._buf[units_end:data_end], out=now)
         np.multiply(now, now, out=now)
-        first = self._data_segments()[0]
         kept_starts = []
         for start in self._starts[first: first + len(self._kept)]:
             kept_starts.append(start - units_end)
@@ -282,7 +279,7 @@ class CheckStats:
                 last_rms = rms
                 count += 1
         flow = first_rms / last_rms if count >= 2 else None
-        first, last = self._data_segments()
+        first, last = self._data_at
         graded = self._graded
         # the gradient's segment of each Parameter: right after the data's when every kept one has one
         grad_at = None if graded == self._kept else {i: k for k, i in enumerate(graded, last)}
@@ -349,7 +346,7 @@ class CheckStats:
     def _build_params(self, grads: list[np.ndarray | None] | None) -> list[ParamStats]:
         layout, squares, starts = self.layout, self._squares, self._starts
         params = layout.params
-        first, last = self._data_segments()
+        first, last = self._data_at
         stats = [ParamStats(name, layer, shape, 0.0) for name, layer, shape in
                  zip(layout.param_names, layout.param_layers, layout.param_shapes, strict=True)]
         for k, i in enumerate(self._kept, first):
@@ -367,7 +364,7 @@ class CheckStats:
         return stats
 
     def _set_update_ratios(self, stats: list[ParamStats]) -> None:
-        starts, first = self._starts, self._data_segments()[0]
+        starts, first = self._starts, self._data_at[0]
         for k, i, squares in zip(range(first, first + len(self._kept)), self._kept, self._updates or [],
                                  strict=False):
             if stats[i].data_rms > 0:
