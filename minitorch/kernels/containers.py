@@ -30,6 +30,8 @@ import numpy as np
 from minitorch import call_frames
 from minitorch.dtypes import as_floating
 from minitorch.grad_mode import _state as _grad_state
+from minitorch.kernels.flat import grad_home
+from minitorch.parameter import Parameter
 
 _hide = call_frames._hide
 # A chain with a weight this large runs child by child, through the layer kernels (kernels/layers.py),
@@ -77,20 +79,16 @@ def sequential_forward(model: Any, x: np.ndarray) -> Any:
     call, which costs more than the comparison itself on small arrays). The same numbers as the
     children's own forwards, bitwise. Saves per child ``Module.__call__``, the wrapper's call, the
     layer's ``forward``, its kernel's call and its ``__setattr__`` (five Python calls).
-    The checks that decide whether the loop applies (types, weight sizes, patched methods) are
-    one pass over the children, before any child is touched.
+    Any other child (another layer type, a Linear with a weight of ``SMALL_WEIGHT_BYTES`` or more,
+    a method patched on the instance, a module already inside a call) is called as the plain loop
+    calls it, ``x = m(x)``: the chain's result and frames are what the plain loop leaves.
     """
     if not _grad_state.enabled or call_frames._recorders or not _own_forwards():
         return NotImplemented
-    children = model.__dict__["_modules"].values()
-    for m in children:
+    for m in model.__dict__["_modules"].values():
         kind, d = type(m), m.__dict__
-        if ((kind is not Linear and kind is not ReLU) or "forward" in d
+        if ((kind is not Linear and kind is not ReLU) or "forward" in d or d["_frame"] is not None
                 or (kind is Linear and d["W"].data.nbytes >= SMALL_WEIGHT_BYTES)):
-            return NotImplemented
-    for m in children:
-        d = m.__dict__
-        if d["_frame"] is not None:  # re-entered: never in a plain chain; the plain call handles it
             x = m(x)
             continue
         shown = d["_shown"]
@@ -164,22 +162,46 @@ def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
     while first < len(children) and type(children[first]) is not Linear:
         first += 1
     stop = first if params_only else 0
+    hide = _hide
     for i in range(len(children) - 1, stop - 1, -1):
         m, frame = children[i], frames[i]
         d = m.__dict__
-        _pop(d, frame)
+        d["_stack"].pop()  # the frame is consumed as the backward wrapper consumes it
+        shown = d["_shown"]
+        if shown is not None and shown is not frame:
+            hide(d, shown)
+        d["_shown"] = None
         if type(m) is Linear:
+            d["_x"] = None
             W, b = d["W"], d["b"]
-            W.accumulate_matmul(frame["_x"].T, dy)
+            x = frame["_x"]
+            if len(frame) != 1:
+                hide(d, frame)
+            if W.grad is not None or type(W) is not Parameter:
+                W.accumulate_matmul(x.T, dy)
+            else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free
+                home = grad_home(W)
+                if home is not None and x.dtype == home.dtype == dy.dtype:
+                    W.grad = np.matmul(x.T, dy, home)
+                else:  # adopted, cast if need be
+                    g = x.T @ dy
+                    W.grad = g if g.dtype == W.data.dtype else g.astype(W.data.dtype)
             if b is not None:
-                db = np.add.reduce(dy, axis=0)
-                if b.grad is None and db.dtype == b.data.dtype:
-                    b.grad = db  # fresh, held by nobody else
+                home = grad_home(b) if b.grad is None and type(b) is Parameter else None
+                if home is not None and dy.dtype == home.dtype:
+                    b.grad = np.add.reduce(dy, 0, None, home)
                 else:
-                    b.accumulate_grad(db)
+                    db = np.add.reduce(dy, 0)
+                    if b.grad is None and db.dtype == b.data.dtype:
+                        b.grad = db  # fresh, held by nobody else
+                    else:
+                        b.accumulate_grad(db)
             if i > stop or not params_only:
                 dy = dy @ W.data.T
         else:
+            d["_mask"] = None
+            if len(frame) != 1:
+                hide(d, frame)
             dy = dy * frame["_mask"]
     for i in range(stop):  # params_only: the chain below the first Linear needs no dx
         _pop(children[i].__dict__, frames[i])
@@ -205,8 +227,8 @@ def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
         elif kind is not ReLU or frame.get("_mask") is None:
             return None
         frames.append(frame)
-    if len(children) > 1 and len(set(map(id, children))) != len(children):
-        return None  # a layer used twice: its frames interleave, the plain calls sort them out
+    if len(children) > 1 and len({id(f) for f in frames}) != len(frames):
+        return None  # a layer used twice (its newest frame listed twice): the plain calls sort them out
     return frames
 
 

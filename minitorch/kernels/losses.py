@@ -35,10 +35,10 @@ def cross_entropy_forward(
     Plain: the checks (finite z; y in [0, C) or ignore_index), then
            l = -sum(q * log_p, axis=1) = lse - s[n, y_n],  s = z - max(z),  lse = log(sum(exp(s)))
            and caches p = exp(s) / sum(exp(s)) and q = onehot(y) for dz = dl * (p - q).
-    Here:  the checks are two cheap calls: the dot product z.ravel() @ z.ravel() (one BLAS call)
-           is finite exactly when every z is (a NaN or an inf makes the sum of squares NaN or inf;
-           a finite sum that overflows, |z| beyond about 1e19 in float32, only sends the batch to
-           the plain code, which checks again), and max(y seen as unsigned) < C holds exactly when
+    Here:  the checks are two cheap calls: the dot product z.ravel() @ (2**-64, ...) (one BLAS
+           call) is finite exactly when every z is (a NaN or an inf makes the sum NaN or inf; the
+           scale, a power of two, keeps a sum of finite values from overflowing: 2**-512 in float64),
+           and max(y seen as unsigned) < C holds exactly when
            every y is in [0, C) (a negative y wraps to a huge value), which with a negative
            ignore_index also means no target is ignored.
            The N targets are read at the flat positions y + n * C; forward caches p - onehot(y)
@@ -54,9 +54,11 @@ def cross_entropy_forward(
         return None
     n, c = z.shape
     unsigned = _UNSIGNED.get(y.dtype)
-    flat = z.reshape(-1)
+    probe = _PROBES.get((n * c, z.dtype.char))
+    if probe is None:
+        probe = _probe(n * c, z.dtype)
     if (np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
-            or not math.isfinite(flat.dot(flat))):
+            or not math.isfinite(z.reshape(-1).dot(probe))):
         return None  # out of range, ignored or not finite: the plain code raises or handles it
     starts = _ROW_STARTS.get((n, c))
     if starts is None:
@@ -68,8 +70,8 @@ def cross_entropy_forward(
     exp_s = np.exp(s)
     sum_exp = np.add.reduce(exp_s, 1).reshape(n, 1)
     losses = np.log(sum_exp).reshape(n) - s.take(at)      # lse - s[n, y_n]
-    exp_s /= sum_exp                                      # p ...
-    dz = exp_s
+    dz = exp_s / sum_exp                                  # p ... (a new array: NumPy's in-place
+    #                                                       broadcast divide is the slower call here)
     one = _ONES[dz.dtype]  # a 0-d array: NumPy resolves a Python scalar operand on every call
     if dz.flags.c_contiguous:                             # ... - onehot(y)
         dz.reshape(-1)[at] -= one
@@ -81,6 +83,18 @@ def cross_entropy_forward(
         return losses
     total = np.add.reduce(losses, None)
     return total / n if loss_fn.reduction == "mean" else total
+
+
+_PROBES: dict[tuple[int, str], np.ndarray] = {}  # (size, dtype char) -> the finiteness probe
+
+
+def _probe(size: int, dtype: np.dtype) -> np.ndarray:
+    """(2**-64, ...) in float32, (2**-512, ...) in float64: z @ probe is finite exactly when z is."""
+    if len(_PROBES) > 64:
+        _PROBES.clear()
+    probe = _PROBES[(size, dtype.char)] = np.full(size, 2.0 ** (-64 if dtype.char == "f" else -512), dtype)
+    probe.flags.writeable = False
+    return probe
 
 
 def cross_entropy_backward(loss_fn: Any, dloss: float | np.ndarray) -> np.ndarray:
