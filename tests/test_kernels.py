@@ -351,7 +351,8 @@ def test_cross_entropy_kernel_finiteness_probe_takes_the_largest_logits(dtype):
     y = np.array([0, 2] * 3)
     with kernels(True):
         assert fast_losses.cross_entropy_forward(mt.CrossEntropyLoss(), z, y) is not None
-    fast, plain = _ce_run(True, mt.CrossEntropyLoss, z, y, 1.0), _ce_run(False, mt.CrossEntropyLoss, z, y, 1.0)
+    fast = _ce_run(True, mt.CrossEntropyLoss, z, y, 1.0)
+    plain = _ce_run(False, mt.CrossEntropyLoss, z, y, 1.0)
     for a, b in zip(fast, plain, strict=True):
         np.testing.assert_array_equal(a, b)
 
