@@ -358,10 +358,11 @@ def test_cross_entropy_kernel_finiteness_probe_takes_the_largest_logits(dtype):
 
 
 # --------------------------------------------------------------------------- flat SGD (kernels/flat.py)
-def _iris_run(enabled, dtype, steps=12, meddle=None):
+def _iris_run(enabled, dtype, steps=12, meddle=None, before_step=None):
     """The Iris-size step (4-16-3, SGD, cross-entropy) ``steps`` times; ``meddle(step, model, opt)``
-    runs after each step's update (a user holding, replacing or casting arrays). Returns the
-    parameters after every step, each loss, and whether the last update ran as one flat pass."""
+    runs after each step's update (a user holding, replacing or casting arrays), ``before_step``
+    between backward and the update. Returns the parameters after every step and each loss, and
+    per step whether its gradients were in the flat buffer (the update then runs as one pass)."""
     from minitorch.kernels import flat
 
     rng = np.random.default_rng(5)
@@ -374,6 +375,8 @@ def _iris_run(enabled, dtype, steps=12, meddle=None):
             x, y = rng.standard_normal((16, 4)).astype(dtype), rng.integers(0, 3, 16)
             out.append(np.array(float(loss_fn(model(x), y))))
             model.backward_params(loss_fn.backward())
+            if before_step is not None:
+                before_step(step, model, opt)
             group = flat._groups.get(id(model[0].W))
             flat_passes.append(group is not None and all(
                 p.grad is home for p, home in zip(model.parameters(), group.grads, strict=True)))
@@ -385,9 +388,9 @@ def _iris_run(enabled, dtype, steps=12, meddle=None):
     return out, flat_passes
 
 
-def _same_training(meddle=None, dtype=np.float32):
-    fast, passes = _iris_run(True, dtype, meddle=meddle)
-    plain, plain_passes = _iris_run(False, dtype, meddle=meddle)
+def _same_training(meddle=None, dtype=np.float32, before_step=None):
+    fast, passes = _iris_run(True, dtype, meddle=meddle, before_step=before_step)
+    plain, plain_passes = _iris_run(False, dtype, meddle=meddle, before_step=before_step)
     assert not any(plain_passes)
     for a, b in zip(fast, plain, strict=True):
         assert a.dtype == b.dtype
@@ -455,3 +458,13 @@ def test_flat_sgd_after_a_cast_or_a_copy(when):
                 assert all(p.data is not q.data and not np.shares_memory(p.data, q.data)
                            for q in model.parameters())
     _same_training(meddle)
+
+
+def test_flat_sgd_uses_an_assigned_or_clipped_gradient():
+    def before_step(step, model, opt):
+        if step % 3 == 1:
+            model[0].b.grad = model[0].b.grad * 2.0  # a new array: this step is not one pass
+        if step % 3 == 2:
+            mt.clip_grad_norm_(model.parameters(), 0.05)  # in place: still one pass
+    passes = _same_training(before_step=before_step)
+    assert passes == [False] + [step % 3 != 1 for step in range(1, 12)]
