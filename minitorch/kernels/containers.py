@@ -15,10 +15,14 @@ For a small model those Python calls cost more than the arithmetic. Here a chain
   here in the right shape and dtype, so its check is skipped.
 
 The same numbers as the children's own calls, bitwise (the same NumPy calls on the same arrays),
-tested in tests/test_kernels.py. Anything else (another layer type, a weight of
-``SMALL_WEIGHT_BYTES`` or more, a frozen Parameter, a layer used twice in the chain, a 3-D input,
-``no_grad``, a recording parent, a module busy in a call, a patched layer method) declines: the
-function returns ``NotImplemented`` and the children are called one by one.
+tested in tests/test_kernels.py. Forward runs any other child (another layer type, a weight of
+``SMALL_WEIGHT_BYTES`` or more, a patched instance method) by its own call, as the plain loop
+does; under ``no_grad``, inside a recording parent or with a layer method patched on the class it
+declines (returns ``NotImplemented``: the children are called one by one). Backward declines for
+anything but the cases it is written for (a frozen Parameter, a layer used twice in the chain, a
+3-D input, a module busy in a call, a patched method, a large weight). A first gradient goes into
+its slot of the flat buffer of ``kernels/flat.py`` when the Parameter has a free one (the SGD
+update is then one pass), else it is the fresh product itself.
 """
 
 from __future__ import annotations
@@ -80,15 +84,16 @@ def sequential_forward(model: Any, x: np.ndarray) -> Any:
     children's own forwards, bitwise. Saves per child ``Module.__call__``, the wrapper's call, the
     layer's ``forward``, its kernel's call and its ``__setattr__`` (five Python calls).
     Any other child (another layer type, a Linear with a weight of ``SMALL_WEIGHT_BYTES`` or more,
-    a method patched on the instance, a module already inside a call) is called as the plain loop
-    calls it, ``x = m(x)``: the chain's result and frames are what the plain loop leaves.
+    a ReLU of an input that large (its kernel keeps the mask in the pool), a method patched on the
+    instance, a module already inside a call) is called as the plain loop calls it, ``x = m(x)``:
+    the chain's result and frames are what the plain loop leaves.
     """
     if not _grad_state.enabled or call_frames._recorders or not _own_forwards():
         return NotImplemented
     for m in model.__dict__["_modules"].values():
         kind, d = type(m), m.__dict__
         if ((kind is not Linear and kind is not ReLU) or "forward" in d or d["_frame"] is not None
-                or (kind is Linear and d["W"].data.nbytes >= SMALL_WEIGHT_BYTES)):
+                or (d["W"].data.nbytes if kind is Linear else getattr(x, "nbytes", 0)) >= SMALL_WEIGHT_BYTES):
             x = m(x)
             continue
         shown = d["_shown"]
