@@ -238,6 +238,7 @@ def test_cross_entropy_kernel_declines_and_the_plain_code_runs(case):
     (lambda z, y: (np.where(np.arange(12).reshape(4, 3) == 5, np.nan, z), y), "NaN or inf"),
     (lambda z, y: (np.where(np.arange(12).reshape(4, 3) == 5, -np.inf, z), y), "NaN or inf"),
     (lambda z, y: (np.where(np.arange(12).reshape(4, 3) == 5, np.inf, z), y), "NaN or inf"),
+    (lambda z, y: (np.where(np.arange(12).reshape(4, 3) % 5 == 0, np.inf, -z * np.inf), y), "NaN or inf"),
     (lambda z, y: (z, np.array([0, 1, 3, 0])), r"must lie in \[0, 3\)"),
     (lambda z, y: (z, np.array([0, -1, 2, 0])), r"must lie in \[0, 3\)"),
     (lambda z, y: (z, np.array([0, 1, 2])), r"expected target class indices \(4,\)"),
@@ -342,7 +343,7 @@ def test_sequential_chain_kernel_runs_a_patched_method(monkeypatch):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cross_entropy_kernel_finiteness_probe_takes_the_largest_logits(dtype):
-    """The kernel checks finiteness with one dot product z.ravel() @ (2**-64, ...): logits near the
+    """The kernel checks finiteness with one dot product |z|.ravel() @ (2**-64, ...): logits near the
     dtype's largest value neither overflow it (no warning) nor leave the kernel."""
     from minitorch.kernels import losses as fast_losses
 

@@ -35,9 +35,10 @@ def cross_entropy_forward(
     Plain: the checks (finite z; y in [0, C) or ignore_index), then
            l = -sum(q * log_p, axis=1) = lse - s[n, y_n],  s = z - max(z),  lse = log(sum(exp(s)))
            and caches p = exp(s) / sum(exp(s)) and q = onehot(y) for dz = dl * (p - q).
-    Here:  the checks are two cheap calls: the dot product z.ravel() @ (2**-64, ...) (one BLAS
-           call) is finite exactly when every z is (a NaN or an inf makes the sum NaN or inf; the
-           scale, a power of two, keeps a sum of finite values from overflowing: 2**-512 in float64),
+    Here:  the checks are three cheap calls: the dot product |z|.ravel() @ (2**-64, ...) (one
+           BLAS call) is finite exactly when every z is (a NaN or an inf makes the sum NaN or inf;
+           the terms are >= 0, so +inf and -inf never meet as inf - inf, which would warn; the scale,
+           a power of two, keeps a sum of finite values from overflowing: 2**-512 in float64),
            and max(y seen as unsigned) < C holds exactly when
            every y is in [0, C) (a negative y wraps to a huge value), which with a negative
            ignore_index also means no target is ignored.
@@ -58,7 +59,7 @@ def cross_entropy_forward(
     if probe is None:
         probe = _probe(n * c, z.dtype)
     if (np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
-            or not math.isfinite(z.reshape(-1).dot(probe))):
+            or not math.isfinite(np.abs(z).ravel().dot(probe))):
         return None  # out of range, ignored or not finite: the plain code raises or handles it
     starts = _ROW_STARTS.get((n, c))
     if starts is None:
@@ -89,7 +90,7 @@ _PROBES: dict[tuple[int, str], np.ndarray] = {}  # (size, dtype char) -> the fin
 
 
 def _probe(size: int, dtype: np.dtype) -> np.ndarray:
-    """(2**-64, ...) in float32, (2**-512, ...) in float64: z @ probe is finite exactly when z is."""
+    """(2**-64, ...) in float32, (2**-512, ...) in float64: |z| @ probe is finite exactly when z is."""
     if len(_PROBES) > 64:
         _PROBES.clear()
     probe = _PROBES[(size, dtype.char)] = np.full(size, 2.0 ** (-64 if dtype.char == "f" else -512), dtype)
