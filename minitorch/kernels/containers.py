@@ -232,8 +232,8 @@ def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
         elif kind is not ReLU or frame.get("_mask") is None:
             return None
         frames.append(frame)
-    if len(children) > 1 and len({id(f) for f in frames}) != len(frames):
-        return None  # a layer used twice (its newest frame listed twice): the plain calls sort them out
+    if len(children) > 1 and len(set(map(id, children))) != len(children):
+        return None  # a layer used twice: its frames interleave, the plain calls sort them out
     return frames
 
 
