@@ -6,11 +6,12 @@ When every Parameter's ``data`` is a view of one flat buffer ``P`` and every gra
 one flat buffer ``G``, in the same order, the whole update is ``P -= lr * G``: two calls in all,
 the same float operations on every element (bitwise the plain result).
 
-How the arrays get there, and why it is never observable:
+How the arrays get there, and why no result can differ:
 - ``FlatGroup.adopt(params)`` (the SGD kernel, on its first step over a list of Parameters) moves
   each ``p.data`` into ``P`` only if nothing but the Parameter holds the array (its reference
-  count says so, and it is no view of another array): then no one can see that ``p.data`` is a
-  new array with the same numbers. Otherwise nothing moves and the update stays per Parameter.
+  count says so, and it is no view of another array): then no one holds the old array, and
+  ``p.data`` is a new array with the same numbers (seen only in its ``base``, now ``P``).
+  Otherwise nothing moves and the update stays per Parameter.
 - ``grad_home(p)`` (the Linear/ReLU chain kernel, writing a first gradient after ``zero_grad()``)
   gives p's slot in ``G`` only if no one but the group holds that slot or any other view of ``G``
   (reference counts again): a gradient a user kept from the previous step is never overwritten.
