@@ -469,3 +469,24 @@ def test_flat_sgd_uses_an_assigned_or_clipped_gradient():
             mt.clip_grad_norm_(model.parameters(), 0.05)  # in place: still one pass
     passes = _same_training(before_step=before_step)
     assert passes == [False] + [step % 3 != 1 for step in range(1, 12)]
+
+
+def test_flat_sgd_holds_no_parameter_alive():
+    import gc
+    import weakref
+
+    from minitorch.kernels import flat
+
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        for _ in range(2):
+            loss_fn(model(np.ones((2, 4), np.float32)), np.array([0, 2]))
+            model.backward_params(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+        key, ref = id(model[0].W), weakref.ref(model[0].W)
+        assert key in flat._groups
+        del model, opt
+        gc.collect()
+        assert ref() is None and key not in flat._groups and key not in flat._homes

@@ -20,14 +20,15 @@ How the arrays get there, and why no result can differ:
   are still the group's views (identity checks): a user who assigns ``p.data`` or ``p.grad``, a
   frozen Parameter, a Parameter without gradient, ``model.to(dtype)`` — any of them sends the
   step back to the per-Parameter form.
-Groups are kept for the last ``KEEP`` lists of Parameters (they hold the Parameters alive); a
-group dropped from the list leaves its Parameters as they are (views of a buffer nobody updates
-as a whole any more; the per-Parameter update is correct for them).
+Groups are kept for the last ``KEEP`` lists of Parameters, and hold them weakly: a group is
+forgotten when one of its Parameters is collected. A forgotten group leaves its Parameters as they
+are (views of a buffer nobody updates as a whole any more; the per-Parameter update is correct).
 """
 
 from __future__ import annotations
 
 import sys
+import weakref
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,8 @@ import numpy as np
 KEEP = 8  # groups remembered (small models: a few kB each)
 MAX_ELEMENTS = 16384  # a group's Parameters hold at most this many numbers in all (small models)
 _getrefcount = sys.getrefcount
-_groups: dict[int, FlatGroup] = {}  # id(Parameter) -> its group (the group holds the Parameter)
+# id(Parameter) -> its group: an entry leaves when its Parameter is collected, before the id can be reused
+_groups: dict[int, FlatGroup] = {}
 _homes: dict[int, tuple[FlatGroup, np.ndarray, np.ndarray]] = {}  # id(p) -> (group, data view, grad view)
 _order: list[FlatGroup] = []  # oldest first
 _ARRAY_REFS = 2  # a p.data held by p alone: p's slot and getrefcount's argument
@@ -45,13 +47,15 @@ class FlatGroup:
     """Parameters ``params`` whose data are ``data[i]`` (views of ``P``) and whose gradient slots
     are ``grads[i]`` (views of ``G``), in order."""
 
-    __slots__ = ("params", "data", "grads", "P", "G", "g_refs")
+    __slots__ = ("ids", "refs", "data", "grads", "P", "G", "g_refs")
 
     def __init__(self, params: list[Any]) -> None:
         dtype = params[0].data.dtype
         total = sum(p.data.size for p in params)
         self.P, self.G = np.empty(total, dtype), np.zeros(total, dtype)
-        self.params, self.data, self.grads, start = list(params), [], [], 0
+        self.ids = [id(p) for p in params]
+        self.refs = [weakref.ref(p, lambda _, group=self: _forget(group)) for p in params]
+        self.data, self.grads, start = [], [], 0
         for p in params:
             x = p.data
             view = self.P[start:start + x.size].reshape(x.shape)
@@ -83,14 +87,22 @@ class FlatGroup:
         if total > MAX_ELEMENTS:
             return None
         group = FlatGroup(params)
-        for p, x, home in zip(group.params, group.data, group.grads, strict=True):
-            _groups[id(p)] = group
-            _homes[id(p)] = (group, x, home)
+        for key, x, home in zip(group.ids, group.data, group.grads, strict=True):
+            _groups[key] = group
+            _homes[key] = (group, x, home)
         _order.append(group)
         if len(_order) > KEEP:
-            for p in _order.pop(0).params:
-                del _groups[id(p)], _homes[id(p)]
+            _forget(_order[0])
         return group
+
+
+def _forget(group: FlatGroup) -> None:
+    """Drop ``group`` (evicted, or one of its Parameters collected): its entries leave the tables."""
+    if any(g is group for g in _order):
+        _order[:] = [g for g in _order if g is not group]
+        for key in group.ids:
+            if _groups.get(key) is group:
+                del _groups[key], _homes[key]
 
 
 def grad_home(p: Any) -> np.ndarray | None:
@@ -117,7 +129,7 @@ def update(params: list[Any], grads: list[np.ndarray], a: np.ndarray) -> bool:
         if first.data.size <= MAX_ELEMENTS:
             FlatGroup.adopt(params)
         return False  # adopted or not: this step's gradients are not in G
-    if group.params != params or a.dtype != group.P.dtype:
+    if group.ids != list(map(id, params)) or a.dtype != group.P.dtype:
         return False
     for p, g, x, home in zip(params, grads, group.data, group.grads, strict=True):
         if p.data is not x or g is not home:
