@@ -51,7 +51,10 @@ def sent(monkeypatch):
     monkeypatch.setattr(fast, "TWIN_MIN_WORK", 0)
     monkeypatch.setattr(twin, "available", lambda: True)
     monkeypatch.setattr(twin, "run", recording_run)
-    return jobs
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(True)  # also under MINITORCH_KERNELS=0: the layer tests run the kernels
+    yield jobs
+    mt.kernels.use_kernels(before)
 
 
 def _one_process(monkeypatch, fn, *args):
