@@ -74,7 +74,8 @@ def _reset_after_fork() -> None:
     _freed.clear()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _close() -> None:
@@ -88,9 +89,17 @@ atexit.register(_close)
 
 
 def available() -> bool:
-    """Whether ``run`` can use a twin now: Linux, 2+ CPUs, the BLAS thread count at least 2."""
+    """Whether ``run`` can use a twin now: Linux with shared memory (memfd), 2+ CPUs, the BLAS
+    thread count at least 2."""
     if _state["dead"] or (os.cpu_count() or 1) < 2:
         return False
+    if "memfd" not in _state:  # once: a sandbox may refuse memfd_create
+        try:
+            os.close(os.memfd_create("minitorch-twin-probe", os.MFD_CLOEXEC))
+            _state["memfd"] = True
+        except OSError:
+            _state["dead"] = True
+            return False
     try:
         return threads.get_num_threads() >= 2
     except ImportError:  # no threadpoolctl: the thread count is unknown, so one thread
