@@ -1,6 +1,8 @@
-"""Kernels of the sequence family: the LSTM time loops (``minitorch/layers/_recurrence.py``) and
-Embedding's lookup and scatter-add (``minitorch/layers/embedding.py``); same signatures, same results to
-rounding, fewer passes.
+"""Kernels of the sequence family: the recurrent layers' input projection and the LSTM time loops
+(``minitorch/layers/_recurrence.py``) and Embedding's lookup and scatter-add
+(``minitorch/layers/embedding.py``); same signatures, same results to rounding, fewer passes.
+With 2+ threads a large LSTM loop runs half of its batch in the kernels' twin process
+(``kernels/twin.py``), bitwise as in one process (see ``_cut``).
 
 The plain loops read as their equations and allocate each intermediate; inside a Python loop of
 L steps over small (N, 4H) blocks the NumPy calls per step are the cost, and a call on a column
