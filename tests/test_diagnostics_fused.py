@@ -51,7 +51,8 @@ def _run(setup, seed, epochs, every, walk, monkeypatch):
                    callbacks=[diag], verbose=0, stop_on_nan=False)
     reports = [(r.step, _encode(r.loss), [_fields(s) for s in r.layers], [_fields(s) for s in r.params],
                 [(f.kind, f.layer, _encode(f.evidence)) for f in r.findings]) for r in diag.history]
-    return reports, [(f.kind, f.layer) for f in diag.findings], [_encode(p.data) for p in model.parameters()]
+    weights = [_encode(p.data) for p in model.parameters()]
+    return reports, [(f.kind, f.layer) for f in diag.findings], weights, diag._chain
 
 
 CASES = {**{kind: (setup, 1, 5) for kind, setup in problems.PROBLEMS.items()},
@@ -62,9 +63,10 @@ CASES = {**{kind: (setup, 1, 5) for kind, setup in problems.PROBLEMS.items()},
 def test_fused_check_steps_report_bitwise_what_the_walk_reports(name, monkeypatch):
     setup, epochs, every = CASES[name]
     for seed in range(2):
-        fused = _run(setup, seed, epochs, every, False, monkeypatch)
-        walked = _run(setup, seed, epochs, every, True, monkeypatch)
+        *fused, chained = _run(setup, seed, epochs, every, False, monkeypatch)
+        *walked, _ = _run(setup, seed, epochs, every, True, monkeypatch)
         assert fused[0], "no check ran"
+        assert chained == (name in ("dead_relu", "lr_too_high", "iris"))  # Linear/ReLU chains only
         assert fused == walked
 
 

@@ -91,11 +91,13 @@ class Diagnostics(Callback):
         self._plan = None if self._known is None else unit_plan(model, self._names)
         self._layout = None if self._plan is None else Layout(self._plan, self._named)
         self._modules = [] if self._plan is None else [module for _, module in self._plan]
-        # the units are the model's own children: a check may run the Linear/ReLU chain kernel,
-        # which hands back the outputs and incoming gradients the walk would record
+        # a Sequential of Linear and ReLU layers (exact types), the units its own children: a check
+        # runs the chain kernel, which hands back the outputs and incoming gradients the walk records
+        children = list(model._modules.values())
         self._chain = (type(model) is Sequential and self._plan is not None and len(self._modules) > 0
-                       and all(a is b for a, b in zip(self._modules, model._modules.values(), strict=False))
-                       and len(self._modules) == len(model._modules))
+                       and len(self._modules) == len(children)
+                       and all(a is b for a, b in zip(self._modules, children, strict=True))
+                       and all(type(m) in (chain_kernel.Linear, chain_kernel.ReLU) for m in children))
         has_params = [] if self._layout is None else self._layout.has_params
         self._first = has_params.index(True) if True in has_params else len(has_params)
         self._owns: dict[int, bool] = {}  # id(module) -> it has Parameters
