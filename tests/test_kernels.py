@@ -301,6 +301,49 @@ def test_sequential_chain_kernel_equals_plain_bitwise(chain, method, dtype):
     assert fast_state == plain_state == [(0, None, [None] * len(s[2])) for s in plain_state]
 
 
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_sequential_chain_kernel_hands_back_what_the_walk_records(chain):
+    """kernels/containers.py's ``outputs`` / ``incoming`` lists (read by ``mt.Diagnostics``): each
+    child's output and the gradient entering it, bitwise what the diagnostics walk (each child
+    called, then backpropagated, one by one) records; the dy passed is recorded as given (a
+    float64 dy for a float32 chain)."""
+    from minitorch.diagnostics import probe
+    from minitorch.kernels import containers as fast_containers
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    with kernels(True):
+        mt.manual_seed(0)
+        walked = CHAINS[chain]()
+        modules = list(walked)
+        ys = probe.plan_forward(modules, x)
+        dy = rng.standard_normal(ys[-1].shape)  # float64
+        has = [bool(m.parameters()) for m in modules]
+        dys = probe.plan_backward_params(modules, has.index(True) if True in has else len(has), dy)
+        mt.manual_seed(0)
+        fused = CHAINS[chain]()
+        outputs: list = []
+        incoming: list = []
+        out = fast_containers.sequential_forward(fused, x, outputs)
+        if out is NotImplemented:
+            return  # declined (the callback then walks the chain itself)
+        assert out is outputs[-1]
+        if fast_containers.sequential_backward(fused, dy, True, incoming) is NotImplemented:
+            assert incoming == []
+            fused.backward_params(dy)
+            return
+    assert len(outputs) == len(ys) and len(incoming) == len(dys)
+    for a, b in zip(outputs + incoming, ys + dys, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    assert incoming[-1] is (dy if True in has else None)
+    for p, q in zip(fused.parameters(), walked.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    assert [len(m.__dict__["_stack"]) for m in fused] == [0] * len(modules)
+
+
 def test_sequential_chain_kernel_runs_for_the_small_model_and_declines_otherwise():
     from minitorch.kernels import containers as fast_containers
 

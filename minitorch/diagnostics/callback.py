@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from minitorch.callbacks import Callback
+from minitorch.containers import Sequential
 from minitorch.diagnostics.findings import CheckReport, Report, judge, judge_check
 from minitorch.diagnostics.probe import (
     Unit,
@@ -27,6 +28,8 @@ from minitorch.diagnostics.probe import (
     units_forward,
 )
 from minitorch.diagnostics.stats import CheckStats, Layout
+from minitorch.kernels import containers as chain_kernel
+from minitorch.kernels import kernels_enabled
 from minitorch.module import Module
 
 _grad = attrgetter("grad")
@@ -88,6 +91,13 @@ class Diagnostics(Callback):
         self._plan = None if self._known is None else unit_plan(model, self._names)
         self._layout = None if self._plan is None else Layout(self._plan, self._named)
         self._modules = [] if self._plan is None else [module for _, module in self._plan]
+        # a Sequential of Linear and ReLU layers (exact types), the units its own children: a check
+        # runs the chain kernel, which hands back the outputs and incoming gradients the walk records
+        children = list(model._modules.values())
+        self._chain = (type(model) is Sequential and self._plan is not None and len(self._modules) > 0
+                       and len(self._modules) == len(children)
+                       and all(a is b for a, b in zip(self._modules, children, strict=True))
+                       and all(type(m) in (chain_kernel.Linear, chain_kernel.ReLU) for m in children))
         has_params = [] if self._layout is None else self._layout.has_params
         self._first = has_params.index(True) if True in has_params else len(has_params)
         self._owns: dict[int, bool] = {}  # id(module) -> it has Parameters
@@ -156,8 +166,13 @@ class Diagnostics(Callback):
         if args or kwargs or pending is None:
             return model.forward(x, *args, **kwargs)
         if self._plan is not None:
-            ys = pending["ys"] = plan_forward(self._modules, x)
-            out = ys[-1] if ys else x
+            out = NotImplemented
+            if self._chain and kernels_enabled():
+                ys = pending["ys"] = []
+                out = chain_kernel.sequential_forward(model, x, ys)
+            if out is NotImplemented:
+                ys = pending["ys"] = plan_forward(self._modules, x)
+                out = ys[-1] if ys else x
         else:
             pending["units"], out = units_forward(model, x, self._known, self._names)
         if not self.watch_non_finite and not finite(out):  # else the loss tells (_watch_failure)
@@ -169,7 +184,10 @@ class Diagnostics(Callback):
         model, pending = self.model, self._pending
         object.__delattr__(model, "backward_params")
         if pending is not None and "ys" in pending:
-            dys = pending["dys"] = plan_backward_params(self._modules, self._first, dy)
+            dys = [] if self._chain and kernels_enabled() else None
+            if dys is None or chain_kernel.sequential_backward(model, dy, True, dys) is NotImplemented:
+                dys = plan_backward_params(self._modules, self._first, dy)
+            pending["dys"] = dys
             pending["stats"] = CheckStats(self._layout, pending["ys"], dys, list(map(_grad, self._params)))
             return None
         units = None if pending is None else pending.get("units")

@@ -73,7 +73,7 @@ def _own_backwards() -> bool:
             and ReLU.backward_input is own["ReLU.backward_input"])
 
 
-def sequential_forward(model: Any, x: np.ndarray) -> Any:
+def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = None) -> Any:
     """``Sequential.forward`` for a chain of Linear and ReLU: y = m_k(...m_1(x)), one frame per child.
 
     Per child, what its frame wrapper does around its forward kernel, inline:
@@ -87,6 +87,8 @@ def sequential_forward(model: Any, x: np.ndarray) -> Any:
     a ReLU of an input that large (its kernel keeps the mask in the pool), a method patched on the
     instance, a module already inside a call) is called as the plain loop calls it, ``x = m(x)``:
     the chain's result and frames are what the plain loop leaves.
+    ``outputs`` (a list): each child's output is appended to it, in order (what a walk calling the
+    children one by one would keep; ``mt.Diagnostics`` reads them on a check step).
     """
     if not _grad_state.enabled or call_frames._recorders or not _own_forwards():
         return NotImplemented
@@ -95,6 +97,8 @@ def sequential_forward(model: Any, x: np.ndarray) -> Any:
         if ((kind is not Linear and kind is not ReLU) or "forward" in d or d["_frame"] is not None
                 or (d["W"].data.nbytes if kind is Linear else getattr(x, "nbytes", 0)) >= SMALL_WEIGHT_BYTES):
             x = m(x)
+            if outputs is not None:
+                outputs.append(x)
             continue
         shown = d["_shown"]
         if shown is not None:
@@ -122,6 +126,8 @@ def sequential_forward(model: Any, x: np.ndarray) -> Any:
             x = np.maximum(x, zero)
         d["_stack"].append(frame)
         d["_shown"] = frame
+        if outputs is not None:
+            outputs.append(x)
     return x
 
 
@@ -137,7 +143,9 @@ def _zero(dtype: np.dtype) -> np.ndarray:
     return zero
 
 
-def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
+def sequential_backward(
+    model: Any, dy: np.ndarray, params_only: bool, incoming: list[Any] | None = None
+) -> Any:
     """``Sequential.backward`` (``params_only`` False: returns dx) or ``backward_params`` (None).
 
     Per child, last first, its newest frame is consumed and its formula applied:
@@ -148,6 +156,9 @@ def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
     gradient after ``zero_grad()`` is the fresh product itself (no copy), as the layer kernel does.
     Saves per child the wrapper's call, ``Module.backward``, the two halves' calls, their
     ``_cached`` and ``_check_grad`` calls (one dy check in all).
+    ``incoming`` (a list): filled with the gradient entering each child (the dy passed, for the
+    last; None for a child not run: with ``params_only``, those below the first Linear), what a
+    walk calling the children's backwards would record.
     """
     children = list(model.__dict__["_modules"].values())
     frames = _waiting_frames(children) if children and _own_backwards() else None
@@ -160,7 +171,7 @@ def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
     else:
         mask = frame["_mask"]
         shape, dtype = mask.shape, mask.dtype
-    dy = np.asarray(dy, dtype=dtype)
+    given, dy = dy, np.asarray(dy, dtype=dtype)
     if dy.shape != shape:
         return NotImplemented  # the plain path raises the child's own error, its call left waiting
     first = 0
@@ -168,8 +179,14 @@ def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
         first += 1
     stop = first if params_only else 0
     hide = _hide
+    if incoming is not None:
+        incoming[:] = [None] * len(children)
+        if stop < len(children):
+            incoming[-1] = given
     for i in range(len(children) - 1, stop - 1, -1):
         m, frame = children[i], frames[i]
+        if incoming is not None and i < len(children) - 1:
+            incoming[i] = dy
         d = m.__dict__
         d["_stack"].pop()  # the frame is consumed as the backward wrapper consumes it
         shown = d["_shown"]
