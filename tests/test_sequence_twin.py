@@ -160,6 +160,37 @@ def test_a_lost_twin_leaves_the_results_alone(sent, monkeypatch):
         np.testing.assert_array_equal(b, a)
 
 
+def test_a_hung_twin_is_killed_and_its_part_runs_here(sent, monkeypatch):
+    """A twin that never answers (stopped here with SIGSTOP) is killed after its patience runs out;
+    the caller runs its part (the same bits) and no twin is forked again."""
+    case = _case(3, 32, 128, np.float32)
+    expected = _one_process(monkeypatch, _loops, case)
+    _loops(case)  # a twin exists now
+    pid = twin._state["pid"]
+    monkeypatch.setattr(twin, "HUNG_GRACE", 0.2)
+    monkeypatch.setattr(twin, "HUNG_FACTOR", 0.0)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        got = _loops(case)
+        assert twin._state["dead"] and twin._state["sock"] is None and twin._state["pid"] is None
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # killed and reaped
+    finally:
+        twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_minitorch_twin_0_turns_the_twin_off():
+    import subprocess
+    import sys
+
+    code = "from minitorch.kernels import twin; print(twin._state['dead'])"
+    env = {**os.environ, "MINITORCH_TWIN": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
 def test_shared_arrays_are_never_handed_out_while_anything_holds_them():
     a = twin.empty((3, 4), np.float32)
     view = a[1:]

@@ -30,10 +30,12 @@ import importlib
 import mmap
 import os
 import pickle
+import select
 import signal
 import socket
 import sys
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable
@@ -48,8 +50,10 @@ BY_VALUE_MAX = 1 << 14  # bytes: a larger array argument outside the shared buff
 _MESSAGE_MAX = 1 << 18  # bytes of one message (descriptors and small arrays) or reply
 _POOL_SHAPES, _POOL_PER_SHAPE = 16, 6  # as kernels/pool.py
 
+HUNG_FACTOR, HUNG_GRACE = 20.0, 5.0  # s: a twin silent this long after the caller's own part is hung
 _state: dict[str, Any] = {"sock": None, "pid": None, "pending": None,
-                          "dead": not sys.platform.startswith("linux") or not hasattr(os, "memfd_create")}
+                          "dead": (not sys.platform.startswith("linux") or not hasattr(os, "memfd_create")
+                                   or os.environ.get("MINITORCH_TWIN", "1") == "0")}
 _pool: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}
 _buffers: dict[int, tuple[int, int]] = {}  # buffer id -> (start address, nbytes), live shared buffers
 _unsent: list[tuple[int, int, int]] = []  # (buffer id, fd, nbytes) the twin has not mapped yet
@@ -192,7 +196,7 @@ class Job:
     def __init__(self, task: Callable[..., Any], args: tuple[Any, ...], sent: bool,
                  keep: list[np.ndarray] | None = None) -> None:
         self.task, self.args, self.sent, self.keep = task, args, sent, keep
-        self.done = False
+        self.done, self.started = False, time.monotonic()
         if sent:
             _state["pending"] = self
 
@@ -204,8 +208,15 @@ class Job:
         if self.done:
             return
         if self.sent:
+            # the twin's part is as large as the caller's, which is done by now: a twin that stays
+            # silent HUNG_FACTOR times as long (plus HUNG_GRACE) is taken as hung, killed, and its
+            # part runs here (it wrote only the task's results, and writes nothing after the kill)
+            patience = HUNG_GRACE + HUNG_FACTOR * (time.monotonic() - self.started)
             try:
-                reply = _state["sock"].recv(_MESSAGE_MAX)
+                ready, _, _ = select.select([_state["sock"]], [], [], patience)
+                reply = _state["sock"].recv(_MESSAGE_MAX) if ready else b""
+                if not ready:
+                    _kill()
             except OSError:
                 reply = b""
             self.done, self.keep, _state["pending"] = True, None, None
@@ -270,6 +281,17 @@ def run(task: Callable[..., Any], *args: Any) -> Job:
         _unsent.remove((buffer_id, fd, nbytes))
     del _dropped[:len(dropped)]
     return Job(task, args, sent=True, keep=keep)
+
+
+def _kill() -> None:
+    """Stop a hung twin for good (SIGKILL, then reaped: it writes nothing after this returns)."""
+    if _state["pid"] is not None:
+        try:
+            os.kill(_state["pid"], signal.SIGKILL)
+            os.waitpid(_state["pid"], 0)
+        except OSError:
+            pass
+        _state["pid"] = None
 
 
 def _lost() -> None:
