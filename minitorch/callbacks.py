@@ -67,18 +67,34 @@ class Callback:
     def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         pass
 
+    def idle_batches(self) -> int:
+        """How many of the next batches need neither ``on_batch_begin`` nor ``on_batch_end``.
+
+        A callback that acts only now and then (``mt.Diagnostics``) overrides it: ``fit`` asks
+        right after the batch hooks of a batch the callback was called for, and skips both hooks
+        of this callback for that many batches (across epochs). It asks only when it stops on a
+        NaN/inf loss (``stop_on_nan=True``), so a skipped batch is never one whose loss the
+        callback needed to see. 0 (the default): every batch.
+        """
+        return 0
+
 
 class CallbackList:
     """The callbacks of one fit run, called in the order given.
 
     Each hook's listeners are listed once, when fit starts: the bound methods of the callbacks that
     override it (on their class or as an instance attribute), so a hook nobody overrides costs no
-    call per step, and ``listens[hook]`` lets fit skip building its logs."""
+    call per step, and ``listens[hook]`` lets fit skip building its logs. With ``allow_idle``, a
+    callback overriding ``Callback.idle_batches`` is taken off the batch hooks' lists for the
+    batches it names (``rest``) and put back when they have passed (``wake``): fit compares its
+    step with ``wake_step`` and looks at ``asks_idle`` once per batch, nothing more."""
 
     HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin",
              "on_batch_end")
+    BATCH_HOOKS = ("on_batch_begin", "on_batch_end")
 
-    def __init__(self, callbacks: Iterable[Callback], model: Module, history: Any, log: Callable) -> None:
+    def __init__(self, callbacks: Iterable[Callback], model: Module, history: Any, log: Callable,
+                 allow_idle: bool = False) -> None:
         if isinstance(callbacks, Callback):
             callbacks = [callbacks]
         self.callbacks = list(callbacks)
@@ -91,10 +107,51 @@ class CallbackList:
         self._methods = {hook: [getattr(c, hook) for c in self.callbacks if _overrides(c, hook)]
                          for hook in self.HOOKS}
         self.listens = {hook: bool(methods) for hook, methods in self._methods.items()}
+        self._idlers = [i for i, c in enumerate(self.callbacks) if allow_idle
+                        and _overrides(c, "idle_batches") and any(_overrides(c, h) for h in self.BATCH_HOOKS)]
+        self._asleep: dict[int, int] = {}  # index of a resting callback -> the step it is called again
+        self._lists: dict[tuple[int, ...], tuple[list[Callable], list[Callable]]] = {}  # by who rests
+        self.wake_step = -1  # the first step at which a resting callback is called again (-1: none rests)
+        self.asks_idle = bool(self._idlers)  # a callback that may rest is being called
 
     def call(self, hook: str, *args: Any) -> None:
         for method in self._methods[hook]:
             method(*args)
+
+    def rest(self, step: int) -> None:
+        """After the batch hooks of ``step``: each called callback that may rest says for how many
+        batches it needs no batch hook (``idle_batches``); those are skipped."""
+        asleep, resting = self._asleep, False
+        for i in self._idlers:
+            if i not in asleep:
+                idle = self.callbacks[i].idle_batches()
+                if idle > 0:
+                    asleep[i], resting = step + 1 + idle, True
+        if resting:
+            self._relist()
+
+    def wake(self, step: int) -> None:
+        """Before the batch hooks of ``step``: the callbacks resting until this step are called again."""
+        asleep = self._asleep
+        for i, wake in list(asleep.items()):
+            if wake <= step:
+                del asleep[i]
+        self._relist()
+
+    def _relist(self) -> None:
+        """The batch hooks' lists without the resting callbacks (listed once per set of them)."""
+        asleep = self._asleep
+        key = tuple(asleep)
+        lists = self._lists.get(key)
+        if lists is None:
+            awake = [c for i, c in enumerate(self.callbacks) if i not in asleep]
+            lists = self._lists[key] = tuple([getattr(c, hook) for c in awake if _overrides(c, hook)]
+                                             for hook in self.BATCH_HOOKS)
+        methods, listens = self._methods, self.listens
+        methods["on_batch_begin"], methods["on_batch_end"] = lists
+        listens["on_batch_begin"], listens["on_batch_end"] = bool(lists[0]), bool(lists[1])
+        self.wake_step = min(asleep.values()) if asleep else -1
+        self.asks_idle = len(asleep) < len(self._idlers)
 
 
 def _overrides(callback: Callback, hook: str) -> bool:

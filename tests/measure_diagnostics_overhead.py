@@ -5,9 +5,12 @@ and reports the process CPU time of ``fit`` alone; the configurations alternate 
 process, the order rotating each round. Configurations: no callback; ``Diagnostics(every=50)``;
 ``Diagnostics(every=10**9)`` (one check, at step 0: the steps between checks). Per round the
 ratios to "no callback" are taken; the medians are printed. Inside each process a callback
-records the CPU time of every step: a check costs (median check step - median other step), a
-step between checks (its median in the "between" run - the median step without the callback);
-from these, the share a check would take of 50 steps half as long as today's.
+records the CPU time of every step: a check costs (median check step - median other step), the
+step right after a check (median after-check step - median other step: it finds its code and
+data evicted), a step between checks (its median in the "between" run - the median step without
+the callback); from these, the share a check would take of 50 steps half as long as today's,
+and the ratio the clocks imply, 1 + (check + after) / (50 steps) + between / step, which is
+steadier than the processes' totals when other jobs share the machine.
 ``--base DIR`` adds the same callback from another source tree (e.g. an older commit unpacked
 with ``git archive``), run against that tree's library.
 ``--cold``: how much one check's statistics cost depends on what ran before them (see cold_caches);
@@ -60,8 +63,10 @@ d = np.diff(clock.t)
 i = np.arange(len(d))
 inner = ((i + 1) % len(loader) != 0) & (i > 0)  # steps that do not cross an epoch's end
 check = inner & (i % 50 == 0)
-print(json.dumps({{"cpu": cpu, "steps": {epochs} * len(loader), "step": float(np.median(d[inner & ~check])),
-                  "check_step": float(np.median(d[check]))}}))
+after = inner & (i % 50 == 1)
+plain = inner & ~check & ~after
+print(json.dumps({{"cpu": cpu, "steps": {epochs} * len(loader), "step": float(np.median(d[plain])),
+                  "check_step": float(np.median(d[check])), "after_step": float(np.median(d[after]))}}))
 """
 
 
@@ -181,35 +186,47 @@ def main() -> None:
         return between_checks(loop=args.loop)
     configs = [("none", None, ROOT), ("every50", 50, ROOT), ("between", 10**9, ROOT)]
     if args.base is not None:
-        configs += [("base_none", None, args.base), ("base_every50", 50, args.base)]
+        configs += [("base_none", None, args.base), ("base_every50", 50, args.base),
+                    ("base_between", 10**9, args.base)]
     for name in args.only:
         times: dict[str, list[float]] = {label: [] for label, _, _ in configs}
-        inside: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in configs}
+        inside: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _ in configs}
         steps = 0
         for r in range(args.rounds):
             order = configs[r % len(configs):] + configs[: r % len(configs)]
             for label, every, tree in order:
                 result = child(name, every, tree)
                 times[label].append(result["cpu"])
-                inside[label].append((result["step"], result["check_step"]))
+                inside[label].append((result["step"], result["check_step"], result["after_step"]))
                 steps = int(result["steps"])
         none = np.array(times["none"])
         ratio = np.median(np.array(times["every50"]) / none)
-        step = np.median([s for s, _ in inside["none"]]) * 1e6
-        # inside one process: a check step's median CPU time minus an ordinary step's
-        per_check = np.median([c - s for s, c in inside["every50"]]) * 1e6
-        between = (np.median([s for s, _ in inside["between"]]) * 1e6 - step)
+        step = np.median([s for s, _, _ in inside["none"]]) * 1e6
+        # inside one process: a check step's median CPU time minus an ordinary step's, and the same
+        # for the step right after a check (it finds its code and data evicted by the check)
+        per_check = np.median([c - s for s, c, _ in inside["every50"]]) * 1e6
+        after = np.median([a - s for s, _, a in inside["every50"]]) * 1e6
+        between = (np.median([s for s, _, _ in inside["between"]]) * 1e6 - step)
+        # the ratio these per-step clocks imply: steadier than the processes' totals on a busy machine
+        implied = 1 + (per_check + after) / (50 * step) + between / step
         line = (f"{name}: {steps} steps; with/without Diagnostics(every=50) median ratio "
                 f"{ratio:.3f} (rounds: {', '.join(f'{x:.3f}' for x in np.array(times['every50']) / none)}); "
-                f"a check costs {per_check:.0f} us = {per_check / step:.2f} steps, so with a step half as "
-                f"long its share would be {per_check / (50 * step / 2):.1%}; a step between checks "
-                f"{between:+.2f} us (two processes' medians: their noise is larger than this)")
+                f"a check costs {per_check:.0f} us = {per_check / step:.2f} steps, the step after it "
+                f"{after:+.0f} us, so with a step half as long its share would be "
+                f"{per_check / (50 * step / 2):.1%}; a step between checks {between:+.2f} us (two "
+                f"processes' medians: their noise is larger than this); implied ratio {implied:.3f}")
         if args.base is not None:
             base = np.array(times["base_every50"]) / np.array(times["base_none"])
-            base_check = np.median([c - s for s, c in inside["base_every50"]]) * 1e6
+            base_step = np.median([s for s, _, _ in inside["base_none"]]) * 1e6
+            base_check = np.median([c - s for s, c, _ in inside["base_every50"]]) * 1e6
+            base_after = np.median([a - s for s, _, a in inside["base_every50"]]) * 1e6
+            base_between = np.median([s for s, _, _ in inside["base_between"]]) * 1e6 - base_step
+            base_implied = 1 + (base_check + base_after) / (50 * base_step) + base_between / base_step
             rounds = ", ".join(f"{x:.3f}" for x in base)
             line += (f"; base tree: ratio {np.median(base):.3f} (rounds: {rounds}), a check "
-                     f"{base_check:.0f} us = {base_check / step:.2f} steps")
+                     f"{base_check:.0f} us = {base_check / base_step:.2f} steps, the step after it "
+                     f"{base_after:+.0f} us, a step between checks {base_between:+.2f} us, implied ratio "
+                     f"{base_implied:.3f}")
         print(line, flush=True)
 
 

@@ -141,3 +141,39 @@ def test_check_steps_count_across_epochs_with_and_without_len_of_the_loader():
         mt.fit(model, mt.CrossEntropyLoss(), optimizer, wrap(loader), epochs=3, callbacks=[diag], verbose=0,
                metrics=())
         assert [r.step for r in diag.history] == [0, 5, 10, 15, 20], wrap
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_check_stats_warn_about_nothing_with_huge_or_infinite_values(dtype):
+    """float32 arrays are squared in float64 without np.errstate (no overflow, inf * inf raises no
+    flag); a float64 array takes the guarded path. The test suite turns every warning into an error."""
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(3, 4), mt.ReLU(), mt.Linear(4, 2)).to(dtype)
+    X, y = np.ones((5, 3), dtype=dtype), np.arange(5) % 2
+    units = _walk(model, X, y)
+    named = list(model.named_parameters())
+    layout = Layout([(u.name, u.module) for u in units], named)
+    ys = [u.y.copy() for u in units]
+    ys[0][0, 0] = np.finfo(dtype).max  # squared: beyond float64 for a float64 array
+    ys[2][0, 0] = np.inf
+    stats = CheckStats(layout, ys, [u.dy for u in units], [p.grad for _, p in named])
+    assert not stats.finite
+    assert [s.finite for s in stats.layers()] == [True, True, False]
+    healthy = CheckStats(layout, [u.y for u in units], [u.dy for u in units], [p.grad for _, p in named])
+    assert healthy.finite
+    model[0].W.data[0, 0] = np.inf  # the step made a weight infinite: inf - x, inf * inf
+    for checked in (stats, healthy):
+        checked.after_step()
+        assert not checked.finite
+        assert [p.update_finite for p in checked.params()] == [False, True, True, True]
+
+
+def test_the_rules_median_is_statistics_median():
+    import statistics
+
+    from minitorch.diagnostics.findings import _median
+
+    rng = np.random.default_rng(0)
+    for n in range(1, 9):
+        ordered = sorted(rng.lognormal(size=n).tolist())
+        assert _median(ordered) == statistics.median(ordered)

@@ -238,6 +238,7 @@ def test_cross_entropy_kernel_declines_and_the_plain_code_runs(case):
     (lambda z, y: (np.where(np.arange(12).reshape(4, 3) == 5, np.nan, z), y), "NaN or inf"),
     (lambda z, y: (np.where(np.arange(12).reshape(4, 3) == 5, -np.inf, z), y), "NaN or inf"),
     (lambda z, y: (np.where(np.arange(12).reshape(4, 3) == 5, np.inf, z), y), "NaN or inf"),
+    (lambda z, y: (np.where(np.arange(12).reshape(4, 3) % 5 == 0, np.inf, -z * np.inf), y), "NaN or inf"),
     (lambda z, y: (z, np.array([0, 1, 3, 0])), r"must lie in \[0, 3\)"),
     (lambda z, y: (z, np.array([0, -1, 2, 0])), r"must lie in \[0, 3\)"),
     (lambda z, y: (z, np.array([0, 1, 2])), r"expected target class indices \(4,\)"),
@@ -300,6 +301,49 @@ def test_sequential_chain_kernel_equals_plain_bitwise(chain, method, dtype):
     assert fast_state == plain_state == [(0, None, [None] * len(s[2])) for s in plain_state]
 
 
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_sequential_chain_kernel_hands_back_what_the_walk_records(chain):
+    """kernels/containers.py's ``outputs`` / ``incoming`` lists (read by ``mt.Diagnostics``): each
+    child's output and the gradient entering it, bitwise what the diagnostics walk (each child
+    called, then backpropagated, one by one) records; the dy passed is recorded as given (a
+    float64 dy for a float32 chain)."""
+    from minitorch.diagnostics import probe
+    from minitorch.kernels import containers as fast_containers
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    with kernels(True):
+        mt.manual_seed(0)
+        walked = CHAINS[chain]()
+        modules = list(walked)
+        ys = probe.plan_forward(modules, x)
+        dy = rng.standard_normal(ys[-1].shape)  # float64
+        has = [bool(m.parameters()) for m in modules]
+        dys = probe.plan_backward_params(modules, has.index(True) if True in has else len(has), dy)
+        mt.manual_seed(0)
+        fused = CHAINS[chain]()
+        outputs: list = []
+        incoming: list = []
+        out = fast_containers.sequential_forward(fused, x, outputs)
+        if out is NotImplemented:
+            return  # declined (the callback then walks the chain itself)
+        assert out is outputs[-1]
+        if fast_containers.sequential_backward(fused, dy, True, incoming) is NotImplemented:
+            assert incoming == []
+            fused.backward_params(dy)
+            return
+    assert len(outputs) == len(ys) and len(incoming) == len(dys)
+    for a, b in zip(outputs + incoming, ys + dys, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    assert incoming[-1] is (dy if True in has else None)
+    for p, q in zip(fused.parameters(), walked.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    assert [len(m.__dict__["_stack"]) for m in fused] == [0] * len(modules)
+
+
 def test_sequential_chain_kernel_runs_for_the_small_model_and_declines_otherwise():
     from minitorch.kernels import containers as fast_containers
 
@@ -338,3 +382,154 @@ def test_sequential_chain_kernel_runs_a_patched_method(monkeypatch):
         model(np.ones((2, 4), np.float32))
         model.backward_params(np.ones((2, 3), np.float32))
     assert calls == [1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_kernel_finiteness_probe_takes_the_largest_logits(dtype):
+    """The kernel checks finiteness with one dot product |z|.ravel() @ (2**-64, ...): logits near the
+    dtype's largest value neither overflow it (no warning) nor leave the kernel."""
+    from minitorch.kernels import losses as fast_losses
+
+    big = np.finfo(dtype).max / 4  # a row spans big - (-big): finite
+    z = np.array([[big, -big, 0.0], [3.0, big, -2.0]] * 3, dtype)
+    y = np.array([0, 2] * 3)
+    with kernels(True):
+        assert fast_losses.cross_entropy_forward(mt.CrossEntropyLoss(), z, y) is not None
+    fast = _ce_run(True, mt.CrossEntropyLoss, z, y, 1.0)
+    plain = _ce_run(False, mt.CrossEntropyLoss, z, y, 1.0)
+    for a, b in zip(fast, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------- flat SGD (kernels/flat.py)
+def _iris_run(enabled, dtype, steps=12, meddle=None, before_step=None):
+    """The Iris-size step (4-16-3, SGD, cross-entropy) ``steps`` times; ``meddle(step, model, opt)``
+    runs after each step's update (a user holding, replacing or casting arrays), ``before_step``
+    between backward and the update. Returns the parameters after every step and each loss, and
+    per step whether its gradients were in the flat buffer (the update then runs as one pass)."""
+    from minitorch.kernels import flat
+
+    rng = np.random.default_rng(5)
+    with kernels(enabled), default_dtype(dtype):
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        out, flat_passes = [], []
+        for step in range(steps):
+            x, y = rng.standard_normal((16, 4)).astype(dtype), rng.integers(0, 3, 16)
+            out.append(np.array(float(loss_fn(model(x), y))))
+            model.backward_params(loss_fn.backward())
+            if before_step is not None:
+                before_step(step, model, opt)
+            group = flat._groups.get(id(model[0].W))
+            flat_passes.append(group is not None and all(
+                p.grad is home for p, home in zip(model.parameters(), group.grads, strict=True)))
+            opt.step()
+            if meddle is not None:
+                meddle(step, model, opt)
+            opt.zero_grad()
+            out += [p.data.copy() for p in model.parameters()]
+    return out, flat_passes
+
+
+def _same_training(meddle=None, dtype=np.float32, before_step=None):
+    fast, passes = _iris_run(True, dtype, meddle=meddle, before_step=before_step)
+    plain, plain_passes = _iris_run(False, dtype, meddle=meddle, before_step=before_step)
+    assert not any(plain_passes)
+    for a, b in zip(fast, plain, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    return passes
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_flat_sgd_trains_the_small_model_as_the_plain_update_bitwise(dtype):
+    """After the first step (which moves the data into the flat buffer) every update is one pass."""
+    passes = _same_training(dtype=dtype)
+    assert not passes[0] and all(passes[1:])
+
+
+def test_flat_sgd_follows_a_replaced_data_array():
+    def meddle(step, model, opt):
+        if step == 4:
+            model[2].W.data = model[2].W.data * 0.5  # a new array: the flat pass would miss it
+    passes = _same_training(meddle)
+    assert all(passes[1:5]) and not any(passes[5:])
+
+
+def test_flat_sgd_never_overwrites_a_gradient_someone_holds():
+    kept = {}
+
+    def meddle(step, model, opt):
+        if step == 3:
+            kept["grad"], kept["copy"] = model[0].W.grad, model[0].W.grad.copy()
+        if step == 6:
+            kept["view"], kept["view_copy"] = model[2].b.grad[1:], model[2].b.grad[1:].copy()
+    passes = _same_training(meddle)
+    np.testing.assert_array_equal(kept["grad"], kept["copy"])
+    np.testing.assert_array_equal(kept["view"], kept["view_copy"])
+    assert all(passes[1:4]) and not any(passes[4:])  # held slots: new gradient arrays from then on
+
+
+def test_flat_sgd_leaves_a_data_array_someone_holds_where_it_is():
+    from minitorch.kernels import flat
+
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        w = model[0].W.data
+        before = w.copy()
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        for _ in range(3):
+            loss_fn(model(np.ones((2, 4), np.float32)), np.array([0, 2]))
+            model.backward_params(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+        assert model[0].W.data is w and not np.array_equal(w, before)
+        assert id(model[0].W) not in flat._groups
+
+
+@pytest.mark.parametrize("when", ["cast", "deepcopy"])
+def test_flat_sgd_after_a_cast_or_a_copy(when):
+    import copy
+
+    def meddle(step, model, opt):
+        if step == 5 and when == "cast":
+            model.to(np.float64)
+        if step == 5 and when == "deepcopy":
+            twin = copy.deepcopy(model)  # the copy's arrays are its own; the original trains on
+            twin[0].W.data += 1.0
+            for p in twin.parameters():
+                assert all(p.data is not q.data and not np.shares_memory(p.data, q.data)
+                           for q in model.parameters())
+    _same_training(meddle)
+
+
+def test_flat_sgd_uses_an_assigned_or_clipped_gradient():
+    def before_step(step, model, opt):
+        if step % 3 == 1:
+            model[0].b.grad = model[0].b.grad * 2.0  # a new array: this step is not one pass
+        if step % 3 == 2:
+            mt.clip_grad_norm_(model.parameters(), 0.05)  # in place: still one pass
+    passes = _same_training(before_step=before_step)
+    assert passes == [False] + [step % 3 != 1 for step in range(1, 12)]
+
+
+def test_flat_sgd_holds_no_parameter_alive():
+    import gc
+    import weakref
+
+    from minitorch.kernels import flat
+
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        for _ in range(2):
+            loss_fn(model(np.ones((2, 4), np.float32)), np.array([0, 2]))
+            model.backward_params(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+        key, ref = id(model[0].W), weakref.ref(model[0].W)
+        assert key in flat._groups
+        del model, opt
+        gc.collect()
+        assert ref() is None and key not in flat._groups and key not in flat._homes

@@ -316,3 +316,22 @@ def test_embedding_of_the_benchmark_size_equals_the_plain_gradient(padding_idx):
         np.testing.assert_array_equal(a, b)
         if padding_idx is not None:
             assert not a[padding_idx].any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows, k, G", [(0, 3, 8), (1, 1, 4), (7, 5, 12), (2048, 64, 512)])
+def test_projection_kernel_equals_the_plain_form(rows, k, G, dtype):
+    """x @ W.T + b with b as one more column of the product: the dot product of each element ends
+    with + 1 * b instead of adding b after it, so sums may round differently (rtol 1e-6 float32,
+    1e-14 float64, atol scaled by the terms' size); with no b the product itself, bitwise."""
+    rng = np.random.default_rng(rows + k)
+    x = rng.standard_normal((rows, k)).astype(dtype)
+    W, b = rng.standard_normal((G, k)).astype(dtype), rng.standard_normal(G).astype(dtype)
+    tol = dict(rtol=1e-6, atol=1e-6 * k) if dtype == np.float32 else dict(rtol=1e-14, atol=1e-14 * k)
+    for x_in in (x, x[::-1], np.asfortranarray(x)):
+        with plain_only():
+            expected, expected_nobias = plain.project(x_in, W, b), plain.project(x_in, W, None)
+        got, got_nobias = fast.project(x_in, W, b), fast.project(x_in, W, None)
+        assert got.dtype == dtype and got.shape == (rows, G)
+        np.testing.assert_allclose(got, expected, **tol)
+        np.testing.assert_array_equal(got_nobias, expected_nobias)

@@ -20,7 +20,6 @@ The rules (thresholds are module constants, so a reader can see and change them)
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,22 +112,41 @@ def judge_check(stats: CheckStats, loss: float | None) -> list[Finding]:
 
 def quiet(stats: CheckStats, loss: float | None) -> bool:
     """True when ``judge`` would find nothing in ``stats``, read from its numbers; False when a rule
-    may fire (``judge`` then decides). The same tests as the rules below, on the same numbers."""
+    may fire (``judge`` then decides). Each rule's test is the one ``judge`` applies (``_dead``,
+    ``_saturated``, ``_flow_breaks``, ``_rate_is_off``), on the same numbers."""
     if not stats.finite or (loss is not None and not math.isfinite(loss)):
         return False
-    for _, (_, dead, saturated) in stats.activations():
-        if (dead or 0.0) >= DEAD_FRACTION or (saturated or 0.0) >= SATURATED_FRACTION:
+    activations, flow, ratios = stats.rule_inputs()
+    for _, (_, dead, saturated) in activations:
+        if _dead(dead) or _saturated(saturated):
             return False
-    flowing = [rms for rms in stats.flow() if rms > 0]
-    if len(flowing) >= 2 and not VANISHING <= flowing[0] / flowing[-1] <= EXPLODING:
+    if flow is not None and _flow_breaks(flow):
         return False
-    ratios = stats.weight_ratios()
-    if not ratios:
-        return True
-    ratios.sort()
-    n = len(ratios)
-    median = ratios[n // 2] if n % 2 else (ratios[n // 2 - 1] + ratios[n // 2]) / 2  # statistics.median's
-    return LR_LOW <= ratios[-1] and median <= LR_HIGH
+    return not ratios or not _rate_is_off(ratios)
+
+
+# The rules' tests, on numbers: judge applies them to LayerStats / ParamStats, quiet to CheckStats.
+def _dead(dead_fraction: float | None) -> bool:
+    return dead_fraction is not None and dead_fraction >= DEAD_FRACTION
+
+
+def _saturated(saturated_fraction: float | None) -> bool:
+    return saturated_fraction is not None and saturated_fraction >= SATURATED_FRACTION
+
+
+def _flow_breaks(ratio: float) -> bool:
+    """The gradient entering the first layer with parameters / the one entering the last."""
+    return not VANISHING <= ratio <= EXPLODING
+
+
+def _median(ordered: list[float]) -> float:
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2  # statistics.median's
+
+
+def _rate_is_off(ordered: list[float]) -> bool:
+    """The weights' update:data ratios, sorted: the median too high or the largest too low."""
+    return not (LR_LOW <= ordered[-1] and _median(ordered) <= LR_HIGH)
 
 
 def judge(layers: list[LayerStats], params: list[ParamStats], loss: float | None = None) -> list[Finding]:
@@ -168,13 +186,13 @@ def _non_finite(layers: list[LayerStats], params: list[ParamStats], loss: float 
 def _activations(layers: list[LayerStats]) -> list[Finding]:
     found = []
     for s in layers:
-        if s.dead_fraction is not None and s.dead_fraction >= DEAD_FRACTION:
+        if _dead(s.dead_fraction):
             found.append(Finding(
                 "dead_relu", s.name,
                 {"dead_fraction": s.dead_fraction, "zero_fraction": s.zero_fraction},
                 f"{s.dead_fraction:.0%} of the units output 0 for every sample ({s.zero_fraction:.0%} of "
                 "all outputs are 0); ReLU'(x) = 0 there, so no gradient reaches the weights before it"))
-        if s.saturated_fraction is not None and s.saturated_fraction >= SATURATED_FRACTION:
+        if _saturated(s.saturated_fraction):
             slope = "1 - y**2 < 0.06" if s.kind == "Tanh" else "y (1 - y) < 0.015"
             found.append(Finding(
                 "saturated", s.name, {"saturated_fraction": s.saturated_fraction, "std": s.std},
@@ -189,7 +207,7 @@ def _gradient_flow(layers: list[LayerStats]) -> list[Finding]:
         return []
     first, last = flowing[0], flowing[-1]
     ratio = first.grad_rms / last.grad_rms
-    if VANISHING <= ratio <= EXPLODING:
+    if not _flow_breaks(ratio):
         return []
     evidence = {"first_layer": first.name, "last_layer": last.name, "first_grad_rms": first.grad_rms,
                 "last_grad_rms": last.grad_rms, "ratio": ratio,
@@ -211,9 +229,9 @@ def _learning_rate(params: list[ParamStats]) -> list[Finding]:
     if not weights:
         return []
     ratios = sorted(p.update_ratio for p in weights)
-    median = statistics.median(ratios)
-    if LR_LOW <= ratios[-1] and median <= LR_HIGH:
+    if not _rate_is_off(ratios):
         return []
+    median = _median(ratios)
     evidence = {"update_ratio": {p.name: p.update_ratio for p in weights}, "median": median}
     if median > LR_HIGH:
         worst = max(weights, key=lambda p: p.update_ratio)

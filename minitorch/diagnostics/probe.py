@@ -140,14 +140,38 @@ def unit_plan(model: Module, names: dict[int, str]) -> list[tuple[str, Module]]:
     return [(names.get(id(model), type(model).__name__), model)]
 
 
-def plan_forward(plan: list[tuple[str, Module]], x: Any) -> tuple[list[Unit], Any]:
-    """As ``units_forward`` along a ``unit_plan``: the units and the model's output."""
-    units = []
-    for name, module in plan:
-        out = module(x)
-        units.append(Unit(name, module, x, out))
-        x = out
-    return units, x
+def plan_forward(modules: list[Module], x: Any) -> list[Any]:
+    """As ``units_forward`` along a ``unit_plan``'s modules: each one's output, in order (the
+    last is the model's output). ``module.forward(x)`` is what ``Module.__call__`` calls; a class
+    with a ``__call__`` of its own is called."""
+    ys = []
+    for module in modules:
+        x = module.forward(x) if type(module).__call__ is _MODULE_CALL else module(x)
+        ys.append(x)
+    return ys
+
+
+_MODULE_CALL = Module.__call__
+
+
+def plan_backward_params(modules: list[Module], first: int, dy: Any) -> list[Any]:
+    """As ``units_backward_params`` along a ``unit_plan``'s modules, whose first with Parameters
+    is ``first`` (``len(modules)``: none): the gradient entering each module (None below ``first``)."""
+    dys: list[Any] = [None] * len(modules)
+    for i in range(len(modules) - 1, first, -1):
+        dys[i] = dy
+        if dy is None:  # an integer input below (token ids): nothing flows further down
+            call_frames.discard_newest(modules[i])
+            continue
+        dy = modules[i].backward(dy)
+        if isinstance(dy, tuple):
+            dy = dy[0]
+    if first < len(modules):
+        dys[first] = dy
+        modules[first].backward_params(dy)
+    for i in range(first - 1, -1, -1):
+        call_frames.discard_newest(modules[i])
+    return dys
 
 
 def units_backward(units: list[Unit], dy: Any) -> Any:
@@ -174,12 +198,9 @@ def units_backward_params(units: list[Unit], dy: Any, has_params: list[bool] | N
     if has_params is None:
         has_params = [bool(unit.module.parameters()) for unit in units]
     first = has_params.index(True) if True in has_params else len(units)
-    dy = units_backward(units[first + 1 :], dy)
-    if first < len(units):
-        units[first].dy = dy
-        units[first].module.backward_params(dy)
-    for unit in reversed(units[:first]):
-        call_frames.discard_newest(unit.module)
+    dys = plan_backward_params([unit.module for unit in units], first, dy)
+    for unit, unit_dy in zip(units, dys, strict=True):
+        unit.dy = unit_dy
 
 
 def frame_depths(*modules: Any) -> dict[int, tuple[Module, int]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from itertools import accumulate
+from operator import attrgetter, methodcaller
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from minitorch.module import Module, Parameter
 
 SATURATION = 0.97  # |tanh| or |2 sigmoid - 1| above this: the local derivative is below ~6 % of its peak
 SAMPLE = 2000  # values kept per layer for histograms
+_get_data, _ravel = attrgetter("data"), methodcaller("ravel")  # C-level steps of a map over Parameters
 
 
 @dataclass(slots=True)  # slots: a report builds one per layer
@@ -63,21 +64,24 @@ class Layout:
     activation each unit is, which own Parameters. Listed once per run when the units are the same
     at every check. ``units``: (name, module) pairs; ``named``: ``list(model.named_parameters())``."""
 
-    __slots__ = ("names", "kinds", "activations", "has_params", "params", "param_names", "param_layers",
-                 "param_shapes", "is_weight")
+    __slots__ = ("names", "kinds", "roles", "has_params", "params", "param_names", "param_layers",
+                 "param_shapes", "is_weight", "kept", "kept_params", "weight_slots", "narrow")
 
     def __init__(self, units: list[tuple[str, Module]], named: list[tuple[str, Parameter]],
                  has_params: list[bool] | None = None) -> None:
         self.names = [name for name, _ in units]
         self.kinds = [type(module).__name__ for _, module in units]
-        roles = [_role(module) for _, module in units]
-        self.activations = [(i, role) for i, role in enumerate(roles) if role]  # (unit, "relu"/...)
+        self.roles = [_role(module) for _, module in units]  # "relu" / "tanh" / "sigmoid" / None
         self.has_params = [bool(m.parameters()) for _, m in units] if has_params is None else has_params
         self.params = [p for _, p in named]
         self.param_names = [name for name, _ in named]
         self.param_layers = [name.rpartition(".")[0] for name, _ in named]
         self.param_shapes = [p.shape for _, p in named]
         self.is_weight = [len(shape) >= 2 for shape in self.param_shapes]  # the learning-rate rule's weights
+        self.kept = [i for i, p in enumerate(self.params) if p.size]  # reduceat: non-empty segments only
+        self.kept_params = [self.params[i] for i in self.kept]
+        self.weight_slots = [(j, i) for j, i in enumerate(self.kept) if self.is_weight[i]]
+        self.narrow = all(p.data.dtype.itemsize <= 4 for p in self.params)  # float32 or narrower
 
 
 def _role(module: Module) -> str | None:
@@ -102,123 +106,195 @@ class CheckStats:
     output and gradient segments are the histogram samples (and give the outputs' sums, which only
     the table needs, when the stats objects are built); the data segment is the copy of the
     weights that ``after_step`` measures the step against. Larger outputs and gradients get a sum
-    and a dot product each and a strided sample. A ReLU adds two ``count_nonzero`` and an
-    ``any``, a Tanh/Sigmoid one comparison. The square of a NaN/inf is NaN/inf, so ``finite``
-    (every sum of squares is finite) says the values are; otherwise the element-wise ``isfinite``
-    and the stats objects are needed at once, while the arrays are at hand.
+    and a dot product each and a strided sample. A ReLU adds an ``any`` and a ``count_nonzero``
+    (its zero fraction is counted on the copy when the report is read), a Tanh/Sigmoid one
+    comparison. The square of a NaN/inf is NaN/inf, so ``finite`` (every sum of squares is
+    finite) says the values are; otherwise the element-wise ``isfinite`` and the stats objects
+    are needed at once, while the arrays are at hand. Float32 arrays squared in float64 cannot
+    overflow and inf * inf raises no flag, so only a float64 array needs ``np.errstate``.
     """
 
     __slots__ = ("layout", "finite", "_buf", "_starts", "_small_y", "_small_dy", "_shapes", "_squares",
-                 "_big", "_extras", "_kept", "_graded", "_empty_grads", "_updates", "_layers", "_params")
+                 "_big", "_extras", "_kept", "_graded", "_empty_grads", "_updates", "_layers", "_params",
+                 "_narrow", "_data_at")
 
     def __init__(self, layout: Layout, ys: list[Any], dys: list[Any], grads: list[np.ndarray | None]) -> None:
         self.layout = layout
         self._layers: list[LayerStats] | None = None
         self._params: list[ParamStats] | None = None
         self._updates: list[float] | None = None
-        arrays = self._segments(ys, dys, grads)
-        self._starts = starts = list(accumulate([a.size for a in arrays], initial=0))
-        with np.errstate(all="ignore"):
-            if arrays:
-                self._buf = buf = np.concatenate(arrays, axis=None, dtype=np.float64)
-                self._squares = np.add.reduceat(buf * buf, starts[:-1]).tolist()
-            else:
-                self._buf, self._squares = np.zeros(0), []
-            self._extras = [(i, _activation(role, ys[i])) for i, role in layout.activations
-                            if isinstance(ys[i], np.ndarray) and ys[i].dtype.kind == "f" and ys[i].size]
-        self.finite = math.isfinite(sum(self._squares) + sum(b[5] for b in self._big))
+        arrays, starts = self._segments(ys, dys, grads)
+        self._starts = starts
+        if not arrays:
+            self._buf, self._squares = np.zeros(0), []
+        elif self._narrow:  # float32 or narrower, squared in float64: no overflow, and inf*inf warns not
+            self._buf = buf = np.concatenate(arrays, dtype=np.float64)
+            self._squares = np.add.reduceat(np.multiply(buf, buf), starts[:-1]).tolist()
+        else:
+            with np.errstate(all="ignore"):
+                self._buf = buf = np.concatenate(arrays, dtype=np.float64)
+                self._squares = np.add.reduceat(np.multiply(buf, buf), starts[:-1]).tolist()
+        total = sum(self._squares)
+        for segment in self._big:
+            total += segment[5]
+        self.finite = math.isfinite(total)
         if not self.finite:  # NaN/inf somewhere: which arrays hold it needs them, now
             self._layers = self._build_layers(ys, dys)
             self._params = self._build_params(grads)
 
-    def _segments(self, ys: list[Any], dys: list[Any], grads: list[np.ndarray | None]) -> list[np.ndarray]:
-        """The arrays that go in the vector, in its order: outputs, incoming gradients (those of up
-        to SAMPLE values; the larger ones are summed on their own), Parameters' data, gradients."""
+    def _segments(self, ys: list[Any], dys: list[Any], grads: list[np.ndarray | None]
+                  ) -> tuple[list[np.ndarray], list[int]]:
+        """The arrays that go in the vector, flattened, in its order: outputs, incoming gradients
+        (those of up to SAMPLE values; the larger ones are summed on their own), Parameters' data,
+        gradients; and where each starts (with the end). The activations' fractions on the way.
+        ``_narrow``: every array is float32 or narrower (the arithmetic then needs no ``errstate``).
+        Plain loops: a check runs with its code out of the CPU caches, where each comprehension
+        is one more function to fetch and call (Python 3.11)."""
+        layout = self.layout
         arrays: list[np.ndarray] = []
-        small_y, small_dy, shapes, big = [], [], [], []
+        starts = [0]
+        end = 0
+        narrow = layout.narrow
+        small_y, small_dy, shapes, big, extras = [], [], [], [], []
+        roles = layout.roles
         for i, y in enumerate(ys):
-            if not (isinstance(y, np.ndarray) and y.dtype.kind == "f" and y.size):
+            if not isinstance(y, np.ndarray):
+                continue
+            dtype, size = y.dtype, y.size
+            if dtype.kind != "f" or not size:
                 continue  # an integer input has no statistics
-            if y.size <= SAMPLE:
+            if roles[i] is not None:  # a small output's zero fraction is counted on its copy, when read
+                extras.append((i, _activation(roles[i], y, size > SAMPLE)))
+            if size <= SAMPLE:
                 small_y.append(i)
                 shapes.append(y.shape)
-                arrays.append(y)
+                arrays.append(y.ravel())
+                end += size
+                starts.append(end)
+                if dtype.itemsize > 4:
+                    narrow = False
             else:  # (unit, forward, shape, size, sum, sum of squares, sample)
                 big.append(_big(i, y, True))
         for i, dy in enumerate(dys):
-            if not (isinstance(dy, np.ndarray) and dy.dtype.kind == "f" and dy.size):
+            if not isinstance(dy, np.ndarray):
+                continue
+            dtype, size = dy.dtype, dy.size
+            if dtype.kind != "f" or not size:
                 continue  # no gradient reached this unit
-            if dy.size <= SAMPLE:
+            if size <= SAMPLE:
                 small_dy.append(i)
-                arrays.append(dy)
+                arrays.append(dy.ravel())
+                end += size
+                starts.append(end)
+                if dtype.itemsize > 4:
+                    narrow = False
             else:
                 big.append(_big(i, dy, False))
-        self._small_y, self._small_dy, self._shapes, self._big = small_y, small_dy, shapes, big
-        self._kept = [i for i, p in enumerate(self.layout.params) if p.size]  # reduceat: non-empty segments
-        self._graded = [i for i, g in enumerate(grads) if g is not None and g.size]
-        self._empty_grads = [i for i, g in enumerate(grads) if g is not None and not g.size]
-        params = self.layout.params
-        return arrays + [params[i].data for i in self._kept] + [grads[i] for i in self._graded]
-
-    def _data_segments(self) -> tuple[int, int]:
-        """The first and the last + 1 segment of the Parameters' data in the vector."""
-        first = len(self._small_y) + len(self._small_dy)
-        return first, first + len(self._kept)
+        data_from = len(arrays)
+        arrays.extend(map(_ravel, map(_get_data, layout.kept_params)))
+        for data in arrays[data_from:]:  # the sizes of today's arrays
+            end += data.size
+            starts.append(end)
+        graded, empty = [], []
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            size = g.size
+            if size:
+                graded.append(i)
+                arrays.append(g.ravel())
+                end += size
+                starts.append(end)
+                if g.dtype.itemsize > 4:
+                    narrow = False
+            else:
+                empty.append(i)
+        self._small_y, self._small_dy, self._shapes = small_y, small_dy, shapes
+        self._big, self._extras = big, extras
+        self._kept, self._graded, self._empty_grads = layout.kept, graded, empty
+        self._narrow = narrow
+        first = len(small_y) + len(small_dy)
+        self._data_at = (first, first + len(layout.kept))  # the data's first and last + 1 segment
+        return arrays, starts
 
     def after_step(self) -> None:
         """The step the optimizer took: each Parameter's sum of squared changes since the copy
         (one ``concatenate``, one ``reduceat``); a non-finite one flags its Parameter at once.
         The Parameters' part of the vector is let go (kept only when it is the smaller part)."""
         params, starts = self.layout.params, self._starts
-        first, last = self._data_segments()
+        first, last = self._data_at
         units_end, data_end = starts[first], starts[last]
-        if self._kept:
+        if self._kept and self._narrow and self.finite:  # the copy is finite and float32: nothing warns
+            self._updates = self._update_squares(first, units_end, data_end)
+        elif self._kept:
             with np.errstate(all="ignore"):
-                now = np.concatenate([params[i].data for i in self._kept], axis=None, dtype=np.float64)
-                np.subtract(now, self._buf[units_end:data_end], out=now)
-                np.multiply(now, now, out=now)
-                self._updates = np.add.reduceat(now, [s - units_end for s in starts[first:last]]).tolist()
+                self._updates = self._update_squares(first, units_end, data_end)
         else:
             self._updates = []
         if self._buf.size - units_end > units_end:
             self._buf = self._buf[:units_end].copy()  # a report keeps the samples, not the weights
         if self._params is not None:  # built already (a NaN/inf at the check)
             self._set_update_ratios(self._params)
-        if not math.isfinite(sum(self._updates)):
+        if not math.isfinite(sum(self._updates)):  # a NaN/inf update: which Parameter, at once
             self.finite = False
             stats = self.params()
             for i, squares in zip(self._kept, self._updates, strict=True):
                 stats[i].update_finite = math.isfinite(squares) or bool(np.isfinite(params[i].data).all())
 
+    def _update_squares(self, first: int, units_end: int, data_end: int) -> list[float]:
+        """Each kept Parameter's sum of squared changes since the copy in the vector (whose
+        segment ``first`` is the first Parameter's data, from ``units_end`` to ``data_end``)."""
+        now = np.concatenate(list(map(_ravel, map(_get_data, self.layout.kept_params))), dtype=np.float64)
+        np.subtract(now, self._buf[units_end:data_end], out=now)
+        np.multiply(now, now, out=now)
+        kept_starts = []
+        for start in self._starts[first: first + len(self._kept)]:
+            kept_starts.append(start - units_end)
+        return np.add.reduceat(now, kept_starts).tolist()
+
     # ------------------------------------------------------------------ reading them
-    def activations(self) -> list[tuple[int, tuple[float | None, float | None, float | None]]]:
-        """(unit, (zero fraction, dead fraction, saturated fraction)) per ReLU/Tanh/Sigmoid unit."""
-        return self._extras
-
-    def flow(self) -> list[float]:
-        """The rms of the gradient entering each unit with Parameters, in order (``LayerStats.grad_rms``)."""
-        has_params, squares, starts = self.layout.has_params, self._squares, self._starts
-        ordered = [(i, math.sqrt(squares[k]) / math.sqrt(starts[k + 1] - starts[k]))
-                   for k, i in enumerate(self._small_dy, len(self._small_y)) if has_params[i]]
+    def rule_inputs(self) -> tuple[list[tuple[int, tuple[float | None, ...]]], float | None, list[float]]:
+        """What the verdict rules read, from the numbers alone (``findings.quiet``):
+        - per ReLU/Tanh/Sigmoid unit (unit, (zero fraction or None, dead fraction, saturated fraction));
+        - the rms of the gradient entering the first unit with Parameters over the last's, among
+          those it reaches with rms > 0 (``LayerStats.grad_rms``), None with fewer than two;
+        - the update:data ratios of the weights (2+ dimensions) that have a gradient, sorted."""
+        layout, squares, starts, sqrt = self.layout, self._squares, self._starts, math.sqrt
+        has_params = layout.has_params
+        flowing = []
+        for k, i in enumerate(self._small_dy, len(self._small_y)):
+            if has_params[i]:
+                flowing.append((i, sqrt(squares[k]) / sqrt(starts[k + 1] - starts[k])))
         if self._big:  # the larger gradients were summed apart: back in unit order
-            ordered += [(i, math.sqrt(sq) / math.sqrt(size)) for i, forward, _, size, _, sq, _ in self._big
-                        if not forward and has_params[i]]
-            ordered.sort(key=_first)
-        return [r for _, r in ordered]
-
-    def weight_ratios(self) -> list[float]:
-        """The update:data ratios of the weights (2+ dimensions) that have a gradient (``ParamStats``'s)."""
-        is_weight, squares, starts = self.layout.is_weight, self._squares, self._starts
-        first, last = self._data_segments()
-        with_grad = {i for k, i in enumerate(self._graded, last) if squares[k] / (starts[k + 1] - starts[k])}
-        ratios = []
-        for k, i, update in zip(range(first, last), self._kept, self._updates or (), strict=False):
-            if is_weight[i] and i in with_grad:
-                size = starts[k + 1] - starts[k]
-                data_rms = math.sqrt(squares[k] / size)
-                if data_rms > 0:
-                    ratios.append(math.sqrt(update / size) / data_rms)
-        return ratios
+            for i, forward, _, size, _, sq, _ in self._big:
+                if not forward and has_params[i]:
+                    flowing.append((i, sqrt(sq) / sqrt(size)))
+            flowing.sort(key=_first)
+        first_rms = last_rms = 0.0
+        count = 0
+        for _, rms in flowing:
+            if rms > 0:
+                if not count:
+                    first_rms = rms
+                last_rms = rms
+                count += 1
+        flow = first_rms / last_rms if count >= 2 else None
+        first, last = self._data_at
+        graded = self._graded
+        # the gradient's segment of each Parameter: right after the data's when every kept one has one
+        grad_at = None if graded == self._kept else {i: k for k, i in enumerate(graded, last)}
+        updates, ratios = self._updates, []
+        for j, i in layout.weight_slots:  # (place among the kept, Parameter) of each weight
+            k = first + j
+            g = last + j if grad_at is None else grad_at.get(i)
+            if updates is None or g is None or not squares[g] / (starts[g + 1] - starts[g]):
+                continue  # no step measured, or no gradient (dead units): says nothing about the rate
+            size = starts[k + 1] - starts[k]
+            data_rms = sqrt(squares[k] / size)
+            if data_rms > 0:
+                ratios.append(sqrt(updates[j] / size) / data_rms)
+        ratios.sort()
+        return self._extras, flow, ratios
 
     def layers(self) -> list[LayerStats]:
         if self._layers is None:
@@ -252,8 +328,12 @@ class CheckStats:
             stats.mean = total / size
             stats.std = math.sqrt(max(sq / size - stats.mean * stats.mean, 0.0))  # NaN stays NaN
             stats.finite = (math.isfinite(total) and math.isfinite(sq)) or bool(np.isfinite(ys[i]).all())
+        copies = {i: k for k, i in enumerate(self._small_y)}
         for i, (zero, dead, saturated) in self._extras:
             stats = layers[i]
+            if zero is None and dead is not None:  # a ReLU's small output: counted on its copy
+                copy = buf[starts[copies[i]]: starts[copies[i] + 1]]
+                zero = 1.0 - int(np.count_nonzero(copy)) / copy.size
             stats.zero_fraction, stats.dead_fraction, stats.saturated_fraction = zero, dead, saturated
         for i, size, sq, sample in backward:
             stats = layers[i]
@@ -266,7 +346,7 @@ class CheckStats:
     def _build_params(self, grads: list[np.ndarray | None] | None) -> list[ParamStats]:
         layout, squares, starts = self.layout, self._squares, self._starts
         params = layout.params
-        first, last = self._data_segments()
+        first, last = self._data_at
         stats = [ParamStats(name, layer, shape, 0.0) for name, layer, shape in
                  zip(layout.param_names, layout.param_layers, layout.param_shapes, strict=True)]
         for k, i in enumerate(self._kept, first):
@@ -284,7 +364,7 @@ class CheckStats:
         return stats
 
     def _set_update_ratios(self, stats: list[ParamStats]) -> None:
-        starts, first = self._starts, self._data_segments()[0]
+        starts, first = self._starts, self._data_at[0]
         for k, i, squares in zip(range(first, first + len(self._kept)), self._kept, self._updates or [],
                                  strict=False):
             if stats[i].data_rms > 0:
@@ -308,15 +388,20 @@ def _first(item: tuple[Any, ...]) -> Any:
 def _big(i: int, a: np.ndarray, forward: bool) -> tuple[int, bool, Any, int, float, float, np.ndarray]:
     """In place of a segment of the shared vector: a sum and a dot product, and a strided sample."""
     flat = a.ravel()
-    total = float(flat.sum(dtype=np.float64)) if forward else 0.0
-    return i, forward, a.shape, a.size, total, float(np.dot(flat, flat)), _sample(flat)
+    with np.errstate(all="ignore"):  # the dot product in the array's own dtype may overflow
+        total = float(flat.sum(dtype=np.float64)) if forward else 0.0
+        squares = float(np.dot(flat, flat))
+    return i, forward, a.shape, a.size, total, squares, _sample(flat)
 
 
-def _activation(role: str, y: np.ndarray) -> tuple[float | None, float | None, float | None]:
-    """(zero fraction, dead fraction) of a ReLU's output, (saturated fraction) of a Tanh/Sigmoid's."""
+def _activation(role: str, y: np.ndarray, zeros: bool = True
+                ) -> tuple[float | None, float | None, float | None]:
+    """(zero fraction, dead fraction) of a ReLU's output, (saturated fraction) of a Tanh/Sigmoid's.
+    ``zeros=False``: the zero fraction is left None (counted later on a float64 copy of ``y``:
+    the same count, as the copy keeps every zero a zero and every other value non-zero)."""
     n = y.size
     if role == "relu":
-        return 1.0 - int(np.count_nonzero(y)) / n, _dead_fraction(y), None
+        return (1.0 - int(np.count_nonzero(y)) / n) if zeros else None, _dead_fraction(y), None
     if role == "tanh":
         return None, None, int(np.count_nonzero(np.abs(y) > SATURATION)) / n
     return None, None, int(np.count_nonzero(np.abs(y - 0.5) > SATURATION / 2)) / n
@@ -325,12 +410,13 @@ def _activation(role: str, y: np.ndarray) -> tuple[float | None, float | None, f
 def _dead_fraction(y: np.ndarray) -> float:
     """The fraction of units that are 0 everywhere: a feature (last axis) of (N, F) or (N, L, F)
     outputs, a channel (axis 1) of (N, C, H, W) feature maps, over the whole batch."""
+    any_ = np.logical_or.reduce  # what ndarray.any calls
     if y.ndim == 2:
-        alive = y.any(axis=0)
+        alive = any_(y, axis=0)
     elif y.ndim == 4:
-        alive = y.any(axis=(0, 2, 3))
+        alive = any_(y, axis=(0, 2, 3))
     elif y.ndim >= 2:
-        alive = y.reshape(-1, y.shape[-1]).any(axis=0)
+        alive = any_(y.reshape(-1, y.shape[-1]), axis=0)
     else:
         alive = y
     return 1.0 - int(np.count_nonzero(alive)) / max(alive.size, 1)

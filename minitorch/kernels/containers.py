@@ -15,10 +15,14 @@ For a small model those Python calls cost more than the arithmetic. Here a chain
   here in the right shape and dtype, so its check is skipped.
 
 The same numbers as the children's own calls, bitwise (the same NumPy calls on the same arrays),
-tested in tests/test_kernels.py. Anything else (another layer type, a weight of
-``SMALL_WEIGHT_BYTES`` or more, a frozen Parameter, a layer used twice in the chain, a 3-D input,
-``no_grad``, a recording parent, a module busy in a call, a patched layer method) declines: the
-function returns ``NotImplemented`` and the children are called one by one.
+tested in tests/test_kernels.py. Forward runs any other child (another layer type, a weight of
+``SMALL_WEIGHT_BYTES`` or more, a patched instance method) by its own call, as the plain loop
+does; under ``no_grad``, inside a recording parent or with a layer method patched on the class it
+declines (returns ``NotImplemented``: the children are called one by one). Backward declines for
+anything but the cases it is written for (a frozen Parameter, a layer used twice in the chain, a
+3-D input, a module busy in a call, a patched method, a large weight). A first gradient goes into
+its slot of the flat buffer of ``kernels/flat.py`` when the Parameter has a free one (the SGD
+update is then one pass), else it is the fresh product itself.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import numpy as np
 from minitorch import call_frames
 from minitorch.dtypes import as_floating
 from minitorch.grad_mode import _state as _grad_state
+from minitorch.kernels.flat import grad_home
+from minitorch.parameter import Parameter
 
 _hide = call_frames._hide
 # A chain with a weight this large runs child by child, through the layer kernels (kernels/layers.py),
@@ -38,11 +44,10 @@ _hide = call_frames._hide
 SMALL_WEIGHT_BYTES = 65536
 Linear: Any = None  # the layer classes, named by the layers package (register_chain_layers)
 ReLU: Any = None
-_CHAIN_TYPES: set[type] = set()
-_FORWARD_NAMES = ("forward",)
-_BACKWARD_NAMES = ("backward", "backward_params", "backward_input")
-_METHODS = _FORWARD_NAMES + _BACKWARD_NAMES
-_own_methods: list[tuple[type, str, Any]] = []  # (class, name, method as defined)
+_METHODS = ("forward", "backward", "backward_params", "backward_input")
+# "Linear.forward" -> the method as the class defines it: a method patched on the class or an
+# instance (a hook, a probe) must run, so then the children are called one by one
+_own: dict[str, Any] = {}
 
 
 def register_chain_layers(linear: type, relu: type) -> None:
@@ -50,25 +55,25 @@ def register_chain_layers(linear: type, relu: type) -> None:
     it is imported: the fast room imports no layer. Until then every chain runs child by child."""
     global Linear, ReLU
     Linear, ReLU = linear, relu
-    _CHAIN_TYPES.update((linear, relu))
-    _own_methods.extend((cls, name, getattr(cls, name)) for cls in (linear, relu) for name in _METHODS)
+    _own.update((f"{cls.__name__}.{name}", getattr(cls, name)) for cls in (linear, relu) for name in _METHODS)
 
 
-def _methods_are_own(children: Any, names: tuple[str, ...]) -> bool:
-    """The Linear and ReLU methods ``names`` are the library's, not patched on the class or an
-    instance: a patched method (a hook, a probe) must run, so then the children are called one by one."""
-    for cls, name, own in _own_methods:
-        if name in names and getattr(cls, name) is not own:
-            return False
-    for m in children:
-        d = m.__dict__
-        for name in names:
-            if name in d:
-                return False
-    return True
+def _own_forwards() -> bool:
+    """Linear's and ReLU's ``forward`` are the classes' own (unrolled: this runs once per step)."""
+    return Linear.forward is _own["Linear.forward"] and ReLU.forward is _own["ReLU.forward"]
 
 
-def sequential_forward(model: Any, x: np.ndarray) -> Any:
+def _own_backwards() -> bool:
+    """Linear's and ReLU's backward methods are the classes' own (unrolled: once per step)."""
+    own = _own
+    return (Linear.backward is own["Linear.backward"] and ReLU.backward is own["ReLU.backward"]
+            and Linear.backward_params is own["Linear.backward_params"]
+            and ReLU.backward_params is own["ReLU.backward_params"]
+            and Linear.backward_input is own["Linear.backward_input"]
+            and ReLU.backward_input is own["ReLU.backward_input"])
+
+
+def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = None) -> Any:
     """``Sequential.forward`` for a chain of Linear and ReLU: y = m_k(...m_1(x)), one frame per child.
 
     Per child, what its frame wrapper does around its forward kernel, inline:
@@ -78,41 +83,51 @@ def sequential_forward(model: Any, x: np.ndarray) -> Any:
     call, which costs more than the comparison itself on small arrays). The same numbers as the
     children's own forwards, bitwise. Saves per child ``Module.__call__``, the wrapper's call, the
     layer's ``forward``, its kernel's call and its ``__setattr__`` (five Python calls).
+    Any other child (another layer type, a Linear with a weight of ``SMALL_WEIGHT_BYTES`` or more,
+    a ReLU of an input that large (its kernel keeps the mask in the pool), a method patched on the
+    instance, a module already inside a call) is called as the plain loop calls it, ``x = m(x)``:
+    the chain's result and frames are what the plain loop leaves.
+    ``outputs`` (a list): each child's output is appended to it, in order (what a walk calling the
+    children one by one would keep; ``mt.Diagnostics`` reads them on a check step).
     """
-    children = model.__dict__["_modules"].values()
-    if not _grad_state.enabled or call_frames._recorders:
+    if not _grad_state.enabled or call_frames._recorders or not _own_forwards():
         return NotImplemented
-    for m in children:
-        if type(m) not in _CHAIN_TYPES or (type(m) is Linear and m.W.data.nbytes >= SMALL_WEIGHT_BYTES):
-            return NotImplemented
-    if not _methods_are_own(children, _FORWARD_NAMES):
-        return NotImplemented
-    for m in children:
-        d = m.__dict__
-        if d["_frame"] is not None:  # re-entered: never in a plain chain; the plain call handles it
+    for m in model.__dict__["_modules"].values():
+        kind, d = type(m), m.__dict__
+        if ((kind is not Linear and kind is not ReLU) or "forward" in d or d["_frame"] is not None
+                or (d["W"].data.nbytes if kind is Linear else getattr(x, "nbytes", 0)) >= SMALL_WEIGHT_BYTES):
             x = m(x)
+            if outputs is not None:
+                outputs.append(x)
             continue
         shown = d["_shown"]
         if shown is not None:
             _hide(d, shown)
             d["_shown"] = None
         if type(m) is Linear:
-            W = m.W.data
+            W = d["W"].data
             if not (type(x) is np.ndarray and x.dtype == W.dtype and x.ndim and x.shape[-1] == m.in_features):
                 x = m._check_input(x)
+            d["_x"] = x
             frame = {"_x": x}
             x = x @ W
-            if m.b is not None:
-                x += m.b.data  # the fresh product: no y + b temporary
+            b = d["b"]
+            if b is not None:
+                x += b.data  # the fresh product: no y + b temporary
         else:
             if type(x) is not np.ndarray or x.dtype.kind != "f":
                 x = as_floating(x, "ReLU")
-            zero = _zero(x.dtype)
-            frame = {"_mask": (x > zero).astype(x.dtype)}
+            zero = _ZEROS.get(x.dtype)
+            if zero is None:
+                zero = _zero(x.dtype)
+            mask = (x > zero).astype(x.dtype)
+            d["_mask"] = mask
+            frame = {"_mask": mask}
             x = np.maximum(x, zero)
-        d.update(frame)
         d["_stack"].append(frame)
         d["_shown"] = frame
+        if outputs is not None:
+            outputs.append(x)
     return x
 
 
@@ -128,7 +143,9 @@ def _zero(dtype: np.dtype) -> np.ndarray:
     return zero
 
 
-def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
+def sequential_backward(
+    model: Any, dy: np.ndarray, params_only: bool, incoming: list[Any] | None = None
+) -> Any:
     """``Sequential.backward`` (``params_only`` False: returns dx) or ``backward_params`` (None).
 
     Per child, last first, its newest frame is consumed and its formula applied:
@@ -139,78 +156,111 @@ def sequential_backward(model: Any, dy: np.ndarray, params_only: bool) -> Any:
     gradient after ``zero_grad()`` is the fresh product itself (no copy), as the layer kernel does.
     Saves per child the wrapper's call, ``Module.backward``, the two halves' calls, their
     ``_cached`` and ``_check_grad`` calls (one dy check in all).
+    ``incoming`` (a list): filled with the gradient entering each child (the dy passed, for the
+    last; None for a child not run: with ``params_only``, those below the first Linear), what a
+    walk calling the children's backwards would record.
     """
     children = list(model.__dict__["_modules"].values())
-    if not children or not _chain_applies(children) or not _methods_are_own(children, _BACKWARD_NAMES):
+    frames = _waiting_frames(children) if children and _own_backwards() else None
+    if frames is None:
         return NotImplemented
-    last = children[-1]
-    frame = last.__dict__["_stack"][-1]
+    last, frame = children[-1], frames[-1]
     if type(last) is Linear:
         x = frame["_x"]
         shape, dtype = x.shape[:-1] + (last.out_features,), last.W.data.dtype
     else:
         mask = frame["_mask"]
         shape, dtype = mask.shape, mask.dtype
-    dy = np.asarray(dy, dtype=dtype)
+    given, dy = dy, np.asarray(dy, dtype=dtype)
     if dy.shape != shape:
         return NotImplemented  # the plain path raises the child's own error, its call left waiting
     first = 0
     while first < len(children) and type(children[first]) is not Linear:
         first += 1
     stop = first if params_only else 0
+    hide = _hide
+    if incoming is not None:
+        incoming[:] = [None] * len(children)
+        if stop < len(children):
+            incoming[-1] = given
     for i in range(len(children) - 1, stop - 1, -1):
-        m = children[i]
-        frame = _pop(m)
+        m, frame = children[i], frames[i]
+        if incoming is not None and i < len(children) - 1:
+            incoming[i] = dy
+        d = m.__dict__
+        d["_stack"].pop()  # the frame is consumed as the backward wrapper consumes it
+        shown = d["_shown"]
+        if shown is not None and shown is not frame:
+            hide(d, shown)
+        d["_shown"] = None
         if type(m) is Linear:
+            d["_x"] = None
+            W, b = d["W"], d["b"]
             x = frame["_x"]
-            m.W.accumulate_matmul(x.T, dy)
-            b = m.b
+            if len(frame) != 1:
+                hide(d, frame)
+            if W.grad is not None or type(W) is not Parameter:
+                W.accumulate_matmul(x.T, dy)
+            else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free
+                home = grad_home(W)
+                if home is not None and x.dtype == home.dtype == dy.dtype:
+                    W.grad = np.matmul(x.T, dy, home)
+                else:  # adopted, cast if need be
+                    g = x.T @ dy
+                    W.grad = g if g.dtype == W.data.dtype else g.astype(W.data.dtype)
             if b is not None:
-                db = np.add.reduce(dy, axis=0)
-                if b.grad is None and db.dtype == b.data.dtype:
-                    b.grad = db  # fresh, held by nobody else
+                home = grad_home(b) if b.grad is None and type(b) is Parameter else None
+                if home is not None and dy.dtype == home.dtype:
+                    b.grad = np.add.reduce(dy, 0, None, home)
                 else:
-                    b.accumulate_grad(db)
+                    db = np.add.reduce(dy, 0)
+                    if b.grad is None and db.dtype == b.data.dtype:
+                        b.grad = db  # fresh, held by nobody else
+                    else:
+                        b.accumulate_grad(db)
             if i > stop or not params_only:
-                dy = dy @ m.W.data.T
+                dy = dy @ W.data.T
         else:
+            d["_mask"] = None
+            if len(frame) != 1:
+                hide(d, frame)
             dy = dy * frame["_mask"]
-    for m in children[:stop]:  # params_only: the chain below the first Linear needs no dx
-        _pop(m)
+    for i in range(stop):  # params_only: the chain below the first Linear needs no dx
+        _pop(children[i].__dict__, frames[i])
     return None if params_only else dy
 
 
-def _chain_applies(children: list[Any]) -> bool:
-    """Only Linear and ReLU, each once, each with a waiting frame and not inside a call; every
-    Parameter trainable; 2-D inputs (the cases the loop above is written for)."""
-    seen = set()
+def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
+    """Each child's newest waiting frame, if the loop above applies, else None: only Linear and
+    ReLU, each once, none patched on the instance, each with a waiting frame and not inside a call;
+    every Parameter trainable; 2-D inputs (the cases the loop is written for)."""
+    frames = []
     for m in children:
-        kind = type(m)
-        d = m.__dict__
-        if (kind is not Linear and kind is not ReLU) or d["_busy"] or not d["_stack"] or id(m) in seen:
-            return False
-        seen.add(id(m))
-        frame = d["_stack"][-1]
+        kind, d = type(m), m.__dict__
+        stack = d["_stack"]
+        if (not stack or d["_busy"] or "backward" in d or "backward_params" in d or "backward_input" in d):
+            return None
+        frame = stack[-1]
         if kind is Linear:
-            if m.W.data.nbytes >= SMALL_WEIGHT_BYTES:
-                return False
-            b = m.b
-            x = frame.get("_x")
-            if not m.W.requires_grad or (b is not None and not b.requires_grad) or x is None or x.ndim != 2:
-                return False
-        elif frame.get("_mask") is None:
-            return False
-    return True
+            W, b, x = d["W"], d["b"], frame.get("_x")
+            if (W.data.nbytes >= SMALL_WEIGHT_BYTES or not W.requires_grad or x is None or x.ndim != 2
+                    or (b is not None and not b.requires_grad)):
+                return None
+        elif kind is not ReLU or frame.get("_mask") is None:
+            return None
+        frames.append(frame)
+    if len(children) > 1 and len(set(map(id, children))) != len(children):
+        return None  # a layer used twice: its frames interleave, the plain calls sort them out
+    return frames
 
 
-def _pop(m: Any) -> dict[str, Any]:
-    """Consume ``m``'s newest frame as its backward wrapper does; its cache attributes end None."""
-    d = m.__dict__
-    frame = d["_stack"].pop()
+def _pop(d: dict[str, Any], frame: dict[str, Any]) -> None:
+    """Consume the module's newest frame (``frame``, from ``_waiting_frames``) as its backward
+    wrapper does; its cache attributes end None."""
+    d["_stack"].pop()
     shown = d["_shown"]
     if shown is not None and shown is not frame:
         _hide(d, shown)
     for name in frame:
         d[name] = None
     d["_shown"] = None
-    return frame

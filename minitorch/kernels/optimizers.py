@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from minitorch import threads
+from minitorch.kernels import flat
 
 CHUNK = 32768  # elements (128 kB float32): a chunk and its scratch stay in a core's L2 cache
 BLAS_MIN = 16384  # elements: below this a ctypes call costs more than NumPy's own loop
@@ -106,6 +107,8 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
 
     With s = -1 if maximize else 1, g = s * grad, mu = momentum, tau = dampening, wd = weight_decay:
         momentum == 0:  p = (1 - lr*wd) * p - lr*g                      scal + axpy
+                        (wd == 0 and a small model's data and gradients in one flat buffer,
+                        ``kernels/flat.py``: P = P - lr*G, two NumPy calls for all Parameters)
         first step:     b = g + wd*p                                    copy + axpy (new buffer)
         later steps:    b = mu*b + (1-tau)*g + (1-tau)*wd*p             scal + axpy (+ axpy)
         nesterov:       p = (1 - lr*wd) * p - lr*g - lr*mu*b            scal + axpy + axpy
@@ -117,6 +120,11 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
     s = -1.0 if maximize else 1.0
     lr, mu, tau, wd = float(lr), float(momentum), float(dampening), float(weight_decay)
     step_t: dict[np.dtype, np.ndarray] = {}  # lr * s as a 0-d array of each dtype (no promotion)
+    if mu == 0 and wd == 0 and params:  # a small model in one flat buffer: P -= lr * G in one pass
+        dtype = params[0].data.dtype  # (no local reference to a data array: flat.adopt counts them)
+        a = step_t[dtype] = np.asarray(lr * s, dtype=dtype)
+        if flat.update(params, grads, a):
+            return
     for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
         x = p.data
         if mu == 0 and wd == 0 and x.size < BLAS_MIN:  # small: the plain line is the fastest form

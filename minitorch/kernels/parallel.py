@@ -95,7 +95,8 @@ def _reset_after_fork() -> None:
     _busy = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def chunks(work: int, n: int) -> int:

@@ -129,4 +129,5 @@ def _reset_after_fork() -> None:
     _wake.acquire()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)

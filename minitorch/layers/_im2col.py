@@ -1,4 +1,5 @@
-"""Pure NumPy helpers shared by Conv2d and the pooling layers: argument pairs, padding, im2col, col2im.
+"""Pure NumPy helpers shared by the convolutions and the pooling layers: argument pairs, input checks,
+padding, im2col, col2im.
 
 Notation (NCHW): x (N, C, H, W); padded input xp (N, C, Hp, Wp); kernel (kh, kw), stride (sh, sw),
 dilation (dh, dw); output size OH = (Hp - dh*(kh-1) - 1) // sh + 1, likewise OW.
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from minitorch.dtypes import as_floating
 
 Pair = tuple[int, int]
 
@@ -31,6 +34,28 @@ def _output_size(padded_hw: Pair, kernel: Pair, stride: Pair, dilation: Pair) ->
         (size - d * (k - 1) - 1) // s + 1
         for size, k, s, d in zip(padded_hw, kernel, stride, dilation, strict=True)
     )
+
+
+def _check_conv_input(
+    x: object, who: str, in_channels: int, spatial: str, dtype: np.dtype
+) -> tuple[np.ndarray, bool]:
+    """(x as (N, C, *spatial) in the parameters' dtype, unbatched): a convolution's input check.
+
+    ``spatial`` names the image axes in the error ("H, W", or "L" for Conv1d); an input without
+    the batch axis is a batch of one, as torch.
+    """
+    x = as_floating(x, who)
+    ndim = 2 + len(spatial.split(","))
+    unbatched = x.ndim == ndim - 1
+    x = x[None] if unbatched else x
+    if x.ndim != ndim or x.shape[1] != in_channels:
+        c = in_channels
+        raise ValueError(
+            f"{who}(in_channels={c}): expected input (N, {c}, {spatial}) or unbatched ({c}, {spatial}), "
+            f"got {x.shape[1:] if unbatched else x.shape}"
+        )
+    # compute in the parameters' dtype: a float64 batch must not turn a float32 model float64
+    return x.astype(dtype, copy=False), unbatched
 
 
 def _check_fits(who: str, x_shape: tuple[int, ...], pads: tuple[int, int, int, int], kernel: Pair,

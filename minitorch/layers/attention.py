@@ -1,4 +1,9 @@
-"""Multi-head scaled dot-product attention, as torch.nn.MultiheadAttention, with its backward written out."""
+"""Multi-head scaled dot-product attention, as torch.nn.MultiheadAttention, with its backward written out.
+
+Its parts live beside it, one file each: the core on split heads (``attention_core.py``), the masks
+(``attention_masks.py``) and the output projection (``out_projection.py``). Their public names are
+re-exported here, so ``minitorch.layers.attention.<name>`` still finds them.
+"""
 
 from __future__ import annotations
 
@@ -11,142 +16,20 @@ from minitorch.checks import check_bool, check_number, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
 from minitorch.init import xavier_uniform_
 from minitorch.kernels import fast_or_plain
+from minitorch.layers.attention_core import (
+    attention_core,
+    attention_core_backward,
+    dropout_mask,
+    masked_softmax,
+)
+from minitorch.layers.attention_masks import generate_square_subsequent_mask, merged_mask
+from minitorch.layers.out_projection import OutProjection
 from minitorch.module import Module, Parameter
-from minitorch.random import generator
 
-
-def masked_softmax(s: np.ndarray) -> np.ndarray:
-    """softmax(s) along the last axis, where a row whose scores are all -inf gives zeros (not NaN).
-
-    Forward:  m = max(s) (0 where the row is all -inf);  e = exp(s - m);  p = e / sum(e)  (0 / 1 if sum = 0)
-    The max shift keeps exp() <= 1. A fully masked row has e = 0 everywhere, so its weights are 0 and
-    nothing flows back through it (as PyTorch's fused kernels give; its plain path gives NaN).
-    """
-    m = s.max(axis=-1, keepdims=True)
-    m[np.isneginf(m)] = 0.0
-    e = np.exp(s - m)
-    z = e.sum(axis=-1, keepdims=True)
-    z[z == 0] = 1.0
-    e /= z
-    return e
-
-
-def dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray:
-    """The scaled dropout mask of the attention weights: keep = U(0, 1) >= p;  drop = keep / (1 - p)."""
-    keep = generator().random(shape) >= p
-    return keep.astype(dtype) / dtype.type(1.0 - p)
-
-
-def attention_core(
-    qh: np.ndarray, kh: np.ndarray, vh: np.ndarray, mask: np.ndarray | None, drop: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(oh, p, pd): the heads' attention, qh already scaled by 1/sqrt(D).
-
-    Shapes:   qh (N, H, L, D)   kh (N, H, S, D)   vh (N, H, S, Dv)   mask broadcasting to (N, H, L, S)
-              drop (N, H, L, S) or None   oh (N, H, L, Dv)   p, pd (N, H, L, S)
-    Forward:  s = qh @ kh.T + mask;  p = softmax(s, axis=-1);  pd = p * drop;  oh = pd @ vh
-    """
-    s = qh @ kh.swapaxes(-1, -2)
-    if mask is not None:
-        s += mask
-    p = masked_softmax(s)
-    pd = p if drop is None else p * drop
-    return pd @ vh, p, pd
-
-
-def attention_core_backward(
-    doh: np.ndarray, dpd_extra: np.ndarray | None, qh: np.ndarray, kh: np.ndarray, vh: np.ndarray,
-    p: np.ndarray, drop: np.ndarray | None, scale: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(dqh, dkh, dvh) from doh (and dpd_extra, a gradient reaching pd directly, or None).
-
-    Backward: dpd = doh @ vh.T + dpd_extra;  dvh = pd.T @ doh;  dp = dpd * drop
-              ds  = p * (dp - sum(dp * p, axis=-1))          the softmax Jacobian; 0 on masked entries
-              dqh = ds @ kh * scale;  dkh = ds.T @ qh         (qh was cached already scaled)
-    """
-    pd = p if drop is None else p * drop
-    dpd = doh @ vh.swapaxes(-1, -2)
-    if dpd_extra is not None:
-        dpd += dpd_extra
-    dvh = pd.swapaxes(-1, -2) @ doh
-    dp = dpd if drop is None else dpd * drop
-    ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
-    dqh = (ds @ kh) * scale
-    dkh = ds.swapaxes(-1, -2) @ qh
-    return dqh, dkh, dvh
-
-
-def generate_square_subsequent_mask(size: int, dtype: Any = None) -> np.ndarray:
-    """The causal mask for a sequence of ``size``: 0 on and below the diagonal, -inf above.
-
-    As torch.nn.Transformer.generate_square_subsequent_mask: a float mask, added to the attention
-    scores, so position i attends to positions j <= i only. ``dtype`` defaults to the default dtype.
-    Example:
-        mt.generate_square_subsequent_mask(3)   # [[0, -inf, -inf], [0, 0, -inf], [0, 0, 0]]
-    """
-    size = check_positive_int(size, "generate_square_subsequent_mask", "size")
-    mask = np.zeros((size, size), dtype=np.dtype(dtype or get_default_dtype()))
-    mask[np.triu_indices(size, k=1)] = -np.inf
-    return mask
-
-
-class OutProjection(Module):
-    """The output projection of attention: y = x @ weight.T + bias, with PyTorch's (out, in) layout.
-
-    (torch's out_proj is a ``NonDynamicallyQuantizableLinear``: a Linear whose weight is (out, in);
-    MiniTorch's ``Linear`` stores W (in, out), so attention keeps this small twin with torch's names.)
-    Shapes:   x (*, in)   weight (out, in)   bias (out,)   y (*, out)
-    Forward:  y = x @ weight.T + bias
-    Backward: dweight = dy.T @ x          (out, in)  accumulated into weight.grad   (dy, x as 2-D)
-              dbias   = dy.sum(axis=0)    (out,)     accumulated into bias.grad
-              dx      = dy @ weight       (*, in)    returned
-    Init:     weight ~ U(-k, k), k = 1/sqrt(in); bias = 0 (MultiheadAttention zeroes it, as torch)
-    Example:
-        proj = OutProjection(4, 4)
-        y = proj(np.ones((2, 4)));  dx = proj.backward(np.ones((2, 4)))
-    """
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
-        super().__init__()
-        self.in_features = check_positive_int(in_features, "OutProjection", "in_features")
-        self.out_features = check_positive_int(out_features, "OutProjection", "out_features")
-        k = 1.0 / math.sqrt(self.in_features)
-        dtype = get_default_dtype()
-        shape = (self.out_features, self.in_features)
-        self.weight = Parameter(generator().uniform(-k, k, shape).astype(dtype))
-        self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
-        self._x: np.ndarray | None = None
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = as_floating(x, "OutProjection")
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"OutProjection(in_features={self.in_features}): expected input (*, {self.in_features}), "
-                f"got {x.shape}"
-            )
-        x = x.astype(self.weight.dtype, copy=False)
-        self._x = x
-        y = x @ self.weight.data.T
-        if self.bias is not None:
-            y += self.bias.data
-        return y
-
-    def backward_params(self, dy: np.ndarray) -> None:
-        x = self._cached(self._x)
-        dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.weight.dtype)
-        dy2d, x2d = dy.reshape(-1, self.out_features), x.reshape(-1, self.in_features)
-        self.weight.accumulate_grad(dy2d.T @ x2d)
-        if self.bias is not None:
-            self.bias.accumulate_grad(dy2d.sum(axis=0))
-
-    def backward_input(self, dy: np.ndarray) -> np.ndarray:
-        x = self._cached(self._x)
-        dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.weight.dtype)
-        return dy @ self.weight.data
-
-    def extra_repr(self) -> str:
-        bias = self.bias is not None
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"
+__all__ = [
+    "MultiheadAttention", "OutProjection", "attention_core", "attention_core_backward", "dropout_mask",
+    "generate_square_subsequent_mask", "masked_softmax",
+]
 
 
 class MultiheadAttention(Module):
@@ -377,7 +260,8 @@ class MultiheadAttention(Module):
         """
         query, key, value, batched = self._check_inputs(query, key, value)
         N, L, S = query.shape[0], query.shape[1], key.shape[1]
-        mask = self._merged_mask(attn_mask, key_padding_mask, is_causal, (N, L, S), batched)
+        mask = merged_mask(attn_mask, key_padding_mask, is_causal=is_causal, NHLS=(N, self.num_heads, L, S),
+                           batched=batched, dtype=self.out_proj.weight.dtype, who=self._who())
         return query, key, value, mask, batched
 
     def _check_inputs(self, query: Any, key: Any, value: Any) -> tuple[np.ndarray, ...] | Any:
@@ -407,40 +291,6 @@ class MultiheadAttention(Module):
         dtype = self.out_proj.weight.dtype  # compute in the parameters' dtype
         return (*(a.astype(dtype, copy=False) for a in (q, k, v)), batched)
 
-    def _merged_mask(
-        self, attn_mask: Any, key_padding_mask: Any, is_causal: bool, NLS: tuple[int, int, int], batched: bool
-    ) -> np.ndarray | None:
-        """attn_mask + key_padding_mask as one additive float mask broadcasting to (N, H, L, S)."""
-        N, L, S = NLS
-        H, dtype = self.num_heads, self.out_proj.weight.dtype
-        if is_causal and attn_mask is None:
-            raise ValueError(
-                f"{self._who()}: is_causal=True is a hint that attn_mask is the causal mask, so attn_mask "
-                "is needed; make it with mt.generate_square_subsequent_mask(L)"
-            )
-        mask = None
-        if attn_mask is not None:
-            m = _additive(attn_mask, "attn_mask", dtype, self._who())
-            if m.shape == (L, S):
-                mask = m[None, None]
-            elif m.ndim == 3 and m.shape == (N * H, L, S):
-                mask = m.reshape(N, H, L, S)
-            else:
-                raise ValueError(
-                    f"{self._who()}: expected attn_mask of shape (L, S) = {(L, S)} or (N*num_heads, L, S) "
-                    f"= {(N * H, L, S) if batched else (H, L, S)}, got {m.shape}"
-                )
-        if key_padding_mask is not None:
-            m = _additive(key_padding_mask, "key_padding_mask", dtype, self._who())
-            if m.shape != ((N, S) if batched else (S,)):
-                raise ValueError(
-                    f"{self._who()}: expected key_padding_mask of shape {(N, S) if batched else (S,)} "
-                    f"(batch, key length), got {m.shape}"
-                )
-            m = m.reshape(N, 1, 1, S)
-            mask = m if mask is None else mask + m
-        return mask
-
     def _who(self) -> str:
         return f"MultiheadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads})"
 
@@ -459,12 +309,3 @@ def _affine(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         y += b
     return y
 
-
-def _additive(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:
-    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given."""
-    m = np.asarray(mask)
-    if m.dtype == np.bool_:
-        return np.where(m, -np.inf, 0.0).astype(dtype)
-    if m.dtype.kind != "f":
-        raise TypeError(f"{who}: {name} must be a bool or floating array, got dtype {m.dtype}")
-    return m.astype(dtype, copy=False)

@@ -5,10 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import get_default_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
-from minitorch.layers._im2col import _check_fits, _col2im, _im2col, _output_size, _pad, _pair, _unpad
+from minitorch.layers._im2col import (
+    _check_conv_input,
+    _check_fits,
+    _col2im,
+    _im2col,
+    _output_size,
+    _pad,
+    _pair,
+    _unpad,
+)
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -142,19 +151,10 @@ class Conv2d(Module):
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
-        x = as_floating(x, "Conv2d")
-        unbatched = x.ndim == 3
-        x = x[None] if unbatched else x
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            c = self.in_channels
-            raise ValueError(
-                f"Conv2d(in_channels={c}): expected input (N, {c}, H, W) or unbatched ({c}, H, W), "
-                f"got {x.shape[1:] if unbatched else x.shape}"
-            )
+        x, unbatched = _check_conv_input(x, "Conv2d", self.in_channels, "H, W", self.weight.dtype)
         _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size,
                     self.dilation)
-        # compute in the parameters' dtype: a float64 batch must not turn a float32 model float64
-        return x.astype(self.weight.dtype, copy=False), unbatched
+        return x, unbatched
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

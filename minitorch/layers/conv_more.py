@@ -10,8 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_nonnegative_int, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
-from minitorch.layers._im2col import _check_fits, _col2im, _im2col, _output_size, _pad, _pair, _unpad
+from minitorch.dtypes import get_default_dtype
+from minitorch.layers._im2col import (
+    _check_conv_input,
+    _check_fits,
+    _col2im,
+    _im2col,
+    _output_size,
+    _pad,
+    _pair,
+    _unpad,
+)
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -121,18 +130,10 @@ class Conv1d(Module):
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, L) in the parameters' dtype, unbatched)."""
-        x = as_floating(x, "Conv1d")
-        unbatched = x.ndim == 2
-        x = x[None] if unbatched else x
-        if x.ndim != 3 or x.shape[1] != self.in_channels:
-            c = self.in_channels
-            raise ValueError(
-                f"Conv1d(in_channels={c}): expected input (N, {c}, L) or unbatched ({c}, L), "
-                f"got {x.shape[1:] if unbatched else x.shape}"
-            )
+        x, unbatched = _check_conv_input(x, "Conv1d", self.in_channels, "L", self.weight.dtype)
         _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
                     self._geometry[0], self._geometry[2])
-        return x.astype(self.weight.dtype, copy=False), unbatched
+        return x, unbatched
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
@@ -250,15 +251,7 @@ class ConvTranspose2d(Module):
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
-        x = as_floating(x, "ConvTranspose2d")
-        unbatched = x.ndim == 3
-        x = x[None] if unbatched else x
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            c = self.in_channels
-            raise ValueError(
-                f"ConvTranspose2d(in_channels={c}): expected input (N, {c}, H, W) or unbatched ({c}, H, W), "
-                f"got {x.shape[1:] if unbatched else x.shape}"
-            )
+        x, unbatched = _check_conv_input(x, "ConvTranspose2d", self.in_channels, "H, W", self.weight.dtype)
         _, _, Hf, Wf = self._full_shape(x.shape)
         ph, pw = self.padding
         if Hf - 2 * ph < 1 or Wf - 2 * pw < 1:
@@ -266,7 +259,7 @@ class ConvTranspose2d(Module):
                 f"ConvTranspose2d(padding={self.padding}): the output of input {x.shape} would be "
                 f"{Hf - 2 * ph}x{Wf - 2 * pw}, empty"
             )
-        return x.astype(self.weight.dtype, copy=False), unbatched
+        return x, unbatched
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

@@ -15,6 +15,7 @@ import numpy as np
 from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
 from minitorch.layers import _recurrence as rec
+from minitorch.layers._initial_states import initial_states
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -104,9 +105,8 @@ class RNNBase(Module):
             for d in range(D):
                 W_ih, W_hh, b_ih, b_hh = self._weights(layer, d)
                 xs = x if d == 0 else x[::-1]
-                xw = xs.reshape(-1, xs.shape[-1]) @ W_ih.data.T  # all L * N steps in one product
-                if b_ih is not None:
-                    xw += b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
+                b = None if b_ih is None else b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
+                xw = rec.project(xs.reshape(-1, xs.shape[-1]), W_ih.data, b)  # all L * N steps: one product
                 xw = xw.reshape(xs.shape[0], xs.shape[1], W_ih.shape[0])
                 j = layer * D + d
                 c0 = None if states[1] is None else states[1][j]
@@ -227,24 +227,7 @@ class RNNBase(Module):
         shape = (self.num_directions * self.num_layers, x.shape[1], H)
         shape = shape if batched else (shape[0], H)
         names = ("h0", "c0") if self.GATES == 4 else ("h0",)
-        if hx is None:
-            given = [None] * len(names)
-        elif self.GATES == 4:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise ValueError(f"{who}: expected hx = (h0, c0), a pair of arrays, got {type(hx).__name__}")
-            given = list(hx)
-        else:
-            given = [hx]
-        states = []
-        for name, value in zip(names, given, strict=True):
-            if value is None:
-                states.append(np.zeros((shape[0], x.shape[1], H), dtype))
-                continue
-            value = as_floating(value, who)
-            if value.shape != shape:
-                raise ValueError(f"{who}: expected {name} of shape {shape}, got {value.shape}")
-            value = value.astype(dtype, copy=False)
-            states.append(value if batched else value[:, None])
+        states = initial_states(hx, names, shape, batched, batch_axis=1, dtype=dtype, who=who)
         return x, (states[0], states[1] if len(states) == 2 else None), batched
 
     def extra_repr(self) -> str:

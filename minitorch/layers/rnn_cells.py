@@ -15,6 +15,7 @@ import numpy as np
 from minitorch.checks import check_bool, check_choice, check_positive_int
 from minitorch.dtypes import as_floating, get_default_dtype
 from minitorch.layers import _recurrence as rec
+from minitorch.layers._initial_states import initial_states
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -115,19 +116,7 @@ class RNNCellBase(Module):
         x = (x if batched else x[None]).astype(dtype, copy=False)
         shape = (x.shape[0], H) if batched else (H,)
         names = ("h", "c") if self.GATES == 4 else ("h",)
-        if self.GATES == 4 and hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-            raise ValueError(f"{who}: expected hx = (h, c), a pair of arrays, got {type(hx).__name__}")
-        given = [None] * len(names) if hx is None else (list(hx) if self.GATES == 4 else [hx])
-        states = []
-        for name, value in zip(names, given, strict=True):
-            if value is None:
-                states.append(np.zeros((x.shape[0], H), dtype))
-                continue
-            value = as_floating(value, who)
-            if value.shape != shape:
-                raise ValueError(f"{who}: expected {name} of shape {shape}, got {value.shape}")
-            value = value.astype(dtype, copy=False)
-            states.append(value if batched else value[None])
+        states = initial_states(hx, names, shape, batched, batch_axis=0, dtype=dtype, who=who)
         return x, states[0], states[1] if len(states) == 2 else None, batched
 
     def extra_repr(self) -> str:

@@ -33,11 +33,15 @@ VAL_BATCH_SIZE = 256  # validation needs no gradients: larger batches are cheape
 
 
 class NonFiniteLossError(ValueError):
-    """Training met a NaN or infinite loss. ``epoch`` and ``batch`` (from 0) say where."""
+    """Training met a NaN or infinite loss. ``epoch`` and ``batch`` (from 0) say where; ``inputs``
+    is that batch's input and ``step`` the batches before it in this fit run, across epochs (both set
+    by ``fit`` before the model's caches are discarded)."""
 
     def __init__(self, message: str, epoch: int, batch: int) -> None:
         super().__init__(message)
         self.epoch, self.batch = epoch, batch
+        self.inputs: Any = None
+        self.step: int | None = None
 
 
 def fit(
@@ -116,7 +120,10 @@ class _Trainer:
         self.history = History({"epochs": epochs, "steps": steps, "verbose": verbose,
                                 "metrics": [name for name, _ in self.metrics]})
         self.progress = make_progress(verbose, epochs, file, show_lr=scheduler is not None)
-        self.callbacks = CallbackList(callbacks, model, self.history, self.progress.message)
+        # a callback may skip batches (Callback.idle_batches) only when a NaN/inf loss stops training
+        self.callbacks = CallbackList(callbacks, model, self.history, self.progress.message,
+                                      allow_idle=stop_on_nan)
+        self.global_step = 0  # batches begun in this run, across epochs
         self.ctrl_c = _CtrlC()
 
     def run(self) -> History:
@@ -167,12 +174,17 @@ class _Trainer:
         """Train on every batch; {"loss", <metric>...} of the epoch, or None if no batch finished."""
         total, count, done = 0.0, 0, 0
         targets, outputs = [], []
-        listens = self.callbacks.listens
+        callbacks = self.callbacks
+        listens = callbacks.listens
         try:
             for batch, item in enumerate(self.train_loader):
                 xb, yb = _pair(item)
+                step = self.global_step
+                self.global_step = step + 1
+                if step == callbacks.wake_step:
+                    callbacks.wake(step)
                 if listens["on_batch_begin"]:
-                    self.callbacks.call("on_batch_begin", batch, {"inputs": xb})
+                    callbacks.call("on_batch_begin", batch, {"inputs": xb})
                 output, loss = self._step(xb, yb, epoch, batch)
                 total, count, done = total + loss * len(xb), count + len(xb), done + 1
                 if self.metrics:  # a copy: nothing promises the next forward leaves this output alone
@@ -180,7 +192,9 @@ class _Trainer:
                     targets.append(np.asarray(yb))
                 self.progress.batch_end(total / count)
                 if listens["on_batch_end"]:
-                    self.callbacks.call("on_batch_end", batch, {"loss": loss, "size": len(xb)})
+                    callbacks.call("on_batch_end", batch, {"loss": loss, "size": len(xb)})
+                if callbacks.asks_idle:
+                    callbacks.rest(step)
                 if self.ctrl_c.pressed:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
@@ -199,7 +213,10 @@ class _Trainer:
             output = self.model(xb)
             loss = self._loss(output, yb, epoch, batch)
             self.model.backward_params(self.loss_fn.backward())
-        except BaseException:  # NaN loss, Ctrl-C: no forward may stay waiting for a backward
+        except BaseException as error:  # NaN loss, Ctrl-C: no forward may stay waiting for a backward
+            if isinstance(error, NonFiniteLossError):
+                # a callback that skipped this batch (idle_batches) can still walk it and name it
+                error.inputs, error.step = xb, self.global_step - 1
             for module in (self.model, self.loss_fn):
                 if isinstance(module, Module):
                     module.discard_caches()

@@ -1,0 +1,138 @@
+"""A small model's parameters and gradients as views of two flat buffers: the SGD update in one pass.
+
+The plain SGD line ``p.data -= lr * g`` is two NumPy calls per Parameter; for a small model (the
+Iris 4-16-3 MLP has four arrays of at most 64 numbers) those calls cost more than the arithmetic.
+When every Parameter's ``data`` is a view of one flat buffer ``P`` and every gradient a view of
+one flat buffer ``G``, in the same order, the whole update is ``P -= lr * G``: two calls in all,
+the same float operations on every element (bitwise the plain result).
+
+How the arrays get there, and why no result can differ:
+- ``FlatGroup.adopt(params)`` (the SGD kernel, on its first step over a list of Parameters) moves
+  each ``p.data`` into ``P`` only if nothing but the Parameter holds the array (its reference
+  count says so, and it is no view of another array): then no one holds the old array, and
+  ``p.data`` is a new array with the same numbers (seen only in its ``base``, now ``P``).
+  Otherwise nothing moves and the update stays per Parameter.
+- ``grad_home(p)`` (the Linear/ReLU chain kernel, writing a first gradient after ``zero_grad()``)
+  gives p's slot in ``G`` only if no one but the group holds that slot or any other view of ``G``
+  (reference counts again): a gradient a user kept from the previous step is never overwritten.
+  Otherwise the chain kernel makes a new array, as it does for a Parameter outside any group.
+- ``update`` applies ``P -= lr * G`` only if every Parameter's ``data`` and every gradient passed
+  are still the group's views (identity checks): a user who assigns ``p.data`` or ``p.grad``, a
+  frozen Parameter, a Parameter without gradient, ``model.to(dtype)`` — any of them sends the
+  step back to the per-Parameter form.
+Groups are kept for the last ``KEEP`` lists of Parameters, and hold them weakly: a group is
+forgotten when one of its Parameters is collected. A forgotten group leaves its Parameters as they
+are (views of a buffer nobody updates as a whole any more; the per-Parameter update is correct).
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from typing import Any
+
+import numpy as np
+
+KEEP = 8  # groups remembered (small models: a few kB each)
+MAX_ELEMENTS = 16384  # a group's Parameters hold at most this many numbers in all (small models)
+_getrefcount = sys.getrefcount
+# id(Parameter) -> its group: an entry leaves when its Parameter is collected, before the id can be reused
+_groups: dict[int, FlatGroup] = {}
+_homes: dict[int, tuple[FlatGroup, np.ndarray, np.ndarray]] = {}  # id(p) -> (group, data view, grad view)
+_order: list[FlatGroup] = []  # oldest first
+_ARRAY_REFS = 2  # a p.data held by p alone: p's slot and getrefcount's argument
+
+
+class FlatGroup:
+    """Parameters ``params`` whose data are ``data[i]`` (views of ``P``) and whose gradient slots
+    are ``grads[i]`` (views of ``G``), in order."""
+
+    __slots__ = ("ids", "refs", "data", "grads", "P", "G", "g_refs")
+
+    def __init__(self, params: list[Any]) -> None:
+        dtype = params[0].data.dtype
+        total = sum(p.data.size for p in params)
+        self.P, self.G = np.empty(total, dtype), np.zeros(total, dtype)
+        self.ids = [id(p) for p in params]
+        self.refs = [weakref.ref(p, lambda _, group=self: _forget(group)) for p in params]
+        self.data, self.grads, start = [], [], 0
+        for p in params:
+            x = p.data
+            view = self.P[start:start + x.size].reshape(x.shape)
+            view[...] = x
+            p.data = view
+            self.data.append(view)
+            self.grads.append(self.G[start:start + x.size].reshape(x.shape))
+            start += x.size
+        self.g_refs = _getrefcount(self.G)  # G held by the group and by its own views only
+
+    @staticmethod
+    def adopt(params: list[Any]) -> FlatGroup | None:
+        """A new group for ``params`` if each is a plain Parameter in no group yet, all of one
+        float dtype, each ``data`` a C-contiguous, writable array held by nothing else; else None."""
+        from minitorch.parameter import Parameter
+
+        if len(params) < 2:
+            return None
+        dtype, total = params[0].data.dtype, 0
+        for p in params:
+            x = p.data
+            if (type(p) is not Parameter or id(p) in _groups or type(x) is not np.ndarray
+                    or x.dtype != dtype or x.dtype.char not in "fd" or x.base is not None
+                    or not x.flags.c_contiguous or not x.flags.writeable):
+                return None
+            if _getrefcount(x) != _ARRAY_REFS + 1:  # + this frame's local x
+                return None
+            total += x.size
+        if total > MAX_ELEMENTS:
+            return None
+        group = FlatGroup(params)
+        for key, x, home in zip(group.ids, group.data, group.grads, strict=True):
+            _groups[key] = group
+            _homes[key] = (group, x, home)
+        _order.append(group)
+        if len(_order) > KEEP:
+            _forget(_order[0])
+        return group
+
+
+def _forget(group: FlatGroup) -> None:
+    """Drop ``group`` (evicted, or one of its Parameters collected): its entries leave the tables."""
+    if any(g is group for g in _order):
+        _order[:] = [g for g in _order if g is not group]
+        for key in group.ids:
+            if _groups.get(key) is group:
+                del _groups[key], _homes[key]
+
+
+def grad_home(p: Any) -> np.ndarray | None:
+    """The view of its group's ``G`` to write p's first gradient into, if p is in a group, its
+    ``data`` is still the group's view, and no one but the group holds that view or any view of
+    ``G``; else None (the caller makes a new array)."""
+    entry = _homes.get(id(p))
+    if entry is None:
+        return None
+    group, x, home = entry
+    # home: the group's list, _homes' entry, this local, getrefcount's argument; G: as when made
+    if p.data is not x or _getrefcount(home) != 4 or _getrefcount(group.G) != group.g_refs:
+        return None
+    return home
+
+
+def update(params: list[Any], grads: list[np.ndarray], a: np.ndarray) -> bool:
+    """``p.data -= a * g`` for every Parameter as one ``P -= a * G``, if ``params`` are a whole group
+    in its order with their data and ``grads`` still its views; else False, nothing updated (a
+    list of small Parameters in no group is adopted here, for the steps after this one)."""
+    first = params[0]
+    group = _groups.get(id(first))
+    if group is None:
+        if first.data.size <= MAX_ELEMENTS:
+            FlatGroup.adopt(params)
+        return False  # adopted or not: this step's gradients are not in G
+    if group.ids != list(map(id, params)) or a.dtype != group.P.dtype:
+        return False
+    for p, g, x, home in zip(params, grads, group.data, group.grads, strict=True):
+        if p.data is not x or g is not home:
+            return False
+    group.P -= a * group.G
+    return True

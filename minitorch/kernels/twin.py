@@ -1,0 +1,385 @@
+"""The kernels' twin: a forked copy of this process that runs one part of a task on the second core.
+
+A time loop (an LSTM's forward or backward through time) is a long chain of small NumPy calls, and
+each call holds the GIL for its Python dispatch (about a microsecond). Two Python threads that each
+run half of the batch through such a chain hand the GIL to each other at every call, and each hand-
+over waits for a thread wake-up on the other core (tens of microseconds on a VM): together they are
+slower than one thread (docs/sequences.md). A second PROCESS has its own interpreter and GIL, so
+the two halves run side by side; they exchange one message when the part starts and one when it
+ends, and share the arrays, which live in shared memory (``empty``).
+
+``run(task, *args)`` starts ``task(*args)`` in the twin (a module-level function, found by name
+there; the args' arrays that lie in the shared buffers are passed by reference, others by value) and
+returns a ``Job``; ``job.wait()`` waits for it. Meanwhile the caller runs its own part. The task
+must not modify its array arguments except where it writes its results, so that the caller can run
+it again itself (``Job.wait`` does, bitwise the same) if the twin died or could not be reached; an
+exception raised by the task in the twin is raised again by ``wait``.
+
+The twin is forked on first use (Linux only: ``available()``), one per process, with SIGINT ignored
+(a Ctrl-C belongs to the parent); it exits when the parent's end of its socket closes (the parent
+exited or was killed). It runs only while ``mt.get_num_threads()`` (the BLAS thread count, which the
+kernels' thread pool follows too) is at least 2: the twin counts as the second thread. A process
+forked from a process that has a twin starts without one. One caller at a time: ``acquire()``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import importlib
+import mmap
+import os
+import pickle
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from minitorch import threads
+from minitorch.kernels import parallel
+
+BY_VALUE_MAX = 1 << 14  # bytes: a larger array argument outside the shared buffers is copied into one
+_MESSAGE_MAX = 1 << 18  # bytes of one message (descriptors and small arrays) or reply
+_POOL_SHAPES, _POOL_PER_SHAPE = 16, 6  # as kernels/pool.py
+
+HUNG_FACTOR, HUNG_GRACE = 20.0, 5.0  # s: a twin silent this long after the caller's own part is hung
+_state: dict[str, Any] = {"sock": None, "pid": None, "pending": None,
+                          "dead": (not sys.platform.startswith("linux") or not hasattr(os, "memfd_create")
+                                   or os.environ.get("MINITORCH_TWIN", "1") == "0")}
+_pool: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}
+_buffers: dict[int, tuple[int, int]] = {}  # buffer id -> (start address, nbytes), live shared buffers
+_unsent: list[tuple[int, int, int]] = []  # (buffer id, fd, nbytes) the twin has not mapped yet
+_dropped: list[int] = []  # buffer ids the twin may unmap
+_freed: list[int] = []  # buffer ids whose arrays were freed, not yet collected (weakref.finalize)
+_lock = threading.Lock()  # held by the one caller using the twin
+_next_id = [0]
+
+
+def _reset_after_fork() -> None:
+    """A forked child (a twin, or any process forked from this one) has no twin of its own, and never
+    hands out this process's shared buffers (they would stay shared with it)."""
+    global _lock
+    _state.update(sock=None, pid=None, pending=None)
+    _lock = threading.Lock()
+    _pool.clear()
+    _buffers.clear()
+    for _, fd, _ in _unsent:
+        os.close(fd)
+    _unsent.clear()
+    _dropped.clear()
+    _freed.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _close() -> None:
+    """At exit: close the twin's socket, which ends the twin (it exits at the end of its messages)."""
+    sock, _state["sock"] = _state["sock"], None
+    if sock is not None:
+        sock.close()
+
+
+atexit.register(_close)
+
+
+def available() -> bool:
+    """Whether ``run`` can use a twin now: Linux with shared memory (memfd), 2+ CPUs, the BLAS
+    thread count at least 2."""
+    if _state["dead"] or (os.cpu_count() or 1) < 2:
+        return False
+    if "memfd" not in _state:  # once: a sandbox may refuse memfd_create
+        try:
+            os.close(os.memfd_create("minitorch-twin-probe", os.MFD_CLOEXEC))
+            _state["memfd"] = True
+        except OSError:
+            _state["dead"] = True
+            return False
+    try:
+        return threads.get_num_threads() >= 2
+    except ImportError:  # no threadpoolctl: the thread count is unknown, so one thread
+        return False
+
+
+def acquire() -> bool:
+    """Claim the twin for one caller (run/wait pairs); False if another caller holds it."""
+    return _lock.acquire(blocking=False)
+
+
+def release() -> None:
+    _lock.release()
+
+
+def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """np.empty(shape, dtype) in shared memory that the twin sees too (page-aligned), reusing an array
+    of a previous call that nothing references any more (the rule of ``kernels/pool.py``)."""
+    key = (tuple(int(s) for s in shape), np.dtype(dtype))
+    arrays = _pool.pop(key, [])
+    _pool[key] = arrays
+    while len(_pool) > _POOL_SHAPES:
+        del _pool[next(iter(_pool))]
+    for base in arrays:
+        if sys.getrefcount(base) <= 3:  # the list, this loop's name, getrefcount's argument
+            return base.reshape(key[0])
+    count = int(np.prod(key[0], dtype=np.int64))
+    nbytes = max(1, count * key[1].itemsize)
+    fd = os.memfd_create("minitorch-twin", os.MFD_CLOEXEC)
+    try:
+        os.ftruncate(fd, nbytes)
+        buffer = mmap.mmap(fd, nbytes)
+    except BaseException:
+        os.close(fd)
+        raise
+    # the pool keeps the array that owns the view of the buffer: every view of it (the reshaped
+    # array handed out, its slices) has it as .base, so its reference count counts them all
+    base = np.frombuffer(buffer, key[1], count)
+    _next_id[0] += 1
+    _buffers[_next_id[0]] = (base.ctypes.data, nbytes)
+    _unsent.append((_next_id[0], fd, nbytes))
+    weakref.finalize(base, _freed.append, _next_id[0])  # list.append: safe whenever GC runs it
+    if len(arrays) < _POOL_PER_SHAPE:
+        arrays.append(base)
+    return base.reshape(key[0])
+
+
+def _collect_freed() -> None:
+    """Forget the buffers whose arrays are gone: the twin may unmap them, an unsent one is closed."""
+    while _freed:
+        buffer_id = _freed.pop()
+        _buffers.pop(buffer_id, None)
+        for k, (unsent_id, fd, _) in enumerate(_unsent):
+            if unsent_id == buffer_id:
+                os.close(fd)
+                del _unsent[k]
+                break
+        else:
+            _dropped.append(buffer_id)
+
+
+def shares(a: np.ndarray) -> bool:
+    """Whether a lies in a shared buffer (``empty``), so the twin reads it without a copy."""
+    return a.size > 0 and isinstance(_encode(a, None), tuple)
+
+
+def _encode(arg: Any, keep: list[np.ndarray] | None) -> Any:
+    """An array in a shared buffer as ("shared", id, offset, shape, strides, dtype); a large other
+    array copied into one first (kept alive in ``keep``); anything else (small arrays too) by value."""
+    if not isinstance(arg, np.ndarray) or arg.size == 0:
+        return arg
+    address = arg.ctypes.data
+    _collect_freed()
+    # newest first: a buffer freed since the last collection may still be listed, and a newer buffer
+    # may have been mapped at its addresses
+    for buffer_id, (start, nbytes) in reversed(list(_buffers.items())):
+        if start <= address < start + nbytes:
+            return ("shared", buffer_id, address - start, arg.shape, arg.strides, arg.dtype.str)
+    if arg.nbytes <= BY_VALUE_MAX or keep is None:
+        return arg
+    copy = empty(arg.shape, arg.dtype)
+    np.copyto(copy, arg)
+    keep.append(copy)
+    return _encode(copy, keep)
+
+
+class Job:
+    """One ``run``: ``wait()`` returns when the task has finished (in the twin, or here)."""
+
+    def __init__(self, task: Callable[..., Any], args: tuple[Any, ...], sent: bool,
+                 keep: list[np.ndarray] | None = None) -> None:
+        self.task, self.args, self.sent, self.keep = task, args, sent, keep
+        self.done, self.started = False, time.monotonic()
+        if sent:
+            _state["pending"] = self
+
+    def wait(self) -> None:
+        """Until the task has run; the twin's exception raised here; the task run here if the twin is
+        gone (it writes only its results, so running it again gives the same ones). Once only. If the
+        wait itself is interrupted (Ctrl-C), the job stays pending: the next ``run`` first takes
+        its reply."""
+        if self.done:
+            return
+        if self.sent:
+            # the twin's part is as large as the caller's, which is done by now: a twin that stays
+            # silent HUNG_FACTOR times as long (plus HUNG_GRACE) is taken as hung, killed, and its
+            # part runs here (it wrote only the task's results, and writes nothing after the kill)
+            patience = HUNG_GRACE + HUNG_FACTOR * (time.monotonic() - self.started)
+            try:
+                ready, _, _ = select.select([_state["sock"]], [], [], patience)
+                reply = _state["sock"].recv(_MESSAGE_MAX) if ready else b""
+                if not ready:
+                    _kill()
+            except OSError:
+                reply = b""
+            self.done, self.keep, _state["pending"] = True, None, None
+            if reply[:1] == b"\x00":
+                return
+            if reply[:1] == b"\x01":
+                raise pickle.loads(reply[1:])
+            _lost()
+        self.done, self.keep = True, None
+        self.task(*self.args)
+
+
+def _quiet_blas() -> None:
+    """Stop the BLAS's idle worker threads, which would take the twin's core.
+
+    After each threaded call OpenBLAS (pthreads build) keeps its workers spinning on sched_yield for
+    about 0.1 s; such a worker shares a core with the twin and slows it by about half. Its own fork
+    handler stops them the same way (``blas_thread_shutdown_``), and the next threaded call starts
+    them again. Done only when no other Python thread can be inside a BLAS call (the other threads are
+    the kernels' pool's workers, idle: their chunks run single-threaded BLAS anyway); a no-op for
+    another BLAS or when the workers are stopped already.
+    """
+    if "shutdown" not in _state:
+        _state["shutdown"] = None
+        try:
+            for controller in threads._controllers():
+                if controller.internal_api == "openblas" and controller.threading_layer == "pthreads":
+                    _state["shutdown"] = getattr(controller.dynlib, "blas_thread_shutdown_", None)
+        except Exception:  # no threadpoolctl, or a controller without these attributes: leave them
+            pass
+    if _state["shutdown"] is None:
+        return
+    if threading.active_count() != 1 + len(parallel._queues) or parallel._busy.locked():
+        return
+    _state["shutdown"]()
+
+
+def run(task: Callable[..., Any], *args: Any) -> Job:
+    """Start task(*args) in the twin (forked now if there is none); the caller holds ``acquire()``."""
+    if _state["dead"] or (_state["sock"] is None and not _fork()):
+        return Job(task, args, sent=False)
+    _quiet_blas()
+    if _state["pending"] is not None:  # a job whose wait was interrupted: its reply comes first
+        try:
+            _state["pending"].wait()
+        except Exception:  # its caller has gone: nobody wants its error
+            pass
+    _collect_freed()  # before the args are looked up: a freed buffer's addresses may be reused
+    keep: list[np.ndarray] = []
+    encoded = tuple(_encode(arg, keep) for arg in args)  # may add buffers: before the fds are listed
+    new, dropped = list(_unsent), list(_dropped)
+    message = pickle.dumps((task.__module__, task.__qualname__, encoded,
+                            [(buffer_id, nbytes) for buffer_id, _, nbytes in new], dropped),
+                           protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        socket.send_fds(_state["sock"], [message], [fd for _, fd, _ in new])
+    except OSError:
+        _lost()
+        return Job(task, args, sent=False)
+    for buffer_id, fd, nbytes in new:
+        os.close(fd)
+        _unsent.remove((buffer_id, fd, nbytes))
+    del _dropped[:len(dropped)]
+    return Job(task, args, sent=True, keep=keep)
+
+
+def _kill() -> None:
+    """Stop a hung twin for good (SIGKILL, then reaped: it writes nothing after this returns)."""
+    if _state["pid"] is not None:
+        try:
+            os.kill(_state["pid"], signal.SIGKILL)
+            os.waitpid(_state["pid"], 0)
+        except OSError:
+            pass
+        _state["pid"] = None
+
+
+def _lost() -> None:
+    """The twin is gone (killed, out of memory): no twin from now on; its tasks run here."""
+    sock, _state["sock"], _state["dead"] = _state["sock"], None, True
+    if sock is not None:
+        sock.close()
+    if _state["pid"] is not None:
+        try:
+            os.waitpid(_state["pid"], os.WNOHANG)
+        except OSError:
+            pass
+
+
+def _fork() -> bool:
+    """Fork the twin; False (and no twin from now on) if that fails."""
+    _collect_freed()
+    inherited = dict(_buffers)  # mapped in the twin already, at the same addresses...
+    pooled = [list(arrays) for arrays in _pool.values()]  # ... and kept mapped there by these (the
+    # twin's reset after the fork empties its pool; the other arrays are held by the caller's frames)
+    try:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        _state["dead"] = True
+        return False
+    if pid == 0:  # the twin: serve until the parent goes, never return into the parent's code
+        status = 0
+        try:
+            ours.close()
+            _serve(theirs, inherited, pooled)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    theirs.close()
+    _state.update(sock=ours, pid=pid)
+    for _, fd, _ in _unsent:
+        os.close(fd)
+    _unsent.clear()
+    return True
+
+
+def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]], pooled: list) -> None:
+    """The twin's loop: map new buffers, run each task, reply b"\\x00" or b"\\x01" + the exception.
+    ``inherited``: the buffers that existed at the fork, mapped here at the parent's addresses (they
+    stay mapped in the twin for its life, held by the forked copies of their arrays: ``pooled``, and
+    the caller's frames above the fork, which never return here)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # one BLAS thread: the parent has the other core (and an idle worker would spin on it)
+        for controller in threads._controllers():
+            controller.set_num_threads(1)
+    except Exception:  # no threadpoolctl: the BLAS keeps its count
+        pass
+    maps: dict[int, Any] = {buffer_id: (ctypes.c_char * nbytes).from_address(start)
+                            for buffer_id, (start, nbytes) in inherited.items()}
+    while True:
+        message, fds, _, _ = socket.recv_fds(sock, _MESSAGE_MAX, 64)
+        if not message:
+            return  # the parent closed its end
+        module, name, encoded, new, dropped = pickle.loads(message)
+        for (buffer_id, nbytes), fd in zip(new, fds, strict=True):
+            maps[buffer_id] = mmap.mmap(fd, nbytes)
+            os.close(fd)
+        for buffer_id in dropped:
+            maps.pop(buffer_id, None)  # unmapped once no array of this task refers to it
+        try:
+            task = importlib.import_module(module)
+            for part in name.split("."):
+                task = getattr(task, part)
+            task(*(_decode(arg, maps) for arg in encoded))
+            reply = b"\x00"
+        except BaseException as error:  # every error goes back to the caller
+            try:
+                reply = b"\x01" + pickle.dumps(error)
+            except Exception:  # an exception that does not pickle
+                reply = b"\x01" + pickle.dumps(RuntimeError(f"in the kernels' twin: {error!r}"))
+        sock.send(reply)
+
+
+def _decode(arg: Any, maps: dict[int, mmap.mmap]) -> Any:
+    if isinstance(arg, tuple) and len(arg) == 6 and arg[0] == "shared":
+        _, buffer_id, offset, shape, strides, dtype = arg
+        return np.ndarray(shape, np.dtype(dtype), buffer=maps[buffer_id], offset=offset, strides=strides)
+    return arg
+
+
+def noop() -> None:
+    """A task that does nothing (measures the round trip)."""

@@ -1,0 +1,73 @@
+"""Attention masks: the causal mask, and PyTorch's bool / float masks merged into one additive mask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minitorch.checks import check_positive_int
+from minitorch.dtypes import get_default_dtype
+
+
+def generate_square_subsequent_mask(size: int, dtype: Any = None) -> np.ndarray:
+    """The causal mask for a sequence of ``size``: 0 on and below the diagonal, -inf above.
+
+    As torch.nn.Transformer.generate_square_subsequent_mask: a float mask, added to the attention
+    scores, so position i attends to positions j <= i only. ``dtype`` defaults to the default dtype.
+    Example:
+        mt.generate_square_subsequent_mask(3)   # [[0, -inf, -inf], [0, 0, -inf], [0, 0, 0]]
+    """
+    size = check_positive_int(size, "generate_square_subsequent_mask", "size")
+    mask = np.zeros((size, size), dtype=np.dtype(dtype or get_default_dtype()))
+    mask[np.triu_indices(size, k=1)] = -np.inf
+    return mask
+
+
+def merged_mask(
+    attn_mask: Any, key_padding_mask: Any, *, is_causal: bool, NHLS: tuple[int, int, int, int], batched: bool,
+    dtype: np.dtype, who: str,
+) -> np.ndarray | None:
+    """attn_mask + key_padding_mask as one additive float mask broadcasting to (N, H, L, S), or None.
+
+    Shapes:   attn_mask (L, S) or (N*H, L, S)   key_padding_mask (N, S)   (unbatched: (S,), (H, L, S))
+    ``who`` names the attention module in errors.
+    """
+    N, H, L, S = NHLS
+    if is_causal and attn_mask is None:
+        raise ValueError(
+            f"{who}: is_causal=True is a hint that attn_mask is the causal mask, so attn_mask "
+            "is needed; make it with mt.generate_square_subsequent_mask(L)"
+        )
+    mask = None
+    if attn_mask is not None:
+        m = additive_mask(attn_mask, "attn_mask", dtype, who)
+        if m.shape == (L, S):
+            mask = m[None, None]
+        elif m.ndim == 3 and m.shape == (N * H, L, S):
+            mask = m.reshape(N, H, L, S)
+        else:
+            raise ValueError(
+                f"{who}: expected attn_mask of shape (L, S) = {(L, S)} or (N*num_heads, L, S) "
+                f"= {(N * H, L, S) if batched else (H, L, S)}, got {m.shape}"
+            )
+    if key_padding_mask is not None:
+        m = additive_mask(key_padding_mask, "key_padding_mask", dtype, who)
+        if m.shape != ((N, S) if batched else (S,)):
+            raise ValueError(
+                f"{who}: expected key_padding_mask of shape {(N, S) if batched else (S,)} "
+                f"(batch, key length), got {m.shape}"
+            )
+        m = m.reshape(N, 1, 1, S)
+        mask = m if mask is None else mask + m
+    return mask
+
+
+def additive_mask(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:
+    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given."""
+    m = np.asarray(mask)
+    if m.dtype == np.bool_:
+        return np.where(m, -np.inf, 0.0).astype(dtype)
+    if m.dtype.kind != "f":
+        raise TypeError(f"{who}: {name} must be a bool or floating array, got dtype {m.dtype}")
+    return m.astype(dtype, copy=False)

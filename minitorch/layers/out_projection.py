@@ -1,0 +1,71 @@
+"""The output projection of attention, with PyTorch's (out, in) weight layout and names."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from minitorch.checks import check_positive_int
+from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.module import Module, Parameter
+from minitorch.random import generator
+
+
+class OutProjection(Module):
+    """The output projection of attention: y = x @ weight.T + bias, with PyTorch's (out, in) layout.
+
+    (torch's out_proj is a ``NonDynamicallyQuantizableLinear``: a Linear whose weight is (out, in);
+    MiniTorch's ``Linear`` stores W (in, out), so attention keeps this small twin with torch's names.)
+    Shapes:   x (*, in)   weight (out, in)   bias (out,)   y (*, out)
+    Forward:  y = x @ weight.T + bias
+    Backward: dweight = dy.T @ x          (out, in)  accumulated into weight.grad   (dy, x as 2-D)
+              dbias   = dy.sum(axis=0)    (out,)     accumulated into bias.grad
+              dx      = dy @ weight       (*, in)    returned
+    Init:     weight ~ U(-k, k), k = 1/sqrt(in); bias = 0 (MultiheadAttention zeroes it, as torch)
+    Example:
+        proj = OutProjection(4, 4)
+        y = proj(np.ones((2, 4)));  dx = proj.backward(np.ones((2, 4)))
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.in_features = check_positive_int(in_features, "OutProjection", "in_features")
+        self.out_features = check_positive_int(out_features, "OutProjection", "out_features")
+        k = 1.0 / math.sqrt(self.in_features)
+        dtype = get_default_dtype()
+        shape = (self.out_features, self.in_features)
+        self.weight = Parameter(generator().uniform(-k, k, shape).astype(dtype))
+        self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "OutProjection")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"OutProjection(in_features={self.in_features}): expected input (*, {self.in_features}), "
+                f"got {x.shape}"
+            )
+        x = x.astype(self.weight.dtype, copy=False)
+        self._x = x
+        y = x @ self.weight.data.T
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward_params(self, dy: np.ndarray) -> None:
+        x = self._cached(self._x)
+        dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.weight.dtype)
+        dy2d, x2d = dy.reshape(-1, self.out_features), x.reshape(-1, self.in_features)
+        self.weight.accumulate_grad(dy2d.T @ x2d)
+        if self.bias is not None:
+            self.bias.accumulate_grad(dy2d.sum(axis=0))
+
+    def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        x = self._cached(self._x)
+        dy = self._check_grad(dy, x.shape[:-1] + (self.out_features,), self.weight.dtype)
+        return dy @ self.weight.data
+
+    def extra_repr(self) -> str:
+        bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"

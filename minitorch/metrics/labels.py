@@ -1,0 +1,64 @@
+"""Class labels from indices, scores or probabilities: the reading every classification metric applies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def as_labels(y: np.ndarray, who: str = "as_labels", threshold: float = 0.5) -> np.ndarray:
+    """Class indices (N,) int64 from indices, (N, C) scores or a column of probabilities.
+
+    The reading every classification metric applies (see the module docstring); ``who`` names
+    the caller in errors.
+    """
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: expected numeric labels or scores, got dtype {y.dtype}")
+    if y.ndim == 2 and y.shape[1] > 1:
+        return np.argmax(y, axis=1)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(
+            f"{who}: expected labels (N,), scores (N, C) or a column (N, 1), got shape {y.shape}"
+        )
+    if y.dtype.kind != "f":
+        return y.astype(np.int64)
+    if not np.isfinite(y).all():
+        raise ValueError(f"{who}: labels or scores contain NaN or inf")
+    if np.all(y == np.round(y)):
+        return y.astype(np.int64)
+    if y.min() >= 0 and y.max() <= 1:
+        return (y > threshold).astype(np.int64)
+    raise ValueError(
+        f"{who}: expected class labels, (N, C) scores or probabilities in [0, 1], got floats in "
+        f"[{y.min()}, {y.max()}] (for regression use mean_squared_error, mean_absolute_error, r2_score)"
+    )
+
+
+def label_pair(y_true: np.ndarray, y_pred: np.ndarray, who: str, threshold: float):
+    """(t, p): both arguments read by ``as_labels``, checked to hold the same number of samples."""
+    t, p = as_labels(y_true, who, threshold), as_labels(y_pred, who, threshold)
+    if len(t) != len(p):
+        raise ValueError(
+            f"{who}: y_true and y_pred must have the same number of samples, got {len(t)} and {len(p)}"
+        )
+    return t, p
+
+
+def check_labels(labels: Sequence[int], who: str) -> np.ndarray:
+    """``labels`` as an array of distinct class indices, or the ValueError naming ``who``."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(np.unique(labels)) != len(labels):
+        raise ValueError(f"{who}: expected labels to be distinct class indices, got {labels.tolist()}")
+    return labels
+
+
+def label_positions(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Index of each value in ``labels`` (any order), -1 where absent."""
+    order = np.argsort(labels)
+    sorted_labels = labels[order]
+    pos = np.clip(np.searchsorted(sorted_labels, values), 0, len(labels) - 1)
+    return np.where(sorted_labels[pos] == values, order[pos], -1)

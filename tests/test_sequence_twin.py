@@ -1,0 +1,237 @@
+"""The LSTM loop kernels with half of the batch in the kernels' twin process (minitorch/kernels/twin.py).
+
+The cut falls between two of the products' row blocks and every element-wise call is per element,
+so the results equal the one-process kernels BITWISE (outputs, caches, dh0, dc0, and through the
+layer every gradient), whichever process ran which half and whether the twin ran at all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+from minitorch.kernels import sequences as fast
+from minitorch.kernels import twin
+from minitorch.layers import _recurrence as plain
+
+pytestmark = pytest.mark.skipif(twin._state["dead"], reason="the twin needs Linux (fork, memfd)")
+
+# (T, N, H): products cut into row blocks of 4 (N = 32, 36: the twin's 20 rows keep blocks of 4),
+# 5 (N = 30) and 12 (N = 24, H = 64)
+SHAPES = [(3, 32, 128), (2, 36, 128), (4, 30, 128), (3, 24, 64)]
+
+
+def _case(T, N, H, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    xw = rng.standard_normal((T, N, 4 * H)).astype(dtype)
+    h0, c0 = rng.standard_normal((N, H)).astype(dtype), rng.standard_normal((N, H)).astype(dtype)
+    W_hh = (rng.standard_normal((4 * H, H)) / np.sqrt(H)).astype(dtype)
+    dhs = rng.standard_normal((T, N, H)).astype(dtype)
+    dh_n, dc_n = rng.standard_normal((N, H)).astype(dtype), rng.standard_normal((N, H)).astype(dtype)
+    return xw, h0, c0, W_hh, dhs, dh_n, dc_n
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Every loop that can be cut goes to the twin; returns the list of jobs sent to it."""
+    jobs = []
+    run = twin.run
+
+    def recording_run(*args):
+        job = run(*args)
+        jobs.append(job)
+        return job
+
+    monkeypatch.setattr(fast, "TWIN_MIN_WORK", 0)
+    monkeypatch.setattr(twin, "available", lambda: True)
+    monkeypatch.setattr(twin, "run", recording_run)
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(True)  # also under MINITORCH_KERNELS=0: the layer tests run the kernels
+    yield jobs
+    mt.kernels.use_kernels(before)
+
+
+def _one_process(monkeypatch, fn, *args):
+    with monkeypatch.context() as m:
+        m.setattr(twin, "available", lambda: False)
+        return fn(*args)
+
+
+def _loops(case):
+    xw, h0, c0, W_hh, dhs, dh_n, dc_n = case
+    hs, c_n, cache = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    back = fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
+    return [a.copy() for a in (hs, c_n, *cache, *back)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_twin_halves_equal_one_process_bitwise(sent, monkeypatch, shape, dtype):
+    case = _case(*shape, dtype)
+    expected = _one_process(monkeypatch, _loops, case)
+    got = _loops(case)
+    assert len(sent) == 2 and all(job.sent for job in sent)  # both loops ran half in the twin
+    for a, b in zip(expected, got, strict=True):
+        assert a.dtype == b.dtype == dtype and a.shape == b.shape
+        np.testing.assert_array_equal(b, a)
+
+
+def test_twin_loops_equal_the_plain_loops(sent):
+    """Against the plain formulas (kernels off), at the tolerance of the one-process kernels."""
+    xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, 32, 128, np.float32)
+    mt.kernels.use_kernels(False)
+    try:
+        hs_p, c_p, cache_p = plain.lstm_forward(xw, h0, c0, W_hh, None)
+        back_p = plain.lstm_backward(dhs, dh_n, dc_n, cache_p, W_hh)
+    finally:
+        mt.kernels.use_kernels(True)
+    hs, c_n, cache = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    back = fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
+    mixed = fast.lstm_backward(dhs, dh_n, dc_n, cache_p, W_hh)  # a plain cache: copied to the twin
+    assert len(sent) == 3
+    for a, b in zip((hs_p, c_p, *cache_p, *back_p), (hs, c_n, *cache, *back), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    for a, b in zip(back, mixed, strict=True):
+        np.testing.assert_array_equal(b, a)
+
+
+def _lstm_step(bidirectional=False):
+    mt.manual_seed(0)
+    lstm = mt.LSTM(16, 128, num_layers=2, bidirectional=bidirectional)
+    rng = np.random.default_rng(1)
+    dtype = mt.get_default_dtype()
+    x = rng.standard_normal((3, 32, 16)).astype(dtype)
+    h0 = rng.standard_normal((2 * (1 + bidirectional), 32, 128)).astype(dtype)
+    out, (h_n, c_n) = lstm(x, (h0, np.zeros_like(h0)))
+    assert not twin.shares(out)  # what the user gets is never in shared memory
+    dx, (dh0, dc0) = lstm.backward((np.cos(out), (np.sin(h_n), None)))
+    return [a.copy() for a in (out, h_n, c_n, dx, dh0, dc0)] + [p.grad.copy() for p in lstm.parameters()]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_layer_with_the_twin_equals_one_process_bitwise(sent, monkeypatch, bidirectional):
+    expected = _one_process(monkeypatch, _lstm_step, bidirectional)
+    got = _lstm_step(bidirectional)
+    assert len(sent) == 4 * (1 + bidirectional)
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(b, a)
+
+
+def _raises_in_the_twin(message):
+    raise ValueError(message)
+
+
+def test_an_error_in_the_twin_is_raised_by_wait(sent):
+    assert twin.acquire()
+    try:
+        job = twin.run(_raises_in_the_twin, "from the twin")
+        assert job.sent
+        with pytest.raises(ValueError, match="from the twin"):
+            job.wait()
+        job.wait()  # once only
+        twin.run(twin.noop).wait()  # the twin serves on
+    finally:
+        twin.release()
+
+
+def test_a_lost_twin_leaves_the_results_alone(sent, monkeypatch):
+    """The twin killed: its half runs here (the same bits), and no twin is forked again."""
+    case = _case(3, 32, 128, np.float32)
+    expected = _one_process(monkeypatch, _loops, case)
+    _loops(case)  # a twin exists now
+    pid = twin._state["pid"]
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            break
+        time.sleep(0.01)
+    try:
+        got = _loops(case)
+        assert twin._state["dead"] and twin._state["sock"] is None
+    finally:
+        twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_a_hung_twin_is_killed_and_its_part_runs_here(sent, monkeypatch):
+    """A twin that never answers (stopped here with SIGSTOP) is killed after its patience runs out;
+    the caller runs its part (the same bits) and no twin is forked again."""
+    case = _case(3, 32, 128, np.float32)
+    expected = _one_process(monkeypatch, _loops, case)
+    _loops(case)  # a twin exists now
+    pid = twin._state["pid"]
+    monkeypatch.setattr(twin, "HUNG_GRACE", 0.2)
+    monkeypatch.setattr(twin, "HUNG_FACTOR", 0.0)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        got = _loops(case)
+        assert twin._state["dead"] and twin._state["sock"] is None and twin._state["pid"] is None
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # killed and reaped
+    finally:
+        twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_minitorch_twin_0_turns_the_twin_off():
+    import subprocess
+    import sys
+
+    code = "from minitorch.kernels import twin; print(twin._state['dead'])"
+    env = {**os.environ, "MINITORCH_TWIN": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def test_shared_arrays_are_never_handed_out_while_anything_holds_them():
+    a = twin.empty((3, 4), np.float32)
+    view = a[1:]
+    del a
+    b = twin.empty((3, 4), np.float32)
+    assert b.base is not view.base  # the view holds the first one
+    base_at = b.ctypes.data
+    del b
+    assert twin.empty((3, 4), np.float32).ctypes.data == base_at  # freed: reused
+    c = twin.empty((5,), np.float64)
+    assert c.ctypes.data % 4096 == 0 and c.flags.c_contiguous and c.flags.writeable
+
+
+def test_no_twin_with_one_thread(monkeypatch):
+    saved = mt.threads._state["explicit"]
+    try:
+        mt.set_num_threads(1)
+        assert not twin.available()
+        assert fast._cut(64, 32, 128, 512) == 0
+    finally:
+        mt.set_num_threads(saved)
+
+
+def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(sent):
+    """Shared buffers stay shared across a fork: a child reusing them would write into its parent's."""
+    _loops(_case(3, 32, 128, np.float32))  # a twin and shared buffers exist now
+    a = twin.empty((3, 4), np.float32)
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        try:
+            ok = not twin._buffers and twin._state["sock"] is None and not twin.shares(a)
+            b = twin.empty((3, 4), np.float32)
+            ok = ok and b.ctypes.data != a.ctypes.data
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    reply = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert reply == b"1" and twin.shares(a)
