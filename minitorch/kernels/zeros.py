@@ -92,19 +92,24 @@ def _start() -> None:
 
 
 def _make() -> None:
-    """The background thread: after each wake-up, top every asked-for shape up to DEPTH arrays.
-    It only appends (the callers only take, under the lock, and only from a full list), so no
-    array is handed out twice; a list whose shape was dropped meanwhile is garbage."""
+    """The background thread: after each wake-up, top every asked-for shape up to DEPTH arrays."""
     _idle_priority()
     while True:
-        _wake.acquire()  # a request made from here on wakes the next round; the loop below sees it
-        for key, arrays in list(_ready.items()):
-            while len(arrays) < DEPTH:
-                try:
-                    made = np.zeros(*key)  # calloc: the GIL is released while the pages are zeroed
-                except MemoryError:
-                    break  # the callers make their own
-                arrays.append(made)
+        _wake.acquire()  # a request made from here on wakes the next round; _top_up sees it
+        _top_up()
+
+
+def _top_up() -> None:
+    """Append fresh zero arrays until every asked-for shape has DEPTH. Only appending here, and the
+    callers only taking (under the lock, never the newest), no array is handed out twice; a list
+    whose shape was dropped meanwhile is garbage."""
+    for key, arrays in list(_ready.items()):
+        while len(arrays) < DEPTH:
+            try:
+                made = np.zeros(*key)  # calloc: the GIL is released while the pages are zeroed
+            except MemoryError:
+                return  # the callers make their own
+            arrays.append(made)
 
 
 def _idle_priority() -> None:
