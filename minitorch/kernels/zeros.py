@@ -1,10 +1,10 @@
 """Fresh zero arrays made ahead on another core, for kernels whose result starts as zeros.
 
 A gradient that starts as ``np.zeros`` (Embedding's scatter-add, ``kernels/sequences.py``) costs a
-pass of writes over a large array on the caller's core, and that pass evicts the caller's cache
-(the rows the next forward gathers, the upstream gradient the next backward reads). ``zeros``
-returns a fresh zero array made earlier by a background thread, which runs on the other core, and
-asks the thread for the next one. Nothing else ever saw the array: it is as fresh as np.zeros's.
+pass of writes over a large array on the caller's core (for Embedding(10000, 64) a third of its
+backward). ``zeros`` returns a fresh zero array made earlier by a background thread, which runs on
+the other core, and asks the thread for the next ones. Nothing else ever saw the array: it is as
+fresh as np.zeros's.
 The thread keeps up to ``DEPTH`` arrays per shape and the newest one is never handed out: the
 arrays made after one have pushed its lines out of the thread's core cache, so the caller's writes
 into it do not wait on the other core (handing out the newest one kept less than half of the gain).
