@@ -580,3 +580,68 @@ def test_twin_lstm_training_bitwise(twin_on, monkeypatch, kw):
     tol = 1e-10 if kw.get("dtype") == np.float64 else 2e-5
     for a, b in zip(got[:4], plain[:4], strict=True):  # the first step (Adam amplifies rounding later)
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def _lstm_case():
+    mt.manual_seed(0)
+    lstm = mt.LSTM(8, 128)
+    rng = np.random.default_rng(6)
+    x, x2 = (rng.standard_normal((3, 32, 8)).astype(np.float32) for _ in range(2))
+    return lstm, x, x2
+
+
+def _grads_after(lstm, x):
+    lstm.zero_grad()
+    out, _ = lstm(x)
+    lstm.backward(np.cos(out))
+    return [p.grad.copy() for p in lstm.parameters()]
+
+
+def _in_child(check):
+    """Run check() in a forked child (it waits for the parent's go); True if it returned True."""
+    go_r, go_w = os.pipe()
+    res_r, res_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        ok = False
+        try:
+            os.read(go_r, 1)
+            ok = bool(check())
+        finally:
+            os.write(res_w, b"1" if ok else b"0")
+            os._exit(0)
+    return pid, go_w, res_r
+
+
+def _child_result(pid, go_w, res_r) -> bytes:
+    os.write(go_w, b"g")
+    got = os.read(res_r, 1)
+    os.waitpid(pid, 0)
+    os.close(go_w)
+    os.close(res_r)
+    return got
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_twin_a_forked_child_finishes_the_step_its_parent_began(kernels_on, monkeypatch):
+    """Forward in the parent (its caches in shared memory), fork, the parent goes on training; the
+    child's backward of that forward must see the caches as they were at the fork."""
+    lstm, x, x2 = _lstm_case()
+    with monkeypatch.context() as m:
+        m.setattr(twin, "available", lambda: False)
+        expected = _grads_after(lstm, x)
+    monkeypatch.setattr(fast_seq, "TWIN_MIN_WORK", 0)  # (no recording of the jobs: they hold arrays)
+    monkeypatch.setattr(twin, "available", lambda: True)
+    lstm.zero_grad()
+    out, _ = lstm(x)
+    assert twin._state["dead"] or twin.shares(lstm._caches[0][2][0]), "the caches lie in shared memory"
+
+    def child():
+        lstm.backward(np.cos(out))
+        return all(np.array_equal(p.grad, e) for p, e in zip(lstm.parameters(), expected, strict=True))
+
+    pid, go_w, res_r = _in_child(child)
+    lstm.backward(np.cos(out))  # the parent's own step goes on: its buffers are free again ...
+    for _ in range(2):
+        _grads_after(lstm, x2)  # ... and reused by these forwards
+    assert _child_result(pid, go_w, res_r) == b"1"

@@ -78,8 +78,16 @@ def _reset_after_fork() -> None:
     _freed.clear()
 
 
+def _forget_pool_after_fork() -> None:
+    """In the parent of a fork other than the twin's: the child shares every buffer that exists now
+    and may still read arrays in them (a layer's cache from a forward before the fork, read by the
+    child's backward), so none of them is handed out again here; new ones are made from now on."""
+    if not _state.get("forking_twin"):
+        _pool.clear()
+
+
 if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_reset_after_fork)
+    os.register_at_fork(after_in_child=_reset_after_fork, after_in_parent=_forget_pool_after_fork)
 
 
 def _close() -> None:
@@ -316,7 +324,11 @@ def _fork() -> bool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
             warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+            _state["forking_twin"] = True  # the twin keeps mapping the pool's buffers: keep them
+            try:
+                pid = os.fork()
+            finally:
+                _state["forking_twin"] = False
     except OSError:
         _state["dead"] = True
         return False
