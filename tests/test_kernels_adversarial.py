@@ -645,3 +645,72 @@ def test_twin_a_forked_child_finishes_the_step_its_parent_began(kernels_on, monk
     for _ in range(2):
         _grads_after(lstm, x2)  # ... and reused by these forwards
     assert _child_result(pid, go_w, res_r) == b"1"
+
+
+def test_twin_two_lstms_in_two_threads_at_once(kernels_on, monkeypatch):
+    """Two LSTMs trained from two Python threads at once (one holds the twin, the other runs alone,
+    both make shared arrays): every step as when each trains alone, bitwise."""
+    monkeypatch.setattr(fast_seq, "TWIN_MIN_WORK", 0)
+    monkeypatch.setattr(twin, "available", lambda: True)
+
+    def train(seed, results, k, barrier=None):
+        mt.manual_seed(seed)
+        lstm = mt.LSTM(8, 128)
+        opt = mt.Adam(lstm.parameters(), lr=0.01)
+        x = np.random.default_rng(seed).standard_normal((3, 32, 8)).astype(np.float32)
+        out_list = []
+        for _ in range(4):
+            if barrier is not None:
+                barrier.wait()
+            opt.zero_grad()
+            out, _ = lstm(x)
+            lstm.backward(np.cos(out))
+            opt.step()
+            out_list += [out.copy()] + [p.data.copy() for p in lstm.parameters()]
+        results[k] = out_list
+
+    alone: list = [None, None]
+    train(1, alone, 0)
+    train(2, alone, 1)
+    together: list = [None, None]
+    barrier = threading.Barrier(2)
+    workers = [threading.Thread(target=train, args=(s, together, s - 1, barrier)) for s in (1, 2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    for a_list, b_list in zip(alone, together, strict=True):
+        for a, b in zip(a_list, b_list, strict=True):
+            np.testing.assert_array_equal(b, a)
+
+
+def test_twin_user_input_modified_after_the_forward(kernels_on, monkeypatch):
+    """The user's numpy input changed in place between forward and backward (and hx given): the
+    gradients are those of the plain path with the same habit."""
+    def run():
+        mt.manual_seed(0)
+        lstm = mt.LSTM(8, 128, batch_first=True)
+        rng = np.random.default_rng(7)
+        x = rng.standard_normal((32, 3, 8)).astype(np.float32)
+        h0 = rng.standard_normal((1, 32, 128)).astype(np.float32)
+        c0 = rng.standard_normal((1, 32, 128)).astype(np.float32)
+        out, (h_n, c_n) = lstm(x, (h0, c0))
+        x[...] = 0  # the user reuses their buffers
+        h0[...] = 0
+        c0[...] = 0
+        dx, (dh0, dc0) = lstm.backward((np.cos(out), (np.sin(h_n), np.cos(c_n))))
+        return [out, h_n, c_n, dx, dh0, dc0] + [p.grad.copy() for p in lstm.parameters()]
+    monkeypatch.setattr(fast_seq, "TWIN_MIN_WORK", 0)
+    monkeypatch.setattr(twin, "available", lambda: True)
+    got = run()
+    monkeypatch.setattr(twin, "available", lambda: False)
+    ref = run()
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+    mt.kernels.use_kernels(False)
+    try:
+        plain = run()
+    finally:
+        mt.kernels.use_kernels(True)
+    for a, b in zip(got, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import importlib
+import itertools
 import mmap
 import os
 import pickle
@@ -60,7 +61,7 @@ _unsent: list[tuple[int, int, int]] = []  # (buffer id, fd, nbytes) the twin has
 _dropped: list[int] = []  # buffer ids the twin may unmap
 _freed: list[int] = []  # buffer ids whose arrays were freed, not yet collected (weakref.finalize)
 _lock = threading.Lock()  # held by the one caller using the twin
-_next_id = [0]
+_next_id = itertools.count(1)  # next() is one step under the GIL: two threads' buffers never share an id
 
 
 def _reset_after_fork() -> None:
@@ -150,10 +151,10 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     # the pool keeps the array that owns the view of the buffer: every view of it (the reshaped
     # array handed out, its slices) has it as .base, so its reference count counts them all
     base = np.frombuffer(buffer, key[1], count)
-    _next_id[0] += 1
-    _buffers[_next_id[0]] = (base.ctypes.data, nbytes)
-    _unsent.append((_next_id[0], fd, nbytes))
-    weakref.finalize(base, _freed.append, _next_id[0])  # list.append: safe whenever GC runs it
+    buffer_id = next(_next_id)  # (project() makes shared arrays without holding the twin: any thread)
+    _buffers[buffer_id] = (base.ctypes.data, nbytes)
+    _unsent.append((buffer_id, fd, nbytes))
+    weakref.finalize(base, _freed.append, buffer_id)  # list.append: safe whenever GC runs it
     if len(arrays) < _POOL_PER_SHAPE:
         arrays.append(base)
     return base.reshape(key[0])
