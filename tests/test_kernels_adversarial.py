@@ -714,3 +714,74 @@ def test_twin_user_input_modified_after_the_forward(kernels_on, monkeypatch):
         mt.kernels.use_kernels(True)
     for a, b in zip(got, plain, strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+
+
+def test_flat_a_layer_shared_by_two_models(kernels_on, monkeypatch):
+    """One Linear in two models, each with its own SGD (the shared layer's gradient slots belong to
+    the first model's buffer)."""
+    def run():
+        mt.manual_seed(0)
+        shared = mt.Linear(16, 3)
+        a = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), shared)
+        b = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), shared)
+        opt_a, opt_b = mt.SGD(a.parameters(), lr=0.1), mt.SGD(b.parameters(), lr=0.05)
+        x, y = _data()
+        out = []
+        for k in range(6):
+            if k % 3 != 2:
+                _step(a, opt_a, x, y)
+            _step(b, opt_b, x[::-1].copy(), y)
+            out += _snap(a) + _snap(b)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_data_held_before_the_first_step_and_edited(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        w = model[0].W.data  # held from the start: the model's array, as in plain NumPy code
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        for k in range(6):
+            _step(model, opt, x, y)
+            if k == 2:
+                w[:2] = 0.5
+            if k == 3:
+                del w
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_zero_grad_to_zeros_with_held_gradients(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out, kept = [], []
+        for k in range(5):
+            model.zero_grad(set_to_none=k % 2 == 0)
+            _step(model, opt, x, y, zero=False)
+            kept.append(model[2].b.grad)
+            out += _snap(model) + [g.copy() for g in kept]
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_checkpoint_resume_mid_training(kernels_on, monkeypatch, tmp_path):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        for _ in range(2):
+            _step(model, opt, x, y)
+        mt.save_checkpoint(tmp_path / "c.mtz", model=model, optimizer=opt, epoch=1)
+        out = []
+        for _ in range(2):
+            _step(model, opt, x, y)
+            out += _snap(model)
+        mt.load_checkpoint(tmp_path / "c.mtz", model, opt)
+        out += _snap(model)
+        for _ in range(3):
+            _step(model, opt, x, y)
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
