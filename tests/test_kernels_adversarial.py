@@ -785,3 +785,15 @@ def test_flat_checkpoint_resume_mid_training(kernels_on, monkeypatch, tmp_path):
             out += _snap(model)
         return out
     _compare(monkeypatch, run)
+
+
+def test_flat_reference_counts_are_probed_and_a_failed_probe_turns_flat_off(kernels_on, monkeypatch):
+    """The checks rest on reference counts (an interpreter detail: CPython 3.14 and free-threaded
+    builds count otherwise); a probe verifies them once, and where it fails nothing is adopted."""
+    assert flat._counts_trusted()  # this interpreter: the flat buffers are in use (see above)
+    monkeypatch.setattr(flat, "_trusted", [False])
+    model, (x, y) = _mlp(), _data()
+    opt = mt.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        _step(model, opt, x, y)
+    assert all(p.data.base is None for p in model.parameters())
