@@ -20,6 +20,8 @@ How the arrays get there, and why no result can differ:
   are still the group's views (identity checks): a user who assigns ``p.data`` or ``p.grad``, a
   frozen Parameter, a Parameter without gradient, ``model.to(dtype)`` — any of them sends the
   step back to the per-Parameter form.
+The reference counts are an interpreter detail: a probe on dummy Parameters (``_counts_trusted``,
+once) checks that they read as above, else no group is ever made.
 Groups are kept for the last ``KEEP`` lists of Parameters, and hold them weakly: a group is
 forgotten when one of its Parameters is collected. A forgotten group leaves its Parameters as they
 are (views of a buffer nobody updates as a whole any more; the per-Parameter update is correct).
