@@ -1,5 +1,5 @@
-"""Kernels of the attention family (``minitorch/layers/attention.py``): the attention core and its
-dropout mask; same signatures, bitwise the same results, fewer arrays.
+"""Kernels of the attention family: the attention core and its dropout mask (the plain forms are in
+``minitorch/layers/attention_core.py``); same signatures, bitwise the same results, fewer arrays.
 
 The plain core allocates every (N, H, L, S) intermediate afresh: the scores, s - max, exp, the
 dropped weights, and in backward dpd, pd, dp, dp * p, their difference and ds, each 2 MB for the
