@@ -20,6 +20,8 @@ How the arrays get there, and why no result can differ:
   are still the group's views (identity checks): a user who assigns ``p.data`` or ``p.grad``, a
   frozen Parameter, a Parameter without gradient, ``model.to(dtype)`` — any of them sends the
   step back to the per-Parameter form.
+The reference counts are an interpreter detail: a probe on dummy Parameters (``_counts_trusted``,
+once) checks that they read as above, else no group is ever made.
 Groups are kept for the last ``KEEP`` lists of Parameters, and hold them weakly: a group is
 forgotten when one of its Parameters is collected. A forgotten group leaves its Parameters as they
 are (views of a buffer nobody updates as a whole any more; the per-Parameter update is correct).
@@ -72,7 +74,7 @@ class FlatGroup:
         float dtype, each ``data`` a C-contiguous, writable array held by nothing else; else None."""
         from minitorch.parameter import Parameter
 
-        if len(params) < 2:
+        if len(params) < 2 or not _counts_trusted():
             return None
         dtype, total = params[0].data.dtype, 0
         for p in params:
@@ -94,6 +96,44 @@ class FlatGroup:
         if len(_order) > KEEP:
             _forget(_order[0])
         return group
+
+
+_trusted: list[bool] = []  # the verdict of _counts_trusted, once
+
+
+def _counts_trusted() -> bool:
+    """Whether this interpreter's reference counts read as the checks above expect, tried once on
+    probe Parameters through the same code: an array held elsewhere is not adopted, a kept gradient
+    is not written over. Reference counts are an implementation detail (CPython 3.14 skips some
+    increments for locals, free-threaded builds defer them); where they read otherwise, the flat
+    buffers are never used and SGD stays per Parameter."""
+    if not _trusted:
+        from minitorch.parameter import Parameter
+
+        _trusted.append(False)  # while probing: adopt refuses (no recursion)
+        a, b, c = (Parameter(np.zeros(2)) for _ in range(3))
+        held = c.data
+        _trusted[0] = True
+        try:
+            refused = FlatGroup.adopt([a, c]) is None
+            group = FlatGroup.adopt([a, b])
+            ok = refused and group is not None and held is c.data
+            if ok:
+                a.grad = grad_home(a)
+                kept = a.grad
+                a.grad = None
+                view = kept[:1]  # a view of G: no slot is free while it lives
+                ok = kept is not None and grad_home(a) is None and grad_home(b) is None
+                del view
+                ok = ok and grad_home(a) is None and grad_home(b) is not None
+                del kept
+                ok = ok and grad_home(a) is not None
+            if group is not None:
+                _forget(group)
+        finally:
+            _trusted[0] = False
+        _trusted[0] = ok
+    return _trusted[0]
 
 
 def _forget(group: FlatGroup) -> None:

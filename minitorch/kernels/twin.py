@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import importlib
+import itertools
 import mmap
 import os
 import pickle
@@ -60,7 +61,7 @@ _unsent: list[tuple[int, int, int]] = []  # (buffer id, fd, nbytes) the twin has
 _dropped: list[int] = []  # buffer ids the twin may unmap
 _freed: list[int] = []  # buffer ids whose arrays were freed, not yet collected (weakref.finalize)
 _lock = threading.Lock()  # held by the one caller using the twin
-_next_id = [0]
+_next_id = itertools.count(1)  # next() is one step under the GIL: two threads' buffers never share an id
 
 
 def _reset_after_fork() -> None:
@@ -78,8 +79,16 @@ def _reset_after_fork() -> None:
     _freed.clear()
 
 
+def _forget_pool_after_fork() -> None:
+    """In the parent of a fork other than the twin's: the child shares every buffer that exists now
+    and may still read arrays in them (a layer's cache from a forward before the fork, read by the
+    child's backward), so none of them is handed out again here; new ones are made from now on."""
+    if not _state.get("forking_twin"):
+        _pool.clear()
+
+
 if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_reset_after_fork)
+    os.register_at_fork(after_in_child=_reset_after_fork, after_in_parent=_forget_pool_after_fork)
 
 
 def _close() -> None:
@@ -142,10 +151,10 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     # the pool keeps the array that owns the view of the buffer: every view of it (the reshaped
     # array handed out, its slices) has it as .base, so its reference count counts them all
     base = np.frombuffer(buffer, key[1], count)
-    _next_id[0] += 1
-    _buffers[_next_id[0]] = (base.ctypes.data, nbytes)
-    _unsent.append((_next_id[0], fd, nbytes))
-    weakref.finalize(base, _freed.append, _next_id[0])  # list.append: safe whenever GC runs it
+    buffer_id = next(_next_id)  # (project() makes shared arrays without holding the twin: any thread)
+    _buffers[buffer_id] = (base.ctypes.data, nbytes)
+    _unsent.append((buffer_id, fd, nbytes))
+    weakref.finalize(base, _freed.append, buffer_id)  # list.append: safe whenever GC runs it
     if len(arrays) < _POOL_PER_SHAPE:
         arrays.append(base)
     return base.reshape(key[0])
@@ -316,7 +325,11 @@ def _fork() -> bool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
             warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+            _state["forking_twin"] = True  # the twin keeps mapping the pool's buffers: keep them
+            try:
+                pid = os.fork()
+            finally:
+                _state["forking_twin"] = False
     except OSError:
         _state["dead"] = True
         return False

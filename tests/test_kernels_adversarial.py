@@ -1,0 +1,799 @@
+"""Adversarial tests of three speed mechanisms (kernels/flat.py, kernels/zeros.py, kernels/twin.py).
+
+Each claims results bitwise those of the plain path and a fallback whenever its assumptions break.
+Here a user does what PyTorch users do (weight tying, overlapping optimizers, param groups, freezing,
+state-dict loads, deep copies, grad accumulation, clipping, held gradients, in-place edits, threads,
+fork) and every step is compared bitwise with the same training where the mechanism is off.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+from minitorch.kernels import flat, twin, zeros
+from minitorch.kernels import sequences as fast_seq
+
+
+@pytest.fixture
+def kernels_on():
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(True)
+    yield
+    mt.kernels.use_kernels(before)
+
+
+def _no_flat(monkeypatch):
+    """The kernels as they are, but without the flat buffers (the per-Parameter SGD form)."""
+    monkeypatch.setattr(flat, "update", lambda params, grads, a: False)
+    monkeypatch.setattr("minitorch.kernels.containers.grad_home", lambda p: None)
+
+
+def _mlp(dtype=np.float32, seed=0):
+    mt.manual_seed(seed)
+    model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+    if dtype != np.float32:
+        model.to(dtype)
+    return model
+
+
+def _data(dtype=np.float32, n=12, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 4)).astype(dtype), rng.integers(0, 3, n)
+
+
+def _step(model, opt, x, y, loss_fn=None, zero=True):
+    loss_fn = loss_fn or mt.CrossEntropyLoss()
+    if zero:
+        opt.zero_grad()
+    loss_fn(model(x), y)
+    model.backward(loss_fn.backward())
+    opt.step()
+
+
+def _snap(model):
+    return [p.data.copy() for p in model.parameters()]
+
+
+def _compare(monkeypatch, scenario):
+    """scenario() -> list of arrays recorded along the way; run with flat buffers, without, and
+    with kernels off; all three bitwise equal."""
+    got = scenario()
+    with monkeypatch.context() as m:
+        _no_flat(m)
+        reference = scenario()
+    mt.kernels.use_kernels(False)
+    try:
+        plain = scenario()
+    finally:
+        mt.kernels.use_kernels(True)
+    assert len(got) == len(reference) == len(plain)
+    for k, (a, b, c) in enumerate(zip(got, reference, plain, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"record {k}: flat vs no flat")
+        np.testing.assert_array_equal(a, c, err_msg=f"record {k}: kernels vs plain")
+    return got
+
+
+# ----------------------------------------------------------------------------------------------
+# flat.py
+
+
+def test_flat_is_used_at_all(kernels_on):
+    """The mechanism under test is live: after a step, the Parameters are views of one buffer."""
+    model, (x, y) = _mlp(), _data()
+    opt = mt.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        _step(model, opt, x, y)
+    bases = {id(p.data.base) for p in model.parameters()}
+    assert len(bases) == 1 and None not in {p.data.base is not None for p in model.parameters()}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flat_plain_training(kernels_on, monkeypatch, dtype):
+    def run():
+        model, (x, y) = _mlp(dtype), _data(dtype)
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        for _ in range(6):
+            _step(model, opt, x, y)
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_weight_tying(kernels_on, monkeypatch):
+    def run():
+        mt.manual_seed(0)
+        a, b = mt.Linear(8, 8), mt.Linear(8, 8)
+        b.W = a.W  # one Parameter in two modules
+        model = mt.Sequential(a, mt.ReLU(), b)
+        rng = np.random.default_rng(2)
+        x, t = rng.standard_normal((5, 8)).astype(np.float32), rng.standard_normal((5, 8)).astype(np.float32)
+        opt = mt.SGD(model.parameters(), lr=0.05)
+        out = []
+        for _ in range(5):
+            _step(model, opt, x, t, mt.MSELoss())
+            out += _snap(model) + [a.W.data.copy(), b.W.data.copy()]
+        assert a.W is b.W
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_two_optimizers_over_overlapping_parameters(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        params = list(model.parameters())
+        opt1, opt2 = mt.SGD(params, lr=0.1), mt.SGD(params[2:], lr=0.03)
+        out = []
+        for _ in range(5):
+            opt1.zero_grad()
+            loss_fn = mt.CrossEntropyLoss()
+            loss_fn(model(x), y)
+            model.backward(loss_fn.backward())
+            opt1.step()
+            opt2.step()
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+@pytest.mark.parametrize("options", [dict(momentum=0.9), dict(weight_decay=0.01),
+                                     dict(momentum=0.9, nesterov=True, weight_decay=1e-3),
+                                     dict(momentum=0.5, dampening=0.1)])
+def test_flat_sgd_options_against_no_flat(kernels_on, monkeypatch, options):
+    """Momentum and weight decay take the BLAS form (rounding may differ from plain): compared with
+    the same kernels without flat buffers, bitwise, and with the plain form closely."""
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1, **options)
+        out = []
+        for _ in range(5):
+            _step(model, opt, x, y)
+            out += _snap(model)
+        return out
+    got = run()
+    with monkeypatch.context() as m:
+        _no_flat(m)
+        ref = run()
+    mt.kernels.use_kernels(False)
+    try:
+        plain = run()
+    finally:
+        mt.kernels.use_kernels(True)
+    for a, b, c in zip(got, ref, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+
+
+def test_flat_param_groups_and_add_param_group(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        p = list(model.parameters())
+        opt = mt.SGD([{"params": p[:2], "lr": 0.2}], lr=0.05)
+        out = []
+        for k in range(6):
+            if k == 3:
+                opt.add_param_group({"params": p[2:]})
+            _step(model, opt, x, y)
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_freezing_mid_training(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        for k in range(6):
+            if k == 2:
+                model[0].W.requires_grad = False
+            if k == 4:
+                model[0].W.requires_grad = True
+            _step(model, opt, x, y)
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_load_state_dict_and_model_file_mid_training(kernels_on, monkeypatch, tmp_path):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        for _ in range(2):
+            _step(model, opt, x, y)
+        saved = {k: v.copy() for k, v in model.state_dict().items()}
+        path = tmp_path / "m.mtz"
+        mt.save_model(model, path)
+        for _ in range(2):
+            _step(model, opt, x, y)
+        model.load_state_dict(saved)
+        out += _snap(model)
+        for _ in range(2):
+            _step(model, opt, x, y)
+            out += _snap(model)
+        loaded = mt.load_model(path)
+        model.load_state_dict(loaded.state_dict())
+        out += _snap(model)
+        for _ in range(2):
+            _step(model, opt, x, y)
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_deepcopy_and_train_both(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        _step(model, opt, x, y)
+        twin_model = copy.deepcopy(model)
+        opt2 = mt.SGD(twin_model.parameters(), lr=0.07)
+        out = []
+        for _ in range(4):
+            _step(model, opt, x, y)
+            _step(twin_model, opt2, x[::-1].copy(), y[::-1].copy())
+            out += _snap(model) + _snap(twin_model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_grad_accumulation_and_clipping(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        for _ in range(5):
+            opt.zero_grad()
+            for half in (slice(0, 6), slice(6, 12)):
+                loss_fn = mt.CrossEntropyLoss()
+                loss_fn(model(x[half]), y[half])
+                model.backward(loss_fn.backward())
+            mt.clip_grad_norm_(model.parameters(), 0.05)
+            opt.step()
+            out += _snap(model) + [p.grad.copy() for p in model.parameters()]
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_zero_grad_to_zeros(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        for _ in range(5):
+            opt.zero_grad(set_to_none=False)
+            _step(model, opt, x, y, zero=False)
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_gradients_held_by_the_user_across_steps(kernels_on, monkeypatch):
+    """p.grad kept from every step and read at the end: each must still be its own step's gradient."""
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        kept, copies = [], []
+        for k in range(6):
+            _step(model, opt, x[k % 3:], y[k % 3:])
+            p = list(model.parameters())[k % 4]
+            kept.append(p.grad)
+            copies.append(p.grad.copy())
+            if k == 3:
+                kept.append(next(iter(model.parameters())).grad.reshape(-1)[:5])  # a view only
+                copies.append(kept[-1].copy())
+        for a, b in zip(kept, copies, strict=True):
+            np.testing.assert_array_equal(a, b)
+        return copies + _snap(model)
+    _compare(monkeypatch, run)
+
+
+def test_flat_in_place_edits_of_data_and_reassignment(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        held = None
+        for k in range(7):
+            _step(model, opt, x, y)
+            p = list(model.parameters())
+            if k == 1:
+                p[0].data[0, :] = 0.25
+                held = p[1].data  # the user's reference to a Parameter's array
+            if k == 3:
+                p[2].data = p[2].data * 0.5
+            if k == 4:
+                p[3].data[...] *= 2
+            out += _snap(model) + ([] if held is None else [held.copy()])
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_grad_assigned_by_the_user(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        for k in range(5):
+            opt.zero_grad()
+            loss_fn = mt.CrossEntropyLoss()
+            loss_fn(model(x), y)
+            model.backward(loss_fn.backward())
+            p = list(model.parameters())
+            if k == 2:
+                p[1].grad = p[1].grad * 3
+            if k == 3:
+                p[0].grad, p[2].grad = p[0].grad, None
+            opt.step()
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_with_fit(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data(n=24)
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        loader = mt.DataLoader(mt.TensorDataset(x, y), batch_size=8, shuffle=False)
+        mt.fit(model, mt.CrossEntropyLoss(), opt, loader, epochs=3, verbose=0, metrics=[])
+        return _snap(model)
+    _compare(monkeypatch, run)
+
+
+def test_flat_to_dtype_mid_training(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        for k in range(5):
+            if k == 2:
+                model.to(np.float64)
+                x = x.astype(np.float64)
+            _step(model, opt, x, y)
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_many_models_evict_groups(kernels_on, monkeypatch):
+    """More models than flat.KEEP, trained in turns: evicted groups must leave correct training."""
+    def run():
+        models = [_mlp(seed=s) for s in range(flat.KEEP + 3)]
+        opts = [mt.SGD(m.parameters(), lr=0.1) for m in models]
+        x, y = _data()
+        out = []
+        for _ in range(3):
+            for m, o in zip(models, opts, strict=True):
+                _step(m, o, x, y)
+        for m in models:
+            out += _snap(m)
+        return out
+    _compare(monkeypatch, run)
+
+
+# ----------------------------------------------------------------------------------------------
+# zeros.py
+
+
+@pytest.fixture
+def zeros_ahead(monkeypatch, kernels_on):
+    """Every Embedding gradient goes through zeros.zeros, made ahead synchronously (no timing)."""
+    monkeypatch.setattr(zeros, "MIN_BYTES", 1)
+    monkeypatch.setattr(zeros, "_allowed", lambda: True)
+    monkeypatch.setattr(zeros, "_request", zeros._top_up)
+    zeros._ready.clear()
+    yield
+    zeros._ready.clear()
+
+
+def _emb_grads(model_pair, steps=4, hold=True):
+    rng = np.random.default_rng(3)
+    kept, copies = [], []
+    for _ in range(steps):
+        for emb in model_pair:
+            ids = rng.integers(0, emb.num_embeddings, (6, 5))
+            out = emb(ids)
+            emb.zero_grad()
+            emb.backward(np.cos(out))
+            if hold:
+                kept.append(emb.weight.grad)
+            copies.append(emb.weight.grad.copy())
+    return kept, copies
+
+
+def test_zeros_gradients_kept_across_steps_and_two_embeddings(zeros_ahead):
+    mt.manual_seed(0)
+    pair = (mt.Embedding(50, 8), mt.Embedding(50, 8))  # two Embeddings of one shape
+    kept, copies = _emb_grads(pair)
+    assert len({id(g) for g in kept}) == len(kept)
+    for a, b in zip(kept, copies, strict=True):
+        np.testing.assert_array_equal(a, b)
+    mt.kernels.use_kernels(False)
+    mt.manual_seed(0)
+    _, plain = _emb_grads((mt.Embedding(50, 8), mt.Embedding(50, 8)), hold=False)
+    for a, b in zip(copies, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_zeros_never_hands_out_one_array_twice_across_threads(monkeypatch):
+    monkeypatch.setattr(zeros, "MIN_BYTES", 1)
+    monkeypatch.setattr(zeros, "_allowed", lambda: True)
+    zeros._ready.clear()
+    got: list[list[np.ndarray]] = [[] for _ in range(4)]
+
+    def take(k):
+        for _ in range(200):
+            a = zeros.zeros((16, 8), np.float32)
+            assert not a.any()
+            a[...] = k + 1  # a second holder of the same array would see this
+            got[k].append(a)
+
+    workers = [threading.Thread(target=take, args=(k,)) for k in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    zeros._ready.clear()
+    for k, arrays in enumerate(got):
+        assert len(arrays) == 200
+        assert all((a == k + 1).all() for a in arrays)
+    assert len({id(a) for arrays in got for a in arrays}) == 800
+
+
+def test_zeros_embedding_backward_from_threads(zeros_ahead):
+    mt.manual_seed(0)
+    embs = [mt.Embedding(40, 6) for _ in range(3)]
+    ids = np.random.default_rng(4).integers(0, 40, (8, 7))
+    expected = []
+    for e in embs:
+        out = e(ids)
+        e.zero_grad()
+        e.backward(np.sin(out))
+        expected.append(e.weight.grad.copy())
+    results: list = [None] * 3
+
+    def work(k):
+        e = embs[k]
+        grads = []
+        for _ in range(30):
+            out = e(ids)
+            e.zero_grad()
+            e.backward(np.sin(out))
+            grads.append(e.weight.grad)
+        results[k] = grads
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    for k in range(3):
+        for g in results[k]:
+            np.testing.assert_array_equal(g, expected[k])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_zeros_in_a_forked_child(zeros_ahead):
+    mt.manual_seed(0)
+    e = mt.Embedding(30, 4)
+    ids = np.arange(12).reshape(3, 4) % 30
+    out = e(ids)
+    e.zero_grad()
+    e.backward(np.ones_like(out))
+    expected = e.weight.grad.copy()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        ok = 0
+        try:
+            for _ in range(5):
+                out = e(ids)
+                e.zero_grad()
+                e.backward(np.ones_like(out))
+                ok += int(np.array_equal(e.weight.grad, expected))
+        finally:
+            os.write(w, bytes([ok]))
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 1)
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert got == bytes([5])
+
+
+# ----------------------------------------------------------------------------------------------
+# twin.py
+
+
+@pytest.fixture
+def twin_on(monkeypatch, kernels_on):
+    """Every cuttable LSTM loop goes to the twin (if the machine has one); returns the jobs sent."""
+    jobs = []
+    run = twin.run
+
+    def recording_run(*args):
+        job = run(*args)
+        jobs.append(job)
+        return job
+
+    monkeypatch.setattr(fast_seq, "TWIN_MIN_WORK", 0)
+    monkeypatch.setattr(twin, "available", lambda: True)
+    monkeypatch.setattr(twin, "run", recording_run)
+    return jobs
+
+
+def _lstm_training(steps=3, **kw):
+    kw = dict(kw)
+    dtype = kw.pop("dtype", np.float32)
+    mt.manual_seed(0)
+    lstm = mt.LSTM(8, 128, **kw)
+    head = mt.Linear(128 * (2 if kw.get("bidirectional") else 1), 1)
+    if dtype != np.float32:
+        lstm.to(dtype)
+        head.to(dtype)
+    params = list(lstm.parameters()) + list(head.parameters())
+    opt = mt.Adam(params, lr=0.01)
+    rng = np.random.default_rng(5)
+    N, T = 32, 3
+    shape = (N, T, 8) if kw.get("batch_first") else (T, N, 8)
+    x = rng.standard_normal(shape).astype(dtype)
+    layers = kw.get("num_layers", 1) * (2 if kw.get("bidirectional") else 1)
+    h0 = rng.standard_normal((layers, N, 128)).astype(dtype)
+    out_records = []
+    for _ in range(steps):
+        opt.zero_grad()
+        out, (h_n, c_n) = lstm(x, (h0, np.zeros_like(h0)))
+        y = head(out)
+        dx = lstm.backward(head.backward(np.cos(y)))
+        opt.step()
+        dx = dx[0] if isinstance(dx, tuple) else dx
+        out_records += [out.copy(), h_n.copy(), c_n.copy(), dx.copy()]
+        out_records += [p.data.copy() for p in params]
+    return out_records
+
+
+LSTM_CASES = [dict(), dict(bidirectional=True), dict(num_layers=2), dict(batch_first=True),
+              dict(dtype=np.float64)]
+
+
+@pytest.mark.parametrize("kw", LSTM_CASES, ids=["plain", "bidir", "layers2", "batch_first", "f64"])
+def test_twin_lstm_training_bitwise(twin_on, monkeypatch, kw):
+    got = _lstm_training(**kw)
+    assert twin_on and (twin._state["dead"] or all(job.sent for job in twin_on))
+    with monkeypatch.context() as m:
+        m.setattr(twin, "available", lambda: False)
+        ref = _lstm_training(**kw)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+    mt.kernels.use_kernels(False)
+    try:
+        plain = _lstm_training(**kw)
+    finally:
+        mt.kernels.use_kernels(True)
+    tol = 1e-10 if kw.get("dtype") == np.float64 else 2e-5
+    for a, b in zip(got[:4], plain[:4], strict=True):  # the first step (Adam amplifies rounding later)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def _lstm_case():
+    mt.manual_seed(0)
+    lstm = mt.LSTM(8, 128)
+    rng = np.random.default_rng(6)
+    x, x2 = (rng.standard_normal((3, 32, 8)).astype(np.float32) for _ in range(2))
+    return lstm, x, x2
+
+
+def _grads_after(lstm, x):
+    lstm.zero_grad()
+    out, _ = lstm(x)
+    lstm.backward(np.cos(out))
+    return [p.grad.copy() for p in lstm.parameters()]
+
+
+def _in_child(check):
+    """Run check() in a forked child (it waits for the parent's go); True if it returned True."""
+    go_r, go_w = os.pipe()
+    res_r, res_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        ok = False
+        try:
+            os.read(go_r, 1)
+            ok = bool(check())
+        finally:
+            os.write(res_w, b"1" if ok else b"0")
+            os._exit(0)
+    return pid, go_w, res_r
+
+
+def _child_result(pid, go_w, res_r) -> bytes:
+    os.write(go_w, b"g")
+    got = os.read(res_r, 1)
+    os.waitpid(pid, 0)
+    os.close(go_w)
+    os.close(res_r)
+    return got
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_twin_a_forked_child_finishes_the_step_its_parent_began(kernels_on, monkeypatch):
+    """Forward in the parent (its caches in shared memory), fork, the parent goes on training; the
+    child's backward of that forward must see the caches as they were at the fork."""
+    lstm, x, x2 = _lstm_case()
+    with monkeypatch.context() as m:
+        m.setattr(twin, "available", lambda: False)
+        expected = _grads_after(lstm, x)
+    monkeypatch.setattr(fast_seq, "TWIN_MIN_WORK", 0)  # (no recording of the jobs: they hold arrays)
+    monkeypatch.setattr(twin, "available", lambda: True)
+    lstm.zero_grad()
+    out, _ = lstm(x)
+    assert twin._state["dead"] or twin.shares(lstm._caches[0][2][0]), "the caches lie in shared memory"
+
+    def child():
+        lstm.backward(np.cos(out))
+        return all(np.array_equal(p.grad, e) for p, e in zip(lstm.parameters(), expected, strict=True))
+
+    pid, go_w, res_r = _in_child(child)
+    lstm.backward(np.cos(out))  # the parent's own step goes on: its buffers are free again ...
+    for _ in range(2):
+        _grads_after(lstm, x2)  # ... and reused by these forwards
+    assert _child_result(pid, go_w, res_r) == b"1"
+
+
+def test_twin_two_lstms_in_two_threads_at_once(kernels_on, monkeypatch):
+    """Two LSTMs trained from two Python threads at once (one holds the twin, the other runs alone,
+    both make shared arrays): every step as when each trains alone, bitwise."""
+    monkeypatch.setattr(fast_seq, "TWIN_MIN_WORK", 0)
+    monkeypatch.setattr(twin, "available", lambda: True)
+
+    def train(seed, results, k, barrier=None):
+        mt.manual_seed(seed)
+        lstm = mt.LSTM(8, 128)
+        opt = mt.Adam(lstm.parameters(), lr=0.01)
+        x = np.random.default_rng(seed).standard_normal((3, 32, 8)).astype(np.float32)
+        out_list = []
+        for _ in range(4):
+            if barrier is not None:
+                barrier.wait()
+            opt.zero_grad()
+            out, _ = lstm(x)
+            lstm.backward(np.cos(out))
+            opt.step()
+            out_list += [out.copy()] + [p.data.copy() for p in lstm.parameters()]
+        results[k] = out_list
+
+    alone: list = [None, None]
+    train(1, alone, 0)
+    train(2, alone, 1)
+    together: list = [None, None]
+    barrier = threading.Barrier(2)
+    workers = [threading.Thread(target=train, args=(s, together, s - 1, barrier)) for s in (1, 2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    for a_list, b_list in zip(alone, together, strict=True):
+        for a, b in zip(a_list, b_list, strict=True):
+            np.testing.assert_array_equal(b, a)
+
+
+def test_twin_user_input_modified_after_the_forward(kernels_on, monkeypatch):
+    """The user's numpy input changed in place between forward and backward (and hx given): the
+    gradients are those of the plain path with the same habit."""
+    def run():
+        mt.manual_seed(0)
+        lstm = mt.LSTM(8, 128, batch_first=True)
+        rng = np.random.default_rng(7)
+        x = rng.standard_normal((32, 3, 8)).astype(np.float32)
+        h0 = rng.standard_normal((1, 32, 128)).astype(np.float32)
+        c0 = rng.standard_normal((1, 32, 128)).astype(np.float32)
+        out, (h_n, c_n) = lstm(x, (h0, c0))
+        x[...] = 0  # the user reuses their buffers
+        h0[...] = 0
+        c0[...] = 0
+        dx, (dh0, dc0) = lstm.backward((np.cos(out), (np.sin(h_n), np.cos(c_n))))
+        return [out, h_n, c_n, dx, dh0, dc0] + [p.grad.copy() for p in lstm.parameters()]
+    monkeypatch.setattr(fast_seq, "TWIN_MIN_WORK", 0)
+    monkeypatch.setattr(twin, "available", lambda: True)
+    got = run()
+    monkeypatch.setattr(twin, "available", lambda: False)
+    ref = run()
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+    mt.kernels.use_kernels(False)
+    try:
+        plain = run()
+    finally:
+        mt.kernels.use_kernels(True)
+    for a, b in zip(got, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+
+
+def test_flat_a_layer_shared_by_two_models(kernels_on, monkeypatch):
+    """One Linear in two models, each with its own SGD (the shared layer's gradient slots belong to
+    the first model's buffer)."""
+    def run():
+        mt.manual_seed(0)
+        shared = mt.Linear(16, 3)
+        a = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), shared)
+        b = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), shared)
+        opt_a, opt_b = mt.SGD(a.parameters(), lr=0.1), mt.SGD(b.parameters(), lr=0.05)
+        x, y = _data()
+        out = []
+        for k in range(6):
+            if k % 3 != 2:
+                _step(a, opt_a, x, y)
+            _step(b, opt_b, x[::-1].copy(), y)
+            out += _snap(a) + _snap(b)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_data_held_before_the_first_step_and_edited(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        w = model[0].W.data  # held from the start: the model's array, as in plain NumPy code
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out = []
+        for k in range(6):
+            _step(model, opt, x, y)
+            if k == 2:
+                w[:2] = 0.5
+            if k == 3:
+                del w
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_zero_grad_to_zeros_with_held_gradients(kernels_on, monkeypatch):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        out, kept = [], []
+        for k in range(5):
+            model.zero_grad(set_to_none=k % 2 == 0)
+            _step(model, opt, x, y, zero=False)
+            kept.append(model[2].b.grad)
+            out += _snap(model) + [g.copy() for g in kept]
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_checkpoint_resume_mid_training(kernels_on, monkeypatch, tmp_path):
+    def run():
+        model, (x, y) = _mlp(), _data()
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        for _ in range(2):
+            _step(model, opt, x, y)
+        mt.save_checkpoint(tmp_path / "c.mtz", model=model, optimizer=opt, epoch=1)
+        out = []
+        for _ in range(2):
+            _step(model, opt, x, y)
+            out += _snap(model)
+        mt.load_checkpoint(tmp_path / "c.mtz", model, opt)
+        out += _snap(model)
+        for _ in range(3):
+            _step(model, opt, x, y)
+            out += _snap(model)
+        return out
+    _compare(monkeypatch, run)
+
+
+def test_flat_reference_counts_are_probed_and_a_failed_probe_turns_flat_off(kernels_on, monkeypatch):
+    """The checks rest on reference counts (an interpreter detail: CPython 3.14 and free-threaded
+    builds count otherwise); a probe verifies them once, and where it fails nothing is adopted."""
+    assert flat._counts_trusted()  # this interpreter: the flat buffers are in use (see above)
+    monkeypatch.setattr(flat, "_trusted", [False])
+    model, (x, y) = _mlp(), _data()
+    opt = mt.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        _step(model, opt, x, y)
+    assert all(p.data.base is None for p in model.parameters())
