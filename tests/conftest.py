@@ -25,3 +25,27 @@ def float64():
     mt.set_default_dtype(np.float64)
     yield
     mt.set_default_dtype(np.float32)
+
+
+@pytest.fixture
+def twin_jobs(monkeypatch):
+    """Every LSTM loop that can be cut goes to the kernels' twin (where the machine has one), kernels
+    on (also under MINITORCH_KERNELS=0); returns the list of jobs sent to it. The list keeps each
+    job, and a job its shared arrays: a test of shared-buffer reuse must not use this fixture."""
+    from minitorch.kernels import sequences, twin
+
+    jobs = []
+    run = twin.run
+
+    def recording_run(*args):
+        job = run(*args)
+        jobs.append(job)
+        return job
+
+    monkeypatch.setattr(sequences, "TWIN_MIN_WORK", 0)
+    monkeypatch.setattr(twin, "available", lambda: True)
+    monkeypatch.setattr(twin, "run", recording_run)
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(True)
+    yield jobs
+    mt.kernels.use_kernels(before)

@@ -512,23 +512,6 @@ def test_zeros_in_a_forked_child(zeros_ahead):
 # twin.py
 
 
-@pytest.fixture
-def twin_on(monkeypatch, kernels_on):
-    """Every cuttable LSTM loop goes to the twin (if the machine has one); returns the jobs sent."""
-    jobs = []
-    run = twin.run
-
-    def recording_run(*args):
-        job = run(*args)
-        jobs.append(job)
-        return job
-
-    monkeypatch.setattr(fast_seq, "TWIN_MIN_WORK", 0)
-    monkeypatch.setattr(twin, "available", lambda: True)
-    monkeypatch.setattr(twin, "run", recording_run)
-    return jobs
-
-
 def _lstm_training(steps=3, **kw):
     kw = dict(kw)
     dtype = kw.pop("dtype", np.float32)
@@ -564,9 +547,9 @@ LSTM_CASES = [dict(), dict(bidirectional=True), dict(num_layers=2), dict(batch_f
 
 
 @pytest.mark.parametrize("kw", LSTM_CASES, ids=["plain", "bidir", "layers2", "batch_first", "f64"])
-def test_twin_lstm_training_bitwise(twin_on, monkeypatch, kw):
+def test_twin_lstm_training_bitwise(twin_jobs, monkeypatch, kw):
     got = _lstm_training(**kw)
-    assert twin_on and (twin._state["dead"] or all(job.sent for job in twin_on))
+    assert twin_jobs and (twin._state["dead"] or all(job.sent for job in twin_jobs))
     with monkeypatch.context() as m:
         m.setattr(twin, "available", lambda: False)
         ref = _lstm_training(**kw)

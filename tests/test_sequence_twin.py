@@ -37,26 +37,6 @@ def _case(T, N, H, dtype, seed=0):
     return xw, h0, c0, W_hh, dhs, dh_n, dc_n
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Every loop that can be cut goes to the twin; returns the list of jobs sent to it."""
-    jobs = []
-    run = twin.run
-
-    def recording_run(*args):
-        job = run(*args)
-        jobs.append(job)
-        return job
-
-    monkeypatch.setattr(fast, "TWIN_MIN_WORK", 0)
-    monkeypatch.setattr(twin, "available", lambda: True)
-    monkeypatch.setattr(twin, "run", recording_run)
-    before = mt.kernels.kernels_enabled()
-    mt.kernels.use_kernels(True)  # also under MINITORCH_KERNELS=0: the layer tests run the kernels
-    yield jobs
-    mt.kernels.use_kernels(before)
-
-
 def _one_process(monkeypatch, fn, *args):
     with monkeypatch.context() as m:
         m.setattr(twin, "available", lambda: False)
@@ -72,17 +52,17 @@ def _loops(case):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_twin_halves_equal_one_process_bitwise(sent, monkeypatch, shape, dtype):
+def test_twin_halves_equal_one_process_bitwise(twin_jobs, monkeypatch, shape, dtype):
     case = _case(*shape, dtype)
     expected = _one_process(monkeypatch, _loops, case)
     got = _loops(case)
-    assert len(sent) == 2 and all(job.sent for job in sent)  # both loops ran half in the twin
+    assert len(twin_jobs) == 2 and all(job.sent for job in twin_jobs)  # both loops ran half in the twin
     for a, b in zip(expected, got, strict=True):
         assert a.dtype == b.dtype == dtype and a.shape == b.shape
         np.testing.assert_array_equal(b, a)
 
 
-def test_twin_loops_equal_the_plain_loops(sent):
+def test_twin_loops_equal_the_plain_loops(twin_jobs):
     """Against the plain formulas (kernels off), at the tolerance of the one-process kernels."""
     xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, 32, 128, np.float32)
     mt.kernels.use_kernels(False)
@@ -94,7 +74,7 @@ def test_twin_loops_equal_the_plain_loops(sent):
     hs, c_n, cache = fast.lstm_forward(xw, h0, c0, W_hh, None)
     back = fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
     mixed = fast.lstm_backward(dhs, dh_n, dc_n, cache_p, W_hh)  # a plain cache: copied to the twin
-    assert len(sent) == 3
+    assert len(twin_jobs) == 3
     for a, b in zip((hs_p, c_p, *cache_p, *back_p), (hs, c_n, *cache, *back), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
     for a, b in zip(back, mixed, strict=True):
@@ -115,10 +95,10 @@ def _lstm_step(bidirectional=False):
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_the_layer_with_the_twin_equals_one_process_bitwise(sent, monkeypatch, bidirectional):
+def test_the_layer_with_the_twin_equals_one_process_bitwise(twin_jobs, monkeypatch, bidirectional):
     expected = _one_process(monkeypatch, _lstm_step, bidirectional)
     got = _lstm_step(bidirectional)
-    assert len(sent) == 4 * (1 + bidirectional)
+    assert len(twin_jobs) == 4 * (1 + bidirectional)
     for a, b in zip(expected, got, strict=True):
         np.testing.assert_array_equal(b, a)
 
@@ -127,7 +107,7 @@ def _raises_in_the_twin(message):
     raise ValueError(message)
 
 
-def test_an_error_in_the_twin_is_raised_by_wait(sent):
+def test_an_error_in_the_twin_is_raised_by_wait(twin_jobs):
     assert twin.acquire()
     try:
         job = twin.run(_raises_in_the_twin, "from the twin")
@@ -140,7 +120,7 @@ def test_an_error_in_the_twin_is_raised_by_wait(sent):
         twin.release()
 
 
-def test_a_lost_twin_leaves_the_results_alone(sent, monkeypatch):
+def test_a_lost_twin_leaves_the_results_alone(twin_jobs, monkeypatch):
     """The twin killed: its half runs here (the same bits), and no twin is forked again."""
     case = _case(3, 32, 128, np.float32)
     expected = _one_process(monkeypatch, _loops, case)
@@ -160,7 +140,7 @@ def test_a_lost_twin_leaves_the_results_alone(sent, monkeypatch):
         np.testing.assert_array_equal(b, a)
 
 
-def test_a_hung_twin_is_killed_and_its_part_runs_here(sent, monkeypatch):
+def test_a_hung_twin_is_killed_and_its_part_runs_here(twin_jobs, monkeypatch):
     """A twin that never answers (stopped here with SIGSTOP) is killed after its patience runs out;
     the caller runs its part (the same bits) and no twin is forked again."""
     case = _case(3, 32, 128, np.float32)
@@ -214,7 +194,7 @@ def test_no_twin_with_one_thread(monkeypatch):
         mt.set_num_threads(saved)
 
 
-def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(sent):
+def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(twin_jobs):
     """Shared buffers stay shared across a fork: a child reusing them would write into its parent's."""
     _loops(_case(3, 32, 128, np.float32))  # a twin and shared buffers exist now
     a = twin.empty((3, 4), np.float32)
