@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from oracle import torch_twin
 
@@ -69,18 +69,24 @@ def test_backward_follows_the_mode_of_forward():
 
 @settings(max_examples=20, deadline=None)
 @given(n=st.integers(2, 6), c=st.integers(1, 4), length=st.integers(1, 3), seed=st.integers(0, 2**16))
+@example(n=2, c=4, length=1, seed=8506)  # two nearly equal values in a channel: std tiny
 def test_training_output_is_standardised_per_channel(n, c, length, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, length)) * rng.uniform(0.5, 3, (1, c, 1)) + rng.uniform(-5, 5, (1, c, 1))
     mt.set_default_dtype(np.float64)
     bn = mt.BatchNorm1d(c, eps=0.0)
     y = bn(x)
-    np.testing.assert_allclose(y.mean(axis=(0, 2)), 0.0, atol=1e-12)
-    np.testing.assert_allclose(y.var(axis=(0, 2)), 1.0, rtol=1e-10)
+    # rounding in x - mean grows with |mean| / std (two nearly equal values: std tiny), and dx with
+    # 1 / std: the tolerances scale with each channel's conditioning (a wrong formula is off by O(1))
+    std = x.std(axis=(0, 2))
+    kappa = 1 + np.abs(x.mean(axis=(0, 2))) / std
+    assert np.all(np.abs(y.mean(axis=(0, 2))) <= 1e-12 * kappa)
+    assert np.all(np.abs(y.var(axis=(0, 2)) - 1) <= 1e-10 * kappa)
     dx = bn.backward(rng.standard_normal(x.shape))
     # dx is orthogonal to shifts and scalings of each channel: the output cannot see them
-    np.testing.assert_allclose(dx.sum(axis=(0, 2)), 0.0, atol=1e-10)
-    np.testing.assert_allclose((dx * y).sum(axis=(0, 2)), 0.0, atol=1e-10)
+    dx_tol = 1e-10 * kappa * np.maximum(1, 1 / std)
+    assert np.all(np.abs(dx.sum(axis=(0, 2))) <= dx_tol)
+    assert np.all(np.abs((dx * y).sum(axis=(0, 2))) <= dx_tol)
 
 
 def test_huge_offset_and_constant_channel_stay_finite_and_match_torch(float64):
