@@ -49,3 +49,24 @@ def twin_jobs(monkeypatch):
     mt.kernels.use_kernels(True)
     yield jobs
     mt.kernels.use_kernels(before)
+
+
+@pytest.fixture
+def infer_twin(monkeypatch):
+    """The one-row inference kernel (minitorch/kernels/inference.py) with the twin on, kernels on,
+    and a caller that waits for the twin's halves up to 5 s (a busy machine then delays the twin but
+    never sends the work back to the caller, so the test sees the twin's numbers). Yields the
+    kernel module; ``served(model, x)`` in it calls until a call was shared with the twin. The
+    session is stopped at the end, so later tests find the twin idle."""
+    from minitorch.kernels import inference, twin
+
+    if twin._state["dead"] or not inference._X86:
+        pytest.skip("the shared inference needs the twin (Linux) on x86-64")
+    monkeypatch.setattr(twin, "available", lambda: True)
+    monkeypatch.setattr(inference, "WAIT_S", 5.0)
+    monkeypatch.setitem(inference._state, "cool", 0.0)
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(True)
+    yield inference
+    inference._stop_session()
+    mt.kernels.use_kernels(before)

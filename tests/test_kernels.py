@@ -13,6 +13,7 @@ trajectory (tests/trajectories.py) runs twice, kernels on and off, in float32 an
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -533,3 +534,67 @@ def test_flat_sgd_holds_no_parameter_alive():
         del model, opt
         gc.collect()
         assert ref() is None and key not in flat._groups and key not in flat._homes
+
+
+# ----------------------------------------------------------------------------------------------
+# One-row inference shared with the twin (kernels/inference.py): each cut layer's columns are
+# split between two processes. Every output element is a dot product of the same terms as in
+# h @ W, but the BLAS picks its blocking of a matrix-vector product by the width of the matrix it
+# is given, so a column of a half may add its products in another order than the same column of
+# the whole (OpenBLAS 0.3.31: bitwise for the 784-512-256-10 model's cuts, not for every width).
+# Hence the tolerance of the products that reorder sums (REORDERS_SUMS above).
+INFER_TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
+
+INFER_CHAINS = {
+    "mlp784": ((784, 512, 256, 10), True),
+    "odd": ((300, 700, 520, 3), True),  # columns cut at 336 and 256: a cut inside the BLAS's blocks
+    "two-cut-no-tail": ((1024, 512, 300), False),  # the chain ends on a cut layer, without ReLU
+}
+
+
+def _infer_model(sizes, last_relu=False, bias=True, dtype=np.float32):
+    rng = np.random.default_rng(3)
+    layers = []
+    for n_in, n_out in itertools.pairwise(sizes):
+        layers += [mt.Linear(n_in, n_out, bias=bias), mt.ReLU()]
+    model = mt.Sequential(*(layers if last_relu else layers[:-1])).to(dtype)
+    xs = [rng.standard_normal((1, sizes[0])).astype(dtype) for _ in range(4)]
+    xs.append(np.zeros((1, sizes[0]), dtype))  # every ReLU input is its bias: ReLU at 0 exactly
+    return model, xs
+
+
+def _plain_infer(model, xs):
+    with kernels(False), mt.no_grad():
+        return [model(x) for x in xs]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("chain", list(INFER_CHAINS), ids=list(INFER_CHAINS))
+@pytest.mark.parametrize("blas_threads", [1, 2])
+def test_one_row_inference_shared_with_the_twin_equals_the_plain_chain(
+        infer_twin, chain, bias, dtype, blas_threads):
+    sizes, last_relu = INFER_CHAINS[chain]
+    model, xs = _infer_model(sizes, last_relu, bias, dtype)
+    with mt.threads.blas_threads(blas_threads):
+        expected = _plain_infer(model, xs)
+        for x, e in zip(xs, expected, strict=True):
+            got = infer_twin.served(model, x)
+            assert got.dtype == e.dtype and got.shape == e.shape
+            np.testing.assert_allclose(got, e, **INFER_TOL[dtype])
+    assert infer_twin.twin.shares(model[0].W.data)  # the weights the twin reads are the model's
+
+
+def test_one_row_inference_declines_small_models_batches_and_other_chains(infer_twin):
+    served = infer_twin._state["served"]
+    small, _ = _infer_model((64, 128, 10))
+    batch = np.ones((2, 784), np.float32)
+    big, _ = _infer_model((784, 512, 256, 10))
+    other = mt.Sequential(mt.Linear(784, 512), mt.Tanh(), mt.Linear(512, 10))
+    with mt.no_grad():
+        small(np.ones((1, 64), np.float32))
+        big(batch)
+        big(np.ones((1, 784), np.float64))  # another dtype: the plain path casts it
+        other(np.ones((1, 784), np.float32))
+    assert infer_twin._state["served"] == served
+    assert not infer_twin.twin.shares(small[0].W.data) and not infer_twin.twin.shares(other[0].W.data)

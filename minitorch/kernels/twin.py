@@ -51,6 +51,7 @@ BY_VALUE_MAX = 1 << 14  # bytes: a larger array argument outside the shared buff
 _MESSAGE_MAX = 1 << 18  # bytes of one message (descriptors and small arrays) or reply
 _POOL_SHAPES, _POOL_PER_SHAPE = 16, 6  # as kernels/pool.py
 
+_CPUS = os.cpu_count() or 1  # os.cpu_count() reads a file on Linux: once
 HUNG_FACTOR, HUNG_GRACE = 20.0, 5.0  # s: a twin silent this long after the caller's own part is hung
 _state: dict[str, Any] = {"sock": None, "pid": None, "pending": None,
                           "dead": (not sys.platform.startswith("linux") or not hasattr(os, "memfd_create")
@@ -104,7 +105,7 @@ atexit.register(_close)
 def available() -> bool:
     """Whether ``run`` can use a twin now: Linux with shared memory (memfd), 2+ CPUs, the BLAS
     thread count at least 2."""
-    if _state["dead"] or (os.cpu_count() or 1) < 2:
+    if _state["dead"] or _CPUS < 2:
         return False
     if "memfd" not in _state:  # once: a sandbox may refuse memfd_create
         try:
@@ -268,9 +269,12 @@ def run(task: Callable[..., Any], *args: Any) -> Job:
     if _state["dead"] or (_state["sock"] is None and not _fork()):
         return Job(task, args, sent=False)
     _quiet_blas()
-    if _state["pending"] is not None:  # a job whose wait was interrupted: its reply comes first
+    pending = _state["pending"]
+    if pending is not None:  # a job whose wait was interrupted: its reply comes first
+        if getattr(pending, "stop", None) is not None:  # a task that serves until told: told now
+            pending.stop()
         try:
-            _state["pending"].wait()
+            pending.wait()
         except Exception:  # its caller has gone: nobody wants its error
             pass
     _collect_freed()  # before the args are looked up: a freed buffer's addresses may be reused
