@@ -780,3 +780,244 @@ def test_flat_reference_counts_are_probed_and_a_failed_probe_turns_flat_off(kern
     for _ in range(3):
         _step(model, opt, x, y)
     assert all(p.data.base is None for p in model.parameters())
+
+
+# ----------------------------------------------------------------------------------------------
+# inference.py: one row through a large chain, half of each large layer in the twin. The twin reads
+# the model's weights in shared memory; whatever happens to them (or to the twin), the answer is
+# the plain chain's. Equal at the tolerance of tests/test_kernels.py's INFER_TOL: the BLAS may
+# block a half's dot products otherwise than the whole's.
+
+INFER_RTOL = dict(rtol=1e-5, atol=1e-6)
+
+
+def _infer_mlp(dtype=np.float32):
+    mt.manual_seed(4)
+    model = mt.Sequential(mt.Linear(784, 512), mt.ReLU(), mt.Linear(512, 256), mt.ReLU(), mt.Linear(256, 10))
+    if dtype != np.float32:
+        model.to(dtype)
+    x = np.random.default_rng(9).standard_normal((1, 784)).astype(dtype)
+    return model, x
+
+
+def _infer_plain(model, x):
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(False)
+    try:
+        with mt.no_grad():
+            return model(x)
+    finally:
+        mt.kernels.use_kernels(before)
+
+
+def _same(got, model, x):
+    expected = _infer_plain(model, x)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, **INFER_RTOL)
+
+
+def test_infer_sees_an_in_place_change_of_the_weights(infer_twin):
+    model, x = _infer_mlp()
+    before = infer_twin.served(model, x).copy()
+    model[0].W.data *= 0.5  # what an optimizer step does: the same arrays, new values
+    model[2].b.data += 1.0
+    got = infer_twin.served(model, x)
+    _same(got, model, x)
+    assert not np.allclose(got, before)
+    opt = mt.SGD(model.parameters(), lr=0.1)
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    _same(infer_twin.served(model, x), model, x)
+
+
+def test_infer_follows_a_replaced_data_array(infer_twin):
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    held = np.ascontiguousarray(model[0].W.data[::-1])  # the user keeps a name on the new array
+    model[0].W.data = held
+    served = infer_twin._state["served"]
+    with mt.no_grad():
+        got = model(x)
+    _same(got, model, x)
+    assert model[0].W.data is held and infer_twin._state["served"] == served  # not moved: alone
+    model[2].W.data = model[2].W.data * 2.0  # held by the Parameter only: moved, shared again
+    model[0].W.data = model[0].W.data.copy()
+    del held
+    _same(infer_twin.served(model, x), model, x)
+    assert infer_twin.twin.shares(model[2].W.data)
+
+
+def test_infer_leaves_a_weight_someone_holds_where_it_is(infer_twin):
+    model, x = _infer_mlp()
+    w = model[0].W.data
+    served = infer_twin._state["served"]
+    for _ in range(3):
+        with mt.no_grad():
+            got = model(x)
+        _same(got, model, x)
+    assert model[0].W.data is w and not infer_twin.twin.shares(w) and infer_twin._state["served"] == served
+
+
+def test_infer_after_a_cast_to_float64(infer_twin):
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    model.to(np.float64)
+    x64 = x.astype(np.float64)
+    got = infer_twin.served(model, x64)
+    assert got.dtype == np.float64
+    _same(got, model, x64)
+
+
+def test_infer_between_training_steps(infer_twin):
+    """Inference, a training step (forward with caches, backward, SGD), inference: each the plain
+    path's, and the training step itself is the plain step's bitwise."""
+    model, x = _infer_mlp()
+    ref = copy.deepcopy(model)
+    opt, ref_opt = mt.SGD(model.parameters(), lr=0.05), mt.SGD(ref.parameters(), lr=0.05)
+    xb = np.random.default_rng(2).standard_normal((8, 784)).astype(np.float32)
+    for _ in range(2):
+        _same(infer_twin.served(model, x), model, x)
+        for m, o in ((model, opt), (ref, ref_opt)):
+            o.zero_grad()
+            y = m(xb)
+            m.backward(np.cos(y))
+            o.step()
+        for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+            np.testing.assert_array_equal(p.data, q.data)
+    _same(infer_twin.served(model, x), model, x)
+
+
+def test_infer_twin_killed_in_a_session(infer_twin, monkeypatch):
+    """The twin killed while its session spins: the caller does the twin's half itself (after
+    WAIT_S), the answer is the plain one, and the chain runs alone from then on."""
+    import signal
+    import time
+
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    monkeypatch.setattr(infer_twin, "WAIT_S", 0.01)
+    pid = twin._state["pid"]
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            break
+        time.sleep(0.01)
+    try:
+        for _ in range(3):
+            with mt.no_grad():
+                got = model(x)
+            _same(got, model, x)
+        assert twin._state["dead"] and infer_twin._state["job"] is None
+    finally:
+        twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+
+
+def test_infer_twin_stopped_in_a_session(infer_twin, monkeypatch):
+    """A twin that does not answer (SIGSTOP): every call is still the plain answer, the caller stops
+    waiting after WAIT_S and, after MISSES misses, does not ask for COOLDOWN_S; once the twin runs
+    again, calls are shared again."""
+    import signal
+
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    monkeypatch.setattr(infer_twin, "WAIT_S", 0.005)
+    pid = twin._state["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(infer_twin.MISSES + 2):
+            with mt.no_grad():
+                got = model(x)
+            _same(got, model, x)
+        assert infer_twin._state["cool"] > 0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    model[0].W.data[:5] = 0.0  # written while the stale twin may still be finishing an old job
+    infer_twin._state["cool"] = 0.0
+    monkeypatch.setattr(infer_twin, "WAIT_S", 5.0)
+    _same(infer_twin.served(model, x), model, x)
+
+
+def test_infer_gives_the_twin_back_to_another_task(infer_twin):
+    """A session spins in the twin; another task sent to the twin stops it at once and runs there."""
+    import time
+
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    assert twin.acquire()
+    try:
+        start = time.monotonic()
+        job = twin.run(twin.noop)
+        job.wait()
+        assert job.sent and time.monotonic() - start < 1.0
+    finally:
+        twin.release()
+    _same(infer_twin.served(model, x), model, x)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_infer_a_forked_child_does_not_share_the_parents_weights(infer_twin):
+    """Weights moved to shared memory, then fork: the child's in-place change stays in the child
+    (the same addresses, its own pages), and each process infers from its own weights."""
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    W = model[0].W.data
+    assert twin.shares(W)
+    kept, address = W.copy(), W.ctypes.data
+
+    def child():
+        W[...] = 0.25  # the child's own training
+        with mt.no_grad():
+            got = model(x)
+        expected = _infer_plain(model, x)
+        return W.ctypes.data == address and np.allclose(got, expected, **INFER_RTOL)
+
+    pid, go_w, res_r = _in_child(child)
+    assert _child_result(pid, go_w, res_r) == b"1"
+    np.testing.assert_array_equal(model[0].W.data, kept)
+    _same(infer_twin.served(model, x), model, x)
+
+
+def _infer_script(env_extra):
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, minitorch as mt\n"
+        "from minitorch.kernels import inference\n"
+        "mt.manual_seed(0)\n"
+        "m = mt.Sequential(mt.Linear(784, 512), mt.ReLU(), mt.Linear(512, 256), mt.ReLU(),\n"
+        "                  mt.Linear(256, 10))\n"
+        "x = np.random.default_rng(1).standard_normal((1, 784)).astype(np.float32)\n"
+        "with mt.no_grad():\n"
+        "    got = [m(x) for _ in range(50)]\n"
+        "mt.kernels.use_kernels(False)\n"
+        "with mt.no_grad():\n"
+        "    ref = m(x)\n"
+        "print(inference._state['served'], all(np.allclose(g, ref, rtol=1e-5, atol=1e-6) for g in got))\n"
+    )
+    env = {**os.environ, **env_extra}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_infer_runs_alone_with_minitorch_twin_0():
+    assert _infer_script({"MINITORCH_TWIN": "0"}) == ["0", "True"]
+
+
+def test_infer_runs_alone_with_one_thread():
+    assert _infer_script({"MINITORCH_NUM_THREADS": "1"}) == ["0", "True"]
+    saved = mt.threads._state["explicit"]
+    model, x = _infer_mlp()
+    from minitorch.kernels import inference
+
+    served = inference._state["served"]
+    try:
+        mt.set_num_threads(1)
+        for _ in range(5):
+            with mt.no_grad():
+                got = model(x)
+            _same(got, model, x)
+    finally:
+        mt.set_num_threads(saved)
+    assert inference._state["served"] == served
