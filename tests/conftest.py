@@ -54,8 +54,9 @@ def twin_jobs(monkeypatch):
 @pytest.fixture
 def infer_twin(monkeypatch):
     """The one-row inference kernel (minitorch/kernels/inference.py) with the twin on, kernels on,
-    and a caller that waits for the twin's halves up to 5 s (a busy machine then delays the twin but
-    never sends the work back to the caller, so the test sees the twin's numbers). Yields the
+    a caller that waits for the twin's halves up to 5 s (a busy machine then delays the twin but
+    never sends the work back to the caller, so the test sees the twin's numbers), and sessions
+    that stay 1 s without a job. Yields the
     kernel module; ``served(model, x)`` in it calls until a call was shared with the twin. The
     session is stopped at the end, so later tests find the twin idle."""
     from minitorch.kernels import inference, twin
@@ -64,6 +65,7 @@ def infer_twin(monkeypatch):
         pytest.skip("the shared inference needs the twin (Linux) on x86-64")
     monkeypatch.setattr(twin, "available", lambda: True)
     monkeypatch.setattr(inference, "WAIT_S", 5.0)
+    monkeypatch.setattr(inference, "IDLE_S", 1.0)  # a session outlives the test's own pauses
     monkeypatch.setitem(inference._state, "cool", 0.0)
     before = mt.kernels.kernels_enabled()
     mt.kernels.use_kernels(True)

@@ -53,6 +53,7 @@ import select
 import sys
 import time
 import weakref
+from operator import attrgetter, is_
 from typing import Any
 
 import numpy as np
@@ -70,18 +71,20 @@ _X86 = platform.machine().lower() in ("x86_64", "amd64")
 REQ, ALIVE, STOP, TWIN, CALLER, MAX_CUT = 0, 1, 2, 8, 40, 32
 SPINS = 32  # looks at a flag between two offers of the core to another process (sched_yield)
 _getrefcount = sys.getrefcount
+_data = attrgetter("data")
 _yield = getattr(os, "sched_yield", lambda: None)
 
 # the plan and session in use; "served": calls whose cut layers the twin shared (tests read it)
 _state: dict[str, Any] = {"plan": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
-                          "served": 0}
+                          "served": 0, "last": 0.0}
 _moved: list[weakref.ref] = []  # the shared arrays this module put into Parameters (fork: privatized)
 
 
 class _Plan:
-    """A chain's arrays for the two processes: per cut layer (W, b, h, c, relu), the rest for the caller."""
+    """A chain's arrays for the two processes: per cut layer (W, b, relu, h, and the caller's and
+    the twin's views W[:, :c], b[:c], h[:, :c], W[:, c:], b[c:]); the other layers (W, b, relu)."""
 
-    __slots__ = ("model", "children", "params", "arrays", "cut", "rest", "x", "ctrl", "__weakref__")
+    __slots__ = ("model", "children", "params", "arrays", "cut", "rest", "x", "ctrl", "flags", "__weakref__")
 
     def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
                  dtype: np.dtype, n_in: int) -> None:
@@ -90,6 +93,7 @@ class _Plan:
         self.x = twin.empty((1, n_in), dtype)
         self.ctrl = twin.empty((TWIN + 2 * MAX_CUT,), np.int64)
         self.ctrl[:] = 0
+        self.flags = memoryview(self.ctrl)
 
 
 def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
@@ -117,18 +121,14 @@ def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
 def _current(plan: _Plan, model: Any) -> bool:
     """The model's children and every Parameter's array are still the plan's (identity), and no
     child is inside a call or has a forward patched on the instance."""
-    children = plan.children
     modules = model.__dict__["_modules"]
-    if len(modules) != len(children):
+    if len(modules) != len(plan.children) or not all(map(is_, modules.values(), plan.children)):
         return False
-    for m, n in zip(modules.values(), children, strict=True):
+    for m in plan.children:
         d = m.__dict__
-        if m is not n or d["_frame"] is not None or "forward" in d:  # busy in a call, or patched
+        if d["_frame"] is not None or "forward" in d:  # busy in a call, or patched
             return False
-    for p, a in zip(plan.params, plan.arrays, strict=True):
-        if p.data is not a:
-            return False
-    return True
+    return all(map(is_, map(_data, plan.params), plan.arrays))
 
 
 def _leave_frames(children: tuple, relu: type) -> None:
@@ -193,7 +193,9 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | N
         W, b = m.W.data, (m.b.data if m.b is not None else None)
         if i < n_cut:
             c = (W.shape[1] // 2) // 16 * 16  # the caller's columns: whole vector blocks
-            cut.append((W, b, twin.empty((1, W.shape[1]), dtype), c, r))
+            out = twin.empty((1, W.shape[1]), dtype)
+            cut.append((W, b, r, out, W[:, :c], None if b is None else b[:c], out[:, :c],
+                        W[:, c:], None if b is None else b[c:]))
         else:
             rest.append((W, b, r))
     plan = _Plan(model, children, tuple(params), tuple(arrays), cut, rest, dtype, x.shape[1])
@@ -238,36 +240,36 @@ def _shared(p: Any) -> np.ndarray | None:
 
 def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
     """The chain for one row: the cut layers shared with the twin (or all here, alone), the rest here."""
-    ctrl = memoryview(plan.ctrl)
+    ctrl = plan.flags
     k = _state["k"] = _state["k"] + 1
     np.copyto(plan.x, x)
     ctrl[REQ] = k  # the job is posted before its session may start: a new session takes it at once
-    live = _session(plan, ctrl)
-    alone = not live  # a session starting now: its twin wakes later than this call would wait
+    alone = not _session(plan, ctrl)  # a session starting now: its twin wakes later than this call waits
     h = x
-    for i, (W, b, out, c, relu) in enumerate(plan.cut):
+    for i, (W, b, relu, out, Wa, ba, oa, Wb, bb) in enumerate(plan.cut):
         if alone:
             h = _layer(h, W, b, relu)
             continue
-        y = h @ W[:, :c]
-        if b is not None:
-            y += b[:c]
+        y = h @ Wa
+        if ba is not None:
+            y += ba
         if relu:
-            np.maximum(y, 0, out=out[:, :c])
+            np.maximum(y, 0, out=oa)
         else:
-            out[:, :c] = y
+            oa[...] = y
         ctrl[CALLER + i] = k
-        if _wait(ctrl, TWIN + i, k):
+        if ctrl[TWIN + i] == k or _wait(ctrl, TWIN + i, k):
             h = out
             continue
         # the twin's half here, into the caller's own copy (what the twin writes later is never read)
         alone, h_in, h = True, h, out.copy()
-        y = h_in @ W[:, c:]
-        if b is not None:
-            y += b[c:]
-        h[:, c:] = np.maximum(y, 0) if relu else y
+        y = h_in @ Wb
+        if bb is not None:
+            y += bb
+        h[:, Wa.shape[1]:] = np.maximum(y, 0) if relu else y
     if not alone:
         _state["served"] += 1
+        _state["misses"] = 0
     for W, b, relu in plan.rest:
         h = _layer(h, W, b, relu)
     return h if plan.rest or alone else h.copy()  # never a shared buffer
@@ -284,16 +286,11 @@ def _layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool) -> np
 def _wait(ctrl: memoryview, flag: int, k: int) -> bool:
     """Whether the twin's flag reaches job k within WAIT_S (spinning). A miss counts towards the
     cooldown, and a twin that has died or left is collected."""
-    if ctrl[flag] == k:
-        _state["misses"] = 0
-        return True
     deadline = time.perf_counter() + WAIT_S
     while True:
         for _ in range(SPINS):
             if ctrl[flag] == k:
-                _state["misses"] = 0
                 return True
-        _yield()  # a process waiting for this core (the twin itself, on a busy machine) runs now
         if time.perf_counter() > deadline:
             break
     _state["misses"] += 1
@@ -312,6 +309,7 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     job = _state["job"]
     if job is not None:
         if not job.done and ctrl[ALIVE] == _state["session"]:
+            _state["last"] = time.monotonic()
             return True
         if not job.done:  # not started yet, or left (idle): once its reply is here, a new one starts
             sock = twin._state["sock"]
@@ -319,10 +317,14 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
                 return None
             job.wait()
         _state["job"] = None
+    now, last = time.monotonic(), _state["last"]
+    _state["last"] = now
+    if now - last > IDLE_S:  # calls further apart than a session lives: starting one costs more
+        return None
     session = _state["session"] = _state["session"] + 1
-    args = [plan.ctrl, session, _state["k"] - 1, os.getpid(), plan.x]
-    for W, b, out, c, relu in plan.cut:
-        args += [W, b, out, c, relu]
+    args = [plan.ctrl, session, _state["k"] - 1, os.getpid(), IDLE_S, plan.x]
+    for W, b, relu, out, Wa, *_ in plan.cut:
+        args += [W, b, out, Wa.shape[1], relu]
     plan.ctrl[STOP] = 0  # no session reads the block now
     job = twin.run(serve, *args)
     if not job.sent:
@@ -351,14 +353,16 @@ def _tell_stop(ctrl: np.ndarray, job: Any) -> None:
     job.started = time.monotonic()
 
 
-def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, x: np.ndarray, *layers: Any) -> None:
+def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: float, x: np.ndarray,
+          *layers: Any) -> None:
     """The twin's session: take each job posted in the control block, compute the twin's half of
-    every cut layer, return after IDLE_S without a job or when asked to stop. A no-op in the
+    every cut layer, return after ``idle`` seconds without a job or when asked to stop. A no-op in the
     parent (``Job.wait`` runs a lost twin's task there: the caller has done the work already)."""
     if os.getpid() == parent:
         return
     ctrl = memoryview(ctrl_array)
-    cut = [layers[i:i + 5] for i in range(0, len(layers), 5)]
+    cut = [(W[:, c:], None if b is None else b[c:], out[:, c:], out, relu)
+           for W, b, out, c, relu in (layers[i:i + 5] for i in range(0, len(layers), 5))]
     ctrl[ALIVE] = session
     last = time.monotonic()
     spins = 0
@@ -366,39 +370,39 @@ def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, x: np.nd
         k = ctrl[REQ]
         if k != seen:
             seen = k
-            _job(ctrl, k, x, cut)
+            _job(ctrl, k, x, cut, idle)
             last = time.monotonic()
             continue
         spins += 1
         if spins % SPINS == 0:
             _yield()
-        if spins & 63 == 0 and (ctrl[STOP] or time.monotonic() - last > IDLE_S):
+        if spins & 63 == 0 and (ctrl[STOP] or time.monotonic() - last > idle):
             ctrl[ALIVE] = 0
             if ctrl[REQ] == seen or ctrl[STOP]:
                 return
             ctrl[ALIVE] = session  # a job came as the session was leaving: take it
 
 
-def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list) -> None:
+def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> None:
     """The twin's halves of job k, layer by layer; abandoned when the caller has moved on (a newer
-    job, or its half of the previous layer not coming within IDLE_S)."""
+    job, or its half of the previous layer not coming within ``idle`` seconds)."""
     h = x
-    for i, (W, b, out, c, relu) in enumerate(cut):
+    for i, (Wb, bb, ob, out, relu) in enumerate(cut):
         if i:
             start, spins = time.monotonic(), 0
             while ctrl[CALLER + i - 1] != k:
                 spins += 1
                 if spins % SPINS == 0:
                     _yield()
-                if spins & 63 == 0 and (ctrl[REQ] != k or ctrl[STOP] or time.monotonic() - start > IDLE_S):
+                if spins & 63 == 0 and (ctrl[REQ] != k or ctrl[STOP] or time.monotonic() - start > idle):
                     return
-        y = h @ W[:, c:]
-        if b is not None:
-            y += b[c:]
+        y = h @ Wb
+        if bb is not None:
+            y += bb
         if relu:
-            np.maximum(y, 0, out=out[:, c:])
+            np.maximum(y, 0, out=ob)
         else:
-            out[:, c:] = y
+            ob[...] = y
         ctrl[TWIN + i] = k
         h = out
 
