@@ -69,7 +69,8 @@ _X86 = platform.machine().lower() in ("x86_64", "amd64")
 # control block (int64): the job posted, the live session's id, a stop request, then per cut
 # layer the job whose half the twin wrote (TWIN + i) and the caller wrote (CALLER + i)
 REQ, ALIVE, STOP, TWIN, CALLER, MAX_CUT = 0, 1, 2, 8, 40, 32
-SPINS = 32  # looks at a flag between two offers of the core to another process (sched_yield)
+SPINS = 32  # looks at a flag between two looks at the clock
+POLITE_S = 2e-4  # a session this long without a job offers its core to other processes (sched_yield)
 _getrefcount = sys.getrefcount
 _data = attrgetter("data")
 _yield = getattr(os, "sched_yield", lambda: None)
@@ -243,7 +244,7 @@ def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
     ctrl = plan.flags
     k = _state["k"] = _state["k"] + 1
     np.copyto(plan.x, x)
-    ctrl[REQ] = k  # the job is posted before its session may start: a new session takes it at once
+    ctrl[REQ] = k
     alone = not _session(plan, ctrl)  # a session starting now: its twin wakes later than this call waits
     h = x
     for i, (W, b, relu, out, Wa, ba, oa, Wb, bb) in enumerate(plan.cut):
@@ -322,7 +323,7 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     if now - last > IDLE_S:  # calls further apart than a session lives: starting one costs more
         return None
     session = _state["session"] = _state["session"] + 1
-    args = [plan.ctrl, session, _state["k"] - 1, os.getpid(), IDLE_S, plan.x]
+    args = [plan.ctrl, session, _state["k"], os.getpid(), IDLE_S, plan.x]  # this job: done here
     for W, b, relu, out, Wa, *_ in plan.cut:
         args += [W, b, out, Wa.shape[1], relu]
     plan.ctrl[STOP] = 0  # no session reads the block now
@@ -363,8 +364,11 @@ def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: fl
     ctrl = memoryview(ctrl_array)
     cut = [(W[:, c:], None if b is None else b[c:], out[:, c:], out, relu)
            for W, b, out, c, relu in (layers[i:i + 5] for i in range(0, len(layers), 5))]
-    ctrl[ALIVE] = session
+    for Wb, *_ in cut:  # one pass over this half of the weights before the first job: its pages
+        np.zeros((1, Wb.shape[0]), Wb.dtype) @ Wb  # mapped here, its values in this core's cache
+    seen = ctrl[REQ]  # the jobs posted meanwhile ran in the caller (no session was alive for them)
     last = time.monotonic()
+    ctrl[ALIVE] = session
     spins = 0
     while True:
         k = ctrl[REQ]
@@ -374,13 +378,15 @@ def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: fl
             last = time.monotonic()
             continue
         spins += 1
-        if spins % SPINS == 0:
-            _yield()
-        if spins & 63 == 0 and (ctrl[STOP] or time.monotonic() - last > idle):
-            ctrl[ALIVE] = 0
-            if ctrl[REQ] == seen or ctrl[STOP]:
-                return
-            ctrl[ALIVE] = session  # a job came as the session was leaving: take it
+        if spins & 63 == 0:
+            quiet = time.monotonic() - last
+            if quiet > POLITE_S:  # no call for a while: another process waiting for this core runs
+                _yield()
+            if ctrl[STOP] or quiet > idle:
+                ctrl[ALIVE] = 0
+                if ctrl[REQ] == seen or ctrl[STOP]:
+                    return
+                ctrl[ALIVE] = session  # a job came as the session was leaving: take it
 
 
 def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> None:
@@ -392,8 +398,6 @@ def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> Non
             start, spins = time.monotonic(), 0
             while ctrl[CALLER + i - 1] != k:
                 spins += 1
-                if spins % SPINS == 0:
-                    _yield()
                 if spins & 63 == 0 and (ctrl[REQ] != k or ctrl[STOP] or time.monotonic() - start > idle):
                     return
         y = h @ Wb
