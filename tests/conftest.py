@@ -64,6 +64,7 @@ def infer_twin(monkeypatch):
     if twin._state["dead"] or not inference._X86:
         pytest.skip("the shared inference needs the twin (Linux) on x86-64")
     monkeypatch.setattr(twin, "available", lambda: True)
+    monkeypatch.setattr(inference, "_threads_ok", lambda: True)
     monkeypatch.setattr(inference, "WAIT_S", 5.0)
     monkeypatch.setattr(inference, "IDLE_S", 1.0)  # a session outlives the test's own pauses
     monkeypatch.setitem(inference._state, "cool", 0.0)

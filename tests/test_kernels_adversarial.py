@@ -857,6 +857,10 @@ def test_infer_leaves_a_weight_someone_holds_where_it_is(infer_twin):
             got = model(x)
         _same(got, model, x)
     assert model[0].W.data is w and not infer_twin.twin.shares(w) and infer_twin._state["served"] == served
+    del w  # no one holds it now: looked at again after RETRY_S, moved, shared
+    infer_twin._state["declined"].until = 0.0
+    _same(infer_twin.served(model, x), model, x)
+    assert infer_twin.twin.shares(model[0].W.data)
 
 
 def test_infer_after_a_cast_to_float64(infer_twin):

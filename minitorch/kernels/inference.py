@@ -58,12 +58,14 @@ from typing import Any
 
 import numpy as np
 
+from minitorch import threads
 from minitorch.kernels import twin
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
 WAIT_S = 5e-5  # the caller waits this long for the twin's half before computing it itself
+RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
 MISSES, COOLDOWN_S = 3, 0.05  # after MISSES calls the twin missed in a live session: alone this long
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
 # control block (int64): the job posted, the live session's id, a stop request, then per cut
@@ -77,7 +79,7 @@ _yield = getattr(os, "sched_yield", lambda: None)
 
 # the plan and session in use; "served": calls whose cut layers the twin shared (tests read it)
 _state: dict[str, Any] = {"plan": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
-                          "served": 0, "last": 0.0}
+                          "served": 0, "last": 0.0, "declined": None}
 _moved: list[weakref.ref] = []  # the shared arrays this module put into Parameters (fork: privatized)
 
 
@@ -85,12 +87,13 @@ class _Plan:
     """A chain's arrays for the two processes: per cut layer (W, b, relu, h, and the caller's and
     the twin's views W[:, :c], b[:c], h[:, :c], W[:, c:], b[c:]); the other layers (W, b, relu)."""
 
-    __slots__ = ("model", "children", "params", "arrays", "cut", "rest", "x", "ctrl", "flags", "__weakref__")
+    __slots__ = ("model", "children", "params", "arrays", "cut", "rest", "x", "ctrl", "flags", "dtype",
+                 "__weakref__")
 
     def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
                  dtype: np.dtype, n_in: int) -> None:
         self.model, self.children, self.params, self.arrays = weakref.ref(model), children, params, arrays
-        self.cut, self.rest = cut, rest
+        self.cut, self.rest, self.dtype = cut, rest, dtype
         self.x = twin.empty((1, n_in), dtype)
         self.ctrl = twin.empty((TWIN + 2 * MAX_CUT,), np.int64)
         self.ctrl[:] = 0
@@ -100,17 +103,16 @@ class _Plan:
 def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
     """``Sequential.forward`` under no_grad for one row through a large Linear/ReLU chain, or
     ``NotImplemented`` (the caller runs the children one by one)."""
-    if (type(x) is not np.ndarray or x.ndim != 2 or x.shape[0] != 1 or not _X86
-            or time.monotonic() < _state["cool"] or not twin.available()):
+    if type(x) is not np.ndarray or x.ndim != 2 or x.shape[0] != 1:
         return NotImplemented
     plan = _state["plan"]
     if plan is None or plan.model() is not model or not _current(plan, model):
-        plan = _make_plan(model, x, linear, relu)
+        plan = _new_plan(model, x, linear, relu)
         if plan is None:
             return NotImplemented
-    if x.dtype != plan.x.dtype or x.shape[1] != plan.x.shape[1] or not x.flags.c_contiguous:
+    if (x.dtype is not plan.dtype and x.dtype != plan.dtype) or x.shape[1] != plan.x.shape[1]:
         return NotImplemented
-    if not twin.acquire():
+    if time.monotonic() < _state["cool"] or not _threads_ok() or not twin.acquire():
         return NotImplemented
     try:
         _leave_frames(plan.children, relu)
@@ -119,12 +121,52 @@ def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
         twin.release()
 
 
+def _threads_ok() -> bool:
+    """The twin may run: it is alive and the BLAS thread count that MiniTorch set is 2+ (read
+    from ``minitorch.threads``' record, a dictionary look-up; ``twin.available()`` asks the BLAS
+    itself, and runs whenever a session starts)."""
+    count = threads._state["current"]
+    return not twin._state["dead"] and (count >= 2 if count is not None else twin.available())
+
+
+def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | None:
+    """A plan for ``model``, or None; a chain declined once is declined again at the cost of an
+    identity check until its children or arrays change or RETRY_S pass (a small model pays one
+    look at its first weight)."""
+    first = next(iter(model.__dict__["_modules"].values()), None)
+    if type(first) is not linear or first.W.data.nbytes < SPLIT_BYTES:
+        return None  # the cut layers begin with the first one
+    declined = _state["declined"]
+    if (declined is not None and declined.model() is model and time.monotonic() < declined.until
+            and _current(declined, model)):
+        return None
+    if not _X86 or not twin.available():
+        return None
+    plan = _make_plan(model, x, linear, relu)
+    if plan is None:
+        children = tuple(model.__dict__["_modules"].values())
+        params = tuple(p for m in children for p in m.parameters())
+        _state["declined"] = _Declined(model, children, params)
+    return plan
+
+
+class _Declined:
+    """A chain this module does not run, as ``_current`` checks it (children and arrays)."""
+
+    __slots__ = ("model", "children", "params", "arrays", "until")
+
+    def __init__(self, model: Any, children: tuple, params: tuple) -> None:
+        self.model, self.children, self.params = weakref.ref(model), children, params
+        self.arrays = tuple(p.data for p in params)
+        self.until = time.monotonic() + RETRY_S  # then tried again (a name on a weight may be gone)
+
+
 def _current(plan: _Plan, model: Any) -> bool:
     """The model's children and every Parameter's array are still the plan's (identity), and no
     child is inside a call or has a forward patched on the instance."""
     modules = model.__dict__["_modules"]
     if len(modules) != len(plan.children) or not all(map(is_, modules.values(), plan.children)):
-        return False
+        return False  # (identity: a Module's == could be anything)
     for m in plan.children:
         d = m.__dict__
         if d["_frame"] is not None or "forward" in d:  # busy in a call, or patched
@@ -320,8 +362,8 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
         _state["job"] = None
     now, last = time.monotonic(), _state["last"]
     _state["last"] = now
-    if now - last > IDLE_S:  # calls further apart than a session lives: starting one costs more
-        return None
+    if now - last > IDLE_S or not twin.available():  # calls further apart than a session lives:
+        return None  # starting one costs more
     session = _state["session"] = _state["session"] + 1
     args = [plan.ctrl, session, _state["k"], os.getpid(), IDLE_S, plan.x]  # this job: done here
     for W, b, relu, out, Wa, *_ in plan.cut:
