@@ -140,6 +140,7 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
     if (declined is not None and declined.model() is model and time.monotonic() < declined.until
             and _current(declined, model)):
         return None
+    _state["declined"] = declined = None  # it holds the arrays: a move needs them free
     if not _X86 or not twin.available():
         return None
     plan = _make_plan(model, x, linear, relu)
