@@ -88,12 +88,12 @@ class _Plan:
     the twin's views W[:, :c], b[:c], h[:, :c], W[:, c:], b[c:]); the other layers (W, b, relu)."""
 
     __slots__ = ("model", "children", "params", "arrays", "cut", "rest", "x", "ctrl", "flags", "dtype",
-                 "__weakref__")
+                 "zero", "__weakref__")
 
     def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
                  dtype: np.dtype, n_in: int) -> None:
         self.model, self.children, self.params, self.arrays = weakref.ref(model), children, params, arrays
-        self.cut, self.rest, self.dtype = cut, rest, dtype
+        self.cut, self.rest, self.dtype, self.zero = cut, rest, dtype, np.zeros((), dtype)
         self.x = twin.empty((1, n_in), dtype)
         self.ctrl = twin.empty((TWIN + 2 * MAX_CUT,), np.int64)
         self.ctrl[:] = 0
@@ -284,7 +284,7 @@ def _shared(p: Any) -> np.ndarray | None:
 
 def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
     """The chain for one row: the cut layers shared with the twin (or all here, alone), the rest here."""
-    ctrl = plan.flags
+    ctrl, zero = plan.flags, plan.zero  # a 0-d zero: NumPy resolves no Python scalar per call
     k = _state["k"] = _state["k"] + 1
     np.copyto(plan.x, x)
     ctrl[REQ] = k
@@ -292,13 +292,13 @@ def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
     h = x
     for i, (W, b, relu, out, Wa, ba, oa, Wb, bb) in enumerate(plan.cut):
         if alone:
-            h = _layer(h, W, b, relu)
+            h = _layer(h, W, b, relu, zero)
             continue
         y = h @ Wa
         if ba is not None:
             y += ba
         if relu:
-            np.maximum(y, 0, out=oa)
+            np.maximum(y, zero, out=oa)
         else:
             oa[...] = y
         ctrl[CALLER + i] = k
@@ -310,21 +310,21 @@ def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
         y = h_in @ Wb
         if bb is not None:
             y += bb
-        h[:, Wa.shape[1]:] = np.maximum(y, 0) if relu else y
+        h[:, Wa.shape[1]:] = np.maximum(y, zero) if relu else y
     if not alone:
         _state["served"] += 1
         _state["misses"] = 0
     for W, b, relu in plan.rest:
-        h = _layer(h, W, b, relu)
+        h = _layer(h, W, b, relu, zero)
     return h if plan.rest or alone else h.copy()  # never a shared buffer
 
 
-def _layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool) -> np.ndarray:
+def _layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool, zero: np.ndarray) -> np.ndarray:
     """relu?(h @ W + b) into a fresh array, the plain layers' operations."""
     y = h @ W
     if b is not None:
         y += b
-    return np.maximum(y, 0, out=y) if relu else y
+    return np.maximum(y, zero, out=y) if relu else y
 
 
 def _wait(ctrl: memoryview, flag: int, k: int) -> bool:
@@ -435,7 +435,7 @@ def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: fl
 def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> None:
     """The twin's halves of job k, layer by layer; abandoned when the caller has moved on (a newer
     job, or its half of the previous layer not coming within ``idle`` seconds)."""
-    h = x
+    h, zero = x, np.zeros((), x.dtype)
     for i, (Wb, bb, ob, out, relu) in enumerate(cut):
         if i:
             start, spins = time.monotonic(), 0
@@ -447,7 +447,7 @@ def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> Non
         if bb is not None:
             y += bb
         if relu:
-            np.maximum(y, 0, out=ob)
+            np.maximum(y, zero, out=ob)
         else:
             ob[...] = y
         ctrl[TWIN + i] = k
