@@ -1,45 +1,50 @@
-"""One-sample inference of a large Linear/ReLU chain on both cores: the twin computes half of each layer.
+"""One-row inference of a large Linear/ReLU chain on both cores: the twin computes half of each layer.
 
 Replaces ``Sequential.forward`` under ``no_grad`` for a chain ``Linear, ReLU, ..., Linear`` (exact
-types; each Linear followed by at most one ReLU) given one row x (1, in_features):
+types; each Linear followed by at most one ReLU) given one row x (1, in_features) of W's dtype:
     h_0 = x;  h_i = relu?(h_{i-1} @ W_i + b_i)
-A one-row product ``x @ W`` is a matrix-vector product that the BLAS runs on one thread, and its
+A one-row product ``x @ W`` is a matrix-vector product that OpenBLAS runs on one thread, and its
 time is reading W: a 784x512 float32 weight is 1.6 MB, and the whole 784-512-256-10 model does not
-fit one core's L2. Here every large layer (W of ``SPLIT_BYTES`` or more, a prefix of the chain) is
-cut by columns: the caller computes ``h[:, :c] = relu?(h_prev @ W[:, :c] + b[:c])``, the kernels'
-twin (``kernels/twin.py``, a forked process on the other core) computes ``h[:, c:]`` with ``W[:, c:]``
-at the same time, each writing its half of h into shared memory; the layers after the prefix run on
-the caller. Each core reads half of the weights, from its own cache once the calls repeat. Every
-element of h is the same dot product over the same inputs as in ``h_prev @ W`` (the columns of a
-product do not depend on each other): the same numbers as the plain chain (tested bitwise in
-tests/test_kernels.py, at 1 and 2 BLAS threads). Saves, per call, half the weight reads on the
-caller's core, and the Python calls of the children's wrappers (one loop instead).
+fit one core's 2 MB L2. Here the chain's first layers with a weight of ``SPLIT_BYTES`` or more (the
+"cut" layers, ``MIN_SPLIT_BYTES`` in all at least) are cut by columns: the caller computes
+``h[:, :c] = relu?(h_prev @ W[:, :c] + b[:c])`` while the kernels' twin (``kernels/twin.py``, a
+forked process on the other core) computes ``h[:, c:]`` from ``W[:, c:]``, each writing its half of
+h into shared memory; the layers after the cut ones run in the caller. Saves, per call, half of the
+weight reads on the caller's core (each core's half stays in its own L2 from call to call), and
+the children's Python calls (one loop instead of a call per child).
+Each element of h sums the same products as ``h_prev @ W``, but the BLAS picks its blocking of a
+matrix-vector product by the width of the matrix it is given, so a column of a half may add them in
+another order than the same column of the whole: equal to the plain chain up to float rounding
+(tests/test_kernels.py, rtol 1e-5 in float32; bitwise for the 784-512-256-10 model's cuts here).
 
-How the two processes meet, without a system call per layer: a system call that wakes a process
-on the other core costs tens of microseconds on a virtual machine, as much as the whole product. So
-the first call starts a *session* in the twin (``twin.run(serve, ...)``): a task that spins on a
-shared int64 control block, takes each job the caller posts there, and returns after ``IDLE_S`` of
-no jobs (the next call starts a new session). Within a session a job costs a few memory writes
-and reads each way. While it waits, a session keeps the twin's core busy, as an OpenMP pool's
-spinning threads do.
+How the two processes meet without a system call per layer (one that wakes a process on the other
+core costs tens of microseconds on a virtual machine, as much as the whole product): the twin runs
+a *session*, ``serve`` (started by ``twin.run``), which spins on a shared int64 control block,
+takes each job the caller posts there, and returns after ``IDLE_S`` without a job. A job costs a
+few memory writes and reads each way. A session starts only on a call that comes within
+``IDLE_S`` of the previous one (a stream of calls; starting one costs a socket message); that
+call, and those made while the twin wakes and reads its half of the weights once (into its cache),
+run alone in the caller. While it spins between jobs the twin keeps its core busy, as an OpenMP
+pool's threads do; after ``POLITE_S`` without a job it offers the core to other processes at each
+look (``sched_yield``). Another task sent to the twin stops the session first (``job.stop``).
 
 Never a silent wrong answer:
-- The twin reads the CURRENT weights: every W and b of the chain lives in a shared buffer
-  (``twin.empty``). A Parameter's array is moved there (``p.data`` becomes a shared copy, same
-  numbers, shape and dtype) only when nothing but the Parameter holds it (the reference-count rule
-  and probe of ``kernels/flat.py``), or is used as it is when it already lies in one. Every call
-  checks by identity that each Parameter's ``data`` is still the array of its plan, else the plan is
-  rebuilt (or the chain runs as before). An in-place change (an optimizer step) is seen by both
-  processes, as both read the one array.
+- The twin reads the CURRENT weights: every W and b of the cut layers lives in a shared buffer
+  (``twin.empty``). A Parameter's array is moved there (``p.data`` becomes a shared copy: same
+  numbers, shape and dtype) only when nothing but the Parameter holds it (reference counts, trusted
+  after the probe of ``kernels/flat.py``), or is used as it is when it lies in one already. Every
+  call checks by identity that each Parameter's ``data`` is still its plan's array, else the plan
+  is made again (or the chain runs as before, child by child). An in-place change (an optimizer
+  step) is seen by both processes: they read the one array.
 - The caller reads the twin's half of a layer only after the twin's flag for that layer carries
   this job's number (x86-64 keeps stores in order, so the half is written by then; other machines
-  never take this path). A twin that does not answer within ``WAIT_S`` (asleep, descheduled, killed,
-  hung) is not waited for: the caller computes the twin's half itself (the same numbers) into its own
-  array and finishes the call alone; whatever the twin writes later belongs to a job no one reads.
-  After ``MISSES`` such calls in a row inside a live session, the chain runs alone for ``COOLDOWN_S``.
-- The task never modifies the weights; the caller returns a fresh array (never a shared buffer).
+  never take this path). A twin that has not answered within ``WAIT_S`` (descheduled on a busy
+  machine, stopped, killed) is not waited for: the caller computes the twin's half itself into its
+  own array and finishes the call alone; what the twin writes later belongs to a job no one reads
+  (the twin never writes the weights, the caller returns a fresh array). After ``MISSES`` such
+  calls in a row the chain runs alone for ``COOLDOWN_S``; a dead twin is noticed and not used again.
 - A process forked from one whose weights were moved (``multiprocessing``, a user's fork) turns
-  those buffers into private memory in the child, at the same addresses (``_privatize_after_fork``):
+  those buffers into private memory of the child at the same addresses (``_privatize_after_fork``):
   parent and child never train one shared copy of the weights.
 """
 
