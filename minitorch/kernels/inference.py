@@ -69,7 +69,7 @@ from minitorch.kernels import twin
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
-WAIT_S = 5e-5  # the caller waits this long for the twin's half before computing it itself
+WAIT_S = 2e-5  # the caller waits this long for the twin's half before computing it itself
 RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
 MISSES, COOLDOWN_S = 3, 0.05  # after MISSES calls the twin missed in a live session: alone this long
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
