@@ -598,3 +598,32 @@ def test_one_row_inference_declines_small_models_batches_and_other_chains(infer_
         other(np.ones((1, 784), np.float32))
     assert infer_twin._state["served"] == served
     assert not infer_twin.twin.shares(small[0].W.data) and not infer_twin.twin.shares(other[0].W.data)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layers", [
+    lambda: [mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3)],
+    lambda: [mt.ReLU(), mt.Linear(6, 8, bias=False), mt.ReLU()],
+    lambda: [mt.Linear(784, 512), mt.ReLU(), mt.Linear(512, 256), mt.ReLU(), mt.Linear(256, 10)],
+], ids=["iris", "relu-first-no-bias", "mlp784"])
+def test_one_row_inference_alone_equals_the_plain_chain_bitwise(monkeypatch, layers, dtype):
+    """Without the twin (here: one BLAS thread's rule) one row runs the chain in one loop with the
+    children's own operations: bitwise the plain chain, and the children keep no cache."""
+    from minitorch.kernels import inference
+
+    monkeypatch.setattr(inference, "_threads_ok", lambda: False)
+    ran, alone = [], inference._alone
+    monkeypatch.setattr(inference, "_alone", lambda *a: ran.append(alone(*a)) or ran[-1])
+    model = mt.Sequential(*layers()).to(dtype)
+    n_in = next(m.in_features for m in model if isinstance(m, mt.Linear))
+    rng = np.random.default_rng(1)
+    for x in (rng.standard_normal((1, n_in)).astype(dtype), np.zeros((1, n_in), dtype)):
+        expected = _plain_infer(model, [x])[0]
+        served = inference._state["served"]
+        with kernels(True), mt.no_grad():
+            got = model(x)
+        assert inference._state["served"] == served and got is not x
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+        assert all(getattr(m, "_x", None) is None for m in model)
+        assert ran and ran[-1] is got  # the loop ran (not the children one by one)
