@@ -51,6 +51,15 @@ def test_fit_skips_the_batch_hooks_of_a_resting_callback_across_epochs(stop_on_n
     assert every.begins == [s % 5 for s in steps]
 
 
+def _fit_blobs(loss_fn, callbacks, **kwargs):
+    """2 epochs of 5 batches, a linear model."""
+    X, y = _blobs()
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(4, 3))
+    mt.fit(model, loss_fn, mt.SGD(model.parameters(), lr=0.1), mt.DataLoader(X, y, batch_size=8), epochs=2,
+           callbacks=callbacks, verbose=0, **kwargs)
+
+
 class _NaNAt(mt.CrossEntropyLoss):
     """Cross-entropy whose value is NaN at the given calls (counted from 0), its gradient unchanged."""
 
@@ -65,13 +74,9 @@ class _NaNAt(mt.CrossEntropyLoss):
 
 
 def test_a_nan_loss_that_fit_trains_past_wakes_the_resting_callbacks_for_that_batch():
-    X, y = _blobs()
-    mt.manual_seed(0)
-    model = mt.Sequential(mt.Linear(4, 3))
     every3, by2 = _Every3(), _Every3()
     by2.idle_batches = lambda: 1
-    mt.fit(model, _NaNAt(4, 7), mt.SGD(model.parameters(), lr=0.1), mt.DataLoader(X, y, batch_size=8),
-           epochs=2, callbacks=[every3, by2], verbose=0, metrics=(), stop_on_nan=False)
+    _fit_blobs(_NaNAt(4, 7), [every3, by2], metrics=(), stop_on_nan=False)
     # NaN at steps 4 and 7. every3: called at 0 and 3, resting at 4 -> woken there (its end only),
     # rests 5-6, called at 7. by2: called at 0, 2, 4 (on time), 6, resting at 7 -> woken, then 9
     woken = ["inputs", "loss", "size", "step"]  # a step that woke someone: every caller sees these
@@ -83,13 +88,9 @@ def test_a_nan_loss_that_fit_trains_past_wakes_the_resting_callbacks_for_that_ba
 
 
 def test_callbacks_resting_for_different_spans_each_wake_on_time():
-    X, y = _blobs()
-    mt.manual_seed(0)
-    model = mt.Sequential(mt.Linear(4, 3))
     by2, by3 = _Every3(), _Every3()
     by2.idle_batches = lambda: 1
-    mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1),
-           mt.DataLoader(X, y, batch_size=8), epochs=2, callbacks=[by2, by3], verbose=0)
+    _fit_blobs(mt.CrossEntropyLoss(), [by2, by3])
     assert by2.begins == [s % 5 for s in range(0, 10, 2)]
     assert by3.begins == [s % 5 for s in range(0, 10, 3)]
 
