@@ -1025,3 +1025,30 @@ def test_infer_runs_alone_with_one_thread():
     finally:
         mt.set_num_threads(saved)
     assert inference._state["served"] == served
+
+
+def test_infer_from_two_threads_at_once(infer_twin):
+    """Two threads infer with two models at once (one holds the twin, the other runs alone or
+    makes its plan when it gets the twin): every answer is its model's plain one."""
+    models = [_infer_mlp(), _infer_mlp(np.float64)]
+    expected = [_infer_plain(m, x) for m, x in models]
+    errors: list = []
+    barrier = threading.Barrier(2)
+
+    def work(i):
+        model, x = models[i]
+        barrier.wait()
+        try:
+            for _ in range(60):
+                with mt.no_grad():
+                    got = model(x)
+                np.testing.assert_allclose(got, expected[i], **INFER_RTOL)
+        except Exception as error:  # reported by the main thread
+            errors.append(error)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors, errors

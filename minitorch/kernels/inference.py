@@ -193,9 +193,12 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
             and _current(declined, model)):
         return None
     _state["declined"] = declined = None  # it holds the arrays: a move needs them free
-    if not _X86 or not twin.available():
-        return None
-    plan = _make_plan(model, x, linear, relu)
+    if not _X86 or not twin.available() or not twin.acquire():  # (another thread holds the twin:
+        return None  # this call runs alone, and the plan waits for a call that gets it)
+    try:
+        plan = _make_plan(model, x, linear, relu)  # stops the running session: holding the twin
+    finally:
+        twin.release()
     if plan is None:
         children = tuple(model.__dict__["_modules"].values())
         params = tuple(p for m in children for p in m.parameters())
@@ -394,8 +397,8 @@ def _wait(ctrl: memoryview, flag: int, k: int) -> bool:
         _state["misses"], _state["cool"] = 0, time.monotonic() + COOLDOWN_S
     job, sock = _state["job"], twin._state["sock"]
     if job is not None and (sock is None or select.select([sock], [], [], 0)[0]):
-        _state["job"] = None  # the session has replied (it left), or the twin is gone: wait says which
-        job.wait()
+        _state["job"] = None  # the session has replied (it left), or the twin is gone
+        _collect(job)
     return False
 
 
@@ -411,8 +414,10 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
             sock = twin._state["sock"]
             if sock is not None and not select.select([sock], [], [], 0)[0]:
                 return None
-            job.wait()
+            _collect(job)
         _state["job"] = None
+        if _state["cool"] == float("inf"):
+            return None
     now, last = time.monotonic(), _state["last"]
     _state["last"] = now
     if now - last > IDLE_S or not twin.available():  # calls further apart than a session lives:
@@ -424,11 +429,21 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     plan.ctrl[STOP] = 0  # no session reads the block now
     job = twin.run(serve, *args)
     if not job.sent:
-        job.wait()
+        _collect(job)  # (runs serve here, which returns at once)
         return None
     job.stop = functools.partial(_tell_stop, plan.ctrl, job)
     _state["job"] = job
     return False
+
+
+def _collect(job: Any) -> None:
+    """Take a session's reply (it has left, or the twin is gone: ``Job.wait`` tells which). An
+    error raised in the twin would be a bug of ``serve``: the twin is not used by this module
+    again (the calls run alone), rather than the user's call failing."""
+    try:
+        job.wait()
+    except Exception:
+        _state["cool"] = float("inf")
 
 
 def _stop_session() -> None:
@@ -436,10 +451,7 @@ def _stop_session() -> None:
     job, _state["job"] = _state["job"], None
     if job is not None and not job.done:
         job.stop()
-        try:
-            job.wait()
-        except Exception:  # serve raises nothing; an error of the twin's has no one to go to
-            pass
+        _collect(job)
 
 
 def _tell_stop(ctrl: np.ndarray, job: Any) -> None:
