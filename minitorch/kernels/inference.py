@@ -74,7 +74,7 @@ MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it th
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
 WAIT_S = 2e-5  # the caller waits this long for the twin's half before computing it itself
 RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
-MISSES, COOLDOWN_S = 3, 0.05  # after MISSES calls the twin missed in a live session: alone this long
+MISSES, COOLDOWN_S = 3, 0.05  # after MISSES calls in a row that the twin missed: alone this long
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
 # control block (int64): the job posted, the live session's id, a stop request, then per cut
 # layer the job whose half the twin wrote (TWIN + i) and the caller wrote (CALLER + i)
@@ -85,7 +85,9 @@ _getrefcount = sys.getrefcount
 _data = attrgetter("data")
 _yield = getattr(os, "sched_yield", lambda: None)
 
-# the plan and session in use; "served": calls whose cut layers the twin shared (tests read it)
+# the plan and session in use ("plan" keeps the last chain's children alive until another chain's
+# plan replaces it: a plan is dropped only after its session has stopped, as the session would
+# otherwise go on reading its control block); "served": calls the twin shared (tests read it)
 _state: dict[str, Any] = {"plan": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
                           "served": 0, "last": 0.0, "declined": None}
 _moved: list[weakref.ref] = []  # the shared arrays this module put into Parameters (fork: privatized)
