@@ -1,4 +1,4 @@
-"""Adversarial tests of three speed mechanisms (kernels/flat.py, kernels/zeros.py, kernels/twin.py).
+"""Adversarial tests of four speed mechanisms (kernels/flat.py, zeros.py, twin.py, inference.py).
 
 Each claims results bitwise those of the plain path and a fallback whenever its assumptions break.
 Here a user does what PyTorch users do (weight tying, overlapping optimizers, param groups, freezing,
