@@ -13,6 +13,7 @@ formula, and what it saves. A test asserts fast == plain for every kernel.
     minitorch/kernels/zeros.py       fresh zero arrays made ahead on another core (Embedding's gradient)
     minitorch/kernels/twin.py        a forked twin process: half of a time loop on the second core
     minitorch/kernels/inference.py   one row through a large Linear/ReLU chain, half of it in the twin
+    minitorch/kernels/inference_twin.py  the twin's side of it (its session loop)
 
 The plain code picks a kernel at one marked line, ``if kernels_enabled(): return fast(...)``, or
 through a dispatcher (as torch.optim picks ``_multi_tensor_sgd`` over ``_single_tensor_sgd``).

@@ -22,7 +22,7 @@ operations: the plain chain's numbers bitwise, minus a call per child.
 
 How the two processes meet without a system call per layer (one that wakes a process on the other
 core costs tens of microseconds on a virtual machine, as much as the whole product): the twin runs
-a *session*, ``serve`` (started by ``twin.run``), which spins on a shared int64 control block,
+a *session*, ``inference_twin.serve`` (started by ``twin.run``), which spins on a shared int64 control block,
 takes each job the caller posts there, and returns after ``IDLE_S`` without a job. A job costs a
 few memory writes and reads each way. A session starts only on a call that comes within
 ``IDLE_S`` of the previous one (a stream of calls; starting one costs a socket message); that
@@ -47,13 +47,12 @@ Never a silent wrong answer:
   (the twin never writes the weights, the caller returns a fresh array). After ``MISSES`` such
   calls in a row the chain runs alone for ``COOLDOWN_S``; a dead twin is noticed and not used again.
 - A process forked from one whose weights were moved (``multiprocessing``, a user's fork) turns
-  those buffers into private memory of the child at the same addresses (``_privatize_after_fork``):
+  those buffers into private memory of the child at the same addresses (``inference_twin``):
   parent and child never train one shared copy of the weights.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import platform
@@ -68,6 +67,7 @@ import numpy as np
 
 from minitorch import threads
 from minitorch.kernels import twin
+from minitorch.kernels.inference_twin import ALIVE, CALLER, MAX_CUT, REQ, STOP, TWIN, moved, serve
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
@@ -76,21 +76,15 @@ WAIT_S = 2e-5  # the caller waits this long for the twin's half before computing
 RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
 MISSES, COOLDOWN_S = 3, 0.05  # after MISSES calls in a row that the twin missed: alone this long
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
-# control block (int64): the job posted, the live session's id, a stop request, then per cut
-# layer the job whose half the twin wrote (TWIN + i) and the caller wrote (CALLER + i)
-REQ, ALIVE, STOP, TWIN, CALLER, MAX_CUT = 0, 1, 2, 8, 40, 32
-SPINS = 32  # looks at a flag between two looks at the clock
-POLITE_S = 2e-4  # a session this long without a job offers its core to other processes (sched_yield)
+SPINS = 32  # the caller looks at a flag this many times between two looks at the clock
 _getrefcount = sys.getrefcount
 _data = attrgetter("data")
-_yield = getattr(os, "sched_yield", lambda: None)
 
 # the plan and session in use ("plan" keeps the last chain's children alive until another chain's
 # plan replaces it: a plan is dropped only after its session has stopped, as the session would
 # otherwise go on reading its control block); "served": calls the twin shared (tests read it)
 _state: dict[str, Any] = {"plan": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
                           "served": 0, "last": 0.0, "declined": None}
-_moved: list[weakref.ref] = []  # the shared arrays this module put into Parameters (fork: privatized)
 
 
 class _Plan:
@@ -334,8 +328,7 @@ def _shared(p: Any) -> np.ndarray | None:
     np.copyto(s, a)
     del a
     p.data = s
-    _moved[:] = [r for r in _moved if r() is not None]
-    _moved.append(weakref.ref(s.base if s.base is not None else s))
+    moved(s)
     return s
 
 
@@ -463,101 +456,6 @@ def _tell_stop(ctrl: np.ndarray, job: Any) -> None:
     job.started = time.monotonic()
 
 
-def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: float, x: np.ndarray,
-          *layers: Any) -> None:
-    """The twin's session: take each job posted in the control block, compute the twin's half of
-    every cut layer, return after ``idle`` seconds without a job or when asked to stop. A no-op in the
-    parent (``Job.wait`` runs a lost twin's task there: the caller has done the work already)."""
-    if os.getpid() == parent:
-        return
-    ctrl = memoryview(ctrl_array)
-    cut = [(W[:, c:], None if b is None else b[c:], out[:, c:], out, relu)
-           for W, b, out, c, relu in (layers[i:i + 5] for i in range(0, len(layers), 5))]
-    for Wb, *_ in cut:  # one pass over this half of the weights before the first job: its pages
-        np.zeros((1, Wb.shape[0]), Wb.dtype) @ Wb  # mapped here, its values in this core's cache
-    seen = ctrl[REQ]  # the jobs posted meanwhile ran in the caller (no session was alive for them)
-    last = time.monotonic()
-    ctrl[ALIVE] = session
-    spins = 0
-    while True:
-        k = ctrl[REQ]
-        if k != seen:
-            seen = k
-            _job(ctrl, k, x, cut, idle)
-            last = time.monotonic()
-            continue
-        spins += 1
-        if spins & 63 == 0:
-            quiet = time.monotonic() - last
-            if quiet > POLITE_S:  # no call for a while: another process waiting for this core runs
-                _yield()
-            if ctrl[STOP] or quiet > idle:
-                ctrl[ALIVE] = 0
-                if ctrl[REQ] == seen or ctrl[STOP]:
-                    return
-                ctrl[ALIVE] = session  # a job came as the session was leaving: take it
-
-
-def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> None:
-    """The twin's halves of job k, layer by layer; abandoned when the caller has moved on (a newer
-    job, or its half of the previous layer not coming within ``idle`` seconds)."""
-    h, zero = x, np.zeros((), x.dtype)
-    for i, (Wb, bb, ob, out, relu) in enumerate(cut):
-        if i:
-            start, spins = time.monotonic(), 0
-            while ctrl[CALLER + i - 1] != k:
-                spins += 1
-                if spins & 63 == 0 and (ctrl[REQ] != k or ctrl[STOP] or time.monotonic() - start > idle):
-                    return
-        y = h @ Wb
-        if bb is not None:
-            y += bb
-        if relu:
-            np.maximum(y, zero, out=ob)
-        else:
-            ob[...] = y
-        ctrl[TWIN + i] = k
-        h = out
-
-
-_libc: list[Any] = []
-
-
-def _privatize_after_fork() -> None:
-    """In a forked child (not the twin): every shared buffer holding moved weights becomes private
-    memory of the child, same addresses and contents, so that parent and child stop sharing them."""
-    _state.update(plan=None, job=None, misses=0, cool=0.0)
-    if twin._state.get("forking_twin"):
-        return
-    alive = [r() for r in _moved]
-    _moved.clear()  # private from now on
-    if not any(a is not None for a in alive):
-        return
-    if not _libc:
-        _libc.append(ctypes.CDLL(None, use_errno=True))
-        _libc[0].mmap.restype = ctypes.c_void_p
-        _libc[0].mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                  ctypes.c_long]
-    import mmap
-
-    page = mmap.PAGESIZE
-    for a in alive:
-        if a is None:
-            continue
-        start = a.ctypes.data
-        length = -(-a.nbytes // page) * page
-        saved = ctypes.string_at(start, a.nbytes)
-        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10  # MAP_FIXED
-        got = _libc[0].mmap(start, length, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
-        if got != start:
-            os._exit(70)  # cannot happen for a mapping of ours; a shared copy would be a silent error
-        ctypes.memmove(start, saved, a.nbytes)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_privatize_after_fork)
-
-
 def served(model: Any, x: np.ndarray, timeout: float = 10.0) -> np.ndarray:
     """``model(x)`` under no_grad, repeated until a call was shared with the twin (its output), for
     tests: the first call of a session runs alone while the twin wakes. RuntimeError after
@@ -573,3 +471,13 @@ def served(model: Any, x: np.ndarray, timeout: float = 10.0) -> np.ndarray:
             return y
         time.sleep(0.001)
     raise RuntimeError("inference: no call was shared with the twin")
+
+
+def _forget_after_fork() -> None:
+    """A forked child has no twin and no session (its weights are made private by
+    ``inference_twin``'s own fork handler)."""
+    _state.update(plan=None, job=None, misses=0, cool=0.0, declined=None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)

@@ -1,0 +1,133 @@
+"""The twin's side of ``kernels/inference.py``: the session loop, and the fork rule of moved weights.
+
+``serve`` runs in the kernels' twin (``twin.run(serve, ...)``): it spins on a shared int64 control
+block, takes each job the caller posts there (job numbers only grow), computes the twin's half of
+every cut layer, h[:, c:] = relu?(h_prev @ W[:, c:] + b[c:]), and raises the layer's flag to the
+job's number once its half is written; it returns after ``idle`` seconds without a job or when
+the caller sets STOP. A job is abandoned as soon as the caller has moved on (a newer job, or the
+caller's half of the previous layer not coming), so a twin that fell behind catches up at once.
+The twin writes only its halves of h and its flags, never the weights.
+
+``_privatize_after_fork``: the weights ``inference`` moved into shared buffers stay shared across
+a fork; in a forked child (not the twin) they become private memory at the same addresses.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+import weakref
+from typing import Any
+
+import numpy as np
+
+from minitorch.kernels import twin
+
+# control block (int64): the job posted, the live session's id, a stop request, then per cut
+# layer the job whose half the twin wrote (TWIN + i) and the caller wrote (CALLER + i)
+REQ, ALIVE, STOP, TWIN, CALLER, MAX_CUT = 0, 1, 2, 8, 40, 32
+POLITE_S = 2e-4  # a session this long without a job offers its core to other processes (sched_yield)
+_yield = getattr(os, "sched_yield", lambda: None)
+_moved: list[weakref.ref] = []  # the shared arrays inference.py put into Parameters (fork: privatized)
+
+
+def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: float, x: np.ndarray,
+          *layers: Any) -> None:
+    """The twin's session: take each job posted in the control block, compute the twin's half of
+    every cut layer, return after ``idle`` seconds without a job or when asked to stop. A no-op in the
+    parent (``Job.wait`` runs a lost twin's task there: the caller has done the work already)."""
+    if os.getpid() == parent:
+        return
+    ctrl = memoryview(ctrl_array)
+    cut = [(W[:, c:], None if b is None else b[c:], out[:, c:], out, relu)
+           for W, b, out, c, relu in (layers[i:i + 5] for i in range(0, len(layers), 5))]
+    for Wb, *_ in cut:  # one pass over this half of the weights before the first job: its pages
+        np.zeros((1, Wb.shape[0]), Wb.dtype) @ Wb  # mapped here, its values in this core's cache
+    seen = ctrl[REQ]  # the jobs posted meanwhile ran in the caller (no session was alive for them)
+    last = time.monotonic()
+    ctrl[ALIVE] = session
+    spins = 0
+    while True:
+        k = ctrl[REQ]
+        if k != seen:
+            seen = k
+            _job(ctrl, k, x, cut, idle)
+            last = time.monotonic()
+            continue
+        spins += 1
+        if spins & 63 == 0:
+            quiet = time.monotonic() - last
+            if quiet > POLITE_S:  # no call for a while: another process waiting for this core runs
+                _yield()
+            if ctrl[STOP] or quiet > idle:
+                ctrl[ALIVE] = 0
+                if ctrl[REQ] == seen or ctrl[STOP]:
+                    return
+                ctrl[ALIVE] = session  # a job came as the session was leaving: take it
+
+
+def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> None:
+    """The twin's halves of job k, layer by layer; abandoned when the caller has moved on (a newer
+    job, or its half of the previous layer not coming within ``idle`` seconds)."""
+    h, zero = x, np.zeros((), x.dtype)
+    for i, (Wb, bb, ob, out, relu) in enumerate(cut):
+        if i:
+            start, spins = time.monotonic(), 0
+            while ctrl[CALLER + i - 1] != k:
+                spins += 1
+                if spins & 63 == 0 and (ctrl[REQ] != k or ctrl[STOP] or time.monotonic() - start > idle):
+                    return
+        y = h @ Wb
+        if bb is not None:
+            y += bb
+        if relu:
+            np.maximum(y, zero, out=ob)
+        else:
+            ob[...] = y
+        ctrl[TWIN + i] = k
+        h = out
+
+
+_libc: list[Any] = []
+
+
+def moved(a: np.ndarray) -> None:
+    """Record a shared array that now holds a Parameter's values (``inference._shared``)."""
+    _moved[:] = [r for r in _moved if r() is not None]
+    _moved.append(weakref.ref(a.base if a.base is not None else a))
+
+
+def _privatize_after_fork() -> None:
+    """In a forked child (not the twin): every shared buffer holding moved weights becomes private
+    memory of the child, same addresses and contents, so that parent and child stop sharing them."""
+    if twin._state.get("forking_twin"):
+        return
+    alive = [r() for r in _moved]
+    _moved.clear()  # private from now on
+    if not any(a is not None for a in alive):
+        return
+    if not _libc:
+        _libc.append(ctypes.CDLL(None, use_errno=True))
+        _libc[0].mmap.restype = ctypes.c_void_p
+        _libc[0].mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                  ctypes.c_long]
+    import mmap
+
+    page = mmap.PAGESIZE
+    for a in alive:
+        if a is None:
+            continue
+        start = a.ctypes.data
+        length = -(-a.nbytes // page) * page
+        saved = ctypes.string_at(start, a.nbytes)
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10  # MAP_FIXED
+        got = _libc[0].mmap(start, length, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
+        if got != start:  # not seen: a mapping of ours at its own address; staying shared would be
+            os.write(2, b"minitorch: could not make the shared weights private after fork\n")
+            os._exit(70)  # a silent error (parent and child training one copy), so the child stops
+        ctypes.memmove(start, saved, a.nbytes)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_privatize_after_fork)
