@@ -22,9 +22,9 @@ operations: the plain chain's numbers bitwise, minus a call per child.
 
 How the two processes meet without a system call per layer (one that wakes a process on the other
 core costs tens of microseconds on a virtual machine, as much as the whole product): the twin runs
-a *session*, ``inference_twin.serve`` (started by ``twin.run``), which spins on a shared int64 control block,
-takes each job the caller posts there, and returns after ``IDLE_S`` without a job. A job costs a
-few memory writes and reads each way. A session starts only on a call that comes within
+a *session*, ``inference_twin.serve`` (started by ``twin.run``), which spins on a shared int64
+control block, takes each job the caller posts there, and returns after ``IDLE_S`` without a job.
+A job costs a few memory writes and reads each way. A session starts only on a call that comes within
 ``IDLE_S`` of the previous one (a stream of calls; starting one costs a socket message); that
 call, and those made while the twin wakes and reads its half of the weights once (into its cache),
 run alone in the caller. While it spins between jobs the twin keeps its core busy, as an OpenMP
