@@ -194,8 +194,10 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
             and _current(declined, model)):
         return None
     _state["declined"] = declined = None  # it holds the arrays: a move needs them free
-    if not _X86 or not twin.available() or not twin.acquire():  # (another thread holds the twin:
-        return None  # this call runs alone, and the plan waits for a call that gets it)
+    if not _X86 or not _threads_ok() or not twin.available():
+        return None
+    if not twin.acquire():  # another thread holds the twin: this call runs alone
+        return None
     try:
         plan = _make_plan(model, x, linear, relu)  # stops the running session: holding the twin
     finally:
