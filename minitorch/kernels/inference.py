@@ -46,7 +46,8 @@ Never a silent wrong answer:
   own array and finishes the call alone; what the twin writes later belongs to a job no one reads
   (the twin never writes the weights, the caller returns a fresh array). After ``MISSES`` such
   calls in a row the chain runs alone for a while (``COOLDOWN_S``: 1 ms, doubled at each such
-  spell without a shared call between, up to 50 ms); a dead twin is noticed and not used again.
+  spell up to 50 ms, short again after ``GOOD`` shared calls in a row); a dead twin is noticed and
+  not used again.
 - A process forked from one whose weights were moved (``multiprocessing``, a user's fork) turns
   those buffers into private memory of the child at the same addresses (``inference_twin``):
   parent and child never train one shared copy of the weights.
@@ -77,8 +78,8 @@ WAIT_S = 2e-5  # the caller waits this long for the twin's half before computing
 RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
 # after MISSES calls in a row that the twin missed, alone for a spell: the first as long as the
 # twin usually stays descheduled on a busy machine (and shorter than IDLE_S: its session waits),
-# doubled while no call between is shared, up to the last
-MISSES, COOLDOWN_S = 3, (0.001, 0.05)
+# doubled at each spell up to the last, and short again after GOOD shared calls in a row
+MISSES, COOLDOWN_S, GOOD = 3, (0.001, 0.05), 64
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
 SPINS = 32  # the caller looks at a flag this many times between two looks at the clock
 _getrefcount = sys.getrefcount
@@ -88,7 +89,7 @@ _data = attrgetter("data")
 # plan replaces it: a plan is dropped only after its session has stopped, as the session would
 # otherwise go on reading its control block); "served": calls the twin shared (tests read it)
 _state: dict[str, Any] = {"plan": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
-                          "spell": COOLDOWN_S[0],
+                          "spell": COOLDOWN_S[0], "good": 0,
                           "served": 0, "last": 0.0, "declined": None}
 
 
@@ -370,7 +371,9 @@ def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
         h[:, Wa.shape[1]:] = np.maximum(y, zero) if relu else y
     if not alone:
         _state["served"] += 1
-        _state["misses"], _state["spell"] = 0, COOLDOWN_S[0]
+        _state["misses"], _state["good"] = 0, _state["good"] + 1
+        if _state["good"] >= GOOD:
+            _state["spell"] = COOLDOWN_S[0]
     for W, b, relu in plan.rest:
         h = _layer(h, W, b, relu, zero)
     return h if plan.rest or alone else h.copy()  # never a shared buffer
@@ -394,7 +397,7 @@ def _wait(ctrl: memoryview, flag: int, k: int) -> bool:
                 return True
         if time.perf_counter() > deadline:
             break
-    _state["misses"] += 1
+    _state["misses"], _state["good"] = _state["misses"] + 1, 0
     if _state["misses"] >= MISSES:
         spell = _state["spell"]
         _state["misses"], _state["cool"] = 0, time.monotonic() + spell
@@ -485,7 +488,7 @@ def served(model: Any, x: np.ndarray, timeout: float = 10.0) -> np.ndarray:
 def _forget_after_fork() -> None:
     """A forked child has no twin and no session (its weights are made private by
     ``inference_twin``'s own fork handler)."""
-    _state.update(plan=None, job=None, misses=0, cool=0.0, declined=None, spell=COOLDOWN_S[0])
+    _state.update(plan=None, job=None, misses=0, cool=0.0, declined=None, spell=COOLDOWN_S[0], good=0)
 
 
 if hasattr(os, "register_at_fork"):
