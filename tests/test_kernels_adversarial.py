@@ -1052,3 +1052,30 @@ def test_infer_from_two_threads_at_once(infer_twin):
     for w in workers:
         w.join()
     assert not errors, errors
+
+
+def test_infer_session_leaves_the_core_when_the_calls_stop(infer_twin, monkeypatch):
+    """A session spins only while calls come: IDLE_S after the last one it returns to the twin's
+    idle loop (its reply is waiting), and the next stream starts another."""
+    import select
+    import time
+
+    monkeypatch.setattr(infer_twin, "IDLE_S", 0.01)
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    plan = infer_twin._state["plan"]
+    time.sleep(0.2)
+    assert plan.ctrl[1] == 0  # ALIVE: the session has left
+    assert select.select([twin._state["sock"]], [], [], 0)[0]  # its reply waits in the socket
+    _same(infer_twin.served(model, x), model, x)
+
+
+def test_infer_kernels_off_runs_the_children(infer_twin):
+    model, x = _infer_mlp()
+    served = infer_twin._state["served"]
+    mt.kernels.use_kernels(False)
+    with mt.no_grad():
+        got = model(x)
+    mt.kernels.use_kernels(True)
+    _same(got, model, x)
+    assert infer_twin._state["served"] == served and not twin.shares(model[0].W.data)
