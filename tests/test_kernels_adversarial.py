@@ -1063,7 +1063,7 @@ def test_infer_session_leaves_the_core_when_the_calls_stop(infer_twin, monkeypat
     monkeypatch.setattr(infer_twin, "IDLE_S", 0.01)
     model, x = _infer_mlp()
     infer_twin.served(model, x)
-    plan = infer_twin._state["plan"]
+    plan = infer_twin._plans[id(model)]
     time.sleep(0.2)
     assert plan.ctrl[1] == 0  # ALIVE: the session has left
     assert select.select([twin._state["sock"]], [], [], 0)[0]  # its reply waits in the socket
@@ -1079,3 +1079,28 @@ def test_infer_kernels_off_runs_the_children(infer_twin):
     mt.kernels.use_kernels(True)
     _same(got, model, x)
     assert infer_twin._state["served"] == served and not twin.shares(model[0].W.data)
+
+
+def test_infer_two_chains_in_turn_keep_one_session(infer_twin, monkeypatch):
+    """Two chains called in turn (a nested Sequential's two halves, or two models): each keeps its
+    plan; the one whose session runs shares its calls, the other runs alone meanwhile; no call
+    stops a session to start another. Once the first stops being called, the second gets one."""
+    a, x = _infer_mlp()
+    mt.manual_seed(5)
+    b = mt.Sequential(mt.Linear(10, 4096), mt.ReLU(), mt.Linear(4096, 256), mt.ReLU(), mt.Linear(256, 10))
+    nested = mt.Sequential(a, b)
+    infer_twin.served(a, x)
+    sessions, served = infer_twin._state["session"], infer_twin._state["served"]
+    for _ in range(30):
+        with mt.no_grad():
+            got = nested(x)
+        _same(got, nested, x)
+    assert infer_twin._state["session"] == sessions  # the running session was never replaced
+    assert infer_twin._state["served"] > served
+    assert id(a) in infer_twin._plans and id(b) in infer_twin._plans
+    monkeypatch.setattr(infer_twin, "IDLE_S", 0.01)
+    infer_twin._stop_session()
+    with mt.no_grad():
+        y = a(x)
+    _same(infer_twin.served(b, y), b, y)
+    assert infer_twin._state["owner"] is infer_twin._plans[id(b)]

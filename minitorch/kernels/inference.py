@@ -30,6 +30,9 @@ call, and those made while the twin wakes and reads its half of the weights once
 run alone in the caller. While it spins between jobs the twin keeps its core busy, as an OpenMP
 pool's threads do; after ``POLITE_S`` without a job it offers the core to other processes at each
 look (``sched_yield``). Another task sent to the twin stops the session first (``job.stop``).
+Plans (a chain's shared arrays) are kept for the last ``KEEP_PLANS`` chains; one session runs at a
+time, for one chain: while it is live, another chain's calls run alone (two chains called in turn,
+as a nested Sequential's halves, never stop each other's sessions).
 
 Never a silent wrong answer:
 - The twin reads the CURRENT weights: every W and b of the cut layers lives in a shared buffer
@@ -82,13 +85,16 @@ RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again a
 MISSES, COOLDOWN_S, GOOD = 3, (0.001, 0.05), 64
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
 SPINS = 32  # the caller looks at a flag this many times between two looks at the clock
+KEEP_PLANS = 4
+_plans: dict[int, Any] = {}
 _getrefcount = sys.getrefcount
 _data = attrgetter("data")
 
-# the plan and session in use ("plan" keeps the last chain's children alive until another chain's
-# plan replaces it: a plan is dropped only after its session has stopped, as the session would
-# otherwise go on reading its control block); "served": calls the twin shared (tests read it)
-_state: dict[str, Any] = {"plan": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
+# the session ("job") and the plan it serves ("owner"); "served": calls the twin shared (tests)
+# _plans: id(model) -> its plan, the last KEEP_PLANS chains (a plan keeps its chain's children
+# alive while it is kept; the session's plan is dropped only after its session has stopped, as
+# the session would otherwise go on reading its control block)
+_state: dict[str, Any] = {"owner": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
                           "spell": COOLDOWN_S[0], "good": 0,
                           "served": 0, "last": 0.0, "declined": None}
 
@@ -115,7 +121,7 @@ def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
     ``NotImplemented`` (the caller runs the children one by one)."""
     if type(x) is not np.ndarray or x.ndim != 2 or x.shape[0] != 1:
         return NotImplemented
-    plan = _state["plan"]
+    plan = _plans.get(id(model))
     if plan is None or plan.model() is not model or not _current(plan, model):
         plan = _new_plan(model, x, linear, relu)
         if plan is None:
@@ -199,8 +205,13 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
         return None
     if not twin.acquire():  # another thread holds the twin: this call runs alone
         return None
-    try:
-        plan = _make_plan(model, x, linear, relu)  # stops the running session: holding the twin
+    try:  # (holding the twin: a session is stopped here)
+        _drop_plan(id(model))
+        plan = _make_plan(model, x, linear, relu)
+        if plan is not None:
+            while len(_plans) >= KEEP_PLANS:
+                _drop_plan(next(iter(_plans)))
+            _plans[id(model)] = plan
     finally:
         twin.release()
     if plan is None:
@@ -208,6 +219,13 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
         params = tuple(p for m in children for p in m.parameters())
         _state["declined"] = _Declined(model, children, params)
     return plan
+
+
+def _drop_plan(key: int) -> None:
+    """Forget the plan kept under ``key``, stopping its session first if it has the live one."""
+    plan = _plans.pop(key, None)
+    if plan is not None and plan is _state["owner"]:
+        _stop_session()
 
 
 class _Declined:
@@ -274,8 +292,6 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | N
         n_cut, cut_bytes = n_cut + 1, cut_bytes + m.W.data.nbytes
     if cut_bytes < MIN_SPLIT_BYTES or x.dtype != dtype or x.shape[1] != layers[0][0].W.data.shape[0]:
         return None
-    _stop_session()
-    _state["plan"] = None
     params, arrays = [], []
     for m, _ in layers[:n_cut]:
         for p in (m.W, m.b):
@@ -301,9 +317,7 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | N
                         W[:, c:], None if b is None else b[c:]))
         else:
             rest.append((W, b, r))
-    plan = _Plan(model, children, tuple(params), tuple(arrays), cut, rest, dtype, x.shape[1])
-    _state["plan"] = plan
-    return plan
+    return _Plan(model, children, tuple(params), tuple(arrays), cut, rest, dtype, x.shape[1])
 
 
 def _plain_arrays(m: Any, dtype: np.dtype) -> bool:
@@ -404,7 +418,7 @@ def _wait(ctrl: memoryview, flag: int, k: int) -> bool:
         _state["spell"] = min(2 * spell, COOLDOWN_S[1])
     job, sock = _state["job"], twin._state["sock"]
     if job is not None and (sock is None or select.select([sock], [], [], 0)[0]):
-        _state["job"] = None  # the session has replied (it left), or the twin is gone
+        _state["job"] = _state["owner"] = None  # the session has replied (it left), or the twin is gone
         _collect(job)
     return False
 
@@ -412,9 +426,11 @@ def _wait(ctrl: memoryview, flag: int, k: int) -> bool:
 def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     """Make sure a session of ``plan`` runs in the twin: True if it was running, False if it starts
     now (the twin takes the posted job once awake), None if there is no twin for this call."""
-    job = _state["job"]
+    job, owner = _state["job"], _state["owner"]
     if job is not None:
-        if not job.done and ctrl[ALIVE] == _state["session"]:
+        if not job.done and owner.flags[ALIVE] == _state["session"]:
+            if owner is not plan:
+                return None  # another chain's session is live: this call runs alone
             _state["last"] = time.monotonic()
             return True
         if not job.done:  # not started yet, or left (idle): once its reply is here, a new one starts
@@ -422,7 +438,7 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
             if sock is not None and not select.select([sock], [], [], 0)[0]:
                 return None
             _collect(job)
-        _state["job"] = None
+        _state["job"] = _state["owner"] = None
         if _state["cool"] == float("inf"):
             return None
     now, last = time.monotonic(), _state["last"]
@@ -439,7 +455,7 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
         _collect(job)  # (runs serve here, which returns at once)
         return None
     job.stop = functools.partial(_tell_stop, plan.ctrl, job)
-    _state["job"] = job
+    _state["job"], _state["owner"] = job, plan
     return False
 
 
@@ -455,7 +471,7 @@ def _collect(job: Any) -> None:
 
 def _stop_session() -> None:
     """Ask the running session to return, and wait for it (a new plan)."""
-    job, _state["job"] = _state["job"], None
+    job, _state["job"], _state["owner"] = _state["job"], None, None
     if job is not None and not job.done:
         job.stop()
         _collect(job)
@@ -488,7 +504,8 @@ def served(model: Any, x: np.ndarray, timeout: float = 10.0) -> np.ndarray:
 def _forget_after_fork() -> None:
     """A forked child has no twin and no session (its weights are made private by
     ``inference_twin``'s own fork handler)."""
-    _state.update(plan=None, job=None, misses=0, cool=0.0, declined=None, spell=COOLDOWN_S[0], good=0)
+    _plans.clear()
+    _state.update(owner=None, job=None, misses=0, cool=0.0, declined=None, spell=COOLDOWN_S[0], good=0)
 
 
 if hasattr(os, "register_at_fork"):
