@@ -81,6 +81,7 @@ def infer_twin(monkeypatch):
     monkeypatch.setattr(twin, "available", lambda: True)
     monkeypatch.setattr(inference, "_threads_ok", lambda: True)
     monkeypatch.setattr(inference, "WAIT_S", 5.0)
+    monkeypatch.setattr(inference, "TAKE_S", 5.0)
     monkeypatch.setattr(inference, "IDLE_S", 1.0)  # a session outlives the test's own pauses
     monkeypatch.setitem(inference._state, "cool", 0.0)
     before = mt.kernels.kernels_enabled()

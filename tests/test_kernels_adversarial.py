@@ -894,13 +894,14 @@ def test_infer_between_training_steps(infer_twin):
 
 def test_infer_twin_killed_in_a_session(infer_twin, monkeypatch):
     """The twin killed while its session spins: the caller does the twin's half itself (after
-    WAIT_S), the answer is the plain one, and the chain runs alone from then on."""
+    TAKE_S), the answer is the plain one, and the chain runs alone from then on."""
     import signal
     import time
 
     model, x = _infer_mlp()
     infer_twin.served(model, x)
     monkeypatch.setattr(infer_twin, "WAIT_S", 0.01)
+    monkeypatch.setattr(infer_twin, "TAKE_S", 0.01)
     pid = twin._state["pid"]
     os.kill(pid, signal.SIGKILL)
     for _ in range(100):
@@ -926,6 +927,7 @@ def test_infer_twin_stopped_in_a_session(infer_twin, monkeypatch):
     model, x = _infer_mlp()
     infer_twin.served(model, x)
     monkeypatch.setattr(infer_twin, "WAIT_S", 0.005)
+    monkeypatch.setattr(infer_twin, "TAKE_S", 0.005)
     pid = twin._state["pid"]
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -939,6 +941,7 @@ def test_infer_twin_stopped_in_a_session(infer_twin, monkeypatch):
     model[0].W.data[:5] = 0.0  # written while the stale twin may still be finishing an old job
     infer_twin._state["cool"] = 0.0
     monkeypatch.setattr(infer_twin, "WAIT_S", 5.0)
+    monkeypatch.setattr(infer_twin, "TAKE_S", 5.0)
     _same(infer_twin.served(model, x), model, x)
 
 

@@ -44,8 +44,9 @@ Never a silent wrong answer:
   step) is seen by both processes: they read the one array.
 - The caller reads the twin's half of a layer only after the twin's flag for that layer carries
   this job's number (x86-64 keeps stores in order, so the half is written by then; other machines
-  never take this path). A twin that has not answered within ``WAIT_S`` (descheduled on a busy
-  machine, stopped, killed) is not waited for: the caller computes the twin's half itself into its
+  never take this path). A twin that has not taken the job by the time the caller's first half
+  is done, or has not answered within ``WAIT_S`` after (descheduled on a busy machine, stopped,
+  killed), is not waited for: the caller computes the twin's half itself into its
   own array and finishes the call alone; what the twin writes later belongs to a job no one reads
   (the twin never writes the weights, the caller returns a fresh array). After ``MISSES`` such
   calls in a row the chain runs alone for a while (``COOLDOWN_S``: 1 ms, doubled at each such
@@ -72,12 +73,13 @@ import numpy as np
 
 from minitorch import threads
 from minitorch.kernels import twin
-from minitorch.kernels.inference_twin import ALIVE, CALLER, MAX_CUT, REQ, STOP, TWIN, moved, serve
+from minitorch.kernels.inference_twin import ALIVE, CALLER, MAX_CUT, REQ, STOP, TAKEN, TWIN, moved, serve
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
 WAIT_S = 2e-5  # the caller waits this long for the twin's half before computing it itself
+TAKE_S = 0.0  # ... once the twin has taken the job (else its first half is not waited for at all)
 RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
 # after MISSES calls in a row that the twin missed, alone for a spell: the first as long as the
 # twin usually stays descheduled on a busy machine (and shorter than IDLE_S: its session waits),
@@ -374,10 +376,13 @@ def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
         else:
             oa[...] = y
         ctrl[CALLER + i] = k
-        if ctrl[TWIN + i] == k or _wait(ctrl, TWIN + i, k):
+        # the twin's half is written, or comes soon: it has taken this job (a twin that has not
+        # is off its core, for a scheduler's time slice: not waited for)
+        if ctrl[TWIN + i] == k or ((i or _wait(ctrl, TAKEN, k, TAKE_S)) and _wait(ctrl, TWIN + i, k, WAIT_S)):
             h = out
             continue
         # the twin's half here, into the caller's own copy (what the twin writes later is never read)
+        _missed()
         alone, h_in, h = True, h, out.copy()
         y = h_in @ Wb
         if bb is not None:
@@ -401,16 +406,22 @@ def _layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool, zero:
     return np.maximum(y, zero, out=y) if relu else y
 
 
-def _wait(ctrl: memoryview, flag: int, k: int) -> bool:
-    """Whether the twin's flag reaches job k within WAIT_S (spinning). A miss counts towards the
-    cooldown, and a twin that has died or left is collected."""
-    deadline = time.perf_counter() + WAIT_S
+def _wait(ctrl: memoryview, flag: int, k: int, patience: float) -> bool:
+    """Whether the twin's flag reaches job k within ``patience`` seconds (spinning)."""
+    if ctrl[flag] == k:
+        return True
+    deadline = time.perf_counter() + patience
     while True:
         for _ in range(SPINS):
             if ctrl[flag] == k:
                 return True
         if time.perf_counter() > deadline:
-            break
+            return False
+
+
+def _missed() -> None:
+    """A call the twin missed: it counts towards a spell alone, and a twin that has died or whose
+    session has left is collected."""
     _state["misses"], _state["good"] = _state["misses"] + 1, 0
     if _state["misses"] >= MISSES:
         spell = _state["spell"]
@@ -420,7 +431,6 @@ def _wait(ctrl: memoryview, flag: int, k: int) -> bool:
     if job is not None and (sock is None or select.select([sock], [], [], 0)[0]):
         _state["job"] = _state["owner"] = None  # the session has replied (it left), or the twin is gone
         _collect(job)
-    return False
 
 
 def _session(plan: _Plan, ctrl: memoryview) -> bool | None:

@@ -24,9 +24,10 @@ import numpy as np
 
 from minitorch.kernels import twin
 
-# control block (int64): the job posted, the live session's id, a stop request, then per cut
-# layer the job whose half the twin wrote (TWIN + i) and the caller wrote (CALLER + i)
-REQ, ALIVE, STOP, TWIN, CALLER, MAX_CUT = 0, 1, 2, 8, 40, 32
+# control block (int64): the job posted, the live session's id, a stop request, the job the twin
+# has taken, then per cut layer the job whose half the twin wrote (TWIN + i) and the caller
+# wrote (CALLER + i)
+REQ, ALIVE, STOP, TAKEN, TWIN, CALLER, MAX_CUT = 0, 1, 2, 3, 8, 40, 32
 POLITE_S = 2e-4  # a session this long without a job offers its core to other processes (sched_yield)
 _yield = getattr(os, "sched_yield", lambda: None)
 _moved: list[weakref.ref] = []  # the shared arrays inference.py put into Parameters (fork: privatized)
@@ -51,7 +52,7 @@ def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: fl
     while True:
         k = ctrl[REQ]
         if k != seen:
-            seen = k
+            seen = ctrl[TAKEN] = k
             _job(ctrl, k, x, cut, idle)
             last = time.monotonic()
             continue
