@@ -71,9 +71,9 @@ def infer_twin(monkeypatch):
     """The one-row inference kernel (minitorch/kernels/inference.py) with the twin on, kernels on,
     a caller that waits for the twin's halves up to 5 s (a busy machine then delays the twin but
     never sends the work back to the caller, so the test sees the twin's numbers), and sessions
-    that stay 1 s without a job. Yields the
-    kernel module; ``served(model, x)`` in it calls until a call was shared with the twin. The
-    session is stopped at the end, so later tests find the twin idle."""
+    that stay 1 s without a job. Yields the kernel module; ``served(model, x)`` in it calls until
+    a call was shared with the twin. The session is stopped at the end: later tests find the
+    twin idle."""
     from minitorch.kernels import inference, twin
 
     if twin._state["dead"] or not inference._X86:

@@ -19,9 +19,10 @@ tested in tests/test_kernels.py. Forward runs any other child (another layer typ
 ``SMALL_WEIGHT_BYTES`` or more, a patched instance method) by its own call, as the plain loop
 does; under ``no_grad``, inside a recording parent or with a layer method patched on the class it
 declines (returns ``NotImplemented``: the children are called one by one), except that under
-``no_grad`` one row through a large chain goes to ``kernels/inference.py`` (both cores). Backward declines for
-anything but the cases it is written for (a frozen Parameter, a layer used twice in the chain, a
-3-D input, a module busy in a call, a patched method, a large weight). A first gradient goes into
+``no_grad`` one row goes to ``kernels/inference.py`` (a large chain on both cores, any chain in one
+loop). Backward declines for anything but the cases it is written for (a frozen Parameter, a
+layer used twice in the chain, a 3-D input, a module busy in a call, a patched method, a large
+weight). A first gradient goes into
 its slot of the flat buffer of ``kernels/flat.py`` when the Parameter has a free one (the SGD
 update is then one pass), else it is the fresh product itself.
 """
@@ -94,7 +95,7 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
     """
     if call_frames._recorders or not _own_forwards():
         return NotImplemented
-    if not _grad_state.enabled:  # one row through a large chain: both cores (kernels/inference.py)
+    if not _grad_state.enabled:  # one row: kernels/inference.py (a large chain on both cores)
         return NotImplemented if outputs is not None else inference.chain_forward(model, x, Linear, ReLU)
     for m in model.__dict__["_modules"].values():
         kind, d = type(m), m.__dict__
