@@ -22,9 +22,8 @@ declines (returns ``NotImplemented``: the children are called one by one), excep
 ``no_grad`` one row goes to ``kernels/inference.py`` (a large chain on both cores, any chain in one
 loop). Backward declines for anything but the cases it is written for (a frozen Parameter, a
 layer used twice in the chain, a 3-D input, a module busy in a call, a patched method, a large
-weight). A first gradient goes into
-its slot of the flat buffer of ``kernels/flat.py`` when the Parameter has a free one (the SGD
-update is then one pass), else it is the fresh product itself.
+weight). A first gradient goes into its slot of the flat buffer of ``kernels/flat.py`` when the
+Parameter has a free one (the SGD update is then one pass), else it is the fresh product itself.
 """
 
 from __future__ import annotations
