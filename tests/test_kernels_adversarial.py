@@ -1107,3 +1107,18 @@ def test_infer_two_chains_in_turn_keep_one_session(infer_twin, monkeypatch):
         y = a(x)
     _same(infer_twin.served(b, y), b, y)
     assert infer_twin._state["owner"] is infer_twin._plans[id(b)]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity")
+def test_infer_session_keeps_off_the_callers_cpu_and_gives_its_cpus_back(infer_twin):
+    """While a session runs, the twin may not run on the CPU the caller ran on when it began (two
+    spinning processes on one CPU wait for each other's time slices); when it ends, the twin may
+    run anywhere again (an LSTM's half sent next is not pinned)."""
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    pid, mine = twin._state["pid"], os.sched_getaffinity(0)
+    during = os.sched_getaffinity(pid)
+    if len(mine) > 1:
+        assert len(during) == len(mine) - 1 and during < mine
+    infer_twin._stop_session()
+    assert os.sched_getaffinity(pid) == mine

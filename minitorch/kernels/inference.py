@@ -73,7 +73,19 @@ import numpy as np
 
 from minitorch import threads
 from minitorch.kernels import twin
-from minitorch.kernels.inference_twin import ALIVE, CALLER, MAX_CUT, REQ, STOP, TAKEN, TWIN, moved, serve
+from minitorch.kernels.inference_twin import (
+    ALIVE,
+    CALLER,
+    MAX_CUT,
+    REQ,
+    STOP,
+    TAKEN,
+    TWIN,
+    allowed_cpus,
+    current_cpu,
+    moved,
+    serve,
+)
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
@@ -455,8 +467,11 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     _state["last"] = now
     if now - last > IDLE_S or not twin.available():  # calls further apart than a session lives:
         return None  # starting one costs more
+    allowed = allowed_cpus()
+    if allowed is not None and len(allowed) < 2:  # (taskset to one CPU: the two would share it)
+        return None
     session = _state["session"] = _state["session"] + 1
-    args = [plan.ctrl, session, _state["k"], os.getpid(), IDLE_S, plan.x]  # this job: done here
+    args = [plan.ctrl, session, _state["k"], os.getpid(), IDLE_S, current_cpu(), plan.x]  # (this job: here)
     for W, b, relu, out, Wa, *_ in plan.cut:
         args += [W, b, out, Wa.shape[1], relu]
     plan.ctrl[STOP] = 0  # no session reads the block now

@@ -33,14 +33,27 @@ _yield = getattr(os, "sched_yield", lambda: None)
 _moved: list[weakref.ref] = []  # the shared arrays inference.py put into Parameters (fork: privatized)
 
 
-def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: float, x: np.ndarray,
-          *layers: Any) -> None:
+def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: float, cpu: int,
+          x: np.ndarray, *layers: Any) -> None:
     """The twin's session: take each job posted in the control block, compute the twin's half of
-    every cut layer, return after ``idle`` seconds without a job or when asked to stop. A no-op in the
-    parent (``Job.wait`` runs a lost twin's task there: the caller has done the work already)."""
+    every cut layer, return after ``idle`` seconds without a job or when asked to stop. It runs on
+    the CPUs allowed to it but ``cpu``, the caller's (two spinning processes on one CPU would wait
+    for each other's time slices; the scheduler puts them there when another process holds the
+    other CPU); its CPUs are given back when it returns. A no-op in the parent (``Job.wait`` runs
+    a lost twin's task there: the caller has done the work already)."""
     if os.getpid() == parent:
         return
-    ctrl = memoryview(ctrl_array)
+    allowed = allowed_cpus()
+    if allowed is not None and cpu in allowed and len(allowed) > 1:
+        os.sched_setaffinity(0, allowed - {cpu})
+    try:
+        _serve(memoryview(ctrl_array), session, idle, x, layers)
+    finally:
+        if allowed is not None:
+            os.sched_setaffinity(0, allowed)
+
+
+def _serve(ctrl: memoryview, session: int, idle: float, x: np.ndarray, layers: tuple) -> None:
     cut = [(W[:, c:], None if b is None else b[c:], out[:, c:], out, relu)
            for W, b, out, c, relu in (layers[i:i + 5] for i in range(0, len(layers), 5))]
     for Wb, *_ in cut:  # one pass over this half of the weights before the first job: its pages
@@ -66,6 +79,30 @@ def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: fl
                 if ctrl[REQ] == seen or ctrl[STOP]:
                     return
                 ctrl[ALIVE] = session  # a job came as the session was leaving: take it
+
+
+def allowed_cpus() -> set[int] | None:
+    """The CPUs this process may run on (None where the system does not say)."""
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def current_cpu() -> int:
+    """The CPU this thread runs on now (glibc's sched_getcpu, a vDSO call), or -1."""
+    if not _getcpu:
+        try:
+            f = ctypes.CDLL(None).sched_getcpu
+            f.restype, f.argtypes = ctypes.c_int, []
+        except (OSError, AttributeError):
+            f = None
+        _getcpu.append(f)
+    f = _getcpu[0]
+    return f() if f is not None else -1
+
+
+_getcpu: list[Any] = []
 
 
 def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> None:
