@@ -88,6 +88,7 @@ from minitorch.kernels.inference_twin import (
 )
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
+CALLER_SHARE = 0.5  # of a cut layer's columns, the caller's (it has the checks and the last layers)
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
 WAIT_S = 2e-5  # the caller waits this long for the twin's half before computing it itself
@@ -325,7 +326,7 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | N
     for i, (m, r) in enumerate(layers):
         W, b = m.W.data, (m.b.data if m.b is not None else None)
         if i < n_cut:
-            c = (W.shape[1] // 2) // 16 * 16  # the caller's columns: whole vector blocks
+            c = int(W.shape[1] * CALLER_SHARE) // 16 * 16  # the caller's columns: whole vector blocks
             out = twin.empty((1, W.shape[1]), dtype)
             cut.append((W, b, r, out, W[:, :c], None if b is None else b[:c], out[:, :c],
                         W[:, c:], None if b is None else b[c:]))
