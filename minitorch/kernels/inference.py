@@ -24,15 +24,16 @@ How the two processes meet without a system call per layer (one that wakes a pro
 core costs tens of microseconds on a virtual machine, as much as the whole product): the twin runs
 a *session*, ``inference_twin.serve`` (started by ``twin.run``), which spins on a shared int64
 control block, takes each job the caller posts there, and returns after ``IDLE_S`` without a job.
-A job costs a few memory writes and reads each way. A session starts only on a call that comes within
-``IDLE_S`` of the previous one (a stream of calls; starting one costs a socket message); that
-call, and those made while the twin wakes and reads its half of the weights once (into its cache),
-run alone in the caller. While it spins between jobs the twin keeps its core busy, as an OpenMP
-pool's threads do; after ``POLITE_S`` without a job it offers the core to other processes at each
-look (``sched_yield``). Another task sent to the twin stops the session first (``job.stop``).
-Plans (a chain's shared arrays) are kept for the last ``KEEP_PLANS`` chains; one session runs at a
-time, for one chain: while it is live, another chain's calls run alone (two chains called in turn,
-as a nested Sequential's halves, never stop each other's sessions).
+A job costs a few memory writes and reads each way. A session starts only on the ``STREAK``-th
+call in a row that comes within ``IDLE_S`` of the previous one (a stream of calls: starting one
+costs a socket message, as much as a few calls); the calls before, that one, and those made while
+the twin wakes and reads its half of the weights once (into its cache) run alone in the caller.
+While it spins between jobs the twin keeps its core busy, as an OpenMP pool's threads do; after
+``POLITE_S`` without a job it offers the core to other processes at each look (``sched_yield``).
+Another task sent to the twin stops the session first (``job.stop``). Plans (a chain's shared
+arrays) are kept for the last ``KEEP_PLANS`` chains; one session runs at a time, for one chain:
+while it is live, another chain's calls run alone (two chains called in turn, as a nested
+Sequential's halves, never stop each other's sessions).
 
 Never a silent wrong answer:
 - The twin reads the CURRENT weights: every W and b of the cut layers lives in a shared buffer
@@ -91,6 +92,7 @@ SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
 CALLER_SHARE = 0.5  # of a cut layer's columns, the caller's (it has the checks and the last layers)
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
+STREAK = 8  # calls in a row, each within IDLE_S of the last, before a session starts
 WAIT_S = 2e-5  # the caller waits this long for the twin's half before computing it itself
 TAKE_S = 0.0  # ... once the twin has taken the job (else its first half is not waited for at all)
 RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
@@ -110,7 +112,7 @@ _data = attrgetter("data")
 # alive while it is kept; the session's plan is dropped only after its session has stopped, as
 # the session would otherwise go on reading its control block)
 _state: dict[str, Any] = {"owner": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
-                          "spell": COOLDOWN_S[0], "good": 0,
+                          "spell": COOLDOWN_S[0], "good": 0, "streak": 0,
                           "served": 0, "last": 0.0, "declined": None}
 
 
@@ -450,12 +452,14 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     """Make sure a session of ``plan`` runs in the twin: True if it was running, False if it starts
     now (the twin takes the posted job once awake), None if there is no twin for this call."""
     job, owner = _state["job"], _state["owner"]
+    now = time.monotonic()
+    streak = _state["streak"] = _state["streak"] + 1 if now - _state["last"] <= IDLE_S else 1
+    _state["last"] = now
     if job is not None:
         if not job.done and owner.flags[ALIVE] == _state["session"]:
-            if owner is not plan:
-                return None  # another chain's session is live: this call runs alone
-            _state["last"] = time.monotonic()
-            return True
+            return True if owner is plan else None  # (another chain's session: this call alone)
+        if streak < STREAK:
+            return None  # no session is wanted yet: an ended one is collected when one is
         if not job.done:  # not started yet, or left (idle): once its reply is here, a new one starts
             sock = twin._state["sock"]
             if sock is not None and not select.select([sock], [], [], 0)[0]:
@@ -464,10 +468,8 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
         _state["job"] = _state["owner"] = None
         if _state["cool"] == float("inf"):
             return None
-    now, last = time.monotonic(), _state["last"]
-    _state["last"] = now
-    if now - last > IDLE_S or not twin.available():  # calls further apart than a session lives:
-        return None  # starting one costs more
+    if streak < STREAK or not twin.available():  # a session costs a socket message: only for
+        return None  # a stream of calls
     allowed = allowed_cpus()
     if allowed is not None and len(allowed) < 2:  # (taskset to one CPU: the two would share it)
         return None
