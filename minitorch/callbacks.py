@@ -72,9 +72,13 @@ class Callback:
 
         A callback that acts only now and then (``mt.Diagnostics``) overrides it: ``fit`` asks
         right after the batch hooks of a batch the callback was called for, and skips both hooks
-        of this callback for that many batches (across epochs). It asks only when it stops on a
-        NaN/inf loss (``stop_on_nan=True``), so a skipped batch is never one whose loss the
-        callback needed to see. 0 (the default): every batch.
+        of this callback for that many batches (across epochs). A NaN/inf loss is never skipped:
+        with ``stop_on_nan=True`` it stops fit (``NonFiniteLossError`` carries the batch's
+        ``inputs`` and ``step``); with ``stop_on_nan=False`` fit wakes every resting callback at
+        once and calls its ``on_batch_end`` for that batch (without the ``on_batch_begin`` it
+        rested through), the logs of that call (to every callback called for that batch) also
+        holding the batch's ``inputs`` and its ``step`` (counted from 0 across epochs), then asks
+        again. 0 (the default): every batch.
         """
         return 0
 
@@ -86,8 +90,9 @@ class CallbackList:
     override it (on their class or as an instance attribute), so a hook nobody overrides costs no
     call per step, and ``listens[hook]`` lets fit skip building its logs. With ``allow_idle``, a
     callback overriding ``Callback.idle_batches`` is taken off the batch hooks' lists for the
-    batches it names (``rest``) and put back when they have passed (``wake``): fit compares its
-    step with ``wake_step`` and looks at ``asks_idle`` once per batch, nothing more."""
+    batches it names (``rest``) and put back when they have passed (``wake``), or at once for a
+    NaN/inf loss (``wake_all``): fit compares its step with ``wake_step`` and looks at
+    ``asks_idle`` once per batch, nothing more."""
 
     HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin",
              "on_batch_end")
@@ -129,6 +134,15 @@ class CallbackList:
                     asleep[i], resting = step + 1 + idle, True
         if resting:
             self._relist()
+
+    def wake_all(self) -> bool:
+        """Every resting callback is called again from now on (a NaN/inf loss that fit trains
+        past: the callbacks that rest must see it). Whether any was resting."""
+        if not self._asleep:
+            return False
+        self._asleep.clear()
+        self._relist()
+        return True
 
     def wake(self, step: int) -> None:
         """Before the batch hooks of ``step``: the callbacks resting until this step are called again."""

@@ -300,3 +300,29 @@ def test_a_file_from_before_scheduler_support_keeps_its_scheduler_metadata(tmp_p
     write_with_header(tmp_path / "old.npz", header, arrays)
     ckpt = mt.load_checkpoint(tmp_path / "old.npz")
     assert ckpt["scheduler"] == {"last_epoch": 3, "gamma": 0.5} and ckpt["scheduler_state"] is None
+
+
+@pytest.mark.parametrize("role", ["optimizer", "scheduler"])
+def test_an_object_without_state_dict_or_load_state_dict_is_refused_by_name(tmp_path, role):
+    """The optimizer's and the scheduler's sections are written and read by one pair of functions:
+    both refuse an object that cannot give or take its state, naming its class."""
+
+    class NoState:
+        pass
+
+    mt.manual_seed(0)
+    model = build()
+    opt = mt.SGD(model.parameters(), lr=0.1)
+    sched = mt.lr_scheduler.StepLR(opt, step_size=2)
+    objects = {"optimizer": opt, "scheduler": sched}
+    with pytest.raises(TypeError, match="save_checkpoint: NoState has no state_dict"):
+        mt.save_checkpoint(tmp_path / "c.npz", model=model, **{**objects, role: NoState()})
+    mt.save_checkpoint(tmp_path / "c.npz", model=model, **objects)
+    with pytest.raises(TypeError, match="load_checkpoint: NoState has no load_state_dict"):
+        stand_in = NoState()
+        stand_in.optimizer = opt  # a scheduler names the optimizer it schedules
+        given = {"optimizer": stand_in} if role == "optimizer" else {"optimizer": opt, "scheduler": stand_in}
+        mt.load_checkpoint(tmp_path / "c.npz", model=build(), **given)
+    header = read_header(tmp_path / "c.npz")
+    assert header[role]["class"] == type(objects[role]).__name__
+    assert set(header[role]) == {"class", "state"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -38,7 +39,9 @@ def test_lr_find_restores_model_optimizer_and_generator_bit_for_bit(cls, kwargs)
     model.backward_params(loss_fn.backward())  # gradients waiting for a step
     model[3].eval()
     before = _snapshot(model, optimizer)
-    mt.lr_find(model, loss_fn, optimizer, loader, num_iter=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 30 steps on a trained model may be flat: not this test's subject
+        mt.lr_find(model, loss_fn, optimizer, loader, num_iter=30)
     after = _snapshot(model, optimizer)
     for (array, data, grad), (array2, data2, grad2) in zip(before[0], after[0], strict=True):
         assert array is array2  # the same arrays, so views and optimizer references stay valid
@@ -53,23 +56,79 @@ def test_lr_find_restores_model_optimizer_and_generator_bit_for_bit(cls, kwargs)
     optimizer.step()
 
 
+def _iris_sweep(**kwargs):
+    """Standardised Iris, a small MLP, plain SGD: the loss falls clearly, then diverges."""
+    mt.manual_seed(0)
+    X, y = mt.datasets.load_iris()
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    model = mt.Sequential(mt.Linear(4, 32), mt.ReLU(), mt.Linear(32, 3))
+    optimizer = mt.SGD(model.parameters(), lr=0.1)
+    loader = mt.DataLoader(X, y, batch_size=16, shuffle=True)
+    return mt.lr_find(model, mt.CrossEntropyLoss(), optimizer, loader, **kwargs)
+
+
 @pytest.mark.parametrize("rule", ["valley", "steepest"])
 def test_lr_find_sweeps_exponentially_stops_on_divergence_and_suggests_a_rate_before_the_minimum(rule):
-    mt.manual_seed(0)
-    X, y = mt.datasets.make_spirals(n_samples=300, n_classes=3, seed=0)
-    model = mt.Sequential(mt.Linear(2, 32), mt.ReLU(), mt.Linear(32, 3))
-    optimizer = mt.SGD(model.parameters(), lr=0.1)
-    loader = mt.DataLoader(X, y, batch_size=32, shuffle=True)
-    result = mt.lr_find(model, mt.CrossEntropyLoss(), optimizer, loader, start_lr=1e-5, end_lr=1e4,
-                        num_iter=80, rule=rule)
+    result = _iris_sweep(start_lr=1e-5, end_lr=1e4, num_iter=80, rule=rule)  # warnings are errors: not flat
     lrs = np.array(result.lrs)
     np.testing.assert_allclose(lrs[1:] / lrs[:-1], (1e4 / 1e-5) ** (1 / 79), rtol=1e-9)
     assert result.lrs[0] == 1e-5 and len(result.losses) == len(result.smoothed) == len(result.lrs)
-    assert result.stopped_early and len(result.lrs) < 80
+    assert result.stopped_early and len(result.lrs) < 80 and not result.flat
     assert result.lrs[0] < result.suggestion < result.lrs[-1] / 4  # well below where it diverged
     if rule == "steepest":
         skip = len(result.lrs) // 10
         assert result.suggestion <= result.lrs[skip + int(np.argmin(result.smoothed[skip:]))]
+
+
+def _frozen_sweep(**kwargs):
+    """The optimizer holds none of the model's Parameters: the model never changes."""
+    mt.manual_seed(0)
+    X, y = mt.datasets.make_spirals(n_samples=300, n_classes=3, seed=0)
+    model = mt.Sequential(mt.Linear(2, 32), mt.ReLU(), mt.Linear(32, 3))
+    optimizer = mt.SGD([mt.Parameter(np.zeros(1))], lr=0.1)
+    return mt.lr_find(model, mt.CrossEntropyLoss(), optimizer,
+                      mt.DataLoader(X, y, batch_size=32, shuffle=True), **kwargs)
+
+
+@pytest.mark.parametrize("rule", ["valley", "steepest"])
+@pytest.mark.parametrize("case", ["frozen", "rates far too low", "one batch, frozen"])
+def test_lr_find_warns_that_a_flat_curve_has_no_suggestion(case, rule):
+    if case == "frozen":
+        sweep = lambda: _frozen_sweep(rule=rule)  # noqa: E731
+    elif case == "rates far too low":
+        sweep = lambda: _iris_sweep(start_lr=1e-12, end_lr=1e-9, rule=rule)  # noqa: E731
+    else:  # no batch noise at all: the 1 % floor decides
+        X, y = mt.datasets.make_spirals(n_samples=64, n_classes=3, seed=0)
+        model = mt.Sequential(mt.Linear(2, 8), mt.ReLU(), mt.Linear(8, 3))
+        sweep = lambda: mt.lr_find(model, mt.CrossEntropyLoss(), mt.SGD([mt.Parameter(np.zeros(1))]),  # noqa: E731
+                                   [(X, y)], rule=rule)
+    with pytest.warns(UserWarning, match=r"did not fall clearly .* the suggestion .* is noise: sweep longer"):
+        result = sweep()
+    assert result.flat and not result.stopped_early and len(result.lrs) == 100
+    assert np.isfinite(result.suggestion)  # still the rule's pick, as documented; the flag says ignore it
+
+
+def test_flat_curve_needs_a_fall_above_one_percent_and_above_the_batch_noise():
+    from minitorch.diagnostics.lr_find import flat_curve
+
+    rng = np.random.default_rng(0)
+    noise = 0.05 * rng.standard_normal(100)
+    steps = np.arange(100)
+
+    def smooth(losses):
+        average, out = 0.0, []
+        for i, loss in enumerate(losses):
+            average = 0.98 * average + 0.02 * loss
+            out.append(average / (1 - 0.98 ** (i + 1)))
+        return out
+
+    falling = list(2.0 - 0.5 * steps / 99 + noise)  # falls by 0.5, 10x the noise
+    assert flat_curve(falling, smooth(falling), 100) is None
+    level = list(2.0 + noise)
+    assert "batch noise" in flat_curve(level, smooth(level), 100)
+    smooth_fall = list(2.0 - 0.01 * steps / 99)  # noiseless, but only 0.5 %
+    assert flat_curve(smooth_fall, smooth(smooth_fall), 100) is not None
+    assert flat_curve([1.0, 1.0], [1.0, 1.0], 100) is None  # too short to say (diverged at once)
 
 
 def test_lr_find_rejects_bad_arguments():
@@ -82,8 +141,7 @@ def test_lr_find_rejects_bad_arguments():
 
 def test_lr_find_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
-    model, optimizer, loader = _setup()
-    result = mt.lr_find(model, mt.CrossEntropyLoss(), optimizer, loader, num_iter=20)
+    result = _iris_sweep(num_iter=40)
     path = result.plot(tmp_path / "lr.png")
     assert (tmp_path / "lr.png").stat().st_size > 1000 and path.endswith("lr.png")
 

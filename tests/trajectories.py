@@ -94,6 +94,33 @@ def train_both(name, config, first_group, dtype, steps=STEPS, rtol=1e-12, atol=1
                                        err_msg=f"{name} {config}: {pname} after step {step + 1}")
     return model, opt, twin, topt
 
+
+def train_skipping_first_layer(name: str, config: dict, steps: int = 8):
+    """Both libraries side by side (float64), the first layer getting no gradient on odd steps
+    (grad None in torch, zero_grad in MiniTorch); assert equal parameters at the end. Returns
+    the model and its optimizer, whose state must not have advanced on the skipped steps."""
+    ours_cls, torch_cls = OPTIMIZERS[name]
+    model = make_model()
+    twin = torch_twin(model)
+    opt, topt = ours_cls(model.parameters(), **config), torch_cls(twin.parameters(), **config)
+    loss_fn, t_loss_fn = mt.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    for step, (x, y) in enumerate(batches(steps, np.float64)):
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        topt.zero_grad()
+        t_loss_fn(twin(tensor(x)), tensor(y)).backward()
+        if step % 2:
+            model[0].zero_grad()
+            for tp in twin[0].parameters():
+                tp.grad = None
+        opt.step()
+        topt.step()
+        opt.zero_grad()
+    for p, tp in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, as_ours(tp, p), rtol=1e-12, atol=1e-13)
+    return model, opt
+
+
 # PyTorch habits (issue 15): the new optimizers, looked up by name like the others
 OPTIMIZERS.update({
     "Adagrad": (mt.Adagrad, torch.optim.Adagrad),

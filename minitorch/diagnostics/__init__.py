@@ -1,8 +1,9 @@
 """See backprop happen: diagnose a model, a Diagnostics callback, lr_find, explain, check_backward.
 
 One concept per file: ``probe`` (the layer-by-layer walk), ``stats`` (a check's statistics),
-``findings`` (verdicts and the report), ``diagnose``, ``callback`` (``Diagnostics`` for ``mt.fit``),
-``lr_find``, ``explain``, ``check_backward``.
+``stats_records`` (the rows a report shows), ``measures`` (one array's activation fractions and
+samples), ``findings`` (verdicts and the report), ``diagnose``, ``callback`` (``Diagnostics`` for
+``mt.fit``), ``lr_find``, ``explain``, ``check_backward``.
 """
 
 from minitorch.diagnostics.callback import Diagnostics

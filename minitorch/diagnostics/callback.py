@@ -46,13 +46,13 @@ class Diagnostics(Callback):
     and at the end of the step computes the update:data ratio of the step the optimizer really
     took. The verdicts are read from those numbers; a report's per-layer ``LayerStats`` and
     per-Parameter ``ParamStats`` are built when first read. Steps between checks run untouched:
-    inside ``fit`` (which stops on a NaN/inf loss) the callback rests until its next check
-    (``idle_batches``: fit does not call it at all); with ``stop_on_nan=False`` or another loop it
+    inside ``fit`` the callback rests until its next check (``idle_batches``: fit does not call
+    it at all, except, with ``stop_on_nan=False``, to show it a NaN/inf loss); in another loop it
     only counts them and looks at the loss logged. When a loss is not finite (fit is about to
     stop, or with ``stop_on_nan=False`` goes on), that step's batch (``NonFiniteLossError.inputs``,
-    or the input fit's loop passed) is walked again layer by layer and the callback reports the
-    first layer whose output is not finite, and the step (on a check step, the walk already made
-    is read instead). ``watch_non_finite=False``: NaN/inf is only looked for on check steps.
+    or the input fit passed) is walked again layer by layer and the callback reports the first
+    layer whose output is not finite, and the step (on a check step, the walk already made is
+    read instead). ``watch_non_finite=False``: NaN/inf is only looked for on check steps.
 
     ``history`` keeps one ``Report`` per check (``step`` counted from 0 across epochs);
     ``findings`` the first occurrence of each (kind, layer); ``verbose=True`` prints each new
@@ -116,8 +116,10 @@ class Diagnostics(Callback):
             object.__setattr__(model, "forward", forward)
             object.__setattr__(model, "backward_params", backward_params)
 
-    def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = logs.get("loss") if logs else None
+        if logs and "step" in logs:  # fit woke it for a NaN/inf loss on a batch it rested through
+            self._step, self._batch_logs = logs["step"] + 1, logs  # idle_batches had counted ahead
         if self._pending is None and (loss is None or isfinite(loss)):
             return  # a step between checks: nothing else to do
         pending, self._pending = self._pending, None
@@ -138,8 +140,9 @@ class Diagnostics(Callback):
                 self._locate_non_finite(self._inputs(), None, step, loss)
 
     def idle_batches(self) -> int:
-        """The steps before the next check: fit (stopping on a NaN/inf loss) skips this callback's
-        batch hooks for them; a NaN/inf loss among them reaches it through ``discard_caches``."""
+        """The steps before the next check: fit skips this callback's batch hooks for them; a
+        NaN/inf loss among them reaches it through ``discard_caches`` (fit stops) or, with
+        ``stop_on_nan=False``, through ``on_batch_end`` (fit wakes it)."""
         idle = self._next_check - self._step
         if idle > 0:
             self._step += idle  # fit skips exactly these, or training ends first

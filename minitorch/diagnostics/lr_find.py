@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,9 @@ class LRFinderResult:
     """The sweep: ``lrs[i]`` was used for step i, whose batch loss was ``losses[i]``.
 
     ``smoothed``: the exponentially smoothed losses (bias-corrected, as fastai); ``suggestion``:
-    the suggested learning rate (see ``lr_find``); ``stopped_early``: the sweep diverged.
+    the suggested learning rate (see ``lr_find``); ``stopped_early``: the sweep diverged;
+    ``flat``: the smoothed loss never fell clearly, so ``suggestion`` means nothing (``lr_find``
+    warned; ``flat_curve`` says what "clearly" is).
     """
 
     lrs: list[float]
@@ -26,6 +29,7 @@ class LRFinderResult:
     smoothed: list[float]
     suggestion: float
     stopped_early: bool
+    flat: bool = False
 
     def plot(self, path: str | None = None) -> Any:
         """The loss against the learning rate (log axis) with the suggestion marked; saved to ``path``
@@ -61,6 +65,9 @@ def lr_find(
       "steepest": where the smoothed loss falls fastest, d(loss)/d(log lr) most negative,
                searched from 1/10 of the sweep (earlier smoothed values rest on a few batches)
                up to the minimum of the smoothed loss (past it a slope only means divergence).
+    A flat curve (the model did not respond: too few steps, a range far too low, frozen parameters;
+    see ``flat_curve``) has no valley: any rule then picks noise, so ``lr_find`` warns (UserWarning)
+    and sets ``flat=True``; the suggestion is still computed by the rule, but do not use it.
 
     Afterwards the Parameters (their arrays, bit for bit), their gradients, the buffers, the
     optimizer's ``state_dict()`` and the library's random generator are as they were before
@@ -88,7 +95,13 @@ def lr_find(
                 module.discard_caches()
         saved.restore()
     suggestion = valley(lrs, smoothed, num_iter) if rule == "valley" else _steepest(lrs, smoothed)
-    return LRFinderResult(lrs, losses, smoothed, suggestion, stopped)
+    flat = flat_curve(losses, smoothed, num_iter)
+    if flat is not None:
+        warnings.warn(f"lr_find: the loss did not fall clearly ({flat}) between lr {lrs[0]:.2g} and "
+                      f"{lrs[-1]:.2g}, so the suggestion {suggestion:.2g} is noise: sweep longer "
+                      "(num_iter), widen the range (end_lr), or check that the model trains at all "
+                      "(frozen parameters, zero gradients); look at result.plot()", stacklevel=2)
+    return LRFinderResult(lrs, losses, smoothed, suggestion, stopped, flat is not None)
 
 
 def _sweep(model, loss_fn, optimizer, loader, start_lr, end_lr, num_iter, smoothing, diverge):
@@ -117,6 +130,31 @@ def _sweep(model, loss_fn, optimizer, loader, start_lr, end_lr, num_iter, smooth
         if value > diverge * best:
             return lrs, losses, smoothed, True
     return lrs, losses, smoothed, False
+
+
+def flat_curve(losses: list[float], smoothed: list[float], num_iter: int) -> str | None:
+    """Why the curve is flat, or None when its smoothed loss falls clearly.
+
+    From ``smoothed[num_iter // 10]`` (past the noisy start, as ``valley`` trims it) to the smoothed
+    minimum after it, the loss must fall by more than 1 % of its level AND by more than the
+    batch-to-batch noise, sigma = 1.4826 * MAD(diff(losses)) / sqrt(2) over the same steps (the
+    median absolute deviation of step-to-step changes: a trend or a blow-up barely moves it).
+    Measured (docs/diagnostics.md's sweeps, seeds 0, 1, 3): frozen or far-too-low sweeps and the
+    100-step digits sweeps that the page calls flat fall by 0.2-0.4 sigma and under 0.8 %; the
+    sweeps whose suggestion trains well (spirals at 100 and 300 steps, digits at 300) by 2.1-9.5
+    sigma and over 2.7 %.
+    Fewer than 3 points (a sweep that diverged at once): None, it is not flat.
+    """
+    lo = num_iter // 10 if len(smoothed) - num_iter // 10 >= 3 else 0
+    if len(smoothed) - lo < 3:
+        return None
+    start, lowest = smoothed[lo], min(smoothed[lo:])
+    steps = np.diff(np.asarray(losses[lo:], dtype=np.float64))
+    noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / math.sqrt(2)
+    drop = start - lowest
+    if drop > 0.01 * abs(start) and drop > noise:
+        return None
+    return f"smoothed loss {start:.4g} -> lowest {lowest:.4g}, batch noise {noise:.2g}"
 
 
 def _cycle(loader: Iterable[Any]) -> Any:

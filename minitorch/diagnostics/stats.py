@@ -2,61 +2,27 @@
 
 ``CheckStats`` takes them in a fixed handful of NumPy calls, whatever the number of layers, and
 keeps sums, sums of squares, counts and histogram samples; the per-layer ``LayerStats`` and the
-per-Parameter ``ParamStats`` a report shows are built from those numbers the first time they are
-read (a ``Diagnostics`` run keeps one check every ``every`` steps and reads few of them).
+per-Parameter ``ParamStats`` a report shows (``stats_records``) are built from those numbers the
+first time they are read (a ``Diagnostics`` run keeps one check every ``every`` steps and reads few
+of them). The measures of one array (activation fractions, samples) are in ``measures``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from operator import attrgetter, methodcaller
 from typing import Any
 
 import numpy as np
 
+from minitorch.diagnostics.measures import SAMPLE, SATURATION, activation_fractions, big_segment
+from minitorch.diagnostics.stats_records import LayerStats, ParamStats
 from minitorch.layers import ReLU, Sigmoid, Tanh
 from minitorch.module import Module, Parameter
 
-SATURATION = 0.97  # |tanh| or |2 sigmoid - 1| above this: the local derivative is below ~6 % of its peak
-SAMPLE = 2000  # values kept per layer for histograms
+__all__ = ["SAMPLE", "SATURATION", "CheckStats", "LayerStats", "Layout", "ParamStats", "check_stats"]
+
 _get_data, _ravel = attrgetter("data"), methodcaller("ravel")  # C-level steps of a map over Parameters
-
-
-@dataclass(slots=True)  # slots: a report builds one per layer
-class LayerStats:
-    """What went through one layer: its output's statistics forward, the gradient entering it backward."""
-
-    name: str  # dotted module name ("0", "encoder.1"), "" for the model itself
-    kind: str  # class name
-    shape: tuple[int, ...] | None = None  # output shape
-    mean: float = float("nan")
-    std: float = float("nan")
-    zero_fraction: float | None = None  # ReLU: outputs exactly 0
-    dead_fraction: float | None = None  # ReLU: units (features, conv channels) 0 for the whole batch
-    saturated_fraction: float | None = None  # Tanh / Sigmoid: outputs in the flat tails
-    finite: bool = True  # output free of NaN / inf
-    grad_norm: float | None = None  # ||dL/d(output)||, the gradient entering this layer's backward
-    grad_rms: float | None = None  # the same per element: sqrt(mean(dy**2))
-    grad_finite: bool = True
-    has_params: bool = False  # the layer owns Parameters (gradient flow is compared between these)
-    values: np.ndarray | None = field(default=None, repr=False)  # a sample of outputs, for histograms
-    grads: np.ndarray | None = field(default=None, repr=False)  # a sample of dy, for histograms
-
-
-@dataclass(slots=True)
-class ParamStats:
-    """One Parameter: its size, its gradient, and (after a step) the update relative to the data."""
-
-    name: str  # dotted name, e.g. "0.W"
-    layer: str  # the module that owns it, e.g. "0"
-    shape: tuple[int, ...]
-    data_rms: float
-    grad_norm: float | None = None
-    grad_rms: float | None = None
-    update_ratio: float | None = None  # rms(update) / rms(data), ~1e-3 when training is healthy
-    finite: bool = True  # data and gradient free of NaN / inf
-    update_finite: bool = True  # the step left the data free of NaN / inf
 
 
 class Layout:
@@ -164,7 +130,7 @@ class CheckStats:
             if dtype.kind != "f" or not size:
                 continue  # an integer input has no statistics
             if roles[i] is not None:  # a small output's zero fraction is counted on its copy, when read
-                extras.append((i, _activation(roles[i], y, size > SAMPLE)))
+                extras.append((i, activation_fractions(roles[i], y, size > SAMPLE)))
             if size <= SAMPLE:
                 small_y.append(i)
                 shapes.append(y.shape)
@@ -174,7 +140,7 @@ class CheckStats:
                 if dtype.itemsize > 4:
                     narrow = False
             else:  # (unit, forward, shape, size, sum, sum of squares, sample)
-                big.append(_big(i, y, True))
+                big.append(big_segment(i, y, True))
         for i, dy in enumerate(dys):
             if not isinstance(dy, np.ndarray):
                 continue
@@ -189,7 +155,7 @@ class CheckStats:
                 if dtype.itemsize > 4:
                     narrow = False
             else:
-                big.append(_big(i, dy, False))
+                big.append(big_segment(i, dy, False))
         data_from = len(arrays)
         arrays.extend(map(_ravel, map(_get_data, layout.kept_params)))
         for data in arrays[data_from:]:  # the sizes of today's arrays
@@ -383,45 +349,3 @@ def check_stats(
 
 def _first(item: tuple[Any, ...]) -> Any:
     return item[0]
-
-
-def _big(i: int, a: np.ndarray, forward: bool) -> tuple[int, bool, Any, int, float, float, np.ndarray]:
-    """In place of a segment of the shared vector: a sum and a dot product, and a strided sample."""
-    flat = a.ravel()
-    with np.errstate(all="ignore"):  # the dot product in the array's own dtype may overflow
-        total = float(flat.sum(dtype=np.float64)) if forward else 0.0
-        squares = float(np.dot(flat, flat))
-    return i, forward, a.shape, a.size, total, squares, _sample(flat)
-
-
-def _activation(role: str, y: np.ndarray, zeros: bool = True
-                ) -> tuple[float | None, float | None, float | None]:
-    """(zero fraction, dead fraction) of a ReLU's output, (saturated fraction) of a Tanh/Sigmoid's.
-    ``zeros=False``: the zero fraction is left None (counted later on a float64 copy of ``y``:
-    the same count, as the copy keeps every zero a zero and every other value non-zero)."""
-    n = y.size
-    if role == "relu":
-        return (1.0 - int(np.count_nonzero(y)) / n) if zeros else None, _dead_fraction(y), None
-    if role == "tanh":
-        return None, None, int(np.count_nonzero(np.abs(y) > SATURATION)) / n
-    return None, None, int(np.count_nonzero(np.abs(y - 0.5) > SATURATION / 2)) / n
-
-
-def _dead_fraction(y: np.ndarray) -> float:
-    """The fraction of units that are 0 everywhere: a feature (last axis) of (N, F) or (N, L, F)
-    outputs, a channel (axis 1) of (N, C, H, W) feature maps, over the whole batch."""
-    any_ = np.logical_or.reduce  # what ndarray.any calls
-    if y.ndim == 2:
-        alive = any_(y, axis=0)
-    elif y.ndim == 4:
-        alive = any_(y, axis=(0, 2, 3))
-    elif y.ndim >= 2:
-        alive = any_(y.reshape(-1, y.shape[-1]), axis=0)
-    else:
-        alive = y
-    return 1.0 - int(np.count_nonzero(alive)) / max(alive.size, 1)
-
-
-def _sample(flat: np.ndarray) -> np.ndarray:
-    """Up to SAMPLE evenly spaced values, copied (a view would keep the whole array alive)."""
-    return flat[:: max(1, flat.size // SAMPLE)][:SAMPLE].copy()

@@ -65,14 +65,14 @@ def save_checkpoint(
     header = new_header(
         "checkpoint",
         model=None if model is None else model_section(model, arrays, "model/", architecture),
-        optimizer=None if optimizer is None else _optimizer_section(optimizer, arrays),
+        optimizer=None if optimizer is None else _section(optimizer, arrays, "optimizer"),
         epoch=None if epoch is None else int(epoch),
         metadata={key: Encoder(arrays, "metadata/")(value, f"save_checkpoint: metadata '{key}'")
                   for key, value in metadata.items()},
         rng=Encoder()(generator().bit_generator.state, "the random generator state"),
     )
     if scheduler is not None:
-        header["scheduler"] = _scheduler_section(scheduler, arrays)
+        header["scheduler"] = _section(scheduler, arrays, "scheduler")
     atomic_write_npz(path, {HEADER_KEY: header_array(header), **arrays})
 
 
@@ -112,7 +112,7 @@ def load_checkpoint(
         reserved = _RESERVED if "scheduler" in header else _RESERVED - {"scheduler", "scheduler_state"}
         metadata = _read_metadata(header["metadata"], arrays, reserved)
         opt_state = _read_optimizer(header["optimizer"], arrays, optimizer)
-        sched_state = _read_scheduler(header.get("scheduler"), arrays, scheduler)
+        sched_state = _read_section(header.get("scheduler"), arrays, "scheduler", scheduler)
         rng = _read_rng(header["rng"])
         section = header["model"]
         state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
@@ -146,36 +146,32 @@ def _expected_names(names: list[str]) -> None:
         raise ModelFileError(f"not a checkpoint (or a damaged one): unknown entries {unknown[:5]}")
 
 
-def _optimizer_section(optimizer: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    if not callable(getattr(optimizer, "state_dict", None)):
-        raise TypeError(f"save_checkpoint: {type(optimizer).__name__} has no state_dict() to save")
-    state = Encoder(arrays, "optimizer/")(optimizer.state_dict(), "save_checkpoint: optimizer state")
-    return {"class": type(optimizer).__name__, "state": state}
+def _section(obj: Any, arrays: dict[str, np.ndarray], name: str) -> dict[str, Any]:
+    """An optimizer's or scheduler's ``{"class", "state"}`` section; its arrays go under ``name/``."""
+    if not callable(getattr(obj, "state_dict", None)):
+        raise TypeError(f"save_checkpoint: {type(obj).__name__} has no state_dict() to save")
+    state = Encoder(arrays, f"{name}/")(obj.state_dict(), f"save_checkpoint: {name} state")
+    return {"class": type(obj).__name__, "state": state}
 
 
-def _scheduler_section(scheduler: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    if not callable(getattr(scheduler, "state_dict", None)):
-        raise TypeError(f"save_checkpoint: {type(scheduler).__name__} has no state_dict() to save")
-    state = Encoder(arrays, "scheduler/")(scheduler.state_dict(), "save_checkpoint: scheduler state")
-    return {"class": type(scheduler).__name__, "state": state}
-
-
-def _read_scheduler(section: Any, arrays: dict[str, np.ndarray], scheduler: Any) -> dict | None:
-    """The saved scheduler state, checked against ``scheduler``'s class and keys (values: on load)."""
+def _read_section(section: Any, arrays: dict[str, np.ndarray], name: str, target: Any) -> dict | None:
+    """The decoded state of a ``_section`` (every array under ``name/`` referred to), checked against
+    ``target``'s class (the optimizer or scheduler given to load_checkpoint); None when the file has
+    none, which ``target`` then must not expect. The values are checked on load."""
     if section is None:
-        if scheduler is not None or any(k.startswith("scheduler/") for k in arrays):
-            raise ModelFileError("holds no scheduler state")
+        if target is not None or any(k.startswith(f"{name}/") for k in arrays):
+            raise ModelFileError(f"holds no {name} state")
         return None
-    section = expect(section, dict, "scheduler")
-    expect_keys(section, {"class", "state"}, "scheduler")
-    saved_class = expect(section["class"], str, "scheduler.class")
-    state = _decoded(arrays, "scheduler/", lambda decode: decode(section["state"], "scheduler.state"))
-    state = expect(state, dict, "scheduler.state")
-    if scheduler is not None:
-        if not callable(getattr(scheduler, "load_state_dict", None)):
-            raise TypeError(f"load_checkpoint: {type(scheduler).__name__} has no load_state_dict()")
-        if type(scheduler).__name__ != saved_class:
-            raise ModelFileError(f"holds {saved_class} state, not {type(scheduler).__name__} state")
+    section = expect(section, dict, name)
+    expect_keys(section, {"class", "state"}, name)
+    saved_class = expect(section["class"], str, f"{name}.class")
+    state = _decoded(arrays, f"{name}/", lambda decode: decode(section["state"], f"{name}.state"))
+    state = expect(state, dict, f"{name}.state")
+    if target is not None:
+        if not callable(getattr(target, "load_state_dict", None)):
+            raise TypeError(f"load_checkpoint: {type(target).__name__} has no load_state_dict()")
+        if type(target).__name__ != saved_class:
+            raise ModelFileError(f"holds {saved_class} state, not {type(target).__name__} state")
     return state
 
 
@@ -200,15 +196,9 @@ def _read_metadata(obj: Any, arrays: dict[str, np.ndarray], reserved: set[str]) 
 
 def _read_optimizer(section: Any, arrays: dict[str, np.ndarray], optimizer: Any) -> dict | None:
     """The saved optimizer state, checked against ``optimizer`` (class and parameter groups)."""
-    if section is None:
-        if optimizer is not None or any(k.startswith("optimizer/") for k in arrays):
-            raise ModelFileError("holds no optimizer state")
+    state = _read_section(section, arrays, "optimizer", optimizer)
+    if state is None:
         return None
-    section = expect(section, dict, "optimizer")
-    expect_keys(section, {"class", "state"}, "optimizer")
-    saved_class = expect(section["class"], str, "optimizer.class")
-    state = _decoded(arrays, "optimizer/", lambda decode: decode(section["state"], "optimizer.state"))
-    state = expect(state, dict, "optimizer.state")
     expect_keys(state, {"state", "param_groups"}, "optimizer.state")
     for index, per_param in expect(state["state"], dict, "optimizer.state.state").items():
         expect(index, int, "optimizer.state.state key")
@@ -219,10 +209,6 @@ def _read_optimizer(section: Any, arrays: dict[str, np.ndarray], optimizer: Any)
         for index in expect(group.get("params"), list, "optimizer.state.param_groups[].params"):
             expect(index, int, "optimizer.state.param_groups[].params[]")
     if optimizer is not None:
-        if not callable(getattr(optimizer, "load_state_dict", None)):
-            raise TypeError(f"load_checkpoint: {type(optimizer).__name__} has no load_state_dict()")
-        if type(optimizer).__name__ != saved_class:
-            raise ModelFileError(f"holds {saved_class} state, not {type(optimizer).__name__} state")
         saved = [len(g["params"]) for g in groups]
         current = [len(g["params"]) for g in optimizer.state_dict()["param_groups"]]
         if saved != current:

@@ -120,9 +120,10 @@ class _Trainer:
         self.history = History({"epochs": epochs, "steps": steps, "verbose": verbose,
                                 "metrics": [name for name, _ in self.metrics]})
         self.progress = make_progress(verbose, epochs, file, show_lr=scheduler is not None)
-        # a callback may skip batches (Callback.idle_batches) only when a NaN/inf loss stops training
+        # a callback may skip batches (Callback.idle_batches); a NaN/inf loss that training goes on
+        # past (stop_on_nan=False) wakes it at once (_train_batches)
         self.callbacks = CallbackList(callbacks, model, self.history, self.progress.message,
-                                      allow_idle=stop_on_nan)
+                                      allow_idle=True)
         self.global_step = 0  # batches begun in this run, across epochs
         self.ctrl_c = _CtrlC()
 
@@ -191,7 +192,12 @@ class _Trainer:
                     outputs.append(np.array(output, copy=True))
                     targets.append(np.asarray(yb))
                 self.progress.batch_end(total / count)
-                if listens["on_batch_end"]:
+                if callbacks.wake_step >= 0 and not math.isfinite(loss) and callbacks.wake_all():
+                    # stop_on_nan=False: the callbacks that rested through this batch see its loss,
+                    # and its inputs and step (their on_batch_begin was skipped)
+                    callbacks.call("on_batch_end", batch, {"loss": loss, "size": len(xb), "inputs": xb,
+                                                          "step": step})
+                elif listens["on_batch_end"]:
                     callbacks.call("on_batch_end", batch, {"loss": loss, "size": len(xb)})
                 if callbacks.asks_idle:
                     callbacks.rest(step)
