@@ -1122,3 +1122,22 @@ def test_infer_session_keeps_off_the_callers_cpu_and_gives_its_cpus_back(infer_t
         assert len(during) == len(mine) - 1 and during < mine
     infer_twin._stop_session()
     assert os.sched_getaffinity(pid) == mine
+
+
+@pytest.mark.parametrize("layer", [0, 2, 4], ids=["cut", "cut2", "rest"])
+def test_infer_follows_a_replaced_parameter(infer_twin, layer):
+    """``model[i].W = Parameter(...)`` (a new Parameter, not a new array in the old one) and a bias
+    set to None: the next call uses the new weights, in the cut layers and in the rest."""
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    m = model[layer]
+    m.W = mt.Parameter(m.W.data * 2.0)
+    with mt.no_grad():
+        got = model(x)
+    _same(got, model, x)
+    _same(infer_twin.served(model, x), model, x)
+    m.b = None
+    with mt.no_grad():
+        got = model(x)
+    _same(got, model, x)
+    _same(infer_twin.served(model, x), model, x)

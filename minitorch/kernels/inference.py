@@ -120,12 +120,13 @@ class _Plan:
     """A chain's arrays for the two processes: per cut layer (W, b, relu, h, and the caller's and
     the twin's views W[:, :c], b[:c], h[:, :c], W[:, c:], b[c:]); the other layers (W, b, relu)."""
 
-    __slots__ = ("model", "children", "params", "arrays", "cut", "rest", "x", "ctrl", "flags", "dtype",
-                 "zero", "__weakref__")
+    __slots__ = ("model", "children", "params", "arrays", "slots", "cut", "rest", "x", "ctrl", "flags",
+                 "dtype", "zero", "__weakref__")
 
     def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
                  dtype: np.dtype, n_in: int) -> None:
         self.model, self.children, self.params, self.arrays = weakref.ref(model), children, params, arrays
+        self.slots = _slots(children)
         self.cut, self.rest, self.dtype, self.zero = cut, rest, dtype, np.zeros((), dtype)
         self.x = twin.empty((1, n_in), dtype)
         self.ctrl = twin.empty((TWIN + 2 * MAX_CUT,), np.int64)
@@ -248,23 +249,35 @@ def _drop_plan(key: int) -> None:
 class _Declined:
     """A chain this module does not run, as ``_current`` checks it (children and arrays)."""
 
-    __slots__ = ("model", "children", "params", "arrays", "until")
+    __slots__ = ("model", "children", "params", "arrays", "slots", "until")
 
     def __init__(self, model: Any, children: tuple, params: tuple) -> None:
         self.model, self.children, self.params = weakref.ref(model), children, params
+        self.slots = _slots(children)
         self.arrays = tuple(p.data for p in params)
         self.until = time.monotonic() + RETRY_S  # then tried again (a name on a weight may be gone)
 
 
+def _slots(children: tuple) -> tuple:
+    """(child's __dict__, name, value) of each child's W and b: a Parameter replaced (``m.W =
+    Parameter(...)``, ``m.b = None``) leaves the old one's array as it was, so ``_current`` looks
+    at the Parameters themselves too."""
+    return tuple((m.__dict__, name, m.__dict__.get(name)) for m in children for name in ("W", "b")
+                 if name in m.__dict__)
+
+
 def _current(plan: _Plan, model: Any) -> bool:
-    """The model's children and every Parameter's array are still the plan's (identity), and no
-    child is inside a call or has a forward patched on the instance."""
+    """The model's children, their Parameters and every Parameter's array are still the plan's
+    (identity), and no child is inside a call or has a forward patched on the instance."""
     modules = model.__dict__["_modules"]
     if len(modules) != len(plan.children) or not all(map(is_, modules.values(), plan.children)):
         return False  # (identity: a Module's == could be anything)
     for m in plan.children:
         d = m.__dict__
         if d["_frame"] is not None or "forward" in d:  # busy in a call, or patched
+            return False
+    for d, name, value in plan.slots:
+        if d.get(name) is not value:
             return False
     return all(map(is_, map(_data, plan.params), plan.arrays))
 
