@@ -1141,3 +1141,72 @@ def test_infer_follows_a_replaced_parameter(infer_twin, layer):
         got = model(x)
     _same(got, model, x)
     _same(infer_twin.served(model, x), model, x)
+
+
+def test_infer_between_a_forward_and_its_backward(infer_twin):
+    """A training forward, then one-row inference calls (a user's progress check), then the
+    backward: the gradients (or the error) are the plain path's."""
+    model, x = _infer_mlp()
+    ref = copy.deepcopy(model)
+    xb = np.random.default_rng(2).standard_normal((8, 784)).astype(np.float32)
+    outcomes = []
+    for m, infer in ((ref, False), (model, True)):
+        mt.kernels.use_kernels(True)
+        y = m(xb)
+        mt.kernels.use_kernels(infer)
+        for _ in range(infer_twin.STREAK + 4):
+            with mt.no_grad():
+                m(x)
+        mt.kernels.use_kernels(True)
+        try:
+            m.backward(np.cos(y))
+            outcomes.append([p.grad.copy() for p in m.parameters()])
+        except RuntimeError as error:
+            outcomes.append(type(error))
+    if isinstance(outcomes[0], list):
+        for g, h in zip(*outcomes, strict=True):
+            np.testing.assert_array_equal(g, h)
+    else:
+        assert outcomes[0] == outcomes[1]
+
+
+def test_infer_interrupted_mid_call(infer_twin, monkeypatch):
+    """A KeyboardInterrupt after a job is posted (while the caller waits for the twin's half): the
+    twin is released, and the next calls, shared again, are the plain answer."""
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    wait = infer_twin._wait
+
+    def interrupted(*args):
+        monkeypatch.setattr(infer_twin, "_wait", wait)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(infer_twin, "_wait", interrupted)
+    monkeypatch.setattr(infer_twin.twin, "available", lambda: True)
+    x2 = x[:, ::-1].copy()
+    with pytest.raises(KeyboardInterrupt):
+        for _ in range(100):  # until a call waits (the twin's flag not there yet at the first look)
+            with mt.no_grad():
+                model(x2)
+    assert twin.acquire()
+    twin.release()
+    _same(infer_twin.served(model, x), model, x)
+    _same(infer_twin.served(model, x2), model, x2)
+
+
+def test_infer_a_model_deleted_and_another_of_its_shapes(infer_twin):
+    """A model with a live session deleted, another of the same shapes made (it may get the old
+    one's id and its freed shared buffers): the new model's answers, shared, are its own."""
+    import gc
+
+    for seed in range(3):
+        model, x = _infer_mlp()
+        infer_twin.served(model, x)
+        del model
+        gc.collect()
+        mt.manual_seed(10 + seed)
+        other = mt.Sequential(mt.Linear(784, 512), mt.ReLU(), mt.Linear(512, 256), mt.ReLU(),
+                              mt.Linear(256, 10))
+        _same(infer_twin.served(other, x), other, x)
+        del other
+        gc.collect()
