@@ -1210,3 +1210,21 @@ def test_infer_a_model_deleted_and_another_of_its_shapes(infer_twin):
         _same(infer_twin.served(other, x), other, x)
         del other
         gc.collect()
+
+
+@pytest.mark.parametrize("twin_on", [True, False], ids=["twin", "alone"])
+def test_infer_a_weight_pruned_without_its_in_features(infer_twin, monkeypatch, twin_on):
+    """A user prunes the first layer's input rows (W replaced by W[:700]) and forgets in_features:
+    the plain chain raises Linear's ValueError for a 700-wide row, and so does inference (it must
+    not answer where the plain chain refuses)."""
+    model, x = _infer_mlp()
+    if not twin_on:
+        monkeypatch.setattr(infer_twin, "_threads_ok", lambda: False)
+    infer_twin.served(model, x) if twin_on else _same(model(x), model, x)
+    model[0].W.data = model[0].W.data[:700].copy()
+    x700 = np.ascontiguousarray(x[:, :700])
+    with pytest.raises(ValueError, match="in_features=784"):
+        _infer_plain(model, x700)
+    for _ in range(infer_twin.STREAK + 4):
+        with pytest.raises(ValueError, match="in_features=784"), mt.no_grad():
+            model(x700)

@@ -168,7 +168,8 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
             return NotImplemented
         if type(m) is linear:
             W = d["W"].data
-            if type(W) is not np.ndarray or W.dtype != dtype or W.ndim != 2 or W.shape[0] != width:
+            if (type(W) is not np.ndarray or W.dtype != dtype or W.ndim != 2 or W.shape[0] != width
+                    or d["in_features"] != width):  # (the plain Linear checks in_features)
                 return NotImplemented
             width = W.shape[1]
         elif type(m) is not relu:
@@ -315,6 +316,11 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | N
     dtype = layers[0][0].W.data.dtype
     if dtype.char not in "fd" or not all(_plain_arrays(m, dtype) for m, _ in layers):
         return None
+    width = x.shape[1]
+    for m, _ in layers:  # each Linear's input is what its in_features and W say (else the plain
+        if m.W.data.shape[0] != width or m.in_features != width:  # chain's error, not an answer)
+            return None
+        width = m.W.data.shape[1]
     n_cut, cut_bytes = 0, 0  # the cut layers: the chain's first layers with a large weight
     for m, _ in layers:  # (no local names a weight: _shared counts its references)
         if m.W.data.nbytes < SPLIT_BYTES or m.W.data.shape[1] < 32 or n_cut == MAX_CUT:
