@@ -1228,3 +1228,23 @@ def test_infer_a_weight_pruned_without_its_in_features(infer_twin, monkeypatch, 
     for _ in range(infer_twin.STREAK + 4):
         with pytest.raises(ValueError, match="in_features=784"), mt.no_grad():
             model(x700)
+
+
+def test_infer_two_models_of_the_same_shapes_alternating(infer_twin):
+    """Two models of the same shapes called in turn (one holds the session, the other runs alone),
+    then swapped: every answer is its own model's."""
+    a, x = _infer_mlp()
+    mt.manual_seed(7)
+    b = mt.Sequential(mt.Linear(784, 512), mt.ReLU(), mt.Linear(512, 256), mt.ReLU(), mt.Linear(256, 10))
+    want = {id(a): _infer_plain(a, x), id(b): _infer_plain(b, x)}
+    infer_twin.served(a, x)
+    served = infer_twin._state["served"]
+    for first in (a, b):
+        for _ in range(3 * infer_twin.STREAK):
+            for m in (first, b if first is a else a):
+                with mt.no_grad():
+                    got = m(x)
+                np.testing.assert_allclose(got, want[id(m)], **INFER_RTOL)
+        infer_twin._stop_session()
+        infer_twin.served(b, x)
+    assert infer_twin._state["served"] > served
