@@ -1126,8 +1126,9 @@ def test_infer_session_keeps_off_the_callers_cpu_and_gives_its_cpus_back(infer_t
 
 @pytest.mark.parametrize("layer", [0, 2, 4], ids=["cut", "cut2", "rest"])
 def test_infer_follows_a_replaced_parameter(infer_twin, layer):
-    """``model[i].W = Parameter(...)`` (a new Parameter, not a new array in the old one) and a bias
-    set to None: the next call uses the new weights, in the cut layers and in the rest."""
+    """``model[i].W = Parameter(...)`` (a new Parameter, not a new array in the old one), a bias set
+    to None, ``layer.weight = Parameter(...)`` as in PyTorch: the next call uses the new weights, in
+    the cut layers and in the rest."""
     model, x = _infer_mlp()
     infer_twin.served(model, x)
     m = model[layer]
@@ -1140,6 +1141,15 @@ def test_infer_follows_a_replaced_parameter(infer_twin, layer):
     with mt.no_grad():
         got = model(x)
     _same(got, model, x)
+    _same(infer_twin.served(model, x), model, x)
+    # PyTorch's spelling: layer.weight / layer.bias = Parameter(...) (new Parameters too)
+    m.weight = mt.Parameter(np.ascontiguousarray(m.W.data.T) * 0.5)
+    m.bias = mt.Parameter(np.ones(m.out_features, np.float32))
+    with mt.no_grad():
+        got = model(x)
+    _same(got, model, x)
+    _same(infer_twin.served(model, x), model, x)
+    m.weight.data[...] = 0.0  # written in place through the transposed view
     _same(infer_twin.served(model, x), model, x)
 
 
