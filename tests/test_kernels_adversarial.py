@@ -1258,3 +1258,24 @@ def test_infer_two_models_of_the_same_shapes_alternating(infer_twin):
         infer_twin._stop_session()
         infer_twin.served(b, x)
     assert infer_twin._state["served"] > served
+
+
+def test_infer_a_floating_point_error_in_the_twins_half(infer_twin):
+    """A weight that overflows float32 in one of the twin's columns only, under
+    ``np.errstate(over="raise")``: the plain chain raises FloatingPointError, and so does every call
+    here (the twin's NumPy cannot raise in the caller: it hands the half back, and the caller's
+    NumPy computes it); the weights fixed, the calls are shared again."""
+    model, x = _infer_mlp()
+    x = np.abs(x)
+    infer_twin.served(model, x)
+    column = model[0].W.data.shape[1] - 5  # in the twin's half
+    kept = model[0].W.data[:, column].copy()
+    model[0].W.data[:, column] = 3e38
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            _infer_plain(model, x)
+        for _ in range(infer_twin.STREAK + 4):
+            with pytest.raises(FloatingPointError), mt.no_grad():
+                model(x)
+    model[0].W.data[:, column] = kept
+    _same(infer_twin.served(model, x), model, x)

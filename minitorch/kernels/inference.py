@@ -53,6 +53,8 @@ Never a silent wrong answer:
   calls in a row the chain runs alone for a while (``COOLDOWN_S``: 1 ms, doubled at each such
   spell up to 50 ms, short again after ``GOOD`` shared calls in a row); a dead twin is noticed and
   not used again.
+- A floating-point error (overflow, invalid, divide) in the twin's half is handed back: the caller
+  computes that half, so ``np.errstate`` and warning filters act as on the plain chain.
 - A process forked from one whose weights were moved (``multiprocessing``, a user's fork) turns
   those buffers into private memory of the child at the same addresses (``inference_twin``):
   parent and child never train one shared copy of the weights.
@@ -441,14 +443,19 @@ def _layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool, zero:
 
 
 def _wait(ctrl: memoryview, flag: int, k: int, patience: float) -> bool:
-    """Whether the twin's flag reaches job k within ``patience`` seconds (spinning)."""
+    """Whether the twin's flag reaches job k within ``patience`` seconds (spinning); False at once
+    when it is -k (a floating-point error in the twin's half: the caller computes it, and its
+    NumPy raises or warns as the plain chain's)."""
     if ctrl[flag] == k:
         return True
     deadline = time.perf_counter() + patience
     while True:
         for _ in range(SPINS):
-            if ctrl[flag] == k:
+            v = ctrl[flag]
+            if v == k:
                 return True
+            if v == -k:
+                return False
         if time.perf_counter() > deadline:
             return False
 

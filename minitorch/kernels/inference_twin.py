@@ -62,23 +62,24 @@ def _serve(ctrl: memoryview, session: int, idle: float, x: np.ndarray, layers: t
     last = time.monotonic()
     ctrl[ALIVE] = session
     spins = 0
-    while True:
-        k = ctrl[REQ]
-        if k != seen:
-            seen = ctrl[TAKEN] = k
-            _job(ctrl, k, x, cut, idle)
-            last = time.monotonic()
-            continue
-        spins += 1
-        if spins & 63 == 0:
-            quiet = time.monotonic() - last
-            if quiet > POLITE_S:  # no call for a while: another process waiting for this core runs
-                _yield()
-            if ctrl[STOP] or quiet > idle:
-                ctrl[ALIVE] = 0
-                if ctrl[REQ] == seen or ctrl[STOP]:
-                    return
-                ctrl[ALIVE] = session  # a job came as the session was leaving: take it
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # (see _job)
+        while True:
+            k = ctrl[REQ]
+            if k != seen:
+                seen = ctrl[TAKEN] = k
+                _job(ctrl, k, x, cut, idle)
+                last = time.monotonic()
+                continue
+            spins += 1
+            if spins & 63 == 0:
+                quiet = time.monotonic() - last
+                if quiet > POLITE_S:  # no call for a while: another process waiting for this core runs
+                    _yield()
+                if ctrl[STOP] or quiet > idle:
+                    ctrl[ALIVE] = 0
+                    if ctrl[REQ] == seen or ctrl[STOP]:
+                        return
+                    ctrl[ALIVE] = session  # a job came as the session was leaving: take it
 
 
 def allowed_cpus() -> set[int] | None:
@@ -107,7 +108,11 @@ _getcpu: list[Any] = []
 
 def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> None:
     """The twin's halves of job k, layer by layer; abandoned when the caller has moved on (a newer
-    job, or its half of the previous layer not coming within ``idle`` seconds)."""
+    job, or its half of the previous layer not coming within ``idle`` seconds).
+    A floating-point error (overflow, invalid, divide) in a half is not the twin's to report: the
+    flag gets -k and the job is abandoned, and the caller computes that half itself, so that its
+    NumPy raises or warns as the plain chain's would (under the caller's ``np.errstate`` and
+    warning filters; a warning here would only reach the twin's stderr, or its filters)."""
     h, zero = x, np.zeros((), x.dtype)
     for i, (Wb, bb, ob, out, relu) in enumerate(cut):
         if i:
@@ -116,13 +121,17 @@ def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> Non
                 spins += 1
                 if spins & 63 == 0 and (ctrl[REQ] != k or ctrl[STOP] or time.monotonic() - start > idle):
                     return
-        y = h @ Wb
-        if bb is not None:
-            y += bb
-        if relu:
-            np.maximum(y, zero, out=ob)
-        else:
-            ob[...] = y
+        try:
+            y = h @ Wb
+            if bb is not None:
+                y += bb
+            if relu:
+                np.maximum(y, zero, out=ob)
+            else:
+                ob[...] = y
+        except FloatingPointError:
+            ctrl[TWIN + i] = -k
+            return
         ctrl[TWIN + i] = k
         h = out
 
