@@ -1279,3 +1279,44 @@ def test_infer_a_floating_point_error_in_the_twins_half(infer_twin):
                 model(x)
     model[0].W.data[:, column] = kept
     _same(infer_twin.served(model, x), model, x)
+
+
+def test_infer_in_a_thread_while_an_lstm_trains_on_the_twin(infer_twin, twin_jobs, monkeypatch):
+    """A user thread streams one-row inference while the main thread trains an LSTM whose loops go
+    to the twin (each LSTM job stops the session; the inference calls run alone while the LSTM
+    holds the twin): every answer is the plain one, the training is the twin-less training bitwise,
+    and nothing hangs."""
+    import time
+
+    model, x = _infer_mlp()
+    expected = _infer_plain(model, x)
+    errors: list = []
+    done = threading.Event()
+
+    def infer():
+        try:
+            while not done.is_set():
+                with mt.no_grad():
+                    got = model(x)
+                np.testing.assert_allclose(got, expected, **INFER_RTOL)
+                time.sleep(0.0002)  # the training thread gets the twin between two calls
+        except Exception as error:  # reported by the main thread
+            errors.append(error)
+
+    infer_twin.served(model, x)  # a session spins when the training begins
+    worker = threading.Thread(target=infer)
+    worker.start()
+    try:
+        got = _lstm_training(steps=4)
+    finally:
+        done.set()
+        worker.join(30)
+    assert not worker.is_alive() and not errors, errors
+    sent = {job.task.__name__ for job in twin_jobs if job.sent}
+    assert "serve" in sent and len(sent) > 1  # sessions and LSTM loops both went to the twin
+    with monkeypatch.context() as m:
+        m.setattr(twin, "available", lambda: False)
+        ref = _lstm_training(steps=4)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
+    _same(infer_twin.served(model, x), model, x)
