@@ -3,7 +3,10 @@ found it (tests/test_global_state.py proves it on purpose-made leaks)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -64,6 +67,24 @@ def twin_jobs(monkeypatch):
     mt.kernels.use_kernels(True)
     yield jobs
     mt.kernels.use_kernels(before)
+
+
+@pytest.fixture
+def kill_twin():
+    """A function that kills the kernels' twin (SIGKILL) and reaps it. At the end the twin's record is
+    cleared, so that later tests may fork a new one."""
+    from minitorch.kernels import twin
+
+    def kill() -> None:
+        pid = twin._state["pid"]
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                break
+            time.sleep(0.01)
+
+    yield kill
+    twin._state.update(dead=False, sock=None, pid=None)
 
 
 @pytest.fixture

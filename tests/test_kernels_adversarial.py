@@ -892,30 +892,19 @@ def test_infer_between_training_steps(infer_twin):
     _same(infer_twin.served(model, x), model, x)
 
 
-def test_infer_twin_killed_in_a_session(infer_twin, monkeypatch):
+def test_infer_twin_killed_in_a_session(infer_twin, kill_twin, monkeypatch):
     """The twin killed while its session spins: the caller does the twin's half itself (after
     TAKE_S), the answer is the plain one, and the chain runs alone from then on."""
-    import signal
-    import time
-
     model, x = _infer_mlp()
     infer_twin.served(model, x)
     monkeypatch.setattr(infer_twin, "WAIT_S", 0.01)
     monkeypatch.setattr(infer_twin, "TAKE_S", 0.01)
-    pid = twin._state["pid"]
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(100):
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            break
-        time.sleep(0.01)
-    try:
-        for _ in range(3):
-            with mt.no_grad():
-                got = model(x)
-            _same(got, model, x)
-        assert twin._state["dead"] and infer_twin._state["job"] is None
-    finally:
-        twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+    kill_twin()
+    for _ in range(3):
+        with mt.no_grad():
+            got = model(x)
+        _same(got, model, x)
+    assert twin._state["dead"] and infer_twin._state["job"] is None
 
 
 def test_infer_twin_stopped_in_a_session(infer_twin, monkeypatch):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import warnings
 
 import numpy as np
@@ -120,22 +119,14 @@ def test_an_error_in_the_twin_is_raised_by_wait(twin_jobs):
         twin.release()
 
 
-def test_a_lost_twin_leaves_the_results_alone(twin_jobs, monkeypatch):
+def test_a_lost_twin_leaves_the_results_alone(twin_jobs, kill_twin, monkeypatch):
     """The twin killed: its half runs here (the same bits), and no twin is forked again."""
     case = _case(3, 32, 128, np.float32)
     expected = _one_process(monkeypatch, _loops, case)
     _loops(case)  # a twin exists now
-    pid = twin._state["pid"]
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(100):
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            break
-        time.sleep(0.01)
-    try:
-        got = _loops(case)
-        assert twin._state["dead"] and twin._state["sock"] is None
-    finally:
-        twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+    kill_twin()
+    got = _loops(case)
+    assert twin._state["dead"] and twin._state["sock"] is None
     for a, b in zip(expected, got, strict=True):
         np.testing.assert_array_equal(b, a)
 

@@ -121,9 +121,7 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
         else:
             if type(x) is not np.ndarray or x.dtype.kind != "f":
                 x = as_floating(x, "ReLU")
-            zero = _ZEROS.get(x.dtype)
-            if zero is None:
-                zero = _zero(x.dtype)
+            zero = inference.zero_of(x.dtype)
             mask = (x > zero).astype(x.dtype)
             d["_mask"] = mask
             frame = {"_mask": mask}
@@ -134,17 +132,6 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
             outputs.append(x)
     return x
 
-
-_ZEROS: dict[np.dtype, np.ndarray] = {}
-
-
-def _zero(dtype: np.dtype) -> np.ndarray:
-    """A read-only 0-d zero of ``dtype``."""
-    zero = _ZEROS.get(dtype)
-    if zero is None:
-        zero = _ZEROS[dtype] = np.zeros((), dtype)
-        zero.flags.writeable = False
-    return zero
 
 
 def sequential_backward(

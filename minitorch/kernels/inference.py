@@ -86,6 +86,7 @@ from minitorch.kernels.inference_twin import (
     TWIN,
     allowed_cpus,
     current_cpu,
+    half_layer,
     moved,
     serve,
 )
@@ -179,7 +180,7 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
     if not children or dtype.kind != "f":
         return NotImplemented
     _leave_frames(children, relu)
-    zero = _zero(dtype)
+    zero = zero_of(dtype)
     h = x
     for m in children:
         if type(m) is linear:
@@ -195,10 +196,12 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
 _ZEROS: dict[np.dtype, np.ndarray] = {}
 
 
-def _zero(dtype: np.dtype) -> np.ndarray:
+def zero_of(dtype: np.dtype) -> np.ndarray:
+    """A read-only 0-d zero of ``dtype`` (the ReLUs' other operand; the chain kernel's too)."""
     zero = _ZEROS.get(dtype)
     if zero is None:
         zero = _ZEROS[dtype] = np.zeros((), dtype)
+        zero.flags.writeable = False
     return zero
 
 
@@ -404,13 +407,7 @@ def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
         if alone:
             h = _layer(h, W, b, relu, zero)
             continue
-        y = h @ Wa
-        if ba is not None:
-            y += ba
-        if relu:
-            np.maximum(y, zero, out=oa)
-        else:
-            oa[...] = y
+        half_layer(h, Wa, ba, relu, oa, zero)
         ctrl[CALLER + i] = k
         # the twin's half is written, or comes soon: it has taken this job (a twin that has not
         # is off its core, for a scheduler's time slice: not waited for)

@@ -122,18 +122,25 @@ def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> Non
                 if spins & 63 == 0 and (ctrl[REQ] != k or ctrl[STOP] or time.monotonic() - start > idle):
                     return
         try:
-            y = h @ Wb
-            if bb is not None:
-                y += bb
-            if relu:
-                np.maximum(y, zero, out=ob)
-            else:
-                ob[...] = y
+            half_layer(h, Wb, bb, relu, ob, zero)
         except FloatingPointError:
             ctrl[TWIN + i] = -k
             return
         ctrl[TWIN + i] = k
         h = out
+
+
+def half_layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool, out: np.ndarray,
+               zero: np.ndarray) -> None:
+    """out = relu?(h @ W + b): one side's columns of a cut layer (the caller's or the twin's), the
+    plain layer's operations."""
+    y = h @ W
+    if b is not None:
+        y += b
+    if relu:
+        np.maximum(y, zero, out=out)
+    else:
+        out[...] = y
 
 
 _libc: list[Any] = []
