@@ -206,3 +206,33 @@ def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(twin_jobs
     os.close(read)
     os.waitpid(pid, 0)
     assert reply == b"1" and twin.shares(a)
+
+
+def test_a_forked_child_writes_into_none_of_its_parents_shared_arrays(twin_jobs):
+    """A forked child's in-place writes to arrays in the twin's shared buffers (an LSTM's outputs, a
+    fresh shared array) stay in the child: it turned the buffers into private memory at fork."""
+    xw, h0, c0, W_hh, *_ = _case(3, 32, 128, np.float32)
+    hs, c_n, _ = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    a = twin.empty((3, 4), np.float32)
+    a[...] = 1.0
+    assert twin.shares(c_n) and twin.shares(a)
+    kept = [b.copy() for b in (hs, c_n, a)]
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        try:
+            same = all(np.array_equal(b, k) for b, k in zip((hs, c_n, a), kept, strict=True))
+            for b in (hs, c_n, a):
+                b[...] = 7.0
+            os.write(write, b"1" if same else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    reply = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert reply == b"1"
+    for b, k in zip((hs, c_n, a), kept, strict=True):
+        np.testing.assert_array_equal(b, k)

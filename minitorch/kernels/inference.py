@@ -56,8 +56,8 @@ Never a silent wrong answer:
 - A floating-point error (overflow, invalid, divide) in the twin's half is handed back: the caller
   computes that half, so ``np.errstate`` and warning filters act as on the plain chain.
 - A process forked from one whose weights were moved (``multiprocessing``, a user's fork) turns
-  those buffers into private memory of the child at the same addresses (``inference_twin``):
-  parent and child never train one shared copy of the weights.
+  those buffers, as every live shared buffer, into private memory of the child at the same
+  addresses (``twin._reset_after_fork``): parent and child never train one shared copy.
 """
 
 from __future__ import annotations
@@ -87,7 +87,6 @@ from minitorch.kernels.inference_twin import (
     allowed_cpus,
     current_cpu,
     half_layer,
-    moved,
     serve,
 )
 
@@ -391,7 +390,6 @@ def _shared(p: Any) -> np.ndarray | None:
     np.copyto(s, a)
     del a
     p.data = s
-    moved(s)
     return s
 
 

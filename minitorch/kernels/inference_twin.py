@@ -7,9 +7,6 @@ job's number once its half is written; it returns after ``idle`` seconds without
 the caller sets STOP. A job is abandoned as soon as the caller has moved on (a newer job, or the
 caller's half of the previous layer not coming), so a twin that fell behind catches up at once.
 The twin writes only its halves of h and its flags, never the weights.
-
-``_privatize_after_fork``: the weights ``inference`` moved into shared buffers stay shared across
-a fork; in a forked child (not the twin) they become private memory at the same addresses.
 """
 
 from __future__ import annotations
@@ -17,12 +14,9 @@ from __future__ import annotations
 import ctypes
 import os
 import time
-import weakref
 from typing import Any
 
 import numpy as np
-
-from minitorch.kernels import twin
 
 # control block (int64): the job posted, the live session's id, a stop request, the job the twin
 # has taken, then per cut layer the job whose half the twin wrote (TWIN + i) and the caller
@@ -30,7 +24,6 @@ from minitorch.kernels import twin
 REQ, ALIVE, STOP, TAKEN, TWIN, CALLER, MAX_CUT = 0, 1, 2, 3, 8, 40, 32
 POLITE_S = 2e-4  # a session this long without a job offers its core to other processes (sched_yield)
 _yield = getattr(os, "sched_yield", lambda: None)
-_moved: list[weakref.ref] = []  # the shared arrays inference.py put into Parameters (fork: privatized)
 
 
 def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: float, cpu: int,
@@ -141,47 +134,3 @@ def half_layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool, o
         np.maximum(y, zero, out=out)
     else:
         out[...] = y
-
-
-_libc: list[Any] = []
-
-
-def moved(a: np.ndarray) -> None:
-    """Record a shared array that now holds a Parameter's values (``inference._shared``)."""
-    _moved[:] = [r for r in _moved if r() is not None]
-    _moved.append(weakref.ref(a.base if a.base is not None else a))
-
-
-def _privatize_after_fork() -> None:
-    """In a forked child (not the twin): every shared buffer holding moved weights becomes private
-    memory of the child, same addresses and contents, so that parent and child stop sharing them."""
-    if twin._state.get("forking_twin"):
-        return
-    alive = [r() for r in _moved]
-    _moved.clear()  # private from now on
-    if not any(a is not None for a in alive):
-        return
-    if not _libc:
-        _libc.append(ctypes.CDLL(None, use_errno=True))
-        _libc[0].mmap.restype = ctypes.c_void_p
-        _libc[0].mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                  ctypes.c_long]
-    import mmap
-
-    page = mmap.PAGESIZE
-    for a in alive:
-        if a is None:
-            continue
-        start = a.ctypes.data
-        length = -(-a.nbytes // page) * page
-        saved = ctypes.string_at(start, a.nbytes)
-        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10  # MAP_FIXED
-        got = _libc[0].mmap(start, length, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
-        if got != start:  # not seen: a mapping of ours at its own address; staying shared would be
-            os.write(2, b"minitorch: could not make the shared weights private after fork\n")
-            os._exit(70)  # a silent error (parent and child training one copy), so the child stops
-        ctypes.memmove(start, saved, a.nbytes)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_privatize_after_fork)

@@ -67,8 +67,16 @@ _next_id = itertools.count(1)  # next() is one step under the GIL: two threads' 
 
 def _reset_after_fork() -> None:
     """A forked child (a twin, or any process forked from this one) has no twin of its own, and never
-    hands out this process's shared buffers (they would stay shared with it)."""
+    hands out this process's shared buffers (they would stay shared with it). A child other than the
+    twin also turns every live shared buffer into private memory of its own, at the same address
+    with the same contents (``_make_private``): an array it holds there (an LSTM's output, a weight
+    moved for one-row inference) is then its own, as every other array of a forked child is."""
     global _lock
+    if not _state.get("forking_twin"):
+        freed = set(_freed)
+        for buffer_id, (start, nbytes) in _buffers.items():
+            if buffer_id not in freed:  # a freed buffer's memory is unmapped already
+                _make_private(start, nbytes)
     _state.update(sock=None, pid=None, pending=None)
     _lock = threading.Lock()
     _pool.clear()
@@ -78,6 +86,26 @@ def _reset_after_fork() -> None:
     _unsent.clear()
     _dropped.clear()
     _freed.clear()
+
+
+_libc: list[Any] = []
+
+
+def _make_private(start: int, nbytes: int) -> None:
+    """Replace the shared mapping at ``start`` by private anonymous memory holding the same bytes."""
+    if not _libc:
+        _libc.append(ctypes.CDLL(None, use_errno=True))
+        _libc[0].mmap.restype = ctypes.c_void_p
+        _libc[0].mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                  ctypes.c_long]
+    length = -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE
+    saved = ctypes.string_at(start, nbytes)
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10  # MAP_FIXED: over the shared mapping
+    got = _libc[0].mmap(start, length, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
+    if got != start:  # staying shared would be a silent error (parent and child writing one array)
+        os.write(2, b"minitorch: could not make the twin's shared buffers private after fork\n")
+        os._exit(70)
+    ctypes.memmove(start, saved, nbytes)
 
 
 def _forget_pool_after_fork() -> None:
