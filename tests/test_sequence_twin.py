@@ -185,27 +185,34 @@ def test_no_twin_with_one_thread(monkeypatch):
         mt.set_num_threads(saved)
 
 
-def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(twin_jobs):
-    """Shared buffers stay shared across a fork: a child reusing them would write into its parent's."""
-    _loops(_case(3, 32, 128, np.float32))  # a twin and shared buffers exist now
-    a = twin.empty((3, 4), np.float32)
+def _in_forked_child(check) -> bool:
+    """check() run in a forked child (which then exits): its answer, through a pipe."""
     read, write = os.pipe()
     with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:
         try:
-            ok = not twin._buffers and twin._state["sock"] is None and not twin.shares(a)
-            b = twin.empty((3, 4), np.float32)
-            ok = ok and b.ctypes.data != a.ctypes.data
-            os.write(write, b"1" if ok else b"0")
+            os.write(write, b"1" if check() else b"0")
         finally:
             os._exit(0)
     os.close(write)
     reply = os.read(read, 1)
     os.close(read)
     os.waitpid(pid, 0)
-    assert reply == b"1" and twin.shares(a)
+    return reply == b"1"
+
+
+def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(twin_jobs):
+    """Shared buffers stay shared across a fork: a child reusing them would write into its parent's."""
+    _loops(_case(3, 32, 128, np.float32))  # a twin and shared buffers exist now
+    a = twin.empty((3, 4), np.float32)
+
+    def child() -> bool:
+        ok = not twin._buffers and twin._state["sock"] is None and not twin.shares(a)
+        return ok and twin.empty((3, 4), np.float32).ctypes.data != a.ctypes.data
+
+    assert _in_forked_child(child) and twin.shares(a)
 
 
 def test_a_forked_child_writes_into_none_of_its_parents_shared_arrays(twin_jobs):
@@ -216,23 +223,15 @@ def test_a_forked_child_writes_into_none_of_its_parents_shared_arrays(twin_jobs)
     a = twin.empty((3, 4), np.float32)
     a[...] = 1.0
     assert twin.shares(c_n) and twin.shares(a)
-    kept = [b.copy() for b in (hs, c_n, a)]
-    read, write = os.pipe()
-    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:
-        try:
-            same = all(np.array_equal(b, k) for b, k in zip((hs, c_n, a), kept, strict=True))
-            for b in (hs, c_n, a):
-                b[...] = 7.0
-            os.write(write, b"1" if same else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    reply = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert reply == b"1"
-    for b, k in zip((hs, c_n, a), kept, strict=True):
+    arrays = (hs, c_n, a)
+    kept = [b.copy() for b in arrays]
+
+    def child() -> bool:
+        same = all(np.array_equal(b, k) for b, k in zip(arrays, kept, strict=True))
+        for b in arrays:
+            b[...] = 7.0
+        return same
+
+    assert _in_forked_child(child)
+    for b, k in zip(arrays, kept, strict=True):
         np.testing.assert_array_equal(b, k)
