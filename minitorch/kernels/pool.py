@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -27,14 +28,24 @@ def empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """
     key = (tuple(shape), np.dtype(dtype))
     with _POOL_LOCK:
-        arrays = _POOL.pop(key, [])
-        _POOL[key] = arrays
-        while len(_POOL) > _POOL_SHAPES:
-            del _POOL[next(iter(_POOL))]
-        for array in arrays:
-            if sys.getrefcount(array) <= 3:  # the list, this loop's name, getrefcount's argument
-                return array
-        array = np.empty(key[0], key[1])
-        if len(arrays) < _POOL_PER_SHAPE:
-            arrays.append(array)
-        return array
+        return reuse_or_make(_POOL, key, lambda: np.empty(key[0], key[1]))
+
+
+Key = tuple[tuple[int, ...], np.dtype]
+
+
+def reuse_or_make(pool: dict[Key, list[np.ndarray]], key: Key, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """The pool's rule, for any pool of arrays by (shape, dtype): an array of ``pool[key]`` that
+    nothing but the pool references, else ``make()`` (kept if the key holds fewer than 6); at most
+    16 keys, the least recently asked-for dropped first. Not locked here: ``empty`` holds a lock around it."""
+    arrays = pool.pop(key, [])
+    pool[key] = arrays
+    while len(pool) > _POOL_SHAPES:
+        del pool[next(iter(pool))]
+    for array in arrays:
+        if sys.getrefcount(array) <= 3:  # the list, this loop's name, getrefcount's argument
+            return array
+    array = make()
+    if len(arrays) < _POOL_PER_SHAPE:
+        arrays.append(array)
+    return array

@@ -45,11 +45,10 @@ from typing import Any
 import numpy as np
 
 from minitorch import threads
-from minitorch.kernels import parallel
+from minitorch.kernels import parallel, pool
 
 BY_VALUE_MAX = 1 << 14  # bytes: a larger array argument outside the shared buffers is copied into one
 _MESSAGE_MAX = 1 << 18  # bytes of one message (descriptors and small arrays) or reply
-_POOL_SHAPES, _POOL_PER_SHAPE = 16, 6  # as kernels/pool.py
 
 _CPUS = os.cpu_count() or 1  # os.cpu_count() reads a file on Linux: once
 HUNG_FACTOR, HUNG_GRACE = 20.0, 5.0  # s: a twin silent this long after the caller's own part is hung
@@ -161,15 +160,13 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """np.empty(shape, dtype) in shared memory that the twin sees too (page-aligned), reusing an array
     of a previous call that nothing references any more (the rule of ``kernels/pool.py``)."""
     key = (tuple(int(s) for s in shape), np.dtype(dtype))
-    arrays = _pool.pop(key, [])
-    _pool[key] = arrays
-    while len(_pool) > _POOL_SHAPES:
-        del _pool[next(iter(_pool))]
-    for base in arrays:
-        if sys.getrefcount(base) <= 3:  # the list, this loop's name, getrefcount's argument
-            return base.reshape(key[0])
-    count = int(np.prod(key[0], dtype=np.int64))
-    nbytes = max(1, count * key[1].itemsize)
+    return pool.reuse_or_make(_pool, key, lambda: _new_buffer(key[0], key[1])).reshape(key[0])
+
+
+def _new_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A flat array of prod(shape) elements over a new memfd mapping, registered for the twin."""
+    count = int(np.prod(shape, dtype=np.int64))
+    nbytes = max(1, count * dtype.itemsize)
     fd = os.memfd_create("minitorch-twin", os.MFD_CLOEXEC)
     try:
         os.ftruncate(fd, nbytes)
@@ -179,14 +176,12 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         raise
     # the pool keeps the array that owns the view of the buffer: every view of it (the reshaped
     # array handed out, its slices) has it as .base, so its reference count counts them all
-    base = np.frombuffer(buffer, key[1], count)
+    base = np.frombuffer(buffer, dtype, count)
     buffer_id = next(_next_id)  # (project() makes shared arrays without holding the twin: any thread)
     _buffers[buffer_id] = (base.ctypes.data, nbytes)
     _unsent.append((buffer_id, fd, nbytes))
     weakref.finalize(base, _freed.append, buffer_id)  # list.append: safe whenever GC runs it
-    if len(arrays) < _POOL_PER_SHAPE:
-        arrays.append(base)
-    return base.reshape(key[0])
+    return base
 
 
 def _collect_freed() -> None:
