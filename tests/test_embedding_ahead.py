@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 import warnings
@@ -267,3 +268,54 @@ def test_a_session_leaves_after_its_idle_time(session, monkeypatch):
     assert plan.flags[ALIVE] == 0 and plan.flags[STOP] == 0
     ahead._collect(job)
     assert job.done
+
+
+def _next_session_serves(emb: mt.Embedding, rng, shape, vocab: int, dim: int, steps: int,
+                         tries: int = 4000) -> None:
+    """Steps (gradients dropped) until a session newer than the live one has served ``steps``
+    backwards."""
+    session = ahead._state["session"]
+    served = None
+    for _ in range(tries):
+        ids, dy = _data(rng, vocab, shape, dim, np.float32)
+        _step(emb, ids, dy)
+        if ahead._state["session"] > session:
+            served = ahead._state["served"] if served is None else served
+            if ahead._state["served"] - served >= steps:
+                return
+    raise AssertionError("no new session served")
+
+
+def test_gradients_kept_over_the_end_of_a_session_are_never_filled(session, monkeypatch):
+    """Every array of a session held by the user when the session ends (idle) and the next one
+    starts over the same arrays: the new session fills none of them (the count of references that
+    means "only the module holds it" is not taken while the user holds one)."""
+    monkeypatch.setattr(ahead, "IDLE_S", 0.05)
+    rng = np.random.default_rng(10)
+    emb = mt.Embedding(200, 8)
+    ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+    kept = [(_served_step(emb, ids, dy), _expected(emb, ids, dy))]
+    for _ in range(2 * ahead.ARRAYS):
+        ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+        kept.append((_step(emb, ids, dy), _expected(emb, ids, dy)))
+    assert sum(twin.shares(grad) for grad, _ in kept) == ahead.ARRAYS
+    plan = ahead._state["plan"]
+    deadline = time.monotonic() + 5.0
+    while plan.flags[ALIVE] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gc.disable()  # (the ended session's job is not collected by chance: nothing may need it)
+    try:
+        _next_session_serves(emb, rng, (8, 8), 200, 8, 4 * ahead.ARRAYS)
+        assert ahead._state["plan"] is plan
+        for grad, expected in kept:
+            np.testing.assert_array_equal(grad, expected)
+        del kept, grad  # dropped: the new session fills them and hands them out again
+        for _ in range(4 * ahead.ARRAYS):
+            ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+            grad = _step(emb, ids, dy)
+            if twin.shares(grad):
+                break
+        assert twin.shares(grad)
+        np.testing.assert_array_equal(grad, _expected(emb, ids, dy))
+    finally:
+        gc.enable()

@@ -110,7 +110,10 @@ class _Plan:
         self.filling: dict[int, int] = {}  # array -> the job that fills it
         self.ready: list[int] = []  # arrays filled with zeros, the oldest first
         self.posted = self.count = 0  # the last job posted here, its ids' count
-        self.baseline = 0  # a buffer's reference count when only the plan and the session hold it
+        # a buffer's reference count when only the plan and a session's job (its arguments) hold it:
+        # read now, while nothing else can hold one (read later, a gradient the user keeps, or a
+        # finished job not yet collected, would count as the module's own)
+        self.baseline = _getrefcount(self.buffers[0]) + 1
 
 
 def post(weight: np.ndarray, ids: np.ndarray) -> None:
@@ -310,7 +313,6 @@ def _start(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
         return
     job.stop = functools.partial(_stopped, plan.ctrl, job)
     _state["job"], _state["served_at_start"] = job, _state["served"]
-    plan.baseline = _getrefcount(plan.buffers[0])  # (no array over the buffers handed out yet)
 
 
 def _stopped(ctrl: np.ndarray, job: Any) -> None:
@@ -329,6 +331,8 @@ def _collect(job: Any) -> None:
         job.wait()
     except Exception:
         _state["backoff"] = float("inf")
+    finally:
+        job.stop = None  # (a cycle through the job: its arguments would hold the arrays until a GC)
     plan = _state["plan"]
     if plan is not None:
         _update_ready(plan, plan.flags)
