@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import time
@@ -15,7 +16,7 @@ import pytest
 import minitorch as mt
 from minitorch.kernels import embedding_ahead as ahead
 from minitorch.kernels import twin
-from minitorch.kernels.embedding_twin import ALIVE, STOP
+from minitorch.kernels.embedding_twin import ALIVE, GROUPED, REQ, STOP
 
 
 @pytest.fixture
@@ -319,3 +320,40 @@ def test_gradients_kept_over_the_end_of_a_session_are_never_filled(session, monk
         np.testing.assert_array_equal(grad, _expected(emb, ids, dy))
     finally:
         gc.enable()
+
+
+def test_a_stopped_twin_is_never_waited_for(session, monkeypatch):
+    """A twin kept off its core during each backward (SIGSTOP here, SIGCONT after it; a busy machine
+    alike): no backward waits for it more than a moment, also the one whose miss stops the session
+    (its reply is taken once it comes), every gradient is right, and the twin is not killed."""
+    import signal
+
+    rng = np.random.default_rng(11)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    monkeypatch.setattr(ahead, "WAIT_S", 1e-3)
+    pid, plan, slowest = twin._state["pid"], ahead._state["plan"], 0.0
+    for _ in range(2 * ahead.MISSES):
+        assert twin._state["pid"] == pid, f"the twin was killed as hung (a backward took {slowest:.1f} s)"
+        ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+        emb.zero_grad()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            emb(ids)
+            start = time.perf_counter()
+            emb.backward(dy)
+            slowest = max(slowest, time.perf_counter() - start)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # (killed as hung: the next assertion says so)
+                os.kill(pid, signal.SIGCONT)
+        np.testing.assert_array_equal(emb.weight.grad, _expected(emb, ids, dy))
+        deadline = time.monotonic() + 5.0  # (the twin groups the job it missed, or leaves)
+        while plan.flags[GROUPED] != plan.flags[REQ] and plan.flags[ALIVE] and time.monotonic() < deadline:
+            time.sleep(1e-3)
+    assert slowest < 0.5
+    assert twin._state["pid"] == pid and not twin._state["dead"]
+    monkeypatch.setattr(ahead, "WAIT_S", 5.0)
+    monkeypatch.setitem(ahead._state, "backoff", 0.0)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))

@@ -126,9 +126,9 @@ def post(weight: np.ndarray, ids: np.ndarray) -> None:
         ctrl = plan.flags
         job = _state["job"]
         n = ids.size
-        if (job is None or job.done or ctrl[ALIVE] != _state["session"] or ctrl[GROUPED] != ctrl[REQ]
-                or not 0 < n <= plan.capacity or ids.dtype.kind not in "iu" or weight.dtype != plan.dtype
-                or weight.shape != (plan.rows, plan.width)):
+        if (job is None or job.done or ctrl[ALIVE] != _state["session"] or ctrl[STOP]
+                or ctrl[GROUPED] != ctrl[REQ] or not 0 < n <= plan.capacity or ids.dtype.kind not in "iu"
+                or weight.dtype != plan.dtype or weight.shape != (plan.rows, plan.width)):
             plan.posted = 0
             return
         np.copyto(plan.ids[:n], ids.reshape(-1), casting="unsafe")
@@ -234,8 +234,9 @@ def _grouped(ctrl: memoryview, k: int) -> bool:
 def _missed() -> None:
     """A job the twin did not group in time. A session that has replied (it left) or a twin that is
     gone (its socket closed) is collected now, so that no more jobs are posted to it; after
-    MISSES misses in a row (a twin kept off its core on a busy machine) the session is stopped and
-    a spell without one follows (see SPELL_S)."""
+    MISSES misses in a row (a twin kept off its core on a busy machine) the session is asked to
+    stop and a spell without one follows (see SPELL_S). Never waits: a session asked to stop is
+    collected by a later backward once it has replied (``_stream``)."""
     job, sock = _state["job"], twin._state["sock"]
     if job is None or job.done:
         return
@@ -245,8 +246,6 @@ def _missed() -> None:
         _state["job"] = None
     elif _state["misses"] >= MISSES:
         _state["plan"].ctrl[STOP] = 1
-        _collect(job)
-        _state["job"] = None
         _state["backoff"] = max(_state["backoff"], time.monotonic() + _state["spell"])
         _state["spell"] = min(2 * _state["spell"], SPELL_S[1])
     else:
@@ -261,28 +260,28 @@ def _stream(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
     streak = _state["streak"] = _state["streak"] + 1 if now - _state["last"] <= IDLE_S else 1
     _state["last"] = now
     job, plan = _state["job"], _state["plan"]
-    if job is not None and plan is not None and not job.done and plan.flags[ALIVE] == _state["session"]:
+    if (job is not None and not job.done and plan.flags[ALIVE] == _state["session"]
+            and not plan.flags[STOP]):
         if _fits(plan, num_rows, n, width, dtype):
             return  # the live session serves this gradient
     if streak < STREAK or now < _state["backoff"] or not _X86 or not twin.available():
         return
     if job is not None:
-        replaced = False
-        if not job.done:  # it has left (idle) or serves another gradient: once it has replied
-            if plan is not None and plan.flags[ALIVE] == _state["session"]:
+        if not job.done:  # it has left (idle), was asked to stop, or serves another gradient
+            if plan.flags[ALIVE] == _state["session"] and not plan.flags[STOP]:
                 plan.ctrl[STOP] = 1  # ours, replaced for a gradient of another shape
-                job.started, replaced = now, True
-            else:
-                sock = twin._state["sock"]
-                if sock is not None and not select.select([sock], [], [], 0)[0]:
-                    return  # (not replied yet)
+            sock = twin._state["sock"]
+            if sock is not None and not select.select([sock], [], [], 0)[0]:
+                return  # (not replied yet: a later backward takes its reply; never waited for)
+        # asked to stop (replaced, missed, another task), it was not a short session: no spell here
+        stopped = plan.flags[STOP]
         _collect(job)
         _state["job"] = None
-        if not replaced and _state["served"] - _state["served_at_start"] < SHORT:
+        if not stopped and _state["served"] - _state["served_at_start"] < SHORT:
             _state["backoff"] = max(_state["backoff"], now + _state["spell"])
             _state["spell"] = min(2 * _state["spell"], SPELL_S[1])
             return
-        if not replaced:
+        if not stopped:
             _state["spell"] = SPELL_S[0]
     _start(num_rows, n, width, dtype)
 

@@ -47,7 +47,10 @@ def serve(ctrl_array: np.ndarray, session: int, parent: int, idle: float, cpu: i
 
 def _serve(ctrl: memoryview, session: int, idle: float, ids: np.ndarray, uniq: np.ndarray,
            positions: np.ndarray, lengths: np.ndarray, grads: tuple) -> None:
-    seen = ctrl[REQ]  # the jobs posted before the session was alive are not taken
+    # a job the last session over these arrays left without taking (asked to stop just as it was
+    # posted) is taken now: its fields are intact (no job is posted until it is grouped), and until
+    # it is, no job could be posted to this session
+    seen = ctrl[GROUPED]
     last = time.monotonic()
     ctrl[ALIVE] = session
     spins = 0
