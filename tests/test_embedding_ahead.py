@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import select
 import time
 import warnings
 
@@ -42,7 +43,7 @@ def _stop() -> None:
     job, plan = ahead._state["job"], ahead._state["plan"]
     if job is not None and not job.done:
         plan.ctrl[STOP] = 1
-        ahead._collect(job)
+        ahead._collect(job, wait=True)
     ahead._state.update(job=None, plan=None, streak=0)
 
 
@@ -267,7 +268,7 @@ def test_a_session_leaves_after_its_idle_time(session, monkeypatch):
     while plan.flags[ALIVE] and time.monotonic() < deadline:
         time.sleep(0.01)
     assert plan.flags[ALIVE] == 0 and plan.flags[STOP] == 0
-    ahead._collect(job)
+    assert ahead._collect(job, wait=True)
     assert job.done
 
 
@@ -357,3 +358,29 @@ def test_a_stopped_twin_is_never_waited_for(session, monkeypatch):
     monkeypatch.setitem(ahead._state, "backoff", 0.0)
     ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
     np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))
+
+
+def test_a_reply_is_never_taken_while_another_caller_holds_the_twin(session):
+    """The twin's replies are read by the caller that holds it (``twin.acquire``): a session that
+    has replied while another caller holds the twin (an LSTM's ``run`` taking the session's reply
+    as its pending job) is collected by a later backward, once the twin is free. Before, a
+    backward read that reply too: the other caller then waited forever on an empty socket, or took
+    the next reply for this one (the twin declared lost)."""
+    rng = np.random.default_rng(12)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    job, plan, sock = ahead._state["job"], ahead._state["plan"], twin._state["sock"]
+    assert twin.acquire()
+    try:
+        plan.ctrl[STOP] = 1
+        assert select.select([sock], [], [], 5.0)[0]  # (the session has replied)
+        for _ in range(2 * ahead.STREAK):
+            ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+            np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
+        assert not job.done and select.select([sock], [], [], 0)[0]
+    finally:
+        twin.release()
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))
+    assert job.done and not twin._state["dead"]

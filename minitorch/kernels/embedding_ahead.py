@@ -237,12 +237,11 @@ def _missed() -> None:
     MISSES misses in a row (a twin kept off its core on a busy machine) the session is asked to
     stop and a spell without one follows (see SPELL_S). Never waits: a session asked to stop is
     collected by a later backward once it has replied (``_stream``)."""
-    job, sock = _state["job"], twin._state["sock"]
+    job = _state["job"]
     if job is None or job.done:
         return
     _state["misses"] += 1
-    if sock is None or select.select([sock], [], [], 0)[0]:
-        _collect(job)
+    if _collect(job):
         _state["job"] = None
     elif _state["misses"] >= MISSES:
         _state["plan"].ctrl[STOP] = 1
@@ -266,16 +265,13 @@ def _stream(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
             return  # the live session serves this gradient
     if streak < STREAK or now < _state["backoff"] or not _X86 or not twin.available():
         return
-    if job is not None:
-        if not job.done:  # it has left (idle), was asked to stop, or serves another gradient
-            if plan.flags[ALIVE] == _state["session"] and not plan.flags[STOP]:
-                plan.ctrl[STOP] = 1  # ours, replaced for a gradient of another shape
-            sock = twin._state["sock"]
-            if sock is not None and not select.select([sock], [], [], 0)[0]:
-                return  # (not replied yet: a later backward takes its reply; never waited for)
+    if job is not None:  # it has left (idle), was asked to stop, or serves another gradient
+        if not job.done and plan.flags[ALIVE] == _state["session"] and not plan.flags[STOP]:
+            plan.ctrl[STOP] = 1  # ours, replaced for a gradient of another shape
         # asked to stop (replaced, missed, another task), it was not a short session: no spell here
         stopped = plan.flags[STOP]
-        _collect(job)
+        if not _collect(job):
+            return  # (not replied yet, or another caller holds the twin: a later backward takes it)
         _state["job"] = None
         if not stopped and _state["served"] - _state["served_at_start"] < SHORT:
             _state["backoff"] = max(_state["backoff"], now + _state["spell"])
@@ -322,20 +318,35 @@ def _stopped(ctrl: np.ndarray, job: Any) -> None:
     _state["backoff"] = time.monotonic() + BACKOFF_S
 
 
-def _collect(job: Any) -> None:
-    """Take a session's reply. An error raised in the twin would be a bug of ``serve``: no session
-    is started again (the backwards run as without one). A fill the twin has not finished by now it
-    never will (it left without taking the job): its array is free again."""
+def _collect(job: Any, wait: bool = False) -> bool:
+    """Take a session's reply once it has come (or its twin is gone), holding the twin; False, and
+    nothing done, if it has not come yet (unless ``wait``: tests) or another caller holds the twin:
+    that caller reads the twin's replies (its ``run`` takes this one as its pending job), and a
+    second reader would take the reply it waits for. An error raised in the twin would be a bug
+    of ``serve``: no session is started again (the backwards run as without one). A fill the twin
+    has not finished by now it never will (it left without taking the job): its array is free
+    again."""
+    held = job.sent and not job.done
+    if held:
+        if not twin.acquire():
+            return False
+        sock = twin._state["sock"]
+        if not (wait or job.done or sock is None or select.select([sock], [], [], 0)[0]):
+            twin.release()
+            return False
     try:
         job.wait()
     except Exception:
         _state["backoff"] = float("inf")
     finally:
         job.stop = None  # (a cycle through the job: its arguments would hold the arrays until a GC)
+        if held:
+            twin.release()
     plan = _state["plan"]
     if plan is not None:
         _update_ready(plan, plan.flags)
         plan.filling.clear()
+    return True
 
 
 def _forget_after_fork() -> None:
