@@ -17,7 +17,7 @@ import pytest
 import minitorch as mt
 from minitorch.kernels import embedding_ahead as ahead
 from minitorch.kernels import twin
-from minitorch.kernels.embedding_twin import ALIVE, GROUPED, REQ, STOP
+from minitorch.kernels.embedding_twin import ALIVE, GROUPED, READY, REQ, STOP
 
 
 @pytest.fixture
@@ -384,3 +384,51 @@ def test_a_reply_is_never_taken_while_another_caller_holds_the_twin(session):
     ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
     np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))
     assert job.done and not twin._state["dead"]
+
+
+def test_a_backward_in_another_thread_never_changes_the_tables_mid_hand_out(session, monkeypatch):
+    """Two threads training two layers of one shape: one thread's backward hands out a zero array
+    (``zeros``, under the module's lock) while the other's backward finds the session ended and
+    collects it (which updates the same tables). The switch between the threads is made here at
+    the worst moment, just before the array moves from "filling" to "ready": the collect waits
+    for the lock (it is left to a later backward), so no array is listed twice or lost. Before,
+    the collect ran without the lock: the hand-out failed with a KeyError, or listed the array
+    twice (two gradients over one array)."""
+    import threading
+
+    monkeypatch.setattr(ahead, "STREAK", 1)
+    rng = np.random.default_rng(13)
+    a, b = mt.Embedding(300, 8), mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(a, ids, dy)
+    plan, job = ahead._state["plan"], ahead._state["job"]
+    for _ in range(100):  # a forward that names an array to fill, filled by the twin
+        a.zero_grad()
+        ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+        a(ids)
+        if plan.filling:
+            break
+        a.backward(dy)
+    deadline = time.monotonic() + 5.0
+    while any(plan.flags[READY + j] != k for j, k in plan.filling.items()) and time.monotonic() < deadline:
+        time.sleep(1e-3)
+    ids_b, dy_b = _data(rng, 300, (8, 8), 8, np.float32)
+    grads_b, switched = [], []
+
+    class Switch(dict):
+        def __delitem__(self, j: int) -> None:  # the other thread runs here, then this one goes on
+            if not switched:
+                switched.append(j)
+                plan.ctrl[STOP] = 1  # the session ends (its reply comes) ...
+                select.select([twin._state["sock"]], [], [], 5.0)
+                other = threading.Thread(target=lambda: grads_b.append(_step(b, ids_b, dy_b)))
+                other.start()  # ... and b's backward, in another thread, finds it ended
+                other.join(10.0)
+            super().__delitem__(j)
+
+    plan.filling = Switch(plan.filling)
+    a.backward(dy)
+    np.testing.assert_array_equal(a.weight.grad, _expected(a, ids, dy))
+    np.testing.assert_array_equal(grads_b[0], _expected(b, ids_b, dy_b))
+    assert len(plan.ready) == len(set(plan.ready))
+    del job

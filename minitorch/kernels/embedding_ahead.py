@@ -79,7 +79,8 @@ MISSES = 3  # jobs in a row not grouped in time before the session is stopped (a
 ARRAYS, FILLED_AHEAD = 4, 2  # gradient arrays per session; kept filled (or filling) ahead
 MAX_BYTES = 1 << 23  # a larger gradient gets no session (its ARRAYS arrays would hold too much memory)
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
-_lock = threading.Lock()  # one caller at a time posts or takes (others run as without a session)
+_lock = threading.Lock()  # one caller at a time posts, takes, starts or collects a session (others
+# run as without one)
 _getrefcount = sys.getrefcount
 
 # "plan": the live session's arrays; "job": its twin.run job; "k": the last job number; "streak",
@@ -159,7 +160,11 @@ def grouping(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarr
     width, dtype = rows.shape[1], rows.dtype
     plan = _state["plan"]
     if plan is None or plan.posted == 0:
-        _stream(num_rows, len(ids), width, dtype)
+        if _lock.acquire(blocking=False):  # (a session's tables change under the lock only)
+            try:
+                _stream(num_rows, len(ids), width, dtype)
+            finally:
+                _lock.release()
         return None
     if not _lock.acquire(blocking=False):
         return None
