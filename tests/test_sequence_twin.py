@@ -235,3 +235,63 @@ def test_a_forked_child_writes_into_none_of_its_parents_shared_arrays(twin_jobs)
     assert _in_forked_child(child)
     for b, k in zip(arrays, kept, strict=True):
         np.testing.assert_array_equal(b, k)
+
+
+def _fresh_twin_forked_under(**errstate):
+    """The twin ended and a new one forked under ``np.errstate(**errstate)``, which it inherits."""
+    pid = twin._state["pid"]
+    twin._close()  # the twin exits at the end of its messages
+    if pid is not None:
+        os.waitpid(pid, 0)
+    twin._state.update(dead=False, sock=None, pid=None, pending=None)
+    assert twin.acquire()
+    try:
+        with np.errstate(**errstate):
+            job = twin.run(twin.noop)
+            job.wait()
+        assert job.sent
+    finally:
+        twin.release()
+
+
+def _overflow_in_the_twins_rows():
+    """A loop whose product h0 @ W_hh.T overflows float32 in rows the twin runs only (N = 32: the
+    cut is at row 16)."""
+    xw, h0, c0, W_hh, *_ = _case(3, 32, 128, np.float32)
+    h0[20:] = 3e38
+    return xw, h0, c0, W_hh
+
+
+@pytest.mark.parametrize("forked, called", [("ignore", "raise"), ("raise", "ignore"), ("ignore", "warn")])
+def test_the_twins_half_follows_the_callers_errstate(twin_jobs, monkeypatch, forked, called):
+    """np.errstate is the caller's at every call: the twin's half raises, warns or keeps quiet as the
+    plain loop does, whatever state the twin was forked under (it kept that state for its life: an
+    overflow in its rows went unreported under the caller's over="raise", or raised under "ignore")."""
+    xw, h0, c0, W_hh = _overflow_in_the_twins_rows()
+    _fresh_twin_forked_under(all=forked)
+    with np.errstate(over=called), warnings.catch_warnings(record=True) as plain_warned:
+        warnings.simplefilter("always")
+        try:
+            _plain_lstm_forward(xw, h0, c0, W_hh)
+            plain_raised = None
+        except FloatingPointError as error:
+            plain_raised = error
+    with np.errstate(over=called), warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        try:
+            fast.lstm_forward(xw, h0, c0, W_hh, None)
+            raised = None
+        except FloatingPointError as error:
+            raised = error
+    assert len(twin_jobs) == 2 and twin_jobs[1].sent  # (the first: the fork's no-op)
+    assert type(raised) is type(plain_raised) and (called == "raise") == (raised is not None)
+    assert {str(w.message) for w in warned} == {str(w.message) for w in plain_warned}
+
+
+def _plain_lstm_forward(xw, h0, c0, W_hh):
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(False)
+    try:
+        return plain.lstm_forward(xw, h0, c0, W_hh, None)
+    finally:
+        mt.kernels.use_kernels(before)

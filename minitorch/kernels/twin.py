@@ -13,7 +13,11 @@ there; the args' arrays that lie in the shared buffers are passed by reference, 
 returns a ``Job``; ``job.wait()`` waits for it. Meanwhile the caller runs its own part. The task
 must not modify its array arguments except where it writes its results, so that the caller can run
 it again itself (``Job.wait`` does, bitwise the same) if the twin died or could not be reached; an
-exception raised by the task in the twin is raised again by ``wait``.
+exception raised by the task in the twin is raised again by ``wait``. The task runs under the
+caller's ``np.errstate`` of the ``run`` call (each category the caller does not ignore raises in the
+twin); a floating-point error there makes ``wait`` run the task here, so that this process's NumPy
+raises, warns or calls back as the plain code would (the twin's own state is the one it was forked
+under, and its warnings would reach neither the caller's filters nor its errstate callbacks).
 
 The twin is forked on first use (Linux only: ``available()``), one per process, with SIGINT ignored
 (a Ctrl-C belongs to the parent); it exits when the parent's end of its socket closes (the parent
@@ -257,7 +261,8 @@ class Job:
                 return
             if reply[:1] == b"\x01":
                 raise pickle.loads(reply[1:])
-            _lost()
+            if reply[:1] != b"\x02":  # b"\x02": a floating-point error, for this NumPy to report (below)
+                _lost()
         self.done, self.keep = True, None
         self.task(*self.args)
 
@@ -304,8 +309,10 @@ def run(task: Callable[..., Any], *args: Any) -> Job:
     keep: list[np.ndarray] = []
     encoded = tuple(_encode(arg, keep) for arg in args)  # may add buffers: before the fds are listed
     new, dropped = list(_unsent), list(_dropped)
+    # the caller's errstate, each reported category raising in the twin (it is reported here)
+    errstate = {name: "ignore" if mode == "ignore" else "raise" for name, mode in np.geterr().items()}
     message = pickle.dumps((task.__module__, task.__qualname__, encoded,
-                            [(buffer_id, nbytes) for buffer_id, _, nbytes in new], dropped),
+                            [(buffer_id, nbytes) for buffer_id, _, nbytes in new], dropped, errstate),
                            protocol=pickle.HIGHEST_PROTOCOL)
     try:
         socket.send_fds(_state["sock"], [message], [fd for _, fd, _ in new])
@@ -378,7 +385,8 @@ def _fork() -> bool:
 
 
 def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]], pooled: list) -> None:
-    """The twin's loop: map new buffers, run each task, reply b"\\x00" or b"\\x01" + the exception.
+    """The twin's loop: map new buffers, run each task, reply b"\\x00", b"\\x01" + the exception, or
+    b"\\x02" for a floating-point error under the caller's errstate (the caller runs the task).
     ``inherited``: the buffers that existed at the fork, mapped here at the parent's addresses (they
     stay mapped in the twin for its life, held by the forked copies of their arrays: ``pooled``, and
     the caller's frames above the fork, which never return here)."""
@@ -394,7 +402,7 @@ def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]], pooled: l
         message, fds, _, _ = socket.recv_fds(sock, _MESSAGE_MAX, 64)
         if not message:
             return  # the parent closed its end
-        module, name, encoded, new, dropped = pickle.loads(message)
+        module, name, encoded, new, dropped, errstate = pickle.loads(message)
         for (buffer_id, nbytes), fd in zip(new, fds, strict=True):
             maps[buffer_id] = mmap.mmap(fd, nbytes)
             os.close(fd)
@@ -404,9 +412,12 @@ def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]], pooled: l
             task = importlib.import_module(module)
             for part in name.split("."):
                 task = getattr(task, part)
-            task(*(_decode(arg, maps) for arg in encoded))
+            with np.errstate(**errstate):
+                task(*(_decode(arg, maps) for arg in encoded))
             reply = b"\x00"
-        except BaseException as error:  # every error goes back to the caller
+        except FloatingPointError:  # under the caller's errstate: the caller runs the task and reports it
+            reply = b"\x02"
+        except BaseException as error:  # every other error goes back to the caller
             try:
                 reply = b"\x01" + pickle.dumps(error)
             except Exception:  # an exception that does not pickle
