@@ -295,3 +295,35 @@ def _plain_lstm_forward(xw, h0, c0, W_hh):
         return plain.lstm_forward(xw, h0, c0, W_hh, None)
     finally:
         mt.kernels.use_kernels(before)
+
+
+@pytest.mark.parametrize("loop", ["forward", "backward"])
+def test_a_loop_failing_as_it_claims_the_twin_gives_the_twin_back(twin_jobs, monkeypatch, loop):
+    """An array that cannot be made (no memory; memfd refused: too many open files) or a Ctrl-C
+    just after the loop claimed the twin: the error reaches the caller, and the twin is free again
+    (it stayed claimed: no later loop or inference call of the process could use it)."""
+    xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, 32, 128, np.float32)
+    cache = fast.lstm_forward(xw, h0, c0, W_hh, None)[2]
+
+    def run():
+        if loop == "forward":
+            return fast.lstm_forward(xw, h0, c0, W_hh, None)[0]
+        return fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)[0]
+
+    made = fast._aligned_empty
+
+    def refused(*args, **kwargs):
+        if twin._lock.locked():  # the first array made once the twin is claimed
+            raise MemoryError("refused")
+        return made(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(fast, "_aligned_empty", refused)
+        with pytest.raises(MemoryError, match="refused"):
+            run()
+    assert twin.acquire(), "the twin stayed claimed"
+    twin.release()
+    expected = _one_process(monkeypatch, run).copy()
+    sent = len(twin_jobs)
+    np.testing.assert_array_equal(run(), expected)
+    assert len(twin_jobs) == sent + 1 and twin_jobs[-1].sent  # the next loop used the twin again
