@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import types
 import warnings
 
 import numpy as np
@@ -235,6 +237,40 @@ def test_a_forked_child_writes_into_none_of_its_parents_shared_arrays(twin_jobs)
     assert _in_forked_child(child)
     for b, k in zip(arrays, kept, strict=True):
         np.testing.assert_array_equal(b, k)
+
+
+def test_a_child_forked_by_another_thread_while_the_twin_is_forked_shares_nothing(twin_jobs, monkeypatch):
+    """One thread forks the twin (the twin's child keeps the shared buffers shared) while another
+    thread forks a child of its own (a multiprocessing pool started in a thread): that child is no
+    twin, so it turns the shared buffers into private memory like any other child (it took the
+    forking thread's flag as its own, and its writes reached the parent's arrays)."""
+    xw, h0, c0, W_hh, *_ = _case(3, 32, 128, np.float32)
+    _, c_n, _ = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    assert twin.shares(c_n)
+    kept = c_n.copy()
+    inside, leave = threading.Event(), threading.Event()
+
+    def held_fork():  # the twin's fork, held at the moment it begins
+        inside.set()
+        leave.wait(10)
+        raise OSError("the twin's fork, refused for this test")
+
+    monkeypatch.setattr(twin, "os", types.SimpleNamespace(**{**vars(os), "fork": held_fork}))
+    monkeypatch.setitem(twin._state, "dead", False)  # (the refused fork marks the twin dead)
+    forking = threading.Thread(target=twin._fork)
+    forking.start()
+    try:
+        assert inside.wait(10)
+
+        def child() -> bool:
+            c_n[...] = 7.0  # in the child's own memory
+            return True
+
+        assert _in_forked_child(child)
+    finally:
+        leave.set()
+        forking.join()
+    np.testing.assert_array_equal(c_n, kept)
 
 
 def _fresh_twin_forked_under(**errstate):

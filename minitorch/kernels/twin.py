@@ -75,7 +75,7 @@ def _reset_after_fork() -> None:
     with the same contents (``_make_private``): an array it holds there (an LSTM's output, a weight
     moved for one-row inference) is then its own, as every other array of a forked child is."""
     global _lock
-    if not _state.get("forking_twin"):
+    if not _forking_the_twin():
         freed = set(_freed)
         for buffer_id, (start, nbytes) in _buffers.items():
             if buffer_id not in freed:  # a freed buffer's memory is unmapped already
@@ -115,8 +115,14 @@ def _forget_pool_after_fork() -> None:
     """In the parent of a fork other than the twin's: the child shares every buffer that exists now
     and may still read arrays in them (a layer's cache from a forward before the fork, read by the
     child's backward), so none of them is handed out again here; new ones are made from now on."""
-    if not _state.get("forking_twin"):
+    if not _forking_the_twin():
         _pool.clear()
+
+
+def _forking_the_twin() -> bool:
+    """Whether this fork is the twin's: made by the thread that set the flag (another thread may
+    fork a child of its own meanwhile; the child keeps the forking thread's id)."""
+    return _state.get("forking_twin") == threading.get_ident()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
@@ -357,14 +363,21 @@ def _fork() -> bool:
     # twin's reset after the fork empties its pool; the other arrays are held by the caller's frames)
     try:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except OSError:
+        _state["dead"] = True
+        return False
+    try:
         with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
             warnings.simplefilter("ignore", DeprecationWarning)
-            _state["forking_twin"] = True  # the twin keeps mapping the pool's buffers: keep them
+            # the twin keeps mapping the pool's buffers: keep them (this thread's fork only)
+            _state["forking_twin"] = threading.get_ident()
             try:
                 pid = os.fork()
             finally:
-                _state["forking_twin"] = False
+                _state["forking_twin"] = None
     except OSError:
+        ours.close()
+        theirs.close()
         _state["dead"] = True
         return False
     if pid == 0:  # the twin: serve until the parent goes, never return into the parent's code
