@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 import types
 import warnings
 
@@ -271,6 +272,40 @@ def test_a_child_forked_by_another_thread_while_the_twin_is_forked_shares_nothin
         leave.set()
         forking.join()
     np.testing.assert_array_equal(c_n, kept)
+
+
+def _write_after(a, value, delay):
+    """A twin task: a[...] = value after ``delay`` seconds."""
+    time.sleep(delay)
+    a[...] = value
+
+
+def test_a_ctrl_c_just_after_a_task_is_sent_never_shifts_the_replies(twin_jobs, monkeypatch):
+    """A Ctrl-C landing once the task is sent but before run() returns its Job: the next wait must
+    not take that task's reply for its own (it returned at once, before the twin had written the
+    next task's results, and every later wait read the reply of the task before it)."""
+    assert twin.acquire()
+    try:
+        twin.run(twin.noop).wait()  # a twin exists
+        a, b = twin.empty((4,), np.float64), twin.empty((4,), np.float64)
+        a[...] = b[...] = 0.0
+        real = twin.socket
+
+        def send_then_interrupted(*args, **kwargs):
+            real.send_fds(*args, **kwargs)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(twin, "socket", types.SimpleNamespace(send_fds=send_then_interrupted))
+        with pytest.raises(KeyboardInterrupt):
+            twin.run(_write_after, a, 1.0, 0.0)
+        monkeypatch.setattr(twin, "socket", real)
+        job = twin.run(_write_after, b, 2.0, 0.3)
+        assert job.sent
+        job.wait()
+        assert (b == 2.0).all() and (a == 1.0).all()
+        twin.run(twin.noop).wait()  # replies and tasks in step again
+    finally:
+        twin.release()
 
 
 def _fresh_twin_forked_under(**errstate):

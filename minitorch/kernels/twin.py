@@ -320,16 +320,21 @@ def run(task: Callable[..., Any], *args: Any) -> Job:
     message = pickle.dumps((task.__module__, task.__qualname__, encoded,
                             [(buffer_id, nbytes) for buffer_id, _, nbytes in new], dropped, errstate),
                            protocol=pickle.HIGHEST_PROTOCOL)
+    sock, messages, fds = _state["sock"], [message], [fd for _, fd, _ in new]
+    # pending from just before the send (no Python call between): a Ctrl-C landing after the send
+    # leaves the job pending, and its reply is taken first (by the next wait it was taken for its own)
+    job = Job(task, args, sent=True, keep=keep)
     try:
-        socket.send_fds(_state["sock"], [message], [fd for _, fd, _ in new])
+        socket.send_fds(sock, messages, fds)
     except OSError:
+        _state["pending"] = None
         _lost()
         return Job(task, args, sent=False)
     for buffer_id, fd, nbytes in new:
+        _unsent.remove((buffer_id, fd, nbytes))  # before the close: a closed fd is never sent again
         os.close(fd)
-        _unsent.remove((buffer_id, fd, nbytes))
     del _dropped[:len(dropped)]
-    return Job(task, args, sent=True, keep=keep)
+    return job
 
 
 def _kill() -> None:
