@@ -267,3 +267,32 @@ def test_a_session_leaves_after_its_idle_time(session, monkeypatch):
     assert plan.flags[ALIVE] == 0 and plan.flags[STOP] == 0
     ahead._collect(job)
     assert job.done
+
+
+def test_gradients_kept_across_a_new_session_are_never_filled(session):
+    """A gradient kept while the session leaves (the user pauses for longer than its idle time) and a
+    new one starts over the same arrays: the new session never zero-fills it. (Its "unreferenced"
+    count was read on array 0 when the session started, counting whatever held it then: the
+    previous session's job, a gradient the user kept; arrays the user held were then filled.)"""
+    rng = np.random.default_rng(12)
+    emb = mt.Embedding(200, 8)
+    ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    plan, first = ahead._state["plan"], ahead._state["job"]
+    for _ in range(ahead.SHORT):  # a session that served enough to be started again at once
+        ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+        _step(emb, ids, dy)
+    ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+    kept, expected = _step(emb, ids, dy), _expected(emb, ids, dy)
+    emb.zero_grad()
+    assert any(np.shares_memory(kept, b) for b in plan.buffers)
+    deadline = time.monotonic() + 10
+    while not first.done and time.monotonic() < deadline:  # the session leaves after IDLE_S
+        time.sleep(0.05)
+        ahead._stream(200, 64, 8, np.dtype(np.float32))  # (a backward's look: collects the reply)
+    assert first.done
+    for _ in range(4 * ahead.STREAK):
+        ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+        np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
+    assert ahead._state["plan"] is plan and ahead._state["job"] is not first  # a new session, same arrays
+    np.testing.assert_array_equal(kept, expected)

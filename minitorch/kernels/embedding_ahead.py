@@ -310,7 +310,18 @@ def _start(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
         return
     job.stop = functools.partial(_stopped, plan.ctrl, job)
     _state["job"], _state["served_at_start"] = job, _state["served"]
-    plan.baseline = _getrefcount(plan.buffers[0])  # (no array over the buffers handed out yet)
+    plan.baseline = _sole_count()
+
+
+def _sole_count() -> int:
+    """The count ``_unreferenced`` reads for a buffer held by the plan's list and the session job's
+    arguments alone, read on a probe held the same two ways (read on a buffer at the session's
+    start, it counted whatever held that buffer then: the previous session's job, a user's gradient)."""
+    probe = [np.empty(0)]
+    args = (probe[0],)
+    count = _getrefcount(probe[0])
+    del args
+    return count
 
 
 def _stopped(ctrl: np.ndarray, job: Any) -> None:
