@@ -76,19 +76,8 @@ import numpy as np
 
 from minitorch import threads
 from minitorch.kernels import twin
-from minitorch.kernels.inference_twin import (
-    ALIVE,
-    CALLER,
-    MAX_CUT,
-    REQ,
-    STOP,
-    TAKEN,
-    TWIN,
-    allowed_cpus,
-    current_cpu,
-    half_layer,
-    serve,
-)
+from minitorch.kernels.inference_twin import CALLER, MAX_CUT, TAKEN, TWIN, half_layer, serve
+from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
 CALLER_SHARE = 0.5  # of a cut layer's columns, the caller's (it has the checks and the last layers)
