@@ -161,7 +161,7 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
     """The chain in one loop in this process, with the operations of the children's forward
     kernels (``y = x @ W; y += b``, ``np.maximum(y, 0)``): the plain chain's numbers bitwise, without
     a call per child. ``NotImplemented`` unless every child is a Linear or ReLU (exact types) not
-    patched on the instance nor inside a call, each Linear's W of x's dtype and width."""
+    patched on the instance nor inside a call, each Linear's W (and b) of x's dtype and width."""
     children = tuple(model.__dict__["_modules"].values())
     width, dtype = x.shape[1], x.dtype
     for m in children:
@@ -169,9 +169,10 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
         if "forward" in d or d["_frame"] is not None:
             return NotImplemented
         if type(m) is linear:
-            W = d["W"].data
+            W, b = d["W"].data, d["b"]
             if (type(W) is not np.ndarray or W.dtype != dtype or W.ndim != 2 or W.shape[0] != width
-                    or d["in_features"] != width):  # (the plain Linear checks in_features)
+                    or d["in_features"] != width  # (the plain Linear checks in_features,
+                    or (b is not None and b.data.dtype != dtype)):  # and refuses a b of another dtype)
                 return NotImplemented
             width = W.shape[1]
         elif type(m) is not relu:
