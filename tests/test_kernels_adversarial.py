@@ -1351,9 +1351,16 @@ def test_infer_keeps_no_deleted_declined_model_alive(infer_twin):
     assert [r for r in refs if r() is not None] == []
 
 
-def test_infer_drops_a_deleted_models_plan_later_when_the_twin_is_busy(infer_twin):
+@pytest.mark.parametrize("then", ["new-plan", "new-session"])
+def test_infer_drops_a_deleted_models_plan_later_when_the_twin_is_busy(infer_twin, monkeypatch, then):
     """Collected while another call holds the twin: its session cannot be stopped then, so its
-    plan waits until the next plan is made (the session keeps reading its arrays until stopped)."""
+    plan waits (the session keeps reading its arrays until stopped) until the next plan is made,
+    or the next session starts (another chain, planned already, called once the session left)."""
+    monkeypatch.setattr(infer_twin, "IDLE_S", 0.01)  # the deleted model's session leaves soon
+    other, y = _infer_mlp()
+    if then == "new-session":
+        infer_twin.served(other, y)
+        infer_twin._stop_session()
     model, x = _infer_mlp()
     infer_twin.served(model, x)
     refs = _refs(model)
@@ -1364,7 +1371,8 @@ def test_infer_drops_a_deleted_models_plan_later_when_the_twin_is_busy(infer_twi
         assert refs[1]() is not None and infer_twin._orphans  # kept: its session still runs
     finally:
         twin.release()
-    other, y = _infer_mlp()
+    sessions = infer_twin._state["session"]
     _same(infer_twin.served(other, y), other, y)
+    assert infer_twin._state["session"] > sessions
     gc.collect()
     assert [r for r in refs if r() is not None] == [] and not infer_twin._orphans

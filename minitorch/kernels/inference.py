@@ -116,7 +116,7 @@ _data = attrgetter("data")
 # alive while it is kept, and is dropped when its model is collected; the session's plan is dropped
 # only after its session has stopped, as the session would otherwise go on reading its control
 # block). _orphans: plans of collected models whose session could not be stopped then (the twin
-# was busy): dropped when the next plan is made.
+# was busy): dropped when the next plan is made or the next session starts.
 _orphans: list[Any] = []
 _state: dict[str, Any] = {"owner": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
                           "spell": COOLDOWN_S[0], "good": 0, "streak": 0,
@@ -264,7 +264,7 @@ def _model_collected(ref: weakref.ref) -> None:
     """A planned model was collected (its plan's weak reference calls this): the plan goes, so its
     layers and weights are freed with the model. A plan without the live session goes at once
     (nothing else reads its arrays); the session's plan once its session has stopped, here if the
-    twin is free, else (another call holds it) when the next plan is made."""
+    twin is free, else (another call holds it) when the next plan is made or session starts."""
     for key, plan in list(_plans.items()):  # (at most KEEP_PLANS; a copy: this may run in any call)
         if plan.model is not ref:
             continue
@@ -537,6 +537,8 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     allowed = allowed_cpus()
     if allowed is not None and len(allowed) < 2:  # (taskset to one CPU: the two would share it)
         return None
+    while _orphans:  # (no session runs now: a collected model's plan goes at once)
+        _drop_orphan(_orphans.pop())
     session = _state["session"] = _state["session"] + 1
     args = [plan.ctrl, session, _state["k"], os.getpid(), IDLE_S, current_cpu(), plan.x]  # (this job: here)
     for W, b, relu, out, Wa, *_ in plan.cut:
