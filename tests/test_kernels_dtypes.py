@@ -110,3 +110,11 @@ def test_a_linear_relu_chain_refuses_a_bias_of_another_dtype(kernels, grad, widt
         for _ in range(3):  # (one-row inference makes its plan on the first call)
             with pytest.raises(TypeError, match="Linear: expected one dtype"):
                 model(x)
+
+
+def test_attentions_output_projection_called_alone_refuses_parameters_of_two_dtypes():
+    """``mha.out_proj`` is no registry case (MultiheadAttention checks it with its own)."""
+    proj = mt.MultiheadAttention(4, 2).out_proj
+    proj.bias.data = proj.bias.data.astype(np.float64)
+    with pytest.raises(TypeError, match=r"OutProjection: expected one dtype .*weight float32, bias float64"):
+        proj(np.ones((2, 4), np.float32))
