@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minitorch as mt
-from minitorch.kernels import kernels_enabled, use_kernels
+from minitorch.kernels import embedding as fast_emb
+from minitorch.kernels import grouping, kernels_enabled, use_kernels
 from minitorch.kernels import sequences as fast
 from minitorch.layers import _recurrence as plain
 
@@ -117,12 +118,12 @@ def test_scatter_add_kernel_equals_add_at(V, D, n, float32, seed):
     target = rng.standard_normal((V, D)).astype(dtype)
     expected = target.copy()
     np.add.at(expected, ids, rows)
-    fast.scatter_add_rows(target, ids, rows)
+    fast_emb.scatter_add_rows(target, ids, rows)
     np.testing.assert_array_equal(target, expected)  # repeats added in np.add.at's order: bitwise
     wide = rng.standard_normal((V, D + 1)).astype(dtype)
     strided, expected = wide[:, :D], wide[:, :D].copy()  # a target that is not one block of rows
     np.add.at(expected, ids, rows)
-    fast.scatter_add_rows(strided, ids, rows)
+    fast_emb.scatter_add_rows(strided, ids, rows)
     np.testing.assert_array_equal(strided, expected)
 
 
@@ -137,10 +138,10 @@ def test_runs_keep_positions_in_order_on_every_sort_path(ids, offset, dtype):
     if np.dtype(dtype) == np.int64:
         ids = ids + offset
     high = int(ids.max())
-    np.testing.assert_array_equal(fast._stable_order(ids, high), np.argsort(ids, kind="stable"))
-    grouped = fast._runs(ids, high, 16)
+    np.testing.assert_array_equal(grouping.stable_order(ids, high), np.argsort(ids, kind="stable"))
+    grouped = grouping.runs(ids, high, 16)
     longest = int(np.unique(ids, return_counts=True)[1].max())
-    if longest > fast.MAX_RANKS and longest * 512 > len(ids) * 16:
+    if longest > grouping.MAX_RANKS and longest * 512 > len(ids) * 16:
         assert grouped is None  # the callers use np.add.at
         return
     uniq, positions = grouped
@@ -170,10 +171,10 @@ def test_fresh_scatter_and_lookup_kernels_equal_the_plain_forms(V, D, n, float32
     with plain_only():
         expected = embedding.scatter_rows(V, ids, rows)
         looked_up = embedding.lookup_rows(weight, shaped_ids)
-    got = fast.scatter_rows(V, ids, rows)
+    got = fast_emb.scatter_rows(V, ids, rows)
     assert got.shape == (V, D) and got.dtype == dtype
     np.testing.assert_array_equal(got, expected)  # bitwise (a -0.0 row may stay -0.0: equal)
-    fast_looked_up = fast.lookup_rows(weight, shaped_ids)
+    fast_looked_up = fast_emb.lookup_rows(weight, shaped_ids)
     assert fast_looked_up.shape == looked_up.shape == shaped_ids.shape + (D,)
     assert fast_looked_up.dtype == dtype
     np.testing.assert_array_equal(fast_looked_up, looked_up)
@@ -234,7 +235,7 @@ def test_embedding_gradient_kernels_equal_the_plain_ones_over_steps(id_sets, pad
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("longest", [1, 2, fast.MAX_RANKS, 64, 65, 300])
+@pytest.mark.parametrize("longest", [1, 2, grouping.MAX_RANKS, 64, 65, 300])
 def test_scatter_kernels_equal_add_at_with_ids_repeated_often(longest):
     """One id repeated many times among 2048 (a character-level text): the loop over ranks up to
     n * width / 512 ranks, np.add.at beyond; both equal to the plain form bitwise."""
@@ -244,12 +245,12 @@ def test_scatter_kernels_equal_add_at_with_ids_repeated_often(longest):
     rows = rng.standard_normal((2048, 4, 4)).astype(np.float32)  # width 16
     expected = np.zeros((3000, 4, 4), np.float32)
     np.add.at(expected, ids, rows)
-    assert (fast._runs(ids, int(ids.max()), 16) is None) == (longest > 64)  # 2048 * 16 / 512
-    np.testing.assert_array_equal(fast.scatter_rows(3000, ids, rows), expected)
+    assert (grouping.runs(ids, int(ids.max()), 16) is None) == (longest > 64)  # 2048 * 16 / 512
+    np.testing.assert_array_equal(fast_emb.scatter_rows(3000, ids, rows), expected)
     target = rng.standard_normal((3000, 4, 4)).astype(np.float32)
     added = target.copy()
     np.add.at(added, ids, rows)
-    fast.scatter_add_rows(target, ids, rows)
+    fast_emb.scatter_add_rows(target, ids, rows)
     np.testing.assert_array_equal(target, added)
 
 
@@ -260,19 +261,19 @@ def test_scatter_kernels_treat_ids_out_of_range_as_np_add_at_does():
     for ids in (np.array([-1, 4, 0, -1]), np.array([4, -5, 1, 4])):
         expected = np.zeros((5, 3))
         np.add.at(expected, ids, rows)
-        np.testing.assert_array_equal(fast.scatter_rows(5, ids, rows), expected)
+        np.testing.assert_array_equal(fast_emb.scatter_rows(5, ids, rows), expected)
         target, added = np.ones((5, 3)), np.ones((5, 3))
         np.add.at(added, ids, rows)
-        fast.scatter_add_rows(target, ids, rows)
+        fast_emb.scatter_add_rows(target, ids, rows)
         np.testing.assert_array_equal(target, added)
     mask = np.array([True, False, True, True])  # a boolean index selects rows, as in np.add.at
     expected = np.zeros((4, 3))
     np.add.at(expected, mask, rows[:3])
-    np.testing.assert_array_equal(fast.scatter_rows(4, mask, rows[:3]), expected)
+    np.testing.assert_array_equal(fast_emb.scatter_rows(4, mask, rows[:3]), expected)
     with pytest.raises(IndexError):
-        fast.scatter_rows(4, np.array([0, 4, 1, 1]), rows)
+        fast_emb.scatter_rows(4, np.array([0, 4, 1, 1]), rows)
     with pytest.raises(IndexError):
-        fast.scatter_add_rows(np.zeros((4, 3)), np.array([0, -5, 1, 1]), rows)
+        fast_emb.scatter_add_rows(np.zeros((4, 3)), np.array([0, -5, 1, 1]), rows)
 
 
 def test_fresh_scatter_takes_rows_of_any_layout():
@@ -282,7 +283,7 @@ def test_fresh_scatter_takes_rows_of_any_layout():
     for rows in (wide[:, :3], wide[:, ::2], np.asfortranarray(wide[:, :3]), wide[::-1, :3]):
         expected = np.zeros((5,) + rows.shape[1:])
         np.add.at(expected, ids, rows)
-        np.testing.assert_array_equal(fast.scatter_rows(5, ids, rows), expected)
+        np.testing.assert_array_equal(fast_emb.scatter_rows(5, ids, rows), expected)
 
 
 @pytest.mark.parametrize("padding_idx", [None, 0, -1])
@@ -296,7 +297,7 @@ def test_embedding_of_the_benchmark_size_equals_the_plain_gradient(padding_idx):
     rng.shuffle(ids)
     ids = ids.reshape(32, 64)
     dys = [rng.standard_normal((32, 64, 64)).astype(np.float32) for _ in range(2)]
-    assert fast._runs_in_range(ids.reshape(-1), 10000, dys[0].reshape(-1, 64)) is not None
+    assert fast_emb._runs_in_range(ids.reshape(-1), 10000, dys[0].reshape(-1, 64)) is not None
 
     def gradients():
         mt.manual_seed(0)

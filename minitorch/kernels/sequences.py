@@ -1,6 +1,6 @@
 """Kernels of the sequence family: the recurrent layers' input projection and the LSTM time loops
-(``minitorch/layers/_recurrence.py``) and Embedding's lookup and scatter-add
-(``minitorch/layers/embedding.py``); same signatures, same results to rounding, fewer passes.
+(``minitorch/layers/_recurrence.py``); same signatures, same results to rounding, fewer passes.
+(Embedding's kernels: ``kernels/embedding.py``.)
 With 2+ threads a large LSTM loop runs half of its batch in the kernels' twin process
 (``kernels/twin.py``), bitwise as in one process (see ``_cut``).
 
@@ -25,7 +25,6 @@ import numpy as np
 
 from minitorch.kernels import twin
 from minitorch.kernels.pool import empty as _empty
-from minitorch.kernels.zeros import zeros as _zeros
 
 # OpenBLAS (the BLAS of NumPy's Linux and Windows wheels) runs a row-major float32 product with
 # M * N * K <= 2 * 350 * 512 through its direct AVX-512 kernel (no packing, one thread) whatever its
@@ -318,158 +317,3 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
     finally:
         twin.release()
     return da_all, da_all, dh0, dc0
-
-
-def lookup_rows(weight, ids):
-    """Kernel of ``embedding.lookup_rows`` (same formula: y = weight[ids]).
-
-    Saves: ``np.take(weight, ids, axis=0)`` copies whole rows in one loop; fancy indexing sets up
-    NumPy's general advanced-indexing machinery for the same copy. (``out=`` into a reused buffer was
-    tried and is slower: take then buffers its output.) Returns a fresh array, as the plain form does
-    for array ids.
-    """
-    return np.take(weight, ids, axis=0)
-
-
-MAX_RANKS = 8  # up to this many occurrences of one id, a loop over ranks beats np.add.at; beyond,
-# up to n * width / 512 of n ids of width elements (a rank's few NumPy calls against np.add.at's
-# per-row cost, which grows with the row's width)
-
-
-def _stable_order(a: np.ndarray, high: int) -> np.ndarray:
-    """np.argsort(a, kind="stable") for a 1-D array of integers in [0, high]: equal values keep their
-    positions' order.
-
-    Values below 2**8 or 2**16 are sorted as uint8 or uint16, for which NumPy's stable sort is a
-    radix sort (one or two linear passes) instead of a merge sort; wider values sort the keys
-    (a << b) | position, b = bits of len(a) (no two equal, so any sort is stable), and keys that
-    could overflow int64 use argsort itself.
-    """
-    if high < 1 << 16:
-        return np.argsort(a.astype(np.uint8 if high < 1 << 8 else np.uint16), kind="stable")
-    n = len(a)
-    bits = n.bit_length()
-    if high >= 1 << (62 - bits):
-        return np.argsort(a, kind="stable")
-    key = a.astype(np.int64)
-    key <<= bits
-    key |= np.arange(n)
-    key.sort()
-    key &= (1 << bits) - 1
-    return key
-
-
-def _runs(ids: np.ndarray, high: int, width: int) -> tuple[np.ndarray, list[np.ndarray]] | None:
-    """The occurrences of 1-D integer ids in [0, high] (len >= 1) grouped by rank, from one stable sort:
-    (uniq, positions), or None if one id occurs more than ``MAX_RANKS`` times and more than
-    n * width / 512 times, width = elements per row (the callers then use ``np.add.at``).
-
-    uniq          the distinct ids, the most frequent first (ties: ascending id)
-    positions[r]  the positions of the (r+1)-th occurrences of uniq[:len(positions[r])]: positions[0]
-                  every id's first occurrence, positions[1] the second occurrences (of the ids that
-                  have one: a prefix of uniq, since the most frequent come first), ...
-    No id repeats within a rank, and an id's occurrences come rank by rank in the order of their
-    positions, the order in which ``np.add.at`` adds them.
-    """
-    n = len(ids)
-    order = _stable_order(ids, high)
-    sorted_ids = ids[order]
-    first = np.empty(n, dtype=bool)  # where a run of equal sorted ids starts
-    first[0] = True
-    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
-    starts = first.nonzero()[0]
-    if len(starts) == n:
-        return sorted_ids, [order]
-    lengths = np.empty(len(starts), dtype=starts.dtype)  # occurrences of each distinct id
-    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
-    lengths[-1] = n - starts[-1]
-    longest = int(lengths.max())
-    if longest > MAX_RANKS and longest * 512 > n * width:
-        return None  # one vectorised update per rank would cost more than np.add.at's per-row ones
-    starts = starts[_stable_order(longest - lengths, longest)]  # the runs, the longest first
-    at_least = np.bincount(lengths).tolist()  # ids with exactly L occurrences, L = 0 ... longest
-    for length in range(longest - 1, 0, -1):  # ... with at least L occurrences
-        at_least[length] += at_least[length + 1]
-    positions = [order[starts]]
-    for rank in range(1, longest):
-        positions.append(order[starts[:at_least[rank + 1]] + rank])
-    return sorted_ids[starts], positions
-
-
-def _runs_in_range(ids: np.ndarray, num_rows: int,
-                   rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]] | None:
-    """``_runs`` of 1-D integer ids (len >= 1) in [0, num_rows) for rows of ``rows``' width; None for
-    other ids (np.add.at's own rules: negative ids wrap, booleans select) or very frequent repeats."""
-    if ids.dtype.kind not in "iu":
-        return None
-    low, high = int(ids.min()), int(ids.max())
-    if low < 0 or high >= num_rows:
-        return None
-    return _runs(ids, high, rows[0].size if rows.ndim > 1 else 1)
-
-
-def _rows_of(a):
-    """a's rows as single items of row-size bytes (a view) when a is one C-contiguous block, else a:
-    fancy indexing then copies each row as one item instead of walking it element by element."""
-    if a.ndim < 2 or not a.flags.c_contiguous or a.size == 0:
-        return a
-    return a.reshape(len(a), -1).view(np.dtype((np.void, a[0].nbytes))).reshape(len(a))
-
-
-def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Kernel of ``embedding.scatter_rows`` (same formula: zeros (num_rows, dim), then
-    out[ids[k]] += rows[k] for every k, repeated ids adding up).
-
-    Saves: the gather of zeros and the add for every row, and all but two passes over the large
-    array. Each distinct id's sum is built first in a compact (distinct ids, dim) array that stays
-    in cache (the ids most frequent first, see ``_runs``): the first occurrences gathered, then one
-    contiguous ``+=`` per rank of repeats (all second occurrences into a prefix of the sums, all
-    third into a shorter prefix, ...). Then the zero fill (after the small work: the fill evicts the
-    cache) and one scatter of the sums, each row moved as one item. Equal to the plain form to the
-    bit up to the sign of a zero (the plain form adds the first row to +0.0; the values are equal),
-    because each id's rows are added in the order of their positions, as ``np.add.at`` adds them.
-    Ids outside [0, num_rows) and ids repeated very often (see ``_runs``) get the plain form.
-    The gradient is always a fresh array of zeros: recycling the last one would save its zero
-    fill, but rows written into it in place by other code since could not be ruled out without
-    reading all of it. With 2+ threads it is made ahead on the other core (``kernels/zeros.py``),
-    which keeps the fill's writes out of this core's cache; else ``np.zeros`` here.
-    """
-    if not len(ids):
-        return np.zeros((num_rows,) + rows.shape[1:], dtype=rows.dtype)
-    grouped = _runs_in_range(ids, num_rows, rows)
-    if grouped is None:  # ids repeated very often (a character-level text) or out of range: plain
-        out = _zeros((num_rows,) + rows.shape[1:], rows.dtype)
-        np.add.at(out, ids, rows)
-        return out
-    uniq, positions = grouped
-    sums = np.take(rows, positions[0], axis=0)
-    for pos in positions[1:]:  # rank r adds to the ids with more than r occurrences: a prefix
-        sums[:len(pos)] += np.take(rows, pos, axis=0)
-    out = _zeros((num_rows,) + rows.shape[1:], rows.dtype)
-    into, source = _rows_of(out), _rows_of(sums)
-    if into.dtype != source.dtype:  # rows of no elements: element-wise
-        into, source = out, sums
-    into[uniq] = source
-    return out
-
-
-def scatter_add_rows(target: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
-    """Kernel of ``embedding.scatter_add_rows`` (same formula: target[ids[k]] += rows[k] for every k,
-    repeated ids adding up; the plain form is ``np.add.at(target, ids, rows)``).
-
-    Saves: ``np.add.at`` handles one row at a time. Here the occurrences are grouped by rank (one
-    sort, see ``_runs``): rank 0 is every id's first occurrence, rank 1 its second, ... Within a rank
-    no id repeats, so ``target[ids_r] += rows_r`` is an ordinary buffered gather-add-scatter: one
-    vectorised update per rank (a handful with 30 % repeated ids) instead of one small update per
-    row. Equal to ``np.add.at`` bitwise (repeats are added in the order of their positions). Ids
-    outside [0, len(target)) and ids repeated very often get ``np.add.at`` itself.
-    """
-    if not len(ids):
-        return
-    grouped = _runs_in_range(ids, len(target), rows)
-    if grouped is None:  # ids repeated very often or out of range (negative ones wrap): plain
-        np.add.at(target, ids, rows)
-        return
-    uniq, positions = grouped
-    for pos in positions:  # within a rank no id repeats: a buffered += is exact
-        target[uniq[:len(pos)]] += np.take(rows, pos, axis=0)

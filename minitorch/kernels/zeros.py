@@ -1,6 +1,6 @@
 """Fresh zero arrays made ahead on another core, for kernels whose result starts as zeros.
 
-A gradient that starts as ``np.zeros`` (Embedding's scatter-add, ``kernels/sequences.py``) costs a
+A gradient that starts as ``np.zeros`` (Embedding's scatter-add, ``kernels/embedding.py``) costs a
 pass of writes over a large array on the caller's core (for Embedding(10000, 64) a third of its
 backward). ``zeros`` returns a fresh zero array made earlier by a background thread, which runs on
 the other core, and asks the thread for the next ones. Nothing else ever saw the array: it is as

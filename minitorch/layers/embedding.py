@@ -6,8 +6,8 @@ import numpy as np
 
 from minitorch.checks import check_positive_int
 from minitorch.dtypes import get_default_dtype
+from minitorch.kernels import embedding as fast
 from minitorch.kernels import kernels_enabled
-from minitorch.kernels import sequences as fast
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 

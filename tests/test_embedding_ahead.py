@@ -1,0 +1,269 @@
+"""Embedding training with the twin grouping ids and zero-filling gradients ahead
+(minitorch/kernels/embedding_ahead.py): every gradient the session touches equals the plain formula
+(zeros, then np.add.at) bitwise, whatever the user does between forward and backward."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+from minitorch.kernels import embedding_ahead as ahead
+from minitorch.kernels import twin
+from minitorch.kernels.embedding_twin import ALIVE, STOP
+
+
+@pytest.fixture
+def session(monkeypatch):
+    """Kernels on, the twin allowed, sessions that stay 1 s without a job and a backward that waits
+    for the twin's grouping up to 5 s (a busy machine then delays the twin but never sends the work
+    back to the caller, so the test sees the twin's numbers). The session is stopped at the end."""
+    if twin._state["dead"] or not ahead._X86:
+        pytest.skip("the sessions need the twin (Linux) on x86-64")
+    monkeypatch.setattr(twin, "available", lambda: True)
+    monkeypatch.setattr(ahead, "IDLE_S", 1.0)
+    monkeypatch.setattr(ahead, "WAIT_S", 5.0)
+    monkeypatch.setitem(ahead._state, "backoff", 0.0)
+    monkeypatch.setitem(ahead._state, "spell", ahead.SPELL_S[0])
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(True)
+    yield ahead
+    mt.kernels.use_kernels(before)
+    _stop()
+
+
+def _stop() -> None:
+    job, plan = ahead._state["job"], ahead._state["plan"]
+    if job is not None and not job.done:
+        plan.ctrl[STOP] = 1
+        ahead._collect(job)
+    ahead._state.update(job=None, plan=None, streak=0)
+
+
+def _expected(emb: mt.Embedding, ids: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """The plain formula: zeros, then np.add.at of every non-padding position's row."""
+    flat, rows = ids.reshape(-1), dy.reshape(-1, emb.embedding_dim)
+    if emb.padding_idx is not None:
+        keep = flat != emb.padding_idx
+        flat, rows = flat[keep], rows[keep]
+    out = np.zeros(emb.weight.data.shape, emb.weight.data.dtype)
+    np.add.at(out, flat, rows)
+    return out
+
+
+def _step(emb: mt.Embedding, ids: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    emb.zero_grad()
+    emb(ids)
+    emb.backward(dy)
+    return emb.weight.grad
+
+
+def _served_step(emb: mt.Embedding, ids: np.ndarray, dy: np.ndarray, tries: int = 2000) -> np.ndarray:
+    """Steps until one backward used the twin's grouping; that step's gradient."""
+    for _ in range(tries):
+        before = ahead._state["served"]
+        grad = _step(emb, ids, dy)
+        if ahead._state["served"] > before:
+            return grad
+    raise AssertionError("no backward used the twin's grouping")
+
+
+def _data(rng, vocab, shape, dim, dtype, id_dtype=np.int64, repeated=0.3):
+    n = int(np.prod(shape))
+    distinct = rng.choice(vocab, max(1, int(n * (1 - repeated))), replace=False)
+    ids = np.concatenate([distinct, rng.choice(distinct, n - len(distinct))])
+    rng.shuffle(ids)
+    return ids.reshape(shape).astype(id_dtype), rng.standard_normal(shape + (dim,)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("id_dtype", [np.int64, np.int32, np.uint16])
+@pytest.mark.parametrize("padding_idx", [None, 3])
+def test_gradients_of_a_session_equal_the_plain_formula(session, dtype, id_dtype, padding_idx):
+    """Served gradients (the twin's grouping and zero fill) equal zeros + np.add.at bitwise, step
+    after step, the ids changing every step (padding rows are left out: grouped here)."""
+    rng = np.random.default_rng(0)
+    mt.manual_seed(0)
+    mt.set_default_dtype(dtype)  # (restored by the suite's fixture)
+    emb = mt.Embedding(500, 16, padding_idx=padding_idx)
+    ids, dy = _data(rng, 500, (12, 8), 16, dtype, id_dtype)
+    if padding_idx is None:
+        np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))
+    else:
+        _step(emb, ids, dy)
+    for _ in range(20):
+        ids, dy = _data(rng, 500, (12, 8), 16, dtype, id_dtype)
+        grad = _step(emb, ids, dy)
+        assert grad.dtype == dtype
+        np.testing.assert_array_equal(grad, _expected(emb, ids, dy))
+
+
+def test_ids_changed_in_place_after_the_forward_are_grouped_here(session):
+    """The backward reads the ids as they are then (the plain layer's cache is the same array): ids
+    changed in place after a forward whose ids the twin grouped are not served the stale grouping."""
+    rng = np.random.default_rng(1)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (10, 6), 8, np.float32)
+    _served_step(emb, ids, dy)
+    for k in range(10):
+        emb.zero_grad()
+        emb(ids)
+        ids[k % 10, 0] = (ids[k % 10, 0] + 1) % 300
+        before = ahead._state["served"]
+        emb.backward(dy)
+        assert ahead._state["served"] == before
+        np.testing.assert_array_equal(emb.weight.grad, _expected(emb, ids, dy))
+
+
+def test_two_embeddings_in_turn(session):
+    """Two layers of one shape, forwards then backwards in reverse order: a job posted for the second
+    forward is never taken as the first's grouping."""
+    rng = np.random.default_rng(2)
+    a, b = mt.Embedding(400, 8), mt.Embedding(400, 8)
+    ids_a, dy_a = _data(rng, 400, (9, 7), 8, np.float32)
+    ids_b, dy_b = _data(rng, 400, (9, 7), 8, np.float32)
+    _served_step(a, ids_a, dy_a)
+    for _ in range(30):
+        a.zero_grad()
+        b.zero_grad()
+        a(ids_a)
+        b(ids_b)
+        b.backward(dy_b)
+        a.backward(dy_a)
+        np.testing.assert_array_equal(a.weight.grad, _expected(a, ids_a, dy_a))
+        np.testing.assert_array_equal(b.weight.grad, _expected(b, ids_b, dy_b))
+
+
+def test_gradients_a_user_keeps_are_never_filled_again(session):
+    """Gradients kept after zero_grad (their shared arrays still referenced) keep their values while
+    the session fills arrays for later steps."""
+    rng = np.random.default_rng(3)
+    emb = mt.Embedding(200, 8)
+    kept = []
+    ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    for _ in range(3 * ahead.ARRAYS):
+        ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+        kept.append((_step(emb, ids, dy), _expected(emb, ids, dy)))
+        _step(emb, ids, dy)  # (a step whose gradient is dropped: its array is filled again)
+    for grad, expected in kept:
+        np.testing.assert_array_equal(grad, expected)
+    assert any(twin.shares(grad) for grad, _ in kept)  # (the session's arrays were among them)
+
+
+def test_heavy_repeats_and_a_larger_batch(session):
+    """A character-level batch (the twin leaves np.add.at's case to the caller), then more ids than
+    the session's arrays hold (a new session): both equal the plain formula."""
+    rng = np.random.default_rng(4)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    letters = rng.integers(0, 3, (40, 8))
+    dy_letters = rng.standard_normal((40, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(_step(emb, letters, dy_letters), _expected(emb, letters, dy_letters))
+    big, dy_big = _data(rng, 300, (16, 16), 8, np.float32)
+    np.testing.assert_array_equal(_served_step(emb, big, dy_big), _expected(emb, big, dy_big))
+
+
+def test_a_killed_twin_leaves_every_gradient_right(session, kill_twin, monkeypatch):
+    rng = np.random.default_rng(5)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    kill_twin()
+    monkeypatch.setattr(ahead, "WAIT_S", 0.01)  # (the dead twin's job is noticed on the first miss)
+    for _ in range(20):
+        ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+        np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
+
+
+def test_another_task_stops_the_session_and_holds_off_the_next(session):
+    """A task sent to the twin (an LSTM's loop) stops the session; no new one starts for BACKOFF_S,
+    and the gradients stay right."""
+    rng = np.random.default_rng(6)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    job = ahead._state["job"]
+    assert twin.acquire()
+    try:
+        twin.run(twin.noop).wait()
+    finally:
+        twin.release()
+    assert job.done and ahead._state["backoff"] > 0
+    session_count = ahead._state["session"]
+    for _ in range(3 * ahead.STREAK):
+        ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+        np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
+    assert ahead._state["session"] == session_count
+
+
+def test_a_forked_child_trains_without_a_session(session):
+    """A child forked during a session has no session; its gradients are right, and its writes stay
+    in its own memory (the parent's kept gradient, a shared array, is unchanged)."""
+    rng = np.random.default_rng(7)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    kept = _served_step(emb, ids, dy)
+    kept_copy = kept.copy()
+    assert twin.shares(kept) or ahead._state["plan"] is not None
+
+    def child() -> bool:
+        ok = ahead._state["plan"] is None
+        for _ in range(2 * ahead.STREAK):
+            new_ids, new_dy = _data(rng, 300, (8, 8), 8, np.float32)
+            ok = ok and np.array_equal(_step(emb, new_ids, new_dy), _expected(emb, new_ids, new_dy))
+        kept[...] = 7.0
+        return ok
+
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, b"1" if child() else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    reply = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert reply == b"1"
+    np.testing.assert_array_equal(kept, kept_copy)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
+
+
+def test_no_session_with_one_thread(monkeypatch):
+    """With one BLAS thread (no twin) the Embedding never starts a session."""
+    monkeypatch.setattr(twin, "available", lambda: False)
+    monkeypatch.setitem(ahead._state, "backoff", 0.0)
+    _stop()
+    sessions = ahead._state["session"]
+    rng = np.random.default_rng(8)
+    emb = mt.Embedding(300, 8)
+    for _ in range(3 * ahead.STREAK):
+        ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+        np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
+    assert ahead._state["session"] == sessions and ahead._state["job"] is None
+
+
+def test_a_session_leaves_after_its_idle_time(session, monkeypatch):
+    """Without a job for IDLE_S the twin leaves the session (its core is free again)."""
+    monkeypatch.setattr(ahead, "IDLE_S", 0.05)
+    rng = np.random.default_rng(9)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    plan, job = ahead._state["plan"], ahead._state["job"]
+    deadline = time.monotonic() + 5.0
+    while plan.flags[ALIVE] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert plan.flags[ALIVE] == 0 and plan.flags[STOP] == 0
+    ahead._collect(job)
+    assert job.done
