@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from leaks import LEAK_EVERY_SETTING
 
 import minitorch as mt
 from tools.docblocks import ROOT, make_sybil, markdown_pages, output_mismatch
@@ -148,20 +149,7 @@ def test_the_nav_drops_pages_not_written_yet_and_lists_pages_it_forgot(tmp_path)
     assert on_config(config)["nav"] == [{"Home": "index.md"}, {"Part": [{"A": "a.md"}]}, {"More": ["new.md"]}]
 
 
-LEAKING_PAGE = """```python
-import numpy as np
-import torch
-
-import minitorch as mt
-
-mt.set_default_dtype(np.float64)
-mt.kernels.use_kernels(not mt.kernels.kernels_enabled())
-mt.set_num_threads(1)
-mt.no_grad().__enter__()  # never exited
-torch.set_default_dtype(torch.float64)
-mt.manual_seed(123)
-```
-"""
+LEAKING_PAGE = f"```python\n{LEAK_EVERY_SETTING}```\n"
 
 LOOKING_PAGE = """```python
 import torch
