@@ -4,17 +4,16 @@
 
 from __future__ import annotations
 
-import os
 import time
-import warnings
 
 import numpy as np
 import pytest
+from forking import in_forked_child
 
 import minitorch as mt
 from minitorch.kernels import embedding_ahead as ahead
 from minitorch.kernels import twin
-from minitorch.kernels.embedding_twin import ALIVE, STOP
+from minitorch.kernels.twin_session import ALIVE, STOP
 
 
 @pytest.fixture
@@ -220,20 +219,7 @@ def test_a_forked_child_trains_without_a_session(session):
         kept[...] = 7.0
         return ok
 
-    read, write = os.pipe()
-    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:
-        try:
-            os.write(write, b"1" if child() else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    reply = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert reply == b"1"
+    assert in_forked_child(child)
     np.testing.assert_array_equal(kept, kept_copy)
     ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
     np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))

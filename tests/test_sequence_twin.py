@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from forking import in_forked_child
 
 import minitorch as mt
 from minitorch.kernels import sequences as fast
@@ -188,24 +189,6 @@ def test_no_twin_with_one_thread(monkeypatch):
         mt.set_num_threads(saved)
 
 
-def _in_forked_child(check) -> bool:
-    """check() run in a forked child (which then exits): its answer, through a pipe."""
-    read, write = os.pipe()
-    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:
-        try:
-            os.write(write, b"1" if check() else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    reply = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    return reply == b"1"
-
-
 def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(twin_jobs):
     """Shared buffers stay shared across a fork: a child reusing them would write into its parent's."""
     _loops(_case(3, 32, 128, np.float32))  # a twin and shared buffers exist now
@@ -215,7 +198,7 @@ def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(twin_jobs
         ok = not twin._buffers and twin._state["sock"] is None and not twin.shares(a)
         return ok and twin.empty((3, 4), np.float32).ctypes.data != a.ctypes.data
 
-    assert _in_forked_child(child) and twin.shares(a)
+    assert in_forked_child(child) and twin.shares(a)
 
 
 def test_a_forked_child_writes_into_none_of_its_parents_shared_arrays(twin_jobs):
@@ -235,7 +218,7 @@ def test_a_forked_child_writes_into_none_of_its_parents_shared_arrays(twin_jobs)
             b[...] = 7.0
         return same
 
-    assert _in_forked_child(child)
+    assert in_forked_child(child)
     for b, k in zip(arrays, kept, strict=True):
         np.testing.assert_array_equal(b, k)
 
@@ -267,7 +250,7 @@ def test_a_child_forked_by_another_thread_while_the_twin_is_forked_shares_nothin
             c_n[...] = 7.0  # in the child's own memory
             return True
 
-        assert _in_forked_child(child)
+        assert in_forked_child(child)
     finally:
         leave.set()
         forking.join()

@@ -51,21 +51,8 @@ from typing import Any
 import numpy as np
 
 from minitorch.kernels import twin
-from minitorch.kernels.embedding_twin import (
-    ALIVE,
-    COUNT,
-    FILL,
-    GROUPED,
-    RANKS,
-    READY,
-    REQ,
-    ROWS,
-    STOP,
-    UNIQ,
-    WIDTH,
-    serve,
-)
-from minitorch.kernels.inference_twin import allowed_cpus, current_cpu
+from minitorch.kernels.embedding_twin import COUNT, FILL, GROUPED, RANKS, READY, ROWS, UNIQ, WIDTH, serve
+from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
 STREAK = 8  # backwards in a row, each within IDLE_S of the last, before a session starts

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import initial_states
 from minitorch.module import Module, Parameter
@@ -214,7 +214,7 @@ class RNNBase(Module):
     def _check_inputs(self, input: Any, hx: Any) -> tuple[np.ndarray, tuple, bool]:
         """x as (L, N, in) in the parameters' dtype, (h0, c0 or None) as (D * layers, N, H); batched."""
         who, H = type(self).__name__, self.hidden_size
-        dtype = self.weight_ih_l0.data.dtype
+        dtype = parameter_dtype(self)  # TypeError if the weights' dtypes differ (as torch)
         x = as_floating(input, who)
         layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[-2 if x.ndim == 2 else 0] == 0:
