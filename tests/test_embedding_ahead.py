@@ -13,7 +13,7 @@ from forking import in_forked_child
 import minitorch as mt
 from minitorch.kernels import embedding_ahead as ahead
 from minitorch.kernels import twin
-from minitorch.kernels.twin_session import ALIVE, STOP
+from minitorch.kernels.twin_session import ALIVE, REQ, STOP
 
 
 @pytest.fixture
@@ -214,6 +214,27 @@ def test_another_task_stops_the_session_and_holds_off_the_next(session):
         ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
         np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
     assert ahead._state["session"] == session_count
+
+
+def test_a_job_the_last_session_left_untaken_blocks_nothing(session, monkeypatch):
+    """A session stopped right after a forward posted its ids leaves that job untaken; the next
+    session of the same arrays is served all the same."""
+    monkeypatch.setattr(ahead, "BACKOFF_S", 0.0)
+    rng = np.random.default_rng(11)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    plan = ahead._state["plan"]
+    assert twin.acquire()
+    try:
+        twin.run(twin.noop).wait()  # stops the session
+    finally:
+        twin.release()
+    plan.ctrl[REQ] += 1  # as if a forward had posted as the session left
+    monkeypatch.setitem(ahead._state, "backoff", 0.0)
+    monkeypatch.setitem(ahead._state, "served_at_start", ahead._state["served"] - ahead.SHORT)
+    np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))
+    assert ahead._state["plan"] is plan
 
 
 def test_a_forked_child_trains_without_a_session(session):

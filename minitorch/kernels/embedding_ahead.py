@@ -284,7 +284,8 @@ def _start(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
         if plan is None or not _fits(plan, num_rows, n, width, dtype):
             plan = _state["plan"] = _Plan(num_rows, width, dtype, 1 << (n - 1).bit_length())
         session = _state["session"] = _state["session"] + 1
-        plan.ctrl[STOP] = 0
+        plan.ctrl[STOP] = 0  # (no session reads the block now)
+        plan.ctrl[GROUPED] = plan.ctrl[REQ]  # a job the last session left untaken blocks no post
         plan.posted = 0
         job = twin.run(serve, plan.ctrl, session, os.getpid(), IDLE_S, current_cpu(), plan.ids, plan.uniq,
                        plan.positions, plan.lengths, *plan.buffers)
