@@ -76,6 +76,8 @@ def _sole_count() -> int:
     0 if at that count an array held once more is taken too (then nothing is ever reused)."""
     alone, held = [np.empty(0)], [np.empty(0)]
     holder = held[0]  # the one reference more that must keep held[0] out of reuse
+    for _ in range(64):  # read as in use: after the interpreter has specialised _free's bytecode
+        _free(held, 0)
     for sole in range(1, 8):
         if _free(alone, sole) is not None:
             return sole if _free(held, sole) is None and holder is held[0] else 0
