@@ -46,7 +46,8 @@ def reuse_or_make(pool: dict[Key, list[np.ndarray]], key: Key, make: Callable[[]
     """The pool's rule, for any pool of arrays by (shape, dtype): an array of ``pool[key]`` that
     nothing but the pool references, else ``make()`` (kept if the key holds fewer than 6); at most
     16 keys, the least recently asked-for dropped first. Locked: callers in several threads (the
-    twin's shared arrays are made from any thread) never share an array or break the pool's order."""
+    twin's shared arrays are made from any thread) never share an array or break the pool's order.
+    ``make()`` runs outside the lock (a shared buffer's system calls hold up no other caller)."""
     with _POOL_LOCK:
         if not _sole:
             _sole.append(_sole_count())
@@ -55,11 +56,13 @@ def reuse_or_make(pool: dict[Key, list[np.ndarray]], key: Key, make: Callable[[]
         while len(pool) > _POOL_SHAPES:
             del pool[next(iter(pool))]
         array = _free(arrays, _sole[0])
-        if array is None:
-            array = make()
-            if len(arrays) < _POOL_PER_SHAPE:
-                arrays.append(array)
-        return array
+        if array is not None:
+            return array
+    array = make()
+    with _POOL_LOCK:
+        if len(arrays) < _POOL_PER_SHAPE:
+            arrays.append(array)
+    return array
 
 
 def _free(arrays: list[np.ndarray], sole: int) -> np.ndarray | None:
