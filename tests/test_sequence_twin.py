@@ -257,6 +257,39 @@ def test_a_child_forked_by_another_thread_while_the_twin_is_forked_shares_nothin
     np.testing.assert_array_equal(c_n, kept)
 
 
+def test_a_child_that_cannot_make_a_buffer_private_never_shares_it(twin_jobs, monkeypatch):
+    """A forked child that cannot copy a shared buffer into private memory (no memory for the copy)
+    exits at once (status 70) rather than run on sharing it: an error raised in an at-fork handler
+    is only printed, and the child ran on with the buffer shared, its writes reaching the parent's
+    array."""
+    xw, h0, c0, W_hh, *_ = _case(3, 32, 128, np.float32)
+    _, c_n, _ = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    assert twin.shares(c_n)
+    kept = c_n.copy()
+
+    def no_memory(*args):
+        raise MemoryError
+
+    refusing = types.SimpleNamespace(**{**vars(twin.ctypes), "string_at": no_memory})
+    monkeypatch.setattr(twin, "ctypes", refusing)
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        try:
+            c_n[...] = 7.0
+            os.write(write, b"1")
+        finally:
+            os._exit(0)
+    os.close(write)
+    reply = os.read(read, 1)
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    np.testing.assert_array_equal(c_n, kept)
+    assert reply == b"" and os.waitstatus_to_exitcode(status) == 70
+
+
 def _write_after(a, value, delay):
     """A twin task: a[...] = value after ``delay`` seconds."""
     time.sleep(delay)

@@ -77,9 +77,12 @@ def _reset_after_fork() -> None:
     global _lock
     if not _forking_the_twin():
         freed = set(_freed)
-        for buffer_id, (start, nbytes) in _buffers.items():
-            if buffer_id not in freed:  # a freed buffer's memory is unmapped already
-                _make_private(start, nbytes)
+        try:
+            for buffer_id, (start, nbytes) in _buffers.items():
+                if buffer_id not in freed:  # a freed buffer's memory is unmapped already
+                    _make_private(start, nbytes)
+        except BaseException:  # (no memory for the copy): an at-fork handler's error is only printed,
+            _shared_after_fork()  # and the child would run on sharing the buffer with its parent
     _state.update(sock=None, pid=None, pending=None)
     _lock = threading.Lock()
     _pool.clear()
@@ -105,10 +108,16 @@ def _make_private(start: int, nbytes: int) -> None:
     saved = ctypes.string_at(start, nbytes)
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10  # MAP_FIXED: over the shared mapping
     got = _libc[0].mmap(start, length, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
-    if got != start:  # staying shared would be a silent error (parent and child writing one array)
-        os.write(2, b"minitorch: could not make the twin's shared buffers private after fork\n")
-        os._exit(70)
+    if got != start:
+        _shared_after_fork()
     ctypes.memmove(start, saved, nbytes)
+
+
+def _shared_after_fork() -> None:
+    """The forked child exits (status 70): staying shared would be a silent error (parent and child
+    writing one array)."""
+    os.write(2, b"minitorch: could not make the twin's shared buffers private after fork\n")
+    os._exit(70)
 
 
 def _forget_pool_after_fork() -> None:
