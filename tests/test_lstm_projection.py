@@ -275,3 +275,17 @@ def test_torch_refuses_what_we_refuse():
     torch.nn.LSTM(3, 4, proj_size=3)
     mt.LSTM(3, 4, proj_size=3)
 
+
+
+def test_empty_batch_gives_torchs_shapes():
+    m = mt.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)
+    t = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)
+    out, (h, c) = m(np.zeros((5, 0, 3)))
+    out_t, (h_t, c_t) = t(torch.zeros(5, 0, 3))
+    assert [out.shape, h.shape, c.shape] == [tuple(out_t.shape), tuple(h_t.shape), tuple(c_t.shape)]
+    assert m.backward(np.zeros((5, 0, 4), np.float32)).shape == (5, 0, 3)
+
+
+def test_onnx_export_declines_by_name(tmp_path):
+    with pytest.raises(TypeError, match="no ONNX form for LSTM"):
+        mt.onnx.export(mt.Sequential(mt.LSTM(3, 4, proj_size=2)), tmp_path / "m.onnx", input_shape=(5, 2, 3))
