@@ -251,7 +251,7 @@ def test_backward_checks_the_state_gradients_shapes():
 
 @pytest.mark.parametrize("make, error, match", [
     (lambda: mt.LSTM(3, 4, proj_size=-1), ValueError,
-     r"^LSTM: proj_size must be a non-negative integer \(0 disables the projection\), got -1$"),
+     r"^LSTM: proj_size must be a non-negative integer, got -1$"),
     (lambda: mt.LSTM(3, 4, proj_size=4), ValueError,
      r"^LSTM: proj_size must be smaller than hidden_size=4, got proj_size=4$"),
     (lambda: mt.LSTM(3, 4, proj_size=7), ValueError, "smaller than hidden_size=4"),

@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
+from minitorch.checks import (
+    check_bool,
+    check_choice,
+    check_nonnegative_int,
+    check_number,
+    check_positive_int,
+)
 from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import initial_states
@@ -96,15 +102,13 @@ class RNNBase(Module):
         return self.proj_size if self.proj_size > 0 else self.hidden_size
 
     def _check_proj_size(self, proj_size: Any) -> int:
-        """proj_size as an int in [0, hidden_size); only LSTM has projections (the others pass 0)."""
+        """proj_size as an int in [0, hidden_size), as torch (only LSTM has projections; others pass 0)."""
         who = type(self).__name__
-        if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)) or proj_size < 0:
-            raise ValueError(f"{who}: proj_size must be a non-negative integer (0 disables the projection), "
-                             f"got {proj_size!r}")
+        proj_size = check_nonnegative_int(proj_size, who, "proj_size")  # 0: no projection
         if proj_size >= self.hidden_size:
             raise ValueError(f"{who}: proj_size must be smaller than hidden_size={self.hidden_size}, "
                              f"got proj_size={proj_size}")
-        return int(proj_size)
+        return proj_size
 
     def _loop(self) -> tuple[Any, Any]:
         """(forward, backward) of this kind's time loop (see _recurrence.py)."""
@@ -179,8 +183,8 @@ class RNNBase(Module):
                 dhs = dhs if d == 0 else dhs[::-1]
                 dc_last = None if self.GATES != 4 else dc_n[j]
                 projection = () if W_hr is None else (W_hr.data,)
-                dxw, dhw, dh0[j], dc_first, *dW_hr = loop_backward(dhs, dh_n[j], dc_last, cache, W_hh.data,
-                                                                   *projection)
+                back = loop_backward(dhs, dh_n[j], dc_last, cache, W_hh.data, *projection)
+                dxw, dhw, dh0[j], dc_first = back[:4]  # + dW_hr with projections
                 if dc_first is not None:
                     dc0[j] = dc_first
                 # w.r.t. parameters: one product each over all L * N steps
@@ -192,7 +196,7 @@ class RNNBase(Module):
                     b_ih.accumulate_grad(db_ih)  # RNN, LSTM: dhw is dxw (the biases enter summed)
                     b_hh.accumulate_grad(db_ih if dhw is dxw else dhw2.sum(axis=0))
                 if W_hr is not None:
-                    W_hr.accumulate_grad(dW_hr[0])  # one product after the loop (_recurrence.py)
+                    W_hr.accumulate_grad(back[4])  # one product after the loop (_recurrence.py)
                 # w.r.t. input
                 dxs = (dxw2 @ W_ih.data).reshape(xs.shape)
                 dxs = dxs if d == 0 else dxs[::-1]
@@ -332,8 +336,8 @@ class LSTM(RNNBase):
         lstm = LSTM(10, 20, batch_first=True)
         output, (h_n, c_n) = lstm(np.random.randn(3, 5, 10), (h0, c0))   # (3, 5, 20), (1, 3, 20) x 2
         dx, (dh0, dc0) = lstm.backward((np.ones((3, 5, 20)), (None, None)))
-        output, (h_n, c_n) = LSTM(10, 20, proj_size=5)(np.random.randn(3, 5, 10))  # (3, 5, 5),
-                                                              # h_n (1, 5, 5), c_n (1, 5, 20)
+        lstmp = LSTM(10, 20, proj_size=5)
+        output, (h_n, c_n) = lstmp(np.random.randn(3, 5, 10))   # (3, 5, 5), (1, 5, 5), (1, 5, 20)
     """
 
     GATES = 4
@@ -369,6 +373,7 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False) -> None:
+        # no proj_size: projections are LSTM's alone (torch's GRU refuses the keyword too)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
 
     def _loop(self) -> tuple[Any, Any]:
