@@ -289,3 +289,15 @@ def test_empty_batch_gives_torchs_shapes():
 def test_onnx_export_declines_by_name(tmp_path):
     with pytest.raises(TypeError, match="no ONNX form for LSTM"):
         mt.onnx.export(mt.Sequential(mt.LSTM(3, 4, proj_size=2)), tmp_path / "m.onnx", input_shape=(5, 2, 3))
+
+
+def test_never_writes_into_the_arrays_it_is_given(float64):
+    lstm = mt.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)
+    rng = np.random.default_rng(0)
+    x, h0, c0, dout, dh_n, dc_n = (rng.standard_normal(shape) for shape in (
+        (5, 2, 3), (4, 2, 2), (4, 2, 4), (5, 2, 4), (4, 2, 2), (4, 2, 4)))
+    given = [a.copy() for a in (x, h0, c0, dout, dh_n, dc_n)]
+    lstm(x, (h0, c0))
+    lstm.backward((dout, (dh_n, dc_n)))
+    for before, after in zip(given, (x, h0, c0, dout, dh_n, dc_n), strict=True):
+        np.testing.assert_array_equal(before, after)
