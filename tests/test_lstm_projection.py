@@ -301,3 +301,17 @@ def test_never_writes_into_the_arrays_it_is_given(float64):
     lstm.backward((dout, (dh_n, dc_n)))
     for before, after in zip(given, (x, h0, c0, dout, dh_n, dc_n), strict=True):
         np.testing.assert_array_equal(before, after)
+
+
+def test_a_file_written_before_proj_size_existed_still_loads(tmp_path):
+    """An LSTM's file from before this option records no proj_size: it rebuilds as proj_size=0."""
+    from model_helpers import read_header, weights, write_with_header
+
+    model = mt.Sequential(mt.LSTM(2, 3))
+    mt.save_model(model, tmp_path / "m.npz")
+    header = read_header(tmp_path / "m.npz")
+    lstm = header["model"]["architecture"]["args"]["modules"]["__tuple__"][0]["__module__"]
+    assert lstm["args"].pop("proj_size") == 0
+    write_with_header(tmp_path / "m.npz", header, weights(tmp_path / "m.npz"))
+    loaded = mt.load_model(tmp_path / "m.npz")
+    assert loaded[0].proj_size == 0 and repr(loaded) == repr(model)
