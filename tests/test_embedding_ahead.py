@@ -13,7 +13,7 @@ from forking import in_forked_child
 import minitorch as mt
 from minitorch.kernels import embedding_ahead as ahead
 from minitorch.kernels import twin
-from minitorch.kernels.twin_session import ALIVE, STOP
+from minitorch.kernels.twin_session import ALIVE, REQ, STOP
 
 
 @pytest.fixture
@@ -168,6 +168,21 @@ def test_heavy_repeats_and_a_larger_batch(session):
     np.testing.assert_array_equal(_served_step(emb, big, dy_big), _expected(emb, big, dy_big))
 
 
+def test_two_shapes_taking_turns_do_not_restart_sessions_every_step(session):
+    """Two Embeddings of different shapes in one fast loop: each wants a session of its own; after
+    a short one the next waits a spell (doubling), so sessions do not restart at every step."""
+    rng = np.random.default_rng(10)
+    a, b = mt.Embedding(300, 8), mt.Embedding(200, 4)
+    started = ahead._state["session"]
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        ids_a, dy_a = _data(rng, 300, (8, 8), 8, np.float32)
+        ids_b, dy_b = _data(rng, 200, (8, 8), 4, np.float32)
+        np.testing.assert_array_equal(_step(a, ids_a, dy_a), _expected(a, ids_a, dy_a))
+        np.testing.assert_array_equal(_step(b, ids_b, dy_b), _expected(b, ids_b, dy_b))
+    assert ahead._state["session"] - started <= 12  # spells of 10, 20, 40 ... ms in 0.5 s
+
+
 def test_a_killed_twin_leaves_every_gradient_right(session, kill_twin, monkeypatch):
     rng = np.random.default_rng(5)
     emb = mt.Embedding(300, 8)
@@ -199,6 +214,27 @@ def test_another_task_stops_the_session_and_holds_off_the_next(session):
         ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
         np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
     assert ahead._state["session"] == session_count
+
+
+def test_a_job_the_last_session_left_untaken_blocks_nothing(session, monkeypatch):
+    """A session stopped right after a forward posted its ids leaves that job untaken; the next
+    session of the same arrays is served all the same."""
+    monkeypatch.setattr(ahead, "BACKOFF_S", 0.0)
+    rng = np.random.default_rng(11)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    plan = ahead._state["plan"]
+    assert twin.acquire()
+    try:
+        twin.run(twin.noop).wait()  # stops the session
+    finally:
+        twin.release()
+    plan.ctrl[REQ] += 1  # as if a forward had posted as the session left
+    monkeypatch.setitem(ahead._state, "backoff", 0.0)
+    monkeypatch.setitem(ahead._state, "served_at_start", ahead._state["served"] - ahead.SHORT)
+    np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))
+    assert ahead._state["plan"] is plan
 
 
 def test_a_forked_child_trains_without_a_session(session):

@@ -59,8 +59,8 @@ STREAK = 8  # backwards in a row, each within IDLE_S of the last, before a sessi
 WAIT_S = 4e-5  # the backward waits this long for the twin's grouping before grouping itself
 BACKOFF_S = 1.0  # a session stopped by another task is not started again for this long
 # a session that ended having served fewer than SHORT backwards (its twin descheduled past IDLE_S on
-# a busy machine) is followed by a spell without one: SPELL_S, doubled at each such end up to the
-# last, short again after a session that served SHORT
+# a busy machine, or replaced for another Embedding's shape) is followed by a spell without one:
+# SPELL_S, doubled at each such end up to the last, short again after a session that served SHORT
 SHORT, SPELL_S = 64, (0.01, 1.0)
 MISSES = 3  # jobs in a row not grouped in time before the session is stopped (and a spell follows)
 ARRAYS, FILLED_AHEAD = 4, 2  # gradient arrays per session; kept filled (or filling) ahead
@@ -251,23 +251,21 @@ def _stream(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
     if streak < STREAK or now < _state["backoff"] or not _X86 or not twin.available():
         return
     if job is not None:
-        replaced = False
         if not job.done:  # it has left (idle) or serves another gradient: once it has replied
             if plan is not None and plan.flags[ALIVE] == _state["session"]:
                 plan.ctrl[STOP] = 1  # ours, replaced for a gradient of another shape
-                job.started, replaced = now, True
+                job.started = now
             else:
                 sock = twin._state["sock"]
                 if sock is not None and not select.select([sock], [], [], 0)[0]:
                     return  # (not replied yet)
         _collect(job)
         _state["job"] = None
-        if not replaced and _state["served"] - _state["served_at_start"] < SHORT:
+        if _state["served"] - _state["served_at_start"] < SHORT:  # (also two shapes taking turns)
             _state["backoff"] = max(_state["backoff"], now + _state["spell"])
             _state["spell"] = min(2 * _state["spell"], SPELL_S[1])
             return
-        if not replaced:
-            _state["spell"] = SPELL_S[0]
+        _state["spell"] = SPELL_S[0]
     _start(num_rows, n, width, dtype)
 
 
@@ -284,9 +282,10 @@ def _start(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
     try:
         plan = _state["plan"]
         if plan is None or not _fits(plan, num_rows, n, width, dtype):
-            plan = _state["plan"] = _Plan(num_rows, width, dtype, n)
+            plan = _state["plan"] = _Plan(num_rows, width, dtype, 1 << (n - 1).bit_length())
         session = _state["session"] = _state["session"] + 1
-        plan.ctrl[STOP] = 0
+        plan.ctrl[STOP] = 0  # (no session reads the block now)
+        plan.ctrl[GROUPED] = plan.ctrl[REQ]  # a job the last session left untaken blocks no post
         plan.posted = 0
         job = twin.run(serve, plan.ctrl, session, os.getpid(), IDLE_S, current_cpu(), plan.ids, plan.uniq,
                        plan.positions, plan.lengths, *plan.buffers)
