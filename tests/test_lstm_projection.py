@@ -77,7 +77,8 @@ def test_weight_hr_gradient_is_nonzero_and_torchs():
     (dict(num_layers=2, bidirectional=True, proj_size=1), [(3, 2, 2), (4, 2, 1), (4, 2, 3)]),
     (dict(num_layers=3, batch_first=True, proj_size=2), [(2, 3, 2)]),
     (dict(bias=False, proj_size=2), [(3, 2), (1, 2), (1, 3)]),  # unbatched
-], ids=["2-layers-bidirectional-hx", "3-layers-batch-first", "unbatched-no-bias-hx"])
+    (dict(num_layers=3, dropout=0.5, bidirectional=True, proj_size=1), [(3, 2, 2)]),  # training dropout
+], ids=["2-layers-bidirectional-hx", "3-layers-batch-first", "unbatched-no-bias-hx", "dropout-train"])
 def test_gradcheck_float64_with_tuple_outputs(float64, options, shapes):
     """Every element of x, h0, c0 and of every Parameter; a random upstream for output, h_n and c_n."""
     rng = np.random.default_rng(4)
