@@ -138,18 +138,6 @@ def test_shapes_h_has_proj_size_c_has_hidden_size(batch_first):
     assert out.shape == (5, 6) and h_n.shape == (6, 3) and c_n.shape == (6, 6)
 
 
-def test_carried_state_continues_the_sequence_truncated_bptt():
-    mt.set_default_dtype(np.float64)
-    lstm = mt.LSTM(3, 4, num_layers=2, proj_size=2)
-    x = np.random.default_rng(0).standard_normal((8, 2, 3))
-    whole, (h, c) = lstm(x)
-    first, state = lstm(x[:4])
-    second, (h2, c2) = lstm(x[4:], state)
-    np.testing.assert_allclose(np.concatenate([first, second]), whole, rtol=1e-12)
-    np.testing.assert_allclose(h2, h, rtol=1e-12)
-    np.testing.assert_allclose(c2, c, rtol=1e-12)
-
-
 def test_proj_size_zero_is_the_plain_lstm_and_keeps_its_kernels(monkeypatch):
     """proj_size=0 (the default) builds the same parameters from the same draws, and its loops still
     go to the fast room; with projections the fast room is declined (it has no projection)."""
@@ -220,26 +208,6 @@ def test_from_torch_and_back_is_bit_for_bit_and_gives_torchs_outputs(dtype):
 
 
 # ------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("x, hx, match", [
-    (np.zeros((5, 2, 3)), (np.zeros((2, 2, 4)), np.zeros((2, 2, 4))),
-     r"^LSTM: expected h0 of shape \(2, 2, 2\), got \(2, 2, 4\)$"),
-    (np.zeros((5, 2, 3)), (np.zeros((2, 2, 2)), np.zeros((2, 2, 2))),
-     r"^LSTM: expected c0 of shape \(2, 2, 4\), got \(2, 2, 2\)$"),
-    (np.zeros((5, 3)), (np.zeros((2, 4)), None), r"^LSTM: expected h0 of shape \(2, 2\), got \(2, 4\)$"),
-    (np.zeros((5, 2, 4)), None, r"LSTM\(input_size=3\): expected input \(L, N, 3\)"),
-])
-def test_bad_inputs_raise_and_change_nothing(x, hx, match):
-    lstm = mt.LSTM(3, 4, num_layers=2, proj_size=2)
-    good = np.ones((2, 1, 3), np.float32)
-    out, _ = lstm(good)
-    before = {n: p.data.copy() for n, p in lstm.named_parameters()}
-    with pytest.raises(ValueError, match=match):
-        lstm(x, hx)
-    for n, p in lstm.named_parameters():
-        np.testing.assert_array_equal(p.data, before[n])
-    assert lstm.backward(np.ones_like(out)).shape == good.shape  # the earlier forward's cache is intact
-
-
 def test_backward_checks_the_state_gradients_shapes():
     lstm = mt.LSTM(3, 4, num_layers=2, proj_size=2)
     lstm(np.ones((5, 2, 3)))
