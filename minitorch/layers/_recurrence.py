@@ -19,7 +19,7 @@ Shared by ``RNN``/``LSTM``/``GRU`` (T steps) and their cells (a loop of T = 1). 
 
 An LSTM with projections (proj_size = P > 0) passes one more argument, W_hr (P, H), to both:
 ``lstm_forward(..., W_hr)`` gives hs (T+1, N, P), and ``lstm_backward(..., W_hr)`` returns a fifth
-item, dW_hr (P, H). (The fast room has no projection kernel: with W_hr the plain loops run.)
+item, dW_hr (P, H). (The fast room has no kernel for the output projection: with W_hr the plain loops run.)
 
 Only h_{t-1} @ W_hh.T, its transpose product in backward, and the gate arithmetic run inside the
 Python loops; the weight gradients are one product each, after the loop (in the layers).
