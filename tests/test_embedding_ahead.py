@@ -71,6 +71,24 @@ def _served_step(emb: mt.Embedding, ids: np.ndarray, dy: np.ndarray, tries: int 
     raise AssertionError("no backward used the twin's grouping")
 
 
+def _serving(seed: int) -> tuple:
+    """An Embedding(300, 8) trained until a backward was served: (rng, layer, ids, dy)."""
+    rng = np.random.default_rng(seed)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    return rng, emb, ids, dy
+
+
+def _another_task() -> None:
+    """A task sent to the twin (as an LSTM's loop sends one): it stops a live session first."""
+    assert twin.acquire()
+    try:
+        twin.run(twin.noop).wait()
+    finally:
+        twin.release()
+
+
 def _data(rng, vocab, shape, dim, dtype, id_dtype=np.int64, repeated=0.3):
     n = int(np.prod(shape))
     distinct = rng.choice(vocab, max(1, int(n * (1 - repeated))), replace=False)
@@ -157,10 +175,7 @@ def test_gradients_a_user_keeps_are_never_filled_again(session):
 def test_heavy_repeats_and_a_larger_batch(session):
     """A character-level batch (the twin leaves np.add.at's case to the caller), then more ids than
     the session's arrays hold (a new session): both equal the plain formula."""
-    rng = np.random.default_rng(4)
-    emb = mt.Embedding(300, 8)
-    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
-    _served_step(emb, ids, dy)
+    rng, emb, _, _ = _serving(4)
     letters = rng.integers(0, 3, (40, 8))
     dy_letters = rng.standard_normal((40, 8, 8)).astype(np.float32)
     np.testing.assert_array_equal(_step(emb, letters, dy_letters), _expected(emb, letters, dy_letters))
@@ -184,10 +199,7 @@ def test_two_shapes_taking_turns_do_not_restart_sessions_every_step(session):
 
 
 def test_a_killed_twin_leaves_every_gradient_right(session, kill_twin, monkeypatch):
-    rng = np.random.default_rng(5)
-    emb = mt.Embedding(300, 8)
-    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
-    _served_step(emb, ids, dy)
+    rng, emb, ids, dy = _serving(5)
     kill_twin()
     monkeypatch.setattr(ahead, "WAIT_S", 0.01)  # (the dead twin's job is noticed on the first miss)
     for _ in range(20):
@@ -198,16 +210,9 @@ def test_a_killed_twin_leaves_every_gradient_right(session, kill_twin, monkeypat
 def test_another_task_stops_the_session_and_holds_off_the_next(session):
     """A task sent to the twin (an LSTM's loop) stops the session; no new one starts for BACKOFF_S,
     and the gradients stay right."""
-    rng = np.random.default_rng(6)
-    emb = mt.Embedding(300, 8)
-    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
-    _served_step(emb, ids, dy)
+    rng, emb, ids, dy = _serving(6)
     job = ahead._state["job"]
-    assert twin.acquire()
-    try:
-        twin.run(twin.noop).wait()
-    finally:
-        twin.release()
+    _another_task()
     assert job.done and ahead._state["backoff"] > 0
     session_count = ahead._state["session"]
     for _ in range(3 * ahead.STREAK):
@@ -220,16 +225,9 @@ def test_a_job_the_last_session_left_untaken_blocks_nothing(session, monkeypatch
     """A session stopped right after a forward posted its ids leaves that job untaken; the next
     session of the same arrays is served all the same."""
     monkeypatch.setattr(ahead, "BACKOFF_S", 0.0)
-    rng = np.random.default_rng(11)
-    emb = mt.Embedding(300, 8)
-    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
-    _served_step(emb, ids, dy)
+    _, emb, ids, dy = _serving(11)
     plan = ahead._state["plan"]
-    assert twin.acquire()
-    try:
-        twin.run(twin.noop).wait()  # stops the session
-    finally:
-        twin.release()
+    _another_task()
     plan.ctrl[REQ] += 1  # as if a forward had posted as the session left
     monkeypatch.setitem(ahead._state, "backoff", 0.0)
     monkeypatch.setitem(ahead._state, "served_at_start", ahead._state["served"] - ahead.SHORT)
@@ -278,10 +276,7 @@ def test_no_session_with_one_thread(monkeypatch):
 def test_a_session_leaves_after_its_idle_time(session, monkeypatch):
     """Without a job for IDLE_S the twin leaves the session (its core is free again)."""
     monkeypatch.setattr(ahead, "IDLE_S", 0.05)
-    rng = np.random.default_rng(9)
-    emb = mt.Embedding(300, 8)
-    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
-    _served_step(emb, ids, dy)
+    _serving(9)
     plan, job = ahead._state["plan"], ahead._state["job"]
     deadline = time.monotonic() + 5.0
     while plan.flags[ALIVE] and time.monotonic() < deadline:

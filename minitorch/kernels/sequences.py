@@ -1,5 +1,6 @@
 """Kernels of the sequence family: the recurrent layers' input projection and the LSTM time loops
 (``minitorch/layers/_recurrence.py``); same signatures, same results to rounding, fewer passes.
+An LSTM with projections (proj_size > 0, a W_hr argument) has no kernel: the plain loops run it.
 (Embedding's kernels: ``kernels/embedding.py``.)
 With 2+ threads a large LSTM loop runs half of its batch in the kernels' twin process
 (``kernels/twin.py``), bitwise as in one process (see ``_cut``).
