@@ -122,8 +122,10 @@ def _shared_after_fork() -> None:
 
 def _forget_pool_after_fork() -> None:
     """In the parent of a fork other than the twin's: the child shares every buffer that exists now
-    and may still read arrays in them (a layer's cache from a forward before the fork, read by the
-    child's backward), so none of them is handed out again here; new ones are made from now on."""
+    until it has copied each into private memory (``_reset_after_fork``, which runs in the child
+    while this process goes on), and its arrays there may be read later (a layer's cache from a
+    forward before the fork, read by the child's backward); so none of them is handed out again
+    here, where a new call would write into it; new ones are made from now on."""
     if not _forking_the_twin():
         _pool.clear()
 
