@@ -5,14 +5,12 @@ process forked while another thread was taking one."""
 from __future__ import annotations
 
 import os
-import select
-import signal
 import sys
 import threading
-import warnings
 
 import numpy as np
 import pytest
+from forking import child_answer
 
 import minitorch as mt
 from minitorch.kernels import pool
@@ -88,25 +86,7 @@ def test_lstm_outputs_held_across_calls_with_borrowed_counts(monkeypatch):
 
 def _child_answer(check, timeout=20.0) -> bytes:
     """check() in a forked child: b"1"/b"0", or b"" if it did not answer within timeout (killed)."""
-    read, write = os.pipe()
-    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:
-        try:
-            os.write(write, b"1" if check() else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    try:
-        ready, _, _ = select.select([read], [], [], timeout)
-        reply = os.read(read, 1) if ready else b""
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-    finally:
-        os.close(read)
-        os.waitpid(pid, 0)
-    return reply
+    return child_answer(check, timeout)[0]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
