@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import numpy as np
@@ -233,6 +234,30 @@ def test_a_job_the_last_session_left_untaken_blocks_nothing(session, monkeypatch
     monkeypatch.setitem(ahead._state, "served_at_start", ahead._state["served"] - ahead.SHORT)
     np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))
     assert ahead._state["plan"] is plan
+
+
+def test_a_new_session_fills_gradients_again(session, monkeypatch):
+    """After a session ends, the next one fills the gradient arrays again: the ended session's job,
+    which held the arrays as its arguments, is gone at once (no reference cycle keeps it until the
+    garbage collector runs), so the arrays count as free."""
+    monkeypatch.setattr(ahead, "BACKOFF_S", 0.0)
+    gc.disable()
+    try:
+        rng, emb, ids, dy = _serving(12)
+        _another_task()
+        monkeypatch.setitem(ahead._state, "served_at_start", ahead._state["served"] - ahead.SHORT)
+        monkeypatch.setitem(ahead._state, "backoff", 0.0)
+        sessions = ahead._state["session"]
+        for _ in range(2000):
+            ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+            grad = _step(emb, ids, dy)
+            np.testing.assert_array_equal(grad, _expected(emb, ids, dy))
+            if ahead._state["session"] > sessions and twin.shares(grad):
+                break
+        else:
+            raise AssertionError("no gradient came from the new session's arrays")
+    finally:
+        gc.enable()
 
 
 def test_a_forked_child_trains_without_a_session(session):

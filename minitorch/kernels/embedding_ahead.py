@@ -46,6 +46,7 @@ import select
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -219,22 +220,25 @@ def _missed() -> None:
     """A job the twin did not group in time. A session that has replied (it left) or a twin that is
     gone (its socket closed) is collected now, so that no more jobs are posted to it; after
     MISSES misses in a row (a twin kept off its core on a busy machine) the session is stopped and
-    a spell without one follows (see SPELL_S)."""
+    a spell without one follows (see SPELL_S); misses before the session's first served job (the
+    twin waking) are not counted."""
     job, sock = _state["job"], twin._state["sock"]
     if job is None or job.done:
         return
-    _state["misses"] += 1
     if sock is None or select.select([sock], [], [], 0)[0]:
         _collect(job)
         _state["job"] = None
-    elif _state["misses"] >= MISSES:
+    elif _state["served"] == _state["served_at_start"]:
+        return  # (no job served yet: the twin may still be waking)
+    elif (misses := _state["misses"] + 1) < MISSES:
+        _state["misses"] = misses
+        return
+    else:
         _state["plan"].ctrl[STOP] = 1
         _collect(job)
         _state["job"] = None
         _state["backoff"] = max(_state["backoff"], time.monotonic() + _state["spell"])
         _state["spell"] = min(2 * _state["spell"], SPELL_S[1])
-    else:
-        return
     _state["misses"] = 0
 
 
@@ -294,7 +298,8 @@ def _start(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
     if not job.sent:
         _collect(job)
         return
-    job.stop = functools.partial(_stopped, plan.ctrl, job)
+    job.stop = functools.partial(_stopped, plan.ctrl, weakref.ref(job))  # (no cycle: a Job ended is
+    # freed at once, and with its arguments the buffers' references, which ``_unreferenced`` counts)
     _state["job"], _state["served_at_start"] = job, _state["served"]
     plan.baseline = _sole_count()
 
@@ -310,11 +315,13 @@ def _sole_count() -> int:
     return count
 
 
-def _stopped(ctrl: np.ndarray, job: Any) -> None:
+def _stopped(ctrl: np.ndarray, job: weakref.ref) -> None:
     """The session's ``stop``, called by ``twin.run`` before another task: it returns at its next
-    look at the control block, and no session starts again for BACKOFF_S."""
+    look at the control block (the job's patience counts from now), and no session starts again
+    for BACKOFF_S."""
     ctrl[STOP] = 1
-    job.started = time.monotonic()
+    if job() is not None:
+        job().started = time.monotonic()
     _state["backoff"] = time.monotonic() + BACKOFF_S
 
 

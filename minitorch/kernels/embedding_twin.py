@@ -12,6 +12,8 @@ without a job or when the caller sets STOP.
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from minitorch.kernels import twin_session
@@ -28,10 +30,16 @@ def serve(ctrl_array: np.ndarray, session: int, parent: int, idle: float, cpu: i
           uniq: np.ndarray, positions: np.ndarray, lengths: np.ndarray, *grads: np.ndarray) -> None:
     """The twin's session (``twin_session.serve``): take each job posted in the control block, group
     its ids and fill the array it names, return after ``idle`` seconds without a job or when asked
-    to stop."""
+    to stop. Before the first job every page of the shared arrays is mapped here (a read of one byte
+    per page: the arrays may hold a user's gradient), so that no job waits on page faults."""
     ctrl = memoryview(ctrl_array)
+
+    def map_pages() -> None:
+        for a in (ids, uniq, positions, lengths, *grads):
+            a.reshape(-1).view(np.uint8)[::mmap.PAGESIZE].sum()
+
     twin_session.serve(ctrl, session, parent, idle, cpu,
-                       lambda k: _job(ctrl, k, ids, uniq, positions, lengths, grads))
+                       lambda k: _job(ctrl, k, ids, uniq, positions, lengths, grads), map_pages)
 
 
 def _job(ctrl: memoryview, k: int, ids: np.ndarray, uniq: np.ndarray, positions: np.ndarray,

@@ -537,7 +537,8 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     if not job.sent:
         _collect(job)  # (runs serve here, which returns at once)
         return None
-    job.stop = functools.partial(_tell_stop, plan.ctrl, job)
+    job.stop = functools.partial(_tell_stop, plan.ctrl, weakref.ref(job))  # (no cycle: an ended Job
+    # is freed at once, with the arrays its arguments hold)
     _state["job"], _state["owner"] = job, plan
     return False
 
@@ -560,11 +561,12 @@ def _stop_session() -> None:
         _collect(job)
 
 
-def _tell_stop(ctrl: np.ndarray, job: Any) -> None:
+def _tell_stop(ctrl: np.ndarray, job: weakref.ref) -> None:
     """A session's ``stop`` (called by ``twin.run`` before another task, or above): the session
     returns at its next look at the control block; the job's patience counts from now."""
     ctrl[STOP] = 1
-    job.started = time.monotonic()
+    if job() is not None:
+        job().started = time.monotonic()
 
 
 def served(model: Any, x: np.ndarray, timeout: float = 10.0) -> np.ndarray:
