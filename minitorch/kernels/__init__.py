@@ -13,6 +13,7 @@ formula, and what it saves. A test asserts fast == plain for every kernel.
     minitorch/kernels/sequences.py   the LSTM's time loops and input projection
     minitorch/kernels/embedding.py   Embedding's lookup and scatter-add (grouping.py: ids grouped by rank)
     minitorch/kernels/zeros.py       fresh zero arrays made ahead on another core (Embedding's gradient)
+    minitorch/kernels/allocator.py   glibc's malloc told to keep freed memory (no page faults every step)
     minitorch/kernels/twin.py        a forked twin process: half of a time loop on the second core
     minitorch/kernels/twin_session.py  the twin spinning on a shared control block for a stream of jobs
     minitorch/kernels/inference.py   one row through a large Linear/ReLU chain, half of it in the twin
@@ -70,3 +71,8 @@ def fast_or_plain(family: str, plain: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _families: dict[str, ModuleType | None] = {}  # family -> its kernel module, None if there is none
+
+if _enabled:  # (kernels off at import: the process's allocator is left as it was)
+    from minitorch.kernels.allocator import keep_freed_memory
+
+    keep_freed_memory()
