@@ -6,6 +6,8 @@ New Parameters and data without a floating dtype of their own take the default d
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 _default_dtype: np.dtype = np.dtype(np.float32)
@@ -36,3 +38,24 @@ def as_floating(x: object, who: str) -> np.ndarray:
     if x.dtype.kind not in "biu":
         raise TypeError(f"{who}: expected a numeric array, got dtype {x.dtype}")
     return x.astype(_default_dtype)
+
+
+def parameter_dtype(module: Any, recurse: bool = False) -> np.dtype | None:
+    """The one dtype of ``module``'s own Parameters (``recurse``: and its children's; None if it
+    has none), or a TypeError naming each Parameter's dtype and the fix.
+
+    Compute in the parameters' dtype needs them to agree. PyTorch raises for mixed parameter
+    dtypes (``self and mat2 must have the same dtype``); NumPy would promote, so a float64 bias
+    would turn a float32 layer's output float64 on the plain formula, and float32 in a kernel
+    that adds the bias in place: one answer per path. Both paths call this and refuse instead.
+    """
+    named = module.named_parameters() if recurse else module._parameters.items()
+    dtypes = {name: p.data.dtype for name, p in named if p is not None}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items())
+        who = type(module).__name__
+        raise TypeError(
+            f"{who}: expected one dtype for all its parameters, got {listed} (PyTorch raises too); "
+            f"give them one dtype: call .to(np.float32) or .to(np.float64) on the {who} (or on the model)"
+        )
+    return next(iter(dtypes.values()), None)

@@ -130,7 +130,7 @@ LAYERS.update({
     Embedding: _Layer(("num_embeddings", "embedding_dim", "padding_idx"),
                       torch_only={"max_norm": None, "scale_grad_by_freq": False, "sparse": False}),
     RNN: _Layer(_RNN_ARGS + ("nonlinearity",)),
-    LSTM: _Layer(_RNN_ARGS, torch_only={"proj_size": 0}),
+    LSTM: _Layer(_RNN_ARGS + ("proj_size",)),  # weight_hr_l{k}: torch's name and layout too
     GRU: _Layer(_RNN_ARGS),
     RNNCell: _Layer(("input_size", "hidden_size", "bias", "nonlinearity")),
     LSTMCell: _Layer(("input_size", "hidden_size", "bias")),

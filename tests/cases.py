@@ -313,6 +313,14 @@ RECURRENT_CASES = [
     InputCase("LSTM-unbatched", lambda: mt.LSTM(2, 3, num_layers=2), _seq((3, 2), (2, 3), (2, 3))),
     InputCase("LSTM-dropout-train", lambda: mt.LSTM(2, 2, num_layers=3, dropout=0.5), _seq((3, 2, 2)),
               oracle=False),  # torch's dropout masks differ
+    # LSTM with projections: h0, h_n and the output have proj_size features, c0 and c_n hidden_size
+    InputCase("LSTM-proj", lambda: mt.LSTM(3, 4, proj_size=2), _seq((4, 2, 3))),
+    InputCase("LSTM-proj-2-layers-bidirectional-h0-c0",
+              lambda: mt.LSTM(2, 3, num_layers=2, bidirectional=True, proj_size=1),
+              _seq((3, 2, 2), (4, 2, 1), (4, 2, 3))),
+    InputCase("LSTM-proj-3-layers-unbatched-batch-first-no-bias",
+              lambda: mt.LSTM(2, 3, num_layers=3, bias=False, batch_first=True, proj_size=2),
+              _seq((3, 2), (3, 2), (3, 3))),
     InputCase("GRU", lambda: mt.GRU(3, 2), _seq((4, 2, 3))),
     InputCase("GRU-2-layers-bidirectional-h0", lambda: mt.GRU(2, 2, num_layers=2, bidirectional=True),
               _seq((3, 2, 2), (4, 2, 2))),

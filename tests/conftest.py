@@ -5,36 +5,21 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 
 import numpy as np
 import pytest
 
 import minitorch as mt
-from minitorch import grad_mode, threads
+from tools.global_state import fresh_defaults
 
 
 @pytest.fixture(autouse=True)
 def _fresh_defaults():
-    """float32, seed 0 and the run's kernels switch (MINITORCH_KERNELS=0 runs the plain path
-    throughout); afterwards the default dtype, the kernels switch, the explicit thread count, the
-    gradient mode and torch's default dtype are put back, whatever the test set or left entered."""
-    kernels, grad = mt.kernels.kernels_enabled(), mt.is_grad_enabled()
-    explicit_threads = threads._state["explicit"]
-    torch = sys.modules.get("torch")
-    torch_dtype = torch.get_default_dtype() if torch is not None else None
-    mt.set_default_dtype(np.float32)
-    mt.manual_seed(0)
-    yield
-    mt.set_default_dtype(np.float32)
-    mt.kernels.use_kernels(kernels)
-    grad_mode._state.enabled = grad  # a `with no_grad()` left open must not turn off the next test's caches
-    if threads._state["explicit"] != explicit_threads:
-        mt.set_num_threads(explicit_threads)
-    torch = sys.modules.get("torch")  # also when the test imported it first
-    if torch is not None:
-        torch.set_default_dtype(torch_dtype if torch_dtype is not None else torch.float32)
+    """float32, seed 0 and the run's kernels switch; afterwards every global setting put back
+    (tools/global_state.py, shared with the doc pages' runner)."""
+    with fresh_defaults():
+        yield
 
 
 @pytest.fixture

@@ -400,6 +400,8 @@ def _recurrent(torch_cls: type, args: tuple[str, ...]) -> Callable[[mt.Module], 
         kwargs = {arg: getattr(m, arg) for arg in args}
         if hasattr(m, "nonlinearity"):
             kwargs["nonlinearity"] = m.nonlinearity
+        if getattr(m, "proj_size", 0) > 0:  # LSTM with projections (torch's RNN and GRU refuse the keyword)
+            kwargs["proj_size"] = m.proj_size
         dtype = _torch_dtype(next(iter(m.parameters())).data)
         return _with_state_of(m, torch_cls(**kwargs, dtype=dtype))
 

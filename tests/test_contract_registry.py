@@ -15,7 +15,9 @@ class of bug with no new line here:
    per-call machinery resets after backward);
 5. ``backward_params`` gives the gradients ``backward`` gives;
 6. one loss object called for two terms backpropagates both, newest first;
-7. every exported Module subclass is in some case (or in the commented exclusions below).
+7. every exported Module subclass is in some case (or in the commented exclusions below);
+8. arrays a caller holds (outputs, per-call caches) are never handed to a later call, also where
+   reference counts read lower (CPython 3.14): the kernels' pool reuses an array by its count.
 
 Random layers (dropout) are seeded before each forward call, so the runs compared draw the same masks.
 tests/test_contract_registry_mutants.py shows each test failing on a layer that breaks its promise.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -34,6 +37,7 @@ from test_losses import make_data as _make_data
 
 import minitorch as mt
 from minitorch.gradcheck import _upstream
+from minitorch.kernels import pool
 
 # The per-call machinery's own slots (minitorch.call_frames) and the registries: not module state
 _MACHINERY = {"_parameters", "_modules", "_buffers", "_frame", "_stack", "_shown", "_busy"}
@@ -358,6 +362,31 @@ def test_one_loss_for_two_terms_gives_both_gradients_newest_first(ours, kind, re
         np.testing.assert_allclose(got, separate.backward(dl), rtol=1e-12, atol=1e-14)
     with pytest.raises(RuntimeError, match=rf"{type(loss_fn).__name__}\.backward"):
         loss_fn.backward(dl1)
+
+
+# --- 8. held arrays are never reused, whatever the interpreter's reference counts -------------------
+def _counts_read_one_lower(monkeypatch):
+    """Reference counts one lower than this interpreter's, as CPython 3.14's (a local passed as an
+    argument is borrowed, not counted); the kernels' pool probes them again."""
+    real = sys.getrefcount
+    lower = lambda a: real(a) - 2  # noqa: E731 (real(a) here also counts this lambda's argument)
+    monkeypatch.setattr(sys, "getrefcount", lower)
+    monkeypatch.setattr(pool, "_getrefcount", lower)
+    monkeypatch.setattr(pool, "_sole", [])
+
+
+@pytest.mark.parametrize("factory, make_inputs", ARGS, ids=IDS)
+def test_held_arrays_survive_later_calls_when_reference_counts_read_lower(factory, make_inputs, monkeypatch):
+    _counts_read_one_lower(monkeypatch)
+    mt.kernels.use_kernels(True)
+    test_two_calls_before_backward_give_each_calls_gradients(factory, make_inputs)  # caches held
+    (in1, _), (in2, _) = _data(factory, make_inputs)
+    module = _build(factory)
+    with mt.no_grad():  # no cache holds the outputs: only the caller
+        y1 = _call(module, in1, 10)
+        kept = [None if a is None else np.array(a) for a in _flat(y1)]
+        _call(module, in2, 11)
+    _assert_same(tuple(_flat(y1)), tuple(kept), "an output held across a later call")
 
 
 # --- 7. every exported module is in a registry ----------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from leaks import LEAK_EVERY_SETTING
 
 import minitorch as mt
 from tools.docblocks import ROOT, make_sybil, markdown_pages, output_mismatch
@@ -146,3 +147,46 @@ def test_the_nav_drops_pages_not_written_yet_and_lists_pages_it_forgot(tmp_path)
               "nav": [{"Home": "index.md"}, {"Part": [{"A": "a.md"}, {"Later": "later.md"}]},
                       {"Gone": [{"B": "b.md"}]}]}
     assert on_config(config)["nav"] == [{"Home": "index.md"}, {"Part": [{"A": "a.md"}]}, {"More": ["new.md"]}]
+
+
+LEAKING_PAGE = f"```python\n{LEAK_EVERY_SETTING}```\n"
+
+LOOKING_PAGE = """```python
+import torch
+
+import minitorch as mt
+from minitorch import threads
+
+seen = dict(draws=mt.random.generator().random(3), dtype=mt.get_default_dtype(),
+            kernels=mt.kernels.kernels_enabled(), threads=threads._state["explicit"],
+            grad=mt.is_grad_enabled(), torch=torch.get_default_dtype())
+```
+"""
+
+
+def test_a_page_that_changes_every_global_setting_leaves_the_next_page_the_defaults(tmp_path):
+    """Each page runs from the defaults and its changes are put back after it (the settings the
+    tests' fixture restores: tools/global_state.py), as pytest runs the pages one after another."""
+    import numpy as np
+    import torch
+
+    from minitorch import threads
+
+    pytest.importorskip("threadpoolctl")
+    before = (mt.kernels.kernels_enabled(), threads._state["explicit"])
+    sybil, pages = make_sybil(), []
+    for name, text in (("leaks.md", LEAKING_PAGE), ("looks.md", LOOKING_PAGE)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        document = sybil.parse(tmp_path / name)
+        sybil.setup(document.namespace)
+        try:
+            for example in document.examples():
+                example.evaluate()
+        finally:
+            sybil.teardown(document.namespace)
+        pages.append(document.namespace)
+    seen = pages[1]["seen"]
+    np.testing.assert_array_equal(seen["draws"], mt.manual_seed(0).random(3))
+    assert seen["dtype"] == np.float32 and seen["torch"] == torch.float32 and seen["grad"]
+    assert (seen["kernels"], seen["threads"]) == before
+    assert (mt.kernels.kernels_enabled(), threads._state["explicit"]) == before and mt.is_grad_enabled()

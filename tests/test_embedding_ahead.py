@@ -9,15 +9,16 @@ import gc
 import os
 import select
 import time
-import warnings
 
 import numpy as np
 import pytest
+from forking import in_forked_child
 
 import minitorch as mt
 from minitorch.kernels import embedding_ahead as ahead
 from minitorch.kernels import twin
-from minitorch.kernels.embedding_twin import ALIVE, GROUPED, READY, REQ, STOP
+from minitorch.kernels.embedding_twin import GROUPED, READY
+from minitorch.kernels.twin_session import ALIVE, REQ, STOP
 
 
 @pytest.fixture
@@ -73,6 +74,24 @@ def _served_step(emb: mt.Embedding, ids: np.ndarray, dy: np.ndarray, tries: int 
         if ahead._state["served"] > before:
             return grad
     raise AssertionError("no backward used the twin's grouping")
+
+
+def _serving(seed: int) -> tuple:
+    """An Embedding(300, 8) trained until a backward was served: (rng, layer, ids, dy)."""
+    rng = np.random.default_rng(seed)
+    emb = mt.Embedding(300, 8)
+    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    return rng, emb, ids, dy
+
+
+def _another_task() -> None:
+    """A task sent to the twin (as an LSTM's loop sends one): it stops a live session first."""
+    assert twin.acquire()
+    try:
+        twin.run(twin.noop).wait()
+    finally:
+        twin.release()
 
 
 def _data(rng, vocab, shape, dim, dtype, id_dtype=np.int64, repeated=0.3):
@@ -161,10 +180,7 @@ def test_gradients_a_user_keeps_are_never_filled_again(session):
 def test_heavy_repeats_and_a_larger_batch(session):
     """A character-level batch (the twin leaves np.add.at's case to the caller), then more ids than
     the session's arrays hold (a new session): both equal the plain formula."""
-    rng = np.random.default_rng(4)
-    emb = mt.Embedding(300, 8)
-    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
-    _served_step(emb, ids, dy)
+    rng, emb, _, _ = _serving(4)
     letters = rng.integers(0, 3, (40, 8))
     dy_letters = rng.standard_normal((40, 8, 8)).astype(np.float32)
     np.testing.assert_array_equal(_step(emb, letters, dy_letters), _expected(emb, letters, dy_letters))
@@ -172,11 +188,23 @@ def test_heavy_repeats_and_a_larger_batch(session):
     np.testing.assert_array_equal(_served_step(emb, big, dy_big), _expected(emb, big, dy_big))
 
 
+def test_two_shapes_taking_turns_do_not_restart_sessions_every_step(session):
+    """Two Embeddings of different shapes in one fast loop: each wants a session of its own; after
+    a short one the next waits a spell (doubling), so sessions do not restart at every step."""
+    rng = np.random.default_rng(10)
+    a, b = mt.Embedding(300, 8), mt.Embedding(200, 4)
+    started = ahead._state["session"]
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        ids_a, dy_a = _data(rng, 300, (8, 8), 8, np.float32)
+        ids_b, dy_b = _data(rng, 200, (8, 8), 4, np.float32)
+        np.testing.assert_array_equal(_step(a, ids_a, dy_a), _expected(a, ids_a, dy_a))
+        np.testing.assert_array_equal(_step(b, ids_b, dy_b), _expected(b, ids_b, dy_b))
+    assert ahead._state["session"] - started <= 12  # spells of 10, 20, 40 ... ms in 0.5 s
+
+
 def test_a_killed_twin_leaves_every_gradient_right(session, kill_twin, monkeypatch):
-    rng = np.random.default_rng(5)
-    emb = mt.Embedding(300, 8)
-    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
-    _served_step(emb, ids, dy)
+    rng, emb, ids, dy = _serving(5)
     kill_twin()
     monkeypatch.setattr(ahead, "WAIT_S", 0.01)  # (the dead twin's job is noticed on the first miss)
     for _ in range(20):
@@ -187,22 +215,53 @@ def test_a_killed_twin_leaves_every_gradient_right(session, kill_twin, monkeypat
 def test_another_task_stops_the_session_and_holds_off_the_next(session):
     """A task sent to the twin (an LSTM's loop) stops the session; no new one starts for BACKOFF_S,
     and the gradients stay right."""
-    rng = np.random.default_rng(6)
-    emb = mt.Embedding(300, 8)
-    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
-    _served_step(emb, ids, dy)
+    rng, emb, ids, dy = _serving(6)
     job = ahead._state["job"]
-    assert twin.acquire()
-    try:
-        twin.run(twin.noop).wait()
-    finally:
-        twin.release()
+    _another_task()
     assert job.done and ahead._state["backoff"] > 0
     session_count = ahead._state["session"]
     for _ in range(3 * ahead.STREAK):
         ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
         np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
     assert ahead._state["session"] == session_count
+
+
+def test_a_job_the_last_session_left_untaken_blocks_nothing(session, monkeypatch):
+    """A session stopped right after a forward posted its ids leaves that job untaken; the next
+    session of the same arrays is served all the same."""
+    monkeypatch.setattr(ahead, "BACKOFF_S", 0.0)
+    _, emb, ids, dy = _serving(11)
+    plan = ahead._state["plan"]
+    _another_task()
+    plan.ctrl[REQ] += 1  # as if a forward had posted as the session left
+    monkeypatch.setitem(ahead._state, "backoff", 0.0)
+    monkeypatch.setitem(ahead._state, "served_at_start", ahead._state["served"] - ahead.SHORT)
+    np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))
+    assert ahead._state["plan"] is plan
+
+
+def test_a_new_session_fills_gradients_again(session, monkeypatch):
+    """After a session ends, the next one fills the gradient arrays again: the ended session's job,
+    which held the arrays as its arguments, is gone at once (no reference cycle keeps it until the
+    garbage collector runs), so the arrays count as free."""
+    monkeypatch.setattr(ahead, "BACKOFF_S", 0.0)
+    gc.disable()
+    try:
+        rng, emb, ids, dy = _serving(12)
+        _another_task()
+        monkeypatch.setitem(ahead._state, "served_at_start", ahead._state["served"] - ahead.SHORT)
+        monkeypatch.setitem(ahead._state, "backoff", 0.0)
+        sessions = ahead._state["session"]
+        for _ in range(2000):
+            ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
+            grad = _step(emb, ids, dy)
+            np.testing.assert_array_equal(grad, _expected(emb, ids, dy))
+            if ahead._state["session"] > sessions and twin.shares(grad):
+                break
+        else:
+            raise AssertionError("no gradient came from the new session's arrays")
+    finally:
+        gc.enable()
 
 
 def test_a_forked_child_trains_without_a_session(session):
@@ -223,20 +282,7 @@ def test_a_forked_child_trains_without_a_session(session):
         kept[...] = 7.0
         return ok
 
-    read, write = os.pipe()
-    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:
-        try:
-            os.write(write, b"1" if child() else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    reply = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert reply == b"1"
+    assert in_forked_child(child)
     np.testing.assert_array_equal(kept, kept_copy)
     ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
     np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
@@ -259,10 +305,7 @@ def test_no_session_with_one_thread(monkeypatch):
 def test_a_session_leaves_after_its_idle_time(session, monkeypatch):
     """Without a job for IDLE_S the twin leaves the session (its core is free again)."""
     monkeypatch.setattr(ahead, "IDLE_S", 0.05)
-    rng = np.random.default_rng(9)
-    emb = mt.Embedding(300, 8)
-    ids, dy = _data(rng, 300, (8, 8), 8, np.float32)
-    _served_step(emb, ids, dy)
+    _serving(9)
     plan, job = ahead._state["plan"], ahead._state["job"]
     deadline = time.monotonic() + 5.0
     while plan.flags[ALIVE] and time.monotonic() < deadline:
@@ -270,57 +313,6 @@ def test_a_session_leaves_after_its_idle_time(session, monkeypatch):
     assert plan.flags[ALIVE] == 0 and plan.flags[STOP] == 0
     assert ahead._collect(job, wait=True)
     assert job.done
-
-
-def _next_session_serves(emb: mt.Embedding, rng, shape, vocab: int, dim: int, steps: int,
-                         tries: int = 4000) -> None:
-    """Steps (gradients dropped) until a session newer than the live one has served ``steps``
-    backwards."""
-    session = ahead._state["session"]
-    served = None
-    for _ in range(tries):
-        ids, dy = _data(rng, vocab, shape, dim, np.float32)
-        _step(emb, ids, dy)
-        if ahead._state["session"] > session:
-            served = ahead._state["served"] if served is None else served
-            if ahead._state["served"] - served >= steps:
-                return
-    raise AssertionError("no new session served")
-
-
-def test_gradients_kept_over_the_end_of_a_session_are_never_filled(session, monkeypatch):
-    """Every array of a session held by the user when the session ends (idle) and the next one
-    starts over the same arrays: the new session fills none of them (the count of references that
-    means "only the module holds it" is not taken while the user holds one)."""
-    monkeypatch.setattr(ahead, "IDLE_S", 0.05)
-    rng = np.random.default_rng(10)
-    emb = mt.Embedding(200, 8)
-    ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
-    kept = [(_served_step(emb, ids, dy), _expected(emb, ids, dy))]
-    for _ in range(2 * ahead.ARRAYS):
-        ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
-        kept.append((_step(emb, ids, dy), _expected(emb, ids, dy)))
-    assert sum(twin.shares(grad) for grad, _ in kept) == ahead.ARRAYS
-    plan = ahead._state["plan"]
-    deadline = time.monotonic() + 5.0
-    while plan.flags[ALIVE] and time.monotonic() < deadline:
-        time.sleep(0.01)
-    gc.disable()  # (the ended session's job is not collected by chance: nothing may need it)
-    try:
-        _next_session_serves(emb, rng, (8, 8), 200, 8, 4 * ahead.ARRAYS)
-        assert ahead._state["plan"] is plan
-        for grad, expected in kept:
-            np.testing.assert_array_equal(grad, expected)
-        del kept, grad  # dropped: the new session fills them and hands them out again
-        for _ in range(4 * ahead.ARRAYS):
-            ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
-            grad = _step(emb, ids, dy)
-            if twin.shares(grad):
-                break
-        assert twin.shares(grad)
-        np.testing.assert_array_equal(grad, _expected(emb, ids, dy))
-    finally:
-        gc.enable()
 
 
 def test_a_stopped_twin_is_never_waited_for(session, monkeypatch):
@@ -432,3 +424,32 @@ def test_a_backward_in_another_thread_never_changes_the_tables_mid_hand_out(sess
     np.testing.assert_array_equal(grads_b[0], _expected(b, ids_b, dy_b))
     assert len(plan.ready) == len(set(plan.ready))
     del job
+
+
+def test_gradients_kept_across_a_new_session_are_never_filled(session):
+    """A gradient kept while the session leaves (the user pauses for longer than its idle time) and a
+    new one starts over the same arrays: the new session never zero-fills it. (Its "unreferenced"
+    count was read on array 0 when the session started, counting whatever held it then: the
+    previous session's job, a gradient the user kept; arrays the user held were then filled.)"""
+    rng = np.random.default_rng(12)
+    emb = mt.Embedding(200, 8)
+    ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+    _served_step(emb, ids, dy)
+    plan, first = ahead._state["plan"], ahead._state["job"]
+    for _ in range(ahead.SHORT):  # a session that served enough to be started again at once
+        ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+        _step(emb, ids, dy)
+    ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+    kept, expected = _step(emb, ids, dy), _expected(emb, ids, dy)
+    emb.zero_grad()
+    assert any(np.shares_memory(kept, b) for b in plan.buffers)
+    deadline = time.monotonic() + 10
+    while not first.done and time.monotonic() < deadline:  # the session leaves after IDLE_S
+        time.sleep(0.05)
+        ahead._stream(200, 64, 8, np.dtype(np.float32))  # (a backward's look: collects the reply)
+    assert first.done
+    for _ in range(4 * ahead.STREAK):
+        ids, dy = _data(rng, 200, (8, 8), 8, np.float32)
+        np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
+    assert ahead._state["plan"] is plan and ahead._state["job"] is not first  # a new session, same arrays
+    np.testing.assert_array_equal(kept, expected)

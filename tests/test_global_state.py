@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from leaks import LEAK_EVERY_SETTING
 
 import minitorch as mt
 from minitorch import threads
@@ -17,12 +18,7 @@ _leaked: list[str] = []  # what the first test changed; the second checks it ran
 
 def test_a_test_that_changes_every_global_setting_and_leaves_it_changed():
     pytest.importorskip("threadpoolctl")
-    mt.set_default_dtype(np.float64)
-    mt.kernels.use_kernels(not mt.kernels.kernels_enabled())
-    mt.set_num_threads(1)
-    mt.no_grad().__enter__()  # never exited
-    torch.set_default_dtype(torch.float64)
-    mt.manual_seed(123)
+    exec(LEAK_EVERY_SETTING, {})
     _leaked[:] = ["dtype", "kernels", "threads", "grad", "torch", "seed"]
     assert mt.get_default_dtype() == np.float64 and not mt.is_grad_enabled()
 

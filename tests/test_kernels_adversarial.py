@@ -9,8 +9,10 @@ fork) and every step is compared bitwise with the same training where the mechan
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -1309,3 +1311,68 @@ def test_infer_in_a_thread_while_an_lstm_trains_on_the_twin(infer_twin, twin_job
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_array_equal(a, b)
     _same(infer_twin.served(model, x), model, x)
+
+
+def _refs(model):
+    """Weak references to a model, its layers and their Parameters."""
+    return [weakref.ref(model), *map(weakref.ref, model), *map(weakref.ref, model.parameters())]
+
+
+@pytest.mark.parametrize("owner", [True, False], ids=["session-owner", "kept-plan"])
+def test_infer_keeps_no_deleted_model_alive(infer_twin, owner):
+    """A plan holds its chain's layers and weights: once the model is collected its plan goes
+    (its session stopped first), so a deleted model's weights are freed, not kept by the cache."""
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    refs = _refs(model)
+    if not owner:  # another chain's session: the deleted model's plan is only kept
+        other, y = _infer_mlp()
+        infer_twin._stop_session()
+        infer_twin.served(other, y)
+        assert infer_twin._state["owner"] is infer_twin._plans[id(other)]
+    assert infer_twin._plans[id(model)].model() is model
+    del model
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+    if not owner:
+        _same(infer_twin.served(other, y), other, y)  # the other chain's session is untouched
+
+
+def test_infer_keeps_no_deleted_declined_model_alive(infer_twin):
+    """A chain declined (a weight held elsewhere) is remembered for RETRY_S: not its model."""
+    model, x = _infer_mlp()
+    held = model[0].W.data  # held by a name: the weight cannot move to shared memory
+    with mt.no_grad():
+        model(x)
+    assert infer_twin._state["declined"].model() is model
+    refs = _refs(model)
+    del model, held
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+
+
+@pytest.mark.parametrize("then", ["new-plan", "new-session"])
+def test_infer_drops_a_deleted_models_plan_later_when_the_twin_is_busy(infer_twin, monkeypatch, then):
+    """Collected while another call holds the twin: its session cannot be stopped then, so its
+    plan waits (the session keeps reading its arrays until stopped) until the next plan is made,
+    or the next session starts (another chain, planned already, called once the session left)."""
+    monkeypatch.setattr(infer_twin, "IDLE_S", 0.01)  # the deleted model's session leaves soon
+    other, y = _infer_mlp()
+    if then == "new-session":
+        infer_twin.served(other, y)
+        infer_twin._stop_session()
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    refs = _refs(model)
+    assert twin.acquire()  # another call holds the twin
+    try:
+        del model
+        gc.collect()
+        assert refs[1]() is not None and infer_twin._orphans  # kept: its session still runs
+    finally:
+        twin.release()
+    sessions = infer_twin._state["session"]
+    _same(infer_twin.served(other, y), other, y)
+    assert infer_twin._state["session"] > sessions
+    gc.collect()
+    assert [r for r in refs if r() is not None] == [] and not infer_twin._orphans

@@ -157,18 +157,20 @@ def test_gradient_of_h_n_only_equals_gradient_of_last_output():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-def test_carried_state_continues_the_sequence_truncated_bptt():
+@pytest.mark.parametrize("proj_size", [0, 2])
+def test_carried_state_continues_the_sequence_truncated_bptt(proj_size):
     """Two halves with the state carried equal one pass over the whole sequence (forward)."""
     mt.set_default_dtype(np.float64)
-    lstm = mt.LSTM(3, 4, num_layers=2)
+    lstm = mt.LSTM(3, 4, num_layers=2, proj_size=proj_size)
     x = np.random.default_rng(0).standard_normal((8, 2, 3))
-    whole, (h, _) = lstm(x)
+    whole, (h, c) = lstm(x)
     first, state = lstm(x[:4])
-    second, (h2, _) = lstm(x[4:], state)
+    second, (h2, c2) = lstm(x[4:], state)
     np.testing.assert_allclose(np.concatenate([first, second]), whole, rtol=1e-12)
     np.testing.assert_allclose(h2, h, rtol=1e-12)
+    np.testing.assert_allclose(c2, c, rtol=1e-12)
     dx, (dh0, dc0) = lstm.backward(np.ones_like(second))  # the constant input's gradient: unused
-    assert dx.shape == (4, 2, 3) and dh0.shape == dc0.shape == (2, 2, 4)
+    assert dx.shape == (4, 2, 3) and dh0.shape == (2, 2, proj_size or 4) and dc0.shape == (2, 2, 4)
 
 
 # ------------------------------------------------------------------------------ dropout
@@ -198,19 +200,25 @@ def test_dropout_with_one_layer_warns_as_torch():
 
 
 # ------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("x, hx, match", [
-    (np.zeros((5, 2, 4)), None, r"LSTM\(input_size=3\): expected input \(L, N, 3\) or unbatched \(L, 3\)"),
-    (np.zeros((2, 1, 1, 3)), None, r"expected input .* got \(2, 1, 1, 3\)$"),
-    (np.zeros((0, 2, 3)), None, "L >= 1"),
+@pytest.mark.parametrize("x, hx, match, proj_size", [
+    (np.zeros((5, 2, 4)), None, r"LSTM\(input_size=3\): expected input \(L, N, 3\) or unbatched \(L, 3\)", 0),
+    (np.zeros((2, 1, 1, 3)), None, r"expected input .* got \(2, 1, 1, 3\)$", 0),
+    (np.zeros((0, 2, 3)), None, "L >= 1", 0),
     (np.zeros((5, 2, 3)), (np.zeros((1, 2, 4)), np.zeros((1, 2, 4))),
-     r"expected h0 of shape \(2, 2, 4\), got \(1, 2, 4\)"),
+     r"expected h0 of shape \(2, 2, 4\), got \(1, 2, 4\)", 0),
     (np.zeros((5, 2, 3)), (np.zeros((2, 2, 4)), np.zeros((2, 3, 4))),
-     r"expected c0 of shape \(2, 2, 4\), got \(2, 3, 4\)"),
-    (np.zeros((5, 3)), (np.zeros((2, 1, 4)), np.zeros((2, 1, 4))), r"expected h0 of shape \(2, 4\)"),
-    (np.zeros((5, 2, 3)), np.zeros((2, 2, 4)), r"expected hx = \(h0, c0\)"),
+     r"expected c0 of shape \(2, 2, 4\), got \(2, 3, 4\)", 0),
+    (np.zeros((5, 3)), (np.zeros((2, 1, 4)), np.zeros((2, 1, 4))), r"expected h0 of shape \(2, 4\)", 0),
+    (np.zeros((5, 2, 3)), np.zeros((2, 2, 4)), r"expected hx = \(h0, c0\)", 0),
+    (np.zeros((5, 2, 3)), (np.zeros((2, 2, 4)), np.zeros((2, 2, 4))),
+     r"^LSTM: expected h0 of shape \(2, 2, 2\), got \(2, 2, 4\)$", 2),
+    (np.zeros((5, 2, 3)), (np.zeros((2, 2, 2)), np.zeros((2, 2, 2))),
+     r"^LSTM: expected c0 of shape \(2, 2, 4\), got \(2, 2, 2\)$", 2),
+    (np.zeros((5, 3)), (np.zeros((2, 4)), None), r"^LSTM: expected h0 of shape \(2, 2\), got \(2, 4\)$", 2),
+    (np.zeros((5, 2, 4)), None, r"LSTM\(input_size=3\): expected input \(L, N, 3\)", 2),
 ])
-def test_bad_inputs_raise_and_change_nothing(x, hx, match):
-    lstm = mt.LSTM(3, 4, num_layers=2)
+def test_bad_inputs_raise_and_change_nothing(x, hx, match, proj_size):
+    lstm = mt.LSTM(3, 4, num_layers=2, proj_size=proj_size)
     good = np.ones((2, 1, 3), np.float32)
     out, _ = lstm(good)
     before = {n: p.data.copy() for n, p in lstm.named_parameters()}

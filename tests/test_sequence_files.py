@@ -14,6 +14,7 @@ def _models():
         mt.Embedding(11, 4, padding_idx=2),
         mt.RNN(3, 4, num_layers=2, nonlinearity="relu", bias=False, batch_first=True),
         mt.LSTM(3, 4, num_layers=2, dropout=0.25, bidirectional=True),
+        mt.LSTM(3, 4, num_layers=2, batch_first=True, proj_size=2),  # weight_hr_l{k}
         mt.GRU(2, 5, bidirectional=True).eval(),
         mt.RNNCell(3, 2, nonlinearity="relu"),
         mt.LSTMCell(3, 2, bias=False),
@@ -56,7 +57,7 @@ def test_from_torch_refuses_unsupported_embedding_options():
         mt.interop.from_torch(torch.nn.Embedding(3, 2, max_norm=1.0))
 
 
-@pytest.mark.parametrize("model", _models()[1:7], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize("model", _models()[1:8], ids=lambda m: type(m).__name__)
 def test_converted_recurrent_layers_give_torchs_outputs(model):
     """to_torch of a MiniTorch layer computes what the layer computes (eval: no dropout draws)."""
     model.eval()
@@ -69,7 +70,3 @@ def test_converted_recurrent_layers_give_torchs_outputs(model):
         np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-5, atol=1e-6)
     assert t.training is False
 
-
-def test_from_torch_refuses_lstm_projection():
-    with pytest.raises(ValueError, match="proj_size"):
-        mt.interop.from_torch(torch.nn.LSTM(3, 4, proj_size=2))

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
+import types
 import warnings
 
 import numpy as np
 import pytest
+from forking import child_answer, in_forked_child
 
 import minitorch as mt
 from minitorch.kernels import sequences as fast
@@ -185,24 +189,6 @@ def test_no_twin_with_one_thread(monkeypatch):
         mt.set_num_threads(saved)
 
 
-def _in_forked_child(check) -> bool:
-    """check() run in a forked child (which then exits): its answer, through a pipe."""
-    read, write = os.pipe()
-    with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:
-        try:
-            os.write(write, b"1" if check() else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    reply = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    return reply == b"1"
-
-
 def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(twin_jobs):
     """Shared buffers stay shared across a fork: a child reusing them would write into its parent's."""
     _loops(_case(3, 32, 128, np.float32))  # a twin and shared buffers exist now
@@ -212,7 +198,7 @@ def test_a_forked_process_hands_out_none_of_its_parents_shared_buffers(twin_jobs
         ok = not twin._buffers and twin._state["sock"] is None and not twin.shares(a)
         return ok and twin.empty((3, 4), np.float32).ctypes.data != a.ctypes.data
 
-    assert _in_forked_child(child) and twin.shares(a)
+    assert in_forked_child(child) and twin.shares(a)
 
 
 def test_a_forked_child_writes_into_none_of_its_parents_shared_arrays(twin_jobs):
@@ -232,6 +218,190 @@ def test_a_forked_child_writes_into_none_of_its_parents_shared_arrays(twin_jobs)
             b[...] = 7.0
         return same
 
-    assert _in_forked_child(child)
+    assert in_forked_child(child)
     for b, k in zip(arrays, kept, strict=True):
         np.testing.assert_array_equal(b, k)
+
+
+def test_a_child_forked_by_another_thread_while_the_twin_is_forked_shares_nothing(twin_jobs, monkeypatch):
+    """One thread forks the twin (the twin's child keeps the shared buffers shared) while another
+    thread forks a child of its own (a multiprocessing pool started in a thread): that child is no
+    twin, so it turns the shared buffers into private memory like any other child (it took the
+    forking thread's flag as its own, and its writes reached the parent's arrays)."""
+    xw, h0, c0, W_hh, *_ = _case(3, 32, 128, np.float32)
+    _, c_n, _ = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    assert twin.shares(c_n)
+    kept = c_n.copy()
+    inside, leave = threading.Event(), threading.Event()
+
+    def held_fork():  # the twin's fork, held at the moment it begins
+        inside.set()
+        leave.wait(10)
+        raise OSError("the twin's fork, refused for this test")
+
+    monkeypatch.setattr(twin, "os", types.SimpleNamespace(**{**vars(os), "fork": held_fork}))
+    monkeypatch.setitem(twin._state, "dead", False)  # (the refused fork marks the twin dead)
+    forking = threading.Thread(target=twin._fork)
+    forking.start()
+    try:
+        assert inside.wait(10)
+
+        def child() -> bool:
+            c_n[...] = 7.0  # in the child's own memory
+            return True
+
+        assert in_forked_child(child)
+    finally:
+        leave.set()
+        forking.join()
+    np.testing.assert_array_equal(c_n, kept)
+
+
+def test_a_child_that_cannot_make_a_buffer_private_never_shares_it(twin_jobs, monkeypatch):
+    """A forked child that cannot copy a shared buffer into private memory (no memory for the copy)
+    exits at once (status 70) rather than run on sharing it: an error raised in an at-fork handler
+    is only printed, and the child ran on with the buffer shared, its writes reaching the parent's
+    array."""
+    xw, h0, c0, W_hh, *_ = _case(3, 32, 128, np.float32)
+    _, c_n, _ = fast.lstm_forward(xw, h0, c0, W_hh, None)
+    assert twin.shares(c_n)
+    kept = c_n.copy()
+
+    def no_memory(*args):
+        raise MemoryError
+
+    refusing = types.SimpleNamespace(**{**vars(twin.ctypes), "string_at": no_memory})
+    monkeypatch.setattr(twin, "ctypes", refusing)
+    def child() -> bool:
+        c_n[...] = 7.0
+        return True
+
+    reply, code = child_answer(child)
+    np.testing.assert_array_equal(c_n, kept)
+    assert reply == b"" and code == 70
+
+
+def _write_after(a, value, delay):
+    """A twin task: a[...] = value after ``delay`` seconds."""
+    time.sleep(delay)
+    a[...] = value
+
+
+def test_a_ctrl_c_just_after_a_task_is_sent_never_shifts_the_replies(twin_jobs, monkeypatch):
+    """A Ctrl-C landing once the task is sent but before run() returns its Job: the next wait must
+    not take that task's reply for its own (it returned at once, before the twin had written the
+    next task's results, and every later wait read the reply of the task before it)."""
+    assert twin.acquire()
+    try:
+        twin.run(twin.noop).wait()  # a twin exists
+        a, b = twin.empty((4,), np.float64), twin.empty((4,), np.float64)
+        a[...] = b[...] = 0.0
+        real = twin.socket
+
+        def send_then_interrupted(*args, **kwargs):
+            real.send_fds(*args, **kwargs)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(twin, "socket", types.SimpleNamespace(send_fds=send_then_interrupted))
+        with pytest.raises(KeyboardInterrupt):
+            twin.run(_write_after, a, 1.0, 0.0)
+        monkeypatch.setattr(twin, "socket", real)
+        job = twin.run(_write_after, b, 2.0, 0.3)
+        assert job.sent
+        job.wait()
+        assert (b == 2.0).all() and (a == 1.0).all()
+        twin.run(twin.noop).wait()  # replies and tasks in step again
+    finally:
+        twin.release()
+
+
+def _fresh_twin_forked_under(**errstate):
+    """The twin ended and a new one forked under ``np.errstate(**errstate)``, which it inherits."""
+    pid = twin._state["pid"]
+    twin._close()  # the twin exits at the end of its messages
+    if pid is not None:
+        os.waitpid(pid, 0)
+    twin._state.update(dead=False, sock=None, pid=None, pending=None)
+    assert twin.acquire()
+    try:
+        with np.errstate(**errstate):
+            job = twin.run(twin.noop)
+            job.wait()
+        assert job.sent
+    finally:
+        twin.release()
+
+
+def _overflow_in_the_twins_rows():
+    """A loop whose product h0 @ W_hh.T overflows float32 in rows the twin runs only (N = 32: the
+    cut is at row 16)."""
+    xw, h0, c0, W_hh, *_ = _case(3, 32, 128, np.float32)
+    h0[20:] = 3e38
+    return xw, h0, c0, W_hh
+
+
+@pytest.mark.parametrize("forked, called", [("ignore", "raise"), ("raise", "ignore"), ("ignore", "warn")])
+def test_the_twins_half_follows_the_callers_errstate(twin_jobs, monkeypatch, forked, called):
+    """np.errstate is the caller's at every call: the twin's half raises, warns or keeps quiet as the
+    plain loop does, whatever state the twin was forked under (it kept that state for its life: an
+    overflow in its rows went unreported under the caller's over="raise", or raised under "ignore")."""
+    xw, h0, c0, W_hh = _overflow_in_the_twins_rows()
+    _fresh_twin_forked_under(all=forked)
+    with np.errstate(over=called), warnings.catch_warnings(record=True) as plain_warned:
+        warnings.simplefilter("always")
+        try:
+            _plain_lstm_forward(xw, h0, c0, W_hh)
+            plain_raised = None
+        except FloatingPointError as error:
+            plain_raised = error
+    with np.errstate(over=called), warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        try:
+            fast.lstm_forward(xw, h0, c0, W_hh, None)
+            raised = None
+        except FloatingPointError as error:
+            raised = error
+    assert len(twin_jobs) == 2 and twin_jobs[1].sent  # (the first: the fork's no-op)
+    assert type(raised) is type(plain_raised) and (called == "raise") == (raised is not None)
+    assert {str(w.message) for w in warned} == {str(w.message) for w in plain_warned}
+
+
+def _plain_lstm_forward(xw, h0, c0, W_hh):
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(False)
+    try:
+        return plain.lstm_forward(xw, h0, c0, W_hh, None)
+    finally:
+        mt.kernels.use_kernels(before)
+
+
+@pytest.mark.parametrize("loop", ["forward", "backward"])
+def test_a_loop_failing_as_it_claims_the_twin_gives_the_twin_back(twin_jobs, monkeypatch, loop):
+    """An array that cannot be made (no memory; memfd refused: too many open files) or a Ctrl-C
+    just after the loop claimed the twin: the error reaches the caller, and the twin is free again
+    (it stayed claimed: no later loop or inference call of the process could use it)."""
+    xw, h0, c0, W_hh, dhs, dh_n, dc_n = _case(3, 32, 128, np.float32)
+    cache = fast.lstm_forward(xw, h0, c0, W_hh, None)[2]
+
+    def run():
+        if loop == "forward":
+            return fast.lstm_forward(xw, h0, c0, W_hh, None)[0]
+        return fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)[0]
+
+    made = fast._aligned_empty
+
+    def refused(*args, **kwargs):
+        if twin._lock.locked():  # the first array made once the twin is claimed
+            raise MemoryError("refused")
+        return made(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(fast, "_aligned_empty", refused)
+        with pytest.raises(MemoryError, match="refused"):
+            run()
+    assert twin.acquire(), "the twin stayed claimed"
+    twin.release()
+    expected = _one_process(monkeypatch, run).copy()
+    sent = len(twin_jobs)
+    np.testing.assert_array_equal(run(), expected)
+    assert len(twin_jobs) == sent + 1 and twin_jobs[-1].sent  # the next loop used the twin again

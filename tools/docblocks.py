@@ -1,7 +1,10 @@
 """Every Python block of README.md and docs/**/*.md runs: the rules, shared by pytest and the site build.
 
 A page is one namespace: its blocks run top to bottom, later blocks see what earlier ones defined,
-in a fresh temporary working directory (files a page writes never land in the repository).
+in a fresh temporary working directory (files a page writes never land in the repository), from
+MiniTorch's defaults (seed 0, float32, ...) with every global setting it changes put back after it
+(``tools.global_state.fresh_defaults``, the tests' own fixture): a page that turns the kernels
+off, sets the thread count or leaves a ``no_grad`` open does not change the next page.
 
     ```python                   runs (pytest, through Sybil; the docs build runs the pages with figures)
     <!-- skip: next "why" -->   the next block does not run; the reason is required
@@ -138,24 +141,26 @@ def one_blas_thread() -> Any:
 
 
 class _Workdir:
-    """Each page runs in its own empty temporary folder, one BLAS thread, MiniTorch's defaults restored."""
+    """Each page runs in its own empty temporary folder, one BLAS thread, from MiniTorch's defaults,
+    and every global setting it changed is put back after it."""
 
     def __init__(self) -> None:
-        self.saved: list[tuple[str, tempfile.TemporaryDirectory[str], Any]] = []
+        self.saved: list[tuple[str, tempfile.TemporaryDirectory[str], Any, Any]] = []
 
     def setup(self, namespace: dict[str, Any]) -> None:
+        from tools.global_state import fresh_defaults
+
         folder = tempfile.TemporaryDirectory(prefix="minitorch-docs-")
-        self.saved.append((os.getcwd(), folder, one_blas_thread()))
+        limits = one_blas_thread()
+        defaults = fresh_defaults()
+        defaults.__enter__()
+        self.saved.append((os.getcwd(), folder, limits, defaults))
         os.chdir(folder.name)
         namespace["__docs_workdir__"] = folder.name
 
     def teardown(self, namespace: dict[str, Any]) -> None:
-        import numpy as np
-
-        import minitorch as mt
-
-        mt.set_default_dtype(np.float32)
-        cwd, folder, limits = self.saved.pop()
+        cwd, folder, limits, defaults = self.saved.pop()
+        defaults.__exit__(None, None, None)
         limits.restore_original_limits()
         os.chdir(cwd)
         page = namespace.get(PAGE)
@@ -193,24 +198,22 @@ def make_sybil(**kwargs: Any) -> Sybil:
 
 def run_page(path: Path, workdir: Path) -> None:
     """Run every example of one page in ``workdir`` (the docs build uses this to draw its figures)."""
+    from tools.global_state import fresh_defaults
+
     document = Sybil(parsers=parsers()).parse(path)
     cwd = os.getcwd()
     os.chdir(workdir)
     limits = one_blas_thread()
     try:
-        for example in document.examples():
-            try:
-                example.evaluate()
-            except unittest.SkipTest:
-                continue
+        with fresh_defaults():
+            for example in document.examples():
+                try:
+                    example.evaluate()
+                except unittest.SkipTest:
+                    continue
     finally:
         limits.restore_original_limits()
         os.chdir(cwd)
-        import numpy as np
-
-        import minitorch as mt
-
-        mt.set_default_dtype(np.float32)
 
 
 def refresh_outputs(path: Path) -> list[str]:
@@ -219,6 +222,8 @@ def refresh_outputs(path: Path) -> list[str]:
     For a deliberate change (new defaults, a new kernel's rounding): run it, then read the diff. A
     block with "..." lines is left for a person to edit, and reported.
     """
+    from tools.global_state import fresh_defaults
+
     text = path.read_text(encoding="utf-8")
     document = Sybil(parsers=parsers()).parse(path)
     replacements, notes = [], []
@@ -226,6 +231,8 @@ def refresh_outputs(path: Path) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="minitorch-docs-") as folder:
         os.chdir(folder)
         limits = one_blas_thread()
+        defaults = fresh_defaults()
+        defaults.__enter__()
         try:
             for example in document.examples():
                 if example.region.evaluator is compare_output:
@@ -245,6 +252,7 @@ def refresh_outputs(path: Path) -> list[str]:
                     except unittest.SkipTest:
                         continue
         finally:
+            defaults.__exit__(None, None, None)
             limits.restore_original_limits()
             os.chdir(cwd)
     for start, end, printed in reversed(replacements):

@@ -10,10 +10,16 @@ formula, and what it saves. A test asserts fast == plain for every kernel.
     minitorch/kernels/optimizers.py  optimizer kernels (functional optimizer forms)
     minitorch/kernels/containers.py  a small Linear/ReLU Sequential run in one loop
     minitorch/kernels/parallel.py    the pool that runs chunks of a large batch on every core
+    minitorch/kernels/sequences.py   the LSTM's time loops and input projection
+    minitorch/kernels/embedding.py   Embedding's lookup and scatter-add (grouping.py: ids grouped by rank)
     minitorch/kernels/zeros.py       fresh zero arrays made ahead on another core (Embedding's gradient)
+    minitorch/kernels/allocator.py   glibc's malloc told to keep freed memory (no page faults every step)
     minitorch/kernels/twin.py        a forked twin process: half of a time loop on the second core
+    minitorch/kernels/twin_session.py  the twin spinning on a shared control block for a stream of jobs
     minitorch/kernels/inference.py   one row through a large Linear/ReLU chain, half of it in the twin
-    minitorch/kernels/inference_twin.py  the twin's side of it (its session loop)
+    minitorch/kernels/inference_twin.py  the twin's side of it (its session's jobs)
+    minitorch/kernels/embedding_ahead.py  Embedding training: ids grouped, gradients zeroed in the twin
+    minitorch/kernels/embedding_twin.py  the twin's side of it
 
 The plain code picks a kernel at one marked line, ``if kernels_enabled(): return fast(...)``, or
 through a dispatcher (as torch.optim picks ``_multi_tensor_sgd`` over ``_single_tensor_sgd``).
@@ -65,3 +71,8 @@ def fast_or_plain(family: str, plain: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _families: dict[str, ModuleType | None] = {}  # family -> its kernel module, None if there is none
+
+if _enabled:  # (kernels off at import: the process's allocator is left as it was)
+    from minitorch.kernels.allocator import keep_freed_memory
+
+    keep_freed_memory()

@@ -109,13 +109,13 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
             _hide(d, shown)
             d["_shown"] = None
         if type(m) is Linear:
-            W = d["W"].data
-            if not (type(x) is np.ndarray and x.dtype == W.dtype and x.ndim and x.shape[-1] == m.in_features):
-                x = m._check_input(x)
+            W, b = d["W"].data, d["b"]
+            if not (type(x) is np.ndarray and x.dtype == W.dtype and x.ndim and x.shape[-1] == m.in_features
+                    and (b is None or b.data.dtype == W.dtype)):
+                x = m._check_input(x)  # (and a b of another dtype: its TypeError, as the plain layer's)
             d["_x"] = x
             frame = {"_x": x}
             x = x @ W
-            b = d["b"]
             if b is not None:
                 x += b.data  # the fresh product: no y + b temporary
         else:

@@ -46,34 +46,22 @@ import select
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import numpy as np
 
 from minitorch.kernels import twin
-from minitorch.kernels.embedding_twin import (
-    ALIVE,
-    COUNT,
-    FILL,
-    GROUPED,
-    RANKS,
-    READY,
-    REQ,
-    ROWS,
-    STOP,
-    UNIQ,
-    WIDTH,
-    serve,
-)
-from minitorch.kernels.inference_twin import allowed_cpus, current_cpu
+from minitorch.kernels.embedding_twin import COUNT, FILL, GROUPED, RANKS, READY, ROWS, UNIQ, WIDTH, serve
+from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
 STREAK = 8  # backwards in a row, each within IDLE_S of the last, before a session starts
 WAIT_S = 4e-5  # the backward waits this long for the twin's grouping before grouping itself
 BACKOFF_S = 1.0  # a session stopped by another task is not started again for this long
 # a session that ended having served fewer than SHORT backwards (its twin descheduled past IDLE_S on
-# a busy machine) is followed by a spell without one: SPELL_S, doubled at each such end up to the
-# last, short again after a session that served SHORT
+# a busy machine, or replaced for another Embedding's shape) is followed by a spell without one:
+# SPELL_S, doubled at each such end up to the last, short again after a session that served SHORT
 SHORT, SPELL_S = 64, (0.01, 1.0)
 MISSES = 3  # jobs in a row not grouped in time before the session is stopped (and a spell follows)
 ARRAYS, FILLED_AHEAD = 4, 2  # gradient arrays per session; kept filled (or filling) ahead
@@ -85,10 +73,10 @@ _getrefcount = sys.getrefcount
 
 # "plan": the live session's arrays; "job": its twin.run job; "k": the last job number; "streak",
 # "last": the backward stream; "backoff": no session before this time; "served": backwards that
-# used the twin's grouping (tests)
+# used the twin's grouping (tests); "late": the session was asked to stop after MISSES late jobs
 _state: dict[str, Any] = {"plan": None, "job": None, "session": 0, "k": 0, "streak": 0, "last": 0.0,
                           "backoff": 0.0, "spell": SPELL_S[0], "served": 0, "served_at_start": 0,
-                          "misses": 0}
+                          "misses": 0, "late": False}
 
 
 class _Plan:
@@ -111,10 +99,7 @@ class _Plan:
         self.filling: dict[int, int] = {}  # array -> the job that fills it
         self.ready: list[int] = []  # arrays filled with zeros, the oldest first
         self.posted = self.count = 0  # the last job posted here, its ids' count
-        # a buffer's reference count when only the plan and a session's job (its arguments) hold it:
-        # read now, while nothing else can hold one (read later, a gradient the user keeps, or a
-        # finished job not yet collected, would count as the module's own)
-        self.baseline = _getrefcount(self.buffers[0]) + 1
+        self.baseline = 0  # a buffer's reference count when only the plan and the session hold it
 
 
 def post(weight: np.ndarray, ids: np.ndarray) -> None:
@@ -240,20 +225,24 @@ def _missed() -> None:
     """A job the twin did not group in time. A session that has replied (it left) or a twin that is
     gone (its socket closed) is collected now, so that no more jobs are posted to it; after
     MISSES misses in a row (a twin kept off its core on a busy machine) the session is asked to
-    stop and a spell without one follows (see SPELL_S). Never waits: a session asked to stop is
-    collected by a later backward once it has replied (``_stream``)."""
+    stop and a spell without one follows (see SPELL_S); misses before the session's first served
+    job (the twin waking) are not counted. Never waits: a session asked to stop is collected by a
+    later backward once it has replied (``_stream``)."""
     job = _state["job"]
     if job is None or job.done:
         return
-    _state["misses"] += 1
     if _collect(job):
-        _state["job"] = None
-    elif _state["misses"] >= MISSES:
+        _state["job"], _state["late"] = None, False
+    elif _state["served"] == _state["served_at_start"]:
+        return  # (no job served yet: the twin may still be waking)
+    elif (misses := _state["misses"] + 1) < MISSES:
+        _state["misses"] = misses
+        return
+    else:
         _state["plan"].ctrl[STOP] = 1
+        _state["late"] = True
         _state["backoff"] = max(_state["backoff"], time.monotonic() + _state["spell"])
         _state["spell"] = min(2 * _state["spell"], SPELL_S[1])
-    else:
-        return
     _state["misses"] = 0
 
 
@@ -273,17 +262,17 @@ def _stream(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
     if job is not None:  # it has left (idle), was asked to stop, or serves another gradient
         if not job.done and plan.flags[ALIVE] == _state["session"] and not plan.flags[STOP]:
             plan.ctrl[STOP] = 1  # ours, replaced for a gradient of another shape
-        # asked to stop (replaced, missed, another task), it was not a short session: no spell here
-        stopped = plan.flags[STOP]
         if not _collect(job):
             return  # (not replied yet, or another caller holds the twin: a later backward takes it)
         _state["job"] = None
-        if not stopped and _state["served"] - _state["served_at_start"] < SHORT:
+        if _state["late"]:
+            _state["late"] = False
+            return  # (stopped after MISSES late jobs: its spell is set)
+        if _state["served"] - _state["served_at_start"] < SHORT:  # (also two shapes taking turns)
             _state["backoff"] = max(_state["backoff"], now + _state["spell"])
             _state["spell"] = min(2 * _state["spell"], SPELL_S[1])
             return
-        if not stopped:
-            _state["spell"] = SPELL_S[0]
+        _state["spell"] = SPELL_S[0]
     _start(num_rows, n, width, dtype)
 
 
@@ -300,9 +289,10 @@ def _start(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
     try:
         plan = _state["plan"]
         if plan is None or not _fits(plan, num_rows, n, width, dtype):
-            plan = _state["plan"] = _Plan(num_rows, width, dtype, n)
+            plan = _state["plan"] = _Plan(num_rows, width, dtype, 1 << (n - 1).bit_length())
         session = _state["session"] = _state["session"] + 1
-        plan.ctrl[STOP] = 0
+        plan.ctrl[STOP] = 0  # (no session reads the block now)
+        plan.ctrl[GROUPED] = plan.ctrl[REQ]  # a job the last session left untaken blocks no post
         plan.posted = 0
         job = twin.run(serve, plan.ctrl, session, os.getpid(), IDLE_S, current_cpu(), plan.ids, plan.uniq,
                        plan.positions, plan.lengths, *plan.buffers)
@@ -311,15 +301,30 @@ def _start(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
     if not job.sent:
         _collect(job)
         return
-    job.stop = functools.partial(_stopped, plan.ctrl, job)
+    job.stop = functools.partial(_stopped, plan.ctrl, weakref.ref(job))  # (no cycle: a Job ended is
+    # freed at once, and with its arguments the buffers' references, which ``_unreferenced`` counts)
     _state["job"], _state["served_at_start"] = job, _state["served"]
+    plan.baseline = _sole_count()
 
 
-def _stopped(ctrl: np.ndarray, job: Any) -> None:
+def _sole_count() -> int:
+    """The count ``_unreferenced`` reads for a buffer held by the plan's list and the session job's
+    arguments alone, read on a probe held the same two ways (read on a buffer at the session's
+    start, it counted whatever held that buffer then: the previous session's job, a user's gradient)."""
+    probe = [np.empty(0)]
+    args = (probe[0],)
+    count = _getrefcount(probe[0])
+    del args
+    return count
+
+
+def _stopped(ctrl: np.ndarray, job: weakref.ref) -> None:
     """The session's ``stop``, called by ``twin.run`` before another task: it returns at its next
-    look at the control block, and no session starts again for BACKOFF_S."""
+    look at the control block (the job's patience counts from now), and no session starts again
+    for BACKOFF_S."""
     ctrl[STOP] = 1
-    job.started = time.monotonic()
+    if job() is not None:
+        job().started = time.monotonic()
     _state["backoff"] = time.monotonic() + BACKOFF_S
 
 
@@ -344,7 +349,6 @@ def _collect(job: Any, wait: bool = False) -> bool:
     except Exception:
         _state["backoff"] = float("inf")
     finally:
-        job.stop = None  # (a cycle through the job: its arguments would hold the arrays until a GC)
         if held:
             twin.release()
     plan = _state["plan"]
@@ -356,7 +360,7 @@ def _collect(job: Any, wait: bool = False) -> bool:
 
 def _forget_after_fork() -> None:
     """A forked child has no twin and no session."""
-    _state.update(plan=None, job=None, streak=0, backoff=0.0)
+    _state.update(plan=None, job=None, streak=0, backoff=0.0, late=False)
 
 
 if hasattr(os, "register_at_fork"):

@@ -1,76 +1,45 @@
-"""The twin's side of ``kernels/embedding_ahead.py``: the session loop that groups ids and zero-fills.
+"""The twin's side of ``kernels/embedding_ahead.py``: its session's jobs: group ids, zero-fill.
 
-``serve`` runs in the kernels' twin (``twin.run(serve, ...)``): it spins on a shared int64 control
-block and takes each job the caller posts there (job numbers only grow). A job is the ids of one
-Embedding forward: the twin groups them as ``scatter_rows`` does (``grouping.runs``), writes the
-result into the shared result arrays and raises GROUPED to the job's number; then it zero-fills the
-gradient array the job names, if any, and raises that array's READY flag. It reads the ids and the
-array to fill only after taking the job, and writes nothing but the results, the named array and
-the flags. It returns after ``idle`` seconds without a job or when the caller sets STOP.
+``serve`` runs in the kernels' twin (``twin.run(serve, ...)``): as a session
+(``kernels/twin_session.py``) it spins on a shared int64 control block and takes each job the caller
+posts there (job numbers only grow). A job is the ids of one Embedding forward: the twin groups them
+as ``scatter_rows`` does (``grouping.runs``), writes the result into the shared result arrays and
+raises GROUPED to the job's number; then it zero-fills the gradient array the job names, if any, and
+raises that array's READY flag. It reads the ids and the array to fill only after taking the job,
+and writes nothing but the results, the named array and the flags. It returns after ``idle`` seconds
+without a job or when the caller sets STOP.
 """
 
 from __future__ import annotations
 
-import os
-import time
+import mmap
 
 import numpy as np
 
+from minitorch.kernels import twin_session
 from minitorch.kernels.grouping import runs
-from minitorch.kernels.inference_twin import POLITE_S, allowed_cpus
 
 # control block (int64): the job posted, the live session's id, a stop request, the job whose ids
 # are grouped, the ids' count, the largest id + 1 allowed, the row width, the array to fill (-1:
 # none), the grouping's distinct ids and ranks (ranks 0: repeated too often, np.add.at's case; -1:
 # ids out of range), then per gradient array the job that filled it (READY + j)
-REQ, ALIVE, STOP, GROUPED, COUNT, ROWS, WIDTH, FILL, UNIQ, RANKS, READY = range(11)
-_yield = getattr(os, "sched_yield", lambda: None)
+GROUPED, COUNT, ROWS, WIDTH, FILL, UNIQ, RANKS, READY = range(3, 11)  # (after twin_session's three)
 
 
 def serve(ctrl_array: np.ndarray, session: int, parent: int, idle: float, cpu: int, ids: np.ndarray,
           uniq: np.ndarray, positions: np.ndarray, lengths: np.ndarray, *grads: np.ndarray) -> None:
-    """The twin's session: take each job posted in the control block, group its ids and fill the
-    array it names, return after ``idle`` seconds without a job or when asked to stop. It runs on
-    the CPUs allowed to it but ``cpu``, the caller's (see ``inference_twin.serve``). A no-op in
-    the parent (``Job.wait`` runs a lost twin's task there)."""
-    if os.getpid() == parent:
-        return
-    allowed = allowed_cpus()
-    if allowed is not None and cpu in allowed and len(allowed) > 1:
-        os.sched_setaffinity(0, allowed - {cpu})
-    try:
-        _serve(memoryview(ctrl_array), session, idle, ids, uniq, positions, lengths, grads)
-    finally:
-        if allowed is not None:
-            os.sched_setaffinity(0, allowed)
+    """The twin's session (``twin_session.serve``): take each job posted in the control block, group
+    its ids and fill the array it names, return after ``idle`` seconds without a job or when asked
+    to stop. Before the first job every page of the shared arrays is mapped here (a read of one byte
+    per page: the arrays may hold a user's gradient), so that no job waits on page faults."""
+    ctrl = memoryview(ctrl_array)
 
+    def map_pages() -> None:
+        for a in (ids, uniq, positions, lengths, *grads):
+            a.reshape(-1).view(np.uint8)[::mmap.PAGESIZE].sum()
 
-def _serve(ctrl: memoryview, session: int, idle: float, ids: np.ndarray, uniq: np.ndarray,
-           positions: np.ndarray, lengths: np.ndarray, grads: tuple) -> None:
-    # a job the last session over these arrays left without taking (asked to stop just as it was
-    # posted) is taken now: its fields are intact (no job is posted until it is grouped), and until
-    # it is, no job could be posted to this session
-    seen = ctrl[GROUPED]
-    last = time.monotonic()
-    ctrl[ALIVE] = session
-    spins = 0
-    while True:
-        k = ctrl[REQ]
-        if k != seen:
-            seen = k
-            _job(ctrl, k, ids, uniq, positions, lengths, grads)
-            last = time.monotonic()
-            continue
-        spins += 1
-        if spins & 63 == 0:
-            quiet = time.monotonic() - last
-            if quiet > POLITE_S:  # no call for a while: another process waiting for this core runs
-                _yield()
-            if ctrl[STOP] or quiet > idle:
-                ctrl[ALIVE] = 0
-                if ctrl[REQ] == seen or ctrl[STOP]:
-                    return
-                ctrl[ALIVE] = session  # a job came as the session was leaving: take it
+    twin_session.serve(ctrl, session, parent, idle, cpu,
+                       lambda k: _job(ctrl, k, ids, uniq, positions, lengths, grads), map_pages)
 
 
 def _job(ctrl: memoryview, k: int, ids: np.ndarray, uniq: np.ndarray, positions: np.ndarray,

@@ -33,7 +33,9 @@ While it spins between jobs the twin keeps its core busy, as an OpenMP pool's th
 Another task sent to the twin stops the session first (``job.stop``). Plans (a chain's shared
 arrays) are kept for the last ``KEEP_PLANS`` chains; one session runs at a time, for one chain:
 while it is live, another chain's calls run alone (two chains called in turn, as a nested
-Sequential's halves, never stop each other's sessions).
+Sequential's halves, never stop each other's sessions). A plan holds its model weakly and goes
+when the model is collected (its session stopped first), so the cache never keeps a deleted
+model's layers and weights alive (``_model_collected``); nothing is added to a call.
 
 Never a silent wrong answer:
 - The twin reads the CURRENT weights: every W and b of the cut layers lives in a shared buffer
@@ -76,19 +78,8 @@ import numpy as np
 
 from minitorch import threads
 from minitorch.kernels import twin
-from minitorch.kernels.inference_twin import (
-    ALIVE,
-    CALLER,
-    MAX_CUT,
-    REQ,
-    STOP,
-    TAKEN,
-    TWIN,
-    allowed_cpus,
-    current_cpu,
-    half_layer,
-    serve,
-)
+from minitorch.kernels.inference_twin import CALLER, MAX_CUT, TAKEN, TWIN, half_layer, serve
+from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
 CALLER_SHARE = 0.5  # of a cut layer's columns, the caller's (it has the checks and the last layers)
@@ -111,8 +102,11 @@ _data = attrgetter("data")
 
 # the session ("job") and the plan it serves ("owner"); "served": calls the twin shared (tests)
 # _plans: id(model) -> its plan, the last KEEP_PLANS chains (a plan keeps its chain's children
-# alive while it is kept; the session's plan is dropped only after its session has stopped, as
-# the session would otherwise go on reading its control block)
+# alive while it is kept, and is dropped when its model is collected; the session's plan is dropped
+# only after its session has stopped, as the session would otherwise go on reading its control
+# block). _orphans: plans of collected models whose session could not be stopped then (the twin
+# was busy): dropped when the next plan is made or the next session starts.
+_orphans: list[Any] = []
 _state: dict[str, Any] = {"owner": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
                           "spell": COOLDOWN_S[0], "good": 0, "streak": 0,
                           "served": 0, "last": 0.0, "declined": None}
@@ -127,7 +121,8 @@ class _Plan:
 
     def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
                  dtype: np.dtype, n_in: int) -> None:
-        self.model, self.children, self.params, self.arrays = weakref.ref(model), children, params, arrays
+        self.model = weakref.ref(model, _model_collected)  # weak: the cache keeps no model alive
+        self.children, self.params, self.arrays = children, params, arrays
         self.slots = _slots(children)
         self.cut, self.rest, self.dtype, self.zero = cut, rest, dtype, np.zeros((), dtype)
         self.x = twin.empty((1, n_in), dtype)
@@ -161,7 +156,7 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
     """The chain in one loop in this process, with the operations of the children's forward
     kernels (``y = x @ W; y += b``, ``np.maximum(y, 0)``): the plain chain's numbers bitwise, without
     a call per child. ``NotImplemented`` unless every child is a Linear or ReLU (exact types) not
-    patched on the instance nor inside a call, each Linear's W of x's dtype and width."""
+    patched on the instance nor inside a call, each Linear's W (and b) of x's dtype and width."""
     children = tuple(model.__dict__["_modules"].values())
     width, dtype = x.shape[1], x.dtype
     for m in children:
@@ -169,9 +164,10 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
         if "forward" in d or d["_frame"] is not None:
             return NotImplemented
         if type(m) is linear:
-            W = d["W"].data
+            W, b = d["W"].data, d["b"]
             if (type(W) is not np.ndarray or W.dtype != dtype or W.ndim != 2 or W.shape[0] != width
-                    or d["in_features"] != width):  # (the plain Linear checks in_features)
+                    or d["in_features"] != width  # (the plain Linear checks in_features,
+                    or (b is not None and b.data.dtype != dtype)):  # and refuses a b of another dtype)
                 return NotImplemented
             width = W.shape[1]
         elif type(m) is not relu:
@@ -229,6 +225,8 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
     if not twin.acquire():  # another thread holds the twin: this call runs alone
         return None
     try:  # (holding the twin: a session is stopped here)
+        while _orphans:
+            _drop_orphan(_orphans.pop())
         _drop_plan(id(model))
         plan = _make_plan(model, x, linear, relu)
         if plan is not None:
@@ -251,16 +249,50 @@ def _drop_plan(key: int) -> None:
         _stop_session()
 
 
+def _model_collected(ref: weakref.ref) -> None:
+    """A planned model was collected (its plan's weak reference calls this): the plan goes, so its
+    layers and weights are freed with the model. A plan without the live session goes at once
+    (nothing else reads its arrays); the session's plan once its session has stopped, here if the
+    twin is free, else (another call holds it) when the next plan is made or session starts."""
+    for key, plan in list(_plans.items()):  # (at most KEEP_PLANS; a copy: this may run in any call)
+        if plan.model is not ref:
+            continue
+        if plan is not _state["owner"]:
+            _plans.pop(key, None)
+        elif twin.acquire():
+            try:
+                _drop_plan(key)
+            finally:
+                twin.release()
+        else:
+            _orphans.append(plan)
+
+
+def _drop_orphan(plan: _Plan) -> None:
+    """Drop a collected model's plan (``_model_collected``) if it is still kept; holding the twin."""
+    for key, kept in list(_plans.items()):
+        if kept is plan:
+            _drop_plan(key)
+
+
 class _Declined:
     """A chain this module does not run, as ``_current`` checks it (children and arrays)."""
 
     __slots__ = ("model", "children", "params", "arrays", "slots", "until")
 
     def __init__(self, model: Any, children: tuple, params: tuple) -> None:
-        self.model, self.children, self.params = weakref.ref(model), children, params
+        self.model = weakref.ref(model, _declined_collected)
+        self.children, self.params = children, params
         self.slots = _slots(children)
         self.arrays = tuple(p.data for p in params)
         self.until = time.monotonic() + RETRY_S  # then tried again (a name on a weight may be gone)
+
+
+def _declined_collected(ref: weakref.ref) -> None:
+    """The declined chain's model was collected: forget its children and weights with it."""
+    declined = _state["declined"]
+    if declined is not None and declined.model is ref:
+        _state["declined"] = None
 
 
 def _slots(children: tuple) -> tuple:
@@ -494,6 +526,8 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     allowed = allowed_cpus()
     if allowed is not None and len(allowed) < 2:  # (taskset to one CPU: the two would share it)
         return None
+    while _orphans:  # (no session runs now: a collected model's plan goes at once)
+        _drop_orphan(_orphans.pop())
     session = _state["session"] = _state["session"] + 1
     args = [plan.ctrl, session, _state["k"], os.getpid(), IDLE_S, current_cpu(), plan.x]  # (this job: here)
     for W, b, relu, out, Wa, *_ in plan.cut:
@@ -503,7 +537,8 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
     if not job.sent:
         _collect(job)  # (runs serve here, which returns at once)
         return None
-    job.stop = functools.partial(_tell_stop, plan.ctrl, job)
+    job.stop = functools.partial(_tell_stop, plan.ctrl, weakref.ref(job))  # (no cycle: an ended Job
+    # is freed at once, with the arrays its arguments hold)
     _state["job"], _state["owner"] = job, plan
     return False
 
@@ -526,11 +561,12 @@ def _stop_session() -> None:
         _collect(job)
 
 
-def _tell_stop(ctrl: np.ndarray, job: Any) -> None:
+def _tell_stop(ctrl: np.ndarray, job: weakref.ref) -> None:
     """A session's ``stop`` (called by ``twin.run`` before another task, or above): the session
     returns at its next look at the control block; the job's patience counts from now."""
     ctrl[STOP] = 1
-    job.started = time.monotonic()
+    if job() is not None:
+        job().started = time.monotonic()
 
 
 def served(model: Any, x: np.ndarray, timeout: float = 10.0) -> np.ndarray:
@@ -554,6 +590,7 @@ def _forget_after_fork() -> None:
     """A forked child has no twin and no session (its weights are made private by
     ``inference_twin``'s own fork handler)."""
     _plans.clear()
+    _orphans.clear()
     _state.update(owner=None, job=None, misses=0, cool=0.0, declined=None, spell=COOLDOWN_S[0], good=0)
 
 

@@ -22,17 +22,20 @@ from minitorch.random import generator
 def linear_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     """``Linear.forward``: y = x @ W + b, caching x.
 
-    An ndarray already in W's dtype with ``in_features`` last is what ``_check_input`` would
-    return unchanged, so the check's four calls are skipped for it (anything else takes the check).
+    An ndarray already in W's dtype with ``in_features`` last, given to a layer whose b (if any)
+    has W's dtype, is what ``_check_input`` would return unchanged, so the check's calls are
+    skipped for it (anything else takes the check, which refuses a b of another dtype as the plain
+    layer does: added in place, it would be cast to W's dtype here and promote y there).
     The bias is added into the fresh product in place: saves the (N, out) temporary of y + b.
     """
-    W = layer.W.data
-    if not (type(x) is np.ndarray and x.dtype == W.dtype and x.ndim and x.shape[-1] == layer.in_features):
+    W, b = layer.W.data, layer.b
+    if not (type(x) is np.ndarray and x.dtype == W.dtype and x.ndim and x.shape[-1] == layer.in_features
+            and (b is None or b.data.dtype == W.dtype)):
         x = layer._check_input(x)
     layer._x = x
     y = x @ W
-    if layer.b is not None:
-        y += layer.b.data
+    if b is not None:
+        y += b.data
     return y
 
 

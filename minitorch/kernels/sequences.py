@@ -1,5 +1,6 @@
 """Kernels of the sequence family: the recurrent layers' input projection and the LSTM time loops
 (``minitorch/layers/_recurrence.py``); same signatures, same results to rounding, fewer passes.
+An LSTM with projections (proj_size > 0, a W_hr argument) has no kernel: the plain loops run it.
 (Embedding's kernels: ``kernels/embedding.py``.)
 With 2+ threads a large LSTM loop runs half of its batch in the kernels' twin process
 (``kernels/twin.py``), bitwise as in one process (see ``_cut``).
@@ -188,19 +189,21 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
     H = G // 4
     dtype = xw.dtype
     cut = _cut(T, N, H, G)
-    claimed = cut > 0 and twin.acquire()
-    new = twin.empty if claimed else _aligned_empty
-    # the output: never in shared memory (see below), and with the twin not pooled either: with the
-    # input projection in a pooled shared buffer it is the step's one large block that is freed
-    # (which keeps glibc's malloc thresholds high, see ``project``)
-    hs = _aligned_empty((T + 1, N, H), dtype, pooled=not claimed)
-    cs, gates, tanh_cs = new((T + 1, N, H), dtype), new((T, N, G), dtype), new((T, N, H), dtype)
-    hs[0], cs[0] = h0, c0
-    if not claimed:
+    if not (cut > 0 and twin.acquire()):
+        hs, cs = _aligned_empty((T + 1, N, H), dtype), _aligned_empty((T + 1, N, H), dtype)
+        gates, tanh_cs = _aligned_empty((T, N, G), dtype), _aligned_empty((T, N, H), dtype)
+        hs[0], cs[0] = h0, c0
         W_hhT = _aligned_copy(W_hh.T)  # BLAS runs the small per-step product faster on it
         _forward_rows(xw, W_hhT, hs, cs, gates, tanh_cs, _rows_per_product(N, H, G))
         return hs, cs[T], (cs, gates, tanh_cs)
-    try:
+    try:  # the twin is claimed: given back however this ends (an array refused, a Ctrl-C)
+        new = twin.empty
+        # the output: never in shared memory (see below), and not pooled either: with the input
+        # projection in a pooled shared buffer it is the step's one large block that is freed
+        # (which keeps glibc's malloc thresholds high, see ``project``)
+        hs = _aligned_empty((T + 1, N, H), dtype, pooled=False)
+        cs, gates, tanh_cs = new((T + 1, N, H), dtype), new((T, N, G), dtype), new((T, N, H), dtype)
+        hs[0], cs[0] = h0, c0
         W_hhT = new((H, G), dtype)  # page-aligned
         np.copyto(W_hhT, W_hh.T)
         if twin.shares(xw):
@@ -290,8 +293,8 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
     H = G // 4
     dtype = gates.dtype
     cut = _cut(T, N, H, G)
-    claimed = cut > 0 and twin.acquire()
     dh0, dc0 = _aligned_empty((N, H), dtype, pooled=False), _aligned_empty((N, H), dtype, pooled=False)
+    claimed = cut > 0 and twin.acquire()  # (then given back in the finally below, however it ends)
     if not claimed:
         da_all = _aligned_empty(gates.shape, dtype)
         _backward_rows(dhs, dh_n, dc_n, cs, gates, tanh_cs, _aligned_copy(W_hh), da_all, dh0, dc0,

@@ -13,7 +13,11 @@ there; the args' arrays that lie in the shared buffers are passed by reference, 
 returns a ``Job``; ``job.wait()`` waits for it. Meanwhile the caller runs its own part. The task
 must not modify its array arguments except where it writes its results, so that the caller can run
 it again itself (``Job.wait`` does, bitwise the same) if the twin died or could not be reached; an
-exception raised by the task in the twin is raised again by ``wait``.
+exception raised by the task in the twin is raised again by ``wait``. The task runs under the
+caller's ``np.errstate`` of the ``run`` call (each category the caller does not ignore raises in the
+twin); a floating-point error there makes ``wait`` run the task here, so that this process's NumPy
+raises, warns or calls back as the plain code would (the twin's own state is the one it was forked
+under, and its warnings would reach neither the caller's filters nor its errstate callbacks).
 
 The twin is forked on first use (Linux only: ``available()``), one per process, with SIGINT ignored
 (a Ctrl-C belongs to the parent); it exits when the parent's end of its socket closes (the parent
@@ -71,11 +75,14 @@ def _reset_after_fork() -> None:
     with the same contents (``_make_private``): an array it holds there (an LSTM's output, a weight
     moved for one-row inference) is then its own, as every other array of a forked child is."""
     global _lock
-    if not _state.get("forking_twin"):
+    if not _forking_the_twin():
         freed = set(_freed)
-        for buffer_id, (start, nbytes) in _buffers.items():
-            if buffer_id not in freed:  # a freed buffer's memory is unmapped already
-                _make_private(start, nbytes)
+        try:
+            for buffer_id, (start, nbytes) in _buffers.items():
+                if buffer_id not in freed:  # a freed buffer's memory is unmapped already
+                    _make_private(start, nbytes)
+        except BaseException:  # (no memory for the copy): an at-fork handler's error is only printed,
+            _shared_after_fork()  # and the child would run on sharing the buffer with its parent
     _state.update(sock=None, pid=None, pending=None)
     _lock = threading.Lock()
     _pool.clear()
@@ -101,18 +108,32 @@ def _make_private(start: int, nbytes: int) -> None:
     saved = ctypes.string_at(start, nbytes)
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10  # MAP_FIXED: over the shared mapping
     got = _libc[0].mmap(start, length, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
-    if got != start:  # staying shared would be a silent error (parent and child writing one array)
-        os.write(2, b"minitorch: could not make the twin's shared buffers private after fork\n")
-        os._exit(70)
+    if got != start:
+        _shared_after_fork()
     ctypes.memmove(start, saved, nbytes)
+
+
+def _shared_after_fork() -> None:
+    """The forked child exits (status 70): staying shared would be a silent error (parent and child
+    writing one array)."""
+    os.write(2, b"minitorch: could not make the twin's shared buffers private after fork\n")
+    os._exit(70)
 
 
 def _forget_pool_after_fork() -> None:
     """In the parent of a fork other than the twin's: the child shares every buffer that exists now
-    and may still read arrays in them (a layer's cache from a forward before the fork, read by the
-    child's backward), so none of them is handed out again here; new ones are made from now on."""
-    if not _state.get("forking_twin"):
+    until it has copied each into private memory (``_reset_after_fork``, which runs in the child
+    while this process goes on), and its arrays there may be read later (a layer's cache from a
+    forward before the fork, read by the child's backward); so none of them is handed out again
+    here, where a new call would write into it; new ones are made from now on."""
+    if not _forking_the_twin():
         _pool.clear()
+
+
+def _forking_the_twin() -> bool:
+    """Whether this fork is the twin's: made by the thread that set the flag (another thread may
+    fork a child of its own meanwhile; the child keeps the forking thread's id)."""
+    return _state.get("forking_twin") == threading.get_ident()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
@@ -257,7 +278,8 @@ class Job:
                 return
             if reply[:1] == b"\x01":
                 raise pickle.loads(reply[1:])
-            _lost()
+            if reply[:1] != b"\x02":  # b"\x02": a floating-point error, for this NumPy to report (below)
+                _lost()
         self.done, self.keep = True, None
         self.task(*self.args)
 
@@ -304,19 +326,26 @@ def run(task: Callable[..., Any], *args: Any) -> Job:
     keep: list[np.ndarray] = []
     encoded = tuple(_encode(arg, keep) for arg in args)  # may add buffers: before the fds are listed
     new, dropped = list(_unsent), list(_dropped)
+    # the caller's errstate, each reported category raising in the twin (it is reported here)
+    errstate = {name: "ignore" if mode == "ignore" else "raise" for name, mode in np.geterr().items()}
     message = pickle.dumps((task.__module__, task.__qualname__, encoded,
-                            [(buffer_id, nbytes) for buffer_id, _, nbytes in new], dropped),
+                            [(buffer_id, nbytes) for buffer_id, _, nbytes in new], dropped, errstate),
                            protocol=pickle.HIGHEST_PROTOCOL)
+    sock, messages, fds = _state["sock"], [message], [fd for _, fd, _ in new]
+    # pending from just before the send (no Python call between): a Ctrl-C landing after the send
+    # leaves the job pending, and its reply is taken first (by the next wait it was taken for its own)
+    job = Job(task, args, sent=True, keep=keep)
     try:
-        socket.send_fds(_state["sock"], [message], [fd for _, fd, _ in new])
+        socket.send_fds(sock, messages, fds)
     except OSError:
+        _state["pending"] = None
         _lost()
         return Job(task, args, sent=False)
     for buffer_id, fd, nbytes in new:
+        _unsent.remove((buffer_id, fd, nbytes))  # before the close: a closed fd is never sent again
         os.close(fd)
-        _unsent.remove((buffer_id, fd, nbytes))
     del _dropped[:len(dropped)]
-    return Job(task, args, sent=True, keep=keep)
+    return job
 
 
 def _kill() -> None:
@@ -350,14 +379,21 @@ def _fork() -> bool:
     # twin's reset after the fork empties its pool; the other arrays are held by the caller's frames)
     try:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except OSError:
+        _state["dead"] = True
+        return False
+    try:
         with warnings.catch_warnings():  # Python 3.12+ warns about forking a process with threads
             warnings.simplefilter("ignore", DeprecationWarning)
-            _state["forking_twin"] = True  # the twin keeps mapping the pool's buffers: keep them
+            # the twin keeps mapping the pool's buffers: keep them (this thread's fork only)
+            _state["forking_twin"] = threading.get_ident()
             try:
                 pid = os.fork()
             finally:
-                _state["forking_twin"] = False
+                _state["forking_twin"] = None
     except OSError:
+        ours.close()
+        theirs.close()
         _state["dead"] = True
         return False
     if pid == 0:  # the twin: serve until the parent goes, never return into the parent's code
@@ -378,7 +414,8 @@ def _fork() -> bool:
 
 
 def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]], pooled: list) -> None:
-    """The twin's loop: map new buffers, run each task, reply b"\\x00" or b"\\x01" + the exception.
+    """The twin's loop: map new buffers, run each task, reply b"\\x00", b"\\x01" + the exception, or
+    b"\\x02" for a floating-point error under the caller's errstate (the caller runs the task).
     ``inherited``: the buffers that existed at the fork, mapped here at the parent's addresses (they
     stay mapped in the twin for its life, held by the forked copies of their arrays: ``pooled``, and
     the caller's frames above the fork, which never return here)."""
@@ -394,7 +431,7 @@ def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]], pooled: l
         message, fds, _, _ = socket.recv_fds(sock, _MESSAGE_MAX, 64)
         if not message:
             return  # the parent closed its end
-        module, name, encoded, new, dropped = pickle.loads(message)
+        module, name, encoded, new, dropped, errstate = pickle.loads(message)
         for (buffer_id, nbytes), fd in zip(new, fds, strict=True):
             maps[buffer_id] = mmap.mmap(fd, nbytes)
             os.close(fd)
@@ -404,9 +441,12 @@ def _serve(sock: socket.socket, inherited: dict[int, tuple[int, int]], pooled: l
             task = importlib.import_module(module)
             for part in name.split("."):
                 task = getattr(task, part)
-            task(*(_decode(arg, maps) for arg in encoded))
+            with np.errstate(**errstate):
+                task(*(_decode(arg, maps) for arg in encoded))
             reply = b"\x00"
-        except BaseException as error:  # every error goes back to the caller
+        except FloatingPointError:  # under the caller's errstate: the caller runs the task and reports it
+            reply = b"\x02"
+        except BaseException as error:  # every other error goes back to the caller
             try:
                 reply = b"\x01" + pickle.dumps(error)
             except Exception:  # an exception that does not pickle

@@ -13,14 +13,15 @@ from minitorch.dtypes import as_floating
 
 
 def initial_states(
-    hx: Any, names: tuple[str, ...], shape: tuple[int, ...], batched: bool, batch_axis: int, dtype: np.dtype,
-    who: str,
+    hx: Any, names: tuple[str, ...], shape: tuple[int, ...] | dict[str, tuple[int, ...]], batched: bool,
+    batch_axis: int, dtype: np.dtype, who: str,
 ) -> list[np.ndarray]:
     """The states in ``hx`` (h, or the pair (h, c) when ``names`` has two), each with a batch axis.
 
     ``hx`` is None (zeros), one array, or for two names a pair whose items may be None (zeros).
     Each given state must have ``shape``, the shape the user sees (without the batch axis when the
-    input is unbatched); it is cast to ``dtype`` and, if unbatched, given a batch axis of 1 at
+    input is unbatched), or ``shape[name]`` when the states differ (an LSTM with projections: h0 has
+    proj_size features, c0 hidden_size); it is cast to ``dtype`` and, if unbatched, given a batch axis of 1 at
     ``batch_axis`` (1 for the layers' (D * layers, N, H), 0 for the cells' (N, H)).
     """
     if hx is None:
@@ -32,15 +33,16 @@ def initial_states(
         given = list(hx)
     else:
         given = [hx]
-    zeros_shape = shape if batched else shape[:batch_axis] + (1,) + shape[batch_axis:]
     states = []
     for name, value in zip(names, given, strict=True):
+        expected = shape[name] if isinstance(shape, dict) else shape
         if value is None:
+            zeros_shape = expected if batched else expected[:batch_axis] + (1,) + expected[batch_axis:]
             states.append(np.zeros(zeros_shape, dtype))
             continue
         value = as_floating(value, who)
-        if value.shape != shape:
-            raise ValueError(f"{who}: expected {name} of shape {shape}, got {value.shape}")
+        if value.shape != expected:
+            raise ValueError(f"{who}: expected {name} of shape {expected}, got {value.shape}")
         value = value.astype(dtype, copy=False)
         states.append(value if batched else np.expand_dims(value, batch_axis))
     return states

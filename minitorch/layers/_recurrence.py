@@ -17,6 +17,10 @@ Shared by ``RNN``/``LSTM``/``GRU`` (T steps) and their cells (a loop of T = 1). 
         dhw  (T, N, G)   dL/d(h_{t-1} @ W_hh.T + b_hh): gives dW_hh = dhw.T @ hs[:-1], db_hh = dhw.sum
                          (the same array as dxw except for GRU)
 
+An LSTM with projections (proj_size = P > 0) passes one more argument, W_hr (P, H), to both:
+``lstm_forward(..., W_hr)`` gives hs (T+1, N, P), and ``lstm_backward(..., W_hr)`` returns a fifth
+item, dW_hr (P, H). (The fast room has no kernel for the output projection: with W_hr the plain loops run.)
+
 Only h_{t-1} @ W_hh.T, its transpose product in backward, and the gate arithmetic run inside the
 Python loops; the weight gradients are one product each, after the loop (in the layers).
 sigmoid(a) is written 0.5 * tanh(0.5 a) + 0.5: exact, and it cannot overflow for any |a|.
@@ -76,21 +80,23 @@ def rnn_backward(dhs, dh_n, dc_n, cache, W_hh):
 
 
 # --------------------------------------------------------------------------------- LSTM
-def lstm_forward(xw, h0, c0, W_hh, b_hh):
+def lstm_forward(xw, h0, c0, W_hh, b_hh, W_hr=None):
     """Per step (gates in torch's order i, f, g, o, each H wide):
         a   = xw_t + h_{t-1} @ W_hh.T                        (N, 4H)
         i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o);  g = tanh(a_g)
         c_t = f * c_{t-1} + i * g
-        h_t = o * tanh(c_t)
+        m_t = o * tanh(c_t)                                  (N, H)
+        h_t = m_t,  or with projections  h_t = m_t @ W_hr.T  (N, P)   (h0 and W_hh then have P columns)
     """
-    if kernels_enabled():  # the fast room: same formula, fewer passes per step
+    if kernels_enabled() and W_hr is None:  # the fast room (it has no projection: the plain loop runs)
         return fast.lstm_forward(xw, h0, c0, W_hh, b_hh)
     T, N, G = xw.shape
     H = G // 4
-    hs = np.empty((T + 1, N, H), dtype=xw.dtype)
+    hs = np.empty((T + 1, N, h0.shape[-1]), dtype=xw.dtype)  # h0.shape[-1]: P with projections, else H
     cs = np.empty((T + 1, N, H), dtype=xw.dtype)
     gates = np.empty((T, N, G), dtype=xw.dtype)  # i, f, g, o after their nonlinearity
     tanh_cs = np.empty((T, N, H), dtype=xw.dtype)
+    ms = None if W_hr is None else np.empty((T, N, H), dtype=xw.dtype)  # dW_hr needs m_t
     hs[0], cs[0] = h0, c0
     for t in range(T):
         a = xw[t] + hs[t] @ W_hh.T
@@ -99,33 +105,47 @@ def lstm_forward(xw, h0, c0, W_hh, b_hh):
         gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:] = i, f, g, o
         cs[t + 1] = f * cs[t] + i * g
         tanh_cs[t] = np.tanh(cs[t + 1])
-        hs[t + 1] = o * tanh_cs[t]
-    return hs, cs[T], (cs, gates, tanh_cs)
+        if W_hr is None:
+            hs[t + 1] = o * tanh_cs[t]
+        else:
+            ms[t] = o * tanh_cs[t]
+            hs[t + 1] = ms[t] @ W_hr.T
+    cache = (cs, gates, tanh_cs) if W_hr is None else (cs, gates, tanh_cs, ms)
+    return hs, cs[T], cache
 
 
-def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
+def lstm_backward(dhs, dh_n, dc_n, cache, W_hh, W_hr=None):
     """Through time, t = T-1 ... 0 (dh, dc arrive from step t+1; at t = T-1 from h_n, c_n):
         dh  = dhs[t] + dh                         (the output's gradient plus the later step's)
-        do  = dh * tanh(c_t)
-        dc  = dc + dh * o * (1 - tanh(c_t)**2)    (c_t reaches the loss through h_t and c_{t+1})
+        dm  = dh,  or with projections  dm = dh @ W_hr      (h_t = m_t @ W_hr.T;  dm (N, H))
+        do  = dm * tanh(c_t)
+        dc  = dc + dm * o * (1 - tanh(c_t)**2)    (c_t reaches the loss through h_t and c_{t+1})
         di, df, dg = dc * g, dc * c_{t-1}, dc * i
         da  = [di * i(1-i), df * f(1-f), dg * (1-g**2), do * o(1-o)]      (N, 4H)
         dh  = da @ W_hh                           (flows to step t-1)
         dc  = dc * f                              (flows to step t-1)
+    With projections, after the loop, one product over all T * N rows (the dh of every step kept):
+        dW_hr = dh_all.T @ m_all                  (P, H), returned as a fifth item
     """
-    if kernels_enabled():  # the fast room: same formula, fewer passes per step
+    if kernels_enabled() and W_hr is None:  # the fast room (it has no projection: the plain loop runs)
         return fast.lstm_backward(dhs, dh_n, dc_n, cache, W_hh)
-    cs, gates, tanh_cs = cache
+    cs, gates, tanh_cs = cache[:3]
     T, _, G = gates.shape
     H = G // 4
     da_all = np.empty_like(gates)
+    dh_all = None if W_hr is None else np.empty_like(dhs)  # dL/dh_t, for dW_hr
     dh, dc = dh_n.copy(), dc_n.copy()
     for t in reversed(range(T)):
         dh += dhs[t]
+        if W_hr is None:
+            dm = dh
+        else:
+            dh_all[t] = dh
+            dm = dh @ W_hr
         i, f, g, o = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:3 * H], gates[t, :, 3 * H:]
         tc = tanh_cs[t]
-        do = dh * tc
-        dc += dh * o * (1 - tc * tc)
+        do = dm * tc
+        dc += dm * o * (1 - tc * tc)
         da = da_all[t]
         da[:, :H] = dc * g * i * (1 - i)
         da[:, H:2 * H] = dc * cs[t] * f * (1 - f)
@@ -133,7 +153,11 @@ def lstm_backward(dhs, dh_n, dc_n, cache, W_hh):
         da[:, 3 * H:] = do * o * (1 - o)
         dh = da @ W_hh
         dc = dc * f
-    return da_all, da_all, dh, dc
+    if W_hr is None:
+        return da_all, da_all, dh, dc
+    ms = cache[3]
+    dW_hr = dh_all.reshape(-1, W_hr.shape[0]).T @ ms.reshape(-1, H)
+    return da_all, da_all, dh, dc, dW_hr
 
 
 # ---------------------------------------------------------------------------------- GRU

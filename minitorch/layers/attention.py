@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.init import xavier_uniform_
 from minitorch.kernels import fast_or_plain
 from minitorch.layers.attention_core import (
@@ -288,7 +288,7 @@ class MultiheadAttention(Module):
                 f"{self._who()}: query and key must have the same batch size, got query {query.shape} "
                 f"and key {key.shape} (batch_first={self.batch_first})"
             )
-        dtype = self.out_proj.weight.dtype  # compute in the parameters' dtype
+        dtype = parameter_dtype(self, recurse=True)  # compute in the parameters' dtype: one (as torch)
         return (*(a.astype(dtype, copy=False) for a in (q, k, v)), batched)
 
     def _who(self) -> str:

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from minitorch.checks import check_bool, check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
 
@@ -109,6 +109,7 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: expected more than 1 value per channel when training "
                 f"(the batch variance needs two), got input of shape {x.shape}"
             )
+        parameter_dtype(self)  # TypeError if weight's and bias's dtypes differ (as torch)
         # compute in the layer's dtype: a float64 batch must not turn a float32 model float64
         return x.astype(self.running_mean.dtype, copy=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_positive_int
-from minitorch.dtypes import get_default_dtype
+from minitorch.dtypes import get_default_dtype, parameter_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
 from minitorch.layers._im2col import (
@@ -151,7 +151,7 @@ class Conv2d(Module):
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
-        x, unbatched = _check_conv_input(x, "Conv2d", self.in_channels, "H, W", self.weight.dtype)
+        x, unbatched = _check_conv_input(x, "Conv2d", self.in_channels, "H, W", parameter_dtype(self))
         _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size,
                     self.dilation)
         return x, unbatched

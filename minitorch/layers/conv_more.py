@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_nonnegative_int, check_positive_int
-from minitorch.dtypes import get_default_dtype
+from minitorch.dtypes import get_default_dtype, parameter_dtype
 from minitorch.layers._im2col import (
     _check_conv_input,
     _check_fits,
@@ -130,7 +130,7 @@ class Conv1d(Module):
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, L) in the parameters' dtype, unbatched)."""
-        x, unbatched = _check_conv_input(x, "Conv1d", self.in_channels, "L", self.weight.dtype)
+        x, unbatched = _check_conv_input(x, "Conv1d", self.in_channels, "L", parameter_dtype(self))
         _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
                     self._geometry[0], self._geometry[2])
         return x, unbatched
@@ -251,7 +251,8 @@ class ConvTranspose2d(Module):
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
-        x, unbatched = _check_conv_input(x, "ConvTranspose2d", self.in_channels, "H, W", self.weight.dtype)
+        dtype = parameter_dtype(self)
+        x, unbatched = _check_conv_input(x, "ConvTranspose2d", self.in_channels, "H, W", dtype)
         _, _, Hf, Wf = self._full_shape(x.shape)
         ph, pw = self.padding
         if Hf - 2 * ph < 1 or Wf - 2 * pw < 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
 
@@ -88,7 +88,8 @@ class GroupNorm(Module):
                 f"GroupNorm(num_channels={self.num_channels}): expected input (N, {self.num_channels}, *), "
                 f"got {x.shape}"
             )
-        return x if self.weight is None else x.astype(self.weight.dtype, copy=False)
+        dtype = parameter_dtype(self)  # (TypeError if weight's and bias's differ, as torch)
+        return x if dtype is None else x.astype(dtype, copy=False)
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_bool, check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
 
@@ -91,7 +91,8 @@ class LayerNorm(Module):
                 f"{', '.join(map(str, self.normalized_shape))}), got {x.shape}"
             )
         # compute in the parameters' dtype; without parameters, in the input's own floating dtype
-        return x if self.weight is None else x.astype(self.weight.data.dtype, copy=False)
+        dtype = parameter_dtype(self)  # (TypeError if weight's and bias's differ, as torch)
+        return x if dtype is None else x.astype(dtype, copy=False)
 
     def extra_repr(self) -> str:
         return (

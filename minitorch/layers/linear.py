@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_bool, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
 from minitorch.module import Module, Parameter
@@ -104,6 +104,7 @@ class Linear(Module):
         return dy @ self.W.data.T
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
+        dtype = parameter_dtype(self)  # TypeError for a float64 b on a float32 W (as torch)
         x = as_floating(x, "Linear")
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
@@ -111,7 +112,7 @@ class Linear(Module):
                 f"got {x.shape}"
             )
         # compute in the parameters' dtype: a float64 batch must not turn a float32 model float64
-        return x.astype(self.W.data.dtype, copy=False)
+        return x.astype(dtype, copy=False)
 
     def extra_repr(self) -> str:
         return (

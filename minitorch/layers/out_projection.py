@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from minitorch.checks import check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -46,7 +46,7 @@ class OutProjection(Module):
                 f"OutProjection(in_features={self.in_features}): expected input (*, {self.in_features}), "
                 f"got {x.shape}"
             )
-        x = x.astype(self.weight.dtype, copy=False)
+        x = x.astype(parameter_dtype(self), copy=False)  # (TypeError if weight's and bias's differ)
         self._x = x
         y = x @ self.weight.data.T
         if self.bias is not None:

@@ -12,8 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.checks import (
+    check_bool,
+    check_choice,
+    check_nonnegative_int,
+    check_number,
+    check_positive_int,
+)
+from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import initial_states
 from minitorch.module import Module, Parameter
@@ -28,6 +34,8 @@ class RNNBase(Module):
               batch_first says; D = 2 if bidirectional else 1; index k * D + d is layer k, direction d
               output (L, N, D * H) (batch_first: (N, L, D * H)): the last layer's h_t, forward
               direction in [..., :H], reverse direction in [..., H:]
+              LSTM with proj_size = P > 0: h0, h_n (D * num_layers, N, P), output (L, N, D * P),
+              layers above the first read D * P features; c0, c_n keep H
     Forward, per layer k and direction d (the reverse direction reads the sequence backwards):
               xw = x_k @ W_ih.T + b_ih (+ b_hh for RNN/LSTM)   ONE product over all L * N rows
               the time loop of the kind (see the class docstring and _recurrence.py)
@@ -35,6 +43,7 @@ class RNNBase(Module):
     Backward (one pass through time per layer and direction, from the last layer down):
               dxw, dhw, dh0, dc0 = loop backward (dh, dc flow from step t to t-1)
               dW_ih = dxw.T @ x_k      dW_hh = dhw.T @ h_{t-1}      one product each, after the loop
+              (LSTM with proj_size: the loop also gives dW_hr, one product after the loop)
               db_ih = dxw.sum          db_hh = dhw.sum
               dx_k  = dxw @ W_ih       (summed over directions, times mask_{k-1})
     The time loop gives dx and the weight gradients in one pass that cannot be split without doing it
@@ -48,7 +57,8 @@ class RNNBase(Module):
     BIAS_HH_IN_LOOP = False  # GRU: b_hh stays in the loop (its reset gate scales it)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False) -> None:
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0) -> None:
         super().__init__()
         who = type(self).__name__
         self.input_size = check_positive_int(input_size, who, "input_size")
@@ -58,6 +68,7 @@ class RNNBase(Module):
         self.batch_first = check_bool(batch_first, who, "batch_first")
         self.dropout = check_number(dropout, who, "dropout", 0, 1)
         self.bidirectional = check_bool(bidirectional, who, "bidirectional")
+        self.proj_size = self._check_proj_size(proj_size)
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn(  # as torch: the dropout is between layers, so one layer has none
                 f"{who}: dropout adds dropout after all but the last recurrent layer, so non-zero dropout "
@@ -65,14 +76,17 @@ class RNNBase(Module):
                 stacklevel=3,
             )
         D, H, G = self.num_directions, self.hidden_size, self.GATES * self.hidden_size
+        R = self.real_hidden_size  # the size of h: P with projections, else H
         k = 1.0 / np.sqrt(H)
         rng, dtype = generator(), get_default_dtype()
         for layer in range(self.num_layers):
-            fan_in = self.input_size if layer == 0 else D * H
+            fan_in = self.input_size if layer == 0 else D * R
             for suffix in ("", "_reverse")[:D]:
-                shapes = {"weight_ih": (G, fan_in), "weight_hh": (G, H)}
+                shapes = {"weight_ih": (G, fan_in), "weight_hh": (G, R)}
                 if self.bias:
                     shapes |= {"bias_ih": (G,), "bias_hh": (G,)}
+                if self.proj_size > 0:
+                    shapes["weight_hr"] = (self.proj_size, H)
                 for name, shape in shapes.items():  # torch's order, each U(-1/sqrt(H), 1/sqrt(H))
                     weight = Parameter(rng.uniform(-k, k, shape).astype(dtype))
                     setattr(self, f"{name}_l{layer}{suffix}", weight)
@@ -82,28 +96,45 @@ class RNNBase(Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @property
+    def real_hidden_size(self) -> int:
+        """The size of h (h0, h_n, each direction's output): proj_size if > 0, else hidden_size."""
+        return self.proj_size if self.proj_size > 0 else self.hidden_size
+
+    def _check_proj_size(self, proj_size: Any) -> int:
+        """proj_size as an int in [0, hidden_size), as torch (only LSTM has projections; others pass 0)."""
+        who = type(self).__name__
+        proj_size = check_nonnegative_int(proj_size, who, "proj_size")  # 0: no projection
+        if proj_size >= self.hidden_size:
+            raise ValueError(f"{who}: proj_size must be smaller than hidden_size={self.hidden_size}, "
+                             f"got proj_size={proj_size}")
+        return proj_size
+
     def _loop(self) -> tuple[Any, Any]:
         """(forward, backward) of this kind's time loop (see _recurrence.py)."""
         raise NotImplementedError
 
-    def _weights(self, layer: int, direction: int) -> tuple[np.ndarray, ...]:
+    def _weights(self, layer: int, direction: int) -> tuple[Any, ...]:
+        """(W_ih, W_hh, b_ih, b_hh, W_hr) of one layer and direction; None for those it lacks."""
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         W_ih, W_hh = getattr(self, "weight_ih" + suffix), getattr(self, "weight_hh" + suffix)
+        W_hr = getattr(self, "weight_hr" + suffix) if self.proj_size > 0 else None
         if not self.bias:
-            return W_ih, W_hh, None, None
-        return W_ih, W_hh, getattr(self, "bias_ih" + suffix), getattr(self, "bias_hh" + suffix)
+            return W_ih, W_hh, None, None, W_hr
+        return W_ih, W_hh, getattr(self, "bias_ih" + suffix), getattr(self, "bias_hh" + suffix), W_hr
 
     # ------------------------------------------------------------------------- forward
     def forward(self, input: np.ndarray, hx: Any = None) -> tuple[np.ndarray, Any]:
         x, states, batched = self._check_inputs(input, hx)
         loop_forward, _ = self._loop()
         D = self.num_directions
-        h_n, c_n = np.empty_like(states[0]), np.empty_like(states[0])
+        h_n = np.empty_like(states[0])
+        c_n = None if states[1] is None else np.empty_like(states[1])
         caches, masks = [], []
         for layer in range(self.num_layers):
             outputs = []
             for d in range(D):
-                W_ih, W_hh, b_ih, b_hh = self._weights(layer, d)
+                W_ih, W_hh, b_ih, b_hh, W_hr = self._weights(layer, d)
                 xs = x if d == 0 else x[::-1]
                 b = None if b_ih is None else b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
                 xw = rec.project(xs.reshape(-1, xs.shape[-1]), W_ih.data, b)  # all L * N steps: one product
@@ -111,7 +142,8 @@ class RNNBase(Module):
                 j = layer * D + d
                 c0 = None if states[1] is None else states[1][j]
                 b_loop = b_hh.data if self.BIAS_HH_IN_LOOP and b_hh is not None else None
-                hs, c_last, cache = loop_forward(xw, states[0][j], c0, W_hh.data, b_loop)
+                projection = () if W_hr is None else (W_hr.data,)  # LSTM's h_t = W_hr @ (o * tanh(c_t))
+                hs, c_last, cache = loop_forward(xw, states[0][j], c0, W_hh.data, b_loop, *projection)
                 h_n[j] = hs[-1]
                 if c_last is not None:
                     c_n[j] = c_last
@@ -137,20 +169,22 @@ class RNNBase(Module):
         caches, masks = self._cached(self._caches), self._masks
         dout, dh_n, dc_n = self._split_grad(grad)
         _, loop_backward = self._loop()
-        D, H = self.num_directions, self.hidden_size
-        dh0, dc0 = np.zeros_like(dh_n), np.zeros_like(dh_n)
+        D, H = self.num_directions, self.real_hidden_size
+        dh0, dc0 = np.zeros_like(dh_n), np.zeros_like(dc_n)
         for layer in reversed(range(self.num_layers)):
             if masks[layer] is not None:
                 dout = dout * masks[layer]
             dx = None
             for d in reversed(range(D)):
-                W_ih, W_hh, b_ih, b_hh = self._weights(layer, d)
+                W_ih, W_hh, b_ih, b_hh, W_hr = self._weights(layer, d)
                 xs, hs, cache = caches[layer * D + d]
                 j = layer * D + d
                 dhs = dout[..., d * H:(d + 1) * H]
                 dhs = dhs if d == 0 else dhs[::-1]
                 dc_last = None if self.GATES != 4 else dc_n[j]
-                dxw, dhw, dh0[j], dc_first = loop_backward(dhs, dh_n[j], dc_last, cache, W_hh.data)
+                projection = () if W_hr is None else (W_hr.data,)
+                back = loop_backward(dhs, dh_n[j], dc_last, cache, W_hh.data, *projection)
+                dxw, dhw, dh0[j], dc_first = back[:4]  # + dW_hr with projections
                 if dc_first is not None:
                     dc0[j] = dc_first
                 # w.r.t. parameters: one product each over all L * N steps
@@ -161,6 +195,8 @@ class RNNBase(Module):
                     db_ih = dxw2.sum(axis=0)
                     b_ih.accumulate_grad(db_ih)  # RNN, LSTM: dhw is dxw (the biases enter summed)
                     b_hh.accumulate_grad(db_ih if dhw is dxw else dhw2.sum(axis=0))
+                if W_hr is not None:
+                    W_hr.accumulate_grad(back[4])  # one product after the loop (_recurrence.py)
                 # w.r.t. input
                 dxs = (dxw2 @ W_ih.data).reshape(xs.shape)
                 dxs = dxs if d == 0 else dxs[::-1]
@@ -173,8 +209,9 @@ class RNNBase(Module):
         who, batched = type(self).__name__, self._batched
         dtype = self.weight_ih_l0.data.dtype
         L, N, DH = self._out_shape
-        state_shape = (self.num_directions * self.num_layers, N, self.hidden_size)
-        state_shape = state_shape if batched else (state_shape[0], state_shape[2])
+        shapes = [(self.num_directions * self.num_layers, N, size)
+                  for size in (self.real_hidden_size, self.hidden_size)]  # h_n, c_n
+        h_shape, c_shape = (s if batched else (s[0], s[2]) for s in shapes)
         out_shape = (L, DH) if not batched else (N, L, DH) if self.batch_first else (L, N, DH)
         douts, dstate = (grad, None) if not isinstance(grad, tuple) else grad
         if isinstance(douts, tuple):
@@ -185,8 +222,8 @@ class RNNBase(Module):
         else:
             dh_n, dc_n = dstate, None
         dout = np.zeros(out_shape, dtype) if douts is None else self._check_grad(douts, out_shape, dtype)
-        dh_n, dc_n = ((np.zeros(state_shape, dtype) if g is None else self._check_grad(g, state_shape, dtype))
-                      for g in (dh_n, dc_n))
+        dh_n, dc_n = ((np.zeros(shape, dtype) if g is None else self._check_grad(g, shape, dtype))
+                      for g, shape in ((dh_n, h_shape), (dc_n, c_shape)))
         if not batched:
             dh_n, dc_n = dh_n[:, None], dc_n[:, None]
         return self._to_time_major(dout, batched), dh_n, dc_n
@@ -214,7 +251,7 @@ class RNNBase(Module):
     def _check_inputs(self, input: Any, hx: Any) -> tuple[np.ndarray, tuple, bool]:
         """x as (L, N, in) in the parameters' dtype, (h0, c0 or None) as (D * layers, N, H); batched."""
         who, H = type(self).__name__, self.hidden_size
-        dtype = self.weight_ih_l0.data.dtype
+        dtype = parameter_dtype(self)  # TypeError if the weights' dtypes differ (as torch)
         x = as_floating(input, who)
         layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[-2 if x.ndim == 2 else 0] == 0:
@@ -224,16 +261,17 @@ class RNNBase(Module):
             )
         batched = x.ndim == 3
         x = self._to_time_major(x.astype(dtype, copy=False), batched)
-        shape = (self.num_directions * self.num_layers, x.shape[1], H)
-        shape = shape if batched else (shape[0], H)
-        names = ("h0", "c0") if self.GATES == 4 else ("h0",)
-        states = initial_states(hx, names, shape, batched, batch_axis=1, dtype=dtype, who=who)
+        shapes = {}
+        for name, size in (("h0", self.real_hidden_size), ("c0", H))[:2 if self.GATES == 4 else 1]:
+            shapes[name] = (self.num_directions * self.num_layers, x.shape[1], size)
+            shapes[name] = shapes[name] if batched else (shapes[name][0], size)
+        states = initial_states(hx, tuple(shapes), shapes, batched, batch_axis=1, dtype=dtype, who=who)
         return x, (states[0], states[1] if len(states) == 2 else None), batched
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
-        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
-                    "bidirectional": False}
+        defaults = {"proj_size": 0, "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+                    "bidirectional": False}  # torch's order
         for name, default in defaults.items():
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)}"
@@ -273,24 +311,33 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory, as torch.nn.LSTM; returns (output, (h_n, c_n)).
+    """Long short-term memory, as torch.nn.LSTM; returns (output, (h_n, c_n)); with proj_size = P > 0
+    an LSTM with projections (h_t = W_hr @ (o * tanh(c_t)), as torch).
 
-    Shapes:   see RNNBase; weight_ih_l{k}[_reverse] (4H, in or D*H), weight_hh_l{k} (4H, H),
-              bias_ih_l{k}, bias_hh_l{k} (4H,), rows in torch's gate order i, f, g, o
+    Shapes:   see RNNBase; weight_ih_l{k}[_reverse] (4H, in or D*R), weight_hh_l{k} (4H, R),
+              bias_ih_l{k}, bias_hh_l{k} (4H,), rows in torch's gate order i, f, g, o;
+              R = P if proj_size > 0 else H (the size of h, h0, h_n and each direction's output);
+              with proj_size: weight_hr_l{k}[_reverse] (P, H), after the biases (torch's order);
+              c0, c_n (D * num_layers, N, H) whatever proj_size says
     Forward:  per step:  a = x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh     (N, 4H)
               i, f, o = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o);  g = tanh(a_g)
-              c_t = f * c_{t-1} + i * g;     h_t = o * tanh(c_t)
+              c_t = f * c_{t-1} + i * g;     m_t = o * tanh(c_t)
+              h_t = m_t   or, with proj_size, h_t = m_t @ W_hr.T   (N, P)
     Backward: through time, t = L-1 ... 0, (dh, dc) starting from (dh_n, dc_n):
-              dh = dhs[t] + dh;   dc = dc + dh * o * (1 - tanh(c_t)**2)
-              da = [dc*g * i(1-i), dc*c_{t-1} * f(1-f), dc*i * (1-g**2), dh*tanh(c_t) * o(1-o)]
+              dh = dhs[t] + dh;   dm = dh   or, with proj_size, dm = dh @ W_hr   (N, H)
+              dc = dc + dm * o * (1 - tanh(c_t)**2)
+              da = [dc*g * i(1-i), dc*c_{t-1} * f(1-f), dc*i * (1-g**2), dm*tanh(c_t) * o(1-o)]
               dh = da @ W_hh  (to step t-1);    dc = dc * f  (to step t-1)
-              dW_ih = da.T @ x   (4H, in)   dW_hh = da.T @ h_{t-1}   (4H, H)   db_ih = db_hh = da.sum (4H,)
+              dW_ih = da.T @ x   (4H, in)   dW_hh = da.T @ h_{t-1}   (4H, R)   db_ih = db_hh = da.sum (4H,)
+              dW_hr = sum over t of dh_t.T @ m_t   (P, H)   (dh_t: the dh that reached h_t)
               dx = da @ W_ih   (L, N, in)    dh0, dc0 = the final dh, dc   (returned if hx given)
-    Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))   (torch.nn.LSTM's default)
+    Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)), W_hr too   (torch.nn.LSTM's default)
     Example:
         lstm = LSTM(10, 20, batch_first=True)
         output, (h_n, c_n) = lstm(np.random.randn(3, 5, 10), (h0, c0))   # (3, 5, 20), (1, 3, 20) x 2
         dx, (dh0, dc0) = lstm.backward((np.ones((3, 5, 20)), (None, None)))
+        lstmp = LSTM(10, 20, proj_size=5)
+        output, (h_n, c_n) = lstmp(np.random.randn(3, 5, 10))   # (3, 5, 5), (1, 5, 5), (1, 5, 20)
     """
 
     GATES = 4
@@ -323,6 +370,11 @@ class GRU(RNNBase):
 
     GATES = 3
     BIAS_HH_IN_LOOP = True
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False) -> None:
+        # no proj_size: projections are LSTM's alone (torch's GRU refuses the keyword too)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
 
     def _loop(self) -> tuple[Any, Any]:
         return rec.gru_forward, rec.gru_backward

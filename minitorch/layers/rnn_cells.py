@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_choice, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import initial_states
 from minitorch.module import Module, Parameter
@@ -105,7 +105,7 @@ class RNNCellBase(Module):
 
     def _check_inputs(self, input: Any, hx: Any) -> tuple[np.ndarray, np.ndarray, Any, bool]:
         who, H = type(self).__name__, self.hidden_size
-        dtype = self.weight_ih.data.dtype
+        dtype = parameter_dtype(self)  # TypeError if the weights' dtypes differ (as torch)
         x = as_floating(input, who)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(
