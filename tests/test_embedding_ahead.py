@@ -344,7 +344,7 @@ def test_a_stopped_twin_is_never_waited_for(session, monkeypatch):
         deadline = time.monotonic() + 5.0  # (the twin groups the job it missed, or leaves)
         while plan.flags[GROUPED] != plan.flags[REQ] and plan.flags[ALIVE] and time.monotonic() < deadline:
             time.sleep(1e-3)
-    assert slowest < 0.5
+    assert slowest < 2.0  # (a wait for the reply lasted HUNG_GRACE, 5 s, then killed the twin)
     assert twin._state["pid"] == pid and not twin._state["dead"]
     monkeypatch.setattr(ahead, "WAIT_S", 5.0)
     monkeypatch.setitem(ahead._state, "backoff", 0.0)
@@ -401,6 +401,7 @@ def test_a_backward_in_another_thread_never_changes_the_tables_mid_hand_out(sess
         if plan.filling:
             break
         a.backward(dy)
+    assert plan.filling
     deadline = time.monotonic() + 5.0
     while any(plan.flags[READY + j] != k for j, k in plan.filling.items()) and time.monotonic() < deadline:
         time.sleep(1e-3)
@@ -422,7 +423,7 @@ def test_a_backward_in_another_thread_never_changes_the_tables_mid_hand_out(sess
     a.backward(dy)
     np.testing.assert_array_equal(a.weight.grad, _expected(a, ids, dy))
     np.testing.assert_array_equal(grads_b[0], _expected(b, ids_b, dy_b))
-    assert len(plan.ready) == len(set(plan.ready))
+    assert switched and len(plan.ready) == len(set(plan.ready))
     del job
 
 
