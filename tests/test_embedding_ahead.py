@@ -454,3 +454,22 @@ def test_gradients_kept_across_a_new_session_are_never_filled(session):
         np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
     assert ahead._state["plan"] is plan and ahead._state["job"] is not first  # a new session, same arrays
     np.testing.assert_array_equal(kept, expected)
+
+
+def test_a_session_that_cannot_get_shared_memory_leaves_training_alone(session, monkeypatch):
+    """No file descriptor left for a session's shared arrays (memfd_create fails, EMFILE): the
+    backward that would start the session runs as without one, and every gradient is right.
+    Before, the OSError came out of the user's backward."""
+    import errno
+
+    def no_fd(*args, **kwargs):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    _stop()
+    monkeypatch.setattr(os, "memfd_create", no_fd)
+    rng = np.random.default_rng(14)
+    emb = mt.Embedding(310, 8)
+    for _ in range(3 * ahead.STREAK):
+        ids, dy = _data(rng, 310, (8, 8), 8, np.float32)
+        np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
+    assert ahead._state["job"] is None

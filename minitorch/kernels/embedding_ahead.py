@@ -289,7 +289,11 @@ def _start(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
     try:
         plan = _state["plan"]
         if plan is None or not _fits(plan, num_rows, n, width, dtype):
-            plan = _state["plan"] = _Plan(num_rows, width, dtype, 1 << (n - 1).bit_length())
+            try:
+                plan = _state["plan"] = _Plan(num_rows, width, dtype, 1 << (n - 1).bit_length())
+            except OSError:  # no shared memory now (file descriptors, memory): no session for a while
+                _state["backoff"] = time.monotonic() + BACKOFF_S
+                return
         session = _state["session"] = _state["session"] + 1
         plan.ctrl[STOP] = 0  # (no session reads the block now)
         plan.ctrl[GROUPED] = plan.ctrl[REQ]  # a job the last session left untaken blocks no post
