@@ -27,14 +27,19 @@ Never a silent wrong answer:
   forward, or padding rows left out, are grouped here). The grouping is ``grouping.runs`` in both
   processes, so the gradient is bitwise the one-process kernel's.
 - A new job is posted only once the twin has finished reading the last one's ids and writing its
-  results (GROUPED reached), and the backward copies the results out under the module's lock.
+  results (GROUPED reached), and the backward copies the results out under the module's lock;
+  the tables of the arrays (filling, ready) and the session's start and end change under it too
+  (a thread that finds it held runs as without a session).
 - A gradient array is handed out only after the twin raised its READY flag for the job that named
   it, and is named for a fill only while nothing but this module references it (its buffer's
   reference count): an array given to the user is never written by the twin. One that a user keeps
   is simply not filled again.
 - A twin that has not grouped a job within ``WAIT_S`` of the backward's start is not waited for:
-  the backward groups the ids itself. A forked child starts without a session (its shared arrays are
-  made private by ``twin._reset_after_fork``).
+  the backward groups the ids itself. No backward waits for a session's reply either: a session
+  asked to stop is collected by a later backward once it has replied, and only while this module
+  holds the twin (``twin.acquire``: another caller holding it reads the replies, this one among
+  them). A forked child starts without a session (its shared arrays are made private by
+  ``twin._reset_after_fork``); a session whose shared arrays cannot be made is not started.
 """
 
 from __future__ import annotations
