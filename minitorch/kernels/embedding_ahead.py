@@ -319,12 +319,16 @@ def _start(num_rows: int, n: int, width: int, dtype: np.dtype) -> None:
 def _sole_count() -> int:
     """The count ``_unreferenced`` reads for a buffer held by the plan's list and the session job's
     arguments alone, read on a probe held the same two ways (read on a buffer at the session's
-    start, it counted whatever held that buffer then: the previous session's job, a user's gradient)."""
+    start, it counted whatever held that buffer then: the previous session's job, a user's gradient);
+    0 where a count does not rise with one reference more (an interpreter that defers or skips
+    increments: ``kernels/pool.py``), so that no array a user holds is ever filled."""
     probe = [np.empty(0)]
     args = (probe[0],)
     count = _getrefcount(probe[0])
-    del args
-    return count
+    held = probe[0]  # one reference more, which must read higher
+    more = _getrefcount(probe[0])
+    del args, held
+    return count if more > count else 0  # 0: the counts tell nothing (no array is ever filled again)
 
 
 def _stopped(ctrl: np.ndarray, job: weakref.ref) -> None:
