@@ -95,6 +95,7 @@ class _Plan:
         self.rows, self.width, self.dtype, self.capacity = rows, width, dtype, capacity
         self.ctrl = twin.empty((READY + ARRAYS,), np.int64)
         self.ctrl[:] = 0
+        self.ctrl[ROWS], self.ctrl[WIDTH] = rows, width  # (every job's: the plan's gradient shape)
         self.flags = memoryview(self.ctrl)
         self.ids = twin.empty((capacity,), np.int64)
         self.uniq = twin.empty((capacity,), np.int64)
@@ -131,7 +132,7 @@ def post(weight: np.ndarray, ids: np.ndarray) -> None:
                     fill = j
                     break
         k = _state["k"] = _state["k"] + 1
-        ctrl[COUNT], ctrl[ROWS], ctrl[WIDTH], ctrl[FILL] = n, plan.rows, plan.width, fill
+        ctrl[COUNT], ctrl[FILL] = n, fill
         if fill >= 0:
             plan.filling[fill] = k
         ctrl[REQ] = k  # the last write: the twin reads the job's fields after it sees this
