@@ -850,6 +850,25 @@ def test_infer_follows_a_replaced_data_array(infer_twin):
     assert infer_twin.twin.shares(model[2].W.data)
 
 
+def test_infer_reads_no_job_posted_before_a_failed_check(infer_twin, monkeypatch):
+    """A call of a chain whose session runs posts its job before it checks the plan, so the twin
+    computes while the caller checks. When a check fails (here: W replaced by an array the user
+    holds, so the chain runs alone from then on), the twin's halves of that job, computed from the
+    old weights, are never read: the answer is the new weights'."""
+    model, x = _infer_mlp()
+    infer_twin.served(model, x)
+    posted, post = [], infer_twin._post
+    monkeypatch.setattr(infer_twin, "_post", lambda plan, row: posted.append(post(plan, row)) or posted[-1])
+    held = model[0].W.data * -1.0
+    model[0].W.data = held
+    served = infer_twin._state["served"]
+    for _ in range(3):
+        with mt.no_grad():
+            got = model(x)
+        _same(got, model, x)
+    assert posted and infer_twin._state["served"] == served and model[0].W.data is held
+
+
 def test_infer_leaves_a_weight_someone_holds_where_it_is(infer_twin):
     model, x = _infer_mlp()
     w = model[0].W.data

@@ -82,7 +82,9 @@ from minitorch.kernels.inference_twin import CALLER, MAX_CUT, TAKEN, TWIN, half_
 from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
-CALLER_SHARE = 0.5  # of a cut layer's columns, the caller's (it has the checks and the last layers)
+# of a cut layer's columns, the caller's: of the first (the twin starts it while the caller checks
+# the plan), of each later one (both start it together)
+CALLER_SHARE = (0.5, 0.5)
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
 STREAK = 8  # calls in a row, each within IDLE_S of the last, before a session starts
@@ -137,6 +139,10 @@ def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
     if type(x) is not np.ndarray or x.ndim != 2 or x.shape[0] != 1:
         return NotImplemented
     plan = _plans.get(id(model))
+    if plan is not None and plan is _state["owner"]:  # its session may be live: the job goes first
+        y = _posted_first(plan, model, x, relu)
+        if y is not None:
+            return y
     if plan is None or plan.model() is not model or not _current(plan, model):
         plan = _new_plan(model, x, linear, relu)
         if plan is None:
@@ -148,6 +154,33 @@ def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
     try:
         _leave_frames(plan.children, relu)
         return _run(plan, x)
+    finally:
+        twin.release()
+
+
+def _posted_first(plan: _Plan, model: Any, x: np.ndarray, relu: type) -> np.ndarray | None:
+    """The call of a chain whose session runs, or None (then ``chain_forward`` goes its usual way,
+    which posts a new job). The job is posted before the call checks its plan (``_current``, the
+    session alive, the cool-down and the thread count), so the twin computes its first half while
+    the caller checks: until every check has passed nothing the twin writes for this job is read,
+    and the twin reads only the plan's arrays (which the plan keeps alive) and writes only its
+    halves of h, never the weights."""
+    if (x.dtype is not plan.dtype and x.dtype != plan.dtype) or x.shape[1] != plan.x.shape[1]:
+        return None
+    if not twin.acquire():
+        return None
+    try:
+        job = _state["job"]
+        if plan is not _state["owner"] or job is None or job.done or plan.flags[ALIVE] != _state["session"]:
+            return None  # (the session has left: no job posted)
+        k, now = _post(plan, x), time.monotonic()
+        if (plan.model() is not model or not _current(plan, model) or now < _state["cool"]
+                or not _threads_ok()):
+            return None  # job k is left to the twin: no one reads it
+        _state["streak"] = _state["streak"] + 1 if now - _state["last"] <= IDLE_S else 1
+        _state["last"] = now
+        _leave_frames(plan.children, relu)
+        return _finish(plan, x, k, False)
     finally:
         twin.release()
 
@@ -383,7 +416,8 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | N
     for i, (m, r) in enumerate(layers):
         W, b = m.W.data, (m.b.data if m.b is not None else None)
         if i < n_cut:
-            c = int(W.shape[1] * CALLER_SHARE) // 16 * 16  # the caller's columns: whole vector blocks
+            share = CALLER_SHARE[0] if i == 0 else CALLER_SHARE[1]
+            c = int(W.shape[1] * share) // 16 * 16  # the caller's columns: whole vector blocks
             out = twin.empty((1, W.shape[1]), dtype)
             cut.append((W, b, r, out, W[:, :c], None if b is None else b[:c], out[:, :c],
                         W[:, c:], None if b is None else b[c:]))
@@ -427,11 +461,23 @@ def _shared(p: Any) -> np.ndarray | None:
 
 def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
     """The chain for one row: the cut layers shared with the twin (or all here, alone), the rest here."""
-    ctrl, zero = plan.flags, plan.zero  # a 0-d zero: NumPy resolves no Python scalar per call
+    k = _post(plan, x)
+    alone = not _session(plan, plan.flags)  # a session starting now: its twin wakes later than this waits
+    return _finish(plan, x, k, alone)
+
+
+def _post(plan: _Plan, x: np.ndarray) -> int:
+    """Post a new job for the row x (its number: they only grow); a live session takes it at once."""
     k = _state["k"] = _state["k"] + 1
     np.copyto(plan.x, x)
-    ctrl[REQ] = k
-    alone = not _session(plan, ctrl)  # a session starting now: its twin wakes later than this call waits
+    plan.flags[REQ] = k
+    return k
+
+
+def _finish(plan: _Plan, x: np.ndarray, k: int, alone: bool) -> np.ndarray:
+    """Job k's call: each cut layer's half here and the twin's half read once its flag says k
+    (``alone``: all of it here), then the rest of the chain here."""
+    ctrl, zero = plan.flags, plan.zero  # a 0-d zero: NumPy resolves no Python scalar per call
     h = x
     for i, (W, b, relu, out, Wa, ba, oa, Wb, bb) in enumerate(plan.cut):
         if alone:

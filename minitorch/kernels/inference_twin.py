@@ -40,22 +40,24 @@ def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: fl
         for Wb, *_ in cut:
             np.zeros((1, Wb.shape[0]), Wb.dtype) @ Wb
 
+    zero = np.zeros((), x.dtype)
+
     def take(k: int) -> None:
         ctrl[TAKEN] = k
-        _job(ctrl, k, x, cut, idle)
+        _job(ctrl, k, x, cut, idle, zero)
 
     with np.errstate(over="raise", divide="raise", invalid="raise"):  # (see _job)
         twin_session.serve(ctrl, session, parent, idle, cpu, take, warm)
 
 
-def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float) -> None:
+def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float, zero: np.ndarray) -> None:
     """The twin's halves of job k, layer by layer; abandoned when the caller has moved on (a newer
     job, or its half of the previous layer not coming within ``idle`` seconds).
     A floating-point error (overflow, invalid, divide) in a half is not the twin's to report: the
     flag gets -k and the job is abandoned, and the caller computes that half itself, so that its
     NumPy raises or warns as the plain chain's would (under the caller's ``np.errstate`` and
     warning filters; a warning here would only reach the twin's stderr, or its filters)."""
-    h, zero = x, np.zeros((), x.dtype)
+    h = x
     for i, (Wb, bb, ob, out, relu) in enumerate(cut):
         if i:
             start, spins = time.monotonic(), 0
