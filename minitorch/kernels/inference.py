@@ -9,9 +9,11 @@ fit one core's 2 MB L2. Here the chain's first layers with a weight of ``SPLIT_B
 "cut" layers, ``MIN_SPLIT_BYTES`` in all at least) are cut by columns: the caller computes
 ``h[:, :c] = relu?(h_prev @ W[:, :c] + b[:c])`` while the kernels' twin (``kernels/twin.py``, a
 forked process on the other core) computes ``h[:, c:]`` from ``W[:, c:]``, each writing its half of
-h into shared memory; the layers after the cut ones run in the caller. Saves, per call, half of the
-weight reads on the caller's core (each core's half stays in its own L2 from call to call), and
-the children's Python calls (one loop instead of a call per child).
+h into shared memory; the layers after the cut ones run in the caller. The caller's share of the
+columns (``CALLER_SHARE``, 7/16) is the smaller: a call posts its job before checking its plan, so
+the twin starts its part while the caller checks (``_posted_first``). Saves, per call, over half of
+the weight reads on the caller's core (each core's part stays in its own L2 from call to call),
+and the children's Python calls (one loop instead of a call per child).
 Each element of h sums the same products as ``h_prev @ W``, but the BLAS picks its blocking of a
 matrix-vector product by the width of the matrix it is given, so a column of a half may add them in
 another order than the same column of the whole: equal to the plain chain up to float rounding
@@ -82,9 +84,9 @@ from minitorch.kernels.inference_twin import CALLER, MAX_CUT, TAKEN, TWIN, half_
 from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
-# of a cut layer's columns, the caller's: of the first (the twin starts it while the caller checks
-# the plan), of each later one (both start it together)
-CALLER_SHARE = (0.5, 0.5)
+# of a cut layer's columns, the caller's (7/16: it checks the plan while the twin starts the first
+# layer, and reads the twin's flags between layers)
+CALLER_SHARE = 0.4375
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
 STREAK = 8  # calls in a row, each within IDLE_S of the last, before a session starts
@@ -416,8 +418,7 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | N
     for i, (m, r) in enumerate(layers):
         W, b = m.W.data, (m.b.data if m.b is not None else None)
         if i < n_cut:
-            share = CALLER_SHARE[0] if i == 0 else CALLER_SHARE[1]
-            c = int(W.shape[1] * share) // 16 * 16  # the caller's columns: whole vector blocks
+            c = int(W.shape[1] * CALLER_SHARE) // 16 * 16  # the caller's columns: whole vector blocks
             out = twin.empty((1, W.shape[1]), dtype)
             cut.append((W, b, r, out, W[:, :c], None if b is None else b[:c], out[:, :c],
                         W[:, c:], None if b is None else b[c:]))
