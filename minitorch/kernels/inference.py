@@ -19,8 +19,12 @@ matrix-vector product by the width of the matrix it is given, so a column of a h
 another order than the same column of the whole: equal to the plain chain up to float rounding
 (tests/test_kernels.py, rtol 1e-5 in float32; bitwise for the 784-512-256-10 model's cuts here).
 Without the twin (one BLAS thread, ``MINITORCH_TWIN=0``, a small model, a twin that keeps missing)
-one row runs through any Linear/ReLU chain in one loop here (``_alone``), with the children's own
-operations: the plain chain's numbers bitwise, minus a call per child.
+one row runs through any Linear/ReLU chain in one loop (``_alone``, ``kernels/inference_alone.py``),
+with the children's own operations: the plain chain's numbers bitwise, minus a call per child.
+
+Files, each importing only those below it: this one (the call, the session, the cool-down);
+``inference_plan.py`` (a chain's plan, its check at every call, the weights moved to shared
+memory); ``inference_alone.py`` (the loop without the twin); ``inference_twin.py`` (the twin's side).
 
 How the two processes meet without a system call per layer (one that wakes a process on the other
 core costs tens of microseconds on a virtual machine, as much as the whole product): the twin runs
@@ -70,29 +74,23 @@ import functools
 import os
 import platform
 import select
-import sys
 import time
 import weakref
-from operator import attrgetter, is_
 from typing import Any
 
 import numpy as np
 
 from minitorch import threads
 from minitorch.kernels import twin
-from minitorch.kernels.inference_twin import CALLER, MAX_CUT, TAKEN, TWIN, half_layer, serve
+from minitorch.kernels.inference_alone import _alone, _layer, _leave_frames
+from minitorch.kernels.inference_plan import SPLIT_BYTES, _current, _Declined, _make_plan, _Plan
+from minitorch.kernels.inference_twin import CALLER, TAKEN, TWIN, half_layer, serve
 from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
-SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
-# of a cut layer's columns, the caller's (7/16: it checks the plan while the twin starts the first
-# layer, and reads the twin's flags between layers)
-CALLER_SHARE = 0.4375
-MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
 STREAK = 8  # calls in a row, each within IDLE_S of the last, before a session starts
 WAIT_S = 2e-5  # the caller waits this long for the twin's half before computing it itself
 TAKE_S = 0.0  # ... once the twin has taken the job (else its first half is not waited for at all)
-RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
 # after MISSES calls in a row that the twin missed, alone for a spell: the first as long as the
 # twin usually stays descheduled on a busy machine (and shorter than IDLE_S: its session waits),
 # doubled at each spell up to the last, and short again after GOOD shared calls in a row
@@ -101,8 +99,6 @@ _X86 = platform.machine().lower() in ("x86_64", "amd64")
 SPINS = 32  # the caller looks at a flag this many times between two looks at the clock
 KEEP_PLANS = 4
 _plans: dict[int, Any] = {}
-_getrefcount = sys.getrefcount
-_data = attrgetter("data")
 
 # the session ("job") and the plan it serves ("owner"); "served": calls the twin shared (tests)
 # _plans: id(model) -> its plan, the last KEEP_PLANS chains (a plan keeps its chain's children
@@ -114,25 +110,6 @@ _orphans: list[Any] = []
 _state: dict[str, Any] = {"owner": None, "job": None, "session": 0, "k": 0, "misses": 0, "cool": 0.0,
                           "spell": COOLDOWN_S[0], "good": 0, "streak": 0,
                           "served": 0, "last": 0.0, "declined": None}
-
-
-class _Plan:
-    """A chain's arrays for the two processes: per cut layer (W, b, relu, h, and the caller's and
-    the twin's views W[:, :c], b[:c], h[:, :c], W[:, c:], b[c:]); the other layers (W, b, relu)."""
-
-    __slots__ = ("model", "children", "params", "arrays", "slots", "cut", "rest", "x", "ctrl", "flags",
-                 "dtype", "zero", "__weakref__")
-
-    def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
-                 dtype: np.dtype, n_in: int) -> None:
-        self.model = weakref.ref(model, _model_collected)  # weak: the cache keeps no model alive
-        self.children, self.params, self.arrays = children, params, arrays
-        self.slots = _slots(children)
-        self.cut, self.rest, self.dtype, self.zero = cut, rest, dtype, np.zeros((), dtype)
-        self.x = twin.empty((1, n_in), dtype)
-        self.ctrl = twin.empty((TWIN + 2 * MAX_CUT,), np.int64)
-        self.ctrl[:] = 0
-        self.flags = memoryview(self.ctrl)
 
 
 def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
@@ -187,54 +164,6 @@ def _posted_first(plan: _Plan, model: Any, x: np.ndarray, relu: type) -> np.ndar
         twin.release()
 
 
-def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
-    """The chain in one loop in this process, with the operations of the children's forward
-    kernels (``y = x @ W; y += b``, ``np.maximum(y, 0)``): the plain chain's numbers bitwise, without
-    a call per child. ``NotImplemented`` unless every child is a Linear or ReLU (exact types) not
-    patched on the instance nor inside a call, each Linear's W (and b) of x's dtype and width."""
-    children = tuple(model.__dict__["_modules"].values())
-    width, dtype = x.shape[1], x.dtype
-    for m in children:
-        d = m.__dict__
-        if "forward" in d or d["_frame"] is not None:
-            return NotImplemented
-        if type(m) is linear:
-            W, b = d["W"].data, d["b"]
-            if (type(W) is not np.ndarray or W.dtype != dtype or W.ndim != 2 or W.shape[0] != width
-                    or d["in_features"] != width  # (the plain Linear checks in_features,
-                    or (b is not None and b.data.dtype != dtype)):  # and refuses a b of another dtype)
-                return NotImplemented
-            width = W.shape[1]
-        elif type(m) is not relu:
-            return NotImplemented
-    if not children or dtype.kind != "f":
-        return NotImplemented
-    _leave_frames(children, relu)
-    zero = zero_of(dtype)
-    h = x
-    for m in children:
-        if type(m) is linear:
-            b = m.b
-            h = h @ m.W.data
-            if b is not None:
-                h += b.data
-        else:
-            h = np.maximum(h, zero)
-    return h
-
-
-_ZEROS: dict[np.dtype, np.ndarray] = {}
-
-
-def zero_of(dtype: np.dtype) -> np.ndarray:
-    """A read-only 0-d zero of ``dtype`` (the ReLUs' other operand; the chain kernel's too)."""
-    zero = _ZEROS.get(dtype)
-    if zero is None:
-        zero = _ZEROS[dtype] = np.zeros((), dtype)
-        zero.flags.writeable = False
-    return zero
-
-
 def _threads_ok() -> bool:
     """The twin may run: it is alive and the BLAS thread count that MiniTorch set is 2+ (read
     from ``minitorch.threads``' record, a dictionary look-up; ``twin.available()`` asks the BLAS
@@ -263,7 +192,7 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
         while _orphans:
             _drop_orphan(_orphans.pop())
         _drop_plan(id(model))
-        plan = _make_plan(model, x, linear, relu)
+        plan = _make_plan(model, x, linear, relu, _model_collected)
         if plan is not None:
             while len(_plans) >= KEEP_PLANS:
                 _drop_plan(next(iter(_plans)))
@@ -273,7 +202,7 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
     if plan is None:
         children = tuple(model.__dict__["_modules"].values())
         params = tuple(p for m in children for p in m.parameters())
-        _state["declined"] = _Declined(model, children, params)
+        _state["declined"] = _Declined(model, children, params, _declined_collected)
     return plan
 
 
@@ -310,154 +239,11 @@ def _drop_orphan(plan: _Plan) -> None:
             _drop_plan(key)
 
 
-class _Declined:
-    """A chain this module does not run, as ``_current`` checks it (children and arrays)."""
-
-    __slots__ = ("model", "children", "params", "arrays", "slots", "until")
-
-    def __init__(self, model: Any, children: tuple, params: tuple) -> None:
-        self.model = weakref.ref(model, _declined_collected)
-        self.children, self.params = children, params
-        self.slots = _slots(children)
-        self.arrays = tuple(p.data for p in params)
-        self.until = time.monotonic() + RETRY_S  # then tried again (a name on a weight may be gone)
-
-
 def _declined_collected(ref: weakref.ref) -> None:
     """The declined chain's model was collected: forget its children and weights with it."""
     declined = _state["declined"]
     if declined is not None and declined.model is ref:
         _state["declined"] = None
-
-
-def _slots(children: tuple) -> tuple:
-    """(child's __dict__, name, value) of each child's W and b: a Parameter replaced (``m.W =
-    Parameter(...)``, ``m.b = None``) leaves the old one's array as it was, so ``_current`` looks
-    at the Parameters themselves too."""
-    return tuple((m.__dict__, name, m.__dict__.get(name)) for m in children for name in ("W", "b")
-                 if name in m.__dict__)
-
-
-def _current(plan: _Plan, model: Any) -> bool:
-    """The model's children, their Parameters and every Parameter's array are still the plan's
-    (identity), and no child is inside a call or has a forward patched on the instance."""
-    modules = model.__dict__["_modules"]
-    if len(modules) != len(plan.children) or not all(map(is_, modules.values(), plan.children)):
-        return False  # (identity: a Module's == could be anything)
-    for m in plan.children:
-        d = m.__dict__
-        if d["_frame"] is not None or "forward" in d:  # busy in a call, or patched
-            return False
-    for d, name, value in plan.slots:
-        if d.get(name) is not value:
-            return False
-    return all(map(is_, map(_data, plan.params), plan.arrays))
-
-
-def _leave_frames(children: tuple, relu: type) -> None:
-    """What each child's forward wrapper leaves under no_grad: no frame shown, no cache."""
-    for m in children:
-        d = m.__dict__
-        shown = d["_shown"]
-        if shown is not None:
-            for name in shown:
-                d[name] = None
-            d["_shown"] = None
-        if type(m) is not relu:
-            d["_x"] = None
-
-
-def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | None:
-    """A plan for ``model`` if it is a chain this module runs (weights moved to shared memory
-    where needed and allowed), else None. Also forgets the previous plan and stops its session."""
-    children = tuple(model.__dict__["_modules"].values())
-    layers = []  # (Linear, relu after it)
-    for m in children:
-        d = m.__dict__
-        if "forward" in d or d["_frame"] is not None:
-            return None
-        if type(m) is linear:
-            layers.append([m, False])
-        elif type(m) is relu and layers and not layers[-1][1]:
-            layers[-1][1] = True
-        else:
-            return None
-    if not layers or len(set(map(id, children))) != len(children):
-        return None
-    dtype = layers[0][0].W.data.dtype
-    if dtype.char not in "fd" or not all(_plain_arrays(m, dtype) for m, _ in layers):
-        return None
-    width = x.shape[1]
-    for m, _ in layers:  # each Linear's input is what its in_features and W say (else the plain
-        if m.W.data.shape[0] != width or m.in_features != width:  # chain's error, not an answer)
-            return None
-        width = m.W.data.shape[1]
-    n_cut, cut_bytes = 0, 0  # the cut layers: the chain's first layers with a large weight
-    for m, _ in layers:  # (no local names a weight: _shared counts its references)
-        if m.W.data.nbytes < SPLIT_BYTES or m.W.data.shape[1] < 32 or n_cut == MAX_CUT:
-            break
-        n_cut, cut_bytes = n_cut + 1, cut_bytes + m.W.data.nbytes
-    if cut_bytes < MIN_SPLIT_BYTES or x.dtype != dtype or x.shape[1] != layers[0][0].W.data.shape[0]:
-        return None
-    params, arrays = [], []
-    for m, _ in layers[:n_cut]:
-        for p in (m.W, m.b):
-            if p is None:
-                continue
-            a = _shared(p)
-            if a is None:
-                return None
-            params.append(p)
-            arrays.append(a)
-    for m, _ in layers[n_cut:]:  # run by the caller: the identity check sees a replaced array
-        for p in (m.W, m.b):
-            if p is not None:
-                params.append(p)
-                arrays.append(p.data)
-    cut, rest = [], []
-    for i, (m, r) in enumerate(layers):
-        W, b = m.W.data, (m.b.data if m.b is not None else None)
-        if i < n_cut:
-            c = int(W.shape[1] * CALLER_SHARE) // 16 * 16  # the caller's columns: whole vector blocks
-            out = twin.empty((1, W.shape[1]), dtype)
-            cut.append((W, b, r, out, W[:, :c], None if b is None else b[:c], out[:, :c],
-                        W[:, c:], None if b is None else b[c:]))
-        else:
-            rest.append((W, b, r))
-    return _Plan(model, children, tuple(params), tuple(arrays), cut, rest, dtype, x.shape[1])
-
-
-def _plain_arrays(m: Any, dtype: np.dtype) -> bool:
-    """The Linear's W is a 2-D ndarray and its b (if any) a 1-D one, both of ``dtype``."""
-    W, b = m.W.data, (m.b.data if m.b is not None else None)
-    return (type(W) is np.ndarray and W.dtype == dtype and W.ndim == 2
-            and (b is None or (type(b) is np.ndarray and b.dtype == dtype and b.ndim == 1)))
-
-
-def _shared(p: Any) -> np.ndarray | None:
-    """p.data in a shared buffer: as it is if it lies in one, else moved to a new one if nothing
-    but p holds it (then p.data is the shared copy); None if it cannot be shared."""
-    from minitorch.kernels.flat import _counts_trusted
-    from minitorch.parameter import Parameter
-
-    a = p.data
-    if not a.flags.c_contiguous:
-        return None
-    if twin.shares(a):
-        return a
-    if (type(p) is not Parameter or not a.flags.writeable or not _counts_trusted()
-            or _getrefcount(a) != 3):  # p's slot, this local, getrefcount's argument
-        return None
-    owner = a.base  # a view's base is the array owning the memory: another view of it would hold it too
-    if owner is not None and (type(owner) is not np.ndarray or owner.base is not None
-                              or _getrefcount(owner) != 3):  # a's base slot, this local, the argument
-        return None
-    del owner
-    s = twin.empty(a.shape, a.dtype)
-    np.copyto(s, a)
-    del a
-    p.data = s
-    return s
 
 
 def _run(plan: _Plan, x: np.ndarray) -> np.ndarray:
@@ -506,14 +292,6 @@ def _finish(plan: _Plan, x: np.ndarray, k: int, alone: bool) -> np.ndarray:
     for W, b, relu in plan.rest:
         h = _layer(h, W, b, relu, zero)
     return h if plan.rest or alone else h.copy()  # never a shared buffer
-
-
-def _layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool, zero: np.ndarray) -> np.ndarray:
-    """relu?(h @ W + b) into a fresh array, the plain layers' operations."""
-    y = h @ W
-    if b is not None:
-        y += b
-    return np.maximum(y, zero, out=y) if relu else y
 
 
 def _wait(ctrl: memoryview, flag: int, k: int, patience: float) -> bool:

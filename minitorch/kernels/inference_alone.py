@@ -1,0 +1,81 @@
+"""One row through a Linear/ReLU chain in one loop in this process (``kernels/inference.py``'s path
+without the twin), and what each child's forward wrapper leaves under no_grad.
+
+``_alone`` replaces the children's calls by their forward kernels' operations (``y = x @ W;
+y += b``, ``np.maximum(y, 0)``): the plain chain's numbers bitwise, minus a call per child.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
+    """The chain in one loop in this process, with the operations of the children's forward
+    kernels (``y = x @ W; y += b``, ``np.maximum(y, 0)``): the plain chain's numbers bitwise, without
+    a call per child. ``NotImplemented`` unless every child is a Linear or ReLU (exact types) not
+    patched on the instance nor inside a call, each Linear's W (and b) of x's dtype and width."""
+    children = tuple(model.__dict__["_modules"].values())
+    width, dtype = x.shape[1], x.dtype
+    for m in children:
+        d = m.__dict__
+        if "forward" in d or d["_frame"] is not None:
+            return NotImplemented
+        if type(m) is linear:
+            W, b = d["W"].data, d["b"]
+            if (type(W) is not np.ndarray or W.dtype != dtype or W.ndim != 2 or W.shape[0] != width
+                    or d["in_features"] != width  # (the plain Linear checks in_features,
+                    or (b is not None and b.data.dtype != dtype)):  # and refuses a b of another dtype)
+                return NotImplemented
+            width = W.shape[1]
+        elif type(m) is not relu:
+            return NotImplemented
+    if not children or dtype.kind != "f":
+        return NotImplemented
+    _leave_frames(children, relu)
+    zero = zero_of(dtype)
+    h = x
+    for m in children:
+        if type(m) is linear:
+            b = m.b
+            h = h @ m.W.data
+            if b is not None:
+                h += b.data
+        else:
+            h = np.maximum(h, zero)
+    return h
+
+
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+
+
+def zero_of(dtype: np.dtype) -> np.ndarray:
+    """A read-only 0-d zero of ``dtype`` (the ReLUs' other operand; the chain kernel's too)."""
+    zero = _ZEROS.get(dtype)
+    if zero is None:
+        zero = _ZEROS[dtype] = np.zeros((), dtype)
+        zero.flags.writeable = False
+    return zero
+
+
+def _leave_frames(children: tuple, relu: type) -> None:
+    """What each child's forward wrapper leaves under no_grad: no frame shown, no cache."""
+    for m in children:
+        d = m.__dict__
+        shown = d["_shown"]
+        if shown is not None:
+            for name in shown:
+                d[name] = None
+            d["_shown"] = None
+        if type(m) is not relu:
+            d["_x"] = None
+
+
+def _layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool, zero: np.ndarray) -> np.ndarray:
+    """relu?(h @ W + b) into a fresh array, the plain layers' operations."""
+    y = h @ W
+    if b is not None:
+        y += b
+    return np.maximum(y, zero, out=y) if relu else y

@@ -1,0 +1,186 @@
+"""The plans of ``kernels/inference.py``: a chain's arrays for the caller and the twin, and the
+weights moved into shared memory.
+
+A plan is made once for a chain (``_make_plan``) and checked at every call (``_current``: the
+children, their Parameters and every Parameter's array are still the plan's, by identity; no child
+is inside a call or has a forward patched on the instance). A Parameter's array is moved to a shared
+buffer (``twin.empty``; ``p.data`` becomes a copy with the same numbers, shape and dtype) only when
+nothing but the Parameter holds it (reference counts, trusted after the probe of
+``kernels/flat.py``), or used as it is when it lies in one already: an in-place change (an
+optimizer step) is then seen by both processes, which read the one array. A chain this module does
+not run is remembered (``_Declined``) so that its calls pay one identity check.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import weakref
+from collections.abc import Callable
+from operator import attrgetter, is_
+from typing import Any
+
+import numpy as np
+
+from minitorch.kernels import twin
+from minitorch.kernels.inference_twin import MAX_CUT, TWIN
+
+SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
+# of a cut layer's columns, the caller's (7/16: it checks the plan while the twin starts the first
+# layer, and reads the twin's flags between layers)
+CALLER_SHARE = 0.4375
+MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
+RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
+_getrefcount = sys.getrefcount
+_data = attrgetter("data")
+
+
+class _Plan:
+    """A chain's arrays for the two processes: per cut layer (W, b, relu, h, and the caller's and
+    the twin's views W[:, :c], b[:c], h[:, :c], W[:, c:], b[c:]); the other layers (W, b, relu)."""
+
+    __slots__ = ("model", "children", "params", "arrays", "slots", "cut", "rest", "x", "ctrl", "flags",
+                 "dtype", "zero", "__weakref__")
+
+    def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
+                 dtype: np.dtype, n_in: int, collected: Callable[[weakref.ref], Any]) -> None:
+        self.model = weakref.ref(model, collected)  # weak: the cache keeps no model alive
+        self.children, self.params, self.arrays = children, params, arrays
+        self.slots = _slots(children)
+        self.cut, self.rest, self.dtype, self.zero = cut, rest, dtype, np.zeros((), dtype)
+        self.x = twin.empty((1, n_in), dtype)
+        self.ctrl = twin.empty((TWIN + 2 * MAX_CUT,), np.int64)
+        self.ctrl[:] = 0
+        self.flags = memoryview(self.ctrl)
+
+
+class _Declined:
+    """A chain this module does not run, as ``_current`` checks it (children and arrays)."""
+
+    __slots__ = ("model", "children", "params", "arrays", "slots", "until")
+
+    def __init__(self, model: Any, children: tuple, params: tuple,
+                 collected: Callable[[weakref.ref], Any]) -> None:
+        self.model = weakref.ref(model, collected)
+        self.children, self.params = children, params
+        self.slots = _slots(children)
+        self.arrays = tuple(p.data for p in params)
+        self.until = time.monotonic() + RETRY_S  # then tried again (a name on a weight may be gone)
+
+
+def _slots(children: tuple) -> tuple:
+    """(child's __dict__, name, value) of each child's W and b: a Parameter replaced (``m.W =
+    Parameter(...)``, ``m.b = None``) leaves the old one's array as it was, so ``_current`` looks
+    at the Parameters themselves too."""
+    return tuple((m.__dict__, name, m.__dict__.get(name)) for m in children for name in ("W", "b")
+                 if name in m.__dict__)
+
+
+def _current(plan: _Plan, model: Any) -> bool:
+    """The model's children, their Parameters and every Parameter's array are still the plan's
+    (identity), and no child is inside a call or has a forward patched on the instance."""
+    modules = model.__dict__["_modules"]
+    if len(modules) != len(plan.children) or not all(map(is_, modules.values(), plan.children)):
+        return False  # (identity: a Module's == could be anything)
+    for m in plan.children:
+        d = m.__dict__
+        if d["_frame"] is not None or "forward" in d:  # busy in a call, or patched
+            return False
+    for d, name, value in plan.slots:
+        if d.get(name) is not value:
+            return False
+    return all(map(is_, map(_data, plan.params), plan.arrays))
+
+
+def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
+               collected: Callable[[weakref.ref], Any]) -> _Plan | None:
+    """A plan for ``model`` if it is a chain this module runs (weights moved to shared memory
+    where needed and allowed), else None; ``collected`` is called when the model is collected."""
+    children = tuple(model.__dict__["_modules"].values())
+    layers = []  # (Linear, relu after it)
+    for m in children:
+        d = m.__dict__
+        if "forward" in d or d["_frame"] is not None:
+            return None
+        if type(m) is linear:
+            layers.append([m, False])
+        elif type(m) is relu and layers and not layers[-1][1]:
+            layers[-1][1] = True
+        else:
+            return None
+    if not layers or len(set(map(id, children))) != len(children):
+        return None
+    dtype = layers[0][0].W.data.dtype
+    if dtype.char not in "fd" or not all(_plain_arrays(m, dtype) for m, _ in layers):
+        return None
+    width = x.shape[1]
+    for m, _ in layers:  # each Linear's input is what its in_features and W say (else the plain
+        if m.W.data.shape[0] != width or m.in_features != width:  # chain's error, not an answer)
+            return None
+        width = m.W.data.shape[1]
+    n_cut, cut_bytes = 0, 0  # the cut layers: the chain's first layers with a large weight
+    for m, _ in layers:  # (no local names a weight: _shared counts its references)
+        if m.W.data.nbytes < SPLIT_BYTES or m.W.data.shape[1] < 32 or n_cut == MAX_CUT:
+            break
+        n_cut, cut_bytes = n_cut + 1, cut_bytes + m.W.data.nbytes
+    if cut_bytes < MIN_SPLIT_BYTES or x.dtype != dtype or x.shape[1] != layers[0][0].W.data.shape[0]:
+        return None
+    params, arrays = [], []
+    for m, _ in layers[:n_cut]:
+        for p in (m.W, m.b):
+            if p is None:
+                continue
+            a = _shared(p)
+            if a is None:
+                return None
+            params.append(p)
+            arrays.append(a)
+    for m, _ in layers[n_cut:]:  # run by the caller: the identity check sees a replaced array
+        for p in (m.W, m.b):
+            if p is not None:
+                params.append(p)
+                arrays.append(p.data)
+    cut, rest = [], []
+    for i, (m, r) in enumerate(layers):
+        W, b = m.W.data, (m.b.data if m.b is not None else None)
+        if i < n_cut:
+            c = int(W.shape[1] * CALLER_SHARE) // 16 * 16  # the caller's columns: whole vector blocks
+            out = twin.empty((1, W.shape[1]), dtype)
+            cut.append((W, b, r, out, W[:, :c], None if b is None else b[:c], out[:, :c],
+                        W[:, c:], None if b is None else b[c:]))
+        else:
+            rest.append((W, b, r))
+    return _Plan(model, children, tuple(params), tuple(arrays), cut, rest, dtype, x.shape[1], collected)
+
+
+def _plain_arrays(m: Any, dtype: np.dtype) -> bool:
+    """The Linear's W is a 2-D ndarray and its b (if any) a 1-D one, both of ``dtype``."""
+    W, b = m.W.data, (m.b.data if m.b is not None else None)
+    return (type(W) is np.ndarray and W.dtype == dtype and W.ndim == 2
+            and (b is None or (type(b) is np.ndarray and b.dtype == dtype and b.ndim == 1)))
+
+
+def _shared(p: Any) -> np.ndarray | None:
+    """p.data in a shared buffer: as it is if it lies in one, else moved to a new one if nothing
+    but p holds it (then p.data is the shared copy); None if it cannot be shared."""
+    from minitorch.kernels.flat import _counts_trusted
+    from minitorch.parameter import Parameter
+
+    a = p.data
+    if not a.flags.c_contiguous:
+        return None
+    if twin.shares(a):
+        return a
+    if (type(p) is not Parameter or not a.flags.writeable or not _counts_trusted()
+            or _getrefcount(a) != 3):  # p's slot, this local, getrefcount's argument
+        return None
+    owner = a.base  # a view's base is the array owning the memory: another view of it would hold it too
+    if owner is not None and (type(owner) is not np.ndarray or owner.base is not None
+                              or _getrefcount(owner) != 3):  # a's base slot, this local, the argument
+        return None
+    del owner
+    s = twin.empty(a.shape, a.dtype)
+    np.copyto(s, a)
+    del a
+    p.data = s
+    return s
