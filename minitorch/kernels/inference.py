@@ -50,7 +50,9 @@ Never a silent wrong answer:
   after the probe of ``kernels/flat.py``), or is used as it is when it lies in one already. Every
   call checks by identity that each Parameter's ``data`` is still its plan's array, else the plan
   is made again (or the chain runs as before, child by child). An in-place change (an optimizer
-  step) is seen by both processes: they read the one array.
+  step) is seen by both processes: they read the one array. A job posted before these checks
+  (``_posted_first``) is read only once they have passed; when one fails the call goes the usual
+  way with a new job, and what the twin writes for the old one is never read.
 - The caller reads the twin's half of a layer only after the twin's flag for that layer carries
   this job's number (x86-64 keeps stores in order, so the half is written by then; other machines
   never take this path). A twin that has not taken the job by the time the caller's first half
