@@ -373,8 +373,11 @@ def _collect(job: Any, wait: bool = False) -> bool:
 
 
 def _forget_after_fork() -> None:
-    """A forked child has no twin and no session."""
+    """A forked child has no twin and no session, and none of the parent's other threads: one may
+    have held the lock (the child would never post nor start a session)."""
+    global _lock
     _state.update(plan=None, job=None, streak=0, backoff=0.0, late=False)
+    _lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
