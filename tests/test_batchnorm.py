@@ -188,3 +188,33 @@ def test_model_files_carry_the_running_statistics(tmp_path):
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(loaded.state_dict()[name], value, err_msg=name)
     assert int(loaded[1].num_batches_tracked) == 1
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("buffer", ["running_mean", "running_var"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_running_statistics_of_another_dtype_are_refused_like_torch(kernels, training, buffer, affine):
+    """A float64 running statistic assigned to a float32 BatchNorm: torch raises ("expected scalar
+    type Float but found Double"); here it made a float64 output of a float32 layer. A TypeError
+    naming the module, each dtype and the fix, on both paths; the fix it names works."""
+    mt.kernels.use_kernels(kernels)
+    bn = mt.BatchNorm1d(3, affine=affine).train(training)
+    setattr(bn, buffer, getattr(bn, buffer).astype(np.float64))
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    with pytest.raises(TypeError, match=rf"BatchNorm1d: expected one dtype .*{buffer} float64.*\.to\(np"):
+        bn(x)
+    bn.to(np.float32)
+    assert bn(x).dtype == np.float32 and bn.running_mean.dtype == bn.running_var.dtype == np.float32
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+def test_loaded_running_statistics_take_the_layers_dtype_like_torch(kernels):
+    """load_state_dict copies into the buffers (torch's copy_): float64 statistics loaded into a
+    float32 BatchNorm stay float32, and so does its output."""
+    mt.kernels.use_kernels(kernels)
+    bn = mt.BatchNorm1d(3)
+    bn.load_state_dict({k: v.astype(np.float64) if v.dtype.kind == "f" else v
+                        for k, v in mt.BatchNorm1d(3).state_dict().items()})
+    assert bn.running_mean.dtype == bn.running_var.dtype == np.float32
+    assert bn.eval()(np.ones((2, 3), np.float32)).dtype == np.float32

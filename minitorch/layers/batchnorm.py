@@ -32,6 +32,8 @@ class _BatchNorm(Module):
               eval:     dx = dx_hat * inv_std              (running statistics are constants)
               backward_params computes dweight and dbias, backward_input dx; backward runs both.
     Init:     weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0
+    dtype:    weight, bias, running_mean and running_var share one (else TypeError, as torch: a
+              running statistic assigned in another dtype; load_state_dict casts into the buffers)
     """
 
     _layouts: ClassVar[dict[int, str]] = {}  # input ndim -> layout, for the error message
@@ -109,9 +111,10 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: expected more than 1 value per channel when training "
                 f"(the batch variance needs two), got input of shape {x.shape}"
             )
-        parameter_dtype(self)  # TypeError if weight's and bias's dtypes differ (as torch)
+        # TypeError if weight, bias, running_mean and running_var differ in dtype (as torch)
+        dtype = parameter_dtype(self, buffers=("running_mean", "running_var"))
         # compute in the layer's dtype: a float64 batch must not turn a float32 model float64
-        return x.astype(self.running_mean.dtype, copy=False)
+        return x.astype(dtype, copy=False)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
