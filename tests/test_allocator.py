@@ -55,3 +55,39 @@ def test_the_thresholds_are_set_once_at_import_and_can_be_left_alone():
     code = "from minitorch.kernels import allocator; print(allocator.keep_freed_memory())"
     assert _run(code) == "True"
     assert _run(code, MINITORCH_MALLOC="0") == "False"
+
+
+MAPPED_MB_AFTER_8_MB = """
+import ctypes
+import numpy as np
+import minitorch  # noqa: F401  (its import is what must leave the user's threshold alone)
+
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                               "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Info
+block = np.empty(8 << 20, np.uint8)
+print(mallinfo2().hblkhd >> 20)
+"""
+
+
+def _glibc_at_least(version: tuple[int, int]) -> bool:
+    name, found = platform.libc_ver()
+    return name == "glibc" and tuple(int(part) for part in found.split(".")[:2]) >= version
+
+
+@pytest.mark.skipif(not _glibc_at_least((2, 33)),
+                    reason="the thresholds are glibc's; mallinfo2 is glibc 2.33's")
+@pytest.mark.parametrize("env", [{"MALLOC_MMAP_THRESHOLD_": "4194304"},
+                                 {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4194304"}],
+                         ids=["MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES"])
+def test_a_threshold_the_user_set_in_the_environment_is_left_alone(env):
+    """A user (or a benchmark script: tests/measure_diagnostics_overhead.py) who set glibc's mmap
+    threshold to 4 MB keeps it: an 8 MB array is still a mapping of its own after MiniTorch's import
+    (the import set it to 32 MB over the user's setting, so the array came from the heap)."""
+    assert _run(MAPPED_MB_AFTER_8_MB, **env) == "8"
+    assert _run(MAPPED_MB_AFTER_8_MB) == "0"  # without the user's setting: the import's 32 MB
+    code = "from minitorch.kernels import allocator; print(allocator.keep_freed_memory())"
+    assert _run(code, **env) == "False"
