@@ -81,13 +81,15 @@ def _glibc_at_least(version: tuple[int, int]) -> bool:
 @pytest.mark.skipif(not _glibc_at_least((2, 33)),
                     reason="the thresholds are glibc's; mallinfo2 is glibc 2.33's")
 @pytest.mark.parametrize("env", [{"MALLOC_MMAP_THRESHOLD_": "4194304"},
-                                 {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4194304"}],
-                         ids=["MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES"])
-def test_a_threshold_the_user_set_in_the_environment_is_left_alone(env):
+                                 {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4194304"},
+                                 {"MINITORCH_MALLOC": "0"}, {"MINITORCH_KERNELS": "0"}],
+                         ids=["MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES", "opt-out", "kernels-off"])
+def test_the_import_leaves_the_allocator_alone_when_asked(env):
     """A user (or a benchmark script: tests/measure_diagnostics_overhead.py) who set glibc's mmap
-    threshold to 4 MB keeps it: an 8 MB array is still a mapping of its own after MiniTorch's import
-    (the import set it to 32 MB over the user's setting, so the array came from the heap)."""
+    threshold keeps it: an 8 MB array is still a mapping of its own after MiniTorch's import (the
+    import set 32 MB over the user's setting, so the array came from the heap); so does a user who
+    opted out (glibc's default threshold, 128 kB, maps it too). Without either, the import's 32 MB."""
     assert _run(MAPPED_MB_AFTER_8_MB, **env) == "8"
-    assert _run(MAPPED_MB_AFTER_8_MB) == "0"  # without the user's setting: the import's 32 MB
+    assert _run(MAPPED_MB_AFTER_8_MB) == "0"
     code = "from minitorch.kernels import allocator; print(allocator.keep_freed_memory())"
-    assert _run(code, **env) == "False"
+    assert _run(code, **env) == ("True" if "MINITORCH_KERNELS" in env else "False")
