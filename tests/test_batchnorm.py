@@ -222,3 +222,18 @@ def test_parameters_of_another_dtype_than_the_running_statistics_are_refused_as_
         assert y.dtype == np.float64 and bn.backward(np.ones_like(y)).dtype == np.float64
     finally:
         use_kernels(before)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_running_statistics_of_two_dtypes_are_refused_as_torch(training):
+    """affine=False, running_var made float64 (assigned): torch raises; the layer gave float64."""
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    twin = torch.nn.BatchNorm1d(3, affine=False).train(training)
+    twin.running_var = twin.running_var.double()
+    with pytest.raises(RuntimeError, match="Double"):
+        twin(torch.from_numpy(x))
+    bn = mt.BatchNorm1d(3, affine=False).train(training)
+    bn.running_var = bn.running_var.astype(np.float64)
+    with pytest.raises(TypeError, match=r"^BatchNorm1d: .* got running_mean float32, running_var float64 "):
+        bn(x)
+    assert bn.to(np.float32)(x).dtype == np.float32

@@ -115,14 +115,15 @@ class _BatchNorm(Module):
 
     def _check_dtypes(self) -> None:
         """TypeError unless weight, bias and the running statistics share one dtype (torch raises
-        "mixed dtype"; float64 weights on float32 statistics made a float64 output of float32 math)."""
+        "mixed dtype"; float64 weights on float32 statistics made a float64 output of float32 math,
+        and so did one float64 statistic without weights)."""
         dtype = parameter_dtype(self)  # TypeError if weight's and bias's dtypes differ (as torch)
         stats = {name: getattr(self, name).dtype for name in ("running_mean", "running_var")}
-        if dtype is None or set(stats.values()) == {dtype}:
+        if len(set(stats.values()) | ({dtype} if dtype is not None else set())) == 1:
             return
         who = type(self).__name__
-        listed = ", ".join(f"{name} {p.dtype}" for name, p in self._parameters.items() if p is not None)
-        listed += "".join(f", {name} {d}" for name, d in stats.items())
+        named = [(name, p.dtype) for name, p in self._parameters.items() if p is not None]
+        listed = ", ".join(f"{name} {d}" for name, d in named + list(stats.items()))
         raise TypeError(
             f"{who}: expected one dtype for its parameters and running statistics, got {listed} "
             f"(PyTorch raises too); give them one dtype: call .to(np.float32) or .to(np.float64) on the "
