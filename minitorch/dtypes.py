@@ -40,26 +40,22 @@ def as_floating(x: object, who: str) -> np.ndarray:
     return x.astype(_default_dtype)
 
 
-def parameter_dtype(module: Any, recurse: bool = False, buffers: tuple[str, ...] = ()) -> np.dtype | None:
+def parameter_dtype(module: Any, recurse: bool = False) -> np.dtype | None:
     """The one dtype of ``module``'s own Parameters (``recurse``: and its children's; None if it
-    has none) and of its ``buffers`` named (BatchNorm's running statistics), or a TypeError naming
-    each one's dtype and the fix.
+    has none), or a TypeError naming each Parameter's dtype and the fix.
 
     Compute in the parameters' dtype needs them to agree. PyTorch raises for mixed parameter
-    dtypes (``self and mat2 must have the same dtype``) and for running statistics of another
-    dtype (``expected scalar type Float but found Double``); NumPy would promote, so a float64 bias
+    dtypes (``self and mat2 must have the same dtype``); NumPy would promote, so a float64 bias
     would turn a float32 layer's output float64 on the plain formula, and float32 in a kernel
     that adds the bias in place: one answer per path. Both paths call this and refuse instead.
     """
     named = module.named_parameters() if recurse else module._parameters.items()
     dtypes = {name: p.data.dtype for name, p in named if p is not None}
-    dtypes.update((name, np.asarray(getattr(module, name)).dtype) for name in buffers)
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items())
-        what = "parameters and buffers" if buffers else "parameters"
         who = type(module).__name__
         raise TypeError(
-            f"{who}: expected one dtype for all its {what}, got {listed} (PyTorch raises too); "
+            f"{who}: expected one dtype for all its parameters, got {listed} (PyTorch raises too); "
             f"give them one dtype: call .to(np.float32) or .to(np.float64) on the {who} (or on the model)"
         )
     return next(iter(dtypes.values()), None)

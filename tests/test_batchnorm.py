@@ -192,20 +192,51 @@ def test_model_files_carry_the_running_statistics(tmp_path):
 
 @pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
-@pytest.mark.parametrize("buffer", ["running_mean", "running_var"])
-@pytest.mark.parametrize("affine", [True, False])
-def test_running_statistics_of_another_dtype_are_refused_like_torch(kernels, training, buffer, affine):
-    """A float64 running statistic assigned to a float32 BatchNorm: torch raises ("expected scalar
-    type Float but found Double"); here it made a float64 output of a float32 layer. A TypeError
-    naming the module, each dtype and the fix, on both paths; the fix it names works."""
-    mt.kernels.use_kernels(kernels)
-    bn = mt.BatchNorm1d(3, affine=affine).train(training)
-    setattr(bn, buffer, getattr(bn, buffer).astype(np.float64))
-    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
-    with pytest.raises(TypeError, match=rf"BatchNorm1d: expected one dtype .*{buffer} float64.*\.to\(np"):
+@pytest.mark.parametrize("cls, shape", [(mt.BatchNorm1d, (4, 3)), (mt.BatchNorm2d, (4, 3, 2, 2))])
+def test_parameters_of_another_dtype_than_the_running_statistics_are_refused_as_torch(
+        cls, shape, training, kernels):
+    """weight and bias cast to float64 one by one (``p.data = p.data.astype(np.float64)``, the
+    PyTorch habit), the running statistics still float32: torch raises ("mixed dtype"); the layer
+    gave a float64 output and dx for a float32 input (x_hat in float32, scaled by float64 weights).
+    Now a TypeError naming the module, each dtype and the fix, which then works."""
+    from minitorch.kernels import kernels_enabled, use_kernels
+
+    before = kernels_enabled()
+    use_kernels(kernels)
+    try:
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        twin = getattr(torch.nn, cls.__name__)(3).train(training)
+        for p in twin.parameters():
+            p.data = p.data.double()
+        with pytest.raises(RuntimeError, match="mixed dtype"):
+            twin(torch.from_numpy(x))
+        bn = cls(3).train(training)
+        for p in bn.parameters():
+            p.data = p.data.astype(np.float64)
+        message = (rf"^{cls.__name__}: expected one dtype for its parameters and running statistics, got "
+                   r"weight float64, bias float64, running_mean float32, running_var float32 .*\.to\(np")
+        with pytest.raises(TypeError, match=message):
+            bn(x)
+        bn.to(np.float64)  # the fix the message names
+        y = bn(x)
+        assert y.dtype == np.float64 and bn.backward(np.ones_like(y)).dtype == np.float64
+    finally:
+        use_kernels(before)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_running_statistics_of_two_dtypes_are_refused_as_torch(training):
+    """affine=False, running_var made float64 (assigned): torch raises; the layer gave float64."""
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    twin = torch.nn.BatchNorm1d(3, affine=False).train(training)
+    twin.running_var = twin.running_var.double()
+    with pytest.raises(RuntimeError, match="Double"):
+        twin(torch.from_numpy(x))
+    bn = mt.BatchNorm1d(3, affine=False).train(training)
+    bn.running_var = bn.running_var.astype(np.float64)
+    with pytest.raises(TypeError, match=r"^BatchNorm1d: .* got running_mean float32, running_var float64 "):
         bn(x)
-    bn.to(np.float32)
-    assert bn(x).dtype == np.float32 and bn.running_mean.dtype == bn.running_var.dtype == np.float32
+    assert bn.to(np.float32)(x).dtype == np.float32
 
 
 @pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])

@@ -111,10 +111,26 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: expected more than 1 value per channel when training "
                 f"(the batch variance needs two), got input of shape {x.shape}"
             )
-        # TypeError if weight, bias, running_mean and running_var differ in dtype (as torch)
-        dtype = parameter_dtype(self, buffers=("running_mean", "running_var"))
+        self._check_dtypes()
         # compute in the layer's dtype: a float64 batch must not turn a float32 model float64
-        return x.astype(dtype, copy=False)
+        return x.astype(self.running_mean.dtype, copy=False)
+
+    def _check_dtypes(self) -> None:
+        """TypeError unless weight, bias and the running statistics share one dtype (torch raises
+        "mixed dtype"; float64 weights on float32 statistics made a float64 output of float32 math,
+        and so did one float64 statistic without weights)."""
+        dtype = parameter_dtype(self)  # TypeError if weight's and bias's dtypes differ (as torch)
+        stats = {name: getattr(self, name).dtype for name in ("running_mean", "running_var")}
+        if len(set(stats.values()) | ({dtype} if dtype is not None else set())) == 1:
+            return
+        who = type(self).__name__
+        named = [(name, p.dtype) for name, p in self._parameters.items() if p is not None]
+        listed = ", ".join(f"{name} {d}" for name, d in named + list(stats.items()))
+        raise TypeError(
+            f"{who}: expected one dtype for its parameters and running statistics, got {listed} "
+            f"(PyTorch raises too); give them one dtype: call .to(np.float32) or .to(np.float64) on the "
+            f"{who} (or on the model)"
+        )
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
