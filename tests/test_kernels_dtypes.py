@@ -11,9 +11,14 @@ that Parameter holds another (a module of single-parameter children may mix: eac
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
+import torch
 from cases import INPUT_CASES, MODULE_CASES
+from oracle import tensor, torch_loss
+from test_losses import WEIGHTED_LOSS_CASES, make_data
 
 import minitorch as mt
 from minitorch.kernels import kernels_enabled, use_kernels
@@ -146,3 +151,62 @@ def test_one_float64_buffer_is_refused_kernels_on_and_off(factory, make_inputs, 
     message = rf"expected one dtype for its parameters and running statistics, .*{name} float64"
     with pytest.raises(TypeError, match=message):
         module(*inputs)
+
+
+def _loss_buffers(loss_fn):
+    return [name for name, b in loss_fn._buffers.items() if b.dtype.kind == "f"]
+
+
+WEIGHTED = [(cid, ours, kind, name, x_dtype) for cid, ours, kind in WEIGHTED_LOSS_CASES
+            for name in _loss_buffers(ours("mean")) for x_dtype in (np.float32, np.float64)]
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ours, kind, name, x_dtype", [w[1:] for w in WEIGHTED],
+                         ids=[f"{w[0]}-{w[3]}-x_{np.dtype(w[4]).name}" for w in WEIGHTED])
+def test_a_loss_weight_of_another_dtype_gives_torchs_answer(ours, kind, name, x_dtype, reduction, kernels):
+    """A loss's weight buffer (weight, pos_weight) in the other dtype than the input's: torch's answer,
+    kernels on and off. Where torch raises (the class-index losses: "expected scalar type Float but
+    found Double"), a TypeError naming the loss, both dtypes and the fix; where it computes, its
+    result dtype (the input's for the binary losses; promoted for probability targets) and values.
+    Before, every loss cast its weights to the input's dtype."""
+    use_kernels(kernels)
+    x, t = make_data(kind, np.random.default_rng(0))
+    x, t = x.astype(x_dtype), (t if t.dtype.kind in "iu" else t.astype(x_dtype))
+    loss_fn = ours(reduction)
+    other = np.float64 if x_dtype == np.float32 else np.float32
+    setattr(loss_fn, name, getattr(loss_fn, name).astype(other))
+    twin = torch_loss(loss_fn, tensor(x).dtype)
+    for buffer in _loss_buffers(loss_fn):
+        setattr(twin, buffer, torch.tensor(getattr(loss_fn, buffer)))
+    x_t = torch.tensor(x, requires_grad=True)
+    try:
+        loss_t = twin(x_t, torch.tensor(t))
+    except RuntimeError:
+        who = type(loss_fn).__name__
+        message = (rf"{who}: .*{name} is {np.dtype(other).name}.*input is {np.dtype(x_dtype).name}"
+                   rf".*\.to\(np\.{np.dtype(x_dtype).name}\)")
+        with pytest.raises(TypeError, match=message):
+            loss_fn(x, t)
+        return
+    dloss = np.random.default_rng(1).standard_normal(tuple(loss_t.shape))
+    loss_t.backward(torch.tensor(dloss).to(loss_t.dtype))
+    loss = loss_fn(x, t)
+    loss_dtype = loss_t.detach().numpy().dtype
+    dx = loss_fn.backward(dloss.astype(loss_dtype) if reduction == "none" else float(dloss))
+    if reduction == "none":
+        assert loss.dtype == loss_dtype
+    assert dx.dtype == x_dtype
+    np.testing.assert_allclose(loss, loss_t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_every_loss_with_a_weight_buffer_has_a_weighted_case():
+    """A loss class taking ``weight`` or ``pos_weight`` is in WEIGHTED_LOSS_CASES, each such buffer."""
+    covered = {(type(ours("mean")).__name__, name) for _, ours, _ in WEIGHTED_LOSS_CASES
+               for name in _loss_buffers(ours("mean"))}
+    wanted = {(cls.__name__, name) for cls in vars(mt).values()
+              if isinstance(cls, type) and issubclass(cls, mt.losses.Loss)
+              for name in ("weight", "pos_weight") if name in inspect.signature(cls).parameters}
+    assert wanted and wanted <= covered, f"no weighted loss case for {sorted(wanted - covered)}"
