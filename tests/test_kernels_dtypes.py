@@ -210,3 +210,29 @@ def test_every_loss_with_a_weight_buffer_has_a_weighted_case():
               if isinstance(cls, type) and issubclass(cls, mt.losses.Loss)
               for name in ("weight", "pos_weight") if name in inspect.signature(cls).parameters}
     assert wanted and wanted <= covered, f"no weighted loss case for {sorted(wanted - covered)}"
+
+
+_CONTAINERS = (mt.Sequential, mt.ModuleList, mt.ModuleDict)
+CHILDREN = [(cid, factory, inputs, name) for cid, factory, inputs in CASES
+            if not isinstance(factory(), _CONTAINERS)
+            for name, child in factory().named_modules() if name and child._parameters]
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("factory, make_inputs, child", [c[1:] for c in CHILDREN],
+                         ids=[f"{c[0]}-{c[3]}" for c in CHILDREN])
+def test_a_layer_whose_child_has_another_dtype_is_refused(factory, make_inputs, child, kernels):
+    """A layer built of children (a transformer block, attention) with one child in float64: torch
+    raises ("mat1 and mat2 must have the same dtype", "mixed dtype (CPU)"), and so does MiniTorch,
+    kernels on and off. Before, TransformerEncoderLayer with norm1 in float64 returned a float32 y
+    and a float64 dx for a float32 input. (Containers keep casting at each child's door, as
+    documented: Sequential(Linear, Linear.to(np.float64)) is no case here.)"""
+    use_kernels(kernels)
+    mt.manual_seed(0)
+    module = factory()
+    dict(module.named_modules())[child].to(np.float64)
+    inputs = tuple(a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                   for a in make_inputs(np.random.default_rng(0)))
+    with pytest.raises(TypeError, match=rf"{type(module).__name__}: expected one dtype for all its parameters"
+                                        rf", .*{child}\.\w+ float64"):
+        module(*inputs)
