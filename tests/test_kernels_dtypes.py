@@ -236,3 +236,87 @@ def test_a_layer_whose_child_has_another_dtype_is_refused(factory, make_inputs, 
     with pytest.raises(TypeError, match=rf"{type(module).__name__}: expected one dtype for all its parameters"
                                         rf", .*{child}\.\w+ float64"):
         module(*inputs)
+
+
+def _retype_then_accumulate(kernels, optimizer):
+    """Two SGD/Adam steps on an Iris-sized MLP, a backward, every p.data assigned float64 (as
+    ``p.data = p.data.astype(np.float64)``), a second backward without zero_grad, a step: the
+    gradients' dtypes and values, and the parameters after the step."""
+    before = kernels_enabled()
+    use_kernels(kernels)
+    try:
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        opt = optimizer(model.parameters())
+        x = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+        loss_fn, y = mt.CrossEntropyLoss(), np.arange(8) % 3
+        for _ in range(2):  # the SGD kernel makes its flat buffers on its first step
+            opt.zero_grad()
+            loss_fn(model(x), y)
+            model.backward(loss_fn.backward())
+            opt.step()
+        opt.zero_grad()
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        for p in model.parameters():
+            p.data = p.data.astype(np.float64)
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        grads = [p.grad.copy() for p in model.parameters()]
+        opt.step()
+        return grads, [p.data.copy() for p in model.parameters()]
+    finally:
+        use_kernels(before)
+
+
+def _torch_retype_then_accumulate(optimizer):
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+    layers = [model[0], model[2]]
+    twin = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    with torch.no_grad():
+        for t, m in zip((twin[0], twin[2]), layers, strict=True):
+            t.weight.copy_(torch.tensor(m.W.data.T))
+            t.bias.copy_(torch.tensor(m.b.data))
+    params = [twin[0].weight, twin[0].bias, twin[2].weight, twin[2].bias]
+    opt = optimizer(params)
+    x = torch.tensor(np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32))
+    y = torch.tensor(np.arange(8) % 3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for _ in range(2):
+        opt.zero_grad()
+        loss_fn(twin(x), y).backward()
+        opt.step()
+    opt.zero_grad()
+    loss_fn(twin(x), y).backward()
+    for p in params:
+        p.data = p.data.double()
+    loss_fn(twin(x.double()), y).backward()
+    grads = [p.grad.clone() for p in params]
+    opt.step()
+    as_mt = lambda ts: [ts[0].T.numpy(), ts[1].numpy(), ts[2].T.numpy(), ts[3].numpy()]  # noqa: E731
+    return as_mt([g.detach() for g in grads]), as_mt([p.detach() for p in params])
+
+
+# plain SGD: the kernel's flat buffers (kernels/flat.py); momentum and Adam: their state too
+_RETYPE_OPTIMIZERS = {
+    "SGD": (lambda ps: mt.SGD(ps, lr=0.1), lambda ps: torch.optim.SGD(ps, lr=0.1)),
+    "SGD-momentum": (lambda ps: mt.SGD(ps, lr=0.1, momentum=0.9),
+                     lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
+    "Adam": (lambda ps: mt.Adam(ps, lr=0.01), lambda ps: torch.optim.Adam(ps, lr=0.01)),
+}
+
+
+@pytest.mark.parametrize("name", list(_RETYPE_OPTIMIZERS))
+def test_a_parameter_retyped_with_a_gradient_kept_gives_torchs_answer_kernels_on_and_off(name):
+    """``p.data = p.data.astype(np.float64)`` while p.grad (float32) is kept, then a backward without
+    zero_grad and a step: torch keeps the gradient's dtype (the new float64 gradient is added into
+    it) and steps the float64 parameter with it; MiniTorch does the same on both paths, the flat
+    buffers of the SGD kernel (kernels/flat.py) included."""
+    mt_opt, t_opt = _RETYPE_OPTIMIZERS[name]
+    on, off = _retype_then_accumulate(True, mt_opt), _retype_then_accumulate(False, mt_opt)
+    expected = _torch_retype_then_accumulate(t_opt)
+    for ours in (on, off):
+        for got, want in zip([*ours[0], *ours[1]], [*expected[0], *expected[1]], strict=True):
+            assert got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
