@@ -547,7 +547,7 @@ INFER_TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12
 
 INFER_CHAINS = {
     "mlp784": ((784, 512, 256, 10), True),
-    "odd": ((300, 700, 520, 3), True),  # columns cut at 304 and 224: a cut inside the BLAS's blocks
+    "odd": ((300, 700, 520, 3), True),  # columns cut at 256 and 192: a cut inside the BLAS's blocks
     "two-cut-no-tail": ((1024, 512, 300), False),  # the chain ends on a cut layer, without ReLU
 }
 

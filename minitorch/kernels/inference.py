@@ -10,7 +10,7 @@ fit one core's 2 MB L2. Here the chain's first layers with a weight of ``SPLIT_B
 ``h[:, :c] = relu?(h_prev @ W[:, :c] + b[:c])`` while the kernels' twin (``kernels/twin.py``, a
 forked process on the other core) computes ``h[:, c:]`` from ``W[:, c:]``, each writing its half of
 h into shared memory; the layers after the cut ones run in the caller. The caller's share of the
-columns (``CALLER_SHARE``, 7/16) is the smaller: a call posts its job before checking its plan, so
+columns (``CALLER_SHARE``, 3/8) is the smaller: a call posts its job before checking its plan, so
 the twin starts its part while the caller checks (``_posted_first``). Saves, per call, over half of
 the weight reads on the caller's core (each core's part stays in its own L2 from call to call),
 and the children's Python calls (one loop instead of a call per child).

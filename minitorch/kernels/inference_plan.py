@@ -26,9 +26,9 @@ from minitorch.kernels import twin
 from minitorch.kernels.inference_twin import MAX_CUT, TWIN
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
-# of a cut layer's columns, the caller's (7/16: it checks the plan while the twin starts the first
+# of a cut layer's columns, the caller's (3/8: it checks the plan while the twin starts the first
 # layer, and reads the twin's flags between layers)
-CALLER_SHARE = 0.4375
+CALLER_SHARE = 0.375
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
 _getrefcount = sys.getrefcount
