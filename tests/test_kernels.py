@@ -252,6 +252,77 @@ def test_cross_entropy_kernel_refuses_what_the_plain_code_refuses(bad, message):
             mt.CrossEntropyLoss()(z, y)
 
 
+
+@pytest.mark.parametrize("order", ["swapped-target", "swapped-logits"])
+def test_cross_entropy_kernel_reads_targets_of_a_swapped_byte_order_as_the_plain_code(order):
+    """A big-endian (non-native) target or logit array: the kernel declines (its unsigned view of y
+    would misread a negative target as in range), the plain code checks and computes."""
+    from minitorch.kernels import losses as fast_losses
+
+    rng = np.random.default_rng(5)
+    z, y = rng.standard_normal((4, 3)).astype(np.float32), np.array([0, 1, 2, 1])
+    swapped = y.dtype.newbyteorder() if order == "swapped-target" else z.dtype.newbyteorder()
+    if order == "swapped-target":
+        y = y.astype(swapped)
+    else:
+        z = z.astype(swapped)
+    with kernels(True):
+        assert fast_losses.cross_entropy_forward(mt.CrossEntropyLoss(), z, y) is None
+    fast = _ce_run(True, mt.CrossEntropyLoss, z, y, 1.0)
+    plain = _ce_run(False, mt.CrossEntropyLoss, z, y, 1.0)
+    for a, b in zip(fast, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+    if order == "swapped-target":
+        y[2] = -1
+        for enabled in (True, False):
+            with kernels(enabled), pytest.raises(ValueError, match=r"must lie in \[0, 3\)"):
+                mt.CrossEntropyLoss()(z, y)
+
+
+def test_cross_entropy_kernel_follows_each_call_through_its_per_layout_plan():
+    """One loss object over changing batch sizes, dtypes, layouts and target dtypes, and options
+    changed between calls (reduction, label_smoothing, ignore_index, weight): every call bitwise
+    the plain code's, the plan of an earlier layout never applied to another."""
+    rng = np.random.default_rng(6)
+    options = [{}, {"reduction": "sum"}, {"label_smoothing": 0.1}, {"ignore_index": 1},
+               {"weight": np.array([1.0, 2.0, 0.5])}, {"reduction": "none"}, {}]
+    calls = []
+    for n, dtype, ydtype, layout in [(16, np.float32, np.int64, "c"), (5, np.float32, np.int64, "c"),
+                                     (16, np.float64, np.int64, "c"), (16, np.float32, np.int32, "c"),
+                                     (16, np.float32, np.uint8, "t"), (16, np.float32, np.int64, "c")]:
+        z = (rng.standard_normal((n, 3)) * 3).astype(dtype)
+        if layout == "t":
+            z = np.ascontiguousarray(z.T).T
+        calls.append((z, rng.integers(0, 3, n).astype(ydtype)))
+    results = {}
+    for enabled in (True, False):
+        with kernels(enabled):
+            loss_fn, out = mt.CrossEntropyLoss(), []
+            for option in options:
+                for name, value in option.items():
+                    if name == "weight":
+                        del loss_fn.weight
+                        loss_fn.register_buffer("weight", value)
+                    else:
+                        setattr(loss_fn, name, value)
+                for z, y in calls:
+                    loss = loss_fn(z, y)
+                    dloss = 1.0 if loss_fn.reduction != "none" else np.linspace(-1, 1, len(z))
+                    out.append((loss, loss_fn.backward(dloss)))
+                for name in option:  # back to the defaults
+                    if name == "weight":
+                        del loss_fn.weight
+                        loss_fn.weight = None
+                    else:
+                        setattr(loss_fn, name, {"reduction": "mean", "label_smoothing": 0.0,
+                                                "ignore_index": -100}[name])
+            results[enabled] = out
+    for (la, da), (lb, db) in zip(results[True], results[False], strict=True):
+        assert type(la) is type(lb)
+        np.testing.assert_array_equal(la, lb)
+        assert da.dtype == db.dtype
+        np.testing.assert_array_equal(da, db)
+
 CHAINS = {
     "linear-relu-linear": lambda: mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3)),
     "relu-first": lambda: mt.Sequential(mt.ReLU(), mt.Linear(4, 5), mt.ReLU(), mt.Linear(5, 2)),
