@@ -521,6 +521,17 @@ def test_flat_sgd_trains_the_small_model_as_the_plain_update_bitwise(dtype):
     assert not passes[0] and all(passes[1:])
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_flat_sgd_follows_each_step_size_it_is_given(dtype):
+    """The flat update keeps its step size as a 0-d array made again when lr changes: lr set by
+    hand (as a scheduler sets it), to 0 and back, bitwise the plain updates."""
+    def meddle(step, model, opt):
+        group = opt.param_groups[0]
+        group["lr"] = {2: 0.05, 3: 0.0, 4: 0.0, 5: 0.05, 6: 0.1}.get(step, group["lr"])
+    passes = _same_training(meddle, dtype=dtype)
+    assert all(passes[1:])
+
 def test_flat_sgd_follows_a_replaced_data_array():
     def meddle(step, model, opt):
         if step == 4:

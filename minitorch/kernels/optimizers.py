@@ -117,14 +117,13 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
     Saves: the temporaries g + wd*p, lr*g and (1-tau)*g, and one pass per temporary.
     """
     threads.apply_policy_for(params)
+    if not momentum and not weight_decay and params:  # a small model in one flat buffer: one pass
+        # (no local reference to a data array: flat.adopt counts them)
+        if flat.update(params, grads, -float(lr) if maximize else float(lr)):
+            return
     s = -1.0 if maximize else 1.0
     lr, mu, tau, wd = float(lr), float(momentum), float(dampening), float(weight_decay)
     step_t: dict[np.dtype, np.ndarray] = {}  # lr * s as a 0-d array of each dtype (no promotion)
-    if mu == 0 and wd == 0 and params:  # a small model in one flat buffer: P -= lr * G in one pass
-        dtype = params[0].data.dtype  # (no local reference to a data array: flat.adopt counts them)
-        a = step_t[dtype] = np.asarray(lr * s, dtype=dtype)
-        if flat.update(params, grads, a):
-            return
     for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
         x = p.data
         if mu == 0 and wd == 0 and x.size < BLAS_MIN:  # small: the plain line is the fastest form
