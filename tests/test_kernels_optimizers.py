@@ -342,3 +342,34 @@ def test_sgd_kernel_maximize_over_a_flat_group_is_the_plain_ascent() -> None:
         for p in mine:
             p.grad = None
     assert passes == [False] + [True] * 4 or not flat._counts_trusted()
+
+
+def test_the_flat_update_keeps_the_small_model_thread_policy_in_force() -> None:
+    """The SGD kernel skips ``apply_policy_for`` before a flat update only while that policy's
+    choice for a small model (1 thread, no explicit count) is in force: a flat group is always a
+    small model. Another count in force, or an explicit one, is met as the policy says."""
+    pytest.importorskip("threadpoolctl")
+    import minitorch as mt
+    from minitorch.kernels import flat
+
+    assert flat.MAX_ELEMENTS < threads.SMALL_MODEL
+    saved = threads._state["explicit"]
+    rng = np.random.default_rng(4)
+    try:
+        mt.set_num_threads(None)
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        most = threads._state["max"]
+        for step in range(6):
+            if step == 3:
+                threads._set(most)  # another count in force (a large model's, say)
+            if step == 5:
+                mt.set_num_threads(most)  # an explicit count wins
+            x, y = rng.standard_normal((16, 4)).astype(np.float32), rng.integers(0, 3, 16)
+            loss_fn(model(x), y)
+            model.backward_params(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+            assert mt.get_num_threads() == (most if step == 5 else 1), step
+    finally:
+        mt.set_num_threads(saved)
