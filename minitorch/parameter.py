@@ -6,9 +6,6 @@ from typing import Any
 
 import numpy as np
 
-# bumped whenever a Parameter's dtype changes (``to``), so an optimizer knows to cast its state
-_dtype_changes = [0]
-
 
 class Parameter:
     """A trainable array ``data`` and its gradient ``grad``.
@@ -147,7 +144,6 @@ class Parameter:
             self.data = self.data.astype(dtype)
             if self.grad is not None:
                 self.grad = self.grad.astype(dtype)
-            _dtype_changes[0] += 1  # optimizers cast their state for p at their next step
         return self
 
     def __repr__(self) -> str:

@@ -118,3 +118,31 @@ def test_attentions_output_projection_called_alone_refuses_parameters_of_two_dty
     proj.bias.data = proj.bias.data.astype(np.float64)
     with pytest.raises(TypeError, match=r"OutProjection: expected one dtype .*weight float32, bias float64"):
         proj(np.ones((2, 4), np.float32))
+
+
+def _float_buffers(module):
+    return [(owner, name) for owner in module.modules()
+            for name, b in owner._buffers.items() if b.dtype.kind == "f"]
+
+
+BUFFERS = [(cid, factory, inputs, i) for cid, factory, inputs in CASES
+           for i in range(len(_float_buffers(factory())))]
+
+
+@pytest.mark.parametrize("factory, make_inputs, index", [m[1:] for m in BUFFERS],
+                         ids=[f"{m[0]}-buffer{m[3]}" for m in BUFFERS])
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+def test_one_float64_buffer_is_refused_kernels_on_and_off(factory, make_inputs, index, kernels):
+    """A floating buffer (BatchNorm's running statistics) of another dtype than its module's
+    parameters and other buffers: refused on both paths, naming it (torch raises too); before, the
+    float32 layer computed and answered in float64."""
+    use_kernels(kernels)
+    mt.manual_seed(0)
+    module = factory()
+    owner, name = _float_buffers(module)[index]
+    setattr(owner, name, getattr(owner, name).astype(np.float64))
+    inputs = tuple(a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                   for a in make_inputs(np.random.default_rng(0)))
+    message = rf"expected one dtype for its parameters and running statistics, .*{name} float64"
+    with pytest.raises(TypeError, match=message):
+        module(*inputs)
