@@ -353,9 +353,10 @@ def test_the_flat_update_keeps_the_small_model_thread_policy_in_force() -> None:
     from minitorch.kernels import flat
 
     assert flat.MAX_ELEMENTS < threads.SMALL_MODEL
-    saved = threads._state["explicit"]
+    saved, was = threads._state["explicit"], kernels_enabled()
     rng = np.random.default_rng(4)
     try:
+        use_kernels(True)  # (the plain SGD applies no thread policy)
         mt.set_num_threads(None)
         model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
         loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
@@ -373,3 +374,4 @@ def test_the_flat_update_keeps_the_small_model_thread_policy_in_force() -> None:
             assert mt.get_num_threads() == (most if step == 5 else 1), step
     finally:
         mt.set_num_threads(saved)
+        use_kernels(was)
