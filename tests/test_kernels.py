@@ -279,6 +279,14 @@ def test_cross_entropy_kernel_reads_targets_of_a_swapped_byte_order_as_the_plain
                 mt.CrossEntropyLoss()(z, y)
 
 
+
+def test_cross_entropy_kernel_leaves_logits_of_no_class_to_the_plain_code():
+    """(N, 0) logits: every target is out of range; kernels on and off raise the plain ValueError."""
+    z, y = np.zeros((4, 0), np.float32), np.zeros(4, np.int64)
+    for enabled in (True, False):
+        with kernels(enabled), pytest.raises(ValueError, match=r"must lie in \[0, 0\)"):
+            mt.CrossEntropyLoss()(z, y)
+
 def test_cross_entropy_kernel_follows_each_call_through_its_per_layout_plan():
     """One loss object over changing batch sizes, dtypes, layouts and target dtypes, and options
     changed between calls (reduction, label_smoothing, ignore_index, weight): every call bitwise

@@ -58,7 +58,7 @@ def cross_entropy_forward(
             return None
     if loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0:
         return None
-    n, c, probe, starts, unsigned, cast, one, contiguous = plan
+    n, c, probe, starts, unsigned, cast, one = plan
     if (np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
             or not math.isfinite(np.abs(z).ravel().dot(probe))):
         return None  # out of range, ignored or not finite: the plain code raises or handles it
@@ -69,7 +69,7 @@ def cross_entropy_forward(
     losses = np.log(sum_exp).reshape(n) - s.take(at)      # lse - s[n, y_n]
     dz = exp_s / sum_exp                                  # p ... (a new array: NumPy's in-place
     #                                                       broadcast divide is the slower call here)
-    if contiguous:                                        # ... - onehot(y) (z C-contiguous: so is dz)
+    if dz.flags.c_contiguous:                             # ... - onehot(y) (a view: written in place)
         dz.reshape(-1)[at] -= one
     else:  # s, exp(s), p keep z's layout (as in the plain code, which sums its rows in that order)
         dz[np.arange(n), y] -= one
@@ -88,7 +88,7 @@ def cross_entropy_forward(
 
 # (z.shape, z.strides, z.dtype, y.shape, y.dtype) -> (N, C, the finiteness probe, the row starts
 # arange(N) * C (row n's start in z.ravel()), y's unsigned twin dtype or None (y unsigned), whether
-# y is cast for the positions, a read-only 0-d one of z's dtype, whether z is C-contiguous)
+# y is cast for the positions, a read-only 0-d one of z's dtype)
 _CE_PLANS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
@@ -98,7 +98,7 @@ def _ce_plan(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...] | None:
     in float64: |z| @ probe is finite exactly when z is."""
     zt, yt = z.dtype, y.dtype
     if not (z.ndim == 2 and y.ndim == 1 and zt.char in "fd" and yt.kind in "iu" and zt.isnative
-            and yt.isnative and len(y) == len(z) != 0):
+            and yt.isnative and len(y) == len(z) != 0 and z.shape[1] != 0):
         return None  # (a swapped byte order: the unsigned view below would misread y)
     n, c = z.shape
     unsigned = _UNSIGNED.get(yt)
@@ -109,8 +109,7 @@ def _ce_plan(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...] | None:
     probe = np.full(n * c, 2.0 ** (-64 if zt.char == "f" else -512), zt)
     starts = np.arange(0, n * c, c)
     probe.flags.writeable = starts.flags.writeable = False
-    plan = (n, c, probe, starts, unsigned, yt != starts.dtype, _ONES[np.dtype(zt.char)],
-            bool(z.flags.c_contiguous))
+    plan = (n, c, probe, starts, unsigned, yt != starts.dtype, _ONES[np.dtype(zt.char)])
     _CE_PLANS[(z.shape, z.strides, zt, y.shape, yt)] = plan
     return plan
 
