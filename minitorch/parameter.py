@@ -13,6 +13,9 @@ class Parameter:
     ``grad`` is a plain attribute, as in PyTorch: ``None`` until a backward writes a gradient, and
     ``None`` again after ``zero_grad()`` (``zero_grad(set_to_none=False)`` fills zeros instead).
     Once written it is an array of ``data``'s shape and dtype. Reading it never has a side effect.
+    Assigning ``p.data`` an array of another dtype keeps a written grad's dtype, as torch does
+    (later gradients are added into it, the optimizer steps the new data with it);
+    ``p.to(dtype)`` (or ``model.to(dtype)``) casts both, ``zero_grad()`` starts afresh.
     Optimizers and clipping skip a Parameter whose ``grad is None`` (it received no gradient).
 
     Layers write gradients with ``accumulate_grad(g)``: the first gradient after ``zero_grad()``
