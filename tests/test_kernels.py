@@ -314,6 +314,8 @@ def test_cross_entropy_kernel_follows_each_call_through_its_per_layout_plan():
                     else:
                         setattr(loss_fn, name, value)
                 for z, y in calls:
+                    if "weight" in option:  # the weight in the input's dtype (torch refuses two)
+                        loss_fn.weight = option["weight"].astype(z.dtype)
                     loss = loss_fn(z, y)
                     dloss = 1.0 if loss_fn.reduction != "none" else np.linspace(-1, 1, len(z))
                     out.append((loss, loss_fn.backward(dloss)))
