@@ -34,6 +34,7 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
             try:
                 bound = signature.bind(self, *args, **kwargs)
             except TypeError as error:  # named after the class called, never a private base's __init__
+                _refuse_as_torch(type(self), kwargs)
                 message = _bad_call_message(type(self).__name__, signature, kwargs, error)
                 raise TypeError(message) from None
             bound.apply_defaults()
@@ -46,6 +47,15 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
         init(self, *args, **kwargs)
 
     return wrapper
+
+
+def _refuse_as_torch(cls: type, kwargs: dict[str, Any]) -> None:
+    """A ValueError for a keyword the class lacks where PyTorch raises ValueError for it, not TypeError
+    (``cls._torch_value_error_keywords``: keyword -> the reason and the fix, e.g. GRU's proj_size)."""
+    for name in kwargs:
+        reason = getattr(cls, "_torch_value_error_keywords", {}).get(name)
+        if reason is not None:
+            raise ValueError(f"{cls.__name__}: {name} {reason}")
 
 
 def _bad_call_message(

@@ -6,9 +6,6 @@ from typing import Any
 
 import numpy as np
 
-# bumped whenever a Parameter's dtype changes (``to``), so an optimizer knows to cast its state
-_dtype_changes = [0]
-
 
 class Parameter:
     """A trainable array ``data`` and its gradient ``grad``.
@@ -16,6 +13,9 @@ class Parameter:
     ``grad`` is a plain attribute, as in PyTorch: ``None`` until a backward writes a gradient, and
     ``None`` again after ``zero_grad()`` (``zero_grad(set_to_none=False)`` fills zeros instead).
     Once written it is an array of ``data``'s shape and dtype. Reading it never has a side effect.
+    Assigning ``p.data`` an array of another dtype keeps a written grad's dtype, as torch does
+    (later gradients are added into it, the optimizer steps the new data with it);
+    ``p.to(dtype)`` (or ``model.to(dtype)``) casts both, ``zero_grad()`` starts afresh.
     Optimizers and clipping skip a Parameter whose ``grad is None`` (it received no gradient).
 
     Layers write gradients with ``accumulate_grad(g)``: the first gradient after ``zero_grad()``
@@ -147,7 +147,6 @@ class Parameter:
             self.data = self.data.astype(dtype)
             if self.grad is not None:
                 self.grad = self.grad.astype(dtype)
-            _dtype_changes[0] += 1  # optimizers cast their state for p at their next step
         return self
 
     def __repr__(self) -> str:

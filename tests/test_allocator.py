@@ -55,3 +55,41 @@ def test_the_thresholds_are_set_once_at_import_and_can_be_left_alone():
     code = "from minitorch.kernels import allocator; print(allocator.keep_freed_memory())"
     assert _run(code) == "True"
     assert _run(code, MINITORCH_MALLOC="0") == "False"
+
+
+MAPPED_MB_AFTER_8_MB = """
+import ctypes
+import numpy as np
+import minitorch  # noqa: F401  (its import is what must leave the user's threshold alone)
+
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                               "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = Info
+block = np.empty(8 << 20, np.uint8)
+print(mallinfo2().hblkhd >> 20)
+"""
+
+
+def _glibc_at_least(version: tuple[int, int]) -> bool:
+    name, found = platform.libc_ver()
+    return name == "glibc" and tuple(int(part) for part in found.split(".")[:2]) >= version
+
+
+@pytest.mark.skipif(not _glibc_at_least((2, 33)),
+                    reason="the thresholds are glibc's; mallinfo2 is glibc 2.33's")
+@pytest.mark.parametrize("env", [{"MALLOC_MMAP_THRESHOLD_": "4194304"},
+                                 {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4194304"},
+                                 {"MINITORCH_MALLOC": "0"}, {"MINITORCH_KERNELS": "0"}],
+                         ids=["MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES", "opt-out", "kernels-off"])
+def test_the_import_leaves_the_allocator_alone_when_asked(env):
+    """A user (or a benchmark script: tests/measure_diagnostics_overhead.py) who set glibc's mmap
+    threshold keeps it: an 8 MB array is still a mapping of its own after MiniTorch's import (the
+    import set 32 MB over the user's setting, so the array came from the heap); so does a user who
+    opted out (glibc's default threshold, 128 kB, maps it too). Without either, the import's 32 MB."""
+    assert _run(MAPPED_MB_AFTER_8_MB, **env) == "8"
+    assert _run(MAPPED_MB_AFTER_8_MB) == "0"
+    code = "from minitorch.kernels import allocator; print(allocator.keep_freed_memory())"
+    assert _run(code, **env) == ("True" if "MINITORCH_KERNELS" in env else "False")

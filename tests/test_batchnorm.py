@@ -188,3 +188,64 @@ def test_model_files_carry_the_running_statistics(tmp_path):
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(loaded.state_dict()[name], value, err_msg=name)
     assert int(loaded[1].num_batches_tracked) == 1
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("cls, shape", [(mt.BatchNorm1d, (4, 3)), (mt.BatchNorm2d, (4, 3, 2, 2))])
+def test_parameters_of_another_dtype_than_the_running_statistics_are_refused_as_torch(
+        cls, shape, training, kernels):
+    """weight and bias cast to float64 one by one (``p.data = p.data.astype(np.float64)``, the
+    PyTorch habit), the running statistics still float32: torch raises ("mixed dtype"); the layer
+    gave a float64 output and dx for a float32 input (x_hat in float32, scaled by float64 weights).
+    Now a TypeError naming the module, each dtype and the fix, which then works."""
+    from minitorch.kernels import kernels_enabled, use_kernels
+
+    before = kernels_enabled()
+    use_kernels(kernels)
+    try:
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        twin = getattr(torch.nn, cls.__name__)(3).train(training)
+        for p in twin.parameters():
+            p.data = p.data.double()
+        with pytest.raises(RuntimeError, match="mixed dtype"):
+            twin(torch.from_numpy(x))
+        bn = cls(3).train(training)
+        for p in bn.parameters():
+            p.data = p.data.astype(np.float64)
+        message = (rf"^{cls.__name__}: expected one dtype for its parameters and running statistics, got "
+                   r"weight float64, bias float64, running_mean float32, running_var float32 .*\.to\(np")
+        with pytest.raises(TypeError, match=message):
+            bn(x)
+        bn.to(np.float64)  # the fix the message names
+        y = bn(x)
+        assert y.dtype == np.float64 and bn.backward(np.ones_like(y)).dtype == np.float64
+    finally:
+        use_kernels(before)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_running_statistics_of_two_dtypes_are_refused_as_torch(training):
+    """affine=False, running_var made float64 (assigned): torch raises; the layer gave float64."""
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    twin = torch.nn.BatchNorm1d(3, affine=False).train(training)
+    twin.running_var = twin.running_var.double()
+    with pytest.raises(RuntimeError, match="Double"):
+        twin(torch.from_numpy(x))
+    bn = mt.BatchNorm1d(3, affine=False).train(training)
+    bn.running_var = bn.running_var.astype(np.float64)
+    with pytest.raises(TypeError, match=r"^BatchNorm1d: .* got running_mean float32, running_var float64 "):
+        bn(x)
+    assert bn.to(np.float32)(x).dtype == np.float32
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+def test_loaded_running_statistics_take_the_layers_dtype_like_torch(kernels):
+    """load_state_dict copies into the buffers (torch's copy_): float64 statistics loaded into a
+    float32 BatchNorm stay float32, and so does its output."""
+    mt.kernels.use_kernels(kernels)
+    bn = mt.BatchNorm1d(3)
+    bn.load_state_dict({k: v.astype(np.float64) if v.dtype.kind == "f" else v
+                        for k, v in mt.BatchNorm1d(3).state_dict().items()})
+    assert bn.running_mean.dtype == bn.running_var.dtype == np.float32
+    assert bn.eval()(np.ones((2, 3), np.float32)).dtype == np.float32

@@ -17,7 +17,7 @@ from workloads import _common, mlp
 
 def test_every_workload_file_is_discovered_with_callable_builders():
     families = harness.discover()
-    assert {"mlp", "small", "conv", "threads"} <= set(families)
+    assert {"mlp", "small", "conv", "threads", "gemm"} <= set(families)
     for module in families.values():
         for row, builders in module.WORKLOADS.items():
             assert builders and all(callable(b) for b in builders.values()), row
@@ -160,3 +160,13 @@ def test_adam_contenders_follow_the_same_trajectory():
     losses = {name: [float(step()) for _ in range(6)] for name, step in steps.items()}
     for name, values in losses.items():
         np.testing.assert_allclose(values, losses["torch"], rtol=1e-4, err_msg=name)
+
+
+def test_the_gemm_family_times_the_same_products_in_both_libraries():
+    from workloads import gemm
+
+    for builders in gemm.WORKLOADS.values():
+        ours, theirs = builders["numpy"]()(), builders["torch"]()()
+        assert len(ours) == len(theirs) == 8
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-4)

@@ -303,6 +303,22 @@ def test_a_forked_child_trains_without_a_session(session):
     np.testing.assert_array_equal(_step(emb, ids, dy), _expected(emb, ids, dy))
 
 
+def test_forwards_under_no_grad_post_no_job(session):
+    """Evaluation between training steps (forwards under no_grad, whose ids no backward will use)
+    gives the twin nothing to group; the next training step is served as before."""
+    _, emb, ids, dy = _serving(12)
+    plan = ahead._state["plan"]
+    posted = ahead._state["k"]
+    with mt.no_grad():
+        for _ in range(5):
+            emb(ids)
+            deadline = time.monotonic() + 5.0  # (the twin done with any job, so a post could be made)
+            while plan.flags[GROUPED] != plan.flags[REQ] and time.monotonic() < deadline:
+                time.sleep(0.001)
+    assert ahead._state["k"] == posted and plan.flags[REQ] == posted
+    np.testing.assert_array_equal(_served_step(emb, ids, dy), _expected(emb, ids, dy))
+
+
 def test_no_session_with_one_thread(monkeypatch):
     """With one BLAS thread (no twin) the Embedding never starts a session."""
     monkeypatch.setattr(twin, "available", lambda: False)

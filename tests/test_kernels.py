@@ -213,7 +213,7 @@ def test_cross_entropy_kernel_declines_and_the_plain_code_runs(case):
     z, y = rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 4, 6)
     make = mt.CrossEntropyLoss
     if case == "weight":
-        make = lambda: mt.CrossEntropyLoss(weight=np.arange(1.0, 5.0))  # noqa: E731
+        make = lambda: mt.CrossEntropyLoss(weight=np.arange(1.0, 5.0, dtype=np.float32))  # noqa: E731
     elif case == "ignored":
         y[2] = -100
     elif case == "ignore_index-0":

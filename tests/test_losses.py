@@ -173,6 +173,26 @@ LOSS_CASES = [
 ]
 IDS = [case[0] for case in LOSS_CASES]
 
+# Every loss with a weight-like buffer, one line per buffer set: (id, MiniTorch loss given a
+# reduction, data kind). tests/test_kernels_dtypes.py casts each floating buffer to the other dtype
+# than the input's and holds MiniTorch to torch's answer (its error, or its result dtype).
+_W5 = np.array([0.5, 1.0, 2.0, 0.25, 1.5])
+WEIGHTED_LOSS_CASES = [
+    ("CrossEntropyLoss-weight", lambda r: mt.CrossEntropyLoss(reduction=r, weight=_W5), "logits-index"),
+    ("CrossEntropyLoss-weight-smoothing",
+     lambda r: mt.CrossEntropyLoss(reduction=r, weight=_W5, label_smoothing=0.1), "logits-index"),
+    ("CrossEntropyLoss-weight-probs", lambda r: mt.CrossEntropyLoss(reduction=r, weight=_W5), "logits-probs"),
+    ("CrossEntropyLoss-weight-probs-smoothing",
+     lambda r: mt.CrossEntropyLoss(reduction=r, weight=_W5, label_smoothing=0.3), "logits-probs"),
+    ("NLLLoss-weight", lambda r: mt.NLLLoss(reduction=r, weight=_W5), "log-probs-index"),
+    ("BCELoss-weight", lambda r: mt.BCELoss(reduction=r, weight=_W5), "probabilities"),
+    ("BCEWithLogitsLoss-weight", lambda r: mt.BCEWithLogitsLoss(reduction=r, weight=_W5), "logits-binary"),
+    ("BCEWithLogitsLoss-pos_weight", lambda r: mt.BCEWithLogitsLoss(reduction=r, pos_weight=_W5),
+     "logits-binary"),
+    ("BCEWithLogitsLoss-weight-pos_weight",
+     lambda r: mt.BCEWithLogitsLoss(reduction=r, weight=_W5, pos_weight=_W5[::-1].copy()), "logits-binary"),
+]
+
 
 def make_data(kind: str, rng: np.random.Generator, n: int = 4, c: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """(input, target) in float64 for a data kind; class indices are int64."""

@@ -64,7 +64,7 @@ def _all_ignored(options: dict, target: np.ndarray) -> bool:
 @pytest.mark.parametrize("dtype, rtol, atol", TOLERANCES)
 def test_cross_entropy_options_match_torch(problem, smoothing, dtype, rtol, atol):
     options, z, target = problem
-    loss_fn = mt.CrossEntropyLoss(label_smoothing=smoothing, **options)
+    loss_fn = mt.CrossEntropyLoss(label_smoothing=smoothing, **options).to(dtype)  # weight in z's dtype
     target = target.astype(dtype) if target.dtype.kind == "f" else target
     compare_loss(loss_fn, z.astype(dtype), target, rtol, atol)
 
@@ -84,7 +84,8 @@ def test_cross_entropy_options_gradcheck(problem, smoothing):
 def test_nll_options_match_torch(problem, dtype, rtol, atol):
     options, z, target = problem
     x = _log_softmax(z[None] if z.ndim == 1 else z)
-    compare_loss(mt.NLLLoss(**options), (x[0] if z.ndim == 1 else x).astype(dtype), target, rtol, atol)
+    x = (x[0] if z.ndim == 1 else x).astype(dtype)
+    compare_loss(mt.NLLLoss(**options).to(dtype), x, target, rtol, atol)
 
 
 @grid

@@ -226,8 +226,13 @@ def test_backward_checks_the_state_gradients_shapes():
     (lambda: mt.LSTM(3, 4, proj_size=7), ValueError, "smaller than hidden_size=4"),
     (lambda: mt.LSTM(3, 4, proj_size=1.5), ValueError, "non-negative integer"),
     (lambda: mt.LSTM(3, 4, proj_size=True), ValueError, "non-negative integer"),
-    (lambda: mt.GRU(3, 4, proj_size=2), TypeError, r"^GRU does not support proj_size"),
-    (lambda: mt.RNN(3, 4, proj_size=2), TypeError, r"^RNN does not support proj_size"),
+    # torch raises ValueError for the keyword itself, any value (0 too): projections are LSTM's alone
+    (lambda: mt.GRU(3, 4, proj_size=2), ValueError,
+     r"^GRU: proj_size is LSTM's alone .*mt\.LSTM\(.*proj_size"),
+    (lambda: mt.GRU(3, 4, proj_size=0), ValueError, r"^GRU: proj_size is LSTM's alone"),
+    (lambda: mt.RNN(3, 4, 1, "relu", proj_size=2), ValueError, r"^RNN: proj_size is LSTM's alone"),
+    (lambda: mt.RNN(3, 4, proj_size=0), ValueError, r"^RNN: proj_size is LSTM's alone"),
+    (lambda: mt.GRU(3, 4, proj_size=2, foo=1), ValueError, r"^GRU: proj_size is LSTM's alone"),  # as torch
 ])
 def test_constructor_checks_proj_size_as_torch(make, error, match):
     with pytest.raises(error, match=match):
@@ -239,8 +244,10 @@ def test_torch_refuses_what_we_refuse():
     for kwargs in (dict(proj_size=-1), dict(proj_size=4)):
         with pytest.raises(ValueError):
             torch.nn.LSTM(3, 4, **kwargs)
-    with pytest.raises(ValueError):
-        torch.nn.GRU(3, 4, proj_size=2)
+    for cls in (torch.nn.GRU, torch.nn.RNN):
+        for proj_size in (0, 2):
+            with pytest.raises(ValueError):
+                cls(3, 4, proj_size=proj_size)
     torch.nn.LSTM(3, 4, proj_size=3)
     mt.LSTM(3, 4, proj_size=3)
 

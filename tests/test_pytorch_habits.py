@@ -160,8 +160,11 @@ def test_to_torch_dtype_and_device() -> None:
     lambda ps: mt.NAdam(ps, lr=0.01),
     lambda ps: mt.RAdam(ps, lr=0.01),
 ])
-def test_optimizer_state_follows_a_later_cast(make) -> None:
-    """model.to(float64) after steps: the state is cast too, so the run equals one done in float64."""
+@pytest.mark.parametrize("cast_by", ["to", "data", "weight.data"])
+def test_optimizer_state_follows_a_later_cast(make, cast_by) -> None:
+    """model.to(float64) after steps: the state is cast too, so the run equals one done in float64.
+    So does the PyTorch habit ``p.data = p.data.astype(np.float64)`` (or assigning a Linear's
+    ``weight.data`` a float64 array): the state stayed float32 and rounded every float64 update."""
     x, y = _batch(np.float64)
     loss_fn = mt.CrossEntropyLoss()
     cast = _net()
@@ -172,7 +175,15 @@ def test_optimizer_state_follows_a_later_cast(make) -> None:
     reference.load_state_dict(cast.state_dict())
     ref_opt = make(reference.parameters())
     ref_opt.load_state_dict(opt.state_dict())
-    cast.double()
+    if cast_by == "to":
+        cast.double()
+    elif cast_by == "data":
+        for p in cast.parameters():
+            p.data = p.data.astype(np.float64)
+    else:
+        for layer in (cast[0], cast[2]):
+            layer.weight.data = layer.weight.data.astype(np.float64)
+            layer.bias.data = layer.bias.data.astype(np.float64)
     assert all(v.dtype == np.float64 for s in opt.state_dict()["state"].values()
                for v in s.values() if isinstance(v, np.ndarray))
     for _ in range(3):

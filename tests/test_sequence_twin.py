@@ -315,6 +315,90 @@ def test_a_ctrl_c_just_after_a_task_is_sent_never_shifts_the_replies(twin_jobs, 
         twin.release()
 
 
+class _InterruptedAfterRecv:
+    """The twin's socket, with a Ctrl-C landing just after its ``calls``-th ``recv`` has returned
+    (the reply taken from the socket, nothing done with it yet)."""
+
+    def __init__(self, sock, calls):
+        self.sock, self.calls = sock, calls
+
+    def recv(self, *args):
+        got = self.sock.recv(*args)
+        self.calls -= 1
+        if self.calls == 0:
+            raise KeyboardInterrupt
+        return got
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def test_a_ctrl_c_just_after_the_reply_is_received_costs_the_next_run_no_wait(twin_jobs):
+    """A Ctrl-C landing in ``wait`` after a ``recv`` returned, before the job is marked done (at
+    each recv the wait makes, until one wait runs through): the next run must neither wait for a
+    reply the socket no longer holds (it waited HUNG_GRACE, then killed the twin as hung) nor take
+    a reply of the interrupted job for its own."""
+    assert twin.acquire()
+    try:
+        twin.run(twin.noop).wait()  # a twin exists
+        pid = twin._state["pid"]
+        a, b = twin.empty((4,), np.float64), twin.empty((4,), np.float64)
+        for calls in range(1, 5):
+            a[...] = b[...] = 0.0
+            job = twin.run(_write_after, a, 1.0, 0.0)
+            sock = twin._state["sock"]
+            twin._state["sock"] = _InterruptedAfterRecv(sock, calls)
+            try:
+                job.wait()
+                interrupted = False
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                twin._state["sock"] = sock
+            start = time.monotonic()
+            twin.run(_write_after, b, 2.0, 0.05).wait()
+            waited = time.monotonic() - start
+            assert twin._state["pid"] == pid and not twin._state["dead"], "the twin was taken as hung"
+            assert waited < twin.HUNG_GRACE / 2 and (a == 1.0).all() and (b == 2.0).all()
+            if not interrupted:
+                break
+        assert not interrupted and calls > 1
+        twin.run(twin.noop).wait()  # replies and tasks in step again
+    finally:
+        twin.release()
+        if twin._state["dead"]:
+            twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+
+
+def test_a_run_after_an_interrupted_wait_whose_twin_hung_runs_its_task_here(twin_jobs, monkeypatch):
+    """The twin hangs while a job's wait is interrupted: the next run's wait for that job kills it
+    (the hung-twin limit), and the new task runs here (it sent it to the closed socket: an
+    AttributeError out of ``run``)."""
+    assert twin.acquire()
+    try:
+        twin.run(twin.noop).wait()  # a twin exists
+        pid = twin._state["pid"]
+        monkeypatch.setattr(twin, "HUNG_GRACE", 0.2)
+        monkeypatch.setattr(twin, "HUNG_FACTOR", 0.0)
+        a = twin.empty((4,), np.float64)
+        a[...] = 0.0
+        os.kill(pid, signal.SIGSTOP)
+        job = twin.run(_write_after, a, 1.0, 0.0)
+        with monkeypatch.context() as m:  # a Ctrl-C while the wait sleeps in select
+            m.setattr(twin.select, "select", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt))
+            with pytest.raises(KeyboardInterrupt):
+                job.wait()
+        later = twin.run(_write_after, a, 2.0, 0.0)
+        later.wait()
+        assert not later.sent and (a == 2.0).all() and twin._state["dead"]
+    finally:
+        twin.release()
+        if twin._state["pid"] == pid:  # (not killed and reaped by the wait: the test failed first)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+
+
 def _fresh_twin_forked_under(**errstate):
     """The twin ended and a new one forked under ``np.errstate(**errstate)``, which it inherits."""
     pid = twin._state["pid"]

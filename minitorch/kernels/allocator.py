@@ -11,7 +11,10 @@ page faults a step, 5-10 % of an LSTM(64, 128) step here); whether it happens de
 process happened to free before. ``keep_freed_memory`` sets the two thresholds to those maxima once,
 at import, with ``mallopt``: the steady state glibc itself reaches after a 32 MB block is freed.
 A process then keeps up to 64 MB of freed heap for reuse. ``MINITORCH_MALLOC=0`` in the
-environment (or the kernels off at import) leaves the allocator as it was.
+environment (or the kernels off at import) leaves the allocator as it was, and so does a threshold
+the user set in the environment (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, or either
+in ``GLIBC_TUNABLES``): the user's setting wins. (A ``mallopt`` call made in the process before
+MiniTorch's import cannot be seen: glibc has no getter; set ``MINITORCH_MALLOC=0`` then.)
 """
 
 from __future__ import annotations
@@ -22,12 +25,22 @@ import platform
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
 MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 64 << 20  # glibc's dynamic maxima on 64-bit systems
+# the environment's ways of setting the two thresholds (glibc reads them at the process's start)
+USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+USER_TUNABLES = ("glibc.malloc.mmap_threshold", "glibc.malloc.trim_threshold")
+
+
+def _set_by_user() -> bool:
+    """The user set a threshold in the environment: glibc applied it at start, and it stays."""
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    return any(name in os.environ for name in USER_SETTINGS) or any(t in tunables for t in USER_TUNABLES)
 
 
 def keep_freed_memory() -> bool:
     """Set glibc's mmap and trim thresholds to the maxima its dynamic rule reaches; True if set
-    (False on another C library, or with MINITORCH_MALLOC=0)."""
-    if os.environ.get("MINITORCH_MALLOC", "1").strip() == "0" or platform.libc_ver()[0] != "glibc":
+    (False on another C library, with MINITORCH_MALLOC=0, or with a threshold the user set)."""
+    if (os.environ.get("MINITORCH_MALLOC", "1").strip() == "0" or platform.libc_ver()[0] != "glibc"
+            or _set_by_user()):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt

@@ -6,8 +6,9 @@ calls), summing the rows, and writing the sums into a fresh zero gradient. The g
 on the ids, which the forward already has, and the zero fill on nothing. So, while a stream of
 training steps runs, the kernels' twin (``kernels/twin.py``, a forked process on the other core)
 runs a *session* (``embedding_twin.serve``): each forward posts its ids in shared memory (one copy,
-``post``); the twin groups them while the caller gathers the forward's rows and runs the rest of
-the model, then zero-fills one of a few shared gradient arrays for a later step. The backward takes
+``post``; not under ``no_grad``, where no backward follows); the twin groups them while the caller
+gathers the forward's rows and runs the rest of the model, then zero-fills one of a few shared
+gradient arrays for a later step. The backward takes
 the grouping (``grouping``) and a zero array filled earlier (``zeros``) instead of making them.
 Saves, per step, the index work and the zero fill on the caller's core.
 
@@ -56,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.grad_mode import is_grad_enabled
 from minitorch.kernels import twin
 from minitorch.kernels.embedding_twin import COUNT, FILL, GROUPED, RANKS, READY, ROWS, UNIQ, WIDTH, serve
 from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
@@ -110,9 +112,10 @@ class _Plan:
 
 def post(weight: np.ndarray, ids: np.ndarray) -> None:
     """The forward's part: post ids (any shape) for grouping when a session for weight's gradient
-    is live and the twin has finished the last job's grouping; else nothing."""
+    is live and the twin has finished the last job's grouping; else nothing (also under no_grad:
+    no backward will take the grouping)."""
     plan = _state["plan"]
-    if plan is None or not _lock.acquire(blocking=False):
+    if plan is None or not is_grad_enabled() or not _lock.acquire(blocking=False):
         return
     try:
         ctrl = plan.flags
@@ -373,8 +376,11 @@ def _collect(job: Any, wait: bool = False) -> bool:
 
 
 def _forget_after_fork() -> None:
-    """A forked child has no twin and no session."""
+    """A forked child has no twin and no session, and none of the parent's other threads: one may
+    have held the lock (the child would never post nor start a session)."""
+    global _lock
     _state.update(plan=None, job=None, streak=0, backoff=0.0, late=False)
+    _lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

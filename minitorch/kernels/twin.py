@@ -29,6 +29,7 @@ forked from a process that has a twin starts without one. One caller at a time: 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import importlib
 import itertools
@@ -251,6 +252,7 @@ class Job:
                  keep: list[np.ndarray] | None = None) -> None:
         self.task, self.args, self.sent, self.keep = task, args, sent, keep
         self.done, self.started = False, time.monotonic()
+        self.reply: bytes | None = None  # the twin's reply once read (b"": none will come)
         if sent:
             _state["pending"] = self
 
@@ -258,21 +260,11 @@ class Job:
         """Until the task has run; the twin's exception raised here; the task run here if the twin is
         gone (it writes only its results, so running it again gives the same ones). Once only. If the
         wait itself is interrupted (Ctrl-C), the job stays pending: the next ``run`` first takes
-        its reply."""
+        its reply (``_reply``: read once, wherever the interruption landed)."""
         if self.done:
             return
         if self.sent:
-            # the twin's part is as large as the caller's, which is done by now: a twin that stays
-            # silent HUNG_FACTOR times as long (plus HUNG_GRACE) is taken as hung, killed, and its
-            # part runs here (it wrote only the task's results, and writes nothing after the kill)
-            patience = HUNG_GRACE + HUNG_FACTOR * (time.monotonic() - self.started)
-            try:
-                ready, _, _ = select.select([_state["sock"]], [], [], patience)
-                reply = _state["sock"].recv(_MESSAGE_MAX) if ready else b""
-                if not ready:
-                    _kill()
-            except OSError:
-                reply = b""
+            reply = self._reply()
             self.done, self.keep, _state["pending"] = True, None, None
             if reply[:1] == b"\x00":
                 return
@@ -282,6 +274,29 @@ class Job:
                 _lost()
         self.done, self.keep = True, None
         self.task(*self.args)
+
+    def _reply(self) -> bytes:
+        """The twin's reply, b"" if it is gone or hung (then killed). The reply is kept on the job
+        before it is taken off the socket (read with MSG_PEEK, then taken without waiting), so a
+        Ctrl-C landing anywhere here leaves it on the socket or on the job, never lost: a wait that
+        lost it waited for the hung-twin limit and killed the twin."""
+        sock = _state["sock"]
+        try:
+            if self.reply is None:
+                # the twin's part is as large as the caller's, which is done by now: a twin that stays
+                # silent HUNG_FACTOR times as long (plus HUNG_GRACE) is taken as hung, killed, and its
+                # part runs here (it wrote only the task's results, and writes nothing after the kill)
+                patience = HUNG_GRACE + HUNG_FACTOR * (time.monotonic() - self.started)
+                ready, _, _ = select.select([sock], [], [], patience)
+                if not ready:
+                    _kill()
+                self.reply = sock.recv(_MESSAGE_MAX, socket.MSG_PEEK) if ready else b""
+            if self.reply:  # (one reply per job, and no job is sent while this one is pending)
+                with contextlib.suppress(BlockingIOError):  # taken already by an interrupted wait
+                    sock.recv(_MESSAGE_MAX, socket.MSG_DONTWAIT)
+        except OSError:
+            self.reply = b""
+        return self.reply
 
 
 def _quiet_blas() -> None:
@@ -322,6 +337,8 @@ def run(task: Callable[..., Any], *args: Any) -> Job:
             pending.wait()
         except Exception:  # its caller has gone: nobody wants its error
             pass
+        if _state["dead"]:  # (that wait found the twin gone or hung)
+            return Job(task, args, sent=False)
     _collect_freed()  # before the args are looked up: a freed buffer's addresses may be reused
     keep: list[np.ndarray] = []
     encoded = tuple(_encode(arg, keep) for arg in args)  # may add buffers: before the fds are listed

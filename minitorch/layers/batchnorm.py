@@ -32,6 +32,8 @@ class _BatchNorm(Module):
               eval:     dx = dx_hat * inv_std              (running statistics are constants)
               backward_params computes dweight and dbias, backward_input dx; backward runs both.
     Init:     weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0
+    dtype:    weight, bias, running_mean and running_var share one (else TypeError, as torch: a
+              running statistic assigned in another dtype; load_state_dict casts into the buffers)
     """
 
     _layouts: ClassVar[dict[int, str]] = {}  # input ndim -> layout, for the error message
@@ -109,9 +111,26 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: expected more than 1 value per channel when training "
                 f"(the batch variance needs two), got input of shape {x.shape}"
             )
-        parameter_dtype(self)  # TypeError if weight's and bias's dtypes differ (as torch)
+        self._check_dtypes()
         # compute in the layer's dtype: a float64 batch must not turn a float32 model float64
         return x.astype(self.running_mean.dtype, copy=False)
+
+    def _check_dtypes(self) -> None:
+        """TypeError unless weight, bias and the running statistics share one dtype (torch raises
+        "mixed dtype"; float64 weights on float32 statistics made a float64 output of float32 math,
+        and so did one float64 statistic without weights)."""
+        dtype = parameter_dtype(self)  # TypeError if weight's and bias's dtypes differ (as torch)
+        stats = {name: getattr(self, name).dtype for name in ("running_mean", "running_var")}
+        if len(set(stats.values()) | ({dtype} if dtype is not None else set())) == 1:
+            return
+        who = type(self).__name__
+        named = [(name, p.dtype) for name, p in self._parameters.items() if p is not None]
+        listed = ", ".join(f"{name} {d}" for name, d in named + list(stats.items()))
+        raise TypeError(
+            f"{who}: expected one dtype for its parameters and running statistics, got {listed} "
+            f"(PyTorch raises too); give them one dtype: call .to(np.float32) or .to(np.float64) on the "
+            f"{who} (or on the model)"
+        )
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"

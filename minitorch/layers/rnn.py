@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -278,6 +278,10 @@ class RNNBase(Module):
         return text
 
 
+_PROJ_SIZE_IS_LSTMS = ("is LSTM's alone (a projection of its hidden state), as in torch, which raises "
+                       "ValueError too: drop proj_size, or use mt.LSTM(..., proj_size=P)")
+
+
 class RNN(RNNBase):
     """Elman RNN, as torch.nn.RNN: h_t = act(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh).
 
@@ -294,6 +298,9 @@ class RNN(RNNBase):
         output, h_n = rnn(np.random.randn(5, 3, 10))           # (5, 3, 20), (2, 3, 20)
         dx = rnn.backward((np.ones((5, 3, 20)), None))          # (5, 3, 10)
     """
+
+    # proj_size, any value (0 too): ValueError, as torch
+    _torch_value_error_keywords: ClassVar[dict[str, str]] = {"proj_size": _PROJ_SIZE_IS_LSTMS}
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -370,6 +377,9 @@ class GRU(RNNBase):
 
     GATES = 3
     BIAS_HH_IN_LOOP = True
+
+    # proj_size, any value (0 too): ValueError, as torch
+    _torch_value_error_keywords: ClassVar[dict[str, str]] = {"proj_size": _PROJ_SIZE_IS_LSTMS}
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False) -> None:

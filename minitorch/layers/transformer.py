@@ -9,7 +9,7 @@ import numpy as np
 
 from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
 from minitorch.containers import ModuleList
-from minitorch.dtypes import as_floating
+from minitorch.dtypes import as_floating, parameter_dtype
 from minitorch.layers.activations import GELU, ReLU
 from minitorch.layers.attention import MultiheadAttention
 from minitorch.layers.dropout import Dropout
@@ -90,7 +90,8 @@ class TransformerEncoderLayer(Module):
         src_key_padding_mask: np.ndarray | None = None,
         is_causal: bool = False,
     ) -> np.ndarray:
-        src = as_floating(src, "TransformerEncoderLayer").astype(self.linear1.W.dtype, copy=False)
+        dtype = parameter_dtype(self, recurse=True)  # children of two dtypes: a TypeError (torch raises)
+        src = as_floating(src, "TransformerEncoderLayer").astype(dtype, copy=False)
         masks = {"attn_mask": src_mask, "key_padding_mask": src_key_padding_mask, "is_causal": is_causal}
         self.self_attn.check_inputs(src, src, src, **masks)  # bad input: an error before any child runs
         self._shape = src.shape
@@ -178,6 +179,7 @@ class TransformerEncoder(Module):
         src_key_padding_mask: np.ndarray | None = None,
         is_causal: bool | None = None,
     ) -> np.ndarray:
+        parameter_dtype(self, recurse=True)  # layers (or norm) of two dtypes: a TypeError, as torch raises
         h = src
         for layer in self.layers:
             h = layer(h, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))

@@ -29,6 +29,8 @@ class CrossEntropyLoss(Loss):
     Shapes:   z (N, C, *d) logits (d: none, or extra axes d1, ...; an unbatched z (C,) is N = 1)
               y (N, *d) class indices in [0, C) or ignore_index, or (N, C, *d) class probabilities
               w (C,) class weights (weight=None: all 1)   l (N, *d)   (class axis 1 throughout)
+              dtypes as torch: w of z's dtype for class indices (else TypeError); for probabilities
+              l in the promoted dtype of z and w, dz in z's dtype
     Forward:  s = z - z.max(axis=1)                 (row max keeps exp(s) <= 1: no overflow)
               lse = log(sum(exp(s), axis=1))        log-sum-exp: never log(p + eps)
               log_p = s - lse                       (N, C, *d) log-softmax
@@ -73,7 +75,7 @@ class CrossEntropyLoss(Loss):
         eps, c, indices = self.label_smoothing, z.shape[1], y.ndim < z.ndim
         s, exp_s, sum_exp = shifted_exp(z, axis=1)
         log_p = s - np.log(sum_exp)
-        w = _along_class_axis(self, z)
+        w = _along_class_axis(self, z, indices)
         if indices:
             onehot = _one_hot(y, c, z.dtype, self.ignore_index)
             q = (1 - eps) * onehot + eps / c * onehot.sum(axis=1, keepdims=True)
@@ -91,8 +93,8 @@ class CrossEntropyLoss(Loss):
         p = self._cached(self._probs)
         wq = self._wq
         dl = _per_class(self._upstream(dloss, p.dtype, 0))
-        # w.r.t. input
-        dz = dl * (p * wq.sum(axis=1, keepdims=True) - wq)
+        # w.r.t. input (in z's dtype: wq is float64 for float32 z with a float64 weight, as torch)
+        dz = (dl * (p * wq.sum(axis=1, keepdims=True) - wq)).astype(p.dtype, copy=False)
         return dz[0] if self._unbatched else dz
 
     def _plain_targets(self, y: np.ndarray, unbatched: bool) -> bool:
@@ -128,6 +130,7 @@ class NLLLoss(Loss):
 
     Shapes:   x (N, C, *d) log-probabilities (e.g. LogSoftmax(dim=1)'s output; unbatched (C,): N = 1)
               y (N, *d) class indices in [0, C) or ignore_index   w (C,) class weights   l (N, *d)
+              w of x's dtype, as torch (a TypeError otherwise)
     Forward:  wq = w * onehot(y)                 (N, C, *d): w[y] at the target class, 0 elsewhere and
                                                  in the whole row of an ignored target
               l = -sum(wq * x, axis=1)           (N, *d) = -w[y] * x[n, y]
@@ -165,7 +168,7 @@ class NLLLoss(Loss):
         plain = self.weight is None and not unbatched and not (y == self.ignore_index).any()
         if kernels_enabled() and plain and x.ndim == 2:  # fast room: the same loss, no (N, C) onehot
             return fast.nll_indices_forward(self, x, y)
-        wq = _along_class_axis(self, x) * _one_hot(y, x.shape[1], x.dtype, self.ignore_index)
+        wq = _along_class_axis(self, x, True) * _one_hot(y, x.shape[1], x.dtype, self.ignore_index)
         self._wq, self._unbatched = wq, unbatched
         losses = -np.sum(wq * x, axis=1)
         return self._reduce(losses.reshape(()) if unbatched else losses, None if plain else np.sum(wq))
@@ -201,17 +204,26 @@ def _one_hot(y: np.ndarray, c: int, dtype: np.dtype, ignore_index: int) -> np.nd
     return ((y[:, None] == classes) & (y != ignore_index)[:, None]).astype(dtype)
 
 
-def _along_class_axis(loss_fn: CrossEntropyLoss | NLLLoss, z: np.ndarray) -> np.ndarray | float:
-    """Class weights (C,) shaped (1, C, 1, ...) to broadcast along z's axis 1, in z's dtype; 1.0 if None."""
+def _along_class_axis(loss_fn: CrossEntropyLoss | NLLLoss, z: np.ndarray,
+                      indices: bool) -> np.ndarray | float:
+    """Class weights (C,) shaped (1, C, 1, ...) to broadcast along z's axis 1; 1.0 if None.
+
+    As torch: class-index targets need the weight in z's dtype (a TypeError otherwise, where torch
+    raises "expected scalar type Float but found Double"); probability targets promote (float32 z
+    with a float64 weight: a float64 loss).
+    """
     weight = loss_fn.weight
     if weight is None:
         return 1.0
-    c = z.shape[1]
+    c, who = z.shape[1], type(loss_fn).__name__
     if weight.shape != (c,):
-        raise ValueError(
-            f"{type(loss_fn).__name__}: weight has {weight.shape[0]} entries, the input has {c} classes"
+        raise ValueError(f"{who}: weight has {weight.shape[0]} entries, the input has {c} classes")
+    if indices and weight.dtype != z.dtype:
+        raise TypeError(
+            f"{who}: weight is {weight.dtype}, the input is {z.dtype}; class-index targets need one "
+            f"dtype (PyTorch raises too); call loss_fn.to(np.{z.dtype}) or give the input as {weight.dtype}"
         )
-    return weight.astype(z.dtype, copy=False).reshape((1, c) + (1,) * (z.ndim - 2))
+    return weight.reshape((1, c) + (1,) * (z.ndim - 2))
 
 
 def _per_class(dl: np.ndarray) -> np.ndarray:

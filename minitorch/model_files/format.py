@@ -89,6 +89,17 @@ _tmp_lock = threading.Lock()
 _in_progress: set[str | None] = set()
 
 
+def _reset_after_fork() -> None:
+    """A forked child has only the forking thread: another thread of the parent may have held the
+    lock mid-save (the child's saves would wait for it forever)."""
+    global _tmp_lock
+    _tmp_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def _mode_for(target: Path) -> int:
     """The mode to write ``target`` with: its own if it exists, else 0o666 minus the umask."""
     try:
