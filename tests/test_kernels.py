@@ -719,3 +719,81 @@ def test_one_row_inference_alone_equals_the_plain_chain_bitwise(monkeypatch, lay
         np.testing.assert_array_equal(got, expected)
         assert all(getattr(m, "_x", None) is None for m in model)
         assert ran and ran[-1] is got  # the loop ran (not the children one by one)
+
+
+# ---------------------------------------------------------------- x @ W split along K (kernels/gemm.py)
+needs_two_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2,
+                                     reason="the split runs one block per BLAS thread")
+
+
+def _reordered_sum_bound(x: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """How far two groupings of the same K products per element may differ: each is within
+    K * eps * (|x| @ |W|) of the exact sum (the textbook bound for a sum of K terms)."""
+    eps = np.finfo(W.dtype).eps
+    return 2 * x.shape[1] * eps * (np.abs(x).astype(np.float64) @ np.abs(W).astype(np.float64))
+
+
+@needs_two_cores
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, k, out", [(32, 784, 512), (128, 784, 512), (32, 512, 256), (100, 1000, 300),
+                                       (3, 4000, 600), (1, 784, 512), (7, 300, 256), (512, 784, 512),
+                                       (32, 785, 512), (32, 784, 10)])
+@pytest.mark.parametrize("count", [1, 2])
+def test_split_k_product_equals_x_at_W(dtype, n, k, out, count):
+    """Split (2 threads, a short x, a large W): the same sums grouped by blocks of K, within the bound
+    for reordered sums. Not split (1 thread, a long x, an odd K, a small W or small blocks): x @ W itself."""
+    from minitorch import threads
+    from minitorch.kernels import gemm
+
+    rng = np.random.default_rng(n + k + out)
+    x, W = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal((k, out)).astype(dtype)
+    with threads.blas_threads(count):
+        split = gemm.parts(x, W)
+        y = gemm.matmul(x, W)
+        plain = x @ W
+    assert y.dtype == plain.dtype and y.shape == plain.shape and y.flags.c_contiguous
+    if not split:
+        np.testing.assert_array_equal(y, plain)
+        return
+    assert split == count == 2
+    assert np.all(np.abs(y.astype(np.float64) - plain) <= _reordered_sum_bound(x, W))
+
+
+@needs_two_cores
+def test_split_k_is_chosen_by_shape_for_the_784_512_256_10_step():
+    from minitorch import threads
+    from minitorch.kernels import gemm
+
+    W1, W2, W3 = (np.zeros(s, np.float32) for s in ((784, 512), (512, 256), (256, 10)))
+    with threads.blas_threads(2):
+        if gemm._get_batch().num_threads is None or gemm._get_batch().num_threads() != 2:
+            pytest.skip("no OpenBLAS batch routine, or its pool cannot run 2 threads here")
+        chosen = {n: [gemm.parts(np.zeros((n, W.shape[0]), np.float32), W) for W in (W1, W2, W3)]
+                  for n in (32, 128, 512)}
+    with threads.blas_threads(1):
+        assert gemm.parts(np.zeros((32, 784), np.float32), W1) == 0
+    assert chosen == {32: [2, 2, 0], 128: [2, 2, 0], 512: [0, 0, 0]}
+    assert gemm.parts(np.zeros((32, 784), np.float64), W1) == 0  # dtypes differ: x @ W decides
+    assert gemm.parts(np.zeros((784, 32), np.float32).T, W1) == 0  # not C-contiguous
+
+
+@needs_two_cores
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_with_split_k_equals_the_plain_layer(dtype):
+    """Linear(784, 512) at batch 32 on 2 threads: y within the bound of reordered sums (the bias added
+    after), dx and the gradients bitwise (backward reads the same cached x)."""
+    from minitorch import threads
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 784)).astype(dtype)
+    dy = rng.standard_normal((32, 512)).astype(dtype)
+    with default_dtype(dtype), threads.blas_threads(2):
+        fast = _module_run(lambda: mt.Linear(784, 512), x, dy, True)
+        plain = _module_run(lambda: mt.Linear(784, 512), x, dy, False)
+        W = (mt.manual_seed(0), mt.Linear(784, 512))[1].W.data
+    bound = _reordered_sum_bound(x, W)
+    assert fast[0].dtype == plain[0].dtype == dtype
+    bias_rounding = np.finfo(dtype).eps * np.abs(plain[0])
+    assert np.all(np.abs(fast[0].astype(np.float64) - plain[0]) <= bound + bias_rounding)
+    for a, b in zip(fast[1:], plain[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
