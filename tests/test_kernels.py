@@ -759,6 +759,32 @@ def test_split_k_product_equals_x_at_W(dtype, n, k, out, count):
     assert np.all(np.abs(y.astype(np.float64) - plain) <= _reordered_sum_bound(x, W))
 
 
+@pytest.mark.parametrize("version, found", [("0.3.31", True), ("0.3.31.188.0", True), ("0.3.30", False),
+                                            ("0.3.32.1", False), (None, False), ("dev", False)])
+def test_split_k_uses_only_the_openblas_releases_checked(monkeypatch, version, found):
+    """The batch routine crashed on small items in OpenBLAS 0.3.31 (below SMALL_ITEM, which the rule
+    never sends); another release is not trusted with the same bound: it gets the plain product."""
+    from minitorch import threads
+    from minitorch.kernels import gemm
+
+    class Lib:
+        def __getattr__(self, name):
+            return _Routine()
+
+    class _Routine:
+        def __call__(self, *args):
+            return 2
+
+    class Controller:
+        internal_api, _symbol_prefix, _symbol_suffix, dynlib = "openblas", "", "", Lib()
+
+    Controller.version = version
+    monkeypatch.setattr(threads, "_controllers", lambda: [Controller()])
+    batch = gemm._Batch()
+    assert bool(batch.routines) is found
+    assert (batch.num_threads is not None) is found
+
+
 @needs_two_cores
 def test_split_k_is_chosen_by_shape_for_the_784_512_256_10_step():
     from minitorch import threads

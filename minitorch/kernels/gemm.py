@@ -40,6 +40,9 @@ MIN_ELEMENTS = 65536  # below this a weight is too small for its lines' moves to
 # OpenBLAS sends a batch item of at most 100**3 multiply-adds to its small-matrix kernels, and that path
 # of the batch routine crashed (segmentation fault) in OpenBLAS 0.3.31: only larger items are sent
 SMALL_ITEM = 100 ** 3
+# The OpenBLAS releases whose batch routine was checked here, small items and all (major, minor, patch):
+# another release may move the small-item bound or crash elsewhere, so it gets the plain product
+CHECKED_OPENBLAS = {(0, 3, 31)}
 _ROW_MAJOR, _NO_TRANS = 101, 111
 
 
@@ -56,6 +59,8 @@ class _Batch:
         for controller in controllers:
             if getattr(controller, "internal_api", None) != "openblas":
                 continue
+            if openblas_release(getattr(controller, "version", None)) not in CHECKED_OPENBLAS:
+                return
             prefix = getattr(controller, "_symbol_prefix", "")
             suffix = getattr(controller, "_symbol_suffix", "")
             index = ctypes.c_int64 if suffix.startswith("64") else ctypes.c_int
@@ -77,6 +82,14 @@ class _Batch:
             if self.routines:
                 self.num_threads = get
             return
+
+
+def openblas_release(version: str | None) -> tuple[int, ...] | None:
+    """(major, minor, patch) of an OpenBLAS version string such as "0.3.31" or "0.3.31.188.0"."""
+    try:
+        return tuple(int(part) for part in str(version).split(".")[:3])
+    except ValueError:
+        return None
 
 
 _batch: _Batch | None = None
