@@ -132,6 +132,13 @@ def apply_policy(n_params: int) -> None:
         _set(want)
 
 
+def one_thread_in_force() -> bool:
+    """Whether no count was set explicitly and the BLAS runs 1 thread now: the policy's choice for
+    a model under SMALL_MODEL parameters, so ``apply_policy_for`` of such a model sets nothing
+    (the SGD kernel's flat update, always a small model, then skips it)."""
+    return _state["explicit"] is None and _state["current"] == 1
+
+
 def apply_policy_for(params: list[Any]) -> None:
     """``apply_policy`` for the model made of ``params`` (Parameters or arrays, each with ``.size``
     or ``.data.size``), called once per training step. Below SMALL_MODEL parameters: 1 thread. From

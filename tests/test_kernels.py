@@ -252,6 +252,87 @@ def test_cross_entropy_kernel_refuses_what_the_plain_code_refuses(bad, message):
             mt.CrossEntropyLoss()(z, y)
 
 
+
+@pytest.mark.parametrize("order", ["swapped-target", "swapped-logits"])
+def test_cross_entropy_kernel_reads_targets_of_a_swapped_byte_order_as_the_plain_code(order):
+    """A big-endian (non-native) target or logit array: the kernel declines (its unsigned view of y
+    would misread a negative target as in range), the plain code checks and computes."""
+    from minitorch.kernels import losses as fast_losses
+
+    rng = np.random.default_rng(5)
+    z, y = rng.standard_normal((4, 3)).astype(np.float32), np.array([0, 1, 2, 1])
+    swapped = y.dtype.newbyteorder() if order == "swapped-target" else z.dtype.newbyteorder()
+    if order == "swapped-target":
+        y = y.astype(swapped)
+    else:
+        z = z.astype(swapped)
+    with kernels(True):
+        assert fast_losses.cross_entropy_forward(mt.CrossEntropyLoss(), z, y) is None
+    fast = _ce_run(True, mt.CrossEntropyLoss, z, y, 1.0)
+    plain = _ce_run(False, mt.CrossEntropyLoss, z, y, 1.0)
+    for a, b in zip(fast, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+    if order == "swapped-target":
+        y[2] = -1
+        for enabled in (True, False):
+            with kernels(enabled), pytest.raises(ValueError, match=r"must lie in \[0, 3\)"):
+                mt.CrossEntropyLoss()(z, y)
+
+
+
+def test_cross_entropy_kernel_leaves_logits_of_no_class_to_the_plain_code():
+    """(N, 0) logits: every target is out of range; kernels on and off raise the plain ValueError."""
+    z, y = np.zeros((4, 0), np.float32), np.zeros(4, np.int64)
+    for enabled in (True, False):
+        with kernels(enabled), pytest.raises(ValueError, match=r"must lie in \[0, 0\)"):
+            mt.CrossEntropyLoss()(z, y)
+
+def test_cross_entropy_kernel_follows_each_call_through_its_per_layout_plan():
+    """One loss object over changing batch sizes, dtypes, layouts and target dtypes, and options
+    changed between calls (reduction, label_smoothing, ignore_index, weight): every call bitwise
+    the plain code's, the plan of an earlier layout never applied to another."""
+    rng = np.random.default_rng(6)
+    options = [{}, {"reduction": "sum"}, {"label_smoothing": 0.1}, {"ignore_index": 1},
+               {"weight": np.array([1.0, 2.0, 0.5])}, {"reduction": "none"}, {}]
+    calls = []
+    for n, dtype, ydtype, layout in [(16, np.float32, np.int64, "c"), (5, np.float32, np.int64, "c"),
+                                     (16, np.float64, np.int64, "c"), (16, np.float32, np.int32, "c"),
+                                     (16, np.float32, np.uint8, "t"), (16, np.float32, np.int64, "c")]:
+        z = (rng.standard_normal((n, 3)) * 3).astype(dtype)
+        if layout == "t":
+            z = np.ascontiguousarray(z.T).T
+        calls.append((z, rng.integers(0, 3, n).astype(ydtype)))
+    results = {}
+    for enabled in (True, False):
+        with kernels(enabled):
+            loss_fn, out = mt.CrossEntropyLoss(), []
+            for option in options:
+                for name, value in option.items():
+                    if name == "weight":
+                        del loss_fn.weight
+                        loss_fn.register_buffer("weight", value)
+                    else:
+                        setattr(loss_fn, name, value)
+                for z, y in calls:
+                    if "weight" in option:  # the weight in the input's dtype (torch refuses two)
+                        loss_fn.weight = option["weight"].astype(z.dtype)
+                    loss = loss_fn(z, y)
+                    dloss = 1.0 if loss_fn.reduction != "none" else np.linspace(-1, 1, len(z))
+                    out.append((loss, loss_fn.backward(dloss)))
+                for name in option:  # back to the defaults
+                    if name == "weight":
+                        del loss_fn.weight
+                        loss_fn.weight = None
+                    else:
+                        setattr(loss_fn, name, {"reduction": "mean", "label_smoothing": 0.0,
+                                                "ignore_index": -100}[name])
+            results[enabled] = out
+    for (la, da), (lb, db) in zip(results[True], results[False], strict=True):
+        assert type(la) is type(lb)
+        np.testing.assert_array_equal(la, lb)
+        assert da.dtype == db.dtype
+        np.testing.assert_array_equal(da, db)
+
 CHAINS = {
     "linear-relu-linear": lambda: mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3)),
     "relu-first": lambda: mt.Sequential(mt.ReLU(), mt.Linear(4, 5), mt.ReLU(), mt.Linear(5, 2)),
@@ -450,6 +531,17 @@ def test_flat_sgd_trains_the_small_model_as_the_plain_update_bitwise(dtype):
     assert not passes[0] and all(passes[1:])
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_flat_sgd_follows_each_step_size_it_is_given(dtype):
+    """The flat update keeps its step size as a 0-d array made again when lr changes: lr set by
+    hand (as a scheduler sets it), to 0 and back, bitwise the plain updates."""
+    def meddle(step, model, opt):
+        group = opt.param_groups[0]
+        group["lr"] = {2: 0.05, 3: 0.0, 4: 0.0, 5: 0.05, 6: 0.1}.get(step, group["lr"])
+    passes = _same_training(meddle, dtype=dtype)
+    assert all(passes[1:])
+
 def test_flat_sgd_follows_a_replaced_data_array():
     def meddle(step, model, opt):
         if step == 4:
@@ -627,3 +719,107 @@ def test_one_row_inference_alone_equals_the_plain_chain_bitwise(monkeypatch, lay
         np.testing.assert_array_equal(got, expected)
         assert all(getattr(m, "_x", None) is None for m in model)
         assert ran and ran[-1] is got  # the loop ran (not the children one by one)
+
+
+# ---------------------------------------------------------------- x @ W split along K (kernels/gemm.py)
+needs_two_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2,
+                                     reason="the split runs one block per BLAS thread")
+
+
+def _reordered_sum_bound(x: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """How far two groupings of the same K products per element may differ: each is within
+    K * eps * (|x| @ |W|) of the exact sum (the textbook bound for a sum of K terms)."""
+    eps = np.finfo(W.dtype).eps
+    return 2 * x.shape[1] * eps * (np.abs(x).astype(np.float64) @ np.abs(W).astype(np.float64))
+
+
+@needs_two_cores
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, k, out", [(32, 784, 512), (128, 784, 512), (32, 512, 256), (100, 1000, 300),
+                                       (3, 4000, 600), (1, 784, 512), (7, 300, 256), (512, 784, 512),
+                                       (32, 785, 512), (32, 784, 10)])
+@pytest.mark.parametrize("count", [1, 2])
+def test_split_k_product_equals_x_at_W(dtype, n, k, out, count):
+    """Split (2 threads, a short x, a large W): the same sums grouped by blocks of K, within the bound
+    for reordered sums. Not split (1 thread, a long x, an odd K, a small W or small blocks): x @ W itself."""
+    from minitorch import threads
+    from minitorch.kernels import gemm
+
+    rng = np.random.default_rng(n + k + out)
+    x, W = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal((k, out)).astype(dtype)
+    with threads.blas_threads(count):
+        split = gemm.parts(x, W)
+        y = gemm.matmul(x, W)
+        plain = x @ W
+    assert y.dtype == plain.dtype and y.shape == plain.shape and y.flags.c_contiguous
+    if not split:
+        np.testing.assert_array_equal(y, plain)
+        return
+    assert split == count == 2
+    assert np.all(np.abs(y.astype(np.float64) - plain) <= _reordered_sum_bound(x, W))
+
+
+@pytest.mark.parametrize("version, found", [("0.3.31", True), ("0.3.31.188.0", True), ("0.3.30", False),
+                                            ("0.3.32.1", False), (None, False), ("dev", False)])
+def test_split_k_uses_only_the_openblas_releases_checked(monkeypatch, version, found):
+    """The batch routine crashed on small items in OpenBLAS 0.3.31 (below SMALL_ITEM, which the rule
+    never sends); another release is not trusted with the same bound: it gets the plain product."""
+    from minitorch import threads
+    from minitorch.kernels import gemm
+
+    class Lib:
+        def __getattr__(self, name):
+            return _Routine()
+
+    class _Routine:
+        def __call__(self, *args):
+            return 2
+
+    class Controller:
+        internal_api, _symbol_prefix, _symbol_suffix, dynlib = "openblas", "", "", Lib()
+
+    Controller.version = version
+    monkeypatch.setattr(threads, "_controllers", lambda: [Controller()])
+    batch = gemm._Batch()
+    assert bool(batch.routines) is found
+    assert (batch.num_threads is not None) is found
+
+
+@needs_two_cores
+def test_split_k_is_chosen_by_shape_for_the_784_512_256_10_step():
+    from minitorch import threads
+    from minitorch.kernels import gemm
+
+    W1, W2, W3 = (np.zeros(s, np.float32) for s in ((784, 512), (512, 256), (256, 10)))
+    with threads.blas_threads(2):
+        if gemm._get_batch().num_threads is None or gemm._get_batch().num_threads() != 2:
+            pytest.skip("no OpenBLAS batch routine, or its pool cannot run 2 threads here")
+        chosen = {n: [gemm.parts(np.zeros((n, W.shape[0]), np.float32), W) for W in (W1, W2, W3)]
+                  for n in (32, 128, 512)}
+    with threads.blas_threads(1):
+        assert gemm.parts(np.zeros((32, 784), np.float32), W1) == 0
+    assert chosen == {32: [2, 2, 0], 128: [2, 2, 0], 512: [0, 0, 0]}
+    assert gemm.parts(np.zeros((32, 784), np.float64), W1) == 0  # dtypes differ: x @ W decides
+    assert gemm.parts(np.zeros((784, 32), np.float32).T, W1) == 0  # not C-contiguous
+
+
+@needs_two_cores
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_with_split_k_equals_the_plain_layer(dtype):
+    """Linear(784, 512) at batch 32 on 2 threads: y within the bound of reordered sums (the bias added
+    after), dx and the gradients bitwise (backward reads the same cached x)."""
+    from minitorch import threads
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 784)).astype(dtype)
+    dy = rng.standard_normal((32, 512)).astype(dtype)
+    with default_dtype(dtype), threads.blas_threads(2):
+        fast = _module_run(lambda: mt.Linear(784, 512), x, dy, True)
+        plain = _module_run(lambda: mt.Linear(784, 512), x, dy, False)
+        W = (mt.manual_seed(0), mt.Linear(784, 512))[1].W.data
+    bound = _reordered_sum_bound(x, W)
+    assert fast[0].dtype == plain[0].dtype == dtype
+    bias_rounding = np.finfo(dtype).eps * np.abs(plain[0])
+    assert np.all(np.abs(fast[0].astype(np.float64) - plain[0]) <= bound + bias_rounding)
+    for a, b in zip(fast[1:], plain[1:], strict=True):
+        np.testing.assert_array_equal(a, b)

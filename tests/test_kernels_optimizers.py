@@ -313,3 +313,65 @@ def test_the_probe_stops_timing_more_threads_once_they_have_lost() -> None:
     assert seen[:threads.PROBE_STEPS + 1] == [1] * (threads.PROBE_STEPS + 1)
     runs = "".join("m" if n == 4 else "1" for n in seen)
     assert "mm" in runs and "mmm" not in runs  # every probe: the untimed step and one timed, then stop
+
+
+def test_sgd_kernel_maximize_over_a_flat_group_is_the_plain_ascent() -> None:
+    """The functional SGD kernel with maximize=True once its Parameters are a flat group
+    (kernels/flat.py): the step's sign rides on the group's cached step size, bitwise the plain form."""
+    from minitorch.kernels import flat
+    from minitorch.optimizers.sgd import sgd as plain_sgd
+
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((4, 5), (5,), (5, 2), (2,))]
+    mine, theirs = ([Parameter(a.copy()) for a in arrays] for _ in range(2))
+    passes = []
+    settings = [(0.1, False), (0.1, True), (0.1, True), (0.05, False), (0.05, True)]
+    for step, (lr, maximize) in enumerate(settings):
+        grads = [rng.standard_normal(a.shape).astype(np.float32) for a in arrays]
+        for p, g in zip(mine, grads, strict=True):
+            home = flat.grad_home(p)  # the group's slot once adopted (after the first step)
+            p.grad = g.copy() if home is None else home
+            p.grad[...] = g
+        passes.append(all(id(p) in flat._homes and p.grad is flat._homes[id(p)][2] for p in mine))
+        fast.sgd(mine, [p.grad for p in mine], [], lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, maximize=maximize)
+        plain_sgd(theirs, grads, [], lr=lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                  maximize=maximize)
+        for a, b in zip(mine, theirs, strict=True):
+            np.testing.assert_array_equal(a.data, b.data, err_msg=f"step {step}")
+        for p in mine:
+            p.grad = None
+    assert passes == [False] + [True] * 4 or not flat._counts_trusted()
+
+
+def test_the_flat_update_keeps_the_small_model_thread_policy_in_force() -> None:
+    """The SGD kernel skips ``apply_policy_for`` before a flat update only while that policy's
+    choice for a small model (1 thread, no explicit count) is in force: a flat group is always a
+    small model. Another count in force, or an explicit one, is met as the policy says."""
+    pytest.importorskip("threadpoolctl")
+    import minitorch as mt
+    from minitorch.kernels import flat
+
+    assert flat.MAX_ELEMENTS < threads.SMALL_MODEL
+    saved, was = threads._state["explicit"], kernels_enabled()
+    rng = np.random.default_rng(4)
+    try:
+        use_kernels(True)  # (the plain SGD applies no thread policy)
+        mt.set_num_threads(None)
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        most = threads._state["max"]
+        for step in range(6):
+            if step == 3:
+                threads._set(most)  # another count in force (a large model's, say)
+            if step == 5:
+                mt.set_num_threads(most)  # an explicit count wins
+            x, y = rng.standard_normal((16, 4)).astype(np.float32), rng.integers(0, 3, 16)
+            loss_fn(model(x), y)
+            model.backward_params(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+            assert mt.get_num_threads() == (most if step == 5 else 1), step
+    finally:
+        mt.set_num_threads(saved)
+        use_kernels(was)

@@ -6,6 +6,7 @@ the SAME signature as the plain function it replaces; its docstring names that f
 formula, and what it saves. A test asserts fast == plain for every kernel.
 
     minitorch/kernels/layers.py      layer kernels
+    minitorch/kernels/gemm.py        x @ W for a short x, cut along K: each core on its own rows of W
     minitorch/kernels/losses.py      loss kernels
     minitorch/kernels/optimizers.py  optimizer kernels (functional optimizer forms)
     minitorch/kernels/containers.py  a small Linear/ReLU Sequential run in one loop

@@ -49,7 +49,7 @@ class FlatGroup:
     """Parameters ``params`` whose data are ``data[i]`` (views of ``P``) and whose gradient slots
     are ``grads[i]`` (views of ``G``), in order."""
 
-    __slots__ = ("ids", "refs", "data", "grads", "P", "G", "g_refs")
+    __slots__ = ("ids", "refs", "data", "grads", "P", "G", "g_refs", "step", "a")
 
     def __init__(self, params: list[Any]) -> None:
         dtype = params[0].data.dtype
@@ -67,6 +67,7 @@ class FlatGroup:
             self.grads.append(self.G[start:start + x.size].reshape(x.shape))
             start += x.size
         self.g_refs = _getrefcount(self.G)  # G held by the group and by its own views only
+        self.step, self.a = None, None  # the last update's step size, as a float and as a 0-d array
 
     @staticmethod
     def adopt(params: list[Any]) -> FlatGroup | None:
@@ -159,20 +160,23 @@ def grad_home(p: Any) -> np.ndarray | None:
     return home
 
 
-def update(params: list[Any], grads: list[np.ndarray], a: np.ndarray) -> bool:
-    """``p.data -= a * g`` for every Parameter as one ``P -= a * G``, if ``params`` are a whole group
-    in its order with their data and ``grads`` still its views; else False, nothing updated (a
-    list of small Parameters in no group is adopted here, for the steps after this one)."""
+def update(params: list[Any], grads: list[np.ndarray], step: float) -> bool:
+    """``p.data -= a * g`` for every Parameter as one ``P -= a * G`` (a = ``step`` as a 0-d array of
+    the group's dtype, made again only when ``step`` changes), if ``params`` are a whole group in
+    its order with their data and ``grads`` still its views; else False, nothing updated (a list
+    of small Parameters in no group is adopted here, for the steps after this one)."""
     first = params[0]
     group = _groups.get(id(first))
     if group is None:
         if first.data.size <= MAX_ELEMENTS:
             FlatGroup.adopt(params)
         return False  # adopted or not: this step's gradients are not in G
-    if group.ids != list(map(id, params)) or a.dtype != group.P.dtype:
+    if len(params) != len(group.ids):
         return False
-    for p, g, x, home in zip(params, grads, group.data, group.grads, strict=True):
-        if p.data is not x or g is not home:
+    for p, g, key, x, home in zip(params, grads, group.ids, group.data, group.grads, strict=True):
+        if id(p) != key or p.data is not x or g is not home:
             return False
-    group.P -= a * group.G
+    if step != group.step or not step:  # (a zero step: -0.0 and 0.0 compare equal)
+        group.a, group.step = np.asarray(step, group.P.dtype), step
+    group.P -= group.a * group.G
     return True

@@ -13,11 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.call_frames import keep
-
 _UNSIGNED = {np.dtype(t): np.dtype(u) for t, u in ((np.int8, np.uint8), (np.int16, np.uint16),
                                                    (np.int32, np.uint32), (np.int64, np.uint64))}
-_ROW_STARTS: dict[tuple[int, int], np.ndarray] = {}  # (N, C) -> arange(N) * C: row n's start in z.ravel()
 _ONES = {np.dtype(t): np.ones((), t) for t in (np.float32, np.float64)}  # read-only 0-d ones
 for _one in _ONES.values():
     _one.flags.writeable = False
@@ -31,16 +28,19 @@ def cross_entropy_forward(
     the layer wraps in its ``LossValue``.
 
     The case: ndarray logits z (N, C), N > 0, float32 or float64; ndarray class indices y (N,) of an
-    integer dtype; no weight, no label smoothing, a negative ignore_index (the default -100).
+    integer dtype; both in native byte order; no weight, no label smoothing, a negative
+    ignore_index (the default -100).
     Plain: the checks (finite z; y in [0, C) or ignore_index), then
            l = -sum(q * log_p, axis=1) = lse - s[n, y_n],  s = z - max(z),  lse = log(sum(exp(s)))
            and caches p = exp(s) / sum(exp(s)) and q = onehot(y) for dz = dl * (p - q).
-    Here:  the checks are three cheap calls: the dot product |z|.ravel() @ (2**-64, ...) (one
-           BLAS call) is finite exactly when every z is (a NaN or an inf makes the sum NaN or inf;
-           the terms are >= 0, so +inf and -inf never meet as inf - inf, which would warn; the scale,
-           a power of two, keeps a sum of finite values from overflowing: 2**-512 in float64),
-           and max(y seen as unsigned) < C holds exactly when
-           every y is in [0, C) (a negative y wraps to a huge value), which with a negative
+    Here:  what depends only on the shapes, strides and dtypes of z and y (the case test, the
+           probe below, the row starts, y's unsigned twin) is looked up once per layout
+           (``_ce_plan``). The checks are three cheap calls: the dot product
+           |z|.ravel() @ (2**-64, ...) (one BLAS call) is finite exactly when every z is (a NaN or
+           an inf makes the sum NaN or inf; the terms are >= 0, so +inf and -inf never meet as
+           inf - inf, which would warn; the scale, a power of two, keeps a sum of finite values
+           from overflowing: 2**-512 in float64), and max(y seen as unsigned) < C holds exactly
+           when every y is in [0, C) (a negative y wraps to a huge value), which with a negative
            ignore_index also means no target is ignored.
            The N targets are read at the flat positions y + n * C; forward caches p - onehot(y)
            itself (p with 1 taken off at the targets), so backward is one product. The same
@@ -49,53 +49,69 @@ def cross_entropy_forward(
            per forward.
     """
     z, y = input, target
-    if not (type(z) is np.ndarray and type(y) is np.ndarray and z.ndim == 2 and y.ndim == 1
-            and z.dtype.char in "fd" and y.dtype.kind in "iu" and len(y) == len(z) != 0
-            and loss_fn.weight is None and not loss_fn.label_smoothing and loss_fn.ignore_index < 0):
+    if type(z) is not np.ndarray or type(y) is not np.ndarray:
         return None
-    n, c = z.shape
-    unsigned = _UNSIGNED.get(y.dtype)
-    probe = _PROBES.get((n * c, z.dtype.char))
-    if probe is None:
-        probe = _probe(n * c, z.dtype)
+    plan = _CE_PLANS.get((z.shape, z.strides, z.dtype, y.shape, y.dtype))
+    if plan is None:
+        plan = _ce_plan(z, y)
+        if plan is None:
+            return None
+    if loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0:
+        return None
+    n, c, probe, starts, unsigned, cast, one = plan
     if (np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
             or not math.isfinite(np.abs(z).ravel().dot(probe))):
         return None  # out of range, ignored or not finite: the plain code raises or handles it
-    starts = _ROW_STARTS.get((n, c))
-    if starts is None:
-        if len(_ROW_STARTS) > 64:
-            _ROW_STARTS.clear()
-        starts = _ROW_STARTS[(n, c)] = np.arange(0, n * c, c)
-    at = starts + (y if y.dtype == starts.dtype else y.astype(starts.dtype))
+    at = starts + (y.astype(starts.dtype) if cast else y)
     s = z - np.maximum.reduce(z, 1).reshape(n, 1)         # row max keeps exp(s) <= 1
     exp_s = np.exp(s)
     sum_exp = np.add.reduce(exp_s, 1).reshape(n, 1)
     losses = np.log(sum_exp).reshape(n) - s.take(at)      # lse - s[n, y_n]
     dz = exp_s / sum_exp                                  # p ... (a new array: NumPy's in-place
     #                                                       broadcast divide is the slower call here)
-    one = _ONES[dz.dtype]  # a 0-d array: NumPy resolves a Python scalar operand on every call
-    if dz.flags.c_contiguous:                             # ... - onehot(y)
+    if dz.flags.c_contiguous:                             # ... - onehot(y) (a view: written in place)
         dz.reshape(-1)[at] -= one
     else:  # s, exp(s), p keep z's layout (as in the plain code, which sums its rows in that order)
         dz[np.arange(n), y] -= one
-    # _count stays None: the frame system hides every other call's cache while this one is shown
-    keep(loss_fn, {"_dlogits": dz, "_loss_shape": (n,)})
+    # the cache, as call_frames.keep writes it (inline: one call fewer); _count stays None: the
+    # frame system hides every other call's cache while this one is shown
+    d = loss_fn.__dict__
+    frame = d["_frame"]
+    if frame is not None:
+        frame["_dlogits"], frame["_loss_shape"] = dz, (n,)
+    d["_dlogits"], d["_loss_shape"] = dz, (n,)
     if loss_fn.reduction == "none":
         return losses
     total = np.add.reduce(losses, None)
     return total / n if loss_fn.reduction == "mean" else total
 
 
-_PROBES: dict[tuple[int, str], np.ndarray] = {}  # (size, dtype char) -> the finiteness probe
+# (z.shape, z.strides, z.dtype, y.shape, y.dtype) -> (N, C, the finiteness probe, the row starts
+# arange(N) * C (row n's start in z.ravel()), y's unsigned twin dtype or None (y unsigned), whether
+# y is cast for the positions, a read-only 0-d one of z's dtype)
+_CE_PLANS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
-def _probe(size: int, dtype: np.dtype) -> np.ndarray:
-    """(2**-64, ...) in float32, (2**-512, ...) in float64: |z| @ probe is finite exactly when z is."""
-    if len(_PROBES) > 64:
-        _PROBES.clear()
-    probe = _PROBES[(size, dtype.char)] = np.full(size, 2.0 ** (-64 if dtype.char == "f" else -512), dtype)
-    probe.flags.writeable = False
-    return probe
+def _ce_plan(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...] | None:
+    """What ``cross_entropy_forward`` needs that depends on the layouts and dtypes alone, or None
+    outside its case (then nothing is kept). The probe is (2**-64, ...) in float32, (2**-512, ...)
+    in float64: |z| @ probe is finite exactly when z is."""
+    zt, yt = z.dtype, y.dtype
+    if not (z.ndim == 2 and y.ndim == 1 and zt.char in "fd" and yt.kind in "iu" and zt.isnative
+            and yt.isnative and len(y) == len(z) != 0 and z.shape[1] != 0):
+        return None  # (a swapped byte order: the unsigned view below would misread y)
+    n, c = z.shape
+    unsigned = _UNSIGNED.get(yt)
+    if unsigned is None and yt.kind != "u":
+        return None
+    if len(_CE_PLANS) > 64:
+        _CE_PLANS.clear()
+    probe = np.full(n * c, 2.0 ** (-64 if zt.char == "f" else -512), zt)
+    starts = np.arange(0, n * c, c)
+    probe.flags.writeable = starts.flags.writeable = False
+    plan = (n, c, probe, starts, unsigned, yt != starts.dtype, _ONES[np.dtype(zt.char)])
+    _CE_PLANS[(z.shape, z.strides, zt, y.shape, yt)] = plan
+    return plan
 
 
 def cross_entropy_backward(loss_fn: Any, dloss: float | np.ndarray) -> np.ndarray:

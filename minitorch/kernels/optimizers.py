@@ -108,7 +108,9 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
     With s = -1 if maximize else 1, g = s * grad, mu = momentum, tau = dampening, wd = weight_decay:
         momentum == 0:  p = (1 - lr*wd) * p - lr*g                      scal + axpy
                         (wd == 0 and a small model's data and gradients in one flat buffer,
-                        ``kernels/flat.py``: P = P - lr*G, two NumPy calls for all Parameters)
+                        ``kernels/flat.py``: P = P - lr*G, two NumPy calls for all Parameters;
+                        the thread policy is applied only if its small-model choice, 1 thread,
+                        is not in force already: ``threads.one_thread_in_force``)
         first step:     b = g + wd*p                                    copy + axpy (new buffer)
         later steps:    b = mu*b + (1-tau)*g + (1-tau)*wd*p             scal + axpy (+ axpy)
         nesterov:       p = (1 - lr*wd) * p - lr*g - lr*mu*b            scal + axpy + axpy
@@ -116,15 +118,22 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
     New momentum buffers are written into ``momentum_buffers`` (as torch's functional sgd does).
     Saves: the temporaries g + wd*p, lr*g and (1-tau)*g, and one pass per temporary.
     """
-    threads.apply_policy_for(params)
+    if not momentum and not weight_decay and params:  # a small model in one flat buffer: one pass
+        # (no local reference to a data array: flat.adopt counts them)
+        step = -float(lr) if maximize else float(lr)
+        if threads.one_thread_in_force():  # a flat group is a small model: its 1 thread is in force
+            if flat.update(params, grads, step):
+                return
+            threads.apply_policy_for(params)
+        else:
+            threads.apply_policy_for(params)
+            if flat.update(params, grads, step):
+                return
+    else:
+        threads.apply_policy_for(params)
     s = -1.0 if maximize else 1.0
     lr, mu, tau, wd = float(lr), float(momentum), float(dampening), float(weight_decay)
     step_t: dict[np.dtype, np.ndarray] = {}  # lr * s as a 0-d array of each dtype (no promotion)
-    if mu == 0 and wd == 0 and params:  # a small model in one flat buffer: P -= lr * G in one pass
-        dtype = params[0].data.dtype  # (no local reference to a data array: flat.adopt counts them)
-        a = step_t[dtype] = np.asarray(lr * s, dtype=dtype)
-        if flat.update(params, grads, a):
-            return
     for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
         x = p.data
         if mu == 0 and wd == 0 and x.size < BLAS_MIN:  # small: the plain line is the fastest form

@@ -1,0 +1,136 @@
+"""``x @ W`` for a short x and a large W, cut along K so that each core reads its own rows of W.
+
+Replaces the product ``x @ W`` of ``Linear.forward`` (``layers.linear_forward`` calls ``matmul``).
+
+Why it pays. OpenBLAS runs one product on t threads by cutting its *output* into t blocks of columns:
+the thread of block j reads W[:, block j] (every row of W, part of each row), and the threads share
+the packed x. The SGD update (``kernels/optimizers.py``: one BLAS ``axpy``) cuts W's flat storage into
+t contiguous blocks, that is into blocks of *rows*. So after each update about (t - 1) / t of the
+lines every thread reads in the next forward were last written by another core and move between the
+cores' caches (half of W with 2 threads: 0.8 MB for a 784x512 float32 weight, every step).
+
+Here the product is cut along the inner dimension K instead, one BLAS call that runs t independent
+products at once (OpenBLAS's strided batch GEMM, one per thread):
+
+    P[i] = x[:, Ki] @ W[Ki, :]      Ki = the i-th of t equal blocks of rows of W (the update's blocks)
+    y    = P[0] + P[1] + ... + P[t-1]
+
+so thread i reads only the rows of W its own core updated, and no thread waits for another's packing.
+It costs t partial outputs and one pass to add them, which is small while the output is small against
+W: it is used when N * SHORT <= K rows (N the rows of x, K = in_features; a batch-32 or batch-128 step
+of a 784-wide layer), W has at least ``MIN_ELEMENTS`` elements, the BLAS runs t >= 2 threads now and
+t divides K. Anything else (or no OpenBLAS batch routine) is the plain ``x @ W``.
+
+Rounding: y's elements are sums over K grouped as (sum over K0) + (sum over K1) + ...; OpenBLAS blocks
+a long K the same way inside one product only for some shapes, so the result equals ``x @ W`` to
+float rounding (tests/test_kernels.py states the tolerance), bitwise for many shapes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+
+from minitorch import threads
+
+SHORT = 4  # the split is used while rows * SHORT <= in_features (the partial outputs stay small)
+MIN_ELEMENTS = 65536  # below this a weight is too small for its lines' moves to matter
+# OpenBLAS sends a batch item of at most 100**3 multiply-adds to its small-matrix kernels, and that path
+# of the batch routine crashed (segmentation fault) in OpenBLAS 0.3.31: only larger items are sent
+SMALL_ITEM = 100 ** 3
+# The OpenBLAS releases whose batch routine was checked here, small items and all (major, minor, patch):
+# another release may move the small-item bound or crash elsewhere, so it gets the plain product
+CHECKED_OPENBLAS = {(0, 3, 31)}
+_ROW_MAJOR, _NO_TRANS = 101, 111
+
+
+class _Batch:
+    """OpenBLAS's ``cblas_?gemm_batch_strided`` and its thread count, found through threadpoolctl."""
+
+    def __init__(self) -> None:
+        self.routines: dict[np.dtype, Any] = {}
+        self.num_threads: Any = None
+        try:
+            controllers = threads._controllers()
+        except ImportError:
+            return
+        for controller in controllers:
+            if getattr(controller, "internal_api", None) != "openblas":
+                continue
+            if openblas_release(getattr(controller, "version", None)) not in CHECKED_OPENBLAS:
+                return
+            prefix = getattr(controller, "_symbol_prefix", "")
+            suffix = getattr(controller, "_symbol_suffix", "")
+            index = ctypes.c_int64 if suffix.startswith("64") else ctypes.c_int
+            lib = controller.dynlib
+            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            if get is None:
+                return
+            get.restype, get.argtypes = ctypes.c_int, []
+            for code, dtype, real in (("s", np.float32, ctypes.c_float), ("d", np.float64, ctypes.c_double)):
+                name = f"cblas_{code}gemm_batch_strided"
+                routine = getattr(lib, f"{prefix}{name}{suffix}", None) or getattr(lib, name, None)
+                if routine is None:
+                    continue
+                routine.restype = None
+                routine.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real,
+                                    ctypes.c_void_p, index, index, ctypes.c_void_p, index, index, real,
+                                    ctypes.c_void_p, index, index, index]
+                self.routines[np.dtype(dtype)] = routine
+            if self.routines:
+                self.num_threads = get
+            return
+
+
+def openblas_release(version: str | None) -> tuple[int, ...] | None:
+    """(major, minor, patch) of an OpenBLAS version string such as "0.3.31" or "0.3.31.188.0"."""
+    try:
+        return tuple(int(part) for part in str(version).split(".")[:3])
+    except ValueError:
+        return None
+
+
+_batch: _Batch | None = None
+
+
+def _get_batch() -> _Batch:
+    global _batch
+    if _batch is None:
+        _batch = _Batch()
+    return _batch
+
+
+def parts(x: np.ndarray, W: np.ndarray) -> int:
+    """Into how many blocks of K ``matmul`` cuts ``x @ W`` now: the BLAS's thread count t when the
+    rule of the module docstring holds, else 0 (the plain product)."""
+    if not (x.ndim == 2 and W.ndim == 2 and W.size >= MIN_ELEMENTS and x.shape[0] * SHORT <= W.shape[0]
+            and x.dtype == W.dtype and x.flags.c_contiguous and W.flags.c_contiguous):
+        return 0
+    batch = _get_batch()
+    if W.dtype not in batch.routines:
+        return 0
+    t = batch.num_threads()
+    (n, k), out = x.shape, W.shape[1]
+    if t < 2 or k % t or n * out * (k // t) <= SMALL_ITEM:
+        return 0
+    return t
+
+
+def matmul(x: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``x @ W`` (a fresh (N, out) array), computed as t partial products over blocks of K when that
+    keeps each thread on its own rows of W (``parts``; see the module docstring), else as ``x @ W``."""
+    t = parts(x, W)
+    if not t:
+        return x @ W
+    (n, k), out = x.shape, W.shape[1]
+    part = k // t
+    partial = np.empty((t, n, out), dtype=W.dtype)
+    routine = _get_batch().routines[W.dtype]
+    routine(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, n, out, part, 1.0, x.ctypes.data, k, part,
+            W.ctypes.data, out, part * out, 0.0, partial.ctypes.data, out, n * out, t)
+    y = np.add(partial[0], partial[1])
+    for i in range(2, t):
+        y += partial[i]
+    return y
