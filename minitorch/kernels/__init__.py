@@ -9,6 +9,7 @@ formula, and what it saves. A test asserts fast == plain for every kernel.
     minitorch/kernels/gemm.py        x @ W for a short x, cut along K: each core on its own rows of W
     minitorch/kernels/losses.py      loss kernels
     minitorch/kernels/optimizers.py  optimizer kernels (functional optimizer forms)
+    minitorch/kernels/openblas.py    the OpenBLAS NumPy uses: its routines by name, its release
     minitorch/kernels/containers.py  a small Linear/ReLU Sequential run in one loop
     minitorch/kernels/parallel.py    the pool that runs chunks of a large batch on every core
     minitorch/kernels/sequences.py   the LSTM's time loops and input projection

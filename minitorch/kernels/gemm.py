@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch import threads
+from minitorch.kernels import openblas
 
 SHORT = 4  # the split is used while rows * SHORT <= in_features (the partial outputs stay small)
 MIN_ELEMENTS = 65536  # below this a weight is too small for its lines' moves to matter
@@ -52,44 +52,26 @@ class _Batch:
     def __init__(self) -> None:
         self.routines: dict[np.dtype, Any] = {}
         self.num_threads: Any = None
-        try:
-            controllers = threads._controllers()
-        except ImportError:
+        blas = openblas.find()
+        if blas is None or blas.release not in CHECKED_OPENBLAS:
             return
-        for controller in controllers:
-            if getattr(controller, "internal_api", None) != "openblas":
+        get = blas.symbol("openblas_get_num_threads")
+        if get is None:
+            return
+        get.restype, get.argtypes = ctypes.c_int, []
+        index = blas.index
+        for code, dtype, real in (("s", np.float32, ctypes.c_float), ("d", np.float64, ctypes.c_double)):
+            name = f"cblas_{code}gemm_batch_strided"
+            routine = blas.symbol(name) or getattr(blas.lib, name, None)
+            if routine is None:
                 continue
-            if openblas_release(getattr(controller, "version", None)) not in CHECKED_OPENBLAS:
-                return
-            prefix = getattr(controller, "_symbol_prefix", "")
-            suffix = getattr(controller, "_symbol_suffix", "")
-            index = ctypes.c_int64 if suffix.startswith("64") else ctypes.c_int
-            lib = controller.dynlib
-            get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-            if get is None:
-                return
-            get.restype, get.argtypes = ctypes.c_int, []
-            for code, dtype, real in (("s", np.float32, ctypes.c_float), ("d", np.float64, ctypes.c_double)):
-                name = f"cblas_{code}gemm_batch_strided"
-                routine = getattr(lib, f"{prefix}{name}{suffix}", None) or getattr(lib, name, None)
-                if routine is None:
-                    continue
-                routine.restype = None
-                routine.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real,
-                                    ctypes.c_void_p, index, index, ctypes.c_void_p, index, index, real,
-                                    ctypes.c_void_p, index, index, index]
-                self.routines[np.dtype(dtype)] = routine
-            if self.routines:
-                self.num_threads = get
-            return
-
-
-def openblas_release(version: str | None) -> tuple[int, ...] | None:
-    """(major, minor, patch) of an OpenBLAS version string such as "0.3.31" or "0.3.31.188.0"."""
-    try:
-        return tuple(int(part) for part in str(version).split(".")[:3])
-    except ValueError:
-        return None
+            routine.restype = None
+            routine.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real,
+                                ctypes.c_void_p, index, index, ctypes.c_void_p, index, index, real,
+                                ctypes.c_void_p, index, index, index]
+            self.routines[np.dtype(dtype)] = routine
+        if self.routines:
+            self.num_threads = get
 
 
 _batch: _Batch | None = None

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from minitorch import threads
-from minitorch.kernels import flat
+from minitorch.kernels import flat, openblas
 
 CHUNK = 32768  # elements (128 kB float32): a chunk and its scratch stay in a core's L2 cache
 BLAS_MIN = 16384  # elements: below this a ctypes call costs more than NumPy's own loop
@@ -33,26 +33,18 @@ class _Blas:
 
     def __init__(self) -> None:
         self.routines: dict[np.dtype, tuple[Any, Any]] = {}
-        try:
-            controllers = threads._controllers()
-        except ImportError:
+        blas = openblas.find()
+        if blas is None:
             return
-        for controller in controllers:
-            if getattr(controller, "internal_api", None) != "openblas":
+        index = blas.index
+        for code, dtype, real in (("s", np.float32, ctypes.c_float), ("d", np.float64, ctypes.c_double)):
+            axpy, scal = blas.symbol(f"cblas_{code}axpy"), blas.symbol(f"cblas_{code}scal")
+            if axpy is None or scal is None:
                 continue
-            prefix = getattr(controller, "_symbol_prefix", "")
-            suffix = getattr(controller, "_symbol_suffix", "")
-            index = ctypes.c_int64 if suffix.startswith("64") else ctypes.c_int
-            for code, dtype, real in (("s", np.float32, ctypes.c_float), ("d", np.float64, ctypes.c_double)):
-                axpy = getattr(controller.dynlib, f"{prefix}cblas_{code}axpy{suffix}", None)
-                scal = getattr(controller.dynlib, f"{prefix}cblas_{code}scal{suffix}", None)
-                if axpy is None or scal is None:
-                    continue
-                axpy.restype = scal.restype = None
-                axpy.argtypes = [index, real, ctypes.c_void_p, index, ctypes.c_void_p, index]
-                scal.argtypes = [index, real, ctypes.c_void_p, index]
-                self.routines[np.dtype(dtype)] = (axpy, scal)
-            return
+            axpy.restype = scal.restype = None
+            axpy.argtypes = [index, real, ctypes.c_void_p, index, ctypes.c_void_p, index]
+            scal.argtypes = [index, real, ctypes.c_void_p, index]
+            self.routines[np.dtype(dtype)] = (axpy, scal)
 
     def usable(self, *arrays: np.ndarray) -> bool:
         y = arrays[0]

@@ -1,0 +1,51 @@
+"""The OpenBLAS that NumPy uses, found through threadpoolctl: its library, symbol names and release.
+
+The kernels that call BLAS routines NumPy does not expose (``optimizers``: axpy and scal; ``gemm``:
+the strided batch GEMM) look them up here, each with its own argument types.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any
+
+from minitorch import threads
+
+
+@dataclass(frozen=True)
+class OpenBlas:
+    """One loaded OpenBLAS: ``symbol(name)`` is its routine ``name`` (None where it has none),
+    ``index`` the C type of its integer arguments, ``release`` (major, minor, patch) or None."""
+
+    lib: Any
+    prefix: str
+    suffix: str
+    index: type
+    release: tuple[int, ...] | None
+
+    def symbol(self, name: str) -> Any:
+        return getattr(self.lib, f"{self.prefix}{name}{self.suffix}", None)
+
+
+def release_of(version: str | None) -> tuple[int, ...] | None:
+    """(major, minor, patch) of an OpenBLAS version string such as "0.3.31" or "0.3.31.188.0"."""
+    try:
+        return tuple(int(part) for part in str(version).split(".")[:3])
+    except ValueError:
+        return None
+
+
+def find() -> OpenBlas | None:
+    """The first OpenBLAS among NumPy's BLAS libraries, or None (another BLAS, or no threadpoolctl)."""
+    try:
+        controllers = threads._controllers()
+    except ImportError:
+        return None
+    for controller in controllers:
+        if getattr(controller, "internal_api", None) == "openblas":
+            suffix = getattr(controller, "_symbol_suffix", "")
+            return OpenBlas(controller.dynlib, getattr(controller, "_symbol_prefix", ""), suffix,
+                            ctypes.c_int64 if suffix.startswith("64") else ctypes.c_int,
+                            release_of(getattr(controller, "version", None)))
+    return None
