@@ -804,6 +804,34 @@ def test_split_k_is_chosen_by_shape_for_the_784_512_256_10_step():
 
 
 @needs_two_cores
+@pytest.mark.parametrize("value", [5.1e35, 1e36], ids=["sum-overflows", "parts-overflow"])
+@pytest.mark.parametrize("mode", ["raise", "warn", "ignore"])
+def test_split_k_overflow_meets_the_callers_errstate_as_x_at_W(value, mode):
+    """The partial products' BLAS call raises no NumPy flag: an overflow in a part (1e36) or in their
+    sum (5.1e35: each half of K finite) must still warn or raise as ``x @ W`` does, or stay silent."""
+    import warnings
+
+    from minitorch import threads
+    from minitorch.kernels import gemm
+
+    x, W = np.ones((32, 784), np.float32), np.full((784, 512), value, np.float32)
+    with threads.blas_threads(2):
+        if gemm.parts(x, W) != 2:
+            pytest.skip("no OpenBLAS batch routine, or its pool cannot run 2 threads here")
+        outcomes = []
+        for product in (lambda: x @ W, lambda: gemm.matmul(x, W)):
+            with warnings.catch_warnings(record=True) as caught, np.errstate(all=mode):
+                warnings.simplefilter("always")
+                try:
+                    y = product()
+                    outcomes.append(("value", bool(np.isinf(y).all()), len(caught)))
+                except FloatingPointError:
+                    outcomes.append(("raised", None, len(caught)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == ("raised" if mode == "raise" else "value")
+
+
+@needs_two_cores
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_linear_with_split_k_equals_the_plain_layer(dtype):
     """Linear(784, 512) at batch 32 on 2 threads: y within the bound of reordered sums (the bias added

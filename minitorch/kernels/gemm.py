@@ -102,7 +102,11 @@ def parts(x: np.ndarray, W: np.ndarray) -> int:
 
 def matmul(x: np.ndarray, W: np.ndarray) -> np.ndarray:
     """``x @ W`` (a fresh (N, out) array), computed as t partial products over blocks of K when that
-    keeps each thread on its own rows of W (``parts``; see the module docstring), else as ``x @ W``."""
+    keeps each thread on its own rows of W (``parts``; see the module docstring), else as ``x @ W``.
+
+    The BLAS call through ctypes leaves no floating-point flag that NumPy reads, so a y that is not
+    all finite is computed again as ``x @ W``: its overflow or invalid value then warns or raises
+    under the caller's ``np.errstate`` exactly as the plain product does."""
     t = parts(x, W)
     if not t:
         return x @ W
@@ -112,7 +116,9 @@ def matmul(x: np.ndarray, W: np.ndarray) -> np.ndarray:
     routine = _get_batch().routines[W.dtype]
     routine(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, n, out, part, 1.0, x.ctypes.data, k, part,
             W.ctypes.data, out, part * out, 0.0, partial.ctypes.data, out, n * out, t)
-    y = np.add(partial[0], partial[1])
-    for i in range(2, t):
-        y += partial[i]
-    return y
+    with np.errstate(all="ignore"):
+        y = np.add(partial[0], partial[1])
+        for i in range(2, t):
+            y += partial[i]
+        finite = np.isfinite(y.sum())  # one pass, no array: inf or nan anywhere makes the sum so
+    return y if finite else x @ W
