@@ -120,5 +120,7 @@ def matmul(x: np.ndarray, W: np.ndarray) -> np.ndarray:
         y = np.add(partial[0], partial[1])
         for i in range(2, t):
             y += partial[i]
-        finite = np.isfinite(y.sum())  # one pass, no array: inf or nan anywhere makes the sum so
+        flat = y.reshape(-1)
+        finite = np.isfinite(np.dot(flat, flat))  # one BLAS pass: inf or nan anywhere makes it so
+        # (as does a sum of squares beyond the dtype's range: then x @ W is merely computed again)
     return y if finite else x @ W
