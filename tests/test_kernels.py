@@ -851,3 +851,31 @@ def test_linear_with_split_k_equals_the_plain_layer(dtype):
     assert np.all(np.abs(fast[0].astype(np.float64) - plain[0]) <= bound + bias_rounding)
     for a, b in zip(fast[1:], plain[1:], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_kernels_call_the_openblas_numpy_uses(monkeypatch):
+    """SciPy loads an OpenBLAS of its own: the kernels' BLAS routines (the update's axpy, the split
+    product) come from NumPy's, whichever threadpoolctl lists first; without one inside NumPy's
+    package (a NumPy linked to the system's OpenBLAS), the first found."""
+    from pathlib import Path
+
+    from minitorch import threads
+    from minitorch.kernels import openblas
+
+    class Controller:
+        internal_api, _symbol_prefix, _symbol_suffix, dynlib, version = "openblas", "", "", None, "0.3.31"
+
+        def __init__(self, filepath):
+            self.filepath = filepath
+
+    numpys = str(Path(np.__file__).resolve().parent) + ".libs/libscipy_openblas64_.so"
+    scipys = "/elsewhere/scipy.libs/libscipy_openblas.so"
+    theirs, ours = Controller(scipys), Controller(numpys)
+    monkeypatch.setattr(threads, "_controllers", lambda: [theirs, ours])
+    assert openblas.find().lib is None and openblas.find().release == (0, 3, 31)
+    theirs.dynlib, ours.dynlib = "scipy's", "numpy's"
+    assert openblas.find().lib == "numpy's"
+    monkeypatch.setattr(threads, "_controllers", lambda: [theirs])
+    assert openblas.find().lib == "scipy's"
+    monkeypatch.setattr(threads, "_controllers", lambda: [])
+    assert openblas.find() is None

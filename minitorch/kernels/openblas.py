@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from minitorch import threads
 
@@ -37,15 +40,22 @@ def release_of(version: str | None) -> tuple[int, ...] | None:
 
 
 def find() -> OpenBlas | None:
-    """The first OpenBLAS among NumPy's BLAS libraries, or None (another BLAS, or no threadpoolctl)."""
+    """The OpenBLAS NumPy itself uses, or None (another BLAS, or no threadpoolctl).
+
+    A process can hold several (SciPy brings its own): the one loaded from inside NumPy's package
+    (``numpy.libs``, ``numpy/.dylibs``) is taken, else the first OpenBLAS found (a NumPy linked to
+    the system's)."""
     try:
         controllers = threads._controllers()
     except ImportError:
         return None
-    for controller in controllers:
-        if getattr(controller, "internal_api", None) == "openblas":
-            suffix = getattr(controller, "_symbol_suffix", "")
-            return OpenBlas(controller.dynlib, getattr(controller, "_symbol_prefix", ""), suffix,
-                            ctypes.c_int64 if suffix.startswith("64") else ctypes.c_int,
-                            release_of(getattr(controller, "version", None)))
-    return None
+    found = [c for c in controllers if getattr(c, "internal_api", None) == "openblas"]
+    home = str(Path(np.__file__).resolve().parent)
+    numpys = [c for c in found if str(Path(getattr(c, "filepath", None) or "/").resolve()).startswith(home)]
+    if not found:
+        return None
+    controller = (numpys or found)[0]
+    suffix = getattr(controller, "_symbol_suffix", "")
+    return OpenBlas(controller.dynlib, getattr(controller, "_symbol_prefix", ""), suffix,
+                    ctypes.c_int64 if suffix.startswith("64") else ctypes.c_int,
+                    release_of(getattr(controller, "version", None)))
