@@ -831,6 +831,31 @@ def test_split_k_overflow_meets_the_callers_errstate_as_x_at_W(value, mode):
     assert outcomes[0][0] == ("raised" if mode == "raise" else "value")
 
 
+@pytest.mark.parametrize("mode", ["raise", "warn", "ignore"])
+def test_split_k_underflow_meets_the_callers_errstate_as_x_at_W(mode):
+    """Products of 1e-20 underflow to subnormals: under errstate(under=...) the split product warns or
+    raises as x @ W does (NumPy reads the flags of its own BLAS call only)."""
+    import warnings
+
+    from minitorch import threads
+    from minitorch.kernels import gemm
+
+    x, W = np.full((32, 784), 1e-20, np.float32), np.full((784, 512), 1e-20, np.float32)
+    with threads.blas_threads(2):
+        if gemm.parts(x, W) != 2:
+            pytest.skip("no OpenBLAS batch routine, or its pool cannot run 2 threads here")
+        outcomes = []
+        for product in (lambda: x @ W, lambda: gemm.matmul(x, W)):
+            with warnings.catch_warnings(record=True) as caught, np.errstate(under=mode):
+                warnings.simplefilter("always")
+                try:
+                    outcomes.append(("value", product().tolist(), len(caught)))
+                except FloatingPointError:
+                    outcomes.append(("raised", None, len(caught)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == ("raised" if mode == "raise" else "value")
+
+
 @needs_two_cores
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_linear_with_split_k_equals_the_plain_layer(dtype):

@@ -106,10 +106,11 @@ def matmul(x: np.ndarray, W: np.ndarray) -> np.ndarray:
 
     The BLAS call through ctypes leaves no floating-point flag that NumPy reads, so a y that is not
     all finite is computed again as ``x @ W``: its overflow or invalid value then warns or raises
-    under the caller's ``np.errstate`` exactly as the plain product does."""
+    under the caller's ``np.errstate`` exactly as the plain product does; and under an errstate that
+    does not ignore underflow (NumPy's default ignores it) the product is ``x @ W`` itself."""
     t = parts(x, W)
-    if not t:
-        return x @ W
+    if not t or np.geterr()["under"] != "ignore":  # an underflow the caller asked to hear of: only
+        return x @ W  # x @ W reports it (the BLAS call through ctypes sets no flag NumPy reads)
     (n, k), out = x.shape, W.shape[1]
     part = k // t
     partial = np.empty((t, n, out), dtype=W.dtype)
