@@ -29,6 +29,7 @@ float rounding (tests/test_kernels.py states the tolerance), bitwise for many sh
 from __future__ import annotations
 
 import ctypes
+import functools
 from typing import Any
 
 import numpy as np
@@ -74,14 +75,10 @@ class _Batch:
             self.num_threads = get
 
 
-_batch: _Batch | None = None
-
-
+@functools.cache
 def _get_batch() -> _Batch:
-    global _batch
-    if _batch is None:
-        _batch = _Batch()
-    return _batch
+    """The routines, looked up once (at the first call, when NumPy's BLAS is loaded)."""
+    return _Batch()
 
 
 def parts(x: np.ndarray, W: np.ndarray) -> int:

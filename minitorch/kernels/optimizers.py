@@ -16,6 +16,7 @@ each array plus a temporary of its size. Here:
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 from typing import Any
 
@@ -53,14 +54,10 @@ class _Blas:
                 and y.flags.writeable)
 
 
-_blas: _Blas | None = None
-
-
+@functools.cache
 def _get_blas() -> _Blas:
-    global _blas
-    if _blas is None:
-        _blas = _Blas()
-    return _blas
+    """The routines, looked up once (at the first call, when NumPy's BLAS is loaded)."""
+    return _Blas()
 
 
 def axpy_(a: float, x: np.ndarray, y: np.ndarray) -> None:
@@ -110,19 +107,15 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
     New momentum buffers are written into ``momentum_buffers`` (as torch's functional sgd does).
     Saves: the temporaries g + wd*p, lr*g and (1-tau)*g, and one pass per temporary.
     """
-    if not momentum and not weight_decay and params:  # a small model in one flat buffer: one pass
-        # (no local reference to a data array: flat.adopt counts them)
-        step = -float(lr) if maximize else float(lr)
-        if threads.one_thread_in_force():  # a flat group is a small model: its 1 thread is in force
-            if flat.update(params, grads, step):
-                return
+    # A small model in one flat buffer: one NumPy pass, whatever the BLAS threads (no local
+    # reference to a data array: flat.adopt counts them). A flat group is a small model, so the
+    # policy's choice for it, 1 thread, is applied only where it is not in force already.
+    if (not momentum and not weight_decay and params
+            and flat.update(params, grads, -float(lr) if maximize else float(lr))):
+        if not threads.one_thread_in_force():
             threads.apply_policy_for(params)
-        else:
-            threads.apply_policy_for(params)
-            if flat.update(params, grads, step):
-                return
-    else:
-        threads.apply_policy_for(params)
+        return
+    threads.apply_policy_for(params)
     s = -1.0 if maximize else 1.0
     lr, mu, tau, wd = float(lr), float(momentum), float(dampening), float(weight_decay)
     step_t: dict[np.dtype, np.ndarray] = {}  # lr * s as a 0-d array of each dtype (no promotion)
