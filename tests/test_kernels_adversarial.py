@@ -1409,3 +1409,81 @@ def test_infer_drops_a_deleted_models_plan_later_when_the_twin_is_busy(infer_twi
     assert infer_twin._state["session"] > sessions
     gc.collect()
     assert [r for r in refs if r() is not None] == [] and not infer_twin._orphans
+
+
+def _force_split(inference, plan, choice):
+    """Set each cut layer's split (as ``_balance`` does: between calls, the twin without a job)."""
+    for i, s in enumerate(choice):
+        plan.choice[i] = plan.ctrl[inference.SPLIT + i] = s
+
+
+@pytest.mark.parametrize("chain", ["mlp784", "odd"])
+def test_infer_every_split_equals_the_plain_chain(infer_twin, monkeypatch, chain):
+    """Each cut layer's split moves between calls (``_balance``); the twin follows the control
+    block's SPLIT words. Every split of every cut layer, the caller's columns first in the first
+    layer and last in the second, gives the plain chain's answer: bitwise for the 784-512-256-10
+    model (its splits are whole vector blocks), within float rounding for the odd widths."""
+    from tests.test_kernels import INFER_CHAINS, _infer_model
+
+    monkeypatch.setattr(infer_twin, "TALLY", 10**9)  # the splits stay where the test puts them
+    sizes, last_relu = INFER_CHAINS[chain]
+    model, xs = _infer_model(sizes, last_relu)
+    x = xs[0]
+    expected = _infer_plain(model, x)
+    infer_twin.served(model, x)
+    plan = infer_twin._plans[id(model)]
+    counts = [len(layer[4]) for layer in plan.cut]
+    assert len(counts) == 2 and min(counts) > 2
+    first, last = plan.cut[0][4][0], plan.cut[1][4][0]
+    W0, W1 = plan.cut[0][0], plan.cut[1][0]
+    assert first[1].ctypes.data == W0.ctypes.data and first[6] == slice(first[0], W0.shape[1])  # first
+    assert last[1].ctypes.data == W1[:, W1.shape[1] - last[0]:].ctypes.data and last[6] == slice(  # last
+        0, W1.shape[1] - last[0])
+    for s in range(max(counts)):
+        _force_split(infer_twin, plan, [min(s, n - 1) for n in counts])
+        got = infer_twin.served(model, x)
+        assert plan.choice == [min(s, n - 1) for n in counts]
+        if chain == "mlp784":
+            np.testing.assert_array_equal(got, expected)
+        else:
+            np.testing.assert_allclose(got, expected, **INFER_RTOL)
+
+
+def test_infer_split_moves_towards_the_later_half(infer_twin, monkeypatch):
+    """After TALLY shared calls a layer whose twin's half was done first in most of them gives the
+    twin a vector block more; one whose twin's half was mostly later gives the caller one more;
+    neither leaves its range; the answers stay the plain chain's."""
+    model, x = _infer_mlp()
+    expected = _infer_plain(model, x)
+    monkeypatch.setattr(infer_twin, "TALLY", 10**9)
+    infer_twin.served(model, x)
+    plan = infer_twin._plans[id(model)]
+    last = [len(layer[4]) - 1 for layer in plan.cut]
+    for start, early, want in (([3, 3], [10**9, 0], [2, 4]), ([3, 3], [0, 10**9], [4, 2]),
+                               ([3, 3], [5 * 10**8, 5 * 10**8], [3, 3]),  # balanced: stays
+                               ([0, last[1]], [10**9, 0], [0, last[1]]),  # at the ends: stays
+                               ([last[0], 0], [0, 10**9], [last[0], 0])):
+        _force_split(infer_twin, plan, start)
+        plan.early[:] = early
+        infer_twin._balance(plan)
+        assert plan.choice == want and list(plan.ctrl[infer_twin.SPLIT:infer_twin.SPLIT + 2]) == want
+        assert plan.early == [0, 0] and plan.tally == 0
+        np.testing.assert_array_equal(infer_twin.served(model, x), expected)
+
+
+def test_infer_split_stays_after_a_call_the_twin_missed(infer_twin, monkeypatch):
+    """A call whose twin's half was not read (the twin late) leaves the splits and the tally as
+    they were: the twin may still be writing that job's half, so its columns must not move."""
+    model, x = _infer_mlp()
+    expected = _infer_plain(model, x)
+    infer_twin.served(model, x)
+    plan = infer_twin._plans[id(model)]
+    choice = list(plan.choice)
+    plan.tally, plan.early[:] = infer_twin.TALLY - 1, [infer_twin.TALLY, 0]  # the next shared call moves
+    monkeypatch.setattr(infer_twin, "_wait", lambda *args: False)
+    monkeypatch.setattr(infer_twin, "MISSES", 10**9)  # no spell alone: every call tries the twin
+    for _ in range(3):
+        with mt.no_grad():
+            got = model(x)
+        np.testing.assert_array_equal(got, expected)
+    assert plan.choice == choice and plan.tally == infer_twin.TALLY - 1

@@ -86,7 +86,7 @@ from minitorch import threads
 from minitorch.kernels import twin
 from minitorch.kernels.inference_alone import _alone, _layer, _leave_frames
 from minitorch.kernels.inference_plan import SPLIT_BYTES, _current, _Declined, _make_plan, _Plan
-from minitorch.kernels.inference_twin import CALLER, TAKEN, TWIN, half_layer, serve
+from minitorch.kernels.inference_twin import CALLER, SPLIT, TAKEN, TWIN, half_layer, serve
 from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
 IDLE_S = 0.002  # a session returns to the twin's idle loop after this long without a job
@@ -97,6 +97,7 @@ TAKE_S = 0.0  # ... once the twin has taken the job (else its first half is not 
 # twin usually stays descheduled on a busy machine (and shorter than IDLE_S: its session waits),
 # doubled at each spell up to the last, and short again after GOOD shared calls in a row
 MISSES, COOLDOWN_S, GOOD = 3, (0.001, 0.05), 64
+TALLY = 32  # shared calls between two looks at the cut layers' splits (``_balance``)
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
 SPINS = 32  # the caller looks at a flag this many times between two looks at the clock
 KEEP_PLANS = 4
@@ -266,17 +267,22 @@ def _post(plan: _Plan, x: np.ndarray) -> int:
 def _finish(plan: _Plan, x: np.ndarray, k: int, alone: bool) -> np.ndarray:
     """Job k's call: each cut layer's half here and the twin's half read once its flag says k
     (``alone``: all of it here), then the rest of the chain here."""
-    ctrl, zero = plan.flags, plan.zero  # a 0-d zero: NumPy resolves no Python scalar per call
-    h = x
-    for i, (W, b, relu, out, Wa, ba, oa, Wb, bb) in enumerate(plan.cut):
+    ctrl, zero, choice, early = plan.flags, plan.zero, plan.choice, plan.early  # (a 0-d zero: NumPy
+    h = x  # resolves no Python scalar per call)
+    for i, (W, b, relu, out, halves) in enumerate(plan.cut):
         if alone:
             h = _layer(h, W, b, relu, zero)
             continue
+        _, Wa, ba, oa, Wb, bb, theirs = halves[choice[i]]
         half_layer(h, Wa, ba, relu, oa, zero)
         ctrl[CALLER + i] = k
-        # the twin's half is written, or comes soon: it has taken this job (a twin that has not
-        # is off its core, for a scheduler's time slice: not waited for)
-        if ctrl[TWIN + i] == k or ((i or _wait(ctrl, TAKEN, k, TAKE_S)) and _wait(ctrl, TWIN + i, k, WAIT_S)):
+        if ctrl[TWIN + i] == k:  # the twin's half was done first
+            early[i] += 1
+            h = out
+            continue
+        # the twin's half comes soon: it has taken this job (a twin that has not is off its core,
+        # for a scheduler's time slice: not waited for)
+        if (i or _wait(ctrl, TAKEN, k, TAKE_S)) and _wait(ctrl, TWIN + i, k, WAIT_S):
             h = out
             continue
         # the twin's half here, into the caller's own copy (what the twin writes later is never read)
@@ -285,15 +291,36 @@ def _finish(plan: _Plan, x: np.ndarray, k: int, alone: bool) -> np.ndarray:
         y = h_in @ Wb
         if bb is not None:
             y += bb
-        h[:, Wa.shape[1]:] = np.maximum(y, zero) if relu else y
+        h[:, theirs] = np.maximum(y, zero) if relu else y
     if not alone:
         _state["served"] += 1
         _state["misses"], _state["good"] = 0, _state["good"] + 1
         if _state["good"] >= GOOD:
             _state["spell"] = COOLDOWN_S[0]
+        plan.tally += 1
+        if plan.tally == TALLY:
+            _balance(plan)
     for W, b, relu in plan.rest:
         h = _layer(h, W, b, relu, zero)
     return h if plan.rest or alone else h.copy()  # never a shared buffer
+
+
+def _balance(plan: _Plan) -> None:
+    """After TALLY shared calls, each cut layer's split moves by one vector block of columns towards
+    the side that finished its half later in most of them: to the twin where its half was done
+    before the caller's in more than 3/4 of them, to the caller in fewer than 1/4 (a machine, a
+    process's page placement and the load each give the two halves other costs). Called only
+    after a call whose halves were all read: the twin has finished every job it took, so no half is
+    being written while the split changes."""
+    for i, early in enumerate(plan.early):
+        s = plan.choice[i]
+        if early * 4 > 3 * TALLY and s > 0:
+            s -= 1
+        elif early * 4 < TALLY and s + 1 < len(plan.cut[i][4]):
+            s += 1
+        plan.choice[i] = plan.ctrl[SPLIT + i] = s
+        plan.early[i] = 0
+    plan.tally = 0
 
 
 def _wait(ctrl: memoryview, flag: int, k: int, patience: float) -> bool:
@@ -357,8 +384,8 @@ def _session(plan: _Plan, ctrl: memoryview) -> bool | None:
         _drop_orphan(_orphans.pop())
     session = _state["session"] = _state["session"] + 1
     args = [plan.ctrl, session, _state["k"], os.getpid(), IDLE_S, current_cpu(), plan.x]  # (this job: here)
-    for W, b, relu, out, Wa, *_ in plan.cut:
-        args += [W, b, out, Wa.shape[1], relu]
+    for W, b, relu, out, halves in plan.cut:
+        args += [W, b, out, [(t.start, t.stop) for *_, t in halves], relu]
     plan.ctrl[STOP] = 0  # no session reads the block now
     job = twin.run(serve, *args)
     if not job.sent:

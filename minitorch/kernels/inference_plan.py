@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from minitorch.kernels import twin
-from minitorch.kernels.inference_twin import MAX_CUT, TWIN
+from minitorch.kernels.inference_twin import MAX_CUT, SPLIT
 
 SPLIT_BYTES = 1 << 17  # a Linear weight this large is cut between the two cores
-# of a cut layer's columns, the caller's (3/8: it checks the plan while the twin starts the first
-# layer, and reads the twin's flags between layers)
-CALLER_SHARE = 0.375
+# of a cut layer's columns, the caller's at first (3/8: it checks the plan while the twin starts the
+# first layer, and reads the twin's flags between layers); then moved, a vector block of columns at a
+# time, between SHARES[0] and SHARES[1] of them towards the side that finishes its half later
+CALLER_SHARE, SHARES, BLOCK = 0.375, (0.25, 0.75), 16
 MIN_SPLIT_BYTES = 1 << 20  # the cut layers hold this much at least (below it the hand-off costs more)
 RETRY_S = 1.0  # a chain declined (a weight held elsewhere) is looked at again after this long
 _getrefcount = sys.getrefcount
@@ -36,11 +37,14 @@ _data = attrgetter("data")
 
 
 class _Plan:
-    """A chain's arrays for the two processes: per cut layer (W, b, relu, h, and the caller's and
-    the twin's views W[:, :c], b[:c], h[:, :c], W[:, c:], b[c:]); the other layers (W, b, relu)."""
+    """A chain's arrays for the two processes: per cut layer (W, b, relu, h, its splits: per split,
+    from the caller's fewest columns to its most, ``_half`` of it); the split each cut layer uses
+    now (``choice``, an index into its splits, mirrored in the control block's SPLIT words for the
+    twin) and, per cut layer, the shared calls of this tally in which the twin's half was done
+    before the caller's (``early``); the other layers (W, b, relu)."""
 
     __slots__ = ("model", "children", "params", "arrays", "slots", "cut", "rest", "x", "ctrl", "flags",
-                 "dtype", "zero", "__weakref__")
+                 "dtype", "zero", "choice", "early", "tally", "__weakref__")
 
     def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
                  dtype: np.dtype, n_in: int, collected: Callable[[weakref.ref], Any]) -> None:
@@ -49,9 +53,12 @@ class _Plan:
         self.slots = _slots(children)
         self.cut, self.rest, self.dtype, self.zero = cut, rest, dtype, np.zeros((), dtype)
         self.x = twin.empty((1, n_in), dtype)
-        self.ctrl = twin.empty((TWIN + 2 * MAX_CUT,), np.int64)
+        self.ctrl = twin.empty((SPLIT + MAX_CUT,), np.int64)
         self.ctrl[:] = 0
         self.flags = memoryview(self.ctrl)
+        self.choice = [first_split(layer[4]) for layer in cut]
+        self.ctrl[SPLIT:SPLIT + len(cut)] = self.choice
+        self.early, self.tally = [0] * len(cut), 0
 
 
 class _Declined:
@@ -144,13 +151,41 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
     for i, (m, r) in enumerate(layers):
         W, b = m.W.data, (m.b.data if m.b is not None else None)
         if i < n_cut:
-            c = int(W.shape[1] * CALLER_SHARE) // 16 * 16  # the caller's columns: whole vector blocks
             out = twin.empty((1, W.shape[1]), dtype)
-            cut.append((W, b, r, out, W[:, :c], None if b is None else b[:c], out[:, :c],
-                        W[:, c:], None if b is None else b[c:]))
+            cut.append((W, b, r, out, tuple(_half(W, b, out, c, first=len(cut) % 2 == 0)
+                                             for c in splits(W.shape[1]))))
         else:
             rest.append((W, b, r))
     return _Plan(model, children, tuple(params), tuple(arrays), cut, rest, dtype, x.shape[1], collected)
+
+
+def splits(width: int) -> list[int]:
+    """The caller's column counts a cut layer of ``width`` columns may use: whole vector blocks
+    (``BLOCK`` columns) from SHARES[0] to SHARES[1] of the width, at least one block each side
+    (for a width that is not whole blocks, the twin's columns of a layer whose caller takes the
+    last ones begin inside a block: a split the BLAS may add up otherwise, within float rounding)."""
+    low = max(BLOCK, -(-int(width * SHARES[0]) // BLOCK) * BLOCK)
+    high = min(width - BLOCK, int(width * SHARES[1]) // BLOCK * BLOCK)
+    return list(range(low, max(low, high) + 1, BLOCK))
+
+
+def _half(W: np.ndarray, b: np.ndarray | None, out: np.ndarray, c: int, first: bool) -> tuple:
+    """One split of a cut layer, the caller's c columns (its first c, or with ``first`` False its
+    last c): (c, the caller's W, b and h columns, the twin's W and b columns and its slice of h).
+    Consecutive cut layers give the caller the columns at opposite ends of their rows: in a
+    row-major W a share of the columns is a strided read, and two layers' shares at opposite ends
+    of their rows share fewer of a core's cache sets (on the 784-512-256 layers each side's two
+    halves read ~5-10 % faster so)."""
+    width = W.shape[1]
+    mine, theirs = (slice(0, c), slice(c, width)) if first else (slice(width - c, width), slice(0, width - c))
+    return (c, W[:, mine], None if b is None else b[mine], out[:, mine], W[:, theirs],
+            None if b is None else b[theirs], theirs)
+
+
+def first_split(halves: tuple) -> int:
+    """The index of the split nearest to CALLER_SHARE of the columns (a plan's first choice)."""
+    width = halves[0][1].shape[1] + halves[0][4].shape[1]
+    return min(range(len(halves)), key=lambda s: abs(halves[s][0] - width * CALLER_SHARE))
 
 
 def _plain_arrays(m: Any, dtype: np.dtype) -> bool:

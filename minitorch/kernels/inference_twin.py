@@ -21,23 +21,26 @@ from minitorch.kernels import twin_session
 from minitorch.kernels.twin_session import REQ, STOP
 
 # control block (int64): the job posted, the live session's id, a stop request, the job the twin
-# has taken, then per cut layer the job whose half the twin wrote (TWIN + i) and the caller
-# wrote (CALLER + i)
-TAKEN, TWIN, CALLER, MAX_CUT = 3, 8, 40, 32
+# has taken, then per cut layer the job whose half the twin wrote (TWIN + i), the caller wrote
+# (CALLER + i), and the split the layer's halves use (SPLIT + i: an index into its column counts;
+# the caller changes it only while the twin has no job, after a call whose halves it all read)
+TAKEN, TWIN, CALLER, SPLIT, MAX_CUT = 3, 8, 40, 72, 32
 
 
 def serve(ctrl_array: np.ndarray, session: int, seen: int, parent: int, idle: float, cpu: int,
           x: np.ndarray, *layers: Any) -> None:
     """The twin's session (``twin_session.serve``): take each job posted in the control block,
     compute the twin's half of every cut layer, return after ``idle`` seconds without a job or when
-    asked to stop. Before the first job, one pass over this half of the weights maps its pages here
-    and brings its values into this core's cache."""
+    asked to stop. ``layers``: per cut layer W, b, h, per split the twin's columns (start, stop) (a
+    list; the split in use is the control block's SPLIT word), relu. Before the first job, one pass over this
+    half of the weights maps its pages here and brings its values into this core's cache."""
     ctrl = memoryview(ctrl_array)
-    cut = [(W[:, c:], None if b is None else b[c:], out[:, c:], out, relu)
-           for W, b, out, c, relu in (layers[i:i + 5] for i in range(0, len(layers), 5))]
+    cut = [(tuple((W[:, i:j], None if b is None else b[i:j], out[:, i:j]) for i, j in spans), out, relu)
+           for W, b, out, spans, relu in (layers[n:n + 5] for n in range(0, len(layers), 5))]
 
     def warm() -> None:
-        for Wb, *_ in cut:
+        for i, (halves, *_) in enumerate(cut):
+            Wb = halves[ctrl[SPLIT + i]][0]
             np.zeros((1, Wb.shape[0]), Wb.dtype) @ Wb
 
     zero = np.zeros((), x.dtype)
@@ -58,7 +61,8 @@ def _job(ctrl: memoryview, k: int, x: np.ndarray, cut: list, idle: float, zero: 
     NumPy raises or warns as the plain chain's would (under the caller's ``np.errstate`` and
     warning filters; a warning here would only reach the twin's stderr, or its filters)."""
     h = x
-    for i, (Wb, bb, ob, out, relu) in enumerate(cut):
+    for i, (halves, out, relu) in enumerate(cut):
+        Wb, bb, ob = halves[ctrl[SPLIT + i]]
         if i:
             start, spins = time.monotonic(), 0
             while ctrl[CALLER + i - 1] != k:
