@@ -9,11 +9,15 @@ fit one core's 2 MB L2. Here the chain's first layers with a weight of ``SPLIT_B
 "cut" layers, ``MIN_SPLIT_BYTES`` in all at least) are cut by columns: the caller computes
 ``h[:, :c] = relu?(h_prev @ W[:, :c] + b[:c])`` while the kernels' twin (``kernels/twin.py``, a
 forked process on the other core) computes ``h[:, c:]`` from ``W[:, c:]``, each writing its half of
-h into shared memory; the layers after the cut ones run in the caller. The caller's share of the
-columns (``CALLER_SHARE``, 3/8) is the smaller: a call posts its job before checking its plan, so
-the twin starts its part while the caller checks (``_posted_first``). Saves, per call, over half of
-the weight reads on the caller's core (each core's part stays in its own L2 from call to call),
-and the children's Python calls (one loop instead of a call per child).
+h into shared memory (in the second cut layer, the fourth, ... the caller takes the last columns:
+``inference_plan._half``); the layers after the cut ones run in the caller. The caller's share of
+the columns starts at ``CALLER_SHARE`` (3/8, the smaller: a call posts its job before checking its
+plan, so the twin starts its part while the caller checks, ``_posted_first``) and then follows
+the two sides' speeds on this machine, in this process and under this load: every ``TALLY``
+shared calls a cut layer's split moves a vector block of columns towards the side that finished
+its half later (``_balance``). Saves, per call, over half of the weight reads on the caller's core
+(each core's part stays in its own L2 from call to call), and the children's Python calls (one
+loop instead of a call per child).
 Each element of h sums the same products as ``h_prev @ W``, but the BLAS picks its blocking of a
 matrix-vector product by the width of the matrix it is given, so a column of a half may add them in
 another order than the same column of the whole: equal to the plain chain up to float rounding
