@@ -152,33 +152,39 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
         W, b = m.W.data, (m.b.data if m.b is not None else None)
         if i < n_cut:
             out = twin.empty((1, W.shape[1]), dtype)
-            cut.append((W, b, r, out, tuple(_half(W, b, out, c, first=len(cut) % 2 == 0)
-                                             for c in splits(W.shape[1]))))
+            first = len(cut) % 2 == 0
+            points = splits(W.shape[1], first)
+            cut.append((W, b, r, out, tuple(_half(W, b, out, point, first) for point in points)))
         else:
             rest.append((W, b, r))
     return _Plan(model, children, tuple(params), tuple(arrays), cut, rest, dtype, x.shape[1], collected)
 
 
-def splits(width: int) -> list[int]:
-    """The caller's column counts a cut layer of ``width`` columns may use: whole vector blocks
-    (``BLOCK`` columns) from SHARES[0] to SHARES[1] of the width, at least one block each side
-    (for a width that is not whole blocks, the twin's columns of a layer whose caller takes the
-    last ones begin inside a block: a split the BLAS may add up otherwise, within float rounding)."""
-    low = max(BLOCK, -(-int(width * SHARES[0]) // BLOCK) * BLOCK)
-    high = min(width - BLOCK, int(width * SHARES[1]) // BLOCK * BLOCK)
-    return list(range(low, max(low, high) + 1, BLOCK))
+def splits(width: int, first: bool) -> list[int]:
+    """The columns where a cut layer of ``width`` columns may be split, ordered from the caller's
+    fewest columns to its most (it has the columns before the split with ``first``, else those
+    after): whole vector blocks (``BLOCK`` columns) from the start, at least one each side, the
+    caller's share from SHARES[0] to SHARES[1] of the width."""
+    low, high = int(width * SHARES[0]), int(width * SHARES[1])
+    if not first:
+        low, high = width - high, width - low
+    low = max(BLOCK, -(-low // BLOCK) * BLOCK)
+    high = max(low, min((width - 1) // BLOCK * BLOCK, high // BLOCK * BLOCK))
+    points = list(range(low, high + 1, BLOCK))
+    return points if first else points[::-1]
 
 
-def _half(W: np.ndarray, b: np.ndarray | None, out: np.ndarray, c: int, first: bool) -> tuple:
-    """One split of a cut layer, the caller's c columns (its first c, or with ``first`` False its
-    last c): (c, the caller's W, b and h columns, the twin's W and b columns and its slice of h).
+def _half(W: np.ndarray, b: np.ndarray | None, out: np.ndarray, point: int, first: bool) -> tuple:
+    """A cut layer split at column ``point``, the caller's columns those before it (``first``) or
+    those after: (the caller's column count, its W, b and h columns, the twin's W and b columns
+    and its slice of h).
     Consecutive cut layers give the caller the columns at opposite ends of their rows: in a
     row-major W a share of the columns is a strided read, and two layers' shares at opposite ends
     of their rows share fewer of a core's cache sets (on the 784-512-256 layers each side's two
     halves read ~5-10 % faster so)."""
     width = W.shape[1]
-    mine, theirs = (slice(0, c), slice(c, width)) if first else (slice(width - c, width), slice(0, width - c))
-    return (c, W[:, mine], None if b is None else b[mine], out[:, mine], W[:, theirs],
+    mine, theirs = (slice(0, point), slice(point, width)) if first else (slice(point, width), slice(0, point))
+    return (mine.stop - mine.start, W[:, mine], None if b is None else b[mine], out[:, mine], W[:, theirs],
             None if b is None else b[theirs], theirs)
 
 
