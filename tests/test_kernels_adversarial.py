@@ -1472,18 +1472,34 @@ def test_infer_split_moves_towards_the_later_half(infer_twin, monkeypatch):
 
 
 def test_infer_split_stays_after_a_call_the_twin_missed(infer_twin, monkeypatch):
-    """A call whose twin's half was not read (the twin late) leaves the splits and the tally as
-    they were: the twin may still be writing that job's half, so its columns must not move."""
+    """A call whose twin's half was not read (here the twin is stopped, SIGSTOP, perhaps inside a
+    job) leaves the splits and the tally as they were: the twin may still write that job's half
+    once it runs again, so the columns must not move. Once it runs, every answer is the plain
+    chain's (bitwise) and the splits move again."""
+    import signal
+
     model, x = _infer_mlp()
     expected = _infer_plain(model, x)
     infer_twin.served(model, x)
     plan = infer_twin._plans[id(model)]
-    choice = list(plan.choice)
+    _force_split(infer_twin, plan, [3, 3])
     plan.tally, plan.early[:] = infer_twin.TALLY - 1, [infer_twin.TALLY, 0]  # the next shared call moves
-    monkeypatch.setattr(infer_twin, "_wait", lambda *args: False)
+    monkeypatch.setattr(infer_twin, "WAIT_S", 0.005)
+    monkeypatch.setattr(infer_twin, "TAKE_S", 0.005)
     monkeypatch.setattr(infer_twin, "MISSES", 10**9)  # no spell alone: every call tries the twin
-    for _ in range(3):
-        with mt.no_grad():
-            got = model(x)
-        np.testing.assert_array_equal(got, expected)
-    assert plan.choice == choice and plan.tally == infer_twin.TALLY - 1
+    pid = twin._state["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(3):
+            with mt.no_grad():
+                got = model(x)
+            np.testing.assert_array_equal(got, expected)
+        assert plan.choice == [3, 3] and plan.tally == infer_twin.TALLY - 1
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    monkeypatch.setattr(infer_twin, "WAIT_S", 5.0)
+    monkeypatch.setattr(infer_twin, "TAKE_S", 5.0)
+    np.testing.assert_array_equal(infer_twin.served(model, x), expected)
+    assert plan.choice == [2, 4]
+    for _ in range(3 * infer_twin.TALLY):
+        np.testing.assert_array_equal(infer_twin.served(model, x), expected)
