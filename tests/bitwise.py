@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def assert_bitwise(got, expected, name: str = "array") -> None:
+def assert_bitwise(got, expected, err_msg: str = "") -> None:
     """got and expected have the same dtype, shape and bytes (so the same sign of every zero and the
     same NaN payloads); the error names the first element that differs and both values."""
+    name = err_msg or "array"
     got, expected = np.asarray(got), np.asarray(expected)
     assert got.dtype == expected.dtype, f"{name}: dtype {got.dtype} != {expected.dtype}"
     assert got.shape == expected.shape, f"{name}: shape {got.shape} != {expected.shape}"
