@@ -76,3 +76,48 @@ def test_every_module_lock_is_free_in_a_child_forked_while_another_thread_held_i
         leave.set()
         holder.join()
     assert not stuck, f"held in a forked child (give each an os.register_at_fork reset): {', '.join(stuck)}"
+
+
+# Module-level state that belongs to a thread of the parent (its save in progress, its worker or
+# maker thread, the arrays it was handing out): a forked child has none of those threads, so its
+# at-fork handler must start it afresh, or the child keeps (and acts on) the parent's entries forever.
+# (module, global): the container must be empty in a child forked while it held an entry.
+FORK_CLEARED = [
+    ("minitorch.model_files.format", "_in_progress"),  # the sweep would never remove those files
+    ("minitorch.kernels.pool", "_POOL"),
+    ("minitorch.kernels.zeros", "_ready"),
+    ("minitorch.kernels.zeros", "_thread"),
+    ("minitorch.kernels.parallel", "_queues"),
+]
+
+
+def _add_entry(container: object) -> object:
+    """A sentinel entry put into a set, dict or list; returned to take it out again."""
+    sentinel = object()
+    if isinstance(container, set):
+        container.add(sentinel)
+    elif isinstance(container, dict):
+        container[sentinel] = []
+    else:
+        container.append(sentinel)
+    return sentinel
+
+
+def _remove_entry(container: object, sentinel: object) -> None:
+    if isinstance(container, dict):
+        container.pop(sentinel, None)
+    elif sentinel in container:
+        container.remove(sentinel)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+@pytest.mark.parametrize("module_name, key", FORK_CLEARED, ids=[f"{m}.{k}" for m, k in FORK_CLEARED])
+def test_thread_owned_state_is_empty_in_a_forked_child(module_name, key):
+    module = importlib.import_module(module_name)
+    container = getattr(module, key)
+    sentinel = _add_entry(container)
+    try:
+        reply, code = child_answer(lambda: len(getattr(module, key)) == 0, timeout=10.0)
+    finally:
+        _remove_entry(container, sentinel)
+    assert reply == b"1", f"{module_name}.{key} kept the parent's entries in a forked child (exit {code})"
