@@ -99,7 +99,7 @@ LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute
         ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
         bias="bias", torch_only={"groups": 1, "padding_mode": "zeros"},
     ),
-    MaxPool2d: _Layer((*_POOL, "ceil_mode"), torch_only={"dilation": 1, "return_indices": False}),
+    MaxPool2d: _Layer((*_POOL, "dilation", "return_indices", "ceil_mode")),
     AvgPool2d: _Layer((*_POOL, "ceil_mode", "count_include_pad", "divisor_override")),
     AdaptiveAvgPool2d: _Layer(("output_size",)),
     OutProjection: _Layer(),  # attention's out_proj: torch's (out, in) layout and names already

@@ -132,6 +132,10 @@ POOLING_CASES = [
     Case("AvgPool2d-ceil-exclude-pad",
          lambda: mt.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), (2, 2, 6, 5)),
     Case("AvgPool2d-divisor-override", lambda: mt.AvgPool2d(2, padding=1, divisor_override=3), (2, 2, 4, 3)),
+    # dilation, with padding and ceil_mode (their output sizes use the dilated span)
+    Case("MaxPool2d-dilation", lambda: mt.MaxPool2d(2, stride=1, dilation=2), (2, 2, 5, 4)),
+    Case("MaxPool2d-dilation-pad-ceil",
+         lambda: mt.MaxPool2d((3, 2), stride=2, padding=1, dilation=(2, 3), ceil_mode=True), (1, 2, 6, 7)),
 ]
 
 # one image without its batch axis, (C, H, W) in, (C', OH, OW) out, as torch (issue 15); the ONNX

@@ -95,7 +95,8 @@ def _conv2d(m: mt.Conv2d) -> torch.nn.Module:
 
 @twin(mt.MaxPool2d)
 def _maxpool2d(m: mt.MaxPool2d) -> torch.nn.Module:
-    return torch.nn.MaxPool2d(m.kernel_size, stride=m.stride, padding=m.padding, ceil_mode=m.ceil_mode)
+    return torch.nn.MaxPool2d(m.kernel_size, stride=m.stride, padding=m.padding, dilation=m.dilation,
+                              ceil_mode=m.ceil_mode)
 
 
 @twin(mt.AvgPool2d)

@@ -300,7 +300,16 @@ def _pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     attrs = {"kernel_shape": list(_pair(m.kernel_size)), "strides": list(_pair(m.stride)),
              "pads": [top, left, bottom, right]}
     if type(m).__name__ == "MaxPool2d":
-        return g.op("MaxPool", [x], "max_pool", **attrs)
+        if m.return_indices:  # ONNX's Indices count across N and C too, and a graph output is one array
+            raise TypeError("onnx.export: MaxPool2d(return_indices=True) has no ONNX form here (its output "
+                            "is a tuple); export the model with return_indices=False")
+        kh, kw = _pair(m.kernel_size)
+        if max(top, bottom) >= kh or max(left, right) >= kw:  # ONNX Runtime wants pads < kernel: a
+            # dilated window's ceil_mode overhang can be wider, so the padding is a Pad node of -inf
+            pads = g.const([0, 0, top, left, 0, 0, bottom, right], "max_pool_pads", np.int64)
+            x = g.op("Pad", [x, pads, g.const(-np.inf, "max_pool_pad_value")], "max_pool_pad")
+            attrs["pads"] = [0, 0, 0, 0]
+        return g.op("MaxPool", [x], "max_pool", dilations=list(m.dilation), **attrs)
     if not m.count_include_pad and m.divisor_override is None:  # the overhang is padding: not counted
         return g.op("AveragePool", [x], "avg_pool", count_include_pad=0, **attrs)
     mean = g.op("AveragePool", [x], "avg_pool", count_include_pad=1, **attrs)  # sum / (kh*kw)

@@ -1,0 +1,165 @@
+"""MaxPool2d's dilation and return_indices, as torch.nn.MaxPool2d: output sizes (with padding and
+ceil_mode), outputs, indices (int64, into the unpadded H x W plane) and dx over a hypothesis grid,
+float64 gradchecks of every element, and how the tuple output goes through backward, Sequential,
+model files, interop and ONNX export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minitorch as mt
+
+
+@st.composite
+def max_pools(draw):
+    """(keyword arguments, input shape): any kernel, stride, padding <= kernel // 2, dilation,
+    ceil_mode, return_indices, batched or not; sizes from below the dilated span upwards."""
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    kwargs = {"kernel_size": (kh, kw), "stride": (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+              "padding": (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))),
+              "dilation": (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+              "ceil_mode": draw(st.booleans()), "return_indices": draw(st.booleans())}
+    batch = () if draw(st.booleans()) else (draw(st.integers(1, 2)),)
+    return kwargs, (*batch, draw(st.integers(1, 2)), draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+
+
+def _both(out):
+    return out if isinstance(out, tuple) else (out, None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=max_pools(), seed=st.integers(0, 2**16))
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])  # dx: sums of overlaps
+def test_dilation_and_indices_match_torch(case, seed, dtype, tol):
+    kwargs, shape = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    x_t = torch.tensor(x, requires_grad=True)
+    try:
+        out_t = torch.nn.MaxPool2d(**kwargs)(x_t)
+    except RuntimeError:  # no window fits (torch: "Output size is too small"): ours refuses too
+        with pytest.raises(ValueError, match="MaxPool2d"):
+            mt.MaxPool2d(**kwargs)(x)
+        return
+    pool = mt.MaxPool2d(**kwargs)
+    out = pool(x)
+    (y, indices), (y_t, indices_t) = _both(out), _both(out_t)
+    assert isinstance(out, tuple) == kwargs["return_indices"]
+    assert y.dtype == dtype and y.shape == tuple(y_t.shape)
+    np.testing.assert_array_equal(y, y_t.detach().numpy())  # a maximum is exact
+    if indices is not None:
+        assert indices.dtype == np.int64
+        np.testing.assert_array_equal(indices, indices_t.numpy())
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = pool.backward((dy, None) if indices is not None and seed % 2 else dy)
+    if np.isneginf(y_t.detach().numpy()).any():
+        return  # a window of padding only: torch adds its gradient at its index, which can be a real pixel
+    y_t.backward(torch.tensor(dy))
+    assert dx.dtype == dtype
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=tol, atol=tol)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=max_pools(), seed=st.integers(0, 2**16))
+def test_dilation_and_indices_gradcheck(case, seed):
+    kwargs, shape = case
+    pool = mt.MaxPool2d(**kwargs)
+    x = np.random.default_rng(seed).standard_normal(shape)
+    try:
+        y, _ = _both(pool(x))
+    except ValueError:
+        return
+    if np.isneginf(y).any():
+        return  # a window of padding only: y = -inf, no finite difference (its dx is tested above)
+    assert mt.gradcheck(pool, x, atol=1e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True, "return_indices": True},
+    {"kernel_size": (2, 3), "dilation": (3, 1), "return_indices": True},
+])
+def test_gradcheck_of_every_element_float64(float64, kwargs):
+    x = np.random.default_rng(0).standard_normal((2, 2, 7, 8))
+    assert mt.gradcheck(mt.MaxPool2d(**kwargs), x)
+
+
+def test_the_docstring_indices_formula_and_a_window_of_padding_only():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    y, indices = mt.MaxPool2d(2, dilation=2, return_indices=True)(x)
+    np.testing.assert_array_equal(y, [[[[10.0]]]])  # taps (0, 0), (0, 2), (2, 0), (2, 2)
+    np.testing.assert_array_equal(indices, [[[[10]]]])
+    pool = mt.MaxPool2d((1, 2), stride=1, padding=(0, 1), dilation=(1, 2), return_indices=True)
+    y, indices = pool(np.array([[[[0.5]]]]))  # taps at columns -1 and 1: both padding
+    assert np.isneginf(y).all() and indices.tolist() == [[[[1]]]]  # torch's index
+    np.testing.assert_array_equal(pool.backward(np.ones_like(y)), [[[[0.0]]]])  # no gradient
+
+
+def test_backward_takes_dy_for_y_alone():
+    pool = mt.MaxPool2d(2, return_indices=True)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    y, indices = pool(x)
+    dy = np.random.default_rng(1).standard_normal(y.shape)
+    dx = pool.backward(dy)
+    pool(x)
+    np.testing.assert_array_equal(pool.backward((dy, None)), dx)
+    pool(x)
+    np.testing.assert_array_equal(pool.backward((None, None)), np.zeros_like(x))
+    for bad in ((dy, indices), (dy,), (dy, None, None)):
+        pool(x)
+        with pytest.raises(ValueError, match=r"MaxPool2d\.backward: expected dy, or \(dy, None\)"):
+            pool.backward(bad)
+    plain = mt.MaxPool2d(2)
+    plain(x)
+    with pytest.raises(ValueError, match=r"MaxPool2d\.backward: expected dy, got a tuple"):
+        plain.backward((dy, None))
+
+
+def test_in_a_sequential_the_tuple_goes_on_as_in_torch():
+    x = np.random.default_rng(0).standard_normal((2, 1, 4, 4))
+    model = mt.Sequential(mt.Conv2d(1, 2, 1), mt.MaxPool2d(2, return_indices=True))
+    y, indices = model(x)
+    assert indices.shape == y.shape == (2, 2, 2, 2)
+    assert model.backward(np.ones_like(y)).shape == x.shape
+    with pytest.raises(ValueError, match=r"Conv2d\(in_channels=1\): expected input"):
+        mt.Sequential(mt.MaxPool2d(2, return_indices=True), mt.Conv2d(1, 2, 1))(x)
+
+
+def test_arguments_in_torchs_order_and_checked():
+    pool = mt.MaxPool2d(3, 2, 1, 2, True, True)  # torch: ..., padding, dilation, return_indices, ceil_mode
+    assert (pool.dilation, pool.return_indices, pool.ceil_mode) == ((2, 2), True, True)
+    assert "dilation=(2, 2), return_indices=True, ceil_mode=True" in repr(pool)
+    with pytest.raises(ValueError, match="MaxPool2d: dilation must be an int >= 1"):
+        mt.MaxPool2d(2, dilation=0)
+    with pytest.raises(ValueError, match="MaxPool2d: return_indices must be True or False"):
+        mt.MaxPool2d(2, return_indices=1)
+
+
+def test_model_files_interop_and_onnx_keep_or_refuse_the_options(tmp_path):
+    pool = mt.MaxPool2d((3, 2), stride=2, padding=1, dilation=(2, 1), return_indices=True, ceil_mode=True)
+    x = np.random.default_rng(0).standard_normal((2, 2, 7, 6))
+    mt.save_model(pool, tmp_path / "pool.npz")
+    again = mt.load_model(tmp_path / "pool.npz")
+    for a, b in zip(pool(x), again(x), strict=True):
+        np.testing.assert_array_equal(a, b)
+    t = mt.interop.to_torch(pool)
+    assert (t.dilation, t.return_indices, t.ceil_mode) == ((2, 1), True, True)
+    for a, b in zip(pool(x), t(torch.from_numpy(x)), strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
+    back = mt.interop.from_torch(torch.nn.MaxPool2d(3, dilation=2, return_indices=True))
+    assert (back.dilation, back.return_indices) == ((2, 2), True)
+    with pytest.raises(TypeError, match=r"MaxPool2d\(return_indices=True\) has no ONNX form"):
+        mt.onnx.export(pool, tmp_path / "pool.onnx", input_shape=(2, 2, 7, 6))
+
+
+@pytest.mark.parametrize("k, s, p, size", [(2, 2, 0, 1), (3, 2, 1, 1), (2, 3, 0, 1), (3, 2, 0, 2)])
+@pytest.mark.parametrize("name", ["MaxPool2d", "AvgPool2d"])
+def test_ceil_mode_window_past_an_input_smaller_than_the_kernel(name, k, s, p, size):
+    """torch's ceil_mode counts a window that starts inside the input and hangs past it, also when
+    the input is smaller than the kernel (before, ours refused it: no window fits)."""
+    x = np.random.default_rng(0).standard_normal((1, 2, size, size))
+    expected = getattr(torch.nn, name)(k, s, p, ceil_mode=True)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(getattr(mt, name)(k, s, p, ceil_mode=True)(x), expected, rtol=1e-15)
