@@ -121,7 +121,7 @@ LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute
     ),
     Upsample: _Layer(("size", "scale_factor", "mode", "align_corners"),
                      torch_only={"recompute_scale_factor": None}),
-    AdaptiveMaxPool2d: _Layer(("output_size",), torch_only={"return_indices": False}),
+    AdaptiveMaxPool2d: _Layer(("output_size", "return_indices")),
     Unflatten: _Layer(("dim", "unflattened_size")),
 }
 # sequences: same names, shapes and layouts in both libraries (weight_ih_l0, ... as torch)

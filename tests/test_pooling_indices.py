@@ -163,3 +163,38 @@ def test_ceil_mode_window_past_an_input_smaller_than_the_kernel(name, k, s, p, s
     x = np.random.default_rng(0).standard_normal((1, 2, size, size))
     expected = getattr(torch.nn, name)(k, s, p, ceil_mode=True)(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(getattr(mt, name)(k, s, p, ceil_mode=True)(x), expected, rtol=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(oh=st.integers(1, 5), ow=st.one_of(st.none(), st.integers(1, 5)), h=st.integers(1, 8),
+       w=st.integers(1, 8), batched=st.booleans(), seed=st.integers(0, 2**16))
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_adaptive_max_pool_indices_match_torch(oh, ow, h, w, batched, seed, dtype, tol):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, h, w) if batched else (3, h, w)).astype(dtype)
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t, indices_t = torch.nn.AdaptiveMaxPool2d((oh, ow), return_indices=True)(x_t)
+    pool = mt.AdaptiveMaxPool2d((oh, ow), return_indices=True)
+    y, indices = pool(x)
+    np.testing.assert_array_equal(y, y_t.detach().numpy())
+    assert indices.dtype == np.int64
+    np.testing.assert_array_equal(indices, indices_t.numpy())
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    y_t.backward(torch.tensor(dy))
+    dx = pool.backward((dy, None) if seed % 2 else dy)
+    assert dx.dtype == dtype
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_adaptive_max_pool_indices_gradcheck_and_conversions(float64, tmp_path):
+    pool = mt.AdaptiveMaxPool2d((3, 2), return_indices=True)
+    x = np.random.default_rng(0).standard_normal((2, 2, 5, 5))
+    assert mt.gradcheck(pool, x)
+    t = mt.interop.to_torch(pool)
+    assert t.return_indices
+    np.testing.assert_array_equal(pool(x)[1], t(torch.from_numpy(x))[1].numpy())
+    assert mt.interop.from_torch(torch.nn.AdaptiveMaxPool2d(2, return_indices=True)).return_indices
+    mt.save_model(pool, tmp_path / "pool.npz")
+    assert mt.load_model(tmp_path / "pool.npz").return_indices
+    with pytest.raises(TypeError, match=r"AdaptiveMaxPool2d\(return_indices=True\) has no ONNX form"):
+        mt.onnx.export(pool, tmp_path / "pool.onnx", input_shape=(2, 2, 5, 5))

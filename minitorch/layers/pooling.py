@@ -138,25 +138,14 @@ class MaxPool2d(_Pool2d):
 
     def backward(self, dy: np.ndarray | tuple[np.ndarray | None, None]) -> np.ndarray:
         t = self._cached(self._argmax)
-        dy = self._check_dy(self._dy_of_y(dy, t.shape), t.shape)
+        y_shape = t.shape[1:] if self._unbatched else t.shape
+        dy = self._check_dy(grad_of_y(dy, self.return_indices, "MaxPool2d", y_shape, self._dtype), t.shape)
         # w.r.t. input
         dxp = np.zeros(self._xp_shape, dtype=dy.dtype)
         for i, j, rows, cols in self._taps(self._xp_shape[2:]):
             dxp[:, :, rows, cols] += np.where(t == i * self.kernel_size[1] + j, dy, 0)
         dx = _unpad(dxp, self._xpads)
         return dx[0] if self._unbatched else dx
-
-    def _dy_of_y(self, grad: object, y_shape: tuple[int, ...]) -> object:
-        """The gradient of y from backward's argument: dy, or (dy, None) with return_indices=True."""
-        if not isinstance(grad, (tuple, list)):
-            return grad  # a bare array is the gradient of the first output (CONTRACT 4)
-        if not self.return_indices or len(grad) != 2 or grad[1] is not None:
-            expected = "dy, or (dy, None) (the indices get no gradient)" if self.return_indices else "dy"
-            raise ValueError(f"MaxPool2d.backward: expected {expected}, got a {type(grad).__name__} "
-                             f"of {len(grad)} items")
-        if grad[0] is None:  # no gradient for y: zeros
-            return np.zeros(y_shape[1:] if self._unbatched else y_shape, dtype=self._dtype)
-        return grad[0]
 
     def _flat_indices(self, t: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
         """indices (N, C, OH, OW) int64: tap t's place in the unpadded H x W plane (see the docstring)."""
@@ -345,6 +334,19 @@ def _batched(x: np.ndarray, who: str) -> tuple[np.ndarray, bool]:
     if x.ndim not in (3, 4):
         raise ValueError(f"{who}: expected input (N, C, H, W) or unbatched (C, H, W), got {x.shape}")
     return (x[None], True) if x.ndim == 3 else (x, False)
+
+
+def grad_of_y(grad: object, return_indices: bool, who: str, y_shape: tuple[int, ...],
+              dtype: np.dtype) -> object:
+    """The gradient of y from a max pool's backward argument: dy, or (dy, None) with return_indices
+    (the indices are integers: no gradient; dy None: zeros of y's shape)."""
+    if not isinstance(grad, (tuple, list)):
+        return grad  # a bare array is the gradient of the first output (CONTRACT 4)
+    if not return_indices or len(grad) != 2 or grad[1] is not None:
+        expected = "dy, or (dy, None) (the indices get no gradient)" if return_indices else "dy"
+        got = f"a {type(grad).__name__} of {len(grad)} items"
+        raise ValueError(f"{who}.backward: expected {expected}, got {got}")
+    return np.zeros(y_shape, dtype=dtype) if grad[0] is None else grad[0]
 
 
 def _first_inside(starts: np.ndarray, step: int) -> np.ndarray:
