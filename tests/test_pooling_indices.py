@@ -198,3 +198,63 @@ def test_adaptive_max_pool_indices_gradcheck_and_conversions(float64, tmp_path):
     assert mt.load_model(tmp_path / "pool.npz").return_indices
     with pytest.raises(TypeError, match=r"AdaptiveMaxPool2d\(return_indices=True\) has no ONNX form"):
         mt.onnx.export(pool, tmp_path / "pool.onnx", input_shape=(2, 2, 5, 5))
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=max_pools(), seed=st.integers(0, 2**16), give_size=st.booleans())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_max_unpool_matches_torch(case, seed, give_size, dtype):
+    """MaxPool2d's output and indices unpooled, as torch: with output_size (the pooled input's size) or
+    the default size when the indices fit it; dx gathers dy at the indices (repeats included)."""
+    kwargs, shape = case
+    kwargs = {**kwargs, "dilation": 1, "return_indices": True}  # torch's unpool knows no dilation
+    rng = np.random.default_rng(seed)
+    image = rng.standard_normal(shape)
+    try:
+        y, indices = mt.MaxPool2d(**kwargs)(image)
+    except ValueError:
+        return
+    k, s, p = kwargs["kernel_size"], kwargs["stride"], kwargs["padding"]
+    x = rng.standard_normal(y.shape).astype(dtype)
+    unpool, unpool_t = mt.MaxUnpool2d(k, s, p), torch.nn.MaxUnpool2d(k, s, p)
+    size = shape[-2:] if give_size else None
+    x_t = torch.tensor(x, requires_grad=True)
+    try:
+        z_t = unpool_t(x_t, torch.from_numpy(indices), output_size=size)
+    except (RuntimeError, ValueError):  # output_size out of torch's range, or an index past the default size
+        with pytest.raises(ValueError, match="MaxUnpool2d"):
+            unpool(x, indices, output_size=size)
+        return
+    if z_t.numel() == 0:  # torch drops the values into an empty output: ours refuses it
+        with pytest.raises(ValueError, match="MaxUnpool2d: the output would be"):
+            unpool(x, indices, output_size=size)
+        return
+    z = unpool(x, indices, output_size=size)
+    assert z.dtype == dtype
+    N, C = z.shape[:2] if z.ndim == 4 else (1, z.shape[0])
+    plane = z.shape[-2] * z.shape[-1]
+    counts = np.stack([np.bincount(i.ravel(), minlength=plane) for i in indices.reshape(N * C, -1)])
+    once = (counts <= 1).reshape(z.shape)  # a repeated index: torch documents no winner
+    np.testing.assert_array_equal(z[once], z_t.detach().numpy()[once])
+    dz = rng.standard_normal(z.shape).astype(dtype)
+    z_t.backward(torch.tensor(dz))
+    dx, d_indices = unpool.backward(dz)
+    assert d_indices is None and dx.dtype == dtype
+    np.testing.assert_array_equal(dx, x_t.grad.numpy())
+
+
+def test_max_unpool_refuses_what_torch_refuses():
+    unpool = mt.MaxUnpool2d(2)
+    x = np.ones((1, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"MaxUnpool2d: index 16 is outside the output plane 4x4"):
+        unpool(x, np.array([[[[0, 1], [2, 16]]]]))
+    with pytest.raises(ValueError, match=r"MaxUnpool2d: index -1 is outside"):
+        unpool(x, np.array([[[[0, 1], [2, -1]]]]))
+    with pytest.raises(ValueError, match=r"invalid output_size \(6, 4\) \(dim 0 must be between 2"):
+        unpool(x, np.zeros((1, 1, 2, 2), np.int64), output_size=(6, 4))
+    with pytest.raises(TypeError, match="MaxUnpool2d: indices must be integers"):
+        unpool(x, np.zeros((1, 1, 2, 2)))
+    with pytest.raises(ValueError, match=r"MaxUnpool2d: indices must have the input's shape \(1, 1, 2, 2\)"):
+        unpool(x, np.zeros((1, 1, 2), np.int64))
+    np.testing.assert_array_equal(unpool(x, np.arange(4).reshape(1, 1, 2, 2), output_size=(1, 1, 3, 5))[0, 0],
+                                  [[1, 1, 1, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]])

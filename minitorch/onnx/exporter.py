@@ -42,6 +42,7 @@ from minitorch.layers import (
 from minitorch.layers.attention import MultiheadAttention
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.embedding import Embedding
+from minitorch.layers.max_unpool import MaxUnpool2d
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
@@ -84,7 +85,7 @@ EMITTERS: dict[type[Module], Emitter] = {}  # keyed by class: a subclass may com
 NOT_EXPORTABLE: dict[type[Module], str] = {}
 # sequences: the exporter takes one floating input and gives one output
 NOT_EXPORTABLE.update({cls: "integer ids or several inputs / tuple outputs" for cls in (
-    Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell)})
+    Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, MaxUnpool2d)})
 NOT_EXPORTABLE.update({cls: "attention's ONNX form is not written yet (issue 14 left it out)"
                        for cls in (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder)})
 
