@@ -1,11 +1,14 @@
 """The fast room (minitorch/kernels) computes what the plain formulas compute.
 
-Every module case (tests/cases.py), every loss case (tests/test_losses.py) and every optimizer
-trajectory (tests/trajectories.py) runs twice, kernels on and off, in float32 and float64:
-  - layers and losses: bitwise equal (output, loss, input gradient, every parameter gradient);
-    their kernels only skip arrays and passes, never reorder a float operation; except the
-    layers in REORDERS_SUMS (Conv2d's channels-last product), equal within rtol 1e-5, atol 1e-6
-    (float32) and rtol 1e-12, atol 1e-13 (float64);
+Every module case (tests/cases.py: MODULE_CASES and INPUT_CASES), every loss case
+(tests/test_losses.py) and every optimizer trajectory (tests/trajectories.py) runs twice, kernels on
+and off, in float32 and float64:
+  - layers and losses: bitwise equal (output, loss, input gradient, every parameter gradient),
+    compared as bytes (``bitwise.assert_bitwise``: the sign of every zero too, signed zeros in the
+    inputs and upstream gradients); their kernels only skip arrays and passes, never reorder a
+    float operation; except the layers in REORDERS_SUMS (Conv2d's channels-last product) and the
+    LSTM kernels (ROUNDS_DIFFERENTLY), equal within rtol 1e-5, atol 1e-6 (float32) and rtol 1e-12,
+    atol 1e-13 (float64);
   - optimizers: parameters and state after 20 steps within rtol 2e-5, atol 2e-6 (float32) and
     rtol 1e-12, atol 1e-13 (float64), since an optimizer kernel may fuse or reorder the numbered
     lines and 20 float32 steps carry that rounding forward.
@@ -23,7 +26,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 from bitwise import assert_bitwise
-from cases import MODULE_CASES
+from cases import INPUT_CASES, MODULE_CASES
 from test_losses import LOSS_CASES, make_data
 from trajectories import CONFIG_IDS, CONFIGS, OPTIMIZERS, batches, groups, make_model
 
@@ -34,6 +37,8 @@ DTYPES = [np.float32, np.float64]
 # Layers whose kernel sums the same products in another order (a channels-last matrix product):
 # equal to the plain layer at float tolerance instead of bitwise.
 REORDERS_SUMS = {"Conv2d"}
+# the LSTM time-loop kernels (kernels/sequences.py): "same results to rounding"
+ROUNDS_DIFFERENTLY = REORDERS_SUMS | {"LSTM", "LSTMCell"}
 
 
 @contextmanager
@@ -87,6 +92,62 @@ def test_module_fast_equals_plain_bitwise(factory, shape, dtype):
             np.testing.assert_allclose(a, b, **tol)
         else:
             assert_bitwise(a, b)
+
+
+def _leaves(value):
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _leaves(v)]
+    return [] if value is None else [value]
+
+
+def _upstream(out, rng):
+    """A random gradient in the output's structure, signed zeros among it; None for integer outputs."""
+    if isinstance(out, tuple):
+        return tuple(_upstream(o, rng) for o in out)
+    if out is None or out.dtype.kind != "f":
+        return None
+    dy = rng.standard_normal(out.shape).astype(out.dtype)
+    dy.reshape(-1)[1::4] = -0.0
+    return dy
+
+
+def _input_module_run(factory, inputs, enabled):
+    with kernels(enabled):
+        mt.manual_seed(0)
+        module = factory()
+        out = module(*inputs)
+        grads = module.backward(_upstream(out, np.random.default_rng(1)))
+        return [*_leaves(out), *_leaves(grads), *(p.grad for p in module.parameters())]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("factory, make_inputs", [c[1:] for c in INPUT_CASES],
+                         ids=[c[0] for c in INPUT_CASES])
+def test_input_module_fast_equals_plain_bitwise(factory, make_inputs, dtype):
+    """The modules of several, integer or nested inputs and tuple outputs (embeddings, recurrent
+    layers, attention, max pooling's indices): kernels on and off give the same bytes."""
+    def cast(a):
+        if isinstance(a, tuple):
+            return tuple(cast(v) for v in a)
+        a = np.asarray(a)
+        if a.dtype.kind != "f":
+            return a
+        a = a.astype(dtype)
+        a.reshape(-1)[::5] = -0.0
+        return a
+
+    inputs = cast(make_inputs(np.random.default_rng(0)))
+    with default_dtype(dtype):
+        fast, plain = _input_module_run(factory, inputs, True), _input_module_run(factory, inputs, False)
+    assert len(fast) == len(plain)
+    rounds = ROUNDS_DIFFERENTLY.intersection(type(m).__name__ for m in factory().modules())
+    for i, (a, b) in enumerate(zip(fast, plain, strict=True)):
+        if rounds:
+            assert a.dtype == b.dtype
+            tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+            np.testing.assert_allclose(a, b, **tol, err_msg=f"array {i}")
+        else:
+            assert_bitwise(a, b, f"array {i}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
