@@ -67,6 +67,10 @@ Never a silent wrong answer:
   calls in a row the chain runs alone for a while (``COOLDOWN_S``: 1 ms, doubled at each such
   spell up to 50 ms, short again after ``GOOD`` shared calls in a row); a dead twin is noticed and
   not used again.
+- A cut layer's split (which columns each side computes) changes only after a call whose halves
+  the caller all read, when the twin has finished every job it took (``_balance``): no half is
+  written with one split and read with another, and a job no one reads writes only its own
+  split's columns, which the caller's next job (the same split) leaves to the twin.
 - A floating-point error (overflow, invalid, divide) in the twin's half is handed back: the caller
   computes that half, so ``np.errstate`` and warning filters act as on the plain chain.
 - A process forked from one whose weights were moved (``multiprocessing``, a user's fork) turns
@@ -271,8 +275,9 @@ def _post(plan: _Plan, x: np.ndarray) -> int:
 def _finish(plan: _Plan, x: np.ndarray, k: int, alone: bool) -> np.ndarray:
     """Job k's call: each cut layer's half here and the twin's half read once its flag says k
     (``alone``: all of it here), then the rest of the chain here."""
-    ctrl, zero, choice, early = plan.flags, plan.zero, plan.choice, plan.early  # (a 0-d zero: NumPy
-    h = x  # resolves no Python scalar per call)
+    # (plan.zero: a 0-d zero, so that NumPy resolves no Python scalar per call)
+    ctrl, zero, choice, early = plan.flags, plan.zero, plan.choice, plan.early
+    h = x
     for i, (W, b, relu, out, halves) in enumerate(plan.cut):
         if alone:
             h = _layer(h, W, b, relu, zero)
