@@ -38,7 +38,6 @@ from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import inference
 from minitorch.kernels.flat import grad_home
 from minitorch.kernels.inference_alone import zero_of
-from minitorch.kernels.pool import empty
 from minitorch.parameter import Parameter
 
 _hide = call_frames._hide
@@ -46,7 +45,6 @@ _hide = call_frames._hide
 # which keep big arrays in the pool and recycle their passes; this loop is for small models, where
 # the per-call Python work costs more than the arithmetic.
 SMALL_WEIGHT_BYTES = 65536
-LARGE_CHAINS = True
 Linear: Any = None  # the layer classes, named by the layers package (register_chain_layers)
 ReLU: Any = None
 _METHODS = ("forward", "backward", "backward_params", "backward_input")
@@ -99,20 +97,14 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
         return NotImplemented
     if not _grad_state.enabled:  # one row: kernels/inference.py (a large chain on both cores)
         return NotImplemented if outputs is not None else inference.chain_forward(model, x, Linear, ReLU)
-    fresh = False  # x is a Linear's output made in this loop, held by nothing else
     for m in model.__dict__["_modules"].values():
         kind, d = type(m), m.__dict__
         if ((kind is not Linear and kind is not ReLU) or "forward" in d or d["_frame"] is not None
                 or (d["W"].data.nbytes if kind is Linear else getattr(x, "nbytes", 0)) >= SMALL_WEIGHT_BYTES):
-            if kind is ReLU and fresh and outputs is None and "forward" not in d and d["_frame"] is None:
-                x = _large_relu(m, d, x)
-                continue
             x = m(x)
-            fresh = kind is Linear and "forward" not in d and LARGE_CHAINS
             if outputs is not None:
                 outputs.append(x)
             continue
-        fresh = False
         shown = d["_shown"]
         if shown is not None:
             _hide(d, shown)
@@ -141,24 +133,6 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
             outputs.append(x)
     return x
 
-
-
-def _large_relu(m: Any, d: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    """A ReLU child of ``sequential_forward`` whose input is the fresh output of the Linear before
-    it in the loop (an array nothing else holds): what its frame wrapper and ``layers.relu_forward``
-    do, with y = max(x, 0) written over x itself. Saves a fresh (N, out) array: the pass's stores
-    go to the lines it has just read."""
-    shown = d["_shown"]
-    if shown is not None:
-        _hide(d, shown)
-    mask = empty(x.shape, x.dtype)
-    zero = zero_of(x.dtype)
-    np.greater(x, zero, out=mask)
-    d["_mask"] = mask
-    frame = {"_mask": mask}
-    d["_stack"].append(frame)
-    d["_shown"] = frame
-    return np.maximum(x, zero, out=x)
 
 
 def sequential_backward(
@@ -201,7 +175,6 @@ def sequential_backward(
         incoming[:] = [None] * len(children)
         if stop < len(children):
             incoming[-1] = given
-    own = False  # dy is an array this loop made and nobody else holds
     for i in range(len(children) - 1, stop - 1, -1):
         m, frame = children[i], frames[i]
         if incoming is not None and i < len(children) - 1:
@@ -239,17 +212,11 @@ def sequential_backward(
                         b.accumulate_grad(db)
             if i > stop or not params_only:
                 dy = dy @ W.data.T
-                own = incoming is None  # a fresh product nobody else sees: written over below
         else:
             d["_mask"] = None
             if len(frame) != 1:
                 hide(d, frame)
-            mask = frame["_mask"]
-            if own and dy.dtype == mask.dtype and dy.shape == mask.shape:
-                np.multiply(dy, mask, out=dy)
-            else:
-                dy = dy * mask
-                own = incoming is None
+            dy = dy * frame["_mask"]
     for i in range(stop):  # params_only: the chain below the first Linear needs no dx
         _pop(children[i].__dict__, frames[i])
     return None if params_only else dy
@@ -268,7 +235,7 @@ def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
         frame = stack[-1]
         if kind is Linear:
             W, b, x = d["W"], d["b"], frame.get("_x")
-            if ((W.data.nbytes >= SMALL_WEIGHT_BYTES and not LARGE_CHAINS) or not W.requires_grad or x is None or x.ndim != 2
+            if (W.data.nbytes >= SMALL_WEIGHT_BYTES or not W.requires_grad or x is None or x.ndim != 2
                     or (b is not None and not b.requires_grad)):
                 return None
         elif kind is not ReLU or frame.get("_mask") is None:
