@@ -26,6 +26,17 @@ def test_every_workload_file_is_discovered_with_callable_builders():
     assert harness.contenders(families["mlp"])[:4] == ["mt-fit", "mt-kernel", "mt-readme", "torch"]
 
 
+def test_layer_times_names_every_child_the_loss_the_update_and_the_products_alone():
+    times = breakdown.layer_times((8, 6, 4, 3), batch=5, steps=3)
+    children = ["0:Linear", "1:ReLU", "2:Linear", "3:ReLU", "4:Linear"]
+    expected = {f"forward {c}" for c in children}
+    expected |= {f"backward {c}" for c in children[1:]} | {"backward_params 0:Linear"}
+    expected |= {"loss forward", "loss backward", "update", "zero_grad"}
+    expected |= {f"alone {name}" for name, _, _ in breakdown.gemm_products((8, 6, 4, 3), 5)}
+    assert set(times) == expected
+    assert all(t > 0 for t in times.values())
+
+
 def test_discover_rejects_a_file_without_workloads(tmp_path):
     (tmp_path / "broken.py").write_text("X = 1\n")
     with pytest.raises(TypeError, match="WORKLOADS"):
