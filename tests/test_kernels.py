@@ -1000,8 +1000,9 @@ def test_fit_step_kernel_takes_the_iris_step():
     assert _meddled(None) == [False] + [True] * 5
 
 
-@pytest.mark.parametrize("case", ["momentum", "weight_decay", "frozen", "held-grad", "replaced-data",
-                                  "waiting-forward", "float64-input", "list-input", "target-out-of-range",
+@pytest.mark.parametrize("case", ["momentum", "weight_decay", "frozen", "held-grad", "kept-grad",
+                                  "replaced-data", "waiting-forward", "float64-input", "list-input",
+                                  "target-out-of-range",
                                   "nan-input", "patched-forward", "patched-class", "no_grad-parent",
                                   "label_smoothing", "weight", "second-group", "state"])
 def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
@@ -1028,6 +1029,11 @@ def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
         held = opt.param_groups[0]["params"][0]
         from minitorch.kernels import flat
         view = flat._groups[id(held)].grads[0][:1]  # someone holds a view of the gradient buffer
+    elif case == "kept-grad":  # a gradient kept from a step of the five calls: never written over
+        loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step()
+        view = model[2].b.grad
+        opt.zero_grad()
+        before = [p.data.copy() for p in model.parameters()]
     elif case == "replaced-data":
         model[2].W.data = model[2].W.data.copy()
     elif case == "waiting-forward":
@@ -1061,7 +1067,7 @@ def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
             assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
     else:
         assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
-    if case == "held-grad":
+    if case in ("held-grad", "kept-grad"):
         del view
     assert all(len(m.__dict__["_stack"]) == 0 for m in [*model.modules(), loss_fn])
     assert all(p.grad is None for p in model.parameters())

@@ -186,12 +186,15 @@ def free_slots(params: list[Any]) -> list[np.ndarray] | None:
     None. For the whole-step kernel (``kernels/step.py``): gradients written into these are what
     ``update`` then takes."""
     group = _groups.get(id(params[0])) if params else None
-    if group is None or len(params) != len(group.ids):
+    if group is None or len(params) != len(group.ids) or _getrefcount(group.G) != group.g_refs:
         return None
-    for p, key in zip(params, group.ids, strict=True):
-        if id(p) != key or grad_home(p) is None:
+    ids, data, grads = group.ids, group.data, group.grads
+    for i in range(len(params)):  # (indexed: a zip's reused tuple would hold a slot too)
+        p = params[i]
+        # the slot: the group's list, _homes' entry, getrefcount's argument (as grad_home counts)
+        if id(p) != ids[i] or p.data is not data[i] or _getrefcount(grads[i]) != 3:
             return None
-    return group.grads
+    return grads
 
 
 def apply(params: list[Any], step: float) -> None:
