@@ -933,7 +933,8 @@ def _steps(config, mode, meddle=None):
     after each step, and the steps ``fit_step`` took."""
     from minitorch.kernels.step import fit_step
 
-    widths, relus, bias, dtype, n, reduction, lr, steps, seed = config
+    widths, relus, bias, dtype, n, reduction, lr, steps, seed, *layout = config
+    fortran, target_dtype = layout or (False, np.int64)
     rng = np.random.default_rng(seed)
     taken, out, states = [], [], []
     with kernels(mode != "plain"), default_dtype(dtype):
@@ -941,7 +942,8 @@ def _steps(config, mode, meddle=None):
         model = mt.Sequential(*_layers(widths, relus, bias))
         loss_fn, opt = mt.CrossEntropyLoss(reduction=reduction), mt.SGD(model.parameters(), lr=lr)
         for step in range(steps):
-            x, y = rng.standard_normal((n, widths[0])).astype(dtype), rng.integers(0, widths[-1], n)
+            x = rng.standard_normal((n, widths[0])).astype(dtype, order="F" if fortran else "C")
+            y = rng.integers(0, widths[-1], n).astype(target_dtype)
             if meddle is not None:
                 x, y = meddle(step, model, loss_fn, opt, x, y)
             done = fit_step(model, loss_fn, opt, x, y) if mode == "fused" else NotImplemented
@@ -974,18 +976,21 @@ def _same_steps(config, meddle=None):
     return taken
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(widths=st.lists(st.integers(1, 20), min_size=2, max_size=5), data=st.data(),
        bias=st.booleans(), dtype=st.sampled_from(DTYPES), n=st.integers(1, 33),
-       reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.01, 0.0]))
-def test_fit_step_kernel_equals_the_five_calls_bitwise(widths, data, bias, dtype, n, reduction, lr):
+       reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.01, 0.0]),
+       fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]))
+def test_fit_step_kernel_equals_the_five_calls_bitwise(widths, data, bias, dtype, n, reduction, lr, fortran,
+                                                        target_dtype):
     """Over chains of Linear and ReLU layers (any widths, with or without bias and ReLUs, one class
-    or more), batch sizes, dtypes and reductions: every output, loss and parameter after each
+    or more), batch sizes, dtypes, reductions, data in either order and targets of three integer
+    dtypes: every output, loss and parameter after each
     step bitwise the five calls' (kernels on and off), every gradient None, no frame waiting and
     no cache attribute set after each step; the kernel takes every step but the first (which
     moves the Parameters into the flat buffer) for a model of two Parameters or more."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
-    taken = _same_steps((widths, relus, bias, dtype, n, reduction, lr, 4, 0))
+    taken = _same_steps((widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype))
     # (a flat group holds two Parameters or more; larger weights run child by child)
     flat = (len(widths) - 1) * (1 + bias) >= 2
     small = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize < 65536

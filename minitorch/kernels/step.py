@@ -33,7 +33,11 @@ dy = dy * mask), the flat update (``flat.update``: P -= a * G) with the thread p
 kernel applies it, then every grad None. What they leave is what is left here: the Parameters
 updated, every gradient None, no frame waiting and every cache attribute None (as before the
 step), the returned output and loss. The Parameters change in the last statement only, so an
-interrupt (a second Ctrl-C) leaves the step either not begun or done.
+interrupt (a second Ctrl-C) leaves the step either not begun or done. The same NumPy operations
+raise the same floating-point warnings (hence ``x @ W`` and not ``np.dot``, which equals it bitwise
+here but reports none). Every check that can decline runs before any arithmetic, but two: logits
+or a loss that come out not finite (a diverged run, which fit then stops) decline after the
+forward, and the five calls run that forward again, so its warnings (overflow) come twice.
 Saves: per step about 40 Python calls (the modules' and wrappers' calls, each frame's pushes and
 pops, the optimizer's and loss's wrappers and checks), the mask's separate cast (it is written
 as floats by the comparison itself) and four gradient assignments. tests/test_kernels.py checks
@@ -51,7 +55,7 @@ from minitorch import call_frames, threads
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers, flat
 from minitorch.kernels.inference_alone import zero_of
-from minitorch.kernels.losses import _CE_PLANS, _ce_plan
+from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_plan
 
 # The classes and their methods as defined, filled at the first call (the fast room imports no
 # layer, loss or optimizer at import): a method patched since (a probe, a hook) declines the step.
@@ -122,6 +126,22 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         optimizer._check_no_waiting_forward()  # another owner of a Parameter has a forward waiting
     except RuntimeError:
         return NotImplemented
+    # the targets: what the loss kernel's plan and range check take (before any work, so that a
+    # step declined for its targets has computed nothing)
+    yt, n = y.dtype, len(x)
+    if not (y.ndim == 1 and len(y) == n != 0 and yt.kind in "iu" and yt.isnative):
+        return NotImplemented
+    c = params[-1].data.shape[-1]  # the last Linear's width (its W or b: (in, C) or (C,)), the classes
+    unsigned = None if yt.kind == "u" else _UNSIGNED.get(yt)
+    if yt.kind == "i" and unsigned is None:
+        return NotImplemented
+    if n <= SHORT_TARGETS:  # every y in [0, C), as the kernel's unsigned maximum tells, read as ints
+        targets = y.tolist()
+        outside = min(targets) < 0 or max(targets) >= c
+    else:
+        outside = np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
+    if outside:
+        return NotImplemented
     Linear = containers.Linear
     # forward: containers.sequential_forward's formulas
     kept = []  # per child: the input a Linear read, the mask a ReLU made
@@ -146,13 +166,8 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         if plan is None:
             return NotImplemented
     n, c, probe, starts, unsigned, cast, one = plan
-    if n <= SHORT_TARGETS:  # every y in [0, C), as the kernel's unsigned maximum tells, read as ints
-        targets = y.tolist()
-        outside = min(targets) < 0 or max(targets) >= c
-    else:
-        outside = np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
-    if outside or not math.isfinite(np.abs(z).ravel().dot(probe)):
-        return NotImplemented
+    if not math.isfinite(np.abs(z).ravel().dot(probe)):
+        return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
     at = starts + (y.astype(starts.dtype) if cast else y)
     s = z - np.maximum.reduce(z, 1).reshape(n, 1)
     exp_s = np.exp(s)
