@@ -47,6 +47,7 @@ calls' own. tests/test_kernels.py checks the result against the five calls, kern
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,7 @@ _classes: list[Any] = []
 # Up to this many targets, their range is checked on a list of Python ints (a NumPy reduction
 # costs more to set up than a short list costs to read); more, by the loss kernel's reduction.
 SHORT_TARGETS = 64
-_originals: list[tuple[Any, str, Any]] = []
+_originals: list[tuple[Any, attrgetter, Any]] = []
 
 
 def _load() -> None:
@@ -78,20 +79,21 @@ def _load() -> None:
 
     _classes[:] = [Sequential, CrossEntropyLoss, SGD, Parameter, LossValue]
     # (Module.__call__ through Sequential: one patched on either is seen)
-    names = [(Sequential, "__call__"), (Sequential, "forward"), (Sequential, "backward_params"),
-             (CrossEntropyLoss, "__call__"), (CrossEntropyLoss, "forward"), (CrossEntropyLoss, "backward"),
-             (SGD, "step"), (SGD, "zero_grad"), (SGD, "_check_no_waiting_forward"),
-             (SGD, "_match_state_dtypes"), (SGD, "_params_with_grad"), (Parameter, "zero_grad"),
-             (containers, "sequential_forward"), (containers, "sequential_backward"),
-             (losses, "cross_entropy_forward"), (losses, "cross_entropy_backward"),
-             (optimizer_kernels, "sgd"), (flat, "update")]
-    _originals[:] = [(cls, name, getattr(cls, name)) for cls, name in names]
+    watched = [(Sequential, ("__call__", "forward", "backward_params")),
+               (CrossEntropyLoss, ("__call__", "forward", "backward")),
+               (SGD, ("step", "zero_grad", "_check_no_waiting_forward", "_match_state_dtypes",
+                      "_params_with_grad")),
+               (Parameter, ("zero_grad",)), (containers, ("sequential_forward", "sequential_backward")),
+               (losses, ("cross_entropy_forward", "cross_entropy_backward")),
+               (optimizer_kernels, ("sgd",)), (flat, ("update",))]
+    _originals[:] = [(owner, getter, getter(owner))
+                     for owner, getter in ((owner, attrgetter(*names)) for owner, names in watched)]
 
 
 def _untouched() -> bool:
     """Every method and kernel the five calls run is still the one first seen."""
-    for cls, name, method in _originals:
-        if getattr(cls, name) is not method:
+    for owner, getter, seen in _originals:
+        if getter(owner) != seen:  # (functions compare by identity)
             return False
     return containers._own_forwards() and containers._own_backwards()
 
