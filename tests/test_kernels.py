@@ -1014,6 +1014,11 @@ def test_fit_step_kernel_takes_the_iris_step():
 def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
     """Anything outside the kernel's case: it declines with nothing done (no frame left, no
     gradient, no Parameter moved); the five calls then run as without the kernel."""
+    with kernels(True):
+        _decline(case, monkeypatch)
+
+
+def _decline(case, monkeypatch):
     from minitorch.kernels import step as fast_step
 
     model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
@@ -1117,6 +1122,7 @@ def test_fit_trains_the_same_with_its_whole_step_kernel(monkeypatch):
     rng = np.random.default_rng(3)
     X, Y = rng.standard_normal((96, 4)).astype(np.float32), rng.integers(0, 3, 96)
     results = []
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
     for fused in (True, False):
         monkeypatch.setattr(fast_step, "fit_step", counting if fused else lambda *a: NotImplemented)
         mt.manual_seed(0)
