@@ -34,6 +34,7 @@ docs-serve: $(VENV)/.installed-docs
 # builds; they force a slower kernel on current NumPy) for its own run only, never for tests or CI,
 # and records what it unset (MINITORCH_BENCH_UNSET). Threads: bench.py gives every timed process the
 # same count (--threads, default 2). BENCH_ARGS passes options, e.g. BENCH_ARGS=--quick (< 1 minute).
+# Results go to benchmarks/runs/ (untracked); BENCH_ARGS="--json benchmarks/results.json" for a run of record.
 bench: $(VENV)/.installed-bench
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
 	  MINITORCH_BENCH_UNSET="OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE-<unset>} OPENBLAS_L2_SIZE=$${OPENBLAS_L2_SIZE-<unset>}" \

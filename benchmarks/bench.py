@@ -3,6 +3,9 @@
     make bench                                  # every family, isolated processes (budget: 5 minutes)
     make bench BENCH_ARGS=--quick               # the same method, 2 rounds of short blocks (budget: 1 minute)
     python benchmarks/bench.py --only mlp,small # some families (``breakdown`` names the per-part run)
+    make bench BENCH_ARGS="--json benchmarks/results.json"   # a run of record (the committed results)
+
+Results go to benchmarks/runs/results.json and .md (untracked) unless ``--json`` names another file.
 
 Workloads are discovered in ``benchmarks/workloads/*.py`` (see ``harness.py``). Every timed process gets
 the same thread settings (``--threads``, default 2 = this machine's cores) through OPENBLAS_NUM_THREADS,
@@ -76,9 +79,13 @@ def run_breakdown(threads: int, blocks: int, block_s: float, warm_s: float) -> t
     return harness.run_script(cmd, threads)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", default=str(HERE / "results.json"), help="where to write the results")
+    # a plain run goes to an untracked folder: benchmarks/results.json is the committed run of record,
+    # replaced only when --json names it
+    parser.add_argument("--json", default=str(HERE / "runs" / "results.json"),
+                        help="where to write the results (default: benchmarks/runs/, untracked; the run "
+                             "of record: --json benchmarks/results.json)")
     parser.add_argument("--quick", action="store_true",
                         help=f"smaller budgets: {QUICK} instead of {FULL}")
     parser.add_argument("--rounds", type=int, help="rounds (one fresh process per contender each)")
@@ -88,7 +95,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2, help="threads for every library (2 = the cores)")
     parser.add_argument("--only", default="", help="comma-separated families and/or breakdown (default: all)")
     parser.add_argument("--skip", help="comma-separated contenders to leave out")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parser().parse_args(argv)
     settings = dict(QUICK if args.quick else FULL)
     for key in ("rounds", "blocks", "block_s", "warm_s"):
         if getattr(args, key) is not None:

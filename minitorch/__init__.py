@@ -75,6 +75,7 @@ from minitorch.layers import (
     Dropout2d,
     GroupNorm,
     Hardtanh,
+    MaxUnpool2d,
     Mish,
     PReLU,
     SiLU,
@@ -189,6 +190,7 @@ __all__ = [
 __all__ += [  # PyTorch habits (issue 15)
     "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Dropout2d", "GroupNorm", "Hardtanh", "Mish", "PReLU",
     "SiLU", "Softplus", "Unflatten", "Upsample",
+    "MaxUnpool2d",
     "Adagrad", "NAdam", "RAdam",
     "Dataset", "default_collate", "random_split", "Subset", "TensorDataset",
 ]

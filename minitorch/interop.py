@@ -58,6 +58,7 @@ from minitorch.layers import (  # PyTorch habits (issue 15)
 from minitorch.layers.attention import MultiheadAttention, OutProjection
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.embedding import Embedding
+from minitorch.layers.max_unpool import MaxUnpool2d
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
@@ -99,7 +100,7 @@ LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute
         ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
         bias="bias", torch_only={"groups": 1, "padding_mode": "zeros"},
     ),
-    MaxPool2d: _Layer((*_POOL, "ceil_mode"), torch_only={"dilation": 1, "return_indices": False}),
+    MaxPool2d: _Layer((*_POOL, "dilation", "return_indices", "ceil_mode")),
     AvgPool2d: _Layer((*_POOL, "ceil_mode", "count_include_pad", "divisor_override")),
     AdaptiveAvgPool2d: _Layer(("output_size",)),
     OutProjection: _Layer(),  # attention's out_proj: torch's (out, in) layout and names already
@@ -121,7 +122,8 @@ LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute
     ),
     Upsample: _Layer(("size", "scale_factor", "mode", "align_corners"),
                      torch_only={"recompute_scale_factor": None}),
-    AdaptiveMaxPool2d: _Layer(("output_size",), torch_only={"return_indices": False}),
+    AdaptiveMaxPool2d: _Layer(("output_size", "return_indices")),
+    MaxUnpool2d: _Layer(("kernel_size", "stride", "padding")),
     Unflatten: _Layer(("dim", "unflattened_size")),
 }
 # sequences: same names, shapes and layouts in both libraries (weight_ih_l0, ... as torch)

@@ -21,12 +21,20 @@ and loses many times over on a busy one: only a measurement tells the two apart.
 it; the environment variable ``MINITORCH_NUM_THREADS`` (read at import) sets n for a process.
 
 The thread pools are reached through threadpoolctl (the library scikit-learn uses for the same job);
-without it, ``set_num_threads`` raises ImportError and the policy does nothing.
+without it, ``set_num_threads`` raises ImportError and the policy does nothing. A BLAS loaded later
+(SciPy imported after training began, with its own OpenBLAS) comes under the setting in force: the
+libraries are listed again when ``sys.modules`` has grown and the count of loaded shared libraries
+(``dl_iterate_phdr``, where the C library has it) has changed, a check of one ``len`` per step;
+``set_num_threads`` lists them again always. A library loaded without any
+import (``ctypes.CDLL`` alone) is found at the next such listing.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,20 +51,81 @@ MARGIN = 0.9
 _clock = time.perf_counter  # wall clock: what contention for the cores costs is waiting, not CPU time
 
 # apply_policy_for's kept decision: the last parameter list, its count, its probe (None below SMALL_MODEL)
+# "modules", "libraries": len(sys.modules) and the count of loaded shared libraries at the last listing
 _state: dict[str, Any] = {"controllers": None, "explicit": None, "current": None, "max": None,
-                          "last_key": None, "last_want": None, "last_probe": None}
+                          "last_key": None, "last_want": None, "last_probe": None,
+                          "modules": -1, "libraries": -1}
 
 
 def _controllers() -> list[Any]:
-    """threadpoolctl's controllers of the BLAS libraries loaded now (found once, then kept)."""
-    if _state["controllers"] is None:
-        from threadpoolctl import ThreadpoolController
+    """threadpoolctl's controllers of the BLAS libraries loaded now: listed at first use, and again
+    when an import may have loaded another (``_maybe_new_libraries``)."""
+    if _state["controllers"] is None or (len(sys.modules) != _state["modules"] and _maybe_new_libraries()):
+        _scan()
+    return _state["controllers"]
 
-        found = ThreadpoolController().select(user_api="blas").lib_controllers
-        _state["controllers"] = found
+
+def _list_again() -> None:
+    """Every BLAS loaded by now, also one that no import announced (a listing: about a millisecond)."""
+    if _state["controllers"] is None:
+        _controllers()
+    else:
+        _scan()
+
+
+def _scan() -> None:
+    """List the BLAS libraries. A library not listed before gets the count in force (the explicit
+    setting or the policy's current count); its own starting count joins ``max``."""
+    from threadpoolctl import ThreadpoolController
+
+    known = _state["controllers"]
+    _state["modules"], _state["libraries"] = len(sys.modules), _library_count()
+    found = ThreadpoolController().select(user_api="blas").lib_controllers
+    _state["controllers"] = found
+    if known is None:
         _state["max"] = max((c.get_num_threads() or 1 for c in found), default=1)
         _state["current"] = _state["max"]
-    return _state["controllers"]
+        return
+    paths = {c.filepath for c in known}
+    for controller in found:
+        if controller.filepath not in paths:
+            _state["max"] = max(_state["max"], controller.get_num_threads() or 1)
+            controller.set_num_threads(_state["current"])
+
+
+def _maybe_new_libraries() -> bool:
+    """After sys.modules changed: whether a shared library may have been loaded since the last listing
+    (the count of loaded libraries changed, or it cannot be counted here)."""
+    _state["modules"] = len(sys.modules)
+    count = _library_count()
+    return count is None or count != _state["libraries"]
+
+
+@functools.cache
+def _dl_iterate_phdr() -> Any:
+    try:
+        return ctypes.CDLL(None).dl_iterate_phdr
+    except (OSError, AttributeError, TypeError):  # (Windows: no CDLL(None); macOS: no such function)
+        return None
+
+
+_PHDR_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+
+
+def _library_count() -> int | None:
+    """How many shared objects the process has loaded (glibc/musl/BSD ``dl_iterate_phdr``: one
+    callback per object, microseconds), or None where the C library has no such function."""
+    iterate = _dl_iterate_phdr()
+    if iterate is None:
+        return None
+    seen = [0]
+
+    def count(info: int, size: int, data: int) -> int:
+        seen[0] += 1
+        return 0
+
+    iterate(_PHDR_CALLBACK(count), None)
+    return seen[0]
 
 
 def set_num_threads(n: int | None) -> None:
@@ -69,7 +138,7 @@ def set_num_threads(n: int | None) -> None:
     """
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
         raise ValueError(f"set_num_threads: expected a positive integer or None, got {n!r}")
-    _controllers()
+    _list_again()
     if n is None:
         _state["explicit"] = None
         _set(_state["max"])
@@ -81,7 +150,7 @@ def set_num_threads(n: int | None) -> None:
 def get_num_threads() -> int:
     """The number of threads NumPy's BLAS, and so the kernels' pool, uses now (1 when no BLAS thread
     pool was found)."""
-    found = _controllers()
+    found = _controllers()  # (the kernels read it per task: a new listing only after an import)
     return max((c.get_num_threads() or 1 for c in found), default=1)
 
 
@@ -135,8 +204,9 @@ def apply_policy(n_params: int) -> None:
 def one_thread_in_force() -> bool:
     """Whether no count was set explicitly and the BLAS runs 1 thread now: the policy's choice for
     a model under SMALL_MODEL parameters, so ``apply_policy_for`` of such a model sets nothing
-    (the SGD kernel's flat update, always a small model, then skips it)."""
-    return _state["explicit"] is None and _state["current"] == 1
+    (the SGD kernel's flat update, always a small model, then skips it). False after an import, so
+    that ``apply_policy_for`` runs and gives a BLAS the import loaded the 1 thread too."""
+    return _state["explicit"] is None and _state["current"] == 1 and len(sys.modules) == _state["modules"]
 
 
 def apply_policy_for(params: list[Any]) -> None:
@@ -144,7 +214,10 @@ def apply_policy_for(params: list[Any]) -> None:
     or ``.data.size``), called once per training step. Below SMALL_MODEL parameters: 1 thread. From
     SMALL_MODEL up, the ``_Probe`` of this parameter list picks the count from the measured step
     times. Decisions are kept per parameter list (by identity; 8 lists at most), so a training loop
-    pays one tuple comparison and one clock read per step, not a sum over the parameters."""
+    pays one tuple comparison and one clock read per step, not a sum over the parameters; and one
+    ``len(sys.modules)``: a BLAS an import loaded since the last step gets the count in force."""
+    if len(sys.modules) != _state["modules"] and _state["controllers"] is not None:
+        _controllers()
     if _state["explicit"] is not None:
         return
     key = tuple(map(id, params))

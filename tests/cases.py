@@ -132,6 +132,10 @@ POOLING_CASES = [
     Case("AvgPool2d-ceil-exclude-pad",
          lambda: mt.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), (2, 2, 6, 5)),
     Case("AvgPool2d-divisor-override", lambda: mt.AvgPool2d(2, padding=1, divisor_override=3), (2, 2, 4, 3)),
+    # dilation, with padding and ceil_mode (their output sizes use the dilated span)
+    Case("MaxPool2d-dilation", lambda: mt.MaxPool2d(2, stride=1, dilation=2), (2, 2, 5, 4)),
+    Case("MaxPool2d-dilation-pad-ceil",
+         lambda: mt.MaxPool2d((3, 2), stride=2, padding=1, dilation=(2, 3), ceil_mode=True), (1, 2, 6, 7)),
 ]
 
 # one image without its batch axis, (C, H, W) in, (C', OH, OW) out, as torch (issue 15); the ONNX
@@ -358,8 +362,29 @@ ATTENTION_CASES = [
               _qkv(3, 3, 2, 4, 4, 4), oracle=False),  # torch cannot draw our mask
 ]
 
+def _pooled(image_shape: tuple[int, ...], *pool_args, **pool_kwargs):
+    """MaxUnpool2d's inputs: values of a MaxPool2d output's shape and that pool's indices of a random
+    image (windows that do not overlap: every index once, so the gradient is the true one)."""
+    def make(rng):
+        pool = mt.MaxPool2d(*pool_args, return_indices=True, **pool_kwargs)
+        _, indices = pool(rng.standard_normal(image_shape))
+        return (rng.standard_normal(indices.shape), indices)
+    return make
+
+
+# tuple outputs with integer indices, and the unpool that takes them back (integer input: no gradient)
+POOLING_INDEX_CASES = [
+    InputCase("MaxPool2d-return-indices", lambda: mt.MaxPool2d(3, stride=2, padding=1, dilation=2,
+                                                               return_indices=True, ceil_mode=True),
+              lambda rng: (rng.standard_normal((2, 2, 7, 6)),), oracle=False),  # test_pooling_indices.py
+    InputCase("MaxUnpool2d", lambda: mt.MaxUnpool2d(2), _pooled((2, 2, 4, 6), 2)),
+    InputCase("MaxUnpool2d-pad-unbatched", lambda: mt.MaxUnpool2d((2, 3), padding=1),
+              _pooled((2, 4, 7), (2, 3), padding=1)),
+]
+
 INPUT_FAMILIES: dict[str, list[InputCase]] = {"embedding": EMBEDDING_CASES, "recurrent": RECURRENT_CASES,
                                                "attention": ATTENTION_CASES}
+INPUT_FAMILIES["pooling-indices"] = POOLING_INDEX_CASES
 
 # The flat views: (id, factory, make_inputs) for every case, and the ids that have a PyTorch twin
 INPUT_CASES = [(c.id, c.factory, c.make_inputs) for cases in INPUT_FAMILIES.values() for c in cases]

@@ -95,7 +95,8 @@ def _conv2d(m: mt.Conv2d) -> torch.nn.Module:
 
 @twin(mt.MaxPool2d)
 def _maxpool2d(m: mt.MaxPool2d) -> torch.nn.Module:
-    return torch.nn.MaxPool2d(m.kernel_size, stride=m.stride, padding=m.padding, ceil_mode=m.ceil_mode)
+    return torch.nn.MaxPool2d(m.kernel_size, stride=m.stride, padding=m.padding, dilation=m.dilation,
+                              return_indices=m.return_indices, ceil_mode=m.ceil_mode)
 
 
 @twin(mt.AvgPool2d)
@@ -301,7 +302,8 @@ TWINS[mt.Softplus] = lambda m: torch.nn.Softplus(beta=m.beta, threshold=m.thresh
 TWINS[mt.Hardtanh] = lambda m: torch.nn.Hardtanh(m.min_val, m.max_val)
 TWINS[mt.Dropout2d] = lambda m: torch.nn.Dropout2d(m.p)  # equal in eval mode only (own masks)
 TWINS[mt.Unflatten] = lambda m: torch.nn.Unflatten(m.dim, m.unflattened_size)
-TWINS[mt.AdaptiveMaxPool2d] = lambda m: torch.nn.AdaptiveMaxPool2d(m.output_size)
+TWINS[mt.AdaptiveMaxPool2d] = lambda m: torch.nn.AdaptiveMaxPool2d(m.output_size, m.return_indices)
+TWINS[mt.MaxUnpool2d] = lambda m: torch.nn.MaxUnpool2d(m.kernel_size, m.stride, m.padding)
 TWINS[mt.Upsample] = lambda m: torch.nn.Upsample(size=m.size, scale_factor=m.scale_factor, mode=m.mode,
                                                  align_corners=m.align_corners)
 
@@ -365,7 +367,8 @@ def compare_inputs(module: mt.Module, inputs: tuple, rtol: float, atol: float, s
     inputs_t = _map(lambda a: torch.tensor(np.asarray(a), requires_grad=floating(a)), inputs)
     out_t = twin_module(*inputs_t)
     rng = np.random.default_rng(seed)
-    dtype = next(p.dtype for p in module.parameters())
+    dtype = next((p.dtype for p in module.parameters()),  # no parameters: the floating inputs' dtype
+                 next((np.asarray(a).dtype for a in _flat(inputs) if floating(a)), None))
     upstream = _map(lambda t: rng.standard_normal(tuple(t.shape)).astype(dtype), out_t)
     torch.autograd.backward(_flat(out_t), [tensor(u) for u in _flat(upstream)])
 

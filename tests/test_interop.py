@@ -95,7 +95,6 @@ def test_unconvertible_modules_are_named():
 @pytest.mark.parametrize("module, message", [
     (lambda: torch.nn.Conv2d(2, 4, 3, groups=2), "groups=2"),
     (lambda: torch.nn.Conv2d(2, 4, 3, padding_mode="reflect"), "padding_mode='reflect'"),
-    (lambda: torch.nn.MaxPool2d(2, dilation=2), "dilation=2"),
     (lambda: torch.nn.BatchNorm1d(3, track_running_stats=False), "track_running_stats=False"),
     (lambda: torch.nn.Softmax(), "dim=None"),
 ])

@@ -1,11 +1,14 @@
 """The fast room (minitorch/kernels) computes what the plain formulas compute.
 
-Every module case (tests/cases.py), every loss case (tests/test_losses.py) and every optimizer
-trajectory (tests/trajectories.py) runs twice, kernels on and off, in float32 and float64:
-  - layers and losses: bitwise equal (output, loss, input gradient, every parameter gradient);
-    their kernels only skip arrays and passes, never reorder a float operation; except the
-    layers in REORDERS_SUMS (Conv2d's channels-last product), equal within rtol 1e-5, atol 1e-6
-    (float32) and rtol 1e-12, atol 1e-13 (float64);
+Every module case (tests/cases.py: MODULE_CASES and INPUT_CASES), every loss case
+(tests/test_losses.py) and every optimizer trajectory (tests/trajectories.py) runs twice, kernels on
+and off, in float32 and float64:
+  - layers and losses: bitwise equal (output, loss, input gradient, every parameter gradient),
+    compared as bytes (``bitwise.assert_bitwise``: the sign of every zero too, signed zeros in the
+    inputs and upstream gradients); their kernels only skip arrays and passes, never reorder a
+    float operation; except the layers in REORDERS_SUMS (Conv2d's channels-last product) and the
+    LSTM kernels (ROUNDS_DIFFERENTLY), equal within rtol 1e-5, atol 1e-6 (float32) and rtol 1e-12,
+    atol 1e-13 (float64);
   - optimizers: parameters and state after 20 steps within rtol 2e-5, atol 2e-6 (float32) and
     rtol 1e-12, atol 1e-13 (float64), since an optimizer kernel may fuse or reorder the numbered
     lines and 20 float32 steps carry that rounding forward.
@@ -22,7 +25,8 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from cases import MODULE_CASES
+from bitwise import assert_bitwise
+from cases import INPUT_CASES, MODULE_CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_losses import LOSS_CASES, make_data
@@ -36,6 +40,8 @@ DTYPES = [np.float32, np.float64]
 # Layers whose kernel sums the same products in another order (a channels-last matrix product):
 # equal to the plain layer at float tolerance instead of bitwise.
 REORDERS_SUMS = {"Conv2d"}
+# the LSTM time-loop kernels (kernels/sequences.py): "same results to rounding"
+ROUNDS_DIFFERENTLY = REORDERS_SUMS | {"LSTM", "LSTMCell"}
 
 
 @contextmanager
@@ -77,8 +83,10 @@ def test_module_fast_equals_plain_bitwise(factory, shape, dtype):
     rng = np.random.default_rng(0)
     with default_dtype(dtype):
         x = rng.standard_normal(shape).astype(dtype)
+        x.reshape(-1)[::5] = -0.0           # signed zeros in and out: the bytes must match
         mt.manual_seed(0)
         dy = rng.standard_normal(factory()(x).shape).astype(dtype)
+        dy.reshape(-1)[1::4] = -0.0
         fast, plain = _module_run(factory, x, dy, True), _module_run(factory, x, dy, False)
     for a, b in zip(fast, plain, strict=True):
         assert a.dtype == b.dtype
@@ -86,7 +94,63 @@ def test_module_fast_equals_plain_bitwise(factory, shape, dtype):
             tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
             np.testing.assert_allclose(a, b, **tol)
         else:
-            np.testing.assert_array_equal(a, b)
+            assert_bitwise(a, b)
+
+
+def _leaves(value):
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _leaves(v)]
+    return [] if value is None else [value]
+
+
+def _upstream(out, rng):
+    """A random gradient in the output's structure, signed zeros among it; None for integer outputs."""
+    if isinstance(out, tuple):
+        return tuple(_upstream(o, rng) for o in out)
+    if out is None or out.dtype.kind != "f":
+        return None
+    dy = rng.standard_normal(out.shape).astype(out.dtype)
+    dy.reshape(-1)[1::4] = -0.0
+    return dy
+
+
+def _input_module_run(factory, inputs, enabled):
+    with kernels(enabled):
+        mt.manual_seed(0)
+        module = factory()
+        out = module(*inputs)
+        grads = module.backward(_upstream(out, np.random.default_rng(1)))
+        return [*_leaves(out), *_leaves(grads), *(p.grad for p in module.parameters())]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("factory, make_inputs", [c[1:] for c in INPUT_CASES],
+                         ids=[c[0] for c in INPUT_CASES])
+def test_input_module_fast_equals_plain_bitwise(factory, make_inputs, dtype):
+    """The modules of several, integer or nested inputs and tuple outputs (embeddings, recurrent
+    layers, attention, max pooling's indices): kernels on and off give the same bytes."""
+    def cast(a):
+        if isinstance(a, tuple):
+            return tuple(cast(v) for v in a)
+        a = np.asarray(a)
+        if a.dtype.kind != "f":
+            return a
+        a = a.astype(dtype)
+        a.reshape(-1)[::5] = -0.0
+        return a
+
+    inputs = cast(make_inputs(np.random.default_rng(0)))
+    with default_dtype(dtype):
+        fast, plain = _input_module_run(factory, inputs, True), _input_module_run(factory, inputs, False)
+    assert len(fast) == len(plain)
+    rounds = ROUNDS_DIFFERENTLY.intersection(type(m).__name__ for m in factory().modules())
+    for i, (a, b) in enumerate(zip(fast, plain, strict=True)):
+        if rounds:
+            assert a.dtype == b.dtype
+            tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+            np.testing.assert_allclose(a, b, **tol, err_msg=f"array {i}")
+        else:
+            assert_bitwise(a, b, f"array {i}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -106,9 +170,9 @@ def test_loss_fast_equals_plain_bitwise(ours, kind, reduction, dtype):
             results.append((loss, loss_fn.backward(dloss)))
     (loss_fast, dx_fast), (loss_plain, dx_plain) = results
     assert type(loss_fast) is type(loss_plain)
-    np.testing.assert_array_equal(loss_fast, loss_plain)
+    assert_bitwise(loss_fast, loss_plain)
     assert dx_fast.dtype == dx_plain.dtype == dtype
-    np.testing.assert_array_equal(dx_fast, dx_plain)
+    assert_bitwise(dx_fast, dx_plain)
 
 
 def _trajectory(name, config, first_group, dtype, enabled):
@@ -176,6 +240,27 @@ def _ce_run(enabled, make_loss, z, y, dloss):
         return loss, loss_fn.backward(dloss)
 
 
+@pytest.mark.parametrize("enabled", [True, False], ids=["kernels", "plain"])
+def test_signed_zeros_of_nll_and_cross_entropy_are_torchs(enabled):
+    """The bytes torch gives: a one-class cross-entropy is -0.0 (-log_p with log_p = +0.0), NLLLoss's
+    gradient is +0.0 off the targets whatever dl's sign (torch writes zeros, then -dl at the targets).
+    (The kernels == plain registry compares bytes; torch is the reference for which bytes.)"""
+    torch = pytest.importorskip("torch")
+    z, y, dl = np.array([[1.5], [-2.0]]), np.array([0, 0]), np.array([-1.0, 2.0])
+    loss, dz = _ce_run(enabled, lambda: mt.CrossEntropyLoss(reduction="none"), z, y, dl)
+    zt = torch.tensor(z, requires_grad=True)
+    lt = torch.nn.functional.cross_entropy(zt, torch.tensor(y), reduction="none")
+    lt.backward(torch.tensor(dl))
+    assert_bitwise(loss, lt.detach().numpy(), "loss")
+    np.testing.assert_array_equal(dz, zt.grad.numpy())  # (torch's dz = dl - p * dl: its zeros' signs differ)
+    x, y = np.log(np.full((3, 4), 0.25)), np.array([0, 1, 2])
+    dl = np.array([-1.0, 1.0, 2.0])
+    _, dx = _ce_run(enabled, lambda: mt.NLLLoss(reduction="none"), x, y, dl)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.nll_loss(xt, torch.tensor(y), reduction="none").backward(torch.tensor(dl))
+    assert_bitwise(dx, xt.grad.numpy(), "dx")
+
+
 CE_TARGETS = {
     "int64": lambda y: y, "int32": lambda y: y.astype(np.int32), "int8": lambda y: y.astype(np.int8),
     "uint8": lambda y: y.astype(np.uint8), "uint64": lambda y: y.astype(np.uint64),
@@ -203,7 +288,7 @@ def test_cross_entropy_kernel_equals_plain_bitwise(dtype, reduction, target, lay
         assert type(fast[0]) is type(plain[0])
         for a, b in zip(fast, plain, strict=True):
             assert np.asarray(a).dtype == np.asarray(b).dtype
-            np.testing.assert_array_equal(a, b)
+            assert_bitwise(a, b)
 
 
 @pytest.mark.parametrize("case", ["weight", "ignored", "ignore_index-0", "smoothing", "probabilities",
@@ -235,7 +320,7 @@ def test_cross_entropy_kernel_declines_and_the_plain_code_runs(case):
         assert fast_losses.cross_entropy_forward(make(), z, y) is None
     fast, plain = _ce_run(True, make, z, y, 1.0), _ce_run(False, make, z, y, 1.0)
     for a, b in zip(fast, plain, strict=True):
-        np.testing.assert_array_equal(a, b)
+        assert_bitwise(a, b)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -274,7 +359,7 @@ def test_cross_entropy_kernel_reads_targets_of_a_swapped_byte_order_as_the_plain
     fast = _ce_run(True, mt.CrossEntropyLoss, z, y, 1.0)
     plain = _ce_run(False, mt.CrossEntropyLoss, z, y, 1.0)
     for a, b in zip(fast, plain, strict=True):
-        np.testing.assert_array_equal(a, b)
+        assert_bitwise(a, b)
     if order == "swapped-target":
         y[2] = -1
         for enabled in (True, False):
@@ -332,9 +417,9 @@ def test_cross_entropy_kernel_follows_each_call_through_its_per_layout_plan():
             results[enabled] = out
     for (la, da), (lb, db) in zip(results[True], results[False], strict=True):
         assert type(la) is type(lb)
-        np.testing.assert_array_equal(la, lb)
+        assert_bitwise(la, lb)
         assert da.dtype == db.dtype
-        np.testing.assert_array_equal(da, db)
+        assert_bitwise(da, db)
 
 CHAINS = {
     "linear-relu-linear": lambda: mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3)),
@@ -382,7 +467,7 @@ def test_sequential_chain_kernel_equals_plain_bitwise(chain, method, dtype):
         plain, plain_state = _chain_run(CHAINS[chain], x, dys, False, method)
     for a, b in zip(fast, plain, strict=True):
         assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
+        assert_bitwise(a, b)
     assert fast_state == plain_state == [(0, None, [None] * len(s[2])) for s in plain_state]
 
 
@@ -422,10 +507,10 @@ def test_sequential_chain_kernel_hands_back_what_the_walk_records(chain):
         assert (a is None) == (b is None)
         if a is not None:
             assert a.dtype == b.dtype
-            np.testing.assert_array_equal(a, b)
+            assert_bitwise(a, b)
     assert incoming[-1] is (dy if True in has else None)
     for p, q in zip(fused.parameters(), walked.parameters(), strict=True):
-        np.testing.assert_array_equal(p.grad, q.grad)
+        assert_bitwise(p.grad, q.grad)
     assert [len(m.__dict__["_stack"]) for m in fused] == [0] * len(modules)
 
 
@@ -483,7 +568,7 @@ def test_cross_entropy_kernel_finiteness_probe_takes_the_largest_logits(dtype):
     fast = _ce_run(True, mt.CrossEntropyLoss, z, y, 1.0)
     plain = _ce_run(False, mt.CrossEntropyLoss, z, y, 1.0)
     for a, b in zip(fast, plain, strict=True):
-        np.testing.assert_array_equal(a, b)
+        assert_bitwise(a, b)
 
 
 # --------------------------------------------------------------------------- flat SGD (kernels/flat.py)
@@ -523,7 +608,7 @@ def _same_training(meddle=None, dtype=np.float32, before_step=None):
     assert not any(plain_passes)
     for a, b in zip(fast, plain, strict=True):
         assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
+        assert_bitwise(a, b)
     return passes
 
 
@@ -562,8 +647,8 @@ def test_flat_sgd_never_overwrites_a_gradient_someone_holds():
         if step == 6:
             kept["view"], kept["view_copy"] = model[2].b.grad[1:], model[2].b.grad[1:].copy()
     passes = _same_training(meddle)
-    np.testing.assert_array_equal(kept["grad"], kept["copy"])
-    np.testing.assert_array_equal(kept["view"], kept["view_copy"])
+    assert_bitwise(kept["grad"], kept["copy"])
+    assert_bitwise(kept["view"], kept["view_copy"])
     assert all(passes[1:4]) and not any(passes[4:])  # held slots: new gradient arrays from then on
 
 
@@ -719,7 +804,7 @@ def test_one_row_inference_alone_equals_the_plain_chain_bitwise(monkeypatch, lay
             got = model(x)
         assert inference._state["served"] == served and got is not x
         assert got.dtype == expected.dtype and got.shape == expected.shape
-        np.testing.assert_array_equal(got, expected)
+        assert_bitwise(got, expected)
         assert all(getattr(m, "_x", None) is None for m in model)
         assert ran and ran[-1] is got  # the loop ran (not the children one by one)
 
@@ -756,7 +841,7 @@ def test_split_k_product_equals_x_at_W(dtype, n, k, out, count):
         plain = x @ W
     assert y.dtype == plain.dtype and y.shape == plain.shape and y.flags.c_contiguous
     if not split:
-        np.testing.assert_array_equal(y, plain)
+        assert_bitwise(y, plain)
         return
     assert split == count == 2
     assert np.all(np.abs(y.astype(np.float64) - plain) <= _reordered_sum_bound(x, W))
@@ -868,7 +953,7 @@ def test_linear_with_split_k_equals_the_plain_layer(dtype):
     bias_rounding = np.finfo(dtype).eps * np.abs(plain[0])
     assert np.all(np.abs(fast[0].astype(np.float64) - plain[0]) <= bound + bias_rounding)
     for a, b in zip(fast[1:], plain[1:], strict=True):
-        np.testing.assert_array_equal(a, b)
+        assert_bitwise(a, b)
 
 
 def test_the_kernels_call_the_openblas_numpy_uses(monkeypatch):

@@ -6,6 +6,7 @@ import contextlib
 
 import numpy as np
 import pytest
+from bitwise import assert_bitwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -173,11 +174,26 @@ def test_fresh_scatter_and_lookup_kernels_equal_the_plain_forms(V, D, n, float32
         looked_up = embedding.lookup_rows(weight, shaped_ids)
     got = fast_emb.scatter_rows(V, ids, rows)
     assert got.shape == (V, D) and got.dtype == dtype
-    np.testing.assert_array_equal(got, expected)  # bitwise (a -0.0 row may stay -0.0: equal)
+    assert_bitwise(got, expected)  # to the bit, the sign of every zero too
     fast_looked_up = fast_emb.lookup_rows(weight, shaped_ids)
     assert fast_looked_up.shape == looked_up.shape == shaped_ids.shape + (D,)
     assert fast_looked_up.dtype == dtype
     np.testing.assert_array_equal(fast_looked_up, looked_up)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fresh_scatter_kernel_keeps_the_plain_sign_of_zero(dtype):
+    """The plain form adds every id's first row to +0.0, so a row of -0.0 (or -0.0 + -0.0 over a
+    repeated id) comes out +0.0; the kernel, which starts each sum from the first row, must too."""
+    from minitorch.layers import embedding
+
+    ids = np.array([3, 1, 3, 0, 1, 1])
+    rows = np.array([[-0.0, 1.0], [-0.0, -0.0], [-0.0, 2.0], [-0.0, -0.0], [-0.0, -0.0], [-0.0, 0.0]], dtype)
+    for n in (6, 2):  # with repeats; without
+        with plain_only():
+            expected = embedding.scatter_rows(5, ids[:n], rows[:n])
+        assert not np.signbit(expected).any()
+        assert_bitwise(fast_emb.scatter_rows(5, ids[:n], rows[:n]), expected)
 
 
 def test_pooled_arrays_are_never_shared_while_anything_holds_them():

@@ -1,5 +1,5 @@
 """Kernels of Embedding's lookup and scatter-add (``minitorch/layers/embedding.py``): same signatures,
-same results (bitwise, up to the sign of a zero), fewer passes.
+same results (bitwise, the sign of every zero too), fewer passes.
 
 With 2+ threads, while a stream of training steps runs, the kernels' twin groups each forward's ids
 and zero-fills the next gradients ahead of the backward (``kernels/embedding_ahead.py``).
@@ -56,8 +56,9 @@ def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray
     contiguous ``+=`` per rank of repeats (all second occurrences into a prefix of the sums, all
     third into a shorter prefix, ...). Then the zero fill (after the small work: the fill evicts the
     cache) and one scatter of the sums, each row moved as one item. Equal to the plain form to the
-    bit up to the sign of a zero (the plain form adds the first row to +0.0; the values are equal),
-    because each id's rows are added in the order of their positions, as ``np.add.at`` adds them.
+    bit, the sign of every zero too: each id's rows are added in the order of their positions, as
+    ``np.add.at`` adds them, and the first occurrences get ``+ 0`` as the plain form adds the first
+    row to its +0.0 (so a -0.0 comes out +0.0; the only case in which ``0 + r`` is not ``r``).
     Ids outside [0, num_rows) and ids repeated very often (see ``grouping.runs``) get the plain form.
     The gradient is always a fresh array of zeros: recycling the last one would save its zero
     fill, but rows written into it in place by other code since could not be ruled out without
@@ -75,6 +76,7 @@ def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray
         return out
     uniq, positions = grouped
     sums = np.take(rows, positions[0], axis=0)
+    sums += 0  # the plain form's 0.0 + first row: -0.0 becomes +0.0, as there
     for pos in positions[1:]:  # rank r adds to the ids with more than r occurrences: a prefix
         sums[:len(pos)] += np.take(rows, pos, axis=0)
     out = _fresh_zeros((num_rows,) + rows.shape[1:], rows.dtype)

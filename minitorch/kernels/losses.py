@@ -31,7 +31,7 @@ def cross_entropy_forward(
     integer dtype; both in native byte order; no weight, no label smoothing, a negative
     ignore_index (the default -100).
     Plain: the checks (finite z; y in [0, C) or ignore_index), then
-           l = -sum(q * log_p, axis=1) = lse - s[n, y_n],  s = z - max(z),  lse = log(sum(exp(s)))
+           l = -sum(q * log_p, axis=1) = -(s[n, y_n] - lse),  s = z - max(z),  lse = log(sum(exp(s)))
            and caches p = exp(s) / sum(exp(s)) and q = onehot(y) for dz = dl * (p - q).
     Here:  what depends only on the shapes, strides and dtypes of z and y (the case test, the
            probe below, the row starts, y's unsigned twin) is looked up once per layout
@@ -66,7 +66,9 @@ def cross_entropy_forward(
     s = z - np.maximum.reduce(z, 1).reshape(n, 1)         # row max keeps exp(s) <= 1
     exp_s = np.exp(s)
     sum_exp = np.add.reduce(exp_s, 1).reshape(n, 1)
-    losses = np.log(sum_exp).reshape(n) - s.take(at)      # lse - s[n, y_n]
+    losses = s.take(at)                                   # -(s[n, y_n] - lse): the plain -log_p[y]
+    losses -= np.log(sum_exp).reshape(n)                  # bit for bit (lse - s[n, y_n] gave +0.0
+    np.negative(losses, out=losses)                       # for one class where -log_p is -0.0)
     dz = exp_s / sum_exp                                  # p ... (a new array: NumPy's in-place
     #                                                       broadcast divide is the slower call here)
     if dz.flags.c_contiguous:                             # ... - onehot(y) (a view: written in place)

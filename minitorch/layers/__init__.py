@@ -32,6 +32,7 @@ from minitorch.layers.adaptive_max_pool import AdaptiveMaxPool2d  # noqa: E402
 from minitorch.layers.conv_more import Conv1d, ConvTranspose2d  # noqa: E402
 from minitorch.layers.dropout2d import Dropout2d  # noqa: E402
 from minitorch.layers.groupnorm import GroupNorm  # noqa: E402
+from minitorch.layers.max_unpool import MaxUnpool2d  # noqa: E402
 from minitorch.layers.unflatten import Unflatten  # noqa: E402
 from minitorch.layers.upsample import Upsample  # noqa: E402
 
@@ -39,6 +40,7 @@ __all__ += [
     "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Dropout2d", "GroupNorm", "Hardtanh", "Mish", "PReLU",
     "SiLU", "Softplus", "Unflatten", "Upsample",
 ]
+__all__ += ["MaxUnpool2d"]
 
 # the fast room's one-loop Sequential runs these two layers (it imports no layer itself)
 from minitorch.kernels.containers import register_chain_layers  # noqa: E402

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from minitorch.checks import check_output_size
+from minitorch.checks import check_bool, check_output_size
 from minitorch.dtypes import as_floating
+from minitorch.layers.pooling import grad_of_y
 from minitorch.module import Module
 
 
@@ -18,8 +19,11 @@ class AdaptiveMaxPool2d(Module):
               the same as AdaptiveAvgPool2d's; neighbouring bins may overlap by one pixel)
               y[n, c, i, j] = max of x[n, c] over bin (i, j)
               t[n, c, i, j] = position of the first maximum in the bin, row-major (cached)
+              return_indices=True: returns (y, indices), indices int64 (N, C, OH, OW) = the maximum's
+              place in the H x W plane, (h0 + t // bin_w) * W + (w0 + t % bin_w), as torch
     Backward: dx[n, c, position t[n, c, i, j] of bin (i, j)] += dy[n, c, i, j]      (N, C, H, W)
               one element per bin gets the gradient, as torch; overlapping bins add up.
+              With return_indices=True it takes dy for y alone: dy, or (dy, None).
     Loops over the OH*OW bins (never over samples or channels).
     Example:
         pool = AdaptiveMaxPool2d(1)
@@ -27,10 +31,12 @@ class AdaptiveMaxPool2d(Module):
         dx = pool.backward(np.ones_like(y))             # 1 at the last pixel, 0 elsewhere
     """
 
-    def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
+    def __init__(self, output_size: int | tuple[int | None, int | None] | None,
+                 return_indices: bool = False) -> None:
         super().__init__()
         self._size = check_output_size(output_size, "AdaptiveMaxPool2d")
         self.output_size = output_size
+        self.return_indices = check_bool(return_indices, "AdaptiveMaxPool2d", "return_indices")
         self._x_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
         self._argmax: np.ndarray | None = None
@@ -54,11 +60,16 @@ class AdaptiveMaxPool2d(Module):
             t[:, :, i, j] = np.argmax(window, axis=2)  # first maximum; a NaN wins, as in torch
             y[:, :, i, j] = np.take_along_axis(window, t[:, :, i, j, None], axis=2)[..., 0]
         self._x_shape, self._dtype, self._argmax, self._unbatched = x.shape, x.dtype, t, unbatched
-        return y[0] if unbatched else y
+        if not self.return_indices:
+            return y[0] if unbatched else y
+        indices = _flat_indices(t, H, W)
+        return (y[0], indices[0]) if unbatched else (y, indices)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray | tuple[np.ndarray | None, None]) -> np.ndarray:
         t = self._cached(self._argmax)
-        dy = self._check_grad(dy, t.shape[1:] if self._unbatched else t.shape, self._dtype)
+        y_shape = t.shape[1:] if self._unbatched else t.shape
+        dy = grad_of_y(dy, self.return_indices, "AdaptiveMaxPool2d", y_shape, self._dtype)
+        dy = self._check_grad(dy, y_shape, self._dtype)
         dy = dy[None] if self._unbatched else dy
         N, C, H, W = self._x_shape
         OH, OW = t.shape[2:]
@@ -71,7 +82,16 @@ class AdaptiveMaxPool2d(Module):
         return dx[0] if self._unbatched else dx
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+        return f"output_size={self.output_size}" + (", return_indices=True" if self.return_indices else "")
+
+
+def _flat_indices(t: np.ndarray, H: int, W: int) -> np.ndarray:
+    """indices (N, C, OH, OW) int64: position t within bin (i, j), as a place in the H x W plane."""
+    indices = np.empty(t.shape, dtype=np.int64)
+    for i, j, rows, cols in _bins(*t.shape[2:], H, W):
+        r, c = np.divmod(t[:, :, i, j], cols.stop - cols.start)
+        indices[:, :, i, j] = (rows.start + r) * W + cols.start + c
+    return indices
 
 
 def _bins(OH: int, OW: int, H: int, W: int):

@@ -4,10 +4,11 @@ Max and average pooling loop over the kh*kw kernel offsets only: tap (i, j) of e
 once is the strided slice xp[:, :, rows, cols] (see ``_offsets``), never a loop over pixels.
 Every pooling layer also takes one unbatched image (C, H, W) and returns (C, OH, OW), as torch.
 
-ceil_mode (torch's rule): OH = ceil((H + 2*ph - kh) / sh) + 1, minus 1 if that last window would
+Window span (MaxPool2d's dilation dh; 1 for the others): span_h = dh*(kh - 1) + 1, likewise span_w.
+ceil_mode (torch's rule): OH = ceil((H + 2*ph - span_h) / sh) + 1, minus 1 if that last window would
 start in the bottom padding ((OH - 1)*sh >= H + ph), so every window starts inside the input or
 the top padding; likewise OW. The last window may then reach past the padding: the input is padded
-by eh = max((OH - 1)*sh + kh - (H + 2*ph), 0) more rows at the bottom (and ew columns on the
+by eh = max((OH - 1)*sh + span_h - (H + 2*ph), 0) more rows at the bottom (and ew columns on the
 right), which no maximum picks and no average counts.
 """
 
@@ -25,6 +26,8 @@ from minitorch.module import Module
 
 class _Pool2d(Module):
     """Shared argument handling of MaxPool2d and AvgPool2d (kernel, stride, padding, ceil_mode)."""
+
+    _dilation = (1, 1)  # MaxPool2d's own dilation replaces it
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
                  padding: int | tuple[int, int] = 0, ceil_mode: bool = False) -> None:
@@ -50,20 +53,24 @@ class _Pool2d(Module):
         """(x as (N, C, H, W), unbatched): an unbatched (C, H, W) image becomes a batch of one."""
         who = type(self).__name__
         x, unbatched = _batched(x, who)
-        _check_fits(f"{who}(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size, (1, 1))
+        # with ceil_mode's overhang, as torch: a window may hang past an input smaller than the kernel
+        _check_fits(f"{who}(kernel_size={self.kernel_size})", x.shape, self.pads_for(x.shape[2:]),
+                    self.kernel_size, self._dilation)
         return x, unbatched
 
     def pads_for(self, hw: tuple[int, ...]) -> tuple[int, int, int, int]:
         """(top, bottom, left, right) padding of an H x W image, ceil_mode's overhang included."""
-        (H, W), (ph, pw), (kh, kw), (sh, sw) = hw, self.padding, self.kernel_size, self.stride
+        (H, W), (ph, pw), (sh, sw) = hw, self.padding, self.stride
+        (kh, kw), (dh, dw) = self.kernel_size, self._dilation
         if not self.ceil_mode:
             return ph, ph, pw, pw
-        return ph, ph + _ceil_overhang(H, kh, sh, ph), pw, pw + _ceil_overhang(W, kw, sw, pw)
+        span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        return ph, ph + _ceil_overhang(H, span_h, sh, ph), pw, pw + _ceil_overhang(W, span_w, sw, pw)
 
     def _taps(self, xp_hw: tuple[int, ...]) -> Iterator[tuple[int, int, slice, slice]]:
         """(i, j, rows, cols) for every kernel offset, over a padded image of size xp_hw = (Hp, Wp)."""
-        out_hw = _output_size(xp_hw, self.kernel_size, self.stride, (1, 1))
-        return _offsets(self.kernel_size, self.stride, (1, 1), out_hw)
+        out_hw = _output_size(xp_hw, self.kernel_size, self.stride, self._dilation)
+        return _offsets(self.kernel_size, self.stride, self._dilation, out_hw)
 
     def _check_dy(self, dy: np.ndarray, y_shape: tuple[int, ...]) -> np.ndarray:
         """dy checked against the output's shape ((C, OH, OW) for an unbatched input), as (N, C, OH, OW)."""
@@ -72,22 +79,33 @@ class _Pool2d(Module):
 
     def extra_repr(self) -> str:
         text = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        text += "" if self._dilation == (1, 1) else f", dilation={self._dilation}"
+        text += ", return_indices=True" if getattr(self, "return_indices", False) else ""
         return text + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over each kh x kw window, as torch.nn.MaxPool2d (dilation 1).
+    """Maximum over each kh x kw window (taps dh, dw apart: dilation), as torch.nn.MaxPool2d.
 
-    Shapes:   x (N, C, H, W) or (C, H, W)   y (N, C, OH, OW) or (C, OH, OW)
-              OH = (H + 2*ph - kh) // sh + 1, likewise OW; ceil_mode: see the module docstring
+    Shapes:   x (N, C, H, W) or (C, H, W)   y, indices (N, C, OH, OW) or (C, OH, OW)
+              OH = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1, likewise OW; ceil_mode: see the module
+              docstring (padding at most kh // 2, kw // 2, as torch)
     Forward:  xp = pad x with -inf (ceil_mode: and the overhang)  (N, C, Hp, Wp)
-              y[n, c, oh, ow] = max_{i,j} xp[n, c, oh*sh + i, ow*sw + j]
+              y[n, c, oh, ow] = max_{i,j} xp[n, c, oh*sh + i*dh, ow*sw + j*dw]
               t = argmax: the window offset t = i*kw + j of the first maximum in row-major order
-    Backward: dxp[n, c, oh*sh + i, ow*sw + j] += dy[n, c, oh, ow] where t == i*kw + j
+              return_indices=True: returns (y, indices), indices int64 = the maximum's place in the
+              unpadded H x W plane, (oh*sh + i*dh - ph) * W + (ow*sw + j*dw - pw), as torch
+              (MaxUnpool2d's input)
+    Backward: dxp[n, c, oh*sh + i*dh, ow*sw + j*dw] += dy[n, c, oh, ow] where t == i*kw + j
               dx = dxp without its padded border                  (N, C, H, W)
               The gradient goes to exactly one position per window, the first maximum, as torch
               (ties: an all-equal window sends it to its top-left element, never split). A padded
               position is never chosen; a window holding NaN sends it to its last NaN (torch's rule).
+              With return_indices=True, backward takes dy for y alone: dy, or (dy, None) (the
+              indices are integers: no gradient); a module after it in a Sequential gets the tuple,
+              as in torch, so it goes last or in a hand-written forward.
+              A window of padding only (possible with dilation) gives y = -inf and no gradient; its
+              index is torch's (the first tap moved inside, which may lie past the row's end).
     Cache:    t as the smallest unsigned int dtype (uint8 up to 256 taps), not x.
     Example:
         pool = MaxPool2d(2)
@@ -96,11 +114,14 @@ class MaxPool2d(_Pool2d):
     """
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False) -> None:
+                 padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation = self._dilation = _pair(dilation, "dilation", "MaxPool2d")
+        self.return_indices = check_bool(return_indices, "MaxPool2d", "return_indices")
         self._argmax: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         x, unbatched = self._check_input(x)
         pads = self.pads_for(x.shape[2:])
         xp = _pad(x, pads, value=-np.inf)
@@ -109,18 +130,40 @@ class MaxPool2d(_Pool2d):
         y = taps[0].copy()
         for tap in taps[1:]:
             np.maximum(y, tap, out=y)
-        self._argmax = self._first_argmax(taps, y, x.shape)
-        return y[0] if unbatched else y
+        self._argmax = t = self._first_argmax(taps, y, x.shape)
+        if not self.return_indices:
+            return y[0] if unbatched else y
+        indices = self._flat_indices(t, x.shape)
+        return (y[0], indices[0]) if unbatched else (y, indices)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray | tuple[np.ndarray | None, None]) -> np.ndarray:
         t = self._cached(self._argmax)
-        dy = self._check_dy(dy, t.shape)
+        y_shape = t.shape[1:] if self._unbatched else t.shape
+        dy = self._check_dy(grad_of_y(dy, self.return_indices, "MaxPool2d", y_shape, self._dtype), t.shape)
         # w.r.t. input
         dxp = np.zeros(self._xp_shape, dtype=dy.dtype)
         for i, j, rows, cols in self._taps(self._xp_shape[2:]):
             dxp[:, :, rows, cols] += np.where(t == i * self.kernel_size[1] + j, dy, 0)
         dx = _unpad(dxp, self._xpads)
         return dx[0] if self._unbatched else dx
+
+    def _flat_indices(self, t: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
+        """indices (N, C, OH, OW) int64: tap t's place in the unpadded H x W plane (see the docstring)."""
+        W, kw, (sh, sw), (dh, dw) = x_shape[3], self.kernel_size[1], self.stride, self.dilation
+        top, left = self._xpads[0], self._xpads[2]
+        OH, OW = t.shape[2:]
+        i, j = np.divmod(t.astype(np.int64), kw)
+        rows = np.arange(OH).reshape(OH, 1) * sh - top + i * dh
+        cols = np.arange(OW) * sw - left + j * dw
+        indices = rows * W + cols
+        real = self._real_taps(x_shape)
+        if real is not None:  # a window of padding only: torch's index, its first tap moved inside
+            alone = ~np.logical_or.reduce(real)
+            if alone.any():
+                r0 = _first_inside(np.arange(OH) * sh - top, dh)
+                c0 = _first_inside(np.arange(OW) * sw - left, dw)
+                indices[..., alone] = (r0.reshape(OH, 1) * W + c0)[alone]
+        return indices
 
     def _first_argmax(self, taps: list[np.ndarray], y: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
         """t = index of the first tap equal to the window max: t = sum_k prod_{k' <= k} [tap_k' != y].
@@ -293,8 +336,26 @@ def _batched(x: np.ndarray, who: str) -> tuple[np.ndarray, bool]:
     return (x[None], True) if x.ndim == 3 else (x, False)
 
 
+def grad_of_y(grad: object, return_indices: bool, who: str, y_shape: tuple[int, ...],
+              dtype: np.dtype) -> object:
+    """The gradient of y from a max pool's backward argument: dy, or (dy, None) with return_indices
+    (the indices are integers: no gradient; dy None: zeros of y's shape)."""
+    if not isinstance(grad, (tuple, list)):
+        return grad  # a bare array is the gradient of the first output (CONTRACT 4)
+    if not return_indices or len(grad) != 2 or grad[1] is not None:
+        expected = "dy, or (dy, None) (the indices get no gradient)" if return_indices else "dy"
+        got = f"a {type(grad).__name__} of {len(grad)} items"
+        raise ValueError(f"{who}.backward: expected {expected}, got {got}")
+    return np.zeros(y_shape, dtype=dtype) if grad[0] is None else grad[0]
+
+
+def _first_inside(starts: np.ndarray, step: int) -> np.ndarray:
+    """Each window start moved up by ``step`` until it is >= 0 (torch's first tap inside the input)."""
+    return np.where(starts < 0, starts + -(starts // step) * step, starts)
+
+
 def _ceil_overhang(size: int, k: int, s: int, p: int) -> int:
-    """Rows past the padding that ceil_mode's last window reaches (see the module docstring)."""
+    """Rows past the padding that ceil_mode's last window, of span k, reaches (see the module docstring)."""
     out = -(-(size + 2 * p - k) // s) + 1
     if (out - 1) * s >= size + p:  # torch: the last window must start inside the input or the top padding
         out -= 1

@@ -137,6 +137,7 @@ class NLLLoss(Loss):
               loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(wq), the weights of the
               counted targets, as torch; every target ignored: mean = 0 / 0 = nan, as torch
     Backward: dx = -dl * wq                      (N, C, *d): only the target class gets a gradient
+                                                 (+0.0 elsewhere, as torch, never -0.0)
     Example:
         loss_fn = NLLLoss()
         loss = loss_fn(np.log(np.array([[0.7, 0.2, 0.1]])), np.array([0]))   # -log 0.7 = 0.357
@@ -178,8 +179,8 @@ class NLLLoss(Loss):
         if wq is None:  # forward ran in the fast room (or never ran: its kernel says so)
             return fast.nll_indices_backward(self, dloss)
         dl = _per_class(self._upstream(dloss, wq.dtype, 0))
-        # w.r.t. input
-        dx = -dl * wq
+        # w.r.t. input (+0.0 off the targets, as torch writes them: -dl * 0 would be -0.0 where dl > 0)
+        dx = np.where(wq != 0, -dl * wq, 0)
         return dx[0] if self._unbatched else dx
 
     def extra_repr(self) -> str:

@@ -91,9 +91,12 @@ _in_progress: set[str | None] = set()
 
 def _reset_after_fork() -> None:
     """A forked child has only the forking thread: another thread of the parent may have held the
-    lock mid-save (the child's saves would wait for it forever)."""
+    lock mid-save (the child's saves would wait for it forever), and the temporary files of the
+    parent's saves in progress are not the child's (kept listed, the child's sweep would never
+    remove one its parent left when killed mid-save)."""
     global _tmp_lock
     _tmp_lock = threading.Lock()
+    _in_progress.clear()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX

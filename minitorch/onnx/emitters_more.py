@@ -115,6 +115,9 @@ def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(AdaptiveMaxPool2d)
 def _adaptive_max_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    if m.return_indices:
+        raise TypeError("onnx.export: AdaptiveMaxPool2d(return_indices=True) has no ONNX form here (its "
+                        "output is a tuple); export the model with return_indices=False")
     h, w = shape[2:]
     oh = h if m._size[0] is None else m._size[0]
     ow = w if m._size[1] is None else m._size[1]

@@ -42,6 +42,7 @@ from minitorch.layers import (
 from minitorch.layers.attention import MultiheadAttention
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.embedding import Embedding
+from minitorch.layers.max_unpool import MaxUnpool2d
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
@@ -84,7 +85,7 @@ EMITTERS: dict[type[Module], Emitter] = {}  # keyed by class: a subclass may com
 NOT_EXPORTABLE: dict[type[Module], str] = {}
 # sequences: the exporter takes one floating input and gives one output
 NOT_EXPORTABLE.update({cls: "integer ids or several inputs / tuple outputs" for cls in (
-    Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell)})
+    Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, MaxUnpool2d)})
 NOT_EXPORTABLE.update({cls: "attention's ONNX form is not written yet (issue 14 left it out)"
                        for cls in (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder)})
 
@@ -300,7 +301,16 @@ def _pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     attrs = {"kernel_shape": list(_pair(m.kernel_size)), "strides": list(_pair(m.stride)),
              "pads": [top, left, bottom, right]}
     if type(m).__name__ == "MaxPool2d":
-        return g.op("MaxPool", [x], "max_pool", **attrs)
+        if m.return_indices:  # ONNX's Indices count across N and C too, and a graph output is one array
+            raise TypeError("onnx.export: MaxPool2d(return_indices=True) has no ONNX form here (its output "
+                            "is a tuple); export the model with return_indices=False")
+        kh, kw = _pair(m.kernel_size)
+        if max(top, bottom) >= kh or max(left, right) >= kw:  # ONNX Runtime wants pads < kernel: a
+            # dilated window's ceil_mode overhang can be wider, so the padding is a Pad node of -inf
+            pads = g.const([0, 0, top, left, 0, 0, bottom, right], "max_pool_pads", np.int64)
+            x = g.op("Pad", [x, pads, g.const(-np.inf, "max_pool_pad_value")], "max_pool_pad")
+            attrs["pads"] = [0, 0, 0, 0]
+        return g.op("MaxPool", [x], "max_pool", dilations=list(m.dilation), **attrs)
     if not m.count_include_pad and m.divisor_override is None:  # the overhang is padding: not counted
         return g.op("AveragePool", [x], "avg_pool", count_include_pad=0, **attrs)
     mean = g.op("AveragePool", [x], "avg_pool", count_include_pad=1, **attrs)  # sum / (kh*kw)
