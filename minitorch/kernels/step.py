@@ -179,7 +179,9 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     s = z - np.maximum.reduce(z, 1).reshape(n, 1)
     exp_s = np.exp(s)
     sum_exp = np.add.reduce(exp_s, 1).reshape(n, 1)
-    losses = np.log(sum_exp).reshape(n) - s.take(at)
+    losses = s.take(at)  # -(s[n, y_n] - lse), as the loss kernel computes it
+    losses -= np.log(sum_exp).reshape(n)
+    np.negative(losses, out=losses)
     total = np.add.reduce(losses, None)
     mean = loss_fn.reduction == "mean"
     loss = total / n if mean else total
