@@ -27,7 +27,8 @@ anything else. Its case, all checked before anything changes:
 In that case the five calls would run, bitwise, what is run here: the chain kernel's forward
 (``containers.sequential_forward``: y = x @ W, y += b; mask = (y > 0) in y's dtype, y = max(y, 0)),
 the cross-entropy kernel's forward and backward (``losses.cross_entropy_forward`` /
-``cross_entropy_backward``: p - onehot(y), times dl = 1/N or 1), the chain kernel's
+``cross_entropy_backward``: p - onehot(y), times dl = 1/N or 1; its arithmetic is the very
+function that kernel calls, ``losses._ce_arithmetic``), the chain kernel's
 ``backward_params`` (W.grad = x.T @ dy and b.grad = dy.sum(0) into their flat slots, dy = dy @ W.T,
 dy = dy * mask), the flat update (``flat.update``: P -= a * G) with the thread policy as the SGD
 kernel applies it, then every grad None. What they leave is what is left here: the Parameters
@@ -56,7 +57,7 @@ from minitorch import call_frames, threads
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers, flat
 from minitorch.kernels.inference_alone import zero_of
-from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_plan
+from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_arithmetic, _ce_plan
 
 # The classes, and the methods and kernels the five calls run as defined, filled at the first call
 # (the fast room imports no layer, loss or optimizer at import): one patched since (a probe, a
@@ -172,23 +173,15 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         plan = _ce_plan(z, y)
         if plan is None:
             return NotImplemented
-    n, c, probe, starts, unsigned, cast, one = plan
+    probe = plan[2]
     if not math.isfinite(np.abs(z).ravel().dot(probe)):
         return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
-    at = starts + (y.astype(starts.dtype) if cast else y)
-    s = z - np.maximum.reduce(z, 1).reshape(n, 1)
-    exp_s = np.exp(s)
-    sum_exp = np.add.reduce(exp_s, 1).reshape(n, 1)
-    losses = s.take(at)  # -(s[n, y_n] - lse), as the loss kernel computes it
-    losses -= np.log(sum_exp).reshape(n)
-    np.negative(losses, out=losses)
+    losses, dy = _ce_arithmetic(z, y, plan)  # (z is a fresh product: C-contiguous)
     total = np.add.reduce(losses, None)
     mean = loss_fn.reduction == "mean"
     loss = total / n if mean else total
     if not math.isfinite(loss):
         return NotImplemented  # fit stops, or goes on, on the plain path
-    dy = exp_s / sum_exp
-    dy.reshape(-1)[at] -= one  # (z is a fresh product: C-contiguous)
     dy *= np.array(1.0 / n if mean else 1.0, dy.dtype)
     # backward_params: containers.sequential_backward's formulas, the gradients into their flat
     # slots (every Parameter's grad is None and its slot free: flat.free_slots)
