@@ -30,8 +30,14 @@ def get_default_dtype() -> np.dtype:
 def as_floating(x: object, who: str) -> np.ndarray:
     """`x` as an array; floating arrays pass unchanged, others become the default dtype.
 
-    `who` names the caller in the error raised for non-numeric input.
+    `who` names the caller in the error raised for non-numeric input, or for a tuple holding arrays
+    (a module's several outputs, e.g. MaxPool2d's (y, indices)), which NumPy would stack into one.
     """
+    if isinstance(x, tuple) and any(isinstance(item, np.ndarray) for item in x):
+        raise TypeError(
+            f"{who}: expected an array, got a tuple of {len(x)} items holding arrays (a module's several "
+            "outputs, such as MaxPool2d(return_indices=True)'s (y, indices)?); pass the one array it needs"
+        )
     x = np.asarray(x)
     if x.dtype.kind == "f":
         return x
