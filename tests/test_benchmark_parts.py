@@ -148,13 +148,13 @@ def test_cost_table_sums_where_each_process_spent_its_time():
     # a row: CPU outside its budgets, then the larger of each budget and its CPU
     assert report.quiet_estimate_s(proc, settings) == pytest.approx(1.5 - 2 * 0.31 + 2 * (0.05 + 0.3))
     breakdown = {"wall_s": 3.0, "cpu_s": 2.5}
-    assert report.quiet_estimate_s(breakdown, settings) == pytest.approx(16 * 0.25)
+    assert report.quiet_estimate_s(breakdown, settings) == pytest.approx(20 * 0.25)
     table = report.cost_table({"settings": settings,
                                "cost": {"mlp": {"wall_s": 4.5, "processes": [proc, proc]},
                                         "breakdown": {"wall_s": 3.0, "processes": [breakdown]}}})
     assert "| mlp | 2 | 4.5 | 3.0 | 2.0 | 2.0 | 0.4 | 0.8 | 3.2 |" in table
-    assert "| breakdown | 1 | 3.0 | 2.5 | - | - | - | - | 4.0 |" in table
-    assert "| all | 3 | 7.5 | 5.5 | 2.0 | 2.0 | 0.4 | 0.8 | 7.2 |" in table
+    assert "| breakdown | 1 | 3.0 | 2.5 | - | - | - | - | 5.0 |" in table
+    assert "| all | 3 | 7.5 | 5.5 | 2.0 | 2.0 | 0.4 | 0.8 | 8.2 |" in table
 
 
 def test_busy_cores_starts_and_stops_its_processes():
