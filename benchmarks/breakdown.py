@@ -5,8 +5,10 @@
 For each size it times, in this one process and in alternating blocks: the ``mt.fit`` step split into
 forward, loss (forward and backward), backward_params, update (``opt.step``) and zero_grad; the same
 step with the update done by the fast kernel (``minitorch.kernels.optimizers.sgd``) instead; the step's
-matrix products alone (the GEMM floor, ``gemm_products``); and the README loop's one extra product,
-the data's gradient d1 @ W1.T.
+matrix products alone (the GEMM floor, ``gemm_products``); the README loop's one extra product,
+the data's gradient d1 @ W1.T; and the step ``mt.fit`` runs as a whole (``workloads._common.
+minitorch_step``: where its whole-step kernel takes the step, the five parts are not run one by one,
+so the split above is of the five calls' path).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workloads._common import LR, batch_pool, minitorch_model
+from workloads._common import LR, batch_pool, minitorch_model, minitorch_step
 
 SIZES = {"mlp b32": ((784, 512, 256, 10), 32), "mlp b128": ((784, 512, 256, 10), 128),
          "mlp b512": ((784, 512, 256, 10), 512), "iris b16": ((4, 16, 3), 16)}
@@ -105,7 +107,7 @@ def measure(sizes: tuple[int, ...], batch: int, blocks: int, block_s: float,
             a @ b
 
     timed: dict[str, Callable[[], Any]] = {"plain": plain, "fast": fast, "gemm": gemms,
-                                           "data_grad": lambda: d1 @ w1t}
+                                           "data_grad": lambda: d1 @ w1t, "fit": minitorch_step(sizes, batch)}
     calls = {}
     for name, fn in timed.items():
         start, n = time.perf_counter(), 0
@@ -117,7 +119,7 @@ def measure(sizes: tuple[int, ...], batch: int, blocks: int, block_s: float,
     gc.collect()
     gc.freeze()  # what exists now is never garbage: the collect before each block scans only the rest
     for b in range(blocks):
-        names = list(timed)[b % 4:] + list(timed)[: b % 4]
+        names = list(timed)[b % len(timed):] + list(timed)[: b % len(timed)]
         for name in names:
             before = dict(plain_spent if name == "plain" else fast_spent)
             gc.collect()
@@ -136,19 +138,79 @@ def measure(sizes: tuple[int, ...], batch: int, blocks: int, block_s: float,
     return {key: statistics.median(values) for key, values in per_block.items()}
 
 
+def layer_times(sizes: tuple[int, ...], batch: int, steps: int) -> dict[str, float]:
+    """Each child's forward and backward timed inside the ``mt.fit`` step, beside its products alone.
+
+    Every child of the model gets instance wrappers around ``forward`` and ``backward`` /
+    ``backward_params`` (what ``Sequential`` calls for a chain of large layers, which its chain
+    kernel runs child by child), the loss and the update are timed around their calls, and each
+    figure is the 10th percentile over ``steps`` steps (the steps that had the cores). Then each
+    of the step's products (``gemm_products``) is timed alone, looped, the same way. A part's time
+    above its products' is what the step spends around them: element-wise passes, the arrays'
+    lines arriving from the other core or from memory, Python calls.
+    """
+    import minitorch as mt
+
+    model, loss_fn = minitorch_model(sizes), mt.CrossEntropyLoss()
+    opt = mt.SGD(model.parameters(), lr=LR)
+    data = itertools.cycle(batch_pool(sizes, batch))
+    spent: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            start = time.perf_counter()
+            out = fn(*args)
+            spent.setdefault(name, []).append(time.perf_counter() - start)
+            return out
+        return call
+
+    for i, child in enumerate(model):
+        label = f"{i}:{type(child).__name__}"
+        child.forward = timed(f"forward {label}", child.forward)
+        for method in ("backward", "backward_params"):
+            setattr(child, method, timed(f"{method} {label}", getattr(child, method)))
+    loss_call, loss_back = timed("loss forward", loss_fn), timed("loss backward", loss_fn.backward)
+    update, zero = timed("update", opt.step), timed("zero_grad", opt.zero_grad)
+    for n in range(steps + 20):
+        if n == 20:
+            spent.clear()  # warm-up
+        xb, yb = next(data)
+        loss_call(model(xb), yb)
+        model.backward_params(loss_back())
+        update()
+        zero()
+    out = {name: float(np.percentile(values, 10)) for name, values in spent.items()}
+    for name, a, b in gemm_products(sizes, batch):
+        times = []
+        for n in range(steps + 5):
+            start = time.perf_counter()
+            a @ b
+            if n >= 5:
+                times.append(time.perf_counter() - start)
+        out[f"alone {name}"] = float(np.percentile(times, 10))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--block-s", type=float, default=0.04)
     parser.add_argument("--warm-s", type=float, default=0.05)
+    parser.add_argument("--layers", type=int, default=0, metavar="STEPS",
+                        help="instead: each child's forward/backward inside the MLP steps, STEPS steps "
+                             "(layer_times), beside the products alone")
     args = parser.parse_args(argv)
     import minitorch as mt
 
     # the step and its GEMM floor at the same, fixed thread count (the process's BLAS count): the
     # default policy would pick a count per model from measured step times (minitorch/threads.py)
     mt.set_num_threads(mt.get_num_threads())
-    out = {name: measure(sizes, batch, args.blocks, args.block_s, args.warm_s)
-           for name, (sizes, batch) in SIZES.items()}
+    if args.layers:
+        out = {name: layer_times(sizes, batch, args.layers) for name, (sizes, batch) in SIZES.items()
+               if name.startswith("mlp")}
+    else:
+        out = {name: measure(sizes, batch, args.blocks, args.block_s, args.warm_s)
+               for name, (sizes, batch) in SIZES.items()}
     print(json.dumps(out))
 
 

@@ -26,6 +26,17 @@ def test_every_workload_file_is_discovered_with_callable_builders():
     assert harness.contenders(families["mlp"])[:4] == ["mt-fit", "mt-kernel", "mt-readme", "torch"]
 
 
+def test_layer_times_names_every_child_the_loss_the_update_and_the_products_alone():
+    times = breakdown.layer_times((8, 6, 4, 3), batch=5, steps=3)
+    children = ["0:Linear", "1:ReLU", "2:Linear", "3:ReLU", "4:Linear"]
+    expected = {f"forward {c}" for c in children}
+    expected |= {f"backward {c}" for c in children[1:]} | {"backward_params 0:Linear"}
+    expected |= {"loss forward", "loss backward", "update", "zero_grad"}
+    expected |= {f"alone {name}" for name, _, _ in breakdown.gemm_products((8, 6, 4, 3), 5)}
+    assert set(times) == expected
+    assert all(t > 0 for t in times.values())
+
+
 def test_discover_rejects_a_file_without_workloads(tmp_path):
     (tmp_path / "broken.py").write_text("X = 1\n")
     with pytest.raises(TypeError, match="WORKLOADS"):
@@ -137,13 +148,13 @@ def test_cost_table_sums_where_each_process_spent_its_time():
     # a row: CPU outside its budgets, then the larger of each budget and its CPU
     assert report.quiet_estimate_s(proc, settings) == pytest.approx(1.5 - 2 * 0.31 + 2 * (0.05 + 0.3))
     breakdown = {"wall_s": 3.0, "cpu_s": 2.5}
-    assert report.quiet_estimate_s(breakdown, settings) == pytest.approx(16 * 0.25)
+    assert report.quiet_estimate_s(breakdown, settings) == pytest.approx(20 * 0.25)
     table = report.cost_table({"settings": settings,
                                "cost": {"mlp": {"wall_s": 4.5, "processes": [proc, proc]},
                                         "breakdown": {"wall_s": 3.0, "processes": [breakdown]}}})
     assert "| mlp | 2 | 4.5 | 3.0 | 2.0 | 2.0 | 0.4 | 0.8 | 3.2 |" in table
-    assert "| breakdown | 1 | 3.0 | 2.5 | - | - | - | - | 4.0 |" in table
-    assert "| all | 3 | 7.5 | 5.5 | 2.0 | 2.0 | 0.4 | 0.8 | 7.2 |" in table
+    assert "| breakdown | 1 | 3.0 | 2.5 | - | - | - | - | 5.0 |" in table
+    assert "| all | 3 | 7.5 | 5.5 | 2.0 | 2.0 | 0.4 | 0.8 | 8.2 |" in table
 
 
 def test_busy_cores_starts_and_stops_its_processes():

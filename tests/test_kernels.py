@@ -27,11 +27,14 @@ import numpy as np
 import pytest
 from bitwise import assert_bitwise
 from cases import INPUT_CASES, MODULE_CASES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_losses import LOSS_CASES, make_data
 from trajectories import CONFIG_IDS, CONFIGS, OPTIMIZERS, batches, groups, make_model
 
 import minitorch as mt
 from minitorch.kernels import kernels_enabled, use_kernels
+from minitorch.losses.base import LossValue
 
 DTYPES = [np.float32, np.float64]
 # Layers whose kernel sums the same products in another order (a channels-last matrix product):
@@ -979,3 +982,241 @@ def test_the_kernels_call_the_openblas_numpy_uses(monkeypatch):
     assert openblas.find().lib == "scipy's"
     monkeypatch.setattr(threads, "_controllers", lambda: [])
     assert openblas.find() is None
+
+
+# ----------------------------------------------------------------- the whole-step kernel (kernels/step.py)
+def _layers(widths, relus, bias):
+    """Linear(widths[0], widths[1]), [ReLU()], ..., one Linear per pair; ``relus[i]``: a ReLU after
+    the i-th Linear (the last Linear's too: the chain may end in a ReLU)."""
+    layers = []
+    for i, (a, b) in enumerate(itertools.pairwise(widths)):
+        layers.append(mt.Linear(a, b, bias=bias))
+        if relus[i]:
+            layers.append(mt.ReLU())
+    return layers
+
+
+def _state_of(model, loss_fn, opt):
+    """What a later call could read: every module's frames and cache attributes, every gradient,
+    the optimizer's state."""
+    seen = []
+    for m in [*model.modules(), loss_fn]:
+        d = m.__dict__
+        caches = {k: v for k, v in d.items() if k[0] == "_" and k not in
+                  ("_parameters", "_modules", "_buffers", "_init_args", "_stack", "_frame", "_shown", "_busy")
+                  and not callable(v)}
+        seen.append((type(m).__name__, len(d["_stack"]), d["_shown"], d["_frame"], d["_busy"],
+                     sorted(k for k, v in caches.items() if v is not None)))
+    grads = [p.grad for p in model.parameters()]
+    return seen, grads, dict(opt.state)
+
+
+def _steps(config, mode, meddle=None):
+    """``config``'s model trained for its steps; ``mode``: "fused" (``fit_step``, the five calls
+    where it declines, as fit runs them), "calls" (the five calls, kernels on) or "plain" (kernels
+    off). Returns every output, loss and parameter after each step, what a later call could read
+    after each step, and the steps ``fit_step`` took."""
+    from minitorch.kernels.step import fit_step
+
+    widths, relus, bias, dtype, n, reduction, lr, steps, seed, *layout = config
+    fortran, target_dtype = layout or (False, np.int64)
+    rng = np.random.default_rng(seed)
+    taken, out, states = [], [], []
+    with kernels(mode != "plain"), default_dtype(dtype):
+        mt.manual_seed(seed)
+        model = mt.Sequential(*_layers(widths, relus, bias))
+        loss_fn, opt = mt.CrossEntropyLoss(reduction=reduction), mt.SGD(model.parameters(), lr=lr)
+        for step in range(steps):
+            x = rng.standard_normal((n, widths[0])).astype(dtype, order="F" if fortran else "C")
+            y = rng.integers(0, widths[-1], n).astype(target_dtype)
+            if meddle is not None:
+                x, y = meddle(step, model, loss_fn, opt, x, y)
+            done = fit_step(model, loss_fn, opt, x, y) if mode == "fused" else NotImplemented
+            taken.append(done is not NotImplemented)
+            if done is NotImplemented:
+                z = model(x)
+                loss = loss_fn(z, y)
+                model.backward_params(loss_fn.backward())
+                opt.step()
+                opt.zero_grad()
+            else:
+                z, loss = done
+            assert type(loss) is LossValue
+            out += [z, np.array(float(loss)), *(p.data.copy() for p in model.parameters())]
+            states.append(_state_of(model, loss_fn, opt))
+    return out, states, taken
+
+
+def _same_steps(config, meddle=None):
+    fused, fused_states, taken = _steps(config, "fused", meddle)
+    for mode in ("calls", "plain"):
+        other, other_states, _ = _steps(config, mode, meddle)
+        assert len(fused) == len(other)
+        for a, b in zip(fused, other, strict=True):
+            assert_bitwise(a, b, f"fused against {mode}")
+        for a, b in zip(fused_states, other_states, strict=True):
+            assert a[0] == b[0] and a[2] == b[2]
+            assert all(g is None for g in a[1]) and all(g is None for g in b[1])
+    return taken
+
+
+@settings(max_examples=60, deadline=None)
+@given(widths=st.lists(st.integers(1, 20), min_size=2, max_size=5), data=st.data(),
+       bias=st.booleans(), dtype=st.sampled_from(DTYPES), n=st.integers(1, 33),
+       reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.01, 0.0]),
+       fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]))
+def test_fit_step_kernel_equals_the_five_calls_bitwise(widths, data, bias, dtype, n, reduction, lr, fortran,
+                                                        target_dtype):
+    """Over chains of Linear and ReLU layers (any widths, with or without bias and ReLUs, one class
+    or more), batch sizes, dtypes, reductions, data in either order and targets of three integer
+    dtypes: every output, loss and parameter after each
+    step bitwise the five calls' (kernels on and off), every gradient None, no frame waiting and
+    no cache attribute set after each step; the kernel takes every step but the first (which
+    moves the Parameters into the flat buffer) for a model of two Parameters or more."""
+    relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
+    taken = _same_steps((widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype))
+    # (a flat group holds two Parameters or more; larger weights run child by child)
+    flat = (len(widths) - 1) * (1 + bias) >= 2
+    small = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize < 65536
+    assert taken == [False] + [small and flat] * 3
+
+
+def _meddled(meddle, steps=6):
+    return _same_steps(((4, 16, 3), (True, False), True, np.float32, 16, "mean", 0.1, steps, 1), meddle)
+
+
+def test_fit_step_kernel_takes_the_iris_step():
+    assert _meddled(None) == [False] + [True] * 5
+
+
+@pytest.mark.parametrize("case", ["momentum", "weight_decay", "frozen", "held-grad", "kept-grad",
+                                  "replaced-data", "waiting-forward", "float64-input", "list-input",
+                                  "target-out-of-range",
+                                  "nan-input", "patched-forward", "patched-class", "patched-kernel",
+                                  "no_grad-parent",
+                                  "label_smoothing", "weight", "second-group", "state"])
+def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
+    """Anything outside the kernel's case: it declines with nothing done (no frame left, no
+    gradient, no Parameter moved); the five calls then run as without the kernel."""
+    with kernels(True):
+        _decline(case, monkeypatch)
+
+
+def _decline(case, monkeypatch):
+    from minitorch.kernels import step as fast_step
+
+    model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+    loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((5, 4)).astype(np.float32), rng.integers(0, 3, 5)
+    loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+    assert fast_step.fit_step(model, loss_fn, opt, x, y) is not NotImplemented  # its case, before meddling
+    before = [p.data.copy() for p in model.parameters()]
+    spare = mt.Linear(4, 8)
+    if case == "momentum":
+        opt.param_groups[0]["momentum"] = 0.9
+    elif case == "weight_decay":
+        opt.param_groups[0]["weight_decay"] = 0.1
+    elif case == "frozen":
+        model[2].b.requires_grad = False
+    elif case == "held-grad":
+        model[0].W.grad = None
+        held = opt.param_groups[0]["params"][0]
+        from minitorch.kernels import flat
+        view = flat._groups[id(held)].grads[0][:1]  # someone holds a view of the gradient buffer
+    elif case == "kept-grad":  # a gradient kept from a step of the five calls: never written over
+        loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step()
+        view = model[2].b.grad
+        opt.zero_grad()
+        before = [p.data.copy() for p in model.parameters()]
+    elif case == "replaced-data":
+        model[2].W.data = model[2].W.data.copy()
+    elif case == "waiting-forward":
+        spare.W = model[0].W
+        spare(x)  # another owner of model[0]'s W waits for its backward: step() would raise
+    elif case == "float64-input":
+        x = x.astype(np.float64)
+    elif case == "list-input":
+        x = x.tolist()
+    elif case == "target-out-of-range":
+        y = y + 3
+    elif case == "nan-input":
+        x[0, 0] = np.nan
+    elif case == "patched-forward":
+        model.forward = lambda v: mt.Sequential.forward(model, v)  # as mt.Diagnostics patches it
+    elif case == "patched-class":
+        relu_backward = mt.ReLU.backward
+        monkeypatch.setattr(mt.ReLU, "backward", lambda self, dy: relu_backward(self, dy))  # a probe
+    elif case == "patched-kernel":  # a counter on a kernel the five calls run (it must run)
+        from minitorch.kernels import losses as loss_kernels
+        ce_forward = loss_kernels.cross_entropy_forward
+        monkeypatch.setattr(loss_kernels, "cross_entropy_forward", lambda *a: ce_forward(*a))
+    elif case == "no_grad-parent":
+        pass
+    elif case == "label_smoothing":
+        loss_fn.label_smoothing = 0.1
+    elif case == "weight":
+        loss_fn.weight = np.ones(3, np.float32)
+    elif case == "second-group":
+        opt.add_param_group({"params": [mt.Parameter(np.zeros(2, np.float32))]})
+    elif case == "state":
+        opt.state[model[0].W] = {"momentum_buffer": None}
+    if case == "no_grad-parent":
+        with mt.no_grad():
+            assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+    else:
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+    if case in ("held-grad", "kept-grad"):
+        del view
+    assert all(len(m.__dict__["_stack"]) == 0 for m in [*model.modules(), loss_fn])
+    assert all(p.grad is None for p in model.parameters())
+    for p, b in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.data, b)
+
+
+@pytest.mark.parametrize("bad, error, message", [(np.nan, ValueError, "finite"),
+                                                 (np.inf, RuntimeWarning, "invalid value encountered")])
+def test_fit_step_kernel_declined_step_meets_the_plain_error(bad, error, message):
+    """Non-finite logits: the kernel declines and the five calls raise the plain error. An inf in
+    the data makes the first product warn (an error in this suite) in the kernel as in the plain
+    layer: the same warning, raised before anything changed."""
+    def meddle(step, model, loss_fn, opt, x, y):
+        if step == 3:
+            x = x.copy()
+            x[2, 1] = bad
+        return x, y
+    for mode in ("fused", "calls", "plain"):
+        with pytest.raises(error, match=message):
+            _steps(((4, 16, 3), (True, False), True, np.float32, 16, "mean", 0.1, 6, 1), mode, meddle)
+
+
+def test_fit_trains_the_same_with_its_whole_step_kernel(monkeypatch):
+    """mt.fit with the kernel (it takes every step after the first) and without: the same history
+    and parameters, bitwise."""
+    from minitorch.kernels import step as fast_step
+
+    taken = []
+    original = fast_step.fit_step
+
+    def counting(*args):
+        done = original(*args)
+        taken.append(done is not NotImplemented)
+        return done
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((96, 4)).astype(np.float32), rng.integers(0, 3, 96)
+    results = []
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    for fused in (True, False):
+        monkeypatch.setattr(fast_step, "fit_step", counting if fused else lambda *a: NotImplemented)
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        opt = mt.SGD(model.parameters(), lr=0.1)
+        history = mt.fit(model, mt.CrossEntropyLoss(), opt, mt.DataLoader(X, Y, batch_size=16, shuffle=False),
+                         epochs=3, verbose=0)
+        results.append((history, [p.data.copy() for p in model.parameters()]))
+    assert taken and not taken[0] and all(taken[1:])
+    (h1, p1), (h2, p2) = results
+    assert h1["loss"] == h2["loss"]
+    for a, b in zip(p1, p2, strict=True):
+        np.testing.assert_array_equal(a, b)

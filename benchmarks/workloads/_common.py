@@ -6,6 +6,7 @@ inside the torch builders only, so a MiniTorch process never loads it.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -39,7 +40,10 @@ def minitorch_model(sizes: tuple[int, ...]) -> Any:
 def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", readme: bool = False,
                    kernel: bool = False) -> Step:
     """One training step: forward, loss, backward_params (mt.fit's path) or backward (the README's
-    loop, which also computes the data's gradient), the optimizer's step, zero_grad.
+    loop, which also computes the data's gradient), the optimizer's step, zero_grad. mt.fit's path
+    is the step ``mt.fit`` runs: its whole-step kernel (``minitorch.kernels.step.fit_step``, a small
+    Linear/ReLU chain with cross-entropy and plain SGD) where the tree has one and it takes the
+    step, else the five calls.
 
     ``kernel``: the SGD update is ``minitorch.kernels.optimizers.sgd`` called directly (what
     ``mt.SGD.step`` runs once the optimizers dispatch to their kernels; it also applies the thread
@@ -69,8 +73,16 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
                 fast.adam(params, grads, ms, vs, [None] * len(params), steps, amsgrad=False, beta1=0.9,
                           beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8)
 
+    fit_step = None
+    if not (readme or kernel):  # mt.fit's step tries its whole-step kernel first (where it exists)
+        fit_step = getattr(importlib.import_module("minitorch.training.loop"), "fast_step", None)
+
     def step() -> Any:
         xb, yb = next(data)
+        if fit_step is not None and mt.kernels.kernels_enabled():
+            done = fit_step.fit_step(model, loss_fn, opt, xb, yb)
+            if done is not NotImplemented:
+                return done[1]
         loss = loss_fn(model(xb), yb)
         backward(loss_fn.backward())
         update()

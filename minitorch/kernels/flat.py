@@ -176,7 +176,34 @@ def update(params: list[Any], grads: list[np.ndarray], step: float) -> bool:
     for p, g, key, x, home in zip(params, grads, group.ids, group.data, group.grads, strict=True):
         if id(p) != key or p.data is not x or g is not home:
             return False
+    _apply(group, step)
+    return True
+
+
+def free_slots(params: list[Any]) -> list[np.ndarray] | None:
+    """The gradient slots of ``params`` (views of ``G``, in order) if ``params`` are a whole group
+    in its order, each ``data`` still the group's view and every slot free (``grad_home``), else
+    None. For the whole-step kernel (``kernels/step.py``): gradients written into these are what
+    ``update`` then takes."""
+    group = _groups.get(id(params[0])) if params else None
+    if group is None or len(params) != len(group.ids) or _getrefcount(group.G) != group.g_refs:
+        return None
+    ids, data, grads = group.ids, group.data, group.grads
+    for i in range(len(params)):  # (indexed: a zip's reused tuple would hold a slot too)
+        p = params[i]
+        # the slot: the group's list, _homes' entry, getrefcount's argument (as grad_home counts)
+        if id(p) != ids[i] or p.data is not data[i] or _getrefcount(grads[i]) != 3:
+            return None
+    return grads
+
+
+def apply(params: list[Any], step: float) -> None:
+    """``update``'s ``P -= a * G`` for the group ``free_slots`` accepted (nothing checked again:
+    the caller wrote the gradients into its slots since)."""
+    _apply(_groups[id(params[0])], step)
+
+
+def _apply(group: FlatGroup, step: float) -> None:
     if step != group.step or not step:  # (a zero step: -0.0 and 0.0 compare equal)
         group.a, group.step = np.asarray(step, group.P.dtype), step
     group.P -= group.a * group.G
-    return True

@@ -58,10 +58,28 @@ def cross_entropy_forward(
             return None
     if loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0:
         return None
-    n, c, probe, starts, unsigned, cast, one = plan
+    n, c, probe, _, unsigned, _, _ = plan
     if (np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
             or not math.isfinite(np.abs(z).ravel().dot(probe))):
         return None  # out of range, ignored or not finite: the plain code raises or handles it
+    losses, dz = _ce_arithmetic(z, y, plan)
+    # the cache, as call_frames.keep writes it (inline: one call fewer); _count stays None: the
+    # frame system hides every other call's cache while this one is shown
+    d = loss_fn.__dict__
+    frame = d["_frame"]
+    if frame is not None:
+        frame["_dlogits"], frame["_loss_shape"] = dz, (n,)
+    d["_dlogits"], d["_loss_shape"] = dz, (n,)
+    if loss_fn.reduction == "none":
+        return losses
+    total = np.add.reduce(losses, None)
+    return total / n if loss_fn.reduction == "mean" else total
+
+
+def _ce_arithmetic(z: np.ndarray, y: np.ndarray, plan: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The per-sample losses l (N,) and p - onehot(y) (N, C) of checked logits z and targets y
+    (``cross_entropy_forward``'s arithmetic; also the whole-step kernel's, kernels/step.py)."""
+    n, _, _, starts, _, cast, one = plan
     at = starts + (y.astype(starts.dtype) if cast else y)
     s = z - np.maximum.reduce(z, 1).reshape(n, 1)         # row max keeps exp(s) <= 1
     exp_s = np.exp(s)
@@ -75,17 +93,7 @@ def cross_entropy_forward(
         dz.reshape(-1)[at] -= one
     else:  # s, exp(s), p keep z's layout (as in the plain code, which sums its rows in that order)
         dz[np.arange(n), y] -= one
-    # the cache, as call_frames.keep writes it (inline: one call fewer); _count stays None: the
-    # frame system hides every other call's cache while this one is shown
-    d = loss_fn.__dict__
-    frame = d["_frame"]
-    if frame is not None:
-        frame["_dlogits"], frame["_loss_shape"] = dz, (n,)
-    d["_dlogits"], d["_loss_shape"] = dz, (n,)
-    if loss_fn.reduction == "none":
-        return losses
-    total = np.add.reduce(losses, None)
-    return total / n if loss_fn.reduction == "mean" else total
+    return losses, dz
 
 
 # (z.shape, z.strides, z.dtype, y.shape, y.dtype) -> (N, C, the finiteness probe, the row starts

@@ -15,6 +15,8 @@ import numpy as np
 
 from minitorch.callbacks import Callback, CallbackList
 from minitorch.checks import check_choice, check_positive_int
+from minitorch.kernels import kernels_enabled
+from minitorch.kernels import step as fast_step
 from minitorch.metrics import default_metrics
 from minitorch.module import Module
 from minitorch.training.history import History
@@ -216,6 +218,10 @@ class _Trainer:
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, epoch: int, batch: int) -> tuple[np.ndarray, float]:
         try:
+            if kernels_enabled():  # fast room: a small Linear/ReLU chain, cross-entropy, SGD in one loop
+                done = fast_step.fit_step(self.model, self.loss_fn, self.optimizer, xb, yb)
+                if done is not NotImplemented:  # (the same five calls' effects: the step is taken)
+                    return done[0], float(done[1])
             output = self.model(xb)
             loss = self._loss(output, yb, epoch, batch)
             self.model.backward_params(self.loss_fn.backward())

@@ -1,0 +1,241 @@
+"""A whole training step in one loop: a small Linear/ReLU ``Sequential``, ``CrossEntropyLoss``, plain SGD.
+
+``mt.fit`` trains a batch with five calls (``_Trainer._step``):
+
+    output = model(x);  loss = loss_fn(output, y);  model.backward_params(loss_fn.backward())
+    optimizer.step();  optimizer.zero_grad()
+
+For a small model each passes through wrappers, frames and checks that cost more than its
+arithmetic. ``fit_step`` makes the same NumPy calls on the same arrays in one function, for the one
+case it is written for, and returns ``NotImplemented`` (nothing done: the five calls run) for
+anything else. Its case, all checked before anything changes:
+
+- ``model``: exactly ``Sequential`` of exact ``Linear`` and ``ReLU`` layers, the first a Linear,
+  each weight under ``containers.SMALL_WEIGHT_BYTES``, no layer twice, no method patched on a class
+  or an instance (``mt.Diagnostics`` patches the model's own), no forward call waiting for its
+  backward and none running, no recording parent, gradients enabled; x an ndarray (N, in) of the
+  weights' dtype.
+- ``loss_fn``: exactly ``CrossEntropyLoss`` in the cross-entropy kernel's case
+  (``losses.cross_entropy_forward``: class indices, no weight, no smoothing, nothing ignored,
+  finite logits, every target in range), reduction "mean" or "sum", nothing waiting; the loss
+  comes out finite.
+- ``optimizer``: exactly ``SGD``, one parameter group holding exactly the model's Parameters in
+  order, momentum 0, weight decay 0, no state, each Parameter trainable and without gradient, the
+  group's data and gradient slots a flat group of ``kernels/flat.py`` (from the second step on:
+  the first step's update adopts them), no forward waiting in another owner of the Parameters.
+
+In that case the five calls would run, bitwise, what is run here: the chain kernel's forward
+(``containers.sequential_forward``: y = x @ W, y += b; mask = (y > 0) in y's dtype, y = max(y, 0)),
+the cross-entropy kernel's forward and backward (``losses.cross_entropy_forward`` /
+``cross_entropy_backward``: p - onehot(y), times dl = 1/N or 1; its arithmetic is the very
+function that kernel calls, ``losses._ce_arithmetic``), the chain kernel's
+``backward_params`` (W.grad = x.T @ dy and b.grad = dy.sum(0) into their flat slots, dy = dy @ W.T,
+dy = dy * mask), the flat update (``flat.update``: P -= a * G) with the thread policy as the SGD
+kernel applies it, then every grad None. What they leave is what is left here: the Parameters
+updated, every gradient None, no frame waiting and every cache attribute None (as before the
+step), the returned output and loss. The Parameters change in the last statement only, so an
+interrupt (a second Ctrl-C) leaves the step either not begun or done. The same NumPy operations
+raise the same floating-point warnings (hence ``x @ W`` and not ``np.dot``, which equals it bitwise
+here but reports none). Every check that can decline runs before any arithmetic, but two: logits
+or a loss that come out not finite (a diverged run, which fit then stops) decline after the
+forward, and the five calls run that forward again, so its warnings (overflow) come twice.
+Saves: per step about 40 Python calls (the modules' and wrappers' calls, each frame's pushes and
+pops, the optimizer's and loss's wrappers and checks, the gradient assignments) and one NumPy
+reduction (a short target list's range is read as Python ints); the NumPy arithmetic is the five
+calls' own. tests/test_kernels.py checks the result against the five calls, kernels on and off.
+"""
+
+from __future__ import annotations
+
+import math
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from minitorch import call_frames, threads
+from minitorch.grad_mode import _state as _grad_state
+from minitorch.kernels import containers, flat
+from minitorch.kernels.inference_alone import zero_of
+from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_arithmetic, _ce_plan
+
+# The classes, and the methods and kernels the five calls run as defined, filled at the first call
+# (the fast room imports no layer, loss or optimizer at import): one patched since (a probe, a
+# hook, a test's counter) declines the step, so that it runs.
+_classes: list[Any] = []
+# Up to this many targets, their range is checked on a list of Python ints (a NumPy reduction
+# costs more to set up than a short list costs to read); more, by the loss kernel's reduction.
+SHORT_TARGETS = 64
+_originals: list[tuple[Any, attrgetter, Any]] = []
+
+
+def _load() -> None:
+    from minitorch.containers import Sequential
+    from minitorch.kernels import losses
+    from minitorch.kernels import optimizers as optimizer_kernels
+    from minitorch.losses.base import LossValue
+    from minitorch.losses.classification import CrossEntropyLoss
+    from minitorch.optimizers.sgd import SGD
+    from minitorch.parameter import Parameter
+
+    _classes[:] = [Sequential, CrossEntropyLoss, SGD, Parameter, LossValue]
+    # (Module.__call__ through Sequential: one patched on either is seen)
+    watched = [(Sequential, ("__call__", "forward", "backward_params")),
+               (CrossEntropyLoss, ("__call__", "forward", "backward")),
+               (SGD, ("step", "zero_grad", "_check_no_waiting_forward", "_match_state_dtypes",
+                      "_params_with_grad")),
+               (Parameter, ("zero_grad",)), (containers, ("sequential_forward", "sequential_backward")),
+               (losses, ("cross_entropy_forward", "cross_entropy_backward")),
+               (optimizer_kernels, ("sgd",)), (flat, ("update",))]
+    _originals[:] = [(owner, getter, getter(owner))
+                     for owner, getter in ((owner, attrgetter(*names)) for owner, names in watched)]
+
+
+def _untouched() -> bool:
+    """Every method and kernel the five calls run is still the one first seen."""
+    for owner, getter, seen in _originals:
+        if getter(owner) != seen:  # (functions compare by identity)
+            return False
+    return containers._own_forwards() and containers._own_backwards()
+
+
+def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
+    """``_Trainer._step``'s five calls (see the module docstring), or ``NotImplemented`` with
+    nothing done. Returns (output, loss): the model's output (a new array) and the loss as
+    ``loss_fn`` returns it (a ``LossValue``)."""
+    if not _classes:
+        _load()
+    Sequential, CrossEntropyLoss, SGD, _, LossValue = _classes
+    if (type(model) is not Sequential or type(loss_fn) is not CrossEntropyLoss or type(optimizer) is not SGD
+            or type(x) is not np.ndarray or x.ndim != 2 or type(y) is not np.ndarray
+            or call_frames._recorders or not _grad_state.enabled or containers.Linear is None
+            or not _untouched()):
+        return NotImplemented
+    md, ld, od = model.__dict__, loss_fn.__dict__, optimizer.__dict__
+    if ("forward" in md or "backward_params" in md or "forward" in ld or "backward" in ld
+            or "step" in od or "zero_grad" in od or ld["_stack"] or ld["_shown"] is not None
+            or ld["_frame"] is not None or ld["_busy"] or loss_fn.reduction == "none"
+            or loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0):
+        return NotImplemented
+    children = list(md["_modules"].values())
+    params = _chain_params(children, x)
+    if params is None:
+        return NotImplemented
+    groups = optimizer.param_groups
+    if len(groups) != 1 or optimizer.state:
+        return NotImplemented
+    group = groups[0]
+    if group["momentum"] or group["weight_decay"] or list(map(id, group["params"])) != list(map(id, params)):
+        return NotImplemented
+    slots = flat.free_slots(params)
+    if slots is None:
+        return NotImplemented
+    try:
+        optimizer._check_no_waiting_forward()  # another owner of a Parameter has a forward waiting
+    except RuntimeError:
+        return NotImplemented
+    # the targets: what the loss kernel's plan and range check take (before any work, so that a
+    # step declined for its targets has computed nothing)
+    yt, n = y.dtype, len(x)
+    if not (y.ndim == 1 and len(y) == n != 0 and yt.kind in "iu" and yt.isnative):
+        return NotImplemented
+    c = params[-1].data.shape[-1]  # the last Linear's width (its W or b: (in, C) or (C,)), the classes
+    unsigned = None if yt.kind == "u" else _UNSIGNED.get(yt)
+    if yt.kind == "i" and unsigned is None:
+        return NotImplemented
+    if n <= SHORT_TARGETS:  # every y in [0, C), as the kernel's unsigned maximum tells, read as ints
+        targets = y.tolist()
+        outside = min(targets) < 0 or max(targets) >= c
+    else:
+        outside = np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
+    if outside:
+        return NotImplemented
+    Linear = containers.Linear
+    # forward: containers.sequential_forward's formulas
+    kept = []  # per child: the input a Linear read, the mask a ReLU made
+    h = x
+    for m in children:
+        d = m.__dict__
+        if type(m) is Linear:
+            kept.append(h)
+            h = h @ d["W"].data
+            b = d["b"]
+            if b is not None:
+                h += b.data
+        else:
+            zero = zero_of(h.dtype)
+            kept.append((h > zero).astype(h.dtype))
+            h = np.maximum(h, zero)
+    # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
+    z = h
+    plan = _CE_PLANS.get((z.shape, z.strides, z.dtype, y.shape, y.dtype))
+    if plan is None:
+        plan = _ce_plan(z, y)
+        if plan is None:
+            return NotImplemented
+    probe = plan[2]
+    if not math.isfinite(np.abs(z).ravel().dot(probe)):
+        return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
+    losses, dy = _ce_arithmetic(z, y, plan)  # (z is a fresh product: C-contiguous)
+    total = np.add.reduce(losses, None)
+    mean = loss_fn.reduction == "mean"
+    loss = total / n if mean else total
+    if not math.isfinite(loss):
+        return NotImplemented  # fit stops, or goes on, on the plain path
+    dy *= np.array(1.0 / n if mean else 1.0, dy.dtype)
+    # backward_params: containers.sequential_backward's formulas, the gradients into their flat
+    # slots (every Parameter's grad is None and its slot free: flat.free_slots)
+    i, k = len(children) - 1, len(slots)
+    while i >= 0:
+        m = children[i]
+        if type(m) is Linear:
+            d = m.__dict__
+            k -= 2 if d["b"] is not None else 1
+            np.matmul(kept[i].T, dy, slots[k])
+            if d["b"] is not None:
+                np.add.reduce(dy, 0, None, slots[k + 1])
+            if i:  # the first child is a Linear (_chain_params): no dx below it
+                dy = dy @ d["W"].data.T
+        else:
+            dy = dy * kept[i]
+        i -= 1
+    # the update: the SGD kernel's flat path, then the thread policy where it is not in force
+    flat.apply(params, float(group["lr"]))
+    if not threads.one_thread_in_force():
+        threads.apply_policy_for(params)
+    return z, LossValue(loss)
+
+
+def _chain_params(children: list[Any], x: np.ndarray) -> list[Any] | None:
+    """The chain's Parameters in ``parameters()`` order (W before b, layer by layer) if the
+    children are the case of ``fit_step`` for input ``x``, else None."""
+    Linear, ReLU, Parameter = containers.Linear, containers.ReLU, _classes[3]
+    if not children or type(children[0]) is not Linear:
+        return None
+    params: list[Any] = []
+    width, dtype = x.shape[1], x.dtype
+    for m in children:
+        kind, d = type(m), m.__dict__
+        if ((kind is not Linear and kind is not ReLU) or d["_stack"] or d["_shown"] is not None
+                or d["_frame"] is not None or d["_busy"] or "forward" in d or "backward" in d
+                or "backward_params" in d or "backward_input" in d):
+            return None
+        if kind is Linear:
+            W, b = d["W"], d["b"]
+            w = W.data
+            if (type(W) is not Parameter or w.dtype != dtype or w.ndim != 2 or w.shape[0] != width
+                    or m.in_features != width or w.nbytes >= containers.SMALL_WEIGHT_BYTES
+                    or not W.requires_grad or W.grad is not None):
+                return None
+            params.append(W)
+            width = w.shape[1]
+            if b is not None:
+                if (type(b) is not Parameter or b.data.dtype != dtype or b.data.shape != (width,)
+                        or not b.requires_grad or b.grad is not None):
+                    return None
+                params.append(b)
+        elif len(x) * width * dtype.itemsize >= containers.SMALL_WEIGHT_BYTES:
+            return None  # (the chain kernel sends a ReLU of an input this large to its own call)
+    if len(set(map(id, children))) != len(children):
+        return None
+    return params
