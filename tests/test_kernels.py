@@ -1220,3 +1220,33 @@ def test_fit_trains_the_same_with_its_whole_step_kernel(monkeypatch):
     assert h1["loss"] == h2["loss"]
     for a, b in zip(p1, p2, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _step_meddle(case):
+    def meddle(step, model, loss_fn, opt, x, y):
+        group = opt.param_groups[0]
+        if case == "tied" and step == 2:  # one Parameter in two Linears (the optimizer keeps the old one)
+            model[2].W = model[0].W
+        elif case == "reordered" and step == 2:
+            group["params"].reverse()
+        elif case == "lr-scheduled":  # a scheduler's NumPy scalars, a 0-d array, zero, a negative step
+            group["lr"] = [np.float32(0.1), np.array(0.05), 0.0, -0.01, np.float64(0.2), 0.1][step]
+        elif case == "group-added" and step == 2:
+            opt.add_param_group({"params": [mt.Parameter(np.zeros(2, np.float32))]})
+        elif case == "x-is-a-parameter" and step >= 2:  # x a view of the flat buffer the update writes
+            x, y = model[0].W.data, y[:4]
+        return x, y
+    return meddle
+
+
+@pytest.mark.parametrize("case, taken", [("tied", [False, True] + [False] * 4),
+                                         ("reordered", [False, True] + [False] * 4),
+                                         ("lr-scheduled", [False] + [True] * 5),
+                                         ("group-added", [False, True] + [False] * 4),
+                                         ("x-is-a-parameter", [False] + [True] * 5)])
+def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_steps(case, taken):
+    """Weight tying, the optimizer's Parameters reordered or a group added, the step size changed by a
+    scheduler, x a view of a Parameter's (flat) buffer: every step bitwise the five calls' (kernels on
+    and off), the kernel declining where its case no longer holds."""
+    config = ((4, 4, 4), (True, False), True, np.float32, 16, "mean", 0.1, 6, 1)
+    assert _same_steps(config, _step_meddle(case)) == taken

@@ -258,3 +258,23 @@ def test_max_unpool_refuses_what_torch_refuses():
         unpool(x, np.zeros((1, 1, 2), np.int64))
     np.testing.assert_array_equal(unpool(x, np.arange(4).reshape(1, 1, 2, 2), output_size=(1, 1, 3, 5))[0, 0],
                                   [[1, 1, 1, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_adaptive_max_pool_nan_bin_picks_torchs_last_nan(batched):
+    """A bin holding several NaNs: torch's scan (``val > max || isnan(val)``) keeps the LAST NaN, for
+    the index and for the gradient's place, as MaxPool2d does; the first NaN was a silent wrong place."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 7, 8))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x = x if batched else x[0]
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t, indices_t = torch.nn.AdaptiveMaxPool2d((2, 3), return_indices=True)(x_t)
+    pool = mt.AdaptiveMaxPool2d((2, 3), return_indices=True)
+    y, indices = pool(x)
+    assert np.isnan(y).sum() >= 6  # the case under test: bins with NaNs, most with several
+    np.testing.assert_array_equal(y, y_t.detach().numpy())
+    np.testing.assert_array_equal(indices, indices_t.numpy())
+    dy = rng.standard_normal(y.shape)
+    y_t.backward(torch.tensor(dy))
+    np.testing.assert_array_equal(pool.backward(dy), x_t.grad.numpy())

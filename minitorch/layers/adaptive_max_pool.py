@@ -18,7 +18,8 @@ class AdaptiveMaxPool2d(Module):
     Forward:  bin i of an axis of length H covers [floor(i*H/OH), ceil((i+1)*H/OH)) (torch's bins,
               the same as AdaptiveAvgPool2d's; neighbouring bins may overlap by one pixel)
               y[n, c, i, j] = max of x[n, c] over bin (i, j)
-              t[n, c, i, j] = position of the first maximum in the bin, row-major (cached)
+              t[n, c, i, j] = position of the first maximum in the bin, row-major (cached); a bin
+              holding NaN: its last NaN (torch's scan, val > max or isnan(val))
               return_indices=True: returns (y, indices), indices int64 (N, C, OH, OW) = the maximum's
               place in the H x W plane, (h0 + t // bin_w) * W + (w0 + t % bin_w), as torch
     Backward: dx[n, c, position t[n, c, i, j] of bin (i, j)] += dy[n, c, i, j]      (N, C, H, W)
@@ -57,7 +58,7 @@ class AdaptiveMaxPool2d(Module):
         t = np.empty((N, C, OH, OW), dtype=np.int64)
         for i, j, rows, cols in _bins(OH, OW, H, W):
             window = x[:, :, rows, cols].reshape(N, C, -1)
-            t[:, :, i, j] = np.argmax(window, axis=2)  # first maximum; a NaN wins, as in torch
+            t[:, :, i, j] = _first_max_last_nan(window)
             y[:, :, i, j] = np.take_along_axis(window, t[:, :, i, j, None], axis=2)[..., 0]
         self._x_shape, self._dtype, self._argmax, self._unbatched = x.shape, x.dtype, t, unbatched
         if not self.return_indices:
@@ -83,6 +84,17 @@ class AdaptiveMaxPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}" + (", return_indices=True" if self.return_indices else "")
+
+
+def _first_max_last_nan(window: np.ndarray) -> np.ndarray:
+    """(N, C) position along the last axis of the first maximum, or of the last NaN where there is
+    one (np.argmax alone would give the first NaN)."""
+    t = np.argmax(window, axis=-1)
+    nan = np.isnan(window)
+    if nan.any():  # rare
+        last = window.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
+        t = np.where(nan.any(axis=-1), last, t)
+    return t
 
 
 def _flat_indices(t: np.ndarray, H: int, W: int) -> np.ndarray:

@@ -20,7 +20,8 @@ class MaxUnpool2d(Module):
               an empty default output is a ValueError (torch would drop the values silently)
     Forward:  y = zeros;  y[n, c].flat[indices[n, c, h, w]] = x[n, c, h, w]
               (an index outside [0, OH*OW) is a ValueError; a repeated index keeps the last value
-              written, as torch on the CPU)
+              written; torch keeps one of them, unspecified (its CPU build may keep a middle one),
+              so the two agree where MaxPool2d's indices repeat: with equal values)
     Backward: dx[n, c, h, w] = dy[n, c].flat[indices[n, c, h, w]]      (N, C, H, W)
               returns (dx, None): the indices are integers (no gradient). As torch, every element
               gets dy at its index, also one whose value a repeated index overwrote.
