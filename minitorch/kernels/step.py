@@ -108,10 +108,14 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     Sequential, CrossEntropyLoss, SGD, _, LossValue = _classes
     if (type(model) is not Sequential or type(loss_fn) is not CrossEntropyLoss or type(optimizer) is not SGD
             or type(x) is not np.ndarray or x.ndim != 2 or type(y) is not np.ndarray
-            or call_frames._recorders or not _grad_state.enabled or containers.Linear is None
-            or not _untouched()):
+            or call_frames._recorders or not _grad_state.enabled or containers.Linear is None):
         return NotImplemented
     md, ld, od = model.__dict__, loss_fn.__dict__, optimizer.__dict__
+    # a large model declines first, before the checks below: one look at the first layer's weight
+    first = next(iter(md["_modules"].values()), None)
+    weight = first.__dict__.get("W") if type(first) is containers.Linear else None
+    if weight is None or getattr(weight.data, "nbytes", 0) >= containers.SMALL_WEIGHT_BYTES or not _untouched():
+        return NotImplemented
     if ("forward" in md or "backward_params" in md or "forward" in ld or "backward" in ld
             or "step" in od or "zero_grad" in od or ld["_stack"] or ld["_shown"] is not None
             or ld["_frame"] is not None or ld["_busy"] or loss_fn.reduction == "none"
