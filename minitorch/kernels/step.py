@@ -114,7 +114,8 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     # a large model declines first, before the checks below: one look at the first layer's weight
     first = next(iter(md["_modules"].values()), None)
     weight = first.__dict__.get("W") if type(first) is containers.Linear else None
-    if weight is None or getattr(weight.data, "nbytes", 0) >= containers.SMALL_WEIGHT_BYTES or not _untouched():
+    if (weight is None or getattr(weight.data, "nbytes", 0) >= containers.SMALL_WEIGHT_BYTES
+            or not _untouched()):
         return NotImplemented
     if ("forward" in md or "backward_params" in md or "forward" in ld or "backward" in ld
             or "step" in od or "zero_grad" in od or ld["_stack"] or ld["_shown"] is not None
