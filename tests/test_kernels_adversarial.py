@@ -1503,3 +1503,33 @@ def test_infer_split_stays_after_a_call_the_twin_missed(infer_twin, monkeypatch)
     assert plan.choice == [2, 4]
     for _ in range(3 * infer_twin.TALLY):
         np.testing.assert_array_equal(infer_twin.served(model, x), expected)
+
+
+def test_infer_split_moves_again_after_a_ctrl_c_in_its_move(infer_twin, monkeypatch):
+    """A Ctrl-C (KeyboardInterrupt) that lands as a call enters ``_balance`` (Python runs a
+    signal's handler at a function's entry): the call raises it, and the calls after it, every one
+    the plain chain's bitwise, move the splits again every TALLY shared calls (a tally left at
+    TALLY must not count past it for good)."""
+    model, x = _infer_mlp()
+    expected = _infer_plain(model, x)
+    infer_twin.served(model, x)
+    plan = infer_twin._plans[id(model)]
+    _force_split(infer_twin, plan, [3, 3])
+    plan.tally, plan.early[:] = infer_twin.TALLY - 1, [0, 0]
+    balance = infer_twin._balance
+
+    def interrupted(plan):
+        monkeypatch.setattr(infer_twin, "_balance", balance)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(infer_twin, "_balance", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        infer_twin.served(model, x)
+    assert twin.acquire()  # (released by the call's finally)
+    twin.release()
+    plan.early[:] = [10**9, 0]  # the twin's half of the first layer done first in every call
+    np.testing.assert_array_equal(infer_twin.served(model, x), expected)
+    assert plan.choice[0] == 2 and plan.tally == 0
+    for _ in range(infer_twin.TALLY + 1):
+        np.testing.assert_array_equal(infer_twin.served(model, x), expected)
+    assert plan.tally < infer_twin.TALLY

@@ -307,7 +307,7 @@ def _finish(plan: _Plan, x: np.ndarray, k: int, alone: bool) -> np.ndarray:
         if _state["good"] >= GOOD:
             _state["spell"] = COOLDOWN_S[0]
         plan.tally += 1
-        if plan.tally == TALLY:
+        if plan.tally >= TALLY:  # (>=: a Ctrl-C as _balance began leaves it at TALLY)
             _balance(plan)
     for W, b, relu in plan.rest:
         h = _layer(h, W, b, relu, zero)
