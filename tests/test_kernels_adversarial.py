@@ -1533,3 +1533,60 @@ def test_infer_split_moves_again_after_a_ctrl_c_in_its_move(infer_twin, monkeypa
     for _ in range(infer_twin.TALLY + 1):
         np.testing.assert_array_equal(infer_twin.served(model, x), expected)
     assert plan.tally < infer_twin.TALLY
+
+
+def test_infer_ctrl_c_at_each_line_of_a_call(infer_twin, monkeypatch):
+    """A Ctrl-C (KeyboardInterrupt) landing at each line of a shared call (raised there by a trace
+    function, as Python raises a signal's exception between two lines), with the splits moving
+    every second shared call: the calls after it are the plain chain's bitwise, each cut layer's
+    split is the one the twin reads (the SPLIT words), and the tally goes on counting. Not at the
+    ``try:`` lines (no signal lands on them) nor at ``twin.release()`` (the twin's own hand-off:
+    its lock)."""
+    import linecache
+    import sys
+
+    model, _ = _infer_mlp()
+    xs = [np.random.default_rng(s).standard_normal((1, 784)).astype(np.float32) for s in range(3)]
+    expected = [_infer_plain(model, x) for x in xs]
+    monkeypatch.setattr(infer_twin, "TALLY", 2)
+    infer_twin.served(model, xs[0])
+    hit = []
+
+    def at(code, line):
+        def local(frame, event, arg):
+            if event == "line" and frame.f_lineno == line and not hit:
+                hit.append(line)
+                raise KeyboardInterrupt
+            return local
+        return lambda frame, event, arg: local if frame.f_code is code else None
+
+    tried = 0
+    for f in (infer_twin._posted_first, infer_twin._run, infer_twin._post, infer_twin._finish,
+              infer_twin._balance, infer_twin._wait):
+        code = f.__code__
+        for line in sorted({n for *_, n in code.co_lines() if n is not None and n > code.co_firstlineno}):
+            text = linecache.getline(code.co_filename, line).strip()
+            if text == "try:" or "twin.release()" in text:
+                continue
+            hit.clear()
+            for attempt in range(4):  # (a line of the moving split: its early counts both ways)
+                plan = infer_twin._plans[id(model)]
+                plan.early[:] = [attempt % 2 * infer_twin.TALLY, infer_twin.TALLY // 2]
+                before = sys.gettrace()
+                sys.settrace(at(code, line))
+                try:
+                    with mt.no_grad():
+                        model(xs[attempt % 3])
+                except KeyboardInterrupt:
+                    pass
+                finally:
+                    sys.settrace(before)
+                if hit:
+                    break
+            tried += bool(hit)
+            for k in range(6):
+                np.testing.assert_array_equal(infer_twin.served(model, xs[k % 3]), expected[k % 3])
+            plan = infer_twin._plans[id(model)]
+            assert list(plan.ctrl[infer_twin.SPLIT:infer_twin.SPLIT + 2]) == plan.choice, (f.__name__, line)
+            assert plan.tally < infer_twin.TALLY, (f.__name__, line)
+    assert tried > 30
