@@ -65,17 +65,10 @@ def _controllers() -> list[Any]:
     return _state["controllers"]
 
 
-def _list_again() -> None:
-    """Every BLAS loaded by now, also one that no import announced (a listing: about a millisecond)."""
-    if _state["controllers"] is None:
-        _controllers()
-    else:
-        _scan()
-
-
 def _scan() -> None:
-    """List the BLAS libraries. A library not listed before gets the count in force (the explicit
-    setting or the policy's current count); its own starting count joins ``max``."""
+    """List the BLAS libraries, also one that no import announced (about a millisecond). A library
+    not listed before gets the count in force (the explicit setting or the policy's current count);
+    its own starting count joins ``max``."""
     from threadpoolctl import ThreadpoolController
 
     known = _state["controllers"]
@@ -138,7 +131,7 @@ def set_num_threads(n: int | None) -> None:
     """
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
         raise ValueError(f"set_num_threads: expected a positive integer or None, got {n!r}")
-    _list_again()
+    _scan()
     if n is None:
         _state["explicit"] = None
         _set(_state["max"])
