@@ -1095,7 +1095,7 @@ def test_fit_step_kernel_takes_the_iris_step():
                                   "nan-input", "patched-forward", "patched-class", "patched-kernel",
                                   "no_grad-parent",
                                   "label_smoothing", "weight", "second-group", "state", "in-features",
-                                  "reshaped-in-place", "retyped-child"])
+                                  "reshaped-in-place", "weight-reshaped-in-place", "retyped-child"])
 def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
     """Anything outside the kernel's case: it declines with nothing done (no frame left, no
     gradient, no Parameter moved); the five calls then run as without the kernel."""
@@ -1166,6 +1166,8 @@ def _decline(case, monkeypatch):
         model[2].in_features = 5
     elif case == "reshaped-in-place":
         model[2].b.data.shape = (1, 3)
+    elif case == "weight-reshaped-in-place":
+        model[2].W.data.shape = (3, 8)
     elif case == "retyped-child":
         model[1].__class__ = type("OtherReLU", (mt.ReLU,), {})
     if case == "no_grad-parent":
@@ -1299,13 +1301,26 @@ def _step_meddle(case):
             setattr(model, "2", mt.Linear(4, 4))
             group["params"] = list(model.parameters())
         elif case == "group-replaced" and step == 2:  # the same Parameters in a new group dict
-            opt.param_groups[0] = dict(group)
+            opt.param_groups[0] = dict(group, lr=0.05)
         elif case == "params-replaced" and step == 2:  # the same Parameters in a new list
             group["params"] = list(group["params"])
         elif case == "bias-dropped" and step == 2:  # a layer's bias removed, its weight kept
             model[2].b = None
         elif case == "relu-swapped" and step == 2:  # the ReLU replaced by another ReLU
             setattr(model, "1", mt.ReLU())
+        elif case == "relu-swapped-patched" and step == 2:  # ... by one whose forward is its own
+            relu = mt.ReLU()
+            relu.forward = lambda v: mt.ReLU.forward(relu, v) * 2
+            setattr(model, "1", relu)
+        elif case == "groups-forgotten" and step == 2:  # more flat groups made than are kept
+            from minitorch.kernels import flat
+            others = [mt.Linear(2, 2) for _ in range(flat.KEEP + 1)]
+            for other in others:
+                other_opt = mt.SGD(other.parameters(), lr=0.1)
+                for _ in range(2):
+                    other.W.grad, other.b.grad = np.ones((2, 2), np.float32), np.ones(2, np.float32)
+                    other_opt.step()
+            assert flat.group_holding(model[0].W) is None  # (our group was evicted: the oldest)
         return x, y
     return meddle
 
@@ -1319,7 +1334,9 @@ def _step_meddle(case):
                                          ("group-replaced", [False] + [True] * 5),
                                          ("params-replaced", [False] + [True] * 5),
                                          ("bias-dropped", [False, True] + [False] * 4),
-                                         ("relu-swapped", [False] + [True] * 5)])
+                                         ("relu-swapped", [False] + [True] * 5),
+                                         ("relu-swapped-patched", [False, True] + [False] * 4),
+                                         ("groups-forgotten", [False, True] + [False] * 4)])
 def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_steps(case, taken):
     """Weight tying, the optimizer's Parameters reordered or a group added, the step size changed by a
     scheduler, x a view of a Parameter's (flat) buffer: every step bitwise the five calls' (kernels on
