@@ -1095,7 +1095,8 @@ def test_fit_step_kernel_takes_the_iris_step():
                                   "nan-input", "patched-forward", "patched-class", "patched-kernel",
                                   "no_grad-parent",
                                   "label_smoothing", "weight", "second-group", "state", "in-features",
-                                  "reshaped-in-place", "weight-reshaped-in-place", "retyped-child"])
+                                  "reshaped-in-place", "weight-reshaped-in-place", "retyped-child",
+                                  "replaced-bias-data", "large-batch"])
 def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
     """Anything outside the kernel's case: it declines with nothing done (no frame left, no
     gradient, no Parameter moved); the five calls then run as without the kernel."""
@@ -1132,6 +1133,10 @@ def _decline(case, monkeypatch):
         before = [p.data.copy() for p in model.parameters()]
     elif case == "replaced-data":
         model[2].W.data = model[2].W.data.copy()
+    elif case == "replaced-bias-data":
+        model[2].b.data = model[2].b.data.copy()
+    elif case == "large-batch":  # a ReLU input of SMALL_WEIGHT_BYTES: the chain kernel's own call
+        x, y = np.tile(x, (410, 1)), np.tile(y, 410)
     elif case == "waiting-forward":
         spare.W = model[0].W
         spare(x)  # another owner of model[0]'s W waits for its backward: step() would raise
