@@ -30,15 +30,23 @@ the cross-entropy kernel's forward and backward (``losses.cross_entropy_forward`
 ``cross_entropy_backward``: p - onehot(y), times dl = 1/N or 1; its arithmetic is the very
 function that kernel calls, ``losses._ce_arithmetic``), the chain kernel's
 ``backward_params`` (W.grad = x.T @ dy and b.grad = dy.sum(0) into their flat slots, dy = dy @ W.T,
-dy = dy * mask), the flat update (``flat.update``: P -= a * G) with the thread policy as the SGD
-kernel applies it, then every grad None. What they leave is what is left here: the Parameters
+dy = dy * mask; the mask kept here is bool, whose products are the same numbers), the flat
+update (``flat.update``: P -= a * G) with the thread policy as the SGD kernel applies it, then
+every grad None. What they leave is what is left here: the Parameters
 updated, every gradient None, no frame waiting and every cache attribute None (as before the
 step), the returned output and loss. The Parameters change in the last statement only, so an
 interrupt (a second Ctrl-C) leaves the step either not begun or done. The same NumPy operations
-raise the same floating-point warnings (hence ``x @ W`` and not ``np.dot``, which equals it bitwise
-here but reports none). Every check that can decline runs before any arithmetic, but two: logits
-or a loss that come out not finite (a diverged run, which fit then stops) decline after the
-forward, and the five calls run that forward again, so its warnings (overflow) come twice.
+raise the same floating-point warnings (hence ``x @ W`` and not ``np.dot``: it reports the same
+conditions, but as "... encountered in dot" where the layer's say "in matmul"). Every check that
+can decline runs before any arithmetic, but two: logits or a loss that come out not finite (a
+diverged run, which fit then stops) decline after the forward, and the five calls run that
+forward again, so its warnings (overflow) come twice.
+What the case test finds out about the three objects' structure (the children, their Parameters
+and flat views, the optimizer's one group of exactly those, the flat group) is kept for the last
+model stepped (``_Setup``; dropped when that model is collected) and, at the next step, checked by
+identity instead of found again; everything that can change while those identities stay (frames,
+instance and class patches, options, gradients, ``requires_grad``, shapes, dtypes,
+``in_features``, the reference counts of the gradient slots, x and y) is checked at every step.
 Saves: per step about 40 Python calls (the modules' and wrappers' calls, each frame's pushes and
 pops, the optimizer's and loss's wrappers and checks, the gradient assignments) and one NumPy
 reduction (a short target list's range is read as Python ints); the NumPy arithmetic is the five
