@@ -154,7 +154,7 @@ class _Setup:
         self.scale: dict[tuple[int, bool], np.ndarray] = {}  # (N, mean) -> dl = 1/N or 1, 0-d
 
     def still(self, model: Any, loss_fn: Any, optimizer: Any) -> bool:
-        """The same three objects, children, Parameters, optimizer group and flat group."""
+        """The same three objects, children, optimizer group and Parameters in it."""
         m, lf, op = self.refs
         if m() is not model or lf() is not loss_fn or op() is not optimizer:
             return False
@@ -162,12 +162,11 @@ class _Setup:
         if model.__dict__["_modules"] is not modules or list(modules.values()) != self.children:
             return False  # (Modules compare by identity)
         groups = optimizer.param_groups
-        if len(groups) != 1 or groups[0] is not self.group or self.group["params"] != self.params:
-            return False  # (Parameters compare by identity)
-        for is_linear, _, d, W, b, *_ in self.layers:
-            if is_linear and (d["W"] is not W or d["b"] is not b):
-                return False
-        return flat.group_holding(self.params[0]) is self.flat
+        # (Parameters compare by identity. A Linear's W or b replaced while the group still holds
+        # the old ones is outside the case, declined at the step. The flat group stays the same:
+        # one forgotten stays forgotten, as Parameters that are views of its buffer are never
+        # adopted again, and its slots, which lose a reference then, are refused at the step.)
+        return len(groups) == 1 and groups[0] is self.group and self.group["params"] == self.params
 
 
 _last: list[_Setup | None] = [None]  # the setup of the last step taken (one model trained at a time)
@@ -219,8 +218,9 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
             return NotImplemented
         if is_linear:
             w = W.data
-            if (type(W) is not Parameter or w is not views[k] or w.shape != shape or w.dtype != dtype
-                    or d["in_features"] != in_features or not W.requires_grad or W.grad is not None):
+            if (d["W"] is not W or d["b"] is not b or type(W) is not Parameter or w is not views[k]
+                    or w.shape != shape or w.dtype != dtype or d["in_features"] != in_features
+                    or not W.requires_grad or W.grad is not None):
                 return NotImplemented
             if b is not None and (type(b) is not Parameter or b.data is not views[k + 1]
                                   or b.data.shape != (shape[1],) or b.data.dtype != dtype
