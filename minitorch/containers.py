@@ -66,7 +66,8 @@ class Sequential(Module):
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        self._refuse_after_edit("backward")
+        if self.__dict__.get("_edited") is not None:
+            self._refuse_after_edit("backward")
         if kernels_enabled() and type(self) is Sequential:  # fast room: the same gradients, one loop
             dx = fast.sequential_backward(self, dy, params_only=False)
             if dx is not NotImplemented:
@@ -74,20 +75,19 @@ class Sequential(Module):
         return _backward_through(list(self._modules.values()), dy, params_only=False)
 
     def backward_params(self, dy: np.ndarray) -> None:
-        self._refuse_after_edit("backward_params")
+        if self.__dict__.get("_edited") is not None:
+            self._refuse_after_edit("backward_params")
         if kernels_enabled() and type(self) is Sequential:  # fast room: the same gradients, one loop
             if fast.sequential_backward(self, dy, params_only=True) is not NotImplemented:
                 return
         _backward_through(list(self._modules.values()), dy, params_only=True)
 
     def _refuse_after_edit(self, method: str) -> None:
-        edit = self.__dict__.get("_edited")
-        if edit is not None:
-            raise RuntimeError(
-                f"Sequential.{method}: the Sequential was edited ({edit}) while a forward call was "
-                "waiting for its backward; that call ran a chain that no longer exists, so its waiting "
-                "calls were dropped. Run forward again on the edited model, then backward"
-            )
+        raise RuntimeError(
+            f"Sequential.{method}: the Sequential was edited ({self.__dict__['_edited']}) while a forward "
+            "call was waiting for its backward; that call ran a chain that no longer exists, so its "
+            "waiting calls were dropped. Run forward again on the edited model, then backward"
+        )
 
     # ----------------------------------------------------------------- reading
     def __getitem__(self, index: int | slice) -> Module:
@@ -369,7 +369,9 @@ class ModuleDict(Module):
     """A dict of Modules registered under their keys, in insertion order, as torch.nn.ModuleDict.
 
     It holds modules and is not called itself: train()/eval(), to(), state_dict() and
-    parameters() reach its members ("heads.cls.W").
+    parameters() reach its members ("heads.cls.W"). Edited as ``torch.nn.ModuleDict``:
+        heads[k] = m, del heads[k], heads.pop(k), heads.clear(), heads.update(pairs)
+    An edit while a member has a forward call waiting for its backward drops the waiting calls.
     Example:
         self.heads = ModuleDict({"cls": Linear(8, 3), "box": Linear(8, 4)})
         logits = self.heads["cls"](h)
@@ -380,15 +382,21 @@ class ModuleDict(Module):
     def __init__(self, modules: dict[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         super().__init__()
         if modules is not None:
-            self.update(modules)
+            for key, module in _pairs(modules):
+                self._set(key, module, edit=False)  # (a constructor edits nothing)
 
     def __setitem__(self, key: str, module: Module) -> None:
+        self._set(key, module)
+
+    def _set(self, key: str, module: Module, edit: bool = True) -> None:
         if not isinstance(key, str) or not key or "." in key or key.startswith("_"):
             raise KeyError(f"ModuleDict: keys are non-empty strings without '.' or leading '_', got {key!r}")
         if key not in self._modules and hasattr(self, key):
             raise KeyError(f"ModuleDict: key {key!r} is an attribute of ModuleDict")
         if not isinstance(module, Module):
             raise TypeError(f"ModuleDict: expected Module instances, got {type(module).__name__}")
+        if edit:
+            _drop_waiting_calls(self, [module], f"ModuleDict[{key!r}] = ...")
         setattr(self, key, module)
         self._record_members()
 
@@ -397,11 +405,28 @@ class ModuleDict(Module):
         object.__setattr__(self, "_init_args", {"modules": dict(self._modules)})
 
     def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
+        try:
+            return self._modules[key]
+        except KeyError:
+            raise KeyError(f"ModuleDict[{key!r}]: expected one of its keys {list(self._modules)}") from None
 
     def __delitem__(self, key: str) -> None:
+        if key not in self._modules:  # (never another attribute: del heads["training"])
+            raise KeyError(f"del ModuleDict[{key!r}]: expected one of its keys {list(self._modules)}")
+        _drop_waiting_calls(self, [], f"del ModuleDict[{key!r}]")
         delattr(self, key)
         self._record_members()
+
+    def pop(self, key: str) -> Module:
+        """Remove member ``key`` and return it (KeyError if there is none)."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        """Remove every member."""
+        for key in list(self._modules):
+            del self[key]
 
     def __contains__(self, key: object) -> bool:
         return key in self._modules
@@ -422,14 +447,17 @@ class ModuleDict(Module):
         return self._modules.items()
 
     def update(self, modules: dict[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        pairs = modules.items() if isinstance(modules, dict) else modules
-        for key, module in pairs:
+        for key, module in _pairs(modules):
             self[key] = module
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
             "ModuleDict holds modules and is not called: call its members (self.heads['cls'](h))"
         )
+
+
+def _pairs(modules: dict[str, Module] | Iterable[tuple[str, Module]]) -> Iterable[tuple[str, Module]]:
+    return modules.items() if isinstance(modules, dict) else modules
 
 
 register_step_class(Sequential)  # mt.fit's whole-step kernel (kernels/step.py) runs its case

@@ -525,3 +525,47 @@ def test_fit_trains_an_edited_model_as_with_the_kernels_off(monkeypatch):
         assert loss_a == loss_b
         for a, b in zip(params_a, params_b, strict=True):
             assert_bitwise(a, b)
+
+
+# ----------------------------------------------------------------- ModuleDict
+def test_moduledict_pop_clear_and_del_as_torchs():
+    """pop, clear and del as torch.nn.ModuleDict's (a missing key is a KeyError naming ModuleDict and
+    its keys); del never reaches an attribute that is not a member."""
+    ours = mt.ModuleDict({"a": mt.ReLU(), "b": mt.Tanh(), "c": mt.GELU()})
+    theirs = torch.nn.ModuleDict({"a": torch.nn.ReLU(), "b": torch.nn.Tanh(), "c": torch.nn.GELU()})
+    for d in (ours, theirs):
+        assert type(d.pop("b")).__name__ == "Tanh"
+        del d["a"]
+        assert list(d._modules) == ["c"]
+    for key in ("zz", "training", "_modules"):
+        for edit in (lambda d, k=key: d.pop(k), lambda d, k=key: d.__delitem__(k), lambda d, k=key: d[k]):
+            with pytest.raises(KeyError):
+                edit(theirs)
+            with pytest.raises(KeyError, match=r"ModuleDict\[.*expected one of its keys \['c'\]"):
+                edit(ours)
+    assert ours.training is True
+    ours.clear()
+    theirs.clear()
+    assert len(ours) == len(theirs) == 0 and not hasattr(ours, "c")
+    assert ours.__dict__["_init_args"] == {"modules": {}}
+
+
+def test_a_moduledict_edited_after_its_parents_forward_gives_no_silent_gradient():
+    class Heads(mt.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.heads = mt.ModuleDict({"a": mt.Linear(3, 3), "b": mt.Tanh()})
+
+        def forward(self, x):
+            return self.heads["b"](self.heads["a"](x))
+
+    model = Heads()
+    model(np.ones((2, 3)))
+    model.heads["b"] = mt.ReLU()
+    with pytest.raises(RuntimeError):
+        model.backward(np.ones((2, 3)))
+    assert all(p.grad is None for p in model.parameters())
+    model.zero_grad()
+    model(np.ones((2, 3)))
+    model.backward(np.ones((2, 3)))  # a new forward: the edited members' backward
+    assert model.heads["a"].W.grad is not None
