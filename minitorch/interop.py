@@ -189,7 +189,10 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
     name = type(m).__name__
     if type(m) is Sequential:
         t = torch.nn.Sequential()
-        for i, (child_name, c) in enumerate(m.named_children()):  # the names kept (a slice's: "1", "2")
+        names = list(m._modules)  # kept (a slice's "1", "2"), unless one is an attribute of torch's
+        if any(hasattr(t, child_name) for child_name in names):
+            names = [str(i) for i in range(len(names))]
+        for i, (child_name, c) in enumerate(zip(names, m.children(), strict=True)):
             t.add_module(child_name, _to_torch(c, torch, f"{where}.{i}", x))
             if x is not None:
                 with no_grad():
