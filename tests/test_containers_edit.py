@@ -270,6 +270,8 @@ def test_names_as_torchs_for_ordered_dicts_and_slices():
     del twin[0]
     assert list(model._modules) == list(twin._modules) == ["0", "1", "2"]
     assert not hasattr(model, "fc")
+    with pytest.raises(TypeError, match=r"got list \(unpack it: Sequential\(\*layers\)"):
+        mt.Sequential([mt.ReLU(), mt.Tanh()])  # torch: TypeError too
     for bad, error in [({"a.b": mt.ReLU()}, KeyError), ({"": mt.ReLU()}, KeyError),
                        ({"forward": mt.ReLU()}, KeyError), ({"_x": mt.ReLU()}, KeyError),
                        ({1: mt.ReLU()}, TypeError), ({"a": 3}, TypeError)]:

@@ -35,8 +35,12 @@ def modules_of(modules: Iterable[Module], who: str) -> list[Module]:
         raise TypeError(f"{who}: expected an iterable of Modules, got {type(modules).__name__}") from None
     for module in modules:
         if not isinstance(module, Module):  # (torch's Sequential[i] = None leaves an empty slot: not here)
-            empty = " (a child cannot be empty: del removes one)" if module is None else ""
-            raise TypeError(f"{who}: expected Module instances, got {type(module).__name__}{empty}")
+            hint = ""
+            if module is None:
+                hint = " (a child cannot be empty: del removes one)"
+            elif isinstance(module, (list, tuple)):  # Sequential([a, b]) for Sequential(a, b)
+                hint = " (unpack it: Sequential(*layers))" if who == "Sequential(...)" else " (flatten it)"
+            raise TypeError(f"{who}: expected Module instances, got {type(module).__name__}{hint}")
     return modules
 
 
