@@ -1094,7 +1094,9 @@ def test_fit_step_kernel_takes_the_iris_step():
                                   "target-out-of-range",
                                   "nan-input", "patched-forward", "patched-class", "patched-kernel",
                                   "no_grad-parent",
-                                  "label_smoothing", "weight", "second-group", "state"])
+                                  "label_smoothing", "weight", "second-group", "state", "in-features",
+                                  "reshaped-in-place", "weight-reshaped-in-place", "retyped-child",
+                                  "replaced-bias-data", "large-batch"])
 def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
     """Anything outside the kernel's case: it declines with nothing done (no frame left, no
     gradient, no Parameter moved); the five calls then run as without the kernel."""
@@ -1131,6 +1133,10 @@ def _decline(case, monkeypatch):
         before = [p.data.copy() for p in model.parameters()]
     elif case == "replaced-data":
         model[2].W.data = model[2].W.data.copy()
+    elif case == "replaced-bias-data":
+        model[2].b.data = model[2].b.data.copy()
+    elif case == "large-batch":  # a ReLU input of SMALL_WEIGHT_BYTES: the chain kernel's own call
+        x, y = np.tile(x, (410, 1)), np.tile(y, 410)
     elif case == "waiting-forward":
         spare.W = model[0].W
         spare(x)  # another owner of model[0]'s W waits for its backward: step() would raise
@@ -1161,6 +1167,14 @@ def _decline(case, monkeypatch):
         opt.add_param_group({"params": [mt.Parameter(np.zeros(2, np.float32))]})
     elif case == "state":
         opt.state[model[0].W] = {"momentum_buffer": None}
+    elif case == "in-features":  # (the objects the kernel saw at its last step all stay the same)
+        model[2].in_features = 5
+    elif case == "reshaped-in-place":
+        model[2].b.data.shape = (1, 3)
+    elif case == "weight-reshaped-in-place":
+        model[2].W.data.shape = (3, 8)
+    elif case == "retyped-child":
+        model[1].__class__ = type("OtherReLU", (mt.ReLU,), {})
     if case == "no_grad-parent":
         with mt.no_grad():
             assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
@@ -1171,7 +1185,7 @@ def _decline(case, monkeypatch):
     assert all(len(m.__dict__["_stack"]) == 0 for m in [*model.modules(), loss_fn])
     assert all(p.grad is None for p in model.parameters())
     for p, b in zip(model.parameters(), before, strict=True):
-        np.testing.assert_array_equal(p.data, b)
+        np.testing.assert_array_equal(p.data.ravel(), b.ravel())  # ("reshaped-in-place" keeps the numbers)
 
 
 @pytest.mark.parametrize("bad, error, message", [(np.nan, ValueError, "finite"),
@@ -1222,6 +1236,59 @@ def test_fit_trains_the_same_with_its_whole_step_kernel(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+def test_fit_step_kernel_two_models_in_turn_each_step_bitwise_its_own():
+    """Two models trained step by step in turn (the kernel keeps what it found for the last model
+    it stepped): every parameter bitwise the same models trained by the five calls, kernels off."""
+    from minitorch.kernels.step import fit_step
+
+    rng = np.random.default_rng(5)
+    batches = [(rng.standard_normal((8, 4)).astype(np.float32), rng.integers(0, 3, 8)) for _ in range(6)]
+    results = []
+    for fused in (True, False):
+        with kernels(fused):
+            mt.manual_seed(1)
+            setups = []
+            for width in (16, 5):
+                model = mt.Sequential(mt.Linear(4, width), mt.ReLU(), mt.Linear(width, 3))
+                setups.append((model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)))
+            taken = []
+            for x, y in batches:
+                for model, loss_fn, opt in setups:
+                    done = fit_step(model, loss_fn, opt, x, y) if fused else NotImplemented
+                    taken.append(done is not NotImplemented)
+                    if done is NotImplemented:
+                        loss_fn(model(x), y)
+                        model.backward_params(loss_fn.backward())
+                        opt.step()
+                        opt.zero_grad()
+            results.append([p.data.copy() for model, _, _ in setups for p in model.parameters()])
+            if fused:
+                assert taken == [False, False] + [True] * 10
+    for a, b in zip(*results, strict=True):
+        assert_bitwise(a, b, "in turn")
+
+
+def test_fit_step_kernel_keeps_no_model_alive():
+    """What the kernel keeps for the model it last stepped goes when the model is collected."""
+    import gc
+    import weakref
+
+    from minitorch.kernels import step as fast_step
+
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        x, y = np.ones((5, 4), np.float32), np.arange(5) % 3
+        for _ in range(3):
+            if fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented:
+                loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        assert fast_step._last[0] is not None
+        child, weight = weakref.ref(model[0]), weakref.ref(model[0].W)
+        del model, loss_fn, opt
+        gc.collect()
+        assert child() is None and weight() is None and fast_step._last[0] is None
+
+
 def _step_meddle(case):
     def meddle(step, model, loss_fn, opt, x, y):
         group = opt.param_groups[0]
@@ -1241,6 +1308,30 @@ def _step_meddle(case):
                     "edited: ReLU appended": lambda: model.append(mt.ReLU()),
                     "edited: Tanh inserted": lambda: model.insert(1, mt.Tanh())}[case]
             edit()
+        elif case == "child-replaced" and step == 2:  # a new last layer, the optimizer given it too
+            setattr(model, "2", mt.Linear(4, 4))
+            group["params"] = list(model.parameters())
+        elif case == "group-replaced" and step == 2:  # the same Parameters in a new group dict
+            opt.param_groups[0] = dict(group, lr=0.05)
+        elif case == "params-replaced" and step == 2:  # the same Parameters in a new list
+            group["params"] = list(group["params"])
+        elif case == "bias-dropped" and step == 2:  # a layer's bias removed, its weight kept
+            model[2].b = None
+        elif case == "relu-swapped" and step == 2:  # the ReLU replaced by another ReLU
+            setattr(model, "1", mt.ReLU())
+        elif case == "relu-swapped-patched" and step == 2:  # ... by one whose forward is its own
+            relu = mt.ReLU()
+            relu.forward = lambda v: mt.ReLU.forward(relu, v) * 2
+            setattr(model, "1", relu)
+        elif case == "groups-forgotten" and step == 2:  # more flat groups made than are kept
+            from minitorch.kernels import flat
+            others = [mt.Linear(2, 2) for _ in range(flat.KEEP + 1)]
+            for other in others:
+                other_opt = mt.SGD(other.parameters(), lr=0.1)
+                for _ in range(2):
+                    other.W.grad, other.b.grad = np.ones((2, 2), np.float32), np.ones(2, np.float32)
+                    other_opt.step()
+            assert flat.group_holding(model[0].W) is None  # (our group was evicted: the oldest)
         return x, y
     return meddle
 
@@ -1253,7 +1344,14 @@ def _step_meddle(case):
                                          ("edited: ReLU removed", [False] + [True] * 5),
                                          ("edited: ReLU replaced", [False] + [True] * 5),
                                          ("edited: ReLU appended", [False] + [True] * 5),
-                                         ("edited: Tanh inserted", [False, True] + [False] * 4)])
+                                         ("edited: Tanh inserted", [False, True] + [False] * 4),
+                                         ("child-replaced", [False, True] + [False] * 4),
+                                         ("group-replaced", [False] + [True] * 5),
+                                         ("params-replaced", [False] + [True] * 5),
+                                         ("bias-dropped", [False, True] + [False] * 4),
+                                         ("relu-swapped", [False] + [True] * 5),
+                                         ("relu-swapped-patched", [False, True] + [False] * 4),
+                                         ("groups-forgotten", [False, True] + [False] * 4)])
 def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_steps(case, taken):
     """Weight tying, the optimizer's Parameters reordered or a group added, the step size changed by a
     scheduler, x a view of a Parameter's (flat) buffer, the chain edited (``del model[1]``,

@@ -182,25 +182,42 @@ def update(params: list[Any], grads: list[np.ndarray], step: float) -> bool:
 
 def free_slots(params: list[Any]) -> list[np.ndarray] | None:
     """The gradient slots of ``params`` (views of ``G``, in order) if ``params`` are a whole group
-    in its order, each ``data`` still the group's view and every slot free (``grad_home``), else
-    None. For the whole-step kernel (``kernels/step.py``): gradients written into these are what
-    ``update`` then takes."""
+    in its order, each ``data`` still the group's view and every slot free (``slots_if_free``),
+    else None. For the whole-step kernel (``kernels/step.py``): gradients written into these are
+    what ``update`` then takes."""
     group = _groups.get(id(params[0])) if params else None
-    if group is None or len(params) != len(group.ids) or _getrefcount(group.G) != group.g_refs:
+    if group is None or len(params) != len(group.ids):
         return None
-    ids, data, grads = group.ids, group.data, group.grads
-    for i in range(len(params)):  # (indexed: a zip's reused tuple would hold a slot too)
+    ids, data = group.ids, group.data
+    for i in range(len(params)):
         p = params[i]
-        # the slot: the group's list, _homes' entry, getrefcount's argument (as grad_home counts)
-        if id(p) != ids[i] or p.data is not data[i] or _getrefcount(grads[i]) != 3:
+        if id(p) != ids[i] or p.data is not data[i]:
+            return None
+    return slots_if_free(group)
+
+
+def group_holding(p: Any) -> FlatGroup | None:
+    """The group Parameter ``p`` is in, or None."""
+    return _groups.get(id(p))
+
+
+def slots_if_free(group: FlatGroup) -> list[np.ndarray] | None:
+    """The group's gradient slots if no one but the group holds ``G`` or any view of it (as
+    ``grad_home`` counts), else None."""
+    if _getrefcount(group.G) != group.g_refs:
+        return None
+    grads = group.grads
+    for i in range(len(grads)):  # (indexed: a loop variable would hold a slot too)
+        # the slot: the group's list, _homes' entry, getrefcount's argument
+        if _getrefcount(grads[i]) != 3:
             return None
     return grads
 
 
-def apply(params: list[Any], step: float) -> None:
-    """``update``'s ``P -= a * G`` for the group ``free_slots`` accepted (nothing checked again:
-    the caller wrote the gradients into its slots since)."""
-    _apply(_groups[id(params[0])], step)
+def apply(group: FlatGroup, step: float) -> None:
+    """``update``'s ``P -= a * G`` for a group whose slots ``free_slots`` or ``slots_if_free``
+    gave (nothing checked again: the caller wrote the gradients into them since)."""
+    _apply(group, step)
 
 
 def _apply(group: FlatGroup, step: float) -> None:

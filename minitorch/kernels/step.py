@@ -30,15 +30,23 @@ the cross-entropy kernel's forward and backward (``losses.cross_entropy_forward`
 ``cross_entropy_backward``: p - onehot(y), times dl = 1/N or 1; its arithmetic is the very
 function that kernel calls, ``losses._ce_arithmetic``), the chain kernel's
 ``backward_params`` (W.grad = x.T @ dy and b.grad = dy.sum(0) into their flat slots, dy = dy @ W.T,
-dy = dy * mask), the flat update (``flat.update``: P -= a * G) with the thread policy as the SGD
-kernel applies it, then every grad None. What they leave is what is left here: the Parameters
+dy = dy * mask; the mask kept here is bool, whose products are the same numbers), the flat
+update (``flat.update``: P -= a * G) with the thread policy as the SGD kernel applies it, then
+every grad None. What they leave is what is left here: the Parameters
 updated, every gradient None, no frame waiting and every cache attribute None (as before the
 step), the returned output and loss. The Parameters change in the last statement only, so an
 interrupt (a second Ctrl-C) leaves the step either not begun or done. The same NumPy operations
-raise the same floating-point warnings (hence ``x @ W`` and not ``np.dot``, which equals it bitwise
-here but reports none). Every check that can decline runs before any arithmetic, but two: logits
-or a loss that come out not finite (a diverged run, which fit then stops) decline after the
-forward, and the five calls run that forward again, so its warnings (overflow) come twice.
+raise the same floating-point warnings (hence ``x @ W`` and not ``np.dot``: it reports the same
+conditions, but as "... encountered in dot" where the layer's say "in matmul"). Every check that
+can decline runs before any arithmetic, but two: logits or a loss that come out not finite (a
+diverged run, which fit then stops) decline after the forward, and the five calls run that
+forward again, so its warnings (overflow) come twice.
+What the case test finds out about the three objects' structure (the children, their Parameters
+and flat views, the optimizer's one group of exactly those, the flat group) is kept for the last
+model stepped (``_Setup``; dropped when that model is collected) and, at the next step, checked by
+identity instead of found again; everything that can change while those identities stay (frames,
+instance and class patches, options, gradients, ``requires_grad``, shapes, dtypes,
+``in_features``, the reference counts of the gradient slots, x and y) is checked at every step.
 Saves: per step about 40 Python calls (the modules' and wrappers' calls, each frame's pushes and
 pops, the optimizer's and loss's wrappers and checks, the gradient assignments) and one NumPy
 reduction (a short target list's range is read as Python ints); the NumPy arithmetic is the five
@@ -48,6 +56,7 @@ calls' own. tests/test_kernels.py checks the result against the five calls, kern
 from __future__ import annotations
 
 import math
+import weakref
 from operator import attrgetter
 from typing import Any
 
@@ -95,7 +104,7 @@ def _load() -> bool:
                       "_params_with_grad")),
                (Parameter, ("zero_grad",)), (containers, ("sequential_forward", "sequential_backward")),
                (losses, ("cross_entropy_forward", "cross_entropy_backward")),
-               (optimizer_kernels, ("sgd",)), (flat, ("update",))]
+               (optimizer_kernels, ("sgd",)), (flat, ("update", "apply"))]
     _originals[:] = [(owner, getter, getter(owner))
                      for owner, getter in ((owner, attrgetter(*names)) for owner, names in watched)]
     return True
@@ -109,40 +118,115 @@ def _untouched() -> bool:
     return containers._own_forwards() and containers._own_backwards()
 
 
+class _Setup:
+    """What the case test found for one (model, loss_fn, optimizer), kept for the steps after:
+    the children, each Linear's Parameters and their flat views, the optimizer's group and the flat
+    group. ``_still`` tells whether it still describes the three (by identity: the same children,
+    Parameters, group and flat group); what can change between steps without changing those
+    identities (frames, patched instance methods, options, gradients, shapes, reference counts,
+    the data and targets) is checked at every step all the same (``fit_step``)."""
+
+    __slots__ = ("refs", "modules", "children", "dicts", "layers", "params", "group", "flat",
+                 "width", "dtype", "relu_bytes", "scale")
+
+    def __init__(self, model: Any, loss_fn: Any, optimizer: Any, children: list[Any], params: list[Any],
+                 group: dict[str, Any], flat_group: Any, x: np.ndarray) -> None:
+        # (the setup holds the children and Parameters: it is dropped when the model is collected)
+        self.refs = (weakref.ref(model, _drop), weakref.ref(loss_fn), weakref.ref(optimizer))
+        self.modules, self.children = model.__dict__["_modules"], children
+        self.dicts = [m.__dict__ for m in children]
+        self.params, self.group, self.flat = params, group, flat_group
+        self.width, self.dtype = x.shape[1], x.dtype
+        # per child, for the per-step checks and the arithmetic: (True, the Linear, its dict, W, b,
+        # W's index in params, W's shape, in_features) or (False, the ReLU, its dict, None, ...)
+        self.layers: list[tuple[Any, ...]] = []
+        k, width, widest = 0, self.width, 0
+        for m, d in zip(children, self.dicts, strict=True):
+            if type(m) is containers.Linear:
+                W, b = d["W"], d["b"]
+                self.layers.append((True, m, d, W, b, k, W.data.shape, m.in_features))
+                k += 1 if b is None else 2
+                width = W.data.shape[1]
+            else:
+                self.layers.append((False, m, d, None, None, None, None, None))
+                widest = max(widest, width)
+        self.relu_bytes = widest * self.dtype.itemsize  # per row of x: the widest ReLU input
+        self.scale: dict[tuple[int, bool], np.ndarray] = {}  # (N, mean) -> dl = 1/N or 1, 0-d
+
+    def still(self, model: Any, loss_fn: Any, optimizer: Any) -> bool:
+        """The same three objects, children, optimizer group and Parameters in it."""
+        m, lf, op = self.refs
+        if m() is not model or lf() is not loss_fn or op() is not optimizer:
+            return False
+        modules = self.modules
+        if model.__dict__["_modules"] is not modules or list(modules.values()) != self.children:
+            return False  # (Modules compare by identity)
+        groups = optimizer.param_groups
+        # (Parameters compare by identity. A Linear's W or b replaced while the group still holds
+        # the old ones is outside the case, declined at the step. The flat group stays the same:
+        # one forgotten stays forgotten, as Parameters that are views of its buffer are never
+        # adopted again, and its slots, which lose a reference then, are refused at the step.)
+        return len(groups) == 1 and groups[0] is self.group and self.group["params"] == self.params
+
+
+_last: list[_Setup | None] = [None]  # the setup of the last step taken (one model trained at a time)
+
+
+def _drop(model_ref: Any) -> None:
+    """A collected model's setup goes (it holds the model's children and Parameters)."""
+    setup = _last[0]
+    if setup is not None and setup.refs[0] is model_ref:
+        _last[0] = None
+
+
 def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     """``_Trainer._step``'s five calls (see the module docstring), or ``NotImplemented`` with
     nothing done. Returns (output, loss): the model's output (a new array) and the loss as
     ``loss_fn`` returns it (a ``LossValue``)."""
     if not _classes and not _load():
         return NotImplemented
-    Sequential, CrossEntropyLoss, SGD, _, LossValue = _classes
+    Sequential, CrossEntropyLoss, SGD, Parameter, LossValue = _classes
     if (type(model) is not Sequential or type(loss_fn) is not CrossEntropyLoss or type(optimizer) is not SGD
             or type(x) is not np.ndarray or x.ndim != 2 or type(y) is not np.ndarray
             or call_frames._recorders or not _grad_state.enabled or containers.Linear is None):
         return NotImplemented
+    setup = _last[0]
+    if setup is None or not setup.still(model, loss_fn, optimizer):
+        setup = _find_setup(model, loss_fn, optimizer, x)
+        if setup is None:
+            return NotImplemented
+        _last[0] = setup
+    # every step: what may change while the objects stay the same
     md, ld, od = model.__dict__, loss_fn.__dict__, optimizer.__dict__
-    # a large model declines first, before the checks below: one look at the first layer's weight
-    first = next(iter(md["_modules"].values()), None)
-    weight = first.__dict__.get("W") if type(first) is containers.Linear else None
-    if (weight is None or getattr(weight.data, "nbytes", 0) >= containers.SMALL_WEIGHT_BYTES
-            or not _untouched()):
-        return NotImplemented
-    if ("forward" in md or "backward_params" in md or "forward" in ld or "backward" in ld
+    dtype = setup.dtype
+    if (x.shape[1] != setup.width or x.dtype != dtype or not _untouched()
+            or "forward" in md or "backward_params" in md or "forward" in ld or "backward" in ld
             or "step" in od or "zero_grad" in od or ld["_stack"] or ld["_shown"] is not None
             or ld["_frame"] is not None or ld["_busy"] or loss_fn.reduction == "none"
-            or loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0):
+            or loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0
+            or optimizer.state or len(x) * setup.relu_bytes >= containers.SMALL_WEIGHT_BYTES):
         return NotImplemented
-    children = list(md["_modules"].values())
-    params = _chain_params(children, x)
-    if params is None:
+    group = setup.group
+    if group["momentum"] or group["weight_decay"]:
         return NotImplemented
-    groups = optimizer.param_groups
-    if len(groups) != 1 or optimizer.state:
-        return NotImplemented
-    group = groups[0]
-    if group["momentum"] or group["weight_decay"] or list(map(id, group["params"])) != list(map(id, params)):
-        return NotImplemented
-    slots = flat.free_slots(params)
+    params, views = setup.params, setup.flat.data
+    Linear, ReLU = containers.Linear, containers.ReLU
+    for is_linear, m, d, W, b, k, shape, in_features in setup.layers:
+        if (type(m) is not (Linear if is_linear else ReLU) or d["_stack"] or d["_shown"] is not None
+                or d["_frame"] is not None or d["_busy"] or "forward" in d or "backward" in d
+                or "backward_params" in d or "backward_input" in d):
+            return NotImplemented
+        if is_linear:
+            w = W.data
+            if (d["W"] is not W or d["b"] is not b or type(W) is not Parameter or w is not views[k]
+                    or w.shape != shape or w.dtype != dtype or d["in_features"] != in_features
+                    or not W.requires_grad or W.grad is not None):
+                return NotImplemented
+            if b is not None and (type(b) is not Parameter or b.data is not views[k + 1]
+                                  or b.data.shape != (shape[1],) or b.data.dtype != dtype
+                                  or not b.requires_grad or b.grad is not None):
+                return NotImplemented
+    slots = flat.slots_if_free(setup.flat)
     if slots is None:
         return NotImplemented
     try:
@@ -154,7 +238,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     yt, n = y.dtype, len(x)
     if not (y.ndim == 1 and len(y) == n != 0 and yt.kind in "iu" and yt.isnative):
         return NotImplemented
-    c = params[-1].data.shape[-1]  # the last Linear's width (its W or b: (in, C) or (C,)), the classes
+    c = views[-1].shape[-1]  # the last Linear's width (its W or b: (in, C) or (C,)), the classes
     unsigned = None if yt.kind == "u" else _UNSIGNED.get(yt)
     if yt.kind == "i" and unsigned is None:
         return NotImplemented
@@ -165,21 +249,18 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         outside = np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
     if outside:
         return NotImplemented
-    Linear = containers.Linear
     # forward: containers.sequential_forward's formulas
-    kept = []  # per child: the input a Linear read, the mask a ReLU made
+    kept = []  # per child: the input a Linear read, the mask a ReLU made (bool: the same products)
     h = x
-    for m in children:
-        d = m.__dict__
-        if type(m) is Linear:
+    zero = zero_of(dtype)
+    for is_linear, _, _, _, b, k, _, _ in setup.layers:
+        if is_linear:
             kept.append(h)
-            h = h @ d["W"].data
-            b = d["b"]
+            h = h @ views[k]
             if b is not None:
-                h += b.data
+                h += views[k + 1]
         else:
-            zero = zero_of(h.dtype)
-            kept.append((h > zero).astype(h.dtype))
+            kept.append(h > zero)
             h = np.maximum(h, zero)
     # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
     z = h
@@ -188,8 +269,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         plan = _ce_plan(z, y)
         if plan is None:
             return NotImplemented
-    probe = plan[2]
-    if not math.isfinite(np.abs(z).ravel().dot(probe)):
+    if not math.isfinite(np.abs(z).ravel().dot(plan[2])):
         return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
     losses, dy = _ce_arithmetic(z, y, plan)  # (z is a fresh product: C-contiguous)
     total = np.add.reduce(losses, None)
@@ -197,28 +277,51 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     loss = total / n if mean else total
     if not math.isfinite(loss):
         return NotImplemented  # fit stops, or goes on, on the plain path
-    dy *= np.array(1.0 / n if mean else 1.0, dy.dtype)
+    dl = setup.scale.get((n, mean))
+    if dl is None:
+        dl = setup.scale[(n, mean)] = np.array(1.0 / n if mean else 1.0, dtype)
+    dy *= dl
     # backward_params: containers.sequential_backward's formulas, the gradients into their flat
-    # slots (every Parameter's grad is None and its slot free: flat.free_slots)
-    i, k = len(children) - 1, len(slots)
+    # slots (every Parameter's grad is None and its slot free: flat.slots_if_free)
+    layers = setup.layers
+    i = len(layers) - 1
     while i >= 0:
-        m = children[i]
-        if type(m) is Linear:
-            d = m.__dict__
-            k -= 2 if d["b"] is not None else 1
+        is_linear, _, _, _, b, k, _, _ = layers[i]
+        if is_linear:
             np.matmul(kept[i].T, dy, slots[k])
-            if d["b"] is not None:
+            if b is not None:
                 np.add.reduce(dy, 0, None, slots[k + 1])
             if i:  # the first child is a Linear (_chain_params): no dx below it
-                dy = dy @ d["W"].data.T
+                dy = dy @ views[k].T
         else:
             dy = dy * kept[i]
         i -= 1
     # the update: the SGD kernel's flat path, then the thread policy where it is not in force
-    flat.apply(params, float(group["lr"]))
+    flat.apply(setup.flat, float(group["lr"]))
     if not threads.one_thread_in_force():
         threads.apply_policy_for(params)
     return z, LossValue(loss)
+
+
+def _find_setup(model: Any, loss_fn: Any, optimizer: Any, x: np.ndarray) -> _Setup | None:
+    """The setup of the three if they are ``fit_step``'s case as far as their structure goes (the
+    children, their Parameters, the optimizer's one group of exactly those, the flat group), else
+    None."""
+    # a large model declines first, before the checks below: one look at the first layer's weight
+    first = next(iter(model.__dict__["_modules"].values()), None)
+    weight = first.__dict__.get("W") if type(first) is containers.Linear else None
+    if weight is None or getattr(weight.data, "nbytes", 0) >= containers.SMALL_WEIGHT_BYTES:
+        return None
+    children = list(model.__dict__["_modules"].values())
+    params = _chain_params(children, x)
+    if params is None:
+        return None
+    groups = optimizer.param_groups
+    if len(groups) != 1 or list(map(id, groups[0]["params"])) != list(map(id, params)):
+        return None
+    if flat.free_slots(params) is None:  # (a whole flat group, in order, its slots free)
+        return None
+    return _Setup(model, loss_fn, optimizer, children, params, groups[0], flat.group_holding(params[0]), x)
 
 
 def _chain_params(children: list[Any], x: np.ndarray) -> list[Any] | None:
