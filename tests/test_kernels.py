@@ -1302,12 +1302,15 @@ def _step_meddle(case):
             opt.add_param_group({"params": [mt.Parameter(np.zeros(2, np.float32))]})
         elif case == "x-is-a-parameter" and step >= 2:  # x a view of the flat buffer the update writes
             x, y = model[0].W.data, y[:4]
-        elif case.startswith("edited") and step == 2:  # the chain edited, its Parameters kept
+        elif case.startswith("edited:") and step == 2:  # the chain edited, its Parameters kept
             edit = {"edited: ReLU removed": lambda: model.__delitem__(1),
                     "edited: ReLU replaced": lambda: model.__setitem__(1, mt.ReLU()),
                     "edited: ReLU appended": lambda: model.append(mt.ReLU()),
                     "edited: Tanh inserted": lambda: model.insert(1, mt.Tanh())}[case]
             edit()
+        elif case == "edited-while-waiting" and step == 2:  # the edit drops a waiting forward call
+            model(x)
+            model[1] = mt.ReLU()
         elif case == "child-replaced" and step == 2:  # a new last layer, the optimizer given it too
             setattr(model, "2", mt.Linear(4, 4))
             group["params"] = list(model.parameters())
@@ -1345,6 +1348,7 @@ def _step_meddle(case):
                                          ("edited: ReLU replaced", [False] + [True] * 5),
                                          ("edited: ReLU appended", [False] + [True] * 5),
                                          ("edited: Tanh inserted", [False, True] + [False] * 4),
+                                         ("edited-while-waiting", [False, True, False] + [True] * 3),
                                          ("child-replaced", [False, True] + [False] * 4),
                                          ("group-replaced", [False] + [True] * 5),
                                          ("params-replaced", [False] + [True] * 5),
