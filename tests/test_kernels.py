@@ -1514,7 +1514,7 @@ def test_large_chain_kernel_meets_the_five_calls_when_the_setup_changes_between_
                                   "nan-input", "waiting-forward", "patched-forward", "patched-class",
                                   "patched-kernel", "recording-parent", "no_grad", "label_smoothing",
                                   "weight", "ignore_index", "reduction-none", "layer-twice",
-                                  "relu-first", "other-layer", "float16"])
+                                  "relu-first", "other-layer", "float16", "edited"])
 def test_large_chain_kernel_declines_and_the_three_calls_run(case, monkeypatch):
     """Anything outside the kernel's case: it declines with nothing done (no frame left, no
     gradient, no cache attribute, no Parameter moved)."""
@@ -1582,6 +1582,10 @@ def test_large_chain_kernel_declines_and_the_three_calls_run(case, monkeypatch):
     elif case == "float16":
         model.to(np.float16)
         x = x.astype(np.float16)
+    elif case == "edited":  # an edit while a forward waited: its refusal is pending until a forward
+        model(x)
+        model[2] = mt.Linear(8, 3)
+        assert model.__dict__["_edited"] is not None
     params = list(model.parameters())
     before = [p.data.copy() for p in params]
     if case == "no_grad":
@@ -1593,6 +1597,7 @@ def test_large_chain_kernel_declines_and_the_three_calls_run(case, monkeypatch):
     assert all(len(m.__dict__["_stack"]) == waiting * isinstance(m, (mt.Linear, mt.ReLU))
                for m in model.modules())
     assert not loss_fn.__dict__["_stack"] and loss_fn._dlogits is None
+    assert (model.__dict__.get("_edited") is not None) == (case == "edited")
     assert all(p.grad is None for p in params)
     for p, b in zip(params, before, strict=True):
         assert_bitwise(p.data, b)

@@ -19,7 +19,8 @@ The case, all checked before any arithmetic:
   least one weight of ``SMALL_WEIGHT_BYTES`` or more, no layer twice, every Parameter a trainable
   ``Parameter`` of x's dtype (float32 or float64) and of the chain's shapes, no method patched on
   a class or an instance (``mt.Diagnostics`` patches the model's own), no forward call waiting and
-  none running, no recording parent, gradients enabled, kernels on; x an ndarray (N, in).
+  none running, no edit's refusal pending (``Sequential._edited``: the model's own forward clears
+  it), no recording parent, gradients enabled, kernels on; x an ndarray (N, in).
 - ``loss_fn``: exactly ``CrossEntropyLoss`` in the cross-entropy kernel's case (class indices
   (N,) of a native integer dtype, every one in [0, C), no weight, no smoothing, nothing ignored),
   reduction "mean" or "sum", nothing waiting.
@@ -111,8 +112,9 @@ def forward_backward(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:
             or not kernels_enabled() or not _untouched()):
         return NotImplemented
     md, ld = model.__dict__, loss_fn.__dict__
-    if ("forward" in md or "backward_params" in md or "forward" in ld or "backward" in ld
-            or ld["_stack"] or ld["_shown"] is not None or ld["_frame"] is not None or ld["_busy"]
+    if ("forward" in md or "backward_params" in md or md.get("_edited") is not None
+            or "forward" in ld or "backward" in ld or ld["_stack"] or ld["_shown"] is not None
+            or ld["_frame"] is not None or ld["_busy"]
             or loss_fn.reduction not in ("mean", "sum") or loss_fn.weight is not None
             or loss_fn.label_smoothing or loss_fn.ignore_index >= 0):
         return NotImplemented
