@@ -44,7 +44,9 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
     is the step ``mt.fit`` runs: its whole-step kernel (``minitorch.kernels.step.fit_step``, a small
     Linear/ReLU chain with cross-entropy and plain SGD) where the tree has one and it takes the
     step, else for a large chain forward, loss and backward_params in one function
-    (``minitorch.kernels.step_large.forward_backward``) where the tree has it, else the five calls.
+    (``minitorch.kernels.step_large.forward_backward``) where the tree has it, else the five calls;
+    then plain SGD's step and zero_grad without their wrappers (``minitorch.kernels.step_update``)
+    where the tree has it, else the two calls.
 
     ``kernel``: the SGD update is ``minitorch.kernels.optimizers.sgd`` called directly (what
     ``mt.SGD.step`` runs once the optimizers dispatch to their kernels; it also applies the thread
@@ -74,10 +76,11 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
                 fast.adam(params, grads, ms, vs, [None] * len(params), steps, amsgrad=False, beta1=0.9,
                           beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8)
 
-    fit_step = large = None
+    fit_step = large = fast_update = None
     if not (readme or kernel):  # mt.fit's step tries its whole-step kernels first (where they exist)
         loop = importlib.import_module("minitorch.training.loop")
         fit_step, large = getattr(loop, "fast_step", None), getattr(loop, "fast_large", None)
+        fast_update = getattr(loop, "fast_update", None)
 
     def step() -> Any:
         xb, yb = next(data)
@@ -93,6 +96,10 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
             backward(loss_fn.backward())
         else:
             loss = done[1]
+        # mt.fit's update: plain SGD's step and zero_grad without their wrappers where the tree has it
+        if fast_update is not None and mt.kernels.kernels_enabled() and fast_update.sgd_step(opt) is True:
+            fast_update.zero_grads(opt)
+            return loss
         update()
         opt.zero_grad()
         return loss

@@ -1,0 +1,165 @@
+"""``optimizer.step()`` and ``optimizer.zero_grad()`` of plain ``SGD`` without their wrappers.
+
+``mt.fit`` ends a batch with ``optimizer.step()`` (inside its Ctrl-C deferral) and
+``optimizer.zero_grad()`` (``_Trainer._step``). For a small chain ``kernels/step.py`` takes the
+whole step; where it declines (a large model) the two calls run: the step's wrapper
+(``_checked_step``), its group loop, ``_params_with_grad``, ``fast_or_plain``, the SGD kernel's
+flat-buffer test and, per large Parameter, ``scal_``, ``axpy_``, ``_get_blas`` and ``usable``;
+then a ``Parameter.zero_grad`` call per Parameter. ``sgd_step`` makes the same NumPy and BLAS
+calls on the same arrays in one function and ``zero_grads`` clears the gradients, for the case
+below; outside it ``sgd_step`` returns ``NotImplemented`` with nothing done (the two calls run).
+
+The case, all checked before anything changes: kernels on; ``optimizer`` exactly ``SGD``, none of
+its methods patched on the class or the instance, nor ``Parameter.zero_grad``, the plain ``sgd``
+and its dispatcher, or the SGD kernel and its helpers (a counter, a probe: then they run); every
+Parameter of every group an exact ``Parameter``; every setting the step reads converts as the step
+converts it; no forward waiting in a module owning a Parameter (``_check_no_waiting_forward``
+would raise: declined, so that ``step()`` raises).
+
+In that case ``step()`` would run, bitwise, what is run here, group by group: the Parameters with
+a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to their dtypes first
+(``_match_state_dtypes``), then
+- a group with momentum 0, weight decay 0 and a finite lr whose first such Parameter holds more
+  than ``flat.MAX_ELEMENTS`` numbers and is in no flat group (so the kernel's flat-buffer test
+  does nothing), each ``p.data`` and ``p.grad`` an ndarray: the SGD kernel's lines inline, the
+  thread policy (``threads.apply_policy_for``), then per Parameter ``p.data -= a * grad``
+  (a = lr as a 0-d array of p's dtype) under ``BLAS_MIN`` elements, else one BLAS ``axpy``
+  where the kernel's ``usable`` allows it, else ``axpy_`` itself (its scal_ by 1 - lr * 0 = 1
+  does nothing);
+- any other group: the SGD kernel itself with the arguments ``step()`` gives it, and its new
+  momentum buffers stored in ``optimizer.state`` as ``step()`` stores them.
+The same operations raise the same errors and floating-point warnings, at the same point.
+``zero_grads`` then does what ``zero_grad()`` does once ``sgd_step`` took the step: every grad None.
+Saves: per step about 25 Python calls (wrappers, per-Parameter helpers, zero_grad's calls); the
+arithmetic is the two calls' own. tests/test_kernels.py checks the result against the two calls.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import sys
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from minitorch import threads
+from minitorch.kernels import flat, kernels_enabled
+from minitorch.kernels import optimizers as optimizer_kernels
+from minitorch.kernels import step as fast_step
+
+_classes: list[Any] = []  # SGD, Parameter
+_originals: list[tuple[Any, attrgetter, Any]] = []
+_METHODS = frozenset(("step", "zero_grad", "_check_no_waiting_forward", "_match_state_dtypes",
+                      "_params_with_grad"))
+
+
+def _load() -> bool:
+    """Fill ``_classes`` and ``_originals`` once SGD is named (``fast_step._named``); False until then."""
+    SGD = fast_step._named.get("SGD")
+    if SGD is None:
+        return False
+    from minitorch.parameter import Parameter
+
+    _classes[:] = [SGD, Parameter]
+    watched = [(SGD, tuple(sorted(_METHODS))), (Parameter, ("zero_grad",)),
+               (sys.modules[SGD.__module__], ("sgd", "fast_or_plain")),
+               (optimizer_kernels, ("sgd", "axpy_", "scal_", "_get_blas")), (flat, ("update",))]
+    _originals[:] = [(owner, getter, getter(owner))
+                     for owner, getter in ((owner, attrgetter(*names)) for owner, names in watched)]
+    return True
+
+
+def _untouched() -> bool:
+    """Every method and kernel the two calls run is still the one first seen."""
+    for owner, getter, seen in _originals:
+        if getter(owner) != seen:  # (functions compare by identity)
+            return False
+    return True
+
+
+def sgd_step(optimizer: Any) -> bool | Any:
+    """``optimizer.step()`` (see the module docstring): True once the step is taken, or
+    ``NotImplemented`` with nothing done."""
+    if not _classes and not _load():
+        return NotImplemented
+    SGD, Parameter = _classes
+    if (type(optimizer) is not SGD or not kernels_enabled() or not _METHODS.isdisjoint(optimizer.__dict__)
+            or not _untouched()):
+        return NotImplemented
+    plan = []
+    try:
+        for group in optimizer.param_groups:
+            params, arrays = [], True
+            for p in group["params"]:
+                if type(p) is not Parameter:
+                    return NotImplemented
+                grad = p.grad
+                if grad is not None and p.requires_grad:  # (_params_with_grad)
+                    params.append(p)
+                    arrays = arrays and type(grad) is np.ndarray and type(p.data) is np.ndarray
+            # the conversions step() makes, in its order (one that raises: step() raises it)
+            momentum = float(group["momentum"])
+            lr, dampening = float(group["lr"]), float(group["dampening"])
+            weight_decay, nesterov = float(group["weight_decay"]), bool(group["nesterov"])
+            inline = arrays and not momentum and not weight_decay and math.isfinite(lr) and (
+                not params or (params[0].data.size > flat.MAX_ELEMENTS and id(params[0]) not in flat._groups))
+            plan.append((params, lr, momentum, dampening, weight_decay, nesterov, inline))
+        optimizer._check_no_waiting_forward()
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        return NotImplemented
+    if optimizer.state:
+        optimizer._match_state_dtypes()
+    for params, lr, momentum, dampening, weight_decay, nesterov, inline in plan:
+        if inline:
+            _plain_update(params, lr)
+            continue
+        buffers = [optimizer.state.get(p, {}).get("momentum_buffer") for p in params] if momentum else []
+        optimizer_kernels.sgd(params, [p.grad for p in params], buffers, lr=lr, momentum=momentum,
+                              dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+        for p, b in zip(params, buffers, strict=False):  # (no buffers when momentum == 0)
+            optimizer.state.setdefault(p, {})["momentum_buffer"] = b
+    return True
+
+
+def zero_grads(optimizer: Any) -> None:
+    """``optimizer.zero_grad()`` after ``sgd_step`` took the step (exact Parameters, their
+    ``zero_grad`` unpatched): every Parameter's grad None."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.grad = None
+
+
+def _plain_update(params: list[Any], lr: float) -> None:
+    """The SGD kernel's update with momentum 0 and weight decay 0, past its flat-buffer test (which
+    does nothing for these Parameters: the first holds more than ``flat.MAX_ELEMENTS`` numbers and
+    is in no flat group), each ``p.data`` and ``p.grad`` an ndarray."""
+    threads.apply_policy_for(params)
+    blas_min = optimizer_kernels.BLAS_MIN
+    step_t: dict[np.dtype, np.ndarray] = {}  # lr as a 0-d array of each dtype (no promotion)
+    routines = None
+    for p in params:
+        x, grad = p.data, p.grad
+        if x.size < blas_min:
+            a = step_t.get(x.dtype)
+            if a is None:
+                a = step_t[x.dtype] = np.asarray(lr, dtype=x.dtype)
+            x -= a * grad
+            continue
+        if routines is None:
+            routines = optimizer_kernels._get_blas().routines
+        axpy = routines.get(x.dtype)
+        # the kernel's _Blas.usable(x, grad) (x.size >= BLAS_MIN already), and both aligned and
+        # writable: addressof(from_buffer) is their address (a tighter test only sends more to axpy_)
+        if (axpy is not None and grad.dtype == x.dtype and grad.size == x.size and x.flags.carray
+                and grad.flags.carray):
+            axpy[0](x.size, -lr, _address(grad), 1, _address(x), 1)
+        else:
+            optimizer_kernels.axpy_(-lr, grad, x)
+
+
+def _address(a: np.ndarray) -> int:
+    """The address of a C-contiguous, writable array's first element (what ``a.ctypes.data`` says,
+    through a lighter object)."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(a))
