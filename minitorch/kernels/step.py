@@ -22,10 +22,10 @@ anything else. Its case, all checked before anything changes:
   comes out finite.
 - ``optimizer``: exactly ``SGD``, one parameter group holding exactly the model's Parameters in
   order, momentum 0, weight decay 0, every setting one ``SGD.step`` converts (``float``, ``bool``:
-  one they refuse raises there, after the backward), no state, each Parameter trainable and
-  without gradient, the group's data and gradient slots a flat group of ``kernels/flat.py`` (from
-  the second step on: the first step's update adopts them), no forward waiting in another owner of
-  the Parameters.
+  one they refuse raises there, after the backward), no state, no method ``step`` or ``zero_grad``
+  runs patched on the class or the instance, each Parameter trainable and without gradient, the
+  group's data and gradient slots a flat group of ``kernels/flat.py`` (from the second step on:
+  the first step's update adopts them), no forward waiting in another owner of the Parameters.
 
 In that case the five calls would run, bitwise, what is run here: the chain kernel's forward
 (``containers.sequential_forward``: y = x @ W, y += b; mask = (y > 0) in y's dtype, y = max(y, 0)),
@@ -205,7 +205,8 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     dtype = setup.dtype
     if (x.shape[1] != setup.width or x.dtype != dtype or not _untouched()
             or "forward" in md or "backward_params" in md or "forward" in ld or "backward" in ld
-            or "step" in od or "zero_grad" in od or ld["_stack"] or ld["_shown"] is not None
+            or "step" in od or "zero_grad" in od or "_params_with_grad" in od or "_match_state_dtypes" in od
+            or ld["_stack"] or ld["_shown"] is not None
             or ld["_frame"] is not None or ld["_busy"] or loss_fn.reduction == "none"
             or loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0
             or optimizer.state or len(x) * setup.relu_bytes >= containers.SMALL_WEIGHT_BYTES):
