@@ -22,8 +22,9 @@ anything else. Its case, all checked before anything changes:
   comes out finite.
 - ``optimizer``: exactly ``SGD``, one parameter group holding exactly the model's Parameters in
   order, momentum 0, weight decay 0, every setting one ``SGD.step`` converts (``float``, ``bool``:
-  one they refuse raises there, after the backward), no state, no method ``step`` or ``zero_grad``
-  runs patched on the class or the instance, each Parameter trainable and without gradient, the
+  one they refuse raises there, after the backward), no state, ``step``, ``zero_grad`` and the
+  methods they call not patched on the class or the instance (the waiting-forward check, an
+  instance's own too, runs here as well), each Parameter trainable and without gradient, the
   group's data and gradient slots a flat group of ``kernels/flat.py`` (from the second step on:
   the first step's update adopts them), no forward waiting in another owner of the Parameters.
 
