@@ -189,8 +189,11 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
     name = type(m).__name__
     if type(m) is Sequential:
         t = torch.nn.Sequential()
-        for i, c in enumerate(m):
-            t.append(_to_torch(c, torch, f"{where}.{i}", x))
+        names = list(m._modules)  # kept (a slice's "1", "2"), unless one is an attribute of torch's
+        if any(hasattr(t, child_name) for child_name in names):
+            names = [str(i) for i in range(len(names))]
+        for i, (child_name, c) in enumerate(zip(names, m.children(), strict=True)):
+            t.add_module(child_name, _to_torch(c, torch, f"{where}.{i}", x))
             if x is not None:
                 with no_grad():
                     x = c(x)
@@ -242,7 +245,12 @@ def _pairs(t: Any) -> list[tuple[Module, Any]]:
 def _from_torch(t: Any, torch: Any, where: str) -> Module:
     name = type(t).__name__
     if type(t) is torch.nn.Sequential:
-        m: Module = Sequential(*(_from_torch(c, torch, f"{where}.{i}") for i, c in enumerate(t)))
+        named = {child_name: _from_torch(c, torch, f"{where}.{i}")
+                 for i, (child_name, c) in enumerate(t.named_children())}
+        try:  # the names kept (a slice's "1", "2"; an OrderedDict's)
+            m: Module = Sequential(named)
+        except KeyError:  # a name ours cannot take (a leading "_", one of our attributes): renumbered
+            m = Sequential(*named.values())
     elif name in _ATTENTION_BY_NAME:
         return _attention_from_torch(t, torch, where)
     elif getattr(torch.nn, name, None) is not type(t) and len(t._modules):

@@ -54,6 +54,16 @@ def _deep_net() -> mt.Module:
     )
 
 
+def _edited_mlp() -> mt.Module:
+    """A Sequential edited as PyTorch users edit one (tests/test_containers_edit.py has the rest)."""
+    model = mt.Sequential(mt.Linear(4, 6), mt.ReLU(), mt.Linear(6, 5), mt.Sigmoid(), mt.Linear(5, 2))
+    model[3] = mt.Tanh()
+    del model[1]
+    model.insert(1, mt.GELU())
+    model += mt.Sequential(mt.ReLU())
+    return model
+
+
 LINEAR_CASES = [
     Case("Linear", lambda: mt.Linear(5, 3), (4, 5)),
     Case("Linear-no-bias", lambda: mt.Linear(5, 3, bias=False), (4, 5)),
@@ -158,6 +168,9 @@ COMPOSITE_CASES = [
     Case("CNN-small", lambda: mt.Sequential(mt.Conv2d(1, 3, 3, padding=1), mt.ReLU(), mt.MaxPool2d(2),
                                             mt.Conv2d(3, 4, 2), mt.ReLU(), mt.AdaptiveAvgPool2d(1),
                                             mt.Flatten(), mt.Linear(4, 3)), (2, 1, 6, 6)),
+    Case("MLP-edited", _edited_mlp, (3, 4)),  # children replaced, removed, inserted, appended
+    Case("MLP-sliced", lambda: mt.Sequential(mt.Tanh(), mt.Linear(4, 6), mt.ReLU(), mt.Linear(6, 2))[1:],
+         (3, 4)),  # children named "1", "2", "3", as torch's slice names them
     Case("Deep-net-train", _deep_net, (6, 4), oracle=False),  # its Dropout draws a mask torch cannot
     Case("Deep-net-eval", lambda: _randomized(_deep_net()).eval(), (6, 4)),
 ]

@@ -9,6 +9,7 @@ checks output, input gradient and every parameter gradient.
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -112,7 +113,7 @@ def _adaptive_avgpool2d(m: mt.AdaptiveAvgPool2d) -> torch.nn.Module:
 
 @twin(mt.Sequential)
 def _sequential(m: mt.Sequential) -> torch.nn.Module:
-    return torch.nn.Sequential(*(torch_twin(child) for child in m))
+    return torch.nn.Sequential(OrderedDict((name, torch_twin(child)) for name, child in m.named_children()))
 
 
 def torch_twin(module: mt.Module) -> torch.nn.Module:

@@ -1323,6 +1323,15 @@ def _step_meddle(case):
             opt.add_param_group({"params": [mt.Parameter(np.zeros(2, np.float32))]})
         elif case == "x-is-a-parameter" and step >= 2:  # x a view of the flat buffer the update writes
             x, y = model[0].W.data, y[:4]
+        elif case.startswith("edited:") and step == 2:  # the chain edited, its Parameters kept
+            edit = {"edited: ReLU removed": lambda: model.__delitem__(1),
+                    "edited: ReLU replaced": lambda: model.__setitem__(1, mt.ReLU()),
+                    "edited: ReLU appended": lambda: model.append(mt.ReLU()),
+                    "edited: Tanh inserted": lambda: model.insert(1, mt.Tanh())}[case]
+            edit()
+        elif case == "edited-while-waiting" and step == 2:  # the edit drops a waiting forward call
+            model(x)
+            model[1] = mt.ReLU()
         elif case == "child-replaced" and step == 2:  # a new last layer, the optimizer given it too
             setattr(model, "2", mt.Linear(4, 4))
             group["params"] = list(model.parameters())
@@ -1367,6 +1376,11 @@ def _step_meddle(case):
                                          ("lr-scheduled", [False] + [True] * 5),
                                          ("group-added", [False, True] + [False] * 4),
                                          ("x-is-a-parameter", [False] + [True] * 5),
+                                         ("edited: ReLU removed", [False] + [True] * 5),
+                                         ("edited: ReLU replaced", [False] + [True] * 5),
+                                         ("edited: ReLU appended", [False] + [True] * 5),
+                                         ("edited: Tanh inserted", [False, True] + [False] * 4),
+                                         ("edited-while-waiting", [False, True, False] + [True] * 3),
                                          ("child-replaced", [False, True] + [False] * 4),
                                          ("group-replaced", [False] + [True] * 5),
                                          ("params-replaced", [False] + [True] * 5),
@@ -1377,7 +1391,9 @@ def _step_meddle(case):
                                          ("kept-grads-group-forgotten", [False, True] + [False] * 4)])
 def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_steps(case, taken):
     """Weight tying, the optimizer's Parameters reordered or a group added, the step size changed by a
-    scheduler, x a view of a Parameter's (flat) buffer: every step bitwise the five calls' (kernels on
-    and off), the kernel declining where its case no longer holds."""
+    scheduler, x a view of a Parameter's (flat) buffer, the chain edited (``del model[1]``,
+    ``model[1] = ReLU()``, ``append``, ``insert``): every step bitwise the five calls' (kernels on
+    and off), the kernel declining where its case no longer holds (a Tanh) and seeing the new
+    children where it does."""
     config = ((4, 4, 4), (True, False), True, np.float32, 16, "mean", 0.1, 6, 1)
     assert _same_steps(config, _step_meddle(case)) == taken

@@ -14,8 +14,9 @@ anything else. Its case, all checked before anything changes:
   each weight under ``containers.SMALL_WEIGHT_BYTES``, each Linear's ``in_features`` and
   ``out_features`` its weight's shape, no layer twice, no method patched on a class or an instance
   (``mt.Diagnostics`` patches the model's own), no forward call waiting for its backward and none
-  running, no cache attribute set (a chain forward that raised leaves its Linear's x), no recording
-  parent, gradients enabled; x an ndarray (N, in) of the weights' dtype.
+  running, no cache attribute set (a chain forward that raised leaves its Linear's x), no edit's
+  refusal pending (``Sequential._edited``: the model's own forward clears it), no recording parent,
+  gradients enabled; x an ndarray (N, in) of the weights' dtype.
 - ``loss_fn``: exactly ``CrossEntropyLoss`` in the cross-entropy kernel's case
   (``losses.cross_entropy_forward``: class indices, no weight, no smoothing, nothing ignored,
   finite logits, every target in range), reduction "mean" or "sum", nothing waiting; the loss
@@ -205,7 +206,8 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     md, ld, od = model.__dict__, loss_fn.__dict__, optimizer.__dict__
     dtype = setup.dtype
     if (x.shape[1] != setup.width or x.dtype != dtype or not _untouched()
-            or "forward" in md or "backward_params" in md or "forward" in ld or "backward" in ld
+            or "forward" in md or "backward_params" in md or md.get("_edited") is not None
+            or "forward" in ld or "backward" in ld
             or "step" in od or "zero_grad" in od or "_params_with_grad" in od or "_match_state_dtypes" in od
             or ld["_stack"] or ld["_shown"] is not None
             or ld["_frame"] is not None or ld["_busy"] or loss_fn.reduction == "none"

@@ -146,6 +146,9 @@ def constructor_args(module: Module) -> dict[str, Any]:
     """The recorded constructor arguments; a container's are its current children."""
     init = type(module).__init__
     if init is Sequential.__init__:
+        names = list(module._modules)
+        if names != [str(i) for i in range(len(names))]:  # a slice's names, or an OrderedDict's
+            return {"modules": (dict(module.named_children()),)}
         return {"modules": tuple(module.children())}
     if init is ModuleList.__init__:
         return {"modules": list(module.children())}
