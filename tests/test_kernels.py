@@ -1308,6 +1308,33 @@ def test_fit_step_kernel_keeps_no_model_alive():
         assert child() is None and weight() is None and fast_step._last[0] is None
 
 
+def test_fit_step_kernel_a_collected_model_drops_only_its_own_setup():
+    """A setup that outlives its turn (a thread inside a step, a traceback holding the step's frame)
+    still calls back when its model is collected: the setup kept for another model stays."""
+    import gc
+
+    from minitorch.kernels import step as fast_step
+
+    def trained():
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        x, y = np.ones((5, 4), np.float32), np.arange(5) % 3
+        for _ in range(2):
+            if fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented:
+                loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        return model, loss_fn, opt
+
+    with kernels(True):
+        first = trained()
+        outlived = fast_step._last[0]
+        second = trained()
+        kept = fast_step._last[0]
+        assert outlived is not None and kept is not outlived and kept.refs[0]() is second[0]
+        del first
+        gc.collect()
+        assert outlived.refs[0]() is None and fast_step._last[0] is kept
+
+
 def _step_meddle(case):
     held = {}  # (a run's gradients kept by the user, and their values: "kept-grads-group-forgotten")
 
