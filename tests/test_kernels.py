@@ -1424,3 +1424,290 @@ def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_ste
     children where it does."""
     config = ((4, 4, 4), (True, False), True, np.float32, 16, "mean", 0.1, 6, 1)
     assert _same_steps(config, _step_meddle(case)) == taken
+
+
+# ------------------------------ forward, loss and backward_params of a large chain (kernels/step_large.py)
+@contextmanager
+def small_weight_bytes(limit):
+    """``containers.SMALL_WEIGHT_BYTES`` set to ``limit``: tiny chains take the large-chain paths."""
+    from minitorch.kernels import containers
+
+    before = containers.SMALL_WEIGHT_BYTES
+    containers.SMALL_WEIGHT_BYTES = limit
+    try:
+        yield
+    finally:
+        containers.SMALL_WEIGHT_BYTES = before
+
+
+def _optimizer(kind, params, lr):
+    if kind == "adam":
+        return mt.Adam(params, lr=lr)
+    return mt.SGD(params, lr=lr, momentum=0.9 if kind == "momentum" else 0.0)
+
+
+def _large_steps(config, mode, meddle=None):
+    """``config``'s model trained for its steps as ``mt.fit`` runs them; ``mode``: "fused" (fit_step,
+    then ``forward_backward``, then the three calls where both decline; the optimizer's step and
+    zero_grad), "calls" (the five calls, kernels on) or "plain" (kernels off). Returns every output,
+    loss, gradient and parameter of each step, what a later call could read after each step, and
+    the steps ``forward_backward`` took."""
+    from minitorch.kernels.step import fit_step
+    from minitorch.kernels.step_large import forward_backward
+
+    widths, relus, bias, dtype, n, reduction, lr, steps, seed, fortran, target_dtype, optimizer = config
+    rng = np.random.default_rng(seed)
+    taken, out, states = [], [], []
+    with kernels(mode != "plain"), default_dtype(dtype):
+        mt.manual_seed(seed)
+        model = mt.Sequential(*_layers(widths, relus, bias))
+        loss_fn = mt.CrossEntropyLoss(reduction=reduction)
+        opt = _optimizer(optimizer, model.parameters(), lr)
+        for step in range(steps):
+            x = rng.standard_normal((n, widths[0])).astype(dtype, order="F" if fortran else "C")
+            y = rng.integers(0, widths[-1], n).astype(target_dtype)
+            zero = True
+            if meddle is not None:
+                x, y, zero = meddle(step, model, loss_fn, opt, x, y)
+            done = NotImplemented
+            if mode == "fused":
+                assert fit_step(model, loss_fn, opt, x, y) is NotImplemented  # (a large chain)
+                done = forward_backward(model, loss_fn, x, y)
+            taken.append(done is not NotImplemented)
+            if done is NotImplemented:
+                z = model(x)
+                loss = loss_fn(z, y)
+                model.backward_params(loss_fn.backward())
+            else:
+                z, loss = done
+            assert type(loss) is LossValue
+            grads = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
+            opt.step()
+            if zero:
+                opt.zero_grad()
+            out += [z, np.array(float(loss)), *(g for g in grads if g is not None),
+                    *(p.data.copy() for p in model.parameters())]
+            states.append(_state_of(model, loss_fn, opt))
+    return out, states, taken
+
+
+def _same_large_steps(config, meddle=None, modes=("calls", "plain")):
+    fused, fused_states, taken = _large_steps(config, "fused", meddle)
+    for mode in modes:
+        other, other_states, _ = _large_steps(config, mode, meddle)
+        assert len(fused) == len(other)
+        for a, b in zip(fused, other, strict=True):
+            assert_bitwise(a, b, f"fused against {mode}")
+        for a, b in zip(fused_states, other_states, strict=True):
+            assert a[0] == b[0]
+            assert [g is None for g in a[1]] == [g is None for g in b[1]]
+            for g, h in zip(a[1], b[1], strict=True):
+                if g is not None:
+                    assert_bitwise(g, h, "a gradient kept after the step")
+            assert len(a[2]) == len(b[2])
+    return taken
+
+
+@settings(max_examples=60, deadline=None)
+@given(widths=st.lists(st.integers(1, 20), min_size=2, max_size=5), data=st.data(),
+       bias=st.booleans(), dtype=st.sampled_from(DTYPES), n=st.integers(1, 33),
+       reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.0]),
+       fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]),
+       optimizer=st.sampled_from(["sgd", "momentum", "adam"]), limit=st.sampled_from([8, 64, 256, 1024]))
+def test_large_chain_kernel_equals_the_three_calls_bitwise(widths, data, bias, dtype, n, reduction, lr,
+                                                           fortran, target_dtype, optimizer, limit):
+    """Over chains of Linear and ReLU layers with some weights (and ReLU inputs) at or over the
+    large-weight limit and some under it, batch sizes, dtypes, reductions, data in either order,
+    targets of three integer dtypes and three optimizers: every output, loss, gradient and parameter
+    of each step bitwise the five calls' (kernels on; and off, with SGD), no frame waiting and no
+    cache attribute set after each step; the kernel takes every step of a chain with a large weight."""
+    relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
+    config = (widths, relus, bias, dtype, n, reduction, lr, 3, 0, fortran, target_dtype, optimizer)
+    large = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize >= limit
+    with small_weight_bytes(limit):
+        if not large:  # the small-step kernel's case (or the five calls'): declined
+            assert _large_steps(config, "calls")[2] == [False] * 3
+            return
+        # (the Adam kernel rounds differently from the plain Adam: the plain run is the SGD ones')
+        modes = ("calls",) if optimizer == "adam" else ("calls", "plain")
+        assert _same_large_steps(config, modes=modes) == [True] * 3
+
+
+@pytest.mark.parametrize("batch", [1, 32, 128])
+def test_large_chain_kernel_takes_the_784_step_bitwise(batch):
+    """The benchmark's 784-512-256-10 MLP at its real size: the kernel's steps are the five calls'
+    (kernels on: the forward product cut along K where the BLAS runs two threads or more)."""
+    config = ((784, 512, 256, 10), (True, True, False), True, np.float32, batch, "mean", 0.01, 2, 0,
+              False, np.int64, "sgd")
+    assert _same_large_steps(config, modes=("calls",)) == [True, True]
+
+
+def _large_meddle(case):
+    def meddle(step, model, loss_fn, opt, x, y):
+        zero = True
+        if case == "tied" and step == 1:  # one Parameter in two Linears: its gradient accumulates
+            model[2].W = model[0].W
+        elif case == "accumulated" and step == 1:  # no zero_grad: the next step adds to the gradients
+            zero = False
+        elif case == "x-is-a-parameter" and step >= 1:
+            x, y = model[0].W.data, y[:4]
+        elif case == "frozen-later" and step == 2:
+            model[0].b.requires_grad = False
+        return x, y, zero
+    return meddle
+
+
+@pytest.mark.parametrize("case, taken", [("tied", [True] * 4), ("accumulated", [True] * 4),
+                                         ("x-is-a-parameter", [True] * 4),
+                                         ("frozen-later", [True, True, False, False])])
+def test_large_chain_kernel_meets_the_five_calls_when_the_setup_changes_between_steps(case, taken):
+    """Weight tying, a step without zero_grad, x a view of a Parameter, a Parameter frozen: every
+    step bitwise the five calls' (kernels on and off), the kernel declining where its case no
+    longer holds."""
+    config = ((4, 4, 4), (True, False), True, np.float32, 16, "mean", 0.1, 4, 1, False, np.int64, "sgd")
+    with small_weight_bytes(8):
+        assert _same_large_steps(config, _large_meddle(case)) == taken
+
+
+@pytest.mark.parametrize("case", ["kernels-off", "small", "frozen", "float64-input", "list-input",
+                                  "3d-input", "target-out-of-range", "negative-target", "float-target",
+                                  "nan-input", "waiting-forward", "patched-forward", "patched-class",
+                                  "patched-kernel", "recording-parent", "no_grad", "label_smoothing",
+                                  "weight", "ignore_index", "reduction-none", "layer-twice",
+                                  "relu-first", "other-layer", "float16", "edited"])
+def test_large_chain_kernel_declines_and_the_three_calls_run(case, monkeypatch):
+    """Anything outside the kernel's case: it declines with nothing done (no frame left, no
+    gradient, no cache attribute, no Parameter moved)."""
+    from minitorch.kernels import containers
+    from minitorch.kernels.step_large import forward_backward
+
+    monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+    loss_fn = mt.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((5, 4)).astype(np.float32), rng.integers(0, 3, 5)
+    done = forward_backward(model, loss_fn, x, y)
+    assert done is not NotImplemented  # its case, before meddling
+    mt.SGD(model.parameters(), lr=0.1).zero_grad()
+    before = [p.data.copy() for p in model.parameters()]
+    if case == "kernels-off":
+        monkeypatch.setattr(mt.kernels, "_enabled", False)
+    elif case == "small":
+        monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 65536)
+    elif case == "frozen":
+        model[2].b.requires_grad = False
+    elif case == "float64-input":
+        x = x.astype(np.float64)
+    elif case == "list-input":
+        x = x.tolist()
+    elif case == "3d-input":
+        x = x[None]
+    elif case == "target-out-of-range":
+        y = y + 3
+    elif case == "negative-target":
+        y = y - 1
+    elif case == "float-target":
+        y = y.astype(np.float32)
+    elif case == "nan-input":
+        x[0, 0] = np.nan
+    elif case == "waiting-forward":
+        model(x)
+    elif case == "patched-forward":
+        model.forward = lambda v: mt.Sequential.forward(model, v)  # as mt.Diagnostics patches it
+    elif case == "patched-class":
+        relu_backward = mt.ReLU.backward
+        monkeypatch.setattr(mt.ReLU, "backward", lambda self, dy: relu_backward(self, dy))  # a probe
+    elif case == "patched-kernel":  # a counter on a kernel the three calls run (it must run)
+        from minitorch.kernels import layers as layer_kernels
+        linear_forward = layer_kernels.linear_forward
+        monkeypatch.setattr(layer_kernels, "linear_forward", lambda *a: linear_forward(*a))
+    elif case == "recording-parent":
+        from minitorch import call_frames
+        monkeypatch.setattr(call_frames, "_recorders", [[]])
+    elif case == "label_smoothing":
+        loss_fn.label_smoothing = 0.1
+    elif case == "weight":
+        loss_fn.weight = np.ones(3, np.float32)
+    elif case == "ignore_index":
+        loss_fn.ignore_index = 1
+    elif case == "reduction-none":
+        loss_fn.reduction = "none"
+    elif case == "layer-twice":
+        model = mt.Sequential(model[0], model[1], mt.Linear(8, 8), model[1], model[2])  # one ReLU twice
+    elif case == "relu-first":
+        model = mt.Sequential(mt.ReLU(), *model)
+    elif case == "other-layer":
+        model = mt.Sequential(model[0], mt.Tanh(), model[2])
+    elif case == "float16":
+        model.to(np.float16)
+        x = x.astype(np.float16)
+    elif case == "edited":  # an edit while a forward waited: its refusal is pending until a forward
+        model(x)
+        model[2] = mt.Linear(8, 3)
+        assert model.__dict__["_edited"] is not None
+    params = list(model.parameters())
+    before = [p.data.copy() for p in params]
+    if case == "no_grad":
+        with mt.no_grad():
+            assert forward_backward(model, loss_fn, x, y) is NotImplemented
+    else:
+        assert forward_backward(model, loss_fn, x, y) is NotImplemented
+    waiting = 1 if case == "waiting-forward" else 0
+    assert all(len(m.__dict__["_stack"]) == waiting * isinstance(m, (mt.Linear, mt.ReLU))
+               for m in model.modules())
+    assert not loss_fn.__dict__["_stack"] and loss_fn._dlogits is None
+    assert (model.__dict__.get("_edited") is not None) == (case == "edited")
+    assert all(p.grad is None for p in params)
+    for p, b in zip(params, before, strict=True):
+        assert_bitwise(p.data, b)
+
+
+@pytest.mark.parametrize("bad, error, message", [(np.nan, ValueError, "finite"),
+                                                 (np.inf, RuntimeWarning, "invalid value encountered")])
+def test_large_chain_kernel_declined_step_meets_the_plain_error(bad, error, message):
+    """Non-finite logits: the kernel declines and the three calls raise the plain error; an inf in
+    the data makes the first product warn (an error in this suite) as in the plain layer."""
+    def meddle(step, model, loss_fn, opt, x, y):
+        if step == 2:
+            x = x.copy()
+            x[2, 1] = bad
+        return x, y, True
+    config = ((4, 16, 3), (True, False), True, np.float32, 16, "mean", 0.1, 4, 1, False, np.int64, "sgd")
+    with small_weight_bytes(64):
+        for mode in ("fused", "calls", "plain"):
+            with pytest.raises(error, match=message):
+                _large_steps(config, mode, meddle)
+
+
+def test_fit_trains_the_same_with_its_large_chain_kernel(monkeypatch):
+    """mt.fit with the kernel (it takes every step) and without: the same history and parameters,
+    bitwise."""
+    from minitorch.kernels import containers, step_large
+
+    taken = []
+    original = step_large.forward_backward
+
+    def counting(*args):
+        done = original(*args)
+        taken.append(done is not NotImplemented)
+        return done
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((96, 4)).astype(np.float32), rng.integers(0, 3, 96)
+    results = []
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
+    for fused in (True, False):
+        monkeypatch.setattr(step_large, "forward_backward", counting if fused else lambda *a: NotImplemented)
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        opt = mt.Adam(model.parameters(), lr=0.01)
+        history = mt.fit(model, mt.CrossEntropyLoss(), opt, mt.DataLoader(X, Y, batch_size=16, shuffle=False),
+                         epochs=3, verbose=0)
+        results.append((history, [p.data.copy() for p in model.parameters()]))
+    assert len(taken) == 18 and all(taken)
+    (h1, p1), (h2, p2) = results
+    assert h1["loss"] == h2["loss"]
+    for a, b in zip(p1, p2, strict=True):
+        assert_bitwise(a, b)

@@ -43,7 +43,8 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
     loop, which also computes the data's gradient), the optimizer's step, zero_grad. mt.fit's path
     is the step ``mt.fit`` runs: its whole-step kernel (``minitorch.kernels.step.fit_step``, a small
     Linear/ReLU chain with cross-entropy and plain SGD) where the tree has one and it takes the
-    step, else the five calls.
+    step, else for a large chain forward, loss and backward_params in one function
+    (``minitorch.kernels.step_large.forward_backward``) where the tree has it, else the five calls.
 
     ``kernel``: the SGD update is ``minitorch.kernels.optimizers.sgd`` called directly (what
     ``mt.SGD.step`` runs once the optimizers dispatch to their kernels; it also applies the thread
@@ -73,18 +74,25 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
                 fast.adam(params, grads, ms, vs, [None] * len(params), steps, amsgrad=False, beta1=0.9,
                           beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8)
 
-    fit_step = None
-    if not (readme or kernel):  # mt.fit's step tries its whole-step kernel first (where it exists)
-        fit_step = getattr(importlib.import_module("minitorch.training.loop"), "fast_step", None)
+    fit_step = large = None
+    if not (readme or kernel):  # mt.fit's step tries its whole-step kernels first (where they exist)
+        loop = importlib.import_module("minitorch.training.loop")
+        fit_step, large = getattr(loop, "fast_step", None), getattr(loop, "fast_large", None)
 
     def step() -> Any:
         xb, yb = next(data)
+        done = NotImplemented
         if fit_step is not None and mt.kernels.kernels_enabled():
             done = fit_step.fit_step(model, loss_fn, opt, xb, yb)
             if done is not NotImplemented:
                 return done[1]
-        loss = loss_fn(model(xb), yb)
-        backward(loss_fn.backward())
+            if large is not None:  # a large chain: forward, loss and backward_params in one function
+                done = large.forward_backward(model, loss_fn, xb, yb)
+        if done is NotImplemented:
+            loss = loss_fn(model(xb), yb)
+            backward(loss_fn.backward())
+        else:
+            loss = done[1]
         update()
         opt.zero_grad()
         return loss

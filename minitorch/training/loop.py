@@ -17,6 +17,7 @@ from minitorch.callbacks import Callback, CallbackList
 from minitorch.checks import check_choice, check_positive_int
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import step as fast_step
+from minitorch.kernels import step_large as fast_large
 from minitorch.metrics import default_metrics
 from minitorch.module import Module
 from minitorch.training.history import History
@@ -218,13 +219,19 @@ class _Trainer:
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, epoch: int, batch: int) -> tuple[np.ndarray, float]:
         try:
+            done = NotImplemented
             if kernels_enabled():  # fast room: a small Linear/ReLU chain, cross-entropy, SGD in one loop
                 done = fast_step.fit_step(self.model, self.loss_fn, self.optimizer, xb, yb)
                 if done is not NotImplemented:  # (the same five calls' effects: the step is taken)
                     return done[0], float(done[1])
-            output = self.model(xb)
-            loss = self._loss(output, yb, epoch, batch)
-            self.model.backward_params(self.loss_fn.backward())
+                # a large chain: the three calls before the update in one function (kernels/step_large.py)
+                done = fast_large.forward_backward(self.model, self.loss_fn, xb, yb)
+            if done is NotImplemented:
+                output = self.model(xb)
+                loss = self._loss(output, yb, epoch, batch)
+                self.model.backward_params(self.loss_fn.backward())
+            else:  # (the same three calls' effects; the loss is finite)
+                output, loss = done[0], float(done[1])
         except BaseException as error:  # NaN loss, Ctrl-C: no forward may stay waiting for a backward
             if isinstance(error, NonFiniteLossError):
                 # a callback that skipped this batch (idle_batches) can still walk it and name it
