@@ -1096,7 +1096,8 @@ def test_fit_step_kernel_takes_the_iris_step():
                                   "no_grad-parent",
                                   "label_smoothing", "weight", "second-group", "state", "in-features",
                                   "reshaped-in-place", "weight-reshaped-in-place", "retyped-child",
-                                  "replaced-bias-data", "large-batch"])
+                                  "replaced-bias-data", "large-batch", "out-features", "interrupted-forward",
+                                  "lr-none", "momentum-none", "nesterov-missing", "patched-optimizer-helper"])
 def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
     """Anything outside the kernel's case: it declines with nothing done (no frame left, no
     gradient, no Parameter moved); the five calls then run as without the kernel."""
@@ -1175,6 +1176,20 @@ def _decline(case, monkeypatch):
         model[2].W.data.shape = (3, 8)
     elif case == "retyped-child":
         model[1].__class__ = type("OtherReLU", (mt.ReLU,), {})
+    elif case == "out-features":  # the five calls refuse the loss's dy: (5, 3) is not the (5, 4) it expects
+        model[2].out_features = 4
+    elif case == "interrupted-forward":  # a cache left set with no call waiting (the five calls' step
+        # sets it None; the kernel's would leave it; no library path leaves one: see the test below)
+        model[0].__dict__["_x"] = x
+    elif case == "lr-none":  # SGD.step raises float()'s TypeError after the backward (gradients set)
+        opt.param_groups[0]["lr"] = None
+    elif case == "momentum-none":
+        opt.param_groups[0]["momentum"] = None
+    elif case == "nesterov-missing":  # SGD.step's KeyError
+        del opt.param_groups[0]["nesterov"]
+    elif case == "patched-optimizer-helper":  # a probe on a method SGD.step calls (the class's is watched)
+        match_state_dtypes = opt._match_state_dtypes
+        opt._match_state_dtypes = lambda: match_state_dtypes()
     if case == "no_grad-parent":
         with mt.no_grad():
             assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
@@ -1289,7 +1304,60 @@ def test_fit_step_kernel_keeps_no_model_alive():
         assert child() is None and weight() is None and fast_step._last[0] is None
 
 
+def test_fit_step_kernel_a_collected_model_drops_only_its_own_setup():
+    """A setup that outlives its turn (a thread inside a step, a traceback holding the step's frame)
+    still calls back when its model is collected: the setup kept for another model stays."""
+    import gc
+
+    from minitorch.kernels import step as fast_step
+
+    def trained():
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        x, y = np.ones((5, 4), np.float32), np.arange(5) % 3
+        for _ in range(2):
+            if fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented:
+                loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        return model, loss_fn, opt
+
+    with kernels(True):
+        first = trained()
+        outlived = fast_step._last[0]
+        second = trained()
+        kept = fast_step._last[0]
+        assert outlived is not None and kept is not outlived and kept.refs[0]() is second[0]
+        del first
+        gc.collect()
+        assert outlived.refs[0]() is None and fast_step._last[0] is kept
+
+
+@pytest.mark.parametrize("where", [0, 2])
+def test_chain_forward_that_raises_leaves_what_the_plain_forward_leaves(where):
+    """A product that raises (a floating-point error under errstate raise) in the chain kernel's
+    forward leaves what the children's own forwards leave (kernels off): the child that raised has
+    no cache set and no call waiting; the children before it wait for their backward."""
+    lefts = []
+    for on in (True, False):
+        with kernels(on):
+            mt.manual_seed(0)
+            model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+            x = np.ones((5, 4), np.float32)
+            if where == 0:  # inf - inf inside the first product
+                x[:, 0], x[:, 1] = np.inf, -np.inf
+                model[0].W.data[:] = 1
+            else:  # the last product overflows
+                model[0].W.data[:], model[2].W.data[:] = 1e30, 1e30
+            with np.errstate(over="raise", invalid="raise"), pytest.raises(FloatingPointError):
+                model(x)
+            lefts.append([(i, key) for i, m in enumerate(model) for key in ("_x", "_mask", "_frame", "_shown")
+                          if m.__dict__.get(key) is not None] + [len(m.__dict__["_stack"]) for m in model])
+    assert lefts[0] == lefts[1]
+    assert lefts[0][-3:] == ([0, 0, 0] if where == 0 else [1, 1, 0])
+
+
 def _step_meddle(case):
+    held = {}  # (a run's gradients kept by the user, and their values: "kept-grads-group-forgotten")
+
     def meddle(step, model, loss_fn, opt, x, y):
         group = opt.param_groups[0]
         if case == "tied" and step == 2:  # one Parameter in two Linears (the optimizer keeps the old one)
@@ -1335,6 +1403,17 @@ def _step_meddle(case):
                     other.W.grad, other.b.grad = np.ones((2, 2), np.float32), np.ones(2, np.float32)
                     other_opt.step()
             assert flat.group_holding(model[0].W) is None  # (our group was evicted: the oldest)
+        elif case == "kept-grads-group-forgotten" and step == 2:
+            # a step of the five calls whose gradients (the flat slots, kernels on) the user keeps, one
+            # reference each; then the group is evicted: no slot may be written over after it
+            loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step()
+            kept = [p.grad for p in model.parameters()]
+            held["kept"], held["values"] = kept, [g.copy() for g in kept]
+            opt.zero_grad()
+            _step_meddle("groups-forgotten")(step, model, loss_fn, opt, x, y)
+        elif case == "kept-grads-group-forgotten" and step > 2:
+            for g, value in zip(held["kept"], held["values"], strict=True):
+                assert_bitwise(g, value, "a kept gradient")
         return x, y
     return meddle
 
@@ -1355,7 +1434,8 @@ def _step_meddle(case):
                                          ("bias-dropped", [False, True] + [False] * 4),
                                          ("relu-swapped", [False] + [True] * 5),
                                          ("relu-swapped-patched", [False, True] + [False] * 4),
-                                         ("groups-forgotten", [False, True] + [False] * 4)])
+                                         ("groups-forgotten", [False, True] + [False] * 4),
+                                         ("kept-grads-group-forgotten", [False, True] + [False] * 4)])
 def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_steps(case, taken):
     """Weight tying, the optimizer's Parameters reordered or a group added, the step size changed by a
     scheduler, x a view of a Parameter's (flat) buffer, the chain edited (``del model[1]``,

@@ -114,19 +114,22 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
             if not (type(x) is np.ndarray and x.dtype == W.dtype and x.ndim and x.shape[-1] == m.in_features
                     and (b is None or b.data.dtype == W.dtype)):
                 x = m._check_input(x)  # (and a b of another dtype: its TypeError, as the plain layer's)
+            y = x @ W
+            if b is not None:
+                y += b.data  # the fresh product: no y + b temporary
+            # (cached once the arithmetic is done: a product that raises leaves no cache, as the
+            # frame wrapper leaves none)
             d["_x"] = x
             frame = {"_x": x}
-            x = x @ W
-            if b is not None:
-                x += b.data  # the fresh product: no y + b temporary
+            x = y
         else:
             if type(x) is not np.ndarray or x.dtype.kind != "f":
                 x = as_floating(x, "ReLU")
             zero = zero_of(x.dtype)
             mask = (x > zero).astype(x.dtype)
+            x = np.maximum(x, zero)
             d["_mask"] = mask
             frame = {"_mask": mask}
-            x = np.maximum(x, zero)
         d["_stack"].append(frame)
         d["_shown"] = frame
         if outputs is not None:

@@ -24,7 +24,8 @@ The reference counts are an interpreter detail: a probe on dummy Parameters (``_
 once) checks that they read as above, else no group is ever made.
 Groups are kept for the last ``KEEP`` lists of Parameters, and hold them weakly: a group is
 forgotten when one of its Parameters is collected. A forgotten group leaves its Parameters as they
-are (views of a buffer nobody updates as a whole any more; the per-Parameter update is correct).
+are (views of a buffer nobody updates as a whole any more; the per-Parameter update is correct) and
+never gives out its gradient slots again.
 """
 
 from __future__ import annotations
@@ -138,12 +139,15 @@ def _counts_trusted() -> bool:
 
 
 def _forget(group: FlatGroup) -> None:
-    """Drop ``group`` (evicted, or one of its Parameters collected): its entries leave the tables."""
+    """Drop ``group`` (evicted, or one of its Parameters collected): its entries leave the tables,
+    and its slots are never free again (``slots_if_free``)."""
     if any(g is group for g in _order):
         _order[:] = [g for g in _order if g is not group]
         for key in group.ids:
             if _groups.get(key) is group:
                 del _groups[key], _homes[key]
+    # without _homes' reference, a slot a user kept (a gradient of a step before) would count as free
+    group.g_refs = 0
 
 
 def grad_home(p: Any) -> np.ndarray | None:

@@ -11,17 +11,21 @@ case it is written for, and returns ``NotImplemented`` (nothing done: the five c
 anything else. Its case, all checked before anything changes:
 
 - ``model``: exactly ``Sequential`` of exact ``Linear`` and ``ReLU`` layers, the first a Linear,
-  each weight under ``containers.SMALL_WEIGHT_BYTES``, no layer twice, no method patched on a class
-  or an instance (``mt.Diagnostics`` patches the model's own), no forward call waiting for its
-  backward and none running, no edit's refusal pending (``Sequential._edited``: the model's own
-  forward clears it), no recording parent, gradients enabled; x an ndarray (N, in) of the
-  weights' dtype.
+  each weight under ``containers.SMALL_WEIGHT_BYTES``, each Linear's ``in_features`` and
+  ``out_features`` its weight's shape, no layer twice, no method patched on a class or an instance
+  (``mt.Diagnostics`` patches the model's own), no forward call waiting for its backward and none
+  running, no cache attribute set (a chain forward that raised leaves its Linear's x), no edit's
+  refusal pending (``Sequential._edited``: the model's own forward clears it), no recording parent,
+  gradients enabled; x an ndarray (N, in) of the weights' dtype.
 - ``loss_fn``: exactly ``CrossEntropyLoss`` in the cross-entropy kernel's case
   (``losses.cross_entropy_forward``: class indices, no weight, no smoothing, nothing ignored,
   finite logits, every target in range), reduction "mean" or "sum", nothing waiting; the loss
   comes out finite.
 - ``optimizer``: exactly ``SGD``, one parameter group holding exactly the model's Parameters in
-  order, momentum 0, weight decay 0, no state, each Parameter trainable and without gradient, the
+  order, momentum 0, weight decay 0, every setting one ``SGD.step`` converts (``float``, ``bool``:
+  one they refuse raises there, after the backward), no state, ``step``, ``zero_grad`` and the
+  methods they call not patched on the class or the instance (the waiting-forward check, an
+  instance's own too, runs here as well), each Parameter trainable and without gradient, the
   group's data and gradient slots a flat group of ``kernels/flat.py`` (from the second step on:
   the first step's update adopts them), no forward waiting in another owner of the Parameters.
 
@@ -46,8 +50,9 @@ What the case test finds out about the three objects' structure (the children, t
 and flat views, the optimizer's one group of exactly those, the flat group) is kept for the last
 model stepped (``_Setup``; dropped when that model is collected) and, at the next step, checked by
 identity instead of found again; everything that can change while those identities stay (frames,
-instance and class patches, options, gradients, ``requires_grad``, shapes, dtypes,
-``in_features``, the reference counts of the gradient slots, x and y) is checked at every step.
+caches, instance and class patches, options, gradients, ``requires_grad``, shapes, dtypes,
+``in_features`` and ``out_features``, the reference counts of the gradient slots, x and y) is
+checked at every step.
 Saves: per step about 40 Python calls (the modules' and wrappers' calls, each frame's pushes and
 pops, the optimizer's and loss's wrappers and checks, the gradient assignments) and one NumPy
 reduction (a short target list's range is read as Python ints); the NumPy arithmetic is the five
@@ -166,7 +171,7 @@ class _Setup:
         # (Parameters compare by identity. A Linear's W or b replaced while the group still holds
         # the old ones is outside the case, declined at the step. The flat group stays the same:
         # one forgotten stays forgotten, as Parameters that are views of its buffer are never
-        # adopted again, and its slots, which lose a reference then, are refused at the step.)
+        # adopted again, and its slots are refused at the step: flat._forget marks it.)
         return len(groups) == 1 and groups[0] is self.group and self.group["params"] == self.params
 
 
@@ -203,26 +208,34 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     if (x.shape[1] != setup.width or x.dtype != dtype or not _untouched()
             or "forward" in md or "backward_params" in md or md.get("_edited") is not None
             or "forward" in ld or "backward" in ld
-            or "step" in od or "zero_grad" in od or ld["_stack"] or ld["_shown"] is not None
+            or "step" in od or "zero_grad" in od or "_params_with_grad" in od or "_match_state_dtypes" in od
+            or ld["_stack"] or ld["_shown"] is not None
             or ld["_frame"] is not None or ld["_busy"] or loss_fn.reduction == "none"
             or loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0
             or optimizer.state or len(x) * setup.relu_bytes >= containers.SMALL_WEIGHT_BYTES):
         return NotImplemented
     group = setup.group
-    if group["momentum"] or group["weight_decay"]:
+    try:  # what SGD.step converts, in its order: a setting it refuses raises there (after the backward)
+        momentum, lr, _, weight_decay, _ = (float(group["momentum"]), float(group["lr"]),
+                                            float(group["dampening"]), float(group["weight_decay"]),
+                                            bool(group["nesterov"]))
+    except Exception:
+        return NotImplemented
+    if momentum or weight_decay:
         return NotImplemented
     params, views = setup.params, setup.flat.data
     Linear, ReLU = containers.Linear, containers.ReLU
     for is_linear, m, d, W, b, k, shape, in_features in setup.layers:
         if (type(m) is not (Linear if is_linear else ReLU) or d["_stack"] or d["_shown"] is not None
                 or d["_frame"] is not None or d["_busy"] or "forward" in d or "backward" in d
-                or "backward_params" in d or "backward_input" in d):
+                or "backward_params" in d or "backward_input" in d
+                or d.get("_x" if is_linear else "_mask") is not None):  # (the five calls set it None)
             return NotImplemented
         if is_linear:
             w = W.data
             if (d["W"] is not W or d["b"] is not b or type(W) is not Parameter or w is not views[k]
                     or w.shape != shape or w.dtype != dtype or d["in_features"] != in_features
-                    or not W.requires_grad or W.grad is not None):
+                    or d["out_features"] != shape[1] or not W.requires_grad or W.grad is not None):
                 return NotImplemented
             if b is not None and (type(b) is not Parameter or b.data is not views[k + 1]
                                   or b.data.shape != (shape[1],) or b.data.dtype != dtype
@@ -299,7 +312,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
             dy = dy * kept[i]
         i -= 1
     # the update: the SGD kernel's flat path, then the thread policy where it is not in force
-    flat.apply(setup.flat, float(group["lr"]))
+    flat.apply(setup.flat, lr)
     if not threads.one_thread_in_force():
         threads.apply_policy_for(params)
     return z, LossValue(loss)
@@ -338,13 +351,15 @@ def _chain_params(children: list[Any], x: np.ndarray) -> list[Any] | None:
         kind, d = type(m), m.__dict__
         if ((kind is not Linear and kind is not ReLU) or d["_stack"] or d["_shown"] is not None
                 or d["_frame"] is not None or d["_busy"] or "forward" in d or "backward" in d
-                or "backward_params" in d or "backward_input" in d):
+                or "backward_params" in d or "backward_input" in d
+                or d.get("_x" if kind is Linear else "_mask") is not None):
             return None
         if kind is Linear:
             W, b = d["W"], d["b"]
             w = W.data
             if (type(W) is not Parameter or w.dtype != dtype or w.ndim != 2 or w.shape[0] != width
-                    or m.in_features != width or w.nbytes >= containers.SMALL_WEIGHT_BYTES
+                    or m.in_features != width or m.out_features != w.shape[1]
+                    or w.nbytes >= containers.SMALL_WEIGHT_BYTES
                     or not W.requires_grad or W.grad is not None):
                 return None
             params.append(W)
