@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -1731,3 +1732,395 @@ def test_fit_trains_the_same_with_its_large_chain_kernel(monkeypatch):
     assert h1["loss"] == h2["loss"]
     for a, b in zip(p1, p2, strict=True):
         assert_bitwise(a, b)
+
+
+# ---------------------------------- plain SGD's step and zero_grad in one function (kernels/step_update.py)
+@contextmanager
+def update_limits(blas_min, flat_max):
+    """The SGD kernel's ``BLAS_MIN`` and ``flat.MAX_ELEMENTS`` set to these: tiny arrays take the
+    BLAS call and the update past the flat-buffer test, as the 784 model's do."""
+    from minitorch.kernels import flat
+    from minitorch.kernels import optimizers as optimizer_kernels
+
+    before = optimizer_kernels.BLAS_MIN, flat.MAX_ELEMENTS
+    optimizer_kernels.BLAS_MIN, flat.MAX_ELEMENTS = blas_min, flat_max
+    try:
+        yield
+    finally:
+        optimizer_kernels.BLAS_MIN, flat.MAX_ELEMENTS = before
+
+
+def _update_grad(rng, p, kind):
+    """A gradient for ``p``: C-ordered, None, Fortran-ordered, a strided view, read-only, or of
+    another dtype; "cast": ``p.data`` cast to another dtype first (its state is cast at the step);
+    "data-fortran": ``p.data`` made Fortran-ordered first."""
+    if kind == "cast":
+        p.data = p.data.astype(np.float32 if p.data.dtype == np.float64 else np.float64)
+    elif kind == "data-fortran":  # (and its gradient C-ordered)
+        p.data = np.asfortranarray(p.data)
+    shape, dtype = p.data.shape, p.data.dtype
+    if kind == "none":
+        return None
+    if kind == "strided":
+        return rng.standard_normal((*shape[:-1], 2 * shape[-1])).astype(dtype)[..., ::2]
+    g = rng.standard_normal(shape).astype({"float64": np.float64, "float32": np.float32}.get(kind, dtype))
+    if kind == "fortran":
+        g = np.asfortranarray(g)
+    elif kind == "readonly":
+        g.flags.writeable = False
+    return g
+
+
+def _update_steps(spec, fast):
+    """``spec``'s Parameters and groups trained on its gradients; ``fast``: ``sgd_step`` then
+    ``zero_grads`` (``step()`` and ``zero_grad()`` where it declines), else ``step()`` and
+    ``zero_grad()``. Returns per step every Parameter's data, grad and state, and the steps
+    ``sgd_step`` took."""
+    from minitorch.kernels.step_update import sgd_step, zero_grads
+
+    shapes, dtypes, frozen, splits, group_settings, kinds, seed = spec
+    rng = np.random.default_rng(seed)
+    params = [mt.Parameter(rng.standard_normal(s).astype(d), requires_grad=not f)
+              for s, d, f in zip(shapes, dtypes, frozen, strict=True)]
+    groups = [{"params": params[a:b], **{k: v for k, v in s.items() if k != "lr"}}
+              for (a, b), s in zip(splits, group_settings, strict=True)]
+    opt = mt.SGD(groups, lr=0.1)
+    for group, s in zip(opt.param_groups, group_settings, strict=True):
+        group["lr"] = s["lr"]  # a NumPy scalar or a 0-d array, as a scheduler may leave it
+    out, taken = [], []
+    for step_kinds in kinds:
+        for p, kind in zip(params, step_kinds, strict=True):
+            p.grad = _update_grad(rng, p, kind)
+        done = sgd_step(opt) if fast else NotImplemented
+        taken.append(done is not NotImplemented)
+        if done is NotImplemented:
+            opt.step()
+            opt.zero_grad()
+        else:
+            zero_grads(opt)
+        out.append(([p.data.copy() for p in params], [p.grad for p in params],
+                    [{k: np.copy(v) for k, v in opt.state.get(p, {}).items()} for p in params],
+                    [p in opt.state for p in params]))
+    return out, taken
+
+
+@st.composite
+def update_specs(draw):
+    n = draw(st.integers(1, 6))
+    shapes = draw(st.lists(st.sampled_from([(1,), (3,), (12,), (40,), (2, 3), (5, 8), (9, 7)]),
+                           min_size=n, max_size=n))
+    dtypes = draw(st.lists(st.sampled_from([np.float32, np.float64, np.float16]), min_size=n, max_size=n))
+    frozen = draw(st.lists(st.booleans().map(lambda b: b and draw(st.booleans())), min_size=n, max_size=n))
+    cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=2))) if n > 1 else []
+    splits = list(itertools.pairwise([0, *cuts, n]))
+    group_settings = []
+    for _ in splits:
+        momentum = draw(st.sampled_from([0.0, 0.0, 0.9]))
+        dampening = draw(st.sampled_from([0.0, 0.5]))
+        nesterov = draw(st.booleans()) and momentum > 0 and dampening == 0
+        group_settings.append({
+            "lr": draw(st.sampled_from([0.1, 0.0, np.float32(0.05), np.float64(0.3), np.array(0.02)])),
+            "momentum": momentum, "dampening": dampening, "nesterov": nesterov,
+            "weight_decay": draw(st.sampled_from([0.0, 0.0, 0.01]))})
+    kinds = draw(st.lists(st.lists(st.sampled_from(["c", "c", "c", "none", "fortran", "strided", "readonly",
+                                                     "float64", "float32", "cast", "data-fortran"]),
+                                     min_size=n, max_size=n),
+                          min_size=1, max_size=3))
+    return shapes, dtypes, frozen, splits, group_settings, kinds, draw(st.integers(0, 3))
+
+
+def _same_update_steps(spec):
+    """``spec`` trained with ``sgd_step`` and with the two calls (kernels on): every Parameter,
+    gradient and momentum buffer after each step bitwise the same; the steps ``sgd_step`` took."""
+    with kernels(True):
+        fast, taken = _update_steps(spec, True)
+        calls, _ = _update_steps(spec, False)
+    for (data, grads, state, has), (data2, grads2, state2, has2) in zip(fast, calls, strict=True):
+        assert grads == grads2 == [None] * len(grads) and has == has2
+        for a, b in zip(data, data2, strict=True):
+            assert_bitwise(a, b, "a parameter")
+        for a, b in zip(state, state2, strict=True):
+            assert a.keys() == b.keys()
+            for name in a:
+                assert_bitwise(a[name], b[name], name)
+    return taken
+
+
+@settings(max_examples=80, deadline=None)
+@given(spec=update_specs(), blas_min=st.sampled_from([4, 16, 16, 16384]),
+       flat_max=st.sampled_from([8, 8, 30, 16384]))
+def test_sgd_update_kernel_equals_step_and_zero_grad_bitwise(spec, blas_min, flat_max):
+    """Over Parameters of three dtypes and several shapes, some frozen, in one to three groups with
+    or without momentum, Nesterov, dampening and weight decay, lr a float, a NumPy scalar or a 0-d
+    array, gradients None, C- or Fortran-ordered, strided, read-only or of another dtype, Parameters
+    cast between steps, and the BLAS and flat-buffer limits low or as shipped: every Parameter,
+    gradient and momentum buffer after each step bitwise ``step(); zero_grad()``'s, and
+    ``sgd_step`` takes every step."""
+    with update_limits(blas_min, flat_max):
+        assert all(_same_update_steps(spec))
+
+
+@pytest.mark.parametrize("kind, blas", [("c", 9), ("fortran", 7), ("strided", 6), ("readonly", 6),
+                                        ("float64", 6), ("float32", 9), ("none", 6), ("cast", 9),
+                                        ("data-fortran", 5)])
+def test_sgd_update_kernel_meets_each_gradient_on_its_blas_path(kind, blas, monkeypatch):
+    """A group updated by ``sgd_step`` itself (no momentum, the first Parameter past the flat
+    limit), every Parameter at the BLAS size: each kind of gradient gives ``step()``'s result, C-
+    ordered ones through its own BLAS calls."""
+    from minitorch.kernels import step_update
+
+    addressed = []
+    address = step_update._address
+    monkeypatch.setattr(step_update, "_address", lambda a: addressed.append(a.size) or address(a))
+    spec = ([(9, 7), (5, 8), (24,)], [np.float32] * 3, [False] * 3, [(0, 3)],
+            [{"lr": 0.1, "momentum": 0.0, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0}],
+            [["c"] * 3, [kind] * 3, ["c"] * 3], 0)
+    with update_limits(16, 8):
+        assert _same_update_steps(spec) == [True] * 3
+    # ``blas`` calls of two addresses each: one per Parameter whose data and gradient are C-ordered,
+    # writable and of one dtype (a Fortran-ordered 1-d array is C-ordered; a cast or reordered
+    # ``p.data`` stays so in the third step)
+    assert len(addressed) == 2 * blas
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_update_kernel_takes_the_784_step_bitwise(momentum, monkeypatch):
+    """The benchmark's 784-512-256-10 Parameters at their real size: bitwise ``step(); zero_grad()``,
+    the two large weights through one BLAS call each without momentum."""
+    from minitorch.kernels import step_update
+
+    addressed = []
+    address = step_update._address
+    monkeypatch.setattr(step_update, "_address", lambda a: addressed.append(a.size) or address(a))
+    shapes = [(784, 512), (512,), (512, 256), (256,), (256, 10), (10,)]
+    spec = (shapes, [np.float32] * 6, [False] * 6, [(0, 6)],
+            [{"lr": 0.01, "momentum": momentum, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0}],
+            [["c"] * 6] * 2, 0)
+    with kernels(True):
+        fast, taken = _update_steps(spec, True)
+        calls, _ = _update_steps(spec, False)
+    assert taken == [True, True]
+    assert addressed == ([] if momentum else [784 * 512] * 2 + [512 * 256] * 2) * 2
+    for (data, *_), (data2, *_) in zip(fast, calls, strict=True):
+        for a, b in zip(data, data2, strict=True):
+            assert_bitwise(a, b, "a parameter")
+
+
+@pytest.mark.parametrize("case, error", [
+    ("kernels-off", None), ("adam", None), ("subclass", None), ("instance-step", None),
+    ("instance-match", None), ("class-step", None), ("class-params-with-grad", None),
+    ("parameter-zero_grad", None), ("kernel-sgd", None), ("kernel-axpy", None), ("plain-sgd", None),
+    ("flat-update", None), ("transposed-view", None), ("waiting-forward", RuntimeError),
+    ("bad-lr", ValueError), ("missing-setting", KeyError), ("not-a-parameter", AttributeError)])
+def test_sgd_update_kernel_declines_with_nothing_done(case, error, monkeypatch):
+    """Anything outside its case: ``sgd_step`` declines with no Parameter, gradient or state
+    changed, and ``step()`` then runs (or raises its own error)."""
+    from minitorch.kernels import flat, step_update
+    from minitorch.kernels import optimizers as optimizer_kernels
+    from minitorch.optimizers import sgd as sgd_module
+
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+    opt = mt.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(0)
+
+    def fill():
+        for p in model.parameters():
+            p.grad = rng.standard_normal(p.data.shape).astype(p.data.dtype)
+
+    fill()
+    assert step_update.sgd_step(opt) is True  # its case, before meddling (the buffers made)
+    fill()
+
+    def wrap(owner, name):
+        original = getattr(owner, name)
+        monkeypatch.setattr(owner, name, lambda *a, **k: original(*a, **k))  # a counter, a probe
+
+    if case == "kernels-off":
+        monkeypatch.setattr(mt.kernels, "_enabled", False)
+    elif case == "adam":
+        opt = mt.Adam(model.parameters(), lr=0.1)
+    elif case == "subclass":
+        opt = type("MySGD", (mt.SGD,), {})(model.parameters(), lr=0.1)
+    elif case == "instance-step":
+        opt.step = lambda: mt.SGD.step(opt)
+    elif case == "instance-match":
+        opt._match_state_dtypes = lambda: None
+    elif case == "class-step":
+        wrap(mt.SGD, "step")
+    elif case == "class-params-with-grad":
+        with_grad = mt.SGD._params_with_grad
+        monkeypatch.setattr(mt.SGD, "_params_with_grad", staticmethod(lambda group: with_grad(group)))
+    elif case == "parameter-zero_grad":
+        wrap(mt.Parameter, "zero_grad")
+    elif case == "kernel-sgd":
+        wrap(optimizer_kernels, "sgd")
+    elif case == "kernel-axpy":
+        wrap(optimizer_kernels, "axpy_")
+    elif case == "plain-sgd":
+        wrap(sgd_module, "sgd")
+    elif case == "flat-update":
+        wrap(flat, "update")
+    elif case == "transposed-view":
+        extra = mt.Linear(3, 5)
+        opt.add_param_group({"params": [extra.weight]})
+        extra.W.grad = np.ones_like(extra.W.data)
+    elif case == "waiting-forward":
+        model(np.ones((2, 4), np.float32))
+    elif case == "bad-lr":
+        opt.param_groups[0]["lr"] = "fast"
+    elif case == "missing-setting":
+        del opt.param_groups[0]["nesterov"]
+    elif case == "not-a-parameter":
+        opt.param_groups[0]["params"].append(np.zeros(3))
+    params = [p for g in opt.param_groups for p in g["params"] if isinstance(p, mt.Parameter)]
+    data, grads = [p.data.copy() for p in params], [p.grad.copy() for p in params]
+    state = {p: {k: np.copy(v) for k, v in s.items()} for p, s in opt.state.items()}
+    assert step_update.sgd_step(opt) is NotImplemented
+    for p, d, g in zip(params, data, grads, strict=True):
+        assert_bitwise(p.data, d)
+        assert_bitwise(p.grad, g)
+    assert opt.state.keys() == state.keys()
+    for p, s in state.items():
+        for name, value in s.items():
+            assert_bitwise(opt.state[p][name], value)
+    if error is None:
+        opt.step()
+    else:
+        with pytest.raises(error):
+            opt.step()
+
+
+def _fit_with_update_kernel(monkeypatch, fused, momentum=0.0, callbacks=(), taken=None):
+    """mt.fit of a 4-16-3 chain sent down the large-model paths (``fit_step`` declines), with
+    ``sgd_step`` (each call recorded in ``taken``: whether it took the step) or without it; returns
+    the history, the Parameters and their gradients after fit, and ``taken``."""
+    from minitorch.kernels import containers, flat, step_update
+    from minitorch.kernels import optimizers as optimizer_kernels
+
+    taken = [] if taken is None else taken
+    original = step_update.sgd_step
+
+    def counting(opt):
+        done = original(opt)
+        taken.append(done is not NotImplemented)
+        return done
+
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
+    monkeypatch.setattr(optimizer_kernels, "BLAS_MIN", 16)
+    monkeypatch.setattr(flat, "MAX_ELEMENTS", 32)
+    monkeypatch.setattr(step_update, "sgd_step", counting if fused else lambda opt: NotImplemented)
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((96, 4)).astype(np.float32), rng.integers(0, 3, 96)
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+    opt = mt.SGD(model.parameters(), lr=0.05, momentum=momentum, weight_decay=0.01 if momentum else 0.0)
+    history = mt.fit(model, mt.CrossEntropyLoss(), opt, mt.DataLoader(X, Y, batch_size=16, shuffle=False),
+                     epochs=3, callbacks=list(callbacks), verbose=0)
+    return history, [(p.data.copy(), p.grad) for p in model.parameters()], taken
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_fit_trains_the_same_with_its_sgd_update_kernel(momentum, monkeypatch):
+    """mt.fit with ``sgd_step`` (it takes every update) and without: the same history, Parameters
+    and (None) gradients, bitwise."""
+    h1, p1, taken = _fit_with_update_kernel(monkeypatch, True, momentum)
+    h2, p2, _ = _fit_with_update_kernel(monkeypatch, False, momentum)
+    assert len(taken) == 18 and all(taken)
+    assert h1["loss"] == h2["loss"] and h1["accuracy"] == h2["accuracy"]
+    for (a, g), (b, h) in zip(p1, p2, strict=True):
+        assert_bitwise(a, b)
+        assert g is None and h is None
+
+
+def test_fit_step_kernel_steps_never_reach_the_sgd_update_kernel(monkeypatch):
+    """A small model whose steps ``fit_step`` takes: ``sgd_step`` runs only where it declined."""
+    from minitorch.kernels import step as fast_step
+    from minitorch.kernels import step_update
+
+    calls = []
+    for module, name in ((fast_step, "fit_step"), (step_update, "sgd_step")):
+        monkeypatch.setattr(module, name, _recording(calls, name, getattr(module, name)))
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((64, 4)).astype(np.float32), rng.integers(0, 3, 64)
+    model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+    mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1),
+           mt.DataLoader(X, Y, batch_size=16, shuffle=False), epochs=2, verbose=0)
+    steps = [taken for name, taken in calls if name == "fit_step"]
+    assert len(steps) == 8 and steps[1:] == [True] * 7  # (the first step's update adopts the flat group)
+    assert [name for name, _ in calls] == ["fit_step", "sgd_step"] * (not steps[0]) + ["fit_step"] * 7
+
+
+def _recording(calls, name, original):
+    """``original``, each call recorded in ``calls`` as (name, whether it took the step)."""
+    def recorded(*args):
+        done = original(*args)
+        calls.append((name, done is not NotImplemented))
+        return done
+    return recorded
+
+
+@contextmanager
+def default_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler (a background job inherits SIGINT ignored, which fit leaves alone)."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def _update_interrupted(monkeypatch, at, during):
+    """``threads.apply_policy_for`` (the update's first call, before any Parameter moves) running
+    ``during`` at update number ``at``."""
+    from minitorch import threads
+
+    count = [0]
+    apply = threads.apply_policy_for
+
+    def interrupted(params):
+        count[0] += 1
+        if count[0] == at:
+            during()
+        return apply(params)
+
+    monkeypatch.setattr(threads, "apply_policy_for", interrupted)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_fit_a_second_ctrl_c_inside_the_sgd_update_kernel_waits_for_the_update(monkeypatch):
+    """A second Ctrl-C landing inside ``sgd_step``'s update waits for it to end, as inside
+    ``step()``: with the kernel and without, the same interrupted history, the same Parameters (the
+    second step taken by all) and the same gradients left (zero_grad does not run after it)."""
+    class FirstPress(mt.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            if batch == 1:
+                os.kill(os.getpid(), signal.SIGINT)  # the first press: the batch will finish
+
+    results = []
+    with default_sigint():
+        for fused in (True, False):
+            with monkeypatch.context() as patch:
+                _update_interrupted(patch, 2, lambda: os.kill(os.getpid(), signal.SIGINT))
+                results.append(_fit_with_update_kernel(patch, fused, callbacks=[FirstPress()]))
+    (h1, p1, taken), (h2, p2, _) = results
+    assert taken == [True, True] and h1.interrupted and h2.interrupted
+    assert len(h1["loss"]) == 1 and h1["loss"] == h2["loss"]
+    for (a, g), (b, h) in zip(p1, p2, strict=True):
+        assert_bitwise(a, b)
+        assert_bitwise(g, h, "a gradient left by the interrupted step")
+
+
+def test_fit_a_ctrl_c_inside_the_sgd_update_kernel_fit_cannot_defer_stops_it_as_torn(monkeypatch):
+    """Where fit cannot defer it (its handler is not installed), a Ctrl-C inside ``sgd_step``'s
+    update stops fit at once, saying the model may be torn, as one inside ``step()`` does."""
+    def interrupt():
+        raise KeyboardInterrupt
+
+    taken = []
+    _update_interrupted(monkeypatch, 2, interrupt)
+    with pytest.raises(KeyboardInterrupt, match="may be torn"):
+        _fit_with_update_kernel(monkeypatch, True, taken=taken)
+    assert taken == [True]  # (the second call raised inside the update)

@@ -23,15 +23,20 @@ a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to thei
   than ``flat.MAX_ELEMENTS`` numbers and is in no flat group (so the kernel's flat-buffer test
   does nothing), each ``p.data`` and ``p.grad`` an ndarray: the SGD kernel's lines inline, the
   thread policy (``threads.apply_policy_for``), then per Parameter ``p.data -= a * grad``
-  (a = lr as a 0-d array of p's dtype) under ``BLAS_MIN`` elements, else one BLAS ``axpy``
-  where the kernel's ``usable`` allows it, else ``axpy_`` itself (its scal_ by 1 - lr * 0 = 1
-  does nothing);
+  (a = lr as a 0-d array of p's dtype) under ``BLAS_MIN`` elements, else one BLAS ``axpy`` where
+  the kernel's ``usable`` allows it and both arrays are aligned and writable (their addresses
+  read through ``ctypes.c_char.from_buffer``), else ``axpy_`` itself, which decides as in the
+  kernel (its ``scal_`` by 1 - lr * 0 = 1 does nothing);
 - any other group: the SGD kernel itself with the arguments ``step()`` gives it, and its new
   momentum buffers stored in ``optimizer.state`` as ``step()`` stores them.
 The same operations raise the same errors and floating-point warnings, at the same point.
 ``zero_grads`` then does what ``zero_grad()`` does once ``sgd_step`` took the step: every grad None.
-Saves: per step about 25 Python calls (wrappers, per-Parameter helpers, zero_grad's calls); the
-arithmetic is the two calls' own. tests/test_kernels.py checks the result against the two calls.
+``mt.fit`` calls ``sgd_step`` where it calls ``step()``, inside its Ctrl-C deferral, and
+``zero_grads`` where it calls ``zero_grad()``, after it: a second Ctrl-C waits for the whole update
+and then skips the zeroing, as it does with the two calls.
+Saves: per step about 25 Python calls (wrappers, per-Parameter helpers, zero_grad's calls) and
+the ``.ctypes`` objects of four array addresses; the arithmetic is the two calls' own.
+tests/test_kernels.py checks the result against the two calls.
 """
 
 from __future__ import annotations
@@ -107,7 +112,7 @@ def sgd_step(optimizer: Any) -> bool | Any:
                 not params or (params[0].data.size > flat.MAX_ELEMENTS and id(params[0]) not in flat._groups))
             plan.append((params, lr, momentum, dampening, weight_decay, nesterov, inline))
         optimizer._check_no_waiting_forward()
-    except (KeyError, TypeError, ValueError, RuntimeError):
+    except Exception:  # (step() raises it: nothing is changed yet)
         return NotImplemented
     if optimizer.state:
         optimizer._match_state_dtypes()
