@@ -1731,3 +1731,36 @@ def test_fit_trains_the_same_with_its_large_chain_kernel(monkeypatch):
     assert h1["loss"] == h2["loss"]
     for a, b in zip(p1, p2, strict=True):
         assert_bitwise(a, b)
+
+
+# a probe on a class or a kernel, set right after the import, before any training step
+_PATCH_BEFORE_THE_FIRST_STEP = """
+import numpy as np
+import minitorch as mt
+from minitorch.kernels import containers, layers, step_large
+calls = []
+def probe(original):
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+    return counting
+if {target!r} == "Linear.__call__":
+    mt.Linear.__call__ = probe(mt.Linear.__call__)
+else:
+    layers.linear_forward = probe(layers.linear_forward)
+containers.SMALL_WEIGHT_BYTES = 64
+model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+loss_fn = mt.CrossEntropyLoss()
+x, y = np.ones((5, 4), np.float32), np.zeros(5, np.int64)
+print(step_large.forward_backward(model, loss_fn, x, y) is NotImplemented)
+"""
+
+
+@pytest.mark.parametrize("target", ["Linear.__call__", "linear_forward"])
+def test_large_chain_kernel_declines_for_a_patch_made_before_its_first_call(target):
+    """A probe patched on a class or a kernel the three calls run, right after ``import minitorch``
+    and before any step: the kernel declines (the probe must run), as for a patch made after its
+    first call (it compares with what the library defines, not with what its first call saw)."""
+    code = _PATCH_BEFORE_THE_FIRST_STEP.format(target=target)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
