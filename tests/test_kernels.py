@@ -1764,3 +1764,25 @@ def test_large_chain_kernel_declines_for_a_patch_made_before_its_first_call(targ
     code = _PATCH_BEFORE_THE_FIRST_STEP.format(target=target)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
+
+
+def test_fit_step_kernel_declines_for_a_patch_made_before_its_first_call():
+    """``SGD.step`` patched on the class right after ``import minitorch``, before the first fit: every
+    step runs it (fit_step declines), as for a patch made after fit_step's first call."""
+    code = """
+import numpy as np
+import minitorch as mt
+calls = []
+step = mt.SGD.step
+def counting(self):
+    calls.append(1)
+    return step(self)
+mt.SGD.step = counting
+model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+X, Y = np.ones((32, 4), np.float32), np.zeros(32, np.int64)
+mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), mt.DataLoader(X, Y, batch_size=8),
+       epochs=1, verbose=0)
+print(len(calls))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "4"
