@@ -1786,3 +1786,50 @@ print(len(calls))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "4"
+
+
+@pytest.mark.parametrize("target, c", [(-100, 200), (-128, 130), (-30000, 40000)])
+def test_cross_entropy_kernel_negative_small_int_targets_of_many_classes_meet_the_plain_loss(target, c):
+    """An int8 (int16) target below zero seen as unsigned is 128 (32768) or more, not more than C
+    when C is larger: the kernel must not read it as a class. Kernels on give the plain result: the
+    default ignore_index -100 ignored, any other negative refused as out of range."""
+    dtype = np.int8 if c < 1000 else np.int16
+    rng = np.random.default_rng(0)
+    z, y = rng.standard_normal((4, c)).astype(np.float32), np.array([1, target, 3, 4], dtype)
+    results = []
+    for enabled in (True, False):
+        try:
+            results.append(_ce_run(enabled, mt.CrossEntropyLoss, z, y, 1.0))
+        except ValueError as error:
+            results.append(str(error))
+    if isinstance(results[1], str):
+        assert results[0] == results[1]
+    else:
+        for a, b in zip(*results, strict=True):
+            assert_bitwise(a, b)
+
+
+@pytest.mark.parametrize("n", [8, 80])
+def test_step_kernels_decline_negative_small_int_targets_of_many_classes(n, monkeypatch):
+    """int8 targets with -100 (ignored) and 200 classes: ``fit_step`` (a short and a long target
+    list) and ``forward_backward`` decline, so that the plain loss ignores the target."""
+    from minitorch.kernels import containers
+    from minitorch.kernels.step import fit_step
+    from minitorch.kernels.step_large import forward_backward
+
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 4)).astype(np.float32)
+    y = rng.integers(0, 100, n).astype(np.int8)
+    y[1] = -100
+    model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 200))
+    loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):  # (fit_step takes the second step of a model: the first adopts the flat group)
+        assert fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        loss = loss_fn(model(x), y)
+        model.backward_params(loss_fn.backward())
+        opt.step()
+        opt.zero_grad()
+    monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
+    assert forward_backward(model, loss_fn, x, y) is NotImplemented
+    assert np.isfinite(loss)

@@ -72,7 +72,7 @@ from minitorch import call_frames, threads
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers, flat
 from minitorch.kernels.inference_alone import zero_of
-from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_arithmetic, _ce_plan
+from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_arithmetic, _ce_plan, _range_by_unsigned
 
 # The classes of the case, each named by its own module at import (``register_step_class``: the
 # fast room imports no container, loss or optimizer); then, once the last is named, those classes
@@ -259,8 +259,8 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         return NotImplemented
     c = views[-1].shape[-1]  # the last Linear's width (its W or b: (in, C) or (C,)), the classes
     unsigned = None if yt.kind == "u" else _UNSIGNED.get(yt)
-    if yt.kind == "i" and unsigned is None:
-        return NotImplemented
+    if (yt.kind == "i" and unsigned is None) or not _range_by_unsigned(yt, c):
+        return NotImplemented  # (the loss kernel's plan refuses these)
     if n <= SHORT_TARGETS:  # every y in [0, C), as the kernel's unsigned maximum tells, read as ints
         targets = y.tolist()
         outside = min(targets) < 0 or max(targets) >= c

@@ -126,7 +126,7 @@ def forward_backward(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:
     if c is None or not (y.ndim == 1 and len(y) == n != 0 and yt.kind in "iu" and yt.isnative):
         return NotImplemented
     unsigned = losses._UNSIGNED.get(yt)
-    if unsigned is None and yt.kind != "u":
+    if (unsigned is None and yt.kind != "u") or not losses._range_by_unsigned(yt, c):
         return NotImplemented
     # every target in [0, C): the loss kernel's check (a negative one wraps to a huge unsigned value)
     if np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c:
