@@ -1746,7 +1746,7 @@ def probe(original):
     return counting
 if {target!r} == "Linear.__call__":
     mt.Linear.__call__ = probe(mt.Linear.__call__)
-else:
+elif {target!r} == "linear_forward":
     layers.linear_forward = probe(layers.linear_forward)
 containers.SMALL_WEIGHT_BYTES = 64
 model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
@@ -1756,36 +1756,43 @@ print(step_large.forward_backward(model, loss_fn, x, y) is NotImplemented)
 """
 
 
-@pytest.mark.parametrize("target", ["Linear.__call__", "linear_forward"])
+@pytest.mark.parametrize("target", ["Linear.__call__", "linear_forward", "nothing"])
 def test_large_chain_kernel_declines_for_a_patch_made_before_its_first_call(target):
     """A probe patched on a class or a kernel the three calls run, right after ``import minitorch``
     and before any step: the kernel declines (the probe must run), as for a patch made after its
-    first call (it compares with what the library defines, not with what its first call saw)."""
+    first call (it compares with what the library defines, not with what its first call saw);
+    with nothing patched it takes the step."""
     code = _PATCH_BEFORE_THE_FIRST_STEP.format(target=target)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "True"
+    assert out.strip() == str(target != "nothing")
 
 
-def test_fit_step_kernel_declines_for_a_patch_made_before_its_first_call():
-    """``SGD.step`` patched on the class right after ``import minitorch``, before the first fit: every
-    step runs it (fit_step declines), as for a patch made after fit_step's first call."""
-    code = """
+@pytest.mark.parametrize("patched", [True, False])
+def test_fit_step_kernel_declines_for_a_patch_made_before_its_first_call(patched):
+    """``SGD.step`` patched on the class right after ``import minitorch``, before the first fit:
+    fit_step takes no step (the probe runs at every one), as for a patch made after its first
+    call; unpatched, it takes every step but the first (which adopts the flat group)."""
+    code = f"""
 import numpy as np
 import minitorch as mt
-calls = []
-step = mt.SGD.step
-def counting(self):
-    calls.append(1)
-    return step(self)
-mt.SGD.step = counting
+from minitorch.kernels import step as fast_step
+if {patched}:
+    step = mt.SGD.step
+    mt.SGD.step = lambda self: step(self)
+taken, fit_step = [], fast_step.fit_step
+def counting(*args):
+    done = fit_step(*args)
+    taken.append(done is not NotImplemented)
+    return done
+fast_step.fit_step = counting
 model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
 X, Y = np.ones((32, 4), np.float32), np.zeros(32, np.int64)
 mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), mt.DataLoader(X, Y, batch_size=8),
        epochs=1, verbose=0)
-print(len(calls))
+print(taken)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "4"
+    assert out.strip() == str([False] * 4 if patched else [False, True, True, True])
 
 
 @pytest.mark.parametrize("target, c", [(-100, 200), (-128, 130), (-30000, 40000)])
