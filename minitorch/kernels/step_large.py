@@ -128,7 +128,7 @@ def forward_backward(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:
     unsigned = losses._UNSIGNED.get(yt)
     if (unsigned is None and yt.kind != "u") or not losses._range_by_unsigned(yt, c):
         return NotImplemented
-    # every target in [0, C): the loss kernel's check (a negative one wraps to a huge unsigned value)
+    # every target in [0, C): the loss kernel's check (a negative one wraps to C or more: checked above)
     if np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c:
         return NotImplemented
     z, kept = _forward(children, x)
