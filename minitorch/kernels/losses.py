@@ -16,6 +16,8 @@ import numpy as np
 _UNSIGNED = {np.dtype(t): np.dtype(u) for t, u in ((np.int8, np.uint8), (np.int16, np.uint16),
                                                    (np.int32, np.uint32), (np.int64, np.uint64))}
 _ONES = {np.dtype(t): np.ones((), t) for t in (np.float32, np.float64)}  # read-only 0-d ones
+for _one in _ONES.values():
+    _one.flags.writeable = False
 
 
 def _range_by_unsigned(yt: np.dtype, c: int) -> bool:
@@ -23,8 +25,6 @@ def _range_by_unsigned(yt: np.dtype, c: int) -> bool:
     negative y wraps to 2**(bits - 1) or more, so a signed ``yt`` only while C <= 2**(bits - 1)
     (int8 targets of 200 classes: -100 would read as class 156)."""
     return yt.kind == "u" or c <= 1 << (8 * yt.itemsize - 1)
-for _one in _ONES.values():
-    _one.flags.writeable = False
 
 
 def cross_entropy_forward(
