@@ -1833,10 +1833,9 @@ def test_step_kernels_decline_negative_small_int_targets_of_many_classes(n, monk
     loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
     for _ in range(2):  # (fit_step takes the second step of a model: the first adopts the flat group)
         assert fit_step(model, loss_fn, opt, x, y) is NotImplemented
-        loss = loss_fn(model(x), y)
+        loss_fn(model(x), y)  # (the plain loss: the -100 target ignored)
         model.backward_params(loss_fn.backward())
         opt.step()
         opt.zero_grad()
     monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
     assert forward_backward(model, loss_fn, x, y) is NotImplemented
-    assert np.isfinite(loss)
