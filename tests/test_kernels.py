@@ -1839,3 +1839,61 @@ def test_step_kernels_decline_negative_small_int_targets_of_many_classes(n, monk
         opt.zero_grad()
     monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
     assert forward_backward(model, loss_fn, x, y) is NotImplemented
+
+
+def test_large_chain_kernel_interrupted_at_any_line_leaves_no_half_step(monkeypatch):
+    """A KeyboardInterrupt (a second Ctrl-C) at each line the kernel runs, in turn: no frame waiting,
+    no cache attribute set, each gradient either as before the step or as after it (a kept one
+    accumulated into, or not yet), and no pooled array still held once the interrupt is handled."""
+    from minitorch.kernels import containers, pool, step_large
+
+    monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 3, 6)
+    kept = rng.standard_normal((8, 8))
+
+    def setup():
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 8), mt.ReLU(), mt.Linear(8, 3))
+        model[2].W.grad = kept.astype(np.float32)  # a gradient kept from before: added to
+        return model, mt.CrossEntropyLoss()
+
+    model, loss_fn = setup()
+    before = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
+    assert step_large.forward_backward(model, loss_fn, x, y) is not NotImplemented
+    after = [p.grad.copy() for p in model.parameters()]
+    lines, interrupted = [0, 0], True  # (the line to interrupt at, the lines run)
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename != step_large.__file__:
+            return None
+        if event == "line":
+            lines[1] += 1
+            if lines[1] == lines[0]:
+                raise KeyboardInterrupt
+        return tracer
+
+    while interrupted:
+        lines[:] = [lines[0] + 1, 0]
+        model, loss_fn = setup()
+        sys.settrace(tracer)
+        try:
+            step_large.forward_backward(model, loss_fn, x, y)
+            interrupted = False
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sys.settrace(None)
+        for m in [*model.modules(), loss_fn]:
+            d = m.__dict__
+            assert not d["_stack"] and d["_shown"] is None and d["_frame"] is None and not d["_busy"]
+            assert all(d.get(name) is None for name in ("_x", "_mask", "_dlogits", "_loss_shape"))
+        for p, b, a in zip(model.parameters(), before, after, strict=True):
+            if p.grad is None:
+                assert b is None, f"line {lines[0]}"
+            elif not (b is not None and np.array_equal(p.grad, b)):
+                assert_bitwise(p.grad, a, f"line {lines[0]}")
+        # held by its list alone (the list, the loop's name, getrefcount's argument)
+        assert all(sys.getrefcount(a) <= 3 for arrays in pool._POOL.values() for a in arrays)
+    assert lines[0] > 100  # (every line of the kernel, the last run not interrupted)
