@@ -1734,6 +1734,172 @@ def test_fit_trains_the_same_with_its_large_chain_kernel(monkeypatch):
         assert_bitwise(a, b)
 
 
+# a probe on a class or a kernel, set right after the import, before any training step
+_PATCH_BEFORE_THE_FIRST_STEP = """
+import numpy as np
+import minitorch as mt
+from minitorch.kernels import containers, layers, step_large
+calls = []
+def probe(original):
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+    return counting
+if {target!r} == "Linear.__call__":
+    mt.Linear.__call__ = probe(mt.Linear.__call__)
+elif {target!r} == "linear_forward":
+    layers.linear_forward = probe(layers.linear_forward)
+containers.SMALL_WEIGHT_BYTES = 64
+model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+loss_fn = mt.CrossEntropyLoss()
+x, y = np.ones((5, 4), np.float32), np.zeros(5, np.int64)
+print(step_large.forward_backward(model, loss_fn, x, y) is NotImplemented)
+"""
+
+
+@pytest.mark.parametrize("target", ["Linear.__call__", "linear_forward", "nothing"])
+def test_large_chain_kernel_declines_for_a_patch_made_before_its_first_call(target):
+    """A probe patched on a class or a kernel the three calls run, right after ``import minitorch``
+    and before any step: the kernel declines (the probe must run), as for a patch made after its
+    first call (it compares with what the library defines, not with what its first call saw);
+    with nothing patched it takes the step."""
+    code = _PATCH_BEFORE_THE_FIRST_STEP.format(target=target)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(target != "nothing")
+
+
+@pytest.mark.parametrize("patched", [True, False])
+def test_fit_step_kernel_declines_for_a_patch_made_before_its_first_call(patched):
+    """``SGD.step`` patched on the class right after ``import minitorch``, before the first fit:
+    fit_step takes no step (the probe runs at every one), as for a patch made after its first
+    call; unpatched, it takes every step but the first (which adopts the flat group)."""
+    code = f"""
+import numpy as np
+import minitorch as mt
+from minitorch.kernels import step as fast_step
+if {patched}:
+    step = mt.SGD.step
+    mt.SGD.step = lambda self: step(self)
+taken, fit_step = [], fast_step.fit_step
+def counting(*args):
+    done = fit_step(*args)
+    taken.append(done is not NotImplemented)
+    return done
+fast_step.fit_step = counting
+model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+X, Y = np.ones((32, 4), np.float32), np.zeros(32, np.int64)
+mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), mt.DataLoader(X, Y, batch_size=8),
+       epochs=1, verbose=0)
+print(taken)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str([False] * 4 if patched else [False, True, True, True])
+
+
+@pytest.mark.parametrize("target, c", [(-100, 200), (-128, 130), (-30000, 40000)])
+def test_cross_entropy_kernel_negative_small_int_targets_of_many_classes_meet_the_plain_loss(target, c):
+    """An int8 (int16) target below zero seen as unsigned is 128 (32768) or more, not more than C
+    when C is larger: the kernel must not read it as a class. Kernels on give the plain result: the
+    default ignore_index -100 ignored, any other negative refused as out of range."""
+    dtype = np.int8 if c < 1000 else np.int16
+    rng = np.random.default_rng(0)
+    z, y = rng.standard_normal((4, c)).astype(np.float32), np.array([1, target, 3, 4], dtype)
+    results = []
+    for enabled in (True, False):
+        try:
+            results.append(_ce_run(enabled, mt.CrossEntropyLoss, z, y, 1.0))
+        except ValueError as error:
+            results.append(str(error))
+    if isinstance(results[1], str):
+        assert results[0] == results[1]
+    else:
+        for a, b in zip(*results, strict=True):
+            assert_bitwise(a, b)
+
+
+@pytest.mark.parametrize("n", [8, 80])
+def test_step_kernels_decline_negative_small_int_targets_of_many_classes(n, monkeypatch):
+    """int8 targets with -100 (ignored) and 200 classes: ``fit_step`` (a short and a long target
+    list) and ``forward_backward`` decline, so that the plain loss ignores the target."""
+    from minitorch.kernels import containers
+    from minitorch.kernels.step import fit_step
+    from minitorch.kernels.step_large import forward_backward
+
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 4)).astype(np.float32)
+    y = rng.integers(0, 100, n).astype(np.int8)
+    y[1] = -100
+    model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 200))
+    loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):  # (fit_step takes the second step of a model: the first adopts the flat group)
+        assert fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        loss_fn(model(x), y)  # (the plain loss: the -100 target ignored)
+        model.backward_params(loss_fn.backward())
+        opt.step()
+        opt.zero_grad()
+    monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
+    assert forward_backward(model, loss_fn, x, y) is NotImplemented
+
+
+def test_large_chain_kernel_interrupted_at_any_line_leaves_no_half_step(monkeypatch):
+    """A KeyboardInterrupt (a second Ctrl-C) at each line the kernel runs, in turn: no frame waiting,
+    no cache attribute set, each gradient either as before the step or as after it (a kept one
+    accumulated into, or not yet), and no pooled array still held once the interrupt is handled."""
+    from minitorch.kernels import containers, pool, step_large
+
+    monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
+    monkeypatch.setattr(mt.kernels, "_enabled", True)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 3, 6)
+    kept = rng.standard_normal((8, 8))
+
+    def setup():
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 8), mt.ReLU(), mt.Linear(8, 3))
+        model[2].W.grad = kept.astype(np.float32)  # a gradient kept from before: added to
+        return model, mt.CrossEntropyLoss()
+
+    model, loss_fn = setup()
+    before = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
+    assert step_large.forward_backward(model, loss_fn, x, y) is not NotImplemented
+    after = [p.grad.copy() for p in model.parameters()]
+    lines, interrupted = [0, 0], True  # (the line to interrupt at, the lines run)
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename != step_large.__file__:
+            return None
+        if event == "line":
+            lines[1] += 1
+            if lines[1] == lines[0]:
+                raise KeyboardInterrupt
+        return tracer
+
+    while interrupted:
+        lines[:] = [lines[0] + 1, 0]
+        model, loss_fn = setup()
+        sys.settrace(tracer)
+        try:
+            step_large.forward_backward(model, loss_fn, x, y)
+            interrupted = False
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sys.settrace(None)
+        for m in [*model.modules(), loss_fn]:
+            d = m.__dict__
+            assert not d["_stack"] and d["_shown"] is None and d["_frame"] is None and not d["_busy"]
+            assert all(d.get(name) is None for name in ("_x", "_mask", "_dlogits", "_loss_shape"))
+        for p, b, a in zip(model.parameters(), before, after, strict=True):
+            if p.grad is None:
+                assert b is None, f"line {lines[0]}"
+            elif not (b is not None and np.array_equal(p.grad, b)):
+                assert_bitwise(p.grad, a, f"line {lines[0]}")
+        # held by its list alone (the list, the loop's name, getrefcount's argument)
+        assert all(sys.getrefcount(a) <= 3 for arrays in pool._POOL.values() for a in arrays)
+    assert lines[0] > 100  # (every line of the kernel, the last run not interrupted)
+
+
 # ---------------------------------- plain SGD's step and zero_grad in one function (kernels/step_update.py)
 @contextmanager
 def update_limits(blas_min, flat_max):
@@ -1989,6 +2155,29 @@ def test_sgd_update_kernel_declines_with_nothing_done(case, error, monkeypatch):
     else:
         with pytest.raises(error):
             opt.step()
+
+
+@pytest.mark.parametrize("target", ["SGD.step", "axpy_", "nothing"])
+def test_sgd_update_kernel_declines_for_a_patch_made_before_its_first_call(target):
+    """A probe patched on ``SGD.step`` or the SGD kernel's ``axpy_`` right after ``import
+    minitorch``, before any step: ``sgd_step`` declines (the probe must run), as for a patch made
+    after its first call; with nothing patched it takes the step."""
+    code = f"""
+import numpy as np
+import minitorch as mt
+from minitorch.kernels import optimizers, step_update
+if {target!r} == "SGD.step":
+    step = mt.SGD.step
+    mt.SGD.step = lambda self: step(self)
+elif {target!r} == "axpy_":
+    axpy_ = optimizers.axpy_
+    optimizers.axpy_ = lambda *args: axpy_(*args)
+p = mt.Parameter(np.ones(3, np.float32))
+p.grad = np.ones(3, np.float32)
+print(step_update.sgd_step(mt.SGD([p], lr=0.1)) is NotImplemented)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(target != "nothing")
 
 
 def _fit_with_update_kernel(monkeypatch, fused, momentum=0.0, callbacks=(), taken=None):

@@ -27,6 +27,16 @@ def position(index: Any, size: int, who: str, slices: bool = False) -> int:
     return i % size
 
 
+def kept_after_delete(modules: list[Module], index: Any, who: str) -> list[Module]:
+    """``modules`` without those ``del container[index]`` removes (an int index, checked as
+    ``position`` checks it, or a slice)."""
+    if isinstance(index, slice):
+        gone = set(range(len(modules))[index])
+    else:
+        gone = {position(index, len(modules), who, True)}
+    return [m for i, m in enumerate(modules) if i not in gone]
+
+
 def modules_of(modules: Iterable[Module], who: str) -> list[Module]:
     """``modules`` as a list, every item checked to be a Module (before anything is edited)."""
     try:

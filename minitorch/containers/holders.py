@@ -83,14 +83,9 @@ class ModuleList(Module):
         self._record_members()
 
     def __delitem__(self, index: int | slice) -> None:
-        who = f"del ModuleList[{index!r}]"
-        members = list(self)
-        if isinstance(index, slice):
-            gone = set(range(len(members))[index])
-        else:
-            gone = {editing.position(index, len(members), who, True)}
+        kept = editing.kept_after_delete(list(self), index, f"del ModuleList[{index!r}]")
         editing.drop_waiting_calls(self, [])
-        editing.rename(self, [m for i, m in enumerate(members) if i not in gone])
+        editing.rename(self, kept)
         self._record_members()
 
     def pop(self, index: int | slice) -> Module | ModuleList:

@@ -170,14 +170,9 @@ class Sequential(Module):
 
     def __delitem__(self, index: int | slice) -> None:
         who = f"del Sequential[{index!r}]"
-        children = list(self)
-        if isinstance(index, slice):
-            gone = set(range(len(children))[index])
-        else:
-            gone = {editing.position(index, len(children), who, True)}
+        kept = editing.kept_after_delete(list(self), index, who)
         self._drop_waiting_calls([], who)
-        # torch renumbers every name
-        editing.rename(self, [m for i, m in enumerate(children) if i not in gone])
+        editing.rename(self, kept)  # torch renumbers every name
 
     def pop(self, index: int | slice) -> Module:
         """Remove child ``index`` (or a slice of them: a Sequential) and return it."""

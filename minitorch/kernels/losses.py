@@ -20,6 +20,13 @@ for _one in _ONES.values():
     _one.flags.writeable = False
 
 
+def _range_by_unsigned(yt: np.dtype, c: int) -> bool:
+    """Whether max(y seen as unsigned) < C tells that every y of dtype ``yt`` is in [0, C): a
+    negative y wraps to 2**(bits - 1) or more, so a signed ``yt`` only while C <= 2**(bits - 1)
+    (int8 targets of 200 classes: -100 would read as class 156)."""
+    return yt.kind == "u" or c <= 1 << (8 * yt.itemsize - 1)
+
+
 def cross_entropy_forward(
     loss_fn: Any, input: np.ndarray, target: np.ndarray
 ) -> np.generic | np.ndarray | None:
@@ -40,8 +47,9 @@ def cross_entropy_forward(
            an inf makes the sum NaN or inf; the terms are >= 0, so +inf and -inf never meet as
            inf - inf, which would warn; the scale, a power of two, keeps a sum of finite values
            from overflowing: 2**-512 in float64), and max(y seen as unsigned) < C holds exactly
-           when every y is in [0, C) (a negative y wraps to a huge value), which with a negative
-           ignore_index also means no target is ignored.
+           when every y is in [0, C) (a negative y wraps to 2**(bits - 1) or more: a signed y
+           of at most 16 bits with more classes than that is left to the plain code), which
+           with a negative ignore_index also means no target is ignored.
            The N targets are read at the flat positions y + n * C; forward caches p - onehot(y)
            itself (p with 1 taken off at the targets), so backward is one product. The same
            numbers as the plain code, bitwise, without onehot(y), log_p, q * log_p, the
@@ -112,7 +120,7 @@ def _ce_plan(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...] | None:
         return None  # (a swapped byte order: the unsigned view below would misread y)
     n, c = z.shape
     unsigned = _UNSIGNED.get(yt)
-    if unsigned is None and yt.kind != "u":
+    if (unsigned is None and yt.kind != "u") or not _range_by_unsigned(yt, c):
         return None
     if len(_CE_PLANS) > 64:
         _CE_PLANS.clear()

@@ -72,11 +72,11 @@ from minitorch import call_frames, threads
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers, flat
 from minitorch.kernels.inference_alone import zero_of
-from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_arithmetic, _ce_plan
+from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_arithmetic, _ce_plan, _range_by_unsigned
 
 # The classes of the case, each named by its own module at import (``register_step_class``: the
-# fast room imports no container, loss or optimizer); then, at the first call, those classes and
-# the methods and kernels the five calls run as defined: one patched since (a probe, a hook, a
+# fast room imports no container, loss or optimizer); then, once the last is named, those classes
+# and the methods and kernels the five calls run as defined: one patched since (a probe, a hook, a
 # test's counter) declines the step, so that it runs.
 _named: dict[str, Any] = {}
 _classes: list[Any] = []
@@ -89,12 +89,16 @@ _CASE = ("Sequential", "CrossEntropyLoss", "SGD", "LossValue")
 
 def register_step_class(cls: type) -> None:
     """Name one class of ``fit_step``'s case (Sequential, CrossEntropyLoss, SGD, LossValue); each
-    one's module calls this once it is defined."""
+    one's module calls this once it is defined. The last one named loads the originals (``_load``):
+    what the library defines, so that a probe patched before the first step is seen too."""
     _named[cls.__name__] = cls
+    if not _classes:
+        _load()
 
 
 def _load() -> bool:
-    """Fill ``_classes`` and ``_originals`` once every class of the case is named; False until then."""
+    """Fill ``_classes`` and ``_originals`` once every class of the case is named (at the import of
+    the last one, ``register_step_class``; else at the first call); False until then."""
     if any(name not in _named for name in _CASE):
         return False
     from minitorch.kernels import losses
@@ -255,8 +259,8 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         return NotImplemented
     c = views[-1].shape[-1]  # the last Linear's width (its W or b: (in, C) or (C,)), the classes
     unsigned = None if yt.kind == "u" else _UNSIGNED.get(yt)
-    if yt.kind == "i" and unsigned is None:
-        return NotImplemented
+    if (yt.kind == "i" and unsigned is None) or not _range_by_unsigned(yt, c):
+        return NotImplemented  # (the loss kernel's plan refuses these)
     if n <= SHORT_TARGETS:  # every y in [0, C), as the kernel's unsigned maximum tells, read as ints
         targets = y.tolist()
         outside = min(targets) < 0 or max(targets) >= c
