@@ -16,6 +16,7 @@ and off, in float32 and float64:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -1937,6 +1938,19 @@ def _update_grad(rng, p, kind):
     return g
 
 
+@contextlib.contextmanager
+def _plain_sgd_step():
+    """``SGD.step`` runs its own lines (the reference): its dispatch to ``sgd_step`` declines."""
+    from minitorch.kernels import step_update
+
+    fast = step_update.sgd_step
+    step_update.sgd_step = lambda optimizer: NotImplemented
+    try:
+        yield
+    finally:
+        step_update.sgd_step = fast
+
+
 def _update_steps(spec, fast):
     """``spec``'s Parameters and groups trained on its gradients; ``fast``: ``sgd_step`` then
     ``zero_grads`` (``step()`` and ``zero_grad()`` where it declines), else ``step()`` and
@@ -1960,7 +1974,8 @@ def _update_steps(spec, fast):
         done = sgd_step(opt) if fast else NotImplemented
         taken.append(done is not NotImplemented)
         if done is NotImplemented:
-            opt.step()
+            with _plain_sgd_step():
+                opt.step()
             opt.zero_grad()
         else:
             zero_grads(opt)
@@ -2313,3 +2328,32 @@ def test_fit_a_ctrl_c_inside_the_sgd_update_kernel_fit_cannot_defer_stops_it_as_
     with pytest.raises(KeyboardInterrupt, match="may be torn"):
         _fit_with_update_kernel(monkeypatch, True, taken=taken)
     assert taken == [True]  # (the second call raised inside the update)
+
+
+def test_sgd_step_is_taken_by_step_itself_and_meets_the_plain_lines(monkeypatch):
+    """``opt.step()`` (the README's loop) takes ``sgd_step`` where its case holds: the same
+    parameters, bitwise, as ``step()``'s own lines (its dispatch declining), kernels on."""
+    from minitorch.kernels import step_update
+
+    taken = []
+    fast = step_update.sgd_step
+    monkeypatch.setattr(step_update, "sgd_step", lambda opt: taken.append(fast(opt)) or taken[-1])
+    results = []
+    for plain in (False, True):
+        with kernels(True), update_limits(16, 8):
+            rng = np.random.default_rng(0)
+            params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (7,), (7, 3)]]
+            opt = mt.SGD(params, lr=0.1)
+            for _ in range(3):
+                for p in params:
+                    p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+                if plain:
+                    with _plain_sgd_step():
+                        opt.step()
+                else:
+                    opt.step()
+                opt.zero_grad()
+            results.append([p.data.copy() for p in params])
+    assert taken == [True] * 3
+    for a, b in zip(*results, strict=True):
+        assert_bitwise(a, b, "a parameter")

@@ -31,7 +31,9 @@ a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to thei
   momentum buffers stored in ``optimizer.state`` as ``step()`` stores them.
 The same operations raise the same errors and floating-point warnings, at the same point.
 ``zero_grads`` then does what ``zero_grad()`` does once ``sgd_step`` took the step: every grad None.
-``mt.fit`` calls ``sgd_step`` where it calls ``step()``, inside its Ctrl-C deferral, and
+``SGD.step`` tries ``sgd_step`` first (a loop calling ``opt.step()``: the wrapper's two checks
+then run twice, in the wrapper and here). ``mt.fit`` calls ``sgd_step`` where it calls
+``step()``, inside its Ctrl-C deferral, and
 ``zero_grads`` where it calls ``zero_grad()``, after it: a second Ctrl-C waits for the whole update
 and then skips the zeroing, as it does with the two calls.
 Saves: per step about 25 Python calls (wrappers, per-Parameter helpers, zero_grad's calls) and
@@ -60,10 +62,11 @@ _METHODS = frozenset(("step", "zero_grad", "_check_no_waiting_forward", "_match_
                       "_params_with_grad"))
 
 
-def _load() -> bool:
+def load() -> bool:
     """Fill ``_classes`` and ``_originals`` once SGD is named (``fast_step._named``); False until
-    then. Run at this file's import (``import minitorch`` defines SGD first), so that the originals
-    are what the library defines: a probe patched before the first step is seen as patched too."""
+    then. Run by ``optimizers/sgd.py`` once SGD and its ``sgd`` are defined (and at this file's
+    import, for a tree where SGD was defined first), so that the originals are what the library
+    defines: a probe patched before the first step is seen as patched too."""
     SGD = fast_step._named.get("SGD")
     if SGD is None:
         return False
@@ -89,7 +92,7 @@ def _untouched() -> bool:
 def sgd_step(optimizer: Any) -> bool | Any:
     """``optimizer.step()`` (see the module docstring): True once the step is taken, or
     ``NotImplemented`` with nothing done."""
-    if not _classes and not _load():
+    if not _classes and not load():
         return NotImplemented
     SGD, Parameter = _classes
     if (type(optimizer) is not SGD or not kernels_enabled() or not _METHODS.isdisjoint(optimizer.__dict__)
@@ -172,4 +175,4 @@ def _address(a: np.ndarray) -> int:
     return ctypes.addressof(ctypes.c_char.from_buffer(a))
 
 
-_load()  # (at import; else at the first call)
+load()  # (at import; else when sgd.py has defined SGD, or at the first call)
