@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from bitwise import assert_bitwise
+from counting import counted, fit_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -500,14 +501,8 @@ def test_fit_trains_an_edited_model_as_with_the_kernels_off(monkeypatch):
     optimizer made, and training goes on, again equal."""
     taken = []
     original = fast_step.fit_step
-
-    def counting(*args):
-        done = original(*args)
-        taken.append(done is not NotImplemented)
-        return done
-
-    rng = np.random.default_rng(3)
-    X, Y = rng.standard_normal((96, 4)).astype(np.float32), rng.integers(0, 3, 96)
+    counting = counted(original, taken)
+    X, Y = fit_data()
     results = []
     for enabled in (True, False):
         monkeypatch.setattr(mt.kernels, "_enabled", enabled)

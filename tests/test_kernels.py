@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 from bitwise import assert_bitwise
 from cases import INPUT_CASES, MODULE_CASES
+from counting import counted, fit_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_losses import LOSS_CASES, make_data
@@ -1227,15 +1228,8 @@ def test_fit_trains_the_same_with_its_whole_step_kernel(monkeypatch):
     from minitorch.kernels import step as fast_step
 
     taken = []
-    original = fast_step.fit_step
-
-    def counting(*args):
-        done = original(*args)
-        taken.append(done is not NotImplemented)
-        return done
-
-    rng = np.random.default_rng(3)
-    X, Y = rng.standard_normal((96, 4)).astype(np.float32), rng.integers(0, 3, 96)
+    counting = counted(fast_step.fit_step, taken)
+    X, Y = fit_data()
     results = []
     monkeypatch.setattr(mt.kernels, "_enabled", True)
     for fused in (True, False):
@@ -1708,15 +1702,8 @@ def test_fit_trains_the_same_with_its_large_chain_kernel(monkeypatch):
     from minitorch.kernels import containers, step_large
 
     taken = []
-    original = step_large.forward_backward
-
-    def counting(*args):
-        done = original(*args)
-        taken.append(done is not NotImplemented)
-        return done
-
-    rng = np.random.default_rng(3)
-    X, Y = rng.standard_normal((96, 4)).astype(np.float32), rng.integers(0, 3, 96)
+    counting = counted(step_large.forward_backward, taken)
+    X, Y = fit_data()
     results = []
     monkeypatch.setattr(mt.kernels, "_enabled", True)
     monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
@@ -2203,20 +2190,13 @@ def _fit_with_update_kernel(monkeypatch, fused, momentum=0.0, callbacks=(), take
     from minitorch.kernels import optimizers as optimizer_kernels
 
     taken = [] if taken is None else taken
-    original = step_update.sgd_step
-
-    def counting(opt):
-        done = original(opt)
-        taken.append(done is not NotImplemented)
-        return done
-
+    counting = counted(step_update.sgd_step, taken)
     monkeypatch.setattr(mt.kernels, "_enabled", True)
     monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 64)
     monkeypatch.setattr(optimizer_kernels, "BLAS_MIN", 16)
     monkeypatch.setattr(flat, "MAX_ELEMENTS", 32)
     monkeypatch.setattr(step_update, "sgd_step", counting if fused else lambda opt: NotImplemented)
-    rng = np.random.default_rng(3)
-    X, Y = rng.standard_normal((96, 4)).astype(np.float32), rng.integers(0, 3, 96)
+    X, Y = fit_data()
     mt.manual_seed(0)
     model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
     opt = mt.SGD(model.parameters(), lr=0.05, momentum=momentum, weight_decay=0.01 if momentum else 0.0)

@@ -115,17 +115,29 @@ def _load() -> bool:
                (Parameter, ("zero_grad",)), (containers, ("sequential_forward", "sequential_backward")),
                (losses, ("cross_entropy_forward", "cross_entropy_backward")),
                (optimizer_kernels, ("sgd",)), (flat, ("update", "apply"))]
-    _originals[:] = [(owner, getter, getter(owner))
-                     for owner, getter in ((owner, attrgetter(*names)) for owner, names in watched)]
+    _originals[:] = take_originals(watched)
+    return True
+
+
+def take_originals(watched: list[tuple[Any, tuple[str, ...]]]) -> list[tuple[Any, attrgetter, Any]]:
+    """Per (owner, names): a getter of those attributes and what it gives now (a step kernel's
+    methods and kernels as the library defines them; also ``step_large`` and ``step_update``)."""
+    return [(owner, getter, getter(owner))
+            for owner, getter in ((owner, attrgetter(*names)) for owner, names in watched)]
+
+
+def unchanged(originals: list[tuple[Any, attrgetter, Any]]) -> bool:
+    """Every attribute ``take_originals`` read is still what it read (functions compare by
+    identity): no method or kernel patched since."""
+    for owner, getter, seen in originals:
+        if getter(owner) != seen:
+            return False
     return True
 
 
 def _untouched() -> bool:
     """Every method and kernel the five calls run is still the one first seen."""
-    for owner, getter, seen in _originals:
-        if getter(owner) != seen:  # (functions compare by identity)
-            return False
-    return containers._own_forwards() and containers._own_backwards()
+    return unchanged(_originals) and containers._own_forwards() and containers._own_backwards()
 
 
 class _Setup:

@@ -88,18 +88,14 @@ def _load() -> bool:
                (containers, ("sequential_forward", "sequential_backward")),
                (layers, ("linear_forward", "relu_forward", "linear_backward_params")),
                (losses, ("cross_entropy_forward", "cross_entropy_backward"))]
-    _originals[:] = [(owner, getter, getter(owner))
-                     for owner, getter in ((owner, attrgetter(*names)) for owner, names in watched)]
+    _originals[:] = fast_step.take_originals(watched)
     return True
 
 
 def _untouched() -> bool:
     """Every method and kernel the three calls run is still the one first seen (the layers' own
     methods: ``containers._own_forwards`` / ``_own_backwards``)."""
-    for owner, getter, seen in _originals:
-        if getter(owner) != seen:  # (functions compare by identity)
-            return False
-    return containers._own_forwards() and containers._own_backwards()
+    return fast_step.unchanged(_originals) and containers._own_forwards() and containers._own_backwards()
 
 
 def forward_backward(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:

@@ -76,17 +76,13 @@ def load() -> bool:
     watched = [(SGD, tuple(sorted(_METHODS))), (Parameter, ("zero_grad",)),
                (sys.modules[SGD.__module__], ("sgd", "fast_or_plain")),
                (optimizer_kernels, ("sgd", "axpy_", "scal_", "_get_blas")), (flat, ("update",))]
-    _originals[:] = [(owner, getter, getter(owner))
-                     for owner, getter in ((owner, attrgetter(*names)) for owner, names in watched)]
+    _originals[:] = fast_step.take_originals(watched)
     return True
 
 
 def _untouched() -> bool:
     """Every method and kernel the two calls run is still the one first seen."""
-    for owner, getter, seen in _originals:
-        if getter(owner) != seen:  # (functions compare by identity)
-            return False
-    return True
+    return fast_step.unchanged(_originals)
 
 
 def sgd_step(optimizer: Any) -> bool | Any:
