@@ -48,9 +48,9 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
     then plain SGD's step and zero_grad without their wrappers (``minitorch.kernels.step_update``)
     where the tree has it, else the two calls.
 
-    ``kernel``: the SGD update is ``minitorch.kernels.optimizers.sgd`` called directly (what
-    ``mt.SGD.step`` runs once the optimizers dispatch to their kernels; it also applies the thread
-    policy), so the kernel's end-to-end effect is measured whichever optimizer code is merged.
+    ``kernel``: the five calls, the SGD update ``minitorch.kernels.optimizers.sgd`` called directly
+    (what ``mt.SGD.step`` runs where the update kernel of ``kernels/step_update.py`` declines; it
+    also applies the thread policy), without the whole-step or large-chain kernels.
     """
     import minitorch as mt
 
