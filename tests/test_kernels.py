@@ -431,7 +431,8 @@ CHAINS = {
     "one-linear": lambda: mt.Sequential(mt.Linear(4, 3)),
     "relu-only": lambda: mt.Sequential(mt.ReLU()),
     "deep": lambda: mt.Sequential(*[m for _ in range(3) for m in (mt.Linear(4, 4), mt.ReLU())]),
-    # declined by the kernel (the children are called one by one): the results must still agree
+    # declined by the kernel (the children are called one by one; a large weight's forward too,
+    # its backward not): the results must still agree
     "frozen-first": lambda: mt.Sequential(mt.Linear(4, 5).requires_grad_(False), mt.ReLU(), mt.Linear(5, 2)),
     "shared": lambda: (lambda lin: mt.Sequential(lin, mt.ReLU(), lin))(mt.Linear(4, 4)),
     "other-layer": lambda: mt.Sequential(mt.Linear(4, 5), mt.Tanh(), mt.Linear(5, 2)),
@@ -527,10 +528,12 @@ def test_sequential_chain_kernel_runs_for_the_small_model_and_declines_otherwise
         assert fast_containers.sequential_backward(model, np.ones((2, 3), np.float32), True) is None
         with mt.no_grad():
             assert fast_containers.sequential_forward(model, x) is NotImplemented
-        for name in ("frozen-first", "shared", "other-layer", "big-weight"):
+        for name in ("frozen-first", "shared", "other-layer"):
             model = CHAINS[name]()
             dy = np.ones_like(model(x))
             assert fast_containers.sequential_backward(model, dy, False) is NotImplemented
+        model = CHAINS["big-weight"]()  # its forward calls the children, its backward runs here
+        assert fast_containers.sequential_backward(model, np.ones_like(model(x)), False) is not NotImplemented
 
 
 def test_sequential_chain_kernel_refuses_a_wrong_dy_and_leaves_the_call_waiting():
@@ -2337,3 +2340,42 @@ def test_sgd_step_is_taken_by_step_itself_and_meets_the_plain_lines(monkeypatch)
     assert taken == [True] * 3
     for a, b in zip(*results, strict=True):
         assert_bitwise(a, b, "a parameter")
+
+
+@pytest.mark.parametrize("batch", [1, 32])
+def test_readme_loop_on_the_784_model_backward_in_the_chain_kernel_equals_child_by_child(batch, monkeypatch):
+    """The README's loop (forward, loss, ``model.backward``, ``opt.step()``, ``zero_grad``) on the
+    784-512-256-10 model, kernels on: its backward runs in the chain kernel (large weights and
+    pooled masks included); the data's gradient, the loss and every parameter after three steps
+    bitwise the same loop with that kernel declining (each child's own backward), no call left
+    waiting."""
+    from minitorch.kernels import containers as fast_containers
+
+    rng = np.random.default_rng(7)
+    data = [(rng.standard_normal((batch, 784)).astype(np.float32), rng.integers(0, 10, batch))
+            for _ in range(3)]
+    taken, backward = [], fast_containers.sequential_backward
+    results = []
+    for fused in (True, False):
+        def counted_backward(*args, **kwargs):
+            taken.append(backward(*args, **kwargs))
+            return taken[-1]
+
+        monkeypatch.setattr(fast_containers, "sequential_backward",
+                            counted_backward if fused else lambda *a, **k: NotImplemented)
+        with kernels(True):
+            mt.manual_seed(0)
+            model = mt.Sequential(mt.Linear(784, 512), mt.ReLU(), mt.Linear(512, 256), mt.ReLU(),
+                                  mt.Linear(256, 10))
+            loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.01)
+            out = []
+            for x, y in data:
+                out.append(np.array(float(loss_fn(model(x), y))))
+                out.append(model.backward(loss_fn.backward()))
+                opt.step()
+                opt.zero_grad()
+            results.append(out + [p.data.copy() for p in model.parameters()])
+            assert all(len(m.__dict__["_stack"]) == 0 for m in model)
+    assert len(taken) == 3 and all(t is not NotImplemented for t in taken)
+    for a, b in zip(*results, strict=True):
+        assert_bitwise(a, b, "the README loop")

@@ -21,9 +21,12 @@ does; under ``no_grad``, inside a recording parent or with a layer method patche
 declines (returns ``NotImplemented``: the children are called one by one), except that under
 ``no_grad`` one row goes to ``kernels/inference.py`` (a large chain on both cores, any chain in one
 loop). Backward declines for anything but the cases it is written for (a frozen Parameter, a
-layer used twice in the chain, a 3-D input, a module busy in a call, a patched method, a large
-weight). A first gradient goes into its slot of the flat buffer of ``kernels/flat.py`` when the
-Parameter has a free one (the SGD update is then one pass), else it is the fresh product itself.
+layer used twice in the chain, a 3-D input, a module busy in a call, a patched method); a large
+weight's or ReLU's frame (its forward ran by the child's own call: the input, or the pooled
+mask) is consumed here like any other, with the layer kernels' arithmetic (``accumulate_matmul``'s
+first product is the fresh ``x.T @ dy``, as here). A first gradient goes into its slot of the flat
+buffer of ``kernels/flat.py`` when the Parameter has a free one (the SGD update is then one pass),
+else it is the fresh product itself.
 """
 
 from __future__ import annotations
@@ -41,9 +44,9 @@ from minitorch.kernels.inference_alone import zero_of
 from minitorch.parameter import Parameter
 
 _hide = call_frames._hide
-# A chain with a weight this large runs child by child, through the layer kernels (kernels/layers.py),
-# which keep big arrays in the pool and recycle their passes; this loop is for small models, where
-# the per-call Python work costs more than the arithmetic.
+# A child with a weight (or a ReLU with an input) this large runs its forward by its own call,
+# through the layer kernels (kernels/layers.py), which keep big arrays in the pool and cut large
+# products (kernels/gemm.py); its backward runs in this loop like any other child's.
 SMALL_WEIGHT_BYTES = 65536
 Linear: Any = None  # the layer classes, named by the layers package (register_chain_layers)
 ReLU: Any = None
@@ -228,7 +231,7 @@ def sequential_backward(
 def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
     """Each child's newest waiting frame, if the loop above applies, else None: only Linear and
     ReLU, each once, none patched on the instance, each with a waiting frame and not inside a call;
-    every Parameter trainable; 2-D inputs (the cases the loop is written for)."""
+    every Parameter trainable; 2-D inputs (the cases the loop is written for), of any size."""
     frames = []
     for m in children:
         kind, d = type(m), m.__dict__
@@ -238,8 +241,7 @@ def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
         frame = stack[-1]
         if kind is Linear:
             W, b, x = d["W"], d["b"], frame.get("_x")
-            if (W.data.nbytes >= SMALL_WEIGHT_BYTES or not W.requires_grad or x is None or x.ndim != 2
-                    or (b is not None and not b.requires_grad)):
+            if not W.requires_grad or x is None or x.ndim != 2 or (b is not None and not b.requires_grad):
                 return None
         elif kind is not ReLU or frame.get("_mask") is None:
             return None
