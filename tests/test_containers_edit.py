@@ -297,6 +297,24 @@ def test_a_sliced_model_saves_loads_and_converts_with_its_names(tmp_path):
     tail.load_state_dict(t.state_dict())  # torch's keys load into ours
 
 
+
+def test_a_repeated_child_converts_both_ways_as_one_module():
+    """``model *= 2`` runs one layer twice: to_torch and from_torch keep it one module (tied
+    weights, the same outputs), as torch's ``Sequential *= 2``; torch's named_children() lists a
+    repeated child once, so the chain is read from ``_modules``."""
+    mt.manual_seed(0)
+    ours = mt.Sequential(mt.Linear(3, 3), mt.Tanh()).double()
+    ours *= 2
+    t = mt.interop.to_torch(ours)
+    assert list(t._modules) == ["0", "1", "2", "3"] and t[0] is t[2]
+    assert len(list(t.parameters())) == len(list(ours.parameters())) == 2
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()).double()
+    theirs *= 2
+    back = mt.interop.from_torch(theirs)
+    assert list(back._modules) == ["0", "1", "2", "3"] and back[0] is back[2]
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    np.testing.assert_allclose(back(x), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+
 # ----------------------------------------------------------------- a forward waiting for its backward
 EDITS_AFTER_FORWARD = {
     "setitem": lambda m: m.__setitem__(1, mt.Tanh()),
