@@ -390,6 +390,30 @@ def test_an_inner_sequential_edited_after_the_outer_forward():
         outer.backward(np.ones((2, 2)))
 
 
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("method", ["backward", "backward_params"])
+def test_an_outer_backward_refusing_an_inner_edit_runs_nothing_and_leaves_no_waiting_call(
+        method, kernels, monkeypatch):
+    """The outer chain's backward refuses before any child runs (no gradient from the dropped call
+    is accumulated) and drops the outer chain's other waiting calls, so forward, backward and
+    step, as the message says, then run as on a model never edited."""
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    mt.manual_seed(0)
+    inner = mt.Sequential(mt.Linear(3, 3), mt.Tanh(), mt.Linear(3, 3))
+    outer = mt.Sequential(mt.Linear(3, 3), mt.ReLU(), inner, mt.Linear(3, 2)).double()
+    opt = mt.SGD(outer.parameters(), lr=0.1)
+    x, dy = np.ones((2, 3)), np.ones((2, 2))
+    outer(x)
+    del inner[1]
+    with pytest.raises(RuntimeError, match=r"edited \(del Sequential\[1\]\)"):
+        getattr(outer, method)(dy)
+    assert all(p.grad is None or not p.grad.any() for p in outer.parameters())
+    assert not any(m.__dict__["_stack"] for m in outer.modules())
+    outer(x)
+    getattr(outer, method)(dy)
+    opt.step()
+
+
 def test_an_edit_with_nothing_waiting_changes_no_call():
     """Under no_grad, or after the backward, nothing waits: the edit just edits."""
     model = _waiting_model()
