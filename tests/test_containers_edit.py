@@ -414,6 +414,23 @@ def test_an_outer_backward_refusing_an_inner_edit_runs_nothing_and_leaves_no_wai
     opt.step()
 
 
+@pytest.mark.parametrize("edit", [
+    lambda m: m.__imul__(1), lambda m: m.extend([]), lambda m: m.__iadd__(mt.Sequential()),
+    lambda m: m.__delitem__(slice(5, 5)),
+])
+def test_an_edit_that_changes_no_child_keeps_the_waiting_call(edit):
+    """model *= 1, extend([]), += Sequential(), del model[5:5] leave the chain as it ran (PyTorch's
+    no-ops): the waiting call is kept and its backward gives the gradients of a model not edited."""
+    model, reference = _waiting_model(), _waiting_model()
+    x, dy = np.ones((2, 3)), np.ones((2, 3))
+    model(x)
+    reference(x)
+    edit(model)
+    np.testing.assert_array_equal(model.backward(dy), reference.backward(dy))
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+
+
 def test_an_edit_with_nothing_waiting_changes_no_call():
     """Under no_grad, or after the backward, nothing waits: the edit just edits."""
     model = _waiting_model()

@@ -33,7 +33,8 @@ class Sequential(Module):
         model *= k                the children repeated k times in place
     An edit while a child has a forward call waiting for its backward drops the waiting calls;
     the next backward (before a new forward) raises RuntimeError naming the edit: the chain that
-    call ran is gone (PyTorch would backpropagate through the old graph). A Sequential holding the
+    call ran is gone (PyTorch would backpropagate through the old graph). An edit that leaves the
+    chain as it ran (model *= 1, extend([]), an empty del) keeps the calls. A Sequential holding the
     edited one refuses too, before any child runs, and drops its own chain's waiting calls.
     Example:
         model = Sequential(Linear(4, 16), ReLU(), Linear(16, 3))
@@ -143,7 +144,7 @@ class Sequential(Module):
                 f"{who}: the new children's names {names} (their positions) are taken: this Sequential's "
                 f"children are named {list(self._modules)}; renumber them first, model = Sequential(*model)"
             )
-        if edit:  # (a constructor edits nothing: its modules' waiting calls are left alone)
+        if edit and modules:  # (a constructor, or no module added, edits nothing: calls are kept)
             self._drop_waiting_calls(modules, who)
         for name, module in zip(names, modules, strict=True):
             setattr(self, name, module)
@@ -182,7 +183,8 @@ class Sequential(Module):
     def __delitem__(self, index: int | slice) -> None:
         who = f"del Sequential[{index!r}]"
         kept = editing.kept_after_delete(list(self), index, who)
-        self._drop_waiting_calls([], who)
+        if len(kept) < len(self):  # (an empty slice only renames: the chain is as it ran)
+            self._drop_waiting_calls([], who)
         editing.rename(self, kept)  # torch renumbers every name
 
     def pop(self, index: int | slice) -> Module:
