@@ -468,6 +468,21 @@ def test_a_modulelist_edited_after_its_parents_forward_gives_no_silent_gradient(
     assert all(p.grad is None for p in model.parameters())
 
 
+
+@pytest.mark.parametrize("edit", [lambda ml: ml.extend([]), lambda ml: ml.__iadd__([]),
+                                  lambda ml: ml.__delitem__(slice(5, 5))])
+def test_a_modulelist_edit_that_changes_no_member_keeps_its_parents_waiting_call(edit):
+    """extend([]), += [] and an empty del leave the chain as it ran (PyTorch's no-ops)."""
+    mt.manual_seed(0)
+    model = _Tower()
+    mt.manual_seed(0)
+    reference = _Tower()
+    x, dy = np.ones((2, 3)), np.ones((2, 3))
+    model(x)
+    reference(x)
+    edit(model.layers)
+    np.testing.assert_array_equal(model.backward(dy), reference.backward(dy))
+
 # ----------------------------------------------------------------- ModuleList, against torch's
 ML_EDITS = st.one_of(
     st.tuples(st.just("set"), INDEX), st.tuples(st.just("del"), INDEX),
