@@ -192,8 +192,11 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
         names = list(m._modules)  # kept (a slice's "1", "2"), unless one is an attribute of torch's
         if any(hasattr(t, child_name) for child_name in names):
             names = [str(i) for i in range(len(names))]
+        made: dict[int, Any] = {}  # a child repeated (model *= 2) stays one torch module: tied
         for i, (child_name, c) in enumerate(zip(names, m.children(), strict=True)):
-            t.add_module(child_name, _to_torch(c, torch, f"{where}.{i}", x))
+            if id(c) not in made:
+                made[id(c)] = _to_torch(c, torch, f"{where}.{i}", x)
+            t.add_module(child_name, made[id(c)])
             if x is not None:
                 with no_grad():
                     x = c(x)
@@ -245,8 +248,13 @@ def _pairs(t: Any) -> list[tuple[Module, Any]]:
 def _from_torch(t: Any, torch: Any, where: str) -> Module:
     name = type(t).__name__
     if type(t) is torch.nn.Sequential:
-        named = {child_name: _from_torch(c, torch, f"{where}.{i}")
-                 for i, (child_name, c) in enumerate(t.named_children())}
+        # _modules, not named_children(), which lists a repeated child (t *= 2) once
+        children = [(child_name, c) for child_name, c in t._modules.items() if c is not None]
+        converted: dict[int, Module] = {}  # the repeat stays one module: tied
+        for i, (_, c) in enumerate(children):
+            if id(c) not in converted:
+                converted[id(c)] = _from_torch(c, torch, f"{where}.{i}")
+        named = {child_name: converted[id(c)] for child_name, c in children}
         try:  # the names kept (a slice's "1", "2"; an OrderedDict's)
             m: Module = Sequential(named)
         except KeyError:  # a name ours cannot take (a leading "_", one of our attributes): renumbered

@@ -297,6 +297,24 @@ def test_a_sliced_model_saves_loads_and_converts_with_its_names(tmp_path):
     tail.load_state_dict(t.state_dict())  # torch's keys load into ours
 
 
+
+def test_a_repeated_child_converts_both_ways_as_one_module():
+    """``model *= 2`` runs one layer twice: to_torch and from_torch keep it one module (tied
+    weights, the same outputs), as torch's ``Sequential *= 2``; torch's named_children() lists a
+    repeated child once, so the chain is read from ``_modules``."""
+    mt.manual_seed(0)
+    ours = mt.Sequential(mt.Linear(3, 3), mt.Tanh()).double()
+    ours *= 2
+    t = mt.interop.to_torch(ours)
+    assert list(t._modules) == ["0", "1", "2", "3"] and t[0] is t[2]
+    assert len(list(t.parameters())) == len(list(ours.parameters())) == 2
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()).double()
+    theirs *= 2
+    back = mt.interop.from_torch(theirs)
+    assert list(back._modules) == ["0", "1", "2", "3"] and back[0] is back[2]
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    np.testing.assert_allclose(back(x), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+
 # ----------------------------------------------------------------- a forward waiting for its backward
 EDITS_AFTER_FORWARD = {
     "setitem": lambda m: m.__setitem__(1, mt.Tanh()),
@@ -372,6 +390,47 @@ def test_an_inner_sequential_edited_after_the_outer_forward():
         outer.backward(np.ones((2, 2)))
 
 
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("method", ["backward", "backward_params"])
+def test_an_outer_backward_refusing_an_inner_edit_runs_nothing_and_leaves_no_waiting_call(
+        method, kernels, monkeypatch):
+    """The outer chain's backward refuses before any child runs (no gradient from the dropped call
+    is accumulated) and drops the outer chain's other waiting calls, so forward, backward and
+    step, as the message says, then run as on a model never edited."""
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    mt.manual_seed(0)
+    inner = mt.Sequential(mt.Linear(3, 3), mt.Tanh(), mt.Linear(3, 3))
+    outer = mt.Sequential(mt.Linear(3, 3), mt.ReLU(), inner, mt.Linear(3, 2)).double()
+    opt = mt.SGD(outer.parameters(), lr=0.1)
+    x, dy = np.ones((2, 3)), np.ones((2, 2))
+    outer(x)
+    del inner[1]
+    with pytest.raises(RuntimeError, match=r"edited \(del Sequential\[1\]\)"):
+        getattr(outer, method)(dy)
+    assert all(p.grad is None or not p.grad.any() for p in outer.parameters())
+    assert not any(m.__dict__["_stack"] for m in outer.modules())
+    outer(x)
+    getattr(outer, method)(dy)
+    opt.step()
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m.__imul__(1), lambda m: m.extend([]), lambda m: m.__iadd__(mt.Sequential()),
+    lambda m: m.__delitem__(slice(5, 5)),
+])
+def test_an_edit_that_changes_no_child_keeps_the_waiting_call(edit):
+    """model *= 1, extend([]), += Sequential(), del model[5:5] leave the chain as it ran (PyTorch's
+    no-ops): the waiting call is kept and its backward gives the gradients of a model not edited."""
+    model, reference = _waiting_model(), _waiting_model()
+    x, dy = np.ones((2, 3)), np.ones((2, 3))
+    model(x)
+    reference(x)
+    edit(model)
+    np.testing.assert_array_equal(model.backward(dy), reference.backward(dy))
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+
+
 def test_an_edit_with_nothing_waiting_changes_no_call():
     """Under no_grad, or after the backward, nothing waits: the edit just edits."""
     model = _waiting_model()
@@ -408,6 +467,21 @@ def test_a_modulelist_edited_after_its_parents_forward_gives_no_silent_gradient(
         model.backward(np.ones((2, 3)))
     assert all(p.grad is None for p in model.parameters())
 
+
+
+@pytest.mark.parametrize("edit", [lambda ml: ml.extend([]), lambda ml: ml.__iadd__([]),
+                                  lambda ml: ml.__delitem__(slice(5, 5))])
+def test_a_modulelist_edit_that_changes_no_member_keeps_its_parents_waiting_call(edit):
+    """extend([]), += [] and an empty del leave the chain as it ran (PyTorch's no-ops)."""
+    mt.manual_seed(0)
+    model = _Tower()
+    mt.manual_seed(0)
+    reference = _Tower()
+    x, dy = np.ones((2, 3)), np.ones((2, 3))
+    model(x)
+    reference(x)
+    edit(model.layers)
+    np.testing.assert_array_equal(model.backward(dy), reference.backward(dy))
 
 # ----------------------------------------------------------------- ModuleList, against torch's
 ML_EDITS = st.one_of(

@@ -22,7 +22,8 @@ class ModuleList(Module):
         layers.insert(i, m)       before member i (as list.insert: negative from the end, clamped)
         layers + ms               a new ModuleList of the same module objects
     An edit while a member has a forward call waiting for its backward drops the waiting calls
-    (the parent's backward then raises): run forward again after editing.
+    (the parent's backward then raises): run forward again after editing. extend([]), += [] and
+    an empty del change nothing and keep them.
     Example:
         self.layers = ModuleList([Linear(8, 8) for _ in range(3)])
         for layer in self.layers: x = layer(x)
@@ -46,7 +47,7 @@ class ModuleList(Module):
 
     def _extend(self, modules: Iterable[Module], who: str, edit: bool = True) -> ModuleList:
         modules = editing.modules_of(modules, who)
-        if edit:
+        if edit and modules:  # (no member added: the chain is as it ran)
             editing.drop_waiting_calls(self, modules)
         for module in modules:
             setattr(self, str(len(self._modules)), module)
@@ -84,7 +85,8 @@ class ModuleList(Module):
 
     def __delitem__(self, index: int | slice) -> None:
         kept = editing.kept_after_delete(list(self), index, f"del ModuleList[{index!r}]")
-        editing.drop_waiting_calls(self, [])
+        if len(kept) < len(self):  # (an empty slice removes nothing)
+            editing.drop_waiting_calls(self, [])
         editing.rename(self, kept)
         self._record_members()
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from minitorch import call_frames
 from minitorch.containers import editing
 from minitorch.kernels import containers as fast
 from minitorch.kernels import kernels_enabled
@@ -32,7 +33,9 @@ class Sequential(Module):
         model *= k                the children repeated k times in place
     An edit while a child has a forward call waiting for its backward drops the waiting calls;
     the next backward (before a new forward) raises RuntimeError naming the edit: the chain that
-    call ran is gone (PyTorch would backpropagate through the old graph).
+    call ran is gone (PyTorch would backpropagate through the old graph). An edit that leaves the
+    chain as it ran (model *= 1, extend([]), an empty del) keeps the calls. A Sequential holding the
+    edited one refuses too, before any child runs, and drops its own chain's waiting calls.
     Example:
         model = Sequential(Linear(4, 16), ReLU(), Linear(16, 3))
         logits = model(x); dx = model.backward(dlogits)
@@ -55,6 +58,7 @@ class Sequential(Module):
         d = self.__dict__
         if d.get("_edited") is not None:  # a new forward: the edit's dropped call is no longer next
             d["_edited"] = None
+            editing.edited.discard(self)
         if kernels_enabled() and type(self) is Sequential:  # fast room: a Linear/ReLU chain in one loop
             y = fast.sequential_forward(self, x)
             if y is not NotImplemented:
@@ -64,7 +68,7 @@ class Sequential(Module):
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if self.__dict__.get("_edited") is not None:
+        if editing.edited or self.__dict__.get("_edited") is not None:
             self._refuse_after_edit("backward")
         if kernels_enabled() and type(self) is Sequential:  # fast room: the same gradients, one loop
             dx = fast.sequential_backward(self, dy, params_only=False)
@@ -73,7 +77,7 @@ class Sequential(Module):
         return _backward_through(list(self._modules.values()), dy, params_only=False)
 
     def backward_params(self, dy: np.ndarray) -> None:
-        if self.__dict__.get("_edited") is not None:
+        if editing.edited or self.__dict__.get("_edited") is not None:
             self._refuse_after_edit("backward_params")
         if kernels_enabled() and type(self) is Sequential:  # fast room: the same gradients, one loop
             if fast.sequential_backward(self, dy, params_only=True) is not NotImplemented:
@@ -83,10 +87,18 @@ class Sequential(Module):
     def _drop_waiting_calls(self, incoming: list[Module], who: str) -> None:
         if editing.drop_waiting_calls(self, incoming):
             self.__dict__["_edited"] = who  # the next backward says why it refuses
+            editing.edited.add(self)
 
     def _refuse_after_edit(self, method: str) -> None:
+        """RuntimeError if this Sequential or one inside it was edited while a call waited, before
+        any child runs (no gradient of the dropped call is accumulated); the waiting calls of this
+        chain, which ran the old one, are dropped too, so a new forward starts clean."""
+        edit = next((m.__dict__["_edited"] for m in self.modules() if m.__dict__.get("_edited")), None)
+        if edit is None:
+            return
+        call_frames.discard_all(self)
         raise RuntimeError(
-            f"Sequential.{method}: the Sequential was edited ({self.__dict__['_edited']}) while a forward "
+            f"Sequential.{method}: the Sequential was edited ({edit}) while a forward "
             "call was waiting for its backward; that call ran a chain that no longer exists, so its "
             "waiting calls were dropped. Run forward again on the edited model, then backward"
         )
@@ -132,7 +144,7 @@ class Sequential(Module):
                 f"{who}: the new children's names {names} (their positions) are taken: this Sequential's "
                 f"children are named {list(self._modules)}; renumber them first, model = Sequential(*model)"
             )
-        if edit:  # (a constructor edits nothing: its modules' waiting calls are left alone)
+        if edit and modules:  # (a constructor, or no module added, edits nothing: calls are kept)
             self._drop_waiting_calls(modules, who)
         for name, module in zip(names, modules, strict=True):
             setattr(self, name, module)
@@ -171,7 +183,8 @@ class Sequential(Module):
     def __delitem__(self, index: int | slice) -> None:
         who = f"del Sequential[{index!r}]"
         kept = editing.kept_after_delete(list(self), index, who)
-        self._drop_waiting_calls([], who)
+        if len(kept) < len(self):  # (an empty slice only renames: the chain is as it ran)
+            self._drop_waiting_calls([], who)
         editing.rename(self, kept)  # torch renumbers every name
 
     def pop(self, index: int | slice) -> Module:
