@@ -1943,10 +1943,10 @@ def _plain_sgd_step():
 
 def _update_steps(spec, fast):
     """``spec``'s Parameters and groups trained on its gradients; ``fast``: ``sgd_step`` then
-    ``zero_grads`` (``step()`` and ``zero_grad()`` where it declines), else ``step()`` and
+    ``zero_grad()`` (``step()`` and ``zero_grad()`` where it declines), else ``step()`` and
     ``zero_grad()``. Returns per step every Parameter's data, grad and state, and the steps
     ``sgd_step`` took."""
-    from minitorch.kernels.step_update import sgd_step, zero_grads
+    from minitorch.kernels.step_update import sgd_step
 
     shapes, dtypes, frozen, splits, group_settings, kinds, seed = spec
     rng = np.random.default_rng(seed)
@@ -1966,9 +1966,7 @@ def _update_steps(spec, fast):
         if done is NotImplemented:
             with _plain_sgd_step():
                 opt.step()
-            opt.zero_grad()
-        else:
-            zero_grads(opt)
+        opt.zero_grad()
         out.append(([p.data.copy() for p in params], [p.grad for p in params],
                     [{k: np.copy(v) for k, v in opt.state.get(p, {}).items()} for p in params],
                     [p in opt.state for p in params]))

@@ -76,11 +76,10 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
                 fast.adam(params, grads, ms, vs, [None] * len(params), steps, amsgrad=False, beta1=0.9,
                           beta2=0.999, lr=1e-3, weight_decay=0.0, eps=1e-8)
 
-    fit_step = large = fast_update = None
+    fit_step = large = None
     if not (readme or kernel):  # mt.fit's step tries its whole-step kernels first (where they exist)
         loop = importlib.import_module("minitorch.training.loop")
         fit_step, large = getattr(loop, "fast_step", None), getattr(loop, "fast_large", None)
-        fast_update = getattr(loop, "fast_update", None)
 
     def step() -> Any:
         xb, yb = next(data)
@@ -96,11 +95,7 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
             backward(loss_fn.backward())
         else:
             loss = done[1]
-        # mt.fit's update: plain SGD's step and zero_grad without their wrappers where the tree has it
-        if fast_update is not None and mt.kernels.kernels_enabled() and fast_update.sgd_step(opt) is True:
-            fast_update.zero_grads(opt)
-            return loss
-        update()
+        update()  # (``opt.step``: plain SGD's tries its update kernel first, where the tree has one)
         opt.zero_grad()
         return loss
 

@@ -1,16 +1,16 @@
-"""``optimizer.step()`` and ``optimizer.zero_grad()`` of plain ``SGD`` without their wrappers.
+"""``optimizer.step()`` of plain ``SGD`` without its group loop and per-Parameter helpers.
 
-``mt.fit`` ends a batch with ``optimizer.step()`` (inside its Ctrl-C deferral) and
-``optimizer.zero_grad()`` (``_Trainer._step``). For a small chain ``kernels/step.py`` takes the
-whole step; where it declines (a large model) the two calls run: the step's wrapper
-(``_checked_step``), its group loop, ``_params_with_grad``, ``fast_or_plain``, the SGD kernel's
-flat-buffer test and, per large Parameter, ``scal_``, ``axpy_``, ``_get_blas`` and ``usable``;
-then a ``Parameter.zero_grad`` call per Parameter. ``sgd_step`` makes the same NumPy and BLAS
-calls on the same arrays in one function and ``zero_grads`` clears the gradients, for the case
-below; outside it ``sgd_step`` returns ``NotImplemented`` with nothing done (the two calls run).
+``SGD.step`` (after its wrapper's checks, ``_checked_step``) runs its group loop,
+``_params_with_grad``, ``fast_or_plain``, the SGD kernel's flat-buffer test and, per large
+Parameter, ``scal_``, ``axpy_``, ``_get_blas`` and ``usable``. ``sgd_step``, which ``SGD.step``
+tries first, makes the same NumPy and BLAS calls on the same arrays in one function, for the case
+below; outside it it returns ``NotImplemented`` with nothing done (the step's own lines run). The
+steps of a small chain that ``mt.fit``'s whole-step kernel (``kernels/step.py``) takes do not come
+here.
 
 The case, all checked before anything changes: kernels on; ``optimizer`` exactly ``SGD``, none of
-its methods patched on the class or the instance, nor ``Parameter.zero_grad``, the plain ``sgd``
+its methods patched on the class or the instance, nor ``Parameter.zero_grad`` (the calls around a
+step), the plain ``sgd``
 and its dispatcher, or the SGD kernel and its helpers (a counter, a probe: then they run); every
 Parameter of every group an exact ``Parameter``; every setting the step reads converts as the step
 converts it; no forward waiting in a module owning a Parameter (``_check_no_waiting_forward``
@@ -30,15 +30,11 @@ a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to thei
 - any other group: the SGD kernel itself with the arguments ``step()`` gives it, and its new
   momentum buffers stored in ``optimizer.state`` as ``step()`` stores them.
 The same operations raise the same errors and floating-point warnings, at the same point.
-``zero_grads`` then does what ``zero_grad()`` does once ``sgd_step`` took the step: every grad None.
-``SGD.step`` tries ``sgd_step`` first (a loop calling ``opt.step()``: the wrapper's two checks
-then run twice, in the wrapper and here). ``mt.fit`` calls ``sgd_step`` where it calls
-``step()``, inside its Ctrl-C deferral, and
-``zero_grads`` where it calls ``zero_grad()``, after it: a second Ctrl-C waits for the whole update
-and then skips the zeroing, as it does with the two calls.
-Saves: per step about 25 Python calls (wrappers, per-Parameter helpers, zero_grad's calls) and
-the ``.ctypes`` objects of four array addresses; the arithmetic is the two calls' own.
-tests/test_kernels.py checks the result against the two calls.
+The wrapper's two checks run again here (``sgd_step`` is whole on its own: a caller outside
+``SGD.step`` gets them too). ``mt.fit``'s Ctrl-C deferral covers it as it covers ``step()``.
+Saves: per step about 20 Python calls (the group loop's, the per-Parameter helpers) and the
+``.ctypes`` objects of four array addresses; the arithmetic is the step's own.
+tests/test_kernels.py checks the result against the step's own lines.
 """
 
 from __future__ import annotations
@@ -127,14 +123,6 @@ def sgd_step(optimizer: Any) -> bool | Any:
         for p, b in zip(params, buffers, strict=False):  # (no buffers when momentum == 0)
             optimizer.state.setdefault(p, {})["momentum_buffer"] = b
     return True
-
-
-def zero_grads(optimizer: Any) -> None:
-    """``optimizer.zero_grad()`` after ``sgd_step`` took the step (exact Parameters, their
-    ``zero_grad`` unpatched): every Parameter's grad None."""
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            p.grad = None
 
 
 def _plain_update(params: list[Any], lr: float) -> None:

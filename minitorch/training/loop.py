@@ -18,7 +18,6 @@ from minitorch.checks import check_choice, check_positive_int
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import step as fast_step
 from minitorch.kernels import step_large as fast_large
-from minitorch.kernels import step_update as fast_update
 from minitorch.metrics import default_metrics
 from minitorch.module import Module
 from minitorch.training.history import History
@@ -241,19 +240,12 @@ class _Trainer:
                 if isinstance(module, Module):
                     module.discard_caches()
             raise
-        taken = NotImplemented
         with self.ctrl_c.deferred():  # a second Ctrl-C waits until every parameter has its update
             try:
-                if kernels_enabled():  # fast room: plain SGD's step without its wrappers
-                    taken = fast_update.sgd_step(self.optimizer)
-                if taken is NotImplemented:
-                    self.optimizer.step()
+                self.optimizer.step()  # (plain SGD's tries kernels/step_update.py first)
             except KeyboardInterrupt:  # could not be deferred (fit's handler is not installed)
                 raise _TornStep from None
-        if taken is NotImplemented:
-            self.optimizer.zero_grad()
-        else:  # (what zero_grad() does once sgd_step took the step)
-            fast_update.zero_grads(self.optimizer)
+        self.optimizer.zero_grad()
         return output, loss
 
     def _loss(self, output: np.ndarray, yb: np.ndarray, epoch: int, batch: int) -> float:
