@@ -431,8 +431,8 @@ CHAINS = {
     "one-linear": lambda: mt.Sequential(mt.Linear(4, 3)),
     "relu-only": lambda: mt.Sequential(mt.ReLU()),
     "deep": lambda: mt.Sequential(*[m for _ in range(3) for m in (mt.Linear(4, 4), mt.ReLU())]),
-    # declined by the kernel (the children are called one by one; a large weight's forward too,
-    # its backward not): the results must still agree
+    # declined by the kernel (the children are called one by one): the results must still agree;
+    # and a large weight (forward and backward in the kernel, with the layer kernels' arithmetic)
     "frozen-first": lambda: mt.Sequential(mt.Linear(4, 5).requires_grad_(False), mt.ReLU(), mt.Linear(5, 2)),
     "shared": lambda: (lambda lin: mt.Sequential(lin, mt.ReLU(), lin))(mt.Linear(4, 4)),
     "other-layer": lambda: mt.Sequential(mt.Linear(4, 5), mt.Tanh(), mt.Linear(5, 2)),
@@ -532,8 +532,10 @@ def test_sequential_chain_kernel_runs_for_the_small_model_and_declines_otherwise
             model = CHAINS[name]()
             dy = np.ones_like(model(x))
             assert fast_containers.sequential_backward(model, dy, False) is NotImplemented
-        model = CHAINS["big-weight"]()  # its forward calls the children, its backward runs here
-        assert fast_containers.sequential_backward(model, np.ones_like(model(x)), False) is not NotImplemented
+        model = CHAINS["big-weight"]()  # its forward and its backward run here
+        y = fast_containers.sequential_forward(model, x)
+        assert y is not NotImplemented
+        assert fast_containers.sequential_backward(model, np.ones_like(y), False) is not NotImplemented
 
 
 def test_sequential_chain_kernel_refuses_a_wrong_dy_and_leaves_the_call_waiting():
@@ -1330,14 +1332,16 @@ def test_fit_step_kernel_a_collected_model_drops_only_its_own_setup():
         assert outlived.refs[0]() is None and fast_step._last[0] is kept
 
 
+@pytest.mark.parametrize("limit", [65536, 64], ids=["small-weights", "large-weights"])
 @pytest.mark.parametrize("where", [0, 2])
-def test_chain_forward_that_raises_leaves_what_the_plain_forward_leaves(where):
+def test_chain_forward_that_raises_leaves_what_the_plain_forward_leaves(where, limit):
     """A product that raises (a floating-point error under errstate raise) in the chain kernel's
     forward leaves what the children's own forwards leave (kernels off): the child that raised has
-    no cache set and no call waiting; the children before it wait for their backward."""
+    no cache set and no call waiting; the children before it wait for their backward. Also with
+    every weight and ReLU input counted large (``gemm.matmul``, the pooled mask)."""
     lefts = []
     for on in (True, False):
-        with kernels(on):
+        with kernels(on), small_weight_bytes(limit):
             mt.manual_seed(0)
             model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
             x = np.ones((5, 4), np.float32)
@@ -2377,3 +2381,122 @@ def test_readme_loop_on_the_784_model_backward_in_the_chain_kernel_equals_child_
     assert len(taken) == 3 and all(t is not NotImplemented for t in taken)
     for a, b in zip(*results, strict=True):
         assert_bitwise(a, b, "the README loop")
+
+
+def _frames_of(model):
+    """Per child: its waiting frames (name -> array, newest last), whether the newest is the one
+    shown, and the cache attributes as they read now."""
+    state = []
+    for m in model:
+        d = m.__dict__
+        stack = d["_stack"]
+        state.append(([sorted(frame.items()) for frame in stack], bool(stack) and d["_shown"] is stack[-1],
+                      d["_frame"], [(k, d.get(k)) for k in ("_x", "_mask")]))
+    return state
+
+
+def _assert_same_frames(fused, plain):
+    for (frames_a, shown_a, frame_a, attrs_a), (frames_b, shown_b, frame_b, attrs_b) in zip(fused, plain,
+                                                                                        strict=True):
+        assert shown_a == shown_b and frame_a is frame_b is None
+        assert [[k for k, _ in f] for f in frames_a] == [[k for k, _ in f] for f in frames_b]
+        for fa, fb in zip(frames_a, frames_b, strict=True):
+            for (name, a), (_, b) in zip(fa, fb, strict=True):
+                assert_bitwise(a, b, name)
+        for (name, a), (_, b) in zip(attrs_a, attrs_b, strict=True):
+            assert (a is None) == (b is None), name
+            if a is not None:
+                assert_bitwise(a, b, name)
+
+
+def _forward_run(make, xs, dys, fused, monkeypatch, calls=None):
+    """``make()``'s model: a forward per x (kernels on; ``fused``: the chain kernel's loop, else
+    each child called by its own call), the frames after each, then ``backward`` newest first.
+    ``calls`` (a list): each call of the layer kernels ``linear_forward`` / ``relu_forward``."""
+    from minitorch.kernels import containers as fast_containers
+    from minitorch.kernels import layers as layer_kernels
+
+    forward = fast_containers.sequential_forward
+    monkeypatch.setattr(fast_containers, "sequential_forward",
+                        forward if fused else lambda *a, **k: NotImplemented)
+    for name in ("linear_forward", "relu_forward"):
+        kernel = getattr(layer_kernels, name)
+        monkeypatch.setattr(layer_kernels, name,
+                            (lambda k, n: lambda *a: (calls.append(n), k(*a))[1])(kernel, name))
+    with kernels(True):
+        mt.manual_seed(0)
+        model = make()
+        out, states = [], []
+        for x in xs:
+            out.append(model(x))
+            states.append(_frames_of(model))
+        for dy in reversed(dys):
+            out.append(model.backward(dy))
+        out += [p.grad.copy() for p in model.parameters()]
+        assert all(len(m.__dict__["_stack"]) == 0 and m.__dict__["_shown"] is None for m in model)
+    monkeypatch.undo()
+    return out, states
+
+
+@pytest.mark.parametrize("batch", [1, 32, 128])
+def test_readme_loop_on_the_784_model_forward_in_the_chain_kernel_equals_child_by_child(batch, monkeypatch):
+    """The chain kernel's forward on the 784-512-256-10 model (large weights, pooled ReLU masks; on 2
+    BLAS threads the first two products cut along K): the outputs, every frame left waiting (its
+    names and arrays, the one shown) and then dx and every gradient, bitwise what each child's own
+    call (its layer kernel) leaves; the layer kernels are not called (the loop does their
+    arithmetic itself)."""
+    from minitorch import threads
+
+    rng = np.random.default_rng(11)
+    xs = [rng.standard_normal((batch, 784)).astype(np.float32) for _ in range(2)]
+    dys = [rng.standard_normal((batch, 10)).astype(np.float32) for _ in range(2)]
+
+    def make():
+        return mt.Sequential(mt.Linear(784, 512), mt.ReLU(), mt.Linear(512, 256), mt.ReLU(),
+                             mt.Linear(256, 10))
+
+    calls = {True: [], False: []}
+    with threads.blas_threads(2):
+        fused, fused_states = _forward_run(make, xs, dys, True, monkeypatch, calls[True])
+        plain, plain_states = _forward_run(make, xs, dys, False, monkeypatch, calls[False])
+    assert calls[True] == []
+    assert calls[False] == (["linear_forward", "relu_forward"] * 2 + ["linear_forward"]) * 2
+    for a, b in zip(fused_states, plain_states, strict=True):
+        _assert_same_frames(a, b)
+    for a, b in zip(fused, plain, strict=True):
+        assert_bitwise(a, b, "the README loop's forward")
+
+
+@settings(max_examples=40, deadline=None)
+@given(widths=st.lists(st.integers(1, 40), min_size=2, max_size=5), data=st.data(),
+       bias=st.booleans(), dtype=st.sampled_from(DTYPES), n=st.integers(1, 9),
+       limit=st.sampled_from([1, 64, 512, 65536]), three_d=st.booleans())
+def test_sequential_chain_kernel_forward_equals_child_by_child_for_any_weight_size(
+        widths, data, bias, dtype, n, limit, three_d):
+    """Chains of Linear and ReLU with ``SMALL_WEIGHT_BYTES`` anywhere between every weight and no
+    weight counting as large (``gemm.matmul`` and the pooled mask, or x @ W and a fresh mask): two
+    forwards (frames after each), then their backwards, bitwise the children's own calls."""
+    relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
+    first_relu = data.draw(st.booleans())
+
+    def make():
+        layers = [mt.ReLU()] if first_relu else []
+        for (a, b), relu in zip(itertools.pairwise(widths), relus, strict=True):
+            layers.append(mt.Linear(a, b, bias=bias))
+            if relu:
+                layers.append(mt.ReLU())
+        return mt.Sequential(*layers).to(dtype)
+
+    rng = np.random.default_rng(n * 100 + len(widths))
+    lead = (2, n) if three_d else (n,)
+    xs = [rng.standard_normal(lead + (widths[0],)).astype(dtype) for _ in range(2)]
+    dys = [rng.standard_normal(lead + (widths[-1],)).astype(dtype) for _ in range(2)]
+    calls = []
+    with small_weight_bytes(limit), pytest.MonkeyPatch.context() as monkeypatch:
+        fused, fused_states = _forward_run(make, xs, dys, True, monkeypatch, calls)
+        assert calls == []  # every child in the loop, whatever its size
+        plain, plain_states = _forward_run(make, xs, dys, False, monkeypatch, [])
+    for a, b in zip(fused_states, plain_states, strict=True):
+        _assert_same_frames(a, b)
+    for a, b in zip(fused, plain, strict=True):
+        assert_bitwise(a, b)

@@ -1,4 +1,4 @@
-"""Container kernels: a ``Sequential`` of Linear and ReLU layers run as one loop (the small-model path).
+"""Container kernels: a ``Sequential`` of Linear and ReLU layers run as one loop, any weight size.
 
 ``Sequential.forward`` calls each child (``Module.__call__``, the child's frame wrapper, its
 ``forward``, the layer kernel); ``Sequential.backward`` and ``backward_params`` call each child's
@@ -8,25 +8,25 @@ For a small model those Python calls cost more than the arithmetic. Here a chain
 
 - forward: for each child, what its frame wrapper does around its forward kernel
   (``layers.linear_forward`` / ``layers.relu_forward``), inline: the same frames pushed, the same
-  caches, the same numbers.
+  caches, the same numbers (a weight of ``SMALL_WEIGHT_BYTES`` or more: the product is
+  ``gemm.matmul``; a ReLU input that large: the mask is a pooled array, as those kernels make them).
 - backward: each child's newest frame is popped and its formula applied, as the child's own
   backward would (``Linear``: dW = x.T @ dy, db = dy.sum(0), dx = dy @ W.T; ``ReLU``: dx = dy *
   mask). The incoming dy is checked once, as the last child checks it; every later dy is made
   here in the right shape and dtype, so its check is skipped.
 
 The same numbers as the children's own calls, bitwise (the same NumPy calls on the same arrays),
-tested in tests/test_kernels.py. Forward runs any other child (another layer type, a weight of
-``SMALL_WEIGHT_BYTES`` or more, a patched instance method) by its own call, as the plain loop
-does; under ``no_grad``, inside a recording parent or with a layer method patched on the class it
-declines (returns ``NotImplemented``: the children are called one by one), except that under
-``no_grad`` one row goes to ``kernels/inference.py`` (a large chain on both cores, any chain in one
-loop). Backward declines for anything but the cases it is written for (a frozen Parameter, a
-layer used twice in the chain, a 3-D input, a module busy in a call, a patched method); a large
-weight's or ReLU's frame (its forward ran by the child's own call: the input, or the pooled
-mask) is consumed here like any other, with the layer kernels' arithmetic (``accumulate_matmul``'s
-first product is the fresh ``x.T @ dy``, as here). A first gradient goes into its slot of the flat
-buffer of ``kernels/flat.py`` when the Parameter has a free one (the SGD update is then one pass),
-else it is the fresh product itself.
+tested in tests/test_kernels.py. Forward runs any other child (another layer type, a patched
+instance method, a module already inside a call) by its own call, as the plain loop does; under
+``no_grad``, inside a recording parent or with a layer method patched on the class it declines
+(returns ``NotImplemented``: the children are called one by one), except that under ``no_grad``
+one row goes to ``kernels/inference.py`` (a large chain on both cores, any chain in one loop).
+Backward declines for anything but the cases it is written for (a frozen Parameter, a layer used
+twice in the chain, a 3-D input, a module busy in a call, a patched method); a large weight's or
+ReLU's frame (the input, or the pooled mask) is consumed like any other, with the layer kernels'
+arithmetic (``accumulate_matmul``'s first product is the fresh ``x.T @ dy``, as here). A first
+gradient goes into its slot of the flat buffer of ``kernels/flat.py`` when the Parameter has a
+free one (the SGD update is then one pass), else it is the fresh product itself.
 """
 
 from __future__ import annotations
@@ -38,15 +38,16 @@ import numpy as np
 from minitorch import call_frames
 from minitorch.dtypes import as_floating
 from minitorch.grad_mode import _state as _grad_state
-from minitorch.kernels import inference
+from minitorch.kernels import gemm, inference
 from minitorch.kernels.flat import grad_home
 from minitorch.kernels.inference_alone import zero_of
+from minitorch.kernels.pool import empty
 from minitorch.parameter import Parameter
 
 _hide = call_frames._hide
-# A child with a weight (or a ReLU with an input) this large runs its forward by its own call,
-# through the layer kernels (kernels/layers.py), which keep big arrays in the pool and cut large
-# products (kernels/gemm.py); its backward runs in this loop like any other child's.
+# A Linear with a weight this large gets the layer kernel's product (kernels/gemm.py: cut along K
+# on a short input) and a ReLU of an input this large the layer kernel's pooled mask
+# (kernels/pool.py); below it, x @ W and a fresh mask cost fewer calls.
 SMALL_WEIGHT_BYTES = 65536
 Linear: Any = None  # the layer classes, named by the layers package (register_chain_layers)
 ReLU: Any = None
@@ -85,14 +86,18 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
     Per child, what its frame wrapper does around its forward kernel, inline:
         Linear:  y = x @ W + b          caches x     (the input check of ``layers.linear_forward``)
         ReLU:    y = max(x, 0)          caches mask = (x > 0) in x's dtype
+    with the layer kernels' arithmetic: a W of ``SMALL_WEIGHT_BYTES`` or more is multiplied by
+    ``gemm.matmul`` (below that it returns x @ W, made here directly), and a ReLU input that
+    large gets its mask in a pooled array (``np.greater(x, 0, out=mask)``), as
+    ``layers.linear_forward`` / ``relu_forward`` do. The cache is written once the arithmetic is
+    done (an operation that raises leaves none, as the frame wrapper drops it).
     The scalar 0 is a 0-d array of x's dtype (NumPy resolves a Python scalar operand on every
     call, which costs more than the comparison itself on small arrays). The same numbers as the
     children's own forwards, bitwise. Saves per child ``Module.__call__``, the wrapper's call, the
     layer's ``forward``, its kernel's call and its ``__setattr__`` (five Python calls).
-    Any other child (another layer type, a Linear with a weight of ``SMALL_WEIGHT_BYTES`` or more,
-    a ReLU of an input that large (its kernel keeps the mask in the pool), a method patched on the
-    instance, a module already inside a call) is called as the plain loop calls it, ``x = m(x)``:
-    the chain's result and frames are what the plain loop leaves.
+    Any other child (another layer type, a method patched on the instance, a module already
+    inside a call) is called as the plain loop calls it, ``x = m(x)``: the chain's result and
+    frames are what the plain loop leaves.
     ``outputs`` (a list): each child's output is appended to it, in order (what a walk calling the
     children one by one would keep; ``mt.Diagnostics`` reads them on a check step).
     """
@@ -100,10 +105,10 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
         return NotImplemented
     if not _grad_state.enabled:  # one row: kernels/inference.py (a large chain on both cores)
         return NotImplemented if outputs is not None else inference.chain_forward(model, x, Linear, ReLU)
+    small = SMALL_WEIGHT_BYTES
     for m in model.__dict__["_modules"].values():
         kind, d = type(m), m.__dict__
-        if ((kind is not Linear and kind is not ReLU) or "forward" in d or d["_frame"] is not None
-                or (d["W"].data.nbytes if kind is Linear else getattr(x, "nbytes", 0)) >= SMALL_WEIGHT_BYTES):
+        if (kind is not Linear and kind is not ReLU) or "forward" in d or d["_frame"] is not None:
             x = m(x)
             if outputs is not None:
                 outputs.append(x)
@@ -112,12 +117,12 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
         if shown is not None:
             _hide(d, shown)
             d["_shown"] = None
-        if type(m) is Linear:
+        if kind is Linear:
             W, b = d["W"].data, d["b"]
             if not (type(x) is np.ndarray and x.dtype == W.dtype and x.ndim and x.shape[-1] == m.in_features
                     and (b is None or b.data.dtype == W.dtype)):
                 x = m._check_input(x)  # (and a b of another dtype: its TypeError, as the plain layer's)
-            y = x @ W
+            y = gemm.matmul(x, W) if W.nbytes >= small else x @ W  # layers.linear_forward's product
             if b is not None:
                 y += b.data  # the fresh product: no y + b temporary
             # (cached once the arithmetic is done: a product that raises leaves no cache, as the
@@ -129,7 +134,11 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
             if type(x) is not np.ndarray or x.dtype.kind != "f":
                 x = as_floating(x, "ReLU")
             zero = zero_of(x.dtype)
-            mask = (x > zero).astype(x.dtype)
+            if x.nbytes >= small:  # layers.relu_forward's mask: a pooled array, written in one pass
+                mask = empty(x.shape, x.dtype)
+                np.greater(x, zero, out=mask)
+            else:  # a fresh one (the pool's call costs more than the pages it saves)
+                mask = (x > zero).astype(x.dtype)
             x = np.maximum(x, zero)
             d["_mask"] = mask
             frame = {"_mask": mask}

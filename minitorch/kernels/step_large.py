@@ -26,16 +26,16 @@ The case, all checked before any arithmetic:
   reduction "mean" or "sum", nothing waiting.
 
 In that case the three calls run, bitwise, what is run here, in their order:
-- forward, child by child as ``containers.sequential_forward`` sends them: a Linear of a large
-  weight through ``layers.linear_forward`` (y = ``gemm.matmul(x, W)``, y += b), a ReLU of a large
-  input through ``layers.relu_forward`` (mask = a pooled array, np.greater(x, 0, out=mask),
-  y = max(x, 0)), any other child by the chain kernel's inline formulas (y = x @ W, y += b;
+- forward, child by child as ``containers.sequential_forward`` computes them: a Linear of a large
+  weight with ``layers.linear_forward``'s arithmetic (y = ``gemm.matmul(x, W)``, y += b), a ReLU of
+  a large input with ``layers.relu_forward``'s (mask = a pooled array, np.greater(x, 0, out=mask),
+  y = max(x, 0)), any other child by the chain kernel's small formulas (y = x @ W, y += b;
   mask = (x > 0) in x's dtype, y = max(x, 0));
 - the cross-entropy kernel's forward and backward (``losses.cross_entropy_forward`` /
   ``cross_entropy_backward``: its plan, its finiteness probe, ``losses._ce_arithmetic``, the sum,
   dz *= dl with dl = 1/N or 1);
-- ``backward_params`` through ``module._backward_through`` (``containers.sequential_backward``
-  declines a large weight), last child first: a Linear's ``layers.linear_backward_params``
+- ``backward_params`` (``containers.sequential_backward``, the arithmetic of the children's own
+  calls through ``module._backward_through``), last child first: a Linear's ``layers.linear_backward_params``
   (``W.accumulate_matmul(x.T, dy)``; db = dy summed over rows, adopted as ``b.grad`` or
   accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T); a ReLU's
   dx = dy * mask.
