@@ -159,7 +159,10 @@ def sequential_backward(
         Linear:  W.grad += x.T @ dy;  b.grad += dy.sum(axis=0);  dy = dy @ W.T
         ReLU:    dy = dy * mask
     With ``params_only`` the children before the first Linear are not run (their frames are
-    dropped) and that Linear computes no dx, as ``module._backward_through`` does. The first
+    dropped) and that Linear computes no dx, as ``module._backward_through`` does. A Linear whose
+    W.grad and b.grad are None makes its dx before dW: W, read by the forward, is still in this
+    core's cache (dW written first would push out a large one); the gradients it then makes are
+    new arrays or flat slots, never W.data, so the order changes no number. The first
     gradient after ``zero_grad()`` is the fresh product itself (no copy), as the layer kernel does.
     Saves per child the wrapper's call, ``Module.backward``, the two halves' calls, their
     ``_cached`` and ``_check_grad`` calls (one dy check in all).
@@ -206,6 +209,11 @@ def sequential_backward(
             x = frame["_x"]
             if len(frame) != 1:
                 hide(d, frame)
+            dx = None
+            if (i > stop or not params_only) and W.grad is None and (b is None or b.grad is None):
+                # dx first, while W is still in this core's cache from the forward (the gradients
+                # made below are fresh arrays or flat slots, never W.data: the same numbers)
+                dx = dy @ W.data.T
             if W.grad is not None or type(W) is not Parameter:
                 W.accumulate_matmul(x.T, dy)
             else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free
@@ -225,7 +233,9 @@ def sequential_backward(
                         b.grad = db  # fresh, held by nobody else
                     else:
                         b.accumulate_grad(db)
-            if i > stop or not params_only:
+            if dx is not None:
+                dy = dx
+            elif i > stop or not params_only:
                 dy = dy @ W.data.T
         else:
             d["_mask"] = None
