@@ -49,6 +49,16 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def forget_argument(module: Any, name: str, value: Any) -> None:
+    """Record argument ``name`` of ``module``'s constructor as None if it holds ``value`` (the object
+    the constructor was given). For PyTorch's factory keywords ``device`` and ``dtype``, which a
+    model file must not replay: a saved model is rebuilt in its weights' dtype (``dtypes.factory_dtype``).
+    """
+    arguments = module.__dict__.get("_init_args")
+    if arguments is not None and value is not None and arguments.get(name, None) is value:
+        arguments[name] = None
+
+
 def _refuse_as_torch(cls: type, kwargs: dict[str, Any]) -> None:
     """A ValueError for a keyword the class lacks where PyTorch raises ValueError for it, not TypeError
     (``cls._torch_value_error_keywords``: keyword -> the reason and the fix, e.g. GRU's proj_size)."""
