@@ -50,13 +50,15 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
 
 
 def forget_argument(module: Any, name: str, value: Any) -> None:
-    """Record argument ``name`` of ``module``'s constructor as None if it holds ``value`` (the object
-    the constructor was given). For PyTorch's factory keywords ``device`` and ``dtype``, which a
-    model file must not replay: a saved model is rebuilt in its weights' dtype (``dtypes.factory_dtype``).
+    """Drop argument ``name`` from ``module``'s recorded constructor arguments if it holds ``value``
+    (the object the constructor was given). For PyTorch's factory keywords ``device`` and ``dtype``,
+    which a model file must not replay: a saved model is rebuilt in its weights' dtype, which a
+    ``to()`` may have changed since (``dtypes.factory_dtype``); files stay as they were before the
+    keywords existed.
     """
     arguments = module.__dict__.get("_init_args")
-    if arguments is not None and value is not None and arguments.get(name, None) is value:
-        arguments[name] = None
+    if arguments is not None and name in arguments and arguments[name] is value:
+        del arguments[name]
 
 
 def _refuse_as_torch(cls: type, kwargs: dict[str, Any]) -> None:

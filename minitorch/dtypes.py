@@ -143,8 +143,8 @@ def factory_dtype(module: Any, device: Any, dtype: Any) -> np.dtype:
     Values: the Parameters are drawn exactly as after ``set_default_dtype(dtype)`` (the same seed gives
     the same values); like torch, which draws in the requested dtype, they are not a float32 draw
     converted (a layer initialised by ``mt.init`` draws in the dtype itself, so the values differ).
-    Model files record both keywords as None: a saved model is rebuilt in its weights' dtype, which
-    a later ``model.to(...)`` may have changed.
+    Model files do not record the two keywords: a saved model is rebuilt in its weights' dtype,
+    which a later ``model.to(...)`` may have changed.
     """
     who = type(module).__name__
     check_cpu(device, who)
