@@ -90,20 +90,21 @@ def check_cpu(device: Any, who: str, hint: str = "'cpu' (or None) is accepted an
         )
 
 
-def float_dtype(dtype: Any, who: str) -> np.dtype:
+def float_dtype(dtype: Any, who: str, any_float: bool = False) -> np.dtype:
     """The float32 or float64 dtype ``dtype`` names, or a TypeError saying what came.
 
     Takes NumPy's dtypes, scalar types and names (``np.float64``, ``"float32"``, ``float``) and
     PyTorch's dtypes by their name (``str(torch.float64)`` is ``"torch.float64"``; torch is never
-    imported). MiniTorch computes in float32 or float64 only: float16, bfloat16 and integer dtypes
-    are refused.
+    imported). MiniTorch computes in float32 or float64 (``set_default_dtype``'s two): float16,
+    bfloat16 and integer dtypes are refused. ``any_float``: any NumPy floating dtype passes
+    (``model.to(np.float16)`` casts, as it always has; the layers' fast paths decline float16).
     """
     name = str(dtype)
     try:  # np.dtype(None) would be float64
         parsed = None if dtype is None else np.dtype(name[6:] if name.startswith("torch.") else dtype)
     except (TypeError, ValueError):
         parsed = None
-    if parsed is None or parsed not in (np.float32, np.float64):
+    if parsed is None or (parsed.kind != "f" if any_float else parsed not in (np.float32, np.float64)):
         got = parsed if parsed is not None else repr(dtype)
         raise TypeError(
             f"{who}: expected a floating dtype MiniTorch computes in, float32 or float64 (np.float32, "
@@ -116,14 +117,14 @@ def dtype_or_cpu(target: Any, who: str) -> np.dtype | None:
     """A target of ``Module.to``: None for the CPU (nothing to do), else the dtype it names.
 
     A ``torch.device``, or a string naming no dtype, is a device: ValueError unless the CPU. Any
-    other target must name float32 or float64 (TypeError otherwise, as ``float_dtype``).
+    other target must name a floating dtype (TypeError otherwise, as ``float_dtype``).
     """
     if is_cpu(target):
         return None
     if type(target).__name__ == "device" or (isinstance(target, str) and not _names_a_dtype(target)):
         check_cpu(target, who, "'cpu' is accepted and changes nothing; a dtype (np.float32, "
                   "np.float64) casts")
-    return float_dtype(target, who)
+    return float_dtype(target, who, any_float=True)
 
 
 def _names_a_dtype(name: str) -> bool:

@@ -292,8 +292,8 @@ class Module:
 
         ``model.to(np.float64)``, ``model.to("float32")``, ``model.to(torch.float64)`` cast;
         ``model.to("cpu")`` (or ``device="cpu"``) does nothing: MiniTorch runs on the CPU; any other
-        device raises ValueError, and a dtype other than float32 or float64 TypeError. Optimizers
-        built before the cast cast their state for the Parameters at their next step (and in
+        device raises ValueError, a target that is not a floating dtype TypeError. Optimizers built
+        before the cast cast their state for the Parameters at their next step (and in
         ``state_dict()``).
         """
         for target in (*targets, dtype, device):
