@@ -322,18 +322,20 @@ def test_model_files_rebuild_in_the_weights_dtype(tmp_path):
     assert mt.dtypes.parameter_dtype(mt.load_model(tmp_path / "m32.npz"), recurse=True) == np.float32
 
 
-def test_a_torch_style_model_passes_the_keywords_through(tmp_path):
+@mt.register_module(name="FactoryKeywordsNet")  # the registry is global: a name of its own
+class _Net(mt.Module):
     """A custom model taking device/dtype as torch code does, and giving them to its layers."""
 
-    @mt.register_module
-    class Net(mt.Module):
-        def __init__(self, n: int, device=None, dtype=None) -> None:
-            super().__init__()
-            self.fc = mt.Linear(n, 2, device=device, dtype=dtype)
+    def __init__(self, n: int, device=None, dtype=None) -> None:
+        super().__init__()
+        self.fc = mt.Linear(n, 2, device=device, dtype=dtype)
 
-        def forward(self, x):
-            return self.fc(x)
+    def forward(self, x):
+        return self.fc(x)
 
+
+def test_a_torch_style_model_passes_the_keywords_through(tmp_path):
+    Net = _Net
     net = Net(3, dtype="float64")
     assert net.fc.W.dtype == F64 and "dtype" not in net.fc._init_args
     mt.save_model(net, tmp_path / "net.npz")  # Net's own arguments are recorded as given: "float64"
