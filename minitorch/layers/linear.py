@@ -26,7 +26,7 @@ class Linear(Module):
               (leading dims of a (*, in) input are folded into N for dW and db)
               backward_params computes dW and db, backward_input dx; backward runs both.
     Init:     W, b ~ U(-k, k), k = 1/sqrt(in)   (torch.nn.Linear's default, seeded by manual_seed)
-              device=, dtype=: PyTorch's factory keywords (CPU only; float32/float64), see factory_dtype
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     PyTorch's names: ``weight`` is W.T (out, in), a view (writes go to W, its grad is W.grad.T);
               ``bias`` is b. Assigning ``layer.weight = Parameter(w)`` sets W to a copy of w.T;
               ``load_state_dict`` takes torch's ``"weight"``/``"bias"`` keys (see Module).
