@@ -50,7 +50,7 @@ import numpy as np
 from minitorch import call_frames
 from minitorch.checks import check_dict
 from minitorch.constructor_args import recording_init
-from minitorch.dtypes import dtype_or_cpu
+from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
 from minitorch.parameter import Parameter
 
 # Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
@@ -292,14 +292,17 @@ class Module:
 
         ``model.to(np.float64)``, ``model.to("float32")``, ``model.to(torch.float64)`` cast;
         ``model.to("cpu")`` (or ``device="cpu"``) does nothing: MiniTorch runs on the CPU; any other
-        device raises ValueError, a target that is not a floating dtype TypeError. Optimizers built
-        before the cast cast their state for the Parameters at their next step (and in
-        ``state_dict()``).
+        device raises ValueError, a target that is not a floating dtype TypeError (``dtype=`` takes
+        a dtype only, ``device=`` a device only; every argument is read before anything is cast).
+        Optimizers built before the cast cast their state for the Parameters at their next step
+        (and in ``state_dict()``).
         """
-        for target in (*targets, dtype, device):
-            if target is None:
-                continue
-            cast = dtype_or_cpu(target, f"{type(self).__name__}.to")
+        who = f"{type(self).__name__}.to"
+        check_cpu(device, who)
+        casts = [dtype_or_cpu(target, who) for target in targets if target is not None]
+        if dtype is not None:
+            casts.append(float_dtype(dtype, who, any_float=True))
+        for cast in casts:
             if cast is None:
                 continue
             for param in self.parameters():

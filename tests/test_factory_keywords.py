@@ -196,6 +196,14 @@ def test_module_to_reads_dtypes_and_devices_the_same_way():
     with pytest.raises(ValueError, match=r"^Sequential.to: MiniTorch runs on the CPU .* a dtype "):
         model.to("cuda")
     model.to("cpu:0").to(torch.device("cpu", 0))
+    with pytest.raises(ValueError, match=r"^Sequential.to: MiniTorch runs on the CPU .* device 'float64' "):
+        model.to(device="float64")  # device= takes a device only, as torch's
+    with pytest.raises(TypeError, match=r"^Sequential.to: expected a floating dtype .* got 'cpu'$"):
+        model.to(dtype="cpu")
+    before = model[0].W.dtype
+    with pytest.raises(ValueError, match="device 'cuda'"):
+        model.to(np.float64, "cuda")  # read before anything is cast
+    assert model[0].W.dtype == before != F64
     assert model.to(torch.float64)[1].running_var.dtype == F64
 
 
