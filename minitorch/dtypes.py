@@ -141,9 +141,10 @@ def factory_dtype(module: Any, device: Any, dtype: Any) -> np.dtype:
     ``device``: None or the CPU ("cpu", "cpu:0", ``torch.device("cpu")``), else ValueError.
     ``dtype``: None -> ``get_default_dtype()``; else float32 or float64 as ``float_dtype`` reads it
     (``np.float64``, ``"float64"``, ``torch.float64``), else TypeError. Errors name the module's class.
-    Values: the Parameters are drawn exactly as after ``set_default_dtype(dtype)`` (the same seed gives
-    the same values); like torch, which draws in the requested dtype, they are not a float32 draw
-    converted (a layer initialised by ``mt.init`` draws in the dtype itself, so the values differ).
+    Values: exactly those a build after ``set_default_dtype(dtype)`` gets from the same seed (most
+    layers draw in float64 and cast; ``mt.init``, e.g. MultiheadAttention's xavier_uniform_, draws in
+    the dtype itself). So, as in torch, which draws in the requested dtype, a float64 layer is not a
+    float32 one converted: that one's values would be rounded to float32 first.
     Model files do not record the two keywords: a saved model is rebuilt in its weights' dtype,
     which a later ``model.to(...)`` may have changed.
     """
