@@ -130,7 +130,7 @@ def dtype_or_cpu(target: Any, who: str) -> np.dtype | None:
 def _names_a_dtype(name: str) -> bool:
     try:
         np.dtype(name[6:] if name.startswith("torch.") else name)
-    except TypeError:
+    except (TypeError, ValueError):
         return False
     return True
 

@@ -121,6 +121,26 @@ def test_keywords_sit_where_torch_has_them_or_are_keyword_only(cls):
         assert params["device"].kind is params["dtype"].kind is inspect.Parameter.KEYWORD_ONLY, ours
 
 
+@pytest.mark.parametrize("name, args", [
+    ("Linear", (4, 3, True)), ("LayerNorm", (5, 1e-5, True, True)), ("GroupNorm", (2, 4, 1e-5, True)),
+    ("PReLU", (3, 0.25)), ("RNNCell", (3, 2, True, "relu")), ("GRUCell", (3, 2, True)),
+    ("LSTM", (3, 4, 2, True, False, 0.0, True, 2)),
+    ("TransformerEncoderLayer", (4, 2, 6, 0.0, "gelu", 1e-5, True, True, True)),
+])
+def test_a_positional_torch_call_works_in_both(name, args):
+    """Where they are positional, torch's full positional call means the same in both libraries."""
+    ours = getattr(mt, name)(*args, "cpu", torch.float64)
+    theirs = getattr(torch.nn, name)(*args, "cpu", torch.float64)
+    assert {p.dtype for p in ours.parameters()} == {F64}
+    assert {p.dtype for p in theirs.parameters()} == {torch.float64}
+    assert sum(p.size for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+
+
+def test_a_positional_torch_call_past_our_arguments_fails_loudly():
+    with pytest.raises(TypeError, match=r"^Conv2d\(\): too many positional arguments$"):
+        mt.Conv2d(1, 2, 3, 1, 0, 1, 1, True, "zeros", "cpu", torch.float64)  # groups, padding_mode: torch's
+
+
 # ------------------------------------------------------------------- made in the dtype, drawn as documented
 @pytest.mark.parametrize("cls", FACTORY_CLASSES, ids=_ids(FACTORY_CLASSES))
 @pytest.mark.parametrize("dtype", [np.float64, "float64", torch.float64, np.dtype("float64"), float],
