@@ -1726,6 +1726,9 @@ def test_fit_trains_the_same_with_its_large_chain_kernel(monkeypatch):
 
 
 # a probe on a class or a kernel, set right after the import, before any training step
+# The patch-before-first-call scripts test the kernels: on in their process, whatever this run's switch.
+_KERNELS_ON = {**os.environ, "MINITORCH_KERNELS": "1"}
+
 _PATCH_BEFORE_THE_FIRST_STEP = """
 import numpy as np
 import minitorch as mt
@@ -1755,7 +1758,8 @@ def test_large_chain_kernel_declines_for_a_patch_made_before_its_first_call(targ
     first call (it compares with what the library defines, not with what its first call saw);
     with nothing patched it takes the step."""
     code = _PATCH_BEFORE_THE_FIRST_STEP.format(target=target)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=_KERNELS_ON).stdout
     assert out.strip() == str(target != "nothing")
 
 
@@ -1783,7 +1787,8 @@ mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), mt.Data
        epochs=1, verbose=0)
 print(taken)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=_KERNELS_ON).stdout
     assert out.strip() == str([False] * 4 if patched else [False, True, True, True])
 
 
@@ -2179,7 +2184,8 @@ p = mt.Parameter(np.ones(3, np.float32))
 p.grad = np.ones(3, np.float32)
 print(step_update.sgd_step(mt.SGD([p], lr=0.1)) is NotImplemented)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=_KERNELS_ON).stdout
     assert out.strip() == str(target != "nothing")
 
 
