@@ -21,11 +21,21 @@ module instance (all kept in its ``__dict__``, no registry, no graph):
 A module that defines no backward of its own (``_records_calls``) also records, per forward call,
 the calls of its children (``_calls``) and its own inputs and output (``_io``), so ``backward``
 can follow a plain chain (see ``chain_of``).
+
+Edits (``minitorch/containers/editing.py``): an edit of a container while a call waits drops the
+waiting calls of the container's children and marks what it changed, until their next forward: an
+edited Sequential keeps the edit in ``_edited``; a module whose waiting calls were dropped shows a
+``Dropped`` frame (an empty one naming the edit, so hiding it hides nothing and the module's next
+forward replaces it). Every marked module is in ``marked``; while that set is not empty, the
+outermost backward-family call of a module with children first looks for a mark below it
+(``refuse_after_edit``), so a parent refuses before any child adds a gradient of a dropped call.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +49,78 @@ _recorders: list[list[tuple[Any, tuple, dict, Any]]] = []
 def _hide(d: dict[str, Any], frame: dict[str, Any]) -> None:
     for name in frame:
         d[name] = None
+
+
+class Dropped(dict):
+    """The ``_shown`` of a module whose waiting calls an edit dropped, until its next forward: an
+    empty frame (no cache to hide) that names the edit for the backward refusing."""
+
+    def __init__(self, edit: str) -> None:
+        super().__init__()
+        self.edit = edit
+
+
+# The modules an edit marked (an edited Sequential, a module whose calls were dropped): empty in
+# every ordinary step, so backward looks for a mark only when there is one somewhere.
+marked: weakref.WeakSet[Any] = weakref.WeakSet()
+_marked_refs = marked.data  # its set of weak references (never rebound): a truth test without a call
+# Bumped by every mark: a module found with no mark below it stays so until the next one (a mark
+# goes only with a forward), so each parent looks once per mark, not at every backward.
+_generation = [0]
+
+
+def mark(module: Any) -> None:
+    """``module`` carries an edit's mark (``_edited``, or a ``Dropped`` frame shown)."""
+    marked.add(module)
+    _generation[0] += 1
+
+
+def mark_dropped(module: Any, edit: str) -> None:
+    """After ``discard_all``: ``module``'s waiting calls were dropped by ``edit``."""
+    module.__dict__["_shown"] = Dropped(edit)
+    mark(module)
+
+
+def edit_of(module: Any) -> str | None:
+    """Why a backward of (or through) ``module`` must refuse now, or None: an edit is pending."""
+    d = module.__dict__
+    edited = d.get("_edited")  # a Sequential edited while a call waited, until its next forward
+    if edited is not None:
+        return f"the {type(module).__name__} was edited ({edited})"
+    shown = d.get("_shown")
+    if type(shown) is Dropped and not d["_stack"]:
+        return (f"{type(module).__name__} lost its waiting forward calls to an edit ({shown.edit}) of a "
+                "container holding it (a module held by two containers loses the other's calls too)")
+    return None
+
+
+def refuse_after_edit(module: Any, method: str) -> None:
+    """RuntimeError if a module under ``module`` (or one its newest recorded call called) is marked
+    by an edit, before anything runs: that call's chain lost calls, so no gradient of it may be
+    accumulated. ``module``'s own waiting calls are dropped (the marks stay until each marked
+    module's next forward, for the other containers holding it), so a new forward starts clean."""
+    d = module.__dict__
+    if d.get("_clean_at") == _generation[0]:
+        return
+    stack = d["_stack"]
+    called = [m for m, *_ in stack[-1].get("_calls", ())] if stack else []  # members removed since
+    edit = None
+    for top in itertools.chain((module,), called):
+        edit = next((e for m in top.modules() if (e := edit_of(m)) is not None), None)
+        if edit is not None:
+            break
+    if edit is None:
+        for m in list(marked):  # forgotten marks (a new forward since) no longer open the gate
+            if edit_of(m) is None:
+                marked.discard(m)
+        d["_clean_at"] = _generation[0]
+        return
+    discard_all(module, keep_marks=True)
+    raise RuntimeError(
+        f"{type(module).__name__}.{method}: {edit} while a forward call was waiting for its backward; "
+        "that call ran a chain that no longer exists, so its waiting calls were dropped. Run forward "
+        "again on the edited model, then backward"
+    )
 
 
 def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable[..., Any]:
@@ -148,8 +230,16 @@ def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
         d = self.__dict__
         if d["_busy"]:  # nested: backward running its halves, or super().backward
             return method(self, *args, **kwargs)
+        if d["_modules"] and _marked_refs:  # an edit somewhere: refuse before any child runs
+            refuse_after_edit(self, method.__name__)
         stack = d["_stack"]
         if not stack:
+            if type(d["_shown"]) is Dropped:
+                raise RuntimeError(
+                    f"{type(self).__name__}.{method.__name__}() called with no forward call waiting: an "
+                    f"edit ({d['_shown'].edit}) of a container holding it dropped its waiting calls. Run "
+                    "forward again on the edited model, then backward"
+                )
             raise RuntimeError(
                 f"{type(self).__name__}.{method.__name__}() called before forward(), or once more than "
                 "forward: no forward call is waiting for it. Run forward first (each forward call is "
@@ -215,12 +305,13 @@ def discard_newest(module: Any) -> None:
             d["_shown"] = None
 
 
-def discard_all(module: Any) -> None:
-    """Drop every waiting frame of ``module`` and its descendants."""
+def discard_all(module: Any, keep_marks: bool = False) -> None:
+    """Drop every waiting frame of ``module`` and its descendants (and the edits' marks, unless
+    ``keep_marks``)."""
     for m in module.modules():
         d = m.__dict__
         d["_stack"].clear()
-        if d["_shown"] is not None:
+        if d["_shown"] is not None and not (keep_marks and type(d["_shown"]) is Dropped):
             _hide(d, d["_shown"])
             d["_shown"] = None
 

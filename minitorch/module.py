@@ -148,8 +148,11 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner."""
+        """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner, and the
+        copy of a module an edit marked (see ``call_frames``) is marked too, so it refuses alike."""
         self.__dict__.update({"_frame": None, "_stack": [], "_shown": None, "_busy": False, **state})
+        if state.get("_edited") is not None or type(state.get("_shown")) is call_frames.Dropped:
+            call_frames.mark(self)
         for param in state.get("_parameters", {}).values():
             _register_owner(param, self)
 
