@@ -115,29 +115,45 @@ def units_forward(
     names = named_index(model) if names is None else names
     units: list[Unit] = []
 
-    def walk(module: Module, h: Any) -> Any:
+    def walk(module: Module, h: Any, name: str) -> Any:
         if _plain_sequential(module):
-            for child in module._modules.values():
-                h = walk(child, h)
+            for child_name, child in module._modules.items():
+                h = walk(child, h, _joined(name, child_name))
             return h
         if id(module) in known:
+            inside = _names_inside(module)
             for child in known[id(module)]:
-                h = walk(child, h)
+                h = walk(child, h, _joined(name, inside[id(child)]))
             return h
         out = module(h)
-        units.append(Unit(names.get(id(module), type(module).__name__), module, h, out))
+        units.append(Unit(name, module, h, out))
         return out
 
-    return units, walk(model, x)
+    return units, walk(model, x, names.get(id(model), ""))
 
 
-def unit_plan(model: Module, names: dict[int, str]) -> list[tuple[str, Module]]:
+def _joined(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _names_inside(module: Module) -> dict[int, str]:
+    """Each callable child of a chain composite -> its (first) name there."""
+    inside: dict[int, str] = {}
+    for name, child in call_frames._callable_children(module):
+        inside.setdefault(id(child), name)
+    return inside
+
+
+def unit_plan(model: Module, names: dict[int, str], name: str | None = None) -> list[tuple[str, Module]]:
     """The units ``units_forward`` calls, in order, for a model without plain-chain composites
     (plain Sequentials flattened): a callback checking the same model again and again walks
-    this list (``plan_forward``) instead of the module tree."""
+    this list (``plan_forward``) instead of the module tree. Each unit is named by its path, so a
+    layer repeated in a Sequential (model *= 2) is named at each place ("0", then "2")."""
+    name = names.get(id(model), "") if name is None else name
     if _plain_sequential(model):
-        return [unit for child in model._modules.values() for unit in unit_plan(child, names)]
-    return [(names.get(id(model), type(model).__name__), model)]
+        return [unit for child_name, child in model._modules.items()
+                for unit in unit_plan(child, names, _joined(name, child_name))]
+    return [(name, model)]
 
 
 def plan_forward(modules: list[Module], x: Any) -> list[Any]:
