@@ -94,6 +94,27 @@ def edit_of(module: Any) -> str | None:
     return None
 
 
+def saved_marks(modules: Any) -> list[tuple[dict[str, Any], str, Any]]:
+    """The edits' marks of ``modules`` (``_edited``, a ``Dropped`` frame shown), for a forward that
+    answers no waiting call (a converter's, a probe's) to put back with ``restore_marks``."""
+    saved = []
+    for m in modules:
+        d = m.__dict__
+        if d.get("_edited") is not None:
+            saved.append((d, "_edited", d["_edited"]))
+        if type(d.get("_shown")) is Dropped:
+            saved.append((d, "_shown", d["_shown"]))
+    return saved
+
+
+def restore_marks(saved: list[tuple[dict[str, Any], str, Any]]) -> None:
+    """Put back the marks ``saved_marks`` saved (after the probe's own frames are dropped)."""
+    for d, key, value in saved:
+        if key == "_shown" and d["_shown"] is not None:
+            _hide(d, d["_shown"])
+        d[key] = value
+
+
 def refuse_after_edit(module: Any, method: str) -> None:
     """RuntimeError if a module under ``module`` (or one its newest recorded call called) is marked
     by an edit, before anything runs: that call's chain lost calls, so no gradient of it may be
@@ -139,8 +160,9 @@ def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable
         d = self.__dict__
         if d["_frame"] is not None:  # re-entered (a subclass's super().forward): the outer call records
             return forward(self, *args, **kwargs)
-        if d["_shown"] is not None:
-            _hide(d, d["_shown"])
+        shown = d["_shown"]
+        if shown is not None:
+            _hide(d, shown)
             d["_shown"] = None
         frame = d["_frame"] = {}
         try:
@@ -148,6 +170,8 @@ def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable
         except BaseException:
             d["_frame"] = None
             _hide(d, frame)
+            if type(shown) is Dropped:  # a forward that failed answers no dropped call
+                d["_shown"] = shown
             raise
         d["_frame"] = None
         if _grad_state.enabled:
@@ -158,6 +182,8 @@ def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable
         else:
             for name in frame:  # no_grad: nothing waits for a backward
                 d[name] = None
+            if type(shown) is Dropped:  # nor does it answer a dropped call: the edit's mark stays
+                d["_shown"] = shown
         return out
 
     wrapper._frames_kept = True  # type: ignore[attr-defined]
@@ -172,8 +198,9 @@ def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
         d = self.__dict__
         if d["_frame"] is not None:
             return forward(self, *args, **kwargs)
-        if d["_shown"] is not None:
-            _hide(d, d["_shown"])
+        shown = d["_shown"]
+        if shown is not None:
+            _hide(d, shown)
             d["_shown"] = None
         frame = d["_frame"] = {}
         enabled = _grad_state.enabled
@@ -184,6 +211,8 @@ def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
             out = forward(self, *args, **kwargs)
         except BaseException:
             _hide(d, frame)
+            if type(shown) is Dropped:  # (as forward_call)
+                d["_shown"] = shown
             raise
         finally:
             d["_frame"] = None
@@ -191,6 +220,8 @@ def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
                 _recorders.pop()
         if not enabled:
             _hide(d, frame)
+            if type(shown) is Dropped:  # (as forward_call)
+                d["_shown"] = shown
             return out
         d["_calls"] = frame["_calls"] = log
         d["_io"] = frame["_io"] = (args, kwargs, out)
@@ -388,6 +419,7 @@ def recorded_chain(module: Any, x: Any, who: str) -> list[tuple[str, Any, Any]]:
             "children (it defines its own backward or has no children), so it cannot be converted"
         )
     depths = [(m, len(m.__dict__["_stack"])) for m in module.modules()]
+    marks = saved_marks(module.modules())
     try:
         with enable_grad():
             module(x)
@@ -403,4 +435,5 @@ def recorded_chain(module: Any, x: Any, who: str) -> list[tuple[str, Any, Any]]:
             if d["_shown"] is not None:
                 _hide(d, d["_shown"])
                 d["_shown"] = None
+        restore_marks(marks)
     return [(names[id(m)], m, inp) for m, inp in zip(chain, inputs, strict=True)]

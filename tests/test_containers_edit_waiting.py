@@ -319,3 +319,42 @@ def test_moduledict_update_with_a_bad_item_part_way_adds_nothing():
     with pytest.raises(TypeError, match=r"ModuleDict.*expected Module instances, got int"):
         ours.update({"a": mt.ReLU(), "b": 3})
     assert len(ours) == 0
+
+
+# ----------------------------------------------------------------- forwards that answer no waiting call
+def _inference(model):
+    with mt.no_grad():
+        model(X)
+
+
+def _diagnose(model):
+    mt.diagnose(model, mt.MSELoss(), X, np.zeros((2, 3)))
+
+
+def _export(model, tmp_path):
+    pytest.importorskip("onnx")
+    mt.onnx.export(model, tmp_path / "m.onnx", (2, 3))
+
+
+@pytest.mark.parametrize("between", [_inference, _diagnose, _export])
+@pytest.mark.parametrize("where", ["inner", "shared"])
+def test_a_forward_that_keeps_nothing_leaves_the_edits_refusal(between, where, kernels, tmp_path):
+    """A forward under no_grad (predict, evaluate), a probe (diagnose) or an export between the
+    edit and the backward answers none of the dropped calls: the backward still refuses, naming
+    the edit, and writes no gradient."""
+    mt.manual_seed(0)
+    inner = mt.Sequential(mt.Linear(3, 3), mt.ReLU())
+    model = mt.Sequential(inner, mt.Linear(3, 3))
+    other = mt.Sequential(inner[0], mt.Tanh())
+    (other if where == "shared" else model)(X)
+    model(X)
+    if where == "shared":
+        other[1] = mt.Sigmoid()  # drops the calls of inner[0], model's too
+    else:
+        inner[1] = mt.Tanh()
+    (lambda m: between(m, tmp_path) if between is _export else between(m))(model)
+    with pytest.raises(RuntimeError, match=r"(edited|edit) \((Sequential\[1\] = \.\.\.)\)"):
+        model.backward(DY)
+    assert _no_grad_written(model)
+    model(X)
+    model.backward(DY)

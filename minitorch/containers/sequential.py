@@ -8,6 +8,7 @@ import numpy as np
 
 from minitorch import call_frames
 from minitorch.containers import editing
+from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers as fast
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels.step import register_step_class
@@ -60,8 +61,8 @@ class Sequential(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         d = self.__dict__
-        if d.get("_edited") is not None:  # a new forward: the edit's dropped call is no longer next
-            d["_edited"] = None
+        if d.get("_edited") is not None and _grad_state.enabled:  # a new forward: the edit's dropped
+            d["_edited"] = None  # call is no longer next (one under no_grad answers none)
         if kernels_enabled() and type(self) is Sequential:  # fast room: a Linear/ReLU chain in one loop
             y = fast.sequential_forward(self, x)
             if y is not NotImplemented:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -219,20 +219,30 @@ def units_backward_params(units: list[Unit], dy: Any, has_params: list[bool] | N
         unit.dy = unit_dy
 
 
-def frame_depths(*modules: Any) -> dict[int, tuple[Module, int]]:
-    return {id(m): (m, len(m.__dict__["_stack"])) for module in modules if isinstance(module, Module)
-            for m in module.modules()}
+class FrameDepths(NamedTuple):
+    """Each module's count of waiting calls when a probe starts, and the edits' marks then."""
+
+    depths: dict[int, tuple[Module, int]]
+    marks: list[Any]
 
 
-def drop_new_frames(depths: dict[int, tuple[Module, int]]) -> None:
-    """Drop the frames pushed since ``depths`` was taken, so a failed probe leaves none behind."""
-    for m, keep in depths.values():
+def frame_depths(*modules: Any) -> FrameDepths:
+    depths = {id(m): (m, len(m.__dict__["_stack"])) for module in modules if isinstance(module, Module)
+              for m in module.modules()}
+    return FrameDepths(depths, call_frames.saved_marks(m for m, _ in depths.values()))
+
+
+def drop_new_frames(taken: FrameDepths) -> None:
+    """Drop the frames pushed since ``taken``, so a failed probe leaves none behind; an edit's
+    marks are put back (the probe's forward answered none of the calls the edit dropped)."""
+    for m, keep in taken.depths.values():
         d = m.__dict__
         if len(d["_stack"]) > keep:
             del d["_stack"][keep:]
             if d["_shown"] is not None:
                 call_frames._hide(d, d["_shown"])
                 d["_shown"] = None
+    call_frames.restore_marks(taken.marks)
 
 
 def layers_stats(units: list[Unit]) -> list[LayerStats]:
