@@ -22,23 +22,18 @@ A module that defines no backward of its own (``_records_calls``) also records, 
 the calls of its children (``_calls``) and its own inputs and output (``_io``), so ``backward``
 can follow a plain chain (see ``chain_of``).
 
-Edits (``minitorch/containers/editing.py``): an edit of a container while a call waits drops the
-waiting calls of the container's children and marks what it changed, until their next forward: an
-edited Sequential keeps the edit in ``_edited``; a module whose waiting calls were dropped shows a
-``Dropped`` frame (an empty one naming the edit, so hiding it hides nothing and the module's next
-forward replaces it). Every marked module is in ``marked``; while that set is not empty, the
-outermost backward-family call of a module with children first looks for a mark below it
-(``refuse_after_edit``), so a parent refuses before any child adds a gradient of a dropped call.
+An edit of a container while a call waits leaves marks (``minitorch.edit_marks``): a module whose
+waiting calls it dropped shows a ``Dropped`` frame until its next forward under grad mode, and the
+outermost backward-family call of a module with children first looks for a mark below it.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
-import weakref
 from collections.abc import Callable
 from typing import Any
 
+from minitorch.edit_marks import Dropped, _marked_refs, refuse_after_edit, restore_marks, saved_marks
 from minitorch.grad_mode import _state as _grad_state
 
 # The call logs of the composite forwards now running, innermost last: each finished forward call
@@ -49,99 +44,6 @@ _recorders: list[list[tuple[Any, tuple, dict, Any]]] = []
 def _hide(d: dict[str, Any], frame: dict[str, Any]) -> None:
     for name in frame:
         d[name] = None
-
-
-class Dropped(dict):
-    """The ``_shown`` of a module whose waiting calls an edit dropped, until its next forward: an
-    empty frame (no cache to hide) that names the edit for the backward refusing."""
-
-    def __init__(self, edit: str) -> None:
-        super().__init__()
-        self.edit = edit
-
-
-# The modules an edit marked (an edited Sequential, a module whose calls were dropped): empty in
-# every ordinary step, so backward looks for a mark only when there is one somewhere.
-marked: weakref.WeakSet[Any] = weakref.WeakSet()
-_marked_refs = marked.data  # its set of weak references (never rebound): a truth test without a call
-# Bumped by every mark: a module found with no mark below it stays so until the next one (a mark
-# goes only with a forward), so each parent looks once per mark, not at every backward.
-_generation = [0]
-
-
-def mark(module: Any) -> None:
-    """``module`` carries an edit's mark (``_edited``, or a ``Dropped`` frame shown)."""
-    marked.add(module)
-    _generation[0] += 1
-
-
-def mark_dropped(module: Any, edit: str) -> None:
-    """After ``discard_all``: ``module``'s waiting calls were dropped by ``edit``."""
-    module.__dict__["_shown"] = Dropped(edit)
-    mark(module)
-
-
-def edit_of(module: Any) -> str | None:
-    """Why a backward of (or through) ``module`` must refuse now, or None: an edit is pending."""
-    d = module.__dict__
-    edited = d.get("_edited")  # a Sequential edited while a call waited, until its next forward
-    if edited is not None:
-        return f"the {type(module).__name__} was edited ({edited})"
-    shown = d.get("_shown")
-    if type(shown) is Dropped and not d["_stack"]:
-        return (f"{type(module).__name__} lost its waiting forward calls to an edit ({shown.edit}) of a "
-                "container holding it (a module held by two containers loses the other's calls too)")
-    return None
-
-
-def saved_marks(modules: Any) -> list[tuple[dict[str, Any], str, Any]]:
-    """The edits' marks of ``modules`` (``_edited``, a ``Dropped`` frame shown), for a forward that
-    answers no waiting call (a converter's, a probe's) to put back with ``restore_marks``."""
-    saved = []
-    for m in modules:
-        d = m.__dict__
-        if d.get("_edited") is not None:
-            saved.append((d, "_edited", d["_edited"]))
-        if type(d.get("_shown")) is Dropped:
-            saved.append((d, "_shown", d["_shown"]))
-    return saved
-
-
-def restore_marks(saved: list[tuple[dict[str, Any], str, Any]]) -> None:
-    """Put back the marks ``saved_marks`` saved (after the probe's own frames are dropped)."""
-    for d, key, value in saved:
-        if key == "_shown" and d["_shown"] is not None:
-            _hide(d, d["_shown"])
-        d[key] = value
-
-
-def refuse_after_edit(module: Any, method: str) -> None:
-    """RuntimeError if a module under ``module`` (or one its newest recorded call called) is marked
-    by an edit, before anything runs: that call's chain lost calls, so no gradient of it may be
-    accumulated. ``module``'s own waiting calls are dropped (the marks stay until each marked
-    module's next forward, for the other containers holding it), so a new forward starts clean."""
-    d = module.__dict__
-    if d.get("_clean_at") == _generation[0]:
-        return
-    stack = d["_stack"]
-    called = [m for m, *_ in stack[-1].get("_calls", ())] if stack else []  # members removed since
-    edit = None
-    for top in itertools.chain((module,), called):
-        edit = next((e for m in top.modules() if (e := edit_of(m)) is not None), None)
-        if edit is not None:
-            break
-    if edit is None:
-        for m in list(marked):  # forgotten marks (a new forward since) no longer open the gate
-            if edit_of(m) is None:
-                marked.discard(m)
-        d["_clean_at"] = _generation[0]
-        return
-    discard_all(module, keep_marks=True)
-    raise RuntimeError(
-        f"{type(module).__name__}.{method}: {edit} while a forward call was waiting for its backward; "
-        "that call ran a chain that no longer exists, so its waiting calls were dropped. Run forward "
-        "again on the edited model, then backward"
-    )
 
 
 def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable[..., Any]:

@@ -358,3 +358,16 @@ def test_a_forward_that_keeps_nothing_leaves_the_edits_refusal(between, where, k
     assert _no_grad_written(model)
     model(X)
     model.backward(DY)
+
+
+def test_a_probe_that_backpropagates_leaves_the_refusal_of_a_custom_parent(kernels):
+    """diagnose runs forward and backward through a custom parent (which finds no mark during
+    the probe: its own forward cleared them) and puts the marks back: the parent's backward still
+    refuses."""
+    model = mt.Sequential(_Head(), mt.Linear(3, 3))
+    model(X)
+    model[0].inner[1] = mt.Tanh()
+    _diagnose(model)
+    with pytest.raises(RuntimeError, match=r"edited \(Sequential\[1\] = \.\.\.\)"):
+        model.backward(DY)
+    assert _no_grad_written(model)

@@ -11,7 +11,7 @@ import operator
 from collections.abc import Iterable
 from typing import Any
 
-from minitorch import call_frames
+from minitorch import call_frames, edit_marks
 from minitorch.module import Module
 
 
@@ -110,7 +110,7 @@ def drop_waiting_calls(container: Module, incoming: list[Module], who: str) -> b
     for module in involved.values():
         call_frames.discard_all(module)
     for module in waiting:
-        call_frames.mark_dropped(module, who)
+        edit_marks.mark_dropped(module, who)
     return True
 
 

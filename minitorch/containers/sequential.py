@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from minitorch import call_frames
+from minitorch import edit_marks
 from minitorch.containers import editing
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers as fast
@@ -72,7 +72,7 @@ class Sequential(Module):
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if call_frames._marked_refs or self.__dict__.get("_edited") is not None:
+        if edit_marks._marked_refs or self.__dict__.get("_edited") is not None:
             self._refuse_after_edit("backward")
         if kernels_enabled() and type(self) is Sequential:  # fast room: the same gradients, one loop
             dx = fast.sequential_backward(self, dy, params_only=False)
@@ -81,7 +81,7 @@ class Sequential(Module):
         return _backward_through(list(self._modules.values()), dy, params_only=False)
 
     def backward_params(self, dy: np.ndarray) -> None:
-        if call_frames._marked_refs or self.__dict__.get("_edited") is not None:
+        if edit_marks._marked_refs or self.__dict__.get("_edited") is not None:
             self._refuse_after_edit("backward_params")
         if kernels_enabled() and type(self) is Sequential:  # fast room: the same gradients, one loop
             if fast.sequential_backward(self, dy, params_only=True) is not NotImplemented:
@@ -91,14 +91,14 @@ class Sequential(Module):
     def _drop_waiting_calls(self, incoming: list[Module], who: str) -> None:
         if editing.drop_waiting_calls(self, incoming, who):
             self.__dict__["_edited"] = who  # the next backward says why it refuses
-            call_frames.mark(self)
+            edit_marks.mark(self)
 
     def _refuse_after_edit(self, method: str) -> None:
         """RuntimeError if this Sequential, one inside it or a module it holds lost a waiting call
         to an edit, before any child runs (no gradient of the dropped call is accumulated); the
         waiting calls of this chain, which ran the old one, are dropped too, so a new forward
-        starts clean (``call_frames.refuse_after_edit``)."""
-        call_frames.refuse_after_edit(self, method)
+        starts clean (``edit_marks.refuse_after_edit``)."""
+        edit_marks.refuse_after_edit(self, method)
 
     # ----------------------------------------------------------------- reading
     def __getitem__(self, index: int | slice) -> Module:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minitorch import call_frames
+from minitorch import call_frames, edit_marks
 from minitorch import random as mt_random
 from minitorch.containers import Sequential
 from minitorch.diagnostics.stats import LayerStats, ParamStats, check_stats
@@ -229,7 +229,7 @@ class FrameDepths(NamedTuple):
 def frame_depths(*modules: Any) -> FrameDepths:
     depths = {id(m): (m, len(m.__dict__["_stack"])) for module in modules if isinstance(module, Module)
               for m in module.modules()}
-    return FrameDepths(depths, call_frames.saved_marks(m for m, _ in depths.values()))
+    return FrameDepths(depths, edit_marks.saved_marks(m for m, _ in depths.values()))
 
 
 def drop_new_frames(taken: FrameDepths) -> None:
@@ -242,7 +242,7 @@ def drop_new_frames(taken: FrameDepths) -> None:
             if d["_shown"] is not None:
                 call_frames._hide(d, d["_shown"])
                 d["_shown"] = None
-    call_frames.restore_marks(taken.marks)
+    edit_marks.restore_marks(taken.marks)
 
 
 def layers_stats(units: list[Unit]) -> list[LayerStats]:
