@@ -99,7 +99,7 @@ def rename(container: Module, children: list[Module]) -> None:
 def drop_waiting_calls(container: Module, incoming: list[Module], who: str) -> bool:
     """Before an edit ``who``: if the container, a child or an incoming module has a forward call
     waiting for its backward, drop those calls (the chain they ran is being changed) and mark each
-    module that lost one, until its next forward, so any backward that would have consumed one
+    module that lost one (``minitorch.edit_marks``), so any backward that would have consumed one
     (a parent's, another container's holding the same module) refuses naming the edit; True if it
     dropped any (a Sequential then marks itself too)."""
     involved = {id(m): m for module in [container, *container._modules.values(), *incoming]
