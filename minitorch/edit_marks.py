@@ -55,11 +55,13 @@ def edit_of(module: Any) -> str | None:
     d = module.__dict__
     edited = d.get("_edited")  # a Sequential edited while a call waited
     if edited is not None:
-        return f"the {type(module).__name__} was edited ({edited})"
+        return (f"the {type(module).__name__} was edited ({edited}) while a forward call was waiting for "
+                "its backward")
     shown = d.get("_shown")
     if type(shown) is Dropped and not d["_stack"]:
-        return (f"{type(module).__name__} lost its waiting forward calls to an edit ({shown.edit}) of a "
-                "container holding it (a module held by two containers loses the other's calls too)")
+        name = type(module).__name__
+        return (f"an edit ({shown.edit}) of a container holding a {name} dropped the {name}'s waiting "
+                "forward calls (a module held by two containers loses both containers' calls)")
     return None
 
 
@@ -113,7 +115,7 @@ def refuse_after_edit(module: Any, method: str) -> None:
 
     discard_all(module, keep_marks=True)
     raise RuntimeError(
-        f"{type(module).__name__}.{method}: {edit} while a forward call was waiting for its backward; "
-        "that call ran a chain that no longer exists, so its waiting calls were dropped. Run forward "
-        "again on the edited model, then backward"
+        f"{type(module).__name__}.{method}: {edit}; the call this backward would consume ran a chain "
+        "that no longer exists, so its waiting calls were dropped. Run forward again on the edited "
+        "model, then backward"
     )
