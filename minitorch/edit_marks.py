@@ -22,11 +22,12 @@ from typing import Any
 
 class Dropped(dict):
     """The ``_shown`` of a module whose waiting calls an edit dropped, until its next forward under
-    grad mode: an empty frame (no cache to hide) that names the edit for the backward refusing."""
+    grad mode: an empty frame (no cache to hide) that names the edit for the backward refusing,
+    and the mark's ``generation``."""
 
-    def __init__(self, edit: str) -> None:
+    def __init__(self, edit: str, generation: int) -> None:
         super().__init__()
-        self.edit = edit
+        self.edit, self.generation = edit, generation
 
 
 # The modules an edit marked (an edited Sequential, a module whose calls were dropped): empty in
@@ -34,31 +35,37 @@ class Dropped(dict):
 marked: weakref.WeakSet[Any] = weakref.WeakSet()
 _marked_refs = marked.data  # its set of weak references (never rebound): a truth test without a call
 # Bumped by every mark: a module found with no mark below it stays so until the next one (a mark
-# goes only with a forward), so each parent looks once per mark, not at every backward.
+# goes only with a forward), so each parent looks once per mark, not at every backward. A parent
+# that refused keeps the generation then (``_served_at``): the marks up to it are served (the
+# refusal dropped every call below it), so a marked module its next forwards leave uncalled (an
+# unused head) does not make every later backward refuse.
 _generation = [0]
 
 
-def mark(module: Any) -> None:
-    """``module`` carries an edit's mark (``_edited``, or a ``Dropped`` frame shown)."""
+def mark(module: Any) -> int:
+    """``module`` carries an edit's mark (``_edited``, or a ``Dropped`` frame shown); the new
+    generation, the mark's own."""
     marked.add(module)
     _generation[0] += 1
+    return _generation[0]
 
 
 def mark_dropped(module: Any, edit: str) -> None:
     """After ``discard_all``: ``module``'s waiting calls were dropped by ``edit``."""
-    module.__dict__["_shown"] = Dropped(edit)
+    module.__dict__["_shown"] = Dropped(edit, _generation[0] + 1)
     mark(module)
 
 
-def edit_of(module: Any) -> str | None:
-    """Why a backward of (or through) ``module`` must refuse now, or None: an edit is pending."""
+def edit_of(module: Any, served: int = -1) -> str | None:
+    """Why a backward of (or through) ``module`` must refuse now, or None: an edit is pending,
+    marked after generation ``served``."""
     d = module.__dict__
     edited = d.get("_edited")  # a Sequential edited while a call waited
-    if edited is not None:
+    if edited is not None and d.get("_edited_at", 0) > served:
         return (f"the {type(module).__name__} was edited ({edited}) while a forward call was waiting for "
                 "its backward")
     shown = d.get("_shown")
-    if type(shown) is Dropped and not d["_stack"]:
+    if type(shown) is Dropped and not d["_stack"] and shown.generation > served:
         name = type(module).__name__
         return (f"an edit ({shown.edit}) of a container holding a {name} dropped the {name}'s waiting "
                 "forward calls (a module held by two containers loses both containers' calls)")
@@ -87,7 +94,7 @@ def restore_marks(saved: list[tuple[Any, str, Any]]) -> None:
             for name in d["_shown"]:  # (call_frames._hide)
                 d[name] = None
         d[key] = value
-        mark(m)
+        mark(m)  # (the mark keeps its generation: served where it was)
 
 
 def refuse_after_edit(module: Any, method: str) -> None:
@@ -100,9 +107,9 @@ def refuse_after_edit(module: Any, method: str) -> None:
         return
     stack = d["_stack"]
     called = [m for m, *_ in stack[-1].get("_calls", ())] if stack else []  # members removed since
-    edit = None
+    served, edit = d.get("_served_at", -1), None
     for top in itertools.chain((module,), called):
-        edit = next((e for m in top.modules() if (e := edit_of(m)) is not None), None)
+        edit = next((e for m in top.modules() if (e := edit_of(m, served)) is not None), None)
         if edit is not None:
             break
     if edit is None:
@@ -114,6 +121,7 @@ def refuse_after_edit(module: Any, method: str) -> None:
     from minitorch.call_frames import discard_all  # (call_frames imports this module)
 
     discard_all(module, keep_marks=True)
+    d["_served_at"] = _generation[0]
     raise RuntimeError(
         f"{type(module).__name__}.{method}: {edit}; the call this backward would consume ran a chain "
         "that no longer exists, so its waiting calls were dropped. Run forward again on the edited "

@@ -371,3 +371,42 @@ def test_a_probe_that_backpropagates_leaves_the_refusal_of_a_custom_parent(kerne
     with pytest.raises(RuntimeError, match=r"edited \(Sequential\[1\] = \.\.\.\)"):
         model.backward(DY)
     assert _no_grad_written(model)
+
+
+class _Switch(mt.Module):
+    """A parent calling one of its heads (chosen by ``use``): the other is not called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads = mt.ModuleDict({"a": mt.Sequential(mt.Linear(3, 3), mt.ReLU()), "b": mt.Linear(3, 3)})
+        self.use = "a"
+
+    def forward(self, x):
+        return self.heads[self.use](x)
+
+
+@pytest.mark.parametrize("edit", ["inner", "shared"])
+def test_a_marked_module_the_parent_no_longer_calls_refuses_once_not_forever(edit):
+    """After the refusal every call below the parent is dropped, so the marks it found are served:
+    forward and backward then run, though the marked head is not called again (nothing clears
+    its mark) — where a parent looking at every mark would refuse every backward from then on."""
+    model = _Switch()
+    other = mt.Sequential(model.heads["a"][0], mt.Tanh())
+    other(X)
+    model(X)
+    if edit == "inner":
+        model.heads["a"][1] = mt.Tanh()
+    else:
+        other[1] = mt.Sigmoid()
+    model.use = "b"
+    with pytest.raises(RuntimeError, match=r"Sequential\[1\] = \.\.\."):
+        model.backward(DY)  # the call through head "a" is still the one waiting
+    for _ in range(2):
+        model(X)
+        model.backward(DY)
+    assert model.heads["b"].W.grad is not None
+    model.use = "a"  # a new edit of the same head still refuses
+    model(X)
+    model.heads["a"][1] = mt.ReLU()
+    with pytest.raises(RuntimeError, match=r"Sequential\[1\] = \.\.\."):
+        model.backward(DY)

@@ -91,7 +91,7 @@ class Sequential(Module):
     def _drop_waiting_calls(self, incoming: list[Module], who: str) -> None:
         if editing.drop_waiting_calls(self, incoming, who):
             self.__dict__["_edited"] = who  # the next backward says why it refuses
-            edit_marks.mark(self)
+            self.__dict__["_edited_at"] = edit_marks.mark(self)
 
     def _refuse_after_edit(self, method: str) -> None:
         """RuntimeError if this Sequential, one inside it or a module it holds lost a waiting call
