@@ -121,7 +121,8 @@ def refuse_after_edit(module: Any, method: str) -> None:
     from minitorch.call_frames import discard_all  # (call_frames imports this module)
 
     discard_all(module, keep_marks=True)
-    d["_served_at"] = _generation[0]
+    for m in module.modules():  # served for every parent below too: their calls were dropped alike
+        m.__dict__["_served_at"] = _generation[0]
     raise RuntimeError(
         f"{type(module).__name__}.{method}: {edit}; the call this backward would consume ran a chain "
         "that no longer exists, so its waiting calls were dropped. Run forward again on the edited "

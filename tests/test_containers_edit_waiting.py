@@ -385,28 +385,31 @@ class _Switch(mt.Module):
         return self.heads[self.use](x)
 
 
+@pytest.mark.parametrize("nested", [False, True])
 @pytest.mark.parametrize("edit", ["inner", "shared"])
-def test_a_marked_module_the_parent_no_longer_calls_refuses_once_not_forever(edit):
-    """After the refusal every call below the parent is dropped, so the marks it found are served:
-    forward and backward then run, though the marked head is not called again (nothing clears
-    its mark) — where a parent looking at every mark would refuse every backward from then on."""
-    model = _Switch()
-    other = mt.Sequential(model.heads["a"][0], mt.Tanh())
+def test_a_marked_module_the_parent_no_longer_calls_refuses_once_not_forever(edit, nested):
+    """After the refusal every call below the parent is dropped, so the marks it found are served
+    (for the parents below it too): forward and backward then run, though the marked head is not
+    called again (nothing clears its mark), where a parent looking at every mark would refuse
+    every backward from then on."""
+    switch = _Switch()
+    model = mt.Sequential(switch, mt.Linear(3, 3)) if nested else switch
+    other = mt.Sequential(switch.heads["a"][0], mt.Tanh())
     other(X)
     model(X)
     if edit == "inner":
-        model.heads["a"][1] = mt.Tanh()
+        switch.heads["a"][1] = mt.Tanh()
     else:
         other[1] = mt.Sigmoid()
-    model.use = "b"
+    switch.use = "b"
     with pytest.raises(RuntimeError, match=r"Sequential\[1\] = \.\.\."):
         model.backward(DY)  # the call through head "a" is still the one waiting
     for _ in range(2):
         model(X)
         model.backward(DY)
-    assert model.heads["b"].W.grad is not None
-    model.use = "a"  # a new edit of the same head still refuses
+    assert switch.heads["b"].W.grad is not None
+    switch.use = "a"  # a new edit of the same head still refuses
     model(X)
-    model.heads["a"][1] = mt.ReLU()
+    switch.heads["a"][1] = mt.ReLU()
     with pytest.raises(RuntimeError, match=r"Sequential\[1\] = \.\.\."):
         model.backward(DY)
