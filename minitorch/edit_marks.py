@@ -64,11 +64,20 @@ def mark_dropped(module: Any, edit: str) -> None:
 def edit_of(module: Any, served: int = -1) -> str | None:
     """Why a backward of (or through) ``module`` must refuse now, or None: an edit is pending,
     marked after generation ``served``."""
+    return _edited(module, served) or _dropped(module, served)
+
+
+def _edited(module: Any, served: int) -> str | None:
     d = module.__dict__
     edited = d.get("_edited")  # a Sequential edited while a call waited
     if edited is not None and d.get("_edited_at", 0) > served:
         return (f"the {type(module).__name__} was edited ({edited}) while a forward call was waiting for "
                 "its backward")
+    return None
+
+
+def _dropped(module: Any, served: int) -> str | None:
+    d = module.__dict__
     shown = d.get("_shown")
     if type(shown) is Dropped and not d["_stack"] and shown.generation > served:
         name = type(module).__name__
@@ -103,25 +112,30 @@ def restore_marks(saved: list[tuple[Any, str, Any]]) -> None:
 
 
 def refuse_after_edit(module: Any, method: str) -> None:
-    """RuntimeError if a module under ``module`` (or one its newest recorded call called) is marked
-    by an edit, before anything runs: that call's chain lost calls, so no gradient of it may be
-    accumulated. ``module``'s own waiting calls are dropped (the marks stay until each marked
-    module's next forward, for the other containers holding it), so a new forward starts clean."""
+    """RuntimeError if a module under ``module`` (for a recording parent: one its waiting call
+    called, or under it) is marked by an edit, before anything runs: that call's chain lost calls,
+    so no gradient of it may be accumulated. ``module``'s own waiting calls are dropped (the marks
+    stay until each marked module's next forward, for the other containers holding it), so a new
+    forward starts clean."""
     d = module.__dict__
-    if d.get("_clean_at") == _generation[0]:
-        return
     stack = d["_stack"]
-    called = [m for m, *_ in stack[-1].get("_calls", ())] if stack else []  # members removed since
-    served, edit = d.get("_served_at", -1), None
-    for top in itertools.chain((module,), called):
-        edit = next((e for m in top.modules() if (e := edit_of(m, served)) is not None), None)
-        if edit is not None:
-            break
+    frame = stack[-1] if stack and "_calls" in stack[-1] else None
+    clean = d.get("_clean_at")
+    if clean is not None and clean[0] == _generation[0] and clean[1] is frame:
+        return
+    if frame is not None:  # a recording parent: what the waiting call called (members removed
+        # since included; a member it left uncalled, an unused head, cannot concern it)
+        below = list(itertools.chain((module,), *(m.modules() for m, *_ in frame["_calls"])))
+    else:
+        below = list(module.modules())
+    served = d.get("_served_at", -1)
+    edit = (next((e for m in below if (e := _edited(m, served)) is not None), None)  # the edit itself
+            or next((e for m in below if (e := _dropped(m, served)) is not None), None))
     if edit is None:
         for m in list(marked):  # forgotten marks (a new forward since) no longer open the gate
             if edit_of(m) is None:
                 marked.discard(m)
-        d["_clean_at"] = _generation[0]
+        d["_clean_at"] = (_generation[0], frame)  # (for this waiting call only, if it recorded one)
         return
     from minitorch.call_frames import discard_all  # (call_frames imports this module)
 

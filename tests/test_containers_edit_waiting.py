@@ -413,3 +413,25 @@ def test_a_marked_module_the_parent_no_longer_calls_refuses_once_not_forever(edi
     switch.heads["a"][1] = mt.ReLU()
     with pytest.raises(RuntimeError, match=r"Sequential\[1\] = \.\.\."):
         model.backward(DY)
+
+
+@pytest.mark.parametrize("edit", ["inner", "shared"])
+def test_a_recording_parent_refuses_only_the_waiting_call_that_used_the_marked_module(edit):
+    """A custom parent records what each call called: the call through head "b" after the edit
+    backpropagates (it used nothing the edit touched); the older call through head "a", waiting
+    below it, then refuses, before head "a"'s chain adds anything."""
+    switch = _Switch()
+    other = mt.Sequential(switch.heads["a"][0], mt.Tanh())
+    other(X)
+    switch(X)  # through head "a"
+    if edit == "inner":
+        switch.heads["a"][1] = mt.Tanh()
+    else:
+        other[1] = mt.Sigmoid()
+    switch.use = "b"
+    switch(X)
+    switch.backward(DY)
+    assert switch.heads["b"].W.grad is not None
+    with pytest.raises(RuntimeError, match=r"Sequential\[1\] = \.\.\."):
+        switch.backward(DY)
+    assert switch.heads["a"][0].W.grad is None
