@@ -119,13 +119,13 @@ def refuse_after_edit(module: Any, method: str) -> None:
     forward starts clean."""
     d = module.__dict__
     stack = d["_stack"]
-    frame = stack[-1] if stack and "_calls" in stack[-1] else None
-    clean = d.get("_clean_at")
-    if clean is not None and clean[0] == _generation[0] and clean[1] is frame:
+    called = [m for m, *_ in stack[-1]["_calls"]] if stack and "_calls" in stack[-1] else None
+    key = (_generation[0], None if called is None else tuple(map(id, called)))
+    if d.get("_clean_at") == key:  # (a recording parent: clean for the same children called)
         return
-    if frame is not None:  # a recording parent: what the waiting call called (members removed
+    if called is not None:  # a recording parent: what the waiting call called (members removed
         # since included; a member it left uncalled, an unused head, cannot concern it)
-        below = list(itertools.chain((module,), *(m.modules() for m, *_ in frame["_calls"])))
+        below = list(itertools.chain((module,), *(m.modules() for m in called)))
     else:
         below = list(module.modules())
     served = d.get("_served_at", -1)
@@ -135,7 +135,7 @@ def refuse_after_edit(module: Any, method: str) -> None:
         for m in list(marked):  # forgotten marks (a new forward since) no longer open the gate
             if edit_of(m) is None:
                 marked.discard(m)
-        d["_clean_at"] = (_generation[0], frame)  # (for this waiting call only, if it recorded one)
+        d["_clean_at"] = key
         return
     from minitorch.call_frames import discard_all  # (call_frames imports this module)
 
