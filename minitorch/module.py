@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minitorch import call_frames
+from minitorch import call_frames, edit_marks
 from minitorch.checks import check_dict
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
@@ -149,8 +149,11 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner."""
+        """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner, and the
+        copy of a module an edit marked (see ``call_frames``) is marked too, so it refuses alike."""
         self.__dict__.update({"_frame": None, "_stack": [], "_shown": None, "_busy": False, **state})
+        if state.get("_edited") is not None or type(state.get("_shown")) is edit_marks.Dropped:
+            edit_marks.mark(self)
         for param in state.get("_parameters", {}).values():
             _register_owner(param, self)
 
