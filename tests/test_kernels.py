@@ -437,6 +437,15 @@ CHAINS = {
     "shared": lambda: (lambda lin: mt.Sequential(lin, mt.ReLU(), lin))(mt.Linear(4, 4)),
     "other-layer": lambda: mt.Sequential(mt.Linear(4, 5), mt.Tanh(), mt.Linear(5, 2)),
     "big-weight": lambda: mt.Sequential(mt.Linear(4, 4200), mt.ReLU(), mt.Linear(4200, 2)),
+    # children of two dtypes (each casts at its door; each child's backward casts dy to its own
+    # dtype, so a float32 child after a float64 one gets a float32 dy, not the float64 product)
+    "mixed-dtype": lambda: mt.Sequential(mt.Linear(4, 6).to(np.float32), mt.ReLU(),
+                                         mt.Linear(6, 3).to(np.float64)),
+    "mixed-big": lambda: mt.Sequential(mt.Linear(4, 4200).to(np.float64), mt.Linear(4200, 5).to(np.float32),
+                                       mt.ReLU(), mt.Linear(5, 2).to(np.float64)),
+    # one Parameter in two layers (weight tying): its gradient is the sum of both layers' terms
+    "tied": lambda: (lambda a, b: (setattr(b, "W", a.W), mt.Sequential(a, mt.ReLU(), b))[1])(
+        mt.Linear(4, 4), mt.Linear(4, 4)),
 }
 
 
@@ -558,6 +567,163 @@ def test_sequential_chain_kernel_runs_a_patched_method(monkeypatch):
         model(np.ones((2, 4), np.float32))
         model.backward_params(np.ones((2, 3), np.float32))
     assert calls == [1]
+
+
+def _chain_outcome(make, x, dy, mode, meddle=None, errstate=None):
+    """Forward, ``meddle(model)``, then ``model.backward(dy)`` (under ``errstate``) with the chain
+    kernel taken ("fused"), declining ("declined": each child's own backward, kernels on) or with
+    kernels off ("off"): the result or the error, every parameter's gradient, each child's waiting
+    calls, and the result of running backward again with a finite dy (a retry after an error)."""
+    from minitorch.kernels import containers as fast_containers
+
+    declined = lambda *a, **k: NotImplemented  # noqa: E731
+    saved = fast_containers.sequential_backward
+    if mode == "declined":
+        fast_containers.sequential_backward = declined
+    try:
+        with kernels(mode != "off"):
+            mt.manual_seed(0)
+            model = make()
+            model(x)
+            if meddle is not None:
+                meddle(model)
+            with np.errstate(**(errstate or {})):
+                try:
+                    out = [model.backward(dy)]
+                except (ValueError, FloatingPointError) as error:
+                    out = [type(error).__name__, str(error)]
+            grads = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
+            waiting = [len(m.__dict__["_stack"]) for m in model]
+            try:
+                retry = [model.backward(np.nan_to_num(dy, posinf=1.0, neginf=-1.0))]
+            except (ValueError, RuntimeError) as error:
+                retry = [type(error).__name__, str(error)]
+            waiting_after = [len(m.__dict__["_stack"]) for m in model]
+    finally:
+        fast_containers.sequential_backward = saved
+    return out, grads, waiting, retry, waiting_after
+
+
+def _same_chain_outcomes(make, x, dy, **how):
+    fused = _chain_outcome(make, x, dy, "fused", **how)
+    for mode in ("declined", "off"):
+        other = _chain_outcome(make, x, dy, mode, **how)
+        for name, a, b in zip(("outcome", "grads", "waiting", "retry", "waiting after the retry"),
+                              fused, other, strict=True):
+            assert len(a) == len(b), f"{mode}: {name}: {a} vs {b}"
+            for u, v in zip(a, b, strict=True):
+                if isinstance(u, np.ndarray) or isinstance(v, np.ndarray):
+                    assert_bitwise(u, v, f"{mode}: {name}")
+                else:
+                    assert u == v, f"{mode}: {name}: {a} vs {b}"
+
+
+def _chain_data(chain, rng):
+    mt.manual_seed(0)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    return x, rng.standard_normal(CHAINS[chain]()(x).shape)
+
+
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_sequential_chain_kernel_meets_a_floating_point_raise_as_the_children_do(chain):
+    """An inf in dy under ``np.errstate(all="raise")``: the child whose arithmetic meets it raises
+    FloatingPointError and its call is left waiting (its frame put back, as its backward wrapper
+    puts it back), the children after it consumed; a retry finds what the children leave. The
+    kernel left that child's call consumed (a retry then raised "called before forward")."""
+    x, dy = _chain_data(chain, np.random.default_rng(11))
+    dy[0, 0] = np.inf
+    _same_chain_outcomes(CHAINS[chain], x, dy, errstate={"all": "raise"})
+
+
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_sequential_chain_kernel_meets_a_child_called_between_forward_and_backward(chain):
+    """One child called again on one row between the chain's forward and its backward (a probe):
+    that child's newest call is then the probe's, of another shape, and its backward refuses the
+    chain's dy (ValueError naming it), the children after it consumed. The kernel broadcast a
+    ReLU's one-row mask over the batch and returned a dx (a silent wrong answer), or met a
+    Linear's one-row input in a matmul error with that child's call consumed."""
+    x, dy = _chain_data(chain, np.random.default_rng(12))
+    mt.manual_seed(0)
+    widths, h = [], x
+    for m in CHAINS[chain]():
+        widths.append(h.shape[1])
+        h = m(h)
+    for j, width in enumerate(widths):
+        def probe(model, j=j, width=width):
+            model[j](np.ones((1, width), np.float32))
+        _same_chain_outcomes(CHAINS[chain], x, dy, meddle=probe)
+
+
+def test_sequential_chain_kernel_interrupted_at_any_line_leaves_what_the_children_leave():
+    """A KeyboardInterrupt (Ctrl-C) at each line the chain kernel's backward runs, in turn (but the
+    lines that put a frame back, which the backward wrapper's own handler matches): what is left is
+    what an interrupted child-by-child backward can leave. The children after some child k are
+    consumed with their gradients whole; k and the children before it still wait (k's frame put
+    back, as its wrapper puts it back), those before k untouched. The kernel popped k's frame
+    before its arithmetic and never put it back."""
+    import inspect
+
+    from minitorch.kernels import containers as fast_containers
+
+    rng = np.random.default_rng(0)
+    x, dy = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((6, 3)).astype(np.float32)
+    kept = rng.standard_normal((8, 8)).astype(np.float32)
+
+    def setup():
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 8), mt.ReLU(), mt.Linear(8, 3))
+        model[2].W.grad = kept.copy()  # a gradient kept from before: added to
+        model(x)
+        return model
+
+    with kernels(True):
+        model = setup()
+        before = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
+        model.backward(dy)
+        after = [p.grad.copy() for p in model.parameters()]
+        code = [f.__code__ for f in (fast_containers.sequential_backward,
+                                     getattr(fast_containers, "_backward_child", None)) if f is not None]
+        source, start = inspect.getsourcelines(fast_containers.sequential_backward)
+        handler = {start + n for n, line in enumerate(source)
+                   if "except BaseException" in line or "stack.append" in line or "stack[-1] is not" in line
+                   or line.strip() == "raise"}
+        lines, interrupted = [0, 0], True  # (the line to interrupt at, the lines run)
+
+        def tracer(frame, event, arg):
+            if frame.f_code not in code:
+                return None
+            if event == "line" and frame.f_lineno not in handler:
+                lines[1] += 1
+                if lines[1] == lines[0]:
+                    raise KeyboardInterrupt
+            return tracer
+
+        while interrupted:
+            lines[:] = [lines[0] + 1, 0]
+            model = setup()
+            sys.settrace(tracer)
+            try:
+                model.backward(dy)
+                interrupted = False
+            except KeyboardInterrupt:
+                pass
+            finally:
+                sys.settrace(None)
+            waiting = [len(m.__dict__["_stack"]) for m in model]
+            k = max([i for i, w in enumerate(waiting) if w] or [-1])
+            assert waiting == [1] * (k + 1) + [0] * (len(waiting) - k - 1), f"line {lines[0]}: {waiting}"
+            for i, m in enumerate(model):
+                for p in m.parameters():
+                    j = next(n for n, q in enumerate(model.parameters()) if q is p)
+                    b, a = before[j], after[j]
+                    if i > k:  # consumed: whole
+                        assert_bitwise(p.grad, a, f"line {lines[0]}")
+                    elif i < k:  # untouched
+                        same = (p.grad is None) if b is None else np.array_equal(p.grad, b)
+                        assert same, f"line {lines[0]}"
+                    elif p.grad is not None and not (b is not None and np.array_equal(p.grad, b)):
+                        assert_bitwise(p.grad, a, f"line {lines[0]}")
+    assert lines[0] > 40  # (every line of the kernel, the last run not interrupted)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
