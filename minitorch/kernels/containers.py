@@ -169,6 +169,16 @@ def sequential_backward(
     frames = _waiting_frames(children) if children and _own_backwards() else None
     if frames is None:
         return NotImplemented
+    first = 0
+    while first < len(children) and type(children[first]) is not Linear:
+        first += 1
+    stop = first if params_only else 0
+    if stop == len(children):  # backward_params of a chain without parameters: no child runs,
+        if incoming is not None:  # dy is not even read (no cast, no check), as in the plain loop
+            incoming[:] = [None] * len(children)
+        for i in range(stop):
+            _pop(children[i].__dict__, frames[i])
+        return None
     last, frame = children[-1], frames[-1]
     if type(last) is Linear:
         x = frame["_x"]
@@ -183,22 +193,17 @@ def sequential_backward(
         return NotImplemented  # the plain path raises the child's own error
     if given_shape != shape:
         return NotImplemented  # the plain path raises the child's own error, its call left waiting
-    dy = np.asarray(dy, dtype=dtype)
-    first = 0
-    while first < len(children) and type(children[first]) is not Linear:
-        first += 1
-    stop = first if params_only else 0
     if incoming is not None:
         incoming[:] = [None] * len(children)
-        if stop < len(children):
-            incoming[-1] = given
+        incoming[-1] = given
+    cast_to = dtype  # the last child casts the dy given (its frame taken first, as its wrapper takes it)
     for i in range(len(children) - 1, stop - 1, -1):
         if incoming is not None and i < len(children) - 1:
             incoming[i] = dy
         stack = children[i].__dict__["_stack"]
         try:
-            dy = _backward_child(children[i], frames[i], dy, i > stop or not params_only,
-                                 given if i == len(children) - 1 and dy is not given else None)
+            dy = _backward_child(children[i], frames[i], dy, i > stop or not params_only, cast_to)
+            cast_to = None
         except BaseException:  # its frame back, as the backward wrapper puts it back
             if not stack or stack[-1] is not frames[i]:
                 stack.append(frames[i])
@@ -208,26 +213,24 @@ def sequential_backward(
     return None if params_only else dy
 
 
-def _backward_child(m: Any, frame: dict[str, Any], dy: np.ndarray, needs_dx: bool, uncast: Any) -> Any:
+def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, cast_to: Any) -> Any:
     """One child's backward in ``sequential_backward``: its frame consumed, its gradients
-    accumulated, its dx returned (``needs_dx``). ``uncast``: the dy as given, when ``dy`` is its
-    cast (the last child): a Linear's dx casts it again, as its ``backward_input`` does."""
+    accumulated, its dx returned (``needs_dx``). ``cast_to`` (the last child): the dtype its checks
+    cast ``given`` to; a Linear casts it again for dx, as its ``backward_input`` does."""
     d = m.__dict__
     d["_stack"].pop()  # the frame is consumed as the backward wrapper consumes it
     shown = d["_shown"]
     if shown is not None and shown is not frame:
         _hide(d, shown)
     d["_shown"] = None
-    if type(m) is not Linear:
-        d["_mask"] = None
-        if len(frame) != 1:
-            _hide(d, frame)
-        return dy * frame["_mask"]
-    d["_x"] = None
-    W, b = d["W"], d["b"]
-    x = frame["_x"]
+    d["_mask" if type(m) is not Linear else "_x"] = None
     if len(frame) != 1:
         _hide(d, frame)
+    dy = given if cast_to is None else np.asarray(given, dtype=cast_to)  # (the cache hidden first)
+    if type(m) is not Linear:
+        return dy * frame["_mask"]
+    W, b = d["W"], d["b"]
+    x = frame["_x"]
     if W.grad is not None or type(W) is not Parameter:
         W.accumulate_matmul(x.T, dy)
     else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free
@@ -249,8 +252,8 @@ def _backward_child(m: Any, frame: dict[str, Any], dy: np.ndarray, needs_dx: boo
                 b.accumulate_grad(db)
     if not needs_dx:
         return None
-    if uncast is not None:
-        dy = np.asarray(uncast, dtype=W.data.dtype)
+    if dy is not given:
+        dy = np.asarray(given, dtype=cast_to)
     return dy @ W.data.T
 
 
