@@ -50,7 +50,8 @@ def scenarios(draw):
         "rows": draw(st.sampled_from([1, 5])),
         "forwards": draw(st.sampled_from([1, 1, 2])),
         "meddle": draw(st.sampled_from(["none", "none", "probe", "kept", "zeros", "held", "retype",
-                                        "freeze-now", "eval", "replace-relu"])),
+                                        "freeze-now", "eval", "replace-relu", "append", "delete",
+                                        "same-child", "patch-forward", "replace-weight", "second-model"])),
         "probe_at": draw(st.integers(0, 10)),
         "dy_dtype": draw(st.sampled_from(["float32", "float64", "int32", "list"])),
         "dy_layout": draw(st.sampled_from(["c", "fortran", "reversed", "readonly"])),
@@ -195,6 +196,24 @@ def _meddle(spec, model, rng):
         params[0].requires_grad_(False)
     elif how == "eval":
         model.eval()
+    elif how == "append":
+        _call(model.append, mt.ReLU())
+    elif how == "delete" and len(children) > 1:
+        _call(model.__delitem__, -1)
+    elif how == "same-child":
+        _call(model.__setitem__, 0, children[0])
+    elif how == "patch-forward":  # a probe on one instance's forward, added after its call
+        m = children[spec["probe_at"] % len(children)]
+        m.forward = lambda x, m=m, f=m.forward: f(x)
+    elif how == "replace-weight":
+        for m in children:
+            if isinstance(m, mt.Linear):
+                m.W = mt.Parameter(rng.standard_normal(m.W.shape).astype(m.W.dtype))
+                break
+    elif how == "second-model":  # the same children in a second Sequential, called in between
+        other = mt.Sequential(*children)
+        width = children[0].in_features if isinstance(children[0], mt.Linear) else 4
+        _call(other, np.ones((2, width), np.float32))
     elif how == "replace-relu":
         for name, m in model.named_children():
             if isinstance(m, mt.ReLU):
