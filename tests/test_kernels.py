@@ -101,6 +101,130 @@ def test_module_fast_equals_plain_bitwise(factory, shape, dtype):
             assert_bitwise(a, b)
 
 
+# ------------------------------------ every module: what a backward that fails leaves, kernels on and off
+def _failing_backward_run(factory, x, dy, enabled, meddle=None):
+    """Forward, ``meddle(module)``, then backward under ``np.errstate(all="raise")``: the error's
+    type (or the dx), every Parameter's gradient, and each module's waiting calls and shown frame."""
+    with kernels(enabled):
+        mt.manual_seed(0)
+        module = factory()
+        module(x)
+        if meddle is not None:
+            meddle(module)
+        with np.errstate(all="raise"):
+            try:
+                out = [module.backward(dy)]
+            except (FloatingPointError, ValueError) as error:
+                out = [type(error).__name__, str(error) if meddle is not None else ""]
+        grads = [None if p.grad is None else p.grad for p in module.parameters()]
+        frames = [(len(m.__dict__["_stack"]), m.__dict__["_shown"] is None) for m in module.modules()]
+    return out, grads, frames
+
+
+def _assert_same_failure(fast, plain, rounds):
+    (out_f, grads_f, frames_f), (out_p, grads_p, frames_p) = fast, plain
+    assert frames_f == frames_p, "waiting calls"
+    assert len(out_f) == len(out_p) and [type(a) for a in out_f] == [type(b) for b in out_p]
+    for a, b in zip(out_f + grads_f, out_p + grads_p, strict=True):
+        assert (a is None) == (b is None)
+        if isinstance(a, np.ndarray) and rounds:
+            assert a.dtype == b.dtype
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        elif isinstance(a, np.ndarray):
+            assert_bitwise(a, b)
+        else:
+            assert a == b
+
+
+# (the layers that sum in other products, REORDERS_SUMS, are left out: a BLAS product can set the
+# invalid flag inside it, e.g. inf * 0 in its packing, so which product raises, if any, is the BLAS's)
+SAME_PRODUCTS = [c for c in MODULE_CASES
+                 if not REORDERS_SUMS.intersection(type(m).__name__ for m in c[1]().modules())]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("factory, shape", [c[1:] for c in SAME_PRODUCTS], ids=[c[0] for c in SAME_PRODUCTS])
+def test_module_backward_meeting_an_inf_under_errstate_raise_leaves_what_the_plain_one_leaves(
+        factory, shape, dtype):
+    """An inf in dy under ``np.errstate(all="raise")``: kernels on and off, the same outcome (a
+    FloatingPointError or the same dx), the same gradients accumulated before it, and the same
+    calls left waiting in every module (a layer's wrapper puts its frame back when its backward
+    raises). The Linear/ReLU chain kernel consumed the failing child's call."""
+    rng = np.random.default_rng(0)
+    with default_dtype(dtype):
+        x = rng.standard_normal(shape).astype(dtype)
+        mt.manual_seed(0)
+        dy = rng.standard_normal(factory()(x).shape).astype(dtype)
+        dy.reshape(-1)[0] = np.inf
+        fast, plain = (_failing_backward_run(factory, x, dy, enabled) for enabled in (True, False))
+    _assert_same_failure(fast, plain, False)
+
+
+CONTAINER_CASES = [c for c in MODULE_CASES if type(c[1]()) is mt.Sequential]
+
+
+def _children_inputs(factory, x):
+    mt.manual_seed(0)
+    inputs, h = [], x
+    with mt.no_grad():
+        for m in factory():
+            inputs.append(h)
+            h = m(h)
+    return inputs
+
+
+@pytest.mark.parametrize("factory, shape", [c[1:] for c in CONTAINER_CASES],
+                         ids=[c[0] for c in CONTAINER_CASES])
+def test_container_with_a_child_called_again_before_its_backward_kernels_on_and_off(factory, shape):
+    """Each child of a Sequential called once more, on two rows of its input, between the
+    Sequential's forward and its backward (a probe): kernels on and off, the same error (that
+    child's backward refuses the chain's dy) or the same dx, gradients and waiting calls. The
+    Linear/ReLU chain kernel broadcast a ReLU's one-row mask over the batch (a silent answer)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    mt.manual_seed(0)
+    dy = rng.standard_normal(factory()(x).shape).astype(np.float32)
+    for j, h in enumerate(_children_inputs(factory, x)):
+        def probe(module, j=j, h=h):
+            with np.errstate(all="ignore"):
+                list(module)[j](h[:2])
+        fast, plain = (_failing_backward_run(factory, x, dy, enabled, probe) for enabled in (True, False))
+        _assert_same_failure(fast, plain, bool(REORDERS_SUMS.intersection(
+            type(m).__name__ for m in factory().modules())))
+
+
+MIXED_CHILDREN = [(f"{cid}-{i}", factory, shape, i) for cid, factory, shape in CONTAINER_CASES
+                  for i, child in enumerate(factory()) if child.parameters()]
+
+
+@pytest.mark.parametrize("factory, shape, index", [c[1:] for c in MIXED_CHILDREN],
+                         ids=[c[0] for c in MIXED_CHILDREN])
+def test_container_with_one_child_in_float64_fast_equals_plain_bitwise(factory, shape, index):
+    """A Sequential whose child ``index`` is cast to float64 (each child casts at its door, and its
+    backward casts dy to its dtype): kernels on and off, the same output, dx and gradients, dtypes
+    and bytes. The Linear/ReLU chain kernel passed the float64 dy on uncast (a float64 dx and
+    float32 gradients rounded once instead of twice)."""
+    def run(enabled):
+        with kernels(enabled):
+            mt.manual_seed(0)
+            module = factory()
+            list(module)[index].to(np.float64)
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal(shape).astype(np.float32)
+            y = module(x)
+            dx = module.backward(rng.standard_normal(y.shape).astype(y.dtype))
+            return [y, dx, *(p.grad for p in module.parameters())]
+
+    fast, plain = run(True), run(False)
+    rounds = REORDERS_SUMS.intersection(type(m).__name__ for m in factory().modules())
+    for a, b in zip(fast, plain, strict=True):
+        assert a.dtype == b.dtype
+        if rounds:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        else:
+            assert_bitwise(a, b)
+
+
 def _leaves(value):
     if isinstance(value, (tuple, list)):
         return [a for v in value for a in _leaves(v)]
