@@ -274,12 +274,13 @@ def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
         frame = stack[-1]
         if kind is Linear:
             W, b, x = d["W"], d["b"], frame.get("_x")
-            if not W.requires_grad or x is None or x.ndim != 2 or (b is not None and not b.requires_grad):
+            if not W.requires_grad or x is None or (b is not None and not b.requires_grad):
                 return None
             w = W.data
-            if w.ndim != 2 or w.shape[0] != x.shape[1]:
-                return None  # (a weight replaced since: dx would not have the input's shape)
-            kind_dtype, in_shape, out_shape = w.dtype, x.shape, (x.shape[0], m.out_features)
+            in_shape, w_shape = x.shape, w.shape
+            if len(in_shape) != 2 or len(w_shape) != 2 or w_shape[0] != in_shape[1]:
+                return None  # (3-D; or a weight replaced since: dx would not have the input's shape)
+            kind_dtype, out_shape = w.dtype, (in_shape[0], m.out_features)
         elif kind is not ReLU or frame.get("_mask") is None:
             return None
         else:
