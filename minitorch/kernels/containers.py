@@ -203,11 +203,11 @@ def sequential_backward(
         stack = children[i].__dict__["_stack"]
         try:
             dy = _backward_child(children[i], frames[i], dy, i > stop or not params_only, cast_to)
-            cast_to = None
         except BaseException:  # its frame back, as the backward wrapper puts it back
             if not stack or stack[-1] is not frames[i]:
                 stack.append(frames[i])
             raise
+        cast_to = None
     for i in range(stop):  # params_only: the chain below the first Linear needs no dx
         _pop(children[i].__dict__, frames[i])
     return None if params_only else dy
