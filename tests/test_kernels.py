@@ -160,6 +160,37 @@ def test_module_backward_meeting_an_inf_under_errstate_raise_leaves_what_the_pla
     _assert_same_failure(fast, plain, False)
 
 
+@pytest.mark.parametrize("factory, shape", [c[1:] for c in SAME_PRODUCTS], ids=[c[0] for c in SAME_PRODUCTS])
+def test_module_backward_warns_for_a_float64_dy_past_float32_as_the_plain_one(factory, shape):
+    """A float64 dy with one value past float32's range given to a float32 module under
+    ``np.errstate(all="warn")``: kernels on and off, the same outcome and the same warnings, as
+    many and in order (each backward half that casts dy warns). The Linear/ReLU chain kernel cast
+    the dy once where a Linear's two halves cast it twice."""
+    def run(enabled):
+        with kernels(enabled):
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal(shape).astype(np.float32)
+            mt.manual_seed(0)
+            module = factory()
+            dy = rng.standard_normal(np.shape(module(x)))
+            dy.reshape(-1)[0] = 1e300
+            with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+                warnings.simplefilter("always")
+                try:
+                    out = [module.backward(dy)]
+                except ValueError as error:
+                    out = [str(error)]
+            return out, [str(w.message) for w in caught]
+
+    (out_f, warned_f), (out_p, warned_p) = run(True), run(False)
+    assert warned_f == warned_p
+    for a, b in zip(out_f, out_p, strict=True):
+        if isinstance(a, np.ndarray):
+            assert_bitwise(a, b)
+        else:
+            assert a == b
+
+
 SAME_PRODUCT_INPUTS = [c for c in INPUT_CASES
                        if not ROUNDS_DIFFERENTLY.intersection(type(m).__name__ for m in c[1]().modules())]
 
