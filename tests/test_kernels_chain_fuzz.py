@@ -49,8 +49,8 @@ def scenarios(draw):
         "x_layout": draw(st.sampled_from(["c", "fortran", "reversed", "strided"])),
         "rows": draw(st.sampled_from([1, 5])),
         "forwards": draw(st.sampled_from([1, 1, 2])),
-        "meddle": draw(st.sampled_from(["none", "none", "probe", "kept", "zeros", "held", "retype",
-                                        "freeze-now", "eval", "replace-relu", "append", "delete",
+        "meddle": draw(st.sampled_from(["none", "none", "probe", "kept", "zeros", "held", "kept-readonly",
+                                        "retype", "freeze-now", "eval", "replace-relu", "append", "delete",
                                         "same-child", "patch-forward", "replace-weight", "second-model"])),
         "probe_at": draw(st.integers(0, 10)),
         "dy_dtype": draw(st.sampled_from(["float32", "float64", "int32", "list"])),
@@ -183,9 +183,10 @@ def _meddle(spec, model, rng):
         width = m.in_features if isinstance(m, mt.Linear) else (
             children[j - 1].out_features if j and isinstance(children[j - 1], mt.Linear) else 4)
         _call(m, np.ones((1, width), np.float32))
-    elif how in ("kept", "held"):
+    elif how in ("kept", "held", "kept-readonly"):
         for p in params:
             p.grad = rng.standard_normal(p.shape).astype(p.dtype)
+            p.grad.flags.writeable = how != "kept-readonly"  # (a += into it raises, kernel or not)
         if how == "held":
             spec["_held"] = [p.grad for p in params]
     elif how == "zeros":
