@@ -2492,7 +2492,7 @@ def test_sgd_update_kernel_declines_with_nothing_done(case, error, monkeypatch):
         wrap(mt.SGD, "step")
     elif case == "class-params-with-grad":
         with_grad = mt.SGD._params_with_grad
-        monkeypatch.setattr(mt.SGD, "_params_with_grad", staticmethod(lambda group: with_grad(group)))
+        monkeypatch.setattr(mt.SGD, "_params_with_grad", lambda self, group: with_grad(self, group))
     elif case == "parameter-zero_grad":
         wrap(mt.Parameter, "zero_grad")
     elif case == "kernel-sgd":
