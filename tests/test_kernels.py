@@ -1103,7 +1103,8 @@ def test_fit_step_kernel_takes_the_iris_step():
                                   "label_smoothing", "weight", "second-group", "state", "in-features",
                                   "reshaped-in-place", "weight-reshaped-in-place", "retyped-child",
                                   "replaced-bias-data", "large-batch", "out-features", "interrupted-forward",
-                                  "lr-none", "momentum-none", "nesterov-missing", "patched-optimizer-helper"])
+                                  "lr-none", "momentum-none", "nesterov-missing", "patched-optimizer-helper",
+                                  "retyped-in-place", "replaced-dict", "patched-waiting-check"])
 def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
     """Anything outside the kernel's case: it declines with nothing done (no frame left, no
     gradient, no Parameter moved); the five calls then run as without the kernel."""
@@ -1196,6 +1197,13 @@ def _decline(case, monkeypatch):
     elif case == "patched-optimizer-helper":  # a probe on a method SGD.step calls (the class's is watched)
         match_state_dtypes = opt._match_state_dtypes
         opt._match_state_dtypes = lambda: match_state_dtypes()
+    elif case == "retyped-in-place":  # a view's dtype set in place (float32 -> int32): no assignment
+        model[2].b.data.dtype = np.int32
+    elif case == "replaced-dict":  # the model's __dict__ replaced by one with a patched forward
+        model.__dict__ = {**model.__dict__, "forward": lambda v: mt.Sequential.forward(model, v)}
+    elif case == "patched-waiting-check":  # a probe on the instance: step() would call it
+        check = opt._check_no_waiting_forward
+        opt._check_no_waiting_forward = lambda: check()
     if case == "no_grad-parent":
         with mt.no_grad():
             assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
@@ -1205,8 +1213,54 @@ def _decline(case, monkeypatch):
         del view
     assert all(len(m.__dict__["_stack"]) == 0 for m in [*model.modules(), loss_fn])
     assert all(p.grad is None for p in model.parameters())
+    if case == "retyped-in-place":
+        model[2].b.data.dtype = np.float32
     for p, b in zip(model.parameters(), before, strict=True):
         np.testing.assert_array_equal(p.data.ravel(), b.ravel())  # ("reshaped-in-place" keeps the numbers)
+
+
+def test_fit_step_kernel_sees_a_number_changed_in_place_after_its_copy():
+    """The kernel copies the modules' dicts once it has checked them and, while they compare equal,
+    does not check them again: a Linear's ``in_features`` that could change in place (a 0-d array)
+    is outside its case, so a change made to it in place is never hidden by the copy."""
+    from minitorch.kernels import step as fast_step
+
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((5, 4)).astype(np.float32), rng.integers(0, 3, 5)
+        loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is not NotImplemented
+        model[2].in_features = np.array(8)  # equal to 8, and then the dict changes (a new key)
+        model[2].note = "changed"
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        model[2].in_features[...] = 5  # what the five calls read now: their Linear refuses x
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        with pytest.raises(ValueError):
+            model(x)
+
+
+def test_fit_step_kernel_with_a_second_owner_of_a_parameter_checks_it_at_every_step():
+    """A module outside the chain that owns one of its Parameters from the start (weight tying):
+    the kernel takes the steps while that module has no forward waiting, and declines (so that
+    ``step()`` raises) once it has one, with no new registration in between."""
+    from minitorch.kernels import step as fast_step
+
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+        spare = mt.Linear(4, 8)
+        spare.W = model[0].W
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((5, 4)).astype(np.float32), rng.integers(0, 3, 5)
+        loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        for _ in range(2):
+            assert fast_step.fit_step(model, loss_fn, opt, x, y) is not NotImplemented
+        spare(x)
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        with pytest.raises(RuntimeError, match="forward call"):
+            loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step()
 
 
 @pytest.mark.parametrize("bad, error, message", [(np.nan, ValueError, "finite"),
