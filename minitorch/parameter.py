@@ -6,12 +6,6 @@ from typing import Any
 
 import numpy as np
 
-# Bumped by every attribute assignment or deletion on any Parameter (``data``, ``grad`` or
-# ``requires_grad`` replaced, the class changed): while it stays, no Parameter's attributes
-# changed, so mt.fit's whole-step kernel (kernels/step.py) need not read its Parameters' again.
-# (An array changed in place, ``p.data[...] = v`` or ``p.data.shape = s``, is no assignment.)
-_edits = [0]
-
 
 class Parameter:
     """A trainable array ``data`` and its gradient ``grad``.
@@ -45,14 +39,6 @@ class Parameter:
         self.data = data
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        _edits[0] += 1
-        object.__setattr__(self, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        _edits[0] += 1
-        object.__delattr__(self, name)
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -49,10 +49,21 @@ forward again, so its warnings (overflow) come twice.
 What the case test finds out about the three objects' structure (the children, their Parameters
 and flat views, the optimizer's one group of exactly those, the flat group) is kept for the last
 model stepped (``_Setup``; dropped when that model is collected) and, at the next step, checked by
-identity instead of found again; everything that can change while those identities stay (frames,
-caches, instance and class patches, options, gradients, ``requires_grad``, shapes, dtypes,
-``in_features`` and ``out_features``, the reference counts of the gradient slots, x and y) is
-checked at every step.
+identity instead of found again. What can change while those identities stay is checked too, in
+three ways:
+- what lives in the modules' dicts (frames, caches, instance patches, ``_edited``, each Linear's
+  W, b, ``in_features`` and ``out_features``: the model's, the loss's, the children's and the
+  model's ``_modules``) is checked once, and the dicts copied (``_checked``); at each step after,
+  one comparison of the dicts with their copies (``_Setup.current``) stands for those checks
+  while they compare equal (values by ``==`` after identity: Modules and Parameters define no
+  ``==``, a waiting list is copied, the numbers checked are ints, which cannot change in place);
+- a forward waiting in another owner of a Parameter is looked for only after a registration
+  (``module._registrations``) or while such an owner exists;
+- the rest at every step: the three objects' classes and the children's, the class and module
+  patches, the optimizer's instance patches, state and settings, the loss's options, what each
+  Parameter holds (its class, ``data`` still its flat view, ``grad``, ``requires_grad``), each
+  data view's shape and dtype (both can be set in place), the reference counts of the gradient
+  slots (as one sum), x and y.
 Saves: per step about 40 Python calls (the modules' and wrappers' calls, each frame's pushes and
 pops, the optimizer's and loss's wrappers and checks, the gradient assignments) and one NumPy
 reduction (a short target list's range is read as Python ints); the NumPy arithmetic is the five
@@ -74,7 +85,6 @@ from minitorch.kernels import containers, flat
 from minitorch.kernels.inference_alone import zero_of
 from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_arithmetic, _ce_plan, _range_by_unsigned
 from minitorch.module import _registrations
-from minitorch.parameter import _edits as _parameter_edits
 
 # The classes of the case, each named by its own module at import (``register_step_class``: the
 # fast room imports no container, loss or optimizer); then, once the last is named, those classes
@@ -163,14 +173,14 @@ def _watch_layers() -> None:
 class _Setup:
     """What the case test found for one (model, loss_fn, optimizer), kept for the steps after:
     the children, each Linear's Parameters and their flat views, the optimizer's group and the flat
-    group. ``_still`` tells whether it still describes the three (by identity: the same children,
-    Parameters, group and flat group); what can change between steps without changing those
-    identities (frames, patched instance methods, options, gradients, shapes, reference counts,
-    the data and targets) is checked at every step all the same (``fit_step``)."""
+    group. ``still`` tells whether it still describes the three (by identity: the same children,
+    Parameters, group and flat group); ``current`` tells it too, and that the watched dicts are
+    as ``_checked`` last found them in the case (see the module docstring for what else is
+    checked, and when)."""
 
-    __slots__ = ("refs", "modules", "children", "dicts", "layers", "params", "group", "flat",
-                 "width", "dtype", "relu_bytes", "scale", "md", "ld", "watched", "seen", "registrations",
-                 "params_seen", "views_seen", "param_edits", "types", "zero", "classes", "targets", "plans")
+    __slots__ = ("refs", "modules", "children", "dicts", "layers", "params", "group", "flat", "width",
+                 "dtype", "relu_bytes", "scale", "md", "ld", "od", "watched", "seen", "registrations",
+                 "params_seen", "views_seen", "types", "zero", "classes", "targets", "plans")
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any, children: list[Any], params: list[Any],
                  group: dict[str, Any], flat_group: Any, x: np.ndarray) -> None:
@@ -196,29 +206,25 @@ class _Setup:
         self.relu_bytes = widest * self.dtype.itemsize  # per row of x: the widest ReLU input
         self.zero = zero_of(self.dtype)
         self.scale: dict[tuple[int, bool], np.ndarray] = {}  # (N, mean) -> dl = 1/N or 1, 0-d
-        self.md, self.ld = model.__dict__, loss_fn.__dict__
-        # the dicts the snapshot covers: the model's, the loss's, the model's children by name, each child's
-        self.watched = [self.md, self.ld, self.modules, *self.dicts]
-        self.seen: list[dict[str, Any]] | None = None  # their copies once checked (``snapshot``)
-        self.registrations = -1  # the owner registrations at the snapshot, if every owner is a child
-        # per Parameter (type, data, grad, requires_grad) and per data view (shape, dtype) as the
-        # case has them; the Parameters' are read again only after an assignment to one (param_edits)
+        self.md, self.ld, self.od = model.__dict__, loss_fn.__dict__, optimizer.__dict__
+        # the dicts _checked checks and copies: the model's, the loss's, the optimizer's, the children
+        # by name, each child's
+        self.watched = [self.md, self.ld, self.od, self.modules, *self.dicts]
+        self.seen: list[dict[str, Any]] | None = None  # their copies, as _checked found them in the case
+        self.registrations = -1  # the owner registrations last seen, if every owner is a child; else -1
+        # per Parameter (type, data, grad, requires_grad) and data view (shape, dtype) as the case has them
         self.params_seen = [(_classes[3], v, None, True) for v in flat_group.data]
         self.views_seen = [(v.shape, self.dtype) for v in flat_group.data]
-        self.param_edits = -1
         self.types = [type(m) for m in children]
         c = flat_group.data[-1].shape[-1]  # the last Linear's width (its W or b), the classes
         self.classes = frozenset(range(c))
         self.targets: dict[np.dtype, Any] = {}  # a target dtype the case takes -> its unsigned twin or None
         self.plans: dict[tuple[int, np.dtype], tuple[Any, ...]] = {}  # (N, target dtype) -> loss plan
 
-    def snapshot(self, optimizer: Any) -> None:
-        """Copy the watched dicts, as the checks of ``_checked`` found them (each waiting list a
-        list of its own, so that one filled since compares unequal), and note the owner
-        registrations if every module owning a Parameter is one of the children (then no forward
-        waits elsewhere while the registrations stay)."""
-        self.seen = [{k: (list(v) if type(v) is list else v) for k, v in d.items()} for d in self.watched]
-        self.note_owners(optimizer)
+    def copies(self) -> list[dict[str, Any]]:
+        """Copies of the watched dicts, each list in them a list of its own (so that a waiting list
+        filled since compares unequal)."""
+        return [{k: (list(v) if type(v) is list else v) for k, v in d.items()} for d in self.watched]
 
     def note_owners(self, optimizer: Any) -> None:
         """After ``optimizer._check_no_waiting_forward()``: the registrations it saw if every
@@ -229,7 +235,7 @@ class _Setup:
         self.registrations = registrations if mine else -1
 
     def current(self, model: Any, loss_fn: Any, optimizer: Any) -> bool:
-        """``still`` in its cheap form, once ``snapshot`` has copied the watched dicts: the same
+        """``still`` in its cheap form, and the watched dicts as ``_checked`` found them: the same
         three objects and optimizer group, the watched dicts still the model's and the loss's and
         equal to their copies (values compare by ``==`` after identity: Modules and Parameters by
         identity, a waiting list by its contents; a comparison that raises, as an array where None
@@ -237,12 +243,10 @@ class _Setup:
         m, lf, op = self.refs
         if m() is not model or lf() is not loss_fn or op() is not optimizer:
             return False
-        groups = optimizer.param_groups
-        if len(groups) != 1 or groups[0] is not self.group or self.group["params"] != self.params:
+        if (model.__dict__ is not self.md or loss_fn.__dict__ is not self.ld
+                or optimizer.__dict__ is not self.od or self.group["params"] != self.params):
             return False
-        if model.__dict__ is not self.md or loss_fn.__dict__ is not self.ld:
-            return False
-        try:
+        try:  # (the optimizer's one group is in the copy of its param_groups)
             return self.watched == self.seen
         except Exception:
             return False
@@ -253,7 +257,8 @@ class _Setup:
         if m() is not model or lf() is not loss_fn or op() is not optimizer:
             return False
         modules = self.modules
-        if model.__dict__ is not self.md or loss_fn.__dict__ is not self.ld:
+        if (model.__dict__ is not self.md or loss_fn.__dict__ is not self.ld
+                or optimizer.__dict__ is not self.od):
             return False
         if model.__dict__["_modules"] is not modules or list(modules.values()) != self.children:
             return False  # (Modules compare by identity)
@@ -291,13 +296,11 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         setup = _checked(model, loss_fn, optimizer, x)
         if setup is None:
             return NotImplemented
-    # every step: what the watched dicts do not hold (the snapshot covers the rest: see _checked)
+    # every step: what the watched dicts do not hold (their copies stand for the rest: _checked)
     group, params, views = setup.group, setup.params, setup.flat.data
-    if (x.shape[1] != setup.width or x.dtype != setup.dtype
-            or not _untouched()
-            or "step" in (od := optimizer.__dict__) or "zero_grad" in od or "_params_with_grad" in od
-            or "_match_state_dtypes" in od or "_check_no_waiting_forward" in od or optimizer.state
-            or loss_fn.reduction == "none" or loss_fn.weight is not None or loss_fn.label_smoothing
+    reduction = loss_fn.reduction
+    if (x.shape[1] != setup.width or x.dtype != setup.dtype or not _untouched() or optimizer.state
+            or reduction == "none" or loss_fn.weight is not None or loss_fn.label_smoothing
             or loss_fn.ignore_index >= 0 or len(x) * setup.relu_bytes >= containers.SMALL_WEIGHT_BYTES
             or list(map(type, setup.children)) != setup.types):
         return NotImplemented
@@ -305,14 +308,11 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         momentum, lr, _, weight_decay, _ = (float(group["momentum"]), float(group["lr"]),
                                             float(group["dampening"]), float(group["weight_decay"]),
                                             bool(group["nesterov"]))
-        if momentum or weight_decay or list(map(_shape_dtype, views)) != setup.views_seen:
-            return NotImplemented  # (a view's shape or dtype set in place: no Parameter assignment)
-        edits = _parameter_edits[0]
-        if edits != setup.param_edits:  # a Parameter's attribute assigned since this was last read
-            # each Parameter exactly a Parameter, its data still its flat view, trainable, without gradient
-            if list(map(_parameter_state, params)) != setup.params_seen:
-                return NotImplemented
-            setup.param_edits = edits
+        # each Parameter exactly a Parameter, its data still its flat view (whose shape and dtype,
+        # which can be set in place, are as found), trainable, without gradient
+        if (momentum or weight_decay or list(map(_parameter_state, params)) != setup.params_seen
+                or list(map(_shape_dtype, views)) != setup.views_seen):
+            return NotImplemented
     except Exception:
         return NotImplemented
     slots = flat.slots_if_free(setup.flat)
@@ -368,7 +368,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
     losses, dy = _ce_arithmetic(z, y, plan)  # (z is a fresh product: C-contiguous)
     total = np.add.reduce(losses, None)
-    mean = loss_fn.reduction == "mean"
+    mean = reduction == "mean"
     loss = total / n if mean else total
     if not math.isfinite(loss):
         return NotImplemented  # fit stops, or goes on, on the plain path
@@ -392,7 +392,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
             dy = dy * kept[i]
         i -= 1
     # the update: the SGD kernel's flat path, then the thread policy where it is not in force
-    flat.apply(setup.flat, lr)
+    flat._apply(setup.flat, lr)
     if not threads.one_thread_in_force():
         threads.apply_policy_for(params)
     return z, LossValue(loss)
@@ -418,21 +418,25 @@ def _target_type(yt: np.dtype, c: int) -> Any:
 
 def _checked(model: Any, loss_fn: Any, optimizer: Any, x: np.ndarray) -> _Setup | None:
     """The setup of the three (the one kept if it still describes them, else found again) once
-    what the watched dicts hold is in the case (no method patched on the instance, no frame
+    what the watched dicts hold is in the case (no method patched on an instance, no frame
     waiting or running, no cache set, no edit's refusal pending, each Linear's W, b,
-    ``in_features`` and ``out_features`` as found) and no forward waits in an owner of a
-    Parameter; then the dicts are copied (``_Setup.snapshot``): while they stay equal to the
-    copies, these checks hold without being made again. None outside the case."""
+    ``in_features`` and ``out_features`` as found, as ints; the optimizer's one group is in its
+    ``param_groups``, copied too) and no forward waits in an owner of a Parameter; its ``seen``
+    then holds the dicts' copies, taken before the checks of what they hold. None outside the
+    case."""
     setup = _last[0]
     if setup is None or not setup.still(model, loss_fn, optimizer):
         setup = _find_setup(model, loss_fn, optimizer, x)
         if setup is None:
             return None
         _last[0] = setup
-    md, ld = setup.md, setup.ld
+    seen = setup.copies()  # (before the checks: a change made while they run is not in the copies)
+    md, ld, od = setup.md, setup.ld, setup.od
     if ("forward" in md or "backward_params" in md or md.get("_edited") is not None
             or "forward" in ld or "backward" in ld or ld["_stack"] or ld["_shown"] is not None
-            or ld["_frame"] is not None or ld["_busy"]):
+            or ld["_frame"] is not None or ld["_busy"]
+            or "step" in od or "zero_grad" in od or "_params_with_grad" in od or "_match_state_dtypes" in od
+            or "_check_no_waiting_forward" in od):
         return None
     for is_linear, _, d, W, b, _, shape, in_features in setup.layers:
         if (d["_stack"] or d["_shown"] is not None or d["_frame"] is not None or d["_busy"]
@@ -445,11 +449,13 @@ def _checked(model: Any, loss_fn: Any, optimizer: Any, x: np.ndarray) -> _Setup 
                           or not isinstance(d["in_features"], _INTEGERS)
                           or not isinstance(d["out_features"], _INTEGERS)):
             return None
-    try:
+    try:  # (it notes the owners in the optimizer's dict when registrations changed: then the next
+        # step finds the dict changed and checks once more)
         optimizer._check_no_waiting_forward()  # another owner of a Parameter has a forward waiting
     except RuntimeError:
         return None
-    setup.snapshot(optimizer)
+    setup.note_owners(optimizer)
+    setup.seen = seen  # (a dict changed since the copies compares unequal at the next step)
     return setup
 
 
