@@ -180,7 +180,7 @@ class _Setup:
 
     __slots__ = ("refs", "modules", "children", "dicts", "layers", "params", "group", "flat", "width",
                  "dtype", "relu_bytes", "scale", "md", "ld", "od", "watched", "seen", "registrations",
-                 "params_seen", "views_seen", "types", "zero", "classes", "targets", "plans")
+                 "params_seen", "types", "zero", "classes", "targets", "plans")
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any, children: list[Any], params: list[Any],
                  group: dict[str, Any], flat_group: Any, x: np.ndarray) -> None:
@@ -212,9 +212,8 @@ class _Setup:
         self.watched = [self.md, self.ld, self.od, self.modules, *self.dicts]
         self.seen: list[dict[str, Any]] | None = None  # their copies, as _checked found them in the case
         self.registrations = -1  # the owner registrations last seen, if every owner is a child; else -1
-        # per Parameter (type, data, grad, requires_grad) and data view (shape, dtype) as the case has them
-        self.params_seen = [(_classes[3], v, None, True) for v in flat_group.data]
-        self.views_seen = [(v.shape, self.dtype) for v in flat_group.data]
+        # per Parameter: its class, data (its flat view), grad, requires_grad, data's shape and dtype
+        self.params_seen = [(_classes[3], v, None, True, v.shape, self.dtype) for v in flat_group.data]
         self.types = [type(m) for m in children]
         c = flat_group.data[-1].shape[-1]  # the last Linear's width (its W or b), the classes
         self.classes = frozenset(range(c))
@@ -308,10 +307,9 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         momentum, lr, _, weight_decay, _ = (float(group["momentum"]), float(group["lr"]),
                                             float(group["dampening"]), float(group["weight_decay"]),
                                             bool(group["nesterov"]))
-        # each Parameter exactly a Parameter, its data still its flat view (whose shape and dtype,
-        # which can be set in place, are as found), trainable, without gradient
-        if (momentum or weight_decay or list(map(_parameter_state, params)) != setup.params_seen
-                or list(map(_shape_dtype, views)) != setup.views_seen):
+        # each Parameter exactly a Parameter, its data still its flat view, trainable, without
+        # gradient, the view's shape and dtype (which can be set in place) as found
+        if momentum or weight_decay or list(map(_parameter_state, params)) != setup.params_seen:
             return NotImplemented
     except Exception:
         return NotImplemented
@@ -398,11 +396,9 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     return z, LossValue(loss)
 
 
-# what fit_step reads of each Parameter and each data view, as _Setup.params_seen and
-# _Setup.views_seen have them when the case holds
 _INTEGERS = (int, np.integer)
-_parameter_state = attrgetter("__class__", "data", "grad", "requires_grad")
-_shape_dtype = attrgetter("shape", "dtype")
+# what fit_step reads of each Parameter, as _Setup.params_seen has it when the case holds
+_parameter_state = attrgetter("__class__", "data", "grad", "requires_grad", "data.shape", "data.dtype")
 
 
 def _target_type(yt: np.dtype, c: int) -> Any:
