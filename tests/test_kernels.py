@@ -1867,6 +1867,74 @@ def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_ste
     assert _same_steps(config, _step_meddle(case)) == taken
 
 
+_BETWEEN_STEPS = ["lr", "freeze", "unfreeze", "replace-data", "no_grad-forward", "patch", "unpatch", "note",
+                  "in-features-numpy", "relu-swap", "tanh-swap", "reshape-and-back", "forward-backward",
+                  "keep-grad", "eval-train"]
+
+
+def _random_meddle(actions):
+    """A meddle running ``actions`` (step -> names from ``_BETWEEN_STEPS``) before those steps:
+    changes a user may make between steps that the five calls run through without raising. A
+    gradient kept ("keep-grad": a flat slot, kernels on) must keep its numbers."""
+    kept = []  # (a gradient the user keeps, its numbers)
+
+    def meddle(step, model, loss_fn, opt, x, y):
+        for g, numbers in kept:
+            assert_bitwise(g, numbers, "a kept gradient")
+        for i, action in enumerate(actions.get(step, ())):
+            if action == "lr":
+                opt.param_groups[0]["lr"] = [0.05, np.float32(0.02), np.array(0.03), 0.0][(step + i) % 4]
+            elif action in ("freeze", "unfreeze"):
+                model[2].b.requires_grad = action == "unfreeze"
+            elif action == "replace-data":
+                model[2].W.data = model[2].W.data.copy()
+            elif action == "no_grad-forward":
+                with mt.no_grad():
+                    model(x)
+            elif action == "patch":  # (other logits: a step taken with the class's forward differs)
+                model.forward = lambda v, model=model: mt.Sequential.forward(model, v) * np.float32(1.5)
+            elif action == "unpatch" and "forward" in model.__dict__:
+                del model.forward
+            elif action == "note":
+                model[0].note = step
+            elif action == "in-features-numpy":
+                model[0].in_features = np.int64(model[0].in_features)
+            elif action == "relu-swap":
+                model[1] = mt.ReLU()
+            elif action == "tanh-swap":
+                model[1] = mt.Tanh()
+            elif action == "reshape-and-back":
+                view = model[2].b.data
+                view.shape = (1, view.size)
+                view.shape = (view.size,)
+            elif action in ("forward-backward", "keep-grad"):
+                loss_fn(model(x), y)
+                model.backward_params(loss_fn.backward())
+                if action == "keep-grad":
+                    g = model[0].W.grad
+                    kept.append((g, None if g is None else g.copy()))
+                opt.zero_grad()
+            elif action == "eval-train":
+                model.eval()
+                model.train()
+        return x, y
+    return meddle
+
+
+@settings(max_examples=25, deadline=None)
+@given(actions=st.dictionaries(st.integers(1, 7), st.lists(st.sampled_from(_BETWEEN_STEPS), min_size=1,
+                                                           max_size=3), max_size=5))
+def test_fit_step_kernel_meets_the_five_calls_under_random_changes_between_steps(actions):
+    """Random sequences of changes between steps (a step size of another type, a bias frozen and
+    thawed, data replaced, a forward under no_grad, the model's forward patched (other logits) and
+    unpatched, a new attribute, ``in_features`` as a NumPy integer, the ReLU swapped for another
+    or a Tanh, a view reshaped and back, a forward and backward with no step, a gradient kept,
+    eval and train): every step bitwise the five calls' (kernels on and off), a kept gradient
+    unchanged. What the kernel copied or read at one step must not stand for a later one."""
+    config = ((4, 16, 3), (True, False), True, np.float32, 16, "mean", 0.1, 8, 2)
+    _same_steps(config, _random_meddle(actions))
+
+
 # ------------------------------ forward, loss and backward_params of a large chain (kernels/step_large.py)
 @contextmanager
 def small_weight_bytes(limit):
