@@ -51,16 +51,17 @@ and flat views, the optimizer's one group of exactly those, the flat group) is k
 model stepped (``_Setup``; dropped when that model is collected) and, at the next step, checked by
 identity instead of found again. What can change while those identities stay is checked too, in
 three ways:
-- what lives in the modules' dicts (frames, caches, instance patches, ``_edited``, each Linear's
-  W, b, ``in_features`` and ``out_features``: the model's, the loss's, the children's and the
-  model's ``_modules``) is checked once, and the dicts copied (``_checked``); at each step after,
+- what lives in the objects' dicts (frames, caches, instance patches, ``_edited``, each Linear's
+  W, b, ``in_features`` and ``out_features``, the optimizer's one group: the model's, the loss's,
+  the optimizer's, the children's and the model's ``_modules``) is checked once, and the dicts
+  copied (``_checked``); at each step after,
   one comparison of the dicts with their copies (``_Setup.current``) stands for those checks
   while they compare equal (values by ``==`` after identity: Modules and Parameters define no
   ``==``, a waiting list is copied, the numbers checked are ints, which cannot change in place);
 - a forward waiting in another owner of a Parameter is looked for only after a registration
   (``module._registrations``) or while such an owner exists;
 - the rest at every step: the three objects' classes and the children's, the class and module
-  patches, the optimizer's instance patches, state and settings, the loss's options, what each
+  patches, the optimizer's state and settings (a dict of its own), the loss's options, what each
   Parameter holds (its class, ``data`` still its flat view, ``grad``, ``requires_grad``), each
   data view's shape and dtype (both can be set in place), the reference counts of the gradient
   slots (as one sum), x and y.
@@ -235,8 +236,8 @@ class _Setup:
 
     def current(self, model: Any, loss_fn: Any, optimizer: Any) -> bool:
         """``still`` in its cheap form, and the watched dicts as ``_checked`` found them: the same
-        three objects and optimizer group, the watched dicts still the model's and the loss's and
-        equal to their copies (values compare by ``==`` after identity: Modules and Parameters by
+        three objects and optimizer group, the watched dicts still the three objects' and equal
+        to their copies (values compare by ``==`` after identity: Modules and Parameters by
         identity, a waiting list by its contents; a comparison that raises, as an array where None
         was: not equal). The children are in the copy of the model's ``_modules``."""
         m, lf, op = self.refs
@@ -390,7 +391,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
             dy = dy * kept[i]
         i -= 1
     # the update: the SGD kernel's flat path, then the thread policy where it is not in force
-    flat._apply(setup.flat, lr)
+    flat.apply(setup.flat, lr)
     if not threads.one_thread_in_force():
         threads.apply_policy_for(params)
     return z, LossValue(loss)
