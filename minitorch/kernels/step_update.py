@@ -99,6 +99,8 @@ def sgd_step(optimizer: Any) -> bool | Any:
                     return NotImplemented
                 grad = p.grad
                 if grad is not None and p.requires_grad:  # (_params_with_grad)
+                    if np.shape(grad) != np.shape(p.data):
+                        return NotImplemented  # (step() raises)
                     params.append(p)
                     arrays = arrays and type(grad) is np.ndarray and type(p.data) is np.ndarray
             # the conversions step() makes, in its order (one that raises: step() raises it)
