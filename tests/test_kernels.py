@@ -207,6 +207,84 @@ def test_optimizer_trajectory_fast_equals_plain(name, config, first_group, dtype
         np.testing.assert_allclose(a, b, **tol)
 
 
+# The mixed classes: (data dtype, gradient dtype, settings as NumPy scalars). An optimizer kernel
+# leaves a Parameter whose gradient's dtype differs from its data's, or whose dtype is not float32
+# or float64, to the plain lines (their weak-scalar products round lr, betas and momentum in the
+# gradient's dtype, and a momentum buffer starts in it): kernels on and off agree bitwise there.
+# Settings given as NumPy float64 scalars are converted by ``step()`` as Python floats are.
+MIXED_CLASSES = {
+    "grad-float64": (np.float32, np.float64, False),
+    "grad-float32": (np.float64, np.float32, False),
+    "grad-float16": (np.float32, np.float16, False),
+    "data-float16": (np.float16, np.float16, False),
+    "data-float16-grad-float32": (np.float16, np.float32, False),
+    "numpy-settings-float32": (np.float32, np.float32, True),
+    "numpy-settings-float64": (np.float64, np.float64, True),
+}
+
+
+def _numpy_settings(settings):
+    """``settings`` with every number a NumPy float64 scalar (a pair, a tuple of them)."""
+    def cast(v):
+        if isinstance(v, tuple):
+            return tuple(cast(a) for a in v)
+        return v if isinstance(v, bool) else np.float64(v)
+    return None if settings is None else {k: cast(v) for k, v in settings.items()}
+
+
+def _mixed_trajectory(name, config, first_group, mixed, enabled, limits, numpy_settings=None):
+    """Six steps of ``name`` on the test MLP's Parameters (data of the class's dtype) with random
+    gradients of the class's dtype; the SGD kernel's BLAS and flat limits as ``limits``."""
+    data_dtype, grad_dtype, as_numpy = MIXED_CLASSES[mixed]
+    as_numpy = as_numpy if numpy_settings is None else numpy_settings
+    if as_numpy:
+        config, first_group = _numpy_settings(config), _numpy_settings(first_group)
+    rng = np.random.default_rng(5)
+    with kernels(enabled), update_limits(*limits):
+        mt.manual_seed(0)
+        model = make_model().to(data_dtype)
+        opt = OPTIMIZERS[name][0](groups(model, config, first_group), **config)
+        for _ in range(6):
+            for p in model.parameters():
+                p.grad = (0.5 * rng.standard_normal(p.data.shape)).astype(grad_dtype)
+            opt.step()
+            opt.zero_grad()
+    state = [v for s in opt.state_dict()["state"].values() for v in s.values()]
+    return [p.data for p in model.parameters()], state
+
+
+@pytest.mark.parametrize("limits", [(16384, 16384), (4, 8)], ids=["shipped-limits", "low-limits"])
+@pytest.mark.parametrize("mixed", list(MIXED_CLASSES))
+@pytest.mark.parametrize("name, config, first_group", CONFIGS, ids=CONFIG_IDS)
+def test_optimizer_fast_equals_plain_for_mixed_dtypes_and_numpy_settings(name, config, first_group, mixed,
+                                                                         limits):
+    """Every optimizer configuration on each mixed class, the SGD kernel's BLAS and flat-buffer
+    limits as shipped and low (every array through BLAS, the first Parameter past the flat limit:
+    ``sgd_step``'s own update): kernels on and off give the same bytes for a gradient of another
+    dtype than its Parameter's and for float16 data (the kernels leave them to the plain lines);
+    settings given as NumPy scalars give bitwise what Python floats give, kernels on and off, and
+    the registry's tolerance between the two."""
+    data_dtype, _, as_numpy = MIXED_CLASSES[mixed]
+    with np.errstate(all="ignore"):  # (float16 moments may underflow: both paths alike)
+        fast = _mixed_trajectory(name, config, first_group, mixed, True, limits)
+        plain = _mixed_trajectory(name, config, first_group, mixed, False, limits)
+        if as_numpy:
+            for enabled, run in ((True, fast), (False, plain)):
+                floats = _mixed_trajectory(name, config, first_group, mixed, enabled, limits, False)
+                for a, b in zip([*run[0], *run[1]], [*floats[0], *floats[1]], strict=True):
+                    assert_bitwise(np.asarray(a), np.asarray(b), "NumPy settings against Python floats")
+    (p_fast, s_fast), (p_plain, s_plain) = fast, plain
+    assert len(s_fast) == len(s_plain)
+    for a, b in zip([*p_fast, *s_fast], [*p_plain, *s_plain], strict=True):
+        a, b = np.asarray(a), np.asarray(b)  # (a state's step is an int)
+        assert a.dtype == b.dtype
+        if as_numpy:
+            tol = {"rtol": 2e-5, "atol": 2e-6} if data_dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+            np.testing.assert_allclose(a, b, **tol)
+        else:
+            assert_bitwise(a, b, f"{mixed}: kernels on against off")
+
+
 def test_the_switch_reaches_the_kernels(monkeypatch):
     """A kernel that is switched on is really called (and off, really not)."""
     from minitorch.kernels import layers as fast_layers
@@ -225,6 +303,11 @@ def test_the_switch_reaches_the_kernels(monkeypatch):
 def test_use_kernels_takes_a_bool():
     with pytest.raises(TypeError, match="use_kernels: enabled must be True or False"):
         use_kernels("no")
+
+
+def _kernels_on_env() -> dict[str, str]:
+    """This environment with the kernels on (a child process of a MINITORCH_KERNELS=0 run too)."""
+    return {**os.environ, "MINITORCH_KERNELS": "1"}
 
 
 def test_environment_variable_turns_the_kernels_off():
@@ -1025,15 +1108,16 @@ def _steps(config, mode, meddle=None):
     from minitorch.kernels.step import fit_step
 
     widths, relus, bias, dtype, n, reduction, lr, steps, seed, *layout = config
-    fortran, target_dtype = layout or (False, np.int64)
+    fortran, target_dtype, mixed = (*layout, None)[:3] if layout else (False, np.int64, None)
     rng = np.random.default_rng(seed)
     taken, out, states = [], [], []
     with kernels(mode != "plain"), default_dtype(dtype):
         mt.manual_seed(seed)
         model = mt.Sequential(*_layers(widths, relus, bias))
         loss_fn, opt = mt.CrossEntropyLoss(reduction=reduction), mt.SGD(model.parameters(), lr=lr)
+        x_dtype = _mixed_settings(opt, mixed, dtype)
         for step in range(steps):
-            x = rng.standard_normal((n, widths[0])).astype(dtype, order="F" if fortran else "C")
+            x = rng.standard_normal((n, widths[0])).astype(x_dtype, order="F" if fortran else "C")
             y = rng.integers(0, widths[-1], n).astype(target_dtype)
             if meddle is not None:
                 x, y = meddle(step, model, loss_fn, opt, x, y)
@@ -1053,6 +1137,31 @@ def _steps(config, mode, meddle=None):
     return out, states, taken
 
 
+# The mixed classes of the step kernels' registries: an input of another dtype than the model's
+# (declined: the layers cast it at the door), settings as NumPy scalars or a 0-d array (a scheduler
+# may leave one), momentum and weight decay 0 as NumPy scalars (the kernels' case still).
+STEP_MIXED = [None, "x-other-dtype", "lr-float64-scalar", "lr-float32-scalar", "lr-0d-array",
+              "zero-settings-float64-scalars"]
+
+
+def _mixed_settings(opt, mixed, dtype):
+    """The class ``mixed`` set on ``opt``'s groups; returns the input's dtype."""
+    for group in opt.param_groups:
+        if mixed == "lr-float64-scalar":
+            group["lr"] = np.float64(group["lr"])
+        elif mixed == "lr-float32-scalar":
+            group["lr"] = np.float32(group["lr"])
+        elif mixed == "lr-0d-array":
+            group["lr"] = np.array(group["lr"])
+        elif mixed == "zero-settings-float64-scalars":
+            for name in ("momentum", "dampening", "weight_decay"):
+                if name in group and not group[name]:
+                    group[name] = np.float64(0.0)
+    if mixed == "x-other-dtype":
+        return np.float64 if np.dtype(dtype) == np.float32 else np.float32
+    return dtype
+
+
 def _same_steps(config, meddle=None):
     fused, fused_states, taken = _steps(config, "fused", meddle)
     for mode in ("calls", "plain"):
@@ -1070,21 +1179,23 @@ def _same_steps(config, meddle=None):
 @given(widths=st.lists(st.integers(1, 20), min_size=2, max_size=5), data=st.data(),
        bias=st.booleans(), dtype=st.sampled_from(DTYPES), n=st.integers(1, 33),
        reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.01, 0.0]),
-       fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]))
+       fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]),
+       mixed=st.sampled_from(STEP_MIXED))
 def test_fit_step_kernel_equals_the_five_calls_bitwise(widths, data, bias, dtype, n, reduction, lr, fortran,
-                                                        target_dtype):
+                                                        target_dtype, mixed):
     """Over chains of Linear and ReLU layers (any widths, with or without bias and ReLUs, one class
     or more), batch sizes, dtypes, reductions, data in either order and targets of three integer
-    dtypes: every output, loss and parameter after each
+    dtypes, and the mixed classes (``STEP_MIXED``): every output, loss and parameter after each
     step bitwise the five calls' (kernels on and off), every gradient None, no frame waiting and
     no cache attribute set after each step; the kernel takes every step but the first (which
-    moves the Parameters into the flat buffer) for a model of two Parameters or more."""
+    moves the Parameters into the flat buffer) for a model of two Parameters or more, and none
+    of an input of another dtype."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
-    taken = _same_steps((widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype))
+    taken = _same_steps((widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype, mixed))
     # (a flat group holds two Parameters or more; larger weights run child by child)
     flat = (len(widths) - 1) * (1 + bias) >= 2
     small = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize < 65536
-    assert taken == [False] + [small and flat] * 3
+    assert taken == [False] + [small and flat and mixed != "x-other-dtype"] * 3
 
 
 def _meddled(meddle, steps=6):
@@ -1474,7 +1585,8 @@ def _large_steps(config, mode, meddle=None):
     from minitorch.kernels.step import fit_step
     from minitorch.kernels.step_large import forward_backward
 
-    widths, relus, bias, dtype, n, reduction, lr, steps, seed, fortran, target_dtype, optimizer = config
+    (widths, relus, bias, dtype, n, reduction, lr, steps, seed, fortran, target_dtype, optimizer,
+     *more) = config
     rng = np.random.default_rng(seed)
     taken, out, states = [], [], []
     with kernels(mode != "plain"), default_dtype(dtype):
@@ -1482,8 +1594,9 @@ def _large_steps(config, mode, meddle=None):
         model = mt.Sequential(*_layers(widths, relus, bias))
         loss_fn = mt.CrossEntropyLoss(reduction=reduction)
         opt = _optimizer(optimizer, model.parameters(), lr)
+        x_dtype = _mixed_settings(opt, more[0] if more else None, dtype)
         for step in range(steps):
-            x = rng.standard_normal((n, widths[0])).astype(dtype, order="F" if fortran else "C")
+            x = rng.standard_normal((n, widths[0])).astype(x_dtype, order="F" if fortran else "C")
             y = rng.integers(0, widths[-1], n).astype(target_dtype)
             zero = True
             if meddle is not None:
@@ -1532,16 +1645,18 @@ def _same_large_steps(config, meddle=None, modes=("calls", "plain")):
        bias=st.booleans(), dtype=st.sampled_from(DTYPES), n=st.integers(1, 33),
        reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.0]),
        fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]),
-       optimizer=st.sampled_from(["sgd", "momentum", "adam"]), limit=st.sampled_from([8, 64, 256, 1024]))
+       optimizer=st.sampled_from(["sgd", "momentum", "adam"]), limit=st.sampled_from([8, 64, 256, 1024]),
+       mixed=st.sampled_from(STEP_MIXED))
 def test_large_chain_kernel_equals_the_three_calls_bitwise(widths, data, bias, dtype, n, reduction, lr,
-                                                           fortran, target_dtype, optimizer, limit):
+                                                           fortran, target_dtype, optimizer, limit, mixed):
     """Over chains of Linear and ReLU layers with some weights (and ReLU inputs) at or over the
     large-weight limit and some under it, batch sizes, dtypes, reductions, data in either order,
-    targets of three integer dtypes and three optimizers: every output, loss, gradient and parameter
-    of each step bitwise the five calls' (kernels on; and off, with SGD), no frame waiting and no
-    cache attribute set after each step; the kernel takes every step of a chain with a large weight."""
+    targets of three integer dtypes, three optimizers and the mixed classes (``STEP_MIXED``): every
+    output, loss, gradient and parameter of each step bitwise the five calls' (kernels on; and off,
+    with SGD), no frame waiting and no cache attribute set after each step; the kernel takes every
+    step of a chain with a large weight, but none of an input of another dtype."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
-    config = (widths, relus, bias, dtype, n, reduction, lr, 3, 0, fortran, target_dtype, optimizer)
+    config = (widths, relus, bias, dtype, n, reduction, lr, 3, 0, fortran, target_dtype, optimizer, mixed)
     large = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize >= limit
     with small_weight_bytes(limit):
         if not large:  # the small-step kernel's case (or the five calls'): declined
@@ -1549,7 +1664,7 @@ def test_large_chain_kernel_equals_the_three_calls_bitwise(widths, data, bias, d
             return
         # (the Adam kernel rounds differently from the plain Adam: the plain run is the SGD ones')
         modes = ("calls",) if optimizer == "adam" else ("calls", "plain")
-        assert _same_large_steps(config, modes=modes) == [True] * 3
+        assert _same_large_steps(config, modes=modes) == [mixed != "x-other-dtype"] * 3
 
 
 @pytest.mark.parametrize("batch", [1, 32, 128])
@@ -1755,7 +1870,8 @@ def test_large_chain_kernel_declines_for_a_patch_made_before_its_first_call(targ
     first call (it compares with what the library defines, not with what its first call saw);
     with nothing patched it takes the step."""
     code = _PATCH_BEFORE_THE_FIRST_STEP.format(target=target)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=_kernels_on_env()).stdout
     assert out.strip() == str(target != "nothing")
 
 
@@ -1783,7 +1899,8 @@ mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), mt.Data
        epochs=1, verbose=0)
 print(taken)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=_kernels_on_env()).stdout
     assert out.strip() == str([False] * 4 if patched else [False, True, True, True])
 
 
@@ -2075,6 +2192,37 @@ def test_sgd_update_kernel_takes_the_784_step_bitwise(momentum, monkeypatch):
             assert_bitwise(a, b, "a parameter")
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("limits", [(16384, 16384), (16, 8)], ids=["shipped-limits", "low-limits"])
+@pytest.mark.parametrize("data, grad", [(np.float32, np.float64), (np.float64, np.float32),
+                                        (np.float32, np.float16), (np.float16, np.float16),
+                                        (np.float16, np.float64)])
+def test_sgd_update_kernel_meets_the_plain_step_for_a_gradient_of_another_dtype(data, grad, limits, momentum):
+    """A gradient of another dtype than its Parameter's (float64 on float32 data, ...) or float16
+    data: ``sgd_step`` takes the step and leaves the Parameters bitwise where ``step()`` with the
+    kernels off leaves them (the plain ``p.data -= lr * g`` rounds lr in the gradient's dtype)."""
+    results, taken = [], []
+    for fast in (True, False):
+        with kernels(fast), update_limits(*limits):
+            from minitorch.kernels.step_update import sgd_step
+
+            rng = np.random.default_rng(0)
+            params = [mt.Parameter(rng.standard_normal(s).astype(data)) for s in [(9, 7), (7,), (7, 3)]]
+            opt = mt.SGD(params, lr=0.1, momentum=momentum)
+            for _ in range(3):
+                for p in params:
+                    p.grad = rng.standard_normal(p.data.shape).astype(grad)
+                if fast:
+                    taken.append(sgd_step(opt))
+                else:
+                    opt.step()
+                opt.zero_grad()
+            results.append([p.data for p in params] + [s["momentum_buffer"] for s in opt.state.values()])
+    assert taken == [True] * 3
+    for a, b in zip(*results, strict=True):
+        assert_bitwise(a, b, "kernels on against off")
+
+
 @pytest.mark.parametrize("case, error", [
     ("kernels-off", None), ("adam", None), ("subclass", None), ("instance-step", None),
     ("instance-match", None), ("class-step", None), ("class-params-with-grad", None),
@@ -2179,7 +2327,8 @@ p = mt.Parameter(np.ones(3, np.float32))
 p.grad = np.ones(3, np.float32)
 print(step_update.sgd_step(mt.SGD([p], lr=0.1)) is NotImplemented)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=_kernels_on_env()).stdout
     assert out.strip() == str(target != "nothing")
 
 
