@@ -2223,6 +2223,127 @@ def test_sgd_update_kernel_meets_the_plain_step_for_a_gradient_of_another_dtype(
         assert_bitwise(a, b, "kernels on against off")
 
 
+def _sgd_step_against_step(params, set_grads, opt, steps=2):
+    """``steps`` steps of ``sgd_step`` (which must take each) and of ``step()`` (its dispatch
+    declining) from the same ``params``' data, ``set_grads(params, rng)`` before each (rng seeded
+    alike for both): the Parameters after them, bitwise the same."""
+    from minitorch.kernels.step_update import sgd_step
+
+    start = [p.data.copy() for p in params]
+    results = []
+    for fast in (True, False):
+        rng = np.random.default_rng(0)
+        for p, d in zip(params, start, strict=True):
+            p.data[...] = d
+        for _ in range(steps):
+            set_grads(params, rng)
+            if fast:
+                assert sgd_step(opt) is True
+            else:
+                with _plain_sgd_step():
+                    opt.step()
+            opt.zero_grad()
+        results.append([p.data.copy() for p in params])
+    for a, b in zip(*results, strict=True):
+        assert_bitwise(a, b, "sgd_step against step()")
+
+
+@pytest.mark.parametrize("lr", [np.inf, -np.inf, np.nan])
+def test_sgd_update_kernel_leaves_a_non_finite_lr_to_the_sgd_kernel(lr):
+    """A group's lr set to inf or NaN after construction (a scheduler gone wrong): ``sgd_step``'s own
+    update (one BLAS axpy by -lr) would give +-inf where the SGD kernel, which ``step()`` runs,
+    scales by 1 - lr * 0 = NaN first; ``sgd_step`` hands that group to the kernel: the same bytes."""
+    rng = np.random.default_rng(0)
+    with kernels(True), update_limits(16, 8), np.errstate(all="ignore"):
+        params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (7,), (7, 3)]]
+        opt = mt.SGD(params, lr=0.1)
+        opt.param_groups[0]["lr"] = lr
+
+        def set_grads(ps, rng):
+            for p in ps:
+                p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+
+        _sgd_step_against_step(params, set_grads, opt, steps=1)
+
+
+def test_sgd_update_kernel_leaves_a_flat_group_to_the_sgd_kernel(monkeypatch):
+    """Parameters adopted into a flat group, then the flat limit lowered under the first one's
+    size (``flat.MAX_ELEMENTS`` is read at each step): ``sgd_step`` still hands the group to the
+    SGD kernel, whose flat update (``P -= a * G``, one pass) ``step()`` runs; its own per-Parameter
+    update (BLAS axpy) would round otherwise and skip the group."""
+    from minitorch.kernels import flat
+
+    applied = []
+    apply = flat._apply
+    monkeypatch.setattr(flat, "_apply", lambda group, step: applied.append(step) or apply(group, step))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 100)).astype(np.float32)
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(100, 100), mt.ReLU(), mt.Linear(100, 10))
+        params = list(model.parameters())
+        opt = mt.SGD(params, lr=0.1)
+
+        def set_grads(ps, rng):  # the chain kernel writes the gradients into the group's slots
+            model.backward(rng.standard_normal((32, 10)).astype(np.float32) + model(x))
+
+        set_grads(params, rng)
+        opt.step()  # (adopts the group)
+        opt.zero_grad()
+        assert flat.group_holding(params[0]) is not None
+        with update_limits(16, 8):
+            _sgd_step_against_step(params, set_grads, opt)
+    assert len(applied) == 4  # every step of both, through the group
+
+
+def test_sgd_update_kernel_leaves_a_gradient_of_another_size_to_the_sgd_kernel():
+    """A gradient that broadcasts over its Parameter (shape (7,) on (9, 7) data: ``p.data -= lr *
+    g`` takes it) is never handed to BLAS's axpy as if it were as long as the data: the step is
+    ``step()``'s, bitwise."""
+    rng = np.random.default_rng(2)
+    with kernels(True), update_limits(4, 8):
+        params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (5, 8)]]
+        opt = mt.SGD(params, lr=0.1)
+
+        def set_grads(ps, rng):
+            ps[0].grad = rng.standard_normal(7).astype(np.float32)
+            ps[1].grad = rng.standard_normal((1, 8)).astype(np.float32)
+
+        _sgd_step_against_step(params, set_grads, opt)
+
+
+def test_sgd_update_kernel_without_a_blas_routine_updates_in_numpy(monkeypatch):
+    """No BLAS routine for the dtype (another BLAS library, none found): ``sgd_step``'s own update
+    goes through the kernel's ``axpy_`` (NumPy), as ``step()`` does."""
+    from minitorch.kernels import optimizers as optimizer_kernels
+
+    monkeypatch.setattr(optimizer_kernels._get_blas(), "routines", {})
+    rng = np.random.default_rng(3)
+    with kernels(True), update_limits(4, 8):
+        params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (7,)]]
+        opt = mt.SGD(params, lr=0.1)
+
+        def set_grads(ps, rng):
+            for p in ps:
+                p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+
+        _sgd_step_against_step(params, set_grads, opt)
+
+
+def test_sgd_update_kernel_loads_its_classes_at_a_first_call_before_them(monkeypatch):
+    """``sgd_step`` called while its table of classes is still empty (a tree where it was imported
+    before SGD was defined) fills it at that call and takes the step."""
+    from minitorch.kernels import step_update
+
+    monkeypatch.setattr(step_update, "_classes", [])
+    monkeypatch.setattr(step_update, "_originals", [])
+    p = mt.Parameter(np.ones(3, np.float32))
+    p.grad = np.ones(3, np.float32)
+    with kernels(True):
+        assert step_update.sgd_step(mt.SGD([p], lr=0.5)) is True
+    assert step_update._classes == [mt.SGD, mt.Parameter]
+    assert_bitwise(p.data, np.full(3, 0.5, np.float32))
+
+
 @pytest.mark.parametrize("case, error", [
     ("kernels-off", None), ("adam", None), ("subclass", None), ("instance-step", None),
     ("instance-match", None), ("class-step", None), ("class-params-with-grad", None),

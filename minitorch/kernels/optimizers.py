@@ -59,11 +59,12 @@ class _Blas:
                 and y.flags.writeable)
 
 
-def plain_only(x: np.ndarray, grad: Any) -> bool:
-    """Whether a Parameter of data ``x`` and gradient ``grad`` is left to the plain lines: the
-    gradient not an ndarray of x's dtype, or x neither float32 nor float64 (no BLAS routine; float16
-    rounds each scalar of the fused forms far from the plain products)."""
-    return type(grad) is not np.ndarray or grad.dtype != x.dtype or x.dtype.char not in "fd"
+def plain_only(x: Any, grad: Any) -> bool:
+    """Whether a Parameter of data ``x`` and gradient ``grad`` is left to the plain lines: either
+    not an ndarray, the gradient not of x's dtype, or x neither float32 nor float64 (no BLAS
+    routine; float16 rounds each scalar of the fused forms far from the plain products)."""
+    return (type(x) is not np.ndarray or type(grad) is not np.ndarray or grad.dtype != x.dtype
+            or x.dtype.char not in "fd")
 
 
 def _plain(name: str) -> Any:

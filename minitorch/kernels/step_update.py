@@ -103,8 +103,7 @@ def sgd_step(optimizer: Any) -> bool | Any:
                     params.append(p)
                     # (a Parameter the SGD kernel leaves to the plain lines goes to it; no local
                     # holds a data array: flat.adopt counts the references)
-                    arrays = (arrays and type(p.data) is np.ndarray
-                              and not optimizer_kernels.plain_only(p.data, grad))
+                    arrays = arrays and not optimizer_kernels.plain_only(p.data, grad)
             # the conversions step() makes, in its order (one that raises: step() raises it)
             momentum = float(group["momentum"])
             lr, dampening = float(group["lr"]), float(group["dampening"])
@@ -149,10 +148,10 @@ def _plain_update(params: list[Any], lr: float) -> None:
         if routines is None:
             routines = optimizer_kernels._get_blas().routines
         axpy = routines.get(x.dtype)
-        # the kernel's _Blas.usable(x, grad) (x.size >= BLAS_MIN already), and both aligned and
-        # writable: addressof(from_buffer) is their address (a tighter test only sends more to axpy_)
-        if (axpy is not None and grad.dtype == x.dtype and grad.size == x.size and x.flags.carray
-                and grad.flags.carray):
+        # the kernel's _Blas.usable(x, grad) (x.size >= BLAS_MIN already; grad of x's dtype:
+        # plain_only), and both aligned and writable: addressof(from_buffer) is their address (a
+        # tighter test only sends more to axpy_)
+        if axpy is not None and grad.size == x.size and x.flags.carray and grad.flags.carray:
             axpy[0](x.size, -lr, _address(grad), 1, _address(x), 1)
         else:
             optimizer_kernels.axpy_(-lr, grad, x)
