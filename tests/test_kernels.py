@@ -1465,6 +1465,72 @@ def test_chain_forward_that_raises_leaves_what_the_plain_forward_leaves(where):
     assert lefts[0][-3:] == ([0, 0, 0] if where == 0 else [1, 1, 0])
 
 
+def _raising_step(mode, where):
+    """The Iris-sized chain, two steps taken (the flat group adopted), then meddled so that the
+    third step's ``where`` raises a FloatingPointError under errstate "raise"; the step run by
+    ``fit_step`` ("fused": it must take the step, so raise) or the five calls ("calls" kernels on,
+    "plain" off). Returns the gradients, each module's frames and caches, and the Parameters."""
+    from minitorch.kernels.step import fit_step
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 4)).astype(np.float32), rng.integers(0, 3, 8)
+    with kernels(mode != "plain"):
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        for _ in range(2):
+            loss_fn(model(x), y)
+            model.backward_params(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+        W, b = model[2].W.data, model[2].b.data
+        if where == "forward":  # the last product overflows
+            W[...] = np.float32(3e38) * np.sign(W)
+        elif where == "loss":  # exp underflows
+            W[...] = np.float32(300) * np.sign(W)
+        elif where == "loss-backward":  # p / N underflows: p = exp(-86) is normal, p / 8 is not
+            W[...], b[...] = 0, [0, -86, 0]
+        elif where == "backward":  # dy @ W.T underflows below the last Linear (its gradients written)
+            W[...] = np.float32(1e-36) * np.sign(W)
+        elif where == "update":  # lr cast to float32 overflows (every gradient written)
+            opt.param_groups[0]["lr"] = 1e300
+        with np.errstate(all="raise"), pytest.raises(FloatingPointError):
+            if mode == "fused":
+                fit_step(model, loss_fn, opt, x, y)
+            else:
+                loss_fn(model(x), y)
+                model.backward_params(loss_fn.backward())
+                opt.step()
+                opt.zero_grad()
+        left = [(len(d["_stack"]), d["_shown"] is not None, {k: v for k, v in d.items() if k in
+                 ("_x", "_mask", "_dlogits") and v is not None}, [list(f) for f in d["_stack"]])
+                for d in (m.__dict__ for m in [*model.modules(), loss_fn])]
+        return [p.grad for p in model.parameters()], left, [p.data.copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("where", ["forward", "loss", "loss-backward", "backward", "update"])
+def test_fit_step_kernel_that_raises_leaves_what_the_five_calls_leave(where):
+    """A NumPy operation raising inside ``fit_step`` (errstate "raise": an overflow, an underflow in
+    the forward, the loss, its backward, the chain's backward or the update): the gradients the
+    five calls had written are the Parameters' gradients (bitwise; None where they wrote none), the
+    calls they leave waiting wait (frames and caches, as the kernels-on calls leave them), and the
+    Parameters are where they leave them."""
+    fused, calls, plain = (_raising_step(mode, where) for mode in ("fused", "calls", "plain"))
+    for other in (calls, plain):
+        assert [g is None for g in fused[0]] == [g is None for g in other[0]]
+        for g, h in zip(fused[0], other[0], strict=True):
+            if g is not None:
+                assert_bitwise(g, h, "a gradient left")
+        for a, b in zip(fused[2], other[2], strict=True):
+            assert_bitwise(a, b, "a parameter")
+    for (n, shown, caches, frames), (n2, shown2, caches2, frames2) in zip(fused[1], calls[1], strict=True):
+        assert (n, shown, frames, caches.keys()) == (n2, shown2, frames2, caches2.keys())
+        for name in caches:
+            assert_bitwise(caches[name], caches2[name], name)
+    expected = {"forward": [], "loss": [], "loss-backward": [], "backward": [2, 3], "update": [0, 1, 2, 3]}
+    assert [i for i, g in enumerate(fused[0]) if g is not None] == expected[where]
+
+
 def _step_meddle(case):
     held = {}  # (a run's gradients kept by the user, and their values: "kept-grads-group-forgotten")
 

@@ -41,7 +41,9 @@ every grad None. What they leave is what is left here: the Parameters
 updated, every gradient None, no frame waiting and every cache attribute None (as before the
 step), the returned output and loss. The Parameters change in the last statement only, so an
 interrupt (a second Ctrl-C) leaves the step either not begun or done. The same NumPy operations
-raise the same floating-point warnings (hence ``x @ W`` and not ``np.dot``: it reports the same
+raise the same floating-point errors (``np.errstate``), at the same operation, leaving what the
+five calls leave there (``_left_by_the_calls``: the gradients written so far, the calls waiting),
+and the same warnings (hence ``x @ W`` and not ``np.dot``: it reports the same
 conditions, but as "... encountered in dot" where the layer's say "in matmul"). Every check that
 can decline runs before any arithmetic, but two: logits or a loss that come out not finite (a
 diverged run, which fit then stops) decline after the forward, and the five calls run that
@@ -281,57 +283,97 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     if outside:
         return NotImplemented
     # forward: containers.sequential_forward's formulas
-    kept = []  # per child: the input a Linear read, the mask a ReLU made (bool: the same products)
-    h = x
-    zero = zero_of(dtype)
-    for is_linear, _, _, _, b, k, _, _ in setup.layers:
-        if is_linear:
-            kept.append(h)
-            h = h @ views[k]
-            if b is not None:
-                h += views[k + 1]
-        else:
-            kept.append(h > zero)
-            h = np.maximum(h, zero)
-    # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
-    z = h
-    plan = _CE_PLANS.get((z.shape, z.strides, z.dtype, y.shape, y.dtype))
-    if plan is None:
-        plan = _ce_plan(z, y)
+    kept: list[Any] = []  # per child: the input a Linear read, the mask a ReLU made (bool: the same products)
+    stage, written = 0, 0  # (for _left_by_the_calls: the stage running, the gradient slots written)
+    try:
+        h = x
+        zero = zero_of(dtype)
+        for is_linear, _, _, _, b, k, _, _ in setup.layers:
+            if is_linear:
+                read = h
+                h = h @ views[k]
+                if b is not None:
+                    h += views[k + 1]
+                kept.append(read)
+            else:
+                mask = h > zero
+                h = np.maximum(h, zero)
+                kept.append(mask)
+        # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
+        stage, z = 1, h
+        plan = _CE_PLANS.get((z.shape, z.strides, z.dtype, y.shape, y.dtype))
         if plan is None:
-            return NotImplemented
-    if not math.isfinite(np.abs(z).ravel().dot(plan[2])):
-        return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
-    losses, dy = _ce_arithmetic(z, y, plan)  # (z is a fresh product: C-contiguous)
-    total = np.add.reduce(losses, None)
-    mean = loss_fn.reduction == "mean"
-    loss = total / n if mean else total
-    if not math.isfinite(loss):
-        return NotImplemented  # fit stops, or goes on, on the plain path
-    dl = setup.scale.get((n, mean))
-    if dl is None:
-        dl = setup.scale[(n, mean)] = np.array(1.0 / n if mean else 1.0, dtype)
-    dy *= dl
-    # backward_params: containers.sequential_backward's formulas, the gradients into their flat
-    # slots (every Parameter's grad is None and its slot free: flat.slots_if_free)
-    layers = setup.layers
-    i = len(layers) - 1
-    while i >= 0:
-        is_linear, _, _, _, b, k, _, _ = layers[i]
-        if is_linear:
-            np.matmul(kept[i].T, dy, slots[k])
-            if b is not None:
-                np.add.reduce(dy, 0, None, slots[k + 1])
-            if i:  # the first child is a Linear (_chain_params): no dx below it
-                dy = dy @ views[k].T
-        else:
-            dy = dy * kept[i]
-        i -= 1
-    # the update: the SGD kernel's flat path, then the thread policy where it is not in force
-    flat.apply(setup.flat, lr)
+            plan = _ce_plan(z, y)
+            if plan is None:
+                return NotImplemented
+        if not math.isfinite(np.abs(z).ravel().dot(plan[2])):
+            return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
+        losses, dy = _ce_arithmetic(z, y, plan)  # (z is a fresh product: C-contiguous)
+        total = np.add.reduce(losses, None)
+        mean = loss_fn.reduction == "mean"
+        loss = total / n if mean else total
+        if not math.isfinite(loss):
+            return NotImplemented  # fit stops, or goes on, on the plain path
+        dl = setup.scale.get((n, mean))
+        if dl is None:
+            dl = setup.scale[(n, mean)] = np.array(1.0 / n if mean else 1.0, dtype)
+        stage = 2
+        dy *= dl
+        # backward_params: containers.sequential_backward's formulas, the gradients into their flat
+        # slots (every Parameter's grad is None and its slot free: flat.slots_if_free)
+        stage = 3
+        layers = setup.layers
+        i = len(layers) - 1
+        while i >= 0:
+            is_linear, _, _, _, b, k, _, _ = layers[i]
+            if is_linear:
+                np.matmul(kept[i].T, dy, slots[k])
+                written += 1
+                if b is not None:
+                    np.add.reduce(dy, 0, None, slots[k + 1])
+                    written += 1
+                if i:  # the first child is a Linear (_chain_params): no dx below it
+                    dy = dy @ views[k].T
+            else:
+                dy = dy * kept[i]
+            i -= 1
+        # the update: the SGD kernel's flat path, then the thread policy where it is not in force
+        stage = 4
+        flat.apply(setup.flat, lr)
+    except Exception:  # (a NumPy error under np.errstate; an interrupt leaves the step not begun)
+        waiting = len(kept) if stage < 3 else i if stage == 3 else 0
+        _left_by_the_calls(setup, loss_fn, kept, waiting, stage, written, slots, dy if stage == 2 else None)
+        raise
     if not threads.one_thread_in_force():
         threads.apply_policy_for(params)
     return z, LossValue(loss)
+
+
+def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: int, stage: int, written: int,
+                       slots: list[np.ndarray], dlogits: Any) -> None:
+    """What the five calls leave where one of their NumPy operations raised (``np.errstate``
+    "raise", or a handler that raises), for ``fit_step`` stopped at the same operation: the first
+    ``waiting`` children wait with their frames and caches as ``containers.sequential_forward``
+    leaves them (a ReLU's mask in x's dtype); ``stage`` 0 forward (``waiting``: the children whose
+    forward ended), 1 the loss's forward, 2 the loss's backward (the loss's call waits too, its
+    frame's ``_dlogits`` the array that raised), 3 the chain's backward (``waiting``: the children
+    below the one that raised; the first ``written`` gradients in the backward's order, last Linear
+    first, W before b, are the Parameters' gradients), 4 the update (every gradient written, none
+    waiting: ``zero_grad`` never ran)."""
+    layers, params = setup.layers, setup.params
+    order = [k + j for is_linear, _, _, _, b, k, _, _ in reversed(layers) if is_linear
+             for j in range(1 if b is None else 2)]
+    for k in order[:len(order) if stage == 4 else written]:
+        params[k].grad = slots[k]
+    for j, (is_linear, _, d, *_) in enumerate(layers[:waiting]):
+        name = "_x" if is_linear else "_mask"
+        value = kept[j] if is_linear else kept[j].astype(setup.dtype)
+        frame = {name: value}
+        d[name] = value
+        d["_stack"].append(frame)
+        d["_shown"] = frame
+    if stage == 2:
+        loss_fn.__dict__["_stack"].append({"_dlogits": dlogits, "_loss_shape": (len(dlogits),)})
 
 
 def _find_setup(model: Any, loss_fn: Any, optimizer: Any, x: np.ndarray) -> _Setup | None:
