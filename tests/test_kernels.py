@@ -720,9 +720,30 @@ def test_flat_sgd_follows_each_step_size_it_is_given(dtype):
     assert all(passes[1:])
 
 def test_flat_sgd_follows_a_replaced_data_array():
+    """One Parameter's data replaced: the update is per Parameter while the group no longer holds
+    it, then the group is forgotten and the Parameters adopted again (the others' data, views of
+    the old buffer nothing else holds, move too): one pass again from the step after."""
     def meddle(step, model, opt):
         if step == 4:
             model[2].W.data = model[2].W.data * 0.5  # a new array: the flat pass would miss it
+    passes = _same_training(meddle)
+    assert all(passes[1:5]) and not passes[5] and all(passes[6:])
+
+
+def test_flat_sgd_adopts_no_view_of_a_buffer_someone_else_holds():
+    """One Parameter's data replaced while the user holds a view of the old buffer (through
+    another Parameter's data): that buffer stays where it is, the update per Parameter, bitwise."""
+    from minitorch.kernels import flat
+
+    kept = {}
+
+    def meddle(step, model, opt):
+        if step == 4:
+            kept["view"] = model[0].b.data[:3]  # its base: the group's buffer
+            model[2].W.data = model[2].W.data * 0.5
+        if step == 8:
+            assert np.shares_memory(kept["view"], model[0].b.data)
+            assert flat.group_holding(model[0].W) is None
     passes = _same_training(meddle)
     assert all(passes[1:5]) and not any(passes[5:])
 
@@ -1414,6 +1435,54 @@ def test_fit_step_kernel_keeps_no_model_alive():
         assert child() is None and weight() is None and fast_step._last[0] is None
 
 
+@pytest.mark.parametrize("dropped", ["optimizer", "loss"])
+def test_fit_step_kernel_keeps_no_optimizer_or_loss_alive(dropped):
+    """What the kernel keeps for the model it last stepped (its children and Parameters, the
+    optimizer's group, the flat group) goes when the optimizer or the loss is collected, the model
+    still alive; with a new optimizer the kernel takes the steps again, bitwise the five calls'."""
+    import gc
+    import weakref
+
+    from minitorch.kernels import step as fast_step
+
+    def steps(model, loss_fn, opt, fused):
+        x, y = np.linspace(-1, 1, 20, dtype=np.float32).reshape(5, 4), np.arange(5) % 3
+        taken = []
+        for _ in range(3):
+            done = fast_step.fit_step(model, loss_fn, opt, x, y) if fused else NotImplemented
+            taken.append(done is not NotImplemented)
+            if done is NotImplemented:
+                loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        return taken
+
+    results = []
+    for fused in (True, False):
+        with kernels(True):
+            mt.manual_seed(0)
+            model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+            loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+            steps(model, loss_fn, opt, fused)
+            if fused:
+                assert fast_step._last[0] is not None
+                gone = weakref.ref(opt if dropped == "optimizer" else loss_fn)
+            if dropped == "optimizer":
+                del opt
+                opt = mt.SGD(model.parameters(), lr=0.05)
+            else:
+                del loss_fn
+                loss_fn = mt.CrossEntropyLoss()
+            gc.collect()
+            if fused:
+                assert fast_step._last[0] is None
+                assert gone() is None
+            taken = steps(model, loss_fn, opt, fused)
+            if fused:
+                assert taken == [True] * 3
+            results.append([p.data.copy() for p in model.parameters()])
+    for a, b in zip(*results, strict=True):
+        assert_bitwise(a, b, "a parameter")
+
+
 def test_fit_step_kernel_a_collected_model_drops_only_its_own_setup():
     """A setup that outlives its turn (a thread inside a step, a traceback holding the step's frame)
     still calls back when its model is collected: the setup kept for another model stays."""
@@ -1587,6 +1656,12 @@ def _step_meddle(case):
             held["kept"], held["values"] = kept, [g.copy() for g in kept]
             opt.zero_grad()
             _step_meddle("groups-forgotten")(step, model, loss_fn, opt, x, y)
+        elif case == "cast" and step >= 2:  # model.to(float64): new data arrays, the input cast too
+            if step == 2:
+                model.to(np.float64)
+            x = x.astype(np.float64)
+        elif case == "data-replaced" and step == 2:  # a new array for one Parameter
+            model[2].W.data = model[2].W.data * 0.5
         elif case == "kept-grads-group-forgotten" and step > 2:
             for g, value in zip(held["kept"], held["values"], strict=True):
                 assert_bitwise(g, value, "a kept gradient")
@@ -1610,14 +1685,20 @@ def _step_meddle(case):
                                          ("bias-dropped", [False, True] + [False] * 4),
                                          ("relu-swapped", [False] + [True] * 5),
                                          ("relu-swapped-patched", [False, True] + [False] * 4),
-                                         ("groups-forgotten", [False, True] + [False] * 4),
-                                         ("kept-grads-group-forgotten", [False, True] + [False] * 4)])
+                                         # (the Parameters adopted into a new group, the
+                                         # setup found again)
+                                         ("cast", [False, True, False] + [True] * 3),
+                                         ("data-replaced", [False, True, False] + [True] * 3),
+                                         # (the evicted group's Parameters adopted again)
+                                         ("groups-forgotten", [False, True, False] + [True] * 3),
+                                         ("kept-grads-group-forgotten", [False, True, False] + [True] * 3)])
 def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_steps(case, taken):
     """Weight tying, the optimizer's Parameters reordered or a group added, the step size changed by a
     scheduler, x a view of a Parameter's (flat) buffer, the chain edited (``del model[1]``,
-    ``model[1] = ReLU()``, ``append``, ``insert``): every step bitwise the five calls' (kernels on
-    and off), the kernel declining where its case no longer holds (a Tanh) and seeing the new
-    children where it does."""
+    ``model[1] = ReLU()``, ``append``, ``insert``), the model cast or a Parameter's data replaced,
+    its flat group evicted: every step bitwise the five calls' (kernels on and off), the kernel
+    declining where its case no longer holds (a Tanh) and seeing the new children where it does,
+    taken again once the update has adopted the Parameters into a new flat group."""
     config = ((4, 4, 4), (True, False), True, np.float32, 16, "mean", 0.1, 6, 1)
     assert _same_steps(config, _step_meddle(case)) == taken
 

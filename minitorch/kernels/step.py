@@ -50,10 +50,11 @@ diverged run, which fit then stops) decline after the forward, and the five call
 forward again, so its warnings (overflow) come twice.
 What the case test finds out about the three objects' structure (the children, their Parameters
 and flat views, the optimizer's one group of exactly those, the flat group) is kept for the last
-model stepped (``_Setup``; dropped when that model is collected) and, at the next step, checked by
-identity instead of found again; everything that can change while those identities stay (frames,
-caches, instance and class patches, options, gradients, ``requires_grad``, shapes, dtypes,
-``in_features`` and ``out_features``, the reference counts of the gradient slots, x and y) is
+model stepped (``_Setup``; dropped when that model, loss or optimizer is collected) and, at the
+next step, checked by identity instead of found again; everything that can change while those
+identities stay (frames, caches, instance and class patches, options, gradients,
+``requires_grad``, shapes, dtypes, ``in_features`` and ``out_features``, the reference counts of
+the gradient slots, x and y) is
 checked at every step.
 Saves: per step about 40 Python calls (the modules' and wrappers' calls, each frame's pushes and
 pops, the optimizer's and loss's wrappers and checks, the gradient assignments) and one NumPy
@@ -155,8 +156,9 @@ class _Setup:
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any, children: list[Any], params: list[Any],
                  group: dict[str, Any], flat_group: Any, x: np.ndarray) -> None:
-        # (the setup holds the children and Parameters: it is dropped when the model is collected)
-        self.refs = (weakref.ref(model, _drop), weakref.ref(loss_fn), weakref.ref(optimizer))
+        # (the setup holds the children, Parameters, the optimizer's group and the flat group: it
+        # is dropped when any of the three is collected)
+        self.refs = (weakref.ref(model, _drop), weakref.ref(loss_fn, _drop), weakref.ref(optimizer, _drop))
         self.modules, self.children = model.__dict__["_modules"], children
         self.dicts = [m.__dict__ for m in children]
         self.params, self.group, self.flat = params, group, flat_group
@@ -187,19 +189,21 @@ class _Setup:
             return False  # (Modules compare by identity)
         groups = optimizer.param_groups
         # (Parameters compare by identity. A Linear's W or b replaced while the group still holds
-        # the old ones is outside the case, declined at the step. The flat group stays the same:
-        # one forgotten stays forgotten, as Parameters that are views of its buffer are never
-        # adopted again, and its slots are refused at the step: flat._forget marks it.)
-        return len(groups) == 1 and groups[0] is self.group and self.group["params"] == self.params
+        # the old ones is outside the case, declined at the step. A flat group forgotten
+        # (flat._forget: g_refs 0), as when a Parameter's data were replaced, makes the setup be
+        # found again: the SGD kernel adopts the Parameters into a new group.)
+        return (len(groups) == 1 and groups[0] is self.group and self.group["params"] == self.params
+                and self.flat.g_refs != 0)
 
 
 _last: list[_Setup | None] = [None]  # the setup of the last step taken (one model trained at a time)
 
 
-def _drop(model_ref: Any) -> None:
-    """A collected model's setup goes (it holds the model's children and Parameters)."""
+def _drop(ref: Any) -> None:
+    """The setup of a collected model, loss or optimizer goes (it holds the model's children and
+    Parameters, the optimizer's group, the flat group)."""
     setup = _last[0]
-    if setup is not None and setup.refs[0] is model_ref:
+    if setup is not None and any(r is ref for r in setup.refs):
         _last[0] = None
 
 
