@@ -1561,6 +1561,10 @@ def _raising_step(mode, where):
             W[...], b[...] = 0, [0, -86, 0]
         elif where == "backward":  # dy @ W.T underflows below the last Linear (its gradients written)
             W[...] = np.float32(1e-36) * np.sign(W)
+        elif where == "backward-weight":  # the last Linear's x.T @ dy underflows (no gradient written)
+            model[0].W.data[...], model[0].b.data[...] = 1, 0
+            W[...] = 1
+            x = x * np.float32(1e-37) / np.abs(x).max()
         elif where == "update":  # lr cast to float32 overflows (every gradient written)
             opt.param_groups[0]["lr"] = 1e300
         with np.errstate(all="raise"), pytest.raises(FloatingPointError):
@@ -1577,7 +1581,8 @@ def _raising_step(mode, where):
         return [p.grad for p in model.parameters()], left, [p.data.copy() for p in model.parameters()]
 
 
-@pytest.mark.parametrize("where", ["forward", "loss", "loss-backward", "backward", "update"])
+@pytest.mark.parametrize("where", ["forward", "loss", "loss-backward", "backward-weight", "backward",
+                                   "update"])
 def test_fit_step_kernel_that_raises_leaves_what_the_five_calls_leave(where):
     """A NumPy operation raising inside ``fit_step`` (errstate "raise": an overflow, an underflow in
     the forward, the loss, its backward, the chain's backward or the update): the gradients the
@@ -1596,7 +1601,8 @@ def test_fit_step_kernel_that_raises_leaves_what_the_five_calls_leave(where):
         assert (n, shown, frames, caches.keys()) == (n2, shown2, frames2, caches2.keys())
         for name in caches:
             assert_bitwise(caches[name], caches2[name], name)
-    expected = {"forward": [], "loss": [], "loss-backward": [], "backward": [2, 3], "update": [0, 1, 2, 3]}
+    expected = {"forward": [], "loss": [], "loss-backward": [], "backward-weight": [], "backward": [2, 3],
+                "update": [0, 1, 2, 3]}
     assert [i for i, g in enumerate(fused[0]) if g is not None] == expected[where]
 
 

@@ -286,9 +286,9 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         outside = np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
     if outside:
         return NotImplemented
-    # forward: containers.sequential_forward's formulas
-    kept: list[Any] = []  # per child: the input a Linear read, the mask a ReLU made (bool: the same products)
-    stage, written = 0, 0  # (for _left_by_the_calls: the stage running, the gradient slots written)
+    # forward: containers.sequential_forward's formulas. (Where a NumPy operation raises, under
+    # np.errstate, what the five calls leave there is left: _left_by_the_calls.)
+    kept: list[Any] = []  # per child done: the input a Linear read, its mask a ReLU (bool: the same products)
     try:
         h = x
         zero = zero_of(dtype)
@@ -304,7 +304,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
                 h = np.maximum(h, zero)
                 kept.append(mask)
         # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
-        stage, z = 1, h
+        z = h
         plan = _CE_PLANS.get((z.shape, z.strides, z.dtype, y.shape, y.dtype))
         if plan is None:
             plan = _ce_plan(z, y)
@@ -321,62 +321,73 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         dl = setup.scale.get((n, mean))
         if dl is None:
             dl = setup.scale[(n, mean)] = np.array(1.0 / n if mean else 1.0, dtype)
-        stage = 2
+    except Exception:
+        _left_by_the_calls(setup, loss_fn, kept, len(kept), len(setup.layers), 0, slots, None)
+        raise
+    try:
         dy *= dl
-        # backward_params: containers.sequential_backward's formulas, the gradients into their flat
-        # slots (every Parameter's grad is None and its slot free: flat.slots_if_free)
-        stage = 3
-        layers = setup.layers
-        i = len(layers) - 1
+    except Exception:
+        _left_by_the_calls(setup, loss_fn, kept, len(kept), len(setup.layers), 0, slots, dy)
+        raise
+    # backward_params: containers.sequential_backward's formulas, the gradients into their flat
+    # slots (every Parameter's grad is None and its slot free: flat.slots_if_free)
+    layers = setup.layers
+    i = len(layers) - 1
+    failed = 0  # (where child i's backward raised: 1 its W's product, 2 its b's sum, 0 after them)
+    try:
         while i >= 0:
             is_linear, _, _, _, b, k, _, _ = layers[i]
             if is_linear:
-                np.matmul(kept[i].T, dy, slots[k])
-                written += 1
+                try:
+                    np.matmul(kept[i].T, dy, slots[k])
+                except Exception:
+                    failed = 1
+                    raise
                 if b is not None:
-                    np.add.reduce(dy, 0, None, slots[k + 1])
-                    written += 1
+                    try:
+                        np.add.reduce(dy, 0, None, slots[k + 1])
+                    except Exception:
+                        failed = 2
+                        raise
                 if i:  # the first child is a Linear (_chain_params): no dx below it
                     dy = dy @ views[k].T
             else:
                 dy = dy * kept[i]
             i -= 1
         # the update: the SGD kernel's flat path, then the thread policy where it is not in force
-        stage = 4
         flat.apply(setup.flat, lr)
-    except Exception:  # (a NumPy error under np.errstate; an interrupt leaves the step not begun)
-        waiting = len(kept) if stage < 3 else i if stage == 3 else 0
-        _left_by_the_calls(setup, loss_fn, kept, waiting, stage, written, slots, dy if stage == 2 else None)
+    except Exception:
+        _left_by_the_calls(setup, loss_fn, kept, max(i, 0), i, failed, slots, None)
         raise
     if not threads.one_thread_in_force():
         threads.apply_policy_for(params)
     return z, LossValue(loss)
 
 
-def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: int, stage: int, written: int,
+def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: int, at: int, failed: int,
                        slots: list[np.ndarray], dlogits: Any) -> None:
     """What the five calls leave where one of their NumPy operations raised (``np.errstate``
     "raise", or a handler that raises), for ``fit_step`` stopped at the same operation: the first
     ``waiting`` children wait with their frames and caches as ``containers.sequential_forward``
-    leaves them (a ReLU's mask in x's dtype); ``stage`` 0 forward (``waiting``: the children whose
-    forward ended), 1 the loss's forward, 2 the loss's backward (the loss's call waits too, its
-    frame's ``_dlogits`` the array that raised), 3 the chain's backward (``waiting``: the children
-    below the one that raised; the first ``written`` gradients in the backward's order, last Linear
-    first, W before b, are the Parameters' gradients), 4 the update (every gradient written, none
-    waiting: ``zero_grad`` never ran)."""
+    leaves them (a ReLU's mask in x's dtype); ``dlogits`` (the loss's backward raised) the loss's
+    call waits too, that array its frame's ``_dlogits``; ``at`` the child whose backward raised
+    (``failed``: 1 at its W's product, 2 at its b's sum, 0 after them; -1 the update, past every
+    child): the gradients the calls had written by then are the Parameters'."""
     layers, params = setup.layers, setup.params
-    order = [k + j for is_linear, _, _, _, b, k, _, _ in reversed(layers) if is_linear
-             for j in range(1 if b is None else 2)]
-    for k in order[:len(order) if stage == 4 else written]:
-        params[k].grad = slots[k]
-    for j, (is_linear, _, d, *_) in enumerate(layers[:waiting]):
+    for j in range(max(at, 0), len(layers)):
+        is_linear, _, _, _, b, k, _, _ = layers[j]
+        if is_linear:
+            done = failed - 1 if j == at and failed else 1 if b is None else 2
+            for m in range(done):
+                params[k + m].grad = slots[k + m]
+    for j, (is_linear, _, d, *_) in enumerate(setup.layers[:waiting]):
         name = "_x" if is_linear else "_mask"
         value = kept[j] if is_linear else kept[j].astype(setup.dtype)
         frame = {name: value}
         d[name] = value
         d["_stack"].append(frame)
         d["_shown"] = frame
-    if stage == 2:
+    if dlogits is not None:
         loss_fn.__dict__["_stack"].append({"_dlogits": dlogits, "_loss_shape": (len(dlogits),)})
 
 
