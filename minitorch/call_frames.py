@@ -21,6 +21,10 @@ module instance (all kept in its ``__dict__``, no registry, no graph):
 A module that defines no backward of its own (``_records_calls``) also records, per forward call,
 the calls of its children (``_calls``) and its own inputs and output (``_io``), so ``backward``
 can follow a plain chain (see ``chain_of``).
+
+An edit of a container while a call waits leaves marks (``minitorch.edit_marks``): a module whose
+waiting calls it dropped shows a ``Dropped`` frame until its next forward under grad mode, and the
+outermost backward-family call of a module with children first looks for a mark below it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from minitorch.edit_marks import Dropped, _marked_refs, refuse_after_edit, restore_marks, saved_marks
 from minitorch.grad_mode import _state as _grad_state
 
 # The call logs of the composite forwards now running, innermost last: each finished forward call
@@ -57,8 +62,9 @@ def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable
         d = self.__dict__
         if d["_frame"] is not None:  # re-entered (a subclass's super().forward): the outer call records
             return forward(self, *args, **kwargs)
-        if d["_shown"] is not None:
-            _hide(d, d["_shown"])
+        shown = d["_shown"]
+        if shown is not None:
+            _hide(d, shown)
             d["_shown"] = None
         frame = d["_frame"] = {}
         try:
@@ -66,6 +72,8 @@ def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable
         except BaseException:
             d["_frame"] = None
             _hide(d, frame)
+            if type(shown) is Dropped:  # a forward that failed answers no dropped call
+                d["_shown"] = shown
             raise
         d["_frame"] = None
         if _grad_state.enabled:
@@ -76,6 +84,8 @@ def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable
         else:
             for name in frame:  # no_grad: nothing waits for a backward
                 d[name] = None
+            if type(shown) is Dropped:  # nor does it answer a dropped call: the edit's mark stays
+                d["_shown"] = shown
         return out
 
     wrapper._frames_kept = True  # type: ignore[attr-defined]
@@ -90,8 +100,9 @@ def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
         d = self.__dict__
         if d["_frame"] is not None:
             return forward(self, *args, **kwargs)
-        if d["_shown"] is not None:
-            _hide(d, d["_shown"])
+        shown = d["_shown"]
+        if shown is not None:
+            _hide(d, shown)
             d["_shown"] = None
         frame = d["_frame"] = {}
         enabled = _grad_state.enabled
@@ -102,6 +113,8 @@ def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
             out = forward(self, *args, **kwargs)
         except BaseException:
             _hide(d, frame)
+            if type(shown) is Dropped:  # (as forward_call)
+                d["_shown"] = shown
             raise
         finally:
             d["_frame"] = None
@@ -109,6 +122,8 @@ def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
                 _recorders.pop()
         if not enabled:
             _hide(d, frame)
+            if type(shown) is Dropped:  # (as forward_call)
+                d["_shown"] = shown
             return out
         d["_calls"] = frame["_calls"] = log
         d["_io"] = frame["_io"] = (args, kwargs, out)
@@ -148,8 +163,16 @@ def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
         d = self.__dict__
         if d["_busy"]:  # nested: backward running its halves, or super().backward
             return method(self, *args, **kwargs)
+        if d["_modules"] and _marked_refs:  # an edit somewhere: refuse before any child runs
+            refuse_after_edit(self, method.__name__)
         stack = d["_stack"]
         if not stack:
+            if type(d["_shown"]) is Dropped:
+                raise RuntimeError(
+                    f"{type(self).__name__}.{method.__name__}() called with no forward call waiting: an "
+                    f"edit ({d['_shown'].edit}) of a container holding it dropped its waiting calls. Run "
+                    "forward again on the edited model, then backward"
+                )
             raise RuntimeError(
                 f"{type(self).__name__}.{method.__name__}() called before forward(), or once more than "
                 "forward: no forward call is waiting for it. Run forward first (each forward call is "
@@ -215,12 +238,13 @@ def discard_newest(module: Any) -> None:
             d["_shown"] = None
 
 
-def discard_all(module: Any) -> None:
-    """Drop every waiting frame of ``module`` and its descendants."""
+def discard_all(module: Any, keep_marks: bool = False) -> None:
+    """Drop every waiting frame of ``module`` and its descendants (and the edits' marks, unless
+    ``keep_marks``)."""
     for m in module.modules():
         d = m.__dict__
         d["_stack"].clear()
-        if d["_shown"] is not None:
+        if d["_shown"] is not None and not (keep_marks and type(d["_shown"]) is Dropped):
             _hide(d, d["_shown"])
             d["_shown"] = None
 
@@ -297,6 +321,7 @@ def recorded_chain(module: Any, x: Any, who: str) -> list[tuple[str, Any, Any]]:
             "children (it defines its own backward or has no children), so it cannot be converted"
         )
     depths = [(m, len(m.__dict__["_stack"])) for m in module.modules()]
+    marks = saved_marks(module.modules())
     try:
         with enable_grad():
             module(x)
@@ -312,4 +337,5 @@ def recorded_chain(module: Any, x: Any, who: str) -> list[tuple[str, Any, Any]]:
             if d["_shown"] is not None:
                 _hide(d, d["_shown"])
                 d["_shown"] = None
+        restore_marks(marks)
     return [(names[id(m)], m, inp) for m, inp in zip(chain, inputs, strict=True)]

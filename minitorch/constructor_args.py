@@ -49,6 +49,18 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def forget_argument(module: Any, name: str, value: Any) -> None:
+    """Drop argument ``name`` from ``module``'s recorded constructor arguments if it holds ``value``
+    (the object the constructor was given). For PyTorch's factory keywords ``device`` and ``dtype``,
+    which a model file must not replay: a saved model is rebuilt in its weights' dtype, which a
+    ``to()`` may have changed since (``dtypes.factory_dtype``); files stay as they were before the
+    keywords existed.
+    """
+    arguments = module.__dict__.get("_init_args")
+    if arguments is not None and name in arguments and arguments[name] is value:
+        del arguments[name]
+
+
 def _refuse_as_torch(cls: type, kwargs: dict[str, Any]) -> None:
     """A ValueError for a keyword the class lacks where PyTorch raises ValueError for it, not TypeError
     (``cls._torch_value_error_keywords``: keyword -> the reason and the fix, e.g. GRU's proj_size)."""

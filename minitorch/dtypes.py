@@ -6,9 +6,12 @@ New Parameters and data without a floating dtype of their own take the default d
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
+
+from minitorch.constructor_args import forget_argument
 
 _default_dtype: np.dtype = np.dtype(np.float32)
 
@@ -65,3 +68,89 @@ def parameter_dtype(module: Any, recurse: bool = False) -> np.dtype | None:
             f"give them one dtype: call .to(np.float32) or .to(np.float64) on the {who} (or on the model)"
         )
     return next(iter(dtypes.values()), None)
+
+
+# ---------------------------------------------------------------- dtype and device arguments
+# One reading of a dtype or device argument, shared by ``Module.to`` and the constructors'
+# ``device=``/``dtype=`` keywords (PyTorch's "factory keywords").
+_CPU = re.compile(r"cpu(:\d+)?")
+
+
+def is_cpu(device: Any) -> bool:
+    """Whether ``device`` names the CPU: "cpu", "cpu:0" (any index, as torch), or an object whose
+    str is one (``torch.device("cpu")``; torch is never imported)."""
+    return device is not None and _CPU.fullmatch(str(device)) is not None
+
+
+def check_cpu(device: Any, who: str, hint: str = "'cpu' (or None) is accepted and changes nothing") -> None:
+    """Nothing for None or the CPU; a ValueError for any other device ("cuda", "mps", ...)."""
+    if device is not None and not is_cpu(device):
+        raise ValueError(
+            f"{who}: MiniTorch runs on the CPU (NumPy) only, so device {device!r} is not available; {hint}"
+        )
+
+
+def float_dtype(dtype: Any, who: str, any_float: bool = False) -> np.dtype:
+    """The float32 or float64 dtype ``dtype`` names, or a TypeError saying what came.
+
+    Takes NumPy's dtypes, scalar types and names (``np.float64``, ``"float32"``, ``float``) and
+    PyTorch's dtypes by their name (``str(torch.float64)`` is ``"torch.float64"``; torch is never
+    imported). MiniTorch computes in float32 or float64 (``set_default_dtype``'s two): float16,
+    bfloat16 and integer dtypes are refused. ``any_float``: any NumPy floating dtype passes
+    (``model.to(np.float16)`` casts, as it always has; the layers' fast paths decline float16).
+    """
+    name = str(dtype)
+    try:  # np.dtype(None) would be float64
+        parsed = None if dtype is None else np.dtype(name[6:] if name.startswith("torch.") else dtype)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or (parsed.kind != "f" if any_float else parsed not in (np.float32, np.float64)):
+        got = parsed if parsed is not None else repr(dtype)
+        raise TypeError(
+            f"{who}: expected a floating dtype MiniTorch computes in, float32 or float64 (np.float32, "
+            f"'float64', torch.float64), got {got}"
+        )
+    return parsed
+
+
+def dtype_or_cpu(target: Any, who: str) -> np.dtype | None:
+    """A target of ``Module.to``: None for the CPU (nothing to do), else the dtype it names.
+
+    A ``torch.device``, or a string naming no dtype, is a device: ValueError unless the CPU. Any
+    other target must name a floating dtype (TypeError otherwise, as ``float_dtype``).
+    """
+    if is_cpu(target):
+        return None
+    if type(target).__name__ == "device" or (isinstance(target, str) and not _names_a_dtype(target)):
+        check_cpu(target, who, "'cpu' is accepted and changes nothing; a dtype (np.float32, "
+                  "np.float64) casts")
+    return float_dtype(target, who, any_float=True)
+
+
+def _names_a_dtype(name: str) -> bool:
+    try:
+        np.dtype(name[6:] if name.startswith("torch.") else name)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def factory_dtype(module: Any, device: Any, dtype: Any) -> np.dtype:
+    """The dtype a constructor makes its Parameters and buffers in, from PyTorch's factory keywords.
+
+    ``device``: None or the CPU ("cpu", "cpu:0", ``torch.device("cpu")``), else ValueError.
+    ``dtype``: None -> ``get_default_dtype()``; else float32 or float64 as ``float_dtype`` reads it
+    (``np.float64``, ``"float64"``, ``torch.float64``), else TypeError. Errors name the module's class.
+    Values: exactly those a build after ``set_default_dtype(dtype)`` gets from the same seed (most
+    layers draw in float64 and cast; ``mt.init``, e.g. MultiheadAttention's xavier_uniform_, draws in
+    the dtype itself). So, as in torch, which draws in the requested dtype, a float64 layer is not a
+    float32 one converted: that one's values would be rounded to float32 first.
+    Model files do not record the two keywords: a saved model is rebuilt in its weights' dtype,
+    which a later ``model.to(...)`` may have changed.
+    """
+    who = type(module).__name__
+    check_cpu(device, who)
+    made = get_default_dtype() if dtype is None else float_dtype(dtype, who)
+    forget_argument(module, "device", device)
+    forget_argument(module, "dtype", dtype)
+    return made

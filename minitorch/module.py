@@ -47,9 +47,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minitorch import call_frames
+from minitorch import call_frames, edit_marks
 from minitorch.checks import check_dict
 from minitorch.constructor_args import recording_init
+from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
 from minitorch.parameter import Parameter
 
 # Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
@@ -148,8 +149,11 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner."""
+        """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner, and the
+        copy of a module an edit marked (see ``call_frames``) is marked too, so it refuses alike."""
         self.__dict__.update({"_frame": None, "_stack": [], "_shown": None, "_busy": False, **state})
+        if state.get("_edited") is not None or type(state.get("_shown")) is edit_marks.Dropped:
+            edit_marks.mark(self)
         for param in state.get("_parameters", {}).values():
             _register_owner(param, self)
 
@@ -291,13 +295,17 @@ class Module:
 
         ``model.to(np.float64)``, ``model.to("float32")``, ``model.to(torch.float64)`` cast;
         ``model.to("cpu")`` (or ``device="cpu"``) does nothing: MiniTorch runs on the CPU; any other
-        device raises ValueError. Optimizers built before the cast cast their state for the
-        Parameters at their next step (and in ``state_dict()``).
+        device raises ValueError, a target that is not a floating dtype TypeError (``dtype=`` takes
+        a dtype only, ``device=`` a device only; every argument is read before anything is cast).
+        Optimizers built before the cast cast their state for the Parameters at their next step
+        (and in ``state_dict()``).
         """
-        for target in (*targets, dtype, device):
-            if target is None:
-                continue
-            cast = _dtype_or_cpu(target, f"{type(self).__name__}.to")
+        who = f"{type(self).__name__}.to"
+        check_cpu(device, who)
+        casts = [dtype_or_cpu(target, who) for target in targets if target is not None]
+        if dtype is not None:
+            casts.append(float_dtype(dtype, who, any_float=True))
+        for cast in casts:
             if cast is None:
                 continue
             for param in self.parameters():
@@ -482,31 +490,6 @@ def _as_array(value: Any, who: str, name: str) -> np.ndarray:
         except (TypeError, RuntimeError) as err:
             raise ValueError(f"{who}: '{name}' could not be read as a NumPy array ({err})") from None
     return np.asarray(value)
-
-
-def _dtype_or_cpu(target: Any, who: str) -> np.dtype | None:
-    """The floating dtype ``target`` names, or None for the CPU device; else an error."""
-    name = str(target)
-    if name.startswith("torch."):  # torch.float64 -> "float64"
-        name = name[len("torch."):]
-    if isinstance(target, str) or type(target).__name__ in ("device", "dtype"):
-        if name in ("cpu", "cpu:0"):
-            return None
-        try:
-            dtype = np.dtype(name)
-        except TypeError:
-            raise ValueError(
-                f"{who}: MiniTorch runs on the CPU (NumPy) only, so device {target!r} is not available; "
-                "'cpu' is accepted and changes nothing; a dtype (np.float32, np.float64) casts"
-            ) from None
-    else:
-        try:
-            dtype = np.dtype(target)
-        except TypeError:
-            raise TypeError(f"{who}: expected a dtype or 'cpu', got {target!r}") from None
-    if dtype.kind != "f":
-        raise TypeError(f"{who}: expected a floating dtype (np.float32, np.float64), got {dtype}")
-    return dtype
 
 
 def _backward_through(modules: list[Module], dy: Any, params_only: bool) -> Any:

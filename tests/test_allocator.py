@@ -37,7 +37,9 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20)
 
 
 def _run(code: str, **env: str) -> str:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    # the library's defaults unless a test sets them: not this run's kernels switch or allocator opt-out
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MINITORCH_KERNELS", "MINITORCH_MALLOC")}
+    environment = {**inherited, "PYTHONPATH": str(ROOT), **env}
     return subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
                           check=True, timeout=120).stdout.strip()
 

@@ -177,3 +177,31 @@ def test_the_rules_median_is_statistics_median():
     for n in range(1, 9):
         ordered = sorted(rng.lognormal(size=n).tolist())
         assert _median(ordered) == statistics.median(ordered)
+
+
+class _Block(mt.Module):
+    """A chain composite (walked along its recorded calls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.act = mt.Linear(4, 4), mt.Tanh()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+def test_a_repeated_layer_is_named_at_each_place_it_runs():
+    """model *= 2 runs each layer twice: diagnose's layers, the units and the callback's plan name
+    each run by its path ("0", "1", "2", "3"), as torch's named_modules(remove_duplicate=False)."""
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(4, 4), mt.ReLU())
+    model *= 2
+    model.append(mt.Sequential(_Block(), mt.Linear(4, 4)) * 2)
+    model.append(mt.Linear(4, 3))
+    X, y = np.random.default_rng(0).normal(size=(16, 4)), np.arange(16) % 3
+    expected = ["0", "1", "2", "3", "4.0.fc", "4.0.act", "4.1", "4.2.fc", "4.2.act", "4.3", "5"]
+    assert [u.name for u in _walk(model, X, y)] == expected
+    report = mt.diagnose(model, mt.CrossEntropyLoss(), X, y)
+    assert [layer.name for layer in report.layers] == expected
+    plain = mt.Sequential(mt.Linear(4, 4), mt.Tanh()) * 2
+    assert [name for name, _ in unit_plan(plain, named_index(plain))] == ["0", "1", "2", "3"]

@@ -305,11 +305,6 @@ def test_use_kernels_takes_a_bool():
         use_kernels("no")
 
 
-def _kernels_on_env() -> dict[str, str]:
-    """This environment with the kernels on (a child process of a MINITORCH_KERNELS=0 run too)."""
-    return {**os.environ, "MINITORCH_KERNELS": "1"}
-
-
 def test_environment_variable_turns_the_kernels_off():
     code = "import minitorch.kernels as k; print(k.kernels_enabled())"
     for value, expected in (("0", "False"), ("1", "True")):
@@ -1994,6 +1989,9 @@ def test_fit_trains_the_same_with_its_large_chain_kernel(monkeypatch):
 
 
 # a probe on a class or a kernel, set right after the import, before any training step
+# The patch-before-first-call scripts test the kernels: on in their process, whatever this run's switch.
+_KERNELS_ON = {**os.environ, "MINITORCH_KERNELS": "1"}
+
 _PATCH_BEFORE_THE_FIRST_STEP = """
 import numpy as np
 import minitorch as mt
@@ -2024,7 +2022,7 @@ def test_large_chain_kernel_declines_for_a_patch_made_before_its_first_call(targ
     with nothing patched it takes the step."""
     code = _PATCH_BEFORE_THE_FIRST_STEP.format(target=target)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=_kernels_on_env()).stdout
+                         env=_KERNELS_ON).stdout
     assert out.strip() == str(target != "nothing")
 
 
@@ -2053,7 +2051,7 @@ mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), mt.Data
 print(taken)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=_kernels_on_env()).stdout
+                         env=_KERNELS_ON).stdout
     assert out.strip() == str([False] * 4 if patched else [False, True, True, True])
 
 
@@ -2602,7 +2600,7 @@ p.grad = np.ones(3, np.float32)
 print(step_update.sgd_step(mt.SGD([p], lr=0.1)) is NotImplemented)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=_kernels_on_env()).stdout
+                         env=_KERNELS_ON).stdout
     assert out.strip() == str(target != "nothing")
 
 

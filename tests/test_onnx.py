@@ -92,3 +92,17 @@ def test_errors(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"pip install 'minitorch-numpy\[onnx\]'"):
         mt.onnx.export(mt.ReLU(), tmp_path / "m.onnx", (1, 2))
+
+
+def test_a_repeated_layer_stores_its_weights_once(tmp_path):
+    """``model *= 2`` runs one Linear twice: the graph has one W and one b (tied weights, as torch's
+    export of a module called twice), used by both MatMuls, and the same output."""
+    model = randomize_state(mt.Sequential(mt.Linear(3, 3), mt.Tanh()))
+    model *= 2
+    mt.onnx.export(model, tmp_path / "m.onnx", (2, 3))
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    assert len(graph.initializer) == 2
+    matmuls = [n for n in graph.node if n.op_type == "MatMul"]
+    assert len(matmuls) == 2 and matmuls[0].input[1] == matmuls[1].input[1]
+    x = sample_input((2, 3))
+    np.testing.assert_allclose(run(tmp_path / "m.onnx", x), model(x), rtol=1e-5, atol=1e-6)

@@ -60,6 +60,7 @@ def test_a_blas_loaded_after_first_use_gets_the_count_in_force(how):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     env.pop("MINITORCH_NUM_THREADS", None)
+    env.pop("MINITORCH_KERNELS", None)  # the thread policy under test is the kernels'
     # 2 BLAS threads to start with, whatever an earlier test left in the environment
     env.update(OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
     out = subprocess.run([sys.executable, "-c", _SCRIPT, how], capture_output=True, text=True, env=env,

@@ -1,19 +1,18 @@
 """What the containers' edits share: torch's index rules, the children renamed through the Module
-registries, and the forward calls an edit leaves without their chain (dropped)."""
+registries, and the forward calls an edit leaves without their chain (dropped).
+
+Items are checked before anything changes: an edit that raises (a non-Module, ``None``, an item of
+``extend`` part-way) leaves the container as it was, where torch's ``extend``/``update`` have added
+the items before the bad one and torch's ``container[i] = None`` leaves an empty slot."""
 
 from __future__ import annotations
 
 import operator
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from minitorch import call_frames
+from minitorch import call_frames, edit_marks
 from minitorch.module import Module
-
-# The Sequentials edited while a call waited, until their next forward: empty in every ordinary
-# step, so a backward looks through its descendants for one only when there is one somewhere.
-edited: weakref.WeakSet[Module] = weakref.WeakSet()
 
 
 def as_int(index: Any, who: str, expected: str = "an int index") -> int:
@@ -97,13 +96,25 @@ def rename(container: Module, children: list[Module]) -> None:
         setattr(container, str(i), module)
 
 
-def drop_waiting_calls(container: Module, incoming: list[Module]) -> bool:
-    """Before an edit: if the container, a child or an incoming module has a forward call waiting
-    for its backward, drop those calls (the chain they ran is being changed); True if it did (a
-    Sequential then marks itself, so its next backward says why)."""
-    involved = [container, *container._modules.values(), *incoming]
-    if not any(m.__dict__["_stack"] for module in involved for m in module.modules()):
+def drop_waiting_calls(container: Module, incoming: list[Module], who: str) -> bool:
+    """Before an edit ``who``: if the container, a child or an incoming module has a forward call
+    waiting for its backward, drop those calls (the chain they ran is being changed) and mark each
+    module that lost one (``minitorch.edit_marks``), so any backward that would have consumed one
+    (a parent's, another container's holding the same module) refuses naming the edit; True if it
+    dropped any (a Sequential then marks itself too)."""
+    involved = {id(m): m for module in [container, *container._modules.values(), *incoming]
+                for m in module.modules()}
+    waiting = [m for m in involved.values() if m.__dict__["_stack"]]
+    if not waiting:
         return False
-    for module in involved:
+    for module in involved.values():
         call_frames.discard_all(module)
+    for module in waiting:
+        edit_marks.mark_dropped(module, who)
     return True
+
+
+def unchanged(container: Module, name: str, module: Module) -> bool:
+    """``container[i] = container[i]``: the same object under the same name changes nothing (as
+    torch's setattr of the same module), so no waiting call is dropped."""
+    return container._modules.get(name) is module

@@ -21,9 +21,12 @@ class ModuleList(Module):
         layers.append(m), layers.extend(ms), layers += ms   add at the end
         layers.insert(i, m)       before member i (as list.insert: negative from the end, clamped)
         layers + ms               a new ModuleList of the same module objects
-    An edit while a member has a forward call waiting for its backward drops the waiting calls
-    (the parent's backward then raises): run forward again after editing. extend([]), += [] and
-    an empty del change nothing and keep them.
+    An edit while a member has a forward call waiting for its backward drops the waiting calls:
+    the parent's backward then raises RuntimeError naming the edit, before any member runs; run
+    forward again after editing. extend([]), += [], an empty del and layers[i] = layers[i] change
+    nothing and keep them. Deviations from torch, as errors: ``layers[i] = None`` (torch leaves an
+    empty slot) raises TypeError; ``extend`` checks every item first and adds none if one is not a
+    Module (torch has added the items before it).
     Example:
         self.layers = ModuleList([Linear(8, 8) for _ in range(3)])
         for layer in self.layers: x = layer(x)
@@ -48,7 +51,7 @@ class ModuleList(Module):
     def _extend(self, modules: Iterable[Module], who: str, edit: bool = True) -> ModuleList:
         modules = editing.modules_of(modules, who)
         if edit and modules:  # (no member added: the chain is as it ran)
-            editing.drop_waiting_calls(self, modules)
+            editing.drop_waiting_calls(self, modules, who)
         for module in modules:
             setattr(self, str(len(self._modules)), module)
         self._record_members()
@@ -65,7 +68,7 @@ class ModuleList(Module):
         (module,) = editing.modules_of([module], who)
         members = list(self)
         members.insert(editing.as_int(index, who), module)
-        editing.drop_waiting_calls(self, [module])
+        editing.drop_waiting_calls(self, [module], who)
         editing.rename(self, members)
         self._record_members()
 
@@ -79,14 +82,17 @@ class ModuleList(Module):
         who = f"ModuleList[{index!r}] = ..."
         name = list(self._modules)[editing.position(index, len(self), who)]
         (module,) = editing.modules_of([module], who)
-        editing.drop_waiting_calls(self, [module])
+        if editing.unchanged(self, name, module):
+            return
+        editing.drop_waiting_calls(self, [module], who)
         setattr(self, name, module)
         self._record_members()
 
     def __delitem__(self, index: int | slice) -> None:
-        kept = editing.kept_after_delete(list(self), index, f"del ModuleList[{index!r}]")
+        who = f"del ModuleList[{index!r}]"
+        kept = editing.kept_after_delete(list(self), index, who)
         if len(kept) < len(self):  # (an empty slice removes nothing)
-            editing.drop_waiting_calls(self, [])
+            editing.drop_waiting_calls(self, [], who)
         editing.rename(self, kept)
         self._record_members()
 
@@ -114,7 +120,10 @@ class ModuleDict(Module):
     It holds modules and is not called itself: train()/eval(), to(), state_dict() and
     parameters() reach its members ("heads.cls.W"). Edited as ``torch.nn.ModuleDict``:
         heads[k] = m, del heads[k], heads.pop(k), heads.clear(), heads.update(pairs)
-    An edit while a member has a forward call waiting for its backward drops the waiting calls.
+    An edit while a member has a forward call waiting for its backward drops the waiting calls
+    (the parent's backward then raises naming the edit); heads[k] = heads[k] changes nothing.
+    ``heads[k] = None`` raises TypeError (torch stores None); ``update`` checks every item first
+    and adds none if one is bad (torch has added those before it).
     Example:
         self.heads = ModuleDict({"cls": Linear(8, 3), "box": Linear(8, 4)})
         logits = self.heads["cls"](h)
@@ -125,21 +134,33 @@ class ModuleDict(Module):
     def __init__(self, modules: dict[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         super().__init__()
         if modules is not None:
-            for key, module in _pairs(modules):
+            for key, module in self._checked(modules):
                 self._set(key, module, edit=False)  # (a constructor edits nothing)
 
     def __setitem__(self, key: str, module: Module) -> None:
         self._set(key, module)
 
-    def _set(self, key: str, module: Module, edit: bool = True) -> None:
+    def _check(self, key: str, module: Module) -> None:
         if not isinstance(key, str) or not key or "." in key or key.startswith("_"):
             raise KeyError(f"ModuleDict: keys are non-empty strings without '.' or leading '_', got {key!r}")
         if key not in self._modules and hasattr(self, key):
             raise KeyError(f"ModuleDict: key {key!r} is an attribute of ModuleDict")
         if not isinstance(module, Module):
             raise TypeError(f"ModuleDict: expected Module instances, got {type(module).__name__}")
+
+    def _checked(self, modules: dict[str, Module] | Iterable[tuple[str, Module]]) -> list[tuple[str, Module]]:
+        """Every (key, module) pair, each checked before any is added."""
+        pairs = list(_pairs(modules))
+        for key, module in pairs:
+            self._check(key, module)
+        return pairs
+
+    def _set(self, key: str, module: Module, edit: bool = True) -> None:
+        self._check(key, module)
+        if editing.unchanged(self, key, module):
+            return
         if edit:
-            editing.drop_waiting_calls(self, [module])
+            editing.drop_waiting_calls(self, [module], f"ModuleDict[{key!r}] = ...")
         setattr(self, key, module)
         self._record_members()
 
@@ -156,7 +177,7 @@ class ModuleDict(Module):
     def __delitem__(self, key: str) -> None:
         if key not in self._modules:  # (never another attribute: del heads["training"])
             raise KeyError(f"del ModuleDict[{key!r}]: expected one of its keys {list(self._modules)}")
-        editing.drop_waiting_calls(self, [])
+        editing.drop_waiting_calls(self, [], f"del ModuleDict[{key!r}]")
         delattr(self, key)
         self._record_members()
 
@@ -190,7 +211,7 @@ class ModuleDict(Module):
         return self._modules.items()
 
     def update(self, modules: dict[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        for key, module in _pairs(modules):
+        for key, module in self._checked(modules):
             self[key] = module
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:

@@ -6,8 +6,9 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from minitorch import call_frames
+from minitorch import edit_marks
 from minitorch.containers import editing
+from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers as fast
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels.step import register_step_class
@@ -34,8 +35,12 @@ class Sequential(Module):
     An edit while a child has a forward call waiting for its backward drops the waiting calls;
     the next backward (before a new forward) raises RuntimeError naming the edit: the chain that
     call ran is gone (PyTorch would backpropagate through the old graph). An edit that leaves the
-    chain as it ran (model *= 1, extend([]), an empty del) keeps the calls. A Sequential holding the
-    edited one refuses too, before any child runs, and drops its own chain's waiting calls.
+    chain as it ran (model *= 1, extend([]), an empty del, model[i] = model[i]) keeps the calls. A
+    parent holding the edited one (a Sequential or any Module), another container holding a child
+    whose calls were dropped, and a deepcopy made meanwhile refuse too, before any child runs.
+    Deviations from torch, as errors: ``model[i] = None`` (torch leaves an empty slot) raises
+    TypeError; ``extend`` checks every item first and adds none if one is not a Module (torch has
+    added the items before it).
     Example:
         model = Sequential(Linear(4, 16), ReLU(), Linear(16, 3))
         logits = model(x); dx = model.backward(dlogits)
@@ -56,9 +61,8 @@ class Sequential(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         d = self.__dict__
-        if d.get("_edited") is not None:  # a new forward: the edit's dropped call is no longer next
-            d["_edited"] = None
-            editing.edited.discard(self)
+        if d.get("_edited") is not None and _grad_state.enabled:  # a new forward: the edit's dropped
+            d["_edited"] = None  # call is no longer next (one under no_grad answers none)
         if kernels_enabled() and type(self) is Sequential:  # fast room: a Linear/ReLU chain in one loop
             y = fast.sequential_forward(self, x)
             if y is not NotImplemented:
@@ -68,7 +72,7 @@ class Sequential(Module):
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if editing.edited or self.__dict__.get("_edited") is not None:
+        if edit_marks._marked_refs or self.__dict__.get("_edited") is not None:
             self._refuse_after_edit("backward")
         if kernels_enabled() and type(self) is Sequential:  # fast room: the same gradients, one loop
             dx = fast.sequential_backward(self, dy, params_only=False)
@@ -77,7 +81,7 @@ class Sequential(Module):
         return _backward_through(list(self._modules.values()), dy, params_only=False)
 
     def backward_params(self, dy: np.ndarray) -> None:
-        if editing.edited or self.__dict__.get("_edited") is not None:
+        if edit_marks._marked_refs or self.__dict__.get("_edited") is not None:
             self._refuse_after_edit("backward_params")
         if kernels_enabled() and type(self) is Sequential:  # fast room: the same gradients, one loop
             if fast.sequential_backward(self, dy, params_only=True) is not NotImplemented:
@@ -85,23 +89,16 @@ class Sequential(Module):
         _backward_through(list(self._modules.values()), dy, params_only=True)
 
     def _drop_waiting_calls(self, incoming: list[Module], who: str) -> None:
-        if editing.drop_waiting_calls(self, incoming):
+        if editing.drop_waiting_calls(self, incoming, who):
             self.__dict__["_edited"] = who  # the next backward says why it refuses
-            editing.edited.add(self)
+            self.__dict__["_edited_at"] = edit_marks.mark(self)
 
     def _refuse_after_edit(self, method: str) -> None:
-        """RuntimeError if this Sequential or one inside it was edited while a call waited, before
-        any child runs (no gradient of the dropped call is accumulated); the waiting calls of this
-        chain, which ran the old one, are dropped too, so a new forward starts clean."""
-        edit = next((m.__dict__["_edited"] for m in self.modules() if m.__dict__.get("_edited")), None)
-        if edit is None:
-            return
-        call_frames.discard_all(self)
-        raise RuntimeError(
-            f"Sequential.{method}: the Sequential was edited ({edit}) while a forward "
-            "call was waiting for its backward; that call ran a chain that no longer exists, so its "
-            "waiting calls were dropped. Run forward again on the edited model, then backward"
-        )
+        """RuntimeError if this Sequential, one inside it or a module it holds lost a waiting call
+        to an edit, before any child runs (no gradient of the dropped call is accumulated); the
+        waiting calls of this chain, which ran the old one, are dropped too, so a new forward
+        starts clean (``edit_marks.refuse_after_edit``)."""
+        edit_marks.refuse_after_edit(self, method)
 
     # ----------------------------------------------------------------- reading
     def __getitem__(self, index: int | slice) -> Module:
@@ -177,6 +174,8 @@ class Sequential(Module):
         who = f"Sequential[{index!r}] = ..."
         name = list(self._modules)[editing.position(index, len(self), who)]
         (module,) = editing.modules_of([module], who)
+        if editing.unchanged(self, name, module):
+            return
         self._drop_waiting_calls([module], who)
         setattr(self, name, module)
 

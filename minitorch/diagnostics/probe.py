@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from minitorch import call_frames
+from minitorch import call_frames, edit_marks
 from minitorch import random as mt_random
 from minitorch.containers import Sequential
 from minitorch.diagnostics.stats import LayerStats, ParamStats, check_stats
@@ -115,29 +115,45 @@ def units_forward(
     names = named_index(model) if names is None else names
     units: list[Unit] = []
 
-    def walk(module: Module, h: Any) -> Any:
+    def walk(module: Module, h: Any, name: str) -> Any:
         if _plain_sequential(module):
-            for child in module._modules.values():
-                h = walk(child, h)
+            for child_name, child in module._modules.items():
+                h = walk(child, h, _joined(name, child_name))
             return h
         if id(module) in known:
+            inside = _names_inside(module)
             for child in known[id(module)]:
-                h = walk(child, h)
+                h = walk(child, h, _joined(name, inside[id(child)]))
             return h
         out = module(h)
-        units.append(Unit(names.get(id(module), type(module).__name__), module, h, out))
+        units.append(Unit(name, module, h, out))
         return out
 
-    return units, walk(model, x)
+    return units, walk(model, x, names.get(id(model), ""))
 
 
-def unit_plan(model: Module, names: dict[int, str]) -> list[tuple[str, Module]]:
+def _joined(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _names_inside(module: Module) -> dict[int, str]:
+    """Each callable child of a chain composite -> its (first) name there."""
+    inside: dict[int, str] = {}
+    for name, child in call_frames._callable_children(module):
+        inside.setdefault(id(child), name)
+    return inside
+
+
+def unit_plan(model: Module, names: dict[int, str], name: str | None = None) -> list[tuple[str, Module]]:
     """The units ``units_forward`` calls, in order, for a model without plain-chain composites
     (plain Sequentials flattened): a callback checking the same model again and again walks
-    this list (``plan_forward``) instead of the module tree."""
+    this list (``plan_forward``) instead of the module tree. Each unit is named by its path, so a
+    layer repeated in a Sequential (model *= 2) is named at each place ("0", then "2")."""
+    name = names.get(id(model), "") if name is None else name
     if _plain_sequential(model):
-        return [unit for child in model._modules.values() for unit in unit_plan(child, names)]
-    return [(names.get(id(model), type(model).__name__), model)]
+        return [unit for child_name, child in model._modules.items()
+                for unit in unit_plan(child, names, _joined(name, child_name))]
+    return [(name, model)]
 
 
 def plan_forward(modules: list[Module], x: Any) -> list[Any]:
@@ -203,20 +219,30 @@ def units_backward_params(units: list[Unit], dy: Any, has_params: list[bool] | N
         unit.dy = unit_dy
 
 
-def frame_depths(*modules: Any) -> dict[int, tuple[Module, int]]:
-    return {id(m): (m, len(m.__dict__["_stack"])) for module in modules if isinstance(module, Module)
-            for m in module.modules()}
+class FrameDepths(NamedTuple):
+    """Each module's count of waiting calls when a probe starts, and the edits' marks then."""
+
+    depths: dict[int, tuple[Module, int]]
+    marks: list[Any]
 
 
-def drop_new_frames(depths: dict[int, tuple[Module, int]]) -> None:
-    """Drop the frames pushed since ``depths`` was taken, so a failed probe leaves none behind."""
-    for m, keep in depths.values():
+def frame_depths(*modules: Any) -> FrameDepths:
+    depths = {id(m): (m, len(m.__dict__["_stack"])) for module in modules if isinstance(module, Module)
+              for m in module.modules()}
+    return FrameDepths(depths, edit_marks.saved_marks(m for m, _ in depths.values()))
+
+
+def drop_new_frames(taken: FrameDepths) -> None:
+    """Drop the frames pushed since ``taken``, so a failed probe leaves none behind; an edit's
+    marks are put back (the probe's forward answered none of the calls the edit dropped)."""
+    for m, keep in taken.depths.values():
         d = m.__dict__
         if len(d["_stack"]) > keep:
             del d["_stack"][keep:]
             if d["_shown"] is not None:
                 call_frames._hide(d, d["_shown"])
                 d["_shown"] = None
+    edit_marks.restore_marks(taken.marks)
 
 
 def layers_stats(units: list[Unit]) -> list[LayerStats]:

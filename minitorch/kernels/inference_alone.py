@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.edit_marks import Dropped
+
 
 def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
     """The chain in one loop in this process, with the operations of the children's forward
@@ -61,11 +63,12 @@ def zero_of(dtype: np.dtype) -> np.ndarray:
 
 
 def _leave_frames(children: tuple, relu: type) -> None:
-    """What each child's forward wrapper leaves under no_grad: no frame shown, no cache."""
+    """What each child's forward wrapper leaves under no_grad: no frame shown (an edit's mark, a
+    ``Dropped`` frame, stays: no_grad answers no dropped call), no cache."""
     for m in children:
         d = m.__dict__
         shown = d["_shown"]
-        if shown is not None:
+        if shown is not None and type(shown) is not Dropped:
             for name in shown:
                 d[name] = None
             d["_shown"] = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minitorch.checks import check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype
+from minitorch.dtypes import as_floating, factory_dtype
 from minitorch.functional import sigmoid, softplus_of_neg_abs
 from minitorch.module import Module, Parameter
 
@@ -163,17 +165,20 @@ class PReLU(Module):
     Backward: dweight = sum(dy * x * (x <= 0)) over every axis but the channel   accumulated into weight.grad
               dx      = dy * where(x > 0, 1, a)      (*)   slope at x = 0 is a, as PyTorch
     Init:     weight = init (0.25)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         act = PReLU()
         y = act(np.array([-2.0, 0.0, 3.0]))   # [-0.5, 0, 3]
         dx = act.backward(np.ones(3))          # [0.25, 0.25, 1]; act.weight.grad == [-2]
     """
 
-    def __init__(self, num_parameters: int = 1, init: float = 0.25) -> None:
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         self.num_parameters = check_positive_int(num_parameters, "PReLU", "num_parameters")
         self.init = check_number(init, "PReLU", "init")
-        self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=get_default_dtype()))
+        dtype = factory_dtype(self, device, dtype)
+        self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=dtype))
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:

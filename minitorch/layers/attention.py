@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.init import xavier_uniform_
 from minitorch.kernels import fast_or_plain
 from minitorch.layers.attention_core import (
@@ -69,6 +69,7 @@ class MultiheadAttention(Module):
               Dropout acts on the attention weights only; the returned weights include it (as torch).
     Init:     in_proj / q,k,v_proj weights xavier_uniform_; in_proj_bias = 0; out_proj.weight
               U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         mha = MultiheadAttention(8, 2, batch_first=True)
         y, w = mha(x, x, x, attn_mask=generate_square_subsequent_mask(5))   # x (N, 5, 8)
@@ -84,6 +85,9 @@ class MultiheadAttention(Module):
         kdim: int | None = None,
         vdim: int | None = None,
         batch_first: bool = False,
+        *,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         who = "MultiheadAttention"
@@ -101,7 +105,7 @@ class MultiheadAttention(Module):
         self.batch_first = check_bool(batch_first, who, "batch_first")
         bias = check_bool(bias, who, "bias")
         self._qkv_same_embed_dim = self.kdim == self.embed_dim and self.vdim == self.embed_dim
-        dtype, E = get_default_dtype(), self.embed_dim
+        dtype, E = factory_dtype(self, device, dtype), self.embed_dim
         self.in_proj_weight = self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(xavier_uniform_(np.empty((3 * E, E), dtype)))
@@ -110,7 +114,7 @@ class MultiheadAttention(Module):
             self.k_proj_weight = Parameter(xavier_uniform_(np.empty((E, self.kdim), dtype)))
             self.v_proj_weight = Parameter(xavier_uniform_(np.empty((E, self.vdim), dtype)))
         self.in_proj_bias = Parameter(np.zeros(3 * E, dtype)) if bias else None
-        self.out_proj = OutProjection(E, E, bias=bias)
+        self.out_proj = OutProjection(E, E, bias=bias, device=device, dtype=dtype)
 
     # ------------------------------------------------------------------------------ forward
     def forward(

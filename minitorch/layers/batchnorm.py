@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from minitorch.checks import check_bool, check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
 
@@ -32,6 +32,7 @@ class _BatchNorm(Module):
               eval:     dx = dx_hat * inv_std              (running statistics are constants)
               backward_params computes dweight and dbias, backward_input dx; backward runs both.
     Init:     weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     dtype:    weight, bias, running_mean and running_var share one (else TypeError, as torch: a
               running statistic assigned in another dtype; load_state_dict casts into the buffers)
     """
@@ -39,7 +40,8 @@ class _BatchNorm(Module):
     _layouts: ClassVar[dict[int, str]] = {}  # input ndim -> layout, for the error message
 
     def __init__(
-        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True
+        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+        *, device: Any = None, dtype: Any = None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -48,7 +50,7 @@ class _BatchNorm(Module):
         # momentum=None: cumulative average of all batches, as PyTorch
         self.momentum = None if momentum is None else check_number(momentum, name, "momentum", 0, 1)
         self.affine = check_bool(affine, name, "affine")
-        dtype = get_default_dtype()
+        dtype = factory_dtype(self, device, dtype)  # the running statistics' too, as torch
         self.weight = Parameter(np.ones(self.num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(self.num_features, dtype)) if affine else None
         self.register_buffer("running_mean", np.zeros(self.num_features, dtype))

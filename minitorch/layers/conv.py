@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minitorch.checks import check_positive_int
-from minitorch.dtypes import get_default_dtype, parameter_dtype
+from minitorch.dtypes import factory_dtype, parameter_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
 from minitorch.layers._im2col import (
@@ -51,6 +53,7 @@ class Conv2d(Module):
               dh*(kh-1) in total per axis, top = total // 2 and bottom the rest (as torch).
     Cache:    cols (K, M), which dW needs, and the padded input's shape, which col2im needs.
     Init:     weight, bias ~ U(-k, k), k = 1/sqrt(C*kh*kw)   (torch's kaiming_uniform(a=sqrt(5)))
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         conv = Conv2d(1, 8, kernel_size=3, padding=1)
         y = conv(np.zeros((2, 1, 28, 28), np.float32))     # (2, 8, 28, 28)
@@ -66,6 +69,9 @@ class Conv2d(Module):
         padding: int | tuple[int, int] | str = 0,
         dilation: int | tuple[int, int] = 1,
         bias: bool = True,
+        *,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         self.in_channels = check_positive_int(in_channels, "Conv2d", "in_channels")
@@ -76,7 +82,7 @@ class Conv2d(Module):
         self.padding, self._pads = self._parse_padding(padding)
         kh, kw = self.kernel_size
         k = 1.0 / np.sqrt(self.in_channels * kh * kw)
-        dtype, rng = get_default_dtype(), generator()
+        dtype, rng = factory_dtype(self, device, dtype), generator()
         shape = (self.out_channels, self.in_channels, kh, kw)
         self.weight = Parameter(rng.uniform(-k, k, shape).astype(dtype))
         self.bias = Parameter(rng.uniform(-k, k, self.out_channels).astype(dtype)) if bias else None

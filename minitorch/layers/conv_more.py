@@ -7,10 +7,12 @@ Conv2d's forward (im2col, then a product).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minitorch.checks import check_nonnegative_int, check_positive_int
-from minitorch.dtypes import get_default_dtype, parameter_dtype
+from minitorch.dtypes import factory_dtype, parameter_dtype
 from minitorch.layers._im2col import (
     _check_conv_input,
     _check_fits,
@@ -50,6 +52,7 @@ class Conv1d(Module):
               dx    = col2im(dcols) without the padded border     (N, C, L)   returned
     Padding:  an int pads both ends; "valid" is 0; "same" (stride 1) pads d*(k-1) in total, left = total // 2.
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(C*k)   (torch's default)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         conv = Conv1d(4, 8, kernel_size=3, padding=1)
         y = conv(np.zeros((2, 4, 50), np.float32))       # (2, 8, 50)
@@ -57,7 +60,8 @@ class Conv1d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int | str = 0, dilation: int = 1, bias: bool = True) -> None:
+                 padding: int | str = 0, dilation: int = 1, bias: bool = True, *, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         who = "Conv1d"
         self.in_channels = check_positive_int(in_channels, who, "in_channels")
@@ -67,7 +71,7 @@ class Conv1d(Module):
         self.dilation = _int(dilation, who, "dilation", 1)
         self.padding, self._pads = self._parse_padding(padding)
         b = 1.0 / np.sqrt(self.in_channels * self.kernel_size)
-        dtype, rng = get_default_dtype(), generator()
+        dtype, rng = factory_dtype(self, device, dtype), generator()
         shape = (self.out_channels, self.in_channels, self.kernel_size)
         self.weight = Parameter(rng.uniform(-b, b, shape).astype(dtype))
         self.bias = Parameter(rng.uniform(-b, b, self.out_channels).astype(dtype)) if bias else None
@@ -166,6 +170,7 @@ class ConvTranspose2d(Module):
     output_padding adds rows/columns at the bottom/right (it picks one of the stride's possible
     output sizes); it must be smaller than the stride here (torch also allows < dilation).
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(O*kh*kw)   (torch's default: fan_in of weight dim 1)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         up = ConvTranspose2d(8, 4, kernel_size=2, stride=2)
         y = up(np.zeros((1, 8, 7, 7), np.float32))     # (1, 4, 14, 14)
@@ -175,7 +180,7 @@ class ConvTranspose2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
                  output_padding: int | tuple[int, int] = 0, bias: bool = True,
-                 dilation: int | tuple[int, int] = 1) -> None:
+                 dilation: int | tuple[int, int] = 1, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         who = "ConvTranspose2d"
         self.in_channels = check_positive_int(in_channels, who, "in_channels")
@@ -192,7 +197,7 @@ class ConvTranspose2d(Module):
             )
         kh, kw = self.kernel_size
         b = 1.0 / np.sqrt(self.out_channels * kh * kw)
-        dtype, rng = get_default_dtype(), generator()
+        dtype, rng = factory_dtype(self, device, dtype), generator()
         shape = (self.in_channels, self.out_channels, kh, kw)
         self.weight = Parameter(rng.uniform(-b, b, shape).astype(dtype))
         self.bias = Parameter(rng.uniform(-b, b, self.out_channels).astype(dtype)) if bias else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minitorch.checks import check_positive_int
-from minitorch.dtypes import get_default_dtype
+from minitorch.dtypes import factory_dtype
 from minitorch.kernels import embedding as fast
 from minitorch.kernels import kernels_enabled
 from minitorch.module import Module, Parameter
@@ -24,6 +26,7 @@ class Embedding(Module):
                         skipped, so the padding row's gradient stays 0 (never updated), as torch
               dids = None   the ids are integers: not differentiable (CONTRACT §4)
     Init:     weight ~ N(0, 1), weight[padding_idx] = 0   (torch.nn.Embedding's default)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     padding_idx may be negative (counted from the end), as torch; it is stored non-negative.
     Example:
         emb = Embedding(10, 3, padding_idx=0)
@@ -31,7 +34,8 @@ class Embedding(Module):
         emb.backward(np.ones((2, 3, 3)))               # None; emb.weight.grad[4] == 2, row 0 stays 0
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None) -> None:
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, *,
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.num_embeddings = check_positive_int(num_embeddings, "Embedding", "num_embeddings")
         self.embedding_dim = check_positive_int(embedding_dim, "Embedding", "embedding_dim")
@@ -45,7 +49,8 @@ class Embedding(Module):
             padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
         shape = (self.num_embeddings, self.embedding_dim)
-        self.weight = Parameter(generator().standard_normal(shape).astype(get_default_dtype()))
+        dtype = factory_dtype(self, device, dtype)
+        self.weight = Parameter(generator().standard_normal(shape).astype(dtype))
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0
         self._ids: np.ndarray | None = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minitorch.checks import check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
 
@@ -25,6 +27,7 @@ class GroupNorm(Module):
               dxg = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))   means over axis 2
               dx  = dxg.reshape(x.shape)                     (N, C, *)
     Init:     weight = 1, bias = 0   (no running statistics: training and eval compute the same)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     G = 1 is LayerNorm over (C, *) with per-channel affine; G = C is InstanceNorm with affine.
     Example:
         gn = GroupNorm(2, 4)
@@ -32,7 +35,8 @@ class GroupNorm(Module):
         dx = gn.backward(np.ones_like(y))
     """
 
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True) -> None:
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.num_groups = check_positive_int(num_groups, "GroupNorm", "num_groups")
         self.num_channels = check_positive_int(num_channels, "GroupNorm", "num_channels")
@@ -43,7 +47,7 @@ class GroupNorm(Module):
             )
         self.eps = check_number(eps, "GroupNorm", "eps", 0)
         self.affine = bool(affine)
-        dtype = get_default_dtype()
+        dtype = factory_dtype(self, device, dtype)
         self.weight = Parameter(np.ones(self.num_channels, dtype)) if affine else None
         self.bias = Parameter(np.zeros(self.num_channels, dtype)) if affine else None
         self._x_hat: np.ndarray | None = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minitorch.checks import check_bool, check_number, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.functional import standardize, standardize_backward
 from minitorch.module import Module, Parameter
 
@@ -25,6 +27,7 @@ class LayerNorm(Module):
               dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))   (*, *S)
               backward_params computes dweight and dbias, backward_input dx; backward runs both.
     Init:     weight = 1, bias = 0   (same statistics in training and eval: there are no running stats)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         ln = LayerNorm(4)                       # or LayerNorm((3, 4)) for the last two dims
         y = ln(np.random.randn(2, 4))           # each row: mean 0, variance ~1
@@ -37,6 +40,8 @@ class LayerNorm(Module):
         eps: float = 1e-5,
         elementwise_affine: bool = True,
         bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
@@ -49,7 +54,7 @@ class LayerNorm(Module):
         self.eps = check_number(eps, "LayerNorm", "eps", 0)
         self.elementwise_affine = check_bool(elementwise_affine, "LayerNorm", "elementwise_affine")
         bias = check_bool(bias, "LayerNorm", "bias")
-        dtype = get_default_dtype()
+        dtype = factory_dtype(self, device, dtype)
         self.weight = Parameter(np.ones(self.normalized_shape, dtype)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype)) if elementwise_affine and bias else None
         self._x_hat: np.ndarray | None = None

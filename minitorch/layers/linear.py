@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minitorch.checks import check_bool, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
 from minitorch.module import Module, Parameter
@@ -24,6 +26,7 @@ class Linear(Module):
               (leading dims of a (*, in) input are folded into N for dW and db)
               backward_params computes dW and db, backward_input dx; backward runs both.
     Init:     W, b ~ U(-k, k), k = 1/sqrt(in)   (torch.nn.Linear's default, seeded by manual_seed)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     PyTorch's names: ``weight`` is W.T (out, in), a view (writes go to W, its grad is W.grad.T);
               ``bias`` is b. Assigning ``layer.weight = Parameter(w)`` sets W to a copy of w.T;
               ``load_state_dict`` takes torch's ``"weight"``/``"bias"`` keys (see Module).
@@ -33,13 +36,14 @@ class Linear(Module):
         dx = layer.backward(np.ones((2, 3)))  # (2, 4); layer.grad_W is (4, 3)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         self.in_features = check_positive_int(in_features, "Linear", "in_features")
         self.out_features = check_positive_int(out_features, "Linear", "out_features")
         bias = check_bool(bias, "Linear", "bias")
         k = 1.0 / np.sqrt(self.in_features)
-        dtype = get_default_dtype()
+        dtype = factory_dtype(self, device, dtype)
         rng = generator()
         self.W = Parameter(rng.uniform(-k, k, (self.in_features, self.out_features)).astype(dtype))
         self.b = Parameter(rng.uniform(-k, k, self.out_features).astype(dtype)) if bias else None

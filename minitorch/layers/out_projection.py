@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from minitorch.checks import check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -28,12 +29,13 @@ class OutProjection(Module):
         y = proj(np.ones((2, 4)));  dx = proj.backward(np.ones((2, 4)))
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         self.in_features = check_positive_int(in_features, "OutProjection", "in_features")
         self.out_features = check_positive_int(out_features, "OutProjection", "out_features")
         k = 1.0 / math.sqrt(self.in_features)
-        dtype = get_default_dtype()
+        dtype = factory_dtype(self, device, dtype)
         shape = (self.out_features, self.in_features)
         self.weight = Parameter(generator().uniform(-k, k, shape).astype(dtype))
         self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None

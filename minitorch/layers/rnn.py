@@ -19,7 +19,7 @@ from minitorch.checks import (
     check_number,
     check_positive_int,
 )
-from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import initial_states
 from minitorch.module import Module, Parameter
@@ -58,7 +58,7 @@ class RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0) -> None:
+                 proj_size: int = 0, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         who = type(self).__name__
         self.input_size = check_positive_int(input_size, who, "input_size")
@@ -78,7 +78,7 @@ class RNNBase(Module):
         D, H, G = self.num_directions, self.hidden_size, self.GATES * self.hidden_size
         R = self.real_hidden_size  # the size of h: P with projections, else H
         k = 1.0 / np.sqrt(H)
-        rng, dtype = generator(), get_default_dtype()
+        rng, dtype = generator(), factory_dtype(self, device, dtype)
         for layer in range(self.num_layers):
             fan_in = self.input_size if layer == 0 else D * R
             for suffix in ("", "_reverse")[:D]:
@@ -293,6 +293,7 @@ class RNN(RNNBase):
               dx = da @ W_ih     (L, N, in)     dh0 = dh_next after step 0   (returned if hx given)
               relu'(0) = 0, as torch
     Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))   (torch.nn.RNN's default)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         rnn = RNN(10, 20, num_layers=2)
         output, h_n = rnn(np.random.randn(5, 3, 10))           # (5, 3, 20), (2, 3, 20)
@@ -304,9 +305,10 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False) -> None:
+                 bidirectional: bool = False, *, device: Any = None, dtype: Any = None) -> None:
         check_choice(nonlinearity, "RNN", "nonlinearity", ("tanh", "relu"))
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
     def _loop(self) -> tuple[Any, Any]:
@@ -339,6 +341,7 @@ class LSTM(RNNBase):
               dW_hr = sum over t of dh_t.T @ m_t   (P, H)   (dh_t: the dh that reached h_t)
               dx = da @ W_ih   (L, N, in)    dh0, dc0 = the final dh, dc   (returned if hx given)
     Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)), W_hr too   (torch.nn.LSTM's default)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         lstm = LSTM(10, 20, batch_first=True)
         output, (h_n, c_n) = lstm(np.random.randn(3, 5, 10), (h0, c0))   # (3, 5, 20), (1, 3, 20) x 2
@@ -369,6 +372,7 @@ class GRU(RNNBase):
               dW_hh = dhw.T @ h_{t-1}  (3H, H)   db_hh = dhw.sum  (3H,)
               dx = dxw @ W_ih   (L, N, in)    dh0 = the final dh   (returned if hx given)
     Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))   (torch.nn.GRU's default)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         gru = GRU(10, 20, bidirectional=True)
         output, h_n = gru(np.random.randn(5, 3, 10))            # (5, 3, 40), (2, 3, 20)
@@ -382,9 +386,11 @@ class GRU(RNNBase):
     _torch_value_error_keywords: ClassVar[dict[str, str]] = {"proj_size": _PROJ_SIZE_IS_LSTMS}
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False) -> None:
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
+                 device: Any = None, dtype: Any = None) -> None:
         # no proj_size: projections are LSTM's alone (torch's GRU refuses the keyword too)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
 
     def _loop(self) -> tuple[Any, Any]:
         return rec.gru_forward, rec.gru_backward

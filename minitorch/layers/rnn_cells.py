@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_choice, check_positive_int
-from minitorch.dtypes import as_floating, get_default_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import initial_states
 from minitorch.module import Module, Parameter
@@ -31,19 +31,21 @@ class RNNCellBase(Module):
               dx = dxw @ weight_ih (returned);  dh (and dc) returned too when hx was passed
     Both halves come from one step backward, so ``backward`` is defined directly (CONTRACT §3).
     Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))   (torch's default)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     """
 
     GATES = 1
     BIAS_HH_IN_LOOP = False
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         who = type(self).__name__
         self.input_size = check_positive_int(input_size, who, "input_size")
         self.hidden_size = check_positive_int(hidden_size, who, "hidden_size")
         self.bias = check_bool(bias, who, "bias")
         G, k = self.GATES * self.hidden_size, 1.0 / np.sqrt(self.hidden_size)
-        rng, dtype = generator(), get_default_dtype()
+        rng, dtype = generator(), factory_dtype(self, device, dtype)
         self.weight_ih = Parameter(rng.uniform(-k, k, (G, self.input_size)).astype(dtype))
         self.weight_hh = Parameter(rng.uniform(-k, k, (G, self.hidden_size)).astype(dtype))
         self.bias_ih = Parameter(rng.uniform(-k, k, G).astype(dtype)) if bias else None
@@ -132,6 +134,7 @@ class RNNCell(RNNCellBase):
               dweight_ih = da.T @ x  (H, in)   dweight_hh = da.T @ h  (H, H)   dbias_ih = dbias_hh = da.sum
               dx = da @ weight_ih  (N, in)     dh = da @ weight_hh  (N, H), returned when h was passed
     Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         cell = RNNCell(10, 20)
         h = cell(np.random.randn(3, 10), h)                      # (3, 20)
@@ -139,9 +142,9 @@ class RNNCell(RNNCellBase):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh") -> None:
+                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None) -> None:
         check_choice(nonlinearity, "RNNCell", "nonlinearity", ("tanh", "relu"))
-        super().__init__(input_size, hidden_size, bias)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
 
     def _loop(self) -> tuple[Any, Any]:
@@ -165,6 +168,7 @@ class LSTMCell(RNNCellBase):
               dx = da @ weight_ih;   dh = da @ weight_hh;   dc = dc_t * f
               (dh, dc returned when hx was passed)
     Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         cell = LSTMCell(10, 20)
         h, c = cell(np.random.randn(3, 10), (h, c))
@@ -189,6 +193,7 @@ class GRUCell(RNNCellBase):
               dweight_ih = dxw.T @ x   dbias_ih = dxw.sum   dweight_hh = dhw.T @ h   dbias_hh = dhw.sum
               dx = dxw @ weight_ih;    dh = dh' * z + dhw @ weight_hh   (returned when h was passed)
     Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         cell = GRUCell(10, 20)
         h = cell(np.random.randn(3, 10), h)

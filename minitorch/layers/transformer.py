@@ -9,7 +9,7 @@ import numpy as np
 
 from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
 from minitorch.containers import ModuleList
-from minitorch.dtypes import as_floating, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers.activations import GELU, ReLU
 from minitorch.layers.attention import MultiheadAttention
 from minitorch.layers.dropout import Dropout
@@ -35,6 +35,7 @@ class TransformerEncoderLayer(Module):
               (self-attention: dquery + dkey + dvalue, all three inputs are the same x)
               every parameter's gradient is accumulated by the child that owns it
     Init:     the children's own (MultiheadAttention: xavier; Linear: U(-k, k); LayerNorm: 1, 0)
+              device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     activation: "relu", "gelu" (exact, erf) or an element-wise Module, e.g. GELU(approximate="tanh")
     (GPT-2's form); torch's takes a string or a callable the same way.
     Example:
@@ -54,6 +55,8 @@ class TransformerEncoderLayer(Module):
         batch_first: bool = False,
         norm_first: bool = False,
         bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         who = "TransformerEncoderLayer"
@@ -70,12 +73,14 @@ class TransformerEncoderLayer(Module):
         self.norm_first = check_bool(norm_first, who, "norm_first")
         bias = check_bool(bias, who, "bias")
         # children in torch's order, so parameters() and state_dict() list as torch's do
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=p, bias=bias, batch_first=batch_first)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+        factory = {"device": device, "dtype": factory_dtype(self, device, dtype)}  # for every child, as torch
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=p, bias=bias, batch_first=batch_first,
+                                            **factory)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
         self.dropout = Dropout(p)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
         self.dropout1 = Dropout(p)
         self.dropout2 = Dropout(p)
         if self.activation_name is None:

@@ -62,15 +62,23 @@ class _Graph:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self._count = 0
+        # (id of an array given, dtype) -> (its initializer, the array, kept alive so its id is
+        # not reused): a layer repeated in the model (model *= 2) stores its weights once
+        self._arrays: dict[tuple[int, str], tuple[str, np.ndarray]] = {}
 
     def name(self, hint: str) -> str:
         self._count += 1
         return f"{hint}_{self._count}"
 
     def const(self, value: Any, hint: str, dtype: Any = None) -> str:
+        dtype = np.dtype(self.dtype if dtype is None else dtype)
+        key = (id(value), dtype.str)
+        if isinstance(value, np.ndarray) and key in self._arrays:
+            return self._arrays[key][0]
         name = self.name(hint)
-        array = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
-        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        if isinstance(value, np.ndarray):
+            self._arrays[key] = (name, value)
         return name
 
     def op(self, op_type: str, inputs: list[str], hint: str, out: str | None = None, **attrs: Any) -> str:
