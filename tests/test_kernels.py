@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -96,6 +97,194 @@ def test_module_fast_equals_plain_bitwise(factory, shape, dtype):
         if REORDERS_SUMS.intersection(type(m).__name__ for m in factory().modules()):
             tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
             np.testing.assert_allclose(a, b, **tol)
+        else:
+            assert_bitwise(a, b)
+
+
+# ------------------------------------ every module: what a backward that fails leaves, kernels on and off
+def _failing_backward_run(factory, x, dy, enabled, meddle=None):
+    """Forward, ``meddle(module)``, then backward under ``np.errstate(all="raise")``: the error's
+    type (or the dx), every Parameter's gradient, and each module's waiting calls and shown frame."""
+    with kernels(enabled):
+        mt.manual_seed(0)
+        module = factory()
+        module(x)
+        if meddle is not None:
+            meddle(module)
+        with np.errstate(all="raise"):
+            try:
+                out = [module.backward(dy)]
+            except (FloatingPointError, ValueError) as error:
+                out = [type(error).__name__, str(error) if meddle is not None else ""]
+        grads = [None if p.grad is None else p.grad for p in module.parameters()]
+        frames = [(len(m.__dict__["_stack"]), m.__dict__["_shown"] is None) for m in module.modules()]
+    return out, grads, frames
+
+
+def _assert_same_failure(fast, plain, rounds):
+    (out_f, grads_f, frames_f), (out_p, grads_p, frames_p) = fast, plain
+    assert frames_f == frames_p, "waiting calls"
+    assert len(out_f) == len(out_p) and [type(a) for a in out_f] == [type(b) for b in out_p]
+    for a, b in zip(out_f + grads_f, out_p + grads_p, strict=True):
+        assert (a is None) == (b is None)
+        if isinstance(a, np.ndarray) and rounds:
+            assert a.dtype == b.dtype
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        elif isinstance(a, np.ndarray):
+            assert_bitwise(a, b)
+        else:
+            assert a == b
+
+
+# (the layers that sum in other products, REORDERS_SUMS, are left out: a BLAS product can set the
+# invalid flag inside it, e.g. inf * 0 in its packing, so which product raises, if any, is the BLAS's)
+SAME_PRODUCTS = [c for c in MODULE_CASES
+                 if not REORDERS_SUMS.intersection(type(m).__name__ for m in c[1]().modules())]
+
+
+@pytest.mark.parametrize("factory, shape", [c[1:] for c in SAME_PRODUCTS], ids=[c[0] for c in SAME_PRODUCTS])
+def test_module_backward_meeting_an_inf_under_errstate_raise_leaves_what_the_plain_one_leaves(factory, shape):
+    """An inf in dy under ``np.errstate(all="raise")``: kernels on and off, the same outcome (a
+    FloatingPointError or the same dx), the same gradients accumulated before it, and the same
+    calls left waiting in every module (a layer's wrapper puts its frame back when its backward
+    raises). The Linear/ReLU chain kernel consumed the failing child's call."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    mt.manual_seed(0)
+    dy = rng.standard_normal(factory()(x).shape).astype(np.float32)
+    dy.reshape(-1)[0] = np.inf
+    fast, plain = (_failing_backward_run(factory, x, dy, enabled) for enabled in (True, False))
+    _assert_same_failure(fast, plain, False)
+
+
+@pytest.mark.parametrize("factory, shape", [c[1:] for c in SAME_PRODUCTS], ids=[c[0] for c in SAME_PRODUCTS])
+def test_module_backward_warns_for_a_float64_dy_past_float32_as_the_plain_one(factory, shape):
+    """A float64 dy with one value past float32's range given to a float32 module under
+    ``np.errstate(all="warn")``: kernels on and off, the same outcome and the same warnings, as
+    many and in order (each backward half that casts dy warns). The Linear/ReLU chain kernel cast
+    the dy once where a Linear's two halves cast it twice."""
+    def run(enabled):
+        with kernels(enabled):
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal(shape).astype(np.float32)
+            mt.manual_seed(0)
+            module = factory()
+            dy = rng.standard_normal(np.shape(module(x)))
+            dy.reshape(-1)[0] = 1e300
+            with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+                warnings.simplefilter("always")
+                try:
+                    out = [module.backward(dy)]
+                except ValueError as error:
+                    out = [str(error)]
+            return out, [str(w.message) for w in caught]
+
+    (out_f, warned_f), (out_p, warned_p) = run(True), run(False)
+    assert warned_f == warned_p
+    for a, b in zip(out_f, out_p, strict=True):
+        if isinstance(a, np.ndarray):
+            assert_bitwise(a, b)
+        else:
+            assert a == b
+
+
+SAME_PRODUCT_INPUTS = [c for c in INPUT_CASES
+                       if not ROUNDS_DIFFERENTLY.intersection(type(m).__name__ for m in c[1]().modules())]
+
+
+def _with_inf(g):
+    if isinstance(g, tuple):
+        return tuple(_with_inf(v) for v in g)
+    if g is not None:
+        g = g.copy()
+        g.reshape(-1)[0] = np.inf
+    return g
+
+
+@pytest.mark.parametrize("factory, make_inputs", [c[1:] for c in SAME_PRODUCT_INPUTS],
+                         ids=[c[0] for c in SAME_PRODUCT_INPUTS])
+def test_input_module_backward_meeting_an_inf_under_errstate_raise_leaves_what_the_plain_one_leaves(
+        factory, make_inputs):
+    """As above, for the modules of several, integer or nested inputs (embeddings, attention, max
+    pooling's indices; the LSTM kernels, which round differently, left out)."""
+    def run(enabled):
+        with kernels(enabled):
+            mt.manual_seed(0)
+            module = factory()
+            out = module(*make_inputs(np.random.default_rng(0)))
+            with np.errstate(all="raise"):
+                try:
+                    result = _leaves(module.backward(_with_inf(_upstream(out, np.random.default_rng(1)))))
+                except FloatingPointError:
+                    result = ["FloatingPointError"]
+            grads = [None if p.grad is None else p.grad for p in module.parameters()]
+            return result, grads, [(len(m.__dict__["_stack"]), m.__dict__["_shown"] is None)
+                                   for m in module.modules()]
+
+    _assert_same_failure(run(True), run(False), False)
+
+
+CONTAINER_CASES = [c for c in MODULE_CASES if type(c[1]()) is mt.Sequential]
+
+
+def _children_inputs(factory, x):
+    mt.manual_seed(0)
+    inputs, h = [], x
+    with mt.no_grad():
+        for m in factory():
+            inputs.append(h)
+            h = m(h)
+    return inputs
+
+
+@pytest.mark.parametrize("factory, shape", [c[1:] for c in CONTAINER_CASES],
+                         ids=[c[0] for c in CONTAINER_CASES])
+def test_container_with_a_child_called_again_before_its_backward_kernels_on_and_off(factory, shape):
+    """Each child of a Sequential called once more, on two rows of its input, between the
+    Sequential's forward and its backward (a probe): kernels on and off, the same error (that
+    child's backward refuses the chain's dy) or the same dx, gradients and waiting calls. The
+    Linear/ReLU chain kernel broadcast a ReLU's one-row mask over the batch (a silent answer)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    mt.manual_seed(0)
+    dy = rng.standard_normal(factory()(x).shape).astype(np.float32)
+    for j, h in enumerate(_children_inputs(factory, x)):
+        def probe(module, j=j, h=h):
+            with np.errstate(all="ignore"):
+                list(module)[j](h[:2])
+        fast, plain = (_failing_backward_run(factory, x, dy, enabled, probe) for enabled in (True, False))
+        _assert_same_failure(fast, plain, bool(REORDERS_SUMS.intersection(
+            type(m).__name__ for m in factory().modules())))
+
+
+MIXED_CHILDREN = [(f"{cid}-{i}", factory, shape, i) for cid, factory, shape in CONTAINER_CASES
+                  for i, child in enumerate(factory()) if child.parameters()]
+
+
+@pytest.mark.parametrize("factory, shape, index", [c[1:] for c in MIXED_CHILDREN],
+                         ids=[c[0] for c in MIXED_CHILDREN])
+def test_container_with_one_child_in_float64_fast_equals_plain_bitwise(factory, shape, index):
+    """A Sequential whose child ``index`` is cast to float64 (each child casts at its door, and its
+    backward casts dy to its dtype): kernels on and off, the same output, dx and gradients, dtypes
+    and bytes. The Linear/ReLU chain kernel passed the float64 dy on uncast (a float64 dx and
+    float32 gradients rounded once instead of twice)."""
+    def run(enabled):
+        with kernels(enabled):
+            mt.manual_seed(0)
+            module = factory()
+            list(module)[index].to(np.float64)
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal(shape).astype(np.float32)
+            y = module(x)
+            dx = module.backward(rng.standard_normal(y.shape).astype(y.dtype))
+            return [y, dx, *(p.grad for p in module.parameters())]
+
+    fast, plain = run(True), run(False)
+    rounds = REORDERS_SUMS.intersection(type(m).__name__ for m in factory().modules())
+    for a, b in zip(fast, plain, strict=True):
+        assert a.dtype == b.dtype
+        if rounds:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         else:
             assert_bitwise(a, b)
 
@@ -515,6 +704,15 @@ CHAINS = {
     "shared": lambda: (lambda lin: mt.Sequential(lin, mt.ReLU(), lin))(mt.Linear(4, 4)),
     "other-layer": lambda: mt.Sequential(mt.Linear(4, 5), mt.Tanh(), mt.Linear(5, 2)),
     "big-weight": lambda: mt.Sequential(mt.Linear(4, 4200), mt.ReLU(), mt.Linear(4200, 2)),
+    # children of two dtypes (each casts at its door; each child's backward casts dy to its own
+    # dtype, so a float32 child after a float64 one gets a float32 dy, not the float64 product)
+    "mixed-dtype": lambda: mt.Sequential(mt.Linear(4, 6).to(np.float32), mt.ReLU(),
+                                         mt.Linear(6, 3).to(np.float64)),
+    "mixed-big": lambda: mt.Sequential(mt.Linear(4, 4200).to(np.float64), mt.Linear(4200, 5).to(np.float32),
+                                       mt.ReLU(), mt.Linear(5, 2).to(np.float64)),
+    # one Parameter in two layers (weight tying): its gradient is the sum of both layers' terms
+    "tied": lambda: (lambda a, b: (setattr(b, "W", a.W), mt.Sequential(a, mt.ReLU(), b))[1])(
+        mt.Linear(4, 4), mt.Linear(4, 4)),
 }
 
 
@@ -636,6 +834,176 @@ def test_sequential_chain_kernel_runs_a_patched_method(monkeypatch):
         model(np.ones((2, 4), np.float32))
         model.backward_params(np.ones((2, 3), np.float32))
     assert calls == [1]
+
+
+def _chain_outcome(make, x, dy, mode, meddle=None, errstate=None, method="backward"):
+    """Forward, ``meddle(model)``, then ``model.backward(dy)`` (under ``errstate``) with the chain
+    kernel taken ("fused"), declining ("declined": each child's own backward, kernels on) or with
+    kernels off ("off"): the result or the error, every parameter's gradient, each child's waiting
+    calls, and the result of running backward again with a finite dy (a retry after an error)."""
+    from minitorch.kernels import containers as fast_containers
+
+    declined = lambda *a, **k: NotImplemented  # noqa: E731
+    saved = fast_containers.sequential_backward
+    if mode == "declined":
+        fast_containers.sequential_backward = declined
+    try:
+        with kernels(mode != "off"):
+            mt.manual_seed(0)
+            model = make()
+            model(x)
+            if meddle is not None:
+                meddle(model)
+            with np.errstate(**(errstate or {})), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    out = [getattr(model, method)(dy)]
+                except (ValueError, FloatingPointError) as error:
+                    out = [type(error).__name__, str(error)]
+            out += [str(w.message) for w in caught]
+            grads = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
+            waiting = [(len(m.__dict__["_stack"]), m.__dict__["_shown"] is None,
+                        [k for k in ("_x", "_mask") if m.__dict__.get(k) is not None]) for m in model]
+            try:
+                retry = [model.backward(np.where(np.abs(dy) < 1e30, dy, 1.0))]
+            except (ValueError, RuntimeError) as error:
+                retry = [type(error).__name__, str(error)]
+            waiting_after = [len(m.__dict__["_stack"]) for m in model]
+    finally:
+        fast_containers.sequential_backward = saved
+    return out, grads, waiting, retry, waiting_after
+
+
+def _same_chain_outcomes(make, x, dy, **how):
+    fused = _chain_outcome(make, x, dy, "fused", **how)
+    for mode in ("declined", "off"):
+        other = _chain_outcome(make, x, dy, mode, **how)
+        for name, a, b in zip(("outcome", "grads", "waiting", "retry", "waiting after the retry"),
+                              fused, other, strict=True):
+            assert len(a) == len(b), f"{mode}: {name}: {a} vs {b}"
+            for u, v in zip(a, b, strict=True):
+                if u is None or v is None:
+                    assert u is v, f"{mode}: {name}: {a} vs {b}"
+                elif isinstance(u, np.ndarray) or isinstance(v, np.ndarray):
+                    assert_bitwise(u, v, f"{mode}: {name}")
+                else:
+                    assert u == v, f"{mode}: {name}: {a} vs {b}"
+
+
+def _chain_data(chain, rng):
+    mt.manual_seed(0)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    return x, rng.standard_normal(CHAINS[chain]()(x).shape)
+
+
+@pytest.mark.parametrize("method", ["backward", "backward_params"])
+@pytest.mark.parametrize("value", [np.inf, 1e300], ids=["inf", "overflows-float32"])
+@pytest.mark.parametrize("mode", ["raise", "warn"])
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_sequential_chain_kernel_meets_floating_point_errors_as_the_children_do(chain, mode, value, method):
+    """An inf (or a float64 value past float32's range) in dy under ``np.errstate(all=mode)``.
+    "raise": the child whose arithmetic meets it raises FloatingPointError and its call is left
+    waiting (its frame put back, as its backward wrapper puts it back), the children after it
+    consumed; a retry finds what the children leave. The kernel left that child's call consumed (a
+    retry then raised "called before forward"). "warn": the same warnings, as many: a Linear's two
+    halves each cast a float64 dy to float32 (the kernel cast it once: one overflow warning fewer).
+    The last child's cache is hidden before its cast raises, as its wrapper hides it (the kernel
+    cast before taking the frame: the ReLU's mask stayed shown); ``backward_params`` of a chain
+    without parameters reads no dy (the kernel cast it: an overflow warning)."""
+    x, dy = _chain_data(chain, np.random.default_rng(11))
+    dy[0, 0] = value
+    _same_chain_outcomes(CHAINS[chain], x, dy, errstate={"all": mode}, method=method)
+
+
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_sequential_chain_kernel_meets_a_child_called_between_forward_and_backward(chain):
+    """One child called again on one row between the chain's forward and its backward (a probe):
+    that child's newest call is then the probe's, of another shape, and its backward refuses the
+    chain's dy (ValueError naming it), the children after it consumed. The kernel broadcast a
+    ReLU's one-row mask over the batch and returned a dx (a silent wrong answer), or met a
+    Linear's one-row input in a matmul error with that child's call consumed."""
+    x, dy = _chain_data(chain, np.random.default_rng(12))
+    mt.manual_seed(0)
+    widths, h = [], x
+    for m in CHAINS[chain]():
+        widths.append(h.shape[1])
+        h = m(h)
+    for j, width in enumerate(widths):
+        def probe(model, j=j, width=width):
+            model[j](np.ones((1, width), np.float32))
+        _same_chain_outcomes(CHAINS[chain], x, dy, meddle=probe)
+
+
+def test_sequential_chain_kernel_interrupted_at_any_line_leaves_what_the_children_leave():
+    """A KeyboardInterrupt (Ctrl-C) at each line the chain kernel's backward runs, in turn (but the
+    lines that put a frame back, which the backward wrapper's own handler matches): what is left is
+    what an interrupted child-by-child backward can leave. The children after some child k are
+    consumed with their gradients whole; k and the children before it still wait (k's frame put
+    back, as its wrapper puts it back), those before k untouched. The kernel popped k's frame
+    before its arithmetic and never put it back."""
+    import inspect
+
+    from minitorch.kernels import containers as fast_containers
+
+    rng = np.random.default_rng(0)
+    x, dy = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((6, 3)).astype(np.float32)
+    kept = rng.standard_normal((8, 8)).astype(np.float32)
+
+    def setup():
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 8), mt.ReLU(), mt.Linear(8, 3))
+        model[2].W.grad = kept.copy()  # a gradient kept from before: added to
+        model(x)
+        return model
+
+    with kernels(True):
+        model = setup()
+        before = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
+        model.backward(dy)
+        after = [p.grad.copy() for p in model.parameters()]
+        code = [f.__code__ for f in (fast_containers.sequential_backward,
+                                     getattr(fast_containers, "_backward_child", None)) if f is not None]
+        source, start = inspect.getsourcelines(fast_containers.sequential_backward)
+        handler = {start + n for n, line in enumerate(source)
+                   if "except BaseException" in line or "stack.append" in line or "stack[-1] is not" in line
+                   or line.strip() == "raise"}
+        lines, interrupted = [0, 0], True  # (the line to interrupt at, the lines run)
+
+        def tracer(frame, event, arg):
+            if frame.f_code not in code:
+                return None
+            if event == "line" and frame.f_lineno not in handler:
+                lines[1] += 1
+                if lines[1] == lines[0]:
+                    raise KeyboardInterrupt
+            return tracer
+
+        while interrupted:
+            lines[:] = [lines[0] + 1, 0]
+            model = setup()
+            sys.settrace(tracer)
+            try:
+                model.backward(dy)
+                interrupted = False
+            except KeyboardInterrupt:
+                pass
+            finally:
+                sys.settrace(None)
+            waiting = [len(m.__dict__["_stack"]) for m in model]
+            k = max([i for i, w in enumerate(waiting) if w] or [-1])
+            assert waiting == [1] * (k + 1) + [0] * (len(waiting) - k - 1), f"line {lines[0]}: {waiting}"
+            for i, m in enumerate(model):
+                for p in m.parameters():
+                    j = next(n for n, q in enumerate(model.parameters()) if q is p)
+                    b, a = before[j], after[j]
+                    if i > k:  # consumed: whole
+                        assert_bitwise(p.grad, a, f"line {lines[0]}")
+                    elif i < k:  # untouched
+                        same = (p.grad is None) if b is None else np.array_equal(p.grad, b)
+                        assert same, f"line {lines[0]}"
+                    elif p.grad is not None and not (b is not None and np.array_equal(p.grad, b)):
+                        assert_bitwise(p.grad, a, f"line {lines[0]}")
+    assert lines[0] > 40  # (every line of the kernel, the last run not interrupted)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

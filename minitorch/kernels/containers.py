@@ -152,6 +152,13 @@ def sequential_backward(
     With ``params_only`` the children before the first Linear are not run (their frames are
     dropped) and that Linear computes no dx, as ``module._backward_through`` does. The first
     gradient after ``zero_grad()`` is the fresh product itself (no copy), as the layer kernel does.
+    The incoming dy is cast to the last child's dtype as its backward casts it (a Linear's two
+    halves each cast it: a dy that needs the cast is cast again for dx, so a cast's warnings come
+    as often); every later dy is made here in that one dtype and in the shape the next child
+    expects (``_waiting_frames`` declines children of two dtypes, and waiting calls whose shapes do
+    not chain: then each child's own check casts or refuses). An error in a child's arithmetic (a
+    floating-point error under ``np.errstate``, a Ctrl-C) puts that child's frame back, as its
+    backward wrapper does: the call is left waiting, the children after it consumed.
     Saves per child the wrapper's call, ``Module.backward``, the two halves' calls, their
     ``_cached`` and ``_check_grad`` calls (one dy check in all).
     ``incoming`` (a list): filled with the gradient entering each child (the dy passed, for the
@@ -162,6 +169,16 @@ def sequential_backward(
     frames = _waiting_frames(children) if children and _own_backwards() else None
     if frames is None:
         return NotImplemented
+    first = 0
+    while first < len(children) and type(children[first]) is not Linear:
+        first += 1
+    stop = first if params_only else 0
+    if stop == len(children):  # backward_params of a chain without parameters: no child runs,
+        if incoming is not None:  # dy is not even read (no cast, no check), as in the plain loop
+            incoming[:] = [None] * len(children)
+        for i in range(stop):
+            _pop(children[i].__dict__, frames[i])
+        return None
     last, frame = children[-1], frames[-1]
     if type(last) is Linear:
         x = frame["_x"]
@@ -169,70 +186,86 @@ def sequential_backward(
     else:
         mask = frame["_mask"]
         shape, dtype = mask.shape, mask.dtype
-    given, dy = dy, np.asarray(dy, dtype=dtype)
-    if dy.shape != shape:
+    given = dy
+    try:  # (the shape before the cast: a refused dy is cast once, by the child that refuses it)
+        given_shape = dy.shape if type(dy) is np.ndarray else np.shape(dy)
+    except Exception:
+        return NotImplemented  # the plain path raises the child's own error
+    if given_shape != shape:
         return NotImplemented  # the plain path raises the child's own error, its call left waiting
-    first = 0
-    while first < len(children) and type(children[first]) is not Linear:
-        first += 1
-    stop = first if params_only else 0
-    hide = _hide
     if incoming is not None:
         incoming[:] = [None] * len(children)
-        if stop < len(children):
-            incoming[-1] = given
+        incoming[-1] = given
+    cast_to = dtype  # the last child casts the dy given (its frame taken first, as its wrapper takes it)
     for i in range(len(children) - 1, stop - 1, -1):
-        m, frame = children[i], frames[i]
         if incoming is not None and i < len(children) - 1:
             incoming[i] = dy
-        d = m.__dict__
-        d["_stack"].pop()  # the frame is consumed as the backward wrapper consumes it
-        shown = d["_shown"]
-        if shown is not None and shown is not frame:
-            hide(d, shown)
-        d["_shown"] = None
-        if type(m) is Linear:
-            d["_x"] = None
-            W, b = d["W"], d["b"]
-            x = frame["_x"]
-            if len(frame) != 1:
-                hide(d, frame)
-            if W.grad is not None or type(W) is not Parameter:
-                W.accumulate_matmul(x.T, dy)
-            else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free
-                home = grad_home(W)
-                if home is not None and x.dtype == home.dtype == dy.dtype:
-                    W.grad = np.matmul(x.T, dy, home)
-                else:  # adopted, cast if need be
-                    g = x.T @ dy
-                    W.grad = g if g.dtype == W.data.dtype else g.astype(W.data.dtype)
-            if b is not None:
-                home = grad_home(b) if b.grad is None and type(b) is Parameter else None
-                if home is not None and dy.dtype == home.dtype:
-                    b.grad = np.add.reduce(dy, 0, None, home)
-                else:
-                    db = np.add.reduce(dy, 0)
-                    if b.grad is None and db.dtype == b.data.dtype:
-                        b.grad = db  # fresh, held by nobody else
-                    else:
-                        b.accumulate_grad(db)
-            if i > stop or not params_only:
-                dy = dy @ W.data.T
-        else:
-            d["_mask"] = None
-            if len(frame) != 1:
-                hide(d, frame)
-            dy = dy * frame["_mask"]
+        stack = children[i].__dict__["_stack"]
+        try:
+            dy = _backward_child(children[i], frames[i], dy, i > stop or not params_only, cast_to)
+        except BaseException:  # its frame back, as the backward wrapper puts it back
+            if not stack or stack[-1] is not frames[i]:
+                stack.append(frames[i])
+            raise
+        cast_to = None
     for i in range(stop):  # params_only: the chain below the first Linear needs no dx
         _pop(children[i].__dict__, frames[i])
     return None if params_only else dy
 
 
+def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, cast_to: Any) -> Any:
+    """One child's backward in ``sequential_backward``: its frame consumed, its gradients
+    accumulated, its dx returned (``needs_dx``). ``cast_to`` (the last child): the dtype its checks
+    cast ``given`` to; a Linear casts it again for dx, as its ``backward_input`` does."""
+    d = m.__dict__
+    d["_stack"].pop()  # the frame is consumed as the backward wrapper consumes it
+    shown = d["_shown"]
+    if shown is not None and shown is not frame:
+        _hide(d, shown)
+    d["_shown"] = None
+    d["_mask" if type(m) is not Linear else "_x"] = None
+    if len(frame) != 1:
+        _hide(d, frame)
+    dy = given if cast_to is None else np.asarray(given, dtype=cast_to)  # (the cache hidden first)
+    if type(m) is not Linear:
+        return dy * frame["_mask"]
+    W, b = d["W"], d["b"]
+    x = frame["_x"]
+    if W.grad is not None or type(W) is not Parameter:
+        W.accumulate_matmul(x.T, dy)
+    else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free
+        home = grad_home(W)
+        if home is not None and x.dtype == home.dtype == dy.dtype:
+            W.grad = np.matmul(x.T, dy, home)
+        else:  # adopted, cast if need be
+            g = x.T @ dy
+            W.grad = g if g.dtype == W.data.dtype else g.astype(W.data.dtype)
+    if b is not None:
+        home = grad_home(b) if b.grad is None and type(b) is Parameter else None
+        if home is not None and dy.dtype == home.dtype:
+            b.grad = np.add.reduce(dy, 0, None, home)
+        else:
+            db = np.add.reduce(dy, 0)
+            if b.grad is None and db.dtype == b.data.dtype:
+                b.grad = db  # fresh, held by nobody else
+            else:
+                b.accumulate_grad(db)
+    if not needs_dx:
+        return None
+    if dy is not given:
+        dy = np.asarray(given, dtype=cast_to)
+    return dy @ W.data.T
+
+
 def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
     """Each child's newest waiting frame, if the loop above applies, else None: only Linear and
     ReLU, each once, none patched on the instance, each with a waiting frame and not inside a call;
-    every Parameter trainable; 2-D inputs (the cases the loop is written for), of any size."""
+    every Parameter trainable; 2-D inputs (the cases the loop is written for), of any size; every
+    weight and mask of one dtype (no dy needs a cast between children); each waiting call's input
+    of the shape the one before it returned (a child called again since, on another shape: its
+    backward refuses the chain's dy, as the plain loop then shows)."""
     frames = []
+    dtype = shape = None  # the chain's one dtype; the previous child's output shape
     for m in children:
         kind, d = type(m), m.__dict__
         stack = d["_stack"]
@@ -241,10 +274,22 @@ def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
         frame = stack[-1]
         if kind is Linear:
             W, b, x = d["W"], d["b"], frame.get("_x")
-            if not W.requires_grad or x is None or x.ndim != 2 or (b is not None and not b.requires_grad):
+            if not W.requires_grad or x is None or (b is not None and not b.requires_grad):
                 return None
+            w = W.data
+            in_shape, w_shape = x.shape, w.shape
+            if len(in_shape) != 2 or len(w_shape) != 2 or w_shape[0] != in_shape[1]:
+                return None  # (3-D; or a weight replaced since: dx would not have the input's shape)
+            kind_dtype, out_shape = w.dtype, (in_shape[0], m.out_features)
         elif kind is not ReLU or frame.get("_mask") is None:
             return None
+        else:
+            mask = frame["_mask"]
+            kind_dtype, in_shape = mask.dtype, mask.shape
+            out_shape = in_shape
+        if (dtype is not None and kind_dtype != dtype) or (shape is not None and in_shape != shape):
+            return None
+        dtype, shape = kind_dtype, out_shape
         frames.append(frame)
     if len(children) > 1 and len(set(map(id, children))) != len(children):
         return None  # a layer used twice: its frames interleave, the plain calls sort them out
