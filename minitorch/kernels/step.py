@@ -372,7 +372,8 @@ def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: in
     leaves them (a ReLU's mask in x's dtype); ``dlogits`` (the loss's backward raised) the loss's
     call waits too, that array its frame's ``_dlogits``; ``at`` the child whose backward raised
     (``failed``: 1 at its W's product, 2 at its b's sum, 0 after them; -1 the update, past every
-    child): the gradients the calls had written by then are the Parameters'."""
+    child; the number of children before the backward): that child's call waits too, its frame
+    put back unshown, and the gradients the calls had written by then are the Parameters'."""
     layers, params = setup.layers, setup.params
     for j in range(max(at, 0), len(layers)):
         is_linear, _, _, _, b, k, _, _ = layers[j]
@@ -380,13 +381,16 @@ def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: in
             done = failed - 1 if j == at and failed else 1 if b is None else 2
             for m in range(done):
                 params[k + m].grad = slots[k + m]
-    for j, (is_linear, _, d, *_) in enumerate(setup.layers[:waiting]):
+    for j, (is_linear, _, d, *_) in enumerate(layers[:waiting]):
         name = "_x" if is_linear else "_mask"
         value = kept[j] if is_linear else kept[j].astype(setup.dtype)
         frame = {name: value}
         d[name] = value
         d["_stack"].append(frame)
         d["_shown"] = frame
+    if 0 <= at < len(layers):  # its frame put back, as its backward wrapper puts it (not shown)
+        is_linear, _, d, *_ = layers[at]
+        d["_stack"].append({"_x": kept[at]} if is_linear else {"_mask": kept[at].astype(setup.dtype)})
     if dlogits is not None:
         loss_fn.__dict__["_stack"].append({"_dlogits": dlogits, "_loss_shape": (len(dlogits),)})
 
