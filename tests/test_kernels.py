@@ -1897,7 +1897,7 @@ def test_chain_forward_that_raises_leaves_what_the_plain_forward_leaves(where):
     assert lefts[0][-3:] == ([0, 0, 0] if where == 0 else [1, 1, 0])
 
 
-def _raising_step(mode, where):
+def _raising_step(mode, where, arm=None):
     """The Iris-sized chain, two steps taken (the flat group adopted), then meddled so that the
     third step's ``where`` raises a FloatingPointError under errstate "raise"; the step run by
     ``fit_step`` ("fused": it must take the step, so raise) or the five calls ("calls" kernels on,
@@ -1930,6 +1930,8 @@ def _raising_step(mode, where):
             x = x * np.float32(1e-37) / np.abs(x).max()
         elif where == "update":  # lr cast to float32 overflows (every gradient written)
             opt.param_groups[0]["lr"] = 1e300
+        if arm is not None:
+            arm()
         with np.errstate(all="raise"), pytest.raises(FloatingPointError):
             if mode == "fused":
                 fit_step(model, loss_fn, opt, x, y)
@@ -1942,6 +1944,47 @@ def _raising_step(mode, where):
                  ("_x", "_mask", "_dlogits") and v is not None}, [list(f) for f in d["_stack"]])
                 for d in (m.__dict__ for m in [*model.modules(), loss_fn])]
         return [p.grad for p in model.parameters()], left, [p.data.copy() for p in model.parameters()]
+
+
+def test_fit_step_kernel_whose_bias_sum_raises_leaves_what_the_chain_kernel_leaves(monkeypatch):
+    """A bias gradient's sum that raises (no input makes a float32 column sum of dy in [-1, 1]
+    overflow: a stand-in ``add.reduce`` raises where it is given the gradient slot): ``fit_step``
+    leaves what the five calls (kernels on) leave, the weight's gradient written and the bias's
+    not, that Linear's call and those below it waiting."""
+    import types
+
+    from minitorch.kernels import containers
+    from minitorch.kernels import step as fast_step
+
+    class Add:
+        def __getattr__(self, name):
+            return getattr(np.add, name)
+
+        def __call__(self, *args, **kwargs):
+            return np.add(*args, **kwargs)
+
+        @staticmethod
+        def reduce(a, axis=None, dtype=None, out=None):
+            if armed and out is not None and out.ndim == 1 and out.shape[0] == 3:  # the last Linear's b
+                raise FloatingPointError("overflow encountered in reduce")
+            return np.add.reduce(a, axis, dtype, out)
+
+    fake = types.SimpleNamespace(**{name: getattr(np, name) for name in dir(np) if not name.startswith("__")})
+    fake.add = Add()
+    results, armed = [], []
+    for mode in ("fused", "calls"):
+        armed.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(fast_step, "np", fake)
+            patch.setattr(containers, "np", fake)
+            results.append(_raising_step(mode, "none", arm=lambda: armed.append(True)))
+    (fused_grads, fused_left, fused_data), (grads, left, data) = results
+    assert [g is None for g in fused_grads] == [g is None for g in grads] == [True, True, False, True]
+    assert_bitwise(fused_grads[2], grads[2], "the weight's gradient")
+    for a, b in zip(fused_data, data, strict=True):
+        assert_bitwise(a, b, "a parameter")
+    for (n, shown, caches, frames), (n2, shown2, caches2, frames2) in zip(fused_left, left, strict=True):
+        assert (n, shown, frames, caches.keys()) == (n2, shown2, frames2, caches2.keys())
 
 
 @pytest.mark.parametrize("where", ["forward", "loss", "loss-backward", "backward-weight", "backward",
