@@ -1598,7 +1598,8 @@ def test_fit_step_kernel_takes_the_iris_step():
                                   "label_smoothing", "weight", "second-group", "state", "in-features",
                                   "reshaped-in-place", "weight-reshaped-in-place", "retyped-child",
                                   "replaced-bias-data", "large-batch", "out-features", "interrupted-forward",
-                                  "lr-none", "momentum-none", "nesterov-missing", "patched-optimizer-helper"])
+                                  "lr-none", "momentum-none", "nesterov-missing", "patched-optimizer-helper",
+                                  "retyped-in-place", "replaced-dict", "patched-waiting-check"])
 def test_fit_step_kernel_declines_and_the_five_calls_run(case, monkeypatch):
     """Anything outside the kernel's case: it declines with nothing done (no frame left, no
     gradient, no Parameter moved); the five calls then run as without the kernel."""
@@ -1691,6 +1692,13 @@ def _decline(case, monkeypatch):
     elif case == "patched-optimizer-helper":  # a probe on a method SGD.step calls (the class's is watched)
         match_state_dtypes = opt._match_state_dtypes
         opt._match_state_dtypes = lambda: match_state_dtypes()
+    elif case == "retyped-in-place":  # a view's dtype set in place (float32 -> int32): no assignment
+        model[2].b.data.dtype = np.int32
+    elif case == "replaced-dict":  # the model's __dict__ replaced by one with a patched forward
+        model.__dict__ = {**model.__dict__, "forward": lambda v: mt.Sequential.forward(model, v)}
+    elif case == "patched-waiting-check":  # a probe on the instance: step() would call it
+        check = opt._check_no_waiting_forward
+        opt._check_no_waiting_forward = lambda: check()
     if case == "no_grad-parent":
         with mt.no_grad():
             assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
@@ -1700,8 +1708,54 @@ def _decline(case, monkeypatch):
         del view
     assert all(len(m.__dict__["_stack"]) == 0 for m in [*model.modules(), loss_fn])
     assert all(p.grad is None for p in model.parameters())
+    if case == "retyped-in-place":
+        model[2].b.data.dtype = np.float32
     for p, b in zip(model.parameters(), before, strict=True):
         np.testing.assert_array_equal(p.data.ravel(), b.ravel())  # ("reshaped-in-place" keeps the numbers)
+
+
+def test_fit_step_kernel_sees_a_number_changed_in_place_after_its_copy():
+    """The kernel copies the modules' dicts once it has checked them and, while they compare equal,
+    does not check them again: a Linear's ``in_features`` that could change in place (a 0-d array)
+    is outside its case, so a change made to it in place is never hidden by the copy."""
+    from minitorch.kernels import step as fast_step
+
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((5, 4)).astype(np.float32), rng.integers(0, 3, 5)
+        loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is not NotImplemented
+        model[2].in_features = np.array(8)  # equal to 8, and then the dict changes (a new key)
+        model[2].note = "changed"
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        model[2].in_features[...] = 5  # what the five calls read now: their Linear refuses x
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        with pytest.raises(ValueError):
+            model(x)
+
+
+def test_fit_step_kernel_with_a_second_owner_of_a_parameter_checks_it_at_every_step():
+    """A module outside the chain that owns one of its Parameters from the start (weight tying):
+    the kernel takes the steps while that module has no forward waiting, and declines (so that
+    ``step()`` raises) once it has one, with no new registration in between."""
+    from minitorch.kernels import step as fast_step
+
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+        spare = mt.Linear(4, 8)
+        spare.W = model[0].W
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((5, 4)).astype(np.float32), rng.integers(0, 3, 5)
+        loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        for _ in range(2):
+            assert fast_step.fit_step(model, loss_fn, opt, x, y) is not NotImplemented
+        spare(x)
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        with pytest.raises(RuntimeError, match="forward call"):
+            loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step()
 
 
 @pytest.mark.parametrize("bad, error, message", [(np.nan, ValueError, "finite"),
@@ -2100,7 +2154,9 @@ def _step_meddle(case):
                                          # (the Parameters adopted into a new group, the
                                          # setup found again)
                                          ("cast", [False, True, False] + [True] * 3),
-                                         ("data-replaced", [False, True, False] + [True] * 3),
+                                         # (one step more: the setup holds the other data
+                                         # views until its group is forgotten, then lets go)
+                                         ("data-replaced", [False, True, False, False, True, True]),
                                          # (the evicted group's Parameters adopted again)
                                          ("groups-forgotten", [False, True, False] + [True] * 3),
                                          ("kept-grads-group-forgotten", [False, True, False] + [True] * 3)])
@@ -2113,6 +2169,74 @@ def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_ste
     taken again once the update has adopted the Parameters into a new flat group."""
     config = ((4, 4, 4), (True, False), True, np.float32, 16, "mean", 0.1, 6, 1)
     assert _same_steps(config, _step_meddle(case)) == taken
+
+
+_BETWEEN_STEPS = ["lr", "freeze", "unfreeze", "replace-data", "no_grad-forward", "patch", "unpatch", "note",
+                  "in-features-numpy", "relu-swap", "tanh-swap", "reshape-and-back", "forward-backward",
+                  "keep-grad", "eval-train"]
+
+
+def _random_meddle(actions):
+    """A meddle running ``actions`` (step -> names from ``_BETWEEN_STEPS``) before those steps:
+    changes a user may make between steps that the five calls run through without raising. A
+    gradient kept ("keep-grad": a flat slot, kernels on) must keep its numbers."""
+    kept = []  # (a gradient the user keeps, its numbers)
+
+    def meddle(step, model, loss_fn, opt, x, y):
+        for g, numbers in kept:
+            assert_bitwise(g, numbers, "a kept gradient")
+        for i, action in enumerate(actions.get(step, ())):
+            if action == "lr":
+                opt.param_groups[0]["lr"] = [0.05, np.float32(0.02), np.array(0.03), 0.0][(step + i) % 4]
+            elif action in ("freeze", "unfreeze"):
+                model[2].b.requires_grad = action == "unfreeze"
+            elif action == "replace-data":
+                model[2].W.data = model[2].W.data.copy()
+            elif action == "no_grad-forward":
+                with mt.no_grad():
+                    model(x)
+            elif action == "patch":  # (other logits: a step taken with the class's forward differs)
+                model.forward = lambda v, model=model: mt.Sequential.forward(model, v) * np.float32(1.5)
+            elif action == "unpatch" and "forward" in model.__dict__:
+                del model.forward
+            elif action == "note":
+                model[0].note = step
+            elif action == "in-features-numpy":
+                model[0].in_features = np.int64(model[0].in_features)
+            elif action == "relu-swap":
+                model[1] = mt.ReLU()
+            elif action == "tanh-swap":
+                model[1] = mt.Tanh()
+            elif action == "reshape-and-back":
+                view = model[2].b.data
+                view.shape = (1, view.size)
+                view.shape = (view.size,)
+            elif action in ("forward-backward", "keep-grad"):
+                loss_fn(model(x), y)
+                model.backward_params(loss_fn.backward())
+                if action == "keep-grad":
+                    g = model[0].W.grad
+                    kept.append((g, None if g is None else g.copy()))
+                opt.zero_grad()
+            elif action == "eval-train":
+                model.eval()
+                model.train()
+        return x, y
+    return meddle
+
+
+@settings(max_examples=25, deadline=None)
+@given(actions=st.dictionaries(st.integers(1, 7), st.lists(st.sampled_from(_BETWEEN_STEPS), min_size=1,
+                                                           max_size=3), max_size=5))
+def test_fit_step_kernel_meets_the_five_calls_under_random_changes_between_steps(actions):
+    """Random sequences of changes between steps (a step size of another type, a bias frozen and
+    thawed, data replaced, a forward under no_grad, the model's forward patched (other logits) and
+    unpatched, a new attribute, ``in_features`` as a NumPy integer, the ReLU swapped for another
+    or a Tanh, a view reshaped and back, a forward and backward with no step, a gradient kept,
+    eval and train): every step bitwise the five calls' (kernels on and off), a kept gradient
+    unchanged. What the kernel copied or read at one step must not stand for a later one."""
+    config = ((4, 16, 3), (True, False), True, np.float32, 16, "mean", 0.1, 8, 2)
+    _same_steps(config, _random_meddle(actions))
 
 
 # ------------------------------ forward, loss and backward_params of a large chain (kernels/step_large.py)
@@ -2857,20 +2981,25 @@ def test_sgd_update_kernel_leaves_a_flat_group_to_the_sgd_kernel(monkeypatch):
     assert len(applied) == 4  # every step of both, through the group
 
 
-def test_sgd_update_kernel_leaves_a_gradient_of_another_size_to_the_sgd_kernel():
-    """A gradient that broadcasts over its Parameter (shape (7,) on (9, 7) data: ``p.data -= lr *
-    g`` takes it) is never handed to BLAS's axpy as if it were as long as the data: the step is
-    ``step()``'s, bitwise."""
+def test_sgd_update_kernel_declines_a_gradient_of_another_shape():
+    """A gradient that would broadcast over its Parameter (shape (7,) on (9, 7) data), as long as
+    the data or not: ``sgd_step`` declines with nothing done (never hands it to BLAS's axpy as if
+    it were as long as the data), and ``step()`` raises its error."""
+    from minitorch.kernels.step_update import sgd_step
+
     rng = np.random.default_rng(2)
     with kernels(True), update_limits(4, 8):
-        params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (5, 8)]]
-        opt = mt.SGD(params, lr=0.1)
-
-        def set_grads(ps, rng):
-            ps[0].grad = rng.standard_normal(7).astype(np.float32)
-            ps[1].grad = rng.standard_normal((1, 8)).astype(np.float32)
-
-        _sgd_step_against_step(params, set_grads, opt)
+        for shape in [(7,), (7, 9)]:
+            params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (5, 8)]]
+            params[0].grad = rng.standard_normal(shape).astype(np.float32)
+            params[1].grad = rng.standard_normal((5, 8)).astype(np.float32)
+            opt = mt.SGD(params, lr=0.1)
+            before = [p.data.copy() for p in params]
+            assert sgd_step(opt) is NotImplemented
+            for p, d in zip(params, before, strict=True):
+                assert_bitwise(p.data, d)
+            with pytest.raises(ValueError, match="has a grad of shape"):
+                opt.step()
 
 
 def test_sgd_update_kernel_without_a_blas_routine_updates_in_numpy(monkeypatch):
@@ -2950,7 +3079,7 @@ def test_sgd_update_kernel_declines_with_nothing_done(case, error, monkeypatch):
         wrap(mt.SGD, "step")
     elif case == "class-params-with-grad":
         with_grad = mt.SGD._params_with_grad
-        monkeypatch.setattr(mt.SGD, "_params_with_grad", staticmethod(lambda group: with_grad(group)))
+        monkeypatch.setattr(mt.SGD, "_params_with_grad", lambda self, group: with_grad(self, group))
     elif case == "parameter-zero_grad":
         wrap(mt.Parameter, "zero_grad")
     elif case == "kernel-sgd":

@@ -233,13 +233,11 @@ def group_holding(p: Any) -> FlatGroup | None:
 def slots_if_free(group: FlatGroup) -> list[np.ndarray] | None:
     """The group's gradient slots if no one but the group holds ``G`` or any view of it (as
     ``grad_home`` counts), else None."""
-    if _getrefcount(group.G) != group.g_refs:
-        return None
     grads = group.grads
-    for i in range(len(grads)):  # (indexed: a loop variable would hold a slot too)
-        # the slot: the group's list, _homes' entry, getrefcount's argument
-        if _getrefcount(grads[i]) != 3:
-            return None
+    # each slot: the group's list, _homes' entry, the reference map passes; as the slots' sum
+    # (none reads below that: a sum above it is a slot held elsewhere)
+    if _getrefcount(group.G) != group.g_refs or sum(map(_getrefcount, grads)) != 3 * len(grads):
+        return None
     return grads
 
 

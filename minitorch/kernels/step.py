@@ -50,12 +50,23 @@ diverged run, which fit then stops) decline after the forward, and the five call
 forward again, so its warnings (overflow) come twice.
 What the case test finds out about the three objects' structure (the children, their Parameters
 and flat views, the optimizer's one group of exactly those, the flat group) is kept for the last
-model stepped (``_Setup``; dropped when that model, loss or optimizer is collected) and, at the
-next step, checked by identity instead of found again; everything that can change while those
-identities stay (frames, caches, instance and class patches, options, gradients,
-``requires_grad``, shapes, dtypes, ``in_features`` and ``out_features``, the reference counts of
-the gradient slots, x and y) is
-checked at every step.
+model stepped (``_Setup``; dropped when that model, loss or optimizer is collected, or once its
+flat group is forgotten and no other is found) and, at the next step, checked by identity instead
+of found again. What can change while those identities stay is checked too, in three ways:
+- what lives in the objects' dicts (frames, caches, instance patches, ``_edited``, each Linear's
+  W, b, ``in_features`` and ``out_features``, the optimizer's one group: the model's, the loss's,
+  the optimizer's, the children's and the model's ``_modules``) is checked once, and the dicts
+  copied (``_checked``); at each step after,
+  one comparison of the dicts with their copies (``_Setup.current``) stands for those checks
+  while they compare equal (values by ``==`` after identity: Modules and Parameters define no
+  ``==``, a waiting list is copied, the numbers checked are ints, which cannot change in place);
+- a forward waiting in another owner of a Parameter is looked for only after a registration
+  (``module._registrations``) or while such an owner exists;
+- the rest at every step: the three objects' classes and the children's, the class and module
+  patches, the optimizer's state and settings (a dict of its own), the loss's options, what each
+  Parameter holds (its class, ``data`` still its flat view, ``grad``, ``requires_grad``), each
+  data view's shape and dtype (both can be set in place), the reference counts of the gradient
+  slots (as one sum), x and y.
 Saves: per step about 40 Python calls (the modules' and wrappers' calls, each frame's pushes and
 pops, the optimizer's and loss's wrappers and checks, the gradient assignments) and one NumPy
 reduction (a short target list's range is read as Python ints); the NumPy arithmetic is the five
@@ -76,6 +87,7 @@ from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers, flat
 from minitorch.kernels.inference_alone import zero_of
 from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_arithmetic, _ce_plan, _range_by_unsigned
+from minitorch.module import _registrations
 
 # The classes of the case, each named by its own module at import (``register_step_class``: the
 # fast room imports no container, loss or optimizer); then, once the last is named, those classes
@@ -87,6 +99,7 @@ _classes: list[Any] = []
 # costs more to set up than a short list costs to read); more, by the loss kernel's reduction.
 SHORT_TARGETS = 64
 _originals: list[tuple[Any, attrgetter, Any]] = []
+_layers_watched: list[bool] = []  # Linear's and ReLU's methods are in _originals (_watch_layers)
 _CASE = ("Sequential", "CrossEntropyLoss", "SGD", "LossValue")
 
 
@@ -119,6 +132,8 @@ def _load() -> bool:
                (losses, ("cross_entropy_forward", "cross_entropy_backward")),
                (optimizer_kernels, ("sgd",)), (flat, ("update", "apply"))]
     _originals[:] = take_originals(watched)
+    _layers_watched.clear()
+    _watch_layers()
     return True
 
 
@@ -139,20 +154,36 @@ def unchanged(originals: list[tuple[Any, attrgetter, Any]]) -> bool:
 
 
 def _untouched() -> bool:
-    """Every method and kernel the five calls run is still the one first seen."""
-    return unchanged(_originals) and containers._own_forwards() and containers._own_backwards()
+    """Every method and kernel the five calls run is still the one first seen (Linear's and
+    ReLU's as the chain kernel first saw them: ``_watch_layers``)."""
+    for owner, getter, seen in _originals:
+        if getter(owner) != seen:
+            return False
+    return True
+
+
+def _watch_layers() -> None:
+    """Add Linear's and ReLU's methods to ``_originals`` once the layers package has named them
+    (``containers.register_chain_layers``), as the chain kernel saw them then."""
+    if _layers_watched or containers.Linear is None:
+        return
+    names, own = containers._METHODS, containers._own
+    _originals.extend((cls, attrgetter(*names), tuple(own[f"{cls.__name__}.{name}"] for name in names))
+                      for cls in (containers.Linear, containers.ReLU))
+    _layers_watched.append(True)
 
 
 class _Setup:
     """What the case test found for one (model, loss_fn, optimizer), kept for the steps after:
     the children, each Linear's Parameters and their flat views, the optimizer's group and the flat
-    group. ``_still`` tells whether it still describes the three (by identity: the same children,
-    Parameters, group and flat group); what can change between steps without changing those
-    identities (frames, patched instance methods, options, gradients, shapes, reference counts,
-    the data and targets) is checked at every step all the same (``fit_step``)."""
+    group. ``still`` tells whether it still describes the three (by identity: the same children,
+    Parameters, group and flat group); ``current`` tells it too, and that the watched dicts are
+    as ``_checked`` last found them in the case (see the module docstring for what else is
+    checked, and when)."""
 
-    __slots__ = ("refs", "modules", "children", "dicts", "layers", "params", "group", "flat",
-                 "width", "dtype", "relu_bytes", "scale")
+    __slots__ = ("refs", "modules", "children", "dicts", "layers", "params", "group", "flat", "width",
+                 "dtype", "relu_bytes", "scale", "md", "ld", "od", "watched", "seen", "registrations",
+                 "params_seen", "types", "zero", "classes", "targets", "plans")
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any, children: list[Any], params: list[Any],
                  group: dict[str, Any], flat_group: Any, x: np.ndarray) -> None:
@@ -177,7 +208,52 @@ class _Setup:
                 self.layers.append((False, m, d, None, None, None, None, None))
                 widest = max(widest, width)
         self.relu_bytes = widest * self.dtype.itemsize  # per row of x: the widest ReLU input
+        self.zero = zero_of(self.dtype)
         self.scale: dict[tuple[int, bool], np.ndarray] = {}  # (N, mean) -> dl = 1/N or 1, 0-d
+        self.md, self.ld, self.od = model.__dict__, loss_fn.__dict__, optimizer.__dict__
+        # the dicts _checked checks and copies: the model's, the loss's, the optimizer's, the children
+        # by name, each child's
+        self.watched = [self.md, self.ld, self.od, self.modules, *self.dicts]
+        self.seen: list[dict[str, Any]] | None = None  # their copies, as _checked found them in the case
+        self.registrations = -1  # the owner registrations last seen, if every owner is a child; else -1
+        # per Parameter: its class, data (its flat view), grad, requires_grad, data's shape and dtype
+        self.params_seen = [(_classes[3], v, None, True, v.shape, self.dtype) for v in flat_group.data]
+        self.types = [type(m) for m in children]
+        c = flat_group.data[-1].shape[-1]  # the last Linear's width (its W or b), the classes
+        self.classes = frozenset(range(c))
+        self.targets: dict[np.dtype, Any] = {}  # a target dtype the case takes -> its unsigned twin or None
+        self.plans: dict[tuple[int, np.dtype], tuple[Any, ...]] = {}  # (N, target dtype) -> loss plan
+
+    def copies(self) -> list[dict[str, Any]]:
+        """Copies of the watched dicts, each list in them a list of its own (so that a waiting list
+        filled since compares unequal)."""
+        return [{k: (list(v) if type(v) is list else v) for k, v in d.items()} for d in self.watched]
+
+    def note_owners(self, optimizer: Any) -> None:
+        """After ``optimizer._check_no_waiting_forward()``: the registrations it saw if every
+        module owning one of the Parameters is one of the children, else -1."""
+        registrations, owners = optimizer._owner_cache
+        ours = {id(m) for m in self.children}
+        mine = registrations == _registrations[0] and all(id(m) in ours for m in owners)
+        self.registrations = registrations if mine else -1
+
+    def current(self, model: Any, loss_fn: Any, optimizer: Any) -> bool:
+        """``still`` in its cheap form, and the watched dicts as ``_checked`` found them: the same
+        three objects and optimizer group, the watched dicts still the three objects' and equal
+        to their copies (values compare by ``==`` after identity: Modules and Parameters by
+        identity, a waiting list by its contents; a comparison that raises, as an array where None
+        was: not equal). The children are in the copy of the model's ``_modules``."""
+        m, lf, op = self.refs
+        if m() is not model or lf() is not loss_fn or op() is not optimizer:
+            return False
+        if (model.__dict__ is not self.md or loss_fn.__dict__ is not self.ld
+                or optimizer.__dict__ is not self.od or self.group["params"] != self.params
+                or not self.flat.g_refs):  # (a flat group forgotten: see still)
+            return False
+        try:  # (the optimizer's one group is in the copy of its param_groups)
+            return self.watched == self.seen
+        except Exception:
+            return False
 
     def still(self, model: Any, loss_fn: Any, optimizer: Any) -> bool:
         """The same three objects, children, optimizer group and Parameters in it."""
@@ -185,6 +261,9 @@ class _Setup:
         if m() is not model or lf() is not loss_fn or op() is not optimizer:
             return False
         modules = self.modules
+        if (model.__dict__ is not self.md or loss_fn.__dict__ is not self.ld
+                or optimizer.__dict__ is not self.od):
+            return False
         if model.__dict__["_modules"] is not modules or list(modules.values()) != self.children:
             return False  # (Modules compare by identity)
         groups = optimizer.param_groups
@@ -213,77 +292,58 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     ``loss_fn`` returns it (a ``LossValue``)."""
     if not _classes and not _load():
         return NotImplemented
-    Sequential, CrossEntropyLoss, SGD, Parameter, LossValue = _classes
+    Sequential, CrossEntropyLoss, SGD, _, LossValue = _classes
     if (type(model) is not Sequential or type(loss_fn) is not CrossEntropyLoss or type(optimizer) is not SGD
             or type(x) is not np.ndarray or x.ndim != 2 or type(y) is not np.ndarray
             or call_frames._recorders or not _grad_state.enabled or containers.Linear is None):
         return NotImplemented
     setup = _last[0]
-    if setup is None or not setup.still(model, loss_fn, optimizer):
-        setup = _find_setup(model, loss_fn, optimizer, x)
+    if setup is None or not setup.current(model, loss_fn, optimizer):
+        setup = _checked(model, loss_fn, optimizer, x)
         if setup is None:
             return NotImplemented
-        _last[0] = setup
-    # every step: what may change while the objects stay the same
-    md, ld, od = model.__dict__, loss_fn.__dict__, optimizer.__dict__
-    dtype = setup.dtype
-    if (x.shape[1] != setup.width or x.dtype != dtype or not _untouched()
-            or "forward" in md or "backward_params" in md or md.get("_edited") is not None
-            or "forward" in ld or "backward" in ld
-            or "step" in od or "zero_grad" in od or "_params_with_grad" in od or "_match_state_dtypes" in od
-            or ld["_stack"] or ld["_shown"] is not None
-            or ld["_frame"] is not None or ld["_busy"] or loss_fn.reduction == "none"
-            or loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0
-            or optimizer.state or len(x) * setup.relu_bytes >= containers.SMALL_WEIGHT_BYTES):
+    # every step: what the watched dicts do not hold (their copies stand for the rest: _checked)
+    group, params, views = setup.group, setup.params, setup.flat.data
+    reduction = loss_fn.reduction
+    if (x.shape[1] != setup.width or x.dtype != setup.dtype or not _untouched() or optimizer.state
+            or reduction == "none" or loss_fn.weight is not None or loss_fn.label_smoothing
+            or loss_fn.ignore_index >= 0 or len(x) * setup.relu_bytes >= containers.SMALL_WEIGHT_BYTES
+            or list(map(type, setup.children)) != setup.types):
         return NotImplemented
-    group = setup.group
     try:  # what SGD.step converts, in its order: a setting it refuses raises there (after the backward)
         momentum, lr, _, weight_decay, _ = (float(group["momentum"]), float(group["lr"]),
                                             float(group["dampening"]), float(group["weight_decay"]),
                                             bool(group["nesterov"]))
+        # each Parameter exactly a Parameter, its data still its flat view, trainable, without
+        # gradient, the view's shape and dtype (which can be set in place) as found
+        if momentum or weight_decay or list(map(_parameter_state, params)) != setup.params_seen:
+            return NotImplemented
     except Exception:
         return NotImplemented
-    if momentum or weight_decay:
-        return NotImplemented
-    params, views = setup.params, setup.flat.data
-    Linear, ReLU = containers.Linear, containers.ReLU
-    for is_linear, m, d, W, b, k, shape, in_features in setup.layers:
-        if (type(m) is not (Linear if is_linear else ReLU) or d["_stack"] or d["_shown"] is not None
-                or d["_frame"] is not None or d["_busy"] or "forward" in d or "backward" in d
-                or "backward_params" in d or "backward_input" in d
-                or d.get("_x" if is_linear else "_mask") is not None):  # (the five calls set it None)
-            return NotImplemented
-        if is_linear:
-            w = W.data
-            if (d["W"] is not W or d["b"] is not b or type(W) is not Parameter or w is not views[k]
-                    or w.shape != shape or w.dtype != dtype or d["in_features"] != in_features
-                    or d["out_features"] != shape[1] or not W.requires_grad or W.grad is not None):
-                return NotImplemented
-            if b is not None and (type(b) is not Parameter or b.data is not views[k + 1]
-                                  or b.data.shape != (shape[1],) or b.data.dtype != dtype
-                                  or not b.requires_grad or b.grad is not None):
-                return NotImplemented
     slots = flat.slots_if_free(setup.flat)
     if slots is None:
         return NotImplemented
-    try:
-        optimizer._check_no_waiting_forward()  # another owner of a Parameter has a forward waiting
-    except RuntimeError:
-        return NotImplemented
+    if _registrations[0] != setup.registrations:  # an owner of a Parameter outside the children
+        try:
+            optimizer._check_no_waiting_forward()  # another owner of a Parameter has a forward waiting
+        except RuntimeError:
+            return NotImplemented
+        setup.note_owners(optimizer)
     # the targets: what the loss kernel's plan and range check take (before any work, so that a
     # step declined for its targets has computed nothing)
     yt, n = y.dtype, len(x)
-    if not (y.ndim == 1 and len(y) == n != 0 and yt.kind in "iu" and yt.isnative):
+    if not (y.ndim == 1 and len(y) == n != 0):
         return NotImplemented
-    c = views[-1].shape[-1]  # the last Linear's width (its W or b: (in, C) or (C,)), the classes
-    unsigned = None if yt.kind == "u" else _UNSIGNED.get(yt)
-    if (yt.kind == "i" and unsigned is None) or not _range_by_unsigned(yt, c):
-        return NotImplemented  # (the loss kernel's plan refuses these)
-    if n <= SHORT_TARGETS:  # every y in [0, C), as the kernel's unsigned maximum tells, read as ints
-        targets = y.tolist()
-        outside = min(targets) < 0 or max(targets) >= c
-    else:
-        outside = np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
+    unsigned = setup.targets.get(yt, False)
+    if unsigned is False:
+        unsigned = _target_type(yt, len(setup.classes))
+        if unsigned is False:
+            return NotImplemented  # (the loss kernel's plan refuses these)
+        setup.targets[yt] = unsigned
+    if n <= SHORT_TARGETS:  # every y in [0, C), read as Python ints
+        outside = not setup.classes.issuperset(y.tolist())
+    else:  # as the kernel's unsigned maximum tells
+        outside = np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= len(setup.classes)
     if outside:
         return NotImplemented
     # forward: containers.sequential_forward's formulas. (Where a NumPy operation raises, under
@@ -291,7 +351,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     kept: list[Any] = []  # per child done: the input a Linear read, its mask a ReLU (bool: the same products)
     try:
         h = x
-        zero = zero_of(dtype)
+        zero = setup.zero
         for is_linear, _, _, _, b, k, _, _ in setup.layers:
             if is_linear:
                 read = h
@@ -305,22 +365,25 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
                 kept.append(mask)
         # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
         z = h
-        plan = _CE_PLANS.get((z.shape, z.strides, z.dtype, y.shape, y.dtype))
+        plan = setup.plans.get((n, yt))  # (z: a fresh (N, C) product of the weights' dtype)
         if plan is None:
-            plan = _ce_plan(z, y)
+            plan = _CE_PLANS.get((z.shape, z.strides, z.dtype, y.shape, yt)) or _ce_plan(z, y)
             if plan is None:
                 return NotImplemented
+            if len(setup.plans) > 16:
+                setup.plans.clear()
+            setup.plans[(n, yt)] = plan
         if not math.isfinite(np.abs(z).ravel().dot(plan[2])):
             return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
         losses, dy = _ce_arithmetic(z, y, plan)  # (z is a fresh product: C-contiguous)
         total = np.add.reduce(losses, None)
-        mean = loss_fn.reduction == "mean"
+        mean = reduction == "mean"
         loss = total / n if mean else total
         if not math.isfinite(loss):
             return NotImplemented  # fit stops, or goes on, on the plain path
         dl = setup.scale.get((n, mean))
         if dl is None:
-            dl = setup.scale[(n, mean)] = np.array(1.0 / n if mean else 1.0, dtype)
+            dl = setup.scale[(n, mean)] = np.array(1.0 / n if mean else 1.0, setup.dtype)
     except Exception:
         _left_by_the_calls(setup, loss_fn, kept, len(kept), len(setup.layers), 0, slots, None)
         raise
@@ -395,10 +458,73 @@ def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: in
         loss_fn.__dict__["_stack"].append({"_dlogits": dlogits, "_loss_shape": (len(dlogits),)})
 
 
+_INTEGERS = (int, np.integer)
+# what fit_step reads of each Parameter, as _Setup.params_seen has it when the case holds
+_parameter_state = attrgetter("__class__", "data", "grad", "requires_grad", "data.shape", "data.dtype")
+
+
+def _target_type(yt: np.dtype, c: int) -> Any:
+    """For targets of dtype ``yt`` and ``c`` classes: False if the loss kernel's plan refuses
+    them, else the unsigned dtype its range check reads them as (None: ``yt`` is unsigned)."""
+    if not (yt.kind in "iu" and yt.isnative):
+        return False
+    unsigned = None if yt.kind == "u" else _UNSIGNED.get(yt)
+    if (yt.kind == "i" and unsigned is None) or not _range_by_unsigned(yt, c):
+        return False
+    return unsigned
+
+
+def _checked(model: Any, loss_fn: Any, optimizer: Any, x: np.ndarray) -> _Setup | None:
+    """The setup of the three (the one kept if it still describes them, else found again) once
+    what the watched dicts hold is in the case (no method patched on an instance, no frame
+    waiting or running, no cache set, no edit's refusal pending, each Linear's W, b,
+    ``in_features`` and ``out_features`` as found, as ints; the optimizer's one group is in its
+    ``param_groups``, copied too) and no forward waits in an owner of a Parameter; its ``seen``
+    then holds the dicts' copies, taken before the checks of what they hold. None outside the
+    case."""
+    setup = _last[0]
+    if setup is None or not setup.still(model, loss_fn, optimizer):
+        setup = _find_setup(model, loss_fn, optimizer, x)
+        if setup is None:
+            if _last[0] is not None and not _last[0].flat.g_refs:
+                # (a forgotten group's setup lets go of its views: the update can adopt them again)
+                _last[0] = None
+            return None
+        _last[0] = setup
+    seen = setup.copies()  # (before the checks: a change made while they run is not in the copies)
+    md, ld, od = setup.md, setup.ld, setup.od
+    if ("forward" in md or "backward_params" in md or md.get("_edited") is not None
+            or "forward" in ld or "backward" in ld or ld["_stack"] or ld["_shown"] is not None
+            or ld["_frame"] is not None or ld["_busy"]
+            or "step" in od or "zero_grad" in od or "_params_with_grad" in od or "_match_state_dtypes" in od
+            or "_check_no_waiting_forward" in od):
+        return None
+    for is_linear, _, d, W, b, _, shape, in_features in setup.layers:
+        if (d["_stack"] or d["_shown"] is not None or d["_frame"] is not None or d["_busy"]
+                or "forward" in d or "backward" in d or "backward_params" in d or "backward_input" in d
+                or d.get("_x" if is_linear else "_mask") is not None):  # (the five calls set it None)
+            return None
+        if is_linear and (d["W"] is not W or d["b"] is not b or d["in_features"] != in_features
+                          or d["out_features"] != shape[1]
+                          # (numbers that cannot change in place: the copy compares them by value)
+                          or not isinstance(d["in_features"], _INTEGERS)
+                          or not isinstance(d["out_features"], _INTEGERS)):
+            return None
+    try:  # (it notes the owners in the optimizer's dict when registrations changed: then the next
+        # step finds the dict changed and checks once more)
+        optimizer._check_no_waiting_forward()  # another owner of a Parameter has a forward waiting
+    except RuntimeError:
+        return None
+    setup.note_owners(optimizer)
+    setup.seen = seen  # (a dict changed since the copies compares unequal at the next step)
+    return setup
+
+
 def _find_setup(model: Any, loss_fn: Any, optimizer: Any, x: np.ndarray) -> _Setup | None:
     """The setup of the three if they are ``fit_step``'s case as far as their structure goes (the
     children, their Parameters, the optimizer's one group of exactly those, the flat group), else
     None."""
+    _watch_layers()
     # a large model declines first, before the checks below: one look at the first layer's weight
     first = next(iter(model.__dict__["_modules"].values()), None)
     weight = first.__dict__.get("W") if type(first) is containers.Linear else None

@@ -100,6 +100,8 @@ def sgd_step(optimizer: Any) -> bool | Any:
                     return NotImplemented
                 grad = p.grad
                 if grad is not None and p.requires_grad:  # (_params_with_grad)
+                    if np.shape(grad) != np.shape(p.data):
+                        return NotImplemented  # (step() raises)
                     params.append(p)
                     # (a Parameter the SGD kernel leaves to the plain lines goes to it; no local
                     # holds a data array: flat.adopt counts the references)
@@ -149,9 +151,9 @@ def _plain_update(params: list[Any], lr: float) -> None:
             routines = optimizer_kernels._get_blas().routines
         axpy = routines.get(x.dtype)
         # the kernel's _Blas.usable(x, grad) (x.size >= BLAS_MIN already; grad of x's dtype:
-        # plain_only), and both aligned and writable: addressof(from_buffer) is their address (a
-        # tighter test only sends more to axpy_)
-        if axpy is not None and grad.size == x.size and x.flags.carray and grad.flags.carray:
+        # plain_only; of x's shape: sgd_step), and both aligned and writable: addressof(from_buffer)
+        # is their address (a tighter test only sends more to axpy_)
+        if axpy is not None and x.flags.carray and grad.flags.carray:
             axpy[0](x.size, -lr, _address(grad), 1, _address(x), 1)
         else:
             optimizer_kernels.axpy_(-lr, grad, x)

@@ -127,10 +127,20 @@ class Optimizer:
     def step(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
-    @staticmethod
-    def _params_with_grad(group: dict[str, Any]) -> list[Parameter]:
-        """The group's trainable Parameters with a gradient (``p.grad is not None``), as a new list."""
-        return [p for p in group["params"] if p.grad is not None and p.requires_grad]
+    def _params_with_grad(self, group: dict[str, Any]) -> list[Parameter]:
+        """The group's trainable Parameters with a gradient (``p.grad is not None``), as a new list.
+
+        Each gradient has its Parameter's shape: torch refuses another when ``p.grad`` is assigned,
+        and an update would broadcast a (1,) gradient over every element."""
+        params = [p for p in group["params"] if p.grad is not None and p.requires_grad]
+        for p in params:
+            if np.shape(p.grad) != np.shape(p.data):
+                raise ValueError(
+                    f"{type(self).__name__}.step: a Parameter of shape {np.shape(p.data)} has a grad of "
+                    f"shape {np.shape(p.grad)}; expected the Parameter's shape (assign p.grad an array like "
+                    f"p.data)"
+                )
+        return params
 
     def _states_of(self, params: list[Parameter], group: dict[str, Any], *,
                    count_step: bool) -> list[dict[str, Any]]:
