@@ -396,6 +396,84 @@ def test_optimizer_trajectory_fast_equals_plain(name, config, first_group, dtype
         np.testing.assert_allclose(a, b, **tol)
 
 
+# The mixed classes: (data dtype, gradient dtype, settings as NumPy scalars). An optimizer kernel
+# leaves a Parameter whose gradient's dtype differs from its data's, or whose dtype is not float32
+# or float64, to the plain lines (their weak-scalar products round lr, betas and momentum in the
+# gradient's dtype, and a momentum buffer starts in it): kernels on and off agree bitwise there.
+# Settings given as NumPy float64 scalars are converted by ``step()`` as Python floats are.
+MIXED_CLASSES = {
+    "grad-float64": (np.float32, np.float64, False),
+    "grad-float32": (np.float64, np.float32, False),
+    "grad-float16": (np.float32, np.float16, False),
+    "data-float16": (np.float16, np.float16, False),
+    "data-float16-grad-float32": (np.float16, np.float32, False),
+    "numpy-settings-float32": (np.float32, np.float32, True),
+    "numpy-settings-float64": (np.float64, np.float64, True),
+}
+
+
+def _numpy_settings(settings):
+    """``settings`` with every number a NumPy float64 scalar (a pair, a tuple of them)."""
+    def cast(v):
+        if isinstance(v, tuple):
+            return tuple(cast(a) for a in v)
+        return v if isinstance(v, bool) else np.float64(v)
+    return None if settings is None else {k: cast(v) for k, v in settings.items()}
+
+
+def _mixed_trajectory(name, config, first_group, mixed, enabled, limits, numpy_settings=None):
+    """Six steps of ``name`` on the test MLP's Parameters (data of the class's dtype) with random
+    gradients of the class's dtype; the SGD kernel's BLAS and flat limits as ``limits``."""
+    data_dtype, grad_dtype, as_numpy = MIXED_CLASSES[mixed]
+    as_numpy = as_numpy if numpy_settings is None else numpy_settings
+    if as_numpy:
+        config, first_group = _numpy_settings(config), _numpy_settings(first_group)
+    rng = np.random.default_rng(5)
+    with kernels(enabled), update_limits(*limits):
+        mt.manual_seed(0)
+        model = make_model().to(data_dtype)
+        opt = OPTIMIZERS[name][0](groups(model, config, first_group), **config)
+        for _ in range(6):
+            for p in model.parameters():
+                p.grad = (0.5 * rng.standard_normal(p.data.shape)).astype(grad_dtype)
+            opt.step()
+            opt.zero_grad()
+    state = [v for s in opt.state_dict()["state"].values() for v in s.values()]
+    return [p.data for p in model.parameters()], state
+
+
+@pytest.mark.parametrize("limits", [(16384, 16384), (4, 8)], ids=["shipped-limits", "low-limits"])
+@pytest.mark.parametrize("mixed", list(MIXED_CLASSES))
+@pytest.mark.parametrize("name, config, first_group", CONFIGS, ids=CONFIG_IDS)
+def test_optimizer_fast_equals_plain_for_mixed_dtypes_and_numpy_settings(name, config, first_group, mixed,
+                                                                         limits):
+    """Every optimizer configuration on each mixed class, the SGD kernel's BLAS and flat-buffer
+    limits as shipped and low (every array through BLAS, the first Parameter past the flat limit:
+    ``sgd_step``'s own update): kernels on and off give the same bytes for a gradient of another
+    dtype than its Parameter's and for float16 data (the kernels leave them to the plain lines);
+    settings given as NumPy scalars give bitwise what Python floats give, kernels on and off, and
+    the registry's tolerance between the two."""
+    data_dtype, _, as_numpy = MIXED_CLASSES[mixed]
+    with np.errstate(all="ignore"):  # (float16 moments may underflow: both paths alike)
+        fast = _mixed_trajectory(name, config, first_group, mixed, True, limits)
+        plain = _mixed_trajectory(name, config, first_group, mixed, False, limits)
+        if as_numpy:
+            for enabled, run in ((True, fast), (False, plain)):
+                floats = _mixed_trajectory(name, config, first_group, mixed, enabled, limits, False)
+                for a, b in zip([*run[0], *run[1]], [*floats[0], *floats[1]], strict=True):
+                    assert_bitwise(np.asarray(a), np.asarray(b), "NumPy settings against Python floats")
+    (p_fast, s_fast), (p_plain, s_plain) = fast, plain
+    assert len(s_fast) == len(s_plain)
+    for a, b in zip([*p_fast, *s_fast], [*p_plain, *s_plain], strict=True):
+        a, b = np.asarray(a), np.asarray(b)  # (a state's step is an int)
+        assert a.dtype == b.dtype
+        if as_numpy:
+            tol = {"rtol": 2e-5, "atol": 2e-6} if data_dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+            np.testing.assert_allclose(a, b, **tol)
+        else:
+            assert_bitwise(a, b, f"{mixed}: kernels on against off")
+
+
 def test_the_switch_reaches_the_kernels(monkeypatch):
     """A kernel that is switched on is really called (and off, really not)."""
     from minitorch.kernels import layers as fast_layers
@@ -1007,9 +1085,30 @@ def test_flat_sgd_follows_each_step_size_it_is_given(dtype):
     assert all(passes[1:])
 
 def test_flat_sgd_follows_a_replaced_data_array():
+    """One Parameter's data replaced: the update is per Parameter while the group no longer holds
+    it, then the group is forgotten and the Parameters adopted again (the others' data, views of
+    the old buffer nothing else holds, move too): one pass again from the step after."""
     def meddle(step, model, opt):
         if step == 4:
             model[2].W.data = model[2].W.data * 0.5  # a new array: the flat pass would miss it
+    passes = _same_training(meddle)
+    assert all(passes[1:5]) and not passes[5] and all(passes[6:])
+
+
+def test_flat_sgd_adopts_no_view_of_a_buffer_someone_else_holds():
+    """One Parameter's data replaced while the user holds a view of the old buffer (through
+    another Parameter's data): that buffer stays where it is, the update per Parameter, bitwise."""
+    from minitorch.kernels import flat
+
+    kept = {}
+
+    def meddle(step, model, opt):
+        if step == 4:
+            kept["view"] = model[0].b.data[:3]  # its base: the group's buffer
+            model[2].W.data = model[2].W.data * 0.5
+        if step == 8:
+            assert np.shares_memory(kept["view"], model[0].b.data)
+            assert flat.group_holding(model[0].W) is None
     passes = _same_training(meddle)
     assert all(passes[1:5]) and not any(passes[5:])
 
@@ -1395,15 +1494,16 @@ def _steps(config, mode, meddle=None):
     from minitorch.kernels.step import fit_step
 
     widths, relus, bias, dtype, n, reduction, lr, steps, seed, *layout = config
-    fortran, target_dtype = layout or (False, np.int64)
+    fortran, target_dtype, mixed = (*layout, None)[:3] if layout else (False, np.int64, None)
     rng = np.random.default_rng(seed)
     taken, out, states = [], [], []
     with kernels(mode != "plain"), default_dtype(dtype):
         mt.manual_seed(seed)
         model = mt.Sequential(*_layers(widths, relus, bias))
         loss_fn, opt = mt.CrossEntropyLoss(reduction=reduction), mt.SGD(model.parameters(), lr=lr)
+        x_dtype = _mixed_settings(opt, mixed, dtype)
         for step in range(steps):
-            x = rng.standard_normal((n, widths[0])).astype(dtype, order="F" if fortran else "C")
+            x = rng.standard_normal((n, widths[0])).astype(x_dtype, order="F" if fortran else "C")
             y = rng.integers(0, widths[-1], n).astype(target_dtype)
             if meddle is not None:
                 x, y = meddle(step, model, loss_fn, opt, x, y)
@@ -1423,6 +1523,31 @@ def _steps(config, mode, meddle=None):
     return out, states, taken
 
 
+# The mixed classes of the step kernels' registries: an input of another dtype than the model's
+# (declined: the layers cast it at the door), settings as NumPy scalars or a 0-d array (a scheduler
+# may leave one), momentum and weight decay 0 as NumPy scalars (the kernels' case still).
+STEP_MIXED = [None, "x-other-dtype", "lr-float64-scalar", "lr-float32-scalar", "lr-0d-array",
+              "zero-settings-float64-scalars"]
+
+
+def _mixed_settings(opt, mixed, dtype):
+    """The class ``mixed`` set on ``opt``'s groups; returns the input's dtype."""
+    for group in opt.param_groups:
+        if mixed == "lr-float64-scalar":
+            group["lr"] = np.float64(group["lr"])
+        elif mixed == "lr-float32-scalar":
+            group["lr"] = np.float32(group["lr"])
+        elif mixed == "lr-0d-array":
+            group["lr"] = np.array(group["lr"])
+        elif mixed == "zero-settings-float64-scalars":
+            for name in ("momentum", "dampening", "weight_decay"):
+                if name in group and not group[name]:
+                    group[name] = np.float64(0.0)
+    if mixed == "x-other-dtype":
+        return np.float64 if np.dtype(dtype) == np.float32 else np.float32
+    return dtype
+
+
 def _same_steps(config, meddle=None):
     fused, fused_states, taken = _steps(config, "fused", meddle)
     for mode in ("calls", "plain"):
@@ -1440,21 +1565,23 @@ def _same_steps(config, meddle=None):
 @given(widths=st.lists(st.integers(1, 20), min_size=2, max_size=5), data=st.data(),
        bias=st.booleans(), dtype=st.sampled_from(DTYPES), n=st.integers(1, 33),
        reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.01, 0.0]),
-       fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]))
+       fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]),
+       mixed=st.sampled_from(STEP_MIXED))
 def test_fit_step_kernel_equals_the_five_calls_bitwise(widths, data, bias, dtype, n, reduction, lr, fortran,
-                                                        target_dtype):
+                                                        target_dtype, mixed):
     """Over chains of Linear and ReLU layers (any widths, with or without bias and ReLUs, one class
     or more), batch sizes, dtypes, reductions, data in either order and targets of three integer
-    dtypes: every output, loss and parameter after each
+    dtypes, and the mixed classes (``STEP_MIXED``): every output, loss and parameter after each
     step bitwise the five calls' (kernels on and off), every gradient None, no frame waiting and
     no cache attribute set after each step; the kernel takes every step but the first (which
-    moves the Parameters into the flat buffer) for a model of two Parameters or more."""
+    moves the Parameters into the flat buffer) for a model of two Parameters or more, and none
+    of an input of another dtype."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
-    taken = _same_steps((widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype))
+    taken = _same_steps((widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype, mixed))
     # (a flat group holds two Parameters or more; larger weights run child by child)
     flat = (len(widths) - 1) * (1 + bias) >= 2
     small = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize < 65536
-    assert taken == [False] + [small and flat] * 3
+    assert taken == [False] + [small and flat and mixed != "x-other-dtype"] * 3
 
 
 def _meddled(meddle, steps=6):
@@ -1727,6 +1854,54 @@ def test_fit_step_kernel_keeps_no_model_alive():
         assert child() is None and weight() is None and fast_step._last[0] is None
 
 
+@pytest.mark.parametrize("dropped", ["optimizer", "loss"])
+def test_fit_step_kernel_keeps_no_optimizer_or_loss_alive(dropped):
+    """What the kernel keeps for the model it last stepped (its children and Parameters, the
+    optimizer's group, the flat group) goes when the optimizer or the loss is collected, the model
+    still alive; with a new optimizer the kernel takes the steps again, bitwise the five calls'."""
+    import gc
+    import weakref
+
+    from minitorch.kernels import step as fast_step
+
+    def steps(model, loss_fn, opt, fused):
+        x, y = np.linspace(-1, 1, 20, dtype=np.float32).reshape(5, 4), np.arange(5) % 3
+        taken = []
+        for _ in range(3):
+            done = fast_step.fit_step(model, loss_fn, opt, x, y) if fused else NotImplemented
+            taken.append(done is not NotImplemented)
+            if done is NotImplemented:
+                loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        return taken
+
+    results = []
+    for fused in (True, False):
+        with kernels(True):
+            mt.manual_seed(0)
+            model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+            loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+            steps(model, loss_fn, opt, fused)
+            if fused:
+                assert fast_step._last[0] is not None
+                gone = weakref.ref(opt if dropped == "optimizer" else loss_fn)
+            if dropped == "optimizer":
+                del opt
+                opt = mt.SGD(model.parameters(), lr=0.05)
+            else:
+                del loss_fn
+                loss_fn = mt.CrossEntropyLoss()
+            gc.collect()
+            if fused:
+                assert fast_step._last[0] is None
+                assert gone() is None
+            taken = steps(model, loss_fn, opt, fused)
+            if fused:
+                assert taken == [True] * 3
+            results.append([p.data.copy() for p in model.parameters()])
+    for a, b in zip(*results, strict=True):
+        assert_bitwise(a, b, "a parameter")
+
+
 def test_fit_step_kernel_a_collected_model_drops_only_its_own_setup():
     """A setup that outlives its turn (a thread inside a step, a traceback holding the step's frame)
     still calls back when its model is collected: the setup kept for another model stays."""
@@ -1778,6 +1953,121 @@ def test_chain_forward_that_raises_leaves_what_the_plain_forward_leaves(where, l
                           if m.__dict__.get(key) is not None] + [len(m.__dict__["_stack"]) for m in model])
     assert lefts[0] == lefts[1]
     assert lefts[0][-3:] == ([0, 0, 0] if where == 0 else [1, 1, 0])
+
+
+def _raising_step(mode, where, arm=None):
+    """The Iris-sized chain, two steps taken (the flat group adopted), then meddled so that the
+    third step's ``where`` raises a FloatingPointError under errstate "raise"; the step run by
+    ``fit_step`` ("fused": it must take the step, so raise) or the five calls ("calls" kernels on,
+    "plain" off). Returns the gradients, each module's frames and caches, and the Parameters."""
+    from minitorch.kernels.step import fit_step
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 4)).astype(np.float32), rng.integers(0, 3, 8)
+    with kernels(mode != "plain"):
+        mt.manual_seed(0)
+        model = mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3))
+        loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+        for _ in range(2):
+            loss_fn(model(x), y)
+            model.backward_params(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+        W, b = model[2].W.data, model[2].b.data
+        if where == "forward":  # the last product overflows
+            W[...] = np.float32(3e38) * np.sign(W)
+        elif where == "loss":  # exp underflows
+            W[...] = np.float32(300) * np.sign(W)
+        elif where == "loss-backward":  # p / N underflows: p = exp(-86) is normal, p / 8 is not
+            W[...], b[...] = 0, [0, -86, 0]
+        elif where == "backward":  # dy @ W.T underflows below the last Linear (its gradients written)
+            W[...] = np.float32(1e-36) * np.sign(W)
+        elif where == "backward-weight":  # the last Linear's x.T @ dy underflows (no gradient written)
+            model[0].W.data[...], model[0].b.data[...] = 1, 0
+            W[...] = 1
+            x = x * np.float32(1e-37) / np.abs(x).max()
+        elif where == "update":  # lr cast to float32 overflows (every gradient written)
+            opt.param_groups[0]["lr"] = 1e300
+        if arm is not None:
+            arm()
+        with np.errstate(all="raise"), pytest.raises(FloatingPointError):
+            if mode == "fused":
+                fit_step(model, loss_fn, opt, x, y)
+            else:
+                loss_fn(model(x), y)
+                model.backward_params(loss_fn.backward())
+                opt.step()
+                opt.zero_grad()
+        left = [(len(d["_stack"]), d["_shown"] is not None, {k: v for k, v in d.items() if k in
+                 ("_x", "_mask", "_dlogits") and v is not None}, [list(f) for f in d["_stack"]])
+                for d in (m.__dict__ for m in [*model.modules(), loss_fn])]
+        return [p.grad for p in model.parameters()], left, [p.data.copy() for p in model.parameters()]
+
+
+def test_fit_step_kernel_whose_bias_sum_raises_leaves_what_the_chain_kernel_leaves(monkeypatch):
+    """A bias gradient's sum that raises (no input makes a float32 column sum of dy in [-1, 1]
+    overflow: a stand-in ``add.reduce`` raises where it is given the gradient slot): ``fit_step``
+    leaves what the five calls (kernels on) leave, the weight's gradient written and the bias's
+    not, that Linear's call and those below it waiting."""
+    import types
+
+    from minitorch.kernels import containers
+    from minitorch.kernels import step as fast_step
+
+    class Add:
+        def __getattr__(self, name):
+            return getattr(np.add, name)
+
+        def __call__(self, *args, **kwargs):
+            return np.add(*args, **kwargs)
+
+        @staticmethod
+        def reduce(a, axis=None, dtype=None, out=None):
+            if armed and out is not None and out.ndim == 1 and out.shape[0] == 3:  # the last Linear's b
+                raise FloatingPointError("overflow encountered in reduce")
+            return np.add.reduce(a, axis, dtype, out)
+
+    fake = types.SimpleNamespace(**{name: getattr(np, name) for name in dir(np) if not name.startswith("__")})
+    fake.add = Add()
+    results, armed = [], []
+    for mode in ("fused", "calls"):
+        armed.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(fast_step, "np", fake)
+            patch.setattr(containers, "np", fake)
+            results.append(_raising_step(mode, "none", arm=lambda: armed.append(True)))
+    (fused_grads, fused_left, fused_data), (grads, left, data) = results
+    assert [g is None for g in fused_grads] == [g is None for g in grads] == [True, True, False, True]
+    assert_bitwise(fused_grads[2], grads[2], "the weight's gradient")
+    for a, b in zip(fused_data, data, strict=True):
+        assert_bitwise(a, b, "a parameter")
+    for (n, shown, caches, frames), (n2, shown2, caches2, frames2) in zip(fused_left, left, strict=True):
+        assert (n, shown, frames, caches.keys()) == (n2, shown2, frames2, caches2.keys())
+
+
+@pytest.mark.parametrize("where", ["forward", "loss", "loss-backward", "backward-weight", "backward",
+                                   "update"])
+def test_fit_step_kernel_that_raises_leaves_what_the_five_calls_leave(where):
+    """A NumPy operation raising inside ``fit_step`` (errstate "raise": an overflow, an underflow in
+    the forward, the loss, its backward, the chain's backward or the update): the gradients the
+    five calls had written are the Parameters' gradients (bitwise; None where they wrote none), the
+    calls they leave waiting wait (frames and caches, as the kernels-on calls leave them), and the
+    Parameters are where they leave them."""
+    fused, calls, plain = (_raising_step(mode, where) for mode in ("fused", "calls", "plain"))
+    for other in (calls, plain):
+        assert [g is None for g in fused[0]] == [g is None for g in other[0]]
+        for g, h in zip(fused[0], other[0], strict=True):
+            if g is not None:
+                assert_bitwise(g, h, "a gradient left")
+        for a, b in zip(fused[2], other[2], strict=True):
+            assert_bitwise(a, b, "a parameter")
+    for (n, shown, caches, frames), (n2, shown2, caches2, frames2) in zip(fused[1], calls[1], strict=True):
+        assert (n, shown, frames, caches.keys()) == (n2, shown2, frames2, caches2.keys())
+        for name in caches:
+            assert_bitwise(caches[name], caches2[name], name)
+    expected = {"forward": [], "loss": [], "loss-backward": [], "backward-weight": [], "backward": [2, 3],
+                "update": [0, 1, 2, 3]}
+    assert [i for i, g in enumerate(fused[0]) if g is not None] == expected[where]
 
 
 def _step_meddle(case):
@@ -1836,6 +2126,12 @@ def _step_meddle(case):
             held["kept"], held["values"] = kept, [g.copy() for g in kept]
             opt.zero_grad()
             _step_meddle("groups-forgotten")(step, model, loss_fn, opt, x, y)
+        elif case == "cast" and step >= 2:  # model.to(float64): new data arrays, the input cast too
+            if step == 2:
+                model.to(np.float64)
+            x = x.astype(np.float64)
+        elif case == "data-replaced" and step == 2:  # a new array for one Parameter
+            model[2].W.data = model[2].W.data * 0.5
         elif case == "kept-grads-group-forgotten" and step > 2:
             for g, value in zip(held["kept"], held["values"], strict=True):
                 assert_bitwise(g, value, "a kept gradient")
@@ -1859,14 +2155,22 @@ def _step_meddle(case):
                                          ("bias-dropped", [False, True] + [False] * 4),
                                          ("relu-swapped", [False] + [True] * 5),
                                          ("relu-swapped-patched", [False, True] + [False] * 4),
-                                         ("groups-forgotten", [False, True] + [False] * 4),
-                                         ("kept-grads-group-forgotten", [False, True] + [False] * 4)])
+                                         # (the Parameters adopted into a new group, the
+                                         # setup found again)
+                                         ("cast", [False, True, False] + [True] * 3),
+                                         # (one step more: the setup holds the other data
+                                         # views until its group is forgotten, then lets go)
+                                         ("data-replaced", [False, True, False, False, True, True]),
+                                         # (the evicted group's Parameters adopted again)
+                                         ("groups-forgotten", [False, True, False] + [True] * 3),
+                                         ("kept-grads-group-forgotten", [False, True, False] + [True] * 3)])
 def test_fit_step_kernel_meets_the_five_calls_when_the_setup_changes_between_steps(case, taken):
     """Weight tying, the optimizer's Parameters reordered or a group added, the step size changed by a
     scheduler, x a view of a Parameter's (flat) buffer, the chain edited (``del model[1]``,
-    ``model[1] = ReLU()``, ``append``, ``insert``): every step bitwise the five calls' (kernels on
-    and off), the kernel declining where its case no longer holds (a Tanh) and seeing the new
-    children where it does."""
+    ``model[1] = ReLU()``, ``append``, ``insert``), the model cast or a Parameter's data replaced,
+    its flat group evicted: every step bitwise the five calls' (kernels on and off), the kernel
+    declining where its case no longer holds (a Tanh) and seeing the new children where it does,
+    taken again once the update has adopted the Parameters into a new flat group."""
     config = ((4, 4, 4), (True, False), True, np.float32, 16, "mean", 0.1, 6, 1)
     assert _same_steps(config, _step_meddle(case)) == taken
 
@@ -1968,7 +2272,8 @@ def _large_steps(config, mode, meddle=None):
     from minitorch.kernels.step import fit_step
     from minitorch.kernels.step_large import forward_backward
 
-    widths, relus, bias, dtype, n, reduction, lr, steps, seed, fortran, target_dtype, optimizer = config
+    (widths, relus, bias, dtype, n, reduction, lr, steps, seed, fortran, target_dtype, optimizer,
+     *more) = config
     rng = np.random.default_rng(seed)
     taken, out, states = [], [], []
     with kernels(mode != "plain"), default_dtype(dtype):
@@ -1976,8 +2281,9 @@ def _large_steps(config, mode, meddle=None):
         model = mt.Sequential(*_layers(widths, relus, bias))
         loss_fn = mt.CrossEntropyLoss(reduction=reduction)
         opt = _optimizer(optimizer, model.parameters(), lr)
+        x_dtype = _mixed_settings(opt, more[0] if more else None, dtype)
         for step in range(steps):
-            x = rng.standard_normal((n, widths[0])).astype(dtype, order="F" if fortran else "C")
+            x = rng.standard_normal((n, widths[0])).astype(x_dtype, order="F" if fortran else "C")
             y = rng.integers(0, widths[-1], n).astype(target_dtype)
             zero = True
             if meddle is not None:
@@ -2026,16 +2332,18 @@ def _same_large_steps(config, meddle=None, modes=("calls", "plain")):
        bias=st.booleans(), dtype=st.sampled_from(DTYPES), n=st.integers(1, 33),
        reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.0]),
        fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]),
-       optimizer=st.sampled_from(["sgd", "momentum", "adam"]), limit=st.sampled_from([8, 64, 256, 1024]))
+       optimizer=st.sampled_from(["sgd", "momentum", "adam"]), limit=st.sampled_from([8, 64, 256, 1024]),
+       mixed=st.sampled_from(STEP_MIXED))
 def test_large_chain_kernel_equals_the_three_calls_bitwise(widths, data, bias, dtype, n, reduction, lr,
-                                                           fortran, target_dtype, optimizer, limit):
+                                                           fortran, target_dtype, optimizer, limit, mixed):
     """Over chains of Linear and ReLU layers with some weights (and ReLU inputs) at or over the
     large-weight limit and some under it, batch sizes, dtypes, reductions, data in either order,
-    targets of three integer dtypes and three optimizers: every output, loss, gradient and parameter
-    of each step bitwise the five calls' (kernels on; and off, with SGD), no frame waiting and no
-    cache attribute set after each step; the kernel takes every step of a chain with a large weight."""
+    targets of three integer dtypes, three optimizers and the mixed classes (``STEP_MIXED``): every
+    output, loss, gradient and parameter of each step bitwise the five calls' (kernels on; and off,
+    with SGD), no frame waiting and no cache attribute set after each step; the kernel takes every
+    step of a chain with a large weight, but none of an input of another dtype."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
-    config = (widths, relus, bias, dtype, n, reduction, lr, 3, 0, fortran, target_dtype, optimizer)
+    config = (widths, relus, bias, dtype, n, reduction, lr, 3, 0, fortran, target_dtype, optimizer, mixed)
     large = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize >= limit
     with small_weight_bytes(limit):
         if not large:  # the small-step kernel's case (or the five calls'): declined
@@ -2043,7 +2351,7 @@ def test_large_chain_kernel_equals_the_three_calls_bitwise(widths, data, bias, d
             return
         # (the Adam kernel rounds differently from the plain Adam: the plain run is the SGD ones')
         modes = ("calls",) if optimizer == "adam" else ("calls", "plain")
-        assert _same_large_steps(config, modes=modes) == [True] * 3
+        assert _same_large_steps(config, modes=modes) == [mixed != "x-other-dtype"] * 3
 
 
 @pytest.mark.parametrize("batch", [1, 32, 128])
@@ -2572,6 +2880,163 @@ def test_sgd_update_kernel_takes_the_784_step_bitwise(momentum, monkeypatch):
     for (data, *_), (data2, *_) in zip(fast, calls, strict=True):
         for a, b in zip(data, data2, strict=True):
             assert_bitwise(a, b, "a parameter")
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("limits", [(16384, 16384), (16, 8)], ids=["shipped-limits", "low-limits"])
+@pytest.mark.parametrize("data, grad", [(np.float32, np.float64), (np.float64, np.float32),
+                                        (np.float32, np.float16), (np.float16, np.float16),
+                                        (np.float16, np.float64)])
+def test_sgd_update_kernel_meets_the_plain_step_for_a_gradient_of_another_dtype(data, grad, limits, momentum):
+    """A gradient of another dtype than its Parameter's (float64 on float32 data, ...) or float16
+    data: ``sgd_step`` takes the step and leaves the Parameters bitwise where ``step()`` with the
+    kernels off leaves them (the plain ``p.data -= lr * g`` rounds lr in the gradient's dtype)."""
+    results, taken = [], []
+    for fast in (True, False):
+        with kernels(fast), update_limits(*limits):
+            from minitorch.kernels.step_update import sgd_step
+
+            rng = np.random.default_rng(0)
+            params = [mt.Parameter(rng.standard_normal(s).astype(data)) for s in [(9, 7), (7,), (7, 3)]]
+            opt = mt.SGD(params, lr=0.1, momentum=momentum)
+            for _ in range(3):
+                for p in params:
+                    p.grad = rng.standard_normal(p.data.shape).astype(grad)
+                if fast:
+                    taken.append(sgd_step(opt))
+                else:
+                    opt.step()
+                opt.zero_grad()
+            results.append([p.data for p in params] + [s["momentum_buffer"] for s in opt.state.values()])
+    assert taken == [True] * 3
+    for a, b in zip(*results, strict=True):
+        assert_bitwise(a, b, "kernels on against off")
+
+
+def _sgd_step_against_step(params, set_grads, opt, steps=2):
+    """``steps`` steps of ``sgd_step`` (which must take each) and of ``step()`` (its dispatch
+    declining) from the same ``params``' data, ``set_grads(params, rng)`` before each (rng seeded
+    alike for both): the Parameters after them, bitwise the same."""
+    from minitorch.kernels.step_update import sgd_step
+
+    start = [p.data.copy() for p in params]
+    results = []
+    for fast in (True, False):
+        rng = np.random.default_rng(0)
+        for p, d in zip(params, start, strict=True):
+            p.data[...] = d
+        for _ in range(steps):
+            set_grads(params, rng)
+            if fast:
+                assert sgd_step(opt) is True
+            else:
+                with _plain_sgd_step():
+                    opt.step()
+            opt.zero_grad()
+        results.append([p.data.copy() for p in params])
+    for a, b in zip(*results, strict=True):
+        assert_bitwise(a, b, "sgd_step against step()")
+
+
+@pytest.mark.parametrize("lr", [np.inf, -np.inf, np.nan])
+def test_sgd_update_kernel_leaves_a_non_finite_lr_to_the_sgd_kernel(lr):
+    """A group's lr set to inf or NaN after construction (a scheduler gone wrong): ``sgd_step``'s own
+    update (one BLAS axpy by -lr) would give +-inf where the SGD kernel, which ``step()`` runs,
+    scales by 1 - lr * 0 = NaN first; ``sgd_step`` hands that group to the kernel: the same bytes."""
+    rng = np.random.default_rng(0)
+    with kernels(True), update_limits(16, 8), np.errstate(all="ignore"):
+        params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (7,), (7, 3)]]
+        opt = mt.SGD(params, lr=0.1)
+        opt.param_groups[0]["lr"] = lr
+
+        def set_grads(ps, rng):
+            for p in ps:
+                p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+
+        _sgd_step_against_step(params, set_grads, opt, steps=1)
+
+
+def test_sgd_update_kernel_leaves_a_flat_group_to_the_sgd_kernel(monkeypatch):
+    """Parameters adopted into a flat group, then the flat limit lowered under the first one's
+    size (``flat.MAX_ELEMENTS`` is read at each step): ``sgd_step`` still hands the group to the
+    SGD kernel, whose flat update (``P -= a * G``, one pass) ``step()`` runs; its own per-Parameter
+    update (BLAS axpy) would round otherwise and skip the group."""
+    from minitorch.kernels import flat
+
+    applied = []
+    apply = flat._apply
+    monkeypatch.setattr(flat, "_apply", lambda group, step: applied.append(step) or apply(group, step))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 100)).astype(np.float32)
+    with kernels(True):
+        model = mt.Sequential(mt.Linear(100, 100), mt.ReLU(), mt.Linear(100, 10))
+        params = list(model.parameters())
+        opt = mt.SGD(params, lr=0.1)
+
+        def set_grads(ps, rng):  # the chain kernel writes the gradients into the group's slots
+            model.backward(rng.standard_normal((32, 10)).astype(np.float32) + model(x))
+
+        set_grads(params, rng)
+        opt.step()  # (adopts the group)
+        opt.zero_grad()
+        assert flat.group_holding(params[0]) is not None
+        with update_limits(16, 8):
+            _sgd_step_against_step(params, set_grads, opt)
+    assert len(applied) == 4  # every step of both, through the group
+
+
+def test_sgd_update_kernel_declines_a_gradient_of_another_shape():
+    """A gradient that would broadcast over its Parameter (shape (7,) on (9, 7) data), as long as
+    the data or not: ``sgd_step`` declines with nothing done (never hands it to BLAS's axpy as if
+    it were as long as the data), and ``step()`` raises its error."""
+    from minitorch.kernels.step_update import sgd_step
+
+    rng = np.random.default_rng(2)
+    with kernels(True), update_limits(4, 8):
+        for shape in [(7,), (7, 9)]:
+            params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (5, 8)]]
+            params[0].grad = rng.standard_normal(shape).astype(np.float32)
+            params[1].grad = rng.standard_normal((5, 8)).astype(np.float32)
+            opt = mt.SGD(params, lr=0.1)
+            before = [p.data.copy() for p in params]
+            assert sgd_step(opt) is NotImplemented
+            for p, d in zip(params, before, strict=True):
+                assert_bitwise(p.data, d)
+            with pytest.raises(ValueError, match="has a grad of shape"):
+                opt.step()
+
+
+def test_sgd_update_kernel_without_a_blas_routine_updates_in_numpy(monkeypatch):
+    """No BLAS routine for the dtype (another BLAS library, none found): ``sgd_step``'s own update
+    goes through the kernel's ``axpy_`` (NumPy), as ``step()`` does."""
+    from minitorch.kernels import optimizers as optimizer_kernels
+
+    monkeypatch.setattr(optimizer_kernels._get_blas(), "routines", {})
+    rng = np.random.default_rng(3)
+    with kernels(True), update_limits(4, 8):
+        params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (7,)]]
+        opt = mt.SGD(params, lr=0.1)
+
+        def set_grads(ps, rng):
+            for p in ps:
+                p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+
+        _sgd_step_against_step(params, set_grads, opt)
+
+
+def test_sgd_update_kernel_loads_its_classes_at_a_first_call_before_them(monkeypatch):
+    """``sgd_step`` called while its table of classes is still empty (a tree where it was imported
+    before SGD was defined) fills it at that call and takes the step."""
+    from minitorch.kernels import step_update
+
+    monkeypatch.setattr(step_update, "_classes", [])
+    monkeypatch.setattr(step_update, "_originals", [])
+    p = mt.Parameter(np.ones(3, np.float32))
+    p.grad = np.ones(3, np.float32)
+    with kernels(True):
+        assert step_update.sgd_step(mt.SGD([p], lr=0.5)) is True
+    assert step_update._classes == [mt.SGD, mt.Parameter]
+    assert_bitwise(p.data, np.full(3, 0.5, np.float32))
 
 
 @pytest.mark.parametrize("case, error", [

@@ -9,9 +9,10 @@ the same float operations on every element (bitwise the plain result).
 How the arrays get there, and why no result can differ:
 - ``FlatGroup.adopt(params)`` (the SGD kernel, on its first step over a list of Parameters) moves
   each ``p.data`` into ``P`` only if nothing but the Parameter holds the array (its reference
-  count says so, and it is no view of another array): then no one holds the old array, and
-  ``p.data`` is a new array with the same numbers (seen only in its ``base``, now ``P``).
-  Otherwise nothing moves and the update stays per Parameter.
+  count says so) and it is no view of another array, or a view of an array that nothing holds
+  but such views of these Parameters (a forgotten group's buffer): then no one holds the old
+  array, and ``p.data`` is a new array with the same numbers (seen only in its ``base``, now
+  ``P``). Otherwise nothing moves and the update stays per Parameter.
 - ``grad_home(p)`` (the Linear/ReLU chain kernel, writing a first gradient after ``zero_grad()``)
   gives p's slot in ``G`` only if no one but the group holds that slot or any other view of ``G``
   (reference counts again): a gradient a user kept from the previous step is never overwritten.
@@ -19,13 +20,16 @@ How the arrays get there, and why no result can differ:
 - ``update`` applies ``P -= lr * G`` only if every Parameter's ``data`` and every gradient passed
   are still the group's views (identity checks): a user who assigns ``p.data`` or ``p.grad``, a
   frozen Parameter, a Parameter without gradient, ``model.to(dtype)`` — any of them sends the
-  step back to the per-Parameter form.
+  step back to the per-Parameter form. A group whose Parameters' ``data`` are no longer all its
+  views (``model.to(dtype)``, an assigned ``p.data``) is forgotten there, and its Parameters
+  adopted again for the steps after (if ``adopt`` allows).
 The reference counts are an interpreter detail: a probe on dummy Parameters (``_counts_trusted``,
 once) checks that they read as above, else no group is ever made.
 Groups are kept for the last ``KEEP`` lists of Parameters, and hold them weakly: a group is
 forgotten when one of its Parameters is collected. A forgotten group leaves its Parameters as they
-are (views of a buffer nobody updates as a whole any more; the per-Parameter update is correct) and
-never gives out its gradient slots again.
+are (views of a buffer nobody updates as a whole any more; the per-Parameter update is correct),
+lets go of its buffers (its views keep them alive, so that ``adopt`` can count who holds them) and
+never gives out its gradient slots again (``g_refs`` 0 marks it forgotten).
 """
 
 from __future__ import annotations
@@ -79,17 +83,26 @@ class FlatGroup:
         if len(params) < 2 or not _counts_trusted():
             return None
         dtype, total = params[0].data.dtype, 0
+        bases: dict[int, list[Any]] = {}  # id(base) -> [the base, how many of the data are its views]
         for p in params:
             x = p.data
             if (type(p) is not Parameter or id(p) in _groups or type(x) is not np.ndarray
-                    or x.dtype != dtype or x.dtype.char not in "fd" or x.base is not None
+                    or x.dtype != dtype or x.dtype.char not in "fd"
                     or not x.flags.c_contiguous or not x.flags.writeable):
                 return None
             if _getrefcount(x) != _ARRAY_REFS + 1:  # + this frame's local x
                 return None
+            if x.base is not None:
+                bases.setdefault(id(x.base), [x.base, 0])[1] += 1
             total += x.size
         if total > MAX_ELEMENTS:
             return None
+        for entry in bases.values():  # (a loop variable would hold a base too)
+            # the base: held by its views among the data, this entry, getrefcount's argument
+            if type(entry[0]) is not np.ndarray or entry[0].base is not None or (
+                    _getrefcount(entry[0]) != entry[1] + 2):
+                return None
+        del bases
         group = FlatGroup(params)
         for key, x, home in zip(group.ids, group.data, group.grads, strict=True):
             _groups[key] = group
@@ -148,6 +161,9 @@ def _forget(group: FlatGroup) -> None:
                 del _groups[key], _homes[key]
     # without _homes' reference, a slot a user kept (a gradient of a step before) would count as free
     group.g_refs = 0
+    # its Parameters' data (views of P) and any gradient kept (views of G) keep the buffers alive
+    group.P = group.G = None
+    group.data, group.grads = [], []
 
 
 def grad_home(p: Any) -> np.ndarray | None:
@@ -179,9 +195,18 @@ def update(params: list[Any], grads: list[np.ndarray], step: float) -> bool:
         return False
     for p, g, key, x, home in zip(params, grads, group.ids, group.data, group.grads, strict=True):
         if id(p) != key or p.data is not x or g is not home:
-            return False
-    _apply(group, step)
-    return True
+            break
+    else:
+        _apply(group, step)
+        return True
+    del p, x, home  # (adopt counts the references to the data and their bases)
+    # a Parameter's data replaced (model.to(dtype), p.data = ...): the group will not serve again
+    if list(map(id, params)) == group.ids and any(
+            q.data is not v for q, v in zip(params, group.data, strict=True)):
+        _forget(group)
+        if first.data.size <= MAX_ELEMENTS:
+            FlatGroup.adopt(params)
+    return False
 
 
 def free_slots(params: list[Any]) -> list[np.ndarray] | None:

@@ -11,12 +11,17 @@ each array plus a temporary of its size. Here:
   non-contiguous array, float16) the same algebra runs in NumPy on cache-sized chunks.
 - Adam runs its five passes (m, v, sqrt, divide, update) chunk by chunk, so each pass reads a chunk that
   the previous one left in cache, and needs two chunk-sized scratch arrays instead of full-size ones.
+A Parameter outside the kernels' arithmetic (``plain_only``: a gradient that is not an ndarray of the
+data's dtype, or data neither float32 nor float64) gets the plain function's lines, that Parameter
+alone, in its turn: the plain products round each Python-float setting in the gradient's dtype and
+start a momentum buffer in it, which the kernels' scalars in the data's dtype would not repeat.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import importlib
 import math
 from typing import Any
 
@@ -52,6 +57,20 @@ class _Blas:
         return (y.size >= BLAS_MIN and y.dtype in self.routines
                 and all(a.dtype == y.dtype and a.size == y.size and a.flags.c_contiguous for a in arrays)
                 and y.flags.writeable)
+
+
+def plain_only(x: Any, grad: Any) -> bool:
+    """Whether a Parameter of data ``x`` and gradient ``grad`` is left to the plain lines: either
+    not an ndarray, the gradient not of x's dtype, or x neither float32 nor float64 (no BLAS
+    routine; float16 rounds each scalar of the fused forms far from the plain products)."""
+    return (type(x) is not np.ndarray or type(grad) is not np.ndarray or grad.dtype != x.dtype
+            or x.dtype.char not in "fd")
+
+
+def _plain(name: str) -> Any:
+    """The plain functional form ``minitorch.optimizers.<name>.<name>`` (imported at the first
+    Parameter left to it: the optimizer modules import this one)."""
+    return getattr(importlib.import_module(f"minitorch.optimizers.{name}"), name)
 
 
 @functools.cache
@@ -121,6 +140,13 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
     step_t: dict[np.dtype, np.ndarray] = {}  # lr * s as a 0-d array of each dtype (no promotion)
     for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
         x = p.data
+        if plain_only(x, grad):
+            buffers = momentum_buffers[i:i + 1] if mu else []
+            _plain("sgd")([p], [grad], buffers, lr=lr, momentum=mu, dampening=tau, weight_decay=wd,
+                          nesterov=nesterov, maximize=maximize)
+            if mu:
+                momentum_buffers[i] = buffers[0]
+            continue
         if mu == 0 and wd == 0 and x.size < BLAS_MIN:  # small: the plain line is the fastest form
             a = step_t.get(x.dtype)
             if a is None:
@@ -171,6 +197,14 @@ def adam(params: list[Any], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
     """
     threads.apply_policy_for(params)
     for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
+        if plain_only(p.data, grad):
+            steps = state_steps[i:i + 1]
+            vmax = max_exp_avg_sqs[i:i + 1]
+            _plain("adam")([p], [grad], exp_avgs[i:i + 1], exp_avg_sqs[i:i + 1], vmax, steps,
+                           amsgrad=amsgrad, beta1=beta1, beta2=beta2, lr=lr, weight_decay=weight_decay,
+                           eps=eps, maximize=maximize)
+            state_steps[i] = steps[0]
+            continue
         if isinstance(state_steps[i], np.ndarray):
             state_steps[i] += 1
             step = int(state_steps[i])

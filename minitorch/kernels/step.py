@@ -41,16 +41,18 @@ every grad None. What they leave is what is left here: the Parameters
 updated, every gradient None, no frame waiting and every cache attribute None (as before the
 step), the returned output and loss. The Parameters change in the last statement only, so an
 interrupt (a second Ctrl-C) leaves the step either not begun or done. The same NumPy operations
-raise the same floating-point warnings (hence ``x @ W`` and not ``np.dot``: it reports the same
+raise the same floating-point errors (``np.errstate``), at the same operation, leaving what the
+five calls leave there (``_left_by_the_calls``: the gradients written so far, the calls waiting),
+and the same warnings (hence ``x @ W`` and not ``np.dot``: it reports the same
 conditions, but as "... encountered in dot" where the layer's say "in matmul"). Every check that
 can decline runs before any arithmetic, but two: logits or a loss that come out not finite (a
 diverged run, which fit then stops) decline after the forward, and the five calls run that
 forward again, so its warnings (overflow) come twice.
 What the case test finds out about the three objects' structure (the children, their Parameters
 and flat views, the optimizer's one group of exactly those, the flat group) is kept for the last
-model stepped (``_Setup``; dropped when that model is collected) and, at the next step, checked by
-identity instead of found again. What can change while those identities stay is checked too, in
-three ways:
+model stepped (``_Setup``; dropped when that model, loss or optimizer is collected, or once its
+flat group is forgotten and no other is found) and, at the next step, checked by identity instead
+of found again. What can change while those identities stay is checked too, in three ways:
 - what lives in the objects' dicts (frames, caches, instance patches, ``_edited``, each Linear's
   W, b, ``in_features`` and ``out_features``, the optimizer's one group: the model's, the loss's,
   the optimizer's, the children's and the model's ``_modules``) is checked once, and the dicts
@@ -185,8 +187,9 @@ class _Setup:
 
     def __init__(self, model: Any, loss_fn: Any, optimizer: Any, children: list[Any], params: list[Any],
                  group: dict[str, Any], flat_group: Any, x: np.ndarray) -> None:
-        # (the setup holds the children and Parameters: it is dropped when the model is collected)
-        self.refs = (weakref.ref(model, _drop), weakref.ref(loss_fn), weakref.ref(optimizer))
+        # (the setup holds the children, Parameters, the optimizer's group and the flat group: it
+        # is dropped when any of the three is collected)
+        self.refs = (weakref.ref(model, _drop), weakref.ref(loss_fn, _drop), weakref.ref(optimizer, _drop))
         self.modules, self.children = model.__dict__["_modules"], children
         self.dicts = [m.__dict__ for m in children]
         self.params, self.group, self.flat = params, group, flat_group
@@ -244,7 +247,8 @@ class _Setup:
         if m() is not model or lf() is not loss_fn or op() is not optimizer:
             return False
         if (model.__dict__ is not self.md or loss_fn.__dict__ is not self.ld
-                or optimizer.__dict__ is not self.od or self.group["params"] != self.params):
+                or optimizer.__dict__ is not self.od or self.group["params"] != self.params
+                or not self.flat.g_refs):  # (a flat group forgotten: see still)
             return False
         try:  # (the optimizer's one group is in the copy of its param_groups)
             return self.watched == self.seen
@@ -264,19 +268,21 @@ class _Setup:
             return False  # (Modules compare by identity)
         groups = optimizer.param_groups
         # (Parameters compare by identity. A Linear's W or b replaced while the group still holds
-        # the old ones is outside the case, declined at the step. The flat group stays the same:
-        # one forgotten stays forgotten, as Parameters that are views of its buffer are never
-        # adopted again, and its slots are refused at the step: flat._forget marks it.)
-        return len(groups) == 1 and groups[0] is self.group and self.group["params"] == self.params
+        # the old ones is outside the case, declined at the step. A flat group forgotten
+        # (flat._forget: g_refs 0), as when a Parameter's data were replaced, makes the setup be
+        # found again: the SGD kernel adopts the Parameters into a new group.)
+        return (len(groups) == 1 and groups[0] is self.group and self.group["params"] == self.params
+                and self.flat.g_refs != 0)
 
 
 _last: list[_Setup | None] = [None]  # the setup of the last step taken (one model trained at a time)
 
 
-def _drop(model_ref: Any) -> None:
-    """A collected model's setup goes (it holds the model's children and Parameters)."""
+def _drop(ref: Any) -> None:
+    """The setup of a collected model, loss or optimizer goes (it holds the model's children and
+    Parameters, the optimizer's group, the flat group)."""
     setup = _last[0]
-    if setup is not None and setup.refs[0] is model_ref:
+    if setup is not None and any(r is ref for r in setup.refs):
         _last[0] = None
 
 
@@ -340,61 +346,116 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         outside = np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= len(setup.classes)
     if outside:
         return NotImplemented
-    # forward: containers.sequential_forward's formulas
-    kept = []  # per child: the input a Linear read, the mask a ReLU made (bool: the same products)
-    h = x
-    zero = setup.zero
-    for is_linear, _, _, _, b, k, _, _ in setup.layers:
-        if is_linear:
-            kept.append(h)
-            h = h @ views[k]
-            if b is not None:
-                h += views[k + 1]
-        else:
-            kept.append(h > zero)
-            h = np.maximum(h, zero)
-    # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
-    z = h
-    plan = setup.plans.get((n, yt))  # (z: a fresh (N, C) product of the weights' dtype)
-    if plan is None:
-        plan = _CE_PLANS.get((z.shape, z.strides, z.dtype, y.shape, yt)) or _ce_plan(z, y)
+    # forward: containers.sequential_forward's formulas. (Where a NumPy operation raises, under
+    # np.errstate, what the five calls leave there is left: _left_by_the_calls.)
+    kept: list[Any] = []  # per child done: the input a Linear read, its mask a ReLU (bool: the same products)
+    try:
+        h = x
+        zero = setup.zero
+        for is_linear, _, _, _, b, k, _, _ in setup.layers:
+            if is_linear:
+                read = h
+                h = h @ views[k]
+                if b is not None:
+                    h += views[k + 1]
+                kept.append(read)
+            else:
+                mask = h > zero
+                h = np.maximum(h, zero)
+                kept.append(mask)
+        # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
+        z = h
+        plan = setup.plans.get((n, yt))  # (z: a fresh (N, C) product of the weights' dtype)
         if plan is None:
-            return NotImplemented
-        if len(setup.plans) > 16:
-            setup.plans.clear()
-        setup.plans[(n, yt)] = plan
-    if not math.isfinite(np.abs(z).ravel().dot(plan[2])):
-        return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
-    losses, dy = _ce_arithmetic(z, y, plan)  # (z is a fresh product: C-contiguous)
-    total = np.add.reduce(losses, None)
-    mean = reduction == "mean"
-    loss = total / n if mean else total
-    if not math.isfinite(loss):
-        return NotImplemented  # fit stops, or goes on, on the plain path
-    dl = setup.scale.get((n, mean))
-    if dl is None:
-        dl = setup.scale[(n, mean)] = np.array(1.0 / n if mean else 1.0, setup.dtype)
-    dy *= dl
+            plan = _CE_PLANS.get((z.shape, z.strides, z.dtype, y.shape, yt)) or _ce_plan(z, y)
+            if plan is None:
+                return NotImplemented
+            if len(setup.plans) > 16:
+                setup.plans.clear()
+            setup.plans[(n, yt)] = plan
+        if not math.isfinite(np.abs(z).ravel().dot(plan[2])):
+            return NotImplemented  # the plain code raises (this forward's warnings come twice: see above)
+        losses, dy = _ce_arithmetic(z, y, plan)  # (z is a fresh product: C-contiguous)
+        total = np.add.reduce(losses, None)
+        mean = reduction == "mean"
+        loss = total / n if mean else total
+        if not math.isfinite(loss):
+            return NotImplemented  # fit stops, or goes on, on the plain path
+        dl = setup.scale.get((n, mean))
+        if dl is None:
+            dl = setup.scale[(n, mean)] = np.array(1.0 / n if mean else 1.0, setup.dtype)
+    except Exception:
+        _left_by_the_calls(setup, loss_fn, kept, len(kept), len(setup.layers), 0, slots, None)
+        raise
+    try:
+        dy *= dl
+    except Exception:
+        _left_by_the_calls(setup, loss_fn, kept, len(kept), len(setup.layers), 0, slots, dy)
+        raise
     # backward_params: containers.sequential_backward's formulas, the gradients into their flat
     # slots (every Parameter's grad is None and its slot free: flat.slots_if_free)
     layers = setup.layers
     i = len(layers) - 1
-    while i >= 0:
-        is_linear, _, _, _, b, k, _, _ = layers[i]
-        if is_linear:
-            np.matmul(kept[i].T, dy, slots[k])
-            if b is not None:
-                np.add.reduce(dy, 0, None, slots[k + 1])
-            if i:  # the first child is a Linear (_chain_params): no dx below it
-                dy = dy @ views[k].T
-        else:
-            dy = dy * kept[i]
-        i -= 1
-    # the update: the SGD kernel's flat path, then the thread policy where it is not in force
-    flat.apply(setup.flat, lr)
+    failed = 0  # (where child i's backward raised: 1 its W's product, 2 its b's sum, 0 after them)
+    try:
+        while i >= 0:
+            is_linear, _, _, _, b, k, _, _ = layers[i]
+            if is_linear:
+                try:
+                    np.matmul(kept[i].T, dy, slots[k])
+                except Exception:
+                    failed = 1
+                    raise
+                if b is not None:
+                    try:
+                        np.add.reduce(dy, 0, None, slots[k + 1])
+                    except Exception:
+                        failed = 2
+                        raise
+                if i:  # the first child is a Linear (_chain_params): no dx below it
+                    dy = dy @ views[k].T
+            else:
+                dy = dy * kept[i]
+            i -= 1
+        # the update: the SGD kernel's flat path, then the thread policy where it is not in force
+        flat.apply(setup.flat, lr)
+    except Exception:
+        _left_by_the_calls(setup, loss_fn, kept, max(i, 0), i, failed, slots, None)
+        raise
     if not threads.one_thread_in_force():
         threads.apply_policy_for(params)
     return z, LossValue(loss)
+
+
+def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: int, at: int, failed: int,
+                       slots: list[np.ndarray], dlogits: Any) -> None:
+    """What the five calls leave where one of their NumPy operations raised (``np.errstate``
+    "raise", or a handler that raises), for ``fit_step`` stopped at the same operation: the first
+    ``waiting`` children wait with their frames and caches as ``containers.sequential_forward``
+    leaves them (a ReLU's mask in x's dtype); ``dlogits`` (the loss's backward raised) the loss's
+    call waits too, that array its frame's ``_dlogits``; ``at`` the child whose backward raised
+    (``failed``: 1 at its W's product, 2 at its b's sum, 0 after them; -1 the update, past every
+    child; the number of children before the backward): that child's call waits too, its frame
+    put back unshown, and the gradients the calls had written by then are the Parameters'."""
+    layers, params = setup.layers, setup.params
+    for j in range(max(at, 0), len(layers)):
+        is_linear, _, _, _, b, k, _, _ = layers[j]
+        if is_linear:
+            done = failed - 1 if j == at and failed else 1 if b is None else 2
+            for m in range(done):
+                params[k + m].grad = slots[k + m]
+    for j, (is_linear, _, d, *_) in enumerate(layers[:waiting]):
+        name = "_x" if is_linear else "_mask"
+        value = kept[j] if is_linear else kept[j].astype(setup.dtype)
+        frame = {name: value}
+        d[name] = value
+        d["_stack"].append(frame)
+        d["_shown"] = frame
+    if 0 <= at < len(layers):  # its frame put back, as its backward wrapper puts it (not shown)
+        is_linear, _, d, *_ = layers[at]
+        d["_stack"].append({"_x": kept[at]} if is_linear else {"_mask": kept[at].astype(setup.dtype)})
+    if dlogits is not None:
+        loss_fn.__dict__["_stack"].append({"_dlogits": dlogits, "_loss_shape": (len(dlogits),)})
 
 
 _INTEGERS = (int, np.integer)
@@ -425,6 +486,9 @@ def _checked(model: Any, loss_fn: Any, optimizer: Any, x: np.ndarray) -> _Setup 
     if setup is None or not setup.still(model, loss_fn, optimizer):
         setup = _find_setup(model, loss_fn, optimizer, x)
         if setup is None:
+            if _last[0] is not None and not _last[0].flat.g_refs:
+                # (a forgotten group's setup lets go of its views: the update can adopt them again)
+                _last[0] = None
             return None
         _last[0] = setup
     seen = setup.copies()  # (before the checks: a change made while they run is not in the copies)

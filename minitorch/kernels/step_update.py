@@ -21,7 +21,8 @@ a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to thei
 (``_match_state_dtypes``), then
 - a group with momentum 0, weight decay 0 and a finite lr whose first such Parameter holds more
   than ``flat.MAX_ELEMENTS`` numbers and is in no flat group (so the kernel's flat-buffer test
-  does nothing), each ``p.data`` and ``p.grad`` an ndarray: the SGD kernel's lines inline, the
+  does nothing), each ``p.data`` an ndarray and ``p.grad`` one of its dtype, float32 or float64
+  (``optimizers.plain_only`` false, so the kernel's own arithmetic): the SGD kernel's lines inline, the
   thread policy (``threads.apply_policy_for``), then per Parameter ``p.data -= a * grad``
   (a = lr as a 0-d array of p's dtype) under ``BLAS_MIN`` elements, else one BLAS ``axpy`` where
   the kernel's ``usable`` allows it and both arrays are aligned and writable (their addresses
@@ -102,7 +103,9 @@ def sgd_step(optimizer: Any) -> bool | Any:
                     if np.shape(grad) != np.shape(p.data):
                         return NotImplemented  # (step() raises)
                     params.append(p)
-                    arrays = arrays and type(grad) is np.ndarray and type(p.data) is np.ndarray
+                    # (a Parameter the SGD kernel leaves to the plain lines goes to it; no local
+                    # holds a data array: flat.adopt counts the references)
+                    arrays = arrays and not optimizer_kernels.plain_only(p.data, grad)
             # the conversions step() makes, in its order (one that raises: step() raises it)
             momentum = float(group["momentum"])
             lr, dampening = float(group["lr"]), float(group["dampening"])
@@ -130,7 +133,8 @@ def sgd_step(optimizer: Any) -> bool | Any:
 def _plain_update(params: list[Any], lr: float) -> None:
     """The SGD kernel's update with momentum 0 and weight decay 0, past its flat-buffer test (which
     does nothing for these Parameters: the first holds more than ``flat.MAX_ELEMENTS`` numbers and
-    is in no flat group), each ``p.data`` and ``p.grad`` an ndarray."""
+    is in no flat group), each ``p.data`` an ndarray and ``p.grad`` one of its dtype, float32 or
+    float64."""
     threads.apply_policy_for(params)
     blas_min = optimizer_kernels.BLAS_MIN
     step_t: dict[np.dtype, np.ndarray] = {}  # lr as a 0-d array of each dtype (no promotion)
@@ -146,10 +150,10 @@ def _plain_update(params: list[Any], lr: float) -> None:
         if routines is None:
             routines = optimizer_kernels._get_blas().routines
         axpy = routines.get(x.dtype)
-        # the kernel's _Blas.usable(x, grad) (x.size >= BLAS_MIN already), and both aligned and
-        # writable: addressof(from_buffer) is their address (a tighter test only sends more to axpy_)
-        if (axpy is not None and grad.dtype == x.dtype and grad.size == x.size and x.flags.carray
-                and grad.flags.carray):
+        # the kernel's _Blas.usable(x, grad) (x.size >= BLAS_MIN already; grad of x's dtype:
+        # plain_only; of x's shape: sgd_step), and both aligned and writable: addressof(from_buffer)
+        # is their address (a tighter test only sends more to axpy_)
+        if axpy is not None and x.flags.carray and grad.flags.carray:
             axpy[0](x.size, -lr, _address(grad), 1, _address(x), 1)
         else:
             optimizer_kernels.axpy_(-lr, grad, x)
