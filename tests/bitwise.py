@@ -26,3 +26,21 @@ def assert_bitwise(got, expected, err_msg: str = "") -> None:
     index = np.unravel_index(int(differs[0]), a.shape) if a.shape else ()
     raise AssertionError(f"{name}: not bitwise equal at {tuple(int(i) for i in index)}: "
                          f"{a[index]!r} vs {b[index]!r} ({len(differs)} elements differ)")
+
+
+def assert_same_outcome(got, expected, where: str = "outcome") -> None:
+    """Two runs' outcomes the same: arrays bitwise (``assert_bitwise``), lists, tuples and dicts
+    item by item, anything else by ``==``; the error names the path to the first difference."""
+    if isinstance(got, np.ndarray) or isinstance(expected, np.ndarray):
+        assert isinstance(got, np.ndarray) and isinstance(expected, np.ndarray), where
+        assert_bitwise(got, expected, where)
+    elif isinstance(got, (list, tuple)) and isinstance(expected, (list, tuple)):
+        assert len(got) == len(expected), f"{where}: {got} vs {expected}"
+        for i, (u, v) in enumerate(zip(got, expected, strict=True)):
+            assert_same_outcome(u, v, f"{where}[{i}]")
+    elif isinstance(got, dict) and isinstance(expected, dict):
+        assert sorted(got) == sorted(expected), where
+        for key in got:
+            assert_same_outcome(got[key], expected[key], f"{where}[{key}]")
+    else:
+        assert got == expected, f"{where}: {got} vs {expected}"

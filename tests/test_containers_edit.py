@@ -16,6 +16,7 @@ import pytest
 import torch
 from bitwise import assert_bitwise
 from counting import counted, fit_data
+from custom_parents import Tower
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -443,24 +444,11 @@ def test_an_edit_with_nothing_waiting_changes_no_call():
     assert model.__dict__.get("_edited") is None
 
 
-class _Tower(mt.Module):
-    """A parent whose forward chains its ModuleList (its backward follows the recorded calls)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.layers = mt.ModuleList([mt.Linear(3, 3), mt.ReLU(), mt.Linear(3, 3)])
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-
 @pytest.mark.parametrize("edit", [lambda ml: ml.__delitem__(1), lambda ml: ml.insert(1, mt.Tanh()),
                                   lambda ml: ml.__setitem__(0, mt.Linear(3, 3)), lambda ml: ml.pop(-1),
                                   lambda ml: ml.append(mt.Tanh())])
 def test_a_modulelist_edited_after_its_parents_forward_gives_no_silent_gradient(edit):
-    model = _Tower()
+    model = Tower()
     model(np.ones((2, 3)))
     edit(model.layers)
     with pytest.raises(RuntimeError):  # a member's "called before forward()", or the chain is not derivable
@@ -474,9 +462,9 @@ def test_a_modulelist_edited_after_its_parents_forward_gives_no_silent_gradient(
 def test_a_modulelist_edit_that_changes_no_member_keeps_its_parents_waiting_call(edit):
     """extend([]), += [] and an empty del leave the chain as it ran (PyTorch's no-ops)."""
     mt.manual_seed(0)
-    model = _Tower()
+    model = Tower()
     mt.manual_seed(0)
-    reference = _Tower()
+    reference = Tower()
     x, dy = np.ones((2, 3)), np.ones((2, 3))
     model(x)
     reference(x)

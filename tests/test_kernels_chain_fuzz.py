@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 import pytest
-from bitwise import assert_bitwise
+from bitwise import assert_same_outcome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -222,22 +222,10 @@ def _meddle(spec, model, rng):
                 break
 
 
-def _same(a, b, where):
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray), where
-        assert_bitwise(a, b, where)
-    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        assert len(a) == len(b), f"{where}: {a} vs {b}"
-        for i, (u, v) in enumerate(zip(a, b, strict=True)):
-            _same(u, v, f"{where}[{i}]")
-    else:
-        assert a == b, f"{where}: {a} vs {b}"
-
-
 def _check(spec, monkeypatch):
     fused = _run(spec, "fused", monkeypatch)
     for mode in ("declined", "off"):
-        _same(fused, _run(spec, mode, monkeypatch), mode)
+        assert_same_outcome(fused, _run(spec, mode, monkeypatch), mode)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
