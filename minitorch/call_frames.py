@@ -33,7 +33,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from minitorch.edit_marks import Dropped, _marked_refs, refuse_after_edit, restore_marks, saved_marks
+from minitorch.edit_marks import Dropped, _marked_refs, edit_to_refuse, restore_marks, saved_marks
 from minitorch.grad_mode import _state as _grad_state
 
 # The call logs of the composite forwards now running, innermost last: each finished forward call
@@ -247,6 +247,22 @@ def discard_all(module: Any, keep_marks: bool = False) -> None:
         if d["_shown"] is not None and not (keep_marks and type(d["_shown"]) is Dropped):
             _hide(d, d["_shown"])
             d["_shown"] = None
+
+
+def refuse_after_edit(module: Any, method: str) -> None:
+    """RuntimeError if a module under ``module`` lost a waiting call to an edit
+    (``edit_marks.edit_to_refuse``), before anything runs. ``module``'s own waiting calls are
+    dropped (the marks stay until each marked module's next forward, for the other containers
+    holding it), so a new forward starts clean."""
+    edit = edit_to_refuse(module)
+    if edit is None:
+        return
+    discard_all(module, keep_marks=True)
+    raise RuntimeError(
+        f"{type(module).__name__}.{method}: {edit}; the call this backward would consume ran a chain "
+        "that no longer exists, so its waiting calls were dropped. Run forward again on the edited "
+        "model, then backward"
+    )
 
 
 def chain_of(module: Any) -> list[Any]:

@@ -7,7 +7,7 @@ backward drops the waiting calls of the container's children and marks what it c
   naming the edit: hiding it hides nothing) until its next forward under grad mode, which replaces
   it (``minitorch.call_frames``; a forward under no_grad, a failed one and a probe's keep it).
 Every marked module is in ``marked``; while that set is not empty, the outermost backward-family
-call of a module with children first looks for a mark below it (``refuse_after_edit``), so a
+call of a module with children first looks for a mark below it (``edit_to_refuse``), so a
 parent, or a second container holding a module the edit touched, refuses before any child adds a
 gradient of a dropped call. A copy (``copy.deepcopy``) of a marked module is marked too
 (``Module.__setstate__``). A refusal drops every waiting call below the refusing module and serves
@@ -111,18 +111,18 @@ def restore_marks(saved: list[tuple[Any, str, Any]]) -> None:
         mark(m)  # (the mark keeps its generation: served where it was)
 
 
-def refuse_after_edit(module: Any, method: str) -> None:
-    """RuntimeError if a module under ``module`` (for a recording parent: one its waiting call
-    called, or under it) is marked by an edit, before anything runs: that call's chain lost calls,
-    so no gradient of it may be accumulated. ``module``'s own waiting calls are dropped (the marks
-    stay until each marked module's next forward, for the other containers holding it), so a new
-    forward starts clean."""
+def edit_to_refuse(module: Any) -> str | None:
+    """The edit that marked a module under ``module`` (for a recording parent: one its waiting call
+    called, or under it), or None: that call's chain lost calls, so no gradient of it may be
+    accumulated. On an edit, ``module`` and every module below it are served (their marks up to
+    now refuse no other backward of theirs); the caller drops ``module``'s waiting calls and raises
+    (``call_frames.refuse_after_edit``)."""
     d = module.__dict__
     stack = d["_stack"]
     called = [m for m, *_ in stack[-1]["_calls"]] if stack and "_calls" in stack[-1] else None
     key = (_generation[0], None if called is None else tuple(map(id, called)))
     if d.get("_clean_at") == key:  # (a recording parent: clean for the same children called)
-        return
+        return None
     if called is not None:  # a recording parent: what the waiting call called (members removed
         # since included; a member it left uncalled, an unused head, cannot concern it)
         below = list(itertools.chain((module,), *(m.modules() for m in called)))
@@ -136,14 +136,7 @@ def refuse_after_edit(module: Any, method: str) -> None:
             if edit_of(m) is None:
                 marked.discard(m)
         d["_clean_at"] = key
-        return
-    from minitorch.call_frames import discard_all  # (call_frames imports this module)
-
-    discard_all(module, keep_marks=True)
-    for m in module.modules():  # served for every parent below too: their calls were dropped alike
+        return None
+    for m in module.modules():  # served for every parent below too: their calls are dropped alike
         m.__dict__["_served_at"] = _generation[0]
-    raise RuntimeError(
-        f"{type(module).__name__}.{method}: {edit}; the call this backward would consume ran a chain "
-        "that no longer exists, so its waiting calls were dropped. Run forward again on the edited "
-        "model, then backward"
-    )
+    return edit

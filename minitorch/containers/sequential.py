@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from minitorch import edit_marks
+from minitorch import call_frames, edit_marks
 from minitorch.containers import editing
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers as fast
@@ -97,8 +97,8 @@ class Sequential(Module):
         """RuntimeError if this Sequential, one inside it or a module it holds lost a waiting call
         to an edit, before any child runs (no gradient of the dropped call is accumulated); the
         waiting calls of this chain, which ran the old one, are dropped too, so a new forward
-        starts clean (``edit_marks.refuse_after_edit``)."""
-        edit_marks.refuse_after_edit(self, method)
+        starts clean (``call_frames.refuse_after_edit``)."""
+        call_frames.refuse_after_edit(self, method)
 
     # ----------------------------------------------------------------- reading
     def __getitem__(self, index: int | slice) -> Module:
