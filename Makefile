@@ -1,13 +1,14 @@
 # Two commands for a fresh machine with python3: `make demo` and `make test`.
 # Each creates ./.venv itself and installs what it needs (again only when pyproject.toml changes).
 # `make test` runs every test and every Python block of README.md and docs/ (not the slow tests);
+# `make test-plain` runs the tests again with the kernels off (MINITORCH_KERNELS=0: the plain formulas);
 # `make test-slow` builds the site and the wheel and installs the wheel in a fresh venv;
 # `make docs` builds the site into site/ (strict, offline); `make docs-serve` serves it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow lint xor clean bench docs docs-serve
+.PHONY: demo test test-plain test-slow lint xor clean bench docs docs-serve
 
 demo: $(VENV)/.installed-runtime
 	$(BIN)/python examples/solve_iris.py
@@ -18,6 +19,11 @@ xor: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# every test with the kernels off: the plain formulas alone give every answer, and a test of the
+# kernels sets its own switch rather than inheriting the run's
+test-plain: $(VENV)/.installed-test
+	MINITORCH_KERNELS=0 $(BIN)/python -m pytest -q
 
 # the slow tests `make test` leaves out (pytest marker `slow`): killed saves, the site build, the wheel
 # built and installed in a fresh venv; a few minutes at most
