@@ -370,3 +370,14 @@ def test_a_torch_style_model_passes_the_keywords_through(tmp_path):
     assert mt.load_model(tmp_path / "net.npz").fc.W.dtype == F64
     with pytest.raises(TypeError, match=r"argument 'dtype': cannot store a type in a model file"):
         mt.save_model(Net(3, dtype=np.float64), tmp_path / "type.npz")  # loud, never a silent guess
+
+
+@pytest.mark.parametrize("cls", FACTORY_CLASSES, ids=_ids(FACTORY_CLASSES))
+def test_our_positional_arguments_are_a_prefix_of_torchs(cls):
+    """A positional torch call binds each value to the slot torch binds it to, or fails loudly
+    (too many positional arguments): an argument torch has that MiniTorch lacks makes every later
+    one keyword-only (``Conv2d(4, 8, 3, 1, 1, 1, 2)``, torch's groups=2, must not read as bias=2)."""
+    params = inspect.signature(cls).parameters
+    ours = [n for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    theirs = _torch_positional(cls)
+    assert ours == theirs[: len(ours)], f"{cls.__name__}: ours {ours}, torch's {theirs}"

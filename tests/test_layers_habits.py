@@ -83,7 +83,7 @@ def _compare_both_dtypes(factory, shape, seed=0):
        extra=st.integers(0, 5))
 def test_conv1d_matches_torch_over_options(c, o, k, stride, padding, dilation, bias, n, extra):
     length = max(1, dilation * (k - 1) + 1 - 2 * padding) + extra
-    _compare_both_dtypes(lambda: mt.Conv1d(c, o, k, stride, padding, dilation, bias), (n, c, length))
+    _compare_both_dtypes(lambda: mt.Conv1d(c, o, k, stride, padding, dilation, bias=bias), (n, c, length))
 
 
 @settings(max_examples=20, deadline=None)
@@ -95,7 +95,7 @@ def test_conv_transpose2d_matches_torch_over_options(c, o, kh, kw, sh, sw, paddi
     oph, opw = data.draw(st.integers(0, sh - 1)), data.draw(st.integers(0, sw - 1))
 
     def build():
-        return mt.ConvTranspose2d(c, o, (kh, kw), (sh, sw), padding, (oph, opw), bias, dilation)
+        return mt.ConvTranspose2d(c, o, (kh, kw), (sh, sw), padding, (oph, opw), bias=bias, dilation=dilation)
 
     out_h = (h - 1) * sh - 2 * padding + dilation * (kh - 1) + oph + 1
     out_w = (w - 1) * sw - 2 * padding + dilation * (kw - 1) + opw + 1

@@ -82,10 +82,10 @@ class MultiheadAttention(Module):
         num_heads: int,
         dropout: float = 0.0,
         bias: bool = True,
+        *,  # (torch's add_bias_kv and add_zero_attn come next, which this lacks: the rest by keyword)
         kdim: int | None = None,
         vdim: int | None = None,
         batch_first: bool = False,
-        *,
         device: Any = None,
         dtype: Any = None,
     ) -> None:

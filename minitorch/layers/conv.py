@@ -68,8 +68,8 @@ class Conv2d(Module):
         stride: int | tuple[int, int] = 1,
         padding: int | tuple[int, int] | str = 0,
         dilation: int | tuple[int, int] = 1,
+        *,  # (torch's groups comes next, which this Conv2d lacks: the rest by keyword only)
         bias: bool = True,
-        *,
         device: Any = None,
         dtype: Any = None,
     ) -> None:

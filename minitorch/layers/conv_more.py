@@ -60,8 +60,8 @@ class Conv1d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int | str = 0, dilation: int = 1, bias: bool = True, *, device: Any = None,
-                 dtype: Any = None) -> None:
+                 padding: int | str = 0, dilation: int = 1, *, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:  # (keyword-only from bias: torch's groups comes first)
         super().__init__()
         who = "Conv1d"
         self.in_channels = check_positive_int(in_channels, who, "in_channels")
@@ -179,8 +179,9 @@ class ConvTranspose2d(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
-                 output_padding: int | tuple[int, int] = 0, bias: bool = True,
-                 dilation: int | tuple[int, int] = 1, *, device: Any = None, dtype: Any = None) -> None:
+                 output_padding: int | tuple[int, int] = 0, *, bias: bool = True,
+                 dilation: int | tuple[int, int] = 1, device: Any = None, dtype: Any = None) -> None:
+        # (keyword-only from bias: torch's groups comes first)
         super().__init__()
         who = "ConvTranspose2d"
         self.in_channels = check_positive_int(in_channels, who, "in_channels")
