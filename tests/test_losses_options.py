@@ -5,6 +5,7 @@ float32 with the dtype kept)."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -321,3 +322,17 @@ def test_kl_div_warns_about_mean_as_torch_does() -> None:
         warnings.simplefilter("error")
         for reduction in ("batchmean", "sum", "none"):
             mt.KLDivLoss(reduction=reduction)(x, t)
+
+
+@pytest.mark.parametrize("name", ["CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss",
+                                  "L1Loss"])
+def test_a_torch_positional_first_argument_names_the_keyword(name):
+    """torch's ``nn.CrossEntropyLoss(w)`` passes class weights first; MiniTorch's losses take
+    reduction first: the error names both and the keyword to use."""
+    cls = getattr(mt, name)
+    with pytest.raises(ValueError, match=rf"^{name}: reduction .*got array.*torch's first positional") as err:
+        cls(np.ones(3))
+    has_weight = "weight" in inspect.signature(cls).parameters
+    assert (f"{name}(weight=w)" in str(err.value)) == has_weight
+    with pytest.raises(ValueError, match=rf"^{name}: reduction .*got True"):
+        cls(True)  # torch's deprecated size_average

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -86,6 +87,8 @@ class Loss(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
+        if not isinstance(reduction, str):  # torch's losses take weight / size_average first
+            raise ValueError(_positional_torch_habit(type(self), reduction, self._reductions))
         self.reduction = check_choice(reduction, type(self).__name__, "reduction", self._reductions)
         self._loss_shape: tuple[int, ...] | None = None
         self._count: float | None = None
@@ -246,3 +249,13 @@ def check_class_weight(weight: object, who: str) -> np.ndarray | None:
 
 
 register_step_class(LossValue)  # what mt.fit's whole-step kernel (kernels/step.py) returns
+
+
+def _positional_torch_habit(cls: type, reduction: object, choices: tuple[str, ...]) -> str:
+    """The error for a loss given a non-string first argument: torch's losses take ``weight`` (a
+    class-weight array) or the deprecated ``size_average`` / ``reduce`` before ``reduction``."""
+    name = cls.__name__
+    fix = (f"pass class weights by keyword, {name}(weight=w)" if "weight" in inspect.signature(cls).parameters
+           else f"{name} takes no weight, and torch's size_average / reduce are reduction=")
+    return (f"{name}: reduction must be one of {choices}, got {reduction!r} (the first argument; "
+            f"torch's first positional arguments are weight / size_average: {fix})")
