@@ -16,7 +16,7 @@ import pytest
 import torch
 from bitwise import assert_bitwise
 from counting import counted, fit_data
-from custom_parents import Tower
+from custom_parents import Heads, Tower
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -610,14 +610,6 @@ def test_moduledict_pop_clear_and_del_as_torchs():
 
 
 def test_a_moduledict_edited_after_its_parents_forward_gives_no_silent_gradient():
-    class Heads(mt.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.heads = mt.ModuleDict({"a": mt.Linear(3, 3), "b": mt.Tanh()})
-
-        def forward(self, x):
-            return self.heads["b"](self.heads["a"](x))
-
     model = Heads()
     model(np.ones((2, 3)))
     model.heads["b"] = mt.ReLU()
