@@ -115,7 +115,11 @@ def _call(f, *args):
             out = f(*args)
         except (ValueError, TypeError, FloatingPointError, RuntimeError) as error:
             out = (type(error).__name__, str(error))
-    return out, [str(w.message) for w in caught]
+    # OpenBLAS can set the invalid flag on finite data (a kernel computing on packing it discards),
+    # so NumPy's "invalid value encountered in matmul" comes and goes between two runs of the same
+    # product (seen once in 600 examples, on the kernels-off run, not reproducible); every result's
+    # bytes are compared, so a real NaN still shows
+    return out, [str(w.message) for w in caught if str(w.message) != "invalid value encountered in matmul"]
 
 
 def _run(spec, mode, monkeypatch):
