@@ -10,9 +10,9 @@ here.
 
 The case, all checked before anything changes: kernels on; ``optimizer`` exactly ``SGD``, none of
 its methods patched on the class or the instance, nor ``Parameter.zero_grad`` (the calls around a
-step), the plain ``sgd``
-and its dispatcher, or the SGD kernel and its helpers (a counter, a probe: then they run); every
-Parameter of every group an exact ``Parameter``; every setting the step reads converts as the step
+step), the plain ``sgd`` and its dispatcher, or the SGD kernel and its helpers (a counter, a
+probe: then they run); every Parameter of every group an exact ``Parameter``, each gradient of its
+Parameter's shape (else ``step()`` raises); every setting the step reads converts as the step
 converts it; no forward waiting in a module owning a Parameter (``_check_no_waiting_forward``
 would raise: declined, so that ``step()`` raises).
 
