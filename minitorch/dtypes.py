@@ -17,12 +17,10 @@ _default_dtype: np.dtype = np.dtype(np.float32)
 
 
 def set_default_dtype(dtype: type | np.dtype | str) -> None:
-    """Make `dtype` (float32 or float64) the dtype of new Parameters and converted inputs."""
+    """Make `dtype` (float32 or float64, read as ``float_dtype`` reads it: torch's by name too) the
+    dtype of new Parameters and converted inputs."""
     global _default_dtype
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"set_default_dtype: expected float32 or float64, got {dtype}")
-    _default_dtype = dtype
+    _default_dtype = float_dtype(dtype, "set_default_dtype")
 
 
 def get_default_dtype() -> np.dtype:
@@ -99,11 +97,7 @@ def float_dtype(dtype: Any, who: str, any_float: bool = False) -> np.dtype:
     bfloat16 and integer dtypes are refused. ``any_float``: any NumPy floating dtype passes
     (``model.to(np.float16)`` casts, as it always has; the layers' fast paths decline float16).
     """
-    name = str(dtype)
-    try:  # np.dtype(None) would be float64
-        parsed = None if dtype is None else np.dtype(name[6:] if name.startswith("torch.") else dtype)
-    except (TypeError, ValueError):
-        parsed = None
+    parsed = _parsed(dtype)
     if parsed is None or (parsed.kind != "f" if any_float else parsed not in (np.float32, np.float64)):
         got = parsed if parsed is not None else repr(dtype)
         raise TypeError(
@@ -121,18 +115,21 @@ def dtype_or_cpu(target: Any, who: str) -> np.dtype | None:
     """
     if is_cpu(target):
         return None
-    if type(target).__name__ == "device" or (isinstance(target, str) and not _names_a_dtype(target)):
+    if type(target).__name__ == "device" or (isinstance(target, str) and _parsed(target) is None):
         check_cpu(target, who, "'cpu' is accepted and changes nothing; a dtype (np.float32, "
                   "np.float64) casts")
     return float_dtype(target, who, any_float=True)
 
 
-def _names_a_dtype(name: str) -> bool:
+def _parsed(dtype: Any) -> np.dtype | None:
+    """The NumPy dtype ``dtype`` names (a torch dtype by its name), or None."""
+    if dtype is None:  # (np.dtype(None) would be float64)
+        return None
+    name = str(dtype)
     try:
-        np.dtype(name[6:] if name.startswith("torch.") else name)
+        return np.dtype(name[6:] if name.startswith("torch.") else dtype)
     except (TypeError, ValueError):
-        return False
-    return True
+        return None
 
 
 def factory_dtype(module: Any, device: Any, dtype: Any) -> np.dtype:

@@ -381,3 +381,13 @@ def test_our_positional_arguments_are_a_prefix_of_torchs(cls):
     ours = [n for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
     theirs = _torch_positional(cls)
     assert ours == theirs[: len(ours)], f"{cls.__name__}: ours {ours}, torch's {theirs}"
+
+
+def test_set_default_dtype_reads_a_dtype_as_the_constructors_do():
+    """One reading of a dtype: ``set_default_dtype`` takes torch's by name too (torch's own
+    ``torch.set_default_dtype(torch.float64)`` habit) and refuses float16 with the same error."""
+    mt.set_default_dtype(torch.float64)  # (the autouse fixture puts float32 back)
+    assert mt.get_default_dtype() == F64
+    with pytest.raises(TypeError, match=r"^set_default_dtype: expected a floating dtype .* got float16"):
+        mt.set_default_dtype(np.float16)
+    assert mt.get_default_dtype() == F64
