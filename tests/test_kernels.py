@@ -33,6 +33,7 @@ from cases import INPUT_CASES, MODULE_CASES
 from counting import counted, fit_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from interrupts import interrupted_at_each_line
 from test_losses import LOSS_CASES, make_data
 from trajectories import CONFIG_IDS, CONFIGS, OPTIMIZERS, batches, groups, make_model
 
@@ -965,43 +966,24 @@ def test_sequential_chain_kernel_interrupted_at_any_line_leaves_what_the_childre
         handler = {start + n for n, line in enumerate(source)
                    if "except BaseException" in line or "stack.append" in line or "stack[-1] is not" in line
                    or line.strip() == "raise"}
-        lines, interrupted = [0, 0], True  # (the line to interrupt at, the lines run)
-
-        def tracer(frame, event, arg):
-            if frame.f_code not in code:
-                return None
-            if event == "line" and frame.f_lineno not in handler:
-                lines[1] += 1
-                if lines[1] == lines[0]:
-                    raise KeyboardInterrupt
-            return tracer
-
-        while interrupted:
-            lines[:] = [lines[0] + 1, 0]
-            model = setup()
-            sys.settrace(tracer)
-            try:
-                model.backward(dy)
-                interrupted = False
-            except KeyboardInterrupt:
-                pass
-            finally:
-                sys.settrace(None)
+        runs = interrupted_at_each_line(setup, lambda model: model.backward(dy), lambda c: c in code,
+                                        frozenset(handler))
+        for line, model, _ in runs:
             waiting = [len(m.__dict__["_stack"]) for m in model]
             k = max([i for i, w in enumerate(waiting) if w] or [-1])
-            assert waiting == [1] * (k + 1) + [0] * (len(waiting) - k - 1), f"line {lines[0]}: {waiting}"
+            assert waiting == [1] * (k + 1) + [0] * (len(waiting) - k - 1), f"line {line}: {waiting}"
             for i, m in enumerate(model):
                 for p in m.parameters():
                     j = next(n for n, q in enumerate(model.parameters()) if q is p)
                     b, a = before[j], after[j]
                     if i > k:  # consumed: whole
-                        assert_bitwise(p.grad, a, f"line {lines[0]}")
+                        assert_bitwise(p.grad, a, f"line {line}")
                     elif i < k:  # untouched
                         same = (p.grad is None) if b is None else np.array_equal(p.grad, b)
-                        assert same, f"line {lines[0]}"
+                        assert same, f"line {line}"
                     elif p.grad is not None and not (b is not None and np.array_equal(p.grad, b)):
-                        assert_bitwise(p.grad, a, f"line {lines[0]}")
-    assert lines[0] > 40  # (every line of the kernel, the last run not interrupted)
+                        assert_bitwise(p.grad, a, f"line {line}")
+    assert line > 40  # (every line of the kernel, the last run not interrupted)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -2658,40 +2640,21 @@ def test_large_chain_kernel_interrupted_at_any_line_leaves_no_half_step(monkeypa
     before = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
     assert step_large.forward_backward(model, loss_fn, x, y) is not NotImplemented
     after = [p.grad.copy() for p in model.parameters()]
-    lines, interrupted = [0, 0], True  # (the line to interrupt at, the lines run)
-
-    def tracer(frame, event, arg):
-        if frame.f_code.co_filename != step_large.__file__:
-            return None
-        if event == "line":
-            lines[1] += 1
-            if lines[1] == lines[0]:
-                raise KeyboardInterrupt
-        return tracer
-
-    while interrupted:
-        lines[:] = [lines[0] + 1, 0]
-        model, loss_fn = setup()
-        sys.settrace(tracer)
-        try:
-            step_large.forward_backward(model, loss_fn, x, y)
-            interrupted = False
-        except KeyboardInterrupt:
-            pass
-        finally:
-            sys.settrace(None)
+    runs = interrupted_at_each_line(setup, lambda state: step_large.forward_backward(*state, x, y),
+                                    lambda c: c.co_filename == step_large.__file__)
+    for line, (model, loss_fn), _ in runs:
         for m in [*model.modules(), loss_fn]:
             d = m.__dict__
             assert not d["_stack"] and d["_shown"] is None and d["_frame"] is None and not d["_busy"]
             assert all(d.get(name) is None for name in ("_x", "_mask", "_dlogits", "_loss_shape"))
         for p, b, a in zip(model.parameters(), before, after, strict=True):
             if p.grad is None:
-                assert b is None, f"line {lines[0]}"
+                assert b is None, f"line {line}"
             elif not (b is not None and np.array_equal(p.grad, b)):
-                assert_bitwise(p.grad, a, f"line {lines[0]}")
+                assert_bitwise(p.grad, a, f"line {line}")
         # held by its list alone (the list, the loop's name, getrefcount's argument)
         assert all(sys.getrefcount(a) <= 3 for arrays in pool._POOL.values() for a in arrays)
-    assert lines[0] > 100  # (every line of the kernel, the last run not interrupted)
+    assert line > 100  # (every line of the kernel, the last run not interrupted)
 
 
 # ---------------------------------- plain SGD's step and zero_grad in one function (kernels/step_update.py)
