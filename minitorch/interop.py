@@ -1,7 +1,8 @@
 """Move models between MiniTorch and PyTorch: ``to_torch(model)`` and ``from_torch(torch_module)``.
 
 Both directions build the equivalent module tree (``Sequential`` <-> ``torch.nn.Sequential``) with
-copies of the weights and buffers, in the same dtype, and carry each module's training flag.
+copies of the weights and buffers, in the same dtype, and carry each module's training flag and
+each Parameter's ``requires_grad`` (a frozen layer stays frozen).
 A model of another class converts when its forward is a plain chain of its children (each child
 gets the previous output, the model returns the last): it becomes a ``Sequential`` of the children
 in call order (``to_torch`` needs an example input to record the chain; ``from_torch`` reads
@@ -231,6 +232,7 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
         state = {layer.rename.get(k, k): _copy(k, v, layer) for k, v in _own_state(m).items()}
         # assign=True adopts our tensors as they are, so the torch module gets MiniTorch's dtype
         t.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True, assign=True)
+        _carry_requires_grad(m, t, to_torch=True)
     t._minitorch_source = m  # for the training flags, set once the modes are back (removed there)
     return t
 
@@ -287,6 +289,7 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
         with default_dtype_of(ours):
             m = cls(**kwargs)
         m.load_state_dict(ours)
+        _carry_requires_grad(m, t, to_torch=False)
     m.training = t.training
     return m
 
@@ -346,6 +349,30 @@ def _check_float_dtypes(t: Any, torch: Any, name: str, where: str) -> None:
                 f"from_torch: {where} ({name}) holds {key} as {value.dtype}; MiniTorch computes in "
                 "float32 or float64: convert the module first with .float() (or .double())"
             )
+
+
+def _carry_requires_grad(m: Module, t: Any, *, to_torch: bool) -> None:
+    """Give each Parameter the ``requires_grad`` of its twin in the other library (frozen stays frozen).
+
+    Twins are found as the state is copied: submodules by path (a layer is its own path ""), each
+    Parameter by its name in ``LAYERS`` (Linear's W is torch's weight). torch's ``load_state_dict``
+    keeps the module's own flags, and ours never sets one, so without this a frozen layer would
+    quietly train after the trip.
+    """
+    theirs = dict(t.named_modules())
+    for path, sub in m.named_modules():
+        twin = theirs.get(path)
+        if twin is None:
+            continue
+        rename = LAYERS.get(type(sub), _Layer()).rename
+        for name, p in sub._parameters.items():
+            tp = twin._parameters.get(rename.get(name, name))
+            if p is None or tp is None:
+                continue
+            if to_torch:
+                tp.requires_grad_(p.requires_grad)
+            else:
+                p.requires_grad = bool(tp.requires_grad)
 
 
 def _own_state(m: Module) -> dict[str, np.ndarray]:
@@ -454,6 +481,7 @@ def _attention_to_torch(m: Module, torch: Any, where: str) -> Any:
     for ours, (name, transposed) in _torch_state_names(m).items():
         theirs[name] = torch.from_numpy(np.ascontiguousarray(state[ours].T if transposed else state[ours]))
     t.load_state_dict(theirs, strict=True, assign=True)
+    _carry_requires_grad(m, t, to_torch=True)
     ours_by_name = dict(m.named_modules())
     for path, their_module in t.named_modules():
         their_module.training = ours_by_name[path].training
@@ -469,6 +497,7 @@ def _attention_from_torch(t: Any, torch: Any, where: str) -> Module:
     for ours, (name, transposed) in _torch_state_names(m).items():
         state[ours] = np.array(theirs[name].T if transposed else theirs[name], order="C", copy=True)
     m.load_state_dict(state)
+    _carry_requires_grad(m, t, to_torch=False)
     theirs_by_name = dict(t.named_modules())
     for path, ours_module in m.named_modules():  # torch's activation may be a function, not a module
         object.__setattr__(ours_module, "training", theirs_by_name.get(path, t).training)

@@ -7,7 +7,15 @@ import sys
 import numpy as np
 import pytest
 import torch
-from model_helpers import CASE_ARGS, CASE_IDS, assert_same_state, randomize_state, sample_input
+from model_helpers import (
+    CASE_ARGS,
+    CASE_IDS,
+    assert_same_state,
+    freeze_every_other,
+    frozen_names,
+    randomize_state,
+    sample_input,
+)
 
 import minitorch as mt
 from minitorch.interop import ATTENTION_LAYERS, LAYERS, NOT_CONVERTIBLE
@@ -47,6 +55,26 @@ def test_training_flags_travel(factory, shape):
     assert [m.training for m in t.modules()] == model_modes
     t.eval()
     assert not any(m.training for m in mt.interop.from_torch(t).modules())
+
+
+@pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)
+def test_frozen_parameters_stay_frozen_both_ways(factory, shape):
+    """requires_grad is carried as the training flags are: a frozen layer must not train after a trip."""
+    model = freeze_every_other(factory())
+    ours = {id(p): p.data.size for p in model.parameters() if not p.requires_grad}
+    t = mt.interop.to_torch(model)
+    theirs = [p.numel() for p in t.parameters() if not p.requires_grad]
+    assert sorted(theirs) == sorted(ours.values())
+    back = mt.interop.from_torch(t)
+    assert frozen_names(back) == frozen_names(model)
+    assert len(frozen_names(model)) > 0 or not list(model.parameters())
+
+
+def test_a_frozen_torch_layer_comes_over_frozen():
+    t = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 2))
+    t[0].requires_grad_(False)
+    model = mt.interop.from_torch(t)
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
 
 
 def test_torch_built_model_comes_over():
