@@ -50,8 +50,8 @@ class Adagrad(Optimizer):
                 raise ValueError(
                     f"Adagrad: a param group sets initial_accumulator_value={value!r}, but every sum starts "
                     f"at the constructor's ({default!r}), as in torch.optim.Adagrad, which ignores a "
-                    "group's value; give it to the constructor, Adagrad(params, initial_accumulator_value=...), "
-                    "or use one Adagrad per value"
+                    "group's value; give it to the constructor, Adagrad(params, "
+                    "initial_accumulator_value=...), or use one Adagrad per value"
                 )
         super().add_param_group(group)
 
