@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from minitorch.checks import (
     check_choice,
+    check_int,
     check_nonnegative_int,
     check_number,
     check_positive_int,
@@ -92,7 +93,7 @@ class LRScheduler:
             )
         who = f"{type(self).__name__}.load_state_dict"
         n = len(self.optimizer.param_groups)
-        checks = {"last_epoch": check_nonnegative_int, "base_lrs": _lrs, "_last_lr": _lrs, **self._checks}
+        checks = {"last_epoch": _epoch, "base_lrs": _lrs, "_last_lr": _lrs, **self._checks}
         values = {name: checks[name](value, who, name) for name, value in state_dict.items()}
         for name in ("_last_lr", "base_lrs", "min_lrs"):
             if name in values and len(values[name]) != n:
@@ -115,6 +116,11 @@ def _lr(value: Any, who: str, name: str) -> float:
 
 def _lrs(value: Any, who: str, name: str) -> list[float]:
     return [_lr(v, who, f"{name}[{i}]") for i, v in enumerate(check_sequence(value, who, name))]
+
+
+def _epoch(value: Any, who: str, name: str) -> int:
+    """An epoch count: -1 is a scheduler that has not started (one of SequentialLR's, as torch's)."""
+    return check_int(value, who, name, -1)
 
 
 def _milestones(value: Any, who: str, name: str) -> list[int]:
