@@ -126,7 +126,8 @@ def test_r2_of_constant_targets_and_single_samples_follow_scikit_learn():
         metrics.mean_squared_error(np.zeros((3, 2)), np.zeros((3, 3)))
 
 
-@pytest.mark.parametrize("fn", [metrics.mean_squared_error, metrics.mean_absolute_error, metrics.r2_score])
+@pytest.mark.parametrize("fn", [metrics.mean_squared_error, metrics.mean_absolute_error, metrics.r2_score,
+                                metrics.binary_accuracy])
 @pytest.mark.parametrize("t_shape, p_shape", [((4, 2, 3), (4, 3, 2)), ((4, 6), (4, 2, 3)),
                                               ((4, 2), (4, 1, 2)), ((4,), (4, 1, 1)), ((4, 1), (1, 4))])
 def test_regression_metrics_refuse_another_layout_of_as_many_numbers(fn, t_shape, p_shape):
