@@ -206,6 +206,21 @@ def test_the_librarys_step_lr():
     assert history["lr"] == [0.1, 0.1, 0.05, 0.05]
 
 
+@pytest.mark.parametrize("make", [
+    lambda opt: mt.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=100),
+    lambda opt: type("CyclicLR", (), {"step": lambda self: None})(),  # torch's other per-batch schedule
+])
+def test_a_scheduler_counted_in_batches_is_refused_not_stepped_per_epoch(make):
+    """fit steps scheduler= once per epoch: a OneCycleLR would take epochs of its epochs * batches
+    steps, never anneal, and train quietly with the wrong rates."""
+    model, loss_fn, opt, loader, *_ = setup()
+    weights = model.state_dict()
+    with pytest.raises(ValueError, match="on_batch_end"):
+        mt.fit(model, loss_fn, opt, loader, epochs=2, scheduler=make(opt), verbose=0)
+    after = model.state_dict()
+    assert all(np.array_equal(v, after[k]) for k, v in weights.items())  # refused before training
+
+
 class ScriptedSGD(mt.SGD):
     """An SGD whose step sets the single weight from a script (val_loss of epoch k: script[k]**2)."""
 

@@ -77,7 +77,9 @@ def fit(
     ``val_data`` — (X_val, y_val) or a DataLoader — is evaluated in eval mode (``val_loss``,
     ``val_<metric>``), ``lr`` records ``optimizer.param_groups[0]["lr"]`` of the epoch, callbacks'
     ``on_epoch_end`` run, and ``scheduler.step()`` — ``scheduler.step(val_loss or loss)`` for a
-    scheduler whose step needs a value (ReduceLROnPlateau) — moves the learning rate.
+    scheduler whose step needs a value (ReduceLROnPlateau) — moves the learning rate. A schedule
+    counted in batches (OneCycleLR, torch's CyclicLR) is refused: step it from a callback's
+    ``on_batch_end``.
 
     Threads: the optimizer's step sets NumPy's BLAS threads by the default policy (1 thread for a
     model under 100k parameters; a larger one keeps the count its timed steps favour), unless
@@ -342,6 +344,9 @@ class _CtrlC:
             self._previous = None
 
 
+_PER_BATCH_SCHEDULERS = ("OneCycleLR", "CyclicLR")  # by class name: MiniTorch's or torch's
+
+
 def _step_takes_value(scheduler: Any) -> bool:
     """True for schedulers stepped with a metric: a ReduceLROnPlateau (by class name, so no import of
     any scheduler module), or any scheduler whose ``step`` has a required positional argument."""
@@ -393,4 +398,11 @@ def _check_args(model, loss_fn, optimizer, train_loader, epochs, scheduler, verb
         )
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"fit: expected a scheduler with step(), got {type(scheduler).__name__}")
+    per_batch = [cls.__name__ for cls in type(scheduler).__mro__ if cls.__name__ in _PER_BATCH_SCHEDULERS]
+    if per_batch:  # stepped once per epoch, it would run a fraction of its schedule, silently
+        raise ValueError(
+            f"fit: {per_batch[0]} counts batches, but fit steps scheduler= once per epoch; step it after "
+            "each batch from a callback instead: class StepPerBatch(mt.Callback): def on_batch_end(self, "
+            "batch, logs): sched.step()  ->  fit(..., callbacks=[StepPerBatch()])"
+        )
     check_choice(verbose, "fit", "verbose", (0, 1, 2))
