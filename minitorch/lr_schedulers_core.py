@@ -67,9 +67,23 @@ class LRScheduler:
     def step(self) -> None:
         """Advance one epoch and set every group's lr; call it after ``optimizer.step()``."""
         self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+        for group, lr in zip(self.optimizer.param_groups, self._next_lrs(), strict=True):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _next_lrs(self) -> list[float]:
+        """``get_lr()``; a param group added to the optimizer after this scheduler was created is
+        taken along by the chained schedules (as torch), and named in the error of the others."""
+        added = len(self.optimizer.param_groups) - len(self.base_lrs)
+        try:
+            lrs = self.get_lr()
+        except (ValueError, KeyError) as err:
+            if not added:
+                raise
+            raise ValueError(_added_groups(self, added)) from err
+        if len(lrs) != len(self.optimizer.param_groups):
+            raise ValueError(_added_groups(self, added))
+        return lrs
 
     def get_last_lr(self) -> list[float]:
         """The lr of each group as this scheduler last set it."""
@@ -104,6 +118,14 @@ class LRScheduler:
     def __repr__(self) -> str:
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._settings)
         return f"{type(self).__name__}({settings}, last_epoch={self.last_epoch})"
+
+
+def _added_groups(sched: Any, added: int) -> str:
+    name, n = type(sched).__name__, len(sched.optimizer.param_groups)
+    return (f"{name}.step: the optimizer has {n} param groups, {added:+d} since this scheduler was "
+            f"created, and {name} computes each lr from the base_lrs it recorded then (torch refuses it "
+            "too); create the scheduler again after add_param_group, or use a chained one (StepLR, "
+            "MultiStepLR, ExponentialLR, LinearLR)")
 
 
 def _copy(value: Any) -> Any:
@@ -300,6 +322,8 @@ class ReduceLROnPlateau(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
         n = len(optimizer.param_groups)
+        # a number: a param group added later gets it too, as torch's default_min_lr
+        self._default_min_lr = None if isinstance(min_lr, (list, tuple)) else _lr(min_lr, who, "min_lr")
         min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
         if len(min_lrs) != n:
             raise ValueError(f"{who}: expected min_lr a number or {n} numbers (one per group), "
@@ -327,6 +351,14 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
+            if len(self.min_lrs) != len(self.optimizer.param_groups):  # add_param_group since creation
+                if self._default_min_lr is None:
+                    raise ValueError(
+                        f"ReduceLROnPlateau.step: the optimizer has {len(self.optimizer.param_groups)} param "
+                        f"groups, min_lr lists {len(self.min_lrs)} (one per group when it was created); set "
+                        "min_lrs to one per group after add_param_group (as torch asks)"
+                    )
+                self.min_lrs = [self._default_min_lr] * len(self.optimizer.param_groups)
             for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
                 new_lr = max(float(group["lr"]) * self.factor, min_lr)
                 if float(group["lr"]) - new_lr > self.eps:

@@ -103,7 +103,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             check_number(epoch, "CosineAnnealingWarmRestarts.step", "epoch", 0)
             self.T_cur, self.T_i = self._position(epoch)
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+        for group, lr in zip(self.optimizer.param_groups, self._next_lrs(), strict=True):
             group["lr"] = lr
         self._last_lr = self._current_lrs()
 
