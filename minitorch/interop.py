@@ -1,8 +1,9 @@
 """Move models between MiniTorch and PyTorch: ``to_torch(model)`` and ``from_torch(torch_module)``.
 
 Both directions build the equivalent module tree (``Sequential`` <-> ``torch.nn.Sequential``) with
-copies of the weights and buffers, in the same dtype, and carry each module's training flag and
-each Parameter's ``requires_grad`` (a frozen layer stays frozen).
+copies of the weights and buffers, in the same dtype, and carry each module's training flag,
+each Parameter's ``requires_grad`` (a frozen layer stays frozen) and ties (a Parameter shared by
+two layers stays one).
 A model of another class converts when its forward is a plain chain of its children (each child
 gets the previous output, the model returns the last): it becomes a ``Sequential`` of the children
 in call order (``to_torch`` needs an example input to record the chain; ``from_torch`` reads
