@@ -145,6 +145,16 @@ def test_evaluate_and_predict_batch_run_in_eval_mode_and_restore_it():
         mt.evaluate(model, mt.CrossEntropyLoss(reduction="sum"), X, y)
 
 
+def test_predict_and_evaluate_name_a_model_with_several_outputs():
+    """An LSTM returns (output, (h_n, c_n)): concatenating such batches is not an array of outputs."""
+    lstm = mt.LSTM(3, 4, batch_first=True)
+    X = np.zeros((5, 2, 3), np.float32)
+    with pytest.raises(TypeError, match=r"predict: expected the model to return one array.*tuple of 2"):
+        mt.predict(lstm, X)
+    with pytest.raises(TypeError, match=r"evaluate: expected the model to return one array.*tuple of 2"):
+        mt.evaluate(lstm, None, X, np.zeros(5, np.int64), metrics=["accuracy"])
+
+
 # ----------------------------------------------------------------- schedulers
 class HalvingScheduler:
     """Stand-in for StepLR(step_size=1, gamma=0.5): step() takes no value."""

@@ -115,7 +115,7 @@ def run_eval(
                 total, weight = add_loss(total, batch_weight, loss), weight + batch_weight
             count += len(xb)
             if metrics:  # a copy: nothing promises the next forward leaves this output alone
-                outputs.append(np.array(output, copy=True))
+                outputs.append(np.array(one_output(output, who), copy=True))
                 targets.append(np.asarray(yb))
     if count == 0:
         raise ValueError(f"{who}: the data holds no samples")
@@ -162,4 +162,16 @@ def predict(model: Module, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
     if len(loader) == 0:
         raise ValueError(f"predict: expected at least one sample, got X of shape {np.shape(X)}")
     with switched_mode(model, False), no_grad():
-        return np.concatenate([np.array(model(xb), copy=True) for xb in loader])  # copies, as in run_eval
+        # copies, as in run_eval
+        return np.concatenate([np.array(one_output(model(xb), "predict"), copy=True) for xb in loader])
+
+
+def one_output(output: Any, who: str) -> np.ndarray:
+    """``output`` if it is one array; a TypeError naming a model with several outputs (a tuple)."""
+    if isinstance(output, (tuple, list)):
+        raise TypeError(
+            f"{who}: expected the model to return one array per batch, got a {type(output).__name__} of "
+            f"{len(output)} items (a module with several outputs, such as LSTM's (output, (h_n, c_n))); "
+            "wrap it in a Module whose forward returns the array to use"
+        )
+    return output
