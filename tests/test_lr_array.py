@@ -183,3 +183,32 @@ def test_a_checkpoint_keeps_array_lrs(tmp_path):
     assert isinstance(opt2.param_groups[0]["lr"], np.ndarray) and float(opt2.param_groups[0]["lr"]) == 0.05
     sched2.step()
     assert float(opt2.param_groups[0]["lr"]) == 0.025
+
+
+def _fit(lr):
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+    opt = mt.SGD(model.parameters(), lr=lr, momentum=0.9)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 4)).astype(np.float32), rng.integers(0, 3, 64)
+    loader = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    history = mt.fit(model, mt.CrossEntropyLoss(), opt, loader, epochs=3, scheduler=sched, verbose=0)
+    return model, history, opt
+
+
+def test_fit_with_an_array_lr_and_a_scheduler_trains_as_with_the_float():
+    (ours, history, opt), (plain, plain_history, _) = _fit(np.array(0.1)), _fit(0.1)
+    for p, q in zip(ours.parameters(), plain.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert history.history["lr"] == plain_history.history["lr"] == [0.1, 0.05, 0.025]
+    assert isinstance(opt.param_groups[0]["lr"], np.ndarray) and float(opt.param_groups[0]["lr"]) == 0.0125
+
+
+def test_one_cycle_reads_a_0d_array_max_lr_as_the_number():
+    runs = []
+    for max_lr in (np.array(0.5), 0.5):
+        opt = mt.SGD([mt.Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
+        sched = lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=10)
+        runs.append([sched.get_last_lr()] + [(sched.step(), sched.get_last_lr())[1] for _ in range(9)])
+    assert runs[0] == runs[1]
