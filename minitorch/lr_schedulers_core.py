@@ -343,7 +343,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
             for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
-                new_lr = max(float(group["lr"]) * self.factor, min_lr)
+                new_lr = max(float(group["lr"]) * self.factor, float(min_lr))  # never the array itself
                 if float(group["lr"]) - new_lr > self.eps:
                     set_lr(group, new_lr)
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0

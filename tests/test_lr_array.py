@@ -212,3 +212,14 @@ def test_one_cycle_reads_a_0d_array_max_lr_as_the_number():
         sched = lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=10)
         runs.append([sched.get_last_lr()] + [(sched.step(), sched.get_last_lr())[1] for _ in range(9)])
     assert runs[0] == runs[1]
+
+
+def test_reduce_lr_on_plateau_never_puts_its_min_lr_array_into_a_group():
+    opt = mt.SGD([mt.Parameter(np.zeros(2))], lr=0.1)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.1, min_lr=np.array(0.05))
+    for metric in (1.0, 1.0, 1.0):
+        sched.step(metric)
+    assert type(opt.param_groups[0]["lr"]) is float and opt.param_groups[0]["lr"] == 0.05
+    opt.param_groups[0]["lr"] = 0.5
+    sched.step(1.0)  # had the group held the min_lr array, this would not change it
+    assert float(sched.min_lrs[0]) == 0.05
