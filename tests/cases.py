@@ -270,6 +270,10 @@ _HABITS_CASES = [
     ("Upsample-bilinear-align", lambda: mt.Upsample(size=(5, 3), mode="bilinear", align_corners=True),
      (2, 2, 3, 4)),
     ("Upsample-bilinear-down", lambda: mt.Upsample(scale_factor=(0.5, 1.5), mode="bilinear"), (1, 2, 6, 4)),
+    # sizes landing on H or 2H (floor(3 * 1.3) = 3, floor(3 * 2.2) = 6): torch's copy and o // 2 cases
+    ("Upsample-nearest-size-lands-on-H-2H", lambda: mt.Upsample(scale_factor=(1.3, 2.2)), (2, 2, 3, 3)),
+    ("Upsample-bilinear-size-lands-on-2H-H", lambda: mt.Upsample(scale_factor=(2.2, 1.2), mode="bilinear"),
+     (1, 2, 3, 4)),
     ("AdaptiveMaxPool2d-global", lambda: mt.AdaptiveMaxPool2d(1), (2, 3, 4, 5)),
     ("AdaptiveMaxPool2d-overlap", lambda: mt.AdaptiveMaxPool2d((3, 2)), (2, 2, 5, 5)),
     ("Unflatten", lambda: mt.Unflatten(1, (2, 3)), (4, 6)),

@@ -104,7 +104,12 @@ def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
         transform = "align_corners" if m.align_corners else "pytorch_half_pixel"
         attrs = {"mode": "linear", "coordinate_transformation_mode": transform}
     if m.scale_factor is not None:  # torch maps with 1 / scale_factor: give ONNX the same scales
-        scales = g.const([1.0, 1.0, *m._scales], "scales", np.float32)
+        # except where the size lands on the input's (a copy) or, nearest, twice it (o // 2): scale 1 or 2
+        special = (1, 2) if m.mode == "nearest" else (1,)
+        sizes = [int(size * s) for size, s in zip(shape[2:], m._scales, strict=True)]
+        exact = [out / size if out / size in special else s
+                 for out, size, s in zip(sizes, shape[2:], m._scales, strict=True)]
+        scales = g.const([1.0, 1.0, *exact], "scales", np.float32)
         return g.op("Resize", [x, "", scales], "resize", **attrs)
     # sizes: the batch and channel dims are the input's, so the graph keeps a free batch dim
     nc = g.op("Slice", [g.op("Shape", [x], "resize"), g.const([0], "start", np.int64),
