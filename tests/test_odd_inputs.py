@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cases import MODULE_CASES, ORACLE, UNBATCHED
+from oracle import torch_twin
 
 import minitorch as mt
 
@@ -66,3 +68,26 @@ def test_flatten_of_an_empty_batch_matches_torch(start_dim, end_dim, shape, expe
     y = flat(x)
     assert y.shape == expected == tuple(torch.nn.Flatten(start_dim, end_dim)(torch.zeros(shape)).shape)
     assert flat.backward(np.zeros(expected, np.float32)).shape == shape
+
+
+_BATCHED = [(i, f, s) for i, f, s in MODULE_CASES if i in ORACLE and i not in UNBATCHED]
+
+
+@pytest.mark.parametrize("case_id, factory, shape", _BATCHED, ids=[c[0] for c in _BATCHED])
+def test_an_empty_batch_runs_as_in_torch(float64, case_id, factory, shape):
+    """Every registry module with a torch twin, on a batch of 0: torch's output shape and an empty dx,
+    or an error where torch raises one (BatchNorm training: no values to take statistics of)."""
+    module = factory()
+    x = np.zeros((0, *shape[1:]))
+    x_t = torch.tensor(x, requires_grad=True)
+    try:
+        y_t = torch_twin(module)(x_t)
+        y_t.backward(torch.ones_like(y_t))
+    except (RuntimeError, ValueError):
+        with pytest.raises(ValueError, match=type(module).__name__):
+            module(x)
+        return
+    y = module(x)
+    assert y.shape == tuple(y_t.shape) and y.dtype == x.dtype
+    dx = module.backward(np.ones_like(y))
+    assert dx.shape == x.shape and dx.dtype == x.dtype

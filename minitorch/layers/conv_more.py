@@ -92,7 +92,8 @@ class Conv1d(Module):
         Y = self.weight.data.reshape(self.out_channels, -1) @ cols
         if self.bias is not None:
             Y += self.bias.data[:, None]
-        y = np.ascontiguousarray(Y.reshape(self.out_channels, len(x), -1).transpose(1, 0, 2))
+        OL = _output_size(xp.shape[2:], *self._geometry)[1]  # by name: -1 cannot size an empty batch
+        y = np.ascontiguousarray(Y.reshape(self.out_channels, len(x), OL).transpose(1, 0, 2))
         return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
