@@ -254,7 +254,8 @@ class RNNBase(Module):
         dtype = parameter_dtype(self)  # TypeError if the weights' dtypes differ (as torch)
         x = as_floating(input, who)
         layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[-2 if x.ndim == 2 else 0] == 0:
+        time_axis = 1 if x.ndim == 3 and self.batch_first else 0  # L, the axis that may not be empty
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[time_axis] == 0:
             raise ValueError(
                 f"{who}(input_size={self.input_size}): expected input {layout.format(self.input_size)} "
                 f"or unbatched (L, {self.input_size}) with L >= 1, got {x.shape}"
