@@ -264,6 +264,10 @@ _HABITS_CASES = [
      (2, 3, 3, 2)),
     ("ConvTranspose2d-dilation-no-bias", lambda: mt.ConvTranspose2d(2, 2, 2, dilation=2, bias=False),
      (1, 2, 3, 3)),
+    # output_padding >= stride, < dilation: torch's other allowed range (rows no tap reaches, zero)
+    ("ConvTranspose2d-outpad-below-dilation",
+     lambda: mt.ConvTranspose2d(2, 2, (2, 3), stride=(1, 2), output_padding=(1, 2), dilation=(2, 3)),
+     (2, 2, 3, 2)),
     ("Upsample-nearest", lambda: mt.Upsample(scale_factor=2), (2, 2, 3, 4)),
     ("Upsample-nearest-size", lambda: mt.Upsample(size=(5, 7)), (2, 2, 3, 4)),
     ("Upsample-bilinear", lambda: mt.Upsample(scale_factor=2, mode="bilinear"), (2, 2, 3, 4)),
