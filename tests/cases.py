@@ -338,6 +338,9 @@ RECURRENT_CASES = [
     InputCase("LSTM-unbatched", lambda: mt.LSTM(2, 3, num_layers=2), _seq((3, 2), (2, 3), (2, 3))),
     InputCase("LSTM-dropout-train", lambda: mt.LSTM(2, 2, num_layers=3, dropout=0.5), _seq((3, 2, 2)),
               oracle=False),  # torch's dropout masks differ
+    # dropout = 1 drops every unit between layers: deterministic zeros, so torch's twin checks it
+    InputCase("GRU-dropout-1-train", lambda: mt.GRU(2, 2, num_layers=2, dropout=1.0),
+              _seq((3, 2, 2), (2, 2, 2))),
     # LSTM with projections: h0, h_n and the output have proj_size features, c0 and c_n hidden_size
     InputCase("LSTM-proj", lambda: mt.LSTM(3, 4, proj_size=2), _seq((4, 2, 3))),
     InputCase("LSTM-proj-2-layers-bidirectional-h0-c0",
