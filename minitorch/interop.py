@@ -2,6 +2,8 @@
 
 Both directions build the equivalent module tree (``Sequential`` <-> ``torch.nn.Sequential``) with
 copies of the weights and buffers, in the same dtype, and carry each module's training flag.
+``from_torch`` builds each module in its torch twin's dtype (the constructors' ``dtype=``; the
+default dtype is never touched); a module whose floating arrays mix dtypes is a TypeError.
 A model of another class converts when its forward is a plain chain of its children (each child
 gets the previous output, the model returns the last): it becomes a ``Sequential`` of the children
 in call order (``to_torch`` needs an example input to record the chain; ``from_torch`` reads
@@ -17,6 +19,7 @@ it is missing. Neither function draws from MiniTorch's or PyTorch's random gener
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,7 +66,7 @@ from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
-from minitorch.model_files.registry import default_dtype_of, preserved_rng
+from minitorch.model_files.registry import preserved_rng
 from minitorch.module import TORCH_STATE_NAMES, Module, switched_mode
 
 
@@ -284,8 +287,7 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
         _check_float_dtypes(t, torch, name, where)
         theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
         ours = {k: _copy(k, theirs[layer.rename.get(k, k)], layer) for k in _names(layer, theirs)}
-        with default_dtype_of(ours):
-            m = cls(**kwargs)
+        m = cls(**kwargs, **_dtype_kwarg(cls, theirs, name, where))
         m.load_state_dict(ours)
     m.training = t.training
     return m
@@ -346,6 +348,23 @@ def _check_float_dtypes(t: Any, torch: Any, name: str, where: str) -> None:
                 f"from_torch: {where} ({name}) holds {key} as {value.dtype}; MiniTorch computes in "
                 "float32 or float64: convert the module first with .float() (or .double())"
             )
+
+
+def _dtype_kwarg(cls: type, theirs: dict[str, np.ndarray], name: str, where: str) -> dict[str, Any]:
+    """``{"dtype": d}``: the one floating dtype of the torch module's state, for the constructor's
+    ``dtype=`` (so the module is built in it; ``set_default_dtype`` is never touched); ``{}`` when it
+    has no floating state. A module mixing dtypes is a TypeError (MiniTorch computes a module in its
+    parameters' dtype, and torch's forward refuses such a mix too)."""
+    dtypes = {key: value.dtype for key, value in theirs.items() if value.dtype.kind == "f"}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{key} {dtype}" for key, dtype in dtypes.items())
+        raise TypeError(
+            f"from_torch: {where} ({name}) holds {listed}; MiniTorch builds a module in one dtype: "
+            "give it one first with .float() or .double()"
+        )
+    if not dtypes or "dtype" not in inspect.signature(cls).parameters:
+        return {}
+    return {"dtype": next(iter(dtypes.values()))}
 
 
 def _own_state(m: Module) -> dict[str, np.ndarray]:
@@ -463,8 +482,8 @@ def _attention_to_torch(m: Module, torch: Any, where: str) -> Any:
 def _attention_from_torch(t: Any, torch: Any, where: str) -> Module:
     cls = _ATTENTION_BY_NAME[type(t).__name__]
     theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
-    with default_dtype_of(theirs):
-        m = cls(**_attention_kwargs_from_torch(t, torch, where))
+    dtype = _dtype_kwarg(cls, theirs, type(t).__name__, where)
+    m = cls(**_attention_kwargs_from_torch(t, torch, where), **dtype)
     state = {}
     for ours, (name, transposed) in _torch_state_names(m).items():
         state[ours] = np.array(theirs[name].T if transposed else theirs[name], order="C", copy=True)

@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
+import numpy as np
+
 from minitorch.checks import (
     check_choice,
     check_nonnegative_int,
@@ -17,6 +19,7 @@ from minitorch.checks import (
     check_sequence,
 )
 from minitorch.optimizers import Optimizer
+from minitorch.optimizers.optimizer import check_lr
 
 Checks = dict[str, Callable[[Any, str, str], Any]]
 
@@ -36,6 +39,9 @@ class LRScheduler:
 
     Subclasses define ``get_lr()`` (the next lrs, from the groups' current lrs) and list their
     settings in ``_settings``, which ``state_dict()`` saves along with the epoch and the lrs.
+    A group whose lr is a 0-d array (``lr=np.array(0.1)``, torch's tensor lr) keeps that array: each
+    step writes the new lr into it (torch's ``fill_``), and ``base_lrs``, ``get_last_lr()`` and
+    ``state_dict()`` hold copies of such arrays, never the group's own.
     """
 
     _settings: tuple[str, ...] = ()
@@ -48,9 +54,9 @@ class LRScheduler:
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
-            group.setdefault("initial_lr", group["lr"])
+            group.setdefault("initial_lr", _copy_lr(group["lr"]))
             _lr(group["initial_lr"], type(self).__name__, f"param_groups[{i}]['initial_lr']")
-        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs: list[float] = [_copy_lr(group["initial_lr"]) for group in optimizer.param_groups]
         self.last_epoch = -1
         self.step()
 
@@ -67,15 +73,16 @@ class LRScheduler:
         """Advance one epoch and set every group's lr; call it after ``optimizer.step()``."""
         self.last_epoch += 1
         for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+            set_lr(group, lr)
+        self._last_lr = self._current_lrs()
 
     def get_last_lr(self) -> list[float]:
-        """The lr of each group as this scheduler last set it."""
-        return list(self._last_lr)
+        """The lr of each group as this scheduler last set it (a 0-d array lr: a copy of it)."""
+        return [_copy_lr(lr) for lr in self._last_lr]
 
     def _current_lrs(self) -> list[float]:
-        return [group["lr"] for group in self.optimizer.param_groups]
+        """Each group's lr now (a 0-d array lr: a copy, which the next step does not change)."""
+        return [_copy_lr(group["lr"]) for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         """The epoch, the lrs and the settings: numbers and lists, so it can go into a file."""
@@ -106,11 +113,25 @@ class LRScheduler:
 
 
 def _copy(value: Any) -> Any:
-    return list(value) if isinstance(value, (list, tuple)) else value
+    return [_copy_lr(v) for v in value] if isinstance(value, (list, tuple)) else _copy_lr(value)
 
 
-def _lr(value: Any, who: str, name: str) -> float:
-    return check_number(value, who, name, 0)
+def _copy_lr(value: Any) -> Any:
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def set_lr(group: dict[str, Any], lr: Any) -> None:
+    """Set a group's lr; a 0-d array lr is updated in place, as torch fills a tensor lr."""
+    if isinstance(group["lr"], np.ndarray):
+        group["lr"][...] = lr
+    else:
+        group["lr"] = lr
+
+
+def _lr(value: Any, who: str, name: str) -> Any:
+    """An lr as check_lr reads it: a float, or a copy of a 0-d array (torch's tensor lr) kept an array."""
+    number = check_lr(value, who, name)
+    return value.copy() if isinstance(value, np.ndarray) else number
 
 
 def _lrs(value: Any, who: str, name: str) -> list[float]:
@@ -322,9 +343,9 @@ class ReduceLROnPlateau(LRScheduler):
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
             for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
-                new_lr = max(float(group["lr"]) * self.factor, min_lr)
+                new_lr = max(float(group["lr"]) * self.factor, float(min_lr))  # never the array itself
                 if float(group["lr"]) - new_lr > self.eps:
-                    group["lr"] = new_lr
+                    set_lr(group, new_lr)
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = self._current_lrs()
 

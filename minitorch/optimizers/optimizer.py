@@ -2,6 +2,10 @@
 
 Parameters are held in ``param_groups`` (a list of dicts, each with its ``"params"`` and its own
 hyper-parameters such as ``"lr"``), so per-group settings and schedulers work as in PyTorch.
+The lr may be a 0-d floating NumPy array (``lr=np.array(0.01)``, as torch takes a tensor lr): each
+group keeps its own copy, which ``state_dict()`` copies and the schedulers update in place (torch's
+``fill_``); changing the array you passed afterwards does not reach the optimizer (torch's group holds
+your tensor itself): write ``opt.param_groups[i]["lr"]`` instead. Other arrays are refused at once.
 A Parameter whose ``grad is None`` (no gradient since ``zero_grad()``) is skipped, as in PyTorch:
 it is not updated and its state (step count, moments) does not advance. A frozen Parameter
 (``requires_grad`` False) is skipped too, whatever its grad. After ``model.to(dtype)`` the state
@@ -35,6 +39,8 @@ class Optimizer:
     ``state[p]`` is a dict named as PyTorch names it (``momentum_buffer``, ``exp_avg``, ``step``...);
     ``state_names`` lists the names a subclass may keep. ``state_dict()`` / ``load_state_dict()``
     use torch's layout: Parameters are numbered across groups in order.
+    ``lr`` is a number or, as torch's 1-element tensor lr, a 0-d floating array (``np.array(0.01)``):
+    each group keeps its own copy, state_dict() round trips it, schedulers write into it in place.
     """
 
     state_names: tuple[str, ...] = ()
@@ -79,12 +85,14 @@ class Optimizer:
             )
         full = {**self.defaults, **group, "params": params}
         self._check_group(full)
+        if isinstance(full["lr"], np.ndarray):  # one array per group: a schedule sets each group's own
+            full["lr"] = full["lr"].copy()
         self.param_groups.append(full)
         self._owner_cache = (-1, [])
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate one group's hyper-parameters (subclasses check theirs too)."""
-        check_number(group["lr"], type(self).__name__, "lr", 0)
+        check_lr(group["lr"], type(self).__name__, "lr")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -249,7 +257,7 @@ class Optimizer:
         new = {**{k: _copy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
         self._check_group(new)
         if "initial_lr" in new:  # a scheduler's record of the starting lr
-            check_number(new["initial_lr"], who, f"param_groups[{i}]['initial_lr']", 0)
+            check_lr(new["initial_lr"], who, f"param_groups[{i}]['initial_lr']")
         return new
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
@@ -301,6 +309,20 @@ def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:
         return step(self, *args, **kwargs)
 
     return checked_step
+
+
+def check_lr(value: object, who: str, name: str) -> float:
+    """``value`` (an lr) as a Python float if it is a number >= 0 or a 0-d floating array holding one
+    (torch's tensor lr), else a ValueError naming the fix."""
+    if isinstance(value, np.ndarray):
+        if value.shape != () or value.dtype.kind != "f":
+            raise ValueError(
+                f"{who}: {name} given as an array must be 0-d and floating, as np.array(0.01) (torch's "
+                f"1-element tensor lr), got shape {value.shape}, dtype {value.dtype}; pass float(lr), or "
+                f"np.array(float(lr)) to have schedulers update it in place"
+            )
+        value = value[()]
+    return check_number(value, who, name, 0)
 
 
 def _copy(value: Any) -> Any:
