@@ -105,6 +105,15 @@ class Residual(_Two):
         return self.b(x @ np.ones((3, 4), x.dtype) + self.a(x))
 
 
+class BranchesOnItsInput(mt.Module):  # a plain chain for every input, of other children
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.up, self.down = mt.Linear(3, 4), mt.ReLU(), mt.Tanh()
+
+    def forward(self, x):
+        return (self.up if x.mean() > 0 else self.down)(self.a(x))
+
+
 class Outer(mt.Module):  # the in-place arithmetic one level down
     def __init__(self) -> None:
         super().__init__()
@@ -120,6 +129,7 @@ REFUSED = [
     ("in-place-on-the-output", ClipsItsOutputInPlace, (2, 3), "ClipsItsOutputInPlace's forward does not"),
     ("nested-in-place", lambda: mt.Sequential(mt.Tanh(), Outer()), (2, 3), "ScaledInPlaceBetween's forward"),
     ("not-a-chain", Residual, (2, 3), "Residual is not a plain chain"),
+    ("branches-on-its-input", BranchesOnItsInput, (2, 3), "BranchesOnItsInput's forward calls other"),
     # one unbatched sample: the graph's first axis is the batch it lacks
     ("Conv2d-unbatched", lambda: mt.Conv2d(2, 3, 3), (2, 5, 4),
      r"Conv2d gets an unbatched input \(2, 5, 4\)"),

@@ -168,6 +168,8 @@ def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.
     if type(m) not in EMITTERS and m._modules:  # a custom module: its children, if called as a chain
         # copies: a forward that writes into its input must not change the sample the chain is run on
         chain = call_frames.recorded_chain(m, value.copy(), "onnx.export")
+        other = call_frames.recorded_chain(m, np.concatenate([-value, -value]), "onnx.export")
+        _check_same_path(m, chain, other)
         expected = m(value.copy())
         for _, child, _ in chain:
             x, value = _emit(graph, child, x, value)
@@ -198,6 +200,18 @@ def _check_chain_computes(m: Module, chained: np.ndarray, expected: np.ndarray) 
         "(y *= 2, x += 1, out=...), which no ONNX node would record; write that arithmetic as a Module "
         "with an ONNX form (mt.onnx.EMITTERS) or leave it out of the exported model"
     )
+
+
+def _check_same_path(m: Module, chain: list[Any], other: list[Any]) -> None:
+    """TypeError when ``m`` calls other children for another input (its sign flipped, its batch doubled):
+    a forward branching on its input's values or shape, which one graph cannot follow."""
+    if [id(child) for _, child, _ in chain] != [id(child) for _, child, _ in other]:
+        names = [[name for name, _, _ in calls] for calls in (chain, other)]
+        raise TypeError(
+            f"onnx.export: {type(m).__name__}'s forward calls other children for other inputs ({names[0]} "
+            f"for the sample, {names[1]} for another): it branches on its input, and the graph would follow "
+            "one path; export each path's modules as their own model"
+        )
 
 
 # layers that also take one unbatched sample: the rank of their batched input
