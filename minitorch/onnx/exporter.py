@@ -5,7 +5,10 @@ its running statistics. The batch dimension is symbolic ("N"), the others fixed 
 ``input_shape``. Layers are matched by class name; each has one emitter below that writes the
 ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh form). A module of another
 class is exported as its children when its forward is a plain chain of them (recorded by running it
-once on the sample input); otherwise export is a TypeError.
+once on the sample input, and checked to give the forward's numbers); otherwise export is a TypeError.
+A model in training mode is exported with these eval semantics (its mode is left as it was).
+Known difference: onnxruntime's MaxPool, ReduceMax and GlobalMaxPool skip a nan that MiniTorch's
+MaxPool2d and AdaptiveMaxPool2d (as torch's) return.
 """
 
 from __future__ import annotations
@@ -426,15 +429,20 @@ def _adaptive_avg_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> s
     oh, ow = (h if out[0] is None else out[0]), (w if out[1] is None else out[1])
     if (oh, ow) == (1, 1):
         return g.op("GlobalAveragePool", [x], "global_avg_pool")
-    # y = Ph @ x @ Pw.T with the bin-averaging matrices: exact for any bins, even uneven ones
-    rows = g.op("MatMul", [x, g.const(_bins(w, ow).T, "Pw_T")], "adaptive_avg_pool")
-    return g.op("MatMul", [g.const(_bins(h, oh), "Ph"), rows], "adaptive_avg_pool")
+    # the mean of each row bin, then of each column bin (bins may be uneven and overlap): a bin's
+    # mean reads only its own pixels, so an inf or nan elsewhere stays out (a bin-averaging MatMul
+    # would spread it: 0 * inf = nan)
+    return _bin_means(g, _bin_means(g, x, h, oh, axis=2), w, ow, axis=3)
 
 
-def _bins(n: int, out: int) -> np.ndarray:
-    """(out, n): row i averages bin i = [floor(i*n/out), ceil((i+1)*n/out)), as torch's bins."""
-    i = np.arange(out)
-    start, stop = (i * n) // out, -((-(i + 1) * n) // out)
-    cols = np.arange(n)
-    inside = (cols >= start[:, None]) & (cols < stop[:, None])
-    return inside / (stop - start)[:, None]
+def _bin_means(g: _Graph, x: str, n: int, out: int, axis: int) -> str:
+    """Along ``axis`` (n long): ``out`` means, bin i over [floor(i*n/out), ceil((i+1)*n/out)), as torch's."""
+    if out == n:
+        return x
+    means = []
+    for i in range(out):
+        start, stop = (i * n) // out, -((-(i + 1) * n) // out)
+        window = g.op("Slice", [x, g.const([start], "start", np.int64), g.const([stop], "end", np.int64),
+                                g.const([axis], "axes", np.int64)], "adaptive_avg_pool")
+        means.append(g.op("ReduceMean", [window], "adaptive_avg_pool", axes=[axis], keepdims=1))
+    return g.op("Concat", means, "adaptive_avg_pool", axis=axis)
