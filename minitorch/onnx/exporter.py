@@ -381,12 +381,8 @@ def _layer_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 @emitter(Conv2d)
 def _conv2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     (kh, kw), (dh, dw) = _pair(m.kernel_size), _pair(m.dilation)
-    if m.padding == "same":  # as torch: the odd pixel of padding goes after (bottom, right)
-        th, tw = dh * (kh - 1), dw * (kw - 1)
-        pads = [th // 2, tw // 2, th - th // 2, tw - tw // 2]
-    else:
-        ph, pw = (0, 0) if m.padding == "valid" else _pair(m.padding)
-        pads = [ph, pw, ph, pw]
+    top, bottom, left, right = m._pads  # the pads forward uses ("same": the odd pixel after, as torch)
+    pads = [top, left, bottom, right]
     inputs = [x, g.const(m.weight.data, "weight")]
     if m.bias is not None:
         inputs.append(g.const(m.bias.data, "bias"))
