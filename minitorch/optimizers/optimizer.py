@@ -6,6 +6,8 @@ The lr may be a 0-d floating NumPy array (``lr=np.array(0.01)``, as torch takes 
 group keeps its own copy, which ``state_dict()`` copies and the schedulers update in place (torch's
 ``fill_``); changing the array you passed afterwards does not reach the optimizer (torch's group holds
 your tensor itself): write ``opt.param_groups[i]["lr"]`` instead. Other arrays are refused at once.
+Other number settings (momentum, eps, weight_decay...) take a 0-d float64 array too, where torch's
+results with a 0-d tensor equal its float results (``check_setting``); other arrays are refused.
 A Parameter whose ``grad is None`` (no gradient since ``zero_grad()``) is skipped, as in PyTorch:
 it is not updated and its state (step count, moments) does not advance. A frozen Parameter
 (``requires_grad`` False) is skipped too, whatever its grad. After ``model.to(dtype)`` the state
@@ -21,6 +23,7 @@ class (``sgd``, ``adam``...); accelerated versions live in ``minitorch/kernels/o
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -323,6 +326,57 @@ def check_lr(value: object, who: str, name: str) -> float:
             )
         value = value[()]
     return check_number(value, who, name, 0)
+
+
+# Settings torch computes with partly in tensor arithmetic when given as a tensor (beta**step by its
+# pow kernel, 1 - beta1 in the parameter's dtype): its results then differ in the last bits from the
+# same setting given as a float, whose path MiniTorch follows (measured with torch 2.13 on CPU).
+TENSOR_ARITHMETIC = "torch computes with it partly in tensor arithmetic, whose last bits differ"
+
+
+def check_setting(group: dict[str, Any], name: str, who: str, low: float = -math.inf,
+                  high: float = math.inf, *, high_open: bool = False, array_differs: str = "") -> None:
+    """Check ``group[name]``, a number setting (momentum, eps, weight_decay...), as ``check_number``.
+
+    It may also be a 0-d float64 array (``np.array(0.9)``, as torch takes a 0-d tensor): its value
+    is checked, the group keeps its own copy (``state_dict()`` copies it) and the update reads it as
+    a Python float, which gives torch's results with a 0-d float64 tensor bit for bit. Any other
+    array is a ValueError naming the fix: another shape (torch fails at the step, or squeezes), a
+    float32 array (torch computes parts of the update in float32 then, MiniTorch in float64), or any
+    array where ``array_differs`` says why torch's results with a tensor differ from a float's.
+    """
+    value = group[name]
+    if isinstance(value, np.ndarray) or type(value).__name__ == "Tensor":
+        shape, dtype = tuple(np.shape(value)), getattr(value, "dtype", None)
+        if array_differs:
+            why = f"{array_differs} from its float path, which MiniTorch follows"
+        elif not isinstance(value, np.ndarray):
+            why = "MiniTorch takes NumPy settings"
+        elif shape == () and dtype == np.float32:
+            why = ("torch computes parts of the update in float32 with a float32 setting, MiniTorch "
+                   "in float64: give a float64 array, as np.array(0.9)")
+        else:
+            why = "it must be a 0-d float64 array (torch's 0-d tensor), as np.array(0.9)"
+        if array_differs or not isinstance(value, np.ndarray) or shape != () or dtype != np.float64:
+            raise ValueError(
+                f"{who}: {name} given as {type(value).__name__} of shape {shape}, dtype {dtype} is not "
+                f"supported: {why}; pass float({name})"
+            )
+        check_number(value.item(), who, name, low, high, high_open=high_open)
+        group[name] = value.copy()  # one array per group, as the lr's
+        return
+    check_number(value, who, name, low, high, high_open=high_open)
+
+
+def check_betas(group: dict[str, Any], who: str) -> None:
+    """``betas``: a pair of numbers in [0, 1); arrays are refused (``TENSOR_ARITHMETIC``)."""
+    betas = group["betas"]
+    if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
+    pair = {"betas[0]": betas[0], "betas[1]": betas[1]}
+    for name in pair:
+        check_setting(pair, name, who, 0, 1, high_open=True, array_differs=TENSOR_ARITHMETIC)
+    group["betas"] = tuple(betas)
 
 
 def _copy(value: Any) -> Any:
