@@ -1,13 +1,14 @@
 """Optimizer settings other than lr given as 0-d arrays (``momentum=np.array(0.9)``), as torch takes tensors.
 
-torch 2.13 takes a 0-d tensor for every number setting of its optimizers. With a 0-d float64 tensor
-its results equal those of the same setting as a float, bit for bit, except where it computes with
-the tensor in tensor arithmetic (betas: ``beta**step`` by its pow kernel and ``1 - beta1`` in the
-parameter's dtype; NAdam's momentum_decay; Adagrad's lr_decay): there they differ in the last bits
-(measured below). MiniTorch follows torch's float path. So: a 0-d float64 array is accepted where
-torch's results with it are its float results (the group keeps its own copy, state_dict() and
-checkpoints keep it, the update reads it as a float); every other array (those settings, float32,
-other shapes, torch tensors) is refused when the optimizer is built, naming the setting and the fix.
+torch 2.13 takes a 0-d tensor for every number setting of its optimizers. MiniTorch takes a 0-d
+float64 array for each: the group keeps its own copy, state_dict() and checkpoints keep it, and the
+update reads it as a float, so the results are those of the float, bit for bit. torch's results
+with a 0-d float64 tensor are its float results bit for bit too, except for betas, NAdam's
+momentum_decay and Adagrad's lr_decay (tensor arithmetic: ``beta**step`` by its pow kernel,
+``1 - beta1`` in the parameter's dtype), where they differ in the last bits, as MiniTorch's float
+results do from torch's: measured below. Refused when the optimizer is built, naming the setting and
+the fix: float32 arrays (torch then computes parts of the update in float32), other shapes, integer
+arrays, torch tensors, and one array beside one number in Adam's and AdamW's betas (as torch).
 """
 
 from __future__ import annotations
@@ -20,19 +21,23 @@ import torch
 from trajectories import OPTIMIZERS
 
 import minitorch as mt
+from minitorch import lr_scheduler
 from minitorch.kernels import kernels_enabled, use_kernels
 
-# optimizer -> (settings accepted as a 0-d float64 array, with a value to use; settings refused as arrays)
+# optimizer -> number settings with a value to use (betas: a pair)
 SETTINGS = {
-    "SGD": ({"momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}, ()),
-    "Adam": ({"eps": 1e-3, "weight_decay": 0.01}, ("betas",)),
-    "AdamW": ({"eps": 1e-3, "weight_decay": 0.05}, ("betas",)),
-    "RMSprop": ({"alpha": 0.9, "eps": 1e-3, "weight_decay": 0.01, "momentum": 0.5}, ()),
-    "Adagrad": ({"weight_decay": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-3}, ("lr_decay",)),
-    "NAdam": ({"eps": 1e-3, "weight_decay": 0.01}, ("betas", "momentum_decay")),
-    "RAdam": ({"eps": 1e-3, "weight_decay": 0.01}, ("betas",)),
+    "SGD": {"momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01},
+    "Adam": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.01},
+    "AdamW": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.05},
+    "RMSprop": {"alpha": 0.9, "eps": 1e-3, "weight_decay": 0.01, "momentum": 0.5},
+    "Adagrad": {"lr_decay": 0.01, "weight_decay": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-3},
+    "NAdam": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.01, "momentum_decay": 0.01},
+    "RAdam": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.01},
 }
-# the other settings each configuration runs with, so every accepted one is read by the update
+# where torch's results with a 0-d float64 tensor are not its float results bit for bit
+TORCH_TENSOR_DIFFERS = {("Adam", "betas"), ("AdamW", "betas"), ("NAdam", "betas"), ("RAdam", "betas"),
+                        ("NAdam", "momentum_decay"), ("Adagrad", "lr_decay")}
+# the other settings each configuration runs with, so every setting is read by the update
 BASE = {
     "SGD": [{"lr": 0.1, "momentum": 0.8, "dampening": 0.2, "weight_decay": 0.05},
             {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.05}],
@@ -43,20 +48,28 @@ BASE = {
     "NAdam": [{"lr": 0.01}, {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1}],
     "RAdam": [{"lr": 0.01}, {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1}],
 }
-ACCEPTED = [(name, option, value, i) for name, (accepted, _) in SETTINGS.items()
-            for option, value in accepted.items() for i in range(len(BASE[name]))
-            if not (option == "dampening" and BASE[name][i].get("nesterov"))]  # (needs dampening 0)
-ACCEPTED_IDS = [f"{name}-{option}-{i}" for name, option, _, i in ACCEPTED]
-REFUSED = [(name, option) for name, (_, refused) in SETTINGS.items() for option in refused]
+CASES = [(name, option, value, i) for name, settings in SETTINGS.items()
+         for option, value in settings.items() for i in range(len(BASE[name]))
+         if not (option == "dampening" and BASE[name][i].get("nesterov"))]  # (needs dampening 0)
+CASE_IDS = [f"{name}-{option}-{i}" for name, option, _, i in CASES]
 
 
-def test_every_optimizer_and_number_setting_is_classified():
+def _array(option: str, value):
+    return tuple(np.array(v) for v in value) if option == "betas" else np.array(value)
+
+
+def _tensor(option: str, value):
+    return (tuple(torch.tensor(v, dtype=torch.float64) for v in value) if option == "betas"
+            else torch.tensor(value, dtype=torch.float64))
+
+
+def test_every_optimizer_and_number_setting_is_covered():
     assert set(SETTINGS) == {name for name in mt.optimizers.__all__ if name != "Optimizer"} == set(OPTIMIZERS)
-    for name, (accepted, refused) in SETTINGS.items():
+    for name, settings in SETTINGS.items():
         signature = inspect.signature(getattr(mt, name)).parameters
         numbers = {key for key, p in signature.items() if key not in ("params", "lr")
                    and not isinstance(p.default, bool)}
-        assert numbers == set(accepted) | set(refused), name
+        assert numbers == set(settings), name
 
 
 # ------------------------------------------------------------------ the runs compared
@@ -102,34 +115,63 @@ def _assert_same(a: list[np.ndarray], b: list[np.ndarray], what: str) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name, option, value, i", ACCEPTED, ids=ACCEPTED_IDS)
-def test_a_0d_float64_array_setting_steps_as_the_float_and_as_torch_tensor(name, option, value, i, dtype):
+@pytest.mark.parametrize("name, option, value, i", CASES, ids=CASE_IDS)
+def test_a_0d_float64_array_setting_steps_as_the_float_and_as_torch_with_a_tensor(
+        name, option, value, i, dtype):
     config = {**BASE[name][i], option: value}
-    with_array = {**config, option: np.array(value)}
-    plain = _ours(name, config, dtype)
-    _assert_same(_ours(name, with_array, dtype), plain, f"{name} {option}=array")
-    # why it is accepted: torch's results with a 0-d float64 tensor are its float results, bit for bit
-    _assert_same(_theirs(name, {**config, option: torch.tensor(value, dtype=torch.float64)}, dtype),
-                 _theirs(name, config, dtype), f"torch {name} {option}=tensor")
-    tol = {"rtol": 1e-12, "atol": 1e-13} if dtype == np.float64 else {"rtol": 2e-5, "atol": 1e-6}
-    for ours, theirs in zip(plain, _theirs(name, config, dtype), strict=True):
-        np.testing.assert_allclose(ours, theirs, **tol)  # and MiniTorch follows torch's float path
+    plain = _ours(name, config, dtype, steps=20)
+    _assert_same(_ours(name, {**config, option: _array(option, value)}, dtype, steps=20), plain,
+                 f"{name} {option}=array")
+    with_tensor = _theirs(name, {**config, option: _tensor(option, value)}, dtype, steps=20)
+    torch_float = _theirs(name, config, dtype, steps=20)
+    if (name, option) not in TORCH_TENSOR_DIFFERS:  # torch's tensor results are its float results
+        _assert_same(with_tensor, torch_float, f"torch {name} {option}=tensor")
+    tol = {"rtol": 1e-12, "atol": 1e-13} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    for ours, theirs, float_path in zip(plain, with_tensor, torch_float, strict=True):
+        np.testing.assert_allclose(ours, float_path, **tol)  # the trajectories' tolerances
+        np.testing.assert_allclose(ours, theirs, **tol)
 
 
-@pytest.mark.parametrize("name, option", REFUSED, ids=[f"{n}-{o}" for n, o in REFUSED])
-def test_where_torch_tensor_results_differ_the_array_is_refused_and_the_difference_is_real(name, option):
-    config = BASE[name][0]
+@pytest.mark.parametrize("name, option", sorted(TORCH_TENSOR_DIFFERS))
+def test_where_torch_tensor_results_differ_from_its_float_results_the_difference_is_real(name, option):
+    """Keeps the list honest: a torch that computes these as floats would fail here."""
     default = inspect.signature(getattr(mt, name)).parameters[option].default
-    arrays = tuple(np.array(b) for b in default) if option == "betas" else np.array(default)
-    with pytest.raises(ValueError, match=rf"^{name}: {option}(\[0\])? given as ndarray .*tensor arithmetic"
-                                         rf".*pass float\({option}(\[0\])?\)"):
-        getattr(mt, name)([mt.Parameter(np.zeros(2))], **{**config, option: arrays})
-    tensors = (tuple(torch.tensor(b, dtype=torch.float64) for b in default) if option == "betas"
-               else torch.tensor(default, dtype=torch.float64))
-    differs = any(not np.array_equal(a, b) for dtype in (np.float32, np.float64) for a, b in zip(
-        _theirs(name, {**config, option: tensors}, dtype, steps=20), _theirs(name, config, dtype, steps=20),
-        strict=True))
-    assert differs  # torch's own float and tensor runs differ: MiniTorch could match only one
+    differs = [not np.array_equal(a, b) for value in (SETTINGS[name][option], default)
+               for config in [{**BASE[name][0], option: value}] for dtype in (np.float32, np.float64)
+               for a, b in zip(_theirs(name, {**config, option: _tensor(option, value)}, dtype, steps=20),
+                               _theirs(name, config, dtype, steps=20), strict=True)]
+    assert any(differs)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_adam_refuses_one_array_beta_beside_a_number_as_torch(name):
+    for betas in [(np.array(0.9), 0.999), (0.9, np.array(0.999))]:
+        with pytest.raises(ValueError, match=rf"^{name}: betas must be both numbers or both 0-d arrays.*"
+                                             r"pass \(float\(beta1\), float\(beta2\)\)"):
+            getattr(mt, name)([mt.Parameter(np.zeros(2))], betas=betas)
+        with pytest.raises(ValueError, match="betas must be either both floats or both Tensors"):
+            getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))],
+                                       betas=tuple(torch.tensor(b) if isinstance(b, np.ndarray) else b
+                                                   for b in betas))
+
+
+@pytest.mark.parametrize("name", ["NAdam", "RAdam"])
+def test_nadam_and_radam_take_one_array_beta_beside_a_number_as_torch(name):
+    config = {**BASE[name][0], "betas": (np.array(0.8), 0.9)}
+    _assert_same(_ours(name, config, np.float64), _ours(name, {**config, "betas": (0.8, 0.9)}, np.float64),
+                 name)
+    torch_config = {**BASE[name][0], "betas": (torch.tensor(0.8, dtype=torch.float64), 0.9)}
+    for ours, theirs in zip(_ours(name, config, np.float64), _theirs(name, torch_config, np.float64),
+                            strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
+
+
+def test_a_schedule_cycling_beta1_of_array_betas_round_trips():
+    opt = mt.Adam([mt.Parameter(np.zeros(2))], lr=0.1, betas=(np.array(0.9), np.array(0.99)))
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10)  # writes beta1 as a float
+    opt.load_state_dict(opt.state_dict())
+    sched.step()
+    assert isinstance(opt.param_groups[0]["betas"][1], np.ndarray)
 
 
 WRONG = [
@@ -143,7 +185,7 @@ WRONG = [
 @pytest.mark.parametrize("value, problem", WRONG, ids=["float32", "1-d", "int", "torch"])
 @pytest.mark.parametrize("name", SETTINGS)
 def test_other_arrays_are_refused_at_construction_naming_the_setting_and_the_fix(name, value, problem):
-    option = next(iter(SETTINGS[name][0]))  # weight_decay / momentum / eps ...
+    option = next(key for key in SETTINGS[name] if key != "betas")  # momentum, eps, lr_decay...
     message = rf"^{name}: {option} given as .*{problem}.*pass float\({option}\)"
     with pytest.raises(ValueError, match=message):
         getattr(mt, name)([mt.Parameter(np.zeros(2))], **{option: value})
@@ -160,7 +202,7 @@ def test_other_arrays_are_refused_at_construction_naming_the_setting_and_the_fix
 
 @pytest.mark.parametrize("name", SETTINGS)
 def test_an_array_out_of_range_is_refused_as_the_number(name):
-    option = next(iter(SETTINGS[name][0]))
+    option = next(key for key in SETTINGS[name] if key != "betas")
     with pytest.raises(ValueError, match=rf"{name}: {option} must be a number in .* got -1\.0$"):
         getattr(mt, name)([mt.Parameter(np.zeros(2))], **{option: np.array(-1.0)})
 
@@ -168,24 +210,33 @@ def test_an_array_out_of_range_is_refused_as_the_number(name):
 # ------------------------------------------------------------------ groups, state_dict, files
 @pytest.mark.parametrize("name", SETTINGS)
 def test_each_group_keeps_its_own_copy_and_state_dict_round_trips_it(name):
-    option, value = next(iter(SETTINGS[name][0].items()))
-    given = np.array(value)
+    for option, value in SETTINGS[name].items():
+        _check_group_copies(name, option, value)
+
+
+def _check_group_copies(name, option, value):
+    given = _array(option, value)
     opt = getattr(mt, name)([{"params": [mt.Parameter(np.zeros(2))]}, {"params": [mt.Parameter(np.ones(2))]}],
                             **{option: given})
-    first, second = (group[option] for group in opt.param_groups)
-    assert first is not second and first is not given and first.shape == () and first == value
+    def arrays(value):
+        return list(value) if isinstance(value, tuple) else [value]
+
+    first, second = (arrays(group[option]) for group in opt.param_groups)
+    assert all(a is not b and a is not g for a, b, g in zip(first, second, arrays(given), strict=True))
+    assert [a.shape for a in first] == [()] * len(first) and [float(a) for a in first] == arrays(value)
     saved = opt.state_dict()
-    assert isinstance(saved["param_groups"][0][option], np.ndarray)
-    assert saved["param_groups"][0][option] is not first  # a copy, as torch's state_dict clones
+    kept = arrays(saved["param_groups"][0][option])
+    assert all(isinstance(a, np.ndarray) and a is not b for a, b in zip(kept, first, strict=True))  # copies
     opt.load_state_dict(saved)
-    loaded = opt.param_groups[0][option]
-    assert isinstance(loaded, np.ndarray) and loaded.dtype == np.float64 and loaded == value
-    assert loaded is not saved["param_groups"][0][option]
+    loaded = arrays(opt.param_groups[0][option])
+    assert all(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in loaded)
+    assert [float(a) for a in loaded] == arrays(value)
+    assert all(a is not b for a, b in zip(loaded, kept, strict=True))
 
 
 @pytest.mark.parametrize("name", SETTINGS)
 def test_a_checkpoint_keeps_array_settings_and_training_goes_on_bit_for_bit(tmp_path, name):
-    config = {**BASE[name][0], **{option: np.array(v) for option, v in SETTINGS[name][0].items()}}
+    config = {**BASE[name][0], **{option: _array(option, v) for option, v in SETTINGS[name].items()}}
 
     def run(steps, opt=None, params=None):
         if params is None:
@@ -204,9 +255,11 @@ def test_a_checkpoint_keeps_array_settings_and_training_goes_on_bit_for_bit(tmp_
     fresh = [mt.Parameter(p.data.copy()) for p in params]
     again = getattr(mt, name)(fresh, **BASE[name][0])  # floats: the file's arrays come back
     mt.load_checkpoint(tmp_path / "c.npz", optimizer=again)
-    for option, value in SETTINGS[name][0].items():
+    for option, value in SETTINGS[name].items():
         kept = again.param_groups[0][option]
-        assert isinstance(kept, np.ndarray) and kept.shape == () and kept == value, option
+        pairs = zip(kept, value, strict=True) if option == "betas" else [(kept, value)]
+        for array, number in pairs:
+            assert isinstance(array, np.ndarray) and array.shape == () and array == number, option
     resumed, _ = run(range(5, 10), again, fresh)
     _assert_same([p.data for p in resumed], [p.data for p in straight], f"{name} resumed")
 
@@ -216,8 +269,8 @@ def test_a_checkpoint_keeps_array_settings_and_training_goes_on_bit_for_bit(tmp_
 @pytest.mark.parametrize("name, config", [
     ("SGD", {"lr": 0.1, "momentum": 0.8, "dampening": 0.2, "weight_decay": 0.05}),
     ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
-    ("Adam", {"lr": 0.01, "eps": 1e-3, "weight_decay": 0.1}),
-    ("AdamW", {"lr": 0.01, "eps": 1e-3, "weight_decay": 0.1, "amsgrad": True}),
+    ("Adam", {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.1}),
+    ("AdamW", {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.1, "amsgrad": True}),
     ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "centered": True}),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -225,7 +278,8 @@ def test_the_optimizer_kernels_step_array_settings_as_float_settings(name, confi
     """The kernels read each setting as the plain step does (``float(group[...])``): arrays give
     the floats' results on either path (the kernels' own agreement with the plain step, to a
     tolerance, is tests/test_kernels_optimizers.py's)."""
-    arrays = {k: np.array(v) if k != "lr" and isinstance(v, float) else v for k, v in config.items()}
+    arrays = {k: _array(k, v) if k != "lr" and isinstance(v, (float, tuple)) else v
+              for k, v in config.items()}
     was = kernels_enabled()
     try:
         use_kernels(kernels)

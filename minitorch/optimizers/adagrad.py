@@ -8,7 +8,7 @@ import numpy as np
 
 from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import TENSOR_ARITHMETIC, Optimizer, Params, check_setting
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
 
 
 class Adagrad(Optimizer):
@@ -39,8 +39,7 @@ class Adagrad(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        check_setting(group, "lr_decay", "Adagrad", 0, array_differs=TENSOR_ARITHMETIC)
-        for name in ("weight_decay", "initial_accumulator_value", "eps"):
+        for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             check_setting(group, name, "Adagrad", 0)
         check_bool(group["maximize"], "Adagrad", "maximize")
 

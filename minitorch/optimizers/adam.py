@@ -11,7 +11,13 @@ import numpy as np
 from minitorch.checks import check_bool
 from minitorch.kernels import fast_or_plain
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_betas, check_setting
+from minitorch.optimizers.optimizer import (
+    Optimizer,
+    Params,
+    check_betas,
+    check_betas_alike,
+    check_setting,
+)
 
 
 class Adam(Optimizer):
@@ -48,6 +54,7 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
+        check_betas_alike(betas, type(self).__name__)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad}
         super().__init__(params, defaults)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import TENSOR_ARITHMETIC, Optimizer, Params, check_betas, check_setting
+from minitorch.optimizers.optimizer import Optimizer, Params, check_betas, check_setting
 
 
 class NAdam(Optimizer):
@@ -49,9 +49,8 @@ class NAdam(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         check_betas(group, "NAdam")
-        check_setting(group, "eps", "NAdam", 0)
-        check_setting(group, "weight_decay", "NAdam", 0)
-        check_setting(group, "momentum_decay", "NAdam", 0, array_differs=TENSOR_ARITHMETIC)
+        for name in ("eps", "weight_decay", "momentum_decay"):
+            check_setting(group, name, "NAdam", 0)
         check_bool(group["decoupled_weight_decay"], "NAdam", "decoupled_weight_decay")
         check_bool(group["maximize"], "NAdam", "maximize")
 
