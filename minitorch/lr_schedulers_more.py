@@ -12,7 +12,14 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
+from minitorch.checks import (
+    check_bool,
+    check_choice,
+    check_nonnegative_int,
+    check_number,
+    check_positive_int,
+    check_sequence,
+)
 from minitorch.lr_schedulers_core import (
     Checks,
     CosineAnnealingLR,
@@ -100,7 +107,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             check_number(epoch, "CosineAnnealingWarmRestarts.step", "epoch", 0)
             self.T_cur, self.T_i = self._position(epoch)
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+        for group, lr in zip(self.optimizer.param_groups, self._next_lrs(), strict=True):
             set_lr(group, lr)
         self._last_lr = self._current_lrs()
 
@@ -286,16 +293,35 @@ class SequentialLR(LRScheduler):
                 "_schedulers": [s.state_dict() for s in self._schedulers]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s output: its own values and each scheduler's, all checked first
+        (a scheduler that refuses its state puts back the ones loaded before it): on error nothing changes."""
+        who = "SequentialLR.load_state_dict"
         expected = set(self.state_dict())
         if not isinstance(state_dict, dict) or set(state_dict) != expected:
-            raise ValueError(f"SequentialLR.load_state_dict: expected keys {sorted(expected)}")
-        if len(state_dict["_schedulers"]) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: expected {len(self._schedulers)} schedulers' "
-                             f"states, got {len(state_dict['_schedulers'])}")
-        for sched, state in zip(self._schedulers, state_dict["_schedulers"], strict=True):
-            sched.load_state_dict(state)
-        self.last_epoch, self.base_lrs = state_dict["last_epoch"], _copy(state_dict["base_lrs"])
-        self._last_lr, self._milestones = _copy(state_dict["_last_lr"]), list(state_dict["_milestones"])
+            raise ValueError(f"{who}: expected keys {sorted(expected)}")
+        states = check_sequence(state_dict["_schedulers"], who, "_schedulers")
+        if len(states) != len(self._schedulers):
+            raise ValueError(f"{who}: expected {len(self._schedulers)} schedulers' states, got {len(states)}")
+        n = len(self.optimizer.param_groups)
+        last_epoch = check_nonnegative_int(state_dict["last_epoch"], who, "last_epoch")
+        base_lrs = _lrs(state_dict["base_lrs"], who, "base_lrs")
+        last_lr = _lrs(state_dict["_last_lr"], who, "_last_lr")
+        milestones = [check_nonnegative_int(m, who, f"_milestones[{i}]")
+                      for i, m in enumerate(check_sequence(state_dict["_milestones"], who, "_milestones"))]
+        if len(base_lrs) != n or len(last_lr) != n or len(milestones) != len(self._schedulers) - 1:
+            raise ValueError(f"{who}: expected base_lrs and _last_lr for {n} parameter groups and "
+                             f"{len(self._schedulers) - 1} milestones, got {len(base_lrs)}, {len(last_lr)} "
+                             f"and {len(milestones)}")
+        before = [sched.state_dict() for sched in self._schedulers]
+        try:
+            for sched, state in zip(self._schedulers, states, strict=True):
+                sched.load_state_dict(state)
+        except BaseException:
+            for sched, state in zip(self._schedulers, before, strict=True):
+                sched.load_state_dict(state)  # its own state: accepted
+            raise
+        self.last_epoch, self.base_lrs = last_epoch, base_lrs
+        self._last_lr, self._milestones = last_lr, milestones
 
 
 def _restart(sched: LRScheduler) -> None:
