@@ -60,8 +60,8 @@ def _no_cast(monkeypatch):
 
 
 # ------------------------------------------------------------------ every registry case
-@pytest.mark.parametrize("default", [np.float32, np.float64])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype, default", [(np.float32, np.float64), (np.float64, np.float32)],
+                         ids=["float32-file-float64-default", "float64-file-float32-default"])
 @pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)
 def test_every_case_loads_in_its_file_dtype_without_switching_the_default(
         tmp_path, monkeypatch, factory, shape, dtype, default):
