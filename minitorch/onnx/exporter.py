@@ -118,6 +118,9 @@ def export(
 ) -> None:
     """Write ``model`` as an ONNX file for inputs of ``input_shape`` (its first dim is the batch).
 
+    The graph computes the model in eval mode whatever its mode (Dropout the identity, BatchNorm its
+    running statistics), as torch.onnx.export's default; the model's mode is left as it was.
+
     The graph computes in ``dtype`` (default: the model's). onnxruntime's CPU kernels cover float32
     fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
     for them. Needs the ``onnx`` package (``pip install 'minitorch-numpy[onnx]'``). The file is checked
