@@ -15,19 +15,27 @@ class Upsample(Module):
     """Resize each image to ``size`` or by ``scale_factor``, as torch.nn.Upsample (modes nearest, bilinear).
 
     Shapes:   x (N, C, H, W)   y (N, C, OH, OW)   OH = size[0], or floor(H * scale_factor[0]); likewise OW
-    Forward:  each output row o reads input rows through an interpolation matrix Ph (OH, H), each
-              output column through Pw (OW, W):   y = Ph @ x @ Pw.T
-              nearest:  Ph[o, min(floor(o * s), H - 1)] = 1                     (torch's "nearest")
+    Forward:  each output row o reads only its taps, input rows ih[k][o] with weights lh[k][o] (k = 0 for
+              nearest, 0 and 1 for bilinear); likewise each output column (iw, lw). Columns first, then
+              rows, as torch nests them:
+              t = sum_k x[:, :, :, iw[k]] * lw[k]                   (N, C, H, OW)
+              y = sum_k t[:, :, ih[k], :] * lh[k][:, None]          (N, C, OH, OW)
+              so an inf or nan reaches only the outputs that read it (as torch; never 0 * inf elsewhere)
+              nearest:  ih[0][o] = min(floor(o * s), H - 1),  lh[0] = 1                 (torch's "nearest")
               bilinear: src = o * (H - 1) / (OH - 1)                            align_corners=True
                         src = max((o + 0.5) * s - 0.5, 0)                       align_corners=False
-                        i0 = floor(src);  i1 = min(i0 + 1, H - 1);  l = src - i0
-                        Ph[o, i0] += 1 - l;  Ph[o, i1] += l
+                        ih[0] = min(floor(src), H - 1);  ih[1] = min(ih[0] + 1, H - 1)
+                        lh[1] = clip(src - ih[0], 0, 1);  lh[0] = 1 - lh[1]
               s = 1 / scale_factor when scale_factor is given, else H / OH (torch's rule; computed in x's
               dtype, float32 for nearest, as torch's kernels do, so indices agree at the boundaries)
-              torch's special cases, whatever scale_factor gave the size: OH == H copies (Ph = I, both
-              modes); nearest with OH == 2 * H reads row o // 2 (floor(3 * 2.2) = 6 reads 0 0 1 1 2 2,
-              where 1 / 2.2 would read 0 0 0 1 1 2)
-    Backward: dx = Ph.T @ dy @ Pw          (N, C, H, W)   each input pixel collects the weights it lent
+              torch's special cases, whatever scale_factor gave the size: OH == H reads row o (bilinear:
+              taps o and o with weights 1 and 0, so an inf there gives nan, as torch); nearest with
+              OH == 2 * H reads row o // 2 (floor(3 * 2.2) = 6 reads 0 0 1 1 2 2, where 1 / 2.2 would
+              read 0 0 0 1 1 2)
+    Backward: the transpose, rows first, then columns; each input position collects the weights it lent
+              (np.add.at: a position read by several outputs, or twice by one, sums them all):
+              dt = zeros (N, C, H, OW);  dt[:, :, ih[k], :] += dy * lh[k][:, None]   for each k
+              dx = zeros (N, C, H, W);   dx[:, :, :, iw[k]] += dt * lw[k]            (N, C, H, W)
     Example:
         up = Upsample(scale_factor=2, mode="bilinear")
         y = up(np.random.randn(1, 3, 4, 4))    # (1, 3, 8, 8)
@@ -49,8 +57,8 @@ class Upsample(Module):
         self.align_corners = align_corners
         self._sizes = None if size is None else _pair_of(size, "size", int)
         self._scales = None if scale_factor is None else _pair_of(scale_factor, "scale_factor", float)
-        self._Ph: np.ndarray | None = None
-        self._Pw: np.ndarray | None = None
+        self._rows: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._cols: list[tuple[np.ndarray, np.ndarray]] | None = None
         self._x_shape: tuple[int, ...] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -61,32 +69,39 @@ class Upsample(Module):
         OH, OW = self._sizes or (math.floor(H * scales[0]), math.floor(W * scales[1]))
         if OH < 1 or OW < 1:
             raise ValueError(f"Upsample: the output size {(OH, OW)} of input {x.shape} is empty")
-        self._Ph = self._matrix(OH, H, scales[0], x.dtype)
-        self._Pw = self._matrix(OW, W, scales[1], x.dtype)
+        self._rows = self._taps(OH, H, scales[0], x.dtype)
+        self._cols = self._taps(OW, W, scales[1], x.dtype)
         self._x_shape = x.shape
-        return self._Ph @ x @ self._Pw.T
+        t = sum(x[:, :, :, iw] * lw for iw, lw in self._cols)
+        return sum(t[:, :, ih, :] * lh[:, None] for ih, lh in self._rows)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        N, C, _, _ = self._cached(self._x_shape)
-        Ph, Pw = self._Ph, self._Pw
-        dy = self._check_grad(dy, (N, C, Ph.shape[0], Pw.shape[0]), Ph.dtype)
+        N, C, H, W = self._cached(self._x_shape)
+        rows, cols = self._rows, self._cols
+        dy = self._check_grad(dy, (N, C, len(rows[0][0]), len(cols[0][0])), rows[0][1].dtype)
         # w.r.t. input
-        return Ph.T @ dy @ Pw
+        dt = np.zeros((N, C, H, dy.shape[3]), dtype=dy.dtype)
+        for ih, lh in rows:
+            np.add.at(dt, (slice(None), slice(None), ih), dy * lh[:, None])
+        dx = np.zeros((N, C, H, W), dtype=dy.dtype)
+        for iw, lw in cols:
+            np.add.at(dx, (slice(None), slice(None), slice(None), iw), dt * lw)
+        return dx
 
-    def _matrix(self, out_size: int, in_size: int, scale: float | None, dtype: np.dtype) -> np.ndarray:
-        """P (out_size, in_size): row o holds the weights output o gives the input positions."""
+    def _taps(self, out_size: int, in_size: int, scale: float | None,
+              dtype: np.dtype) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[(i, l), ...] along one axis: output o reads input position i[o] with weight l[o], per tap."""
         o = np.arange(out_size)
-        P = np.zeros((out_size, in_size), dtype=dtype)
-        if out_size == in_size:  # torch copies such an axis, whatever the scale_factor
-            return np.eye(in_size, dtype=dtype)
-        if self.mode == "nearest" and out_size == 2 * in_size:  # torch: o >> 1, whatever the scale_factor
-            P[o, o // 2] = 1
-            return P
+        one = np.ones(out_size, dtype=dtype)
         if self.mode == "nearest":
+            if out_size == in_size:  # torch copies such an axis, whatever the scale_factor
+                return [(o, one)]
+            if out_size == 2 * in_size:  # torch: o >> 1, whatever the scale_factor
+                return [(o // 2, one)]
             s = np.float32(1.0 / scale if scale else in_size / out_size)
-            src = np.minimum(np.floor(o.astype(np.float32) * s).astype(np.int64), in_size - 1)
-            P[o, src] = 1
-            return P
+            return [(np.minimum(np.floor(o.astype(np.float32) * s).astype(np.int64), in_size - 1), one)]
+        if out_size == in_size:  # torch: taps o and o, weights 1 and 0, whatever the scale_factor
+            return [(o, one), (o, np.zeros(out_size, dtype=dtype))]
         if self.align_corners:
             s = dtype.type((in_size - 1) / (out_size - 1)) if out_size > 1 else dtype.type(0)
             src = o.astype(dtype) * s
@@ -95,10 +110,8 @@ class Upsample(Module):
             src = np.maximum((o.astype(dtype) + dtype.type(0.5)) * s - dtype.type(0.5), 0)
         i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
         i1 = np.minimum(i0 + 1, in_size - 1)
-        lam = src - i0
-        np.add.at(P, (o, i0), 1 - lam)
-        np.add.at(P, (o, i1), lam)
-        return P
+        l1 = np.clip(src - i0, 0, 1).astype(dtype)
+        return [(i0, (1 - l1).astype(dtype)), (i1, l1)]
 
     def extra_repr(self) -> str:
         text = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
