@@ -112,12 +112,14 @@ def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(Upsample)
 def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    # Resize's scales are float32 (1 / 2.2 off by 1e-8): a float64 graph computes y = Ph @ x @ Pw.T
+    # Resize's scales are float32 (1 / 2.2 off by 1e-8): a float64 graph computes the layer's taps,
+    # columns then rows, t = sum_k Gather(x, iw[k], axis=3) * lw[k], y likewise along axis 2 (each
+    # output reads only its taps, so an inf or nan stays where the layer and torch put it)
     if np.dtype(g.dtype) == np.float64:
-        (h, w), scales = shape[2:], m._scales or (None, None)
+        (h, w), scales, dtype = shape[2:], m._scales or (None, None), np.dtype(g.dtype)
         oh, ow = m._sizes or (int(h * scales[0]), int(w * scales[1]))
-        rows = g.op("MatMul", [x, g.const(m._matrix(ow, w, scales[1], g.dtype).T, "Pw_T")], "upsample")
-        return g.op("MatMul", [g.const(m._matrix(oh, h, scales[0], g.dtype), "Ph"), rows], "upsample")
+        t = _tap_sum(g, x, m._taps(ow, w, scales[1], dtype), axis=3)
+        return _tap_sum(g, t, m._taps(oh, h, scales[0], dtype), axis=2)
     if m.mode == "nearest":
         attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
     else:
@@ -176,3 +178,12 @@ def _unflatten(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 
 
+
+
+def _tap_sum(g: _Graph, x: str, taps: list[tuple[np.ndarray, np.ndarray]], axis: int) -> str:
+    """sum_k Gather(x, i[k], axis) * w[k]: Upsample's taps along one axis (axis 2: rows, 3: columns)."""
+    terms = []
+    for i, w in taps:
+        read = g.op("Gather", [x, g.const(i, "taps", np.int64)], "upsample", axis=axis)
+        terms.append(g.op("Mul", [read, g.const(w if axis == 3 else w[:, None], "weights")], "upsample"))
+    return terms[0] if len(terms) == 1 else g.op("Add", terms, "upsample")

@@ -8,7 +8,10 @@ class is exported as its children when its forward is a plain chain of them (rec
 once on the sample input, and checked to give the forward's numbers); otherwise export is a TypeError.
 A model in training mode is exported with these eval semantics (its mode is left as it was).
 Known difference: onnxruntime's MaxPool, ReduceMax and GlobalMaxPool skip a nan that MiniTorch's
-MaxPool2d and AdaptiveMaxPool2d (as torch's) return.
+MaxPool2d and AdaptiveMaxPool2d (as torch's) return. A float32 bilinear Upsample (ONNX Resize)
+gives inf where MiniTorch (as torch) gives nan: torch reads a second tap of weight 0 (an axis kept at
+its size, an output landing exactly on an input row), so an inf there becomes inf * 1 + inf * 0 = nan;
+Resize reads it once. The non-finite positions agree; a float64 graph computes the taps as the layer.
 """
 
 from __future__ import annotations
