@@ -33,9 +33,11 @@ class Upsample(Module):
               OH == 2 * H reads row o // 2 (floor(3 * 2.2) = 6 reads 0 0 1 1 2 2, where 1 / 2.2 would
               read 0 0 0 1 1 2)
     Backward: the transpose, rows first, then columns; each input position collects the weights it lent
-              (np.add.at: a position read by several outputs, or twice by one, sums them all):
+              (a position read by several outputs, or twice by one, sums them all):
               dt = zeros (N, C, H, OW);  dt[:, :, ih[k], :] += dy * lh[k][:, None]   for each k
               dx = zeros (N, C, H, W);   dx[:, :, :, iw[k]] += dt * lw[k]            (N, C, H, W)
+              computed as taps too (_tap_sum_transpose): input row j reads back the outputs that read
+              it, with their weights, so an inf or nan in dy reaches only the inputs it came from
     Example:
         up = Upsample(scale_factor=2, mode="bilinear")
         y = up(np.random.randn(1, 3, 4, 4))    # (1, 3, 8, 8)
@@ -72,21 +74,16 @@ class Upsample(Module):
         self._rows = self._taps(OH, H, scales[0], x.dtype)
         self._cols = self._taps(OW, W, scales[1], x.dtype)
         self._x_shape = x.shape
-        t = sum(x[:, :, :, iw] * lw for iw, lw in self._cols)
-        return sum(t[:, :, ih, :] * lh[:, None] for ih, lh in self._rows)
+        t = _tap_sum(x, self._cols, axis=3)       # sum_k x[:, :, :, iw[k]] * lw[k]
+        return _tap_sum(t, self._rows, axis=2)    # sum_k t[:, :, ih[k], :] * lh[k][:, None]
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         N, C, H, W = self._cached(self._x_shape)
         rows, cols = self._rows, self._cols
         dy = self._check_grad(dy, (N, C, len(rows[0][0]), len(cols[0][0])), rows[0][1].dtype)
         # w.r.t. input
-        dt = np.zeros((N, C, H, dy.shape[3]), dtype=dy.dtype)
-        for ih, lh in rows:
-            np.add.at(dt, (slice(None), slice(None), ih), dy * lh[:, None])
-        dx = np.zeros((N, C, H, W), dtype=dy.dtype)
-        for iw, lw in cols:
-            np.add.at(dx, (slice(None), slice(None), slice(None), iw), dt * lw)
-        return dx
+        dt = _tap_sum_transpose(dy, rows, H, axis=2)   # dt[:, :, ih[k], :] += dy * lh[k][:, None]
+        return _tap_sum_transpose(dt, cols, W, axis=3)  # dx[:, :, :, iw[k]] += dt * lw[k]
 
     def _taps(self, out_size: int, in_size: int, scale: float | None,
               dtype: np.dtype) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -135,3 +132,38 @@ def _pair_of(value: object, name: str, kind: type) -> tuple:
             f"Upsample: {name} must be a positive {kind.__name__} or a pair of them, got {value!r}"
         )
     return tuple(kind(v) for v in pair)
+
+
+def _along(w: np.ndarray, axis: int, ndim: int) -> np.ndarray:
+    """Per-position weights w (n,) shaped to broadcast along ``axis`` of an ndim array."""
+    return w.reshape((-1,) + (1,) * (ndim - 1 - axis))
+
+
+def _tap_sum(x: np.ndarray, taps: list[tuple[np.ndarray, np.ndarray]], axis: int) -> np.ndarray:
+    """y = sum_k x.take(i[k], axis) * w[k]: each output along ``axis`` reads only its own taps."""
+    y = None
+    for i, w in taps:
+        term = np.take(x, i, axis=axis)
+        term *= _along(w, axis, x.ndim)
+        y = term if y is None else np.add(y, term, out=y)
+    return y
+
+
+def _tap_sum_transpose(dy: np.ndarray, taps: list[tuple[np.ndarray, np.ndarray]], size: int,
+                       axis: int) -> np.ndarray:
+    """dx (``size`` along ``axis``) with dx[i[k][o]] += dy[o] * w[k][o]: the transpose of _tap_sum, itself
+    a tap sum: input position j reads back, with their weights, the R outputs that read it (a position
+    read fewer times reads a zero appended to dy, with weight 0: never a 0 * inf)."""
+    n_out = dy.shape[axis]
+    outputs = np.concatenate([np.arange(n_out) for _ in taps])
+    positions = np.concatenate([i for i, _ in taps])
+    weights = np.concatenate([w for _, w in taps])
+    order = np.argsort(positions, kind="stable")
+    counts = np.bincount(positions, minlength=size)
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)  # r of each reading
+    readers = np.full((counts.max(), size), n_out)
+    readers[rank, positions[order]] = outputs[order]
+    lent = np.zeros((counts.max(), size), dtype=weights.dtype)
+    lent[rank, positions[order]] = weights[order]
+    zero = np.zeros(dy.shape[:axis] + (1,) + dy.shape[axis + 1:], dtype=dy.dtype)
+    return _tap_sum(np.concatenate([dy, zero], axis=axis), list(zip(readers, lent, strict=True)), axis)
