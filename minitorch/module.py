@@ -51,7 +51,7 @@ from minitorch import call_frames
 from minitorch.checks import check_dict
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
-from minitorch.parameter import Parameter
+from minitorch.parameter import Parameter, check_requires_grad
 
 # Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
 # only Parameters, find the modules whose waiting forward calls would corrupt its step.
@@ -202,6 +202,61 @@ class Module:
             raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists")
         self._buffers[name] = np.asarray(value)
         object.__setattr__(self, name, self._buffers[name])
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as the child ``name``, as ``torch.nn.Module.add_module`` (``setattr`` does
+        the same with a fixed name). A name with '.', an empty one or an existing non-child attribute
+        is a KeyError, a value that is not a Module (or None) a TypeError."""
+        who = f"{type(self).__name__}.add_module"
+        _check_new_name(self, name, self._modules, who)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{who}: expected a Module (or None) for '{name}', got {type(module).__name__}")
+        setattr(self, name, module)
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """``add_module``, under torch's other name."""
+        self.add_module(name, module)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` as the Parameter ``name``, as ``torch.nn.Module.register_parameter``
+        (checks as ``add_module``'s; an array is a TypeError: wrap it, ``mt.Parameter(array)``)."""
+        who = f"{type(self).__name__}.register_parameter"
+        _check_new_name(self, name, self._parameters, who)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"{who}: expected a Parameter (or None) for '{name}', got {type(param).__name__} "
+                "(wrap an array: mt.Parameter(array))"
+            )
+        setattr(self, name, param)
+
+    def get_submodule(self, target: str) -> Module:
+        """The descendant at the dotted path ``target`` ("" is this module), as torch's."""
+        module = self
+        for i, part in enumerate(target.split(".") if target else []):
+            child = module._modules.get(part)
+            if child is None:
+                where = ".".join(target.split(".")[:i]) or type(self).__name__
+                raise AttributeError(
+                    f"{type(self).__name__}.get_submodule: '{where}' has no submodule '{part}'"
+                )
+            module = child
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The Parameter at the dotted path ``target`` ("0.W"), as torch's."""
+        path, _, name = target.rpartition(".")
+        param = self.get_submodule(path)._parameters.get(name)
+        if param is None:
+            raise AttributeError(f"{type(self).__name__}.get_parameter: '{target}' is not a Parameter")
+        return param
+
+    def get_buffer(self, target: str) -> np.ndarray:
+        """The buffer at the dotted path ``target`` ("1.running_mean"), as torch's."""
+        path, _, name = target.rpartition(".")
+        buffer = self.get_submodule(path)._buffers.get(name)
+        if buffer is None:
+            raise AttributeError(f"{type(self).__name__}.get_buffer: '{target}' is not a buffer")
+        return buffer
 
     # ----------------------------------------------------------------- computation
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
@@ -420,6 +475,7 @@ class Module:
         A frozen Parameter gets no gradient and no optimizer update; a model's backward skips the
         parameter gradients of modules that have no trainable Parameter.
         """
+        check_requires_grad(requires_grad, f"{type(self).__name__}.requires_grad_")
         for param in self.parameters():
             param.requires_grad_(requires_grad)
         return self
@@ -520,6 +576,16 @@ def switched_mode(model: Module, training: bool) -> Iterator[Module]:
     finally:
         for module, mode in saved:  # parents first, so a child's own mode wins
             module.train(mode)
+
+
+def _check_new_name(module: Module, name: object, registry: dict[str, Any], who: str) -> None:
+    """torch's checks of a name given to add_module / register_parameter."""
+    if not isinstance(name, str):
+        raise TypeError(f"{who}: expected a str name, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f"{who}: expected a non-empty name without '.', got {name!r}")
+    if name not in registry and hasattr(module, name):
+        raise KeyError(f"{who}: '{name}' is already an attribute of {type(module).__name__}")
 
 
 def _has_parameters(module: Module) -> bool:

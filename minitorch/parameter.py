@@ -72,7 +72,7 @@ class Parameter:
 
     def requires_grad_(self, requires_grad: bool = True) -> Parameter:
         """Set ``requires_grad`` (False freezes p) and return p, as ``torch.Tensor.requires_grad_``."""
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = check_requires_grad(requires_grad, "Parameter.requires_grad_")
         return self
 
     def __getitem__(self, index: Any) -> Any:
@@ -153,6 +153,13 @@ class Parameter:
     def __repr__(self) -> str:
         frozen = "" if self.requires_grad else ", requires_grad=False"
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
+
+
+def check_requires_grad(value: object, who: str) -> bool:
+    """``value`` if it is a bool (a NumPy bool too), else TypeError: bool("False") would be True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: expected a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 class TransposedView(Parameter):

@@ -175,3 +175,42 @@ def test_a_buffer_stays_a_buffer_when_numpy_gives_a_scalar_and_refuses_a_non_arr
     layer = mt.Linear(2, 3)
     layer.b = None  # None still unregisters, as torch leaves no bias
     assert [n for n, _ in layer.named_parameters()] == ["W"]
+
+
+def test_add_module_register_parameter_and_get_submodule_as_torch():
+    torch = pytest.importorskip("torch")
+    pairs = ((mt, lambda: mt.Parameter(np.zeros(2))), (torch.nn, lambda: torch.nn.Parameter(torch.zeros(2))))
+    for lib, param in pairs:
+        model = lib.Sequential(lib.ReLU())
+        model.add_module("head", lib.Sequential(lib.Tanh()))
+        model.register_module("tail", lib.Identity())
+        model.head.register_parameter("scale", param())
+        assert [n for n, _ in model.named_modules()] == ["", "0", "head", "head.0", "tail"]
+        assert [n for n, _ in model.named_parameters()] == ["head.scale"]
+        assert model.get_submodule("head.0") is model.head[0] and model.get_submodule("") is model
+        assert model.get_parameter("head.scale") is model.head.scale
+        for bad, error in [(lambda m, lib, param: m.add_module("a.b", lib.ReLU()), KeyError),
+                           (lambda m, lib, param: m.add_module("", lib.ReLU()), KeyError),
+                           (lambda m, lib, param: m.add_module("training", lib.ReLU()), KeyError),
+                           (lambda m, lib, param: m.add_module("x", 3), TypeError),
+                           (lambda m, lib, param: m.add_module(1, lib.ReLU()), TypeError),
+                           (lambda m, lib, param: m.register_parameter("q", np.zeros(2)), TypeError),
+                           (lambda m, lib, param: m.register_parameter("a.b", param()), KeyError),
+                           (lambda m, lib, param: m.get_submodule("head.1"), AttributeError),
+                           (lambda m, lib, param: m.get_parameter("head.0"), AttributeError)]:
+            with pytest.raises(error):
+                bad(model, lib, param)
+    model = mt.Sequential(mt.Sequential(mt.Tanh()))
+    with pytest.raises(AttributeError, match=r"Sequential\.get_submodule: '0' has no submodule '1'"):
+        model.get_submodule("0.1")
+
+
+def test_requires_grad_takes_a_bool_only_as_torch():
+    layer = mt.Linear(2, 2)
+    for bad in ("False", 0, None):
+        with pytest.raises(TypeError, match="requires_grad_: expected a bool"):
+            layer.requires_grad_(bad)
+        with pytest.raises(TypeError, match="requires_grad_: expected a bool"):
+            layer.W.requires_grad_(bad)
+    assert all(p.requires_grad for p in layer.parameters())  # nothing changed ("False" froze nothing)
+    assert layer.requires_grad_(False) is layer and not layer.W.requires_grad
