@@ -214,3 +214,12 @@ def test_requires_grad_takes_a_bool_only_as_torch():
             layer.W.requires_grad_(bad)
     assert all(p.requires_grad for p in layer.parameters())  # nothing changed ("False" froze nothing)
     assert layer.requires_grad_(False) is layer and not layer.W.requires_grad
+
+
+def test_a_module_dict_is_built_and_updated_from_another_as_torch():
+    heads = mt.ModuleDict({"ab": mt.ReLU(), "xyz": mt.Tanh()})  # (a 2-letter key was unpacked as a pair)
+    copy = mt.ModuleDict(heads)
+    assert list(copy) == ["ab", "xyz"] and copy["ab"] is heads["ab"]
+    other = mt.ModuleDict({"c": mt.Identity()})
+    other.update(heads)
+    assert list(other) == ["c", "ab", "xyz"]
