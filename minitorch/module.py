@@ -192,15 +192,24 @@ class Module:
             registry.pop(name, None)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, value: np.ndarray) -> None:
+    def register_buffer(self, name: str, value: np.ndarray, persistent: bool = True) -> None:
         """Keep an array that is state but not trained (e.g. running statistics).
 
-        Buffers appear in ``state_dict()`` and are cast by ``to()``; they never appear in
-        ``parameters()``. Forward may update a buffer: it is not a cache.
+        Buffers appear in ``state_dict()`` (not with ``persistent=False``, as torch's: a value the
+        constructor recomputes, such as a positional encoding) and are cast by ``to()``; they never
+        appear in ``parameters()``. Forward may update a buffer: it is not a cache. Checks as
+        torch's: a name with '.', an empty one or an existing attribute's is a KeyError; a None
+        value is refused (TypeError: keep None as a plain attribute).
         """
-        if hasattr(self, name) and name not in self._buffers:
-            raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists")
+        who = f"{type(self).__name__}.register_buffer"
+        _check_new_name(self, name, self._buffers, who)
+        if value is None:
+            raise TypeError(f"{who}: a None buffer '{name}' is not kept; assign self.{name} = None instead")
+        if not isinstance(persistent, bool):
+            raise TypeError(f"{who}: expected persistent True or False, got {type(persistent).__name__}")
         self._buffers[name] = np.asarray(value)
+        transient = self.__dict__.setdefault("_non_persistent", set())
+        (transient.discard if persistent else transient.add)(name)
         object.__setattr__(self, name, self._buffers[name])
 
     def add_module(self, name: str, module: Module | None) -> None:
@@ -486,7 +495,7 @@ class Module:
         for module_name, module in self.named_modules(remove_duplicate=False):  # a shared module: both names
             for name, param in module._parameters.items():
                 state[f"{module_name}.{name}" if module_name else name] = param.data.copy()
-            for name, buffer in module._buffers.items():
+            for name, buffer in _persistent_buffers(module):
                 state[f"{module_name}.{name}" if module_name else name] = np.array(buffer, copy=True)
         return state
 
@@ -535,7 +544,7 @@ class Module:
         for module_name, module in self.named_modules(remove_duplicate=False):
             for name, param in module._parameters.items():
                 targets[f"{module_name}.{name}" if module_name else name] = param.data
-            for name, buffer in module._buffers.items():
+            for name, buffer in _persistent_buffers(module):
                 targets[f"{module_name}.{name}" if module_name else name] = buffer
         return targets
 
@@ -576,6 +585,12 @@ def switched_mode(model: Module, training: bool) -> Iterator[Module]:
     finally:
         for module, mode in saved:  # parents first, so a child's own mode wins
             module.train(mode)
+
+
+def _persistent_buffers(module: Module) -> list[tuple[str, np.ndarray]]:
+    """The (name, array) of the buffers ``state_dict`` holds: not those registered ``persistent=False``."""
+    transient = module.__dict__.get("_non_persistent", ())
+    return [(name, buffer) for name, buffer in module._buffers.items() if name not in transient]
 
 
 def _check_new_name(module: Module, name: object, registry: dict[str, Any], who: str) -> None:

@@ -223,3 +223,25 @@ def test_a_module_dict_is_built_and_updated_from_another_as_torch():
     other = mt.ModuleDict({"c": mt.Identity()})
     other.update(heads)
     assert list(other) == ["c", "ab", "xyz"]
+
+
+def test_register_buffer_checks_and_persistent_false_as_torch():
+    torch = pytest.importorskip("torch")
+    for lib, array in ((mt, np.zeros), (torch.nn, torch.zeros)):
+        m = lib.Module()
+        m.register_buffer("kept", array(2))
+        m.register_buffer("pe", array(3), persistent=False)  # recomputed by the constructor: not saved
+        assert list(m.state_dict()) == ["kept"]
+        assert [n for n, _ in m.named_buffers()] == ["kept", "pe"]
+        assert m.load_state_dict({"kept": array(2)}) is not None
+        for bad, error in [("a.b", KeyError), ("", KeyError), ("training", KeyError), (3, TypeError)]:
+            with pytest.raises(error):
+                m.register_buffer(bad, array(1))
+    m = mt.Module()
+    m.register_buffer("pe", np.ones(3), persistent=False)
+    m.to(np.float32)
+    assert m.pe.dtype == np.float32 and list(m.state_dict()) == []
+    m.register_buffer("pe", np.ones(3))  # registered again, persistent: saved again (torch's too)
+    assert list(m.state_dict()) == ["pe"]
+    with pytest.raises(TypeError, match="a None buffer 'mask' is not kept"):
+        m.register_buffer("mask", None)
