@@ -1,5 +1,6 @@
-"""The Module API's PyTorch habits, checked on every case of every registry (tests/cases.py), so a
-layer added there is checked for each class of bug with no new line here:
+"""The Module API's PyTorch habits, checked on every case of every registry (tests/cases.py and
+tests/test_losses.py's LOSS_CASES), so a layer or loss added there is checked for each class of bug
+with no new line here:
 
 1. assigning an array (or anything not a Parameter / None) to a registered Parameter's name, or a
    non-Module to a child's name, raises TypeError naming the module and the name, and changes
@@ -18,10 +19,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cases import INPUT_CASES, MODULE_CASES
+from test_losses import LOSS_CASES
 
 import minitorch as mt
 
-CASES = [(i, f) for i, f, _ in MODULE_CASES] + [(i, f) for i, f, _ in INPUT_CASES]
+CASES = ([(i, f) for i, f, _ in MODULE_CASES] + [(i, f) for i, f, _ in INPUT_CASES]
+         + [(c[0], lambda f=c[1]: f("mean")) for c in LOSS_CASES])  # losses hold buffers (weight)
 IDS = [c[0] for c in CASES]
 FACTORIES = [c[1] for c in CASES]
 
