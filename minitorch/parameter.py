@@ -39,7 +39,7 @@ class Parameter:
             raise TypeError(f"Parameter: expected a floating array, got dtype {data.dtype}")
         self.data = data
         self.grad: np.ndarray | None = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = check_requires_grad(requires_grad, "Parameter(requires_grad=...)")
 
     @property
     def shape(self) -> tuple[int, ...]:

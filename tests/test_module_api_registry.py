@@ -215,6 +215,8 @@ def test_requires_grad_takes_a_bool_only_as_torch():
             layer.requires_grad_(bad)
         with pytest.raises(TypeError, match="requires_grad_: expected a bool"):
             layer.W.requires_grad_(bad)
+        with pytest.raises(TypeError, match=r"Parameter\(requires_grad=...\): expected a bool"):
+            mt.Parameter(np.zeros(2), requires_grad=bad)
     assert all(p.requires_grad for p in layer.parameters())  # nothing changed ("False" froze nothing)
     assert layer.requires_grad_(False) is layer and not layer.W.requires_grad
 
