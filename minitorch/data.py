@@ -116,25 +116,25 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
             for end, length in zip(ends, lengths, strict=True)]
 
 
-def default_collate(samples: list[Any]) -> Any:
+def default_collate(samples: list[Any], *, dtype: Any = None) -> Any:
     """Stack a list of samples into a batch: tuples field by field, dicts key by key, arrays along axis 0.
 
-    Floating arrays come out in the default dtype (float32), as ``DataLoader(X, y)`` gives them;
-    integer labels stay integers. (torch's default_collate, with NumPy arrays for tensors.)
+    Floating arrays come out in ``dtype`` (the default dtype, float32, when None), as ``DataLoader(X, y)``
+    gives them; integer labels stay integers. (torch's default_collate, with NumPy arrays for tensors.)
     """
     first = samples[0]
     if isinstance(first, (tuple, list)) and not _is_numeric_sequence(first):
         if any(len(s) != len(first) for s in samples):
             raise ValueError("default_collate: samples have different numbers of fields")
-        return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
+        return tuple(default_collate([s[k] for s in samples], dtype=dtype) for k in range(len(first)))
     if isinstance(first, dict):
-        return {key: default_collate([s[key] for s in samples]) for key in first}
+        return {key: default_collate([s[key] for s in samples], dtype=dtype) for key in first}
     try:
         batch = np.stack([np.asarray(s) for s in samples])
     except ValueError as error:
         shapes = sorted({np.shape(s) for s in samples})
         raise ValueError(f"default_collate: cannot stack samples of different shapes {shapes}") from error
-    return batch.astype(get_default_dtype(), copy=False) if batch.dtype.kind == "f" else batch
+    return batch.astype(dtype or get_default_dtype(), copy=False) if batch.dtype.kind == "f" else batch
 
 
 def _is_numeric_sequence(value: Any) -> bool:
@@ -151,9 +151,12 @@ class DataLoader:
       - a ``Dataset`` (``__len__`` / ``__getitem__``), or a list of samples such as ``[(x, y), ...]``:
         each batch is ``collate_fn([dataset[i] for i in batch_indices])``, ``default_collate`` by
         default (tuples of stacked arrays).
-    Floating features are converted to the default dtype (float32), so batches reach the model ready
-    to use. With ``shuffle=True`` every epoch (every ``iter``) draws a new order from the generator
-    that ``mt.manual_seed`` seeds. The last partial batch is kept unless ``drop_last``.
+    Floating features are converted to ``dtype`` (the default dtype, float32, when None), so batches
+    reach the model ready to use; for a float64 model pass ``dtype=np.float64`` (``mt.fit`` and
+    ``mt.evaluate`` refuse a loader that rounded float64 data for a float64 model; ``mt.predict``,
+    ``mt.evaluate`` and ``fit``'s ``val_data`` given arrays convert them to the model's dtype).
+    With ``shuffle=True`` every epoch (every ``iter``) draws a new order from the generator that
+    ``mt.manual_seed`` seeds. The last partial batch is kept unless ``drop_last``.
     ``loader.dataset`` is the dataset (arrays are wrapped in a ``TensorDataset``).
     Example:
         for xb, yb in mt.DataLoader(X, y, batch_size=32, shuffle=True): ...
@@ -168,6 +171,8 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         collate_fn: Callable[[list[Any]], Any] | None = None,
+        *,
+        dtype: Any = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
@@ -179,11 +184,18 @@ class DataLoader:
                 f"DataLoader: collate_fn must be a function of a list of samples, got {collate_fn!r}"
             )
         self.collate_fn = collate_fn
+        self.dtype = np.dtype(get_default_dtype() if dtype is None else dtype)
+        if self.dtype.kind != "f":
+            raise ValueError(f"DataLoader: dtype must be a floating dtype (the features'), got {dtype!r}")
         self.X: np.ndarray | None = None
         self.y: np.ndarray | None = None
-        arrays = _as_arrays(X, y)
+        # the floating dtype the features were rounded from (float64 -> float32), None if nothing was lost
+        self.rounded_from: np.dtype | None = None
+        arrays = _as_arrays(X, y, self.dtype)
         if arrays is not None:
-            self.X, self.y = arrays
+            (self.X, self.y), source = arrays
+            if source.kind == "f" and source.itemsize > self.dtype.itemsize:
+                self.rounded_from = source
             self.dataset: Any = TensorDataset(self.X) if self.y is None else TensorDataset(self.X, self.y)
         else:
             if not (hasattr(X, "__getitem__") and hasattr(X, "__len__")):
@@ -212,11 +224,11 @@ class DataLoader:
                 continue
             indices = range(n)[index] if order is None else index
             samples = [self.dataset[int(i)] for i in indices]
-            yield (self.collate_fn or default_collate)(samples)
+            yield self.collate_fn(samples) if self.collate_fn else default_collate(samples, dtype=self.dtype)
 
 
-def _as_arrays(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """(X, y) as checked arrays when the data are arrays; None when they are a dataset or samples."""
+def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any], np.dtype] | None:
+    """((X, y), X's own dtype) as checked arrays when the data are arrays; None for a dataset or samples."""
     if isinstance(X, Dataset) or (not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__getitem__")
                                   and hasattr(X, "__len__") and not hasattr(X, "__array__")):
         return None
@@ -228,15 +240,16 @@ def _as_arrays(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     X = np.asarray(X)
     if X.ndim == 0:
         raise ValueError("DataLoader: expected X with a batch dimension, got a scalar")
+    source = X.dtype
     if X.dtype.kind == "f":
-        X = X.astype(get_default_dtype(), copy=False)
+        X = X.astype(dtype, copy=False)
     if y is not None:
         y = np.asarray(y)
         if y.ndim == 0 or len(y) != len(X):
             raise ValueError(
                 f"DataLoader: X and y must have the same number of samples, got X {X.shape}, y {y.shape}"
             )
-    return X, y
+    return (X, y), source
 
 
 def train_test_split(

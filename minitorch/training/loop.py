@@ -25,6 +25,7 @@ from minitorch.training.inference import (
     Metrics,
     add_loss,
     as_batches,
+    check_loader_precision,
     check_mean_reduction,
     loss_weight,
     mean_loss,
@@ -127,7 +128,8 @@ class _Trainer:
         self.stop_on_nan = stop_on_nan
         auto = isinstance(metrics, str) and metrics == "auto"
         self.metrics = resolve_metrics(default_metrics(loss_fn) if auto else metrics)
-        self.val_batches = None if val_data is None else as_batches(val_data, VAL_BATCH_SIZE, "fit: val_data")
+        self.val_batches = (None if val_data is None
+                            else as_batches(val_data, VAL_BATCH_SIZE, "fit: val_data", model))
         steps = len(train_loader) if hasattr(train_loader, "__len__") else None
         self.history = History({"epochs": epochs, "steps": steps, "verbose": verbose,
                                 "metrics": [name for name, _ in self.metrics]})
@@ -392,6 +394,7 @@ def _check_args(model, loss_fn, optimizer, train_loader, epochs, scheduler, verb
             f"{type(train_loader).__name__} (wrap arrays: mt.DataLoader(X, y, batch_size=32, shuffle=True))"
         )
     check_positive_int(epochs, "fit", "epochs")
+    check_loader_precision(train_loader, model, "fit")
     if epochs > 1 and iter(train_loader) is train_loader:
         raise ValueError(
             "fit: train_loader is a one-shot iterator; several epochs need an mt.DataLoader or a list"

@@ -1,0 +1,78 @@
+"""Data reach a float64 model unrounded: the DataLoader's default-dtype cast never silently rounds them.
+
+The class of bug: a conversion made for convenience (floating X to the default dtype, float32) that
+loses precision the user asked for elsewhere (a model made float64 with ``.double()``). Every entry
+point that turns arrays into batches is one line of ``ENTRY_POINTS``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+
+
+def _model64():
+    mt.manual_seed(0)
+    return mt.Sequential(mt.Linear(3, 2)).double()
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((7, 3)), rng.integers(0, 2, 7)
+
+
+# (id, function of (model, X, y) -> outputs the model computed on the batches it was given)
+def _predict(model, X, y):
+    return mt.predict(model, X, batch_size=3)
+
+
+def _evaluate(model, X, y):
+    seen = []
+    mt.evaluate(model, None, X, y, metrics=[lambda t, p: seen.append(p) or 0.0])
+    return seen[0]
+
+
+def _fit_validation(model, X, y):
+    seen = []
+    loader = mt.DataLoader(X, y, batch_size=7, dtype=np.float64)
+    mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.0), loader, epochs=1,
+           val_data=(X, y), metrics=[lambda t, p: seen.append(p) or 0.0], verbose=0)
+    return seen[-1]  # the validation pass's outputs come last
+
+
+ENTRY_POINTS = [("predict", _predict), ("evaluate", _evaluate), ("fit-val_data", _fit_validation)]
+
+
+@pytest.mark.parametrize("run", [e[1] for e in ENTRY_POINTS], ids=[e[0] for e in ENTRY_POINTS])
+def test_a_float64_model_gets_its_float64_data_unrounded(run):
+    model, (X, y) = _model64(), _data()
+    expected = X @ model[0].W.data + model[0].b.data
+    got = run(model, X, y)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)  # float32 rounding is ~1e-8
+
+
+def test_dataloader_dtype_keeps_float64_and_default_stays_the_default_dtype():
+    X, y = _data()
+    assert next(iter(mt.DataLoader(X, y, batch_size=2)))[0].dtype == np.float32  # documented default
+    xb, yb = next(iter(mt.DataLoader(X, y, batch_size=2, dtype=np.float64)))
+    assert xb.dtype == np.float64 and yb.dtype.kind == "i"
+    np.testing.assert_array_equal(xb, X[:2])
+    xb, _ = next(iter(mt.DataLoader(mt.TensorDataset(X, y), batch_size=2, dtype=np.float64)))
+    assert xb.dtype == np.float64
+    with pytest.raises(ValueError, match="DataLoader: dtype must be a floating dtype"):
+        mt.DataLoader(X, y, dtype=np.int64)
+
+
+def test_fit_refuses_a_loader_that_rounded_data_for_a_wider_model():
+    model, (X, y) = _model64(), _data()
+    loader = mt.DataLoader(X, y, batch_size=4)  # float64 X rounded to the default float32
+    with pytest.raises(ValueError, match=r"fit: .*rounded.*float64.*float32.*dtype=np.float64"):
+        mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), loader, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"evaluate: .*rounded"):
+        mt.evaluate(model, mt.CrossEntropyLoss(), loader)
+    float32_model = mt.Sequential(mt.Linear(3, 2))
+    mt.fit(float32_model, mt.CrossEntropyLoss(), mt.SGD(float32_model.parameters(), lr=0.1), loader,
+           epochs=1, verbose=0)  # the same loader suits a float32 model
