@@ -147,7 +147,8 @@ class DataLoader:
 
     The data can be:
       - arrays ``DataLoader(X, y)`` (or ``DataLoader(X)`` for features alone): batches ``(xb, yb)``;
-      - a tuple or list of equally long arrays ``DataLoader((X, y))``: the same batches;
+      - a tuple of equally long arrays ``DataLoader((X, y))``: the same batches (a list of one or
+        two arrays is refused as ambiguous: torch reads it as samples);
       - a ``Dataset`` (``__len__`` / ``__getitem__``), or a list of samples such as ``[(x, y), ...]``:
         each batch is ``collate_fn([dataset[i] for i in batch_indices])``, ``default_collate`` by
         default (tuples of stacked arrays).
@@ -232,9 +233,17 @@ def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any],
     if isinstance(X, Dataset) or (not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__getitem__")
                                   and hasattr(X, "__len__") and not hasattr(X, "__array__")):
         return None
-    if isinstance(X, (tuple, list)) and y is None and len(X) in (1, 2) and all(
-            isinstance(a, np.ndarray) and a.ndim >= 1 for a in X):
+    if isinstance(X, tuple) and y is None and len(X) in (1, 2) and all(
+            isinstance(a, (np.ndarray, list)) and np.ndim(a) >= 1 for a in X):
         X, y = X[0], (X[1] if len(X) == 2 else None)  # DataLoader((X, y)): the tuple of arrays
+    elif isinstance(X, list) and y is None and len(X) in (1, 2) and all(
+            isinstance(a, np.ndarray) and a.ndim >= 1 for a in X):
+        # [X, y] was read as arrays, torch reads [x0, x1] as two samples: a guess either way
+        raise ValueError(
+            f"DataLoader: a list of 1 or 2 arrays is ambiguous (shapes {[a.shape for a in X]}): pass a tuple "
+            "DataLoader((X, y)) or DataLoader(X, y) for arrays of samples, or np.stack(samples) / a "
+            "TensorDataset for a list of samples"
+        )
     elif isinstance(X, (tuple, list)) and len(X) and isinstance(X[0], (tuple, dict)):
         return None  # a list of samples [(x, y), ...]: collated batch by batch
     X = np.asarray(X)

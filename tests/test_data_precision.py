@@ -76,3 +76,20 @@ def test_fit_refuses_a_loader_that_rounded_data_for_a_wider_model():
     float32_model = mt.Sequential(mt.Linear(3, 2))
     mt.fit(float32_model, mt.CrossEntropyLoss(), mt.SGD(float32_model.parameters(), lr=0.1), loader,
            epochs=1, verbose=0)  # the same loader suits a float32 model
+
+
+def test_a_tuple_is_x_and_y_even_with_a_list_of_labels():
+    X, y = np.arange(4.0), [0, 1, 0, 1]
+    xb, yb = next(iter(mt.DataLoader((X, y), batch_size=2)))  # was X of 2 rows [X, y], no labels
+    np.testing.assert_array_equal(xb, [0.0, 1.0])
+    np.testing.assert_array_equal(yb, [0, 1])
+
+
+@pytest.mark.parametrize("data", [[np.arange(4.0), np.array([0, 1, 0, 1])], [np.ones((3, 2))]],
+                         ids=["two-arrays", "one-array"])
+def test_a_list_of_one_or_two_arrays_is_ambiguous_and_refused(data):
+    """(X, y) for MiniTorch's older reading, one or two samples for torch's: neither is guessed."""
+    with pytest.raises(ValueError, match=r"DataLoader: a list of 1 or 2 arrays is ambiguous.*tuple"):
+        mt.DataLoader(data, batch_size=2)
+    many = [np.ones(3), np.zeros(3), np.ones(3)]  # three or more: samples, as torch
+    assert next(iter(mt.DataLoader(many, batch_size=3))).shape == (3, 3)
