@@ -28,18 +28,22 @@ def activation_fractions(role: str, y: np.ndarray, zeros: bool = True
     ``zeros=False``: the zero fraction is left None (counted later on a float64 copy of ``y``:
     the same count, as the copy keeps every zero a zero and every other value non-zero)."""
     n = y.size
-    if role == "relu":
-        return (1.0 - int(np.count_nonzero(y)) / n) if zeros else None, dead_fraction(y), None
+    if role in ("relu", "relu_channels"):
+        dead = dead_fraction(y, channels_first=role == "relu_channels")
+        return (1.0 - int(np.count_nonzero(y)) / n) if zeros else None, dead, None
     if role == "tanh":
         return None, None, int(np.count_nonzero(np.abs(y) > SATURATION)) / n
     return None, None, int(np.count_nonzero(np.abs(y - 0.5) > SATURATION / 2)) / n
 
 
-def dead_fraction(y: np.ndarray) -> float:
+def dead_fraction(y: np.ndarray, channels_first: bool = False) -> float:
     """The fraction of units that are 0 everywhere: a feature (last axis) of (N, F) or (N, L, F)
-    outputs, a channel (axis 1) of (N, C, H, W) feature maps, over the whole batch."""
+    outputs, a channel (axis 1) of (N, C, H, W) feature maps, and of (N, C, L) ones when
+    ``channels_first`` (after a 1-d layer such as Conv1d), over the whole batch."""
     any_ = np.logical_or.reduce  # what ndarray.any calls
-    if y.ndim == 2:
+    if channels_first and y.ndim == 3:
+        alive = any_(y, axis=(0, 2))
+    elif y.ndim == 2:
         alive = any_(y, axis=0)
     elif y.ndim == 4:
         alive = any_(y, axis=(0, 2, 3))

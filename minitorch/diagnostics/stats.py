@@ -37,8 +37,12 @@ class Layout:
                  has_params: list[bool] | None = None) -> None:
         self.names = [name for name, _ in units]
         self.kinds = [type(module).__name__ for _, module in units]
-        self.roles = [_role(module) for _, module in units]  # "relu" / "tanh" / "sigmoid" / None
         self.has_params = [bool(m.parameters()) for _, m in units] if has_params is None else has_params
+        # "relu" / "relu_channels" (after a 1-d layer: (N, C, L)) / "tanh" / "sigmoid" / None
+        self.roles = [_role(module) for _, module in units]
+        for i, role in enumerate(self.roles):
+            if role == "relu" and _channels_first(units[:i], self.has_params[:i]):
+                self.roles[i] = "relu_channels"
         self.params = [p for _, p in named]
         self.param_names = [name for name, _ in named]
         self.param_layers = [name.rpartition(".")[0] for name, _ in named]
@@ -48,6 +52,18 @@ class Layout:
         self.kept_params = [self.params[i] for i in self.kept]
         self.weight_slots = [(j, i) for j, i in enumerate(self.kept) if self.is_weight[i]]
         self.narrow = all(p.data.dtype.itemsize <= 4 for p in self.params)  # float32 or narrower
+
+
+def _channels_first(before: list[tuple[str, Module]], has_params: list[bool]) -> bool:
+    """The nearest unit before that sets the layout is a 1-d layer (Conv1d, BatchNorm1d, MaxPool1d...):
+    a 3-D output is then (N, C, L) with channels on axis 1, not (N, L, F) with features last.
+    Parameter-free units of another kind (Dropout, activations) keep the layout and are passed over."""
+    for (_, module), owns in zip(reversed(before), reversed(has_params), strict=True):
+        if type(module).__name__.endswith("1d"):
+            return True
+        if owns:
+            return False
+    return False
 
 
 def _role(module: Module) -> str | None:
