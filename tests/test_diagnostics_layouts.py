@@ -61,3 +61,26 @@ def test_dead_units_are_counted_along_the_layout_the_layer_before_gives(build):
            callbacks=[callback], verbose=0)
     layer = next(s for s in callback.history[0].layers if s.kind == "ReLU")
     assert layer.dead_fraction == pytest.approx(6 / 8)
+
+
+def _zero_init_tanh():
+    model = mt.Sequential(mt.Linear(4, 8), mt.Tanh(), mt.Linear(8, 8), mt.Tanh(), mt.Linear(8, 3))
+    for p in model.parameters():
+        mt.init.zeros_(p)  # the classic bug: no gradient reaches the layers below the zero weights
+    model[4].W.data[:] = 0.5
+    return model
+
+
+def test_a_first_layer_that_gets_no_gradient_at_all_is_vanishing_and_named():
+    """rms 0 entering layer 0 is the limit of vanishing; it was left out, and with it the verdict."""
+    model = _zero_init_tanh()
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
+    report = mt.diagnose(model, mt.CrossEntropyLoss(), x, y)
+    vanishing = [f for f in report.findings if f.kind == "vanishing_gradients"]
+    assert [f.layer for f in vanishing] == ["0"]
+    assert vanishing[0].evidence["first_grad_rms"] == 0.0 and vanishing[0].evidence["last_layer"] == "4"
+    callback = mt.Diagnostics(every=1, verbose=False)
+    mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.0), [(x, y)], epochs=1,
+           callbacks=[callback], verbose=0)
+    assert [f.layer for f in callback.history[0].findings if f.kind == "vanishing_gradients"] == ["0"]

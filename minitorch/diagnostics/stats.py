@@ -238,8 +238,8 @@ class CheckStats:
     def rule_inputs(self) -> tuple[list[tuple[int, tuple[float | None, ...]]], float | None, list[float]]:
         """What the verdict rules read, from the numbers alone (``findings.quiet``):
         - per ReLU/Tanh/Sigmoid unit (unit, (zero fraction or None, dead fraction, saturated fraction));
-        - the rms of the gradient entering the first unit with Parameters over the last's, among
-          those it reaches with rms > 0 (``LayerStats.grad_rms``), None with fewer than two;
+        - the rms of the gradient entering the first unit with Parameters it reaches (0 too) over
+          that of the last with rms > 0 (``LayerStats.grad_rms``), None unless the two differ;
         - the update:data ratios of the weights (2+ dimensions) that have a gradient, sorted."""
         layout, squares, starts, sqrt = self.layout, self._squares, self._starts, math.sqrt
         has_params = layout.has_params
@@ -252,15 +252,12 @@ class CheckStats:
                 if not forward and has_params[i]:
                     flowing.append((i, sqrt(sq) / sqrt(size)))
             flowing.sort(key=_first)
-        first_rms = last_rms = 0.0
-        count = 0
-        for _, rms in flowing:
+        # the first unit reached (rms 0 too: the limit of vanishing) over the last with rms > 0
+        last_at, last_rms = -1, 0.0
+        for k, (_, rms) in enumerate(flowing):
             if rms > 0:
-                if not count:
-                    first_rms = rms
-                last_rms = rms
-                count += 1
-        flow = first_rms / last_rms if count >= 2 else None
+                last_at, last_rms = k, rms
+        flow = flowing[0][1] / last_rms if last_at > 0 else None
         first, last = self._data_at
         graded = self._graded
         # the gradient's segment of each Parameter: right after the data's when every kept one has one
