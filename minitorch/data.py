@@ -209,6 +209,9 @@ class DataLoader:
                     "DataLoader: y is only for arrays; a Dataset's samples carry their own targets"
                 )
             self.dataset = X
+            source = _float_source(X)
+            if source is not None and collate_fn is None and source.itemsize > self.dtype.itemsize:
+                self.rounded_from = source
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -226,6 +229,16 @@ class DataLoader:
             indices = range(n)[index] if order is None else index
             samples = [self.dataset[int(i)] for i in indices]
             yield self.collate_fn(samples) if self.collate_fn else default_collate(samples, dtype=self.dtype)
+
+
+def _float_source(dataset: Any) -> np.dtype | None:
+    """The widest floating dtype of a TensorDataset's arrays (also under Subsets); None if unknown."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    if not isinstance(dataset, TensorDataset):
+        return None
+    floats = [a.dtype for a in dataset.tensors if a.dtype.kind == "f"]
+    return max(floats, key=lambda d: d.itemsize) if floats else None
 
 
 def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any], np.dtype] | None:

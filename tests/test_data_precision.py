@@ -73,6 +73,10 @@ def test_fit_refuses_a_loader_that_rounded_data_for_a_wider_model():
         mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), loader, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"evaluate: .*rounded"):
         mt.evaluate(model, mt.CrossEntropyLoss(), loader)
+    train, _ = mt.random_split(mt.TensorDataset(X, y), [4, 3])
+    with pytest.raises(ValueError, match=r"fit: .*rounded"):  # the collated path rounds the same
+        mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), mt.DataLoader(train),
+               epochs=1, verbose=0)
     float32_model = mt.Sequential(mt.Linear(3, 2))
     mt.fit(float32_model, mt.CrossEntropyLoss(), mt.SGD(float32_model.parameters(), lr=0.1), loader,
            epochs=1, verbose=0)  # the same loader suits a float32 model

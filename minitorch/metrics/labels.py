@@ -52,7 +52,7 @@ def _check_not_multilabel(y: np.ndarray, who: str) -> None:
         row = int(np.flatnonzero((sums > 1) | (sums == 0))[0])
         raise ValueError(
             f"{who}: expected one-hot rows, class indices (N,) or scores (N, C), got a 0/1 indicator "
-            f"{y.shape} whose row {row} is {y[row].tolist()} (multilabel targets are not supported)"
+            f"{y.shape} whose row {row} is {y[row].tolist()} (multilabel targets: use binary_accuracy)"
         )
 
 
