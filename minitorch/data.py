@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -153,9 +154,9 @@ class DataLoader:
         each batch is ``collate_fn([dataset[i] for i in batch_indices])``, ``default_collate`` by
         default (tuples of stacked arrays).
     Floating features are converted to ``dtype`` (the default dtype, float32, when None), so batches
-    reach the model ready to use; for a float64 model pass ``dtype=np.float64`` (``mt.fit`` and
-    ``mt.evaluate`` refuse a loader that rounded float64 data for a float64 model; ``mt.predict``,
-    ``mt.evaluate`` and ``fit``'s ``val_data`` given arrays convert them to the model's dtype).
+    reach the model ready to use. A float64 model never trains on rounded data: ``mt.fit``,
+    ``mt.evaluate`` (and ``mt.predict``, ``fit``'s ``val_data`` given arrays) feed it the
+    features in its dtype (``loader.as_dtype``); iterating yourself, pass ``dtype=np.float64``.
     With ``shuffle=True`` every epoch (every ``iter``) draws a new order from the generator that
     ``mt.manual_seed`` seeds. The last partial batch is kept unless ``drop_last``.
     ``loader.dataset`` is the dataset (arrays are wrapped in a ``TensorDataset``).
@@ -192,11 +193,12 @@ class DataLoader:
         self.y: np.ndarray | None = None
         # the floating dtype the features were rounded from (float64 -> float32), None if nothing was lost
         self.rounded_from: np.dtype | None = None
+        self._wide_X: np.ndarray | None = None  # the caller's features, when rounded: ``as_dtype`` reads them
         arrays = _as_arrays(X, y, self.dtype)
         if arrays is not None:
-            (self.X, self.y), source = arrays
-            if source.kind == "f" and source.itemsize > self.dtype.itemsize:
-                self.rounded_from = source
+            (self.X, self.y), wide = arrays
+            if wide.dtype.kind == "f" and wide.dtype.itemsize > self.dtype.itemsize:
+                self.rounded_from, self._wide_X = wide.dtype, wide
             self.dataset: Any = TensorDataset(self.X) if self.y is None else TensorDataset(self.X, self.y)
         else:
             if not (hasattr(X, "__getitem__") and hasattr(X, "__len__")):
@@ -212,6 +214,26 @@ class DataLoader:
             source = _float_source(X)
             if source is not None and collate_fn is None and source.itemsize > self.dtype.itemsize:
                 self.rounded_from = source
+
+    def as_dtype(self, dtype: Any) -> DataLoader:
+        """This loader with floating features in ``dtype`` (same data, batches, shuffling and collate).
+
+        Features it rounded (float64 stored as float32) come back unrounded; ``mt.fit``, ``mt.evaluate``
+        use it to feed a float64 model its float64 data. Example: ``loader.as_dtype(np.float64)``.
+        """
+        twin = copy.copy(self)
+        twin.dtype = np.dtype(dtype)
+        if twin.dtype.kind != "f":
+            raise ValueError(f"DataLoader.as_dtype: expected a floating dtype, got {dtype!r}")
+        if self.X is not None:
+            wide = self.X if self._wide_X is None else self._wide_X
+            twin.X = wide.astype(twin.dtype, copy=False) if wide.dtype.kind == "f" else wide
+            twin.dataset = TensorDataset(twin.X) if self.y is None else TensorDataset(twin.X, self.y)
+        source = self.rounded_from or _float_source(self.dataset)
+        narrower = source is not None and source.itemsize > twin.dtype.itemsize
+        twin.rounded_from = source if narrower else None
+        twin._wide_X = self._wide_X if narrower else None
+        return twin
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -241,8 +263,8 @@ def _float_source(dataset: Any) -> np.dtype | None:
     return max(floats, key=lambda d: d.itemsize) if floats else None
 
 
-def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any], np.dtype] | None:
-    """((X, y), X's own dtype) as checked arrays when the data are arrays; None for a dataset or samples."""
+def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any], np.ndarray] | None:
+    """((X, y), X before the cast) as checked arrays when the data are arrays; None for a dataset."""
     if isinstance(X, Dataset) or (not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__getitem__")
                                   and hasattr(X, "__len__") and not hasattr(X, "__array__")):
         return None
@@ -262,7 +284,7 @@ def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any],
     X = np.asarray(X)
     if X.ndim == 0:
         raise ValueError("DataLoader: expected X with a batch dimension, got a scalar")
-    source = X.dtype
+    wide = X
     if X.dtype.kind == "f":
         X = X.astype(dtype, copy=False)
     if y is not None:
@@ -271,7 +293,7 @@ def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any],
             raise ValueError(
                 f"DataLoader: X and y must have the same number of samples, got X {X.shape}, y {y.shape}"
             )
-    return (X, y), source
+    return (X, y), wide
 
 
 def train_test_split(

@@ -45,7 +45,7 @@ def as_batches(data: Any, batch_size: int, who: str, model: Module | None = None
     """(X, y) -> a DataLoader of ``batch_size``; a DataLoader or any iterable of batches as it is.
 
     Given ``model``, arrays are converted to its dtype, and a DataLoader that rounded its data to a
-    narrower dtype than the model computes in is refused (``check_loader_precision``).
+    narrower dtype than the model computes in yields them unrounded (``in_model_dtype``).
     """
     if isinstance(data, tuple):
         if len(data) != 2:
@@ -53,8 +53,7 @@ def as_batches(data: Any, batch_size: int, who: str, model: Module | None = None
         return DataLoader(data[0], data[1], batch_size=batch_size, dtype=model_dtype(model))
     if not isinstance(data, Iterable):
         raise TypeError(f"{who}: expected (X, y) or a DataLoader of (xb, yb), got {type(data).__name__}")
-    check_loader_precision(data, model, who)
-    return data
+    return in_model_dtype(data, model)
 
 
 def model_dtype(model: Module | None) -> np.dtype | None:
@@ -64,21 +63,17 @@ def model_dtype(model: Module | None) -> np.dtype | None:
     return next((p.data.dtype for p in model.parameters() if p.data.dtype.kind == "f"), None)
 
 
-def check_loader_precision(loader: Any, model: Module | None, who: str) -> None:
-    """A ValueError if ``loader`` rounded float64 features to float32 for a model computing in float64.
+def in_model_dtype(loader: Any, model: Module | None) -> Any:
+    """``loader`` as it is, or an mt.DataLoader that rounded float64 features to float32 for a model
+    computing in float64 as the same loader yielding them unrounded (``DataLoader.as_dtype``).
 
     The DataLoader's convenience cast to the default dtype would otherwise feed a float64 model data
     that lost half its digits, with nothing to show it.
     """
-    rounded_from, wanted = getattr(loader, "rounded_from", None), model_dtype(model)
-    if not isinstance(loader, DataLoader) or rounded_from is None or wanted is None:
-        return
-    if wanted.itemsize > loader.dtype.itemsize:
-        raise ValueError(
-            f"{who}: the DataLoader rounded its {rounded_from} features to {loader.dtype}, but the model "
-            f"computes in {wanted}; build it with mt.DataLoader(..., dtype=np.{wanted}) (or call "
-            f"mt.set_default_dtype(np.{wanted}) first)"
-        )
+    wanted = model_dtype(model)
+    if not isinstance(loader, DataLoader) or loader.rounded_from is None or wanted is None:
+        return loader
+    return loader.as_dtype(min(wanted, loader.rounded_from, key=lambda d: d.itemsize))
 
 
 def loss_weight(loss_fn: Any, output: Any, target: Any, batch_size: int) -> float:

@@ -25,8 +25,8 @@ from minitorch.training.inference import (
     Metrics,
     add_loss,
     as_batches,
-    check_loader_precision,
     check_mean_reduction,
+    in_model_dtype,
     loss_weight,
     mean_loss,
     metric_logs,
@@ -124,7 +124,8 @@ class _Trainer:
     def __init__(self, model, loss_fn, optimizer, train_loader, epochs, val_data, metrics, scheduler,
                  callbacks, verbose, stop_on_nan, file) -> None:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.train_loader, self.epochs, self.scheduler = train_loader, epochs, scheduler
+        self.epochs, self.scheduler = epochs, scheduler
+        self.train_loader = in_model_dtype(train_loader, model)  # a float64 model trains on float64 data
         self.stop_on_nan = stop_on_nan
         auto = isinstance(metrics, str) and metrics == "auto"
         self.metrics = resolve_metrics(default_metrics(loss_fn) if auto else metrics)
@@ -394,7 +395,6 @@ def _check_args(model, loss_fn, optimizer, train_loader, epochs, scheduler, verb
             f"{type(train_loader).__name__} (wrap arrays: mt.DataLoader(X, y, batch_size=32, shuffle=True))"
         )
     check_positive_int(epochs, "fit", "epochs")
-    check_loader_precision(train_loader, model, "fit")
     if epochs > 1 and iter(train_loader) is train_loader:
         raise ValueError(
             "fit: train_loader is a one-shot iterator; several epochs need an mt.DataLoader or a list"
