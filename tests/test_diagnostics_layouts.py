@@ -84,3 +84,29 @@ def test_a_first_layer_that_gets_no_gradient_at_all_is_vanishing_and_named():
     mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.0), [(x, y)], epochs=1,
            callbacks=[callback], verbose=0)
     assert [f.layer for f in callback.history[0].findings if f.kind == "vanishing_gradients"] == ["0"]
+
+
+@pytest.mark.parametrize("features", [8, 100], ids=["small-output", "large-output"])  # SAMPLE = 2000
+def test_std_of_an_output_far_from_zero_is_its_std(features):
+    """std = sqrt(E[x**2] - mean**2) cancels when mean >> std (in float32 sums above all): 0.134 for 0.0058.
+
+    The class of bug: a statistic computed by a formula that is exact in algebra and not in floats."""
+    mt.manual_seed(0)
+    first = mt.Linear(10, features)
+    first.b.data[:] = 1000.0
+    first.W.data *= 0.01
+    model = mt.Sequential(first, mt.Linear(features, 3))
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 10)).astype(np.float32), rng.integers(0, 3, 64)
+    with mt.no_grad():
+        expected = first(x).astype(np.float64)
+    for report in (mt.diagnose(model, mt.CrossEntropyLoss(), x, y), _checked(model, x, y)):
+        assert report.layers[0].mean == pytest.approx(expected.mean(), rel=1e-12)
+        assert report.layers[0].std == pytest.approx(expected.std(), rel=1e-4)
+
+
+def _checked(model, x, y):
+    callback = mt.Diagnostics(every=1, verbose=False)
+    mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.0), [(x, y)], epochs=1,
+           callbacks=[callback], verbose=0)
+    return callback.history[0]

@@ -292,20 +292,24 @@ class CheckStats:
         n = len(self._small_y)
         with np.errstate(all="ignore"):  # the outputs' sums: only the report's table needs them
             totals = np.add.reduceat(buf[: starts[n]], starts[:n]).tolist() if n else []
+        # (unit, shape, size, sum, sum of squares, sample, sum of squares about the mean)
         forward = [(i, self._shapes[k], starts[k + 1] - starts[k], totals[k], squares[k],
-                    buf[starts[k]: starts[k + 1]]) for k, i in enumerate(self._small_y)]
+                    buf[starts[k]: starts[k + 1]], None) for k, i in enumerate(self._small_y)]
         backward = [(i, starts[k + 1] - starts[k], squares[k], buf[starts[k]: starts[k + 1]])
                     for k, i in enumerate(self._small_dy, n)]
         for i, fw, shape, size, total, sq, sample in self._big:
-            if fw:
-                forward.append((i, shape, size, total, sq, sample))
+            if fw:  # its squares are taken about the mean already (``big_segment``)
+                forward.append((i, shape, size, total, sq, sample, sq))
             else:
                 backward.append((i, size, sq, sample))
-        for i, shape, size, total, sq, sample in forward:
+        for i, shape, size, total, sq, sample, spread in forward:
             stats = layers[i]
             stats.shape, stats.values = shape, sample
             stats.mean = total / size
-            stats.std = math.sqrt(max(sq / size - stats.mean * stats.mean, 0.0))  # NaN stays NaN
+            if spread is None:  # the whole output is its float64 sample: about the mean, as np.std
+                with np.errstate(all="ignore"):
+                    spread = float(np.dot(sample - stats.mean, sample - stats.mean))
+            stats.std = math.sqrt(spread / size)  # NaN stays NaN; E[x**2] - mean**2 would cancel
             stats.finite = (math.isfinite(total) and math.isfinite(sq)) or bool(np.isfinite(ys[i]).all())
         copies = {i: k for k, i in enumerate(self._small_y)}
         for i, (zero, dead, saturated) in self._extras:
