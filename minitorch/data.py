@@ -229,7 +229,7 @@ class DataLoader:
             wide = self.X if self._wide_X is None else self._wide_X
             twin.X = wide.astype(twin.dtype, copy=False) if wide.dtype.kind == "f" else wide
             twin.dataset = TensorDataset(twin.X) if self.y is None else TensorDataset(twin.X, self.y)
-        source = self.rounded_from or _float_source(self.dataset)
+        source = self.rounded_from or (_float_source(self.dataset) if self.collate_fn is None else None)
         narrower = source is not None and source.itemsize > twin.dtype.itemsize
         twin.rounded_from = source if narrower else None
         twin._wide_X = self._wide_X if narrower else None
