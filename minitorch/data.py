@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -116,25 +117,25 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
             for end, length in zip(ends, lengths, strict=True)]
 
 
-def default_collate(samples: list[Any]) -> Any:
+def default_collate(samples: list[Any], *, dtype: Any = None) -> Any:
     """Stack a list of samples into a batch: tuples field by field, dicts key by key, arrays along axis 0.
 
-    Floating arrays come out in the default dtype (float32), as ``DataLoader(X, y)`` gives them;
-    integer labels stay integers. (torch's default_collate, with NumPy arrays for tensors.)
+    Floating arrays come out in ``dtype`` (the default dtype, float32, when None), as ``DataLoader(X, y)``
+    gives them; integer labels stay integers. (torch's default_collate, with NumPy arrays for tensors.)
     """
     first = samples[0]
     if isinstance(first, (tuple, list)) and not _is_numeric_sequence(first):
         if any(len(s) != len(first) for s in samples):
             raise ValueError("default_collate: samples have different numbers of fields")
-        return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
+        return tuple(default_collate([s[k] for s in samples], dtype=dtype) for k in range(len(first)))
     if isinstance(first, dict):
-        return {key: default_collate([s[key] for s in samples]) for key in first}
+        return {key: default_collate([s[key] for s in samples], dtype=dtype) for key in first}
     try:
         batch = np.stack([np.asarray(s) for s in samples])
     except ValueError as error:
         shapes = sorted({np.shape(s) for s in samples})
         raise ValueError(f"default_collate: cannot stack samples of different shapes {shapes}") from error
-    return batch.astype(get_default_dtype(), copy=False) if batch.dtype.kind == "f" else batch
+    return batch.astype(dtype or get_default_dtype(), copy=False) if batch.dtype.kind == "f" else batch
 
 
 def _is_numeric_sequence(value: Any) -> bool:
@@ -147,13 +148,17 @@ class DataLoader:
 
     The data can be:
       - arrays ``DataLoader(X, y)`` (or ``DataLoader(X)`` for features alone): batches ``(xb, yb)``;
-      - a tuple or list of equally long arrays ``DataLoader((X, y))``: the same batches;
+      - a tuple of equally long arrays ``DataLoader((X, y))``: the same batches (a list of one or
+        two arrays is refused as ambiguous: torch reads it as samples);
       - a ``Dataset`` (``__len__`` / ``__getitem__``), or a list of samples such as ``[(x, y), ...]``:
         each batch is ``collate_fn([dataset[i] for i in batch_indices])``, ``default_collate`` by
         default (tuples of stacked arrays).
-    Floating features are converted to the default dtype (float32), so batches reach the model ready
-    to use. With ``shuffle=True`` every epoch (every ``iter``) draws a new order from the generator
-    that ``mt.manual_seed`` seeds. The last partial batch is kept unless ``drop_last``.
+    Floating features are converted to ``dtype`` (the default dtype, float32, when None), so batches
+    reach the model ready to use. A float64 model never trains on rounded data: ``mt.fit``,
+    ``mt.evaluate`` (and ``mt.predict``, ``fit``'s ``val_data`` given arrays) feed it the
+    features in its dtype (``loader.as_dtype``); iterating yourself, pass ``dtype=np.float64``.
+    With ``shuffle=True`` every epoch (every ``iter``) draws a new order from the generator that
+    ``mt.manual_seed`` seeds. The last partial batch is kept unless ``drop_last``.
     ``loader.dataset`` is the dataset (arrays are wrapped in a ``TensorDataset``).
     Example:
         for xb, yb in mt.DataLoader(X, y, batch_size=32, shuffle=True): ...
@@ -168,6 +173,8 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         collate_fn: Callable[[list[Any]], Any] | None = None,
+        *,
+        dtype: Any = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
@@ -179,11 +186,19 @@ class DataLoader:
                 f"DataLoader: collate_fn must be a function of a list of samples, got {collate_fn!r}"
             )
         self.collate_fn = collate_fn
+        self.dtype = np.dtype(get_default_dtype() if dtype is None else dtype)
+        if self.dtype.kind != "f":
+            raise ValueError(f"DataLoader: dtype must be a floating dtype (the features'), got {dtype!r}")
         self.X: np.ndarray | None = None
         self.y: np.ndarray | None = None
-        arrays = _as_arrays(X, y)
+        # the floating dtype the features were rounded from (float64 -> float32), None if nothing was lost
+        self.rounded_from: np.dtype | None = None
+        self._wide_X: np.ndarray | None = None  # the caller's features, when rounded: ``as_dtype`` reads them
+        arrays = _as_arrays(X, y, self.dtype)
         if arrays is not None:
-            self.X, self.y = arrays
+            (self.X, self.y), wide = arrays
+            if wide.dtype.kind == "f" and wide.dtype.itemsize > self.dtype.itemsize:
+                self.rounded_from, self._wide_X = wide.dtype, wide
             self.dataset: Any = TensorDataset(self.X) if self.y is None else TensorDataset(self.X, self.y)
         else:
             if not (hasattr(X, "__getitem__") and hasattr(X, "__len__")):
@@ -196,6 +211,29 @@ class DataLoader:
                     "DataLoader: y is only for arrays; a Dataset's samples carry their own targets"
                 )
             self.dataset = X
+            source = _float_source(X)
+            if source is not None and collate_fn is None and source.itemsize > self.dtype.itemsize:
+                self.rounded_from = source
+
+    def as_dtype(self, dtype: Any) -> DataLoader:
+        """This loader with floating features in ``dtype`` (same data, batches, shuffling and collate).
+
+        Features it rounded (float64 stored as float32) come back unrounded; ``mt.fit``, ``mt.evaluate``
+        use it to feed a float64 model its float64 data. Example: ``loader.as_dtype(np.float64)``.
+        """
+        twin = copy.copy(self)
+        twin.dtype = np.dtype(dtype)
+        if twin.dtype.kind != "f":
+            raise ValueError(f"DataLoader.as_dtype: expected a floating dtype, got {dtype!r}")
+        if self.X is not None:
+            wide = self.X if self._wide_X is None else self._wide_X
+            twin.X = wide.astype(twin.dtype, copy=False) if wide.dtype.kind == "f" else wide
+            twin.dataset = TensorDataset(twin.X) if self.y is None else TensorDataset(twin.X, self.y)
+        source = self.rounded_from or (_float_source(self.dataset) if self.collate_fn is None else None)
+        narrower = source is not None and source.itemsize > twin.dtype.itemsize
+        twin.rounded_from = source if narrower else None
+        twin._wide_X = self._wide_X if narrower else None
+        return twin
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -212,31 +250,50 @@ class DataLoader:
                 continue
             indices = range(n)[index] if order is None else index
             samples = [self.dataset[int(i)] for i in indices]
-            yield (self.collate_fn or default_collate)(samples)
+            yield self.collate_fn(samples) if self.collate_fn else default_collate(samples, dtype=self.dtype)
 
 
-def _as_arrays(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """(X, y) as checked arrays when the data are arrays; None when they are a dataset or samples."""
+def _float_source(dataset: Any) -> np.dtype | None:
+    """The widest floating dtype of a TensorDataset's arrays (also under Subsets); None if unknown."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    if not isinstance(dataset, TensorDataset):
+        return None
+    floats = [a.dtype for a in dataset.tensors if a.dtype.kind == "f"]
+    return max(floats, key=lambda d: d.itemsize) if floats else None
+
+
+def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any], np.ndarray] | None:
+    """((X, y), X before the cast) as checked arrays when the data are arrays; None for a dataset."""
     if isinstance(X, Dataset) or (not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__getitem__")
                                   and hasattr(X, "__len__") and not hasattr(X, "__array__")):
         return None
-    if isinstance(X, (tuple, list)) and y is None and len(X) in (1, 2) and all(
-            isinstance(a, np.ndarray) and a.ndim >= 1 for a in X):
+    if isinstance(X, tuple) and y is None and len(X) in (1, 2) and all(
+            isinstance(a, (np.ndarray, list)) and np.ndim(a) >= 1 for a in X):
         X, y = X[0], (X[1] if len(X) == 2 else None)  # DataLoader((X, y)): the tuple of arrays
+    elif isinstance(X, list) and y is None and len(X) in (1, 2) and all(
+            isinstance(a, np.ndarray) and a.ndim >= 1 for a in X):
+        # [X, y] was read as arrays, torch reads [x0, x1] as two samples: a guess either way
+        raise ValueError(
+            f"DataLoader: a list of 1 or 2 arrays is ambiguous (shapes {[a.shape for a in X]}): pass a tuple "
+            "DataLoader((X, y)) or DataLoader(X, y) for arrays of samples, or np.stack(samples) / a "
+            "TensorDataset for a list of samples"
+        )
     elif isinstance(X, (tuple, list)) and len(X) and isinstance(X[0], (tuple, dict)):
         return None  # a list of samples [(x, y), ...]: collated batch by batch
     X = np.asarray(X)
     if X.ndim == 0:
         raise ValueError("DataLoader: expected X with a batch dimension, got a scalar")
+    wide = X
     if X.dtype.kind == "f":
-        X = X.astype(get_default_dtype(), copy=False)
+        X = X.astype(dtype, copy=False)
     if y is not None:
         y = np.asarray(y)
         if y.ndim == 0 or len(y) != len(X):
             raise ValueError(
                 f"DataLoader: X and y must have the same number of samples, got X {X.shape}, y {y.shape}"
             )
-    return X, y
+    return (X, y), wide
 
 
 def train_test_split(

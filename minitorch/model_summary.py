@@ -72,7 +72,7 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     (indented by nesting), its class, its output shape ("-" if forward never called it) and its own
     parameter count (weights and buffers of that module, not of its children). Trainable params are
     Parameters with ``requires_grad``; non-trainable ones are frozen Parameters and buffers (e.g.
-    running statistics), as in Keras. The input
+    running statistics; not integer counters such as num_batches_tracked), as in Keras. The input
     takes the model's parameter dtype unless ``dtype`` is given (e.g. ``np.int64`` for index
     inputs). The forward runs under ``no_grad``. Returns a ``ModelSummary``: print it.
     Example:
@@ -102,7 +102,7 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
             for name, module in model.named_modules() if name or _shows_root(module)]
     trainable = sum(p.size for p in params if p.requires_grad)
     frozen = sum(p.size for p in params if not p.requires_grad)
-    buffers = sum(np.size(buffer) for _, buffer in model.named_buffers())
+    buffers = sum(_statistics_size(buffer) for _, buffer in model.named_buffers())
     return ModelSummary(type(model).__name__, shape, rows, trainable, frozen + buffers)
 
 
@@ -151,7 +151,12 @@ def _shape_text(shape: Any) -> str:
 
 def _own_count(module: Module) -> int:
     weights = sum(p.size for p in module._parameters.values())
-    return weights + sum(np.size(buffer) for buffer in module._buffers.values())
+    return weights + sum(_statistics_size(buffer) for buffer in module._buffers.values())
+
+
+def _statistics_size(buffer: Any) -> int:
+    """A floating buffer's size (running statistics); 0 for a counter such as num_batches_tracked (Keras)."""
+    return int(np.size(buffer)) if np.asarray(buffer).dtype.kind in "fc" else 0
 
 
 def _shows_root(module: Module) -> bool:

@@ -88,3 +88,35 @@ def test_hand_worked_values():
     assert metrics.f1_score([0, 1, 1, 0], [1, 1, 0, 0]) == pytest.approx(0.5)
     weighted = metrics.accuracy_score([0, 1, 1, 0], [0, 1, 0, 0], sample_weight=[1, 1, 2, 1])
     assert weighted == pytest.approx(3 / 5)
+
+
+# Inputs scikit-learn refuses, which a metric must refuse too rather than read as something else
+# (the class of bug: a layout or an empty input silently given a number). One line per input layout.
+MULTI_HOT = np.array([[1, 1, 0], [0, 1, 1]])
+NEAR = np.array([[1, 1, 0], [0, 1, 0]])
+ZERO_ROW = np.array([[0, 0], [0, 1]])
+REFUSED = [
+    ("accuracy_score-multilabel", lambda: metrics.accuracy_score(MULTI_HOT, NEAR)),
+    ("f1_score-multilabel", lambda: metrics.f1_score(MULTI_HOT, MULTI_HOT, average="macro")),
+    ("accuracy-multilabel", lambda: metrics.accuracy(MULTI_HOT, np.array([0, 1]))),
+    ("confusion_matrix-multilabel", lambda: metrics.confusion_matrix(MULTI_HOT, np.array([0, 1]))),
+    ("accuracy-indicator-row-of-zeros", lambda: metrics.accuracy(ZERO_ROW, np.array([0, 1]))),
+    ("precision_score-empty", lambda: metrics.precision_score([], [])),
+    ("recall-empty", lambda: metrics.recall(np.array([], int), np.array([], int))),
+    ("f1_score-empty", lambda: metrics.f1_score(np.array([], int), np.array([], int), average=None)),
+    ("confusion_matrix-empty", lambda: metrics.confusion_matrix([], [])),
+    ("confusion_matrix-labels-absent", lambda: metrics.confusion_matrix([0, 1], [0, 1], labels=[2, 3])),
+    ("roc_auc_score-continuous-y_true", lambda: metrics.roc_auc_score([0.2, 0.7, 0.2], [0.1, 0.5, 0.3])),
+]
+
+
+@pytest.mark.parametrize("call", [c[1] for c in REFUSED], ids=[c[0] for c in REFUSED])
+def test_inputs_scikit_learn_refuses_are_refused(call):
+    with pytest.raises(ValueError, match=r"expected|got"):
+        call()
+
+
+def test_one_hot_rows_still_read_as_their_class():
+    one_hot = np.eye(3)[[0, 2, 1, 1]]
+    assert metrics.accuracy_score(one_hot, np.array([0, 2, 2, 1])) == pytest.approx(0.75)
+    assert metrics.accuracy(np.array([0, 1]), np.zeros((2, 3))) == pytest.approx(0.5)  # a model's zero scores

@@ -51,7 +51,7 @@ class Block(mt.Module):
 def test_nested_modules_are_indented_and_buffers_count_as_non_trainable():
     model = mt.Sequential(Block(), mt.Linear(5, 2))
     result = mt.summary(model, (3,))
-    norm_count = 10 + sum(b.size for _, b in model[0].body[1].named_buffers())  # weight, bias, buffers
+    norm_count = 10 + 5 + 5  # weight, bias, running mean and variance
     assert rows(str(result)) == [
         ["0 (Block)", "(1, 5)", "5"],
         ["0.body (Sequential)", "(1, 5)", "0"],
@@ -62,7 +62,7 @@ def test_nested_modules_are_indented_and_buffers_count_as_non_trainable():
         ["1 (Linear)", "(1, 2)", "12"],
     ]
     assert "\n    0.body.0 (Linear)" in str(result)  # two levels deep: indented twice
-    buffers = sum(b.size for _, b in model.named_buffers())
+    buffers = sum(b.size for _, b in model.named_buffers() if b.dtype.kind == "f")
     assert result.trainable_params == sum(p.size for p in model.parameters()) == 5 + 20 + 10 + 30 + 12
     assert result.non_trainable_params == buffers > 0
 
@@ -101,3 +101,14 @@ def test_summary_passes_keyword_arguments_and_shows_absent_outputs():
     text = str(report)
     assert "layers.1.self_attn (MultiheadAttention)" in text
     assert "[(1, 5, 16), -]" in text  # the weights, not computed (need_weights=False)
+
+
+def test_batch_norm_counts_as_keras_counts_it_without_the_step_counter():
+    """Keras' BatchNormalization(8): 16 trainable, 16 non-trainable (moving mean and variance).
+
+    num_batches_tracked is a step counter, not a parameter: counting it gave 17 (the class of bug: a
+    buffer that is bookkeeping counted as weights).
+    """
+    result = mt.summary(mt.Sequential(mt.Linear(4, 8), mt.BatchNorm1d(8)), (4,))
+    assert (result.trainable_params, result.non_trainable_params) == (40 + 16, 16)
+    assert rows(str(result))[1] == ["1 (BatchNorm1d)", "(1, 8)", "32"]

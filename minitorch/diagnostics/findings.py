@@ -11,7 +11,8 @@ The rules (thresholds are module constants, so a reader can see and change them)
   (|tanh| or |2 sigmoid - 1|): there tanh' = 1 - y**2 < 0.06 and sigmoid' = y (1 - y) < 0.015.
 - ``vanishing_gradients`` / ``exploding_gradients``: the gradient entering the first layer with
   parameters, per element, is below ``VANISHING`` (above ``EXPLODING``) times the one entering the
-  last: each layer's local derivative shrank (grew) it on the way down.
+  last with a non-zero one: each layer's local derivative shrank (grew) it on the way down (no
+  gradient at all, e.g. below zero-initialised weights, is the limit of vanishing).
 - ``lr_too_high`` / ``lr_too_low``: the update:data ratio rms(update) / rms(data) of the weights
   (Parameters with 2+ dimensions) after one step: the median above ``LR_HIGH``, or the largest
   below ``LR_LOW`` (healthy training sits near 1e-3).
@@ -202,10 +203,12 @@ def _activations(layers: list[LayerStats]) -> list[Finding]:
 
 
 def _gradient_flow(layers: list[LayerStats]) -> list[Finding]:
-    flowing = [s for s in layers if s.grad_rms is not None and s.grad_rms > 0 and s.has_params]
-    if len(flowing) < 2:
+    # the first layer the gradient reaches (rms 0 too: the limit of vanishing), the last where it is > 0
+    flowing = [s for s in layers if s.grad_rms is not None and s.has_params]
+    positive = [s for s in flowing if s.grad_rms > 0]
+    if not positive or flowing[0] is positive[-1]:
         return []
-    first, last = flowing[0], flowing[-1]
+    first, last = flowing[0], positive[-1]
     ratio = first.grad_rms / last.grad_rms
     if not _flow_breaks(ratio):
         return []

@@ -84,6 +84,9 @@ def lr_find(
         raise ValueError(f"lr_find: expected rule 'valley' or 'steepest', got {rule!r}")
     if not isinstance(num_iter, int) or num_iter < 2:
         raise ValueError(f"lr_find: expected num_iter an int >= 2, got {num_iter!r}")
+    from minitorch.training.inference import in_model_dtype  # a float64 model sweeps on float64 data
+
+    loader = in_model_dtype(loader, model)
     saved = _Saved(model, optimizer)
     try:
         model.train()

@@ -37,8 +37,12 @@ class Layout:
                  has_params: list[bool] | None = None) -> None:
         self.names = [name for name, _ in units]
         self.kinds = [type(module).__name__ for _, module in units]
-        self.roles = [_role(module) for _, module in units]  # "relu" / "tanh" / "sigmoid" / None
         self.has_params = [bool(m.parameters()) for _, m in units] if has_params is None else has_params
+        # "relu" / "relu_channels" (after a 1-d layer: (N, C, L)) / "tanh" / "sigmoid" / None
+        self.roles = [_role(module) for _, module in units]
+        for i, role in enumerate(self.roles):
+            if role == "relu" and _channels_first(units[:i], self.has_params[:i]):
+                self.roles[i] = "relu_channels"
         self.params = [p for _, p in named]
         self.param_names = [name for name, _ in named]
         self.param_layers = [name.rpartition(".")[0] for name, _ in named]
@@ -48,6 +52,18 @@ class Layout:
         self.kept_params = [self.params[i] for i in self.kept]
         self.weight_slots = [(j, i) for j, i in enumerate(self.kept) if self.is_weight[i]]
         self.narrow = all(p.data.dtype.itemsize <= 4 for p in self.params)  # float32 or narrower
+
+
+def _channels_first(before: list[tuple[str, Module]], has_params: list[bool]) -> bool:
+    """The nearest unit before that sets the layout is a 1-d layer (Conv1d, BatchNorm1d, MaxPool1d...):
+    a 3-D output is then (N, C, L) with channels on axis 1, not (N, L, F) with features last.
+    Parameter-free units of another kind (Dropout, activations) keep the layout and are passed over."""
+    for (_, module), owns in zip(reversed(before), reversed(has_params), strict=True):
+        if type(module).__name__.endswith("1d"):
+            return True
+        if owns:
+            return False
+    return False
 
 
 def _role(module: Module) -> str | None:
@@ -222,8 +238,8 @@ class CheckStats:
     def rule_inputs(self) -> tuple[list[tuple[int, tuple[float | None, ...]]], float | None, list[float]]:
         """What the verdict rules read, from the numbers alone (``findings.quiet``):
         - per ReLU/Tanh/Sigmoid unit (unit, (zero fraction or None, dead fraction, saturated fraction));
-        - the rms of the gradient entering the first unit with Parameters over the last's, among
-          those it reaches with rms > 0 (``LayerStats.grad_rms``), None with fewer than two;
+        - the rms of the gradient entering the first unit with Parameters it reaches (0 too) over
+          that of the last with rms > 0 (``LayerStats.grad_rms``), None unless the two differ;
         - the update:data ratios of the weights (2+ dimensions) that have a gradient, sorted."""
         layout, squares, starts, sqrt = self.layout, self._squares, self._starts, math.sqrt
         has_params = layout.has_params
@@ -236,15 +252,12 @@ class CheckStats:
                 if not forward and has_params[i]:
                     flowing.append((i, sqrt(sq) / sqrt(size)))
             flowing.sort(key=_first)
-        first_rms = last_rms = 0.0
-        count = 0
-        for _, rms in flowing:
+        # the first unit reached (rms 0 too: the limit of vanishing) over the last with rms > 0
+        last_at, last_rms = -1, 0.0
+        for k, (_, rms) in enumerate(flowing):
             if rms > 0:
-                if not count:
-                    first_rms = rms
-                last_rms = rms
-                count += 1
-        flow = first_rms / last_rms if count >= 2 else None
+                last_at, last_rms = k, rms
+        flow = flowing[0][1] / last_rms if last_at > 0 else None
         first, last = self._data_at
         graded = self._graded
         # the gradient's segment of each Parameter: right after the data's when every kept one has one
@@ -279,20 +292,24 @@ class CheckStats:
         n = len(self._small_y)
         with np.errstate(all="ignore"):  # the outputs' sums: only the report's table needs them
             totals = np.add.reduceat(buf[: starts[n]], starts[:n]).tolist() if n else []
+        # (unit, shape, size, sum, sum of squares, sample, sum of squares about the mean)
         forward = [(i, self._shapes[k], starts[k + 1] - starts[k], totals[k], squares[k],
-                    buf[starts[k]: starts[k + 1]]) for k, i in enumerate(self._small_y)]
+                    buf[starts[k]: starts[k + 1]], None) for k, i in enumerate(self._small_y)]
         backward = [(i, starts[k + 1] - starts[k], squares[k], buf[starts[k]: starts[k + 1]])
                     for k, i in enumerate(self._small_dy, n)]
         for i, fw, shape, size, total, sq, sample in self._big:
-            if fw:
-                forward.append((i, shape, size, total, sq, sample))
+            if fw:  # its squares are taken about the mean already (``big_segment``)
+                forward.append((i, shape, size, total, sq, sample, sq))
             else:
                 backward.append((i, size, sq, sample))
-        for i, shape, size, total, sq, sample in forward:
+        for i, shape, size, total, sq, sample, spread in forward:
             stats = layers[i]
             stats.shape, stats.values = shape, sample
             stats.mean = total / size
-            stats.std = math.sqrt(max(sq / size - stats.mean * stats.mean, 0.0))  # NaN stays NaN
+            if spread is None:  # the whole output is its float64 sample: about the mean, as np.std
+                with np.errstate(all="ignore"):
+                    spread = float(np.dot(sample - stats.mean, sample - stats.mean))
+            stats.std = math.sqrt(spread / size)  # NaN stays NaN; E[x**2] - mean**2 would cancel
             stats.finite = (math.isfinite(total) and math.isfinite(sq)) or bool(np.isfinite(ys[i]).all())
         copies = {i: k for k, i in enumerate(self._small_y)}
         for i, (zero, dead, saturated) in self._extras:

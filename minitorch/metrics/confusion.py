@@ -38,7 +38,11 @@ def confusion_matrix(
 
 def _confusion(t: np.ndarray, p: np.ndarray, labels: Sequence[int] | None, who: str):
     """(cm, labels) with cm[i, j] = #(t == labels[i] and p == labels[j])."""
+    given = labels is not None
     labels = check_labels(np.union1d(t, p) if labels is None else labels, who)
+    if given and not np.isin(t, labels).any():  # scikit-learn's check: a matrix of zeros is no answer
+        raise ValueError(f"{who}: expected at least one of labels={labels.tolist()} in y_true, got classes "
+                         f"{np.unique(t).tolist()}")
     c = len(labels)
     i_t, i_p = label_positions(t, labels), label_positions(p, labels)
     keep = (i_t >= 0) & (i_p >= 0)

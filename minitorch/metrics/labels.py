@@ -17,6 +17,7 @@ def as_labels(y: np.ndarray, who: str = "as_labels", threshold: float = 0.5) -> 
     if y.dtype.kind not in "biuf":
         raise TypeError(f"{who}: expected numeric labels or scores, got dtype {y.dtype}")
     if y.ndim == 2 and y.shape[1] > 1:
+        _check_not_multilabel(y, who)
         return np.argmax(y, axis=1)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -38,6 +39,23 @@ def as_labels(y: np.ndarray, who: str = "as_labels", threshold: float = 0.5) -> 
     )
 
 
+def _check_not_multilabel(y: np.ndarray, who: str) -> None:
+    """A 0/1 indicator (N, C) must be one-hot: scikit-learn reads several 1s per row as multilabel.
+
+    argmax would silently read [1, 1, 0] as class 0. An integer or bool indicator's row must also hold a
+    1; a float row of zeros stays a model's scores (argmax 0, as torch's argmax reads it).
+    """
+    if not np.isin(y, (0, 1)).all():
+        return
+    sums = y.sum(axis=1)
+    if (sums > 1).any() or (y.dtype.kind != "f" and (sums == 0).any()):
+        row = int(np.flatnonzero((sums > 1) | (sums == 0))[0])
+        raise ValueError(
+            f"{who}: expected one-hot rows, class indices (N,) or scores (N, C), got a 0/1 indicator "
+            f"{y.shape} whose row {row} is {y[row].tolist()} (multilabel targets: use binary_accuracy)"
+        )
+
+
 def label_pair(y_true: np.ndarray, y_pred: np.ndarray, who: str, threshold: float):
     """(t, p): both arguments read by ``as_labels``, checked to hold the same number of samples."""
     t, p = as_labels(y_true, who, threshold), as_labels(y_pred, who, threshold)
@@ -45,6 +63,8 @@ def label_pair(y_true: np.ndarray, y_pred: np.ndarray, who: str, threshold: floa
         raise ValueError(
             f"{who}: y_true and y_pred must have the same number of samples, got {len(t)} and {len(p)}"
         )
+    if len(t) == 0:  # scikit-learn refuses too: every score would be a zero_division value
+        raise ValueError(f"{who}: expected at least one sample, got 0")
     return t, p
 
 

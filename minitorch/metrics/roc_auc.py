@@ -30,6 +30,9 @@ def roc_auc_score(y_true: np.ndarray, y_score: np.ndarray, *, average: str | Non
         raise ValueError(f"{who}: expected y_true (N,) and y_score of N rows, got {t.shape} and {s.shape}")
     if not np.isfinite(s).all():
         raise ValueError(f"{who}: y_score contains NaN or inf")
+    if t.dtype.kind == "f" and not np.all(t == np.round(t)):  # swapped arguments, or scores as targets
+        raise ValueError(f"{who}: expected class labels in y_true, got continuous values such as "
+                         f"{t[t != np.round(t)][0]} (scikit-learn refuses them too)")
     classes = np.unique(t)
     if len(classes) < 2:
         raise ValueError(f"{who}: only one class present in y_true; ROC AUC is not defined in that case")

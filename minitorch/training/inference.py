@@ -41,15 +41,39 @@ def metric_logs(metrics: list[tuple[str, Metric]], targets: list, outputs: list)
     return {name: float(fn(y_true, y_pred)) for name, fn in metrics}
 
 
-def as_batches(data: Any, batch_size: int, who: str) -> Batches:
-    """(X, y) -> a DataLoader of ``batch_size``; a DataLoader or any iterable of batches as it is."""
+def as_batches(data: Any, batch_size: int, who: str, model: Module | None = None) -> Batches:
+    """(X, y) -> a DataLoader of ``batch_size``; a DataLoader or any iterable of batches as it is.
+
+    Given ``model``, arrays are converted to its dtype, and a DataLoader that rounded its data to a
+    narrower dtype than the model computes in yields them unrounded (``in_model_dtype``).
+    """
     if isinstance(data, tuple):
         if len(data) != 2:
             raise ValueError(f"{who}: expected (X, y) or a DataLoader, got a tuple of {len(data)} items")
-        return DataLoader(data[0], data[1], batch_size=batch_size)
+        return DataLoader(data[0], data[1], batch_size=batch_size, dtype=model_dtype(model))
     if not isinstance(data, Iterable):
         raise TypeError(f"{who}: expected (X, y) or a DataLoader of (xb, yb), got {type(data).__name__}")
-    return data
+    return in_model_dtype(data, model)
+
+
+def model_dtype(model: Module | None) -> np.dtype | None:
+    """The floating dtype ``model`` computes in (its first floating parameter's); None without one."""
+    if model is None:
+        return None
+    return next((p.data.dtype for p in model.parameters() if p.data.dtype.kind == "f"), None)
+
+
+def in_model_dtype(loader: Any, model: Module | None) -> Any:
+    """``loader`` as it is, or an mt.DataLoader that rounded float64 features to float32 for a model
+    computing in float64 as the same loader yielding them unrounded (``DataLoader.as_dtype``).
+
+    The DataLoader's convenience cast to the default dtype would otherwise feed a float64 model data
+    that lost half its digits, with nothing to show it.
+    """
+    wanted = model_dtype(model)
+    if not isinstance(loader, DataLoader) or loader.rounded_from is None or wanted is None:
+        return loader
+    return loader.as_dtype(min(wanted, loader.rounded_from, key=lambda d: d.itemsize))
 
 
 def loss_weight(loss_fn: Any, output: Any, target: Any, batch_size: int) -> float:
@@ -144,7 +168,7 @@ def evaluate(
         mt.evaluate(model, mt.CrossEntropyLoss(), X_test, y_test)   # {"loss": 0.08, "accuracy": 0.97}
     """
     check_mean_reduction(loss_fn, "evaluate")
-    batches = as_batches((X, y) if y is not None else X, batch_size, "evaluate")
+    batches = as_batches((X, y) if y is not None else X, batch_size, "evaluate", model)
     chosen = default_metrics(loss_fn) if isinstance(metrics, str) and metrics == "auto" else metrics
     return run_eval(model, loss_fn, batches, resolve_metrics(chosen), "evaluate")
 
@@ -152,13 +176,14 @@ def evaluate(
 def predict(model: Module, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """``model``'s outputs for X, computed ``batch_size`` rows at a time in eval mode.
 
-    X is converted as a DataLoader converts it (floating data to the default dtype); the model's
-    train/eval modes are restored afterwards.
+    Floating X is converted to the model's dtype (the dtype of its parameters; the default dtype for a
+    model without any), so a float64 model sees float64 data; the model's train/eval modes are
+    restored afterwards.
     Example:
         probs_or_logits = mt.predict(model, X_test)          # (N, C)
         labels = probs_or_logits.argmax(axis=1)
     """
-    loader = DataLoader(X, batch_size=batch_size)
+    loader = DataLoader(X, batch_size=batch_size, dtype=model_dtype(model))
     if len(loader) == 0:
         raise ValueError(f"predict: expected at least one sample, got X of shape {np.shape(X)}")
     with switched_mode(model, False), no_grad():

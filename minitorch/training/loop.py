@@ -26,6 +26,7 @@ from minitorch.training.inference import (
     add_loss,
     as_batches,
     check_mean_reduction,
+    in_model_dtype,
     loss_weight,
     mean_loss,
     metric_logs,
@@ -123,11 +124,13 @@ class _Trainer:
     def __init__(self, model, loss_fn, optimizer, train_loader, epochs, val_data, metrics, scheduler,
                  callbacks, verbose, stop_on_nan, file) -> None:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.train_loader, self.epochs, self.scheduler = train_loader, epochs, scheduler
+        self.epochs, self.scheduler = epochs, scheduler
+        self.train_loader = in_model_dtype(train_loader, model)  # a float64 model trains on float64 data
         self.stop_on_nan = stop_on_nan
         auto = isinstance(metrics, str) and metrics == "auto"
         self.metrics = resolve_metrics(default_metrics(loss_fn) if auto else metrics)
-        self.val_batches = None if val_data is None else as_batches(val_data, VAL_BATCH_SIZE, "fit: val_data")
+        self.val_batches = (None if val_data is None
+                            else as_batches(val_data, VAL_BATCH_SIZE, "fit: val_data", model))
         steps = len(train_loader) if hasattr(train_loader, "__len__") else None
         self.history = History({"epochs": epochs, "steps": steps, "verbose": verbose,
                                 "metrics": [name for name, _ in self.metrics]})
