@@ -271,3 +271,10 @@ def test_to_torch_of_a_plain_chain_still_matches():
     t = mt.interop.to_torch(model, x)
     with torch.no_grad():
         np.testing.assert_allclose(t(torch.from_numpy(x)).numpy(), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_to_torch_refuses_a_forward_branching_on_its_input():
+    pytest.importorskip("torch")
+    x = np.abs(_data()[0]).astype(np.float32)
+    with pytest.raises(TypeError, match=r"to_torch: model \(Branches\) calls other children"):
+        mt.interop.to_torch(Branches(), x)
