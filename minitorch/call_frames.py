@@ -20,7 +20,14 @@ module instance (all kept in its ``__dict__``, no registry, no graph):
 
 A module that defines no backward of its own (``_records_calls``) also records, per forward call,
 the calls of its children (``_calls``) and its own inputs and output (``_io``), so ``backward``
-can follow a plain chain (see ``chain_of``).
+can follow a plain chain (see ``chain_of``). It keeps a byte copy of its input and of each
+child's output as they enter the chain and compares them when forward returns
+(``_chain_changed``), so an in-place write (``y *= 2``) between or after the children is refused
+instead of giving a wrong gradient. That costs one copy and one comparison of each link's bytes
+(about three memory passes): measured on an MLP of two Linear layers and a ReLU as such a module
+(N=32..256, 16..784 inputs), its forward takes 1.1-1.4x as long as without the check and its
+forward + backward 1.05-1.2x (the input's copy dominates when it is the widest array); under
+``no_grad`` nothing is recorded or copied.
 
 An edit of a container while a call waits leaves marks (``minitorch.edit_marks``): a module whose
 waiting calls it dropped shows a ``Dropped`` frame until its next forward under grad mode, and the
@@ -33,12 +40,58 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from minitorch.edit_marks import Dropped, _marked_refs, edit_to_refuse, restore_marks, saved_marks
 from minitorch.grad_mode import _state as _grad_state
 
+
+class _Log(list):
+    """One composite forward call's log: (module, args, kwargs, output) per finished call under it.
+
+    ``members``: the ids of the module's callable children; ``snapshots``: (array, its bytes) for the
+    module's input when forward began and each member's output when it returned, compared with the
+    arrays' bytes when forward returns (``_changed_in_place``).
+    """
+
+    __slots__ = ("members", "snapshots")
+
+    def __init__(self, module: Any, args: tuple) -> None:
+        super().__init__()
+        self.members = {id(m) for _, m in _callable_children(module)}
+        self.snapshots: list[tuple[str, Any, bytes]] = []
+        if len(args) == 1:
+            _snapshot(self.snapshots, "its input", args[0])
+
+
 # The call logs of the composite forwards now running, innermost last: each finished forward call
 # appends (module, args, kwargs, output) to the innermost log. Single-threaded, as recording is.
-_recorders: list[list[tuple[Any, tuple, dict, Any]]] = []
+_recorders: list[_Log] = []
+
+
+def _snapshot(snapshots: list[tuple[str, Any, bytes]], what: str, value: Any) -> None:
+    """Keep the bytes of ``value`` (an array, or a tuple/list of them) as they are now."""
+    if isinstance(value, np.ndarray):
+        snapshots.append((what, value, value.tobytes()))
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            _snapshot(snapshots, what, v)
+
+
+def _report(module: Any, args: tuple, kwargs: dict, out: Any) -> None:
+    """Log a finished forward call in the innermost recording log (a member's output: its bytes too)."""
+    log = _recorders[-1]
+    log.append((module, args, kwargs, out))
+    if id(module) in log.members:
+        _snapshot(log.snapshots, f"the output of its child {type(module).__name__}", out)
+
+
+def _changed_in_place(log: _Log) -> str | None:
+    """What the forward changed in place after the chain saw it (the first such array), or None."""
+    for what, array, before in log.snapshots:
+        if array.tobytes() != before:
+            return what
+    return None
 
 
 def _hide(d: dict[str, Any], frame: dict[str, Any]) -> None:
@@ -80,7 +133,7 @@ def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable
             d["_stack"].append(frame)
             d["_shown"] = frame
             if _recorders:
-                _recorders[-1].append((self, args, kwargs, out))
+                _report(self, args, kwargs, out)
         else:
             for name in frame:  # no_grad: nothing waits for a backward
                 d[name] = None
@@ -106,8 +159,8 @@ def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
             d["_shown"] = None
         frame = d["_frame"] = {}
         enabled = _grad_state.enabled
-        log: list[tuple[Any, tuple, dict, Any]] = []
         if enabled:
+            log = _Log(self, args)
             _recorders.append(log)
         try:
             out = forward(self, *args, **kwargs)
@@ -127,10 +180,12 @@ def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
             return out
         d["_calls"] = frame["_calls"] = log
         d["_io"] = frame["_io"] = (args, kwargs, out)
+        d["_chain_changed"] = frame["_chain_changed"] = _changed_in_place(log)
+        log.snapshots = []  # the bytes are not kept past the check
         d["_stack"].append(frame)
         d["_shown"] = frame
         if _recorders:
-            _recorders[-1].append((self, args, kwargs, out))
+            _report(self, args, kwargs, out)
         return out
 
     wrapper._frames_kept = True  # type: ignore[attr-defined]
@@ -146,7 +201,7 @@ def logged_call(forward: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         out = forward(self, *args, **kwargs)
         if _recorders and _grad_state.enabled:
-            _recorders[-1].append((self, args, kwargs, out))
+            _report(self, args, kwargs, out)
         return out
 
     wrapper._logged_only = True  # type: ignore[attr-defined]
@@ -271,7 +326,10 @@ def chain_of(module: Any) -> list[Any]:
     A plain chain: forward got one input, the first child called got exactly that array, each
     next child got exactly the previous child's output (the same object, one argument, no
     keywords), and forward returned the last output. Calls made inside a child's own forward are
-    not the module's. Otherwise NotImplementedError, saying how to write backward.
+    not the module's. And by value: no array of the chain (the input, a child's output) was changed
+    in place between the moment it entered the chain and forward's return (``_chain_changed``:
+    identity alone would let ``y = self.a(x); y *= 2; return self.b(y)`` through, and backward
+    would miss the factor 2). Otherwise NotImplementedError, saying how to write backward.
     """
     d = module.__dict__
     calls, (args, kwargs, out) = d["_calls"], d["_io"]
@@ -292,6 +350,8 @@ def chain_of(module: Any) -> list[Any]:
         else:
             if out is not expected:
                 problem = "forward did not return the last child's output"
+    if problem is None and d.get("_chain_changed") is not None:
+        raise NotImplementedError(_in_place_message(module, d["_chain_changed"]))
     if problem is not None:
         raise NotImplementedError(_write_backward_message(module, problem))
     return [m for m, *_ in chain]
@@ -316,6 +376,20 @@ def _write_backward_message(module: Any, problem: str) -> str:
         "adding the gradients of a value used twice, e.g. for y = x + self.f(x):\n"
         "    def backward(self, dy):\n"
         "        return dy + self.f.backward(dy)"
+    )
+
+
+def _in_place_message(module: Any, what: str) -> str:
+    name = type(module).__name__
+    return (
+        f"{name}.backward: cannot derive backward from the recorded forward: forward changed {what} in "
+        "place (y *= 2, x += 1, np.maximum(y, 0, out=y), ...) after the chain of children saw it, so "
+        "the recorded chain is not what forward computed and its gradient would be wrong. Compute out "
+        f"of place (y = y * 2) and write {name}.backward(dy) for that arithmetic, calling each child's "
+        "backward in reverse order of forward, e.g. for y = 2 * self.a(x):\n"
+        "    def backward(self, dy):\n"
+        "        return self.a.backward(2 * dy)\n"
+        "or make the arithmetic a child Module with its own backward"
     )
 
 

@@ -267,7 +267,9 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
             )
         children: dict[str, Any] = {}
         made: dict[int, Any] = {}
-        for child_name, child, child_x in call_frames.recorded_chain(m, x, f"to_torch: {where}"):
+        chain = call_frames.recorded_chain(m, x, f"to_torch: {where}")
+        _refuse_branching(m, x, chain, where)
+        for child_name, child, child_x in chain:
             key = child_name.replace(".", "_")
             while key in children:  # a child called twice: the same torch module under a new name
                 key += "_again"
@@ -287,6 +289,25 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
         _carry_requires_grad(m, t, to_torch=True)
     t._minitorch_source = m  # for the training flags, set once the modes are back (removed there)
     return t
+
+
+def _refuse_branching(m: Module, x: Any, chain: list[tuple[str, Any, Any]], where: str) -> None:
+    """TypeError when ``m`` calls other children for ``-x`` (a floating input): its forward branches
+    on its input's values, and the torch Sequential would follow the one path recorded. A second
+    run that fails (an input its forward cannot take) proves nothing and is not an error."""
+    if not (isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating)):
+        return
+    try:
+        other = call_frames.recorded_chain(m, -x, f"to_torch: {where}")
+    except Exception:
+        return
+    if [id(c) for _, c, _ in chain] != [id(c) for _, c, _ in other]:
+        names = [[n for n, _, _ in calls] for calls in (chain, other)]
+        raise TypeError(
+            f"to_torch: {where} ({type(m).__name__}) calls other children for other inputs ({names[0]} "
+            f"for the example, {names[1]} for its negation): its forward branches on its input, and a "
+            "torch.nn.Sequential would follow one path; convert each path's modules on their own"
+        )
 
 
 def _pairs(t: Any) -> list[tuple[Module, Any]]:
