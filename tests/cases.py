@@ -125,6 +125,8 @@ CONV_CASES = [
     # would fail whichever test meets it first, so that case lives in test_conv.py and test_cnn.py
     Case("Conv2d-same-dilated", lambda: mt.Conv2d(2, 2, (2, 3), padding="same", dilation=2), (1, 2, 4, 5)),
     Case("Conv2d-no-bias-batch-1", lambda: mt.Conv2d(3, 2, 1, bias=False), (1, 3, 3, 2)),
+    # padding="valid" spelled as a word (review22: a mutant making its pads 1 survived every case)
+    Case("Conv2d-valid-word", lambda: mt.Conv2d(2, 2, 2, padding="valid"), (2, 2, 3, 4)),
 ]
 
 POOLING_CASES = [
