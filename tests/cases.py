@@ -47,6 +47,12 @@ def _randomized(module: mt.Module) -> mt.Module:
     return module
 
 
+def _tracked(module: mt.Module, batches: int) -> mt.Module:
+    """A BatchNorm that has already counted ``batches`` training batches."""
+    module.num_batches_tracked[...] = batches
+    return module
+
+
 def _deep_net() -> mt.Module:
     return mt.Sequential(
         mt.Linear(4, 8), mt.BatchNorm1d(8), mt.GELU(), mt.Dropout(0.3),
@@ -109,6 +115,10 @@ NORMALIZATION_CASES = [
     Case("BatchNorm1d-3d", lambda: _randomized(mt.BatchNorm1d(3)), (4, 3, 5)),
     Case("BatchNorm1d-no-affine", lambda: mt.BatchNorm1d(3, affine=False), (5, 3)),
     Case("BatchNorm1d-eval", lambda: _randomized(mt.BatchNorm1d(3)).eval(), (5, 3)),
+    # momentum=None (cumulative average, factor 1 / num_batches_tracked) after 3 earlier batches: the
+    # oracle compares the running statistics (review22: factor mutants survived every other case)
+    Case("BatchNorm1d-cumulative-average", lambda: _tracked(_randomized(mt.BatchNorm1d(3, momentum=None)), 3),
+         (4, 3)),
     Case("BatchNorm2d", lambda: _randomized(mt.BatchNorm2d(2)), (3, 2, 3, 4)),
     Case("BatchNorm2d-eval", lambda: _randomized(mt.BatchNorm2d(2)).eval(), (3, 2, 3, 4)),
     Case("LayerNorm", lambda: _randomized(mt.LayerNorm(5)), (4, 5)),

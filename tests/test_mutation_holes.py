@@ -109,3 +109,14 @@ def test_class_index_targets_refuse_a_weight_of_another_dtype_as_torch(cls):
     assert loss_fn.weight.dtype == np.float64
     with pytest.raises(TypeError, match=f"{cls}: weight is float64, the input is float32"):
         loss_fn(x, y)
+
+
+def test_batchnorm_counts_an_empty_training_batch_and_keeps_its_statistics_as_torch():
+    """Survivors: BatchNorm's ``num_batches_tracked += 1`` for an empty batch (deleted, -= 1, += 2)."""
+    bn, twin = mt.BatchNorm1d(3, momentum=None), torch.nn.BatchNorm1d(3, momentum=None)
+    for n in (4, 0, 5):
+        x = np.random.default_rng(n).standard_normal((n, 3)).astype(np.float32)
+        assert bn(x).shape == tuple(twin(torch.tensor(x)).shape) == (n, 3)
+        assert int(bn.num_batches_tracked) == int(twin.num_batches_tracked)
+        np.testing.assert_allclose(bn.running_mean, twin.running_mean.numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(bn.running_var, twin.running_var.numpy(), rtol=1e-6, atol=1e-7)
