@@ -158,3 +158,18 @@ class StandInMomentum:
         self.state = {params[i]: dict(s) for i, s in state["state"].items()}
         for group, saved in zip(self.param_groups, state["param_groups"], strict=True):
             group.update({k: v for k, v in saved.items() if k != "params"})
+
+
+def refuse_default_dtype_switch(monkeypatch) -> None:
+    """Make every call to ``set_default_dtype`` fail, wherever MiniTorch imported it from."""
+    import sys
+
+    real = mt.dtypes.set_default_dtype
+
+    def refuse(dtype):
+        raise AssertionError(f"set_default_dtype({dtype!r}) was called")
+
+    for name, module in list(sys.modules.items()):
+        if (name == "minitorch" or name.startswith("minitorch.")) and getattr(
+                module, "set_default_dtype", None) is real:
+            monkeypatch.setattr(module, "set_default_dtype", refuse)

@@ -11,19 +11,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from model_helpers import CASE_ARGS, CASE_IDS, assert_same_state, randomize_state, sample_input
+from model_helpers import (
+    CASE_ARGS,
+    CASE_IDS,
+    assert_same_state,
+    randomize_state,
+    refuse_default_dtype_switch,
+    sample_input,
+)
 
 import minitorch as mt
-from minitorch.model_files import registry
 
 
 @pytest.fixture
 def default_dtype_untouched(monkeypatch):
-    def refuse(dtype):
-        raise AssertionError(f"from_torch called set_default_dtype({dtype!r})")
-
-    monkeypatch.setattr(mt.dtypes, "set_default_dtype", refuse)
-    monkeypatch.setattr(registry, "set_default_dtype", refuse)
+    refuse_default_dtype_switch(monkeypatch)
     yield
     assert mt.get_default_dtype() == np.float32
 

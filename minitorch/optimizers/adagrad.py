@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_number
+from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
 
 
 class Adagrad(Optimizer):
@@ -58,7 +58,7 @@ class Adagrad(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            check_number(group[name], "Adagrad", name, 0)
+            check_setting(group, name, "Adagrad", 0)
         check_bool(group["maximize"], "Adagrad", "maximize")
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
