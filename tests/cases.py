@@ -47,6 +47,12 @@ def _randomized(module: mt.Module) -> mt.Module:
     return module
 
 
+def _tracked(module: mt.Module, batches: int) -> mt.Module:
+    """A BatchNorm that has already counted ``batches`` training batches."""
+    module.num_batches_tracked[...] = batches
+    return module
+
+
 def _deep_net() -> mt.Module:
     return mt.Sequential(
         mt.Linear(4, 8), mt.BatchNorm1d(8), mt.GELU(), mt.Dropout(0.3),
@@ -109,6 +115,10 @@ NORMALIZATION_CASES = [
     Case("BatchNorm1d-3d", lambda: _randomized(mt.BatchNorm1d(3)), (4, 3, 5)),
     Case("BatchNorm1d-no-affine", lambda: mt.BatchNorm1d(3, affine=False), (5, 3)),
     Case("BatchNorm1d-eval", lambda: _randomized(mt.BatchNorm1d(3)).eval(), (5, 3)),
+    # momentum=None (cumulative average, factor 1 / num_batches_tracked) after 3 earlier batches: the
+    # oracle compares the running statistics (review22: factor mutants survived every other case)
+    Case("BatchNorm1d-cumulative-average", lambda: _tracked(_randomized(mt.BatchNorm1d(3, momentum=None)), 3),
+         (4, 3)),
     Case("BatchNorm2d", lambda: _randomized(mt.BatchNorm2d(2)), (3, 2, 3, 4)),
     Case("BatchNorm2d-eval", lambda: _randomized(mt.BatchNorm2d(2)).eval(), (3, 2, 3, 4)),
     # an eps float32 cannot hold (ONNX's epsilon attribute is a float32: a float64 export must not use it)
@@ -128,6 +138,8 @@ CONV_CASES = [
     # would fail whichever test meets it first, so that case lives in test_conv.py and test_cnn.py
     Case("Conv2d-same-dilated", lambda: mt.Conv2d(2, 2, (2, 3), padding="same", dilation=2), (1, 2, 4, 5)),
     Case("Conv2d-no-bias-batch-1", lambda: mt.Conv2d(3, 2, 1, bias=False), (1, 3, 3, 2)),
+    # padding="valid" spelled as a word (review22: a mutant making its pads 1 survived every case)
+    Case("Conv2d-valid-word", lambda: mt.Conv2d(2, 2, 2, padding="valid"), (2, 2, 3, 4)),
 ]
 
 POOLING_CASES = [

@@ -165,6 +165,18 @@ def compare_module(module: mt.Module, x: np.ndarray, rtol: float, atol: float, s
         p = dict(module.named_parameters())[name]
         assert p.grad.dtype == x.dtype
         np.testing.assert_allclose(p.grad, g, rtol=rtol, atol=atol, err_msg=name)
+    compare_buffers(module, twin_module, rtol, atol)
+
+
+def compare_buffers(module: mt.Module, twin_module: torch.nn.Module, rtol: float, atol: float) -> None:
+    """Every buffer (running statistics, batch counts) equal to the twin's after the same forward: a
+    training forward updates them, and the output alone never shows the update."""
+    theirs = twin_module.state_dict()
+    for name, buffer in module.named_buffers():
+        if buffer is None or name not in theirs:  # a buffer torch does not keep (a loss's weights)
+            continue
+        np.testing.assert_allclose(np.asarray(buffer, dtype=np.float64), theirs[name].double().numpy(),
+                                   rtol=rtol, atol=atol, err_msg=f"buffer {name}")
 
 
 # --- toolkit layers: activations, softmax, dropout, normalisation --------------------------------
@@ -391,6 +403,7 @@ def compare_inputs(module: mt.Module, inputs: tuple, rtol: float, atol: float, s
     for name, p in module.named_parameters():
         assert p.grad.dtype == dtype, name
         np.testing.assert_allclose(p.grad, theirs[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+    compare_buffers(module, twin_module, rtol, atol)
 
 
 _RECURRENT_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",

@@ -1,0 +1,122 @@
+"""Tests that kill mutants the registry suites let live (review22's mutation run of layers, losses and
+optimizers: one AST change at a time in a forward/backward/step, the module's fast tests rerun with
+MINITORCH_KERNELS=0 and =1; a mutant that passed them all is a test that could not fail).
+
+Each test names the survivors it kills. The formulas are compared with PyTorch, as everywhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import minitorch as mt
+from minitorch.optimizers.adam import adam
+from minitorch.optimizers.adamw import adamw
+from minitorch.optimizers.rmsprop import rmsprop
+from minitorch.optimizers.sgd import sgd
+
+STEPS = 6
+
+
+def _run_functional(step, torch_opt, shapes, seed=0):
+    """``step(params, grads)`` (a MiniTorch functional form with its state closed over) against the
+    torch optimizer, the same random gradients for STEPS steps; parameters compared after each."""
+    rng = np.random.default_rng(seed)
+    params = [mt.Parameter(rng.standard_normal(s)) for s in shapes]
+    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    topt = torch_opt(tparams)
+    for i in range(STEPS):
+        grads = [rng.standard_normal(s) for s in shapes]
+        step(params, grads)
+        for tp, g in zip(tparams, grads, strict=True):
+            tp.grad = torch.tensor(g)
+        topt.step()
+        for p, tp in zip(params, tparams, strict=True):
+            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-13,
+                                       err_msg=f"after step {i + 1}")
+
+
+SHAPES = [(3, 2), (4,)]
+SGD_GRID = [dict(momentum=m, dampening=d, nesterov=n, weight_decay=w)
+            for m, d, n, w in itertools.product([0.0, 0.9], [0.0, 0.3], [False, True], [0.0, 0.05])
+            if not (n and (m == 0 or d != 0))]
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("options", SGD_GRID, ids=str)
+def test_functional_sgd_matches_torch_including_maximize(options, maximize):
+    """Survivor: sgd's ``g = -g`` under maximize (SGD's class has no maximize: only the functional form
+    reads it, and only the kernels' fuzz compared it, with a copy of the plain loop)."""
+    buffers = [None] * len(SHAPES)
+
+    def step(params, grads):
+        sgd(params, grads, buffers, lr=0.1, maximize=maximize, **options)
+    _run_functional(step, lambda ps: torch.optim.SGD(ps, lr=0.1, maximize=maximize, **options), SHAPES)
+
+
+ADAM_GRID = list(itertools.product([False, True], [0.0, 0.1]))
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("amsgrad, weight_decay", ADAM_GRID)
+@pytest.mark.parametrize("form, torch_cls", [(adam, torch.optim.Adam), (adamw, torch.optim.AdamW)],
+                         ids=["adam", "adamw"])
+def test_functional_adam_forms_match_torch_including_maximize(form, torch_cls, amsgrad, weight_decay,
+                                                              maximize):
+    """Survivor: adam's / adamw's ``g = -g`` under maximize."""
+    m = [np.zeros(s) for s in SHAPES]
+    v = [np.zeros(s) for s in SHAPES]
+    v_max = [np.zeros(s) if amsgrad else None for s in SHAPES]
+    steps = [0] * len(SHAPES)
+    hyper = dict(lr=0.01, weight_decay=weight_decay, eps=1e-3, amsgrad=amsgrad, maximize=maximize)
+
+    def step(params, grads):
+        form(params, grads, m, v, v_max, steps, beta1=0.8, beta2=0.9, **hyper)
+    _run_functional(step, lambda ps: torch_cls(ps, betas=(0.8, 0.9), **hyper), SHAPES)
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("centered, momentum, weight_decay",
+                         list(itertools.product([False, True], [0.0, 0.5], [0.0, 0.05])))
+def test_functional_rmsprop_matches_torch_including_maximize(centered, momentum, weight_decay, maximize):
+    """Survivor: rmsprop's ``g = -g`` under maximize."""
+    s = [np.zeros(sh) for sh in SHAPES]
+    a = [np.zeros(sh) if centered else None for sh in SHAPES]
+    b = [np.zeros(sh) if momentum else None for sh in SHAPES]
+    steps = [0] * len(SHAPES)
+    hyper = dict(lr=0.01, alpha=0.9, eps=1e-4, weight_decay=weight_decay, momentum=momentum,
+                 centered=centered)
+
+    def step(params, grads):
+        rmsprop(params, grads, s, a, b, steps, maximize=maximize, **hyper)
+    _run_functional(step, lambda ps: torch.optim.RMSprop(ps, maximize=maximize, **hyper), SHAPES)
+
+
+@pytest.mark.parametrize("cls", ["NLLLoss", "CrossEntropyLoss"])
+def test_class_index_targets_refuse_a_weight_of_another_dtype_as_torch(cls):
+    """Survivor: NLLLoss passing indices=False to ``_along_class_axis`` (a float64 weight silently
+    promoting float32 log-probabilities, where torch raises)."""
+    x = np.log(np.full((2, 3), 1 / 3, dtype=np.float32))
+    y = np.array([0, 2])
+    weight = np.array([1.0, 2.0, 0.5])
+    with pytest.raises(RuntimeError):
+        getattr(torch.nn, cls)(weight=torch.tensor(weight))(torch.tensor(x), torch.tensor(y))
+    loss_fn = getattr(mt, cls)(weight=weight)
+    assert loss_fn.weight.dtype == np.float64
+    with pytest.raises(TypeError, match=f"{cls}: weight is float64, the input is float32"):
+        loss_fn(x, y)
+
+
+def test_batchnorm_counts_an_empty_training_batch_and_keeps_its_statistics_as_torch():
+    """Survivors: BatchNorm's ``num_batches_tracked += 1`` for an empty batch (deleted, -= 1, += 2)."""
+    bn, twin = mt.BatchNorm1d(3, momentum=None), torch.nn.BatchNorm1d(3, momentum=None)
+    for n in (4, 0, 5):
+        x = np.random.default_rng(n).standard_normal((n, 3)).astype(np.float32)
+        assert bn(x).shape == tuple(twin(torch.tensor(x)).shape) == (n, 3)
+        assert int(bn.num_batches_tracked) == int(twin.num_batches_tracked)
+        np.testing.assert_allclose(bn.running_mean, twin.running_mean.numpy(), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(bn.running_var, twin.running_var.numpy(), rtol=1e-6, atol=1e-7)
