@@ -263,7 +263,7 @@ def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, c
         return None
     if dy is not given:
         dy = np.asarray(given, dtype=cast_to)
-    return dy @ W.data.T
+    return gemm.data_grad(dy, W.data)  # dy @ W.T
 
 
 def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:

@@ -189,7 +189,7 @@ def _backward_params(children: list[Any], kept: list[np.ndarray], dy: np.ndarray
                 else:
                     b.accumulate_grad(db)
             if i:  # backward_input (the first child, a Linear, runs backward_params alone)
-                dy = dy @ W.data.T
+                dy = gemm.data_grad(dy, W.data)  # dy @ W.T
             d["_x"] = None
         else:
             dy = dy * kept[i]
