@@ -2433,6 +2433,46 @@ def test_large_chain_kernel_takes_the_784_step_bitwise(batch):
     assert _same_large_steps(config, modes=("calls",)) == [True, True]
 
 
+@pytest.mark.parametrize("batch", [16, 32])
+def test_784_steps_with_the_swapped_data_gradient_equal_kernels_off_bitwise(batch):
+    """On 1 BLAS thread (the forward's product is then x @ W itself) the 784 model's ``mt.fit``
+    forward and backward (``step_large.forward_backward``) and the README loop's, whose dx products
+    ``gemm.data_grad`` swaps at these batch sizes, are bitwise the kernels-off calls
+    (``Linear.backward_input``'s dy @ W.T): output, loss, the data's dx, every gradient."""
+    from minitorch import threads
+    from minitorch.kernels import gemm
+    from minitorch.kernels.step_large import forward_backward
+
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    assert gemm.swaps(np.zeros((batch, 512), np.float32), np.zeros((784, 512), np.float32))
+    runs = []
+    with threads.blas_threads(1):
+        for on, readme in itertools.product((True, False), (True, False)):
+            with kernels(on):
+                mt.manual_seed(0)
+                model = mt.Sequential(*_layers((784, 512, 256, 10), (True, True, False), True))
+                loss_fn = mt.CrossEntropyLoss()
+                if on and not readme:
+                    done = forward_backward(model, loss_fn, x, y)
+                    assert done is not NotImplemented
+                    out = [done[0], np.float32(done[1])]
+                else:
+                    out = [model(x)]
+                    out.append(np.float32(loss_fn(out[0], y)))
+                    dy = loss_fn.backward()
+                    out.append(model.backward(dy) if readme else model.backward_params(dy))
+                runs.append(out + [p.grad for p in model.parameters()])
+    readme_on, fit_on, readme_off, fit_off = runs
+    assert readme_on[2].flags.c_contiguous and fit_off[2] is None
+    del fit_off[2]
+    for got, expected in ((readme_on, readme_off), (fit_on, fit_off)):
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected, strict=True):
+            assert_bitwise(a, b, "kernels on against off")
+
+
 def _large_meddle(case):
     def meddle(step, model, loss_fn, opt, x, y):
         zero = True
