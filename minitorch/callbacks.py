@@ -14,7 +14,11 @@ from minitorch.model_files import save_model
 from minitorch.module import Module
 
 # logged quantities where larger is better; every other one (loss, mse, mae...) is minimised
-_LARGER_IS_BETTER = {"accuracy", "acc", "precision", "recall", "f1", "f1_score", "r2", "r2_score"}
+# mode="auto": the direction of each metric fit logs by name (mt.metrics.METRICS) and of the
+# scikit-learn-style scores; a name ending in "loss" or "error" is smaller-is-better; others are refused
+_LARGER_IS_BETTER = {"accuracy", "acc", "binary_accuracy", "accuracy_score", "precision", "precision_score",
+                     "recall", "recall_score", "f1", "f1_score", "r2", "r2_score", "roc_auc_score"}
+_SMALLER_IS_BETTER = {"mse", "mae"}
 
 
 class Callback:
@@ -182,7 +186,15 @@ class Monitor:
         min_delta = check_number(min_delta, who, "min_delta", 0)
         if mode == "auto":
             name = monitor.removeprefix("val_")
-            mode = "max" if name in _LARGER_IS_BETTER else "min"
+            if name in _LARGER_IS_BETTER:
+                mode = "max"
+            elif name in _SMALLER_IS_BETTER or name.endswith(("loss", "error")):
+                mode = "min"
+            else:  # guessing "min" would stop on improvements and keep the worst weights
+                raise ValueError(
+                    f"{who}: mode='auto' cannot tell whether a larger or a smaller {monitor!r} is better; "
+                    "pass mode='max' or mode='min'"
+                )
         self.who, self.monitor, self.mode, self.min_delta = who, monitor, mode, float(min_delta)
 
     def value(self, logs: dict[str, float] | None) -> float:
@@ -211,7 +223,9 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; restore the best weights.
 
     Improvement: value < best - min_delta (mode "min") or value > best + min_delta ("max"); "auto"
-    maximises accuracy, precision, recall, f1 and r2 (with or without "val_") and minimises the rest.
+    maximises accuracy, binary_accuracy, precision, recall, f1, r2 and roc_auc_score (with or without
+    "val_"), minimises mse, mae and names ending in "loss" or "error", and refuses any other name
+    (a ValueError asking for mode="max" or "min": a wrong guess would keep the worst weights).
     The epoch with the ``patience``-th non-improving epoch in a row is the last one.
     ``restore_best=True`` keeps a copy of the best epoch's ``state_dict()`` in memory and loads it
     at the end of training, whether training stopped early, ran all epochs or was interrupted
@@ -295,9 +309,11 @@ class ModelCheckpoint(Callback):
         architecture: bool = True,
     ) -> None:
         self.path = os.fspath(path)
-        self._monitor = Monitor("ModelCheckpoint", monitor, mode)
-        self.monitor = monitor
         self.save_best_only = check_bool(save_best_only, "ModelCheckpoint", "save_best_only")
+        # saving every epoch reads no direction: any monitor name will do then
+        unused = not self.save_best_only and mode == "auto" and isinstance(monitor, str)
+        self._monitor = Monitor("ModelCheckpoint", monitor, "min" if unused else mode)
+        self.monitor = monitor
         self.architecture = check_bool(architecture, "ModelCheckpoint", "architecture")
         if "{" not in os.path.dirname(self.path):  # a folder with format fields is made when filled in
             _make_folder(self.path)

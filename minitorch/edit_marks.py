@@ -9,10 +9,11 @@ backward drops the waiting calls of the container's children and marks what it c
 Every marked module is in ``marked``; while that set is not empty, the outermost backward-family
 call of a module with children first looks for a mark below it (``edit_to_refuse``), so a
 parent, or a second container holding a module the edit touched, refuses before any child adds a
-gradient of a dropped call. A copy (``copy.deepcopy``) of a marked module is marked too
-(``Module.__setstate__``). A refusal drops every waiting call below the refusing module and serves
-the marks there for it and every module below it (``_served_at``): a marked module that later
-forwards leave uncalled (an unused head) makes a parent refuse once, not at every backward.
+gradient of a dropped call. A copy (``copy.deepcopy``) of a module carries no mark: it starts with
+no call waiting (``Module.__getstate__``), so its backward refuses as any module's without a
+forward. A refusal drops every waiting call below the refusing module and serves the marks there
+for it and every module below it (``_served_at``): a marked module that later forwards leave
+uncalled (an unused head) makes a parent refuse once, not at every backward.
 Not covered: a module shared by containers a and b, both waiting; an edit of a; b's forward again;
 two backwards of b: the second consumes the first call's frames down to the shared module, which
 raises then (its mark went with b's new forward), after b's later children added gradients.

@@ -32,9 +32,10 @@ def shifted_exp(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.nd
     """(s, exp(s), sum(exp(s), axis)) with s = z - z.max(axis); reduced axes kept (size 1).
 
     The max shift changes neither softmax nor log-softmax but keeps exp(s) <= 1 (no overflow) and
-    the sum >= 1 (its log is finite).
+    the sum >= 1 (its log is finite). An empty axis gives empty results, as torch (initial=-inf: the
+    max of no values; it changes no other max).
     """
-    s = z - z.max(axis=axis, keepdims=True)
+    s = z - z.max(axis=axis, keepdims=True, initial=-np.inf)
     exp_s = np.exp(s)
     return s, exp_s, exp_s.sum(axis=axis, keepdims=True)
 

@@ -5,13 +5,18 @@ reproducible; values are drawn in the array's own dtype (float32 stays float32).
 
 FAN CONVENTION (read this before initialising a Linear by hand)
     MiniTorch's ``Linear`` stores W as (in, out), the TRANSPOSE of torch's (out, in) weight. The fans
-    here follow the layer, not the axis order, so a Linear's W gets the same fans as torch gives the
+    here follow the layer, not the axis order, so every layer's weight gets the fans torch gives the
     same layer:
-        2-D array (in, out):             fan_in = shape[0]             fan_out = shape[1]
+        Linear's W, a 2-D array or a 2-D Parameter of your own module (in, out):
+                                         fan_in = shape[0]             fan_out = shape[1]
+        a 2-D Parameter of a MiniTorch layer that keeps torch's layout (Embedding, RNN/LSTM/GRU and
+        their cells, MultiheadAttention, LayerNorm...) (out, in):
+                                         fan_in = shape[1]             fan_out = shape[0]
         3-D or more (out, in, *kernel):  fan_in = shape[1] * prod(kernel)   fan_out = shape[0] * prod(kernel)
     (the >= 3-D case is torch's own: convolution weights are stored as torch stores them).
-    So ``kaiming_uniform_(linear.W)`` equals torch's ``kaiming_uniform_(linear.weight)`` in law; with
-    torch's rule applied to (in, out) the two fans would be swapped.
+    So ``kaiming_uniform_(linear.W)`` equals torch's ``kaiming_uniform_(linear.weight)`` in law, and
+    ``kaiming_uniform_(lstm.weight_ih_l0)`` torch's for the same LSTM; with one rule for every 2-D
+    array one of the two would have its fans swapped.
 
 Example:
     layer = mt.Linear(784, 256)
@@ -26,6 +31,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from minitorch import module as module_registry
 from minitorch.checks import check_choice, check_number
 from minitorch.module import Parameter
 from minitorch.parameter import TransposedView
@@ -76,8 +82,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray) -> tuple[int, int]:
     """(fan_in, fan_out) by MiniTorch's convention: 2-D is (in, out), >= 3-D is (out, in, *kernel)."""
     shape = _array(tensor, "calculate_fan_in_and_fan_out").shape
-    if isinstance(tensor, TransposedView):  # Linear.weight, torch's (out, in): the fans of W
-        shape = shape[::-1]
+    if isinstance(tensor, TransposedView) or (len(shape) == 2 and _in_torchs_layout(tensor)):
+        shape = shape[::-1]  # (out, in), as torch stores it: Linear.weight, an LSTM's weight_ih_l0...
     if len(shape) < 2:
         raise ValueError(
             f"calculate_fan_in_and_fan_out: expected an array of 2 or more dimensions, got shape {shape}"
@@ -86,6 +92,25 @@ def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray) -> tuple[int, i
         return shape[0], shape[1]
     receptive_field = math.prod(shape[2:])
     return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+def _in_torchs_layout(tensor: Parameter | np.ndarray) -> bool:
+    """Whether ``tensor`` is a Parameter of a MiniTorch layer that stores it in torch's layout.
+
+    The layers and their transposed names are the interop table's (``minitorch.interop.LAYERS``:
+    only Linear's W is stored transposed); a Parameter of no layer or of a module of your own is not.
+    """
+    if not isinstance(tensor, Parameter):
+        return False
+    from minitorch.interop import ATTENTION_LAYERS, LAYERS  # a layer file imports this module
+
+    for ref in module_registry._owners.get(tensor, ()):
+        owner = ref()
+        if owner is None or not (type(owner) in LAYERS or type(owner) in ATTENTION_LAYERS):
+            continue
+        transposed = LAYERS[type(owner)].transpose if type(owner) in LAYERS else ()
+        return not any(p is tensor and name in transposed for name, p in owner._parameters.items())
+    return False
 
 
 def uniform_(tensor: T, a: float = 0.0, b: float = 1.0) -> T:

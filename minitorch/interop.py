@@ -1,7 +1,11 @@
 """Move models between MiniTorch and PyTorch: ``to_torch(model)`` and ``from_torch(torch_module)``.
 
 Both directions build the equivalent module tree (``Sequential`` <-> ``torch.nn.Sequential``) with
-copies of the weights and buffers, in the same dtype, and carry each module's training flag.
+copies of the weights and buffers, in the same dtype, and carry each module's training flag,
+each Parameter's ``requires_grad`` (a frozen layer stays frozen) and ties (a Parameter shared by
+two layers stays one). ``from_torch`` builds each module in its torch twin's dtype (the
+constructors' ``dtype=``; the default dtype is never touched); a module whose floating arrays
+mix dtypes is a TypeError.
 A model of another class converts when its forward is a plain chain of its children (each child
 gets the previous output, the model returns the last): it becomes a ``Sequential`` of the children
 in call order (``to_torch`` needs an example input to record the chain; ``from_torch`` reads
@@ -17,6 +21,7 @@ it is missing. Neither function draws from MiniTorch's or PyTorch's random gener
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,7 +68,7 @@ from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
-from minitorch.model_files.registry import default_dtype_of, preserved_rng
+from minitorch.model_files.registry import preserved_rng
 from minitorch.module import TORCH_STATE_NAMES, Module, switched_mode
 
 
@@ -166,8 +171,10 @@ def to_torch(model: Module, example_input: Any = None) -> Any:
     with torch.random.fork_rng(devices=[]), switched_mode(model, False):  # no dropout draw, no BN update
         # torch's constructors initialise weights we overwrite; the modes are set back below
         t = _to_torch(model, torch, "model", example_input)
-    for m, tm in _pairs(t):
+    pairs = _pairs(t)
+    for m, tm in pairs:
         tm.training = m.training
+    _share_tied(((m, tm) for m, tm in pairs), to_torch=True)
     return t
 
 
@@ -182,7 +189,53 @@ def from_torch(module: Any) -> Module:
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
     with preserved_rng():  # MiniTorch's constructors draw initial weights we overwrite
-        return _from_torch(module, torch, "module")
+        made: list[tuple[Module, Any]] = []
+        _made_from_torch.append(made)
+        try:
+            model = _from_torch(module, torch, "module")
+        finally:
+            _made_from_torch.pop()
+    kept = {id(sub) for sub in model.modules()}  # not the parts a constructor copied (TransformerEncoder)
+    _share_tied([(m, t) for m, t in made if id(m) in kept], to_torch=False)
+    return model
+
+
+_made_from_torch: list[list[tuple[Module, Any]]] = []  # (our module, torch module) made by a from_torch call
+
+
+def _share_tied(pairs: Any, *, to_torch: bool) -> None:
+    """One Parameter shared by two layers (``t[2].W = t[0].W``) stays one in the other library.
+
+    Each layer converts with its own copy of its weights, so such a tie would come out as two
+    Parameters training apart. ``pairs`` are (our module, torch module) made from one another; the
+    first layer holding a shared Parameter gives its copy to the others. A tie between a Linear's W
+    and a weight kept in torch's layout (an Embedding's: GPT's tied head) cannot be one Parameter in
+    both libraries: ValueError.
+    """
+    first: dict[int, tuple[Any, bool, str]] = {}  # id(source Parameter) -> (copy, transposed, where)
+    for m, tm in pairs:
+        layer = LAYERS.get(type(m), _Layer())
+        for name, p in list(m._parameters.items()):
+            theirs = layer.rename.get(name, name)
+            tp = tm._parameters.get(theirs)
+            if p is None or tp is None:
+                continue
+            source, copy, owner, attr = (p, tp, tm, theirs) if to_torch else (tp, p, m, name)
+            where = f"{type(m).__name__}.{name}"
+            if id(source) not in first:
+                first[id(source)] = (copy, name in layer.transpose, where)
+                continue
+            shared, transposed, other = first[id(source)]
+            if shared is copy:  # one layer used twice: already one module, one Parameter
+                continue
+            if transposed != (name in layer.transpose) or np.shape(shared) != np.shape(copy):
+                raise ValueError(
+                    f"{'to_torch' if to_torch else 'from_torch'}: {other} and {where} are tied (one "
+                    "Parameter), but MiniTorch stores one of them transposed (Linear's W is torch's "
+                    "weight.T), so no Parameter can be both; untie them, or tie them by hand after the "
+                    "conversion (as examples/gpt.py computes its head from the embedding)"
+                )
+            setattr(owner, attr, shared)
 
 
 def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
@@ -231,6 +284,7 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
         state = {layer.rename.get(k, k): _copy(k, v, layer) for k, v in _own_state(m).items()}
         # assign=True adopts our tensors as they are, so the torch module gets MiniTorch's dtype
         t.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True, assign=True)
+        _carry_requires_grad(m, t, to_torch=True)
     t._minitorch_source = m  # for the training flags, set once the modes are back (removed there)
     return t
 
@@ -284,11 +338,18 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
         _check_float_dtypes(t, torch, name, where)
         theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
         ours = {k: _copy(k, theirs[layer.rename.get(k, k)], layer) for k in _names(layer, theirs)}
-        with default_dtype_of(ours):
-            m = cls(**kwargs)
+        m = cls(**kwargs, **_dtype_kwarg(cls, theirs, name, where))
         m.load_state_dict(ours)
+        _carry_requires_grad(m, t, to_torch=False)
+        _made(m, t)
     m.training = t.training
     return m
+
+
+def _made(m: Module, t: Any) -> None:
+    """Record that ``m`` was made from ``t`` (for ``_share_tied``), inside a from_torch call."""
+    if _made_from_torch:
+        _made_from_torch[-1].append((m, t))
 
 
 def _torch_chain(t: Any, torch: Any, where: str) -> list[tuple[str, Any]]:
@@ -346,6 +407,47 @@ def _check_float_dtypes(t: Any, torch: Any, name: str, where: str) -> None:
                 f"from_torch: {where} ({name}) holds {key} as {value.dtype}; MiniTorch computes in "
                 "float32 or float64: convert the module first with .float() (or .double())"
             )
+
+
+def _carry_requires_grad(m: Module, t: Any, *, to_torch: bool) -> None:
+    """Give each Parameter the ``requires_grad`` of its twin in the other library (frozen stays frozen).
+
+    Twins are found as the state is copied: submodules by path (a layer is its own path ""), each
+    Parameter by its name in ``LAYERS`` (Linear's W is torch's weight). torch's ``load_state_dict``
+    keeps the module's own flags, and ours never sets one, so without this a frozen layer would
+    quietly train after the trip.
+    """
+    theirs = dict(t.named_modules())
+    for path, sub in m.named_modules():
+        twin = theirs.get(path)
+        if twin is None:
+            continue
+        rename = LAYERS.get(type(sub), _Layer()).rename
+        for name, p in sub._parameters.items():
+            tp = twin._parameters.get(rename.get(name, name))
+            if p is None or tp is None:
+                continue
+            if to_torch:
+                tp.requires_grad_(p.requires_grad)
+            else:
+                p.requires_grad = bool(tp.requires_grad)
+
+
+def _dtype_kwarg(cls: type, theirs: dict[str, np.ndarray], name: str, where: str) -> dict[str, Any]:
+    """``{"dtype": d}``: the one floating dtype of the torch module's state, for the constructor's
+    ``dtype=`` (so the module is built in it; ``set_default_dtype`` is never touched); ``{}`` when it
+    has no floating state. A module mixing dtypes is a TypeError (MiniTorch computes a module in its
+    parameters' dtype, and torch's forward refuses such a mix too)."""
+    dtypes = {key: value.dtype for key, value in theirs.items() if value.dtype.kind == "f"}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{key} {dtype}" for key, dtype in dtypes.items())
+        raise TypeError(
+            f"from_torch: {where} ({name}) holds {listed}; MiniTorch builds a module in one dtype: "
+            "give it one first with .float() or .double()"
+        )
+    if not dtypes or "dtype" not in inspect.signature(cls).parameters:
+        return {}
+    return {"dtype": next(iter(dtypes.values()))}
 
 
 def _own_state(m: Module) -> dict[str, np.ndarray]:
@@ -454,6 +556,7 @@ def _attention_to_torch(m: Module, torch: Any, where: str) -> Any:
     for ours, (name, transposed) in _torch_state_names(m).items():
         theirs[name] = torch.from_numpy(np.ascontiguousarray(state[ours].T if transposed else state[ours]))
     t.load_state_dict(theirs, strict=True, assign=True)
+    _carry_requires_grad(m, t, to_torch=True)
     ours_by_name = dict(m.named_modules())
     for path, their_module in t.named_modules():
         their_module.training = ours_by_name[path].training
@@ -463,13 +566,17 @@ def _attention_to_torch(m: Module, torch: Any, where: str) -> Any:
 def _attention_from_torch(t: Any, torch: Any, where: str) -> Module:
     cls = _ATTENTION_BY_NAME[type(t).__name__]
     theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
-    with default_dtype_of(theirs):
-        m = cls(**_attention_kwargs_from_torch(t, torch, where))
+    dtype = _dtype_kwarg(cls, theirs, type(t).__name__, where)
+    m = cls(**_attention_kwargs_from_torch(t, torch, where), **dtype)
     state = {}
     for ours, (name, transposed) in _torch_state_names(m).items():
         state[ours] = np.array(theirs[name].T if transposed else theirs[name], order="C", copy=True)
     m.load_state_dict(state)
+    _carry_requires_grad(m, t, to_torch=False)
     theirs_by_name = dict(t.named_modules())
+    for path, sub in m.named_modules():
+        if path in theirs_by_name:
+            _made(sub, theirs_by_name[path])
     for path, ours_module in m.named_modules():  # torch's activation may be a function, not a module
         object.__setattr__(ours_module, "training", theirs_by_name.get(path, t).training)
     return m

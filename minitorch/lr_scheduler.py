@@ -6,6 +6,8 @@ A scheduler acts through ``optimizer.param_groups[i]["lr"]``. Creating one recor
 Like torch's, the update is chainable (recursive): it scales the group's *current* lr, so the
 values equal torch's ``get_last_lr()`` to the last bit (the closed forms in the docstrings agree up
 to rounding). ``ReduceLROnPlateau`` instead watches a metric: ``step(metric)``.
+A group's lr may be a 0-d array (``lr=np.array(0.1)``, torch's tensor lr): the schedulers write
+into it in place, as torch fills the tensor, with the same values bit for bit.
 
 Example:
     opt = mt.SGD(model.parameters(), lr=0.1)

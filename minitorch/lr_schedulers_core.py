@@ -8,8 +8,11 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
+import numpy as np
+
 from minitorch.checks import (
     check_choice,
+    check_int,
     check_nonnegative_int,
     check_number,
     check_positive_int,
@@ -17,6 +20,7 @@ from minitorch.checks import (
     check_sequence,
 )
 from minitorch.optimizers import Optimizer
+from minitorch.optimizers.optimizer import check_lr
 
 Checks = dict[str, Callable[[Any, str, str], Any]]
 
@@ -36,6 +40,9 @@ class LRScheduler:
 
     Subclasses define ``get_lr()`` (the next lrs, from the groups' current lrs) and list their
     settings in ``_settings``, which ``state_dict()`` saves along with the epoch and the lrs.
+    A group whose lr is a 0-d array (``lr=np.array(0.1)``, torch's tensor lr) keeps that array: each
+    step writes the new lr into it (torch's ``fill_``), and ``base_lrs``, ``get_last_lr()`` and
+    ``state_dict()`` hold copies of such arrays, never the group's own.
     """
 
     _settings: tuple[str, ...] = ()
@@ -48,9 +55,9 @@ class LRScheduler:
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
-            group.setdefault("initial_lr", group["lr"])
+            group.setdefault("initial_lr", _copy_lr(group["lr"]))
             _lr(group["initial_lr"], type(self).__name__, f"param_groups[{i}]['initial_lr']")
-        self.base_lrs: list[float] = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs: list[float] = [_copy_lr(group["initial_lr"]) for group in optimizer.param_groups]
         self.last_epoch = -1
         self.step()
 
@@ -66,16 +73,31 @@ class LRScheduler:
     def step(self) -> None:
         """Advance one epoch and set every group's lr; call it after ``optimizer.step()``."""
         self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        for group, lr in zip(self.optimizer.param_groups, self._next_lrs(), strict=True):
+            set_lr(group, lr)
+        self._last_lr = self._current_lrs()
+
+    def _next_lrs(self) -> list[float]:
+        """``get_lr()``; a param group added to the optimizer after this scheduler was created is
+        taken along by the chained schedules (as torch), and named in the error of the others."""
+        added = len(self.optimizer.param_groups) - len(self.base_lrs)
+        try:
+            lrs = self.get_lr()
+        except (ValueError, KeyError) as err:
+            if not added:
+                raise
+            raise ValueError(_added_groups(self, added)) from err
+        if len(lrs) != len(self.optimizer.param_groups):
+            raise ValueError(_added_groups(self, added))
+        return lrs
 
     def get_last_lr(self) -> list[float]:
-        """The lr of each group as this scheduler last set it."""
-        return list(self._last_lr)
+        """The lr of each group as this scheduler last set it (a 0-d array lr: a copy of it)."""
+        return [_copy_lr(lr) for lr in self._last_lr]
 
     def _current_lrs(self) -> list[float]:
-        return [group["lr"] for group in self.optimizer.param_groups]
+        """Each group's lr now (a 0-d array lr: a copy, which the next step does not change)."""
+        return [_copy_lr(group["lr"]) for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         """The epoch, the lrs and the settings: numbers and lists, so it can go into a file."""
@@ -92,7 +114,7 @@ class LRScheduler:
             )
         who = f"{type(self).__name__}.load_state_dict"
         n = len(self.optimizer.param_groups)
-        checks = {"last_epoch": check_nonnegative_int, "base_lrs": _lrs, "_last_lr": _lrs, **self._checks}
+        checks = {"last_epoch": _epoch, "base_lrs": _lrs, "_last_lr": _lrs, **self._checks}
         values = {name: checks[name](value, who, name) for name, value in state_dict.items()}
         for name in ("_last_lr", "base_lrs", "min_lrs"):
             if name in values and len(values[name]) != n:
@@ -105,16 +127,43 @@ class LRScheduler:
         return f"{type(self).__name__}({settings}, last_epoch={self.last_epoch})"
 
 
+def _added_groups(sched: Any, added: int) -> str:
+    name, n = type(sched).__name__, len(sched.optimizer.param_groups)
+    return (f"{name}.step: the optimizer has {n} param groups, {added:+d} since this scheduler was "
+            f"created, and {name} computes each lr from the base_lrs it recorded then (torch refuses it "
+            "too); create the scheduler again after add_param_group, or use a chained one (StepLR, "
+            "MultiStepLR, ExponentialLR, LinearLR)")
+
+
 def _copy(value: Any) -> Any:
-    return list(value) if isinstance(value, (list, tuple)) else value
+    return [_copy_lr(v) for v in value] if isinstance(value, (list, tuple)) else _copy_lr(value)
 
 
-def _lr(value: Any, who: str, name: str) -> float:
-    return check_number(value, who, name, 0)
+def _copy_lr(value: Any) -> Any:
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def set_lr(group: dict[str, Any], lr: Any) -> None:
+    """Set a group's lr; a 0-d array lr is updated in place, as torch fills a tensor lr."""
+    if isinstance(group["lr"], np.ndarray):
+        group["lr"][...] = lr
+    else:
+        group["lr"] = lr
+
+
+def _lr(value: Any, who: str, name: str) -> Any:
+    """An lr as check_lr reads it: a float, or a copy of a 0-d array (torch's tensor lr) kept an array."""
+    number = check_lr(value, who, name)
+    return value.copy() if isinstance(value, np.ndarray) else number
 
 
 def _lrs(value: Any, who: str, name: str) -> list[float]:
     return [_lr(v, who, f"{name}[{i}]") for i, v in enumerate(check_sequence(value, who, name))]
+
+
+def _epoch(value: Any, who: str, name: str) -> int:
+    """An epoch count: -1 is a scheduler that has not started (one of SequentialLR's, as torch's)."""
+    return check_int(value, who, name, -1)
 
 
 def _milestones(value: Any, who: str, name: str) -> list[int]:
@@ -294,6 +343,8 @@ class ReduceLROnPlateau(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
         n = len(optimizer.param_groups)
+        # a number: a param group added later gets it too, as torch's default_min_lr
+        self._default_min_lr = None if isinstance(min_lr, (list, tuple)) else _lr(min_lr, who, "min_lr")
         min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
         if len(min_lrs) != n:
             raise ValueError(f"{who}: expected min_lr a number or {n} numbers (one per group), "
@@ -321,10 +372,18 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
+            if len(self.min_lrs) != len(self.optimizer.param_groups):  # add_param_group since creation
+                if self._default_min_lr is None:
+                    raise ValueError(
+                        f"ReduceLROnPlateau.step: the optimizer has {len(self.optimizer.param_groups)} param "
+                        f"groups, min_lr lists {len(self.min_lrs)} (one per group when it was created); set "
+                        "min_lrs to one per group after add_param_group (as torch asks)"
+                    )
+                self.min_lrs = [self._default_min_lr] * len(self.optimizer.param_groups)
             for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
-                new_lr = max(float(group["lr"]) * self.factor, min_lr)
+                new_lr = max(float(group["lr"]) * self.factor, float(min_lr))  # never the array itself
                 if float(group["lr"]) - new_lr > self.eps:
-                    group["lr"] = new_lr
+                    set_lr(group, new_lr)
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = self._current_lrs()
 

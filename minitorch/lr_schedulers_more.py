@@ -12,7 +12,14 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
+from minitorch.checks import (
+    check_bool,
+    check_choice,
+    check_nonnegative_int,
+    check_number,
+    check_positive_int,
+    check_sequence,
+)
 from minitorch.lr_schedulers_core import (
     Checks,
     CosineAnnealingLR,
@@ -23,9 +30,13 @@ from minitorch.lr_schedulers_core import (
     ReduceLROnPlateau,
     StepLR,
     _at_least_0,
+    _copy,
+    _copy_lr,
     _lrs,
+    set_lr,
 )
 from minitorch.optimizers import Optimizer
+from minitorch.optimizers.optimizer import check_lr
 
 __all__ = ["CosineAnnealingWarmRestarts", "LambdaLR", "OneCycleLR", "SequentialLR"]
 
@@ -96,8 +107,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             check_number(epoch, "CosineAnnealingWarmRestarts.step", "epoch", 0)
             self.T_cur, self.T_i = self._position(epoch)
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            group["lr"] = lr
+        for group, lr in zip(self.optimizer.param_groups, self._next_lrs(), strict=True):
+            set_lr(group, lr)
         self._last_lr = self._current_lrs()
 
     def _position(self, epoch: float) -> tuple[float, int]:
@@ -223,7 +234,7 @@ def _per_group(optimizer: Optimizer, value: float | Sequence[float], name: str) 
     if len(values) != n:
         raise ValueError(f"OneCycleLR: expected {name} a number or {n} numbers (one per group), "
                          f"got {value!r}")
-    return [check_number(v, "OneCycleLR", name, 0) for v in values]
+    return [check_lr(v, "OneCycleLR", name) for v in values]  # floats (a 0-d array is read)
 
 
 class SequentialLR(LRScheduler):
@@ -256,10 +267,10 @@ class SequentialLR(LRScheduler):
             raise ValueError(f"{who}: expected {len(schedulers) - 1} milestones for {len(schedulers)} "
                              f"schedulers, got {len(milestones)}")
         self.optimizer, self._schedulers, self._milestones = optimizer, schedulers, milestones
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs = [_copy_lr(group["initial_lr"]) for group in optimizer.param_groups]
         self.last_epoch = 0
         for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"]
+            set_lr(group, group["initial_lr"])
         for sched in schedulers:
             sched.last_epoch -= 1  # undo the step each took when it was created
         first = schedulers[bisect_right(milestones, 0)]
@@ -277,21 +288,40 @@ class SequentialLR(LRScheduler):
         self._last_lr = sched.get_last_lr()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs),
-                "_last_lr": list(self._last_lr), "_milestones": list(self._milestones),
+        return {"last_epoch": self.last_epoch, "base_lrs": _copy(self.base_lrs),
+                "_last_lr": _copy(self._last_lr), "_milestones": list(self._milestones),
                 "_schedulers": [s.state_dict() for s in self._schedulers]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s output: its own values and each scheduler's, all checked first
+        (a scheduler that refuses its state puts back the ones loaded before it): on error nothing changes."""
+        who = "SequentialLR.load_state_dict"
         expected = set(self.state_dict())
         if not isinstance(state_dict, dict) or set(state_dict) != expected:
-            raise ValueError(f"SequentialLR.load_state_dict: expected keys {sorted(expected)}")
-        if len(state_dict["_schedulers"]) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: expected {len(self._schedulers)} schedulers' "
-                             f"states, got {len(state_dict['_schedulers'])}")
-        for sched, state in zip(self._schedulers, state_dict["_schedulers"], strict=True):
-            sched.load_state_dict(state)
-        self.last_epoch, self.base_lrs = state_dict["last_epoch"], list(state_dict["base_lrs"])
-        self._last_lr, self._milestones = list(state_dict["_last_lr"]), list(state_dict["_milestones"])
+            raise ValueError(f"{who}: expected keys {sorted(expected)}")
+        states = check_sequence(state_dict["_schedulers"], who, "_schedulers")
+        if len(states) != len(self._schedulers):
+            raise ValueError(f"{who}: expected {len(self._schedulers)} schedulers' states, got {len(states)}")
+        n = len(self.optimizer.param_groups)
+        last_epoch = check_nonnegative_int(state_dict["last_epoch"], who, "last_epoch")
+        base_lrs = _lrs(state_dict["base_lrs"], who, "base_lrs")
+        last_lr = _lrs(state_dict["_last_lr"], who, "_last_lr")
+        milestones = [check_nonnegative_int(m, who, f"_milestones[{i}]")
+                      for i, m in enumerate(check_sequence(state_dict["_milestones"], who, "_milestones"))]
+        if len(base_lrs) != n or len(last_lr) != n or len(milestones) != len(self._schedulers) - 1:
+            raise ValueError(f"{who}: expected base_lrs and _last_lr for {n} parameter groups and "
+                             f"{len(self._schedulers) - 1} milestones, got {len(base_lrs)}, {len(last_lr)} "
+                             f"and {len(milestones)}")
+        before = [sched.state_dict() for sched in self._schedulers]
+        try:
+            for sched, state in zip(self._schedulers, states, strict=True):
+                sched.load_state_dict(state)
+        except BaseException:
+            for sched, state in zip(self._schedulers, before, strict=True):
+                sched.load_state_dict(state)  # its own state: accepted
+            raise
+        self.last_epoch, self.base_lrs = last_epoch, base_lrs
+        self._last_lr, self._milestones = last_lr, milestones
 
 
 def _restart(sched: LRScheduler) -> None:
@@ -314,5 +344,5 @@ def _restart(sched: LRScheduler) -> None:
     else:  # LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR... compute from base_lrs already
         lrs = sched.get_lr()
     for group, lr in zip(sched.optimizer.param_groups, lrs, strict=True):
-        group["lr"] = lr
-    sched._last_lr = [group["lr"] for group in sched.optimizer.param_groups]
+        set_lr(group, lr)
+    sched._last_lr = sched._current_lrs()

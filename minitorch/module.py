@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minitorch import call_frames, edit_marks
+from minitorch import call_frames
 from minitorch.checks import check_dict
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
@@ -148,12 +148,24 @@ class Module:
             buffers.pop(name, None)
         object.__setattr__(self, name, value)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """``copy.deepcopy`` (and ``copy.copy``) copy the module without the forward calls waiting
+        for their backward: as torch copies parameters and buffers, never the autograd graph of a
+        forward (whose backward still fills the original's gradients), the copy starts with no
+        call waiting, its cache attributes None and no edit's mark; its backward raises the usual
+        "no forward call is waiting" until its own forward. The original keeps its calls."""
+        state = dict(self.__dict__)
+        frames = [*state.get("_stack", ()), state.get("_shown") or {}, state.get("_frame") or {}]
+        for name in {name for frame in frames for name in frame}:
+            state[name] = None
+        state.update({"_frame": None, "_stack": [], "_shown": None, "_busy": False})
+        if "_edited" in state:  # an edited Sequential's pending refusal: the copy has no call to refuse
+            state["_edited"] = None
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner, and the
-        copy of a module an edit marked (see ``call_frames``) is marked too, so it refuses alike."""
+        """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner."""
         self.__dict__.update({"_frame": None, "_stack": [], "_shown": None, "_busy": False, **state})
-        if state.get("_edited") is not None or type(state.get("_shown")) is edit_marks.Dropped:
-            edit_marks.mark(self)
         for param in state.get("_parameters", {}).values():
             _register_owner(param, self)
 

@@ -264,12 +264,20 @@ _HABITS_CASES = [
      (2, 3, 3, 2)),
     ("ConvTranspose2d-dilation-no-bias", lambda: mt.ConvTranspose2d(2, 2, 2, dilation=2, bias=False),
      (1, 2, 3, 3)),
+    # output_padding >= stride, < dilation: torch's other allowed range (rows no tap reaches, zero)
+    ("ConvTranspose2d-outpad-below-dilation",
+     lambda: mt.ConvTranspose2d(2, 2, (2, 3), stride=(1, 2), output_padding=(1, 2), dilation=(2, 3)),
+     (2, 2, 3, 2)),
     ("Upsample-nearest", lambda: mt.Upsample(scale_factor=2), (2, 2, 3, 4)),
     ("Upsample-nearest-size", lambda: mt.Upsample(size=(5, 7)), (2, 2, 3, 4)),
     ("Upsample-bilinear", lambda: mt.Upsample(scale_factor=2, mode="bilinear"), (2, 2, 3, 4)),
     ("Upsample-bilinear-align", lambda: mt.Upsample(size=(5, 3), mode="bilinear", align_corners=True),
      (2, 2, 3, 4)),
     ("Upsample-bilinear-down", lambda: mt.Upsample(scale_factor=(0.5, 1.5), mode="bilinear"), (1, 2, 6, 4)),
+    # sizes landing on H or 2H (floor(3 * 1.3) = 3, floor(3 * 2.2) = 6): torch's copy and o // 2 cases
+    ("Upsample-nearest-size-lands-on-H-2H", lambda: mt.Upsample(scale_factor=(1.3, 2.2)), (2, 2, 3, 3)),
+    ("Upsample-bilinear-size-lands-on-2H-H", lambda: mt.Upsample(scale_factor=(2.2, 1.2), mode="bilinear"),
+     (1, 2, 3, 4)),
     ("AdaptiveMaxPool2d-global", lambda: mt.AdaptiveMaxPool2d(1), (2, 3, 4, 5)),
     ("AdaptiveMaxPool2d-overlap", lambda: mt.AdaptiveMaxPool2d((3, 2)), (2, 2, 5, 5)),
     ("Unflatten", lambda: mt.Unflatten(1, (2, 3)), (4, 6)),
@@ -330,6 +338,9 @@ RECURRENT_CASES = [
     InputCase("LSTM-unbatched", lambda: mt.LSTM(2, 3, num_layers=2), _seq((3, 2), (2, 3), (2, 3))),
     InputCase("LSTM-dropout-train", lambda: mt.LSTM(2, 2, num_layers=3, dropout=0.5), _seq((3, 2, 2)),
               oracle=False),  # torch's dropout masks differ
+    # dropout = 1 drops every unit between layers: deterministic zeros, so torch's twin checks it
+    InputCase("GRU-dropout-1-train", lambda: mt.GRU(2, 2, num_layers=2, dropout=1.0),
+              _seq((3, 2, 2), (2, 2, 2))),
     # LSTM with projections: h0, h_n and the output have proj_size features, c0 and c_n hidden_size
     InputCase("LSTM-proj", lambda: mt.LSTM(3, 4, proj_size=2), _seq((4, 2, 3))),
     InputCase("LSTM-proj-2-layers-bidirectional-h0-c0",

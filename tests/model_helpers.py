@@ -65,6 +65,20 @@ def randomize_state(model: mt.Module, seed: int = 0) -> mt.Module:
     return model
 
 
+def freeze_every_other(model: mt.Module) -> mt.Module:
+    """Freeze the 1st, 3rd, ... Parameter (``requires_grad = False``), so a copy must carry a mix of flags."""
+    for i, p in enumerate(model.parameters()):
+        p.requires_grad = i % 2 == 1
+    return model
+
+
+def frozen_names(model: mt.Module) -> list[str]:
+    """The state names of the frozen Parameters of ``model`` (a tied Parameter under each of its names)."""
+    return [f"{path}.{name}" if path else name
+            for path, sub in model.named_modules()
+            for name, p in sub._parameters.items() if p is not None and not p.requires_grad]
+
+
 def assert_same_state(a: mt.Module, b: mt.Module) -> None:
     """Same names, dtypes and bitwise-equal values."""
     sa, sb = a.state_dict(), b.state_dict()
@@ -144,3 +158,18 @@ class StandInMomentum:
         self.state = {params[i]: dict(s) for i, s in state["state"].items()}
         for group, saved in zip(self.param_groups, state["param_groups"], strict=True):
             group.update({k: v for k, v in saved.items() if k != "params"})
+
+
+def refuse_default_dtype_switch(monkeypatch) -> None:
+    """Make every call to ``set_default_dtype`` fail, wherever MiniTorch imported it from."""
+    import sys
+
+    real = mt.dtypes.set_default_dtype
+
+    def refuse(dtype):
+        raise AssertionError(f"set_default_dtype({dtype!r}) was called")
+
+    for name, module in list(sys.modules.items()):
+        if (name == "minitorch" or name.startswith("minitorch.")) and getattr(
+                module, "set_default_dtype", None) is real:
+            monkeypatch.setattr(module, "set_default_dtype", refuse)

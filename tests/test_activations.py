@@ -6,6 +6,7 @@ Gradcheck and the PyTorch oracle of every activation run from the registry in te
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -154,3 +155,22 @@ def test_repr_shows_arguments_like_torch():
     assert repr(mt.GELU(approximate="tanh")) == "GELU(approximate='tanh')"
     assert repr(mt.Softmax(dim=1)) == "Softmax(dim=1)"
     assert repr(mt.Tanh()) == "Tanh()"
+
+
+@pytest.mark.parametrize("cls", ["Softmax", "LogSoftmax"])
+def test_no_dim_is_torchs_implicit_dim_where_it_is_the_last_axis_and_an_error_elsewhere(cls):
+    """torch's Softmax() (dim=None) takes dim 0 of a 3-D input and dim 1 of a 4-D one (deprecated,
+    with a warning); ours took the last axis silently. 1-D and 2-D: the same axis, no error."""
+    layer, torch_layer = getattr(mt, cls)().to(np.float64), getattr(torch.nn, cls)()
+    for shape in ((5,), (3, 4)):
+        x = np.random.default_rng(0).standard_normal(shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch: "Implicit dimension choice ..."
+            expected = torch_layer(torch.tensor(x)).numpy()
+        np.testing.assert_allclose(layer(x), expected, rtol=1e-14)
+    for shape, torch_dim in (((2, 3, 4), 0), ((2, 3, 4, 5), 1)):
+        with pytest.raises(ValueError, match=rf"{cls}: no dim given, and the input is {len(shape)}-D .* "
+                                             rf"would take dim={torch_dim} there"):
+            layer(np.zeros(shape))
+    assert getattr(mt, cls)(dim=-1)(np.zeros((2, 3, 4))).shape == (2, 3, 4)  # given: any input
+    assert getattr(mt, cls)().dim == -1 and "dim=-1" in repr(getattr(mt, cls)())

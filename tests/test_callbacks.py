@@ -107,6 +107,30 @@ def test_min_delta_and_max_mode():
     assert mt.callbacks.Monitor("t", "val_mae").mode == "min"
 
 
+SMALLER_IS_BETTER = {"loss", "mse", "mae", "mean_squared_error", "mean_absolute_error"}
+
+
+@pytest.mark.parametrize("name", ["loss", *sorted(mt.metrics.METRICS)])
+@pytest.mark.parametrize("prefix", ["", "val_"])
+def test_auto_mode_knows_the_direction_of_every_named_metric(name, prefix):
+    """mode="auto" on a metric fit logs by name: binary_accuracy minimised would stop on improvement
+    and restore the worst weights."""
+    expected = "min" if name in SMALLER_IS_BETTER else "max"
+    assert mt.callbacks.Monitor("t", prefix + name).mode == expected
+    assert mt.EarlyStopping(monitor=prefix + name)._monitor.mode == expected
+
+
+@pytest.mark.parametrize("monitor", ["val_neg_weight", "auc", "val_my_score"])
+def test_auto_mode_refuses_a_name_it_cannot_read(monitor):
+    with pytest.raises(ValueError, match="mode='max'"):
+        mt.EarlyStopping(monitor=monitor)
+    with pytest.raises(ValueError, match="mode='max'"):
+        mt.ModelCheckpoint("m.npz", monitor=monitor)
+    assert mt.EarlyStopping(monitor=monitor, mode="max")._monitor.mode == "max"
+    assert mt.callbacks.Monitor("t", "val_my_loss").mode == "min"  # a loss or an error: smaller is better
+    assert mt.callbacks.Monitor("t", "val_squared_error").mode == "min"
+
+
 def test_early_stopping_reports_through_fit_output():
     out = io.StringIO()
     X = np.ones((1, 1), np.float32)

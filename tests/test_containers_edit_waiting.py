@@ -1,6 +1,7 @@
 """Edits while a forward call waits for its backward, beyond one Sequential's own chain: a module
 shared by two parents, a custom parent holding an edited container, an edit that changes nothing,
-a deepcopy of an edited model, a ModuleList parent; and what ``None`` and a bad ``extend`` item do.
+a deepcopy of an edited model (which starts clean), a ModuleList parent; and what ``None`` and a
+bad ``extend`` item do.
 
 The rule (minitorch/containers/editing.py): an edit that changes a chain while a call waits drops
 the waiting calls; every backward that would have consumed one of them raises RuntimeError naming
@@ -184,9 +185,10 @@ def test_setting_a_child_to_itself_keeps_the_waiting_call(container):
 
 # ----------------------------------------------------------------- 4. a deepcopy of an edited model
 @pytest.mark.parametrize("rerun_original", [False, True])
-def test_a_deepcopy_made_after_an_edit_refuses_up_front(rerun_original, kernels):
-    """The copy carries the edit's marks (its waiting calls are copies of the dropped chain's): its
-    backward refuses before any child runs, whatever happens to the original afterwards."""
+def test_a_deepcopy_made_after_an_edit_starts_clean_and_the_original_still_refuses(rerun_original, kernels):
+    """A copy holds no waiting call (as torch's deepcopy holds no graph: tests/test_deepcopy_waiting.py),
+    so no edit's mark either: its backward refuses as any module's without a forward, before any
+    child runs. The original keeps its marks: its backward names the edit."""
     inner = mt.Sequential(mt.Linear(3, 3), mt.ReLU())
     outer = mt.Sequential(inner, mt.Linear(3, 3))
     outer(X)
@@ -196,8 +198,10 @@ def test_a_deepcopy_made_after_an_edit_refuses_up_front(rerun_original, kernels)
         outer(X)
         outer.backward(DY)
     else:
-        del outer, inner
-    with pytest.raises(RuntimeError, match=r"edited \(Sequential\[1\] = \.\.\.\)"):
+        with pytest.raises(RuntimeError, match=r"edited \(Sequential\[1\] = \.\.\.\)"):
+            outer.backward(DY)
+        assert _no_grad_written(outer)
+    with pytest.raises(RuntimeError, match=r"no forward call is waiting"):
         twin.backward(DY)
     assert _no_grad_written(twin)
     twin(X)
@@ -205,15 +209,15 @@ def test_a_deepcopy_made_after_an_edit_refuses_up_front(rerun_original, kernels)
     assert twin[1].W.grad is not None
 
 
-def test_a_deepcopy_of_a_shared_modules_parent_refuses_up_front():
+def test_a_deepcopy_of_a_shared_modules_parent_starts_clean():
     shared = mt.Linear(3, 3)
     a, b = mt.Sequential(shared, mt.ReLU()), mt.Sequential(shared, mt.Linear(3, 3))
     a(X)
     b(X)
     a[1] = mt.Tanh()
     twin = copy.deepcopy(b)
-    shared(X)  # the original shared Linear runs again: its mark goes, the copy's stays
-    with pytest.raises(RuntimeError, match=r"Sequential\[1\] = \.\.\."):
+    shared(X)  # the original shared Linear runs again
+    with pytest.raises(RuntimeError, match=r"no forward call is waiting"):
         twin.backward(DY)
     assert _no_grad_written(twin)
 

@@ -145,6 +145,16 @@ def test_evaluate_and_predict_batch_run_in_eval_mode_and_restore_it():
         mt.evaluate(model, mt.CrossEntropyLoss(reduction="sum"), X, y)
 
 
+def test_predict_and_evaluate_name_a_model_with_several_outputs():
+    """An LSTM returns (output, (h_n, c_n)): concatenating such batches is not an array of outputs."""
+    lstm = mt.LSTM(3, 4, batch_first=True)
+    X = np.zeros((5, 2, 3), np.float32)
+    with pytest.raises(TypeError, match=r"predict: expected the model to return one array.*tuple of 2"):
+        mt.predict(lstm, X)
+    with pytest.raises(TypeError, match=r"evaluate: expected the model to return one array.*tuple of 2"):
+        mt.evaluate(lstm, None, X, np.zeros(5, np.int64), metrics=["accuracy"])
+
+
 # ----------------------------------------------------------------- schedulers
 class HalvingScheduler:
     """Stand-in for StepLR(step_size=1, gamma=0.5): step() takes no value."""
@@ -204,6 +214,21 @@ def test_the_librarys_step_lr():
     history = mt.fit(model, loss_fn, opt, loader, epochs=4, scheduler=mt.lr_scheduler.StepLR(opt, 2, 0.5),
                      verbose=0)
     assert history["lr"] == [0.1, 0.1, 0.05, 0.05]
+
+
+@pytest.mark.parametrize("make", [
+    lambda opt: mt.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=100),
+    lambda opt: type("CyclicLR", (), {"step": lambda self: None})(),  # torch's other per-batch schedule
+])
+def test_a_scheduler_counted_in_batches_is_refused_not_stepped_per_epoch(make):
+    """fit steps scheduler= once per epoch: a OneCycleLR would take epochs of its epochs * batches
+    steps, never anneal, and train quietly with the wrong rates."""
+    model, loss_fn, opt, loader, *_ = setup()
+    weights = model.state_dict()
+    with pytest.raises(ValueError, match="on_batch_end"):
+        mt.fit(model, loss_fn, opt, loader, epochs=2, scheduler=make(opt), verbose=0)
+    after = model.state_dict()
+    assert all(np.array_equal(v, after[k]) for k, v in weights.items())  # refused before training
 
 
 class ScriptedSGD(mt.SGD):

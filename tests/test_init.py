@@ -153,3 +153,26 @@ def test_manual_seed_makes_init_reproducible(seed, name):
 def test_bad_arguments_are_refused(call, error):
     with pytest.raises(error):
         call()
+
+
+def _every_module():
+    from cases import INPUT_CASES, MODULE_CASES
+    return [(case_id, factory) for case_id, factory, _ in MODULE_CASES + INPUT_CASES]
+
+
+@pytest.mark.parametrize("case_id, factory", _every_module(), ids=[c[0] for c in _every_module()])
+def test_every_layers_weights_get_torchs_fans(case_id, factory):
+    """Every Parameter of 2+ dims of every registered module has the fans torch gives its twin:
+    Linear's W is (in, out) here, but an Embedding's, an RNN's or attention's weights are stored in
+    torch's (out, in) layout, so kaiming_*_(lstm.weight_ih_l0) must read fan_in = in, as torch."""
+    from minitorch.interop import _torch_state_names
+
+    model = factory()
+    theirs = dict(mt.interop.to_torch(model).named_parameters()) if list(model.parameters()) else {}
+    names = _torch_state_names(model)
+    for path, sub in model.named_modules():
+        for name, p in sub._parameters.items():
+            key = f"{path}.{name}" if path else name
+            if p.ndim < 2 or names[key][0] not in theirs:
+                continue
+            assert init.calculate_fan_in_and_fan_out(p) == torch_fans(theirs[names[key][0]]), key

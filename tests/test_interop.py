@@ -7,7 +7,15 @@ import sys
 import numpy as np
 import pytest
 import torch
-from model_helpers import CASE_ARGS, CASE_IDS, assert_same_state, randomize_state, sample_input
+from model_helpers import (
+    CASE_ARGS,
+    CASE_IDS,
+    assert_same_state,
+    freeze_every_other,
+    frozen_names,
+    randomize_state,
+    sample_input,
+)
 
 import minitorch as mt
 from minitorch.interop import ATTENTION_LAYERS, LAYERS, NOT_CONVERTIBLE
@@ -47,6 +55,72 @@ def test_training_flags_travel(factory, shape):
     assert [m.training for m in t.modules()] == model_modes
     t.eval()
     assert not any(m.training for m in mt.interop.from_torch(t).modules())
+
+
+@pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)
+def test_frozen_parameters_stay_frozen_both_ways(factory, shape):
+    """requires_grad is carried as the training flags are: a frozen layer must not train after a trip."""
+    model = freeze_every_other(factory())
+    ours = {id(p): p.data.size for p in model.parameters() if not p.requires_grad}
+    t = mt.interop.to_torch(model)
+    theirs = [p.numel() for p in t.parameters() if not p.requires_grad]
+    assert sorted(theirs) == sorted(ours.values())
+    back = mt.interop.from_torch(t)
+    assert frozen_names(back) == frozen_names(model)
+    assert len(frozen_names(model)) > 0 or not list(model.parameters())
+
+
+def test_a_frozen_torch_layer_comes_over_frozen():
+    t = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 2))
+    t[0].requires_grad_(False)
+    model = mt.interop.from_torch(t)
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
+
+
+def _tied_pair():
+    model = mt.Sequential(mt.Linear(3, 3), mt.ReLU(), mt.Linear(3, 3), mt.LSTM(3, 3), mt.LSTM(3, 3))
+    model[2].W = model[0].W  # a Parameter shared by two layers (not one layer used twice)
+    model[4].weight_hh_l0 = model[3].weight_hh_l0
+    return model
+
+
+def test_a_parameter_shared_by_two_layers_stays_shared_both_ways():
+    """Untied by the trip, the copies would train apart: each gets half of the gradient."""
+    model = _tied_pair()
+    t = mt.interop.to_torch(model)
+    assert t[2].weight is t[0].weight and t[4].weight_hh_l0 is t[3].weight_hh_l0
+    assert len(list(t.parameters())) == len(list(model.parameters()))
+    back = mt.interop.from_torch(t)
+    assert back[2].W is back[0].W and back[4].weight_hh_l0 is back[3].weight_hh_l0
+    assert len(list(back.parameters())) == len(list(model.parameters()))
+    x = sample_input((2, 3, 3))
+    np.testing.assert_allclose(torch_out(t[:3], x[0]), model[:3](x[0]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)
+def test_every_case_tied_to_its_twin_stays_tied_both_ways(factory, shape):
+    """Two instances of every module case, the second's Parameters all the first's (module by module)."""
+    first, second = factory(), factory()
+    if not list(first.parameters()) or type(first) is mt.Sequential:
+        return  # nothing to tie; a Sequential's layers are cases of their own
+    subs = dict(second.named_modules())
+    for path, sub in first.named_modules():
+        for name, p in sub._parameters.items():
+            setattr(subs[path], name, p)
+    model = mt.Sequential(first, second)
+    n = len(list(model.parameters()))
+    t = mt.interop.to_torch(model)
+    assert len(list(t.parameters())) == n
+    assert len(list(mt.interop.from_torch(t).parameters())) == n
+
+
+def test_a_tie_across_layouts_is_refused_not_untied():
+    """torch ties an Embedding to the output Linear (GPT's head): here the Linear's W is the transpose,
+    so one Parameter cannot hold both; from_torch says so instead of training two copies."""
+    emb, head = torch.nn.Embedding(5, 5), torch.nn.Linear(5, 5, bias=False)
+    head.weight = emb.weight
+    with pytest.raises(ValueError, match="tied"):
+        mt.interop.from_torch(torch.nn.Sequential(emb, head))
 
 
 def test_torch_built_model_comes_over():

@@ -115,11 +115,22 @@ def test_upsample_matches_torch_over_sizes_and_scales(h, w, mode, align, by_size
     if by_size:
         kwargs = {"size": (data.draw(st.integers(1, 9)), data.draw(st.integers(1, 9)))}
     else:
-        scales = st.sampled_from([0.5, 1.0, 1.5, 1.7, 2.0, 2.5, 3.0])
+        # 1.25 and 2.25: sizes where floor(H * scale) lands on H or 2H, torch's special cases
+        scales = st.sampled_from([0.5, 1.0, 1.25, 1.5, 1.7, 2.0, 2.25, 2.5, 3.0])
         kwargs = {"scale_factor": (data.draw(scales), data.draw(scales))}
         if int(h * kwargs["scale_factor"][0]) < 1 or int(w * kwargs["scale_factor"][1]) < 1:
             return
     _compare_both_dtypes(lambda: mt.Upsample(mode=mode, align_corners=align, **kwargs), (2, 2, h, w))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+@pytest.mark.parametrize("scale_factor, shape", [((1.3, 2.2), (1, 2, 3, 3)), ((2.2, 1.1), (1, 1, 4, 5)),
+                                                  ((1.25, 0.75), (2, 1, 3, 4))])
+def test_upsample_a_scale_whose_size_lands_on_h_or_2h_reads_as_torch(mode, scale_factor, shape):
+    """torch resizes an axis whose output size equals its input size as a copy, and (nearest) one of twice
+    its size as o // 2, whatever the scale_factor that gave that size (floor(3 * 1.3) = 3, floor(3 * 2.2)
+    = 6): its other rows follow 1 / scale_factor, and so do ours."""
+    _compare_both_dtypes(lambda: mt.Upsample(scale_factor=scale_factor, mode=mode), shape)
 
 
 @settings(max_examples=25, deadline=None)

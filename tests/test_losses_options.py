@@ -39,12 +39,12 @@ def class_problems(draw, probabilities_allowed: bool = True):
     shape = (c,) if unbatched else (draw(st.integers(1, 3)), c, *extra)
     z = rng.standard_normal(shape) * draw(st.sampled_from([0.5, 3.0]))
     probabilities = probabilities_allowed and draw(st.booleans())
-    ignore_index = -100 if probabilities else draw(st.sampled_from([-100, 0, c - 1, 7]))
-    options = {
-        "reduction": draw(reductions),
-        "weight": rng.uniform(0.2, 2.0, c) if draw(st.booleans()) else None,
-        "ignore_index": ignore_index,
-    }
+    # probabilities: torch takes any negative ignore_index (and ignores it), refuses one >= 0
+    ignore_index = draw(st.sampled_from([-100, -1] if probabilities else [-100, 0, c - 1, 7]))
+    weight = rng.uniform(0.2, 2.0, c) if draw(st.booleans()) else None
+    if weight is not None:  # zero weights: a batch whose counted targets all weigh 0 (mean = nan)
+        weight[rng.random(c) < draw(st.sampled_from([0.0, 0.5]))] = 0.0
+    options = {"reduction": draw(reductions), "weight": weight, "ignore_index": ignore_index}
     if probabilities:
         target = rng.dirichlet(np.ones(c), size=shape[:1] + shape[2:] if not unbatched else None)
         target = np.moveaxis(target, -1, 1) if not unbatched else target
@@ -57,7 +57,12 @@ def class_problems(draw, probabilities_allowed: bool = True):
 
 
 def _all_ignored(options: dict, target: np.ndarray) -> bool:
-    return target.dtype.kind in "iu" and bool((target == options["ignore_index"]).all())
+    """No class-index target counts: each is ignored or weighs 0 (mean = 0 / 0 = nan, no slope)."""
+    if target.dtype.kind not in "iu":
+        return False
+    counted = target[target != options["ignore_index"]]
+    weight = options["weight"]
+    return counted.size == 0 or (weight is not None and not weight[counted].any())
 
 
 @grid
@@ -127,6 +132,25 @@ def test_every_target_ignored_gives_nan_mean_and_zero_gradient_as_torch(cls, wei
     compare_loss(getattr(mt, cls)(**options), z, y, 1e-12, 1e-12)
 
 
+@pytest.mark.parametrize("cls, smoothing",
+                         [("CrossEntropyLoss", 0.0), ("CrossEntropyLoss", 0.3), ("NLLLoss", 0.0)])
+def test_counted_targets_that_all_weigh_zero_give_torchs_nan_mean_and_nan_gradient(cls, smoothing):
+    """sum(w[y]) = 0 with targets counted: torch's mean is nan (never the smoothing term's x / 0 = inf)
+    and its gradient nan on the counted samples (CrossEntropy: the whole row; NLL: the target entry),
+    0 on the ignored ones; not the all-ignored case's 0 gradient."""
+    z = np.random.default_rng(0).standard_normal((4, 3, 2))
+    y = np.array([[0, 0], [2, 0], [0, 2], [2, 2]])  # class 2 ignored, class 0 weighs 0
+    options = {"weight": np.array([0.0, 1.0, 3.0]), "ignore_index": 2}
+    if cls == "CrossEntropyLoss":
+        options["label_smoothing"] = smoothing
+    loss_fn = getattr(mt, cls)(**options)
+    assert math.isnan(loss_fn(z, y))
+    dz = loss_fn.backward()
+    counted = np.broadcast_to((y != 2)[:, None, :], z.shape)
+    assert np.isnan(dz[counted]).any() and (dz[~counted] == 0).all()
+    compare_loss(getattr(mt, cls)(**options), z, y, 1e-12, 1e-12)
+
+
 def test_ignored_targets_get_no_gradient_and_other_targets_keep_theirs():
     z = np.random.default_rng(1).standard_normal((4, 3, 2))
     y = np.array([[0, -1], [2, 1], [-1, -1], [1, 0]])
@@ -155,7 +179,8 @@ def test_kernel_and_plain_forms_agree_for_the_options():
     (lambda: mt.NLLLoss(weight=np.array([1.0, np.nan])), r"NLLLoss: weight contains NaN"),
     (lambda: mt.CrossEntropyLoss(ignore_index=1.5), r"ignore_index must be an integer"),
     (lambda: mt.CrossEntropyLoss(ignore_index=0)(np.zeros((2, 3)), np.full((2, 3), 1 / 3)),
-     r"ignore_index=0 applies to class indices, not to class probability targets \(as torch\)"),
+     r"ignore_index=0 applies to class indices, not to class probability targets \(as torch, which takes a "
+     r"negative one"),
     (lambda: mt.CrossEntropyLoss()(np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int)),
      r"expected target class indices \(2, 4\), got shape \(2, 3\)"),
     (lambda: mt.NLLLoss(ignore_index=5)(np.zeros((2, 3)), np.array([5, -100])),

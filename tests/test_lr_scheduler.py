@@ -223,3 +223,41 @@ def test_needs_an_optimizer():
         lr_scheduler.StepLR([0.1], step_size=1)
     with pytest.raises(TypeError, match="Optimizer"):
         lr_scheduler.ReduceLROnPlateau(None)
+
+
+ALL_SCHEDULERS = {
+    "StepLR": lambda lib, o: lib.StepLR(o, 2, 0.5), "MultiStepLR": lambda lib, o: lib.MultiStepLR(o, [2, 4]),
+    "ExponentialLR": lambda lib, o: lib.ExponentialLR(o, 0.9),
+    "CosineAnnealingLR": lambda lib, o: lib.CosineAnnealingLR(o, 5),
+    "LinearLR": lambda lib, o: lib.LinearLR(o, 0.2, total_iters=4),
+    "LambdaLR": lambda lib, o: lib.LambdaLR(o, lambda e: 0.9**e),
+    "CosineAnnealingWarmRestarts": lambda lib, o: lib.CosineAnnealingWarmRestarts(o, 3),
+    "OneCycleLR": lambda lib, o: lib.OneCycleLR(o, 1.0, total_steps=20),
+    "ReduceLROnPlateau": lambda lib, o: lib.ReduceLROnPlateau(o, patience=0),
+    "ReduceLROnPlateau-min_lr-list": lambda lib, o: lib.ReduceLROnPlateau(o, patience=0, min_lr=[1e-4]),
+}
+
+
+@pytest.mark.parametrize("name", list(ALL_SCHEDULERS))
+def test_a_param_group_added_after_the_scheduler_as_torch(name):
+    """Unfreezing a layer mid-training adds a param group: the chained schedules and ReduceLROnPlateau
+    (min_lr a number) take it along as torch does; where torch cannot (the schedules computed from
+    base_lrs), the error names the added group, not a zip()."""
+    opt, t_opt = optimizers(lrs=(0.1,))
+    build = ALL_SCHEDULERS[name]
+    sched, t_sched = build(lr_scheduler, opt), build(torch.optim.lr_scheduler, t_opt)
+    plateau = name.startswith("ReduceLROnPlateau")
+    for epoch in range(8):
+        if epoch == 2:
+            opt.add_param_group({"params": [mt.Parameter(np.zeros(2))], "lr": 0.05})
+            t_opt.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "lr": 0.05})
+        t_opt.step()
+        try:
+            t_sched.step(1.0) if plateau else t_sched.step()
+        except (ValueError, KeyError, RuntimeError):
+            with pytest.raises(ValueError, match="param group"):
+                sched.step(1.0) if plateau else sched.step()
+            return
+        sched.step(1.0) if plateau else sched.step()
+        lrs, t_lrs = [g["lr"] for g in opt.param_groups], [g["lr"] for g in t_opt.param_groups]
+        np.testing.assert_array_equal(lrs, t_lrs, err_msg=f"epoch {epoch}")

@@ -6,6 +6,8 @@ compared bitwise after every step, as tests/test_lr_scheduler.py does for the fi
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -165,3 +167,47 @@ def test_state_dicts_resume_the_sequence():
             sched2.step()
             got.append(sched2.get_last_lr())
         assert got == expected, type(sched).__name__
+
+
+@pytest.mark.parametrize("build, steps, kind", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_state_dict_taken_at_any_step_resumes_the_sequence(build, steps, kind):
+    """Every step, not one chosen step: a SequentialLR saved before a milestone holds schedulers that
+    have not started (last_epoch -1, as torch's); a checkpoint taken in a warm-up must load too."""
+    for saved_at in range(min(steps, 12)):
+        opt, _ = optimizers(kind)
+        sched = build(lr_scheduler, opt)
+        for _ in range(saved_at):
+            sched.step()
+        saved_sched, saved_opt = sched.state_dict(), opt.state_dict()
+        expected = []
+        for _ in range(steps - saved_at):
+            sched.step()
+            expected.append(sched.get_last_lr())
+        opt2, _ = optimizers(kind)
+        sched2 = build(lr_scheduler, opt2)
+        opt2.load_state_dict(saved_opt)
+        sched2.load_state_dict(saved_sched)
+        got = []
+        for _ in range(steps - saved_at):
+            sched2.step()
+            got.append(sched2.get_last_lr())
+        assert got == expected, f"saved after {saved_at} steps"
+
+
+def test_a_refused_sequential_state_changes_nothing():
+    opt, _ = optimizers()
+    sched = _sequential_three(lr_scheduler, opt)
+    for _ in range(5):
+        sched.step()
+    good = sched.state_dict()
+    forged = []
+    for edit in (lambda s: s["_schedulers"][2].update(gamma=-1.0), lambda s: s.update(last_epoch="x"),
+                 lambda s: s.update(_milestones=[4, "z"]), lambda s: s.update(base_lrs=[0.1])):
+        state = copy.deepcopy(good)
+        state["_schedulers"][0]["last_epoch"] = 99  # a first change the later refusal must undo
+        edit(state)
+        forged.append(state)
+    for state in forged:
+        with pytest.raises(ValueError, match=r"load_state_dict"):
+            sched.load_state_dict(state)
+        assert sched.state_dict() == good

@@ -126,6 +126,20 @@ def test_r2_of_constant_targets_and_single_samples_follow_scikit_learn():
         metrics.mean_squared_error(np.zeros((3, 2)), np.zeros((3, 3)))
 
 
+@pytest.mark.parametrize("fn", [metrics.mean_squared_error, metrics.mean_absolute_error, metrics.r2_score,
+                                metrics.binary_accuracy])
+@pytest.mark.parametrize("t_shape, p_shape", [((4, 2, 3), (4, 3, 2)), ((4, 6), (4, 2, 3)),
+                                              ((4, 2), (4, 1, 2)), ((4,), (4, 1, 1)), ((4, 1), (1, 4))])
+def test_regression_metrics_refuse_another_layout_of_as_many_numbers(fn, t_shape, p_shape):
+    """(N, T, F) against (N, F, T) holds as many numbers: comparing them flattened would score a
+    transposed prediction silently. Only (N,) against (N, 1) is the same data (scikit-learn's rule)."""
+    t = np.arange(24.0)[: int(np.prod(t_shape))].reshape(t_shape)
+    with pytest.raises(ValueError, match="same shape"):
+        fn(t, np.ones(p_shape))
+    column = t.reshape(len(t), -1)[:, 0] + np.arange(len(t)) ** 2  # (N,) and (N, 1): the same data
+    assert fn(column[:, None], column[::-1].copy()) == fn(column, column[::-1, None])
+
+
 def test_get_metric_by_name_or_function():
     assert metrics.get_metric("accuracy") == ("accuracy", metrics.accuracy)
     assert metrics.get_metric("f1") == ("f1", metrics.f1)

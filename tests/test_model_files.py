@@ -13,6 +13,8 @@ from model_helpers import (
     CASE_ARGS,
     CASE_IDS,
     assert_same_state,
+    freeze_every_other,
+    frozen_names,
     randomize_state,
     read_header,
     sample_input,
@@ -61,6 +63,20 @@ def test_every_case_loads_into_a_built_model(tmp_path, factory, shape):
     target = factory()
     assert mt.load_model(target, tmp_path / "m.npz") is target
     assert_same_state(target, model)
+
+
+@pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)
+def test_frozen_parameters_stay_frozen_in_a_rebuilt_model(tmp_path, factory, shape):
+    """A model file keeps which Parameters are frozen, as it keeps the training flags: a rebuilt
+    model (load_model(path), load_checkpoint(path)) does not train what was frozen."""
+    model = freeze_every_other(factory())
+    mt.save_model(model, tmp_path / "m.npz")
+    assert frozen_names(mt.load_model(tmp_path / "m.npz")) == frozen_names(model)
+    mt.save_checkpoint(tmp_path / "c.npz", model=model)
+    assert frozen_names(mt.load_checkpoint(tmp_path / "c.npz")["model"]) == frozen_names(model)
+    target = factory()  # loading into a built model leaves its flags alone, as torch's load_state_dict
+    mt.load_model(target, tmp_path / "m.npz")
+    assert frozen_names(target) == []
 
 
 def test_file_is_self_describing(tmp_path):

@@ -358,6 +358,17 @@ def test_forged_modes_are_refused(tmp_path):
             mt.load_model(tmp_path / "bad.npz")
 
 
+def test_forged_frozen_names_are_refused(tmp_path):
+    path = _saved(mt.Sequential(mt.Linear(2, 2)), tmp_path)
+    for frozen, message in [(["0.X"], "names of Parameters"), ([0], "names of Parameters"),
+                            ("0.W", "expected list"), (["0.running_mean"], "names of Parameters")]:
+        header = read_header(path)
+        header["model"]["frozen"] = frozen
+        write_with_header(tmp_path / "bad.npz", header, weights(path))
+        with pytest.raises(mt.ModelFileError, match=message):
+            mt.load_model(tmp_path / "bad.npz")
+
+
 def test_weights_a_constructor_draws_are_charged_before_they_are_allocated(tmp_path, restore_registry):
     @mt.register_module
     class Square(mt.Module):  # its size grows as n**2 from one argument (as an LSTM's hidden_size)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cases import INPUT_CASES, INPUT_ORACLE, MODULE_CASES, ORACLE, UNBATCHED
+from oracle import _flat, _map, torch_twin
 
 import minitorch as mt
 
@@ -66,3 +68,78 @@ def test_flatten_of_an_empty_batch_matches_torch(start_dim, end_dim, shape, expe
     y = flat(x)
     assert y.shape == expected == tuple(torch.nn.Flatten(start_dim, end_dim)(torch.zeros(shape)).shape)
     assert flat.backward(np.zeros(expected, np.float32)).shape == shape
+
+
+_BATCHED = [(i, f, s) for i, f, s in MODULE_CASES if i in ORACLE and i not in UNBATCHED]
+
+
+@pytest.mark.parametrize("case_id, factory, shape", _BATCHED, ids=[c[0] for c in _BATCHED])
+def test_an_empty_batch_runs_as_in_torch(float64, case_id, factory, shape):
+    """Every registry module with a torch twin, on a batch of 0: torch's output shape and an empty dx,
+    or an error where torch raises one (BatchNorm training: no values to take statistics of)."""
+    module = factory()
+    x = np.zeros((0, *shape[1:]))
+    x_t = torch.tensor(x, requires_grad=True)
+    try:
+        y_t = torch_twin(module)(x_t)
+        y_t.backward(torch.ones_like(y_t))
+    except (RuntimeError, ValueError):
+        with pytest.raises(ValueError, match=type(module).__name__):
+            module(x)
+        return
+    y = module(x)
+    assert y.shape == tuple(y_t.shape) and y.dtype == x.dtype
+    dx = module.backward(np.ones_like(y))
+    assert dx.shape == x.shape and dx.dtype == x.dtype
+
+
+def _batch_axis(module: mt.Module, first: np.ndarray) -> int | None:
+    """The batch axis of a several-input case's first input (None: unbatched, no batch to empty)."""
+    if isinstance(module, (mt.RNN, mt.LSTM, mt.GRU, mt.MultiheadAttention)):
+        return None if first.ndim == 2 else (0 if module.batch_first else 1)
+    if isinstance(module, (mt.RNNCell, mt.LSTMCell, mt.GRUCell)):
+        return None if first.ndim == 1 else 0
+    if isinstance(module, mt.MaxUnpool2d):
+        return None if first.ndim == 3 else 0
+    return 0 if first.ndim >= 1 else None  # Embedding: ids (N, ...)
+
+
+_INPUTS = [c for c in INPUT_CASES if c[0] in INPUT_ORACLE]
+
+
+@pytest.mark.parametrize("case_id, factory, make_inputs", _INPUTS, ids=[c[0] for c in _INPUTS])
+def test_an_empty_batch_of_several_inputs_runs_as_in_torch(float64, case_id, factory, make_inputs):
+    """The several-input registry (sequences, attention, unpooling, ids) on a batch of 0: torch's output
+    shapes, and gradients of the inputs' shapes (hidden states keep their batch axis at 1)."""
+    module = factory()
+    inputs = make_inputs(np.random.default_rng(0))
+    axis = _batch_axis(module, np.asarray(inputs[0]))
+    if axis is None:
+        pytest.skip("unbatched input")
+
+    def empty(a: np.ndarray, i: int) -> np.ndarray:
+        recurrent_state = i > 0 and isinstance(module, (mt.RNN, mt.LSTM, mt.GRU))
+        return np.take(a, np.arange(0), axis=1 if recurrent_state else axis)
+
+    inputs = tuple(tuple(empty(h, i) for h in a) if isinstance(a, tuple) else empty(a, i)
+                   for i, a in enumerate(inputs))
+    floating = lambda a: a.dtype.kind == "f"  # noqa: E731
+    out_t = torch_twin(module)(*_map(lambda a: torch.tensor(a, requires_grad=floating(a)), inputs))
+    out = module(*inputs)
+    shapes = [o.shape for o in _flat(out) if o is not None]
+    assert shapes == [tuple(o.shape) for o in _flat(out_t) if o is not None]
+    grads = module.backward(_map(lambda o: np.zeros(o.shape) if floating(o) else None, out))
+    grads = (grads,) if len(inputs) == 1 else grads
+    for a, g in zip(_flat(inputs), _flat(grads), strict=True):
+        assert g is None if not floating(a) else g.shape == a.shape
+
+
+@pytest.mark.parametrize("cls", [mt.RNN, mt.LSTM, mt.GRU])
+def test_batch_first_refuses_an_empty_sequence_not_an_empty_batch(cls):
+    """batch_first=True: L is axis 1. The check read axis 0, so an empty sequence gave h0 back (torch:
+    "Expected sequence length to be larger than 0") and an empty batch was refused (torch runs it)."""
+    layer = cls(2, 3, batch_first=True)
+    with pytest.raises(ValueError, match=r"expected input \(N, L, 2\) .* L >= 1, got \(2, 0, 2\)"):
+        layer(np.zeros((2, 0, 2)))
+    out, _ = layer(np.zeros((0, 4, 2)))
+    assert out.shape == (0, 4, 3)

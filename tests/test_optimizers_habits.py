@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from trajectories import (
+    OPTIMIZERS,
     batches,
     groups,
     make_model,
@@ -153,3 +154,33 @@ def test_parameter_without_gradient_is_skipped_like_torch(float64, torch_float64
     """The first layer gets no gradient on odd steps (grad None): no update, no state advance."""
     model, opt = train_skipping_first_layer(name, {"lr": 0.01})
     assert opt.state[model[0].W]["step"] == 4 and opt.state[model[2].W]["step"] == 8
+
+
+# Every setting of every optimizer, given in ONE param group (the other group takes the defaults): a
+# group's own value must act as torch's does, or be refused naming the setting (torch.optim.Adagrad
+# starts every sum at the constructor's initial_accumulator_value, whatever a group says).
+GROUP_VALUES = {"lr": 0.02, "momentum": 0.5, "dampening": 0.3, "weight_decay": 0.1, "nesterov": True,
+                "betas": (0.7, 0.9), "eps": 1e-3, "amsgrad": True, "alpha": 0.8, "centered": True,
+                "lr_decay": 0.1, "initial_accumulator_value": 0.4, "maximize": True, "momentum_decay": 0.02,
+                "decoupled_weight_decay": True}
+REFUSED_IN_A_GROUP = {("Adagrad", "initial_accumulator_value")}
+PER_GROUP = [(name, setting) for name, (cls, _) in sorted(OPTIMIZERS.items())
+             for setting in cls([mt.Parameter(np.zeros(1))]).defaults]
+
+
+def test_every_setting_has_a_group_value():
+    assert {setting for _, setting in PER_GROUP} <= set(GROUP_VALUES)
+
+
+@pytest.mark.parametrize("name, setting", PER_GROUP, ids=[f"{n}-{s}" for n, s in PER_GROUP])
+def test_a_setting_given_in_one_group_acts_as_in_torch(float64, torch_float64, name, setting):
+    first_group = {setting: GROUP_VALUES[setting]}
+    if setting == "nesterov":
+        first_group["momentum"] = 0.9
+    config = {"lr": 0.01} if setting != "lr" else {}
+    if (name, setting) in REFUSED_IN_A_GROUP:
+        with pytest.raises(ValueError, match=f"{setting}.*constructor"):
+            train_both(name, config, first_group, np.float64, steps=1)
+        OPTIMIZERS[name][0](make_model().parameters(), **first_group)  # the constructor takes it
+        return
+    train_both(name, config, first_group, np.float64, steps=8)

@@ -55,9 +55,17 @@ def test_dilation_and_indices_match_torch(case, seed, dtype, tol):
         assert indices.dtype == np.int64
         np.testing.assert_array_equal(indices, indices_t.numpy())
     dy = rng.standard_normal(y.shape).astype(dtype)
-    dx = pool.backward((dy, None) if indices is not None and seed % 2 else dy)
     if np.isneginf(y_t.detach().numpy()).any():
-        return  # a window of padding only: torch adds its gradient at its index, which can be a real pixel
+        # a window of padding only: torch's backward writes its dy at its index (another row's pixel, or
+        # past the input's end), no result to match; ours refuses a nonzero dy there, takes a zero one
+        with pytest.raises(ValueError, match="read padding only"):
+            pool.backward(dy)
+        pool(x)
+        dy[np.isneginf(y)] = 0
+        dx = pool.backward(dy)
+        np.testing.assert_allclose(dx.sum(), dy.sum(), rtol=tol, atol=tol)  # each window's dy, once
+        return
+    dx = pool.backward((dy, None) if indices is not None and seed % 2 else dy)
     y_t.backward(torch.tensor(dy))
     assert dx.dtype == dtype
     np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=tol, atol=tol)
@@ -95,7 +103,30 @@ def test_the_docstring_indices_formula_and_a_window_of_padding_only():
     pool = mt.MaxPool2d((1, 2), stride=1, padding=(0, 1), dilation=(1, 2), return_indices=True)
     y, indices = pool(np.array([[[[0.5]]]]))  # taps at columns -1 and 1: both padding
     assert np.isneginf(y).all() and indices.tolist() == [[[[1]]]]  # torch's index
-    np.testing.assert_array_equal(pool.backward(np.ones_like(y)), [[[[0.0]]]])  # no gradient
+    np.testing.assert_array_equal(pool.backward(np.zeros_like(y)), [[[[0.0]]]])  # no gradient
+
+
+def test_a_gradient_on_a_window_of_padding_only_is_refused_not_dropped():
+    """torch's forward gives -inf there; its backward writes the window's dy at the window's index, which
+    lies outside the window: onto the next row's pixel here (x[0, 0, 1, 0] would get row 0's dy), past
+    the input's end for the last row. No result can match it, so a nonzero dy there is an error naming
+    the fix; a zero one (a ReLU after the pool) gives dx = 0, as torch's adds only zeros."""
+    pool = mt.MaxPool2d((1, 2), stride=1, padding=(0, 1), dilation=(1, 2), return_indices=True)
+    x = np.array([[[[0.5], [-2.0], [3.0]]]])  # H = 3, W = 1: every window reads columns -1 and 1
+    y, indices = pool(x)
+    y_t, indices_t = torch.nn.MaxPool2d((1, 2), stride=1, padding=(0, 1), dilation=(1, 2),
+                                        return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(y, y_t.numpy())  # forward: torch's -inf
+    np.testing.assert_array_equal(indices, indices_t.numpy())  # [1, 2, 3]: outside each window
+    with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=\(1, 2\).*3 of its windows over the 3x1 "
+                                         r"input read padding only.*Use less padding or dilation"):
+        pool.backward(np.ones_like(y))
+    pool(x)
+    np.testing.assert_array_equal(pool.backward(np.zeros_like(y)), np.zeros_like(x))
+    # along an axis, the first window holds the most padding: if one window reads padding only, they all
+    # do (the whole output is -inf; tests/test_pooling_indices' grid meets such shapes and sizes)
+    y = mt.MaxPool2d((2, 2), stride=1, padding=(1, 1), dilation=(3, 1))(np.ones((1, 1, 2, 4)))
+    assert np.isneginf(y).all()
 
 
 def test_backward_takes_dy_for_y_alone():

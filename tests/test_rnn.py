@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import compare_inputs, torch_twin
@@ -192,6 +193,24 @@ def test_dropout_between_layers_uses_the_librarys_seeded_generator():
     np.testing.assert_allclose(out, expected, rtol=1e-12)
     assert not np.allclose(out, lstm.eval()(x)[0])  # eval: no dropout, equal to torch's
     compare_inputs(lstm, (x,), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [mt.RNN, mt.LSTM, mt.GRU])
+def test_dropout_1_drops_every_unit_between_layers_as_torch(float64, cls):
+    """dropout=1 (torch accepts [0, 1]): the upper layer reads zeros, so its output is its response to a
+    zero sequence, as torch's; the mask keep / (1 - p) was 0 / 0 = nan in the output and gradients."""
+    layer = cls(2, 3, num_layers=2, dropout=1.0)
+    x = np.random.default_rng(0).standard_normal((4, 2, 2))
+    out, _ = layer(x)
+    dx = layer.backward(np.ones_like(out))
+    np.testing.assert_array_equal(dx, np.zeros_like(x))  # nothing reaches the lower layer
+    upper = cls(3, 3)
+    for name, p in layer.named_parameters():
+        if name.endswith("_l1"):
+            getattr(upper, name[:-1] + "0").data[...] = p.data
+    np.testing.assert_allclose(out, upper(np.zeros((4, 2, 3)))[0], rtol=1e-12, atol=1e-15)
+    twin = torch_twin(layer)
+    np.testing.assert_allclose(out, twin(torch.tensor(x))[0].detach().numpy(), rtol=1e-12, atol=1e-15)
 
 
 def test_dropout_with_one_layer_warns_as_torch():

@@ -37,7 +37,8 @@ class Sequential(Module):
     call ran is gone (PyTorch would backpropagate through the old graph). An edit that leaves the
     chain as it ran (model *= 1, extend([]), an empty del, model[i] = model[i]) keeps the calls. A
     parent holding the edited one (a Sequential or any Module), another container holding a child
-    whose calls were dropped, and a deepcopy made meanwhile refuse too, before any child runs.
+    whose calls were dropped refuse too, before any child runs (a deepcopy holds no waiting call:
+    its backward refuses until its own forward).
     Deviations from torch, as errors: ``model[i] = None`` (torch leaves an empty slot) raises
     TypeError; ``extend`` checks every item first and adds none if one is not a Module (torch has
     added the items before it).

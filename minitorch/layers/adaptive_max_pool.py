@@ -57,7 +57,7 @@ class AdaptiveMaxPool2d(Module):
         y = np.empty((N, C, OH, OW), dtype=x.dtype)
         t = np.empty((N, C, OH, OW), dtype=np.int64)
         for i, j, rows, cols in _bins(OH, OW, H, W):
-            window = x[:, :, rows, cols].reshape(N, C, -1)
+            window = x[:, :, rows, cols].reshape(N, C, (rows.stop - rows.start) * (cols.stop - cols.start))
             t[:, :, i, j] = _first_max_last_nan(window)
             y[:, :, i, j] = np.take_along_axis(window, t[:, :, i, j, None], axis=2)[..., 0]
         self._x_shape, self._dtype, self._argmax, self._unbatched = x.shape, x.dtype, t, unbatched

@@ -23,6 +23,8 @@ class _BatchNorm(Module):
                          running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
                          (unbiased for the running variance, as PyTorch; momentum=None: cumulative
                          average, factor 1 / num_batches_tracked)
+              (an empty batch while training: an empty y, the running statistics untouched,
+              num_batches_tracked + 1, as torch)
               eval:      x_hat = (x - running_mean) / sqrt(running_var + eps)
               y = weight * x_hat + bias                      (per channel; y = x_hat if affine=False)
     Backward: dweight = sum(dy * x_hat, axes)               (C,)   accumulated into weight.grad
@@ -63,13 +65,16 @@ class _BatchNorm(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
         axes, shape = _axes_and_shape(x.ndim, self.num_features)
-        if self.training:
+        if self.training and x.size == 0:  # as torch: an empty output, the statistics untouched but counted
+            self.num_batches_tracked += 1
+            x_hat, inv_std = x, np.ones(shape, x.dtype)
+        elif self.training:
             x_hat, inv_std, mean, var = standardize(x, axes, self.eps)
             self._update_running_stats(mean.reshape(-1), var.reshape(-1), x.size // self.num_features)
         else:
             inv_std = 1.0 / np.sqrt(self.running_var.reshape(shape) + self.eps)
             x_hat = (x - self.running_mean.reshape(shape)) * inv_std
-        self._x_hat, self._inv_std, self._batch_stats = x_hat, inv_std, self.training
+        self._x_hat, self._inv_std, self._batch_stats = x_hat, inv_std, self.training and x.size > 0
         if self.weight is None:
             return x_hat
         return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
@@ -108,7 +113,7 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}(num_features={self.num_features}): expected input {layouts}, "
                 f"got {x.shape}"
             )
-        if self.training and x.size // self.num_features <= 1:
+        if self.training and x.size // self.num_features == 1:  # (an empty batch passes, as torch)
             raise ValueError(
                 f"{type(self).__name__}: expected more than 1 value per channel when training "
                 f"(the batch variance needs two), got input of shape {x.shape}"

@@ -92,7 +92,8 @@ class Conv1d(Module):
         Y = self.weight.data.reshape(self.out_channels, -1) @ cols
         if self.bias is not None:
             Y += self.bias.data[:, None]
-        y = np.ascontiguousarray(Y.reshape(self.out_channels, len(x), -1).transpose(1, 0, 2))
+        OL = _output_size(xp.shape[2:], *self._geometry)[1]  # by name: -1 cannot size an empty batch
+        y = np.ascontiguousarray(Y.reshape(self.out_channels, len(x), OL).transpose(1, 0, 2))
         return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
@@ -160,15 +161,15 @@ class ConvTranspose2d(Module):
               computed as Conv2d's input gradient, with K = O*kh*kw and M = N*H*W:
               X    = x.transpose(1, 0, 2, 3).reshape(C, M)                (C, M)
               cols = weight.reshape(C, K).T @ X                           (K, M)
-              y_full = col2im(cols)                                       (N, O, OH + 2ph, OW + 2pw)
+              y_full = col2im(cols), then output_padding zero rows/columns  (N, O, OH + 2ph, OW + 2pw)
               y    = y_full without its border of ph rows, pw columns, + bias[o]
-    Backward: dy_full = zero-pad(dy) by (ph, pw)                          (N, O, OH + 2ph, OW + 2pw)
+    Backward: dy_full = zero-pad(dy) by (ph, pw), less the output_padding rows/columns
               dcols   = im2col(dy_full)                                   (K, M)   Conv2d's forward
               dW      = (X @ dcols.T).reshape(C, O, kh, kw)               accumulated into weight.grad
               db      = dy.sum(axis=(0, 2, 3))                            (O,)  accumulated into bias.grad
               dx      = (weight.reshape(C, K) @ dcols).reshape(C, N, H, W).transpose(1, 0, 2, 3)   returned
     output_padding adds rows/columns at the bottom/right (it picks one of the stride's possible
-    output sizes); it must be smaller than the stride here (torch also allows < dilation).
+    output sizes); it must be smaller than the stride or the dilation, as torch.
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(O*kh*kw)   (torch's default: fan_in of weight dim 1)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
@@ -191,10 +192,11 @@ class ConvTranspose2d(Module):
         self.padding = _pair(padding, "padding", who, minimum=0)
         self.output_padding = _pair(output_padding, "output_padding", who, minimum=0)
         self.dilation = _pair(dilation, "dilation", who)
-        if any(op >= s for op, s in zip(self.output_padding, self.stride, strict=True)):
+        if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation,
+                                                   strict=True)):
             raise ValueError(
-                f"{who}: output_padding must be smaller than stride, got output_padding="
-                f"{self.output_padding}, stride={self.stride}"
+                f"{who}: output_padding must be smaller than stride or dilation (as torch), got "
+                f"output_padding={self.output_padding}, stride={self.stride}, dilation={self.dilation}"
             )
         kh, kw = self.kernel_size
         b = 1.0 / np.sqrt(self.out_channels * kh * kw)
@@ -223,8 +225,10 @@ class ConvTranspose2d(Module):
         X = x.transpose(1, 0, 2, 3).reshape(self.in_channels, -1)
         self._X, self._x_shape, self._unbatched = X, x.shape, unbatched
         cols = self.weight.data.reshape(self.in_channels, -1).T @ X
-        y_full = _col2im(cols, self._full_shape(x.shape), self.kernel_size, self.stride, self.dilation)
-        y = _unpad(y_full, self._pads)
+        N, C_out, Hf, Wf = self._full_shape(x.shape)
+        oph, opw = self.output_padding  # rows no tap reaches: scattered without them, then zero-padded
+        y_full = _col2im(cols, (N, C_out, Hf - oph, Wf - opw), self.kernel_size, self.stride, self.dilation)
+        y = _unpad(_pad(y_full, (0, oph, 0, opw)), self._pads)
         if self.bias is not None:
             y += self.bias.data[:, None, None]
         return y[0] if unbatched else y
@@ -253,7 +257,9 @@ class ConvTranspose2d(Module):
         y_shape = (N, C_out, Hf - 2 * ph, Wf - 2 * pw)
         dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self.weight.dtype)
         dy = dy[None] if self._unbatched else dy
-        return dy, _im2col(_pad(dy, self._pads), self.kernel_size, self.stride, self.dilation)
+        oph, opw = self.output_padding  # rows no tap reaches: cropped, so the windows are x's H x W
+        dy_full = _pad(dy, self._pads)[:, :, : Hf - oph, : Wf - opw]
+        return dy, _im2col(dy_full, self.kernel_size, self.stride, self.dilation)
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""

@@ -55,7 +55,7 @@ class GroupNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
-        xg_hat, inv_std, _, _ = standardize(x.reshape(len(x), self.num_groups, -1), (2,), self.eps)
+        xg_hat, inv_std, _, _ = standardize(x.reshape(self._grouped(x.shape)), (2,), self.eps)
         x_hat = xg_hat.reshape(x.shape)
         self._x_hat, self._inv_std = x_hat, inv_std
         if self.weight is None:
@@ -77,9 +77,13 @@ class GroupNorm(Module):
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
         # w.r.t. input
         dx_hat = dy if self.weight is None else dy * self._per_channel(self.weight.data, dy.ndim)
-        grouped = (len(dy), self.num_groups, -1)
+        grouped = self._grouped(dy.shape)
         dxg = standardize_backward(dx_hat.reshape(grouped), x_hat.reshape(grouped), self._inv_std, (2,))
         return dxg.reshape(x_hat.shape)
+
+    def _grouped(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """(N, G, C / G * prod(spatial)): the group view, sizes by name (-1 cannot size an empty batch)."""
+        return shape[0], self.num_groups, int(np.prod(shape[1:])) // self.num_groups
 
     @staticmethod
     def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:

@@ -51,12 +51,13 @@ class MaxUnpool2d(Module):
         N, C = x.shape[:2]
         out_hw = self.output_hw(x.shape[2:], output_size)
         plane = out_hw[0] * out_hw[1]
-        flat = idx.reshape(N, C, -1)
+        window_count = x.shape[2] * x.shape[3]  # by name: -1 cannot size an empty batch
+        flat = idx.reshape(N, C, window_count)
         if flat.size and (flat.min() < 0 or flat.max() >= plane):
             bad = flat[(flat < 0) | (flat >= plane)][0]
             raise ValueError(f"MaxUnpool2d: index {bad} is outside the output plane {out_hw[0]}x{out_hw[1]}")
         y = np.zeros((N, C, plane), dtype=x.dtype)
-        np.put_along_axis(y, flat, x.reshape(N, C, -1), axis=2)
+        np.put_along_axis(y, flat, x.reshape(N, C, window_count), axis=2)
         self._indices, self._x_shape, self._unbatched = flat, x.shape, unbatched
         self._y_shape, self._dtype = (N, C, *out_hw), x.dtype
         y = y.reshape(N, C, *out_hw)
@@ -68,7 +69,8 @@ class MaxUnpool2d(Module):
         dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self._dtype)
         dy = dy[None] if self._unbatched else dy
         # w.r.t. input
-        dx = np.take_along_axis(dy.reshape(*y_shape[:2], -1), flat, axis=2).reshape(self._x_shape)
+        plane = y_shape[2] * y_shape[3]
+        dx = np.take_along_axis(dy.reshape(*y_shape[:2], plane), flat, axis=2).reshape(self._x_shape)
         return (dx[0] if self._unbatched else dx), None
 
     def output_hw(self, hw: tuple[int, ...], output_size: Sequence[int] | None) -> tuple[int, int]:

@@ -104,8 +104,12 @@ class MaxPool2d(_Pool2d):
               With return_indices=True, backward takes dy for y alone: dy, or (dy, None) (the
               indices are integers: no gradient); a module after it in a Sequential gets the tuple,
               as in torch, so it goes last or in a hand-written forward.
-              A window of padding only (possible with dilation) gives y = -inf and no gradient; its
-              index is torch's (the first tap moved inside, which may lie past the row's end).
+              A window of padding only (possible with dilation) gives y = -inf, as torch's forward,
+              and its index is torch's (the first tap moved inside, which may lie past the row's end).
+              It read no pixel, so it sends no gradient; torch's backward writes its dy at that
+              index (onto another row's pixel, or past the input's end), so no result can match
+              torch's: backward raises a ValueError if dy there is not 0 (a ReLU after the pool
+              gives 0 there, and then dx is torch's).
     Cache:    t as the smallest unsigned int dtype (uint8 up to 256 taps), not x.
     Example:
         pool = MaxPool2d(2)
@@ -120,6 +124,7 @@ class MaxPool2d(_Pool2d):
         self.dilation = self._dilation = _pair(dilation, "dilation", "MaxPool2d")
         self.return_indices = check_bool(return_indices, "MaxPool2d", "return_indices")
         self._argmax: np.ndarray | None = None
+        self._alone: np.ndarray | None = None  # (OH, OW) windows of padding only, None if there are none
 
     def forward(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         x, unbatched = self._check_input(x)
@@ -131,6 +136,7 @@ class MaxPool2d(_Pool2d):
         for tap in taps[1:]:
             np.maximum(y, tap, out=y)
         self._argmax = t = self._first_argmax(taps, y, x.shape)
+        self._alone = self._padding_only(x.shape)
         if not self.return_indices:
             return y[0] if unbatched else y
         indices = self._flat_indices(t, x.shape)
@@ -140,6 +146,7 @@ class MaxPool2d(_Pool2d):
         t = self._cached(self._argmax)
         y_shape = t.shape[1:] if self._unbatched else t.shape
         dy = self._check_dy(grad_of_y(dy, self.return_indices, "MaxPool2d", y_shape, self._dtype), t.shape)
+        self._check_no_gradient_on_padding_only_windows(dy)
         # w.r.t. input
         dxp = np.zeros(self._xp_shape, dtype=dy.dtype)
         for i, j, rows, cols in self._taps(self._xp_shape[2:]):
@@ -156,14 +163,36 @@ class MaxPool2d(_Pool2d):
         rows = np.arange(OH).reshape(OH, 1) * sh - top + i * dh
         cols = np.arange(OW) * sw - left + j * dw
         indices = rows * W + cols
-        real = self._real_taps(x_shape)
-        if real is not None:  # a window of padding only: torch's index, its first tap moved inside
-            alone = ~np.logical_or.reduce(real)
-            if alone.any():
-                r0 = _first_inside(np.arange(OH) * sh - top, dh)
-                c0 = _first_inside(np.arange(OW) * sw - left, dw)
-                indices[..., alone] = (r0.reshape(OH, 1) * W + c0)[alone]
+        alone = self._alone
+        if alone is not None:  # a window of padding only: torch's index, its first tap moved inside
+            r0 = _first_inside(np.arange(OH) * sh - top, dh)
+            c0 = _first_inside(np.arange(OW) * sw - left, dw)
+            indices[..., alone] = (r0.reshape(OH, 1) * W + c0)[alone]
         return indices
+
+    def _padding_only(self, x_shape: tuple[int, ...]) -> np.ndarray | None:
+        """(OH, OW) True where a window reads padding only (possible with dilation); None if none does."""
+        real = self._real_taps(x_shape)
+        if real is None:
+            return None
+        alone = ~np.logical_or.reduce(real)
+        return alone if alone.any() else None
+
+    def _check_no_gradient_on_padding_only_windows(self, dy: np.ndarray) -> None:
+        """ValueError if dy is not 0 at a window of padding only: torch's backward has no defined result."""
+        alone = self._alone
+        if alone is None or not (dy[..., alone] != 0).any():
+            return
+        H, W = (p - a - b for p, a, b in zip(self._xp_shape[2:], self._xpads[::2], self._xpads[1::2],
+                                              strict=True))
+        raise ValueError(
+            f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}): {int(alone.sum())} of its windows over the {H}x{W} input read "
+            "padding only (their output is -inf, as torch's) and got a nonzero gradient, which no input "
+            "can take; torch's backward writes it outside the window (onto another row's pixel or past "
+            "the input's end), so no result matches torch's. Use less padding or dilation (or a larger "
+            "input) so that every window reads a pixel"
+        )
 
     def _first_argmax(self, taps: list[np.ndarray], y: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
         """t = index of the first tap equal to the window max: t = sum_k prod_{k' <= k} [tap_k' != y].

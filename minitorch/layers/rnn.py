@@ -39,7 +39,8 @@ class RNNBase(Module):
     Forward, per layer k and direction d (the reverse direction reads the sequence backwards):
               xw = x_k @ W_ih.T + b_ih (+ b_hh for RNN/LSTM)   ONE product over all L * N rows
               the time loop of the kind (see the class docstring and _recurrence.py)
-              x_{k+1} = concat(directions) * mask_k            inter-layer dropout, training only
+              x_{k+1} = concat(directions) * mask_k            inter-layer dropout, training only:
+              mask_k = (U(0, 1) >= dropout) / (1 - dropout), all 0 for dropout = 1 (torch's zeros)
     Backward (one pass through time per layer and direction, from the last layer down):
               dxw, dhw, dh0, dc0 = loop backward (dh, dc flow from step t to t-1)
               dW_ih = dxw.T @ x_k      dW_hh = dhw.T @ h_{t-1}      one product each, after the loop
@@ -152,7 +153,10 @@ class RNNBase(Module):
             x = np.concatenate(outputs, axis=-1) if D == 2 else outputs[0]
             if layer < self.num_layers - 1 and self.training and self.dropout > 0:
                 keep = generator().random(x.shape) >= self.dropout
-                masks.append(keep.astype(x.dtype) / x.dtype.type(1.0 - self.dropout))
+                if self.dropout < 1:
+                    masks.append(keep.astype(x.dtype) / x.dtype.type(1.0 - self.dropout))
+                else:  # p = 1 drops every unit: torch's zeros (keep / (1 - p) would be 0 / 0 = nan)
+                    masks.append(np.zeros_like(x))
                 x = x * masks[-1]
             else:
                 masks.append(None)
@@ -254,7 +258,8 @@ class RNNBase(Module):
         dtype = parameter_dtype(self)  # TypeError if the weights' dtypes differ (as torch)
         x = as_floating(input, who)
         layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[-2 if x.ndim == 2 else 0] == 0:
+        time_axis = 1 if x.ndim == 3 and self.batch_first else 0  # L, the axis that may not be empty
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[time_axis] == 0:
             raise ValueError(
                 f"{who}(input_size={self.input_size}): expected input {layout.format(self.input_size)} "
                 f"or unbatched (L, {self.input_size}) with L >= 1, got {x.shape}"

@@ -17,20 +17,24 @@ class Softmax(Module):
     Forward:  s  = x - x.max(dim)                 (max shift: exp(s) <= 1)
               y  = exp(s) / sum(exp(s), dim)
     Backward: dx = y * (dy - sum(dy * y, dim))    (*)   the Jacobian diag(y) - y y.T applied to dy
+    dim=None (the default, as torch's): the last axis of a 1-D or 2-D input, where torch's implicit
+    choice agrees; a ValueError for more dims, where torch's picks dim 0 (3-D) or 1 (4-D and up)
+    with a deprecation warning: give dim there (``dim`` reads -1 when it was not given)
     Example:
         act = Softmax(dim=-1)
         y = act(np.array([[1.0, 2.0, 3.0]]))   # [[0.090, 0.245, 0.665]]
         dx = act.backward(np.array([[1.0, 0.0, 0.0]]))
     """
 
-    def __init__(self, dim: int = -1) -> None:
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = _check_dim(dim, "Softmax")
+        self._dim_given = dim is not None  # (set here, never by forward: not a per-call cache)
         self._out: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Softmax")
-        _, exp_s, sum_exp = shifted_exp(x, _axis(self.dim, x.shape, "Softmax"))
+        _, exp_s, sum_exp = shifted_exp(x, _axis(self.dim, x.shape, "Softmax", self._dim_given))
         self._out = exp_s / sum_exp
         return self._out
 
@@ -52,20 +56,22 @@ class LogSoftmax(Module):
               y  = s - log(sum(exp(s), dim))       (log-sum-exp, never log(softmax))
     Backward: p  = exp(y) = softmax(x)             (cached by forward)
               dx = dy - p * sum(dy, dim)           (*)
+    dim=None (the default): as Softmax's, the last axis of a 1-D or 2-D input, else a ValueError
     Example:
         act = LogSoftmax(dim=1)
         y = act(np.array([[0.0, 1e4]]))   # [[-1e4, 0]]: finite, no overflow
         dx = act.backward(np.array([[1.0, 0.0]]))
     """
 
-    def __init__(self, dim: int = -1) -> None:
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = _check_dim(dim, "LogSoftmax")
+        self._dim_given = dim is not None  # (set here, never by forward: not a per-call cache)
         self._probs: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "LogSoftmax")
-        s, exp_s, sum_exp = shifted_exp(x, _axis(self.dim, x.shape, "LogSoftmax"))
+        s, exp_s, sum_exp = shifted_exp(x, _axis(self.dim, x.shape, "LogSoftmax", self._dim_given))
         self._probs = exp_s / sum_exp
         return s - np.log(sum_exp)
 
@@ -79,12 +85,24 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-def _check_dim(dim: int, who: str) -> int:
-    return check_int(dim, who, "dim")
+def _check_dim(dim: int | None, who: str) -> int:
+    """dim as an int; None (not given) reads -1, which _axis allows for 1-D and 2-D inputs only."""
+    return -1 if dim is None else check_int(dim, who, "dim")
 
 
-def _axis(dim: int, shape: tuple[int, ...], who: str) -> int:
-    """``dim`` checked against the input's dims (negative dims count from the end)."""
+def _axis(dim: int, shape: tuple[int, ...], who: str, given: bool = True) -> int:
+    """``dim`` checked against the input's dims (negative dims count from the end).
+
+    Not given: torch's implicit dim (deprecated) is 0 for 0-D, 1-D and 3-D inputs and 1 otherwise;
+    it is the last axis for 1-D and 2-D only, so other inputs need dim (a silent other axis else).
+    """
+    if not given and len(shape) > 2:
+        torch_dim = 0 if len(shape) == 3 else 1
+        raise ValueError(
+            f"{who}: no dim given, and the input is {len(shape)}-D {shape}: torch's {who}() would take "
+            f"dim={torch_dim} there (its deprecated implicit choice), not the last axis; pass dim "
+            f"explicitly, e.g. {who}(dim=-1) or {who}(dim={torch_dim})"
+        )
     if not -len(shape) <= dim < len(shape):
         raise ValueError(f"{who}(dim={dim}): expected an input with a dim {dim}, got shape {shape}")
     return dim

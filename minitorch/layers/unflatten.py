@@ -49,17 +49,22 @@ class Unflatten(Module):
                 f"got {x.shape}"
             )
         self._x_shape = x.shape
-        return x.reshape(x.shape[:dim] + self.unflattened_size + x.shape[dim + 1 :])
+        return x.reshape(x.shape[:dim] + self._sizes(x.shape[dim]) + x.shape[dim + 1 :])
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         x_shape = self._cached(self._x_shape)
         dim = self.dim + len(x_shape) if self.dim < 0 else self.dim
-        size = list(self.unflattened_size)
-        if -1 in size:
-            size[size.index(-1)] = x_shape[dim] // int(np.prod([s for s in size if s != -1]))
-        dy = self._check_grad(dy, x_shape[:dim] + tuple(size) + x_shape[dim + 1 :], np.asarray(dy).dtype)
+        size = self._sizes(x_shape[dim])
+        dy = self._check_grad(dy, x_shape[:dim] + size + x_shape[dim + 1 :], np.asarray(dy).dtype)
         # w.r.t. input
         return dy.reshape(x_shape)
+
+    def _sizes(self, length: int) -> tuple[int, ...]:
+        """unflattened_size with its -1 worked out for a dim of ``length`` (reshape's -1 cannot size 0)."""
+        size = list(self.unflattened_size)
+        if -1 in size:
+            size[size.index(-1)] = length // int(np.prod([s for s in size if s != -1]))
+        return tuple(size)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -24,6 +24,9 @@ class Upsample(Module):
                         Ph[o, i0] += 1 - l;  Ph[o, i1] += l
               s = 1 / scale_factor when scale_factor is given, else H / OH (torch's rule; computed in x's
               dtype, float32 for nearest, as torch's kernels do, so indices agree at the boundaries)
+              torch's special cases, whatever scale_factor gave the size: OH == H copies (Ph = I, both
+              modes); nearest with OH == 2 * H reads row o // 2 (floor(3 * 2.2) = 6 reads 0 0 1 1 2 2,
+              where 1 / 2.2 would read 0 0 0 1 1 2)
     Backward: dx = Ph.T @ dy @ Pw          (N, C, H, W)   each input pixel collects the weights it lent
     Example:
         up = Upsample(scale_factor=2, mode="bilinear")
@@ -74,6 +77,11 @@ class Upsample(Module):
         """P (out_size, in_size): row o holds the weights output o gives the input positions."""
         o = np.arange(out_size)
         P = np.zeros((out_size, in_size), dtype=dtype)
+        if out_size == in_size:  # torch copies such an axis, whatever the scale_factor
+            return np.eye(in_size, dtype=dtype)
+        if self.mode == "nearest" and out_size == 2 * in_size:  # torch: o >> 1, whatever the scale_factor
+            P[o, o // 2] = 1
+            return P
         if self.mode == "nearest":
             s = np.float32(1.0 / scale if scale else in_size / out_size)
             src = np.minimum(np.floor(o.astype(np.float32) * s).astype(np.int64), in_size - 1)

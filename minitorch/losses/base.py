@@ -76,7 +76,8 @@ class Loss(Module):
     and ``backward`` returns dinput = dl * dl/dinput, the chain rule through the reduction.
     count = l.size, except where PyTorch divides by something else: the class losses with
     ``weight`` or ignored targets divide by the sum of the weights of the targets they count
-    (0 when every target is ignored: the loss is nan = 0 / 0 and the gradient 0, as torch), and
+    (when that is 0, every target ignored or weighing 0, the mean is nan, as torch; the gradient is
+    then torch's: 0 on ignored targets, nan on counted ones, see CrossEntropyLoss), and
     KLDivLoss's "batchmean" by the batch size l.shape[0].
     ``dloss`` is the gradient of the final objective w.r.t. the loss (1.0 when the loss is the
     objective). Targets get no gradient. A ``LossValue`` is a Python float that also has
@@ -124,8 +125,9 @@ class Loss(Module):
             return LossValue(losses.mean() if self.reduction == "mean" else losses.sum())
         if self.reduction == "sum":
             return LossValue(losses.sum())
-        with np.errstate(invalid="ignore", divide="ignore"):  # every target ignored: 0 / 0 = nan, as torch
-            return LossValue(losses.sum() / losses.dtype.type(count))
+        if count == 0:  # no counted target weighs anything: nan, as torch (not label smoothing's x / 0 = inf)
+            return LossValue(math.nan)
+        return LossValue(losses.sum() / losses.dtype.type(count))
 
     def _upstream(self, dloss: float | np.ndarray, dtype: np.dtype, ndim: int) -> np.ndarray:
         """dl = dL/dl for every per-element loss, in ``dtype``, broadcastable to ``ndim`` dims.
@@ -143,8 +145,8 @@ class Loss(Module):
             if self.reduction == "sum":
                 return np.asarray(float(dloss), dtype=dtype)
             count = math.prod(shape) if self._count is None else self._count
-            # count 0: every target ignored, no element has a slope (torch's gradient is 0, not nan)
-            return np.asarray(float(dloss) / count if count else 0.0, dtype=dtype)
+            # count 0: nan, as torch's dloss / 0; the class losses keep it on counted targets only
+            return np.asarray(float(dloss) / count if count else math.nan, dtype=dtype)
         dl = np.asarray(dloss, dtype=dtype)
         if dl.shape != shape:
             raise ValueError(

@@ -42,9 +42,11 @@ class CrossEntropyLoss(Loss):
               l = -sum(wq * log_p, axis=1)          (N, *d) = w[y] * (lse - s[y]) for an index, eps = 0
               loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(w * onehot) (the
               weights of the counted targets) for class indices, by N * prod(d) for probabilities,
-              as torch; every target ignored: mean = 0 / 0 = nan, as torch
+              as torch; sum(w * onehot) = 0 (every target ignored or weighing 0): mean = nan, as torch
     Backward: dz = dl * (p * sum(wq, axis=1) - wq)  (N, C, *d), p = softmax(z) = exp(s) / sum(exp(s))
                                                     = dl * (p - onehot(y)) without weights and eps
+              "mean" with sum(w * onehot) = 0: dl = dloss / 0 = nan, so dz is nan on the counted
+              samples and 0 on the ignored ones (torch's result)
     Example:
         loss_fn = CrossEntropyLoss()
         loss = loss_fn(np.array([[2.0, 0.0, -1.0]]), np.array([0]))   # 0.1698...
@@ -54,6 +56,7 @@ class CrossEntropyLoss(Loss):
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0, *,
                  weight: np.ndarray | None = None, ignore_index: int = -100) -> None:
         super().__init__(reduction)
+        self._counted: np.ndarray | None = None  # "mean" over targets weighing 0 in all: where dz is nan
         weight = check_class_weight(weight, "CrossEntropyLoss")
         if weight is None:
             self.weight = None
@@ -86,6 +89,7 @@ class CrossEntropyLoss(Loss):
         self._probs, self._wq, self._unbatched = exp_s / sum_exp, wq, unbatched
         losses = -np.sum(wq * log_p, axis=1)
         count = None if not indices or self._plain_targets(y, False) else np.sum(w * onehot)
+        self._counted = onehot.any(axis=1, keepdims=True) if count == 0 else None
         return self._reduce(losses.reshape(()) if unbatched else losses, count)
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
@@ -96,6 +100,8 @@ class CrossEntropyLoss(Loss):
         dl = _per_class(self._upstream(dloss, p.dtype, 0))
         # w.r.t. input (in z's dtype: wq is float64 for float32 z with a float64 weight, as torch)
         dz = (dl * (p * wq.sum(axis=1, keepdims=True) - wq)).astype(p.dtype, copy=False)
+        if self._counted is not None:  # dl = nan: torch's nan on the counted samples, 0 on the ignored
+            dz = np.where(self._counted, dz, 0).astype(p.dtype, copy=False)
         return dz[0] if self._unbatched else dz
 
     def _plain_targets(self, y: np.ndarray, unbatched: bool) -> bool:
@@ -113,10 +119,10 @@ class CrossEntropyLoss(Loss):
                     f"CrossEntropyLoss: (N, C) targets are class probabilities and must be floating (any "
                     f"target of the logits' shape {z.shape}), got dtype {y.dtype}"
                 )
-            if self.ignore_index != -100:  # torch refuses it too: a probability row has no class to skip
+            if self.ignore_index >= 0:  # torch refuses it too (a negative one cannot name a class: unused)
                 raise ValueError(
                     f"CrossEntropyLoss: ignore_index={self.ignore_index} applies to class indices, not to "
-                    "class probability targets (as torch)"
+                    "class probability targets (as torch, which takes a negative one and ignores it)"
                 )
             check_finite(y, "CrossEntropyLoss", "target")
             return y.astype(z.dtype, copy=False)
@@ -136,9 +142,10 @@ class NLLLoss(Loss):
                                                  in the whole row of an ignored target
               l = -sum(wq * x, axis=1)           (N, *d) = -w[y] * x[n, y]
               loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(wq), the weights of the
-              counted targets, as torch; every target ignored: mean = 0 / 0 = nan, as torch
+              counted targets, as torch; sum(wq) = 0 (every target ignored or weighing 0): mean = nan
     Backward: dx = -dl * wq                      (N, C, *d): only the target class gets a gradient
                                                  (+0.0 elsewhere, as torch, never -0.0)
+              "mean" with sum(wq) = 0: dl = nan, so dx is nan at the counted targets, 0 elsewhere (torch's)
     Example:
         loss_fn = NLLLoss()
         loss = loss_fn(np.log(np.array([[0.7, 0.2, 0.1]])), np.array([0]))   # -log 0.7 = 0.357
@@ -155,6 +162,7 @@ class NLLLoss(Loss):
             self.register_buffer("weight", weight)
         self.ignore_index = check_int(ignore_index, "NLLLoss", "ignore_index")
         self._wq: np.ndarray | None = None
+        self._counted: np.ndarray | None = None  # "mean" over targets weighing 0 in all: where dx is nan
         self._unbatched: bool | None = None
         self._y: np.ndarray | None = None  # the fast room's caches
         self._x_shape: tuple[int, ...] | None = None
@@ -170,18 +178,22 @@ class NLLLoss(Loss):
         plain = self.weight is None and not unbatched and not (y == self.ignore_index).any()
         if kernels_enabled() and plain and x.ndim == 2:  # fast room: the same loss, no (N, C) onehot
             return fast.nll_indices_forward(self, x, y)
-        wq = _along_class_axis(self, x, True) * _one_hot(y, x.shape[1], x.dtype, self.ignore_index)
+        onehot = _one_hot(y, x.shape[1], x.dtype, self.ignore_index)
+        wq = _along_class_axis(self, x, True) * onehot
+        count = None if plain else np.sum(wq)
         self._wq, self._unbatched = wq, unbatched
+        self._counted = onehot.astype(bool) if count == 0 else None
         losses = -np.sum(wq * x, axis=1)
-        return self._reduce(losses.reshape(()) if unbatched else losses, None if plain else np.sum(wq))
+        return self._reduce(losses.reshape(()) if unbatched else losses, count)
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         wq = self._wq
         if wq is None:  # forward ran in the fast room (or never ran: its kernel says so)
             return fast.nll_indices_backward(self, dloss)
         dl = _per_class(self._upstream(dloss, wq.dtype, 0))
-        # w.r.t. input (+0.0 off the targets, as torch writes them: -dl * 0 would be -0.0 where dl > 0)
-        dx = np.where(wq != 0, -dl * wq, 0)
+        # w.r.t. input (+0.0 off the targets, as torch writes them: -dl * 0 would be -0.0 where dl > 0;
+        # dl = nan when the counted targets weigh 0 in all: nan at those targets, as torch)
+        dx = np.where(wq != 0 if self._counted is None else self._counted, -dl * wq, 0)
         return dx[0] if self._unbatched else dx
 
     def extra_repr(self) -> str:

@@ -49,9 +49,11 @@ def binary_accuracy(y_true: np.ndarray, y_pred: np.ndarray, threshold: float = 0
         binary_accuracy(np.array([1, 0, 1, 1]), np.array([2.0, -1.0, -0.5, 0.3]), threshold=0.0)   # 0.75
     """
     t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if t.size != p.size or t.size == 0:
+    # one shape, or (N,) against (N, 1): another layout of as many numbers would pair the wrong elements
+    column = t.ndim > 0 and {t.shape, p.shape} == {(len(t),), (len(t), 1)}
+    if (t.shape != p.shape and not column) or t.size == 0:
         raise ValueError(
-            f"binary_accuracy: expected y_true and y_pred with the same number of elements, got {t.shape} "
-            f"and {p.shape}"
+            f"binary_accuracy: expected y_true and y_pred of the same shape (or (N,) and (N, 1)), got "
+            f"{t.shape} and {p.shape}"
         )
     return float(np.mean((p.reshape(-1) > threshold) == (t.reshape(-1) > 0.5)))

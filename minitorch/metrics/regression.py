@@ -47,11 +47,13 @@ def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 def _regression_pair(y_true: np.ndarray, y_pred: np.ndarray, who: str):
     t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if t.ndim == 0 or p.ndim == 0 or len(t) != len(p) or t.size != p.size:
-        raise ValueError(f"{who}: expected y_true and y_pred of the same shape, got {t.shape} and {p.shape}")
+    # (N,) against (N, 1) is one column either way (scikit-learn's rule); any other difference, even
+    # with as many numbers ((N, T, F) against (N, F, T)), would pair the wrong elements
+    column = {t.shape, p.shape} == {(len(t),), (len(t), 1)} if t.ndim else False
+    if t.ndim == 0 or p.ndim == 0 or (t.shape != p.shape and not column):
+        raise ValueError(f"{who}: expected y_true and y_pred of the same shape (or (N,) and (N, 1)), "
+                         f"got {t.shape} and {p.shape}")
     t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
-    if t.shape != p.shape:
-        raise ValueError(f"{who}: expected y_true and y_pred of the same shape, got {t.shape} and {p.shape}")
     if len(t) == 0:
         raise ValueError(f"{who}: expected at least one sample, got 0")
     return t, p

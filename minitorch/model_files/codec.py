@@ -7,9 +7,17 @@ JSON has no tuples, no int dict keys, no NaN and no arrays, so those become one-
     float("inf")      {"__float__": "inf"}
     np.ndarray        {"__array__": "optimizer/0"}         the array is its own archive entry
     np.float32(0.5)   {"__scalar__": "optimizer/1"}        a 0-d entry, read back as np.float32
+    np.float64        {"__dtype__": "float64"}             a dtype (see below)
     Linear(4, 3)      {"__module__": {"class": "Linear", "args": {...}}}
 
 Any other JSON object is rejected when read, so a header cannot smuggle in unexpected structure.
+
+A dtype given as a type object (``dtype=np.float64`` among a Module's constructor arguments) is
+stored by its name: NumPy's scalar types (``np.float32``), NumPy dtypes (``np.dtype("float32")``) and
+torch's dtypes (``torch.float64``, read by name: torch is never imported), for the numeric dtypes in
+``DTYPE_NAMES`` only. It is read back as NumPy's scalar type (``np.float64``, which equals
+``np.dtype("float64")`` and is what ``torch.float64`` names); a name outside ``DTYPE_NAMES`` is a
+ModelFileError, so a file never makes NumPy resolve an arbitrary type name.
 """
 
 from __future__ import annotations
@@ -23,9 +31,13 @@ import numpy as np
 from minitorch.model_files.format import MAX_DEPTH, ModelFileError, expect
 from minitorch.module import Module
 
-TUPLE, DICT, FLOAT, ARRAY, SCALAR, MODULE = (
-    "__tuple__", "__dict__", "__float__", "__array__", "__scalar__", "__module__",
+TUPLE, DICT, FLOAT, ARRAY, SCALAR, MODULE, DTYPE = (
+    "__tuple__", "__dict__", "__float__", "__array__", "__scalar__", "__module__", "__dtype__",
 )
+DTYPE_NAMES = {name: np.dtype(name).type for name in (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64",
+)}
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
@@ -65,9 +77,13 @@ class Encoder:
                            for key, item in value.items()]}
         if isinstance(value, Module) and self.module is not None:
             return {MODULE: self.module(value, where)}
+        name = _dtype_name(value)
+        if name is not None:
+            return {DTYPE: name}
         raise TypeError(
-            f"{where}: cannot store a {type(value).__name__} in a model file; expected None, bool, "
-            f"int, float, str, list, tuple, dict{', arrays' if self.arrays is not None else ''}"
+            f"{where}: cannot store a {type(value).__name__} in a model file; expected None, bool, int, "
+            f"float, str, list, tuple, dict, a numeric dtype (np.float32, torch.float64)"
+            f"{', arrays' if self.arrays is not None else ''}"
             f"{' or a Module' if self.module is not None else ''}"
         )
 
@@ -111,7 +127,7 @@ class Decoder:
         if isinstance(obj, list):
             return [self(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(obj)]
         obj = expect(obj, dict, where)
-        if len(obj) != 1 or next(iter(obj)) not in (TUPLE, DICT, FLOAT, ARRAY, SCALAR, MODULE):
+        if len(obj) != 1 or next(iter(obj)) not in (TUPLE, DICT, FLOAT, ARRAY, SCALAR, MODULE, DTYPE):
             raise ModelFileError(f"{where}: unexpected JSON object with keys {sorted(obj)[:5]}")
         tag, body = next(iter(obj.items()))
         if tag == TUPLE:
@@ -122,6 +138,11 @@ class Decoder:
             if body not in _NON_FINITE:
                 raise ModelFileError(f"{where}: expected 'nan', 'inf' or '-inf', got {body!r}")
             return _NON_FINITE[body]
+        if tag == DTYPE:
+            if not isinstance(body, str) or body not in DTYPE_NAMES:
+                raise ModelFileError(f"{where}: expected a dtype name among {sorted(DTYPE_NAMES)}, "
+                                     f"got {body!r:.60}")
+            return DTYPE_NAMES[body]
         if tag == MODULE:
             if self.module is None:
                 raise ModelFileError(f"{where}: a module is not expected here")
@@ -151,3 +172,17 @@ class Decoder:
                 raise ModelFileError(f"{where}: scalar entry '{key}' has shape {array.shape}")
             return array[()]
         return array
+
+
+def _dtype_name(value: Any) -> str | None:
+    """The name of the numeric dtype ``value`` is (a NumPy scalar type or dtype, or a torch dtype,
+    read by its name), if it is one of ``DTYPE_NAMES``; else None."""
+    if isinstance(value, np.dtype):
+        name = value.name
+    elif isinstance(value, type) and issubclass(value, np.generic):
+        name = np.dtype(value).name
+    elif type(value).__name__ == "dtype" and type(value).__module__ == "torch":
+        name = str(value).removeprefix("torch.")  # torch.float64, torch.int64, torch.bool...
+    else:
+        return None
+    return name if name in DTYPE_NAMES else None

@@ -1,8 +1,8 @@
 """save_model / load_model: one self-describing ``.npz`` per model.
 
 A model file holds the header (format, versions, the architecture, the module tree, the training
-flag) and one entry per ``state_dict`` name (``"0.W"``, ``"0.b"``, ...), so ``np.load(path)``
-shows the weights under their usual names.
+flags, the frozen Parameters) and one entry per ``state_dict`` name (``"0.W"``, ``"0.b"``, ...),
+so ``np.load(path)`` shows the weights under their usual names.
 """
 
 from __future__ import annotations
@@ -120,6 +120,9 @@ def model_section(model: Module, arrays: dict[str, np.ndarray], prefix: str, arc
     modes = {path: sub.training for path, sub in model.named_modules() if sub.training != model.training}
     if modes:
         section["modes"] = modes  # e.g. a frozen BatchNorm kept in eval mode inside a training model
+    frozen = [name for name, p in _all_parameters(model) if not p.requires_grad]
+    if frozen:
+        section["frozen"] = frozen  # a rebuilt model must not train what was frozen (fine-tuning)
     return section
 
 
@@ -165,6 +168,15 @@ def _set_modes(model: Module, modes: Any) -> Module:
     return model
 
 
+def _freeze(model: Module, frozen: Any) -> None:
+    """Set ``requires_grad = False`` on the Parameters the file names (the others stay trainable)."""
+    params = dict(_all_parameters(model))
+    for name in expect(frozen, list, "model.frozen"):
+        if not isinstance(name, str) or name not in params:
+            raise ModelFileError(f"model.frozen: expected names of Parameters, got {name!r:.80}")
+        params[name].requires_grad = False
+
+
 def _all_parameters(model: Module) -> list[tuple[str, Any]]:
     return [(f"{path}.{name}" if path else name, p)
             for path, module in model.named_modules() for name, p in module._parameters.items()]
@@ -173,7 +185,8 @@ def _all_parameters(model: Module) -> list[tuple[str, Any]]:
 def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str) -> Module:
     """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first."""
     section = expect(section, dict, where)
-    expect_keys(section, {"architecture", "modules", "training"} | ({"ties", "modes"} & set(section)), where)
+    optional = {"ties", "modes", "frozen"} & set(section)
+    expect_keys(section, {"architecture", "modules", "training"} | optional, where)
     tree = expect(section["modules"], list, f"{where}.modules")
     training = expect(section["training"], bool, f"{where}.training")
     if model is None:
@@ -185,9 +198,10 @@ def load_section(section: Any, state: dict[str, np.ndarray], model: Module | Non
         if module_tree(model) != tree:
             raise ModelFileError(_tree_difference(tree, module_tree(model)))
         _tie(model, section.get("ties", []))
+        _freeze(model, section.get("frozen", []))
         _load_state(model, state)
         return _set_modes(model.train(training), section.get("modes", {}))
-    _load_state(model, state)
+    _load_state(model, state)  # a model you built keeps its own requires_grad flags, as in torch
     return model
 
 

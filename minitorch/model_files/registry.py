@@ -25,8 +25,7 @@ import numpy as np
 import minitorch.random as library_random
 from minitorch.constructor_args import constructor_check
 from minitorch.containers import ModuleDict, ModuleList, Sequential
-from minitorch.dtypes import get_default_dtype, set_default_dtype
-from minitorch.model_files.codec import Decoder, Encoder
+from minitorch.model_files.codec import DICT, MODULE, TUPLE, Decoder, Encoder
 from minitorch.model_files.format import MAX_DEPTH, ModelFileError, expect, expect_keys
 from minitorch.module import Module
 from minitorch.random import generator
@@ -166,8 +165,19 @@ def module_tree(module: Module) -> list[list[str]]:
 def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
     """A fresh model from its architecture, sized for the weights ``state`` will fill in.
 
-    It is built in the weights' floating dtype and leaves the library's random generator as it
-    was. The whole rebuild keeps one budget of 4x the file's element count + 2**16 elements
+    Every module is built in its weights' dtype, and the library's random generator and default
+    dtype are left as they were (``set_default_dtype`` is never called: another thread building a
+    layer meanwhile gets the default it expects). A constructor that takes ``dtype=`` (MiniTorch's
+    layers with weights, and yours if they take it) is given the one floating dtype (float32 or
+    float64) of the file's arrays under the module's place in the model, when the file names its
+    place (the model, a container's members, a child added after construction) and they agree;
+    else its parent's (see ``_FileDtypes``). A ``dtype`` the file records among your module's own
+    arguments is kept. Then every floating Parameter and buffer whose dtype still differs from its
+    array in the file (a module of yours whose constructor takes no ``dtype``, a model cast with
+    ``.to()`` after construction, a float16 model) is cast to it, as ``Module.to`` casts: the
+    loaded model holds the file's dtypes, array by array.
+
+    The whole rebuild keeps one budget of 4x the file's element count + 2**16 elements
     (a valid file needs exactly its element count): before each MiniTorch constructor runs, its
     estimated size (see ``_Budget``) is charged, every random draw that initialises a weight is
     charged before the generator allocates it, and after each module is built what it really
@@ -176,18 +186,61 @@ def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
     """
     elements = sum(int(array.size) for array in state.values())
     budget = _Budget(4 * elements + 2**16)
+    dtypes = _FileDtypes(state)
     token = constructor_check.set(budget.charge_estimate)
     try:
-        with preserved_rng(), budgeted_draws(budget), default_dtype_of(state):
-            model = _build(architecture, "architecture", budget)
+        with preserved_rng(), budgeted_draws(budget):
+            model = _build(architecture, "architecture", budget, 0, _Place("", dtypes))
     except RecursionError:  # a safety net: MAX_DEPTH keeps honest and forged files well below it
         raise ModelFileError("architecture: modules nested too deeply to rebuild") from None
     finally:
         constructor_check.reset(token)
+    take_file_dtypes(model, state)
     return model
 
 
-def _build(node: Any, where: str, budget: _Budget, depth: int = 0) -> Module:
+class _FileDtypes:
+    """The floating dtypes of a file's arrays under each module path (``""``: the whole model).
+
+    Read once, in time linear in the names' length: a name is counted under at most
+    ``MAX_DEPTH + 2`` prefixes (a deeper one names no module a rebuild can make).
+    """
+
+    def __init__(self, state: dict[str, np.ndarray]) -> None:
+        self._under: dict[str, set[np.dtype]] = {}
+        for key, array in state.items():
+            if array.dtype.kind != "f":
+                continue
+            parts = key.split(".", MAX_DEPTH + 2)
+            prefix = ""
+            for part in ["", *parts[:-1]][: MAX_DEPTH + 2]:
+                prefix = f"{prefix}.{part}" if prefix else part
+                self._under.setdefault(prefix, set()).add(array.dtype)
+
+    def under(self, path: str) -> np.dtype | None:
+        """The one dtype MiniTorch builds in (float32 or float64) of the arrays under ``path``;
+        None if there are none, several, or another floating dtype (float16)."""
+        found = self._under.get(path, set())
+        if len(found) == 1 and found <= {np.dtype(np.float32), np.dtype(np.float64)}:
+            return next(iter(found))
+        return None
+
+
+class _Place:
+    """Where a module being built sits: its path in the model (None if the file does not say,
+    e.g. a module passed to your constructor) and the dtype to build it in."""
+
+    def __init__(self, path: str | None, dtypes: _FileDtypes, inherited: np.dtype | None = None) -> None:
+        self.path, self.dtypes = path, dtypes
+        found = None if path is None else dtypes.under(path)
+        self.dtype = found if found is not None else inherited
+
+    def child(self, name: str | None) -> _Place:
+        path = None if self.path is None or name is None else (f"{self.path}.{name}" if self.path else name)
+        return _Place(path, self.dtypes, self.dtype)
+
+
+def _build(node: Any, where: str, budget: _Budget, depth: int, place: _Place) -> Module:
     if depth > MAX_DEPTH:
         raise ModelFileError(f"{where}: modules nested deeper than {MAX_DEPTH} levels")
     node = expect(node, dict, where)
@@ -199,10 +252,14 @@ def _build(node: Any, where: str, budget: _Budget, depth: int = 0) -> Module:
             f"{where}: unknown module class '{name}'; if it is your own, register it with "
             "@mt.register_module before loading (MiniTorch never imports code a file names)"
         )
-    decode = Decoder(module=lambda body, path: _build(body, path, budget, depth + 1))
     args = expect(node["args"], dict, f"{where}.args")
+    members = _member_names(cls, args)
+    decode = Decoder(module=lambda body, path: _build(body, path, budget, depth + 1,
+                                                      place.child(members.get(id(body)))))
     values = {arg: decode(value, f"{where}.args.{arg}") for arg, value in args.items()}
     positional, keywords = _call_args(cls, values, f"{where} ({name})")
+    if place.dtype is not None and "dtype" not in values and "dtype" in inspect.signature(cls).parameters:
+        keywords["dtype"] = place.dtype  # built in its weights' dtype; the default is never switched
     try:
         module = cls(*positional, **keywords)
     except ModelFileError:
@@ -210,12 +267,34 @@ def _build(node: Any, where: str, budget: _Budget, depth: int = 0) -> Module:
     except Exception as err:  # the constructor rejects what the file says: any error it raises
         raise ModelFileError(f"{where}: {name}(...) failed: {type(err).__name__}: {err}") from None
     budget.charge_built(module, f"{where} ({name})")
-    _restore(module, node, _module_ids(values.values()), where, budget, depth)
+    _restore(module, node, _module_ids(values.values()), where, budget, depth, place)
     return module
 
 
+def _member_names(cls: type[Module], args: dict[str, Any]) -> dict[int, str]:
+    """id(JSON of a member) -> its name, for a container's ``modules`` argument (the members of a
+    ``Sequential``, ``ModuleList`` or ``ModuleDict`` take these names); {} for any other class."""
+    if cls not in (Sequential, ModuleList, ModuleDict):
+        return {}
+    modules = args.get("modules")
+    if isinstance(modules, dict) and isinstance(modules.get(TUPLE), list):  # Sequential(*modules)
+        items = modules[TUPLE]
+        if len(items) == 1 and isinstance(items[0], dict) and DICT in items[0]:  # Sequential(OrderedDict)
+            modules = items[0]
+        else:
+            modules = items
+    if isinstance(modules, dict) and isinstance(modules.get(DICT), list):
+        pairs = [pair for pair in modules[DICT] if isinstance(pair, list) and len(pair) == 2]
+    elif isinstance(modules, list):
+        pairs = [[str(i), item] for i, item in enumerate(modules)]
+    else:
+        return {}
+    return {id(item[MODULE]): str(key) for key, item in pairs
+            if isinstance(item, dict) and isinstance(item.get(MODULE), dict)}
+
+
 def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, budget: _Budget,
-             depth: int) -> None:
+             depth: int, place: _Place) -> None:
     """Make a constructed module what the file describes: its children and plain attributes.
 
     ``held``: ids of the modules passed to the constructor (described by the arguments). A child
@@ -231,9 +310,9 @@ def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, b
         child = module._modules.get(key)
         if child is not None and id(child) not in held and _same_head(child, child_node):
             held_by_child = _module_ids(constructor_args(child).values())
-            _restore(child, child_node, held_by_child, path, budget, depth + 1)
+            _restore(child, child_node, held_by_child, path, budget, depth + 1, place.child(key))
         else:
-            _set_child(module, key, _build(child_node, path, budget, depth + 1), where)
+            _set_child(module, key, _build(child_node, path, budget, depth + 1, place.child(key)), where)
     attributes = expect(node.get("attributes", {}), dict, f"{where}.attributes")
     for key, value in attributes.items():
         _set_attribute(module, key, Decoder()(value, f"{where}.attributes.{key}"), where)
@@ -416,14 +495,20 @@ def budgeted_draws(budget: _Budget) -> Iterator[None]:
         library_random._generator = real
 
 
-@contextlib.contextmanager
-def default_dtype_of(state: dict[str, np.ndarray]) -> Iterator[None]:
-    """Build modules in the dtype the floating arrays of ``state`` share (if float32 or float64)."""
-    dtypes = {array.dtype for array in state.values() if array.dtype.kind == "f"}
-    previous = get_default_dtype()
-    if len(dtypes) == 1 and dtypes <= {np.dtype(np.float32), np.dtype(np.float64)}:
-        set_default_dtype(dtypes.pop())
-    try:
-        yield
-    finally:
-        set_default_dtype(previous)
+def take_file_dtypes(model: Module, state: dict[str, np.ndarray]) -> None:
+    """Cast each floating Parameter and buffer of ``model`` whose array in ``state`` has another
+    floating dtype to that dtype, as ``Module.to`` casts (values are loaded afterwards)."""
+    for path, module in model.named_modules():
+        for name, param in module._parameters.items():
+            saved = state.get(f"{path}.{name}" if path else name)
+            if param is not None and _other_float(param.data, saved):
+                param.to(saved.dtype)
+        for name, buffer in list(module._buffers.items()):
+            saved = state.get(f"{path}.{name}" if path else name)
+            if _other_float(buffer, saved):
+                setattr(module, name, buffer.astype(saved.dtype))
+
+
+def _other_float(ours: Any, saved: Any) -> bool:
+    return (isinstance(ours, np.ndarray) and isinstance(saved, np.ndarray) and ours.dtype.kind == "f"
+            and saved.dtype.kind == "f" and ours.dtype != saved.dtype and ours.shape == saved.shape)

@@ -89,11 +89,23 @@ def _conv1d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 @emitter(ConvTranspose2d)
 def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     ph, pw = m.padding
-    inputs = [x, g.const(m.weight.data, "weight")]
-    inputs += [] if m.bias is None else [g.const(m.bias.data, "bias")]
-    return g.op("ConvTranspose", inputs, "conv_transpose", kernel_shape=list(m.kernel_size),
-                strides=list(m.stride), dilations=list(m.dilation), pads=[ph, pw, ph, pw],
-                output_padding=list(m.output_padding))
+    attrs = {"kernel_shape": list(m.kernel_size), "strides": list(m.stride), "dilations": list(m.dilation)}
+    if all(op < s for op, s in zip(m.output_padding, m.stride, strict=True)):
+        inputs = [x, g.const(m.weight.data, "weight")]
+        inputs += [] if m.bias is None else [g.const(m.bias.data, "bias")]
+        return g.op("ConvTranspose", inputs, "conv_transpose", pads=[ph, pw, ph, pw],
+                    output_padding=list(m.output_padding), **attrs)
+    # output_padding >= stride (torch allows it below the dilation; onnxruntime refuses it): the full
+    # scatter, its output_padding zero rows/columns, the crop of the padding, then the bias
+    (oph, opw), (_, _, hf, wf) = m.output_padding, m._full_shape(shape)
+    y = g.op("ConvTranspose", [x, g.const(m.weight.data, "weight")], "conv_transpose", pads=[0, 0, 0, 0],
+             **attrs)
+    y = g.op("Pad", [y, g.const([0, 0, 0, 0, 0, 0, oph, opw], "pads", np.int64)], "conv_transpose_pad")
+    y = g.op("Slice", [y, g.const([ph, pw], "start", np.int64), g.const([hf - ph, wf - pw], "end", np.int64),
+                       g.const([2, 3], "axes", np.int64)], "conv_transpose_crop")
+    if m.bias is None:
+        return y
+    return g.op("Add", [y, g.const(m.bias.data.reshape(-1, 1, 1), "bias")], "conv_transpose_bias")
 
 
 @emitter(Upsample)
@@ -104,7 +116,12 @@ def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
         transform = "align_corners" if m.align_corners else "pytorch_half_pixel"
         attrs = {"mode": "linear", "coordinate_transformation_mode": transform}
     if m.scale_factor is not None:  # torch maps with 1 / scale_factor: give ONNX the same scales
-        scales = g.const([1.0, 1.0, *m._scales], "scales", np.float32)
+        # except where the size lands on the input's (a copy) or, nearest, twice it (o // 2): scale 1 or 2
+        special = (1, 2) if m.mode == "nearest" else (1,)
+        sizes = [int(size * s) for size, s in zip(shape[2:], m._scales, strict=True)]
+        exact = [out / size if out / size in special else s
+                 for out, size, s in zip(sizes, shape[2:], m._scales, strict=True)]
+        scales = g.const([1.0, 1.0, *exact], "scales", np.float32)
         return g.op("Resize", [x, "", scales], "resize", **attrs)
     # sizes: the batch and channel dims are the input's, so the graph keeps a free batch dim
     nc = g.op("Slice", [g.op("Shape", [x], "resize"), g.const([0], "start", np.int64),

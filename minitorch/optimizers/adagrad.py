@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_number
+from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
 
 
 class Adagrad(Optimizer):
@@ -19,7 +19,8 @@ class Adagrad(Optimizer):
         1. g = -p.grad if maximize else p.grad
         2. g = g + wd * p                           if wd != 0  (L2 penalty, folded into the gradient)
         3. clr = lr / (1 + (t - 1) * lr_decay)
-        4. s = s + g * g                            from s = initial_accumulator_value
+        4. s = s + g * g                            from s = initial_accumulator_value (the
+                                                    constructor's: torch's groups cannot change it)
         5. p = p - clr * g / (sqrt(s) + eps)        in place
     Coordinates with large past gradients take small steps, rarely-updated ones large steps.
     State:    step (t), sum (s)
@@ -37,17 +38,35 @@ class Adagrad(Optimizer):
                     "initial_accumulator_value": initial_accumulator_value, "eps": eps, "maximize": maximize}
         super().__init__(params, defaults)
 
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """As Optimizer's; a group may not set its own initial_accumulator_value.
+
+        torch.optim.Adagrad starts every Parameter's sum at the constructor's value and ignores a
+        group's, so honouring it would leave torch's trajectory, and ignoring it would be silent.
+        """
+        if isinstance(group, dict) and "initial_accumulator_value" in group:
+            value, default = group["initial_accumulator_value"], self.defaults["initial_accumulator_value"]
+            if value != default:
+                raise ValueError(
+                    f"Adagrad: a param group sets initial_accumulator_value={value!r}, but every sum starts "
+                    f"at the constructor's ({default!r}), as in torch.optim.Adagrad, which ignores a "
+                    "group's value; give it to the constructor, Adagrad(params, "
+                    "initial_accumulator_value=...), or use one Adagrad per value"
+                )
+        super().add_param_group(group)
+
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            check_number(group[name], "Adagrad", name, 0)
+            check_setting(group, name, "Adagrad", 0)
         check_bool(group["maximize"], "Adagrad", "maximize")
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.state_names
 
     def _fresh_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
-        return {"sum": np.full_like(p.data, group["initial_accumulator_value"])}
+        # the constructor's value, as torch's _init_group (a loaded group's value is not used either)
+        return {"sum": np.full_like(p.data, self.defaults["initial_accumulator_value"])}
 
     def step(self) -> None:
         for group in self.param_groups:

@@ -8,10 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_number
+from minitorch.checks import check_bool
 from minitorch.kernels import fast_or_plain
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params
+from minitorch.optimizers.optimizer import (
+    Optimizer,
+    Params,
+    check_betas,
+    check_betas_alike,
+    check_setting,
+)
 
 
 class Adam(Optimizer):
@@ -48,19 +54,16 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
     ) -> None:
+        check_betas_alike(betas, type(self).__name__)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad}
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        who, betas = type(self).__name__, group["betas"]
-        if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
-            raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
-        check_number(betas[0], who, "betas[0]", 0, 1, high_open=True)
-        check_number(betas[1], who, "betas[1]", 0, 1, high_open=True)
-        group["betas"] = tuple(betas)
-        check_number(group["eps"], who, "eps", 0)
-        check_number(group["weight_decay"], who, "weight_decay", 0)
+        who = type(self).__name__
+        check_betas(group, who)
+        check_setting(group, "eps", who, 0)
+        check_setting(group, "weight_decay", who, 0)
         check_bool(group["amsgrad"], who, "amsgrad")
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:

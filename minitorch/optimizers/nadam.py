@@ -6,18 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_number
+from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params
-
-
-def _check_betas(group: dict[str, Any], who: str) -> None:
-    betas = group["betas"]
-    if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
-        raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
-    check_number(betas[0], who, "betas[0]", 0, 1, high_open=True)
-    check_number(betas[1], who, "betas[1]", 0, 1, high_open=True)
-    group["betas"] = tuple(betas)
+from minitorch.optimizers.optimizer import Optimizer, Params, check_betas, check_setting
 
 
 class NAdam(Optimizer):
@@ -57,9 +48,9 @@ class NAdam(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        _check_betas(group, "NAdam")
+        check_betas(group, "NAdam")
         for name in ("eps", "weight_decay", "momentum_decay"):
-            check_number(group[name], "NAdam", name, 0)
+            check_setting(group, name, "NAdam", 0)
         check_bool(group["decoupled_weight_decay"], "NAdam", "decoupled_weight_decay")
         check_bool(group["maximize"], "NAdam", "maximize")
 

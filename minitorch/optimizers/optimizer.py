@@ -2,6 +2,12 @@
 
 Parameters are held in ``param_groups`` (a list of dicts, each with its ``"params"`` and its own
 hyper-parameters such as ``"lr"``), so per-group settings and schedulers work as in PyTorch.
+The lr may be a 0-d floating NumPy array (``lr=np.array(0.01)``, as torch takes a tensor lr): each
+group keeps its own copy, which ``state_dict()`` copies and the schedulers update in place (torch's
+``fill_``); changing the array you passed afterwards does not reach the optimizer (torch's group holds
+your tensor itself): write ``opt.param_groups[i]["lr"]`` instead. Other arrays are refused at once.
+Other number settings (momentum, betas, eps, weight_decay...) take a 0-d float64 array too, read as
+its float (``check_setting``); other arrays are refused at once.
 A Parameter whose ``grad is None`` (no gradient since ``zero_grad()``) is skipped, as in PyTorch:
 it is not updated and its state (step count, moments) does not advance. A frozen Parameter
 (``requires_grad`` False) is skipped too, whatever its grad. After ``model.to(dtype)`` the state
@@ -17,6 +23,7 @@ class (``sgd``, ``adam``...); accelerated versions live in ``minitorch/kernels/o
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -35,6 +42,8 @@ class Optimizer:
     ``state[p]`` is a dict named as PyTorch names it (``momentum_buffer``, ``exp_avg``, ``step``...);
     ``state_names`` lists the names a subclass may keep. ``state_dict()`` / ``load_state_dict()``
     use torch's layout: Parameters are numbered across groups in order.
+    ``lr`` is a number or, as torch's 1-element tensor lr, a 0-d floating array (``np.array(0.01)``):
+    each group keeps its own copy, state_dict() round trips it, schedulers write into it in place.
     """
 
     state_names: tuple[str, ...] = ()
@@ -79,12 +88,14 @@ class Optimizer:
             )
         full = {**self.defaults, **group, "params": params}
         self._check_group(full)
+        if isinstance(full["lr"], np.ndarray):  # one array per group: a schedule sets each group's own
+            full["lr"] = full["lr"].copy()
         self.param_groups.append(full)
         self._owner_cache = (-1, [])
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate one group's hyper-parameters (subclasses check theirs too)."""
-        check_number(group["lr"], type(self).__name__, "lr", 0)
+        check_lr(group["lr"], type(self).__name__, "lr")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -249,7 +260,7 @@ class Optimizer:
         new = {**{k: _copy(v) for k, v in saved.items() if k != "params"}, "params": group["params"]}
         self._check_group(new)
         if "initial_lr" in new:  # a scheduler's record of the starting lr
-            check_number(new["initial_lr"], who, f"param_groups[{i}]['initial_lr']", 0)
+            check_lr(new["initial_lr"], who, f"param_groups[{i}]['initial_lr']")
         return new
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
@@ -303,5 +314,81 @@ def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:
     return checked_step
 
 
+def check_lr(value: object, who: str, name: str) -> float:
+    """``value`` (an lr) as a Python float if it is a number >= 0 or a 0-d floating array holding one
+    (torch's tensor lr), else a ValueError naming the fix."""
+    if isinstance(value, np.ndarray):
+        if value.shape != () or value.dtype.kind != "f":
+            raise ValueError(
+                f"{who}: {name} given as an array must be 0-d and floating, as np.array(0.01) (torch's "
+                f"1-element tensor lr), got shape {value.shape}, dtype {value.dtype}; pass float(lr), or "
+                f"np.array(float(lr)) to have schedulers update it in place"
+            )
+        value = value[()]
+    return check_number(value, who, name, 0)
+
+
+def check_setting(group: dict[str, Any], name: str, who: str, low: float = -math.inf,
+                  high: float = math.inf, *, high_open: bool = False) -> None:
+    """Check ``group[name]``, a number setting (momentum, eps, weight_decay...), as ``check_number``.
+
+    It may also be a 0-d float64 array (``np.array(0.9)``, as torch takes a 0-d tensor): its value
+    is checked, the group keeps its own copy (``state_dict()`` copies it) and the update reads it as
+    a Python float, so the results are those of the float, bit for bit. torch's results with a 0-d
+    float64 tensor are its float results too, except for betas, NAdam's momentum_decay and
+    Adagrad's lr_decay, which it computes with partly in tensor arithmetic (``beta**step`` by its pow
+    kernel, ``1 - beta1`` in the parameter's dtype): they differ from its float results in the last
+    bits, as MiniTorch's float results do from torch's. Any other array is a ValueError naming the
+    fix: another shape (torch fails at the step, or squeezes), float32 (torch then computes parts of
+    the update in float32, MiniTorch in float64), an integer dtype, or a torch tensor.
+    """
+    value = group[name]
+    if isinstance(value, np.ndarray) or type(value).__name__ == "Tensor":
+        shape, dtype = tuple(np.shape(value)), getattr(value, "dtype", None)
+        if not isinstance(value, np.ndarray) or shape != () or dtype != np.float64:
+            raise ValueError(
+                f"{who}: {name} given as {type(value).__name__} of shape {shape}, dtype {dtype} is not "
+                f"supported: {_why_not(value, shape, dtype)}; pass float({name})"
+            )
+        check_number(value.item(), who, name, low, high, high_open=high_open)
+        group[name] = value.copy()  # one array per group, as the lr's
+        return
+    check_number(value, who, name, low, high, high_open=high_open)
+
+
+def _why_not(value: Any, shape: tuple[int, ...], dtype: Any) -> str:
+    if not isinstance(value, np.ndarray):
+        return "MiniTorch takes NumPy settings"
+    if shape == () and dtype == np.float32:
+        return ("torch computes parts of the update in float32 with a float32 setting, MiniTorch in "
+                "float64: give a float64 array, as np.array(0.9)")
+    return "it must be a 0-d float64 array (torch's 0-d tensor), as np.array(0.9)"
+
+
+def check_betas(group: dict[str, Any], who: str) -> None:
+    """``betas``: a pair of numbers in [0, 1), each maybe a 0-d float64 array (``check_setting``)."""
+    betas = group["betas"]
+    if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
+    pair = {"betas[0]": betas[0], "betas[1]": betas[1]}
+    for name in pair:
+        check_setting(pair, name, who, 0, 1, high_open=True)
+    group["betas"] = tuple(pair.values())  # the arrays: each group's own copies
+
+
+def check_betas_alike(betas: Any, who: str) -> None:
+    """The constructor's ``betas`` are both arrays or neither, else a ValueError, as torch's Adam and
+    AdamW check their constructor's (a schedule may later set beta1 alone: not checked then)."""
+    if isinstance(betas, (tuple, list)) and len(betas) == 2:
+        arrays = [isinstance(beta, np.ndarray) for beta in betas]
+        if arrays[0] != arrays[1]:
+            raise ValueError(
+                f"{who}: betas must be both numbers or both 0-d arrays, as torch's {who} asks, got "
+                f"{type(betas[0]).__name__} and {type(betas[1]).__name__}; pass (float(beta1), float(beta2))"
+            )
+
+
 def _copy(value: Any) -> Any:
+    if isinstance(value, tuple):  # betas, maybe holding arrays
+        return tuple(_copy(item) for item in value)
     return value.copy() if isinstance(value, np.ndarray) else value

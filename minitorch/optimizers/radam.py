@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_number
+from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.nadam import _check_betas
-from minitorch.optimizers.optimizer import Optimizer, Params
+from minitorch.optimizers.optimizer import Optimizer, Params, check_betas, check_setting
 
 
 class RAdam(Optimizer):
@@ -50,9 +49,9 @@ class RAdam(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        _check_betas(group, "RAdam")
-        check_number(group["eps"], "RAdam", "eps", 0)
-        check_number(group["weight_decay"], "RAdam", "weight_decay", 0)
+        check_betas(group, "RAdam")
+        check_setting(group, "eps", "RAdam", 0)
+        check_setting(group, "weight_decay", "RAdam", 0)
         check_bool(group["decoupled_weight_decay"], "RAdam", "decoupled_weight_decay")
         check_bool(group["maximize"], "RAdam", "maximize")
 

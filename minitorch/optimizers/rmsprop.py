@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_number
+from minitorch.checks import check_bool
 from minitorch.kernels import fast_or_plain
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
 
 
 class RMSprop(Optimizer):
@@ -56,10 +56,9 @@ class RMSprop(Optimizer):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         # torch only asks alpha >= 0; alpha > 1 would make square_avg negative
-        check_number(group["alpha"], "RMSprop", "alpha", 0, 1)
-        check_number(group["eps"], "RMSprop", "eps", 0)
-        check_number(group["weight_decay"], "RMSprop", "weight_decay", 0)
-        check_number(group["momentum"], "RMSprop", "momentum", 0)
+        check_setting(group, "alpha", "RMSprop", 0, 1)
+        for name in ("eps", "weight_decay", "momentum"):
+            check_setting(group, name, "RMSprop", 0)
         check_bool(group["centered"], "RMSprop", "centered")
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:

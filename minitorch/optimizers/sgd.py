@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_number
+from minitorch.checks import check_bool
 from minitorch.kernels import fast_or_plain, kernels_enabled
 from minitorch.kernels import step_update as fast_update
 from minitorch.kernels.step import register_step_class
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
 
 
 class SGD(Optimizer):
@@ -52,9 +52,9 @@ class SGD(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        check_number(group["momentum"], "SGD", "momentum", 0)
-        check_number(group["dampening"], "SGD", "dampening", 0, 1)
-        check_number(group["weight_decay"], "SGD", "weight_decay", 0)
+        check_setting(group, "momentum", "SGD", 0)
+        check_setting(group, "dampening", "SGD", 0, 1)
+        check_setting(group, "weight_decay", "SGD", 0)
         check_bool(group["nesterov"], "SGD", "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(

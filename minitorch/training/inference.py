@@ -52,8 +52,39 @@ def as_batches(data: Any, batch_size: int, who: str) -> Batches:
     return data
 
 
+def loss_weight(loss_fn: Any, output: Any, target: Any, batch_size: int) -> float:
+    """What a batch's "mean" loss divided by, so that batch means add up to the full-data mean.
+
+    CrossEntropyLoss / NLLLoss with class-index targets divide by the sum of the counted targets'
+    class weights (their number without ``weight``; ignore_index targets count 0), as torch: the
+    mean of several batches is sum(loss_b * weight_b) / sum(weight_b). Every other loss: the batch
+    size (the sample-weighted mean, exact when each sample has as many loss elements).
+    """
+    from minitorch.losses import CrossEntropyLoss, NLLLoss
+
+    if not isinstance(loss_fn, (CrossEntropyLoss, NLLLoss)):
+        return float(batch_size)
+    z, y = np.asarray(output), np.asarray(target)
+    if y.shape == z.shape:  # class probabilities: every position counts once
+        return float(z.size // z.shape[1]) if z.ndim > 1 else 1.0
+    counted = y[y != loss_fn.ignore_index]
+    if loss_fn.weight is None:
+        return float(counted.size)
+    return float(np.asarray(loss_fn.weight, dtype=np.float64)[counted].sum())
+
+
+def add_loss(total: float, weight: float, loss: float) -> float:
+    """``total + loss * weight``; a batch of weight 0 (every target ignored: its loss is nan) adds nothing."""
+    return total + loss * weight if weight else total
+
+
+def mean_loss(total: float, weight: float) -> float:
+    """The weighted mean; nan when no target counted (every one ignored), as torch's 0 / 0."""
+    return total / weight if weight else float("nan")
+
+
 def check_mean_reduction(loss_fn: Any, who: str) -> None:
-    """The epoch loss is a sample-weighted mean of batch losses: each must be a batch mean."""
+    """The epoch loss is a weighted mean of batch losses (``loss_weight``): each must be a batch mean."""
     reduction = getattr(loss_fn, "reduction", "mean")
     if reduction != "mean":
         raise ValueError(
@@ -69,21 +100,26 @@ def run_eval(
     metrics: list[tuple[str, Metric]],
     who: str,
 ) -> dict[str, float]:
-    """{"loss": sample-weighted mean of the batch losses, <metric>: value} over ``batches``, in eval mode."""
-    total, count = 0.0, 0
+    """{"loss": the full-data mean of the loss, <metric>: value} over ``batches``, in eval mode.
+
+    The batch losses are combined with the weights their means divided by (``loss_weight``).
+    """
+    total, weight, count = 0.0, 0.0, 0
     targets, outputs = [], []
     with switched_mode(model, False), no_grad():
         for xb, yb in batches:
             output = model(xb)
             if loss_fn is not None:
-                total += loss_fn(output, yb) * len(xb)
+                loss = loss_fn(output, yb)  # first: it checks the targets loss_weight reads
+                batch_weight = loss_weight(loss_fn, output, yb, len(xb))
+                total, weight = add_loss(total, batch_weight, loss), weight + batch_weight
             count += len(xb)
             if metrics:  # a copy: nothing promises the next forward leaves this output alone
-                outputs.append(np.array(output, copy=True))
+                outputs.append(np.array(one_output(output, who), copy=True))
                 targets.append(np.asarray(yb))
     if count == 0:
         raise ValueError(f"{who}: the data holds no samples")
-    logs = {"loss": total / count} if loss_fn is not None else {}
+    logs = {"loss": mean_loss(total, weight)} if loss_fn is not None else {}
     return {**logs, **metric_logs(metrics, targets, outputs)}
 
 
@@ -97,9 +133,11 @@ def evaluate(
 ) -> dict[str, float]:
     """Loss and metrics of ``model`` on (X, y), in eval mode: ``{"loss": ..., "accuracy": ...}``.
 
-    The loss is the sample-weighted mean of the batch losses (exactly the full-data loss for
-    mean-reduced losses); metrics are computed on all outputs at once. ``X`` may instead be a
-    DataLoader (or iterable) of (xb, yb) with ``y=None``; ``loss_fn=None`` gives metrics only.
+    The loss is the full-data loss of mean-reduced losses: batch losses weighted by what each
+    batch's mean divided by (its size; the counted targets' class weights for CrossEntropyLoss and
+    NLLLoss with ``weight`` or ``ignore_index``, as torch); metrics are computed on all outputs at
+    once. ``X`` may instead be a DataLoader (or iterable) of (xb, yb) with ``y=None``;
+    ``loss_fn=None`` gives metrics only.
     ``metrics="auto"`` follows the loss, as in ``fit`` (``mt.metrics.default_metrics``).
     The model's train/eval modes are restored afterwards.
     Example:
@@ -124,4 +162,16 @@ def predict(model: Module, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
     if len(loader) == 0:
         raise ValueError(f"predict: expected at least one sample, got X of shape {np.shape(X)}")
     with switched_mode(model, False), no_grad():
-        return np.concatenate([np.array(model(xb), copy=True) for xb in loader])  # copies, as in run_eval
+        # copies, as in run_eval
+        return np.concatenate([np.array(one_output(model(xb), "predict"), copy=True) for xb in loader])
+
+
+def one_output(output: Any, who: str) -> np.ndarray:
+    """``output`` if it is one array; a TypeError naming a model with several outputs (a tuple)."""
+    if isinstance(output, (tuple, list)):
+        raise TypeError(
+            f"{who}: expected the model to return one array per batch, got a {type(output).__name__} of "
+            f"{len(output)} items (a module with several outputs, such as LSTM's (output, (h_n, c_n))); "
+            "wrap it in a Module whose forward returns the array to use"
+        )
+    return output

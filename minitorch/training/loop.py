@@ -23,8 +23,11 @@ from minitorch.module import Module
 from minitorch.training.history import History
 from minitorch.training.inference import (
     Metrics,
+    add_loss,
     as_batches,
     check_mean_reduction,
+    loss_weight,
+    mean_loss,
     metric_logs,
     resolve_metrics,
     run_eval,
@@ -67,12 +70,16 @@ def fit(
     Each batch runs the loop the examples spell out, in training mode:
         output = model(xb); loss = loss_fn(output, yb)
         model.backward_params(loss_fn.backward()); optimizer.step(); optimizer.zero_grad()
-    Per epoch: ``loss`` is the sample-weighted mean of the batch losses, each metric is computed
+    Per epoch: ``loss`` is the mean of the batch losses weighted as their means divide (by the
+    batch size; by the counted targets' class weights for CrossEntropyLoss / NLLLoss with ``weight``
+    or ``ignore_index``: the full-data loss, as ``evaluate`` reports it), each metric is computed
     on all of the epoch's outputs (made while the weights moved, as Keras reports them), then
     ``val_data`` — (X_val, y_val) or a DataLoader — is evaluated in eval mode (``val_loss``,
     ``val_<metric>``), ``lr`` records ``optimizer.param_groups[0]["lr"]`` of the epoch, callbacks'
     ``on_epoch_end`` run, and ``scheduler.step()`` — ``scheduler.step(val_loss or loss)`` for a
-    scheduler whose step needs a value (ReduceLROnPlateau) — moves the learning rate.
+    scheduler whose step needs a value (ReduceLROnPlateau) — moves the learning rate. A schedule
+    counted in batches (OneCycleLR, torch's CyclicLR) is refused: step it from a callback's
+    ``on_batch_end``.
 
     Threads: the optimizer's step sets NumPy's BLAS threads by the default policy (1 thread for a
     model under 100k parameters; a larger one keeps the count its timed steps favour), unless
@@ -87,8 +94,10 @@ def fit(
               ``Epoch 3/20 - loss: 0.4123 - accuracy: 0.8810 - val_loss: ... - val_accuracy: ...``
     file:     where progress goes (default ``sys.stdout``).
     stop_on_nan: raise ``NonFiniteLossError`` (a ValueError naming epoch and batch) as soon as a
-              batch loss is NaN or inf; False records it and goes on. A loss that itself refuses
-              NaN input (CrossEntropyLoss, MSELoss) raises NonFiniteLossError either way.
+              batch loss is NaN or inf (but for the nan of a batch whose targets are all ignored,
+              ignore_index, which counts for nothing in the epoch loss); False records it and goes
+              on. A loss that itself refuses NaN input (CrossEntropyLoss, MSELoss) raises
+              NonFiniteLossError either way.
     Ctrl-C:   the batch being trained finishes, the epoch ends with the batches done so far (and
               its validation), callbacks' ``on_train_end`` run and the history so far is returned
               with ``history.interrupted = True``. A second Ctrl-C interrupts at once, except
@@ -176,7 +185,7 @@ class _Trainer:
 
     def _train_batches(self, epoch: int) -> dict[str, float] | None:
         """Train on every batch; {"loss", <metric>...} of the epoch, or None if no batch finished."""
-        total, count, done = 0.0, 0, 0
+        total, weight, count, done = 0.0, 0.0, 0, 0
         targets, outputs = [], []
         callbacks = self.callbacks
         listens = callbacks.listens
@@ -190,11 +199,13 @@ class _Trainer:
                 if listens["on_batch_begin"]:
                     callbacks.call("on_batch_begin", batch, {"inputs": xb})
                 output, loss = self._step(xb, yb, epoch, batch)
-                total, count, done = total + loss * len(xb), count + len(xb), done + 1
+                batch_weight = loss_weight(self.loss_fn, output, yb, len(xb))
+                total, weight = add_loss(total, batch_weight, loss), weight + batch_weight
+                count, done = count + len(xb), done + 1
                 if self.metrics:  # a copy: nothing promises the next forward leaves this output alone
                     outputs.append(np.array(output, copy=True))
                     targets.append(np.asarray(yb))
-                self.progress.batch_end(total / count)
+                self.progress.batch_end(mean_loss(total, weight))
                 if callbacks.wake_step >= 0 and not math.isfinite(loss) and callbacks.wake_all():
                     # stop_on_nan=False: the callbacks that rested through this batch see its loss,
                     # and its inputs and step (their on_batch_begin was skipped)
@@ -215,7 +226,7 @@ class _Trainer:
                 f"fit: train_loader yielded no batches in epoch {epoch + 1} (an empty loader, or a "
                 "one-shot iterator used up by an earlier epoch: pass an mt.DataLoader or a list)"
             )
-        return {"loss": total / count, **metric_logs(self.metrics, targets, outputs)}
+        return {"loss": mean_loss(total, weight), **metric_logs(self.metrics, targets, outputs)}
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, epoch: int, batch: int) -> tuple[np.ndarray, float]:
         try:
@@ -260,7 +271,8 @@ class _Trainer:
                 f"fit: {culprit} holds NaN or inf in {where} ({err}); check the data for NaN/inf "
                 "and try a lower learning rate", epoch, batch
             ) from err
-        if self.stop_on_nan and not math.isfinite(loss):
+        # every target ignored: the loss is nan = 0 / 0 (as torch) with a zero gradient, not a divergence
+        if self.stop_on_nan and not math.isfinite(loss) and loss_weight(self.loss_fn, output, yb, len(yb)):
             raise NonFiniteLossError(
                 f"fit: the loss is {loss} in {where}; check the data for NaN/inf, try a lower "
                 "learning rate, or pass stop_on_nan=False to keep training", epoch, batch
@@ -332,6 +344,9 @@ class _CtrlC:
             self._previous = None
 
 
+_PER_BATCH_SCHEDULERS = ("OneCycleLR", "CyclicLR")  # by class name: MiniTorch's or torch's
+
+
 def _step_takes_value(scheduler: Any) -> bool:
     """True for schedulers stepped with a metric: a ReduceLROnPlateau (by class name, so no import of
     any scheduler module), or any scheduler whose ``step`` has a required positional argument."""
@@ -383,4 +398,11 @@ def _check_args(model, loss_fn, optimizer, train_loader, epochs, scheduler, verb
         )
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"fit: expected a scheduler with step(), got {type(scheduler).__name__}")
+    per_batch = [cls.__name__ for cls in type(scheduler).__mro__ if cls.__name__ in _PER_BATCH_SCHEDULERS]
+    if per_batch:  # stepped once per epoch, it would run a fraction of its schedule, silently
+        raise ValueError(
+            f"fit: {per_batch[0]} counts batches, but fit steps scheduler= once per epoch; step it after "
+            "each batch from a callback instead: class StepPerBatch(mt.Callback): def on_batch_end(self, "
+            "batch, logs): sched.step()  ->  fit(..., callbacks=[StepPerBatch()])"
+        )
     check_choice(verbose, "fit", "verbose", (0, 1, 2))
