@@ -111,6 +111,9 @@ NORMALIZATION_CASES = [
     Case("BatchNorm1d-eval", lambda: _randomized(mt.BatchNorm1d(3)).eval(), (5, 3)),
     Case("BatchNorm2d", lambda: _randomized(mt.BatchNorm2d(2)), (3, 2, 3, 4)),
     Case("BatchNorm2d-eval", lambda: _randomized(mt.BatchNorm2d(2)).eval(), (3, 2, 3, 4)),
+    # an eps float32 cannot hold (ONNX's epsilon attribute is a float32: a float64 export must not use it)
+    Case("BatchNorm2d-eval-eps-0.1", lambda: _randomized(mt.BatchNorm2d(2, eps=0.1)).eval(), (3, 2, 3, 4)),
+    Case("LayerNorm-eps-0.1", lambda: _randomized(mt.LayerNorm(5, eps=0.1)), (4, 5)),
     Case("LayerNorm", lambda: _randomized(mt.LayerNorm(5)), (4, 5)),
     Case("LayerNorm-last-2-dims", lambda: _randomized(mt.LayerNorm((3, 4))), (2, 3, 4)),
     Case("LayerNorm-no-affine", lambda: mt.LayerNorm(5, elementwise_affine=False), (4, 5)),
@@ -278,6 +281,9 @@ _HABITS_CASES = [
     ("Upsample-nearest-size-lands-on-H-2H", lambda: mt.Upsample(scale_factor=(1.3, 2.2)), (2, 2, 3, 3)),
     ("Upsample-bilinear-size-lands-on-2H-H", lambda: mt.Upsample(scale_factor=(2.2, 1.2), mode="bilinear"),
      (1, 2, 3, 4)),
+    # an output axis of length 1: torch samples the input's middle, (0 + 0.5) * H - 0.5 (ONNX's
+    # pytorch_half_pixel would take row 0)
+    ("Upsample-bilinear-to-one-row", lambda: mt.Upsample(size=(1, 3), mode="bilinear"), (2, 2, 5, 6)),
     ("AdaptiveMaxPool2d-global", lambda: mt.AdaptiveMaxPool2d(1), (2, 3, 4, 5)),
     ("AdaptiveMaxPool2d-overlap", lambda: mt.AdaptiveMaxPool2d((3, 2)), (2, 2, 5, 5)),
     ("Unflatten", lambda: mt.Unflatten(1, (2, 3)), (4, 6)),

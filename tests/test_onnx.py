@@ -41,6 +41,121 @@ def test_every_case_runs_the_same_in_onnxruntime(tmp_path, factory, shape):
         y = run(tmp_path / "m.onnx", x)
         assert y.dtype == np.float32
         np.testing.assert_allclose(y, model(x), rtol=1e-5, atol=1e-5)
+    # an inf and a -inf stay where MiniTorch keeps them (no 0 * inf = nan spread by a MatMul of bins).
+    # Upsample is left out: MiniTorch's own layer spreads them (Ph @ x @ Pw.T), where the graph's
+    # Resize, as torch, does not
+    if not any(isinstance(m, mt.Upsample) for m in model.modules()):
+        x = sample_input(shape, seed=3)
+        x.flat[[x.size // 3, 2 * x.size // 3]] = np.inf, -np.inf
+        with np.errstate(all="ignore"):
+            np.testing.assert_allclose(run(tmp_path / "m.onnx", x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def run_float64(path, x):
+    """onnxruntime, or where it has no float64 kernel (Conv, pools, Erf...) ONNX's reference evaluator."""
+    try:
+        return run(path, x), 1e-10
+    except ort.capi.onnxruntime_pybind11_state.NotImplemented:
+        from onnx.reference import ReferenceEvaluator
+
+        model = onnx.load(str(path))
+        # the reference's Erf computes in float32 (np.vectorize(math.erf, otypes="f"))
+        tol = 1e-7 if any(n.op_type == "Erf" for n in model.graph.node) else 1e-10
+        return ReferenceEvaluator(model).run(None, {"input": x})[0], tol
+
+
+@pytest.mark.parametrize("factory, shape", [args for _, args in BATCHED], ids=[i for i, _ in BATCHED])
+def test_every_case_keeps_float64_precision(tmp_path, float64, factory, shape):
+    """A float64 model's graph computes in float64 to float64's precision: no number of it (an alpha,
+    an epsilon, Resize's scales) goes through one of ONNX's float32 attributes or inputs."""
+    model = randomize_state(factory(), seed=6).eval()
+    if any(type(m) in mt.onnx.NOT_EXPORTABLE for m in model.modules()):
+        pytest.skip("a layer with no ONNX form yet (mt.onnx.NOT_EXPORTABLE)")
+    mt.onnx.export(model, tmp_path / "m.onnx", input_shape=shape)
+    for batch in (shape[0], shape[0] + 2):
+        x = sample_input((batch, *shape[1:]), np.float64, seed=batch)
+        y, tol = run_float64(tmp_path / "m.onnx", x)
+        assert y.dtype == np.float64
+        np.testing.assert_allclose(y, model(x), rtol=tol, atol=tol)
+
+
+# --- what export must refuse (TypeError naming the module), never writing a graph that computes
+# something else. A custom module is exported as its children when its forward is a plain chain of
+# them; the chain's recording sees which arrays are passed, not arithmetic done to them in place.
+class _Two(mt.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = mt.Linear(3, 4), mt.Linear(4, 2)
+
+
+class ScaledInPlaceBetween(_Two):
+    def forward(self, x):
+        y = self.a(x)
+        y *= 2.0
+        return self.b(y)
+
+
+class ShiftsItsInputInPlace(_Two):
+    def forward(self, x):
+        x += 1.0
+        return self.b(self.a(x))
+
+
+class ClipsItsOutputInPlace(_Two):
+    def forward(self, x):
+        y = self.b(self.a(x))
+        np.maximum(y, 0, out=y)
+        return y
+
+
+class Residual(_Two):
+    def forward(self, x):
+        return self.b(x @ np.ones((3, 4), x.dtype) + self.a(x))
+
+
+class BranchesOnItsInput(mt.Module):  # a plain chain for every input, of other children
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.up, self.down = mt.Linear(3, 4), mt.ReLU(), mt.Tanh()
+
+    def forward(self, x):
+        return (self.up if x.mean() > 0 else self.down)(self.a(x))
+
+
+class Outer(mt.Module):  # the in-place arithmetic one level down
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner, self.act = ScaledInPlaceBetween(), mt.ReLU()
+
+    def forward(self, x):
+        return self.act(self.inner(x))
+
+
+REFUSED = [
+    ("in-place-between-children", ScaledInPlaceBetween, (2, 3), "ScaledInPlaceBetween's forward does not"),
+    ("in-place-on-the-input", ShiftsItsInputInPlace, (2, 3), "ShiftsItsInputInPlace's forward does not"),
+    ("in-place-on-the-output", ClipsItsOutputInPlace, (2, 3), "ClipsItsOutputInPlace's forward does not"),
+    ("nested-in-place", lambda: mt.Sequential(mt.Tanh(), Outer()), (2, 3), "ScaledInPlaceBetween's forward"),
+    ("not-a-chain", Residual, (2, 3), "Residual is not a plain chain"),
+    ("branches-on-its-input", BranchesOnItsInput, (2, 3), "BranchesOnItsInput's forward calls other"),
+    # one unbatched sample: the graph's first axis is the batch it lacks
+    ("Conv2d-unbatched", lambda: mt.Conv2d(2, 3, 3), (2, 5, 4),
+     r"Conv2d gets an unbatched input \(2, 5, 4\)"),
+    ("MaxPool2d-unbatched", lambda: mt.MaxPool2d(2), (3, 4, 6), "MaxPool2d gets an unbatched input"),
+    ("AvgPool2d-unbatched", lambda: mt.AvgPool2d(2), (3, 4, 6), "AvgPool2d gets an unbatched input"),
+    ("AdaptiveAvgPool2d-unbatched", lambda: mt.AdaptiveAvgPool2d(2), (3, 4, 6), "AdaptiveAvgPool2d gets an"),
+    ("AdaptiveMaxPool2d-unbatched", lambda: mt.AdaptiveMaxPool2d(2), (3, 4, 6), "AdaptiveMaxPool2d gets an"),
+    ("Conv1d-unbatched", lambda: mt.Conv1d(2, 3, 3), (2, 7), "Conv1d gets an unbatched input"),
+    ("ConvTranspose2d-unbatched", lambda: mt.ConvTranspose2d(2, 3, 2), (2, 3, 4), "ConvTranspose2d gets an"),
+    ("Linear-unbatched", lambda: mt.Linear(3, 2), (3,), r"takes input_shape \(3,\) but not \(4,\)"),
+]
+
+
+@pytest.mark.parametrize("factory, shape, match", [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+def test_export_refuses_what_its_graph_would_not_compute(tmp_path, factory, shape, match):
+    with pytest.raises(TypeError, match=match):
+        mt.onnx.export(factory(), tmp_path / "m.onnx", shape)
+    assert not list(tmp_path.iterdir())
 
 
 def test_graph_uses_the_named_operators(tmp_path):

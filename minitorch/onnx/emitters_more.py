@@ -23,7 +23,9 @@ from minitorch.layers import (
     Unflatten,
     Upsample,
 )
-from minitorch.onnx.exporter import _Graph, emitter
+from minitorch.onnx.exporter import _BATCHED_RANK, _Graph, emitter
+
+_BATCHED_RANK.update({Conv1d: 3, ConvTranspose2d: 4, AdaptiveMaxPool2d: 4, Upsample: 4})
 
 
 @emitter(SiLU)
@@ -110,10 +112,18 @@ def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(Upsample)
 def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    # Resize's scales are float32 (1 / 2.2 off by 1e-8): a float64 graph computes y = Ph @ x @ Pw.T
+    if np.dtype(g.dtype) == np.float64:
+        (h, w), scales = shape[2:], m._scales or (None, None)
+        oh, ow = m._sizes or (int(h * scales[0]), int(w * scales[1]))
+        rows = g.op("MatMul", [x, g.const(m._matrix(ow, w, scales[1], g.dtype).T, "Pw_T")], "upsample")
+        return g.op("MatMul", [g.const(m._matrix(oh, h, scales[0], g.dtype), "Ph"), rows], "upsample")
     if m.mode == "nearest":
         attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
     else:
-        transform = "align_corners" if m.align_corners else "pytorch_half_pixel"
+        # half_pixel, not pytorch_half_pixel: the latter maps an output axis of length 1 to source 0,
+        # where torch (and MiniTorch) take (0 + 0.5) * s - 0.5, the input's middle; both agree elsewhere
+        transform = "align_corners" if m.align_corners else "half_pixel"
         attrs = {"mode": "linear", "coordinate_transformation_mode": transform}
     if m.scale_factor is not None:  # torch maps with 1 / scale_factor: give ONNX the same scales
         # except where the size lands on the input's (a copy) or, nearest, twice it (o // 2): scale 1 or 2

@@ -5,7 +5,10 @@ its running statistics. The batch dimension is symbolic ("N"), the others fixed 
 ``input_shape``. Layers are matched by class name; each has one emitter below that writes the
 ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh form). A module of another
 class is exported as its children when its forward is a plain chain of them (recorded by running it
-once on the sample input); otherwise export is a TypeError.
+once on the sample input, and checked to give the forward's numbers); otherwise export is a TypeError.
+A model in training mode is exported with these eval semantics (its mode is left as it was).
+Known difference: onnxruntime's MaxPool, ReduceMax and GlobalMaxPool skip a nan that MiniTorch's
+MaxPool2d and AdaptiveMaxPool2d (as torch's) return.
 """
 
 from __future__ import annotations
@@ -115,6 +118,9 @@ def export(
 ) -> None:
     """Write ``model`` as an ONNX file for inputs of ``input_shape`` (its first dim is the batch).
 
+    The graph computes the model in eval mode whatever its mode (Dropout the identity, BatchNorm its
+    running statistics), as torch.onnx.export's default; the model's mode is left as it was.
+
     The graph computes in ``dtype`` (default: the model's). onnxruntime's CPU kernels cover float32
     fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
     for them. Needs the ``onnx`` package (``pip install 'minitorch-numpy[onnx]'``). The file is checked
@@ -166,18 +172,77 @@ def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.
     if type(m) in NOT_EXPORTABLE:
         raise TypeError(f"onnx.export: no ONNX form for {type(m).__name__}: {NOT_EXPORTABLE[type(m)]}")
     if type(m) not in EMITTERS and m._modules:  # a custom module: its children, if called as a chain
-        for _, child, _ in call_frames.recorded_chain(m, value, "onnx.export"):
+        # copies: a forward that writes into its input must not change the sample the chain is run on
+        chain = call_frames.recorded_chain(m, value.copy(), "onnx.export")
+        other = call_frames.recorded_chain(m, np.concatenate([-value, -value]), "onnx.export")
+        _check_same_path(m, chain, other)
+        expected = m(value.copy())
+        for _, child, _ in chain:
             x, value = _emit(graph, child, x, value)
+        _check_chain_computes(m, value, expected)
         return x, value
+    _check_batched(m, value.shape)
     if type(m) not in EMITTERS:
         names = ", ".join(sorted(cls.__name__ for cls in EMITTERS))
         raise TypeError(f"onnx.export: no ONNX form for {type(m).__name__}; exportable: Sequential, {names}")
     return EMITTERS[type(m)](graph, m, x, value.shape), m(value)
 
 
+def _check_chain_computes(m: Module, chained: np.ndarray, expected: np.ndarray) -> None:
+    """TypeError unless ``m``'s forward gives what its children give run one after another.
+
+    The recorded chain sees which arrays are passed, not their values: arithmetic done in place
+    between the children (``y = self.a(x); y *= 2; return self.b(y)``, ``x += 1``, ``np.maximum(y, 0,
+    out=y)``) keeps the chain's arrays and changes its numbers, and the graph would not compute it.
+    """
+    tol = 1e-5 if chained.dtype == np.float32 else 1e-10
+    if chained.shape == expected.shape and np.allclose(chained, expected, rtol=tol, atol=tol, equal_nan=True):
+        return
+    differs = (f"by up to {np.nanmax(np.abs(chained - expected)):.3g}" if chained.shape == expected.shape
+               else f"in shape: {expected.shape} vs the chain's {chained.shape}")
+    raise TypeError(
+        f"onnx.export: {type(m).__name__}'s forward does not compute what its children compute one after "
+        f"another (its output differs {differs}): it changes values between or after them, in place "
+        "(y *= 2, x += 1, out=...), which no ONNX node would record; write that arithmetic as a Module "
+        "with an ONNX form (mt.onnx.EMITTERS) or leave it out of the exported model"
+    )
+
+
+def _check_same_path(m: Module, chain: list[Any], other: list[Any]) -> None:
+    """TypeError when ``m`` calls other children for another input (its sign flipped, its batch doubled):
+    a forward branching on its input's values or shape, which one graph cannot follow."""
+    if [id(child) for _, child, _ in chain] != [id(child) for _, child, _ in other]:
+        names = [[name for name, _, _ in calls] for calls in (chain, other)]
+        raise TypeError(
+            f"onnx.export: {type(m).__name__}'s forward calls other children for other inputs ({names[0]} "
+            f"for the sample, {names[1]} for another): it branches on its input, and the graph would follow "
+            "one path; export each path's modules as their own model"
+        )
+
+
+# layers that also take one unbatched sample: the rank of their batched input
+_BATCHED_RANK = {Conv2d: 4, MaxPool2d: 4, AvgPool2d: 4, AdaptiveAvgPool2d: 4}
+
+
+def _check_batched(m: Module, shape: tuple[int, ...]) -> None:
+    """TypeError for an unbatched input: the graph's first axis is the (free) batch, which it lacks."""
+    rank = _BATCHED_RANK.get(type(m))
+    if rank is not None and len(shape) == rank - 1:
+        raise TypeError(
+            f"onnx.export: {type(m).__name__} gets an unbatched input {shape}, and an exported graph's first "
+            f"axis is the batch: export with input_shape {(1, *shape)} and give the session x[None]"
+        )
+
+
 def _output_dims(model: Module, x: np.ndarray, y: np.ndarray) -> list[int | str | None]:
     """The output's dims: "N" where it follows the batch size, fixed sizes, None where it varies."""
-    y_more = model(np.concatenate([x, x[:1]]))
+    try:
+        y_more = model(np.concatenate([x, x[:1]]))
+    except ValueError as err:  # e.g. Linear given one unbatched (in,) sample: (in + 1,) is no batch
+        raise TypeError(
+            f"onnx.export: the model takes input_shape {x.shape} but not {(len(x) + 1, *x.shape[1:])}, and "
+            f"an exported graph's first axis is the (free) batch: give input_shape batch first ({err})"
+        ) from None
     if y_more.ndim != y.ndim:
         return [None] * y.ndim
     n = len(x)
@@ -230,14 +295,30 @@ def _pointwise(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     return g.op(op, [x], op.lower())
 
 
+# ONNX keeps a float attribute (alpha, epsilon) as a float32: a float64 graph takes such a number as
+# a constant of its own dtype and writes the op out from its formula, else it computes at float32's 1e-8
+def _is_float64(g: _Graph) -> bool:
+    return np.dtype(g.dtype) == np.float64
+
+
 @emitter(LeakyReLU)
 def _leaky_relu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    return g.op("LeakyRelu", [x], "leaky_relu", alpha=float(m.negative_slope))
+    if not _is_float64(g):
+        return g.op("LeakyRelu", [x], "leaky_relu", alpha=float(m.negative_slope))
+    positive = g.op("Greater", [x, g.const(0.0, "zero")], "leaky_relu")  # where(x > 0, x, slope * x)
+    return g.op("Where", [positive, x, g.op("Mul", [x, g.const(m.negative_slope, "slope")], "leaky_relu")],
+                "leaky_relu")
 
 
 @emitter(ELU)
 def _elu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    return g.op("Elu", [x], "elu", alpha=float(m.alpha))
+    if not _is_float64(g):
+        return g.op("Elu", [x], "elu", alpha=float(m.alpha))
+    # where(x > 0, x, alpha * (exp(min(x, 0)) - 1)): min keeps exp finite where x is picked
+    expm1 = g.op("Sub", [g.op("Exp", [g.op("Min", [x, g.const(0.0, "zero")], "elu")], "elu"),
+                         g.const(1.0, "one")], "elu")
+    positive = g.op("Greater", [x, g.const(0.0, "zero")], "elu")
+    return g.op("Where", [positive, x, g.op("Mul", [expm1, g.const(m.alpha, "alpha")], "elu")], "elu")
 
 
 @emitter(GELU)
@@ -272,6 +353,13 @@ def _batch_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     c = m.num_features
     scale = m.weight.data if m.weight is not None else np.ones(c)
     shift = m.bias.data if m.bias is not None else np.zeros(c)
+    if _is_float64(g):  # (x - running_mean) * inv_std * weight + bias, per channel, as the layer's eval
+        per_channel = (c,) + (1,) * (len(shape) - 2)
+        inv_std = 1.0 / np.sqrt(m.running_var + m.eps)
+        y = g.op("Sub", [x, g.const(m.running_mean.reshape(per_channel), "mean")], "batch_norm")
+        y = g.op("Mul", [y, g.const(inv_std.reshape(per_channel), "inv_std")], "batch_norm")
+        y = g.op("Mul", [y, g.const(scale.reshape(per_channel), "gamma")], "batch_norm")
+        return g.op("Add", [y, g.const(shift.reshape(per_channel), "beta")], "batch_norm")
     inputs = [x, g.const(scale, "gamma"), g.const(shift, "beta"),
               g.const(m.running_mean, "mean"), g.const(m.running_var, "var")]
     return g.op("BatchNormalization", inputs, "batch_norm", epsilon=float(m.eps))
@@ -282,6 +370,13 @@ def _layer_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     dims = tuple(m.normalized_shape)
     scale = m.weight.data if getattr(m, "weight", None) is not None else np.ones(dims)
     shift = m.bias.data if getattr(m, "bias", None) is not None else np.zeros(dims)
+    if _is_float64(g):  # (x - mean) / sqrt(var + eps) * weight + bias over the last len(dims) axes
+        axes = list(range(-len(dims), 0))
+        centred = g.op("Sub", [x, g.op("ReduceMean", [x], "layer_norm", axes=axes)], "layer_norm")
+        var = g.op("ReduceMean", [g.op("Mul", [centred, centred], "layer_norm")], "layer_norm", axes=axes)
+        std = g.op("Sqrt", [g.op("Add", [var, g.const(m.eps, "eps")], "layer_norm")], "layer_norm")
+        y = g.op("Mul", [g.op("Div", [centred, std], "layer_norm"), g.const(scale, "gamma")], "layer_norm")
+        return g.op("Add", [y, g.const(shift, "beta")], "layer_norm")
     inputs = [x, g.const(scale, "gamma"), g.const(shift, "beta")]
     return g.op("LayerNormalization", inputs, "layer_norm", axis=-len(dims), epsilon=float(m.eps))
 
@@ -289,12 +384,8 @@ def _layer_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 @emitter(Conv2d)
 def _conv2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     (kh, kw), (dh, dw) = _pair(m.kernel_size), _pair(m.dilation)
-    if m.padding == "same":  # as torch: the odd pixel of padding goes after (bottom, right)
-        th, tw = dh * (kh - 1), dw * (kw - 1)
-        pads = [th // 2, tw // 2, th - th // 2, tw - tw // 2]
-    else:
-        ph, pw = (0, 0) if m.padding == "valid" else _pair(m.padding)
-        pads = [ph, pw, ph, pw]
+    top, bottom, left, right = m._pads  # the pads forward uses ("same": the odd pixel after, as torch)
+    pads = [top, left, bottom, right]
     inputs = [x, g.const(m.weight.data, "weight")]
     if m.bias is not None:
         inputs.append(g.const(m.bias.data, "bias"))
@@ -337,15 +428,20 @@ def _adaptive_avg_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> s
     oh, ow = (h if out[0] is None else out[0]), (w if out[1] is None else out[1])
     if (oh, ow) == (1, 1):
         return g.op("GlobalAveragePool", [x], "global_avg_pool")
-    # y = Ph @ x @ Pw.T with the bin-averaging matrices: exact for any bins, even uneven ones
-    rows = g.op("MatMul", [x, g.const(_bins(w, ow).T, "Pw_T")], "adaptive_avg_pool")
-    return g.op("MatMul", [g.const(_bins(h, oh), "Ph"), rows], "adaptive_avg_pool")
+    # the mean of each row bin, then of each column bin (bins may be uneven and overlap): a bin's
+    # mean reads only its own pixels, so an inf or nan elsewhere stays out (a bin-averaging MatMul
+    # would spread it: 0 * inf = nan)
+    return _bin_means(g, _bin_means(g, x, h, oh, axis=2), w, ow, axis=3)
 
 
-def _bins(n: int, out: int) -> np.ndarray:
-    """(out, n): row i averages bin i = [floor(i*n/out), ceil((i+1)*n/out)), as torch's bins."""
-    i = np.arange(out)
-    start, stop = (i * n) // out, -((-(i + 1) * n) // out)
-    cols = np.arange(n)
-    inside = (cols >= start[:, None]) & (cols < stop[:, None])
-    return inside / (stop - start)[:, None]
+def _bin_means(g: _Graph, x: str, n: int, out: int, axis: int) -> str:
+    """Along ``axis`` (n long): ``out`` means, bin i over [floor(i*n/out), ceil((i+1)*n/out)), as torch's."""
+    if out == n:
+        return x
+    means = []
+    for i in range(out):
+        start, stop = (i * n) // out, -((-(i + 1) * n) // out)
+        window = g.op("Slice", [x, g.const([start], "start", np.int64), g.const([stop], "end", np.int64),
+                                g.const([axis], "axes", np.int64)], "adaptive_avg_pool")
+        means.append(g.op("ReduceMean", [window], "adaptive_avg_pool", axes=[axis], keepdims=1))
+    return g.op("Concat", means, "adaptive_avg_pool", axis=axis)
