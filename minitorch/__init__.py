@@ -8,7 +8,7 @@ from minitorch.clip import clip_grad_norm_, clip_grad_value_
 from minitorch.containers import ModuleDict, ModuleList, Sequential
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
-from minitorch.grad_mode import enable_grad, is_grad_enabled, no_grad
+from minitorch.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from minitorch.gradcheck import GradcheckError, gradcheck
 from minitorch.layers import (
     ELU,
@@ -116,6 +116,7 @@ __all__ = [
     "Embedding",
     "ELU",
     "enable_grad",
+    "inference_mode",
     "evaluate",
     "fit",
     "Flatten",
@@ -156,6 +157,7 @@ __all__ = [
     "MSELoss",
     "NLLLoss",
     "no_grad",
+    "set_grad_enabled",
     "NonFiniteLossError",
     "onnx",
     "Optimizer",

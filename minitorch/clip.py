@@ -20,13 +20,17 @@ def clip_grad_norm_(
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
 ) -> float:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
     Norm:     total_norm = ||(||g_1||_p, ..., ||g_k||_p)||_p       the p-norm of all gradients as one vector
                          = max_i max|g_i|                           for norm_type = inf
+              each ||g_i||_p in g_i's dtype (summed in float32 at least: float16 does not overflow
+              at 256 as its squares would), total_norm in their common dtype, as torch's
     Scaling:  g_i = g_i * min(max_norm / (total_norm + 1e-6), 1)   in place (torch's 1e-6)
     Returns:  total_norm before clipping, a Python float (0.0 when no Parameter has a gradient)
+    ``foreach`` is accepted as torch's and changes nothing (one loop either way).
     Example:
         model.backward(loss_fn.backward())
         mt.clip_grad_norm_(model.parameters(), max_norm=1.0)
@@ -35,12 +39,12 @@ def clip_grad_norm_(
     p = _at_most_inf(norm_type, "norm_type", low_open=True)
     max_norm = _at_most_inf(max_norm, "max_norm", low_open=False)
     check_bool(error_if_nonfinite, "clip_grad_norm_", "error_if_nonfinite")
+    _check_foreach(foreach, "clip_grad_norm_")
     grads = _grads(params, "clip_grad_norm_")
-    norms = [_norm(g, p) for g in grads]
-    if p == math.inf:
-        total_norm = max(norms, default=0.0)
-    else:
-        total_norm = math.fsum(n**p for n in norms) ** (1.0 / p)
+    if not grads:
+        return 0.0
+    norms = np.array([_norm(g, p) for g in grads], dtype=np.result_type(*grads))
+    total_norm = float(_norm(norms, p))
     if error_if_nonfinite and not math.isfinite(total_norm):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total_norm}; "
@@ -53,7 +57,9 @@ def clip_grad_norm_(
     return total_norm
 
 
-def clip_grad_value_(params: Iterable[Parameter] | Parameter, clip_value: float) -> None:
+def clip_grad_value_(
+    params: Iterable[Parameter] | Parameter, clip_value: float, foreach: bool | None = None
+) -> None:
     """Clamp every gradient element into [-clip_value, clip_value], in place.
 
     Clipping: g = min(max(g, -clip_value), clip_value)   elementwise (torch's clamp_)
@@ -61,6 +67,7 @@ def clip_grad_value_(params: Iterable[Parameter] | Parameter, clip_value: float)
         mt.clip_grad_value_(model.parameters(), clip_value=0.5)
     """
     check_number(clip_value, "clip_grad_value_", "clip_value", 0)
+    _check_foreach(foreach, "clip_grad_value_")
     c = float(clip_value)
     for g in _grads(params, "clip_grad_value_"):
         np.clip(g, -c, c, out=g)
@@ -81,11 +88,21 @@ def _grads(params: Iterable[Parameter] | Parameter, who: str) -> list[np.ndarray
     return [p.grad for p in params if p.grad is not None and p.size > 0]
 
 
-def _norm(g: np.ndarray, p: float) -> float:
-    """||g||_p as a Python float, without a temporary array for p = 2 and p = inf."""
-    if p == 2.0:
-        flat = g.reshape(-1)
-        return math.sqrt(float(np.dot(flat, flat)))
-    if p == math.inf:
-        return float(max(g.max(), -g.min()))
-    return float(np.sum(np.abs(g) ** p)) ** (1.0 / p)
+def _check_foreach(foreach: object, who: str) -> None:
+    if foreach is not None and not isinstance(foreach, bool):
+        raise TypeError(f"{who}: expected foreach None, True or False, got {type(foreach).__name__}")
+
+
+def _norm(g: np.ndarray, p: float) -> np.floating:
+    """||g||_p in g's dtype, summed in float32 at least (torch's accumulation for float16);
+    inf where the sum overflows, as torch's (no warning). No temporary array for p = inf."""
+    acc = np.promote_types(g.dtype, np.float32)
+    with np.errstate(over="ignore"):
+        if p == 2.0:
+            flat = g.reshape(-1).astype(acc, copy=False)
+            norm = np.sqrt(np.dot(flat, flat))
+        elif p == math.inf:
+            norm = max(g.max(), -g.min())
+        else:
+            norm = np.sum(np.abs(g).astype(acc, copy=False) ** p) ** (1.0 / p)
+        return g.dtype.type(norm)

@@ -1,7 +1,8 @@
 """Weight initialisation, as torch.nn.init: fill a Parameter (or array) in place, return it.
 
 Every draw comes from ``minitorch.random.generator()``, so ``mt.manual_seed(s)`` makes it
-reproducible; values are drawn in the array's own dtype (float32 stays float32).
+reproducible (or from ``generator=``, a NumPy Generator, as torch's ``generator=`` argument);
+values are drawn in the array's own dtype (float32 stays float32).
 
 FAN CONVENTION (read this before initialising a Linear by hand)
     MiniTorch's ``Linear`` stores W as (in, out), the TRANSPOSE of torch's (out, in) weight. The fans
@@ -113,23 +114,25 @@ def _in_torchs_layout(tensor: Parameter | np.ndarray) -> bool:
     return False
 
 
-def uniform_(tensor: T, a: float = 0.0, b: float = 1.0) -> T:
+def uniform_(tensor: T, a: float = 0.0, b: float = 1.0, generator: np.random.Generator | None = None) -> T:
     """Fill with U(a, b)."""
     check_number(a, "uniform_", "a")
     check_number(b, "uniform_", "b", a)
     x = _array(tensor, "uniform_")
-    _fill_random(x, "uniform")
+    _fill_random(x, "uniform", _generator(generator, "uniform_"))
     x *= float(b) - float(a)
     x += float(a)
     return tensor
 
 
-def normal_(tensor: T, mean: float = 0.0, std: float = 1.0) -> T:
+def normal_(
+    tensor: T, mean: float = 0.0, std: float = 1.0, generator: np.random.Generator | None = None
+) -> T:
     """Fill with N(mean, std**2)."""
     check_number(mean, "normal_", "mean")
     check_number(std, "normal_", "std", 0)
     x = _array(tensor, "normal_")
-    _fill_random(x, "normal")
+    _fill_random(x, "normal", _generator(generator, "normal_"))
     x *= float(std)
     x += float(mean)
     return tensor
@@ -152,7 +155,7 @@ def ones_(tensor: T) -> T:
     return constant_(tensor, 1.0)
 
 
-def xavier_uniform_(tensor: T, gain: float = 1.0) -> T:
+def xavier_uniform_(tensor: T, gain: float = 1.0, generator: np.random.Generator | None = None) -> T:
     """Glorot uniform: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)).
 
     Its std is gain * sqrt(2 / (fan_in + fan_out)), as xavier_normal_'s.
@@ -160,18 +163,21 @@ def xavier_uniform_(tensor: T, gain: float = 1.0) -> T:
     check_number(gain, "xavier_uniform_", "gain", 0)
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor: T, gain: float = 1.0) -> T:
+def xavier_normal_(tensor: T, gain: float = 1.0, generator: np.random.Generator | None = None) -> T:
     """Glorot normal: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     check_number(gain, "xavier_normal_", "gain", 0)
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
-def kaiming_uniform_(tensor: T, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> T:
+def kaiming_uniform_(
+    tensor: T, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+    generator: np.random.Generator | None = None,
+) -> T:
     """He uniform: U(-bound, bound), bound = sqrt(3) * std, std = gain / sqrt(fan).
 
     gain = calculate_gain(nonlinearity, a); fan = fan_in or fan_out by ``mode``.
@@ -180,12 +186,15 @@ def kaiming_uniform_(tensor: T, a: float = 0.0, mode: str = "fan_in", nonlineari
     The defaults (a=0, leaky_relu) give gain sqrt(2), as torch.
     """
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor: T, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> T:
+def kaiming_normal_(
+    tensor: T, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+    generator: np.random.Generator | None = None,
+) -> T:
     """He normal: N(0, std**2), std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a)."""
-    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_"))
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_"), generator)
 
 
 def _kaiming_std(tensor: Parameter | np.ndarray, a: float, mode: str, nonlinearity: str, who: str) -> float:
@@ -203,10 +212,22 @@ def _array(tensor: Parameter | np.ndarray, who: str) -> np.ndarray:
     return x
 
 
-def _fill_random(x: np.ndarray, law: str) -> None:
-    """x[...] = U[0, 1) or N(0, 1) draws, made in x's dtype and written straight into x when it is
-    contiguous (saves a float64 array of x's size and a cast)."""
-    draw = generator().random if law == "uniform" else generator().standard_normal
+def _generator(given: object, who: str) -> np.random.Generator:
+    """``given`` (a NumPy Generator, as torch's ``generator=`` takes a torch.Generator), or the library's."""
+    if given is None:
+        return generator()
+    if not isinstance(given, np.random.Generator):
+        raise TypeError(
+            f"{who}: expected generator=None or a NumPy Generator (np.random.default_rng(seed)), "
+            f"got {type(given).__module__}.{type(given).__name__}"
+        )
+    return given
+
+
+def _fill_random(x: np.ndarray, law: str, rng: np.random.Generator) -> None:
+    """x[...] = U[0, 1) or N(0, 1) draws from ``rng``, made in x's dtype and written straight into x
+    when it is contiguous (saves a float64 array of x's size and a cast)."""
+    draw = rng.random if law == "uniform" else rng.standard_normal
     if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous:
         draw(dtype=x.dtype, out=x)
     else:

@@ -41,7 +41,7 @@ dotted names (``"0.W"``, ``"encoder.1.b"``) are the ``state_dict`` keys.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -51,7 +51,7 @@ from minitorch import call_frames
 from minitorch.checks import check_dict
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
-from minitorch.parameter import Parameter
+from minitorch.parameter import Parameter, check_requires_grad
 
 # Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
 # only Parameters, find the modules whose waiting forward calls would corrupt its step.
@@ -140,7 +140,25 @@ class Module:
             params.pop(name, None)
             buffers.pop(name, None)
             modules[name] = value
-        elif name in buffers and isinstance(value, np.ndarray):
+        elif name in params and value is not None:  # as torch: never a silent unregistration
+            raise TypeError(
+                f"{type(self).__name__}: cannot assign {type(value).__name__} as Parameter '{name}' "
+                f"(a Parameter or None expected); to set its values: .{name}.data[...] = array, "
+                f"to replace it: .{name} = mt.Parameter(array)"
+            )
+        elif name in modules and value is not None:
+            raise TypeError(
+                f"{type(self).__name__}: cannot assign {type(value).__name__} as child module '{name}' "
+                "(a Module or None expected); to keep it as a plain attribute, del the child first"
+            )
+        elif name in buffers and value is not None:
+            if isinstance(value, np.generic):  # a 0-d buffer + 1 is a NumPy scalar: still the buffer
+                value = np.asarray(value)
+            if not isinstance(value, np.ndarray):
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} as buffer '{name}' "
+                    "(a NumPy array or None expected)"
+                )
             buffers[name] = value
         else:
             params.pop(name, None)
@@ -174,16 +192,80 @@ class Module:
             registry.pop(name, None)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, value: np.ndarray) -> None:
+    def register_buffer(self, name: str, value: np.ndarray, persistent: bool = True) -> None:
         """Keep an array that is state but not trained (e.g. running statistics).
 
-        Buffers appear in ``state_dict()`` and are cast by ``to()``; they never appear in
-        ``parameters()``. Forward may update a buffer: it is not a cache.
+        Buffers appear in ``state_dict()`` (not with ``persistent=False``, as torch's: a value the
+        constructor recomputes, such as a positional encoding) and are cast by ``to()``; they never
+        appear in ``parameters()``. Forward may update a buffer: it is not a cache. Checks as
+        torch's: a name with '.', an empty one or an existing attribute's is a KeyError; a None
+        value is refused (TypeError: keep None as a plain attribute).
         """
-        if hasattr(self, name) and name not in self._buffers:
-            raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists")
+        who = f"{type(self).__name__}.register_buffer"
+        _check_new_name(self, name, self._buffers, who)
+        if value is None:
+            raise TypeError(f"{who}: a None buffer '{name}' is not kept; assign self.{name} = None instead")
+        if not isinstance(persistent, bool):
+            raise TypeError(f"{who}: expected persistent True or False, got {type(persistent).__name__}")
         self._buffers[name] = np.asarray(value)
+        transient = self.__dict__.setdefault("_non_persistent", set())
+        (transient.discard if persistent else transient.add)(name)
         object.__setattr__(self, name, self._buffers[name])
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as the child ``name``, as ``torch.nn.Module.add_module`` (``setattr`` does
+        the same with a fixed name). A name with '.', an empty one or an existing non-child attribute
+        is a KeyError, a value that is not a Module (or None) a TypeError."""
+        who = f"{type(self).__name__}.add_module"
+        _check_new_name(self, name, self._modules, who)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{who}: expected a Module (or None) for '{name}', got {type(module).__name__}")
+        setattr(self, name, module)
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """``add_module``, under torch's other name."""
+        self.add_module(name, module)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` as the Parameter ``name``, as ``torch.nn.Module.register_parameter``
+        (checks as ``add_module``'s; an array is a TypeError: wrap it, ``mt.Parameter(array)``)."""
+        who = f"{type(self).__name__}.register_parameter"
+        _check_new_name(self, name, self._parameters, who)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"{who}: expected a Parameter (or None) for '{name}', got {type(param).__name__} "
+                "(wrap an array: mt.Parameter(array))"
+            )
+        setattr(self, name, param)
+
+    def get_submodule(self, target: str) -> Module:
+        """The descendant at the dotted path ``target`` ("" is this module), as torch's."""
+        module = self
+        for i, part in enumerate(target.split(".") if target else []):
+            child = module._modules.get(part)
+            if child is None:
+                where = ".".join(target.split(".")[:i]) or type(self).__name__
+                raise AttributeError(
+                    f"{type(self).__name__}.get_submodule: '{where}' has no submodule '{part}'"
+                )
+            module = child
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The Parameter at the dotted path ``target`` ("0.W"), as torch's."""
+        path, _, name = target.rpartition(".")
+        param = self.get_submodule(path)._parameters.get(name)
+        if param is None:
+            raise AttributeError(f"{type(self).__name__}.get_parameter: '{target}' is not a Parameter")
+        return param
+
+    def get_buffer(self, target: str) -> np.ndarray:
+        """The buffer at the dotted path ``target`` ("1.running_mean"), as torch's."""
+        path, _, name = target.rpartition(".")
+        buffer = self.get_submodule(path)._buffers.get(name)
+        if buffer is None:
+            raise AttributeError(f"{type(self).__name__}.get_buffer: '{target}' is not a buffer")
+        return buffer
 
     # ----------------------------------------------------------------- computation
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
@@ -254,49 +336,105 @@ class Module:
 
     # ----------------------------------------------------------------- traversal
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, child) for each direct child, under every name it is held (torch's lists a child
+        held under two names once; Sequential's editing, model files and conversions need them all)."""
         yield from self._modules.items()
 
     def children(self) -> Iterator[Module]:
         yield from self._modules.values()
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every descendant, depth first, with dotted names."""
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, depth first, with dotted names.
+
+        A module held twice (``Sequential(a, ReLU(), a)``) comes once, under its first name, as
+        torch's; ``remove_duplicate=False`` gives every name (``state_dict`` keeps them all).
+        ``memo`` holds the ``id`` of the modules already given.
+        """
+        if remove_duplicate:
+            memo = set() if memo is None else memo
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, Parameter) for this module's own Parameters, then each child's."""
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """``fn(module)`` for every child's tree (children first), then ``fn(self)``; returns self.
+
+        As ``torch.nn.Module.apply``: ``model.apply(init_weights)``.
+        """
         seen: set[int] = set()
-        for module_name, module in self.named_modules(prefix):
-            for name, param in module._parameters.items():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    yield (f"{module_name}.{name}" if module_name else name), param
+        for child in self.children():
+            if id(child) not in seen:  # a child held twice once, as torch's children() memo
+                seen.add(id(child))
+                child.apply(fn)
+        fn(self)
+        return self
 
-    def parameters(self) -> list[Parameter]:
-        """Every Parameter, in layer order, weight before bias (shared ones once)."""
-        return [param for _, param in self.named_parameters()]
+    def _named_members(
+        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Any]]:
+        seen: set[int] = set()
+        pairs = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse
+                 else [(prefix, self)])
+        for module_name, module in pairs:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                if remove_duplicate:
+                    seen.add(id(value))
+                yield (f"{module_name}.{name}" if module_name else name), value
 
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
-        for module_name, module in self.named_modules(prefix):
-            for name, buffer in module._buffers.items():
-                yield (f"{module_name}.{name}" if module_name else name), buffer
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, Parameter) for this module's own Parameters, then each child's (``recurse=False``:
+        its own only); a shared one once, under its first name, unless ``remove_duplicate=False``."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> list[Parameter]:
+        """Every Parameter, in layer order, weight before bias (shared ones once), as a list."""
+        return [param for _, param in self.named_parameters(recurse=recurse)]
+
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, np.ndarray]]:
+        """(dotted name, array) for every buffer, as ``named_parameters`` gives Parameters."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> list[np.ndarray]:
+        """Every buffer array (running statistics...), shared ones once, as a list."""
+        return [buffer for _, buffer in self.named_buffers(recurse=recurse)]
 
     # ----------------------------------------------------------------- state
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Every Parameter's grad to None (or to zeros with ``set_to_none=False``)."""
+        """Every Parameter's grad to None; with ``set_to_none=False`` every written grad to zeros in
+        place and a None grad left None, as torch (optimizers skip a None grad)."""
         for param in self.parameters():
             param.zero_grad(set_to_none)
 
     def train(self, mode: bool = True) -> Module:
-        """Switch this module and every descendant to training mode (or eval mode if False)."""
-        for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+        """Switch this module and every descendant to training mode (or eval mode if False).
+
+        As ``torch.nn.Module.train``: sets ``training`` here, then calls ``child.train(mode)`` for
+        each child (so a subclass overriding ``train`` is obeyed); a mode that is not a bool is a
+        ValueError.
+        """
+        if not isinstance(mode, (bool, np.bool_)):  # train("False") would be training mode
+            raise ValueError(
+                f"{type(self).__name__}.train: expected a bool mode, got {type(mode).__name__} {mode!r} "
+                "(eval() is train(False))"
+            )
+        object.__setattr__(self, "training", bool(mode))
+        for child in {id(child): child for child in self.children()}.values():
+            child.train(mode)  # each child's own train(), as torch: an override is honoured
         return self
 
     def eval(self) -> Module:
@@ -346,6 +484,7 @@ class Module:
         A frozen Parameter gets no gradient and no optimizer update; a model's backward skips the
         parameter gradients of modules that have no trainable Parameter.
         """
+        check_requires_grad(requires_grad, f"{type(self).__name__}.requires_grad_")
         for param in self.parameters():
             param.requires_grad_(requires_grad)
         return self
@@ -353,10 +492,10 @@ class Module:
     def state_dict(self) -> dict[str, np.ndarray]:
         """Name -> copy of the array, for every Parameter and buffer (e.g. ``"0.W"``)."""
         state = {}
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):  # a shared module: both names
             for name, param in module._parameters.items():
                 state[f"{module_name}.{name}" if module_name else name] = param.data.copy()
-            for name, buffer in module._buffers.items():
+            for name, buffer in _persistent_buffers(module):
                 state[f"{module_name}.{name}" if module_name else name] = np.array(buffer, copy=True)
         return state
 
@@ -402,10 +541,10 @@ class Module:
 
     def _state_targets(self) -> dict[str, np.ndarray]:
         targets = {}
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             for name, param in module._parameters.items():
                 targets[f"{module_name}.{name}" if module_name else name] = param.data
-            for name, buffer in module._buffers.items():
+            for name, buffer in _persistent_buffers(module):
                 targets[f"{module_name}.{name}" if module_name else name] = buffer
         return targets
 
@@ -446,6 +585,22 @@ def switched_mode(model: Module, training: bool) -> Iterator[Module]:
     finally:
         for module, mode in saved:  # parents first, so a child's own mode wins
             module.train(mode)
+
+
+def _persistent_buffers(module: Module) -> list[tuple[str, np.ndarray]]:
+    """The (name, array) of the buffers ``state_dict`` holds: not those registered ``persistent=False``."""
+    transient = module.__dict__.get("_non_persistent", ())
+    return [(name, buffer) for name, buffer in module._buffers.items() if name not in transient]
+
+
+def _check_new_name(module: Module, name: object, registry: dict[str, Any], who: str) -> None:
+    """torch's checks of a name given to add_module / register_parameter."""
+    if not isinstance(name, str):
+        raise TypeError(f"{who}: expected a str name, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f"{who}: expected a non-empty name without '.', got {name!r}")
+    if name not in registry and hasattr(module, name):
+        raise KeyError(f"{who}: '{name}' is already an attribute of {type(module).__name__}")
 
 
 def _has_parameters(module: Module) -> bool:

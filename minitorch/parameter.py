@@ -11,7 +11,8 @@ class Parameter:
     """A trainable array ``data`` and its gradient ``grad``.
 
     ``grad`` is a plain attribute, as in PyTorch: ``None`` until a backward writes a gradient, and
-    ``None`` again after ``zero_grad()`` (``zero_grad(set_to_none=False)`` fills zeros instead).
+    ``None`` again after ``zero_grad()`` (``zero_grad(set_to_none=False)`` fills a written grad with
+    zeros instead, and leaves a None grad None, as torch).
     Once written it is an array of ``data``'s shape and dtype. Reading it never has a side effect.
     Assigning ``p.data`` an array of another dtype keeps a written grad's dtype, as torch does
     (later gradients are added into it, the optimizer steps the new data with it);
@@ -38,7 +39,7 @@ class Parameter:
             raise TypeError(f"Parameter: expected a floating array, got dtype {data.dtype}")
         self.data = data
         self.grad: np.ndarray | None = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = check_requires_grad(requires_grad, "Parameter(requires_grad=...)")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -71,7 +72,7 @@ class Parameter:
 
     def requires_grad_(self, requires_grad: bool = True) -> Parameter:
         """Set ``requires_grad`` (False freezes p) and return p, as ``torch.Tensor.requires_grad_``."""
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = check_requires_grad(requires_grad, "Parameter.requires_grad_")
         return self
 
     def __getitem__(self, index: Any) -> Any:
@@ -132,12 +133,12 @@ class Parameter:
             self.grad += a @ b
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """grad = None (PyTorch's default), or zeros of data's shape if ``set_to_none=False``."""
+        """grad = None (PyTorch's default), or, with ``set_to_none=False``, a written grad filled
+        with zeros in place and a None grad left None, as torch's ``zero_grad`` (an optimizer
+        skips a None grad, so a Parameter no backward reached gets no weight decay or momentum)."""
         if set_to_none:
             self.grad = None
-        elif self.grad is None:
-            self.grad = np.zeros_like(self.data)
-        else:
+        elif self.grad is not None:
             self.grad.fill(0)
 
     def to(self, dtype: type | np.dtype | str) -> Parameter:
@@ -152,6 +153,13 @@ class Parameter:
     def __repr__(self) -> str:
         frozen = "" if self.requires_grad else ", requires_grad=False"
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
+
+
+def check_requires_grad(value: object, who: str) -> bool:
+    """``value`` if it is a bool (a NumPy bool too), else TypeError: bool("False") would be True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: expected a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 class TransposedView(Parameter):

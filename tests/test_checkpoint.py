@@ -126,7 +126,8 @@ def test_refusals_leave_model_optimizer_and_rng_untouched(tmp_path):
     interrupted(tmp_path)
     model = build()
     opt = StandInMomentum(model.parameters())
-    model.zero_grad(set_to_none=False)  # zero gradients, so the step below creates state
+    for p in model.parameters():  # zero gradients, so the step below creates state
+        p.accumulate_grad(np.zeros_like(p.data))
     opt.step()  # state to protect
     small = mt.Sequential(mt.Linear(4, 3))
     before = _state_of(model, opt)

@@ -119,3 +119,33 @@ def test_bad_arguments_are_refused(call, error):
     params, _ = params_and_tensors(np.float64)
     with pytest.raises(error):
         call(params)
+
+
+# float16 gradients: torch accumulates their norms in float32 and rounds each to float16; float32
+# ones overflow in float32 as torch's do. (scale, dtype): 300 in float16 squares past 65504.
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf], ids=str)
+@pytest.mark.parametrize("dtype, scale, rtol", [(np.float16, 300.0, 2e-3), (np.float16, 1.0, 2e-3),
+                                               (np.float32, 3e19, 1e-5), (np.float64, 1e150, 1e-12)],
+                         ids=["f16-300", "f16-1", "f32-3e19", "f64-1e150"])
+def test_clip_grad_norm_accumulates_and_overflows_as_torch(norm_type, dtype, scale, rtol):
+    params, tensors = params_and_tensors(dtype, scale)
+    total = mt.clip_grad_norm_(params, 1.0, norm_type)
+    t_total = torch.nn.utils.clip_grad_norm_(tensors, 1.0, norm_type).item()
+    assert (math.isinf(total) and math.isinf(t_total)) or math.isclose(total, t_total, rel_tol=rtol)
+    for p, t in zip(params, tensors, strict=True):
+        assert p.grad.dtype == dtype
+        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=rtol, atol=rtol * 1e-3)
+
+
+def test_foreach_is_accepted_as_torch_and_changes_nothing():
+    for foreach in (None, True, False):
+        params, tensors = params_and_tensors(np.float64)
+        total = mt.clip_grad_norm_(params, 0.5, foreach=foreach)
+        t_total = torch.nn.utils.clip_grad_norm_(tensors, 0.5, foreach=foreach)
+        mt.clip_grad_value_(params, 0.01, foreach=foreach)
+        torch.nn.utils.clip_grad_value_(tensors, 0.01, foreach=foreach)
+        assert math.isclose(total, t_total.item(), rel_tol=1e-12)
+        for p, t in zip(params, tensors, strict=True):
+            np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-12)
+    with pytest.raises(TypeError, match="foreach"):
+        mt.clip_grad_norm_(params, 0.5, foreach="yes")

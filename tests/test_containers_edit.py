@@ -625,7 +625,7 @@ def test_a_moduledict_edited_after_its_parents_forward_gives_no_silent_gradient(
 def test_names_torch_cannot_take_are_renumbered_both_ways():
     """A child name one library's Sequential cannot take (an attribute of torch's, a leading '_' in
     ours) is renumbered on conversion, as every name was before names were kept."""
-    model = mt.Sequential(OrderedDict(apply=mt.Linear(2, 2), act=mt.ReLU()))  # torch's Sequential.apply
+    model = mt.Sequential(OrderedDict(cuda=mt.Linear(2, 2), act=mt.ReLU()))  # torch's Sequential.cuda
     assert list(mt.interop.to_torch(model)._modules) == ["0", "1"]
     twin = torch.nn.Sequential(OrderedDict(_fc=torch.nn.Linear(2, 2), act=torch.nn.ReLU()))
     assert list(mt.interop.from_torch(twin)._modules) == ["0", "1"]

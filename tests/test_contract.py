@@ -327,6 +327,9 @@ def test_module_list_and_dict_are_registered_and_chain(float64):
 def test_zero_grad_set_to_none_false_fills_zeros_and_optimizers_skip_none():
     layer = mt.Linear(2, 2)
     layer.zero_grad(set_to_none=False)
+    assert layer.W.grad is None  # as torch: only a written gradient is zeroed
+    layer.W.accumulate_grad(np.ones((2, 2)))
+    layer.zero_grad(set_to_none=False)
     np.testing.assert_array_equal(layer.W.grad, 0)
     opt = mt.SGD(layer.parameters(), lr=1.0, weight_decay=0.5)
     layer.zero_grad()

@@ -176,3 +176,21 @@ def test_every_layers_weights_get_torchs_fans(case_id, factory):
             if p.ndim < 2 or names[key][0] not in theirs:
                 continue
             assert init.calculate_fan_in_and_fan_out(p) == torch_fans(theirs[names[key][0]]), key
+
+
+@pytest.mark.parametrize("fill", [
+    lambda x, **k: mt.init.uniform_(x, -1, 2, **k), lambda x, **k: mt.init.normal_(x, 1, 3, **k),
+    lambda x, **k: mt.init.xavier_uniform_(x, **k), lambda x, **k: mt.init.xavier_normal_(x, **k),
+    lambda x, **k: mt.init.kaiming_uniform_(x, **k), lambda x, **k: mt.init.kaiming_normal_(x, **k),
+], ids=["uniform", "normal", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"])
+def test_generator_argument_draws_from_it_and_leaves_the_library_stream_alone(fill):
+    """torch's init functions take generator=; ours a NumPy Generator (the same law as manual_seed's)."""
+    mt.manual_seed(5)
+    expected = fill(np.zeros((4, 3), np.float32))
+    mt.manual_seed(11)
+    untouched = mt.random.generator().bit_generator.state
+    got = fill(np.zeros((4, 3), np.float32), generator=np.random.default_rng(5))
+    np.testing.assert_array_equal(got, expected)
+    assert mt.random.generator().bit_generator.state == untouched
+    with pytest.raises(TypeError, match="expected generator=None or a NumPy Generator"):
+        fill(np.zeros((4, 3)), generator=torch.Generator().manual_seed(0))

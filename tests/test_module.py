@@ -30,7 +30,11 @@ def test_parameter_grad_starts_as_none_and_zero_grad_can_fill_zeros():
     p = mt.Parameter(np.ones((2, 3), dtype=np.float32))
     assert p.grad is None
     p.zero_grad(set_to_none=False)
-    assert p.grad.shape == (2, 3) and p.grad.dtype == np.float32
+    assert p.grad is None  # as torch: no gradient yet stays no gradient
+    p.accumulate_grad(np.ones((2, 3), dtype=np.float32))
+    g = p.grad
+    p.zero_grad(set_to_none=False)
+    assert p.grad is g and p.grad.shape == (2, 3) and p.grad.dtype == np.float32
     np.testing.assert_array_equal(p.grad, 0)
 
 
@@ -130,7 +134,7 @@ def test_buffers_are_state_but_not_parameters_and_follow_to():
     m = mt.Module()
     m.register_buffer("running", np.ones(3, dtype=np.float32))
     m.W = mt.Parameter(np.zeros(2, dtype=np.float32))
-    m.W.zero_grad(set_to_none=False)
+    m.W.accumulate_grad(np.zeros(2, dtype=np.float32))
     assert list(m.state_dict()) == ["W", "running"]
     assert len(m.parameters()) == 1
     m.to(np.float64)

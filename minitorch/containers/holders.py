@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from minitorch.containers import editing
@@ -221,4 +221,7 @@ class ModuleDict(Module):
 
 
 def _pairs(modules: dict[str, Module] | Iterable[tuple[str, Module]]) -> Iterable[tuple[str, Module]]:
-    return modules.items() if isinstance(modules, dict) else modules
+    """(key, module) pairs of a mapping (a dict, another ModuleDict, as torch) or an iterable of pairs."""
+    if isinstance(modules, (Mapping, ModuleDict)):
+        return list(modules.items())
+    return modules

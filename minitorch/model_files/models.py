@@ -81,7 +81,7 @@ def _expected_names(model: Module | None) -> Callable[[list[str]], None]:
     """Refuse, before any data is read, entries the model (or any model file) cannot hold."""
     allowed = None if model is None else {HEADER_KEY, *(
         f"{path}.{name}" if path else name
-        for path, sub in model.named_modules() for name in [*sub._parameters, *sub._buffers])}
+        for path, sub in _every_module(model) for name in [*sub._parameters, *sub._buffers])}
 
     def check(names: list[str]) -> None:
         unexpected = [n for n in names if ("/" in n if allowed is None else n not in allowed)]
@@ -117,7 +117,7 @@ def model_section(model: Module, arrays: dict[str, np.ndarray], prefix: str, arc
     ties = _ties(model)
     if ties:
         section["ties"] = ties
-    modes = {path: sub.training for path, sub in model.named_modules() if sub.training != model.training}
+    modes = {path: sub.training for path, sub in _every_module(model) if sub.training != model.training}
     if modes:
         section["modes"] = modes  # e.g. a frozen BatchNorm kept in eval mode inside a training model
     frozen = [name for name, p in _all_parameters(model) if not p.requires_grad]
@@ -130,7 +130,7 @@ def _ties(model: Module) -> list[list[str]]:
     """[[name, name it shares its Parameter with], ...]; a buffer shared by two names is refused."""
     first: dict[int, str] = {}
     ties = []
-    for path, module in model.named_modules():
+    for path, module in _every_module(model):
         for name, value in [*module._parameters.items(), *module._buffers.items()]:
             key = f"{path}.{name}" if path else name
             if id(value) not in first:
@@ -153,14 +153,14 @@ def _tie(model: Module, ties: Any) -> None:
         if params[alias].shape != params[original].shape or params[alias].dtype != params[original].dtype:
             raise ModelFileError(f"model.ties: '{alias}' and '{original}' differ in shape or dtype")
         owner, _, attr = alias.rpartition(".")
-        setattr(dict(model.named_modules())[owner], attr, params[original])
+        setattr(dict(_every_module(model))[owner], attr, params[original])
         params = dict(_all_parameters(model))
 
 
 def _set_modes(model: Module, modes: Any) -> Module:
     """Put back submodules whose train/eval mode differed from the model's, parents first."""
     modes = expect(modes, dict, "model.modes")
-    modules = dict(model.named_modules())
+    modules = dict(_every_module(model))
     for path, training in modes.items():
         if path not in modules:
             raise ModelFileError(f"model.modes: the model has no module '{path:.80}'")
@@ -179,7 +179,7 @@ def _freeze(model: Module, frozen: Any) -> None:
 
 def _all_parameters(model: Module) -> list[tuple[str, Any]]:
     return [(f"{path}.{name}" if path else name, p)
-            for path, module in model.named_modules() for name, p in module._parameters.items()]
+            for path, module in _every_module(model) for name, p in module._parameters.items()]
 
 
 def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str) -> Module:
@@ -219,3 +219,8 @@ def _tree_difference(saved: list[Any], rebuilt: list[list[str]]) -> str:
                     f"constructors build {b!r}; was the model changed after construction?")
     return (f"the rebuilt model has {len(rebuilt)} modules, the file lists {len(saved)}; "
             "was the model changed after construction?")
+
+
+def _every_module(model: Module) -> list[tuple[str, Module]]:
+    """Every (path, module), a module held twice under each of its paths (the files' layout)."""
+    return list(model.named_modules(remove_duplicate=False))

@@ -158,7 +158,7 @@ def constructor_args(module: Module) -> dict[str, Any]:
 
 def module_tree(module: Module) -> list[list[str]]:
     """[[dotted name, class name], ...] for the module and every descendant."""
-    return [[path, type(sub).__name__] for path, sub in module.named_modules()]
+    return [[path, type(sub).__name__] for path, sub in module.named_modules(remove_duplicate=False)]
 
 
 # ------------------------------------------------------------------------------- rebuild

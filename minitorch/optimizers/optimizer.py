@@ -103,7 +103,7 @@ class Optimizer:
             cls.step = _checked_step(cls.__dict__["step"])
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Every Parameter's grad to None (or to zeros with ``set_to_none=False``)."""
+        """Every Parameter's grad to None (``set_to_none=False``: written grads to zeros, None kept)."""
         for group in self.param_groups:
             for p in group["params"]:
                 p.zero_grad(set_to_none)
