@@ -1437,6 +1437,98 @@ def test_the_kernels_call_the_openblas_numpy_uses(monkeypatch):
     assert openblas.find() is None
 
 
+# ------------------------------------------------- dy @ W.T with its operands swapped (kernels/gemm.py)
+def _data_grad_and_plain(dy: np.ndarray, W: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    from minitorch import threads
+    from minitorch.kernels import gemm
+
+    with threads.blas_threads(count):
+        return gemm.data_grad(dy, W), dy @ W.T
+
+
+def _assert_fresh_c(got: np.ndarray, *inputs: np.ndarray) -> None:
+    assert got.flags.c_contiguous and got.flags.owndata
+    assert not any(np.shares_memory(got, a) for a in inputs)
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 40), inp=st.sampled_from([64, 255, 512, 784, 1000]),
+       k=st.sampled_from([10, 128, 255, 256, 300, 512, 1024]), dtype=st.sampled_from(DTYPES),
+       count=st.sampled_from([1, 2]), layout=st.sampled_from(["C", "F", "strided"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_data_grad_is_dy_at_W_T_bitwise(n, inp, k, dtype, count, layout, seed):
+    """Swapped (float32, a short C-contiguous dy, a long K) or not, the values are dy @ W.T's, signed
+    zeros and all, in a fresh C-contiguous array, at 1 and 2 BLAS threads."""
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((inp, k)).astype(dtype)
+    base = rng.standard_normal((n, 2 * k)).astype(dtype)
+    base[rng.random(base.shape) < 0.05] = -0.0
+    base[0, :] = -0.0  # a row of zeros: every element of its dx is a sum of signed zeros
+    dy = {"C": np.ascontiguousarray(base[:, :k]), "F": np.asfortranarray(base[:, :k]),
+          "strided": base[:, ::2]}[layout]
+    got, expected = _data_grad_and_plain(dy, W, count)
+    _assert_fresh_c(got, dy, W)
+    assert_bitwise(got, expected)
+
+
+@pytest.mark.parametrize("n", [3, 8, 16, 31, 32, 33])
+@pytest.mark.parametrize("inp, k", [(784, 512), (512, 256), (256, 10)])
+@pytest.mark.parametrize("count", [1, 2])
+def test_data_grad_of_the_784_512_256_10_model_is_bitwise(n, inp, k, count):
+    """The products the chain kernels' backward sends (the swapped ones among them, asserted)."""
+    from minitorch.kernels import gemm
+
+    rng = np.random.default_rng(n * inp + k)
+    W = rng.standard_normal((inp, k)).astype(np.float32)
+    dy = rng.standard_normal((n, k)).astype(np.float32)
+    assert gemm.swaps(dy, W) == (n <= 32 and k >= 256 and n * inp * k > gemm.SMALL_ITEM)
+    got, expected = _data_grad_and_plain(dy, W, count)
+    _assert_fresh_c(got, dy, W)
+    assert_bitwise(got, expected)
+
+
+def test_data_grad_swaps_by_shape_and_dtype():
+    from minitorch.kernels import gemm
+
+    W1, W2, W3 = (np.zeros(s, np.float32) for s in ((784, 512), (512, 256), (256, 10)))
+    chosen = {n: [gemm.swaps(np.zeros((n, W.shape[1]), np.float32), W) for W in (W1, W2, W3)]
+              for n in (1, 32, 33, 128, 512)}
+    assert chosen == {1: [False] * 3, 32: [True, True, False], 33: [False] * 3, 128: [False] * 3,
+                      512: [False] * 3}
+    assert not gemm.swaps(np.zeros((32, 512)), W1.astype(np.float64))  # float64: not used
+    assert not gemm.swaps(np.zeros((512, 32), np.float32).T, W1)  # dy not C-contiguous
+    assert not gemm.swaps(np.zeros((32, 512), np.float32), np.asfortranarray(W1))
+    assert not gemm.swaps(np.zeros((32, 256), np.float32), W1)  # shapes do not chain: dy @ W.T raises
+    with pytest.raises(ValueError):
+        gemm.data_grad(np.zeros((32, 256), np.float32), W1)
+
+
+@pytest.mark.parametrize("mode", ["raise", "warn", "ignore"])
+@pytest.mark.parametrize("first, third", [(3e38, 3e38), (np.inf, -np.inf)], ids=["overflow", "inf-inf"])
+def test_data_grad_meets_the_callers_errstate_as_dy_at_W_T(mode, first, third):
+    """The swapped product is NumPy's own matmul: an overflow (3e38 + 3e38) or an invalid value
+    (inf - inf) warns or raises as dy @ W.T does, with the same values when it returns."""
+    import warnings
+
+    from minitorch.kernels import gemm
+
+    dy = np.ones((32, 512), np.float32)
+    dy[:, 1::2] = -1
+    W = np.full((784, 512), 1e10, np.float32)
+    W[:, 0], W[:, 2] = first, third
+    assert gemm.swaps(dy, W)
+    outcomes = []
+    for product in (lambda: dy @ W.T, lambda: gemm.data_grad(dy, W)):
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all=mode):
+            warnings.simplefilter("always")
+            try:
+                outcomes.append(("value", product(), sorted(str(w.message) for w in caught)))
+            except FloatingPointError as error:
+                outcomes.append(("raised", str(error), sorted(str(w.message) for w in caught)))
+    assert_same_outcome(outcomes[1], outcomes[0])
+    assert outcomes[0][0] == ("raised" if mode == "raise" else "value")
+
+
 # ----------------------------------------------------------------- the whole-step kernel (kernels/step.py)
 def _layers(widths, relus, bias):
     """Linear(widths[0], widths[1]), [ReLU()], ..., one Linear per pair; ``relus[i]``: a ReLU after
@@ -2339,6 +2431,46 @@ def test_large_chain_kernel_takes_the_784_step_bitwise(batch):
     config = ((784, 512, 256, 10), (True, True, False), True, np.float32, batch, "mean", 0.01, 2, 0,
               False, np.int64, "sgd")
     assert _same_large_steps(config, modes=("calls",)) == [True, True]
+
+
+@pytest.mark.parametrize("batch", [16, 32])
+def test_784_steps_with_the_swapped_data_gradient_equal_kernels_off_bitwise(batch):
+    """On 1 BLAS thread (the forward's product is then x @ W itself) the 784 model's ``mt.fit``
+    forward and backward (``step_large.forward_backward``) and the README loop's, whose dx products
+    ``gemm.data_grad`` swaps at these batch sizes, are bitwise the kernels-off calls
+    (``Linear.backward_input``'s dy @ W.T): output, loss, the data's dx, every gradient."""
+    from minitorch import threads
+    from minitorch.kernels import gemm
+    from minitorch.kernels.step_large import forward_backward
+
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    assert gemm.swaps(np.zeros((batch, 512), np.float32), np.zeros((784, 512), np.float32))
+    runs = []
+    with threads.blas_threads(1):
+        for on, readme in itertools.product((True, False), (True, False)):
+            with kernels(on):
+                mt.manual_seed(0)
+                model = mt.Sequential(*_layers((784, 512, 256, 10), (True, True, False), True))
+                loss_fn = mt.CrossEntropyLoss()
+                if on and not readme:
+                    done = forward_backward(model, loss_fn, x, y)
+                    assert done is not NotImplemented
+                    out = [done[0], np.float32(done[1])]
+                else:
+                    out = [model(x)]
+                    out.append(np.float32(loss_fn(out[0], y)))
+                    dy = loss_fn.backward()
+                    out.append(model.backward(dy) if readme else model.backward_params(dy))
+                runs.append(out + [p.grad for p in model.parameters()])
+    readme_on, fit_on, readme_off, fit_off = runs
+    assert readme_on[2].flags.c_contiguous and fit_off[2] is None
+    del fit_off[2]
+    for got, expected in ((readme_on, readme_off), (fit_on, fit_off)):
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected, strict=True):
+            assert_bitwise(a, b, "kernels on against off")
 
 
 def _large_meddle(case):

@@ -11,13 +11,15 @@ For a small model those Python calls cost more than the arithmetic. Here a chain
   caches, the same numbers (a weight of ``SMALL_WEIGHT_BYTES`` or more: the product is
   ``gemm.matmul``; a ReLU input that large: the mask is a pooled array, as those kernels make them).
 - backward: each child's newest frame is popped and its formula applied, as the child's own
-  backward would (``Linear``: dW = x.T @ dy, db = dy.sum(0), dx = dy @ W.T; ``ReLU``: dx = dy *
-  mask). The incoming dy is checked once, as the last child checks it; every later dy is made
-  here in the right shape and dtype, so its check is skipped.
+  backward would (``Linear``: dW = x.T @ dy, db = dy.sum(0), dx = dy @ W.T, the last as
+  ``gemm.data_grad``; ``ReLU``: dx = dy * mask). The incoming dy is checked once, as the last
+  child checks it; every later dy is made here in the right shape and dtype, so its check is
+  skipped.
 
-The same numbers as the children's own calls, bitwise (the same NumPy calls on the same arrays),
-tested in tests/test_kernels.py. Forward runs any other child (another layer type, a patched
-instance method, a module already inside a call) by its own call, as the plain loop does; under
+The same numbers as the children's own calls, bitwise (the same NumPy calls on the same arrays,
+but for dx's product, asked of OpenBLAS with its operands swapped for a short dy), tested in
+tests/test_kernels.py. Forward runs any other child (another layer type, a patched instance
+method, a module already inside a call) by its own call, as the plain loop does; under
 ``no_grad``, inside a recording parent or with a layer method patched on the class it declines
 (returns ``NotImplemented``: the children are called one by one), except that under ``no_grad``
 one row goes to ``kernels/inference.py`` (a large chain on both cores, any chain in one loop).
@@ -156,7 +158,7 @@ def sequential_backward(
     """``Sequential.backward`` (``params_only`` False: returns dx) or ``backward_params`` (None).
 
     Per child, last first, its newest frame is consumed and its formula applied:
-        Linear:  W.grad += x.T @ dy;  b.grad += dy.sum(axis=0);  dy = dy @ W.T
+        Linear:  W.grad += x.T @ dy;  b.grad += dy.sum(axis=0);  dy = dy @ W.T  (gemm.data_grad)
         ReLU:    dy = dy * mask
     With ``params_only`` the children before the first Linear are not run (their frames are
     dropped) and that Linear computes no dx, as ``module._backward_through`` does. The first
@@ -263,7 +265,7 @@ def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, c
         return None
     if dy is not given:
         dy = np.asarray(given, dtype=cast_to)
-    return dy @ W.data.T
+    return gemm.data_grad(dy, W.data)  # dy @ W.T
 
 
 def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:

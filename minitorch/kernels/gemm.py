@@ -1,6 +1,8 @@
-"""``x @ W`` for a short x and a large W, cut along K so that each core reads its own rows of W.
+"""Two forms of a Linear's products for OpenBLAS: ``matmul`` (the forward's ``x @ W``, cut along K so
+that each core reads its own rows of W) and ``data_grad`` (the input gradient ``dy @ W.T`` of a short
+dy, asked of OpenBLAS with its operands' roles swapped; see its docstring).
 
-Replaces the product ``x @ W`` of ``Linear.forward`` (``layers.linear_forward`` calls ``matmul``).
+``matmul`` replaces the product ``x @ W`` of ``Linear.forward`` (``layers.linear_forward`` calls it).
 
 Why it pays. OpenBLAS runs one product on t threads by cutting its *output* into t blocks of columns:
 the thread of block j reads W[:, block j] (every row of W, part of each row), and the threads share
@@ -122,3 +124,52 @@ def matmul(x: np.ndarray, W: np.ndarray) -> np.ndarray:
         finite = np.isfinite(np.dot(flat, flat))  # one BLAS pass: inf or nan anywhere makes it so
         # (as does a sum of squares beyond the dtype's range: then x @ W is merely computed again)
     return y if finite else x @ W
+
+
+# data_grad swaps the operands for a dy of at most DATA_GRAD_ROWS rows, a reduction (out_features) of
+# at least DATA_GRAD_MIN_K, and a product past OpenBLAS's small-matrix kernels (SMALL_ITEM)
+DATA_GRAD_ROWS = 32
+DATA_GRAD_MIN_K = 256
+
+
+def swaps(dy: np.ndarray, W: np.ndarray) -> bool:
+    """Whether ``data_grad`` computes ``dy @ W.T`` as the swapped product (its docstring's rule)."""
+    return (type(dy) is np.ndarray and type(W) is np.ndarray and dy.ndim == 2 and W.ndim == 2
+            and dy.dtype == W.dtype == np.float32 and dy.flags.c_contiguous and W.flags.c_contiguous
+            and dy.shape[0] <= DATA_GRAD_ROWS and dy.shape[1] == W.shape[1] >= DATA_GRAD_MIN_K
+            and dy.shape[0] * W.shape[0] * W.shape[1] > SMALL_ITEM)
+
+
+def data_grad(dy: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``dy @ W.T`` (a fresh C-contiguous (N, in) array: a Linear's dx, W stored (in, out)), computed
+    as ``(W @ dy.T).T`` copied into C order when ``swaps(dy, W)``, else as ``dy @ W.T``.
+
+    Replaces ``dx = dy @ W.T`` in the chain kernels' backward (``containers.sequential_backward``,
+    ``step_large``); ``Linear.backward_input`` keeps the formula.
+
+    What it saves. NumPy hands ``dy @ W.T`` (C-contiguous out) to OpenBLAS as the column-major
+    product dx.T = W @ dy.T: W is its first operand A (m = in_features rows), dy its second B
+    (n = N columns). OpenBLAS packs a block of A (up to 448 x 448 float32) into a buffer that lives
+    in L2 and runs its micro-kernel over slivers of B of 4 columns, sweeping the whole packed block
+    once per sliver: a short dy sweeps the large W's blocks N/4 times out of L2.
+    ``W @ dy.T`` is the same product with the roles swapped (A = dy, m = N; B = W, n = in): each
+    sliver of W is packed and used at once, and the sweeps are over dy's packed panel (N rows of a
+    block of K), small enough for L1 while N is small. Each output element is the same sum over K,
+    in the same order and the same blocks of K (OpenBLAS blocks K by K alone), so the values are
+    bitwise ``dy @ W.T``'s; tests/test_kernels.py checks that. The swapped product's result is
+    the transpose of dx's layout, so dx costs one more pass: a transposing copy of N x in elements.
+    The thread count is not what differs: with 2 threads OpenBLAS cuts in_features between them in
+    both forms (as its m in the plain call, as its n in the swapped one; level3_thread.c), and the
+    swapped form is as much faster on 1 thread.
+
+    When it is used (``swaps``): float32; N <= DATA_GRAD_ROWS and K (out_features) >=
+    DATA_GRAD_MIN_K, where the copy costs less than the sweeps save; N * in * K > SMALL_ITEM, past
+    OpenBLAS's small-matrix kernels (another kernel per form, not checked bitwise); dy and W
+    C-contiguous (the forms NumPy hands to BLAS without a copy). Measured on one Intel Xeon
+    (AVX-512, OpenBLAS 0.3.31 SkylakeX) only, copy included, at 1 and 2 threads: the product with
+    its copy at 0.5-0.8 of ``dy @ W.T``'s time for N 8-32 and K 256-1024 (in 256-2048); 0.9-1.3
+    at N 48-64 or K 128; float64 at best 0.9 at N <= 16 and slower from N 24 (not used).
+    """
+    if not swaps(dy, W):
+        return dy @ W.T
+    return np.matmul(W, dy.T).T.copy()

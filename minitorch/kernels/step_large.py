@@ -37,8 +37,8 @@ In that case the three calls run, bitwise, what is run here, in their order:
 - ``backward_params`` (``containers.sequential_backward``, the arithmetic of the children's own
   calls through ``module._backward_through``), last child first: a Linear's ``layers.linear_backward_params``
   (``W.accumulate_matmul(x.T, dy)``; db = dy summed over rows, adopted as ``b.grad`` or
-  accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T); a ReLU's
-  dx = dy * mask.
+  accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T, as
+  ``gemm.data_grad``: bitwise the same); a ReLU's dx = dy * mask.
 What they leave is what is left here: the gradients accumulated, no frame waiting and every cache
 attribute those calls set (Linear ``_x``, ReLU ``_mask``, the loss's ``_dlogits`` and
 ``_loss_shape``) None, the returned output and loss (a ``LossValue``). The same NumPy operations
@@ -189,7 +189,7 @@ def _backward_params(children: list[Any], kept: list[np.ndarray], dy: np.ndarray
                 else:
                     b.accumulate_grad(db)
             if i:  # backward_input (the first child, a Linear, runs backward_params alone)
-                dy = dy @ W.data.T
+                dy = gemm.data_grad(dy, W.data)  # dy @ W.T
             d["_x"] = None
         else:
             dy = dy * kept[i]
