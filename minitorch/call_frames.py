@@ -393,6 +393,16 @@ def _in_place_message(module: Any, what: str) -> str:
     )
 
 
+def other_path(chain: list[tuple[str, Any, Any]],
+               other: list[tuple[str, Any, Any]]) -> tuple[list[str], list[str]] | None:
+    """The children's names along two recorded chains of one module (``recorded_chain`` for two
+    inputs) if they call other children, else None: a forward branching on its input, which one
+    converted or exported graph cannot follow."""
+    if [id(child) for _, child, _ in chain] == [id(child) for _, child, _ in other]:
+        return None
+    return [name for name, _, _ in chain], [name for name, _, _ in other]
+
+
 def recorded_chain(module: Any, x: Any, who: str) -> list[tuple[str, Any, Any]]:
     """Run ``module(x)`` once and return its plain chain as (child name, child, child's input).
 

@@ -301,8 +301,8 @@ def _refuse_branching(m: Module, x: Any, chain: list[tuple[str, Any, Any]], wher
         other = call_frames.recorded_chain(m, -x, f"to_torch: {where}")
     except Exception:
         return
-    if [id(c) for _, c, _ in chain] != [id(c) for _, c, _ in other]:
-        names = [[n for n, _, _ in calls] for calls in (chain, other)]
+    names = call_frames.other_path(chain, other)
+    if names is not None:
         raise TypeError(
             f"to_torch: {where} ({type(m).__name__}) calls other children for other inputs ({names[0]} "
             f"for the example, {names[1]} for its negation): its forward branches on its input, and a "

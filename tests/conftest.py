@@ -95,3 +95,14 @@ def infer_twin(monkeypatch):
     yield inference
     inference._stop_session()
     mt.kernels.use_kernels(before)
+
+
+@pytest.fixture
+def restore_registry():
+    """The model-file registry of user classes as it was before the test (tests register their own)."""
+    from minitorch.model_files import registry
+
+    saved = dict(registry._registered)
+    yield
+    registry._registered.clear()
+    registry._registered.update(saved)

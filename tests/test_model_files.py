@@ -29,14 +29,6 @@ from minitorch.model_files import registry
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.fixture
-def restore_registry():
-    saved = dict(registry._registered)
-    yield
-    registry._registered.clear()
-    registry._registered.update(saved)
-
-
 # ------------------------------------------------------------------------ round trips
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)

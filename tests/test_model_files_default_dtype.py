@@ -31,14 +31,6 @@ from minitorch.model_files import registry
 from minitorch.model_files.format import MAX_DEPTH
 
 
-@pytest.fixture
-def restore_registry():
-    saved = dict(registry._registered)
-    yield
-    registry._registered.clear()
-    registry._registered.update(saved)
-
-
 def _built_in(factory, dtype):
     mt.set_default_dtype(dtype)
     try:

@@ -15,15 +15,6 @@ import torch
 from model_helpers import read_header, weights, write_with_header
 
 import minitorch as mt
-from minitorch.model_files import registry
-
-
-@pytest.fixture
-def restore_registry():
-    saved = dict(registry._registered)
-    yield
-    registry._registered.clear()
-    registry._registered.update(saved)
 
 
 def _net_class():

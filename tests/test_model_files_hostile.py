@@ -18,17 +18,8 @@ from model_helpers import randomize_state, read_header, weights, write_with_head
 
 import minitorch as mt
 from minitorch.model_files import format as fmt
-from minitorch.model_files import registry
 
 TESTS = Path(__file__).parent
-
-
-@pytest.fixture
-def restore_registry():
-    saved = dict(registry._registered)
-    yield
-    registry._registered.clear()
-    registry._registered.update(saved)
 
 
 # ------------------------------------------------------------ item 2: one budget for the rebuild

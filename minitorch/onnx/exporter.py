@@ -214,8 +214,8 @@ def _check_chain_computes(m: Module, chained: np.ndarray, expected: np.ndarray) 
 def _check_same_path(m: Module, chain: list[Any], other: list[Any]) -> None:
     """TypeError when ``m`` calls other children for another input (its sign flipped, its batch doubled):
     a forward branching on its input's values or shape, which one graph cannot follow."""
-    if [id(child) for _, child, _ in chain] != [id(child) for _, child, _ in other]:
-        names = [[name for name, _, _ in calls] for calls in (chain, other)]
+    names = call_frames.other_path(chain, other)
+    if names is not None:
         raise TypeError(
             f"onnx.export: {type(m).__name__}'s forward calls other children for other inputs ({names[0]} "
             f"for the sample, {names[1]} for another): it branches on its input, and the graph would follow "
