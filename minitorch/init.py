@@ -98,18 +98,16 @@ def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray) -> tuple[int, i
 def _in_torchs_layout(tensor: Parameter | np.ndarray) -> bool:
     """Whether ``tensor`` is a Parameter of a MiniTorch layer that stores it in torch's layout.
 
-    The layers and their transposed names are the interop table's (``minitorch.interop.LAYERS``:
-    only Linear's W is stored transposed); a Parameter of no layer or of a module of your own is not.
+    The layers and their transposed names are the interop table's (``module.TORCH_LAYOUT``: only
+    Linear's W is stored transposed); a Parameter of no layer or of a module of your own is not.
     """
     if not isinstance(tensor, Parameter):
         return False
-    from minitorch.interop import ATTENTION_LAYERS, LAYERS  # a layer file imports this module
-
     for ref in module_registry._owners.get(tensor, ()):
         owner = ref()
-        if owner is None or not (type(owner) in LAYERS or type(owner) in ATTENTION_LAYERS):
+        transposed = None if owner is None else module_registry.TORCH_LAYOUT.get(type(owner))
+        if transposed is None:
             continue
-        transposed = LAYERS[type(owner)].transpose if type(owner) in LAYERS else ()
         return not any(p is tensor and name in transposed for name, p in owner._parameters.items())
     return False
 

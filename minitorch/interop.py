@@ -69,7 +69,7 @@ from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.model_files.registry import preserved_rng
-from minitorch.module import TORCH_STATE_NAMES, Module, switched_mode
+from minitorch.module import TORCH_LAYOUT, TORCH_STATE_NAMES, Module, switched_mode
 
 
 @dataclass(frozen=True)
@@ -553,6 +553,9 @@ def _attention_kwargs_from_torch(t: Any, torch: Any, where: str) -> dict[str, An
 # converted whole (children included) by the functions below, not through LAYERS
 ATTENTION_LAYERS = (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder)
 _ATTENTION_BY_NAME = {cls.__name__: cls for cls in ATTENTION_LAYERS}
+# which layers keep torch's layout (all but the transposed names), for minitorch.init's fans
+TORCH_LAYOUT.update({cls: frozenset(layer.transpose) for cls, layer in LAYERS.items()})
+TORCH_LAYOUT.update({cls: frozenset() for cls in ATTENTION_LAYERS})
 
 
 def _torch_state_names(m: Module) -> dict[str, tuple[str, bool]]:

@@ -621,6 +621,11 @@ TORCH_STATE_NAMES: dict[type, dict[str, tuple[str, bool]]] = {}
 names differ (Linear: W -> weight transposed, b -> bias). Filled by ``minitorch.interop``, which owns
 the conversion rules; the package imports interop, so the table is full before any model exists."""
 
+TORCH_LAYOUT: dict[type, frozenset[str]] = {}
+"""Layer class -> the names of its Parameters NOT stored in PyTorch's layout (Linear: {"W"}), for
+every layer class ``minitorch.interop`` converts; ``minitorch.init`` reads it for torch's fans.
+Filled by interop, as ``TORCH_STATE_NAMES``."""
+
 
 def _our_names(
     model: Module, state: dict[str, Any], targets: dict[str, Any]
