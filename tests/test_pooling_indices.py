@@ -129,9 +129,11 @@ def test_a_gradient_on_a_window_of_padding_only_is_refused_not_dropped():
     assert np.isneginf(y).all()
 
 
-def test_backward_takes_dy_for_y_alone():
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4), (3, 4, 4)], ids=["batched", "unbatched"])
+def test_backward_takes_dy_for_y_alone(shape):
+    """unbatched: (None, None) is zeros of (C, OH, OW) (mutants2: y_shape from t.shape[2:] lived)."""
     pool = mt.MaxPool2d(2, return_indices=True)
-    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    x = np.random.default_rng(0).standard_normal(shape)
     y, indices = pool(x)
     dy = np.random.default_rng(1).standard_normal(y.shape)
     dx = pool.backward(dy)
