@@ -190,6 +190,8 @@ def test_kernel_and_plain_forms_agree_for_the_options():
      r"BCEWithLogitsLoss: pos_weight of shape \(3,\) does not broadcast to the input's shape \(2, 4\)"),
     (lambda: mt.BCELoss(weight=np.ones((3, 1, 1)))(np.zeros((2, 4)), np.zeros((2, 4))),
      r"BCELoss: weight of shape \(3, 1, 1\) does not broadcast"),
+    (lambda: mt.BCELoss(weight=np.array([1.0, np.nan])), r"BCELoss: weight contains NaN or inf"),
+    (lambda: mt.BCEWithLogitsLoss(pos_weight=np.array([np.inf])), r"BCEWithLogitsLoss: pos_weight contains NaN"),
     (lambda: mt.KLDivLoss()(np.zeros(2), np.array([0.5, -0.5])),
      r"KLDivLoss: expected target probabilities >= 0"),
     (lambda: mt.KLDivLoss(reduction="avg"),
