@@ -214,6 +214,15 @@ def test_class_weights_are_buffers_as_in_torch():
     assert repr(loss_fn) == "NLLLoss(weight=[1.  0.5], ignore_index=0)"
 
 
+def test_binary_weights_show_in_the_repr_only_when_given():
+    """mutants2: _weights_repr could lose its getattr or invert its ``is None`` unnoticed."""
+    assert repr(mt.BCELoss()) == "BCELoss()"
+    assert repr(mt.BCELoss(weight=np.array([2.0, 0.5]))) == "BCELoss(weight=[2.  0.5])"
+    assert repr(mt.BCEWithLogitsLoss(pos_weight=np.array([3.0]))) == "BCEWithLogitsLoss(pos_weight=[3.])"
+    both = mt.BCEWithLogitsLoss(weight=np.array([1.0, 2.0]), pos_weight=np.array([3.0]))
+    assert repr(both) == "BCEWithLogitsLoss(weight=[1. 2.], pos_weight=[3.])"
+
+
 # --- binary cross-entropy with weights, KLDivLoss -------------------------------------------------
 @st.composite
 def binary_problems(draw):
