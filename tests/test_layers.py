@@ -68,6 +68,7 @@ def test_integer_input_is_converted_to_the_model_dtype():
     assert mt.Linear(2, 1)(np.array([[1, 2]])).dtype == np.float32
     assert mt.ReLU()(np.array([-1, 2])).dtype == np.float32
     assert mt.AdaptiveMaxPool2d(1)(np.arange(8).reshape(2, 2, 2)).dtype == np.float32
+    assert mt.Upsample(scale_factor=2, mode="bilinear")(np.arange(4).reshape(1, 1, 2, 2)).dtype == np.float32
 
 
 def test_sigmoid_is_stable_for_huge_inputs():
