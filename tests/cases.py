@@ -296,6 +296,8 @@ _HABITS_CASES = [
     # an output axis of length 1: torch samples the input's middle, (0 + 0.5) * H - 0.5 (ONNX's
     # pytorch_half_pixel would take row 0)
     ("Upsample-bilinear-to-one-row", lambda: mt.Upsample(size=(1, 3), mode="bilinear"), (2, 2, 5, 6)),
+    # nearest by a scale whose sizes are neither H nor 2H: the rows follow 1 / scale_factor (mutants2)
+    ("Upsample-nearest-scale-1.5", lambda: mt.Upsample(scale_factor=(1.5, 1.7)), (1, 2, 4, 3)),
     ("AdaptiveMaxPool2d-global", lambda: mt.AdaptiveMaxPool2d(1), (2, 3, 4, 5)),
     ("AdaptiveMaxPool2d-overlap", lambda: mt.AdaptiveMaxPool2d((3, 2)), (2, 2, 5, 5)),
     ("Unflatten", lambda: mt.Unflatten(1, (2, 3)), (4, 6)),
