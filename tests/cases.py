@@ -298,6 +298,9 @@ _HABITS_CASES = [
     ("Upsample-bilinear-to-one-row", lambda: mt.Upsample(size=(1, 3), mode="bilinear"), (2, 2, 5, 6)),
     # nearest by a scale whose sizes are neither H nor 2H: the rows follow 1 / scale_factor (mutants2)
     ("Upsample-nearest-scale-1.5", lambda: mt.Upsample(scale_factor=(1.5, 1.7)), (1, 2, 4, 3)),
+    # align_corners to one row (src = 0, torch's guard against 0 / 0) and to two columns (the ends)
+    ("Upsample-bilinear-align-to-1x2", lambda: mt.Upsample(size=(1, 2), mode="bilinear", align_corners=True),
+     (1, 2, 3, 4)),
     ("AdaptiveMaxPool2d-global", lambda: mt.AdaptiveMaxPool2d(1), (2, 3, 4, 5)),
     ("AdaptiveMaxPool2d-overlap", lambda: mt.AdaptiveMaxPool2d((3, 2)), (2, 2, 5, 5)),
     ("Unflatten", lambda: mt.Unflatten(1, (2, 3)), (4, 6)),
