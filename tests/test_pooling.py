@@ -127,6 +127,18 @@ def test_maxpool_caches_uint8_indices_not_the_input():
     assert pool._argmax.dtype == np.uint8 and pool._argmax.shape == (2, 3, 4, 4)
 
 
+@pytest.mark.parametrize("taps", [256, 257])
+def test_maxpool_window_offsets_fit_their_cache_dtype_at_the_uint8_boundary(taps):
+    """256 taps: offsets 0..255 fit uint8; 257 need uint16. The maximum sits on the last tap, so a cache
+    dtype one tap too narrow wraps it to 0 (mutants2: ``len(taps) - 2`` and ``+ 1`` lived)."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 1, taps))
+    x[..., -1] = 10.0
+    compare_module(mt.MaxPool2d((1, taps)), x, rtol=0, atol=0)
+    pool = mt.MaxPool2d((1, taps))
+    pool(x)
+    assert pool._argmax.dtype == (np.uint8 if taps == 256 else np.uint16)  # the smallest that fits
+
+
 def test_avgpool_counts_padding_in_the_divisor():
     y = mt.AvgPool2d(3, stride=1, padding=1)(np.ones((1, 1, 3, 3)))
     assert y[0, 0, 0, 0] == pytest.approx(4 / 9) and y[0, 0, 1, 1] == pytest.approx(1.0)
