@@ -84,11 +84,8 @@ def test_upsample_backward_keeps_a_nonfinite_gradient_where_torch_puts_it(name, 
         assert_same_nonfinite(dx, dx_t, tol, f"{name} dx, bad dy at {spot}")
 
 
-# ReLU'(nan): torch passes dy through (threshold_backward zeroes dy only where y <= 0), MiniTorch's mask
-# x > 0 drops it; the cases holding a ReLU that a nan reaches differ there (not Upsample's concern)
-_RELU_NAN = pytest.mark.xfail(strict=True, reason="ReLU'(nan) is 1 in torch, 0 in MiniTorch")
-_BATCHED = [pytest.param(i, f, s, id=i, marks=[_RELU_NAN] if i in ("ReLU", "CNN-small", "MLP-sliced") else [])
-            for i, f, s in MODULE_CASES if i in ORACLE and i not in UNBATCHED]
+# (ReLU'(nan) passes dy, as torch's threshold_backward: the ReLU, CNN-small and MLP-sliced cases check it)
+_BATCHED = [pytest.param(i, f, s, id=i) for i, f, s in MODULE_CASES if i in ORACLE and i not in UNBATCHED]
 
 
 @pytest.mark.parametrize("case_id, factory, shape", _BATCHED)
@@ -105,3 +102,52 @@ def test_every_case_puts_an_inf_and_a_nan_where_torch_does(float64, case_id, fac
         (y, dx), (y_t, dx_t) = run_both(module, x, seed=3)
         assert_same_nonfinite(y, y_t, 1e-8, f"{case_id} y, input {bad}")
         assert_same_nonfinite(dx, dx_t, 1e-8, f"{case_id} dx, input {bad}")
+
+
+@pytest.mark.parametrize("kernels", [False, True], ids=["plain", "kernels"])
+@pytest.mark.parametrize("rows", [3, 2000], ids=["small", "pooled"])  # 2000 x 8 floats: the pooled masks
+@pytest.mark.parametrize("chain", [False, True], ids=["ReLU", "Sequential"])
+def test_relu_passes_the_gradient_at_a_nan_input_as_torch(float64, kernels, rows, chain):
+    """torch's ReLU backward is threshold_backward(dy, y, 0): dy is zeroed where y <= 0, so a nan input
+    (y = nan) passes dy and x = -0.0, 0, -inf do not; the plain layer, its kernel and the chain kernel's
+    small and pooled masks all give torch's dx (and Linear's gradients behind them)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((rows, 8))
+    x[0, :5] = [np.nan, -0.0, 0.0, -np.inf, np.inf]
+    before = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(kernels)
+    try:
+        module = mt.Sequential(mt.ReLU(), mt.Linear(8, 3)) if chain else mt.ReLU()
+        (y, dx), (y_t, dx_t) = run_both(module, x, seed=5)
+    finally:
+        mt.kernels.use_kernels(before)
+    assert_same_nonfinite(y, y_t, 1e-12, "y")
+    assert_same_nonfinite(dx, dx_t, 1e-12, "dx")
+    if not chain:
+        dy = np.random.default_rng(5).standard_normal(x.shape)
+        np.testing.assert_array_equal(dx[0, :5], [dy[0, 0], 0, 0, 0, dy[0, 4]])
+
+
+@pytest.mark.parametrize("make", [lambda: mt.RNNCell(3, 4, nonlinearity="relu"),
+                                  lambda: mt.RNN(3, 4, nonlinearity="relu")], ids=["RNNCell", "RNN"])
+def test_rnn_relu_passes_the_gradient_at_a_nan_state_as_torch(float64, make):
+    """relu'(nan) = 1 inside the recurrence too (torch's threshold_backward on h_t): a nan in one
+    sample's input makes its row of h nan, and dx of the other samples stays torch's."""
+    x = np.random.default_rng(6).standard_normal((2, 3) if make().__class__ is mt.RNNCell else (3, 2, 3))
+    x[..., 0, 1] = np.nan
+    module = make()
+    twin = torch_twin(module)
+    x_t = torch.tensor(x, requires_grad=True)
+    out_t = twin(x_t)
+    out_t = out_t[0] if isinstance(out_t, tuple) else out_t
+    dy = np.random.default_rng(7).standard_normal(tuple(out_t.shape))
+    out_t.backward(torch.tensor(dy))
+    with np.errstate(all="ignore"):
+        out = module(x)
+        out = out[0] if isinstance(out, tuple) else out
+        dx = module.backward(dy)
+    dx = dx[0] if isinstance(dx, tuple) else dx
+    assert_same_nonfinite(out, out_t.detach().numpy(), 1e-10, "y")
+    assert_same_nonfinite(dx, x_t.grad.numpy(), 1e-10, "dx")
+    for p, (name, p_t) in zip(module.parameters(), twin.named_parameters(), strict=True):
+        assert_same_nonfinite(p.grad, p_t.grad.numpy(), 1e-10, name)

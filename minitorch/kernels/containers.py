@@ -87,10 +87,10 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
 
     Per child, what its frame wrapper does around its forward kernel, inline:
         Linear:  y = x @ W + b          caches x     (the input check of ``layers.linear_forward``)
-        ReLU:    y = max(x, 0)          caches mask = (x > 0) in x's dtype
+        ReLU:    y = max(x, 0)          caches mask = (y != 0) in x's dtype
     with the layer kernels' arithmetic: a W of ``SMALL_WEIGHT_BYTES`` or more is multiplied by
     ``gemm.matmul`` (below that it returns x @ W, made here directly), and a ReLU input that
-    large gets its mask in a pooled array (``np.greater(x, 0, out=mask)``), as
+    large gets its mask in a pooled array (``np.not_equal(y, 0, out=mask)``), as
     ``layers.linear_forward`` / ``relu_forward`` do. The cache is written once the arithmetic is
     done (an operation that raises leaves none, as the frame wrapper drops it).
     The scalar 0 is a 0-d array of x's dtype (NumPy resolves a Python scalar operand on every
@@ -136,12 +136,14 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
             if type(x) is not np.ndarray or x.dtype.kind != "f":
                 x = as_floating(x, "ReLU")
             zero = zero_of(x.dtype)
+            y = np.maximum(x, zero)
+            # the mask is torch's not (y <= 0), i.e. y != 0: a nan input passes its gradient
             if x.nbytes >= small:  # layers.relu_forward's mask: a pooled array, written in one pass
                 mask = empty(x.shape, x.dtype)
-                np.greater(x, zero, out=mask)
+                np.not_equal(y, zero, out=mask)
             else:  # a fresh one (the pool's call costs more than the pages it saves)
-                mask = (x > zero).astype(x.dtype)
-            x = np.maximum(x, zero)
+                mask = (y != zero).astype(x.dtype)
+            x = y
             d["_mask"] = mask
             frame = {"_mask": mask}
         d["_stack"].append(frame)

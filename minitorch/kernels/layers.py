@@ -42,7 +42,7 @@ def linear_forward(layer: Any, x: np.ndarray) -> np.ndarray:
 
 
 def relu_forward(layer: Any, x: np.ndarray) -> np.ndarray:
-    """``ReLU.forward``: y = max(x, 0), caching mask = (x > 0) only when a backward can use it.
+    """``ReLU.forward``: y = max(x, 0), caching mask = (y != 0) only when a backward can use it.
 
     Under ``no_grad`` the frame's cache is dropped when forward returns, so the mask (two passes
     and an array) is not computed at all. Otherwise the comparison writes the mask straight into a
@@ -50,11 +50,12 @@ def relu_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     """
     if type(x) is not np.ndarray or x.dtype.kind != "f":
         x = as_floating(x, "ReLU")
+    y = np.maximum(x, 0)
     if is_grad_enabled():
         mask = empty(x.shape, x.dtype)
-        np.greater(x, 0, out=mask)
+        np.not_equal(y, 0, out=mask)  # torch's not (y <= 0): a nan input passes its gradient
         layer._mask = mask
-    return np.maximum(x, 0)
+    return y
 
 
 def dropout_forward(layer: Any, x: np.ndarray) -> np.ndarray:

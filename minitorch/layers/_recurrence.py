@@ -64,7 +64,8 @@ def rnn_forward(xw, h0, c0, W_hh, b_hh, nonlinearity="tanh"):
 def rnn_backward(dhs, dh_n, dc_n, cache, W_hh):
     """Through time, t = T-1 ... 0:
         dh    = dhs[t] + dh_next                  (the output's gradient plus the later step's)
-        da    = dh * (1 - h_t**2)   (tanh)   or   dh * (h_t > 0)   (relu; relu'(0) = 0, as torch)
+        da    = dh * (1 - h_t**2)   (tanh)   or   dh * (h_t != 0)   (relu: torch's not (h_t <= 0);
+                                              relu'(0) = 0, and a nan passes dh)
         dh_next = da @ W_hh                       (flows to step t-1; dh0 after step 0)
     """
     hs, nonlinearity = cache
@@ -73,7 +74,7 @@ def rnn_backward(dhs, dh_n, dc_n, cache, W_hh):
     for t in reversed(range(dhs.shape[0])):
         dh += dhs[t]
         h = hs[t + 1]
-        da = dh * (1 - h * h) if nonlinearity == "tanh" else dh * (h > 0)
+        da = dh * (1 - h * h) if nonlinearity == "tanh" else dh * (h != 0)
         da_all[t] = da
         dh = da @ W_hh
     return da_all, da_all, dh, None

@@ -49,8 +49,10 @@ class ReLU(Module):
 
     Shapes:   x (*)   y (*)
     Forward:  y    = max(x, 0)
-              mask = (x > 0) as 1.0/0.0 in x's dtype   (cached)
+              mask = (y != 0) as 1.0/0.0 in x's dtype   (cached)
     Backward: dx = dy * mask   (*)   ReLU'(0) = 0, as PyTorch
+    The mask is torch's threshold_backward, not (y <= 0): y is 0, > 0 or nan, so it is y != 0, and
+    a nan input passes its gradient, as in torch (x > 0 would drop it).
     Example:
         act = ReLU()
         y = act(np.array([-1.0, 0.0, 2.0]))   # [0, 0, 2]
@@ -65,8 +67,9 @@ class ReLU(Module):
         if kernels_enabled():  # fast room: the same y, and no mask when no backward can follow
             return fast.relu_forward(self, x)
         x = as_floating(x, "ReLU")
-        self._mask = (x > 0).astype(x.dtype)
-        return np.maximum(x, 0)
+        y = np.maximum(x, 0)
+        self._mask = (y != 0).astype(x.dtype)
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         mask = self._cached(self._mask)

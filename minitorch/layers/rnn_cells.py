@@ -130,7 +130,8 @@ class RNNCell(RNNCellBase):
 
     Shapes:   x (N, in)  h, h' (N, H)  weight_ih (H, in)  weight_hh (H, H)  bias_ih, bias_hh (H,)
     Forward:  a = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh;   h' = tanh(a) or relu(a)
-    Backward: da = dh' * (1 - h'**2)  (tanh)  or  dh' * (h' > 0)  (relu; relu'(0) = 0, as torch)
+    Backward: da = dh' * (1 - h'**2)  (tanh)  or  dh' * (h' != 0)  (relu: torch's not (h' <= 0);
+                                                    relu'(0) = 0, and a nan passes dh')
               dweight_ih = da.T @ x  (H, in)   dweight_hh = da.T @ h  (H, H)   dbias_ih = dbias_hh = da.sum
               dx = da @ weight_ih  (N, in)     dh = da @ weight_hh  (N, H), returned when h was passed
     Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
