@@ -178,6 +178,8 @@ def test_wrong_inputs_name_the_layer_and_the_expected_shape(build, x, message):
     (lambda: mt.Upsample(scale_factor=2, align_corners=True), "align_corners only applies"),
     (lambda: mt.Upsample(scale_factor=2, mode="bicubic"), "mode must be one of"),
     (lambda: mt.Upsample(size=0), "size must be a positive int"),
+    (lambda: mt.Upsample(size=True), "size must be a positive int"),           # a bool is no size (mutants2)
+    (lambda: mt.Upsample(scale_factor=(2.0, 0.0)), "scale_factor must be a positive float"),
     (lambda: mt.Hardtanh(1.0, -1.0), "max_val must be greater"),
     (lambda: mt.Softplus(beta=0), "beta must be a number"),
     (lambda: mt.Conv1d(1, 1, 3, stride=2, padding="same"), "needs stride 1"),
