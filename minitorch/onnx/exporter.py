@@ -178,37 +178,15 @@ def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.
         # copies: a forward that writes into its input must not change the sample the chain is run on
         chain = call_frames.recorded_chain(m, value.copy(), "onnx.export")
         other = call_frames.recorded_chain(m, np.concatenate([-value, -value]), "onnx.export")
-        _check_same_path(m, chain, other)
-        expected = m(value.copy())
+        _check_same_path(m, chain, other)  # (recorded_chain refuses a chain changed in place)
         for _, child, _ in chain:
             x, value = _emit(graph, child, x, value)
-        _check_chain_computes(m, value, expected)
         return x, value
     _check_batched(m, value.shape)
     if type(m) not in EMITTERS:
         names = ", ".join(sorted(cls.__name__ for cls in EMITTERS))
         raise TypeError(f"onnx.export: no ONNX form for {type(m).__name__}; exportable: Sequential, {names}")
     return EMITTERS[type(m)](graph, m, x, value.shape), m(value)
-
-
-def _check_chain_computes(m: Module, chained: np.ndarray, expected: np.ndarray) -> None:
-    """TypeError unless ``m``'s forward gives what its children give run one after another.
-
-    The recorded chain sees which arrays are passed, not their values: arithmetic done in place
-    between the children (``y = self.a(x); y *= 2; return self.b(y)``, ``x += 1``, ``np.maximum(y, 0,
-    out=y)``) keeps the chain's arrays and changes its numbers, and the graph would not compute it.
-    """
-    tol = 1e-5 if chained.dtype == np.float32 else 1e-10
-    if chained.shape == expected.shape and np.allclose(chained, expected, rtol=tol, atol=tol, equal_nan=True):
-        return
-    differs = (f"by up to {np.nanmax(np.abs(chained - expected)):.3g}" if chained.shape == expected.shape
-               else f"in shape: {expected.shape} vs the chain's {chained.shape}")
-    raise TypeError(
-        f"onnx.export: {type(m).__name__}'s forward does not compute what its children compute one after "
-        f"another (its output differs {differs}): it changes values between or after them, in place "
-        "(y *= 2, x += 1, out=...), which no ONNX node would record; write that arithmetic as a Module "
-        "with an ONNX form (mt.onnx.EMITTERS) or leave it out of the exported model"
-    )
 
 
 def _check_same_path(m: Module, chain: list[Any], other: list[Any]) -> None:
