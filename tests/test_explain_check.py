@@ -122,3 +122,40 @@ def test_check_backward_leaves_the_modules_gradients_and_names_a_shape_mismatch(
     assert module.W.grad is None and module.b.grad is None
     with pytest.raises(ValueError, match="Parameter 'W' has shape"):
         mt.check_backward(MyLinear(4, 3), mt.Linear(3, 5), np.ones((2, 4)))
+
+
+def test_check_backward_leaves_running_statistics_of_both_modules_as_they_were(float64):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(8, 5)) * 3 + 1
+    module, reference = mt.BatchNorm1d(5), mt.BatchNorm1d(5)
+    before = [{k: np.array(v) for k, v in m.state_dict().items()} for m in (module, reference)]
+    result = mt.check_backward(module, reference, x)
+    assert result.ok, str(result)
+    for m, state in zip((module, reference), before, strict=True):
+        assert m.training
+        for key, value in m.state_dict().items():
+            np.testing.assert_array_equal(value, state[key], err_msg=key)
+
+
+def test_check_backward_leaves_a_torch_references_running_statistics(float64):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(4).normal(size=(8, 5)) * 3 + 1
+    reference = torch.nn.BatchNorm1d(5).double()
+    before = {k: v.clone() for k, v in reference.state_dict().items()}
+    result = mt.check_backward(mt.BatchNorm1d(5), reference, x)
+    assert result.ok, str(result)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_check_backward_judges_a_float32_layer_at_float32_tolerance_against_a_float64_reference():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(16, 64)).astype(np.float32)
+    for reference in (torch.nn.Linear(64, 32).double(), mt.Linear(64, 32, dtype=np.float64)):
+        result = mt.check_backward(mt.Linear(64, 32), reference, x)
+        assert result.ok, str(result)
+        assert any(check.status == "close" for check in result.checks)
+    wrong = mt.check_backward(MyLinear(64, 32, mistake=True), torch.nn.Linear(64, 32).double(),
+                              x.astype(np.float64))
+    assert [c.name for c in wrong.checks if c.status == "wrong"] == ["b"]

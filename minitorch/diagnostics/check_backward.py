@@ -62,7 +62,8 @@ def check_backward(
     gradient, is N(0, 1) from ``np.random.default_rng(seed)`` unless given (never all ones, which
     hides transposition mistakes). Each tensor is "exact" (bit for bit), "close" (within the
     dtype's tolerance, ``TOLERANCES``: float32 rtol 1e-4, atol 1e-5) or "wrong", with the index of
-    the largest difference and both values there. ``module``'s gradients are put back afterwards.
+    the largest difference and both values there; the tolerance is that of the less precise of
+    the two dtypes (a float32 layer against a float64 reference is judged at float32's).
     Example:
         result = mt.check_backward(MyLinear(4, 3), mt.Linear(4, 3), np.random.randn(8, 4))
         print(result)        # output exact / dx close (max diff 2.4e-08) / W wrong (...)
@@ -72,6 +73,7 @@ def check_backward(
     x = np.asarray(x)
     mine_params = list(module.named_parameters())
     saved = [(p, p.grad) for _, p in mine_params]
+    buffers = _saved_buffers(module)
     try:
         for _, p in mine_params:
             p.grad = None
@@ -83,6 +85,7 @@ def check_backward(
     finally:
         for p, grad in saved:
             p.grad = grad
+        _restore_buffers(buffers)
     if isinstance(reference, Module):
         theirs = _minitorch_reference(reference, mine_params, x, dy)
     else:
@@ -97,6 +100,7 @@ def _minitorch_reference(
     theirs = reference.parameters()
     _check_count(len(mine), len(theirs))
     saved = [(p, p.data, p.grad) for p in theirs]
+    buffers = _saved_buffers(reference)
     try:
         layout = []
         for (name, p), q in zip(mine, theirs, strict=True):
@@ -112,6 +116,7 @@ def _minitorch_reference(
     finally:
         for q, data, grad in saved:
             q.data, q.grad = data, grad
+        _restore_buffers(buffers)
 
 
 def _torch_reference(
@@ -139,12 +144,43 @@ def _torch_reference(
             layout.append(transposed)
             q.copy_(torch.from_numpy(np.ascontiguousarray(p.data.T if transposed else p.data)).to(q.dtype))
             q.grad = None
-    xt = torch.tensor(x, requires_grad=x.dtype.kind == "f")
-    out = reference(xt)
-    out.backward(torch.tensor(dy, dtype=out.dtype))
+    floating = x.dtype.kind == "f"
+    xt = torch.tensor(x)
+    if floating and theirs:  # the reference computes in its own dtype (a float64 oracle, say)
+        xt = xt.to(theirs[0].dtype)
+    xt.requires_grad_(floating)
+    buffers = [(b, b.detach().clone()) for b in reference.buffers()]
+    try:
+        out = reference(xt)
+        out.backward(torch.tensor(dy, dtype=out.dtype))
+    finally:
+        with torch.no_grad():
+            for b, value in buffers:
+                b.copy_(value)
     grads = {name: None if q.grad is None else (q.grad.numpy().T if t else q.grad.numpy())
              for (name, _), q, t in zip(mine, theirs, layout, strict=True)}
     return {"output": out.detach().numpy(), "dx": None if xt.grad is None else xt.grad.numpy(), **grads}
+
+
+def _saved_buffers(module: Module) -> list[tuple[Module, str, np.ndarray, np.ndarray]]:
+    """(owner, name, array, a copy of its values) for every buffer under ``module``."""
+    return [(owner, name, array, np.array(array, copy=True))
+            for owner in module.modules() for name, array in owner._buffers.items()]
+
+
+def _restore_buffers(saved: list[tuple[Module, str, np.ndarray, np.ndarray]]) -> None:
+    """Each buffer back to its own array (a forward may replace it) holding its saved values."""
+    for owner, name, array, values in saved:
+        setattr(owner, name, array)
+        array[...] = values
+
+
+def _tolerance(mine: np.ndarray, theirs: np.ndarray) -> tuple[float, float]:
+    """(rtol, atol) of the less precise floating dtype of the two (float32's for non-floats)."""
+    floats = [a.dtype for a in (mine, theirs) if a.dtype in TOLERANCES]
+    if not floats:
+        return TOLERANCES[np.dtype(np.float32)]
+    return TOLERANCES[max(floats, key=lambda dtype: np.finfo(dtype).eps)]
 
 
 def _check_count(mine: int, theirs: int) -> None:
@@ -177,7 +213,7 @@ def _compare(name: str, mine: Any, theirs: Any) -> TensorCheck:
         return TensorCheck(name, "wrong", float("inf"), where=None)
     if np.array_equal(mine, theirs):
         return TensorCheck(name, "exact", 0.0)
-    rtol, atol = TOLERANCES.get(np.result_type(mine, theirs), TOLERANCES[np.dtype(np.float32)])
+    rtol, atol = _tolerance(mine, theirs)
     with np.errstate(all="ignore"):
         diff = np.abs(mine.astype(np.float64) - theirs.astype(np.float64))
     diff = np.where(np.isnan(diff), np.inf, diff)
