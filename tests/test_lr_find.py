@@ -161,3 +161,29 @@ def test_valley_is_fastais_rule_on_the_trimmed_curve():
     # too short to trim: the whole curve; the run 9 -> 1.0 ends at e = 4 with L = 2
     assert valley(lrs[:6], smoothed[:6], num_iter=40) == lrs[4 - 2 + 0 + 0]
     assert np.isnan(valley([], [], num_iter=40))
+
+
+@pytest.mark.parametrize("sizes", [(4, 16, 3), (300, 256, 10)])  # a small chain and one the kernels cut
+def test_lr_find_leaves_a_forward_the_user_left_waiting_as_it_was(sizes):
+    """The waiting call's backward after lr_find gives what it gives without lr_find, as a torch
+    graph built before a sweep is still there after it."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, sizes[0])).astype(np.float32), rng.integers(0, sizes[-1], 64)
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(sizes[0], sizes[1]), mt.ReLU(), mt.Linear(sizes[1], sizes[2]))
+    optimizer, loss_fn = mt.SGD(model.parameters(), lr=0.1), mt.CrossEntropyLoss()
+    loader = mt.DataLoader(X, y, batch_size=16, shuffle=False)
+    expected_model = copy.deepcopy(model)
+    expected_loss = mt.CrossEntropyLoss()
+    expected_loss(expected_model(X[:8]), y[:8])
+    expected_model.backward(expected_loss.backward())
+    loss_fn(model(X[:8]), y[:8])  # waiting in the model and in the loss
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mt.lr_find(model, loss_fn, optimizer, loader, num_iter=10)
+    with pytest.raises(ValueError, match="no batches"):  # a sweep that fails leaves them too
+        mt.lr_find(model, loss_fn, optimizer, mt.DataLoader(X[:0], y[:0], batch_size=16), num_iter=10)
+    model.backward(loss_fn.backward())
+    for p, q in zip(model.parameters(), expected_model.parameters(), strict=True):
+        assert p.grad.tobytes() == q.grad.tobytes()
+    assert all(not m.__dict__["_stack"] for m in [*model.modules(), loss_fn])

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from minitorch import random as mt_random
+from minitorch.edit_marks import Dropped
 from minitorch.module import Module
 
 
@@ -71,7 +72,9 @@ def lr_find(
 
     Afterwards the Parameters (their arrays, bit for bit), their gradients, the buffers, the
     optimizer's ``state_dict()`` and the library's random generator are as they were before
-    the call, and no forward call is left waiting; the model's train/eval modes too.
+    the call, and so are the model's train/eval modes and the forward calls waiting for a backward
+    in the model and the loss (set aside during the sweep, so its steps see none; the sweep leaves
+    none of its own), as a torch graph built before a sweep is still there after it.
     Example:
         result = mt.lr_find(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), loader)
         result.suggestion; result.plot("outputs/lr_find.png")
@@ -87,15 +90,12 @@ def lr_find(
     from minitorch.training.inference import in_model_dtype  # a float64 model sweeps on float64 data
 
     loader = in_model_dtype(loader, model)
-    saved = _Saved(model, optimizer)
+    saved = _Saved(model, optimizer, loss_fn)
     try:
         model.train()
         lrs, losses, smoothed, stopped = _sweep(model, loss_fn, optimizer, loader, start_lr, end_lr,
                                                 num_iter, smoothing, diverge)
     finally:
-        for module in (model, loss_fn):
-            if isinstance(module, Module):
-                module.discard_caches()
         saved.restore()
     suggestion = valley(lrs, smoothed, num_iter) if rule == "valley" else _steepest(lrs, smoothed)
     flat = flat_curve(losses, smoothed, num_iter)
@@ -213,10 +213,18 @@ def _steepest(lrs: list[float], smoothed: list[float]) -> float:
 
 class _Saved:
     """Everything a sweep changes: Parameters (same arrays, values copied back), grads, buffers,
-    optimizer state and settings, the random generator, the train/eval modes."""
+    optimizer state and settings, the random generator, the train/eval modes, and the forward
+    calls waiting for a backward in the model and the loss (the sweep's own are dropped, the
+    user's stay waiting, as a pending torch graph survives)."""
 
-    def __init__(self, model: Module, optimizer: Any) -> None:
+    def __init__(self, model: Module, optimizer: Any, loss_fn: Any) -> None:
         self.model, self.optimizer = model, optimizer
+        modules = [*model.modules(), *(loss_fn.modules() if isinstance(loss_fn, Module) else ())]
+        self.frames = [(m.__dict__, list(m.__dict__["_stack"]), m.__dict__["_shown"]) for m in modules]
+        for d, _, shown in self.frames:  # set aside: the sweep's steps see no waiting call
+            _drop_frames(d)
+            if type(shown) is Dropped:  # an edit's mark stays for the sweep's backward to refuse
+                d["_shown"] = shown
         self.params = [(p, p.data, p.data.copy(), p.grad) for p in model.parameters()]
         self.buffers = [(m, name, b, np.array(b, copy=True)) for m in model.modules()
                         for name, b in m._buffers.items()]
@@ -225,6 +233,15 @@ class _Saved:
         self.rng = mt_random.generator().bit_generator.state
 
     def restore(self) -> None:
+        for d, stack, shown in self.frames:
+            current = d["_shown"]
+            _drop_frames(d)
+            d["_stack"][:] = stack
+            if type(shown) is Dropped:  # an edit's mark, unless a forward of the sweep answered it
+                d["_shown"] = shown if current is shown else None
+            elif shown is not None:
+                d.update(shown)
+                d["_shown"] = shown
         for p, array, copy, grad in self.params:
             np.copyto(array, copy)
             p.data, p.grad = array, grad
@@ -236,3 +253,13 @@ class _Saved:
             object.__setattr__(module, "training", mode)
         self.optimizer.load_state_dict(self.optimizer_state)
         mt_random.generator().bit_generator.state = self.rng
+
+
+def _drop_frames(d: dict[str, Any]) -> None:
+    """No forward call waiting and no cache attribute shown, in the module whose ``__dict__`` is d."""
+    d["_stack"].clear()
+    shown = d["_shown"]
+    if shown is not None:
+        for name in shown:
+            d[name] = None
+        d["_shown"] = None
