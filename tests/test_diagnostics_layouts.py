@@ -39,7 +39,18 @@ def _conv2d():
     return mt.Sequential(conv, mt.ReLU(), mt.Flatten(), mt.Linear(8 * 4 * 4, 3)), (16, 2, 6, 6)
 
 
+class Encoder(mt.Conv1d):
+    """A Conv1d under a name of the user's: its layout is still (N, C, L)."""
+
+
+def _conv1d_subclass():
+    conv = Encoder(2, 8, 3)
+    conv.bias.data[:6] = -100.0
+    return mt.Sequential(conv, mt.ReLU(), mt.Flatten(), mt.Linear(8 * 10, 3)), (16, 2, 12)
+
+
 LAYOUTS = [("conv1d", _conv1d), ("conv1d-batchnorm-dropout", _conv1d_batchnorm_dropout),
+           ("conv1d-subclass", _conv1d_subclass),
            ("sequence-linear", _sequence_linear), ("conv2d", _conv2d)]
 
 

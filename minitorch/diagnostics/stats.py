@@ -17,7 +17,7 @@ import numpy as np
 
 from minitorch.diagnostics.measures import SAMPLE, SATURATION, activation_fractions, big_segment
 from minitorch.diagnostics.stats_records import LayerStats, ParamStats
-from minitorch.layers import ReLU, Sigmoid, Tanh
+from minitorch.layers import BatchNorm1d, Conv1d, ReLU, Sigmoid, Tanh
 from minitorch.module import Module, Parameter
 
 __all__ = ["SAMPLE", "SATURATION", "CheckStats", "LayerStats", "Layout", "ParamStats", "check_stats"]
@@ -54,12 +54,16 @@ class Layout:
         self.narrow = all(p.data.dtype.itemsize <= 4 for p in self.params)  # float32 or narrower
 
 
+ONE_D = (Conv1d, BatchNorm1d)  # the library's layers whose 3-D output is (N, C, L)
+
+
 def _channels_first(before: list[tuple[str, Module]], has_params: list[bool]) -> bool:
-    """The nearest unit before that sets the layout is a 1-d layer (Conv1d, BatchNorm1d, MaxPool1d...):
+    """The nearest unit before that sets the layout is a 1-d layer (Conv1d, BatchNorm1d, a subclass of
+    either under any name, or a class of the user's named as torch names them, ``...1d``):
     a 3-D output is then (N, C, L) with channels on axis 1, not (N, L, F) with features last.
     Parameter-free units of another kind (Dropout, activations) keep the layout and are passed over."""
     for (_, module), owns in zip(reversed(before), reversed(has_params), strict=True):
-        if type(module).__name__.endswith("1d"):
+        if isinstance(module, ONE_D) or type(module).__name__.endswith("1d"):  # a user's Foo1d too
             return True
         if owns:
             return False
