@@ -216,12 +216,23 @@ def test_conv2d_constructor_validates_arguments(kwargs, match):
         mt.Conv2d(**args)
 
 
-@pytest.mark.parametrize("kernel, dilation", [((2, 4), 1), ((4, 3), (1, 2))])
+@pytest.mark.parametrize("kernel, dilation", [((2, 4), 1), ((4, 3), (1, 2)), ((2, 2), 3), ((2, 4), (3, 1))])
 def test_conv2d_same_padding_with_even_kernel_is_asymmetric_and_gradchecks(float64, kernel, dilation):
     conv = mt.Conv2d(2, 2, kernel, padding="same", dilation=dilation)
     th, tw = (d * (k - 1) for k, d in zip(conv.kernel_size, conv.dilation, strict=True))
     assert conv._pads == (th // 2, th - th // 2, tw // 2, tw - tw // 2)  # the extra pixel after, as torch
     x = np.random.default_rng(0).standard_normal((1, 2, 4, 5))
     assert conv(x).shape == x.shape[:1] + (2,) + x.shape[2:]
+    assert mt.gradcheck(conv, x)
+    compare_module(conv, x, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel, dilation", [(2, 1), (4, 1), (2, 3), (4, 3)])
+def test_conv1d_same_padding_with_an_odd_total_puts_the_extra_after_as_torch(float64, kernel, dilation):
+    conv = mt.Conv1d(2, 2, kernel, padding="same", dilation=dilation)
+    total = dilation * (kernel - 1)
+    assert conv._pads == (0, 0, total // 2, total - total // 2)
+    x = np.random.default_rng(1).standard_normal((2, 2, 7))
+    assert conv(x).shape == (2, 2, 7)
     assert mt.gradcheck(conv, x)
     compare_module(conv, x, rtol=1e-10, atol=1e-12)
