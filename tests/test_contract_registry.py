@@ -17,7 +17,10 @@ class of bug with no new line here:
 6. one loss object called for two terms backpropagates both, newest first;
 7. every exported Module subclass is in some case (or in the commented exclusions below);
 8. arrays a caller holds (outputs, per-call caches) are never handed to a later call, also where
-   reference counts read lower (CPython 3.14): the kernels' pool reuses an array by its count.
+   reference counts read lower (CPython 3.14): the kernels' pool reuses an array by its count;
+9. a module with Parameters or floating buffers (running statistics) computes in their dtype:
+   float64 data into a float32 module gives, bit for bit and in float32, what the data cast to
+   float32 gives (output, dx, every gradient); one without computes in the input's dtype.
 
 Random layers (dropout) are seeded before each forward call, so the runs compared draw the same masks.
 tests/test_contract_registry_mutants.py shows each test failing on a layer that breaks its promise.
@@ -407,3 +410,30 @@ def test_every_exported_module_is_in_a_registry():
     modules = {obj for obj in exported if isinstance(obj, type) and issubclass(obj, mt.Module)}
     missing = sorted(cls.__name__ for cls in modules - covered - EXCLUDED)
     assert not missing, f"no case in tests/cases.py, LOSS_CASES or DIVERGENCE_CASES for {missing}"
+
+
+# --- 9. data of another floating dtype: the module's dtype decides -----------------------------------
+@pytest.mark.parametrize("factory, shape", [(f, s) for _, f, s in MODULE_CASES],
+                         ids=[i for i, _, _ in MODULE_CASES])
+def test_float64_data_into_a_float32_module_computes_as_its_float32_cast(factory, shape):
+    mt.set_default_dtype(np.float32)  # the module in float32 (the autouse fixture resets the default)
+    module = _build(factory)
+    x = np.random.default_rng(3).standard_normal(shape)
+    state = [*(p.data for p in module.parameters()), *(b for b in module.buffers() if b.dtype.kind == "f")]
+    if not state:  # the input's own dtype decides
+        for data in (x, x.astype(np.float32)):
+            out = _call(module, (data,), 5)
+            dx = module.backward(np.ones_like(out))
+            assert out.dtype == dx.dtype == data.dtype
+        return
+    results = []
+    for data in (x, x.astype(np.float32)):
+        module.zero_grad()
+        out = _call(module, (data,), 5)
+        upstream = np.random.default_rng(4).standard_normal(out.shape).astype(np.float32)
+        dx = module.backward(upstream)
+        results.append((out, dx, _grads(module)))
+    (out, dx, grads), (out32, dx32, grads32) = results
+    assert out.dtype == out32.dtype == np.float32 and dx.dtype == dx32.dtype == np.float32
+    for got, expected in zip((out, dx, *grads), (out32, dx32, *grads32), strict=True):
+        assert (got is None and expected is None) or got.tobytes() == expected.tobytes()
