@@ -200,7 +200,15 @@ def _held_arrays(factory, make_inputs):
         test(factory, make_inputs, mp)
 
 
+def _uncast_input(mp):
+    """LayerNorm computes in its input's dtype: float64 data make a float32 layer's output float64."""
+    check = mt.LayerNorm._check_input
+    mp.setattr(mt.LayerNorm, "_check_input",
+               lambda self, x: np.asarray(x) if np.asarray(x).dtype == np.float64 else check(self, x))
+
+
 MSE = next((c[1], c[3]) for c in LOSS_CASES if c[0] == "MSELoss")
+LAYER_NORM = next((f, s) for i, f, s in registry.MODULE_CASES if i == "LayerNorm")
 MUTANTS = [  # (id, mutant, registry test, its arguments)
     ("two-calls", _shared_cache, registry.test_two_calls_before_backward_give_each_calls_gradients,
      _case("Tanh")),
@@ -236,6 +244,8 @@ MUTANTS = [  # (id, mutant, registry test, its arguments)
     ("completeness", _unregistered, registry.test_every_exported_module_is_in_a_registry, ()),
     ("held-arrays-reused", _pool_unprobed, _held_arrays, _case("ReLU")),
     ("held-arrays-reused-lstm", _pool_unprobed, _held_arrays, _case("LSTM")),
+    ("data-dtype", _uncast_input,
+     registry.test_float64_data_into_a_float32_module_computes_as_its_float32_cast, LAYER_NORM),
 ]
 
 
