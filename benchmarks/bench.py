@@ -44,13 +44,41 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_id() -> dict[str, Any]:
+    """The CPU beyond its marketing name (two Xeons here both say "Intel(R) Xeon(R) Processor"):
+    vendor, family / model / stepping, the instruction sets that choose BLAS kernels, cache sizes."""
+    out: dict[str, Any] = {}
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+                      .splitlines() if ":" in line)
+    except OSError:
+        return out
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    for key, name in (("vendor_id", "vendor"), ("cpu family", "family"), ("model", "model"),
+                      ("stepping", "stepping")):
+        if key in fields:
+            out[name] = fields[key]
+    flags = set(fields.get("flags", "").split())
+    out["flags"] = [f for f in report.KERNEL_FLAGS if f in flags]
+    caches = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            kind = (index / "type").read_text().strip()
+            if kind != "Instruction":
+                caches[f"L{(index / 'level').read_text().strip()}"] = (index / "size").read_text().strip()
+        except OSError:
+            pass
+    out["caches"] = caches  # as cpu0 sees them (the last level is shared)
+    return out
+
+
 def machine(threads: int) -> dict[str, Any]:
     import numpy as np
 
     env = harness.child_env(threads)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "cpu": cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(),
+        "cpu": cpu_model(), "cpu_id": cpu_id(), "cpus": os.cpu_count(), "python": platform.python_version(),
         "numpy": np.__version__, "torch": _torch_version(), "threads": threads,
         "env": {k: env.get(k) for k in harness.KERNEL_ENV},
         "loadavg_start": list(os.getloadavg()),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile")  # what picks BLAS kernels
+
 # (key, issue, label, goal, "min"|"max"): "min" = the ratio must be at least goal, "max" = at most.
 TARGETS = [
     ("fit_vs_torch_b32", 12, "MLP 784-512-256-10 step, mt.fit path vs PyTorch, b32 (x faster)", 1.10, "min"),
@@ -92,17 +94,34 @@ def rows_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def targets_table(results: dict[str, Any]) -> str:
+def targets_table(results: dict[str, Any], *others: dict[str, Any]) -> str:
     """Markdown: every target of issues 12-14 with its goal, this run's ratio and the verdict ("n/a"
-    where the run did not measure its rows)."""
-    values = ratios(results)
-    lines = ["| issue | target | goal | measured | verdict |", "|---:|---|---:|---:|---|"]
+    where the run did not measure its rows); each of ``others`` (runs on other CPUs) adds a measured
+    and a verdict column headed by its CPU."""
+    runs = (results, *others)
+    values = [ratios(run) for run in runs]
+    if others:
+        heads = [f"{cpu_label(run['machine'])}: measured | verdict" for run in runs]
+        lines = ["| issue | target | goal | " + " | ".join(heads) + " |",
+                 "|---:|---|---:|" + "---:|---|" * len(runs)]
+    else:
+        lines = ["| issue | target | goal | measured | verdict |", "|---:|---|---:|---:|---|"]
     for key, issue, label, goal, kind in TARGETS:
-        v = values.get(key)
         sign = ">=" if kind == "min" else "<="
-        lines.append(f"| {issue} | {label} | {sign} {goal:g} | {'n/a' if v is None else f'{v:.2f}'} | "
-                     f"{verdict(v, goal, kind)} |")
+        cells = []
+        for run_values in values:
+            v = run_values.get(key)
+            cells.append(f"{'n/a' if v is None else f'{v:.2f}'} | {verdict(v, goal, kind)}")
+        lines.append(f"| {issue} | {label} | {sign} {goal:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def cpu_label(machine: dict[str, Any]) -> str:
+    """The CPU's name with its model number where the run recorded it ("Intel(R) Xeon(R) Processor
+    model 167"), and the run's date."""
+    ident = machine.get("cpu_id", {})
+    model = f" model {ident['model']}" if "model" in ident else ""
+    return f"{machine['cpu']}{model}, {machine.get('date', '?')[:10]}"
 
 
 def breakdown_table(results: dict[str, Any]) -> str:
@@ -173,9 +192,15 @@ def cost_table(results: dict[str, Any]) -> str:
 
 
 def machine_table(machine: dict[str, Any], settings: dict[str, Any] | None = None) -> str:
+    ident = machine.get("cpu_id", {})
     lines = [f"- CPU: {machine['cpu']} ({machine['cpus']} CPUs); Python {machine['python']}, "
-             f"NumPy {machine['numpy']}, PyTorch {machine.get('torch')}",
-             f"- threads per library: {machine['threads']} "
+             f"NumPy {machine['numpy']}, PyTorch {machine.get('torch')}"]
+    if ident:
+        lines.append(f"- CPU identity: {ident.get('vendor')} family {ident.get('family')} model "
+                     f"{ident.get('model')} stepping {ident.get('stepping')}; kernel-choosing flags "
+                     f"{', '.join(ident.get('flags', [])) or 'none of ' + ', '.join(KERNEL_FLAGS)}; caches "
+                     + ", ".join(f"{k} {v}" for k, v in ident.get("caches", {}).items()))
+    lines += [f"- threads per library: {machine['threads']} "
              "(OPENBLAS/OMP/MKL_NUM_THREADS in every timed process)",
              f"- load average (1 min) at start / end: {machine['loadavg_start'][0]:.2f} / "
              f"{machine.get('loadavg_end', [float('nan')])[0]:.2f}; busy-loop processes: only in the "
@@ -196,3 +221,10 @@ def machine_table(machine: dict[str, Any], settings: dict[str, Any] | None = Non
         lines.append(f"- pools in a `{name}` process (threadpoolctl): " + "; ".join(
             ", ".join(f"{k}={v}" for k, v in pool.items()) for pool in pools))
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python benchmarks/report.py RUN.json [OTHER_CPU_RUN.json ...]: the targets
+    import json
+    import sys
+
+    print(targets_table(*(json.loads(open(path).read()) for path in sys.argv[1:])))

@@ -181,3 +181,29 @@ def test_the_gemm_family_times_the_same_products_in_both_libraries():
         assert len(ours) == len(theirs) == 8
         for a, b in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_targets_table_puts_a_run_on_another_cpu_beside_this_one_headed_by_each_cpu():
+    def run(iris_torch: float, model: str) -> dict:
+        rounds = {"iris 4-16-3 sgd b16": {"mt-fit": [1.0], "torch": [iris_torch]}}
+        return {"families": {"f": {"baseline": "torch", "rounds": rounds}},
+                "machine": {"cpu": "Intel(R) Xeon(R) Processor", "date": "2026-12-01T05:00:00+00:00",
+                            "cpu_id": {"model": model}}}
+    table = report.targets_table(run(7.0, "167"), run(5.0, "207"))
+    head, *lines = table.splitlines()
+    assert "model 167, 2026-12-01: measured | verdict" in head and "model 207" in head
+    iris = next(line for line in lines if line.startswith("| 12 | Iris"))
+    assert iris.endswith("| >= 6 | 7.00 | met | 5.00 | MISSED |")
+
+
+def test_the_cpu_is_recorded_beyond_its_name():
+    import bench
+
+    ident = bench.cpu_id()
+    if not Path("/proc/cpuinfo").exists():
+        assert ident == {}
+        return
+    assert {"vendor", "family", "model", "flags", "caches"} <= ident.keys()
+    text = report.machine_table({"cpu": "x", "cpus": 2, "python": "3", "numpy": "2", "threads": 2,
+                                 "loadavg_start": [0.0], "env": {}, "cpu_id": ident})
+    assert f"model {ident['model']} stepping" in text
