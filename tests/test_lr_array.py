@@ -80,7 +80,7 @@ def test_each_group_holds_its_own_copy_of_an_array_lr(name):
 @pytest.mark.parametrize("lr, problem", [
     (np.array([0.1]), r"shape \(1,\)"),
     (np.array(1), "dtype int64"),
-    (np.array(0.1, dtype=np.float32), r"dtype float32 .*torch computes parts of the update in float32"),
+    (np.array(0.1, dtype=np.float32), r"dtype float32 .*torch computes partly in float32"),
     (np.array(-0.1), r"must be a number in \[0"),
 ])
 def test_other_arrays_are_refused_when_built_naming_the_fix(name, lr, problem):
@@ -214,6 +214,18 @@ def test_one_cycle_reads_a_0d_array_max_lr_as_the_number():
         sched = lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=10)
         runs.append([sched.get_last_lr()] + [(sched.step(), sched.get_last_lr())[1] for _ in range(9)])
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda opt, v: lr_scheduler.OneCycleLR(opt, max_lr=v, total_steps=10), "max_lr"),
+    (lambda opt, v: lr_scheduler.ReduceLROnPlateau(opt, min_lr=v), "min_lr"),
+])
+def test_a_schedulers_lr_arrays_follow_the_optimizers_rule(build, name):
+    """A 0-d float64 array is read as its float; a float32 one is refused, naming it and the fix."""
+    build(mt.SGD([mt.Parameter(np.zeros(2))], lr=0.1, momentum=0.9), np.array(0.05))
+    with pytest.raises(ValueError, match=rf"{name} given as ndarray of shape \(\), dtype float32 .*"
+                                         rf"give a float64 array.*pass float\({name}\)"):
+        build(mt.SGD([mt.Parameter(np.zeros(2))], lr=0.1, momentum=0.9), np.array(0.05, dtype=np.float32))
 
 
 def test_reduce_lr_on_plateau_never_puts_its_min_lr_array_into_a_group():

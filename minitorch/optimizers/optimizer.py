@@ -368,8 +368,8 @@ def _why_not(value: Any, shape: tuple[int, ...], dtype: Any) -> str:
     if not isinstance(value, np.ndarray):
         return "MiniTorch takes NumPy settings"
     if shape == () and dtype == np.float32:
-        return ("torch computes parts of the update in float32 with a float32 setting, MiniTorch in "
-                "float64: give a float64 array, as np.array(0.9)")
+        return ("torch computes partly in float32 with a float32 setting, MiniTorch in float64: give a "
+                "float64 array, as np.array(0.9)")
     return "it must be a 0-d float64 array (torch's 0-d tensor), as np.array(0.9)"
 
 
