@@ -256,7 +256,8 @@ class Optimizer:
                 f"got {len(saved['params'])}"
             )
         if isinstance(saved, dict):  # (a file of an older version: its settings' values then)
-            saved = {**{k: v for k, v in self.added_settings.items() if k in self.defaults}, **saved}
+            saved = {**saved, **{k: v for k, v in self.added_settings.items()
+                                 if k in self.defaults and k not in saved}}
         settings = set(saved) - {"params"}
         missing = set(self.defaults) - settings
         unknown = settings - set(self.defaults) - {"initial_lr"}
