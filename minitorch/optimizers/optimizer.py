@@ -3,7 +3,7 @@
 Parameters are held in ``param_groups`` (a list of dicts, each with its ``"params"`` and its own
 hyper-parameters such as ``"lr"``), so per-group settings and schedulers work as in PyTorch.
 Every number setting (lr, momentum, betas, eps, weight_decay...) is a number or a 0-d float64 NumPy
-array (``lr=np.array(0.01)``, as torch takes a 0-d tensor), under one rule, ``check_setting``: each
+array (``lr=np.array(0.01)``, as torch takes a 0-d tensor), under one rule, ``check_value``: each
 group keeps its own copy of an array, which ``state_dict()`` copies and the schedulers update in
 place (torch's ``fill_``), and the update reads it as its float. Changing the array you passed
 afterwards does not reach the optimizer (torch's group holds your tensor itself): write
@@ -47,7 +47,7 @@ class Optimizer:
     ``state_names`` lists the names a subclass may keep. ``state_dict()`` / ``load_state_dict()``
     use torch's layout: Parameters are numbered across groups in order.
     Each number setting, ``lr`` included, is a number or, as torch's 0-d tensor, a 0-d float64 array
-    (``np.array(0.01)``; ``check_setting``): each group keeps its own copy, state_dict() round trips
+    (``np.array(0.01)``; ``check_value``): each group keeps its own copy, state_dict() round trips
     it, schedulers write into an lr array in place.
     """
 
