@@ -6,8 +6,10 @@ A scheduler acts through ``optimizer.param_groups[i]["lr"]``. Creating one recor
 Like torch's, the update is chainable (recursive): it scales the group's *current* lr, so the
 values equal torch's ``get_last_lr()`` to the last bit (the closed forms in the docstrings agree up
 to rounding). ``ReduceLROnPlateau`` instead watches a metric: ``step(metric)``.
-A group's lr may be a 0-d array (``lr=np.array(0.1)``, torch's tensor lr): the schedulers write
-into it in place, as torch fills the tensor, with the same values bit for bit.
+A group's lr may be a 0-d float64 array (``lr=np.array(0.1)``, torch's tensor lr): the schedulers
+write into it in place, as torch fills the tensor, with the same values bit for bit. A scheduler's
+own lr settings (``max_lr``, ``min_lr``) follow the optimizers' rule (``optimizer.check_value``):
+numbers or 0-d float64 arrays, read as their floats.
 
 Example:
     opt = mt.SGD(model.parameters(), lr=0.1)

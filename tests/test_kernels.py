@@ -1595,9 +1595,10 @@ def _steps(config, mode, meddle=None):
 
 # The mixed classes of the step kernels' registries: an input of another dtype than the model's
 # (declined: the layers cast it at the door), settings as NumPy scalars or a 0-d array (a scheduler
-# may leave one), momentum and weight decay 0 as NumPy scalars (the kernels' case still).
+# may leave one), momentum and weight decay 0 as NumPy scalars (the kernels' case still), maximize
+# (the kernels' case too: the flat update's step is -lr).
 STEP_MIXED = [None, "x-other-dtype", "lr-float64-scalar", "lr-float32-scalar", "lr-0d-array",
-              "zero-settings-float64-scalars"]
+              "zero-settings-float64-scalars", "maximize"]
 
 
 def _mixed_settings(opt, mixed, dtype):
@@ -1609,6 +1610,8 @@ def _mixed_settings(opt, mixed, dtype):
             group["lr"] = np.float32(group["lr"])
         elif mixed == "lr-0d-array":
             group["lr"] = np.array(group["lr"])
+        elif mixed == "maximize":
+            group["maximize"] = True
         elif mixed == "zero-settings-float64-scalars":
             for name in ("momentum", "dampening", "weight_decay"):
                 if name in group and not group[name]:

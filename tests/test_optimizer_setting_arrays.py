@@ -1,14 +1,17 @@
-"""Optimizer settings other than lr given as 0-d arrays (``momentum=np.array(0.9)``), as torch takes tensors.
+"""Optimizer settings as 0-d arrays (``momentum=np.array(0.9)``), as torch takes tensors: one rule for all.
 
 torch 2.13 takes a 0-d tensor for every number setting of its optimizers. MiniTorch takes a 0-d
-float64 array for each: the group keeps its own copy, state_dict() and checkpoints keep it, and the
-update reads it as a float, so the results are those of the float, bit for bit. torch's results
-with a 0-d float64 tensor are its float results bit for bit too, except for betas, NAdam's
-momentum_decay and Adagrad's lr_decay (tensor arithmetic: ``beta**step`` by its pow kernel,
-``1 - beta1`` in the parameter's dtype), where they differ in the last bits, as MiniTorch's float
-results do from torch's: measured below. Refused when the optimizer is built, naming the setting and
-the fix: float32 arrays (torch then computes parts of the update in float32), other shapes, integer
-arrays, torch tensors, and one array beside one number in Adam's and AdamW's betas (as torch).
+float64 array for each, lr included (``optimizer.check_value``, the one rule): the group keeps its
+own copy, state_dict() and checkpoints keep it, and the update reads it as a float, so the results
+are those of the float, bit for bit. torch's results with a 0-d float64 tensor are its float results
+bit for bit too, except for betas, NAdam's momentum_decay and Adagrad's lr_decay (tensor arithmetic:
+``beta**step`` by its pow kernel, ``1 - beta1`` in the parameter's dtype), where they differ in the
+last bits, as MiniTorch's float results do from torch's: measured below. Refused when the optimizer
+is built, naming the setting, what came and the fix: float32 arrays (torch then computes parts of
+the update in float32, ~1e-5 relative away from its float results for float64 parameters: measured
+below, so reading the float would be silently different), other shapes, integer arrays, torch
+tensors, and one array beside one number in Adam's and AdamW's betas (as torch). The lr's own habits
+(schedulers writing it in place): tests/test_lr_array.py.
 """
 
 from __future__ import annotations
@@ -183,9 +186,12 @@ WRONG = [
 
 
 @pytest.mark.parametrize("value, problem", WRONG, ids=["float32", "1-d", "int", "torch"])
+@pytest.mark.parametrize("which", ["lr", "other"])
 @pytest.mark.parametrize("name", SETTINGS)
-def test_other_arrays_are_refused_at_construction_naming_the_setting_and_the_fix(name, value, problem):
-    option = next(key for key in SETTINGS[name] if key != "betas")  # momentum, eps, lr_decay...
+def test_other_arrays_are_refused_at_construction_naming_the_setting_and_the_fix(name, which, value, problem):
+    """The one rule: lr and every other number setting refuse the same arrays with the same message."""
+    # lr, or momentum, eps, lr_decay...
+    option = "lr" if which == "lr" else next(key for key in SETTINGS[name] if key != "betas")
     message = rf"^{name}: {option} given as .*{problem}.*pass float\({option}\)"
     with pytest.raises(ValueError, match=message):
         getattr(mt, name)([mt.Parameter(np.zeros(2))], **{option: value})
@@ -198,6 +204,28 @@ def test_other_arrays_are_refused_at_construction_naming_the_setting_and_the_fix
     with pytest.raises(ValueError, match=message):
         opt.load_state_dict(saved)
     assert opt.state_dict()["param_groups"] == before["param_groups"]  # unchanged
+
+
+# where torch's results with a float32 0-d tensor setting (float64 parameters) are not its results
+# with the float of that float32 value: it computes parts of the update in float32
+TORCH_FLOAT32_DIFFERS = [("SGD", "dampening"), ("Adam", "lr"), ("AdamW", "lr"), ("AdamW", "weight_decay"),
+                         ("Adagrad", "lr"), ("Adagrad", "lr_decay"), ("NAdam", "lr"),
+                         ("NAdam", "momentum_decay")]
+
+
+@pytest.mark.parametrize("name, option", TORCH_FLOAT32_DIFFERS)
+def test_torch_steps_partly_in_float32_with_a_float32_setting_hence_the_refusal(name, option):
+    """Keeps the refusal of float32 arrays honest: with one, torch moves float64 parameters by far
+    more than float64 rounding (> 1e-9 relative) from its float results, which MiniTorch, reading
+    the float, would give: the difference would be silent."""
+    value = float(np.float32({**SETTINGS[name], "lr": 0.01}[option]))
+    config = {**BASE[name][0], option: value}
+    with_tensor = _theirs(name, {**config, option: torch.tensor(value, dtype=torch.float32)}, np.float64)
+    as_float = _theirs(name, config, np.float64)
+    ours = _ours(name, config, np.float64)
+    for t, f, o in zip(with_tensor, as_float, ours, strict=True):
+        np.testing.assert_allclose(o, f, rtol=1e-12, atol=1e-13)  # MiniTorch is torch's float path
+        assert np.max(np.abs(t - f) / np.maximum(np.abs(f), 1e-3)) > 1e-9
 
 
 @pytest.mark.parametrize("name", SETTINGS)

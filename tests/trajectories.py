@@ -46,6 +46,18 @@ CONFIGS = [
     ("RMSprop", {"lr": 0.005, "alpha": 0.9, "eps": 1e-4, "weight_decay": 0.05, "momentum": 0.5,
                  "centered": True}, None),
     ("RMSprop", {"lr": 0.01}, {"lr": 0.003, "centered": True, "momentum": 0.5}),
+    # maximize (torch: the gradient negated before weight decay, momentum and moments read it)
+    ("SGD", {"lr": 0.1, "maximize": True}, None),
+    ("SGD", {"lr": 0.1, "momentum": 0.8, "dampening": 0.2, "weight_decay": 0.05, "maximize": True}, None),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.05, "maximize": True}, None),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}, {"lr": 0.02, "maximize": True}),
+    ("Adam", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True, "maximize": True}, None),
+    ("Adam", {"lr": 0.01, "maximize": True}, {"lr": 0.003, "maximize": False}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.3, "maximize": True}, None),
+    ("AdamW", {"lr": 0.01, "amsgrad": True}, {"lr": 0.02, "maximize": True}),
+    ("RMSprop", {"lr": 0.005, "alpha": 0.9, "weight_decay": 0.05, "momentum": 0.5, "centered": True,
+                 "maximize": True}, None),
+    ("RMSprop", {"lr": 0.01, "maximize": True}, {"lr": 0.003, "centered": True, "maximize": False}),
 ]
 CONFIG_IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(CONFIGS)]
 

@@ -116,7 +116,7 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
     With s = -1 if maximize else 1, g = s * grad, mu = momentum, tau = dampening, wd = weight_decay:
         momentum == 0:  p = (1 - lr*wd) * p - lr*g                      scal + axpy
                         (wd == 0 and a small model's data and gradients in one flat buffer,
-                        ``kernels/flat.py``: P = P - lr*G, two NumPy calls for all Parameters;
+                        ``kernels/flat.py``: P = P - (s*lr)*G, two NumPy calls for all Parameters;
                         the thread policy is applied only if its small-model choice, 1 thread,
                         is not in force already: ``threads.one_thread_in_force``)
         first step:     b = g + wd*p                                    copy + axpy (new buffer)
@@ -124,6 +124,8 @@ def sgd(params: list[Any], grads: list[np.ndarray], momentum_buffers: list[np.nd
         nesterov:       p = (1 - lr*wd) * p - lr*g - lr*mu*b            scal + axpy + axpy
         otherwise:      p = p - lr*b                                    axpy
     New momentum buffers are written into ``momentum_buffers`` (as torch's functional sgd does).
+    maximize: s rides on the scalars (lr * s, (1-tau) * s) or negates a new buffer; the products are
+    those of the descent on -grad, bit for bit (a negation is exact: s*a*g = a*(s*g)).
     Saves: the temporaries g + wd*p, lr*g and (1-tau)*g, and one pass per temporary.
     """
     # A small model in one flat buffer: one NumPy pass, whatever the BLAS threads (no local

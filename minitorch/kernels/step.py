@@ -36,7 +36,8 @@ the cross-entropy kernel's forward and backward (``losses.cross_entropy_forward`
 function that kernel calls, ``losses._ce_arithmetic``), the chain kernel's
 ``backward_params`` (W.grad = x.T @ dy and b.grad = dy.sum(0) into their flat slots, dy = dy @ W.T,
 dy = dy * mask; the mask kept here is bool, whose products are the same numbers), the flat
-update (``flat.update``: P -= a * G) with the thread policy as the SGD kernel applies it, then
+update (``flat.update``: P -= a * G, a = lr, or -lr under ``maximize``: the plain
+p - lr * (-g) in the same bits) with the thread policy as the SGD kernel applies it, then
 every grad None. What they leave is what is left here: the Parameters
 updated, every gradient None, no frame waiting and every cache attribute None (as before the
 step), the returned output and loss. The Parameters change in the last statement only, so an
@@ -311,9 +312,9 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
             or list(map(type, setup.children)) != setup.types):
         return NotImplemented
     try:  # what SGD.step converts, in its order: a setting it refuses raises there (after the backward)
-        momentum, lr, _, weight_decay, _ = (float(group["momentum"]), float(group["lr"]),
-                                            float(group["dampening"]), float(group["weight_decay"]),
-                                            bool(group["nesterov"]))
+        momentum, lr, _, weight_decay, _, maximize = (float(group["momentum"]), float(group["lr"]),
+                                                      float(group["dampening"]), float(group["weight_decay"]),
+                                                      bool(group["nesterov"]), bool(group["maximize"]))
         # each Parameter exactly a Parameter, its data still its flat view, trainable, without
         # gradient, the view's shape and dtype (which can be set in place) as found
         if momentum or weight_decay or list(map(_parameter_state, params)) != setup.params_seen:
@@ -416,8 +417,9 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
             else:
                 dy = dy * kept[i]
             i -= 1
-        # the update: the SGD kernel's flat path, then the thread policy where it is not in force
-        flat.apply(setup.flat, lr)
+        # the update: the SGD kernel's flat path (its step -lr under maximize), then the thread
+        # policy where it is not in force
+        flat.apply(setup.flat, -lr if maximize else lr)
     except Exception:
         _left_by_the_calls(setup, loss_fn, kept, max(i, 0), i, failed, slots, None)
         raise

@@ -19,7 +19,8 @@ would raise: declined, so that ``step()`` raises).
 In that case ``step()`` would run, bitwise, what is run here, group by group: the Parameters with
 a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to their dtypes first
 (``_match_state_dtypes``), then
-- a group with momentum 0, weight decay 0 and a finite lr whose first such Parameter holds more
+- a group with momentum 0, weight decay 0 and a finite lr (maximize or not: the step -lr then)
+  whose first such Parameter holds more
   than ``flat.MAX_ELEMENTS`` numbers and is in no flat group (so the kernel's flat-buffer test
   does nothing), each ``p.data`` an ndarray and ``p.grad`` one of its dtype, float32 or float64
   (``optimizers.plain_only`` false, so the kernel's own arithmetic): the SGD kernel's lines inline, the
@@ -110,21 +111,23 @@ def sgd_step(optimizer: Any) -> bool | Any:
             momentum = float(group["momentum"])
             lr, dampening = float(group["lr"]), float(group["dampening"])
             weight_decay, nesterov = float(group["weight_decay"]), bool(group["nesterov"])
+            maximize = bool(group["maximize"])
             inline = arrays and not momentum and not weight_decay and math.isfinite(lr) and (
                 not params or (params[0].data.size > flat.MAX_ELEMENTS and id(params[0]) not in flat._groups))
-            plan.append((params, lr, momentum, dampening, weight_decay, nesterov, inline))
+            plan.append((params, lr, momentum, dampening, weight_decay, nesterov, maximize, inline))
         optimizer._check_no_waiting_forward()
     except Exception:  # (step() raises it: nothing is changed yet)
         return NotImplemented
     if optimizer.state:
         optimizer._match_state_dtypes()
-    for params, lr, momentum, dampening, weight_decay, nesterov, inline in plan:
+    for params, lr, momentum, dampening, weight_decay, nesterov, maximize, inline in plan:
         if inline:
-            _plain_update(params, lr)
+            _plain_update(params, -lr if maximize else lr)
             continue
         buffers = [optimizer.state.get(p, {}).get("momentum_buffer") for p in params] if momentum else []
         optimizer_kernels.sgd(params, [p.grad for p in params], buffers, lr=lr, momentum=momentum,
-                              dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+                              dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                              maximize=maximize)
         for p, b in zip(params, buffers, strict=False):  # (no buffers when momentum == 0)
             optimizer.state.setdefault(p, {})["momentum_buffer"] = b
     return True
@@ -134,7 +137,8 @@ def _plain_update(params: list[Any], lr: float) -> None:
     """The SGD kernel's update with momentum 0 and weight decay 0, past its flat-buffer test (which
     does nothing for these Parameters: the first holds more than ``flat.MAX_ELEMENTS`` numbers and
     is in no flat group), each ``p.data`` an ndarray and ``p.grad`` one of its dtype, float32 or
-    float64."""
+    float64. ``lr`` is the signed step: -lr under maximize, where the kernel's ``lr * s`` and
+    ``-lr * s`` (s = -1) are these same numbers."""
     threads.apply_policy_for(params)
     blas_min = optimizer_kernels.BLAS_MIN
     step_t: dict[np.dtype, np.ndarray] = {}  # lr as a 0-d array of each dtype (no promotion)

@@ -24,7 +24,8 @@ class Adagrad(Optimizer):
         5. p = p - clr * g / (sqrt(s) + eps)        in place
     Coordinates with large past gradients take small steps, rarely-updated ones large steps.
     State:    step (t), sum (s)
-    Defaults: lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10 (torch's)
+    Defaults: lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+              maximize=False (keyword-only) (torch's)
     Example:
         opt = Adagrad(model.parameters(), lr=0.1)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -33,7 +34,8 @@ class Adagrad(Optimizer):
     state_names = ("step", "sum")
 
     def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False) -> None:
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
+                 maximize: bool = False) -> None:
         defaults = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "eps": eps, "maximize": maximize}
         super().__init__(params, defaults)
@@ -75,7 +77,7 @@ class Adagrad(Optimizer):
             adagrad(params, [p.grad for p in params], [s["sum"] for s in states],
                     [s["step"] for s in states], lr=float(group["lr"]),
                     weight_decay=float(group["weight_decay"]), lr_decay=float(group["lr_decay"]),
-                    eps=float(group["eps"]), maximize=group["maximize"])
+                    eps=float(group["eps"]), maximize=bool(group["maximize"]))
 
 
 def adagrad(params: list[Parameter], grads: list[np.ndarray], state_sums: list[np.ndarray],

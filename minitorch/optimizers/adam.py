@@ -25,7 +25,8 @@ class Adam(Optimizer):
 
     For each Parameter p with a gradient, with lr, (beta1, beta2) = betas, eps, wd = weight_decay and
     t = p's own step count (1 on its first update):
-        1. g = p.grad + wd * p                    if wd != 0  (L2 penalty; AdamW decays p instead)
+        0. g = -p.grad if maximize else p.grad    (maximize ascends: everything below sees -grad)
+        1. g = g + wd * p                         if wd != 0  (L2 penalty; AdamW decays p instead)
         2. m = beta1 * m + (1 - beta1) * g        first moment, from m = 0 (as torch: m.lerp_(g, 1 - beta1))
         3. v = beta2 * v + (1 - beta2) * g * g    second moment, from v = 0
         4. v_max = maximum(v_max, v); v = v_max   if amsgrad, from v_max = 0
@@ -37,7 +38,8 @@ class Adam(Optimizer):
     The update is the function ``adam`` below (torch.optim's functional form), one Parameter at a
     time; ``step`` gathers the Parameters with a gradient and their state and hands them to it.
     State:    step (t), exp_avg (m), exp_avg_sq (v), max_exp_avg_sq (v_max, if amsgrad)
-    Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False (torch's)
+    Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+              maximize=False (keyword-only) (torch's)
     Example:
         opt = Adam(model.parameters(), lr=1e-3)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -53,9 +55,12 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         check_betas_alike(betas, type(self).__name__)
-        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad}
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
+                    "maximize": maximize}
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -65,6 +70,7 @@ class Adam(Optimizer):
         check_setting(group, "eps", who, 0)
         check_setting(group, "weight_decay", who, 0)
         check_bool(group["amsgrad"], who, "amsgrad")
+        check_bool(group["maximize"], who, "maximize")
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.state_names if group["amsgrad"] else self.state_names[:3]
@@ -81,6 +87,7 @@ class Adam(Optimizer):
                 [state["exp_avg_sq"] for state in states], [state.get("max_exp_avg_sq") for state in states],
                 steps, amsgrad=bool(group["amsgrad"]), beta1=float(beta1), beta2=float(beta2),
                 lr=float(group["lr"]), weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
+                maximize=bool(group["maximize"]),
             )
             for state, t in zip(states, steps, strict=True):
                 state["step"] = t
@@ -97,11 +104,10 @@ def adam(params: list[Parameter], grads: list[np.ndarray], exp_avgs: list[np.nda
     """Adam's update (the numbered lines of ``Adam``), in place, one Parameter at a time.
 
     m, v, v_max are updated in place; ``state_steps[i]`` (t) is incremented in the list.
-    ``maximize`` ascends: g = -grad.
     """
     for i, (p, g) in enumerate(zip(params, grads, strict=True)):
         if maximize:
-            g = -g
+            g = -g                                                          # 0.
         m, v = exp_avgs[i], exp_avg_sqs[i]
         state_steps[i] += 1
         t = state_steps[i]

@@ -17,7 +17,7 @@ class AdamW(Adam):
     For each Parameter p with a gradient, with lr, (beta1, beta2) = betas, eps, wd = weight_decay and
     t = p's own step count (1 on its first update):
         1. p = p * (1 - lr * wd)                  decoupled decay: it never enters m or v
-           g = p.grad
+           g = -p.grad if maximize else p.grad    (maximize ascends: m and v see -grad)
         2. m = beta1 * m + (1 - beta1) * g        first moment, from m = 0 (as torch: m.lerp_(g, 1 - beta1))
         3. v = beta2 * v + (1 - beta2) * g * g    second moment, from v = 0
         4. v_max = maximum(v_max, v); v = v_max   if amsgrad, from v_max = 0
@@ -30,7 +30,8 @@ class AdamW(Adam):
     With Adam's L2 decay the penalty's gradient wd * p is divided by denom like any gradient, so
     coordinates with large gradients are barely decayed; AdamW decays every weight at the same rate.
     State:    step (t), exp_avg (m), exp_avg_sq (v), max_exp_avg_sq (v_max, if amsgrad)
-    Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False (torch's)
+    Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+              maximize=False (keyword-only) (torch's)
     Example:
         opt = AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -44,8 +45,10 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
 
     @property
     def _update(self) -> Callable[..., None]:

@@ -30,7 +30,8 @@ class NAdam(Optimizer):
     State:    step (t), mu_product (a 0-d float64 array; torch keeps a 0-d tensor of its default
               dtype, float32 unless changed, hence ~1e-7 relative differences in float32 runs),
               exp_avg (m), exp_avg_sq (v)
-    Defaults: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3 (torch's)
+    Defaults: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+              decoupled_weight_decay=False, maximize=False (keyword-only) (torch's)
     Example:
         opt = NAdam(model.parameters(), lr=2e-3)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -40,7 +41,7 @@ class NAdam(Optimizer):
 
     def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-                 decoupled_weight_decay: bool = False, maximize: bool = False) -> None:
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "momentum_decay": momentum_decay, "decoupled_weight_decay": decoupled_weight_decay,
                     "maximize": maximize}
@@ -84,7 +85,7 @@ class NAdam(Optimizer):
                   [s["step"] for s in states], beta1=beta1, beta2=beta2, lr=float(group["lr"]),
                   weight_decay=float(group["weight_decay"]), momentum_decay=float(group["momentum_decay"]),
                   eps=float(group["eps"]), decoupled_weight_decay=group["decoupled_weight_decay"],
-                  maximize=group["maximize"])
+                  maximize=bool(group["maximize"]))
 
 
 def nadam(params: list[Parameter], grads: list[np.ndarray], exp_avgs: list[np.ndarray],

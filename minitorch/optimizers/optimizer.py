@@ -2,12 +2,16 @@
 
 Parameters are held in ``param_groups`` (a list of dicts, each with its ``"params"`` and its own
 hyper-parameters such as ``"lr"``), so per-group settings and schedulers work as in PyTorch.
-The lr may be a 0-d floating NumPy array (``lr=np.array(0.01)``, as torch takes a tensor lr): each
-group keeps its own copy, which ``state_dict()`` copies and the schedulers update in place (torch's
-``fill_``); changing the array you passed afterwards does not reach the optimizer (torch's group holds
-your tensor itself): write ``opt.param_groups[i]["lr"]`` instead. Other arrays are refused at once.
-Other number settings (momentum, betas, eps, weight_decay...) take a 0-d float64 array too, read as
-its float (``check_setting``); other arrays are refused at once.
+Every number setting (lr, momentum, betas, eps, weight_decay...) is a number or a 0-d float64 NumPy
+array (``lr=np.array(0.01)``, as torch takes a 0-d tensor), under one rule, ``check_value``: each
+group keeps its own copy of an array, which ``state_dict()`` copies and the schedulers update in
+place (torch's ``fill_``), and the update reads it as its float. Changing the array you passed
+afterwards does not reach the optimizer (torch's group holds your tensor itself): write
+``opt.param_groups[i]["lr"]`` instead. Other arrays (float32, integer, another shape, a torch tensor)
+are refused at once, naming the setting, what came and the fix.
+``maximize=True`` (every optimizer, keyword-only as in torch) ascends: the update negates the
+gradient first, so L2 weight decay, momentum and the moments all see -grad, as in torch's
+``_single_tensor_*`` forms (a decoupled decay shrinks p as without it).
 A Parameter whose ``grad is None`` (no gradient since ``zero_grad()``) is skipped, as in PyTorch:
 it is not updated and its state (step count, moments) does not advance. A frozen Parameter
 (``requires_grad`` False) is skipped too, whatever its grad. After ``model.to(dtype)`` the state
@@ -25,7 +29,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -42,11 +46,15 @@ class Optimizer:
     ``state[p]`` is a dict named as PyTorch names it (``momentum_buffer``, ``exp_avg``, ``step``...);
     ``state_names`` lists the names a subclass may keep. ``state_dict()`` / ``load_state_dict()``
     use torch's layout: Parameters are numbered across groups in order.
-    ``lr`` is a number or, as torch's 1-element tensor lr, a 0-d floating array (``np.array(0.01)``):
-    each group keeps its own copy, state_dict() round trips it, schedulers write into it in place.
+    Each number setting, ``lr`` included, is a number or, as torch's 0-d tensor, a 0-d float64 array
+    (``np.array(0.01)``; ``check_value``): each group keeps its own copy, state_dict() round trips
+    it, schedulers write into an lr array in place.
     """
 
     state_names: tuple[str, ...] = ()
+    # settings a state_dict saved before the setting existed may lack, with the value that applied
+    # then (torch's ``__setstate__`` sets the same defaults); load_state_dict fills them in
+    added_settings: ClassVar[dict[str, Any]] = {"maximize": False}
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -87,15 +95,13 @@ class Optimizer:
                 f"expected some of {sorted(self.defaults)}"
             )
         full = {**self.defaults, **group, "params": params}
-        self._check_group(full)
-        if isinstance(full["lr"], np.ndarray):  # one array per group: a schedule sets each group's own
-            full["lr"] = full["lr"].copy()
+        self._check_group(full)  # (an array setting: the group's own copy, check_setting)
         self.param_groups.append(full)
         self._owner_cache = (-1, [])
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate one group's hyper-parameters (subclasses check theirs too)."""
-        check_lr(group["lr"], type(self).__name__, "lr")
+        check_setting(group, "lr", type(self).__name__, 0)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -249,6 +255,9 @@ class Optimizer:
                 f"{who}: param_groups[{i}] expected {len(group['params'])} parameters, "
                 f"got {len(saved['params'])}"
             )
+        if isinstance(saved, dict):  # (a file of an older version: its settings' values then)
+            saved = {**saved, **{k: v for k, v in self.added_settings.items()
+                                 if k in self.defaults and k not in saved}}
         settings = set(saved) - {"params"}
         missing = set(self.defaults) - settings
         unknown = settings - set(self.defaults) - {"initial_lr"}
@@ -314,35 +323,21 @@ def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:
     return checked_step
 
 
-def check_lr(value: object, who: str, name: str) -> float:
-    """``value`` (an lr) as a Python float if it is a number >= 0 or a 0-d floating array holding one
-    (torch's tensor lr), else a ValueError naming the fix."""
-    if isinstance(value, np.ndarray):
-        if value.shape != () or value.dtype.kind != "f":
-            raise ValueError(
-                f"{who}: {name} given as an array must be 0-d and floating, as np.array(0.01) (torch's "
-                f"1-element tensor lr), got shape {value.shape}, dtype {value.dtype}; pass float(lr), or "
-                f"np.array(float(lr)) to have schedulers update it in place"
-            )
-        value = value[()]
-    return check_number(value, who, name, 0)
+def check_value(value: object, who: str, name: str, low: float = -math.inf, high: float = math.inf, *,
+                high_open: bool = False) -> float:
+    """The one rule for every number setting: ``value`` as a Python float if it is a number in the
+    interval (``check_number``) or a 0-d float64 array holding one (torch's 0-d tensor), else a
+    ValueError naming the setting, what came and the fix.
 
-
-def check_setting(group: dict[str, Any], name: str, who: str, low: float = -math.inf,
-                  high: float = math.inf, *, high_open: bool = False) -> None:
-    """Check ``group[name]``, a number setting (momentum, eps, weight_decay...), as ``check_number``.
-
-    It may also be a 0-d float64 array (``np.array(0.9)``, as torch takes a 0-d tensor): its value
-    is checked, the group keeps its own copy (``state_dict()`` copies it) and the update reads it as
-    a Python float, so the results are those of the float, bit for bit. torch's results with a 0-d
-    float64 tensor are its float results too, except for betas, NAdam's momentum_decay and
-    Adagrad's lr_decay, which it computes with partly in tensor arithmetic (``beta**step`` by its pow
-    kernel, ``1 - beta1`` in the parameter's dtype): they differ from its float results in the last
-    bits, as MiniTorch's float results do from torch's. Any other array is a ValueError naming the
-    fix: another shape (torch fails at the step, or squeezes), float32 (torch then computes parts of
-    the update in float32, MiniTorch in float64), an integer dtype, or a torch tensor.
+    A 0-d float64 array is read as its float, and torch 2.13's results with a 0-d float64 tensor are
+    its float results, bit for bit, but for betas, NAdam's momentum_decay and Adagrad's lr_decay,
+    which it computes partly in tensor arithmetic (``beta**step`` by its pow kernel): they differ
+    from its float results in the last bits, as MiniTorch's float results do from torch's.
+    Refused: a float32 0-d array (torch computes parts of the update in float32 then: Adam's,
+    AdamW's, NAdam's and Adagrad's lr, AdamW's weight_decay, SGD's dampening... move float64
+    parameters by ~1e-5 relative from the float's update, which MiniTorch, reading the float, would
+    not follow), another shape (torch fails at the step, or squeezes), an integer dtype, a torch tensor.
     """
-    value = group[name]
     if isinstance(value, np.ndarray) or type(value).__name__ == "Tensor":
         shape, dtype = tuple(np.shape(value)), getattr(value, "dtype", None)
         if not isinstance(value, np.ndarray) or shape != () or dtype != np.float64:
@@ -350,23 +345,37 @@ def check_setting(group: dict[str, Any], name: str, who: str, low: float = -math
                 f"{who}: {name} given as {type(value).__name__} of shape {shape}, dtype {dtype} is not "
                 f"supported: {_why_not(value, shape, dtype)}; pass float({name})"
             )
-        check_number(value.item(), who, name, low, high, high_open=high_open)
-        group[name] = value.copy()  # one array per group, as the lr's
-        return
-    check_number(value, who, name, low, high, high_open=high_open)
+        value = value.item()
+    return check_number(value, who, name, low, high, high_open=high_open)
+
+
+def check_lr(value: object, who: str, name: str) -> float:
+    """An lr (a scheduler's too) by ``check_value``'s rule: a number >= 0 or a 0-d float64 array."""
+    return check_value(value, who, name, 0)
+
+
+def check_setting(group: dict[str, Any], name: str, who: str, low: float = -math.inf,
+                  high: float = math.inf, *, high_open: bool = False) -> None:
+    """Check ``group[name]`` (lr, momentum, eps, weight_decay...) by ``check_value``'s rule; a 0-d
+    float64 array is replaced by a copy, so each group keeps its own (``state_dict()`` copies it,
+    a schedule writes a group's lr in place) and the array you passed is never written."""
+    value = group[name]
+    check_value(value, who, name, low, high, high_open=high_open)
+    if isinstance(value, np.ndarray):
+        group[name] = value.copy()
 
 
 def _why_not(value: Any, shape: tuple[int, ...], dtype: Any) -> str:
     if not isinstance(value, np.ndarray):
         return "MiniTorch takes NumPy settings"
     if shape == () and dtype == np.float32:
-        return ("torch computes parts of the update in float32 with a float32 setting, MiniTorch in "
-                "float64: give a float64 array, as np.array(0.9)")
+        return ("torch computes partly in float32 with a float32 setting, MiniTorch in float64: give a "
+                "float64 array, as np.array(0.9)")
     return "it must be a 0-d float64 array (torch's 0-d tensor), as np.array(0.9)"
 
 
 def check_betas(group: dict[str, Any], who: str) -> None:
-    """``betas``: a pair of numbers in [0, 1), each maybe a 0-d float64 array (``check_setting``)."""
+    """``betas``: a pair of numbers in [0, 1), each maybe a 0-d float64 array (``check_value``)."""
     betas = group["betas"]
     if isinstance(betas, str) or not hasattr(betas, "__len__") or len(betas) != 2:
         raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")

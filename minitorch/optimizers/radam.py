@@ -31,8 +31,9 @@ class RAdam(Optimizer):
            else:
                p = p - lr * m_hat                                                  in place
     State:    step (t), exp_avg (m), exp_avg_sq (v)
-    Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0 (torch's); with the default beta2
-              the first 5 steps are plain momentum steps (rho_t <= 5).
+    Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+              decoupled_weight_decay=False, maximize=False (keyword-only) (torch's); with the
+              default beta2 the first 5 steps are plain momentum steps (rho_t <= 5).
     Example:
         opt = RAdam(model.parameters(), lr=1e-3)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -42,7 +43,7 @@ class RAdam(Optimizer):
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
-                 maximize: bool = False) -> None:
+                 *, maximize: bool = False) -> None:
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "decoupled_weight_decay": decoupled_weight_decay, "maximize": maximize}
         super().__init__(params, defaults)
@@ -66,7 +67,7 @@ class RAdam(Optimizer):
             radam(params, [p.grad for p in params], [s["exp_avg"] for s in states],
                   [s["exp_avg_sq"] for s in states], [s["step"] for s in states], beta1=beta1, beta2=beta2,
                   lr=float(group["lr"]), weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
-                  decoupled_weight_decay=group["decoupled_weight_decay"], maximize=group["maximize"])
+                  decoupled_weight_decay=group["decoupled_weight_decay"], maximize=bool(group["maximize"]))
 
 
 def radam(params: list[Parameter], grads: list[np.ndarray], exp_avgs: list[np.ndarray],

@@ -16,7 +16,8 @@ class RMSprop(Optimizer):
     """RMSprop (Hinton), PyTorch's form: eps outside the square root, optional centering and momentum.
 
     For each Parameter p with a gradient, with lr, alpha, eps, wd = weight_decay, mu = momentum:
-        1. g = p.grad + wd * p                     if wd != 0  (L2 penalty, folded into the gradient)
+        0. g = -p.grad if maximize else p.grad     (maximize ascends: everything below sees -grad)
+        1. g = g + wd * p                          if wd != 0  (L2 penalty, folded into the gradient)
         2. s = alpha * s + (1 - alpha) * g * g     running mean of g**2, from s = 0
         3. if centered:
                a = alpha * a + (1 - alpha) * g     running mean of g, from a = 0  (as torch's a.lerp_)
@@ -31,7 +32,9 @@ class RMSprop(Optimizer):
     The update is the function ``rmsprop`` below (torch.optim's functional form), one Parameter at
     a time; ``step`` gathers the Parameters with a gradient and their state and hands them to it.
     State:    step, square_avg (s), grad_avg (a, if centered), momentum_buffer (b, if momentum > 0)
-    Defaults: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False (torch's)
+    Defaults: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False (torch's),
+              maximize=False, keyword-only (torch's 8th positional argument is capturable, which
+              MiniTorch does not have: a positional True must not silently mean another option)
     Example:
         opt = RMSprop(model.parameters(), lr=1e-3, momentum=0.9)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -48,9 +51,11 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         defaults = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
-                    "momentum": momentum, "centered": centered}
+                    "momentum": momentum, "centered": centered, "maximize": maximize}
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -60,6 +65,7 @@ class RMSprop(Optimizer):
         for name in ("eps", "weight_decay", "momentum"):
             check_setting(group, name, "RMSprop", 0)
         check_bool(group["centered"], "RMSprop", "centered")
+        check_bool(group["maximize"], "RMSprop", "maximize")
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
         return (("step", "square_avg") + (("momentum_buffer",) if group["momentum"] > 0 else ())
@@ -77,7 +83,7 @@ class RMSprop(Optimizer):
                 [state.get("momentum_buffer") for state in states],
                 steps, lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
                 weight_decay=float(group["weight_decay"]), momentum=float(group["momentum"]),
-                centered=bool(group["centered"]),
+                centered=bool(group["centered"]), maximize=bool(group["maximize"]),
             )
             for state, t in zip(states, steps, strict=True):
                 state["step"] = t
@@ -90,11 +96,11 @@ def rmsprop(params: list[Parameter], grads: list[np.ndarray], square_avgs: list[
     """RMSprop's update (the numbered lines of ``RMSprop``), in place, one Parameter at a time.
 
     s, a and b are updated in place (a only if centered, b only if momentum > 0: None otherwise);
-    ``state_steps[i]`` is incremented in the list. ``maximize`` ascends: g = -grad.
+    ``state_steps[i]`` is incremented in the list.
     """
     for i, (p, g) in enumerate(zip(params, grads, strict=True)):
         if maximize:
-            g = -g
+            g = -g                                                          # 0.
         state_steps[i] += 1
         if weight_decay != 0:
             g = g + weight_decay * p.data                                   # 1.

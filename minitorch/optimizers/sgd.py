@@ -18,7 +18,8 @@ class SGD(Optimizer):
     """Stochastic gradient descent, PyTorch's form: momentum without the lr inside the buffer.
 
     For each Parameter p with a gradient, with lr, mu = momentum, tau = dampening, wd = weight_decay:
-        1. g = p.grad + wd * p                  if wd != 0  (L2 penalty, folded into the gradient)
+        0. g = -p.grad if maximize else p.grad  (maximize ascends: everything below sees -grad)
+        1. g = g + wd * p                       if wd != 0  (L2 penalty, folded into the gradient)
         2. if mu != 0:
                b = g                            on p's first step: the buffer starts as the gradient
                b = mu * b + (1 - tau) * g       on later steps (so tau never scales the first step)
@@ -29,7 +30,8 @@ class SGD(Optimizer):
     time; ``step`` gathers the Parameters with a gradient and hands them to it (or to its kernel).
     State:    momentum_buffer (b), only when momentum != 0
     Defaults: lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False (torch's, in
-              torch's order); nesterov needs momentum > 0 and dampening = 0
+              torch's order), maximize=False (keyword-only, as torch's); nesterov needs
+              momentum > 0 and dampening = 0
     Example:
         opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -45,9 +47,11 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
-                    "weight_decay": weight_decay, "nesterov": nesterov}
+                    "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -56,6 +60,7 @@ class SGD(Optimizer):
         check_setting(group, "dampening", "SGD", 0, 1)
         check_setting(group, "weight_decay", "SGD", 0)
         check_bool(group["nesterov"], "SGD", "nesterov")
+        check_bool(group["maximize"], "SGD", "maximize")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov=True expects momentum > 0 and dampening = 0, "
@@ -76,6 +81,7 @@ class SGD(Optimizer):
                 params, [p.grad for p in params], buffers, lr=float(group["lr"]),
                 momentum=momentum, dampening=float(group["dampening"]),
                 weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
+                maximize=bool(group["maximize"]),
             )
             for p, b in zip(params, buffers, strict=False):  # (no buffers when momentum == 0)
                 self.state.setdefault(p, {})["momentum_buffer"] = b
@@ -88,11 +94,10 @@ def sgd(params: list[Parameter], grads: list[np.ndarray], momentum_buffers: list
 
     ``momentum_buffers[i]`` is p's buffer b, or None before its first step: the new buffer is put
     into the list (as torch.optim.sgd does); with momentum = 0 the list is not read (may be empty).
-    ``maximize`` ascends: g = -grad.
     """
     for i, (p, g) in enumerate(zip(params, grads, strict=True)):
         if maximize:
-            g = -g
+            g = -g                                                          # 0.
         if weight_decay != 0:
             g = g + weight_decay * p.data                                   # 1.
         if momentum != 0:                                                   # 2.
