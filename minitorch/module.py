@@ -36,8 +36,8 @@ The contract (written once, here; docs/concepts/module-contract.md says the same
 
 Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, in order of assignment; the
 dotted names (``"0.W"``, ``"encoder.1.b"``) are the ``state_dict`` keys. ``None`` assigned to a
-Parameter's or buffer's name keeps its slot (as torch's): skipped by ``parameters()`` and
-``state_dict()``, and a Parameter assigned later takes that place again.
+Parameter's, buffer's or child's name keeps its slot (as torch's; not in the containers): skipped by
+``parameters()``, ``children()`` and ``state_dict()``, and what is assigned later takes that place.
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ class Module:
 
     _records_calls = False  # True for a class without a backward of its own: it records its children's calls
     _is_container = False  # ModuleList / ModuleDict: holds modules, is not called
+    # None assigned to a child's name keeps an empty slot, as torch; False for the containers, whose
+    # children are numbered and all called (their editing refuses None; setattr unregisters)
+    _child_slots = True
     # False (declared in a class's own body): its methods keep no frame. Only for a class that
     # caches nothing and whose children detect a missing forward themselves (Sequential).
     _per_call_frames = True
@@ -153,6 +156,8 @@ class Module:
                 f"(a Parameter or None expected); to set its values: .{name}.data[...] = array, "
                 f"to replace it: .{name} = mt.Parameter(array)"
             )
+        elif name in modules and (value is None and self._child_slots):  # torch's empty slot
+            modules[name] = None
         elif name in modules and value is not None:
             raise TypeError(
                 f"{type(self).__name__}: cannot assign {type(value).__name__} as child module '{name}' "
@@ -210,16 +215,14 @@ class Module:
         Buffers appear in ``state_dict()`` (not with ``persistent=False``, as torch's: a value the
         constructor recomputes, such as a positional encoding) and are cast by ``to()``; they never
         appear in ``parameters()``. Forward may update a buffer: it is not a cache. Checks as
-        torch's: a name with '.', an empty one or an existing attribute's is a KeyError; a None
-        value is refused (TypeError: keep None as a plain attribute).
+        torch's: a name with '.', an empty one or an existing attribute's is a KeyError. A None
+        value is an empty slot, as torch's: in no ``state_dict()`` until an array is assigned to it.
         """
         who = f"{type(self).__name__}.register_buffer"
         _check_new_name(self, name, self._buffers, who)
-        if value is None:
-            raise TypeError(f"{who}: a None buffer '{name}' is not kept; assign self.{name} = None instead")
         if not isinstance(persistent, bool):
             raise TypeError(f"{who}: expected persistent True or False, got {type(persistent).__name__}")
-        self._buffers[name] = np.asarray(value)
+        self._buffers[name] = None if value is None else np.asarray(value)
         transient = self.__dict__.setdefault("_non_persistent", set())
         (transient.discard if persistent else transient.add)(name)
         object.__setattr__(self, name, self._buffers[name])
@@ -232,6 +235,12 @@ class Module:
         _check_new_name(self, name, self._modules, who)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{who}: expected a Module (or None) for '{name}', got {type(module).__name__}")
+        if module is None and self._child_slots:  # as torch: an empty slot, filled later in its place
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules[name] = None
+            object.__setattr__(self, name, None)
+            return
         setattr(self, name, module)
 
     def register_module(self, name: str, module: Module | None) -> None:
@@ -685,7 +694,7 @@ def _check_new_name(module: Module, name: object, registry: dict[str, Any], who:
 def _has_parameters(module: Module) -> bool:
     """Whether ``module`` or a descendant has a trainable Parameter (``requires_grad``)."""
     return (any(p.requires_grad for p in module._parameters.values() if p is not None)
-            or any(_has_parameters(child) for child in module._modules.values()))
+            or any(_has_parameters(child) for child in module._modules.values() if child is not None))
 
 
 class IncompatibleKeys(NamedTuple):

@@ -248,5 +248,11 @@ def test_register_buffer_checks_and_persistent_false_as_torch():
     assert m.pe.dtype == np.float32 and list(m.state_dict()) == []
     m.register_buffer("pe", np.ones(3))  # registered again, persistent: saved again (torch's too)
     assert list(m.state_dict()) == ["pe"]
-    with pytest.raises(TypeError, match="a None buffer 'mask' is not kept"):
-        m.register_buffer("mask", None)
+    t = torch.nn.Module()
+    t.register_buffer("pe", torch.ones(3))
+    for lib, module, array in ((mt, m, np.zeros), (torch.nn, t, torch.zeros)):
+        module.register_buffer("mask", None)  # an empty slot, as torch's
+        assert list(module.state_dict()) == ["pe"] and module.mask is None
+        module.register_buffer("late", array(1))
+        module.mask = array(2)
+        assert list(module.state_dict()) == ["pe", "mask", "late"]

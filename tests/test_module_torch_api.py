@@ -302,33 +302,60 @@ def test_load_state_dict_checks_its_flags():
 
 # ---------------------------------------------------------------- None slots
 @GRID
-@given(which=st.sampled_from(["p0", "p1", "p2", "b0", "b1"]), reassign=st.booleans(), via=st.booleans())
+@given(which=st.sampled_from(["p0", "p1", "p2", "b0", "b1", "c0", "c1"]), reassign=st.booleans(),
+       via=st.booleans())
 def test_a_none_slot_keeps_its_place_as_torch(which, reassign, via):
     def build(lib):
         module, param, buffer, _ = LIBS[lib]
+
+        def child(tag):
+            c = module()
+            c.w = param(tag)
+            return c
+
         m = module()
-        m.p0, m.p1 = param(1), param(2)
+        m.p0, m.c0, m.p1 = param(1), child(6), param(2)
         m.register_buffer("b0", buffer(3))
-        m.p2 = param(4)
+        m.p2, m.c1 = param(4), child(7)
         m.register_buffer("b1", buffer(5))
-        return m, param, buffer
+        return m, {"p": param, "b": buffer, "c": child}[which[0]]
+
+    def seen(m):
+        return [list(m.state_dict()), listed(m.named_parameters()), listed(m.named_buffers()),
+                listed(m.named_children()), listed(m.named_modules())]
 
     names = {}
     for lib in LIBS:
-        m, param, buffer = build(lib)
-        if via and which[0] == "p":
-            m.register_parameter(which, None)
+        m, make = build(lib)
+        if via and which[0] != "b":  # torch's register_parameter / add_module with None
+            (m.register_parameter if which[0] == "p" else m.add_module)(which, None)
         else:
             setattr(m, which, None)
-        names[lib] = [list(m.state_dict()), listed(m.named_parameters()), listed(m.named_buffers())]
+        names[lib] = seen(m)
         assert getattr(m, which) is None
         if reassign:
-            setattr(m, which, (param if which[0] == "p" else buffer)(9))
-        names[lib] += [list(m.state_dict()), listed(m.named_parameters()), listed(m.named_buffers())]
+            setattr(m, which, make(9))
+        names[lib] += seen(m)
     assert names["mt"] == names["torch"]
 
 
-def test_a_none_slot_is_skipped_by_to_summary_and_model_files(tmp_path):
+class Holder(mt.Module):
+    def __init__(self):
+        super().__init__()
+        self.head, self.tail = mt.Linear(3, 2), mt.Linear(2, 2)
+
+
+def test_a_none_slot_is_skipped_by_to_summary_and_model_files(tmp_path, restore_registry):
+    mt.register_module(Holder)
+    holder = Holder()
+    holder.head = None
+    holder.to(np.float64)
+    assert [n for n, _ in holder.named_children()] == ["tail"] and "(head): None" in repr(holder)
+    mt.save_model(holder, tmp_path / "h.npz")
+    loaded = mt.load_model(tmp_path / "h.npz")
+    assert loaded.head is None and list(loaded.state_dict()) == ["tail.W", "tail.b"]
+    loaded.head = mt.Linear(3, 2)
+    assert list(loaded.state_dict()) == ["head.W", "head.b", "tail.W", "tail.b"]
     model = mt.Sequential(mt.Linear(3, 2), mt.BatchNorm1d(2))
     model[0].b = None
     model[1].weight = None

@@ -110,7 +110,7 @@ def describe(module: Module, where: str = "model") -> dict[str, Any]:
             "args": {arg: encode(value, f"{where} ({name}) argument '{arg}'") for arg, value in args.items()}}
     held = _module_ids(args.values())
     children = {key: describe(child, f"{where}.{key}")
-                for key, child in module._modules.items() if id(child) not in held}
+                for key, child in module._modules.items() if child is not None and id(child) not in held}
     attributes = {key: Encoder()(value, f"{where} ({name}) attribute '{key}' (set it in __init__ from an "
                                         "argument, make it a buffer, or name it with a leading _)")
                   for key, value in public_attributes(module).items()}
@@ -123,7 +123,8 @@ def describe(module: Module, where: str = "model") -> dict[str, Any]:
 
 def public_attributes(module: Module) -> dict[str, Any]:
     """Plain attributes ``forward`` may read: public, not registered, not the training flag."""
-    registered = {*_filled(module._parameters), *module._modules, *_filled(module._buffers), "training"}
+    registered = {*_filled(module._parameters), *_filled(module._modules), *_filled(module._buffers),
+                  "training"}
     return {key: value for key, value in vars(module).items()
             if not key.startswith("_") and key not in registered}
 
@@ -307,7 +308,9 @@ def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, b
     is rebuilt; one the saved model no longer had is removed.
     """
     children = expect(node.get("children", {}), dict, f"{where}.children")
-    extra = [key for key, child in module._modules.items() if id(child) not in held and key not in children]
+    attributes = expect(node.get("attributes", {}), dict, f"{where}.attributes")  # (an empty slot is one)
+    extra = [key for key, child in module._modules.items()
+             if id(child) not in held and key not in children and key not in attributes]
     for key in extra:
         delattr(module, key)  # removed after construction in the saved model
     for key, child_node in children.items():
@@ -318,7 +321,6 @@ def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, b
             _restore(child, child_node, held_by_child, path, budget, depth + 1, place.child(key))
         else:
             _set_child(module, key, _build(child_node, path, budget, depth + 1, place.child(key)), where)
-    attributes = expect(node.get("attributes", {}), dict, f"{where}.attributes")
     for key, value in attributes.items():
         _set_attribute(module, key, Decoder()(value, f"{where}.attributes.{key}"), where)
 
