@@ -250,7 +250,7 @@ def test_register_buffer_checks_and_persistent_false_as_torch():
     assert list(m.state_dict()) == ["pe"]
     t = torch.nn.Module()
     t.register_buffer("pe", torch.ones(3))
-    for lib, module, array in ((mt, m, np.zeros), (torch.nn, t, torch.zeros)):
+    for module, array in ((m, np.zeros), (t, torch.zeros)):
         module.register_buffer("mask", None)  # an empty slot, as torch's
         assert list(module.state_dict()) == ["pe"] and module.mask is None
         module.register_buffer("late", array(1))
