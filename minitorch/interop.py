@@ -246,7 +246,7 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
         if any(hasattr(t, child_name) for child_name in names):
             names = [str(i) for i in range(len(names))]
         made: dict[int, Any] = {}  # a child repeated (model *= 2) stays one torch module: tied
-        for i, (child_name, c) in enumerate(zip(names, m.children(), strict=True)):
+        for i, (child_name, c) in enumerate(zip(names, m._modules.values(), strict=True)):
             if id(c) not in made:
                 made[id(c)] = _to_torch(c, torch, f"{where}.{i}", x)
             t.add_module(child_name, made[id(c)])
@@ -474,7 +474,7 @@ def _dtype_kwarg(cls: type, theirs: dict[str, np.ndarray], name: str, where: str
 def _own_state(m: Module) -> dict[str, np.ndarray]:
     """The module's own Parameters and buffers (a converted layer has no children)."""
     state = {name: p.data for name, p in m._parameters.items() if p is not None}
-    state.update(m._buffers)
+    state.update((name, b) for name, b in m._buffers.items() if b is not None)
     return state
 
 
@@ -563,7 +563,9 @@ def _torch_state_names(m: Module) -> dict[str, tuple[str, bool]]:
     names = {}
     for path, sub in m.named_modules():
         layer = LAYERS.get(type(sub), _Layer())
-        for name in [*sub._parameters, *sub._buffers]:
+        for name, value in [*sub._parameters.items(), *sub._buffers.items()]:
+            if value is None:  # an empty slot (torch's too) has no state
+                continue
             ours, theirs = (f"{path}.{n}" if path else n for n in (name, layer.rename.get(name, name)))
             names[ours] = (theirs, name in layer.transpose)
     return names

@@ -82,7 +82,7 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     if not isinstance(model, Module):
         raise TypeError(f"summary: expected an mt.Module, got {type(model).__name__}")
     shape = _batch_shape(input_shape, input_size)
-    params = model.parameters()
+    params = list(model.parameters())
     if dtype is None:
         dtype = params[0].dtype if params else get_default_dtype()
     x = np.zeros(shape, dtype=dtype)
@@ -150,8 +150,8 @@ def _shape_text(shape: Any) -> str:
 
 
 def _own_count(module: Module) -> int:
-    weights = sum(p.size for p in module._parameters.values())
-    return weights + sum(_statistics_size(buffer) for buffer in module._buffers.values())
+    weights = sum(p.size for p in module.parameters(recurse=False))
+    return weights + sum(_statistics_size(buffer) for buffer in module.buffers(recurse=False))
 
 
 def _statistics_size(buffer: Any) -> int:

@@ -35,13 +35,15 @@ The contract (written once, here; docs/concepts/module-contract.md says the same
   a view of its input (``Flatten``, ``Identity``).
 
 Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, in order of assignment; the
-dotted names (``"0.W"``, ``"encoder.1.b"``) are the ``state_dict`` keys.
+dotted names (``"0.W"``, ``"encoder.1.b"``) are the ``state_dict`` keys. ``None`` assigned to a
+Parameter's, buffer's or child's name keeps its slot (as torch's; not in the containers): skipped by
+``parameters()``, ``children()`` and ``state_dict()``, and what is assigned later takes that place.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -52,6 +54,7 @@ from minitorch.checks import check_dict
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
 from minitorch.parameter import Parameter, check_requires_grad
+from minitorch.state_assign import assign_state, check_assignable
 
 # Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
 # only Parameters, find the modules whose waiting forward calls would corrupt its step.
@@ -84,6 +87,9 @@ class Module:
 
     _records_calls = False  # True for a class without a backward of its own: it records its children's calls
     _is_container = False  # ModuleList / ModuleDict: holds modules, is not called
+    # None assigned to a child's name keeps an empty slot, as torch; False for the containers, whose
+    # children are numbered and all called (their editing refuses None; setattr unregisters)
+    _child_slots = True
     # False (declared in a class's own body): its methods keep no frame. Only for a class that
     # caches nothing and whose children detect a missing forward themselves (Sequential).
     _per_call_frames = True
@@ -140,18 +146,28 @@ class Module:
             params.pop(name, None)
             buffers.pop(name, None)
             modules[name] = value
-        elif name in params and value is not None:  # as torch: never a silent unregistration
+        elif name in params:  # as torch: never a silent unregistration; None keeps the slot
+            if value is None:
+                params[name] = None
+                object.__setattr__(self, name, None)
+                return
             raise TypeError(
                 f"{type(self).__name__}: cannot assign {type(value).__name__} as Parameter '{name}' "
                 f"(a Parameter or None expected); to set its values: .{name}.data[...] = array, "
                 f"to replace it: .{name} = mt.Parameter(array)"
             )
+        elif name in modules and (value is None and self._child_slots):  # torch's empty slot
+            modules[name] = None
         elif name in modules and value is not None:
             raise TypeError(
                 f"{type(self).__name__}: cannot assign {type(value).__name__} as child module '{name}' "
                 "(a Module or None expected); to keep it as a plain attribute, del the child first"
             )
-        elif name in buffers and value is not None:
+        elif name in buffers:
+            if value is None:  # as torch: the buffer's slot (its place in state_dict order) is kept
+                buffers[name] = None
+                object.__setattr__(self, name, None)
+                return
             if isinstance(value, np.generic):  # a 0-d buffer + 1 is a NumPy scalar: still the buffer
                 value = np.asarray(value)
             if not isinstance(value, np.ndarray):
@@ -185,7 +201,8 @@ class Module:
         """Unpickling and ``copy.deepcopy``: the copy's Parameters know their new owner."""
         self.__dict__.update({"_frame": None, "_stack": [], "_shown": None, "_busy": False, **state})
         for param in state.get("_parameters", {}).values():
-            _register_owner(param, self)
+            if param is not None:
+                _register_owner(param, self)
 
     def __delattr__(self, name: str) -> None:
         for registry in (self._parameters, self._modules, self._buffers):
@@ -198,16 +215,14 @@ class Module:
         Buffers appear in ``state_dict()`` (not with ``persistent=False``, as torch's: a value the
         constructor recomputes, such as a positional encoding) and are cast by ``to()``; they never
         appear in ``parameters()``. Forward may update a buffer: it is not a cache. Checks as
-        torch's: a name with '.', an empty one or an existing attribute's is a KeyError; a None
-        value is refused (TypeError: keep None as a plain attribute).
+        torch's: a name with '.', an empty one or an existing attribute's is a KeyError. A None
+        value is an empty slot, as torch's: in no ``state_dict()`` until an array is assigned to it.
         """
         who = f"{type(self).__name__}.register_buffer"
         _check_new_name(self, name, self._buffers, who)
-        if value is None:
-            raise TypeError(f"{who}: a None buffer '{name}' is not kept; assign self.{name} = None instead")
         if not isinstance(persistent, bool):
             raise TypeError(f"{who}: expected persistent True or False, got {type(persistent).__name__}")
-        self._buffers[name] = np.asarray(value)
+        self._buffers[name] = None if value is None else np.asarray(value)
         transient = self.__dict__.setdefault("_non_persistent", set())
         (transient.discard if persistent else transient.add)(name)
         object.__setattr__(self, name, self._buffers[name])
@@ -220,6 +235,12 @@ class Module:
         _check_new_name(self, name, self._modules, who)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{who}: expected a Module (or None) for '{name}', got {type(module).__name__}")
+        if module is None and self._child_slots:  # as torch: an empty slot, filled later in its place
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules[name] = None
+            object.__setattr__(self, name, None)
+            return
         setattr(self, name, module)
 
     def register_module(self, name: str, module: Module | None) -> None:
@@ -236,6 +257,12 @@ class Module:
                 f"{who}: expected a Parameter (or None) for '{name}', got {type(param).__name__} "
                 "(wrap an array: mt.Parameter(array))"
             )
+        if param is None:  # as torch: an empty slot, which a later Parameter fills in its place
+            self._modules.pop(name, None)
+            self._buffers.pop(name, None)
+            self._parameters[name] = None
+            object.__setattr__(self, name, None)
+            return
         setattr(self, name, param)
 
     def get_submodule(self, target: str) -> Module:
@@ -335,52 +362,62 @@ class Module:
         return dy
 
     # ----------------------------------------------------------------- traversal
+    # All of these are generators, as torch's: ``next(model.parameters())`` works, and a second pass
+    # needs a second call (or ``list(...)``). A None slot (``self.b = None``) is never given.
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        """(name, child) for each direct child, under every name it is held (torch's lists a child
-        held under two names once; Sequential's editing, model files and conversions need them all)."""
-        yield from self._modules.items()
+        """(name, child) for each direct child; a child held under two names once, under its first,
+        as torch's (``_modules`` holds every name)."""
+        memo: set[int] = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in memo:
+                memo.add(id(child))
+                yield name, child
 
     def children(self) -> Iterator[Module]:
-        yield from self._modules.values()
+        """Each direct child once, as ``named_children``."""
+        for _, child in self.named_children():
+            yield child
 
     def named_modules(
-        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+        self, memo: set[Module] | None = None, prefix: str = "", remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Module]]:
-        """This module and every descendant, depth first, with dotted names.
+        """This module and every descendant, depth first, with dotted names (``prefix`` before them).
 
         A module held twice (``Sequential(a, ReLU(), a)``) comes once, under its first name, as
         torch's; ``remove_duplicate=False`` gives every name (``state_dict`` keeps them all).
-        ``memo`` holds the ``id`` of the modules already given.
+        ``memo`` is torch's: the set of modules already given (and skipped), filled as they come.
         """
+        if memo is None:
+            memo = set()
+        if self in memo:
+            return
         if remove_duplicate:
-            memo = set() if memo is None else memo
-            if id(self) in memo:
-                return
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
+            if child is not None:
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
-    def modules(self) -> Iterator[Module]:
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
+        """This module and every descendant, as ``named_modules`` gives them, without the names."""
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """``fn(module)`` for every child's tree (children first), then ``fn(self)``; returns self.
 
-        As ``torch.nn.Module.apply``: ``model.apply(init_weights)``.
+        As ``torch.nn.Module.apply``: ``model.apply(init_weights)`` (a child held twice once).
         """
-        seen: set[int] = set()
         for child in self.children():
-            if id(child) not in seen:  # a child held twice once, as torch's children() memo
-                seen.add(id(child))
-                child.apply(fn)
+            child.apply(fn)
         fn(self)
         return self
 
     def _named_members(
         self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
     ) -> Iterator[tuple[str, Any]]:
+        """torch's ``_named_members``: a value held twice (a shared Parameter) once, at its first
+        name, unless ``remove_duplicate`` is False; with it False, a shared module's names all come."""
         seen: set[int] = set()
         pairs = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse
                  else [(prefix, self)])
@@ -397,21 +434,24 @@ class Module:
     ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter) for this module's own Parameters, then each child's (``recurse=False``:
         its own only); a shared one once, under its first name, unless ``remove_duplicate=False``."""
-        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self, recurse: bool = True) -> list[Parameter]:
-        """Every Parameter, in layer order, weight before bias (shared ones once), as a list."""
-        return [param for _, param in self.named_parameters(recurse=recurse)]
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every Parameter, in layer order, weight before bias, a shared one once: a generator, as
+        torch's (``list(model.parameters())`` to count or index them)."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
 
     def named_buffers(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, np.ndarray]]:
         """(dotted name, array) for every buffer, as ``named_parameters`` gives Parameters."""
-        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self, recurse: bool = True) -> list[np.ndarray]:
-        """Every buffer array (running statistics...), shared ones once, as a list."""
-        return [buffer for _, buffer in self.named_buffers(recurse=recurse)]
+    def buffers(self, recurse: bool = True) -> Iterator[np.ndarray]:
+        """Every buffer array (running statistics...), a shared one once: a generator, as torch's."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
 
     # ----------------------------------------------------------------- state
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -433,7 +473,7 @@ class Module:
                 "(eval() is train(False))"
             )
         object.__setattr__(self, "training", bool(mode))
-        for child in {id(child): child for child in self.children()}.values():
+        for child in self.children():  # a child held twice once, as torch
             child.train(mode)  # each child's own train(), as torch: an override is honoured
         return self
 
@@ -462,7 +502,7 @@ class Module:
                 param.to(cast)
             for module in self.modules():
                 for name, buffer in list(module._buffers.items()):
-                    if buffer.dtype.kind == "f":
+                    if buffer is not None and buffer.dtype.kind == "f":
                         setattr(module, name, buffer.astype(cast))
         return self
 
@@ -489,32 +529,64 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Name -> copy of the array, for every Parameter and buffer (e.g. ``"0.W"``)."""
-        state = {}
-        for module_name, module in self.named_modules(remove_duplicate=False):  # a shared module: both names
-            for name, param in module._parameters.items():
-                state[f"{module_name}.{name}" if module_name else name] = param.data.copy()
-            for name, buffer in _persistent_buffers(module):
-                state[f"{module_name}.{name}" if module_name else name] = np.array(buffer, copy=True)
-        return state
+    def state_dict(
+        self, *, destination: dict[str, Any] | None = None, prefix: str = "", keep_vars: bool = False
+    ) -> dict[str, Any]:
+        """Name -> copy of the array, for every Parameter and persistent buffer (e.g. ``"0.W"``).
 
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy ``state`` into the Parameters and buffers, in place; returns (missing_keys, unexpected_keys).
+        As torch's, keywords only: ``prefix`` goes before every name (``prefix="model."`` gives
+        ``"model.0.W"``), ``destination`` is a dict filled and returned instead of a new one, and
+        ``keep_vars=True`` gives the Parameters themselves and the buffer arrays themselves instead
+        of copies. A shared module comes under each of its names; a None slot never comes.
+        (torch's values share their tensors' memory; MiniTorch's are copies unless ``keep_vars``.)
+        """
+        who = f"{type(self).__name__}.state_dict"
+        if destination is None:
+            destination = {}
+        elif not isinstance(destination, MutableMapping):
+            raise TypeError(
+                f"{who}: expected destination to be a dict (or None), got {type(destination).__name__}"
+            )
+        if not isinstance(prefix, str):
+            raise TypeError(f"{who}: expected a str prefix, got {type(prefix).__name__} {prefix!r}")
+        keep_vars = check_requires_grad(keep_vars, f"{who}(keep_vars=...)")
+        for name, (_, _, value) in self._state_slots().items():
+            if keep_vars:
+                destination[prefix + name] = value
+            else:
+                destination[prefix + name] = np.array(_array_of(value), copy=True)
+        return destination
+
+    def load_state_dict(
+        self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False
+    ) -> IncompatibleKeys:
+        """Load ``state_dict`` into the Parameters and buffers; returns (missing_keys, unexpected_keys).
 
         Keys are MiniTorch's (``"0.W"``) or PyTorch's for the same model (``"0.weight"`` of a
         Linear, given (out, in) and transposed into W; the names in ``TORCH_STATE_NAMES``), or a mix;
-        values are arrays or CPU torch tensors. With ``strict=True`` (the default) every name must
-        match (ValueError otherwise); with ``strict=False`` the matching names are loaded and the
-        others reported in the result, as PyTorch's ``load_state_dict`` (missing names in PyTorch's
-        spelling when ``state`` used PyTorch's names). Every shape and dtype is
-        checked before anything changes: on error the module is exactly as before. Values are cast
-        to each target's dtype.
+        values are arrays, Parameters or CPU torch tensors. With ``strict=True`` (the default) every
+        name must match (ValueError otherwise); with ``strict=False`` the matching names are loaded and
+        the others reported in the result, as PyTorch's ``load_state_dict`` (missing names in PyTorch's
+        spelling when ``state_dict`` used PyTorch's names). Every name, shape and dtype is checked
+        before anything changes: on error the module is exactly as before (torch's ``assign=True``
+        may stop half-way; MiniTorch never does).
+
+        ``assign=False``: values are cast to each target's dtype and copied into its array, so an
+        optimizer's Parameters stay the model's. ``assign=True`` (torch's): each value becomes the
+        Parameter's data (a new Parameter, with the old one's ``requires_grad``; a Parameter given as
+        the value is used itself) or the buffer, without a copy, keeping the value's dtype (floating
+        for a Parameter or a floating buffer). An optimizer built before still holds the old
+        Parameters, which are no longer the model's: build it after (as torch's warning says). A
+        Parameter held under several names (tied, or in a shared module) stays one Parameter, so its
+        values must be equal.
         """
         who = f"{type(self).__name__}.load_state_dict"
-        check_dict(state, who, "state")
-        targets = self._state_targets()
-        state, spelled = _our_names(self, state, targets)
+        check_dict(state_dict, who, "state_dict")
+        strict = check_requires_grad(strict, f"{who}(strict=...)")
+        assign = check_requires_grad(assign, f"{who}(assign=...)")
+        slots = self._state_slots()
+        targets = {name: _array_of(value) for name, (_, _, value) in slots.items()}
+        state, spelled = _our_names(self, state_dict, targets)
         missing = [spelled.get(name, name) for name in targets if name not in state]
         unexpected = [name for name in state if name not in targets]
         if strict and (missing or unexpected):
@@ -529,24 +601,34 @@ class Module:
             value = _as_array(state[name], who, name)
             if value.shape != target.shape:
                 raise ValueError(f"{who}: '{name}' expected shape {target.shape}, got {value.shape}")
-            if value.dtype.kind not in "biuf" or not np.can_cast(value.dtype, target.dtype, "same_kind"):
+            if assign:
+                check_assignable(value, target, who, name)
+            elif value.dtype.kind not in "biuf" or not np.can_cast(value.dtype, target.dtype, "same_kind"):
                 raise ValueError(
                     f"{who}: '{name}' expected a numeric array castable to {target.dtype}, "
                     f"got dtype {value.dtype}"
                 )
             values[name] = value
-        for name, value in values.items():
-            np.copyto(targets[name], value, casting="same_kind")
+        if assign:
+            assign_state(slots, {name: state[name] for name in values}, values, who)
+        else:
+            for name, value in values.items():
+                np.copyto(targets[name], value, casting="same_kind")
         return IncompatibleKeys(missing, unexpected)
 
-    def _state_targets(self) -> dict[str, np.ndarray]:
-        targets = {}
+    def _state_slots(self) -> dict[str, tuple[Module, str, Any]]:
+        """Every ``state_dict`` name -> (the module holding it, its attribute name, the Parameter or
+        buffer array), in torch's order: a module's Parameters, its persistent buffers, then each
+        child's (a shared module under each of its names)."""
+        slots: dict[str, tuple[Module, str, Any]] = {}
         for module_name, module in self.named_modules(remove_duplicate=False):
+            dotted = f"{module_name}." if module_name else ""
             for name, param in module._parameters.items():
-                targets[f"{module_name}.{name}" if module_name else name] = param.data
+                if param is not None:
+                    slots[dotted + name] = (module, name, param)
             for name, buffer in _persistent_buffers(module):
-                targets[f"{module_name}.{name}" if module_name else name] = buffer
-        return targets
+                slots[dotted + name] = (module, name, buffer)
+        return slots
 
     # ----------------------------------------------------------------- display
     def extra_repr(self) -> str:
@@ -590,7 +672,13 @@ def switched_mode(model: Module, training: bool) -> Iterator[Module]:
 def _persistent_buffers(module: Module) -> list[tuple[str, np.ndarray]]:
     """The (name, array) of the buffers ``state_dict`` holds: not those registered ``persistent=False``."""
     transient = module.__dict__.get("_non_persistent", ())
-    return [(name, buffer) for name, buffer in module._buffers.items() if name not in transient]
+    return [(name, buffer) for name, buffer in module._buffers.items()
+            if buffer is not None and name not in transient]
+
+
+def _array_of(value: Parameter | np.ndarray) -> np.ndarray:
+    """A Parameter's data, or the buffer array itself."""
+    return value.data if isinstance(value, Parameter) else value
 
 
 def _check_new_name(module: Module, name: object, registry: dict[str, Any], who: str) -> None:
@@ -606,7 +694,7 @@ def _check_new_name(module: Module, name: object, registry: dict[str, Any], who:
 def _has_parameters(module: Module) -> bool:
     """Whether ``module`` or a descendant has a trainable Parameter (``requires_grad``)."""
     return (any(p.requires_grad for p in module._parameters.values() if p is not None)
-            or any(_has_parameters(child) for child in module._modules.values()))
+            or any(_has_parameters(child) for child in module._modules.values() if child is not None))
 
 
 class IncompatibleKeys(NamedTuple):

@@ -147,7 +147,7 @@ def test_state_layout_matches_torch_and_buffers_are_not_parameters():
     assert [name for name, _ in bn.named_parameters()] == ["weight", "bias"]
     assert bn.state_dict()["num_batches_tracked"].dtype == np.int64
     bare = mt.BatchNorm1d(4, affine=False)
-    assert bare.parameters() == [] and bare.weight is None
+    assert list(bare.parameters()) == [] and bare.weight is None
     assert list(bare.state_dict()) == list(torch.nn.BatchNorm1d(4, affine=False).state_dict())
 
 

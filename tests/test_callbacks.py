@@ -67,17 +67,17 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
     np.testing.assert_allclose(history["val_loss"], np.square(SCRIPT[:5]))
     assert history.epoch == [0, 1, 2, 3, 4]  # epochs 3 and 4 did not improve: stop after 4
     assert (stopper.best_epoch, stopper.stopped_epoch, stopper.best) == (2, 4, 1.0)
-    assert model.parameters()[0].data[0, 0] == 1.0  # the weights of epoch 2, not the last ones (2.5)
+    assert next(model.parameters()).data[0, 0] == 1.0  # the weights of epoch 2, not the last ones (2.5)
 
 
 def test_early_stopping_without_restore_keeps_the_last_weights():
     model, _ = scripted_run(SCRIPT, [mt.EarlyStopping(patience=2, restore_best=False)])
-    assert model.parameters()[0].data[0, 0] == 2.5
+    assert next(model.parameters()).data[0, 0] == 2.5
 
 
 def test_early_stopping_restores_even_when_all_epochs_ran_or_training_was_interrupted():
     model, history = scripted_run(SCRIPT[:5], [mt.EarlyStopping(patience=10)])
-    assert len(history) == 5 and model.parameters()[0].data[0, 0] == 1.0
+    assert len(history) == 5 and next(model.parameters()).data[0, 0] == 1.0
 
     class Interrupt(mt.Callback):
         def on_batch_end(self, batch, logs=None):
@@ -85,7 +85,7 @@ def test_early_stopping_restores_even_when_all_epochs_ran_or_training_was_interr
                 raise KeyboardInterrupt
 
     model, history = scripted_run(SCRIPT, [mt.EarlyStopping(patience=10), Interrupt()])
-    assert history.interrupted and model.parameters()[0].data[0, 0] == 1.0
+    assert history.interrupted and next(model.parameters()).data[0, 0] == 1.0
 
 
 def test_min_delta_and_max_mode():
@@ -169,9 +169,9 @@ def test_checkpoint_saves_the_best_model_and_the_file_loads(tmp_path):
     scripted_run(SCRIPT, [checkpoint])
     assert (checkpoint.best_epoch, checkpoint.best, checkpoint.last_saved) == (2, 1.0, str(path))
     loaded = mt.load_model(mt.Linear(1, 1, bias=False), path)
-    assert loaded.parameters()[0].data[0, 0] == 1.0
+    assert next(loaded.parameters()).data[0, 0] == 1.0
     rebuilt = mt.load_model(path)  # the file describes the model too
-    assert isinstance(rebuilt, mt.Linear) and rebuilt.parameters()[0].data[0, 0] == 1.0
+    assert isinstance(rebuilt, mt.Linear) and next(rebuilt.parameters()).data[0, 0] == 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz"]  # atomic: no temporary files left
 
 
@@ -182,7 +182,7 @@ def test_checkpoint_every_epoch_fills_the_path_from_epoch_and_logs(tmp_path):
     assert names == ["w_01_9.00.npz", "w_02_4.00.npz", "w_03_1.00.npz"]
     for name, weight in zip(names, SCRIPT[:3], strict=True):
         loaded = mt.load_model(mt.Linear(1, 1, bias=False), tmp_path / name)
-        assert loaded.parameters()[0].data[0, 0] == weight
+        assert next(loaded.parameters()).data[0, 0] == weight
     with pytest.raises(ValueError, match="cannot fill path"):
         scripted_run(SCRIPT[:1], [mt.ModelCheckpoint(tmp_path / "{val_f1}.npz", save_best_only=False)])
 

@@ -59,7 +59,7 @@ def test_resume_into_built_objects_is_bitwise_equal(tmp_path):
     assert ckpt["epoch"] == 2 and ckpt["best"] == 0.5 and ckpt["tags"] == ("a", 1)
     np.testing.assert_array_equal(ckpt["history"], np.arange(3.0))
     assert opt.param_groups[0]["betas"] == (0.9, 0.999) and opt.param_groups[1]["nesterov"] is True
-    first = opt.state[model.parameters()[0]]
+    first = opt.state[next(model.parameters())]
     assert type(first["step"]) is int and type(first["scale"]) is np.float64
     train(model, opt, 2)
     assert_same_state(model, ref_model)
@@ -143,7 +143,7 @@ def test_refusals_leave_model_optimizer_and_rng_untouched(tmp_path):
 
     # the optimizer itself refuses after the model was loaded: the model is put back
     wrong = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
-    wrong_opt = StandInMomentum(wrong[0].parameters() + wrong[2].parameters()[::-1])
+    wrong_opt = StandInMomentum([*wrong[0].parameters(), *reversed(list(wrong[2].parameters()))])
     snapshot = wrong.state_dict()
     with pytest.raises(mt.ModelFileError, match="optimizer refused"):
         mt.load_checkpoint(tmp_path / "ckpt.npz", model=wrong, optimizer=wrong_opt)

@@ -49,8 +49,8 @@ BUFFERS = ["running_mean", "running_var", "num_batches_tracked"]
 def test_named_parameters_and_state_dict_reach_every_depth():
     model = build()
     assert [name for name, _ in model.named_parameters()] == EXPECTED_PARAMETERS
-    assert len(model.parameters()) == len(EXPECTED_PARAMETERS)
-    assert model.parameters()[5] is model[1].body[1].bias
+    assert len(list(model.parameters())) == len(EXPECTED_PARAMETERS)
+    assert list(model.parameters())[5] is model[1].body[1].bias
     expected_state = [
         *EXPECTED_PARAMETERS[:2],
         *EXPECTED_PARAMETERS[2:6], *(f"1.body.1.{b}" for b in BUFFERS),

@@ -299,7 +299,7 @@ def test_module_list_and_dict_are_registered_and_chain(float64):
     model = Tower()
     names = list(model.state_dict())
     assert names[:2] == ["layers.0.W", "layers.0.b"] and "heads.cls.W" in names and "heads.reg.b" in names
-    assert len(model.parameters()) == 8
+    assert len(list(model.parameters())) == 8
     model.eval()
     assert not model.layers[1].training and not model.heads["cls"].training
     model.to(np.float32)

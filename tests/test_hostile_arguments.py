@@ -101,7 +101,7 @@ def test_a_checkpointed_scheduler_state_round_trips(tmp_path):
      r"Adam\.load_state_dict: state_dict\['param_groups'\] must be a list"),
     (lambda m, o: o.load_state_dict({"state": None, "param_groups": o.state_dict()["param_groups"]}),
      r"Adam\.load_state_dict: state_dict\['state'\] must be a dict"),
-    (lambda m, o: m.load_state_dict(None), r"Sequential\.load_state_dict: state must be a dict"),
+    (lambda m, o: m.load_state_dict(None), r"Sequential\.load_state_dict: state_dict must be a dict"),
     (lambda m, o: MultiStepLR(o, milestones=5), r"MultiStepLR: milestones must be a list or a tuple"),
     (lambda m, o: MultiStepLR(o, milestones=[2, "x"]), r"MultiStepLR: milestones\[1\] must be"),
     (lambda m, o: ReduceLROnPlateau(o).step("abc"), r"ReduceLROnPlateau\.step: metric must be a real number"),

@@ -180,7 +180,7 @@ def _scenario(spec):
 
 def _meddle(spec, model, rng):
     how, children = spec["meddle"], list(model)
-    params = model.parameters()
+    params = list(model.parameters())
     if how == "probe":
         j = spec["probe_at"] % len(children)
         m = children[j]

@@ -63,7 +63,7 @@ def test_registration_order_and_dotted_names():
     model = mt.Sequential(TwoLayer(), mt.Linear(3, 1))
     names = [name for name, _ in model.named_parameters()]
     assert names == ["0.scale", "0.body.0.W", "0.body.0.b", "1.W", "1.b"]
-    assert model.parameters()[1] is model[0].body[0].W
+    assert list(model.parameters())[1] is model[0].body[0].W
     assert list(model.state_dict()) == names
 
 
@@ -92,7 +92,7 @@ def test_subclass_forgetting_super_init_gets_a_clear_error():
 def test_shared_parameter_is_listed_once():
     shared = mt.Linear(2, 2)
     model = mt.Sequential(shared, mt.ReLU(), shared)
-    assert len(model.parameters()) == 2
+    assert len(list(model.parameters())) == 2
 
 
 def test_state_dict_is_a_copy():
@@ -136,7 +136,7 @@ def test_buffers_are_state_but_not_parameters_and_follow_to():
     m.W = mt.Parameter(np.zeros(2, dtype=np.float32))
     m.W.accumulate_grad(np.zeros(2, dtype=np.float32))
     assert list(m.state_dict()) == ["W", "running"]
-    assert len(m.parameters()) == 1
+    assert len(list(m.parameters())) == 1
     m.to(np.float64)
     assert m.running.dtype == np.float64 and m.W.dtype == np.float64 and m.W.grad.dtype == np.float64
 

@@ -15,7 +15,7 @@ import minitorch as mt
 def test_state_has_torchs_names_and_values(float64, name, config, first_group):
     model, opt, _, topt = train_both(name, config, first_group, np.float64, steps=5)
     ours, theirs = opt.state_dict(), topt.state_dict()
-    params = model.parameters()
+    params = list(model.parameters())
     assert sorted(ours["state"]) == sorted(theirs["state"])
     for i, entry in ours["state"].items():
         assert set(entry) == set(theirs["state"][i])

@@ -55,7 +55,7 @@ def test_sgd_rejects_bad_arguments():
 
 def test_sgd_updates_in_place_and_skips_untouched_parameters():
     a, b = mt.Linear(2, 2), mt.Linear(2, 2)
-    opt = mt.SGD(a.parameters() + b.parameters(), lr=0.5)
+    opt = mt.SGD([*a.parameters(), *b.parameters()], lr=0.5)
     W_array, b_before = a.W.data, b.W.data.copy()
     a(np.ones((1, 2), dtype=np.float32))
     a.backward(np.ones((1, 2), dtype=np.float32))

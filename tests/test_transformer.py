@@ -216,7 +216,7 @@ def test_encoder_layers_are_independent_copies():
     a.linear1.W.data += 1.0
     assert not np.array_equal(a.linear1.W.data, b.linear1.W.data)
     assert not np.array_equal(a.linear1.W.data, layer.linear1.W.data)
-    assert len(enc.parameters()) == 3 * len(layer.parameters())
+    assert len(list(enc.parameters())) == 3 * len(list(layer.parameters()))
     names = [n for n, _ in enc.named_parameters()]
     assert names[0] == "layers.0.self_attn.in_proj_weight" and names[-1] == "layers.2.norm2.bias"
 

@@ -74,7 +74,7 @@ class ScriptedOptimizer:
     """
 
     def __init__(self, model: mt.Module, script: list[float]) -> None:
-        self.weight = model.parameters()[0]
+        self.weight = next(model.parameters())
         self.script = list(script)
         self.param_groups = [{"params": [self.weight], "lr": 0.0}]
         self.steps = 0

@@ -33,6 +33,7 @@ class ModuleList(Module):
     """
 
     _is_container = True
+    _child_slots = False
 
     def __init__(self, modules: Iterable[Module] = ()) -> None:
         super().__init__()
@@ -130,6 +131,7 @@ class ModuleDict(Module):
     """
 
     _is_container = True
+    _child_slots = False
 
     def __init__(self, modules: dict[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         super().__init__()

@@ -51,6 +51,7 @@ class Sequential(Module):
     # No frame of its own (it caches nothing; each child refuses a backward without its forward),
     # which saves a forward and a backward wrapper per step. Subclasses get frames again.
     _per_call_frames = False
+    _child_slots = False
 
     def __init__(self, *modules: Module | dict[str, Module]) -> None:
         super().__init__()

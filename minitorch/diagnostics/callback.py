@@ -215,7 +215,7 @@ class Diagnostics(Callback):
         owns = self._owns
         for unit in units:
             if id(unit.module) not in owns:
-                owns[id(unit.module)] = bool(unit.module.parameters())
+                owns[id(unit.module)] = next(unit.module.parameters(), None) is not None
         return [owns[id(unit.module)] for unit in units]
 
     def _watch_failure(self) -> None:

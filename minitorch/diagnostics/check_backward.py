@@ -97,7 +97,7 @@ def check_backward(
 def _minitorch_reference(
     reference: Module, mine: list[tuple[str, Any]], x: np.ndarray, dy: np.ndarray
 ) -> dict[str, Any]:
-    theirs = reference.parameters()
+    theirs = list(reference.parameters())
     _check_count(len(mine), len(theirs))
     saved = [(p, p.data, p.grad) for p in theirs]
     buffers = _saved_buffers(reference)

@@ -57,7 +57,7 @@ def diagnose(
 
 def _updates(model: Module, grads: list[np.ndarray | None], optimizer: Any, lr: float | None) -> list[Any]:
     """The change one step would make to each Parameter, computed on copies."""
-    params = model.parameters()
+    params = list(model.parameters())
     if optimizer is None:
         return [None if g is None else -float(lr) * g for g in grads]
     # a copy with its own Parameters and state; the modules it remembers as owners are not copied

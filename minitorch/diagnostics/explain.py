@@ -60,7 +60,7 @@ def explain(
     """
     saved = SavedState(model, loss_fn)
     depths = frame_depths(model, loss_fn)
-    params = model.parameters()
+    params = list(model.parameters())
     try:
         for p in params:
             p.grad = None

@@ -227,7 +227,7 @@ class _Saved:
                 d["_shown"] = shown
         self.params = [(p, p.data, p.data.copy(), p.grad) for p in model.parameters()]
         self.buffers = [(m, name, b, np.array(b, copy=True)) for m in model.modules()
-                        for name, b in m._buffers.items()]
+                        for name, b in m._buffers.items() if b is not None]
         self.modes = [(m, m.training) for m in model.modules()]
         self.optimizer_state = optimizer.state_dict()
         self.rng = mt_random.generator().bit_generator.state

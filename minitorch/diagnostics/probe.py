@@ -35,7 +35,8 @@ class SavedState:
                 continue
             self.grads += [(p, p.grad) for p in module.parameters()]
             for m in module.modules():
-                self.buffers += [(m, name, b, np.array(b, copy=True)) for name, b in m._buffers.items()]
+                self.buffers += [(m, name, b, np.array(b, copy=True)) for name, b in m._buffers.items()
+                                 if b is not None]
         self.rng = mt_random.generator().bit_generator.state
 
     def restore(self) -> None:
@@ -212,7 +213,7 @@ def units_backward_params(units: list[Unit], dy: Any, has_params: list[bool] | N
     ``has_params[i]``: unit i's module owns Parameters (looked up when not given).
     """
     if has_params is None:
-        has_params = [bool(unit.module.parameters()) for unit in units]
+        has_params = [next(unit.module.parameters(), None) is not None for unit in units]
     first = has_params.index(True) if True in has_params else len(units)
     dys = plan_backward_params([unit.module for unit in units], first, dy)
     for unit, unit_dy in zip(units, dys, strict=True):
@@ -271,7 +272,7 @@ def run_probe(
     """
     saved = SavedState(model, *others)
     depths = frame_depths(model, *others)
-    params = model.parameters()
+    params = list(model.parameters())
     try:
         for p in params:
             p.grad = None

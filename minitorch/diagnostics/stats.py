@@ -37,7 +37,9 @@ class Layout:
                  has_params: list[bool] | None = None) -> None:
         self.names = [name for name, _ in units]
         self.kinds = [type(module).__name__ for _, module in units]
-        self.has_params = [bool(m.parameters()) for _, m in units] if has_params is None else has_params
+        if has_params is None:
+            has_params = [next(m.parameters(), None) is not None for _, m in units]
+        self.has_params = has_params
         # "relu" / "relu_channels" (after a 1-d layer: (N, C, L)) / "tanh" / "sigmoid" / None
         self.roles = [_role(module) for _, module in units]
         for i, role in enumerate(self.roles):

@@ -133,6 +133,8 @@ def _ties(model: Module) -> list[list[str]]:
     for path, module in _every_module(model):
         for name, value in [*module._parameters.items(), *module._buffers.items()]:
             key = f"{path}.{name}" if path else name
+            if value is None:  # an empty slot
+                continue
             if id(value) not in first:
                 first[id(value)] = key
             elif name in module._buffers:
@@ -179,7 +181,8 @@ def _freeze(model: Module, frozen: Any) -> None:
 
 def _all_parameters(model: Module) -> list[tuple[str, Any]]:
     return [(f"{path}.{name}" if path else name, p)
-            for path, module in _every_module(model) for name, p in module._parameters.items()]
+            for path, module in _every_module(model) for name, p in module._parameters.items()
+            if p is not None]
 
 
 def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str) -> Module:

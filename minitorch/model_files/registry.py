@@ -103,14 +103,14 @@ def describe(module: Module, where: str = "model") -> dict[str, Any]:
     plain attributes as they are now (``act.negative_slope = 0.3`` after construction is kept).
     """
     name = class_name(type(module), where)
-    named = {id(child): f"{where}.{key}" for key, child in module.named_children()}
+    named = {id(child): f"{where}.{key}" for key, child in module._modules.items()}
     encode = Encoder(module=lambda child, path: describe(child, named.get(id(child), path)))
     args = constructor_args(module)
     node = {"class": name,
             "args": {arg: encode(value, f"{where} ({name}) argument '{arg}'") for arg, value in args.items()}}
     held = _module_ids(args.values())
     children = {key: describe(child, f"{where}.{key}")
-                for key, child in module.named_children() if id(child) not in held}
+                for key, child in module._modules.items() if child is not None and id(child) not in held}
     attributes = {key: Encoder()(value, f"{where} ({name}) attribute '{key}' (set it in __init__ from an "
                                         "argument, make it a buffer, or name it with a leading _)")
                   for key, value in public_attributes(module).items()}
@@ -123,9 +123,15 @@ def describe(module: Module, where: str = "model") -> dict[str, Any]:
 
 def public_attributes(module: Module) -> dict[str, Any]:
     """Plain attributes ``forward`` may read: public, not registered, not the training flag."""
-    registered = {*module._parameters, *module._modules, *module._buffers, "training"}
+    registered = {*_filled(module._parameters), *_filled(module._modules), *_filled(module._buffers),
+                  "training"}
     return {key: value for key, value in vars(module).items()
             if not key.startswith("_") and key not in registered}
+
+
+def _filled(registry: dict[str, Any]) -> list[str]:
+    """The names holding a value: an empty slot (``layer.b = None``) is a plain attribute in a file."""
+    return [name for name, value in registry.items() if value is not None]
 
 
 def _module_ids(values: Any) -> set[int]:
@@ -147,12 +153,12 @@ def constructor_args(module: Module) -> dict[str, Any]:
     if init is Sequential.__init__:
         names = list(module._modules)
         if names != [str(i) for i in range(len(names))]:  # a slice's names, or an OrderedDict's
-            return {"modules": (dict(module.named_children()),)}
-        return {"modules": tuple(module.children())}
+            return {"modules": (dict(module._modules),)}
+        return {"modules": tuple(module._modules.values())}
     if init is ModuleList.__init__:
-        return {"modules": list(module.children())}
+        return {"modules": list(module._modules.values())}
     if init is ModuleDict.__init__:
-        return {"modules": dict(module.named_children())}
+        return {"modules": dict(module._modules)}
     return dict(module.__dict__.get("_init_args", {}))
 
 
@@ -302,7 +308,9 @@ def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, b
     is rebuilt; one the saved model no longer had is removed.
     """
     children = expect(node.get("children", {}), dict, f"{where}.children")
-    extra = [key for key, child in module.named_children() if id(child) not in held and key not in children]
+    attributes = expect(node.get("attributes", {}), dict, f"{where}.attributes")  # (an empty slot is one)
+    extra = [key for key, child in module._modules.items()
+             if id(child) not in held and key not in children and key not in attributes]
     for key in extra:
         delattr(module, key)  # removed after construction in the saved model
     for key, child_node in children.items():
@@ -313,7 +321,6 @@ def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, b
             _restore(child, child_node, held_by_child, path, budget, depth + 1, place.child(key))
         else:
             _set_child(module, key, _build(child_node, path, budget, depth + 1, place.child(key)), where)
-    attributes = expect(node.get("attributes", {}), dict, f"{where}.attributes")
     for key, value in attributes.items():
         _set_attribute(module, key, Decoder()(value, f"{where}.attributes.{key}"), where)
 

@@ -139,7 +139,7 @@ def export(
     shape = tuple(int(d) for d in input_shape)
     if not shape or any(d < 1 for d in shape):
         raise ValueError(f"onnx.export: expected input_shape of positive sizes, got {input_shape!r}")
-    params = model.parameters()
+    params = list(model.parameters())
     model_dtype = params[0].dtype if params else get_default_dtype()
     dtype = model_dtype if dtype is None else np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
