@@ -165,7 +165,7 @@ def _torch_reference(
 def _saved_buffers(module: Module) -> list[tuple[Module, str, np.ndarray, np.ndarray]]:
     """(owner, name, array, a copy of its values) for every buffer under ``module``."""
     return [(owner, name, array, np.array(array, copy=True))
-            for owner in module.modules() for name, array in owner._buffers.items()]
+            for owner in module.modules() for name, array in owner._buffers.items() if array is not None]
 
 
 def _restore_buffers(saved: list[tuple[Module, str, np.ndarray, np.ndarray]]) -> None:
