@@ -371,7 +371,7 @@ def test_constructor_errors():
     with pytest.raises(ValueError, match="divisible by num_heads, got embed_dim=10, num_heads=4"):
         mt.MultiheadAttention(10, 4)
     with pytest.raises(ValueError, match="dropout"):
-        mt.MultiheadAttention(4, 2, dropout=1.0)
+        mt.MultiheadAttention(4, 2, dropout=1.5)
     with pytest.raises(ValueError, match="kdim"):
         mt.MultiheadAttention(4, 2, kdim=0)
 

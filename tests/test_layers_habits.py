@@ -184,7 +184,7 @@ def test_wrong_inputs_name_the_layer_and_the_expected_shape(build, x, message):
     (lambda: mt.Softplus(beta=0), "beta must be a number"),
     (lambda: mt.Conv1d(1, 1, 3, stride=2, padding="same"), "needs stride 1"),
     (lambda: mt.Unflatten(1, (2, -1, -1)), "at most one -1"),
-    (lambda: mt.Dropout2d(1.0), "p must be a number"),
+    (lambda: mt.Dropout2d(1.5), r"p must be a number in \[0, 1\]"),
 ])
 def test_constructors_validate_their_arguments(build, message):
     with pytest.raises(ValueError, match=message):

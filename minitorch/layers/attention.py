@@ -50,6 +50,7 @@ class MultiheadAttention(Module):
               s  = (qh / sqrt(D)) @ kh.T + mask             (N, H, L, S)  mask = attn_mask + key_padding_mask
               p  = softmax(s, axis=-1)                       a row masked everywhere gives p = 0 (not NaN)
               pd = p * drop                                  drop = keep / (1 - dropout) while training
+                                                             (drop = 0 for dropout = 1, as torch)
               o  = merge_heads(pd @ vh)                      (N, L, E)
               attn_output = o @ Wo.T + bo;   attn_weights = pd.mean(axis=1)   (or pd itself)
     Backward: (one pass: every gradient needs the same intermediate ones, so ``backward`` holds both blocks)
@@ -99,7 +100,7 @@ class MultiheadAttention(Module):
                 f"num_heads={num_heads}"
             )
         self.head_dim = self.embed_dim // self.num_heads
-        self.dropout = check_number(dropout, who, "dropout", 0, 1, high_open=True)
+        self.dropout = check_number(dropout, who, "dropout", 0, 1)
         self.kdim = self.embed_dim if kdim is None else check_positive_int(kdim, who, "kdim")
         self.vdim = self.embed_dim if vdim is None else check_positive_int(vdim, who, "vdim")
         self.batch_first = check_bool(batch_first, who, "batch_first")
