@@ -414,8 +414,8 @@ ATTENTION_CASES = [
     InputCase("MultiheadAttention-dropout-train", lambda: mt.MultiheadAttention(4, 2, dropout=0.4),
               _qkv(3, 3, 2, 4, 4, 4), oracle=False),  # torch cannot draw our mask
     # dropout = 1 zeroes every attention weight: deterministic, so torch's twin checks it in training mode
-    InputCase("MultiheadAttention-dropout-1-train", lambda: _randomized(mt.MultiheadAttention(4, 2, dropout=1.0)),
-              _qkv(3, 4, 2, 4, 4, 4)),
+    InputCase("MultiheadAttention-dropout-1-train",
+              lambda: _randomized(mt.MultiheadAttention(4, 2, dropout=1.0)), _qkv(3, 4, 2, 4, 4, 4)),
 ]
 
 def _pooled(image_shape: tuple[int, ...], *pool_args, **pool_kwargs):

@@ -174,6 +174,6 @@ def test_an_empty_batch_trains_as_torchs_loop_and_counts_nothing_in_the_epoch_lo
 def test_an_epoch_of_empty_batches_only_is_a_clear_error_not_a_nan_loss():
     X, y = np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
     model = mt.Sequential(mt.Linear(4, 3))
-    with pytest.raises(ValueError, match=r"fit: train_loader yielded only empty batches \(0 samples\) in epoch 1"):
+    with pytest.raises(ValueError, match=r"yielded only empty batches \(0 samples\) in epoch 1"):
         mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), [(X, y), (X, y)], epochs=1,
                verbose=0)

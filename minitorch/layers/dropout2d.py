@@ -6,8 +6,8 @@ import numpy as np
 
 from minitorch.checks import check_number
 from minitorch.dtypes import as_floating
-from minitorch.module import Module
 from minitorch.layers.dropout import dropout_mask
+from minitorch.module import Module
 
 
 class Dropout2d(Module):
