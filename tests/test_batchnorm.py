@@ -249,3 +249,52 @@ def test_loaded_running_statistics_take_the_layers_dtype_like_torch(kernels):
                         for k, v in mt.BatchNorm1d(3).state_dict().items()})
     assert bn.running_mean.dtype == bn.running_var.dtype == np.float32
     assert bn.eval()(np.ones((2, 3), np.float32)).dtype == np.float32
+
+
+def _torch_loaded_count(value: torch.Tensor) -> int:
+    """num_batches_tracked after torch's load_state_dict (its copy_) of ``value``."""
+    t = torch.nn.BatchNorm1d(3)
+    state = t.state_dict()
+    state["num_batches_tracked"] = value
+    t.load_state_dict(state)
+    return int(t.num_batches_tracked)
+
+
+@pytest.mark.parametrize("value", [3.7, -3.7, 3.0, 0.5, -0.0, 2.0**62, True, np.int32(7), np.int64(2**40),
+                                   np.float16(-65504)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, None], ids=["float64", "float32", "own"])
+def test_a_float_count_loads_truncated_as_torchs_copy(value, dtype):
+    """torch's load_state_dict copies with a cast (copy_): a float num_batches_tracked is truncated
+    toward zero (3.7 -> 3, -3.7 -> -3); MiniTorch refused any float value for the int64 buffer."""
+    array = np.asarray(value) if dtype is None or np.asarray(value).dtype.kind in "biu" else np.asarray(value, dtype)
+    expected = _torch_loaded_count(torch.tensor(array))
+    bn = mt.BatchNorm1d(3)
+    state = bn.state_dict()
+    state["num_batches_tracked"] = array
+    bn.load_state_dict(state)
+    assert bn.num_batches_tracked.dtype == np.int64 and int(bn.num_batches_tracked) == expected
+    bn.load_state_dict({**state, "num_batches_tracked": torch.tensor(array)})  # a tensor: the same
+    assert int(bn.num_batches_tracked) == expected
+
+
+def test_the_largest_float64_below_2_to_the_63_loads_exactly():
+    value = np.float64(2.0**63 - 1024)
+    bn = mt.BatchNorm1d(3)
+    bn.load_state_dict({**bn.state_dict(), "num_batches_tracked": value})
+    assert int(bn.num_batches_tracked) == _torch_loaded_count(torch.tensor(value)) == 2**63 - 1024
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 2.0**63, -2.0**64, 1e20])
+def test_a_count_torch_cannot_represent_is_refused_and_nothing_changes(value):
+    """nan, +-inf and floats beyond int64: torch's copy_ writes an undefined value (-2**63 here), a
+    silent wrong count; MiniTorch raises, naming the buffer, and loads nothing."""
+    bn = mt.BatchNorm1d(3)
+    bn.num_batches_tracked[...] = 5
+    state = {k: v + 1 for k, v in bn.state_dict().items()}
+    state["num_batches_tracked"] = np.asarray(value)
+    with pytest.raises(ValueError, match=r"BatchNorm1d.load_state_dict: 'num_batches_tracked' is int64 and "
+                                         r"takes whole numbers in \[-9223372036854775808, 9223372036854775807\] "
+                                         r"\(a float is truncated toward zero, as torch's copy_\), got"):
+        bn.load_state_dict(state)
+    assert int(bn.num_batches_tracked) == 5
+    np.testing.assert_array_equal(bn.running_var, 1)  # nothing loaded: every check runs before a copy
