@@ -266,7 +266,8 @@ def _torch_loaded_count(value: torch.Tensor) -> int:
 def test_a_float_count_loads_truncated_as_torchs_copy(value, dtype):
     """torch's load_state_dict copies with a cast (copy_): a float num_batches_tracked is truncated
     toward zero (3.7 -> 3, -3.7 -> -3); MiniTorch refused any float value for the int64 buffer."""
-    array = np.asarray(value) if dtype is None or np.asarray(value).dtype.kind in "biu" else np.asarray(value, dtype)
+    array = np.asarray(value)
+    array = array if dtype is None or array.dtype.kind in "biu" else array.astype(dtype)
     expected = _torch_loaded_count(torch.tensor(array))
     bn = mt.BatchNorm1d(3)
     state = bn.state_dict()
@@ -293,8 +294,9 @@ def test_a_count_torch_cannot_represent_is_refused_and_nothing_changes(value):
     state = {k: v + 1 for k, v in bn.state_dict().items()}
     state["num_batches_tracked"] = np.asarray(value)
     with pytest.raises(ValueError, match=r"BatchNorm1d.load_state_dict: 'num_batches_tracked' is int64 and "
-                                         r"takes whole numbers in \[-9223372036854775808, 9223372036854775807\] "
-                                         r"\(a float is truncated toward zero, as torch's copy_\), got"):
+                                         r"takes whole numbers in \[-9223372036854775808, "
+                                         r"9223372036854775807\] \(a float is truncated toward zero, as "
+                                         r"torch's copy_\), got"):
         bn.load_state_dict(state)
     assert int(bn.num_batches_tracked) == 5
     np.testing.assert_array_equal(bn.running_var, 1)  # nothing loaded: every check runs before a copy
