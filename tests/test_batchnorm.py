@@ -11,7 +11,7 @@ import pytest
 import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from oracle import torch_twin
+from oracle import compare_module, torch_twin
 
 import minitorch as mt
 
@@ -300,3 +300,25 @@ def test_a_count_torch_cannot_represent_is_refused_and_nothing_changes(value):
         bn.load_state_dict(state)
     assert int(bn.num_batches_tracked) == 5
     np.testing.assert_array_equal(bn.running_var, 1)  # nothing loaded: every check runs before a copy
+
+
+@pytest.mark.parametrize("cls, shape", [(mt.BatchNorm1d, (4, 3)), (mt.BatchNorm1d, (2, 3, 5)),
+                                        (mt.BatchNorm2d, (2, 3, 2, 2)), (mt.BatchNorm1d, (0, 3))])
+def test_eps_zero_is_refused_while_training_and_computes_in_eval_as_torch(float64, cls, shape):
+    """torch's batch_norm raises ValueError for eps <= 0 while training (a constant channel's batch
+    variance is 0: 0 / sqrt(0)), even on an empty batch; eval with eps = 0 computes. MiniTorch
+    trained with eps = 0."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    bn = cls(3, eps=0.0)
+    rng = np.random.default_rng(1)
+    bn.running_mean[...], bn.running_var[...] = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    with pytest.raises(ValueError):
+        torch_twin(bn)(torch.tensor(x))
+    before = {k: v.copy() for k, v in bn.state_dict().items()}
+    with pytest.raises(ValueError, match=rf"^{cls.__name__}: eps must be positive while training, got "
+                                         r"eps=0.0 \(PyTorch raises too.*eps=0 works in eval\(\)"):
+        bn(x)
+    for k, v in bn.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])  # nothing counted or updated
+    bn.eval()
+    compare_module(bn, x, rtol=1e-12, atol=1e-12)
