@@ -66,7 +66,9 @@ class MultiheadAttention(Module):
               ``backward(dy)`` or ``backward((dy, dweights))`` returns (dquery, dkey, dvalue). For
               self-attention, ``mha(x, x, x)``, the caller adds them: dx = dquery + dkey + dvalue.
     Masks:    bool masks become 0 / -inf; both masks are summed; is_causal is PyTorch's hint that
-              attn_mask is the causal mask: attn_mask is then required and used as given.
+              attn_mask is the causal mask: attn_mask is then required and must be causal (-inf /
+              True exactly where j > i: a ValueError otherwise, where torch's answer depends on its
+              code path).
               Dropout acts on the attention weights only; the returned weights include it (as torch).
     Init:     in_proj / q,k,v_proj weights xavier_uniform_; in_proj_bias = 0; out_proj.weight
               U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters)
