@@ -134,8 +134,12 @@ def test_a_nan_loss_stops_training_unless_stop_on_nan_is_false():
 
 
 # ----------------------------------------------------------------- empty batches
+# relu-plain-sgd is the case of fit's whole-step kernel (kernels/step.py), which declines a batch of 0
+@pytest.mark.parametrize("act, momentum, weight_decay", [(mt.Tanh, 0.9, 0.01), (mt.ReLU, 0.0, 0.0)],
+                         ids=["tanh-momentum", "relu-plain-sgd"])
 @pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
-def test_an_empty_batch_trains_as_torchs_loop_and_counts_nothing_in_the_epoch_loss(float64, kernels,
+def test_an_empty_batch_trains_as_torchs_loop_and_counts_nothing_in_the_epoch_loss(float64, kernels, act,
+                                                                                   momentum, weight_decay,
                                                                                    monkeypatch):
     """A batch of 0 samples: torch's loop gets loss nan (0 / 0), zero gradients, and its optimizer
     still steps (momentum, weight decay); fit does the same, and the empty batch weighs 0 in the
@@ -148,9 +152,9 @@ def test_an_empty_batch_trains_as_torchs_loop_and_counts_nothing_in_the_epoch_lo
     X, y = rng.standard_normal((7, 4)), rng.integers(0, 3, 7)
     batches = [(X[:4], y[:4]), (X[:0], y[:0]), (X[4:], y[4:])]
     mt.manual_seed(0)
-    model = mt.Sequential(mt.Linear(4, 5), mt.Tanh(), mt.Linear(5, 3))
+    model = mt.Sequential(mt.Linear(4, 5), act(), mt.Linear(5, 3))
     twin = torch_twin(model)
-    opt_t = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+    opt_t = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay)
     losses = []
     for _ in range(2):
         for xb, yb in batches:
@@ -160,8 +164,9 @@ def test_an_empty_batch_trains_as_torchs_loop_and_counts_nothing_in_the_epoch_lo
             opt_t.zero_grad()
             losses.append(loss_t.item())
     assert np.isnan(losses[1]) and np.isnan(losses[4])
-    history = mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1, momentum=0.9,
-                                                          weight_decay=0.01), batches, epochs=2, verbose=0)
+    history = mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1, momentum=momentum,
+                                                          weight_decay=weight_decay), batches, epochs=2,
+                     verbose=0)
     for epoch in range(2):
         first, _, last = losses[3 * epoch:3 * epoch + 3]
         np.testing.assert_allclose(history.history["loss"][epoch], (4 * first + 3 * last) / 7, rtol=1e-12)
