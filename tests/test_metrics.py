@@ -242,3 +242,13 @@ def test_fit_logs_nan_metrics_for_nan_outputs_when_it_trains_on_past_them():
                      mt.DataLoader(X, X[:, :1], batch_size=2), 1, metrics=("mse", "r2"), verbose=0,
                      stop_on_nan=False)
     assert np.isnan(history["mse"]).all() and np.isnan(history["r2"]).all()
+
+
+def test_the_default_class_accuracy_of_nd_scores_refuses_nan_as_the_plain_one():
+    accuracy = metrics.default_metrics(mt.CrossEntropyLoss(ignore_index=2))[0]
+    scores = np.zeros((2, 3, 4))
+    t = np.zeros((2, 4), np.int64)
+    assert accuracy(t, scores) == 1.0
+    scores[1, 0, 3] = np.nan
+    with pytest.raises(ValueError, match=r"accuracy: scores \(2, 3, 4\) contain NaN"):
+        accuracy(t, scores)
