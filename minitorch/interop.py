@@ -354,8 +354,6 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
         kwargs = {arg: getattr(t, arg) for arg in layer.args}
         if layer.bias is not None and getattr(t, "bias", None) is None:
             kwargs["bias"] = False
-        if name in ("Softmax", "LogSoftmax") and t.dim is None:
-            raise ValueError(f"from_torch: {where} ({name}) has dim=None; give it an explicit dim")
         _check_float_dtypes(t, torch, name, where)
         theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
         ours = {k: _copy(k, theirs[layer.rename.get(k, k)], layer) for k in _names(layer, theirs)}

@@ -571,8 +571,11 @@ class Module:
         before anything changes: on error the module is exactly as before (torch's ``assign=True``
         may stop half-way; MiniTorch never does).
 
-        ``assign=False``: values are cast to each target's dtype and copied into its array, so an
-        optimizer's Parameters stay the model's. ``assign=True`` (torch's): each value becomes the
+        ``assign=False``: values are cast to each target's dtype and copied into its array, as torch's
+        ``copy_``, so an optimizer's Parameters stay the model's; a float loaded into an integer
+        buffer (BatchNorm's ``num_batches_tracked``) is truncated toward zero (3.7 -> 3), and nan,
+        +-inf and values beyond the integer type are refused (torch writes an undefined number).
+        ``assign=True`` (torch's): each value becomes the
         Parameter's data (a new Parameter, with the old one's ``requires_grad``; a Parameter given as
         the value is used itself) or the buffer, without a copy, keeping the value's dtype (floating
         for a Parameter or a floating buffer). An optimizer built before still holds the old
@@ -603,17 +606,14 @@ class Module:
                 raise ValueError(f"{who}: '{name}' expected shape {target.shape}, got {value.shape}")
             if assign:
                 check_assignable(value, target, who, name)
-            elif value.dtype.kind not in "biuf" or not np.can_cast(value.dtype, target.dtype, "same_kind"):
-                raise ValueError(
-                    f"{who}: '{name}' expected a numeric array castable to {target.dtype}, "
-                    f"got dtype {value.dtype}"
-                )
+            else:
+                _check_loadable(value, target, who, name)
             values[name] = value
         if assign:
             assign_state(slots, {name: state[name] for name in values}, values, who)
         else:
             for name, value in values.items():
-                np.copyto(targets[name], value, casting="same_kind")
+                np.copyto(targets[name], value, casting="unsafe")  # every pair checked by _check_loadable
         return IncompatibleKeys(missing, unexpected)
 
     def _state_slots(self) -> dict[str, tuple[Module, str, Any]]:
@@ -740,6 +740,34 @@ def _our_names(
                 value = _as_array(value, f"{type(model).__name__}.load_state_dict", name).T
             renamed[ours], used = value, True
     return renamed, ({ours: torch_name for torch_name, (ours, _) in theirs.items()} if used else {})
+
+
+def _check_loadable(value: np.ndarray, target: np.ndarray, who: str, name: str) -> None:
+    """ValueError unless ``value`` casts into ``target`` as torch's ``copy_`` does, exactly.
+
+    A numeric value casts "same_kind" (float64 into float32, an int or a bool into a float); an
+    integer target also takes floats, truncated toward zero as torch's, when every truncated value
+    fits its type (nan, +-inf and out-of-range values have no defined result in torch).
+    """
+    kind = target.dtype.kind
+    if value.dtype.kind not in "biuf" or not (
+        np.can_cast(value.dtype, target.dtype, "same_kind") or (kind in "iu" and value.dtype.kind == "f")
+    ):
+        raise ValueError(
+            f"{who}: '{name}' expected a numeric array castable to {target.dtype}, got dtype {value.dtype}"
+        )
+    if kind not in "iu" or value.size == 0 or value.dtype.kind == "b":
+        return
+    info = np.iinfo(target.dtype)
+    whole = np.trunc(value.astype(np.float64)) if value.dtype.kind == "f" else value  # float16 holds no 2**63
+    # float(info.max + 1) is exact (a power of 2); float(info.max) would round up to it
+    fits = np.isfinite(whole) & (whole >= info.min) & (whole < float(info.max + 1)) \
+        if value.dtype.kind == "f" else (whole >= info.min) & (whole <= info.max)
+    if not fits.all():
+        raise ValueError(
+            f"{who}: '{name}' is {target.dtype} and takes whole numbers in [{info.min}, {info.max}] "
+            f"(a float is truncated toward zero, as torch's copy_), got {value[~fits].flat[0].item()!r}"
+        )
 
 
 def _as_array(value: Any, who: str, name: str) -> np.ndarray:

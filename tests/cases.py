@@ -107,6 +107,8 @@ SOFTMAX_CASES = [
 DROPOUT_CASES = [
     Case("Dropout", lambda: mt.Dropout(0.4), (4, 6), oracle=False),  # torch cannot draw our mask
     Case("Dropout-eval", lambda: mt.Dropout(0.4).eval(), (4, 6)),
+    # p = 1 drops everything: torch's x * 0, deterministic, so torch's twin checks it in training mode
+    Case("Dropout-p1-train", lambda: mt.Dropout(1.0), (4, 6)),
 ]
 
 NORMALIZATION_CASES = [
@@ -206,6 +208,9 @@ TRANSFORMER_CASES = [
          (3, 1, 4), oracle=False),
     Case("TransformerEncoderLayer-dropout-train",
          lambda: mt.TransformerEncoderLayer(4, 2, 6, dropout=0.3, batch_first=True), (2, 3, 4), oracle=False),
+    Case("TransformerEncoderLayer-dropout-1-train",  # every dropout zeroes: y = norm2(norm1(src))
+         lambda: _randomized(mt.TransformerEncoderLayer(4, 2, 6, dropout=1.0, batch_first=True)), (2, 3, 4),
+         oracle=False),
     Case("TransformerEncoder-2-layers-norm",
          lambda: _randomized(mt.TransformerEncoder(_encoder_layer(norm_first=True), 2, norm=mt.LayerNorm(4))),
          (3, 2, 4), oracle=False),
@@ -267,6 +272,7 @@ _HABITS_CASES = [
     ("PReLU-channels-4d", lambda: _randomized(mt.PReLU(2)), (2, 2, 3, 3)),
     ("Dropout2d", lambda: mt.Dropout2d(0.4), (3, 4, 2, 3)),
     ("Dropout2d-eval", lambda: mt.Dropout2d(0.4).eval(), (3, 4, 2, 3)),
+    ("Dropout2d-p1-train", lambda: mt.Dropout2d(1.0), (3, 4, 2, 3)),  # every map zeroed, as torch
     ("GroupNorm", lambda: _randomized(mt.GroupNorm(2, 4)), (3, 4, 2, 3)),
     ("GroupNorm-3d-one-group", lambda: _randomized(mt.GroupNorm(1, 3)), (2, 3, 5)),
     ("GroupNorm-instance-no-affine", lambda: mt.GroupNorm(3, 3, affine=False), (2, 3, 2, 2)),
@@ -407,6 +413,9 @@ ATTENTION_CASES = [
               _qkv(1, 1, 3, 2, 2, 2)),
     InputCase("MultiheadAttention-dropout-train", lambda: mt.MultiheadAttention(4, 2, dropout=0.4),
               _qkv(3, 3, 2, 4, 4, 4), oracle=False),  # torch cannot draw our mask
+    # dropout = 1 zeroes every attention weight: deterministic, so torch's twin checks it in training mode
+    InputCase("MultiheadAttention-dropout-1-train",
+              lambda: _randomized(mt.MultiheadAttention(4, 2, dropout=1.0)), _qkv(3, 4, 2, 4, 4, 4)),
 ]
 
 def _pooled(image_shape: tuple[int, ...], *pool_args, **pool_kwargs):

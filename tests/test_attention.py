@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import tensor, torch_twin
+from oracle import tensor, torch_state, torch_twin
 
 import minitorch as mt
 
@@ -371,7 +371,7 @@ def test_constructor_errors():
     with pytest.raises(ValueError, match="divisible by num_heads, got embed_dim=10, num_heads=4"):
         mt.MultiheadAttention(10, 4)
     with pytest.raises(ValueError, match="dropout"):
-        mt.MultiheadAttention(4, 2, dropout=1.0)
+        mt.MultiheadAttention(4, 2, dropout=1.5)
     with pytest.raises(ValueError, match="kdim"):
         mt.MultiheadAttention(4, 2, kdim=0)
 
@@ -400,6 +400,67 @@ def test_bad_input_errors_name_the_module_and_change_nothing(call, message):
         np.testing.assert_array_equal(value, state[name])
     dq, _, _ = m.backward(np.ones_like(y))  # the earlier forward's backward still works
     assert dq.shape == x.shape
+
+
+_NOT_CAUSAL = {
+    "float-zeros": lambda L: np.zeros((L, L)),
+    "bool-scattered": lambda L: np.eye(L, k=-1, dtype=bool),
+    "causal-plus-bias": lambda L: mt.generate_square_subsequent_mask(L, np.float64) - np.arange(L) * 0.5,
+    "causal-finite": lambda L: np.triu(np.full((L, L), -1e9), k=1),
+    "per-head-one-not-causal": lambda L: np.stack([mt.generate_square_subsequent_mask(L, np.float64)] * 3
+                                                  + [np.zeros((L, L))]),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch: mixing a bool and a float mask is deprecated
+@pytest.mark.parametrize("name", list(_NOT_CAUSAL))
+def test_is_causal_with_a_mask_that_is_not_causal_is_refused(float64, name):
+    """torch 2.13 reads is_causal=True as a hint that attn_mask is the causal mask: with another mask
+    its answer depends on its code path (need_weights=False without key_padding_mask applies its own
+    causal mask and drops attn_mask; need_weights=True, a key_padding_mask or the eval fast path apply
+    attn_mask; torch's docs: "incorrect hints can result in incorrect execution"). MiniTorch applied
+    the mask silently; it now raises, naming the fix."""
+    L = 3
+    mask = _NOT_CAUSAL[name](L)
+    theirs = torch.nn.MultiheadAttention(4, 2, batch_first=True).double().train()
+    x_t = torch.tensor(np.random.default_rng(0).standard_normal((2, L, 4)))
+    with torch.no_grad():
+        hinted = theirs(x_t, x_t, x_t, attn_mask=torch.tensor(mask), is_causal=True, need_weights=False)[0]
+        masked = theirs(x_t, x_t, x_t, attn_mask=torch.tensor(mask), need_weights=True)[0]
+        hinted_weights = theirs(x_t, x_t, x_t, attn_mask=torch.tensor(mask), is_causal=True)[0]
+    assert torch.allclose(hinted_weights, masked)  # one torch path applies the mask
+    if mask.ndim == 2 and name != "causal-finite":  # ... another the hint's causal mask instead
+        assert not torch.allclose(hinted, masked)
+    m = mt.MultiheadAttention(4, 2, batch_first=True)
+    x = x_t.numpy()
+    for kwargs in ({"need_weights": False}, {"need_weights": True},
+                   {"key_padding_mask": np.zeros((2, L), bool)}):
+        with pytest.raises(ValueError, match=r"MultiheadAttention\(embed_dim=4, num_heads=2\): is_causal="
+                                             r"True is PyTorch's hint that attn_mask is the causal mask, but "
+                                             r"the attn_mask given is not .* pass is_causal=False"):
+            m(x, x, x, attn_mask=mask, is_causal=True, **kwargs)
+    layer = mt.TransformerEncoderLayer(4, 2, 6, dropout=0.0, batch_first=True)
+    if mask.ndim == 2:
+        with pytest.raises(ValueError, match="is_causal=True is PyTorch's hint"):
+            layer(x, src_mask=mask, is_causal=True)
+
+
+@pytest.mark.parametrize("mask", [mt.generate_square_subsequent_mask(3, np.float64),
+                                  np.triu(np.ones((3, 3), bool), k=1), np.triu(np.ones((3, 5), bool), k=1)],
+                         ids=["float", "bool", "bool-L3-S5"])
+def test_is_causal_with_the_causal_mask_matches_every_torch_path(float64, mask):
+    L, S = mask.shape
+    m = mt.MultiheadAttention(4, 2, batch_first=True)
+    rng = np.random.default_rng(1)
+    q, kv = rng.standard_normal((2, L, 4)), rng.standard_normal((2, S, 4))
+    theirs = torch.nn.MultiheadAttention(4, 2, batch_first=True).double()
+    theirs.load_state_dict(torch_state(m))
+    for kwargs in ({"need_weights": False}, {"need_weights": True}):
+        with torch.no_grad():
+            expected = theirs(*(torch.tensor(a) for a in (q, kv, kv)), attn_mask=torch.tensor(mask),
+                              is_causal=True, **kwargs)[0].numpy()
+        np.testing.assert_allclose(m(q, kv, kv, attn_mask=mask, is_causal=True, **kwargs)[0], expected,
+                                   rtol=1e-12, atol=1e-14)
 
 
 def test_square_subsequent_mask_is_torchs():

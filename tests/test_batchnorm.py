@@ -11,7 +11,7 @@ import pytest
 import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from oracle import torch_twin
+from oracle import compare_module, torch_twin
 
 import minitorch as mt
 
@@ -74,7 +74,7 @@ def test_training_output_is_standardised_per_channel(n, c, length, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, length)) * rng.uniform(0.5, 3, (1, c, 1)) + rng.uniform(-5, 5, (1, c, 1))
     mt.set_default_dtype(np.float64)
-    bn = mt.BatchNorm1d(c, eps=0.0)
+    bn = mt.BatchNorm1d(c, eps=1e-300)  # var + eps == var here: exact standardisation (eps = 0 is refused)
     y = bn(x)
     # rounding in x - mean grows with |mean| / std (two nearly equal values: std tiny), and dx with
     # 1 / std: the tolerances scale with each channel's conditioning (a wrong formula is off by O(1))
@@ -249,3 +249,76 @@ def test_loaded_running_statistics_take_the_layers_dtype_like_torch(kernels):
                         for k, v in mt.BatchNorm1d(3).state_dict().items()})
     assert bn.running_mean.dtype == bn.running_var.dtype == np.float32
     assert bn.eval()(np.ones((2, 3), np.float32)).dtype == np.float32
+
+
+def _torch_loaded_count(value: torch.Tensor) -> int:
+    """num_batches_tracked after torch's load_state_dict (its copy_) of ``value``."""
+    t = torch.nn.BatchNorm1d(3)
+    state = t.state_dict()
+    state["num_batches_tracked"] = value
+    t.load_state_dict(state)
+    return int(t.num_batches_tracked)
+
+
+@pytest.mark.parametrize("value", [3.7, -3.7, 3.0, 0.5, -0.0, 2.0**62, True, np.int32(7), np.int64(2**40),
+                                   np.float16(-65504)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, None], ids=["float64", "float32", "own"])
+def test_a_float_count_loads_truncated_as_torchs_copy(value, dtype):
+    """torch's load_state_dict copies with a cast (copy_): a float num_batches_tracked is truncated
+    toward zero (3.7 -> 3, -3.7 -> -3); MiniTorch refused any float value for the int64 buffer."""
+    array = np.asarray(value)
+    array = array if dtype is None or array.dtype.kind in "biu" else array.astype(dtype)
+    expected = _torch_loaded_count(torch.tensor(array))
+    bn = mt.BatchNorm1d(3)
+    state = bn.state_dict()
+    state["num_batches_tracked"] = array
+    bn.load_state_dict(state)
+    assert bn.num_batches_tracked.dtype == np.int64 and int(bn.num_batches_tracked) == expected
+    bn.load_state_dict({**state, "num_batches_tracked": torch.tensor(array)})  # a tensor: the same
+    assert int(bn.num_batches_tracked) == expected
+
+
+def test_the_largest_float64_below_2_to_the_63_loads_exactly():
+    value = np.float64(2.0**63 - 1024)
+    bn = mt.BatchNorm1d(3)
+    bn.load_state_dict({**bn.state_dict(), "num_batches_tracked": value})
+    assert int(bn.num_batches_tracked) == _torch_loaded_count(torch.tensor(value)) == 2**63 - 1024
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 2.0**63, -2.0**64, 1e20])
+def test_a_count_torch_cannot_represent_is_refused_and_nothing_changes(value):
+    """nan, +-inf and floats beyond int64: torch's copy_ writes an undefined value (-2**63 here), a
+    silent wrong count; MiniTorch raises, naming the buffer, and loads nothing."""
+    bn = mt.BatchNorm1d(3)
+    bn.num_batches_tracked[...] = 5
+    state = {k: v + 1 for k, v in bn.state_dict().items()}
+    state["num_batches_tracked"] = np.asarray(value)
+    with pytest.raises(ValueError, match=r"BatchNorm1d.load_state_dict: 'num_batches_tracked' is int64 and "
+                                         r"takes whole numbers in \[-9223372036854775808, "
+                                         r"9223372036854775807\] \(a float is truncated toward zero, as "
+                                         r"torch's copy_\), got"):
+        bn.load_state_dict(state)
+    assert int(bn.num_batches_tracked) == 5
+    np.testing.assert_array_equal(bn.running_var, 1)  # nothing loaded: every check runs before a copy
+
+
+@pytest.mark.parametrize("cls, shape", [(mt.BatchNorm1d, (4, 3)), (mt.BatchNorm1d, (2, 3, 5)),
+                                        (mt.BatchNorm2d, (2, 3, 2, 2)), (mt.BatchNorm1d, (0, 3))])
+def test_eps_zero_is_refused_while_training_and_computes_in_eval_as_torch(float64, cls, shape):
+    """torch's batch_norm raises ValueError for eps <= 0 while training (a constant channel's batch
+    variance is 0: 0 / sqrt(0)), even on an empty batch; eval with eps = 0 computes. MiniTorch
+    trained with eps = 0."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    bn = cls(3, eps=0.0)
+    rng = np.random.default_rng(1)
+    bn.running_mean[...], bn.running_var[...] = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    with pytest.raises(ValueError):
+        torch_twin(bn)(torch.tensor(x))
+    before = {k: v.copy() for k, v in bn.state_dict().items()}
+    with pytest.raises(ValueError, match=rf"^{cls.__name__}: eps must be positive while training, got "
+                                         r"eps=0.0 \(PyTorch raises too.*eps=0 works in eval\(\)"):
+        bn(x)
+    for k, v in bn.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])  # nothing counted or updated
+    bn.eval()
+    compare_module(bn, x, rtol=1e-12, atol=1e-12)

@@ -103,10 +103,54 @@ def test_gradcheck_in_training_mode_replays_the_mask(float64):
     assert mt.gradcheck(mt.Sequential(mt.Linear(4, 5), mt.Dropout(0.5), mt.Linear(5, 2)), x)
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan"), "0.5", None, True])
+@pytest.mark.parametrize("p", [-0.1, 1.0001, 1.5, float("nan"), "0.5", None, True])
 def test_p_outside_zero_one_is_rejected(p):
-    with pytest.raises(ValueError, match=r"Dropout: p must be a number in \[0, 1\), got"):
+    with pytest.raises(ValueError, match=r"Dropout: p must be a number in \[0, 1\], got"):
         mt.Dropout(p)
+
+
+P1_MODULES = {
+    "Dropout": (lambda: mt.Dropout(1.0), lambda: torch.nn.Dropout(1.0), (3, 5)),
+    "Dropout2d": (lambda: mt.Dropout2d(1.0), lambda: torch.nn.Dropout2d(1.0), (2, 3, 2, 2)),
+    "Dropout2d-3d": (lambda: mt.Dropout2d(1.0), lambda: torch.nn.Dropout2d(1.0), (2, 3, 4)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:dropout2d. Received a 3D input:UserWarning")  # torch's, not ours
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", list(P1_MODULES))
+def test_p_one_gives_torchs_zeros_and_its_nan_for_nonfinite_values(name, dtype, kernels, monkeypatch):
+    """p = 1 is torch's x * 0 (its p == 1 branch): zeros, nan where x or dy is nan or +-inf, and no
+    draw; MiniTorch refused p = 1, and keep / (1 - p) would have been 0 / 0 = nan everywhere."""
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    ours_factory, theirs_factory, shape = P1_MODULES[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    x.flat[[0, 1, 2]] = [np.nan, np.inf, -np.inf]
+    dy.flat[[3, 4, 5]] = [np.nan, np.inf, -np.inf]
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = theirs_factory().train()(x_t)
+    y_t.backward(torch.tensor(dy))
+    drop = ours_factory()
+    state = mt.random.generator().bit_generator.state
+    with np.errstate(invalid="ignore"):
+        y = drop(x)
+        dx = drop.backward(dy)
+    assert mt.random.generator().bit_generator.state == state  # nothing drawn, as torch's p == 1 branch
+    assert y.dtype == dtype and dx.dtype == dtype
+    np.testing.assert_array_equal(y, y_t.detach().numpy())  # nan where torch has nan, 0 elsewhere
+    np.testing.assert_array_equal(dx, x_t.grad.numpy())
+
+
+def test_p_one_gradcheck_gives_zero_gradients(float64):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    model = mt.Sequential(mt.Linear(4, 5), mt.Dropout(1.0), mt.Linear(5, 2))
+    assert mt.gradcheck(model, x)
+    model.zero_grad()
+    model.backward(np.ones_like(model(x)))
+    np.testing.assert_array_equal(model[0].W.grad, 0)
 
 
 def test_errors_and_repr():

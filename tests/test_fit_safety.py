@@ -131,3 +131,54 @@ def test_a_nan_loss_stops_training_unless_stop_on_nan_is_false():
         mt.fit(model, LenientLoss(), opt, loader, 2, metrics=(), verbose=0)
     history = mt.fit(model, LenientLoss(), opt, loader, 2, metrics=(), verbose=0, stop_on_nan=False)
     assert len(history) == 2 and np.isnan(history["loss"]).all()
+
+
+# ----------------------------------------------------------------- empty batches
+# relu-plain-sgd is the case of fit's whole-step kernel (kernels/step.py), which declines a batch of 0
+@pytest.mark.parametrize("act, momentum, weight_decay", [(mt.Tanh, 0.9, 0.01), (mt.ReLU, 0.0, 0.0)],
+                         ids=["tanh-momentum", "relu-plain-sgd"])
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+def test_an_empty_batch_trains_as_torchs_loop_and_counts_nothing_in_the_epoch_loss(float64, kernels, act,
+                                                                                   momentum, weight_decay,
+                                                                                   monkeypatch):
+    """A batch of 0 samples: torch's loop gets loss nan (0 / 0), zero gradients, and its optimizer
+    still steps (momentum, weight decay); fit does the same, and the empty batch weighs 0 in the
+    epoch loss (no nan logged, no NonFiniteLossError). MiniTorch's loss refused the empty batch."""
+    import torch
+    from oracle import torch_twin
+
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((7, 4)), rng.integers(0, 3, 7)
+    batches = [(X[:4], y[:4]), (X[:0], y[:0]), (X[4:], y[4:])]
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(4, 5), act(), mt.Linear(5, 3))
+    twin = torch_twin(model)
+    opt_t = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=momentum, weight_decay=weight_decay)
+    losses = []
+    for _ in range(2):
+        for xb, yb in batches:
+            loss_t = torch.nn.CrossEntropyLoss()(twin(torch.tensor(xb)), torch.tensor(yb))
+            loss_t.backward()
+            opt_t.step()
+            opt_t.zero_grad()
+            losses.append(loss_t.item())
+    assert np.isnan(losses[1]) and np.isnan(losses[4])
+    history = mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1, momentum=momentum,
+                                                          weight_decay=weight_decay), batches, epochs=2,
+                     verbose=0)
+    for epoch in range(2):
+        first, _, last = losses[3 * epoch:3 * epoch + 3]
+        np.testing.assert_allclose(history.history["loss"][epoch], (4 * first + 3 * last) / 7, rtol=1e-12)
+    for p, p_t in zip(model.parameters(), twin.parameters(), strict=True):
+        expected = p_t.detach().numpy()
+        np.testing.assert_allclose(p.data, expected.T if p.data.shape != expected.shape else expected,
+                                   rtol=1e-12, atol=1e-14)
+
+
+def test_an_epoch_of_empty_batches_only_is_a_clear_error_not_a_nan_loss():
+    X, y = np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
+    model = mt.Sequential(mt.Linear(4, 3))
+    with pytest.raises(ValueError, match=r"yielded only empty batches \(0 samples\) in epoch 1"):
+        mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1), [(X, y), (X, y)], epochs=1,
+               verbose=0)

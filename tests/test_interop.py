@@ -170,11 +170,32 @@ def test_unconvertible_modules_are_named():
     (lambda: torch.nn.Conv2d(2, 4, 3, groups=2), "groups=2"),
     (lambda: torch.nn.Conv2d(2, 4, 3, padding_mode="reflect"), "padding_mode='reflect'"),
     (lambda: torch.nn.BatchNorm1d(3, track_running_stats=False), "track_running_stats=False"),
-    (lambda: torch.nn.Softmax(), "dim=None"),
 ])
 def test_torch_settings_minitorch_lacks_are_refused(module, message):
     with pytest.raises(ValueError, match=message):
         mt.interop.from_torch(module())
+
+
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice:UserWarning")  # torch's, on dim=None
+@pytest.mark.parametrize("cls", ["Softmax", "LogSoftmax"])
+def test_softmax_without_dim_converts_to_torchs_result_or_a_clear_error(cls):
+    """torch's Softmax() (dim=None) takes dim 0 of a 0-, 1- or 3-D input and dim 1 otherwise
+    (_get_softmax_dim). Converted, it is MiniTorch's Softmax() with no dim: torch's values and
+    gradients for 1-D and 2-D inputs (the last axis there), and for 3-D and more a ValueError that
+    names torch's dim, never a silent other axis. from_torch refused the module outright."""
+    theirs = getattr(torch.nn, cls)().double()
+    ours = mt.interop.from_torch(theirs)
+    assert not ours._dim_given
+    rng = np.random.default_rng(0)
+    for shape in ((5,), (3, 4), (1, 6)):
+        x, dy = rng.standard_normal(shape), rng.standard_normal(shape)
+        x_t = torch.tensor(x, requires_grad=True)
+        theirs(x_t).backward(torch.tensor(dy))
+        np.testing.assert_allclose(ours(x), theirs(torch.tensor(x)).numpy(), rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(ours.backward(dy), x_t.grad.numpy(), rtol=1e-13, atol=1e-15)
+    for shape, torch_dim in (((2, 3, 4), 0), ((2, 3, 4, 5), 1)):
+        with pytest.raises(ValueError, match=rf"{cls}: no dim given, .* would take dim={torch_dim} there"):
+            ours(np.zeros(shape))
 
 
 def test_missing_torch_gives_a_clear_message(monkeypatch):

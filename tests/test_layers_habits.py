@@ -7,6 +7,8 @@ options against torch, and the error messages.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -151,8 +153,30 @@ def test_adaptive_max_pool_sends_ties_to_the_first_maximum_as_torch():
        spatial=st.lists(st.integers(1, 3), max_size=2))
 def test_group_norm_matches_torch_over_groups_and_ranks(groups, n, spatial):
     if n * (4 // groups) * int(np.prod(spatial)) == 1:
-        return  # torch refuses a batch of one with one value per group (a degenerate case MiniTorch allows)
+        return  # torch refuses: test_group_norm_refuses_a_batch_of_one_with_one_value_per_group_as_torch
     _compare_both_dtypes(lambda: mt.GroupNorm(groups, 4), (n, 4, *spatial))
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("groups, channels, shape", [
+    (3, 3, (1, 3)), (3, 3, (1, 3, 1)), (1, 1, (1, 1)), (2, 2, (1, 2, 1, 1)),    # torch raises
+    (3, 3, (2, 3)), (3, 6, (1, 6)), (3, 3, (1, 3, 2)), (1, 1, (0, 1)),          # torch computes
+])
+def test_group_norm_refuses_a_batch_of_one_with_one_value_per_group_as_torch(groups, channels, shape,
+                                                                            training):
+    """torch's group_norm raises ValueError when N * C / G * prod(spatial) == 1 (one sample, one value
+    per group: nothing to standardise), in training and eval alike; MiniTorch returned zeros. Where
+    torch computes (two samples of one value per group: zeros too), MiniTorch matches its values."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    ours = mt.GroupNorm(groups, channels).to(np.float64).train(training)
+    try:
+        torch_twin(ours)(torch.tensor(x))
+    except ValueError:
+        with pytest.raises(ValueError, match=rf"^GroupNorm\({groups}, {channels}\): expected more than one "
+                                             rf"value per group .*got input {re.escape(str(shape))}"):
+            ours(x)
+        return
+    compare_module(ours, x, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("build, x, message", [
@@ -184,7 +208,7 @@ def test_wrong_inputs_name_the_layer_and_the_expected_shape(build, x, message):
     (lambda: mt.Softplus(beta=0), "beta must be a number"),
     (lambda: mt.Conv1d(1, 1, 3, stride=2, padding="same"), "needs stride 1"),
     (lambda: mt.Unflatten(1, (2, -1, -1)), "at most one -1"),
-    (lambda: mt.Dropout2d(1.0), "p must be a number"),
+    (lambda: mt.Dropout2d(1.5), r"p must be a number in \[0, 1\]"),
 ])
 def test_constructors_validate_their_arguments(build, message):
     with pytest.raises(ValueError, match=message):

@@ -373,7 +373,6 @@ BAD_INPUTS = [
      r"\(N, C\) targets are class probabilities and must be floating"),
     (lambda: mt.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 1, 2])), r"expected target class indices"),
     (lambda: mt.CrossEntropyLoss()(np.full((1, 2), np.nan), np.array([0])), "input contains NaN or inf"),
-    (lambda: mt.MSELoss()(np.zeros((0, 3)), np.zeros((0, 3))), "reduction='mean' needs at least one element"),
     (lambda: mt.MSELoss(reduction="avg"), r"reduction must be one of \('mean', 'sum', 'none'\), got 'avg'"),
     (lambda: mt.CrossEntropyLoss(reduction=None), "reduction must be"),
     (lambda: mt.HuberLoss(delta=0.0), r"HuberLoss: delta must be a number in \(0"),

@@ -165,3 +165,90 @@ def test_properties_of_counts_and_averages(pairs):
     np.testing.assert_array_equal(cm.sum(axis=1), [np.sum(t == c) for c in np.union1d(t, p)])
     # swapping true and predicted swaps precision and recall
     np.testing.assert_allclose(metrics.precision(t, p, average=None), metrics.recall(p, t, average=None))
+
+
+# scikit-learn (not a dependency; its documented behaviour, sklearn.utils.validation): the regression
+# metrics check_array every input with ensure_all_finite=True, so NaN or inf is "ValueError: Input
+# contains NaN" / "... infinity"; type_of_target asserts float labels finite; accuracy_score's
+# np.average-style weighted mean raises "Weights sum to zero, can't be normalized" (a
+# ZeroDivisionError there, a ValueError here) and its sample_weight must be finite. MiniTorch
+# returned nan, read NaN scores' argmax as the top class, or divided 0 / 0.
+_NAN_SCORES = np.array([[0.1, 0.9], [np.nan, 0.2], [0.3, 0.4]])
+SKLEARN_REFUSES = [
+    ("mse-nan-y_pred", lambda: metrics.mean_squared_error([1.0, 2.0], [1.0, np.nan]),
+     r"mean_squared_error: y_pred contains NaN or inf"),
+    ("mse-inf-y_true", lambda: metrics.mean_squared_error([np.inf, 2.0], [1.0, 2.0]),
+     r"mean_squared_error: y_true contains NaN or inf"),
+    ("mae-nan-y_true", lambda: metrics.mean_absolute_error(np.array([[np.nan], [1.0]]), np.zeros((2, 1))),
+     r"mean_absolute_error: y_true contains NaN or inf"),
+    ("r2-nan-y_pred", lambda: metrics.r2_score([1.0, 2.0, 3.0], [1.0, np.nan, 3.0]),
+     r"r2_score: y_pred contains NaN or inf"),
+    ("r2-one-sample-nan", lambda: metrics.r2_score([np.nan], [1.0]), r"r2_score: y_true contains NaN"),
+    ("accuracy-nan-scores", lambda: metrics.accuracy(np.array([1, 0, 1]), _NAN_SCORES),
+     r"accuracy: scores \(3, 2\) contain NaN"),
+    ("accuracy_score-nan-scores", lambda: metrics.accuracy_score(_NAN_SCORES, np.array([1, 0, 1])),
+     r"accuracy_score: scores \(3, 2\) contain NaN"),
+    ("f1_score-nan-scores", lambda: metrics.f1_score(np.array([1, 0, 1]), _NAN_SCORES),
+     r"f1_score: scores \(3, 2\) contain NaN"),
+    ("confusion_matrix-nan-scores", lambda: metrics.confusion_matrix(np.array([1, 0, 1]), _NAN_SCORES),
+     r"confusion_matrix: scores \(3, 2\) contain NaN"),
+    ("accuracy_score-weights-sum-to-0",
+     lambda: metrics.accuracy_score([0, 1, 1], [0, 1, 0], sample_weight=[1.0, -1.0, 0.0]),
+     r"accuracy_score: sample_weight sums to 0"),
+    ("accuracy_score-zero-weights", lambda: metrics.accuracy_score([0, 1], [0, 0], sample_weight=[0, 0]),
+     r"accuracy_score: sample_weight sums to 0"),
+    ("accuracy_score-nan-weight",
+     lambda: metrics.accuracy_score([0, 1], [0, 0], sample_weight=[1.0, np.nan], normalize=False),
+     r"accuracy_score: sample_weight contains NaN or inf"),
+]
+
+
+@pytest.mark.parametrize("call, message", [c[1:] for c in SKLEARN_REFUSES],
+                         ids=[c[0] for c in SKLEARN_REFUSES])
+def test_nan_inputs_and_zero_weights_scikit_learn_refuses_are_value_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_what_scikit_learn_and_torch_compute_still_computes():
+    # zero weights unnormalised: scikit-learn's weighted count, 0
+    assert metrics.accuracy_score([0, 1], [0, 0], sample_weight=[0, 0], normalize=False) == 0.0
+    # +-inf scores have a well-defined argmax (torch's argmax, and the class a model gives)
+    assert metrics.accuracy(np.array([1, 0]), np.array([[0.0, np.inf], [1.0, -np.inf]])) == 1.0
+
+
+def test_fit_logs_nan_metrics_for_nan_outputs_when_it_trains_on_past_them():
+    """stop_on_nan=False trains past a nan loss; a metric over outputs holding NaN is logged as nan
+    (the metric functions themselves refuse NaN, as scikit-learn)."""
+
+    class NanModel(mt.Module):
+        def forward(self, x):
+            return np.full((len(x), 1), np.nan, np.float32)
+
+        def backward(self, dy):
+            return np.zeros((len(dy), 2), np.float32)
+
+    class LenientLoss(mt.Loss):
+        def forward(self, input, target):
+            self._shape = np.shape(input)
+            return float(np.mean((input - target) ** 2))
+
+        def backward(self, dloss=1.0):
+            return np.zeros(self._shape, np.float32)
+
+    model = NanModel()
+    X = np.ones((4, 2), np.float32)
+    history = mt.fit(model, LenientLoss(), mt.SGD([mt.Parameter(np.zeros(1, np.float32))]),
+                     mt.DataLoader(X, X[:, :1], batch_size=2), 1, metrics=("mse", "r2"), verbose=0,
+                     stop_on_nan=False)
+    assert np.isnan(history["mse"]).all() and np.isnan(history["r2"]).all()
+
+
+def test_the_default_class_accuracy_of_nd_scores_refuses_nan_as_the_plain_one():
+    accuracy = metrics.default_metrics(mt.CrossEntropyLoss(ignore_index=2))[0]
+    scores = np.zeros((2, 3, 4))
+    t = np.zeros((2, 4), np.int64)
+    assert accuracy(t, scores) == 1.0
+    scores[1, 0, 3] = np.nan
+    with pytest.raises(ValueError, match=r"accuracy: scores \(2, 3, 4\) contain NaN"):
+        accuracy(t, scores)

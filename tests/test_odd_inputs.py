@@ -7,6 +7,8 @@ import pytest
 import torch
 from cases import INPUT_CASES, INPUT_ORACLE, MODULE_CASES, ORACLE, UNBATCHED
 from oracle import _flat, _map, torch_twin
+from test_losses import LOSS_CASES
+from test_losses import make_data as make_loss_data
 
 import minitorch as mt
 
@@ -143,3 +145,79 @@ def test_batch_first_refuses_an_empty_sequence_not_an_empty_batch(cls):
         layer(np.zeros((2, 0, 2)))
     out, _ = layer(np.zeros((0, 4, 2)))
     assert out.shape == (0, 4, 3)
+
+
+# Every loss, on a batch of 0. torch: reduction="mean" (and "batchmean") is 0 / 0 = nan, "sum" 0,
+# "none" an empty array; the input gradient is empty (nothing for nan to reach), so a model's
+# parameter gradients are zeros. (id, ours given a reduction, theirs given a reduction, data kind)
+_W5 = np.array([0.5, 1.0, 2.0, 0.25, 1.5])
+_EMPTY_LOSSES = [c for c in LOSS_CASES] + [
+    ("CrossEntropyLoss-weight", lambda r: mt.CrossEntropyLoss(weight=_W5, reduction=r),
+     lambda r: torch.nn.CrossEntropyLoss(weight=torch.tensor(_W5), reduction=r), "logits-index"),
+    ("CrossEntropyLoss-weight-probs-smoothing",
+     lambda r: mt.CrossEntropyLoss(weight=_W5, reduction=r, label_smoothing=0.3),
+     lambda r: torch.nn.CrossEntropyLoss(weight=torch.tensor(_W5), reduction=r, label_smoothing=0.3),
+     "logits-probs"),
+    ("CrossEntropyLoss-ignore-index", lambda r: mt.CrossEntropyLoss(ignore_index=1, reduction=r),
+     lambda r: torch.nn.CrossEntropyLoss(ignore_index=1, reduction=r), "logits-index"),
+    ("NLLLoss-weight", lambda r: mt.NLLLoss(weight=_W5, reduction=r),
+     lambda r: torch.nn.NLLLoss(weight=torch.tensor(_W5), reduction=r), "log-probs-index"),
+    ("BCELoss-weight", lambda r: mt.BCELoss(weight=_W5, reduction=r),
+     lambda r: torch.nn.BCELoss(weight=torch.tensor(_W5), reduction=r), "probabilities"),
+    ("BCEWithLogitsLoss-pos_weight", lambda r: mt.BCEWithLogitsLoss(pos_weight=_W5, reduction=r),
+     lambda r: torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(_W5), reduction=r), "logits-binary"),
+    ("KLDivLoss", lambda r: mt.KLDivLoss(reduction=r), lambda r: torch.nn.KLDivLoss(reduction=r),
+     "probabilities"),
+    ("KLDivLoss-log-target", lambda r: mt.KLDivLoss(reduction=r, log_target=True),
+     lambda r: torch.nn.KLDivLoss(reduction=r, log_target=True), "regression"),
+]
+
+
+_EMPTY_LOSS_RUNS = [(*case, r) for case in _EMPTY_LOSSES
+                    for r in ("mean", "sum", "none") + (("batchmean",) * case[0].startswith("KLDiv"))]
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss:UserWarning")  # torch's KLDiv
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case_id, ours, theirs, kind, reduction", _EMPTY_LOSS_RUNS,
+                         ids=[f"{c[0]}-{c[4]}" for c in _EMPTY_LOSS_RUNS])
+def test_every_loss_of_an_empty_batch_is_torchs(case_id, ours, theirs, kind, reduction, dtype, kernels,
+                                                monkeypatch):
+    """MiniTorch refused reduction='mean' on an empty batch ("needs at least one element"); torch
+    gives nan, and an empty input gradient."""
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    x, t = make_loss_data(kind, np.random.default_rng(0), n=0)
+    x = x.astype(dtype)
+    t = t if t.dtype.kind in "iu" else t.astype(dtype)
+    x_t = torch.tensor(x, requires_grad=True)
+    torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
+    loss_t = theirs(reduction).to(torch_dtype)(x_t, torch.tensor(t))
+    loss_t.backward(torch.ones_like(loss_t))
+    loss_fn = ours(reduction).to(dtype)  # a weight in the input's dtype, as torch's .to gives
+    loss = loss_fn(x, t)
+    dx = loss_fn.backward(np.ones(np.shape(loss), dtype) if reduction == "none" else 1.0)
+    if reduction == "none":
+        assert loss.shape == tuple(loss_t.shape) and loss.dtype == dtype
+    else:
+        assert isinstance(loss, float)
+        np.testing.assert_array_equal(loss, loss_t.item())  # nan for mean / batchmean, 0 for sum
+    assert dx.shape == x.shape == tuple(x_t.grad.shape) and dx.dtype == dtype
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+def test_a_model_trained_on_an_empty_batch_gets_torchs_nan_loss_and_zero_gradients(float64, kernels,
+                                                                                   monkeypatch):
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    model = mt.Sequential(mt.Linear(4, 5), mt.ReLU(), mt.Linear(5, 3))
+    twin = torch_twin(model)
+    x, y = np.zeros((0, 4)), np.zeros(0, np.int64)
+    loss_fn = mt.CrossEntropyLoss()
+    loss = loss_fn(model(x), y)
+    model.backward(loss_fn.backward())
+    loss_t = torch.nn.CrossEntropyLoss()(twin(torch.tensor(x)), torch.tensor(y))
+    loss_t.backward()
+    assert np.isnan(loss) and np.isnan(loss_t.item())
+    for p, p_t in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, 0)
+        np.testing.assert_array_equal(p_t.grad.numpy(), 0)

@@ -176,6 +176,19 @@ def test_encoder_layer_long_sequence(float64, norm_first):
     compare(m, x, rtol=1e-9, atol=1e-11, src_mask=mt.generate_square_subsequent_mask(80), is_causal=True)
 
 
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_layer_with_dropout_1_matches_torch_in_training(float64, norm_first, kernels):
+    """dropout=1 (torch accepts [0, 1]): the attention weights and all three dropouts give zeros, so
+    training mode is deterministic and torch's twin checks it; MiniTorch refused dropout=1."""
+    mt.kernels.use_kernels(kernels)
+    m = randomized(mt.TransformerEncoderLayer(4, 2, 6, dropout=1.0, batch_first=True, norm_first=norm_first))
+    assert m.training and m.self_attn.training
+    x = np.random.default_rng(3).standard_normal((2, 3, 4))
+    compare(m, x, rtol=1e-10, atol=1e-12, src_mask=mt.generate_square_subsequent_mask(3))
+    assert mt.gradcheck(m, x)
+
+
 @pytest.mark.parametrize("norm", [False, True])
 def test_encoder_matches_torch_with_masks(float64, norm):
     layer = mt.TransformerEncoderLayer(6, 3, 8, dropout=0.0, activation="gelu", norm_first=norm)

@@ -18,13 +18,18 @@ from minitorch.random import generator
 
 
 def dropout_mask(shape, p, dtype):
-    """Kernel of ``attention.dropout_mask`` (same formula: keep = U(0, 1) >= p; drop = keep / (1 - p)).
+    """Kernel of ``attention.dropout_mask`` (same formula: keep = U(0, 1) >= p; drop = keep / (1 - p);
+    zeros for p = 1).
 
     Saves: the float64 uniforms, the bool keep and the float keep are pooled arrays (the draw fills
     the pooled array with ``out=``: the same numbers from the generator), and the division writes
     the mask straight from keep into a pooled array (no float copy of keep: one pass fewer).
     """
     dtype = np.dtype(dtype)
+    if p == 1:  # as the plain form: zeros, nothing drawn (keep / (1 - p) would be 0 / 0 = nan)
+        drop = empty(shape, dtype)
+        drop.fill(0)
+        return drop
     uniform = empty(shape, np.float64)
     generator().random(out=uniform)
     keep = empty(shape, np.bool_)

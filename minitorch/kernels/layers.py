@@ -71,6 +71,10 @@ def dropout_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     if not layer.training or layer.p == 0:
         layer._mask = None  # identity: backward passes dy through
         return x
+    if layer.p == 1:  # as the plain form: zeros, nothing drawn (keep / (1 - p) would be 0 / 0 = nan)
+        layer._mask = empty(x.shape, x.dtype)
+        layer._mask.fill(0)
+        return x * layer._mask
     uniform = empty(x.shape, np.float64)
     generator().random(out=uniform)
     keep = empty(x.shape, np.bool_)

@@ -160,8 +160,8 @@ def reduce_losses(loss_fn: Any, losses: np.ndarray) -> float | np.ndarray:
     loss_fn._loss_shape = losses.shape
     if loss_fn.reduction == "none":
         return losses
-    if losses.size == 0 and loss_fn.reduction == "mean":
-        raise ValueError(f"{type(loss_fn).__name__}: reduction='mean' needs at least one element, got none")
+    if losses.size == 0 and loss_fn.reduction == "mean":  # as the plain form: 0 / 0 = nan, as torch
+        return math.nan
     total = np.add.reduce(losses, axis=None)
     return float(total / losses.size) if loss_fn.reduction == "mean" else float(total)
 

@@ -50,6 +50,7 @@ class MultiheadAttention(Module):
               s  = (qh / sqrt(D)) @ kh.T + mask             (N, H, L, S)  mask = attn_mask + key_padding_mask
               p  = softmax(s, axis=-1)                       a row masked everywhere gives p = 0 (not NaN)
               pd = p * drop                                  drop = keep / (1 - dropout) while training
+                                                             (drop = 0 for dropout = 1, as torch)
               o  = merge_heads(pd @ vh)                      (N, L, E)
               attn_output = o @ Wo.T + bo;   attn_weights = pd.mean(axis=1)   (or pd itself)
     Backward: (one pass: every gradient needs the same intermediate ones, so ``backward`` holds both blocks)
@@ -65,7 +66,9 @@ class MultiheadAttention(Module):
               ``backward(dy)`` or ``backward((dy, dweights))`` returns (dquery, dkey, dvalue). For
               self-attention, ``mha(x, x, x)``, the caller adds them: dx = dquery + dkey + dvalue.
     Masks:    bool masks become 0 / -inf; both masks are summed; is_causal is PyTorch's hint that
-              attn_mask is the causal mask: attn_mask is then required and used as given.
+              attn_mask is the causal mask: attn_mask is then required and must be causal (-inf /
+              True exactly where j > i: a ValueError otherwise, where torch's answer depends on its
+              code path).
               Dropout acts on the attention weights only; the returned weights include it (as torch).
     Init:     in_proj / q,k,v_proj weights xavier_uniform_; in_proj_bias = 0; out_proj.weight
               U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters)
@@ -99,7 +102,7 @@ class MultiheadAttention(Module):
                 f"num_heads={num_heads}"
             )
         self.head_dim = self.embed_dim // self.num_heads
-        self.dropout = check_number(dropout, who, "dropout", 0, 1, high_open=True)
+        self.dropout = check_number(dropout, who, "dropout", 0, 1)
         self.kdim = self.embed_dim if kdim is None else check_positive_int(kdim, who, "kdim")
         self.vdim = self.embed_dim if vdim is None else check_positive_int(vdim, who, "vdim")
         self.batch_first = check_bool(batch_first, who, "batch_first")

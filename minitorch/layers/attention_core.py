@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from minitorch.random import generator
+from minitorch.layers.dropout import dropout_mask  # the attention weights' mask (zeros for p = 1)
+
+__all__ = ["attention_core", "attention_core_backward", "dropout_mask", "masked_softmax"]
 
 
 def masked_softmax(s: np.ndarray) -> np.ndarray:
@@ -26,12 +28,6 @@ def masked_softmax(s: np.ndarray) -> np.ndarray:
     z[z == 0] = 1.0
     e /= z
     return e
-
-
-def dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray:
-    """The scaled dropout mask of the attention weights: keep = U(0, 1) >= p;  drop = keep / (1 - p)."""
-    keep = generator().random(shape) >= p
-    return keep.astype(dtype) / dtype.type(1.0 - p)
 
 
 def attention_core(

@@ -42,6 +42,15 @@ def merged_mask(
     mask = None
     if attn_mask is not None:
         m = additive_mask(attn_mask, "attn_mask", dtype, who)
+        if is_causal and not is_causal_mask(m):
+            raise ValueError(
+                f"{who}: is_causal=True is PyTorch's hint that attn_mask is the causal mask, but the "
+                "attn_mask given is not (-inf or True exactly where key j > query i, 0 or False "
+                "elsewhere, in every slice); PyTorch's result then depends on its code path (its own "
+                "causal mask with need_weights=False and no key_padding_mask, this mask otherwise): "
+                "pass is_causal=False to apply this mask, or mt.generate_square_subsequent_mask(L) "
+                "for causal attention"
+            )
         if m.shape == (L, S):
             mask = m[None, None]
         elif m.ndim == 3 and m.shape == (N * H, L, S):
@@ -61,6 +70,15 @@ def merged_mask(
         m = m.reshape(N, 1, 1, S)
         mask = m if mask is None else mask + m
     return mask
+
+
+def is_causal_mask(m: np.ndarray) -> bool:
+    """Whether the additive mask ``m`` (.., L, S) is the causal one in every slice: -inf where
+    j > i, 0 where j <= i (torch's causal attention, top-left aligned, is then the same function)."""
+    if m.ndim < 2:
+        return False
+    above = np.triu(np.ones(m.shape[-2:], bool), k=1)
+    return bool(np.isneginf(m[..., above]).all() and (m[..., ~above] == 0).all())
 
 
 def additive_mask(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:

@@ -24,7 +24,7 @@ class _BatchNorm(Module):
                          (unbiased for the running variance, as PyTorch; momentum=None: cumulative
                          average, factor 1 / num_batches_tracked)
               (an empty batch while training: an empty y, the running statistics untouched,
-              num_batches_tracked + 1, as torch)
+              num_batches_tracked + 1, as torch; eps = 0 is a ValueError while training, as torch)
               eval:      x_hat = (x - running_mean) / sqrt(running_var + eps)
               y = weight * x_hat + bias                      (per channel; y = x_hat if affine=False)
     Backward: dweight = sum(dy * x_hat, axes)               (C,)   accumulated into weight.grad
@@ -117,6 +117,12 @@ class _BatchNorm(Module):
             raise ValueError(
                 f"{type(self).__name__}: expected more than 1 value per channel when training "
                 f"(the batch variance needs two), got input of shape {x.shape}"
+            )
+        if self.training and self.eps <= 0:  # (an empty batch too, as torch)
+            raise ValueError(
+                f"{type(self).__name__}: eps must be positive while training, got eps={self.eps} (PyTorch "
+                "raises too: a constant channel's batch variance is 0, and 0 / sqrt(0 + eps) needs eps > 0); "
+                "give eps > 0, e.g. the default 1e-5 (eps=0 works in eval())"
             )
         self._check_dtypes()
         # compute in the layer's dtype: a float64 batch must not turn a float32 model float64

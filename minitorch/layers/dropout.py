@@ -12,15 +12,30 @@ from minitorch.module import Module
 from minitorch.random import generator
 
 
+def dropout_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray:
+    """The scaled dropout mask: keep = U(0, 1) >= p;  mask = keep / (1 - p);  all zeros for p = 1.
+
+    p = 1 draws nothing and gives zeros, as torch's p = 1 branch (input * 0): keep / (1 - p) would be
+    0 / 0 = nan. Shared by Dropout, Dropout2d and the attention weights' dropout.
+    """
+    dtype = np.dtype(dtype)
+    if p == 1:
+        return np.zeros(shape, dtype)
+    keep = generator().random(shape) >= p
+    return keep.astype(dtype) / dtype.type(1.0 - p)
+
+
 class Dropout(Module):
     """Inverted dropout, as torch.nn.Dropout: each element is kept with probability 1 - p.
 
     Shapes:   x (*)   y (*)
     Forward:  keep = U(0, 1) >= p                     (*)  drawn from mt.random.generator() (manual_seed)
               mask = keep / (1 - p)                   (*)  cached: the scaled mask
+              mask = 0                                p = 1 (nothing drawn), as torch: not 0 / 0 = nan
               y    = x * mask                         training;  y = x in eval() or when p = 0
     Backward: dx   = dy * mask                        (*)  the same mask as forward;  dx = dy in eval()
     "Inverted": the 1 / (1 - p) scaling happens while training, so E[y] = x and eval needs no rescaling.
+    p = 1 gives torch's x * 0: zeros, except nan where x is nan or +-inf (and likewise in dx).
     Example:
         drop = Dropout(p=0.5)
         y = drop(np.ones((2, 4)))        # entries 0 or 2
@@ -29,7 +44,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        self.p = check_number(p, "Dropout", "p", 0, 1, high_open=True)
+        self.p = check_number(p, "Dropout", "p", 0, 1)
         self._mask: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
@@ -42,8 +57,7 @@ class Dropout(Module):
         if not self.training or self.p == 0:
             self._mask = None  # identity: backward passes dy through
             return x
-        keep = generator().random(x.shape) >= self.p
-        self._mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
+        self._mask = dropout_mask(x.shape, self.p, x.dtype)
         return x * self._mask
 
     def backward(self, dy: np.ndarray) -> np.ndarray:

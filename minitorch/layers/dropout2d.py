@@ -6,8 +6,8 @@ import numpy as np
 
 from minitorch.checks import check_number
 from minitorch.dtypes import as_floating
+from minitorch.layers.dropout import dropout_mask
 from minitorch.module import Module
-from minitorch.random import generator
 
 
 class Dropout2d(Module):
@@ -17,6 +17,7 @@ class Dropout2d(Module):
     Forward:  keep = U(0, 1) >= p                      (N, C, 1, 1)  one draw per channel map,
                                                                      from mt.random.generator() (manual_seed)
               mask = keep / (1 - p)                    (N, C, 1, 1)  cached: the scaled mask
+              mask = 0                                 p = 1 (nothing drawn), as torch: not 0 / 0 = nan
               y    = x * mask                          training;  y = x in eval() or when p = 0
     Backward: dx   = dy * mask                         (N, C, H, W)  dx = dy in eval()
     Adjacent pixels of a feature map are strongly correlated, so dropping single pixels barely
@@ -29,7 +30,7 @@ class Dropout2d(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        self.p = check_number(p, "Dropout2d", "p", 0, 1, high_open=True)
+        self.p = check_number(p, "Dropout2d", "p", 0, 1)
         self._mask: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
@@ -42,8 +43,7 @@ class Dropout2d(Module):
         if not self.training or self.p == 0:
             self._mask = None  # identity: backward passes dy through
             return x
-        keep = generator().random(x.shape[:2] + (1,) * (x.ndim - 2)) >= self.p
-        self._mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
+        self._mask = dropout_mask(x.shape[:2] + (1,) * (x.ndim - 2), self.p, x.dtype)
         return x * self._mask
 
     def backward(self, dy: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ class GroupNorm(Module):
     Init:     weight = 1, bias = 0   (no running statistics: training and eval compute the same)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     G = 1 is LayerNorm over (C, *) with per-channel affine; G = C is InstanceNorm with affine.
+    N * m == 1 (one sample, one value per group) is a ValueError in either mode, as torch's.
     Example:
         gn = GroupNorm(2, 4)
         y = gn(np.random.randn(3, 4, 5, 5))    # channels 0-1 and 2-3 standardised per sample
@@ -95,6 +96,12 @@ class GroupNorm(Module):
             raise ValueError(
                 f"GroupNorm(num_channels={self.num_channels}): expected input (N, {self.num_channels}, *), "
                 f"got {x.shape}"
+            )
+        if x.shape[0] * (self.num_channels // self.num_groups) * int(np.prod(x.shape[2:])) == 1:
+            raise ValueError(  # torch's rule, in training and eval: N * C / G * prod(spatial) values
+                f"GroupNorm({self.num_groups}, {self.num_channels}): expected more than one value per group "
+                f"in the batch (PyTorch raises too: one sample with one value in each group has nothing "
+                f"to standardise), got input {x.shape}; give a batch of two or more, or fewer groups"
             )
         dtype = parameter_dtype(self)  # (TypeError if weight's and bias's differ, as torch)
         return x if dtype is None else x.astype(dtype, copy=False)

@@ -63,7 +63,7 @@ class TransformerEncoderLayer(Module):
         self.d_model = check_positive_int(d_model, who, "d_model")
         self.nhead = check_positive_int(nhead, who, "nhead")
         self.dim_feedforward = check_positive_int(dim_feedforward, who, "dim_feedforward")
-        p = check_number(dropout, who, "dropout", 0, 1, high_open=True)
+        p = check_number(dropout, who, "dropout", 0, 1)
         if isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
             self.activation_name = None
         else:

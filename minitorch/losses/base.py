@@ -79,6 +79,8 @@ class Loss(Module):
     (when that is 0, every target ignored or weighing 0, the mean is nan, as torch; the gradient is
     then torch's: 0 on ignored targets, nan on counted ones, see CrossEntropyLoss), and
     KLDivLoss's "batchmean" by the batch size l.shape[0].
+    An empty batch (no per-element loss): "mean" and "batchmean" give nan (0 / 0, as torch), "sum"
+    0, and backward an empty dinput (so a model's parameter gradients are zeros, as torch's).
     ``dloss`` is the gradient of the final objective w.r.t. the loss (1.0 when the loss is the
     objective). Targets get no gradient. A ``LossValue`` is a Python float that also has
     ``item()``; ``loss.backward()`` on it raises, showing ``model.backward(loss_fn.backward())``.
@@ -118,10 +120,8 @@ class Loss(Module):
         if self.reduction == "none":
             return losses
         if count is None:
-            if losses.size == 0 and self.reduction == "mean":
-                raise ValueError(
-                    f"{type(self).__name__}: reduction='mean' needs at least one element, got none"
-                )
+            if losses.size == 0 and self.reduction == "mean":  # an empty batch: 0 / 0 = nan, as torch
+                return LossValue(math.nan)
             return LossValue(losses.mean() if self.reduction == "mean" else losses.sum())
         if self.reduction == "sum":
             return LossValue(losses.sum())

@@ -26,6 +26,8 @@ def accuracy_score(y_true: np.ndarray, y_pred: np.ndarray, *, normalize: bool = 
     """scikit-learn's accuracy_score: the fraction (normalize=False: the number) of right predictions.
 
     Forward:  right = labels(y_pred) == labels(y_true);  acc = sum(w * right) / sum(w)   (w = 1 by default)
+    sample_weight must be finite, and sum to a nonzero total when normalize=True (ValueError: scikit-learn
+    raises for both).
     Example:
         accuracy_score([0, 1, 1, 0], [0, 1, 0, 0])                    # 0.75
         accuracy_score([0, 1, 1, 0], [0, 1, 0, 0], normalize=False)   # 3.0
@@ -36,8 +38,19 @@ def accuracy_score(y_true: np.ndarray, y_pred: np.ndarray, *, normalize: bool = 
     w = np.ones(len(t)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if w.shape != (len(t),):
         raise ValueError(f"accuracy_score: expected sample_weight of shape ({len(t)},), got {w.shape}")
+    if not np.isfinite(w).all():  # scikit-learn's _check_sample_weight raises too
+        raise ValueError("accuracy_score: sample_weight contains NaN or inf (expected finite weights)")
     right = float(np.sum(w * (t == p)))
-    return right / float(np.sum(w)) if normalize else right
+    if not normalize:
+        return right
+    total = float(np.sum(w))
+    if total == 0:  # scikit-learn: "Weights sum to zero, can't be normalized" (a ZeroDivisionError there)
+        raise ValueError(
+            f"accuracy_score: sample_weight sums to 0 ({w.tolist() if len(w) <= 8 else 'zero total'}), so "
+            "the weighted fraction is 0 / 0; give weights with a nonzero sum, or normalize=False for the "
+            "weighted count"
+        )
+    return right / total
 
 
 def binary_accuracy(y_true: np.ndarray, y_pred: np.ndarray, threshold: float = 0.5) -> float:

@@ -17,6 +17,12 @@ def as_labels(y: np.ndarray, who: str = "as_labels", threshold: float = 0.5) -> 
     if y.dtype.kind not in "biuf":
         raise TypeError(f"{who}: expected numeric labels or scores, got dtype {y.dtype}")
     if y.ndim == 2 and y.shape[1] > 1:
+        if y.dtype.kind == "f" and np.isnan(y).any():  # argmax would read a NaN as the top class
+            row = int(np.flatnonzero(np.isnan(y).any(axis=1))[0])
+            raise ValueError(
+                f"{who}: scores {y.shape} contain NaN in row {row} (expected finite scores; scikit-learn "
+                "refuses NaN labels too)"
+            )
         _check_not_multilabel(y, who)
         return np.argmax(y, axis=1)
     if y.ndim == 2 and y.shape[1] == 1:

@@ -46,6 +46,8 @@ def _class_accuracy(ignore_index: int) -> Metric:
         kept = t != ignore_index
         if p.ndim == 2 and kept.all():
             return plain(t, p)
+        if p.dtype.kind == "f" and np.isnan(p).any():  # as the plain accuracy: argmax reads NaN as the top
+            raise ValueError(f"accuracy: scores {p.shape} contain NaN (expected finite scores)")
         return float(np.mean(p.argmax(axis=1)[kept] == t[kept])) if kept.any() else float("nan")
 
     return accuracy

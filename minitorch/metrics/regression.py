@@ -1,4 +1,8 @@
-"""Regression metrics: mean squared error, mean absolute error, R²."""
+"""Regression metrics: mean squared error, mean absolute error, R².
+
+NaN or inf in y_true or y_pred is a ValueError naming the metric and the argument, as scikit-learn
+raises (its check_array): a metric never returns a nan, or a score of NaN predictions.
+"""
 
 from __future__ import annotations
 
@@ -56,4 +60,7 @@ def _regression_pair(y_true: np.ndarray, y_pred: np.ndarray, who: str):
     t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
     if len(t) == 0:
         raise ValueError(f"{who}: expected at least one sample, got 0")
+    for name, values in (("y_true", t), ("y_pred", p)):
+        if not np.isfinite(values).all():  # scikit-learn's check_array raises too ("Input contains NaN")
+            raise ValueError(f"{who}: {name} contains NaN or inf (expected finite values, as scikit-learn)")
     return t, p

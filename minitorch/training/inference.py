@@ -34,10 +34,17 @@ def resolve_metrics(metrics: Metrics, reserved: tuple[str, ...] = ("loss", "lr")
 
 
 def metric_logs(metrics: list[tuple[str, Metric]], targets: list, outputs: list) -> dict[str, float]:
-    """Each metric over the concatenated batches of one pass (exact, not an average of batches)."""
+    """Each metric over the concatenated batches of one pass (exact, not an average of batches).
+
+    Outputs holding NaN (a model fit trained past with stop_on_nan=False) log nan for every metric,
+    as their loss: the metric functions refuse NaN (scikit-learn's rule). +-inf outputs reach the
+    metrics: accuracy reads their argmax, the regression metrics refuse them, as scikit-learn.
+    """
     if not metrics:
         return {}
     y_true, y_pred = np.concatenate(targets), np.concatenate(outputs)
+    if y_pred.dtype.kind == "f" and np.isnan(y_pred).any():
+        return {name: float("nan") for name, _ in metrics}
     return {name: float(fn(y_true, y_pred)) for name, fn in metrics}
 
 

@@ -73,7 +73,8 @@ def fit(
         model.backward_params(loss_fn.backward()); optimizer.step(); optimizer.zero_grad()
     Per epoch: ``loss`` is the mean of the batch losses weighted as their means divide (by the
     batch size; by the counted targets' class weights for CrossEntropyLoss / NLLLoss with ``weight``
-    or ``ignore_index``: the full-data loss, as ``evaluate`` reports it), each metric is computed
+    or ``ignore_index``: the full-data loss, as ``evaluate`` reports it; an empty batch, whose loss
+    is torch's nan with zero gradients, still steps the optimizer and weighs 0), each metric is computed
     on all of the epoch's outputs (made while the weights moved, as Keras reports them), then
     ``val_data`` — (X_val, y_val) or a DataLoader — is evaluated in eval mode (``val_loss``,
     ``val_<metric>``), ``lr`` records ``optimizer.param_groups[0]["lr"]`` of the epoch, callbacks'
@@ -225,6 +226,11 @@ class _Trainer:
         if count == 0:
             if self.history.interrupted:
                 return None
+            if done:  # every batch was empty: the epoch loss would be 0 / 0, not a training loss
+                raise ValueError(
+                    f"fit: train_loader yielded only empty batches (0 samples) in epoch {epoch + 1}: "
+                    "nothing to train on or to report a loss of; check the data and the loader"
+                )
             raise ValueError(
                 f"fit: train_loader yielded no batches in epoch {epoch + 1} (an empty loader, or a "
                 "one-shot iterator used up by an earlier epoch: pass an mt.DataLoader or a list)"
