@@ -2,7 +2,8 @@
 
 Every draw comes from ``minitorch.random.generator()``, so ``mt.manual_seed(s)`` makes it
 reproducible (or from ``generator=``, a NumPy Generator, as torch's ``generator=`` argument);
-values are drawn in the array's own dtype (float32 stays float32).
+values are written in the array's own dtype (float32 stays float32). Every function of
+``torch.nn.init`` is here with its signature, but its deprecated names without the trailing ``_``.
 
 FAN CONVENTION (read this before initialising a Linear by hand)
     MiniTorch's ``Linear`` stores W as (in, out), the TRANSPOSE of torch's (out, in) weight. The fans
@@ -17,7 +18,9 @@ FAN CONVENTION (read this before initialising a Linear by hand)
     (the >= 3-D case is torch's own: convolution weights are stored as torch stores them).
     So ``kaiming_uniform_(linear.W)`` equals torch's ``kaiming_uniform_(linear.weight)`` in law, and
     ``kaiming_uniform_(lstm.weight_ih_l0)`` torch's for the same LSTM; with one rule for every 2-D
-    array one of the two would have its fans swapped.
+    array one of the two would have its fans swapped. ``sparse_`` reads the layout the same way
+    (it zeros within torch's columns: a row of a Linear's W); ``orthogonal_`` and ``eye_`` need no
+    layout (the transpose of their result is their result on the transposed shape).
 
 Example:
     layer = mt.Linear(784, 256)
@@ -157,7 +160,10 @@ def trunc_normal_(
               p <= 0.3  x ~ U(a, b), kept with probability exp(-((x - mean)/std)**2 / 2) / peak
                         (peak: the same at the point of [a, b] nearest mean), else redrawn
     Every value lies in [dtype(a), dtype(b)], the bounds rounded to the array's dtype (as torch).
-    Refused (torch fails there too): std <= 0, a > b, and p <= 0.3 with an infinite bound.
+    Refused: std <= 0 (torch fails at 0, reads a negative std as |std|); a > b and p <= 0.3 with an
+    infinite bound (torch fails on both). Where almost every proposal is rejected (mean far out of
+    [a, b]) a RuntimeError comes after 2**28 + 1000 * size proposals; torch loops on. Torch's warning
+    for a mean over 2 std from [a, b] is not given: both samplers are exact there.
     """
     mean = check_number(mean, "trunc_normal_", "mean")
     std = check_number(std, "trunc_normal_", "std", 0, low_open=True)
