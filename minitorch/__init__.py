@@ -4,7 +4,7 @@ Every layer has a hand-written forward and backward; see ``minitorch.module`` fo
 """
 
 from minitorch import datasets, init, interop, lr_scheduler, onnx
-from minitorch.clip import clip_grad_norm_, clip_grad_value_
+from minitorch.clip import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from minitorch.containers import ModuleDict, ModuleList, Sequential
 from minitorch.data import DataLoader, train_test_split
 from minitorch.dtypes import get_default_dtype, set_default_dtype
@@ -107,6 +107,7 @@ __all__ = [
     "Callback",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "clip_grads_with_norm_",
     "Conv2d",
     "CrossEntropyLoss",
     "DataLoader",
@@ -124,6 +125,7 @@ __all__ = [
     "GRU",
     "GRUCell",
     "get_default_dtype",
+    "get_total_norm",
     "get_num_threads",
     "gradcheck",
     "GradcheckError",
