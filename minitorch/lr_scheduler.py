@@ -8,8 +8,9 @@ values equal torch's ``get_last_lr()`` to the last bit (the closed forms in the 
 to rounding). ``ReduceLROnPlateau`` instead watches a metric: ``step(metric)``.
 A group's lr may be a 0-d float64 array (``lr=np.array(0.1)``, torch's tensor lr): the schedulers
 write into it in place, as torch fills the tensor, with the same values bit for bit. A scheduler's
-own lr settings (``max_lr``, ``min_lr``) follow the optimizers' rule (``optimizer.check_value``):
-numbers or 0-d float64 arrays, read as their floats.
+own number settings (``max_lr``, ``min_lr``, ``gamma``, ``eta_min``, ``factor``, ``pct_start``...)
+follow the optimizers' rule (``optimizer.check_value``): numbers or 0-d float64 arrays, read and kept
+as their floats (torch's schedule with a 0-d float64 tensor setting is its float one, bit for bit).
 
 Example:
     opt = mt.SGD(model.parameters(), lr=0.1)

@@ -14,13 +14,12 @@ from minitorch.checks import (
     check_choice,
     check_int,
     check_nonnegative_int,
-    check_number,
     check_positive_int,
     check_real,
     check_sequence,
 )
 from minitorch.optimizers import Optimizer
-from minitorch.optimizers.optimizer import check_lr
+from minitorch.optimizers.optimizer import check_lr, check_value
 
 Checks = dict[str, Callable[[Any, str, str], Any]]
 
@@ -174,7 +173,9 @@ def _milestones(value: Any, who: str, name: str) -> list[int]:
 
 
 def _at_least_0(value: Any, who: str, name: str) -> float:
-    return check_number(value, who, name, 0)
+    """A number setting >= 0 (gamma, eta_min, threshold...) by the optimizers' rule (``check_value``):
+    a number or a 0-d float64 array, kept as its float."""
+    return check_value(value, who, name, 0)
 
 
 def _best(value: Any, who: str, name: str) -> float:
@@ -291,8 +292,8 @@ class LinearLR(LRScheduler):
 
     _settings = ("start_factor", "end_factor", "total_iters")
     _checks: ClassVar[Checks] = {
-        "start_factor": lambda v, who, name: check_number(v, who, name, 0, 1, low_open=True),
-        "end_factor": lambda v, who, name: check_number(v, who, name, 0, 1),
+        "start_factor": lambda v, who, name: check_value(v, who, name, 0, 1, low_open=True),
+        "end_factor": lambda v, who, name: check_value(v, who, name, 0, 1),
         "total_iters": check_positive_int,
     }
 
@@ -330,7 +331,7 @@ class ReduceLROnPlateau(LRScheduler):
     _checks: ClassVar[Checks] = {
         "mode": lambda v, who, name: check_choice(v, who, name, ("min", "max")),
         "threshold_mode": lambda v, who, name: check_choice(v, who, name, ("rel", "abs")),
-        "factor": lambda v, who, name: check_number(v, who, name, 0, 1, high_open=True),
+        "factor": lambda v, who, name: check_value(v, who, name, 0, 1, high_open=True),
         "patience": check_nonnegative_int, "cooldown": check_nonnegative_int,
         "threshold": _at_least_0, "eps": _at_least_0, "min_lrs": _lrs, "best": _best,
         "num_bad_epochs": check_nonnegative_int, "cooldown_counter": check_nonnegative_int,

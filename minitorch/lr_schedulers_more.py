@@ -36,7 +36,7 @@ from minitorch.lr_schedulers_core import (
     set_lr,
 )
 from minitorch.optimizers import Optimizer
-from minitorch.optimizers.optimizer import check_lr
+from minitorch.optimizers.optimizer import check_lr, check_value
 
 __all__ = ["CosineAnnealingWarmRestarts", "LambdaLR", "OneCycleLR", "SequentialLR"]
 
@@ -86,7 +86,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         who = "CosineAnnealingWarmRestarts"
         self.T_0 = self.T_i = check_positive_int(T_0, who, "T_0")
         self.T_mult = check_positive_int(T_mult, who, "T_mult")
-        self.eta_min = check_number(eta_min, who, "eta_min", 0)
+        self.eta_min = check_value(eta_min, who, "eta_min", 0)
         self.T_cur: float = -1
         super().__init__(optimizer)
 
@@ -163,13 +163,13 @@ class OneCycleLR(LRScheduler):
                                 * check_positive_int(steps_per_epoch, who, "steps_per_epoch"))
         else:
             raise ValueError(f"{who}: give total_steps, or epochs and steps_per_epoch")
-        check_number(pct_start, who, "pct_start", 0, 1)
+        pct_start = check_value(pct_start, who, "pct_start", 0, 1)
         self.anneal_strategy = check_choice(anneal_strategy, who, "anneal_strategy", ("cos", "linear"))
         self.cycle_momentum = check_bool(cycle_momentum, who, "cycle_momentum")
-        check_number(div_factor, who, "div_factor", 0, low_open=True)
-        check_number(final_div_factor, who, "final_div_factor", 0, low_open=True)
+        div_factor = check_value(div_factor, who, "div_factor", 0, low_open=True)
+        final_div_factor = check_value(final_div_factor, who, "final_div_factor", 0, low_open=True)
         self.three_phase = check_bool(three_phase, who, "three_phase")
-        self._phases = self._make_phases(float(pct_start), self.three_phase)
+        self._phases = self._make_phases(pct_start, self.three_phase)
         self.max_lrs = _per_group(optimizer, max_lr, "max_lr")
         for group, top in zip(optimizer.param_groups, self.max_lrs, strict=True):
             group["initial_lr"] = top / div_factor

@@ -324,7 +324,7 @@ def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def check_value(value: object, who: str, name: str, low: float = -math.inf, high: float = math.inf, *,
-                high_open: bool = False) -> float:
+                low_open: bool = False, high_open: bool = False) -> float:
     """The one rule for every number setting: ``value`` as a Python float if it is a number in the
     interval (``check_number``) or a 0-d float64 array holding one (torch's 0-d tensor), else a
     ValueError naming the setting, what came and the fix.
@@ -346,7 +346,7 @@ def check_value(value: object, who: str, name: str, low: float = -math.inf, high
                 f"supported: {_why_not(value, shape, dtype)}; pass float({name})"
             )
         value = value.item()
-    return check_number(value, who, name, low, high, high_open=high_open)
+    return check_number(value, who, name, low, high, low_open=low_open, high_open=high_open)
 
 
 def check_lr(value: object, who: str, name: str) -> float:
