@@ -187,3 +187,19 @@ def test_lr_find_leaves_a_forward_the_user_left_waiting_as_it_was(sizes):
     for p, q in zip(model.parameters(), expected_model.parameters(), strict=True):
         assert p.grad.tobytes() == q.grad.tobytes()
     assert all(not m.__dict__["_stack"] for m in [*model.modules(), loss_fn])
+
+
+@pytest.mark.parametrize("maximize_group", [0, 1])
+def test_lr_find_refuses_an_ascent_up_front_and_changes_nothing(maximize_group):
+    """maximize=True climbs the loss: the sweep, which reads divergence from a loss that falls,
+    would mean nothing, so lr_find refuses before it touches anything."""
+    model, _, loader = _setup()
+    params = list(model.parameters())
+    optimizer = mt.SGD([{"params": params[:2]}, {"params": params[2:]}], lr=0.1)
+    optimizer.param_groups[maximize_group]["maximize"] = True
+    before = _snapshot(model, optimizer)
+    with pytest.raises(ValueError, match=rf"lr_find: .*param_groups\[{maximize_group}\] has maximize=True"):
+        mt.lr_find(model, mt.CrossEntropyLoss(), optimizer, loader, num_iter=10)
+    after = _snapshot(model, optimizer)
+    assert all(a[1].tobytes() == b[1].tobytes() for a, b in zip(before[0], after[0], strict=True))
+    assert repr(before[2]) == repr(after[2]) and before[3] == after[3] and before[4] == after[4]

@@ -70,6 +70,8 @@ def lr_find(
     see ``flat_curve``) has no valley: any rule then picks noise, so ``lr_find`` warns (UserWarning)
     and sets ``flat=True``; the suggestion is still computed by the rule, but do not use it.
 
+    An optimizer with a ``maximize=True`` group (an ascent) is refused (ValueError) before anything
+    changes: sweep the negated objective with maximize=False instead.
     Afterwards the Parameters (their arrays, bit for bit), their gradients, the buffers, the
     optimizer's ``state_dict()`` and the library's random generator are as they were before
     the call, and so are the model's train/eval modes and the forward calls waiting for a backward
@@ -87,6 +89,7 @@ def lr_find(
         raise ValueError(f"lr_find: expected rule 'valley' or 'steepest', got {rule!r}")
     if not isinstance(num_iter, int) or num_iter < 2:
         raise ValueError(f"lr_find: expected num_iter an int >= 2, got {num_iter!r}")
+    _refuse_ascent(optimizer)
     from minitorch.training.inference import in_model_dtype  # a float64 model sweeps on float64 data
 
     loader = in_model_dtype(loader, model)
@@ -105,6 +108,18 @@ def lr_find(
                       "(num_iter), widen the range (end_lr), or check that the model trains at all "
                       "(frozen parameters, zero gradients); look at result.plot()", stacklevel=2)
     return LRFinderResult(lrs, losses, smoothed, suggestion, stopped, flat is not None)
+
+
+def _refuse_ascent(optimizer: Any) -> None:
+    """A group with ``maximize=True`` climbs its loss, while the sweep reads divergence from a loss
+    that falls: refused before anything changes."""
+    for i, group in enumerate(getattr(optimizer, "param_groups", [])):
+        if group.get("maximize", False):
+            raise ValueError(
+                f"lr_find: the optimizer's param_groups[{i}] has maximize=True, an ascent, but the sweep "
+                "reads divergence from a loss that falls; sweep with maximize=False and a loss_fn "
+                "returning the negated objective (the same update)"
+            )
 
 
 def _sweep(model, loss_fn, optimizer, loader, start_lr, end_lr, num_iter, smoothing, diverge):
