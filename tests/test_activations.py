@@ -174,3 +174,35 @@ def test_no_dim_is_torchs_implicit_dim_where_it_is_the_last_axis_and_an_error_el
             layer(np.zeros(shape))
     assert getattr(mt, cls)(dim=-1)(np.zeros((2, 3, 4))).shape == (2, 3, 4)  # given: any input
     assert getattr(mt, cls)().dim == -1 and "dim=-1" in repr(getattr(mt, cls)())
+
+
+@pytest.mark.parametrize("cls", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("dim", [None, 0, -1])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_0d_input_is_one_entry_as_torch(cls, dim, dtype):
+    """torch takes a 0-D input along dim None, 0 or -1: Softmax 1, LogSoftmax 0, gradient 0 (nan
+    for a non-finite input)."""
+    kwargs = {} if dim is None else {"dim": dim}
+    layer, torch_layer = getattr(mt, cls)(**kwargs).to(dtype), getattr(torch.nn, cls)(**kwargs)
+    for value in (0.5, -3.0, 1e4, -1e4, math.inf, -math.inf, math.nan):
+        x, dy = np.array(value, dtype=dtype), np.array(2.5, dtype=dtype)
+        t_x = torch.tensor(x, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch: "Implicit dimension choice ..."
+            t_y = torch_layer(t_x)
+        t_y.backward(torch.tensor(dy))
+        with np.errstate(invalid="ignore"):  # inf - inf, as for a non-finite entry of any input
+            y = layer(x)
+            dx = layer.backward(dy)
+        assert y.shape == () and dx.shape == () and y.dtype == dtype and dx.dtype == dtype
+        np.testing.assert_array_equal(y, t_y.detach().numpy())
+        np.testing.assert_array_equal(dx, t_x.grad.numpy())
+    assert mt.gradcheck(getattr(mt, cls)(**kwargs), np.array(0.7))
+
+
+@pytest.mark.parametrize("cls", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("dim", [1, -2])
+def test_a_0d_input_refuses_the_dims_torch_refuses(cls, dim):
+    expected = rf"{cls}\(dim={dim}\): expected an input with a dim {dim}, got shape \(\)"
+    with pytest.raises(ValueError, match=expected):
+        getattr(mt, cls)(dim=dim)(np.array(0.5))

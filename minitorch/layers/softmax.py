@@ -20,6 +20,8 @@ class Softmax(Module):
     dim=None (the default, as torch's): the last axis of a 1-D or 2-D input, where torch's implicit
     choice agrees; a ValueError for more dims, where torch's picks dim 0 (3-D) or 1 (4-D and up)
     with a deprecation warning: give dim there (``dim`` reads -1 when it was not given)
+    A 0-D input is one entry along dim None, 0 or -1 (torch's range for it): y = 1, dx = 0 (nan
+    for a non-finite x), as torch
     Example:
         act = Softmax(dim=-1)
         y = act(np.array([[1.0, 2.0, 3.0]]))   # [[0.090, 0.245, 0.665]]
@@ -42,7 +44,7 @@ class Softmax(Module):
         y = self._cached(self._out)
         dy = self._check_grad(dy, y.shape, y.dtype)
         # w.r.t. input
-        return y * (dy - np.sum(dy * y, axis=self.dim, keepdims=True))
+        return y * (dy - np.sum(dy * y, axis=_sum_axis(self.dim, y.ndim), keepdims=True))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -56,7 +58,8 @@ class LogSoftmax(Module):
               y  = s - log(sum(exp(s), dim))       (log-sum-exp, never log(softmax))
     Backward: p  = exp(y) = softmax(x)             (cached by forward)
               dx = dy - p * sum(dy, dim)           (*)
-    dim=None (the default): as Softmax's, the last axis of a 1-D or 2-D input, else a ValueError
+    dim=None (the default): as Softmax's, the last axis of a 1-D or 2-D input, else a ValueError;
+    a 0-D input (dim None, 0 or -1): y = 0, dx = 0 (nan for a non-finite x), as torch
     Example:
         act = LogSoftmax(dim=1)
         y = act(np.array([[0.0, 1e4]]))   # [[-1e4, 0]]: finite, no overflow
@@ -79,7 +82,7 @@ class LogSoftmax(Module):
         p = self._cached(self._probs)
         dy = self._check_grad(dy, p.shape, p.dtype)
         # w.r.t. input
-        return dy - p * np.sum(dy, axis=self.dim, keepdims=True)
+        return dy - p * np.sum(dy, axis=_sum_axis(self.dim, p.ndim), keepdims=True)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -90,8 +93,9 @@ def _check_dim(dim: int | None, who: str) -> int:
     return -1 if dim is None else check_int(dim, who, "dim")
 
 
-def _axis(dim: int, shape: tuple[int, ...], who: str, given: bool = True) -> int:
-    """``dim`` checked against the input's dims (negative dims count from the end).
+def _axis(dim: int, shape: tuple[int, ...], who: str, given: bool = True) -> int | None:
+    """``dim`` checked against the input's dims (negative dims count from the end); None for a 0-D
+    input, which torch reads as one entry along dim 0 or -1 (its only dims there).
 
     Not given: torch's implicit dim (deprecated) is 0 for 0-D, 1-D and 3-D inputs and 1 otherwise;
     it is the last axis for 1-D and 2-D only, so other inputs need dim (a silent other axis else).
@@ -103,6 +107,11 @@ def _axis(dim: int, shape: tuple[int, ...], who: str, given: bool = True) -> int
             f"dim={torch_dim} there (its deprecated implicit choice), not the last axis; pass dim "
             f"explicitly, e.g. {who}(dim=-1) or {who}(dim={torch_dim})"
         )
-    if not -len(shape) <= dim < len(shape):
+    if not -max(len(shape), 1) <= dim < max(len(shape), 1):
         raise ValueError(f"{who}(dim={dim}): expected an input with a dim {dim}, got shape {shape}")
-    return dim
+    return _sum_axis(dim, len(shape))
+
+
+def _sum_axis(dim: int, ndim: int) -> int | None:
+    """The axis to reduce: ``dim``, or None (the whole) for a 0-D array, whose dims 0 and -1 torch allows."""
+    return dim if ndim else None
