@@ -43,14 +43,13 @@ Parameter's, buffer's or child's name keeps its slot (as torch's; not in the con
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from minitorch import call_frames
-from minitorch.checks import check_dict
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
 from minitorch.parameter import Parameter, check_requires_grad
@@ -558,12 +557,14 @@ class Module:
         return destination
 
     def load_state_dict(
-        self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
     ) -> IncompatibleKeys:
         """Load ``state_dict`` into the Parameters and buffers; returns (missing_keys, unexpected_keys).
 
-        Keys are MiniTorch's (``"0.W"``) or PyTorch's for the same model (``"0.weight"`` of a
-        Linear, given (out, in) and transposed into W; the names in ``TORCH_STATE_NAMES``), or a mix;
+        ``state_dict`` is a dict or any other Mapping (``types.MappingProxyType``...), as torch's;
+        it is read once, into a dict, before anything changes. Keys are MiniTorch's (``"0.W"``) or
+        PyTorch's for the same model (``"0.weight"`` of a Linear, given (out, in) and transposed into
+        W; the names in ``TORCH_STATE_NAMES``), or a mix;
         values are arrays, Parameters or CPU torch tensors. With ``strict=True`` (the default) every
         name must match (ValueError otherwise); with ``strict=False`` the matching names are loaded and
         the others reported in the result, as PyTorch's ``load_state_dict`` (missing names in PyTorch's
@@ -584,7 +585,10 @@ class Module:
         values must be equal.
         """
         who = f"{type(self).__name__}.load_state_dict"
-        check_dict(state_dict, who, "state_dict")
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(f"{who}: state_dict must be a dict or another Mapping, got "
+                             f"{type(state_dict).__name__} {state_dict!r:.60}")
+        state_dict = dict(state_dict)  # a Mapping read once: a failing read changes nothing
         strict = check_requires_grad(strict, f"{who}(strict=...)")
         assign = check_requires_grad(assign, f"{who}(assign=...)")
         slots = self._state_slots()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import types
+from collections.abc import Mapping
+
 import numpy as np
 import pytest
 
@@ -128,6 +131,57 @@ def test_load_state_dict_rejects_mismatch_and_changes_nothing(change, message):
         model.load_state_dict(state)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name])
+
+
+class _ReadOnlyState(Mapping):
+    """A Mapping that is not a dict; reading ``fail_on`` raises (a store failing half-way)."""
+
+    def __init__(self, state, fail_on=None):
+        self._state, self._fail_on = dict(state), fail_on
+
+    def __getitem__(self, key):
+        if key == self._fail_on:
+            raise KeyError(f"{key} could not be read")
+        return self._state[key]
+
+    def __iter__(self):
+        return iter(self._state)
+
+    def __len__(self):
+        return len(self._state)
+
+
+@pytest.mark.parametrize("wrap", [types.MappingProxyType, _ReadOnlyState], ids=["proxy", "Mapping"])
+@pytest.mark.parametrize("assign", [False, True])
+def test_load_state_dict_takes_any_mapping_as_torch(wrap, assign):
+    """torch's load_state_dict takes any Mapping (it checks ``isinstance(state_dict, Mapping)``)."""
+    torch = pytest.importorskip("torch")
+    t_layer = torch.nn.Linear(3, 2).double()
+    t_layer.load_state_dict(wrap(dict(torch.nn.Linear(3, 2).double().state_dict())))  # torch takes it
+    theirs = {name: value.detach().numpy().copy() for name, value in t_layer.state_dict().items()}
+    layer = mt.Linear(3, 2).to(np.float64)
+    result = layer.load_state_dict(wrap(theirs), assign=assign)  # torch's names, through the Mapping
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    np.testing.assert_array_equal(layer.W.data, theirs["weight"].T)
+    np.testing.assert_array_equal(layer.b.data, theirs["bias"])
+    partial = layer.load_state_dict(wrap({"b": np.zeros(2)}), strict=False)
+    assert partial.missing_keys == ["W"] and not np.any(layer.b.data)
+
+
+def test_load_state_dict_from_a_mapping_that_fails_half_way_changes_nothing():
+    model = mt.Sequential(mt.Linear(3, 2), mt.Linear(2, 1))
+    before = {name: value.copy() for name, value in model.state_dict().items()}
+    state = {name: value + 1 for name, value in before.items()}
+    with pytest.raises(KeyError, match="could not be read"):
+        model.load_state_dict(_ReadOnlyState(state, fail_on="1.W"))
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_load_state_dict_refuses_what_is_not_a_mapping():
+    with pytest.raises(ValueError, match=r"Linear\.load_state_dict: state_dict must be a dict or another "
+                                         r"Mapping, got list"):
+        mt.Linear(3, 2).load_state_dict(list(mt.Linear(3, 2).state_dict().items()))
 
 
 def test_buffers_are_state_but_not_parameters_and_follow_to():
