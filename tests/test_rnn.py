@@ -213,6 +213,28 @@ def test_dropout_1_drops_every_unit_between_layers_as_torch(float64, cls):
     np.testing.assert_allclose(out, twin(torch.tensor(x))[0].detach().numpy(), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_dropout_draws_from_the_generator_where_torch_draws(kind, p, bidirectional):
+    """torch's recurrent layers (train mode, num_layers=2) draw from its generator for 0 < p < 1 and
+    not at p = 0 or p = 1 (zeros, as Dropout's p = 1: ``dropout_mask``); MiniTorch's draw from
+    mt.random.generator() by the same rule, so the next draw is the same with or without the layer."""
+    nonlinearity = {"nonlinearity": kind[4:]} if kind.startswith("RNN") else {}
+    t_layer = getattr(torch.nn, kind[:3] if kind.startswith("RNN") else kind)(
+        3, 4, num_layers=2, dropout=p, bidirectional=bidirectional, **nonlinearity).double().train()
+    t_x = torch.randn(5, 2, 3, dtype=torch.float64)
+    before = torch.get_rng_state()
+    t_layer(t_x)
+    torch_draws = not torch.equal(before, torch.get_rng_state())
+    layer = _build(kind, 3, 4, num_layers=2, dropout=p, bidirectional=bidirectional).to(np.float64)
+    mt.manual_seed(5)
+    state = mt.random.generator().bit_generator.state
+    out, _ = layer(np.random.default_rng(0).standard_normal((5, 2, 3)))
+    assert (mt.random.generator().bit_generator.state != state) == torch_draws == (0 < p < 1)
+    assert np.all(np.isfinite(out))
+
+
 def test_dropout_with_one_layer_warns_as_torch():
     with pytest.warns(UserWarning, match="num_layers greater than 1"):
         mt.GRU(2, 3, dropout=0.2)

@@ -22,6 +22,7 @@ from minitorch.checks import (
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import initial_states
+from minitorch.layers.dropout import dropout_mask
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
@@ -40,7 +41,8 @@ class RNNBase(Module):
               xw = x_k @ W_ih.T + b_ih (+ b_hh for RNN/LSTM)   ONE product over all L * N rows
               the time loop of the kind (see the class docstring and _recurrence.py)
               x_{k+1} = concat(directions) * mask_k            inter-layer dropout, training only:
-              mask_k = (U(0, 1) >= dropout) / (1 - dropout), all 0 for dropout = 1 (torch's zeros)
+              mask_k = (U(0, 1) >= dropout) / (1 - dropout), all 0 for dropout = 1 (torch's zeros,
+              nothing drawn from the generator, as torch draws nothing: Dropout's ``dropout_mask``)
     Backward (one pass through time per layer and direction, from the last layer down):
               dxw, dhw, dh0, dc0 = loop backward (dh, dc flow from step t to t-1)
               dW_ih = dxw.T @ x_k      dW_hh = dhw.T @ h_{t-1}      one product each, after the loop
@@ -152,11 +154,7 @@ class RNNBase(Module):
                 caches.append((xs, hs, cache))
             x = np.concatenate(outputs, axis=-1) if D == 2 else outputs[0]
             if layer < self.num_layers - 1 and self.training and self.dropout > 0:
-                keep = generator().random(x.shape) >= self.dropout
-                if self.dropout < 1:
-                    masks.append(keep.astype(x.dtype) / x.dtype.type(1.0 - self.dropout))
-                else:  # p = 1 drops every unit: torch's zeros (keep / (1 - p) would be 0 / 0 = nan)
-                    masks.append(np.zeros_like(x))
+                masks.append(dropout_mask(x.shape, self.dropout, x.dtype))  # p = 1: zeros, nothing drawn
                 x = x * masks[-1]
             else:
                 masks.append(None)
