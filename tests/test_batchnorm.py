@@ -322,3 +322,33 @@ def test_eps_zero_is_refused_while_training_and_computes_in_eval_as_torch(float6
         np.testing.assert_array_equal(v, before[k])  # nothing counted or updated
     bn.eval()
     compare_module(bn, x, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("cls, shape", [(mt.BatchNorm1d, (6, 3)), (mt.BatchNorm1d, (6, 3, 2)),
+                                        (mt.BatchNorm2d, (6, 3, 2, 1))])
+def test_eval_with_eps_0_and_a_zero_running_var_gives_torchs_nan_and_inf(float64, cls, shape, affine):
+    """torch's eval computes y = x * scale + shift, scale = weight / sqrt(var + eps), shift = bias -
+    mean * scale: with var + eps = 0, scale is +-inf (nan for weight 0) and shift nan where mean is
+    0, so y is nan there and inf - inf = nan elsewhere; (x - mean) / sqrt(var + eps) * weight + bias
+    gave +-inf instead. The input gradient dy * weight / sqrt(var + eps) has torch's pattern too."""
+    values = np.array([0.0, 1.0, -1.0, 2.0, np.inf, -np.inf])
+    x = np.broadcast_to(values.reshape(6, *(1,) * (len(shape) - 1)), shape).copy()
+    x[:, 1] = x[:, 1] - 0.5  # a channel where x never equals its running mean
+    bn = cls(3, eps=0.0, affine=affine).eval()
+    bn.running_mean[...], bn.running_var[...] = [0.0, 1.0, -2.0], [0.0, 0.0, 4.0]
+    if affine:
+        bn.weight.data[...], bn.bias.data[...] = [1.0, -2.0, 0.0], [0.5, 0.0, 1.0]
+    twin = torch_twin(bn)
+    t_x = torch.tensor(x, requires_grad=True)
+    t_y = twin(t_x)
+    dy = np.ones(shape)
+    t_y.backward(torch.tensor(dy))
+    with np.errstate(all="ignore"):  # inf * 0, inf - inf: the nans under test
+        y = bn(x)
+        dx = bn.backward(dy)
+    np.testing.assert_array_equal(y, t_y.detach().numpy())
+    np.testing.assert_array_equal(dx, t_x.grad.numpy())
+    if affine:  # dweight: torch's only in the channel with running_var > 0 (the docstring's deviation)
+        np.testing.assert_array_equal(bn.bias.grad, twin.bias.grad.numpy())
+        np.testing.assert_allclose(bn.weight.grad[2], twin.weight.grad.numpy()[2], rtol=1e-12)

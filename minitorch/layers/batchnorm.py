@@ -19,19 +19,26 @@ class _BatchNorm(Module):
               statistics run over axes = (0, 2, 3, ...): m = x.size / C values per channel
     Forward:  training:  mean = x.mean(axes);  var = ((x - mean)**2).mean(axes)    (biased: / m)
                          x_hat = (x - mean) / sqrt(var + eps)
+                         y = weight * x_hat + bias          (per channel; y = x_hat if affine=False)
                          running_mean = (1 - momentum) * running_mean + momentum * mean
                          running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
                          (unbiased for the running variance, as PyTorch; momentum=None: cumulative
                          average, factor 1 / num_batches_tracked)
               (an empty batch while training: an empty y, the running statistics untouched,
               num_batches_tracked + 1, as torch; eps = 0 is a ValueError while training, as torch)
-              eval:      x_hat = (x - running_mean) / sqrt(running_var + eps)
-              y = weight * x_hat + bias                      (per channel; y = x_hat if affine=False)
+              eval:      inv_std = 1 / sqrt(running_var + eps);  x_hat = (x - running_mean) * inv_std
+                         scale = weight * inv_std;  shift = bias - running_mean * scale
+                         y = x * scale + shift              (weight = 1, bias = 0 if affine=False)
+                         torch's eval form: its y up to rounding (it fuses the multiply-adds), and its
+                         nan/inf where running_var + eps = 0 (eps = 0; nan where shift is, inf - inf)
     Backward: dweight = sum(dy * x_hat, axes)               (C,)   accumulated into weight.grad
               dbias   = sum(dy, axes)                       (C,)   accumulated into bias.grad
               dx_hat  = dy * weight
               training: dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))
               eval:     dx = dx_hat * inv_std              (running statistics are constants)
+              (eval with running_var + eps = 0: x_hat is +-inf, so dweight is nan once an x equals
+              running_mean (0 * inf) or signs mix (inf - inf), where torch's sum(dy * (x - running_mean))
+              * inv_std is +-inf; dx and dbias are torch's)
               backward_params computes dweight and dbias, backward_input dx; backward runs both.
     Init:     weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
@@ -72,12 +79,20 @@ class _BatchNorm(Module):
             x_hat, inv_std, mean, var = standardize(x, axes, self.eps)
             self._update_running_stats(mean.reshape(-1), var.reshape(-1), x.size // self.num_features)
         else:
-            inv_std = 1.0 / np.sqrt(self.running_var.reshape(shape) + self.eps)
-            x_hat = (x - self.running_mean.reshape(shape)) * inv_std
+            return self._eval_forward(x, shape)
         self._x_hat, self._inv_std, self._batch_stats = x_hat, inv_std, self.training and x.size > 0
         if self.weight is None:
             return x_hat
         return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
+
+    def _eval_forward(self, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """y = x * scale + shift with the running statistics (torch's eval form); caches x_hat, inv_std."""
+        inv_std = 1.0 / np.sqrt(self.running_var.reshape(shape) + self.eps)
+        mean = self.running_mean.reshape(shape)
+        self._x_hat, self._inv_std, self._batch_stats = (x - mean) * inv_std, inv_std, False
+        scale = inv_std if self.weight is None else self.weight.data.reshape(shape) * inv_std
+        bias = 0.0 if self.bias is None else self.bias.data.reshape(shape)
+        return x * scale + (bias - mean * scale)  # (0.0 - ...: torch's signed zeros, not -mean * scale)
 
     def backward_params(self, dy: np.ndarray) -> None:
         x_hat = self._cached(self._x_hat)
