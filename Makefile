@@ -1,6 +1,8 @@
 # Two commands for a fresh machine with python3: `make demo` and `make test`.
 # Each creates ./.venv itself and installs what it needs (again only when pyproject.toml changes).
-# `make test` runs every test and every Python block of README.md and docs/ (not the slow tests);
+# `make test` runs every test and every Python block of README.md and docs/ (not the slow tests), in
+# one worker process per core (pytest-xdist, at most 4), a test file in one worker (a page's blocks
+# share a namespace and run in order);
 # `make test-plain` runs the tests again with the kernels off (MINITORCH_KERNELS=0: the plain formulas);
 # `make test-slow` builds the site and the wheel and installs the wheel in a fresh venv;
 # `make docs` builds the site into site/ (strict, offline); `make docs-serve` serves it.
@@ -16,14 +18,16 @@ demo: $(VENV)/.installed-runtime
 xor: $(VENV)/.installed-runtime
 	$(BIN)/python examples/solve_xor.py
 
+PARALLEL := -n auto --maxprocesses=4 --dist loadfile
+
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 # every test with the kernels off: the plain formulas alone give every answer, and a test of the
 # kernels sets its own switch rather than inheriting the run's
 test-plain: $(VENV)/.installed-test
-	MINITORCH_KERNELS=0 $(BIN)/python -m pytest -q
+	MINITORCH_KERNELS=0 $(BIN)/python -m pytest -q $(PARALLEL)
 
 # the slow tests `make test` leaves out (pytest marker `slow`): killed saves, the site build, the wheel
 # built and installed in a fresh venv; a few minutes at most
