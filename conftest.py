@@ -3,7 +3,8 @@ puts the run's temporary files (tmp_path, the pages' folders) in memory where it
 
 Saving a model file syncs it to disk (os.fsync, twice a save); a test run saves about 1,300 files into
 tmp_path, and on a disk that other processes keep busy those syncs were most of the model-file tests'
-time. On a tmpfs the same calls run (the code path is unchanged) and return at once."""
+time. On a tmpfs the same calls run (the code path is unchanged) and return at once. The slow tests
+(`make test-slow`) keep the disk: a save killed part-way is checked where a sync means something."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ MEMORY_TMP_MIN_FREE = 1 << 30  # a small /dev/shm (a container's default 64 MB) 
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.option.basetemp is None and "PYTEST_DEBUG_TEMPROOT" not in os.environ:
+    # the slow tests (`-m slow`: saves killed part-way, the wheel in a fresh venv) keep the disk
+    fast_run = "not slow" in (config.option.markexpr or "")
+    if fast_run and config.option.basetemp is None and "PYTEST_DEBUG_TEMPROOT" not in os.environ:
         tempfile.tempdir = memory_tmp() or tempfile.tempdir
 
 
