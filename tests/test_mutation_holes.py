@@ -126,3 +126,33 @@ def test_batchnorm_counts_an_empty_training_batch_and_keeps_its_statistics_as_to
         assert int(bn.num_batches_tracked) == int(twin.num_batches_tracked)
         np.testing.assert_allclose(bn.running_mean, twin.running_mean.numpy(), rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(bn.running_var, twin.running_var.numpy(), rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------- mutants3: attention, RNN, functional, ...
+@pytest.mark.parametrize("x, got", [(np.ones((2, 5)), r"\(2, 5\)"), (np.float64(1.0), r"\(\)")])
+def test_attention_out_projection_refuses_a_wrong_width_naming_itself(x, got):
+    """Survivor: OutProjection's ``x.ndim == 0 or x.shape[-1] != in`` as ``and`` (NumPy's matmul error,
+    or an IndexError for a 0-d input, instead of the message naming the module and the shape)."""
+    out_proj = mt.MultiheadAttention(4, 2).out_proj
+    with pytest.raises(ValueError, match=r"OutProjection\(in_features=4\): expected input \(\*, 4\), got " + got):
+        out_proj(x)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 5)])
+def test_functional_softmax_log_softmax_and_one_hot_match_torch(shape):
+    """Survivor: ``functional.log_softmax``'s default axis=-1 as 0 (softmax, log_softmax and one_hot are
+    the shared math of docs/api's functional.py; no layer calls them, so no layer test read them)."""
+    from minitorch import functional
+    z = np.random.default_rng(0).standard_normal(shape) * 30
+    zt = torch.tensor(z)
+    np.testing.assert_allclose(functional.softmax(z), torch.softmax(zt, -1).numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(functional.log_softmax(z), torch.log_softmax(zt, -1).numpy(), rtol=1e-12)
+    for axis in range(len(shape)):
+        np.testing.assert_allclose(functional.softmax(z, axis), torch.softmax(zt, axis).numpy(),
+                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(functional.log_softmax(z, axis=axis), torch.log_softmax(zt, axis).numpy(),
+                                   rtol=1e-12)
+    y = np.array([2, 0, 3, 3])
+    onehot = functional.one_hot(y, 5, np.float32)
+    assert onehot.dtype == np.float32
+    np.testing.assert_array_equal(onehot, torch.nn.functional.one_hot(torch.tensor(y), 5).numpy())
