@@ -16,6 +16,8 @@ import torch
 import minitorch as mt
 from minitorch.optimizers.adam import adam
 from minitorch.optimizers.adamw import adamw
+from minitorch.optimizers.nadam import nadam
+from minitorch.optimizers.radam import radam
 from minitorch.optimizers.rmsprop import rmsprop
 from minitorch.optimizers.sgd import sgd
 
@@ -134,7 +136,8 @@ def test_attention_out_projection_refuses_a_wrong_width_naming_itself(x, got):
     """Survivor: OutProjection's ``x.ndim == 0 or x.shape[-1] != in`` as ``and`` (NumPy's matmul error,
     or an IndexError for a 0-d input, instead of the message naming the module and the shape)."""
     out_proj = mt.MultiheadAttention(4, 2).out_proj
-    with pytest.raises(ValueError, match=r"OutProjection\(in_features=4\): expected input \(\*, 4\), got " + got):
+    expected = r"OutProjection\(in_features=4\): expected input \(\*, 4\), got "
+    with pytest.raises(ValueError, match=expected + got):
         out_proj(x)
 
 
@@ -156,3 +159,64 @@ def test_functional_softmax_log_softmax_and_one_hot_match_torch(shape):
     onehot = functional.one_hot(y, 5, np.float32)
     assert onehot.dtype == np.float32
     np.testing.assert_array_equal(onehot, torch.nn.functional.one_hot(torch.tensor(y), 5).numpy())
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("decoupled", [False, True])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+@pytest.mark.parametrize("name", ["radam", "nadam"])
+def test_functional_radam_nadam_match_torch_with_their_defaults(name, weight_decay, decoupled, maximize):
+    """Survivor: nadam's ``decoupled_weight_decay=False`` default as True (RAdam / NAdam pass it always;
+    no test called the functional forms, whose defaults are torch's). decoupled and maximize are passed
+    only when True, so the defaults are what runs otherwise. RAdam over 10 steps with beta2 = 0.9 runs
+    both of its branches (rho_t <= 5 for t <= 5, rectified after)."""
+    rng = np.random.default_rng(1)
+    params = [mt.Parameter(rng.standard_normal(s)) for s in SHAPES]
+    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    m, v = [np.zeros(s) for s in SHAPES], [np.zeros(s) for s in SHAPES]
+    mu_products = [np.array(1.0) for _ in SHAPES]
+    hyper = dict(lr=0.01, eps=1e-3, weight_decay=weight_decay)
+    options = ({"decoupled_weight_decay": True} if decoupled else {}) | _maximize(maximize)
+    extra = {"momentum_decay": 0.04} if name == "nadam" else {}
+    torch_cls = torch.optim.NAdam if name == "nadam" else torch.optim.RAdam
+    topt = torch_cls(tparams, betas=(0.8, 0.9), **hyper, **extra, **options)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # torch's NAdam keeps mu_product in it (MiniTorch: float64)
+    try:
+        _radam_nadam_steps(name, params, tparams, topt, m, v, mu_products, hyper | extra | options, rng)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _radam_nadam_steps(name, params, tparams, topt, m, v, mu_products, options, rng):
+    steps = [0] * len(SHAPES)
+    for i in range(10):
+        grads = [rng.standard_normal(s) for s in SHAPES]
+        steps = [t + 1 for t in steps]
+        if name == "nadam":
+            nadam(params, grads, m, v, mu_products, steps, beta1=0.8, beta2=0.9, **options)
+        else:
+            radam(params, grads, m, v, steps, beta1=0.8, beta2=0.9, **options)
+        for tp, g in zip(tparams, grads, strict=True):
+            tp.grad = torch.tensor(g)
+        topt.step()
+        for p, tp in zip(params, tparams, strict=True):
+            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-13,
+                                       err_msg=f"after step {i + 1}")
+
+
+@pytest.mark.parametrize("name", ["radam", "nadam"])
+def test_functional_radam_nadam_refuse_state_lists_of_another_length(name):
+    """Survivor: nadam's ``zip(..., strict=True)`` as False (a state list one short would leave the last
+    Parameter without its update, silently)."""
+    params = [mt.Parameter(np.ones(2)), mt.Parameter(np.ones(3))]
+    grads = [np.ones(2), np.ones(3)]
+    m, v = [np.zeros(2)], [np.zeros(2)]  # one Parameter short
+    before = [p.data.copy() for p in params]
+    hyper = dict(beta1=0.9, beta2=0.999, lr=0.1, weight_decay=0.0, eps=1e-8)
+    with pytest.raises(ValueError, match="zip"):
+        if name == "nadam":
+            nadam(params, grads, m, v, [np.array(1.0)], [1], momentum_decay=0.004, **hyper)
+        else:
+            radam(params, grads, m, v, [1], **hyper)
+    np.testing.assert_array_equal(params[1].data, before[1])  # the short lists' missing entry: no update
