@@ -220,3 +220,34 @@ def test_functional_radam_nadam_refuse_state_lists_of_another_length(name):
         else:
             radam(params, grads, m, v, [1], **hyper)
     np.testing.assert_array_equal(params[1].data, before[1])  # the short lists' missing entry: no update
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv1d_string_paddings_match_torch(padding):
+    """Survivor: Conv1d's ``total = d * (k - 1) if padding == 'same' else 0`` as ``d * (k - 1)`` always
+    (padding='valid' padded as 'same'; the registry had no Conv1d 'valid' case)."""
+    rng = np.random.default_rng(2)
+    conv = mt.Conv1d(2, 3, kernel_size=4, padding=padding, dilation=2, dtype=np.float64)
+    twin = torch.nn.Conv1d(2, 3, kernel_size=4, padding=padding, dilation=2, dtype=torch.float64)
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(conv.weight.data))
+        twin.bias.copy_(torch.tensor(conv.bias.data))
+    x = rng.standard_normal((2, 2, 9))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = twin(xt)
+    y = conv(x)
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    dy = rng.standard_normal(y.shape)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(conv.backward(dy), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(conv.weight.grad, twin.weight.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_conv1d_refuses_an_unknown_padding_string_as_torch():
+    """Survivor: Conv1d's ``raise`` for a padding string other than 'valid' / 'same' deleted (then
+    padding='full' was taken silently as no padding)."""
+    with pytest.raises(ValueError):
+        torch.nn.Conv1d(2, 3, 3, padding="full")
+    with pytest.raises(ValueError, match="Conv1d: padding must be an int, 'valid' or 'same', got 'full'"):
+        mt.Conv1d(2, 3, 3, padding="full")
