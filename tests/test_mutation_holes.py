@@ -251,3 +251,39 @@ def test_conv1d_refuses_an_unknown_padding_string_as_torch():
         torch.nn.Conv1d(2, 3, 3, padding="full")
     with pytest.raises(ValueError, match="Conv1d: padding must be an int, 'valid' or 'same', got 'full'"):
         mt.Conv1d(2, 3, 3, padding="full")
+
+
+def test_nadam_with_beta1_0_reloads_its_own_state_as_torch():
+    """Survivor: NAdam's load check ``0 < mu_product <= 1`` as ``0 <= ...``. It showed a bug: with
+    betas=(0, .) torch's mu_product is 0 after a step (mu = beta1 * (...) = 0), and torch reloads that
+    state; MiniTorch refused its own state_dict. A negative mu_product is still refused."""
+    p, tp = mt.Parameter(np.ones(3)), torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+    opt, topt = mt.NAdam([p], betas=(0.0, 0.999)), torch.optim.NAdam([tp], betas=(0.0, 0.999))
+    for grad in (np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.1, -1.0])):
+        p.grad, tp.grad = grad, torch.tensor(grad)
+        opt.step()
+        topt.step()
+        assert float(opt.state_dict()["state"][0]["mu_product"]) == float(topt.state[tp]["mu_product"]) == 0
+        opt2, topt2 = mt.NAdam([p], betas=(0.0, 0.999)), torch.optim.NAdam([tp], betas=(0.0, 0.999))
+        opt2.load_state_dict(opt.state_dict())
+        topt2.load_state_dict(topt.state_dict())
+        opt, topt = opt2, topt2
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
+    state = opt.state_dict()
+    state["state"][0]["mu_product"] = np.array(-0.5)
+    with pytest.raises(ValueError, match=r"expected 'mu_product' a number in \[0, 1\], got array\(-0.5\)"):
+        mt.NAdam([p], betas=(0.0, 0.999)).load_state_dict(state)
+
+
+def test_conv1d_takes_one_element_tuples_as_torch():
+    """Survivor: Conv1d's ``_int`` unwrapping (k,) deleted (torch takes kernel_size=(3,) and the like;
+    MiniTorch then refused them)."""
+    conv = mt.Conv1d(2, 3, kernel_size=(3,), stride=(2,), padding=(1,), dilation=[2], dtype=np.float64)
+    twin = torch.nn.Conv1d(2, 3, kernel_size=(3,), stride=(2,), padding=(1,), dilation=[2],
+                           dtype=torch.float64)
+    assert (conv.kernel_size, conv.stride, conv.padding, conv.dilation) == (3, 2, 1, 2)
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(conv.weight.data))
+        twin.bias.copy_(torch.tensor(conv.bias.data))
+    x = np.random.default_rng(3).standard_normal((2, 2, 9))
+    np.testing.assert_allclose(conv(x), twin(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-14)
