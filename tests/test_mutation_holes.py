@@ -16,6 +16,8 @@ import torch
 import minitorch as mt
 from minitorch.optimizers.adam import adam
 from minitorch.optimizers.adamw import adamw
+from minitorch.optimizers.nadam import nadam
+from minitorch.optimizers.radam import radam
 from minitorch.optimizers.rmsprop import rmsprop
 from minitorch.optimizers.sgd import sgd
 
@@ -126,3 +128,162 @@ def test_batchnorm_counts_an_empty_training_batch_and_keeps_its_statistics_as_to
         assert int(bn.num_batches_tracked) == int(twin.num_batches_tracked)
         np.testing.assert_allclose(bn.running_mean, twin.running_mean.numpy(), rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(bn.running_var, twin.running_var.numpy(), rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------- mutants3: attention, RNN, functional, ...
+@pytest.mark.parametrize("x, got", [(np.ones((2, 5)), r"\(2, 5\)"), (np.float64(1.0), r"\(\)")])
+def test_attention_out_projection_refuses_a_wrong_width_naming_itself(x, got):
+    """Survivor: OutProjection's ``x.ndim == 0 or x.shape[-1] != in`` as ``and`` (NumPy's matmul error,
+    or an IndexError for a 0-d input, instead of the message naming the module and the shape)."""
+    out_proj = mt.MultiheadAttention(4, 2).out_proj
+    expected = r"OutProjection\(in_features=4\): expected input \(\*, 4\), got "
+    with pytest.raises(ValueError, match=expected + got):
+        out_proj(x)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 5)])
+def test_functional_softmax_log_softmax_and_one_hot_match_torch(shape):
+    """Survivor: ``functional.log_softmax``'s default axis=-1 as 0 (softmax, log_softmax and one_hot are
+    the shared math of docs/api's functional.py; no layer calls them, so no layer test read them)."""
+    from minitorch import functional
+    z = np.random.default_rng(0).standard_normal(shape) * 30
+    zt = torch.tensor(z)
+    np.testing.assert_allclose(functional.softmax(z), torch.softmax(zt, -1).numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(functional.log_softmax(z), torch.log_softmax(zt, -1).numpy(), rtol=1e-12)
+    for axis in range(len(shape)):
+        np.testing.assert_allclose(functional.softmax(z, axis), torch.softmax(zt, axis).numpy(),
+                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(functional.log_softmax(z, axis=axis), torch.log_softmax(zt, axis).numpy(),
+                                   rtol=1e-12)
+    y = np.array([2, 0, 3, 3])
+    onehot = functional.one_hot(y, 5, np.float32)
+    assert onehot.dtype == np.float32
+    np.testing.assert_array_equal(onehot, torch.nn.functional.one_hot(torch.tensor(y), 5).numpy())
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("decoupled", [False, True])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+@pytest.mark.parametrize("name", ["radam", "nadam"])
+def test_functional_radam_nadam_match_torch_with_their_defaults(name, weight_decay, decoupled, maximize):
+    """Survivor: nadam's ``decoupled_weight_decay=False`` default as True (RAdam / NAdam pass it always;
+    no test called the functional forms, whose defaults are torch's). decoupled and maximize are passed
+    only when True, so the defaults are what runs otherwise. RAdam over 10 steps with beta2 = 0.9 runs
+    both of its branches (rho_t <= 5 for t <= 5, rectified after)."""
+    rng = np.random.default_rng(1)
+    params = [mt.Parameter(rng.standard_normal(s)) for s in SHAPES]
+    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    m, v = [np.zeros(s) for s in SHAPES], [np.zeros(s) for s in SHAPES]
+    mu_products = [np.array(1.0) for _ in SHAPES]
+    hyper = dict(lr=0.01, eps=1e-3, weight_decay=weight_decay)
+    options = ({"decoupled_weight_decay": True} if decoupled else {}) | _maximize(maximize)
+    extra = {"momentum_decay": 0.04} if name == "nadam" else {}
+    torch_cls = torch.optim.NAdam if name == "nadam" else torch.optim.RAdam
+    topt = torch_cls(tparams, betas=(0.8, 0.9), **hyper, **extra, **options)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # torch's NAdam keeps mu_product in it (MiniTorch: float64)
+    try:
+        _radam_nadam_steps(name, params, tparams, topt, m, v, mu_products, hyper | extra | options, rng)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _radam_nadam_steps(name, params, tparams, topt, m, v, mu_products, options, rng):
+    steps = [0] * len(SHAPES)
+    for i in range(10):
+        grads = [rng.standard_normal(s) for s in SHAPES]
+        steps = [t + 1 for t in steps]
+        if name == "nadam":
+            nadam(params, grads, m, v, mu_products, steps, beta1=0.8, beta2=0.9, **options)
+        else:
+            radam(params, grads, m, v, steps, beta1=0.8, beta2=0.9, **options)
+        for tp, g in zip(tparams, grads, strict=True):
+            tp.grad = torch.tensor(g)
+        topt.step()
+        for p, tp in zip(params, tparams, strict=True):
+            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-13,
+                                       err_msg=f"after step {i + 1}")
+
+
+@pytest.mark.parametrize("name", ["radam", "nadam"])
+def test_functional_radam_nadam_refuse_state_lists_of_another_length(name):
+    """Survivor: nadam's ``zip(..., strict=True)`` as False (a state list one short would leave the last
+    Parameter without its update, silently)."""
+    params = [mt.Parameter(np.ones(2)), mt.Parameter(np.ones(3))]
+    grads = [np.ones(2), np.ones(3)]
+    m, v = [np.zeros(2)], [np.zeros(2)]  # one Parameter short
+    before = [p.data.copy() for p in params]
+    hyper = dict(beta1=0.9, beta2=0.999, lr=0.1, weight_decay=0.0, eps=1e-8)
+    with pytest.raises(ValueError, match="zip"):
+        if name == "nadam":
+            nadam(params, grads, m, v, [np.array(1.0)], [1], momentum_decay=0.004, **hyper)
+        else:
+            radam(params, grads, m, v, [1], **hyper)
+    np.testing.assert_array_equal(params[1].data, before[1])  # the short lists' missing entry: no update
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv1d_string_paddings_match_torch(padding):
+    """Survivor: Conv1d's ``total = d * (k - 1) if padding == 'same' else 0`` as ``d * (k - 1)`` always
+    (padding='valid' padded as 'same'; the registry had no Conv1d 'valid' case)."""
+    rng = np.random.default_rng(2)
+    conv = mt.Conv1d(2, 3, kernel_size=4, padding=padding, dilation=2, dtype=np.float64)
+    twin = torch.nn.Conv1d(2, 3, kernel_size=4, padding=padding, dilation=2, dtype=torch.float64)
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(conv.weight.data))
+        twin.bias.copy_(torch.tensor(conv.bias.data))
+    x = rng.standard_normal((2, 2, 9))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = twin(xt)
+    y = conv(x)
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    dy = rng.standard_normal(y.shape)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(conv.backward(dy), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(conv.weight.grad, twin.weight.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_conv1d_refuses_an_unknown_padding_string_as_torch():
+    """Survivor: Conv1d's ``raise`` for a padding string other than 'valid' / 'same' deleted (then
+    padding='full' was taken silently as no padding)."""
+    with pytest.raises(ValueError):
+        torch.nn.Conv1d(2, 3, 3, padding="full")
+    with pytest.raises(ValueError, match="Conv1d: padding must be an int, 'valid' or 'same', got 'full'"):
+        mt.Conv1d(2, 3, 3, padding="full")
+
+
+def test_nadam_with_beta1_0_reloads_its_own_state_as_torch():
+    """Survivor: NAdam's load check ``0 < mu_product <= 1`` as ``0 <= ...``. It showed a bug: with
+    betas=(0, .) torch's mu_product is 0 after a step (mu = beta1 * (...) = 0), and torch reloads that
+    state; MiniTorch refused its own state_dict. A negative mu_product is still refused."""
+    p, tp = mt.Parameter(np.ones(3)), torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+    opt, topt = mt.NAdam([p], betas=(0.0, 0.999)), torch.optim.NAdam([tp], betas=(0.0, 0.999))
+    for grad in (np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.1, -1.0])):
+        p.grad, tp.grad = grad, torch.tensor(grad)
+        opt.step()
+        topt.step()
+        assert float(opt.state_dict()["state"][0]["mu_product"]) == float(topt.state[tp]["mu_product"]) == 0
+        opt2, topt2 = mt.NAdam([p], betas=(0.0, 0.999)), torch.optim.NAdam([tp], betas=(0.0, 0.999))
+        opt2.load_state_dict(opt.state_dict())
+        topt2.load_state_dict(topt.state_dict())
+        opt, topt = opt2, topt2
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
+    state = opt.state_dict()
+    state["state"][0]["mu_product"] = np.array(-0.5)
+    with pytest.raises(ValueError, match=r"expected 'mu_product' a number in \[0, 1\], got array\(-0.5\)"):
+        mt.NAdam([p], betas=(0.0, 0.999)).load_state_dict(state)
+
+
+def test_conv1d_takes_one_element_tuples_as_torch():
+    """Survivor: Conv1d's ``_int`` unwrapping (k,) deleted (torch takes kernel_size=(3,) and the like;
+    MiniTorch then refused them)."""
+    conv = mt.Conv1d(2, 3, kernel_size=(3,), stride=(2,), padding=(1,), dilation=[2], dtype=np.float64)
+    twin = torch.nn.Conv1d(2, 3, kernel_size=(3,), stride=(2,), padding=(1,), dilation=[2],
+                           dtype=torch.float64)
+    assert (conv.kernel_size, conv.stride, conv.padding, conv.dilation) == (3, 2, 1, 2)
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(conv.weight.data))
+        twin.bias.copy_(torch.tensor(conv.bias.data))
+    x = np.random.default_rng(3).standard_normal((2, 2, 9))
+    np.testing.assert_allclose(conv(x), twin(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-14)

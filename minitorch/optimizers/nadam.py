@@ -65,8 +65,9 @@ class NAdam(Optimizer):
         if "mu_product" not in entry:
             raise ValueError(f"{who}: state names do not match NAdam; missing ['mu_product']")
         mu_product = np.asarray(entry["mu_product"])
-        if mu_product.shape != () or mu_product.dtype.kind != "f" or not 0 < mu_product <= 1:
-            raise ValueError(f"{who}: expected 'mu_product' a number in (0, 1], got {entry['mu_product']!r}")
+        # in [0, 1]: a product of mu = beta1 * (1 - 0.5 * 0.96**(t * psi)) in [0, beta1]; 0 with beta1 = 0
+        if mu_product.shape != () or mu_product.dtype.kind != "f" or not 0 <= mu_product <= 1:
+            raise ValueError(f"{who}: expected 'mu_product' a number in [0, 1], got {entry['mu_product']!r}")
         loaded = super()._loaded_state(who, p, group, {k: v for k, v in entry.items() if k != "mu_product"})
         loaded["mu_product"] = np.array(mu_product, dtype=np.float64)
         return loaded
