@@ -182,11 +182,18 @@ def test_every_layers_weights_get_torchs_fans(case_id, factory):
     lambda x, **k: mt.init.uniform_(x, -1, 2, **k), lambda x, **k: mt.init.normal_(x, 1, 3, **k),
     lambda x, **k: mt.init.xavier_uniform_(x, **k), lambda x, **k: mt.init.xavier_normal_(x, **k),
     lambda x, **k: mt.init.kaiming_uniform_(x, **k), lambda x, **k: mt.init.kaiming_normal_(x, **k),
-], ids=["uniform", "normal", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"])
+    lambda x, **k: mt.init.trunc_normal_(x, 0.5, 2.0, -1.0, 3.0, **k),
+    lambda x, **k: mt.init.orthogonal_(x, **k), lambda x, **k: mt.init.sparse_(x, 0.5, **k),
+], ids=["uniform", "normal", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
+        "trunc_normal", "orthogonal", "sparse"])
 def test_generator_argument_draws_from_it_and_leaves_the_library_stream_alone(fill):
-    """torch's init functions take generator=; ours a NumPy Generator (the same law as manual_seed's)."""
+    """torch's init functions take generator=; ours a NumPy Generator (the same law as manual_seed's).
+    The library's stream gives the same fill after the same seed, and another one after it."""
     mt.manual_seed(5)
     expected = fill(np.zeros((4, 3), np.float32))
+    mt.manual_seed(5)
+    np.testing.assert_array_equal(fill(np.zeros((4, 3), np.float32)), expected)
+    assert not np.array_equal(fill(np.zeros((4, 3), np.float32)), expected)
     mt.manual_seed(11)
     untouched = mt.random.generator().bit_generator.state
     got = fill(np.zeros((4, 3), np.float32), generator=np.random.default_rng(5))

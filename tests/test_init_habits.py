@@ -352,7 +352,7 @@ def test_structured_fills_refuse_what_torch_refuses(ours, theirs, message):
         ours()
 
 
-# ---- kaiming's mode, reproducibility ---------------------------------------------------------------
+# ---- kaiming's mode (reproducibility: tests/test_init.py) ----------------------------------------
 
 
 def test_kaiming_reads_mode_in_any_case_as_torch():
@@ -363,20 +363,3 @@ def test_kaiming_reads_mode_in_any_case_as_torch():
         getattr(torch.nn.init, fill.__name__)(torch.empty(40, 10), mode="FAN_OUT")    # accepted there too
 
 
-@pytest.mark.parametrize("fill", [
-    lambda x, **k: init.trunc_normal_(x, 0.5, 2.0, -1.0, 3.0, **k), lambda x, **k: init.orthogonal_(x, **k),
-    lambda x, **k: init.sparse_(x, 0.5, **k),
-], ids=["trunc_normal", "orthogonal", "sparse"])
-def test_new_random_fills_follow_the_seed_and_the_generator_argument(fill):
-    mt.manual_seed(5)
-    expected = fill(np.zeros((6, 4), np.float32))
-    mt.manual_seed(5)
-    np.testing.assert_array_equal(fill(np.zeros((6, 4), np.float32)), expected)
-    assert not np.array_equal(fill(np.zeros((6, 4), np.float32)), expected)
-    mt.manual_seed(11)
-    untouched = mt.random.generator().bit_generator.state
-    got = fill(np.zeros((6, 4), np.float32), generator=np.random.default_rng(5))
-    np.testing.assert_array_equal(got, expected)
-    assert mt.random.generator().bit_generator.state == untouched
-    with pytest.raises(TypeError, match="expected generator=None or a NumPy Generator"):
-        fill(np.zeros((6, 4)), generator=torch.Generator().manual_seed(0))

@@ -30,6 +30,17 @@ def _maximize(maximize: bool) -> dict:
     return {"maximize": True} if maximize else {}
 
 
+def _torch_step_and_compare(params, tparams, topt, grads, i):
+    """torch's optimizer steps on the same gradients; MiniTorch's parameters (stepped already) must
+    equal its own after step i + 1."""
+    for tp, g in zip(tparams, grads, strict=True):
+        tp.grad = torch.tensor(g)
+    topt.step()
+    for p, tp in zip(params, tparams, strict=True):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-13,
+                                   err_msg=f"after step {i + 1}")
+
+
 def _run_functional(step, torch_opt, shapes, seed=0):
     """``step(params, grads)`` (a MiniTorch functional form with its state closed over) against the
     torch optimizer, the same random gradients for STEPS steps; parameters compared after each."""
@@ -40,12 +51,7 @@ def _run_functional(step, torch_opt, shapes, seed=0):
     for i in range(STEPS):
         grads = [rng.standard_normal(s) for s in shapes]
         step(params, grads)
-        for tp, g in zip(tparams, grads, strict=True):
-            tp.grad = torch.tensor(g)
-        topt.step()
-        for p, tp in zip(params, tparams, strict=True):
-            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-13,
-                                       err_msg=f"after step {i + 1}")
+        _torch_step_and_compare(params, tparams, topt, grads, i)
 
 
 SHAPES = [(3, 2), (4,)]
@@ -197,12 +203,7 @@ def _radam_nadam_steps(name, params, tparams, topt, m, v, mu_products, options, 
             nadam(params, grads, m, v, mu_products, steps, beta1=0.8, beta2=0.9, **options)
         else:
             radam(params, grads, m, v, steps, beta1=0.8, beta2=0.9, **options)
-        for tp, g in zip(tparams, grads, strict=True):
-            tp.grad = torch.tensor(g)
-        topt.step()
-        for p, tp in zip(params, tparams, strict=True):
-            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-13,
-                                       err_msg=f"after step {i + 1}")
+        _torch_step_and_compare(params, tparams, topt, grads, i)
 
 
 @pytest.mark.parametrize("name", ["radam", "nadam"])
