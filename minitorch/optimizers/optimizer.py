@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from minitorch import module as module_registry
-from minitorch.checks import check_dict, check_number, check_sequence
+from minitorch.checks import check_number, check_sequence
 from minitorch.module import Parameter
 
 Params = Iterable[Parameter] | Iterable[dict[str, Any]]
@@ -213,18 +213,29 @@ class Optimizer:
         ]
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore settings and state from ``state_dict()``'s output; arrays are copied.
 
+        ``state_dict`` and its ``'state'`` are each a dict or any other Mapping
+        (``types.MappingProxyType``...), as torch's, each read once into a dict; one Parameter's
+        state and one param_group are dicts (torch fails on other Mappings there).
         Everything is checked (group count, Parameter counts, names, shapes) before anything
         changes: on error the optimizer is exactly as before. Settings come from the dict, as in
         torch; arrays take each Parameter's dtype.
         """
         who = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
-            raise ValueError(f"{who}: expected a dict with keys 'state' and 'param_groups'")
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(f"{who}: state_dict must be a dict or another Mapping with keys 'state' and "
+                             f"'param_groups', got {type(state_dict).__name__} {state_dict!r:.60}")
+        state_dict = dict(state_dict)  # each Mapping read once: a failing read changes nothing
+        if set(state_dict) != {"state", "param_groups"}:
+            raise ValueError(f"{who}: expected a state_dict with keys 'state' and 'param_groups', "
+                             f"got keys {sorted(map(str, state_dict))}")
         saved_groups = check_sequence(state_dict["param_groups"], who, "state_dict['param_groups']")
-        check_dict(state_dict["state"], who, "state_dict['state']")
+        if not isinstance(state_dict["state"], Mapping):
+            raise ValueError(f"{who}: state_dict['state'] must be a dict or another Mapping, got "
+                             f"{type(state_dict['state']).__name__} {state_dict['state']!r:.60}")
+        saved_state = dict(state_dict["state"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{who}: expected {len(self.param_groups)} parameter groups, got {len(saved_groups)}"
@@ -237,7 +248,7 @@ class Optimizer:
             raise ValueError(f"{who}: a parameter index appears more than once in param_groups")
         group_of = {id(p): new for new in groups for p in new["params"]}
         state = {}
-        for key, entry in dict(state_dict["state"]).items():
+        for key, entry in saved_state.items():
             if key not in by_index:
                 raise ValueError(f"{who}: state for parameter {key!r}, which no group lists")
             p = by_index[key]
