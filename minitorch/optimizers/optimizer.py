@@ -8,7 +8,8 @@ group keeps its own copy of an array, which ``state_dict()`` copies and the sche
 place (torch's ``fill_``), and the update reads it as its float. Changing the array you passed
 afterwards does not reach the optimizer (torch's group holds your tensor itself): write
 ``opt.param_groups[i]["lr"]`` instead. Other arrays (float32, integer, another shape, a torch tensor)
-are refused at once, naming the setting, what came and the fix.
+and NumPy float scalars other than float64 (``np.float32(0.01)``) are refused at once, naming the
+setting, what came and the fix.
 ``maximize=True`` (every optimizer, keyword-only as in torch) ascends: the update negates the
 gradient first, so L2 weight decay, momentum and the moments all see -grad, as in torch's
 ``_single_tensor_*`` forms (a decoupled decay shrinks p as without it).
@@ -347,9 +348,14 @@ def check_value(value: object, who: str, name: str, low: float = -math.inf, high
     Refused: a float32 0-d array (torch computes parts of the update in float32 then: Adam's,
     AdamW's, NAdam's and Adagrad's lr, AdamW's weight_decay, SGD's dampening... move float64
     parameters by ~1e-5 relative from the float's update, which MiniTorch, reading the float, would
-    not follow), another shape (torch fails at the step, or squeezes), an integer dtype, a torch tensor.
+    not follow), another shape (torch fails at the step, or squeezes), an integer dtype, a torch tensor,
+    and as the float32 array a NumPy float32 scalar (``np.float32(0.01)``; any NumPy float but
+    float64, which is a Python float): torch 2.13 computes partly in float32 with it too (Adam's lr,
+    SGD's dampening, NAdam's betas... ~1e-7 relative from its float results for float64
+    parameters), and its Adam and AdamW refuse np.float32 betas.
     """
-    if isinstance(value, np.ndarray) or type(value).__name__ == "Tensor":
+    narrow_scalar = isinstance(value, np.floating) and not isinstance(value, float)
+    if isinstance(value, np.ndarray) or type(value).__name__ == "Tensor" or narrow_scalar:
         shape, dtype = tuple(np.shape(value)), getattr(value, "dtype", None)
         if not isinstance(value, np.ndarray) or shape != () or dtype != np.float64:
             raise ValueError(
@@ -377,7 +383,7 @@ def check_setting(group: dict[str, Any], name: str, who: str, low: float = -math
 
 
 def _why_not(value: Any, shape: tuple[int, ...], dtype: Any) -> str:
-    if not isinstance(value, np.ndarray):
+    if not isinstance(value, (np.ndarray, np.floating)):
         return "MiniTorch takes NumPy settings"
     if shape == () and dtype == np.float32:
         return ("torch computes partly in float32 with a float32 setting, MiniTorch in float64: give a "
