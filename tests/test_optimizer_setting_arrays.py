@@ -267,6 +267,27 @@ def test_torch_adam_refuses_numpy_float32_betas_and_so_does_minitorch(name):
         getattr(mt, name)([mt.Parameter(np.zeros(2))], betas=betas)
 
 
+def test_a_schedule_giving_a_numpy_float32_lr_is_refused_at_its_step():
+    """torch's LambdaLR writes the np.float32 into the group (then steps partly in float32, as
+    measured above); MiniTorch's refuses it at the step that would write it, naming the fix."""
+    def factor(epoch):
+        return 1.0 if epoch == 0 else np.float32(0.5)
+
+    t_param = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    t_opt = torch.optim.Adam([t_param], lr=0.01)
+    t_sched = torch.optim.lr_scheduler.LambdaLR(t_opt, factor)
+    t_param.grad = torch.ones(2, dtype=torch.float64)
+    t_opt.step()
+    t_sched.step()
+    assert type(t_opt.param_groups[0]["lr"]) is np.float32
+    opt = mt.Adam([mt.Parameter(np.zeros(2))], lr=0.01)
+    sched = lr_scheduler.LambdaLR(opt, factor)
+    with pytest.raises(ValueError, match=r"^LambdaLR\.step: lr given as float32 of shape \(\), dtype "
+                                         r"float32 is not supported: torch computes partly in float32"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == 0.01
+
+
 @pytest.mark.parametrize("name", SETTINGS)
 def test_a_numpy_float64_scalar_is_a_python_float_and_steps_as_one(name):
     option = next(key for key in SETTINGS[name] if key != "betas")
