@@ -83,7 +83,7 @@ class _Layer:
     torch_only: dict[str, Any] = field(default_factory=dict)  # torch setting -> the value we support
 
 
-_BN = _Layer(("num_features", "eps", "momentum", "affine"), torch_only={"track_running_stats": True})
+_BN = _Layer(("num_features", "eps", "momentum", "affine", "track_running_stats"))
 _POOL = ("kernel_size", "stride", "padding")
 LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute something else
     Linear: _Layer(("in_features", "out_features"), {"W": "weight", "b": "bias"}, ("W",), bias="b"),
@@ -283,6 +283,7 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
         if layer.bias is not None and getattr(m, layer.bias) is None:
             kwargs["bias"] = False
         t = getattr(torch.nn, name)(**kwargs)
+        _empty_slots(m, t)
         state = {layer.rename.get(k, k): _copy(k, v, layer) for k, v in _own_state(m).items()}
         # assign=True adopts our tensors as they are, so the torch module gets MiniTorch's dtype
         t.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True, assign=True)
@@ -358,6 +359,7 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
         theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
         ours = {k: _copy(k, theirs[layer.rename.get(k, k)], layer) for k in _names(layer, theirs)}
         m = cls(**kwargs, **_dtype_kwarg(cls, theirs, name, where))
+        _empty_slots(t, m)
         m.load_state_dict(ours)
         _carry_requires_grad(m, t, to_torch=False)
         _made(m, t)
@@ -474,6 +476,14 @@ def _own_state(m: Module) -> dict[str, np.ndarray]:
     state = {name: p.data for name, p in m._parameters.items() if p is not None}
     state.update((name, b) for name, b in m._buffers.items() if b is not None)
     return state
+
+
+def _empty_slots(source: Any, target: Any) -> None:
+    """Empty ``target``'s buffers that are None in ``source`` (a BatchNorm's running statistics set to
+    None by hand): in neither state_dict, and its forward reads them as absent in both libraries."""
+    for name, value in source._buffers.items():
+        if value is None and target._buffers.get(name) is not None:
+            setattr(target, name, None)
 
 
 def _names(layer: _Layer, theirs: dict[str, np.ndarray]) -> list[str]:

@@ -73,7 +73,7 @@ class LRScheduler:
         """Advance one epoch and set every group's lr; call it after ``optimizer.step()``."""
         self.last_epoch += 1
         for group, lr in zip(self.optimizer.param_groups, self._next_lrs(), strict=True):
-            set_lr(group, lr)
+            set_lr(group, lr, f"{type(self).__name__}.step")
         self._last_lr = self._current_lrs()
 
     def _next_lrs(self) -> list[float]:
@@ -142,8 +142,12 @@ def _copy_lr(value: Any) -> Any:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def set_lr(group: dict[str, Any], lr: Any) -> None:
-    """Set a group's lr; a 0-d array lr is updated in place, as torch fills a tensor lr."""
+def set_lr(group: dict[str, Any], lr: Any, who: str = "LRScheduler.step") -> None:
+    """Set a group's lr; a 0-d array lr is updated in place, as torch fills a tensor lr. A NumPy
+    float other than float64 (an lr_lambda returning np.float32) is refused by ``check_value``'s
+    rule, as at construction: torch would keep it and step partly in float32."""
+    if isinstance(lr, np.floating) and not isinstance(lr, float):
+        check_value(lr, who, "lr")
     if isinstance(group["lr"], np.ndarray):
         group["lr"][...] = lr
     else:

@@ -53,6 +53,17 @@ def _tracked(module: mt.Module, batches: int) -> mt.Module:
     return module
 
 
+def _without_running_stats(module: mt.Module) -> mt.Module:
+    """A tracking BatchNorm whose running statistics were set to None by hand: batch statistics in
+    eval too, the count still kept while training (torch's rule)."""
+    module.running_mean = module.running_var = None
+    return module
+
+
+def _untracked(cls: type, channels: int = 3, **kwargs: object) -> mt.Module:
+    return cls(channels, track_running_stats=False, **kwargs)
+
+
 def _deep_net() -> mt.Module:
     return mt.Sequential(
         mt.Linear(4, 8), mt.BatchNorm1d(8), mt.GELU(), mt.Dropout(0.3),
@@ -121,6 +132,17 @@ NORMALIZATION_CASES = [
     # oracle compares the running statistics (review22: factor mutants survived every other case)
     Case("BatchNorm1d-cumulative-average", lambda: _tracked(_randomized(mt.BatchNorm1d(3, momentum=None)), 3),
          (4, 3)),
+    # track_running_stats=False: batch statistics in eval too, no running statistics (torch's None)
+    Case("BatchNorm1d-untracked", lambda: _randomized(_untracked(mt.BatchNorm1d)), (5, 3)),
+    Case("BatchNorm1d-untracked-eval", lambda: _randomized(_untracked(mt.BatchNorm1d)).eval(), (5, 3)),
+    Case("BatchNorm1d-3d-untracked-no-affine-eval", lambda: _untracked(mt.BatchNorm1d, affine=False).eval(),
+         (4, 3, 5)),
+    Case("BatchNorm2d-untracked-eval", lambda: _randomized(_untracked(mt.BatchNorm2d, 2)).eval(),
+         (3, 2, 3, 4)),
+    Case("BatchNorm1d-stats-set-to-None", lambda: _without_running_stats(_randomized(mt.BatchNorm1d(3))),
+         (5, 3)),
+    Case("BatchNorm2d-stats-set-to-None-eval",
+         lambda: _without_running_stats(_randomized(mt.BatchNorm2d(2))).eval(), (3, 2, 3, 4)),
     Case("BatchNorm2d", lambda: _randomized(mt.BatchNorm2d(2)), (3, 2, 3, 4)),
     Case("BatchNorm2d-eval", lambda: _randomized(mt.BatchNorm2d(2)).eval(), (3, 2, 3, 4)),
     # an eps float32 cannot hold (ONNX's epsilon attribute is a float32: a float64 export must not use it)

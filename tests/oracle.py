@@ -230,8 +230,13 @@ def _with_state_of(m: mt.Module, t: torch.nn.Module) -> torch.nn.Module:
 
 def _batchnorm(torch_cls: type) -> Callable[[mt.Module], torch.nn.Module]:
     def build(m: mt.Module) -> torch.nn.Module:
+        arrays = [a for a in (m.running_mean, m.weight and m.weight.data) if a is not None]
         t = torch_cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
-                      dtype=_torch_dtype(m.running_mean))
+                      track_running_stats=m.track_running_stats,
+                      dtype=_torch_dtype(arrays[0]) if arrays else None)
+        for name in ("running_mean", "running_var", "num_batches_tracked"):  # None slots, set by hand
+            if getattr(m, name) is None and getattr(t, name) is not None:
+                setattr(t, name, None)
         return _with_state_of(m, t)
 
     return build

@@ -61,6 +61,8 @@ def built_in(model: mt.Module, dtype: object) -> mt.Module:
     if _takes_dtype(cls):
         args = {k: v for k, v in model._init_args.items() if k not in ("device", "dtype")}
         new = cls(**args, dtype=dtype)
+        for name in [name for name, b in model._buffers.items() if b is None]:  # emptied by hand
+            setattr(new, name, None)
         floats = [(n, p.data) for n, p in new.named_parameters()]
         floats += [(n, b) for n, b in new.named_buffers() if b.dtype.kind == "f"]
         assert all(a.dtype == F64 for _, a in floats), [(n, a.dtype) for n, a in floats]

@@ -127,7 +127,7 @@ def test_attentions_output_projection_called_alone_refuses_parameters_of_two_dty
 
 def _float_buffers(module):
     return [(owner, name) for owner in module.modules()
-            for name, b in owner._buffers.items() if b.dtype.kind == "f"]
+            for name, b in owner._buffers.items() if b is not None and b.dtype.kind == "f"]
 
 
 BUFFERS = [(cid, factory, inputs, i) for cid, factory, inputs in CASES

@@ -10,7 +10,9 @@ last bits, as MiniTorch's float results do from torch's: measured below. Refused
 is built, naming the setting, what came and the fix: float32 arrays (torch then computes parts of
 the update in float32, ~1e-5 relative away from its float results for float64 parameters: measured
 below, so reading the float would be silently different), other shapes, integer arrays, torch
-tensors, and one array beside one number in Adam's and AdamW's betas (as torch). The lr's own habits
+tensors, NumPy float32 scalars (``np.float32(0.01)``: torch computes partly in float32 with them too,
+~1e-7 relative from its float results, measured below), and one array beside one number in Adam's
+and AdamW's betas (as torch). The lr's own habits
 (schedulers writing it in place): tests/test_lr_array.py.
 """
 
@@ -182,10 +184,14 @@ WRONG = [
     (np.array([0.01]), r"shape \(1,\), dtype float64"),
     (np.array(0), r"shape \(\), dtype int64"),
     (torch.tensor(0.01, dtype=torch.float64), r"Tensor of shape \(\), dtype torch.float64.*NumPy"),
+    (np.float32(0.01), r"float32 of shape \(\), dtype float32 is not supported: torch computes partly in "
+                       r"float32 with a float32 setting"),
+    (np.float16(0.01), r"float16 of shape \(\), dtype float16"),
 ]
 
 
-@pytest.mark.parametrize("value, problem", WRONG, ids=["float32", "1-d", "int", "torch"])
+@pytest.mark.parametrize("value, problem", WRONG, ids=["float32", "1-d", "int", "torch", "np.float32",
+                                                       "np.float16"])
 @pytest.mark.parametrize("which", ["lr", "other"])
 @pytest.mark.parametrize("name", SETTINGS)
 def test_other_arrays_are_refused_at_construction_naming_the_setting_and_the_fix(name, which, value, problem):
@@ -226,6 +232,68 @@ def test_torch_steps_partly_in_float32_with_a_float32_setting_hence_the_refusal(
     for t, f, o in zip(with_tensor, as_float, ours, strict=True):
         np.testing.assert_allclose(o, f, rtol=1e-12, atol=1e-13)  # MiniTorch is torch's float path
         assert np.max(np.abs(t - f) / np.maximum(np.abs(f), 1e-3)) > 1e-9
+
+
+# where torch's results with a NumPy float32 scalar setting (float64 parameters) are not its results
+# with the float of that value (measured with torch 2.13); its Adam and AdamW refuse np.float32 betas
+TORCH_NP_FLOAT32_DIFFERS = [("SGD", "dampening", 0), ("Adam", "lr", 1), ("AdamW", "lr", 0),
+                            ("Adagrad", "lr_decay", 0), ("NAdam", "lr", 0), ("NAdam", "betas", 0),
+                            ("NAdam", "momentum_decay", 0), ("NAdam", "weight_decay", 1),
+                            ("RAdam", "betas", 0), ("RAdam", "lr", 1), ("RAdam", "weight_decay", 1)]
+
+
+@pytest.mark.parametrize("name, option, i", TORCH_NP_FLOAT32_DIFFERS)
+def test_torch_steps_partly_in_float32_with_a_numpy_float32_scalar_hence_its_refusal(name, option, i):
+    """Keeps the refusal of np.float32 scalars honest: torch does not read them as their float."""
+    value = {**SETTINGS[name], **BASE[name][i], "lr": 0.01}[option]
+    value = tuple(float(np.float32(v)) for v in value) if option == "betas" else float(np.float32(value))
+    config = {**BASE[name][i], option: value}
+    scalar = tuple(map(np.float32, value)) if option == "betas" else np.float32(value)
+    with_scalar = _theirs(name, {**config, option: scalar}, np.float64)
+    as_float = _theirs(name, config, np.float64)
+    for t, f in zip(with_scalar, as_float, strict=True):
+        assert np.max(np.abs(t - f) / np.maximum(np.abs(f), 1e-3)) > 1e-9
+    message = rf"^{name}: {option}.* given as float32 of shape \(\), dtype float32"
+    with pytest.raises(ValueError, match=message):
+        getattr(mt, name)([mt.Parameter(np.zeros(2))], **{option: scalar})
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_torch_adam_refuses_numpy_float32_betas_and_so_does_minitorch(name):
+    betas = (np.float32(0.8), np.float32(0.9))
+    with pytest.raises(ValueError, match="betas must be either both floats or both Tensors"):
+        OPTIMIZERS[name][1]([torch.nn.Parameter(torch.zeros(2))], betas=betas).step()
+    with pytest.raises(ValueError, match=rf"^{name}: betas\[0\] given as float32 of shape"):
+        getattr(mt, name)([mt.Parameter(np.zeros(2))], betas=betas)
+
+
+def test_a_schedule_giving_a_numpy_float32_lr_is_refused_at_its_step():
+    """torch's LambdaLR writes the np.float32 into the group (then steps partly in float32, as
+    measured above); MiniTorch's refuses it at the step that would write it, naming the fix."""
+    def factor(epoch):
+        return 1.0 if epoch == 0 else np.float32(0.5)
+
+    t_param = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    t_opt = torch.optim.Adam([t_param], lr=0.01)
+    t_sched = torch.optim.lr_scheduler.LambdaLR(t_opt, factor)
+    t_param.grad = torch.ones(2, dtype=torch.float64)
+    t_opt.step()
+    t_sched.step()
+    assert type(t_opt.param_groups[0]["lr"]) is np.float32
+    opt = mt.Adam([mt.Parameter(np.zeros(2))], lr=0.01)
+    sched = lr_scheduler.LambdaLR(opt, factor)
+    with pytest.raises(ValueError, match=r"^LambdaLR\.step: lr given as float32 of shape \(\), dtype "
+                                         r"float32 is not supported: torch computes partly in float32"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == 0.01
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_a_numpy_float64_scalar_is_a_python_float_and_steps_as_one(name):
+    option = next(key for key in SETTINGS[name] if key != "betas")
+    config = {**BASE[name][0], option: SETTINGS[name][option]}
+    _assert_same(_ours(name, {**config, option: np.float64(config[option])}, np.float64),
+                 _ours(name, config, np.float64), f"{name} {option}")
 
 
 @pytest.mark.parametrize("name", SETTINGS)

@@ -26,6 +26,12 @@ class _BatchNorm(Module):
                          average, factor 1 / num_batches_tracked)
               (an empty batch while training: an empty y, the running statistics untouched,
               num_batches_tracked + 1, as torch; eps = 0 is a ValueError while training, as torch)
+              track_running_stats=False (as torch): running_mean, running_var and num_batches_tracked
+                         are None (not in state_dict) and every forward, eval too, normalises with the
+                         batch's statistics (so eval needs more than 1 value per channel and eps > 0);
+                         so does eval with both running statistics set to None by hand; one None beside
+                         an array is a ValueError (torch raises too). Statistics assigned by hand to a
+                         layer that does not track are used in eval, never updated (torch's rule).
               eval:      inv_std = 1 / sqrt(running_var + eps);  x_hat = (x - running_mean) * inv_std
                          scale = weight * inv_std;  shift = bias - running_mean * scale
                          y = x * scale + shift              (weight = 1, bias = 0 if affine=False)
@@ -34,23 +40,26 @@ class _BatchNorm(Module):
     Backward: dweight = sum(dy * x_hat, axes)               (C,)   accumulated into weight.grad
               dbias   = sum(dy, axes)                       (C,)   accumulated into bias.grad
               dx_hat  = dy * weight
-              training: dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))
-              eval:     dx = dx_hat * inv_std              (running statistics are constants)
+              batch statistics:   dx = inv_std * (dx_hat - mean(dx_hat, axes)
+                                                 - x_hat * mean(dx_hat * x_hat, axes))
+              running statistics: dx = dx_hat * inv_std   (eval: constants)
               (eval with running_var + eps = 0: x_hat is +-inf, so dweight is nan once an x equals
               running_mean (0 * inf) or signs mix (inf - inf), where torch's sum(dy * (x - running_mean))
               * inv_std is +-inf; dx and dbias are torch's)
               backward_params computes dweight and dbias, backward_input dx; backward runs both.
     Init:     weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0
+              (None, None, None with track_running_stats=False)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     dtype:    weight, bias, running_mean and running_var share one (else TypeError, as torch: a
-              running statistic assigned in another dtype; load_state_dict casts into the buffers)
+              running statistic assigned in another dtype; load_state_dict casts into the buffers);
+              with none of them (affine=False, track_running_stats=False) the input's
     """
 
     _layouts: ClassVar[dict[int, str]] = {}  # input ndim -> layout, for the error message
 
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-        *, device: Any = None, dtype: Any = None,
+        track_running_stats: bool = True, *, device: Any = None, dtype: Any = None,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -59,12 +68,14 @@ class _BatchNorm(Module):
         # momentum=None: cumulative average of all batches, as PyTorch
         self.momentum = None if momentum is None else check_number(momentum, name, "momentum", 0, 1)
         self.affine = check_bool(affine, name, "affine")
+        self.track_running_stats = check_bool(track_running_stats, name, "track_running_stats")
         dtype = factory_dtype(self, device, dtype)  # the running statistics' too, as torch
         self.weight = Parameter(np.ones(self.num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(self.num_features, dtype)) if affine else None
-        self.register_buffer("running_mean", np.zeros(self.num_features, dtype))
-        self.register_buffer("running_var", np.ones(self.num_features, dtype))
-        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        track = self.track_running_stats  # else None slots, as torch: in no state_dict
+        self.register_buffer("running_mean", np.zeros(self.num_features, dtype) if track else None)
+        self.register_buffer("running_var", np.ones(self.num_features, dtype) if track else None)
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64) if track else None)
         self._x_hat: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
         self._batch_stats: bool | None = None  # whether forward normalised with the batch's own statistics
@@ -72,15 +83,18 @@ class _BatchNorm(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
         axes, shape = _axes_and_shape(x.ndim, self.num_features)
-        if self.training and x.size == 0:  # as torch: an empty output, the statistics untouched but counted
-            self.num_batches_tracked += 1
-            x_hat, inv_std = x, np.ones(shape, x.dtype)
-        elif self.training:
-            x_hat, inv_std, mean, var = standardize(x, axes, self.eps)
-            self._update_running_stats(mean.reshape(-1), var.reshape(-1), x.size // self.num_features)
-        else:
+        if not self._uses_batch_stats():
             return self._eval_forward(x, shape)
-        self._x_hat, self._inv_std, self._batch_stats = x_hat, inv_std, self.training and x.size > 0
+        tracking = self.training and self.track_running_stats
+        if tracking and self.num_batches_tracked is not None:  # an empty batch too, as torch
+            self.num_batches_tracked += 1
+        if x.size == 0:  # as torch: an empty output, the statistics untouched
+            x_hat, inv_std = x, np.ones(shape, x.dtype)
+        else:
+            x_hat, inv_std, mean, var = standardize(x, axes, self.eps)
+            if tracking and self.running_mean is not None:
+                self._update_running_stats(mean.reshape(-1), var.reshape(-1), x.size // self.num_features)
+        self._x_hat, self._inv_std, self._batch_stats = x_hat, inv_std, x.size > 0
         if self.weight is None:
             return x_hat
         return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
@@ -113,9 +127,18 @@ class _BatchNorm(Module):
             return standardize_backward(dx_hat, x_hat, self._inv_std, axes)
         return dx_hat * self._inv_std
 
+    def _uses_batch_stats(self) -> bool:
+        """torch's rule: batch statistics while training, and in eval when both running ones are None."""
+        return self.training or (self.running_mean is None and self.running_var is None)
+
     def _update_running_stats(self, mean: np.ndarray, var: np.ndarray, m: int) -> None:
-        self.num_batches_tracked += 1
-        factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
+        """The moving averages (num_batches_tracked is counted by forward; momentum=None without a
+        count, num_batches_tracked set to None: factor 0, the statistics kept, as torch)."""
+        if self.momentum is not None:
+            factor = self.momentum
+        else:
+            count = self.num_batches_tracked
+            factor = 0.0 if count is None else 1.0 / int(count)
         # in place: the buffers stay the arrays state_dict() and load_state_dict() refer to
         np.copyto(self.running_mean, (1.0 - factor) * self.running_mean + factor * mean)
         np.copyto(self.running_var, (1.0 - factor) * self.running_var + factor * var * (m / (m - 1)))
@@ -128,29 +151,48 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}(num_features={self.num_features}): expected input {layouts}, "
                 f"got {x.shape}"
             )
-        if self.training and x.size // self.num_features == 1:  # (an empty batch passes, as torch)
+        self._check_running_stats()
+        batch = "when training" if self.training else "with no running statistics (track_running_stats=False)"
+        if self._uses_batch_stats() and x.size // self.num_features == 1:  # (an empty batch passes, as torch)
             raise ValueError(
-                f"{type(self).__name__}: expected more than 1 value per channel when training "
+                f"{type(self).__name__}: expected more than 1 value per channel {batch} "
                 f"(the batch variance needs two), got input of shape {x.shape}"
             )
-        if self.training and self.eps <= 0:  # (an empty batch too, as torch)
+        if self._uses_batch_stats() and self.eps <= 0:  # (an empty batch too, as torch)
             raise ValueError(
-                f"{type(self).__name__}: eps must be positive while training, got eps={self.eps} (PyTorch "
+                f"{type(self).__name__}: eps must be positive {batch.replace('when', 'while')}, got "
+                f"eps={self.eps} (PyTorch "
                 "raises too: a constant channel's batch variance is 0, and 0 / sqrt(0 + eps) needs eps > 0); "
-                "give eps > 0, e.g. the default 1e-5 (eps=0 works in eval())"
+                "give eps > 0, e.g. the default 1e-5 (eps=0 works in eval() with running statistics)"
             )
-        self._check_dtypes()
+        dtype = self._check_dtypes()
         # compute in the layer's dtype: a float64 batch must not turn a float32 model float64
-        return x.astype(self.running_mean.dtype, copy=False)
+        return x if dtype is None else x.astype(dtype, copy=False)
 
-    def _check_dtypes(self) -> None:
-        """TypeError unless weight, bias and the running statistics share one dtype (torch raises
-        "mixed dtype"; float64 weights on float32 statistics made a float64 output of float32 math,
-        and so did one float64 statistic without weights)."""
+    def _check_running_stats(self) -> None:
+        """ValueError when the forward would read one running statistic that is None beside one that
+        is not (torch raises too: ValueError while training, RuntimeError in eval)."""
+        if self.training and not self.track_running_stats:
+            return  # not read (torch passes None for both)
+        nones = [name for name in ("running_mean", "running_var") if getattr(self, name) is None]
+        if len(nones) == 1:
+            other = ({"running_mean", "running_var"} - set(nones)).pop()
+            raise ValueError(
+                f"{type(self).__name__}: {nones[0]} is None but {other} is not (PyTorch raises too); "
+                f"set both to None (batch statistics, in eval too) or give {nones[0]} an array of "
+                f"shape ({self.num_features},)"
+            )
+
+    def _check_dtypes(self) -> Any:
+        """The one dtype of weight, bias and the running statistics that are not None (None if all
+        are), else a TypeError (torch raises "mixed dtype"; float64 weights on float32 statistics
+        made a float64 output of float32 math, and so did one float64 statistic without weights)."""
         dtype = parameter_dtype(self)  # TypeError if weight's and bias's dtypes differ (as torch)
-        stats = {name: getattr(self, name).dtype for name in ("running_mean", "running_var")}
-        if len(set(stats.values()) | ({dtype} if dtype is not None else set())) == 1:
-            return
+        stats = {name: getattr(self, name).dtype for name in ("running_mean", "running_var")
+                 if getattr(self, name) is not None}
+        found = set(stats.values()) | ({dtype} if dtype is not None else set())
+        if len(found) <= 1:
+            return found.pop() if found else None
         who = type(self).__name__
         named = [(name, p.dtype) for name, p in self._parameters.items() if p is not None]
         listed = ", ".join(f"{name} {d}" for name, d in named + list(stats.items()))
@@ -161,7 +203,8 @@ class _BatchNorm(Module):
         )
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        settings = f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        return settings if self.track_running_stats else settings + ", track_running_stats=False"
 
 
 def _axes_and_shape(ndim: int, channels: int) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -1,11 +1,12 @@
 """Export a MiniTorch model to ONNX (opset 17), for onnxruntime and every other ONNX runtime.
 
-The exported graph computes the model in eval mode: Dropout is the identity and BatchNorm uses
-its running statistics. The batch dimension is symbolic ("N"), the others fixed by
-``input_shape``. Layers are matched by class name; each has one emitter below that writes the
-ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh form). A module of another
-class is exported as its children when its forward is a plain chain of them (recorded by running it
-once on the sample input, and checked to give the forward's numbers); otherwise export is a TypeError.
+The exported graph computes the model in eval mode: Dropout is the identity and BatchNorm uses its
+running statistics (each batch's own without them: track_running_stats=False). The batch dimension is
+symbolic ("N"), the others fixed by ``input_shape``. Layers are matched by class name; each has one
+emitter below that writes the ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh
+form). A module of another class is exported as its children when its forward is a plain chain of them
+(recorded by running it once on the sample input, and checked to give the forward's numbers); otherwise
+export is a TypeError.
 A model in training mode is exported with these eval semantics (its mode is left as it was).
 Known difference: onnxruntime's MaxPool, ReduceMax and GlobalMaxPool skip a nan that MiniTorch's
 MaxPool2d and AdaptiveMaxPool2d (as torch's) return. A float32 bilinear Upsample (ONNX Resize)
@@ -122,7 +123,8 @@ def export(
     """Write ``model`` as an ONNX file for inputs of ``input_shape`` (its first dim is the batch).
 
     The graph computes the model in eval mode whatever its mode (Dropout the identity, BatchNorm its
-    running statistics), as torch.onnx.export's default; the model's mode is left as it was.
+    running statistics, or the batch's own with none), as torch.onnx.export's default; the model's
+    mode is left as it was.
 
     The graph computes in ``dtype`` (default: the model's). onnxruntime's CPU kernels cover float32
     fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
@@ -334,8 +336,18 @@ def _batch_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     c = m.num_features
     scale = m.weight.data if m.weight is not None else np.ones(c)
     shift = m.bias.data if m.bias is not None else np.zeros(c)
+    per_channel = (c,) + (1,) * (len(shape) - 2)
+    if m.running_mean is None and m.running_var is None:  # (track_running_stats=False): as the layer's
+        # eval, the batch's own statistics over every axis but 1 (a batch of one: torch raises, the graph
+        # gives beta)
+        axes = [0, *range(2, len(shape))]
+        centred = g.op("Sub", [x, g.op("ReduceMean", [x], "batch_norm", axes=axes)], "batch_norm")
+        var = g.op("ReduceMean", [g.op("Mul", [centred, centred], "batch_norm")], "batch_norm", axes=axes)
+        std = g.op("Sqrt", [g.op("Add", [var, g.const(m.eps, "eps")], "batch_norm")], "batch_norm")
+        gamma = g.const(scale.reshape(per_channel), "gamma")
+        y = g.op("Mul", [g.op("Div", [centred, std], "batch_norm"), gamma], "batch_norm")
+        return g.op("Add", [y, g.const(shift.reshape(per_channel), "beta")], "batch_norm")
     if _is_float64(g):  # (x - running_mean) * inv_std * weight + bias, per channel, as the layer's eval
-        per_channel = (c,) + (1,) * (len(shape) - 2)
         inv_std = 1.0 / np.sqrt(m.running_var + m.eps)
         y = g.op("Sub", [x, g.const(m.running_mean.reshape(per_channel), "mean")], "batch_norm")
         y = g.op("Mul", [y, g.const(inv_std.reshape(per_channel), "inv_std")], "batch_norm")

@@ -8,7 +8,8 @@ group keeps its own copy of an array, which ``state_dict()`` copies and the sche
 place (torch's ``fill_``), and the update reads it as its float. Changing the array you passed
 afterwards does not reach the optimizer (torch's group holds your tensor itself): write
 ``opt.param_groups[i]["lr"]`` instead. Other arrays (float32, integer, another shape, a torch tensor)
-are refused at once, naming the setting, what came and the fix.
+and NumPy float scalars other than float64 (``np.float32(0.01)``) are refused at once, naming the
+setting, what came and the fix.
 ``maximize=True`` (every optimizer, keyword-only as in torch) ascends: the update negates the
 gradient first, so L2 weight decay, momentum and the moments all see -grad, as in torch's
 ``_single_tensor_*`` forms (a decoupled decay shrinks p as without it).
@@ -28,13 +29,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from minitorch import module as module_registry
-from minitorch.checks import check_dict, check_number, check_sequence
+from minitorch.checks import check_number, check_sequence
 from minitorch.module import Parameter
 
 Params = Iterable[Parameter] | Iterable[dict[str, Any]]
@@ -213,18 +214,29 @@ class Optimizer:
         ]
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore settings and state from ``state_dict()``'s output; arrays are copied.
 
+        ``state_dict`` and its ``'state'`` are each a dict or any other Mapping
+        (``types.MappingProxyType``...), as torch's, each read once into a dict; one Parameter's
+        state and one param_group are dicts (torch fails on other Mappings there).
         Everything is checked (group count, Parameter counts, names, shapes) before anything
         changes: on error the optimizer is exactly as before. Settings come from the dict, as in
         torch; arrays take each Parameter's dtype.
         """
         who = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
-            raise ValueError(f"{who}: expected a dict with keys 'state' and 'param_groups'")
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(f"{who}: state_dict must be a dict or another Mapping with keys 'state' and "
+                             f"'param_groups', got {type(state_dict).__name__} {state_dict!r:.60}")
+        state_dict = dict(state_dict)  # each Mapping read once: a failing read changes nothing
+        if set(state_dict) != {"state", "param_groups"}:
+            raise ValueError(f"{who}: expected a state_dict with keys 'state' and 'param_groups', "
+                             f"got keys {sorted(map(str, state_dict))}")
         saved_groups = check_sequence(state_dict["param_groups"], who, "state_dict['param_groups']")
-        check_dict(state_dict["state"], who, "state_dict['state']")
+        if not isinstance(state_dict["state"], Mapping):
+            raise ValueError(f"{who}: state_dict['state'] must be a dict or another Mapping, got "
+                             f"{type(state_dict['state']).__name__} {state_dict['state']!r:.60}")
+        saved_state = dict(state_dict["state"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{who}: expected {len(self.param_groups)} parameter groups, got {len(saved_groups)}"
@@ -237,7 +249,7 @@ class Optimizer:
             raise ValueError(f"{who}: a parameter index appears more than once in param_groups")
         group_of = {id(p): new for new in groups for p in new["params"]}
         state = {}
-        for key, entry in dict(state_dict["state"]).items():
+        for key, entry in saved_state.items():
             if key not in by_index:
                 raise ValueError(f"{who}: state for parameter {key!r}, which no group lists")
             p = by_index[key]
@@ -336,9 +348,14 @@ def check_value(value: object, who: str, name: str, low: float = -math.inf, high
     Refused: a float32 0-d array (torch computes parts of the update in float32 then: Adam's,
     AdamW's, NAdam's and Adagrad's lr, AdamW's weight_decay, SGD's dampening... move float64
     parameters by ~1e-5 relative from the float's update, which MiniTorch, reading the float, would
-    not follow), another shape (torch fails at the step, or squeezes), an integer dtype, a torch tensor.
+    not follow), another shape (torch fails at the step, or squeezes), an integer dtype, a torch tensor,
+    and as the float32 array a NumPy float32 scalar (``np.float32(0.01)``; any NumPy float but
+    float64, which is a Python float): torch 2.13 computes partly in float32 with it too (Adam's lr,
+    SGD's dampening, NAdam's betas... ~1e-7 relative from its float results for float64
+    parameters), and its Adam and AdamW refuse np.float32 betas.
     """
-    if isinstance(value, np.ndarray) or type(value).__name__ == "Tensor":
+    narrow_scalar = isinstance(value, np.floating) and not isinstance(value, float)
+    if isinstance(value, np.ndarray) or type(value).__name__ == "Tensor" or narrow_scalar:
         shape, dtype = tuple(np.shape(value)), getattr(value, "dtype", None)
         if not isinstance(value, np.ndarray) or shape != () or dtype != np.float64:
             raise ValueError(
@@ -366,7 +383,7 @@ def check_setting(group: dict[str, Any], name: str, who: str, low: float = -math
 
 
 def _why_not(value: Any, shape: tuple[int, ...], dtype: Any) -> str:
-    if not isinstance(value, np.ndarray):
+    if not isinstance(value, (np.ndarray, np.floating)):
         return "MiniTorch takes NumPy settings"
     if shape == () and dtype == np.float32:
         return ("torch computes partly in float32 with a float32 setting, MiniTorch in float64: give a "
