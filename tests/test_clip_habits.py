@@ -155,6 +155,24 @@ def test_get_total_norm_takes_arrays_and_parameters_as_torch_takes_tensors():
     assert mt.get_total_norm([]) == 0.0 == torch.nn.utils.get_total_norm([]).item()
 
 
+@pytest.mark.parametrize("norm_type", ORDERS, ids=str)
+def test_zero_size_gradients_are_left_out_for_every_order(norm_type):
+    """A zero-size array adds nothing: torch's norm with it (orders it takes on an empty tensor) and
+    without it (inf, -inf and p < 0, which torch refuses on an empty tensor) is ours, for
+    get_total_norm and for clip_grad_norm_ (whose zero-size gradients stay as they are)."""
+    params, tensors = build(["normal", "normal", "sparse", "normal"], [(0,), (3,), (2, 4), (2, 0)],
+                            np.float64, 2.0, 5)
+    sized = [t for t in tensors if t.numel() > 0]
+    theirs = torch.nn.utils.get_total_norm([t.grad for t in sized], norm_type)
+    if float(norm_type) >= 0 and math.isfinite(float(norm_type)):
+        with_empty = torch.nn.utils.get_total_norm([t.grad for t in tensors], norm_type)
+        torch.testing.assert_close(theirs, with_empty)
+    assert_same_number(mt.get_total_norm([p.grad for p in params], norm_type), theirs, 1e-12)
+    total = mt.clip_grad_norm_(params, 0.5, norm_type)
+    assert_same_number(total, torch.nn.utils.clip_grad_norm_(sized, 0.5, norm_type), 1e-12)
+    assert_same_grads(params, tensors, 1e-12)
+
+
 def test_get_total_norm_errors():
     with pytest.raises(RuntimeError, match=r"get_total_norm: the total norm of order 2\.0 is nan"):
         mt.get_total_norm([np.array([1.0, np.nan])], error_if_nonfinite=True)
