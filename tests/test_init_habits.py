@@ -161,6 +161,19 @@ def test_trunc_normal_bounds_hold_in_the_arrays_dtype():
     assert np.all(torch.nn.init.trunc_normal_(torch.empty(5), a=1.0, b=1.0).numpy() == 1.0)
 
 
+def test_trunc_normal_keeps_draws_that_round_onto_a_bound_as_torch():
+    """N(1000, 1) on [999, 1001] in float16 (step 0.5 there): a draw rounding to 999 or 1001 is kept,
+    so each of the five values comes as often as in torch's draws (within 6 standard errors)."""
+    x = init.trunc_normal_(np.empty(N_TORCH, np.float16), 1000.0, 1.0, 999.0, 1001.0,
+                           generator=np.random.default_rng(7))
+    reference = torch.nn.init.trunc_normal_(torch.empty(N_TORCH, dtype=torch.float16), 1000.0, 1.0, 999.0,
+                                            1001.0, generator=torch.Generator().manual_seed(7)).numpy()
+    values = np.arange(999.0, 1001.5, 0.5)
+    ours, theirs = [np.array([np.mean(s == v) for v in values]) for s in (x, reference)]
+    assert ours.sum() == 1.0 and theirs.sum() == 1.0 and theirs.min() > 0.1
+    np.testing.assert_allclose(ours, theirs, atol=6 * math.sqrt(0.25 * 2 / N_TORCH))
+
+
 def test_trunc_normal_refuses_a_hopeless_law_instead_of_looping(monkeypatch):
     """[1e5, 2e5] sigmas out accepts 1e-10 of its uniform proposals: torch loops on; here a RuntimeError
     once the proposals pass a budget (2**28 + 1000 per element; made small here to keep the test quick)."""
