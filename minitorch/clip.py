@@ -17,7 +17,7 @@ from minitorch.module import Parameter
 
 
 def clip_grad_norm_(
-    params: Iterable[Parameter] | Parameter,
+    parameters: Iterable[Parameter] | Parameter,
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
@@ -38,7 +38,7 @@ def clip_grad_norm_(
     max_norm = _max_norm(max_norm, "clip_grad_norm_")
     check_bool(error_if_nonfinite, "clip_grad_norm_", "error_if_nonfinite")
     _check_foreach(foreach, "clip_grad_norm_")
-    grads = _grads(params, "clip_grad_norm_")
+    grads = _grads(parameters, "clip_grad_norm_")
     total_norm = _total_norm(grads, p, error_if_nonfinite, "clip_grad_norm_")
     _scale(grads, max_norm, total_norm)
     return total_norm
@@ -97,7 +97,7 @@ def clip_grads_with_norm_(
 
 
 def clip_grad_value_(
-    params: Iterable[Parameter] | Parameter, clip_value: float, foreach: bool | None = None
+    parameters: Iterable[Parameter] | Parameter, clip_value: float, foreach: bool | None = None
 ) -> None:
     """Clamp every gradient element into [-clip_value, clip_value], in place.
 
@@ -108,7 +108,7 @@ def clip_grad_value_(
     """
     c = _max_norm(clip_value, "clip_grad_value_", "clip_value")
     _check_foreach(foreach, "clip_grad_value_")
-    for g in _grads(params, "clip_grad_value_"):
+    for g in _grads(parameters, "clip_grad_value_"):
         np.clip(g, -c, c, out=g)
 
 

@@ -4,6 +4,7 @@ two halves, as torch's; clip_grad_value_ clamps as torch's, clip_value = inf inc
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -52,6 +53,25 @@ def assert_same_grads(params, tensors, rtol: float) -> None:
             continue
         assert p.grad.dtype == t.grad.numpy().dtype
         np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("name", ["clip_grad_norm_", "get_total_norm", "clip_grads_with_norm_",
+                                  "clip_grad_value_"])
+def test_signature_is_torchs(name):
+    """Same parameter names, order and defaults as torch.nn.utils', so keyword calls written for torch
+    (``clip_grad_norm_(parameters=model.parameters(), max_norm=1.0)``) work unchanged."""
+    ours, theirs = inspect.signature(getattr(mt, name)), inspect.signature(getattr(torch.nn.utils, name))
+    assert [(p.name, p.default, p.kind) for p in ours.parameters.values()] == \
+        [(p.name, p.default, p.kind) for p in theirs.parameters.values()]
+
+
+def test_nonfinite_norm_is_returned_by_default_as_torch():
+    """error_if_nonfinite defaults to False everywhere: a NaN or inf total norm is returned."""
+    assert math.isnan(mt.get_total_norm([np.array([1.0, np.nan])]))
+    assert math.isnan(torch.nn.utils.get_total_norm([torch.tensor([1.0, math.nan])]).item())
+    p = mt.Parameter(np.zeros(2))
+    p.grad = np.array([np.inf, 1.0])
+    assert mt.clip_grad_norm_([p], 1.0) == math.inf
 
 
 @st.composite
