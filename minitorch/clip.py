@@ -57,6 +57,8 @@ def get_total_norm(
                   p = inf, -inf:    max |t|, min |t|
                   p = 0:            the number of nonzero elements (NaN counts), so total_norm is the
                                     number of tensors with a nonzero element
+                  one element x:    |x| for every p but 0, no power taken (torch's; one tensor's
+                                    total_norm is its norm exactly)
               each ||t_i||_p in t_i's dtype (summed in float32 at least: float16 does not overflow
               at 256 as its squares would), total_norm in their common dtype, as torch's
     A Parameter counts as its data, as a tensor does in torch: pass the gradients
@@ -188,10 +190,14 @@ def _scale(grads: list[np.ndarray], max_norm: float, total_norm: float) -> None:
 
 def _norm(g: np.ndarray, p: float) -> np.floating:
     """||g||_p in g's dtype, summed in float32 at least (torch's accumulation for float16);
-    inf where the sum overflows, as torch's (no warning). No temporary array for p = inf."""
+    inf where the sum overflows, as torch's (no warning). No temporary array for p = inf.
+    One element: |g| for every p but 0, with no power taken (torch's: (|g|**p)**(1/p) would lose
+    |g| to rounding for tiny p, 0.25**1e-17 == 1, and to overflow for large p)."""
     acc = np.promote_types(g.dtype, np.float32)
     with np.errstate(over="ignore", divide="ignore"):
-        if p == 2.0:
+        if g.size == 1 and p != 0.0:
+            norm = np.abs(g.reshape(()))
+        elif p == 2.0:
             flat = g.reshape(-1).astype(acc, copy=False)
             norm = np.sqrt(np.dot(flat, flat))
         elif p == math.inf:

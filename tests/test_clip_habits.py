@@ -160,6 +160,34 @@ def test_get_total_norm_matches_torch(spec, norm_type, dtype, seed):
                if p.grad is not None)                                 # measured, not changed
 
 
+@settings(max_examples=60, deadline=None)
+@given(spec=gradient_sets(), norm_type=st.one_of(st.floats(-3, 6), st.sampled_from([4.0, 4, -2.0, 1.5])),
+       seed=st.integers(0, 10_000))
+def test_get_total_norm_matches_torch_for_any_real_order(spec, norm_type, seed):
+    """Any real order, not only the named ones (2, 1, inf...): (sum |t|**p)**(1/p) for the rest."""
+    params, tensors = build(*spec, np.float64, 2.0, seed)
+    theirs = torch.nn.utils.get_total_norm([t.grad for t in tensors if t.grad is not None], norm_type)
+    assert_same_number(mt.get_total_norm([p.grad for p in params if p.grad is not None], norm_type),
+                       theirs, 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16], ids=["f64", "f32", "f16"])
+def test_a_single_element_norm_is_its_absolute_value_as_torchs(dtype):
+    """torch's vector_norm of one element is |x| for every order but 0, with no power taken: tiny
+    orders (|x|**1e-17 rounds to 1), large ones (overflow) and the norm of a single tensor's norm
+    (one gradient: the outer norm has one element) are |x| exactly, as torch's."""
+    for value in [0.25, -3.0, 0.0, 1e-30, 6e4, math.inf, math.nan]:
+        for norm_type in [1e-17, -1e-17, 0.3, 3.0, 40.0, -40.0, 0, 2.0, math.inf, -math.inf]:
+            x = np.array([value], dtype)
+            theirs = torch.nn.utils.get_total_norm([torch.from_numpy(x)], norm_type).item()
+            ours = mt.get_total_norm([x], norm_type)
+            assert ours == theirs or (math.isnan(ours) and math.isnan(theirs)), (value, norm_type, ours)
+    params, tensors = build(["normal"], [(2, 3)], dtype, 2.0, 9)
+    for norm_type in [3.0, 0.5, -1.0]:
+        theirs = torch.nn.utils.get_total_norm([tensors[0].grad], norm_type).item()
+        assert mt.get_total_norm([params[0].grad], norm_type) == theirs, norm_type
+
+
 def test_get_total_norm_takes_arrays_and_parameters_as_torch_takes_tensors():
     """A Parameter counts as its data (torch's get_total_norm(model.parameters()) is the weights' norm)."""
     model = mt.Linear(4, 3, dtype=np.float64)
