@@ -184,6 +184,29 @@ def test_trunc_normal_refuses_a_hopeless_law_instead_of_looping(monkeypatch):
     assert np.all((x >= 30.0) & (x < 30.5))
 
 
+def test_trunc_normal_draws_a_law_accepting_few_proposals_within_its_budget():
+    """mean 2 std below [a, b] = [0, 1], std = 1e-5: about 4e-6 of the uniform proposals are accepted,
+    so 10 values take millions of proposals, far inside the budget of 2**28 + 1000 per element."""
+    x = init.trunc_normal_(np.empty(10), -2e-5, 1e-5, 0.0, 1.0, generator=np.random.default_rng(1))
+    assert np.all((x >= 0.0) & (x < 1e-4))
+
+
+@pytest.mark.parametrize("mean, std, a, b", [(0.0, 4.0, 2.0, math.inf), (0.0, 0.25, 0.2, math.inf),
+                                             (0.0, 4.0, -math.inf, -2.0), (0.0, 0.25, -math.inf, -0.2)],
+                         ids=["p=0.31", "p=0.21", "p=0.31-left", "p=0.21-left"])
+def test_trunc_normal_on_a_half_line_draws_where_torch_does(mean, std, a, b):
+    """Torch picks its sampler by p = Phi((b - mean) / std) - Phi((a - mean) / std) > 0.3: on a half
+    line it draws for p = 0.31 and fails for p = 0.21 (std != 1: the standardisation is checked)."""
+    try:
+        torch.nn.init.trunc_normal_(torch.empty(5), mean, std, a, b)
+    except RuntimeError:
+        with pytest.raises(ValueError, match="neither sampler applies"):
+            init.trunc_normal_(np.empty(5), mean, std, a, b)
+    else:
+        x = init.trunc_normal_(np.empty(N_TORCH), mean, std, a, b, generator=np.random.default_rng(2))
+        assert_truncated_normal(x, mean, std, a, b)
+
+
 # (ours, torch's, our error): torch fails on each as well (ZeroDivisionError, RuntimeError...)
 TRUNC_ERRORS = [
     (lambda: init.trunc_normal_(np.empty(3), std=0.0), lambda: torch.nn.init.trunc_normal_(
