@@ -191,12 +191,13 @@ def test_trunc_normal_draws_a_law_accepting_few_proposals_within_its_budget():
     assert np.all((x >= 0.0) & (x < 1e-4))
 
 
-@pytest.mark.parametrize("mean, std, a, b", [(0.0, 4.0, 2.0, math.inf), (0.0, 0.25, 0.2, math.inf),
-                                             (0.0, 4.0, -math.inf, -2.0), (0.0, 0.25, -math.inf, -0.2)],
+@pytest.mark.parametrize("mean, std, a, b", [(1.0, 4.0, 3.0, math.inf), (1.0, 0.25, 1.2, math.inf),
+                                             (1.0, 4.0, -math.inf, -1.0), (1.0, 0.25, -math.inf, 0.8)],
                          ids=["p=0.31", "p=0.21", "p=0.31-left", "p=0.21-left"])
 def test_trunc_normal_on_a_half_line_draws_where_torch_does(mean, std, a, b):
     """Torch picks its sampler by p = Phi((b - mean) / std) - Phi((a - mean) / std) > 0.3: on a half
-    line it draws for p = 0.31 and fails for p = 0.21 (std != 1: the standardisation is checked)."""
+    line it draws for p = 0.31 and fails for p = 0.21 (mean != 0, std != 1: the standardisation
+    is checked)."""
     try:
         torch.nn.init.trunc_normal_(torch.empty(5), mean, std, a, b)
     except RuntimeError:
