@@ -17,7 +17,7 @@ from minitorch.module import Parameter
 
 
 def clip_grad_norm_(
-    params: Iterable[Parameter] | Parameter,
+    parameters: Iterable[Parameter] | Parameter,
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
@@ -38,7 +38,7 @@ def clip_grad_norm_(
     max_norm = _max_norm(max_norm, "clip_grad_norm_")
     check_bool(error_if_nonfinite, "clip_grad_norm_", "error_if_nonfinite")
     _check_foreach(foreach, "clip_grad_norm_")
-    grads = _grads(params, "clip_grad_norm_")
+    grads = _grads(parameters, "clip_grad_norm_")
     total_norm = _total_norm(grads, p, error_if_nonfinite, "clip_grad_norm_")
     _scale(grads, max_norm, total_norm)
     return total_norm
@@ -57,6 +57,8 @@ def get_total_norm(
                   p = inf, -inf:    max |t|, min |t|
                   p = 0:            the number of nonzero elements (NaN counts), so total_norm is the
                                     number of tensors with a nonzero element
+                  one element x:    |x| for every p but 0, no power taken (torch's; one tensor's
+                                    total_norm is its norm exactly)
               each ||t_i||_p in t_i's dtype (summed in float32 at least: float16 does not overflow
               at 256 as its squares would), total_norm in their common dtype, as torch's
     A Parameter counts as its data, as a tensor does in torch: pass the gradients
@@ -97,7 +99,7 @@ def clip_grads_with_norm_(
 
 
 def clip_grad_value_(
-    params: Iterable[Parameter] | Parameter, clip_value: float, foreach: bool | None = None
+    parameters: Iterable[Parameter] | Parameter, clip_value: float, foreach: bool | None = None
 ) -> None:
     """Clamp every gradient element into [-clip_value, clip_value], in place.
 
@@ -108,7 +110,7 @@ def clip_grad_value_(
     """
     c = _max_norm(clip_value, "clip_grad_value_", "clip_value")
     _check_foreach(foreach, "clip_grad_value_")
-    for g in _grads(params, "clip_grad_value_"):
+    for g in _grads(parameters, "clip_grad_value_"):
         np.clip(g, -c, c, out=g)
 
 
@@ -188,10 +190,14 @@ def _scale(grads: list[np.ndarray], max_norm: float, total_norm: float) -> None:
 
 def _norm(g: np.ndarray, p: float) -> np.floating:
     """||g||_p in g's dtype, summed in float32 at least (torch's accumulation for float16);
-    inf where the sum overflows, as torch's (no warning). No temporary array for p = inf."""
+    inf where the sum overflows, as torch's (no warning). No temporary array for p = inf.
+    One element: |g| for every p but 0, with no power taken (torch's: (|g|**p)**(1/p) would lose
+    |g| to rounding for tiny p, 0.25**1e-17 == 1, and to overflow for large p)."""
     acc = np.promote_types(g.dtype, np.float32)
     with np.errstate(over="ignore", divide="ignore"):
-        if p == 2.0:
+        if g.size == 1 and p != 0.0:
+            norm = np.abs(g.reshape(()))
+        elif p == 2.0:
             flat = g.reshape(-1).astype(acc, copy=False)
             norm = np.sqrt(np.dot(flat, flat))
         elif p == math.inf:

@@ -285,6 +285,14 @@ def test_the_largest_float64_below_2_to_the_63_loads_exactly():
     assert int(bn.num_batches_tracked) == _torch_loaded_count(torch.tensor(value)) == 2**63 - 1024
 
 
+@pytest.mark.parametrize("value", [np.float64(-2.0**63), np.int64(-2**63), np.int64(2**63 - 1)], ids=str)
+def test_the_int64_extremes_load_exactly_as_torch(value):
+    """-2**63 (a float or an int) and 2**63 - 1 fit int64: loaded as torch loads them, not refused."""
+    bn = mt.BatchNorm1d(3)
+    bn.load_state_dict({**bn.state_dict(), "num_batches_tracked": np.asarray(value)})
+    assert int(bn.num_batches_tracked) == _torch_loaded_count(torch.tensor(value)) == int(value)
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 2.0**63, -2.0**64, 1e20])
 def test_a_count_torch_cannot_represent_is_refused_and_nothing_changes(value):
     """nan, +-inf and floats beyond int64: torch's copy_ writes an undefined value (-2**63 here), a

@@ -4,6 +4,7 @@ two halves, as torch's; clip_grad_value_ clamps as torch's, clip_value = inf inc
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -52,6 +53,25 @@ def assert_same_grads(params, tensors, rtol: float) -> None:
             continue
         assert p.grad.dtype == t.grad.numpy().dtype
         np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("name", ["clip_grad_norm_", "get_total_norm", "clip_grads_with_norm_",
+                                  "clip_grad_value_"])
+def test_signature_is_torchs(name):
+    """Same parameter names, order and defaults as torch.nn.utils', so keyword calls written for torch
+    (``clip_grad_norm_(parameters=model.parameters(), max_norm=1.0)``) work unchanged."""
+    ours, theirs = inspect.signature(getattr(mt, name)), inspect.signature(getattr(torch.nn.utils, name))
+    assert [(p.name, p.default, p.kind) for p in ours.parameters.values()] == \
+        [(p.name, p.default, p.kind) for p in theirs.parameters.values()]
+
+
+def test_nonfinite_norm_is_returned_by_default_as_torch():
+    """error_if_nonfinite defaults to False everywhere: a NaN or inf total norm is returned."""
+    assert math.isnan(mt.get_total_norm([np.array([1.0, np.nan])]))
+    assert math.isnan(torch.nn.utils.get_total_norm([torch.tensor([1.0, math.nan])]).item())
+    p = mt.Parameter(np.zeros(2))
+    p.grad = np.array([np.inf, 1.0])
+    assert mt.clip_grad_norm_([p], 1.0) == math.inf
 
 
 @st.composite
@@ -140,6 +160,34 @@ def test_get_total_norm_matches_torch(spec, norm_type, dtype, seed):
                if p.grad is not None)                                 # measured, not changed
 
 
+@settings(max_examples=60, deadline=None)
+@given(spec=gradient_sets(), norm_type=st.one_of(st.floats(-3, 6), st.sampled_from([4.0, 4, -2.0, 1.5])),
+       seed=st.integers(0, 10_000))
+def test_get_total_norm_matches_torch_for_any_real_order(spec, norm_type, seed):
+    """Any real order, not only the named ones (2, 1, inf...): (sum |t|**p)**(1/p) for the rest."""
+    params, tensors = build(*spec, np.float64, 2.0, seed)
+    theirs = torch.nn.utils.get_total_norm([t.grad for t in tensors if t.grad is not None], norm_type)
+    assert_same_number(mt.get_total_norm([p.grad for p in params if p.grad is not None], norm_type),
+                       theirs, 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16], ids=["f64", "f32", "f16"])
+def test_a_single_element_norm_is_its_absolute_value_as_torchs(dtype):
+    """torch's vector_norm of one element is |x| for every order but 0, with no power taken: tiny
+    orders (|x|**1e-17 rounds to 1), large ones (overflow) and the norm of a single tensor's norm
+    (one gradient: the outer norm has one element) are |x| exactly, as torch's."""
+    for value in [0.25, -3.0, 0.0, 1e-30, 6e4, math.inf, math.nan]:
+        for norm_type in [1e-17, -1e-17, 0.3, 3.0, 40.0, -40.0, 0, 2.0, math.inf, -math.inf]:
+            x = np.array([value], dtype)
+            theirs = torch.nn.utils.get_total_norm([torch.from_numpy(x)], norm_type).item()
+            ours = mt.get_total_norm([x], norm_type)
+            assert ours == theirs or (math.isnan(ours) and math.isnan(theirs)), (value, norm_type, ours)
+    params, tensors = build(["normal"], [(2, 3)], dtype, 2.0, 9)
+    for norm_type in [3.0, 0.5, -1.0]:
+        theirs = torch.nn.utils.get_total_norm([tensors[0].grad], norm_type).item()
+        assert mt.get_total_norm([params[0].grad], norm_type) == theirs, norm_type
+
+
 def test_get_total_norm_takes_arrays_and_parameters_as_torch_takes_tensors():
     """A Parameter counts as its data (torch's get_total_norm(model.parameters()) is the weights' norm)."""
     model = mt.Linear(4, 3, dtype=np.float64)
@@ -153,6 +201,24 @@ def test_get_total_norm_takes_arrays_and_parameters_as_torch_takes_tensors():
     x = np.array([3.0, -4.0])
     assert mt.get_total_norm(x) == 5.0 == torch.nn.utils.get_total_norm(torch.from_numpy(x)).item()
     assert mt.get_total_norm([]) == 0.0 == torch.nn.utils.get_total_norm([]).item()
+
+
+@pytest.mark.parametrize("norm_type", ORDERS, ids=str)
+def test_zero_size_gradients_are_left_out_for_every_order(norm_type):
+    """A zero-size array adds nothing: torch's norm with it (orders it takes on an empty tensor) and
+    without it (inf, -inf and p < 0, which torch refuses on an empty tensor) is ours, for
+    get_total_norm and for clip_grad_norm_ (whose zero-size gradients stay as they are)."""
+    params, tensors = build(["normal", "normal", "sparse", "normal"], [(0,), (3,), (2, 4), (2, 0)],
+                            np.float64, 2.0, 5)
+    sized = [t for t in tensors if t.numel() > 0]
+    theirs = torch.nn.utils.get_total_norm([t.grad for t in sized], norm_type)
+    if float(norm_type) >= 0 and math.isfinite(float(norm_type)):
+        with_empty = torch.nn.utils.get_total_norm([t.grad for t in tensors], norm_type)
+        torch.testing.assert_close(theirs, with_empty)
+    assert_same_number(mt.get_total_norm([p.grad for p in params], norm_type), theirs, 1e-12)
+    total = mt.clip_grad_norm_(params, 0.5, norm_type)
+    assert_same_number(total, torch.nn.utils.clip_grad_norm_(sized, 0.5, norm_type), 1e-12)
+    assert_same_grads(params, tensors, 1e-12)
 
 
 def test_get_total_norm_errors():

@@ -161,6 +161,19 @@ def test_trunc_normal_bounds_hold_in_the_arrays_dtype():
     assert np.all(torch.nn.init.trunc_normal_(torch.empty(5), a=1.0, b=1.0).numpy() == 1.0)
 
 
+def test_trunc_normal_keeps_draws_that_round_onto_a_bound_as_torch():
+    """N(1000, 1) on [999, 1001] in float16 (step 0.5 there): a draw rounding to 999 or 1001 is kept,
+    so each of the five values comes as often as in torch's draws (within 6 standard errors)."""
+    x = init.trunc_normal_(np.empty(N_TORCH, np.float16), 1000.0, 1.0, 999.0, 1001.0,
+                           generator=np.random.default_rng(7))
+    reference = torch.nn.init.trunc_normal_(torch.empty(N_TORCH, dtype=torch.float16), 1000.0, 1.0, 999.0,
+                                            1001.0, generator=torch.Generator().manual_seed(7)).numpy()
+    values = np.arange(999.0, 1001.5, 0.5)
+    ours, theirs = [np.array([np.mean(s == v) for v in values]) for s in (x, reference)]
+    assert ours.sum() == 1.0 and theirs.sum() == 1.0 and theirs.min() > 0.1
+    np.testing.assert_allclose(ours, theirs, atol=6 * math.sqrt(0.25 * 2 / N_TORCH))
+
+
 def test_trunc_normal_refuses_a_hopeless_law_instead_of_looping(monkeypatch):
     """[1e5, 2e5] sigmas out accepts 1e-10 of its uniform proposals: torch loops on; here a RuntimeError
     once the proposals pass a budget (2**28 + 1000 per element; made small here to keep the test quick)."""
@@ -169,6 +182,30 @@ def test_trunc_normal_refuses_a_hopeless_law_instead_of_looping(monkeypatch):
         init.trunc_normal_(np.empty(10), 0.0, 1.0, 1e5, 2e5)
     x = init.trunc_normal_(np.empty(10), 0.0, 1.0, 30.0, 31.0)      # far out, but 3% accepted: drawn
     assert np.all((x >= 30.0) & (x < 30.5))
+
+
+def test_trunc_normal_draws_a_law_accepting_few_proposals_within_its_budget():
+    """mean 2 std below [a, b] = [0, 1], std = 1e-5: about 4e-6 of the uniform proposals are accepted,
+    so 10 values take millions of proposals, far inside the budget of 2**28 + 1000 per element."""
+    x = init.trunc_normal_(np.empty(10), -2e-5, 1e-5, 0.0, 1.0, generator=np.random.default_rng(1))
+    assert np.all((x >= 0.0) & (x < 1e-4))
+
+
+@pytest.mark.parametrize("mean, std, a, b", [(1.0, 4.0, 3.0, math.inf), (1.0, 0.25, 1.2, math.inf),
+                                             (1.0, 4.0, -math.inf, -1.0), (1.0, 0.25, -math.inf, 0.8)],
+                         ids=["p=0.31", "p=0.21", "p=0.31-left", "p=0.21-left"])
+def test_trunc_normal_on_a_half_line_draws_where_torch_does(mean, std, a, b):
+    """Torch picks its sampler by p = Phi((b - mean) / std) - Phi((a - mean) / std) > 0.3: on a half
+    line it draws for p = 0.31 and fails for p = 0.21 (mean != 0, std != 1: the standardisation
+    is checked)."""
+    try:
+        torch.nn.init.trunc_normal_(torch.empty(5), mean, std, a, b)
+    except RuntimeError:
+        with pytest.raises(ValueError, match="neither sampler applies"):
+            init.trunc_normal_(np.empty(5), mean, std, a, b)
+    else:
+        x = init.trunc_normal_(np.empty(N_TORCH), mean, std, a, b, generator=np.random.default_rng(2))
+        assert_truncated_normal(x, mean, std, a, b)
 
 
 # (ours, torch's, our error): torch fails on each as well (ZeroDivisionError, RuntimeError...)

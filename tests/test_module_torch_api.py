@@ -281,6 +281,21 @@ def test_assign_keeps_a_tie_and_a_shared_module_one_object():
     assert [n for n, _ in model.named_parameters()] == ["0.W", "0.b", "2.b"]
 
 
+def test_assign_of_a_tie_takes_equal_values_with_nan_and_names_a_mismatch():
+    """Equal values of a tied Parameter load even holding NaN (NaN equals NaN there); different ones
+    are refused naming both names."""
+    a = mt.Linear(3, 3, dtype=np.float64)
+    model = mt.Sequential(a, mt.ReLU(), mt.Linear(3, 3, dtype=np.float64))
+    model[2].W = a.W
+    state = model.state_dict()
+    state["0.W"][0, 0] = state["2.W"][0, 0] = np.nan
+    model.load_state_dict(state, assign=True)
+    assert model[2].W is model[0].W and np.isnan(model[0].W.data[0, 0])
+    state["2.W"] = state["2.W"] * 2
+    with pytest.raises(ValueError, match=r"'0\.W' and '2\.W' are one object in the model"):
+        model.load_state_dict(state, assign=True)
+
+
 def test_assign_of_another_models_parameters_shares_them_as_torch():
     a, b = mt.Linear(2, 2), mt.Linear(2, 2)
     a.W.requires_grad_(False)
