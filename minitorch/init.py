@@ -152,7 +152,7 @@ def trunc_normal_(
     tensor: T, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
     generator: np.random.Generator | None = None,
 ) -> T:
-    """Fill with N(mean, std**2) truncated to [a, b] (a, b may be -inf, inf): torch's law, exactly.
+    """Fill with N(mean, std**2) truncated to [a, b] (a, b may be -inf, inf): torch's law.
 
     Density:  proportional to exp(-((x - mean) / std)**2 / 2) on [a, b], 0 elsewhere
     Sampling: torch's two rejection samplers, chosen by p = Phi((b - mean)/std) - Phi((a - mean)/std):
@@ -163,7 +163,10 @@ def trunc_normal_(
     Refused: std <= 0 (torch fails at 0, reads a negative std as |std|); a > b and p <= 0.3 with an
     infinite bound (torch fails on both). Where almost every proposal is rejected (mean far out of
     [a, b]) a RuntimeError comes after 2**28 + 1000 * size proposals; torch loops on. Torch's warning
-    for a mean over 2 std from [a, b] is not given: both samplers are exact there.
+    for a mean over 2 std from [a, b] is not given: both samplers are exact there. Not torch's law in
+    float16 where [a, b] holds only a few representable values and p <= 0.3: the uniform proposals
+    here are drawn in float64 and then rounded (so either bound can come out), torch's in float16 on
+    [a, b).
     """
     mean = check_number(mean, "trunc_normal_", "mean")
     std = check_number(std, "trunc_normal_", "std", 0, low_open=True)
