@@ -133,7 +133,10 @@ def _scenario(spec):
                 except ValueError as error:  # (an lr it does not take: a 0-d array)
                     log.append(str(error))
             else:
-                scheduler.step()
+                try:
+                    scheduler.step()
+                except ValueError as error:  # (an lr it does not write: a NumPy float32 from lr-numpy32)
+                    log.append(str(error))
         elif action == "state-dict":
             saved = opt.state_dict()
             try:
