@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.diagnostics.probe import SavedState
 from minitorch.module import Module
 
 TOLERANCES = {np.dtype(np.float64): (1e-7, 1e-9), np.dtype(np.float32): (1e-4, 1e-5),
@@ -58,7 +59,10 @@ def check_backward(
 
     ``reference``: a MiniTorch Module, or a ``torch.nn.Module`` (torch needed). Its Parameters get
     a copy of ``module``'s, matched by position: same shape, or transposed for a 2-D weight that
-    only fits that way (and for ``torch.nn.Linear``'s weight, (out, in) = W.T). dy, the upstream
+    only fits that way (and for ``torch.nn.Linear``'s weight, (out, in) = W.T). Both run in their
+    present mode (train or eval); what a forward writes into buffers (BatchNorm's running
+    statistics), ``module``'s gradients and the library's random generator are put back afterwards
+    (``probe.SavedState``), and a torch reference's buffers too. dy, the upstream
     gradient, is N(0, 1) from ``np.random.default_rng(seed)`` unless given (never all ones, which
     hides transposition mistakes). Each tensor is "exact" (bit for bit), "close" (within the
     dtype's tolerance, ``TOLERANCES``: float32 rtol 1e-4, atol 1e-5) or "wrong", with the index of
@@ -72,8 +76,7 @@ def check_backward(
         raise TypeError(f"check_backward: expected a MiniTorch Module to check, got {type(module).__name__}")
     x = np.asarray(x)
     mine_params = list(module.named_parameters())
-    saved = [(p, p.grad) for _, p in mine_params]
-    buffers = _saved_buffers(module)
+    saved = SavedState(module)
     try:
         for _, p in mine_params:
             p.grad = None
@@ -83,9 +86,7 @@ def check_backward(
         dx = module.backward(dy)
         mine = {"output": out, "dx": dx, **{name: p.grad for name, p in mine_params}}
     finally:
-        for p, grad in saved:
-            p.grad = grad
-        _restore_buffers(buffers)
+        saved.restore()
     if isinstance(reference, Module):
         theirs = _minitorch_reference(reference, mine_params, x, dy)
     else:
@@ -100,7 +101,7 @@ def _minitorch_reference(
     theirs = list(reference.parameters())
     _check_count(len(mine), len(theirs))
     saved = [(p, p.data, p.grad) for p in theirs]
-    buffers = _saved_buffers(reference)
+    buffers = SavedState(reference)
     try:
         layout = []
         for (name, p), q in zip(mine, theirs, strict=True):
@@ -116,7 +117,7 @@ def _minitorch_reference(
     finally:
         for q, data, grad in saved:
             q.data, q.grad = data, grad
-        _restore_buffers(buffers)
+        buffers.restore()
 
 
 def _torch_reference(
@@ -160,19 +161,6 @@ def _torch_reference(
     grads = {name: None if q.grad is None else (q.grad.numpy().T if t else q.grad.numpy())
              for (name, _), q, t in zip(mine, theirs, layout, strict=True)}
     return {"output": out.detach().numpy(), "dx": None if xt.grad is None else xt.grad.numpy(), **grads}
-
-
-def _saved_buffers(module: Module) -> list[tuple[Module, str, np.ndarray, np.ndarray]]:
-    """(owner, name, array, a copy of its values) for every buffer under ``module``."""
-    return [(owner, name, array, np.array(array, copy=True))
-            for owner in module.modules() for name, array in owner._buffers.items() if array is not None]
-
-
-def _restore_buffers(saved: list[tuple[Module, str, np.ndarray, np.ndarray]]) -> None:
-    """Each buffer back to its own array (a forward may replace it) holding its saved values."""
-    for owner, name, array, values in saved:
-        setattr(owner, name, array)
-        array[...] = values
 
 
 def _tolerance(mine: np.ndarray, theirs: np.ndarray) -> tuple[float, float]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch import random as mt_random
+from minitorch.diagnostics.probe import SavedState
 from minitorch.edit_marks import Dropped
 from minitorch.module import Module
 
@@ -240,12 +240,10 @@ class _Saved:
             _drop_frames(d)
             if type(shown) is Dropped:  # an edit's mark stays for the sweep's backward to refuse
                 d["_shown"] = shown
-        self.params = [(p, p.data, p.data.copy(), p.grad) for p in model.parameters()]
-        self.buffers = [(m, name, b, np.array(b, copy=True)) for m in model.modules()
-                        for name, b in m._buffers.items() if b is not None]
+        self.params = [(p, p.data, p.data.copy()) for p in model.parameters()]
+        self.state = SavedState(model)  # gradients, buffers, the random generator
         self.modes = [(m, m.training) for m in model.modules()]
         self.optimizer_state = optimizer.state_dict()
-        self.rng = mt_random.generator().bit_generator.state
 
     def restore(self) -> None:
         for d, stack, shown in self.frames:
@@ -257,17 +255,13 @@ class _Saved:
             elif shown is not None:
                 d.update(shown)
                 d["_shown"] = shown
-        for p, array, copy, grad in self.params:
+        for p, array, copy in self.params:
             np.copyto(array, copy)
-            p.data, p.grad = array, grad
-        for module, name, array, copy in self.buffers:
-            if getattr(module, name) is not array:
-                setattr(module, name, array)
-            np.copyto(array, copy)
+            p.data = array
+        self.state.restore()
         for module, mode in self.modes:
             object.__setattr__(module, "training", mode)
         self.optimizer.load_state_dict(self.optimizer_state)
-        mt_random.generator().bit_generator.state = self.rng
 
 
 def _drop_frames(d: dict[str, Any]) -> None:
