@@ -66,6 +66,7 @@ def _identity(m: mt.Identity) -> torch.nn.Module:
 
 
 def _torch_dtype(array: np.ndarray) -> torch.dtype:
+    """The twin's dtype for a MiniTorch array: float64 stays float64, any other dtype runs as float32."""
     return torch.float64 if array.dtype == np.float64 else torch.float32
 
 
@@ -180,10 +181,6 @@ def compare_buffers(module: mt.Module, twin_module: torch.nn.Module, rtol: float
 
 
 # --- toolkit layers: activations, softmax, dropout, normalisation --------------------------------
-def _torch_dtype(array: np.ndarray) -> torch.dtype:
-    return torch.float64 if array.dtype == np.float64 else torch.float32
-
-
 @twin(mt.Tanh)
 def _tanh(m: mt.Tanh) -> torch.nn.Module:
     return torch.nn.Tanh()
