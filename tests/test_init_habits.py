@@ -177,7 +177,7 @@ def test_trunc_normal_keeps_draws_that_round_onto_a_bound_as_torch():
 def test_trunc_normal_refuses_a_hopeless_law_instead_of_looping(monkeypatch):
     """[1e5, 2e5] sigmas out accepts 1e-10 of its uniform proposals: torch loops on; here a RuntimeError
     once the proposals pass a budget (2**28 + 1000 per element; made small here to keep the test quick)."""
-    monkeypatch.setattr(init, "_MAX_PROPOSALS", 10**5)
+    monkeypatch.setattr(init.truncated, "_MAX_PROPOSALS", 10**5)
     with pytest.raises(RuntimeError, match=r"trunc_normal_: 10 values still missing .* bring mean nearer"):
         init.trunc_normal_(np.empty(10), 0.0, 1.0, 1e5, 2e5)
     x = init.trunc_normal_(np.empty(10), 0.0, 1.0, 30.0, 31.0)      # far out, but 3% accepted: drawn

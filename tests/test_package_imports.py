@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import minitorch as mt
@@ -48,3 +50,25 @@ def test_the_version_has_one_source():
     from minitorch.version import __version__
 
     assert mt.__version__ == __version__
+
+
+def test_each_file_of_the_init_package_imports_first_without_a_cycle():
+    """minitorch.init's files import one another only downwards (_arrays, fans, fills, then the rest):
+    each can be the first one a fresh interpreter imports, and every public name is reachable the three
+    ways it always was (mt.init.X, minitorch.init.X, from minitorch.init import X)."""
+    files = sorted(path.stem for path in (PACKAGE / "init").glob("*.py") if path.stem != "__init__")
+    assert {"_arrays", "fans", "fills", "scaled", "structured", "truncated"} <= set(files)
+    script = (
+        "import importlib, sys\n"
+        f"for name in {files!r}:\n"
+        "    for loaded in [m for m in sys.modules if m == 'minitorch' or m.startswith('minitorch.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module('minitorch.init.' + name)\n"
+        "import minitorch as mt, minitorch.init as init\n"
+        "from minitorch.init import *  # noqa\n"
+        "for name in init.__all__:\n"
+        "    assert getattr(mt.init, name) is getattr(init, name) is globals()[name], name\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=PACKAGE.parent)
+    assert result.returncode == 0, result.stderr

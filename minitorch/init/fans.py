@@ -1,0 +1,48 @@
+"""Fans by MiniTorch's layout convention (the package docstring's FAN CONVENTION): which axis of a
+weight is its input, read from the layer that owns it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from minitorch import module as module_registry
+from minitorch.init._arrays import _array
+from minitorch.module import Parameter
+from minitorch.parameter import TransposedView
+
+
+def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray) -> tuple[int, int]:
+    """(fan_in, fan_out) by MiniTorch's convention: 2-D is (in, out), >= 3-D is (out, in, *kernel)."""
+    shape = _array(tensor, "calculate_fan_in_and_fan_out").shape
+    if len(shape) == 2 and _in_torchs_layout(tensor):
+        shape = shape[::-1]  # (out, in), as torch stores it: Linear.weight, an LSTM's weight_ih_l0...
+    if len(shape) < 2:
+        raise ValueError(
+            f"calculate_fan_in_and_fan_out: expected an array of 2 or more dimensions, got shape {shape}"
+        )
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+def _in_torchs_layout(tensor: Parameter | np.ndarray) -> bool:
+    """Whether ``tensor`` (2-D) is in torch's (out, in) layout: a view in torch's layout
+    (``Linear.weight``) or a Parameter of a MiniTorch layer that stores it in torch's layout.
+
+    The layers and their transposed names are the interop table's (``module.TORCH_LAYOUT``: only
+    Linear's W is stored transposed); a Parameter of no layer or of a module of your own is not.
+    """
+    if isinstance(tensor, TransposedView):
+        return True
+    if not isinstance(tensor, Parameter):
+        return False
+    for ref in module_registry._owners.get(tensor, ()):
+        owner = ref()
+        transposed = None if owner is None else module_registry.TORCH_LAYOUT.get(type(owner))
+        if transposed is None:
+            continue
+        return not any(p is tensor and name in transposed for name, p in owner._parameters.items())
+    return False
