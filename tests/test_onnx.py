@@ -232,3 +232,53 @@ def test_a_repeated_layer_stores_its_weights_once(tmp_path):
     assert len(matmuls) == 2 and matmuls[0].input[1] == matmuls[1].input[1]
     x = sample_input((2, 3))
     np.testing.assert_allclose(run(tmp_path / "m.onnx", x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def _no_running_stats(cls, by_hand, affine):
+    """A BatchNorm normalising with each batch's own statistics in eval: track_running_stats=False, or a
+    tracking one whose running statistics were set to None."""
+    m = cls(3, affine=affine, track_running_stats=by_hand)
+    if by_hand:
+        m.running_mean = m.running_var = None
+    return randomize_state(m, seed=4).eval()
+
+
+# (N, C, *rest) with rest's size 1: a batch of one is one value per channel
+ONE_VALUE_PER_SAMPLE = [(mt.BatchNorm1d, (3,)), (mt.BatchNorm1d, (3, 1)), (mt.BatchNorm2d, (3, 1, 1))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("by_hand", [False, True], ids=["untracked", "stats-set-to-None"])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "no-affine"])
+@pytest.mark.parametrize("cls, rest", ONE_VALUE_PER_SAMPLE, ids=["1d", "1d-L1", "2d-1x1"])
+def test_batch_statistics_of_one_value_per_channel_are_an_error_in_the_graph_as_in_the_module(
+        tmp_path, cls, rest, affine, by_hand, dtype):
+    """Without running statistics eval normalises with the batch's own, and a batch of one has a single
+    value per channel: the module raises (torch too), and the graph must not answer (it gave beta).
+    ONNX has no assert: its guard node fails instead, named for the module and the fix."""
+    m = _no_running_stats(cls, by_hand, affine).to(dtype)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        mt.onnx.export(m, tmp_path / "m.onnx", (1, *rest), dtype=dtype)  # the sample runs the module
+    mt.onnx.export(m, tmp_path / "m.onnx", (4, *rest), dtype=dtype)
+    x = sample_input((1, *rest), dtype, seed=1)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        m(x)
+    with pytest.raises(ort.capi.onnxruntime_pybind11_state.InvalidArgument,
+                       match=f"{cls.__name__}_with_no_running_statistics_needs_a_batch_of_2_or_more"):
+        run(tmp_path / "m.onnx", x)
+    for batch in (0, 2, 3, 4, 7):  # every other batch: the module's numbers (an empty one too)
+        x = sample_input((batch, *rest), dtype, seed=batch)
+        tol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(run(tmp_path / "m.onnx", x), m(x), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("cls, rest", [(mt.BatchNorm1d, (3, 2)), (mt.BatchNorm2d, (3, 1, 2))],
+                         ids=["1d", "2d"])
+def test_batch_statistics_of_a_single_sample_with_several_positions_need_no_guard(tmp_path, cls, rest):
+    """A sample of several positions has several values per channel: a batch of one is normalised."""
+    m = _no_running_stats(cls, False, True)
+    mt.onnx.export(m, tmp_path / "m.onnx", (1, *rest))
+    assert "Gather" not in [n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node]
+    for batch in (1, 3):
+        x = sample_input((batch, *rest), seed=batch)
+        np.testing.assert_allclose(run(tmp_path / "m.onnx", x), m(x), rtol=1e-5, atol=1e-5)

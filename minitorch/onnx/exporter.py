@@ -1,7 +1,8 @@
 """Export a MiniTorch model to ONNX (opset 17), for onnxruntime and every other ONNX runtime.
 
 The exported graph computes the model in eval mode: Dropout is the identity and BatchNorm uses its
-running statistics (each batch's own without them: track_running_stats=False). The batch dimension is
+running statistics (each batch's own without them: track_running_stats=False; where that is one value
+per channel, a batch of one fails in the graph as the layer raises). The batch dimension is
 symbolic ("N"), the others fixed by ``input_shape``. Layers are matched by class name; each has one
 emitter below that writes the ONNX nodes computing it (GELU as its exact formula with Erf, or the tanh
 form). A module of another class is exported as its children when its forward is a plain chain of them
@@ -124,7 +125,9 @@ def export(
 
     The graph computes the model in eval mode whatever its mode (Dropout the identity, BatchNorm its
     running statistics, or the batch's own with none), as torch.onnx.export's default; the model's
-    mode is left as it was.
+    mode is left as it was. A BatchNorm with no running statistics on one value per sample and channel
+    ((N, C), (N, C, 1), (N, C, 1, 1)) raises on a batch of one, and so does the graph: onnxruntime's
+    error names the node "<BatchNorm1d/2d>_with_no_running_statistics_needs_a_batch_of_2_or_more".
 
     The graph computes in ``dtype`` (default: the model's). onnxruntime's CPU kernels cover float32
     fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
@@ -338,8 +341,10 @@ def _batch_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     shift = m.bias.data if m.bias is not None else np.zeros(c)
     per_channel = (c,) + (1,) * (len(shape) - 2)
     if m.running_mean is None and m.running_var is None:  # (track_running_stats=False): as the layer's
-        # eval, the batch's own statistics over every axis but 1 (a batch of one: torch raises, the graph
-        # gives beta)
+        # eval, the batch's own statistics over every axis but 1
+        if math.prod(shape[2:]) == 1:  # a batch of one is one value per channel: the layer raises, as torch
+            why = f"{type(m).__name__}_with_no_running_statistics_needs_a_batch_of_2_or_more"
+            x = _fail_on_a_batch_of_one(g, x, why)
         axes = [0, *range(2, len(shape))]
         centred = g.op("Sub", [x, g.op("ReduceMean", [x], "batch_norm", axes=axes)], "batch_norm")
         var = g.op("ReduceMean", [g.op("Mul", [centred, centred], "batch_norm")], "batch_norm", axes=axes)
@@ -356,6 +361,19 @@ def _batch_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     inputs = [x, g.const(scale, "gamma"), g.const(shift, "beta"),
               g.const(m.running_mean, "mean"), g.const(m.running_var, "var")]
     return g.op("BatchNormalization", inputs, "batch_norm", epsilon=float(m.eps))
+
+
+def _fail_on_a_batch_of_one(g: _Graph, x: str, why: str) -> str:
+    """x, through a guard that makes the runtime fail on a batch of one, its error naming the node ``why``.
+
+    ONNX has no assert: the guard is x * table[N == 1] with table = [1.0], so a batch of one indexes out
+    of range (Gather's error, onnxruntime's message names the node) and any other batch gets x * 1.0 = x
+    exactly.
+    """
+    batch = g.op("Shape", [x], "batch_size", start=0, end=1)
+    single = g.op("Cast", [g.op("Equal", [batch, g.const([1], "one", np.int64)], "batch_size")], "batch_size",
+                  to=g.onnx.TensorProto.INT64)
+    return g.op("Mul", [x, g.op("Gather", [g.const([1.0], "ones"), single], why, axis=0)], "batch_norm")
 
 
 @emitter(LayerNorm)
