@@ -11,11 +11,13 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from bitwise import assert_bitwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import batch_sizes, features, float_arrays
+from strategies import batch_sizes, features, float_arrays, seeds
 
 import minitorch as mt
+from minitorch import functional
 from minitorch.functional import erf as _erf
 
 ELEMENTWISE = [
@@ -206,3 +208,25 @@ def test_a_0d_input_refuses_the_dims_torch_refuses(cls, dim):
     expected = rf"{cls}\(dim={dim}\): expected an input with a dim {dim}, got shape \(\)"
     with pytest.raises(ValueError, match=expected):
         getattr(mt, cls)(dim=dim)(np.array(0.5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.integers(0, 6), min_size=0, max_size=3), data=st.data(), seed=seeds,
+       scale=st.sampled_from([0.1, 1.0, 30.0, 1e4]), dtype=st.sampled_from([np.float32, np.float64]))
+def test_softmax_layer_is_functional_softmax_bit_for_bit(shape, data, seed, scale, dtype):
+    """Softmax's forward is ``functional.softmax`` (one formula): the same bytes, with the shifted
+    exponentials' form exp(s) / sum(exp(s)) written out, for huge, infinite and nan entries too."""
+    x = (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+    if x.size:
+        specials = data.draw(st.lists(st.sampled_from([np.inf, -np.inf, np.nan, 0.0, -0.0, 3e38]),
+                                      max_size=3))
+        x.flat[: len(specials)] = specials
+    dims = [None] if len(shape) <= 1 else []
+    dim = data.draw(st.sampled_from(dims + list(range(-max(len(shape), 1), max(len(shape), 1)))))
+    layer = mt.Softmax(dim=dim)
+    with np.errstate(all="ignore"):
+        y = layer(x)
+        axis = -1 if dim is None else dim
+        _, exp_s, sum_exp = functional.shifted_exp(x, axis)
+        assert_bitwise(y, functional.softmax(x, axis), "Softmax vs functional.softmax")
+        assert_bitwise(y, exp_s / sum_exp, "Softmax vs exp(s) / sum(exp(s))")

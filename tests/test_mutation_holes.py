@@ -149,8 +149,9 @@ def test_attention_out_projection_refuses_a_wrong_width_naming_itself(x, got):
 
 @pytest.mark.parametrize("shape", [(3, 4), (2, 3, 5)])
 def test_functional_softmax_log_softmax_and_one_hot_match_torch(shape):
-    """Survivor: ``functional.log_softmax``'s default axis=-1 as 0 (softmax, log_softmax and one_hot are
-    the shared math of docs/api's functional.py; no layer calls them, so no layer test read them)."""
+    """Survivor: ``functional.log_softmax``'s default axis=-1 as 0 (log_softmax and one_hot are shared
+    math of docs/api's functional.py that no layer calls, so no layer test read them; softmax is Softmax's
+    forward, its default axis is read here)."""
     from minitorch import functional
     z = np.random.default_rng(0).standard_normal(shape) * 30
     zt = torch.tensor(z)

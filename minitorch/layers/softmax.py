@@ -1,4 +1,5 @@
-"""Softmax and LogSoftmax along one dimension (the shifted exponentials live in ``functional``)."""
+"""Softmax and LogSoftmax along one dimension (the formulas live in ``functional``: softmax, and the
+shifted exponentials LogSoftmax reads both its output and its probabilities from)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 
 from minitorch.checks import check_int
 from minitorch.dtypes import as_floating
-from minitorch.functional import shifted_exp
+from minitorch.functional import shifted_exp, softmax
 from minitorch.module import Module
 
 
@@ -36,8 +37,7 @@ class Softmax(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Softmax")
-        _, exp_s, sum_exp = shifted_exp(x, _axis(self.dim, x.shape, "Softmax", self._dim_given))
-        self._out = exp_s / sum_exp
+        self._out = softmax(x, _axis(self.dim, x.shape, "Softmax", self._dim_given))
         return self._out
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
