@@ -92,8 +92,9 @@ import numpy as np
 
 from minitorch import threads
 from minitorch.kernels import twin
+from minitorch.kernels.flat import _counts_trusted
 from minitorch.kernels.inference_alone import _alone, _layer, _leave_frames
-from minitorch.kernels.inference_plan import SPLIT_BYTES, _current, _Declined, _make_plan, _Plan
+from minitorch.kernels.inference_plan import SPLIT_BYTES, _current, _Declined, _getrefcount, _make_plan, _Plan
 from minitorch.kernels.inference_twin import CALLER, SPLIT, TAKEN, TWIN, half_layer, serve
 from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
@@ -203,7 +204,7 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
         while _orphans:
             _drop_orphan(_orphans.pop())
         _drop_plan(id(model))
-        plan = _make_plan(model, x, linear, relu, _model_collected)
+        plan = _make_plan(model, x, linear, relu, _model_collected, _give_back)
         if plan is not None:
             while len(_plans) >= KEEP_PLANS:
                 _drop_plan(next(iter(_plans)))
@@ -215,6 +216,31 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
         params = tuple(p for m in children for p in m.parameters())
         _state["declined"] = _Declined(model, children, params, _declined_collected)
     return plan
+
+
+def _give_back(p: Any) -> None:
+    """``p.data``, lent by a plan (``lent_weights``), becomes a private row-major copy when nothing
+    but ``p`` holds it once the plans holding it are dropped (their sessions stopped); else it
+    stays. Called by ``train()`` where a module's mode changes."""
+    if not twin.acquire():  # another thread is inside a call: the array stays lent
+        return
+    try:
+        _drop_plans_of(p.data)
+    finally:
+        twin.release()
+    a = p.data
+    if _counts_trusted() and _getrefcount(a) == 3:  # p's slot, this local, the argument
+        p.data = np.array(a, order="C")
+
+
+def _drop_plans_of(a: np.ndarray) -> None:
+    """Forget every plan (and the declined chain) holding the array ``a``; holding the twin."""
+    for key in [key for key, plan in _plans.items() if any(held is a for held in plan.arrays)]:
+        _drop_plan(key)
+    _orphans[:] = [plan for plan in _orphans if not any(held is a for held in plan.arrays)]
+    declined = _state["declined"]
+    if declined is not None and any(held is a for held in declined.arrays):
+        _state["declined"] = None
 
 
 def _drop_plan(key: int) -> None:
