@@ -444,13 +444,15 @@ def test_float64_data_into_a_float32_module_computes_as_its_float32_cast(factory
 
 
 # --- 10. Parameters laid out otherwise in memory: the same numbers -----------------------------------
+WITH_PARAMETERS = [(i, a) for i, a in zip(IDS, ARGS, strict=True) if next(_build(a[0]).parameters(), None)]
+
+
 @pytest.mark.parametrize("layout", list(LAYOUTS))
-@pytest.mark.parametrize("factory, make_inputs", ARGS, ids=IDS)
+@pytest.mark.parametrize("factory, make_inputs", [a for _, a in WITH_PARAMETERS],
+                         ids=[i for i, _ in WITH_PARAMETERS])
 def test_parameters_in_another_memory_layout_give_the_same_numbers(factory, make_inputs, layout):
     module, relaid = _build(factory), _build(factory)
     params = list(relaid.parameters())
-    if not params:
-        pytest.skip("no Parameters")
     for p in params:
         p.data = LAYOUTS[layout](p.data)
     (inputs, upstream), _ = _data(factory, make_inputs)
