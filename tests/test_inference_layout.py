@@ -162,3 +162,31 @@ def test_a_file_holds_the_same_bytes_whatever_the_weights_layout(tmp_path, layou
     assert (tmp_path / "c.npz").read_bytes() == (tmp_path / "other.npz").read_bytes()
     loaded = mt.load_model(tmp_path / "other.npz")
     assert all(p.data.flags.c_contiguous for p in loaded.parameters())
+
+
+def test_a_column_major_weight_trains_with_a_column_major_gradient_and_one_blas_update(monkeypatch):
+    """A weight left column-major (a copy of an eval-mode model, a weight held at ``train()``) gets
+    its gradients laid out as itself, so the SGD kernel's update pairs them in memory order: one
+    BLAS axpy, not a transposing NumPy pass."""
+    from minitorch.kernels import optimizers as fast
+
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(300, 200), mt.ReLU(), mt.Linear(200, 10))
+    ref = copy.deepcopy(model)
+    for p in model.parameters():
+        p.data = np.asfortranarray(p.data)
+    rng = np.random.default_rng(0)
+    xb, yb = rng.standard_normal((16, 300)).astype(np.float32), rng.integers(0, 10, 16)
+    for m in (model, ref):
+        loss_fn = mt.CrossEntropyLoss()
+        loss_fn(m(xb), yb)
+        m.backward_params(loss_fn.backward())
+    assert model[0].W.grad.flags.f_contiguous and model[2].W.grad.flags.f_contiguous
+    blas = fast._get_blas()
+    if not blas.routines:
+        pytest.skip("no BLAS axpy found")
+    assert blas.usable(model[0].W.data, model[0].W.grad)
+    mt.SGD(model.parameters(), lr=0.1).step()
+    mt.SGD(ref.parameters(), lr=0.1).step()
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)

@@ -51,7 +51,14 @@ Never a silent wrong answer:
 - The twin reads the CURRENT weights: every W and b of the cut layers lives in a shared buffer
   (``twin.empty``). A Parameter's array is moved there (``p.data`` becomes a shared copy: same
   numbers, shape and dtype) only when nothing but the Parameter holds it (reference counts, trusted
-  after the probe of ``kernels/flat.py``), or is used as it is when it lies in one already. Every
+  after the probe of ``kernels/flat.py``), or is used as it is when it lies in one already. In eval
+  mode (the model and every child) a weight moves column-major: each side's columns are then one
+  contiguous block, and the BLAS's matrix-vector product reads them as dot products of contiguous
+  columns (the plain chain on those arrays gives the same numbers; within float rounding of the
+  row-major ones). The moved arrays are lent (``minitorch/lent_weights.py``): where a module's
+  mode changes, ``train()`` drops the plans holding them and gives each Parameter a private
+  row-major copy (``_give_back``), unless someone else holds the array; training then runs on
+  row-major weights, and the next plan moves them again for the new mode. Every
   call checks by identity that each Parameter's ``data`` is still its plan's array, else the plan
   is made again (or the chain runs as before, child by child). An in-place change (an optimizer
   step) is seen by both processes: they read the one array. A job posted before these checks

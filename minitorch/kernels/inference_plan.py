@@ -4,7 +4,8 @@ weights moved into shared memory.
 A plan is made once for a chain (``_make_plan``) and checked at every call (``_current``: the
 children, their Parameters and every Parameter's array are still the plan's, by identity; no child
 is inside a call or has a forward patched on the instance). A Parameter's array is moved to a shared
-buffer (``twin.empty``; ``p.data`` becomes a copy with the same numbers, shape and dtype) only when
+buffer (``twin.empty``; ``p.data`` becomes a copy with the same numbers, shape and dtype, a weight
+column-major when the chain is in eval mode, lent to ``minitorch/lent_weights.py``) only when
 nothing but the Parameter holds it (reference counts, trusted after the probe of
 ``kernels/flat.py``), or used as it is when it lies in one already: an in-place change (an
 optimizer step) is then seen by both processes, which read the one array. A chain this module does
