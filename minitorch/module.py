@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minitorch import call_frames
+from minitorch import call_frames, lent_weights
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
 from minitorch.parameter import Parameter, check_requires_grad
@@ -471,6 +471,8 @@ class Module:
                 f"{type(self).__name__}.train: expected a bool mode, got {type(mode).__name__} {mode!r} "
                 "(eval() is train(False))"
             )
+        if self.training is not bool(mode):  # weights lent to one-row inference come back
+            lent_weights.give_back(self._parameters.values())
         object.__setattr__(self, "training", bool(mode))
         for child in self.children():  # a child held twice once, as torch
             child.train(mode)  # each child's own train(), as torch: an override is honoured

@@ -116,17 +116,19 @@ class Parameter:
             raise ValueError(
                 f"Parameter.accumulate_grad: expected shape {self.data.shape}, got {np.shape(g)}"
             )
-        if self.grad is None:
-            self.grad = np.array(g, dtype=self.data.dtype)  # a copy: g may be an array someone else owns
+        if self.grad is None:  # a copy (g may be an array someone else owns), laid out as data
+            self.grad = np.empty_like(self.data)
+            self.grad[...] = g
         else:
             self.grad += g
 
     def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
-        """grad += a @ b; the first product after ``zero_grad()`` becomes ``grad`` itself (no copy)."""
+        """grad += a @ b; the first product after ``zero_grad()`` becomes ``grad`` itself (no copy),
+        computed as (b.T @ a.T).T where data is column-major, so that grad is laid out as data."""
         if not self.requires_grad:
             return
         if self.grad is None:
-            g = np.matmul(a, b)
+            g = np.matmul(b.T, a.T).T if column_major(self.data) else np.matmul(a, b)
             dtype = self.data.dtype
             self.grad = g if g.dtype is dtype or g.dtype == dtype else g.astype(dtype)
         else:
@@ -153,6 +155,17 @@ class Parameter:
     def __repr__(self) -> str:
         frozen = "" if self.requires_grad else ", requires_grad=False"
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
+
+
+def column_major(a: np.ndarray) -> bool:
+    """Whether ``a`` is a 2-D array laid out column-major (Fortran order) and not row-major."""
+    return a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous
+
+
+def laid_out_as(g: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """g, or its column-major copy where ``data`` is column-major and g is not (a fresh gradient
+    laid out as its Parameter, torch's gradient layout contract)."""
+    return np.asfortranarray(g) if column_major(data) and not g.flags.f_contiguous else g
 
 
 def check_requires_grad(value: object, who: str) -> bool:

@@ -20,7 +20,13 @@ class of bug with no new line here:
    reference counts read lower (CPython 3.14): the kernels' pool reuses an array by its count;
 9. a module with Parameters or floating buffers (running statistics) computes in their dtype:
    float64 data into a float32 module gives, bit for bit and in float32, what the data cast to
-   float32 gives (output, dx, every gradient); one without computes in the input's dtype.
+   float32 gives (output, dx, every gradient); one without computes in the input's dtype;
+10. a module whose Parameters are laid out otherwise in memory (each of ``LAYOUTS``: Fortran order,
+   negative strides, a strided view; one-row inference lays a large Linear's weight out Fortran
+   order in eval mode) gives the same output, dx and gradients, each gradient of its Parameter's
+   shape and, for a column-major one, column-major too (torch's gradient layout contract: an
+   optimizer's step then pairs the two arrays' elements in memory order), and an in-place change
+   of ``p.data`` (an optimizer step) reaches the next forward.
 
 Random layers (dropout) are seeded before each forward call, so the runs compared draw the same masks.
 tests/test_contract_registry_mutants.py shows each test failing on a layer that breaks its promise.
@@ -34,7 +40,7 @@ import sys
 
 import numpy as np
 import pytest
-from cases import INPUT_CASES, MODULE_CASES
+from cases import INPUT_CASES, LAYOUTS, MODULE_CASES
 from test_losses import LOSS_CASES
 from test_losses import make_data as _make_data
 
@@ -437,3 +443,34 @@ def test_float64_data_into_a_float32_module_computes_as_its_float32_cast(factory
     assert out.dtype == out32.dtype == np.float32 and dx.dtype == dx32.dtype == np.float32
     for got, expected in zip((out, dx, *grads), (out32, dx32, *grads32), strict=True):
         assert (got is None and expected is None) or got.tobytes() == expected.tobytes()
+
+
+# --- 10. Parameters laid out otherwise in memory: the same numbers -----------------------------------
+WITH_PARAMETERS = [(i, a) for i, a in zip(IDS, ARGS, strict=True) if next(_build(a[0]).parameters(), None)]
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("factory, make_inputs", [a for _, a in WITH_PARAMETERS],
+                         ids=[i for i, _ in WITH_PARAMETERS])
+def test_parameters_in_another_memory_layout_give_the_same_numbers(factory, make_inputs, layout):
+    module, relaid = _build(factory), _build(factory)
+    params = list(relaid.parameters())
+    for p in params:
+        p.data = LAYOUTS[layout](p.data)
+    (inputs, upstream), _ = _data(factory, make_inputs)
+    results = []
+    for m in (module, relaid):
+        m.zero_grad()
+        out, dx = _pair(m, inputs, upstream, 5)
+        results.append((out, dx, _grads(m)))
+    (out, dx, grads), (out2, dx2, grads2) = results
+    _assert_same(out2, out, "output")
+    _assert_same(dx2, dx, "dx")
+    for p, g2 in zip(params, relaid.parameters(), strict=True):  # torch's gradient layout contract
+        g, g2 = p.grad, g2.grad
+        assert g is None or (g.shape == p.data.shape and (layout != "fortran" or g.flags.f_contiguous))
+    _assert_same(grads2, grads, "gradients")
+    for p, q in zip(module.parameters(), params, strict=True):  # an optimizer's in-place step
+        p.data -= 0.5 * np.sign(p.data)
+        q.data -= 0.5 * np.sign(q.data)
+    _assert_same(_call(relaid, inputs, 6), _call(module, inputs, 6), "output after an in-place step")

@@ -200,6 +200,16 @@ def _held_arrays(factory, make_inputs):
         test(factory, make_inputs, mp)
 
 
+def _weight_in_memory_order(mp):
+    """Linear reads its weight's memory as if it were row-major (a flat view reshaped): right for a
+    C-ordered weight, transposed columns for any other layout."""
+    def forward(self, x):
+        W = self.W.data
+        self._x = x
+        return x @ W.ravel(order="K").reshape(W.shape) + self.b.data
+    mp.setattr(mt.Linear, "forward", call_frames.forward_call(forward))
+
+
 def _uncast_input(mp):
     """LayerNorm computes in its input's dtype: float64 data make a float32 layer's output float64."""
     check = mt.LayerNorm._check_input
@@ -246,6 +256,8 @@ MUTANTS = [  # (id, mutant, registry test, its arguments)
     ("held-arrays-reused-lstm", _pool_unprobed, _held_arrays, _case("LSTM")),
     ("data-dtype", _uncast_input,
      registry.test_float64_data_into_a_float32_module_computes_as_its_float32_cast, LAYER_NORM),
+    ("parameter-layout", _weight_in_memory_order,
+     registry.test_parameters_in_another_memory_layout_give_the_same_numbers, (*_case("Linear"), "fortran")),
 ]
 
 

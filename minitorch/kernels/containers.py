@@ -244,7 +244,7 @@ def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, c
         return dy * frame["_mask"]
     W, b = d["W"], d["b"]
     x = frame["_x"]
-    if W.grad is not None or type(W) is not Parameter:
+    if W.grad is not None or type(W) is not Parameter or not W.data.flags.c_contiguous:
         W.accumulate_matmul(x.T, dy)
     else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free
         home = grad_home(W)

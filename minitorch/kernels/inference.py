@@ -51,7 +51,14 @@ Never a silent wrong answer:
 - The twin reads the CURRENT weights: every W and b of the cut layers lives in a shared buffer
   (``twin.empty``). A Parameter's array is moved there (``p.data`` becomes a shared copy: same
   numbers, shape and dtype) only when nothing but the Parameter holds it (reference counts, trusted
-  after the probe of ``kernels/flat.py``), or is used as it is when it lies in one already. Every
+  after the probe of ``kernels/flat.py``), or is used as it is when it lies in one already. In eval
+  mode (the model and every child) a weight moves column-major: each side's columns are then one
+  contiguous block, and the BLAS's matrix-vector product reads them as dot products of contiguous
+  columns (the plain chain on those arrays gives the same numbers; within float rounding of the
+  row-major ones). The moved arrays are lent (``minitorch/lent_weights.py``): where a module's
+  mode changes, ``train()`` drops the plans holding them and gives each Parameter a private
+  row-major copy (``_give_back``), unless someone else holds the array; training then runs on
+  row-major weights, and the next plan moves them again for the new mode. Every
   call checks by identity that each Parameter's ``data`` is still its plan's array, else the plan
   is made again (or the chain runs as before, child by child). An in-place change (an optimizer
   step) is seen by both processes: they read the one array. A job posted before these checks
@@ -92,8 +99,9 @@ import numpy as np
 
 from minitorch import threads
 from minitorch.kernels import twin
+from minitorch.kernels.flat import _counts_trusted
 from minitorch.kernels.inference_alone import _alone, _layer, _leave_frames
-from minitorch.kernels.inference_plan import SPLIT_BYTES, _current, _Declined, _make_plan, _Plan
+from minitorch.kernels.inference_plan import SPLIT_BYTES, _current, _Declined, _getrefcount, _make_plan, _Plan
 from minitorch.kernels.inference_twin import CALLER, SPLIT, TAKEN, TWIN, half_layer, serve
 from minitorch.kernels.twin_session import ALIVE, REQ, STOP, allowed_cpus, current_cpu
 
@@ -203,7 +211,7 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
         while _orphans:
             _drop_orphan(_orphans.pop())
         _drop_plan(id(model))
-        plan = _make_plan(model, x, linear, relu, _model_collected)
+        plan = _make_plan(model, x, linear, relu, _model_collected, _give_back)
         if plan is not None:
             while len(_plans) >= KEEP_PLANS:
                 _drop_plan(next(iter(_plans)))
@@ -215,6 +223,31 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
         params = tuple(p for m in children for p in m.parameters())
         _state["declined"] = _Declined(model, children, params, _declined_collected)
     return plan
+
+
+def _give_back(p: Any) -> None:
+    """``p.data``, lent by a plan (``lent_weights``), becomes a private row-major copy when nothing
+    but ``p`` holds it once the plans holding it are dropped (their sessions stopped); else it
+    stays. Called by ``train()`` where a module's mode changes."""
+    if not twin.acquire():  # another thread is inside a call: the array stays lent
+        return
+    try:
+        _drop_plans_of(p.data)
+    finally:
+        twin.release()
+    a = p.data
+    if _counts_trusted() and _getrefcount(a) == 3:  # p's slot, this local, the argument
+        p.data = np.array(a, order="C")
+
+
+def _drop_plans_of(a: np.ndarray) -> None:
+    """Forget every plan (and the declined chain) holding the array ``a``; holding the twin."""
+    for key in [key for key, plan in _plans.items() if any(held is a for held in plan.arrays)]:
+        _drop_plan(key)
+    _orphans[:] = [plan for plan in _orphans if not any(held is a for held in plan.arrays)]
+    declined = _state["declined"]
+    if declined is not None and any(held is a for held in declined.arrays):
+        _state["declined"] = None
 
 
 def _drop_plan(key: int) -> None:

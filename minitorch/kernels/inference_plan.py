@@ -4,7 +4,8 @@ weights moved into shared memory.
 A plan is made once for a chain (``_make_plan``) and checked at every call (``_current``: the
 children, their Parameters and every Parameter's array are still the plan's, by identity; no child
 is inside a call or has a forward patched on the instance). A Parameter's array is moved to a shared
-buffer (``twin.empty``; ``p.data`` becomes a copy with the same numbers, shape and dtype) only when
+buffer (``twin.empty``; ``p.data`` becomes a copy with the same numbers, shape and dtype, a weight
+column-major when the chain is in eval mode, lent to ``minitorch/lent_weights.py``) only when
 nothing but the Parameter holds it (reference counts, trusted after the probe of
 ``kernels/flat.py``), or used as it is when it lies in one already: an in-place change (an
 optimizer step) is then seen by both processes, which read the one array. A chain this module does
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch import lent_weights
 from minitorch.kernels import twin
 from minitorch.kernels.inference_twin import MAX_CUT, SPLIT
 
@@ -100,9 +102,11 @@ def _current(plan: _Plan, model: Any) -> bool:
 
 
 def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
-               collected: Callable[[weakref.ref], Any]) -> _Plan | None:
+               collected: Callable[[weakref.ref], Any], give_back: Callable[[Any], None]) -> _Plan | None:
     """A plan for ``model`` if it is a chain this module runs (weights moved to shared memory
-    where needed and allowed), else None; ``collected`` is called when the model is collected."""
+    where needed and allowed: column-major if the model and every child are in eval mode), else
+    None; ``collected`` is called when the model is collected, ``give_back(p)`` by ``train()``
+    (``minitorch/lent_weights.py``)."""
     children = tuple(model.__dict__["_modules"].values())
     layers = []  # (Linear, relu after it)
     for m in children:
@@ -133,11 +137,12 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
     if cut_bytes < MIN_SPLIT_BYTES or x.dtype != dtype or x.shape[1] != layers[0][0].W.data.shape[0]:
         return None
     params, arrays = [], []
+    column_major = not model.training and not any(m.training for m in children)
     for m, _ in layers[:n_cut]:
         for p in (m.W, m.b):
             if p is None:
                 continue
-            a = _shared(p)
+            a = _shared(p, column_major, give_back)
             if a is None:
                 return None
             params.append(p)
@@ -201,17 +206,18 @@ def _plain_arrays(m: Any, dtype: np.dtype) -> bool:
             and (b is None or (type(b) is np.ndarray and b.dtype == dtype and b.ndim == 1)))
 
 
-def _shared(p: Any) -> np.ndarray | None:
+def _shared(p: Any, column_major: bool, give_back: Callable[[Any], None]) -> np.ndarray | None:
     """p.data in a shared buffer: as it is if it lies in one, else moved to a new one if nothing
-    but p holds it (then p.data is the shared copy); None if it cannot be shared."""
+    but p holds it (then p.data is the shared copy, column-major if asked and 2-D, lent with
+    ``give_back``); None if it cannot be shared."""
     from minitorch.kernels.flat import _counts_trusted
     from minitorch.parameter import Parameter
 
     a = p.data
+    if twin.shares(a) and (a.flags.c_contiguous or a.flags.f_contiguous):
+        return a  # (lent column-major earlier, and held by someone at ``train()``: kept as it is)
     if not a.flags.c_contiguous:
         return None
-    if twin.shares(a):
-        return a
     if (type(p) is not Parameter or not a.flags.writeable or not _counts_trusted()
             or _getrefcount(a) != 3):  # p's slot, this local, getrefcount's argument
         return None
@@ -220,8 +226,9 @@ def _shared(p: Any) -> np.ndarray | None:
                               or _getrefcount(owner) != 3):  # a's base slot, this local, the argument
         return None
     del owner
-    s = twin.empty(a.shape, a.dtype)
+    s = twin.empty(a.shape[::-1], a.dtype).T if column_major and a.ndim == 2 else twin.empty(a.shape, a.dtype)
     np.copyto(s, a)
     del a
     p.data = s
+    lent_weights.lend(s, give_back)
     return s

@@ -55,7 +55,9 @@ class _Blas:
     def usable(self, *arrays: np.ndarray) -> bool:
         y = arrays[0]
         return (y.size >= BLAS_MIN and y.dtype in self.routines
-                and all(a.dtype == y.dtype and a.size == y.size and a.flags.c_contiguous for a in arrays)
+                and all(a.dtype == y.dtype and a.size == y.size for a in arrays)
+                and (all(a.flags.c_contiguous for a in arrays)  # (elements paired in memory order)
+                     or all(a.flags.f_contiguous and a.shape == y.shape for a in arrays))
                 and y.flags.writeable)
 
 

@@ -11,6 +11,7 @@ from minitorch.dtypes import factory_dtype
 from minitorch.kernels import embedding as fast
 from minitorch.kernels import kernels_enabled
 from minitorch.module import Module, Parameter
+from minitorch.parameter import laid_out_as
 from minitorch.random import generator
 
 
@@ -71,7 +72,7 @@ class Embedding(Module):
             keep = ids != self.padding_idx
             ids, dy = ids[keep], dy[keep]
         if self.weight.grad is None:  # the contract's fresh gradient: zeros plus the scatter-add
-            self.weight.grad = scatter_rows(self.num_embeddings, ids, dy)
+            self.weight.grad = laid_out_as(scatter_rows(self.num_embeddings, ids, dy), self.weight.data)
         else:  # added in place: a (num_embeddings, dim) temporary would cost more than the rows
             scatter_add_rows(self.weight.grad, ids, dy)
 

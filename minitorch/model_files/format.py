@@ -156,11 +156,12 @@ def atomic_write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]
 
 
 def write_npz(file: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
-    """``arrays`` as an uncompressed ``.npz`` archive into an open binary file, never pickling."""
+    """``arrays`` as an uncompressed ``.npz`` archive into an open binary file, never pickling; each
+    array row-major, so the bytes depend on its numbers only (not on its layout in memory)."""
     with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, array in arrays.items():
             with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+                np.lib.format.write_array(member, np.asarray(array, order="C"), allow_pickle=False)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -1,0 +1,47 @@
+"""Parameter arrays lent to a speed path, given back when their module's mode changes.
+
+One-row inference of a large Linear/ReLU chain (``kernels/inference.py``) moves the weights it
+shares with the kernels' twin into shared memory, laid out for its reads: row-major in training
+mode, column-major in eval mode (each core's share of a layer's columns is then one contiguous
+block). ``p.data`` becomes that array (same numbers, shape and dtype); the speed path lends it here
+with the function that gives ``p`` a private row-major array again (``lend``).
+``Module.train(mode)`` calls ``give_back`` for its own Parameters when its mode changes, so a model
+trained after eval-mode inference trains on row-major weights, and one put in eval mode after
+training-mode inference can be laid out column-major. The function given decides whether the array
+may be replaced (nothing else holds it); if not, ``p.data`` stays as it is (same numbers).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+# id(array) -> (weak reference to the array, the function that gives its Parameter a private array)
+_lent: dict[int, tuple[weakref.ref, Callable[[Any], None]]] = {}
+
+
+def lend(array: np.ndarray, give_back: Callable[[Any], None]) -> None:
+    """Record that ``array``, now a Parameter's ``data``, is lent to a speed path; ``give_back(p)``
+    gives ``p`` a private row-major array with the same numbers (or leaves it, if it is held)."""
+    key = id(array)
+
+    def forget(ref: weakref.ref) -> None:  # (an id is reused once its array is gone)
+        if _lent.get(key, (None,))[0] is ref:
+            del _lent[key]
+
+    _lent[key] = (weakref.ref(array, forget), give_back)
+
+
+def give_back(params: Iterable[Any]) -> None:
+    """Give each Parameter of ``params`` (None skipped) whose ``data`` is lent a private array."""
+    if not _lent:
+        return
+    for p in params:
+        if p is None:
+            continue
+        entry = _lent.get(id(p.data))
+        if entry is not None and entry[0]() is p.data:
+            entry[1](p)

@@ -1,0 +1,192 @@
+"""One-row inference in eval mode lays a large chain's cut weights out column-major in shared memory
+(kernels/inference_plan.py); ``train()`` gives them back as private row-major arrays
+(minitorch/lent_weights.py), so training after inference runs on row-major weights; files hold
+the same bytes whatever a weight's layout in memory."""
+
+from __future__ import annotations
+
+import copy
+import gc
+
+import numpy as np
+import pytest
+from test_kernels import INFER_CHAINS, INFER_TOL, _infer_model, _plain_infer
+
+import minitorch as mt
+from minitorch import lent_weights
+
+
+def _layout(p):
+    """'F' (column-major only) or 'C', and whether the array lies in memory shared with the twin."""
+    from minitorch.kernels import twin
+
+    a = p.data
+    return ("F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"), twin.shares(a)
+
+
+def _cut_weights(model):
+    return [m.W for m in model if isinstance(m, mt.Linear) and m.W.data.nbytes >= 1 << 17][:2]
+
+
+def _mlp():
+    model, xs = _infer_model((784, 512, 256, 10))
+    return model, xs[0]
+
+
+def _train_step(model, x, y):
+    opt = mt.SGD(model.parameters(), lr=0.05)
+    loss_fn = mt.CrossEntropyLoss()
+    opt.zero_grad()
+    loss_fn(model(x), y)
+    model.backward_params(loss_fn.backward())
+    opt.step()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("chain", list(INFER_CHAINS))
+def test_eval_inference_lays_the_cut_weights_out_column_major(infer_twin, chain, dtype):
+    sizes, last_relu = INFER_CHAINS[chain]
+    model, xs = _infer_model(sizes, last_relu, True, dtype)
+    model.eval()
+    before = _plain_infer(model, xs)
+    got = [infer_twin.served(model, x) for x in xs]
+    assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
+    after = _plain_infer(model, xs)  # the plain chain on the same (column-major) arrays
+    for g, b, a in zip(got, before, after, strict=True):
+        np.testing.assert_allclose(g, b, **INFER_TOL[dtype])  # within float rounding of row-major
+        np.testing.assert_array_equal(g, a)
+
+
+def test_train_after_eval_inference_trains_on_row_major_weights(infer_twin):
+    model, x = _mlp()
+    ref = copy.deepcopy(model)
+    model.eval()
+    infer_twin.served(model, x)
+    infer_twin.served(model, x)
+    model.train()
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        assert _layout(p) == ("C", False)
+        np.testing.assert_array_equal(p.data, q.data)
+    rng = np.random.default_rng(0)
+    xb, yb = rng.standard_normal((32, 784)).astype(np.float32), rng.integers(0, 10, 32)
+    for _ in range(2):
+        _train_step(model, xb, yb)
+        _train_step(ref, xb, yb)
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):  # (two copies of one model
+        assert _layout(p) == ("C", False)  # need not train bitwise alike: the BLAS's path may
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)  # follow the arrays' alignment)
+
+
+def test_a_weight_someone_holds_stays_lent_and_trains_right(infer_twin):
+    model, x = _mlp()
+    ref = copy.deepcopy(model)
+    model.eval()
+    infer_twin.served(model, x)
+    held = model[0].W.data
+    model.train()
+    assert model[0].W.data is held and _layout(model[0].W) == ("F", True)  # the user's name still works
+    assert _layout(model[2].W) == ("C", False)
+    rng = np.random.default_rng(0)
+    xb, yb = rng.standard_normal((16, 784)).astype(np.float32), rng.integers(0, 10, 16)
+    _train_step(model, xb, yb)
+    _train_step(ref, xb, yb)
+    assert model[0].W.data is held
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)
+    del held
+    model.eval()
+    model.train()  # nothing else holds it now
+    assert _layout(model[0].W) == ("C", False)
+
+
+def test_training_mode_inference_then_eval_lays_the_weights_out_column_major(infer_twin):
+    model, x = _mlp()
+    infer_twin.served(model, x)
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
+    model.eval()
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
+    y = infer_twin.served(model, x)
+    assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
+    np.testing.assert_array_equal(y, _plain_infer(model, [x])[0])
+
+
+def test_eval_again_keeps_the_laid_out_weights(infer_twin):
+    model, x = _mlp()
+    model.eval()
+    infer_twin.served(model, x)
+    arrays = [W.data for W in _cut_weights(model)]
+    model.eval()
+    model[0].eval()
+    infer_twin.served(model, x)
+    assert all(W.data is a for W, a in zip(_cut_weights(model), arrays, strict=True))
+
+
+def test_a_child_put_in_training_mode_gives_its_weight_back(infer_twin):
+    model, x = _mlp()
+    model.eval()
+    infer_twin.served(model, x)
+    model[2].train()
+    assert _layout(model[0].W) == ("F", True) and _layout(model[2].W) == ("C", False)
+    y = infer_twin.served(model, x)  # a child in training mode: the plan keeps row-major
+    np.testing.assert_allclose(y, _plain_infer(model, [x])[0], **INFER_TOL[np.float32])
+    assert _layout(model[2].W) == ("C", True)
+
+
+def test_lent_arrays_are_forgotten_when_collected():
+    a = np.ones((3, 4))
+    calls = []
+    lent_weights.lend(a, calls.append)
+    key = id(a)
+    assert key in lent_weights._lent
+    del a
+    gc.collect()
+    assert key not in lent_weights._lent
+    p = mt.Parameter(np.ones((3, 4)))
+    lent_weights.give_back([p, None])  # not lent: nothing called
+    assert calls == []
+    lent_weights.lend(p.data, calls.append)
+    lent_weights.give_back([p])
+    assert calls == [p]
+
+
+@pytest.mark.parametrize("layout", ["fortran", "negative-strides"])
+def test_a_file_holds_the_same_bytes_whatever_the_weights_layout(tmp_path, layout):
+    from cases import LAYOUTS
+
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(5, 4), mt.ReLU(), mt.Linear(4, 3))
+    mt.save_model(model, tmp_path / "c.npz")
+    for p in model.parameters():
+        p.data = LAYOUTS[layout](p.data)
+    mt.save_model(model, tmp_path / "other.npz")
+    assert (tmp_path / "c.npz").read_bytes() == (tmp_path / "other.npz").read_bytes()
+    loaded = mt.load_model(tmp_path / "other.npz")
+    assert all(p.data.flags.c_contiguous for p in loaded.parameters())
+
+
+def test_a_column_major_weight_trains_with_a_column_major_gradient_and_one_blas_update(monkeypatch):
+    """A weight left column-major (a copy of an eval-mode model, a weight held at ``train()``) gets
+    its gradients laid out as itself, so the SGD kernel's update pairs them in memory order: one
+    BLAS axpy, not a transposing NumPy pass."""
+    from minitorch.kernels import optimizers as fast
+
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(300, 200), mt.ReLU(), mt.Linear(200, 10))
+    ref = copy.deepcopy(model)
+    for p in model.parameters():
+        p.data = np.asfortranarray(p.data)
+    rng = np.random.default_rng(0)
+    xb, yb = rng.standard_normal((16, 300)).astype(np.float32), rng.integers(0, 10, 16)
+    for m in (model, ref):
+        loss_fn = mt.CrossEntropyLoss()
+        loss_fn(m(xb), yb)
+        m.backward_params(loss_fn.backward())
+    assert model[0].W.grad.flags.f_contiguous and model[2].W.grad.flags.f_contiguous
+    blas = fast._get_blas()
+    if not blas.routines:
+        pytest.skip("no BLAS axpy found")
+    assert blas.usable(model[0].W.data, model[0].W.grad)
+    mt.SGD(model.parameters(), lr=0.1).step()
+    mt.SGD(ref.parameters(), lr=0.1).step()
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)
