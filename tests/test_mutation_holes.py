@@ -289,3 +289,80 @@ def test_conv1d_takes_one_element_tuples_as_torch():
         twin.bias.copy_(torch.tensor(conv.bias.data))
     x = np.random.default_rng(3).standard_normal((2, 2, 9))
     np.testing.assert_allclose(conv(x), twin(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------- mutants5: maximize, check_value, empty batches, ...
+def test_fit_weighs_one_dimensional_outputs_by_batch_size_and_an_empty_batch_by_0():
+    """Survivor: ``loss_weight``'s ``return float(batch_size)`` for a loss other than the class losses
+    deleted (a (N,) output then weighed 1.0 a batch: the epoch loss was the unweighted mean of uneven
+    batches, and an empty batch's nan entered it). lr=0 keeps the weights, so the epoch loss is the
+    full-data loss: torch's BCEWithLogitsLoss over the six samples."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 3)), rng.integers(0, 2, 6).astype(np.float64)
+    batches = [(X[:4], y[:4]), (X[:0], y[:0]), (X[4:], y[4:])]
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(3, 1, dtype=np.float64), mt.Flatten(0))
+    expected = torch.nn.BCEWithLogitsLoss()(torch.tensor(model(X)), torch.tensor(y)).item()
+    model.discard_caches()
+    history = mt.fit(model, mt.BCEWithLogitsLoss(), mt.SGD(model.parameters(), lr=0.0), batches, epochs=1,
+                     metrics=(), verbose=0)
+    np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-12)
+
+
+def test_evaluate_on_unbatched_samples_with_class_probabilities_weighs_each_sample_1():
+    """Survivor: ``loss_weight``'s 1.0 for an unbatched (C,) output with a (C,) probability target as
+    0.0 (every sample then weighed nothing: the loss was nan). The loss is the mean of the samples'
+    losses: torch's CrossEntropyLoss over them as one batch."""
+    rng = np.random.default_rng(1)
+    X, P = rng.standard_normal((5, 4)), rng.dirichlet(np.ones(3), 5)
+    mt.manual_seed(0)
+    model = mt.Linear(4, 3, dtype=np.float64)
+    expected = torch.nn.CrossEntropyLoss()(torch.tensor(model(X)), torch.tensor(P)).item()
+    model.discard_caches()
+    logs = mt.evaluate(model, mt.CrossEntropyLoss(), list(zip(X, P, strict=True)), metrics=())
+    np.testing.assert_allclose(logs["loss"], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("value, got", [(np.array([0.1]), r"ndarray of shape \(1,\), dtype float64"),
+                                        (np.array(1), r"ndarray of shape \(\), dtype int64"),
+                                        (np.float16(0.1), r"float16 of shape \(\), dtype float16")],
+                         ids=["1-d", "int", "np.float16"])
+def test_check_value_says_what_array_it_takes_for_any_other_numpy_value(value, got):
+    """Survivor: ``_why_not``'s last reason deleted (the message then said "is not supported: None";
+    the tests matched only what came). The optimizers and the schedulers give one message."""
+    fix = r"is not supported: it must be a 0-d float64 array \(torch's 0-d tensor\), as np\.array\(0\.9\)"
+    with pytest.raises(ValueError, match=rf"^SGD: lr given as {got} {fix}; pass float\(lr\)$"):
+        mt.SGD([mt.Parameter(np.zeros(2))], lr=value)
+    opt = mt.SGD([mt.Parameter(np.zeros(2))], lr=0.1)
+    with pytest.raises(ValueError, match=rf"^CosineAnnealingLR: eta_min given as {got} {fix}; "
+                                         r"pass float\(eta_min\)$"):
+        mt.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=value)
+
+
+@pytest.mark.parametrize("factors", [{"div_factor": 0.5}, {"final_div_factor": 0.5},
+                                     {"div_factor": 0.25, "final_div_factor": 0.8}], ids=str)
+def test_one_cycle_takes_division_factors_below_1_as_torch(factors):
+    """Survivor: OneCycleLR's div_factor checked > 1 instead of > 0 (torch takes 0.5: a start above
+    max_lr). The schedule of lrs and momenta against torch's."""
+    p, tp = mt.Parameter(np.zeros(2)), torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    opt, topt = mt.SGD([p], lr=0.1, momentum=0.9), torch.optim.SGD([tp], lr=0.1, momentum=0.9)
+    sched = mt.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, **factors)
+    tsched = torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.1, total_steps=10, **factors)
+    for _ in range(10):
+        np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-12)
+        assert opt.param_groups[0]["momentum"] == pytest.approx(topt.param_groups[0]["momentum"], rel=1e-12)
+        topt.step()
+        sched.step()
+        tsched.step()
+
+
+@pytest.mark.parametrize("name", ["div_factor", "final_div_factor"])
+def test_one_cycle_refuses_a_division_factor_of_0_where_torch_divides_by_it(name):
+    """Survivor: final_div_factor's open lower end dropped (0 then passed; torch fails with a
+    ZeroDivisionError at construction, MiniTorch names the setting)."""
+    opt = mt.SGD([mt.Parameter(np.zeros(2))], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=rf"^OneCycleLR: {name} must be a number in \(0, inf\), got 0\.0$"):
+        mt.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, **{name: 0.0})
+    topt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1, momentum=0.9)
+    with pytest.raises(ZeroDivisionError):
+        torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.1, total_steps=10, **{name: 0.0})
