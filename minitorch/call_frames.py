@@ -30,8 +30,9 @@ forward + backward 1.05-1.2x (the input's copy dominates when it is the widest a
 ``no_grad`` nothing is recorded or copied.
 
 An edit of a container while a call waits leaves marks (``minitorch.edit_marks``): a module whose
-waiting calls it dropped shows a ``Dropped`` frame until its next forward under grad mode, and the
-outermost backward-family call of a module with children first looks for a mark below it.
+waiting calls it dropped shows a ``Dropped`` frame until its next forward under grad mode (and
+keeps the mark after it, for another container's call older than the edit), and the outermost
+backward-family call of a module with children first looks for a mark below it.
 """
 
 from __future__ import annotations
@@ -314,8 +315,8 @@ def refuse_after_edit(module: Any, method: str) -> None:
         return
     discard_all(module, keep_marks=True)
     raise RuntimeError(
-        f"{type(module).__name__}.{method}: {edit}; the call this backward would consume ran a chain "
-        "that no longer exists, so its waiting calls were dropped. Run forward again on the edited "
+        f"{type(module).__name__}.{method}: {edit}; the call this backward would consume lost part of "
+        "its chain to the edit, so its waiting calls were dropped. Run forward again on the edited "
         "model, then backward"
     )
 

@@ -5,18 +5,23 @@ backward drops the waiting calls of the container's children and marks what it c
 - an edited Sequential keeps the edit in ``_edited`` until its next forward under grad mode;
 - a module whose waiting calls were dropped shows a ``Dropped`` frame as ``_shown`` (an empty frame
   naming the edit: hiding it hides nothing) until its next forward under grad mode, which replaces
-  it (``minitorch.call_frames``; a forward under no_grad, a failed one and a probe's keep it).
+  it (``minitorch.call_frames``; a forward under no_grad, a failed one and a probe's keep it), and
+  keeps the same ``Dropped`` as ``_dropped_by`` for good: a call of another container holding it,
+  older than the edit, still waits in that container's other children, and a backward reaching
+  it finds the module's own calls since the edit consumed (its stack empty; calls are consumed
+  newest first) while another module below has a call waiting.
 Every marked module is in ``marked``; while that set is not empty, the outermost backward-family
 call of a module with children first looks for a mark below it (``edit_to_refuse``), so a
 parent, or a second container holding a module the edit touched, refuses before any child adds a
-gradient of a dropped call. A copy (``copy.deepcopy``) of a module carries no mark: it starts with
-no call waiting (``Module.__getstate__``), so its backward refuses as any module's without a
-forward. A refusal drops every waiting call below the refusing module and serves the marks there
-for it and every module below it (``_served_at``): a marked module that later forwards leave
-uncalled (an unused head) makes a parent refuse once, not at every backward.
-Not covered: a module shared by containers a and b, both waiting; an edit of a; b's forward again;
-two backwards of b: the second consumes the first call's frames down to the shared module, which
-raises then (its mark went with b's new forward), after b's later children added gradients.
+gradient of a dropped call: one a module below still shows dropped, or, after that module's new
+forward, one older than the edit. A copy (``copy.deepcopy``) of a module carries no mark: it
+starts with no call waiting (``Module.__getstate__``), so its backward refuses as any module's
+without a forward. A refusal drops every waiting call below the refusing module and serves the
+marks there for it and every module below it (``_served_at``): a marked module that later
+forwards leave uncalled (an unused head) makes a parent refuse once, not at every backward.
+A module keeping ``_dropped_by`` stays in ``marked`` while it lives (nothing tells when the last
+older call waiting elsewhere is gone), so after such an edit each parent's backward makes one
+cached look (``_clean_at``); an ordinary step, with no edit while a call waited, makes none.
 """
 
 from __future__ import annotations
@@ -57,15 +62,17 @@ def mark(module: Any) -> int:
 
 
 def mark_dropped(module: Any, edit: str) -> None:
-    """After ``discard_all``: ``module``'s waiting calls were dropped by ``edit``."""
-    module.__dict__["_shown"] = Dropped(edit, _generation[0] + 1)
+    """After ``discard_all``: ``module``'s waiting calls were dropped by ``edit`` (shown until its
+    next forward, kept as ``_dropped_by`` for good)."""
+    module.__dict__["_shown"] = module.__dict__["_dropped_by"] = Dropped(edit, _generation[0] + 1)
     mark(module)
 
 
-def edit_of(module: Any, served: int = -1) -> str | None:
+def edit_of(module: Any, served: int = -1, waiting: bool = True) -> str | None:
     """Why a backward of (or through) ``module`` must refuse now, or None: an edit is pending,
-    marked after generation ``served``."""
-    return _edited(module, served) or _dropped(module, served)
+    marked after generation ``served`` (``waiting``: another module below the backward's module
+    has a call waiting)."""
+    return _edited(module, served) or _dropped(module, served, waiting)
 
 
 def _edited(module: Any, served: int) -> str | None:
@@ -77,14 +84,23 @@ def _edited(module: Any, served: int) -> str | None:
     return None
 
 
-def _dropped(module: Any, served: int) -> str | None:
+def _dropped(module: Any, served: int, waiting: bool) -> str | None:
+    """An edit dropped ``module``'s waiting calls and the backward would consume one of them: it
+    still shows them dropped, or it has forwarded since and its calls since are consumed (its stack
+    is empty) while another module below has a call waiting, which is older than the edit then."""
     d = module.__dict__
-    shown = d.get("_shown")
-    if type(shown) is Dropped and not d["_stack"] and shown.generation > served:
-        name = type(module).__name__
-        return (f"an edit ({shown.edit}) of a container holding a {name} dropped the {name}'s waiting "
+    by = d.get("_dropped_by")
+    if by is None or d["_stack"] or by.generation <= served:
+        return None
+    name = type(module).__name__
+    if d["_shown"] is by:
+        return (f"an edit ({by.edit}) of a container holding a {name} dropped the {name}'s waiting "
                 "forward calls (a module held by two containers loses both containers' calls)")
-    return None
+    if not waiting:  # nothing else waits either: one backward more than forward, the usual error
+        return None
+    return (f"an edit ({by.edit}) of a container holding a {name} dropped the {name}'s forward calls "
+            f"waiting then, and this call is older than the edit: its {name} call is gone (a module "
+            "held by two containers loses both containers' calls)")
 
 
 def saved_marks(modules: Any) -> list[tuple[Any, str, Any]]:
@@ -122,21 +138,25 @@ def edit_to_refuse(module: Any) -> str | None:
     stack = d["_stack"]
     called = [m for m, *_ in stack[-1]["_calls"]] if stack and "_calls" in stack[-1] else None
     key = (_generation[0], None if called is None else tuple(map(id, called)))
-    if d.get("_clean_at") == key:  # (a recording parent: clean for the same children called)
-        return None
+    clean = d.get("_clean_at")  # (key, the modules below keeping a dropped call's mark)
+    if clean is not None and clean[0] == key and all(m.__dict__["_stack"] for m in clean[1]):
+        return None  # (a recording parent: clean for the same children called)
     if called is not None:  # a recording parent: what the waiting call called (members removed
         # since included; a member it left uncalled, an unused head, cannot concern it)
         below = list(itertools.chain((module,), *(m.modules() for m in called)))
     else:
         below = list(module.modules())
     served = d.get("_served_at", -1)
+    waiting = any(m.__dict__["_stack"] for m in below)
     edit = (next((e for m in below if (e := _edited(m, served)) is not None), None)  # the edit itself
-            or next((e for m in below if (e := _dropped(m, served)) is not None), None))
+            or next((e for m in below if (e := _dropped(m, served, waiting)) is not None), None))
     if edit is None:
         for m in list(marked):  # forgotten marks (a new forward since) no longer open the gate
-            if edit_of(m) is None:
+            if edit_of(m) is None and "_dropped_by" not in m.__dict__:
                 marked.discard(m)
-        d["_clean_at"] = key
+        kept = tuple(m for m in below  # (a Dropped is an empty dict: falsy, so "is not None")
+                     if (by := m.__dict__.get("_dropped_by")) is not None and by.generation > served)
+        d["_clean_at"] = (key, kept)  # clean while each of those has a call waiting
         return None
     for m in module.modules():  # served for every parent below too: their calls are dropped alike
         m.__dict__["_served_at"] = _generation[0]

@@ -194,6 +194,8 @@ class Module:
         state.update({"_frame": None, "_stack": [], "_shown": None, "_busy": False})
         if "_edited" in state:  # an edited Sequential's pending refusal: the copy has no call to refuse
             state["_edited"] = None
+        for name in ("_dropped_by", "_clean_at"):  # a dropped call's mark; a parent's look for marks
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

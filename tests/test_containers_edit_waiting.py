@@ -55,6 +55,65 @@ def test_editing_one_parent_of_a_shared_module_makes_the_others_backward_name_th
     assert b[2].W.grad is not None
 
 
+class _TowerByHand(Tower):
+    """Tower with a hand-written backward (its layers' backward in reverse)."""
+
+    def backward(self, dy):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+
+def _b_with_shared(parent: str, shared: mt.Linear) -> mt.Module:
+    if parent == "Sequential":
+        return mt.Sequential(mt.Linear(3, 3), shared, mt.Linear(3, 3))
+    b = Tower() if parent == "Tower" else _TowerByHand()
+    b.layers[0] = shared  # (no call waits yet: nothing dropped)
+    return b
+
+
+@pytest.mark.parametrize("parent", ["Sequential", "Tower", "_TowerByHand"])
+@pytest.mark.parametrize("method", ["backward", "backward_params"])
+def test_the_other_parents_call_older_than_the_edit_refuses_after_a_new_forward(parent, method, kernels):
+    """a and b share a Linear, both waiting; editing a drops the shared Linear's calls, b's among
+    them. b's forward again gives the Linear a new call, which b's next backward consumes (the
+    gradients of a model never edited); the backward after it would consume b's call older than
+    the edit, whose Linear call was dropped: it refuses before any child adds a gradient (b's last
+    layer included), naming the edit, and drops b's waiting calls."""
+    rng = np.random.default_rng(0)
+    x, dy = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    mt.manual_seed(0)
+    shared = mt.Linear(3, 3)
+    a, b = mt.Sequential(shared, mt.ReLU()), _b_with_shared(parent, shared)
+    mt.manual_seed(0)
+    reference = _b_with_shared(parent, mt.Linear(3, 3))
+    a(x)
+    b(x)
+    a[1] = mt.Tanh()
+    b(x)
+    getattr(b, method)(dy)
+    reference(x)
+    getattr(reference, method)(dy)
+    for p, q in zip(b.parameters(), reference.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    with pytest.raises(RuntimeError, match=rf"{parent}\.{method}: .*Sequential\[1\] = \.\.\..*forward again"):
+        getattr(b, method)(dy)
+    for p, q in zip(b.parameters(), reference.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)  # nothing added
+    assert not any(m.__dict__["_stack"] for m in b.modules())
+    b(x)  # as the message says: forward again, then backward
+    getattr(b, method)(dy)
+    with pytest.raises(RuntimeError, match="no forward call is waiting") as caught:
+        getattr(b, method)(dy)  # one backward more than forward: the usual error, not the edit
+    assert "edit" not in str(caught.value)
+    c = mt.Sequential(mt.Linear(3, 3), shared)  # a parent made after the edit: its calls are all newer
+    c(x)
+    getattr(c, method)(dy)
+    with pytest.raises(RuntimeError, match="no forward call is waiting") as caught:
+        getattr(c, method)(dy)
+    assert "edit" not in str(caught.value)
+
+
 def test_a_shared_leafs_own_backward_names_the_edit_that_dropped_its_call():
     shared = mt.Linear(3, 3)
     a = mt.Sequential(shared, mt.ReLU())
@@ -216,6 +275,7 @@ def test_a_deepcopy_of_a_shared_modules_parent_starts_clean():
     b(X)
     a[1] = mt.Tanh()
     twin = copy.deepcopy(b)
+    assert "_dropped_by" not in twin[0].__dict__  # (the edit's lasting mark stays with the original)
     shared(X)  # the original shared Linear runs again
     with pytest.raises(RuntimeError, match=r"no forward call is waiting"):
         twin.backward(DY)
