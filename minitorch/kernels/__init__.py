@@ -8,7 +8,6 @@ formula, and what it saves. A test asserts fast == plain for every kernel.
     minitorch/kernels/layers.py      layer kernels
     minitorch/kernels/gemm.py        x @ W for a short x, cut along K: each core on its own rows of W
     minitorch/kernels/losses.py      loss kernels
-    minitorch/kernels/upsample.py    Upsample's tap sums and their transpose, in fewer arrays
     minitorch/kernels/optimizers.py  optimizer kernels (functional optimizer forms)
     minitorch/kernels/openblas.py    the OpenBLAS NumPy uses: its routines by name, its release
     minitorch/kernels/containers.py  a small Linear/ReLU Sequential run in one loop

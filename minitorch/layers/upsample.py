@@ -8,7 +8,6 @@ import numpy as np
 
 from minitorch.checks import check_choice
 from minitorch.dtypes import as_floating
-from minitorch.kernels import fast_or_plain
 from minitorch.module import Module
 
 
@@ -37,9 +36,8 @@ class Upsample(Module):
               (a position read by several outputs, or twice by one, sums them all):
               dt = zeros (N, C, H, OW);  dt[:, :, ih[k], :] += dy * lh[k][:, None]   for each k
               dx = zeros (N, C, H, W);   dx[:, :, :, iw[k]] += dt * lw[k]            (N, C, H, W)
-              computed as taps too (tap_sum_transpose): input row j reads back the outputs that read
+              computed as taps too (_tap_sum_transpose): input row j reads back the outputs that read
               it, with their weights, so an inf or nan in dy reaches only the inputs it came from
-    Kernels (minitorch/kernels/upsample.py): the same tap sums, bitwise, in fewer arrays.
     Example:
         up = Upsample(scale_factor=2, mode="bilinear")
         y = up(np.random.randn(1, 3, 4, 4))    # (1, 3, 8, 8)
@@ -76,18 +74,16 @@ class Upsample(Module):
         self._rows = self._taps(OH, H, scales[0], x.dtype)
         self._cols = self._taps(OW, W, scales[1], x.dtype)
         self._x_shape = x.shape
-        tap_sum_ = fast_or_plain("upsample", tap_sum)
-        t = tap_sum_(x, self._cols, axis=3)       # sum_k x[:, :, :, iw[k]] * lw[k]
-        return tap_sum_(t, self._rows, axis=2)    # sum_k t[:, :, ih[k], :] * lh[k][:, None]
+        t = _tap_sum(x, self._cols, axis=3)       # sum_k x[:, :, :, iw[k]] * lw[k]
+        return _tap_sum(t, self._rows, axis=2)    # sum_k t[:, :, ih[k], :] * lh[k][:, None]
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         N, C, H, W = self._cached(self._x_shape)
         rows, cols = self._rows, self._cols
         dy = self._check_grad(dy, (N, C, len(rows[0][0]), len(cols[0][0])), rows[0][1].dtype)
-        transpose = fast_or_plain("upsample", tap_sum_transpose)
         # w.r.t. input
-        dt = transpose(dy, rows, H, axis=2)   # dt[:, :, ih[k], :] += dy * lh[k][:, None]
-        return transpose(dt, cols, W, axis=3)  # dx[:, :, :, iw[k]] += dt * lw[k]
+        dt = _tap_sum_transpose(dy, rows, H, axis=2)   # dt[:, :, ih[k], :] += dy * lh[k][:, None]
+        return _tap_sum_transpose(dt, cols, W, axis=3)  # dx[:, :, :, iw[k]] += dt * lw[k]
 
     def _taps(self, out_size: int, in_size: int, scale: float | None,
               dtype: np.dtype) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -143,7 +139,7 @@ def _along(w: np.ndarray, axis: int, ndim: int) -> np.ndarray:
     return w.reshape((-1,) + (1,) * (ndim - 1 - axis))
 
 
-def tap_sum(x: np.ndarray, taps: list[tuple[np.ndarray, np.ndarray]], axis: int) -> np.ndarray:
+def _tap_sum(x: np.ndarray, taps: list[tuple[np.ndarray, np.ndarray]], axis: int) -> np.ndarray:
     """y = sum_k x.take(i[k], axis) * w[k]: each output along ``axis`` reads only its own taps."""
     y = None
     for i, w in taps:
@@ -153,21 +149,12 @@ def tap_sum(x: np.ndarray, taps: list[tuple[np.ndarray, np.ndarray]], axis: int)
     return y
 
 
-def tap_sum_transpose(dy: np.ndarray, taps: list[tuple[np.ndarray, np.ndarray]], size: int,
-                      axis: int) -> np.ndarray:
-    """dx (``size`` along ``axis``) with dx[i[k][o]] += dy[o] * w[k][o]: the transpose of tap_sum, itself
+def _tap_sum_transpose(dy: np.ndarray, taps: list[tuple[np.ndarray, np.ndarray]], size: int,
+                       axis: int) -> np.ndarray:
+    """dx (``size`` along ``axis``) with dx[i[k][o]] += dy[o] * w[k][o]: the transpose of _tap_sum, itself
     a tap sum: input position j reads back, with their weights, the R outputs that read it (a position
     read fewer times reads a zero appended to dy, with weight 0: never a 0 * inf)."""
-    readers, lent = tap_readers(taps, dy.shape[axis], size)
-    zero = np.zeros(dy.shape[:axis] + (1,) + dy.shape[axis + 1:], dtype=dy.dtype)
-    return tap_sum(np.concatenate([dy, zero], axis=axis), list(zip(readers, lent, strict=True)), axis)
-
-
-def tap_readers(taps: list[tuple[np.ndarray, np.ndarray]], n_out: int,
-                size: int) -> tuple[np.ndarray, np.ndarray]:
-    """readers, lent (R, size): readers[r][j] is the r-th output reading input position j (taps in
-    order, outputs ascending within a tap), lent[r][j] its weight; R = the most readings of one
-    position, a position read fewer times reads output n_out (the appended zero) with weight 0."""
+    n_out = dy.shape[axis]
     outputs = np.concatenate([np.arange(n_out) for _ in taps])
     positions = np.concatenate([i for i, _ in taps])
     weights = np.concatenate([w for _, w in taps])
@@ -178,4 +165,5 @@ def tap_readers(taps: list[tuple[np.ndarray, np.ndarray]], n_out: int,
     readers[rank, positions[order]] = outputs[order]
     lent = np.zeros((counts.max(), size), dtype=weights.dtype)
     lent[rank, positions[order]] = weights[order]
-    return readers, lent
+    zero = np.zeros(dy.shape[:axis] + (1,) + dy.shape[axis + 1:], dtype=dy.dtype)
+    return _tap_sum(np.concatenate([dy, zero], axis=axis), list(zip(readers, lent, strict=True)), axis)
