@@ -190,3 +190,25 @@ def test_a_column_major_weight_trains_with_a_column_major_gradient_and_one_blas_
     mt.SGD(ref.parameters(), lr=0.1).step()
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)
+
+
+def test_adam_trains_a_weight_left_column_major_after_eval_inference(infer_twin):
+    """A weight held at ``train()`` stays column-major: Adam's kernel updates it in memory order
+    (a row-major flat reshape of it would be a copy, and the step lost)."""
+    model, x = _mlp()
+    ref = copy.deepcopy(model)
+    model.eval()
+    infer_twin.served(model, x)
+    held = model[0].W.data
+    model.train()
+    assert _layout(model[0].W) == ("F", True)
+    rng = np.random.default_rng(0)
+    xb, yb = rng.standard_normal((16, 784)).astype(np.float32), rng.integers(0, 10, 16)
+    for m in (model, ref):
+        opt, loss_fn = mt.Adam(m.parameters(), lr=0.01), mt.CrossEntropyLoss()
+        loss_fn(m(xb), yb)
+        m.backward_params(loss_fn.backward())
+        opt.step()
+    assert model[0].W.data is held
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-6)
