@@ -212,3 +212,21 @@ def test_adam_trains_a_weight_left_column_major_after_eval_inference(infer_twin)
     assert model[0].W.data is held
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", ["deepcopy", "train-copy"])
+def test_a_copy_of_a_model_after_eval_inference_is_shared_with_the_twin_too(infer_twin, make):
+    """copy.deepcopy (or pickle, Module.to) keeps a lent weight's column-major layout in a private
+    array: the copy's plan moves it to shared memory as any other (it is not declined for good)."""
+    model, x = _mlp()
+    model.eval()
+    infer_twin.served(model, x)
+    other = copy.deepcopy(model)
+    assert _layout(other[0].W) == ("F", False)
+    if make == "train-copy":
+        other.train()  # not lent: stays as it is, column-major and private
+        assert _layout(other[0].W) == ("F", False)
+    y = infer_twin.served(other, x, timeout=3.0)
+    layout = "F" if make == "deepcopy" else "C"
+    assert [_layout(W) for W in _cut_weights(other)] == [(layout, True), (layout, True)]
+    np.testing.assert_allclose(y, _plain_infer(model, [x])[0], **INFER_TOL[np.float32])

@@ -207,16 +207,16 @@ def _plain_arrays(m: Any, dtype: np.dtype) -> bool:
 
 
 def _shared(p: Any, column_major: bool, give_back: Callable[[Any], None]) -> np.ndarray | None:
-    """p.data in a shared buffer: as it is if it lies in one, else moved to a new one if nothing
-    but p holds it (then p.data is the shared copy, column-major if asked and 2-D, lent with
-    ``give_back``); None if it cannot be shared."""
+    """p.data in a shared buffer: as it is if it lies in one, else moved to a new one if it is
+    contiguous (row- or column-major) and nothing but p holds it (then p.data is the shared copy,
+    column-major if asked and 2-D, lent with ``give_back``); None if it cannot be shared."""
     from minitorch.kernels.flat import _counts_trusted
     from minitorch.parameter import Parameter
 
     a = p.data
     if twin.shares(a) and (a.flags.c_contiguous or a.flags.f_contiguous):
         return a  # (lent column-major earlier, and held by someone at ``train()``: kept as it is)
-    if not a.flags.c_contiguous:
+    if not (a.flags.c_contiguous or a.flags.f_contiguous):  # (a lent array's deepcopy is column-major)
         return None
     if (type(p) is not Parameter or not a.flags.writeable or not _counts_trusted()
             or _getrefcount(a) != 3):  # p's slot, this local, getrefcount's argument
