@@ -26,11 +26,11 @@ _lent: dict[int, tuple[weakref.ref, Callable[[Any], None]]] = {}
 def lend(array: np.ndarray, give_back: Callable[[Any], None]) -> None:
     """Record that ``array``, now a Parameter's ``data``, is lent to a speed path; ``give_back(p)``
     gives ``p`` a private row-major array with the same numbers (or leaves it, if it is held)."""
-    key = id(array)
+    key, lent = id(array), _lent  # (the table itself: at shutdown the module's globals may be None)
 
     def forget(ref: weakref.ref) -> None:  # (an id is reused once its array is gone)
-        if _lent.get(key, (None,))[0] is ref:
-            del _lent[key]
+        if lent.get(key, (None,))[0] is ref:
+            del lent[key]
 
     _lent[key] = (weakref.ref(array, forget), give_back)
 

@@ -230,3 +230,17 @@ def test_a_copy_of_a_model_after_eval_inference_is_shared_with_the_twin_too(infe
     layout = "F" if make == "deepcopy" else "C"
     assert [_layout(W) for W in _cut_weights(other)] == [(layout, True), (layout, True)]
     np.testing.assert_allclose(y, _plain_infer(model, [x])[0], **INFER_TOL[np.float32])
+
+
+def test_a_lent_array_collected_at_shutdown_is_forgotten_quietly(monkeypatch):
+    """The weak reference's callback may run while the interpreter shuts down, after the module's
+    globals are gone (None): it uses the table it was made with, so nothing is reported."""
+    reported = []
+    monkeypatch.setattr("sys.unraisablehook", reported.append)
+    a = np.ones((3, 4))
+    lent_weights.lend(a, lambda p: None)
+    table, key = lent_weights._lent, id(a)
+    monkeypatch.setattr(lent_weights, "_lent", None)  # as at shutdown
+    del a
+    gc.collect()
+    assert reported == [] and key not in table
