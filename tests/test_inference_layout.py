@@ -244,3 +244,25 @@ def test_a_lent_array_collected_at_shutdown_is_forgotten_quietly(monkeypatch):
     del a
     gc.collect()
     assert reported == [] and key not in table
+
+
+def test_predict_of_one_row_keeps_a_training_mode_model_s_plan(infer_twin, monkeypatch):
+    """``mt.predict`` switches a model in training mode to eval mode and back for each call: the
+    weights keep their layout through that switch (``lent_weights.kept``), so the one plan made
+    serves every later call instead of each call moving the weights column-major and back."""
+    plans = []  # (a count: a plan kept here would hold the weights)
+    make = infer_twin._make_plan
+    monkeypatch.setattr(infer_twin, "_make_plan", lambda *a: plans.append(1) or make(*a))
+    model, x = _mlp()
+    want = _plain_infer(model, [x])[0]
+    served = infer_twin._state["served"]
+    for _ in range(30):
+        np.testing.assert_allclose(mt.predict(model, x), want, **INFER_TOL[np.float32])
+    assert len(plans) == 1 and infer_twin._state["served"] > served
+    assert model.training and [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
+    model.eval()  # a switch of the user's own: the next plan lays the weights out column-major
+    infer_twin.served(model, x)
+    assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
+    assert len(plans) == 2
+    model.train()
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]

@@ -104,7 +104,8 @@ def _current(plan: _Plan, model: Any) -> bool:
 def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
                collected: Callable[[weakref.ref], Any], give_back: Callable[[Any], None]) -> _Plan | None:
     """A plan for ``model`` if it is a chain this module runs (weights moved to shared memory
-    where needed and allowed: column-major if the model and every child are in eval mode), else
+    where needed and allowed: column-major if the model and every child are in eval mode, outside
+    a temporary switch, ``lent_weights.kept``), else
     None; ``collected`` is called when the model is collected, ``give_back(p)`` by ``train()``
     (``minitorch/lent_weights.py``)."""
     children = tuple(model.__dict__["_modules"].values())
@@ -137,7 +138,7 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
     if cut_bytes < MIN_SPLIT_BYTES or x.dtype != dtype or x.shape[1] != layers[0][0].W.data.shape[0]:
         return None
     params, arrays = [], []
-    column_major = not model.training and not any(m.training for m in children)
+    column_major = not model.training and not any(m.training for m in children) and not lent_weights.keeping()
     for m, _ in layers[:n_cut]:
         for p in (m.W, m.b):
             if p is None:
