@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import gc
+import itertools
+import time
 
 import numpy as np
 import pytest
@@ -256,8 +258,11 @@ def test_predict_of_one_row_keeps_a_training_mode_model_s_plan(infer_twin, monke
     model, x = _mlp()
     want = _plain_infer(model, [x])[0]
     served = infer_twin._state["served"]
-    for _ in range(30):
+    deadline = time.monotonic() + 10.0  # (a busy machine may keep the twin from the first calls)
+    for k in itertools.count():
         np.testing.assert_allclose(mt.predict(model, x), want, **INFER_TOL[np.float32])
+        if k >= 30 and (infer_twin._state["served"] > served or time.monotonic() > deadline):
+            break
     assert len(plans) == 1 and infer_twin._state["served"] > served
     assert model.training and [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
     model.eval()  # a switch of the user's own: the next plan lays the weights out column-major
