@@ -228,7 +228,7 @@ def test_a_copy_of_a_model_after_eval_inference_is_shared_with_the_twin_too(infe
     if make == "train-copy":
         other.train()  # not lent: stays as it is, column-major and private
         assert _layout(other[0].W) == ("F", False)
-    y = infer_twin.served(other, x, timeout=3.0)
+    y = infer_twin.served(other, x)
     layout = "F" if make == "deepcopy" else "C"
     assert [_layout(W) for W in _cut_weights(other)] == [(layout, True), (layout, True)]
     np.testing.assert_allclose(y, _plain_infer(model, [x])[0], **INFER_TOL[np.float32])
