@@ -9,12 +9,17 @@ with the function that gives ``p`` a private row-major array again (``lend``).
 trained after eval-mode inference trains on row-major weights, and one put in eval mode after
 training-mode inference can be laid out column-major. The function given decides whether the array
 may be replaced (nothing else holds it); if not, ``p.data`` stays as it is (same numbers).
+A temporary switch to eval mode and back (``predict``, ``evaluate``: ``module.switched_mode``) runs
+inside ``kept()``: in its thread nothing is given back and a new plan keeps training mode's
+row-major layout, so a call per row costs no copies and the plan serves the next call.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -23,21 +28,40 @@ import numpy as np
 _lent: dict[int, tuple[weakref.ref, Callable[[Any], None]]] = {}
 
 
+_local = threading.local()  # .kept: how many kept() blocks this thread is inside
+
+
+@contextmanager
+def kept() -> Iterator[None]:
+    """Within it (this thread): ``give_back`` gives nothing back and ``keeping()`` is True."""
+    _local.kept = getattr(_local, "kept", 0) + 1
+    try:
+        yield
+    finally:
+        _local.kept -= 1
+
+
+def keeping() -> bool:
+    """Whether this thread is inside ``kept()`` (a plan made now keeps the row-major layout)."""
+    return getattr(_local, "kept", 0) > 0
+
+
 def lend(array: np.ndarray, give_back: Callable[[Any], None]) -> None:
     """Record that ``array``, now a Parameter's ``data``, is lent to a speed path; ``give_back(p)``
     gives ``p`` a private row-major array with the same numbers (or leaves it, if it is held)."""
-    key = id(array)
+    key, lent = id(array), _lent  # (the table itself: at shutdown the module's globals may be None)
 
     def forget(ref: weakref.ref) -> None:  # (an id is reused once its array is gone)
-        if _lent.get(key, (None,))[0] is ref:
-            del _lent[key]
+        if lent.get(key, (None,))[0] is ref:
+            del lent[key]
 
     _lent[key] = (weakref.ref(array, forget), give_back)
 
 
 def give_back(params: Iterable[Any]) -> None:
-    """Give each Parameter of ``params`` (None skipped) whose ``data`` is lent a private array."""
-    if not _lent:
+    """Give each Parameter of ``params`` (None skipped) whose ``data`` is lent a private array
+    (none inside ``kept()``)."""
+    if not _lent or keeping():
         return
     for p in params:
         if p is None:

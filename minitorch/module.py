@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -667,14 +667,18 @@ Module.backward_input = call_frames.backward_call(Module.backward_input)  # type
 
 @contextmanager
 def switched_mode(model: Module, training: bool) -> Iterator[Module]:
-    """Put ``model`` in training (or eval) mode, then give every submodule its own mode back."""
+    """Put ``model`` in training (or eval) mode, then give every submodule its own mode back. A
+    switch to eval mode that changes a mode runs inside ``lent_weights.kept()``: the weights keep
+    their layout (no copy each way, the one-row inference plan stays)."""
     saved = [(module, module.training) for module in model.modules()]
-    model.train(training)
-    try:
-        yield model
-    finally:
-        for module, mode in saved:  # parents first, so a child's own mode wins
-            module.train(mode)
+    keep = not training and any(mode for _, mode in saved)
+    with lent_weights.kept() if keep else nullcontext():
+        model.train(training)
+        try:
+            yield model
+        finally:
+            for module, mode in saved:  # parents first, so a child's own mode wins
+                module.train(mode)
 
 
 def _persistent_buffers(module: Module) -> list[tuple[str, np.ndarray]]:

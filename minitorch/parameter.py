@@ -116,9 +116,10 @@ class Parameter:
             raise ValueError(
                 f"Parameter.accumulate_grad: expected shape {self.data.shape}, got {np.shape(g)}"
             )
-        if self.grad is None:  # a copy (g may be an array someone else owns), laid out as data
-            self.grad = np.empty_like(self.data)
-            self.grad[...] = g
+        if self.grad is None:  # a copy (g may be an array someone else owns), laid out as data;
+            grad = np.empty_like(self.data)  # grad only once the cast has succeeded (it may raise)
+            grad[...] = g
+            self.grad = grad
         else:
             self.grad += g
 

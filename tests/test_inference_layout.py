@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import gc
+import itertools
+import time
 
 import numpy as np
 import pytest
@@ -190,3 +192,82 @@ def test_a_column_major_weight_trains_with_a_column_major_gradient_and_one_blas_
     mt.SGD(ref.parameters(), lr=0.1).step()
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)
+
+
+def test_adam_trains_a_weight_left_column_major_after_eval_inference(infer_twin):
+    """A weight held at ``train()`` stays column-major: Adam's kernel updates it in memory order
+    (a row-major flat reshape of it would be a copy, and the step lost)."""
+    model, x = _mlp()
+    ref = copy.deepcopy(model)
+    model.eval()
+    infer_twin.served(model, x)
+    held = model[0].W.data
+    model.train()
+    assert _layout(model[0].W) == ("F", True)
+    rng = np.random.default_rng(0)
+    xb, yb = rng.standard_normal((16, 784)).astype(np.float32), rng.integers(0, 10, 16)
+    for m in (model, ref):
+        opt, loss_fn = mt.Adam(m.parameters(), lr=0.01), mt.CrossEntropyLoss()
+        loss_fn(m(xb), yb)
+        m.backward_params(loss_fn.backward())
+        opt.step()
+    assert model[0].W.data is held
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", ["deepcopy", "train-copy"])
+def test_a_copy_of_a_model_after_eval_inference_is_shared_with_the_twin_too(infer_twin, make):
+    """copy.deepcopy (or pickle, Module.to) keeps a lent weight's column-major layout in a private
+    array: the copy's plan moves it to shared memory as any other (it is not declined for good)."""
+    model, x = _mlp()
+    model.eval()
+    infer_twin.served(model, x)
+    other = copy.deepcopy(model)
+    assert _layout(other[0].W) == ("F", False)
+    if make == "train-copy":
+        other.train()  # not lent: stays as it is, column-major and private
+        assert _layout(other[0].W) == ("F", False)
+    y = infer_twin.served(other, x)
+    layout = "F" if make == "deepcopy" else "C"
+    assert [_layout(W) for W in _cut_weights(other)] == [(layout, True), (layout, True)]
+    np.testing.assert_allclose(y, _plain_infer(model, [x])[0], **INFER_TOL[np.float32])
+
+
+def test_a_lent_array_collected_at_shutdown_is_forgotten_quietly(monkeypatch):
+    """The weak reference's callback may run while the interpreter shuts down, after the module's
+    globals are gone (None): it uses the table it was made with, so nothing is reported."""
+    reported = []
+    monkeypatch.setattr("sys.unraisablehook", reported.append)
+    a = np.ones((3, 4))
+    lent_weights.lend(a, lambda p: None)
+    table, key = lent_weights._lent, id(a)
+    monkeypatch.setattr(lent_weights, "_lent", None)  # as at shutdown
+    del a
+    gc.collect()
+    assert reported == [] and key not in table
+
+
+def test_predict_of_one_row_keeps_a_training_mode_model_s_plan(infer_twin, monkeypatch):
+    """``mt.predict`` switches a model in training mode to eval mode and back for each call: the
+    weights keep their layout through that switch (``lent_weights.kept``), so the one plan made
+    serves every later call instead of each call moving the weights column-major and back."""
+    plans = []  # (a count: a plan kept here would hold the weights)
+    make = infer_twin._make_plan
+    monkeypatch.setattr(infer_twin, "_make_plan", lambda *a: plans.append(1) or make(*a))
+    model, x = _mlp()
+    want = _plain_infer(model, [x])[0]
+    served = infer_twin._state["served"]
+    deadline = time.monotonic() + 10.0  # (a busy machine may keep the twin from the first calls)
+    for k in itertools.count():
+        np.testing.assert_allclose(mt.predict(model, x), want, **INFER_TOL[np.float32])
+        if k >= 30 and (infer_twin._state["served"] > served or time.monotonic() > deadline):
+            break
+    assert len(plans) == 1 and infer_twin._state["served"] > served
+    assert model.training and [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
+    model.eval()  # a switch of the user's own: the next plan lays the weights out column-major
+    infer_twin.served(model, x)
+    assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
+    assert len(plans) == 2
+    model.train()
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]

@@ -375,3 +375,55 @@ def test_the_flat_update_keeps_the_small_model_thread_policy_in_force() -> None:
     finally:
         mt.set_num_threads(saved)
         use_kernels(was)
+
+
+def _laid_out(a: np.ndarray, layout: str) -> np.ndarray:
+    """a's numbers in another memory layout: C, F (column-major), F-view (a transposed row-major
+    array), S (the first columns of a wider array), R (read-only)."""
+    if layout == "F":
+        return np.asfortranarray(a)
+    if layout == "F-view":
+        return np.ascontiguousarray(a.T).T
+    if layout == "S":
+        wide = np.zeros((a.shape[0], a.shape[1] + 3), a.dtype)
+        wide[:, :a.shape[1]] = a
+        return wide[:, :a.shape[1]]
+    a = np.array(a)
+    a.flags.writeable = layout != "R"
+    return a
+
+
+EVERY_OPTIMIZER = [("SGD", {}), ("SGD", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+                   ("Adam", {}), ("Adam", {"amsgrad": True, "weight_decay": 0.1, "maximize": True}),
+                   ("AdamW", {}), ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}),
+                   ("NAdam", {}), ("RAdam", {})]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("data_layout", ["C", "F", "F-view", "S"])
+@pytest.mark.parametrize("optimizer", EVERY_OPTIMIZER, ids=lambda o: f"{o[0]}-{len(o[1])}")
+def test_every_optimizer_updates_parameters_of_any_layout_as_the_plain_formulas(optimizer, data_layout,
+                                                                                 dtype):
+    """A column-major weight (one-row inference in eval mode lends one, kernels/inference_plan.py),
+    a transposed view or a strided one, with gradients set by hand in any layout: the kernels'
+    steps equal the plain ones (an update written into a reshaped copy would be lost)."""
+    import minitorch as mt
+
+    name, options = optimizer
+    got = []
+    try:
+        for kernels in (True, False):
+            use_kernels(kernels)
+            rng = np.random.default_rng(1)
+            p = Parameter(np.zeros((150, 130), dtype))
+            p.data = _laid_out(rng.standard_normal((150, 130)).astype(dtype), data_layout)
+            opt = getattr(mt, name)([p], lr=0.01, **options)
+            for grad_layout in ("C", "F", "S", "R"):
+                p.grad = _laid_out(rng.standard_normal((150, 130)).astype(dtype), grad_layout)
+                opt.step()
+            got.append(np.array(p.data))
+    finally:
+        use_kernels(True)
+    start = _laid_out(np.random.default_rng(1).standard_normal((150, 130)).astype(dtype), "C")
+    assert np.abs(got[1] - start).max() > 1e-3  # (the plain steps moved it)
+    np.testing.assert_allclose(got[0], got[1], **_tol(dtype))

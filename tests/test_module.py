@@ -62,6 +62,19 @@ def test_accumulate_grad_checks_shape():
         p.accumulate_grad(np.zeros(4))
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_a_first_gradient_that_fails_to_cast_leaves_no_gradient(order):
+    """accumulate_grad's copy into the data's layout is made before it becomes ``grad``: a cast
+    that raises (overflow under np.errstate, text) leaves grad None, not an uninitialised array."""
+    p = mt.Parameter(np.zeros((2, 3), np.float32, order=order))
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        p.accumulate_grad(np.full((2, 3), 1e300))
+    assert p.grad is None
+    with pytest.raises(ValueError):
+        p.accumulate_grad(np.full((2, 3), "a"))
+    assert p.grad is None
+
+
 def test_registration_order_and_dotted_names():
     model = mt.Sequential(TwoLayer(), mt.Linear(3, 1))
     names = [name for name, _ in model.named_parameters()]

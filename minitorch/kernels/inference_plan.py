@@ -104,7 +104,8 @@ def _current(plan: _Plan, model: Any) -> bool:
 def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
                collected: Callable[[weakref.ref], Any], give_back: Callable[[Any], None]) -> _Plan | None:
     """A plan for ``model`` if it is a chain this module runs (weights moved to shared memory
-    where needed and allowed: column-major if the model and every child are in eval mode), else
+    where needed and allowed: column-major if the model and every child are in eval mode, outside
+    a temporary switch, ``lent_weights.kept``), else
     None; ``collected`` is called when the model is collected, ``give_back(p)`` by ``train()``
     (``minitorch/lent_weights.py``)."""
     children = tuple(model.__dict__["_modules"].values())
@@ -137,7 +138,7 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
     if cut_bytes < MIN_SPLIT_BYTES or x.dtype != dtype or x.shape[1] != layers[0][0].W.data.shape[0]:
         return None
     params, arrays = [], []
-    column_major = not model.training and not any(m.training for m in children)
+    column_major = not model.training and not any(m.training for m in children) and not lent_weights.keeping()
     for m, _ in layers[:n_cut]:
         for p in (m.W, m.b):
             if p is None:
@@ -207,16 +208,16 @@ def _plain_arrays(m: Any, dtype: np.dtype) -> bool:
 
 
 def _shared(p: Any, column_major: bool, give_back: Callable[[Any], None]) -> np.ndarray | None:
-    """p.data in a shared buffer: as it is if it lies in one, else moved to a new one if nothing
-    but p holds it (then p.data is the shared copy, column-major if asked and 2-D, lent with
-    ``give_back``); None if it cannot be shared."""
+    """p.data in a shared buffer: as it is if it lies in one, else moved to a new one if it is
+    contiguous (row- or column-major) and nothing but p holds it (then p.data is the shared copy,
+    column-major if asked and 2-D, lent with ``give_back``); None if it cannot be shared."""
     from minitorch.kernels.flat import _counts_trusted
     from minitorch.parameter import Parameter
 
     a = p.data
     if twin.shares(a) and (a.flags.c_contiguous or a.flags.f_contiguous):
         return a  # (lent column-major earlier, and held by someone at ``train()``: kept as it is)
-    if not a.flags.c_contiguous:
+    if not (a.flags.c_contiguous or a.flags.f_contiguous):  # (a lent array's deepcopy is column-major)
         return None
     if (type(p) is not Parameter or not a.flags.writeable or not _counts_trusted()
             or _getrefcount(a) != 3):  # p's slot, this local, getrefcount's argument

@@ -15,6 +15,9 @@ A Parameter outside the kernels' arithmetic (``plain_only``: a gradient that is 
 data's dtype, or data neither float32 nor float64) gets the plain function's lines, that Parameter
 alone, in its turn: the plain products round each Python-float setting in the gradient's dtype and
 start a momentum buffer in it, which the kernels' scalars in the data's dtype would not repeat.
+Adam's chunks run over flat views in the data's memory order (column-major data too, as one-row
+inference lends it); a Parameter whose data or state is not contiguous in that order (``in_order``:
+a reshape would be a copy, the update lost) gets the plain lines too.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 
 from minitorch import threads
 from minitorch.kernels import flat, openblas
+from minitorch.parameter import column_major
 
 CHUNK = 32768  # elements (128 kB float32): a chunk and its scratch stay in a core's L2 cache
 BLAS_MIN = 16384  # elements: below this a ctypes call costs more than NumPy's own loop
@@ -67,6 +71,16 @@ def plain_only(x: Any, grad: Any) -> bool:
     routine; float16 rounds each scalar of the fused forms far from the plain products)."""
     return (type(x) is not np.ndarray or type(grad) is not np.ndarray or grad.dtype != x.dtype
             or x.dtype.char not in "fd")
+
+
+def in_order(x: np.ndarray, *written: np.ndarray | None) -> bool:
+    """Whether x and every array of ``written`` (None skipped) are contiguous in x's memory order
+    (column-major if x is, else row-major): their flat views in that order (``reshape(-1, order)``)
+    are then views, so a chunked update writes through them; else a reshape is a copy and the
+    update would be lost (the caller runs the plain lines). The array only read (the gradient) may
+    be laid out any way: its flat copy in that order pairs its elements with x's."""
+    flag = "f_contiguous" if column_major(x) else "c_contiguous"
+    return all(getattr(a.flags, flag) for a in (x, *written) if a is not None)
 
 
 def _plain(name: str) -> Any:
@@ -201,7 +215,8 @@ def adam(params: list[Any], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
     """
     threads.apply_policy_for(params)
     for i, (p, grad) in enumerate(zip(params, grads, strict=True)):
-        if plain_only(p.data, grad):
+        if plain_only(p.data, grad) or not in_order(p.data, exp_avgs[i], exp_avg_sqs[i],
+                                                    max_exp_avg_sqs[i] if amsgrad else None):
             steps = state_steps[i:i + 1]
             vmax = max_exp_avg_sqs[i:i + 1]
             _plain("adam")([p], [grad], exp_avgs[i:i + 1], exp_avg_sqs[i:i + 1], vmax, steps,
@@ -219,8 +234,9 @@ def adam(params: list[Any], grads: list[np.ndarray], exp_avgs: list[np.ndarray],
         vmax = max_exp_avg_sqs[i] if amsgrad else None
         if amsgrad and vmax is None:
             raise ValueError("adam: amsgrad=True expects max_exp_avg_sqs[i] arrays, got None")
-        views = [a.reshape(-1) for a in (x, grad, exp_avgs[i], exp_avg_sqs[i])]
-        vmax_flat = None if vmax is None else vmax.reshape(-1)
+        order = "F" if column_major(x) else "C"  # flat views in x's memory order (in_order)
+        views = [a.reshape(-1, order=order) for a in (x, grad, exp_avgs[i], exp_avg_sqs[i])]
+        vmax_flat = None if vmax is None else vmax.reshape(-1, order=order)
         dtype = x.dtype
         step_size = lr / bc1 if lr != 0 else 0.0
         safe = step_size or 1.0  # lr = 0: m and v still move, p does not (_adam_chunk stops early)
