@@ -1,14 +1,15 @@
 """Parameter arrays lent to a speed path, given back when their module's mode changes.
 
 One-row inference of a large Linear/ReLU chain (``kernels/inference.py``) moves the weights it
-shares with the kernels' twin into shared memory, laid out for its reads: row-major in training
-mode, column-major in eval mode (each core's share of a layer's columns is then one contiguous
-block). ``p.data`` becomes that array (same numbers, shape and dtype); the speed path lends it here
-with the function that gives ``p`` a private row-major array again (``lend``).
-``Module.train(mode)`` calls ``give_back`` for its own Parameters when its mode changes, so a model
-trained after eval-mode inference trains on row-major weights, and one put in eval mode after
-training-mode inference can be laid out column-major. The function given decides whether the array
-may be replaced (nothing else holds it); if not, ``p.data`` stays as it is (same numbers).
+shares with the kernels' twin into shared memory, row-major; once a stream of calls in eval mode
+has run a tally of shared calls, it lays them out column-major (each core's share of a layer's
+columns is then one contiguous block). ``p.data`` becomes that array (same numbers, shape and
+dtype); the speed path lends a column-major one here with the function that gives ``p`` a private
+row-major array again (``lend``). ``Module.train(mode)`` calls ``give_back`` for its own
+Parameters when its mode changes, so a model trained after eval-mode inference trains on row-major
+weights. The function given decides whether the array may be replaced (nothing else holds it); if
+not, ``p.data`` stays as it is (same numbers). A loop that switches to eval mode for a few calls
+at a time never reaches a tally: its weights stay row-major and nothing is copied back and forth.
 A temporary switch to eval mode and back (``predict``, ``evaluate``: ``module.switched_mode``) runs
 inside ``kept()``: in its thread nothing is given back and a new plan keeps training mode's
 row-major layout, so a call per row costs no copies and the plan serves the next call.

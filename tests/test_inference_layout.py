@@ -18,6 +18,22 @@ import minitorch as mt
 from minitorch import lent_weights
 
 
+@pytest.fixture(autouse=True)
+def short_tally(monkeypatch):
+    """A plan's splits and layout are looked at every 2 shared calls (``inference.TALLY``)."""
+    from minitorch.kernels import inference
+
+    monkeypatch.setattr(inference, "TALLY", 2)
+
+
+def _stream(infer, model, x, calls=8):
+    """A stream of shared calls, a few tallies long: an eval-mode chain's plan lays its cut weights
+    out column-major after its first tally. The last call's output."""
+    for _ in range(calls):
+        y = infer.served(model, x)
+    return y
+
+
 def _layout(p):
     """'F' (column-major only) or 'C', and whether the array lies in memory shared with the twin."""
     from minitorch.kernels import twin
@@ -51,7 +67,7 @@ def test_eval_inference_lays_the_cut_weights_out_column_major(infer_twin, chain,
     model, xs = _infer_model(sizes, last_relu, True, dtype)
     model.eval()
     before = _plain_infer(model, xs)
-    got = [infer_twin.served(model, x) for x in xs]
+    got = [_stream(infer_twin, model, x) for x in xs]
     assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
     after = _plain_infer(model, xs)  # the plain chain on the same (column-major) arrays
     for g, b, a in zip(got, before, after, strict=True):
@@ -63,11 +79,13 @@ def test_train_after_eval_inference_trains_on_row_major_weights(infer_twin):
     model, x = _mlp()
     ref = copy.deepcopy(model)
     model.eval()
-    infer_twin.served(model, x)
-    infer_twin.served(model, x)
+    _stream(infer_twin, model, x)
+    _stream(infer_twin, model, x)
+    assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
     model.train()
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]  # given back
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
-        assert _layout(p) == ("C", False)
+        assert _layout(p)[0] == "C"  # (a bias, row-major either way, may stay shared)
         np.testing.assert_array_equal(p.data, q.data)
     rng = np.random.default_rng(0)
     xb, yb = rng.standard_normal((32, 784)).astype(np.float32), rng.integers(0, 10, 32)
@@ -75,7 +93,7 @@ def test_train_after_eval_inference_trains_on_row_major_weights(infer_twin):
         _train_step(model, xb, yb)
         _train_step(ref, xb, yb)
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):  # (two copies of one model
-        assert _layout(p) == ("C", False)  # need not train bitwise alike: the BLAS's path may
+        assert _layout(p)[0] == "C"  # need not train bitwise alike: the BLAS's path may
         np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)  # follow the arrays' alignment)
 
 
@@ -83,7 +101,7 @@ def test_a_weight_someone_holds_stays_lent_and_trains_right(infer_twin):
     model, x = _mlp()
     ref = copy.deepcopy(model)
     model.eval()
-    infer_twin.served(model, x)
+    _stream(infer_twin, model, x)
     held = model[0].W.data
     model.train()
     assert model[0].W.data is held and _layout(model[0].W) == ("F", True)  # the user's name still works
@@ -103,11 +121,11 @@ def test_a_weight_someone_holds_stays_lent_and_trains_right(infer_twin):
 
 def test_training_mode_inference_then_eval_lays_the_weights_out_column_major(infer_twin):
     model, x = _mlp()
-    infer_twin.served(model, x)
+    _stream(infer_twin, model, x)
     assert [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
-    model.eval()
-    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
-    y = infer_twin.served(model, x)
+    model.eval()  # (row-major shared weights stay where they are)
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
+    y = _stream(infer_twin, model, x)
     assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
     np.testing.assert_array_equal(y, _plain_infer(model, [x])[0])
 
@@ -115,21 +133,21 @@ def test_training_mode_inference_then_eval_lays_the_weights_out_column_major(inf
 def test_eval_again_keeps_the_laid_out_weights(infer_twin):
     model, x = _mlp()
     model.eval()
-    infer_twin.served(model, x)
+    _stream(infer_twin, model, x)
     arrays = [W.data for W in _cut_weights(model)]
     model.eval()
     model[0].eval()
-    infer_twin.served(model, x)
+    _stream(infer_twin, model, x)
     assert all(W.data is a for W, a in zip(_cut_weights(model), arrays, strict=True))
 
 
 def test_a_child_put_in_training_mode_gives_its_weight_back(infer_twin):
     model, x = _mlp()
     model.eval()
-    infer_twin.served(model, x)
+    _stream(infer_twin, model, x)
     model[2].train()
     assert _layout(model[0].W) == ("F", True) and _layout(model[2].W) == ("C", False)
-    y = infer_twin.served(model, x)  # a child in training mode: the plan keeps row-major
+    y = _stream(infer_twin, model, x)  # a child in training mode: the plan keeps row-major
     np.testing.assert_allclose(y, _plain_infer(model, [x])[0], **INFER_TOL[np.float32])
     assert _layout(model[2].W) == ("C", True)
 
@@ -200,7 +218,7 @@ def test_adam_trains_a_weight_left_column_major_after_eval_inference(infer_twin)
     model, x = _mlp()
     ref = copy.deepcopy(model)
     model.eval()
-    infer_twin.served(model, x)
+    _stream(infer_twin, model, x)
     held = model[0].W.data
     model.train()
     assert _layout(model[0].W) == ("F", True)
@@ -222,13 +240,13 @@ def test_a_copy_of_a_model_after_eval_inference_is_shared_with_the_twin_too(infe
     array: the copy's plan moves it to shared memory as any other (it is not declined for good)."""
     model, x = _mlp()
     model.eval()
-    infer_twin.served(model, x)
+    _stream(infer_twin, model, x)
     other = copy.deepcopy(model)
     assert _layout(other[0].W) == ("F", False)
     if make == "train-copy":
         other.train()  # not lent: stays as it is, column-major and private
         assert _layout(other[0].W) == ("F", False)
-    y = infer_twin.served(other, x)
+    y = _stream(infer_twin, other, x)
     layout = "F" if make == "deepcopy" else "C"
     assert [_layout(W) for W in _cut_weights(other)] == [(layout, True), (layout, True)]
     np.testing.assert_allclose(y, _plain_infer(model, [x])[0], **INFER_TOL[np.float32])
@@ -266,8 +284,44 @@ def test_predict_of_one_row_keeps_a_training_mode_model_s_plan(infer_twin, monke
     assert len(plans) == 1 and infer_twin._state["served"] > served
     assert model.training and [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
     model.eval()  # a switch of the user's own: the next plan lays the weights out column-major
-    infer_twin.served(model, x)
+    _stream(infer_twin, model, x)
     assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
     assert len(plans) == 2
     model.train()
     assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
+
+
+def test_a_few_calls_per_eval_phase_leave_the_weights_row_major(infer_twin, monkeypatch):
+    """The layout changes only after a tally of shared calls in eval mode: a loop that switches to
+    eval for a few one-row calls and back to train for a step (an agent acting, then learning)
+    moves no weight back and forth."""
+    monkeypatch.setattr(infer_twin, "TALLY", 32)
+    model, x = _mlp()
+    infer_twin.served(model, x)
+    arrays = [W.data for W in _cut_weights(model)]
+    for _ in range(5):
+        model.eval()
+        for _ in range(5):
+            y = infer_twin.served(model, x)
+        model.train()
+        np.testing.assert_allclose(y, _plain_infer(model, [x])[0], **INFER_TOL[np.float32])
+    assert all(W.data is a for W, a in zip(_cut_weights(model), arrays, strict=True))
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
+
+
+def test_a_held_weight_is_asked_to_move_once(infer_twin, monkeypatch):
+    """A weight someone holds stays row-major when the plan lays the others out column-major, and
+    the plan does not ask again at every tally (each asking stops the session)."""
+    from minitorch.kernels import inference
+
+    made, make = [], inference._make_plan
+    monkeypatch.setattr(inference, "_make_plan", lambda *a: made.append(a[-1]) or make(*a))
+    model, x = _mlp()
+    infer_twin.served(model, x)  # (training mode: shared, row-major)
+    held = model[0].W.data
+    model.eval()
+    for _ in range(3):
+        _stream(infer_twin, model, x)
+    assert model[0].W.data is held and _layout(model[0].W) == ("C", True)
+    assert _layout(model[2].W) == ("F", True)
+    assert made == [False, True]  # the first plan, then the column-major one

@@ -51,14 +51,16 @@ Never a silent wrong answer:
 - The twin reads the CURRENT weights: every W and b of the cut layers lives in a shared buffer
   (``twin.empty``). A Parameter's array is moved there (``p.data`` becomes a shared copy: same
   numbers, shape and dtype) only when nothing but the Parameter holds it (reference counts, trusted
-  after the probe of ``kernels/flat.py``), or is used as it is when it lies in one already. In eval
-  mode (the model and every child) a weight moves column-major: each side's columns are then one
-  contiguous block, and the BLAS's matrix-vector product reads them as dot products of contiguous
-  columns (the plain chain on those arrays gives the same numbers; within float rounding of the
-  row-major ones). The moved arrays are lent (``minitorch/lent_weights.py``): where a module's
-  mode changes, ``train()`` drops the plans holding them and gives each Parameter a private
-  row-major copy (``_give_back``), unless someone else holds the array; training then runs on
-  row-major weights, and the next plan moves them again for the new mode. Every
+  after the probe of ``kernels/flat.py``), or is used as it is when it lies in one already. After
+  a tally of shared calls (``TALLY``) with the model and every child in eval mode (``_in_eval``),
+  the next call makes the plan again with the cut weights column-major (once per plan: a weight
+  someone holds stays as it is): each side's columns are then one contiguous block, and the BLAS's
+  matrix-vector product reads them as dot products of contiguous columns (the plain chain on those
+  arrays gives the same numbers; within float rounding of the row-major ones). Those arrays are
+  lent (``minitorch/lent_weights.py``): where a module's mode changes, ``train()`` drops the plans
+  holding them and gives each Parameter a private row-major copy (``_give_back``), unless someone
+  else holds the array; training then runs on row-major weights. A few calls per eval phase never
+  reach a tally, so switching modes around them copies nothing. Every
   call checks by identity that each Parameter's ``data`` is still its plan's array, else the plan
   is made again (or the chain runs as before, child by child). An in-place change (an optimizer
   step) is seen by both processes: they read the one array. A job posted before these checks
@@ -97,7 +99,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch import threads
+from minitorch import lent_weights, threads
 from minitorch.kernels import twin
 from minitorch.kernels.flat import _counts_trusted
 from minitorch.kernels.inference_alone import _alone, _layer, _leave_frames
@@ -137,6 +139,12 @@ def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
     if type(x) is not np.ndarray or x.ndim != 2 or x.shape[0] != 1:
         return NotImplemented
     plan = _plans.get(id(model))
+    if plan is not None and plan.relayout and plan.model() is model:  # the cut weights column-major now
+        plan = None  # (the old plan's arrays must be free to move)
+        plan = _new_plan(model, x, linear, relu, column_major=True)
+        if plan is None:
+            return _alone(model, x, linear, relu)
+        plan.column_major = True  # (asked once: a weight someone holds stays row-major)
     if plan is not None and plan is _state["owner"]:  # its session may be live: the job goes first
         y = _posted_first(plan, model, x, relu)
         if y is not None:
@@ -191,7 +199,8 @@ def _threads_ok() -> bool:
     return not twin._state["dead"] and (count >= 2 if count is not None else twin.available())
 
 
-def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | None:
+def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type,
+              column_major: bool = False) -> _Plan | None:
     """A plan for ``model``, or None; a chain declined once is declined again at the cost of an
     identity check until its children or arrays change or RETRY_S pass (a small model pays one
     look at its first weight)."""
@@ -211,7 +220,7 @@ def _new_plan(model: Any, x: np.ndarray, linear: type, relu: type) -> _Plan | No
         while _orphans:
             _drop_orphan(_orphans.pop())
         _drop_plan(id(model))
-        plan = _make_plan(model, x, linear, relu, _model_collected, _give_back)
+        plan = _make_plan(model, x, linear, relu, _model_collected, _give_back, column_major)
         if plan is not None:
             while len(_plans) >= KEEP_PLANS:
                 _drop_plan(next(iter(_plans)))
@@ -342,9 +351,18 @@ def _finish(plan: _Plan, x: np.ndarray, k: int, alone: bool) -> np.ndarray:
         plan.tally += 1
         if plan.tally >= TALLY:  # (>=: a Ctrl-C as _balance began leaves it at TALLY)
             _balance(plan)
+            plan.relayout = not plan.column_major and _in_eval(plan)
     for W, b, relu in plan.rest:
         h = _layer(h, W, b, relu, zero)
     return h if plan.rest or alone else h.copy()  # never a shared buffer
+
+
+def _in_eval(plan: _Plan) -> bool:
+    """The plan's model and every child are in eval mode, outside a temporary switch
+    (``lent_weights.kept``: ``predict``, ``evaluate``)."""
+    model = plan.model()
+    return (model is not None and not model.training and not any(m.training for m in plan.children)
+            and not lent_weights.keeping())
 
 
 def _balance(plan: _Plan) -> None:

@@ -46,7 +46,7 @@ class _Plan:
     before the caller's (``early``); the other layers (W, b, relu)."""
 
     __slots__ = ("model", "children", "params", "arrays", "slots", "cut", "rest", "x", "ctrl", "flags",
-                 "dtype", "zero", "choice", "early", "tally", "__weakref__")
+                 "dtype", "zero", "choice", "early", "tally", "column_major", "relayout", "__weakref__")
 
     def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
                  dtype: np.dtype, n_in: int, collected: Callable[[weakref.ref], Any]) -> None:
@@ -61,6 +61,8 @@ class _Plan:
         self.choice = [first_split(layer[4]) for layer in cut]
         self.ctrl[SPLIT:SPLIT + len(cut)] = self.choice
         self.early, self.tally = [0] * len(cut), 0
+        self.column_major = any(not layer[0].flags.c_contiguous for layer in cut)
+        self.relayout = False  # set after a tally of shared calls in eval mode (``kernels/inference.py``)
 
 
 class _Declined:
@@ -101,13 +103,12 @@ def _current(plan: _Plan, model: Any) -> bool:
     return all(map(is_, map(_data, plan.params), plan.arrays))
 
 
-def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
-               collected: Callable[[weakref.ref], Any], give_back: Callable[[Any], None]) -> _Plan | None:
+def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type, collected: Callable[[weakref.ref], Any],
+               give_back: Callable[[Any], None], column_major: bool = False) -> _Plan | None:
     """A plan for ``model`` if it is a chain this module runs (weights moved to shared memory
-    where needed and allowed: column-major if the model and every child are in eval mode, outside
-    a temporary switch, ``lent_weights.kept``), else
-    None; ``collected`` is called when the model is collected, ``give_back(p)`` by ``train()``
-    (``minitorch/lent_weights.py``)."""
+    where needed and allowed: the cut weights column-major with ``column_major``, lent with
+    ``give_back``, called by ``train()``: ``minitorch/lent_weights.py``), else None; ``collected``
+    is called when the model is collected."""
     children = tuple(model.__dict__["_modules"].values())
     layers = []  # (Linear, relu after it)
     for m in children:
@@ -138,7 +139,6 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type,
     if cut_bytes < MIN_SPLIT_BYTES or x.dtype != dtype or x.shape[1] != layers[0][0].W.data.shape[0]:
         return None
     params, arrays = [], []
-    column_major = not model.training and not any(m.training for m in children) and not lent_weights.keeping()
     for m, _ in layers[:n_cut]:
         for p in (m.W, m.b):
             if p is None:
@@ -215,21 +215,24 @@ def _shared(p: Any, column_major: bool, give_back: Callable[[Any], None]) -> np.
     from minitorch.parameter import Parameter
 
     a = p.data
-    if twin.shares(a) and (a.flags.c_contiguous or a.flags.f_contiguous):
-        return a  # (lent column-major earlier, and held by someone at ``train()``: kept as it is)
+    shared = twin.shares(a) and (a.flags.c_contiguous or a.flags.f_contiguous)
+    if shared and (not column_major or a.ndim != 2 or not a.flags.c_contiguous):
+        return a  # (as it lies: a column-major array is never moved back to row-major here)
     if not (a.flags.c_contiguous or a.flags.f_contiguous):  # (a lent array's deepcopy is column-major)
         return None
     if (type(p) is not Parameter or not a.flags.writeable or not _counts_trusted()
             or _getrefcount(a) != 3):  # p's slot, this local, getrefcount's argument
-        return None
+        return a if shared else None
     owner = a.base  # a view's base is the array owning the memory: another view of it would hold it too
-    if owner is not None and (type(owner) is not np.ndarray or owner.base is not None
-                              or _getrefcount(owner) != 3):  # a's base slot, this local, the argument
-        return None
+    if owner is not None and (type(owner) is not np.ndarray or (owner.base is not None and not shared)
+                              or _getrefcount(owner) != 3 + (twin.pooled(owner) if shared else 0)):
+        return a if shared else None  # (a's base slot, this local, the argument; the pool's, if shared:
+        # a shared buffer's base is the array over its mapping)
     del owner
     s = twin.empty(a.shape[::-1], a.dtype).T if column_major and a.ndim == 2 else twin.empty(a.shape, a.dtype)
     np.copyto(s, a)
     del a
     p.data = s
-    lent_weights.lend(s, give_back)
+    if column_major and s.ndim == 2:
+        lent_weights.lend(s, give_back)
     return s

@@ -220,6 +220,12 @@ def _collect_freed() -> None:
             _dropped.append(buffer_id)
 
 
+def pooled(base: np.ndarray) -> int:
+    """How many times the shared arrays' pool holds ``base`` (0 or 1): the references to a shared
+    buffer's base that are not its users'."""
+    return sum(held is base for arrays in list(_pool.values()) for held in arrays)
+
+
 def shares(a: np.ndarray) -> bool:
     """Whether a lies in a shared buffer (``empty``), so the twin reads it without a copy."""
     return a.size > 0 and isinstance(_encode(a, None), tuple)
