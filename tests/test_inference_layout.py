@@ -97,17 +97,23 @@ def test_train_after_eval_inference_trains_on_row_major_weights(infer_twin):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)  # follow the arrays' alignment)
 
 
-def test_a_weight_someone_holds_stays_lent_and_trains_right(infer_twin):
+def _held_at_train(infer):
+    """The MLP after an eval-mode stream, put back in training mode while its first weight is held
+    (which stays column-major and shared); a copy taken before the stream; a batch of 16."""
     model, x = _mlp()
     ref = copy.deepcopy(model)
     model.eval()
-    _stream(infer_twin, model, x)
+    _stream(infer, model, x)
     held = model[0].W.data
     model.train()
     assert model[0].W.data is held and _layout(model[0].W) == ("F", True)  # the user's name still works
-    assert _layout(model[2].W) == ("C", False)
     rng = np.random.default_rng(0)
-    xb, yb = rng.standard_normal((16, 784)).astype(np.float32), rng.integers(0, 10, 16)
+    return model, ref, held, rng.standard_normal((16, 784)).astype(np.float32), rng.integers(0, 10, 16)
+
+
+def test_a_weight_someone_holds_stays_lent_and_trains_right(infer_twin):
+    model, ref, held, xb, yb = _held_at_train(infer_twin)
+    assert _layout(model[2].W) == ("C", False)
     _train_step(model, xb, yb)
     _train_step(ref, xb, yb)
     assert model[0].W.data is held
@@ -215,15 +221,7 @@ def test_a_column_major_weight_trains_with_a_column_major_gradient_and_one_blas_
 def test_adam_trains_a_weight_left_column_major_after_eval_inference(infer_twin):
     """A weight held at ``train()`` stays column-major: Adam's kernel updates it in memory order
     (a row-major flat reshape of it would be a copy, and the step lost)."""
-    model, x = _mlp()
-    ref = copy.deepcopy(model)
-    model.eval()
-    _stream(infer_twin, model, x)
-    held = model[0].W.data
-    model.train()
-    assert _layout(model[0].W) == ("F", True)
-    rng = np.random.default_rng(0)
-    xb, yb = rng.standard_normal((16, 784)).astype(np.float32), rng.integers(0, 10, 16)
+    model, ref, held, xb, yb = _held_at_train(infer_twin)
     for m in (model, ref):
         opt, loss_fn = mt.Adam(m.parameters(), lr=0.01), mt.CrossEntropyLoss()
         loss_fn(m(xb), yb)
