@@ -325,3 +325,116 @@ def test_a_held_weight_is_asked_to_move_once(infer_twin, monkeypatch):
     assert model[0].W.data is held and _layout(model[0].W) == ("C", True)
     assert _layout(model[2].W) == ("F", True)
     assert made == [False, True]  # the first plan, then the column-major one
+
+
+# --- mutants6: mutants of lent_weights and switched_mode these tests kill ----------------------------
+def test_kept_gives_nothing_back_in_its_own_thread_and_nests():
+    """Survivor: ``give_back``'s ``not _lent or keeping()`` as ``and`` (inside ``kept()`` a lent
+    array was then given back whenever anything was lent)."""
+    import threading
+
+    p = mt.Parameter(np.ones((3, 4)))
+    calls = []
+    lent_weights.lend(p.data, calls.append)
+    with lent_weights.kept():
+        with lent_weights.kept():
+            lent_weights.give_back([p])
+        assert lent_weights.keeping()
+        lent_weights.give_back([p])
+        assert calls == []
+        other = threading.Thread(target=lent_weights.give_back, args=([p],))  # not inside kept()
+        other.start()
+        other.join()
+        assert calls == [p]
+    assert not lent_weights.keeping()
+    lent_weights.give_back([p])
+    assert calls == [p, p]
+
+
+def test_a_module_with_a_parameter_set_to_none_changes_mode_while_weights_are_lent():
+    """Survivor: ``give_back``'s ``if p is None: continue`` deleted (a module holding a None
+    Parameter, ``register_parameter(name, None)`` as torch's, then raised AttributeError at
+    ``train()``/``eval()`` while any weight was lent)."""
+
+    class Gate(mt.Module):
+        def __init__(self):
+            super().__init__()
+            self.W = mt.Parameter(np.ones((3, 4)))
+            self.register_parameter("b", None)
+
+        def forward(self, x):
+            return x @ self.W.data
+
+    lent = mt.Parameter(np.ones((2, 2)))
+    calls = []
+    lent_weights.lend(lent.data, calls.append)
+    gate = mt.Sequential(Gate())
+    gate.eval()
+    gate.train()
+    assert gate[0].training and calls == []
+    lent_weights.give_back([None, lent])
+    assert calls == [lent]
+
+
+def _predict_until_served(infer, model, x, want, until=lambda: False):
+    """``mt.predict`` of the one row, at least 30 times and until a call was shared with the twin
+    and ``until()`` holds (up to 10 s: a busy machine may keep the twin from the first calls)."""
+    served = infer._state["served"]
+    deadline = time.monotonic() + 10.0
+    for k in itertools.count():
+        np.testing.assert_allclose(mt.predict(model, x), want, **INFER_TOL[np.float32])
+        done = infer._state["served"] > served + 8 and until()
+        if k >= 30 and (done or time.monotonic() > deadline):
+            break
+    assert infer._state["served"] > served
+
+
+def test_predict_keeps_one_plan_for_a_training_mode_model_with_a_held_lent_weight(infer_twin, monkeypatch):
+    """A weight someone held at ``train()`` stays lent: ``mt.predict``'s switch to eval mode and back
+    gives nothing back (``kept``), so the one plan serves every call. Survivor: ``give_back``'s
+    ``not _lent or keeping()`` as ``and`` (each switch then dropped the plan holding the weight)."""
+    model, x = _mlp()
+    model.eval()
+    _stream(infer_twin, model, x)
+    held = model[0].W.data
+    model.train()
+    assert _layout(model[0].W) == ("F", True)
+    plans = []
+    make = infer_twin._make_plan
+    monkeypatch.setattr(infer_twin, "_make_plan", lambda *a: plans.append(1) or make(*a))
+    _predict_until_served(infer_twin, model, x, _plain_infer(model, [x])[0])
+    assert len(plans) == 1 and model.training and model[0].W.data is held
+
+
+def test_predict_per_row_on_an_eval_mode_model_lays_the_weights_out_column_major(infer_twin):
+    """A model the user put in eval mode: ``mt.predict`` changes no mode, so its stream of one-row
+    calls lays the cut weights out column-major as any eval-mode stream. Survivor: switched_mode's
+    ``keep = not training and any(...)`` as ``or`` (the switch then ran inside ``kept()``)."""
+    model, x = _mlp()
+    model.eval()
+    cut = _cut_weights(model)
+    _predict_until_served(infer_twin, model, x, _plain_infer(model, [x])[0],
+                          lambda: [_layout(W) for W in cut] == [("F", True), ("F", True)])
+    assert [_layout(W) for W in cut] == [("F", True), ("F", True)]
+
+
+def test_fit_after_eval_inference_trains_row_major_weights(infer_twin):
+    """``fit``'s switch to training mode gives the lent weights back (row-major, private) and
+    trains as on a copy never laid out otherwise: only a switch to eval mode runs inside
+    ``kept()`` (with switched_mode's test negated the weights stayed lent, column-major and shared,
+    through the training and after)."""
+    model, x = _mlp()
+    ref = copy.deepcopy(model)
+    model.eval()
+    _stream(infer_twin, model, x)
+    assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((16, 784)).astype(np.float32), rng.integers(0, 10, 16)) for _ in range(2)]
+    for m in (model, ref):
+        m.eval()
+        mt.fit(m, mt.CrossEntropyLoss(), mt.SGD(m.parameters(), lr=0.05), batches, epochs=1, metrics=(),
+               verbose=0)
+        assert not m.training
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)
