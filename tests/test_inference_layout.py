@@ -438,3 +438,127 @@ def test_fit_after_eval_inference_trains_row_major_weights(infer_twin):
     assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
     for p, q in zip(model.parameters(), ref.parameters(), strict=True):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)
+
+
+# --- mutants6: mutants of the plans' layout and of _give_back these tests kill ----------------------
+def test_a_plan_whose_every_cut_weight_is_held_asks_once(infer_twin, monkeypatch):
+    """Every cut weight held by a name: the column-major plan keeps them all row-major and is not
+    made again at every tally. Survivor: chain_forward's ``plan.column_major = True`` deleted (a
+    plan whose arrays all stayed row-major then asked again at each tally, stopping the session)."""
+    made, make = [], infer_twin._make_plan
+    monkeypatch.setattr(infer_twin, "_make_plan", lambda *a: made.append(a[-1]) or make(*a))
+    model, x = _mlp()
+    infer_twin.served(model, x)  # (training mode: shared, row-major)
+    held = [W.data for W in _cut_weights(model)]
+    model.eval()
+    for _ in range(3):
+        y = _stream(infer_twin, model, x)
+    assert [W.data for W in _cut_weights(model)] == held
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
+    assert made == [False, True]
+    np.testing.assert_array_equal(y, _plain_infer(model, [x])[0])
+
+
+def test_train_gives_back_a_lent_weight_a_declined_chain_holds(infer_twin):
+    """A chain this module does not run, made of a planned model's layer, is remembered with its
+    arrays (``_Declined``); ``train()`` forgets it with the plans holding the lent weight, so the
+    weight comes back row-major. Survivor: ``_drop_plans_of``'s ``if ... declined.arrays`` deleted
+    (the declined chain's reference then kept the weight lent, column-major, through training)."""
+    model, x = _mlp()
+    model.eval()
+    _stream(infer_twin, model, x)
+    other = mt.Sequential(model[0], mt.Sigmoid())  # not a Linear/ReLU chain: declined
+    with mt.no_grad():
+        other(x)
+    assert infer_twin._state["declined"].model() is other
+    model.train()
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
+    assert infer_twin._state["declined"] is None
+
+
+def test_train_drops_only_the_plans_and_the_declined_chain_holding_its_weights(infer_twin, monkeypatch):
+    """``train()`` of a model whose weights are lent drops its own plan, not another model's plan
+    nor a declined chain that does not hold them: their next calls make no plan. Survivors:
+    ``_drop_plans_of``'s ``held is a`` as ``is not`` (every plan, or the declined chain, dropped)."""
+    from minitorch.kernels import inference_plan
+
+    monkeypatch.setattr(inference_plan, "RETRY_S", 60.0)  # (a busy machine: the decline stays remembered)
+    other, y = _mlp()
+    infer_twin.served(other, y)  # planned in training mode
+    model, x = _mlp()
+    model.eval()
+    _stream(infer_twin, model, x)
+    declined = mt.Sequential(mt.Linear(784, 512), mt.Sigmoid())
+    with mt.no_grad():
+        declined(x)
+    assert infer_twin._state["declined"].model() is declined
+    made, make = [], infer_twin._make_plan
+    monkeypatch.setattr(infer_twin, "_make_plan", lambda *a: made.append(1) or make(*a))
+    model.train()
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
+    with mt.no_grad():
+        declined(x)
+    got = infer_twin.served(other, y)
+    np.testing.assert_allclose(got, _plain_infer(other, [y])[0], **INFER_TOL[np.float32])
+    assert made == []
+
+
+def test_train_gives_back_a_weight_of_a_collected_model_s_plan_left_for_later(infer_twin):
+    """A model collected while another call holds the twin leaves its plan for later (``_orphans``:
+    its session cannot be stopped then); its layers, still used, put in training mode get their
+    lent weights back row-major. Survivor: ``_drop_plans_of``'s ``_orphans[:] = ...`` deleted (the
+    orphan's reference then kept the weights lent, column-major, through training)."""
+    from minitorch.kernels import twin
+
+    model, x = _mlp()
+    layers = list(model)
+    model.eval()
+    _stream(infer_twin, model, x)
+    assert twin.acquire()  # another call holds the twin
+    try:
+        del model
+        gc.collect()
+        assert infer_twin._orphans
+    finally:
+        twin.release()
+    for m in layers:
+        m.train()
+    assert [_layout(m.W) for m in (layers[0], layers[2])] == [("C", False), ("C", False)]
+    assert not infer_twin._orphans
+
+
+def test_a_weight_viewing_an_array_someone_holds_stays_a_view_of_it(infer_twin):
+    """A weight that is a view of a larger array someone holds (a flat vector of all the weights)
+    is not moved: the chain runs without the twin, on the view, and an in-place change of the
+    held array is seen. Survivors: ``_shared``'s check of the view's base deleted, or its ``return
+    a if shared else None`` negated or swapped (the weight was then moved, or handed to the twin as
+    a copy: an in-place change of the flat vector was not seen, a silent wrong answer)."""
+    model, x = _mlp()
+    W = model[0].W.data
+    flat = np.concatenate([W.ravel(), np.zeros(7, W.dtype)])
+    model[0].W.data = flat[:W.size].reshape(W.shape)
+    del W
+    model.eval()
+    for _ in range(12):
+        with mt.no_grad():
+            model(x)
+    assert np.shares_memory(model[0].W.data, flat)
+    flat *= 0.5  # in place: the weight changes with it
+    with mt.no_grad():
+        got = [model(x) for _ in range(12)]
+    want = _plain_infer(model, [x])[0]
+    for y in got:
+        np.testing.assert_allclose(y, want, **INFER_TOL[np.float32])
+
+
+def test_a_relayout_leaves_the_shared_biases_where_they_are(infer_twin):
+    """A Parameter already in shared memory is used as it lies: the column-major plan moves the
+    cut weights, not the biases (same arrays). Survivor: the ``or`` of ``_shared``'s ``shared and
+    (not column_major or ...)`` as ``and`` (a shared bias was then copied again at each new plan)."""
+    model, x = _mlp()
+    infer_twin.served(model, x)  # (training mode: weights and biases shared, row-major)
+    biases = [m.b.data for m in (model[0], model[2])]
+    model.eval()
+    _stream(infer_twin, model, x)
+    assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
+    assert all(m.b.data is b for m, b in zip((model[0], model[2]), biases, strict=True))
