@@ -9,6 +9,7 @@ import copy
 import gc
 import itertools
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -557,8 +558,8 @@ def test_a_relayout_leaves_the_shared_biases_where_they_are(infer_twin):
     (not column_major or ...)`` as ``and`` (a shared bias was then copied again at each new plan)."""
     model, x = _mlp()
     infer_twin.served(model, x)  # (training mode: weights and biases shared, row-major)
-    biases = [m.b.data for m in (model[0], model[2])]
+    biases = [weakref.ref(m.b.data) for m in (model[0], model[2])]  # (a name would hold them)
     model.eval()
     _stream(infer_twin, model, x)
     assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
-    assert all(m.b.data is b for m, b in zip((model[0], model[2]), biases, strict=True))
+    assert all(m.b.data is b() for m, b in zip((model[0], model[2]), biases, strict=True))
