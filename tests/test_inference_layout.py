@@ -9,6 +9,7 @@ import copy
 import gc
 import itertools
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -323,3 +324,240 @@ def test_a_held_weight_is_asked_to_move_once(infer_twin, monkeypatch):
     assert model[0].W.data is held and _layout(model[0].W) == ("C", True)
     assert _layout(model[2].W) == ("F", True)
     assert made == [False, True]  # the first plan, then the column-major one
+
+
+# --- mutants6: mutants of lent_weights and switched_mode these tests kill ----------------------------
+def test_kept_gives_nothing_back_in_its_own_thread_and_nests():
+    """Survivor: ``give_back``'s ``not _lent or keeping()`` as ``and`` (inside ``kept()`` a lent
+    array was then given back whenever anything was lent)."""
+    import threading
+
+    p = mt.Parameter(np.ones((3, 4)))
+    calls = []
+    lent_weights.lend(p.data, calls.append)
+    with lent_weights.kept():
+        with lent_weights.kept():
+            lent_weights.give_back([p])
+        assert lent_weights.keeping()
+        lent_weights.give_back([p])
+        assert calls == []
+        other = threading.Thread(target=lent_weights.give_back, args=([p],))  # not inside kept()
+        other.start()
+        other.join()
+        assert calls == [p]
+    assert not lent_weights.keeping()
+    lent_weights.give_back([p])
+    assert calls == [p, p]
+
+
+def test_a_module_with_a_parameter_set_to_none_changes_mode_while_weights_are_lent():
+    """Survivor: ``give_back``'s ``if p is None: continue`` deleted (a module holding a None
+    Parameter, ``register_parameter(name, None)`` as torch's, then raised AttributeError at
+    ``train()``/``eval()`` while any weight was lent)."""
+
+    class Gate(mt.Module):
+        def __init__(self):
+            super().__init__()
+            self.W = mt.Parameter(np.ones((3, 4)))
+            self.register_parameter("b", None)
+
+        def forward(self, x):
+            return x @ self.W.data
+
+    lent = mt.Parameter(np.ones((2, 2)))
+    calls = []
+    lent_weights.lend(lent.data, calls.append)
+    gate = mt.Sequential(Gate())
+    gate.eval()
+    gate.train()
+    assert gate[0].training and calls == []
+    lent_weights.give_back([None, lent])
+    assert calls == [lent]
+
+
+def _predict_until_served(infer, model, x, want, until=lambda: False):
+    """``mt.predict`` of the one row, at least 30 times and until a call was shared with the twin
+    and ``until()`` holds (up to 10 s: a busy machine may keep the twin from the first calls)."""
+    served = infer._state["served"]
+    deadline = time.monotonic() + 10.0
+    for k in itertools.count():
+        np.testing.assert_allclose(mt.predict(model, x), want, **INFER_TOL[np.float32])
+        done = infer._state["served"] > served + 8 and until()
+        if k >= 30 and (done or time.monotonic() > deadline):
+            break
+    assert infer._state["served"] > served
+
+
+def test_predict_keeps_one_plan_for_a_training_mode_model_with_a_held_lent_weight(infer_twin, monkeypatch):
+    """A weight someone held at ``train()`` stays lent: ``mt.predict``'s switch to eval mode and back
+    gives nothing back (``kept``), so the one plan serves every call. Survivor: ``give_back``'s
+    ``not _lent or keeping()`` as ``and`` (each switch then dropped the plan holding the weight)."""
+    model, x = _mlp()
+    model.eval()
+    _stream(infer_twin, model, x)
+    held = model[0].W.data
+    model.train()
+    assert _layout(model[0].W) == ("F", True)
+    plans = []
+    make = infer_twin._make_plan
+    monkeypatch.setattr(infer_twin, "_make_plan", lambda *a: plans.append(1) or make(*a))
+    _predict_until_served(infer_twin, model, x, _plain_infer(model, [x])[0])
+    assert len(plans) == 1 and model.training and model[0].W.data is held
+
+
+def test_predict_per_row_on_an_eval_mode_model_lays_the_weights_out_column_major(infer_twin):
+    """A model the user put in eval mode: ``mt.predict`` changes no mode, so its stream of one-row
+    calls lays the cut weights out column-major as any eval-mode stream. Survivor: switched_mode's
+    ``keep = not training and any(...)`` as ``or`` (the switch then ran inside ``kept()``)."""
+    model, x = _mlp()
+    model.eval()
+    cut = _cut_weights(model)
+    _predict_until_served(infer_twin, model, x, _plain_infer(model, [x])[0],
+                          lambda: [_layout(W) for W in cut] == [("F", True), ("F", True)])
+    assert [_layout(W) for W in cut] == [("F", True), ("F", True)]
+
+
+def test_fit_after_eval_inference_trains_row_major_weights(infer_twin):
+    """``fit``'s switch to training mode gives the lent weights back (row-major, private) and
+    trains as on a copy never laid out otherwise: only a switch to eval mode runs inside
+    ``kept()`` (with switched_mode's test negated the weights stayed lent, column-major and shared,
+    through the training and after)."""
+    model, x = _mlp()
+    ref = copy.deepcopy(model)
+    model.eval()
+    _stream(infer_twin, model, x)
+    assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((16, 784)).astype(np.float32), rng.integers(0, 10, 16)) for _ in range(2)]
+    for m in (model, ref):
+        m.eval()
+        mt.fit(m, mt.CrossEntropyLoss(), mt.SGD(m.parameters(), lr=0.05), batches, epochs=1, metrics=(),
+               verbose=0)
+        assert not m.training
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
+    for p, q in zip(model.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)
+
+
+# --- mutants6: mutants of the plans' layout and of _give_back these tests kill ----------------------
+def test_a_plan_whose_every_cut_weight_is_held_asks_once(infer_twin, monkeypatch):
+    """Every cut weight held by a name: the column-major plan keeps them all row-major and is not
+    made again at every tally. Survivor: chain_forward's ``plan.column_major = True`` deleted (a
+    plan whose arrays all stayed row-major then asked again at each tally, stopping the session)."""
+    made, make = [], infer_twin._make_plan
+    monkeypatch.setattr(infer_twin, "_make_plan", lambda *a: made.append(a[-1]) or make(*a))
+    model, x = _mlp()
+    infer_twin.served(model, x)  # (training mode: shared, row-major)
+    held = [W.data for W in _cut_weights(model)]
+    model.eval()
+    for _ in range(3):
+        y = _stream(infer_twin, model, x)
+    assert [W.data for W in _cut_weights(model)] == held
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", True), ("C", True)]
+    assert made == [False, True]
+    np.testing.assert_array_equal(y, _plain_infer(model, [x])[0])
+
+
+def test_train_gives_back_a_lent_weight_a_declined_chain_holds(infer_twin):
+    """A chain this module does not run, made of a planned model's layer, is remembered with its
+    arrays (``_Declined``); ``train()`` forgets it with the plans holding the lent weight, so the
+    weight comes back row-major. Survivor: ``_drop_plans_of``'s ``if ... declined.arrays`` deleted
+    (the declined chain's reference then kept the weight lent, column-major, through training)."""
+    model, x = _mlp()
+    model.eval()
+    _stream(infer_twin, model, x)
+    other = mt.Sequential(model[0], mt.Sigmoid())  # not a Linear/ReLU chain: declined
+    with mt.no_grad():
+        other(x)
+    assert infer_twin._state["declined"].model() is other
+    model.train()
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
+    assert infer_twin._state["declined"] is None
+
+
+def test_train_drops_only_the_plans_and_the_declined_chain_holding_its_weights(infer_twin, monkeypatch):
+    """``train()`` of a model whose weights are lent drops its own plan, not another model's plan
+    nor a declined chain that does not hold them: their next calls make no plan. Survivors:
+    ``_drop_plans_of``'s ``held is a`` as ``is not`` (every plan, or the declined chain, dropped)."""
+    from minitorch.kernels import inference_plan
+
+    monkeypatch.setattr(inference_plan, "RETRY_S", 60.0)  # (a busy machine: the decline stays remembered)
+    other, y = _mlp()
+    infer_twin.served(other, y)  # planned in training mode
+    model, x = _mlp()
+    model.eval()
+    _stream(infer_twin, model, x)
+    declined = mt.Sequential(mt.Linear(784, 512), mt.Sigmoid())
+    with mt.no_grad():
+        declined(x)
+    assert infer_twin._state["declined"].model() is declined
+    made, make = [], infer_twin._make_plan
+    monkeypatch.setattr(infer_twin, "_make_plan", lambda *a: made.append(1) or make(*a))
+    model.train()
+    assert [_layout(W) for W in _cut_weights(model)] == [("C", False), ("C", False)]
+    with mt.no_grad():
+        declined(x)
+    got = infer_twin.served(other, y)
+    np.testing.assert_allclose(got, _plain_infer(other, [y])[0], **INFER_TOL[np.float32])
+    assert made == []
+
+
+def test_train_gives_back_a_weight_of_a_collected_model_s_plan_left_for_later(infer_twin):
+    """A model collected while another call holds the twin leaves its plan for later (``_orphans``:
+    its session cannot be stopped then); its layers, still used, put in training mode get their
+    lent weights back row-major. Survivor: ``_drop_plans_of``'s ``_orphans[:] = ...`` deleted (the
+    orphan's reference then kept the weights lent, column-major, through training)."""
+    from minitorch.kernels import twin
+
+    model, x = _mlp()
+    layers = list(model)
+    model.eval()
+    _stream(infer_twin, model, x)
+    assert twin.acquire()  # another call holds the twin
+    try:
+        del model
+        gc.collect()
+        assert infer_twin._orphans
+    finally:
+        twin.release()
+    for m in layers:
+        m.train()
+    assert [_layout(m.W) for m in (layers[0], layers[2])] == [("C", False), ("C", False)]
+    assert not infer_twin._orphans
+
+
+def test_a_weight_viewing_an_array_someone_holds_stays_a_view_of_it(infer_twin):
+    """A weight that is a view of a larger array someone holds (a flat vector of all the weights)
+    is not moved: the chain runs without the twin, on the view, and an in-place change of the
+    held array is seen. Survivors: ``_shared``'s check of the view's base deleted, or its ``return
+    a if shared else None`` negated or swapped (the weight was then moved, or handed to the twin as
+    a copy: an in-place change of the flat vector was not seen, a silent wrong answer)."""
+    model, x = _mlp()
+    W = model[0].W.data
+    flat = np.concatenate([W.ravel(), np.zeros(7, W.dtype)])
+    model[0].W.data = flat[:W.size].reshape(W.shape)
+    del W
+    model.eval()
+    for _ in range(12):
+        with mt.no_grad():
+            model(x)
+    assert np.shares_memory(model[0].W.data, flat)
+    flat *= 0.5  # in place: the weight changes with it
+    with mt.no_grad():
+        got = [model(x) for _ in range(12)]
+    want = _plain_infer(model, [x])[0]
+    for y in got:
+        np.testing.assert_allclose(y, want, **INFER_TOL[np.float32])
+
+
+def test_a_relayout_leaves_the_shared_biases_where_they_are(infer_twin):
+    """A Parameter already in shared memory is used as it lies: the column-major plan moves the
+    cut weights, not the biases (same arrays). Survivor: the ``or`` of ``_shared``'s ``shared and
+    (not column_major or ...)`` as ``and`` (a shared bias was then copied again at each new plan)."""
+    model, x = _mlp()
+    infer_twin.served(model, x)  # (training mode: weights and biases shared, row-major)
+    biases = [weakref.ref(m.b.data) for m in (model[0], model[2])]  # (a name would hold them)
+    model.eval()
+    _stream(infer_twin, model, x)
+    assert [_layout(W) for W in _cut_weights(model)] == [("F", True), ("F", True)]
+    assert all(m.b.data is b() for m, b in zip((model[0], model[2]), biases, strict=True))

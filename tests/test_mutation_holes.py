@@ -366,3 +366,61 @@ def test_one_cycle_refuses_a_division_factor_of_0_where_torch_divides_by_it(name
     topt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1, momentum=0.9)
     with pytest.raises(ZeroDivisionError):
         torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.1, total_steps=10, **{name: 0.0})
+
+
+# ------------------------------------------ mutants6: gradients laid out as their Parameter, lent weights
+@pytest.mark.parametrize("method", ["accumulate_grad", "accumulate_matmul"])
+def test_a_frozen_parameter_gets_no_gradient_from_either_accumulation(method):
+    """Survivors: ``if not self.requires_grad: return`` deleted in ``accumulate_grad`` and in
+    ``accumulate_matmul`` (a frozen Parameter then got a gradient, which an optimizer steps: torch
+    leaves a requires_grad=False tensor's grad None). The layers' own checks hid both."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 4))
+    p = mt.Parameter(np.zeros((3, 4)), requires_grad=False)
+    args = (a @ b,) if method == "accumulate_grad" else (a, b)
+    getattr(p, method)(*args)
+    getattr(p, method)(*args)
+    assert p.grad is None
+    p.requires_grad_(True)
+    getattr(p, method)(*args)
+    np.testing.assert_allclose(p.grad, a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_accumulate_matmul_casts_a_product_of_another_dtype_to_the_parameter_s(layout):
+    """Survivors: the first product's cast ``g if g.dtype is dtype or g.dtype == dtype else
+    g.astype(dtype)`` with its test negated, its branches swapped or ``==`` as ``!=`` (a float64
+    product then became a float32 Parameter's grad as it came: the optimizer's float32 update got
+    float64 numbers; torch keeps a gradient in its tensor's dtype). Laid out as the data either way."""
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))  # float64
+    data = np.zeros((5, 4), np.float32)
+    p = mt.Parameter(np.asfortranarray(data) if layout == "F" else data)
+    p.accumulate_matmul(a, b)
+    assert p.grad.dtype == np.float32 and p.grad.flags[f"{layout}_CONTIGUOUS"]
+    np.testing.assert_allclose(p.grad, (a @ b).astype(np.float32), rtol=1e-6)
+    p.accumulate_matmul(a, b)  # added in place, in the grad's dtype
+    assert p.grad.dtype == np.float32
+    np.testing.assert_allclose(p.grad, 2 * (a @ b), rtol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_embedding_s_fresh_gradient_is_laid_out_as_its_weight_as_torch(layout):
+    """Survivor: ``laid_out_as``'s ``column_major(data) and not g.flags.f_contiguous`` as ``or`` (a
+    row-major weight then got a column-major gradient: torch's gradient has its weight's strides, and
+    an update pairing the two in memory order would leave the BLAS's path). Values and strides as
+    torch's, a padding row's gradient 0."""
+    rng = np.random.default_rng(2)
+    weight = rng.standard_normal((10, 4)).astype(np.float32)
+    weight = np.asfortranarray(weight) if layout == "F" else weight
+    ids, dy = np.array([[1, 2], [2, 9]]), rng.standard_normal((2, 2, 4)).astype(np.float32)
+    emb = mt.Embedding(10, 4, padding_idx=9)
+    emb.weight.data = weight
+    emb(ids)
+    emb.backward(dy)
+    temb = torch.nn.Embedding(10, 4, padding_idx=9)
+    temb.weight = torch.nn.Parameter(torch.from_numpy(weight.copy(order="K")))
+    (temb(torch.tensor(ids)) * torch.tensor(dy)).sum().backward()
+    tgrad = temb.weight.grad
+    assert tuple(s // 4 for s in emb.weight.grad.strides) == tgrad.stride() == temb.weight.stride()
+    np.testing.assert_allclose(emb.weight.grad, tgrad.numpy(), rtol=1e-6, atol=1e-7)
