@@ -30,12 +30,13 @@ ADDED = [
 
 
 def test_the_list_is_torch_s_setstate_defaults_among_minitorch_s_settings():
-    """ADDED names, per optimizer, exactly the settings torch's __setstate__ fills that MiniTorch has."""
+    """ADDED names, per optimizer, exactly the settings torch's __setstate__ fills that MiniTorch has,
+    and the class's ``added_settings`` (those of its settings) fill them with torch's values."""
     for name in OPTIONS:
         ours = getattr(mt, name)([mt.Parameter(np.zeros(2))])
-        t_opt = getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))])
-        filled = set()
+        filled = {}
         for key in set(ours.defaults) - {"params"}:
+            t_opt = getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))])
             saved = t_opt.state_dict()
             del saved["param_groups"][0][key]
             try:
@@ -43,8 +44,9 @@ def test_the_list_is_torch_s_setstate_defaults_among_minitorch_s_settings():
             except (KeyError, ValueError):
                 continue
             if key in t_opt.param_groups[0]:
-                filled.add(key)
-        assert filled == {key for n, key, _ in ADDED if n == name}, name
+                filled[key] = t_opt.param_groups[0][key]
+        assert set(filled) == {key for n, key, _ in ADDED if n == name}, name
+        assert {k: v for k, v in type(ours).added_settings.items() if k in ours.defaults} == filled, name
 
 
 def _params(seed: int) -> list[np.ndarray]:
