@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,8 @@ class Adam(Optimizer):
     """
 
     state_names = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    # (torch's Adam.__setstate__, which AdamW's calls: the defaults it fills in a saved group lacking them)
+    added_settings: ClassVar[dict[str, Any]] = {"amsgrad": False, "maximize": False}
 
     def __init__(
         self,

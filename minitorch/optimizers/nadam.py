@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,6 +38,8 @@ class NAdam(Optimizer):
     """
 
     state_names = ("step", "mu_product", "exp_avg", "exp_avg_sq")
+    # (torch's NAdam.__setstate__: the defaults it fills in a saved group lacking them)
+    added_settings: ClassVar[dict[str, Any]] = {"maximize": False, "decoupled_weight_decay": False}
 
     def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,

@@ -54,8 +54,10 @@ class Optimizer:
 
     state_names: tuple[str, ...] = ()
     # settings a state_dict saved before the setting existed may lack, with the value that applied
-    # then (torch's ``__setstate__`` sets the same defaults); load_state_dict fills them in
-    added_settings: ClassVar[dict[str, Any]] = {"maximize": False}
+    # then: the ones the torch class's ``__setstate__`` (run by its load_state_dict) fills in with a
+    # default when absent, among those this class has (each subclass lists its own); a group
+    # lacking any other setting is refused, as torch's step would fail on it
+    added_settings: ClassVar[dict[str, Any]] = {"maximize": False}  # (torch's Adagrad.__setstate__)
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)

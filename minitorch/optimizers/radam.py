@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -40,6 +40,8 @@ class RAdam(Optimizer):
     """
 
     state_names = ("step", "exp_avg", "exp_avg_sq")
+    # (torch's RAdam.__setstate__: the defaults it fills in a saved group lacking them)
+    added_settings: ClassVar[dict[str, Any]] = {"maximize": False, "decoupled_weight_decay": False}
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -41,6 +41,8 @@ class RMSprop(Optimizer):
     """
 
     state_names = ("step", "square_avg", "momentum_buffer", "grad_avg")
+    # (torch's RMSprop.__setstate__: the defaults it fills in a saved group lacking them)
+    added_settings: ClassVar[dict[str, Any]] = {"momentum": 0, "centered": False, "maximize": False}
 
     def __init__(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,6 +38,8 @@ class SGD(Optimizer):
     """
 
     state_names = ("momentum_buffer",)
+    # (torch's SGD.__setstate__: the defaults it fills in a saved group lacking them)
+    added_settings: ClassVar[dict[str, Any]] = {"nesterov": False, "maximize": False}
 
     def __init__(
         self,
