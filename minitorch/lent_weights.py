@@ -11,8 +11,8 @@ weights. The function given decides whether the array may be replaced (nothing e
 not, ``p.data`` stays as it is (same numbers). A loop that switches to eval mode for a few calls
 at a time never reaches a tally: its weights stay row-major and nothing is copied back and forth.
 A temporary switch to eval mode and back (``predict``, ``evaluate``: ``module.switched_mode``) runs
-inside ``kept()``: in its thread nothing is given back and a new plan keeps training mode's
-row-major layout, so a call per row costs no copies and the plan serves the next call.
+inside ``kept()``: in its thread nothing is given back and no tally asks for the column-major
+layout, so a call per row costs no copies and the plan serves the next call.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def kept() -> Iterator[None]:
 
 
 def keeping() -> bool:
-    """Whether this thread is inside ``kept()`` (a plan made now keeps the row-major layout)."""
+    """Whether this thread is inside ``kept()`` (no tally asks for the column-major layout)."""
     return getattr(_local, "kept", 0) > 0
 
 

@@ -144,7 +144,6 @@ def chain_forward(model: Any, x: Any, linear: type, relu: type) -> Any:
         plan = _new_plan(model, x, linear, relu, column_major=True)
         if plan is None:
             return _alone(model, x, linear, relu)
-        plan.column_major = True  # (asked once: a weight someone holds stays row-major)
     if plan is not None and plan is _state["owner"]:  # its session may be live: the job goes first
         y = _posted_first(plan, model, x, relu)
         if y is not None:

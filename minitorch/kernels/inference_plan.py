@@ -4,8 +4,8 @@ weights moved into shared memory.
 A plan is made once for a chain (``_make_plan``) and checked at every call (``_current``: the
 children, their Parameters and every Parameter's array are still the plan's, by identity; no child
 is inside a call or has a forward patched on the instance). A Parameter's array is moved to a shared
-buffer (``twin.empty``; ``p.data`` becomes a copy with the same numbers, shape and dtype, a weight
-column-major when the chain is in eval mode, lent to ``minitorch/lent_weights.py``) only when
+buffer (``twin.empty``; ``p.data`` becomes a copy with the same numbers, shape and dtype; a cut
+weight column-major when the plan asks, lent to ``minitorch/lent_weights.py``) only when
 nothing but the Parameter holds it (reference counts, trusted after the probe of
 ``kernels/flat.py``), or used as it is when it lies in one already: an in-place change (an
 optimizer step) is then seen by both processes, which read the one array. A chain this module does
@@ -49,7 +49,8 @@ class _Plan:
                  "dtype", "zero", "choice", "early", "tally", "column_major", "relayout", "__weakref__")
 
     def __init__(self, model: Any, children: tuple, params: tuple, arrays: tuple, cut: list, rest: list,
-                 dtype: np.dtype, n_in: int, collected: Callable[[weakref.ref], Any]) -> None:
+                 dtype: np.dtype, n_in: int, collected: Callable[[weakref.ref], Any],
+                 column_major: bool = False) -> None:
         self.model = weakref.ref(model, collected)  # weak: the cache keeps no model alive
         self.children, self.params, self.arrays = children, params, arrays
         self.slots = _slots(children)
@@ -61,7 +62,9 @@ class _Plan:
         self.choice = [first_split(layer[4]) for layer in cut]
         self.ctrl[SPLIT:SPLIT + len(cut)] = self.choice
         self.early, self.tally = [0] * len(cut), 0
-        self.column_major = any(not layer[0].flags.c_contiguous for layer in cut)
+        # asked for the column-major layout (a weight someone holds stays row-major: not asked
+        # again), or laid out so already
+        self.column_major = column_major or any(not layer[0].flags.c_contiguous for layer in cut)
         self.relayout = False  # set after a tally of shared calls in eval mode (``kernels/inference.py``)
 
 
@@ -163,7 +166,8 @@ def _make_plan(model: Any, x: np.ndarray, linear: type, relu: type, collected: C
             cut.append((W, b, r, out, tuple(_half(W, b, out, point, first) for point in points)))
         else:
             rest.append((W, b, r))
-    return _Plan(model, children, tuple(params), tuple(arrays), cut, rest, dtype, x.shape[1], collected)
+    return _Plan(model, children, tuple(params), tuple(arrays), cut, rest, dtype, x.shape[1], collected,
+                 column_major)
 
 
 def splits(width: int, first: bool) -> list[int]:
