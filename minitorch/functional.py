@@ -46,6 +46,12 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     return exp_s / sum_exp
 
 
+def softmax_backward(y: np.ndarray, dy: np.ndarray, axis: int | None = -1) -> np.ndarray:
+    """dx = y * (dy - sum(dy * y, axis)): the softmax Jacobian diag(y) - y y.T applied to dy, from the
+    forward's output y (axis None: the whole array, a 0-D input's one entry)."""
+    return y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
+
+
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """s - log(sum(exp(s), axis)), s = z - z.max(axis): log-sum-exp, never log(softmax)."""
     s, _, sum_exp = shifted_exp(z, axis)

@@ -230,3 +230,28 @@ def test_softmax_layer_is_functional_softmax_bit_for_bit(shape, data, seed, scal
         _, exp_s, sum_exp = functional.shifted_exp(x, axis)
         assert_bitwise(y, functional.softmax(x, axis), "Softmax vs functional.softmax")
         assert_bitwise(y, exp_s / sum_exp, "Softmax vs exp(s) / sum(exp(s))")
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.integers(0, 6), min_size=0, max_size=3), data=st.data(), seed=seeds,
+       scale=st.sampled_from([0.1, 1.0, 30.0, 1e4]), dtype=st.sampled_from([np.float32, np.float64]))
+def test_softmax_backward_is_its_formula_bit_for_bit(shape, data, seed, scale, dtype):
+    """Softmax's backward is ``functional.softmax_backward`` (one formula, shared with attention): the
+    same bytes as dx = y * (dy - sum(dy * y, dim)) written out, with huge, infinite and nan entries too."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * scale).astype(dtype)
+    dy = (rng.standard_normal(shape) * scale).astype(dtype)
+    if x.size:
+        specials = data.draw(st.lists(st.sampled_from([np.inf, -np.inf, np.nan, 0.0, -0.0, 3e38]),
+                                      max_size=3))
+        dy.flat[: len(specials)] = specials
+    dims = [None] if len(shape) <= 1 else []
+    dim = data.draw(st.sampled_from(dims + list(range(-max(len(shape), 1), max(len(shape), 1)))))
+    layer = mt.Softmax(dim=dim)
+    with np.errstate(all="ignore"):
+        y = layer(x)
+        dx = layer.backward(dy)
+        axis = (-1 if dim is None else dim) if x.ndim else None
+        written_out = y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
+        assert_bitwise(dx, written_out, "Softmax.backward vs y * (dy - sum(dy * y))")
+        assert_bitwise(functional.softmax_backward(y, dy, axis), written_out, "functional.softmax_backward")

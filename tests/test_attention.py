@@ -8,11 +8,13 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from bitwise import assert_bitwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import tensor, torch_state, torch_twin
 
 import minitorch as mt
+from minitorch.layers.attention_core import attention_core, attention_core_backward
 
 MASK_KINDS = ["none", "bool-2d", "float-2d", "bool-3d", "float-3d", "causal"]
 PAD_KINDS = ["none", "bool", "float"]
@@ -486,3 +488,27 @@ def test_init_is_torchs_scheme():
     assert [n for n, _ in separate.named_parameters()] == [
         "q_proj_weight", "k_proj_weight", "v_proj_weight", "out_proj.weight"]
     assert separate.k_proj_weight.shape == (8, 3) and separate.v_proj_weight.shape == (8, 5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_core_backward_is_its_formula_bit_for_bit(seed, dtype):
+    """The plain core's backward (its softmax Jacobian from ``functional.softmax_backward``, shared with
+    Softmax) gives the bytes of the formulas written out, a fully masked row and dropout included."""
+    rng = np.random.default_rng(seed)
+    N, H, L, S, D = 2, 2, 3, 4, 5
+    qh, kh, vh = (rng.standard_normal(shape).astype(dtype) for shape in
+                  [(N, H, L, D), (N, H, S, D), (N, H, S, D)])
+    mask = np.where(rng.random((L, S)) < 0.3, -np.inf, 0.0).astype(dtype)
+    mask[0] = -np.inf  # a row masked everywhere: p = 0 there
+    drop = (rng.random((N, H, L, S)) < 0.8).astype(dtype) / dtype(0.8) if seed % 2 else None
+    doh = rng.standard_normal((N, H, L, D)).astype(dtype)
+    extra = rng.standard_normal((N, H, L, S)).astype(dtype)  # a gradient reaching pd directly
+    _, p, pd = attention_core(qh, kh, vh, mask, drop)
+    dqh, dkh, dvh = attention_core_backward(doh, extra, qh, kh, vh, p, drop, 0.5)
+    dpd = doh @ vh.swapaxes(-1, -2) + extra
+    dp = dpd if drop is None else dpd * drop
+    ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
+    assert_bitwise(dqh, (ds @ kh) * 0.5, "dqh")
+    assert_bitwise(dkh, ds.swapaxes(-1, -2) @ qh, "dkh")
+    assert_bitwise(dvh, pd.swapaxes(-1, -2) @ doh, "dvh")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minitorch.functional import softmax_backward
 from minitorch.layers.dropout import dropout_mask  # the attention weights' mask (zeros for p = 1)
 
 __all__ = ["attention_core", "attention_core_backward", "dropout_mask", "masked_softmax"]
@@ -63,7 +64,7 @@ def attention_core_backward(
         dpd += dpd_extra
     dvh = pd.swapaxes(-1, -2) @ doh
     dp = dpd if drop is None else dpd * drop
-    ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
+    ds = softmax_backward(p, dp)  # p * (dp - sum(dp * p, axis=-1))
     dqh = (ds @ kh) * scale
     dkh = ds.swapaxes(-1, -2) @ qh
     return dqh, dkh, dvh
