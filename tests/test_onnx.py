@@ -180,6 +180,24 @@ def test_graph_uses_the_named_operators(tmp_path):
     assert dims == ["N", 4]
 
 
+@pytest.mark.parametrize("layer, attrs", [
+    (mt.Conv2d(2, 3, 3, stride=2, dilation=2, padding=1),
+     {"kernel_shape": [3, 3], "strides": [2, 2], "dilations": [2, 2], "pads": [1, 1, 1, 1]}),
+    (mt.Conv2d(2, 3, (3, 2), stride=(1, 2), dilation=(2, 1)),
+     {"kernel_shape": [3, 2], "strides": [1, 2], "dilations": [2, 1], "pads": [0, 0, 0, 0]}),
+    (mt.MaxPool2d(3, stride=2, padding=1, dilation=(1, 2)),
+     {"kernel_shape": [3, 3], "strides": [2, 2], "dilations": [1, 2], "pads": [1, 1, 1, 1]}),
+    (mt.AvgPool2d((2, 3)), {"kernel_shape": [2, 3], "strides": [2, 3], "pads": [0, 0, 0, 0]}),
+], ids=["conv-ints", "conv-pairs", "maxpool", "avgpool"])
+def test_window_attributes_are_the_layers_pairs(tmp_path, layer, attrs):
+    """kernel_shape, strides, dilations and pads are the layer's own (h, w) pairs, whether it was given
+    ints or pairs."""
+    mt.onnx.export(layer, tmp_path / "m.onnx", (1, 2, 9, 9))
+    (node,) = [n for n in onnx.load(str(tmp_path / "m.onnx")).graph.node if n.op_type != "Identity"]
+    got = {a.name: list(onnx.helper.get_attribute_value(a)) for a in node.attribute if a.name in attrs}
+    assert got == attrs
+
+
 def test_float64_models_export_in_float64_or_as_asked(tmp_path, float64):
     model = randomize_state(mt.Sequential(mt.Linear(3, 2), mt.Sigmoid()))
     mt.onnx.export(model, tmp_path / "m.onnx", (2, 3))

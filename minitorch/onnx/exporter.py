@@ -259,10 +259,6 @@ def _onnx() -> Any:
         ) from None
 
 
-def _pair(value: Any) -> tuple[int, int]:
-    return (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-
-
 # ------------------------------------------------------------------------------ emitters
 @emitter(Linear)
 def _linear(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
@@ -394,13 +390,13 @@ def _layer_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(Conv2d)
 def _conv2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    (kh, kw), (dh, dw) = _pair(m.kernel_size), _pair(m.dilation)
+    (kh, kw), (dh, dw) = m.kernel_size, m.dilation  # (h, w) pairs of ints: the layer's constructor made them
     top, bottom, left, right = m._pads  # the pads forward uses ("same": the odd pixel after, as torch)
     pads = [top, left, bottom, right]
     inputs = [x, g.const(m.weight.data, "weight")]
     if m.bias is not None:
         inputs.append(g.const(m.bias.data, "bias"))
-    return g.op("Conv", inputs, "conv", kernel_shape=[kh, kw], strides=list(_pair(m.stride)),
+    return g.op("Conv", inputs, "conv", kernel_shape=[kh, kw], strides=list(m.stride),
                 dilations=[dh, dw], pads=pads)
 
 
@@ -408,13 +404,13 @@ def _conv2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 def _pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     # explicit pads, ceil_mode's overhang included: ONNX's own ceil_mode rule is not torch's
     top, bottom, left, right = m.pads_for(shape[2:])
-    attrs = {"kernel_shape": list(_pair(m.kernel_size)), "strides": list(_pair(m.stride)),
+    attrs = {"kernel_shape": list(m.kernel_size), "strides": list(m.stride),  # (h, w) pairs of ints
              "pads": [top, left, bottom, right]}
     if type(m).__name__ == "MaxPool2d":
         if m.return_indices:  # ONNX's Indices count across N and C too, and a graph output is one array
             raise TypeError("onnx.export: MaxPool2d(return_indices=True) has no ONNX form here (its output "
                             "is a tuple); export the model with return_indices=False")
-        kh, kw = _pair(m.kernel_size)
+        kh, kw = m.kernel_size
         if max(top, bottom) >= kh or max(left, right) >= kw:  # ONNX Runtime wants pads < kernel: a
             # dilated window's ceil_mode overhang can be wider, so the padding is a Pad node of -inf
             pads = g.const([0, 0, top, left, 0, 0, bottom, right], "max_pool_pads", np.int64)
@@ -427,7 +423,7 @@ def _pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     if m.divisor_override is None and (bottom, right) == (top, left):
         return mean  # no overhang: torch divides every window by kh*kw too
     # torch divides each window's sum by div[oh, ow] (overhang not counted, or divisor_override)
-    kh, kw = _pair(m.kernel_size)
+    kh, kw = m.kernel_size
     scale = g.const(kh * kw / m.divisor(shape[2:], np.float64), "avg_pool_scale")
     return g.op("Mul", [mean, scale], "avg_pool_divisor")
 
