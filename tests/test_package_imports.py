@@ -72,3 +72,30 @@ def test_each_file_of_the_init_package_imports_first_without_a_cycle():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             cwd=PACKAGE.parent)
     assert result.returncode == 0, result.stderr
+
+
+def test_each_file_of_the_onnx_package_imports_first_and_every_emitter_registers():
+    """minitorch.onnx's files (exporter, graph, registry, validation, emitters*) import without a cycle,
+    each as the first one a fresh interpreter imports; whichever comes first, every emitter is registered
+    (the package's __init__ imports them), and the public names are the same objects every way in."""
+    files = sorted(path.stem for path in (PACKAGE / "onnx").glob("*.py") if path.stem != "__init__")
+    assert {"exporter", "graph", "registry", "validation", "emitters", "emitters_more"} <= set(files)
+    script = (
+        "import importlib, sys\n"
+        "counts = set()\n"
+        f"for name in {files!r}:\n"
+        "    for loaded in [m for m in sys.modules if m == 'minitorch' or m.startswith('minitorch.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module('minitorch.onnx.' + name)\n"
+        "    counts.add(len(sys.modules['minitorch.onnx.registry'].EMITTERS))\n"
+        "import minitorch as mt, minitorch.onnx.exporter as exporter\n"
+        "from minitorch.onnx import EMITTERS, NOT_EXPORTABLE, export\n"
+        "assert counts == {len(EMITTERS)}, counts\n"
+        "assert {mt.Linear, mt.BatchNorm1d, mt.Conv2d, mt.SiLU} <= set(EMITTERS)  # one per emitters file\n"
+        "assert mt.onnx.export is exporter.export is export\n"
+        "assert mt.onnx.EMITTERS is exporter.EMITTERS is EMITTERS\n"
+        "assert mt.onnx.NOT_EXPORTABLE is exporter.NOT_EXPORTABLE is NOT_EXPORTABLE\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=PACKAGE.parent)
+    assert result.returncode == 0, result.stderr

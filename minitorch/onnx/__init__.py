@@ -1,6 +1,11 @@
-"""ONNX export: ``mt.onnx.export(model, path, input_shape)`` (needs the optional ``onnx`` package)."""
+"""ONNX export: ``mt.onnx.export(model, path, input_shape)`` (needs the optional ``onnx`` package).
 
-from minitorch.onnx import emitters_more  # noqa: F401  (registers the issue-15 layers' emitters)
+``exporter.py`` walks the model and writes the file; ``graph.py`` is the graph under construction,
+``registry.py`` the emitters by class, ``validation.py`` the checks around them; ``emitters*.py`` hold
+the emitters themselves (imported here, which registers them).
+"""
+
+from minitorch.onnx import emitters, emitters_conv, emitters_more, emitters_norm  # noqa: F401  (registration)
 from minitorch.onnx.exporter import EMITTERS, NOT_EXPORTABLE, export
 
 __all__ = ["EMITTERS", "NOT_EXPORTABLE", "export"]

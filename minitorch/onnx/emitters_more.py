@@ -23,7 +23,9 @@ from minitorch.layers import (
     Unflatten,
     Upsample,
 )
-from minitorch.onnx.exporter import _BATCHED_RANK, _Graph, emitter
+from minitorch.onnx.graph import _Graph
+from minitorch.onnx.registry import emitter
+from minitorch.onnx.validation import _BATCHED_RANK
 
 _BATCHED_RANK.update({Conv1d: 3, ConvTranspose2d: 4, AdaptiveMaxPool2d: 4, Upsample: 4})
 
