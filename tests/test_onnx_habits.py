@@ -26,3 +26,52 @@ def test_a_missing_shape_names_both_orders(tmp_path):
         mt.onnx.export(mt.Linear(2, 2), tmp_path / "m.onnx")
     with pytest.raises(TypeError, match="PyTorch's order"):
         mt.onnx.export(mt.Linear(2, 2), np.zeros((1, 2)), (1, 2))
+
+
+def _declared(path):
+    """The dtypes the graph declares for its input and its output."""
+    graph = onnx.load(str(path)).graph
+    values = (*graph.input, *graph.output)
+    return [onnx.helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type) for v in values]
+
+
+@pytest.mark.parametrize("default", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["torch", "example"])
+def test_a_model_without_parameters_follows_its_example_inputs_dtype(tmp_path, default, dtype, order):
+    """A model with no Parameters computes in its input's dtype: its graph declares the example input's
+    dtype, whatever the default dtype, and onnxruntime gives the module's numbers in that dtype."""
+    model = mt.Sequential(mt.ReLU(), mt.Sigmoid(), mt.Softmax(dim=-1))
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(dtype)
+    path = tmp_path / "m.onnx"
+    mt.set_default_dtype(default)
+    try:
+        mt.onnx.export(model, x, path) if order == "torch" else mt.onnx.export(model, path, x)
+    finally:
+        mt.set_default_dtype(np.float32)
+    assert _declared(path) == [np.dtype(dtype)] * 2
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    y = session.run(None, {"input": x})[0]
+    assert y.dtype == model(x).dtype == dtype
+    tol = 1e-6 if dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(y, model(x), rtol=tol, atol=tol)
+
+
+def test_a_model_without_parameters_given_a_shape_or_integers_uses_the_default_dtype(tmp_path, float64):
+    """With only a shape (no input to follow) or an integer example (which the module turns into the
+    default dtype), the graph is in the default dtype; dtype= still says otherwise."""
+    model = mt.Sequential(mt.ReLU())
+    mt.onnx.export(model, tmp_path / "shape.onnx", (2, 3))
+    mt.onnx.export(model, np.arange(6).reshape(2, 3), tmp_path / "ints.onnx")
+    mt.onnx.export(model, np.zeros((2, 3)), tmp_path / "asked.onnx", dtype=np.float32)
+    assert model(np.arange(6).reshape(2, 3)).dtype == np.float64
+    assert _declared(tmp_path / "shape.onnx") == [np.dtype(np.float64)] * 2
+    assert _declared(tmp_path / "ints.onnx") == [np.dtype(np.float64)] * 2
+    assert _declared(tmp_path / "asked.onnx") == [np.dtype(np.float32)] * 2
+
+
+def test_a_model_without_parameters_refuses_an_example_in_a_dtype_onnx_export_does_not_write(tmp_path):
+    expected = r"Sequential computes in float16 \(it has no Parameters.*example.*dtype=np.float32"
+    with pytest.raises(ValueError, match=expected):
+        mt.onnx.export(mt.Sequential(mt.ReLU()), np.zeros((2, 3), np.float16), tmp_path / "m.onnx")
+    assert not list(tmp_path.iterdir())

@@ -51,7 +51,9 @@ def export(
     ((N, C), (N, C, 1), (N, C, 1, 1)) raises on a batch of one, and so does the graph: onnxruntime's
     error names the node "<BatchNorm1d/2d>_with_no_running_statistics_needs_a_batch_of_2_or_more".
 
-    The graph computes in ``dtype`` (default: the model's). onnxruntime's CPU kernels cover float32
+    The graph computes in ``dtype`` (default: the model's, its Parameters' dtype; a model with none
+    computes in its input's: the example input's dtype, or with a shape alone, or an integer example,
+    the default dtype; a float16 example needs ``dtype=``). onnxruntime's CPU kernels cover float32
     fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
     for them. Needs the ``onnx`` package (``pip install 'minitorch-numpy[onnx]'``). The file is checked
     with ``onnx.checker`` and written atomically. PyTorch's order, with an example input in place
@@ -62,12 +64,19 @@ def export(
     onnx = _onnx()
     if not isinstance(model, Module):
         raise TypeError(f"onnx.export: expected a Module, got {type(model).__name__}")
+    example = next((a for a in (path, input_shape) if isinstance(a, np.ndarray)), None)
     path, input_shape = _path_and_shape(path, input_shape)
     shape = tuple(int(d) for d in input_shape)
     if not shape or any(d < 1 for d in shape):
         raise ValueError(f"onnx.export: expected input_shape of positive sizes, got {input_shape!r}")
-    params = list(model.parameters())
-    model_dtype = params[0].dtype if params else get_default_dtype()
+    model_dtype = _model_dtype(model, example)
+    if dtype is None and model_dtype not in (np.float32, np.float64):
+        why = ("its Parameters' dtype" if next(model.parameters(), None) is not None else
+               "it has no Parameters, so it computes in its input's dtype, the example input's")
+        raise ValueError(
+            f"onnx.export: {type(model).__name__} computes in {model_dtype} ({why}); an exported graph "
+            "computes in float32 or float64: give an example in one of them, or ask, e.g. dtype=np.float32"
+        )
     dtype = model_dtype if dtype is None else np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"onnx.export: expected dtype float32 or float64, got {dtype}")
@@ -114,6 +123,18 @@ def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.
         names = ", ".join(sorted(cls.__name__ for cls in EMITTERS))
         raise TypeError(f"onnx.export: no ONNX form for {type(m).__name__}; exportable: Sequential, {names}")
     return EMITTERS[type(m)](graph, m, x, value.shape), m(value)
+
+
+def _model_dtype(model: Module, example: np.ndarray | None) -> np.dtype:
+    """The dtype ``model`` computes in: its Parameters' (it casts its input to them), else its input's,
+    here the example input's; an integer example or a shape alone: the default dtype (``as_floating``
+    turns integers into it)."""
+    params = list(model.parameters())
+    if params:
+        return np.dtype(params[0].dtype)
+    if example is None or example.dtype.kind in "biu":
+        return np.dtype(get_default_dtype())
+    return example.dtype
 
 
 def _onnx() -> Any:
