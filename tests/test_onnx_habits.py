@@ -71,7 +71,25 @@ def test_a_model_without_parameters_given_a_shape_or_integers_uses_the_default_d
 
 
 def test_a_model_without_parameters_refuses_an_example_in_a_dtype_onnx_export_does_not_write(tmp_path):
-    expected = r"Sequential computes in float16 \(it has no Parameters.*example.*dtype=np.float32"
+    expected = r"Sequential has no Parameters or buffers.*example input is float16.*dtype=np.float32"
     with pytest.raises(ValueError, match=expected):
         mt.onnx.export(mt.Sequential(mt.ReLU()), np.zeros((2, 3), np.float16), tmp_path / "m.onnx")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("buffers", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["torch", "shape"])
+def test_a_model_with_buffers_but_no_parameters_keeps_the_buffers_dtype(tmp_path, buffers, dtype, order):
+    """BatchNorm1d(affine=False) has no Parameters but its running statistics, and computes in their
+    dtype whatever the input's or the default dtype (float32 here): so does its graph."""
+    model = mt.Sequential(mt.BatchNorm1d(3, affine=False, dtype=buffers)).eval()
+    model[0].running_mean[:], model[0].running_var[:] = [0.5, -1.0, 2.0], [0.25, 4.0, 1.5]
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(dtype)
+    mt.onnx.export(model, *((x, tmp_path / "m.onnx") if order == "torch" else (tmp_path / "m.onnx", (4, 3))))
+    assert model(x).dtype == buffers
+    assert _declared(tmp_path / "m.onnx") == [np.dtype(buffers)] * 2
+    y = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x.astype(buffers)})[0]
+    tol = 1e-6 if buffers == np.float32 else 1e-14
+    np.testing.assert_allclose(y, model(x), rtol=tol, atol=tol)

@@ -51,12 +51,13 @@ def export(
     ((N, C), (N, C, 1), (N, C, 1, 1)) raises on a batch of one, and so does the graph: onnxruntime's
     error names the node "<BatchNorm1d/2d>_with_no_running_statistics_needs_a_batch_of_2_or_more".
 
-    The graph computes in ``dtype`` (default: the model's, its Parameters' dtype; a model with none
-    computes in its input's: the example input's dtype, or with a shape alone, or an integer example,
-    the default dtype; a float16 example needs ``dtype=``). onnxruntime's CPU kernels cover float32
-    fully but float64 only partly (no Conv, for one): ``dtype=np.float32`` exports a float64 model
-    for them. Needs the ``onnx`` package (``pip install 'minitorch-numpy[onnx]'``). The file is checked
-    with ``onnx.checker`` and written atomically. PyTorch's order, with an example input in place
+    The graph computes in ``dtype``; by default the model's: its Parameters' dtype, or its floating
+    buffers'; a model with neither computes in its input's, so the example input's dtype (a float16
+    example needs ``dtype=``), or with a shape alone or an integer example the default dtype.
+    onnxruntime's CPU kernels cover float32 fully but float64 only partly (no Conv, for one):
+    ``dtype=np.float32`` exports a float64 model for them. Needs the ``onnx`` package
+    (``pip install 'minitorch-numpy[onnx]'``). The file is checked with ``onnx.checker`` and written
+    atomically. PyTorch's order, with an example input in place
     of the shape, works too: ``export(model, x, "model.onnx")`` (x's shape is the input_shape). Example:
         mt.onnx.export(model, "model.onnx", input_shape=(1, 4))
         onnxruntime.InferenceSession("model.onnx").run(None, {"input": x})[0]   # == model.eval()(x)
@@ -69,13 +70,12 @@ def export(
     shape = tuple(int(d) for d in input_shape)
     if not shape or any(d < 1 for d in shape):
         raise ValueError(f"onnx.export: expected input_shape of positive sizes, got {input_shape!r}")
-    model_dtype = _model_dtype(model, example)
-    if dtype is None and model_dtype not in (np.float32, np.float64):
-        why = ("its Parameters' dtype" if next(model.parameters(), None) is not None else
-               "it has no Parameters, so it computes in its input's dtype, the example input's")
+    model_dtype, from_example = _model_dtype(model, example)
+    if dtype is None and from_example and model_dtype not in (np.float32, np.float64):
         raise ValueError(
-            f"onnx.export: {type(model).__name__} computes in {model_dtype} ({why}); an exported graph "
-            "computes in float32 or float64: give an example in one of them, or ask, e.g. dtype=np.float32"
+            f"onnx.export: {type(model).__name__} has no Parameters or buffers, so it computes in its "
+            f"input's dtype, and the example input is {model_dtype}; an exported graph computes in float32 "
+            "or float64: give an example in one of them, or ask, e.g. dtype=np.float32"
         )
     dtype = model_dtype if dtype is None else np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -125,16 +125,17 @@ def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.
     return EMITTERS[type(m)](graph, m, x, value.shape), m(value)
 
 
-def _model_dtype(model: Module, example: np.ndarray | None) -> np.dtype:
-    """The dtype ``model`` computes in: its Parameters' (it casts its input to them), else its input's,
-    here the example input's; an integer example or a shape alone: the default dtype (``as_floating``
+def _model_dtype(model: Module, example: np.ndarray | None) -> tuple[np.dtype, bool]:
+    """(the dtype ``model`` computes in, whether it is the example input's): its Parameters' (it casts
+    its input to them), else its floating buffers' (BatchNorm(affine=False)'s running statistics), else
+    its input's, the example's; an integer example or a shape alone: the default dtype (``as_floating``
     turns integers into it)."""
-    params = list(model.parameters())
-    if params:
-        return np.dtype(params[0].dtype)
+    arrays = [p.data for p in model.parameters()] + [b for b in model.buffers() if b.dtype.kind == "f"]
+    if arrays:
+        return arrays[0].dtype, False
     if example is None or example.dtype.kind in "biu":
-        return np.dtype(get_default_dtype())
-    return example.dtype
+        return np.dtype(get_default_dtype()), False
+    return example.dtype, True
 
 
 def _onnx() -> Any:
