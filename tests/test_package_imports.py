@@ -52,42 +52,44 @@ def test_the_version_has_one_source():
     assert mt.__version__ == __version__
 
 
-def test_each_file_of_the_init_package_imports_first_without_a_cycle():
-    """minitorch.init's files import one another only downwards (_arrays, fans, fills, then the rest):
-    each can be the first one a fresh interpreter imports, and every public name is reachable the three
-    ways it always was (mt.init.X, minitorch.init.X, from minitorch.init import X)."""
-    files = sorted(path.stem for path in (PACKAGE / "init").glob("*.py") if path.stem != "__init__")
-    assert {"_arrays", "fans", "fills", "scaled", "structured", "truncated"} <= set(files)
+def _import_each_first(package: str, after_each: str, then: str) -> list[str]:
+    """Import each file of minitorch.<package> as the first one of a fresh interpreter (every minitorch
+    module dropped before the next), running ``after_each`` after each import and ``then`` at the end;
+    the files' names, for the caller's check. A cycle, or a failing check, fails the run."""
+    files = sorted(path.stem for path in (PACKAGE / package).glob("*.py") if path.stem != "__init__")
     script = (
-        "import importlib, sys\n"
+        "import importlib, sys\ncounts = set()  # for after_each\n"
         f"for name in {files!r}:\n"
         "    for loaded in [m for m in sys.modules if m == 'minitorch' or m.startswith('minitorch.')]:\n"
         "        del sys.modules[loaded]\n"
-        "    importlib.import_module('minitorch.init.' + name)\n"
-        "import minitorch as mt, minitorch.init as init\n"
-        "from minitorch.init import *  # noqa\n"
-        "for name in init.__all__:\n"
-        "    assert getattr(mt.init, name) is getattr(init, name) is globals()[name], name\n"
+        f"    importlib.import_module('minitorch.{package}.' + name)\n"
+        f"    {after_each}\n"
+        f"{then}"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             cwd=PACKAGE.parent)
     assert result.returncode == 0, result.stderr
+    return files
+
+
+def test_each_file_of_the_init_package_imports_first_without_a_cycle():
+    """minitorch.init's files import one another only downwards (_arrays, fans, fills, then the rest):
+    each can be the first one a fresh interpreter imports, and every public name is reachable the three
+    ways it always was (mt.init.X, minitorch.init.X, from minitorch.init import X)."""
+    files = _import_each_first("init", "pass", (
+        "import minitorch as mt, minitorch.init as init\n"
+        "from minitorch.init import *  # noqa\n"
+        "for name in init.__all__:\n"
+        "    assert getattr(mt.init, name) is getattr(init, name) is globals()[name], name\n"
+    ))
+    assert {"_arrays", "fans", "fills", "scaled", "structured", "truncated"} <= set(files)
 
 
 def test_each_file_of_the_onnx_package_imports_first_and_every_emitter_registers():
     """minitorch.onnx's files (exporter, graph, registry, validation, emitters*) import without a cycle,
     each as the first one a fresh interpreter imports; whichever comes first, every emitter is registered
     (the package's __init__ imports them), and the public names are the same objects every way in."""
-    files = sorted(path.stem for path in (PACKAGE / "onnx").glob("*.py") if path.stem != "__init__")
-    assert {"exporter", "graph", "registry", "validation", "emitters", "emitters_more"} <= set(files)
-    script = (
-        "import importlib, sys\n"
-        "counts = set()\n"
-        f"for name in {files!r}:\n"
-        "    for loaded in [m for m in sys.modules if m == 'minitorch' or m.startswith('minitorch.')]:\n"
-        "        del sys.modules[loaded]\n"
-        "    importlib.import_module('minitorch.onnx.' + name)\n"
-        "    counts.add(len(sys.modules['minitorch.onnx.registry'].EMITTERS))\n"
+    files = _import_each_first("onnx", "counts.add(len(sys.modules['minitorch.onnx.registry'].EMITTERS))", (
         "import minitorch as mt, minitorch.onnx.exporter as exporter\n"
         "from minitorch.onnx import EMITTERS, NOT_EXPORTABLE, export\n"
         "assert counts == {len(EMITTERS)}, counts\n"
@@ -95,7 +97,5 @@ def test_each_file_of_the_onnx_package_imports_first_and_every_emitter_registers
         "assert mt.onnx.export is exporter.export is export\n"
         "assert mt.onnx.EMITTERS is exporter.EMITTERS is EMITTERS\n"
         "assert mt.onnx.NOT_EXPORTABLE is exporter.NOT_EXPORTABLE is NOT_EXPORTABLE\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                            cwd=PACKAGE.parent)
-    assert result.returncode == 0, result.stderr
+    ))
+    assert {"exporter", "graph", "registry", "validation", "emitters", "emitters_more"} <= set(files)
