@@ -36,8 +36,10 @@ In that case the three calls run, bitwise, what is run here, in their order:
   dz *= dl with dl = 1/N or 1);
 - ``backward_params`` (``containers.sequential_backward``, the arithmetic of the children's own
   calls through ``module._backward_through``), last child first: a Linear's ``layers.linear_backward_params``
-  (``W.accumulate_matmul(x.T, dy)``; db = dy summed over rows, adopted as ``b.grad`` or
-  accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T, as
+  (``W.accumulate_matmul(x.T, dy)``, for a weight of ``SMALL_WEIGHT_BYTES`` or more
+  ``W.defer_matmul`` on the same arrays, x copied for the first child: the gradient is the same
+  product, computed when read, or folded into plain SGD's update by ``kernels/gemm_update.py``;
+  db = dy summed over rows, adopted as ``b.grad`` or accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T, as
   ``gemm.data_grad``: bitwise the same); a ReLU's dx = dy * mask.
 What they leave is what is left here: the gradients accumulated, no frame waiting and every cache
 attribute those calls set (Linear ``_x``, ReLU ``_mask``, the loss's ``_dlogits`` and
@@ -175,13 +177,18 @@ def _forward(children: list[Any], x: np.ndarray) -> tuple[np.ndarray, list[np.nd
 def _backward_params(children: list[Any], kept: list[np.ndarray], dy: np.ndarray) -> None:
     """``_backward_through(children, dy, params_only=True)``'s arithmetic, last child first; every
     child's cache attribute ends None, as its backward wrapper leaves it."""
-    Linear = containers.Linear
+    Linear, large = containers.Linear, containers.SMALL_WEIGHT_BYTES
     for i in range(len(children) - 1, -1, -1):
         m = children[i]
         d = m.__dict__
         if type(m) is Linear:
             W, b = d["W"], d["b"]
-            W.accumulate_matmul(kept[i].T, dy)  # layers.linear_backward_params
+            if W.data.nbytes >= large and (i or 2 * kept[0].size <= W.data.size):
+                # layers.linear_backward_params, its product deferred: every array here is made by
+                # this step but x, the caller's batch, copied (where the copy costs under half W)
+                W.defer_matmul((kept[i] if i else kept[0].copy()).T, dy)
+            else:
+                W.accumulate_matmul(kept[i].T, dy)  # layers.linear_backward_params
             if b is not None:
                 db = np.add.reduce(dy, 0)
                 if b.grad is None and db.dtype == b.data.dtype:
