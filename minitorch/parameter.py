@@ -35,7 +35,11 @@ class Parameter:
     ``p -= lr * p.grad`` (``+=``, ``*=``, ``/=`` too) updates ``p.data`` in place.
     """
 
-    __slots__ = ("data", "_grad", "_product", "requires_grad", "__weakref__")
+    # _folds: set by plain SGD's update kernel (kernels/step_update.py) where it could fold this
+    # gradient's product into the update, cleared when a deferred product is computed by a read; the
+    # chain kernels defer a product only while it is set (a product another optimizer reads costs
+    # more computed late than at the backward)
+    __slots__ = ("data", "_grad", "_product", "_folds", "requires_grad", "__weakref__")
 
     def __init__(self, data: np.ndarray, requires_grad: bool = True) -> None:
         data = np.asarray(data)
@@ -44,6 +48,7 @@ class Parameter:
         self.data = data
         self._grad: np.ndarray | None = None
         self._product: tuple[np.ndarray, np.ndarray] | None = None
+        self._folds = False
         self.requires_grad = check_requires_grad(requires_grad, "Parameter(requires_grad=...)")
 
     @property
@@ -72,7 +77,7 @@ class Parameter:
         else:  # under the error state the product was deferred in (NumPy's default), as if computed then
             with np.errstate(**NUMPY_DEFAULT_ERR):
                 g = np.matmul(a, b)
-        self._grad, self._product = g, None
+        self._grad, self._product, self._folds = g, None, False
 
     @property
     def shape(self) -> tuple[int, ...]:

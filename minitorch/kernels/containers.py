@@ -249,9 +249,10 @@ def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, c
     x = frame["_x"]
     if W.grad is not None or type(W) is not Parameter or not W.data.flags.c_contiguous:
         W.accumulate_matmul(x.T, dy)
-    elif (W.data.nbytes >= SMALL_WEIGHT_BYTES and (not first or 2 * x.size <= W.data.size)
+    elif (W._folds and W.data.nbytes >= SMALL_WEIGHT_BYTES and (not first or 2 * x.size <= W.data.size)
           and grad_home(W) is None):
-        # the product deferred (Parameter.defer_matmul): the chain's input x (copied where the copy
+        # the product deferred (Parameter.defer_matmul) for plain SGD's update to fold in (_folds, set
+        # by it at the last step); the chain's input x (copied where the copy
         # costs under half W) and the last child's dy are the caller's arrays (copied); the rest are made here
         W.defer_matmul((x.copy() if first else x).T, dy.copy() if cast_to is not None and dy is given else dy)
     else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free

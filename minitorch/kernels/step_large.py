@@ -36,9 +36,11 @@ In that case the three calls run, bitwise, what is run here, in their order:
   dz *= dl with dl = 1/N or 1);
 - ``backward_params`` (``containers.sequential_backward``, the arithmetic of the children's own
   calls through ``module._backward_through``), last child first: a Linear's ``layers.linear_backward_params``
-  (``W.accumulate_matmul(x.T, dy)``, for a weight of ``SMALL_WEIGHT_BYTES`` or more
-  ``W.defer_matmul`` on the same arrays, x copied for the first child: the gradient is the same
-  product, computed when read, or folded into plain SGD's update by ``kernels/gemm_update.py``;
+  (``W.accumulate_matmul(x.T, dy)``, for a weight of ``SMALL_WEIGHT_BYTES`` or more whose last
+  update plain SGD's update kernel could fold its product into (``Parameter._folds``)
+  ``W.defer_matmul`` on the same arrays: the gradient is the same product, computed when read, or
+  folded into plain SGD's update by ``kernels/gemm_update.py``; x is the caller's batch, not
+  copied: the caller calls ``settle`` when its step ends;
   db = dy summed over rows, adopted as ``b.grad`` or accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T, as
   ``gemm.data_grad``: bitwise the same); a ReLU's dx = dy * mask.
 What they leave is what is left here: the gradients accumulated, no frame waiting and every cache
@@ -67,6 +69,7 @@ from minitorch.kernels import step as fast_step
 from minitorch.kernels.inference_alone import zero_of
 
 _CASE = ("Sequential", "CrossEntropyLoss", "LossValue")
+_deferred: list[Any] = []  # the weights whose gradient the last call deferred (until settle)
 _classes: list[Any] = []  # Sequential, CrossEntropyLoss, LossValue, Parameter
 _originals: list[tuple[Any, attrgetter, Any]] = []
 
@@ -104,6 +107,8 @@ def forward_backward(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:
     """``model(x)``, ``loss_fn(output, y)`` and ``model.backward_params(loss_fn.backward())`` (see
     the module docstring), or ``NotImplemented`` with nothing done. Returns (output, loss): the
     model's output (a new array) and the loss as ``loss_fn`` returns it (a ``LossValue``)."""
+    if _deferred:
+        settle()  # (a caller that did not: the list stays short)
     if not _classes and not _load():
         return NotImplemented
     Sequential, CrossEntropyLoss, LossValue, _ = _classes
@@ -147,6 +152,19 @@ def forward_backward(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:
     return z, LossValue(loss)
 
 
+def settle() -> None:
+    """Compute every gradient product the last ``forward_backward`` deferred and that is still
+    deferred (a Parameter no ``zero_grad`` reached: ``p.grad`` read), and forget them.
+
+    ``forward_backward`` defers a large weight's gradient product over the caller's own x, not a
+    copy; ``mt.fit`` calls this when its step ends, however it ends, so that no product read
+    after the step can see x written (a loader that refills the same array for the next batch)."""
+    for W in _deferred:
+        if W.deferred_product is not None:
+            W.grad  # noqa: B018 (read: computed now)
+    _deferred.clear()
+
+
 def _forward(children: list[Any], x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """The chain's output and, per child, what its backward reads (a Linear's input, a ReLU's
     mask), each child computed as ``containers.sequential_forward`` sends it (module docstring)."""
@@ -183,10 +201,9 @@ def _backward_params(children: list[Any], kept: list[np.ndarray], dy: np.ndarray
         d = m.__dict__
         if type(m) is Linear:
             W, b = d["W"], d["b"]
-            if W.data.nbytes >= large and (i or 2 * kept[0].size <= W.data.size):
-                # layers.linear_backward_params, its product deferred: every array here is made by
-                # this step but x, the caller's batch, copied (where the copy costs under half W)
-                W.defer_matmul((kept[i] if i else kept[0].copy()).T, dy)
+            if W._folds and W.data.nbytes >= large:  # layers.linear_backward_params, its product
+                W.defer_matmul(kept[i].T, dy)  # deferred for plain SGD's update (x: see settle)
+                _deferred.append(W)
             else:
                 W.accumulate_matmul(kept[i].T, dy)  # layers.linear_backward_params
             if b is not None:

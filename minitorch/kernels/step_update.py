@@ -153,10 +153,14 @@ def _plain_update(params: list[Any], lr: float) -> None:
     routines = None
     for p in params:
         x, product = p.data, p.deferred_product
-        if product is not None and x.size >= blas_min and gemm_update.takes(x, *product, lr):
-            gemm_update.update_(x, *product, lr)  # x -= lr * (a @ b), the gradient left the product
-            continue
-        grad = p.grad  # (a deferred product declined above is computed here)
+        if x.size >= blas_min and x.flags.c_contiguous:
+            if product is not None and gemm_update.takes(x, *product, lr):
+                gemm_update.update_(x, *product, lr)  # x -= lr * (a @ b), the gradient left the product
+                p._folds = True
+                continue
+            p._folds = True  # the next backward may defer its product (a declined one is computed
+            # below, by reading p.grad, which clears this)
+        grad = p.grad
         if x.size < blas_min:
             a = step_t.get(x.dtype)
             if a is None:
