@@ -65,9 +65,9 @@ def _get_gemm() -> _Gemm:
 def takes(W: np.ndarray, a: np.ndarray, b: np.ndarray, lr: float) -> bool:
     """Whether ``update_(W, a, b, lr)`` computes ``W -= lr * (a @ b)``: W an aligned, writable,
     C-contiguous ndarray of a dtype with a BLAS routine; a (in, N) with a or a.T C-contiguous, b
-    (N, out) C-contiguous, N >= 1, all of W's dtype and shapes; lr finite and not 0 (a BLAS gemm with alpha 0 leaves W
-    as it is, where the plain W - 0 * G turns W nan at an inf in G); NumPy's default error
-    state."""
+    (N, out) C-contiguous, N >= 1, all of W's dtype and shapes; lr finite and not 0 (a BLAS gemm
+    with alpha 0 leaves W as it is, where the plain W - 0 * G turns W nan at an inf in G); NumPy's
+    default error state."""
     return (type(W) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray
             and W.ndim == a.ndim == b.ndim == 2 and W.dtype == a.dtype == b.dtype
             and W.flags.carray and b.flags.c_contiguous and (a.flags.c_contiguous or a.T.flags.c_contiguous)

@@ -40,8 +40,8 @@ In that case the three calls run, bitwise, what is run here, in their order:
   update plain SGD's update kernel could fold its product into (``Parameter._folds``)
   ``W.defer_matmul`` on the same arrays: the gradient is the same product, computed when read, or
   folded into plain SGD's update by ``kernels/gemm_update.py``; x is the caller's batch, not
-  copied: the caller calls ``settle`` when its step ends;
-  db = dy summed over rows, adopted as ``b.grad`` or accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T, as
+  copied: the caller calls ``settle`` when its step ends; db = dy summed over rows, adopted as
+  ``b.grad`` or accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T, as
   ``gemm.data_grad``: bitwise the same); a ReLU's dx = dy * mask.
 What they leave is what is left here: the gradients accumulated, no frame waiting and every cache
 attribute those calls set (Linear ``_x``, ReLU ``_mask``, the loss's ``_dlogits`` and
