@@ -36,7 +36,8 @@ a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to thei
   kernel (its ``scal_`` by 1 - lr * 0 = 1 does nothing);
 - any other group: the SGD kernel itself with the arguments ``step()`` gives it, and its new
   momentum buffers stored in ``optimizer.state`` as ``step()`` stores them.
-The same operations raise the same errors and floating-point warnings, at the same point.
+The same operations raise the same errors and floating-point warnings, at the same point (the
+folded update raises none: ``kernels/gemm_update.py``).
 The wrapper's two checks run again here (``sgd_step`` is whole on its own: a caller outside
 ``SGD.step`` gets them too). ``mt.fit``'s Ctrl-C deferral covers it as it covers ``step()``.
 Saves: per step about 20 Python calls (the group loop's, the per-Parameter helpers) and the
