@@ -11,8 +11,8 @@ minitorch_step``: where its whole-step kernel takes the step, the five parts are
 so the split above is of the five calls' path). With plain SGD, from the second step the large
 weights' gradient products are deferred by ``backward_params`` and computed inside the update
 (``minitorch/kernels/gemm_update.py``), so their time is in the "update" part of that split and
-out of "backward_params"; the fast-kernel variant reads every gradient before its update, so its
-split keeps the products in "backward_params".
+out of "backward_params"; the fast-kernel variant calls the SGD kernel itself, which folds
+nothing, so nothing is deferred there and its split keeps the products in "backward_params".
 """
 
 from __future__ import annotations
