@@ -47,9 +47,10 @@ What they leave is what is left here: the gradients accumulated, no frame waitin
 attribute those calls set (Linear ``_x``, ReLU ``_mask``, the loss's ``_dlogits`` and
 ``_loss_shape``) None, the returned output and loss (a ``LossValue``). The same NumPy operations
 raise the same floating-point warnings (a deferred product's, when it is computed:
-``Parameter.grad``; none in the folded update, ``kernels/gemm_update.py``). Two checks decline after the forward, as the small-step
-kernel's do: logits or a loss not finite (a diverged run, which fit then stops); the three calls
-then run that forward again, so its warnings (overflow) come twice.
+``Parameter.grad``; none in the folded update, ``kernels/gemm_update.py``). Two checks decline
+after the forward, as the small-step kernel's do: logits or a loss not finite (a diverged run,
+which fit then stops); the three calls then run that forward again, so its warnings (overflow)
+come twice.
 Saves: per step about 60 Python calls (wrappers, frames, checks); the NumPy arithmetic is the
 three calls' own. tests/test_kernels.py checks the result against the five calls.
 """
