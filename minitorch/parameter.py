@@ -141,7 +141,7 @@ class Parameter:
     @property
     def grad_is_zero(self) -> bool:
         """``grad is None`` (kept for layer and optimizer code written before ``grad`` could be None)."""
-        return self._grad is None and self._product is None
+        return self._grad is None and self._product is None  # (nothing computed)
 
     def accumulate_grad(self, g: np.ndarray) -> None:
         """grad = copy of g if grad is None, else grad += g (g must have data's shape).
@@ -194,8 +194,8 @@ class Parameter:
         skips a None grad, so a Parameter no backward reached gets no weight decay or momentum)."""
         if set_to_none:
             self.grad = None
-        elif self._product is not None:  # a gradient is written: zeros, laid out as its product's
-            a, b = self._product
+        elif self.deferred_product is not None:  # a gradient is written: zeros, laid out as its product's
+            a, b = self.deferred_product
             self.grad = np.zeros((a.shape[0], b.shape[1]), a.dtype)
         elif self.grad is not None:
             self.grad.fill(0)
@@ -266,6 +266,19 @@ class TransposedView(Parameter):
     @grad.setter
     def grad(self, value: np.ndarray | None) -> None:
         self.base.grad = None if value is None else _written_through(self.base.grad, np.asarray(value).T)
+
+    @property
+    def deferred_product(self) -> None:
+        """None: a view's gradient is its base's, read (and computed) through ``grad``."""
+        return None
+
+    @property
+    def grad_is_zero(self) -> bool:
+        return self.base.grad_is_zero
+
+    def defer_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
+        """``accumulate_matmul``: a view keeps no product of its own."""
+        self.accumulate_matmul(a, b)
 
     @property  # type: ignore[override]
     def requires_grad(self) -> bool:

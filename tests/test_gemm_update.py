@@ -369,9 +369,9 @@ def test_fit_computes_a_product_left_deferred_before_its_loader_refills_the_batc
 
 def test_settle_computes_what_is_left_and_forgets_it():
     p, x, dy = _deferred()
-    step_large._deferred[:] = [p]
+    step_large._deferred.weights[:] = [p]
     step_large.settle()
-    assert p.deferred_product is None and not step_large._deferred
+    assert p.deferred_product is None and not step_large._deferred.weights
     assert_bitwise(p.grad, np.matmul(x.T, dy))
 
 

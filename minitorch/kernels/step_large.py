@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from operator import attrgetter
 from typing import Any
 
@@ -71,7 +72,17 @@ from minitorch.kernels import step as fast_step
 from minitorch.kernels.inference_alone import zero_of
 
 _CASE = ("Sequential", "CrossEntropyLoss", "LossValue")
-_deferred: list[Any] = []  # the weights whose gradient the last call deferred (until settle)
+
+
+class _Deferred(threading.local):
+    """Per thread, the weights whose gradient product its last call deferred (until ``settle``):
+    a fit in another thread settles only its own."""
+
+    def __init__(self) -> None:
+        self.weights: list[Any] = []
+
+
+_deferred = _Deferred()
 _classes: list[Any] = []  # Sequential, CrossEntropyLoss, LossValue, Parameter
 _originals: list[tuple[Any, attrgetter, Any]] = []
 
@@ -109,7 +120,7 @@ def forward_backward(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:
     """``model(x)``, ``loss_fn(output, y)`` and ``model.backward_params(loss_fn.backward())`` (see
     the module docstring), or ``NotImplemented`` with nothing done. Returns (output, loss): the
     model's output (a new array) and the loss as ``loss_fn`` returns it (a ``LossValue``)."""
-    if _deferred:
+    if _deferred.weights:
         settle()  # (a caller that did not: the list stays short)
     if not _classes and not _load():
         return NotImplemented
@@ -161,10 +172,11 @@ def settle() -> None:
     ``forward_backward`` defers a large weight's gradient product over the caller's own x, not a
     copy; ``mt.fit`` calls this when its step ends, however it ends, so that no product read
     after the step can see x written (a loader that refills the same array for the next batch)."""
-    for W in _deferred:
+    weights = _deferred.weights
+    for W in weights:
         if W.deferred_product is not None:
             W.grad  # noqa: B018 (read: computed now)
-    _deferred.clear()
+    weights.clear()
 
 
 def _forward(children: list[Any], x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -198,14 +210,15 @@ def _backward_params(children: list[Any], kept: list[np.ndarray], dy: np.ndarray
     """``_backward_through(children, dy, params_only=True)``'s arithmetic, last child first; every
     child's cache attribute ends None, as its backward wrapper leaves it."""
     Linear, large = containers.Linear, containers.SMALL_WEIGHT_BYTES
+    deferred = _deferred.weights
     for i in range(len(children) - 1, -1, -1):
         m = children[i]
         d = m.__dict__
         if type(m) is Linear:
             W, b = d["W"], d["b"]
             if W._folds and W.data.nbytes >= large:  # layers.linear_backward_params, its product
+                deferred.append(W)  # (first: a Ctrl-C after it leaves nothing settle misses)
                 W.defer_matmul(kept[i].T, dy)  # deferred for plain SGD's update (x: see settle)
-                _deferred.append(W)
             else:
                 W.accumulate_matmul(kept[i].T, dy)  # layers.linear_backward_params
             if b is not None:
