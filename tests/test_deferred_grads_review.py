@@ -22,7 +22,7 @@ import pytest
 
 import minitorch as mt
 from minitorch import kernels
-from minitorch.kernels import containers, flat, step_large
+from minitorch.kernels import containers, flat, gemm_update, step_large, step_update
 from minitorch.kernels import optimizers as optimizer_kernels
 from minitorch.parameter import Parameter
 
@@ -140,10 +140,11 @@ def _grads_after_backward_plain(dtype, wrap):
     "BUG minitorch/parameter.py Parameter.grad_is_zero and Parameter.zero_grad read the slots "
     "self._grad / self._product, which a TransposedView (no super().__init__: its data and grad live "
     "in base) never sets: `Linear(3, 4).weight.grad_is_zero` and `.zero_grad(set_to_none=False)` "
-    "raise AttributeError (both worked before the deferral). Fix: TransposedView delegates them "
+    "raise AttributeError, and so does `mt.SGD([lin.weight, lin.bias]).zero_grad(set_to_none=False)` "
+    "(all worked before the deferral). Fix: TransposedView delegates them "
     "(grad_is_zero -> base.grad_is_zero, zero_grad -> base.zero_grad, deferred_product -> None), "
     "or Parameter's methods read the properties grad / deferred_product."))
-@pytest.mark.parametrize("call", ["grad_is_zero", "zero_grad_set_to_none_false"])
+@pytest.mark.parametrize("call", ["grad_is_zero", "zero_grad_set_to_none_false", "optimizer_zero_grad"])
 def test_linear_weight_view_keeps_the_parameter_methods(call):
     layer = mt.Linear(3, 4)
     layer(np.ones((2, 3), np.float32))
@@ -151,6 +152,9 @@ def test_linear_weight_view_keeps_the_parameter_methods(call):
     view = layer.weight
     if call == "grad_is_zero":
         assert view.grad_is_zero is False
+    elif call == "optimizer_zero_grad":  # PyTorch's spelling of the parameters: weight, bias
+        mt.SGD([view, layer.bias], lr=0.1).zero_grad(set_to_none=False)
+        assert layer.W.grad is not None and not layer.W.grad.any()
     else:
         view.zero_grad(set_to_none=False)
         assert view.grad.shape == (4, 3) and not view.grad.any()
@@ -400,7 +404,7 @@ def test_a_fit_step_in_another_thread_leaves_this_threads_gradients_alone():
 def test_no_product_over_the_loaders_array_survives_an_interrupted_fit():
     from interrupts import interrupted_at_each_line
 
-    files = {step_large.__file__, sys.modules[Parameter.__module__].__file__}
+    files = {m.__file__ for m in (step_large, step_update, gemm_update, sys.modules[Parameter.__module__])}
 
     def setup():
         model, loss_fn, optimizer, _, _ = _large_fit_step_ready(1)
@@ -421,3 +425,31 @@ def test_no_product_over_the_loaders_array_survives_an_interrupted_fit():
                       if p.deferred_product is not None and np.shares_memory(p.deferred_product[0], loader.x)]
     assert line > 100, line  # (every line of two fit steps, the last run not interrupted)
     assert not survivors, f"a product over the loader's array after an interrupt at traced lines {survivors}"
+
+
+def test_an_interrupted_step_leaves_each_weight_stepped_or_not_and_its_gradient_whole():
+    from interrupts import interrupted_at_each_line
+
+    files = {m.__file__ for m in (step_update, gemm_update, sys.modules[Parameter.__module__])}
+
+    def setup():
+        model, optimizer = _primed(np.float32)
+        x, dy = _batch(2, np.float32)
+        model(x)
+        model.backward(dy)
+        return model, optimizer
+
+    model, _ = setup()
+    assert any(p.deferred_product is not None for p in model.parameters())
+    before = [p.data.copy() for p in model.parameters()]
+    grads = _grads(model)
+    for p, g in zip(model.parameters(), grads, strict=True):
+        p.data -= 0.1 * g
+    after = [p.data.copy() for p in model.parameters()]
+    runs = interrupted_at_each_line(setup, lambda state: state[1].step(), lambda c: c.co_filename in files)
+    for line, (model, _), _ in runs:
+        for i, p in enumerate(model.parameters()):
+            assert p.grad.tobytes() == grads[i].tobytes(), f"line {line}: gradient {i}"
+            stepped = np.allclose(p.data, after[i], rtol=1e-6, atol=1e-6)
+            assert stepped or np.array_equal(p.data, before[i]), f"line {line}: weight {i} half stepped"
+    assert line > 10
