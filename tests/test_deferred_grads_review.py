@@ -453,3 +453,37 @@ def test_an_interrupted_step_leaves_each_weight_stepped_or_not_and_its_gradient_
             stepped = np.allclose(p.data, after[i], rtol=1e-6, atol=1e-6)
             assert stepped or np.array_equal(p.data, before[i]), f"line {line}: weight {i} half stepped"
     assert line > 10
+
+
+# --- the PyTorch oracle: SGD trajectories with every product deferred ------------------------------
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_readme_loop_with_deferred_products_follows_torch(dtype, maximize):
+    torch = pytest.importorskip("torch")
+    model = _model(dtype)
+    twin = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 5)).to(
+        torch.float32 if dtype == np.float32 else torch.float64)
+    with torch.no_grad():
+        for layer, ours in ((twin[0], model[0]), (twin[2], model[2])):
+            layer.weight.copy_(torch.from_numpy(ours.W.data.T.copy()))
+            layer.bias.copy_(torch.from_numpy(ours.b.data.copy()))
+    optimizer = mt.SGD(model.parameters(), lr=0.05, maximize=maximize)
+    theirs = torch.optim.SGD(twin.parameters(), lr=0.05, maximize=maximize)
+    deferred = 0
+    for step in range(12):
+        x, dy = _batch(10 + step, dtype)
+        (twin(torch.from_numpy(x)) * torch.from_numpy(dy)).sum().backward()
+        model(x)
+        model.backward(dy)
+        deferred += sum(p.deferred_product is not None for p in model.parameters())
+        x[...] = 0.0  # the caller's arrays reused: the gradients are already taken
+        dy[...] = 0.0
+        optimizer.step()
+        theirs.step()
+        optimizer.zero_grad()
+        theirs.zero_grad()
+    assert deferred >= 20  # (both weights, every step after the first)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for layer, ours in ((twin[0], model[0]), (twin[2], model[2])):
+        np.testing.assert_allclose(ours.W.data, layer.weight.detach().numpy().T, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(ours.b.data, layer.bias.detach().numpy(), rtol=rtol, atol=rtol)
