@@ -6,8 +6,7 @@ The chain kernels keep a large Linear's first weight gradient after ``zero_grad(
 weight counts as large (``SMALL_WEIGHT_BYTES``) and every SGD group is updated by that kernel
 (``BLAS_MIN``, ``flat.MAX_ELEMENTS``), so that the deferral is taken on tiny chains. Each test
 compares with the same calls with the kernels off (the plain formulas) or with a run where the
-caller does not write its arrays. Tests marked xfail(strict=True) are bugs found in review
-(their reason names the line and the fix).
+caller does not write its arrays.
 """
 
 from __future__ import annotations
@@ -106,13 +105,6 @@ def test_plain_arrays_written_after_backward_leave_the_gradients(dtype):
     _same_bits(_grads_after_backward(dtype, lambda a: a, write=True), kept)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG minitorch/kernels/containers.py _backward_child (the defer_matmul line): the last child's dy "
-    "is copied only when `dy is given`; np.asarray(given, dtype=cast_to) of an ndarray subclass "
-    "(np.memmap, any subclass) is a new ndarray object viewing the caller's memory, so it is kept "
-    "uncopied and a later write by the caller changes W.grad. Fix: copy whenever dy may share "
-    "memory with given (e.g. `not (dy is not given and not np.may_share_memory(dy, given))`, or "
-    "copy unless the cast made a new array: `dy.base is None and dy is not given`)."))
 @pytest.mark.parametrize("wrap", [_memmap, lambda a: a.view(_Tagged)], ids=["memmap", "subclass"])
 def test_a_dy_subclass_written_after_backward_leaves_the_gradients(wrap):
     kept = _grads_after_backward(np.float32, lambda a: a, write=False)
@@ -136,14 +128,6 @@ def _grads_after_backward_plain(dtype, wrap):
 
 
 # --- TransposedView (Linear.weight): the Parameter methods it inherits ------------------------------
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "BUG minitorch/parameter.py Parameter.grad_is_zero and Parameter.zero_grad read the slots "
-    "self._grad / self._product, which a TransposedView (no super().__init__: its data and grad live "
-    "in base) never sets: `Linear(3, 4).weight.grad_is_zero` and `.zero_grad(set_to_none=False)` "
-    "raise AttributeError, and so does `mt.SGD([lin.weight, lin.bias]).zero_grad(set_to_none=False)` "
-    "(all worked before the deferral). Fix: TransposedView delegates them "
-    "(grad_is_zero -> base.grad_is_zero, zero_grad -> base.zero_grad, deferred_product -> None), "
-    "or Parameter's methods read the properties grad / deferred_product."))
 @pytest.mark.parametrize("call", ["grad_is_zero", "zero_grad_set_to_none_false", "optimizer_zero_grad"])
 def test_linear_weight_view_keeps_the_parameter_methods(call):
     layer = mt.Linear(3, 4)
@@ -352,15 +336,6 @@ def _large_fit_step_ready(seed):
     return model, loss_fn, optimizer, x, y
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG minitorch/kernels/step_large.py: `_deferred` is one module-level list for every thread, and "
-    "forward_backward starts with settle(): a fit step in thread B computes thread A's deferred "
-    "products (Parameter.grad -> _take_product) while A steps and zeroes them. Paused inside "
-    "_take_product across A's step + zero_grad, B then unpacks A's product that zero_grad removed "
-    "(TypeError in B's fit); one step later in _take_product, B's assignment lands after A's "
-    "zero_grad and A's next backward adds onto a stale gradient (silent). Fix: settle only the "
-    "weights this call deferred (a threading.local list, or forward_backward returns them), never "
-    "at forward_backward's start; Parameter._take_product reads _product once."))
 def test_a_fit_step_in_another_thread_leaves_this_threads_gradients_alone():
     model_a, loss_a, opt_a, xa, ya = _large_fit_step_ready(1)
     model_b, loss_b, _, xb, yb = _large_fit_step_ready(2)
@@ -395,12 +370,6 @@ def test_a_fit_step_in_another_thread_leaves_this_threads_gradients_alone():
 
 
 # --- a KeyboardInterrupt at any line of the step (fit's handler not installed) --------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG minitorch/kernels/step_large.py _backward_params: `W.defer_matmul(kept[i].T, dy)` runs before "
-    "`_deferred.append(W)`; a KeyboardInterrupt between the two (fit's handler not installed) leaves "
-    "a product over the caller's batch array that fit's settle() never computes, so a loader that "
-    "refills its array changes that gradient after fit has stopped. Fix: append W before deferring "
-    "(settle skips a W whose product is gone)."))
 def test_no_product_over_the_loaders_array_survives_an_interrupted_fit():
     from interrupts import interrupted_at_each_line
 
