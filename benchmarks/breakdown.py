@@ -8,7 +8,11 @@ step with the update done by the fast kernel (``minitorch.kernels.optimizers.sgd
 matrix products alone (the GEMM floor, ``gemm_products``); the README loop's one extra product,
 the data's gradient d1 @ W1.T; and the step ``mt.fit`` runs as a whole (``workloads._common.
 minitorch_step``: where its whole-step kernel takes the step, the five parts are not run one by one,
-so the split above is of the five calls' path).
+so the split above is of the five calls' path). With plain SGD, from the second step the large
+weights' gradient products are deferred by ``backward_params`` and computed inside the update
+(``minitorch/kernels/gemm_update.py``), so their time is in the "update" part of that split and
+out of "backward_params"; the fast-kernel variant calls the SGD kernel itself, which folds
+nothing, so nothing is deferred there and its split keeps the products in "backward_params".
 """
 
 from __future__ import annotations

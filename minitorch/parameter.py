@@ -13,7 +13,11 @@ class Parameter:
     ``grad`` is a plain attribute, as in PyTorch: ``None`` until a backward writes a gradient, and
     ``None`` again after ``zero_grad()`` (``zero_grad(set_to_none=False)`` fills a written grad with
     zeros instead, and leaves a None grad None, as torch).
-    Once written it is an array of ``data``'s shape and dtype. Reading it never has a side effect.
+    Once written it is an array of ``data``'s shape and dtype. A large Linear's first weight gradient
+    after ``zero_grad()`` may be kept by the chain kernels as the product it is, a @ b
+    (``defer_matmul``): reading ``grad`` computes it then (the same ``np.matmul(a, b)``, the same
+    numbers), and plain SGD's update kernel folds it into the weight's update as one BLAS product
+    (``kernels/gemm_update.py``). Reading ``grad`` has no other effect.
     Assigning ``p.data`` an array of another dtype keeps a written grad's dtype, as torch does
     (later gradients are added into it, the optimizer steps the new data with it);
     ``p.to(dtype)`` (or ``model.to(dtype)``) casts both, ``zero_grad()`` starts afresh.
@@ -31,15 +35,49 @@ class Parameter:
     ``p -= lr * p.grad`` (``+=``, ``*=``, ``/=`` too) updates ``p.data`` in place.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "__weakref__")
+    # _folds: set by plain SGD's update kernel (kernels/step_update.py) where it could fold this
+    # gradient's product into the update, cleared when a deferred product is computed by a read; the
+    # chain kernels defer a product only while it is set (a product another optimizer reads costs
+    # more computed late than at the backward)
+    __slots__ = ("data", "_grad", "_product", "_folds", "requires_grad", "__weakref__")
 
     def __init__(self, data: np.ndarray, requires_grad: bool = True) -> None:
         data = np.asarray(data)
         if data.dtype.kind != "f":
             raise TypeError(f"Parameter: expected a floating array, got dtype {data.dtype}")
         self.data = data
-        self.grad: np.ndarray | None = None
+        self._grad: np.ndarray | None = None
+        self._product: tuple[np.ndarray, np.ndarray] | None = None
+        self._folds = False
         self.requires_grad = check_requires_grad(requires_grad, "Parameter(requires_grad=...)")
+
+    @property
+    def grad(self) -> np.ndarray | None:
+        """The gradient (None: no backward wrote one since ``zero_grad()``); a deferred product
+        (``defer_matmul``) is computed at this first read and kept as the gradient."""
+        if self._product is not None:
+            self._take_product()
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: np.ndarray | None) -> None:
+        self._product = None
+        self._grad = value
+
+    @property
+    def deferred_product(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(a, b) while the gradient is the product a @ b not yet computed (``defer_matmul``), else
+        None. Reading this computes nothing."""
+        return self._product
+
+    def _take_product(self) -> None:
+        a, b = self._product
+        if np.geterr() == NUMPY_DEFAULT_ERR:
+            g = np.matmul(a, b)
+        else:  # under the error state the product was deferred in (NumPy's default), as if computed then
+            with np.errstate(**NUMPY_DEFAULT_ERR):
+                g = np.matmul(a, b)
+        self._grad, self._product, self._folds = g, None, False
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -103,7 +141,7 @@ class Parameter:
     @property
     def grad_is_zero(self) -> bool:
         """``grad is None`` (kept for layer and optimizer code written before ``grad`` could be None)."""
-        return self.grad is None
+        return self._grad is None and self._product is None  # (nothing computed)
 
     def accumulate_grad(self, g: np.ndarray) -> None:
         """grad = copy of g if grad is None, else grad += g (g must have data's shape).
@@ -135,12 +173,30 @@ class Parameter:
         else:
             self.grad += a @ b
 
+    def defer_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
+        """grad += a @ b, as ``accumulate_matmul``, except that a first product after ``zero_grad()``
+        (a, b and data of one dtype, 2-D, data row-major, NumPy's default error state) is kept as
+        the pair (a, b): ``grad`` computes ``np.matmul(a, b)`` when first read, and plain SGD's
+        update kernel may instead fold it into ``data -= lr * a @ b`` (``deferred_product``).
+        The caller promises that nobody writes a or b while the product waits (it passes arrays it
+        made, or copies): the chain kernels' backward and ``kernels/step_large.py`` call it for a
+        large weight, where it saves the gradient's (in, out) write and the update's pass over it."""
+        if (self.requires_grad and self._grad is None and self._product is None and a.ndim == b.ndim == 2
+                and a.dtype == b.dtype == self.data.dtype and self.data.flags.c_contiguous
+                and np.geterr() == NUMPY_DEFAULT_ERR):
+            self._product = (a, b)
+        else:
+            self.accumulate_matmul(a, b)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """grad = None (PyTorch's default), or, with ``set_to_none=False``, a written grad filled
         with zeros in place and a None grad left None, as torch's ``zero_grad`` (an optimizer
         skips a None grad, so a Parameter no backward reached gets no weight decay or momentum)."""
         if set_to_none:
             self.grad = None
+        elif self.deferred_product is not None:  # a gradient is written: zeros, laid out as its product's
+            a, b = self.deferred_product
+            self.grad = np.zeros((a.shape[0], b.shape[1]), a.dtype)
         elif self.grad is not None:
             self.grad.fill(0)
 
@@ -161,6 +217,10 @@ class Parameter:
 def column_major(a: np.ndarray) -> bool:
     """Whether ``a`` is a 2-D array laid out column-major (Fortran order) and not row-major."""
     return a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous
+
+
+# NumPy's error state at import (np.geterr()): the one a gradient product is deferred in
+NUMPY_DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 
 
 def laid_out_as(g: np.ndarray, data: np.ndarray) -> np.ndarray:
@@ -206,6 +266,19 @@ class TransposedView(Parameter):
     @grad.setter
     def grad(self, value: np.ndarray | None) -> None:
         self.base.grad = None if value is None else _written_through(self.base.grad, np.asarray(value).T)
+
+    @property
+    def deferred_product(self) -> None:
+        """None: a view's gradient is its base's, read (and computed) through ``grad``."""
+        return None
+
+    @property
+    def grad_is_zero(self) -> bool:
+        return self.base.grad_is_zero
+
+    def defer_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
+        """``accumulate_matmul``: a view keeps no product of its own."""
+        self.accumulate_matmul(a, b)
 
     @property  # type: ignore[override]
     def requires_grad(self) -> bool:

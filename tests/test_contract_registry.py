@@ -26,7 +26,13 @@ class of bug with no new line here:
    order in eval mode) gives the same output, dx and gradients, each gradient of its Parameter's
    shape and, for a column-major one, column-major too (torch's gradient layout contract: an
    optimizer's step then pairs the two arrays' elements in memory order), and an in-place change
-   of ``p.data`` (an optimizer step) reaches the next forward.
+   of ``p.data`` (an optimizer step) reaches the next forward;
+11. a gradient does not change when the caller writes, in place and after backward returns, the
+   forward's input or the dy it gave backward (a loader refilling its batch array, a loss reusing
+   its dy): the gradients read then are, bit for bit, those of a run without the writes. Checked
+   where the kernels may keep a weight gradient as its product, computed when read
+   (``Parameter.defer_matmul``): every weight large (``SMALL_WEIGHT_BYTES``), after a plain-SGD
+   step, each single-input case run inside a ``Sequential`` (the chain kernel's own case).
 
 Random layers (dropout) are seeded before each forward call, so the runs compared draw the same masks.
 tests/test_contract_registry_mutants.py shows each test failing on a layer that breaks its promise.
@@ -46,7 +52,8 @@ from test_losses import make_data as _make_data
 
 import minitorch as mt
 from minitorch.gradcheck import _upstream
-from minitorch.kernels import pool
+from minitorch.kernels import containers, flat, pool
+from minitorch.kernels import optimizers as optimizer_kernels
 
 # The per-call machinery's own slots (minitorch.call_frames) and the registries: not module state
 _MACHINERY = {"_parameters", "_modules", "_buffers", "_frame", "_stack", "_shown", "_busy"}
@@ -474,3 +481,61 @@ def test_parameters_in_another_memory_layout_give_the_same_numbers(factory, make
         p.data -= 0.5 * np.sign(p.data)
         q.data -= 0.5 * np.sign(q.data)
     _assert_same(_call(relaid, inputs, 6), _call(module, inputs, 6), "output after an in-place step")
+
+
+# --- 11. the caller's arrays written after backward: the gradients stay -----------------------------
+def _every_weight_deferrable(monkeypatch):
+    """Every weight large for the chain kernels and every SGD group updated inline by plain SGD's
+    update kernel (no flat group): the step marks each Parameter whose next product may wait."""
+    monkeypatch.setattr(containers, "SMALL_WEIGHT_BYTES", 1)
+    monkeypatch.setattr(optimizer_kernels, "BLAS_MIN", 1)
+    monkeypatch.setattr(flat, "MAX_ELEMENTS", 0)
+
+
+def _overwrite(tree):
+    """Every writable array leaf of ``tree`` overwritten in place (floats, integers, booleans)."""
+    for leaf in _flat(tree):
+        if isinstance(leaf, np.ndarray) and leaf.flags.writeable:
+            if leaf.dtype.kind == "b":
+                np.logical_not(leaf, out=leaf)
+            elif leaf.dtype.kind in "iu":
+                leaf[...] = 0  # a valid index of any table
+            else:
+                leaf[...] = 7.0
+
+
+def _grads_after_caller_writes(factory, data, write):
+    """The gradients of one forward + backward (after a plain-SGD step on another batch), read
+    after the caller has (``write``) or has not written that pair's input and dy in place."""
+    (in1, up1), (in2, up2) = copy.deepcopy(data)
+    module = _build(factory)
+    if len(in1) == 1 and not isinstance(module, mt.Sequential):
+        module = mt.Sequential(module)  # the chain kernel's case: a Sequential of the layer
+    optimizer = mt.SGD(module.parameters(), lr=0.01)
+    _pair(module, in1, up1, 10)
+    optimizer.step()
+    optimizer.zero_grad()
+    _pair(module, in2, up2, 11)
+    if write:
+        _overwrite(in2)
+        _overwrite(up2)
+    return _grads(module)
+
+
+@pytest.mark.parametrize("factory, make_inputs", [a for _, a in WITH_PARAMETERS],
+                         ids=[i for i, _ in WITH_PARAMETERS])
+def test_gradients_stay_when_the_caller_writes_its_input_and_dy_after_backward(factory, make_inputs,
+                                                                                monkeypatch):
+    _every_weight_deferrable(monkeypatch)
+    kernels = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(True)
+    try:
+        data = _data(factory, make_inputs)
+        kept = _grads_after_caller_writes(factory, data, write=False)
+        written = _grads_after_caller_writes(factory, data, write=True)
+    finally:
+        mt.kernels.use_kernels(kernels)
+    assert len(kept) == len(written)
+    for (name, _), a, b in zip(_build(factory).named_parameters(), written, kept, strict=True):
+        assert (a is None and b is None) or (a is not None and b is not None and a.dtype == b.dtype
+                                             and a.tobytes() == b.tobytes()), f"{name}: the gradient changed"

@@ -12,7 +12,7 @@ from test_losses import LOSS_CASES
 
 import minitorch as mt
 from minitorch import call_frames
-from minitorch.kernels import pool
+from minitorch.kernels import containers, pool
 from minitorch.losses.regression import MSELoss
 
 FAILED = (AssertionError, pytest.fail.Exception)  # an assert, or pytest.raises finding no error
@@ -217,6 +217,23 @@ def _uncast_input(mp):
                lambda self, x: np.asarray(x) if np.asarray(x).dtype == np.float64 else check(self, x))
 
 
+def _chain_defers_uncopied(mp):
+    """The chain kernel keeps a weight gradient as the product of the caller's own arrays: each
+    child's backward told it is not the first (its x, the chain's input, not copied) and that no
+    cast is due (the dy given, not copied)."""
+    child = containers._backward_child
+
+    def backward_child(m, frame, given, needs_dx, cast_to, first):
+        return child(m, frame, given, needs_dx, None, False)
+    mp.setattr(containers, "_backward_child", backward_child)
+
+
+def _caller_writes(factory, make_inputs):
+    with pytest.MonkeyPatch.context() as mp:
+        test = registry.test_gradients_stay_when_the_caller_writes_its_input_and_dy_after_backward
+        test(factory, make_inputs, mp)
+
+
 MSE = next((c[1], c[3]) for c in LOSS_CASES if c[0] == "MSELoss")
 LAYER_NORM = next((f, s) for i, f, s in registry.MODULE_CASES if i == "LayerNorm")
 MUTANTS = [  # (id, mutant, registry test, its arguments)
@@ -258,6 +275,8 @@ MUTANTS = [  # (id, mutant, registry test, its arguments)
      registry.test_float64_data_into_a_float32_module_computes_as_its_float32_cast, LAYER_NORM),
     ("parameter-layout", _weight_in_memory_order,
      registry.test_parameters_in_another_memory_layout_give_the_same_numbers, (*_case("Linear"), "fortran")),
+    ("caller-writes-chain", _chain_defers_uncopied, _caller_writes, _case("MLP-sliced")),
+    ("caller-writes-linear", _chain_defers_uncopied, _caller_writes, _case("Linear-batch-1")),
 ]
 
 

@@ -3245,9 +3245,13 @@ print(step_update.sgd_step(mt.SGD([p], lr=0.1)) is NotImplemented)
 def _fit_with_update_kernel(monkeypatch, fused, momentum=0.0, callbacks=(), taken=None):
     """mt.fit of a 4-16-3 chain sent down the large-model paths (``fit_step`` declines), with
     ``sgd_step`` (each call recorded in ``taken``: whether it took the step) or without it; returns
-    the history, the Parameters and their gradients after fit, and ``taken``."""
-    from minitorch.kernels import containers, flat, step_update
+    the history, the Parameters and their gradients after fit, and ``taken``. The gemm update of a
+    deferred gradient product declines (``gemm_update.takes``: it rounds differently; its own tests
+    are in tests/test_gemm_update.py), so the products are deferred, then computed by the update."""
+    from minitorch.kernels import containers, flat, gemm_update, step_update
     from minitorch.kernels import optimizers as optimizer_kernels
+
+    monkeypatch.setattr(gemm_update, "takes", lambda *args: False)
 
     taken = [] if taken is None else taken
     counting = counted(step_update.sgd_step, taken)
@@ -3405,9 +3409,12 @@ def test_readme_loop_on_the_784_model_backward_in_the_chain_kernel_equals_child_
     784-512-256-10 model, kernels on: its backward runs in the chain kernel (large weights and
     pooled masks included); the data's gradient, the loss and every parameter after three steps
     bitwise the same loop with that kernel declining (each child's own backward), no call left
-    waiting."""
+    waiting. The gemm update of a deferred gradient product declines (tests/test_gemm_update.py
+    compares it with the plain update)."""
     from minitorch.kernels import containers as fast_containers
+    from minitorch.kernels import gemm_update
 
+    monkeypatch.setattr(gemm_update, "takes", lambda *args: False)
     rng = np.random.default_rng(7)
     data = [(rng.standard_normal((batch, 784)).astype(np.float32), rng.integers(0, 10, batch))
             for _ in range(3)]

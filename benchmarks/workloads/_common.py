@@ -80,6 +80,7 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
     if not (readme or kernel):  # mt.fit's step tries its whole-step kernels first (where they exist)
         loop = importlib.import_module("minitorch.training.loop")
         fit_step, large = getattr(loop, "fast_step", None), getattr(loop, "fast_large", None)
+    settle = getattr(large, "settle", None)
 
     def step() -> Any:
         xb, yb = next(data)
@@ -97,6 +98,8 @@ def minitorch_step(sizes: tuple[int, ...], batch: int, optimizer: str = "sgd", r
             loss = done[1]
         update()  # (``opt.step``: plain SGD's tries its update kernel first, where the tree has one)
         opt.zero_grad()
+        if settle is not None and done is not NotImplemented:
+            settle()  # (mt.fit's step ends so: the products the large-chain kernel deferred, computed)
         return loss
 
     return step

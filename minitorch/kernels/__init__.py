@@ -14,6 +14,7 @@ formula, and what it saves. A test asserts fast == plain for every kernel.
     minitorch/kernels/step.py        mt.fit's whole step for such a chain, cross-entropy and plain SGD
     minitorch/kernels/step_large.py  mt.fit's forward, loss and backward_params for a large such chain
     minitorch/kernels/step_update.py  plain SGD's step (SGD.step tries it first) without its helpers
+    minitorch/kernels/gemm_update.py  W -= lr * (x.T @ dy) as one BLAS gemm (a deferred weight gradient)
     minitorch/kernels/parallel.py    the pool that runs chunks of a large batch on every core
     minitorch/kernels/sequences.py   the LSTM's time loops and input projection
     minitorch/kernels/embedding.py   Embedding's lookup and scatter-add (grouping.py: ids grouped by rank)

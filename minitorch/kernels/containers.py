@@ -161,6 +161,8 @@ def sequential_backward(
 
     Per child, last first, its newest frame is consumed and its formula applied:
         Linear:  W.grad += x.T @ dy;  b.grad += dy.sum(axis=0);  dy = dy @ W.T  (gemm.data_grad)
+             (a first W.grad of ``SMALL_WEIGHT_BYTES`` or more: ``W.defer_matmul``, the product
+             kept until read or folded into plain SGD's update; x copied for the first child)
         ReLU:    dy = dy * mask
     With ``params_only`` the children before the first Linear are not run (their frames are
     dropped) and that Linear computes no dx, as ``module._backward_through`` does. The first
@@ -215,7 +217,7 @@ def sequential_backward(
             incoming[i] = dy
         stack = children[i].__dict__["_stack"]
         try:
-            dy = _backward_child(children[i], frames[i], dy, i > stop or not params_only, cast_to)
+            dy = _backward_child(children[i], frames[i], dy, i > stop or not params_only, cast_to, i == 0)
         except BaseException:  # its frame back, as the backward wrapper puts it back
             if not stack or stack[-1] is not frames[i]:
                 stack.append(frames[i])
@@ -226,7 +228,8 @@ def sequential_backward(
     return None if params_only else dy
 
 
-def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, cast_to: Any) -> Any:
+def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, cast_to: Any,
+                    first: bool) -> Any:
     """One child's backward in ``sequential_backward``: its frame consumed, its gradients
     accumulated, its dx returned (``needs_dx``). ``cast_to`` (the last child): the dtype its checks
     cast ``given`` to; a Linear casts it again for dx, as its ``backward_input`` does."""
@@ -246,6 +249,15 @@ def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, c
     x = frame["_x"]
     if W.grad is not None or type(W) is not Parameter or not W.data.flags.c_contiguous:
         W.accumulate_matmul(x.T, dy)
+    elif (W._folds and W.data.nbytes >= SMALL_WEIGHT_BYTES and (not first or 2 * x.size <= W.data.size)
+          and grad_home(W) is None):
+        # the product deferred (Parameter.defer_matmul) for plain SGD's update to fold in (_folds, set
+        # by it at the last step); the chain's input x (copied where the copy
+        # costs under half W) and the last child's dy are the caller's arrays (copied); the rest are made here
+        # (the last child's dy is the caller's unless its cast made an array of its own: a cast of
+        # an ndarray subclass, a memmap, can be a new ndarray over the caller's memory)
+        mine = cast_to is None or (dy is not given and dy.flags.owndata)
+        W.defer_matmul((x.copy() if first else x).T, dy if mine else dy.copy())
     else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free
         home = grad_home(W)
         if home is not None and x.dtype == home.dtype == dy.dtype:

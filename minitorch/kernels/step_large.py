@@ -36,15 +36,21 @@ In that case the three calls run, bitwise, what is run here, in their order:
   dz *= dl with dl = 1/N or 1);
 - ``backward_params`` (``containers.sequential_backward``, the arithmetic of the children's own
   calls through ``module._backward_through``), last child first: a Linear's ``layers.linear_backward_params``
-  (``W.accumulate_matmul(x.T, dy)``; db = dy summed over rows, adopted as ``b.grad`` or
-  accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T, as
+  (``W.accumulate_matmul(x.T, dy)``, for a weight of ``SMALL_WEIGHT_BYTES`` or more whose last
+  update plain SGD's update kernel could fold its product into (``Parameter._folds``)
+  ``W.defer_matmul`` on the same arrays: the gradient is the same product, computed when read, or
+  folded into plain SGD's update by ``kernels/gemm_update.py``; x is the caller's batch, not
+  copied: the caller calls ``settle`` when its step ends; db = dy summed over rows, adopted as
+  ``b.grad`` or accumulated) and, but for the first child, ``backward_input`` (dx = dy @ W.T, as
   ``gemm.data_grad``: bitwise the same); a ReLU's dx = dy * mask.
 What they leave is what is left here: the gradients accumulated, no frame waiting and every cache
 attribute those calls set (Linear ``_x``, ReLU ``_mask``, the loss's ``_dlogits`` and
 ``_loss_shape``) None, the returned output and loss (a ``LossValue``). The same NumPy operations
-raise the same floating-point warnings. Two checks decline after the forward, as the small-step
-kernel's do: logits or a loss not finite (a diverged run, which fit then stops); the three calls
-then run that forward again, so its warnings (overflow) come twice.
+raise the same floating-point warnings (a deferred product's, when it is computed:
+``Parameter.grad``; none in the folded update, ``kernels/gemm_update.py``). Two checks decline
+after the forward, as the small-step kernel's do: logits or a loss not finite (a diverged run,
+which fit then stops); the three calls then run that forward again, so its warnings (overflow)
+come twice.
 Saves: per step about 60 Python calls (wrappers, frames, checks); the NumPy arithmetic is the
 three calls' own. tests/test_kernels.py checks the result against the five calls.
 """
@@ -53,6 +59,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from operator import attrgetter
 from typing import Any
 
@@ -65,6 +72,17 @@ from minitorch.kernels import step as fast_step
 from minitorch.kernels.inference_alone import zero_of
 
 _CASE = ("Sequential", "CrossEntropyLoss", "LossValue")
+
+
+class _Deferred(threading.local):
+    """Per thread, the weights whose gradient product its last call deferred (until ``settle``):
+    a fit in another thread settles only its own."""
+
+    def __init__(self) -> None:
+        self.weights: list[Any] = []
+
+
+_deferred = _Deferred()
 _classes: list[Any] = []  # Sequential, CrossEntropyLoss, LossValue, Parameter
 _originals: list[tuple[Any, attrgetter, Any]] = []
 
@@ -102,6 +120,8 @@ def forward_backward(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:
     """``model(x)``, ``loss_fn(output, y)`` and ``model.backward_params(loss_fn.backward())`` (see
     the module docstring), or ``NotImplemented`` with nothing done. Returns (output, loss): the
     model's output (a new array) and the loss as ``loss_fn`` returns it (a ``LossValue``)."""
+    if _deferred.weights:
+        settle()  # (a caller that did not: the list stays short)
     if not _classes and not _load():
         return NotImplemented
     Sequential, CrossEntropyLoss, LossValue, _ = _classes
@@ -145,6 +165,20 @@ def forward_backward(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:
     return z, LossValue(loss)
 
 
+def settle() -> None:
+    """Compute every gradient product the last ``forward_backward`` deferred and that is still
+    deferred (a Parameter no ``zero_grad`` reached: ``p.grad`` read), and forget them.
+
+    ``forward_backward`` defers a large weight's gradient product over the caller's own x, not a
+    copy; ``mt.fit`` calls this when its step ends, however it ends, so that no product read
+    after the step can see x written (a loader that refills the same array for the next batch)."""
+    weights = _deferred.weights
+    for W in weights:
+        if W.deferred_product is not None:
+            W.grad  # noqa: B018 (read: computed now)
+    weights.clear()
+
+
 def _forward(children: list[Any], x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """The chain's output and, per child, what its backward reads (a Linear's input, a ReLU's
     mask), each child computed as ``containers.sequential_forward`` sends it (module docstring)."""
@@ -175,13 +209,18 @@ def _forward(children: list[Any], x: np.ndarray) -> tuple[np.ndarray, list[np.nd
 def _backward_params(children: list[Any], kept: list[np.ndarray], dy: np.ndarray) -> None:
     """``_backward_through(children, dy, params_only=True)``'s arithmetic, last child first; every
     child's cache attribute ends None, as its backward wrapper leaves it."""
-    Linear = containers.Linear
+    Linear, large = containers.Linear, containers.SMALL_WEIGHT_BYTES
+    deferred = _deferred.weights
     for i in range(len(children) - 1, -1, -1):
         m = children[i]
         d = m.__dict__
         if type(m) is Linear:
             W, b = d["W"], d["b"]
-            W.accumulate_matmul(kept[i].T, dy)  # layers.linear_backward_params
+            if W._folds and W.data.nbytes >= large:  # layers.linear_backward_params, its product
+                deferred.append(W)  # (first: a Ctrl-C after it leaves nothing settle misses)
+                W.defer_matmul(kept[i].T, dy)  # deferred for plain SGD's update (x: see settle)
+            else:
+                W.accumulate_matmul(kept[i].T, dy)  # layers.linear_backward_params
             if b is not None:
                 db = np.add.reduce(dy, 0)
                 if b.grad is None and db.dtype == b.data.dtype:

@@ -16,7 +16,8 @@ Parameter's shape (else ``step()`` raises); every setting the step reads convert
 converts it; no forward waiting in a module owning a Parameter (``_check_no_waiting_forward``
 would raise: declined, so that ``step()`` raises).
 
-In that case ``step()`` would run, bitwise, what is run here, group by group: the Parameters with
+In that case ``step()`` would run what is run here (bitwise but for a deferred product's update),
+group by group: the Parameters with
 a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to their dtypes first
 (``_match_state_dtypes``), then
 - a group with momentum 0, weight decay 0 and a finite lr (maximize or not: the step -lr then)
@@ -25,17 +26,23 @@ a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to thei
   does nothing), each ``p.data`` an ndarray and ``p.grad`` one of its dtype, float32 or float64
   (``optimizers.plain_only`` false, so the kernel's own arithmetic): the SGD kernel's lines inline, the
   thread policy (``threads.apply_policy_for``), then per Parameter ``p.data -= a * grad``
-  (a = lr as a 0-d array of p's dtype) under ``BLAS_MIN`` elements, else one BLAS ``axpy`` where
+  (a = lr as a 0-d array of p's dtype) under ``BLAS_MIN`` elements, else, for a gradient left
+  as a deferred product a @ b (``Parameter.defer_matmul``), ``p.data -= lr * (a @ b)`` as one BLAS
+  gemm where ``gemm_update.takes`` allows it (equal to the plain update to float rounding, not
+  bitwise: ``kernels/gemm_update.py``; the gradient stays the product, computed when read), else
+  (the product computed by reading ``p.grad``) one BLAS ``axpy`` where
   the kernel's ``usable`` allows it and both arrays are aligned and writable (their addresses
   read through ``ctypes.c_char.from_buffer``), else ``axpy_`` itself, which decides as in the
   kernel (its ``scal_`` by 1 - lr * 0 = 1 does nothing);
 - any other group: the SGD kernel itself with the arguments ``step()`` gives it, and its new
   momentum buffers stored in ``optimizer.state`` as ``step()`` stores them.
-The same operations raise the same errors and floating-point warnings, at the same point.
+The same operations raise the same errors and floating-point warnings, at the same point (the
+folded update raises none: ``kernels/gemm_update.py``).
 The wrapper's two checks run again here (``sgd_step`` is whole on its own: a caller outside
 ``SGD.step`` gets them too). ``mt.fit``'s Ctrl-C deferral covers it as it covers ``step()``.
 Saves: per step about 20 Python calls (the group loop's, the per-Parameter helpers) and the
-``.ctypes`` objects of four array addresses; the arithmetic is the step's own.
+``.ctypes`` objects of four array addresses; for a deferred product, the gradient's write and the
+update's pass over it (``kernels/gemm_update.py``); else the arithmetic is the step's own.
 tests/test_kernels.py checks the result against the step's own lines.
 """
 
@@ -50,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from minitorch import threads
-from minitorch.kernels import flat, kernels_enabled
+from minitorch.kernels import flat, gemm_update, kernels_enabled
 from minitorch.kernels import optimizers as optimizer_kernels
 from minitorch.kernels import step as fast_step
 
@@ -99,9 +106,11 @@ def sgd_step(optimizer: Any) -> bool | Any:
             for p in group["params"]:
                 if type(p) is not Parameter:
                     return NotImplemented
-                grad = p.grad
+                product = p.deferred_product  # (a, b): the gradient a @ b, not computed here
+                grad = p.grad if product is None else product[0]  # (a: of the gradient's dtype)
                 if grad is not None and p.requires_grad:  # (_params_with_grad)
-                    if np.shape(grad) != np.shape(p.data):
+                    shape = np.shape(grad) if product is None else (len(grad), product[1].shape[1])
+                    if shape != np.shape(p.data):
                         return NotImplemented  # (step() raises)
                     params.append(p)
                     # (a Parameter the SGD kernel leaves to the plain lines goes to it; no local
@@ -144,7 +153,15 @@ def _plain_update(params: list[Any], lr: float) -> None:
     step_t: dict[np.dtype, np.ndarray] = {}  # lr as a 0-d array of each dtype (no promotion)
     routines = None
     for p in params:
-        x, grad = p.data, p.grad
+        x, product = p.data, p.deferred_product
+        if x.size >= blas_min and x.flags.c_contiguous:
+            if product is not None and gemm_update.takes(x, *product, lr):
+                gemm_update.update_(x, *product, lr)  # x -= lr * (a @ b), the gradient left the product
+                p._folds = True
+                continue
+            p._folds = True  # the next backward may defer its product (a declined one is computed
+            # below, by reading p.grad, which clears this)
+        grad = p.grad
         if x.size < blas_min:
             a = step_t.get(x.dtype)
             if a is None:

@@ -253,6 +253,7 @@ class _Trainer:
             else:  # (the same three calls' effects; the loss is finite)
                 output, loss = done[0], float(done[1])
         except BaseException as error:  # NaN loss, Ctrl-C: no forward may stay waiting for a backward
+            fast_large.settle()  # (a product deferred over xb before the error: computed now)
             if isinstance(error, NonFiniteLossError):
                 # a callback that skipped this batch (idle_batches) can still walk it and name it
                 error.inputs, error.step = xb, self.global_step - 1
@@ -260,12 +261,15 @@ class _Trainer:
                 if isinstance(module, Module):
                     module.discard_caches()
             raise
-        with self.ctrl_c.deferred():  # a second Ctrl-C waits until every parameter has its update
-            try:
-                self.optimizer.step()  # (plain SGD's tries kernels/step_update.py first)
-            except KeyboardInterrupt:  # could not be deferred (fit's handler is not installed)
-                raise _TornStep from None
-        self.optimizer.zero_grad()
+        try:
+            with self.ctrl_c.deferred():  # a second Ctrl-C waits until every parameter has its update
+                try:
+                    self.optimizer.step()  # (plain SGD's tries kernels/step_update.py first)
+                except KeyboardInterrupt:  # could not be deferred (fit's handler is not installed)
+                    raise _TornStep from None
+            self.optimizer.zero_grad()
+        finally:  # a gradient product the large-chain kernel deferred over xb is computed by now
+            fast_large.settle()
         return output, loss
 
     def _loss(self, output: np.ndarray, yb: np.ndarray, epoch: int, batch: int) -> float:
