@@ -18,6 +18,8 @@ pass (the mutant is named in the test's docstring).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from bitwise import assert_bitwise
@@ -120,10 +122,11 @@ def _arrays(dtype=np.float32):
             rng.standard_normal((4, 5)).astype(dtype))
 
 
-@pytest.mark.parametrize("case", ["a strided", "a strided transposed", "a 1-D", "b 1-D", "W 3-D"])
+@pytest.mark.parametrize("case", ["a strided", "a strided transposed", "a 1-D", "b 1-D", "W 3-D", "W rows"])
 def test_takes_declines_arrays_the_gemm_cannot_read(case):
     """Mutants: takes without its test that a or a.T is C-contiguous (the gemm then read a's
-    memory with the wrong strides), or without its 2-D test (an IndexError, not False)."""
+    memory with the wrong strides), without its 2-D test (an IndexError, not False), or without
+    its test of W's shape (a W of fewer rows than a: the gemm wrote past its end)."""
     W, a, b = _arrays()
     if case == "a strided":
         a = np.zeros((6, 8), np.float32)[:, ::2]
@@ -133,6 +136,8 @@ def test_takes_declines_arrays_the_gemm_cannot_read(case):
         a = np.zeros(6, np.float32)
     elif case == "b 1-D":
         b = np.zeros(5, np.float32)
+    elif case == "W rows":
+        W = W[:5]
     else:
         W = W[None]
     assert not gemm_update.takes(W, a, b, 0.1)
@@ -354,3 +359,37 @@ def test_a_folded_product_leaves_the_weight_marked(monkeypatch):
     assert step_update.sgd_step(mt.SGD([p], lr=0.1)) is True
     assert p._folds and p.deferred_product is not None
     np.testing.assert_allclose(p.data, 1 - np.float32(0.1) * np.matmul(x.T, dy), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- products nobody computes
+
+
+def test_zero_grad_keeping_a_product_does_not_compute_it():
+    """zero_grad(set_to_none=False) writes the zeros without the product (mutant: the branch
+    dropped, so the product is computed, and warns of its overflow, only to be filled with 0)."""
+    p = mt.Parameter(np.zeros((2, 2), np.float32))
+    big = np.full((3, 2), 3e30, np.float32)
+    p.defer_matmul(big.T, big)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p.zero_grad(set_to_none=False)
+    assert_bitwise(p.grad, np.zeros((2, 2), np.float32))
+
+
+def test_fit_with_plain_sgd_computes_no_weight_gradient_product(monkeypatch):
+    """mt.fit, plain SGD on every Parameter of a large chain: from the second step every weight's
+    product is folded into its update and dropped by zero_grad, none is computed (the saving the
+    fold exists for). Mutants: fit's settle before its zero_grad, or before the step."""
+    _patch(monkeypatch, 64, 16)
+    computed = []
+    take = mt.Parameter._take_product
+    monkeypatch.setattr(mt.Parameter, "_take_product", lambda p: computed.append(p.shape) or take(p))
+    folded = []
+    update = gemm_update.update_
+    monkeypatch.setattr(gemm_update, "update_", lambda *args: folded.append(1) or update(*args))
+    model = _chain()
+    x, y = _data(48)
+    mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.05),
+           mt.DataLoader(x, y, batch_size=8, shuffle=False), epochs=2, verbose=0)
+    assert computed == [] and len(folded) == 3 * 11  # (every weight, from the second of 12 steps)
+    assert all(p.grad is None for p in model.parameters())
