@@ -229,7 +229,7 @@ def test_the_large_chain_kernel_defers_a_weight_from_the_thresholds_on(monkeypat
     assert step_large.forward_backward(model, mt.CrossEntropyLoss(), x, y) is not NotImplemented
     try:
         assert _deferred_weights(model) == expected
-        assert len(step_large._deferred) == sum(expected)
+        assert len(step_large._deferred.weights) == sum(expected)
     finally:
         step_large.settle()
     opt.zero_grad()
@@ -268,10 +268,10 @@ def test_each_large_chain_call_lists_only_its_own_weights(monkeypatch):
         for _ in range(2):
             step_large.forward_backward(model, mt.CrossEntropyLoss(), x, y)
             opt.zero_grad()
-        assert len(step_large._deferred) == 3
+        assert len(step_large._deferred.weights) == 3
     finally:
         step_large.settle()
-    assert step_large._deferred == []
+    assert step_large._deferred.weights == []
 
 
 def test_fit_leaves_no_weight_listed(monkeypatch):
@@ -283,7 +283,7 @@ def test_fit_leaves_no_weight_listed(monkeypatch):
     x, y = _data(48)
     mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.05),
            mt.DataLoader(x, y, batch_size=8, shuffle=False), epochs=2, verbose=0)
-    assert step_large._deferred == []
+    assert step_large._deferred.weights == []
 
 
 # ---------------------------------------------------------------- mt.fit's step ending in an error

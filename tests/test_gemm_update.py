@@ -54,7 +54,8 @@ def test_update_is_the_plain_update_to_rounding(dtype, m, n, k, transposed, lr, 
     got = W.copy()
     gemm_update.update_(got, a, b, lr)
     assert np.all(np.abs(got.astype(np.float64) - expected) <= _bound(W, a, b, lr))
-    assert not np.array_equal(got, W)
+    if not np.array_equal(expected, W):  # (a step under half an ulp of every element moves nothing)
+        assert not np.array_equal(got, W)
 
 
 def _arrays(dtype=np.float32):
