@@ -10,9 +10,9 @@ import numpy as np
 class Parameter:
     """A trainable array ``data`` and its gradient ``grad``.
 
-    ``grad`` is a plain attribute, as in PyTorch: ``None`` until a backward writes a gradient, and
-    ``None`` again after ``zero_grad()`` (``zero_grad(set_to_none=False)`` fills a written grad with
-    zeros instead, and leaves a None grad None, as torch).
+    ``grad`` reads and assigns as a plain attribute, as in PyTorch: ``None`` until a backward writes
+    a gradient, and ``None`` again after ``zero_grad()`` (``zero_grad(set_to_none=False)`` fills a
+    written grad with zeros instead, and leaves a None grad None, as torch).
     Once written it is an array of ``data``'s shape and dtype. A large Linear's first weight gradient
     after ``zero_grad()`` may be kept by the chain kernels as the product it is, a @ b
     (``defer_matmul``): reading ``grad`` computes it then (the same ``np.matmul(a, b)``, the same
