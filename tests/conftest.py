@@ -78,8 +78,8 @@ def infer_twin(monkeypatch):
     a caller that waits for the twin's halves up to 5 s (a busy machine then delays the twin but
     never sends the work back to the caller, so the test sees the twin's numbers), and sessions
     that stay 1 s without a job. Yields the kernel module; ``served(model, x)`` in it calls until
-    a call was shared with the twin. The session is stopped at the end: later tests find the
-    twin idle."""
+    a call was shared with the twin (up to 30 s). The session is stopped at the end: later tests
+    find the twin idle."""
     from minitorch.kernels import inference, twin
 
     if twin._state["dead"] or not inference._X86:

@@ -1116,7 +1116,7 @@ def test_infer_two_chains_in_turn_keep_one_session(infer_twin, monkeypatch):
     with mt.no_grad():
         y = a(x)
     # b's session starts on the 8th of its calls in a row each within IDLE_S of the last: 10 ms
-    # gaps are often passed on a busy machine (then no session came within served's 10 s)
+    # gaps are often passed on a busy machine (then no session came within served's 30 s)
     monkeypatch.setattr(infer_twin, "IDLE_S", 1.0)
     _same(infer_twin.served(b, y), b, y)
     assert infer_twin._state["owner"] is infer_twin._plans[id(b)]
