@@ -63,16 +63,9 @@ class _Batch:
             return
         get.restype, get.argtypes = ctypes.c_int, []
         index = blas.index
-        for code, dtype, real in (("s", np.float32, ctypes.c_float), ("d", np.float64, ctypes.c_double)):
-            name = f"cblas_{code}gemm_batch_strided"
-            routine = blas.symbol(name) or getattr(blas.lib, name, None)
-            if routine is None:
-                continue
-            routine.restype = None
-            routine.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real,
-                                ctypes.c_void_p, index, index, ctypes.c_void_p, index, index, real,
-                                ctypes.c_void_p, index, index, index]
-            self.routines[np.dtype(dtype)] = routine
+        self.routines = blas.typed("cblas_{}gemm_batch_strided", lambda real: [
+            ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real, ctypes.c_void_p, index,
+            index, ctypes.c_void_p, index, index, real, ctypes.c_void_p, index, index, index])
         if self.routines:
             self.num_threads = get
 

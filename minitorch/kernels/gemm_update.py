@@ -45,15 +45,10 @@ class _Gemm:
         blas = openblas.find()
         if blas is None:
             return
-        index = blas.index
-        for code, dtype, real in (("s", np.float32, ctypes.c_float), ("d", np.float64, ctypes.c_double)):
-            routine = blas.symbol(f"cblas_{code}gemm")
-            if routine is None:
-                continue
-            routine.restype = None
-            routine.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real,
-                                ctypes.c_void_p, index, ctypes.c_void_p, index, real, ctypes.c_void_p, index]
-            self.routines[np.dtype(dtype)] = routine
+        index, address, flag = blas.index, ctypes.c_void_p, ctypes.c_int  # (order, transA, transB)
+        self.routines = blas.typed("cblas_{}gemm", lambda real: [
+            flag, flag, flag, index, index, index, real, address, index, address, index, real, address,
+            index])
 
 
 @functools.cache

@@ -1,12 +1,14 @@
 """The OpenBLAS that NumPy uses, found through threadpoolctl: its library, symbol names and release.
 
 The kernels that call BLAS routines NumPy does not expose (``optimizers``: axpy and scal; ``gemm``:
-the strided batch GEMM) look them up here, each with its own argument types.
+the strided batch GEMM; ``gemm_update``: gemm) look them up here (``OpenBlas.typed``), each with its
+own argument types.
 """
 
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,19 @@ class OpenBlas:
 
     def symbol(self, name: str) -> Any:
         return getattr(self.lib, f"{self.prefix}{name}{self.suffix}", None)
+
+    def typed(self, name: str, argtypes: Callable[[type], list[Any]]) -> dict[np.dtype, Any]:
+        """The float32 and float64 forms of routine ``name`` ("{}" where BLAS puts the type's
+        letter: "cblas_{}axpy"), those this library has, by dtype: each returning nothing, its
+        argument types ``argtypes(real)`` (real: ``ctypes.c_float`` or ``ctypes.c_double``)."""
+        found = {}
+        for code, dtype, real in (("s", np.float32, ctypes.c_float), ("d", np.float64, ctypes.c_double)):
+            full = name.format(code)
+            routine = self.symbol(full) or getattr(self.lib, full, None)
+            if routine is not None:
+                routine.restype, routine.argtypes = None, argtypes(real)
+                found[np.dtype(dtype)] = routine
+        return found
 
 
 def release_of(version: str | None) -> tuple[int, ...] | None:

@@ -46,15 +46,10 @@ class _Blas:
         blas = openblas.find()
         if blas is None:
             return
-        index = blas.index
-        for code, dtype, real in (("s", np.float32, ctypes.c_float), ("d", np.float64, ctypes.c_double)):
-            axpy, scal = blas.symbol(f"cblas_{code}axpy"), blas.symbol(f"cblas_{code}scal")
-            if axpy is None or scal is None:
-                continue
-            axpy.restype = scal.restype = None
-            axpy.argtypes = [index, real, ctypes.c_void_p, index, ctypes.c_void_p, index]
-            scal.argtypes = [index, real, ctypes.c_void_p, index]
-            self.routines[np.dtype(dtype)] = (axpy, scal)
+        index, address = blas.index, ctypes.c_void_p
+        axpy = blas.typed("cblas_{}axpy", lambda real: [index, real, address, index, address, index])
+        scal = blas.typed("cblas_{}scal", lambda real: [index, real, address, index])
+        self.routines = {dtype: (axpy[dtype], scal[dtype]) for dtype in axpy if dtype in scal}
 
     def usable(self, *arrays: np.ndarray) -> bool:
         y = arrays[0]
