@@ -251,11 +251,11 @@ def _backward_child(m: Any, frame: dict[str, Any], given: Any, needs_dx: bool, c
         W.accumulate_matmul(x.T, dy)
     elif (W._folds and W.data.nbytes >= SMALL_WEIGHT_BYTES and (not first or 2 * x.size <= W.data.size)
           and grad_home(W) is None):
-        # the product deferred (Parameter.defer_matmul) for plain SGD's update to fold in (_folds, set
-        # by it at the last step); the chain's input x (copied where the copy
-        # costs under half W) and the last child's dy are the caller's arrays (copied); the rest are made here
-        # (the last child's dy is the caller's unless its cast made an array of its own: a cast of
-        # an ndarray subclass, a memmap, can be a new ndarray over the caller's memory)
+        # the product deferred (Parameter.defer_matmul) for plain SGD's update to fold in (_folds: set
+        # by that update at the last step). The chain's input x (deferred only where its copy costs
+        # under half W) and the last child's dy are the caller's, so they are copied; every other
+        # array is made here. The last child's dy is the caller's unless its cast made an array of
+        # its own (a cast of an ndarray subclass, a memmap, can be a new ndarray over the caller's memory)
         mine = cast_to is None or (dy is not given and dy.flags.owndata)
         W.defer_matmul((x.copy() if first else x).T, dy if mine else dy.copy())
     else:  # Parameter.accumulate_matmul's first product, inline: into its flat slot, if free
