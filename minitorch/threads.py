@@ -36,6 +36,7 @@ import functools
 import os
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,10 +51,11 @@ REPROBE_S, REPROBE_MAX_S = 2.0, 60.0  # seconds from one probe to the next: firs
 MARGIN = 0.9
 _clock = time.perf_counter  # wall clock: what contention for the cores costs is waiting, not CPU time
 
-# apply_policy_for's kept decision: the last parameter list, its count, its probe (None below SMALL_MODEL)
+# apply_policy_for's kept decision: the last parameter list's ids, its count, its probe (None below
+# SMALL_MODEL), the references that forget it when one of its parameters goes (``_watch``)
 # "modules", "libraries": len(sys.modules) and the count of loaded shared libraries at the last listing
 _state: dict[str, Any] = {"controllers": None, "explicit": None, "current": None, "max": None,
-                          "last_key": None, "last_want": None, "last_probe": None,
+                          "last_key": None, "last_want": None, "last_probe": None, "last_refs": None,
                           "modules": -1, "libraries": -1}
 
 
@@ -206,9 +208,11 @@ def apply_policy_for(params: list[Any]) -> None:
     """``apply_policy`` for the model made of ``params`` (Parameters or arrays, each with ``.size``
     or ``.data.size``), called once per training step. Below SMALL_MODEL parameters: 1 thread. From
     SMALL_MODEL up, the ``_Probe`` of this parameter list picks the count from the measured step
-    times. Decisions are kept per parameter list (by identity; 8 lists at most), so a training loop
-    pays one tuple comparison and one clock read per step, not a sum over the parameters; and one
-    ``len(sys.modules)``: a BLAS an import loaded since the last step gets the count in force."""
+    times. Decisions are kept per parameter list (by the parameters' ids; 8 lists at most), so a
+    training loop pays one tuple comparison and one clock read per step, not a sum over the
+    parameters; and one ``len(sys.modules)``: a BLAS an import loaded since the last step gets the
+    count in force. A kept decision is forgotten as soon as one of its parameters is collected
+    (``_watch``), so a new model whose parameters get the dead ones' ids starts afresh."""
     if len(sys.modules) != _state["modules"] and _state["controllers"] is not None:
         _controllers()
     if _state["explicit"] is not None:
@@ -219,18 +223,43 @@ def apply_policy_for(params: list[Any]) -> None:
             want = policy(sum(getattr(p, "data", p).size for p in params))
         except ImportError:
             return
-        _state["last_key"], _state["last_want"] = key, want
-        probe = None
-        if want > 1:
-            probe = _probes.pop(key, None) or _Probe(want)
-            _probes[key] = probe
+        probe, refs = _probes.pop(key, None) or (None, None)
+        if refs is None:
+            refs = _watch(key, params)
+        if want == 1:
+            probe = None
+        else:
+            probe = probe or _Probe(want)
+            _probes[key] = (probe, refs)
             while len(_probes) > 8:
                 del _probes[next(iter(_probes))]
-        _state["last_probe"] = probe
+        _state.update(last_key=key, last_want=want, last_probe=probe, last_refs=refs)
     probe = _state["last_probe"]
     want = _state["last_want"] if probe is None else probe.tick(_clock())
     if want != _state["current"]:
         _set(want)
+
+
+def _watch(key: tuple[int, ...], params: list[Any]) -> list[Any]:
+    """References to ``params`` that forget the decision and probe kept for ``key`` (their ids) when
+    one of them is collected. CPython calls a weak reference's callback before the object's memory is
+    freed, so before a new object can get its id: a new model never inherits a dead one's probe or
+    count. An object that takes no weak reference is held instead (its id stays its own while the
+    decision is kept). The references live as long as the kept decision (``_state``, ``_probes``)."""
+    probes, state = _probes, _state  # (the tables themselves: at shutdown the module's globals may be None)
+
+    def forget(ref: Any) -> None:  # (a dict's pop and a comparison: safe whenever GC runs it)
+        probes.pop(key, None)
+        if state["last_key"] == key:
+            state["last_key"] = None
+
+    refs: list[Any] = []
+    for p in params:
+        try:
+            refs.append(weakref.ref(p, forget))
+        except TypeError:
+            refs.append(p)
+    return refs
 
 
 class _Probe:
@@ -277,7 +306,8 @@ class _Probe:
         return best
 
 
-_probes: dict[tuple[int, ...], _Probe] = {}  # per parameter list, the most recently used last
+# per parameter list (the parameters' ids): its probe and ``_watch``'s references, the most recently used last
+_probes: dict[tuple[int, ...], tuple[_Probe, list[Any]]] = {}
 
 
 def _set(n: int) -> None:

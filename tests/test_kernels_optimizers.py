@@ -289,7 +289,6 @@ def test_the_thread_probe_keeps_the_count_whose_steps_took_less_time(monkeypatch
     try:
         mt.set_num_threads(None)
         threads._probes.clear()
-        threads._state["last_key"] = None  # (a dead list's ids, which `large` may reuse, keep no probe)
         first = steps(2 * (threads.PROBE_STEPS + 1) + 1)
         assert first[0] == 1 and most in first and first[-1] == most
         assert set(steps(int(threads.REPROBE_S // cost[most]))) == {most}  # no probe before REPROBE_S
@@ -298,6 +297,56 @@ def test_the_thread_probe_keeps_the_count_whose_steps_took_less_time(monkeypatch
         assert later[-1] == 1
         mt.set_num_threads(most)  # an explicit setting is never overruled by the probe
         assert set(steps(20)) == {most}
+    finally:
+        threads._probes.clear()
+        mt.set_num_threads(saved)
+
+
+def test_a_model_with_a_collected_models_parameter_ids_starts_afresh(monkeypatch) -> None:
+    """CPython gives a collected object's id to a new one: a model whose Parameters get a dead model's
+    ids inherits neither its probe nor its count. The ids are made equal here (``threads.id``), as a
+    reused address makes them; each model's k-th Parameter gets id k."""
+    import builtins
+    import gc
+
+    pytest.importorskip("threadpoolctl")
+    import minitorch as mt
+
+    if (threads._state["max"] or threads.get_num_threads()) < 2:
+        pytest.skip("one BLAS thread only: no model is probed")
+    fake: dict[int, int] = {}
+    monkeypatch.setattr(threads, "id", lambda p: fake[builtins.id(p)], raising=False)
+
+    def model(*sizes: int) -> list[Parameter]:
+        params = [Parameter(np.zeros(n, np.float32)) for n in sizes]
+        fake.update({builtins.id(p): k for k, p in enumerate(params)})
+        return params
+
+    saved = threads._state["explicit"]
+    try:
+        mt.set_num_threads(None)
+        threads._probes.clear()
+        old = model(threads.SMALL_MODEL, 3)
+        for _ in range(3):
+            threads.apply_policy_for(old)
+        probe = threads._state["last_probe"]
+        assert probe is not None and probe.times  # probing, with steps timed
+        del old
+        gc.collect()
+        new = model(threads.SMALL_MODEL, 3)
+        threads.apply_policy_for(new)
+        assert threads._state["last_probe"] is not probe and not threads._state["last_probe"].times
+        del new, probe
+        gc.collect()
+        small = model(10, 3)
+        threads.apply_policy_for(small)
+        assert threads._state["last_probe"] is None and mt.get_num_threads() == 1
+        del small
+        gc.collect()
+        large = model(threads.SMALL_MODEL, 3)  # the small model's ids: it is measured, not kept at 1
+        threads.apply_policy_for(large)
+        assert threads._state["last_probe"] is not None
+        assert threads._state["last_want"] == threads._state["max"]
     finally:
         threads._probes.clear()
         mt.set_num_threads(saved)

@@ -156,6 +156,108 @@ def test_a_hung_twin_is_killed_and_its_part_runs_here(twin_jobs, monkeypatch):
         np.testing.assert_array_equal(b, a)
 
 
+def _serve_until_stopped(ctrl, stop, caller, delay):
+    """A twin task shaped as a session: runs until ``ctrl[stop]`` is set (its ``stop``), then, in
+    the twin (not in the ``caller`` process, which runs it after a lost twin), takes ``delay``
+    seconds more before it returns."""
+    while ctrl[stop] == 0:
+        time.sleep(0.001)
+    if os.getpid() != caller:
+        time.sleep(delay)
+
+
+def _session_stopped_after(monkeypatch, delay, queued):
+    """A session-shaped job (``_serve_until_stopped``) with inference's stop, stopped by the next
+    ``run`` (as another task stops a session), the twin taking ``delay`` s to answer the stop,
+    ``queued(pid)`` the twin's seconds spent waiting for a CPU (None: the real reading), HUNG_GRACE
+    0.2 s, HUNG_FACTOR 0. Returns (the next job, the twin's pid, seconds the next run took)."""
+    import functools
+    import weakref
+
+    from minitorch.kernels import inference
+
+    if queued is not None:
+        monkeypatch.setattr(twin, "_queued", queued, raising=False)
+    twin.run(twin.noop).wait()  # a twin exists
+    monkeypatch.setattr(twin, "HUNG_GRACE", 0.2)
+    monkeypatch.setattr(twin, "HUNG_FACTOR", 0.0)
+    ctrl = twin.empty((inference.STOP + 1,), np.int64)
+    ctrl[...] = 0
+    a = twin.empty((4,), np.float64)
+    a[...] = 0.0
+    job = twin.run(_serve_until_stopped, ctrl, inference.STOP, os.getpid(), delay)
+    job.stop = functools.partial(inference._tell_stop, ctrl, weakref.ref(job))
+    time.sleep(0.3)  # the session serves: its patience (0.2 s) has run out before the stop
+    start = time.monotonic()
+    later = twin.run(_write_after, a, 2.0, 0.0)  # stops the session, takes its reply first
+    later.wait()
+    assert (a == 2.0).all()
+    return later, twin._state["pid"], time.monotonic() - start
+
+
+def test_a_twin_kept_off_its_core_after_a_stop_is_waited_for(monkeypatch):
+    """After a stop the twin has HUNG_GRACE to answer, then HUNG_GRACE more of its own time: the
+    seconds a loaded machine keeps it waiting for a CPU do not count (/proc/<pid>/schedstat; here
+    it waits for one all along, ``twin._queued``), so a slow answer is no hang (it was killed after
+    HUNG_GRACE, and the twin was gone for the rest of the process)."""
+    assert twin.acquire()
+    try:
+        pid = twin._state["pid"]
+        later, after, took = _session_stopped_after(monkeypatch, 1.0, lambda pid: time.monotonic())
+        assert later.sent and after is not None and not twin._state["dead"], "the twin was taken as hung"
+        assert pid is None or after == pid
+        assert took >= 1.0  # it waited for the answer
+        twin.run(twin.noop).wait()  # replies and tasks in step again
+    finally:
+        twin.release()
+        if twin._state["dead"]:
+            twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+
+
+def test_a_twin_silent_after_a_stop_without_waiting_for_a_cpu_is_killed(monkeypatch):
+    """The other side: a twin that stays silent (asleep here: on no run queue) for HUNG_GRACE, and
+    HUNG_GRACE of its own time after that, is hung: killed, and the next task runs here."""
+    assert twin.acquire()
+    try:
+        later, after, took = _session_stopped_after(monkeypatch, 30.0, None)
+        assert not later.sent and twin._state["dead"] and after is None
+        assert took < 10.0  # (not the 30 s of the answer: killed after about 0.4 s)
+    finally:
+        twin.release()
+        twin._state.update(dead=False, sock=None, pid=None)  # later tests may fork a new one
+
+
+def test_queued_reads_the_time_a_process_waited_for_a_cpu():
+    """``twin._queued``: this process, sharing one CPU with a process that never stops running,
+    waits for it about half the time; a process that is gone reads None."""
+    if twin._queued(os.getpid()) is None:
+        pytest.skip("no /proc/<pid>/schedstat (a kernel without scheduler statistics)")
+    cpus = os.sched_getaffinity(0)
+    cpu = min(cpus)
+    spinner = os.fork()
+    if spinner == 0:
+        try:
+            os.sched_setaffinity(0, {cpu})
+            while True:
+                pass
+        finally:
+            os._exit(0)
+    try:
+        os.sched_setaffinity(0, {cpu})
+        begun = time.monotonic()
+        before = twin._queued(os.getpid())
+        while time.monotonic() - begun < 0.4:
+            pass
+        waited = twin._queued(os.getpid()) - before
+        took = time.monotonic() - begun
+    finally:
+        os.sched_setaffinity(0, cpus)
+        os.kill(spinner, signal.SIGKILL)
+        os.waitpid(spinner, 0)
+    assert 0.05 < waited <= took  # (seconds: a wait no longer than the time it was measured over)
+    assert twin._queued(spinner) is None
+
+
 def test_minitorch_twin_0_turns_the_twin_off():
     import subprocess
     import sys

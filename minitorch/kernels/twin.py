@@ -56,7 +56,9 @@ BY_VALUE_MAX = 1 << 14  # bytes: a larger array argument outside the shared buff
 _MESSAGE_MAX = 1 << 18  # bytes of one message (descriptors and small arrays) or reply
 
 _CPUS = os.cpu_count() or 1  # os.cpu_count() reads a file on Linux: once
-HUNG_FACTOR, HUNG_GRACE = 20.0, 5.0  # s: a twin silent this long after the caller's own part is hung
+# s: a twin silent HUNG_FACTOR times as long as the caller's own part took, plus HUNG_GRACE, and then
+# HUNG_GRACE more seconds of its own time (``_answers``), is hung
+HUNG_FACTOR, HUNG_GRACE = 20.0, 5.0
 _state: dict[str, Any] = {"sock": None, "pid": None, "pending": None,
                           "dead": (not sys.platform.startswith("linux") or not hasattr(os, "memfd_create")
                                    or os.environ.get("MINITORCH_TWIN", "1") == "0")}
@@ -290,10 +292,11 @@ class Job:
         try:
             if self.reply is None:
                 # the twin's part is as large as the caller's, which is done by now: a twin that stays
-                # silent HUNG_FACTOR times as long (plus HUNG_GRACE) is taken as hung, killed, and its
-                # part runs here (it wrote only the task's results, and writes nothing after the kill)
+                # silent HUNG_FACTOR times as long (plus HUNG_GRACE, and the time a loaded machine kept
+                # it off a core: ``_answers``) is taken as hung, killed, and its part runs here (it
+                # wrote only the task's results, and writes nothing after the kill)
                 patience = HUNG_GRACE + HUNG_FACTOR * (time.monotonic() - self.started)
-                ready, _, _ = select.select([sock], [], [], patience)
+                ready = _answers(sock, patience)
                 if not ready:
                     _kill()
                 self.reply = sock.recv(_MESSAGE_MAX, socket.MSG_PEEK) if ready else b""
@@ -303,6 +306,40 @@ class Job:
         except OSError:
             self.reply = b""
         return self.reply
+
+
+def _answers(sock: socket.socket, patience: float) -> bool:
+    """Whether the twin's reply reaches ``sock`` before the twin is taken as hung: silent for
+    ``patience`` seconds, then for HUNG_GRACE more seconds not counting those it spent waiting for
+    a CPU (``_queued``). A twin that other processes keep off its core (a loaded machine)
+    is waited for as long as they do; a stopped, blocked or endlessly running one is hung. Where
+    the wait for a CPU cannot be read, the ``patience`` alone. (The task's own work is counted in
+    ``patience``, the caller's time for its part; the wait for a CPU only once that has run out, so
+    an answer in time costs no read.)"""
+    if select.select([sock], [], [], patience)[0]:
+        return True
+    pid = _state["pid"]
+    queued = None if pid is None else _queued(pid)
+    begun, left = time.monotonic(), HUNG_GRACE
+    while queued is not None and left > 0:
+        if select.select([sock], [], [], left)[0]:
+            return True
+        now_queued = _queued(pid)
+        if now_queued is None:
+            return False
+        left = HUNG_GRACE - ((time.monotonic() - begun) - (now_queued - queued))
+    return False
+
+
+def _queued(pid: int) -> float | None:
+    """Seconds the main thread of process ``pid`` has spent runnable but not running (waiting for a
+    CPU) since it started: the second field of Linux's /proc/<pid>/schedstat (ns); None where it
+    cannot be read (no such file: a kernel without scheduler statistics, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as file:
+            return int(file.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _quiet_blas() -> None:
