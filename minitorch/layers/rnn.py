@@ -104,6 +104,16 @@ class RNNBase(Module):
         """The size of h (h0, h_n, each direction's output): proj_size if > 0, else hidden_size."""
         return self.proj_size if self.proj_size > 0 else self.hidden_size
 
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """torch's ``all_weights``: per layer and direction (index k * D + d), its Parameters in torch's
+        order weight_ih, weight_hh, bias_ih, bias_hh, weight_hr (those it has)."""
+        return [[p for p in self._weights(layer, d) if p is not None]
+                for layer in range(self.num_layers) for d in range(self.num_directions)]
+
+    def flatten_parameters(self) -> None:
+        """Does nothing, as torch's on the CPU (there it packs the weights into one cuDNN buffer)."""
+
     def _check_proj_size(self, proj_size: Any) -> int:
         """proj_size as an int in [0, hidden_size), as torch (only LSTM has projections; others pass 0)."""
         who = type(self).__name__
@@ -215,13 +225,21 @@ class RNNBase(Module):
                   for size in (self.real_hidden_size, self.hidden_size)]  # h_n, c_n
         h_shape, c_shape = (s if batched else (s[0], s[2]) for s in shapes)
         out_shape = (L, DH) if not batched else (N, L, DH) if self.batch_first else (L, N, DH)
+        expected = "(doutput, (dh_n, dc_n))" if self.GATES == 4 else "(doutput, dh_n)"
+        if isinstance(grad, tuple) and len(grad) != 2:
+            raise ValueError(f"{who}.backward: expected doutput or {expected}, got a tuple of {len(grad)}")
         douts, dstate = (grad, None) if not isinstance(grad, tuple) else grad
         if isinstance(douts, tuple):
-            raise ValueError(f"{who}.backward: expected (doutput, dh_n{', dc_n' if self.GATES == 4 else ''})"
-                             ", got a nested tuple first")
+            raise ValueError(f"{who}.backward: expected {expected}, got a nested tuple first")
         if self.GATES == 4:
+            if dstate is not None and not (isinstance(dstate, (tuple, list)) and len(dstate) == 2):
+                raise ValueError(f"{who}.backward: expected {expected}, the state's gradients a pair "
+                                 f"(each an array or None), got {type(dstate).__name__} for (dh_n, dc_n)")
             dh_n, dc_n = (None, None) if dstate is None else dstate
         else:
+            if isinstance(dstate, tuple):
+                raise ValueError(f"{who}.backward: expected {expected}, dh_n an array or None (an LSTM's "
+                                 f"pair is not {who}'s), got a {type(dstate).__name__}")
             dh_n, dc_n = dstate, None
         dout = np.zeros(out_shape, dtype) if douts is None else self._check_grad(douts, out_shape, dtype)
         dh_n, dc_n = ((np.zeros(shape, dtype) if g is None else self._check_grad(g, shape, dtype))
@@ -254,6 +272,14 @@ class RNNBase(Module):
         """x as (L, N, in) in the parameters' dtype, (h0, c0 or None) as (D * layers, N, H); batched."""
         who, H = type(self).__name__, self.hidden_size
         dtype = parameter_dtype(self)  # TypeError if the weights' dtypes differ (as torch)
+        if hasattr(input, "batch_sizes") and hasattr(input, "data"):  # torch's PackedSequence
+            raise TypeError(
+                f"{who}: packed sequences (torch.nn.utils.rnn.PackedSequence) are not supported: pass the "
+                f"padded array (torch.nn.utils.rnn.pad_packed_sequence gives it and the lengths). Padded, "
+                f"a unidirectional layer's outputs at each sequence's own steps are torch's packed ones, "
+                f"but h_n and a reverse direction also run over the padding: read the output at step "
+                f"lengths - 1 for the last state, or batch sequences of one length together"
+            )
         x = as_floating(input, who)
         layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
         time_axis = 1 if x.ndim == 3 and self.batch_first else 0  # L, the axis that may not be empty

@@ -93,11 +93,16 @@ class RNNCellBase(Module):
 
     def _split_grad(self, grad: Any, N: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(dh', dc') batched; zeros for None; a bare array is dh' (CONTRACT §4)."""
-        dtype, H = self.weight_ih.data.dtype, self.hidden_size
+        dtype, H, who = self.weight_ih.data.dtype, self.hidden_size, type(self).__name__
         shape = (N, H) if self._batched else (H,)
         if self.GATES == 4:
+            if isinstance(grad, tuple) and len(grad) != 2:
+                raise ValueError(f"{who}.backward: expected dh' or (dh', dc'), got a tuple of {len(grad)}")
             dh, dc = grad if isinstance(grad, tuple) else (grad, None)
         else:
+            if isinstance(grad, tuple):
+                raise ValueError(f"{who}.backward: expected dh', one array (an LSTMCell's pair (dh', dc') "
+                                 f"is not {who}'s), got a tuple of {len(grad)}")
             dh, dc = grad, None
         dh, dc = (np.zeros(shape, dtype) if g is None else self._check_grad(g, shape, dtype)
                   for g in (dh, dc))
