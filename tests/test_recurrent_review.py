@@ -288,3 +288,88 @@ def test_a_backward_given_another_kinds_gradients_says_what_it_expected(module, 
     with pytest.raises(ValueError, match=match):
         m.backward(grad(m(x)[0] if isinstance(m, mt.GRU) else m(x)))
 
+
+# ------------------------------------------------------------------------------- Embedding
+@settings(max_examples=40, deadline=None)
+@given(num=st.integers(1, 6), dim=st.integers(1, 3), padding=st.one_of(st.none(), st.integers(-6, 5)),
+       shape=st.sampled_from([(), (4,), (2, 3), (3, 1, 2)]), int32=st.booleans(), kernels=st.booleans(),
+       seed=st.integers(0, 2**31))
+def test_embedding_twice_with_padding_matches_torch(num, dim, padding, shape, int32, kernels, seed):
+    """Any padding_idx (negative too), ids of any shape (a scalar too), int32 or int64, the layer
+    called twice (tied use) with repeats and padding ids: outputs and the summed weight gradient."""
+    if padding is not None and not -num <= padding < num:
+        padding = None
+    use_kernels(kernels)
+    ours = mt.Embedding(num, dim, padding_idx=padding, dtype=np.float64)
+    theirs = torch.nn.Embedding(num, dim, padding_idx=padding, dtype=torch.float64)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    assert ours.padding_idx == theirs.padding_idx
+    rng = np.random.default_rng(seed)
+    ids = [rng.integers(0, num, shape).astype(np.int32 if int32 else np.int64) for _ in range(2)]
+    outs = [ours(i) for i in ids]
+    dys = [rng.standard_normal(o.shape) for o in outs]
+    assert ours.backward(dys[1]) is None and ours.backward(dys[0]) is None
+    outs_t = [theirs(torch.tensor(i)) for i in ids]
+    sum((o * torch.tensor(dy)).sum() for o, dy in zip(outs_t, dys, strict=True)).backward()
+    for o, o_t in zip(outs, outs_t, strict=True):
+        _close(o, o_t, "output")
+    _close(ours.weight.grad, theirs.weight.grad, "weight.grad")
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+@pytest.mark.parametrize("padding_idx", [None, 0, -2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_from_pretrained_is_torchs(freeze, padding_idx, dtype):
+    """Embedding.from_pretrained: the array itself (shared, its dtype, the padding row kept as given),
+    freeze -> requires_grad, nothing drawn; two SGD steps as torch's (frozen: none)."""
+    pretrained = np.random.default_rng(0).standard_normal((5, 3)).astype(dtype)
+    mine, torchs = pretrained.copy(), torch.tensor(pretrained.copy())
+    state = mt.random.generator().bit_generator.state
+    ours = mt.Embedding.from_pretrained(mine, freeze=freeze, padding_idx=padding_idx)
+    theirs = torch.nn.Embedding.from_pretrained(torchs, freeze=freeze, padding_idx=padding_idx)
+    assert mt.random.generator().bit_generator.state == state
+    assert ours.weight.data is mine and ours.weight.dtype == dtype
+    assert ours.padding_idx == theirs.padding_idx and ours.weight.requires_grad == theirs.weight.requires_grad
+    ids = np.array([[0, 3, 3], [1, 4, 0]])
+    opt, opt_t = mt.SGD(ours.parameters(), lr=0.1), torch.optim.SGD(theirs.parameters(), lr=0.1)
+    for _ in range(2):
+        out = ours(ids)
+        ours.backward(np.cos(out))
+        opt.step()
+        opt.zero_grad()
+        out_t = theirs(torch.tensor(ids))
+        if out_t.requires_grad:
+            out_t.backward(torch.cos(out_t.detach()))
+        opt_t.step()
+        opt_t.zero_grad()
+        np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-6 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(mine, torchs.numpy(), rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert np.array_equal(mine, pretrained) == freeze  # trained in place, as torch's shared tensor
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(max_norm=1.0), r"^Embedding.from_pretrained: max_norm=1.0 is not supported: torch rescales"),
+    (dict(scale_grad_by_freq=True), r"^Embedding.from_pretrained: scale_grad_by_freq=True is not supported"),
+    (dict(sparse=True), r"^Embedding.from_pretrained: sparse=True is not supported: MiniTorch's gradients"),
+    (dict(freeze=1), r"^Embedding.from_pretrained: freeze must be True or False"),
+    (dict(embeddings=np.ones(3)), r"expected a 2-D floating array .* got shape \(3,\) of dtype float64$"),
+    (dict(embeddings=np.ones((2, 3), int)), r"expected a 2-D floating array .* shape \(2, 3\) of dtype int"),
+])
+def test_from_pretrained_refuses_what_it_cannot_do(kwargs, match):
+    kwargs = {"embeddings": np.ones((4, 2))} | kwargs
+    with pytest.raises(ValueError, match=match):
+        mt.Embedding.from_pretrained(**kwargs)
+
+
+def test_from_pretrained_with_norm_type_alone_is_torchs_default_behaviour():
+    """norm_type is read only with max_norm (torch): alone it changes nothing."""
+    emb = mt.Embedding.from_pretrained(np.eye(3), norm_type=1.0)
+    np.testing.assert_array_equal(emb(np.array([2])), np.eye(3)[[2]])
+
+
+def test_from_pretrained_saves_and_loads_as_a_model_file(tmp_path):
+    emb = mt.Embedding.from_pretrained(np.arange(12.0).reshape(4, 3), padding_idx=-1)
+    mt.save_model(emb, tmp_path / "emb.mtm")
+    back = mt.load_model(tmp_path / "emb.mtm")
+    np.testing.assert_array_equal(back.weight.data, emb.weight.data)
+    assert back.padding_idx == 3 and back.weight.data[3].sum() == 30  # the given row, not zeroed
