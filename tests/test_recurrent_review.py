@@ -373,3 +373,28 @@ def test_from_pretrained_saves_and_loads_as_a_model_file(tmp_path):
     back = mt.load_model(tmp_path / "emb.mtm")
     np.testing.assert_array_equal(back.weight.data, emb.weight.data)
     assert back.padding_idx == 3 and back.weight.data[3].sum() == 30  # the given row, not zeroed
+
+
+@pytest.mark.parametrize("kind", ["RNN", "RNNCell"])
+def test_relu_at_exactly_zero_has_torchs_subgradient_0(kind):
+    """nonlinearity='relu' with pre-activations exactly 0 (zero inputs, no bias, zero state) next to
+    positive ones: relu'(0) = 0, as torch's, for dx, dh0 and the weights."""
+    make = getattr(mt, kind)
+    ours = make(2, 3, bias=False, nonlinearity="relu", dtype=np.float64)
+    theirs = getattr(torch.nn, kind)(2, 3, bias=False, nonlinearity="relu", dtype=torch.float64)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    x = np.zeros((3, 2)) if kind == "RNN" else np.zeros((2, 2))
+    x[-1] = [1.0, -2.0]
+    h0 = np.zeros((1, 3)) if kind == "RNN" else np.zeros((2, 3))
+    out = ours(x, h0)
+    out = out[0] if kind == "RNN" else out
+    assert (out == 0).any() and (out > 0).any()
+    dy = np.arange(1.0, out.size + 1).reshape(out.shape)
+    dx, dh0 = ours.backward((dy, None) if kind == "RNN" else dy)
+    x_t, h0_t = _t(x), _t(h0)
+    out_t = theirs(x_t, h0_t)
+    ((out_t[0] if kind == "RNN" else out_t) * torch.tensor(dy)).sum().backward()
+    _close(dx, x_t.grad, "dx")
+    _close(dh0, h0_t.grad, "dh0")
+    for name, p in ours.named_parameters():
+        _close(p.grad, dict(theirs.named_parameters())[name].grad, name)
