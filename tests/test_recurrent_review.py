@@ -398,3 +398,64 @@ def test_relu_at_exactly_zero_has_torchs_subgradient_0(kind):
     _close(dh0, h0_t.grad, "dh0")
     for name, p in ours.named_parameters():
         _close(p.grad, dict(theirs.named_parameters())[name].grad, name)
+
+
+# ----------------------------------------------------- outputs the caller may change in place
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("layout", ["time-major", "batch_first", "unbatched", "bidirectional", "2 layers"])
+@pytest.mark.parametrize("kernels", [False, True])
+def test_masking_the_output_in_place_keeps_torchs_gradients(kind, layout, kernels):
+    """torch's habit of zeroing padded steps of the output in place (``out[:k] = 0``, masked_fill_)
+    before the loss: torch's gradients stay right. The output was a view of the h_t the backward
+    reads (dW_hh from h_{t-1}, RNN's act' from h_t, GRU's dz from h_{t-1}), so the zeros went into
+    the gradients: dW_hh, dx and more silently wrong for RNN, LSTM and GRU."""
+    use_kernels(kernels)
+    options = {"batch_first": layout == "batch_first", "bidirectional": layout == "bidirectional",
+               "num_layers": 2 if layout == "2 layers" else 1}
+    ours, theirs = _pair(kind, 3, 4, proj_size=2, **options)
+    rng = np.random.default_rng(4)
+    shape = (6, 3) if layout == "unbatched" else (2, 6, 3) if layout == "batch_first" else (6, 2, 3)
+    x = rng.standard_normal(shape)
+    time_axis = 1 if layout == "batch_first" else 0
+    keep = (np.arange(6) >= 3).reshape((-1,) + (1,) * (len(shape) - 1 - time_axis))  # steps 3.. kept
+    out, _ = ours(x)
+    dy = rng.standard_normal(out.shape) * keep
+    index = (slice(None), slice(0, 3)) if time_axis else (slice(0, 3),)
+    out[index] = 0  # the user's own array now
+    dx = ours.backward(dy)
+    x_t = _t(x)
+    out_t, _ = theirs(x_t)
+    with torch.no_grad():
+        out_t[index] = 0
+    (out_t * torch.tensor(dy)).sum().backward()
+    _close(dx, x_t.grad, "dx")
+    torch_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        _close(p.grad, torch_params[name].grad, name)
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("kernels", [False, True])
+def test_a_cells_output_changed_in_place_leaves_its_backward_right(kind, kernels):
+    """h' = cell(x, h); h' += noise in place (noise injection) before the backward: RNNCell's
+    backward read act'(a) from h' itself, so it used the changed h' and gave a silently wrong
+    gradient (torch raises for RNNCell, and computes the other two right). Now every cell gives the
+    gradient of the function it computed, torch's with the noise added out of place."""
+    use_kernels(kernels)
+    ours = getattr(mt, kind)(3, 4, dtype=np.float64)
+    theirs = getattr(torch.nn, kind)(3, 4, dtype=torch.float64)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    rng = np.random.default_rng(5)
+    x, h = rng.standard_normal((3, 3)), rng.standard_normal((3, 4))
+    hx = (h, rng.standard_normal((3, 4))) if kind == "LSTMCell" else h
+    out = ours(x, hx)
+    h_new = out[0] if kind == "LSTMCell" else out
+    dy = rng.standard_normal(h_new.shape)
+    h_new += rng.standard_normal(h_new.shape)  # the caller's array
+    dx, _ = ours.backward(dy)
+    x_t = _t(x)
+    out_t = theirs(x_t, tuple(_t(s, False) for s in hx) if kind == "LSTMCell" else _t(hx, False))
+    ((out_t[0] if kind == "LSTMCell" else out_t) * torch.tensor(dy)).sum().backward()
+    _close(dx, x_t.grad, "dx")
+    for name, p in ours.named_parameters():
+        _close(p.grad, dict(theirs.named_parameters())[name].grad, name)

@@ -34,7 +34,8 @@ class RNNBase(Module):
               h0, c0, h_n, c_n (D * num_layers, N, H), or (D * num_layers, H) unbatched, whatever
               batch_first says; D = 2 if bidirectional else 1; index k * D + d is layer k, direction d
               output (L, N, D * H) (batch_first: (N, L, D * H)): the last layer's h_t, forward
-              direction in [..., :H], reverse direction in [..., H:]
+              direction in [..., :H], reverse direction in [..., H:]; never a view of what backward
+              reads, so the caller may change it in place (zero padded steps), as torch's
               LSTM with proj_size = P > 0: h0, h_n (D * num_layers, N, P), output (L, N, D * P),
               layers above the first read D * P features; c0, c_n keep H
     Forward, per layer k and direction d (the reverse direction reads the sequence backwards):
@@ -170,7 +171,8 @@ class RNNBase(Module):
                 masks.append(None)
         self._caches, self._masks, self._batched, self._hx_given = caches, masks, batched, hx is not None
         self._out_shape = x.shape
-        output = self._from_time_major(x, batched)
+        last = [a for _, hs, cache in caches[-D:] for a in (hs, *cache)]  # the last layer's, for backward
+        output = rec.unshared(self._from_time_major(x, batched), last)  # the caller's to change in place
         hidden = (h_n, c_n) if states[1] is not None else h_n
         if not batched:
             hidden = tuple(s[:, 0] for s in hidden) if isinstance(hidden, tuple) else hidden[:, 0]
