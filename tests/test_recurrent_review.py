@@ -459,3 +459,13 @@ def test_a_cells_output_changed_in_place_leaves_its_backward_right(kind, kernels
     _close(dx, x_t.grad, "dx")
     for name, p in ours.named_parameters():
         _close(p.grad, dict(theirs.named_parameters())[name].grad, name)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "RNNCell"])
+def test_a_nonlinearity_changed_after_construction_is_checked(kind):
+    """nonlinearity is read on every forward; set to another string afterwards it ran as relu."""
+    m = getattr(mt, kind)(2, 3)
+    m.nonlinearity = "sigmoid"
+    expected = rf"^{kind}: nonlinearity must be one of \('tanh', 'relu'\), got 'sigmoid'"
+    with pytest.raises(ValueError, match=expected):
+        m(np.zeros((4, 2)))

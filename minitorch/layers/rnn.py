@@ -343,6 +343,8 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def _loop(self) -> tuple[Any, Any]:
+        # read on every call, so checked on every call: the loop takes any other string for relu
+        check_choice(self.nonlinearity, "RNN", "nonlinearity", ("tanh", "relu"))
         return functools.partial(rec.rnn_forward, nonlinearity=self.nonlinearity), rec.rnn_backward
 
     def extra_repr(self) -> str:
