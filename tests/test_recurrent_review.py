@@ -469,3 +469,27 @@ def test_a_nonlinearity_changed_after_construction_is_checked(kind):
     expected = rf"^{kind}: nonlinearity must be one of \('tanh', 'relu'\), got 'sigmoid'"
     with pytest.raises(ValueError, match=expected):
         m(np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize("padding_idx", [-1, 2, None])
+def test_a_padding_idx_set_after_construction_is_torchs(padding_idx):
+    """torch reads padding_idx at every call (a negative one from the end); set to -1 after
+    construction, the last row got a gradient here (-1 never equals an id)."""
+    ours = mt.Embedding(4, 2, dtype=np.float64)
+    theirs = torch.nn.Embedding(4, 2, dtype=torch.float64)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    ours.padding_idx = theirs.padding_idx = padding_idx
+    ids = np.array([[3, 2, 0], [3, 1, 2]])
+    ours(ids)
+    ours.backward(np.ones((2, 3, 2)))
+    theirs(torch.tensor(ids)).sum().backward()
+    _close(ours.weight.grad, theirs.weight.grad, "weight.grad")
+
+
+def test_a_padding_idx_set_out_of_range_is_refused_at_backward():
+    emb = mt.Embedding(4, 2)
+    emb.padding_idx = 4
+    emb(np.array([0, 3]))
+    expected = r"^Embedding: padding_idx must be an integer in \[-4, 4\) or None, got 4$"
+    with pytest.raises(ValueError, match=expected):
+        emb.backward(np.ones((2, 2), np.float32))

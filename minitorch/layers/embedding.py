@@ -49,14 +49,7 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = check_positive_int(num_embeddings, "Embedding", "num_embeddings")
         self.embedding_dim = check_positive_int(embedding_dim, "Embedding", "embedding_dim")
-        if padding_idx is not None:
-            valid = isinstance(padding_idx, (int, np.integer)) and not isinstance(padding_idx, bool)
-            if not valid or not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(
-                    f"Embedding: padding_idx must be an integer in [-{self.num_embeddings}, "
-                    f"{self.num_embeddings}) or None, got {padding_idx!r}"
-                )
-            padding_idx = int(padding_idx) % self.num_embeddings
+        padding_idx = _padding_row(padding_idx, self.num_embeddings)
         self.padding_idx = padding_idx
         shape = (self.num_embeddings, self.embedding_dim)
         dtype = factory_dtype(self, device, dtype)
@@ -118,8 +111,9 @@ class Embedding(Module):
         if not self.weight.requires_grad:  # frozen (e.g. pretrained vectors): no gradient to write
             return
         ids, dy = ids.reshape(-1), dy.reshape(-1, self.embedding_dim)
-        if self.padding_idx is not None:
-            keep = ids != self.padding_idx
+        padding_idx = _padding_row(self.padding_idx, self.num_embeddings)  # read per call, as torch's
+        if padding_idx is not None:
+            keep = ids != padding_idx
             ids, dy = ids[keep], dy[keep]
         if self.weight.grad is None:  # the contract's fresh gradient: zeros plus the scatter-add
             self.weight.grad = laid_out_as(scatter_rows(self.num_embeddings, ids, dy), self.weight.data)
@@ -149,6 +143,18 @@ class Embedding(Module):
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+def _padding_row(padding_idx: Any, num_embeddings: int) -> int | None:
+    """padding_idx as a row in [0, num_embeddings) (a negative one counts from the end, as torch's),
+    or None; a ValueError for anything else. Also read at each backward: it may be set later."""
+    if padding_idx is None:
+        return None
+    valid = isinstance(padding_idx, (int, np.integer)) and not isinstance(padding_idx, bool)
+    if not valid or not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"Embedding: padding_idx must be an integer in [-{num_embeddings}, "
+                         f"{num_embeddings}) or None, got {padding_idx!r}")
+    return int(padding_idx) % num_embeddings
 
 
 # torch's options that MiniTorch's Embedding lacks: what torch would do, and the fix
