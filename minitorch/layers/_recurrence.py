@@ -44,6 +44,18 @@ def project(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return xw
 
 
+def unshared(out: np.ndarray, held: tuple | list) -> np.ndarray:
+    """``out``, or a copy if it may share memory with an array in ``held`` (what a backward reads).
+
+    A layer's output h_t is a view of the hs the backward reads (h_{t-1} for dW_hh, h_t for RNN's
+    act'); returned as is, a caller's in-place change of the output (zeroing padded steps, as torch
+    users do) would change the gradients. With the copy, the caller owns the output, as in torch.
+    """
+    if any(isinstance(a, np.ndarray) and np.may_share_memory(out, a) for a in held):
+        return out.copy()
+    return out
+
+
 def sigmoid(a: np.ndarray) -> np.ndarray:
     """sigma(a) = 1 / (1 + exp(-a)) = 0.5 * tanh(0.5 a) + 0.5 (no exp, no overflow).
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_positive_int
+from minitorch.checks import check_bool, check_positive_int
 from minitorch.dtypes import factory_dtype
 from minitorch.kernels import embedding as fast
 from minitorch.kernels import kernels_enabled
 from minitorch.module import Module, Parameter
 from minitorch.parameter import laid_out_as
 from minitorch.random import generator
+
+# The array a constructor call takes as its weight instead of drawing one (torch's private
+# ``_weight``): set by ``Embedding.from_pretrained`` around its constructor call alone, so it is
+# no constructor argument and model files never record it.
+_pretrained: contextvars.ContextVar[np.ndarray | None] = contextvars.ContextVar("pretrained", default=None)
 
 
 class Embedding(Module):
@@ -27,8 +33,11 @@ class Embedding(Module):
                         skipped, so the padding row's gradient stays 0 (never updated), as torch
               dids = None   the ids are integers: not differentiable (CONTRACT §4)
     Init:     weight ~ N(0, 1), weight[padding_idx] = 0   (torch.nn.Embedding's default)
+              Embedding.from_pretrained(array): weight is that array, as given   (torch's)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     padding_idx may be negative (counted from the end), as torch; it is stored non-negative.
+    torch's max_norm, scale_grad_by_freq and sparse are not supported: the constructor refuses them
+    (TypeError naming the keyword), ``from_pretrained`` too (ValueError).
     Example:
         emb = Embedding(10, 3, padding_idx=0)
         y = emb(np.array([[1, 2, 0], [4, 4, 9]]))     # (2, 3, 3)
@@ -40,21 +49,55 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = check_positive_int(num_embeddings, "Embedding", "num_embeddings")
         self.embedding_dim = check_positive_int(embedding_dim, "Embedding", "embedding_dim")
-        if padding_idx is not None:
-            valid = isinstance(padding_idx, (int, np.integer)) and not isinstance(padding_idx, bool)
-            if not valid or not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(
-                    f"Embedding: padding_idx must be an integer in [-{self.num_embeddings}, "
-                    f"{self.num_embeddings}) or None, got {padding_idx!r}"
-                )
-            padding_idx = int(padding_idx) % self.num_embeddings
+        padding_idx = _padding_row(padding_idx, self.num_embeddings)
         self.padding_idx = padding_idx
         shape = (self.num_embeddings, self.embedding_dim)
         dtype = factory_dtype(self, device, dtype)
-        self.weight = Parameter(generator().standard_normal(shape).astype(dtype))
-        if padding_idx is not None:
-            self.weight.data[padding_idx] = 0
+        given = _pretrained.get()
+        if given is not None:  # from_pretrained: that array itself, as torch's; nothing drawn or zeroed
+            self.weight = Parameter(given)
+        else:
+            self.weight = Parameter(generator().standard_normal(shape).astype(dtype))
+            if padding_idx is not None:
+                self.weight.data[padding_idx] = 0
         self._ids: np.ndarray | None = None
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm: float | None = None, norm_type: float = 2.0,
+                        scale_grad_by_freq: bool = False, sparse: bool = False) -> Embedding:
+        """An Embedding whose weight is ``embeddings`` (num_embeddings, embedding_dim), as torch's.
+
+        As torch.nn.Embedding.from_pretrained: the array itself becomes ``weight.data`` (shared, not
+        copied: an optimizer step writes into it; pass a copy to keep the original), in its own
+        dtype (float32 or float64); the row at padding_idx is left as given (only a drawn weight
+        has it zeroed) and gets no gradient; freeze=True (the default) sets
+        ``weight.requires_grad = False``. Nothing is drawn from the generator.
+        max_norm, scale_grad_by_freq and sparse take only their defaults (ValueError otherwise, as
+        the constructor lacks them); norm_type is read only with max_norm, as torch.
+        Example:
+            emb = Embedding.from_pretrained(np.eye(4), freeze=False, padding_idx=0)
+            emb(np.array([0, 3]))                          # rows 0 and 3 of np.eye(4)
+        """
+        who = "Embedding.from_pretrained"
+        asked = {"max_norm": (max_norm, max_norm is not None),  # torch's tests of each option
+                 "scale_grad_by_freq": (scale_grad_by_freq, bool(scale_grad_by_freq)),
+                 "sparse": (sparse, bool(sparse))}
+        for name, (value, on) in asked.items():
+            if on:
+                raise ValueError(f"{who}: {name}={value!r} is not supported: {_TORCH_ONLY[name]}")
+        freeze = check_bool(freeze, who, "freeze")
+        weight = np.asarray(embeddings)
+        if weight.ndim != 2 or weight.dtype.kind != "f":
+            raise ValueError(f"{who}: expected a 2-D floating array (num_embeddings, embedding_dim), "
+                             f"got shape {weight.shape} of dtype {weight.dtype}")
+        token = _pretrained.set(weight)
+        try:
+            embedding = cls(*weight.shape, padding_idx, dtype=weight.dtype)
+        finally:
+            _pretrained.reset(token)
+        embedding.weight.requires_grad = not freeze
+        return embedding
 
     def forward(self, ids: np.ndarray) -> np.ndarray:
         ids = self._check_ids(ids)
@@ -68,8 +111,9 @@ class Embedding(Module):
         if not self.weight.requires_grad:  # frozen (e.g. pretrained vectors): no gradient to write
             return
         ids, dy = ids.reshape(-1), dy.reshape(-1, self.embedding_dim)
-        if self.padding_idx is not None:
-            keep = ids != self.padding_idx
+        padding_idx = _padding_row(self.padding_idx, self.num_embeddings)  # read per call, as torch's
+        if padding_idx is not None:
+            keep = ids != padding_idx
             ids, dy = ids[keep], dy[keep]
         if self.weight.grad is None:  # the contract's fresh gradient: zeros plus the scatter-add
             self.weight.grad = laid_out_as(scatter_rows(self.num_embeddings, ids, dy), self.weight.data)
@@ -99,6 +143,28 @@ class Embedding(Module):
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+def _padding_row(padding_idx: Any, num_embeddings: int) -> int | None:
+    """padding_idx as a row in [0, num_embeddings) (a negative one counts from the end, as torch's),
+    or None; a ValueError for anything else. Also read at each backward: it may be set later."""
+    if padding_idx is None:
+        return None
+    valid = isinstance(padding_idx, (int, np.integer)) and not isinstance(padding_idx, bool)
+    if not valid or not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"Embedding: padding_idx must be an integer in [-{num_embeddings}, "
+                         f"{num_embeddings}) or None, got {padding_idx!r}")
+    return int(padding_idx) % num_embeddings
+
+
+# torch's options that MiniTorch's Embedding lacks: what torch would do, and the fix
+_TORCH_ONLY = {
+    "max_norm": "torch rescales, in place, every looked-up row whose norm exceeds max_norm; MiniTorch "
+                "never renormalises: pass max_norm=None, or rescale the rows of weight.data yourself",
+    "scale_grad_by_freq": "torch divides each row's gradient by its count in the batch; pass "
+                          "scale_grad_by_freq=False",
+    "sparse": "MiniTorch's gradients are dense arrays; pass sparse=False (the same values, dense)",
+}
 
 
 def lookup_rows(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -34,7 +34,8 @@ class RNNBase(Module):
               h0, c0, h_n, c_n (D * num_layers, N, H), or (D * num_layers, H) unbatched, whatever
               batch_first says; D = 2 if bidirectional else 1; index k * D + d is layer k, direction d
               output (L, N, D * H) (batch_first: (N, L, D * H)): the last layer's h_t, forward
-              direction in [..., :H], reverse direction in [..., H:]
+              direction in [..., :H], reverse direction in [..., H:]; never a view of what backward
+              reads, so the caller may change it in place (zero padded steps), as torch's
               LSTM with proj_size = P > 0: h0, h_n (D * num_layers, N, P), output (L, N, D * P),
               layers above the first read D * P features; c0, c_n keep H
     Forward, per layer k and direction d (the reverse direction reads the sequence backwards):
@@ -104,6 +105,16 @@ class RNNBase(Module):
         """The size of h (h0, h_n, each direction's output): proj_size if > 0, else hidden_size."""
         return self.proj_size if self.proj_size > 0 else self.hidden_size
 
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """torch's ``all_weights``: per layer and direction (index k * D + d), its Parameters in torch's
+        order weight_ih, weight_hh, bias_ih, bias_hh, weight_hr (those it has)."""
+        return [[p for p in self._weights(layer, d) if p is not None]
+                for layer in range(self.num_layers) for d in range(self.num_directions)]
+
+    def flatten_parameters(self) -> None:
+        """Does nothing, as torch's on the CPU (there it packs the weights into one cuDNN buffer)."""
+
     def _check_proj_size(self, proj_size: Any) -> int:
         """proj_size as an int in [0, hidden_size), as torch (only LSTM has projections; others pass 0)."""
         who = type(self).__name__
@@ -160,7 +171,8 @@ class RNNBase(Module):
                 masks.append(None)
         self._caches, self._masks, self._batched, self._hx_given = caches, masks, batched, hx is not None
         self._out_shape = x.shape
-        output = self._from_time_major(x, batched)
+        last = [a for _, hs, cache in caches[-D:] for a in (hs, *cache)]  # the last layer's, for backward
+        output = rec.unshared(self._from_time_major(x, batched), last)  # the caller's to change in place
         hidden = (h_n, c_n) if states[1] is not None else h_n
         if not batched:
             hidden = tuple(s[:, 0] for s in hidden) if isinstance(hidden, tuple) else hidden[:, 0]
@@ -215,13 +227,21 @@ class RNNBase(Module):
                   for size in (self.real_hidden_size, self.hidden_size)]  # h_n, c_n
         h_shape, c_shape = (s if batched else (s[0], s[2]) for s in shapes)
         out_shape = (L, DH) if not batched else (N, L, DH) if self.batch_first else (L, N, DH)
+        expected = "(doutput, (dh_n, dc_n))" if self.GATES == 4 else "(doutput, dh_n)"
+        if isinstance(grad, tuple) and len(grad) != 2:
+            raise ValueError(f"{who}.backward: expected doutput or {expected}, got a tuple of {len(grad)}")
         douts, dstate = (grad, None) if not isinstance(grad, tuple) else grad
         if isinstance(douts, tuple):
-            raise ValueError(f"{who}.backward: expected (doutput, dh_n{', dc_n' if self.GATES == 4 else ''})"
-                             ", got a nested tuple first")
+            raise ValueError(f"{who}.backward: expected {expected}, got a nested tuple first")
         if self.GATES == 4:
+            if dstate is not None and not (isinstance(dstate, (tuple, list)) and len(dstate) == 2):
+                raise ValueError(f"{who}.backward: expected {expected}, the state's gradients a pair "
+                                 f"(each an array or None), got {type(dstate).__name__} for (dh_n, dc_n)")
             dh_n, dc_n = (None, None) if dstate is None else dstate
         else:
+            if isinstance(dstate, tuple):
+                raise ValueError(f"{who}.backward: expected {expected}, dh_n an array or None (an LSTM's "
+                                 f"pair is not {who}'s), got a {type(dstate).__name__}")
             dh_n, dc_n = dstate, None
         dout = np.zeros(out_shape, dtype) if douts is None else self._check_grad(douts, out_shape, dtype)
         dh_n, dc_n = ((np.zeros(shape, dtype) if g is None else self._check_grad(g, shape, dtype))
@@ -254,6 +274,14 @@ class RNNBase(Module):
         """x as (L, N, in) in the parameters' dtype, (h0, c0 or None) as (D * layers, N, H); batched."""
         who, H = type(self).__name__, self.hidden_size
         dtype = parameter_dtype(self)  # TypeError if the weights' dtypes differ (as torch)
+        if hasattr(input, "batch_sizes") and hasattr(input, "data"):  # torch's PackedSequence
+            raise TypeError(
+                f"{who}: packed sequences (torch.nn.utils.rnn.PackedSequence) are not supported: pass the "
+                f"padded array (torch.nn.utils.rnn.pad_packed_sequence gives it and the lengths). Padded, "
+                f"a unidirectional layer's outputs at each sequence's own steps are torch's packed ones, "
+                f"but h_n and a reverse direction also run over the padding: read the output at step "
+                f"lengths - 1 for the last state, or batch sequences of one length together"
+            )
         x = as_floating(input, who)
         layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
         time_axis = 1 if x.ndim == 3 and self.batch_first else 0  # L, the axis that may not be empty
@@ -315,6 +343,8 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def _loop(self) -> tuple[Any, Any]:
+        # read on every call, so checked on every call: the loop takes any other string for relu
+        check_choice(self.nonlinearity, "RNN", "nonlinearity", ("tanh", "relu"))
         return functools.partial(rec.rnn_forward, nonlinearity=self.nonlinearity), rec.rnn_backward
 
     def extra_repr(self) -> str:

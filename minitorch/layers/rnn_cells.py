@@ -26,6 +26,7 @@ class RNNCellBase(Module):
     Shapes:   x (N, in) or (in,)   h, c (N, H) or (H,)   weight_ih (G*H, in)   weight_hh (G*H, H)
               bias_ih, bias_hh (G*H,)    G = 1 (RNNCell), 4 (LSTMCell), 3 (GRUCell)
     Forward:  xw = x @ weight_ih.T + bias_ih (+ bias_hh for RNN/LSTM);  one step of the layer's loop
+              h' (and c') never views of what backward reads: the caller may change them in place
     Backward: dxw, dhw, dh, dc = the loop's backward for one step
               dweight_ih = dxw.T @ x   dweight_hh = dhw.T @ h   dbias_ih = dxw.sum   dbias_hh = dhw.sum
               dx = dxw @ weight_ih (returned);  dh (and dc) returned too when hx was passed
@@ -63,10 +64,11 @@ class RNNCellBase(Module):
         b_loop = self.bias_hh.data if self.bias and self.BIAS_HH_IN_LOOP else None
         hs, c_new, cache = self._loop()[0](xw[None], h, c, self.weight_hh.data, b_loop)
         self._x, self._h, self._cache, self._batched, self._hx_given = x, h, cache, batched, hx is not None
-        h_new = hs[1] if batched else hs[1, 0]
+        # the caller's to change in place (an RNNCell's backward reads act' from h' in the cache)
+        h_new = rec.unshared(hs[1] if batched else hs[1, 0], cache)
         if self.GATES != 4:
             return h_new
-        return h_new, c_new if batched else c_new[0]
+        return h_new, rec.unshared(c_new if batched else c_new[0], cache)
 
     def backward(self, grad: Any) -> Any:
         x = self._cached(self._x)
@@ -93,11 +95,16 @@ class RNNCellBase(Module):
 
     def _split_grad(self, grad: Any, N: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(dh', dc') batched; zeros for None; a bare array is dh' (CONTRACT §4)."""
-        dtype, H = self.weight_ih.data.dtype, self.hidden_size
+        dtype, H, who = self.weight_ih.data.dtype, self.hidden_size, type(self).__name__
         shape = (N, H) if self._batched else (H,)
         if self.GATES == 4:
+            if isinstance(grad, tuple) and len(grad) != 2:
+                raise ValueError(f"{who}.backward: expected dh' or (dh', dc'), got a tuple of {len(grad)}")
             dh, dc = grad if isinstance(grad, tuple) else (grad, None)
         else:
+            if isinstance(grad, tuple):
+                raise ValueError(f"{who}.backward: expected dh', one array (an LSTMCell's pair (dh', dc') "
+                                 f"is not {who}'s), got a tuple of {len(grad)}")
             dh, dc = grad, None
         dh, dc = (np.zeros(shape, dtype) if g is None else self._check_grad(g, shape, dtype)
                   for g in (dh, dc))
@@ -149,6 +156,8 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def _loop(self) -> tuple[Any, Any]:
+        # read on every call, so checked on every call: the loop takes any other string for relu
+        check_choice(self.nonlinearity, "RNNCell", "nonlinearity", ("tanh", "relu"))
         return functools.partial(rec.rnn_forward, nonlinearity=self.nonlinearity), rec.rnn_backward
 
     def extra_repr(self) -> str:
