@@ -32,7 +32,11 @@ class of bug with no new line here:
    its dy): the gradients read then are, bit for bit, those of a run without the writes. Checked
    where the kernels may keep a weight gradient as its product, computed when read
    (``Parameter.defer_matmul``): every weight large (``SMALL_WEIGHT_BYTES``), after a plain-SGD
-   step, each single-input case run inside a ``Sequential`` (the chain kernel's own case).
+   step, each single-input case run inside a ``Sequential`` (the chain kernel's own case);
+12. the output is the caller's own: writing into it in place between the forward and its backward
+   (zeroing a sequence's padded steps, adding noise) changes neither dx nor any gradient, bit for
+   bit (torch gives the same; where it cannot, it raises). A module returns a fresh array, or a view
+   of its input (``Flatten``, ``Identity``), never an array its backward reads.
 
 Random layers (dropout) are seeded before each forward call, so the runs compared draw the same masks.
 tests/test_contract_registry_mutants.py shows each test failing on a layer that breaks its promise.
@@ -539,3 +543,25 @@ def test_gradients_stay_when_the_caller_writes_its_input_and_dy_after_backward(f
     for (name, _), a, b in zip(_build(factory).named_parameters(), written, kept, strict=True):
         assert (a is None and b is None) or (a is not None and b is not None and a.dtype == b.dtype
                                              and a.tobytes() == b.tobytes()), f"{name}: the gradient changed"
+
+
+# --- 12. the caller's output written before backward: the gradients stay ---------------------------
+def _after_the_output_is_written(factory, inputs, upstream, write):
+    """dx and the gradients of one forward + backward, the forward's output overwritten in place
+    (``write``) or not between the two (a caller zeroing padded steps, adding noise)."""
+    inputs, upstream = copy.deepcopy((inputs, upstream))
+    module = _build(factory)
+    out = _call(module, inputs, 10)
+    if write:
+        _overwrite(out)
+    return module.backward(upstream), _grads(module)
+
+
+@pytest.mark.parametrize("factory, make_inputs", ARGS, ids=IDS)
+def test_writing_the_output_before_backward_changes_no_gradient(factory, make_inputs):
+    (inputs, upstream), = _data(factory, make_inputs, count=1)
+    written = _after_the_output_is_written(factory, inputs, upstream, write=True)
+    kept = _after_the_output_is_written(factory, inputs, upstream, write=False)
+    for i, (a, b) in enumerate(zip(_flat(written), _flat(kept), strict=True)):
+        assert (a is None and b is None) or (a is not None and b is not None and a.dtype == b.dtype
+                                             and a.tobytes() == b.tobytes()), f"result {i} changed"

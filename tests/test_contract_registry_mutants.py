@@ -228,6 +228,14 @@ def _chain_defers_uncopied(mp):
     mp.setattr(containers, "_backward_child", backward_child)
 
 
+def _output_is_the_cache(mp):
+    """Sigmoid returns the very array its backward reads (dx = dy * y * (1 - y))."""
+    def forward(self, x):
+        self._out = y = 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+        return y
+    mp.setattr(mt.Sigmoid, "forward", call_frames.forward_call(forward))
+
+
 def _caller_writes(factory, make_inputs):
     with pytest.MonkeyPatch.context() as mp:
         test = registry.test_gradients_stay_when_the_caller_writes_its_input_and_dy_after_backward
@@ -277,6 +285,8 @@ MUTANTS = [  # (id, mutant, registry test, its arguments)
      registry.test_parameters_in_another_memory_layout_give_the_same_numbers, (*_case("Linear"), "fortran")),
     ("caller-writes-chain", _chain_defers_uncopied, _caller_writes, _case("MLP-sliced")),
     ("caller-writes-linear", _chain_defers_uncopied, _caller_writes, _case("Linear-batch-1")),
+    ("output-written", _output_is_the_cache,
+     registry.test_writing_the_output_before_backward_changes_no_gradient, _case("Sigmoid")),
 ]
 
 

@@ -18,7 +18,8 @@ class Sigmoid(Module):
     Shapes:   x (*)   y (*)   (any shape)
     Forward:  e  = exp(-|x|)                          (<= 1: never overflows)
               y  = where(x >= 0, 1, e) / (1 + e)      = 1/(1+e) for x >= 0, e/(1+e) for x < 0
-    Backward: dx = dy * y * (1 - y)      (*)   from the cached output
+    Backward: dx = dy * y * (1 - y)      (*)   from the cached output (the caller gets a copy of y:
+                                                its writes cannot reach the backward)
     Stability: exp never overflows, and tiny outputs keep full relative precision (e/(1+e));
                the formula is ``functional.sigmoid``.
     Example:
@@ -35,7 +36,7 @@ class Sigmoid(Module):
         x = as_floating(x, "Sigmoid")
         y = functional.sigmoid(x)
         self._out = y
-        return y
+        return y.copy()  # the caller's own array: its writes cannot reach the backward
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._cached(self._out)
@@ -83,7 +84,7 @@ class Tanh(Module):
 
     Shapes:   x (*)   y (*)
     Forward:  y  = tanh(x)
-    Backward: dx = dy * (1 - y**2)     (*)   from the cached output
+    Backward: dx = dy * (1 - y**2)     (*)   from the cached output (the caller gets a copy of y)
     Example:
         act = Tanh()
         y = act(np.array([-1e4, 0.0, 1e4]))   # [-1, 0, 1], no overflow
@@ -97,7 +98,7 @@ class Tanh(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Tanh")
         self._out = np.tanh(x)
-        return self._out
+        return self._out.copy()  # the caller's own array: its writes cannot reach the backward
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._cached(self._out)

@@ -96,7 +96,7 @@ class _BatchNorm(Module):
                 self._update_running_stats(mean.reshape(-1), var.reshape(-1), x.size // self.num_features)
         self._x_hat, self._inv_std, self._batch_stats = x_hat, inv_std, x.size > 0
         if self.weight is None:
-            return x_hat
+            return x_hat.copy()  # the caller's own array: its writes cannot reach the backward
         return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
 
     def _eval_forward(self, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

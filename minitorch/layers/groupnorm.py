@@ -60,7 +60,7 @@ class GroupNorm(Module):
         x_hat = xg_hat.reshape(x.shape)
         self._x_hat, self._inv_std = x_hat, inv_std
         if self.weight is None:
-            return x_hat
+            return x_hat.copy()  # the caller's own array: its writes cannot reach the backward
         return x_hat * self._per_channel(self.weight.data, x.ndim) + self._per_channel(self.bias.data, x.ndim)
 
     def backward_params(self, dy: np.ndarray) -> None:

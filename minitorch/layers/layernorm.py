@@ -64,7 +64,7 @@ class LayerNorm(Module):
         x = self._check_input(x)
         x_hat, inv_std, _, _ = standardize(x, self._axes(x.ndim), self.eps)
         self._x_hat, self._inv_std = x_hat, inv_std
-        y = x_hat if self.weight is None else x_hat * self.weight.data
+        y = x_hat.copy() if self.weight is None else x_hat * self.weight.data  # (the caller's own)
         return y if self.bias is None else y + self.bias.data
 
     def backward_params(self, dy: np.ndarray) -> None:

@@ -18,6 +18,7 @@ class Softmax(Module):
     Forward:  s  = x - x.max(dim)                 (max shift: exp(s) <= 1)
               y  = exp(s) / sum(exp(s), dim)
     Backward: dx = y * (dy - sum(dy * y, dim))    (*)   the Jacobian diag(y) - y y.T applied to dy
+              (y cached by forward; the caller gets a copy: its writes cannot reach the backward)
     dim=None (the default, as torch's): the last axis of a 1-D or 2-D input, where torch's implicit
     choice agrees; a ValueError for more dims, where torch's picks dim 0 (3-D) or 1 (4-D and up)
     with a deprecation warning: give dim there (``dim`` reads -1 when it was not given)
@@ -38,7 +39,7 @@ class Softmax(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Softmax")
         self._out = softmax(x, _axis(self.dim, x.shape, "Softmax", self._dim_given))
-        return self._out
+        return self._out.copy()  # the caller's own array: its writes cannot reach the backward
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._cached(self._out)
