@@ -1,0 +1,314 @@
+"""Model-file promises that mutation testing found unpinned, one test per hole (helper mutants9).
+
+Each test names the mutant it kills: the atomic writer's order of flush, fsync, rename and folder
+fsync; its sweep of stale temporary files next to a save in progress; the reader's exact limits
+(overlapping entries, entries running past the data, the header's JSON density); and what a forged
+header may not smuggle in.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import struct
+import threading
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+from minitorch.model_files import format as fmt
+
+
+# ------------------------------------------------------------------------------ the writer
+def _recorded_save(tmp_path, monkeypatch, save):
+    """``save(path)``, recording each fsync (with what the file descriptor holds on disk) and rename."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        info = os.fstat(fd)
+        events.append(("fsync-folder" if stat.S_ISDIR(info.st_mode) else "fsync-file", info.st_size))
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", os.stat(src).st_size))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    save(tmp_path / "m.npz")
+    monkeypatch.undo()
+    return events, (tmp_path / "m.npz").stat().st_size
+
+
+@pytest.mark.parametrize("save", [
+    lambda path: mt.save_model(mt.Sequential(mt.Linear(30, 20)), path),
+    lambda path: fmt.atomic_write(path, lambda file: file.write(b"x" * 100)),  # nothing else flushes
+], ids=["save_model", "atomic_write"])
+def test_the_whole_file_is_on_disk_before_the_rename_and_the_rename_is_synced(tmp_path, monkeypatch, save):
+    # mutants: no tmp.flush() before the fsync (W02: the fsync syncs a part of the file; zipfile
+    # flushes its own archive, a plain atomic_write does not); no fsync of the folder after the
+    # rename (W05: the rename itself may be lost on a crash)
+    events, size = _recorded_save(tmp_path, monkeypatch, save)
+    assert events == [("fsync-file", size), ("replace", size), ("fsync-folder", events[-1][1])]
+
+
+@pytest.fixture
+def umask_000():
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def test_a_new_file_gets_0o666_under_an_empty_umask(tmp_path, umask_000):
+    # mutant W07: 0o644 minus the umask (equal to 0o666 minus the usual 0o022 or 0o027)
+    mt.save_model(mt.Sequential(mt.Linear(2, 2)), tmp_path / "m.npz")
+    assert stat.S_IMODE((tmp_path / "m.npz").stat().st_mode) == 0o666
+
+
+def test_a_save_in_progress_in_another_thread_is_not_swept(tmp_path):
+    # mutants W11, W13: the sweep forgets the saves under way in this process (same pid as the
+    # sweeper), or they are never listed
+    path = tmp_path / "m.npz"
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    def slow_write(file):
+        file.write(b"first")
+        started.set()
+        release.wait(30)
+
+    def first_save():
+        try:
+            fmt.atomic_write(path, slow_write)
+        except BaseException as err:  # reported below: a thread's exception would be lost
+            errors.append(err)
+
+    thread = threading.Thread(target=first_save)
+    thread.start()
+    assert started.wait(30)
+    fmt.atomic_write(path, lambda file: file.write(b"second"))  # sweeps the folder first
+    release.set()
+    thread.join(30)
+    assert errors == []
+    assert path.read_bytes() == b"first"  # the first save finished last
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_finished_and_failed_saves_are_no_longer_listed_in_progress(tmp_path):
+    # mutant W14: a finished save's temporary name stays in the in-progress list for ever
+    def full_disk(file):
+        raise OSError("disk full")
+
+    fmt.atomic_write(tmp_path / "a.bin", lambda file: file.write(b"x"))
+    with pytest.raises(OSError, match="disk full"):
+        fmt.atomic_write(tmp_path / "b.bin", full_disk)
+    assert fmt._in_progress == set()
+
+
+def test_a_non_numeric_array_is_refused_before_the_file_is_made(tmp_path):
+    # mutant W18: write_npz has allow_pickle=False, which refuses object arrays but writes strings,
+    # so without the check a save succeeds and makes a file every load refuses
+    for array in (np.array(["a", "b"]), np.array([1 + 2j]), np.array([b"x"])):
+        with pytest.raises(TypeError, match="'x': expected a numeric array"):
+            fmt.atomic_write_npz(tmp_path / "m.npz", {"x": array})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_bytes_of_a_saved_array_do_not_depend_on_its_layout(tmp_path):
+    # mutant W19: the array written in its own memory order (a transposed weight as Fortran order)
+    array = np.arange(12.0).reshape(3, 4)
+    fmt.atomic_write_npz(tmp_path / "c.npz", {"a": array})
+    fmt.atomic_write_npz(tmp_path / "f.npz", {"a": np.asfortranarray(array)})
+    assert (tmp_path / "c.npz").read_bytes() == (tmp_path / "f.npz").read_bytes()
+
+
+# ------------------------------------------------------------------------------ the reader
+def _npy(array):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _archive(path, members, grow=None):
+    """A stored zip of ``members`` (name -> bytes), then entry ``grow``'s declared sizes (local
+    header and central directory) made one byte larger than what it stores."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    if grow is not None:
+        raw = bytearray(path.read_bytes())
+        with zipfile.ZipFile(path) as archive:
+            local, central = archive.getinfo(grow).header_offset, archive.start_dir
+        while raw[central + 46:central + 46 + len(grow)] != grow.encode():  # the next directory record
+            central += 46 + sum(struct.unpack_from("<3H", raw, central + 28))
+        for at in (local + 18, local + 22, central + 20, central + 24):  # compressed, uncompressed
+            struct.pack_into("<L", raw, at, struct.unpack_from("<L", raw, at)[0] + 1)
+        path.write_bytes(bytes(raw))
+    return path
+
+
+def _no_reads(monkeypatch):
+    reads = []
+    real = fmt._read_member
+    monkeypatch.setattr(fmt, "_read_member", lambda *a: reads.append(a[1]) or real(*a))
+    return reads
+
+
+def test_entries_overlapping_by_one_byte_are_refused_before_reading(tmp_path, monkeypatch):
+    # mutant R13: `start < end - 1` lets two entries share one byte
+    members = {"a.npy": _npy(np.zeros(3)), "b.npy": _npy(np.ones(2))}
+    reads = _no_reads(monkeypatch)
+    with pytest.raises(mt.ModelFileError, match=r"entries 'a\.npy' and 'b\.npy' overlap"):
+        fmt.read_npz(_archive(tmp_path / "m.npz", members, grow="a.npy"))
+    assert reads == []
+    assert set(fmt.read_npz(_archive(tmp_path / "ok.npz", members))) == {"a", "b"}  # touching is fine
+
+
+def test_an_entry_running_one_byte_into_the_directory_is_refused_before_reading(tmp_path, monkeypatch):
+    # mutant R16: `> directory_start + 1` lets the last entry end inside the central directory
+    members = {"a.npy": _npy(np.zeros(3)), "b.npy": _npy(np.ones(2))}
+    reads = _no_reads(monkeypatch)
+    with pytest.raises(mt.ModelFileError, match=r"entry 'b\.npy' runs past the end of the stored data"):
+        fmt.read_npz(_archive(tmp_path / "m.npz", members, grow="b.npy"))
+    assert reads == []
+
+
+def test_an_entry_with_an_empty_name_is_refused(tmp_path):
+    # mutant R02: an entry called just ".npy" read as the array named ""
+    with pytest.raises(mt.ModelFileError, match=r"unexpected entry '\.npy'"):
+        fmt.read_npz(_archive(tmp_path / "m.npz", {".npy": _npy(np.zeros(2))}))
+
+
+def test_arrays_read_from_any_npz_are_writable_native_and_in_their_own_order(tmp_path):
+    # mutants: R42 read-only arrays (a view of the bytes read); R43 the .npy's fortran_order ignored
+    # (np.savez writes a Fortran-ordered array so); R44 a big-endian array kept big-endian
+    matrix = np.arange(12.0).reshape(3, 4)
+    np.savez(tmp_path / "m.npz", f=np.asfortranarray(matrix), b=matrix.astype(">i4"), c=matrix)
+    arrays = fmt.read_npz(tmp_path / "m.npz")
+    for name in "fbc":
+        np.testing.assert_array_equal(arrays[name], matrix)
+        assert arrays[name].flags.writeable and arrays[name].dtype.isnative
+    assert arrays["b"].dtype == np.int32
+
+
+# ------------------------------------------------------------------------------ the header
+_HEAD = '{"format":"minitorch","format_version":1,"library_version":"0.1.0"'  # without its "}"
+
+
+def _header(text):
+    return {fmt.HEADER_KEY: np.frombuffer(text.encode(), np.uint8)}
+
+
+def test_header_json_exactly_at_the_density_limit_is_read_and_one_byte_less_is_refused():
+    # mutants H03-H08: the limit is one list or object per 5 bytes beyond 2**16 (`>`), counting
+    # both lists and objects
+    lists = 33_000
+    body = _HEAD + ',"x":[' + ",".join(["[]"] * lists) + "]"
+    containers = lists + 2  # the header object and "x"
+    limit = containers * fmt.JSON_BYTES_PER_CONTAINER - 2**16  # the fewest bytes these may come in
+    assert fmt.JSON_BYTES_PER_CONTAINER == 5 and limit > len(body) + 1
+    header = fmt.read_header(_header(body + " " * (limit - len(body) - 1) + "}"))
+    assert len(header["x"]) == lists
+    with pytest.raises(mt.ModelFileError, match=f"implausibly dense JSON \\({containers} lists and objects"):
+        fmt.read_header(_header(body + " " * (limit - len(body) - 2) + "}"))
+
+
+@pytest.mark.parametrize("version, shown", [("true", "True"), ("1.0", "1.0"), ('"1"', "'1'")])
+def test_a_format_version_that_only_equals_1_is_refused(version, shown):
+    # mutants H13, H14: True == 1.0 == 1 in Python, so `version in (1,)` alone takes True and 1.0
+    with pytest.raises(mt.ModelFileError, match=f"unsupported format_version {shown}:"):
+        fmt.read_header(_header(_HEAD.replace('"format_version":1', '"format_version":' + version) + "}"))
+
+
+@pytest.mark.parametrize("library", ["", ',"library_version":1', ',"library_version":null'])
+def test_a_header_without_a_library_version_string_is_refused(library):
+    # mutant H15: library_version not checked
+    with pytest.raises(mt.ModelFileError, match="library_version: expected str"):
+        fmt.read_header(_header('{"format":"minitorch","format_version":1' + library + "}"))
+
+
+# forging archives byte by byte: a local header (+ name), a directory record, the end record
+def _local(name, size, crc, method=0, extra=0, declared=None):
+    return struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, size,
+                       size if declared is None else declared, len(name), extra) + name.encode()
+
+
+def _record(name, offset, size, crc, method=0, declared=None):
+    declared = size if declared is None else declared
+    return struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, crc, size, declared,
+                       len(name), 0, 0, 0, 0, 0, offset) + name.encode()
+
+
+def _end(records, directory_start):
+    return struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(records), len(records),
+                       sum(map(len, records)), directory_start, 0)
+
+
+def _forged(path, data, records):
+    path.write_bytes(data + b"".join(records) + _end(records, len(data)))
+    return path
+
+
+def test_a_compressed_entry_is_refused_even_when_it_declares_its_stored_size(tmp_path):
+    # mutant R04: without the compression check, sizes that agree let a deflated entry through
+    npy = _npy(np.frombuffer(np.random.default_rng(0).bytes(2000) + bytes(1000), np.uint8))
+    for zeros in range(len(npy)):  # a deflated prefix saving exactly the stored block's 5 bytes
+        squeeze = zlib.compressobj(9, zlib.DEFLATED, -15)
+        head = squeeze.compress(npy[:2000 + zeros]) + squeeze.flush(zlib.Z_FULL_FLUSH)
+        if len(head) == 2000 + zeros - 5:
+            break
+    tail = npy[2000 + zeros:]
+    stream = head + b"\x01" + struct.pack("<2H", len(tail), len(tail) ^ 0xFFFF) + tail  # final, stored
+    assert len(stream) == len(npy) and zlib.decompress(stream, -15) == npy
+    crc = zlib.crc32(npy)
+    path = _forged(tmp_path / "m.npz", _local("a.npy", len(npy), crc, method=8) + stream,
+                   [_record("a.npy", 0, len(npy), crc, method=8)])
+    with pytest.raises(mt.ModelFileError, match="entry 'a' is compressed; expected stored arrays"):
+        fmt.read_npz(path)
+
+
+def test_an_entry_storing_more_than_it_declares_is_refused(tmp_path):
+    # mutant R05: a stored entry read as its declared size, the bytes beyond it ignored
+    npy = _npy(np.arange(3.0))
+    crc = zlib.crc32(npy)
+    path = _forged(tmp_path / "m.npz", _local("a.npy", len(npy) + 1, crc, declared=len(npy)) + npy + b"!",
+                   [_record("a.npy", 0, len(npy) + 1, crc, declared=len(npy))])
+    message = rf"entry 'a\.npy' declares {len(npy)} bytes, stores {len(npy) + 1}"
+    with pytest.raises(mt.ModelFileError, match=message):
+        fmt.read_npz(path)
+
+
+def test_an_offset_that_is_no_local_header_is_refused_before_reading(tmp_path, monkeypatch):
+    # mutants R06, R07: an offset into plain bytes (here an unlisted entry's zeros) passes the layout
+    # check; zipfile refuses it only when it opens that entry, after reading the ones before
+    zeros, npy = _npy(np.zeros(200)), _npy(np.arange(3.0))
+    data = _local("z.npy", len(zeros), zlib.crc32(zeros)) + zeros
+    records = [_record("c.npy", len(data), len(npy), zlib.crc32(npy)),
+               _record("b.npy", 100, len(npy), zlib.crc32(npy))]  # in the middle of z's zeros
+    path = _forged(tmp_path / "m.npz", data + _local("c.npy", len(npy), zlib.crc32(npy)) + npy, records)
+    reads = _no_reads(monkeypatch)
+    with pytest.raises(mt.ModelFileError, match=r"entry 'b\.npy' has no local header at its offset"):
+        fmt.read_npz(path)
+    assert reads == []
+
+
+def test_an_entry_whose_extra_field_covers_another_entry_overlaps_it(tmp_path, monkeypatch):
+    # mutant R08: the local header's extra field not counted, so entry a (whose data lies past an
+    # extra field holding all of b's header and b's data) seems to end before b begins
+    inner = _npy(np.arange(3.0))
+    outer = _npy(np.frombuffer(inner, np.uint8))  # b's array holds a's .npy bytes: one blob, two entries
+    pad = bytes(len(inner))  # room for the span a seems to have
+    b_at = 30 + len("a.npy") + len(pad)
+    extra = pad + _local("b.npy", len(outer), zlib.crc32(outer)) + outer[:len(outer) - len(inner)]
+    data = _local("a.npy", len(inner), zlib.crc32(inner), extra=len(extra)) + extra + inner
+    records = [_record("a.npy", 0, len(inner), zlib.crc32(inner)),
+               _record("b.npy", b_at, len(outer), zlib.crc32(outer))]
+    path = _forged(tmp_path / "m.npz", data, records)
+    reads = _no_reads(monkeypatch)
+    with pytest.raises(mt.ModelFileError, match=r"entries 'a\.npy' and 'b\.npy' overlap"):
+        fmt.read_npz(path)
+    assert reads == []
