@@ -12,7 +12,11 @@ import io
 import os
 import stat
 import struct
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 import zipfile
 import zlib
 
@@ -127,9 +131,9 @@ def test_the_bytes_of_a_saved_array_do_not_depend_on_its_layout(tmp_path):
 
 
 # ------------------------------------------------------------------------------ the reader
-def _npy(array):
+def _npy(array, version=None):
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, array, allow_pickle=False)
+    np.lib.format.write_array(buffer, array, version=version, allow_pickle=False)
     return buffer.getvalue()
 
 
@@ -193,6 +197,15 @@ def test_arrays_read_from_any_npz_are_writable_native_and_in_their_own_order(tmp
         np.testing.assert_array_equal(arrays[name], matrix)
         assert arrays[name].flags.writeable and arrays[name].dtype.isnative
     assert arrays["b"].dtype == np.int32
+
+
+def test_a_version_2_npy_entry_is_read_and_version_3_refused(tmp_path):
+    # mutant R30: .npy version 2.0 (numpy's format for headers over 64 KiB) refused
+    members = {"a.npy": _npy(np.arange(3.0), version=(2, 0))}
+    np.testing.assert_array_equal(fmt.read_npz(_archive(tmp_path / "m.npz", members))["a"], np.arange(3.0))
+    members = {"a.npy": _npy(np.arange(3.0), version=(3, 0))}
+    with pytest.raises(mt.ModelFileError, match=r"unsupported \.npy version \(3, 0\)"):
+        fmt.read_npz(_archive(tmp_path / "m3.npz", members))
 
 
 # ------------------------------------------------------------------------------ the header
@@ -312,3 +325,77 @@ def test_an_entry_whose_extra_field_covers_another_entry_overlaps_it(tmp_path, m
     with pytest.raises(mt.ModelFileError, match=r"entries 'a\.npy' and 'b\.npy' overlap"):
         fmt.read_npz(path)
     assert reads == []
+
+
+def test_a_directory_listing_entries_out_of_file_order_is_read(tmp_path):
+    # mutant R14: spans compared in directory order, so b's span (later in the file) seems to overlap a's
+    a, b = _npy(np.arange(3.0)), _npy(np.ones((2, 2), np.float32))
+    data = _local("a.npy", len(a), zlib.crc32(a)) + a
+    records = [_record("b.npy", len(data), len(b), zlib.crc32(b)), _record("a.npy", 0, len(a), zlib.crc32(a))]
+    data += _local("b.npy", len(b), zlib.crc32(b)) + b
+    arrays = fmt.read_npz(_forged(tmp_path / "m.npz", data, records))
+    np.testing.assert_array_equal(arrays["a"], np.arange(3.0))
+    np.testing.assert_array_equal(arrays["b"], np.ones((2, 2), np.float32))
+
+
+def test_entries_past_the_zip64_limit_are_written_and_read(tmp_path, monkeypatch):
+    # mutant W21: no force_zip64, so an array over zipfile's 2 GiB limit fails mid-save (the limit is
+    # lowered here: zipfile reads it when each entry is closed)
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 1000)
+    model = mt.Sequential(mt.Linear(30, 20))
+    mt.save_model(model, tmp_path / "m.npz")
+    loaded = mt.load_model(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded[0].W.data, model[0].W.data)
+
+
+def test_stale_temporary_files_of_a_name_with_glob_characters_are_swept(tmp_path):
+    # mutant W23: the name not escaped, so ".m[1].npz.*.tmp" matches ".m1.npz.<pid>.x.tmp", not its own
+    stale = tmp_path / f".m[1].npz.{2**22 + 1}.abc.tmp"  # above Linux's largest pid: no such process
+    other = tmp_path / f".m1.npz.{2**22 + 1}.abc.tmp"  # another file's: its own save sweeps it
+    stale.write_bytes(b"half a model")
+    other.write_bytes(b"half a model")
+    mt.save_model(mt.Sequential(mt.Linear(2, 2)), tmp_path / "m[1].npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "m[1].npz"]
+
+
+_FORKED_SWEEP = textwrap.dedent("""
+    import os, sys, threading, time, warnings
+    from pathlib import Path
+    from minitorch.model_files import format as fmt
+    folder = Path(sys.argv[1])
+    started = threading.Event()
+
+    def slow(file):
+        file.write(b"the parent's half save")
+        started.set()
+        time.sleep(60)
+
+    threading.Thread(target=fmt.atomic_write, args=(folder / "m.npz", slow), daemon=True).start()
+    started.wait(30)
+    parent = os.getpid()
+    warnings.simplefilter("ignore")  # forking a process with a thread
+    if os.fork():
+        os._exit(0)  # the parent dies mid-save: its temporary file stays
+    os.close(1)  # (the test's pipe: it then ends with the parent)
+    while True:
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    fmt.atomic_write(folder / "m.npz", lambda file: file.write(b"the child's save"))
+    (folder.parent / "listing").write_text(" ".join(sorted(p.name for p in folder.iterdir())))
+    os.replace(folder.parent / "listing", folder.parent / "done")
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_sweeps_what_its_dead_parent_left_mid_save(tmp_path):
+    # mutant W16: the child keeps its parent's saves in progress listed, so never sweeps them
+    (tmp_path / "saves").mkdir()
+    subprocess.run([sys.executable, "-c", _FORKED_SWEEP, str(tmp_path / "saves")], check=True, timeout=60)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "done").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "done").read_text() == "m.npz"
+    assert (tmp_path / "saves" / "m.npz").read_bytes() == b"the child's save"
