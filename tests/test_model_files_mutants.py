@@ -199,6 +199,46 @@ def test_arrays_read_from_any_npz_are_writable_native_and_in_their_own_order(tmp
     assert arrays["b"].dtype == np.int32
 
 
+def _npy_declaring(descr, shape, data):
+    """A version 1.0 .npy whose header says ``descr`` and ``shape`` (whatever ``data`` holds)."""
+    text = repr({"descr": descr, "fortran_order": False, "shape": shape})
+    text += " " * (127 - 10 - len(text)) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1") + data
+
+
+@pytest.mark.parametrize("descr, message", [
+    ("<c16", "got dtype complex128"),  # mutants R32, R34: complex (or anything) past the kind check
+    ("<U2", "got dtype <U2"),
+    (("<f8", [("a", "<i4"), ("b", "<i4")]), "got dtype"),  # R35: a float64 with fields (kind 'f')
+])
+def test_entries_of_non_numeric_dtypes_are_refused(tmp_path, descr, message):
+    members = {"a.npy": _npy_declaring(descr, (2,), bytes(32))}
+    with pytest.raises(mt.ModelFileError, match=f"entry 'a': expected a numeric array, {message}"):
+        fmt.read_npz(_archive(tmp_path / "m.npz", members))
+
+
+def test_bool_arrays_make_the_round_trip(tmp_path):
+    # mutant R33: the reader refuses the bool arrays the writer writes (a mask in a checkpoint)
+    mask = np.array([True, False, True])
+    mt.save_checkpoint(tmp_path / "c.npz", mask=mask, flag=np.bool_(True))
+    loaded = mt.load_checkpoint(tmp_path / "c.npz")
+    np.testing.assert_array_equal(loaded["mask"], mask)
+    assert loaded["mask"].dtype == bool and loaded["flag"] is np.True_
+
+
+@pytest.mark.parametrize("shape, data, message", [
+    ((-2, -3), bytes(48), r"has a negative dimension in shape \(-2, -3\)"),  # R36: failed at the reshape
+    ((10**12,), bytes(8), r"declares \(1000000000000,\) float64, more than it holds"),  # R38
+    ((17,), b"", r"declares \(17,\) float64, more than it holds"),  # R46: 8 bytes past it (+64 took it)
+    ((3,), bytes(16), "is truncated or has trailing bytes"),  # R41: failed at the reshape
+    ((2,), bytes(17), "is truncated or has trailing bytes"),  # R40: the 17th byte ignored
+], ids=["negative", "huge", "just-over", "truncated", "trailing"])
+def test_an_entry_whose_shape_disagrees_with_its_bytes_is_refused_naming_it(tmp_path, shape, data, message):
+    members = {"a.npy": _npy_declaring("<f8", shape, data)}
+    with pytest.raises(mt.ModelFileError, match=f"entry 'a' {message}"):
+        fmt.read_npz(_archive(tmp_path / "m.npz", members))
+
+
 def test_a_version_2_npy_entry_is_read_and_version_3_refused(tmp_path):
     # mutant R30: .npy version 2.0 (numpy's format for headers over 64 KiB) refused
     members = {"a.npy": _npy(np.arange(3.0), version=(2, 0))}
@@ -235,6 +275,13 @@ def test_a_format_version_that_only_equals_1_is_refused(version, shown):
     # mutants H13, H14: True == 1.0 == 1 in Python, so `version in (1,)` alone takes True and 1.0
     with pytest.raises(mt.ModelFileError, match=f"unsupported format_version {shown}:"):
         fmt.read_header(_header(_HEAD.replace('"format_version":1', '"format_version":' + version) + "}"))
+
+
+def test_a_header_that_is_not_one_dimensional_is_refused():
+    # mutant H02: a 2-D uint8 header read as its bytes
+    raw = np.frombuffer((_HEAD + "}").encode(), np.uint8)
+    with pytest.raises(mt.ModelFileError, match=r"the header must be a 1-D uint8 array, got uint8 \(1, "):
+        fmt.read_header({fmt.HEADER_KEY: raw[None, :]})
 
 
 @pytest.mark.parametrize("library", ["", ',"library_version":1', ',"library_version":null'])
