@@ -9,6 +9,7 @@ header may not smuggle in.
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import struct
@@ -22,6 +23,7 @@ import zlib
 
 import numpy as np
 import pytest
+from model_helpers import read_header, weights, write_with_header
 
 import minitorch as mt
 from minitorch.model_files import format as fmt
@@ -446,3 +448,59 @@ def test_a_forked_child_sweeps_what_its_dead_parent_left_mid_save(tmp_path):
         time.sleep(0.05)
     assert (tmp_path / "done").read_text() == "m.npz"
     assert (tmp_path / "saves" / "m.npz").read_bytes() == b"the child's save"
+
+
+# ------------------------------------------------------------------ what a header may hold
+def _nested(depth, wrap):
+    value = 1
+    for _ in range(depth):
+        value = wrap(value)
+    return value
+
+
+def _forged_metadata(tmp_path, value):
+    """A checkpoint (a model, one metadata array: 'history') whose metadata 'x' is the JSON ``value``."""
+    path = tmp_path / "c.npz"
+    mt.save_checkpoint(path, model=mt.Sequential(mt.Linear(2, 2)), history=np.arange(3.0))
+    header = read_header(path)
+    if "metadata/0" in json.dumps(value):  # 'x' refers to the array instead of 'history'
+        header["metadata"] = {"x": value}
+    else:
+        header["metadata"]["x"] = value
+    write_with_header(path, header, weights(path))
+    return path
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"__float__": "1.5"}, r"metadata\.x: expected 'nan', 'inf' or '-inf', got '1\.5'"),  # C05
+    ({"__dtype__": []}, r"metadata\.x: expected a dtype name among .*, got \[\]"),  # C06: unhashable
+    ({"__dtype__": "object"}, "expected a dtype name among"),  # C07: object arrays unpickle
+    ({"__tuple__": [1], "__float__": "nan"}, r"unexpected JSON object with keys \['__float__', "),  # C03/4
+    ({"__module__": {"class": "ReLU", "args": {}}}, "a module is not expected here"),  # C08
+    ({"__dict__": [["a", 1, 2]]}, r"expected \[key, value\] pairs, got \['a', 1, 2\]"),  # C09
+    ({"__dict__": [["a", 1], ["a", 2]]}, "key 'a' appears twice"),  # C10
+    ({"__dict__": [[1.5, 1]]}, "metadata.x key: expected str or int, got float 1.5"),  # C21
+    ({"__dict__": [[[1], 1]]}, r"metadata.x key: expected str or int, got list \[1\]"),  # C21: unhashable
+    ({"__array__": "model/0.W"}, "refers to a missing array entry 'model/0.W'"),  # C11: another section's
+    ([{"__array__": "metadata/0"}, {"__array__": "metadata/0"}], "entry 'metadata/0' is referred to twice"),
+    ({"__scalar__": "metadata/0"}, r"scalar entry 'metadata/0' has shape \(3,\)"),  # C13
+    (_nested(65, lambda v: [v]), "nested deeper than 64 levels"),  # C01 (64 below), C02, C14
+    (_nested(65, lambda v: {"__dict__": [["k", v]]}), "nested deeper than 64 levels"),  # C15
+    (_nested(33, lambda v: {"__tuple__": [v]}), "nested deeper than 64 levels"),  # C22: a tuple and its list
+], ids=["float", "dtype-list", "dtype-object", "two-tags", "module", "triple", "twice", "float-key",
+        "list-key", "other-prefix", "array-twice", "scalar-shape", "deep-list", "deep-dict", "deep-tuple"])
+def test_forged_metadata_is_refused_naming_what_is_wrong(tmp_path, value, message):
+    # mutants C01-C22 of the codec's Decoder: each let its forgery through (or escape as a TypeError)
+    with pytest.raises(mt.ModelFileError, match=message):
+        mt.load_checkpoint(_forged_metadata(tmp_path, value))
+
+
+@pytest.mark.parametrize("wrap, levels", [
+    (lambda v: [v], 64), (lambda v: {"__dict__": [["k", v]]}, 64), (lambda v: {"__tuple__": [v]}, 32),
+], ids=["list", "dict", "tuple"])
+def test_metadata_nested_64_levels_deep_is_read(tmp_path, wrap, levels):
+    # mutant C01: `depth >= MAX_DEPTH` refuses the deepest nesting allowed (a tuple is two levels)
+    value = mt.load_checkpoint(_forged_metadata(tmp_path, _nested(levels, wrap)))["x"]
+    for _ in range(levels):
+        value = value["k"] if isinstance(value, dict) else value[0]
+    assert value == 1
