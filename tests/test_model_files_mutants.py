@@ -8,6 +8,7 @@ header may not smuggle in.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -504,3 +505,61 @@ def test_metadata_nested_64_levels_deep_is_read(tmp_path, wrap, levels):
     for _ in range(levels):
         value = value["k"] if isinstance(value, dict) else value[0]
     assert value == 1
+
+
+# ------------------------------------------------------------------------ checkpoints
+def _trained(seed=0):
+    mt.manual_seed(seed)
+    model = mt.Sequential(mt.Linear(3, 2))
+    opt = mt.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model.backward(np.ones((4, 2), np.float32) + 0 * model(np.ones((4, 3), np.float32)))
+    opt.step()
+    return model, opt
+
+
+def _forged_checkpoint(tmp_path, edit):
+    path = tmp_path / "c.npz"
+    model, opt = _trained()
+    mt.save_checkpoint(path, model=model, optimizer=opt, epoch=3)
+    header, arrays = read_header(path), weights(path)
+    edit(header, arrays)
+    write_with_header(path, header, arrays)
+    return path
+
+
+def _optimizer_state(header):
+    """The decoded-form optimizer state dict's pairs: {"state": ..., "param_groups": ...}."""
+    return dict(header["optimizer"]["state"]["__dict__"])
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda h, a: a.update({"scheduler/0": np.zeros(2)}), "holds no scheduler state"),  # K05
+    (lambda h, a: h["metadata"].update(epoch=4), r"metadata uses reserved names \['epoch'\]"),  # K08
+    (lambda h, a: h.update(model=None), "holds no model"),  # K11: its weights in the file
+    (lambda h, a: _optimizer_state(h)["param_groups"][0]["__dict__"][-1][1].append("x"),  # K15
+     r"optimizer\.state\.param_groups\[\]\.params\[\]: expected int, got str 'x'"),
+    (lambda h, a: _optimizer_state(h)["state"]["__dict__"][0].__setitem__(0, "w"),  # K16
+     "optimizer.state.state key: expected int, got str 'w'"),
+    (lambda h, a: h.update(extra=1), r"header: missing keys \[\], unknown keys \['extra'\]"),  # K18
+    (lambda h, a: h.update(epoch=True), "epoch: expected int or null, got bool True"),  # H16
+], ids=["scheduler-entries", "reserved-metadata", "weights-without-model", "group-index", "state-key",
+        "header-key", "epoch-bool"])
+def test_forged_checkpoints_are_refused_and_change_nothing(tmp_path, edit, message):
+    path = _forged_checkpoint(tmp_path, edit)
+    model, opt = _trained(seed=1)
+    before, opt_before = model.state_dict(), copy.deepcopy(opt.state_dict())
+    rng_before = mt.random.generator().bit_generator.state
+    for call in (lambda: mt.load_checkpoint(path), lambda: mt.load_checkpoint(path, model, opt)):
+        with pytest.raises(mt.ModelFileError, match=message):
+            call()
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+    assert _same(opt.state_dict(), opt_before) and mt.random.generator().bit_generator.state == rng_before
+
+
+def _same(a, b):
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    return bool(np.array_equal(a, b))
