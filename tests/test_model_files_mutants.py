@@ -9,6 +9,7 @@ header may not smuggle in.
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import os
@@ -19,6 +20,7 @@ import sys
 import textwrap
 import threading
 import time
+import tracemalloc
 import zipfile
 import zlib
 
@@ -563,3 +565,85 @@ def _same(a, b):
     if isinstance(a, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
     return bool(np.array_equal(a, b))
+
+
+# ------------------------------------------------------------------ the rebuild's budget
+def _linear_file(tmp_path, name="m.npz", **args):
+    """A file of Sequential(Linear(64, 64)) (4160 elements) whose Linear's arguments say ``args``."""
+    path = tmp_path / name
+    mt.save_model(mt.Sequential(mt.Linear(64, 64)), path)
+    header = read_header(path)
+    header["model"]["architecture"]["args"]["modules"]["__tuple__"][0]["__module__"]["args"].update(args)
+    write_with_header(path, header, weights(path))
+    return path
+
+
+def test_a_layer_past_the_rebuild_budget_is_refused_before_it_is_built(tmp_path, monkeypatch):
+    # mutants B01 (40x), B02 (2**20 to spare), B03 (no estimate), B07 (only the largest argument):
+    # each lets Linear(64, 2000) (128000 elements; the budget is 4 * 4160 + 2**16 = 82176) be built
+    forged, honest = _linear_file(tmp_path, "forged.npz", out_features=2000), _linear_file(tmp_path)
+    built = []
+    real_init = mt.Linear.__init__
+
+    @functools.wraps(real_init)  # keeps the signature the loader binds the file's arguments to
+    def counting_init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(1)
+
+    monkeypatch.setattr(mt.Linear, "__init__", counting_init)
+    with pytest.raises(mt.ModelFileError, match=r"sizes implausibly large .* holds enough for 82176\)"):
+        mt.load_model(forged)
+    assert built == []
+    assert mt.load_model(honest)[0].W.shape == (64, 64)
+
+
+def test_a_batchnorm_sized_past_the_budget_allocates_nothing(tmp_path):
+    # mutant B03: BatchNorm1d draws no random numbers, so without the estimate its four 8 MB arrays
+    # exist before the count of what it holds refuses it
+    path = _linear_file(tmp_path)
+    header = read_header(path)
+    header["model"]["architecture"]["args"]["modules"]["__tuple__"][0]["__module__"] = {
+        "class": "BatchNorm1d", "args": {"num_features": 2_000_000}}
+    write_with_header(path, header, weights(path))
+    tracemalloc.start()
+    try:
+        with pytest.raises(mt.ModelFileError, match="sizes implausibly large"):
+            mt.load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"{peak >> 20} MiB"
+
+
+def test_a_weight_name_of_many_dots_costs_little(tmp_path):
+    # _FileDtypes counts a name under its first MAX_DEPTH + 2 prefixes only (the split's maxsplit and
+    # the slice each keep it so; mutant B12 drops the slice alone and is equivalent): every prefix of
+    # a 20 KB name of 10000 dots would be 10000 strings of up to 20 KB, 100 MB in all
+    path = tmp_path / "m.npz"
+    np.savez(path, **{fmt.HEADER_KEY: np.frombuffer(read_header_bytes(_linear_file(tmp_path)), np.uint8),
+                      "a." * 10_000 + "W": np.zeros(2, np.float32)})
+    tracemalloc.start()
+    try:
+        with pytest.raises(mt.ModelFileError):
+            mt.load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"{peak >> 20} MiB"
+
+
+def read_header_bytes(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return archive[fmt.HEADER_KEY].tobytes()
+
+
+def test_a_file_naming_a_function_of_minitorch_is_refused(tmp_path):
+    # mutant B17: names looked up beyond Module subclasses: the file would call mt.manual_seed(7)
+    path = _linear_file(tmp_path)
+    header = read_header(path)
+    header["model"]["architecture"] = {"class": "manual_seed", "args": {"seed": 7}}
+    write_with_header(path, header, weights(path))
+    state = mt.random.generator().bit_generator.state
+    with pytest.raises(mt.ModelFileError, match="unknown module class 'manual_seed'"):
+        mt.load_model(path)
+    assert mt.random.generator().bit_generator.state == state
