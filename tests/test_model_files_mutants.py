@@ -12,7 +12,9 @@ import copy
 import functools
 import io
 import json
+import math
 import os
+import re
 import stat
 import struct
 import subprocess
@@ -647,3 +649,25 @@ def test_a_file_naming_a_function_of_minitorch_is_refused(tmp_path):
     with pytest.raises(mt.ModelFileError, match="unknown module class 'manual_seed'"):
         mt.load_model(path)
     assert mt.random.generator().bit_generator.state == state
+
+
+# ------------------------------------------------------------------------ the encoder
+def test_what_a_header_can_hold_makes_the_round_trip_and_the_rest_is_refused_at_save(tmp_path):
+    # mutants C19 (a non-finite float written raw: json refuses NaN), C18 (a bool dict key stored as
+    # the int 1), C17 (a non-numeric array in metadata named by its entry, not its key), C16 (a dtype
+    # outside the numeric ones stored by name, refused only when the file is read)
+    values = {"inf": math.inf, "nan": [math.nan], "ints": {1: -math.inf},
+              "dtypes": (np.float32, np.dtype("int8"))}
+    mt.save_checkpoint(tmp_path / "c.npz", **values)
+    loaded = mt.load_checkpoint(tmp_path / "c.npz")
+    assert loaded["inf"] == math.inf and math.isnan(loaded["nan"][0]) and loaded["ints"] == {1: -math.inf}
+    assert loaded["dtypes"] == (np.float32, np.int8)
+    for value, message in [
+        ({True: 1}, "dict keys must be str or int, got bool True"),
+        (np.array(["a"]), "save_checkpoint: metadata 'x': expected a numeric array, got dtype <U1"),
+        (np.complex128, "cannot store a type in a model file"),
+        (np.dtype("datetime64[s]"), "cannot store a DateTime64DType in a model file"),
+    ]:
+        with pytest.raises(TypeError, match=re.escape(message)):
+            mt.save_checkpoint(tmp_path / "bad.npz", x=value)
+    assert not (tmp_path / "bad.npz").exists()
