@@ -671,3 +671,30 @@ def test_what_a_header_can_hold_makes_the_round_trip_and_the_rest_is_refused_at_
         with pytest.raises(TypeError, match=re.escape(message)):
             mt.save_checkpoint(tmp_path / "bad.npz", x=value)
     assert not (tmp_path / "bad.npz").exists()
+
+
+# ------------------------------------------------------------------------ model files
+def test_a_model_file_with_a_checkpoint_entry_is_refused_before_reading(tmp_path, monkeypatch):
+    # mutant M01: load_model(path) (no model to compare names with) reads an 'optimizer/0' entry, to
+    # refuse it only when the state is loaded
+    path = tmp_path / "m.npz"
+    mt.save_model(mt.Sequential(mt.Linear(2, 2)), path)
+    write_with_header(path, read_header(path), {**weights(path), "optimizer/0": np.zeros(10**5, np.uint8)})
+    reads = _no_reads(monkeypatch)
+    with pytest.raises(mt.ModelFileError, match=r"unexpected entries \['optimizer/0'\]"):
+        mt.load_model(path)
+    assert reads == []
+
+
+def test_state_a_file_cannot_hold_is_refused_at_save(tmp_path):
+    # mutants M16 (a buffer named as the header entry: it would overwrite the header), M17 (one buffer
+    # under two names: a file holds two arrays, which a load cannot make one again)
+    clash = mt.Module()
+    clash.register_buffer(fmt.HEADER_KEY, np.zeros(2))
+    with pytest.raises(ValueError, match="a state entry may not be called '__minitorch__'"):
+        mt.save_model(clash, tmp_path / "m.npz")
+    shared = mt.Sequential(mt.BatchNorm1d(2), mt.BatchNorm1d(2))
+    shared[1].running_mean = shared[0].running_mean
+    with pytest.raises(TypeError, match=r"buffers '0\.running_mean' and '1\.running_mean' are one array"):
+        mt.save_model(shared, tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
