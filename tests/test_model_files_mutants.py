@@ -698,3 +698,27 @@ def test_state_a_file_cannot_hold_is_refused_at_save(tmp_path):
     with pytest.raises(TypeError, match=r"buffers '0\.running_mean' and '1\.running_mean' are one array"):
         mt.save_model(shared, tmp_path / "m.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+class _Trusting:
+    """An optimizer of PyTorch's layout whose load_state_dict takes any state without a check."""
+
+    def __init__(self, params):
+        self.params = list(params)
+        self.loaded = None
+
+    def state_dict(self):
+        return {"state": {}, "param_groups": [{"lr": 0.1, "params": list(range(len(self.params)))}]}
+
+    def load_state_dict(self, state):
+        self.loaded = state
+
+
+def test_an_optimizer_with_other_parameter_groups_is_refused_even_if_it_would_take_the_state(tmp_path):
+    # mutant K09: the sizes of the groups not compared, so an optimizer that does not check gets them
+    model = mt.Sequential(mt.Linear(2, 2))
+    mt.save_checkpoint(tmp_path / "c.npz", model=model, optimizer=_Trusting(model.parameters()))
+    other = _Trusting([model[0].W])
+    with pytest.raises(mt.ModelFileError, match=r"parameter groups differ: sizes \[2\] in the file, \[1\]"):
+        mt.load_checkpoint(tmp_path / "c.npz", model, other)
+    assert other.loaded is None
