@@ -722,3 +722,26 @@ def test_an_optimizer_with_other_parameter_groups_is_refused_even_if_it_would_ta
     with pytest.raises(mt.ModelFileError, match=r"parameter groups differ: sizes \[2\] in the file, \[1\]"):
         mt.load_checkpoint(tmp_path / "c.npz", model, other)
     assert other.loaded is None
+
+
+@pytest.mark.parametrize("edit", [
+    lambda rng: rng.pop("state"),  # numpy raises KeyError
+    lambda rng: rng["state"].update(state="x"),  # TypeError
+    lambda rng: rng["state"].update(state=2**200),  # OverflowError
+], ids=["missing", "str", "huge"])
+def test_a_forged_generator_state_is_refused_whatever_numpy_raises(tmp_path, edit):
+    # mutant K10: only numpy's ValueError turned into ModelFileError
+    path = tmp_path / "c.npz"
+    mt.save_checkpoint(path, epoch=1)
+    header = read_header(path)
+    rng = dict(header["rng"]["__dict__"])
+    rng["state"] = dict(rng["state"]["__dict__"])
+    edit(rng)
+    if "state" in rng:
+        rng["state"] = {"__dict__": [[k, v] for k, v in rng["state"].items()]}
+    header["rng"] = {"__dict__": [[k, v] for k, v in rng.items()]}
+    write_with_header(path, header, weights(path))
+    before = mt.random.generator().bit_generator.state
+    with pytest.raises(mt.ModelFileError, match="rng: not a PCG64 state"):
+        mt.load_checkpoint(path)
+    assert mt.random.generator().bit_generator.state == before
