@@ -701,16 +701,19 @@ def test_state_a_file_cannot_hold_is_refused_at_save(tmp_path):
 
 
 class _Trusting:
-    """An optimizer of PyTorch's layout whose load_state_dict takes any state without a check."""
+    """An optimizer of PyTorch's layout whose load_state_dict takes any state without a check (or
+    raises ``refuse``)."""
 
-    def __init__(self, params):
-        self.params = list(params)
+    def __init__(self, params, refuse=None):
+        self.params, self.refuse = list(params), refuse
         self.loaded = None
 
     def state_dict(self):
         return {"state": {}, "param_groups": [{"lr": 0.1, "params": list(range(len(self.params)))}]}
 
     def load_state_dict(self, state):
+        if self.refuse is not None:
+            raise self.refuse
         self.loaded = state
 
 
@@ -745,3 +748,17 @@ def test_a_forged_generator_state_is_refused_whatever_numpy_raises(tmp_path, edi
     with pytest.raises(mt.ModelFileError, match="rng: not a PCG64 state"):
         mt.load_checkpoint(path)
     assert mt.random.generator().bit_generator.state == before
+
+
+def test_an_optimizer_refusing_with_any_exception_leaves_the_model_as_it_was(tmp_path):
+    # mutant K13: only a ValueError of the optimizer's load_state_dict caught: a KeyError escaped,
+    # with the model already loaded
+    saved, _ = _trained(seed=0)
+    mt.save_checkpoint(tmp_path / "c.npz", model=saved, optimizer=_Trusting(saved.parameters()))
+    model, _ = _trained(seed=1)
+    before = model.state_dict()
+    picky = _Trusting(model.parameters(), refuse=KeyError("momentum_buffer"))
+    with pytest.raises(mt.ModelFileError, match="optimizer refused the saved state: KeyError: 'momentum_buffer'"):
+        mt.load_checkpoint(tmp_path / "c.npz", model, picky)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
