@@ -758,7 +758,7 @@ def test_an_optimizer_refusing_with_any_exception_leaves_the_model_as_it_was(tmp
     model, _ = _trained(seed=1)
     before = model.state_dict()
     picky = _Trusting(model.parameters(), refuse=KeyError("momentum_buffer"))
-    with pytest.raises(mt.ModelFileError, match="optimizer refused the saved state: KeyError: 'momentum_buffer'"):
+    with pytest.raises(mt.ModelFileError, match="refused the saved state: KeyError: 'momentum_buffer'"):
         mt.load_checkpoint(tmp_path / "c.npz", model, picky)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name])
