@@ -795,3 +795,14 @@ def test_tied_entries_holding_nan_load(tmp_path):
     mt.save_model(model, tmp_path / "m.npz")
     for loaded in (mt.load_model(tmp_path / "m.npz"), mt.load_model(_tied(), tmp_path / "m.npz")):
         assert loaded[1].W is loaded[0].W and np.isnan(loaded[0].W.data[0, 0])
+
+
+def test_a_scheduler_of_another_optimizer_is_refused(tmp_path):
+    # mutant K17: only a missing optimizer= refused, so the scheduler's lrs would land in an
+    # optimizer the caller did not give
+    model, opt = _trained()
+    sched = mt.lr_scheduler.StepLR(opt, step_size=2)
+    mt.save_checkpoint(tmp_path / "c.npz", model=model, optimizer=opt, scheduler=sched)
+    other = mt.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError, match="scheduler= needs the optimizer it schedules as optimizer="):
+        mt.load_checkpoint(tmp_path / "c.npz", model, other, scheduler=sched)
