@@ -806,3 +806,35 @@ def test_a_scheduler_of_another_optimizer_is_refused(tmp_path):
     other = mt.SGD(model.parameters(), lr=0.1, momentum=0.9)
     with pytest.raises(TypeError, match="scheduler= needs the optimizer it schedules as optimizer="):
         mt.load_checkpoint(tmp_path / "c.npz", model, other, scheduler=sched)
+
+
+def test_a_draw_into_an_allocated_array_is_charged_before_it_fills_it(tmp_path, restore_registry):
+    # mutant B08: a draw given out= was charged as one value; np.empty reserves the memory without
+    # touching it, the draw is what fills it (9M float64 here, 72 MB)
+    @mt.register_module
+    class Filled(mt.Module):
+        def __init__(self, n: int = 2):
+            super().__init__()
+            self.W = mt.Parameter(mt.random.generator().standard_normal(out=np.empty((n, n))))
+
+    path = tmp_path / "m.npz"
+    mt.save_model(Filled(), path)
+    header = read_header(path)
+    header["model"]["architecture"]["args"]["n"] = 3000
+    write_with_header(path, header, weights(path))
+    with pytest.raises(mt.ModelFileError, match="asks the random generator for 9000000 values"):
+        mt.load_model(path)
+
+
+def test_assign_refuses_tied_values_of_two_dtypes():
+    # mutant S04 (state_assign): equal numbers in float32 and float64 for one Parameter were taken,
+    # the first name's dtype winning
+    model = _tied()
+    state = model.state_dict()
+    state["1.W"] = state["0.W"].astype(np.float64)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"are one object in the model .* different values"):
+        model.load_state_dict(state, assign=True)
+    for name, value in model.state_dict().items():
+        assert value.dtype == before[name].dtype
+        np.testing.assert_array_equal(value, before[name])
