@@ -838,3 +838,9 @@ def test_assign_refuses_tied_values_of_two_dtypes():
     for name, value in model.state_dict().items():
         assert value.dtype == before[name].dtype
         np.testing.assert_array_equal(value, before[name])
+
+
+def test_an_argument_the_constructor_does_not_take_is_refused(tmp_path):
+    # mutant B18: arguments outside the signature dropped without a word
+    with pytest.raises(mt.ModelFileError, match=r"\(Linear\): unexpected arguments \[.evil.\]"):
+        mt.load_model(_linear_file(tmp_path, evil=1))
