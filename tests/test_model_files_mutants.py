@@ -844,3 +844,15 @@ def test_an_argument_the_constructor_does_not_take_is_refused(tmp_path):
     # mutant B18: arguments outside the signature dropped without a word
     with pytest.raises(mt.ModelFileError, match=r"\(Linear\): unexpected arguments \[.evil.\]"):
         mt.load_model(_linear_file(tmp_path, evil=1))
+
+
+def test_an_honest_deeply_nested_model_loads(tmp_path):
+    # mutant B11: each container's count of what it holds counted its children's arrays again, so
+    # 8 levels around one Linear(200, 200) came to 8x the file's elements, over the 4x budget
+    model = mt.Linear(200, 200)
+    for _ in range(8):
+        model = mt.Sequential(model)
+    mt.save_model(model, tmp_path / "m.npz")
+    loaded = mt.load_model(tmp_path / "m.npz")
+    name = "0." * 8 + "W"
+    np.testing.assert_array_equal(loaded.state_dict()[name], model.state_dict()[name])
