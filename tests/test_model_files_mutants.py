@@ -856,3 +856,21 @@ def test_an_honest_deeply_nested_model_loads(tmp_path):
     loaded = mt.load_model(tmp_path / "m.npz")
     name = "0." * 8 + "W"
     np.testing.assert_array_equal(loaded.state_dict()[name], model.state_dict()[name])
+
+
+def test_keyword_arguments_naming_a_declared_parameter_are_refused(tmp_path, restore_registry):
+    # mutant B19: a **kwargs entry named as a declared parameter overrode the file's own value of it
+    @mt.register_module
+    class Options(mt.Module):
+        def __init__(self, n: int = 2, **options):
+            super().__init__()
+            self.n, self.options = n, options
+
+    path = tmp_path / "m.npz"
+    mt.save_model(Options(3, colour="red"), path)
+    assert mt.load_model(path).options == {"colour": "red"}
+    header = read_header(path)
+    header["model"]["architecture"]["args"]["options"]["__dict__"].append(["n", 4])
+    write_with_header(path, header, weights(path))
+    with pytest.raises(mt.ModelFileError, match=r"'\*\*options': bad keyword names \['colour', 'n'\]"):
+        mt.load_model(path)
