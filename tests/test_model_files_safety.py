@@ -140,7 +140,7 @@ def test_archive_level_forgeries(tmp_path):
     with zipfile.ZipFile(path) as archive:
         members = {info.filename: archive.read(info) for info in archive.infolist()}
     cases = {
-        "compressed": ({}, zipfile.ZIP_DEFLATED, "compressed"),
+        "compressed": ({}, zipfile.ZIP_DEFLATED, "is compressed; expected stored arrays"),  # not the path
         "not-npy": ({"notes.txt": b"hello"}, zipfile.ZIP_STORED, "unexpected entry 'notes.txt'"),
         "duplicate": ({"0.b.npy": members["0.b.npy"]}, zipfile.ZIP_STORED, "appears twice"),
     }

@@ -209,10 +209,29 @@ def load_section(section: Any, state: dict[str, np.ndarray], model: Module | Non
 
 
 def _load_state(model: Module, state: dict[str, np.ndarray]) -> None:
+    _check_shared(model, state)
     try:
         model.load_state_dict(state)  # checks every name, shape and dtype before changing anything
     except ValueError as err:
         raise ModelFileError(f"does not match the model: {err}") from None
+
+
+def _check_shared(model: Module, state: dict[str, np.ndarray]) -> None:
+    """Names that are one Parameter or buffer in ``model`` (tied, or a shared module's) must hold
+    equal arrays in the file (NaN equal to NaN), as ``save_model`` writes them: a file saying
+    otherwise is damaged or forged, not one value to pick (``load_state_dict`` would keep the last)."""
+    first: dict[int, str] = {}
+    for name, (_, _, value) in model._state_slots().items():
+        if name not in state:
+            continue
+        seen = first.setdefault(id(value), name)
+        a, b = state[seen], state[name]
+        if seen != name and a.shape == b.shape and not np.array_equal(
+                a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"):
+            raise ModelFileError(
+                f"does not match the model: '{seen}' and '{name}' are one object in the model (tied, or a "
+                "shared module's) but the file holds different values for them"
+            )
 
 
 def _tree_difference(saved: list[Any], rebuilt: list[list[str]]) -> str:
