@@ -194,6 +194,110 @@ def test_a_torch_state_dict_with_bias_kv_is_refused():
         mt.MultiheadAttention(4, 2).load_state_dict(t.state_dict())
 
 
+# --- conversions of modules edited after construction ----------------------------------------------------
+def _torch_layer(**kwargs):
+    torch.manual_seed(0)
+    t = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, dtype=torch.float64,
+                                         **kwargs)
+    for p in t.parameters():
+        p.data.normal_(0, 0.5)
+    return t
+
+
+def _edit(module, path, value):
+    *parents, attr = path.split(".")
+    for part in parents:
+        module = module[int(part)] if part.isdigit() else getattr(module, part)
+    setattr(module, attr, value)
+
+
+# (edit, value): a setting each child keeps on its own, which the layer's constructor set from one argument
+LAYER_EDITS = [("norm2.eps", 0.5), ("norm1.eps", 0.5), ("dropout.p", 0.3), ("dropout1.p", 0.3),
+               ("dropout2.p", 0.3), ("self_attn.dropout", 0.3)]
+ENCODER_EDITS = [("layers.1.norm_first", True), ("layers.1.norm2.eps", 0.5), ("layers.0.dropout1.p", 0.3),
+                 ("layers.1.activation", torch.nn.GELU(approximate="tanh"))]
+EDITS = LAYER_EDITS + ENCODER_EDITS
+
+
+SETTINGS = ["norm1.eps", "norm2.eps", "dropout.p", "dropout1.p", "dropout2.p", "self_attn.dropout",
+            "self_attn.batch_first", "norm_first", "activation"]
+
+
+def _settings(model):
+    """Every encoder layer's settings, by path, in either library (an activation: its kind and form)."""
+    found = {}
+    for path, layer in model.named_modules():
+        if type(layer).__name__ != "TransformerEncoderLayer":
+            continue
+        for setting in SETTINGS:
+            value = layer
+            for part in setting.split("."):
+                value = getattr(value, part)
+            if setting == "activation":
+                kind = getattr(value, "__name__", type(value).__name__)  # torch's F.relu: a function
+                value = (kind.lower(), getattr(value, "approximate", "none"))
+            found[f"{path}.{setting}".lstrip(".")] = value
+    return found
+
+
+def _same_function(m, t, x):
+    """Eval mode (the dropout probabilities are compared as settings: their draws differ)."""
+    m.eval()
+    t.eval()
+    np.testing.assert_allclose(m(x), t(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("edit, value", EDITS, ids=[e for e, _ in EDITS])
+def test_from_torch_keeps_each_childs_settings(float64, edit, value):
+    """A torch layer edited after construction (layer.norm2.eps = 0.5, enc.layers[1].norm_first = True)
+    converts to a model computing the same function, with the same dropout probabilities."""
+    t = _torch_layer()
+    if edit.startswith("layers."):
+        t = _quiet(torch.nn.TransformerEncoder, t, 2, enable_nested_tensor=False)
+    _edit(t, edit, value)
+    m = mt.interop.from_torch(t)
+    assert _settings(m) == _settings(t)
+    _same_function(m, t, np.random.default_rng(0).standard_normal((2, 3, 8)))
+
+
+@pytest.mark.parametrize("edit, value", EDITS, ids=[e for e, _ in EDITS])
+def test_to_torch_keeps_each_childs_settings(float64, edit, value):
+    mt.manual_seed(0)
+    m = randomized(mt.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True))
+    if edit.startswith("layers."):
+        m = mt.TransformerEncoder(m, 2)
+    if isinstance(value, torch.nn.GELU):
+        value = mt.GELU(approximate=value.approximate)
+    _edit(m, edit, value)
+    t = mt.interop.to_torch(m)
+    assert _settings(t) == _settings(m)
+    _same_function(m, t, np.random.default_rng(0).standard_normal((2, 3, 8)))
+
+
+def test_a_replaced_child_of_another_kind_is_refused():
+    t = _torch_layer()
+    t.dropout1 = torch.nn.Identity()
+    with pytest.raises(ValueError, match=r"from_torch: module.dropout1 .*Identity.*Dropout"):
+        mt.interop.from_torch(t)
+
+
+def test_an_encoder_layer_of_another_kind_is_refused():
+    t = _quiet(torch.nn.TransformerEncoder, _torch_layer(), 2, enable_nested_tensor=False)
+    t.layers[1] = torch.nn.Identity()
+    with pytest.raises(ValueError, match=r"from_torch: module.layers.1 is a Identity, not a Transformer"):
+        mt.interop.from_torch(t)
+
+
+def test_a_layer_held_twice_converts_to_one_module(float64):
+    t = _quiet(torch.nn.TransformerEncoder, _torch_layer(), 2, enable_nested_tensor=False)
+    t.layers[1] = t.layers[0]
+    m = mt.interop.from_torch(t)
+    assert m.layers[0] is m.layers[1]
+    _same_function(m, t, np.random.default_rng(0).standard_normal((2, 3, 8)))
+    back = mt.interop.to_torch(m)
+    assert back.layers[0] is back.layers[1]
+
+
 # --- refusals: a clear error, never a keyword ignored --------------------------------------------------
 REFUSED = {
     "add_bias_kv": (lambda: mt.MultiheadAttention(4, 2, add_bias_kv=True), TypeError,
