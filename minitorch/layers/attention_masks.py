@@ -8,6 +8,7 @@ import numpy as np
 
 from minitorch.checks import check_positive_int
 from minitorch.dtypes import get_default_dtype
+from minitorch.parameter import Parameter
 
 
 def generate_square_subsequent_mask(size: int, dtype: Any = None) -> np.ndarray:
@@ -82,7 +83,17 @@ def is_causal_mask(m: np.ndarray) -> bool:
 
 
 def additive_mask(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:
-    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given."""
+    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given.
+
+    A mask is a constant: no gradient reaches it, so a Parameter that requires grad (a learned
+    attention bias, which torch's autograd would train) is a TypeError, not a bias that never learns.
+    """
+    if isinstance(mask, Parameter) and mask.requires_grad:
+        raise TypeError(
+            f"{who}: {name} is a Parameter that requires grad, but no gradient reaches a mask here "
+            "(torch's autograd would train it: a learned attention bias is not supported); for a "
+            f"fixed mask pass its values ({name}=p.data) or freeze it (p.requires_grad_(False))"
+        )
     m = np.asarray(mask)
     if m.dtype == np.bool_:
         return np.where(m, -np.inf, 0.0).astype(dtype)
