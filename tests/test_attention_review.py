@@ -446,21 +446,25 @@ def test_inference_is_torchs_autograd_path_not_its_nested_tensors(float64):
     assert np.abs(slow[kpm]).min() > 0
 
 
-def test_torchs_eval_fast_path_reads_a_float_padding_mask_as_bool(float64):
-    """torch's encoder-layer fast path (eval, no grad, batch_first, ...) takes a float
-    src_key_padding_mask as bool (nonzero: padded); its autograd path, and MiniTorch, add it."""
+@pytest.mark.parametrize("which", ["src_key_padding_mask", "src_mask"])
+def test_torchs_eval_fast_path_reads_a_float_mask_as_bool(float64, which):
+    """torch's encoder-layer fast path (eval, no grad, batch_first, ...) takes a float src_mask or
+    src_key_padding_mask as bool (nonzero: masked); its autograd path, and MiniTorch, add it."""
     mt.manual_seed(0)
     m = randomized(mt.TransformerEncoderLayer(4, 2, 6, dropout=0.0, batch_first=True)).eval()
     t = mt.interop.to_torch(m)
     x = np.random.default_rng(0).standard_normal((2, 3, 4))
-    kpm = np.array([[0.0, -0.5, -2.0], [0.3, 0.0, 0.0]])
-    tx, tkpm = torch.from_numpy(x), torch.from_numpy(kpm)
+    if which == "src_mask":
+        mask = np.array([[0.0, -0.5, -2.0], [0.3, 0.0, 0.0], [0.0, 2.0, 3.0]])
+    else:
+        mask = np.array([[0.0, -0.5, -2.0], [0.3, 0.0, 0.0]])
+    tx, tmask = torch.from_numpy(x), torch.from_numpy(mask)
     with torch.no_grad():
-        slow = t(tx, src_key_padding_mask=tkpm).numpy()
+        slow = t(tx, **{which: tmask}).numpy()
         with torch_fast_path():
-            fast = t(tx, src_key_padding_mask=tkpm).numpy()
-            as_bool = t(tx, src_key_padding_mask=tkpm != 0).numpy()
+            fast = t(tx, **{which: tmask}).numpy()
+        as_bool = t(tx, **{which: tmask != 0}).numpy()  # the autograd path, given the bool reading
     with mt.no_grad():
-        np.testing.assert_allclose(m(x, src_key_padding_mask=kpm), slow, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(m(x, **{which: mask}), slow, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fast, as_bool, rtol=1e-12, atol=1e-12)
     assert np.abs(fast - slow).max() > 0.01
