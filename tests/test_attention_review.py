@@ -298,6 +298,15 @@ def test_a_layer_held_twice_converts_to_one_module(float64):
     assert back.layers[0] is back.layers[1]
 
 
+def test_an_edited_activation_shows_in_the_repr_and_the_name():
+    layer = mt.TransformerEncoderLayer(4, 2, 6)
+    assert layer.activation_name == "relu" and "activation='relu'" in repr(layer)
+    layer.activation = mt.GELU(approximate="tanh")
+    assert layer.activation_name is None and "activation=GELU(approximate='tanh')" in repr(layer)
+    layer.activation = mt.GELU()
+    assert layer.activation_name == "gelu" and "activation='gelu'" in repr(layer)
+
+
 # --- refusals: a clear error, never a keyword ignored --------------------------------------------------
 REFUSED = {
     "add_bias_kv": (lambda: mt.MultiheadAttention(4, 2, add_bias_kv=True), TypeError,

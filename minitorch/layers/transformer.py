@@ -65,11 +65,9 @@ class TransformerEncoderLayer(Module):
         self.nhead = check_positive_int(nhead, who, "nhead")
         self.dim_feedforward = check_positive_int(dim_feedforward, who, "dim_feedforward")
         p = check_number(dropout, who, "dropout", 0, 1)
-        if isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
-            self.activation_name = None
-        elif isinstance(activation, str):
-            self.activation_name = check_choice(activation, who, "activation", ("relu", "gelu"))
-        else:
+        if isinstance(activation, str):
+            check_choice(activation, who, "activation", ("relu", "gelu"))
+        elif not isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
             raise ValueError(_activation_refusal(activation))
         self.layer_norm_eps = check_number(layer_norm_eps, who, "layer_norm_eps", 0)
         self.batch_first = check_bool(batch_first, who, "batch_first")
@@ -86,10 +84,20 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
         self.dropout1 = Dropout(p)
         self.dropout2 = Dropout(p)
-        if self.activation_name is None:
+        if isinstance(activation, Module):
             self.activation = activation
         else:
             self.activation = ReLU() if activation == "relu" else GELU()
+
+    @property
+    def activation_name(self) -> str | None:
+        """"relu" or "gelu" while the activation is the module that name builds, else None (read from
+        the module, so an edit, layer.activation = GELU(), shows)."""
+        if type(self.activation) is ReLU:
+            return "relu"
+        if type(self.activation) is GELU and self.activation.approximate == "none":
+            return "gelu"
+        return None
 
     def forward(
         self,
