@@ -298,6 +298,22 @@ def test_a_layer_held_twice_converts_to_one_module(float64):
     assert back.layers[0] is back.layers[1]
 
 
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+def test_an_encoder_with_edited_layers_matches_torch(float64, kernels):
+    """Forward, backward and every parameter gradient of an encoder whose layers were edited after
+    construction (each a setting torch's layers keep on their own too), against torch's twin."""
+    mt.kernels.use_kernels(kernels)  # (the autouse fixture puts the run's switch back)
+    layer = mt.TransformerEncoderLayer(4, 2, 6, dropout=0.0, batch_first=True)
+    m = randomized(mt.TransformerEncoder(layer, 3, norm=mt.LayerNorm(4)), seed=2)
+    m.layers[0].norm2.eps = 0.5
+    m.layers[1].norm_first = True
+    m.layers[1].norm1.eps = 0.2
+    m.layers[2].activation = mt.GELU(approximate="tanh")
+    rng = np.random.default_rng(2)
+    attn, kpm = make_masks(rng, "bool-2d", "float", 2, 2, 3, 3)
+    compare(m, rng.standard_normal((2, 3, 4)), rtol=1e-9, atol=1e-11, mask=attn, src_key_padding_mask=kpm)
+
+
 def test_an_edited_activation_shows_in_the_repr_and_the_name():
     layer = mt.TransformerEncoderLayer(4, 2, 6)
     assert layer.activation_name == "relu" and "activation='relu'" in repr(layer)
@@ -401,15 +417,12 @@ def _fully_masked():
 def test_fully_masked_rows_are_torchs_autograd_path_with_need_weights_false(float64, kernels):
     """torch 2.13, need_weights=False, training or grad on: a fully masked row gives out_proj.bias and
     no gradient through it; MiniTorch gives the same, with need_weights True or False."""
-    mt.kernels.use_kernels(kernels)
-    try:
-        m, x, kpm = _fully_masked()
-        compare_mha(m, x, x, x, rtol=1e-10, atol=1e-12, key_padding_mask=kpm, need_weights=False)
-        y, w = m(x, x, x, key_padding_mask=kpm)
-        np.testing.assert_allclose(y[1], np.broadcast_to(m.out_proj.bias.data, (3, 4)), rtol=1e-12)
-        np.testing.assert_array_equal(w[1], 0.0)
-    finally:
-        mt.kernels.use_kernels(True)
+    mt.kernels.use_kernels(kernels)  # (the autouse fixture puts the run's switch back)
+    m, x, kpm = _fully_masked()
+    compare_mha(m, x, x, x, rtol=1e-10, atol=1e-12, key_padding_mask=kpm, need_weights=False)
+    y, w = m(x, x, x, key_padding_mask=kpm)
+    np.testing.assert_allclose(y[1], np.broadcast_to(m.out_proj.bias.data, (3, 4)), rtol=1e-12)
+    np.testing.assert_array_equal(w[1], 0.0)
 
 
 def test_torchs_other_paths_give_nan_for_a_fully_masked_row(float64):
