@@ -397,6 +397,20 @@ def test_torch_trains_a_mask_that_requires_grad():
     assert bias.grad is not None and bias.grad.abs().max() > 0
 
 
+@pytest.mark.parametrize("size", [1, 2, 5])
+def test_the_causal_mask_takes_torchs_keywords(size):
+    """torch's nn.Transformer.generate_square_subsequent_mask(sz, device=None, dtype=None)."""
+    theirs = torch.nn.Transformer.generate_square_subsequent_mask(size, device="cpu", dtype=torch.float64)
+    ours = mt.generate_square_subsequent_mask(size, device="cpu", dtype=torch.float64)
+    assert ours.dtype == np.float64
+    np.testing.assert_array_equal(ours, theirs.numpy())
+    assert mt.generate_square_subsequent_mask(size, device=torch.device("cpu")).dtype == np.float32
+    with pytest.raises(ValueError, match="generate_square_subsequent_mask: MiniTorch runs on the CPU"):
+        mt.generate_square_subsequent_mask(size, device="cuda")
+    with pytest.raises(TypeError, match=r"generate_square_subsequent_mask: .*got 'cpu'.*device='cpu'"):
+        mt.generate_square_subsequent_mask(size, "cpu")  # torch's second argument, positionally
+
+
 def test_torch_refuses_the_integer_masks_too():
     t = torch.nn.MultiheadAttention(4, 2)
     x = torch.ones(3, 2, 4)
