@@ -513,10 +513,56 @@ def _mha_kwargs(x: Any) -> dict[str, Any]:
 
 
 def _encoder_kwargs(x: Any, convert: Any, where: str) -> dict[str, Any]:
-    """TransformerEncoder's constructor arguments, its layer and norm converted by ``convert``."""
-    return {"encoder_layer": convert(x.layers[0], f"{where}.layers.0"), "num_layers": x.num_layers,
+    """TransformerEncoder's constructor arguments, its layer and norm converted by ``convert``.
+
+    The constructor copies the first layer; ``_convert_layers`` then puts each layer's own conversion
+    in its place, so a layer edited after construction (``enc.layers[1].norm_first = True``) stays so.
+    """
+    return {"encoder_layer": convert(x.layers[0], f"{where}.layers.0"), "num_layers": len(x.layers),
             "norm": None if x.norm is None else convert(x.norm, f"{where}.norm"),
             "enable_nested_tensor": x.enable_nested_tensor, "mask_check": x.mask_check}
+
+
+def _convert_layers(source: Any, target: Any, convert: Any, where: str, direction: str) -> None:
+    """target.layers[i] = convert(source.layers[i]) for each layer, each a TransformerEncoderLayer
+    (a layer held twice is converted once: still one module)."""
+    made: dict[int, Any] = {}
+    for i, layer in enumerate(source.layers):
+        if type(layer).__name__ != "TransformerEncoderLayer":
+            raise ValueError(
+                f"{direction}: {where}.layers.{i} is a {type(layer).__name__}, not a "
+                "TransformerEncoderLayer; a TransformerEncoder converts with TransformerEncoderLayers only"
+            )
+        if id(layer) not in made:
+            made[id(layer)] = convert(layer, f"{where}.layers.{i}")
+        target.layers[i] = made[id(layer)]
+
+
+# Settings a TransformerEncoderLayer's constructor gives its children from one argument each, which
+# each child then keeps on its own (an edit, layer.norm2.eps = 1e-6, makes them differ): a conversion
+# copies them child by child, and refuses a child of another kind (which it would build as this kind)
+_LAYER_CHILDREN = {
+    "self_attn": ("MultiheadAttention", ("dropout", "batch_first")), "linear1": ("Linear", ()),
+    "dropout": ("Dropout", ("p",)), "linear2": ("Linear", ()), "norm1": ("LayerNorm", ("eps",)),
+    "norm2": ("LayerNorm", ("eps",)), "dropout1": ("Dropout", ("p",)), "dropout2": ("Dropout", ("p",)),
+}
+
+
+def _check_layer_children(source: Any, where: str, direction: str) -> None:
+    for child, (kind, _) in _LAYER_CHILDREN.items():
+        found = type(getattr(source, child, None)).__name__
+        if found != kind:
+            raise ValueError(
+                f"{direction}: {where}.{child} is a {found}, not the {kind} a TransformerEncoderLayer has "
+                f"there; {direction} builds the layer as its constructor does, so it would not compute "
+                f"this layer's function: put a {kind} back (Dropout(p=0.0) for no dropout)"
+            )
+
+
+def _copy_layer_settings(source: Any, target: Any) -> None:
+    for child, (_, settings) in _LAYER_CHILDREN.items():
+        for setting in settings:
+            setattr(getattr(target, child), setting, getattr(getattr(source, child), setting))
 
 
 def _attention_kwargs_to_torch(m: Module, torch: Any, where: str) -> dict[str, Any]:
@@ -524,10 +570,11 @@ def _attention_kwargs_to_torch(m: Module, torch: Any, where: str) -> dict[str, A
     if name == "MultiheadAttention":
         return _mha_kwargs(m)
     if name == "TransformerEncoderLayer":
+        _check_layer_children(m, where, "to_torch")
         # the activation as a module: torch then registers it as a child, as MiniTorch does
         return {"d_model": m.d_model, "nhead": m.nhead, "dim_feedforward": m.dim_feedforward,
                 "dropout": m.dropout.p, "activation": _to_torch(m.activation, torch, f"{where}.activation"),
-                "layer_norm_eps": m.layer_norm_eps, "batch_first": m.batch_first,
+                "layer_norm_eps": m.norm1.eps, "batch_first": m.self_attn.batch_first,
                 "norm_first": m.norm_first, "bias": m.linear1.b is not None}
     return _encoder_kwargs(m, lambda child, path: _to_torch(child, torch, path), where)
 
@@ -540,6 +587,7 @@ def _attention_kwargs_from_torch(t: Any, torch: Any, where: str) -> dict[str, An
                              "MiniTorch supports neither")
         return _mha_kwargs(t)
     if name == "TransformerEncoderLayer":
+        _check_layer_children(t, where, "from_torch")
         act, F = t.activation, torch.nn.functional
         relu = act is F.relu or type(act) is torch.nn.ReLU
         gelu = act is F.gelu or (type(act) is torch.nn.GELU and act.approximate == "none")
@@ -569,7 +617,7 @@ TORCH_LAYOUT.update({cls: frozenset() for cls in ATTENTION_LAYERS})
 def _torch_state_names(m: Module) -> dict[str, tuple[str, bool]]:
     """Each state name of ``m`` -> (torch's name for it, whether torch stores it transposed)."""
     names = {}
-    for path, sub in m.named_modules():
+    for path, sub in m.named_modules(remove_duplicate=False):  # every name, as both state_dicts list
         layer = LAYERS.get(type(sub), _Layer())
         for name, value in [*sub._parameters.items(), *sub._buffers.items()]:
             if value is None:  # an empty slot (torch's too) has no state
@@ -585,6 +633,10 @@ def _attention_to_torch(m: Module, torch: Any, where: str) -> Any:
     with warnings.catch_warnings():  # torch's note that nested tensors are unused with norm_first layers
         warnings.simplefilter("ignore")
         t = getattr(torch.nn, type(m).__name__)(**_attention_kwargs_to_torch(m, torch, where))
+    if type(m) is TransformerEncoderLayer:
+        _copy_layer_settings(m, t)
+    elif type(m) is TransformerEncoder:
+        _convert_layers(m, t, lambda child, path: _to_torch(child, torch, path), where, "to_torch")
     state = m.state_dict()
     theirs = {}
     for ours, (name, transposed) in _torch_state_names(m).items():
@@ -602,6 +654,10 @@ def _attention_from_torch(t: Any, torch: Any, where: str) -> Module:
     theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
     dtype = _dtype_kwarg(cls, theirs, type(t).__name__, where)
     m = cls(**_attention_kwargs_from_torch(t, torch, where), **dtype)
+    if cls is TransformerEncoderLayer:
+        _copy_layer_settings(t, m)
+    elif cls is TransformerEncoder:
+        _convert_layers(t, m, lambda child, path: _from_torch(child, torch, path), where, "from_torch")
     state = {}
     for ours, (name, transposed) in _torch_state_names(m).items():
         state[ours] = np.array(theirs[name].T if transposed else theirs[name], order="C", copy=True)

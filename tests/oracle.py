@@ -285,11 +285,16 @@ def _multihead_attention(m: mt.MultiheadAttention) -> torch.nn.Module:
 
 
 def _encoder_layer_twin(m: mt.TransformerEncoderLayer) -> torch.nn.TransformerEncoderLayer:
-    return torch.nn.TransformerEncoderLayer(
+    t = torch.nn.TransformerEncoderLayer(
         m.d_model, m.nhead, m.dim_feedforward, dropout=m.dropout.p,
         activation=m.activation_name or torch_twin(m.activation),
         layer_norm_eps=m.layer_norm_eps, batch_first=m.batch_first, norm_first=m.norm_first,
         bias=m.linear1.b is not None, dtype=_torch_dtype(m.linear1.W.data))
+    # each child's own settings, which an edit after construction (m.norm2.eps = ...) can change
+    for child, setting in (("norm1", "eps"), ("norm2", "eps"), ("dropout", "p"), ("dropout1", "p"),
+                           ("dropout2", "p"), ("self_attn", "dropout"), ("self_attn", "batch_first")):
+        setattr(getattr(t, child), setting, getattr(getattr(m, child), setting))
+    return t
 
 
 @twin(mt.TransformerEncoderLayer)
@@ -305,6 +310,8 @@ def _transformer_encoder(m: mt.TransformerEncoder) -> torch.nn.Module:
     # enable_nested_tensor=False: torch warns that a norm_first layer cannot use nested tensors
     t = torch.nn.TransformerEncoder(_encoder_layer_twin(m.layers[0]), m.num_layers, norm=norm,
                                     enable_nested_tensor=False)
+    for i, layer in enumerate(m.layers):  # each layer's own twin: one may have been edited
+        t.layers[i] = _encoder_layer_twin(layer)
     t.load_state_dict(torch_state(m))
     return t
 

@@ -69,6 +69,8 @@ class MultiheadAttention(Module):
               attn_mask is the causal mask: attn_mask is then required and must be causal (-inf /
               True exactly where j > i: a ValueError otherwise, where torch's answer depends on its
               code path).
+              A mask is a constant (no gradient reaches it): a Parameter that requires grad (a learned
+              bias, which torch's autograd would train) is a TypeError.
               Dropout acts on the attention weights only; the returned weights include it (as torch).
     Init:     in_proj / q,k,v_proj weights xavier_uniform_; in_proj_bias = 0; out_proj.weight
               U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters)

@@ -20,7 +20,8 @@ def masked_softmax(s: np.ndarray) -> np.ndarray:
 
     Forward:  m = max(s) (0 where the row is all -inf);  e = exp(s - m);  p = e / sum(e)  (0 / 1 if sum = 0)
     The max shift keeps exp() <= 1. A fully masked row has e = 0 everywhere, so its weights are 0 and
-    nothing flows back through it (as PyTorch's fused kernels give; its plain path gives NaN).
+    nothing flows back through it (as torch 2.13 gives with need_weights=False and autograd; its
+    need_weights=True path and its eval fast path give NaN).
     """
     m = s.max(axis=-1, keepdims=True)
     m[np.isneginf(m)] = 0.0

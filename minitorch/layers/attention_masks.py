@@ -7,21 +7,40 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_positive_int
-from minitorch.dtypes import get_default_dtype
+from minitorch.dtypes import check_cpu, float_dtype, get_default_dtype
+from minitorch.parameter import Parameter
 
 
-def generate_square_subsequent_mask(size: int, dtype: Any = None) -> np.ndarray:
+def generate_square_subsequent_mask(size: int, dtype: Any = None, *, device: Any = None) -> np.ndarray:
     """The causal mask for a sequence of ``size``: 0 on and below the diagonal, -inf above.
 
-    As torch.nn.Transformer.generate_square_subsequent_mask: a float mask, added to the attention
-    scores, so position i attends to positions j <= i only. ``dtype`` defaults to the default dtype.
+    As torch.nn.Transformer.generate_square_subsequent_mask(sz, device=None, dtype=None): a float
+    mask, added to the attention scores, so position i attends to positions j <= i only.
+    ``dtype``: a NumPy dtype or torch's (e.g. ``torch.float64``), default the default dtype; it is the
+    second argument here, where torch's is ``device``: ``device=`` by keyword (None or the CPU).
     Example:
         mt.generate_square_subsequent_mask(3)   # [[0, -inf, -inf], [0, 0, -inf], [0, 0, 0]]
     """
-    size = check_positive_int(size, "generate_square_subsequent_mask", "size")
-    mask = np.zeros((size, size), dtype=np.dtype(dtype or get_default_dtype()))
+    who = "generate_square_subsequent_mask"
+    size = check_positive_int(size, who, "size")
+    check_cpu(device, who)
+    mask = np.zeros((size, size), dtype=_mask_dtype(dtype, who))
     mask[np.triu_indices(size, k=1)] = -np.inf
     return mask
+
+
+def _mask_dtype(dtype: Any, who: str) -> np.dtype:
+    if dtype is None:
+        return np.dtype(get_default_dtype())
+    if str(dtype).startswith("torch."):  # torch.float32 / torch.float64 (torch is never imported)
+        return float_dtype(dtype, who)
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"{who}: expected a dtype as second argument, got {dtype!r}; torch's second argument is "
+            "device, which here goes by keyword: device='cpu'"
+        ) from None
 
 
 def merged_mask(
@@ -82,7 +101,17 @@ def is_causal_mask(m: np.ndarray) -> bool:
 
 
 def additive_mask(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:
-    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given."""
+    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given.
+
+    A mask is a constant: no gradient reaches it, so a Parameter that requires grad (a learned
+    attention bias, which torch's autograd would train) is a TypeError, not a bias that never learns.
+    """
+    if isinstance(mask, Parameter) and mask.requires_grad:
+        raise TypeError(
+            f"{who}: {name} is a Parameter that requires grad, but no gradient reaches a mask here "
+            "(torch's autograd would train it: a learned attention bias is not supported); for a "
+            f"fixed mask pass its values ({name}=p.data) or freeze it (p.requires_grad_(False))"
+        )
     m = np.asarray(mask)
     if m.dtype == np.bool_:
         return np.where(m, -np.inf, 0.0).astype(dtype)

@@ -37,7 +37,8 @@ class TransformerEncoderLayer(Module):
     Init:     the children's own (MultiheadAttention: xavier; Linear: U(-k, k); LayerNorm: 1, 0)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     activation: "relu", "gelu" (exact, erf) or an element-wise Module, e.g. GELU(approximate="tanh")
-    (GPT-2's form); torch's takes a string or a callable the same way.
+    (GPT-2's form). torch's takes any callable; here a function, a torch module or a Module class is
+    a ValueError naming what to pass (the backward needs a Module's).
     Example:
         layer = TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
         y = layer(np.random.randn(2, 5, 16), src_mask=generate_square_subsequent_mask(5))
@@ -64,10 +65,10 @@ class TransformerEncoderLayer(Module):
         self.nhead = check_positive_int(nhead, who, "nhead")
         self.dim_feedforward = check_positive_int(dim_feedforward, who, "dim_feedforward")
         p = check_number(dropout, who, "dropout", 0, 1)
-        if isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
-            self.activation_name = None
-        else:
-            self.activation_name = check_choice(activation, who, "activation", ("relu", "gelu"))
+        if isinstance(activation, str):
+            check_choice(activation, who, "activation", ("relu", "gelu"))
+        elif not isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
+            raise ValueError(_activation_refusal(activation))
         self.layer_norm_eps = check_number(layer_norm_eps, who, "layer_norm_eps", 0)
         self.batch_first = check_bool(batch_first, who, "batch_first")
         self.norm_first = check_bool(norm_first, who, "norm_first")
@@ -83,10 +84,20 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
         self.dropout1 = Dropout(p)
         self.dropout2 = Dropout(p)
-        if self.activation_name is None:
+        if isinstance(activation, Module):
             self.activation = activation
         else:
             self.activation = ReLU() if activation == "relu" else GELU()
+
+    @property
+    def activation_name(self) -> str | None:
+        """"relu" or "gelu" while the activation is the module that name builds, else None (read from
+        the module, so an edit, layer.activation = GELU(), shows)."""
+        if type(self.activation) is ReLU:
+            return "relu"
+        if type(self.activation) is GELU and self.activation.approximate == "none":
+            return "gelu"
+        return None
 
     def forward(
         self,
@@ -139,6 +150,19 @@ class TransformerEncoderLayer(Module):
         )
 
 
+def _activation_refusal(activation: Any) -> str:
+    """Why ``activation`` (neither a string nor a Module) is refused, and what to pass instead."""
+    head = "TransformerEncoderLayer: activation must be 'relu', 'gelu' or an element-wise MiniTorch Module"
+    name = getattr(activation, "__name__", type(activation).__name__)
+    if isinstance(activation, type) and issubclass(activation, Module):
+        return f"{head}, got the class {name}: pass an instance: mt.{name}()"
+    if type(activation).__module__.split(".")[0] == "torch":
+        return (f"{head}, got torch's {activation!r}: pass MiniTorch's module of the same name (e.g. "
+                "mt.GELU(approximate='tanh')), or convert the torch layer whole with mt.interop.from_torch")
+    return (f"{head} (its backward is needed too), got {activation!r}: for torch's F.relu / F.gelu pass "
+            "'relu' / 'gelu'; for another function its module, e.g. mt.GELU(), mt.Tanh(), mt.SiLU()")
+
+
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` independent copies of ``encoder_layer``, then an optional norm, as torch's.
 
@@ -148,7 +172,9 @@ class TransformerEncoder(Module):
     Backward: dh_k = norm.backward(dy) (or dy);  dh_{i-1} = layers[i].backward(dh_i);  dsrc = dh_0
     Init:     each layer is a deep copy of ``encoder_layer`` (same starting weights, trained apart);
               ``encoder_layer`` itself is not part of the model. enable_nested_tensor and mask_check
-              are accepted for PyTorch's signature and have no effect (there are no nested tensors).
+              are accepted for PyTorch's signature and have no effect: this computes torch's autograd
+              path in every mode (torch's eval + no_grad forward with a padding mask runs on nested
+              tensors and gives 0 at padded positions; docs/attention.md, "Which of PyTorch's paths").
     Example:
         enc = TransformerEncoder(TransformerEncoderLayer(16, 4, 32, batch_first=True), num_layers=2)
         y = enc(x, mask=generate_square_subsequent_mask(x.shape[1]));  dx = enc.backward(dy)
