@@ -6,14 +6,31 @@ where the point is to break its rules.
 
 from __future__ import annotations
 
+import functools
 import struct
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from minitorch.model_files import format as fmt
+
+
+def count_builds(monkeypatch: Any, cls: type) -> list[int]:
+    """A list that grows by one each time ``cls.__init__`` completes (a layer the loader built),
+    until ``monkeypatch`` undoes the patch."""
+    built: list[int] = []
+    real_init = cls.__init__
+
+    @functools.wraps(real_init)  # keeps the signature the loader binds the file's arguments to
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        built.append(1)
+
+    monkeypatch.setattr(cls, "__init__", counting_init)
+    return built
 
 
 def overlapping_entries(path: Path, members: int = 60, blob: int = 4 << 20) -> Path:

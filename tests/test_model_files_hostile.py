@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import stat
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from forged_files import dense_header, many_big_layers, overlapping_entries
+from forged_files import count_builds, dense_header, many_big_layers, overlapping_entries
 from model_helpers import randomize_state, read_header, weights, write_with_header
 
 import minitorch as mt
@@ -24,15 +23,7 @@ TESTS = Path(__file__).parent
 
 # ------------------------------------------------------------ item 2: one budget for the rebuild
 def test_many_layers_each_plausible_are_refused_together(tmp_path, monkeypatch):
-    built = []
-    real_init = mt.Linear.__init__
-
-    @functools.wraps(real_init)  # keeps the signature the loader binds the file's arguments to
-    def counting_init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        built.append(1)
-
-    monkeypatch.setattr(mt.Linear, "__init__", counting_init)
+    built = count_builds(monkeypatch, mt.Linear)
     path = many_big_layers(tmp_path / "forged.npz", layers=48, width=1024)
     with pytest.raises(mt.ModelFileError, match="implausibly large"):
         mt.load_model(path)

@@ -9,7 +9,6 @@ header may not smuggle in.
 from __future__ import annotations
 
 import copy
-import functools
 import io
 import json
 import math
@@ -28,6 +27,7 @@ import zlib
 
 import numpy as np
 import pytest
+from forged_files import count_builds
 from model_helpers import read_header, weights, write_with_header
 
 import minitorch as mt
@@ -584,15 +584,7 @@ def test_a_layer_past_the_rebuild_budget_is_refused_before_it_is_built(tmp_path,
     # mutants B01 (40x), B02 (2**20 to spare), B03 (no estimate), B07 (only the largest argument):
     # each lets Linear(64, 2000) (128000 elements; the budget is 4 * 4160 + 2**16 = 82176) be built
     forged, honest = _linear_file(tmp_path, "forged.npz", out_features=2000), _linear_file(tmp_path)
-    built = []
-    real_init = mt.Linear.__init__
-
-    @functools.wraps(real_init)  # keeps the signature the loader binds the file's arguments to
-    def counting_init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        built.append(1)
-
-    monkeypatch.setattr(mt.Linear, "__init__", counting_init)
+    built = count_builds(monkeypatch, mt.Linear)
     with pytest.raises(mt.ModelFileError, match=r"sizes implausibly large .* holds enough for 82176\)"):
         mt.load_model(forged)
     assert built == []
