@@ -638,9 +638,12 @@ def test_twin_two_lstms_in_two_threads_at_once(kernels_on, monkeypatch):
     monkeypatch.setattr(fast_seq, "TWIN_MIN_WORK", 0)
     monkeypatch.setattr(twin, "available", lambda: True)
 
+    building = threading.Lock()  # (the library's generator is one for the process, as torch's)
+
     def train(seed, results, k, barrier=None):
-        mt.manual_seed(seed)
-        lstm = mt.LSTM(8, 128)
+        with building:  # seeded and drawn by one thread at a time: the same weights as alone
+            mt.manual_seed(seed)
+            lstm = mt.LSTM(8, 128)
         opt = mt.Adam(lstm.parameters(), lr=0.01)
         x = np.random.default_rng(seed).standard_normal((3, 32, 8)).astype(np.float32)
         out_list = []
