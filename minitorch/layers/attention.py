@@ -73,7 +73,8 @@ class MultiheadAttention(Module):
               bias, which torch's autograd would train) is a TypeError.
               Dropout acts on the attention weights only; the returned weights include it (as torch).
     Init:     in_proj / q,k,v_proj weights xavier_uniform_; in_proj_bias = 0; out_proj.weight
-              U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters)
+              U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters, which redraws
+              all but out_proj.weight in place; ``out_proj.reset_parameters()``: torch's Linear's)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         mha = MultiheadAttention(8, 2, batch_first=True)
@@ -113,13 +114,30 @@ class MultiheadAttention(Module):
         dtype, E = factory_dtype(self, device, dtype), self.embed_dim
         self.in_proj_weight = self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(xavier_uniform_(np.empty((3 * E, E), dtype)))
+            self.in_proj_weight = Parameter(np.empty((3 * E, E), dtype))
         else:
-            self.q_proj_weight = Parameter(xavier_uniform_(np.empty((E, E), dtype)))
-            self.k_proj_weight = Parameter(xavier_uniform_(np.empty((E, self.kdim), dtype)))
-            self.v_proj_weight = Parameter(xavier_uniform_(np.empty((E, self.vdim), dtype)))
-        self.in_proj_bias = Parameter(np.zeros(3 * E, dtype)) if bias else None
-        self.out_proj = OutProjection(E, E, bias=bias, device=device, dtype=dtype)
+            self.q_proj_weight = Parameter(np.empty((E, E), dtype))
+            self.k_proj_weight = Parameter(np.empty((E, self.kdim), dtype))
+            self.v_proj_weight = Parameter(np.empty((E, self.vdim), dtype))
+        self.in_proj_bias = Parameter(np.empty(3 * E, dtype)) if bias else None
+        self._reset_in_projection()
+        self.out_proj = OutProjection(E, E, bias=bias, device=device, dtype=dtype)  # its bias is 0
+
+    def _reset_parameters(self) -> None:
+        """torch's ``MultiheadAttention._reset_parameters`` (torch's name: MultiheadAttention has no public
+        ``reset_parameters``): in place, the in-projection weights xavier_uniform_, in_proj_bias = 0 and
+        out_proj.bias = 0; out_proj.weight is kept (``out_proj.reset_parameters()`` redraws it)."""
+        self._reset_in_projection()
+        if self.out_proj.bias is not None:
+            self.out_proj.bias.data[...] = 0
+
+    def _reset_in_projection(self) -> None:
+        """In place: in_proj_weight (or q, k, v_proj_weight in turn) xavier_uniform_, in_proj_bias = 0."""
+        for weight in (self.in_proj_weight, self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+            if weight is not None:
+                xavier_uniform_(weight)
+        if self.in_proj_bias is not None:
+            self.in_proj_bias.data[...] = 0
 
     # ------------------------------------------------------------------------------ forward
     def forward(

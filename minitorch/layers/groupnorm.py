@@ -49,10 +49,18 @@ class GroupNorm(Module):
         self.eps = check_number(eps, "GroupNorm", "eps", 0)
         self.affine = bool(affine)
         dtype = factory_dtype(self, device, dtype)
-        self.weight = Parameter(np.ones(self.num_channels, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(self.num_channels, dtype)) if affine else None
+        self.weight = Parameter(np.empty(self.num_channels, dtype)) if affine else None
+        self.bias = Parameter(np.empty(self.num_channels, dtype)) if affine else None
+        self.reset_parameters()
         self._x_hat: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
+
+    def reset_parameters(self) -> None:
+        """weight = 1, bias = 0, in place (as torch.nn.GroupNorm's; nothing drawn)."""
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
