@@ -14,11 +14,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from cases import INPUT_CASES, MODULE_CASES
 
 import minitorch as mt
 from minitorch.interop import from_torch, to_torch
 from minitorch.layers.out_projection import OutProjection
-from tests.cases import INPUT_CASES, MODULE_CASES
 
 # id -> factory: every layer with Parameters, with the options that change which Parameters it has
 CASES = {
@@ -179,16 +179,25 @@ def test_reset_is_in_place_keeping_objects_dtype_layout_and_grads(name, layout):
 
 
 def test_an_optimizer_built_before_the_reset_keeps_training_the_model():
-    """model.apply(...) as users write it: the optimizer's Parameters are still the model's."""
+    """model.apply(...) as users write it: the model is back at its seeded start (running statistics
+    too), and the optimizer's Parameters are still the model's, so its next step moves them."""
+    build = lambda: mt.Sequential(mt.Linear(3, 4), mt.BatchNorm1d(4), mt.ReLU(), mt.Linear(4, 2))  # noqa: E731
     mt.manual_seed(0)
-    model = mt.Sequential(mt.Linear(3, 4), mt.BatchNorm1d(4), mt.ReLU(), mt.Linear(4, 2))
+    fresh = build()
+    mt.manual_seed(0)
+    model = build()
     opt = mt.SGD(model.parameters(), lr=0.1)
-    model.apply(lambda m: m.reset_parameters() if hasattr(m, "reset_parameters") else None)
-    before = [p.data.copy() for p in model.parameters()]
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
     model.backward(np.ones_like(model(x)))
     opt.step()
-    assert all(not np.array_equal(p.data, b) for p, b in zip(model.parameters(), before, strict=True))
+    mt.manual_seed(0)
+    model.apply(lambda m: m.reset_parameters() if hasattr(m, "reset_parameters") else None)
+    assert_bitwise(fresh.state_dict(), model.state_dict())
+    opt.zero_grad()
+    model.backward(np.ones_like(model(x)))
+    opt.step()
+    assert all(not np.array_equal(p.data, q.data)
+               for p, q in zip(model.parameters(), fresh.parameters(), strict=True))
 
 
 # ---- the law: torch's, checked against torch's own reset on the same layer --------------------------

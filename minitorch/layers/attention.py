@@ -72,6 +72,8 @@ class MultiheadAttention(Module):
               A mask is a constant (no gradient reaches it): a Parameter that requires grad (a learned
               bias, which torch's autograd would train) is a TypeError.
               Dropout acts on the attention weights only; the returned weights include it (as torch).
+    Options:  torch's signature and order; add_bias_kv and add_zero_attn take only their default,
+              False (True is a TypeError naming it)
     Init:     in_proj / q,k,v_proj weights xavier_uniform_; in_proj_bias = 0; out_proj.weight
               U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters, which redraws
               all but out_proj.weight in place; ``out_proj.reset_parameters()``: torch's Linear's)
@@ -88,7 +90,8 @@ class MultiheadAttention(Module):
         num_heads: int,
         dropout: float = 0.0,
         bias: bool = True,
-        *,  # (torch's add_bias_kv and add_zero_attn come next, which this lacks: the rest by keyword)
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
         kdim: int | None = None,
         vdim: int | None = None,
         batch_first: bool = False,
@@ -110,6 +113,9 @@ class MultiheadAttention(Module):
         self.vdim = self.embed_dim if vdim is None else check_positive_int(vdim, who, "vdim")
         self.batch_first = check_bool(batch_first, who, "batch_first")
         bias = check_bool(bias, who, "bias")
+        for name, value in (("add_bias_kv", add_bias_kv), ("add_zero_attn", add_zero_attn)):
+            if check_bool(value, who, name):  # torch's default, False, spelled out is accepted
+                raise TypeError(f"{who} does not support {name}=True (only torch's default, False)")
         self._qkv_same_embed_dim = self.kdim == self.embed_dim and self.vdim == self.embed_dim
         dtype, E = factory_dtype(self, device, dtype), self.embed_dim
         self.in_proj_weight = self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
