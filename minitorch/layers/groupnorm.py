@@ -26,7 +26,8 @@ class GroupNorm(Module):
               dx_hat  = dy * weight[c]
               dxg = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))   means over axis 2
               dx  = dxg.reshape(x.shape)                     (N, C, *)
-    Init:     weight = 1, bias = 0   (no running statistics: training and eval compute the same)
+    Init:     weight = 1, bias = 0   (no running statistics: training and eval compute the same);
+              ``reset_parameters()`` sets them so again, in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     G = 1 is LayerNorm over (C, *) with per-channel affine; G = C is InstanceNorm with affine.
     N * m == 1 (one sample, one value per group) is a ValueError in either mode, as torch's.

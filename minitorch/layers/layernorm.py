@@ -26,7 +26,8 @@ class LayerNorm(Module):
               dx_hat  = dy * weight
               dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))   (*, *S)
               backward_params computes dweight and dbias, backward_input dx; backward runs both.
-    Init:     weight = 1, bias = 0   (same statistics in training and eval: there are no running stats)
+    Init:     weight = 1, bias = 0   (same statistics in training and eval: there are no running stats);
+              ``reset_parameters()`` sets them so again, in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         ln = LayerNorm(4)                       # or LayerNorm((3, 4)) for the last two dims
