@@ -114,7 +114,7 @@ LAYERS: dict[type[Module], _Layer] = {  # keyed by class: a subclass may compute
     Mish: _Layer(),
     Softplus: _Layer(("beta", "threshold")),
     Hardtanh: _Layer(("min_val", "max_val")),
-    PReLU: _Layer(("num_parameters",)),
+    PReLU: _Layer(("num_parameters", "init")),  # init: what reset_parameters sets, on both sides
     Dropout2d: _Layer(("p",)),
     GroupNorm: _Layer(("num_groups", "num_channels", "eps", "affine")),
     Conv1d: _Layer(

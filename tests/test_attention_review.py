@@ -11,6 +11,7 @@ options MiniTorch refuses; and, where torch's own code paths disagree, which one
 from __future__ import annotations
 
 import contextlib
+import inspect
 import warnings
 
 import numpy as np
@@ -330,7 +331,9 @@ REFUSED = {
     "add_zero_attn": (lambda: mt.MultiheadAttention(4, 2, add_zero_attn=True), TypeError,
                       "MultiheadAttention does not support add_zero_attn"),
     "add_bias_kv positionally": (lambda: mt.MultiheadAttention(4, 2, 0.0, True, True), TypeError,
-                                 "too many positional arguments"),
+                                 r"does not support add_bias_kv=True \(only torch's default"),
+    "add_zero_attn positionally": (lambda: mt.MultiheadAttention(4, 2, 0.0, True, False, True), TypeError,
+                                   "MultiheadAttention does not support add_zero_attn=True"),
     "activation F.gelu": (lambda: mt.TransformerEncoderLayer(4, 2, 8, activation=torch.nn.functional.gelu),
                           ValueError, r"TransformerEncoderLayer: activation .*'gelu'.*mt\.GELU\(\)"),
     "activation torch GELU()": (lambda: mt.TransformerEncoderLayer(4, 2, 8, activation=torch.nn.GELU("tanh")),
@@ -504,3 +507,23 @@ def test_torchs_eval_fast_path_reads_a_float_mask_as_bool(float64, which):
         np.testing.assert_allclose(m(x, **{which: mask}), slow, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fast, as_bool, rtol=1e-12, atol=1e-12)
     assert np.abs(fast - slow).max() > 0.01
+
+
+@pytest.mark.parametrize("spelled", ["keywords", "positional"])
+def test_torchs_defaults_spelled_out_build_the_same_attention(spelled):
+    """``add_bias_kv=False, add_zero_attn=False`` (torch code often writes them) are accepted, in
+    torch's positions too, and build the same layer as leaving them out; torch's signature order."""
+    mt.manual_seed(3)
+    plain = mt.MultiheadAttention(4, 2, 0.1, True, kdim=3, vdim=5, batch_first=True)
+    mt.manual_seed(3)
+    if spelled == "keywords":
+        spelt = mt.MultiheadAttention(4, 2, 0.1, True, add_bias_kv=False, add_zero_attn=False, kdim=3, vdim=5,
+                                      batch_first=True)
+    else:
+        spelt = mt.MultiheadAttention(4, 2, 0.1, True, False, False, 3, 5, True)
+    assert repr(spelt) == repr(plain)
+    for (name, a), (_, b) in zip(plain.state_dict().items(), spelt.state_dict().items(), strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name, strict=True)
+    ours = [n for n, p in inspect.signature(mt.MultiheadAttention).parameters.items()]
+    theirs = list(inspect.signature(torch.nn.MultiheadAttention.__init__).parameters)[1:]
+    assert ours == theirs

@@ -164,7 +164,7 @@ class PReLU(Module):
               y  = where(x > 0, x, a * x)
     Backward: dweight = sum(dy * x * (x <= 0)) over every axis but the channel   accumulated into weight.grad
               dx      = dy * where(x > 0, 1, a)      (*)   slope at x = 0 is a, as PyTorch
-    Init:     weight = init (0.25)
+    Init:     weight = init (0.25); ``reset_parameters()`` sets it so again, in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         act = PReLU()
@@ -178,8 +178,13 @@ class PReLU(Module):
         self.num_parameters = check_positive_int(num_parameters, "PReLU", "num_parameters")
         self.init = check_number(init, "PReLU", "init")
         dtype = factory_dtype(self, device, dtype)
-        self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=dtype))
+        self.weight = Parameter(np.empty(self.num_parameters, dtype))
+        self.reset_parameters()
         self._x: np.ndarray | None = None
+
+    def reset_parameters(self) -> None:
+        """weight = init, in place (as torch.nn.PReLU's; nothing drawn)."""
+        self.weight.data[...] = self.init
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)

@@ -72,8 +72,11 @@ class MultiheadAttention(Module):
               A mask is a constant (no gradient reaches it): a Parameter that requires grad (a learned
               bias, which torch's autograd would train) is a TypeError.
               Dropout acts on the attention weights only; the returned weights include it (as torch).
+    Options:  torch's signature and order; add_bias_kv and add_zero_attn take only their default,
+              False (True is a TypeError naming it)
     Init:     in_proj / q,k,v_proj weights xavier_uniform_; in_proj_bias = 0; out_proj.weight
-              U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters)
+              U(-1/sqrt(E), 1/sqrt(E)); out_proj.bias = 0   (torch's _reset_parameters, which redraws
+              all but out_proj.weight in place; ``out_proj.reset_parameters()``: torch's Linear's)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         mha = MultiheadAttention(8, 2, batch_first=True)
@@ -87,7 +90,8 @@ class MultiheadAttention(Module):
         num_heads: int,
         dropout: float = 0.0,
         bias: bool = True,
-        *,  # (torch's add_bias_kv and add_zero_attn come next, which this lacks: the rest by keyword)
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
         kdim: int | None = None,
         vdim: int | None = None,
         batch_first: bool = False,
@@ -109,17 +113,37 @@ class MultiheadAttention(Module):
         self.vdim = self.embed_dim if vdim is None else check_positive_int(vdim, who, "vdim")
         self.batch_first = check_bool(batch_first, who, "batch_first")
         bias = check_bool(bias, who, "bias")
+        for name, value in (("add_bias_kv", add_bias_kv), ("add_zero_attn", add_zero_attn)):
+            if check_bool(value, who, name):  # torch's default, False, spelled out is accepted
+                raise TypeError(f"{who} does not support {name}=True (only torch's default, False)")
         self._qkv_same_embed_dim = self.kdim == self.embed_dim and self.vdim == self.embed_dim
         dtype, E = factory_dtype(self, device, dtype), self.embed_dim
         self.in_proj_weight = self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(xavier_uniform_(np.empty((3 * E, E), dtype)))
+            self.in_proj_weight = Parameter(np.empty((3 * E, E), dtype))
         else:
-            self.q_proj_weight = Parameter(xavier_uniform_(np.empty((E, E), dtype)))
-            self.k_proj_weight = Parameter(xavier_uniform_(np.empty((E, self.kdim), dtype)))
-            self.v_proj_weight = Parameter(xavier_uniform_(np.empty((E, self.vdim), dtype)))
-        self.in_proj_bias = Parameter(np.zeros(3 * E, dtype)) if bias else None
-        self.out_proj = OutProjection(E, E, bias=bias, device=device, dtype=dtype)
+            self.q_proj_weight = Parameter(np.empty((E, E), dtype))
+            self.k_proj_weight = Parameter(np.empty((E, self.kdim), dtype))
+            self.v_proj_weight = Parameter(np.empty((E, self.vdim), dtype))
+        self.in_proj_bias = Parameter(np.empty(3 * E, dtype)) if bias else None
+        self._reset_in_projection()
+        self.out_proj = OutProjection(E, E, bias=bias, device=device, dtype=dtype)  # its bias is 0
+
+    def _reset_parameters(self) -> None:
+        """torch's ``MultiheadAttention._reset_parameters`` (torch's name: MultiheadAttention has no public
+        ``reset_parameters``): in place, the in-projection weights xavier_uniform_, in_proj_bias = 0 and
+        out_proj.bias = 0; out_proj.weight is kept (``out_proj.reset_parameters()`` redraws it)."""
+        self._reset_in_projection()
+        if self.out_proj.bias is not None:
+            self.out_proj.bias.data[...] = 0
+
+    def _reset_in_projection(self) -> None:
+        """In place: in_proj_weight (or q, k, v_proj_weight in turn) xavier_uniform_, in_proj_bias = 0."""
+        for weight in (self.in_proj_weight, self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+            if weight is not None:
+                xavier_uniform_(weight)
+        if self.in_proj_bias is not None:
+            self.in_proj_bias.data[...] = 0
 
     # ------------------------------------------------------------------------------ forward
     def forward(

@@ -47,7 +47,8 @@ class _BatchNorm(Module):
               running_mean (0 * inf) or signs mix (inf - inf), where torch's sum(dy * (x - running_mean))
               * inv_std is +-inf; dx and dbias are torch's)
               backward_params computes dweight and dbias, backward_input dx; backward runs both.
-    Init:     weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0
+    Init:     weight = 1, bias = 0, running_mean = 0, running_var = 1, num_batches_tracked = 0;
+              ``reset_parameters()`` sets them so again, in place (``reset_running_stats()`` the last three)
               (None, None, None with track_running_stats=False)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     dtype:    weight, bias, running_mean and running_var share one (else TypeError, as torch: a
@@ -70,15 +71,34 @@ class _BatchNorm(Module):
         self.affine = check_bool(affine, name, "affine")
         self.track_running_stats = check_bool(track_running_stats, name, "track_running_stats")
         dtype = factory_dtype(self, device, dtype)  # the running statistics' too, as torch
-        self.weight = Parameter(np.ones(self.num_features, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(self.num_features, dtype)) if affine else None
+        self.weight = Parameter(np.empty(self.num_features, dtype)) if affine else None
+        self.bias = Parameter(np.empty(self.num_features, dtype)) if affine else None
         track = self.track_running_stats  # else None slots, as torch: in no state_dict
-        self.register_buffer("running_mean", np.zeros(self.num_features, dtype) if track else None)
-        self.register_buffer("running_var", np.ones(self.num_features, dtype) if track else None)
-        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64) if track else None)
+        self.register_buffer("running_mean", np.empty(self.num_features, dtype) if track else None)
+        self.register_buffer("running_var", np.empty(self.num_features, dtype) if track else None)
+        self.register_buffer("num_batches_tracked", np.empty((), dtype=np.int64) if track else None)
+        self.reset_parameters()
         self._x_hat: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
         self._batch_stats: bool | None = None  # whether forward normalised with the batch's own statistics
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0, in place (as torch's; nothing
+        without track_running_stats)."""
+        if self.running_mean is not None:
+            self.running_mean[...] = 0
+        if self.running_var is not None:
+            self.running_var[...] = 1
+        if self.num_batches_tracked is not None:
+            self.num_batches_tracked[...] = 0
+
+    def reset_parameters(self) -> None:
+        """``reset_running_stats()``, then weight = 1, bias = 0 in place (as torch's; nothing drawn)."""
+        self.reset_running_stats()
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)

@@ -20,8 +20,8 @@ from minitorch.layers._im2col import (
     _pair,
     _unpad,
 )
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
-from minitorch.random import generator
 
 
 class Conv2d(Module):
@@ -52,7 +52,8 @@ class Conv2d(Module):
     Padding:  an int or (ph, pw) pads both sides; "valid" is 0; "same" (stride 1 only) pads
               dh*(kh-1) in total per axis, top = total // 2 and bottom the rest (as torch).
     Cache:    cols (K, M), which dW needs, and the padded input's shape, which col2im needs.
-    Init:     weight, bias ~ U(-k, k), k = 1/sqrt(C*kh*kw)   (torch's kaiming_uniform(a=sqrt(5)))
+    Init:     weight, bias ~ U(-k, k), k = 1/sqrt(C*kh*kw)   (torch's kaiming_uniform(a=sqrt(5)));
+              ``reset_parameters()`` redraws them in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         conv = Conv2d(1, 8, kernel_size=3, padding=1)
@@ -80,16 +81,22 @@ class Conv2d(Module):
         self.stride = _pair(stride, "stride", "Conv2d")
         self.dilation = _pair(dilation, "dilation", "Conv2d")
         self.padding, self._pads = self._parse_padding(padding)
-        kh, kw = self.kernel_size
-        k = 1.0 / np.sqrt(self.in_channels * kh * kw)
-        dtype, rng = factory_dtype(self, device, dtype), generator()
-        shape = (self.out_channels, self.in_channels, kh, kw)
-        self.weight = Parameter(rng.uniform(-k, k, shape).astype(dtype))
-        self.bias = Parameter(rng.uniform(-k, k, self.out_channels).astype(dtype)) if bias else None
+        dtype = factory_dtype(self, device, dtype)
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, *self.kernel_size), dtype))
+        self.bias = Parameter(np.empty(self.out_channels, dtype)) if bias else None
+        self.reset_parameters()
         self._cols: np.ndarray | None = None
         self._rows: np.ndarray | None = None  # the fast room's channels-last cols, when it ran forward
         self._xp_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+
+    def reset_parameters(self) -> None:
+        """Redraw weight, then bias, ~ U(-k, k), k = 1/sqrt(C*kh*kw), in place (as torch.nn.Conv2d's)."""
+        kh, kw = self.kernel_size
+        k = 1.0 / np.sqrt(self.in_channels * kh * kw)
+        redraw_uniform(self.weight, k)
+        if self.bias is not None:
+            redraw_uniform(self.bias, k)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, unbatched = self._check_input(x)

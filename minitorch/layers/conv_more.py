@@ -23,8 +23,8 @@ from minitorch.layers._im2col import (
     _pair,
     _unpad,
 )
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
-from minitorch.random import generator
 
 
 def _int(value: object, who: str, name: str, minimum: int) -> int:
@@ -51,7 +51,8 @@ class Conv1d(Module):
               dcols = weight.reshape(O, K).T @ dY                 (K, M)
               dx    = col2im(dcols) without the padded border     (N, C, L)   returned
     Padding:  an int pads both ends; "valid" is 0; "same" (stride 1) pads d*(k-1) in total, left = total // 2.
-    Init:     weight, bias ~ U(-b, b), b = 1/sqrt(C*k)   (torch's default)
+    Init:     weight, bias ~ U(-b, b), b = 1/sqrt(C*k)   (torch's default); ``reset_parameters()`` redraws
+              them in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         conv = Conv1d(4, 8, kernel_size=3, padding=1)
@@ -70,14 +71,20 @@ class Conv1d(Module):
         self.stride = _int(stride, who, "stride", 1)
         self.dilation = _int(dilation, who, "dilation", 1)
         self.padding, self._pads = self._parse_padding(padding)
-        b = 1.0 / np.sqrt(self.in_channels * self.kernel_size)
-        dtype, rng = factory_dtype(self, device, dtype), generator()
-        shape = (self.out_channels, self.in_channels, self.kernel_size)
-        self.weight = Parameter(rng.uniform(-b, b, shape).astype(dtype))
-        self.bias = Parameter(rng.uniform(-b, b, self.out_channels).astype(dtype)) if bias else None
+        dtype = factory_dtype(self, device, dtype)
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, self.kernel_size), dtype))
+        self.bias = Parameter(np.empty(self.out_channels, dtype)) if bias else None
+        self.reset_parameters()
         self._cols: np.ndarray | None = None
         self._xp_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+
+    def reset_parameters(self) -> None:
+        """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(C*k), in place (as torch.nn.Conv1d's)."""
+        b = 1.0 / np.sqrt(self.in_channels * self.kernel_size)
+        redraw_uniform(self.weight, b)
+        if self.bias is not None:
+            redraw_uniform(self.bias, b)
 
     @property
     def _geometry(self) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -170,7 +177,8 @@ class ConvTranspose2d(Module):
               dx      = (weight.reshape(C, K) @ dcols).reshape(C, N, H, W).transpose(1, 0, 2, 3)   returned
     output_padding adds rows/columns at the bottom/right (it picks one of the stride's possible
     output sizes); it must be smaller than the stride or the dilation, as torch.
-    Init:     weight, bias ~ U(-b, b), b = 1/sqrt(O*kh*kw)   (torch's default: fan_in of weight dim 1)
+    Init:     weight, bias ~ U(-b, b), b = 1/sqrt(O*kh*kw)   (torch's default: fan_in of weight dim 1);
+              ``reset_parameters()`` redraws them in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         up = ConvTranspose2d(8, 4, kernel_size=2, stride=2)
@@ -198,15 +206,21 @@ class ConvTranspose2d(Module):
                 f"{who}: output_padding must be smaller than stride or dilation (as torch), got "
                 f"output_padding={self.output_padding}, stride={self.stride}, dilation={self.dilation}"
             )
-        kh, kw = self.kernel_size
-        b = 1.0 / np.sqrt(self.out_channels * kh * kw)
-        dtype, rng = factory_dtype(self, device, dtype), generator()
-        shape = (self.in_channels, self.out_channels, kh, kw)
-        self.weight = Parameter(rng.uniform(-b, b, shape).astype(dtype))
-        self.bias = Parameter(rng.uniform(-b, b, self.out_channels).astype(dtype)) if bias else None
+        dtype = factory_dtype(self, device, dtype)
+        self.weight = Parameter(np.empty((self.in_channels, self.out_channels, *self.kernel_size), dtype))
+        self.bias = Parameter(np.empty(self.out_channels, dtype)) if bias else None
+        self.reset_parameters()
         self._X: np.ndarray | None = None
         self._x_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+
+    def reset_parameters(self) -> None:
+        """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(O*kh*kw), in place (as torch's)."""
+        kh, kw = self.kernel_size
+        b = 1.0 / np.sqrt(self.out_channels * kh * kw)
+        redraw_uniform(self.weight, b)
+        if self.bias is not None:
+            redraw_uniform(self.bias, b)
 
     @property
     def _pads(self) -> tuple[int, int, int, int]:

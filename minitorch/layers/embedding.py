@@ -11,9 +11,9 @@ from minitorch.checks import check_bool, check_positive_int
 from minitorch.dtypes import factory_dtype
 from minitorch.kernels import embedding as fast
 from minitorch.kernels import kernels_enabled
+from minitorch.layers._redraw import redraw_normal
 from minitorch.module import Module, Parameter
 from minitorch.parameter import laid_out_as
-from minitorch.random import generator
 
 # The array a constructor call takes as its weight instead of drawing one (torch's private
 # ``_weight``): set by ``Embedding.from_pretrained`` around its constructor call alone, so it is
@@ -32,7 +32,8 @@ class Embedding(Module):
                         its m upstream rows (right for repeats); positions holding padding_idx are
                         skipped, so the padding row's gradient stays 0 (never updated), as torch
               dids = None   the ids are integers: not differentiable (CONTRACT §4)
-    Init:     weight ~ N(0, 1), weight[padding_idx] = 0   (torch.nn.Embedding's default)
+    Init:     weight ~ N(0, 1), weight[padding_idx] = 0   (torch.nn.Embedding's default);
+              ``reset_parameters()`` redraws it in place
               Embedding.from_pretrained(array): weight is that array, as given   (torch's)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     padding_idx may be negative (counted from the end), as torch; it is stored non-negative.
@@ -57,10 +58,16 @@ class Embedding(Module):
         if given is not None:  # from_pretrained: that array itself, as torch's; nothing drawn or zeroed
             self.weight = Parameter(given)
         else:
-            self.weight = Parameter(generator().standard_normal(shape).astype(dtype))
-            if padding_idx is not None:
-                self.weight.data[padding_idx] = 0
+            self.weight = Parameter(np.empty(shape, dtype))
+            self.reset_parameters()
         self._ids: np.ndarray | None = None
+
+    def reset_parameters(self) -> None:
+        """Redraw weight ~ N(0, 1) in place, its padding_idx row then set to 0 (as torch.nn.Embedding's;
+        on a ``from_pretrained`` Embedding this overwrites the given array, whose memory it shares)."""
+        redraw_normal(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None,

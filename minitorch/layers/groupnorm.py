@@ -26,7 +26,8 @@ class GroupNorm(Module):
               dx_hat  = dy * weight[c]
               dxg = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))   means over axis 2
               dx  = dxg.reshape(x.shape)                     (N, C, *)
-    Init:     weight = 1, bias = 0   (no running statistics: training and eval compute the same)
+    Init:     weight = 1, bias = 0   (no running statistics: training and eval compute the same);
+              ``reset_parameters()`` sets them so again, in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     G = 1 is LayerNorm over (C, *) with per-channel affine; G = C is InstanceNorm with affine.
     N * m == 1 (one sample, one value per group) is a ValueError in either mode, as torch's.
@@ -49,10 +50,18 @@ class GroupNorm(Module):
         self.eps = check_number(eps, "GroupNorm", "eps", 0)
         self.affine = bool(affine)
         dtype = factory_dtype(self, device, dtype)
-        self.weight = Parameter(np.ones(self.num_channels, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(self.num_channels, dtype)) if affine else None
+        self.weight = Parameter(np.empty(self.num_channels, dtype)) if affine else None
+        self.bias = Parameter(np.empty(self.num_channels, dtype)) if affine else None
+        self.reset_parameters()
         self._x_hat: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
+
+    def reset_parameters(self) -> None:
+        """weight = 1, bias = 0, in place (as torch.nn.GroupNorm's; nothing drawn)."""
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)

@@ -26,7 +26,8 @@ class LayerNorm(Module):
               dx_hat  = dy * weight
               dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))   (*, *S)
               backward_params computes dweight and dbias, backward_input dx; backward runs both.
-    Init:     weight = 1, bias = 0   (same statistics in training and eval: there are no running stats)
+    Init:     weight = 1, bias = 0   (same statistics in training and eval: there are no running stats);
+              ``reset_parameters()`` sets them so again, in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
         ln = LayerNorm(4)                       # or LayerNorm((3, 4)) for the last two dims
@@ -55,10 +56,18 @@ class LayerNorm(Module):
         self.elementwise_affine = check_bool(elementwise_affine, "LayerNorm", "elementwise_affine")
         bias = check_bool(bias, "LayerNorm", "bias")
         dtype = factory_dtype(self, device, dtype)
-        self.weight = Parameter(np.ones(self.normalized_shape, dtype)) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(self.normalized_shape, dtype)) if elementwise_affine and bias else None
+        self.weight = Parameter(np.empty(self.normalized_shape, dtype)) if elementwise_affine else None
+        self.bias = Parameter(np.empty(self.normalized_shape, dtype)) if elementwise_affine and bias else None
+        self.reset_parameters()
         self._x_hat: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
+
+    def reset_parameters(self) -> None:
+        """weight = 1, bias = 0, in place (as torch.nn.LayerNorm's; nothing drawn)."""
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)

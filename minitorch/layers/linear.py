@@ -10,9 +10,9 @@ from minitorch.checks import check_bool, check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
 from minitorch.parameter import TransposedView
-from minitorch.random import generator
 
 
 class Linear(Module):
@@ -25,7 +25,8 @@ class Linear(Module):
               dx = dy @ W.T         (N, in)    returned
               (leading dims of a (*, in) input are folded into N for dW and db)
               backward_params computes dW and db, backward_input dx; backward runs both.
-    Init:     W, b ~ U(-k, k), k = 1/sqrt(in)   (torch.nn.Linear's default, seeded by manual_seed)
+    Init:     W, b ~ U(-k, k), k = 1/sqrt(in)   (torch.nn.Linear's default, seeded by manual_seed);
+              ``reset_parameters()`` redraws them in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     PyTorch's names: ``weight`` is W.T (out, in), a view (writes go to W, its grad is W.grad.T);
               ``bias`` is b. Assigning ``layer.weight = Parameter(w)`` sets W to a copy of w.T;
@@ -42,12 +43,18 @@ class Linear(Module):
         self.in_features = check_positive_int(in_features, "Linear", "in_features")
         self.out_features = check_positive_int(out_features, "Linear", "out_features")
         bias = check_bool(bias, "Linear", "bias")
-        k = 1.0 / np.sqrt(self.in_features)
         dtype = factory_dtype(self, device, dtype)
-        rng = generator()
-        self.W = Parameter(rng.uniform(-k, k, (self.in_features, self.out_features)).astype(dtype))
-        self.b = Parameter(rng.uniform(-k, k, self.out_features).astype(dtype)) if bias else None
+        self.W = Parameter(np.empty((self.in_features, self.out_features), dtype))
+        self.b = Parameter(np.empty(self.out_features, dtype)) if bias else None
+        self.reset_parameters()
         self._x: np.ndarray | None = None
+
+    def reset_parameters(self) -> None:
+        """Redraw W, then b, ~ U(-k, k), k = 1/sqrt(in), in place (as torch.nn.Linear's)."""
+        k = 1.0 / np.sqrt(self.in_features)
+        redraw_uniform(self.W, k)
+        if self.b is not None:
+            redraw_uniform(self.b, k)
 
     @property
     def weight(self) -> TransposedView:

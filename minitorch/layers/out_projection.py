@@ -9,8 +9,8 @@ import numpy as np
 
 from minitorch.checks import check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
-from minitorch.random import generator
 
 
 class OutProjection(Module):
@@ -23,7 +23,8 @@ class OutProjection(Module):
     Backward: dweight = dy.T @ x          (out, in)  accumulated into weight.grad   (dy, x as 2-D)
               dbias   = dy.sum(axis=0)    (out,)     accumulated into bias.grad
               dx      = dy @ weight       (*, in)    returned
-    Init:     weight ~ U(-k, k), k = 1/sqrt(in); bias = 0 (MultiheadAttention zeroes it, as torch)
+    Init:     weight ~ U(-k, k), k = 1/sqrt(in); bias = 0 (MultiheadAttention zeroes it, as torch);
+              ``reset_parameters()`` redraws weight and bias ~ U(-k, k), as torch's (a Linear's)
     Example:
         proj = OutProjection(4, 4)
         y = proj(np.ones((2, 4)));  dx = proj.backward(np.ones((2, 4)))
@@ -34,12 +35,22 @@ class OutProjection(Module):
         super().__init__()
         self.in_features = check_positive_int(in_features, "OutProjection", "in_features")
         self.out_features = check_positive_int(out_features, "OutProjection", "out_features")
-        k = 1.0 / math.sqrt(self.in_features)
         dtype = factory_dtype(self, device, dtype)
-        shape = (self.out_features, self.in_features)
-        self.weight = Parameter(generator().uniform(-k, k, shape).astype(dtype))
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype))
+        redraw_uniform(self.weight, self._bound())
         self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
         self._x: np.ndarray | None = None
+
+    def reset_parameters(self) -> None:
+        """Redraw weight, then bias, ~ U(-k, k), k = 1/sqrt(in), in place: torch's out_proj is a Linear,
+        and this is Linear.reset_parameters (the bias drawn too, not zeroed: only MultiheadAttention's
+        constructor and ``_reset_parameters`` zero it)."""
+        redraw_uniform(self.weight, self._bound())
+        if self.bias is not None:
+            redraw_uniform(self.bias, self._bound())
+
+    def _bound(self) -> float:
+        return 1.0 / math.sqrt(self.in_features)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "OutProjection")

@@ -22,9 +22,9 @@ from minitorch.checks import (
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import initial_states
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.layers.dropout import dropout_mask
 from minitorch.module import Module, Parameter
-from minitorch.random import generator
 
 
 class RNNBase(Module):
@@ -55,6 +55,8 @@ class RNNBase(Module):
     Truncated backprop through time: pass the previous batch's (h_n, c_n) as hx. It is a constant
     input here, so backward stops at the batch boundary by construction (its gradient is returned
     as dh0 and simply not used).
+    Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)), in torch's order; ``reset_parameters()``
+              redraws them in place
     """
 
     GATES = 1
@@ -81,8 +83,7 @@ class RNNBase(Module):
             )
         D, H, G = self.num_directions, self.hidden_size, self.GATES * self.hidden_size
         R = self.real_hidden_size  # the size of h: P with projections, else H
-        k = 1.0 / np.sqrt(H)
-        rng, dtype = generator(), factory_dtype(self, device, dtype)
+        dtype = factory_dtype(self, device, dtype)
         for layer in range(self.num_layers):
             fan_in = self.input_size if layer == 0 else D * R
             for suffix in ("", "_reverse")[:D]:
@@ -91,10 +92,19 @@ class RNNBase(Module):
                     shapes |= {"bias_ih": (G,), "bias_hh": (G,)}
                 if self.proj_size > 0:
                     shapes["weight_hr"] = (self.proj_size, H)
-                for name, shape in shapes.items():  # torch's order, each U(-1/sqrt(H), 1/sqrt(H))
-                    weight = Parameter(rng.uniform(-k, k, shape).astype(dtype))
-                    setattr(self, f"{name}_l{layer}{suffix}", weight)
+                for name, shape in shapes.items():  # torch's order
+                    setattr(self, f"{name}_l{layer}{suffix}", Parameter(np.empty(shape, dtype)))
+        self.reset_parameters()
         self._caches: list | None = None
+
+    def reset_parameters(self) -> None:
+        """Redraw every weight and bias ~ U(-k, k), k = 1/sqrt(hidden_size), in place, in torch's order
+        (``all_weights``: layer by layer, direction by direction, W_ih, W_hh, b_ih, b_hh, W_hr), as
+        torch's RNNBase.reset_parameters."""
+        k = 1.0 / np.sqrt(self.hidden_size)
+        for weights in self.all_weights:
+            for param in weights:
+                redraw_uniform(param, k)
 
     @property
     def num_directions(self) -> int:

@@ -16,8 +16,8 @@ from minitorch.checks import check_bool, check_choice, check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import initial_states
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
-from minitorch.random import generator
 
 
 class RNNCellBase(Module):
@@ -31,7 +31,8 @@ class RNNCellBase(Module):
               dweight_ih = dxw.T @ x   dweight_hh = dhw.T @ h   dbias_ih = dxw.sum   dbias_hh = dhw.sum
               dx = dxw @ weight_ih (returned);  dh (and dc) returned too when hx was passed
     Both halves come from one step backward, so ``backward`` is defined directly (CONTRACT §3).
-    Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))   (torch's default)
+    Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))   (torch's default); ``reset_parameters()``
+              redraws them in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     """
 
@@ -45,13 +46,21 @@ class RNNCellBase(Module):
         self.input_size = check_positive_int(input_size, who, "input_size")
         self.hidden_size = check_positive_int(hidden_size, who, "hidden_size")
         self.bias = check_bool(bias, who, "bias")
-        G, k = self.GATES * self.hidden_size, 1.0 / np.sqrt(self.hidden_size)
-        rng, dtype = generator(), factory_dtype(self, device, dtype)
-        self.weight_ih = Parameter(rng.uniform(-k, k, (G, self.input_size)).astype(dtype))
-        self.weight_hh = Parameter(rng.uniform(-k, k, (G, self.hidden_size)).astype(dtype))
-        self.bias_ih = Parameter(rng.uniform(-k, k, G).astype(dtype)) if bias else None
-        self.bias_hh = Parameter(rng.uniform(-k, k, G).astype(dtype)) if bias else None
+        G, dtype = self.GATES * self.hidden_size, factory_dtype(self, device, dtype)
+        self.weight_ih = Parameter(np.empty((G, self.input_size), dtype))
+        self.weight_hh = Parameter(np.empty((G, self.hidden_size), dtype))
+        self.bias_ih = Parameter(np.empty(G, dtype)) if bias else None
+        self.bias_hh = Parameter(np.empty(G, dtype)) if bias else None
+        self.reset_parameters()
         self._x: np.ndarray | None = None
+
+    def reset_parameters(self) -> None:
+        """Redraw weight_ih, weight_hh, bias_ih, bias_hh (in that order) ~ U(-k, k), k = 1/sqrt(hidden_size),
+        in place (as torch's RNNCellBase.reset_parameters)."""
+        k = 1.0 / np.sqrt(self.hidden_size)
+        for param in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
+            if param is not None:
+                redraw_uniform(param, k)
 
     def _loop(self) -> tuple[Any, Any]:
         raise NotImplementedError
