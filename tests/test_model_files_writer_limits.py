@@ -124,3 +124,28 @@ def test_modules_past_the_nesting_limit_are_refused(tmp_path, levels, refused, h
         mt.save_model(model, tmp_path / "m.npz")
         loaded = mt.load_model(tmp_path / "m.npz")
         assert len(list(loaded.modules())) == levels + 1
+
+
+def _saves(folder, value):
+    path = folder / f"c{len(value)}.npz"
+    try:
+        mt.save_checkpoint(path, x=value)
+    except TypeError as err:
+        assert "implausibly dense JSON" in str(err) and "the loaders would refuse the file" in str(err)
+        assert not path.exists() and not [p for p in folder.iterdir() if p.suffix == ".tmp"]
+        return False
+    return True
+
+
+@pytest.mark.parametrize("make", [lambda n: [[] for _ in range(n)], lambda n: "[" * n],
+                         ids=["empty-lists", "brackets-in-a-string"])
+def test_the_densest_header_saved_is_the_densest_read(tmp_path, make):
+    # the reader refuses more than one '[' or '{' per 5 header bytes (past 64 KiB) before parsing
+    low, high = 1, 2**17  # saves, refused
+    assert _saves(tmp_path, make(low)) and not _saves(tmp_path, make(high))
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if _saves(tmp_path, make(mid)) else (low, mid)
+    mt.save_checkpoint(tmp_path / "c.npz", x=make(low))
+    assert mt.load_checkpoint(tmp_path / "c.npz")["x"] == make(low)  # the last one that saves loads
+    assert high == low + 1 and not _saves(tmp_path, make(high))  # one more is refused, leaving no file
