@@ -21,7 +21,7 @@ from minitorch.checks import (
 )
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
-from minitorch.layers._initial_states import initial_states
+from minitorch.layers._initial_states import gradient_pair, initial_states
 from minitorch.layers.dropout import dropout_mask
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
@@ -228,6 +228,7 @@ class RNNBase(Module):
         h_shape, c_shape = (s if batched else (s[0], s[2]) for s in shapes)
         out_shape = (L, DH) if not batched else (N, L, DH) if self.batch_first else (L, N, DH)
         expected = "(doutput, (dh_n, dc_n))" if self.GATES == 4 else "(doutput, dh_n)"
+        grad = gradient_pair(grad, out_shape, who, f"doutput or {expected}")
         if isinstance(grad, tuple) and len(grad) != 2:
             raise ValueError(f"{who}.backward: expected doutput or {expected}, got a tuple of {len(grad)}")
         douts, dstate = (grad, None) if not isinstance(grad, tuple) else grad
