@@ -1,7 +1,7 @@
 """The structures a recurrent layer or cell is given: the initial states read from ``hx`` and checked,
 and the pairs in the gradient ``backward`` takes.
 
-Shared by the layers (``rnn.py``) and the cells (``rnn_cells.py``): one check, the same messages.
+Shared by the layers (``rnn_base.py``) and the cells (``rnn_cells.py``): one check, the same messages.
 """
 
 from __future__ import annotations
