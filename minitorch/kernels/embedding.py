@@ -39,8 +39,10 @@ def _runs_in_range(ids: np.ndarray, num_rows: int,
 
 
 def _rows_of(a):
-    """a's rows as single items of row-size bytes (a view) when a is one C-contiguous block, else a:
-    fancy indexing then copies each row as one item instead of walking it element by element."""
+    """a's rows as single items of row-size bytes (a view) when a is one C-contiguous block with 2+
+    dims and elements, else a: fancy indexing then copies each row as one item instead of walking it
+    element by element. Two C-contiguous arrays of one dtype and row shape, each with a row or more,
+    get the same answer: both views with one item size, or both themselves."""
     if a.ndim < 2 or not a.flags.c_contiguous or a.size == 0:
         return a
     return a.reshape(len(a), -1).view(np.dtype((np.void, a[0].nbytes))).reshape(len(a))
@@ -80,10 +82,9 @@ def scatter_rows(num_rows: int, ids: np.ndarray, rows: np.ndarray) -> np.ndarray
     for pos in positions[1:]:  # rank r adds to the ids with more than r occurrences: a prefix
         sums[:len(pos)] += np.take(rows, pos, axis=0)
     out = _fresh_zeros((num_rows,) + rows.shape[1:], rows.dtype)
-    into, source = _rows_of(out), _rows_of(sums)
-    if into.dtype != source.dtype:  # rows of no elements: element-wise
-        into, source = out, sums
-    into[uniq] = source
+    # out and sums: fresh C-contiguous arrays of rows' dtype and row shape, each with a row or more
+    # (grouped ids lie in [0, num_rows) and there is one at least), so _rows_of views both or neither
+    _rows_of(out)[uniq] = _rows_of(sums)
     return out
 
 

@@ -1,6 +1,7 @@
-"""The initial states of a recurrent layer or cell, read from ``hx`` and checked.
+"""The structures a recurrent layer or cell is given: the initial states read from ``hx`` and checked,
+and the pairs in the gradient ``backward`` takes.
 
-Shared by the layers (``rnn.py``) and the cells (``rnn_cells.py``): one check, the same messages.
+Shared by the layers (``rnn_base.py``) and the cells (``rnn_cells.py``): one check, the same messages.
 """
 
 from __future__ import annotations
@@ -46,3 +47,25 @@ def initial_states(
         value = value.astype(dtype, copy=False)
         states.append(value if batched else np.expand_dims(value, batch_axis))
     return states
+
+
+def gradient_pair(grad: Any, first_shape: tuple[int, ...], who: str, expected: str) -> Any:
+    """``grad`` given to ``backward``, with a list ``[first, rest]`` read as the pair ``(first, rest)``
+    (as ``hx`` takes a list for its pair) when it cannot be the values of one array: its first item
+    is None or already has ``first_shape`` (the values of ``first_shape`` in a list of two have shape
+    ``(2, *first_shape)``). Any other list is the values of one array (the first item's, as every
+    module's ``dy`` may be); a list that is no array is a ValueError naming ``expected``.
+    """
+    if not isinstance(grad, list):
+        return grad
+    first = grad[0] if len(grad) == 2 else False
+    if first is None or (isinstance(first, np.ndarray) and first.shape == first_shape):
+        return tuple(grad)
+    try:
+        np.asarray(grad)
+    except ValueError:  # ragged: NumPy's "inhomogeneous shape"
+        raise ValueError(
+            f"{who}.backward: expected {expected}, got a list of {len(grad)} that is neither one array nor "
+            f"a pair whose first item is None or an array of shape {first_shape}"
+        ) from None
+    return grad

@@ -15,7 +15,7 @@ import numpy as np
 from minitorch.checks import check_bool, check_choice, check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
-from minitorch.layers._initial_states import initial_states
+from minitorch.layers._initial_states import gradient_pair, initial_states
 from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
 
@@ -106,6 +106,8 @@ class RNNCellBase(Module):
         """(dh', dc') batched; zeros for None; a bare array is dh' (CONTRACT §4)."""
         dtype, H, who = self.weight_ih.data.dtype, self.hidden_size, type(self).__name__
         shape = (N, H) if self._batched else (H,)
+        given = type(grad).__name__
+        grad = gradient_pair(grad, shape, who, "dh' or (dh', dc')" if self.GATES == 4 else "dh', one array")
         if self.GATES == 4:
             if isinstance(grad, tuple) and len(grad) != 2:
                 raise ValueError(f"{who}.backward: expected dh' or (dh', dc'), got a tuple of {len(grad)}")
@@ -113,7 +115,7 @@ class RNNCellBase(Module):
         else:
             if isinstance(grad, tuple):
                 raise ValueError(f"{who}.backward: expected dh', one array (an LSTMCell's pair (dh', dc') "
-                                 f"is not {who}'s), got a tuple of {len(grad)}")
+                                 f"is not {who}'s), got a {given} of {len(grad)}")
             dh, dc = grad, None
         dh, dc = (np.zeros(shape, dtype) if g is None else self._check_grad(g, shape, dtype)
                   for g in (dh, dc))

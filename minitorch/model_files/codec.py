@@ -45,7 +45,8 @@ class Encoder:
     """Turn values into JSON; arrays (if ``arrays`` is given) go into ``arrays`` as ``prefix<n>``.
 
     Without ``arrays``, numpy scalars become Python numbers and arrays are refused; without
-    ``module``, Modules are refused. Refusals are TypeErrors naming ``where``.
+    ``module``, Modules are refused; a value nested deeper than the Decoder reads (``check_depth``)
+    is refused. Refusals are TypeErrors naming ``where``, raised before anything is written.
     """
 
     def __init__(
@@ -57,7 +58,8 @@ class Encoder:
         self.arrays, self.prefix, self.module = arrays, prefix, module
         self._count = sum(key.startswith(prefix) for key in arrays) if arrays is not None else 0
 
-    def __call__(self, value: Any, where: str) -> Any:
+    def __call__(self, value: Any, where: str, depth: int = 0) -> Any:
+        check_depth(depth, where, TypeError)
         if isinstance(value, (np.ndarray, np.number, np.bool_)) and self.arrays is not None:
             return self._array(value, where)  # first: np.float64 is also a Python float
         if value is None or isinstance(value, (bool, str)):
@@ -67,13 +69,13 @@ class Encoder:
         if isinstance(value, float):
             return float(value) if math.isfinite(value) else {FLOAT: str(float(value))}
         if isinstance(value, (np.bool_, np.integer, np.floating)):
-            return self(value.item(), where)
+            return self(value.item(), where, depth)
         if isinstance(value, list):
-            return [self(item, f"{where}[{i}]") for i, item in enumerate(value)]
-        if isinstance(value, tuple):
-            return {TUPLE: [self(item, f"{where}[{i}]") for i, item in enumerate(value)]}
+            return [self(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+        if isinstance(value, tuple):  # its items one level below a list one level below: as read
+            return {TUPLE: self(list(value), where, depth + 1)}
         if isinstance(value, dict):
-            return {DICT: [[self._key(key, where), self(item, f"{where}[{key!r}]")]
+            return {DICT: [[self._key(key, where), self(item, f"{where}[{key!r}]", depth + 1)]
                            for key, item in value.items()]}
         if isinstance(value, Module) and self.module is not None:
             return {MODULE: self.module(value, where)}
@@ -120,8 +122,7 @@ class Decoder:
         self.used: set[str] = set()
 
     def __call__(self, obj: Any, where: str, depth: int = 0) -> Any:
-        if depth > MAX_DEPTH:
-            raise ModelFileError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+        check_depth(depth, where, ModelFileError)
         if obj is None or isinstance(obj, (bool, int, float, str)):
             return obj
         if isinstance(obj, list):
@@ -172,6 +173,15 @@ class Decoder:
                 raise ModelFileError(f"{where}: scalar entry '{key}' has shape {array.shape}")
             return array[()]
         return array
+
+
+def check_depth(depth: int, where: str, error: type[Exception]) -> None:
+    """Raise ``error`` if a value sits ``depth`` levels down, past ``MAX_DEPTH``: the one nesting rule
+    of both ``Encoder`` and ``Decoder``. The top value is level 0; the items of a list and the
+    values of a dict are one level below it, the items of a tuple two (its JSON is a tagged list)."""
+    if depth > MAX_DEPTH:
+        raise error(f"{where}: nested deeper than {MAX_DEPTH} levels (a list or dict is one level, "
+                    "a tuple two); a model file holds no deeper value")
 
 
 def _dtype_name(value: Any) -> str | None:

@@ -179,9 +179,25 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def header_array(header: dict[str, Any]) -> np.ndarray:
-    """The JSON header as the uint8 array stored under ``HEADER_KEY``."""
-    text = json.dumps(header, allow_nan=False, separators=(",", ":"), sort_keys=False)
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    """The JSON header as the uint8 array stored under ``HEADER_KEY``; a TypeError, before any file
+    is written, if ``read_header`` would refuse it as too dense (``check_density``)."""
+    text = json.dumps(header, allow_nan=False, separators=(",", ":"), sort_keys=False).encode("utf-8")
+    check_density(text, TypeError, ": the loaders would refuse the file; store many small lists as "
+                                   "an array (strings full of '[' or '{' count too)")
+    return np.frombuffer(text, dtype=np.uint8)
+
+
+def check_density(text: bytes, error: type[Exception], advice: str = "") -> None:
+    """Raise ``error`` if the header ``text`` holds more than one ``[`` or ``{`` per
+    ``JSON_BYTES_PER_CONTAINER`` bytes (past 64 KiB): the one rule of ``header_array`` and
+    ``read_header``. Brackets inside strings count too: the reader counts before it parses."""
+    # A parsed JSON list or object costs ~64 bytes: MiniTorch's own headers hold one per 10-20
+    # bytes (5-9x their size once parsed, with the strings and numbers); `[[],[],...]` would cost
+    # 26x. Denser than one per 5 bytes is refused, so parsing costs at most ~13x the header.
+    containers = text.count(b"[") + text.count(b"{")
+    if containers * JSON_BYTES_PER_CONTAINER > len(text) + 2**16:
+        raise error(f"the header is implausibly dense JSON ({containers} lists and objects in "
+                    f"{len(text)} bytes, more than one per {JSON_BYTES_PER_CONTAINER}){advice}")
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -292,15 +308,8 @@ def read_header(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
     raw = arrays[HEADER_KEY]
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise ModelFileError(f"the header must be a 1-D uint8 array, got {raw.dtype} {raw.shape}")
-    # A parsed JSON list or object costs ~64 bytes: MiniTorch's own headers hold one per 10-20
-    # bytes (5-9x their size once parsed, with the strings and numbers); `[[],[],...]` would cost
-    # 26x. Denser than one per 5 bytes is refused, so parsing costs at most ~13x the header.
     text = raw.tobytes()
-    containers = text.count(b"[") + text.count(b"{")
-    if containers * JSON_BYTES_PER_CONTAINER > len(text) + 2**16:
-        raise ModelFileError(
-            f"the header is implausibly dense JSON ({containers} lists and objects in {len(text)} bytes)"
-        )
+    check_density(text, ModelFileError)
     try:
         header = json.loads(
             text.decode("utf-8"),

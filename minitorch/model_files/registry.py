@@ -94,22 +94,25 @@ def class_name(cls: type[Module], where: str) -> str:
 
 
 # ------------------------------------------------------------------------------ describe
-def describe(module: Module, where: str = "model") -> dict[str, Any]:
-    """The architecture of ``module`` as JSON; TypeError if a class or a value cannot be stored.
+def describe(module: Module, where: str = "model", depth: int = 0) -> dict[str, Any]:
+    """The architecture of ``module`` as JSON; TypeError if a class or a value cannot be stored, or
+    if modules nest deeper than ``_build`` reads (``depth`` levels down now; each module held by an
+    argument or a child is one level below its parent).
 
     ``args`` are the constructor's; ``children`` (only if any) describe the children the
     constructor arguments do not hold, so a child assigned after construction (``net.fc =
     Linear(8, 3)``) is rebuilt as it is now; ``attributes`` (only if any) are the module's public
     plain attributes as they are now (``act.negative_slope = 0.3`` after construction is kept).
     """
+    _check_module_depth(depth, where, TypeError)
     name = class_name(type(module), where)
     named = {id(child): f"{where}.{key}" for key, child in module._modules.items()}
-    encode = Encoder(module=lambda child, path: describe(child, named.get(id(child), path)))
+    encode = Encoder(module=lambda child, path: describe(child, named.get(id(child), path), depth + 1))
     args = constructor_args(module)
     node = {"class": name,
             "args": {arg: encode(value, f"{where} ({name}) argument '{arg}'") for arg, value in args.items()}}
     held = _module_ids(args.values())
-    children = {key: describe(child, f"{where}.{key}")
+    children = {key: describe(child, f"{where}.{key}", depth + 1)
                 for key, child in module._modules.items() if child is not None and id(child) not in held}
     attributes = {key: Encoder()(value, f"{where} ({name}) attribute '{key}' (set it in __init__ from an "
                                         "argument, make it a buffer, or name it with a leading _)")
@@ -246,9 +249,15 @@ class _Place:
         return _Place(path, self.dtypes, self.dtype)
 
 
-def _build(node: Any, where: str, budget: _Budget, depth: int, place: _Place) -> Module:
+def _check_module_depth(depth: int, where: str, error: type[Exception]) -> None:
+    """The one module-nesting rule of ``describe`` and ``_build``: the saved model is level 0."""
     if depth > MAX_DEPTH:
-        raise ModelFileError(f"{where}: modules nested deeper than {MAX_DEPTH} levels")
+        raise error(f"{where}: modules nested deeper than {MAX_DEPTH} levels; a model file holds no "
+                    "deeper module")
+
+
+def _build(node: Any, where: str, budget: _Budget, depth: int, place: _Place) -> Module:
+    _check_module_depth(depth, where, ModelFileError)
     node = expect(node, dict, where)
     expect_keys(node, {"class", "args"} | ({"children", "attributes"} & set(node)), where)
     name = expect(node["class"], str, f"{where}.class")

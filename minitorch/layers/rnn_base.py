@@ -1,0 +1,313 @@
+"""The machinery RNN, LSTM and GRU share (``rnn.py``): stacking layers and directions, inter-layer
+dropout, the products outside the time loops, the shapes, the checks and the gradient's structure.
+
+The time loops themselves (forward and backward through time, per kind) are in ``_recurrence.py``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from minitorch.checks import check_bool, check_nonnegative_int, check_number, check_positive_int
+from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
+from minitorch.layers import _recurrence as rec
+from minitorch.layers._initial_states import gradient_pair, initial_states
+from minitorch.layers._redraw import redraw_uniform
+from minitorch.layers.dropout import dropout_mask
+from minitorch.module import Module, Parameter
+
+
+class RNNBase(Module):
+    """The machinery shared by RNN, LSTM and GRU: stacking, directions, dropout, shapes, checks.
+
+    Shapes:   x (L, N, in), or (N, L, in) with batch_first, or (L, in) unbatched
+              h0, c0, h_n, c_n (D * num_layers, N, H), or (D * num_layers, H) unbatched, whatever
+              batch_first says; D = 2 if bidirectional else 1; index k * D + d is layer k, direction d
+              output (L, N, D * H) (batch_first: (N, L, D * H)): the last layer's h_t, forward
+              direction in [..., :H], reverse direction in [..., H:]; never a view of what backward
+              reads, so the caller may change it in place (zero padded steps), as torch's
+              LSTM with proj_size = P > 0: h0, h_n (D * num_layers, N, P), output (L, N, D * P),
+              layers above the first read D * P features; c0, c_n keep H
+    Forward, per layer k and direction d (the reverse direction reads the sequence backwards):
+              xw = x_k @ W_ih.T + b_ih (+ b_hh for RNN/LSTM)   ONE product over all L * N rows
+              the time loop of the kind (see the class docstring and _recurrence.py)
+              x_{k+1} = concat(directions) * mask_k            inter-layer dropout, training only:
+              mask_k = (U(0, 1) >= dropout) / (1 - dropout), all 0 for dropout = 1 (torch's zeros,
+              nothing drawn from the generator, as torch draws nothing: Dropout's ``dropout_mask``)
+    Backward (one pass through time per layer and direction, from the last layer down):
+              dxw, dhw, dh0, dc0 = loop backward (dh, dc flow from step t to t-1)
+              dW_ih = dxw.T @ x_k      dW_hh = dhw.T @ h_{t-1}      one product each, after the loop
+              (LSTM with proj_size: the loop also gives dW_hr, one product after the loop)
+              db_ih = dxw.sum          db_hh = dhw.sum
+              dx_k  = dxw @ W_ih       (summed over directions, times mask_{k-1})
+    The time loop gives dx and the weight gradients in one pass that cannot be split without doing it
+    twice, so these layers define ``backward`` directly (both blocks labelled, CONTRACT §3).
+    Truncated backprop through time: pass the previous batch's (h_n, c_n) as hx. It is a constant
+    input here, so backward stops at the batch boundary by construction (its gradient is returned
+    as dh0 and simply not used).
+    Init:     every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)), in torch's order; ``reset_parameters()``
+              redraws them in place
+    """
+
+    GATES = 1
+    BIAS_HH_IN_LOOP = False  # GRU: b_hh stays in the loop (its reset gate scales it)
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        who = type(self).__name__
+        self.input_size = check_positive_int(input_size, who, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, who, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, who, "num_layers")
+        self.bias = check_bool(bias, who, "bias")
+        self.batch_first = check_bool(batch_first, who, "batch_first")
+        self.dropout = check_number(dropout, who, "dropout", 0, 1)
+        self.bidirectional = check_bool(bidirectional, who, "bidirectional")
+        self.proj_size = self._check_proj_size(proj_size)
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn(  # as torch: the dropout is between layers, so one layer has none
+                f"{who}: dropout adds dropout after all but the last recurrent layer, so non-zero dropout "
+                f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
+                stacklevel=3,
+            )
+        D, H, G = self.num_directions, self.hidden_size, self.GATES * self.hidden_size
+        R = self.real_hidden_size  # the size of h: P with projections, else H
+        dtype = factory_dtype(self, device, dtype)
+        for layer in range(self.num_layers):
+            fan_in = self.input_size if layer == 0 else D * R
+            for suffix in ("", "_reverse")[:D]:
+                shapes = {"weight_ih": (G, fan_in), "weight_hh": (G, R)}
+                if self.bias:
+                    shapes |= {"bias_ih": (G,), "bias_hh": (G,)}
+                if self.proj_size > 0:
+                    shapes["weight_hr"] = (self.proj_size, H)
+                for name, shape in shapes.items():  # torch's order
+                    setattr(self, f"{name}_l{layer}{suffix}", Parameter(np.empty(shape, dtype)))
+        self.reset_parameters()
+        self._caches: list | None = None
+
+    def reset_parameters(self) -> None:
+        """Redraw every weight and bias ~ U(-k, k), k = 1/sqrt(hidden_size), in place, in torch's order
+        (``all_weights``: layer by layer, direction by direction, W_ih, W_hh, b_ih, b_hh, W_hr), as
+        torch's RNNBase.reset_parameters."""
+        k = 1.0 / np.sqrt(self.hidden_size)
+        for weights in self.all_weights:
+            for param in weights:
+                redraw_uniform(param, k)
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def real_hidden_size(self) -> int:
+        """The size of h (h0, h_n, each direction's output): proj_size if > 0, else hidden_size."""
+        return self.proj_size if self.proj_size > 0 else self.hidden_size
+
+    @property
+    def all_weights(self) -> list[list[Parameter]]:
+        """torch's ``all_weights``: per layer and direction (index k * D + d), its Parameters in torch's
+        order weight_ih, weight_hh, bias_ih, bias_hh, weight_hr (those it has)."""
+        return [[p for p in self._weights(layer, d) if p is not None]
+                for layer in range(self.num_layers) for d in range(self.num_directions)]
+
+    def flatten_parameters(self) -> None:
+        """Does nothing, as torch's on the CPU (there it packs the weights into one cuDNN buffer)."""
+
+    def _check_proj_size(self, proj_size: Any) -> int:
+        """proj_size as an int in [0, hidden_size), as torch (only LSTM has projections; others pass 0)."""
+        who = type(self).__name__
+        proj_size = check_nonnegative_int(proj_size, who, "proj_size")  # 0: no projection
+        if proj_size >= self.hidden_size:
+            raise ValueError(f"{who}: proj_size must be smaller than hidden_size={self.hidden_size}, "
+                             f"got proj_size={proj_size}")
+        return proj_size
+
+    def _loop(self) -> tuple[Any, Any]:
+        """(forward, backward) of this kind's time loop (see _recurrence.py)."""
+        raise NotImplementedError
+
+    def _weights(self, layer: int, direction: int) -> tuple[Any, ...]:
+        """(W_ih, W_hh, b_ih, b_hh, W_hr) of one layer and direction; None for those it lacks."""
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        W_ih, W_hh = getattr(self, "weight_ih" + suffix), getattr(self, "weight_hh" + suffix)
+        W_hr = getattr(self, "weight_hr" + suffix) if self.proj_size > 0 else None
+        if not self.bias:
+            return W_ih, W_hh, None, None, W_hr
+        return W_ih, W_hh, getattr(self, "bias_ih" + suffix), getattr(self, "bias_hh" + suffix), W_hr
+
+    # ------------------------------------------------------------------------- forward
+    def forward(self, input: np.ndarray, hx: Any = None) -> tuple[np.ndarray, Any]:
+        x, states, batched = self._check_inputs(input, hx)
+        loop_forward, _ = self._loop()
+        D = self.num_directions
+        h_n = np.empty_like(states[0])
+        c_n = None if states[1] is None else np.empty_like(states[1])
+        caches, masks = [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for d in range(D):
+                W_ih, W_hh, b_ih, b_hh, W_hr = self._weights(layer, d)
+                xs = x if d == 0 else x[::-1]
+                b = None if b_ih is None else b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
+                xw = rec.project(xs.reshape(-1, xs.shape[-1]), W_ih.data, b)  # all L * N steps: one product
+                xw = xw.reshape(xs.shape[0], xs.shape[1], W_ih.shape[0])
+                j = layer * D + d
+                c0 = None if states[1] is None else states[1][j]
+                b_loop = b_hh.data if self.BIAS_HH_IN_LOOP and b_hh is not None else None
+                projection = () if W_hr is None else (W_hr.data,)  # LSTM's h_t = W_hr @ (o * tanh(c_t))
+                hs, c_last, cache = loop_forward(xw, states[0][j], c0, W_hh.data, b_loop, *projection)
+                h_n[j] = hs[-1]
+                if c_last is not None:
+                    c_n[j] = c_last
+                outputs.append(hs[1:] if d == 0 else hs[:0:-1])  # reverse outputs back in time order
+                caches.append((xs, hs, cache))
+            x = np.concatenate(outputs, axis=-1) if D == 2 else outputs[0]
+            if layer < self.num_layers - 1 and self.training and self.dropout > 0:
+                masks.append(dropout_mask(x.shape, self.dropout, x.dtype))  # p = 1: zeros, nothing drawn
+                x = x * masks[-1]
+            else:
+                masks.append(None)
+        self._caches, self._masks, self._batched, self._hx_given = caches, masks, batched, hx is not None
+        self._out_shape = x.shape
+        last = [a for _, hs, cache in caches[-D:] for a in (hs, *cache)]  # the last layer's, for backward
+        output = rec.unshared(self._from_time_major(x, batched), last)  # the caller's to change in place
+        hidden = (h_n, c_n) if states[1] is not None else h_n
+        if not batched:
+            hidden = tuple(s[:, 0] for s in hidden) if isinstance(hidden, tuple) else hidden[:, 0]
+        return output, hidden
+
+    # ------------------------------------------------------------------------ backward
+    def backward(self, grad: Any) -> Any:
+        caches, masks = self._cached(self._caches), self._masks
+        dout, dh_n, dc_n = self._split_grad(grad)
+        _, loop_backward = self._loop()
+        D, H = self.num_directions, self.real_hidden_size
+        dh0, dc0 = np.zeros_like(dh_n), np.zeros_like(dc_n)
+        for layer in reversed(range(self.num_layers)):
+            if masks[layer] is not None:
+                dout = dout * masks[layer]
+            dx = None
+            for d in reversed(range(D)):
+                W_ih, W_hh, b_ih, b_hh, W_hr = self._weights(layer, d)
+                xs, hs, cache = caches[layer * D + d]
+                j = layer * D + d
+                dhs = dout[..., d * H:(d + 1) * H]
+                dhs = dhs if d == 0 else dhs[::-1]
+                dc_last = None if self.GATES != 4 else dc_n[j]
+                projection = () if W_hr is None else (W_hr.data,)
+                back = loop_backward(dhs, dh_n[j], dc_last, cache, W_hh.data, *projection)
+                dxw, dhw, dh0[j], dc_first = back[:4]  # + dW_hr with projections
+                if dc_first is not None:
+                    dc0[j] = dc_first
+                # w.r.t. parameters: one product each over all L * N steps
+                dxw2, dhw2 = dxw.reshape(-1, dxw.shape[-1]), dhw.reshape(-1, dhw.shape[-1])
+                W_ih.accumulate_grad(dxw2.T @ xs.reshape(-1, xs.shape[-1]))
+                W_hh.accumulate_grad(dhw2.T @ hs[:-1].reshape(-1, H))
+                if b_ih is not None:
+                    db_ih = dxw2.sum(axis=0)
+                    b_ih.accumulate_grad(db_ih)  # RNN, LSTM: dhw is dxw (the biases enter summed)
+                    b_hh.accumulate_grad(db_ih if dhw is dxw else dhw2.sum(axis=0))
+                if W_hr is not None:
+                    W_hr.accumulate_grad(back[4])  # one product after the loop (_recurrence.py)
+                # w.r.t. input
+                dxs = (dxw2 @ W_ih.data).reshape(xs.shape)
+                dxs = dxs if d == 0 else dxs[::-1]
+                dx = dxs if dx is None else dx + dxs
+            dout = dx
+        return self._input_grads(dout, dh0, dc0)
+
+    def _split_grad(self, grad: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dout, dh_n, dc_n) time-major and batched, zeros where the gradient is None (CONTRACT §4)."""
+        who, batched = type(self).__name__, self._batched
+        dtype = self.weight_ih_l0.data.dtype
+        L, N, DH = self._out_shape
+        shapes = [(self.num_directions * self.num_layers, N, size)
+                  for size in (self.real_hidden_size, self.hidden_size)]  # h_n, c_n
+        h_shape, c_shape = (s if batched else (s[0], s[2]) for s in shapes)
+        out_shape = (L, DH) if not batched else (N, L, DH) if self.batch_first else (L, N, DH)
+        expected = "(doutput, (dh_n, dc_n))" if self.GATES == 4 else "(doutput, dh_n)"
+        grad = gradient_pair(grad, out_shape, who, f"doutput or {expected}")
+        if isinstance(grad, tuple) and len(grad) != 2:
+            raise ValueError(f"{who}.backward: expected doutput or {expected}, got a tuple of {len(grad)}")
+        douts, dstate = (grad, None) if not isinstance(grad, tuple) else grad
+        if isinstance(douts, tuple):
+            raise ValueError(f"{who}.backward: expected {expected}, got a nested tuple first")
+        if self.GATES == 4:
+            if dstate is not None and not (isinstance(dstate, (tuple, list)) and len(dstate) == 2):
+                raise ValueError(f"{who}.backward: expected {expected}, the state's gradients a pair "
+                                 f"(each an array or None), got {type(dstate).__name__} for (dh_n, dc_n)")
+            dh_n, dc_n = (None, None) if dstate is None else dstate
+        else:
+            if isinstance(dstate, tuple):
+                raise ValueError(f"{who}.backward: expected {expected}, dh_n an array or None (an LSTM's "
+                                 f"pair is not {who}'s), got a {type(dstate).__name__}")
+            dh_n, dc_n = dstate, None
+        dout = np.zeros(out_shape, dtype) if douts is None else self._check_grad(douts, out_shape, dtype)
+        dh_n, dc_n = ((np.zeros(shape, dtype) if g is None else self._check_grad(g, shape, dtype))
+                      for g, shape in ((dh_n, h_shape), (dc_n, c_shape)))
+        if not batched:
+            dh_n, dc_n = dh_n[:, None], dc_n[:, None]
+        return self._to_time_major(dout, batched), dh_n, dc_n
+
+    def _input_grads(self, dx: np.ndarray, dh0: np.ndarray, dc0: np.ndarray) -> Any:
+        """dx alone, or (dx, dh0) / (dx, (dh0, dc0)) when hx was given: the inputs' structure."""
+        dx = self._from_time_major(dx, self._batched)
+        if not self._hx_given:
+            return dx
+        if not self._batched:
+            dh0, dc0 = dh0[:, 0], dc0[:, 0]
+        return (dx, (dh0, dc0)) if self.GATES == 4 else (dx, dh0)
+
+    # -------------------------------------------------------------------------- checks
+    def _to_time_major(self, x: np.ndarray, batched: bool) -> np.ndarray:
+        if not batched:
+            return x[:, None]
+        return x.swapaxes(0, 1) if self.batch_first else x
+
+    def _from_time_major(self, x: np.ndarray, batched: bool) -> np.ndarray:
+        if not batched:
+            return x[:, 0]
+        return np.ascontiguousarray(x.swapaxes(0, 1)) if self.batch_first else x
+
+    def _check_inputs(self, input: Any, hx: Any) -> tuple[np.ndarray, tuple, bool]:
+        """x as (L, N, in) in the parameters' dtype, (h0, c0 or None) as (D * layers, N, H); batched."""
+        who, H = type(self).__name__, self.hidden_size
+        dtype = parameter_dtype(self)  # TypeError if the weights' dtypes differ (as torch)
+        if hasattr(input, "batch_sizes") and hasattr(input, "data"):  # torch's PackedSequence
+            raise TypeError(
+                f"{who}: packed sequences (torch.nn.utils.rnn.PackedSequence) are not supported: pass the "
+                f"padded array (torch.nn.utils.rnn.pad_packed_sequence gives it and the lengths). Padded, "
+                f"a unidirectional layer's outputs at each sequence's own steps are torch's packed ones, "
+                f"but h_n and a reverse direction also run over the padding: read the output at step "
+                f"lengths - 1 for the last state, or batch sequences of one length together"
+            )
+        x = as_floating(input, who)
+        layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
+        time_axis = 1 if x.ndim == 3 and self.batch_first else 0  # L, the axis that may not be empty
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[time_axis] == 0:
+            raise ValueError(
+                f"{who}(input_size={self.input_size}): expected input {layout.format(self.input_size)} "
+                f"or unbatched (L, {self.input_size}) with L >= 1, got {x.shape}"
+            )
+        batched = x.ndim == 3
+        x = self._to_time_major(x.astype(dtype, copy=False), batched)
+        shapes = {}
+        for name, size in (("h0", self.real_hidden_size), ("c0", H))[:2 if self.GATES == 4 else 1]:
+            shapes[name] = (self.num_directions * self.num_layers, x.shape[1], size)
+            shapes[name] = shapes[name] if batched else (shapes[name][0], size)
+        states = initial_states(hx, tuple(shapes), shapes, batched, batch_axis=1, dtype=dtype, who=who)
+        return x, (states[0], states[1] if len(states) == 2 else None), batched
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        defaults = {"proj_size": 0, "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+                    "bidirectional": False}  # torch's order
+        for name, default in defaults.items():
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name)}"
+        return text
