@@ -51,6 +51,8 @@ class Conv2d(Module):
               backward_params computes dW and db, backward_input dcols and dx; backward runs both.
     Padding:  an int or (ph, pw) pads both sides; "valid" is 0; "same" (stride 1 only) pads
               dh*(kh-1) in total per axis, top = total // 2 and bottom the rest (as torch).
+              stride, padding and dilation are read at every forward, as torch: a value set after
+              construction counts (an int as a pair; "same" with a stride set later raises).
     Cache:    cols (K, M), which dW needs, and the padded input's shape, which col2im needs.
     Init:     weight, bias ~ U(-k, k), k = 1/sqrt(C*kh*kw)   (torch's kaiming_uniform(a=sqrt(5)))
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
@@ -79,7 +81,8 @@ class Conv2d(Module):
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = _pair(stride, "stride", "Conv2d")
         self.dilation = _pair(dilation, "dilation", "Conv2d")
-        self.padding, self._pads = self._parse_padding(padding)
+        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2d", minimum=0)
+        self._pads = self._read_geometry()
         kh, kw = self.kernel_size
         k = 1.0 / np.sqrt(self.in_channels * kh * kw)
         dtype, rng = factory_dtype(self, device, dtype), generator()
@@ -139,11 +142,18 @@ class Conv2d(Module):
     def _out_hw(self, xp_shape: tuple[int, ...]) -> tuple[int, int]:
         return _output_size(xp_shape[2:], self.kernel_size, self.stride, self.dilation)
 
-    def _parse_padding(self, padding: int | tuple[int, int] | str) -> tuple[object, tuple[int, ...]]:
-        """(padding as torch stores it, (top, bottom, left, right) pads)."""
+    def _read_geometry(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) pads from the stride, padding and dilation as they are now.
+
+        torch reads these attributes at every forward, so a value set after construction counts:
+        an int becomes a pair here (as torch's constructor stores it), a bad one raises.
+        """
+        self.stride = _pair(self.stride, "stride", "Conv2d")
+        self.dilation = _pair(self.dilation, "dilation", "Conv2d")
+        padding = self.padding
         if isinstance(padding, str):
             if padding == "valid":
-                return padding, (0, 0, 0, 0)
+                return (0, 0, 0, 0)
             if padding != "same":
                 raise ValueError(
                     f"Conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}"
@@ -151,13 +161,14 @@ class Conv2d(Module):
             if self.stride != (1, 1):
                 raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride={self.stride}")
             th, tw = (d * (k - 1) for k, d in zip(self.kernel_size, self.dilation, strict=True))
-            return padding, (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-        ph, pw = _pair(padding, "padding", "Conv2d", minimum=0)
-        return (ph, pw), (ph, ph, pw, pw)
+            return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        self.padding = ph, pw = _pair(padding, "padding", "Conv2d", minimum=0)
+        return (ph, ph, pw, pw)
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv2d", self.in_channels, "H, W", parameter_dtype(self))
+        self._pads = self._read_geometry()
         _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size,
                     self.dilation)
         return x, unbatched

@@ -51,6 +51,8 @@ class Conv1d(Module):
               dcols = weight.reshape(O, K).T @ dY                 (K, M)
               dx    = col2im(dcols) without the padded border     (N, C, L)   returned
     Padding:  an int pads both ends; "valid" is 0; "same" (stride 1) pads d*(k-1) in total, left = total // 2.
+              stride, padding and dilation are read at every forward, as torch: a value set after
+              construction counts ((s,) as s; "same" with a stride set later raises).
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(C*k)   (torch's default)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
@@ -69,7 +71,8 @@ class Conv1d(Module):
         self.kernel_size = _int(kernel_size, who, "kernel_size", 1)
         self.stride = _int(stride, who, "stride", 1)
         self.dilation = _int(dilation, who, "dilation", 1)
-        self.padding, self._pads = self._parse_padding(padding)
+        self.padding = padding if isinstance(padding, str) else _int(padding, who, "padding", 0)
+        self._pads = self._read_geometry()
         b = 1.0 / np.sqrt(self.in_channels * self.kernel_size)
         dtype, rng = factory_dtype(self, device, dtype), generator()
         shape = (self.out_channels, self.in_channels, self.kernel_size)
@@ -121,21 +124,27 @@ class Conv1d(Module):
         dy = dy[None] if self._unbatched else dy
         return dy.transpose(1, 0, 2).reshape(self.out_channels, -1)
 
-    def _parse_padding(self, padding: int | str) -> tuple[object, tuple[int, int, int, int]]:
-        """(padding as torch stores it, (0, 0, left, right) pads of the (N, C, 1, L) image)."""
+    def _read_geometry(self) -> tuple[int, int, int, int]:
+        """(0, 0, left, right) pads of the (N, C, 1, L) image from the stride, padding and dilation
+        as they are now: torch reads them at every forward, so a value set after construction counts
+        (a 1-tuple as its int, as torch's (s,) attributes; a bad one raises)."""
+        self.stride = _int(self.stride, "Conv1d", "stride", 1)
+        self.dilation = _int(self.dilation, "Conv1d", "dilation", 1)
+        padding = self.padding
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Conv1d: padding must be an int, 'valid' or 'same', got {padding!r}")
             if padding == "same" and self.stride != 1:
                 raise ValueError(f"Conv1d: padding='same' needs stride 1, got stride={self.stride}")
             total = self.dilation * (self.kernel_size - 1) if padding == "same" else 0
-            return padding, (0, 0, total // 2, total - total // 2)
-        p = _int(padding, "Conv1d", "padding", 0)
-        return p, (0, 0, p, p)
+            return (0, 0, total // 2, total - total // 2)
+        self.padding = p = _int(padding, "Conv1d", "padding", 0)
+        return (0, 0, p, p)
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, L) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv1d", self.in_channels, "L", parameter_dtype(self))
+        self._pads = self._read_geometry()
         _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
                     self._geometry[0], self._geometry[2])
         return x, unbatched

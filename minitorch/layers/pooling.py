@@ -32,27 +32,35 @@ class _Pool2d(Module):
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
                  padding: int | tuple[int, int] = 0, ceil_mode: bool = False) -> None:
         super().__init__()
-        who = type(self).__name__
-        self.kernel_size = _pair(kernel_size, "kernel_size", who)
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", who)
-        self.padding = _pair(padding, "padding", who, minimum=0)
-        self.ceil_mode = check_bool(ceil_mode, who, "ceil_mode")
-        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
-            raise ValueError(
-                f"{who}: padding must be at most half the kernel size (as torch), got "
-                f"padding={self.padding}, kernel_size={self.kernel_size}"
-            )
-        ph, pw = self.padding
-        self._pads = (ph, ph, pw, pw)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode = check_bool(ceil_mode, type(self).__name__, "ceil_mode")
         self._xp_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
         self._xpads: tuple[int, int, int, int] | None = None
         self._unbatched: bool | None = None
 
+    def _read_geometry(self) -> None:
+        """kernel_size, stride, padding (and MaxPool2d's dilation) as they are now, made (h, w) pairs.
+
+        torch reads these attributes at every forward, so a value set after construction counts:
+        an int becomes a pair (as torch's functional takes it), stride None the kernel size, and a
+        bad value, or padding over half the kernel, raises (torch's rule, checked at its forward).
+        """
+        who = type(self).__name__
+        self.kernel_size = _pair(self.kernel_size, "kernel_size", who)
+        self.stride = self.kernel_size if self.stride is None else _pair(self.stride, "stride", who)
+        self.padding = _pair(self.padding, "padding", who, minimum=0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
+            raise ValueError(
+                f"{who}: padding must be at most half the kernel size (as torch), got "
+                f"padding={self.padding}, kernel_size={self.kernel_size}"
+            )
+
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W), unbatched): an unbatched (C, H, W) image becomes a batch of one."""
         who = type(self).__name__
         x, unbatched = _batched(x, who)
+        self._read_geometry()
         # with ceil_mode's overhang, as torch: a window may hang past an input smaller than the kernel
         _check_fits(f"{who}(kernel_size={self.kernel_size})", x.shape, self.pads_for(x.shape[2:]),
                     self.kernel_size, self._dilation)
@@ -121,10 +129,15 @@ class MaxPool2d(_Pool2d):
                  padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode)
-        self.dilation = self._dilation = _pair(dilation, "dilation", "MaxPool2d")
+        self.dilation = dilation
+        self._read_geometry()
         self.return_indices = check_bool(return_indices, "MaxPool2d", "return_indices")
         self._argmax: np.ndarray | None = None
         self._alone: np.ndarray | None = None  # (OH, OW) windows of padding only, None if there are none
+
+    def _read_geometry(self) -> None:
+        self.dilation = self._dilation = _pair(self.dilation, "dilation", "MaxPool2d")
+        super()._read_geometry()
 
     def forward(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         x, unbatched = self._check_input(x)
@@ -245,6 +258,7 @@ class AvgPool2d(_Pool2d):
                  padding: int | tuple[int, int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: int | None = None) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode)
+        self._read_geometry()
         self.count_include_pad = check_bool(count_include_pad, "AvgPool2d", "count_include_pad")
         self.divisor_override = None if divisor_override is None else check_positive_int(
             divisor_override, "AvgPool2d", "divisor_override")

@@ -1,0 +1,142 @@
+"""Review of the convolution and pooling layers against torch 2.13: attributes a user edits after
+construction (stride, padding, dilation), which torch reads at every forward."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minitorch as mt
+
+
+def _torch_twin(m: mt.Module) -> torch.nn.Module:
+    """torch's layer of the same class and constructor arguments, holding m's weights."""
+    t = getattr(torch.nn, type(m).__name__)(**m._init_args, dtype=torch.float64)
+    if getattr(m, "weight", None) is not None:
+        with torch.no_grad():
+            t.weight.copy_(torch.from_numpy(m.weight.data))
+            if m.bias is not None:
+                t.bias.copy_(torch.from_numpy(m.bias.data))
+    return t
+
+
+def _edit(modules: tuple, **edits: object) -> None:
+    for m in modules:
+        for name, value in edits.items():
+            setattr(m, name, value)
+
+
+def _compare(m: mt.Module, t: torch.nn.Module, shape: tuple[int, ...], seed: int = 0) -> None:
+    """m and t agree on y, dx and every parameter gradient (float64, tight)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    tx = torch.tensor(x, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using padding='same'", category=UserWarning)
+        ty = t(tx)
+    y = m(x)
+    assert y.shape == tuple(ty.shape)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    ty.backward(torch.from_numpy(dy))
+    np.testing.assert_allclose(m.backward(dy), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name in ("weight", "bias"):
+        if getattr(m, name, None) is not None:
+            np.testing.assert_allclose(getattr(m, name).grad, getattr(t, name).grad.numpy(),
+                                       rtol=1e-10, atol=1e-12)
+
+
+pair = st.tuples(st.integers(1, 3), st.integers(1, 3))
+pad2 = st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2)), st.just("valid"))
+
+
+@settings(max_examples=30, deadline=None)
+@given(stride=st.one_of(st.integers(1, 3), pair), dilation=st.one_of(st.integers(1, 2), pair),
+       padding=pad2, seed=st.integers(0, 2**16))
+def test_conv2d_reads_stride_padding_dilation_edited_after_construction(stride, dilation, padding, seed):
+    mt.manual_seed(seed)
+    m = mt.Conv2d(2, 3, (3, 2), dtype=np.float64)
+    t = _torch_twin(m)
+    _edit((m, t), stride=stride, dilation=dilation, padding=padding)
+    _compare(m, t, (2, 2, 9, 8), seed)
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_conv2d_same_padding_follows_an_edited_dilation(kernels, monkeypatch):
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    m = mt.Conv2d(2, 3, 4, padding="same", dtype=np.float64)
+    t = _torch_twin(m)
+    _edit((m, t), dilation=(2, 3))
+    _compare(m, t, (2, 2, 9, 10))
+    assert m(np.zeros((1, 2, 9, 10))).shape == (1, 3, 9, 10)
+
+
+def test_conv2d_same_padding_refuses_a_stride_set_later_as_torch():
+    m = mt.Conv2d(2, 3, 3, padding="same")
+    m.stride = (2, 2)
+    with pytest.raises(ValueError, match="Conv2d: padding='same' needs stride 1"):
+        m(np.zeros((1, 2, 5, 5), np.float32))
+
+
+def test_conv2d_refuses_a_bad_attribute_set_later_by_name():
+    m = mt.Conv2d(2, 3, 3)
+    m.padding = -1
+    with pytest.raises(ValueError, match="Conv2d: padding must be"):
+        m(np.zeros((1, 2, 5, 5), np.float32))
+
+
+@settings(max_examples=30, deadline=None)
+@given(stride=st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3))),
+       dilation=st.one_of(st.integers(1, 2), st.tuples(st.integers(1, 2))),
+       padding=st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2)), st.just("valid")),
+       seed=st.integers(0, 2**16))
+def test_conv1d_reads_stride_padding_dilation_edited_after_construction(stride, dilation, padding, seed):
+    mt.manual_seed(seed)
+    m = mt.Conv1d(2, 3, 3, dtype=np.float64)
+    t = _torch_twin(m)
+    _edit((m, t), stride=stride, dilation=dilation, padding=padding)
+    _compare(m, t, (2, 2, 11), seed)
+
+
+def test_conv1d_same_padding_follows_an_edited_dilation():
+    m = mt.Conv1d(2, 3, 4, padding="same", dtype=np.float64)
+    t = _torch_twin(m)
+    _edit((m, t), dilation=(3,))
+    _compare(m, t, (2, 2, 13))
+
+
+@settings(max_examples=30, deadline=None)
+@given(stride=st.one_of(st.integers(1, 3), pair), dilation=st.one_of(st.integers(1, 2), pair),
+       padding=st.one_of(st.integers(0, 1), st.tuples(st.integers(0, 1), st.integers(0, 1))),
+       ceil_mode=st.booleans(), seed=st.integers(0, 2**16))
+def test_maxpool2d_reads_stride_padding_dilation_edited_after_construction(stride, dilation, padding,
+                                                                           ceil_mode, seed):
+    m = mt.MaxPool2d(3)
+    t = torch.nn.MaxPool2d(3)  # no parameters: torch's twin keeps no dtype
+    _edit((m, t), stride=stride, dilation=dilation, padding=padding, ceil_mode=ceil_mode)
+    _compare(m, t, (2, 2, 9, 10), seed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(stride=st.one_of(st.integers(1, 3), pair),
+       padding=st.one_of(st.integers(0, 1), st.tuples(st.integers(0, 1), st.integers(0, 1))),
+       ceil_mode=st.booleans(), count_include_pad=st.booleans(), seed=st.integers(0, 2**16))
+def test_avgpool2d_reads_stride_and_padding_edited_after_construction(stride, padding, ceil_mode,
+                                                                      count_include_pad, seed):
+    m = mt.AvgPool2d(3)
+    t = torch.nn.AvgPool2d(3)
+    _edit((m, t), stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+    _compare(m, t, (2, 2, 9, 10), seed)
+
+
+@pytest.mark.parametrize("cls", [mt.MaxPool2d, mt.AvgPool2d])
+def test_pooling_refuses_padding_over_half_the_kernel_set_later_as_torch(cls):
+    m = cls(3)
+    m.padding = (2, 2)
+    with pytest.raises(ValueError, match=f"{cls.__name__}: padding must be at most half the kernel size"):
+        m(np.zeros((1, 1, 7, 7)))
