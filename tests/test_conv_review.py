@@ -140,3 +140,53 @@ def test_pooling_refuses_padding_over_half_the_kernel_set_later_as_torch(cls):
     m.padding = (2, 2)
     with pytest.raises(ValueError, match=f"{cls.__name__}: padding must be at most half the kernel size"):
         m(np.zeros((1, 1, 7, 7)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(stride=pair, padding=st.tuples(st.integers(0, 1), st.integers(0, 1)),
+       output_padding=st.tuples(st.integers(0, 1), st.integers(0, 1)), dilation=pair,
+       seed=st.integers(0, 2**16))
+def test_conv_transpose2d_reads_its_geometry_edited_after_construction(stride, padding, output_padding,
+                                                                      dilation, seed):
+    mt.manual_seed(seed)
+    m = mt.ConvTranspose2d(2, 3, (3, 2), dtype=np.float64)
+    t = _torch_twin(m)
+    _edit((m, t), stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
+    if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation, strict=True)):
+        with pytest.raises(RuntimeError, match="output padding must be smaller"):
+            t(torch.zeros(1, 2, 4, 5, dtype=torch.float64))
+        with pytest.raises(ValueError, match="ConvTranspose2d: output_padding must be smaller"):
+            m(np.zeros((1, 2, 4, 5)))
+        return
+    _compare(m, t, (2, 2, 4, 5), seed)
+
+
+@pytest.mark.parametrize("cls", ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d"])
+@pytest.mark.parametrize("size", [3, (2, None), (5, 1)])
+def test_adaptive_pools_read_an_output_size_edited_after_construction(cls, size):
+    m, t = getattr(mt, cls)(2), getattr(torch.nn, cls)(2)
+    _edit((m, t), output_size=size)
+    _compare(m, t, (2, 2, 7, 6))
+
+
+@pytest.mark.parametrize("edits", [dict(scale_factor=3.0), dict(scale_factor=(1.5, 2.5), mode="bilinear"),
+                                   dict(size=(8, 3), scale_factor=None),
+                                   dict(mode="bilinear", align_corners=True)])
+def test_upsample_reads_size_scale_factor_and_mode_edited_after_construction(edits):
+    m, t = mt.Upsample(scale_factor=2.0), torch.nn.Upsample(scale_factor=2.0)
+    _edit((m, t), **edits)
+    _compare(m, t, (2, 2, 5, 4))
+
+
+def test_upsample_refuses_size_and_scale_factor_both_set_later():
+    m = mt.Upsample(scale_factor=2.0)
+    m.size = (4, 4)
+    with pytest.raises(ValueError, match="Upsample: give exactly one of size and scale_factor"):
+        m(np.zeros((1, 1, 2, 2)))
+
+
+def test_avgpool2d_refuses_a_zero_divisor_override_set_later_as_torch():
+    m = mt.AvgPool2d(2)
+    m.divisor_override = 0
+    with pytest.raises(ValueError, match="AvgPool2d: divisor_override"):
+        m(np.ones((1, 1, 4, 4)))

@@ -14,7 +14,7 @@ class AdaptiveMaxPool2d(Module):
     """Maximum over adaptive bins giving a fixed output size, as torch.nn.AdaptiveMaxPool2d.
 
     Shapes:   x (N, C, H, W) or unbatched (C, H, W)   y (N, C, OH, OW) or (C, OH, OW)
-              output_size = (OH, OW); None keeps that input size
+              output_size = (OH, OW); None keeps that input size (read at every forward, as torch)
     Forward:  bin i of an axis of length H covers [floor(i*H/OH), ceil((i+1)*H/OH)) (torch's bins,
               the same as AdaptiveAvgPool2d's; neighbouring bins may overlap by one pixel)
               y[n, c, i, j] = max of x[n, c] over bin (i, j)
@@ -51,6 +51,7 @@ class AdaptiveMaxPool2d(Module):
             )
         unbatched = x.ndim == 3
         x = x[None] if unbatched else x  # one image: a batch of one, as torch
+        self._size = check_output_size(self.output_size, "AdaptiveMaxPool2d")  # as torch: read each call
         N, C, H, W = x.shape
         OH = H if self._size[0] is None else self._size[0]
         OW = W if self._size[1] is None else self._size[1]

@@ -179,6 +179,8 @@ class ConvTranspose2d(Module):
               dx      = (weight.reshape(C, K) @ dcols).reshape(C, N, H, W).transpose(1, 0, 2, 3)   returned
     output_padding adds rows/columns at the bottom/right (it picks one of the stride's possible
     output sizes); it must be smaller than the stride or the dilation, as torch.
+    stride, padding, output_padding and dilation are read at every forward, as torch (a value set
+    after construction counts, and is checked then).
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(O*kh*kw)   (torch's default: fan_in of weight dim 1)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
@@ -197,16 +199,9 @@ class ConvTranspose2d(Module):
         self.in_channels = check_positive_int(in_channels, who, "in_channels")
         self.out_channels = check_positive_int(out_channels, who, "out_channels")
         self.kernel_size = _pair(kernel_size, "kernel_size", who)
-        self.stride = _pair(stride, "stride", who)
-        self.padding = _pair(padding, "padding", who, minimum=0)
-        self.output_padding = _pair(output_padding, "output_padding", who, minimum=0)
-        self.dilation = _pair(dilation, "dilation", who)
-        if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation,
-                                                   strict=True)):
-            raise ValueError(
-                f"{who}: output_padding must be smaller than stride or dilation (as torch), got "
-                f"output_padding={self.output_padding}, stride={self.stride}, dilation={self.dilation}"
-            )
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.output_padding = output_padding
+        self._read_geometry()
         kh, kw = self.kernel_size
         b = 1.0 / np.sqrt(self.out_channels * kh * kw)
         dtype, rng = factory_dtype(self, device, dtype), generator()
@@ -216,6 +211,21 @@ class ConvTranspose2d(Module):
         self._X: np.ndarray | None = None
         self._x_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+
+    def _read_geometry(self) -> None:
+        """stride, padding, output_padding and dilation as they are now, made (h, w) pairs: torch reads
+        them at every forward, so a value set after construction counts (checked as torch checks it)."""
+        who = "ConvTranspose2d"
+        self.stride = _pair(self.stride, "stride", who)
+        self.padding = _pair(self.padding, "padding", who, minimum=0)
+        self.output_padding = _pair(self.output_padding, "output_padding", who, minimum=0)
+        self.dilation = _pair(self.dilation, "dilation", who)
+        if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation,
+                                                   strict=True)):
+            raise ValueError(
+                f"{who}: output_padding must be smaller than stride or dilation (as torch), got "
+                f"output_padding={self.output_padding}, stride={self.stride}, dilation={self.dilation}"
+            )
 
     @property
     def _pads(self) -> tuple[int, int, int, int]:
@@ -274,6 +284,7 @@ class ConvTranspose2d(Module):
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
         dtype = parameter_dtype(self)
         x, unbatched = _check_conv_input(x, "ConvTranspose2d", self.in_channels, "H, W", dtype)
+        self._read_geometry()
         _, _, Hf, Wf = self._full_shape(x.shape)
         ph, pw = self.padding
         if Hf - 2 * ph < 1 or Wf - 2 * pw < 1:

@@ -258,10 +258,9 @@ class AvgPool2d(_Pool2d):
                  padding: int | tuple[int, int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: int | None = None) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode)
-        self._read_geometry()
         self.count_include_pad = check_bool(count_include_pad, "AvgPool2d", "count_include_pad")
-        self.divisor_override = None if divisor_override is None else check_positive_int(
-            divisor_override, "AvgPool2d", "divisor_override")
+        self.divisor_override = divisor_override
+        self._read_geometry()
         self._div: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -289,6 +288,11 @@ class AvgPool2d(_Pool2d):
         dx = _unpad(dxp, self._xpads)
         return dx[0] if self._unbatched else dx
 
+    def _read_geometry(self) -> None:
+        super()._read_geometry()
+        if self.divisor_override is not None:  # torch refuses 0 at its forward
+            self.divisor_override = check_positive_int(self.divisor_override, "AvgPool2d", "divisor_override")
+
     def divisor(self, hw: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """div (OH, OW) for an H x W image: divisor_override, else each window's count of counted places."""
         (H, W), (top, bottom, left, right), (ph, pw) = hw, self.pads_for(hw), self.padding
@@ -310,7 +314,7 @@ class AdaptiveAvgPool2d(Module):
     """Mean over adaptive bins giving a fixed output size, as torch.nn.AdaptiveAvgPool2d.
 
     Shapes:   x (N, C, H, W) or (C, H, W)   y (N, C, OH, OW) or (C, OH, OW)
-              output_size = (OH, OW); None keeps that input size
+              output_size = (OH, OW); None keeps that input size (read at every forward, as torch)
     Forward:  bin i of an axis of length H covers rows [h0, h1) = [floor(i*H/OH), ceil((i+1)*H/OH))
               (torch's bins; neighbouring bins may overlap by one row), likewise bin j of W: [w0, w1)
               y[n, c, i, j] = x[n, c, h0:h1, w0:w1].mean()
@@ -334,6 +338,7 @@ class AdaptiveAvgPool2d(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, unbatched = _batched(x, "AdaptiveAvgPool2d")
+        self._size = check_output_size(self.output_size, "AdaptiveAvgPool2d")  # as torch: read each call
         self._x_shape, self._dtype, self._unbatched = x.shape, x.dtype, unbatched
         y = np.empty(x.shape[:2] + self._out_hw(x.shape), dtype=x.dtype)
         for i, j, (h0, h1), (w0, w1) in self._bins(x.shape):
