@@ -13,15 +13,19 @@ from minitorch.kernels import layers as fast
 from minitorch.layers._im2col import (
     _check_conv_input,
     _check_fits,
+    _check_settings_kept,
     _col2im,
     _im2col,
     _output_size,
     _pad,
     _pair,
+    _settings,
     _unpad,
 )
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
+
+_READ = ("stride", "dilation")  # what backward reads again (the padding it needs is cached)
 
 
 class Conv2d(Module):
@@ -53,6 +57,7 @@ class Conv2d(Module):
               dh*(kh-1) in total per axis, top = total // 2 and bottom the rest (as torch).
               stride, padding and dilation are read at every forward, as torch: a value set after
               construction counts (an int as a pair; "same" with a stride set later raises).
+              Set between a forward and its backward, stride or dilation make backward raise.
     Cache:    cols (K, M), which dW needs, and the padded input's shape, which col2im needs.
     Init:     weight, bias ~ U(-k, k), k = 1/sqrt(C*kh*kw)   (torch's kaiming_uniform(a=sqrt(5)))
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
@@ -93,6 +98,7 @@ class Conv2d(Module):
         self._rows: np.ndarray | None = None  # the fast room's channels-last cols, when it ran forward
         self._xp_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+        self._read: tuple[object, ...] | None = None  # the forward's stride and dilation
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, unbatched = self._check_input(x)
@@ -111,6 +117,7 @@ class Conv2d(Module):
         return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
+        _check_settings_kept(self, _READ, self._cached(self._read))
         if self._rows is not None:  # forward ran in the fast room: its partner kernel
             return fast.conv2d_backward_params(self, dy[None] if self._unbatched else dy)
         cols = self._cached(self._cols)
@@ -121,6 +128,7 @@ class Conv2d(Module):
             self.bias.accumulate_grad(dY.sum(axis=1))
 
     def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        _check_settings_kept(self, _READ, self._cached(self._read))
         if self._rows is not None:  # forward ran in the fast room: its partner kernel
             dx = fast.conv2d_backward_input(self, dy[None] if self._unbatched else dy)
             return dx[0] if self._unbatched else dx
@@ -169,6 +177,7 @@ class Conv2d(Module):
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv2d", self.in_channels, "H, W", parameter_dtype(self))
         self._pads = self._read_geometry()
+        self._read = _settings(self, _READ)
         _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size,
                     self.dilation)
         return x, unbatched

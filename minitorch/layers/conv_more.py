@@ -16,15 +16,20 @@ from minitorch.dtypes import factory_dtype, parameter_dtype
 from minitorch.layers._im2col import (
     _check_conv_input,
     _check_fits,
+    _check_settings_kept,
     _col2im,
     _im2col,
     _output_size,
     _pad,
     _pair,
+    _settings,
     _unpad,
 )
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
+
+_READ_1D = ("stride", "dilation")  # what Conv1d's backward reads again (its padding is cached)
+_READ_T = ("stride", "padding", "output_padding", "dilation")  # what ConvTranspose2d's backward reads
 
 
 def _int(value: object, who: str, name: str, minimum: int) -> int:
@@ -53,6 +58,7 @@ class Conv1d(Module):
     Padding:  an int pads both ends; "valid" is 0; "same" (stride 1) pads d*(k-1) in total, left = total // 2.
               stride, padding and dilation are read at every forward, as torch: a value set after
               construction counts ((s,) as s; "same" with a stride set later raises).
+              Set between a forward and its backward, stride or dilation make backward raise.
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(C*k)   (torch's default)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
@@ -81,6 +87,7 @@ class Conv1d(Module):
         self._cols: np.ndarray | None = None
         self._xp_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+        self._read: tuple[object, ...] | None = None  # the forward's stride and dilation
 
     @property
     def _geometry(self) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -100,6 +107,7 @@ class Conv1d(Module):
         return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
+        _check_settings_kept(self, _READ_1D, self._cached(self._read))
         cols = self._cached(self._cols)
         dY = self._dY(dy)
         # w.r.t. parameters
@@ -108,6 +116,7 @@ class Conv1d(Module):
             self.bias.accumulate_grad(dY.sum(axis=1))
 
     def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        _check_settings_kept(self, _READ_1D, self._cached(self._read))
         self._cached(self._cols)
         dY = self._dY(dy)
         # w.r.t. input
@@ -145,6 +154,7 @@ class Conv1d(Module):
         """(x as (N, C, L) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv1d", self.in_channels, "L", parameter_dtype(self))
         self._pads = self._read_geometry()
+        self._read = _settings(self, _READ_1D)
         _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
                     self._geometry[0], self._geometry[2])
         return x, unbatched
@@ -180,7 +190,8 @@ class ConvTranspose2d(Module):
     output_padding adds rows/columns at the bottom/right (it picks one of the stride's possible
     output sizes); it must be smaller than the stride or the dilation, as torch.
     stride, padding, output_padding and dilation are read at every forward, as torch (a value set
-    after construction counts, and is checked then).
+    after construction counts, and is checked then); set between a forward and its backward, they
+    make backward raise.
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(O*kh*kw)   (torch's default: fan_in of weight dim 1)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
@@ -211,6 +222,7 @@ class ConvTranspose2d(Module):
         self._X: np.ndarray | None = None
         self._x_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+        self._read: tuple[object, ...] | None = None  # the forward's values of _READ_T
 
     def _read_geometry(self) -> None:
         """stride, padding, output_padding and dilation as they are now, made (h, w) pairs: torch reads
@@ -253,6 +265,7 @@ class ConvTranspose2d(Module):
         return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
+        _check_settings_kept(self, _READ_T, self._cached(self._read))
         X = self._cached(self._X)
         dy, dcols = self._dcols(dy)
         # w.r.t. parameters
@@ -261,6 +274,7 @@ class ConvTranspose2d(Module):
             self.bias.accumulate_grad(dy.sum(axis=(0, 2, 3)))
 
     def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        _check_settings_kept(self, _READ_T, self._cached(self._read))
         self._cached(self._X)
         _, dcols = self._dcols(dy)
         N, C, H, W = self._x_shape
@@ -285,6 +299,7 @@ class ConvTranspose2d(Module):
         dtype = parameter_dtype(self)
         x, unbatched = _check_conv_input(x, "ConvTranspose2d", self.in_channels, "H, W", dtype)
         self._read_geometry()
+        self._read = _settings(self, _READ_T)
         _, _, Hf, Wf = self._full_shape(x.shape)
         ph, pw = self.padding
         if Hf - 2 * ph < 1 or Wf - 2 * pw < 1:

@@ -10,6 +10,10 @@ start in the bottom padding ((OH - 1)*sh >= H + ph), so every window starts insi
 the top padding; likewise OW. The last window may then reach past the padding: the input is padded
 by eh = max((OH - 1)*sh + span_h - (H + 2*ph), 0) more rows at the bottom (and ew columns on the
 right), which no maximum picks and no average counts.
+
+MaxPool2d and AvgPool2d read kernel_size, stride, padding (and dilation, divisor_override) at every
+forward, as torch: a value set after construction counts. kernel_size or stride set between a
+forward and its backward makes backward raise (its taps need the forward's).
 """
 
 from __future__ import annotations
@@ -20,8 +24,19 @@ import numpy as np
 
 from minitorch.checks import check_bool, check_output_size, check_positive_int
 from minitorch.dtypes import as_floating
-from minitorch.layers._im2col import _check_fits, _offsets, _output_size, _pad, _pair, _unpad
+from minitorch.layers._im2col import (
+    _check_fits,
+    _check_settings_kept,
+    _offsets,
+    _output_size,
+    _pad,
+    _pair,
+    _settings,
+    _unpad,
+)
 from minitorch.module import Module
+
+_READ = ("kernel_size", "stride")  # what a pool's backward reads again
 
 
 class _Pool2d(Module):
@@ -38,6 +53,7 @@ class _Pool2d(Module):
         self._dtype: np.dtype | None = None
         self._xpads: tuple[int, int, int, int] | None = None
         self._unbatched: bool | None = None
+        self._read: tuple[object, ...] | None = None  # the forward's kernel_size and stride
 
     def _read_geometry(self) -> None:
         """kernel_size, stride, padding (and MaxPool2d's dilation) as they are now, made (h, w) pairs.
@@ -61,6 +77,7 @@ class _Pool2d(Module):
         who = type(self).__name__
         x, unbatched = _batched(x, who)
         self._read_geometry()
+        self._read = _settings(self, _READ)
         # with ceil_mode's overhang, as torch: a window may hang past an input smaller than the kernel
         _check_fits(f"{who}(kernel_size={self.kernel_size})", x.shape, self.pads_for(x.shape[2:]),
                     self.kernel_size, self._dilation)
@@ -82,6 +99,8 @@ class _Pool2d(Module):
 
     def _check_dy(self, dy: np.ndarray, y_shape: tuple[int, ...]) -> np.ndarray:
         """dy checked against the output's shape ((C, OH, OW) for an unbatched input), as (N, C, OH, OW)."""
+        # backward's taps need the forward's kernel_size and stride (its dilation is kept per call)
+        _check_settings_kept(self, _READ, self._cached(self._read))
         dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self._dtype)
         return dy[None] if self._unbatched else dy
 
