@@ -203,17 +203,20 @@ def _conv_pair(cls: str, **kwargs: object) -> tuple[mt.Module, torch.nn.Module]:
     (lambda: (mt.AvgPool2d(1, 3), torch.nn.AvgPool2d(1, 3)), (1, 1, 5, 5), dict(stride=(4, 4))),
     (lambda: _conv_pair("Conv2d", stride=3), (1, 1, 5, 5), dict(stride=(4, 4))),
     (lambda: _conv_pair("Conv1d", stride=3), (1, 1, 5), dict(stride=4)),
+    (lambda: _conv_pair("Conv2d", padding=1), (1, 1, 5, 5), dict(padding=(0, 0))),
+    (lambda: (mt.MaxPool2d(2, 1, dilation=2), torch.nn.MaxPool2d(2, 1, dilation=2)), (1, 1, 5, 5),
+     dict(dilation=(1, 1), stride=(2, 2))),
     (lambda: _conv_pair("ConvTranspose2d", stride=2, output_padding=1), (1, 1, 3, 3),
      dict(stride=(3, 3), output_padding=(0, 0))),
 ])
-def test_a_stride_set_between_forward_and_backward_raises_instead_of_a_wrong_dx(kernels, make, shape, edits,
-                                                                                 monkeypatch):
-    """Same output size, other windows: torch's backward uses the forward's stride; ours refuses."""
+def test_a_setting_changed_between_forward_and_backward_raises_instead_of_a_wrong_dx(
+        kernels, make, shape, edits, monkeypatch):
+    """Same output size, other windows: torch's backward uses the forward's settings; ours refuses."""
     monkeypatch.setattr(mt.kernels, "_enabled", kernels)
     m, t = make()
     y = m(np.ones(shape))
     _edit((m,), **edits)
-    with pytest.raises(ValueError, match=f"{type(m).__name__}.backward: stride=.* was set between forward"):
+    with pytest.raises(ValueError, match=f"{type(m).__name__}.backward: .* was set between forward"):
         m.backward(np.ones_like(y))
     _edit((m,), **{k: getattr(t, k) for k in edits})  # set back in torch's form: the forward's values
     tx = torch.ones(shape, dtype=torch.float64, requires_grad=True)

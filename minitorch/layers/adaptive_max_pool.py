@@ -35,7 +35,7 @@ class AdaptiveMaxPool2d(Module):
     def __init__(self, output_size: int | tuple[int | None, int | None] | None,
                  return_indices: bool = False) -> None:
         super().__init__()
-        self._size = check_output_size(output_size, "AdaptiveMaxPool2d")
+        check_output_size(output_size, "AdaptiveMaxPool2d")
         self.output_size = output_size
         self.return_indices = check_bool(return_indices, "AdaptiveMaxPool2d", "return_indices")
         self._x_shape: tuple[int, ...] | None = None
@@ -51,7 +51,6 @@ class AdaptiveMaxPool2d(Module):
             )
         unbatched = x.ndim == 3
         x = x[None] if unbatched else x  # one image: a batch of one, as torch
-        self._size = check_output_size(self.output_size, "AdaptiveMaxPool2d")  # as torch: read each call
         N, C, H, W = x.shape
         OH = H if self._size[0] is None else self._size[0]
         OW = W if self._size[1] is None else self._size[1]
@@ -82,6 +81,11 @@ class AdaptiveMaxPool2d(Module):
             chosen = np.arange(h * w) == t[:, :, i, j, None]           # (N, C, h*w) one-hot
             dx[:, :, rows, cols] += (chosen * dy[:, :, i, j, None]).reshape(N, C, h, w)
         return dx[0] if self._unbatched else dx
+
+    @property
+    def _size(self) -> tuple[int | None, int | None]:
+        """output_size as it is now, a pair (torch reads it at every forward)."""
+        return check_output_size(self.output_size, "AdaptiveMaxPool2d")
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}" + (", return_indices=True" if self.return_indices else "")

@@ -25,7 +25,7 @@ from minitorch.layers._im2col import (
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
-_READ = ("stride", "dilation")  # what backward reads again (the padding it needs is cached)
+_READ = ("stride", "padding", "dilation")  # what backward reads again
 
 
 class Conv2d(Module):
@@ -57,7 +57,7 @@ class Conv2d(Module):
               dh*(kh-1) in total per axis, top = total // 2 and bottom the rest (as torch).
               stride, padding and dilation are read at every forward, as torch: a value set after
               construction counts (an int as a pair; "same" with a stride set later raises).
-              Set between a forward and its backward, stride or dilation make backward raise.
+              Set between a forward and its backward, they make backward raise.
     Cache:    cols (K, M), which dW needs, and the padded input's shape, which col2im needs.
     Init:     weight, bias ~ U(-k, k), k = 1/sqrt(C*kh*kw)   (torch's kaiming_uniform(a=sqrt(5)))
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
@@ -87,7 +87,7 @@ class Conv2d(Module):
         self.stride = _pair(stride, "stride", "Conv2d")
         self.dilation = _pair(dilation, "dilation", "Conv2d")
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2d", minimum=0)
-        self._pads = self._read_geometry()
+        self._read_geometry()
         kh, kw = self.kernel_size
         k = 1.0 / np.sqrt(self.in_channels * kh * kw)
         dtype, rng = factory_dtype(self, device, dtype), generator()
@@ -98,7 +98,7 @@ class Conv2d(Module):
         self._rows: np.ndarray | None = None  # the fast room's channels-last cols, when it ran forward
         self._xp_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
-        self._read: tuple[object, ...] | None = None  # the forward's stride and dilation
+        self._read: tuple[object, ...] | None = None  # the forward's values of _READ
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, unbatched = self._check_input(x)
@@ -150,6 +150,11 @@ class Conv2d(Module):
     def _out_hw(self, xp_shape: tuple[int, ...]) -> tuple[int, int]:
         return _output_size(xp_shape[2:], self.kernel_size, self.stride, self.dilation)
 
+    @property
+    def _pads(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right): the padding of the settings as they are now."""
+        return self._read_geometry()
+
     def _read_geometry(self) -> tuple[int, int, int, int]:
         """(top, bottom, left, right) pads from the stride, padding and dilation as they are now.
 
@@ -176,7 +181,7 @@ class Conv2d(Module):
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv2d", self.in_channels, "H, W", parameter_dtype(self))
-        self._pads = self._read_geometry()
+        self._read_geometry()
         self._read = _settings(self, _READ)
         _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size,
                     self.dilation)

@@ -28,7 +28,7 @@ from minitorch.layers._im2col import (
 from minitorch.module import Module, Parameter
 from minitorch.random import generator
 
-_READ_1D = ("stride", "dilation")  # what Conv1d's backward reads again (its padding is cached)
+_READ_1D = ("stride", "padding", "dilation")  # what Conv1d's backward reads again
 _READ_T = ("stride", "padding", "output_padding", "dilation")  # what ConvTranspose2d's backward reads
 
 
@@ -58,7 +58,7 @@ class Conv1d(Module):
     Padding:  an int pads both ends; "valid" is 0; "same" (stride 1) pads d*(k-1) in total, left = total // 2.
               stride, padding and dilation are read at every forward, as torch: a value set after
               construction counts ((s,) as s; "same" with a stride set later raises).
-              Set between a forward and its backward, stride or dilation make backward raise.
+              Set between a forward and its backward, they make backward raise.
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(C*k)   (torch's default)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
@@ -78,7 +78,7 @@ class Conv1d(Module):
         self.stride = _int(stride, who, "stride", 1)
         self.dilation = _int(dilation, who, "dilation", 1)
         self.padding = padding if isinstance(padding, str) else _int(padding, who, "padding", 0)
-        self._pads = self._read_geometry()
+        self._read_geometry()
         b = 1.0 / np.sqrt(self.in_channels * self.kernel_size)
         dtype, rng = factory_dtype(self, device, dtype), generator()
         shape = (self.out_channels, self.in_channels, self.kernel_size)
@@ -87,7 +87,7 @@ class Conv1d(Module):
         self._cols: np.ndarray | None = None
         self._xp_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
-        self._read: tuple[object, ...] | None = None  # the forward's stride and dilation
+        self._read: tuple[object, ...] | None = None  # the forward's values of _READ_1D
 
     @property
     def _geometry(self) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -133,6 +133,11 @@ class Conv1d(Module):
         dy = dy[None] if self._unbatched else dy
         return dy.transpose(1, 0, 2).reshape(self.out_channels, -1)
 
+    @property
+    def _pads(self) -> tuple[int, int, int, int]:
+        """(0, 0, left, right): the padding of the settings as they are now."""
+        return self._read_geometry()
+
     def _read_geometry(self) -> tuple[int, int, int, int]:
         """(0, 0, left, right) pads of the (N, C, 1, L) image from the stride, padding and dilation
         as they are now: torch reads them at every forward, so a value set after construction counts
@@ -153,7 +158,7 @@ class Conv1d(Module):
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, L) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv1d", self.in_channels, "L", parameter_dtype(self))
-        self._pads = self._read_geometry()
+        self._read_geometry()
         self._read = _settings(self, _READ_1D)
         _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
                     self._geometry[0], self._geometry[2])

@@ -12,8 +12,8 @@ by eh = max((OH - 1)*sh + span_h - (H + 2*ph), 0) more rows at the bottom (and e
 right), which no maximum picks and no average counts.
 
 MaxPool2d and AvgPool2d read kernel_size, stride, padding (and dilation, divisor_override) at every
-forward, as torch: a value set after construction counts. kernel_size or stride set between a
-forward and its backward makes backward raise (its taps need the forward's).
+forward, as torch: a value set after construction counts. kernel_size, stride or dilation set
+between a forward and its backward makes backward raise (its taps need the forward's).
 """
 
 from __future__ import annotations
@@ -36,13 +36,12 @@ from minitorch.layers._im2col import (
 )
 from minitorch.module import Module
 
-_READ = ("kernel_size", "stride")  # what a pool's backward reads again
-
 
 class _Pool2d(Module):
     """Shared argument handling of MaxPool2d and AvgPool2d (kernel, stride, padding, ceil_mode)."""
 
     _dilation = (1, 1)  # MaxPool2d's own dilation replaces it
+    _reread = ("kernel_size", "stride")  # what backward reads again (MaxPool2d: and dilation)
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
                  padding: int | tuple[int, int] = 0, ceil_mode: bool = False) -> None:
@@ -53,7 +52,7 @@ class _Pool2d(Module):
         self._dtype: np.dtype | None = None
         self._xpads: tuple[int, int, int, int] | None = None
         self._unbatched: bool | None = None
-        self._read: tuple[object, ...] | None = None  # the forward's kernel_size and stride
+        self._read: tuple[object, ...] | None = None  # the forward's values of _reread
 
     def _read_geometry(self) -> None:
         """kernel_size, stride, padding (and MaxPool2d's dilation) as they are now, made (h, w) pairs.
@@ -77,7 +76,7 @@ class _Pool2d(Module):
         who = type(self).__name__
         x, unbatched = _batched(x, who)
         self._read_geometry()
-        self._read = _settings(self, _READ)
+        self._read = _settings(self, self._reread)
         # with ceil_mode's overhang, as torch: a window may hang past an input smaller than the kernel
         _check_fits(f"{who}(kernel_size={self.kernel_size})", x.shape, self.pads_for(x.shape[2:]),
                     self.kernel_size, self._dilation)
@@ -99,8 +98,7 @@ class _Pool2d(Module):
 
     def _check_dy(self, dy: np.ndarray, y_shape: tuple[int, ...]) -> np.ndarray:
         """dy checked against the output's shape ((C, OH, OW) for an unbatched input), as (N, C, OH, OW)."""
-        # backward's taps need the forward's kernel_size and stride (its dilation is kept per call)
-        _check_settings_kept(self, _READ, self._cached(self._read))
+        _check_settings_kept(self, self._reread, self._cached(self._read))
         dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self._dtype)
         return dy[None] if self._unbatched else dy
 
@@ -154,8 +152,14 @@ class MaxPool2d(_Pool2d):
         self._argmax: np.ndarray | None = None
         self._alone: np.ndarray | None = None  # (OH, OW) windows of padding only, None if there are none
 
+    _reread = ("kernel_size", "stride", "dilation")
+
+    @property
+    def _dilation(self) -> tuple[int, int]:  # type: ignore[override]
+        return _pair(self.dilation, "dilation", "MaxPool2d")
+
     def _read_geometry(self) -> None:
-        self.dilation = self._dilation = _pair(self.dilation, "dilation", "MaxPool2d")
+        self.dilation = self._dilation
         super()._read_geometry()
 
     def forward(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -349,7 +353,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
         super().__init__()
-        self._size = check_output_size(output_size, "AdaptiveAvgPool2d")
+        check_output_size(output_size, "AdaptiveAvgPool2d")
         self.output_size = output_size
         self._x_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
@@ -357,7 +361,6 @@ class AdaptiveAvgPool2d(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, unbatched = _batched(x, "AdaptiveAvgPool2d")
-        self._size = check_output_size(self.output_size, "AdaptiveAvgPool2d")  # as torch: read each call
         self._x_shape, self._dtype, self._unbatched = x.shape, x.dtype, unbatched
         y = np.empty(x.shape[:2] + self._out_hw(x.shape), dtype=x.dtype)
         for i, j, (h0, h1), (w0, w1) in self._bins(x.shape):
@@ -374,6 +377,11 @@ class AdaptiveAvgPool2d(Module):
         for i, j, (h0, h1), (w0, w1) in self._bins(x_shape):
             dx[:, :, h0:h1, w0:w1] += dy[:, :, i, j, None, None] / ((h1 - h0) * (w1 - w0))
         return dx[0] if self._unbatched else dx
+
+    @property
+    def _size(self) -> tuple[int | None, int | None]:
+        """output_size as it is now, a pair (torch reads it at every forward)."""
+        return check_output_size(self.output_size, "AdaptiveAvgPool2d")
 
     def _out_hw(self, x_shape: tuple[int, ...]) -> tuple[int, int]:
         H, W = x_shape[2:]

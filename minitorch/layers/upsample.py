@@ -79,9 +79,19 @@ class Upsample(Module):
         dt = _tap_sum_transpose(dy, rows, H, axis=2)   # dt[:, :, ih[k], :] += dy * lh[k][:, None]
         return _tap_sum_transpose(dt, cols, W, axis=3)  # dx[:, :, :, iw[k]] += dt * lw[k]
 
+    @property
+    def _sizes(self) -> tuple[int, int] | None:
+        """size as it is now, as a pair (None if scale_factor is given)."""
+        return None if self.size is None else _pair_of(self.size, "size", int)
+
+    @property
+    def _scales(self) -> tuple[float, float] | None:
+        """scale_factor as it is now, as a pair (None if size is given)."""
+        return None if self.scale_factor is None else _pair_of(self.scale_factor, "scale_factor", float)
+
     def _read_settings(self) -> None:
-        """Check size, scale_factor, mode and align_corners as they are now and keep size and
-        scale_factor as pairs: torch reads them at every forward, so a value set after construction counts."""
+        """Check size, scale_factor, mode and align_corners as they are now: torch reads them at
+        every forward, so a value set after construction counts."""
         size, scale_factor, mode = self.size, self.scale_factor, self.mode
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor, "
@@ -89,8 +99,10 @@ class Upsample(Module):
         check_choice(mode, "Upsample", "mode", ("nearest", "bilinear"))
         if mode == "nearest" and self.align_corners is not None:
             raise ValueError("Upsample: align_corners only applies to mode='bilinear' (as torch)")
-        self._sizes = None if size is None else _pair_of(size, "size", int)
-        self._scales = None if scale_factor is None else _pair_of(scale_factor, "scale_factor", float)
+        if size is not None:
+            _pair_of(size, "size", int)
+        else:
+            _pair_of(scale_factor, "scale_factor", float)
 
     def _taps(self, out_size: int, in_size: int, scale: float | None,
               dtype: np.dtype) -> list[tuple[np.ndarray, np.ndarray]]:
