@@ -28,6 +28,36 @@ def _pair(value: int | tuple[int, int], name: str, who: str, minimum: int = 1) -
     return int(pair[0]), int(pair[1])
 
 
+def _settings(layer: object, names: tuple[str, ...]) -> tuple[object, ...]:
+    """The values of ``names`` on ``layer`` now: what a forward call reads, kept for its backward."""
+    return tuple(getattr(layer, name) for name in names)
+
+
+def _check_settings_kept(layer: object, names: tuple[str, ...], read: tuple[object, ...]) -> None:
+    """ValueError if an attribute in ``names`` was set, since the forward call that read ``read``, to
+    another value: that call's backward would use the new one, where torch's uses the forward's.
+    The same value in another form (an int for a pair) is put back in the forward's form."""
+    def same(now: object, then: object) -> bool:  # an int for a pair (or a 1-tuple for an int) is a match
+        if isinstance(then, tuple) and isinstance(now, int):
+            now = (now,) * len(then)
+        if isinstance(now, tuple) and len(now) == 1 and isinstance(then, int):
+            now = now[0]
+        return now == then
+
+    changed = []
+    for name, then, now in zip(names, read, _settings(layer, names), strict=True):
+        if not same(now, then):
+            changed.append(f"{name}={then!r} -> {now!r}")
+        elif now != then:  # the same setting in another form (3 for (3, 3)): the form backward reads
+            setattr(layer, name, then)
+    if changed:
+        raise ValueError(
+            f"{type(layer).__name__}.backward: {', '.join(changed)} was set between forward and backward; "
+            "the gradient of that forward needs the values it read (torch's autograd keeps them): set "
+            "the attribute before the forward, or run forward again"
+        )
+
+
 def _output_size(padded_hw: Pair, kernel: Pair, stride: Pair, dilation: Pair) -> Pair:
     """(OH, OW): how many windows fit along each axis of the padded input (floor, as torch)."""
     return tuple(  # type: ignore[return-value]

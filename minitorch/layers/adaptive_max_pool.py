@@ -14,7 +14,7 @@ class AdaptiveMaxPool2d(Module):
     """Maximum over adaptive bins giving a fixed output size, as torch.nn.AdaptiveMaxPool2d.
 
     Shapes:   x (N, C, H, W) or unbatched (C, H, W)   y (N, C, OH, OW) or (C, OH, OW)
-              output_size = (OH, OW); None keeps that input size
+              output_size = (OH, OW); None keeps that input size (read at every forward, as torch)
     Forward:  bin i of an axis of length H covers [floor(i*H/OH), ceil((i+1)*H/OH)) (torch's bins,
               the same as AdaptiveAvgPool2d's; neighbouring bins may overlap by one pixel)
               y[n, c, i, j] = max of x[n, c] over bin (i, j)
@@ -35,7 +35,7 @@ class AdaptiveMaxPool2d(Module):
     def __init__(self, output_size: int | tuple[int | None, int | None] | None,
                  return_indices: bool = False) -> None:
         super().__init__()
-        self._size = check_output_size(output_size, "AdaptiveMaxPool2d")
+        check_output_size(output_size, "AdaptiveMaxPool2d")
         self.output_size = output_size
         self.return_indices = check_bool(return_indices, "AdaptiveMaxPool2d", "return_indices")
         self._x_shape: tuple[int, ...] | None = None
@@ -81,6 +81,11 @@ class AdaptiveMaxPool2d(Module):
             chosen = np.arange(h * w) == t[:, :, i, j, None]           # (N, C, h*w) one-hot
             dx[:, :, rows, cols] += (chosen * dy[:, :, i, j, None]).reshape(N, C, h, w)
         return dx[0] if self._unbatched else dx
+
+    @property
+    def _size(self) -> tuple[int | None, int | None]:
+        """output_size as it is now, a pair (torch reads it at every forward)."""
+        return check_output_size(self.output_size, "AdaptiveMaxPool2d")
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}" + (", return_indices=True" if self.return_indices else "")

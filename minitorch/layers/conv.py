@@ -13,15 +13,19 @@ from minitorch.kernels import layers as fast
 from minitorch.layers._im2col import (
     _check_conv_input,
     _check_fits,
+    _check_settings_kept,
     _col2im,
     _im2col,
     _output_size,
     _pad,
     _pair,
+    _settings,
     _unpad,
 )
 from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
+
+_READ = ("stride", "padding", "dilation")  # what backward reads again
 
 
 class Conv2d(Module):
@@ -51,6 +55,9 @@ class Conv2d(Module):
               backward_params computes dW and db, backward_input dcols and dx; backward runs both.
     Padding:  an int or (ph, pw) pads both sides; "valid" is 0; "same" (stride 1 only) pads
               dh*(kh-1) in total per axis, top = total // 2 and bottom the rest (as torch).
+              stride, padding and dilation are read at every forward, as torch: a value set after
+              construction counts (an int as a pair; "same" with a stride set later raises).
+              Set between a forward and its backward, they make backward raise.
     Cache:    cols (K, M), which dW needs, and the padded input's shape, which col2im needs.
     Init:     weight, bias ~ U(-k, k), k = 1/sqrt(C*kh*kw)   (torch's kaiming_uniform(a=sqrt(5)));
               ``reset_parameters()`` redraws them in place
@@ -80,7 +87,8 @@ class Conv2d(Module):
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = _pair(stride, "stride", "Conv2d")
         self.dilation = _pair(dilation, "dilation", "Conv2d")
-        self.padding, self._pads = self._parse_padding(padding)
+        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2d", minimum=0)
+        self._read_geometry()
         dtype = factory_dtype(self, device, dtype)
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels, *self.kernel_size), dtype))
         self.bias = Parameter(np.empty(self.out_channels, dtype)) if bias else None
@@ -89,6 +97,7 @@ class Conv2d(Module):
         self._rows: np.ndarray | None = None  # the fast room's channels-last cols, when it ran forward
         self._xp_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+        self._read: tuple[object, ...] | None = None  # the forward's values of _READ
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-k, k), k = 1/sqrt(C*kh*kw), in place (as torch.nn.Conv2d's)."""
@@ -115,6 +124,7 @@ class Conv2d(Module):
         return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
+        _check_settings_kept(self, _READ, self._cached(self._read))
         if self._rows is not None:  # forward ran in the fast room: its partner kernel
             return fast.conv2d_backward_params(self, dy[None] if self._unbatched else dy)
         cols = self._cached(self._cols)
@@ -125,6 +135,7 @@ class Conv2d(Module):
             self.bias.accumulate_grad(dY.sum(axis=1))
 
     def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        _check_settings_kept(self, _READ, self._cached(self._read))
         if self._rows is not None:  # forward ran in the fast room: its partner kernel
             dx = fast.conv2d_backward_input(self, dy[None] if self._unbatched else dy)
             return dx[0] if self._unbatched else dx
@@ -146,11 +157,23 @@ class Conv2d(Module):
     def _out_hw(self, xp_shape: tuple[int, ...]) -> tuple[int, int]:
         return _output_size(xp_shape[2:], self.kernel_size, self.stride, self.dilation)
 
-    def _parse_padding(self, padding: int | tuple[int, int] | str) -> tuple[object, tuple[int, ...]]:
-        """(padding as torch stores it, (top, bottom, left, right) pads)."""
+    @property
+    def _pads(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right): the padding of the settings as they are now."""
+        return self._read_geometry()
+
+    def _read_geometry(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) pads from the stride, padding and dilation as they are now.
+
+        torch reads these attributes at every forward, so a value set after construction counts:
+        an int becomes a pair here (as torch's constructor stores it), a bad one raises.
+        """
+        self.stride = _pair(self.stride, "stride", "Conv2d")
+        self.dilation = _pair(self.dilation, "dilation", "Conv2d")
+        padding = self.padding
         if isinstance(padding, str):
             if padding == "valid":
-                return padding, (0, 0, 0, 0)
+                return (0, 0, 0, 0)
             if padding != "same":
                 raise ValueError(
                     f"Conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}"
@@ -158,13 +181,15 @@ class Conv2d(Module):
             if self.stride != (1, 1):
                 raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride={self.stride}")
             th, tw = (d * (k - 1) for k, d in zip(self.kernel_size, self.dilation, strict=True))
-            return padding, (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-        ph, pw = _pair(padding, "padding", "Conv2d", minimum=0)
-        return (ph, pw), (ph, ph, pw, pw)
+            return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        self.padding = ph, pw = _pair(padding, "padding", "Conv2d", minimum=0)
+        return (ph, ph, pw, pw)
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv2d", self.in_channels, "H, W", parameter_dtype(self))
+        self._read_geometry()
+        self._read = _settings(self, _READ)
         _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size,
                     self.dilation)
         return x, unbatched

@@ -16,15 +16,20 @@ from minitorch.dtypes import factory_dtype, parameter_dtype
 from minitorch.layers._im2col import (
     _check_conv_input,
     _check_fits,
+    _check_settings_kept,
     _col2im,
     _im2col,
     _output_size,
     _pad,
     _pair,
+    _settings,
     _unpad,
 )
 from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
+
+_READ_1D = ("stride", "padding", "dilation")  # what Conv1d's backward reads again
+_READ_T = ("stride", "padding", "output_padding", "dilation")  # what ConvTranspose2d's backward reads
 
 
 def _int(value: object, who: str, name: str, minimum: int) -> int:
@@ -51,6 +56,9 @@ class Conv1d(Module):
               dcols = weight.reshape(O, K).T @ dY                 (K, M)
               dx    = col2im(dcols) without the padded border     (N, C, L)   returned
     Padding:  an int pads both ends; "valid" is 0; "same" (stride 1) pads d*(k-1) in total, left = total // 2.
+              stride, padding and dilation are read at every forward, as torch: a value set after
+              construction counts ((s,) as s; "same" with a stride set later raises).
+              Set between a forward and its backward, they make backward raise.
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(C*k)   (torch's default); ``reset_parameters()`` redraws
               them in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
@@ -70,7 +78,8 @@ class Conv1d(Module):
         self.kernel_size = _int(kernel_size, who, "kernel_size", 1)
         self.stride = _int(stride, who, "stride", 1)
         self.dilation = _int(dilation, who, "dilation", 1)
-        self.padding, self._pads = self._parse_padding(padding)
+        self.padding = padding if isinstance(padding, str) else _int(padding, who, "padding", 0)
+        self._read_geometry()
         dtype = factory_dtype(self, device, dtype)
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels, self.kernel_size), dtype))
         self.bias = Parameter(np.empty(self.out_channels, dtype)) if bias else None
@@ -78,6 +87,7 @@ class Conv1d(Module):
         self._cols: np.ndarray | None = None
         self._xp_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+        self._read: tuple[object, ...] | None = None  # the forward's values of _READ_1D
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(C*k), in place (as torch.nn.Conv1d's)."""
@@ -104,6 +114,7 @@ class Conv1d(Module):
         return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
+        _check_settings_kept(self, _READ_1D, self._cached(self._read))
         cols = self._cached(self._cols)
         dY = self._dY(dy)
         # w.r.t. parameters
@@ -112,6 +123,7 @@ class Conv1d(Module):
             self.bias.accumulate_grad(dY.sum(axis=1))
 
     def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        _check_settings_kept(self, _READ_1D, self._cached(self._read))
         self._cached(self._cols)
         dY = self._dY(dy)
         # w.r.t. input
@@ -128,21 +140,33 @@ class Conv1d(Module):
         dy = dy[None] if self._unbatched else dy
         return dy.transpose(1, 0, 2).reshape(self.out_channels, -1)
 
-    def _parse_padding(self, padding: int | str) -> tuple[object, tuple[int, int, int, int]]:
-        """(padding as torch stores it, (0, 0, left, right) pads of the (N, C, 1, L) image)."""
+    @property
+    def _pads(self) -> tuple[int, int, int, int]:
+        """(0, 0, left, right): the padding of the settings as they are now."""
+        return self._read_geometry()
+
+    def _read_geometry(self) -> tuple[int, int, int, int]:
+        """(0, 0, left, right) pads of the (N, C, 1, L) image from the stride, padding and dilation
+        as they are now: torch reads them at every forward, so a value set after construction counts
+        (a 1-tuple as its int, as torch's (s,) attributes; a bad one raises)."""
+        self.stride = _int(self.stride, "Conv1d", "stride", 1)
+        self.dilation = _int(self.dilation, "Conv1d", "dilation", 1)
+        padding = self.padding
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Conv1d: padding must be an int, 'valid' or 'same', got {padding!r}")
             if padding == "same" and self.stride != 1:
                 raise ValueError(f"Conv1d: padding='same' needs stride 1, got stride={self.stride}")
             total = self.dilation * (self.kernel_size - 1) if padding == "same" else 0
-            return padding, (0, 0, total // 2, total - total // 2)
-        p = _int(padding, "Conv1d", "padding", 0)
-        return p, (0, 0, p, p)
+            return (0, 0, total // 2, total - total // 2)
+        self.padding = p = _int(padding, "Conv1d", "padding", 0)
+        return (0, 0, p, p)
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, L) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv1d", self.in_channels, "L", parameter_dtype(self))
+        self._read_geometry()
+        self._read = _settings(self, _READ_1D)
         _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
                     self._geometry[0], self._geometry[2])
         return x, unbatched
@@ -177,6 +201,9 @@ class ConvTranspose2d(Module):
               dx      = (weight.reshape(C, K) @ dcols).reshape(C, N, H, W).transpose(1, 0, 2, 3)   returned
     output_padding adds rows/columns at the bottom/right (it picks one of the stride's possible
     output sizes); it must be smaller than the stride or the dilation, as torch.
+    stride, padding, output_padding and dilation are read at every forward, as torch (a value set
+    after construction counts, and is checked then); set between a forward and its backward, they
+    make backward raise.
     Init:     weight, bias ~ U(-b, b), b = 1/sqrt(O*kh*kw)   (torch's default: fan_in of weight dim 1);
               ``reset_parameters()`` redraws them in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
@@ -196,16 +223,9 @@ class ConvTranspose2d(Module):
         self.in_channels = check_positive_int(in_channels, who, "in_channels")
         self.out_channels = check_positive_int(out_channels, who, "out_channels")
         self.kernel_size = _pair(kernel_size, "kernel_size", who)
-        self.stride = _pair(stride, "stride", who)
-        self.padding = _pair(padding, "padding", who, minimum=0)
-        self.output_padding = _pair(output_padding, "output_padding", who, minimum=0)
-        self.dilation = _pair(dilation, "dilation", who)
-        if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation,
-                                                   strict=True)):
-            raise ValueError(
-                f"{who}: output_padding must be smaller than stride or dilation (as torch), got "
-                f"output_padding={self.output_padding}, stride={self.stride}, dilation={self.dilation}"
-            )
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.output_padding = output_padding
+        self._read_geometry()
         dtype = factory_dtype(self, device, dtype)
         self.weight = Parameter(np.empty((self.in_channels, self.out_channels, *self.kernel_size), dtype))
         self.bias = Parameter(np.empty(self.out_channels, dtype)) if bias else None
@@ -213,6 +233,22 @@ class ConvTranspose2d(Module):
         self._X: np.ndarray | None = None
         self._x_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
+        self._read: tuple[object, ...] | None = None  # the forward's values of _READ_T
+
+    def _read_geometry(self) -> None:
+        """stride, padding, output_padding and dilation as they are now, made (h, w) pairs: torch reads
+        them at every forward, so a value set after construction counts (checked as torch checks it)."""
+        who = "ConvTranspose2d"
+        self.stride = _pair(self.stride, "stride", who)
+        self.padding = _pair(self.padding, "padding", who, minimum=0)
+        self.output_padding = _pair(self.output_padding, "output_padding", who, minimum=0)
+        self.dilation = _pair(self.dilation, "dilation", who)
+        if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation,
+                                                   strict=True)):
+            raise ValueError(
+                f"{who}: output_padding must be smaller than stride or dilation (as torch), got "
+                f"output_padding={self.output_padding}, stride={self.stride}, dilation={self.dilation}"
+            )
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(O*kh*kw), in place (as torch's)."""
@@ -248,6 +284,7 @@ class ConvTranspose2d(Module):
         return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
+        _check_settings_kept(self, _READ_T, self._cached(self._read))
         X = self._cached(self._X)
         dy, dcols = self._dcols(dy)
         # w.r.t. parameters
@@ -256,6 +293,7 @@ class ConvTranspose2d(Module):
             self.bias.accumulate_grad(dy.sum(axis=(0, 2, 3)))
 
     def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        _check_settings_kept(self, _READ_T, self._cached(self._read))
         self._cached(self._X)
         _, dcols = self._dcols(dy)
         N, C, H, W = self._x_shape
@@ -279,6 +317,8 @@ class ConvTranspose2d(Module):
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
         dtype = parameter_dtype(self)
         x, unbatched = _check_conv_input(x, "ConvTranspose2d", self.in_channels, "H, W", dtype)
+        self._read_geometry()
+        self._read = _settings(self, _READ_T)
         _, _, Hf, Wf = self._full_shape(x.shape)
         ph, pw = self.padding
         if Hf - 2 * ph < 1 or Wf - 2 * pw < 1:

@@ -10,6 +10,10 @@ start in the bottom padding ((OH - 1)*sh >= H + ph), so every window starts insi
 the top padding; likewise OW. The last window may then reach past the padding: the input is padded
 by eh = max((OH - 1)*sh + span_h - (H + 2*ph), 0) more rows at the bottom (and ew columns on the
 right), which no maximum picks and no average counts.
+
+MaxPool2d and AvgPool2d read kernel_size, stride, padding (and dilation, divisor_override) at every
+forward, as torch: a value set after construction counts. kernel_size, stride or dilation set
+between a forward and its backward makes backward raise (its taps need the forward's).
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ import numpy as np
 
 from minitorch.checks import check_bool, check_output_size, check_positive_int
 from minitorch.dtypes import as_floating
-from minitorch.layers._im2col import _check_fits, _offsets, _output_size, _pad, _pair, _unpad
+from minitorch.layers._im2col import (
+    _check_fits,
+    _check_settings_kept,
+    _offsets,
+    _output_size,
+    _pad,
+    _pair,
+    _settings,
+    _unpad,
+)
 from minitorch.module import Module
 
 
@@ -28,31 +41,42 @@ class _Pool2d(Module):
     """Shared argument handling of MaxPool2d and AvgPool2d (kernel, stride, padding, ceil_mode)."""
 
     _dilation = (1, 1)  # MaxPool2d's own dilation replaces it
+    _reread = ("kernel_size", "stride")  # what backward reads again (MaxPool2d: and dilation)
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
                  padding: int | tuple[int, int] = 0, ceil_mode: bool = False) -> None:
         super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode = check_bool(ceil_mode, type(self).__name__, "ceil_mode")
+        self._xp_shape: tuple[int, ...] | None = None
+        self._dtype: np.dtype | None = None
+        self._xpads: tuple[int, int, int, int] | None = None
+        self._unbatched: bool | None = None
+        self._read: tuple[object, ...] | None = None  # the forward's values of _reread
+
+    def _read_geometry(self) -> None:
+        """kernel_size, stride, padding (and MaxPool2d's dilation) as they are now, made (h, w) pairs.
+
+        torch reads these attributes at every forward, so a value set after construction counts:
+        an int becomes a pair (as torch's functional takes it), stride None the kernel size, and a
+        bad value, or padding over half the kernel, raises (torch's rule, checked at its forward).
+        """
         who = type(self).__name__
-        self.kernel_size = _pair(kernel_size, "kernel_size", who)
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", who)
-        self.padding = _pair(padding, "padding", who, minimum=0)
-        self.ceil_mode = check_bool(ceil_mode, who, "ceil_mode")
+        self.kernel_size = _pair(self.kernel_size, "kernel_size", who)
+        self.stride = self.kernel_size if self.stride is None else _pair(self.stride, "stride", who)
+        self.padding = _pair(self.padding, "padding", who, minimum=0)
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
             raise ValueError(
                 f"{who}: padding must be at most half the kernel size (as torch), got "
                 f"padding={self.padding}, kernel_size={self.kernel_size}"
             )
-        ph, pw = self.padding
-        self._pads = (ph, ph, pw, pw)
-        self._xp_shape: tuple[int, ...] | None = None
-        self._dtype: np.dtype | None = None
-        self._xpads: tuple[int, int, int, int] | None = None
-        self._unbatched: bool | None = None
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W), unbatched): an unbatched (C, H, W) image becomes a batch of one."""
         who = type(self).__name__
         x, unbatched = _batched(x, who)
+        self._read_geometry()
+        self._read = _settings(self, self._reread)
         # with ceil_mode's overhang, as torch: a window may hang past an input smaller than the kernel
         _check_fits(f"{who}(kernel_size={self.kernel_size})", x.shape, self.pads_for(x.shape[2:]),
                     self.kernel_size, self._dilation)
@@ -74,6 +98,7 @@ class _Pool2d(Module):
 
     def _check_dy(self, dy: np.ndarray, y_shape: tuple[int, ...]) -> np.ndarray:
         """dy checked against the output's shape ((C, OH, OW) for an unbatched input), as (N, C, OH, OW)."""
+        _check_settings_kept(self, self._reread, self._cached(self._read))
         dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self._dtype)
         return dy[None] if self._unbatched else dy
 
@@ -121,10 +146,21 @@ class MaxPool2d(_Pool2d):
                  padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode)
-        self.dilation = self._dilation = _pair(dilation, "dilation", "MaxPool2d")
+        self.dilation = dilation
+        self._read_geometry()
         self.return_indices = check_bool(return_indices, "MaxPool2d", "return_indices")
         self._argmax: np.ndarray | None = None
         self._alone: np.ndarray | None = None  # (OH, OW) windows of padding only, None if there are none
+
+    _reread = ("kernel_size", "stride", "dilation")
+
+    @property
+    def _dilation(self) -> tuple[int, int]:  # type: ignore[override]
+        return _pair(self.dilation, "dilation", "MaxPool2d")
+
+    def _read_geometry(self) -> None:
+        self.dilation = self._dilation
+        super()._read_geometry()
 
     def forward(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         x, unbatched = self._check_input(x)
@@ -246,8 +282,8 @@ class AvgPool2d(_Pool2d):
                  divisor_override: int | None = None) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode)
         self.count_include_pad = check_bool(count_include_pad, "AvgPool2d", "count_include_pad")
-        self.divisor_override = None if divisor_override is None else check_positive_int(
-            divisor_override, "AvgPool2d", "divisor_override")
+        self.divisor_override = divisor_override
+        self._read_geometry()
         self._div: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -275,6 +311,11 @@ class AvgPool2d(_Pool2d):
         dx = _unpad(dxp, self._xpads)
         return dx[0] if self._unbatched else dx
 
+    def _read_geometry(self) -> None:
+        super()._read_geometry()
+        if self.divisor_override is not None:  # torch refuses 0 at its forward
+            self.divisor_override = check_positive_int(self.divisor_override, "AvgPool2d", "divisor_override")
+
     def divisor(self, hw: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """div (OH, OW) for an H x W image: divisor_override, else each window's count of counted places."""
         (H, W), (top, bottom, left, right), (ph, pw) = hw, self.pads_for(hw), self.padding
@@ -296,7 +337,7 @@ class AdaptiveAvgPool2d(Module):
     """Mean over adaptive bins giving a fixed output size, as torch.nn.AdaptiveAvgPool2d.
 
     Shapes:   x (N, C, H, W) or (C, H, W)   y (N, C, OH, OW) or (C, OH, OW)
-              output_size = (OH, OW); None keeps that input size
+              output_size = (OH, OW); None keeps that input size (read at every forward, as torch)
     Forward:  bin i of an axis of length H covers rows [h0, h1) = [floor(i*H/OH), ceil((i+1)*H/OH))
               (torch's bins; neighbouring bins may overlap by one row), likewise bin j of W: [w0, w1)
               y[n, c, i, j] = x[n, c, h0:h1, w0:w1].mean()
@@ -312,7 +353,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
         super().__init__()
-        self._size = check_output_size(output_size, "AdaptiveAvgPool2d")
+        check_output_size(output_size, "AdaptiveAvgPool2d")
         self.output_size = output_size
         self._x_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
@@ -336,6 +377,11 @@ class AdaptiveAvgPool2d(Module):
         for i, j, (h0, h1), (w0, w1) in self._bins(x_shape):
             dx[:, :, h0:h1, w0:w1] += dy[:, :, i, j, None, None] / ((h1 - h0) * (w1 - w0))
         return dx[0] if self._unbatched else dx
+
+    @property
+    def _size(self) -> tuple[int | None, int | None]:
+        """output_size as it is now, a pair (torch reads it at every forward)."""
+        return check_output_size(self.output_size, "AdaptiveAvgPool2d")
 
     def _out_hw(self, x_shape: tuple[int, ...]) -> tuple[int, int]:
         H, W = x_shape[2:]

@@ -38,6 +38,8 @@ class Upsample(Module):
               dx = zeros (N, C, H, W);   dx[:, :, :, iw[k]] += dt * lw[k]            (N, C, H, W)
               computed as taps too (_tap_sum_transpose): input row j reads back the outputs that read
               it, with their weights, so an inf or nan in dy reaches only the inputs it came from
+    size, scale_factor, mode and align_corners are read at every forward, as torch (a value set
+    after construction counts).
     Example:
         up = Upsample(scale_factor=2, mode="bilinear")
         y = up(np.random.randn(1, 3, 4, 4))    # (1, 3, 8, 8)
@@ -48,17 +50,8 @@ class Upsample(Module):
                  scale_factor: float | tuple[float, float] | None = None, mode: str = "nearest",
                  align_corners: bool | None = None) -> None:
         super().__init__()
-        if (size is None) == (scale_factor is None):
-            raise ValueError("Upsample: give exactly one of size and scale_factor, "
-                             f"got size={size!r}, scale_factor={scale_factor!r}")
-        self.mode = check_choice(mode, "Upsample", "mode", ("nearest", "bilinear"))
-        if mode == "nearest" and align_corners is not None:
-            raise ValueError("Upsample: align_corners only applies to mode='bilinear' (as torch)")
-        self.size = size
-        self.scale_factor = scale_factor
-        self.align_corners = align_corners
-        self._sizes = None if size is None else _pair_of(size, "size", int)
-        self._scales = None if scale_factor is None else _pair_of(scale_factor, "scale_factor", float)
+        self.mode, self.size, self.scale_factor, self.align_corners = mode, size, scale_factor, align_corners
+        self._read_settings()
         self._rows: list[tuple[np.ndarray, np.ndarray]] | None = None
         self._cols: list[tuple[np.ndarray, np.ndarray]] | None = None
         self._x_shape: tuple[int, ...] | None = None
@@ -67,6 +60,7 @@ class Upsample(Module):
         x = as_floating(x, "Upsample")
         if x.ndim != 4:
             raise ValueError(f"Upsample: expected input (N, C, H, W), got {x.shape}")
+        self._read_settings()
         (H, W), scales = x.shape[2:], self._scales or (None, None)
         OH, OW = self._sizes or (math.floor(H * scales[0]), math.floor(W * scales[1]))
         if OH < 1 or OW < 1:
@@ -84,6 +78,31 @@ class Upsample(Module):
         # w.r.t. input
         dt = _tap_sum_transpose(dy, rows, H, axis=2)   # dt[:, :, ih[k], :] += dy * lh[k][:, None]
         return _tap_sum_transpose(dt, cols, W, axis=3)  # dx[:, :, :, iw[k]] += dt * lw[k]
+
+    @property
+    def _sizes(self) -> tuple[int, int] | None:
+        """size as it is now, as a pair (None if scale_factor is given)."""
+        return None if self.size is None else _pair_of(self.size, "size", int)
+
+    @property
+    def _scales(self) -> tuple[float, float] | None:
+        """scale_factor as it is now, as a pair (None if size is given)."""
+        return None if self.scale_factor is None else _pair_of(self.scale_factor, "scale_factor", float)
+
+    def _read_settings(self) -> None:
+        """Check size, scale_factor, mode and align_corners as they are now: torch reads them at
+        every forward, so a value set after construction counts."""
+        size, scale_factor, mode = self.size, self.scale_factor, self.mode
+        if (size is None) == (scale_factor is None):
+            raise ValueError("Upsample: give exactly one of size and scale_factor, "
+                             f"got size={size!r}, scale_factor={scale_factor!r}")
+        check_choice(mode, "Upsample", "mode", ("nearest", "bilinear"))
+        if mode == "nearest" and self.align_corners is not None:
+            raise ValueError("Upsample: align_corners only applies to mode='bilinear' (as torch)")
+        if size is not None:
+            _pair_of(size, "size", int)
+        else:
+            _pair_of(scale_factor, "scale_factor", float)
 
     def _taps(self, out_size: int, in_size: int, scale: float | None,
               dtype: np.dtype) -> list[tuple[np.ndarray, np.ndarray]]:
