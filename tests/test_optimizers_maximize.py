@@ -126,20 +126,37 @@ def test_trajectory_with_maximize_matches_torch_float64(name, kernels, data, max
         _compare(name, options, maximize, first_maximize, seed, params, opt, t_params, t_opt)
 
 
+def _cancelling(g, p, weight_decay):
+    """Elements where the decayed gradient g + wd * p (either sign of g: maximize) cancels to under
+    1e-6 of its terms: torch forms it with one rounding (a fused multiply-add), NumPy with two, and
+    the one ulp between them, divided by a small denominator (RMSprop's sqrt(v) + eps), can exceed
+    any float64 tolerance there. The optimizers work element by element, so only those elements
+    (and what later steps make of them) are excused."""
+    if not weight_decay:
+        return np.zeros(g.shape, bool)
+    scale = 1e-6 * (np.abs(g) + weight_decay * np.abs(p))
+    return (np.abs(g + weight_decay * p) < scale) | (np.abs(-g + weight_decay * p) < scale)
+
+
 def _compare(name, options, maximize, first_maximize, seed, params, opt, t_params, t_opt):
+    excused = [np.zeros(p.data.shape, bool) for p in params]
     for step in range(6):
-        for p, tp, g in zip(params, t_params, _grads(seed, step), strict=True):
+        for i, (p, tp, g) in enumerate(zip(params, t_params, _grads(seed, step), strict=True)):
+            excused[i] |= _cancelling(g, p.data, options.get("weight_decay", 0.0))
             p.grad, tp.grad = g, torch.from_numpy(g.copy())
         opt.step()
         t_opt.step()
         for i, (p, tp) in enumerate(zip(params, t_params, strict=True)):
             where = f"{name}({options}, maximize={maximize}), group maximize {first_maximize}: " \
                     f"Parameter {i} after step {step + 1}"
-            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-13, err_msg=where)
+
+            def close(a, b, what, keep=~excused[i]):
+                np.testing.assert_allclose(a[keep], b[keep], rtol=1e-12, atol=1e-13, err_msg=what)
+
+            close(p.data, tp.detach().numpy(), where)
             for key, value in opt.state.get(p, {}).items():
                 if key not in ("step", "mu_product"):
-                    np.testing.assert_allclose(value, t_opt.state[tp][key].detach().numpy(), rtol=1e-12,
-                                               atol=1e-13, err_msg=f"{where}: {key}")
+                    close(value, t_opt.state[tp][key].detach().numpy(), f"{where}: {key}")
 
 
 def _run(name: str, options: dict, maximize: bool, negate: bool, steps: int = 5) -> list[np.ndarray]:
