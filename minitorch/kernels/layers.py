@@ -166,9 +166,9 @@ def conv2d_forward(layer: Any, x: np.ndarray) -> np.ndarray:
 def _conv_forward_samples(lo: int, hi: int, layer: Any, x: np.ndarray, rows: np.ndarray,
                           Wk: np.ndarray, y: np.ndarray) -> None:
     """conv2d_forward for samples lo:hi: their rows into ``rows``, their output into ``y``."""
-    top, bottom, left, right = layer._pads
+    top, bottom, left, right = pads = layer._pads
     n, C, H, W = hi - lo, *x.shape[1:]
-    if any(layer._pads):
+    if any(pads):
         xh = np.zeros((n, top + H + bottom, left + W + right, C), dtype=x.dtype)
         xh[:, top:top + H, left:left + W, :] = x[lo:hi].transpose(0, 2, 3, 1)
     else:

@@ -188,9 +188,9 @@ class Conv2d(Module):
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv2d", self.in_channels, "H, W", parameter_dtype(self))
-        self._read_geometry()
+        pads = self._read_geometry()
         self._read = _settings(self, _READ)
-        _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, self._pads, self.kernel_size,
+        _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, pads, self.kernel_size,
                     self.dilation)
         return x, unbatched
 

@@ -165,9 +165,9 @@ class Conv1d(Module):
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """(x as (N, C, L) in the parameters' dtype, unbatched)."""
         x, unbatched = _check_conv_input(x, "Conv1d", self.in_channels, "L", parameter_dtype(self))
-        self._read_geometry()
+        pads = self._read_geometry()
         self._read = _settings(self, _READ_1D)
-        _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, self._pads,
+        _check_fits(f"Conv1d(kernel_size={self.kernel_size})", x[:, :, None, :].shape, pads,
                     self._geometry[0], self._geometry[2])
         return x, unbatched
 
