@@ -1105,6 +1105,8 @@ def test_infer_two_chains_in_turn_keep_one_session(infer_twin, monkeypatch):
     mt.manual_seed(5)
     b = mt.Sequential(mt.Linear(10, 4096), mt.ReLU(), mt.Linear(4096, 256), mt.ReLU(), mt.Linear(256, 10))
     nested = mt.Sequential(a, b)
+    # a session that outlives any pause of a loaded machine: only a call could end it
+    monkeypatch.setattr(infer_twin, "IDLE_S", 60.0)
     infer_twin.served(a, x)
     sessions, served = infer_twin._state["session"], infer_twin._state["served"]
     for _ in range(30):
