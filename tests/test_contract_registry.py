@@ -36,7 +36,16 @@ class of bug with no new line here:
 12. the output is the caller's own: writing into it in place between the forward and its backward
    (zeroing a sequence's padded steps, adding noise) changes neither dx nor any gradient, bit for
    bit (torch gives the same; where it cannot, it raises). A module returns a fresh array, or a view
-   of its input (``Flatten``, ``Identity``), never an array its backward reads.
+   of its input (``Flatten``, ``Identity``), never an array its backward reads;
+13. a setting edited after construction is read as torch reads it: every public setting torch's
+   same-named class reads at forward (``SETTINGS``, ``LOSS_SETTINGS``: case, attribute, another
+   valid value), set after a first forward + backward (a plan or cache keyed on the old value is
+   made then), gives the output, input gradients, parameter gradients and buffers of a module
+   constructed with that value holding the same state, kernels on and off; set between a forward
+   and its backward, the backward is that forward's (torch's autograd keeps the values it read),
+   or it raises naming the module and the setting. Every public attribute named as a constructor
+   parameter of a registered class is in a table or in ``FIXED`` with its reason.
+   tests/test_settings_edited.py runs the same tables against torch 2.13 itself.
 
 Random layers (dropout) are seeded before each forward call, so the runs compared draw the same masks.
 tests/test_contract_registry_mutants.py shows each test failing on a layer that breaks its promise.
@@ -45,6 +54,7 @@ tests/test_contract_registry_mutants.py shows each test failing on a layer that 
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import sys
 
@@ -565,3 +575,304 @@ def test_writing_the_output_before_backward_changes_no_gradient(factory, make_in
     for i, (a, b) in enumerate(zip(_flat(written), _flat(kept), strict=True)):
         assert (a is None and b is None) or (a is not None and b is not None and a.dtype == b.dtype
                                              and a.tobytes() == b.tobytes()), f"result {i} changed"
+
+
+# --- 13. a setting edited after construction is read as torch reads it ----------------------------
+# (case id, {attribute: another valid value}): each edit is made after a first forward + backward
+# with the constructed value (a kernel's plan, a cache keyed on the setting, is made then)
+_W5 = np.array([0.5, 1.0, 2.0, 0.25, 1.5])
+SETTINGS = [
+    ("LeakyReLU", {"negative_slope": 0.2}),
+    ("ELU", {"alpha": 0.4}),
+    ("GELU", {"approximate": "tanh"}),
+    ("GELU-tanh", {"approximate": "none"}),
+    ("Softplus", {"beta": 2.0}),
+    ("Softplus-beta-threshold", {"threshold": 0.5}),
+    ("Hardtanh", {"min_val": -0.3}),
+    ("Hardtanh-range", {"max_val": 0.4}),
+    ("Softmax", {"dim": 0}),
+    ("Softmax-3d-dim1", {"dim": -1}),
+    ("LogSoftmax", {"dim": 0}),
+    ("LogSoftmax-3d-dim1", {"dim": 0}),
+    ("Flatten", {"start_dim": 2}),
+    ("Flatten-middle", {"end_dim": -1}),
+    ("Unflatten", {"unflattened_size": (3, 2)}),
+    ("Unflatten-minus-one", {"dim": 1, "unflattened_size": (3, 1)}),
+    ("Dropout", {"p": 0.7}),
+    ("Dropout-p1-train", {"p": 0.5}),
+    ("Dropout-eval", {"p": 1.0}),
+    ("Dropout2d", {"p": 0.2}),
+    ("Dropout2d-p1-train", {"p": 0.0}),
+    ("BatchNorm1d", {"eps": 0.5}),
+    ("BatchNorm1d", {"momentum": 0.6}),
+    ("BatchNorm1d", {"momentum": None}),
+    ("BatchNorm1d-cumulative-average", {"momentum": 0.3}),
+    ("BatchNorm1d-eval", {"eps": 0.5}),
+    ("BatchNorm2d", {"eps": 0.5}),
+    ("BatchNorm2d", {"momentum": 0.6}),
+    ("BatchNorm2d-eval", {"eps": 0.3}),
+    ("LayerNorm", {"eps": 0.5}),
+    ("LayerNorm-no-affine", {"normalized_shape": (4, 5)}),
+    ("GroupNorm", {"eps": 0.5}),
+    ("GroupNorm", {"num_groups": 4}),
+    ("GroupNorm-instance-no-affine", {"num_groups": 1}),
+    ("Conv2d", {"stride": 2}),
+    ("Conv2d", {"padding": 1}),
+    ("Conv2d", {"dilation": 2}),
+    ("Conv1d", {"stride": 2}),
+    ("Conv1d", {"padding": 1}),
+    ("Conv1d", {"dilation": 2}),
+    ("ConvTranspose2d", {"stride": 2}),
+    ("ConvTranspose2d", {"padding": (1, 1)}),  # torch 2.13 refuses an int here at forward
+    ("ConvTranspose2d", {"dilation": 2}),
+    ("ConvTranspose2d-stride-pad-outpad", {"output_padding": 0}),
+    ("MaxPool2d", {"kernel_size": 3}),
+    ("MaxPool2d", {"stride": 1}),
+    ("MaxPool2d", {"padding": 1}),
+    ("MaxPool2d", {"dilation": 2}),
+    ("MaxPool2d", {"ceil_mode": True}),
+    ("MaxPool2d", {"return_indices": True}),
+    ("MaxPool2d-return-indices", {"return_indices": False}),
+    ("AvgPool2d", {"kernel_size": 3}),
+    ("AvgPool2d", {"stride": 1}),
+    ("AvgPool2d", {"padding": 1}),
+    ("AvgPool2d", {"ceil_mode": True}),
+    ("AvgPool2d-overlap-pad", {"count_include_pad": False}),
+    ("AvgPool2d", {"divisor_override": 3}),
+    ("AdaptiveAvgPool2d-global", {"output_size": (2, 3)}),
+    ("AdaptiveMaxPool2d-global", {"output_size": 2}),
+    ("AdaptiveMaxPool2d-global", {"return_indices": True}),
+    ("MaxUnpool2d", {"kernel_size": 3}),
+    ("MaxUnpool2d", {"stride": 3}),
+    ("MaxUnpool2d-pad-unbatched", {"padding": 0}),
+    ("Upsample-nearest", {"scale_factor": 3}),
+    ("Upsample-nearest-size", {"size": (4, 6)}),
+    ("Upsample-nearest", {"mode": "bilinear"}),
+    ("Upsample-bilinear", {"align_corners": True}),
+    ("Embedding", {"padding_idx": 3}),
+    ("Embedding-padding", {"padding_idx": None}),
+    ("MultiheadAttention", {"num_heads": 4}),
+    ("MultiheadAttention-T1", {"batch_first": True}),
+    ("MultiheadAttention-dropout-1-train", {"dropout": 0.0}),
+    ("MultiheadAttention-dropout-train", {"dropout": 0.2}),
+    ("RNN", {"batch_first": True}),
+    ("RNN-relu-2-layers-h0", {"dropout": 1.0}),
+    ("LSTM", {"batch_first": True}),
+    ("LSTM-dropout-train", {"dropout": 0.2}),
+    ("GRU", {"batch_first": True}),
+    ("GRU-dropout-1-train", {"dropout": 0.0}),
+    ("RNNCell", {"nonlinearity": "relu"}),
+    ("TransformerEncoderLayer-post-relu", {"norm_first": True}),
+    ("TransformerEncoderLayer-pre-gelu-batch-first", {"norm_first": False}),
+    ("TransformerEncoderLayer-post-relu", {"activation": mt.GELU(approximate="tanh")}),
+]
+LOSS_SETTINGS = [
+    ("MSELoss", {"reduction": "sum"}),
+    ("L1Loss", {"reduction": "none"}),
+    ("HuberLoss", {"delta": 0.5}),
+    ("HuberLoss-delta-0.5", {"reduction": "none"}),
+    ("SmoothL1Loss", {"beta": 2.0}),
+    ("SmoothL1Loss-beta-0", {"beta": 0.5}),
+    ("SmoothL1Loss-beta-2", {"reduction": "sum"}),
+    ("BCELoss", {"weight": _W5}),
+    ("BCELoss", {"reduction": "none"}),
+    ("BCEWithLogitsLoss", {"weight": _W5}),
+    ("BCEWithLogitsLoss", {"pos_weight": _W5}),
+    ("BCEWithLogitsLoss", {"reduction": "sum"}),
+    ("NLLLoss", {"weight": _W5}),
+    ("NLLLoss", {"ignore_index": 2}),
+    ("NLLLoss", {"reduction": "none"}),
+    ("CrossEntropyLoss", {"weight": _W5}),
+    ("CrossEntropyLoss", {"ignore_index": 2}),
+    ("CrossEntropyLoss", {"label_smoothing": 0.2}),
+    ("CrossEntropyLoss", {"reduction": "sum"}),
+    ("CrossEntropyLoss", {"reduction": "none"}),
+    ("CrossEntropyLoss-smoothing", {"label_smoothing": 0.0}),
+    ("CrossEntropyLoss-probs", {"label_smoothing": 0.3}),
+    ("CrossEntropyLoss-probs", {"weight": _W5}),
+    ("CrossEntropyLoss-probs-smoothing", {"reduction": "none"}),
+    ("KLDivLoss", {"reduction": "batchmean"}),
+    ("KLDivLoss", {"log_target": True}),
+    ("KLDivLoss-log-target", {"reduction": "sum"}),
+]
+# (class, constructor parameter kept as a public attribute): why no edit of it is in the tables
+FIXED = {
+    **{(c, a): "shapes the Parameters (torch's forward reads the Parameters)" for c, a in [
+        ("Linear", "in_features"), ("Linear", "out_features"), ("OutProjection", "in_features"),
+        ("OutProjection", "out_features"), ("Conv2d", "in_channels"), ("Conv2d", "out_channels"),
+        ("Conv2d", "kernel_size"), ("Conv1d", "in_channels"), ("Conv1d", "out_channels"),
+        ("Conv1d", "kernel_size"), ("ConvTranspose2d", "in_channels"), ("ConvTranspose2d", "out_channels"),
+        ("ConvTranspose2d", "kernel_size"), ("BatchNorm1d", "num_features"), ("BatchNorm2d", "num_features"),
+        ("BatchNorm1d", "affine"), ("BatchNorm2d", "affine"), ("GroupNorm", "num_channels"),
+        ("GroupNorm", "affine"), ("LayerNorm", "elementwise_affine"), ("PReLU", "num_parameters"),
+        ("Embedding", "num_embeddings"), ("Embedding", "embedding_dim"), ("MultiheadAttention", "embed_dim"),
+        ("MultiheadAttention", "kdim"), ("MultiheadAttention", "vdim"),
+        *[(c, a) for c in ("RNN", "LSTM", "GRU") for a in
+          ("input_size", "hidden_size", "num_layers", "bias", "bidirectional", "proj_size")],
+        *[(c, a) for c in ("RNNCell", "LSTMCell", "GRUCell") for a in ("input_size", "hidden_size", "bias")],
+    ]},
+    ("Conv2d", "bias"): "a Parameter (or None), not a setting",
+    ("Conv1d", "bias"): "a Parameter (or None), not a setting",
+    ("ConvTranspose2d", "bias"): "a Parameter (or None), not a setting",
+    ("OutProjection", "bias"): "a Parameter (or None), not a setting",
+    ("LayerNorm", "bias"): "a Parameter (or None), not a setting",
+    ("PReLU", "init"): "weight's initial value only: torch's forward reads weight",
+    ("RNN", "nonlinearity"): "torch's RNN.forward reads self.mode, set at construction (RNNCell's reads it)",
+    ("TransformerEncoderLayer", "d_model"): "no such attribute in torch: its children's shapes",
+    ("TransformerEncoderLayer", "nhead"): "no such attribute in torch: self_attn.num_heads is read",
+    ("TransformerEncoderLayer", "dim_feedforward"): "no such attribute in torch: linear1's shape",
+    ("TransformerEncoderLayer", "layer_norm_eps"): "no such attribute in torch: norm1.eps, norm2.eps read",
+    ("TransformerEncoderLayer", "batch_first"): "no such attribute in torch: self_attn.batch_first is read",
+    ("TransformerEncoderLayer", "dropout"): "a child Dropout module (its p is in the table as Dropout's)",
+    ("BatchNorm1d", "track_running_stats"): "torch keeps the edited module's running statistics, a fresh "
+                                            "one has none: tests/test_settings_edited.py checks it",
+    ("BatchNorm2d", "track_running_stats"): "as BatchNorm1d's (tests/test_settings_edited.py)",
+    ("TransformerEncoder", "num_layers"): "torch's forward runs self.layers, not num_layers",
+    ("TransformerEncoder", "norm"): "a child module (or None), not a setting",
+    ("TransformerEncoder", "enable_nested_tensor"): "torch's fast path only: no number changes",
+    ("TransformerEncoder", "mask_check"): "torch's fast path only: no number changes",
+}
+CASE_ARGS = dict(zip(IDS, ARGS, strict=True))
+LOSS_CASE_ARGS = dict(zip(LOSS_IDS, LOSS_ARGS, strict=True))
+
+
+def _edit_id(case_id, edits):
+    """The test id of a table entry: "LeakyReLU:negative_slope=0.2" (an array or a module by its type)."""
+    shown = {k: type(v).__name__ if isinstance(v, (mt.Module, np.ndarray)) else v for k, v in edits.items()}
+    return f"{case_id}:" + ",".join(f"{k}={v}" for k, v in shown.items())
+
+
+def _edited(module, edits):
+    for name, value in edits.items():
+        setattr(module, name, copy.deepcopy(value))
+    return module
+
+
+def _rebuilt(module, edits):
+    """A module of ``module``'s class constructed with the edited values, holding its state and mode."""
+    args = dict(module._init_args)
+    for name, value in args.items():  # a default the constructor worked out (MaxPool2d's stride)
+        if value is None and getattr(module, name, None) is not None:
+            args[name] = getattr(module, name)
+    mt.manual_seed(0)
+    fresh = type(module)(**{**args, **copy.deepcopy(edits)})
+    fresh.load_state_dict(module.state_dict())
+    return fresh.train(module.training)
+
+
+@pytest.fixture(params=[True, False], ids=["kernels", "plain"])
+def kernels(request):
+    """The kernels on and off (a kernel may key a plan on a setting: a stale plan is the bug sought)."""
+    was = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(request.param)
+    yield request.param
+    mt.kernels.use_kernels(was)
+
+
+@pytest.mark.parametrize("case_id, edits", SETTINGS, ids=[_edit_id(*s) for s in SETTINGS])
+def test_a_setting_edited_after_construction_is_read_as_torch_reads_it(case_id, edits, kernels):
+    factory, make_inputs = CASE_ARGS[case_id]
+    rng = np.random.default_rng(1)
+    inputs = make_inputs(rng)
+    module = _build(factory)
+    module.backward(_upstream(_call(module, inputs, 10), rng, False))  # a pair with the constructed value
+    module.zero_grad()
+    _edited(module, edits)
+    fresh = _rebuilt(module, edits)
+    y = _call(module, inputs, 11)
+    upstream = _upstream(y, rng, False)
+    dx = module.backward(upstream)
+    y_fresh, dx_fresh = _pair(fresh, inputs, upstream, 11)
+    _assert_same(y, y_fresh, "output")
+    _assert_same(dx, dx_fresh, "input gradient")
+    _assert_same(_grads(module), _grads(fresh), "parameter gradients")
+    state, fresh_state = module.state_dict(), fresh.state_dict()  # running statistics: the edited momentum
+    assert state.keys() == fresh_state.keys()
+    for name in state:
+        np.testing.assert_allclose(state[name], fresh_state[name], rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+@pytest.mark.parametrize("case_id, edits", SETTINGS, ids=[_edit_id(*s) for s in SETTINGS])
+def test_a_setting_edited_between_forward_and_backward_gives_the_forwards_gradient_or_raises(
+        case_id, edits, kernels):
+    """torch's autograd differentiates the forward that ran, with the values it read; where a
+    backward cannot, it raises naming the module and the setting."""
+    factory, make_inputs = CASE_ARGS[case_id]
+    ((inputs, upstream),) = _data(factory, make_inputs, 1)
+    module = _build(factory)
+    clean = copy.deepcopy(module)
+    _call(module, inputs, 10)
+    _edited(module, edits)
+    try:
+        dx = module.backward(upstream)
+    except (ValueError, RuntimeError) as error:
+        message = str(error)
+        assert type(module).__name__ in message and all(name in message for name in edits), message
+        return
+    _, dx_clean = _pair(clean, inputs, upstream, 10)
+    _assert_same(dx, dx_clean, "input gradient")
+    _assert_same(_grads(module), _grads(clean), "parameter gradients")
+
+
+@pytest.mark.parametrize("case_id, edits", LOSS_SETTINGS, ids=[_edit_id(*s) for s in LOSS_SETTINGS])
+def test_a_loss_setting_edited_after_construction_is_read_as_torch_reads_it(case_id, edits, kernels):
+    ours, kind = LOSS_CASE_ARGS[case_id]
+    rng = np.random.default_rng(0)
+    x, t = make_data(kind, rng)
+    loss_fn = ours("mean")
+    loss_fn(x, t)
+    loss_fn.backward(1.0)  # a pair with the constructed value
+    _edited(loss_fn, edits)
+    fresh = _rebuilt(loss_fn, edits)
+    loss = loss_fn(x, t)
+    dloss = _upstream(np.asarray(loss), rng, True)
+    dx = loss_fn.backward(dloss)
+    loss_fresh = fresh(x, t)
+    _assert_same(np.asarray(loss), np.asarray(loss_fresh), "loss")
+    _assert_same(dx, fresh.backward(dloss), "input gradient")
+
+
+@pytest.mark.parametrize("case_id, edits", LOSS_SETTINGS, ids=[_edit_id(*s) for s in LOSS_SETTINGS])
+def test_a_loss_setting_edited_between_forward_and_backward_gives_the_forwards_gradient_or_raises(
+        case_id, edits, kernels):
+    ours, kind = LOSS_CASE_ARGS[case_id]
+    x, t = make_data(kind, np.random.default_rng(0))
+    loss_fn, clean = ours("mean"), ours("mean")
+    loss_fn(x, t)
+    _edited(loss_fn, edits)
+    try:
+        dx = loss_fn.backward(0.5)
+    except (ValueError, RuntimeError) as error:
+        message = str(error)
+        assert type(loss_fn).__name__ in message and all(name in message for name in edits), message
+        return
+    clean(x, t)
+    _assert_same(dx, clean.backward(0.5), "input gradient")
+
+
+def _registered_instances():
+    """One instance of every class in a registry (a module case's modules, every loss case's loss)."""
+    found = {}
+    for _, factory, _ in CASES:
+        for m in _build(factory).modules():
+            found.setdefault(type(m), m)
+    for ours, _ in LOSS_ARGS:
+        loss_fn = ours("mean")
+        found.setdefault(type(loss_fn), loss_fn)
+    return found
+
+
+def test_every_setting_of_every_registered_class_is_edited_or_said_fixed():
+    """Every public attribute named as a constructor parameter is in SETTINGS / LOSS_SETTINGS or in
+    FIXED (with its reason); nothing is skipped silently."""
+    edited = {(type(_build(CASE_ARGS[c][0])).__name__, a) for c, edits in SETTINGS for a in edits}
+    edited |= {(type(LOSS_CASE_ARGS[c][0]("mean")).__name__, a) for c, edits in LOSS_SETTINGS for a in edits}
+    missing = []
+    for cls, instance in _registered_instances().items():
+        parameters = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        for name in sorted(parameters & set(instance.__dict__)):
+            if not name.startswith("_") and (cls.__name__, name) not in edited | FIXED.keys():
+                missing.append(f"{cls.__name__}.{name}")
+    assert not missing, f"settings neither edited in SETTINGS / LOSS_SETTINGS nor listed in FIXED: {missing}"
+    both = sorted(edited & FIXED.keys())
+    assert not both, f"settings both edited and said fixed: {both}"

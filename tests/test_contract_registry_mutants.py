@@ -242,6 +242,54 @@ def _caller_writes(factory, make_inputs):
         test(factory, make_inputs, mp)
 
 
+_plain_leaky_init = mt.LeakyReLU.__init__
+
+
+def _setting_cached_at_construction(mp):
+    """LeakyReLU keeps the slope it was built with in a "_" slot and its forward reads that: an
+    edit of negative_slope after construction is silently ignored."""
+    def init(self, negative_slope=0.01):
+        _plain_leaky_init(self, negative_slope)
+        object.__setattr__(self, "_built_slope", negative_slope)
+
+    def forward(self, x):
+        x = np.asarray(x, dtype=float)
+        self._slope = slope = np.where(x > 0, 1.0, self._built_slope)
+        return x * slope
+    mp.setattr(mt.LeakyReLU, "__init__", init)
+    mp.setattr(mt.LeakyReLU, "forward", call_frames.forward_call(forward))
+
+
+def _setting_reread_by_backward(mp):
+    """Softmax's backward reads dim again instead of the axis its forward read."""
+    def backward(self, dy):
+        y = self._cached(self._out)
+        return y * (dy - np.sum(dy * y, axis=self.dim, keepdims=True))
+    mp.setattr(mt.Softmax, "backward", call_frames.backward_call(backward))
+
+
+def _loss_reduction_reread_by_backward(mp):
+    """MSELoss's backward divides as reduction says now, not as its forward reduced."""
+    plain = MSELoss.backward.__wrapped__
+
+    def backward(self, dloss=1.0):
+        self._reduction = self.reduction
+        return plain(self, dloss)
+    mp.setattr(MSELoss, "backward", call_frames.backward_call(backward))
+
+
+def _unlisted_setting(mp):
+    """LeakyReLU takes a new constructor argument, kept as a public attribute, in no table."""
+    def init(self, negative_slope=0.01, inplace=False):
+        _plain_leaky_init(self, negative_slope)
+        self.inplace = inplace
+    mp.setattr(mt.LeakyReLU, "__init__", init)
+
+
+def _setting_case(case_id, attribute):
+    return next((c, e) for c, e in registry.SETTINGS if c == case_id and attribute in e)
+
+
 MSE = next((c[1], c[3]) for c in LOSS_CASES if c[0] == "MSELoss")
 LAYER_NORM = next((f, s) for i, f, s in registry.MODULE_CASES if i == "LayerNorm")
 MUTANTS = [  # (id, mutant, registry test, its arguments)
@@ -287,6 +335,17 @@ MUTANTS = [  # (id, mutant, registry test, its arguments)
     ("caller-writes-linear", _chain_defers_uncopied, _caller_writes, _case("Linear-batch-1")),
     ("output-written", _output_is_the_cache,
      registry.test_writing_the_output_before_backward_changes_no_gradient, _case("Sigmoid")),
+    ("setting-edited", _setting_cached_at_construction,
+     registry.test_a_setting_edited_after_construction_is_read_as_torch_reads_it,
+     (*_setting_case("LeakyReLU", "negative_slope"), False)),
+    ("setting-edited-between", _setting_reread_by_backward,
+     registry.test_a_setting_edited_between_forward_and_backward_gives_the_forwards_gradient_or_raises,
+     (*_setting_case("Softmax", "dim"), False)),
+    ("loss-setting-edited-between", _loss_reduction_reread_by_backward,
+     registry.test_a_loss_setting_edited_between_forward_and_backward_gives_the_forwards_gradient_or_raises,
+     (*next(s for s in registry.LOSS_SETTINGS if s[0] == "MSELoss"), False)),
+    ("setting-unlisted", _unlisted_setting,
+     registry.test_every_setting_of_every_registered_class_is_edited_or_said_fixed, ()),
 ]
 
 

@@ -154,7 +154,7 @@ def test_one_float64_buffer_is_refused_kernels_on_and_off(factory, make_inputs, 
 
 
 def _loss_buffers(loss_fn):
-    return [name for name, b in loss_fn._buffers.items() if b.dtype.kind == "f"]
+    return [name for name, b in loss_fn._buffers.items() if b is not None and b.dtype.kind == "f"]
 
 
 WEIGHTED = [(cid, ours, kind, name, x_dtype) for cid, ours, kind in WEIGHTED_LOSS_CASES

@@ -78,10 +78,11 @@ def cross_entropy_forward(
     if frame is not None:
         frame["_dlogits"], frame["_loss_shape"] = dz, (n,)
     d["_dlogits"], d["_loss_shape"] = dz, (n,)
-    if loss_fn.reduction == "none":
+    reduction = loss_fn._read_reduction()
+    if reduction == "none":
         return losses
     total = np.add.reduce(losses, None)
-    return total / n if loss_fn.reduction == "mean" else total
+    return total / n if reduction == "mean" else total
 
 
 def _ce_arithmetic(z: np.ndarray, y: np.ndarray, plan: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +141,7 @@ def cross_entropy_backward(loss_fn: Any, dloss: float | np.ndarray) -> np.ndarra
     without ``Loss._upstream``'s array checks (the same rounding of dloss / N to z's dtype).
     """
     dz = loss_fn._cached(loss_fn._dlogits)
-    reduction = loss_fn.reduction
+    reduction = loss_fn._reduction  # the forward call's
     if type(dloss) is float and reduction != "none":
         dl = np.array(dloss / len(dz) if reduction == "mean" else dloss, dz.dtype)
     else:
@@ -158,12 +159,13 @@ def reduce_losses(loss_fn: Any, losses: np.ndarray) -> float | np.ndarray:
     Python wrappers (no pass saved: a call layer and its argument handling, per loss).
     """
     loss_fn._loss_shape = losses.shape
-    if loss_fn.reduction == "none":
+    reduction = loss_fn._reduction  # as Loss._reduce read it for this call
+    if reduction == "none":
         return losses
-    if losses.size == 0 and loss_fn.reduction == "mean":  # as the plain form: 0 / 0 = nan, as torch
+    if losses.size == 0 and reduction == "mean":  # as the plain form: 0 / 0 = nan, as torch
         return math.nan
     total = np.add.reduce(losses, axis=None)
-    return float(total / losses.size) if loss_fn.reduction == "mean" else float(total)
+    return float(total / losses.size) if reduction == "mean" else float(total)
 
 
 def nll_indices_forward(loss_fn: Any, x: np.ndarray, y: np.ndarray) -> float | np.ndarray:

@@ -307,7 +307,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
     group, params, views = setup.group, setup.params, setup.flat.data
     reduction = loss_fn.reduction
     if (x.shape[1] != setup.width or x.dtype != setup.dtype or not _untouched() or optimizer.state
-            or reduction == "none" or loss_fn.weight is not None or loss_fn.label_smoothing
+            or reduction not in ("mean", "sum") or loss_fn.weight is not None or loss_fn.label_smoothing
             or loss_fn.ignore_index >= 0 or len(x) * setup.relu_bytes >= containers.SMALL_WEIGHT_BYTES
             or list(map(type, setup.children)) != setup.types):
         return NotImplemented
@@ -456,7 +456,8 @@ def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: in
         is_linear, _, d, *_ = layers[at]
         d["_stack"].append({"_x": kept[at]} if is_linear else {"_mask": kept[at].astype(setup.dtype)})
     if dlogits is not None:
-        loss_fn.__dict__["_stack"].append({"_dlogits": dlogits, "_loss_shape": (len(dlogits),)})
+        loss_fn.__dict__["_stack"].append({"_dlogits": dlogits, "_loss_shape": (len(dlogits),),
+                                           "_reduction": loss_fn.reduction})
 
 
 _INTEGERS = (int, np.integer)

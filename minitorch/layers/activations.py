@@ -205,6 +205,8 @@ class GELU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "GELU")
+        if self.approximate not in ("none", "tanh"):  # read at every call, with torch's check
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {self.approximate!r}")
         y, slope = functional.gelu_tanh(x) if self.approximate == "tanh" else functional.gelu(x)
         self._slope = slope
         return y

@@ -141,6 +141,9 @@ class Hardtanh(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Hardtanh")
+        if self.min_val > self.max_val:  # read at every call, with torch's check
+            raise ValueError(f"Hardtanh: min_val cannot be greater than max_val, got min_val={self.min_val}, "
+                             f"max_val={self.max_val}")
         self._mask = ((x > self.min_val) & (x < self.max_val)).astype(x.dtype)
         return np.clip(x, self.min_val, self.max_val).astype(x.dtype)
 

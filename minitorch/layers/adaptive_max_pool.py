@@ -61,7 +61,8 @@ class AdaptiveMaxPool2d(Module):
             t[:, :, i, j] = _first_max_last_nan(window)
             y[:, :, i, j] = np.take_along_axis(window, t[:, :, i, j, None], axis=2)[..., 0]
         self._x_shape, self._dtype, self._argmax, self._unbatched = x.shape, x.dtype, t, unbatched
-        if not self.return_indices:
+        self._with_indices = self.return_indices  # read at every forward: its backward takes that output's dy
+        if not self._with_indices:
             return y[0] if unbatched else y
         indices = _flat_indices(t, H, W)
         return (y[0], indices[0]) if unbatched else (y, indices)
@@ -69,7 +70,7 @@ class AdaptiveMaxPool2d(Module):
     def backward(self, dy: np.ndarray | tuple[np.ndarray | None, None]) -> np.ndarray:
         t = self._cached(self._argmax)
         y_shape = t.shape[1:] if self._unbatched else t.shape
-        dy = grad_of_y(dy, self.return_indices, "AdaptiveMaxPool2d", y_shape, self._dtype)
+        dy = grad_of_y(dy, self._with_indices, "AdaptiveMaxPool2d", y_shape, self._dtype)
         dy = self._check_grad(dy, y_shape, self._dtype)
         dy = dy[None] if self._unbatched else dy
         N, C, H, W = self._x_shape

@@ -162,8 +162,11 @@ class MultiheadAttention(Module):
         Wq, Wk, Wv = self._proj_weights()
         bq, bk, bv = self._proj_biases()
         q, k, v = _affine(query, Wq, bq), _affine(key, Wk, bk), _affine(value, Wv, bv)
+        # num_heads and batch_first are read at every forward, as torch's (an edit counts); its
+        # backward reads the values this call read
+        self._heads, self._batch_first = self._read_heads(), self.batch_first
         qh, kh, vh = (self._split_heads(t) for t in (q, k, v))
-        qh *= 1.0 / math.sqrt(self.head_dim)  # scale q before the product, as torch does
+        qh *= 1.0 / math.sqrt(self.embed_dim // self._heads)  # scale q before the product, as torch does
         drop = None
         if self.training and self.dropout > 0:
             shape = qh.shape[:3] + kh.shape[2:3]
@@ -187,9 +190,17 @@ class MultiheadAttention(Module):
     def _proj_biases(self) -> tuple[np.ndarray | None, ...]:
         return (None,) * 3 if self.in_proj_bias is None else tuple(np.split(self.in_proj_bias.data, 3))
 
+    def _read_heads(self) -> int:
+        """num_heads as this forward reads it, with torch's check (head_dim = embed_dim // num_heads)."""
+        heads = check_positive_int(self.num_heads, "MultiheadAttention", "num_heads")
+        if self.embed_dim % heads:
+            raise ValueError(f"MultiheadAttention: embed_dim must be divisible by num_heads, got "
+                             f"embed_dim={self.embed_dim}, num_heads={heads}")
+        return heads
+
     def _split_heads(self, t: np.ndarray) -> np.ndarray:
         N, T, _ = t.shape
-        return t.reshape(N, T, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
+        return t.reshape(N, T, self._heads, self.embed_dim // self._heads).transpose(0, 2, 1, 3)
 
     def _merge_heads(self, th: np.ndarray) -> np.ndarray:
         N, _, T, _ = th.shape
@@ -210,8 +221,8 @@ class MultiheadAttention(Module):
         doh = self._split_heads(self.out_proj.backward(dy))
         # attention core (no parameters): through pd @ vh, the dropout and the softmax
         if dweights is not None:
-            dweights = dweights[:, None] / self.num_heads if self._average else dweights
-        scale = 1.0 / math.sqrt(self.head_dim)
+            dweights = dweights[:, None] / self._heads if self._average else dweights
+        scale = 1.0 / math.sqrt(self.embed_dim // self._heads)
         core_backward = fast_or_plain("attention", attention_core_backward)
         dqh, dkh, dvh = core_backward(doh, dweights, qh, kh, vh, p, drop, scale)
         dq, dk, dv = (self._merge_heads(t) for t in (dqh, dkh, dvh))
@@ -251,7 +262,7 @@ class MultiheadAttention(Module):
             dy = np.zeros(shape, dtype)
         else:
             dy = self._check_grad(dy, self._orient(shape), dtype)
-            dy = self._batch(dy, self._batched)
+            dy = self._batch(dy, self._batched, self._batch_first)
         if dweights is not None:
             if not self._need_weights:
                 raise ValueError(
@@ -268,17 +279,19 @@ class MultiheadAttention(Module):
         """A batch-first (N, T, F) shape as the user sees it (batch_first, batched or not)."""
         if not self._batched:
             return shape[1:]
-        return shape if self.batch_first else (shape[1], shape[0], shape[2])
+        return shape if self._batch_first else (shape[1], shape[0], shape[2])
 
-    def _batch(self, x: np.ndarray, batched: bool) -> np.ndarray:
+    @staticmethod
+    def _batch(x: np.ndarray, batched: bool, batch_first: bool) -> np.ndarray:
         if not batched:
             return x[None]
-        return x if self.batch_first else x.swapaxes(0, 1)
+        return x if batch_first else x.swapaxes(0, 1)
 
     def _unbatch(self, x: np.ndarray, batched: bool) -> np.ndarray:
+        """Back to the layout of the forward call's inputs (the batch_first that call read)."""
         if not batched:
             return x[0]
-        return x if self.batch_first else x.swapaxes(0, 1)
+        return x if self._batch_first else x.swapaxes(0, 1)
 
     # ------------------------------------------------------------------------------- checks
     def check_inputs(
@@ -310,7 +323,7 @@ class MultiheadAttention(Module):
         for name, a, dim in (("query", q, self.embed_dim), ("key", k, self.kdim), ("value", v, self.vdim)):
             if a.shape[-1] != dim:
                 raise ValueError(f"{self._who()}: expected {name} with {dim} features, got shape {a.shape}")
-        q, k, v = (self._batch(a, batched) for a in (q, k, v))
+        q, k, v = (self._batch(a, batched, self.batch_first) for a in (q, k, v))
         if k.shape[:2] != v.shape[:2]:
             raise ValueError(
                 f"{self._who()}: key and value must have the same batch size and length S, "

@@ -50,6 +50,7 @@ class Dropout(Module):
         self._dtype: np.dtype | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        check_number(self.p, "Dropout", "p", 0, 1)  # read at every call, with torch's check
         if kernels_enabled():  # fast room: the same draws and mask, pooled arrays
             return fast.dropout_forward(self, x)
         x = as_floating(x, "Dropout")

@@ -36,6 +36,7 @@ class Dropout2d(Module):
         self._dtype: np.dtype | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        check_number(self.p, "Dropout2d", "p", 0, 1)  # read at every call, with torch's check
         x = as_floating(x, "Dropout2d")
         if x.ndim not in (3, 4):
             raise ValueError(f"Dropout2d: expected input (N, C, H, W) or (N, C, L), got {x.shape}")

@@ -108,6 +108,9 @@ class Embedding(Module):
 
     def forward(self, ids: np.ndarray) -> np.ndarray:
         ids = self._check_ids(ids)
+        # read at every call, as torch's F.embedding (an edit counts; refused here if out of range);
+        # the backward of this call leaves out the row this call read
+        self._padding = _padding_row(self.padding_idx, self.num_embeddings)
         self._ids = ids
         return lookup_rows(self.weight.data, ids)
 
@@ -118,7 +121,7 @@ class Embedding(Module):
         if not self.weight.requires_grad:  # frozen (e.g. pretrained vectors): no gradient to write
             return
         ids, dy = ids.reshape(-1), dy.reshape(-1, self.embedding_dim)
-        padding_idx = _padding_row(self.padding_idx, self.num_embeddings)  # read per call, as torch's
+        padding_idx = self._padding
         if padding_idx is not None:
             keep = ids != padding_idx
             ids, dy = ids[keep], dy[keep]

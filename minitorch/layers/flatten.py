@@ -29,15 +29,17 @@ class Flatten(Module):
         self.start_dim = check_int(start_dim, "Flatten", "start_dim")
         self.end_dim = check_int(end_dim, "Flatten", "end_dim")
         self._x_shape: tuple[int, ...] | None = None
+        self._y_shape: tuple[int, ...] | None = None  # from the dims the forward call read
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Flatten")
         self._x_shape = x.shape
-        return x.reshape(self._out_shape(x.shape))
+        self._y_shape = self._out_shape(x.shape)
+        return x.reshape(self._y_shape)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         x_shape = self._cached(self._x_shape)
-        dy = self._check_grad(dy, self._out_shape(x_shape), np.asarray(dy).dtype)
+        dy = self._check_grad(dy, self._y_shape, np.asarray(dy).dtype)
         # w.r.t. input
         return dy.reshape(x_shape)
 

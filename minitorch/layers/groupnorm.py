@@ -55,6 +55,7 @@ class GroupNorm(Module):
         self.reset_parameters()
         self._x_hat: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
+        self._groups: int | None = None  # the num_groups the forward call read
 
     def reset_parameters(self) -> None:
         """weight = 1, bias = 0, in place (as torch.nn.GroupNorm's; nothing drawn)."""
@@ -65,6 +66,7 @@ class GroupNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
+        self._groups = self.num_groups
         xg_hat, inv_std, _, _ = standardize(x.reshape(self._grouped(x.shape)), (2,), self.eps)
         x_hat = xg_hat.reshape(x.shape)
         self._x_hat, self._inv_std = x_hat, inv_std
@@ -93,7 +95,7 @@ class GroupNorm(Module):
 
     def _grouped(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
         """(N, G, C / G * prod(spatial)): the group view, sizes by name (-1 cannot size an empty batch)."""
-        return shape[0], self.num_groups, int(np.prod(shape[1:])) // self.num_groups
+        return shape[0], self._groups, int(np.prod(shape[1:])) // self._groups
 
     @staticmethod
     def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
@@ -105,6 +107,13 @@ class GroupNorm(Module):
             raise ValueError(
                 f"GroupNorm(num_channels={self.num_channels}): expected input (N, {self.num_channels}, *), "
                 f"got {x.shape}"
+            )
+        # num_groups is read at every forward, as torch's (an edit counts), with torch's check
+        groups = check_positive_int(self.num_groups, "GroupNorm", "num_groups")
+        if x.shape[1] % groups:
+            raise ValueError(
+                f"GroupNorm: expected the number of channels in the input to be divisible by num_groups, "
+                f"got input {x.shape} and num_groups={groups}"
             )
         if x.shape[0] * (self.num_channels // self.num_groups) * int(np.prod(x.shape[2:])) == 1:
             raise ValueError(  # torch's rule, in training and eval: N * C / G * prod(spatial) values

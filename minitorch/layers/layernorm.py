@@ -61,6 +61,7 @@ class LayerNorm(Module):
         self.reset_parameters()
         self._x_hat: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
+        self._norm_axes: tuple[int, ...] | None = None  # from the normalized_shape the forward call read
 
     def reset_parameters(self) -> None:
         """weight = 1, bias = 0, in place (as torch.nn.LayerNorm's; nothing drawn)."""
@@ -71,7 +72,8 @@ class LayerNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
-        x_hat, inv_std, _, _ = standardize(x, self._axes(x.ndim), self.eps)
+        self._norm_axes = axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
+        x_hat, inv_std, _, _ = standardize(x, axes, self.eps)
         self._x_hat, self._inv_std = x_hat, inv_std
         y = x_hat.copy() if self.weight is None else x_hat * self.weight.data  # (the caller's own)
         return y if self.bias is None else y + self.bias.data
@@ -79,7 +81,7 @@ class LayerNorm(Module):
     def backward_params(self, dy: np.ndarray) -> None:
         x_hat = self._cached(self._x_hat)
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
-        leading = tuple(range(x_hat.ndim - len(self.normalized_shape)))
+        leading = tuple(range(self._norm_axes[0]))
         # w.r.t. parameters
         if self.weight is not None:
             self.weight.accumulate_grad(np.sum(dy * x_hat, axis=leading))
@@ -91,14 +93,23 @@ class LayerNorm(Module):
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
         # w.r.t. input
         dx_hat = dy if self.weight is None else dy * self.weight.data
-        return standardize_backward(dx_hat, x_hat, self._inv_std, self._axes(x_hat.ndim))
-
-    def _axes(self, ndim: int) -> tuple[int, ...]:
-        return tuple(range(ndim - len(self.normalized_shape), ndim))
+        return standardize_backward(dx_hat, x_hat, self._inv_std, self._norm_axes)
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "LayerNorm")
-        k = len(self.normalized_shape)
+        shape = self.normalized_shape  # read at every forward, as torch's (an edit counts)
+        if not isinstance(shape, (tuple, list)) or not shape or any(
+                isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be a non-empty tuple of ints, got {shape!r}")
+        shape = tuple(int(d) for d in shape)
+        for p in (self.weight, self.bias):
+            if p is not None and p.shape != shape:
+                raise ValueError(  # torch's check: the Parameters' shape is normalized_shape
+                    f"LayerNorm: expected weight and bias of the shape normalized_shape={shape}, got "
+                    f"{p.shape}: set normalized_shape back to {p.shape}, or build a LayerNorm({shape})"
+                )
+        self.normalized_shape = shape
+        k = len(shape)
         if x.ndim < k or x.shape[x.ndim - k :] != self.normalized_shape:
             raise ValueError(
                 f"LayerNorm(normalized_shape={self.normalized_shape}): expected input (*, "

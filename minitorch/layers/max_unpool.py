@@ -75,8 +75,12 @@ class MaxUnpool2d(Module):
 
     def output_hw(self, hw: tuple[int, ...], output_size: Sequence[int] | None) -> tuple[int, int]:
         """(OH, OW): torch's default (H - 1)*sh - 2*ph + kh, or output_size checked against it."""
+        # read at every call, as torch's F.max_unpool2d (an edit counts; an int means both axes)
+        kernel = _pair(self.kernel_size, "kernel_size", "MaxUnpool2d")
+        stride = kernel if self.stride is None else _pair(self.stride, "stride", "MaxUnpool2d")
+        padding = _pair(self.padding, "padding", "MaxUnpool2d", minimum=0)
         default = [(size - 1) * s - 2 * p + k
-                   for size, k, s, p in zip(hw, self.kernel_size, self.stride, self.padding, strict=True)]
+                   for size, k, s, p in zip(hw, kernel, stride, padding, strict=True)]
         if output_size is None:
             if min(default) < 1:
                 raise ValueError(f"MaxUnpool2d: the output would be {default[0]}x{default[1]} for input {hw} "
@@ -86,7 +90,7 @@ class MaxUnpool2d(Module):
         size = size[-2:] if len(size) == 4 else size
         if len(size) != 2:
             raise ValueError(f"MaxUnpool2d: output_size has 2 or 4 entries, got {tuple(output_size)}")
-        for d, s in enumerate(self.stride):
+        for d, s in enumerate(stride):
             if not default[d] - s < size[d] < default[d] + s:
                 raise ValueError(f"MaxUnpool2d: invalid output_size {tuple(output_size)} (dim {d} must be "
                                  f"between {default[d] - s} and {default[d] + s}, exclusive, as torch)")

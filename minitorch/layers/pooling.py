@@ -173,7 +173,8 @@ class MaxPool2d(_Pool2d):
             np.maximum(y, tap, out=y)
         self._argmax = t = self._first_argmax(taps, y, x.shape)
         self._alone = self._padding_only(x.shape)
-        if not self.return_indices:
+        self._with_indices = self.return_indices  # read at every forward: its backward takes that output's dy
+        if not self._with_indices:
             return y[0] if unbatched else y
         indices = self._flat_indices(t, x.shape)
         return (y[0], indices[0]) if unbatched else (y, indices)
@@ -181,7 +182,7 @@ class MaxPool2d(_Pool2d):
     def backward(self, dy: np.ndarray | tuple[np.ndarray | None, None]) -> np.ndarray:
         t = self._cached(self._argmax)
         y_shape = t.shape[1:] if self._unbatched else t.shape
-        dy = self._check_dy(grad_of_y(dy, self.return_indices, "MaxPool2d", y_shape, self._dtype), t.shape)
+        dy = self._check_dy(grad_of_y(dy, self._with_indices, "MaxPool2d", y_shape, self._dtype), t.shape)
         self._check_no_gradient_on_padding_only_windows(dy)
         # w.r.t. input
         dxp = np.zeros(self._xp_shape, dtype=dy.dtype)
@@ -362,19 +363,20 @@ class AdaptiveAvgPool2d(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, unbatched = _batched(x, "AdaptiveAvgPool2d")
         self._x_shape, self._dtype, self._unbatched = x.shape, x.dtype, unbatched
-        y = np.empty(x.shape[:2] + self._out_hw(x.shape), dtype=x.dtype)
-        for i, j, (h0, h1), (w0, w1) in self._bins(x.shape):
+        self._y_hw = out_hw = self._out_hw(x.shape)  # output_size as this call read it: its backward's
+        y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+        for i, j, (h0, h1), (w0, w1) in self._bins(x.shape, out_hw):
             y[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
         return y[0] if unbatched else y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         x_shape = self._cached(self._x_shape)
-        y_shape = x_shape[:2] + self._out_hw(x_shape)
+        y_shape = x_shape[:2] + self._y_hw
         dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self._dtype)
         dy = dy[None] if self._unbatched else dy
         # w.r.t. input
         dx = np.zeros(x_shape, dtype=self._dtype)
-        for i, j, (h0, h1), (w0, w1) in self._bins(x_shape):
+        for i, j, (h0, h1), (w0, w1) in self._bins(x_shape, self._y_hw):
             dx[:, :, h0:h1, w0:w1] += dy[:, :, i, j, None, None] / ((h1 - h0) * (w1 - w0))
         return dx[0] if self._unbatched else dx
 
@@ -387,9 +389,11 @@ class AdaptiveAvgPool2d(Module):
         H, W = x_shape[2:]
         return (H if self._size[0] is None else self._size[0], W if self._size[1] is None else self._size[1])
 
-    def _bins(self, x_shape: tuple[int, ...]) -> Iterator[tuple[int, int, tuple[int, int], tuple[int, int]]]:
+    @staticmethod
+    def _bins(x_shape: tuple[int, ...], out_hw: tuple[int, int],
+              ) -> Iterator[tuple[int, int, tuple[int, int], tuple[int, int]]]:
         """(i, j, (h0, h1), (w0, w1)) per output pixel (i, j): the input rows and columns it averages."""
-        (H, W), (OH, OW) = x_shape[2:], self._out_hw(x_shape)
+        (H, W), (OH, OW) = x_shape[2:], out_hw
         for i in range(OH):
             for j in range(OW):
                 yield i, j, _bin(i, H, OH), _bin(j, W, OW)

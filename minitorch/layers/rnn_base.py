@@ -142,6 +142,7 @@ class RNNBase(Module):
 
     # ------------------------------------------------------------------------- forward
     def forward(self, input: np.ndarray, hx: Any = None) -> tuple[np.ndarray, Any]:
+        self._batch_first = self.batch_first  # read at every forward (torch's); its backward's layout
         x, states, batched = self._check_inputs(input, hx)
         loop_forward, _ = self._loop()
         D = self.num_directions
@@ -229,7 +230,7 @@ class RNNBase(Module):
         shapes = [(self.num_directions * self.num_layers, N, size)
                   for size in (self.real_hidden_size, self.hidden_size)]  # h_n, c_n
         h_shape, c_shape = (s if batched else (s[0], s[2]) for s in shapes)
-        out_shape = (L, DH) if not batched else (N, L, DH) if self.batch_first else (L, N, DH)
+        out_shape = (L, DH) if not batched else (N, L, DH) if self._batch_first else (L, N, DH)
         expected = "(doutput, (dh_n, dc_n))" if self.GATES == 4 else "(doutput, dh_n)"
         grad = gradient_pair(grad, out_shape, who, f"doutput or {expected}")
         if isinstance(grad, tuple) and len(grad) != 2:
@@ -267,12 +268,12 @@ class RNNBase(Module):
     def _to_time_major(self, x: np.ndarray, batched: bool) -> np.ndarray:
         if not batched:
             return x[:, None]
-        return x.swapaxes(0, 1) if self.batch_first else x
+        return x.swapaxes(0, 1) if self._batch_first else x
 
     def _from_time_major(self, x: np.ndarray, batched: bool) -> np.ndarray:
         if not batched:
             return x[:, 0]
-        return np.ascontiguousarray(x.swapaxes(0, 1)) if self.batch_first else x
+        return np.ascontiguousarray(x.swapaxes(0, 1)) if self._batch_first else x
 
     def _check_inputs(self, input: Any, hx: Any) -> tuple[np.ndarray, tuple, bool]:
         """x as (L, N, in) in the parameters' dtype, (h0, c0 or None) as (D * layers, N, H); batched."""
@@ -287,8 +288,8 @@ class RNNBase(Module):
                 f"lengths - 1 for the last state, or batch sequences of one length together"
             )
         x = as_floating(input, who)
-        layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
-        time_axis = 1 if x.ndim == 3 and self.batch_first else 0  # L, the axis that may not be empty
+        layout = "(N, L, {})" if self._batch_first else "(L, N, {})"
+        time_axis = 1 if x.ndim == 3 and self._batch_first else 0  # L, the axis that may not be empty
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[time_axis] == 0:
             raise ValueError(
                 f"{who}(input_size={self.input_size}): expected input {layout.format(self.input_size)} "

@@ -35,17 +35,19 @@ class Softmax(Module):
         self.dim = _check_dim(dim, "Softmax")
         self._dim_given = dim is not None  # (set here, never by forward: not a per-call cache)
         self._out: np.ndarray | None = None
+        self._dim_axis: int | None = None  # the axis the forward call read from dim: its backward's
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Softmax")
-        self._out = softmax(x, _axis(self.dim, x.shape, "Softmax", self._dim_given))
+        self._dim_axis = axis = _axis(*_dim_read(self), x.shape, "Softmax")
+        self._out = softmax(x, axis)
         return self._out.copy()  # the caller's own array: its writes cannot reach the backward
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._cached(self._out)
         dy = self._check_grad(dy, y.shape, y.dtype)
         # w.r.t. input
-        return softmax_backward(y, dy, _sum_axis(self.dim, y.ndim))  # y * (dy - sum(dy * y, dim))
+        return softmax_backward(y, dy, self._dim_axis)  # y * (dy - sum(dy * y, dim))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -72,10 +74,12 @@ class LogSoftmax(Module):
         self.dim = _check_dim(dim, "LogSoftmax")
         self._dim_given = dim is not None  # (set here, never by forward: not a per-call cache)
         self._probs: np.ndarray | None = None
+        self._dim_axis: int | None = None  # the axis the forward call read from dim: its backward's
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "LogSoftmax")
-        s, exp_s, sum_exp = shifted_exp(x, _axis(self.dim, x.shape, "LogSoftmax", self._dim_given))
+        self._dim_axis = axis = _axis(*_dim_read(self), x.shape, "LogSoftmax")
+        s, exp_s, sum_exp = shifted_exp(x, axis)
         self._probs = exp_s / sum_exp
         return s - np.log(sum_exp)
 
@@ -83,7 +87,7 @@ class LogSoftmax(Module):
         p = self._cached(self._probs)
         dy = self._check_grad(dy, p.shape, p.dtype)
         # w.r.t. input
-        return dy - p * np.sum(dy, axis=_sum_axis(self.dim, p.ndim), keepdims=True)
+        return dy - p * np.sum(dy, axis=self._dim_axis, keepdims=True)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -94,7 +98,16 @@ def _check_dim(dim: int | None, who: str) -> int:
     return -1 if dim is None else check_int(dim, who, "dim")
 
 
-def _axis(dim: int, shape: tuple[int, ...], who: str, given: bool = True) -> int | None:
+def _dim_read(layer: Softmax | LogSoftmax) -> tuple[int, bool]:
+    """(dim, given) as a forward reads them: torch reads dim at every call, so a dim set after
+    construction counts (None: not given, torch's implicit choice)."""
+    dim = layer.dim
+    if dim is None:
+        return -1, False
+    return check_int(dim, type(layer).__name__, "dim"), layer._dim_given or dim != -1
+
+
+def _axis(dim: int, given: bool, shape: tuple[int, ...], who: str) -> int | None:
     """``dim`` checked against the input's dims (negative dims count from the end); None for a 0-D
     input, which torch reads as one entry along dim 0 or -1 (its only dims there).
 

@@ -111,7 +111,10 @@ class TransformerEncoderLayer(Module):
         masks = {"attn_mask": src_mask, "key_padding_mask": src_key_padding_mask, "is_causal": is_causal}
         self.self_attn.check_inputs(src, src, src, **masks)  # bad input: an error before any child runs
         self._shape = src.shape
-        if self.norm_first:
+        # norm_first and activation are read at every forward, as torch's; the backward of a call
+        # follows the path that call took (a Module kept in a tuple: a cache, not a child)
+        self._norm_first, self._act = self.norm_first, (self.activation,)
+        if self._norm_first:
             h = src + self._sa_block(self.norm1(src), masks)
             return h + self._ff_block(self.norm2(h))
         h = self.norm1(src + self._sa_block(src, masks))
@@ -121,12 +124,12 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(self.self_attn(x, x, x, need_weights=False, **masks)[0])
 
     def _ff_block(self, x: np.ndarray) -> np.ndarray:
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return self.dropout2(self.linear2(self.dropout(self._act[0](self.linear1(x)))))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dsrc from dy; each child accumulates its own parameters' gradients (see the class docstring)."""
         dy = self._check_grad(dy, self._cached(self._shape), self.linear1.W.dtype)
-        if self.norm_first:
+        if self._norm_first:
             dh = dy + self.norm2.backward(self._ff_block_backward(dy))
             return dh + self.norm1.backward(self._sa_block_backward(dh))
         dh = self.norm2.backward(dy)
@@ -140,7 +143,7 @@ class TransformerEncoderLayer(Module):
 
     def _ff_block_backward(self, dy: np.ndarray) -> np.ndarray:
         d = self.linear2.backward(self.dropout2.backward(dy))
-        return self.linear1.backward(self.activation.backward(self.dropout.backward(d)))
+        return self.linear1.backward(self._act[0].backward(self.dropout.backward(d)))
 
     def extra_repr(self) -> str:
         return (

@@ -34,6 +34,7 @@ class Unflatten(Module):
         self.dim = int(dim)
         self.unflattened_size = tuple(int(s) for s in size)
         self._x_shape: tuple[int, ...] | None = None
+        self._y_shape: tuple[int, ...] | None = None  # from the dim and sizes the forward call read
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Unflatten")
@@ -49,13 +50,12 @@ class Unflatten(Module):
                 f"got {x.shape}"
             )
         self._x_shape = x.shape
-        return x.reshape(x.shape[:dim] + self._sizes(x.shape[dim]) + x.shape[dim + 1 :])
+        self._y_shape = x.shape[:dim] + self._sizes(x.shape[dim]) + x.shape[dim + 1 :]
+        return x.reshape(self._y_shape)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         x_shape = self._cached(self._x_shape)
-        dim = self.dim + len(x_shape) if self.dim < 0 else self.dim
-        size = self._sizes(x_shape[dim])
-        dy = self._check_grad(dy, x_shape[:dim] + size + x_shape[dim + 1 :], np.asarray(dy).dtype)
+        dy = self._check_grad(dy, self._y_shape, np.asarray(dy).dtype)
         # w.r.t. input
         return dy.reshape(x_shape)
 

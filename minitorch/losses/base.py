@@ -95,6 +95,7 @@ class Loss(Module):
         self.reduction = check_choice(reduction, type(self).__name__, "reduction", self._reductions)
         self._loss_shape: tuple[int, ...] | None = None
         self._count: float | None = None
+        self._reduction: str | None = None  # the reduction the forward call read
 
     def __call__(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
         return self.forward(input, target)
@@ -105,25 +106,33 @@ class Loss(Module):
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
 
+    def _read_reduction(self) -> str:
+        """``reduction`` as this forward call reads it (torch reads it at every call, with its
+        check), kept for that call's backward: set between the two, it changes neither."""
+        self._reduction = reduction = check_choice(self.reduction, type(self).__name__, "reduction",
+                                                   self._reductions)
+        return reduction
+
     def _reduce(self, losses: np.ndarray, count: float | None = None) -> float | np.ndarray:
         """The per-element ``losses`` reduced as ``self.reduction`` says; remembers their shape.
 
         ``count``: what "mean" divides the sum by, when it is not l.size (see the class docstring).
         """
-        if self.reduction == "batchmean":
+        reduction = self._read_reduction()
+        if reduction == "batchmean":
             count = losses.shape[0] if losses.ndim else 1
         self._count = count
         if count is None and kernels_enabled():  # fast room: the same float, without ndarray.mean's wrapper
             value = fast.reduce_losses(self, losses)
-            return value if self.reduction == "none" else LossValue(value)
+            return value if reduction == "none" else LossValue(value)
         self._loss_shape = losses.shape
-        if self.reduction == "none":
+        if reduction == "none":
             return losses
         if count is None:
-            if losses.size == 0 and self.reduction == "mean":  # an empty batch: 0 / 0 = nan, as torch
+            if losses.size == 0 and reduction == "mean":  # an empty batch: 0 / 0 = nan, as torch
                 return LossValue(math.nan)
-            return LossValue(losses.mean() if self.reduction == "mean" else losses.sum())
-        if self.reduction == "sum":
+            return LossValue(losses.mean() if reduction == "mean" else losses.sum())
+        if reduction == "sum":
             return LossValue(losses.sum())
         if count == 0:  # no counted target weighs anything: nan, as torch (not label smoothing's x / 0 = inf)
             return LossValue(math.nan)
@@ -136,13 +145,14 @@ class Loss(Module):
         (returned with trailing 1-dims up to ``ndim`` dims). A scalar dl comes back 0-d.
         """
         shape = self._cached(self._loss_shape)
-        if self.reduction != "none":
+        reduction = self._reduction  # the forward call's
+        if reduction != "none":
             if np.ndim(dloss) != 0:
                 raise ValueError(
-                    f"{type(self).__name__}.backward: reduction={self.reduction!r} gives a scalar loss, "
+                    f"{type(self).__name__}.backward: reduction={reduction!r} gives a scalar loss, "
                     f"so dloss must be a scalar, got shape {np.shape(dloss)}"
                 )
-            if self.reduction == "sum":
+            if reduction == "sum":
                 return np.asarray(float(dloss), dtype=dtype)
             count = math.prod(shape) if self._count is None else self._count
             # count 0: nan, as torch's dloss / 0; the class losses keep it on counted targets only

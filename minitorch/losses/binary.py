@@ -92,8 +92,8 @@ class BCEWithLogitsLoss(ElementwiseLoss):
 def _register_optional(loss_fn: ElementwiseLoss, name: str, value: object) -> None:
     """``name`` as a buffer (as torch: in state_dict, cast by to(dtype)) if given, else None."""
     who = type(loss_fn).__name__
-    if value is None:
-        setattr(loss_fn, name, None)
+    if value is None:  # an empty buffer slot, as torch's: a weight set later is a buffer too
+        loss_fn.register_buffer(name, None)
         return
     w = np.array(as_floating(value, who))
     check_finite(w, who, name)

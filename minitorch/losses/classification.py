@@ -58,8 +58,8 @@ class CrossEntropyLoss(Loss):
         super().__init__(reduction)
         self._counted: np.ndarray | None = None  # "mean" over targets weighing 0 in all: where dz is nan
         weight = check_class_weight(weight, "CrossEntropyLoss")
-        if weight is None:
-            self.weight = None
+        if weight is None:  # an empty buffer slot, as torch's: a weight set later is a buffer too
+            self.register_buffer("weight", None)
         else:  # a buffer, as torch: in state_dict, cast by to(dtype)
             self.register_buffer("weight", weight)
         self.ignore_index = check_int(ignore_index, "CrossEntropyLoss", "ignore_index")
@@ -70,10 +70,14 @@ class CrossEntropyLoss(Loss):
         self._dlogits: np.ndarray | None = None  # the fast room's cache
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
+        # read at every call, with torch's checks (torch refuses a label_smoothing above 1 here;
+        # MiniTorch one below 0 too, as its constructor does)
+        check_number(self.label_smoothing, "CrossEntropyLoss", "label_smoothing", 0, 1)
+        check_int(self.ignore_index, "CrossEntropyLoss", "ignore_index")
         if kernels_enabled():  # fast room: the same loss for (N, C) logits and plain class indices
             loss = fast.cross_entropy_forward(self, input, target)
             if loss is not None:
-                return loss if self.reduction == "none" else LossValue(loss)
+                return loss if self._reduction == "none" else LossValue(loss)
         z, unbatched = check_class_scores(input, "CrossEntropyLoss", "logits")
         y = self._check_target(np.asarray(target), z, unbatched)
         eps, c, indices = self.label_smoothing, z.shape[1], y.ndim < z.ndim
@@ -156,8 +160,8 @@ class NLLLoss(Loss):
                  ignore_index: int = -100) -> None:
         super().__init__(reduction)
         weight = check_class_weight(weight, "NLLLoss")
-        if weight is None:
-            self.weight = None
+        if weight is None:  # an empty buffer slot, as torch's: a weight set later is a buffer too
+            self.register_buffer("weight", None)
         else:  # a buffer, as torch: in state_dict, cast by to(dtype)
             self.register_buffer("weight", weight)
         self.ignore_index = check_int(ignore_index, "NLLLoss", "ignore_index")
@@ -169,6 +173,7 @@ class NLLLoss(Loss):
         self._dtype: np.dtype | None = None
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
+        check_int(self.ignore_index, "NLLLoss", "ignore_index")  # read at every call, as torch
         x, unbatched = check_class_scores(input, "NLLLoss", "log-probabilities")
         y = np.asarray(target)
         if unbatched:

@@ -45,6 +45,7 @@ class KLDivLoss(ElementwiseLoss):
         return super().forward(input, target)
 
     def _check_values(self, x: np.ndarray, t: np.ndarray) -> None:
+        check_bool(self.log_target, "KLDivLoss", "log_target")  # read at every call, as torch
         if not self.log_target and t.size and t.min() < 0:
             raise ValueError(
                 f"KLDivLoss: expected target probabilities >= 0 (log_target=False), "

@@ -63,7 +63,8 @@ class HuberLoss(ElementwiseLoss):
         self.delta = check_number(delta, "HuberLoss", "delta", 0, low_open=True)
 
     def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return huber(x - t, self.delta)
+        # delta is read at every call, with torch's check
+        return huber(x - t, check_number(self.delta, "HuberLoss", "delta", 0, low_open=True))
 
     def extra_repr(self) -> str:
         return f"delta={self.delta}"
@@ -89,11 +90,11 @@ class SmoothL1Loss(ElementwiseLoss):
         self.beta = check_number(beta, "SmoothL1Loss", "beta", 0)
 
     def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        d = x - t
-        if self.beta == 0:
+        d, beta = x - t, check_number(self.beta, "SmoothL1Loss", "beta", 0)  # read at every call, checked
+        if beta == 0:
             return np.abs(d), np.sign(d)
-        losses, slope = huber(d, self.beta)
-        return losses / self.beta, slope / self.beta
+        losses, slope = huber(d, beta)
+        return losses / beta, slope / beta
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}"
