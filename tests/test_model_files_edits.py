@@ -26,7 +26,8 @@ from test_losses import LOSS_CASES, make_data
 import minitorch as mt
 from minitorch.gradcheck import _upstream
 from minitorch.losses.base import Loss
-from minitorch.model_files.registry import _call_args, constructor_args, public_attributes
+from minitorch.model_files.architecture import constructor_args, public_attributes
+from minitorch.model_files.rebuild import _call_args
 
 # word-valued settings: the values each may take
 _WORDS = {

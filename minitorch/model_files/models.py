@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.model_files.architecture import describe, module_tree
 from minitorch.model_files.format import (
     FORMAT,
     FORMAT_VERSION,
@@ -25,7 +26,7 @@ from minitorch.model_files.format import (
     read_header,
     read_npz,
 )
-from minitorch.model_files.registry import describe, module_tree, rebuild
+from minitorch.model_files.rebuild import rebuild
 from minitorch.module import Module
 from minitorch.version import __version__
 
