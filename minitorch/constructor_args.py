@@ -2,9 +2,12 @@
 
 ``Module.__init_subclass__`` wraps each subclass's ``__init__`` with ``recording_init`` (once, when
 the class is defined). The outermost constructor call stores its bound arguments, defaults applied,
-in ``self._init_args`` (``Linear(4, 3)`` -> ``{"in_features": 4, "out_features": 3, "bias": True}``);
-``mt.save_model`` writes them as the model's architecture, so a layer author does nothing to make a
-layer saveable. Cost: one signature bind per construction, nothing on forward or backward.
+in ``self._init_args`` (``Linear(4, 3)`` -> ``{"in_features": 4, "out_features": 3, "bias": True}``)
+and, once it returns, the public names it made in ``self._init_attributes`` (a frozenset: every
+public attribute, Parameter, buffer and child but ``training``). ``mt.save_model`` writes the
+arguments as the model's architecture and tells the attributes added or deleted since from the
+constructor's, so a layer author does nothing to make a layer saveable. Cost: one signature bind
+and one pass over the attribute names per construction, nothing on forward or backward.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ constructor_check: contextvars.ContextVar[Callable[[type, dict[str, Any]], None]
 
 
 def recording_init(init: Callable[..., None]) -> Callable[..., None]:
-    """Wrap ``init`` so that the outermost constructor call records its arguments in ``_init_args``."""
+    """Wrap ``init`` so that the outermost constructor call records its arguments in ``_init_args``
+    and the public names it made in ``_init_attributes``."""
     signature: inspect.Signature | None = None
 
     @functools.wraps(init)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
         nonlocal signature
-        if "_init_args" not in self.__dict__:  # a subclass's super().__init__(...) is not recorded
+        outermost = "_init_args" not in self.__dict__  # a subclass's super().__init__(...) is not recorded
+        if outermost:
             signature = signature or inspect.signature(init)
             try:
                 bound = signature.bind(self, *args, **kwargs)
@@ -45,6 +50,9 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
                 check(type(self), arguments)
             object.__setattr__(self, "_init_args", arguments)
         init(self, *args, **kwargs)
+        if outermost:
+            made = [name for name in self.__dict__ if not name.startswith("_") and name != "training"]
+            object.__setattr__(self, "_init_attributes", frozenset(made))
 
     return wrapper
 

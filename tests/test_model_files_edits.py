@@ -26,7 +26,8 @@ from test_losses import LOSS_CASES, make_data
 import minitorch as mt
 from minitorch.gradcheck import _upstream
 from minitorch.losses.base import Loss
-from minitorch.model_files.architecture import constructor_args, public_attributes
+from minitorch.model_files.architecture import constructor_args
+from minitorch.model_files.attributes import public_attributes
 from minitorch.model_files.rebuild import _call_args
 
 # word-valued settings: the values each may take
@@ -200,3 +201,58 @@ def test_a_module_under_one_in_the_other_mode_keeps_its_own(tmp_path):
     mt.save_model(model, tmp_path / "m.npz")
     loaded = mt.load_model(tmp_path / "m.npz")
     assert [m.training for m in loaded.modules()] == [True, True, False, False, True]
+@pytest.fixture
+def tagger(restore_registry):
+    @mt.register_module
+    class Tagger(mt.Module):
+        """A user's model: ids -> embeddings -> RNN -> norm -> LeakyReLU -> dropout, times ``scale``
+        if one was set."""
+
+        def __init__(self, vocab: int = 7, dim: int = 4):
+            super().__init__()
+            self.emb = mt.Embedding(vocab, dim)
+            self.rnn = mt.RNN(dim, dim)
+            self.norm = mt.LayerNorm(dim)
+            self.act = mt.LeakyReLU()
+            self.drop = mt.Dropout(0.2)
+            self.conv = mt.Conv1d(dim, 2, 3)
+
+        def forward(self, ids):
+            h, _ = self.rnn(self.emb(ids))
+            y = self.conv(self.drop(self.act(self.norm(h))).transpose(1, 2, 0))
+            return y * getattr(self, "scale", 1.0)
+
+        def backward(self, dy):
+            dh = self.conv.backward(dy * getattr(self, "scale", 1.0)).transpose(2, 0, 1)
+            return self.emb.backward(self.rnn.backward(self.norm.backward(self.act.backward(
+                self.drop.backward(dh)))))
+
+    return Tagger
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_users_model_edited_after_construction_loads_as_saved(tmp_path, tagger, dtype):
+    mt.set_default_dtype(dtype)
+    try:
+        mt.manual_seed(0)
+        model = tagger()
+    finally:
+        mt.set_default_dtype(np.float32)
+    model.emb.padding_idx = 3
+    model.rnn.nonlinearity = "relu"
+    model.norm.eps = 1e-3
+    model.act.negative_slope = 0.3
+    model.drop.p = 0.5
+    model.conv.padding = 1
+    model.scale = 2.0  # added after construction
+    model.note = "fine-tuned on set B"
+    model.emb.tag = ("a", 1)
+    inputs = (np.random.default_rng(1).integers(0, 7, (5, 2)),)
+    _assert_round_trip(model, inputs, tmp_path)
+    loaded = mt.load_model(tmp_path / "m.npz")
+    assert loaded.scale == 2.0 and loaded.note == "fine-tuned on set B" and loaded.emb.tag == ("a", 1)
+    model.drop.eval()
+    _assert_round_trip(model, inputs, tmp_path)
+    model, made = edited(model, inputs)
+    assert len(made) > 10
+    _assert_round_trip(model, inputs, tmp_path)

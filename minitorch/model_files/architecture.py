@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from minitorch.containers import ModuleDict, ModuleList, Sequential
+from minitorch.model_files.attributes import describe_attributes
 from minitorch.model_files.codec import Encoder
 from minitorch.model_files.format import MAX_DEPTH
 from minitorch.model_files.registry import class_name
@@ -27,8 +28,9 @@ def describe(module: Module, where: str = "model", depth: int = 0) -> dict[str, 
 
     ``args`` are the constructor's; ``children`` (only if any) describe the children the
     constructor arguments do not hold, so a child assigned after construction (``net.fc =
-    Linear(8, 3)``) is rebuilt as it is now; ``attributes`` (only if any) are the module's public
-    plain attributes as they are now (``act.negative_slope = 0.3`` after construction is kept).
+    Linear(8, 3)``) is rebuilt as it is now; ``attributes``, ``added`` and ``removed`` (only if any,
+    see ``attributes.py``) are the module's public plain attributes as they are now: set after
+    construction (``act.negative_slope = 0.3``), added (``model.scale = 2.0``) or deleted.
     """
     check_module_depth(depth, where, TypeError)
     name = class_name(type(module), where)
@@ -40,27 +42,12 @@ def describe(module: Module, where: str = "model", depth: int = 0) -> dict[str, 
     held = module_ids(args.values())
     children = {key: describe(child, f"{where}.{key}", depth + 1)
                 for key, child in module._modules.items() if child is not None and id(child) not in held}
-    attributes = {key: Encoder()(value, f"{where} ({name}) attribute '{key}' (set it in __init__ from an "
-                                        "argument, make it a buffer, or name it with a leading _)")
-                  for key, value in public_attributes(module).items()}
     if children:
         node["children"] = children
-    if attributes:
-        node["attributes"] = attributes
+    # a container is rebuilt from its members: every plain attribute it has was added to it
+    made = frozenset() if _from_members(module) else module.__dict__.get("_init_attributes")
+    node.update(describe_attributes(module, f"{where} ({name})", made))
     return node
-
-
-def public_attributes(module: Module) -> dict[str, Any]:
-    """Plain attributes ``forward`` may read: public, not registered, not the training flag."""
-    registered = {*_filled(module._parameters), *_filled(module._modules), *_filled(module._buffers),
-                  "training"}
-    return {key: value for key, value in vars(module).items()
-            if not key.startswith("_") and key not in registered}
-
-
-def _filled(registry: dict[str, Any]) -> list[str]:
-    """The names holding a value: an empty slot (``layer.b = None``) is a plain attribute in a file."""
-    return [name for name, value in registry.items() if value is not None]
 
 
 def module_ids(values: Any) -> set[int]:
@@ -78,17 +65,21 @@ def module_ids(values: Any) -> set[int]:
 
 def constructor_args(module: Module) -> dict[str, Any]:
     """The recorded constructor arguments; a container's are its current children."""
-    init = type(module).__init__
-    if init is Sequential.__init__:
+    if type(module).__init__ is Sequential.__init__:
         names = list(module._modules)
         if names != [str(i) for i in range(len(names))]:  # a slice's names, or an OrderedDict's
             return {"modules": (dict(module._modules),)}
         return {"modules": tuple(module._modules.values())}
-    if init is ModuleList.__init__:
+    if type(module).__init__ is ModuleList.__init__:
         return {"modules": list(module._modules.values())}
-    if init is ModuleDict.__init__:
+    if type(module).__init__ is ModuleDict.__init__:
         return {"modules": dict(module._modules)}
     return dict(module.__dict__.get("_init_args", {}))
+
+
+def _from_members(module: Module) -> bool:
+    """Whether ``module`` is saved as its current members (a Sequential, ModuleList or ModuleDict)."""
+    return type(module).__init__ in (Sequential.__init__, ModuleList.__init__, ModuleDict.__init__)
 
 
 def module_tree(module: Module) -> list[list[str]]:

@@ -15,6 +15,7 @@ import numpy as np
 from minitorch.constructor_args import constructor_check
 from minitorch.containers import ModuleDict, ModuleList, Sequential
 from minitorch.model_files.architecture import check_module_depth, constructor_args, describe, module_ids
+from minitorch.model_files.attributes import remove_attributes, set_attributes
 from minitorch.model_files.budget import Budget, budgeted_draws, preserved_rng
 from minitorch.model_files.codec import DICT, MODULE, TUPLE, Decoder
 from minitorch.model_files.file_dtypes import FileDtypes, Place, take_file_dtypes
@@ -63,7 +64,7 @@ def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
 def _build(node: Any, where: str, budget: Budget, depth: int, place: Place) -> Module:
     check_module_depth(depth, where, ModelFileError)
     node = expect(node, dict, where)
-    expect_keys(node, {"class", "args"} | ({"children", "attributes"} & set(node)), where)
+    expect_keys(node, {"class", "args"} | ({"children", "attributes", "added", "removed"} & set(node)), where)
     name = expect(node["class"], str, f"{where}.class")
     cls = known_classes().get(name)
     if cls is None:
@@ -116,10 +117,12 @@ def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, b
              depth: int, place: Place) -> None:
     """Make a constructed module what the file describes: its children and plain attributes.
 
-    ``held``: ids of the modules passed to the constructor (described by the arguments). A child
-    the constructor made as the file describes it is kept (and restored in turn); one that differs
-    is rebuilt; one the saved model no longer had is removed.
+    ``held``: ids of the modules passed to the constructor (described by the arguments). Names
+    deleted after construction go first; then a child the constructor made as the file describes
+    it is kept (and restored in turn); one that differs is rebuilt; one the saved model no longer
+    had is removed; then the plain attributes are set (``attributes.py``).
     """
+    remove_attributes(module, node, where)
     children = expect(node.get("children", {}), dict, f"{where}.children")
     attributes = expect(node.get("attributes", {}), dict, f"{where}.attributes")  # (an empty slot is one)
     extra = [key for key, child in module._modules.items()
@@ -134,8 +137,7 @@ def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, b
             _restore(child, child_node, held_by_child, path, budget, depth + 1, place.child(key))
         else:
             _set_child(module, key, _build(child_node, path, budget, depth + 1, place.child(key)), where)
-    for key, value in attributes.items():
-        _set_attribute(module, key, Decoder()(value, f"{where}.attributes.{key}"), where)
+    set_attributes(module, node, where)
 
 
 def _same_head(module: Module, node: Any) -> bool:
@@ -156,15 +158,6 @@ def _set_child(module: Module, key: str, child: Module, where: str) -> None:
     if not plain_name or taken:
         raise ModelFileError(f"{where}.children: '{key}' is not a child of {type(module).__name__}")
     setattr(module, key, child)
-
-
-def _set_attribute(module: Module, key: str, value: Any, where: str) -> None:
-    """Put a saved plain attribute back; only one the rebuilt module has, never a new one."""
-    registered = {*module._parameters, *module._modules, *module._buffers}
-    if key.startswith("_") or key == "training" or key not in vars(module) or (
-            key in registered and value is not None):
-        raise ModelFileError(f"{where}.attributes: {type(module).__name__} has no plain attribute '{key}'")
-    setattr(module, key, value)
 
 
 def _call_args(cls: type[Module], values: dict[str, Any], where: str) -> tuple[list[Any], dict[str, Any]]:
