@@ -3,10 +3,10 @@
 ``Module.__init_subclass__`` wraps each subclass's ``__init__`` with ``recording_init`` (once, when
 the class is defined). The outermost constructor call stores its bound arguments, defaults applied,
 in ``self._init_args`` (``Linear(4, 3)`` -> ``{"in_features": 4, "out_features": 3, "bias": True}``)
-and, once it returns, the public names it made in ``self._init_attributes`` (a frozenset: every
-public attribute, Parameter, buffer and child but ``training``). ``mt.save_model`` writes the
-arguments as the model's architecture and tells the attributes added or deleted since from the
-constructor's, so a layer author does nothing to make a layer saveable. Cost: one signature bind
+and, once it returns, the public names it made and what each is in ``self._init_attributes``
+(``public_kinds``). ``mt.save_model`` writes the arguments as the model's architecture and tells
+the attributes added, deleted or changed in kind since from the constructor's, so a layer author
+does nothing to make a layer saveable. Cost: one signature bind
 and one pass over the attribute names per construction, nothing on forward or backward.
 """
 
@@ -51,10 +51,18 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
             object.__setattr__(self, "_init_args", arguments)
         init(self, *args, **kwargs)
         if outermost:
-            made = [name for name in self.__dict__ if not name.startswith("_") and name != "training"]
-            object.__setattr__(self, "_init_attributes", frozenset(made))
+            object.__setattr__(self, "_init_attributes", public_kinds(self))
 
     return wrapper
+
+
+def public_kinds(module: Any) -> dict[str, str]:
+    """Name -> "parameter", "buffer", "child" or "plain" for each public attribute of ``module``
+    but ``training`` (a registered name holding None, an empty slot, is of its registry's kind)."""
+    d = module.__dict__
+    registries = (("parameter", d["_parameters"]), ("buffer", d["_buffers"]), ("child", d["_modules"]))
+    return {name: next((kind for kind, names in registries if name in names), "plain")
+            for name in d if not name.startswith("_") and name != "training"}
 
 
 def forget_argument(module: Any, name: str, value: Any) -> None:

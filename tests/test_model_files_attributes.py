@@ -79,6 +79,36 @@ def test_a_parameter_or_child_deleted_after_construction_stays_deleted(tmp_path,
     assert "fc" not in dict(mt.load_model(_saved(model, tmp_path)).named_children())
 
 
+def test_a_name_that_changed_kind_after_construction_round_trips(tmp_path, net):
+    model = net()
+    model.note = mt.Identity()  # a plain attribute the constructor made, now a child
+    del model.fc
+    model.fc = 3  # a child the constructor made, now a plain number
+    header = read_header(_saved(model, tmp_path))["model"]["architecture"]
+    assert header["removed"] == ["fc", "note"] and header["added"] == {"fc": 3}
+    loaded = mt.load_model(tmp_path / "m.npz")
+    assert isinstance(loaded.note, mt.Identity) and loaded.fc == 3 and "fc" not in loaded._modules
+    linear = mt.Linear(2, 3)
+    del linear.b
+    linear.b = None  # a Parameter deleted, its name set to None: a plain attribute now
+    assert mt.load_model(_saved(linear, tmp_path)).b is None
+
+
+@pytest.mark.parametrize("kind", ["parameter", "buffer"])
+def test_a_parameter_or_buffer_added_after_construction_is_refused_at_save(tmp_path, kind):
+    model = mt.Sequential(mt.Linear(2, 3))
+    if kind == "parameter":
+        model[0].extra = mt.Parameter(np.ones(3, np.float32))
+    else:
+        model[0].register_buffer("extra", np.ones(3, np.float32))
+    with pytest.raises(TypeError, match=rf"model\.0 \(Linear\) {kind} 'extra' was added after construction.*"
+                                        r"create it in __init__"):
+        mt.save_model(model, tmp_path / "m.npz")  # (the rebuilt Linear would have no 'extra')
+    assert not (tmp_path / "m.npz").exists()
+    mt.save_model(model, tmp_path / "m.npz", architecture=False)
+    mt.load_model(model, tmp_path / "m.npz")
+
+
 def test_a_container_keeps_attributes_added_to_it(tmp_path):
     model = mt.Sequential(mt.Linear(2, 3), mt.ReLU(), mt.Tanh())
     model.note = "three layers"

@@ -45,7 +45,7 @@ def describe(module: Module, where: str = "model", depth: int = 0) -> dict[str, 
     if children:
         node["children"] = children
     # a container is rebuilt from its members: every plain attribute it has was added to it
-    made = frozenset() if _from_members(module) else module.__dict__.get("_init_attributes")
+    made = {} if _from_members(module) else module.__dict__.get("_init_attributes")
     node.update(describe_attributes(module, f"{where} ({name})", made))
     return node
 

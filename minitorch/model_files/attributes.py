@@ -4,11 +4,13 @@ A module's node in the architecture holds, each only if not empty::
 
     "attributes": {"negative_slope": 0.3}   public plain attributes the constructor made, as they are now
     "added":      {"scale": 2.0}            public plain attributes set after construction
-    "removed":    ["note"]                  public names the constructor made that were deleted since
+    "removed":    ["note"]                  names the constructor made, deleted or changed in kind since
 
-The constructor's names are those ``Module`` records when the outermost ``__init__`` returns
-(``_init_attributes``); a module without that record (built some other way) has every public
-attribute under ``attributes``. Values are JSON-like (``codec.Encoder`` without arrays or Modules).
+The constructor's names, and what each was (plain, Parameter, buffer, child), are those ``Module``
+records when the outermost ``__init__`` returns (``_init_attributes``); a module without that record
+(built some other way) has every public attribute under ``attributes``. A Parameter or buffer added
+after construction is refused at save (a file rebuilds only what constructors make). Values are
+JSON-like (``codec.Encoder`` without arrays or Modules).
 
 The reader rebuilds the module through its constructor, then deletes ``removed``, sets
 ``attributes`` (only names the rebuilt module has as plain attributes) and ``added`` (only names it
@@ -21,6 +23,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from minitorch.constructor_args import public_kinds
 from minitorch.model_files.codec import Decoder, Encoder
 from minitorch.model_files.format import ModelFileError, expect
 from minitorch.module import Module
@@ -61,21 +64,31 @@ def added_name_problem(cls: type[Module], key: Any) -> str | None:
     return None
 
 
-def describe_attributes(module: Module, where: str, made: frozenset[str] | None) -> dict[str, Any]:
+def describe_attributes(module: Module, where: str, made: dict[str, str] | None) -> dict[str, Any]:
     """The ``attributes``, ``added`` and ``removed`` sections for ``module`` (only the non-empty ones);
     TypeError naming the attribute if one cannot be stored or could not be read back. ``made``: the
-    public names its constructor made (None: unknown, every attribute is taken to be the constructor's).
+    public names its constructor made and their kinds (``public_kinds``); None: unknown, every
+    attribute is taken to be the constructor's. A name whose kind changed since (a plain attribute
+    now a child, a Parameter deleted and set to a number) is removed, then set or added anew.
     """
     fix = "set it in __init__ from an argument, make it a buffer, or name it with a leading _"
+    now = public_kinds(module)
+    made = now if made is None else made
+    for key, kind in now.items():
+        filled = kind in ("parameter", "buffer") and getattr(module, key) is not None
+        if filled and made.get(key) != kind:
+            raise TypeError(f"{where} {kind} '{key}' was added after construction; a model file rebuilds "
+                            f"the {kind}s the constructor makes: create it in __init__ (or save the weights "
+                            "alone with architecture=False)")
     sections: dict[str, Any] = {"attributes": {}, "added": {}}
     for key, value in public_attributes(module).items():
-        section = "attributes" if made is None or key in made else "added"
+        section = "attributes" if made.get(key) == now[key] else "added"
         problem = added_name_problem(type(module), key) if section == "added" else None
         if problem is not None:
             raise TypeError(f"{where} attribute '{key}', set after construction, cannot be saved: "
                             f"{problem}; rename it, or {fix}")
         sections[section][key] = Encoder()(value, f"{where} attribute '{key}' ({fix})")
-    sections["removed"] = [] if made is None else [key for key in sorted(made) if key not in vars(module)]
+    sections["removed"] = [key for key, kind in made.items() if now.get(key) != kind]
     return {section: value for section, value in sections.items() if value}
 
 
