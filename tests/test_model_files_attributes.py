@@ -139,6 +139,12 @@ def test_what_the_reader_would_refuse_is_refused_at_save_naming_it(tmp_path, nam
     assert not (tmp_path / "m.npz").exists()
 
 
+def test_the_longest_integer_the_writer_takes_is_read_back(tmp_path):
+    model = mt.Linear(2, 2)
+    model.big = -(10**4300 - 1)  # 4300 digits; one more is refused at save (above)
+    assert mt.load_model(_saved(model, tmp_path)).big == model.big
+
+
 def test_a_value_nested_deeper_than_the_reader_reads_is_refused_at_save(tmp_path):
     model = mt.Linear(2, 2)
     model.deep = []

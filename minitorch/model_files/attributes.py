@@ -74,9 +74,9 @@ def describe_attributes(module: Module, where: str, made: dict[str, str] | None)
     fix = "set it in __init__ from an argument, make it a buffer, or name it with a leading _"
     now = public_kinds(module)
     made = now if made is None else made
+    weights = {**module._parameters, **module._buffers}
     for key, kind in now.items():
-        filled = kind in ("parameter", "buffer") and getattr(module, key) is not None
-        if filled and made.get(key) != kind:
+        if kind in ("parameter", "buffer") and weights[key] is not None and made.get(key) != kind:
             raise TypeError(f"{where} {kind} '{key}' was added after construction; a model file rebuilds "
                             f"the {kind}s the constructor makes: create it in __init__ (or save the weights "
                             "alone with architecture=False)")
