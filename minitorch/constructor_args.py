@@ -27,7 +27,7 @@ constructor_check: contextvars.ContextVar[Callable[[type, dict[str, Any]], None]
 
 def recording_init(init: Callable[..., None]) -> Callable[..., None]:
     """Wrap ``init`` so that the outermost constructor call records its arguments in ``_init_args``
-    and the public names it made in ``_init_attributes``."""
+    and the public names it made, with their kinds (``public_kinds``), in ``_init_attributes``."""
     signature: inspect.Signature | None = None
 
     @functools.wraps(init)
