@@ -2,9 +2,12 @@
 
 ``Module.__init_subclass__`` wraps each subclass's ``__init__`` with ``recording_init`` (once, when
 the class is defined). The outermost constructor call stores its bound arguments, defaults applied,
-in ``self._init_args`` (``Linear(4, 3)`` -> ``{"in_features": 4, "out_features": 3, "bias": True}``);
-``mt.save_model`` writes them as the model's architecture, so a layer author does nothing to make a
-layer saveable. Cost: one signature bind per construction, nothing on forward or backward.
+in ``self._init_args`` (``Linear(4, 3)`` -> ``{"in_features": 4, "out_features": 3, "bias": True}``)
+and, once it returns, the public names it made and what each is in ``self._init_attributes``
+(``public_kinds``). ``mt.save_model`` writes the arguments as the model's architecture and tells
+the attributes added, deleted or changed in kind since from the constructor's, so a layer author
+does nothing to make a layer saveable. Cost: one signature bind
+and one pass over the attribute names per construction, nothing on forward or backward.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ constructor_check: contextvars.ContextVar[Callable[[type, dict[str, Any]], None]
 
 
 def recording_init(init: Callable[..., None]) -> Callable[..., None]:
-    """Wrap ``init`` so that the outermost constructor call records its arguments in ``_init_args``."""
+    """Wrap ``init`` so that the outermost constructor call records its arguments in ``_init_args``
+    and the public names it made, with their kinds (``public_kinds``), in ``_init_attributes``."""
     signature: inspect.Signature | None = None
 
     @functools.wraps(init)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
         nonlocal signature
-        if "_init_args" not in self.__dict__:  # a subclass's super().__init__(...) is not recorded
+        outermost = "_init_args" not in self.__dict__  # a subclass's super().__init__(...) is not recorded
+        if outermost:
             signature = signature or inspect.signature(init)
             try:
                 bound = signature.bind(self, *args, **kwargs)
@@ -45,8 +50,19 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
                 check(type(self), arguments)
             object.__setattr__(self, "_init_args", arguments)
         init(self, *args, **kwargs)
+        if outermost:
+            object.__setattr__(self, "_init_attributes", public_kinds(self))
 
     return wrapper
+
+
+def public_kinds(module: Any) -> dict[str, str]:
+    """Name -> "parameter", "buffer", "child" or "plain" for each public attribute of ``module``
+    but ``training`` (a registered name holding None, an empty slot, is of its registry's kind)."""
+    d = module.__dict__
+    registries = (("parameter", d["_parameters"]), ("buffer", d["_buffers"]), ("child", d["_modules"]))
+    return {name: next((kind for kind, names in registries if name in names), "plain")
+            for name in d if not name.startswith("_") and name != "training"}
 
 
 def forget_argument(module: Any, name: str, value: Any) -> None:

@@ -68,7 +68,7 @@ from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
-from minitorch.model_files.registry import preserved_rng
+from minitorch.model_files.budget import preserved_rng
 from minitorch.module import TORCH_LAYOUT, TORCH_STATE_NAMES, Module, switched_mode
 
 

@@ -23,8 +23,8 @@ from model_helpers import (
 )
 
 import minitorch as mt
+from minitorch.model_files import architecture, registry
 from minitorch.model_files import format as fmt
-from minitorch.model_files import registry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -40,7 +40,7 @@ def test_every_case_round_trips_with_no_code(tmp_path, factory, shape, dtype):
     before = mt.random.generator().bit_generator.state
     loaded = mt.load_model(tmp_path / "m.npz")
     assert mt.random.generator().bit_generator.state == before  # loading draws no random numbers
-    assert registry.describe(loaded) == registry.describe(model)
+    assert architecture.describe(loaded) == architecture.describe(model)
     assert [type(m) for m in loaded.modules()] == [type(m) for m in model.modules()]
     assert not any(m.training for m in loaded.modules())
     assert_same_state(loaded, model)

@@ -27,7 +27,7 @@ from model_helpers import (
 )
 
 import minitorch as mt
-from minitorch.model_files import registry
+from minitorch.model_files import file_dtypes
 from minitorch.model_files.format import MAX_DEPTH
 
 
@@ -258,7 +258,7 @@ def test_a_load_refused_by_its_budget_leaves_the_default(tmp_path, monkeypatch):
 def test_file_dtypes_cost_little_for_forged_names():
     deep = ".".join(["m"] * 50_000)
     state = {f"{deep}.{i}": np.zeros(1) for i in range(200)}
-    dtypes = registry._FileDtypes(state)
+    dtypes = file_dtypes.FileDtypes(state)
     assert len(dtypes._under) <= MAX_DEPTH + 2  # each name counted under a bounded number of prefixes
     assert dtypes.under("") == np.float64 and dtypes.under("m.m") == np.float64
 

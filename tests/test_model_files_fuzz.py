@@ -31,6 +31,7 @@ def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
     mt.manual_seed(0)
     model = randomize_state(build(), seed=2)
+    model.note, model[1].tag = "fuzzed", (1, [2.5, None])  # attributes added after construction
     opt = StandInMomentum(model.parameters())
     for p in model.parameters():
         p.grad = np.ones(p.shape, p.dtype)
@@ -118,7 +119,7 @@ JSON = st.recursive(
     SCALARS,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
         st.sampled_from(["__tuple__", "__dict__", "__module__", "__array__", "class", "args", "children",
-                         "attributes", "ties", "modes", "x"]),
+                         "attributes", "added", "removed", "ties", "modes", "x"]),
         inner, max_size=2),
     max_leaves=6,
 )

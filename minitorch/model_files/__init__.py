@@ -4,7 +4,9 @@
   rebuilds the model with no code from you (``models.py``).
 - ``save_checkpoint`` / ``load_checkpoint``: model, optimizer state, epoch, metadata and the
   random generator, for bitwise-exact resumption (``checkpoint.py``).
-- ``register_module``: let files name your own Module subclasses (``registry.py``).
+- ``register_module``: let files name your own Module subclasses (``registry.py``); the architecture
+  written as JSON (``architecture.py``) and rebuilt from it (``rebuild.py``, within ``budget.py``'s
+  allocation budget, in ``file_dtypes.py``'s dtypes).
 - ``ModelFileError``: every damaged, forged or mismatching file ends here (``format.py``).
 """
 

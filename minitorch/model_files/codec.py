@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.model_files.format import MAX_DEPTH, ModelFileError, expect
+from minitorch.model_files.format import MAX_DEPTH, MAX_INT_DIGITS, ModelFileError, expect
 from minitorch.module import Module
 
 TUPLE, DICT, FLOAT, ARRAY, SCALAR, MODULE, DTYPE = (
@@ -39,14 +39,16 @@ DTYPE_NAMES = {name: np.dtype(name).type for name in (
     "float16", "float32", "float64",
 )}
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_INT_BOUND = 10**MAX_INT_DIGITS  # |n| < this has at most MAX_INT_DIGITS digits: read_header reads it
 
 
 class Encoder:
     """Turn values into JSON; arrays (if ``arrays`` is given) go into ``arrays`` as ``prefix<n>``.
 
     Without ``arrays``, numpy scalars become Python numbers and arrays are refused; without
-    ``module``, Modules are refused; a value nested deeper than the Decoder reads (``check_depth``)
-    is refused. Refusals are TypeErrors naming ``where``, raised before anything is written.
+    ``module``, Modules are refused; a value nested deeper than the Decoder reads (``check_depth``),
+    or an integer longer than ``read_header`` reads (``MAX_INT_DIGITS``), is refused. Refusals are
+    TypeErrors naming ``where``, raised before anything is written.
     """
 
     def __init__(
@@ -65,6 +67,9 @@ class Encoder:
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int):
+            if not -_INT_BOUND < value < _INT_BOUND:
+                raise TypeError(f"{where}: an integer of more than {MAX_INT_DIGITS} digits; a model file "
+                                "holds no longer one (store it as a string, or as a float)")
             return int(value)
         if isinstance(value, float):
             return float(value) if math.isfinite(value) else {FLOAT: str(float(value))}

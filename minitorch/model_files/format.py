@@ -42,6 +42,7 @@ SUPPORTED_VERSIONS = (1,)
 HEADER_KEY = "__minitorch__"
 MAX_DEPTH = 64  # JSON nesting deeper than this is not something save_model writes
 JSON_BYTES_PER_CONTAINER = 5  # a header with more JSON lists/objects per byte is refused (read_header)
+MAX_INT_DIGITS = 4300  # a longer JSON integer is refused (Python's own default limit, whatever sys says)
 
 
 class ModelFileError(ValueError):
@@ -315,6 +316,7 @@ def read_header(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
             text.decode("utf-8"),
             object_pairs_hook=_unique_keys,
             parse_constant=_no_constant,
+            parse_int=_bounded_int,
         )
     except (ValueError, RecursionError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ModelFileError(f"the header is not valid JSON: {err}") from None
@@ -335,6 +337,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(result) != len(pairs):
         raise ValueError("duplicate keys in a JSON object")
     return result
+
+
+def _bounded_int(text: str) -> int:
+    """A JSON integer of at most ``MAX_INT_DIGITS`` digits (``codec.Encoder`` writes no longer one):
+    converting a longer one costs quadratic time, whatever ``sys.set_int_max_str_digits`` allows."""
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits (at most {MAX_INT_DIGITS} are read)")
+    return int(text)
 
 
 def _no_constant(name: str) -> Any:

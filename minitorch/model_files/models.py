@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.model_files.architecture import describe, module_tree
 from minitorch.model_files.format import (
     FORMAT,
     FORMAT_VERSION,
@@ -25,7 +26,7 @@ from minitorch.model_files.format import (
     read_header,
     read_npz,
 )
-from minitorch.model_files.registry import describe, module_tree, rebuild
+from minitorch.model_files.rebuild import rebuild
 from minitorch.module import Module
 from minitorch.version import __version__
 
@@ -160,13 +161,20 @@ def _tie(model: Module, ties: Any) -> None:
 
 
 def _set_modes(model: Module, modes: Any) -> Module:
-    """Put back submodules whose train/eval mode differed from the model's, parents first."""
+    """Give every submodule its saved train/eval mode: the one ``modes`` names for its path, else
+    the model's (``model`` is in its mode already). Parents first, each through its own ``train``
+    (an override is honoured), so a module under one whose mode differs gets its own back."""
     modes = expect(modes, dict, "model.modes")
-    modules = dict(_every_module(model))
+    modules = _every_module(model)
+    paths = {path for path, _ in modules}
     for path, training in modes.items():
-        if path not in modules:
+        if path not in paths:
             raise ModelFileError(f"model.modes: the model has no module '{path:.80}'")
-        modules[path].train(expect(training, bool, f"model.modes['{path:.80}']"))
+        expect(training, bool, f"model.modes['{path:.80}']")
+    for path, module in modules:
+        wanted = modes.get(path, model.training)
+        if module.training is not wanted:
+            module.train(wanted)
     return model
 
 
