@@ -83,17 +83,19 @@ def _group_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(Conv1d)
 def _conv1d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    _, _, left, right = m._pads
+    _, _, left, right = m._read_geometry()
     inputs = [x, g.const(m.weight.data, "weight")]
     inputs += [] if m.bias is None else [g.const(m.bias.data, "bias")]
-    return g.op("Conv", inputs, "conv1d", kernel_shape=[m.kernel_size], strides=[m.stride],
+    return g.op("Conv", inputs, "conv1d", kernel_shape=[m.weight.shape[2]], strides=[m.stride],
                 dilations=[m.dilation], pads=[left, right])
 
 
 @emitter(ConvTranspose2d)
 def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    m._read_geometry()  # the settings as its forward reads them (an int set later as a pair), checked
     ph, pw = m.padding
-    attrs = {"kernel_shape": list(m.kernel_size), "strides": list(m.stride), "dilations": list(m.dilation)}
+    attrs = {"kernel_shape": list(m.weight.shape[2:]), "strides": list(m.stride),
+             "dilations": list(m.dilation)}
     if all(op < s for op, s in zip(m.output_padding, m.stride, strict=True)):
         inputs = [x, g.const(m.weight.data, "weight")]
         inputs += [] if m.bias is None else [g.const(m.bias.data, "bias")]
@@ -101,7 +103,7 @@ def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
                     output_padding=list(m.output_padding), **attrs)
     # output_padding >= stride (torch allows it below the dilation; onnxruntime refuses it): the full
     # scatter, its output_padding zero rows/columns, the crop of the padding, then the bias
-    (oph, opw), (_, _, hf, wf) = m.output_padding, m._full_shape(shape)
+    (oph, opw), (_, _, hf, wf) = m.output_padding, m._full_shape(shape, m.output_padding)
     y = g.op("ConvTranspose", [x, g.const(m.weight.data, "weight")], "conv_transpose", pads=[0, 0, 0, 0],
              **attrs)
     y = g.op("Pad", [y, g.const([0, 0, 0, 0, 0, 0, oph, opw], "pads", np.int64)], "conv_transpose_pad")
