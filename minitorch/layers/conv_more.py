@@ -277,6 +277,8 @@ class ConvTranspose2d(Module):
         leading (N, O) or (O,) are not read; each size must lie in [smallest, smallest + s - 1],
         smallest = (H - 1)*sh - 2*ph + dh*(kh - 1) + 1 (the output without output padding), and
         the output padding is size - smallest (so it is below the stride, and the setting is unused).
+        kh, kw are the weight's: torch's reads kernel_size here, so after an edit of kernel_size its
+        output misses the size asked for, where this one has it.
         """
         self._read_geometry(output_padding=output_size is None)
         if output_size is None:
