@@ -143,6 +143,30 @@ LAYERS.update({
     LSTMCell: _Layer(("input_size", "hidden_size", "bias")),
     GRUCell: _Layer(("input_size", "hidden_size", "bias")),
 })
+# The convolutions' forward reads the weight's shape, as torch's, never in_channels, out_channels or
+# kernel_size: a twin is built with the weight's sizes, then given the layer's own values of those
+# three where they differ (an edit after construction, which neither forward reads).
+_WEIGHT_AXES = {Conv2d: (1, 0), Conv1d: (1, 0), ConvTranspose2d: (0, 1)}  # (in_channels, out_channels)
+
+
+def _sizes_and_edits(cls: type, weight_shape: tuple[int, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Put the weight's sizes into ``kwargs``; return the settings given that differ from them."""
+    if cls not in _WEIGHT_AXES:
+        return {}
+    (into, out), kernel = _WEIGHT_AXES[cls], tuple(int(k) for k in weight_shape[2:])
+    sizes = {"in_channels": int(weight_shape[into]), "out_channels": int(weight_shape[out]),
+             "kernel_size": kernel if len(kernel) > 1 else kernel[0]}
+
+    def form(name: str, v: Any) -> Any:  # a kernel_size k is (k, k) for a 2-d layer, (k,) for Conv1d
+        if name != "kernel_size":
+            return v
+        return tuple(v) if isinstance(v, (tuple, list)) else (v,) * len(kernel)
+
+    edits = {k: v for k, v in kwargs.items() if k in sizes and form(k, v) != form(k, sizes[k])}
+    kwargs.update(sizes)
+    return edits
+
+
 # load_state_dict reads PyTorch's names of our layers' arrays through this table (module.py)
 TORCH_STATE_NAMES.update({
     cls: {ours: (theirs, ours in layer.transpose) for ours, theirs in layer.rename.items()}
@@ -279,10 +303,17 @@ def _to_torch(m: Module, torch: Any, where: str, x: Any = None) -> Any:
         t = torch.nn.Sequential(OrderedDict(children))
     else:
         layer = _layer(type(m), name, where, "to_torch")
+        for setting, supported in layer.torch_only.items():  # (a conv's groups set later: refused)
+            if getattr(m, setting, supported) != supported:
+                raise ValueError(f"to_torch: {where} ({name}) has {setting}={getattr(m, setting)!r}; "
+                                 f"MiniTorch computes {setting}={supported!r} only")
         kwargs = {arg: getattr(m, arg) for arg in layer.args}
         if layer.bias is not None and getattr(m, layer.bias) is None:
             kwargs["bias"] = False
+        edits = _sizes_and_edits(type(m), m.weight.shape, kwargs) if type(m) in _WEIGHT_AXES else {}
         t = getattr(torch.nn, name)(**kwargs)
+        for setting, value in edits.items():  # torch keeps kernel_size as a tuple
+            setattr(t, setting, (value,) if setting == "kernel_size" and isinstance(value, int) else value)
         _empty_slots(m, t)
         state = {layer.rename.get(k, k): _copy(k, v, layer) for k, v in _own_state(m).items()}
         # assign=True adopts our tensors as they are, so the torch module gets MiniTorch's dtype
@@ -355,10 +386,13 @@ def _from_torch(t: Any, torch: Any, where: str) -> Module:
         kwargs = {arg: getattr(t, arg) for arg in layer.args}
         if layer.bias is not None and getattr(t, "bias", None) is None:
             kwargs["bias"] = False
+        edits = _sizes_and_edits(cls, tuple(t.weight.shape), kwargs) if cls in _WEIGHT_AXES else {}
         _check_float_dtypes(t, torch, name, where)
         theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
         ours = {k: _copy(k, theirs[layer.rename.get(k, k)], layer) for k in _names(layer, theirs)}
         m = cls(**kwargs, **_dtype_kwarg(cls, theirs, name, where))
+        for setting, value in edits.items():  # Conv1d keeps kernel_size as an int
+            setattr(m, setting, value[0] if isinstance(value, tuple) and len(value) == 1 else value)
         _empty_slots(t, m)
         m.load_state_dict(ours)
         _carry_requires_grad(m, t, to_torch=False)

@@ -329,6 +329,12 @@ _HABITS_CASES = [
     # align_corners to one row (src = 0, torch's guard against 0 / 0) and to two columns (the ends)
     ("Upsample-bilinear-align-to-1x2", lambda: mt.Upsample(size=(1, 2), mode="bilinear", align_corners=True),
      (1, 2, 3, 4)),
+    # torch's 3-D input (N, C, L): a 1-D resize (sizes not landing on L or 2L, where torch's 1-D nearest
+    # backward is not the gradient of its forward: tests/test_upsample_1d.py)
+    ("Upsample-1d-nearest", lambda: mt.Upsample(scale_factor=1.5), (2, 2, 5)),
+    ("Upsample-1d-linear", lambda: mt.Upsample(size=7, mode="linear"), (2, 2, 4)),
+    ("Upsample-1d-linear-align", lambda: mt.Upsample(scale_factor=(2.5,), mode="linear", align_corners=True),
+     (2, 3, 4)),
     ("AdaptiveMaxPool2d-global", lambda: mt.AdaptiveMaxPool2d(1), (2, 3, 4, 5)),
     ("AdaptiveMaxPool2d-overlap", lambda: mt.AdaptiveMaxPool2d((3, 2)), (2, 2, 5, 5)),
     ("Unflatten", lambda: mt.Unflatten(1, (2, 3)), (4, 6)),

@@ -222,3 +222,27 @@ def test_a_setting_changed_between_forward_and_backward_raises_instead_of_a_wron
     tx = torch.ones(shape, dtype=torch.float64, requires_grad=True)
     t(tx).backward(torch.ones(y.shape, dtype=torch.float64))
     np.testing.assert_allclose(m.backward(np.ones_like(y)), tx.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("make, shape, derive", [
+    (lambda: mt.Conv2d(2, 3, 3, padding="same", dtype=np.float64), (4, 2, 6, 5), "_read_geometry"),
+    (lambda: mt.Conv1d(2, 3, 3, padding=1, dtype=np.float64), (4, 2, 7), "_read_geometry"),
+    (lambda: mt.ConvTranspose2d(2, 3, 3, stride=2, dtype=np.float64), (4, 2, 3, 3), "_read_geometry"),
+    (lambda: mt.MaxPool2d(3, 2, padding=1, ceil_mode=True), (4, 2, 6, 5), "pads_for"),
+    (lambda: mt.AvgPool2d(3, 2, padding=1, ceil_mode=True), (4, 2, 6, 5), "pads_for"),
+])
+def test_the_pads_are_derived_once_per_forward_call_and_reused_by_its_backward(kernels, make, shape, derive,
+                                                                              monkeypatch):
+    """A forward derives its pads from the settings once (the frame keeps them); backward reads them."""
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    m = make()
+    calls = []
+    plain = getattr(type(m), derive)
+    monkeypatch.setattr(type(m), derive, lambda self, *a, **kw: calls.append(derive) or plain(self, *a, **kw))
+    x = np.random.default_rng(0).standard_normal(shape)
+    y1, y2 = m(x), m(x[:2])  # two calls waiting: each backward gets its own forward's pads
+    assert len(calls) == 2
+    dx2, dx1 = m.backward(np.ones_like(y2)), m.backward(np.ones_like(y1))
+    assert len(calls) == 2 and dx1.shape == x.shape and dx2.shape == x[:2].shape
+    np.testing.assert_allclose(dx1[:2], dx2, rtol=1e-12)

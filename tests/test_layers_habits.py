@@ -187,7 +187,8 @@ def test_group_norm_refuses_a_batch_of_one_with_one_value_per_group_as_torch(gro
      r"GroupNorm\(num_channels=4\): expected input \(N, 4, \*\)"),
     (lambda: mt.PReLU(3), np.zeros((2, 4)), r"PReLU\(num_parameters=3\): expected input \(N, 3, \*\)"),
     (lambda: mt.Unflatten(1, (2, 3)), np.zeros((2, 5)), r"Unflatten\(dim=1.*has size 6.*got \(2, 5\)"),
-    (lambda: mt.Upsample(scale_factor=2), np.zeros((2, 3)), r"Upsample: expected input \(N, C, H, W\)"),
+    (lambda: mt.Upsample(scale_factor=2), np.zeros((2, 3)),
+     r"Upsample: expected input \(N, C, L\) or \(N, C, H, W\)"),
     (lambda: mt.AdaptiveMaxPool2d(2), np.zeros((2, 3)), r"AdaptiveMaxPool2d: expected input \(N, C, H, W\)"),
 ])
 def test_wrong_inputs_name_the_layer_and_the_expected_shape(build, x, message):

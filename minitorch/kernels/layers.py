@@ -126,7 +126,7 @@ def linear_backward_params(layer: Any, dy: np.ndarray) -> None:
 
 def _conv_geometry(layer: Any, xp_shape: tuple[int, ...]) -> tuple[int, int, int, int, int, int]:
     """(N, C, OH, OW, kh, kw) for a padded NCHW input shape."""
-    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.stride, layer.dilation
+    (kh, kw), (sh, sw), (dh, dw) = layer.weight.shape[2:], layer.stride, layer.dilation
     N, C, Hp, Wp = xp_shape
     OH = (Hp - dh * (kh - 1) - 1) // sh + 1
     OW = (Wp - dw * (kw - 1) - 1) // sw + 1
@@ -137,8 +137,8 @@ def _conv_chunks(layer: Any, rows: np.ndarray, n: int) -> int:
     """How many chunks of samples each conv kernel cuts its batch into (``parallel.chunks``): its
     work is a product's multiply-adds plus its element-wise passes, about one over rows (im2col's
     copy, or the taps' additions) and two over the output's size (layout copies, bias)."""
-    out_size = len(rows) * layer.out_channels
-    work = rows.size * layer.out_channels + parallel.COPY_COST * (rows.size + 2 * out_size)
+    out_size = len(rows) * len(layer.weight.data)
+    work = rows.size * len(layer.weight.data) + parallel.COPY_COST * (rows.size + 2 * out_size)
     return parallel.chunks(work, n)
 
 
@@ -154,7 +154,7 @@ def conv2d_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     N, C, H, W = x.shape
     xp_shape = (N, C, top + H + bottom, left + W + right)
     _, _, OH, OW, kh, kw = _conv_geometry(layer, xp_shape)
-    out_c = layer.out_channels
+    out_c = len(layer.weight.data)
     rows = np.empty((N * OH * OW, kh * kw * C), dtype=x.dtype)
     y = np.empty((N, out_c, OH, OW), dtype=x.dtype)
     Wk = np.ascontiguousarray(layer.weight.data.transpose(2, 3, 1, 0).reshape(-1, out_c))
@@ -173,7 +173,7 @@ def _conv_forward_samples(lo: int, hi: int, layer: Any, x: np.ndarray, rows: np.
         xh[:, top:top + H, left:left + W, :] = x[lo:hi].transpose(0, 2, 3, 1)
     else:
         xh = np.ascontiguousarray(x[lo:hi].transpose(0, 2, 3, 1))
-    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.stride, layer.dilation
+    (kh, kw), (sh, sw), (dh, dw) = layer.weight.shape[2:], layer.stride, layer.dilation
     OH, OW = y.shape[2:]
     # windows[m, oh, ow, i, j, c] = xh[m, oh*sh + i*dh, ow*sw + j*dw, c]: a read-only strided view
     # (as sliding_window_view makes it, without its checks: OH, OW fit the padded image by construction)
@@ -196,7 +196,7 @@ def _dy_rows(dy: np.ndarray) -> np.ndarray:
 def _check_dy(layer: Any, dy: np.ndarray) -> np.ndarray:
     """dy checked against the output's shape."""
     N, _, OH, OW, _, _ = _conv_geometry(layer, layer._xp_shape)
-    return layer._check_grad(dy, (N, layer.out_channels, OH, OW), layer.weight.dtype)
+    return layer._check_grad(dy, (N, len(layer.weight.data), OH, OW), layer.weight.dtype)
 
 
 def conv2d_backward_params(layer: Any, dy: np.ndarray) -> None:
@@ -236,7 +236,7 @@ def conv2d_backward_input(layer: Any, dy: np.ndarray) -> np.ndarray:
     """
     rows = layer._cached(layer._rows)
     dy = _check_dy(layer, dy)
-    N, C, H, W = layer._xp_shape[0], layer.in_channels, *layer._xp_shape[2:]
+    N, C, H, W = layer._xp_shape[0], layer.weight.shape[1], *layer._xp_shape[2:]
     top, bottom, left, right = layer._pads
     dx = np.empty((N, C, H - top - bottom, W - left - right), dtype=dy.dtype)
     taps = np.ascontiguousarray(layer.weight.data.transpose(2, 3, 0, 1))  # tap (i, j): an (O, C) matrix
@@ -248,7 +248,7 @@ def _conv_dx_samples(lo: int, hi: int, layer: Any, dy: np.ndarray, taps: np.ndar
                      dx: np.ndarray) -> None:
     """conv2d_backward_input for samples lo:hi, written into dx[lo:hi]."""
     dyh = _dy_rows(dy[lo:hi])
-    n, C, (OH, OW), (kh, kw) = hi - lo, dx.shape[1], dy.shape[2:], layer.kernel_size
+    n, C, (OH, OW), (kh, kw) = hi - lo, dx.shape[1], dy.shape[2:], layer.weight.shape[2:]
     (sh, sw), (dh, dw) = layer.stride, layer.dilation
     Hp, Wp = layer._xp_shape[2:]
     dxh = np.zeros((n, Hp, Wp, C), dtype=dyh.dtype)

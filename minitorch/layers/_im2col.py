@@ -58,6 +58,18 @@ def _check_settings_kept(layer: object, names: tuple[str, ...], read: tuple[obje
         )
 
 
+def _check_torch_only(layer: object) -> None:
+    """ValueError if ``groups`` or ``padding_mode`` (class attributes 1 and "zeros", as torch's
+    defaults) was set to another value: torch's forward reads them, MiniTorch computes only these."""
+    for name, supported in (("groups", 1), ("padding_mode", "zeros")):
+        value = getattr(layer, name)
+        if value != supported:
+            raise ValueError(
+                f"{type(layer).__name__}: {name}={value!r} was set, but MiniTorch's convolutions compute "
+                f"{name}={supported!r} only (torch's forward reads it); set it back to {supported!r}"
+            )
+
+
 def _output_size(padded_hw: Pair, kernel: Pair, stride: Pair, dilation: Pair) -> Pair:
     """(OH, OW): how many windows fit along each axis of the padded input (floor, as torch)."""
     return tuple(  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from minitorch.layers._im2col import (
     _check_conv_input,
     _check_fits,
     _check_settings_kept,
+    _check_torch_only,
     _col2im,
     _im2col,
     _output_size,
@@ -58,7 +59,10 @@ class Conv2d(Module):
               stride, padding and dilation are read at every forward, as torch: a value set after
               construction counts (an int as a pair; "same" with a stride set later raises).
               Set between a forward and its backward, they make backward raise.
-    Cache:    cols (K, M), which dW needs, and the padded input's shape, which col2im needs.
+              The forward reads the weight's shape (O, C, kh, kw), as torch's, never in_channels,
+              out_channels or kernel_size: an edit of those changes nothing, a new weight counts.
+    Cache:    cols (K, M), which dW needs, the padded input's shape, which col2im needs, and the pads the
+              forward derived from the settings (backward crops by them: derived once per call).
     Init:     weight, bias ~ U(-k, k), k = 1/sqrt(C*kh*kw)   (torch's kaiming_uniform(a=sqrt(5)));
               ``reset_parameters()`` redraws them in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
@@ -67,6 +71,9 @@ class Conv2d(Module):
         y = conv(np.zeros((2, 1, 28, 28), np.float32))     # (2, 8, 28, 28)
         dx = conv.backward(np.ones_like(y))                 # (2, 1, 28, 28); conv.weight.grad (8, 1, 3, 3)
     """
+
+    groups = 1  # torch's settings MiniTorch computes, for reading; another value set later raises at forward
+    padding_mode = "zeros"
 
     def __init__(
         self,
@@ -88,21 +95,22 @@ class Conv2d(Module):
         self.stride = _pair(stride, "stride", "Conv2d")
         self.dilation = _pair(dilation, "dilation", "Conv2d")
         self.padding = padding if isinstance(padding, str) else _pair(padding, "padding", "Conv2d", minimum=0)
-        self._read_geometry()
         dtype = factory_dtype(self, device, dtype)
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels, *self.kernel_size), dtype))
         self.bias = Parameter(np.empty(self.out_channels, dtype)) if bias else None
+        self._read_geometry()
         self.reset_parameters()
         self._cols: np.ndarray | None = None
         self._rows: np.ndarray | None = None  # the fast room's channels-last cols, when it ran forward
         self._xp_shape: tuple[int, ...] | None = None
         self._unbatched: bool | None = None
         self._read: tuple[object, ...] | None = None  # the forward's values of _READ
+        self._pads: tuple[int, int, int, int] | None = None  # the forward's (top, bottom, left, right)
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-k, k), k = 1/sqrt(C*kh*kw), in place (as torch.nn.Conv2d's)."""
-        kh, kw = self.kernel_size
-        k = 1.0 / np.sqrt(self.in_channels * kh * kw)
+        _, C, kh, kw = self.weight.shape
+        k = 1.0 / np.sqrt(C * kh * kw)
         redraw_uniform(self.weight, k)
         if self.bias is not None:
             redraw_uniform(self.bias, k)
@@ -114,13 +122,14 @@ class Conv2d(Module):
             y = fast.conv2d_forward(self, x)
             return y[0] if unbatched else y
         xp = _pad(x, self._pads)
-        cols = _im2col(xp, self.kernel_size, self.stride, self.dilation)
+        cols = _im2col(xp, self.weight.shape[2:], self.stride, self.dilation)
         self._cols, self._xp_shape, self._unbatched = cols, xp.shape, unbatched
-        Y = self.weight.data.reshape(self.out_channels, -1) @ cols
+        out_c = len(self.weight.data)
+        Y = self.weight.data.reshape(out_c, -1) @ cols
         if self.bias is not None:
             Y += self.bias.data[:, None]
         OH, OW = self._out_hw(xp.shape)
-        y = np.ascontiguousarray(Y.reshape(self.out_channels, len(x), OH, OW).transpose(1, 0, 2, 3))
+        y = np.ascontiguousarray(Y.reshape(out_c, len(x), OH, OW).transpose(1, 0, 2, 3))
         return y[0] if unbatched else y
 
     def backward_params(self, dy: np.ndarray) -> None:
@@ -142,28 +151,25 @@ class Conv2d(Module):
         self._cached(self._cols)
         dY = self._dY(dy)
         # w.r.t. input
-        dcols = self.weight.data.reshape(self.out_channels, -1).T @ dY
-        dxp = _col2im(dcols, self._xp_shape, self.kernel_size, self.stride, self.dilation)
+        dcols = self.weight.data.reshape(len(dY), -1).T @ dY
+        dxp = _col2im(dcols, self._xp_shape, self.weight.shape[2:], self.stride, self.dilation)
         dx = _unpad(dxp, self._pads)
         return dx[0] if self._unbatched else dx
 
     def _dY(self, dy: np.ndarray) -> np.ndarray:
         """dy checked against the output's shape ((O, OH, OW) if unbatched), as the (O, M) matrix dY."""
-        y_shape = (self._xp_shape[0], self.out_channels, *self._out_hw(self._xp_shape))
+        out_c = len(self.weight.data)
+        y_shape = (self._xp_shape[0], out_c, *self._out_hw(self._xp_shape))
         dy = self._check_grad(dy, y_shape[1:] if self._unbatched else y_shape, self.weight.dtype)
         dy = dy[None] if self._unbatched else dy
-        return dy.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)
+        return dy.transpose(1, 0, 2, 3).reshape(out_c, -1)
 
     def _out_hw(self, xp_shape: tuple[int, ...]) -> tuple[int, int]:
-        return _output_size(xp_shape[2:], self.kernel_size, self.stride, self.dilation)
-
-    @property
-    def _pads(self) -> tuple[int, int, int, int]:
-        """(top, bottom, left, right): the padding of the settings as they are now."""
-        return self._read_geometry()
+        return _output_size(xp_shape[2:], self.weight.shape[2:], self.stride, self.dilation)
 
     def _read_geometry(self) -> tuple[int, int, int, int]:
-        """(top, bottom, left, right) pads from the stride, padding and dilation as they are now.
+        """(top, bottom, left, right) pads from the stride, padding and dilation as they are now
+        (and the weight's kernel, for "same").
 
         torch reads these attributes at every forward, so a value set after construction counts:
         an int becomes a pair here (as torch's constructor stores it), a bad one raises.
@@ -180,18 +186,22 @@ class Conv2d(Module):
                 )
             if self.stride != (1, 1):
                 raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride={self.stride}")
-            th, tw = (d * (k - 1) for k, d in zip(self.kernel_size, self.dilation, strict=True))
+            th, tw = (d * (k - 1) for k, d in zip(self.weight.shape[2:], self.dilation, strict=True))
             return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
         self.padding = ph, pw = _pair(padding, "padding", "Conv2d", minimum=0)
         return (ph, ph, pw, pw)
 
     def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
-        """(x as (N, C, H, W) in the parameters' dtype, unbatched)."""
-        x, unbatched = _check_conv_input(x, "Conv2d", self.in_channels, "H, W", parameter_dtype(self))
-        pads = self._read_geometry()
+        """(x as (N, C, H, W) in the parameters' dtype, unbatched); keeps the call's ``_pads``.
+
+        torch's forward reads the weight's shape, never in_channels, out_channels or kernel_size
+        (an edit of those changes nothing; a new weight counts)."""
+        _, C, kh, kw = self.weight.shape
+        x, unbatched = _check_conv_input(x, "Conv2d", C, "H, W", parameter_dtype(self))
+        _check_torch_only(self)
+        self._pads = self._read_geometry()
         self._read = _settings(self, _READ)
-        _check_fits(f"Conv2d(kernel_size={self.kernel_size})", x.shape, pads, self.kernel_size,
-                    self.dilation)
+        _check_fits(f"Conv2d(kernel_size={(kh, kw)})", x.shape, self._pads, (kh, kw), self.dilation)
         return x, unbatched
 
     def extra_repr(self) -> str:

@@ -77,9 +77,10 @@ class _Pool2d(Module):
         x, unbatched = _batched(x, who)
         self._read_geometry()
         self._read = _settings(self, self._reread)
+        self._xpads = self.pads_for(x.shape[2:])  # derived once per call; its backward crops by them
         # with ceil_mode's overhang, as torch: a window may hang past an input smaller than the kernel
-        _check_fits(f"{who}(kernel_size={self.kernel_size})", x.shape, self.pads_for(x.shape[2:]),
-                    self.kernel_size, self._dilation)
+        _check_fits(f"{who}(kernel_size={self.kernel_size})", x.shape, self._xpads, self.kernel_size,
+                    self._dilation)
         return x, unbatched
 
     def pads_for(self, hw: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -164,9 +165,8 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         x, unbatched = self._check_input(x)
-        pads = self.pads_for(x.shape[2:])
-        xp = _pad(x, pads, value=-np.inf)
-        self._xp_shape, self._dtype, self._xpads, self._unbatched = xp.shape, x.dtype, pads, unbatched
+        xp = _pad(x, self._xpads, value=-np.inf)
+        self._xp_shape, self._dtype, self._unbatched = xp.shape, x.dtype, unbatched
         taps = [xp[:, :, rows, cols] for _, _, rows, cols in self._taps(xp.shape[2:])]
         y = taps[0].copy()
         for tap in taps[1:]:
@@ -289,10 +289,9 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, unbatched = self._check_input(x)
-        pads = self.pads_for(x.shape[2:])
-        xp = _pad(x, pads)
-        self._xp_shape, self._dtype, self._xpads, self._unbatched = xp.shape, x.dtype, pads, unbatched
-        self._div = div = self.divisor(x.shape[2:], x.dtype)
+        xp = _pad(x, self._xpads)
+        self._xp_shape, self._dtype, self._unbatched = xp.shape, x.dtype, unbatched
+        self._div = div = self.divisor(x.shape[2:], x.dtype, self._xpads)
         taps = (xp[:, :, rows, cols] for _, _, rows, cols in self._taps(xp.shape[2:]))
         y = next(taps).copy()
         for tap in taps:
@@ -317,9 +316,12 @@ class AvgPool2d(_Pool2d):
         if self.divisor_override is not None:  # torch refuses 0 at its forward
             self.divisor_override = check_positive_int(self.divisor_override, "AvgPool2d", "divisor_override")
 
-    def divisor(self, hw: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """div (OH, OW) for an H x W image: divisor_override, else each window's count of counted places."""
-        (H, W), (top, bottom, left, right), (ph, pw) = hw, self.pads_for(hw), self.padding
+    def divisor(self, hw: tuple[int, ...], dtype: np.dtype,
+                pads: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """div (OH, OW) for an H x W image: divisor_override, else each window's count of counted places
+        (``pads``: ``pads_for(hw)``, when the caller has them)."""
+        (H, W), (ph, pw) = hw, self.padding
+        top, bottom, left, right = self.pads_for(hw) if pads is None else pads
         counted = np.zeros((top + H + bottom, left + W + right), dtype=dtype)
         if self.count_include_pad:
             counted[: H + 2 * ph, : W + 2 * pw] = 1  # the padding counts, the ceil_mode overhang never

@@ -1,4 +1,5 @@
-"""Upsample: resize NCHW images by nearest-neighbour or bilinear interpolation, as torch.nn.Upsample."""
+"""Upsample: resize (N, C, L) sequences or NCHW images by nearest-neighbour or (bi)linear interpolation,
+as torch.nn.Upsample."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from minitorch.module import Module
 
 
 class Upsample(Module):
-    """Resize each image to ``size`` or by ``scale_factor``, as torch.nn.Upsample (modes nearest, bilinear).
+    """Resize each image to ``size`` or by ``scale_factor``, as torch.nn.Upsample (modes nearest, linear,
+    bilinear).
 
     Shapes:   x (N, C, H, W)   y (N, C, OH, OW)   OH = size[0], or floor(H * scale_factor[0]); likewise OW
+              x (N, C, L)      y (N, C, OL)       a 1-D resize: the column formulas alone, W = L (as torch;
+              modes nearest and linear: linear is bilinear's column step, bilinear needs 4-D input)
+              size and scale_factor: one number, or one per spatial axis (torch's ValueError otherwise)
     Forward:  each output row o reads only its taps, input rows ih[k][o] with weights lh[k][o] (k = 0 for
               nearest, 0 and 1 for bilinear); likewise each output column (iw, lw). Columns first, then
               rows, as torch nests them:
@@ -32,6 +37,10 @@ class Upsample(Module):
               taps o and o with weights 1 and 0, so an inf there gives nan, as torch); nearest with
               OH == 2 * H reads row o // 2 (floor(3 * 2.2) = 6 reads 0 0 1 1 2 2, where 1 / 2.2 would
               read 0 0 0 1 1 2)
+              1-D nearest (x (N, C, L)), as torch 2.13: the forward reads floor(o * s) for every size, without
+              those two cases, while the backward sends dy by them (copy, o // 2): where a scale_factor's
+              size lands on L or 2L, dx is torch's, not the gradient of this forward (give size= instead:
+              then both agree). 1-D linear keeps the OL == L case in both, as torch.
     Backward: the transpose, rows first, then columns; each input position collects the weights it lent
               (a position read by several outputs, or twice by one, sums them all):
               dt = zeros (N, C, H, OW);  dt[:, :, ih[k], :] += dy * lh[k][:, None]   for each k
@@ -39,80 +48,94 @@ class Upsample(Module):
               computed as taps too (_tap_sum_transpose): input row j reads back the outputs that read
               it, with their weights, so an inf or nan in dy reaches only the inputs it came from
     size, scale_factor, mode and align_corners are read at every forward, as torch (a value set
-    after construction counts).
+    after construction counts). Cache: the taps of each spatial axis and the input's shape.
     Example:
         up = Upsample(scale_factor=2, mode="bilinear")
         y = up(np.random.randn(1, 3, 4, 4))    # (1, 3, 8, 8)
         dx = up.backward(np.ones_like(y))      # (1, 3, 4, 4), 4.0 everywhere
     """
 
-    def __init__(self, size: int | tuple[int, int] | None = None,
-                 scale_factor: float | tuple[float, float] | None = None, mode: str = "nearest",
+    def __init__(self, size: int | tuple[int, ...] | None = None,
+                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
                  align_corners: bool | None = None) -> None:
         super().__init__()
         self.mode, self.size, self.scale_factor, self.align_corners = mode, size, scale_factor, align_corners
         self._read_settings()
-        self._rows: list[tuple[np.ndarray, np.ndarray]] | None = None
-        self._cols: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._axes: list[list[tuple[np.ndarray, np.ndarray]]] | None = None  # the taps of each spatial axis
+        self._grad_axes: list[list[tuple[np.ndarray, np.ndarray]]] | None = None  # the taps backward sends by
         self._x_shape: tuple[int, ...] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Upsample")
-        if x.ndim != 4:
-            raise ValueError(f"Upsample: expected input (N, C, H, W), got {x.shape}")
-        self._read_settings()
-        (H, W), scales = x.shape[2:], self._scales or (None, None)
-        OH, OW = self._sizes or (math.floor(H * scales[0]), math.floor(W * scales[1]))
-        if OH < 1 or OW < 1:
-            raise ValueError(f"Upsample: the output size {(OH, OW)} of input {x.shape} is empty")
-        self._rows = self._taps(OH, H, scales[0], x.dtype)
-        self._cols = self._taps(OW, W, scales[1], x.dtype)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Upsample: expected input (N, C, L) or (N, C, H, W), got {x.shape}")
+        self._read_settings(x.ndim - 2)
+        spatial = x.shape[2:]
+        if self.size is not None:
+            out = self._sizes(len(spatial))
+        else:
+            out = tuple(math.floor(n * s) for n, s in zip(spatial, self._scales(len(spatial)), strict=True))
+        if min(out) < 1:
+            raise ValueError(f"Upsample: the output size {out} of input {x.shape} is empty")
+        scales = self._scales(len(spatial)) if self.scale_factor is not None else (None,) * len(spatial)
+        self._grad_axes = [self._taps(o, n, s, x.dtype) for o, n, s in zip(out, spatial, scales, strict=True)]
+        self._axes = self._grad_axes
+        if len(spatial) == 1 and self.mode == "nearest":  # torch's 1-D forward: floor(o * s) throughout
+            self._axes = [self._taps(out[0], spatial[0], scales[0], x.dtype, special=False)]
         self._x_shape = x.shape
-        t = _tap_sum(x, self._cols, axis=3)       # sum_k x[:, :, :, iw[k]] * lw[k]
-        return _tap_sum(t, self._rows, axis=2)    # sum_k t[:, :, ih[k], :] * lh[k][:, None]
+        y = x
+        for axis in reversed(range(len(spatial))):  # columns first, then rows, as torch nests them
+            y = _tap_sum(y, self._axes[axis], axis=2 + axis)  # sum_k y.take(i[k], axis) * l[k]
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        N, C, H, W = self._cached(self._x_shape)
-        rows, cols = self._rows, self._cols
-        dy = self._check_grad(dy, (N, C, len(rows[0][0]), len(cols[0][0])), rows[0][1].dtype)
-        # w.r.t. input
-        dt = _tap_sum_transpose(dy, rows, H, axis=2)   # dt[:, :, ih[k], :] += dy * lh[k][:, None]
-        return _tap_sum_transpose(dt, cols, W, axis=3)  # dx[:, :, :, iw[k]] += dt * lw[k]
+        x_shape, axes = self._cached(self._x_shape), self._grad_axes
+        dy = self._check_grad(dy, x_shape[:2] + tuple(len(taps[0][0]) for taps in axes), axes[0][0][1].dtype)
+        # w.r.t. input: rows first, then columns
+        for axis, taps in enumerate(axes):  # d[..., i[k][o], ...] += dy[..., o, ...] * l[k][o]
+            dy = _tap_sum_transpose(dy, taps, x_shape[2 + axis], axis=2 + axis)
+        return dy
 
-    @property
-    def _sizes(self) -> tuple[int, int] | None:
-        """size as it is now, as a pair (None if scale_factor is given)."""
-        return None if self.size is None else _pair_of(self.size, "size", int)
+    def _sizes(self, dims: int) -> tuple[int, ...]:
+        """size as it is now, one int per spatial axis (``dims`` of them)."""
+        return _tuple_of(self.size, "size", int, dims)
 
-    @property
-    def _scales(self) -> tuple[float, float] | None:
-        """scale_factor as it is now, as a pair (None if size is given)."""
-        return None if self.scale_factor is None else _pair_of(self.scale_factor, "scale_factor", float)
+    def _scales(self, dims: int) -> tuple[float, ...]:
+        """scale_factor as it is now, one float per spatial axis (``dims`` of them)."""
+        return _tuple_of(self.scale_factor, "scale_factor", float, dims)
 
-    def _read_settings(self) -> None:
-        """Check size, scale_factor, mode and align_corners as they are now: torch reads them at
-        every forward, so a value set after construction counts."""
+    def _read_settings(self, dims: int | None = None) -> None:
+        """Check size, scale_factor, mode and align_corners as they are now (for an input of ``dims``
+        spatial axes; None: at construction, any count torch takes): torch reads them at every
+        forward, so a value set after construction counts."""
         size, scale_factor, mode = self.size, self.scale_factor, self.mode
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor, "
                              f"got size={size!r}, scale_factor={scale_factor!r}")
-        check_choice(mode, "Upsample", "mode", ("nearest", "bilinear"))
+        check_choice(mode, "Upsample", "mode", ("nearest", "linear", "bilinear"))
         if mode == "nearest" and self.align_corners is not None:
-            raise ValueError("Upsample: align_corners only applies to mode='bilinear' (as torch)")
+            raise ValueError("Upsample: align_corners only applies to the interpolating modes 'linear' and "
+                             "'bilinear' (as torch)")
+        if dims is not None and mode != "nearest" and dims != {"linear": 1, "bilinear": 2}[mode]:
+            wanted = {"linear": "3-D (N, C, L)", "bilinear": "4-D (N, C, H, W)"}[mode]
+            other = {"linear": "bilinear", "bilinear": "linear"}[mode]
+            raise ValueError(f"Upsample: mode={mode!r} needs {wanted} input, got {dims + 2}-D (as torch); "
+                             f"mode={other!r} resizes {dims + 2}-D input")
         if size is not None:
-            _pair_of(size, "size", int)
+            _tuple_of(size, "size", int, dims)
         else:
-            _pair_of(scale_factor, "scale_factor", float)
+            _tuple_of(scale_factor, "scale_factor", float, dims)
 
-    def _taps(self, out_size: int, in_size: int, scale: float | None,
-              dtype: np.dtype) -> list[tuple[np.ndarray, np.ndarray]]:
-        """[(i, l), ...] along one axis: output o reads input position i[o] with weight l[o], per tap."""
+    def _taps(self, out_size: int, in_size: int, scale: float | None, dtype: np.dtype,
+              special: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[(i, l), ...] along one axis: output o reads input position i[o] with weight l[o], per tap.
+        ``special=False``: nearest without torch's copy and o // 2 cases (its 1-D forward's reading)."""
         o = np.arange(out_size)
         one = np.ones(out_size, dtype=dtype)
         if self.mode == "nearest":
-            if out_size == in_size:  # torch copies such an axis, whatever the scale_factor
+            if special and out_size == in_size:  # torch copies such an axis, whatever the scale_factor
                 return [(o, one)]
-            if out_size == 2 * in_size:  # torch: o >> 1, whatever the scale_factor
+            if special and out_size == 2 * in_size:  # torch: o >> 1, whatever the scale_factor
                 return [(o // 2, one)]
             s = np.float32(1.0 / scale if scale else in_size / out_size)
             return [(np.minimum(np.floor(o.astype(np.float32) * s).astype(np.int64), in_size - 1), one)]
@@ -135,9 +158,11 @@ class Upsample(Module):
         return text + (f", align_corners={self.align_corners}" if self.align_corners is not None else "")
 
 
-def _pair_of(value: object, name: str, kind: type) -> tuple:
-    """(h, w) of ``kind`` (an int for size, a float > 0 for scale_factor); one number means both."""
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+def _tuple_of(value: object, name: str, kind: type, dims: int | None) -> tuple:
+    """One ``kind`` per spatial axis (an int >= 1 for size, a float > 0 for scale_factor); one number
+    means the same for every axis. ``dims``: the input's spatial axes (None: 1 or 2, at construction)."""
+    many = isinstance(value, (tuple, list))
+    values = tuple(value) if many else (value,) * (dims or 1)
 
     def ok(v: object) -> bool:
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
@@ -146,11 +171,17 @@ def _pair_of(value: object, name: str, kind: type) -> tuple:
             return float(v).is_integer() and v >= 1
         return math.isfinite(v) and v > 0
 
-    if len(pair) != 2 or not all(ok(v) for v in pair):
+    if not values or len(values) > 2 or not all(ok(v) for v in values):
         raise ValueError(
-            f"Upsample: {name} must be a positive {kind.__name__} or a pair of them, got {value!r}"
+            f"Upsample: {name} must be a positive {kind.__name__} or a tuple of one per spatial axis "
+            f"(1 or 2), got {value!r}"
         )
-    return tuple(kind(v) for v in pair)
+    if dims is not None and len(values) != dims:
+        raise ValueError(
+            f"Upsample: {name}={value!r} has {len(values)} values but the input has {dims} spatial "
+            f"axes: give one per axis, or one number (as torch)"
+        )
+    return tuple(kind(v) for v in values)
 
 
 def _along(w: np.ndarray, axis: int, ndim: int) -> np.ndarray:

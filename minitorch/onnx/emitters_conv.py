@@ -15,8 +15,8 @@ from minitorch.onnx.registry import emitter
 
 @emitter(Conv2d)
 def _conv2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    (kh, kw), (dh, dw) = m.kernel_size, m.dilation  # (h, w) pairs of ints: the layer's constructor made them
-    top, bottom, left, right = m._pads  # the pads forward uses ("same": the odd pixel after, as torch)
+    top, bottom, left, right = m._read_geometry()  # the pads forward uses ("same": the odd pixel after)
+    (kh, kw), (dh, dw) = m.weight.shape[2:], m.dilation  # the weight's kernel, as torch's forward reads it
     pads = [top, left, bottom, right]
     inputs = [x, g.const(m.weight.data, "weight")]
     if m.bias is not None:

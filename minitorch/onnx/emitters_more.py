@@ -27,7 +27,7 @@ from minitorch.onnx.graph import _Graph
 from minitorch.onnx.registry import emitter
 from minitorch.onnx.validation import _BATCHED_RANK
 
-_BATCHED_RANK.update({Conv1d: 3, ConvTranspose2d: 4, AdaptiveMaxPool2d: 4, Upsample: 4})
+_BATCHED_RANK.update({Conv1d: 3, ConvTranspose2d: 4, AdaptiveMaxPool2d: 4})  # (Upsample: always batched)
 
 
 @emitter(SiLU)
@@ -83,17 +83,19 @@ def _group_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(Conv1d)
 def _conv1d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    _, _, left, right = m._pads
+    _, _, left, right = m._read_geometry()
     inputs = [x, g.const(m.weight.data, "weight")]
     inputs += [] if m.bias is None else [g.const(m.bias.data, "bias")]
-    return g.op("Conv", inputs, "conv1d", kernel_shape=[m.kernel_size], strides=[m.stride],
+    return g.op("Conv", inputs, "conv1d", kernel_shape=[m.weight.shape[2]], strides=[m.stride],
                 dilations=[m.dilation], pads=[left, right])
 
 
 @emitter(ConvTranspose2d)
 def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    m._read_geometry()  # the settings as its forward reads them (an int set later as a pair), checked
     ph, pw = m.padding
-    attrs = {"kernel_shape": list(m.kernel_size), "strides": list(m.stride), "dilations": list(m.dilation)}
+    attrs = {"kernel_shape": list(m.weight.shape[2:]), "strides": list(m.stride),
+             "dilations": list(m.dilation)}
     if all(op < s for op, s in zip(m.output_padding, m.stride, strict=True)):
         inputs = [x, g.const(m.weight.data, "weight")]
         inputs += [] if m.bias is None else [g.const(m.bias.data, "bias")]
@@ -101,7 +103,7 @@ def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
                     output_padding=list(m.output_padding), **attrs)
     # output_padding >= stride (torch allows it below the dilation; onnxruntime refuses it): the full
     # scatter, its output_padding zero rows/columns, the crop of the padding, then the bias
-    (oph, opw), (_, _, hf, wf) = m.output_padding, m._full_shape(shape)
+    (oph, opw), (_, _, hf, wf) = m.output_padding, m._full_shape(shape, m.output_padding)
     y = g.op("ConvTranspose", [x, g.const(m.weight.data, "weight")], "conv_transpose", pads=[0, 0, 0, 0],
              **attrs)
     y = g.op("Pad", [y, g.const([0, 0, 0, 0, 0, 0, oph, opw], "pads", np.int64)], "conv_transpose_pad")
@@ -115,13 +117,19 @@ def _conv_transpose2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 @emitter(Upsample)
 def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     # Resize's scales are float32 (1 / 2.2 off by 1e-8): a float64 graph computes the layer's taps,
-    # columns then rows, t = sum_k Gather(x, iw[k], axis=3) * lw[k], y likewise along axis 2 (each
+    # the last axis first, t = sum_k Gather(x, iw[k], axis=3) * lw[k], then axis 2 likewise (each
     # output reads only its taps, so an inf or nan stays where the layer and torch put it)
-    if np.dtype(g.dtype) == np.float64:
-        (h, w), scales, dtype = shape[2:], m._scales or (None, None), np.dtype(g.dtype)
-        oh, ow = m._sizes or (int(h * scales[0]), int(w * scales[1]))
-        t = _tap_sum(g, x, m._taps(ow, w, scales[1], dtype), axis=3)
-        return _tap_sum(g, t, m._taps(oh, h, scales[0], dtype), axis=2)
+    spatial = shape[2:]
+    scales = m._scales(len(spatial)) if m.scale_factor is not None else (None,) * len(spatial)
+    sizes = m._sizes(len(spatial)) if m.size is not None else tuple(
+        int(n * s) for n, s in zip(spatial, scales, strict=True))
+    one_d_nearest = len(spatial) == 1 and m.mode == "nearest"  # torch's 1-D forward: floor(o * s) throughout
+    # a 1-D resize too: onnxruntime's Resize of a 3-D input spreads an inf into the other channels' rows
+    if np.dtype(g.dtype) == np.float64 or len(spatial) == 1:
+        for axis in reversed(range(len(spatial))):
+            taps = m._taps(sizes[axis], spatial[axis], scales[axis], np.dtype(g.dtype), not one_d_nearest)
+            x = _tap_sum(g, x, taps, 2 + axis, len(shape))
+        return x
     if m.mode == "nearest":
         attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
     else:
@@ -132,16 +140,14 @@ def _upsample(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     if m.scale_factor is not None:  # torch maps with 1 / scale_factor: give ONNX the same scales
         # except where the size lands on the input's (a copy) or, nearest, twice it (o // 2): scale 1 or 2
         special = (1, 2) if m.mode == "nearest" else (1,)
-        sizes = [int(size * s) for size, s in zip(shape[2:], m._scales, strict=True)]
         exact = [out / size if out / size in special else s
-                 for out, size, s in zip(sizes, shape[2:], m._scales, strict=True)]
-        scales = g.const([1.0, 1.0, *exact], "scales", np.float32)
-        return g.op("Resize", [x, "", scales], "resize", **attrs)
+                 for out, size, s in zip(sizes, spatial, scales, strict=True)]
+        return g.op("Resize", [x, "", g.const([1.0, 1.0, *exact], "scales", np.float32)], "resize", **attrs)
     # sizes: the batch and channel dims are the input's, so the graph keeps a free batch dim
     nc = g.op("Slice", [g.op("Shape", [x], "resize"), g.const([0], "start", np.int64),
                         g.const([2], "end", np.int64)], "resize")
-    sizes = g.op("Concat", [nc, g.const(list(m._sizes), "hw", np.int64)], "resize", axis=0)
-    return g.op("Resize", [x, "", "", sizes], "resize", **attrs)
+    sizes_node = g.op("Concat", [nc, g.const(list(sizes), "hw", np.int64)], "resize", axis=0)
+    return g.op("Resize", [x, "", "", sizes_node], "resize", **attrs)
 
 
 @emitter(AdaptiveMaxPool2d)
@@ -182,10 +188,11 @@ def _unflatten(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 
 
-def _tap_sum(g: _Graph, x: str, taps: list[tuple[np.ndarray, np.ndarray]], axis: int) -> str:
-    """sum_k Gather(x, i[k], axis) * w[k]: Upsample's taps along one axis (axis 2: rows, 3: columns)."""
+def _tap_sum(g: _Graph, x: str, taps: list[tuple[np.ndarray, np.ndarray]], axis: int, ndim: int) -> str:
+    """sum_k Gather(x, i[k], axis) * w[k]: Upsample's taps along one ``axis`` of an ``ndim``-D input."""
     terms = []
     for i, w in taps:
         read = g.op("Gather", [x, g.const(i, "taps", np.int64)], "upsample", axis=axis)
-        terms.append(g.op("Mul", [read, g.const(w if axis == 3 else w[:, None], "weights")], "upsample"))
+        along = w.reshape((-1,) + (1,) * (ndim - 1 - axis))
+        terms.append(g.op("Mul", [read, g.const(along, "weights")], "upsample"))
     return terms[0] if len(terms) == 1 else g.op("Add", terms, "upsample")
