@@ -128,13 +128,14 @@ def test_trajectory_with_maximize_matches_torch_float64(name, kernels, data, max
 
 def _cancelling(g, p, weight_decay):
     """Elements where the decayed gradient g + wd * p (either sign of g: maximize) cancels to under
-    1e-6 of its terms: torch forms it with one rounding (a fused multiply-add), NumPy with two, and
-    the one ulp between them, divided by a small denominator (RMSprop's sqrt(v) + eps), can exceed
-    any float64 tolerance there. The optimizers work element by element, so only those elements
-    (and what later steps make of them) are excused."""
+    1e-3 of its terms: torch forms it with one rounding (a fused multiply-add), NumPy with two, and
+    the one ulp of the terms between them is a relative error of about 1.1e-16 / (that fraction) in
+    g, which RMSprop's momentum buffer g / (sqrt(v) + eps) carries whole (4.6e-12 where g cancelled to
+    2e-5 of its terms, seed 125): past the 1e-12 tolerance under about 1e-4. The optimizers work
+    element by element, so only those elements (and what later steps make of them) are excused."""
     if not weight_decay:
         return np.zeros(g.shape, bool)
-    scale = 1e-6 * (np.abs(g) + weight_decay * np.abs(p))
+    scale = 1e-3 * (np.abs(g) + weight_decay * np.abs(p))
     return (np.abs(g + weight_decay * p) < scale) | (np.abs(-g + weight_decay * p) < scale)
 
 
