@@ -31,6 +31,13 @@ def test_upsample_resizes_3d_input_as_torch(dtype, tol, length, mode, align, by_
         return
     kwargs = {"size": value} if by_size else {"scale_factor": value}
     x = np.random.default_rng(seed).standard_normal((2, 3, length)).astype(dtype)
+    if mode == "nearest" and not by_size and _torch_disagrees(length, scale):
+        m = mt.Upsample(mode=mode, **kwargs)
+        y = m(x)  # the forward is torch's; its backward is refused (test below)
+        np.testing.assert_array_equal(y, torch.nn.Upsample(mode=mode, **kwargs)(torch.from_numpy(x)).numpy())
+        with pytest.raises(ValueError, match=r"Upsample.backward: .* Give size="):
+            m.backward(np.ones_like(y))
+        return
     compare_module(mt.Upsample(mode=mode, align_corners=align, **kwargs), x, rtol=tol, atol=tol, seed=seed)
 
 
@@ -42,20 +49,33 @@ def test_upsample_3d_keeps_an_inf_where_torch_puts_it(mode):
     np.testing.assert_allclose(m(x), t(torch.from_numpy(x)).numpy(), rtol=1e-12)  # inf, nan where torch's
 
 
+def _torch_disagrees(length: int, scale: float) -> bool:
+    """torch 2.13's 1-D nearest forward reads floor(o / scale); its backward sends dy as a copy
+    (size L) or to o // 2 (size 2L): True where the two maps differ."""
+    out = int(length * scale)
+    if out not in (length, 2 * length):
+        return False
+    forward = [min(int(np.floor(o * np.float32(1 / scale))), length - 1) for o in range(out)]
+    sent = list(range(out)) if out == length else [o // 2 for o in range(out)]
+    return forward != sent
+
+
 @pytest.mark.parametrize("length, scale", [(3, 2.2), (2, 1.25), (4, 2.2), (3, 1.25)])
-def test_upsample_1d_nearest_reads_and_sends_as_torch_where_the_size_lands_on_l_or_2l(length, scale):
+def test_upsample_1d_nearest_refuses_the_backward_where_torchs_two_maps_differ(length, scale):
     """torch 2.13's 1-D nearest forward reads floor(o / scale) (3 by 2.2: 0 0 0 1 1 2), its backward
-    sends dy by the copy / o // 2 rule (0 0 1 1 2 2): both are matched, and the two differ."""
+    sends dy by the copy / o // 2 rule (0 0 1 1 2 2): the forward is torch's, the backward raises
+    naming size= (with which the two agree, and the gradient is torch's)."""
+    assert _torch_disagrees(length, scale)
     x = np.random.default_rng(4).standard_normal((1, 2, length))
     m = mt.Upsample(scale_factor=scale)
-    compare_module(m, x, rtol=1e-12, atol=1e-12)
+    y = m(x)
     out = int(length * scale)
     forward = [int(np.floor(o * np.float32(1 / scale))) for o in range(out)]
-    sent = list(range(out)) if out == length else [o // 2 for o in range(out)]
-    assert forward != sent
-    y = m(x)
     np.testing.assert_array_equal(y[0, 0], x[0, 0, forward])
-    np.testing.assert_array_equal(m.backward(np.ones_like(y))[0, 0], np.bincount(sent, minlength=length))
+    np.testing.assert_array_equal(y, torch.nn.Upsample(scale_factor=scale)(torch.from_numpy(x)).numpy())
+    with pytest.raises(ValueError, match=rf"Give size=\({out},\) instead of scale_factor"):
+        m.backward(np.ones_like(y))
+    compare_module(mt.Upsample(size=(out,)), x, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs, shape, message", [

@@ -38,9 +38,10 @@ class Upsample(Module):
               OH == 2 * H reads row o // 2 (floor(3 * 2.2) = 6 reads 0 0 1 1 2 2, where 1 / 2.2 would
               read 0 0 0 1 1 2)
               1-D nearest (x (N, C, L)), as torch 2.13: the forward reads floor(o * s) for every size, without
-              those two cases, while the backward sends dy by them (copy, o // 2): where a scale_factor's
-              size lands on L or 2L, dx is torch's, not the gradient of this forward (give size= instead:
-              then both agree). 1-D linear keeps the OL == L case in both, as torch.
+              those two cases, while torch's backward sends dy by them (copy, o // 2): where a
+              scale_factor's size lands on L or 2L and the two read differently, torch's dx is not the
+              gradient of its forward, and backward raises, naming the fix (size= instead: then both
+              agree). 1-D linear keeps the OL == L case in both, as torch.
     Backward: the transpose, rows first, then columns; each input position collects the weights it lent
               (a position read by several outputs, or twice by one, sums them all):
               dt = zeros (N, C, H, OW);  dt[:, :, ih[k], :] += dy * lh[k][:, None]   for each k
@@ -64,6 +65,8 @@ class Upsample(Module):
         self._axes: list[list[tuple[np.ndarray, np.ndarray]]] | None = None  # the taps of each spatial axis
         self._grad_axes: list[list[tuple[np.ndarray, np.ndarray]]] | None = None  # the taps backward sends by
         self._x_shape: tuple[int, ...] | None = None
+        # (scale_factor, L, OL) where the 1-D nearest forward and torch's backward read differently
+        self._disagree: tuple[object, int, int] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Upsample")
@@ -80,8 +83,11 @@ class Upsample(Module):
         scales = self._scales(len(spatial)) if self.scale_factor is not None else (None,) * len(spatial)
         self._grad_axes = [self._taps(o, n, s, x.dtype) for o, n, s in zip(out, spatial, scales, strict=True)]
         self._axes = self._grad_axes
+        self._disagree = None
         if len(spatial) == 1 and self.mode == "nearest":  # torch's 1-D forward: floor(o * s) throughout
             self._axes = [self._taps(out[0], spatial[0], scales[0], x.dtype, special=False)]
+            if not np.array_equal(self._axes[0][0][0], self._grad_axes[0][0][0]):
+                self._disagree = (self.scale_factor, spatial[0], out[0])  # (backward refuses)
         self._x_shape = x.shape
         y = x
         for axis in reversed(range(len(spatial))):  # columns first, then rows, as torch nests them
@@ -90,6 +96,15 @@ class Upsample(Module):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         x_shape, axes = self._cached(self._x_shape), self._grad_axes
+        if self._disagree is not None:
+            scale, length, out = self._disagree
+            raise ValueError(
+                f"Upsample.backward: mode='nearest' on length {length} with scale_factor={scale} gives "
+                f"length {out}, where torch 2.13's forward reads input floor(o / scale_factor) but its "
+                "backward sends the gradient as for a size of L or 2L (a copy, o // 2): no gradient is "
+                f"both torch's and this forward's. Give size=({out},) instead of scale_factor (then the "
+                "two agree)"
+            )
         dy = self._check_grad(dy, x_shape[:2] + tuple(len(taps[0][0]) for taps in axes), axes[0][0][1].dtype)
         # w.r.t. input: rows first, then columns
         for axis, taps in enumerate(axes):  # d[..., i[k][o], ...] += dy[..., o, ...] * l[k][o]
