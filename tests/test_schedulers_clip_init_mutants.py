@@ -1,0 +1,90 @@
+"""Scheduler, clipping and init promises that mutation testing found unpinned, one test per hole
+(helper mutants10).
+
+Each test names the mutants it kills (file:line of the mutated statement and the change).
+clip.py: the flag checks of every public function (error_if_nonfinite and foreach kept as torch's
+types, not anything truthy), the norm order's refusal of bools.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import minitorch as mt
+
+
+def _grads(*shapes, seed=0, dtype=np.float64):
+    """Parameters with standard-normal gradients, and torch tensors with the same gradients."""
+    rng = np.random.default_rng(seed)
+    params, tensors = [], []
+    for shape in shapes:
+        g = rng.standard_normal(shape).astype(dtype)
+        p = mt.Parameter(np.zeros(shape, dtype))
+        p.grad = g.copy()
+        t = torch.zeros(shape, dtype=torch.from_numpy(g).dtype)
+        t.grad = torch.from_numpy(g.copy())
+        params.append(p)
+        tensors.append(t)
+    return params, tensors
+
+
+# ------------------------------------------------------------------------------ clip.py
+@pytest.mark.parametrize("call", [
+    lambda ps, v: mt.clip_grad_norm_(ps, 1.0, error_if_nonfinite=v),
+    lambda ps, v: mt.get_total_norm([p.grad for p in ps], error_if_nonfinite=v),
+], ids=["clip_grad_norm_", "get_total_norm"])
+@pytest.mark.parametrize("flag", ["yes", 1, None])
+def test_error_if_nonfinite_must_be_a_bool(call, flag):
+    """Kills clip.py:39 and clip.py:73 (check_bool(error_if_nonfinite) deleted): a flag of another
+    type was taken for its truth value, and the gradients clipped."""
+    params, _ = _grads((3, 2), (4,))
+    before = [p.grad.copy() for p in params]
+    with pytest.raises(ValueError, match="error_if_nonfinite must be True or False"):
+        call(params, flag)
+    assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
+
+
+@pytest.mark.parametrize("call", [
+    lambda ps, v: mt.clip_grad_norm_(ps, 1.0, foreach=v),
+    lambda ps, v: mt.get_total_norm([p.grad for p in ps], foreach=v),
+    lambda ps, v: mt.clip_grads_with_norm_(ps, 1.0, 10.0, foreach=v),
+    lambda ps, v: mt.clip_grad_value_(ps, 0.1, foreach=v),
+], ids=["clip_grad_norm_", "get_total_norm", "clip_grads_with_norm_", "clip_grad_value_"])
+@pytest.mark.parametrize("flag", ["yes", 1, 0.0])
+def test_foreach_must_be_none_or_a_bool_in_every_function(call, flag):
+    """Kills clip.py:74 and clip.py:112 (_check_foreach deleted from get_total_norm, clip_grad_value_):
+    torch's foreach is None, True or False; anything else is refused before a gradient changes."""
+    params, _ = _grads((3, 2), (4,))
+    before = [p.grad.copy() for p in params]
+    with pytest.raises(TypeError, match="expected foreach None, True or False"):
+        call(params, flag)
+    assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
+
+
+@pytest.mark.parametrize("order", [True, False, np.bool_(True)], ids=str)
+def test_a_bool_norm_order_is_refused(order):
+    """Kills clip.py:121 (_order's bool check dropped): True would be read as the order 1 and
+    False as the order 0 (the count of nonzero gradients), silently."""
+    params, _ = _grads((3,))
+    with pytest.raises(ValueError, match="clip_grad_norm_: norm_type must be a number"):
+        mt.clip_grad_norm_(params, 1.0, order)
+    with pytest.raises(ValueError, match="get_total_norm: norm_type must be a number"):
+        mt.get_total_norm([p.grad for p in params], order)
+
+
+@pytest.mark.parametrize("call", [
+    lambda ps, v: mt.clip_grad_norm_(ps, v),
+    lambda ps, v: mt.clip_grads_with_norm_(ps, v, 10.0),
+    lambda ps, v: mt.clip_grad_value_(ps, v),
+], ids=["clip_grad_norm_", "clip_grads_with_norm_", "clip_grad_value_"])
+@pytest.mark.parametrize("bound", [True, np.bool_(False)], ids=str)
+def test_a_bool_max_norm_or_clip_value_is_refused(call, bound):
+    """Kills clip.py:131 (_max_norm's bool check dropped): True would clip to 1, False zero every
+    gradient."""
+    params, _ = _grads((3,), (2, 2))
+    before = [p.grad.copy() for p in params]
+    with pytest.raises(ValueError, match=r"must be a number in \[0, inf\]"):
+        call(params, bound)
+    assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
