@@ -88,3 +88,55 @@ def test_a_bool_max_norm_or_clip_value_is_refused(call, bound):
     with pytest.raises(ValueError, match=r"must be a number in \[0, inf\]"):
         call(params, bound)
     assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
+
+
+# ------------------------------------------------------------------------------ lr_schedulers_core.py
+def _sgd(lrs=(1.0,)):
+    """A MiniTorch SGD and a torch SGD with one param group per lr."""
+    return (mt.SGD([{"params": [mt.Parameter(np.zeros(2))], "lr": lr} for lr in lrs]),
+            torch.optim.SGD([{"params": [torch.zeros(2, requires_grad=True)], "lr": lr} for lr in lrs]))
+
+
+def test_plateau_skips_a_reduction_of_exactly_eps_as_torch():
+    """Kills lr_schedulers_core.py:390 (old_lr - new_lr > eps made >=): torch reduces only when the
+    lr changes by more than eps. lr 1 -> 0.5 (a change of 0.5 > 0.25), then 0.5 -> 0.25 would change
+    it by exactly eps = 0.25: skipped, for ever after."""
+    opt, t_opt = _sgd()
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0, eps=0.25)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, factor=0.5, patience=0, eps=0.25)
+    for metric in [3.0, 4.0, 5.0, 6.0, 7.0]:
+        sched.step(metric)
+        t_sched.step(metric)
+        assert opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"]
+        assert sched.get_last_lr() == t_sched.get_last_lr()
+    assert opt.param_groups[0]["lr"] == 0.5
+
+
+def test_plateau_load_state_dict_refuses_min_lrs_for_another_number_of_groups():
+    """Kills lr_schedulers_core.py:118 ("min_lrs" left out of load_state_dict's length check): a
+    file with one min_lr for two param groups loaded, and the next reduction failed in zip(strict)."""
+    opt, _ = _sgd((1.0, 0.5))
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, patience=0)
+    state = sched.state_dict()
+    for bad in ([0.0], [0.0, 0.0, 0.0]):
+        forged = {**state, "min_lrs": bad}
+        with pytest.raises(ValueError, match=r"ReduceLROnPlateau.load_state_dict: expected min_lrs for 2 "
+                                             rf"parameter groups, got {len(bad)}"):
+            sched.load_state_dict(forged)
+    assert sched.state_dict() == state
+
+
+def test_an_lr_lambda_giving_a_float32_is_refused_as_torch_would_step_in_float32():
+    """Kills lr_schedulers_core.py:149 (set_lr's check of NumPy floats dropped): base_lr * np.float32
+    is a float32 (NumPy 2's rule), which torch keeps as the group's lr (its steps then partly in
+    float32); MiniTorch refuses it, at the step that would write it, naming the fix."""
+    opt, t_opt = _sgd()
+    t_sched = torch.optim.lr_scheduler.LambdaLR(t_opt, lambda e: np.float32(0.5))
+    assert isinstance(t_opt.param_groups[0]["lr"], np.float32)   # what torch keeps
+    with pytest.raises(ValueError, match=r"LambdaLR.step: lr given as float32 .*pass float\(lr\)"):
+        mt.lr_scheduler.LambdaLR(opt, lambda e: np.float32(0.5))
+    sched = mt.lr_scheduler.LambdaLR(opt, lambda e: np.float32(0.5) if e else 1.0)
+    with pytest.raises(ValueError, match=r"LambdaLR.step: lr given as float32"):
+        sched.step()
+    assert t_sched.get_last_lr() == [0.5]
+    assert opt.param_groups[0]["lr"] == 1.0
