@@ -140,3 +140,36 @@ def test_an_lr_lambda_giving_a_float32_is_refused_as_torch_would_step_in_float32
         sched.step()
     assert t_sched.get_last_lr() == [0.5]
     assert opt.param_groups[0]["lr"] == 1.0
+
+
+@pytest.mark.parametrize("threshold_mode", ["rel", "abs"])
+def test_plateau_in_mode_max_counts_an_equal_metric_as_no_improvement(threshold_mode):
+    """Kills lr_schedulers_core.py:399 (mode "max": current > best made >=): with threshold 0 a
+    metric equal to the best is a bad epoch in torch, so a flat metric reduces the lr."""
+    opt, t_opt = _sgd()
+    kwargs = {"mode": "max", "factor": 0.5, "patience": 1, "threshold": 0.0, "threshold_mode": threshold_mode}
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **kwargs)
+    for metric in [2.0] * 7:
+        sched.step(metric)
+        t_sched.step(metric)
+        assert opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"]
+        assert sched.num_bad_epochs == t_sched.num_bad_epochs
+    assert opt.param_groups[0]["lr"] == 0.125
+
+
+def test_plateau_gives_min_lr_to_every_group_added_since_creation_as_torch():
+    """Kills lr_schedulers_core.py:387 (the min_lrs of groups added later extended by one entry, not
+    made one per group): with two groups added, each takes the number min_lr, as torch's."""
+    opt, t_opt = _sgd((1.0,))
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0, min_lr=0.2)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, factor=0.1, patience=0, min_lr=0.2)
+    for lr in (0.5, 3.0):
+        opt.add_param_group({"params": [mt.Parameter(np.zeros(2))], "lr": lr})
+        t_opt.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "lr": lr})
+    for metric in [1.0, 2.0, 3.0]:
+        sched.step(metric)
+        t_sched.step(metric)
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups]
+    assert sched.min_lrs == t_sched.min_lrs == [0.2, 0.2, 0.2]
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.2, 0.2, 0.2])
