@@ -173,3 +173,35 @@ def test_plateau_gives_min_lr_to_every_group_added_since_creation_as_torch():
         assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups]
     assert sched.min_lrs == t_sched.min_lrs == [0.2, 0.2, 0.2]
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.2, 0.2, 0.2])
+
+
+# ------------------------------------------------------------------------------ lr_schedulers_more.py
+@pytest.mark.parametrize("T_0", [1, 3])
+def test_warm_restarts_at_a_given_epoch_with_T_mult_1_as_torch(T_0):
+    """Kills lr_schedulers_more.py:119 (T_mult = 1: step(epoch)'s T_cur = epoch % T_0 replaced by a
+    single restart): past the second cycle the position within the cycle is torch's."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    sched = mt.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=T_0, eta_min=1e-3)
+    t_sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(t_opt, T_0=T_0, eta_min=1e-3)
+    for epoch in [*np.arange(0, 4 * T_0 + 1, 0.5), 2.0, 10 * T_0 + 0.25]:
+        t_opt.step()
+        sched.step(float(epoch))
+        t_sched.step(float(epoch))
+        assert sched.get_last_lr() == t_sched.get_last_lr(), epoch
+        assert (sched.T_cur, sched.T_i, sched.last_epoch) == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch)
+
+
+def test_sequential_load_state_dict_refuses_another_number_of_milestones():
+    """Kills lr_schedulers_more.py:311 (the milestones' count left out of SequentialLR.load_state_dict's
+    check): two milestones for two schedulers loaded, and the next step's bisect ran past the list."""
+    opt, _ = _sgd((0.1,))
+    warm = mt.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=3)
+    decay = mt.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    sched = mt.lr_scheduler.SequentialLR(opt, schedulers=[warm, decay], milestones=[3])
+    sched.step()
+    good = sched.state_dict()
+    for milestones in ([], [3, 5]):
+        with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: expected .* 1 milestones, got "
+                                             rf"1, 1 and {len(milestones)}"):
+            sched.load_state_dict({**good, "_milestones": milestones})
+        assert sched.state_dict() == good
