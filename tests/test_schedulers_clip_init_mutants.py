@@ -205,3 +205,38 @@ def test_sequential_load_state_dict_refuses_another_number_of_milestones():
                                              rf"1, 1 and {len(milestones)}"):
             sched.load_state_dict({**good, "_milestones": milestones})
         assert sched.state_dict() == good
+
+
+def test_sequential_starting_with_warm_restarts_is_torchs():
+    """Kills lr_schedulers_more.py:99 (CosineAnnealingWarmRestarts' first step, last_epoch < 0, not
+    put at epoch 0): SequentialLR undoes its schedulers' first step (last_epoch back to -1, T_cur
+    left at 0) and steps the first again, which must land at T_cur = 0, not 1."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    lib_builds = []
+    for lib, o in ((mt.lr_scheduler, opt), (torch.optim.lr_scheduler, t_opt)):
+        first = lib.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=1e-3)
+        then = lib.ExponentialLR(o, gamma=0.9)
+        lib_builds.append(lib.SequentialLR(o, schedulers=[first, then], milestones=[7]))
+    sched, t_sched = lib_builds
+    assert sched.get_last_lr() == t_sched.get_last_lr()
+    for step in range(12):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+
+
+def test_sequential_refuses_a_scheduler_of_another_optimizer_as_torch():
+    """Kills lr_schedulers_more.py:263 (the same-optimizer check reduced to the type check): a
+    scheduler of another optimizer would set that optimizer's lrs, not this one's."""
+    opt, t_opt = _sgd((0.1,))
+    other, t_other = _sgd((0.1,))
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.SequentialLR(
+            t_opt, [torch.optim.lr_scheduler.StepLR(t_opt, 2), torch.optim.lr_scheduler.StepLR(t_other, 2)],
+            milestones=[2])
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[1\] must be a scheduler of the same "
+                                         "optimizer, got StepLR"):
+        mt.lr_scheduler.SequentialLR(opt, [mt.lr_scheduler.StepLR(opt, 2), mt.lr_scheduler.StepLR(other, 2)],
+                                     milestones=[2])
