@@ -240,3 +240,20 @@ def test_sequential_refuses_a_scheduler_of_another_optimizer_as_torch():
                                          "optimizer, got StepLR"):
         mt.lr_scheduler.SequentialLR(opt, [mt.lr_scheduler.StepLR(opt, 2), mt.lr_scheduler.StepLR(other, 2)],
                                      milestones=[2])
+
+
+def test_one_cycle_takes_a_tuple_per_group_as_torch():
+    """Kills lr_schedulers_more.py:233 (_per_group reading only a list as one value per group): torch
+    takes max_lr, base_momentum and max_momentum as a list or a tuple."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    kwargs = {"max_lr": (0.5, 0.2), "base_momentum": (0.8, 0.7), "max_momentum": (0.9, 0.95),
+              "total_steps": 9}
+    sched = mt.lr_scheduler.OneCycleLR(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.OneCycleLR(t_opt, **kwargs)
+    for step in range(10):
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["momentum"] for g in opt.param_groups] == [g["momentum"] for g in t_opt.param_groups]
+        if step < 9:
+            t_opt.step()
+            sched.step()
+            t_sched.step()
