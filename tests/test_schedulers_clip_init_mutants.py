@@ -90,6 +90,19 @@ def test_a_bool_max_norm_or_clip_value_is_refused(call, bound):
     assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
 
 
+
+@pytest.mark.parametrize("spelling", ["INF", "Inf", "inf"])
+def test_an_infinite_bound_is_read_in_any_case_as_torchs_float(spelling):
+    """Kills clip.py:129 (_max_norm's "inf" read in lower case only): torch takes float(max_norm), so
+    "INF" is inf there; clipping by inf measures and changes nothing, in every function."""
+    params, tensors = _grads((3,), (2, 2))
+    before = [p.grad.copy() for p in params]
+    total = mt.clip_grad_norm_(params, spelling)
+    assert total == torch.nn.utils.clip_grad_norm_(tensors, spelling).item()
+    mt.clip_grads_with_norm_(params, spelling, total)
+    mt.clip_grad_value_(params, spelling)
+    assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
+
 # ------------------------------------------------------------------------------ lr_schedulers_core.py
 def _sgd(lrs=(1.0,)):
     """A MiniTorch SGD and a torch SGD with one param group per lr."""
