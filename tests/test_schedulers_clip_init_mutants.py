@@ -270,3 +270,41 @@ def test_one_cycle_takes_a_tuple_per_group_as_torch():
             t_opt.step()
             sched.step()
             t_sched.step()
+
+
+def _sequential_pair(schedulers, milestones):
+    """SequentialLR of ``schedulers(lib, opt)`` in both libraries, on two param groups."""
+    opt, t_opt = _sgd((1.0, 0.3))
+    sched = mt.lr_scheduler.SequentialLR(opt, schedulers(mt.lr_scheduler, opt), milestones)
+    t_lib = torch.optim.lr_scheduler
+    t_sched = t_lib.SequentialLR(t_opt, schedulers(t_lib, t_opt), milestones)
+    return opt, t_opt, sched, t_sched
+
+
+def test_sequential_with_a_milestone_at_0_starts_with_the_second_scheduler_as_torch():
+    """Kills lr_schedulers_more.py:276 (the first step given to schedulers[0] whatever the
+    milestones): a milestone at epoch 0 puts schedulers[1] in charge from the start, as in torch."""
+    opt, t_opt, sched, t_sched = _sequential_pair(lambda lib, o: [
+        lib.LinearLR(o, start_factor=0.5, total_iters=3), lib.ExponentialLR(o, gamma=0.9),
+        lib.StepLR(o, 2, 0.5)], [0, 4])
+    for step in range(8):
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+    assert sched.get_last_lr() == [0.25, 0.075]   # StepLR since epoch 4, halved at 6 and 8
+
+
+def test_sequential_load_state_dict_names_a_wrong_number_of_scheduler_states():
+    """Kills lr_schedulers_more.py:303 (the count of the schedulers' states unchecked): zip's own
+    error came instead of one naming SequentialLR and the counts; nothing changes either way."""
+    *_, sched, _ = _sequential_pair(lambda lib, o: [
+        lib.LinearLR(o, start_factor=0.5, total_iters=3), lib.ExponentialLR(o, gamma=0.9)], [3])
+    sched.step()
+    good = sched.state_dict()
+    for states in (good["_schedulers"][:1], [*good["_schedulers"], good["_schedulers"][0]]):
+        with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: expected 2 schedulers' states, "
+                                             rf"got {len(states)}"):
+            sched.load_state_dict({**good, "_schedulers": states})
+        assert sched.state_dict() == good
