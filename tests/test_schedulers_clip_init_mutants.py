@@ -3,7 +3,15 @@
 
 Each test names the mutants it kills (file:line of the mutated statement and the change).
 clip.py: the flag checks of every public function (error_if_nonfinite and foreach kept as torch's
-types, not anything truthy), the norm order's refusal of bools.
+types, not anything truthy), the refusal of bools as norm_type, max_norm or clip_value, "INF" read
+as inf in any case (lines 39, 73, 74, 112, 121, 129, 131).
+lr_schedulers_core.py: ReduceLROnPlateau's eps (a reduction of exactly eps skipped), mode "max" with
+an equal metric, min_lr for groups added later, a file's min_lrs for another number of groups; an
+lr_lambda returning a float32 (lines 118, 149, 387, 390, 399).
+lr_schedulers_more.py: CosineAnnealingWarmRestarts.step(epoch) with T_mult = 1 and as SequentialLR's
+first scheduler; SequentialLR's same-optimizer check, a milestone at epoch 0, its load_state_dict's
+counts of milestones and states; OneCycleLR's per-group tuples (lines 99, 119, 233, 263, 276, 303, 311).
+The init/ mutants all died on the existing tests.
 """
 
 from __future__ import annotations
