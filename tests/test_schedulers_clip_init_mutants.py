@@ -1,0 +1,318 @@
+"""Scheduler, clipping and init promises that mutation testing found unpinned, one test per hole
+(helper mutants10).
+
+Each test names the mutants it kills (file:line of the mutated statement and the change).
+clip.py: the flag checks of every public function (error_if_nonfinite and foreach kept as torch's
+types, not anything truthy), the refusal of bools as norm_type, max_norm or clip_value, "INF" read
+as inf in any case (lines 39, 73, 74, 112, 121, 129, 131).
+lr_schedulers_core.py: ReduceLROnPlateau's eps (a reduction of exactly eps skipped), mode "max" with
+an equal metric, min_lr for groups added later, a file's min_lrs for another number of groups; an
+lr_lambda returning a float32 (lines 118, 149, 387, 390, 399).
+lr_schedulers_more.py: CosineAnnealingWarmRestarts.step(epoch) with T_mult = 1 and as SequentialLR's
+first scheduler; SequentialLR's same-optimizer check, a milestone at epoch 0, its load_state_dict's
+counts of milestones and states; OneCycleLR's per-group tuples (lines 99, 119, 233, 263, 276, 303, 311).
+The init/ mutants all died on the existing tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import minitorch as mt
+
+
+def _grads(*shapes, seed=0, dtype=np.float64):
+    """Parameters with standard-normal gradients, and torch tensors with the same gradients."""
+    rng = np.random.default_rng(seed)
+    params, tensors = [], []
+    for shape in shapes:
+        g = rng.standard_normal(shape).astype(dtype)
+        p = mt.Parameter(np.zeros(shape, dtype))
+        p.grad = g.copy()
+        t = torch.zeros(shape, dtype=torch.from_numpy(g).dtype)
+        t.grad = torch.from_numpy(g.copy())
+        params.append(p)
+        tensors.append(t)
+    return params, tensors
+
+
+# ------------------------------------------------------------------------------ clip.py
+@pytest.mark.parametrize("call", [
+    lambda ps, v: mt.clip_grad_norm_(ps, 1.0, error_if_nonfinite=v),
+    lambda ps, v: mt.get_total_norm([p.grad for p in ps], error_if_nonfinite=v),
+], ids=["clip_grad_norm_", "get_total_norm"])
+@pytest.mark.parametrize("flag", ["yes", 1, None])
+def test_error_if_nonfinite_must_be_a_bool(call, flag):
+    """Kills clip.py:39 and clip.py:73 (check_bool(error_if_nonfinite) deleted): a flag of another
+    type was taken for its truth value, and the gradients clipped."""
+    params, _ = _grads((3, 2), (4,))
+    before = [p.grad.copy() for p in params]
+    with pytest.raises(ValueError, match="error_if_nonfinite must be True or False"):
+        call(params, flag)
+    assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
+
+
+@pytest.mark.parametrize("call", [
+    lambda ps, v: mt.clip_grad_norm_(ps, 1.0, foreach=v),
+    lambda ps, v: mt.get_total_norm([p.grad for p in ps], foreach=v),
+    lambda ps, v: mt.clip_grads_with_norm_(ps, 1.0, 10.0, foreach=v),
+    lambda ps, v: mt.clip_grad_value_(ps, 0.1, foreach=v),
+], ids=["clip_grad_norm_", "get_total_norm", "clip_grads_with_norm_", "clip_grad_value_"])
+@pytest.mark.parametrize("flag", ["yes", 1, 0.0])
+def test_foreach_must_be_none_or_a_bool_in_every_function(call, flag):
+    """Kills clip.py:74 and clip.py:112 (_check_foreach deleted from get_total_norm, clip_grad_value_):
+    torch's foreach is None, True or False; anything else is refused before a gradient changes."""
+    params, _ = _grads((3, 2), (4,))
+    before = [p.grad.copy() for p in params]
+    with pytest.raises(TypeError, match="expected foreach None, True or False"):
+        call(params, flag)
+    assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
+
+
+@pytest.mark.parametrize("order", [True, False, np.bool_(True)], ids=str)
+def test_a_bool_norm_order_is_refused(order):
+    """Kills clip.py:121 (_order's bool check dropped): True would be read as the order 1 and
+    False as the order 0 (the count of nonzero gradients), silently."""
+    params, _ = _grads((3,))
+    with pytest.raises(ValueError, match="clip_grad_norm_: norm_type must be a number"):
+        mt.clip_grad_norm_(params, 1.0, order)
+    with pytest.raises(ValueError, match="get_total_norm: norm_type must be a number"):
+        mt.get_total_norm([p.grad for p in params], order)
+
+
+@pytest.mark.parametrize("call", [
+    lambda ps, v: mt.clip_grad_norm_(ps, v),
+    lambda ps, v: mt.clip_grads_with_norm_(ps, v, 10.0),
+    lambda ps, v: mt.clip_grad_value_(ps, v),
+], ids=["clip_grad_norm_", "clip_grads_with_norm_", "clip_grad_value_"])
+@pytest.mark.parametrize("bound", [True, np.bool_(False)], ids=str)
+def test_a_bool_max_norm_or_clip_value_is_refused(call, bound):
+    """Kills clip.py:131 (_max_norm's bool check dropped): True would clip to 1, False zero every
+    gradient."""
+    params, _ = _grads((3,), (2, 2))
+    before = [p.grad.copy() for p in params]
+    with pytest.raises(ValueError, match=r"must be a number in \[0, inf\]"):
+        call(params, bound)
+    assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
+
+
+
+@pytest.mark.parametrize("spelling", ["INF", "Inf", "inf"])
+def test_an_infinite_bound_is_read_in_any_case_as_torchs_float(spelling):
+    """Kills clip.py:129 (_max_norm's "inf" read in lower case only): torch takes float(max_norm), so
+    "INF" is inf there; clipping by inf measures and changes nothing, in every function."""
+    params, tensors = _grads((3,), (2, 2))
+    before = [p.grad.copy() for p in params]
+    total = mt.clip_grad_norm_(params, spelling)
+    assert total == torch.nn.utils.clip_grad_norm_(tensors, spelling).item()
+    mt.clip_grads_with_norm_(params, spelling, total)
+    mt.clip_grad_value_(params, spelling)
+    assert all(np.array_equal(p.grad, g) for p, g in zip(params, before, strict=True))
+
+# ------------------------------------------------------------------------------ lr_schedulers_core.py
+def _sgd(lrs=(1.0,)):
+    """A MiniTorch SGD and a torch SGD with one param group per lr."""
+    return (mt.SGD([{"params": [mt.Parameter(np.zeros(2))], "lr": lr} for lr in lrs]),
+            torch.optim.SGD([{"params": [torch.zeros(2, requires_grad=True)], "lr": lr} for lr in lrs]))
+
+
+def test_plateau_skips_a_reduction_of_exactly_eps_as_torch():
+    """Kills lr_schedulers_core.py:390 (old_lr - new_lr > eps made >=): torch reduces only when the
+    lr changes by more than eps. lr 1 -> 0.5 (a change of 0.5 > 0.25), then 0.5 -> 0.25 would change
+    it by exactly eps = 0.25: skipped, for ever after."""
+    opt, t_opt = _sgd()
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0, eps=0.25)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, factor=0.5, patience=0, eps=0.25)
+    for metric in [3.0, 4.0, 5.0, 6.0, 7.0]:
+        sched.step(metric)
+        t_sched.step(metric)
+        assert opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"]
+        assert sched.get_last_lr() == t_sched.get_last_lr()
+    assert opt.param_groups[0]["lr"] == 0.5
+
+
+def test_plateau_load_state_dict_refuses_min_lrs_for_another_number_of_groups():
+    """Kills lr_schedulers_core.py:118 ("min_lrs" left out of load_state_dict's length check): a
+    file with one min_lr for two param groups loaded, and the next reduction failed in zip(strict)."""
+    opt, _ = _sgd((1.0, 0.5))
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, patience=0)
+    state = sched.state_dict()
+    for bad in ([0.0], [0.0, 0.0, 0.0]):
+        forged = {**state, "min_lrs": bad}
+        with pytest.raises(ValueError, match=r"ReduceLROnPlateau.load_state_dict: expected min_lrs for 2 "
+                                             rf"parameter groups, got {len(bad)}"):
+            sched.load_state_dict(forged)
+    assert sched.state_dict() == state
+
+
+def test_an_lr_lambda_giving_a_float32_is_refused_as_torch_would_step_in_float32():
+    """Kills lr_schedulers_core.py:149 (set_lr's check of NumPy floats dropped): base_lr * np.float32
+    is a float32 (NumPy 2's rule), which torch keeps as the group's lr (its steps then partly in
+    float32); MiniTorch refuses it, at the step that would write it, naming the fix."""
+    opt, t_opt = _sgd()
+    t_sched = torch.optim.lr_scheduler.LambdaLR(t_opt, lambda e: np.float32(0.5))
+    assert isinstance(t_opt.param_groups[0]["lr"], np.float32)   # what torch keeps
+    with pytest.raises(ValueError, match=r"LambdaLR.step: lr given as float32 .*pass float\(lr\)"):
+        mt.lr_scheduler.LambdaLR(opt, lambda e: np.float32(0.5))
+    sched = mt.lr_scheduler.LambdaLR(opt, lambda e: np.float32(0.5) if e else 1.0)
+    with pytest.raises(ValueError, match=r"LambdaLR.step: lr given as float32"):
+        sched.step()
+    assert t_sched.get_last_lr() == [0.5]
+    assert opt.param_groups[0]["lr"] == 1.0
+
+
+@pytest.mark.parametrize("threshold_mode", ["rel", "abs"])
+def test_plateau_in_mode_max_counts_an_equal_metric_as_no_improvement(threshold_mode):
+    """Kills lr_schedulers_core.py:399 (mode "max": current > best made >=): with threshold 0 a
+    metric equal to the best is a bad epoch in torch, so a flat metric reduces the lr."""
+    opt, t_opt = _sgd()
+    kwargs = {"mode": "max", "factor": 0.5, "patience": 1, "threshold": 0.0, "threshold_mode": threshold_mode}
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **kwargs)
+    for metric in [2.0] * 7:
+        sched.step(metric)
+        t_sched.step(metric)
+        assert opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"]
+        assert sched.num_bad_epochs == t_sched.num_bad_epochs
+    assert opt.param_groups[0]["lr"] == 0.125
+
+
+def test_plateau_gives_min_lr_to_every_group_added_since_creation_as_torch():
+    """Kills lr_schedulers_core.py:387 (the min_lrs of groups added later extended by one entry, not
+    made one per group): with two groups added, each takes the number min_lr, as torch's."""
+    opt, t_opt = _sgd((1.0,))
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0, min_lr=0.2)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, factor=0.1, patience=0, min_lr=0.2)
+    for lr in (0.5, 3.0):
+        opt.add_param_group({"params": [mt.Parameter(np.zeros(2))], "lr": lr})
+        t_opt.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "lr": lr})
+    for metric in [1.0, 2.0, 3.0]:
+        sched.step(metric)
+        t_sched.step(metric)
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups]
+    assert sched.min_lrs == t_sched.min_lrs == [0.2, 0.2, 0.2]
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.2, 0.2, 0.2])
+
+
+# ------------------------------------------------------------------------------ lr_schedulers_more.py
+@pytest.mark.parametrize("T_0", [1, 3])
+def test_warm_restarts_at_a_given_epoch_with_T_mult_1_as_torch(T_0):
+    """Kills lr_schedulers_more.py:119 (T_mult = 1: step(epoch)'s T_cur = epoch % T_0 replaced by a
+    single restart): past the second cycle the position within the cycle is torch's."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    sched = mt.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=T_0, eta_min=1e-3)
+    t_sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(t_opt, T_0=T_0, eta_min=1e-3)
+    for epoch in [*np.arange(0, 4 * T_0 + 1, 0.5), 2.0, 10 * T_0 + 0.25]:
+        t_opt.step()
+        sched.step(float(epoch))
+        t_sched.step(float(epoch))
+        assert sched.get_last_lr() == t_sched.get_last_lr(), epoch
+        assert (sched.T_cur, sched.T_i, sched.last_epoch) == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch)
+
+
+def test_sequential_load_state_dict_refuses_another_number_of_milestones():
+    """Kills lr_schedulers_more.py:311 (the milestones' count left out of SequentialLR.load_state_dict's
+    check): two milestones for two schedulers loaded, and the next step's bisect ran past the list."""
+    opt, _ = _sgd((0.1,))
+    warm = mt.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=3)
+    decay = mt.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    sched = mt.lr_scheduler.SequentialLR(opt, schedulers=[warm, decay], milestones=[3])
+    sched.step()
+    good = sched.state_dict()
+    for milestones in ([], [3, 5]):
+        with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: expected .* 1 milestones, got "
+                                             rf"1, 1 and {len(milestones)}"):
+            sched.load_state_dict({**good, "_milestones": milestones})
+        assert sched.state_dict() == good
+
+
+def test_sequential_starting_with_warm_restarts_is_torchs():
+    """Kills lr_schedulers_more.py:99 (CosineAnnealingWarmRestarts' first step, last_epoch < 0, not
+    put at epoch 0): SequentialLR undoes its schedulers' first step (last_epoch back to -1, T_cur
+    left at 0) and steps the first again, which must land at T_cur = 0, not 1."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    lib_builds = []
+    for lib, o in ((mt.lr_scheduler, opt), (torch.optim.lr_scheduler, t_opt)):
+        first = lib.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=1e-3)
+        then = lib.ExponentialLR(o, gamma=0.9)
+        lib_builds.append(lib.SequentialLR(o, schedulers=[first, then], milestones=[7]))
+    sched, t_sched = lib_builds
+    assert sched.get_last_lr() == t_sched.get_last_lr()
+    for step in range(12):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+
+
+def test_sequential_refuses_a_scheduler_of_another_optimizer_as_torch():
+    """Kills lr_schedulers_more.py:263 (the same-optimizer check reduced to the type check): a
+    scheduler of another optimizer would set that optimizer's lrs, not this one's."""
+    opt, t_opt = _sgd((0.1,))
+    other, t_other = _sgd((0.1,))
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.SequentialLR(
+            t_opt, [torch.optim.lr_scheduler.StepLR(t_opt, 2), torch.optim.lr_scheduler.StepLR(t_other, 2)],
+            milestones=[2])
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[1\] must be a scheduler of the same "
+                                         "optimizer, got StepLR"):
+        mt.lr_scheduler.SequentialLR(opt, [mt.lr_scheduler.StepLR(opt, 2), mt.lr_scheduler.StepLR(other, 2)],
+                                     milestones=[2])
+
+
+def test_one_cycle_takes_a_tuple_per_group_as_torch():
+    """Kills lr_schedulers_more.py:233 (_per_group reading only a list as one value per group): torch
+    takes max_lr, base_momentum and max_momentum as a list or a tuple."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    kwargs = {"max_lr": (0.5, 0.2), "base_momentum": (0.8, 0.7), "max_momentum": (0.9, 0.95),
+              "total_steps": 9}
+    sched = mt.lr_scheduler.OneCycleLR(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.OneCycleLR(t_opt, **kwargs)
+    for step in range(10):
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["momentum"] for g in opt.param_groups] == [g["momentum"] for g in t_opt.param_groups]
+        if step < 9:
+            t_opt.step()
+            sched.step()
+            t_sched.step()
+
+
+def _sequential_pair(schedulers, milestones):
+    """SequentialLR of ``schedulers(lib, opt)`` in both libraries, on two param groups."""
+    opt, t_opt = _sgd((1.0, 0.3))
+    sched = mt.lr_scheduler.SequentialLR(opt, schedulers(mt.lr_scheduler, opt), milestones)
+    t_lib = torch.optim.lr_scheduler
+    t_sched = t_lib.SequentialLR(t_opt, schedulers(t_lib, t_opt), milestones)
+    return opt, t_opt, sched, t_sched
+
+
+def test_sequential_with_a_milestone_at_0_starts_with_the_second_scheduler_as_torch():
+    """Kills lr_schedulers_more.py:276 (the first step given to schedulers[0] whatever the
+    milestones): a milestone at epoch 0 puts schedulers[1] in charge from the start, as in torch."""
+    opt, t_opt, sched, t_sched = _sequential_pair(lambda lib, o: [
+        lib.LinearLR(o, start_factor=0.5, total_iters=3), lib.ExponentialLR(o, gamma=0.9),
+        lib.StepLR(o, 2, 0.5)], [0, 4])
+    for step in range(8):
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+    assert sched.get_last_lr() == [0.25, 0.075]   # StepLR since epoch 4, halved at 6 and 8
+
+
+def test_sequential_load_state_dict_names_a_wrong_number_of_scheduler_states():
+    """Kills lr_schedulers_more.py:303 (the count of the schedulers' states unchecked): zip's own
+    error came instead of one naming SequentialLR and the counts; nothing changes either way."""
+    *_, sched, _ = _sequential_pair(lambda lib, o: [
+        lib.LinearLR(o, start_factor=0.5, total_iters=3), lib.ExponentialLR(o, gamma=0.9)], [3])
+    sched.step()
+    good = sched.state_dict()
+    for states in (good["_schedulers"][:1], [*good["_schedulers"], good["_schedulers"][0]]):
+        with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: expected 2 schedulers' states, "
+                                             rf"got {len(states)}"):
+            sched.load_state_dict({**good, "_schedulers": states})
+        assert sched.state_dict() == good
