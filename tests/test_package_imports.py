@@ -99,3 +99,26 @@ def test_each_file_of_the_onnx_package_imports_first_and_every_emitter_registers
         "assert mt.onnx.NOT_EXPORTABLE is exporter.NOT_EXPORTABLE is NOT_EXPORTABLE\n"
     ))
     assert {"exporter", "graph", "registry", "validation", "emitters", "emitters_more"} <= set(files)
+
+
+def test_each_file_of_the_interop_package_imports_first_without_torch_or_a_cycle():
+    """minitorch.interop's files (the two directions over the layer table, twin state, attention settings
+    and checks) import without a cycle, each as the first one a fresh interpreter imports; whichever comes
+    first, the layer table has filled module.py's TORCH_LAYOUT and TORCH_STATE_NAMES and torch is not
+    imported; the public names are the same objects every way in."""
+    files = _import_each_first("interop", (
+        "from minitorch.module import TORCH_LAYOUT, TORCH_STATE_NAMES\n"
+        "    counts.add((len(TORCH_LAYOUT), len(TORCH_STATE_NAMES), 'torch' in sys.modules))"
+    ), (
+        "import minitorch as mt, minitorch.interop as interop\n"
+        "from minitorch.interop import ATTENTION_LAYERS, LAYERS, NOT_CONVERTIBLE, from_torch, to_torch\n"
+        "from minitorch.interop import _torch_state_names  # noqa: F401\n"
+        "assert len(counts) == 1 and next(iter(counts))[2] is False, counts\n"
+        "assert next(iter(counts))[:2] == (len(LAYERS) + len(ATTENTION_LAYERS), 1), counts\n"
+        "for name in interop.__all__:\n"
+        "    assert getattr(mt.interop, name) is getattr(interop, name) is globals()[name], name\n"
+        "assert sorted(interop.__all__) == ['ATTENTION_LAYERS', 'LAYERS', 'NOT_CONVERTIBLE', 'from_torch', "
+        "'to_torch']\n"
+    ))
+    assert set(files) == {"attention_settings", "checks", "convert_from_torch", "convert_to_torch",
+                          "layer_table", "twin_state"}

@@ -1,0 +1,69 @@
+"""Attention and transformers: their constructor settings, read the same way from either library's module.
+
+MultiheadAttention, TransformerEncoderLayer and TransformerEncoder are converted whole (children
+included) through their state_dicts; both directions share these readers of their settings and the
+checks that the layer's children are the kinds its constructor builds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _mha_kwargs(x: Any) -> dict[str, Any]:
+    """MultiheadAttention's constructor arguments, read from either library's module (same names)."""
+    names = ("embed_dim", "num_heads", "dropout", "kdim", "vdim", "batch_first")
+    return {**{k: getattr(x, k) for k in names}, "bias": x.in_proj_bias is not None}
+
+
+def _encoder_kwargs(x: Any, convert: Any, where: str) -> dict[str, Any]:
+    """TransformerEncoder's constructor arguments, its layer and norm converted by ``convert``.
+
+    The constructor copies the first layer; ``_convert_layers`` then puts each layer's own conversion
+    in its place, so a layer edited after construction (``enc.layers[1].norm_first = True``) stays so.
+    """
+    return {"encoder_layer": convert(x.layers[0], f"{where}.layers.0"), "num_layers": len(x.layers),
+            "norm": None if x.norm is None else convert(x.norm, f"{where}.norm"),
+            "enable_nested_tensor": x.enable_nested_tensor, "mask_check": x.mask_check}
+
+
+def _convert_layers(source: Any, target: Any, convert: Any, where: str, direction: str) -> None:
+    """target.layers[i] = convert(source.layers[i]) for each layer, each a TransformerEncoderLayer
+    (a layer held twice is converted once: still one module)."""
+    made: dict[int, Any] = {}
+    for i, layer in enumerate(source.layers):
+        if type(layer).__name__ != "TransformerEncoderLayer":
+            raise ValueError(
+                f"{direction}: {where}.layers.{i} is a {type(layer).__name__}, not a "
+                "TransformerEncoderLayer; a TransformerEncoder converts with TransformerEncoderLayers only"
+            )
+        if id(layer) not in made:
+            made[id(layer)] = convert(layer, f"{where}.layers.{i}")
+        target.layers[i] = made[id(layer)]
+
+
+# Settings a TransformerEncoderLayer's constructor gives its children from one argument each, which
+# each child then keeps on its own (an edit, layer.norm2.eps = 1e-6, makes them differ): a conversion
+# copies them child by child, and refuses a child of another kind (which it would build as this kind)
+_LAYER_CHILDREN = {
+    "self_attn": ("MultiheadAttention", ("dropout", "batch_first")), "linear1": ("Linear", ()),
+    "dropout": ("Dropout", ("p",)), "linear2": ("Linear", ()), "norm1": ("LayerNorm", ("eps",)),
+    "norm2": ("LayerNorm", ("eps",)), "dropout1": ("Dropout", ("p",)), "dropout2": ("Dropout", ("p",)),
+}
+
+
+def _check_layer_children(source: Any, where: str, direction: str) -> None:
+    for child, (kind, _) in _LAYER_CHILDREN.items():
+        found = type(getattr(source, child, None)).__name__
+        if found != kind:
+            raise ValueError(
+                f"{direction}: {where}.{child} is a {found}, not the {kind} a TransformerEncoderLayer has "
+                f"there; {direction} builds the layer as its constructor does, so it would not compute "
+                f"this layer's function: put a {kind} back (Dropout(p=0.0) for no dropout)"
+            )
+
+
+def _copy_layer_settings(source: Any, target: Any) -> None:
+    for child, (_, settings) in _LAYER_CHILDREN.items():
+        for setting in settings:
+            setattr(getattr(target, child), setting, getattr(getattr(source, child), setting))
