@@ -1,0 +1,171 @@
+"""Tests that kill mutants the suites of the metrics, the data utilities and the training loop let live
+(mutants11's mutation run of minitorch/metrics/, minitorch/data.py, minitorch/callbacks.py and
+minitorch/training/: one AST change at a time, the related tests rerun with MINITORCH_KERNELS=1 and,
+for the training loop and the callbacks, =0; a mutant that passed them all is a test that could not fail).
+
+Each test names the mutants it kills (file:line of the change, as the code stood). Where the function
+has a reference (scikit-learn's metrics, torch.utils.data, Keras' callbacks), it is compared with it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from training_helpers import Recorder, setup
+
+import minitorch as mt
+from minitorch.metrics import default_metrics
+
+
+def test_the_base_callback_asks_for_every_batch():
+    """callbacks.py:87 ``Callback.idle_batches`` returning 1 (its documented default is 0: a callback
+    that does not override it rests through no batch)."""
+    assert mt.Callback().idle_batches() == 0
+
+
+def test_default_accuracy_of_2d_scores_leaves_ignored_targets_out():
+    """registry.py:47 ``kept.all()`` -> ``kept.any()``: (N, C) scores with some targets equal to
+    ignore_index went to the plain accuracy, which counts every ignored target as a wrong answer."""
+    scores = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0], [2.0, 0.0, 0.0]])
+    targets = np.array([0, -100, 2, 1])
+    (accuracy,) = default_metrics(mt.CrossEntropyLoss())
+    assert accuracy(targets, scores) == pytest.approx(2 / 3)  # rows 0 and 2 right, row 3 wrong
+    (accuracy,) = default_metrics(mt.CrossEntropyLoss(ignore_index=1))
+    assert accuracy(np.array([0, 1, 2, 1]), scores) == 1.0
+    (accuracy,) = default_metrics(mt.NLLLoss(ignore_index=0))
+    assert np.isnan(accuracy(np.array([0, 0]), scores[:2]))  # nothing counted: nan, as the loss
+
+
+@pytest.fixture
+def default_sigint():
+    # a background job inherits SIGINT ignored, which fit leaves alone: give the test Python's default
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
+def test_a_first_ctrl_c_inside_the_step_lets_the_batch_finish(default_sigint):
+    """loop.py:348 ``self.pressed and self._deferring`` -> ``or``: a FIRST Ctrl-C inside
+    optimizer.step() was deferred as a second one, so the batch ended at the step without its loss
+    counted or its on_batch_end called (the first press lets the batch finish)."""
+    model, loss_fn, _, loader, *_ = setup()
+    sgd = mt.SGD(model.parameters(), lr=0.1)
+
+    class PressInSecondStep:
+        param_groups = sgd.param_groups
+        steps = 0
+
+        def step(self):
+            self.steps += 1
+            sgd.step()
+            if self.steps == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        def zero_grad(self):
+            sgd.zero_grad()
+
+    recorder = Recorder()
+    history = mt.fit(model, loss_fn, PressInSecondStep(), loader, epochs=3, callbacks=[recorder], verbose=0)
+    assert history.interrupted and len(history) == 1
+    assert [c for c in recorder.calls if c[0] == "batch_end"] == [("batch_end", 0), ("batch_end", 1)]
+    sizes = [logs["size"] for logs in recorder.batch_logs]
+    losses = [logs["loss"] for logs in recorder.batch_logs]
+    assert history["loss"][0] == pytest.approx(np.average(losses, weights=sizes), rel=1e-12)
+
+
+class FirstColumn(mt.Module):
+    """x[:, 0]: one output per sample of shape (N,), as a squeezed regression head."""
+
+    def forward(self, x):
+        return x[:, 0]
+
+
+def test_evaluate_weights_batches_of_1d_outputs_by_their_size():
+    """inference.py:97 ``return float(batch_size)`` of loss_weight dropped for losses other than
+    CrossEntropyLoss / NLLLoss: (N,) outputs fell to the class-probability rule and weighed 1 per batch,
+    so batches of 2, 2 and 1 samples gave the mean of batch means, not the full-data MSE."""
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [10.0]])
+    y = np.zeros(5)
+    for loss_fn, full in ((mt.MSELoss(), np.mean(X[:, 0] ** 2)), (mt.L1Loss(), np.mean(X[:, 0]))):
+        logs = mt.evaluate(FirstColumn(), loss_fn, X, y, metrics=(), batch_size=2)
+        assert logs["loss"] == pytest.approx(full, rel=1e-6)
+
+
+def test_binary_accuracy_keras_example_scalars_and_empty_input():
+    """accuracies.py:72 binary_accuracy's ``return`` dropped (it returned None: no test called it);
+    :66 ``t.ndim > 0 and`` dropped (a scalar pair raised a TypeError from len()); :67 ``or t.size == 0``
+    dropped (empty input gave NumPy's nan and a warning instead of the ValueError)."""
+    # Keras' documented example of keras.metrics.binary_accuracy: 0.75
+    assert mt.metrics.binary_accuracy(np.array([[1], [1], [0], [0]]),
+                                      np.array([[0.98], [1], [0], [0.6]])) == 0.75
+    assert mt.metrics.binary_accuracy(np.array([1, 0, 1, 1]), np.array([2.0, -1.0, -0.5, 0.3]), 0.0) == 0.75
+    assert mt.metrics.binary_accuracy(np.array([1, 0]), np.array([[0.7], [0.2]])) == 1.0  # (N,) vs (N, 1)
+    assert mt.metrics.binary_accuracy(1.0, 0.7) == 1.0 and mt.metrics.binary_accuracy(0.0, 0.7) == 0.0
+    with pytest.raises(ValueError, match="binary_accuracy"):
+        mt.metrics.binary_accuracy(np.zeros(0), np.zeros(0))
+
+
+def test_random_split_refuses_negative_bool_and_float_counts():
+    """data.py:107 the per-length check dropped (only the sum was checked): [-1, 6] of 5 samples gave
+    a Subset of 4 and one of 1 (torch.utils.data.random_split does so silently too; MiniTorch refuses),
+    and [True, 4] or [2.0, 3.0] were taken as counts."""
+    for lengths in ([-1, 6], [True, 4], [2.0, 3.0]):
+        with pytest.raises(ValueError, match="random_split: lengths must be counts"):
+            mt.random_split(list(range(5)), lengths)
+    assert [len(s) for s in mt.random_split(list(range(5)), [0.5, 0.5, 0.0])] == [3, 2, 0]  # as torch
+
+
+class DuckDataset:
+    """A map-style dataset that does not subclass mt.Dataset (torch accepts any such object)."""
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        if not -5 <= i < 5:
+            raise IndexError(f"DuckDataset: index {i} out of range")
+        return np.array([i, -i], dtype=np.float32), i
+
+
+def test_dataloader_reads_duck_datasets_as_datasets_and_arrays_as_arrays():
+    """data.py:269 ``not hasattr(X, '__array__')`` -> ``hasattr``: a duck-typed dataset was read as an
+    array (np.asarray of the object) and an object with ``__array__`` (a torch tensor) as a dataset,
+    which refused its y; data.py:271 ``len(X) in (1, 2)`` -> ``(0, 2)``: DataLoader((X,)) was stacked
+    into one (1, N, F) sample instead of yielding X's batches."""
+    import torch
+
+    xb, yb = next(iter(mt.DataLoader(DuckDataset(), batch_size=3)))
+    np.testing.assert_array_equal(xb, [[0, 0], [1, -1], [2, -2]])
+    np.testing.assert_array_equal(yb, [0, 1, 2])
+    X = np.arange(10, dtype=np.float32).reshape(5, 2)
+    y = np.arange(5)
+    batches = list(mt.DataLoader(torch.tensor(X), torch.tensor(y), batch_size=2))
+    np.testing.assert_array_equal(batches[0][0], X[:2])
+    np.testing.assert_array_equal(batches[2][1], y[4:])
+    alone = list(mt.DataLoader((X,), batch_size=2))
+    assert [b.shape for b in alone] == [(2, 2), (2, 2), (1, 2)]
+    np.testing.assert_array_equal(np.concatenate(alone), X)
+
+
+def test_precision_with_every_class_undefined_is_nan_without_a_warning():
+    """precision_recall_f1.py:142 ``if not defined.any(): return nan`` -> ``if False``: the average of
+    no class gave the same nan through np.average of an empty array, with NumPy's RuntimeWarning
+    (scikit-learn returns nan quietly)."""
+    import warnings
+
+    from sklearn.metrics import precision_score, recall_score
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for average in ("macro", "weighted"):
+            got = mt.metrics.precision([0, 0], [1, 1], average=average, labels=[0], zero_division=np.nan)
+            assert np.isnan(got)
+            want = precision_score([0, 0], [1, 1], average=average, labels=[0], zero_division=np.nan)
+            assert np.isnan(want)
+            got = mt.metrics.recall([1, 1], [0, 0], average=average, labels=[0], zero_division=np.nan)
+            assert np.isnan(got)
+            assert np.isnan(recall_score([1, 1], [0, 0], average=average, labels=[0], zero_division=np.nan))
