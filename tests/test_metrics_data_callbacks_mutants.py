@@ -169,3 +169,86 @@ def test_precision_with_every_class_undefined_is_nan_without_a_warning():
             got = mt.metrics.recall([1, 1], [0, 0], average=average, labels=[0], zero_division=np.nan)
             assert np.isnan(got)
             assert np.isnan(recall_score([1, 1], [0, 0], average=average, labels=[0], zero_division=np.nan))
+
+
+def test_checkpoint_called_without_logs_saves_under_its_epoch(tmp_path):
+    """callbacks.py:328 ``logs = logs or {}`` -> ``logs = logs``: on_epoch_end(epoch) with its documented
+    default logs=None raised a TypeError filling the path (``**None``) when saving every epoch."""
+    model = mt.Linear(2, 1)
+    checkpoint = mt.ModelCheckpoint(tmp_path / "m_{epoch}.npz", save_best_only=False)
+    checkpoint.set_context(model, mt.History())
+    checkpoint.on_epoch_end(0)
+    assert checkpoint.last_saved == str(tmp_path / "m_1.npz") and os.path.exists(checkpoint.last_saved)
+
+
+def test_confusion_matrix_refuses_an_unknown_normalize():
+    """confusion.py:30 ``.get(normalize, -1)`` -> ``.get(normalize, -0)``: an unknown normalize was read
+    as axis 0 ("pred") instead of refused (scikit-learn raises an InvalidParameterError, a ValueError)."""
+    from sklearn.metrics import confusion_matrix
+
+    for normalize in ("rows", "True", 1):
+        with pytest.raises(ValueError, match="normalize"):
+            mt.metrics.confusion_matrix([0, 1, 1], [0, 1, 0], normalize=normalize)
+        with pytest.raises(ValueError):
+            confusion_matrix([0, 1, 1], [0, 1, 0], normalize=normalize)
+
+
+def test_accuracy_score_of_huge_integer_weights_and_one_sample_matches_scikit_learn():
+    """accuracies.py:38 ``dtype=np.float64`` dropped from the sample weights: int64 weights of 2**62
+    overflowed their sum (scikit-learn converts them to float64); :36 ``len(t) == 0`` -> ``== 1``: a
+    single sample was refused."""
+    from sklearn.metrics import accuracy_score
+
+    t, p, w = [0, 1, 1, 0], [0, 1, 0, 0], [2**62] * 4
+    assert mt.metrics.accuracy_score(t, p, sample_weight=w) == accuracy_score(t, p, sample_weight=w) == 0.75
+    # the weighted count: scikit-learn 1.9 sums int64 weights as int64 here and overflows (it returns
+    # -4.6e18), so the exact value is the reference
+    assert mt.metrics.accuracy_score(t, p, sample_weight=w, normalize=False) == 3.0 * 2**62
+    assert mt.metrics.accuracy_score([1], [1]) == accuracy_score([1], [1]) == 1.0
+    assert mt.metrics.accuracy_score([1], [0], normalize=False) == accuracy_score([1], [0], normalize=False)
+
+
+def test_zero_division_other_than_0_1_or_nan_is_refused_as_scikit_learn():
+    """precision_recall_f1.py:110 the value check of zero_division dropped (only its type was checked):
+    zero_division=0.5 was used as a score."""
+    from sklearn.metrics import precision_score
+
+    for fn in (mt.metrics.precision, mt.metrics.recall, mt.metrics.f1, mt.metrics.precision_score):
+        with pytest.raises(ValueError, match="zero_division must be"):
+            fn([0, 1, 1], [0, 0, 0], zero_division=0.5)
+    with pytest.raises(ValueError):
+        precision_score([0, 1, 1], [0, 0, 0], zero_division=0.5)
+
+
+def test_as_dtype_of_a_dataset_loader_and_rounded_from():
+    """data.py:233 ``source is not None and`` dropped: as_dtype of a loader over a dataset whose dtype is
+    unknown (not a TensorDataset) raised an AttributeError; data.py:215 ``itemsize >`` -> ``>=``: a
+    float32 TensorDataset under a float32 loader said it was rounded (``rounded_from`` float32)."""
+    twin = mt.DataLoader(DuckDataset(), batch_size=5).as_dtype(np.float64)
+    assert twin.rounded_from is None
+    xb, _ = next(iter(twin))
+    assert xb.dtype == np.float64
+    X = np.arange(6, dtype=np.float32).reshape(3, 2)
+    assert mt.DataLoader(mt.TensorDataset(X, np.arange(3))).rounded_from is None
+    assert mt.DataLoader(mt.TensorDataset(X.astype(np.float64), np.arange(3))).rounded_from == np.float64
+
+
+def test_negative_floats_are_not_read_as_probabilities():
+    """labels.py:40 ``y.min() >= 0 and`` dropped: floats in [-0.5, 0.7] were thresholded as
+    probabilities; they are continuous values, which scikit-learn's accuracy_score refuses."""
+    from sklearn.metrics import accuracy_score
+
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
+        mt.metrics.accuracy([0, 1], np.array([-0.5, 0.7]))
+    with pytest.raises(ValueError):
+        accuracy_score([0, 1], np.array([-0.5, 0.7]))
+    assert mt.metrics.accuracy([0, 1], np.array([0.2, 0.7])) == 1.0
+
+
+def test_bce_with_logits_default_accuracy_reads_logits_at_zero():
+    """registry.py:32 ``return (_binary_accuracy_at(0.0),)`` dropped: BCEWithLogitsLoss got no default
+    metric (fit logged no accuracy), or the probabilities' threshold 0.5."""
+    (logits_accuracy,) = default_metrics(mt.BCEWithLogitsLoss())
+    assert logits_accuracy(np.array([0.0, 1.0, 1.0]), np.array([-0.2, 0.3, 0.6])) == 1.0
+    (probability_accuracy,) = default_metrics(mt.BCELoss())
+    assert probability_accuracy(np.array([0.0, 1.0, 1.0]), np.array([0.2, 0.3, 0.6])) == pytest.approx(2 / 3)
