@@ -235,7 +235,8 @@ def test_as_dtype_of_a_dataset_loader_and_rounded_from():
 
 def test_negative_floats_are_not_read_as_probabilities():
     """labels.py:40 ``y.min() >= 0 and`` dropped: floats in [-0.5, 0.7] were thresholded as
-    probabilities; they are continuous values, which scikit-learn's accuracy_score refuses."""
+    probabilities; they are continuous values, which scikit-learn's accuracy_score refuses. ``>= 0`` ->
+    ``> 0``: probabilities holding an exact 0.0 were refused."""
     from sklearn.metrics import accuracy_score
 
     with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
@@ -243,6 +244,7 @@ def test_negative_floats_are_not_read_as_probabilities():
     with pytest.raises(ValueError):
         accuracy_score([0, 1], np.array([-0.5, 0.7]))
     assert mt.metrics.accuracy([0, 1], np.array([0.2, 0.7])) == 1.0
+    assert mt.metrics.accuracy([0, 1, 1], np.array([0.0, 0.7, 1.0])) == 1.0  # an exact 0.0
 
 
 def test_bce_with_logits_default_accuracy_reads_logits_at_zero():
@@ -252,3 +254,125 @@ def test_bce_with_logits_default_accuracy_reads_logits_at_zero():
     assert logits_accuracy(np.array([0.0, 1.0, 1.0]), np.array([-0.2, 0.3, 0.6])) == 1.0
     (probability_accuracy,) = default_metrics(mt.BCELoss())
     assert probability_accuracy(np.array([0.0, 1.0, 1.0]), np.array([0.2, 0.3, 0.6])) == pytest.approx(2 / 3)
+
+
+def test_early_stopping_never_takes_a_nan_as_its_first_best():
+    """callbacks.py:214 ``if math.isnan(value): return False`` dropped: a NaN first value beat the
+    empty best (None) and nothing finite could beat NaN after it (Keras starts from best = inf: NaN
+    never improves)."""
+    stopper = mt.EarlyStopping(patience=5, restore_best=False)
+    stopper.set_context(mt.Linear(1, 1), mt.History())
+    stopper.on_train_begin()
+    for epoch, value in enumerate([float("nan"), 2.0, 1.0, float("nan")]):
+        stopper.on_epoch_end(epoch, {"val_loss": value})
+    assert (stopper.best, stopper.best_epoch, stopper.wait) == (1.0, 2, 1)
+
+
+def test_stratified_split_needs_each_class_in_both_parts_and_has_scikit_learns_counts():
+    """data.py:395 ``n_test < C or n_train < C`` -> ``and``: a test part smaller than the number of
+    classes was accepted (scikit-learn refuses it); data.py:414 ``-(share - drawn)`` -> ``-(share +
+    drawn)``: the leftover draws went to the largest classes, not the largest remainders."""
+    from sklearn.model_selection import train_test_split
+
+    X = np.arange(12)
+    y = np.repeat([0, 1, 2], 4)
+    for sizes in ({"test_size": 2}, {"train_size": 2}):
+        with pytest.raises(ValueError, match="at least one sample of each of the 3 classes"):
+            mt.train_test_split(X, y, stratify=y, random_state=0, **sizes)
+        with pytest.raises(ValueError):
+            train_test_split(X, y, stratify=y, random_state=0, **sizes)
+    y = np.array([0] * 10 + [1] * 3)
+    X = np.arange(13)
+    _, _, _, y_test = mt.train_test_split(X, y, test_size=4, stratify=y, random_state=0)
+    _, _, _, sk_test = train_test_split(X, y, test_size=4, stratify=y, random_state=0)
+    assert np.bincount(y_test, minlength=2).tolist() == np.bincount(sk_test, minlength=2).tolist() == [3, 1]
+
+
+def test_roc_auc_of_a_column_of_labels_matches_scikit_learn():
+    """roc_auc.py:27 the (N, 1) y_true read as its column dropped: a column of labels was refused."""
+    from sklearn.metrics import roc_auc_score
+
+    y, s = np.array([0, 0, 1, 1, 0]), np.array([0.1, 0.4, 0.35, 0.8, 0.4])
+    assert mt.metrics.roc_auc_score(y[:, None], s) == mt.metrics.roc_auc_score(y, s)
+    assert mt.metrics.roc_auc_score(y[:, None], s) == pytest.approx(roc_auc_score(y, s), rel=1e-15)
+
+
+def test_evaluate_takes_an_array_of_metric_names():
+    """inference.py:179 ``isinstance(metrics, str) and`` dropped: an array of two names was compared
+    with "auto" element-wise and its truth value raised."""
+    X = np.array([[0.0], [1.0], [3.0]])
+    logs = mt.evaluate(FirstColumn(), None, X, np.zeros(3), metrics=np.array(["mse", "mae"]))
+    assert logs == {"mse": pytest.approx(10 / 3), "mae": pytest.approx(4 / 3)}
+
+
+def test_rounded_from_is_the_widest_float_of_a_tensor_dataset():
+    """data.py:263 ``max(floats, key=itemsize)`` -> ``min``: float32 features with float64 targets (both
+    cast to float32 by default_collate) said nothing was rounded."""
+    X, y = np.zeros((3, 2), np.float32), np.zeros(3, np.float64)
+    assert mt.DataLoader(mt.TensorDataset(X, y)).rounded_from == np.float64
+    assert mt.DataLoader(mt.Subset(mt.TensorDataset(y, X), [0, 1])).rounded_from == np.float64
+
+
+def test_binary_average_refuses_three_classes_or_a_missing_pos_label_as_scikit_learn():
+    """precision_recall_f1.py:115 ``len(present) == 2`` -> ``== 3`` (two classes, neither pos_label, were
+    scored as the absent class 1: zero_division) and ``len(present) > 2`` -> ``> 3`` (three classes,
+    1 among them, were scored as class 1 alone under average='binary')."""
+    from sklearn.metrics import precision_score
+
+    t, p = [0, 1, 2, 1], [0, 1, 1, 2]
+    for fn in (mt.metrics.precision_score, mt.metrics.recall_score, mt.metrics.f1_score):
+        with pytest.raises(ValueError, match="average='binary' needs at most two classes"):
+            fn(t, p)
+    with pytest.raises(ValueError):
+        precision_score(t, p)
+    t, p = [0, 2, 2], [0, 2, 0]
+    with pytest.raises(ValueError, match="one of them pos_label=1"):
+        mt.metrics.precision_score(t, p)
+    with pytest.raises(ValueError):
+        precision_score(t, p)
+    assert mt.metrics.precision_score(t, p, pos_label=2) == precision_score(t, p, pos_label=2) == 1.0
+
+
+def test_a_tuple_of_sample_tuples_is_a_list_of_samples():
+    """data.py:272 ``isinstance(a, (np.ndarray, list)) and`` dropped: a tuple of two (x, y) samples was
+    read as the arrays (X, y) = (sample 0, sample 1); data.py:275 ``isinstance(a, np.ndarray) and``
+    dropped: a list of two feature lists raised an AttributeError (``list.ndim``) instead of being
+    read as an array (2, F)."""
+    samples = ((np.array([1.0, 2.0]), 0), (np.array([3.0, 4.0]), 1))
+    (xb, yb), = list(mt.DataLoader(samples, batch_size=2))
+    np.testing.assert_array_equal(xb, [[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(yb, [0, 1])
+    (xb,) = list(mt.DataLoader([[1.0, 2.0], [3.0, 4.0]], batch_size=2))
+    np.testing.assert_array_equal(xb, [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_stratify_by_one_hot_rows_splits_as_stratify_by_class_indices():
+    """data.py:388 ``axis=0 if labels.ndim > 1`` dropped from np.unique: (N, C) one-hot stratify labels
+    were read element by element (two "classes", 0 and 1), not row by row (scikit-learn: a row is a
+    class)."""
+    from sklearn.model_selection import train_test_split
+
+    y = np.array([0] * 6 + [1] * 3 + [2] * 3)
+    one_hot = np.eye(3, dtype=np.int64)[y]
+    X = np.arange(12)
+    _, _, _, y_test = mt.train_test_split(X, y, test_size=4, stratify=one_hot, random_state=0)
+    _, _, _, sk_test = train_test_split(X, y, test_size=4, stratify=one_hot, random_state=0)
+    assert np.bincount(y_test, minlength=3).tolist() == np.bincount(sk_test, minlength=3).tolist()
+    assert np.bincount(y_test, minlength=3).tolist() == [2, 1, 1]
+
+
+def test_as_dtype_says_rounded_only_when_it_narrows():
+    """data.py:233 ``source.itemsize > twin.dtype.itemsize`` -> ``<``: float32 data widened to float64
+    said it was rounded from float32, and float64 data narrowed to float16 said nothing."""
+    X = np.zeros((4, 2), np.float32)
+    assert mt.DataLoader(X).as_dtype(np.float64).rounded_from is None
+    assert mt.DataLoader(X.astype(np.float64)).as_dtype(np.float16).rounded_from == np.float64
+    assert mt.DataLoader(X.astype(np.float64)).as_dtype(np.float64).rounded_from is None
+
+
+def test_dataloader_reads_a_list_of_feature_rows_with_labels():
+    """data.py:268 ``not isinstance(X, (np.ndarray, list, tuple)) and`` dropped: a list of rows was
+    taken for a dataset, which refused y."""
+    batches = list(mt.DataLoader([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [0, 1, 0], batch_size=2))
+    np.testing.assert_array_equal(batches[0][0], [[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(batches[1][1], [0])
