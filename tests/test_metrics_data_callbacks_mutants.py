@@ -376,3 +376,40 @@ def test_dataloader_reads_a_list_of_feature_rows_with_labels():
     batches = list(mt.DataLoader([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [0, 1, 0], batch_size=2))
     np.testing.assert_array_equal(batches[0][0], [[1.0, 2.0], [3.0, 4.0]])
     np.testing.assert_array_equal(batches[1][1], [0])
+
+
+def test_binary_accuracy_is_a_mean_and_collate_reads_list_samples_as_fields():
+    """accuracies.py:72 ``np.mean`` -> ``np.sum`` in binary_accuracy (the count of right elements);
+    data.py:143 ``all(...)`` -> ``any(...)`` in _is_numeric_sequence: a list sample [x, label] holding one
+    number was read as one feature vector, not as fields (torch's default_collate collates a list
+    sample field by field)."""
+    assert mt.metrics.binary_accuracy(np.array([1, 0, 1, 1, 0]), np.array([0.9, 0.6, 0.7, 0.2, 0.1])) == 0.6
+    xb, yb = mt.data.default_collate([[np.array([1.0, 2.0]), 0], [np.array([3.0, 4.0]), 1]])
+    np.testing.assert_array_equal(xb, [[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(yb, [0, 1])
+    np.testing.assert_array_equal(mt.data.default_collate([[0.5, 1.5], [2.5, 3.5]]), [[0.5, 1.5], [2.5, 3.5]])
+
+
+class ReusedOutput(mt.Module):
+    """Returns its input copied into one array it writes again at every forward (as a layer with a
+    preallocated output buffer may)."""
+
+    def forward(self, x):
+        if getattr(self, "out", None) is None or self.out.shape != x.shape:
+            self.out = np.empty_like(x)
+        self.out[...] = x
+        return self.out
+
+    def backward(self, dy):
+        return dy
+
+
+def test_fit_metrics_keep_each_batchs_output_when_the_model_reuses_its_output_array():
+    """loop.py:210 ``np.array(output, copy=True)`` -> ``copy=False``: the epoch's outputs were one array
+    rewritten at every batch, so the accuracy paired every batch's targets with the last batch's
+    outputs. With lr = 0 the epoch's accuracy is evaluate's."""
+    X, y = setup()[4:]
+    model = mt.Sequential(mt.Linear(2, 3), ReusedOutput())
+    loader = mt.DataLoader(X, y, batch_size=20)
+    history = mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.0), loader, 1, verbose=0)
+    assert history["accuracy"][0] == mt.evaluate(model, mt.CrossEntropyLoss(), X, y)["accuracy"]
