@@ -1,6 +1,9 @@
 """Argument checks, one per kind: a ValueError naming the function, the argument, what was expected and
-what came. Every public function and constructor outside ``layers/`` and ``data.py`` checks its
-arguments with these (and those files are being moved to them)."""
+what came (a ``SettingTypeError``, both a TypeError and a ValueError, when the value is not even of the
+expected kind: a string or an array for a number, as torch's TypeError there). Every public function
+and constructor outside ``layers/`` and ``data.py`` checks its arguments with these (and those files
+are being moved to them); a module's forward checks the settings it reads with the same ones, so a
+setting edited after construction gets the constructor's message."""
 
 from __future__ import annotations
 
@@ -8,6 +11,12 @@ import math
 from typing import Any
 
 import numpy as np
+
+
+class SettingTypeError(TypeError, ValueError):
+    """A value of the wrong kind (a string, None or an array where a number or an integer is
+    expected): a TypeError, as torch raises for one at forward, and a ValueError, as every other bad
+    argument here."""
 
 
 def check_number(
@@ -20,7 +29,8 @@ def check_number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """``value`` as a Python float if it is a real number in the interval, else a ValueError.
+    """``value`` as a Python float if it is a real number in the interval, else a ValueError
+    (a ``SettingTypeError`` if it is no real number at all: a bool, a string, None, an array).
 
     The interval is [low, high] with either end open on request; infinite ends are always open,
     so the value is finite.
@@ -34,7 +44,8 @@ def check_number(
     left = "(" if low_open or low == -math.inf else "["
     right = ")" if high_open or high == math.inf else "]"
     interval = f"{left}{low}, {high}{right}"
-    raise ValueError(f"{who}: {name} must be a number in {interval}, got {value!r}")
+    error = ValueError if is_real else SettingTypeError
+    raise error(f"{who}: {name} must be a number in {interval}, got {_shown(value)}")
 
 
 def check_positive_int(value: object, who: str, name: str) -> int:
@@ -52,22 +63,24 @@ def check_nonnegative_int(value: object, who: str, name: str) -> int:
 
 
 def check_bool(value: object, who: str, name: str) -> bool:
-    """``value`` as a bool if it is True or False, else a ValueError."""
+    """``value`` as a bool if it is True or False, else a ``SettingTypeError`` (a ValueError)."""
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{who}: {name} must be True or False, got {value!r}")
+        raise SettingTypeError(f"{who}: {name} must be True or False, got {value!r}")
     return bool(value)
 
 
 def check_int(value: object, who: str, name: str, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an int if it is an integer in [low, high] (either end optional), else a ValueError.
 
-    For dimensions and counts that may be negative or zero (``dim=-1``, ``start_dim=0``).
+    For dimensions and counts that may be negative or zero (``dim=-1``, ``start_dim=0``). A value
+    that is no integer at all (a float, a bool, a string, an array) is a ``SettingTypeError``.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
-            low is not None and value < low) or (high is not None and value > high):
+    is_int = not isinstance(value, bool) and isinstance(value, (int, np.integer))
+    if not is_int or (low is not None and value < low) or (high is not None and value > high):
         bounds = "" if low is None and high is None else (
             f" >= {low}" if high is None else f" <= {high}" if low is None else f" in [{low}, {high}]")
-        raise ValueError(f"{who}: {name} must be an integer{bounds}, got {value!r}")
+        error = ValueError if is_int else SettingTypeError
+        raise error(f"{who}: {name} must be an integer{bounds}, got {_shown(value)}")
     return int(value)
 
 
@@ -111,3 +124,11 @@ def check_output_size(value: object, who: str) -> tuple[int | None, int | None]:
     ):
         raise ValueError(f"{who}: output_size must be a positive int, None or a pair of them, got {value!r}")
     return tuple(None if s is None else int(s) for s in pair)
+
+
+def _shown(value: object) -> str:
+    """``value`` as an error message shows it: the repr of a number, a string or None (a string's
+    quotes tell it from a number), else its type and at most 60 characters of its repr (an array)."""
+    if value is None or isinstance(value, (str, bool, int, float, np.integer, np.floating)):
+        return repr(value)
+    return f"{type(value).__name__} {value!r:.60}"

@@ -184,7 +184,7 @@ def test_softmax_without_dim_converts_to_torchs_result_or_a_clear_error(cls):
     names torch's dim, never a silent other axis. from_torch refused the module outright."""
     theirs = getattr(torch.nn, cls)().double()
     ours = mt.interop.from_torch(theirs)
-    assert not ours._dim_given
+    assert ours.dim is None
     rng = np.random.default_rng(0)
     for shape in ((5,), (3, 4), (1, 6)):
         x, dy = rng.standard_normal(shape), rng.standard_normal(shape)

@@ -127,7 +127,9 @@ class LeakyReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "LeakyReLU")
-        slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
+        # read at every call, checked as the constructor's
+        negative_slope = check_number(self.negative_slope, "LeakyReLU", "negative_slope")
+        slope = np.where(x > 0, 1, negative_slope).astype(x.dtype)
         self._slope = slope
         return x * slope
 
@@ -162,9 +164,10 @@ class ELU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "ELU")
+        alpha = check_number(self.alpha, "ELU", "alpha")  # read at every call, checked as the constructor's
         neg = np.minimum(x, 0)
-        y = np.where(x > 0, x, self.alpha * np.expm1(neg))
-        self._slope = np.where(x > 0, 1, self.alpha * np.exp(neg))
+        y = np.where(x > 0, x, alpha * np.expm1(neg))
+        self._slope = np.where(x > 0, 1, alpha * np.exp(neg))
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:

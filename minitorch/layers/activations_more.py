@@ -71,10 +71,14 @@ class Softplus(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Softplus")
-        z = x * x.dtype.type(self.beta)
-        linear = z > self.threshold
+        # read at every call: a number (a value of another kind is a TypeError naming it); torch
+        # computes with any beta set later, so only the constructor keeps it positive
+        beta = check_number(self.beta, "Softplus", "beta")
+        threshold = check_number(self.threshold, "Softplus", "threshold")
+        z = x * x.dtype.type(beta)
+        linear = z > threshold
         self._slope = np.where(linear, 1, sigmoid(z)).astype(x.dtype)
-        return np.where(linear, x, _softplus(z) / x.dtype.type(self.beta)).astype(x.dtype)
+        return np.where(linear, x, _softplus(z) / x.dtype.type(beta)).astype(x.dtype)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)
@@ -141,11 +145,13 @@ class Hardtanh(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Hardtanh")
-        if self.min_val > self.max_val:  # read at every call, with torch's check
-            raise ValueError(f"Hardtanh: min_val cannot be greater than max_val, got min_val={self.min_val}, "
-                             f"max_val={self.max_val}")
-        self._mask = ((x > self.min_val) & (x < self.max_val)).astype(x.dtype)
-        return np.clip(x, self.min_val, self.max_val).astype(x.dtype)
+        min_val = check_number(self.min_val, "Hardtanh", "min_val")  # read at every call, with torch's check
+        max_val = check_number(self.max_val, "Hardtanh", "max_val")
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, "
+                             f"max_val={max_val}")
+        self._mask = ((x > min_val) & (x < max_val)).astype(x.dtype)
+        return np.clip(x, min_val, max_val).astype(x.dtype)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         mask = self._cached(self._mask)

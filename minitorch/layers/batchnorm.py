@@ -172,6 +172,10 @@ class _BatchNorm(Module):
                 f"got {x.shape}"
             )
         self._check_running_stats()
+        # the settings read at every call: numbers (a value of another kind is a TypeError naming it)
+        check_number(self.eps, type(self).__name__, "eps")
+        if self.momentum is not None:
+            check_number(self.momentum, type(self).__name__, "momentum")
         batch = "when training" if self.training else "with no running statistics (track_running_stats=False)"
         if self._uses_batch_stats() and x.size // self.num_features == 1:  # (an empty batch passes, as torch)
             raise ValueError(

@@ -67,7 +67,8 @@ class GroupNorm(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
         self._groups = self.num_groups
-        xg_hat, inv_std, _, _ = standardize(x.reshape(self._grouped(x.shape)), (2,), self.eps)
+        eps = check_number(self.eps, "GroupNorm", "eps")  # read at every call: a number (TypeError if not)
+        xg_hat, inv_std, _, _ = standardize(x.reshape(self._grouped(x.shape)), (2,), eps)
         x_hat = xg_hat.reshape(x.shape)
         self._x_hat, self._inv_std = x_hat, inv_std
         if self.weight is None:

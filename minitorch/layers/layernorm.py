@@ -73,7 +73,8 @@ class LayerNorm(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
         self._norm_axes = axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
-        x_hat, inv_std, _, _ = standardize(x, axes, self.eps)
+        eps = check_number(self.eps, "LayerNorm", "eps")  # read at every call: a number (TypeError if not)
+        x_hat, inv_std, _, _ = standardize(x, axes, eps)
         self._x_hat, self._inv_std = x_hat, inv_std
         y = x_hat.copy() if self.weight is None else x_hat * self.weight.data  # (the caller's own)
         return y if self.bias is None else y + self.bias.data

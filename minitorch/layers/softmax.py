@@ -21,7 +21,8 @@ class Softmax(Module):
               (y cached by forward; the caller gets a copy: its writes cannot reach the backward)
     dim=None (the default, as torch's): the last axis of a 1-D or 2-D input, where torch's implicit
     choice agrees; a ValueError for more dims, where torch's picks dim 0 (3-D) or 1 (4-D and up)
-    with a deprecation warning: give dim there (``dim`` reads -1 when it was not given)
+    with a deprecation warning: give dim there. ``dim`` is read at every call, as torch's: None
+    (torch's attribute when not given) is the implicit choice, an int set later is a dim given
     A 0-D input is one entry along dim None, 0 or -1 (torch's range for it): y = 1, dx = 0 (nan
     for a non-finite x), as torch
     Example:
@@ -33,7 +34,6 @@ class Softmax(Module):
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = _check_dim(dim, "Softmax")
-        self._dim_given = dim is not None  # (set here, never by forward: not a per-call cache)
         self._out: np.ndarray | None = None
         self._dim_axis: int | None = None  # the axis the forward call read from dim: its backward's
 
@@ -61,7 +61,8 @@ class LogSoftmax(Module):
               y  = s - log(sum(exp(s), dim))       (log-sum-exp, never log(softmax))
     Backward: p  = exp(y) = softmax(x)             (cached by forward)
               dx = dy - p * sum(dy, dim)           (*)
-    dim=None (the default): as Softmax's, the last axis of a 1-D or 2-D input, else a ValueError;
+    dim=None (the default): as Softmax's, the last axis of a 1-D or 2-D input, else a ValueError
+    (``dim`` read at every call, None or an int set later, as Softmax's);
     a 0-D input (dim None, 0 or -1): y = 0, dx = 0 (nan for a non-finite x), as torch
     Example:
         act = LogSoftmax(dim=1)
@@ -72,7 +73,6 @@ class LogSoftmax(Module):
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = _check_dim(dim, "LogSoftmax")
-        self._dim_given = dim is not None  # (set here, never by forward: not a per-call cache)
         self._probs: np.ndarray | None = None
         self._dim_axis: int | None = None  # the axis the forward call read from dim: its backward's
 
@@ -93,18 +93,17 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-def _check_dim(dim: int | None, who: str) -> int:
-    """dim as an int; None (not given) reads -1, which _axis allows for 1-D and 2-D inputs only."""
-    return -1 if dim is None else check_int(dim, who, "dim")
+def _check_dim(dim: int | None, who: str) -> int | None:
+    """dim as an int, or None (not given: torch's implicit choice, which _axis allows for 1-D and
+    2-D inputs only, where it is the last axis)."""
+    return None if dim is None else check_int(dim, who, "dim")
 
 
 def _dim_read(layer: Softmax | LogSoftmax) -> tuple[int, bool]:
-    """(dim, given) as a forward reads them: torch reads dim at every call, so a dim set after
-    construction counts (None: not given, torch's implicit choice)."""
-    dim = layer.dim
-    if dim is None:
-        return -1, False
-    return check_int(dim, type(layer).__name__, "dim"), layer._dim_given or dim != -1
+    """(dim, given) as a forward reads them: torch reads dim at every call, so any int set after
+    construction is a dim given (-1 included), and None is torch's implicit choice (read as -1)."""
+    dim = _check_dim(layer.dim, type(layer).__name__)
+    return (-1, False) if dim is None else (dim, True)
 
 
 def _axis(dim: int, given: bool, shape: tuple[int, ...], who: str) -> int | None:

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from minitorch.checks import check_choice
+from minitorch.checks import SettingTypeError, check_choice
 from minitorch.dtypes import as_floating
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import losses as fast
@@ -201,6 +201,13 @@ def check_finite(x: np.ndarray, who: str, what: str) -> None:
         raise ValueError(f"{who}: {what} contains NaN or inf (expected finite values)")
 
 
+def check_not_bool(value: object, who: str, name: str) -> None:
+    """A SettingTypeError for a True / False given as a weight array (torch's TypeError: not a
+    tensor), which NumPy would read as 1.0 / 0.0."""
+    if isinstance(value, (bool, np.bool_)):
+        raise SettingTypeError(f"{who}: {name} must be an array of numbers or None, got {value!r}")
+
+
 def check_pair(input: np.ndarray, target: np.ndarray, who: str) -> tuple[np.ndarray, np.ndarray]:
     """(x, t): a finite floating input and a finite target of the same shape, cast to x's dtype."""
     x = as_floating(input, who)
@@ -253,6 +260,7 @@ def check_class_weight(weight: object, who: str) -> np.ndarray | None:
     """A constructor's ``weight``: None, or a finite 1-D float array of one weight per class (a copy)."""
     if weight is None:
         return None
+    check_not_bool(weight, who, "weight")
     w = np.array(as_floating(weight, who))
     if w.ndim != 1 or w.size == 0:
         raise ValueError(f"{who}: weight must be a 1-D array of one weight per class, got shape {w.shape}")

@@ -6,7 +6,7 @@ import numpy as np
 
 from minitorch.dtypes import as_floating
 from minitorch.functional import sigmoid, softplus_of_neg_abs
-from minitorch.losses.base import ElementwiseLoss, check_finite, check_in_unit_interval
+from minitorch.losses.base import ElementwiseLoss, check_finite, check_in_unit_interval, check_not_bool
 
 
 class BCELoss(ElementwiseLoss):
@@ -95,6 +95,7 @@ def _register_optional(loss_fn: ElementwiseLoss, name: str, value: object) -> No
     if value is None:  # an empty buffer slot, as torch's: a weight set later is a buffer too
         loss_fn.register_buffer(name, None)
         return
+    check_not_bool(value, who, name)
     w = np.array(as_floating(value, who))
     check_finite(w, who, name)
     loss_fn.register_buffer(name, w)

@@ -236,7 +236,8 @@ def _along_class_axis(loss_fn: CrossEntropyLoss | NLLLoss, z: np.ndarray,
         return 1.0
     c, who = z.shape[1], type(loss_fn).__name__
     if weight.shape != (c,):
-        raise ValueError(f"{who}: weight has {weight.shape[0]} entries, the input has {c} classes")
+        got = f"has {weight.shape[0]} entries" if weight.ndim == 1 else f"of shape {weight.shape} is not 1-D"
+        raise ValueError(f"{who}: weight {got}, the input has {c} classes (expected one weight per class)")
     if indices and weight.dtype != z.dtype:
         raise TypeError(
             f"{who}: weight is {weight.dtype}, the input is {z.dtype}; class-index targets need one "

@@ -81,7 +81,9 @@ def _gelu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(Softmax, LogSoftmax)
 def _softmax(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    return g.op(type(m).__name__, [x], type(m).__name__.lower(), axis=int(m.dim))
+    # dim None (not given) computes along the last axis: the forward refuses inputs of more than 2 dims
+    axis = -1 if m.dim is None else int(m.dim)
+    return g.op(type(m).__name__, [x], type(m).__name__.lower(), axis=axis)
 
 
 @emitter(Flatten)
