@@ -316,3 +316,39 @@ def test_sequential_load_state_dict_names_a_wrong_number_of_scheduler_states():
                                              rf"got {len(states)}"):
             sched.load_state_dict({**good, "_schedulers": states})
         assert sched.state_dict() == good
+
+
+# ------------------------------------------------------------------------------ mutants12
+@pytest.mark.parametrize("threshold_mode", ["rel", "abs"])
+def test_plateau_in_mode_min_reads_its_threshold_mode_as_torch(threshold_mode):
+    """Kills lr_schedulers_core.py:398 (mode "min": the relative bound best * (1 - threshold) used in
+    "abs" mode too; helper mutants12). With best 10 and threshold 0.1 a metric of 9.5 improves on
+    best - 0.1 = 9.9 but not on best * 0.9 = 9.0, so the two modes count different bad epochs."""
+    opt, t_opt = _sgd()
+    kwargs = {"factor": 0.5, "patience": 1, "threshold": 0.1, "threshold_mode": threshold_mode}
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **kwargs)
+    for metric in [10.0, 9.5, 9.3, 9.1, 8.95, 8.9, 8.0]:
+        sched.step(metric)
+        t_sched.step(metric)
+        assert opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"], metric
+        assert (sched.best, sched.num_bad_epochs) == (t_sched.best, t_sched.num_bad_epochs), metric
+    assert opt.param_groups[0]["lr"] == {"rel": 0.5, "abs": 1.0}[threshold_mode]
+
+
+@pytest.mark.parametrize("epoch", [-1, -0.5])
+def test_warm_restarts_refuses_a_negative_epoch_as_torch(epoch):
+    """Kills lr_schedulers_more.py:107 (step(epoch)'s check of epoch dropped; helper mutants12): torch
+    refuses a negative epoch with a ValueError; unchecked, T_cur became negative and the lr rose
+    above base_lr's cosine. Nothing changes on the refusal."""
+    opt, t_opt = _sgd((0.1,))
+    sched = mt.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3)
+    t_sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(t_opt, T_0=3)
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        t_sched.step(epoch)
+    before = sched.state_dict()
+    with pytest.raises(ValueError, match=r"CosineAnnealingWarmRestarts.step: epoch must be a number in "
+                                         r"\[0, inf\), got -"):
+        sched.step(epoch)
+    assert sched.state_dict() == before
+    assert opt.param_groups[0]["lr"] == 0.1
