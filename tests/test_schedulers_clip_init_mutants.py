@@ -352,3 +352,62 @@ def test_warm_restarts_refuses_a_negative_epoch_as_torch(epoch):
         sched.step(epoch)
     assert sched.state_dict() == before
     assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_plateau_default_eps_is_torchs():
+    """Kills lr_schedulers_core.py:346 (eps's default 1e-8 made 2e-8; helper mutants12): from lr 3e-8
+    a halving changes the lr by 1.5e-8, more than torch's default eps, so torch reduces it."""
+    opt, t_opt = _sgd((3e-8,))
+    sched = mt.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, factor=0.5, patience=0)
+    assert sched.eps == t_sched.eps == 1e-8
+    for metric in [1.0, 2.0, 3.0]:
+        sched.step(metric)
+        t_sched.step(metric)
+        assert opt.param_groups[0]["lr"] == t_opt.param_groups[0]["lr"], metric
+    assert opt.param_groups[0]["lr"] == 1.5e-8   # then a change of 7.5e-9 <= eps: skipped
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_an_lr_lambda_giving_a_nonfinite_float_is_kept_as_torch(value):
+    """Kills lr_schedulers_core.py:149 (set_lr checking every lr, not only NumPy floats other than
+    float64; helper mutants12): torch writes an lr_lambda's inf or nan into the group as it comes."""
+    opt, t_opt = _sgd()
+    sched = mt.lr_scheduler.LambdaLR(opt, lambda e: value if e else 1.0)
+    t_sched = torch.optim.lr_scheduler.LambdaLR(t_opt, lambda e: value if e else 1.0)
+    t_opt.step()
+    sched.step()
+    t_sched.step()
+    np.testing.assert_array_equal(sched.get_last_lr(), t_sched.get_last_lr())
+    np.testing.assert_array_equal(opt.param_groups[0]["lr"], value)
+
+
+def test_scheduler_repr_names_its_settings_and_epoch():
+    """Kills lr_schedulers_core.py:125 (__repr__'s settings line deleted: repr raised NameError;
+    helper mutants12). torch keeps object's repr; MiniTorch's names the settings and last_epoch."""
+    opt, _ = _sgd((0.1,))
+    sched = mt.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    assert repr(sched) == "StepLR(step_size=3, gamma=0.5, last_epoch=0)"
+    sched.step()
+    assert repr(sched) == "StepLR(step_size=3, gamma=0.5, last_epoch=1)"
+    cosine = mt.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    assert repr(cosine) == "CosineAnnealingLR(T_max=4, eta_min=0.0, last_epoch=0)"
+
+
+def test_sequential_refuses_a_group_added_before_a_milestone_as_torch():
+    """Kills lr_schedulers_more.py:346 (_restart's zip of groups and lrs made non-strict; helper
+    mutants12): the next scheduler restarts from the base_lrs of the groups it was created with, so
+    a group added since has no lr of its own; torch raises a ValueError there, and so does MiniTorch
+    (not a schedule that silently leaves the new group's lr alone)."""
+    opt, t_opt, sched, t_sched = _sequential_pair(lambda lib, o: [
+        lib.StepLR(o, 1, 0.5), lib.StepLR(o, 1, 0.1)], [2])
+    t_opt.step()
+    sched.step()
+    t_sched.step()
+    opt.add_param_group({"params": [mt.Parameter(np.zeros(2))], "lr": 3.0})
+    t_opt.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "lr": 3.0})
+    t_opt.step()
+    with pytest.raises(ValueError):
+        t_sched.step()
+    with pytest.raises(ValueError):
+        sched.step()
