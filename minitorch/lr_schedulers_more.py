@@ -134,6 +134,8 @@ class OneCycleLR(LRScheduler):
                                 = (end - start) * pct + start                     "linear"
     Momentum (cycle_momentum, SGD's momentum or Adam's beta1) moves the opposite way, between
     max_momentum and base_momentum. Stepping past total_steps raises, as torch.
+    state_dict() saves the settings (total_steps, pct_start, anneal_strategy, cycle_momentum, three_phase,
+    the lr and momentum bounds), so a loaded state goes on with the saved schedule, as torch's.
     Deviation: torch also writes max_lr, min_lr, max_momentum, base_momentum into the param groups;
     here they stay in the scheduler (only lr, initial_lr and the momentum go into the groups), so the
     optimizer's state_dict keeps its own settings.
@@ -143,9 +145,14 @@ class OneCycleLR(LRScheduler):
             for xb, yb in loader: ...; opt.step(); sched.step()
     """
 
-    _settings = ("total_steps", "max_lrs", "min_lrs", "max_momentums", "base_momentums")
-    _checks: ClassVar[Checks] = {"total_steps": check_positive_int, "max_lrs": _lrs, "min_lrs": _lrs,
-                                 "max_momentums": _lrs, "base_momentums": _lrs}
+    _settings = ("total_steps", "pct_start", "anneal_strategy", "cycle_momentum", "three_phase", "max_lrs",
+                 "min_lrs", "max_momentums", "base_momentums")
+    _checks: ClassVar[Checks] = {
+        "total_steps": check_positive_int, "pct_start": lambda v, who, name: check_value(v, who, name, 0, 1),
+        "anneal_strategy": lambda v, who, name: check_choice(v, who, name, ("cos", "linear")),
+        "cycle_momentum": check_bool, "three_phase": check_bool,
+        "max_lrs": _lrs, "min_lrs": _lrs, "max_momentums": _lrs, "base_momentums": _lrs,
+    }
 
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float], total_steps: int | None = None,
                  epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
@@ -163,13 +170,12 @@ class OneCycleLR(LRScheduler):
                                 * check_positive_int(steps_per_epoch, who, "steps_per_epoch"))
         else:
             raise ValueError(f"{who}: give total_steps, or epochs and steps_per_epoch")
-        pct_start = check_value(pct_start, who, "pct_start", 0, 1)
+        self.pct_start = check_value(pct_start, who, "pct_start", 0, 1)
         self.anneal_strategy = check_choice(anneal_strategy, who, "anneal_strategy", ("cos", "linear"))
         self.cycle_momentum = check_bool(cycle_momentum, who, "cycle_momentum")
         div_factor = check_value(div_factor, who, "div_factor", 0, low_open=True)
         final_div_factor = check_value(final_div_factor, who, "final_div_factor", 0, low_open=True)
         self.three_phase = check_bool(three_phase, who, "three_phase")
-        self._phases = self._make_phases(pct_start, self.three_phase)
         self.max_lrs = _per_group(optimizer, max_lr, "max_lr")
         for group, top in zip(optimizer.param_groups, self.max_lrs, strict=True):
             group["initial_lr"] = top / div_factor
@@ -185,10 +191,21 @@ class OneCycleLR(LRScheduler):
                 self._set_momentum(group, m)
         super().__init__(optimizer)
 
-    def _make_phases(self, pct: float, three_phase: bool) -> list[tuple[float, str, str, str, str]]:
-        """(end_step, start_lr, end_lr, start_momentum, end_momentum) per phase, as torch builds them."""
-        total = self.total_steps
-        if three_phase:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s output (checked first: on error nothing changes); cycling the
+        momentum needs an optimizer with momentum or betas, as at construction."""
+        if (isinstance(state_dict, dict) and state_dict.get("cycle_momentum") is True
+                and "momentum" not in self.optimizer.defaults and "betas" not in self.optimizer.defaults):
+            raise ValueError(f"OneCycleLR.load_state_dict: cycle_momentum needs an optimizer with momentum "
+                             f"or betas (SGD, RMSprop, Adam...), got {type(self.optimizer).__name__}")
+        super().load_state_dict(state_dict)
+
+    @property
+    def _phases(self) -> list[tuple[float, str, str, str, str]]:
+        """(end_step, start_lr, end_lr, start_momentum, end_momentum) per phase, as torch builds them
+        (from the settings, so a loaded state_dict's total_steps and pct_start give its phases)."""
+        total, pct = self.total_steps, self.pct_start
+        if self.three_phase:
             return [(float(pct * total) - 1, "initial", "max", "max", "base"),
                     (float(2 * pct * total) - 2, "max", "initial", "base", "max"),
                     (total - 1, "initial", "min", "max", "max")]

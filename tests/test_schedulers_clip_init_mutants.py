@@ -411,3 +411,53 @@ def test_sequential_refuses_a_group_added_before_a_milestone_as_torch():
         t_sched.step()
     with pytest.raises(ValueError):
         sched.step()
+
+
+def test_one_cycle_state_dict_resumes_the_saved_schedule_as_torch():
+    """Kills lr_schedulers_more.py:146 (OneCycleLR's _settings deleted: its state_dict kept only the
+    epoch and the lrs; helper mutants12), and pins a bug that survivor showed: the phases were built
+    once from the constructor's total_steps and pct_start and never saved, so a state loaded into a
+    OneCycleLR built with other settings went on with the wrong schedule. Now the state carries
+    total_steps, pct_start, anneal_strategy, cycle_momentum, three_phase and the lr/momentum bounds,
+    and the resumed schedule is torch's uninterrupted one (torch saves its phases too)."""
+    kwargs = {"max_lr": 0.5, "total_steps": 10, "pct_start": 0.4, "final_div_factor": 100.0}
+    opt, t_opt = _sgd((1.0,))
+    for o in (opt, t_opt):
+        o.param_groups[0]["momentum"] = 0.9
+    sched = mt.lr_scheduler.OneCycleLR(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.OneCycleLR(t_opt, **kwargs)
+    for _ in range(4):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+    other, _ = _sgd((1.0,))
+    other.param_groups[0]["momentum"] = 0.9
+    resumed = mt.lr_scheduler.OneCycleLR(other, max_lr=0.5, total_steps=20, pct_start=0.2,
+                                         anneal_strategy="linear", three_phase=True, final_div_factor=1e4)
+    resumed.load_state_dict(sched.state_dict())
+    assert resumed.state_dict() == sched.state_dict()
+    for step in range(6):
+        t_opt.step()
+        resumed.step()
+        t_sched.step()
+        assert resumed.get_last_lr() == t_sched.get_last_lr(), step
+        assert other.param_groups[0]["momentum"] == t_opt.param_groups[0]["momentum"], step
+
+
+def test_one_cycle_refuses_a_state_cycling_momentum_on_an_optimizer_without_it():
+    """A saved state with cycle_momentum on, loaded into a OneCycleLR of an optimizer without momentum
+    or betas (Adagrad), is refused naming the cause, as the constructor refuses it; nothing changes
+    (helper mutants12; the settings are in OneCycleLR's state_dict since then)."""
+    opt, _ = _sgd((1.0,))
+    opt.param_groups[0]["momentum"] = 0.9
+    saved = mt.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=10).state_dict()
+    adagrad = mt.Adagrad([mt.Parameter(np.zeros(2))], lr=1.0)
+    sched = mt.lr_scheduler.OneCycleLR(adagrad, max_lr=0.5, total_steps=10, cycle_momentum=False)
+    before = sched.state_dict()
+    with pytest.raises(ValueError, match=r"OneCycleLR.load_state_dict: cycle_momentum needs an optimizer "
+                                         r"with momentum or betas .*got Adagrad"):
+        sched.load_state_dict(saved)
+    assert sched.state_dict() == before
+    with pytest.raises(ValueError, match="pct_start"):
+        sched.load_state_dict({**before, "pct_start": 1.5})
+    assert sched.state_dict() == before
