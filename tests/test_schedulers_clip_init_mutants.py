@@ -461,3 +461,12 @@ def test_one_cycle_refuses_a_state_cycling_momentum_on_an_optimizer_without_it()
     with pytest.raises(ValueError, match="pct_start"):
         sched.load_state_dict({**before, "pct_start": 1.5})
     assert sched.state_dict() == before
+
+
+def test_one_cycle_refuses_what_is_not_an_optimizer_as_torch():
+    """Kills lr_schedulers_more.py:157 (OneCycleLR's optimizer type check dropped; helper mutants12):
+    torch raises a TypeError; unchecked, an AttributeError came from deep inside."""
+    with pytest.raises(TypeError, match="is not an Optimizer"):
+        torch.optim.lr_scheduler.OneCycleLR("sgd", max_lr=0.5, total_steps=10)
+    with pytest.raises(TypeError, match="OneCycleLR: expected an Optimizer, got str"):
+        mt.lr_scheduler.OneCycleLR("sgd", max_lr=0.5, total_steps=10)
