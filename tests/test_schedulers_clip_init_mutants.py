@@ -470,3 +470,29 @@ def test_one_cycle_refuses_what_is_not_an_optimizer_as_torch():
         torch.optim.lr_scheduler.OneCycleLR("sgd", max_lr=0.5, total_steps=10)
     with pytest.raises(TypeError, match="OneCycleLR: expected an Optimizer, got str"):
         mt.lr_scheduler.OneCycleLR("sgd", max_lr=0.5, total_steps=10)
+
+
+@pytest.mark.parametrize("name", ["max_lr", "base_momentum", "max_momentum"])
+def test_one_cycle_refuses_a_list_of_another_length_than_the_groups_as_torch(name):
+    """Kills lr_schedulers_more.py:234 (_per_group's length check dropped; helper mutants12): torch
+    refuses a list per group of the wrong length; unchecked, base_momentum's extra values were kept
+    silently and max_lr's failed in a zip() without naming OneCycleLR."""
+    opt, t_opt = _sgd((1.0, 0.5))
+    for o in (opt, t_opt):
+        for group in o.param_groups:
+            group["momentum"] = 0.9
+    kwargs = {"max_lr": 0.5, "total_steps": 10, name: [0.8, 0.7, 0.6]}
+    with pytest.raises(ValueError, match=f"{name} must have the same length as optimizer.param_groups"):
+        torch.optim.lr_scheduler.OneCycleLR(t_opt, **kwargs)
+    with pytest.raises(ValueError, match=rf"OneCycleLR: expected {name} a number or 2 numbers \(one per "):
+        mt.lr_scheduler.OneCycleLR(opt, **kwargs)
+
+
+def test_sequential_refuses_no_schedulers_as_torch():
+    """Kills lr_schedulers_more.py:257 (the check for an empty list of schedulers dropped; helper
+    mutants12): the error then asked for -1 milestones; torch names the missing scheduler."""
+    opt, t_opt = _sgd((0.1,))
+    with pytest.raises(ValueError, match="at least one scheduler"):
+        torch.optim.lr_scheduler.SequentialLR(t_opt, [], [])
+    with pytest.raises(ValueError, match="SequentialLR: expected at least one scheduler, got none"):
+        mt.lr_scheduler.SequentialLR(opt, [], [])
