@@ -496,3 +496,18 @@ def test_sequential_refuses_no_schedulers_as_torch():
         torch.optim.lr_scheduler.SequentialLR(t_opt, [], [])
     with pytest.raises(ValueError, match="SequentialLR: expected at least one scheduler, got none"):
         mt.lr_scheduler.SequentialLR(opt, [], [])
+
+
+def test_sequential_load_state_dict_refuses_other_keys():
+    """Kills lr_schedulers_more.py:300 (the check of the state's keys dropped; helper mutants12): a
+    state without _milestones failed with a KeyError, one with a misspelt extra key loaded silently.
+    torch updates its __dict__ with whatever comes; MiniTorch names the keys it expects."""
+    *_, sched, _ = _sequential_pair(lambda lib, o: [
+        lib.LinearLR(o, start_factor=0.5, total_iters=3), lib.ExponentialLR(o, gamma=0.9)], [3])
+    sched.step()
+    good = sched.state_dict()
+    missing = {k: v for k, v in good.items() if k != "_milestones"}
+    for bad in (missing, {**good, "milestones": [3]}, [good]):
+        with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: expected keys \['_last_lr', "):
+            sched.load_state_dict(bad)
+        assert sched.state_dict() == good
