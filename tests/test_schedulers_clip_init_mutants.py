@@ -12,6 +12,12 @@ lr_schedulers_more.py: CosineAnnealingWarmRestarts.step(epoch) with T_mult = 1 a
 first scheduler; SequentialLR's same-optimizer check, a milestone at epoch 0, its load_state_dict's
 counts of milestones and states; OneCycleLR's per-group tuples (lines 99, 119, 233, 263, 276, 303, 311).
 The init/ mutants all died on the existing tests.
+Helper mutants12 ran the scheduler mutants left unrun (formula lines first); its tests, at the end of
+the file, pin ReduceLROnPlateau's mode "min" with threshold_mode "abs" and its default eps, a negative
+epoch refused by CosineAnnealingWarmRestarts.step, an lr_lambda's inf/nan kept, the schedulers' repr,
+OneCycleLR's type and per-group length checks and its state_dict (which showed a bug, fixed: a loaded
+state kept the constructor's phases), and SequentialLR's checks (no schedulers, a group added before
+a milestone, a state's keys).
 """
 
 from __future__ import annotations
