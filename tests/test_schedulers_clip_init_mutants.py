@@ -517,3 +517,21 @@ def test_sequential_load_state_dict_refuses_other_keys():
         with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: expected keys \['_last_lr', "):
             sched.load_state_dict(bad)
         assert sched.state_dict() == good
+
+
+def test_warm_restarts_steps_on_from_a_fractional_epoch_as_torch():
+    """Kills lr_schedulers_more.py:105 (the restart's T_cur % T_i swapped to T_i % T_cur; helper
+    mutants12): after step(2.5) with T_0 = 3, step() passes the restart at T_cur = 3.5, which must
+    leave T_cur = 0.5 as torch's, not 3."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    sched = mt.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, eta_min=1e-3)
+    t_sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(t_opt, T_0=3, eta_min=1e-3)
+    t_opt.step()
+    sched.step(2.5)
+    t_sched.step(2.5)
+    for step in range(5):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert (sched.T_cur, sched.T_i) == (t_sched.T_cur, t_sched.T_i), step
