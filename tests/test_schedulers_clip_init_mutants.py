@@ -535,3 +535,18 @@ def test_warm_restarts_steps_on_from_a_fractional_epoch_as_torch():
         t_sched.step()
         assert sched.get_last_lr() == t_sched.get_last_lr(), step
         assert (sched.T_cur, sched.T_i) == (t_sched.T_cur, t_sched.T_i), step
+
+
+def test_warm_restarts_just_before_T_0_stays_in_the_first_cycle_as_torch():
+    """Kills lr_schedulers_more.py:116 (_position's epoch < T_0 shortcut made False; helper
+    mutants12): with T_mult = 2 the cycle count log2(epoch / T_0 + 1) of an epoch one ulp below T_0
+    rounds to 1, which put T_cur at -4e-16 in a cycle of 6; torch keeps the first cycle."""
+    opt, t_opt = _sgd((0.1,))
+    sched = mt.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2)
+    t_sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(t_opt, T_0=3, T_mult=2)
+    epoch = float(np.nextafter(3.0, 0.0))
+    t_opt.step()
+    sched.step(epoch)
+    t_sched.step(epoch)
+    assert (sched.T_cur, sched.T_i) == (t_sched.T_cur, t_sched.T_i) == (epoch, 3)
+    assert sched.get_last_lr() == t_sched.get_last_lr()
