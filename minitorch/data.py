@@ -201,10 +201,10 @@ class DataLoader:
                 self.rounded_from, self._wide_X = wide.dtype, wide
             self.dataset: Any = TensorDataset(self.X) if self.y is None else TensorDataset(self.X, self.y)
         else:
-            if not (hasattr(X, "__getitem__") and hasattr(X, "__len__")):
+            if not hasattr(X, "__len__"):  # it has __getitem__: _as_arrays took it for a dataset
                 raise TypeError(
-                    "DataLoader: expected arrays (X, y), a tuple of arrays, a Dataset or a list of samples, "
-                    f"got {type(X).__name__}"
+                    "DataLoader: expected arrays (X, y), a tuple of arrays, a list of samples, or a Dataset "
+                    f"(an object with __len__ and __getitem__), got {type(X).__name__} without __len__"
                 )
             if y is not None:
                 raise ValueError(
@@ -266,8 +266,8 @@ def _float_source(dataset: Any) -> np.dtype | None:
 def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any], np.ndarray] | None:
     """((X, y), X before the cast) as checked arrays when the data are arrays; None for a dataset."""
     if isinstance(X, Dataset) or (not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__getitem__")
-                                  and hasattr(X, "__len__") and not hasattr(X, "__array__")):
-        return None
+                                  and not hasattr(X, "__array__")):
+        return None  # a dataset (DataLoader checks it has __len__ too)
     if isinstance(X, tuple) and y is None and len(X) in (1, 2) and all(
             isinstance(a, (np.ndarray, list)) and np.ndim(a) >= 1 for a in X):
         X, y = X[0], (X[1] if len(X) == 2 else None)  # DataLoader((X, y)): the tuple of arrays

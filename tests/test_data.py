@@ -96,3 +96,18 @@ def test_make_spirals_is_seeded_balanced_and_bounded():
     np.testing.assert_array_equal(mt.datasets.make_spirals(n_samples=301, seed=4)[0], X)
     with pytest.raises(ValueError, match="n_classes >= 2"):
         mt.datasets.make_spirals(n_samples=10, n_classes=1)
+
+
+class _IndexedWithoutLength:
+    """Has ``__getitem__`` but no ``__len__``: neither a Dataset nor an array."""
+
+    def __getitem__(self, index):
+        return np.zeros(2), 0
+
+
+def test_dataloader_names_the_missing_len_of_an_indexable_object():
+    """An object with __getitem__ but no __len__ is refused as what it is (its type, and the Dataset or
+    array-like with __len__ and __getitem__ expected), not as "a scalar" (np.asarray made it 0-d)."""
+    with pytest.raises(TypeError, match=r"__len__ and __getitem__.*got _IndexedWithoutLength") as info:
+        mt.DataLoader(_IndexedWithoutLength(), batch_size=2)
+    assert "scalar" not in str(info.value)

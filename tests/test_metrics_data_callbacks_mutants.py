@@ -413,3 +413,79 @@ def test_fit_metrics_keep_each_batchs_output_when_the_model_reuses_its_output_ar
     loader = mt.DataLoader(X, y, batch_size=20)
     history = mt.fit(model, mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.0), loader, 1, verbose=0)
     assert history["accuracy"][0] == mt.evaluate(model, mt.CrossEntropyLoss(), X, y)["accuracy"]
+
+
+# mutants13: the rest of the run (metrics/regression.py, training/history.py, training/progress.py)
+
+
+def test_regression_metrics_of_float32_targets_are_computed_in_float64():
+    """mutants13, regression.py:53 ``np.asarray(y_true, dtype=np.float64)`` without the dtype: float32
+    targets kept float32, so R²'s mean and ss_tot rounded in float32 (scikit-learn's value is the
+    float64 one of the same numbers)."""
+    t32 = (np.float32(1000.0) + np.float32(0.001) * np.arange(1, 8, dtype=np.float32)).astype(np.float32)
+    p = t32.astype(np.float64) + 0.0005 * np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0])
+    t64 = t32.astype(np.float64)
+    expected = 1 - np.sum((t64 - p) ** 2) / np.sum((t64 - t64.mean()) ** 2)
+    assert mt.metrics.r2_score(t32, p) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert mt.metrics.r2_score(t32, p) == pytest.approx(mt.metrics.r2_score(t64, p), rel=1e-12, abs=1e-12)
+
+
+class _FakeBar:
+    """Records what Bars asks of a tqdm bar."""
+
+    def __init__(self, log, **kwargs):
+        self.log, self.closed = log, False
+        log.append(("new", kwargs["desc"]))
+
+    def set_postfix_str(self, text, refresh=True):
+        self.log.append(("postfix", text, refresh))
+
+    def update(self):
+        self.log.append(("update",))
+
+    def close(self):
+        self.closed = True
+        self.log.append(("close",))
+
+
+def test_bars_close_each_bar_once_and_leave_the_redraw_to_update():
+    """mutants13, progress.py:61 ``self.close()`` at epoch_begin -> pass (a bar left open by an unfinished
+    epoch stayed open under the next one), progress.py:81 ``if self._bar is not None`` -> False (close
+    never closed a bar), progress.py:67 ``refresh=False`` -> True (the running loss redrew the bar
+    once more per batch: update() draws it)."""
+    from minitorch.training.progress import Bars
+
+    log: list = []
+    bars = Bars(2, None, False, lambda **kw: _FakeBar(log, **kw))
+    bars.epoch_begin(0, 3)
+    first = bars._bar
+    bars.batch_end(0.5)
+    bars.epoch_begin(1, 3)  # epoch 0 never ended: its bar is closed before the next opens
+    assert first.closed and bars._bar is not first
+    second = bars._bar
+    bars.epoch_end(1, {"loss": 0.25})
+    assert second.closed and bars._bar is None
+    bars.close()  # nothing open: nothing closed twice
+    assert log == [("new", "Epoch 1/2"), ("postfix", "loss: 0.5000", False), ("update",), ("close",),
+                   ("new", "Epoch 2/2"), ("postfix", "loss: 0.2500", False), ("close",)]
+
+
+def test_plain_progress_lines_are_flushed_as_they_are_printed():
+    """mutants13, progress.py:49 ``print(..., flush=True)`` -> ``flush=False``: a line sat in the file's
+    buffer (a log file, a pipe) until something else flushed it, instead of showing at each epoch."""
+    from minitorch.training.progress import Lines
+
+    class Recording:
+        def __init__(self):
+            self.events = []
+
+        def write(self, text):
+            self.events.append(("write", text))
+
+        def flush(self):
+            self.events.append(("flush",))
+
+    file = Recording()
+    Lines(3, file, False).epoch_end(0, {"loss": 0.5})
+    assert "".join(e[1] for e in file.events if e[0] == "write") == "Epoch 1/3 - loss: 0.5000\n"
+    assert file.events[-1] == ("flush",)
