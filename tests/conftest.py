@@ -30,6 +30,16 @@ def float64():
     mt.set_default_dtype(np.float32)
 
 
+@pytest.fixture(params=[True, False], ids=["kernels", "plain"])
+def kernels(request):
+    """The kernels on, then off, for one test (a kernel may key a plan on a setting: a stale plan is
+    a bug both runs must show); yields the switch's value."""
+    was = mt.kernels.kernels_enabled()
+    mt.kernels.use_kernels(request.param)
+    yield request.param
+    mt.kernels.use_kernels(was)
+
+
 @pytest.fixture
 def twin_jobs(monkeypatch):
     """Every LSTM loop that can be cut goes to the kernels' twin (where the machine has one), kernels

@@ -760,15 +760,6 @@ def _rebuilt(module, edits):
     return fresh.train(module.training)
 
 
-@pytest.fixture(params=[True, False], ids=["kernels", "plain"])
-def kernels(request):
-    """The kernels on and off (a kernel may key a plan on a setting: a stale plan is the bug sought)."""
-    was = mt.kernels.kernels_enabled()
-    mt.kernels.use_kernels(request.param)
-    yield request.param
-    mt.kernels.use_kernels(was)
-
-
 @pytest.mark.parametrize("case_id, edits", SETTINGS, ids=[_edit_id(*s) for s in SETTINGS])
 def test_a_setting_edited_after_construction_is_read_as_torch_reads_it(case_id, edits, kernels):
     factory, make_inputs = CASE_ARGS[case_id]

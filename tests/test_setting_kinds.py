@@ -42,14 +42,6 @@ def _raised(call):
     return None
 
 
-@pytest.fixture(params=[True, False], ids=["kernels", "plain"])
-def kernels(request):
-    was = mt.kernels.kernels_enabled()
-    mt.kernels.use_kernels(request.param)
-    yield
-    mt.kernels.use_kernels(was)
-
-
 @pytest.mark.parametrize("value", WRONG_KINDS, ids=repr)
 @pytest.mark.parametrize("cls, name", ACTIVATION_SETTINGS, ids=[f"{c}.{n}" for c, n in ACTIVATION_SETTINGS])
 def test_an_activation_setting_of_the_wrong_kind_set_later_is_torchs_error_naming_it(cls, name, value,

@@ -49,14 +49,6 @@ def float64():
     mt.set_default_dtype(np.float32)
 
 
-@pytest.fixture(params=[True, False], ids=["kernels", "plain"])
-def kernels(request):
-    was = mt.kernels.kernels_enabled()
-    mt.kernels.use_kernels(request.param)
-    yield
-    mt.kernels.use_kernels(was)
-
-
 def _leaves(tree):
     return [leaf for item in tree for leaf in _leaves(item)] if isinstance(tree, tuple) else [tree]
 
