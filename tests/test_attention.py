@@ -253,32 +253,34 @@ def test_gradcheck_catches_a_wrong_attention_backward(float64):
         mt.gradcheck(m, *args)
 
 
-# --- fully masked rows: zeros, by definition (torch's own math path gives NaN) ---------------------
-def test_fully_masked_rows_give_zero_weights_and_the_bias(float64):
+# --- fully masked rows: torch's per path (tests/test_attention_fully_masked.py has the oracle grid) -----
+def test_fully_masked_rows_give_zero_weights_and_the_bias_without_weights(float64):
+    """need_weights=False: weights 0 (safe softmax), the output projection's bias, nothing flowing back
+    through the row; need_weights=True: NaN in exactly those rows, as torch's plain softmax."""
     m = mt.MultiheadAttention(4, 2, batch_first=True)
     m.out_proj.bias.data[...] = [1.0, -2.0, 3.0, 0.5]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 4))
     mask = np.array([[True, True, True], [False, True, True], [False, False, True]])  # row 0: all masked
     kpm = np.array([[False, False, False], [True, True, True]])  # batch 1: every key padded
-    y, w = m(x, x, x, attn_mask=mask, key_padding_mask=kpm, average_attn_weights=False)
-    assert np.isfinite(y).all() and np.isfinite(w).all()
-    np.testing.assert_array_equal(w[0, :, 0], 0.0)
-    np.testing.assert_array_equal(w[1], 0.0)
+    y, w = m(x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False)
+    assert w is None and np.isfinite(y).all()
     np.testing.assert_allclose(y[0, 0], m.out_proj.bias.data)
     np.testing.assert_allclose(y[1], np.broadcast_to(m.out_proj.bias.data, (3, 4)))
-    np.testing.assert_allclose(w[0, :, 1:].sum(axis=-1), 1.0)
     dq, dk, dv = m.backward(rng.standard_normal(y.shape))
     assert all(np.isfinite(g).all() for g in (dq, dk, dv))
     np.testing.assert_array_equal(dq[1], 0.0)  # nothing flows back through a fully masked row
     np.testing.assert_array_equal(dq[0, 0], 0.0)
-    # the other rows are exactly torch's
+    y, w = m(x, x, x, attn_mask=mask, key_padding_mask=kpm, average_attn_weights=False)
+    assert np.isnan(y[0, 0]).all() and np.isnan(y[1]).all() and np.isfinite(y[0, 1:]).all()
+    assert np.isnan(w[0, :, 0]).all() and np.isnan(w[1]).all()
+    np.testing.assert_allclose(w[0, :, 1:].sum(axis=-1), 1.0)
+    # every row against torch's (assert_allclose compares the NaN positions too)
     t = torch_twin(m)
     ty, tw = t(*(tensor(x),) * 3, attn_mask=tensor(mask), key_padding_mask=tensor(kpm),
                average_attn_weights=False)
-    np.testing.assert_allclose(y[0, 1:], ty.detach().numpy()[0, 1:], rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(w[0, :, 1:], tw.detach().numpy()[0, :, 1:], rtol=1e-12, atol=1e-14)
-    assert np.isnan(tw.detach().numpy()[1]).all()  # what torch's plain path gives instead
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_softmax_rows_sum_to_one_and_masked_keys_get_zero():

@@ -21,6 +21,7 @@ from minitorch.layers.attention_core import (
     attention_core_backward,
     dropout_mask,
     masked_softmax,
+    nan_empty_rows,
 )
 from minitorch.layers.attention_masks import generate_square_subsequent_mask, merged_mask
 from minitorch.layers.out_projection import OutProjection
@@ -48,7 +49,11 @@ class MultiheadAttention(Module):
     Forward:  q = query @ Wq.T + bq;  k = key @ Wk.T + bk;  v = value @ Wv.T + bv      (N, L|S, E)
               qh, kh, vh = each split into H heads of D features                        (N, H, L|S, D)
               s  = (qh / sqrt(D)) @ kh.T + mask             (N, H, L, S)  mask = attn_mask + key_padding_mask
-              p  = softmax(s, axis=-1)                       a row masked everywhere gives p = 0 (not NaN)
+              p  = softmax(s, axis=-1)                       a row masked everywhere (every key -inf):
+                                                             p = NaN with need_weights=True (torch's
+                                                             plain softmax: its output and gradients are
+                                                             NaN as torch's), p = 0 with False (torch's
+                                                             fused attention: the row's output is bo)
               pd = p * drop                                  drop = keep / (1 - dropout) while training
                                                              (drop = 0 for dropout = 1, as torch)
               o  = merge_heads(pd @ vh)                      (N, L, E)
@@ -172,6 +177,8 @@ class MultiheadAttention(Module):
             shape = qh.shape[:3] + kh.shape[2:3]
             drop = fast_or_plain("attention", dropout_mask)(shape, self.dropout, qh.dtype)
         oh, p, pd = fast_or_plain("attention", attention_core)(qh, kh, vh, mask, drop)
+        if need_weights:  # torch's path with weights: a plain softmax, NaN for a row masked everywhere
+            oh, p, pd = nan_empty_rows(mask, oh, p, pd)
         o = self._merge_heads(oh)
         y = self.out_proj(o)
         self._inputs, self._qkv, self._p, self._drop = (query, key, value), (qh, kh, vh), p, drop

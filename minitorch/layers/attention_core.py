@@ -12,7 +12,7 @@ import numpy as np
 from minitorch.functional import softmax_backward
 from minitorch.layers.dropout import dropout_mask  # the attention weights' mask (zeros for p = 1)
 
-__all__ = ["attention_core", "attention_core_backward", "dropout_mask", "masked_softmax"]
+__all__ = ["attention_core", "attention_core_backward", "dropout_mask", "masked_softmax", "nan_empty_rows"]
 
 
 def masked_softmax(s: np.ndarray) -> np.ndarray:
@@ -21,7 +21,7 @@ def masked_softmax(s: np.ndarray) -> np.ndarray:
     Forward:  m = max(s) (0 where the row is all -inf);  e = exp(s - m);  p = e / sum(e)  (0 / 1 if sum = 0)
     The max shift keeps exp() <= 1. A fully masked row has e = 0 everywhere, so its weights are 0 and
     nothing flows back through it (as torch 2.13 gives with need_weights=False and autograd; its
-    need_weights=True path and its eval fast path give NaN).
+    need_weights=True path and its eval fast path give NaN: ``nan_empty_rows`` gives the former).
     """
     m = s.max(axis=-1, keepdims=True)
     m[np.isneginf(m)] = 0.0
@@ -69,3 +69,22 @@ def attention_core_backward(
     dqh = (ds @ kh) * scale
     dkh = ds.swapaxes(-1, -2) @ qh
     return dqh, dkh, dvh
+
+
+def nan_empty_rows(
+    mask: np.ndarray | None, oh: np.ndarray, p: np.ndarray, pd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(oh, p, pd) with NaN in every row whose keys ``mask`` masks all (-inf), in place: torch's plain
+    softmax, which its need_weights=True path uses (exp(-inf - -inf) = NaN), where ``masked_softmax``
+    gives that row 0 (torch's fused attention, its need_weights=False path).
+
+    Shapes:   mask broadcasting to (N, H, L, S) or None   oh (N, H, L, Dv)   p, pd (N, H, L, S)
+    The backward formulas then carry the NaN where torch's autograd carries it (0 * NaN = NaN).
+    """
+    if mask is None:
+        return oh, p, pd
+    empty = np.broadcast_to(np.isneginf(mask).all(axis=-1), p.shape[:3])
+    if empty.any():
+        for a in (oh, p) if pd is p else (oh, p, pd):
+            a[empty] = np.nan
+    return oh, p, pd
