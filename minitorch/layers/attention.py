@@ -70,6 +70,9 @@ class MultiheadAttention(Module):
               dquery = dq @ Wq  (N, L, E);  dkey = dk @ Wk  (N, S, kdim);  dvalue = dv @ Wv  (N, S, vdim)
               ``backward(dy)`` or ``backward((dy, dweights))`` returns (dquery, dkey, dvalue). For
               self-attention, ``mha(x, x, x)``, the caller adds them: dx = dquery + dkey + dvalue.
+              A Parameter that requires grad given as query, key or value (learned queries) is a leaf,
+              as in torch: backward accumulates its gradient into its grad (the sum over the slots it
+              filled) and returns None in its slots; a frozen one is a constant array.
     Masks:    bool masks become 0 / -inf; both masks are summed; is_causal is PyTorch's hint that
               attn_mask is the causal mask: attn_mask is then required and must be causal (-inf /
               True exactly where j > i: a ValueError otherwise, where torch's answer depends on its
@@ -162,6 +165,8 @@ class MultiheadAttention(Module):
         average_attn_weights: bool = True,
         is_causal: bool = False,
     ) -> tuple[np.ndarray, np.ndarray | None]:
+        # a Parameter input that requires grad is a leaf: backward accumulates its gradient into it
+        leaves = tuple(_leaf(a) for a in (query, key, value))
         query, key, value, mask, batched = self.check_inputs(query, key, value, key_padding_mask, attn_mask,
                                                              is_causal)
         Wq, Wk, Wv = self._proj_weights()
@@ -183,6 +188,7 @@ class MultiheadAttention(Module):
         y = self.out_proj(o)
         self._inputs, self._qkv, self._p, self._drop = (query, key, value), (qh, kh, vh), p, drop
         self._need_weights, self._average, self._batched = need_weights, average_attn_weights, batched
+        self._leaves = leaves
         weights = None
         if need_weights:
             weights = pd.mean(axis=1) if average_attn_weights else pd
@@ -214,8 +220,11 @@ class MultiheadAttention(Module):
         return th.transpose(0, 2, 1, 3).reshape(N, T, self.embed_dim)
 
     # ----------------------------------------------------------------------------- backward
-    def backward(self, grad: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def backward(self, grad: Any) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         """(dquery, dkey, dvalue) from dy or (dy, dweights); for self-attention the caller adds them.
+
+        An input that was a Parameter requiring grad gets its gradient accumulated into its ``grad``
+        (summed over the slots it filled, as torch's autograd does for a leaf), and its slot is None.
 
         Attention's parameter and input gradients share one pass (each needs dq, dk, dv), so this
         method holds both blocks; ``backward_params`` runs it and drops the input gradients.
@@ -238,7 +247,16 @@ class MultiheadAttention(Module):
         # input projections: w.r.t. inputs
         Wq, Wk, Wv = self._proj_weights()
         grads = (dq @ Wq, dk @ Wk, dv @ Wv)
-        return tuple(self._unbatch(g, self._batched) for g in grads)
+        grads = tuple(self._unbatch(g, self._batched) for g in grads)
+        # a Parameter input (a leaf) takes its gradient, as torch's autograd gives it; its slot is None
+        for leaf, g in zip(self._leaves, grads, strict=True):
+            if leaf is not None:
+                leaf.accumulate_grad(g)
+        return tuple(None if leaf is not None else g for leaf, g in zip(self._leaves, grads, strict=True))
+
+    def backward_params(self, grad: Any) -> None:
+        """``backward`` without its return: the parameters' gradients, and those of Parameter inputs."""
+        self.backward(grad)
 
     def _accumulate_proj_grads(self, douts: tuple[np.ndarray, ...], inputs: tuple[np.ndarray, ...]) -> None:
         pairs = zip(douts, inputs, strict=True)
@@ -353,6 +371,11 @@ class MultiheadAttention(Module):
             f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
             f"bias={self.in_proj_bias is not None}{extra}, batch_first={self.batch_first}"
         )
+
+
+def _leaf(a: Any) -> Parameter | None:
+    """``a`` if it is a Parameter that requires grad (torch's leaf: its gradient goes into it), else None."""
+    return a if isinstance(a, Parameter) and a.requires_grad else None
 
 
 def _affine(x: np.ndarray, W: np.ndarray, b: np.ndarray | None) -> np.ndarray:
