@@ -45,8 +45,14 @@ def test_attention_core_kernels_equal_the_plain_functions_bitwise(dtype, with_dr
         assert g.dtype == w.dtype
         np.testing.assert_array_equal(g, w)
     p = want[1]
+    want = plain.attention_core_backward(doh, extra, qh, kh, vh, p, drop, 0.5, with_ds=True)
+    got = fast.attention_core_backward(doh, extra, qh, kh, vh, p.copy(), drop, 0.5, with_ds=True)
+    assert len(want) == len(got) == 4  # and ds (a learned mask's gradient)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(g, w)
     want = plain.attention_core_backward(doh, extra, qh, kh, vh, p, drop, 0.5)
     got = fast.attention_core_backward(doh, extra, qh, kh, vh, p.copy(), drop, 0.5)
+    assert len(want) == len(got) == 3
     for w, g in zip(want, got, strict=True):
         assert g.dtype == w.dtype
         np.testing.assert_array_equal(g, w)

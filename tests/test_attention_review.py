@@ -366,23 +366,6 @@ def _learned_bias(shape, requires_grad=True):
     return mt.Parameter(np.random.default_rng(5).standard_normal(shape), requires_grad=requires_grad)
 
 
-@pytest.mark.parametrize("where", ["attn_mask", "key_padding_mask", "src_mask", "mask"])
-def test_a_mask_that_requires_grad_is_refused_not_left_untrained(float64, where):
-    """torch trains a float mask that requires grad (a learned attention bias): its gradient is the
-    scores' one. No gradient reaches a mask here, so such a Parameter is refused by name."""
-    x = np.random.default_rng(0).standard_normal((2, 3, 4))
-    bias = _learned_bias((2, 3) if where == "key_padding_mask" else (3, 3))
-    name = "key_padding_mask" if where == "key_padding_mask" else "attn_mask"
-    with pytest.raises(TypeError, match=rf"MultiheadAttention.*: {name} is a Parameter that requires grad"):
-        if where in ("attn_mask", "key_padding_mask"):
-            mt.MultiheadAttention(4, 2, batch_first=True)(x, x, x, **{where: bias})
-        elif where == "src_mask":
-            mt.TransformerEncoderLayer(4, 2, 6, batch_first=True)(x, src_mask=bias)
-        else:
-            mt.TransformerEncoder(mt.TransformerEncoderLayer(4, 2, 6), 1)(x, mask=bias)
-    assert bias.grad is None
-
-
 def test_a_frozen_parameter_as_mask_is_a_constant_mask_as_in_torch(float64):
     mt.manual_seed(0)
     m = randomized(mt.MultiheadAttention(4, 2, batch_first=True))

@@ -66,10 +66,10 @@ def attention_core(qh, kh, vh, mask, drop):
     return pd @ vh, p, pd
 
 
-def attention_core_backward(doh, dpd_extra, qh, kh, vh, p, drop, scale):
+def attention_core_backward(doh, dpd_extra, qh, kh, vh, p, drop, scale, with_ds=False):
     """Kernel of ``attention.attention_core_backward`` (same formula: dpd = doh @ vh.T + extra;
     dvh = pd.T @ doh; dp = dpd * drop; ds = p * (dp - sum(dp * p)); dqh = ds @ kh * scale;
-    dkh = ds.T @ qh).
+    dkh = ds.T @ qh; ds too with ``with_ds``, the pooled array itself).
 
     Saves: dpd is computed into a pooled array and becomes dp, then ds, in place; pd and dp * p
     share one pooled array (pd is done with once dvh is computed): two pooled (N, H, L, S) arrays
@@ -97,4 +97,4 @@ def attention_core_backward(doh, dpd_extra, qh, kh, vh, p, drop, scale):
     dqh = dpd @ kh
     dqh *= scale
     dkh = dpd.swapaxes(-1, -2) @ qh
-    return dqh, dkh, dvh
+    return (dqh, dkh, dvh, dpd) if with_ds else (dqh, dkh, dvh)

@@ -77,8 +77,10 @@ class MultiheadAttention(Module):
               attn_mask is the causal mask: attn_mask is then required and must be causal (-inf /
               True exactly where j > i: a ValueError otherwise, where torch's answer depends on its
               code path).
-              A mask is a constant (no gradient reaches it): a Parameter that requires grad (a learned
-              bias, which torch's autograd would train) is a TypeError.
+              A float mask that is a Parameter requiring grad (a learned attention bias) is trained as
+              torch's autograd trains it: dattn_mask = ds summed over (N, H) for (L, S), ds itself for
+              (N*H, L, S); dkey_padding_mask = ds summed over (H, L); accumulated (with is_causal=True
+              a TypeError: the hint says the mask is the fixed causal one).
               Dropout acts on the attention weights only; the returned weights include it (as torch).
     Options:  torch's signature and order; add_bias_kv and add_zero_attn take only their default,
               False (True is a TypeError naming it)
@@ -166,7 +168,7 @@ class MultiheadAttention(Module):
         is_causal: bool = False,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         # a Parameter input that requires grad is a leaf: backward accumulates its gradient into it
-        leaves = tuple(_leaf(a) for a in (query, key, value))
+        leaves = tuple(_leaf(a) for a in (query, key, value, attn_mask, key_padding_mask))
         query, key, value, mask, batched = self.check_inputs(query, key, value, key_padding_mask, attn_mask,
                                                              is_causal)
         Wq, Wk, Wv = self._proj_weights()
@@ -240,7 +242,10 @@ class MultiheadAttention(Module):
             dweights = dweights[:, None] / self._heads if self._average else dweights
         scale = 1.0 / math.sqrt(self.embed_dim // self._heads)
         core_backward = fast_or_plain("attention", attention_core_backward)
-        dqh, dkh, dvh = core_backward(doh, dweights, qh, kh, vh, p, drop, scale)
+        learned_masks = self._leaves[3:] != (None, None)
+        dqh, dkh, dvh, *ds = core_backward(doh, dweights, qh, kh, vh, p, drop, scale, with_ds=learned_masks)
+        if learned_masks:  # s = qh @ kh.T + mask: a learned mask's gradient is ds, summed as it broadcast
+            self._accumulate_mask_grads(ds[0])
         dq, dk, dv = (self._merge_heads(t) for t in (dqh, dkh, dvh))
         # input projections: w.r.t. parameters
         self._accumulate_proj_grads((dq, dk, dv), (query, key, value))
@@ -249,10 +254,21 @@ class MultiheadAttention(Module):
         grads = (dq @ Wq, dk @ Wk, dv @ Wv)
         grads = tuple(self._unbatch(g, self._batched) for g in grads)
         # a Parameter input (a leaf) takes its gradient, as torch's autograd gives it; its slot is None
-        for leaf, g in zip(self._leaves, grads, strict=True):
+        leaves = self._leaves[:3]
+        for leaf, g in zip(leaves, grads, strict=True):
             if leaf is not None:
                 leaf.accumulate_grad(g)
-        return tuple(None if leaf is not None else g for leaf, g in zip(self._leaves, grads, strict=True))
+        return tuple(None if leaf is not None else g for leaf, g in zip(leaves, grads, strict=True))
+
+    def _accumulate_mask_grads(self, ds: np.ndarray) -> None:
+        """A learned attn_mask's and key_padding_mask's gradients from the scores' ds (N, H, L, S)."""
+        attn_mask, key_padding_mask = self._leaves[3:]
+        N, H, L, S = ds.shape
+        if attn_mask is not None:  # (L, S) is added to every sequence and head; (N*H, L, S) to one each
+            attn_mask.accumulate_grad(ds.sum(axis=(0, 1)) if attn_mask.ndim == 2 else ds.reshape(N * H, L, S))
+        if key_padding_mask is not None:  # (N, S) is added to every head and query of its sequence
+            dpad = ds.sum(axis=(1, 2))
+            key_padding_mask.accumulate_grad(dpad if self._batched else dpad[0])
 
     def backward_params(self, grad: Any) -> None:
         """``backward`` without its return: the parameters' gradients, and those of Parameter inputs."""

@@ -51,9 +51,10 @@ def attention_core(
 
 def attention_core_backward(
     doh: np.ndarray, dpd_extra: np.ndarray | None, qh: np.ndarray, kh: np.ndarray, vh: np.ndarray,
-    p: np.ndarray, drop: np.ndarray | None, scale: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(dqh, dkh, dvh) from doh (and dpd_extra, a gradient reaching pd directly, or None).
+    p: np.ndarray, drop: np.ndarray | None, scale: float, with_ds: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """(dqh, dkh, dvh) from doh (and dpd_extra, a gradient reaching pd directly, or None); with
+    ``with_ds`` also ds, the scores' gradient (N, H, L, S): a learned additive mask's.
 
     Backward: dpd = doh @ vh.T + dpd_extra;  dvh = pd.T @ doh;  dp = dpd * drop
               ds  = p * (dp - sum(dp * p, axis=-1))          the softmax Jacobian; 0 on masked entries
@@ -68,7 +69,7 @@ def attention_core_backward(
     ds = softmax_backward(p, dp)  # p * (dp - sum(dp * p, axis=-1))
     dqh = (ds @ kh) * scale
     dkh = ds.swapaxes(-1, -2) @ qh
-    return dqh, dkh, dvh
+    return (dqh, dkh, dvh, ds) if with_ds else (dqh, dkh, dvh)
 
 
 def nan_empty_rows(

@@ -58,6 +58,13 @@ def merged_mask(
             f"{who}: is_causal=True is a hint that attn_mask is the causal mask, so attn_mask "
             "is needed; make it with mt.generate_square_subsequent_mask(L)"
         )
+    if is_causal and isinstance(attn_mask, Parameter) and attn_mask.requires_grad:
+        raise TypeError(
+            f"{who}: is_causal=True is PyTorch's hint that attn_mask is the fixed causal mask, but "
+            "attn_mask is a Parameter that requires grad (PyTorch trains it with need_weights=True and "
+            "drops it with need_weights=False); pass is_causal=False to train it as an attention bias, "
+            "or freeze it (p.requires_grad_(False))"
+        )
     mask = None
     if attn_mask is not None:
         m = additive_mask(attn_mask, "attn_mask", dtype, who)
@@ -101,17 +108,9 @@ def is_causal_mask(m: np.ndarray) -> bool:
 
 
 def additive_mask(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:
-    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given.
-
-    A mask is a constant: no gradient reaches it, so a Parameter that requires grad (a learned
-    attention bias, which torch's autograd would train) is a TypeError, not a bias that never learns.
+    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given
+    (a Parameter's values: MultiheadAttention's backward accumulates its gradient, if it requires grad).
     """
-    if isinstance(mask, Parameter) and mask.requires_grad:
-        raise TypeError(
-            f"{who}: {name} is a Parameter that requires grad, but no gradient reaches a mask here "
-            "(torch's autograd would train it: a learned attention bias is not supported); for a "
-            f"fixed mask pass its values ({name}=p.data) or freeze it (p.requires_grad_(False))"
-        )
     m = np.asarray(mask)
     if m.dtype == np.bool_:
         return np.where(m, -np.inf, 0.0).astype(dtype)
