@@ -23,7 +23,7 @@ from minitorch.layers.attention_core import (
     masked_softmax,
     nan_empty_rows,
 )
-from minitorch.layers.attention_masks import generate_square_subsequent_mask, merged_mask
+from minitorch.layers.attention_masks import causal_mask, generate_square_subsequent_mask, merged_mask
 from minitorch.layers.out_projection import OutProjection
 from minitorch.module import Module, Parameter
 
@@ -75,8 +75,9 @@ class MultiheadAttention(Module):
               filled) and returns None in its slots; a frozen one is a constant array.
     Masks:    bool masks become 0 / -inf; both masks are summed; is_causal is PyTorch's hint that
               attn_mask is the causal mask: attn_mask is then required and must be causal (-inf /
-              True exactly where j > i: a ValueError otherwise, where torch's answer depends on its
-              code path).
+              True / a number <= -1e4 exactly where j > i, 0 elsewhere: a ValueError otherwise, where
+              torch's answer depends on its code path); as torch, need_weights=False without a
+              key_padding_mask then applies the causal mask itself (-inf), other calls attn_mask.
               A float mask that is a Parameter requiring grad (a learned attention bias) is trained as
               torch's autograd trains it: dattn_mask = ds summed over (N, H) for (L, S), ds itself for
               (N*H, L, S); dkey_padding_mask = ds summed over (H, L); accumulated (with is_causal=True
@@ -171,6 +172,8 @@ class MultiheadAttention(Module):
         leaves = tuple(_leaf(a) for a in (query, key, value, attn_mask, key_padding_mask))
         query, key, value, mask, batched = self.check_inputs(query, key, value, key_padding_mask, attn_mask,
                                                              is_causal)
+        if is_causal and not need_weights and key_padding_mask is None:  # torch drops attn_mask for its
+            mask = causal_mask(query.shape[1], key.shape[1], mask.dtype)  # own there (-inf, not -1e9)
         Wq, Wk, Wv = self._proj_weights()
         bq, bk, bv = self._proj_biases()
         q, k, v = _affine(query, Wq, bq), _affine(key, Wk, bk), _affine(value, Wv, bv)

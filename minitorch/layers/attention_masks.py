@@ -71,11 +71,11 @@ def merged_mask(
         if is_causal and not is_causal_mask(m):
             raise ValueError(
                 f"{who}: is_causal=True is PyTorch's hint that attn_mask is the causal mask, but the "
-                "attn_mask given is not (-inf or True exactly where key j > query i, 0 or False "
-                "elsewhere, in every slice); PyTorch's result then depends on its code path (its own "
-                "causal mask with need_weights=False and no key_padding_mask, this mask otherwise): "
-                "pass is_causal=False to apply this mask, or mt.generate_square_subsequent_mask(L) "
-                "for causal attention"
+                "attn_mask given is not (-inf, True or a number <= -1e4 exactly where key j > query i, "
+                "0 or False elsewhere, in every slice); PyTorch's result then depends on its code path "
+                "(its own causal mask with need_weights=False and no key_padding_mask, this mask "
+                "otherwise): pass is_causal=False to apply this mask, or "
+                "mt.generate_square_subsequent_mask(L) for causal attention"
             )
         if m.shape == (L, S):
             mask = m[None, None]
@@ -98,13 +98,25 @@ def merged_mask(
     return mask
 
 
+# A finite entry at or below this masks as -inf does unless a row's scores spread wider than it:
+# -1e4 (an old Hugging Face idiom), -1e9 and the dtype's most negative number are causal masks.
+CAUSAL_FINITE = -1e4
+
+
 def is_causal_mask(m: np.ndarray) -> bool:
-    """Whether the additive mask ``m`` (.., L, S) is the causal one in every slice: -inf where
-    j > i, 0 where j <= i (torch's causal attention, top-left aligned, is then the same function)."""
+    """Whether the additive mask ``m`` (.., L, S) is a causal one in every slice: -inf, or a finite
+    value <= CAUSAL_FINITE, where j > i; 0 where j <= i (top-left aligned, as torch's causal attention)."""
     if m.ndim < 2:
         return False
     above = np.triu(np.ones(m.shape[-2:], bool), k=1)
-    return bool(np.isneginf(m[..., above]).all() and (m[..., ~above] == 0).all())
+    return bool((m[..., above] <= CAUSAL_FINITE).all() and (m[..., ~above] == 0).all())
+
+
+def causal_mask(L: int, S: int, dtype: np.dtype) -> np.ndarray:
+    """torch's own causal mask for is_causal=True, (1, 1, L, S): -inf where j > i, 0 elsewhere."""
+    mask = np.zeros((1, 1, L, S), dtype)
+    mask[..., np.triu(np.ones((L, S), bool), k=1)] = -np.inf
+    return mask
 
 
 def additive_mask(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:
