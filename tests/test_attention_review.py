@@ -324,6 +324,23 @@ def test_an_edited_activation_shows_in_the_repr_and_the_name():
     assert layer.activation_name == "gelu" and "activation='gelu'" in repr(layer)
 
 
+def test_the_layer_repr_shows_the_settings_its_children_read(float64):
+    """TransformerEncoderLayer's batch_first, nhead and d_model are the constructor's record (torch's
+    layer has no such attributes): the forward reads self_attn's, so the repr shows those."""
+    layer = mt.TransformerEncoderLayer(4, 2, 6, dropout=0.0)
+    x = np.random.default_rng(0).standard_normal((3, 2, 4))
+    y = layer(x)
+    layer.batch_first = True  # no effect, as setting it on torch's layer
+    np.testing.assert_array_equal(layer(x), y)
+    assert "batch_first=False" in repr(layer.self_attn)
+    first_line = repr(layer).splitlines()[1]  # the layer's own settings
+    assert "batch_first=False" in first_line
+    layer.self_attn.batch_first, layer.self_attn.num_heads = True, 1  # read by the forward
+    np.testing.assert_array_equal(layer(x.swapaxes(0, 1)).shape, (2, 3, 4))
+    first_line = repr(layer).splitlines()[1]  # the layer's own settings
+    assert "batch_first=True" in first_line and "nhead=1" in first_line and "d_model=4" in first_line
+
+
 # --- refusals: a clear error, never a keyword ignored --------------------------------------------------
 REFUSED = {
     "add_bias_kv": (lambda: mt.MultiheadAttention(4, 2, add_bias_kv=True), TypeError,

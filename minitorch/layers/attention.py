@@ -83,6 +83,9 @@ class MultiheadAttention(Module):
               (N*H, L, S); dkey_padding_mask = ds summed over (H, L); accumulated (with is_causal=True
               a TypeError: the hint says the mask is the fixed causal one).
               Dropout acts on the attention weights only; the returned weights include it (as torch).
+    Settings: num_heads, batch_first and dropout are read at every forward (an edit counts, as in
+              torch); head_dim is the constructor's embed_dim // num_heads and, as torch's, is not
+              updated by a num_heads edit (nothing reads it: the forward uses embed_dim // num_heads)
     Options:  torch's signature and order; add_bias_kv and add_zero_attn take only their default,
               False (True is a TypeError naming it)
     Init:     in_proj / q,k,v_proj weights xavier_uniform_; in_proj_bias = 0; out_proj.weight

@@ -36,6 +36,11 @@ class TransformerEncoderLayer(Module):
               every parameter's gradient is accumulated by the child that owns it
     Init:     the children's own (MultiheadAttention: xavier; Linear: U(-k, k); LayerNorm: 1, 0)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
+    Settings: d_model, nhead, dim_feedforward, layer_norm_eps and batch_first are the constructor's
+    record (torch's layer keeps none of them, so setting one there, or here, changes nothing): the
+    forward reads the children's (self_attn.batch_first and num_heads, norm1.eps, norm2.eps, the
+    Linears' shapes), and so does the repr. norm_first and activation are the layer's own, read at
+    every forward, as torch's.
     activation: "relu", "gelu" (exact, erf) or an element-wise Module, e.g. GELU(approximate="tanh")
     (GPT-2's form). torch's takes any callable; here a function, a torch module or a Module class is
     a ValueError naming what to pass (the backward needs a Module's).
@@ -146,9 +151,11 @@ class TransformerEncoderLayer(Module):
         return self.linear1.backward(self._act[0].backward(self.dropout.backward(d)))
 
     def extra_repr(self) -> str:
+        """The settings the forward reads: the children's (the layer's own record may be stale)."""
+        attn = self.self_attn
         return (
-            f"d_model={self.d_model}, nhead={self.nhead}, dim_feedforward={self.dim_feedforward}, "
-            f"activation={self.activation_name or self.activation!r}, batch_first={self.batch_first}, "
+            f"d_model={attn.embed_dim}, nhead={attn.num_heads}, dim_feedforward={self.linear1.out_features}, "
+            f"activation={self.activation_name or self.activation!r}, batch_first={attn.batch_first}, "
             f"norm_first={self.norm_first}"
         )
 
