@@ -46,8 +46,9 @@ def trunc_normal_(
             return values, (values >= lo) & (values <= hi)
     elif math.isinf(b - a):
         raise ValueError(
-            f"trunc_normal_: [a, b] = [{a}, {b}] holds only p = {p:.3g} of N({mean}, {std}**2) and is "
-            "unbounded, so neither sampler applies (torch raises too); give finite bounds"
+            f"trunc_normal_: [a, b] = [{a}, {b}] holds only p = {p:.3g} of N({mean}, {std}**2) and its "
+            "width b - a is not finite (a bound is infinite, or the difference overflows), so neither "
+            "sampler applies (torch raises too); give finite bounds closer together"
         )
     else:
         log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
