@@ -23,7 +23,7 @@ from minitorch.layers._im2col import (
     _settings,
     _unpad,
 )
-from minitorch.layers._redraw import redraw_uniform
+from minitorch.layers._redraw import check_writable, redraw_uniform
 from minitorch.module import Module, Parameter
 
 _READ = ("stride", "padding", "dilation")  # what backward reads again
@@ -109,6 +109,7 @@ class Conv2d(Module):
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-k, k), k = 1/sqrt(C*kh*kw), in place (as torch.nn.Conv2d's)."""
+        check_writable(self)
         _, C, kh, kw = self.weight.shape
         k = 1.0 / np.sqrt(C * kh * kw)
         redraw_uniform(self.weight, k)

@@ -26,7 +26,7 @@ from minitorch.layers._im2col import (
     _settings,
     _unpad,
 )
-from minitorch.layers._redraw import redraw_uniform
+from minitorch.layers._redraw import check_writable, redraw_uniform
 from minitorch.module import Module, Parameter
 
 _READ_1D = ("stride", "padding", "dilation")  # what Conv1d's backward reads again
@@ -98,6 +98,7 @@ class Conv1d(Module):
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(C*k), in place (as torch.nn.Conv1d's)."""
+        check_writable(self)
         _, C, k = self.weight.shape
         b = 1.0 / np.sqrt(C * k)
         redraw_uniform(self.weight, b)
@@ -306,6 +307,7 @@ class ConvTranspose2d(Module):
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(O*kh*kw), in place (as torch's)."""
+        check_writable(self)
         _, out_c, kh, kw = self.weight.shape
         b = 1.0 / np.sqrt(out_c * kh * kw)
         redraw_uniform(self.weight, b)

@@ -9,7 +9,7 @@ import numpy as np
 
 from minitorch.checks import check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
-from minitorch.layers._redraw import redraw_uniform
+from minitorch.layers._redraw import check_writable, redraw_uniform
 from minitorch.module import Module, Parameter
 
 
@@ -45,6 +45,7 @@ class OutProjection(Module):
         """Redraw weight, then bias, ~ U(-k, k), k = 1/sqrt(in), in place: torch's out_proj is a Linear,
         and this is Linear.reset_parameters (the bias drawn too, not zeroed: only MultiheadAttention's
         constructor and ``_reset_parameters`` zero it)."""
+        check_writable(self)
         redraw_uniform(self.weight, self._bound())
         if self.bias is not None:
             redraw_uniform(self.bias, self._bound())
