@@ -39,11 +39,23 @@ def _attribute(module: Module, path: str) -> object:
     return functools.reduce(getattr, path.split("."), module)
 
 
-def redraw_uniform(param: Parameter, bound: float) -> None:
-    """param.data[...] = U(-bound, bound) draws of param's shape, from ``minitorch.random.generator()``."""
-    param.data[...] = generator().uniform(-bound, bound, param.data.shape)
+def redraw_uniform(module: Module, names: Iterable[str], bound: float) -> None:
+    """Each Parameter of ``module`` that ``names`` gives, in that order (an empty or absent slot
+    skipped, one held under two names drawn once, as torch's ``parameters()``): data[...] = U(-bound, bound)
+    draws of its shape, from ``minitorch.random.generator()``; every one checked writable first."""
+    for param in _parameters(module, names):
+        param.data[...] = generator().uniform(-bound, bound, param.data.shape)
 
 
-def redraw_normal(param: Parameter) -> None:
-    """param.data[...] = N(0, 1) draws of param's shape, from ``minitorch.random.generator()``."""
-    param.data[...] = generator().standard_normal(param.data.shape)
+def redraw_normal(module: Module, names: Iterable[str]) -> None:
+    """As ``redraw_uniform``, with data[...] = N(0, 1) draws."""
+    for param in _parameters(module, names):
+        param.data[...] = generator().standard_normal(param.data.shape)
+
+
+def _parameters(module: Module, names: Iterable[str]) -> list[Parameter]:
+    """The distinct Parameters ``names`` gives, in order, checked writable (no slot or an empty one:
+    skipped, e.g. Linear(bias=False)'s b)."""
+    names = [name for name in names if module._parameters.get(name) is not None]
+    check_writable(module, "reset_parameters", names)
+    return list({id(p): p for p in (module._parameters[name] for name in names)}.values())

@@ -23,7 +23,7 @@ from minitorch.layers._im2col import (
     _settings,
     _unpad,
 )
-from minitorch.layers._redraw import check_writable, redraw_uniform
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
 
 _READ = ("stride", "padding", "dilation")  # what backward reads again
@@ -109,12 +109,8 @@ class Conv2d(Module):
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-k, k), k = 1/sqrt(C*kh*kw), in place (as torch.nn.Conv2d's)."""
-        check_writable(self)
         _, C, kh, kw = self.weight.shape
-        k = 1.0 / np.sqrt(C * kh * kw)
-        redraw_uniform(self.weight, k)
-        if self.bias is not None:
-            redraw_uniform(self.bias, k)
+        redraw_uniform(self, ("weight", "bias"), 1.0 / np.sqrt(C * kh * kw))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, unbatched = self._check_input(x)

@@ -26,7 +26,7 @@ from minitorch.layers._im2col import (
     _settings,
     _unpad,
 )
-from minitorch.layers._redraw import check_writable, redraw_uniform
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
 
 _READ_1D = ("stride", "padding", "dilation")  # what Conv1d's backward reads again
@@ -98,12 +98,8 @@ class Conv1d(Module):
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(C*k), in place (as torch.nn.Conv1d's)."""
-        check_writable(self)
         _, C, k = self.weight.shape
-        b = 1.0 / np.sqrt(C * k)
-        redraw_uniform(self.weight, b)
-        if self.bias is not None:
-            redraw_uniform(self.bias, b)
+        redraw_uniform(self, ("weight", "bias"), 1.0 / np.sqrt(C * k))
 
     @property
     def _geometry(self) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -307,12 +303,8 @@ class ConvTranspose2d(Module):
 
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(O*kh*kw), in place (as torch's)."""
-        check_writable(self)
         _, out_c, kh, kw = self.weight.shape
-        b = 1.0 / np.sqrt(out_c * kh * kw)
-        redraw_uniform(self.weight, b)
-        if self.bias is not None:
-            redraw_uniform(self.bias, b)
+        redraw_uniform(self, ("weight", "bias"), 1.0 / np.sqrt(out_c * kh * kw))
 
     def _full_shape(self, x_shape: tuple[int, ...], op: tuple[int, int]) -> tuple[int, int, int, int]:
         """(N, O, OH + 2ph, OW + 2pw): the output before the padding is cropped (op: output padding)."""

@@ -11,7 +11,7 @@ from minitorch.checks import check_bool, check_positive_int
 from minitorch.dtypes import factory_dtype
 from minitorch.kernels import embedding as fast
 from minitorch.kernels import kernels_enabled
-from minitorch.layers._redraw import check_writable, redraw_normal
+from minitorch.layers._redraw import redraw_normal
 from minitorch.module import Module, Parameter
 from minitorch.parameter import laid_out_as
 
@@ -65,8 +65,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         """Redraw weight ~ N(0, 1) in place, its padding_idx row then set to 0 (as torch.nn.Embedding's;
         on a ``from_pretrained`` Embedding this overwrites the given array, whose memory it shares)."""
-        check_writable(self)
-        redraw_normal(self.weight)
+        redraw_normal(self, ("weight",))
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
 

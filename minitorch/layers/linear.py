@@ -10,7 +10,7 @@ from minitorch.checks import check_bool, check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
-from minitorch.layers._redraw import check_writable, redraw_uniform
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
 from minitorch.parameter import TransposedView
 
@@ -51,11 +51,7 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """Redraw W, then b, ~ U(-k, k), k = 1/sqrt(in), in place (as torch.nn.Linear's)."""
-        check_writable(self)
-        k = 1.0 / np.sqrt(self.in_features)
-        redraw_uniform(self.W, k)
-        if self.b is not None:
-            redraw_uniform(self.b, k)
+        redraw_uniform(self, ("W", "b"), 1.0 / np.sqrt(self.in_features))
 
     @property
     def weight(self) -> TransposedView:

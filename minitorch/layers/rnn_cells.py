@@ -16,7 +16,7 @@ from minitorch.checks import check_bool, check_choice, check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import gradient_pair, initial_states
-from minitorch.layers._redraw import check_writable, redraw_uniform
+from minitorch.layers._redraw import redraw_uniform
 from minitorch.module import Module, Parameter
 
 
@@ -55,13 +55,9 @@ class RNNCellBase(Module):
         self._x: np.ndarray | None = None
 
     def reset_parameters(self) -> None:
-        """Redraw weight_ih, weight_hh, bias_ih, bias_hh (in that order) ~ U(-k, k), k = 1/sqrt(hidden_size),
-        in place (as torch's RNNCellBase.reset_parameters)."""
-        check_writable(self)
-        k = 1.0 / np.sqrt(self.hidden_size)
-        for param in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
-            if param is not None:
-                redraw_uniform(param, k)
+        """Redraw every Parameter ~ U(-k, k), k = 1/sqrt(hidden_size), in place, in ``parameters()`` order
+        (as built: weight_ih, weight_hh, bias_ih, bias_hh), as torch's RNNCellBase.reset_parameters."""
+        redraw_uniform(self, list(self._parameters), 1.0 / np.sqrt(self.hidden_size))
 
     def _loop(self) -> tuple[Any, Any]:
         raise NotImplementedError
