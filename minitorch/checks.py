@@ -49,16 +49,22 @@ def check_number(
 
 
 def check_positive_int(value: object, who: str, name: str) -> int:
-    """``value`` as an int if it is an integer >= 1, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
-    return int(value)
+    """``value`` as an int if it is an integer >= 1, else a ValueError (a ``SettingTypeError`` if it
+    is no integer at all: a float, a bool, a string, None, an array)."""
+    return _check_count(value, who, name, 1, "positive")
 
 
 def check_nonnegative_int(value: object, who: str, name: str) -> int:
-    """``value`` as an int if it is an integer >= 0, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{who}: {name} must be a non-negative integer, got {value!r}")
+    """``value`` as an int if it is an integer >= 0, else a ValueError (a ``SettingTypeError`` if it
+    is no integer at all, as ``check_positive_int``)."""
+    return _check_count(value, who, name, 0, "non-negative")
+
+
+def _check_count(value: object, who: str, name: str, low: int, sign: str) -> int:
+    is_int = not isinstance(value, bool) and isinstance(value, (int, np.integer))
+    if not is_int or value < low:
+        error = ValueError if is_int else SettingTypeError
+        raise error(f"{who}: {name} must be a {sign} integer, got {_shown(value)}")
     return int(value)
 
 
@@ -96,9 +102,16 @@ def check_real(value: object, who: str, name: str) -> float:
 
 
 def check_choice(value: object, who: str, name: str, choices: tuple[Any, ...]) -> Any:
-    """``value`` if it is one of ``choices`` (same type: True is not 1), else a ValueError."""
+    """``value`` if it is one of ``choices`` (same type: True is not 1), else a ValueError; a
+    ``SettingTypeError`` if it is of none of the choices' kinds (a number for a name, a bool or a
+    string for an int; a subclass, such as NumPy's str, is of its base's kind)."""
     if not any(type(value) is type(choice) and value == choice for choice in choices):
-        raise ValueError(f"{who}: {name} must be one of {choices}, got {value!r}")
+        kinds = list(dict.fromkeys(type(choice) for choice in choices))
+        if any(isinstance(value, kind) and isinstance(value, bool) == (kind is bool) for kind in kinds):
+            raise ValueError(f"{who}: {name} must be one of {choices}, got {value!r}")
+        names = " or ".join("None" if kind is type(None) else kind.__name__ for kind in kinds)
+        names = f"an {names}" if names[0] in "aeiou" else f"a {names}"
+        raise SettingTypeError(f"{who}: {name} must be one of {choices} ({names}), got {_shown(value)}")
     return value
 
 

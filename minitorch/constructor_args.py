@@ -4,10 +4,11 @@
 the class is defined). The outermost constructor call stores its bound arguments, defaults applied,
 in ``self._init_args`` (``Linear(4, 3)`` -> ``{"in_features": 4, "out_features": 3, "bias": True}``)
 and, once it returns, the public names it made and what each is in ``self._init_attributes``
-(``public_kinds``). ``mt.save_model`` writes the arguments as the model's architecture and tells
-the attributes added, deleted or changed in kind since from the constructor's, so a layer author
-does nothing to make a layer saveable. Cost: one signature bind
-and one pass over the attribute names per construction, nothing on forward or backward.
+(``public_kinds``) and the shape and dtype of each Parameter and buffer in ``self._init_arrays``
+(``array_kinds``). ``mt.save_model`` writes the arguments as the model's architecture and tells
+the attributes added, deleted or changed in kind since, and the arrays replaced by ones of another
+shape, from the constructor's, so a layer author does nothing to make a layer saveable. Cost: one
+signature bind and one pass over the attribute names per construction, nothing on forward or backward.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ constructor_check: contextvars.ContextVar[Callable[[type, dict[str, Any]], None]
 
 def recording_init(init: Callable[..., None]) -> Callable[..., None]:
     """Wrap ``init`` so that the outermost constructor call records its arguments in ``_init_args``
-    and the public names it made, with their kinds (``public_kinds``), in ``_init_attributes``."""
+    and the public names it made, with their kinds (``public_kinds``), in ``_init_attributes``, and
+    its Parameters' and buffers' shapes and dtypes (``array_kinds``) in ``_init_arrays``."""
     signature: inspect.Signature | None = None
 
     @functools.wraps(init)
@@ -52,6 +54,7 @@ def recording_init(init: Callable[..., None]) -> Callable[..., None]:
         init(self, *args, **kwargs)
         if outermost:
             object.__setattr__(self, "_init_attributes", public_kinds(self))
+            object.__setattr__(self, "_init_arrays", array_kinds(self))
 
     return wrapper
 
@@ -63,6 +66,21 @@ def public_kinds(module: Any) -> dict[str, str]:
     registries = (("parameter", d["_parameters"]), ("buffer", d["_buffers"]), ("child", d["_modules"]))
     return {name: next((kind for kind, names in registries if name in names), "plain")
             for name in d if not name.startswith("_") and name != "training"}
+
+
+def array_kinds(module: Any) -> dict[str, tuple[tuple[int, ...], str] | None]:
+    """Name -> (shape, "floating" or the dtype's name) of each Parameter and buffer of ``module``
+    itself (``array_kind``); None for an empty slot."""
+    d = module.__dict__
+    arrays = [*((name, None if p is None else p.data) for name, p in d["_parameters"].items()),
+              *d["_buffers"].items()]
+    return {name: None if array is None else array_kind(array) for name, array in arrays}
+
+
+def array_kind(array: Any) -> tuple[tuple[int, ...], str]:
+    """(shape, "floating" or the dtype's name) of ``array``: what a model file tells from the
+    constructor's (floating dtypes are one kind: a model file casts between them)."""
+    return array.shape, "floating" if array.dtype.kind == "f" else array.dtype.name
 
 
 def forget_argument(module: Any, name: str, value: Any) -> None:

@@ -718,13 +718,14 @@ class IncompatibleKeys(NamedTuple):
 
 TORCH_STATE_NAMES: dict[type, dict[str, tuple[str, bool]]] = {}
 """Layer class -> {our state name: (PyTorch's name, stored transposed there)}, for the layers whose
-names differ (Linear: W -> weight transposed, b -> bias). Filled by ``minitorch.interop``, which owns
-the conversion rules; the package imports interop, so the table is full before any model exists."""
+names differ (Linear: W -> weight transposed, b -> bias). Filled when ``minitorch/interop/layer_table.py``
+(the conversion rules) is imported; ``import minitorch`` imports the ``interop`` package, which imports
+it, and importing any ``minitorch`` file runs that first, so the table is full before any model exists."""
 
 TORCH_LAYOUT: dict[type, frozenset[str]] = {}
 """Layer class -> the names of its Parameters NOT stored in PyTorch's layout (Linear: {"W"}), for
-every layer class ``minitorch.interop`` converts; ``minitorch.init`` reads it for torch's fans.
-Filled by interop, as ``TORCH_STATE_NAMES``."""
+every layer class ``interop/layer_table.py`` lists (``LAYERS`` and ``ATTENTION_LAYERS``);
+``minitorch.init`` reads it for torch's fans. Filled by that file, as ``TORCH_STATE_NAMES``."""
 
 
 def _our_names(

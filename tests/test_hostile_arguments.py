@@ -132,7 +132,9 @@ def test_milestones_may_be_any_iterable_of_integers():
     (lambda v: checks.check_int(v, "f", "n", low=2), [2, 9], [1, 2.0]),
     (lambda v: checks.check_real(v, "f", "x"), [1, 1.5, math.nan, np.float32(2), np.array(3.0)],
      ["1", True, None, [1.0]]),
-    (lambda v: checks.check_choice(v, "f", "verbose", (0, 1, 2)), [0, 2], [True, 1.0, "1"]),
+    (lambda v: checks.check_choice(v, "f", "verbose", (0, 1, 2)), [0, 2], [True, 1.0, "1", 3]),
+    (lambda v: checks.check_positive_int(v, "f", "n"), [1, np.int64(3)], [0, -1, 1.0, "1", None, True]),
+    (lambda v: checks.check_nonnegative_int(v, "f", "n"), [0, np.uint8(3)], [-1, 0.0, "0", None, False]),
     (lambda v: checks.check_dict(v, "f", "state"), [{}], [None, [], "x"]),
     (lambda v: checks.check_sequence(v, "f", "items"), [[], (1,)], [None, "ab", 5, {1: 2}]),
 ])
@@ -145,15 +147,16 @@ def test_each_check_accepts_its_kind_and_names_the_argument(check, good, bad):
 
 
 def test_library_functions_use_the_shared_checks():
-    with pytest.raises(ValueError, match=r"manual_seed: seed must be a non-negative integer, got 1\.5"):
+    wrong_kind = checks.SettingTypeError  # a TypeError and a ValueError
+    with pytest.raises(wrong_kind, match=r"manual_seed: seed must be a non-negative integer, got 1\.5"):
         mt.manual_seed(1.5)
-    with pytest.raises(ValueError, match=r"MSELoss: reduction must be one of"):
+    with pytest.raises(wrong_kind, match=r"MSELoss: reduction must be one of"):
         mt.MSELoss(reduction=None)
     with pytest.raises(ValueError, match=r"precision: average must be one of"):
         mt.metrics.precision(np.array([0, 1]), np.array([0, 1]), average="avg")
     model, opt = _adam()
     loader = mt.DataLoader(np.zeros((4, 2), np.float32), np.zeros(4, np.int64), batch_size=2)
-    with pytest.raises(ValueError, match=r"fit: verbose must be one of \(0, 1, 2\), got True"):
+    with pytest.raises(wrong_kind, match=r"fit: verbose must be one of \(0, 1, 2\) \(an int\), got True"):
         mt.fit(model, mt.CrossEntropyLoss(), opt, loader, epochs=1, verbose=True)  # True is not 1
 
 

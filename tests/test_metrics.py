@@ -40,6 +40,15 @@ def test_accuracy_reads_labels_logits_one_hot_and_probability_columns():
     assert metrics.accuracy(np.array([1, 0, 0, 0]), probs[:, 0], threshold=0.1) == pytest.approx(1 / 4)
 
 
+@pytest.mark.parametrize("fn", ["accuracy", "accuracy_score"])
+@pytest.mark.parametrize("empty", [np.array([], dtype=int), np.zeros((0, 3)), np.zeros((0, 1))],
+                         ids=["labels", "scores", "column"])
+def test_empty_input_is_refused_by_the_shared_label_reading_naming_the_function(fn, empty):
+    """label_pair (metrics/labels.py) refuses an empty pair for every metric that reads labels."""
+    with pytest.raises(ValueError, match=rf"^{fn}: expected at least one sample, got 0$"):
+        getattr(metrics, fn)(empty, empty)
+
+
 def test_accuracy_rejects_regression_values_mismatched_lengths_and_empty_input():
     with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*regression"):
         metrics.accuracy(np.array([0.0, 1.0]), np.array([2.5, -1.3]))

@@ -122,3 +122,18 @@ def test_each_file_of_the_interop_package_imports_first_without_torch_or_a_cycle
     ))
     assert set(files) == {"attention_settings", "checks", "convert_from_torch", "convert_to_torch",
                           "layer_table", "twin_state"}
+
+
+def test_the_torch_tables_are_full_when_module_py_is_imported_first():
+    """module.py's TORCH_STATE_NAMES / TORCH_LAYOUT docstrings: importing any minitorch file (module.py
+    itself here, first in a fresh interpreter) runs the package's __init__, which imports interop, whose
+    layer_table.py fills both before any model exists."""
+    script = (
+        "from minitorch.module import TORCH_LAYOUT, TORCH_STATE_NAMES\n"
+        "from minitorch.interop.layer_table import ATTENTION_LAYERS, LAYERS\n"
+        "assert set(TORCH_LAYOUT) == set(LAYERS) | set(ATTENTION_LAYERS), len(TORCH_LAYOUT)\n"
+        "assert list(TORCH_STATE_NAMES) == [__import__('minitorch').Linear], TORCH_STATE_NAMES\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=PACKAGE.parent)
+    assert result.returncode == 0, result.stderr

@@ -303,3 +303,31 @@ def test_every_registered_module_with_parameters_can_be_reset_and_is_tested_here
     for cls in owners:
         assert hasattr(cls, "reset_parameters") or hasattr(cls, "_reset_parameters"), cls.__name__
         assert cls in COVERED, f"{cls.__name__}: add a case to CASES"
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
+def test_a_recurrent_reset_draws_every_parameter_in_torchs_parameters_order(cls):
+    """torch's RNNBase / RNNCellBase.reset_parameters: ``for weight in self.parameters()``, so a
+    Parameter re-added after a ``del`` is drawn last, one added after construction is drawn too, and
+    one held under two names (tied) is drawn once. MiniTorch's order is its own ``parameters()``'s,
+    which is torch's (checked by name against torch's layer edited the same way)."""
+    args = (3, 3)
+    ours, theirs = getattr(mt, cls)(*args), getattr(torch.nn, cls)(*args)
+    makers = (lambda a: mt.Parameter(a), lambda a: torch.nn.Parameter(torch.tensor(a)))
+    for module, make in zip((ours, theirs), makers, strict=True):
+        first = next(name for name, _ in module.named_parameters())
+        replacement = make(np.zeros(tuple(getattr(module, first).shape)))
+        delattr(module, first)
+        setattr(module, first, replacement)  # re-added: now the last Parameter
+        module.extra = make(np.zeros(2))  # added after construction
+        second = [name for name, _ in module.named_parameters()][1]
+        module.tied = getattr(module, second)  # one Parameter under two names
+    assert [n for n, _ in ours.named_parameters(remove_duplicate=False)] == [
+        n for n, _ in theirs.named_parameters(remove_duplicate=False)]
+    k = 1.0 / math.sqrt(3)
+    mt.manual_seed(4)
+    expected = [mt.random.generator().uniform(-k, k, p.data.shape) for p in ours.parameters()]
+    mt.manual_seed(4)
+    ours.reset_parameters()
+    for p, want in zip(ours.parameters(), expected, strict=True):
+        np.testing.assert_array_equal(p.data, want.astype(p.data.dtype))

@@ -15,11 +15,16 @@ from minitorch.random import generator
 T = TypeVar("T", Parameter, np.ndarray)
 
 
-def _array(tensor: Parameter | np.ndarray, who: str) -> np.ndarray:
+def _array(tensor: Parameter | np.ndarray, who: str, writes: bool = True) -> np.ndarray:
+    """The floating array ``who`` fills (``writes``) or reads; a ValueError naming the fix if it
+    fills a read-only one (before anything is drawn)."""
     x = tensor.data if isinstance(tensor, Parameter) else tensor
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
         raise TypeError(f"{who}: expected a Parameter or a floating NumPy array, got {got}")
+    if writes and not x.flags.writeable:
+        raise ValueError(f"{who}: the array is read-only; a fill writes in place: give it a writable copy "
+                         "first (p.data = p.data.copy() for a Parameter p, x = x.copy() for an array)")
     return x
 
 

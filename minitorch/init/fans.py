@@ -15,7 +15,7 @@ from minitorch.parameter import TransposedView
 
 def calculate_fan_in_and_fan_out(tensor: Parameter | np.ndarray) -> tuple[int, int]:
     """(fan_in, fan_out) by MiniTorch's convention: 2-D is (in, out), >= 3-D is (out, in, *kernel)."""
-    shape = _array(tensor, "calculate_fan_in_and_fan_out").shape
+    shape = _array(tensor, "calculate_fan_in_and_fan_out", writes=False).shape
     if len(shape) == 2 and _in_torchs_layout(tensor):
         shape = shape[::-1]  # (out, in), as torch stores it: Linear.weight, an LSTM's weight_ih_l0...
     if len(shape) < 2:

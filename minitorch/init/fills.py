@@ -41,11 +41,13 @@ def constant_(tensor: T, val: float) -> T:
 
 def zeros_(tensor: T) -> T:
     """Fill with 0."""
+    _array(tensor, "zeros_")
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor: T) -> T:
     """Fill with 1."""
+    _array(tensor, "ones_")
     return constant_(tensor, 1.0)
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from minitorch.checks import check_choice, check_number
-from minitorch.init._arrays import T
+from minitorch.init._arrays import T, _array
 from minitorch.init.fans import calculate_fan_in_and_fan_out
 from minitorch.init.fills import normal_, uniform_
 from minitorch.module import Parameter
@@ -45,6 +45,7 @@ def xavier_uniform_(tensor: T, gain: float = 1.0, generator: np.random.Generator
     Its std is gain * sqrt(2 / (fan_in + fan_out)), as xavier_normal_'s.
     """
     check_number(gain, "xavier_uniform_", "gain", 0)
+    _array(tensor, "xavier_uniform_")  # named as called (uniform_ checks it again)
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
     return uniform_(tensor, -bound, bound, generator)
@@ -53,6 +54,7 @@ def xavier_uniform_(tensor: T, gain: float = 1.0, generator: np.random.Generator
 def xavier_normal_(tensor: T, gain: float = 1.0, generator: np.random.Generator | None = None) -> T:
     """Glorot normal: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     check_number(gain, "xavier_normal_", "gain", 0)
+    _array(tensor, "xavier_normal_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
     return normal_(tensor, 0.0, std, generator)
@@ -83,6 +85,7 @@ def kaiming_normal_(
 
 def _kaiming_std(tensor: Parameter | np.ndarray, a: float, mode: str, nonlinearity: str, who: str) -> float:
     mode = check_choice(mode.lower() if isinstance(mode, str) else mode, who, "mode", ("fan_in", "fan_out"))
+    _array(tensor, who)
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out
     return calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0

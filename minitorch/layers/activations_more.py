@@ -9,6 +9,7 @@ import numpy as np
 from minitorch.checks import check_number, check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype
 from minitorch.functional import sigmoid, softplus_of_neg_abs
+from minitorch.layers._redraw import check_writable
 from minitorch.module import Module, Parameter
 
 
@@ -193,6 +194,7 @@ class PReLU(Module):
 
     def reset_parameters(self) -> None:
         """weight = init, in place (as torch.nn.PReLU's; nothing drawn)."""
+        check_writable(self)
         self.weight.data[...] = self.init
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from minitorch.checks import check_bool, check_number, check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.init import xavier_uniform_
 from minitorch.kernels import fast_or_plain
+from minitorch.layers._redraw import check_writable
 from minitorch.layers.attention_core import (
     attention_core,
     attention_core_backward,
@@ -147,6 +148,7 @@ class MultiheadAttention(Module):
         """torch's ``MultiheadAttention._reset_parameters`` (torch's name: MultiheadAttention has no public
         ``reset_parameters``): in place, the in-projection weights xavier_uniform_, in_proj_bias = 0 and
         out_proj.bias = 0; out_proj.weight is kept (``out_proj.reset_parameters()`` redraws it)."""
+        check_writable(self, "_reset_parameters", [*self._parameters, "out_proj.bias"])
         self._reset_in_projection()
         if self.out_proj.bias is not None:
             self.out_proj.bias.data[...] = 0

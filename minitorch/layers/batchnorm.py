@@ -9,6 +9,7 @@ import numpy as np
 from minitorch.checks import check_bool, check_number, check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.functional import standardize, standardize_backward
+from minitorch.layers._redraw import check_writable
 from minitorch.module import Module, Parameter
 
 
@@ -85,6 +86,7 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """running_mean = 0, running_var = 1, num_batches_tracked = 0, in place (as torch's; nothing
         without track_running_stats)."""
+        check_writable(self, "reset_running_stats", ("running_mean", "running_var", "num_batches_tracked"))
         if self.running_mean is not None:
             self.running_mean[...] = 0
         if self.running_var is not None:
@@ -94,6 +96,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         """``reset_running_stats()``, then weight = 1, bias = 0 in place (as torch's; nothing drawn)."""
+        check_writable(self)
         self.reset_running_stats()
         if self.weight is not None:
             self.weight.data[...] = 1

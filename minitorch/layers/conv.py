@@ -110,10 +110,7 @@ class Conv2d(Module):
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-k, k), k = 1/sqrt(C*kh*kw), in place (as torch.nn.Conv2d's)."""
         _, C, kh, kw = self.weight.shape
-        k = 1.0 / np.sqrt(C * kh * kw)
-        redraw_uniform(self.weight, k)
-        if self.bias is not None:
-            redraw_uniform(self.bias, k)
+        redraw_uniform(self, ("weight", "bias"), 1.0 / np.sqrt(C * kh * kw))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, unbatched = self._check_input(x)

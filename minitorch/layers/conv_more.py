@@ -99,10 +99,7 @@ class Conv1d(Module):
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(C*k), in place (as torch.nn.Conv1d's)."""
         _, C, k = self.weight.shape
-        b = 1.0 / np.sqrt(C * k)
-        redraw_uniform(self.weight, b)
-        if self.bias is not None:
-            redraw_uniform(self.bias, b)
+        redraw_uniform(self, ("weight", "bias"), 1.0 / np.sqrt(C * k))
 
     @property
     def _geometry(self) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -307,10 +304,7 @@ class ConvTranspose2d(Module):
     def reset_parameters(self) -> None:
         """Redraw weight, then bias, ~ U(-b, b), b = 1/sqrt(O*kh*kw), in place (as torch's)."""
         _, out_c, kh, kw = self.weight.shape
-        b = 1.0 / np.sqrt(out_c * kh * kw)
-        redraw_uniform(self.weight, b)
-        if self.bias is not None:
-            redraw_uniform(self.bias, b)
+        redraw_uniform(self, ("weight", "bias"), 1.0 / np.sqrt(out_c * kh * kw))
 
     def _full_shape(self, x_shape: tuple[int, ...], op: tuple[int, int]) -> tuple[int, int, int, int]:
         """(N, O, OH + 2ph, OW + 2pw): the output before the padding is cropped (op: output padding)."""

@@ -65,7 +65,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         """Redraw weight ~ N(0, 1) in place, its padding_idx row then set to 0 (as torch.nn.Embedding's;
         on a ``from_pretrained`` Embedding this overwrites the given array, whose memory it shares)."""
-        redraw_normal(self.weight)
+        redraw_normal(self, ("weight",))
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
 

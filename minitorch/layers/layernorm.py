@@ -9,6 +9,7 @@ import numpy as np
 from minitorch.checks import check_bool, check_number, check_positive_int
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.functional import standardize, standardize_backward
+from minitorch.layers._redraw import check_writable
 from minitorch.module import Module, Parameter
 
 
@@ -65,6 +66,7 @@ class LayerNorm(Module):
 
     def reset_parameters(self) -> None:
         """weight = 1, bias = 0, in place (as torch.nn.LayerNorm's; nothing drawn)."""
+        check_writable(self)
         if self.weight is not None:
             self.weight.data[...] = 1
         if self.bias is not None:

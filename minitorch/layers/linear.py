@@ -51,10 +51,7 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """Redraw W, then b, ~ U(-k, k), k = 1/sqrt(in), in place (as torch.nn.Linear's)."""
-        k = 1.0 / np.sqrt(self.in_features)
-        redraw_uniform(self.W, k)
-        if self.b is not None:
-            redraw_uniform(self.b, k)
+        redraw_uniform(self, ("W", "b"), 1.0 / np.sqrt(self.in_features))
 
     @property
     def weight(self) -> TransposedView:

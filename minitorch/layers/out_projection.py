@@ -37,7 +37,7 @@ class OutProjection(Module):
         self.out_features = check_positive_int(out_features, "OutProjection", "out_features")
         dtype = factory_dtype(self, device, dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype))
-        redraw_uniform(self.weight, self._bound())
+        redraw_uniform(self, ("weight",), self._bound())
         self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
         self._x: np.ndarray | None = None
 
@@ -45,9 +45,7 @@ class OutProjection(Module):
         """Redraw weight, then bias, ~ U(-k, k), k = 1/sqrt(in), in place: torch's out_proj is a Linear,
         and this is Linear.reset_parameters (the bias drawn too, not zeroed: only MultiheadAttention's
         constructor and ``_reset_parameters`` zero it)."""
-        redraw_uniform(self.weight, self._bound())
-        if self.bias is not None:
-            redraw_uniform(self.bias, self._bound())
+        redraw_uniform(self, ("weight", "bias"), self._bound())
 
     def _bound(self) -> float:
         return 1.0 / math.sqrt(self.in_features)

@@ -91,13 +91,10 @@ class RNNBase(Module):
         self._caches: list | None = None
 
     def reset_parameters(self) -> None:
-        """Redraw every weight and bias ~ U(-k, k), k = 1/sqrt(hidden_size), in place, in torch's order
-        (``all_weights``: layer by layer, direction by direction, W_ih, W_hh, b_ih, b_hh, W_hr), as
-        torch's RNNBase.reset_parameters."""
-        k = 1.0 / np.sqrt(self.hidden_size)
-        for weights in self.all_weights:
-            for param in weights:
-                redraw_uniform(param, k)
+        """Redraw every Parameter ~ U(-k, k), k = 1/sqrt(hidden_size), in place, in ``parameters()``
+        order (as built: layer by layer, direction by direction, W_ih, W_hh, b_ih, b_hh, W_hr), as
+        torch's RNNBase.reset_parameters (``for weight in self.parameters()``)."""
+        redraw_uniform(self, list(self._parameters), 1.0 / np.sqrt(self.hidden_size))
 
     @property
     def num_directions(self) -> int:

@@ -55,12 +55,9 @@ class RNNCellBase(Module):
         self._x: np.ndarray | None = None
 
     def reset_parameters(self) -> None:
-        """Redraw weight_ih, weight_hh, bias_ih, bias_hh (in that order) ~ U(-k, k), k = 1/sqrt(hidden_size),
-        in place (as torch's RNNCellBase.reset_parameters)."""
-        k = 1.0 / np.sqrt(self.hidden_size)
-        for param in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
-            if param is not None:
-                redraw_uniform(param, k)
+        """Redraw every Parameter ~ U(-k, k), k = 1/sqrt(hidden_size), in place, in ``parameters()`` order
+        (as built: weight_ih, weight_hh, bias_ih, bias_hh), as torch's RNNCellBase.reset_parameters."""
+        redraw_uniform(self, list(self._parameters), 1.0 / np.sqrt(self.hidden_size))
 
     def _loop(self) -> tuple[Any, Any]:
         raise NotImplementedError

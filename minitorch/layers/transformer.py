@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_choice, check_number, check_positive_int
+from minitorch.checks import SettingTypeError, check_bool, check_choice, check_number, check_positive_int
 from minitorch.containers import ModuleList
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers.activations import GELU, ReLU
@@ -73,7 +73,7 @@ class TransformerEncoderLayer(Module):
         if isinstance(activation, str):
             check_choice(activation, who, "activation", ("relu", "gelu"))
         elif not isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
-            raise ValueError(_activation_refusal(activation))
+            raise SettingTypeError(_activation_refusal(activation))
         self.layer_norm_eps = check_number(layer_norm_eps, who, "layer_norm_eps", 0)
         self.batch_first = check_bool(batch_first, who, "batch_first")
         self.norm_first = check_bool(norm_first, who, "norm_first")

@@ -91,7 +91,7 @@ class Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         if not isinstance(reduction, str):  # torch's losses take weight / size_average first
-            raise ValueError(_positional_torch_habit(type(self), reduction, self._reductions))
+            raise SettingTypeError(_positional_torch_habit(type(self), reduction, self._reductions))
         self.reduction = check_choice(reduction, type(self).__name__, "reduction", self._reductions)
         self._loss_shape: tuple[int, ...] | None = None
         self._count: float | None = None

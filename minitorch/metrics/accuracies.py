@@ -16,8 +16,6 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray, threshold: float = 0.5) -> 
         # 0.666...: rows 0 and 1 are right, row 2 predicts class 0
     """
     t, p = label_pair(y_true, y_pred, "accuracy", threshold)
-    if len(t) == 0:
-        raise ValueError("accuracy: expected at least one sample, got 0")
     return float(np.mean(t == p))
 
 
@@ -33,8 +31,6 @@ def accuracy_score(y_true: np.ndarray, y_pred: np.ndarray, *, normalize: bool = 
         accuracy_score([0, 1, 1, 0], [0, 1, 0, 0], normalize=False)   # 3.0
     """
     t, p = label_pair(y_true, y_pred, "accuracy_score", 0.5)
-    if len(t) == 0:
-        raise ValueError("accuracy_score: expected at least one sample, got 0")
     w = np.ones(len(t)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if w.shape != (len(t),):
         raise ValueError(f"accuracy_score: expected sample_weight of shape ({len(t)},), got {w.shape}")

@@ -18,6 +18,7 @@ from minitorch.model_files.attributes import describe_attributes
 from minitorch.model_files.codec import Encoder
 from minitorch.model_files.format import MAX_DEPTH
 from minitorch.model_files.registry import class_name
+from minitorch.model_files.replaced import describe_replaced
 from minitorch.module import Module
 
 
@@ -30,7 +31,9 @@ def describe(module: Module, where: str = "model", depth: int = 0) -> dict[str, 
     constructor arguments do not hold, so a child assigned after construction (``net.fc =
     Linear(8, 3)``) is rebuilt as it is now; ``attributes``, ``added`` and ``removed`` (only if any,
     see ``attributes.py``) are the module's public plain attributes as they are now: set after
-    construction (``act.negative_slope = 0.3``), added (``model.scale = 2.0``) or deleted.
+    construction (``act.negative_slope = 0.3``), added (``model.scale = 2.0``) or deleted;
+    ``replaced`` (only if any, see ``replaced.py``) the shapes and dtypes of its Parameters and
+    buffers that are not of the constructor's shape (``lin.W = mt.Parameter(np.zeros((3, 2)))``).
     """
     check_module_depth(depth, where, TypeError)
     name = class_name(type(module), where)
@@ -47,6 +50,7 @@ def describe(module: Module, where: str = "model", depth: int = 0) -> dict[str, 
     # a container is rebuilt from its members: every plain attribute it has was added to it
     made = {} if _from_members(module) else module.__dict__.get("_init_attributes")
     node.update(describe_attributes(module, f"{where} ({name})", made))
+    node.update(describe_replaced(module, module.__dict__.get("_init_arrays")))
     return node
 
 

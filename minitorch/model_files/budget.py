@@ -25,7 +25,8 @@ class Budget:
     third dimension (kdim, vdim) does not multiply it. A layer it underrates is caught by the draw
     and built charges below. ``charge_built`` then counts what a built module really
     holds (every Parameter and buffer not counted before), so a class the estimate
-    underrates costs at most one layer before the rebuild stops.
+    underrates costs at most one layer before the rebuild stops. ``new_array`` charges an array a
+    file says replaced a constructor's to ``built`` too, before allocating it.
     """
 
     def __init__(self, limit: int) -> None:
@@ -62,6 +63,20 @@ class Budget:
                 f"a constructor asks the random generator for {count} values ({method}), implausibly "
                 f"many for the weights in the file ({self.limit} at most)"
             )
+
+    def new_array(self, shape: tuple[int, ...], dtype: np.dtype, where: str) -> np.ndarray:
+        """A zero array for a Parameter or buffer the file says was replaced, charged before it is
+        allocated (and counted as built, so ``charge_built`` does not count it again)."""
+        count = math.prod(shape)
+        self.built += count
+        if self.built > self.limit:
+            raise ModelFileError(
+                f"{where}: an array of {count} elements, implausibly many for the weights in the "
+                f"file ({self.limit} at most with the modules built so far)"
+            )
+        array = np.zeros(shape, dtype)
+        self._counted.add(id(array))
+        return array
 
     def charge_built(self, module: Module, where: str) -> None:
         for sub in module.modules():

@@ -21,7 +21,10 @@ from minitorch.model_files.codec import DICT, MODULE, TUPLE, Decoder
 from minitorch.model_files.file_dtypes import FileDtypes, Place, take_file_dtypes
 from minitorch.model_files.format import ModelFileError, expect, expect_keys
 from minitorch.model_files.registry import known_classes
+from minitorch.model_files.replaced import remake_replaced
 from minitorch.module import Module
+
+_OPTIONAL_KEYS = {"children", "attributes", "added", "removed", "replaced"}  # of a module's node
 
 
 def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
@@ -64,7 +67,7 @@ def rebuild(architecture: Any, state: dict[str, np.ndarray]) -> Module:
 def _build(node: Any, where: str, budget: Budget, depth: int, place: Place) -> Module:
     check_module_depth(depth, where, ModelFileError)
     node = expect(node, dict, where)
-    expect_keys(node, {"class", "args"} | ({"children", "attributes", "added", "removed"} & set(node)), where)
+    expect_keys(node, {"class", "args"} | (_OPTIONAL_KEYS & set(node)), where)
     name = expect(node["class"], str, f"{where}.class")
     cls = known_classes().get(name)
     if cls is None:
@@ -115,12 +118,14 @@ def _member_names(cls: type[Module], args: dict[str, Any]) -> dict[int, str]:
 
 def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, budget: Budget,
              depth: int, place: Place) -> None:
-    """Make a constructed module what the file describes: its children and plain attributes.
+    """Make a constructed module what the file describes: its children, plain attributes and arrays
+    of other shapes.
 
     ``held``: ids of the modules passed to the constructor (described by the arguments). Names
     deleted after construction go first; then a child the constructor made as the file describes
     it is kept (and restored in turn); one that differs is rebuilt; one the saved model no longer
-    had is removed; then the plain attributes are set (``attributes.py``).
+    had is removed; then the plain attributes are set (``attributes.py``) and the Parameters and
+    buffers replaced since construction are made in their saved shapes (``replaced.py``).
     """
     remove_attributes(module, node, where)
     children = expect(node.get("children", {}), dict, f"{where}.children")
@@ -138,6 +143,7 @@ def _restore(module: Module, node: dict[str, Any], held: set[int], where: str, b
         else:
             _set_child(module, key, _build(child_node, path, budget, depth + 1, place.child(key)), where)
     set_attributes(module, node, where)
+    remake_replaced(module, node, where, budget)
 
 
 def _same_head(module: Module, node: Any) -> bool:
