@@ -550,3 +550,30 @@ def test_warm_restarts_just_before_T_0_stays_in_the_first_cycle_as_torch():
     t_sched.step(epoch)
     assert (sched.T_cur, sched.T_i) == (t_sched.T_cur, t_sched.T_i) == (epoch, 3)
     assert sched.get_last_lr() == t_sched.get_last_lr()
+
+
+def test_warm_restarts_not_started_jumps_to_the_given_epoch_as_torch():
+    """Kills lr_schedulers_more.py:99 (``epoch is None and`` dropped from the first-step test; helper
+    mutants14): step(epoch) on a scheduler that has not started (last_epoch -1: SequentialLR's later
+    schedulers, or a state saved so) goes to that epoch as torch's, not to epoch 0."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    pairs = []
+    for lib, o in ((mt.lr_scheduler, opt), (torch.optim.lr_scheduler, t_opt)):
+        warm = lib.LinearLR(o, start_factor=0.5, total_iters=3)
+        pairs.append(lib.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=1e-3))
+        lib.SequentialLR(o, schedulers=[warm, pairs[-1]], milestones=[3])
+    sched, t_sched = pairs
+    assert sched.last_epoch == t_sched.last_epoch == -1
+    sched.step(4.5)
+    t_sched.step(4.5)
+    where = (sched.T_cur, sched.T_i, sched.last_epoch)
+    assert where == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch) == (1.5, 6, 4)
+    assert sched.get_last_lr() == t_sched.get_last_lr()
+    assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups]
+    for lib_sched in (sched, t_sched):   # a state saved before the first step, loaded: the same
+        saved = lib_sched.state_dict()
+        lib_sched.load_state_dict({**saved, "last_epoch": -1})
+        lib_sched.step(5)
+    where = (sched.T_cur, sched.T_i, sched.last_epoch)
+    assert where == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch) == (2, 6, 5)
+    assert sched.get_last_lr() == t_sched.get_last_lr()
