@@ -577,3 +577,20 @@ def test_warm_restarts_not_started_jumps_to_the_given_epoch_as_torch():
     where = (sched.T_cur, sched.T_i, sched.last_epoch)
     assert where == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch) == (2, 6, 5)
     assert sched.get_last_lr() == t_sched.get_last_lr()
+
+
+@pytest.mark.parametrize("T_mult", [2, 3])
+def test_warm_restarts_at_a_given_epoch_many_cycles_on_as_torch(T_mult):
+    """Kills lr_schedulers_more.py:121 (_position's T_mult**n made T_mult*n, in T_cur or T_i; helper
+    mutants14): the two agree for n <= 2 with T_mult = 2; from the fourth cycle (or the third with
+    T_mult = 3) the cycle's start and length are torch's."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    sched = mt.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=T_mult, eta_min=1e-3)
+    t_sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(t_opt, T_0=2, T_mult=T_mult, eta_min=1e-3)
+    for epoch in [*np.arange(0, 60, 1.25), 3.0, 200.5, 1000.0]:
+        t_opt.step()
+        sched.step(float(epoch))
+        t_sched.step(float(epoch))
+        where = (sched.T_cur, sched.T_i, sched.last_epoch)
+        assert where == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch), epoch
+        assert sched.get_last_lr() == t_sched.get_last_lr(), epoch
