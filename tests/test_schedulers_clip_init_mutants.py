@@ -594,3 +594,25 @@ def test_warm_restarts_at_a_given_epoch_many_cycles_on_as_torch(T_mult):
         where = (sched.T_cur, sched.T_i, sched.last_epoch)
         assert where == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch), epoch
         assert sched.get_last_lr() == t_sched.get_last_lr(), epoch
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_one_cycle_ends_a_phase_at_its_last_step_as_torch(three_phase):
+    """Kills lr_schedulers_more.py:238 (get_lr's s <= end made s < end; helper mutants14): at a step
+    that is a phase's end (pct_start * total_steps whole) torch takes the phase's end value,
+    (max_lr - initial_lr) * 1 + initial_lr, which for max_lr 0.3 and div_factor 10 is 0.30000000000000004,
+    not the next phase's start 0.3."""
+    opt, t_opt = _sgd((1.0, 0.5))
+    for o in (opt, t_opt):
+        for group in o.param_groups:
+            group["momentum"] = 0.9
+    kwargs = {"max_lr": [0.3, 0.01], "total_steps": 10, "pct_start": 0.3, "div_factor": 10.0,
+              "anneal_strategy": "linear", "three_phase": three_phase}
+    sched = mt.lr_scheduler.OneCycleLR(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.OneCycleLR(t_opt, **kwargs)
+    for step in range(9):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["momentum"] for g in opt.param_groups] == [g["momentum"] for g in t_opt.param_groups], step
