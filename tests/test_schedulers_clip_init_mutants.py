@@ -616,3 +616,16 @@ def test_one_cycle_ends_a_phase_at_its_last_step_as_torch(three_phase):
         t_sched.step()
         assert sched.get_last_lr() == t_sched.get_last_lr(), step
         assert [g["momentum"] for g in opt.param_groups] == [g["momentum"] for g in t_opt.param_groups], step
+
+
+def test_sequential_of_one_scheduler_steps_it_as_torch():
+    """Kills lr_schedulers_more.py:301 (SequentialLR.step's idx > 0 made idx >= 0; helper mutants14):
+    with one scheduler and no milestones, idx is always 0 and _milestones[-1] does not exist; torch
+    steps the scheduler, the mutant raised IndexError."""
+    opt, t_opt, sched, t_sched = _sequential_pair(lambda lib, o: [lib.ExponentialLR(o, gamma=0.9)], [])
+    for step in range(4):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
