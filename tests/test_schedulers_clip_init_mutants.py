@@ -629,3 +629,33 @@ def test_sequential_of_one_scheduler_steps_it_as_torch():
         t_sched.step()
         assert sched.get_last_lr() == t_sched.get_last_lr(), step
         assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+
+
+@pytest.mark.parametrize("milestones", [[1, 3], [0, 1, 5]])
+def test_sequential_restarts_a_multistep_at_its_epoch_0_as_torch(milestones):
+    """Kills lr_schedulers_more.py:355 (_restart's MultiStepLR closed form read at epoch 1, not 0;
+    helper mutants14): at SequentialLR's milestone the MultiStepLR starts at base_lr * gamma ** (its
+    milestones at 0), as torch's step(0); a milestone at 1 must not count yet."""
+    opt, t_opt, sched, t_sched = _sequential_pair(lambda lib, o: [
+        lib.ExponentialLR(o, gamma=0.9), lib.MultiStepLR(o, milestones=milestones, gamma=0.5)], [2])
+    for step in range(8):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+
+
+def test_sequential_of_four_schedulers_restarts_each_at_its_milestone_as_torch():
+    """Kills lr_schedulers_more.py:301 (SequentialLR.step's _milestones[idx - 1] made [1 - idx];
+    helper mutants14): the two agree up to three schedulers (index -1 is 1 then); with four, the
+    last one must restart at the third milestone, not be stepped on from the lr the third left."""
+    opt, t_opt, sched, t_sched = _sequential_pair(lambda lib, o: [
+        lib.ExponentialLR(o, gamma=0.9), lib.StepLR(o, step_size=2, gamma=0.5),
+        lib.LinearLR(o, start_factor=0.5, total_iters=3), lib.ExponentialLR(o, gamma=0.8)], [2, 4, 6])
+    for step in range(10):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
