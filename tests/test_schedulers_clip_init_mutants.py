@@ -18,6 +18,9 @@ epoch refused by CosineAnnealingWarmRestarts.step, an lr_lambda's inf/nan kept, 
 OneCycleLR's type and per-group length checks and its state_dict (which showed a bug, fixed: a loaded
 state kept the constructor's phases), and SequentialLR's checks (no schedulers, a group added before
 a milestone, a state's keys).
+Helper mutants14 ran the rest (scheduler formulas, clip/init); its tests pin
+CosineAnnealingWarmRestarts.step(epoch) before the first step and many cycles on, OneCycleLR at a
+phase's last step, and SequentialLR with one scheduler, with four, and restarting a MultiStepLR.
 """
 
 from __future__ import annotations
