@@ -20,7 +20,8 @@ state kept the constructor's phases), and SequentialLR's checks (no schedulers, 
 a milestone, a state's keys).
 Helper mutants14 ran the rest (scheduler formulas, clip/init); its tests pin
 CosineAnnealingWarmRestarts.step(epoch) before the first step and many cycles on, OneCycleLR at a
-phase's last step, and SequentialLR with one scheduler, with four, and restarting a MultiStepLR.
+phase's last step, SequentialLR with one scheduler, with four, and restarting a MultiStepLR, and
+trunc_normal_ refusing finite bounds whose width overflows.
 """
 
 from __future__ import annotations
@@ -662,3 +663,17 @@ def test_sequential_of_four_schedulers_restarts_each_at_its_milestone_as_torch()
         t_sched.step()
         assert sched.get_last_lr() == t_sched.get_last_lr(), step
         assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+
+
+def test_trunc_normal_refuses_bounds_whose_width_overflows_as_torch():
+    """Kills init/truncated.py:47 (the unbounded test isinf(b - a) made isinf(b + a); helper mutants14):
+    finite bounds -1e308, 1e308 whose width overflows, with p <= 0.3, are refused, as torch refuses
+    them (uniform_'s to - from exceeds the largest double); the mutant filled the array with b."""
+    kwargs = {"mean": 1.5e308, "std": 1e306, "a": -1e308, "b": 1e308}
+    with (pytest.warns(UserWarning, match="mean is more than 2 std"),
+          pytest.raises(RuntimeError, match="uniform_ expects to-from")):
+        torch.nn.init.trunc_normal_(torch.zeros(5, dtype=torch.float64), **kwargs)
+    x = np.zeros(5)
+    with pytest.raises(ValueError, match=r"trunc_normal_: \[a, b\] = \[-1e\+308, 1e\+308\] holds only p = 0"):
+        mt.init.trunc_normal_(x, **kwargs, generator=np.random.default_rng(0))
+    assert not x.any()
