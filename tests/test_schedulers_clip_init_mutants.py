@@ -21,7 +21,7 @@ a milestone, a state's keys).
 Helper mutants14 ran the rest (scheduler formulas, clip/init); its tests pin
 CosineAnnealingWarmRestarts.step(epoch) before the first step and many cycles on, OneCycleLR at a
 phase's last step, SequentialLR with one scheduler, with four, and restarting a MultiStepLR, and
-trunc_normal_ refusing finite bounds whose width overflows.
+trunc_normal_ refusing finite bounds whose width overflows, xavier_uniform_ taking a gain below 1.
 """
 
 from __future__ import annotations
@@ -677,3 +677,15 @@ def test_trunc_normal_refuses_bounds_whose_width_overflows_as_torch():
     with pytest.raises(ValueError, match=r"trunc_normal_: \[a, b\] = \[-1e\+308, 1e\+308\] holds only p = 0"):
         mt.init.trunc_normal_(x, **kwargs, generator=np.random.default_rng(0))
     assert not x.any()
+
+
+@pytest.mark.parametrize("gain", [0.0, 0.5])
+def test_xavier_uniform_takes_a_gain_below_1_as_torch(gain):
+    """Kills init/scaled.py:47 (xavier_uniform_'s gain check's lower end 0 made 1; helper mutants14):
+    torch takes any gain >= 0; the values lie in [-bound, bound], bound = gain * sqrt(6 / (20 + 30))."""
+    bound = gain * np.sqrt(6 / 50)
+    t = torch.nn.init.xavier_uniform_(torch.empty(30, 20, dtype=torch.float64), gain=gain)
+    x = mt.init.xavier_uniform_(np.empty((20, 30)), gain=gain, generator=np.random.default_rng(0))
+    for values in (x, t.numpy()):
+        assert np.abs(values).max() <= bound
+        assert np.abs(values).max() >= 0.9 * bound
