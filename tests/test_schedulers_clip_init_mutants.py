@@ -18,6 +18,10 @@ epoch refused by CosineAnnealingWarmRestarts.step, an lr_lambda's inf/nan kept, 
 OneCycleLR's type and per-group length checks and its state_dict (which showed a bug, fixed: a loaded
 state kept the constructor's phases), and SequentialLR's checks (no schedulers, a group added before
 a milestone, a state's keys).
+Helper mutants14 ran the rest (scheduler formulas, clip/init); its tests pin
+CosineAnnealingWarmRestarts.step(epoch) before the first step and many cycles on, OneCycleLR at a
+phase's last step, SequentialLR with one scheduler, with four, and restarting a MultiStepLR, and
+trunc_normal_ refusing finite bounds whose width overflows, xavier_uniform_ taking a gain below 1.
 """
 
 from __future__ import annotations
@@ -550,3 +554,138 @@ def test_warm_restarts_just_before_T_0_stays_in_the_first_cycle_as_torch():
     t_sched.step(epoch)
     assert (sched.T_cur, sched.T_i) == (t_sched.T_cur, t_sched.T_i) == (epoch, 3)
     assert sched.get_last_lr() == t_sched.get_last_lr()
+
+
+def test_warm_restarts_not_started_jumps_to_the_given_epoch_as_torch():
+    """Kills lr_schedulers_more.py:99 (``epoch is None and`` dropped from the first-step test; helper
+    mutants14): step(epoch) on a scheduler that has not started (last_epoch -1: SequentialLR's later
+    schedulers, or a state saved so) goes to that epoch as torch's, not to epoch 0."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    pairs = []
+    for lib, o in ((mt.lr_scheduler, opt), (torch.optim.lr_scheduler, t_opt)):
+        warm = lib.LinearLR(o, start_factor=0.5, total_iters=3)
+        pairs.append(lib.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=1e-3))
+        lib.SequentialLR(o, schedulers=[warm, pairs[-1]], milestones=[3])
+    sched, t_sched = pairs
+    assert sched.last_epoch == t_sched.last_epoch == -1
+    sched.step(4.5)
+    t_sched.step(4.5)
+    where = (sched.T_cur, sched.T_i, sched.last_epoch)
+    assert where == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch) == (1.5, 6, 4)
+    assert sched.get_last_lr() == t_sched.get_last_lr()
+    assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups]
+    for lib_sched in (sched, t_sched):   # a state saved before the first step, loaded: the same
+        saved = lib_sched.state_dict()
+        lib_sched.load_state_dict({**saved, "last_epoch": -1})
+        lib_sched.step(5)
+    where = (sched.T_cur, sched.T_i, sched.last_epoch)
+    assert where == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch) == (2, 6, 5)
+    assert sched.get_last_lr() == t_sched.get_last_lr()
+
+
+@pytest.mark.parametrize("T_mult", [2, 3])
+def test_warm_restarts_at_a_given_epoch_many_cycles_on_as_torch(T_mult):
+    """Kills lr_schedulers_more.py:121 (_position's T_mult**n made T_mult*n, in T_cur or T_i; helper
+    mutants14): the two agree for n <= 2 with T_mult = 2; from the fourth cycle (or the third with
+    T_mult = 3) the cycle's start and length are torch's."""
+    opt, t_opt = _sgd((0.1, 0.03))
+    sched = mt.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=T_mult, eta_min=1e-3)
+    t_sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(t_opt, T_0=2, T_mult=T_mult, eta_min=1e-3)
+    for epoch in [*np.arange(0, 60, 1.25), 3.0, 200.5, 1000.0]:
+        t_opt.step()
+        sched.step(float(epoch))
+        t_sched.step(float(epoch))
+        where = (sched.T_cur, sched.T_i, sched.last_epoch)
+        assert where == (t_sched.T_cur, t_sched.T_i, t_sched.last_epoch), epoch
+        assert sched.get_last_lr() == t_sched.get_last_lr(), epoch
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_one_cycle_ends_a_phase_at_its_last_step_as_torch(three_phase):
+    """Kills lr_schedulers_more.py:238 (get_lr's s <= end made s < end; helper mutants14): at a step
+    that is a phase's end (pct_start * total_steps whole) torch takes the phase's end value,
+    (max_lr - initial_lr) * 1 + initial_lr, which for max_lr 0.3 and div_factor 10 is 0.30000000000000004,
+    not the next phase's start 0.3."""
+    opt, t_opt = _sgd((1.0, 0.5))
+    for o in (opt, t_opt):
+        for group in o.param_groups:
+            group["momentum"] = 0.9
+    kwargs = {"max_lr": [0.3, 0.01], "total_steps": 10, "pct_start": 0.3, "div_factor": 10.0,
+              "anneal_strategy": "linear", "three_phase": three_phase}
+    sched = mt.lr_scheduler.OneCycleLR(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.OneCycleLR(t_opt, **kwargs)
+    for step in range(9):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["momentum"] for g in opt.param_groups] == [g["momentum"] for g in t_opt.param_groups], step
+
+
+def test_sequential_of_one_scheduler_steps_it_as_torch():
+    """Kills lr_schedulers_more.py:301 (SequentialLR.step's idx > 0 made idx >= 0; helper mutants14):
+    with one scheduler and no milestones, idx is always 0 and _milestones[-1] does not exist; torch
+    steps the scheduler, the mutant raised IndexError."""
+    opt, t_opt, sched, t_sched = _sequential_pair(lambda lib, o: [lib.ExponentialLR(o, gamma=0.9)], [])
+    for step in range(4):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+
+
+@pytest.mark.parametrize("milestones", [[1, 3], [0, 1, 5]])
+def test_sequential_restarts_a_multistep_at_its_epoch_0_as_torch(milestones):
+    """Kills lr_schedulers_more.py:355 (_restart's MultiStepLR closed form read at epoch 1, not 0;
+    helper mutants14): at SequentialLR's milestone the MultiStepLR starts at base_lr * gamma ** (its
+    milestones at 0), as torch's step(0); a milestone at 1 must not count yet."""
+    opt, t_opt, sched, t_sched = _sequential_pair(lambda lib, o: [
+        lib.ExponentialLR(o, gamma=0.9), lib.MultiStepLR(o, milestones=milestones, gamma=0.5)], [2])
+    for step in range(8):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+
+
+def test_sequential_of_four_schedulers_restarts_each_at_its_milestone_as_torch():
+    """Kills lr_schedulers_more.py:301 (SequentialLR.step's _milestones[idx - 1] made [1 - idx];
+    helper mutants14): the two agree up to three schedulers (index -1 is 1 then); with four, the
+    last one must restart at the third milestone, not be stepped on from the lr the third left."""
+    opt, t_opt, sched, t_sched = _sequential_pair(lambda lib, o: [
+        lib.ExponentialLR(o, gamma=0.9), lib.StepLR(o, step_size=2, gamma=0.5),
+        lib.LinearLR(o, start_factor=0.5, total_iters=3), lib.ExponentialLR(o, gamma=0.8)], [2, 4, 6])
+    for step in range(10):
+        t_opt.step()
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in t_opt.param_groups], step
+
+
+def test_trunc_normal_refuses_bounds_whose_width_overflows_as_torch():
+    """Kills init/truncated.py:47 (the unbounded test isinf(b - a) made isinf(b + a); helper mutants14):
+    finite bounds -1e308, 1e308 whose width overflows, with p <= 0.3, are refused, as torch refuses
+    them (uniform_'s to - from exceeds the largest double); the mutant filled the array with b."""
+    kwargs = {"mean": 1.5e308, "std": 1e306, "a": -1e308, "b": 1e308}
+    with (pytest.warns(UserWarning, match="mean is more than 2 std"),
+          pytest.raises(RuntimeError, match="uniform_ expects to-from")):
+        torch.nn.init.trunc_normal_(torch.zeros(5, dtype=torch.float64), **kwargs)
+    x = np.zeros(5)
+    with pytest.raises(ValueError, match=r"trunc_normal_: \[a, b\] = \[-1e\+308, 1e\+308\] holds only p = 0"):
+        mt.init.trunc_normal_(x, **kwargs, generator=np.random.default_rng(0))
+    assert not x.any()
+
+
+@pytest.mark.parametrize("gain", [0.0, 0.5])
+def test_xavier_uniform_takes_a_gain_below_1_as_torch(gain):
+    """Kills init/scaled.py:47 (xavier_uniform_'s gain check's lower end 0 made 1; helper mutants14):
+    torch takes any gain >= 0; the values lie in [-bound, bound], bound = gain * sqrt(6 / (20 + 30))."""
+    bound = gain * np.sqrt(6 / 50)
+    t = torch.nn.init.xavier_uniform_(torch.empty(30, 20, dtype=torch.float64), gain=gain)
+    x = mt.init.xavier_uniform_(np.empty((20, 30)), gain=gain, generator=np.random.default_rng(0))
+    for values in (x, t.numpy()):
+        assert np.abs(values).max() <= bound
+        assert np.abs(values).max() >= 0.9 * bound
