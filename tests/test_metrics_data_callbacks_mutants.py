@@ -489,3 +489,29 @@ def test_plain_progress_lines_are_flushed_as_they_are_printed():
     Lines(3, file, False).epoch_end(0, {"loss": 0.5})
     assert "".join(e[1] for e in file.events if e[0] == "write") == "Epoch 1/3 - loss: 0.5000\n"
     assert file.events[-1] == ("flush",)
+
+
+def test_default_accuracy_of_2d_scores_with_every_target_counted_is_the_plain_accuracy():
+    """mutants15, registry.py:47 ``p.ndim == 2 and kept.all()`` -> ``p.ndim == 1``: (N, C) scores with no
+    ignored target skipped the plain accuracy, so a multi-hot 0/1 row (scikit-learn's multilabel) was read
+    by argmax as its first 1, and an empty batch gave nan with a warning instead of the plain errors."""
+    (default,) = default_metrics(mt.CrossEntropyLoss())
+    multi_hot = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    for accuracy in (default, mt.metrics.accuracy):
+        with pytest.raises(ValueError, match="one-hot rows"):
+            accuracy(np.array([0, 1]), multi_hot)
+        with pytest.raises(ValueError, match="at least one sample"):
+            accuracy(np.zeros(0, dtype=np.int64), np.zeros((0, 3)))
+    assert default(np.array([0, 2]), np.array([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])) == 1.0
+
+
+def test_dataloader_of_an_empty_list_is_empty_as_torch():
+    """mutants15, data.py:282 ``len(X) and`` dropped from the list-of-samples test: DataLoader([]) and
+    DataLoader(()) raised an IndexError from X[0] instead of being empty loaders, as torch's are."""
+    import torch
+
+    for X in ([], ()):
+        loader = mt.DataLoader(X, batch_size=2)
+        reference = torch.utils.data.DataLoader(X, batch_size=2)
+        assert len(loader) == len(reference) == 0
+        assert list(loader) == list(reference) == []
