@@ -515,3 +515,16 @@ def test_dataloader_of_an_empty_list_is_empty_as_torch():
         reference = torch.utils.data.DataLoader(X, batch_size=2)
         assert len(loader) == len(reference) == 0
         assert list(loader) == list(reference) == []
+
+
+def test_checkpoint_saving_every_epoch_takes_any_monitor_name(tmp_path):
+    """mutants15, callbacks.py:314 ``mode == "auto"`` -> ``mode != "auto"``: ModelCheckpoint saving every
+    epoch (save_best_only=False, which reads no direction) refused a monitor name whose direction "auto"
+    cannot tell; only save_best_only=True needs it (Keras' monitor is unused then too)."""
+    model = mt.Linear(2, 1)
+    checkpoint = mt.ModelCheckpoint(tmp_path / "m_{epoch}.npz", monitor="val_my_score", save_best_only=False)
+    checkpoint.set_context(model, mt.History())
+    checkpoint.on_epoch_end(0, {"loss": 1.0})
+    assert checkpoint.last_saved == str(tmp_path / "m_1.npz") and os.path.exists(checkpoint.last_saved)
+    with pytest.raises(ValueError, match="mode='max' or mode='min'"):
+        mt.ModelCheckpoint(tmp_path / "m.npz", monitor="val_my_score")
