@@ -528,3 +528,14 @@ def test_checkpoint_saving_every_epoch_takes_any_monitor_name(tmp_path):
     assert checkpoint.last_saved == str(tmp_path / "m_1.npz") and os.path.exists(checkpoint.last_saved)
     with pytest.raises(ValueError, match="mode='max' or mode='min'"):
         mt.ModelCheckpoint(tmp_path / "m.npz", monitor="val_my_score")
+
+
+def test_integer_features_are_not_rounded_from_anything():
+    """mutants15, data.py:200 ``wide.dtype.kind == "f" and ...`` -> ``or``: int64 features, which the
+    loader never casts, were recorded as rounded from int64 (``rounded_from`` names the floating dtype
+    the features lost digits from: None here)."""
+    X = np.arange(6, dtype=np.int64).reshape(3, 2)
+    loader = mt.DataLoader(X, np.arange(3))
+    assert loader.rounded_from is None and loader.X.dtype == np.int64
+    assert loader.as_dtype(np.float64).rounded_from is None
+    assert mt.DataLoader(X.astype(np.float64), np.arange(3)).rounded_from == np.float64
