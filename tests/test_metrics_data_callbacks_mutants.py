@@ -539,3 +539,18 @@ def test_integer_features_are_not_rounded_from_anything():
     assert loader.rounded_from is None and loader.X.dtype == np.int64
     assert loader.as_dtype(np.float64).rounded_from is None
     assert mt.DataLoader(X.astype(np.float64), np.arange(3)).rounded_from == np.float64
+
+
+def test_dataloader_of_one_sample_collates_it_as_torch():
+    """mutants15, data.py:282 ``isinstance(X[0], (tuple, dict))`` -> ``X[1]``: a list of one (x, y) pair
+    or one dict sample raised an IndexError instead of being read as samples; torch yields one batch."""
+    import torch
+
+    x = np.array([1.0, 2.0])
+    (xb, yb), = mt.DataLoader([(x, 3)], batch_size=2)
+    (txb, tyb), = torch.utils.data.DataLoader([(x, 3)], batch_size=2)
+    np.testing.assert_array_equal(xb, txb.numpy())
+    np.testing.assert_array_equal(yb, tyb.numpy())
+    assert xb.shape == (1, 2) and yb.tolist() == [3]
+    (batch,) = mt.DataLoader([{"x": x, "y": 3}], batch_size=2)
+    assert batch["x"].shape == (1, 2) and batch["y"].tolist() == [3]
