@@ -554,3 +554,112 @@ def test_dataloader_of_one_sample_collates_it_as_torch():
     assert xb.shape == (1, 2) and yb.tolist() == [3]
     (batch,) = mt.DataLoader([{"x": x, "y": 3}], batch_size=2)
     assert batch["x"].shape == (1, 2) and batch["y"].tolist() == [3]
+
+
+def test_fit_names_nan_in_targets_given_as_a_list():
+    """mutants15, loop.py:386 ``values = np.asarray(values)`` dropped in ``_non_finite``: a batch whose
+    targets are a Python list holding NaN, refused by the loss, became an AttributeError ('list' has no
+    dtype) instead of the NonFiniteLossError naming the targets."""
+    model = mt.Linear(2, 1)
+    X = np.ones((2, 2), dtype=np.float32)
+    with pytest.raises(mt.NonFiniteLossError, match="the targets holds NaN"):
+        mt.fit(model, mt.MSELoss(), mt.SGD(model.parameters(), lr=0.1), [(X, [[1.0], [float("nan")]])],
+               epochs=1, verbose=0)
+
+
+def test_default_accuracy_of_label_predictions_is_the_plain_accuracy():
+    """mutants15, registry.py:45 ``return plain(t, p)`` dropped: predicted labels (N,) (no class axis)
+    reached the class-axis argmax (an AxisError) instead of the plain accuracy."""
+    (default,) = default_metrics(mt.CrossEntropyLoss())
+    t, p = np.array([0, 1, 2]), np.array([0, 1, 1])
+    assert default(t, p) == mt.metrics.accuracy(t, p) == pytest.approx(2 / 3)
+
+
+def test_train_test_split_of_lists_has_scikit_learns_sizes():
+    """mutants15, data.py:324 ``arrays = tuple(np.asarray(a) for a in arrays)`` dropped: Python lists
+    raised an AttributeError (no ndim); scikit-learn splits lists (the parts here are arrays)."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = [[float(i), 0.0] for i in range(10)], list(range(10))
+    parts = mt.train_test_split(X, y, test_size=0.3, random_state=0)
+    reference = train_test_split(X, y, test_size=0.3, random_state=0)
+    assert [len(part) for part in parts] == [len(part) for part in reference] == [7, 3, 7, 3]
+    X_train, X_test, y_train, y_test = parts
+    np.testing.assert_array_equal(X_train[:, 0], y_train)
+    np.testing.assert_array_equal(X_test[:, 0], y_test)
+    assert sorted(y_train.tolist() + y_test.tolist()) == y
+
+
+def test_floats_above_one_are_not_read_as_probabilities():
+    """mutants15, labels.py:40 ``y.max() <= 1`` -> ``y.min() <= 1``: floats in [0.2, 1.5] were
+    thresholded as probabilities; they are continuous values, which scikit-learn's accuracy_score refuses."""
+    from sklearn.metrics import accuracy_score
+
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
+        mt.metrics.accuracy([0, 1], np.array([0.2, 1.5]))
+    with pytest.raises(ValueError):
+        accuracy_score([0, 1], np.array([0.2, 1.5]))
+
+
+def test_early_stopping_waits_three_epochs_by_default():
+    """mutants15, callbacks.py:242 EarlyStopping's documented default ``patience=3`` -> 2: it stopped
+    after two epochs without improvement."""
+    stopper = mt.EarlyStopping(monitor="loss")
+    stopper.set_context(mt.Linear(1, 1), mt.History())
+    for epoch, loss in enumerate([1.0, 2.0, 2.0]):
+        stopper.on_epoch_end(epoch, {"loss": loss})
+    assert stopper.patience == 3 and stopper.stopped_epoch is None and not stopper.history.stop_training
+    stopper.on_epoch_end(3, {"loss": 2.0})
+    assert stopper.stopped_epoch == 3 and stopper.history.stop_training
+
+
+class _RestsTwoBatches(mt.Callback):
+    """Called for a batch, then rests through the next two (as mt.Diagnostics rests between its checks)."""
+
+    def __init__(self):
+        self.begins, self.ends = [], []
+
+    def idle_batches(self):
+        return 2
+
+    def on_batch_begin(self, batch, logs=None):
+        self.begins.append(batch)
+
+    def on_batch_end(self, batch, logs=None):
+        self.ends.append(batch)
+
+
+class _EndsOnly(mt.Callback):
+    def __init__(self):
+        self.ends = []
+
+    def on_batch_end(self, batch, logs=None):
+        self.ends.append(batch)
+
+
+def test_a_resting_callback_leaves_the_others_batch_ends_called():
+    """mutants15, callbacks.py:170 ``bool(lists[1])`` -> ``bool(lists[0])``: while the only callback
+    with on_batch_begin rested, fit took on_batch_end as unheard too and skipped the others' batch ends."""
+    model, loss_fn, optimizer, _, X, y = setup()
+    resting, ends_only = _RestsTwoBatches(), _EndsOnly()
+    mt.fit(model, loss_fn, optimizer, mt.DataLoader(X, y, batch_size=10), epochs=1, verbose=0,
+           callbacks=[resting, ends_only])
+    assert ends_only.ends == [0, 1, 2, 3, 4, 5]
+    assert resting.begins == resting.ends == [0, 3]
+
+
+def test_fit_logs_no_lr_for_an_optimizer_without_param_groups():
+    """mutants15, loop.py:181 ``if lr is not None`` -> ``if True``: an optimizer without param_groups
+    (no learning rate to read) logged ``lr: None``, which the History refused (a TypeError from float)."""
+    model, loss_fn, sgd, loader, *_ = setup()
+
+    class Bare:  # step and zero_grad: all fit needs
+        def step(self):
+            sgd.step()
+
+        def zero_grad(self):
+            sgd.zero_grad()
+
+    history = mt.fit(model, loss_fn, Bare(), loader, epochs=2, verbose=0)
+    assert len(history) == 2 and "lr" not in history and "loss" in history
+    assert "lr" in mt.fit(model, loss_fn, sgd, loader, epochs=1, verbose=0).history
