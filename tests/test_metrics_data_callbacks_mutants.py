@@ -663,3 +663,12 @@ def test_fit_logs_no_lr_for_an_optimizer_without_param_groups():
     history = mt.fit(model, loss_fn, Bare(), loader, epochs=2, verbose=0)
     assert len(history) == 2 and "lr" not in history and "loss" in history
     assert "lr" in mt.fit(model, loss_fn, sgd, loader, epochs=1, verbose=0).history
+
+
+def test_accuracy_score_reads_a_column_of_probabilities_at_one_half():
+    """mutants15, accuracies.py:35 accuracy_score's threshold 0.5 -> 0.0: a column of probabilities was
+    read as class 1 whenever above 0 (the module's reading: class 1 when > 0.5, as ``accuracy``)."""
+    y_true, probabilities = np.array([0, 1, 0, 1]), np.array([0.3, 0.8, 0.1, 0.6])
+    assert mt.metrics.accuracy_score(y_true, probabilities) == 1.0
+    assert mt.metrics.accuracy(y_true, probabilities) == 1.0
+    assert mt.metrics.accuracy_score(y_true, probabilities, normalize=False) == 4.0
