@@ -672,3 +672,11 @@ def test_accuracy_score_reads_a_column_of_probabilities_at_one_half():
     assert mt.metrics.accuracy_score(y_true, probabilities) == 1.0
     assert mt.metrics.accuracy(y_true, probabilities) == 1.0
     assert mt.metrics.accuracy_score(y_true, probabilities, normalize=False) == 4.0
+
+
+def test_nan_scores_error_names_the_row():
+    """mutants15, labels.py:21 ``np.isnan(y).any(axis=1)`` -> ``axis=0``: the error named the first
+    column holding NaN as the row."""
+    scores = np.array([[0.1, 0.9, 0.0], [0.3, 0.3, 0.4], [np.nan, 0.5, 0.0], [0.2, 0.2, 0.6]])
+    with pytest.raises(ValueError, match="contain NaN in row 2 "):
+        mt.metrics.accuracy(np.array([1, 2, 1, 2]), scores)
