@@ -680,3 +680,31 @@ def test_nan_scores_error_names_the_row():
     scores = np.array([[0.1, 0.9, 0.0], [0.3, 0.3, 0.4], [np.nan, 0.5, 0.0], [0.2, 0.2, 0.6]])
     with pytest.raises(ValueError, match="contain NaN in row 2 "):
         mt.metrics.accuracy(np.array([1, 2, 1, 2]), scores)
+
+
+def test_fit_steps_a_scheduler_with_the_loss_only_when_step_requires_an_argument():
+    """mutants15, loop.py:373 ``p.default is inspect.Parameter.empty`` -> ``is not``: a scheduler whose
+    step takes an optional argument (torch's ``step(epoch=None)``) was handed the loss as that argument,
+    and one whose step requires a value (a plateau rule of your own) got none. loop.py:371 ``return
+    False`` -> ``True``: a step without a readable signature (a builtin) was handed the loss too."""
+    import types
+
+    model, loss_fn, optimizer, loader, X, y = setup()
+    calls = []
+
+    class Optional:
+        def step(self, epoch=None):
+            calls.append(("optional", epoch))
+
+    class Required:
+        def step(self, metric):
+            calls.append(("required", metric))
+
+    for scheduler in (Optional(), Required()):
+        history = mt.fit(model, loss_fn, optimizer, loader, epochs=1, val_data=(X, y), scheduler=scheduler,
+                         verbose=0)
+    assert calls == [("optional", None), ("required", history["val_loss"][0])]
+    flags = {1, 2}  # set.clear: a builtin method inspect cannot read a signature from
+    mt.fit(model, loss_fn, optimizer, loader, epochs=1, scheduler=types.SimpleNamespace(step=flags.clear),
+           verbose=0)
+    assert flags == set()
