@@ -708,3 +708,15 @@ def test_fit_steps_a_scheduler_with_the_loss_only_when_step_requires_an_argument
     mt.fit(model, loss_fn, optimizer, loader, epochs=1, scheduler=types.SimpleNamespace(step=flags.clear),
            verbose=0)
     assert flags == set()
+
+
+def test_tensor_dataset_of_lists_holds_arrays():
+    """mutants15, data.py:52 ``arrays = tuple(np.asarray(a) for a in arrays)`` dropped: TensorDataset of
+    Python lists raised an AttributeError (no ndim) instead of holding them as arrays."""
+    ds = mt.TensorDataset([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [0, 1, 0])
+    assert len(ds) == 3 and all(isinstance(a, np.ndarray) for a in ds.tensors)
+    x, label = ds[1]
+    np.testing.assert_array_equal(x, [3.0, 4.0])
+    assert label == 1
+    (xb, yb), = mt.DataLoader(ds, batch_size=3)
+    assert xb.shape == (3, 2) and yb.tolist() == [0, 1, 0]
