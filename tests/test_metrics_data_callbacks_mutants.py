@@ -720,3 +720,10 @@ def test_tensor_dataset_of_lists_holds_arrays():
     assert label == 1
     (xb, yb), = mt.DataLoader(ds, batch_size=3)
     assert xb.shape == (3, 2) and yb.tolist() == [0, 1, 0]
+
+
+def test_binary_accuracy_reads_a_score_at_the_threshold_as_class_0():
+    """mutants15, accuracies.py:72 ``p > threshold`` -> ``>=``: a probability of exactly 0.5 (a logit of
+    exactly 0 at threshold 0) was read as class 1; Keras' binary_accuracy compares ``y_pred > threshold``."""
+    assert mt.metrics.binary_accuracy(np.array([0, 1]), np.array([0.5, 0.7])) == 1.0
+    assert mt.metrics.binary_accuracy(np.array([0, 1]), np.array([0.0, 0.0]), threshold=0.0) == 0.5
