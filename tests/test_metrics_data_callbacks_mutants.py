@@ -727,3 +727,57 @@ def test_binary_accuracy_reads_a_score_at_the_threshold_as_class_0():
     exactly 0 at threshold 0) was read as class 1; Keras' binary_accuracy compares ``y_pred > threshold``."""
     assert mt.metrics.binary_accuracy(np.array([0, 1]), np.array([0.5, 0.7])) == 1.0
     assert mt.metrics.binary_accuracy(np.array([0, 1]), np.array([0.0, 0.0]), threshold=0.0) == 0.5
+
+
+def test_train_test_split_with_train_size_alone_has_scikit_learns_sizes():
+    """mutants15, data.py:371 ``n - sizes.get("train_size", 0)`` -> ``sizes.get("train_size", 0)``: with
+    train_size alone the test part took train_size samples too (an error: more than the data)."""
+    from sklearn.model_selection import train_test_split
+
+    X = np.arange(20.0).reshape(10, 2)
+    for train_size in (0.6, 7):
+        parts = mt.train_test_split(X, train_size=train_size, random_state=0)
+        reference = train_test_split(X, train_size=train_size, random_state=0)
+        assert [len(part) for part in parts] == [len(part) for part in reference]
+
+
+def test_dataloader_tuple_of_feature_rows_with_y_keeps_the_given_y():
+    """mutants15, data.py:271 ``y is None and`` dropped: DataLoader((row0, row1), y), a tuple of two
+    feature rows with their labels, was read as DataLoader((X, y)): the second row became the labels and
+    the y given was dropped without a word."""
+    (xb, yb), = mt.DataLoader(([0.0, 1.0], [2.0, 3.0]), np.array([0, 1]), batch_size=2)
+    np.testing.assert_array_equal(xb, [[0.0, 1.0], [2.0, 3.0]])
+    assert yb.tolist() == [0, 1]
+
+
+def test_fit_runs_in_a_worker_thread():
+    """mutants15, loop.py:342 the main-thread and default-handler test -> ``True``: fit in another thread
+    called signal.signal, which Python allows only in the main thread (a ValueError), and it would have
+    replaced a custom SIGINT handler."""
+    import threading
+
+    model, loss_fn, optimizer, loader, *_ = setup()
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        mt.fit(model, loss_fn, optimizer, loader, epochs=1, verbose=0)))
+    worker.start()
+    worker.join()
+    assert len(outcome) == 1 and len(outcome[0]) == 1
+
+
+def test_f1_binary_average_scores_class_1_by_default_as_scikit_learn():
+    """mutants15, precision_recall_f1.py:59 f1's default ``pos_label=1`` -> 2: f1(..., average="binary")
+    of 0/1 labels was refused for a missing positive class instead of scoring class 1."""
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    t, p = np.array([0, 1, 1, 0, 1]), np.array([1, 1, 0, 0, 1])
+    for short, reference in ((mt.metrics.f1, f1_score), (mt.metrics.precision, precision_score),
+                             (mt.metrics.recall, recall_score)):
+        assert short(t, p, average="binary") == pytest.approx(reference(t, p))
+
+
+def test_checkpoint_saving_every_epoch_still_refuses_an_unknown_mode(tmp_path):
+    """mutants15, callbacks.py:314 ``mode == "auto" and`` dropped: with save_best_only=False any mode,
+    even a misspelt one, was replaced by "min" before it was checked."""
+    with pytest.raises(ValueError, match="mode"):
+        mt.ModelCheckpoint(tmp_path / "m.npz", save_best_only=False, mode="minimum")
