@@ -489,3 +489,295 @@ def test_plain_progress_lines_are_flushed_as_they_are_printed():
     Lines(3, file, False).epoch_end(0, {"loss": 0.5})
     assert "".join(e[1] for e in file.events if e[0] == "write") == "Epoch 1/3 - loss: 0.5000\n"
     assert file.events[-1] == ("flush",)
+
+
+def test_default_accuracy_of_2d_scores_with_every_target_counted_is_the_plain_accuracy():
+    """mutants15, registry.py:47 ``p.ndim == 2 and kept.all()`` -> ``p.ndim == 1``: (N, C) scores with no
+    ignored target skipped the plain accuracy, so a multi-hot 0/1 row (scikit-learn's multilabel) was read
+    by argmax as its first 1, and an empty batch gave nan with a warning instead of the plain errors."""
+    (default,) = default_metrics(mt.CrossEntropyLoss())
+    multi_hot = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    for accuracy in (default, mt.metrics.accuracy):
+        with pytest.raises(ValueError, match="one-hot rows"):
+            accuracy(np.array([0, 1]), multi_hot)
+        with pytest.raises(ValueError, match="at least one sample"):
+            accuracy(np.zeros(0, dtype=np.int64), np.zeros((0, 3)))
+    assert default(np.array([0, 2]), np.array([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])) == 1.0
+
+
+def test_dataloader_of_an_empty_list_is_empty_as_torch():
+    """mutants15, data.py:282 ``len(X) and`` dropped from the list-of-samples test: DataLoader([]) and
+    DataLoader(()) raised an IndexError from X[0] instead of being empty loaders, as torch's are."""
+    import torch
+
+    for X in ([], ()):
+        loader = mt.DataLoader(X, batch_size=2)
+        reference = torch.utils.data.DataLoader(X, batch_size=2)
+        assert len(loader) == len(reference) == 0
+        assert list(loader) == list(reference) == []
+
+
+def test_checkpoint_saving_every_epoch_takes_any_monitor_name(tmp_path):
+    """mutants15, callbacks.py:314 ``mode == "auto"`` -> ``mode != "auto"``: ModelCheckpoint saving every
+    epoch (save_best_only=False, which reads no direction) refused a monitor name whose direction "auto"
+    cannot tell; only save_best_only=True needs it (Keras' monitor is unused then too)."""
+    model = mt.Linear(2, 1)
+    checkpoint = mt.ModelCheckpoint(tmp_path / "m_{epoch}.npz", monitor="val_my_score", save_best_only=False)
+    checkpoint.set_context(model, mt.History())
+    checkpoint.on_epoch_end(0, {"loss": 1.0})
+    assert checkpoint.last_saved == str(tmp_path / "m_1.npz") and os.path.exists(checkpoint.last_saved)
+    with pytest.raises(ValueError, match="mode='max' or mode='min'"):
+        mt.ModelCheckpoint(tmp_path / "m.npz", monitor="val_my_score")
+
+
+def test_integer_features_are_not_rounded_from_anything():
+    """mutants15, data.py:200 ``wide.dtype.kind == "f" and ...`` -> ``or``: int64 features, which the
+    loader never casts, were recorded as rounded from int64 (``rounded_from`` names the floating dtype
+    the features lost digits from: None here)."""
+    X = np.arange(6, dtype=np.int64).reshape(3, 2)
+    loader = mt.DataLoader(X, np.arange(3))
+    assert loader.rounded_from is None and loader.X.dtype == np.int64
+    assert loader.as_dtype(np.float64).rounded_from is None
+    assert mt.DataLoader(X.astype(np.float64), np.arange(3)).rounded_from == np.float64
+
+
+def test_dataloader_of_one_sample_collates_it_as_torch():
+    """mutants15, data.py:282 ``isinstance(X[0], (tuple, dict))`` -> ``X[1]``: a list of one (x, y) pair
+    or one dict sample raised an IndexError instead of being read as samples; torch yields one batch."""
+    import torch
+
+    x = np.array([1.0, 2.0])
+    (xb, yb), = mt.DataLoader([(x, 3)], batch_size=2)
+    (txb, tyb), = torch.utils.data.DataLoader([(x, 3)], batch_size=2)
+    np.testing.assert_array_equal(xb, txb.numpy())
+    np.testing.assert_array_equal(yb, tyb.numpy())
+    assert xb.shape == (1, 2) and yb.tolist() == [3]
+    (batch,) = mt.DataLoader([{"x": x, "y": 3}], batch_size=2)
+    assert batch["x"].shape == (1, 2) and batch["y"].tolist() == [3]
+
+
+def test_fit_names_nan_in_targets_given_as_a_list():
+    """mutants15, loop.py:386 ``values = np.asarray(values)`` dropped in ``_non_finite``: a batch whose
+    targets are a Python list holding NaN, refused by the loss, became an AttributeError ('list' has no
+    dtype) instead of the NonFiniteLossError naming the targets."""
+    model = mt.Linear(2, 1)
+    X = np.ones((2, 2), dtype=np.float32)
+    with pytest.raises(mt.NonFiniteLossError, match="the targets holds NaN"):
+        mt.fit(model, mt.MSELoss(), mt.SGD(model.parameters(), lr=0.1), [(X, [[1.0], [float("nan")]])],
+               epochs=1, verbose=0)
+
+
+def test_default_accuracy_of_label_predictions_is_the_plain_accuracy():
+    """mutants15, registry.py:45 ``return plain(t, p)`` dropped: predicted labels (N,) (no class axis)
+    reached the class-axis argmax (an AxisError) instead of the plain accuracy."""
+    (default,) = default_metrics(mt.CrossEntropyLoss())
+    t, p = np.array([0, 1, 2]), np.array([0, 1, 1])
+    assert default(t, p) == mt.metrics.accuracy(t, p) == pytest.approx(2 / 3)
+
+
+def test_train_test_split_of_lists_has_scikit_learns_sizes():
+    """mutants15, data.py:324 ``arrays = tuple(np.asarray(a) for a in arrays)`` dropped: Python lists
+    raised an AttributeError (no ndim); scikit-learn splits lists (the parts here are arrays)."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = [[float(i), 0.0] for i in range(10)], list(range(10))
+    parts = mt.train_test_split(X, y, test_size=0.3, random_state=0)
+    reference = train_test_split(X, y, test_size=0.3, random_state=0)
+    assert [len(part) for part in parts] == [len(part) for part in reference] == [7, 3, 7, 3]
+    X_train, X_test, y_train, y_test = parts
+    np.testing.assert_array_equal(X_train[:, 0], y_train)
+    np.testing.assert_array_equal(X_test[:, 0], y_test)
+    assert sorted(y_train.tolist() + y_test.tolist()) == y
+
+
+def test_floats_above_one_are_not_read_as_probabilities():
+    """mutants15, labels.py:40 ``y.max() <= 1`` -> ``y.min() <= 1``: floats in [0.2, 1.5] were
+    thresholded as probabilities; they are continuous values, which scikit-learn's accuracy_score refuses."""
+    from sklearn.metrics import accuracy_score
+
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
+        mt.metrics.accuracy([0, 1], np.array([0.2, 1.5]))
+    with pytest.raises(ValueError):
+        accuracy_score([0, 1], np.array([0.2, 1.5]))
+
+
+def test_early_stopping_waits_three_epochs_by_default():
+    """mutants15, callbacks.py:242 EarlyStopping's documented default ``patience=3`` -> 2: it stopped
+    after two epochs without improvement."""
+    stopper = mt.EarlyStopping(monitor="loss")
+    stopper.set_context(mt.Linear(1, 1), mt.History())
+    for epoch, loss in enumerate([1.0, 2.0, 2.0]):
+        stopper.on_epoch_end(epoch, {"loss": loss})
+    assert stopper.patience == 3 and stopper.stopped_epoch is None and not stopper.history.stop_training
+    stopper.on_epoch_end(3, {"loss": 2.0})
+    assert stopper.stopped_epoch == 3 and stopper.history.stop_training
+
+
+class _RestsTwoBatches(mt.Callback):
+    """Called for a batch, then rests through the next two (as mt.Diagnostics rests between its checks)."""
+
+    def __init__(self):
+        self.begins, self.ends = [], []
+
+    def idle_batches(self):
+        return 2
+
+    def on_batch_begin(self, batch, logs=None):
+        self.begins.append(batch)
+
+    def on_batch_end(self, batch, logs=None):
+        self.ends.append(batch)
+
+
+class _EndsOnly(mt.Callback):
+    def __init__(self):
+        self.ends = []
+
+    def on_batch_end(self, batch, logs=None):
+        self.ends.append(batch)
+
+
+def test_a_resting_callback_leaves_the_others_batch_ends_called():
+    """mutants15, callbacks.py:170 ``bool(lists[1])`` -> ``bool(lists[0])``: while the only callback
+    with on_batch_begin rested, fit took on_batch_end as unheard too and skipped the others' batch ends."""
+    model, loss_fn, optimizer, _, X, y = setup()
+    resting, ends_only = _RestsTwoBatches(), _EndsOnly()
+    mt.fit(model, loss_fn, optimizer, mt.DataLoader(X, y, batch_size=10), epochs=1, verbose=0,
+           callbacks=[resting, ends_only])
+    assert ends_only.ends == [0, 1, 2, 3, 4, 5]
+    assert resting.begins == resting.ends == [0, 3]
+
+
+def test_fit_logs_no_lr_for_an_optimizer_without_param_groups():
+    """mutants15, loop.py:181 ``if lr is not None`` -> ``if True``: an optimizer without param_groups
+    (no learning rate to read) logged ``lr: None``, which the History refused (a TypeError from float)."""
+    model, loss_fn, sgd, loader, *_ = setup()
+
+    class Bare:  # step and zero_grad: all fit needs
+        def step(self):
+            sgd.step()
+
+        def zero_grad(self):
+            sgd.zero_grad()
+
+    history = mt.fit(model, loss_fn, Bare(), loader, epochs=2, verbose=0)
+    assert len(history) == 2 and "lr" not in history and "loss" in history
+    assert "lr" in mt.fit(model, loss_fn, sgd, loader, epochs=1, verbose=0).history
+
+
+def test_accuracy_score_reads_a_column_of_probabilities_at_one_half():
+    """mutants15, accuracies.py:35 accuracy_score's threshold 0.5 -> 0.0: a column of probabilities was
+    read as class 1 whenever above 0 (the module's reading: class 1 when > 0.5, as ``accuracy``)."""
+    y_true, probabilities = np.array([0, 1, 0, 1]), np.array([0.3, 0.8, 0.1, 0.6])
+    assert mt.metrics.accuracy_score(y_true, probabilities) == 1.0
+    assert mt.metrics.accuracy(y_true, probabilities) == 1.0
+    assert mt.metrics.accuracy_score(y_true, probabilities, normalize=False) == 4.0
+
+
+def test_nan_scores_error_names_the_row():
+    """mutants15, labels.py:21 ``np.isnan(y).any(axis=1)`` -> ``axis=0``: the error named the first
+    column holding NaN as the row."""
+    scores = np.array([[0.1, 0.9, 0.0], [0.3, 0.3, 0.4], [np.nan, 0.5, 0.0], [0.2, 0.2, 0.6]])
+    with pytest.raises(ValueError, match="contain NaN in row 2 "):
+        mt.metrics.accuracy(np.array([1, 2, 1, 2]), scores)
+
+
+def test_fit_steps_a_scheduler_with_the_loss_only_when_step_requires_an_argument():
+    """mutants15, loop.py:373 ``p.default is inspect.Parameter.empty`` -> ``is not``: a scheduler whose
+    step takes an optional argument (torch's ``step(epoch=None)``) was handed the loss as that argument,
+    and one whose step requires a value (a plateau rule of your own) got none. loop.py:371 ``return
+    False`` -> ``True``: a step without a readable signature (a builtin) was handed the loss too."""
+    import types
+
+    model, loss_fn, optimizer, loader, X, y = setup()
+    calls = []
+
+    class Optional:
+        def step(self, epoch=None):
+            calls.append(("optional", epoch))
+
+    class Required:
+        def step(self, metric):
+            calls.append(("required", metric))
+
+    for scheduler in (Optional(), Required()):
+        history = mt.fit(model, loss_fn, optimizer, loader, epochs=1, val_data=(X, y), scheduler=scheduler,
+                         verbose=0)
+    assert calls == [("optional", None), ("required", history["val_loss"][0])]
+    flags = {1, 2}  # set.clear: a builtin method inspect cannot read a signature from
+    mt.fit(model, loss_fn, optimizer, loader, epochs=1, scheduler=types.SimpleNamespace(step=flags.clear),
+           verbose=0)
+    assert flags == set()
+
+
+def test_tensor_dataset_of_lists_holds_arrays():
+    """mutants15, data.py:52 ``arrays = tuple(np.asarray(a) for a in arrays)`` dropped: TensorDataset of
+    Python lists raised an AttributeError (no ndim) instead of holding them as arrays."""
+    ds = mt.TensorDataset([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [0, 1, 0])
+    assert len(ds) == 3 and all(isinstance(a, np.ndarray) for a in ds.tensors)
+    x, label = ds[1]
+    np.testing.assert_array_equal(x, [3.0, 4.0])
+    assert label == 1
+    (xb, yb), = mt.DataLoader(ds, batch_size=3)
+    assert xb.shape == (3, 2) and yb.tolist() == [0, 1, 0]
+
+
+def test_binary_accuracy_reads_a_score_at_the_threshold_as_class_0():
+    """mutants15, accuracies.py:72 ``p > threshold`` -> ``>=``: a probability of exactly 0.5 (a logit of
+    exactly 0 at threshold 0) was read as class 1; Keras' binary_accuracy compares ``y_pred > threshold``."""
+    assert mt.metrics.binary_accuracy(np.array([0, 1]), np.array([0.5, 0.7])) == 1.0
+    assert mt.metrics.binary_accuracy(np.array([0, 1]), np.array([0.0, 0.0]), threshold=0.0) == 0.5
+
+
+def test_train_test_split_with_train_size_alone_has_scikit_learns_sizes():
+    """mutants15, data.py:371 ``n - sizes.get("train_size", 0)`` -> ``sizes.get("train_size", 0)``: with
+    train_size alone the test part took train_size samples too (an error: more than the data)."""
+    from sklearn.model_selection import train_test_split
+
+    X = np.arange(20.0).reshape(10, 2)
+    for train_size in (0.6, 7):
+        parts = mt.train_test_split(X, train_size=train_size, random_state=0)
+        reference = train_test_split(X, train_size=train_size, random_state=0)
+        assert [len(part) for part in parts] == [len(part) for part in reference]
+
+
+def test_dataloader_tuple_of_feature_rows_with_y_keeps_the_given_y():
+    """mutants15, data.py:271 ``y is None and`` dropped: DataLoader((row0, row1), y), a tuple of two
+    feature rows with their labels, was read as DataLoader((X, y)): the second row became the labels and
+    the y given was dropped without a word."""
+    (xb, yb), = mt.DataLoader(([0.0, 1.0], [2.0, 3.0]), np.array([0, 1]), batch_size=2)
+    np.testing.assert_array_equal(xb, [[0.0, 1.0], [2.0, 3.0]])
+    assert yb.tolist() == [0, 1]
+
+
+def test_fit_runs_in_a_worker_thread():
+    """mutants15, loop.py:342 the main-thread and default-handler test -> ``True``: fit in another thread
+    called signal.signal, which Python allows only in the main thread (a ValueError), and it would have
+    replaced a custom SIGINT handler."""
+    import threading
+
+    model, loss_fn, optimizer, loader, *_ = setup()
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        mt.fit(model, loss_fn, optimizer, loader, epochs=1, verbose=0)))
+    worker.start()
+    worker.join()
+    assert len(outcome) == 1 and len(outcome[0]) == 1
+
+
+def test_f1_binary_average_scores_class_1_by_default_as_scikit_learn():
+    """mutants15, precision_recall_f1.py:59 f1's default ``pos_label=1`` -> 2: f1(..., average="binary")
+    of 0/1 labels was refused for a missing positive class instead of scoring class 1."""
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    t, p = np.array([0, 1, 1, 0, 1]), np.array([1, 1, 0, 0, 1])
+    for short, reference in ((mt.metrics.f1, f1_score), (mt.metrics.precision, precision_score),
+                             (mt.metrics.recall, recall_score)):
+        assert short(t, p, average="binary") == pytest.approx(reference(t, p))
+
+
+def test_checkpoint_saving_every_epoch_still_refuses_an_unknown_mode(tmp_path):
+    """mutants15, callbacks.py:314 ``mode == "auto" and`` dropped: with save_best_only=False any mode,
+    even a misspelt one, was replaced by "min" before it was checked."""
+    with pytest.raises(ValueError, match="mode"):
+        mt.ModelCheckpoint(tmp_path / "m.npz", save_best_only=False, mode="minimum")
