@@ -32,6 +32,11 @@ class RNNBase(PackedRecurrence, Module):
               reads, so the caller may change it in place (zero padded steps), as torch's
               LSTM with proj_size = P > 0: h0, h_n (D * num_layers, N, P), output (L, N, D * P),
               layers above the first read D * P features; c0, c_n keep H
+    Packed:   input a PackedSequence (mt.pack_padded_sequence; data (sum(lengths), in)): output a
+              PackedSequence, data (sum(lengths), D * R), the input's batch_sizes and indices;
+              h_n, c_n each sequence's state after its own last step (a reverse direction starts at
+              each sequence's own end); hx, h_n, c_n (D * num_layers, B, ·) in the caller's batch
+              order; batch_first does not apply (torch's); padding is never computed (rnn_packed.py)
     Forward, per layer k and direction d (the reverse direction reads the sequence backwards):
               xw = x_k @ W_ih.T + b_ih (+ b_hh for RNN/LSTM)   ONE product over all L * N rows
               the time loop of the kind (see the class docstring and _recurrence.py)
@@ -144,6 +149,9 @@ class RNNBase(PackedRecurrence, Module):
 
     # ------------------------------------------------------------------------- forward
     def forward(self, input: Any, hx: Any = None) -> tuple[Any, Any]:
+        """(output, h_n) or, for an LSTM, (output, (h_n, c_n)); input an array (L, N, in), (N, L, in)
+        with batch_first, (L, in), or a PackedSequence (output then packed too); shapes as the
+        class docstring says."""
         self._packed = None  # a packed call's layout (rnn_packed.py), None for a padded one
         if is_packed(input):
             return self._forward_packed(input, hx)
@@ -189,6 +197,10 @@ class RNNBase(PackedRecurrence, Module):
 
     # ------------------------------------------------------------------------ backward
     def backward(self, grad: Any) -> Any:
+        """grad = doutput, (doutput, dh_n) or, for an LSTM, (doutput, (dh_n, dc_n)), None for no
+        gradient; doutput has the output's shape, or for a packed call is a PackedSequence of the
+        output's layout or its data (sum(lengths), D * R). Returns dinput (a PackedSequence of the
+        input's layout for a packed call), or (dinput, dh0) / (dinput, (dh0, dc0)) when hx was given."""
         if self._packed is not None:
             return self._backward_packed(grad)
         caches, masks = self._cached(self._caches), self._masks
