@@ -409,3 +409,53 @@ def test_onnx_export_refuses_a_packed_example_input(tmp_path):
     packed = mt.pack_sequence([np.ones((3, 2)), np.ones((2, 2))])
     with pytest.raises(TypeError, match=r"^onnx.export: a PackedSequence input has no ONNX form"):
         mt.onnx.export(mt.GRU(2, 3), packed, tmp_path / "gru.onnx")
+
+
+def _torch_run(theirs, x, lengths, enforce_sorted, dout, dh_n):
+    """torch's (output data, h_n, dx padded, {name: grad}) for one packed call with these upstreams."""
+    x_t = torch.tensor(x, requires_grad=True)
+    out_t, hidden_t = theirs(trnn.pack_padded_sequence(x_t, lengths, enforce_sorted=enforce_sorted))
+    h_n_t = hidden_t[0] if isinstance(hidden_t, tuple) else hidden_t
+    ((out_t.data * torch.tensor(dout)).sum() + (h_n_t * torch.tensor(dh_n)).sum()).backward()
+    return out_t.data, h_n_t, x_t.grad, {n: p.grad for n, p in theirs.named_parameters()}
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN-tanh"])
+def test_float32_packed_input_keeps_float32_and_matches_torch(kind, kernels):
+    ours, _ = _pair(kind, 3, 4, 0, bidirectional=True, num_layers=2)
+    ours.to(np.float32)
+    theirs = getattr(torch.nn, kind.split("-")[0])(3, 4, bidirectional=True, num_layers=2)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    rng = np.random.default_rng(4)
+    x, lengths = rng.standard_normal((5, 3, 3)).astype(np.float32), [3, 5, 2]
+    out, hidden = ours(mt.pack_padded_sequence(x, lengths, enforce_sorted=False))
+    h_n = hidden[0] if isinstance(hidden, tuple) else hidden
+    dout, dh_n = rng.standard_normal(out.data.shape), rng.standard_normal(h_n.shape)
+    dx = ours.backward((out._replace(data=dout.astype(np.float32)),
+                        (dh_n.astype(np.float32), None) if kind == "LSTM" else dh_n.astype(np.float32)))
+    out_t, h_n_t, dx_t, grads_t = _torch_run(theirs, x, lengths, False, dout.astype(np.float32),
+                                             dh_n.astype(np.float32))
+    padded_dx = mt.pad_packed_sequence(dx, total_length=5)[0]
+    for what, a, b in [("output", out.data, out_t), ("h_n", h_n, h_n_t), ("dx", padded_dx, dx_t)] + [
+            (n, p.grad, grads_t[n]) for n, p in ours.named_parameters()]:
+        assert a.dtype == np.float32, what
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=what)
+
+
+def test_a_packed_lstm_cut_between_the_process_and_its_twin_matches_torch(twin_jobs):
+    """Batches large enough for the LSTM kernels to cut (40 and 32 running sequences, H = 64): the
+    segments' loops run half in the kernels' twin and the answer is still torch's."""
+    ours, theirs = _pair("LSTM", 8, 64, 0, bidirectional=True)
+    rng = np.random.default_rng(6)
+    lengths = [3] * 32 + [1] * 8
+    x = rng.standard_normal((3, 40, 8))
+    out, (h_n, _) = ours(mt.pack_padded_sequence(x, lengths))
+    dout, dh_n = rng.standard_normal(out.data.shape), rng.standard_normal(h_n.shape)
+    dx = ours.backward((dout, (dh_n, None)))
+    out_t, h_n_t, dx_t, grads_t = _torch_run(theirs, x, lengths, True, dout, dh_n)
+    assert len(twin_jobs) == 8  # 2 directions x 2 segments (40, 32 rows) x forward and backward
+    _close(out.data, out_t, "output")
+    _close(h_n, h_n_t, "h_n")
+    _close(mt.pad_packed_sequence(dx)[0], dx_t, "dx")
+    for name, p in ours.named_parameters():
+        _close(p.grad, grads_t[name], name)
