@@ -22,6 +22,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from minitorch.checks import check_bool, check_nonnegative_int
+
 __all__ = ["PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence"]
 
 
@@ -94,6 +96,8 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
     enforce_sorted: lengths must be non-increasing (sorted_indices None); False sorts them here
     (stable, longest first) and records sorted_indices. Steps past a length are never read.
     """
+    check_bool(batch_first, "pack_padded_sequence", "batch_first")
+    check_bool(enforce_sorted, "pack_padded_sequence", "enforce_sorted")
     x = np.asarray(input)
     if x.ndim < 2:
         raise ValueError(f"pack_padded_sequence: expected input (T, B, *) or batch_first (B, T, *), "
@@ -115,8 +119,10 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
     data, batch_sizes, _, unsorted_indices = sequence
+    check_bool(batch_first, "pad_packed_sequence", "batch_first")
     steps = len(batch_sizes)
     if total_length is not None:
+        check_nonnegative_int(total_length, "pad_packed_sequence", "total_length")
         if total_length < steps:
             raise ValueError(f"pad_packed_sequence: expected total_length at least the longest sequence's "
                              f"length {steps}, got total_length={total_length}")
@@ -139,6 +145,7 @@ def pad_sequence(sequences: Iterable[Any], batch_first: bool = False, padding_va
     if not isinstance(sequences, Iterable) or isinstance(sequences, np.ndarray):
         raise TypeError(f"{who}: expected a list of arrays (L, *), got {type(sequences).__name__}")
     arrays = [np.asarray(s) for s in sequences]
+    check_bool(batch_first, who, "batch_first")
     if padding_side not in ("left", "right"):
         raise ValueError(f"{who}: expected padding_side 'left' or 'right', got {padding_side!r}")
     if not arrays:

@@ -165,6 +165,10 @@ BAD = [  # (call, what our message says, whether torch raises too)
      r"expected sequences \(L, \*\) with the same trailing shape, got shapes \[\(2, 1\), \(3, 2\)\]", True),
     (lambda f: f.pad_sequence(3), r"expected a list of arrays \(L, \*\), got int", True),
     (lambda f: f.pack_sequence([np.ones((2, 1)), np.ones((3, 1))]), r"sorted in decreasing order", True),
+    (lambda f: f.pack_padded_sequence(np.zeros((4, 3, 2)), [3, 2, 1], batch_first="yes"),
+     r"^pack_padded_sequence: batch_first must be True or False", True),
+    (lambda f: f.pad_sequence([np.ones((2, 1))], batch_first=None),
+     r"^pad_sequence: batch_first must be True or False", True),
 ]
 
 
@@ -394,8 +398,13 @@ def test_backward_refuses_a_gradient_packed_otherwise_or_of_the_wrong_shape():
     lstm = mt.LSTM(2, 3)
     out, _ = lstm(mt.pack_padded_sequence(np.zeros((3, 2, 2)), [3, 1]))
     with pytest.raises(ValueError, match=r"^LSTM.backward: expected doutput packed as the output "
-                                         r"\(batch_sizes \[2, 1, 1\]\), got batch_sizes \[2, 2\]$"):
+                                         r"\(batch_sizes \[2, 1, 1\], sorted_indices None\), got batch_sizes "
+                                         r"\[2, 2\], sorted_indices None$"):
         lstm.backward(mt.PackedSequence(np.zeros((4, 3)), [2, 2]))
+    with pytest.raises(ValueError, match=r"^LSTM.backward: expected doutput packed as the output "
+                                         r"\(batch_sizes \[2, 1, 1\], sorted_indices None\), got batch_sizes "
+                                         r"\[2, 1, 1\], sorted_indices \[1, 0\]$"):
+        lstm.backward(mt.PackedSequence(np.zeros((4, 3)), [2, 1, 1], [1, 0]))
     with pytest.raises(ValueError, match=r"\(4, 3\)"):
         lstm.backward(np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r"^LSTM.backward: expected \(doutput, \(dh_n, dc_n\)\), got nd"):

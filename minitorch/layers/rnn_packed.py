@@ -235,10 +235,13 @@ class PackedRecurrence:
             raise ValueError(f"{who}.backward: expected doutput or {expected}, got a sequence of {len(grad)}")
         douts, dstate = grad
         if is_packed(douts):
-            given = np.asarray(douts.batch_sizes)
-            if not np.array_equal(given, batch_sizes):
+            layout = [None if a is None else np.asarray(a).tolist() for a in (batch_sizes, sorted_indices)]
+            given = [None if a is None else np.asarray(a).tolist()
+                     for a in (douts.batch_sizes, douts.sorted_indices)]
+            if given != layout:
                 raise ValueError(f"{who}.backward: expected doutput packed as the output (batch_sizes "
-                                 f"{batch_sizes.tolist()}), got batch_sizes {given.tolist()}")
+                                 f"{layout[0]}, sorted_indices {layout[1]}), got batch_sizes {given[0]}, "
+                                 f"sorted_indices {given[1]}")
             douts = douts.data
         shapes = [(self.num_directions * self.num_layers, int(batch_sizes[0]), size)
                   for size in (self.real_hidden_size, self.hidden_size)]
