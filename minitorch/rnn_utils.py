@@ -78,6 +78,8 @@ def _check_lengths(lengths: Any, batch: int, steps: int, enforce_sorted: bool) -
     if values.dtype.kind == "f" and not np.array_equal(values, np.floor(values)):
         raise ValueError(f"{who}: expected whole-number lengths, got {values.tolist()}")
     values = values.astype(np.int64)
+    if batch == 0:
+        raise ValueError(f"{who}: expected at least one sequence, got an input of batch size 0")
     if len(values) != batch:
         raise ValueError(f"{who}: expected len(lengths) equal to the batch size {batch}, got {len(values)}")
     if (values <= 0).any() or (values > steps).any():

@@ -156,6 +156,8 @@ BAD = [  # (call, what our message says, whether torch raises too)
      r"expected whole-number lengths, got \[3.0, 2.0, 1.5\]", False),
     (lambda f: f.pack_padded_sequence(np.zeros((4, 3, 2)), ["3", "2", "1"]),
      r"expected lengths a 1-D list or array of integers, got 1-D <U1", True),
+    (lambda f: f.pack_padded_sequence(np.zeros((3, 0, 2)), []),
+     r"^pack_padded_sequence: expected at least one sequence, got an input of batch size 0$", True),
     (lambda f: f.pack_padded_sequence(np.zeros(4), [4]),
      r"expected input \(T, B, \*\) .*got shape \(4,\)", True),
     (lambda f: f.pad_sequence([np.ones((2, 1)), np.ones((3, 1))], padding_side="middle"),
