@@ -55,6 +55,13 @@ from minitorch.model_files import (
 from minitorch.module import Module, Parameter
 from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from minitorch.random import manual_seed
+from minitorch.rnn_utils import (  # sequences: torch.nn.utils.rnn's names
+    PackedSequence,
+    pack_padded_sequence,
+    pack_sequence,
+    pad_packed_sequence,
+    pad_sequence,
+)
 from minitorch.threads import get_num_threads, set_num_threads
 
 # isort: split
@@ -197,6 +204,9 @@ __all__ += [  # PyTorch habits (issue 15)
     "MaxUnpool2d",
     "Adagrad", "NAdam", "RAdam",
     "Dataset", "default_collate", "random_split", "Subset", "TensorDataset",
+]
+__all__ += [  # packed sequences (minitorch.rnn_utils, torch.nn.utils.rnn's names)
+    "PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence",
 ]
 __all__ += [
     "generate_square_subsequent_mask", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",

@@ -18,7 +18,8 @@ Inputs follow the Module contract for several inputs (CONTRACT §4): they may be
 (nested) tuples of arrays (``(h0, c0)``) or None; integer and boolean arrays are not differentiable
 and ``backward`` must give None for them; keyword arguments go to ``forward`` and are never
 differentiated. ``backward`` returns one gradient for one input, else a tuple in the inputs'
-structure.
+structure. A PackedSequence (input or output) is differentiated in its data alone: its upstream
+gradient and ``backward``'s gradient for it are PackedSequences of the same layout.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from minitorch import random as mt_random
 from minitorch.grad_mode import no_grad
 from minitorch.losses import Loss
 from minitorch.module import Module
+from minitorch.rnn_utils import PackedSequence
 
 
 class GradcheckError(AssertionError):
@@ -123,6 +125,8 @@ def _float64_copy(value: Any) -> Any:
     """A copy of ``value`` with every floating array (or float list) made float64; structure kept."""
     if isinstance(value, dict):
         return {k: _float64_copy(v) for k, v in value.items()}
+    if isinstance(value, PackedSequence):  # only its data is differentiable; the layout is kept
+        return value._replace(data=_float64_copy(value.data))
     if isinstance(value, tuple):
         return tuple(_float64_copy(v) for v in value)
     if value is None or isinstance(value, (bool, str)):
@@ -134,8 +138,10 @@ def _float64_copy(value: Any) -> Any:
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, np.ndarray]]:
-    """(name, array) for every array in a nested tuple: "input", "inputs[1][0]"..."""
-    if isinstance(value, tuple):
+    """(name, array) for every array in a nested tuple: "input", "inputs[1][0]", "input.data"..."""
+    if isinstance(value, PackedSequence):
+        yield f"{path}.data", value.data
+    elif isinstance(value, tuple):
         for i, item in enumerate(value):
             yield from _leaves(item, f"{path}[{i}]")
     elif isinstance(value, np.ndarray):
@@ -143,7 +149,10 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, np.ndarray]]:
 
 
 def _upstream(out: Any, rng: np.random.Generator, is_loss: bool) -> Any:
-    """A random upstream gradient in the structure of ``out`` (None where the output is None)."""
+    """A random upstream gradient in the structure of ``out`` (None where the output is None; a
+    PackedSequence's is a PackedSequence of the same layout)."""
+    if isinstance(out, PackedSequence):
+        return out._replace(data=rng.standard_normal(out.data.shape))
     if isinstance(out, tuple):
         return tuple(_upstream(item, rng, is_loss) for item in out)
     if out is None or np.asarray(out).dtype.kind != "f":
@@ -155,6 +164,8 @@ def _upstream(out: Any, rng: np.random.Generator, is_loss: bool) -> Any:
 
 def _dot(out: Any, upstream: Any) -> float:
     """sum(out * upstream) over every output that has an upstream gradient."""
+    if isinstance(out, PackedSequence):
+        return _dot(out.data, None if upstream is None else upstream.data)
     if isinstance(out, tuple):
         return sum((_dot(o, u) for o, u in zip(out, upstream, strict=True)), 0.0)
     if upstream is None:
@@ -172,7 +183,12 @@ def _analytic_input_grads(grads: Any, args: tuple, module: Module) -> dict[str, 
     found: dict[str, Any] = {}
 
     def pair(value: Any, grad: Any, path: str) -> None:
-        if isinstance(value, tuple):
+        if isinstance(value, PackedSequence):
+            if not isinstance(grad, PackedSequence):
+                raise GradcheckError(f"gradcheck: {who}.backward must return a PackedSequence for {path}, "
+                                     f"got {_describe(grad)}")
+            found[f"{path}.data"] = grad.data
+        elif isinstance(value, tuple):
             if not isinstance(grad, tuple) or len(grad) != len(value):
                 raise GradcheckError(
                     f"gradcheck: {who}.backward must return a tuple of {len(value)} for {path}, "

@@ -252,16 +252,6 @@ def test_all_weights_and_flatten_parameters_are_torchs(kind, bias):
         np.testing.assert_array_equal(p.data, before[n])
 
 
-@pytest.mark.parametrize("kind", ["RNN-tanh", "LSTM", "GRU"])
-def test_a_packed_sequence_is_refused_naming_the_layer_and_the_fix(kind):
-    ours, theirs = _pair(kind, 3, 4)
-    packed = torch.nn.utils.rnn.pack_padded_sequence(torch.zeros(5, 2, 3, dtype=torch.float64), [5, 3])
-    theirs(packed)  # torch takes it
-    name = kind.split("-")[0]
-    with pytest.raises(TypeError, match=rf"^{name}: packed sequences .* are not supported: pass the padded"):
-        ours(packed)
-
-
 @pytest.mark.parametrize("grad, match", [
     (lambda o: (o, np.zeros((2, 2, 4))), r"^LSTM.backward: expected \(doutput, \(dh_n, dc_n\)\), the st"),
     (lambda o: (o, np.zeros((1, 2, 4)), np.zeros((1, 2, 4))), r"^LSTM.backward: .* got a tuple of 3$"),

@@ -17,10 +17,11 @@ from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import gradient_pair, initial_states
 from minitorch.layers._redraw import redraw_uniform
 from minitorch.layers.dropout import dropout_mask
+from minitorch.layers.rnn_packed import PackedRecurrence, is_packed
 from minitorch.module import Module, Parameter
 
 
-class RNNBase(Module):
+class RNNBase(PackedRecurrence, Module):
     """The machinery shared by RNN, LSTM and GRU: stacking, directions, dropout, shapes, checks.
 
     Shapes:   x (L, N, in), or (N, L, in) with batch_first, or (L, in) unbatched
@@ -31,6 +32,11 @@ class RNNBase(Module):
               reads, so the caller may change it in place (zero padded steps), as torch's
               LSTM with proj_size = P > 0: h0, h_n (D * num_layers, N, P), output (L, N, D * P),
               layers above the first read D * P features; c0, c_n keep H
+    Packed:   input a PackedSequence (mt.pack_padded_sequence; data (sum(lengths), in)): output a
+              PackedSequence, data (sum(lengths), D * R), the input's batch_sizes and indices;
+              h_n, c_n each sequence's state after its own last step (a reverse direction starts at
+              each sequence's own end); hx, h_n, c_n (D * num_layers, B, ·) in the caller's batch
+              order; batch_first does not apply (torch's); padding is never computed (rnn_packed.py)
     Forward, per layer k and direction d (the reverse direction reads the sequence backwards):
               xw = x_k @ W_ih.T + b_ih (+ b_hh for RNN/LSTM)   ONE product over all L * N rows
               the time loop of the kind (see the class docstring and _recurrence.py)
@@ -89,6 +95,7 @@ class RNNBase(Module):
                     setattr(self, f"{name}_l{layer}{suffix}", Parameter(np.empty(shape, dtype)))
         self.reset_parameters()
         self._caches: list | None = None
+        self._packed: tuple | None = None
 
     def reset_parameters(self) -> None:
         """Redraw every Parameter ~ U(-k, k), k = 1/sqrt(hidden_size), in place, in ``parameters()``
@@ -138,7 +145,13 @@ class RNNBase(Module):
         return W_ih, W_hh, getattr(self, "bias_ih" + suffix), getattr(self, "bias_hh" + suffix), W_hr
 
     # ------------------------------------------------------------------------- forward
-    def forward(self, input: np.ndarray, hx: Any = None) -> tuple[np.ndarray, Any]:
+    def forward(self, input: Any, hx: Any = None) -> tuple[Any, Any]:
+        """(output, h_n) or, for an LSTM, (output, (h_n, c_n)); input an array (L, N, in), (N, L, in)
+        with batch_first, (L, in), or a PackedSequence (output then packed too); shapes as the
+        class docstring says."""
+        self._packed = None  # a packed call's layout (rnn_packed.py), None for a padded one
+        if is_packed(input):
+            return self._forward_packed(input, hx)
         self._batch_first = self.batch_first  # read at every forward (torch's); its backward's layout
         x, states, batched = self._check_inputs(input, hx)
         loop_forward, _ = self._loop()
@@ -181,6 +194,12 @@ class RNNBase(Module):
 
     # ------------------------------------------------------------------------ backward
     def backward(self, grad: Any) -> Any:
+        """grad = doutput, (doutput, dh_n) or, for an LSTM, (doutput, (dh_n, dc_n)), None for no
+        gradient; doutput has the output's shape, or for a packed call is a PackedSequence of the
+        output's layout or its data (sum(lengths), D * R). Returns dinput (a PackedSequence of the
+        input's layout for a packed call), or (dinput, dh0) / (dinput, (dh0, dc0)) when hx was given."""
+        if self._packed is not None:
+            return self._backward_packed(grad)
         caches, masks = self._cached(self._caches), self._masks
         dout, dh_n, dc_n = self._split_grad(grad)
         _, loop_backward = self._loop()
@@ -276,14 +295,6 @@ class RNNBase(Module):
         """x as (L, N, in) in the parameters' dtype, (h0, c0 or None) as (D * layers, N, H); batched."""
         who, H = type(self).__name__, self.hidden_size
         dtype = parameter_dtype(self)  # TypeError if the weights' dtypes differ (as torch)
-        if hasattr(input, "batch_sizes") and hasattr(input, "data"):  # torch's PackedSequence
-            raise TypeError(
-                f"{who}: packed sequences (torch.nn.utils.rnn.PackedSequence) are not supported: pass the "
-                f"padded array (torch.nn.utils.rnn.pad_packed_sequence gives it and the lengths). Padded, "
-                f"a unidirectional layer's outputs at each sequence's own steps are torch's packed ones, "
-                f"but h_n and a reverse direction also run over the padding: read the output at step "
-                f"lengths - 1 for the last state, or batch sequences of one length together"
-            )
         x = as_floating(input, who)
         layout = "(N, L, {})" if self._batch_first else "(L, N, {})"
         time_axis = 1 if x.ndim == 3 and self._batch_first else 0  # L, the axis that may not be empty

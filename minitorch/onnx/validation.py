@@ -12,6 +12,7 @@ from minitorch import call_frames
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minitorch.module import Module
+from minitorch.rnn_utils import PackedSequence
 
 
 def _check_same_path(m: Module, chain: list[Any], other: list[Any]) -> None:
@@ -58,6 +59,11 @@ def _output_dims(model: Module, x: np.ndarray, y: np.ndarray) -> list[int | str 
 
 def _path_and_shape(path: Any, input_shape: Any) -> tuple[Any, Any]:
     """(path, input_shape) from MiniTorch's order (path, shape) or PyTorch's (example input, path)."""
+    if any(isinstance(a, PackedSequence) for a in (path, input_shape)):
+        raise TypeError(
+            "onnx.export: a PackedSequence input has no ONNX form (RNN, LSTM and GRU, the layers that "
+            "take one, are in mt.onnx.NOT_EXPORTABLE); export a model of array inputs"
+        )
     if isinstance(path, np.ndarray) and isinstance(input_shape, (str, os.PathLike)):
         return input_shape, path.shape  # torch.onnx.export(model, args, f)
     if isinstance(path, np.ndarray) or input_shape is None:
