@@ -52,7 +52,7 @@ import numpy as np
 from minitorch import call_frames, lent_weights
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
-from minitorch.parameter import Parameter, check_requires_grad
+from minitorch.parameter import Parameter, TransposedView, check_requires_grad
 from minitorch.state_assign import assign_state, check_assignable
 
 # Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
@@ -137,6 +137,8 @@ class Module:
             return
         params, modules, buffers = self._parameters, self._modules, self._buffers
         if isinstance(value, Parameter):
+            if isinstance(value, TransposedView):
+                _refuse_view(self, name)
             modules.pop(name, None)
             buffers.pop(name, None)
             params[name] = value
@@ -701,6 +703,29 @@ def _check_new_name(module: Module, name: object, registry: dict[str, Any], who:
         raise KeyError(f"{who}: expected a non-empty name without '.', got {name!r}")
     if name not in registry and hasattr(module, name):
         raise KeyError(f"{who}: '{name}' is already an attribute of {type(module).__name__}")
+
+
+def _refuse_view(module: Module, name: str) -> None:
+    """TypeError: a Linear's ``weight`` (a view of its W, not a Parameter of its own) cannot be
+    registered: the optimizer would step W twice, once through the view. torch's ``m.x = lin.weight``
+    ties m to the Linear; here one Parameter cannot be W (in, out) and (out, in) at once."""
+    raise TypeError(
+        f"{type(module).__name__}: cannot register '{name}' = a Linear's weight: Linear.weight is a "
+        "transposed view of its Parameter W (in, out), not a Parameter of its own, and registered it "
+        "would be stepped twice. To tie two Linears, assign linear_b.weight = linear_a.weight (or "
+        "linear_b.W = linear_a.W); to tie an output layer to an Embedding, compute logits = "
+        "h @ emb.weight.data.T in your module's forward and accumulate emb.weight.grad "
+        "(emb.weight.accumulate_grad(dlogits.T @ h)) in its backward, as examples/gpt.py does"
+    )
+
+
+def owned(param: Parameter) -> bool:
+    """Whether a live module has ``param`` registered now (a tie assigned from it would be torch's)."""
+    for ref in _owners.get(param, ()):
+        owner = ref()
+        if owner is not None and any(p is param for p in owner._parameters.values()):
+            return True
+    return False
 
 
 def _has_parameters(module: Module) -> bool:
