@@ -27,8 +27,9 @@ The contract (written once, here; docs/concepts/module-contract.md says the same
 - ``p.grad`` is None until a gradient is written and after ``zero_grad()``; gradients add up
   across backward calls until then.
 - Freezing: a Parameter with ``requires_grad`` False (``module.requires_grad_(False)``) gets no
-  gradient (``accumulate_grad`` does nothing; a layer may skip computing it), optimizers leave it
-  alone, and ``backward_params`` of a chain stops below the first module with a trainable
+  gradient (``accumulate_grad`` does nothing; a layer may skip computing it), so an optimizer
+  leaves it alone once its grad is None (``zero_grad()``; as torch's, it steps a grad it still
+  holds, zeros included), and ``backward_params`` of a chain stops below the first module with a trainable
   Parameter (a frozen first layer is not backpropagated at all).
 - Ownership: a module never writes into an array it is given (``x``, ``dy``, a Parameter's ``data``
   outside an optimizer); it may work in place on arrays it has just created itself and may return
@@ -526,8 +527,10 @@ class Module:
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set ``requires_grad`` of every Parameter (False freezes them); returns the module.
 
-        A frozen Parameter gets no gradient and no optimizer update; a model's backward skips the
-        parameter gradients of modules that have no trainable Parameter.
+        A frozen Parameter gets no gradient, so no optimizer update once its grad is None (as
+        torch's, an optimizer steps a grad it still holds: the zeros of ``zero_grad(set_to_none=
+        False)`` too); a model's backward skips the parameter gradients of modules that have no
+        trainable Parameter.
         """
         check_requires_grad(requires_grad, f"{type(self).__name__}.requires_grad_")
         for param in self.parameters():

@@ -89,3 +89,68 @@ def test_a_custom_module_holding_a_linears_weight_is_refused() -> None:
 
     with pytest.raises(TypeError, match=r"Head.*'w'.*Linear.*W"):
         Head(mt.Linear(3, 4))
+
+
+# ----------------------------------------------------------------- freezing half-way, as torch steps
+OPTIMIZERS = {
+    "SGD": dict(lr=0.1, momentum=0.9, weight_decay=0.1),
+    "Adam": dict(lr=0.01, weight_decay=0.1),
+    "AdamW": dict(lr=0.01, amsgrad=True),
+    "RMSprop": dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.1),
+    "Adagrad": dict(lr=0.1, weight_decay=0.1, lr_decay=0.01),
+    "NAdam": dict(lr=0.01, weight_decay=0.1),
+    "RAdam": dict(lr=0.01, weight_decay=0.1),
+}
+
+
+def _frozen_half_way(lib, name, set_to_none, when):
+    """8 steps on a 3-layer tanh net, its first layer frozen at step 3, after that step's zero_grad
+    or between its backward and its step (the gradients held). Returns the parameters in PyTorch's
+    layout and each Parameter's step count."""
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(3, 4), mt.Tanh(), mt.Linear(4, 2))
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    if lib == "torch":
+        model = mt.interop.to_torch(model).double()
+        opt = getattr(torch.optim, name)(model.parameters(), **OPTIMIZERS[name])
+    else:
+        opt = getattr(mt, name)(model.parameters(), **OPTIMIZERS[name])
+    loss_fn = mt.MSELoss()
+    for step in range(8):
+        opt.zero_grad(set_to_none=set_to_none)
+        if step == 3 and when == "after-zero-grad":
+            model[0].requires_grad_(False)
+        if lib == "torch":
+            torch.nn.functional.mse_loss(model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        else:
+            loss_fn(model(x), y)
+            model.backward(loss_fn.backward())
+        if step == 3 and when == "before-step":
+            model[0].requires_grad_(False)
+        opt.step()
+    if lib == "torch":
+        params = [p.detach().numpy() for p in model.parameters()]
+    else:
+        params = [model[0].weight.data, model[0].b.data, model[2].weight.data, model[2].b.data]
+    steps = [opt.state.get(p, {}).get("step") for p in model.parameters()]  # (SGD keeps none)
+    return params, [None if s is None else float(s) for s in steps]
+
+
+@pytest.mark.parametrize("when", ["after-zero-grad", "before-step"])
+@pytest.mark.parametrize("set_to_none", [True, False], ids=["set-to-none", "zeros"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_layer_frozen_half_way_is_stepped_as_torch_steps_it(float64, kernels, name, set_to_none, when):
+    """torch's optimizers read ``p.grad is not None``, never ``requires_grad``: a frozen layer whose
+    gradient was zeroed, not set to None (``zero_grad(set_to_none=False)``), keeps its weight decay,
+    momentum and moments moving it, and its step count goes on; with None it stops. Frozen between
+    a backward and its step, the gradient held is stepped, as torch's."""
+    torch.set_default_dtype(torch.float64)  # torch's step counts in float64, as ours
+    try:
+        expected, t_steps = _frozen_half_way("torch", name, set_to_none, when)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    got, steps = _frozen_half_way("mt", name, set_to_none, when)
+    assert steps == t_steps
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
