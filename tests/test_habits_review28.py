@@ -154,3 +154,15 @@ def test_a_layer_frozen_half_way_is_stepped_as_torch_steps_it(float64, kernels, 
     assert steps == t_steps
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+# ----------------------------------------------------------------- an optimizer given torch's names
+def test_an_optimizer_given_linear_weight_by_torchs_name_checks_for_a_waiting_forward() -> None:
+    """``SGD([lin.weight, lin.bias])`` (torch's names: the weight is a view of W) steps as torch's, and
+    refuses a step while the Linear has a forward whose backward never ran, as with ``lin.W``."""
+    lin = mt.Linear(3, 2)
+    opt = mt.SGD([lin.weight], lr=0.1)
+    lin(np.ones((1, 3)))
+    lin.backward(np.ones((1, 2)))
+    lin(np.ones((1, 3)))  # (an evaluation outside no_grad: the next backward would take it)
+    with pytest.raises(RuntimeError, match=r"SGD\.step: Linear\(.*\) has 1 forward call"):
+        opt.step()

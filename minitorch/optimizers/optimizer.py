@@ -130,8 +130,8 @@ class Optimizer:
         if self._owner_cache[0] != registrations:
             owners = {}
             for group in self.param_groups:
-                for p in group["params"]:
-                    for ref in module_registry._owners.get(p, ()):
+                for p in group["params"]:  # (a view, Linear's ``weight``: its base's owners)
+                    for ref in module_registry._owners.get(getattr(p, "base", p), ()):
                         owner = ref()
                         if owner is not None:
                             owners[id(owner)] = owner
