@@ -27,8 +27,9 @@ The contract (written once, here; docs/concepts/module-contract.md says the same
 - ``p.grad`` is None until a gradient is written and after ``zero_grad()``; gradients add up
   across backward calls until then.
 - Freezing: a Parameter with ``requires_grad`` False (``module.requires_grad_(False)``) gets no
-  gradient (``accumulate_grad`` does nothing; a layer may skip computing it), optimizers leave it
-  alone, and ``backward_params`` of a chain stops below the first module with a trainable
+  gradient (``accumulate_grad`` does nothing; a layer may skip computing it), so an optimizer
+  leaves it alone once its grad is None (``zero_grad()``; as torch's, it steps a grad it still
+  holds, zeros included), and ``backward_params`` of a chain stops below the first module with a trainable
   Parameter (a frozen first layer is not backpropagated at all).
 - Ownership: a module never writes into an array it is given (``x``, ``dy``, a Parameter's ``data``
   outside an optimizer); it may work in place on arrays it has just created itself and may return
@@ -52,7 +53,7 @@ import numpy as np
 from minitorch import call_frames, lent_weights
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
-from minitorch.parameter import Parameter, check_requires_grad
+from minitorch.parameter import Parameter, TransposedView, check_requires_grad
 from minitorch.state_assign import assign_state, check_assignable
 
 # Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
@@ -137,6 +138,8 @@ class Module:
             return
         params, modules, buffers = self._parameters, self._modules, self._buffers
         if isinstance(value, Parameter):
+            if isinstance(value, TransposedView):
+                _refuse_view(self, name)
             modules.pop(name, None)
             buffers.pop(name, None)
             params[name] = value
@@ -524,8 +527,10 @@ class Module:
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set ``requires_grad`` of every Parameter (False freezes them); returns the module.
 
-        A frozen Parameter gets no gradient and no optimizer update; a model's backward skips the
-        parameter gradients of modules that have no trainable Parameter.
+        A frozen Parameter gets no gradient, so no optimizer update once its grad is None (as
+        torch's, an optimizer steps a grad it still holds: the zeros of ``zero_grad(set_to_none=
+        False)`` too); a model's backward skips the parameter gradients of modules that have no
+        trainable Parameter.
         """
         check_requires_grad(requires_grad, f"{type(self).__name__}.requires_grad_")
         for param in self.parameters():
@@ -701,6 +706,29 @@ def _check_new_name(module: Module, name: object, registry: dict[str, Any], who:
         raise KeyError(f"{who}: expected a non-empty name without '.', got {name!r}")
     if name not in registry and hasattr(module, name):
         raise KeyError(f"{who}: '{name}' is already an attribute of {type(module).__name__}")
+
+
+def _refuse_view(module: Module, name: str) -> None:
+    """TypeError: a Linear's ``weight`` (a view of its W, not a Parameter of its own) cannot be
+    registered: the optimizer would step W twice, once through the view. torch's ``m.x = lin.weight``
+    ties m to the Linear; here one Parameter cannot be W (in, out) and (out, in) at once."""
+    raise TypeError(
+        f"{type(module).__name__}: cannot register '{name}' = a Linear's weight: Linear.weight is a "
+        "transposed view of its Parameter W (in, out), not a Parameter of its own, and registered it "
+        "would be stepped twice. To tie two Linears, assign linear_b.weight = linear_a.weight (or "
+        "linear_b.W = linear_a.W); to tie an output layer to an Embedding, compute logits = "
+        "h @ emb.weight.data.T in your module's forward and accumulate emb.weight.grad "
+        "(emb.weight.accumulate_grad(dlogits.T @ h)) in its backward, as examples/gpt.py does"
+    )
+
+
+def owned(param: Parameter) -> bool:
+    """Whether a live module has ``param`` registered now (a tie assigned from it would be torch's)."""
+    for ref in _owners.get(param, ()):
+        owner = ref()
+        if owner is not None and any(p is param for p in owner._parameters.values()):
+            return True
+    return False
 
 
 def _has_parameters(module: Module) -> bool:

@@ -28,7 +28,8 @@ class Parameter:
 
     Freezing: ``p.requires_grad = False`` (or ``p.requires_grad_(False)``, or
     ``module.requires_grad_(False)``) makes ``accumulate_grad`` a no-op, lets a model's backward
-    skip modules whose Parameters are all frozen, and makes optimizers leave p alone.
+    skip modules whose Parameters are all frozen; optimizers then leave p alone once its grad is
+    None (as torch's, they step a grad p still holds, the zeros of ``zero_grad(set_to_none=False)`` too).
 
     Where a PyTorch user expects a tensor, a Parameter acts as its array: ``p.numel()``,
     ``p.item()`` (one element), ``p[i]`` (reads ``data[i]``), ``p.ndim``, ``np.asarray(p)``, and

@@ -45,7 +45,10 @@ class of bug with no new line here:
    and its backward, the backward is that forward's (torch's autograd keeps the values it read),
    or it raises naming the module and the setting. Every public attribute named as a constructor
    parameter of a registered class is in a table or in ``FIXED`` with its reason.
-   tests/test_settings_edited.py runs the same tables against torch 2.13 itself.
+   tests/test_settings_edited.py runs the same tables against torch 2.13 itself;
+14. a Parameter assigned to a twin by any name the module shows it under (registered, or an alias
+   such as Linear's ``weight``, torch's tie ``b.weight = a.weight``) makes the twin hold that very
+   Parameter, or raises: never a silent copy training apart, never a view registered beside its base.
 
 Random layers (dropout) are seeded before each forward call, so the runs compared draw the same masks.
 tests/test_contract_registry_mutants.py shows each test failing on a layer that breaks its promise.
@@ -867,3 +870,43 @@ def test_every_setting_of_every_registered_class_is_edited_or_said_fixed():
     assert not missing, f"settings neither edited in SETTINGS / LOSS_SETTINGS nor listed in FIXED: {missing}"
     both = sorted(edited & FIXED.keys())
     assert not both, f"settings both edited and said fixed: {both}"
+
+
+# --- 14. a Parameter assigned to a twin, by any name torch shows: tied, or refused --------------------
+def _parameter_names(module):
+    """The names under which ``module`` shows a Parameter: the registered ones and the aliases
+    (properties, such as Linear's ``weight``, a transposed view of W)."""
+    names = [name for name, p in module._parameters.items() if p is not None]
+    for name in dir(type(module)):
+        if isinstance(getattr(type(module), name, None), property) and name not in names:
+            try:
+                value = getattr(module, name)
+            except Exception:  # an alias that needs a forward first (none today)
+                continue
+            if isinstance(value, mt.Parameter):
+                names.append(name)
+    return names
+
+
+def _base(p):
+    return getattr(p, "base", p)  # a TransposedView's Parameter
+
+
+@pytest.mark.parametrize("factory, make_inputs", [a for _, a in WITH_PARAMETERS],
+                         ids=[i for i, _ in WITH_PARAMETERS])
+def test_a_parameter_assigned_to_a_twin_by_any_name_is_tied_or_refused(factory, make_inputs):
+    """``twin.weight = module.weight`` ties the two in torch (one Parameter, its gradient the sum of
+    both uses): the twin then holds the very Parameter (a view's own), or the assignment raises;
+    never a silent copy that trains apart, and no view registered beside its base (stepped twice)."""
+    module, twin = _build(factory), _build(factory)
+    twins = dict(twin.named_modules())
+    for path, sub in module.named_modules():
+        for name in _parameter_names(sub):
+            try:
+                setattr(twins[path], name, getattr(sub, name))
+            except (TypeError, ValueError):
+                continue
+            got = _base(getattr(twins[path], name))
+            assert got is _base(getattr(sub, name)), f"{path or type(sub).__name__}.{name}: copied, not tied"
+    views = [name for name, p in twin.named_parameters() if type(p) is not mt.Parameter]
+    assert not views, f"registered views (stepped twice by an optimizer): {views}"

@@ -286,6 +286,21 @@ def _unlisted_setting(mp):
     mp.setattr(mt.LeakyReLU, "__init__", init)
 
 
+def _weight_alias_copies(mp):
+    """Linear's ``weight`` setter copies the Parameter it is given: torch's tie trains two copies."""
+    def setter(self, value):
+        self.W = mt.Parameter(np.ascontiguousarray(value.data.T))
+    mp.setattr(mt.Linear, "weight", property(mt.Linear.weight.fget, setter))
+
+
+def _weight_alias_registers_its_view(mp):
+    """Linear's ``weight`` setter ties W but also registers the view given: W is stepped twice."""
+    def setter(self, value):
+        self.W = value.base
+        self._parameters["weight_view"] = value
+    mp.setattr(mt.Linear, "weight", property(mt.Linear.weight.fget, setter))
+
+
 def _setting_case(case_id, attribute):
     return next((c, e) for c, e in registry.SETTINGS if c == case_id and attribute in e)
 
@@ -346,6 +361,10 @@ MUTANTS = [  # (id, mutant, registry test, its arguments)
      (*next(s for s in registry.LOSS_SETTINGS if s[0] == "MSELoss"), False)),
     ("setting-unlisted", _unlisted_setting,
      registry.test_every_setting_of_every_registered_class_is_edited_or_said_fixed, ()),
+    ("tie-copied", _weight_alias_copies,
+     registry.test_a_parameter_assigned_to_a_twin_by_any_name_is_tied_or_refused, _case("Linear")),
+    ("tie-view-registered", _weight_alias_registers_its_view,
+     registry.test_a_parameter_assigned_to_a_twin_by_any_name_is_tied_or_refused, _case("Linear")),
 ]
 
 

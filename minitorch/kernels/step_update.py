@@ -18,7 +18,7 @@ would raise: declined, so that ``step()`` raises).
 
 In that case ``step()`` would run what is run here (bitwise but for a deferred product's update),
 group by group: the Parameters with
-a gradient and ``requires_grad`` (``_params_with_grad``), the state cast to their dtypes first
+a gradient, frozen or not (``_params_with_grad``), the state cast to their dtypes first
 (``_match_state_dtypes``), then
 - a group with momentum 0, weight decay 0 and a finite lr (maximize or not: the step -lr then)
   whose first such Parameter holds more
@@ -108,7 +108,7 @@ def sgd_step(optimizer: Any) -> bool | Any:
                     return NotImplemented
                 product = p.deferred_product  # (a, b): the gradient a @ b, not computed here
                 grad = p.grad if product is None else product[0]  # (a: of the gradient's dtype)
-                if grad is not None and p.requires_grad:  # (_params_with_grad)
+                if grad is not None:  # (_params_with_grad)
                     shape = np.shape(grad) if product is None else (len(grad), product[1].shape[1])
                     if shape != np.shape(p.data):
                         return NotImplemented  # (step() raises)

@@ -11,7 +11,7 @@ from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
 from minitorch.layers._redraw import redraw_uniform
-from minitorch.module import Module, Parameter
+from minitorch.module import Module, Parameter, owned
 from minitorch.parameter import TransposedView
 
 
@@ -30,6 +30,8 @@ class Linear(Module):
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     PyTorch's names: ``weight`` is W.T (out, in), a view (writes go to W, its grad is W.grad.T);
               ``bias`` is b. Assigning ``layer.weight = Parameter(w)`` sets W to a copy of w.T;
+              ``layer.weight = other_linear.weight`` ties them (W is the other's W), as torch;
+              a Parameter registered in another module (an Embedding's table) is a ValueError;
               ``load_state_dict`` takes torch's ``"weight"``/``"bias"`` keys (see Module).
     Example:
         layer = Linear(4, 3)
@@ -64,6 +66,18 @@ class Linear(Module):
                 f"Linear: weight takes a Parameter of shape (out_features, in_features) = "
                 f"({self.out_features}, {self.in_features}), got {type(value).__name__} "
                 f"{getattr(value, 'shape', '')}; to write values, use layer.weight.data[...] = w"
+            )
+        if isinstance(value, TransposedView):  # another Linear's weight: torch's tie, one Parameter
+            self.W = value.base
+            return
+        if owned(value):
+            raise ValueError(
+                f"Linear: weight = a Parameter of shape {value.data.shape} registered in another module "
+                "(an Embedding's table, tied as torch ties GPT's head): Linear keeps its weight "
+                "transposed as W (in, out), so one Parameter cannot be both and a copy would train "
+                "apart. Drop the Linear and compute logits = h @ emb.weight.data.T in your module's "
+                "forward, accumulating emb.weight.accumulate_grad(dlogits.T @ h) in its backward, as "
+                "examples/gpt.py does"
             )
         self.W = Parameter(np.ascontiguousarray(value.data.T), requires_grad=value.requires_grad)
 

@@ -72,7 +72,7 @@ class Adagrad(Optimizer):
 
     def step(self) -> None:
         for group in self.param_groups:
-            params = list(self._params_with_grad(group))  # no gradient (or frozen): no update
+            params = list(self._params_with_grad(group))  # no gradient: no update (frozen or not, as torch)
             states = self._states_of(params, group, count_step=True)
             adagrad(params, [p.grad for p in params], [s["sum"] for s in states],
                     [s["step"] for s in states], lr=float(group["lr"]),

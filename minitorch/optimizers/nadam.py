@@ -80,7 +80,7 @@ class NAdam(Optimizer):
 
     def step(self) -> None:
         for group in self.param_groups:
-            params = list(self._params_with_grad(group))  # no gradient (or frozen): no update
+            params = list(self._params_with_grad(group))  # no gradient: no update (frozen or not, as torch)
             states = self._states_of(params, group, count_step=True)
             beta1, beta2 = (float(beta) for beta in group["betas"])
             nadam(params, [p.grad for p in params], [s["exp_avg"] for s in states],

@@ -14,10 +14,13 @@ setting, what came and the fix.
 gradient first, so L2 weight decay, momentum and the moments all see -grad, as in torch's
 ``_single_tensor_*`` forms (a decoupled decay shrinks p as without it).
 A Parameter whose ``grad is None`` (no gradient since ``zero_grad()``) is skipped, as in PyTorch:
-it is not updated and its state (step count, moments) does not advance. A frozen Parameter
-(``requires_grad`` False) is skipped too, whatever its grad. After ``model.to(dtype)`` the state
-of each cast Parameter is cast to its new dtype at the next ``step()`` (or ``state_dict()``), and so is
-that of a Parameter given an array of another dtype (``p.data = p.data.astype(np.float64)``).
+it is not updated and its state (step count, moments) does not advance. As in PyTorch, that is the
+only test: a frozen Parameter (``requires_grad`` False, which no backward writes a gradient into)
+is skipped once its grad is None, and stepped while it holds one (the zeros of
+``zero_grad(set_to_none=False)``: weight decay, momentum and moments still move it).
+After ``model.to(dtype)`` the state of each cast Parameter is cast to its new dtype at the next
+``step()`` (or ``state_dict()``), and so is that of a Parameter given an array of another dtype
+(``p.data = p.data.astype(np.float64)``).
 ``step()`` first checks that no module owning one of the Parameters still has a forward call
 waiting for its backward.
 
@@ -127,8 +130,8 @@ class Optimizer:
         if self._owner_cache[0] != registrations:
             owners = {}
             for group in self.param_groups:
-                for p in group["params"]:
-                    for ref in module_registry._owners.get(p, ()):
+                for p in group["params"]:  # (a view, Linear's ``weight``: its base's owners)
+                    for ref in module_registry._owners.get(getattr(p, "base", p), ()):
                         owner = ref()
                         if owner is not None:
                             owners[id(owner)] = owner
@@ -148,11 +151,13 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
     def _params_with_grad(self, group: dict[str, Any]) -> list[Parameter]:
-        """The group's trainable Parameters with a gradient (``p.grad is not None``), as a new list.
+        """The group's Parameters with a gradient (``p.grad is not None``), as a new list: as torch's,
+        frozen ones too (``requires_grad`` is not read: a frozen Parameter's grad is None after
+        ``zero_grad()``, zeros after ``zero_grad(set_to_none=False)``, which torch steps).
 
         Each gradient has its Parameter's shape: torch refuses another when ``p.grad`` is assigned,
         and an update would broadcast a (1,) gradient over every element."""
-        params = [p for p in group["params"] if p.grad is not None and p.requires_grad]
+        params = [p for p in group["params"] if p.grad is not None]
         for p in params:
             if np.shape(p.grad) != np.shape(p.data):
                 raise ValueError(
