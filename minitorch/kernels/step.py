@@ -66,7 +66,8 @@ of found again. What can change while those identities stay is checked too, in t
 - the rest at every step: the three objects' classes and the children's, the class and module
   patches, the optimizer's state and settings (a dict of its own), the loss's options, what each
   Parameter holds (its class, ``data`` still its flat view, ``grad``, ``requires_grad``), each
-  data view's shape and dtype (both can be set in place), the reference counts of the gradient
+  data view's shape, dtype and writable flag (all can be set in place; a read-only view: the
+  step raises in ``SGD.step``), the reference counts of the gradient
   slots (as one sum), x and y.
 Saves: per step about 40 Python calls (the modules' and wrappers' calls, each frame's pushes and
 pops, the optimizer's and loss's wrappers and checks, the gradient assignments) and one NumPy
@@ -127,8 +128,8 @@ def _load() -> bool:
     # (Module.__call__ through Sequential: one patched on either is seen)
     watched = [(Sequential, ("__call__", "forward", "backward_params")),
                (CrossEntropyLoss, ("__call__", "forward", "backward")),
-               (SGD, ("step", "zero_grad", "_check_no_waiting_forward", "_match_state_dtypes",
-                      "_params_with_grad")),
+               (SGD, ("step", "zero_grad", "_check_no_waiting_forward", "_check_writable",
+                      "_match_state_dtypes", "_params_with_grad")),
                (Parameter, ("zero_grad",)), (containers, ("sequential_forward", "sequential_backward")),
                (losses, ("cross_entropy_forward", "cross_entropy_backward")),
                (optimizer_kernels, ("sgd",)), (flat, ("update", "apply"))]
@@ -217,8 +218,9 @@ class _Setup:
         self.watched = [self.md, self.ld, self.od, self.modules, *self.dicts]
         self.seen: list[dict[str, Any]] | None = None  # their copies, as _checked found them in the case
         self.registrations = -1  # the owner registrations last seen, if every owner is a child; else -1
-        # per Parameter: its class, data (its flat view), grad, requires_grad, data's shape and dtype
-        self.params_seen = [(_classes[3], v, None, True, v.shape, self.dtype) for v in flat_group.data]
+        # per Parameter: its class, data (its flat view), grad, requires_grad, data's shape, dtype
+        # and writable flag (a read-only view: step() raises, though the flat buffer is writable)
+        self.params_seen = [(_classes[3], v, None, True, v.shape, self.dtype, True) for v in flat_group.data]
         self.types = [type(m) for m in children]
         c = flat_group.data[-1].shape[-1]  # the last Linear's width (its W or b), the classes
         self.classes = frozenset(range(c))
@@ -316,7 +318,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
                                                       float(group["dampening"]), float(group["weight_decay"]),
                                                       bool(group["nesterov"]), bool(group["maximize"]))
         # each Parameter exactly a Parameter, its data still its flat view, trainable, without
-        # gradient, the view's shape and dtype (which can be set in place) as found
+        # gradient, the view's shape, dtype and writable flag (which can be set in place) as found
         if momentum or weight_decay or list(map(_parameter_state, params)) != setup.params_seen:
             return NotImplemented
     except Exception:
@@ -462,7 +464,8 @@ def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: in
 
 _INTEGERS = (int, np.integer)
 # what fit_step reads of each Parameter, as _Setup.params_seen has it when the case holds
-_parameter_state = attrgetter("__class__", "data", "grad", "requires_grad", "data.shape", "data.dtype")
+_parameter_state = attrgetter("__class__", "data", "grad", "requires_grad", "data.shape", "data.dtype",
+                              "data.flags.writeable")
 
 
 def _target_type(yt: np.dtype, c: int) -> Any:
@@ -499,7 +502,7 @@ def _checked(model: Any, loss_fn: Any, optimizer: Any, x: np.ndarray) -> _Setup 
             or "forward" in ld or "backward" in ld or ld["_stack"] or ld["_shown"] is not None
             or ld["_frame"] is not None or ld["_busy"]
             or "step" in od or "zero_grad" in od or "_params_with_grad" in od or "_match_state_dtypes" in od
-            or "_check_no_waiting_forward" in od):
+            or "_check_no_waiting_forward" in od or "_check_writable" in od):
         return None
     for is_linear, _, d, W, b, _, shape, in_features in setup.layers:
         if (d["_stack"] or d["_shown"] is not None or d["_frame"] is not None or d["_busy"]

@@ -12,9 +12,9 @@ The case, all checked before anything changes: kernels on; ``optimizer`` exactly
 its methods patched on the class or the instance, nor ``Parameter.zero_grad`` (the calls around a
 step), the plain ``sgd`` and its dispatcher, or the SGD kernel and its helpers (a counter, a
 probe: then they run); every Parameter of every group an exact ``Parameter``, each gradient of its
-Parameter's shape (else ``step()`` raises); every setting the step reads converts as the step
-converts it; no forward waiting in a module owning a Parameter (``_check_no_waiting_forward``
-would raise: declined, so that ``step()`` raises).
+Parameter's shape and its data writable (else ``step()`` raises: ``_check_writable``); every
+setting the step reads converts as the step converts it; no forward waiting in a module owning a
+Parameter (``_check_no_waiting_forward`` would raise: declined, so that ``step()`` raises).
 
 In that case ``step()`` would run what is run here (bitwise but for a deferred product's update),
 group by group: the Parameters with
@@ -38,8 +38,9 @@ a gradient, frozen or not (``_params_with_grad``), the state cast to their dtype
   momentum buffers stored in ``optimizer.state`` as ``step()`` stores them.
 The same operations raise the same errors and floating-point warnings, at the same point (the
 folded update raises none: ``kernels/gemm_update.py``).
-The wrapper's two checks run again here (``sgd_step`` is whole on its own: a caller outside
-``SGD.step`` gets them too). ``mt.fit``'s Ctrl-C deferral covers it as it covers ``step()``.
+The wrapper's checks run again here (``sgd_step`` is whole on its own: a caller outside
+``SGD.step`` gets them too; a read-only array declines, so that ``step()`` raises). ``mt.fit``'s
+Ctrl-C deferral covers it as it covers ``step()``.
 Saves: per step about 20 Python calls (the group loop's, the per-Parameter helpers) and the
 ``.ctypes`` objects of four array addresses; for a deferred product, the gradient's write and the
 update's pass over it (``kernels/gemm_update.py``); else the arithmetic is the step's own.
@@ -63,8 +64,8 @@ from minitorch.kernels import step as fast_step
 
 _classes: list[Any] = []  # SGD, Parameter
 _originals: list[tuple[Any, attrgetter, Any]] = []
-_METHODS = frozenset(("step", "zero_grad", "_check_no_waiting_forward", "_match_state_dtypes",
-                      "_params_with_grad"))
+_METHODS = frozenset(("step", "zero_grad", "_check_no_waiting_forward", "_check_writable",
+                      "_match_state_dtypes", "_params_with_grad"))
 
 
 def load() -> bool:
@@ -110,7 +111,7 @@ def sgd_step(optimizer: Any) -> bool | Any:
                 grad = p.grad if product is None else product[0]  # (a: of the gradient's dtype)
                 if grad is not None:  # (_params_with_grad)
                     shape = np.shape(grad) if product is None else (len(grad), product[1].shape[1])
-                    if shape != np.shape(p.data):
+                    if shape != np.shape(p.data) or not p.data.flags.writeable:
                         return NotImplemented  # (step() raises)
                     params.append(p)
                     # (a Parameter the SGD kernel leaves to the plain lines goes to it; no local

@@ -22,7 +22,9 @@ After ``model.to(dtype)`` the state of each cast Parameter is cast to its new dt
 ``step()`` (or ``state_dict()``), and so is that of a Parameter given an array of another dtype
 (``p.data = p.data.astype(np.float64)``).
 ``step()`` first checks that no module owning one of the Parameters still has a forward call
-waiting for its backward.
+waiting for its backward, then that every Parameter it updates (one with a gradient) holds a
+writable array: a read-only one (``flags.writeable = False``, a read-only memory map or buffer)
+raises a ValueError naming it and the fix before anything is written or any state changes.
 
 Updates are in place and in each Parameter's dtype. Each update rule is a plain function beside its
 class (``sgd``, ``adam``...); accelerated versions live in ``minitorch/kernels/optimizers.py``.
@@ -146,6 +148,21 @@ class Optimizer:
                     "`with mt.no_grad():`, and one backward per forward; model.discard_caches() drops "
                     "the waiting calls"
                 )
+
+    def _check_writable(self) -> None:
+        """ValueError, before anything changes, if a Parameter the step updates (one with a
+        gradient) holds a read-only array: the update writes ``p.data`` in place, and a new array
+        would not be the one the model shares. One flags read per Parameter (the gradient is read
+        only for a read-only one: a deferred product stays deferred)."""
+        for g, group in enumerate(self.param_groups):
+            for i, p in enumerate(group["params"]):
+                if not p.data.flags.writeable and p.grad is not None:
+                    raise ValueError(
+                        f"{type(self).__name__}.step: param_groups[{g}]['params'][{i}] (a Parameter of shape "
+                        f"{p.data.shape}) is a read-only array (np.broadcast_to, a read-only memory map or "
+                        f"flags.writeable = False), which a step writes in place; give it a writable copy "
+                        f"first: p.data = p.data.copy()"
+                    )
 
     def step(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
@@ -331,11 +348,13 @@ class Optimizer:
 
 
 def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:
-    """``step`` preceded by the check that no forward call waits for its backward."""
+    """``step`` preceded by the checks that no forward call waits for its backward and that every
+    array it writes is writable (both before anything changes)."""
 
     @functools.wraps(step)
     def checked_step(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
         self._check_no_waiting_forward()
+        self._check_writable()
         self._match_state_dtypes()
         return step(self, *args, **kwargs)
 
