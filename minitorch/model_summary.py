@@ -11,6 +11,7 @@ from minitorch.checks import check_positive_int
 from minitorch.dtypes import get_default_dtype
 from minitorch.grad_mode import no_grad
 from minitorch.module import Module, switched_mode
+from minitorch.rnn_utils import PackedSequence
 
 
 @dataclass
@@ -180,6 +181,14 @@ def _batch_shape(input_shape: Any, input_size: Any) -> tuple[int, ...]:
             "torchinfo's input_size with it, e.g. summary(model, input_size=(1, 4)); "
             f"got input_shape={input_shape!r}, input_size={input_size!r}"
         )
+    for name, value in (("input_shape", input_shape), ("input_size", input_size)):
+        if isinstance(value, PackedSequence):  # (a tuple: read as a shape, its arrays would be refused)
+            raise TypeError(
+                f"summary: {name} is a shape (a tuple of ints), not an example input; got a PackedSequence. "
+                "summary runs the model on zeros of the shape: for an RNN/LSTM/GRU give the padded input's "
+                "shape as input_size, e.g. input_size=(seq_len, 1, features) (batch_first=False) or "
+                "(1, seq_len, features) (batch_first=True)"
+            )
     if input_size is None:
         return _check_shape(input_shape)
     size = (input_size,) if isinstance(input_size, (int, np.integer)) else tuple(input_size)

@@ -112,3 +112,16 @@ def test_batch_norm_counts_as_keras_counts_it_without_the_step_counter():
     result = mt.summary(mt.Sequential(mt.Linear(4, 8), mt.BatchNorm1d(8)), (4,))
     assert (result.trainable_params, result.non_trainable_params) == (40 + 16, 16)
     assert rows(str(result))[1] == ["1 (BatchNorm1d)", "(1, 8)", "32"]
+
+
+@pytest.mark.parametrize("keyword", ["input_shape", "input_size"])
+def test_a_packed_sequence_instead_of_a_shape_names_what_summary_takes(keyword):
+    """A PackedSequence (an example, and a tuple) is not read as a shape of arrays: the error
+    says summary takes a shape and which one to give an RNN."""
+    model = mt.LSTM(3, 5)
+    packed = mt.rnn_utils.pack_sequence([np.zeros((4, 3)), np.zeros((2, 3))])
+    message = (rf"^summary: {keyword} is a shape \(a tuple of ints\), not an example input; got a "
+               r"PackedSequence\. .*input_size=\(seq_len, 1, features\)")
+    with pytest.raises(TypeError, match=message):
+        mt.summary(model, **{keyword: packed})
+    assert mt.summary(model, input_size=(4, 1, 3)).rows[0].output_shape[0] == (4, 1, 5)  # (the way shown)
