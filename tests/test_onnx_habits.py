@@ -93,3 +93,22 @@ def test_a_model_with_buffers_but_no_parameters_keeps_the_buffers_dtype(tmp_path
         None, {"input": x.astype(buffers)})[0]
     tol = 1e-6 if buffers == np.float32 else 1e-14
     np.testing.assert_allclose(y, model(x), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (lambda x, path: ((x, x), path), r"PyTorch's order .* takes one NumPy array as the example \(the graph "
+                                     r"has one input\), got tuple \(ndarray, ndarray\); pass the array"),
+    (lambda x, path: ((x,), path), r"PyTorch's order .* got tuple \(ndarray\)"),
+    (lambda x, path: ([x], path), r"PyTorch's order .* got list \(ndarray\)"),
+    (lambda x, path: (path, (x,)), r"expected input_shape a tuple of ints, .* got tuple \(ndarray\)"),
+    (lambda x, path: (path, (2, 4.5)), r"expected input_shape a tuple of ints, .* got tuple \(int, float\)"),
+    (lambda x, path: (path, [2, "4"]), r"expected input_shape a tuple of ints, .* got list \(int, str\)"),
+], ids=["two inputs", "one input in a tuple", "a list", "a tuple as the shape", "a float size", "a str size"])
+def test_a_tuple_example_or_a_shape_of_non_ints_names_what_export_takes(tmp_path, args, expected):
+    """torch's tuple of inputs is not an example (the graph has one input), and a shape holds ints:
+    each a TypeError naming what came, and no file written (a float size was truncated before)."""
+    x = np.zeros((2, 4), np.float32)
+    with pytest.raises(TypeError, match=rf"^onnx\.export: {expected}"):
+        mt.onnx.export(mt.Linear(4, 3), *args(x, tmp_path / "m.onnx"))
+    assert not list(tmp_path.iterdir())
+    mt.onnx.export(mt.Linear(4, 3), tmp_path / "m.onnx", (2, np.int64(4)))  # NumPy ints are ints

@@ -58,7 +58,8 @@ def export(
     ``dtype=np.float32`` exports a float64 model for them. Needs the ``onnx`` package
     (``pip install 'minitorch-numpy[onnx]'``). The file is checked with ``onnx.checker`` and written
     atomically. PyTorch's order, with an example input in place
-    of the shape, works too: ``export(model, x, "model.onnx")`` (x's shape is the input_shape). Example:
+    of the shape, works too: ``export(model, x, "model.onnx")`` (x's shape is the input_shape); the graph
+has one input, so a tuple of inputs (torch's args) is a TypeError, as is a shape of other than ints. Example:
         mt.onnx.export(model, "model.onnx", input_shape=(1, 4))
         onnxruntime.InferenceSession("model.onnx").run(None, {"input": x})[0]   # == model.eval()(x)
     """

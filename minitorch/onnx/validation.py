@@ -66,10 +66,32 @@ def _path_and_shape(path: Any, input_shape: Any) -> tuple[Any, Any]:
         )
     if isinstance(path, np.ndarray) and isinstance(input_shape, (str, os.PathLike)):
         return input_shape, path.shape  # torch.onnx.export(model, args, f)
+    if isinstance(path, (tuple, list)) and isinstance(input_shape, (str, os.PathLike)):
+        raise TypeError(
+            "onnx.export: PyTorch's order export(model, example_input, path) takes one NumPy array as the "
+            f"example (the graph has one input), got {_described(path)}; pass the array itself, e.g. "
+            "export(model, x, path), or a shape: export(model, path, input_shape)"
+        )
     if isinstance(path, np.ndarray) or input_shape is None:
         raise TypeError(
             "onnx.export: expected export(model, path, input_shape) or PyTorch's order "
             f"export(model, example_input, path), got path={type(path).__name__}, "
             f"input_shape={type(input_shape).__name__}"
         )
-    return path, (input_shape.shape if isinstance(input_shape, np.ndarray) else input_shape)
+    if isinstance(input_shape, np.ndarray):
+        return path, input_shape.shape
+    if not isinstance(input_shape, (tuple, list)) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in input_shape):
+        raise TypeError(
+            "onnx.export: expected input_shape a tuple of ints, the batch first (e.g. (1, 4)), or an example "
+            f"NumPy array, got {_described(input_shape)}"
+        )
+    return path, input_shape
+
+
+def _described(value: Any) -> str:
+    """A tuple or list as its kind and its items' types, ``tuple (ndarray, ndarray)``; else its type
+    and repr, cut short."""
+    if isinstance(value, (tuple, list)):
+        return f"{type(value).__name__} ({', '.join(type(item).__name__ for item in value)})"
+    return f"{type(value).__name__} {value!r:.60}"
