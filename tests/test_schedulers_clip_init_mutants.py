@@ -22,6 +22,12 @@ Helper mutants14 ran the rest (scheduler formulas, clip/init); its tests pin
 CosineAnnealingWarmRestarts.step(epoch) before the first step and many cycles on, OneCycleLR at a
 phase's last step, SequentialLR with one scheduler, with four, and restarting a MultiStepLR, and
 trunc_normal_ refusing finite bounds whose width overflows, xavier_uniform_ taking a gain below 1.
+Helper mutants16 took the six init/ survivors left: its tests pin the fans of a Parameter added to a
+Linear (and of a W replaced in one, which showed a bug, fixed: the layer was read as holding it
+still), float32 fills drawn in float32, xavier_*_ on an array without fans and xavier_normal_ refusing
+a negative gain, and trunc_normal_'s cap of 2**22 proposals a round. truncated.py:58 (``<=`` made
+``<`` in the acceptance test) is equivalent: log(u) <= the log density ratio and < differ only when
+the two are equal to the last bit, at most one u of the 2**53 a proposal can draw.
 """
 
 from __future__ import annotations
@@ -689,3 +695,95 @@ def test_xavier_uniform_takes_a_gain_below_1_as_torch(gain):
     for values in (x, t.numpy()):
         assert np.abs(values).max() <= bound
         assert np.abs(values).max() >= 0.9 * bound
+
+
+def test_fans_of_a_parameter_added_to_a_linear_are_torchs():
+    """Kills init/fans.py:47 (``p is tensor and`` dropped from _in_torchs_layout; helper mutants16):
+    a 2-D Parameter added to a Linear is not its W, so it keeps torch's layout (the interop table's
+    rule) and gets the fans torch gives the same Parameter on a torch Linear; the mutant read every
+    Parameter of a Linear as transposed (because W is) and swapped them."""
+    t_lin = torch.nn.Linear(3, 5)
+    t_lin.register_parameter("extra", torch.nn.Parameter(torch.zeros(2, 7)))
+    lin = mt.Linear(3, 5)
+    lin.extra = mt.Parameter(np.zeros((2, 7)))
+    assert mt.init.calculate_fan_in_and_fan_out(lin.extra) == (7, 2)
+    assert torch.nn.init._calculate_fan_in_and_fan_out(t_lin.extra) == (7, 2)
+    assert mt.init.calculate_fan_in_and_fan_out(lin.W) == (3, 5)  # W itself stays (in, out)
+
+
+def test_fans_of_a_linear_weight_replaced_in_its_layer_are_its_own():
+    """A Linear's W replaced by ``lin.W = ...`` is a Parameter of no layer, still in MiniTorch's (in, out)
+    layout, with the fans torch gives the old weight (helper mutants16): before, the layer it was
+    registered in was read as holding it still and its fans came swapped (kaiming_*_ scaled by fan_out)."""
+    lin = mt.Linear(3, 5)
+    old = lin.W
+    lin.W = mt.Parameter(np.zeros((3, 5)))
+    t_old = torch.nn.Linear(3, 5).weight
+    assert mt.init.calculate_fan_in_and_fan_out(old) == (3, 5)
+    assert torch.nn.init._calculate_fan_in_and_fan_out(t_old) == (3, 5)
+    assert mt.init.calculate_fan_in_and_fan_out(lin.W) == (3, 5)
+
+
+@pytest.mark.parametrize("law", ["uniform", "normal"])
+def test_a_contiguous_float32_array_is_filled_with_float32_draws(law):
+    """Kills init/fills.py:56 (_fill_random's fast path made False; helper mutants16): a contiguous
+    float32 array gets NumPy's float32 draws (Generator.random / standard_normal with dtype=float32,
+    written in place: no float64 array) and the generator is advanced by those draws; the mutant drew
+    float64 and cast, other values and another generator state. (float64 gives the same either way.)"""
+    fill, draw = {"uniform": (mt.init.uniform_, "random"),
+                  "normal": (mt.init.normal_, "standard_normal")}[law]
+    x = np.empty((6, 7), np.float32)
+    rng, reference = np.random.default_rng(3), np.random.default_rng(3)
+    assert fill(x, generator=rng) is x
+    assert x.dtype == np.float32
+    np.testing.assert_array_equal(x, getattr(reference, draw)((6, 7), dtype=np.float32))
+    assert rng.bit_generator.state == reference.bit_generator.state
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (4, 3, 0)], ids=str)
+@pytest.mark.parametrize("name", ["xavier_uniform_", "xavier_normal_"])
+def test_xavier_leaves_an_array_without_fans_as_it_is(name, shape):
+    """Kills init/scaled.py:49 (xavier_uniform_'s ``if fan_in + fan_out else 0.0`` dropped) and its
+    twin in xavier_normal_ (helper mutants16): an empty array with fan_in + fan_out = 0 is filled with
+    nothing and returned, as kaiming_*_ and an empty (0, 5) array; torch 2.13 divides by zero there
+    (its ZeroDivisionError, pinned here, is an accident: its kaiming_*_ make such a fill a no-op)."""
+    with pytest.raises(ZeroDivisionError):
+        getattr(torch.nn.init, name)(torch.empty(shape))
+    x = np.empty(shape)
+    assert getattr(mt.init, name)(x, generator=np.random.default_rng(0)) is x
+
+
+@pytest.mark.parametrize("gain", [-0.5, -1.0])
+def test_xavier_normal_refuses_a_negative_gain_as_torch(gain):
+    """Kills init/scaled.py:55 (xavier_normal_'s gain check's lower end 0 made -1; helper mutants16):
+    torch refuses a negative gain (normal_'s negative std); here the message names xavier_normal_'s
+    gain, before anything is drawn; the mutant passed it on as a negative std to normal_."""
+    with pytest.raises(RuntimeError, match=r"normal expects std >= 0\.0"):
+        torch.nn.init.xavier_normal_(torch.empty(3, 4), gain=gain)
+    x = np.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"xavier_normal_: gain must be a number in \[0, inf\)"):
+        mt.init.xavier_normal_(x, gain=gain, generator=np.random.default_rng(0))
+    assert not x.any()
+
+
+class _CountingGenerator(np.random.Generator):
+    """A NumPy Generator that records the size of every ``random`` call."""
+
+    def __init__(self, seed):
+        super().__init__(np.random.PCG64(seed))
+        self.sizes = []
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        self.sizes.append(size)
+        return super().random(size, dtype, out)
+
+
+def test_trunc_normal_proposes_at_most_2_22_values_at_once():
+    """Kills init/truncated.py:64 (the batch cap 2**22 made 3**22; helper mutants16): a law that
+    accepts about 1 proposal in 300,000 (N(0, 1) on [10, 3e4], uniform sampler) for 20 values
+    would need rounds of over 2**22 proposals; each round proposes at most 2**22 (32 MiB per float64
+    array), so the memory stays bounded; the mutant drew rounds of more. (~0.1 s)"""
+    rng = _CountingGenerator(5)
+    x = mt.init.trunc_normal_(np.empty(20), a=10.0, b=3e4, generator=rng)
+    assert max(rng.sizes) == 2**22
+    assert x.min() >= 10 and x.max() < 12  # the law's mass is within 2 std of a

@@ -33,7 +33,8 @@ def _in_torchs_layout(tensor: Parameter | np.ndarray) -> bool:
     (``Linear.weight``) or a Parameter of a MiniTorch layer that stores it in torch's layout.
 
     The layers and their transposed names are the interop table's (``module.TORCH_LAYOUT``: only
-    Linear's W is stored transposed); a Parameter of no layer or of a module of your own is not.
+    Linear's W is stored transposed); a Parameter of no layer or of a module of your own is not, nor
+    one a layer no longer holds (a W replaced by ``linear.W = ...`` is back to (in, out)).
     """
     if isinstance(tensor, TransposedView):
         return True
@@ -42,7 +43,7 @@ def _in_torchs_layout(tensor: Parameter | np.ndarray) -> bool:
     for ref in module_registry._owners.get(tensor, ()):
         owner = ref()
         transposed = None if owner is None else module_registry.TORCH_LAYOUT.get(type(owner))
-        if transposed is None:
-            continue
-        return not any(p is tensor and name in transposed for name, p in owner._parameters.items())
+        names = [] if transposed is None else [name for name, p in owner._parameters.items() if p is tensor]
+        if names:  # a layer of the table holds it now, under these names
+            return not any(name in transposed for name in names)
     return False

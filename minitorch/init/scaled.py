@@ -42,7 +42,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def xavier_uniform_(tensor: T, gain: float = 1.0, generator: np.random.Generator | None = None) -> T:
     """Glorot uniform: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)).
 
-    Its std is gain * sqrt(2 / (fan_in + fan_out)), as xavier_normal_'s.
+    Its std is gain * sqrt(2 / (fan_in + fan_out)), as xavier_normal_'s. An empty array with
+    fan_in + fan_out = 0 (shape (0, 0), a kernel of size 0) is returned as is (torch divides by 0).
     """
     check_number(gain, "xavier_uniform_", "gain", 0)
     _array(tensor, "xavier_uniform_")  # named as called (uniform_ checks it again)
@@ -52,7 +53,10 @@ def xavier_uniform_(tensor: T, gain: float = 1.0, generator: np.random.Generator
 
 
 def xavier_normal_(tensor: T, gain: float = 1.0, generator: np.random.Generator | None = None) -> T:
-    """Glorot normal: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Glorot normal: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    An empty array with fan_in + fan_out = 0 is returned as is (torch divides by 0).
+    """
     check_number(gain, "xavier_normal_", "gain", 0)
     _array(tensor, "xavier_normal_")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
