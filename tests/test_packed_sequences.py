@@ -10,6 +10,7 @@ import torch
 import torch.nn.utils.rnn as trnn
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from recurrent_pairs import recurrent_pair
 
 import minitorch as mt
 from minitorch.kernels import use_kernels
@@ -213,18 +214,6 @@ def test_pad_packed_sequence_refuses_a_total_length_below_the_longest():
 
 
 # -------------------------------------------------------------------------------- the layers
-def _pair(kind: str, input_size: int, hidden_size: int, proj_size: int, **options):
-    """(MiniTorch module, torch module) of one kind, float64, the same weights."""
-    kwargs = dict(input_size=input_size, hidden_size=hidden_size, **options)
-    if kind.startswith("RNN"):
-        kwargs["nonlinearity"] = kind[4:]
-    if kind == "LSTM-proj":
-        kwargs["proj_size"] = proj_size
-    name = kind.split("-")[0]
-    ours = getattr(mt, name)(**kwargs, dtype=np.float64)
-    theirs = getattr(torch.nn, name)(**kwargs, dtype=torch.float64)
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-    return ours, theirs
 
 
 @st.composite
@@ -253,7 +242,7 @@ def test_packed_input_matches_torch_forward_and_backward(case, kernels):
     an upstream gradient for any subset of (output, h_n, c_n), doutput packed or its data array."""
     kind, sizes, options, training, run = case
     use_kernels(kernels)
-    ours, theirs = _pair(kind, **sizes, **options)
+    ours, theirs = recurrent_pair(kind, **sizes, **options)
     ours.train(training), theirs.train(training)
     rng = np.random.default_rng(run["seed"])
     (lengths, steps, enforce_sorted), B = run["lengths"], len(run["lengths"][0])
@@ -314,7 +303,7 @@ def test_packed_gradcheck_every_element_with_training_dropout(kind, bidirectiona
     """float64 central differences of the packed path: the packed data, h0 (c0) and every Parameter,
     unsorted lengths with a tie, 2 layers with training dropout (the same draws each evaluation)."""
     mt.manual_seed(5)
-    ours, _ = _pair(kind, 2, 3, proj_size=2, num_layers=2, dropout=0.3, bidirectional=bidirectional)
+    ours, _ = recurrent_pair(kind, 2, 3, proj_size=2, num_layers=2, dropout=0.3, bidirectional=bidirectional)
     rng = np.random.default_rng(1)
     packed = mt.pack_padded_sequence(rng.standard_normal((4, 4, 2)), [2, 4, 1, 2], enforce_sorted=False)
     D, R = 2 if bidirectional else 1, 2 if kind == "LSTM-proj" else 3
@@ -344,7 +333,7 @@ def test_gradcheck_sees_a_wrong_packed_backward(monkeypatch):
 
 def test_one_layer_called_packed_then_padded_gives_each_call_its_gradients():
     """Each forward call's cache is its own (LIFO): a padded call after a packed one does not disturb it."""
-    ours, theirs = _pair("LSTM", 2, 3, 0, bidirectional=True)
+    ours, theirs = recurrent_pair("LSTM", 2, 3, 0, bidirectional=True)
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((3, 2, 2)), rng.standard_normal((4, 2, 2))
     packed = mt.pack_padded_sequence(x, [3, 1])
@@ -364,7 +353,7 @@ def test_one_layer_called_packed_then_padded_gives_each_call_its_gradients():
 
 
 def test_a_torch_packed_sequence_is_taken_as_its_arrays():
-    ours, theirs = _pair("GRU", 3, 4, 0)
+    ours, theirs = recurrent_pair("GRU", 3, 4, 0)
     packed_t = trnn.pack_padded_sequence(torch.randn(5, 2, 3, dtype=torch.float64), [5, 3])
     out, h_n = ours(packed_t)
     out_t, h_n_t = theirs(packed_t)
@@ -433,7 +422,7 @@ def _torch_run(theirs, x, lengths, enforce_sorted, dout, dh_n):
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN-tanh"])
 def test_float32_packed_input_keeps_float32_and_matches_torch(kind, kernels):
-    ours, _ = _pair(kind, 3, 4, 0, bidirectional=True, num_layers=2)
+    ours, _ = recurrent_pair(kind, 3, 4, 0, bidirectional=True, num_layers=2)
     ours.to(np.float32)
     theirs = getattr(torch.nn, kind.split("-")[0])(3, 4, bidirectional=True, num_layers=2)
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
@@ -456,7 +445,7 @@ def test_float32_packed_input_keeps_float32_and_matches_torch(kind, kernels):
 def test_a_packed_lstm_cut_between_the_process_and_its_twin_matches_torch(twin_jobs):
     """Batches large enough for the LSTM kernels to cut (40 and 32 running sequences, H = 64): the
     segments' loops run half in the kernels' twin and the answer is still torch's."""
-    ours, theirs = _pair("LSTM", 8, 64, 0, bidirectional=True)
+    ours, theirs = recurrent_pair("LSTM", 8, 64, 0, bidirectional=True)
     rng = np.random.default_rng(6)
     lengths = [3] * 32 + [1] * 8
     x = rng.standard_normal((3, 40, 8))

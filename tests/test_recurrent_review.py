@@ -12,6 +12,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from recurrent_pairs import recurrent_pair
 
 import minitorch as mt
 from minitorch.kernels import use_kernels
@@ -19,18 +20,6 @@ from minitorch.kernels import use_kernels
 KINDS = ["RNN-tanh", "RNN-relu", "LSTM", "LSTM-proj", "GRU"]
 
 
-def _pair(kind: str, input_size: int, hidden_size: int, proj_size: int = 0, **options):
-    """(MiniTorch module, torch module) of one kind, float64, torch's weights copied from ours."""
-    kwargs = dict(input_size=input_size, hidden_size=hidden_size, **options)
-    if kind.startswith("RNN"):
-        kwargs["nonlinearity"] = kind[4:]
-    if kind == "LSTM-proj":
-        kwargs["proj_size"] = proj_size
-    name = kind.split("-")[0]
-    ours = getattr(mt, name)(**kwargs, dtype=np.float64)
-    theirs = getattr(torch.nn, name)(**kwargs, dtype=torch.float64)
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-    return ours, theirs
 
 
 def _t(a: np.ndarray | None, grad: bool = True) -> torch.Tensor | None:
@@ -72,7 +61,7 @@ def test_every_option_matches_torch_forward_and_backward(case, kernels):
     and an upstream gradient for any subset of (output, h_n, c_n), None for the others."""
     kind, sizes, options, training, run = case
     use_kernels(kernels)
-    ours, theirs = _pair(kind, **sizes, **options)
+    ours, theirs = recurrent_pair(kind, **sizes, **options)
     ours.train(training), theirs.train(training)
     rng = np.random.default_rng(run["seed"])
     T, N, batched = run["T"], run["N"], run["batched"]
@@ -137,7 +126,7 @@ def test_train_mode_dropout_gradcheck_every_element(kind, bidirectional):
     with the same draws stand in for the oracle): dx, dh0, dc0 and every Parameter, float64."""
     mt.set_default_dtype(np.float64)
     mt.manual_seed(3)
-    ours, _ = _pair(kind, 2, 3, proj_size=2, num_layers=3, dropout=0.4, bidirectional=bidirectional)
+    ours, _ = recurrent_pair(kind, 2, 3, proj_size=2, num_layers=3, dropout=0.4, bidirectional=bidirectional)
     rng = np.random.default_rng(1)
     D, R = 2 if bidirectional else 1, 2 if kind == "LSTM-proj" else 3
     x = rng.standard_normal((3, 2, 2))
@@ -151,7 +140,7 @@ def test_train_mode_dropout_gradcheck_every_element(kind, bidirectional):
 def test_one_layer_called_on_two_sequences_gets_both_gradients(kind, kernels):
     """A siamese use (one layer, two calls, backward newest first) adds up as torch's autograd."""
     use_kernels(kernels)
-    ours, theirs = _pair(kind, 3, 4, proj_size=2, num_layers=2, bidirectional=True)
+    ours, theirs = recurrent_pair(kind, 3, 4, proj_size=2, num_layers=2, bidirectional=True)
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal((5, 2, 3)), rng.standard_normal((4, 2, 3))]
     outs = [ours(x)[0] for x in xs]
@@ -217,7 +206,7 @@ def test_state_dicts_load_both_ways_with_torchs_names(kind, bias):
     """A torch state_dict loads into MiniTorch (strict) and gives torch's outputs; MiniTorch's
     state_dict has torch's keys in torch's order and loads into torch (strict)."""
     mt.set_default_dtype(np.float64)
-    ours, theirs = _pair(kind, 3, 4, proj_size=2, num_layers=2, bidirectional=True, bias=bias)
+    ours, theirs = recurrent_pair(kind, 3, 4, proj_size=2, num_layers=2, bidirectional=True, bias=bias)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     fresh = type(theirs)(**{k: getattr(theirs, k) for k in (
         "input_size", "hidden_size", "num_layers", "bias", "bidirectional")},
@@ -239,7 +228,7 @@ def test_state_dicts_load_both_ways_with_torchs_names(kind, bias):
 def test_all_weights_and_flatten_parameters_are_torchs(kind, bias):
     """all_weights: per layer and direction, the Parameters in torch's order (the same names);
     flatten_parameters(): nothing changes, as torch's on the CPU."""
-    ours, theirs = _pair(kind, 3, 4, proj_size=2, num_layers=2, bidirectional=True, bias=bias)
+    ours, theirs = recurrent_pair(kind, 3, 4, proj_size=2, num_layers=2, bidirectional=True, bias=bias)
     names = {id(p): n for n, p in ours.named_parameters()}
     torch_names = {id(p): n for n, p in theirs.named_parameters()}
     assert [[names[id(p)] for p in ps] for ps in ours.all_weights] == \
@@ -402,7 +391,7 @@ def test_masking_the_output_in_place_keeps_torchs_gradients(kind, layout, kernel
     use_kernels(kernels)
     options = {"batch_first": layout == "batch_first", "bidirectional": layout == "bidirectional",
                "num_layers": 2 if layout == "2 layers" else 1}
-    ours, theirs = _pair(kind, 3, 4, proj_size=2, **options)
+    ours, theirs = recurrent_pair(kind, 3, 4, proj_size=2, **options)
     rng = np.random.default_rng(4)
     shape = (6, 3) if layout == "unbatched" else (2, 6, 3) if layout == "batch_first" else (6, 2, 3)
     x = rng.standard_normal(shape)
