@@ -139,6 +139,15 @@ def check_output_size(value: object, who: str) -> tuple[int | None, int | None]:
     return tuple(None if s is None else int(s) for s in pair)
 
 
+def read_only_error(subject: str, writer: str, fix: str) -> ValueError:
+    """The error for an array written in place (by ``writer``: "a reset", "a step") that is read-only:
+    ``subject`` names it, ``fix`` gives the writable copy."""
+    return ValueError(
+        f"{subject} is a read-only array (np.broadcast_to, a read-only memory map or flags.writeable = "
+        f"False), which {writer} writes in place; give it a writable copy first: {fix}"
+    )
+
+
 def _shown(value: object) -> str:
     """``value`` as an error message shows it: the repr of a number, a string or None (a string's
     quotes tell it from a number), else its type and at most 60 characters of its repr (an array)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
+from minitorch.checks import read_only_error
 from minitorch.module import Module
 from minitorch.parameter import Parameter
 from minitorch.random import generator
@@ -28,11 +29,8 @@ def check_writable(module: Module, who: str = "reset_parameters", names: Iterabl
         if array is not None and not array.flags.writeable:
             kind, fix = (("Parameter", f".{name}.data = .{name}.data.copy()") if isinstance(value, Parameter)
                          else ("buffer", f".{name} = .{name}.copy()"))
-            raise ValueError(
-                f"{type(module).__name__}.{who}: {kind} '{name}' is a read-only array (np.broadcast_to, a "
-                f"read-only memory map or flags.writeable = False), which a reset writes in place; give "
-                f"it a writable copy first: module{fix}"
-            )
+            subject = f"{type(module).__name__}.{who}: {kind} '{name}'"
+            raise read_only_error(subject, "a reset", f"module{fix}")
 
 
 def _attribute(module: Module, path: str) -> object:

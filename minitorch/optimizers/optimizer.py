@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from minitorch import module as module_registry
-from minitorch.checks import check_number, check_sequence
+from minitorch.checks import check_number, check_sequence, read_only_error
 from minitorch.module import Parameter
 
 Params = Iterable[Parameter] | Iterable[dict[str, Any]]
@@ -157,11 +157,9 @@ class Optimizer:
         for g, group in enumerate(self.param_groups):
             for i, p in enumerate(group["params"]):
                 if not p.data.flags.writeable and p.grad is not None:
-                    raise ValueError(
+                    raise read_only_error(
                         f"{type(self).__name__}.step: param_groups[{g}]['params'][{i}] (a Parameter of shape "
-                        f"{p.data.shape}) is a read-only array (np.broadcast_to, a read-only memory map or "
-                        f"flags.writeable = False), which a step writes in place; give it a writable copy "
-                        f"first: p.data = p.data.copy()"
+                        f"{p.data.shape})", "a step", "p.data = p.data.copy()"
                     )
 
     def step(self) -> None:
