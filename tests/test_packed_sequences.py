@@ -315,18 +315,18 @@ def test_packed_gradcheck_every_element_with_training_dropout(kind, bidirectiona
 def test_gradcheck_sees_a_wrong_packed_backward(monkeypatch):
     """The tester: a packed backward that drops the input-side gradient (dxw) fails gradcheck, naming
     a tensor it reaches (the packed data, weight_ih or bias_ih)."""
-    from minitorch.layers import rnn_packed
+    from minitorch.layers._stretches import Packed
 
     gru = mt.GRU(2, 3, bidirectional=True, dtype=np.float64)
     packed = mt.pack_sequence([np.ones((3, 2)), np.full((1, 2), 0.5)])
     assert mt.gradcheck(gru, packed)
-    real = rnn_packed._loop_segments_backward
+    real = Packed.backward
 
     def wrong(*args):
         dxw, *rest = real(*args)
         return (np.zeros_like(dxw), *rest)
 
-    monkeypatch.setattr(rnn_packed, "_loop_segments_backward", wrong)
+    monkeypatch.setattr(Packed, "backward", wrong)
     with pytest.raises(mt.GradcheckError, match=r"gradient of (input\.data|weight_ih|bias_ih)"):
         mt.gradcheck(gru, packed)
 

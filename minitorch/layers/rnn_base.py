@@ -1,7 +1,10 @@
 """The machinery RNN, LSTM and GRU share (``rnn.py``): stacking layers and directions, inter-layer
 dropout, the products outside the time loops, the shapes, the checks and the gradient's structure.
 
-The time loops themselves (forward and backward through time, per kind) are in ``_recurrence.py``.
+The time loops themselves (forward and backward through time, per kind) are in ``_recurrence.py``;
+the stacking here is written once for a padded and a packed batch, and the layout (``_stretches.py``)
+runs the loop once on a padded batch or once per stretch of a packed one (``rnn_packed.py``: the
+packed call's checks and batch order).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import gradient_pair, initial_states
 from minitorch.layers._redraw import redraw_uniform
+from minitorch.layers._stretches import PADDED
 from minitorch.layers.dropout import dropout_mask
 from minitorch.layers.rnn_packed import PackedRecurrence, is_packed
 from minitorch.module import Module, Parameter
@@ -36,19 +40,23 @@ class RNNBase(PackedRecurrence, Module):
               PackedSequence, data (sum(lengths), D * R), the input's batch_sizes and indices;
               h_n, c_n each sequence's state after its own last step (a reverse direction starts at
               each sequence's own end); hx, h_n, c_n (D * num_layers, B, ·) in the caller's batch
-              order; batch_first does not apply (torch's); padding is never computed (rnn_packed.py)
-    Forward, per layer k and direction d (the reverse direction reads the sequence backwards):
-              xw = x_k @ W_ih.T + b_ih (+ b_hh for RNN/LSTM)   ONE product over all L * N rows
-              the time loop of the kind (see the class docstring and _recurrence.py)
-              x_{k+1} = concat(directions) * mask_k            inter-layer dropout, training only:
-              mask_k = (U(0, 1) >= dropout) / (1 - dropout), all 0 for dropout = 1 (torch's zeros,
-              nothing drawn from the generator, as torch draws nothing: Dropout's ``dropout_mask``)
+              order; batch_first does not apply (torch's); padding is never computed (_stretches.py)
+    Forward, per layer k and direction d (the reverse direction reads each sequence backwards):
+              xw = x_k @ W_ih.T + b_ih (+ b_hh for RNN/LSTM)   (rows, G)  ONE product over every row
+              h_t = the kind's step on xw_t, h_{t-1}          (rows, R)  RNN's, LSTM's, GRU's docstring;
+                    its time loop (_recurrence.py) runs once on a padded batch, once per stretch
+                    of a packed one (_stretches.py)
+              x_{k+1} = concat(directions) * mask_k            (rows, D * R)  inter-layer dropout,
+              training only: mask_k = (U(0, 1) >= dropout) / (1 - dropout), all 0 for dropout = 1
+              (torch's zeros, nothing drawn from the generator, as torch draws nothing: Dropout's
+              ``dropout_mask``);  rows = L * N padded, sum(lengths) packed; G = gates * H
     Backward (one pass through time per layer and direction, from the last layer down):
-              dxw, dhw, dh0, dc0 = loop backward (dh, dc flow from step t to t-1)
-              dW_ih = dxw.T @ x_k      dW_hh = dhw.T @ h_{t-1}      one product each, after the loop
-              (LSTM with proj_size: the loop also gives dW_hr, one product after the loop)
-              db_ih = dxw.sum          db_hh = dhw.sum
-              dx_k  = dxw @ W_ih       (summed over directions, times mask_{k-1})
+              dxw, dhw, dh0, dc0 = the time loop's backward   (dh, dc flow from step t to t-1)
+              dW_ih = dxw.T @ x_k         (G, in_k)   dW_hh = dhw.T @ h_{t-1}   (G, R)
+              db_ih = dxw.sum             (G,)        db_hh = dhw.sum           (G,)
+              (LSTM with proj_size: the loop also gives dW_hr (P, H), one product after the loop)
+              dx_k  = dxw @ W_ih          (rows, in_k), summed over directions, times mask_{k-1}
+              each weight gradient one product over every row, after the loop
     The time loop gives dx and the weight gradients in one pass that cannot be split without doing it
     twice, so these layers define ``backward`` directly (both blocks labelled, CONTRACT §3).
     Truncated backprop through time: pass the previous batch's (h_n, c_n) as hx. It is a constant
@@ -153,44 +161,46 @@ class RNNBase(PackedRecurrence, Module):
         if is_packed(input):
             return self._forward_packed(input, hx)
         self._batch_first = self.batch_first  # read at every forward (torch's); its backward's layout
-        x, states, batched = self._check_inputs(input, hx)
-        loop_forward, _ = self._loop()
-        D = self.num_directions
-        h_n = np.empty_like(states[0])
-        c_n = None if states[1] is None else np.empty_like(states[1])
+        x, (h0, c0), batched = self._check_inputs(input, hx)
+        x, h_n, c_n = self._forward_layers(x, h0, c0, PADDED)
+        self._batched, self._hx_given, self._out_shape = batched, hx is not None, x.shape
+        last = [a for _, h_prev, cache in self._caches[-self.num_directions:] for a in (h_prev, *cache)]
+        output = rec.unshared(self._from_time_major(x, batched), last)  # the caller's to change in place
+        hidden = h_n if c_n is None else (h_n, c_n)
+        if not batched:
+            hidden = tuple(s[:, 0] for s in hidden) if isinstance(hidden, tuple) else hidden[:, 0]
+        return output, hidden
+
+    def _forward_layers(self, x: np.ndarray, h0: np.ndarray, c0: Any, rows: Any) -> tuple:
+        """(the last layer's x, h_n, c_n or None): every layer and direction (the class docstring's
+        Forward) on x's rows as ``rows`` lays them out (_stretches.PADDED or a Packed); caches what
+        backward reads."""
+        loop, D = self._loop()[0], self.num_directions
+        h_n, c_n = np.empty_like(h0), None if c0 is None else np.empty_like(c0)
         caches, masks = [], []
         for layer in range(self.num_layers):
             outputs = []
             for d in range(D):
                 W_ih, W_hh, b_ih, b_hh, W_hr = self._weights(layer, d)
-                xs = x if d == 0 else x[::-1]
+                j, xs = layer * D + d, x if d == 0 else rows.flip(x)
                 b = None if b_ih is None else b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
-                xw = rec.project(xs.reshape(-1, xs.shape[-1]), W_ih.data, b)  # all L * N steps: one product
-                xw = xw.reshape(xs.shape[0], xs.shape[1], W_ih.shape[0])
-                j = layer * D + d
-                c0 = None if states[1] is None else states[1][j]
+                xw = rec.project(xs.reshape(-1, xs.shape[-1]), W_ih.data, b)  # every row: one product
+                xw = xw.reshape(*xs.shape[:-1], W_ih.shape[0])
                 b_loop = b_hh.data if self.BIAS_HH_IN_LOOP and b_hh is not None else None
-                projection = () if W_hr is None else (W_hr.data,)  # LSTM's h_t = W_hr @ (o * tanh(c_t))
-                hs, c_last, cache = loop_forward(xw, states[0][j], c0, W_hh.data, b_loop, *projection)
-                h_n[j] = hs[-1]
+                args = (W_hh.data, b_loop) + (() if W_hr is None else (W_hr.data,))  # h_t = W_hr @ m_t
+                out, h_prev, h_n[j], c_last, cache = rows.forward(
+                    loop, xw, h0[j], None if c0 is None else c0[j], args)
                 if c_last is not None:
                     c_n[j] = c_last
-                outputs.append(hs[1:] if d == 0 else hs[:0:-1])  # reverse outputs back in time order
-                caches.append((xs, hs, cache))
+                outputs.append(out if d == 0 else rows.flip(out))  # reverse outputs back in time order
+                caches.append((xs, h_prev, cache))
             x = np.concatenate(outputs, axis=-1) if D == 2 else outputs[0]
+            masks.append(None)
             if layer < self.num_layers - 1 and self.training and self.dropout > 0:
-                masks.append(dropout_mask(x.shape, self.dropout, x.dtype))  # p = 1: zeros, nothing drawn
+                masks[-1] = dropout_mask(x.shape, self.dropout, x.dtype)  # p = 1: zeros, nothing drawn
                 x = x * masks[-1]
-            else:
-                masks.append(None)
-        self._caches, self._masks, self._batched, self._hx_given = caches, masks, batched, hx is not None
-        self._out_shape = x.shape
-        last = [a for _, hs, cache in caches[-D:] for a in (hs, *cache)]  # the last layer's, for backward
-        output = rec.unshared(self._from_time_major(x, batched), last)  # the caller's to change in place
-        hidden = (h_n, c_n) if states[1] is not None else h_n
-        if not batched:
-            hidden = tuple(s[:, 0] for s in hidden) if isinstance(hidden, tuple) else hidden[:, 0]
-        return output, hidden
+        self._caches, self._masks = caches, masks
+        return x, h_n, c_n
 
     # ------------------------------------------------------------------------ backward
     def backward(self, grad: Any) -> Any:
@@ -200,46 +210,51 @@ class RNNBase(PackedRecurrence, Module):
         input's layout for a packed call), or (dinput, dh0) / (dinput, (dh0, dc0)) when hx was given."""
         if self._packed is not None:
             return self._backward_packed(grad)
-        caches, masks = self._cached(self._caches), self._masks
+        self._cached(self._caches)  # RuntimeError if forward never ran
         dout, dh_n, dc_n = self._split_grad(grad)
-        _, loop_backward = self._loop()
-        D, H = self.num_directions, self.real_hidden_size
-        dh0, dc0 = np.zeros_like(dh_n), np.zeros_like(dc_n)
+        dx, dh0, dc0 = self._backward_layers(dout, dh_n, dc_n, PADDED)
+        return self._input_grads(dx, dh0, dc0)
+
+    def _backward_layers(self, dout: np.ndarray, dh_n: np.ndarray, dc_n: Any, rows: Any) -> tuple:
+        """(dx, dh0, dc0 or None): the class docstring's Backward, from the last layer down, on the
+        rows ``rows`` lays out; accumulates every Parameter's gradient."""
+        caches, masks = self._cached(self._caches), self._masks
+        loop, D, R = self._loop()[1], self.num_directions, self.real_hidden_size
+        dh0, dc0 = np.zeros_like(dh_n), None if dc_n is None else np.zeros_like(dc_n)
         for layer in reversed(range(self.num_layers)):
             if masks[layer] is not None:
                 dout = dout * masks[layer]
             dx = None
             for d in reversed(range(D)):
                 W_ih, W_hh, b_ih, b_hh, W_hr = self._weights(layer, d)
-                xs, hs, cache = caches[layer * D + d]
-                j = layer * D + d
-                dhs = dout[..., d * H:(d + 1) * H]
-                dhs = dhs if d == 0 else dhs[::-1]
-                dc_last = None if self.GATES != 4 else dc_n[j]
-                projection = () if W_hr is None else (W_hr.data,)
-                back = loop_backward(dhs, dh_n[j], dc_last, cache, W_hh.data, *projection)
-                dxw, dhw, dh0[j], dc_first = back[:4]  # + dW_hr with projections
+                j, (xs, h_prev, cache) = layer * D + d, caches[layer * D + d]
+                dhs = dout[..., d * R:(d + 1) * R]
+                args = (W_hh.data,) + (() if W_hr is None else (W_hr.data,))
+                dxw, dhw, dh0[j], dc_first, dW_hr = rows.backward(
+                    loop, dhs if d == 0 else rows.flip(dhs), dh_n[j], None if dc_n is None else dc_n[j],
+                    cache, args)
                 if dc_first is not None:
                     dc0[j] = dc_first
-                # w.r.t. parameters: one product each over all L * N steps
+                # w.r.t. parameters: one product each over every row
                 dxw2, dhw2 = dxw.reshape(-1, dxw.shape[-1]), dhw.reshape(-1, dhw.shape[-1])
                 W_ih.accumulate_grad(dxw2.T @ xs.reshape(-1, xs.shape[-1]))
-                W_hh.accumulate_grad(dhw2.T @ hs[:-1].reshape(-1, H))
+                W_hh.accumulate_grad(dhw2.T @ h_prev.reshape(-1, R))
                 if b_ih is not None:
                     db_ih = dxw2.sum(axis=0)
                     b_ih.accumulate_grad(db_ih)  # RNN, LSTM: dhw is dxw (the biases enter summed)
                     b_hh.accumulate_grad(db_ih if dhw is dxw else dhw2.sum(axis=0))
                 if W_hr is not None:
-                    W_hr.accumulate_grad(back[4])  # one product after the loop (_recurrence.py)
+                    W_hr.accumulate_grad(dW_hr)  # one product after the loop (_recurrence.py)
                 # w.r.t. input
                 dxs = (dxw2 @ W_ih.data).reshape(xs.shape)
-                dxs = dxs if d == 0 else dxs[::-1]
+                dxs = dxs if d == 0 else rows.flip(dxs)
                 dx = dxs if dx is None else dx + dxs
             dout = dx
-        return self._input_grads(dout, dh0, dc0)
+        return dout, dh0, dc0
 
-    def _split_grad(self, grad: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(dout, dh_n, dc_n) time-major and batched, zeros where the gradient is None (CONTRACT §4)."""
+    def _split_grad(self, grad: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+        """(dout, dh_n, dc_n) time-major and batched, zeros where the gradient is None (CONTRACT §4);
+        dc_n None but for an LSTM."""
         who, batched = type(self).__name__, self._batched
         dtype = self.weight_ih_l0.data.dtype
         L, N, DH = self._out_shape
@@ -269,15 +284,16 @@ class RNNBase(PackedRecurrence, Module):
                       for g, shape in ((dh_n, h_shape), (dc_n, c_shape)))
         if not batched:
             dh_n, dc_n = dh_n[:, None], dc_n[:, None]
-        return self._to_time_major(dout, batched), dh_n, dc_n
+        return self._to_time_major(dout, batched), dh_n, (dc_n if self.GATES == 4 else None)
 
-    def _input_grads(self, dx: np.ndarray, dh0: np.ndarray, dc0: np.ndarray) -> Any:
+    def _input_grads(self, dx: np.ndarray, dh0: np.ndarray, dc0: Any) -> Any:
         """dx alone, or (dx, dh0) / (dx, (dh0, dc0)) when hx was given: the inputs' structure."""
         dx = self._from_time_major(dx, self._batched)
         if not self._hx_given:
             return dx
         if not self._batched:
-            dh0, dc0 = dh0[:, 0], dc0[:, 0]
+            dh0 = dh0[:, 0]
+            dc0 = None if dc0 is None else dc0[:, 0]
         return (dx, (dh0, dc0)) if self.GATES == 4 else (dx, dh0)
 
     # -------------------------------------------------------------------------- checks

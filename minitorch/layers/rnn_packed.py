@@ -1,20 +1,11 @@
 """RNN, LSTM and GRU over a PackedSequence (``minitorch.rnn_utils``): RNNBase's packed path, as torch's.
 
-The packed data holds step t's batch_sizes[t] running sequences (longest first) as consecutive rows.
-Steps where the running batch keeps one size n form a *segment*: its rows are one (steps, n, ·)
-block, so the kind's time loop (``_recurrence.py``, or its kernel) runs unchanged on it, starting
-from the first n rows of the state the previous segment left. The rows that stop running at a
-segment's end hold their last state: that is their h_n (c_n). Padding is never computed.
-
-    xw = data @ W_ih.T + b      ONE product over all packed rows (as the padded path)
-    per segment s (steps T_s, batch n_s):  hs_s = loop(xw_s, h[:n_s], c[:n_s]);  h[:n_s] = hs_s[-1]
-    h_n[b] = h after sequence b's own last step;  output rows = every segment's hs_s[1:], in order
-    reverse direction: the same on each sequence reversed within its own length, a permutation of
-    the packed rows (``_reversal``, its own inverse), so it starts at each sequence's own end
-Backward runs the segments in reverse: dh (dc) starts as dh_n (dc_n); a segment's loop backward
-takes its rows' dh[:n_s] and leaves them dh at its first step, so a sequence's dh_n enters at its own
-last step. dW_ih = dxw.T @ data, dW_hh = dhw.T @ h_prev over all packed rows, one product each.
-hx and dh0 are in the caller's order (torch's: permuted by sorted_indices; h_n back by unsorted_indices).
+The layers and directions are RNNBase's (``rnn_base.py``), written once for both layouts; on a
+packed batch the kind's time loop runs on its stretches of rows (``_stretches.Packed``): the loop
+over each run of steps whose running batch keeps one size. Padding is never computed. This file
+holds what only the packed call has: its checks, and the batch order. The packed rows are sorted
+longest first; hx and dh0 are in the caller's order (torch's: permuted by sorted_indices; h_n, c_n,
+dh0, dc0 back by unsorted_indices).
 """
 
 from __future__ import annotations
@@ -24,71 +15,14 @@ from typing import Any
 import numpy as np
 
 from minitorch.dtypes import as_floating, parameter_dtype
-from minitorch.layers import _recurrence as rec
 from minitorch.layers._initial_states import gradient_pair, initial_states
-from minitorch.layers.dropout import dropout_mask
+from minitorch.layers._stretches import Packed
 from minitorch.rnn_utils import PackedSequence, invert_permutation
 
 
 def is_packed(value: Any) -> bool:
     """A PackedSequence, ours or torch's (a named tuple with batch_sizes)."""
     return isinstance(value, tuple) and hasattr(value, "batch_sizes") and hasattr(value, "data")
-
-
-def _segments(batch_sizes: np.ndarray) -> list[tuple[int, int, int]]:
-    """(first packed row, steps, batch) of each run of equal batch sizes, in time order."""
-    starts = np.flatnonzero(np.diff(batch_sizes, prepend=-1))
-    ends = np.append(starts[1:], len(batch_sizes))
-    rows = np.concatenate(([0], np.cumsum(batch_sizes)))
-    return [(int(rows[a]), int(b - a), int(batch_sizes[a])) for a, b in zip(starts, ends, strict=True)]
-
-
-def _reversal(batch_sizes: np.ndarray) -> np.ndarray:
-    """perm with data[perm] = each sequence reversed within its own length: row (t, b) <- (len_b-1-t, b)."""
-    offsets = np.concatenate(([0], np.cumsum(batch_sizes)[:-1]))
-    lengths = (batch_sizes[None, :] > np.arange(batch_sizes[0])[:, None]).sum(axis=1)
-    t = np.repeat(np.arange(len(batch_sizes)), batch_sizes)
-    b = np.arange(len(t)) - offsets[t]
-    return offsets[lengths[b] - 1 - t] + b
-
-
-def _loop_segments(loop_forward: Any, xw: np.ndarray, segments: list, h: np.ndarray, c: Any,
-                   args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any, list]:
-    """(out, h_prev, h_n, c_n, caches): the loop over every segment (see the module docstring)."""
-    h_n, c_n = np.empty_like(h), None if c is None else np.empty_like(c)
-    outs, prevs, caches = [], [], []
-    for k, (start, steps, n) in enumerate(segments):
-        block = xw[start:start + steps * n].reshape(steps, n, xw.shape[-1])
-        hs, c_last, cache = loop_forward(block, h[:n], None if c is None else c[:n], *args)
-        outs.append(hs[1:].reshape(steps * n, -1))
-        prevs.append(hs[:-1].reshape(steps * n, -1))
-        caches.append(cache)
-        h, c = hs[-1], c_last
-        done = segments[k + 1][2] if k + 1 < len(segments) else 0  # rows [done, n) end here
-        h_n[done:n] = h[done:n]
-        if c is not None:
-            c_n[done:n] = c[done:n]
-    return np.concatenate(outs), np.concatenate(prevs), h_n, c_n, caches
-
-
-def _loop_segments_backward(loop_backward: Any, dout: np.ndarray, segments: list, dh_n: np.ndarray,
-                            dc_n: Any, caches: list, args: tuple) -> tuple:
-    """(dxw, dhw, dh0, dc0, dW_hr or None) over all packed rows: the segments in reverse."""
-    dh, dc = dh_n.copy(), None if dc_n is None else dc_n.copy()
-    dxws, dhws, dW_hr = [], [], None
-    for (start, steps, n), cache in zip(reversed(segments), reversed(caches), strict=True):
-        dhs = dout[start:start + steps * n].reshape(steps, n, dout.shape[-1])
-        back = loop_backward(dhs, dh[:n], None if dc is None else dc[:n], cache, *args)
-        dxw, dhw, dh[:n] = back[:3]
-        if dc is not None:
-            dc[:n] = back[3]
-        if len(back) == 5:
-            dW_hr = back[4] if dW_hr is None else dW_hr + back[4]
-        dxws.append(dxw.reshape(steps * n, -1))
-        dhws.append(dxws[-1] if dhw is dxw else dhw.reshape(steps * n, -1))
-    same = all(a is b for a, b in zip(dxws, dhws, strict=True))  # RNN, LSTM: one array for both
-    dxw = np.concatenate(dxws[::-1])
-    return dxw, dxw if same else np.concatenate(dhws[::-1]), dh, dc, dW_hr
 
 
 def _check_indices(packed: Any, batch: int, who: str) -> tuple[Any, Any]:
@@ -123,75 +57,24 @@ class PackedRecurrence:
         order = np.arange(batch_sizes[0]) if sorted_indices is None else sorted_indices
         states = self._packed_states(hx, int(batch_sizes[0]), x.dtype)
         h0, c0 = (None if s is None else s[:, order] for s in states)  # the packed (sorted) order
-        segments, reverse = _segments(batch_sizes), _reversal(batch_sizes)
-        loop_forward, D = self._loop()[0], self.num_directions
-        h_n, c_n = np.empty_like(h0), None if c0 is None else np.empty_like(c0)
-        caches, masks = [], []
-        for layer in range(self.num_layers):
-            outputs = []
-            for d in range(D):
-                W_ih, W_hh, b_ih, b_hh, W_hr = self._weights(layer, d)
-                j, xs = layer * D + d, x if d == 0 else x[reverse]
-                b = None if b_ih is None else b_ih.data if self.BIAS_HH_IN_LOOP else b_ih.data + b_hh.data
-                b_loop = b_hh.data if self.BIAS_HH_IN_LOOP and b_hh is not None else None
-                args = (W_hh.data, b_loop) + (() if W_hr is None else (W_hr.data,))
-                out, h_prev, h_n[j], c_last, cache = _loop_segments(
-                    loop_forward, rec.project(xs, W_ih.data, b), segments, h0[j],
-                    None if c0 is None else c0[j], args)
-                if c_last is not None:
-                    c_n[j] = c_last
-                outputs.append(out if d == 0 else out[reverse])
-                caches.append((xs, h_prev, cache))
-            x = np.concatenate(outputs, axis=-1) if D == 2 else outputs[0]
-            masks.append(None)
-            if layer < self.num_layers - 1 and self.training and self.dropout > 0:
-                masks[-1] = dropout_mask(x.shape, self.dropout, x.dtype)  # on the packed rows, as torch
-                x = x * masks[-1]
-        self._caches, self._masks, self._hx_given = caches, masks, hx is not None
-        self._packed = (batch_sizes, sorted_indices, unsorted_indices, segments, reverse, x.shape)
+        rows = Packed(batch_sizes)
+        x, h_n, c_n = self._forward_layers(x, h0, c0, rows)
+        self._hx_given = hx is not None
+        self._packed = (rows, sorted_indices, unsorted_indices, x.shape)
         back = np.arange(batch_sizes[0]) if unsorted_indices is None else unsorted_indices
         # x is a fresh array (concatenated or masked), never a view of what backward reads
         output = PackedSequence(x, batch_sizes, sorted_indices, unsorted_indices)
         return output, (h_n[:, back] if c_n is None else (h_n[:, back], c_n[:, back]))
 
     def _backward_packed(self, grad: Any) -> Any:
-        caches, masks = self._cached(self._caches), self._masks
-        batch_sizes, sorted_indices, unsorted_indices, segments, reverse, _ = self._packed
+        self._cached(self._caches)  # RuntimeError if forward never ran
+        rows, sorted_indices, unsorted_indices, _ = self._packed
         dout, dh_n, dc_n = self._split_packed_grad(grad)
-        loop_backward, D, R = self._loop()[1], self.num_directions, self.real_hidden_size
-        dh0, dc0 = np.zeros_like(dh_n), None if dc_n is None else np.zeros_like(dc_n)
-        for layer in reversed(range(self.num_layers)):
-            if masks[layer] is not None:
-                dout = dout * masks[layer]
-            dx = None
-            for d in reversed(range(D)):
-                W_ih, W_hh, b_ih, b_hh, W_hr = self._weights(layer, d)
-                j, (xs, h_prev, cache) = layer * D + d, caches[layer * D + d]
-                dhs = dout[:, d * R:(d + 1) * R]
-                args = (W_hh.data,) + (() if W_hr is None else (W_hr.data,))
-                dxw, dhw, dh0[j], dc_first, dW_hr = _loop_segments_backward(
-                    loop_backward, dhs if d == 0 else dhs[reverse], segments, dh_n[j],
-                    None if dc_n is None else dc_n[j], cache, args)
-                if dc_first is not None:
-                    dc0[j] = dc_first
-                # w.r.t. parameters: one product each over all packed rows
-                W_ih.accumulate_grad(dxw.T @ xs)
-                W_hh.accumulate_grad(dhw.T @ h_prev)
-                if b_ih is not None:
-                    db_ih = dxw.sum(axis=0)
-                    b_ih.accumulate_grad(db_ih)  # RNN, LSTM: dhw is dxw (the biases enter summed)
-                    b_hh.accumulate_grad(db_ih if dhw is dxw else dhw.sum(axis=0))
-                if W_hr is not None:
-                    W_hr.accumulate_grad(dW_hr)
-                # w.r.t. input
-                dxs = dxw @ W_ih.data
-                dxs = dxs if d == 0 else dxs[reverse]
-                dx = dxs if dx is None else dx + dxs
-            dout = dx
-        dinput = PackedSequence(dout, batch_sizes, sorted_indices, unsorted_indices)
+        dx, dh0, dc0 = self._backward_layers(dout, dh_n, dc_n, rows)
+        dinput = PackedSequence(dx, rows.batch_sizes, sorted_indices, unsorted_indices)
         if not self._hx_given:
             return dinput
-        back = np.arange(batch_sizes[0]) if unsorted_indices is None else unsorted_indices
+        back = np.arange(rows.batch_sizes[0]) if unsorted_indices is None else unsorted_indices
         return (dinput, (dh0[:, back], dc0[:, back])) if self.GATES == 4 else (dinput, dh0[:, back])
 
     # -------------------------------------------------------------------------- checks
@@ -224,7 +107,8 @@ class PackedRecurrence:
     def _split_packed_grad(self, grad: Any) -> tuple[np.ndarray, np.ndarray, Any]:
         """(doutput data, dh_n, dc_n or None), dh_n and dc_n in the packed (sorted) order."""
         who = type(self).__name__
-        batch_sizes, sorted_indices, _, _, _, out_shape = self._packed
+        rows, sorted_indices, _, out_shape = self._packed
+        batch_sizes = rows.batch_sizes
         dtype = self.weight_ih_l0.data.dtype
         expected = "(doutput, (dh_n, dc_n))" if self.GATES == 4 else "(doutput, dh_n)"
         if isinstance(grad, list):
