@@ -1,31 +1,19 @@
-"""RNN, LSTM and GRU give the same bits as the code these pins were recorded from (main at 2d42f94).
+"""A packed batch of equal lengths runs the same arithmetic as the padded one: the same bits.
 
-The pins guard a rewrite that must not change a result: every forward value, h_n, c_n, dinput, dh0,
-dc0 and every Parameter's gradient, over a grid of kinds (RNN tanh/relu, LSTM, LSTM with proj_size,
-GRU), stacks (layers, directions, dropout between layers, bias, hx), layouts (padded, batch_first,
-unbatched, packed with unequal and with equal lengths), dtypes and both kernel modes. Each case's
-arrays are hashed (their dtype, shape and bytes) into one digest, pinned in
-``recurrent_pins.json``. The bits are this machine's (its NumPy and BLAS): after a change that
-is meant to change results, or on another machine, record them again from the code to compare with:
-``PYTHONPATH=<that code> python tests/test_recurrent_pins.py --write``.
-
-A portable companion: a packed batch of equal lengths runs the same arithmetic as the padded one,
-so the two give the same bits (output, states and every gradient).
+RNN, LSTM and GRU share one loop over layers and directions (``rnn_base.py``), run once on a padded
+batch and once per stretch of a packed one (``_stretches.py``). With every length equal a packed
+batch is one stretch, so output, h_n, c_n, dinput, dh0, dc0 and every Parameter's gradient must
+equal the padded call's bit for bit, over kinds (RNN tanh/relu, LSTM, LSTM with proj_size, GRU) and
+stacks (layers, directions, dropout between layers, bias, hx), in both kernel modes.
 """
 
 from __future__ import annotations
-
-import hashlib
-import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import minitorch as mt
 
-PINS = Path(__file__).with_name("recurrent_pins.json")
 KINDS = ("RNN-tanh", "RNN-relu", "LSTM", "LSTM-proj", "GRU")
 # (num_layers, bidirectional, dropout, training, bias, hx given, gradient given)
 STACKS = {
@@ -34,16 +22,8 @@ STACKS = {
     "two-nobias-hx-eval": (2, False, 0.3, False, False, True, "out"),
     "three-bi-dropout": (3, True, 0.4, True, True, False, "out"),
 }
-LAYOUTS = ("padded", "batch_first", "unbatched", "packed", "packed-equal")
 IN, H, P, L, N = 3, 4, 2, 5, 4
-LENGTHS = {"packed": [3, 5, 1, 3], "packed-equal": [L] * N}
-
-
-def cases() -> list[str]:
-    """Every case's name: kind/stack/layout/dtype."""
-    names = [f"{k}/{s}/{lay}/float64" for k in KINDS for s in STACKS for lay in LAYOUTS]
-    return names + [f"{k}/{s}/{lay}/float32" for k in KINDS for s in ("one", "two-bi-dropout-hx")
-                    for lay in LAYOUTS]
+LENGTHS = {"packed-equal": [L] * N}
 
 
 def _module(kind: str, stack: str, dtype: str, batch_first: bool) -> mt.Module:
@@ -101,30 +81,6 @@ def run(case: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def digest(arrays: dict[str, np.ndarray]) -> str:
-    """sha256 of every array's name, dtype, shape and bytes, in order."""
-    h = hashlib.sha256()
-    for name, a in arrays.items():
-        a = np.ascontiguousarray(a)
-        h.update(f"{name} {a.dtype.str} {a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:32]
-
-
-def _record() -> dict[str, str]:
-    pins = {}
-    for mode in ("kernels", "plain"):
-        mt.kernels.use_kernels(mode == "kernels")
-        pins |= {f"{case}/{mode}": digest(run(case)) for case in cases()}
-    return pins
-
-
-@pytest.mark.parametrize("case", cases())
-def test_every_array_has_the_pinned_bits(case, kernels):
-    pinned = json.loads(PINS.read_text())[f"{case}/{'kernels' if kernels else 'plain'}"]
-    assert digest(run(case)) == pinned, f"{case}: an output, state or gradient changed its bits"
-
-
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("stack", list(STACKS))
 def test_packed_equal_lengths_is_the_padded_arithmetic(kind, stack, kernels):
@@ -136,7 +92,3 @@ def test_packed_equal_lengths_is_the_padded_arithmetic(kind, stack, kernels):
         expected = padded[name].reshape(got.shape)  # (L, N, .) as the packed rows (L * N, .)
         np.testing.assert_array_equal(got, expected, err_msg=name)
         assert got.tobytes() == np.ascontiguousarray(expected).tobytes(), name
-
-
-if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
-    PINS.write_text(json.dumps(_record(), indent=0, sort_keys=True) + "\n")
