@@ -117,7 +117,8 @@ def huber(d: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
     dl/dd = clip(d, -delta, delta)
     """
     abs_d = np.abs(d)
-    losses = np.where(abs_d < delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
+    with np.errstate(over="ignore"):  # inf where l passes the dtype's max, as torch (no warning)
+        losses = np.where(abs_d < delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
     return losses, np.clip(d, -delta, delta)
 
 
