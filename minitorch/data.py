@@ -185,6 +185,11 @@ class DataLoader:
         dtype: Any = None,
         generator: np.random.Generator | int | None = None,
     ) -> None:
+        if isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_)):
+            raise ValueError(
+                f"DataLoader: the second argument is y, the targets (an array), got {y!r}: torch's "
+                f"DataLoader(dataset, {y}) is DataLoader(dataset, batch_size={y}) here"
+            )
         self.generator = None if generator is None else _rng(generator, "DataLoader", "generator")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")

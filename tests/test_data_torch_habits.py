@@ -75,6 +75,16 @@ def test_dataloader_shuffles_with_its_own_generator(make, form):
     assert mt.random.generator().bit_generator.state == state
 
 
+@pytest.mark.parametrize("data", [(mt.TensorDataset(np.zeros((4, 2))),), (np.zeros((4, 2)),)])
+def test_torchs_positional_batch_size_is_named(data):
+    """torch's DataLoader(dataset, 64) passes batch_size second; MiniTorch's second argument is y.
+    Before, the error said a Dataset carries its own targets, or that X and y differ in length."""
+    expected = (r"DataLoader: the second argument is y, .* got 2: torch's DataLoader\(dataset, 2\) is "
+                r"DataLoader\(dataset, batch_size=2\) here")
+    with pytest.raises(ValueError, match=expected):
+        mt.DataLoader(*data, 2)
+
+
 def test_dataloader_names_a_generator_it_cannot_use():
     with pytest.raises(ValueError, match=r"DataLoader: generator must be a non-negative int or a np\.random"):
         mt.DataLoader(np.zeros((4, 1)), generator=torch.Generator())
