@@ -175,7 +175,9 @@ class ElementwiseLoss(Loss):
     dtypes (``check_pair``): l and the slope are computed in the promoted dtype of a floating input
     and a floating target (float32 and float64: float64), as torch's MSELoss, L1Loss, SmoothL1Loss and
     KLDivLoss do; dx comes back in the input's dtype, as torch's gradient. An integer or bool
-    target takes the input's dtype.
+    target takes the input's dtype. (torch 2.13 refuses the mixed pair for HuberLoss and BCELoss and
+    answers BCEWithLogitsLoss in the target's dtype; these follow the one rule, the same values to
+    the narrower dtype's precision.)
     """
 
     def __init__(self, reduction: str = "mean") -> None:
