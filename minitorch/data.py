@@ -79,7 +79,8 @@ class Subset(Dataset):
         self.indices = [int(i) for i in indices]
 
     def __getitem__(self, index: int) -> Any:
-        if isinstance(index, (list, np.ndarray)) and np.ndim(index) == 1:
+        if isinstance(index, list) or (isinstance(index, np.ndarray) and index.ndim == 1
+                                       and index.dtype.kind in "iu"):  # (a bool mask: list's TypeError)
             return self.dataset[[self.indices[i] for i in index]]
         return self.dataset[self.indices[index]]
 
