@@ -67,6 +67,9 @@ class TensorDataset(Dataset):
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order (torch's Subset).
 
+    ``subset[i]`` is ``dataset[indices[i]]``; a list (or 1-D integer array) of positions is passed on
+    as one list, ``dataset[[indices[i] for i in positions]]``, as torch's: a TensorDataset answers
+    with one batch, a tuple of arrays (``xb, yb = subset[[0, 1]]``).
     Example:
         train = mt.Subset(ds, range(80));  train[0] is ds[0]
     """
@@ -76,8 +79,9 @@ class Subset(Dataset):
         self.indices = [int(i) for i in indices]
 
     def __getitem__(self, index: int) -> Any:
-        if isinstance(index, (list, np.ndarray)):
-            return [self.dataset[self.indices[i]] for i in index]
+        if isinstance(index, list) or (isinstance(index, np.ndarray) and index.ndim == 1
+                                       and index.dtype.kind in "iu"):  # (a bool mask: list's TypeError)
+            return self.dataset[[self.indices[i] for i in index]]
         return self.dataset[self.indices[index]]
 
     def __len__(self) -> int:
@@ -88,7 +92,8 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
                  generator: np.random.Generator | int | None = None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random Subsets of the given lengths (torch's random_split).
 
-    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1: each gets
+    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1 (as torch, any
+    numbers whose sum is close to 1: [1, 0] is all and nothing): each gets
     floor(n * fraction) samples and the remainder goes one by one to the first subsets, as torch.
     The order comes from the generator ``mt.manual_seed`` seeds, or from ``generator`` (a NumPy
     Generator or an int seed; torch's argument name).
@@ -97,10 +102,12 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0):
+    numbers = all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+                  for x in lengths)
+    if lengths and numbers and math.isclose(sum(lengths), 1.0):  # (torch also needs the sum <= 1)
         if any(not 0 <= x <= 1 for x in lengths):
             raise ValueError(f"random_split: fractions must lie in [0, 1], got {lengths}")
-        counts = [math.floor(n * x) for x in lengths]
+        counts = [math.floor(n * float(x)) for x in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         lengths = counts
@@ -157,8 +164,10 @@ class DataLoader:
     reach the model ready to use. A float64 model never trains on rounded data: ``mt.fit``,
     ``mt.evaluate`` (and ``mt.predict``, ``fit``'s ``val_data`` given arrays) feed it the
     features in its dtype (``loader.as_dtype``); iterating yourself, pass ``dtype=np.float64``.
-    With ``shuffle=True`` every epoch (every ``iter``) draws a new order from the generator that
-    ``mt.manual_seed`` seeds. The last partial batch is kept unless ``drop_last``.
+    With ``shuffle=True`` every epoch (every ``iter``) draws a new order from ``generator`` (torch's
+    keyword: a NumPy Generator, or an int seeding one made here once, so the epochs still differ), or
+    without it from the generator that ``mt.manual_seed`` seeds. The last partial batch is kept
+    unless ``drop_last``.
     ``loader.dataset`` is the dataset (arrays are wrapped in a ``TensorDataset``).
     Example:
         for xb, yb in mt.DataLoader(X, y, batch_size=32, shuffle=True): ...
@@ -175,7 +184,14 @@ class DataLoader:
         collate_fn: Callable[[list[Any]], Any] | None = None,
         *,
         dtype: Any = None,
+        generator: np.random.Generator | int | None = None,
     ) -> None:
+        if isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_)):
+            raise ValueError(
+                f"DataLoader: the second argument is y, the targets (an array), got {y!r}: torch's "
+                f"DataLoader(dataset, {y}) is DataLoader(dataset, batch_size={y}) here"
+            )
+        self.generator = None if generator is None else _rng(generator, "DataLoader", "generator")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = int(batch_size)
@@ -241,7 +257,8 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.dataset)
-        order = mt_random.generator().permutation(n) if self.shuffle else None
+        rng = mt_random.generator() if self.generator is None else self.generator
+        order = rng.permutation(n) if self.shuffle else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             batch = slice(start, min(start + self.batch_size, n))
             index = order[batch] if order is not None else batch

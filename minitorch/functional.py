@@ -2,7 +2,10 @@
 
 Pure NumPy functions of arrays: no Module, no cache, no state. A layer or a loss calls them in its
 ``forward``/``backward``; nobody imports another family's private helpers. Each function computes
-in its input's dtype and states the trick that keeps it stable.
+in its input's dtype and states the trick that keeps it stable. The names torch.nn.functional
+shares (sigmoid, softmax, log_softmax, one_hot, gelu) take its arguments (``dim``, ``num_classes``,
+``approximate``) and give its result, or a ValueError where its implicit choice would differ
+silently; the ``*_and_slope`` forms return (y, dy/dx), what a layer caches for its backward.
 """
 
 from __future__ import annotations
@@ -40,9 +43,15 @@ def shifted_exp(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return s, exp_s, exp_s.sum(axis=axis, keepdims=True)
 
 
-def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """exp(s) / sum(exp(s), axis), s = z - z.max(axis)."""
-    _, exp_s, sum_exp = shifted_exp(z, axis)
+def softmax(z: np.ndarray, axis: int | None = None, *, dim: int | None = None,
+            dtype: np.dtype | type | None = None) -> np.ndarray:
+    """exp(s) / sum(exp(s), axis), s = z - z.max(axis), as torch.nn.functional.softmax.
+
+    ``axis`` or torch's ``dim`` (one of them); neither: the last axis of a 0-D, 1-D or 2-D z, where
+    torch's implicit choice agrees, a ValueError for more dims (``_softmax_axis``). ``dtype``: z is
+    cast to it first, as torch's.
+    """
+    _, exp_s, sum_exp = shifted_exp(*_softmax_input(z, axis, dim, dtype, "softmax"))
     return exp_s / sum_exp
 
 
@@ -52,17 +61,58 @@ def softmax_backward(y: np.ndarray, dy: np.ndarray, axis: int | None = -1) -> np
     return y * (dy - np.sum(dy * y, axis=axis, keepdims=True))
 
 
-def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """s - log(sum(exp(s), axis)), s = z - z.max(axis): log-sum-exp, never log(softmax)."""
-    s, _, sum_exp = shifted_exp(z, axis)
+def log_softmax(z: np.ndarray, axis: int | None = None, *, dim: int | None = None,
+                dtype: np.dtype | type | None = None) -> np.ndarray:
+    """s - log(sum(exp(s), axis)), s = z - z.max(axis): log-sum-exp, never log(softmax), as
+    torch.nn.functional.log_softmax (``axis`` / ``dim`` / ``dtype`` as ``softmax``'s)."""
+    s, _, sum_exp = shifted_exp(*_softmax_input(z, axis, dim, dtype, "log_softmax"))
     return s - np.log(sum_exp)
 
 
-def one_hot(y: np.ndarray, num_classes: int, dtype: np.dtype) -> np.ndarray:
-    """onehot (N, C) in ``dtype``: onehot[n, y[n]] = 1, every other entry 0."""
-    onehot = np.zeros((len(y), num_classes), dtype=dtype)
-    onehot[np.arange(len(y)), y] = 1
-    return onehot
+def _softmax_input(z: np.ndarray, axis: int | None, dim: int | None, dtype: np.dtype | type | None,
+                   who: str) -> tuple[np.ndarray, int | None]:
+    """(z in ``dtype``, the axis to reduce; None for a 0-D z, its one entry) for softmax / log_softmax.
+
+    Neither axis nor dim: torch's implicit (deprecated) choice is dim 0 for 0-D, 1-D and 3-D inputs
+    and 1 otherwise, the last axis for up to 2 dims only: other inputs need the axis (a silently
+    different axis else).
+    """
+    if axis is not None and dim is not None:
+        raise TypeError(f"{who}: give axis or dim (torch's name), not both; got axis={axis}, dim={dim}")
+    z = np.asarray(z) if dtype is None else np.asarray(z).astype(dtype)
+    axis = dim if axis is None else axis
+    if axis is None and z.ndim > 2:
+        torch_dim = 0 if z.ndim == 3 else 1
+        raise ValueError(
+            f"{who}: no axis given, and the input is {z.ndim}-D {z.shape}: torch's {who} would take "
+            f"dim={torch_dim} there (its deprecated implicit choice), not the last axis; pass it, e.g. "
+            f"{who}(z, dim=-1) or {who}(z, dim={torch_dim})"
+        )
+    return z, (None if z.ndim == 0 else -1 if axis is None else axis)
+
+
+def one_hot(y: np.ndarray, num_classes: int = -1, dtype: np.dtype | type = np.int64) -> np.ndarray:
+    """onehot (*y.shape, C): onehot[..., y[...]] = 1, every other entry 0, as torch.nn.functional.one_hot.
+
+    y: integer class indices in [0, C), any shape. num_classes = -1 (torch's default): C = y.max() + 1.
+    dtype: int64 as torch's; a float dtype gives the float one-hot rows a loss multiplies by.
+    """
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer class indices, got dtype {y.dtype}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < -1:
+        raise ValueError(
+            f"one_hot: num_classes must be -1 (from the data) or a count >= 0, got {num_classes!r}"
+        )
+    if num_classes == -1:
+        if y.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty y (as torch); pass num_classes")
+        num_classes = int(y.max()) + 1
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(
+            f"one_hot: class indices must lie in [0, {num_classes}), got values in [{y.min()}, {y.max()}]"
+        )
+    return (y[..., None] == np.arange(num_classes)).astype(dtype)
 
 
 # ------------------------------------------------------------------------- standardisation
@@ -117,7 +167,8 @@ def huber(d: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
     dl/dd = clip(d, -delta, delta)
     """
     abs_d = np.abs(d)
-    losses = np.where(abs_d < delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
+    with np.errstate(over="ignore"):  # inf where l passes the dtype's max, as torch (no warning)
+        losses = np.where(abs_d < delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
     return losses, np.clip(d, -delta, delta)
 
 
@@ -129,7 +180,16 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 
 
-def gelu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """y = x * cdf(x) (approximate="none") or its tanh form ("tanh"), as torch.nn.functional.gelu:
+    the first of ``gelu_and_slope`` / ``gelu_tanh_and_slope``."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    x = np.asarray(x)
+    return (gelu_tanh_and_slope(x) if approximate == "tanh" else gelu_and_slope(x))[0]
+
+
+def gelu_and_slope(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(y, dy/dx) of the exact GELU: y = x * cdf(x), dy/dx = cdf(x) + x * pdf(x).
 
     cdf = 0.5 * (1 + erf(x / sqrt(2)));  pdf = exp(-x**2 / 2) / sqrt(2 pi)
@@ -140,7 +200,7 @@ def gelu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x * cdf, cdf + x * pdf
 
 
-def gelu_tanh(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gelu_tanh_and_slope(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(y, dy/dx) of GELU's tanh approximation, as torch.nn.GELU(approximate='tanh').
 
     t     = tanh(sqrt(2 / pi) * (x + 0.044715 * x**3))

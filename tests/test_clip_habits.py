@@ -293,3 +293,40 @@ def test_clip_grad_value_equals_torchs_bitwise(spec, clip_value, dtype, seed, no
         if p.grad is not None:
             assert p.grad.dtype == dtype
             np.testing.assert_array_equal(p.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("clip", ["norm", "value"])
+def test_a_numpy_scalar_grad_is_clipped_as_torchs_0d_tensor(dtype, clip):
+    """``p.grad = p.grad / 2`` makes a 0-D Parameter's grad a NumPy scalar; clip_grad_norm_ scaled
+    it "in place", which rebinds a scalar, so it stayed unclipped while the norm counted it (and
+    clip_grad_value_ raised NumPy's "return arrays must be of ArrayType"). Now it is clipped and
+    written back as a 0-D array, torch's answer for the 0-D tensor it stands for."""
+    p, q = mt.Parameter(np.array(1.0, dtype)), mt.Parameter(np.zeros(2, dtype))
+    p.grad = np.zeros((), dtype) + dtype(4.0)  # a NumPy scalar, not an array
+    q.grad = np.array([3.0, 0.0], dtype)
+    assert not isinstance(p.grad, np.ndarray)
+    torch_dtype = torch.from_numpy(q.grad).dtype
+    tp, tq = torch.zeros((), dtype=torch_dtype), torch.zeros(2, dtype=torch_dtype)
+    tp.grad, tq.grad = torch.tensor(4.0, dtype=torch_dtype), torch.from_numpy(q.grad.copy())
+    if clip == "norm":
+        norm = mt.clip_grad_norm_([p, q], 1.0)
+        assert_same_number(norm, torch.nn.utils.clip_grad_norm_([tp, tq], 1.0), 1e-6)
+    else:
+        mt.clip_grad_value_([p, q], 0.5)
+        torch.nn.utils.clip_grad_value_([tp, tq], 0.5)
+    assert isinstance(p.grad, np.ndarray) and p.grad.shape == ()
+    assert_same_grads([p, q], [tp, tq], 1e-6)
+
+
+@pytest.mark.parametrize("grad", [4.0, np.array([1, 2]), [1.0, 2.0]])
+def test_a_grad_that_is_no_floating_array_is_refused_by_name(grad):
+    """A Python float or list (torch refuses both as a grad) cannot be scaled in place: a TypeError
+    naming the function and the fix, not a silently unclipped gradient."""
+    p = mt.Parameter(np.zeros(2))
+    p.grad = grad
+    for clip in (lambda: mt.clip_grad_norm_([p], 1.0), lambda: mt.clip_grad_value_(p, 1.0)):
+        with pytest.raises(TypeError, match=r"clip_grad_\w+: expected each Parameter's grad to be a "
+                                            r"floating array or None .* p\.grad = np\.asarray\(value, "
+                                            r"dtype=p\.dtype\)"):
+            clip()

@@ -191,8 +191,9 @@ class GELU(Module):
       Forward:  t = tanh(sqrt(2 / pi) * (x + 0.044715 * x**3));  y = 0.5 * x * (1 + t)
       Backward: dx = dy * (0.5 * (1 + t)
                            + 0.5 * x * (1 - t**2) * sqrt(2 / pi) * (1 + 3 * 0.044715 * x**2))   (*)
-    Both cache the slope dy/dx (``functional.gelu`` / ``functional.gelu_tanh``). erf is computed in
-    NumPy (``functional.erf``): a series for |z| < 2.5, a continued fraction above, a few ulps off.
+    Both cache the slope dy/dx (``functional.gelu_and_slope`` / ``functional.gelu_tanh_and_slope``).
+    erf is computed in NumPy (``functional.erf``): a series for |z| < 2.5, a continued fraction
+    above, a few ulps off.
     Example:
         act = GELU()
         y = act(np.array([-1.0, 0.0, 1.0]))   # [-0.1587, 0, 0.8413]
@@ -210,7 +211,8 @@ class GELU(Module):
         x = as_floating(x, "GELU")
         if self.approximate not in ("none", "tanh"):  # read at every call, with torch's check
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {self.approximate!r}")
-        y, slope = functional.gelu_tanh(x) if self.approximate == "tanh" else functional.gelu(x)
+        y, slope = (functional.gelu_tanh_and_slope(x) if self.approximate == "tanh"
+                    else functional.gelu_and_slope(x))
         self._slope = slope
         return y
 

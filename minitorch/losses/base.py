@@ -171,23 +171,30 @@ class ElementwiseLoss(Loss):
 
     A subclass defines ``_losses_and_slope(x, t) -> (l, dl/dx)`` (and ``_check_values`` if its
     inputs have a range); forward caches the slope, so backward is one product:
-    dx = dl * slope  (x's shape).
+    dx = dl * slope  (x's shape), cast to the input's dtype.
+    dtypes (``check_pair``): l and the slope are computed in the promoted dtype of a floating input
+    and a floating target (float32 and float64: float64), as torch's MSELoss, L1Loss, SmoothL1Loss and
+    KLDivLoss do; dx comes back in the input's dtype, as torch's gradient. An integer or bool
+    target takes the input's dtype. (torch 2.13 refuses the mixed pair for HuberLoss and BCELoss and
+    answers BCEWithLogitsLoss in the target's dtype; these follow the one rule, the same values to
+    the narrower dtype's precision.)
     """
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self._slope: np.ndarray | None = None
+        self._input_dtype: np.dtype | None = None  # dx's dtype (the slope's may be wider)
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
-        x, t = check_pair(input, target, type(self).__name__)
+        x, t, self._input_dtype = check_pair(input, target, type(self).__name__)
         self._check_values(x, t)
         losses, self._slope = self._losses_and_slope(x, t)
         return self._reduce(losses)
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         slope = self._cached(self._slope)
-        # w.r.t. input
-        return slope * self._upstream(dloss, slope.dtype, slope.ndim)
+        # w.r.t. input (computed in the slope's dtype, returned in the input's, as torch's gradient)
+        return (slope * self._upstream(dloss, slope.dtype, slope.ndim)).astype(self._input_dtype, copy=False)
 
     def _check_values(self, x: np.ndarray, t: np.ndarray) -> None:
         """ValueError if x or t lies outside the loss's domain; any finite value by default."""
@@ -208,16 +215,23 @@ def check_not_bool(value: object, who: str, name: str) -> None:
         raise SettingTypeError(f"{who}: {name} must be an array of numbers or None, got {value!r}")
 
 
-def check_pair(input: np.ndarray, target: np.ndarray, who: str) -> tuple[np.ndarray, np.ndarray]:
-    """(x, t): a finite floating input and a finite target of the same shape, cast to x's dtype."""
+def check_pair(input: np.ndarray, target: np.ndarray, who: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+    """(x, t, the input's dtype): a finite floating input and a finite target of the same shape, both
+    in the dtype the loss computes in: the promoted dtype of x and a floating t (torch's type
+    promotion: a float64 target is never rounded to a float32 input's dtype), x's dtype for an
+    integer or bool t."""
     x = as_floating(input, who)
     t = np.asarray(target)
     if t.shape != x.shape:
         raise ValueError(f"{who}: expected target of the input's shape {x.shape}, got {t.shape}")
-    t = as_floating(t, who).astype(x.dtype, copy=False)
+    if t.dtype.kind not in "biu":
+        t = as_floating(t, who)  # a floating target as it is; a TypeError for a non-numeric one
+    input_dtype = x.dtype
+    dtype = np.promote_types(x.dtype, t.dtype) if t.dtype.kind == "f" else x.dtype
+    x, t = x.astype(dtype, copy=False), t.astype(dtype, copy=False)
     check_finite(x, who, "input")
     check_finite(t, who, "target")
-    return x, t
+    return x, t, input_dtype
 
 
 def check_in_unit_interval(x: np.ndarray, who: str, what: str) -> None:

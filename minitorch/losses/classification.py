@@ -31,7 +31,7 @@ class CrossEntropyLoss(Loss):
               y (N, *d) class indices in [0, C) or ignore_index, or (N, C, *d) class probabilities
               w (C,) class weights (weight=None: all 1)   l (N, *d)   (class axis 1 throughout)
               dtypes as torch: w of z's dtype for class indices (else TypeError); for probabilities
-              l in the promoted dtype of z and w, dz in z's dtype
+              l in the promoted dtype of z, y and w, dz in z's dtype
     Forward:  s = z - z.max(axis=1)                 (row max keeps exp(s) <= 1: no overflow)
               lse = log(sum(exp(s), axis=1))        log-sum-exp: never log(p + eps)
               log_p = s - lse                       (N, C, *d) log-softmax
@@ -101,8 +101,9 @@ class CrossEntropyLoss(Loss):
             return fast.cross_entropy_backward(self, dloss)
         p = self._cached(self._probs)
         wq = self._wq
-        dl = _per_class(self._upstream(dloss, p.dtype, 0))
-        # w.r.t. input (in z's dtype: wq is float64 for float32 z with a float64 weight, as torch)
+        dl = _per_class(self._upstream(dloss, wq.dtype, 0))  # in the loss's dtype
+        # w.r.t. input (in z's dtype: wq is float64 for float32 z with a float64 weight or float64
+        # probabilities, as torch)
         dz = (dl * (p * wq.sum(axis=1, keepdims=True) - wq)).astype(p.dtype, copy=False)
         if self._counted is not None:  # dl = nan: torch's nan on the counted samples, 0 on the ignored
             dz = np.where(self._counted, dz, 0).astype(p.dtype, copy=False)
@@ -129,7 +130,7 @@ class CrossEntropyLoss(Loss):
                     "class probability targets (as torch, which takes a negative one and ignores it)"
                 )
             check_finite(y, "CrossEntropyLoss", "target")
-            return y.astype(z.dtype, copy=False)
+            return y.astype(np.promote_types(z.dtype, y.dtype), copy=False)  # never rounded, as torch
         return check_class_indices(y, z.shape, self.ignore_index, "CrossEntropyLoss")
 
     def extra_repr(self) -> str:

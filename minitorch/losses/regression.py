@@ -76,7 +76,8 @@ class SmoothL1Loss(ElementwiseLoss):
     Shapes:   x (*)   t (*) same shape   l (*)
     Forward:  d = x - t
               l = 0.5 * d**2 / beta              where |d| < beta
-                = |d| - 0.5 * beta               elsewhere        (= Huber(d, beta) / beta)
+                = |d| - 0.5 * beta               elsewhere        (= Huber(d, beta) / beta, computed
+                                                                   as written: no overflow at beta * |d|)
     Backward: dx = dl * clip(d, -beta, beta) / beta   (*)
     beta = 0 is exactly L1Loss: l = |d|, dx = dl * sign(d), as PyTorch.
     Example:
@@ -93,8 +94,11 @@ class SmoothL1Loss(ElementwiseLoss):
         d, beta = x - t, check_number(self.beta, "SmoothL1Loss", "beta", 0)  # read at every call, checked
         if beta == 0:
             return np.abs(d), np.sign(d)
-        losses, slope = huber(d, beta)
-        return losses / beta, slope / beta
+        abs_d = np.abs(d)
+        # |d| - 0.5 * beta directly, as torch: Huber(d, beta) / beta would overflow at beta * |d|
+        with np.errstate(over="ignore"):  # 0.5 * d**2 of the branch not taken may pass the dtype's max
+            losses = np.where(abs_d < beta, 0.5 * d * d / beta, abs_d - 0.5 * beta)
+        return losses, np.clip(d, -beta, beta) / beta
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}"
