@@ -1,9 +1,10 @@
 """A float mask of another dtype than the module's parameters. PyTorch 2.13 sums the two masks in
 their promoted dtype (a bool one as the query's) and then refuses most dtypes other than the query's
 (a float64 mask in a float32 module always; float32 into float64 only with need_weights=False).
-MiniTorch casts a mask at the door as its inputs: summed as torch sums them, then cast as
+MiniTorch casts an array mask at the door as its inputs: summed as torch sums them, then cast as
 torch's ``.to(dtype)`` (a number past float32's range becomes -inf), without NumPy's overflow
-warning."""
+warning; a learned mask (a Parameter that requires grad) wider than the module is refused, as torch
+refuses it, since its values and gradient would pass through the module's narrower dtype."""
 
 from __future__ import annotations
 
@@ -99,6 +100,27 @@ def test_a_learned_float32_mask_in_a_float64_module_trains_as_torchs(kernels_on)
     for p, t in ((attn, tattn), (kpm, tkpm)):
         assert p.grad.dtype == np.float32 == t.grad.numpy().dtype
         np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["attn_mask", "key_padding_mask"])
+def test_a_learned_mask_wider_than_the_module_is_refused_by_name_as_torch_refuses_it(name):
+    m, rng = build(OPTIONS, np.float32)
+    q, k, v = inputs(rng, m, N, L, S, True, np.float32)
+    shape = (L, S) if name == "attn_mask" else (N, S)
+    mask = mt.Parameter(rng.standard_normal(shape))  # float64 (NumPy's default)
+    message = (rf"^MultiheadAttention\(embed_dim=4, num_heads=2\): {name} is a Parameter that requires grad "
+               r"\(a learned mask\) of dtype float64, wider than the module's float32: .*PyTorch refuses it.*"
+               rf"{name}\.to\(np\.float32\)")
+    with pytest.raises(TypeError, match=message):
+        m(q, k, v, **{name: mask}, need_weights=False)
+    assert mask.grad is None and mask.dtype == np.float64
+    with pytest.raises(RuntimeError):  # torch: its dtype check (need_weights=False) or its matmul's
+        _torch(m, q, k, v, *((tensor(mask.data, requires_grad=True), None) if name == "attn_mask"
+                             else (None, tensor(mask.data, requires_grad=True))), False)
+    mask.to(np.float32)  # the fix named
+    y, _ = m(q, k, v, **{name: mask}, need_weights=False)
+    frozen = mt.Parameter(mask.data.astype(np.float64), requires_grad=False)  # a constant: cast, as an array
+    np.testing.assert_array_equal(m(q, k, v, **{name: frozen}, need_weights=False)[0], y)
 
 
 def test_an_encoder_layer_takes_a_float64_src_mask_without_a_warning():

@@ -129,11 +129,19 @@ def causal_mask(L: int, S: int, dtype: np.dtype) -> np.ndarray:
 def additive_mask(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:
     """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0, in ``dtype``;
     float as given, in its own dtype (a Parameter's values: MultiheadAttention's backward accumulates
-    its gradient, if it requires grad).
+    its gradient, if it requires grad). A learned mask (a Parameter that requires grad) wider than
+    ``dtype`` is a TypeError, as torch refuses it: its values and gradient would pass through ``dtype``.
     """
     m = np.asarray(mask)
     if m.dtype == np.bool_:
         return np.where(m, -np.inf, 0.0).astype(dtype)
     if m.dtype.kind != "f":
         raise TypeError(f"{who}: {name} must be a bool or floating array, got dtype {m.dtype}")
+    if isinstance(mask, Parameter) and mask.requires_grad and not np.can_cast(m.dtype, dtype, "safe"):
+        raise TypeError(
+            f"{who}: {name} is a Parameter that requires grad (a learned mask) of dtype {m.dtype}, wider "
+            f"than the module's {np.dtype(dtype)}: its values and gradient would be rounded to "
+            f"{np.dtype(dtype)}, and PyTorch refuses it (a RuntimeError); cast it to the module's dtype "
+            f"first: {name}.to(np.{np.dtype(dtype)}) (in place, as model.to)"
+        )
     return m
