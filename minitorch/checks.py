@@ -140,8 +140,8 @@ def check_output_size(value: object, who: str) -> tuple[int | None, int | None]:
 
 
 def read_only_error(subject: str, writer: str, fix: str) -> ValueError:
-    """The error for an array written in place (by ``writer``: "a reset", "a step") that is read-only:
-    ``subject`` names it, ``fix`` gives the writable copy."""
+    """The error for an array written in place (by ``writer``: "a reset", "a step", "an init function")
+    that is read-only: ``subject`` names it, ``fix`` gives the writable copy."""
     return ValueError(
         f"{subject} is a read-only array (np.broadcast_to, a read-only memory map or flags.writeable = "
         f"False), which {writer} writes in place; give it a writable copy first: {fix}"

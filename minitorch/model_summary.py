@@ -10,6 +10,8 @@ import numpy as np
 from minitorch.checks import check_positive_int
 from minitorch.dtypes import get_default_dtype
 from minitorch.grad_mode import no_grad
+from minitorch.layers.rnn_base import RNNBase
+from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.module import Module, switched_mode
 from minitorch.rnn_utils import PackedSequence
 
@@ -29,7 +31,7 @@ class ModelSummary:
     """The result of ``summary``: ``str()`` (and ``repr()``) is the table; the numbers are attributes.
 
     Attributes: ``rows`` (SummaryRow per module), ``total_params``, ``trainable_params``,
-    ``non_trainable_params``, ``input_shape`` (with the batch dimension of 1).
+    ``non_trainable_params``, ``input_shape`` (the shape run: with the batch dimension of 1).
     """
 
     def __init__(self, model_name: str, input_shape: tuple[int, ...], rows: list[SummaryRow],
@@ -67,8 +69,12 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
             input_size: tuple[int, ...] | None = None) -> ModelSummary:
     """Run ``model`` once on zeros of shape (1, *input_shape) and tabulate every layer.
 
-    ``input_shape`` excludes the batch dimension (a batch of 1 is added); torchinfo's ``input_size``
-    includes it (``summary(model, input_size=(1, 4))``): give one of the two. The forward pass runs in
+    ``input_shape`` excludes the batch dimension (a batch of 1 is added where the model reads its
+    batch: axis 0, or axis 1 for a sequence-first model, whose input is (seq_len, batch, features):
+    an RNN/LSTM/GRU with batch_first=False, a TransformerEncoder(Layer) whose attention is not
+    batch_first; so ``(seq_len, features)`` runs on (seq_len, 1, features)); torchinfo's
+    ``input_size`` includes it (``summary(model, input_size=(1, 4))``, taken as given: the way for a
+    model of your own whose forward takes sequence-first input): give one of the two. The forward pass runs in
     eval mode and every module's mode is restored after. Each row shows a module's dotted name
     (indented by nesting), its class, its output shape ("-" if forward never called it) and its own
     parameter count (weights and buffers of that module, not of its children). Trainable params are
@@ -82,7 +88,8 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: expected an mt.Module, got {type(model).__name__}")
-    shape = _batch_shape(input_shape, input_size)
+    axis = _batch_axis(model)
+    shape = _batch_shape(input_shape, input_size, axis)
     params = list(model.parameters())
     if dtype is None:
         dtype = params[0].dtype if params else get_default_dtype()
@@ -90,12 +97,13 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     try:
         outputs = _record_outputs(model, x)
     except ValueError:
-        if input_size is None and len(shape) > 2 and _runs_on(model, shape[1:], dtype):
+        given = shape[:axis] + shape[axis + 1:]  # input_shape as given
+        if input_size is None and len(shape) > 2 and _runs_on(model, given, dtype):
             raise ValueError(
-                f"summary: input_shape={shape[1:]} seems to include the batch dimension "
-                f"({type(model).__name__} fails on {shape} but runs on {shape[1:]}); input_shape excludes "
-                f"it: pass {shape[2:]}, "
-                f"or torchinfo's input_size={shape[1:]}"
+                f"summary: input_shape={given} seems to include the batch dimension "
+                f"({type(model).__name__} fails on {shape} but runs on {given}); input_shape excludes "
+                f"it: pass {given[:axis] + given[axis + 1:]}, "
+                f"or torchinfo's input_size={given}"
             ) from None
         raise
     rows = [SummaryRow(name or type(module).__name__, type(module).__name__, name.count("."),
@@ -173,8 +181,22 @@ def _runs_on(model: Module, shape: tuple[int, ...], dtype: Any) -> bool:
     return True
 
 
-def _batch_shape(input_shape: Any, input_size: Any) -> tuple[int, ...]:
-    """The shape of the zeros to run: (1, *input_shape), or torchinfo's input_size as it is."""
+def _batch_axis(model: Module) -> int:
+    """Where ``model`` reads its batch: 1 for a sequence-first model (an RNN/LSTM/GRU with
+    batch_first=False, a TransformerEncoderLayer whose self_attn is not batch_first, a
+    TransformerEncoder whose first layer is one), else 0. The flags as the forward reads them."""
+    if isinstance(model, TransformerEncoder) and len(model.layers):
+        model = model.layers[0]
+    if isinstance(model, TransformerEncoderLayer):
+        return 0 if model.self_attn.batch_first else 1
+    if isinstance(model, RNNBase):
+        return 0 if model.batch_first else 1
+    return 0
+
+
+def _batch_shape(input_shape: Any, input_size: Any, axis: int) -> tuple[int, ...]:
+    """The shape of the zeros to run: input_shape with a batch of 1 inserted at ``axis`` (at most
+    its length), or torchinfo's input_size as it is."""
     if (input_shape is None) == (input_size is None):
         raise TypeError(
             "summary: give input_shape without the batch dimension, e.g. summary(model, (4,)), or "
@@ -190,7 +212,9 @@ def _batch_shape(input_shape: Any, input_size: Any) -> tuple[int, ...]:
                 "(1, seq_len, features) (batch_first=True)"
             )
     if input_size is None:
-        return _check_shape(input_shape)
+        shape = _check_shape(input_shape)[1:]
+        axis = min(axis, len(shape))
+        return (*shape[:axis], 1, *shape[axis:])
     size = (input_size,) if isinstance(input_size, (int, np.integer)) else tuple(input_size)
     if len(size) < 2:
         raise ValueError(

@@ -122,6 +122,26 @@ def test_non_contiguous_view_is_filled_in_place():
     assert np.all(x[:, ::2] != 0) and np.all(x[:, 1::2] == 0)
 
 
+@pytest.mark.parametrize("law", ["uniform_", "normal_"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["fortran", "strided", "parameter"])
+def test_a_fill_draws_the_same_values_whatever_the_memory_layout(layout, dtype, law):
+    """The same generator state gives the same values element for element, in the array's dtype
+    (float32's own draws, not float64's rounded), contiguous or not."""
+    contiguous = np.zeros((4, 6), dtype)
+    getattr(init, law)(contiguous, generator=np.random.default_rng(5))
+    if layout == "fortran":
+        target = x = np.zeros((4, 6), dtype, order="F")
+    elif layout == "strided":
+        target = x = np.zeros((4, 12), dtype)[:, ::2]
+    else:
+        target = mt.Parameter(np.zeros((6, 4), dtype).T)
+        x = target.data
+    getattr(init, law)(target, generator=np.random.default_rng(5))
+    assert x.dtype == dtype
+    np.testing.assert_array_equal(x, contiguous)
+
+
 def test_zero_size_arrays_are_a_no_op():
     for fn in (init.kaiming_uniform_, init.kaiming_normal_, init.xavier_uniform_, init.xavier_normal_):
         assert fn(np.zeros((0, 5))).shape == (0, 5)

@@ -186,6 +186,48 @@ def test_trunc_normal_refuses_a_hopeless_law_instead_of_looping(monkeypatch):
     assert np.all((x >= 30.0) & (x < 30.5))
 
 
+class _RunawayError(Exception):
+    """More draws than trunc_normal_'s proposal budget allows."""
+
+
+class _BoundedGenerator(np.random.Generator):
+    """A NumPy Generator that raises _RunawayError once more than ``limit`` values have been drawn (so a
+    sampler that ignores its budget fails here instead of looping on)."""
+
+    def __init__(self, seed, limit):
+        super().__init__(np.random.PCG64(seed))
+        self.drawn, self.limit = 0, limit
+
+    def _count(self, size):
+        self.drawn += int(np.prod(size))
+        if self.drawn > self.limit:
+            raise _RunawayError(f"{self.drawn} values drawn, past the budget's {self.limit}")
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        self._count(size)
+        return super().random(size, dtype, out)
+
+    def standard_normal(self, size=None, dtype=np.float64, out=None):
+        self._count(size)
+        return super().standard_normal(size, dtype, out)
+
+
+@pytest.mark.parametrize("bounds", [(1e5, 2e5), (-2e5, -1e5)], ids=["right", "left"])
+def test_trunc_normal_stops_within_its_budget_plus_one_round(monkeypatch, bounds):
+    """The budget check (truncated.py, ``proposed > _MAX_PROPOSALS + 1000 * size``) runs before
+    each round, so a hopeless law draws at most the budget plus one round (two values a proposal:
+    the proposal and its acceptance draw) before its RuntimeError; a sampler without the check
+    draws on, which the generator stops with _RunawayError. Budget and rounds made small: quick."""
+    monkeypatch.setattr(init.truncated, "_MAX_PROPOSALS", 10**5)
+    monkeypatch.setattr(init.truncated, "_BATCH", 2**12)
+    size = 10
+    limit = 2 * (10**5 + 1000 * size + 2**12)
+    rng = _BoundedGenerator(0, limit)
+    with pytest.raises(RuntimeError, match=r"trunc_normal_: 10 values still missing after \d+ proposals"):
+        init.trunc_normal_(np.empty(size), 0.0, 1.0, *bounds, generator=rng)
+    assert 10**5 + 1000 * size < rng.drawn / 2 <= limit / 2
+
+
 def test_trunc_normal_draws_a_law_accepting_few_proposals_within_its_budget():
     """mean 2 std below [a, b] = [0, 1], std = 1e-5: about 4e-6 of the uniform proposals are accepted,
     so 10 values take millions of proposals, far inside the budget of 2**28 + 1000 per element."""

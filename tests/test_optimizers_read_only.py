@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import minitorch as mt
-from minitorch.kernels import use_kernels
+from minitorch.kernels import flat, use_kernels
 
 OPTIMIZERS = [("SGD", {}), ("SGD", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
               ("Adam", {}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
@@ -86,6 +86,35 @@ def test_fit_on_a_read_only_parameter_raises_as_the_step_does(kernels):
                                              r"of shape \(8, 3\)\) is a read-only array"):
             mt.fit(model, mt.CrossEntropyLoss(), opt, loader, epochs=1, verbose=0)
         for p, b in zip(model.parameters(), before, strict=True):
+            np.testing.assert_array_equal(p.data, b)
+    finally:
+        use_kernels(was)
+
+
+def test_sgd_step_on_a_flat_group_view_made_read_only_raises_before_the_flat_update():
+    """kernels/flat.py's ``update`` (P -= lr * G over the flat buffer the Parameters view) reads no
+    writable flag: ``SGD.step`` refuses a view made read-only in place before the update runs."""
+    was = mt.kernels.kernels_enabled()
+    use_kernels(True)
+    try:
+        rng = np.random.default_rng(0)
+        params = [mt.Parameter(rng.standard_normal((3, 4))), mt.Parameter(rng.standard_normal(4))]
+        opt = mt.SGD(params, lr=0.1)
+        for _ in range(3):  # the first step adopts the Parameters into a flat group, the next update it
+            for p in params:
+                p.grad = rng.standard_normal(p.shape)
+            opt.step()
+        assert flat.group_holding(params[0]) is not None
+        for p in params:  # the gradients in the group's slots, as the layers write them
+            home = flat.grad_home(p)
+            home[...] = rng.standard_normal(p.shape)
+            p.grad = home
+        params[1].data.flags.writeable = False
+        before = [p.data.copy() for p in params]
+        with pytest.raises(ValueError, match=r"^SGD\.step: param_groups\[0\]\['params'\]\[1\] \(a Parameter "
+                                             r"of shape \(4,\)\) is a read-only array"):
+            opt.step()
+        for p, b in zip(params, before, strict=True):
             np.testing.assert_array_equal(p.data, b)
     finally:
         use_kernels(was)

@@ -128,7 +128,13 @@ def test_an_init_on_a_read_only_array_names_the_function_and_the_fix(who, fill, 
     x.flags.writeable = False
     target = mt.Parameter(x) if as_parameter else x
     state = generator().bit_generator.state
-    with pytest.raises(ValueError, match=rf"^{who}: the array is read-only; .*p\.data = p\.data\.copy\(\)"):
+    kind, fix = (("Parameter", r"p\.data = p\.data\.copy\(\)") if as_parameter
+                 else ("array", r"x = x\.copy\(\)"))
+    # checks.read_only_error's message, as the resets' and the optimizers'
+    message = (rf"^{who}: the {kind} given \(of shape \(3, 4\)\) is a read-only array "
+               r"\(np\.broadcast_to, .*\), which an init function writes in place; "
+               rf"give it a writable copy first: {fix}$")
+    with pytest.raises(ValueError, match=message):
         fill(target)
     assert generator().bit_generator.state == state
     np.testing.assert_array_equal(x, np.arange(12.0).reshape(3, 4))
@@ -137,7 +143,7 @@ def test_an_init_on_a_read_only_array_names_the_function_and_the_fix(who, fill, 
 def test_dirac_on_a_read_only_array_names_the_fix():
     x = np.zeros((2, 2, 3))
     x.flags.writeable = False
-    with pytest.raises(ValueError, match=r"^dirac_: the array is read-only"):
+    with pytest.raises(ValueError, match=r"^dirac_: the array given \(of shape \(2, 2, 3\)\) is a read-only"):
         mt.init.dirac_(x)
 
 

@@ -125,3 +125,48 @@ def test_a_packed_sequence_instead_of_a_shape_names_what_summary_takes(keyword):
     with pytest.raises(TypeError, match=message):
         mt.summary(model, **{keyword: packed})
     assert mt.summary(model, input_size=(4, 1, 3)).rows[0].output_shape[0] == (4, 1, 5)  # (the way shown)
+
+
+def _shapes(output):
+    """An output's shapes as summary shows them (a list for a tuple), computed here independently."""
+    if isinstance(output, tuple):
+        return [_shapes(item) for item in output]
+    return np.shape(output)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_a_recurrent_layer_gets_its_batch_of_1_on_its_own_batch_axis(cls, batch_first):
+    """input_shape (seq_len, features) = (7, 3): the batch of 1 goes where the layer reads its batch,
+    (7, 1, 3) for batch_first=False, (1, 7, 3) for True; each shape shown is what the layer returns."""
+    model = getattr(mt, cls)(3, 5, num_layers=2, bidirectional=True, batch_first=batch_first)
+    x = np.zeros((1, 7, 3) if batch_first else (7, 1, 3), np.float32)
+    result = mt.summary(model, (7, 3))
+    assert result.input_shape == x.shape
+    assert str(result).splitlines()[0] == f"Model: {cls}, input shape {x.shape}"
+    assert result.rows[0].output_shape == _shapes(model(x))
+    assert result.rows[0].output_shape[0] == ((1, 7, 10) if batch_first else (7, 1, 10))
+    # input_size is the whole shape, as given
+    size = (7, 2, 3) if not batch_first else (2, 7, 3)
+    shown = mt.summary(model, input_size=size).rows[0].output_shape
+    assert shown == _shapes(model(np.zeros(size, np.float32)))
+
+
+def test_an_input_shape_with_the_batch_on_a_sequence_first_axis_names_the_fix():
+    model = mt.LSTM(3, 5)
+    with pytest.raises(ValueError, match=r"input_shape=\(7, 1, 3\) seems to include the batch dimension .* "
+                                         r"pass \(7, 3\), or torchinfo's input_size=\(7, 1, 3\)"):
+        mt.summary(model, (7, 1, 3))
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_a_transformer_encoder_gets_its_batch_of_1_where_its_attention_reads_it(batch_first):
+    layer = mt.TransformerEncoderLayer(16, 2, 32, batch_first=batch_first)
+    x = np.zeros((1, 5, 16) if batch_first else (5, 1, 16), np.float32)
+    for model, prefix in ((layer, ""), (mt.TransformerEncoder(layer, 2), "layers.1.")):
+        model.eval()
+        result = mt.summary(model, (5, 16))
+        assert result.input_shape == x.shape
+        shown = {row.name: row.output_shape for row in result.rows}
+        assert shown[f"{prefix}self_attn"] == [x.shape, None]
+        assert shown[f"{prefix}norm2"] == _shapes(model(x)) == x.shape  # (post-norm: the layer's output)

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from minitorch.checks import read_only_error
 from minitorch.module import Parameter
 from minitorch.random import generator
 
@@ -16,15 +17,16 @@ T = TypeVar("T", Parameter, np.ndarray)
 
 
 def _array(tensor: Parameter | np.ndarray, who: str, writes: bool = True) -> np.ndarray:
-    """The floating array ``who`` fills (``writes``) or reads; a ValueError naming the fix if it
-    fills a read-only one (before anything is drawn)."""
+    """The floating array ``who`` fills (``writes``) or reads; if it fills a read-only one, before
+    anything is drawn, ``checks.read_only_error``'s ValueError (the resets' and the optimizers' message)."""
     x = tensor.data if isinstance(tensor, Parameter) else tensor
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
         raise TypeError(f"{who}: expected a Parameter or a floating NumPy array, got {got}")
     if writes and not x.flags.writeable:
-        raise ValueError(f"{who}: the array is read-only; a fill writes in place: give it a writable copy "
-                         "first (p.data = p.data.copy() for a Parameter p, x = x.copy() for an array)")
+        is_parameter = isinstance(tensor, Parameter)
+        kind, fix = ("Parameter", "p.data = p.data.copy()") if is_parameter else ("array", "x = x.copy()")
+        raise read_only_error(f"{who}: the {kind} given (of shape {x.shape})", "an init function", fix)
     return x
 
 

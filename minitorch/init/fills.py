@@ -52,10 +52,14 @@ def ones_(tensor: T) -> T:
 
 
 def _fill_random(x: np.ndarray, law: str, rng: np.random.Generator) -> None:
-    """x[...] = U[0, 1) or N(0, 1) draws from ``rng``, made in x's dtype and written straight into x
-    when it is contiguous (saves a float64 array of x's size and a cast)."""
+    """x[...] = U[0, 1) or N(0, 1) draws from ``rng`` in C order, made in x's dtype (float32 has its
+    own draws, not float64's rounded), so x's memory layout does not change a value: written
+    straight into x when it is C-contiguous (saves a temporary and a copy), else through a
+    temporary of x's dtype. float16, which NumPy does not draw, gets float64 draws rounded."""
     draw = rng.random if law == "uniform" else rng.standard_normal
-    if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous:
+    if x.dtype not in (np.float32, np.float64):
+        x[...] = draw(x.shape)
+    elif x.flags.c_contiguous:
         draw(dtype=x.dtype, out=x)
     else:
-        x[...] = draw(x.shape)
+        x[...] = draw(x.shape, dtype=x.dtype)

@@ -184,7 +184,12 @@ def update(params: list[Any], grads: list[np.ndarray], step: float) -> bool:
     """``p.data -= a * g`` for every Parameter as one ``P -= a * G`` (a = ``step`` as a 0-d array of
     the group's dtype, made again only when ``step`` changes), if ``params`` are a whole group in
     its order with their data and ``grads`` still its views; else False, nothing updated (a list
-    of small Parameters in no group is adopted here, for the steps after this one)."""
+    of small Parameters in no group is adopted here, for the steps after this one).
+
+    The views' writable flags are not read (``P`` itself is writable): a view made read-only is
+    refused before this runs, by ``Optimizer._check_writable`` in ``SGD.step`` (which the SGD
+    kernel is reached from) and by the whole-step kernels' checks (``kernels/step.py``,
+    ``kernels/step_update.py``: they decline, and ``step()`` raises)."""
     first = params[0]
     group = _groups.get(id(first))
     if group is None:

@@ -47,9 +47,12 @@ def merged_mask(
     attn_mask: Any, key_padding_mask: Any, *, is_causal: bool, NHLS: tuple[int, int, int, int], batched: bool,
     dtype: np.dtype, who: str,
 ) -> np.ndarray | None:
-    """attn_mask + key_padding_mask as one additive float mask broadcasting to (N, H, L, S), or None.
+    """attn_mask + key_padding_mask as one additive mask of ``dtype`` broadcasting to (N, H, L, S), or None.
 
     Shapes:   attn_mask (L, S) or (N*H, L, S)   key_padding_mask (N, S)   (unbatched: (S,), (H, L, S))
+    dtypes:   as torch's: a bool mask becomes ``dtype``, a float one is kept, the two are summed in
+              their promoted dtype; that sum is then cast to ``dtype`` as torch's ``.to(dtype)`` (a
+              number past float32's range becomes -inf; torch refuses most such masks instead)
     ``who`` names the attention module in errors.
     """
     N, H, L, S = NHLS
@@ -94,8 +97,12 @@ def merged_mask(
                 f"(batch, key length), got {m.shape}"
             )
         m = m.reshape(N, 1, 1, S)
-        mask = m if mask is None else mask + m
-    return mask
+        with np.errstate(over="ignore"):  # two large finite negatives sum to -inf, as in torch
+            mask = m if mask is None else mask + m
+    if mask is None:
+        return None
+    with np.errstate(over="ignore"):  # float64's most negative number is -inf in float32, as torch's .to
+        return mask.astype(dtype, copy=False)
 
 
 # A finite entry at or below this masks as -inf does unless a row's scores spread wider than it:
@@ -120,12 +127,21 @@ def causal_mask(L: int, S: int, dtype: np.dtype) -> np.ndarray:
 
 
 def additive_mask(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray:
-    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0; float as given
-    (a Parameter's values: MultiheadAttention's backward accumulates its gradient, if it requires grad).
+    """A mask as added to the scores: bool True -> -inf (may not attend), False -> 0, in ``dtype``;
+    float as given, in its own dtype (a Parameter's values: MultiheadAttention's backward accumulates
+    its gradient, if it requires grad). A learned mask (a Parameter that requires grad) wider than
+    ``dtype`` is a TypeError, as torch refuses it: its values and gradient would pass through ``dtype``.
     """
     m = np.asarray(mask)
     if m.dtype == np.bool_:
         return np.where(m, -np.inf, 0.0).astype(dtype)
     if m.dtype.kind != "f":
         raise TypeError(f"{who}: {name} must be a bool or floating array, got dtype {m.dtype}")
-    return m.astype(dtype, copy=False)
+    if isinstance(mask, Parameter) and mask.requires_grad and not np.can_cast(m.dtype, dtype, "safe"):
+        raise TypeError(
+            f"{who}: {name} is a Parameter that requires grad (a learned mask) of dtype {m.dtype}, wider "
+            f"than the module's {np.dtype(dtype)}: its values and gradient would be rounded to "
+            f"{np.dtype(dtype)}, and PyTorch refuses it (a RuntimeError); cast it to the module's dtype "
+            f"first: {name}.to(np.{np.dtype(dtype)}) (in place, as model.to)"
+        )
+    return m
