@@ -29,6 +29,12 @@ instead of giving a wrong gradient. That costs one copy and one comparison of ea
 forward + backward 1.05-1.2x (the input's copy dominates when it is the widest array); under
 ``no_grad`` nothing is recorded or copied.
 
+A Parameter that requires grad given as an input is a leaf (``minitorch.leaf_inputs``): the
+forward wrapper passes its data on and keeps (slot, Parameter) in the frame under ``LEAVES``; the
+backward-family call that consumes such a frame adds each slot's gradient into its Parameter's
+grad and returns None there (``_leaf_backward``). Without a Parameter input the forward wrapper
+only checks each input's type, and the backward wrapper tests the frame for ``LEAVES``.
+
 An edit of a container while a call waits leaves marks (``minitorch.edit_marks``): a module whose
 waiting calls it dropped shows a ``Dropped`` frame until its next forward under grad mode (and
 keeps the mark after it, for another container's call older than the edit), and the outermost

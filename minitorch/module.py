@@ -26,6 +26,12 @@ The contract (written once, here; docs/concepts/module-contract.md says the same
   ran), naming the module; ``model.discard_caches()`` drops waiting calls.
 - ``p.grad`` is None until a gradient is written and after ``zero_grad()``; gradients add up
   across backward calls until then.
+- A Parameter that requires grad given as an input (``lin(p)``, ``mha(q, x, x)``, ``lstm(x, (h0,
+  c0))``) is torch's leaf, for every module (``minitorch.leaf_inputs``, applied by the per-call
+  wrappers): the forward's body sees ``p.data``; the backward consuming that call (any of the
+  three, ``backward_params`` too) adds the input's gradient, the total of every path inside the
+  module, into ``p.grad`` and returns None in p's slot. A frozen Parameter, or any input under
+  ``no_grad``, is data. A leaf the backward would give no gradient (a loss's target) is refused.
 - Freezing: a Parameter with ``requires_grad`` False (``module.requires_grad_(False)``) gets no
   gradient (``accumulate_grad`` does nothing; a layer may skip computing it), so an optimizer
   leaves it alone once its grad is None (``zero_grad()``; as torch's, it steps a grad it still
