@@ -447,3 +447,37 @@ def test_fit_trains_a_parameter_batch_as_torchs_loop(float64, kernels_on):
         topt.step()
     _close(p.data, p_t.detach().numpy(), "p after fit")
     assert np.abs(p.data - x).max() > 1e-3
+
+
+def test_a_packed_call_gives_a_parameter_h0_torchs_gradient(float64):
+    """lstm(packed, (h0, c0)) with h0 a Parameter: h0.grad is torch's, the slot (dpacked, (None, dc0))."""
+    rng = np.random.default_rng(11)
+    lstm, x = mt.LSTM(2, 3), rng.standard_normal((4, 2, 2))
+    h0, c0 = mt.Parameter(rng.standard_normal((1, 2, 3))), rng.standard_normal((1, 2, 3))
+    out, _ = lstm(mt.pack_padded_sequence(x, [4, 2]), (h0, c0))
+    dout = rng.standard_normal(out.data.shape)
+    dpacked, (none, dc0) = lstm.backward(dout)
+    assert none is None and dc0 is not None and dpacked is not None
+    twin = torch_twin(lstm)
+    h0_t = tensor(h0.data, requires_grad=True)
+    out_t, _ = twin(torch.nn.utils.rnn.pack_padded_sequence(tensor(x), [4, 2]), (h0_t, tensor(c0)))
+    out_t.data.backward(tensor(dout))
+    _close(h0.grad, h0_t.grad.numpy(), "h0.grad")
+
+
+@pytest.mark.parametrize("call", ["PackedSequence", "pack_padded_sequence", "pad_sequence", "pack_sequence"])
+def test_packing_functions_refuse_a_parameter_that_requires_grad(call):
+    """Functions, not modules: they have no backward, so a Parameter requiring grad would lose its
+    gradient (torch's packing passes it on): a TypeError naming the function and the fix; a frozen
+    Parameter is data."""
+    def run(wrap):
+        if call == "PackedSequence":
+            return mt.rnn_utils.PackedSequence(wrap(np.ones((3, 2))), np.array([1, 1, 1]))
+        if call == "pack_padded_sequence":
+            return mt.pack_padded_sequence(wrap(np.ones((3, 2, 2))), [3, 2])
+        return getattr(mt, call)([wrap(np.ones((3, 2))), np.ones((2, 2))])
+
+    with pytest.raises(TypeError, match=rf"{call}: got a Parameter that requires grad.*p\.data"):
+        run(mt.Parameter)
+    frozen = run(lambda a: mt.Parameter(a, requires_grad=False))
+    np.testing.assert_array_equal(_flat(frozen)[0], _flat(run(np.asarray))[0])
