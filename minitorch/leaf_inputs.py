@@ -28,8 +28,9 @@ a TypeError at forward, before anything runs: the explicit backward would give i
 torch gives one.
 
 Cost on the common path (no Parameter given): the forward wrapper checks each positional input and
-each keyword value with one ``isinstance(a, (Parameter, tuple))``; the backward wrapper tests the
-frame it consumes for the ``LEAVES`` key once.
+each keyword value with one ``isinstance(a, (Parameter, tuple))`` (a call given a tuple, an LSTM's
+(h0, c0) or a PackedSequence, also scans the tuple's items here: ``leaf_frame``'s first line); the
+backward wrapper tests the frame it consumes for the ``LEAVES`` key once.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def _is_leaf(a: Any) -> bool:
     return isinstance(a, Parameter) and a.requires_grad
 
 
+def _holds_leaf(a: Any) -> bool:
+    """``a`` is a leaf, or a tuple holding one (at any depth)."""
+    return _is_leaf(a) or (isinstance(a, tuple) and any(map(_holds_leaf, a)))
+
+
 def leaf_frame(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict, dict[str, Any]]:
     """(args, kwargs, frame) for a forward call given a Parameter or a tuple: each leaf input replaced
     by its ``data`` and a new frame holding the ``Leaves`` under ``LEAVES`` ({} if there are none).
@@ -74,8 +80,8 @@ def leaf_frame(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict, dic
     TypeError, naming the module, the argument and the fix, for a leaf the module's backward gives no
     gradient (see the module docstring). Under ``no_grad`` the inputs stay as given.
     """
-    if not _grad_state.enabled:
-        return args, kwargs, {}
+    if not _grad_state.enabled or not any(map(_holds_leaf, (*args, *kwargs.values()))):
+        return args, kwargs, {}  # (a tuple of arrays: an LSTM's (h0, c0), a PackedSequence)
     cls = type(module)
     names = _positional_names(cls)
     leaves = Leaves()
