@@ -108,11 +108,12 @@ def _take(module: Any, a: Any, slot: int | None, name: str | None, leaves: Leave
     if isinstance(a, tuple):
         if not any(_is_leaf(x) or isinstance(x, tuple) for x in a):
             return a
-        if item is None:  # one level: an LSTM's (h0, c0)
-            return tuple(_take(module, x, slot, name, leaves, j) for j, x in enumerate(a))
+        if item is None:  # one level: an LSTM's (h0, c0); a named tuple stays one
+            items = [_take(module, x, slot, name, leaves, j) for j, x in enumerate(a)]
+            return a._make(items) if hasattr(a, "_make") else tuple(items)
         if not any(_is_leaf(x) for x in _flat(a)):
             return a
-        return _refuse(module, name, "inside a tuple inside a tuple")
+        return _refuse(module, _named(name, slot), "inside a tuple inside a tuple")
     if not _is_leaf(a):
         return a
     cls = type(module)
@@ -120,7 +121,7 @@ def _take(module: Any, a: Any, slot: int | None, name: str | None, leaves: Leave
         return a  # the module trains it itself
     limit = cls._graded_inputs
     if slot is None or (limit is not None and slot >= limit):
-        return _refuse(module, name, "")
+        return _refuse(module, _named(name, slot), "")
     leaves.append((slot, item, a))
     return a.data
 
@@ -129,9 +130,15 @@ def _flat(a: Any) -> list[Any]:
     return [y for x in a for y in (_flat(x) if isinstance(x, tuple) else (x,))]
 
 
-def _refuse(module: Any, name: str | None, where: str) -> Any:
+def _named(name: str | None, slot: int | None) -> str:
+    """How an error names the argument: 'target', input 3, or a keyword argument."""
+    if name is not None:
+        return f"'{name}'"
+    return "a keyword argument" if slot is None else f"input {slot}"
+
+
+def _refuse(module: Any, what: str, where: str) -> Any:
     who = type(module).__name__
-    what = f"'{name}'" if name is not None else "a keyword argument"
     where = f" ({where})" if where else ""
     raise TypeError(
         f"{who}: {what} is a Parameter that requires grad{where}, and {who}.backward gives no "

@@ -481,3 +481,32 @@ def test_packing_functions_refuse_a_parameter_that_requires_grad(call):
         run(mt.Parameter)
     frozen = run(lambda a: mt.Parameter(a, requires_grad=False))
     np.testing.assert_array_equal(_flat(frozen)[0], _flat(run(np.asarray))[0])
+
+
+class ScaledPair(mt.Module):
+    """forward(pair) = pair.a * pair.b for a named tuple pair; backward returns (da, db)."""
+
+    def forward(self, pair):
+        assert type(pair).__name__ == "Pair"  # the named tuple reaches forward as one
+        self._a, self._b = np.asarray(pair.a), np.asarray(pair.b)
+        return self._a * self._b
+
+    def backward(self, dy):
+        return dy * self._b, dy * self._a
+
+
+def test_a_leaf_inside_a_named_tuple_input(float64):
+    """One input, a named tuple holding a Parameter: the tuple keeps its type (its leaf replaced by
+    the data), the Parameter gets its item's gradient, the returned pair holds None there."""
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "a b")
+    rng = np.random.default_rng(12)
+    a, b, dy = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3)
+    p = mt.Parameter(a.copy())
+    m = ScaledPair()
+    m(Pair(p, b))
+    da, db = m.backward(dy)
+    assert da is None
+    np.testing.assert_array_equal(p.grad, dy * b)
+    np.testing.assert_array_equal(db, dy * a)
