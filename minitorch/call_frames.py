@@ -29,6 +29,12 @@ instead of giving a wrong gradient. That costs one copy and one comparison of ea
 forward + backward 1.05-1.2x (the input's copy dominates when it is the widest array); under
 ``no_grad`` nothing is recorded or copied.
 
+A Parameter that requires grad given as an input is a leaf (``minitorch.leaf_inputs``): the
+forward wrapper passes its data on and keeps (slot, Parameter) in the frame under ``LEAVES``; the
+backward-family call that consumes such a frame adds each slot's gradient into its Parameter's
+grad and returns None there (``_leaf_backward``). Without a Parameter input the forward wrapper
+only checks each input's type, and the backward wrapper tests the frame for ``LEAVES``.
+
 An edit of a container while a call waits leaves marks (``minitorch.edit_marks``): a module whose
 waiting calls it dropped shows a ``Dropped`` frame until its next forward under grad mode (and
 keeps the mark after it, for another container's call older than the edit), and the outermost
@@ -45,6 +51,7 @@ import numpy as np
 
 from minitorch.edit_marks import Dropped, _marked_refs, edit_to_refuse, restore_marks, saved_marks
 from minitorch.grad_mode import _state as _grad_state
+from minitorch.leaf_inputs import LEAVES, SCANNED, give_leaves, leaf_frame
 
 
 class _Log(list):
@@ -116,11 +123,22 @@ def forward_call(forward: Callable[..., Any], records: bool = False) -> Callable
         d = self.__dict__
         if d["_frame"] is not None:  # re-entered (a subclass's super().forward): the outer call records
             return forward(self, *args, **kwargs)
+        frame = {}
+        for a in args:  # a Parameter input: a leaf (minitorch.leaf_inputs), its data passed on
+            if isinstance(a, SCANNED):
+                args, kwargs, frame = leaf_frame(self, args, kwargs)
+                break
+        else:
+            if kwargs:
+                for a in kwargs.values():
+                    if isinstance(a, SCANNED):
+                        args, kwargs, frame = leaf_frame(self, args, kwargs)
+                        break
         shown = d["_shown"]
         if shown is not None:
             _hide(d, shown)
             d["_shown"] = None
-        frame = d["_frame"] = {}
+        d["_frame"] = frame
         try:
             out = forward(self, *args, **kwargs)
         except BaseException:
@@ -154,11 +172,16 @@ def _recording_forward(forward: Callable[..., Any]) -> Callable[..., Any]:
         d = self.__dict__
         if d["_frame"] is not None:
             return forward(self, *args, **kwargs)
+        frame = {}
+        for a in (*args, *kwargs.values()):  # a Parameter input: a leaf (as forward_call)
+            if isinstance(a, SCANNED):
+                args, kwargs, frame = leaf_frame(self, args, kwargs)
+                break
         shown = d["_shown"]
         if shown is not None:
             _hide(d, shown)
             d["_shown"] = None
-        frame = d["_frame"] = {}
+        d["_frame"] = frame
         enabled = _grad_state.enabled
         if enabled:
             log = _Log(self, args)
@@ -235,6 +258,8 @@ def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
                 "consumed by one backward, newest first; under mt.no_grad() forward keeps nothing)"
             )
         frame = stack.pop()
+        if LEAVES in frame:  # a Parameter input: its gradient goes into its grad (leaf_inputs)
+            return _leaf_backward(self, method, frame, args, kwargs)
         shown = d["_shown"]
         if shown is not frame:
             if shown is not None:
@@ -255,6 +280,26 @@ def backward_call(method: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapper._frames_kept = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _leaf_backward(module: Any, method: Callable[..., Any], frame: dict[str, Any], args: tuple,
+                   kwargs: dict) -> Any:
+    """The backward of a call that took leaves: the module's own backward consumes ``frame`` as any
+    other (``backward`` in place of ``backward_params``: the leaves need the input gradients), then
+    each leaf's gradient goes into its grad (``leaf_inputs.give_leaves``). A backward that raises
+    leaves the call waiting with its leaves."""
+    leaves = frame.pop(LEAVES)
+    stack = module.__dict__["_stack"]
+    stack.append(frame)
+    name = method.__name__
+    run = unwrapped(type(module).backward) if name == "backward_params" else method
+    try:
+        result = backward_call(run)(module, *args, **kwargs)
+    except BaseException:
+        if stack and stack[-1] is frame:
+            frame[LEAVES] = leaves
+        raise
+    return give_leaves(module, result, leaves, name)
 
 
 def keep(module: Any, cache: dict[str, Any]) -> None:

@@ -26,6 +26,12 @@ The contract (written once, here; docs/concepts/module-contract.md says the same
   ran), naming the module; ``model.discard_caches()`` drops waiting calls.
 - ``p.grad`` is None until a gradient is written and after ``zero_grad()``; gradients add up
   across backward calls until then.
+- A Parameter that requires grad given as an input (``lin(p)``, ``mha(q, x, x)``, ``lstm(x, (h0,
+  c0))``) is torch's leaf, for every module (``minitorch.leaf_inputs``, applied by the per-call
+  wrappers): the forward's body sees ``p.data``; the backward consuming that call (any of the
+  three, ``backward_params`` too) adds the input's gradient, the total of every path inside the
+  module, into ``p.grad`` and returns None in p's slot. A frozen Parameter, or any input under
+  ``no_grad``, is data. A leaf the backward would give no gradient (a loss's target) is refused.
 - Freezing: a Parameter with ``requires_grad`` False (``module.requires_grad_(False)``) gets no
   gradient (``accumulate_grad`` does nothing; a layer may skip computing it), so an optimizer
   leaves it alone once its grad is None (``zero_grad()``; as torch's, it steps a grad it still
@@ -53,6 +59,7 @@ import numpy as np
 from minitorch import call_frames, lent_weights
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
+from minitorch.leaf_inputs import LEAVES
 from minitorch.parameter import Parameter, TransposedView, check_requires_grad
 from minitorch.state_assign import assign_state, check_assignable
 
@@ -93,6 +100,10 @@ class Module:
     # False (declared in a class's own body): its methods keep no frame. Only for a class that
     # caches nothing and whose children detect a missing forward themselves (Sequential).
     _per_call_frames = True
+    # Parameter inputs (minitorch.leaf_inputs): how many leading inputs backward returns gradients
+    # for (None: every input), and the forward's arguments whose Parameter the module trains itself
+    _graded_inputs: int | None = None
+    _leaf_keywords: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -833,6 +844,8 @@ def _backward_through(modules: list[Module], dy: Any, params_only: bool) -> Any:
             dy = module.backward(dy)
         return dy
     first = next((i for i, module in enumerate(modules) if _has_parameters(module)), len(modules))
+    if first and _waits_with_leaves(modules[0]):  # the chain's input is a leaf: it needs its gradient
+        first = 0
     for module in reversed(modules[first + 1 :]):
         dy = module.backward(dy)
     if first < len(modules):
@@ -840,6 +853,18 @@ def _backward_through(modules: list[Module], dy: Any, params_only: bool) -> Any:
     for module in reversed(modules[:first]):
         call_frames.discard_newest(module)
     return None
+
+
+def _waits_with_leaves(module: Module) -> bool:
+    """Whether the call of ``module`` a backward would consume now took a Parameter input (a leaf,
+    ``minitorch.leaf_inputs``); a module without frames (Sequential) answers for its first child."""
+    stack = module.__dict__["_stack"]
+    if stack:
+        return LEAVES in stack[-1]
+    if type(module).__dict__.get("_per_call_frames", True) or not module._modules:
+        return False
+    first = next(iter(module._modules.values()))
+    return first is not None and _waits_with_leaves(first)
 
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter", "switched_mode"]

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from minitorch.checks import check_bool, check_nonnegative_int
+from minitorch.parameter import Parameter
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence"]
 
@@ -55,8 +56,21 @@ class PackedSequence(_PackedFields):
             unsorted_indices = invert_permutation(sorted_indices)
         elif unsorted_indices is not None:
             unsorted_indices = np.asarray(unsorted_indices, dtype=np.int64)
-        return super().__new__(cls, np.asarray(data), np.asarray(batch_sizes, dtype=np.int64),
+        return super().__new__(cls, _data(data, "PackedSequence"), np.asarray(batch_sizes, dtype=np.int64),
                                sorted_indices, unsorted_indices)
+
+
+def _data(value: Any, who: str) -> np.ndarray:
+    """``value`` as an array; TypeError for a Parameter that requires grad: these functions have no
+    backward, so it would get no gradient where torch's autograd gives it one."""
+    if isinstance(value, Parameter) and value.requires_grad:
+        raise TypeError(
+            f"{who}: got a Parameter that requires grad; packing and padding have no backward, so it "
+            "would get no gradient (torch's autograd gives it one). Pass p.data and add its gradient "
+            "yourself (pad_packed_sequence of the gradient an RNN returns for a packed input is the "
+            "gradient of the padded input), or a Parameter with requires_grad=False if it is data"
+        )
+    return np.asarray(value)
 
 
 def invert_permutation(permutation: np.ndarray | None) -> np.ndarray | None:
@@ -100,7 +114,7 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
     """
     check_bool(batch_first, "pack_padded_sequence", "batch_first")
     check_bool(enforce_sorted, "pack_padded_sequence", "enforce_sorted")
-    x = np.asarray(input)
+    x = _data(input, "pack_padded_sequence")
     if x.ndim < 2:
         raise ValueError(f"pack_padded_sequence: expected input (T, B, *) or batch_first (B, T, *), "
                          f"got shape {x.shape}")
@@ -146,7 +160,7 @@ def pad_sequence(sequences: Iterable[Any], batch_first: bool = False, padding_va
     who = "pad_sequence"
     if not isinstance(sequences, Iterable) or isinstance(sequences, np.ndarray):
         raise TypeError(f"{who}: expected a list of arrays (L, *), got {type(sequences).__name__}")
-    arrays = [np.asarray(s) for s in sequences]
+    arrays = [_data(s, who) for s in sequences]
     check_bool(batch_first, who, "batch_first")
     if padding_side not in ("left", "right"):
         raise ValueError(f"{who}: expected padding_side 'left' or 'right', got {padding_side!r}")
@@ -167,6 +181,6 @@ def pad_sequence(sequences: Iterable[Any], batch_first: bool = False, padding_va
 
 def pack_sequence(sequences: Iterable[Any], enforce_sorted: bool = True) -> PackedSequence:
     """Pack B sequences (L_b, *): pack_padded_sequence(pad_sequence(sequences), [L_b ...], enforce_sorted)."""
-    arrays = [np.asarray(s) for s in sequences] if isinstance(sequences, Iterable) else sequences
+    arrays = [_data(s, "pack_sequence") for s in sequences] if isinstance(sequences, Iterable) else sequences
     padded = pad_sequence(arrays)
     return pack_padded_sequence(padded, [len(a) for a in arrays], enforce_sorted=enforce_sorted)

@@ -23,8 +23,10 @@ method, a module already inside a call) by its own call, as the plain loop does;
 ``no_grad``, inside a recording parent or with a layer method patched on the class it declines
 (returns ``NotImplemented``: the children are called one by one), except that under ``no_grad``
 one row goes to ``kernels/inference.py`` (a large chain on both cores, any chain in one loop).
-Backward declines for anything but the cases it is written for (a frozen Parameter, a layer used
-twice in the chain, a 3-D input, a module busy in a call, a patched method); a large weight's or
+Forward declines for a Parameter input (a leaf, ``minitorch.leaf_inputs``: the first child's own
+call records it). Backward declines for anything but the cases it is written for (a frozen
+Parameter, a layer used twice in the chain, a 3-D input, a module busy in a call, a patched method,
+a call that took a Parameter input); a large weight's or
 ReLU's frame (the input, or the pooled mask) is consumed like any other, with the layer kernels'
 arithmetic (``accumulate_matmul``'s first product is the fresh ``x.T @ dy``, as here). A first
 gradient goes into its slot of the flat buffer of ``kernels/flat.py`` when the Parameter has a
@@ -44,6 +46,7 @@ from minitorch.kernels import gemm, inference
 from minitorch.kernels.flat import grad_home
 from minitorch.kernels.inference_alone import zero_of
 from minitorch.kernels.pool import empty
+from minitorch.leaf_inputs import LEAVES
 from minitorch.parameter import Parameter
 
 _hide = call_frames._hide
@@ -104,6 +107,8 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
     children one by one would keep; ``mt.Diagnostics`` reads them on a check step).
     """
     if call_frames._recorders or not _own_forwards():
+        return NotImplemented
+    if isinstance(x, Parameter) and _grad_state.enabled:  # a leaf: the first child's wrapper records it
         return NotImplemented
     if not _grad_state.enabled:  # one row: kernels/inference.py (a large chain on both cores)
         return NotImplemented if outputs is not None else inference.chain_forward(model, x, Linear, ReLU)
@@ -297,6 +302,8 @@ def _waiting_frames(children: list[Any]) -> list[dict[str, Any]] | None:
         if (not stack or d["_busy"] or "backward" in d or "backward_params" in d or "backward_input" in d):
             return None
         frame = stack[-1]
+        if LEAVES in frame:  # a call given a Parameter: its wrapper gives the leaf its gradient
+            return None
         if kind is Linear:
             W, b, x = d["W"], d["b"], frame.get("_x")
             if not W.requires_grad or x is None or (b is not None and not b.requires_grad):

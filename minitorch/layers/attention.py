@@ -72,8 +72,9 @@ class MultiheadAttention(Module):
               ``backward(dy)`` or ``backward((dy, dweights))`` returns (dquery, dkey, dvalue). For
               self-attention, ``mha(x, x, x)``, the caller adds them: dx = dquery + dkey + dvalue.
               A Parameter that requires grad given as query, key or value (learned queries) is a leaf,
-              as in torch: backward accumulates its gradient into its grad (the sum over the slots it
-              filled) and returns None in its slots; a frozen one is a constant array.
+              as in torch and as for every module (minitorch.leaf_inputs): backward accumulates its
+              gradient into its grad (the sum over the slots it filled) and returns None in its
+              slots; a frozen one is a constant array.
     Masks:    bool masks become 0 / -inf; both masks are summed; is_causal is PyTorch's hint that
               attn_mask is the causal mask: attn_mask is then required and must be causal (-inf /
               True / a number <= -1e4 exactly where j > i, 0 elsewhere: a ValueError otherwise, where
@@ -98,6 +99,9 @@ class MultiheadAttention(Module):
         y, w = mha(x, x, x, attn_mask=generate_square_subsequent_mask(5))   # x (N, 5, 8)
         dq, dk, dv = mha.backward(dy); dx = dq + dk + dv
     """
+
+    _graded_inputs = 3  # backward returns (dquery, dkey, dvalue)
+    _leaf_keywords = ("key_padding_mask", "attn_mask")  # a learned float mask: trained here
 
     def __init__(
         self,
@@ -173,8 +177,9 @@ class MultiheadAttention(Module):
         average_attn_weights: bool = True,
         is_causal: bool = False,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        # a Parameter input that requires grad is a leaf: backward accumulates its gradient into it
-        leaves = tuple(_leaf(a) for a in (query, key, value, attn_mask, key_padding_mask))
+        # a learned float mask (a Parameter requiring grad) is trained here; a Parameter query, key or
+        # value came as its data (the frame wrappers take its gradient: minitorch.leaf_inputs)
+        mask_leaves = (_leaf(attn_mask), _leaf(key_padding_mask))
         query, key, value, mask, batched = self.check_inputs(query, key, value, key_padding_mask, attn_mask,
                                                              is_causal)
         if is_causal and not need_weights and key_padding_mask is None:  # torch drops attn_mask for its
@@ -198,7 +203,7 @@ class MultiheadAttention(Module):
         y = self.out_proj(o)
         self._inputs, self._qkv, self._p, self._drop = (query, key, value), (qh, kh, vh), p, drop
         self._need_weights, self._average, self._batched = need_weights, average_attn_weights, batched
-        self._leaves = leaves
+        self._mask_leaves = mask_leaves
         weights = None
         if need_weights:
             weights = pd.mean(axis=1) if average_attn_weights else pd
@@ -234,7 +239,8 @@ class MultiheadAttention(Module):
         """(dquery, dkey, dvalue) from dy or (dy, dweights); for self-attention the caller adds them.
 
         An input that was a Parameter requiring grad gets its gradient accumulated into its ``grad``
-        (summed over the slots it filled, as torch's autograd does for a leaf), and its slot is None.
+        (summed over the slots it filled, as torch's autograd does for a leaf), and its slot is None:
+        the rule of every module (``minitorch.leaf_inputs``), applied by the frame wrapper.
 
         Attention's parameter and input gradients share one pass (each needs dq, dk, dv), so this
         method holds both blocks; ``backward_params`` runs it and drops the input gradients.
@@ -250,7 +256,7 @@ class MultiheadAttention(Module):
             dweights = dweights[:, None] / self._heads if self._average else dweights
         scale = 1.0 / math.sqrt(self.embed_dim // self._heads)
         core_backward = fast_or_plain("attention", attention_core_backward)
-        learned_masks = self._leaves[3:] != (None, None)
+        learned_masks = self._mask_leaves != (None, None)
         dqh, dkh, dvh, *ds = core_backward(doh, dweights, qh, kh, vh, p, drop, scale, with_ds=learned_masks)
         if learned_masks:  # s = qh @ kh.T + mask: a learned mask's gradient is ds, summed as it broadcast
             self._accumulate_mask_grads(ds[0])
@@ -260,17 +266,11 @@ class MultiheadAttention(Module):
         # input projections: w.r.t. inputs
         Wq, Wk, Wv = self._proj_weights()
         grads = (dq @ Wq, dk @ Wk, dv @ Wv)
-        grads = tuple(self._unbatch(g, self._batched) for g in grads)
-        # a Parameter input (a leaf) takes its gradient, as torch's autograd gives it; its slot is None
-        leaves = self._leaves[:3]
-        for leaf, g in zip(leaves, grads, strict=True):
-            if leaf is not None:
-                leaf.accumulate_grad(g)
-        return tuple(None if leaf is not None else g for leaf, g in zip(leaves, grads, strict=True))
+        return tuple(self._unbatch(g, self._batched) for g in grads)
 
     def _accumulate_mask_grads(self, ds: np.ndarray) -> None:
         """A learned attn_mask's and key_padding_mask's gradients from the scores' ds (N, H, L, S)."""
-        attn_mask, key_padding_mask = self._leaves[3:]
+        attn_mask, key_padding_mask = self._mask_leaves
         N, H, L, S = ds.shape
         if attn_mask is not None:  # (L, S) is added to every sequence and head; (N*H, L, S) to one each
             attn_mask.accumulate_grad(ds.sum(axis=(0, 1)) if attn_mask.ndim == 2 else ds.reshape(N * H, L, S))

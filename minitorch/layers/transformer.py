@@ -50,6 +50,9 @@ class TransformerEncoderLayer(Module):
         dx = layer.backward(np.ones((2, 5, 16)))
     """
 
+    _graded_inputs = 1  # src; a Parameter mask (a learned bias) is trained by self_attn
+    _leaf_keywords = ("src_mask", "src_key_padding_mask")
+
     def __init__(
         self,
         d_model: int,
@@ -189,6 +192,9 @@ class TransformerEncoder(Module):
         enc = TransformerEncoder(TransformerEncoderLayer(16, 4, 32, batch_first=True), num_layers=2)
         y = enc(x, mask=generate_square_subsequent_mask(x.shape[1]));  dx = enc.backward(dy)
     """
+
+    _graded_inputs = 1  # src; a Parameter mask is trained by each layer's self_attn (the sum of theirs)
+    _leaf_keywords = ("mask", "src_key_padding_mask")
 
     def __init__(
         self,

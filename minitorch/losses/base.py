@@ -82,11 +82,14 @@ class Loss(Module):
     An empty batch (no per-element loss): "mean" and "batchmean" give nan (0 / 0, as torch), "sum"
     0, and backward an empty dinput (so a model's parameter gradients are zeros, as torch's).
     ``dloss`` is the gradient of the final objective w.r.t. the loss (1.0 when the loss is the
-    objective). Targets get no gradient. A ``LossValue`` is a Python float that also has
+    objective). Targets get no gradient: a target that is a Parameter requiring grad is a TypeError
+    (torch's autograd would give it one); an input that is one is a leaf (``input.grad`` gets dinput,
+    backward returns None: the Module contract). A ``LossValue`` is a Python float that also has
     ``item()``; ``loss.backward()`` on it raises, showing ``model.backward(loss_fn.backward())``.
     """
 
     _reductions = REDUCTIONS  # the reductions a subclass accepts (KLDivLoss adds "batchmean")
+    _graded_inputs = 1  # backward returns dinput only: a target Parameter requiring grad is refused
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()

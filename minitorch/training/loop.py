@@ -19,7 +19,7 @@ from minitorch.kernels import kernels_enabled
 from minitorch.kernels import step as fast_step
 from minitorch.kernels import step_large as fast_large
 from minitorch.metrics import default_metrics
-from minitorch.module import Module
+from minitorch.module import Module, Parameter
 from minitorch.training.history import History
 from minitorch.training.inference import (
     Metrics,
@@ -203,9 +203,11 @@ class _Trainer:
                 if listens["on_batch_begin"]:
                     callbacks.call("on_batch_begin", batch, {"inputs": xb})
                 output, loss = self._step(xb, yb, epoch, batch)
-                batch_weight = loss_weight(self.loss_fn, output, yb, len(xb))
+                # a Parameter batch (a leaf: the model's backward fills its grad) counts its data's rows
+                size = len(xb.data) if isinstance(xb, Parameter) else len(xb)
+                batch_weight = loss_weight(self.loss_fn, output, yb, size)
                 total, weight = add_loss(total, batch_weight, loss), weight + batch_weight
-                count, done = count + len(xb), done + 1
+                count, done = count + size, done + 1
                 if self.metrics:  # a copy: nothing promises the next forward leaves this output alone
                     outputs.append(np.array(output, copy=True))
                     targets.append(np.asarray(yb))
@@ -213,10 +215,10 @@ class _Trainer:
                 if callbacks.wake_step >= 0 and not math.isfinite(loss) and callbacks.wake_all():
                     # stop_on_nan=False: the callbacks that rested through this batch see its loss,
                     # and its inputs and step (their on_batch_begin was skipped)
-                    callbacks.call("on_batch_end", batch, {"loss": loss, "size": len(xb), "inputs": xb,
+                    callbacks.call("on_batch_end", batch, {"loss": loss, "size": size, "inputs": xb,
                                                           "step": step})
                 elif listens["on_batch_end"]:
-                    callbacks.call("on_batch_end", batch, {"loss": loss, "size": len(xb)})
+                    callbacks.call("on_batch_end", batch, {"loss": loss, "size": size})
                 if callbacks.asks_idle:
                     callbacks.rest(step)
                 if self.ctrl_c.pressed:
