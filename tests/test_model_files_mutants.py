@@ -235,11 +235,13 @@ def test_bool_arrays_make_the_round_trip(tmp_path):
 
 @pytest.mark.parametrize("shape, data, message", [
     ((-2, -3), bytes(48), r"has a negative dimension in shape \(-2, -3\)"),  # R36: failed at the reshape
-    ((10**12,), bytes(8), r"declares \(1000000000000,\) float64, more than it holds"),  # R38
-    ((17,), b"", r"declares \(17,\) float64, more than it holds"),  # R46: 8 bytes past it (+64 took it)
-    ((3,), bytes(16), "is truncated or has trailing bytes"),  # R41: failed at the reshape
-    ((2,), bytes(17), "is truncated or has trailing bytes"),  # R40: the 17th byte ignored
-], ids=["negative", "huge", "just-over", "truncated", "trailing"])
+    ((10**12,), bytes(8), r"declares \(1000000000000,\) float64 \(8000000000000 bytes\), but holds 8 "),
+    # R38 above
+    ((17,), b"", r"declares \(17,\) float64 \(136 bytes\), but holds 0 bytes"),  # R46: +64 took it
+    ((10,), bytes(8), r"declares \(10,\) float64 \(80 bytes\), but holds 8 bytes"),  # less than its header
+    ((3,), bytes(16), r"declares \(3,\) float64 \(24 bytes\), but holds 16 bytes"),  # R41: the reshape
+    ((2,), bytes(17), r"declares \(2,\) float64 \(16 bytes\), but holds 17 bytes"),  # R40: 17th ignored
+], ids=["negative", "huge", "just-over", "within-the-header-size", "truncated", "trailing"])
 def test_an_entry_whose_shape_disagrees_with_its_bytes_is_refused_naming_it(tmp_path, shape, data, message):
     members = {"a.npy": _npy_declaring("<f8", shape, data)}
     with pytest.raises(mt.ModelFileError, match=f"entry 'a' {message}"):
@@ -265,11 +267,12 @@ def _header(text):
 
 def test_header_json_exactly_at_the_density_limit_is_read_and_one_byte_less_is_refused():
     # mutants H03-H08: the limit is one list or object per 5 bytes beyond 2**16 (`>`), counting
-    # both lists and objects
+    # both lists and objects, and a key as two
     lists = 33_000
     body = _HEAD + ',"x":[' + ",".join(["[]"] * lists) + "]"
     containers = lists + 2  # the header object and "x"
-    limit = containers * fmt.JSON_BYTES_PER_CONTAINER - 2**16  # the fewest bytes these may come in
+    keys = body.count(":")
+    limit = (containers + 2 * keys) * fmt.JSON_BYTES_PER_CONTAINER - 2**16  # the fewest bytes for these
     assert fmt.JSON_BYTES_PER_CONTAINER == 5 and limit > len(body) + 1
     header = fmt.read_header(_header(body + " " * (limit - len(body) - 1) + "}"))
     assert len(header["x"]) == lists

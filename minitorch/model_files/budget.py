@@ -14,13 +14,16 @@ from minitorch.model_files.format import ModelFileError
 from minitorch.module import Module
 from minitorch.random import generator
 
+_SHAPE_ARGUMENTS = {"normalized_shape"}  # LayerNorm((a, b, c)) allocates a * b * c elements twice
+
 
 class Budget:
     """One allocation budget (in array elements) for a whole rebuild.
 
     ``charge_estimate`` runs before every constructor (as ``module.constructor_check``): a
     MiniTorch layer is estimated at the product of its two largest integer arguments times its
-    kernel area (``kernel_size`` counted once per spatial dimension: ``Conv2d`` -> k**2), which is
+    kernel area (``kernel_size`` counted once per spatial dimension: ``Conv2d`` -> k**2; a shape
+    argument, ``normalized_shape``, counts as the product of its sizes), which is
     what Linear, Conv, the norms and Embedding-like layers allocate; a head count, a stride or a
     third dimension (kdim, vdim) does not multiply it. A layer it underrates is caught by the draw
     and built charges below. ``charge_built`` then counts what a built module really
@@ -42,6 +45,8 @@ class Budget:
             numbers = [max(1, abs(number)) for number in _ints([value])]
             if arg == "kernel_size":
                 kernel = math.prod(numbers) ** (dims if isinstance(value, int) else 1)  # k means (k,) * dims
+            elif arg in _SHAPE_ARGUMENTS:  # the shape of one array: all its sizes multiply
+                sizes.append(math.prod(numbers))
             else:
                 sizes.extend(numbers)
         largest = sorted(sizes, reverse=True)[:2]
@@ -74,7 +79,10 @@ class Budget:
                 f"{where}: an array of {count} elements, implausibly many for the weights in the "
                 f"file ({self.limit} at most with the modules built so far)"
             )
-        array = np.zeros(shape, dtype)
+        try:
+            array = np.zeros(shape, dtype)
+        except ValueError as err:  # NumPy's own limits: a size past 2**63 beside a zero size
+            raise ModelFileError(f"{where}: shape {shape!r:.80}: {err}") from None
         self._counted.add(id(array))
         return array
 

@@ -41,7 +41,7 @@ FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 HEADER_KEY = "__minitorch__"
 MAX_DEPTH = 64  # JSON nesting deeper than this is not something save_model writes
-JSON_BYTES_PER_CONTAINER = 5  # a header with more JSON lists/objects per byte is refused (read_header)
+JSON_BYTES_PER_CONTAINER = 5  # a header with more JSON lists/objects (a key: two) per byte is refused
 MAX_INT_DIGITS = 4300  # a longer JSON integer is refused (Python's own default limit, whatever sys says)
 
 
@@ -58,11 +58,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
       killed process (``kill -9``, power loss) is removed by the next save to the same folder.
     - ``path`` a symlink: the file it points to is replaced, the link stays (``latest.npz ->
       run3/model.npz`` keeps pointing at the run).
+    - ``path`` (or what it points to) a folder: IsADirectoryError; a FIFO, device or socket:
+      OSError; both before anything is written (a rename would replace a FIFO or ``/dev/null``).
     - Permissions: an existing file keeps its mode; a new one gets 0o666 minus the umask, as
       ``open(path, "w")`` would give it.
     """
     target = Path(os.path.realpath(path))
-    mode = _mode_for(target)
+    mode = _mode_for(target, path)
     tmp_name = None
     try:
         with _tmp_lock:  # a save in another thread must not sweep this file before it is listed
@@ -104,12 +106,21 @@ if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def _mode_for(target: Path) -> int:
-    """The mode to write ``target`` with: its own if it exists, else 0o666 minus the umask."""
+def _mode_for(target: Path, path: str | os.PathLike[str]) -> int:
+    """The mode to write ``target`` with: its own if it exists, else 0o666 minus the umask.
+    ``target`` (``path`` resolved) must be a regular file or absent: renaming over a folder fails
+    only after the whole write, and over a FIFO or a device (``/dev/null``) would replace it."""
     try:
-        return stat.S_IMODE(os.stat(target).st_mode)
+        status = os.stat(target)
     except FileNotFoundError:
         return 0o666 & ~_umask()
+    if stat.S_ISDIR(status.st_mode):
+        raise IsADirectoryError(f"cannot save to {os.fspath(path)!r}: it is a folder; expected a file path")
+    if not stat.S_ISREG(status.st_mode):
+        raise OSError(f"cannot save to {os.fspath(path)!r}: it is not a regular file (a FIFO, device or "
+                      "socket), which a save would replace by renaming a new file over it; expected a "
+                      "path to a regular file or to none")
+    return stat.S_IMODE(status.st_mode)
 
 
 def _umask() -> int:
@@ -184,21 +195,25 @@ def header_array(header: dict[str, Any]) -> np.ndarray:
     is written, if ``read_header`` would refuse it as too dense (``check_density``)."""
     text = json.dumps(header, allow_nan=False, separators=(",", ":"), sort_keys=False).encode("utf-8")
     check_density(text, TypeError, ": the loaders would refuse the file; store many small lists as "
-                                   "an array (strings full of '[' or '{' count too)")
+                                   "an array (strings full of '[', '{' or ':' count too)")
     return np.frombuffer(text, dtype=np.uint8)
 
 
 def check_density(text: bytes, error: type[Exception], advice: str = "") -> None:
     """Raise ``error`` if the header ``text`` holds more than one ``[`` or ``{`` per
-    ``JSON_BYTES_PER_CONTAINER`` bytes (past 64 KiB): the one rule of ``header_array`` and
-    ``read_header``. Brackets inside strings count too: the reader counts before it parses."""
-    # A parsed JSON list or object costs ~64 bytes: MiniTorch's own headers hold one per 10-20
-    # bytes (5-9x their size once parsed, with the strings and numbers); `[[],[],...]` would cost
-    # 26x. Denser than one per 5 bytes is refused, so parsing costs at most ~13x the header.
+    ``JSON_BYTES_PER_CONTAINER`` bytes (past 64 KiB), a ``:`` (an object's key) counting as two:
+    the one rule of ``header_array`` and ``read_header``. Brackets and colons inside strings count
+    too: the reader counts before it parses."""
+    # A parsed JSON list or empty object costs ~64 bytes, an object with a key ~192 (its table):
+    # 64 bytes per unit, and one unit per 5 bytes caps parsing at ~13x the header (strings and
+    # numbers cost at most ~12x). MiniTorch's own headers hold a unit per 5.6 (a Sequential of
+    # ReLUs) to 8 bytes; `[[],[],...]` would cost 21x, `[{"":0},...]` 27x.
     containers = text.count(b"[") + text.count(b"{")
-    if containers * JSON_BYTES_PER_CONTAINER > len(text) + 2**16:
-        raise error(f"the header is implausibly dense JSON ({containers} lists and objects in "
-                    f"{len(text)} bytes, more than one per {JSON_BYTES_PER_CONTAINER}){advice}")
+    keys = text.count(b":")
+    if (containers + 2 * keys) * JSON_BYTES_PER_CONTAINER > len(text) + 2**16:
+        raise error(f"the header is implausibly dense JSON ({containers} lists and objects and {keys} "
+                    f"keys in {len(text)} bytes, more than one list or object per "
+                    f"{JSON_BYTES_PER_CONTAINER}, a key counting as two){advice}")
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -239,7 +254,7 @@ def _read_archive(file: IO[bytes], check_names: Callable[[list[str]], None] | No
 
 def _entry_names(infos: list[zipfile.ZipInfo]) -> list[str]:
     """The array names (``name.npy`` -> ``name``): unique, stored uncompressed."""
-    names: list[str] = []
+    names: dict[str, None] = {}  # a dict: the duplicate check costs O(1), whatever the entry count
     for info in infos:
         if not info.filename.endswith(".npy") or len(info.filename) == 4:
             raise ModelFileError(f"unexpected entry '{info.filename}' (expected name.npy arrays)")
@@ -248,8 +263,8 @@ def _entry_names(infos: list[zipfile.ZipInfo]) -> list[str]:
             raise ModelFileError(f"entry '{name}' appears twice")
         if info.compress_type != zipfile.ZIP_STORED:
             raise ModelFileError(f"entry '{name}' is compressed; expected stored arrays")
-        names.append(name)
-    return names
+        names[name] = None
+    return list(names)
 
 
 def _check_layout(file: IO[bytes], infos: list[zipfile.ZipInfo], directory_start: int) -> None:
@@ -292,8 +307,10 @@ def _read_member(member: IO[bytes], name: str, size: int) -> np.ndarray:
     if any(d < 0 for d in shape):
         raise ModelFileError(f"entry '{name}' has a negative dimension in shape {shape}")
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes > size:  # checked before allocating: a forged shape cannot claim memory
-        raise ModelFileError(f"entry '{name}' declares {shape} {dtype}, more than it holds")
+    held = size - member.tell()  # the entry's bytes after its .npy header
+    if nbytes != held:  # checked before allocating: a forged shape cannot claim memory
+        raise ModelFileError(f"entry '{name}' declares {shape} {dtype} ({nbytes} bytes), but holds "
+                             f"{held} bytes of data")
     data = member.read(nbytes)
     if len(data) != nbytes or member.read(1):
         raise ModelFileError(f"entry '{name}' is truncated or has trailing bytes")

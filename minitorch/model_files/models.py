@@ -147,17 +147,27 @@ def _ties(model: Module) -> list[list[str]]:
 
 
 def _tie(model: Module, ties: Any) -> None:
-    """Share the Parameters the file says were one (``t[2].W = t[0].W`` stays tied)."""
+    """Share the Parameters the file says were one (``t[2].W = t[0].W`` stays tied); each name is
+    an alias at most once (as ``_ties`` writes them), so the pairs are at most the Parameters."""
     params = dict(_all_parameters(model))
+    modules = dict(_every_module(model))  # tying replaces Parameters, never modules
+    paths: dict[int, list[str]] = {}  # a module held twice: its Parameters have a name per path
+    for path, module in modules.items():
+        paths.setdefault(id(module), []).append(path)
+    aliases: set[str] = set()
     for pair in expect(ties, list, "model.ties"):
-        if not (isinstance(pair, list) and len(pair) == 2 and all(name in params for name in pair)):
-            raise ModelFileError(f"model.ties: expected [name, name] of Parameters, got {pair!r:.80}")
+        if not (isinstance(pair, list) and len(pair) == 2 and all(
+                isinstance(name, str) and name in params for name in pair)) or pair[0] in aliases:
+            raise ModelFileError(f"model.ties: expected [name, name] of Parameters, each name tied "
+                                 f"once, got {pair!r:.80}")
         alias, original = pair
         if params[alias].shape != params[original].shape or params[alias].dtype != params[original].dtype:
             raise ModelFileError(f"model.ties: '{alias}' and '{original}' differ in shape or dtype")
         owner, _, attr = alias.rpartition(".")
-        setattr(dict(_every_module(model))[owner], attr, params[original])
-        params = dict(_all_parameters(model))
+        setattr(modules[owner], attr, params[original])
+        aliases.add(alias)
+        for path in paths[id(modules[owner])]:
+            params[f"{path}.{attr}" if path else attr] = params[original]
 
 
 def _set_modes(model: Module, modes: Any) -> Module:

@@ -107,9 +107,9 @@ def _member_names(cls: type[Module], args: dict[str, Any]) -> dict[int, str]:
         else:
             modules = items
     if isinstance(modules, dict) and isinstance(modules.get(DICT), list):
-        pairs = [pair for pair in modules[DICT] if isinstance(pair, list) and len(pair) == 2]
+        pairs = (pair for pair in modules[DICT] if isinstance(pair, list) and len(pair) == 2)
     elif isinstance(modules, list):
-        pairs = [[str(i), item] for i, item in enumerate(modules)]
+        pairs = enumerate(modules)  # one at a time: a forged list of 10**5 strings makes no pairs
     else:
         return {}
     return {id(item[MODULE]): str(key) for key, item in pairs
