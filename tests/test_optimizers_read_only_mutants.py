@@ -1,0 +1,38 @@
+"""The read-only check of a step (``Optimizer._check_writable``) and mt.fit's step kernel: the cases
+a mutation run of that code found no test for."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minitorch as mt
+from minitorch.kernels import kernels_enabled, use_kernels
+
+
+def _one_step_model():
+    model = mt.Sequential(mt.Linear(4, 8), mt.ReLU(), mt.Linear(8, 3))
+    loss_fn, opt = mt.CrossEntropyLoss(), mt.SGD(model.parameters(), lr=0.1)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((5, 4)).astype(np.float32), rng.integers(0, 3, 5)
+    loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+    return model, loss_fn, opt, x, y
+
+
+def test_fit_step_kernel_declines_an_instance_patched_writable_check() -> None:
+    """A probe set on the optimizer instance's ``_check_writable`` (step() would call it) makes the
+    kernel decline, as for the other methods step() calls: the five calls then run and call it."""
+    from minitorch.kernels import step as fast_step
+
+    was = kernels_enabled()
+    use_kernels(True)
+    try:
+        model, loss_fn, opt, x, y = _one_step_model()
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is not NotImplemented  # its case
+        calls = []
+        check = opt._check_writable
+        opt._check_writable = lambda: (calls.append(1), check())[1]
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        opt.step()
+        assert calls == [1]
+    finally:
+        use_kernels(was)
