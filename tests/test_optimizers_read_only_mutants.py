@@ -36,3 +36,23 @@ def test_fit_step_kernel_declines_an_instance_patched_writable_check() -> None:
         assert calls == [1]
     finally:
         use_kernels(was)
+
+
+def test_the_sgd_step_kernel_called_alone_declines_a_read_only_parameter() -> None:
+    """``sgd_step`` is whole on its own (a caller outside SGD.step gets SGD.step's checks): a
+    Parameter with a gradient whose data is read-only declines, nothing written, so that step()
+    raises its ValueError."""
+    from minitorch.kernels import step_update
+
+    was = kernels_enabled()
+    use_kernels(True)
+    try:
+        p = mt.Parameter(np.ones(3))
+        p.grad = np.full(3, 0.5)
+        p.data.flags.writeable = False
+        opt = mt.SGD([p], lr=0.1)
+        assert step_update.sgd_step(opt) is NotImplemented
+        np.testing.assert_array_equal(p.data, np.ones(3))
+        assert opt.state == {} or all(not s for s in opt.state.values())
+    finally:
+        use_kernels(was)
