@@ -4,6 +4,7 @@ a mutation run of that code found no test for."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import minitorch as mt
 from minitorch.kernels import kernels_enabled, use_kernels
@@ -18,9 +19,11 @@ def _one_step_model():
     return model, loss_fn, opt, x, y
 
 
-def test_fit_step_kernel_declines_an_instance_patched_writable_check() -> None:
-    """A probe set on the optimizer instance's ``_check_writable`` (step() would call it) makes the
-    kernel decline, as for the other methods step() calls: the five calls then run and call it."""
+@pytest.mark.parametrize("name", ["_check_writable", "_params_with_grad", "_match_state_dtypes",
+                                  "_check_no_waiting_forward", "zero_grad"])
+def test_fit_step_kernel_declines_an_instance_patched_optimizer_method(name) -> None:
+    """A probe set on the optimizer instance over a method the five calls run (the read-only check
+    among them) makes the kernel decline, as for the other methods: the five calls then call it."""
     from minitorch.kernels import step as fast_step
 
     was = kernels_enabled()
@@ -29,11 +32,11 @@ def test_fit_step_kernel_declines_an_instance_patched_writable_check() -> None:
         model, loss_fn, opt, x, y = _one_step_model()
         assert fast_step.fit_step(model, loss_fn, opt, x, y) is not NotImplemented  # its case
         calls = []
-        check = opt._check_writable
-        opt._check_writable = lambda: (calls.append(1), check())[1]
+        method = getattr(opt, name)
+        setattr(opt, name, lambda *a, **k: (calls.append(1), method(*a, **k))[1])
         assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
-        opt.step()
-        assert calls == [1]
+        loss_fn(model(x), y), model.backward_params(loss_fn.backward()), opt.step(), opt.zero_grad()
+        assert calls
     finally:
         use_kernels(was)
 
