@@ -59,3 +59,10 @@ def test_a_padded_call_after_a_packed_one_backpropagates_as_padded(kind):
     _close(dx, xt.grad, "dinput")
     for name, p in theirs.named_parameters():
         _close(getattr(ours, name).grad, p.grad, name)
+
+
+def test_packed_sequence_of_one_array_of_two_rows_is_refused():
+    """PackedSequence(x) alone takes only torch's (data, batch_sizes) pair form: an array of two rows
+    is not that pair (torch asserts a list or tuple), it is refused, not split into data and sizes."""
+    with pytest.raises(ValueError, match=r"PackedSequence: expected \(data, batch_sizes\).*ndarray alone"):
+        mt.PackedSequence(np.array([[1.0, 2.0], [1, 1]]))
