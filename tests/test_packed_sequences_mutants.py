@@ -61,8 +61,18 @@ def test_a_padded_call_after_a_packed_one_backpropagates_as_padded(kind):
         _close(getattr(ours, name).grad, p.grad, name)
 
 
-def test_packed_sequence_of_one_array_of_two_rows_is_refused():
-    """PackedSequence(x) alone takes only torch's (data, batch_sizes) pair form: an array of two rows
-    is not that pair (torch asserts a list or tuple), it is refused, not split into data and sizes."""
-    with pytest.raises(ValueError, match=r"PackedSequence: expected \(data, batch_sizes\).*ndarray alone"):
-        mt.PackedSequence(np.array([[1.0, 2.0], [1, 1]]))
+@pytest.mark.parametrize("data", [np.array([[1.0, 2.0], [1, 1]]), (np.ones(2), [1, 1], None)],
+                         ids=["array-of-two-rows", "tuple-of-three"])
+def test_packed_sequence_of_one_argument_not_a_pair_is_refused(data):
+    """PackedSequence(x) alone takes only torch's (data, batch_sizes) pair form (torch asserts a list or
+    tuple of two): an array of two rows or a triple is refused, not split into data and sizes."""
+    with pytest.raises(ValueError, match=r"PackedSequence: expected \(data, batch_sizes\)"):
+        mt.PackedSequence(data)
+
+
+@pytest.mark.parametrize("total_length", [2.0, True, "3"])
+def test_pad_packed_sequence_refuses_a_total_length_that_is_no_integer(total_length):
+    """total_length an int >= the longest length: a float, a bool or a string is refused by name."""
+    packed = mt.pack_padded_sequence(np.ones((2, 1, 3)), [1])
+    with pytest.raises(TypeError, match=r"pad_packed_sequence: total_length must be a non-negative integer"):
+        mt.pad_packed_sequence(packed, total_length=total_length)

@@ -19,3 +19,17 @@ def test_a_parameter_its_module_no_longer_holds_is_copied_into_linear_weight() -
     lin.weight = old
     np.testing.assert_array_equal(lin.weight.data, old.data)
     assert emb.weight is not old
+
+
+def test_a_parameter_whose_module_was_collected_is_copied_into_linear_weight() -> None:
+    """The table of owners may still hold a dead reference to a collected module: a Parameter whose
+    only owner is gone is owned by no module, so ``lin.weight = p`` takes its values."""
+    import gc
+
+    emb = mt.Embedding(5, 3)
+    p = emb.weight
+    del emb
+    gc.collect()
+    lin = mt.Linear(3, 5, bias=False)
+    lin.weight = p
+    np.testing.assert_array_equal(lin.weight.data, p.data)
