@@ -27,3 +27,13 @@ def test_an_array_new_array_made_is_not_charged_again_by_charge_built() -> None:
     lin.W = mt.Parameter(budget.new_array((5, 2), np.dtype(np.float32), "m.replaced.W"))
     budget.charge_built(lin, "m")
     assert budget.built == 10
+
+
+def test_a_replaced_array_with_a_zero_size_dimension_round_trips(tmp_path) -> None:
+    """A shape's sizes are >= 0: an empty array put in a slot (a bias of 0 elements) is saved and
+    loaded back as it was."""
+    model = mt.Sequential(mt.Linear(2, 3))
+    model[0].b = mt.Parameter(np.zeros((0,), np.float32))
+    mt.save_model(model, tmp_path / "m.npz")
+    loaded = mt.load_model(tmp_path / "m.npz")
+    assert loaded[0].b.data.shape == (0,) and loaded[0].b.data.dtype == np.float32
