@@ -74,3 +74,26 @@ def test_the_sgd_step_kernel_called_alone_declines_a_gradient_of_another_shape()
         np.testing.assert_array_equal(p.data, np.ones(3))
     finally:
         use_kernels(was)
+
+
+@pytest.mark.parametrize("owner, name", [("loss", "forward"), ("loss", "backward"), ("model", "forward"),
+                                         ("model", "backward_params")])
+def test_fit_step_kernel_declines_a_method_patched_on_the_model_or_loss_instance(owner, name) -> None:
+    """A probe on the model's or the loss's instance (the five calls would run it): the kernel
+    declines, nothing done."""
+    from minitorch.kernels import step as fast_step
+
+    was = kernels_enabled()
+    use_kernels(True)
+    try:
+        model, loss_fn, opt, x, y = _one_step_model()
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is not NotImplemented  # its case
+        target = loss_fn if owner == "loss" else model
+        method = getattr(target, name)
+        setattr(target, name, lambda *a, **k: method(*a, **k))
+        before = [p.data.copy() for p in model.parameters()]
+        assert fast_step.fit_step(model, loss_fn, opt, x, y) is NotImplemented
+        for p, b in zip(model.parameters(), before, strict=True):
+            np.testing.assert_array_equal(p.data, b)
+    finally:
+        use_kernels(was)
