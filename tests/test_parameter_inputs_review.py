@@ -8,6 +8,8 @@ Parameter would silently get no gradient: each entry point refuses it, naming it
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -61,3 +63,72 @@ def test_fit_on_a_tensor_dataset_of_a_parameter_is_refused_before_training():
         mt.fit(mt.Linear(3, 4), mt.CrossEntropyLoss(), mt.SGD([p], lr=0.1),
                mt.DataLoader(mt.TensorDataset(p, np.zeros(6, dtype=np.int64)), batch_size=3),
                epochs=1, verbose=0, metrics=())
+
+
+# ------------------------------------------------------------------ Diagnostics' stand-in step
+class _TanhThenLinear(mt.Module):
+    """A plain-chain composite (backward derived from the recorded chain) whose first child has no
+    Parameters: Diagnostics walks its children as units."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.act = mt.Tanh()
+        self.lin = mt.Linear(3, 4)
+
+    def forward(self, x):
+        return self.lin(self.act(x))
+
+
+@pytest.mark.parametrize("kernels_on", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("build", ["Sequential(ReLU, Linear)", "chain composite"])
+def test_diagnostics_check_steps_give_a_parameter_batch_its_leaf_gradient(float64, kernels_on, build):
+    """mt.fit on batches (p, y) with a Diagnostics callback checking every step: its stand-in
+    forward/backward_params (walked unit by unit) fill p.grad as the model's own would, though the
+    first unit has no Parameters (whose call the plain walk drops): p moves as under torch's loop."""
+    from oracle import tensor, torch_twin
+
+    mt.kernels.use_kernels(kernels_on)
+    rng = np.random.default_rng(4)
+    if build == "chain composite":
+        model = _TanhThenLinear()
+        lin_t = torch_twin(model.lin)
+        twin = lambda z: lin_t(torch.tanh(z))  # noqa: E731
+        params_t = list(lin_t.parameters())
+    else:
+        model = mt.Sequential(mt.ReLU(), mt.Linear(3, 4))
+        twin = torch_twin(model)
+        params_t = list(twin.parameters())
+    x, y = rng.standard_normal((6, 3)), rng.integers(0, 4, 6)
+    p, p_t = mt.Parameter(x.copy()), tensor(x, requires_grad=True)
+    opt = mt.SGD([p, *model.parameters()], lr=0.5)
+    topt = torch.optim.SGD([p_t, *params_t], lr=0.5)
+    mt.fit(model, mt.CrossEntropyLoss(), opt, [(p, y)], epochs=3, verbose=0, metrics=(),
+           callbacks=[mt.Diagnostics(every=1, verbose=False)])
+    for _ in range(3):
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(twin(p_t), torch.tensor(y)).backward()
+        topt.step()
+    np.testing.assert_allclose(p.data, p_t.detach().numpy(), rtol=1e-9, atol=1e-11)
+
+
+# ------------------------------------------------------------------ diagnostic passes change nothing
+DIAGNOSTIC_PASSES = {
+    "diagnose": lambda model, x, y: mt.diagnose(model, mt.CrossEntropyLoss(), x, y).loss,
+    "explain": lambda model, x, y: mt.explain(model, x, y, mt.CrossEntropyLoss(), file=io.StringIO()),
+    "plot.graph": lambda model, x, y: mt.plot.graph(model, (6, 3), x=x, y=y, loss_fn=mt.CrossEntropyLoss()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIAGNOSTIC_PASSES))
+def test_diagnostic_passes_on_a_parameter_input_leave_its_grad_alone(float64, name):
+    """diagnose, explain and plot.graph promise to change nothing (gradients included): given a
+    Parameter as the input (a fit batch), they read its data; its grad stays None (a gradient left
+    there would be added to the next training step's) and the result is the one on p.data."""
+    rng = np.random.default_rng(5)
+    model = mt.Sequential(mt.Linear(3, 4), mt.ReLU(), mt.Linear(4, 4))
+    x, y = rng.standard_normal((6, 3)), rng.integers(0, 4, 6)
+    p = mt.Parameter(x.copy())
+    on_array = DIAGNOSTIC_PASSES[name](model, x, y)
+    assert DIAGNOSTIC_PASSES[name](model, p, y) == on_array
+    assert p.grad is None
+    np.testing.assert_array_equal(p.data, x)
