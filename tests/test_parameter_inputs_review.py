@@ -132,3 +132,20 @@ def test_diagnostic_passes_on_a_parameter_input_leave_its_grad_alone(float64, na
     assert DIAGNOSTIC_PASSES[name](model, p, y) == on_array
     assert p.grad is None
     np.testing.assert_array_equal(p.data, x)
+
+
+@pytest.mark.filterwarnings("ignore:lr_find")  # (a short sweep's curve may be flat: not the point here)
+def test_lr_find_puts_back_a_parameter_batch_its_optimizer_trains(float64):
+    """lr_find promises the Parameters and their gradients as they were: a Parameter batch (a leaf)
+    that the optimizer also holds is stepped by the sweep like the model's weights, and is put back
+    bit for bit (the same array), its grad too."""
+    rng = np.random.default_rng(6)
+    model = mt.Sequential(mt.Linear(3, 8), mt.ReLU(), mt.Linear(8, 4))
+    x, y = rng.standard_normal((6, 3)), rng.integers(0, 4, 6)
+    p = mt.Parameter(x.copy())
+    array = p.data
+    opt = mt.SGD([p, *model.parameters()], lr=0.1)
+    mt.lr_find(model, mt.CrossEntropyLoss(), opt, [(p, y)], num_iter=8, start_lr=1e-3, end_lr=1.0)
+    assert p.data is array
+    np.testing.assert_array_equal(p.data, x)
+    assert p.grad is None
