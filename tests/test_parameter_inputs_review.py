@@ -149,3 +149,19 @@ def test_lr_find_puts_back_a_parameter_batch_its_optimizer_trains(float64):
     assert p.data is array
     np.testing.assert_array_equal(p.data, x)
     assert p.grad is None
+
+
+def test_inference_passes_read_a_parameter_as_its_data(float64):
+    """predict, evaluate and fit's val_data run under no_grad, where a Parameter input is data (as
+    torch's no_grad): their loaders take it as its array (the refusal above is for training data)."""
+    rng = np.random.default_rng(7)
+    model = mt.Sequential(mt.Linear(3, 8), mt.ReLU(), mt.Linear(8, 4))
+    x, y = rng.standard_normal((6, 3)), rng.integers(0, 4, 6)
+    p = mt.Parameter(x.copy())
+    np.testing.assert_array_equal(mt.predict(model, p), mt.predict(model, x))
+    loss_fn = mt.CrossEntropyLoss()
+    assert mt.evaluate(model, loss_fn, p, y) == mt.evaluate(model, loss_fn, x, y)
+    history = mt.fit(model, loss_fn, mt.SGD(model.parameters(), lr=0.0), [(x, y)], epochs=1, verbose=0,
+                     metrics=(), val_data=(p, y))
+    assert history.history["val_loss"] == [mt.evaluate(model, loss_fn, x, y)["loss"]]
+    assert p.grad is None
