@@ -165,3 +165,28 @@ def test_inference_passes_read_a_parameter_as_its_data(float64):
                      metrics=(), val_data=(p, y))
     assert history.history["val_loss"] == [mt.evaluate(model, loss_fn, x, y)["loss"]]
     assert p.grad is None
+
+
+def test_adding_a_leafs_none_by_hand_names_the_rule(float64):
+    """A hand-written backward that still adds a child's returned gradient to a Parameter it gave the
+    child (``self.h.accumulate_grad(self.lin.backward(dy))``) gets None (the child already filled
+    h.grad): the ValueError says so, instead of only 'got shape ()'."""
+
+    class LearnedInput(mt.Module):
+        def __init__(self):
+            super().__init__()
+            self.h = mt.Parameter(np.ones((2, 3)))
+            self.lin = mt.Linear(3, 4)
+
+        def forward(self, x):
+            return self.lin(self.h) + x
+
+        def backward(self, dy):
+            self.h.accumulate_grad(self.lin.backward(dy))  # the old hand-made leaf: counts it twice
+            return dy
+
+    model = LearnedInput()
+    model(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"got None.*already in its grad"):
+        model.backward(np.ones((2, 4)))
+    np.testing.assert_allclose(model.h.grad, np.ones((2, 4)) @ model.lin.W.data.T)  # once, by lin
