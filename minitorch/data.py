@@ -20,6 +20,7 @@ import numpy as np
 from minitorch import random as mt_random
 from minitorch.checks import check_bool
 from minitorch.dtypes import get_default_dtype
+from minitorch.parameter import Parameter
 
 
 class Dataset:
@@ -49,7 +50,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays: np.ndarray) -> None:
         if not arrays:
             raise ValueError("TensorDataset: expected at least one array")
-        arrays = tuple(np.asarray(a) for a in arrays)
+        arrays = tuple(np.asarray(_data(a, "TensorDataset")) for a in arrays)
         if any(a.ndim == 0 for a in arrays) or len({len(a) for a in arrays}) != 1:
             raise ValueError(
                 "TensorDataset: expected arrays with the same number of samples (first dimension), got "
@@ -138,7 +139,7 @@ def default_collate(samples: list[Any], *, dtype: Any = None) -> Any:
     if isinstance(first, dict):
         return {key: default_collate([s[key] for s in samples], dtype=dtype) for key in first}
     try:
-        batch = np.stack([np.asarray(s) for s in samples])
+        batch = np.stack([np.asarray(_data(s, "default_collate")) for s in samples])
     except ValueError as error:
         shapes = sorted({np.shape(s) for s in samples})
         raise ValueError(f"default_collate: cannot stack samples of different shapes {shapes}") from error
@@ -282,6 +283,9 @@ def _float_source(dataset: Any) -> np.dtype | None:
 
 def _as_arrays(X: Any, y: Any, dtype: np.dtype) -> tuple[tuple[np.ndarray, Any], np.ndarray] | None:
     """((X, y), X before the cast) as checked arrays when the data are arrays; None for a dataset."""
+    if isinstance(X, tuple) and any(isinstance(a, Parameter) for a in X):
+        X = tuple(_data(a, "DataLoader") for a in X)
+    X, y = _data(X, "DataLoader"), _data(y, "DataLoader")
     if isinstance(X, Dataset) or (not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__getitem__")
                                   and not hasattr(X, "__array__")):
         return None  # a dataset (DataLoader checks it has __len__ too)
@@ -338,7 +342,7 @@ def train_test_split(
     who = "train_test_split"
     if not arrays:
         raise ValueError(f"{who}: expected at least one array")
-    arrays = tuple(np.asarray(a) for a in arrays)
+    arrays = tuple(np.asarray(_data(a, who)) for a in arrays)
     n = len(arrays[0]) if arrays[0].ndim else 0
     if any(a.ndim == 0 or len(a) != n for a in arrays):
         lengths = " vs ".join(str(len(a)) if a.ndim else "scalar" for a in arrays)
@@ -444,3 +448,19 @@ def _rng(source: np.random.Generator | int | None, who: str, name: str) -> np.ra
             f"{who}: {name} must be a non-negative int or a np.random.Generator, got {source!r}"
         )
     return np.random.default_rng(int(source))
+
+
+def _data(value: Any, who: str) -> Any:
+    """``value``, a Parameter read as its data. TypeError for a Parameter that requires grad: these
+    utilities hold NumPy arrays and have no backward, so its grad would silently stay None where
+    torch's (which index and stack tensors differentiably) fills it."""
+    if not isinstance(value, Parameter):
+        return value
+    if value.requires_grad:
+        raise TypeError(
+            f"{who}: got a Parameter that requires grad; datasets and loaders hold arrays and have no "
+            "backward, so it would get no gradient (torch's autograd gives it one). Pass p.data (or a "
+            "Parameter with requires_grad=False) if it is data; to train it, give the Parameter itself "
+            "to the model, e.g. mt.fit(model, loss_fn, optimizer, [(p, y)]) (a module's input: a leaf)"
+        )
+    return value.data

@@ -152,6 +152,12 @@ class Parameter:
         if not self.requires_grad:
             return
         if np.shape(g) != self.data.shape:
+            if g is None:  # a module's backward returns None in the slot of a Parameter input (a leaf)
+                raise ValueError(
+                    f"Parameter.accumulate_grad: expected a gradient of shape {self.data.shape}, got None. "
+                    "A module's backward returns None for an input that was a Parameter: its gradient is "
+                    "already in its grad (minitorch.leaf_inputs), so do not add it again"
+                )
             raise ValueError(
                 f"Parameter.accumulate_grad: expected shape {self.data.shape}, got {np.shape(g)}"
             )

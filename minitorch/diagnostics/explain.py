@@ -10,6 +10,7 @@ import numpy as np
 
 from minitorch.diagnostics.probe import (
     SavedState,
+    as_data,
     drop_new_frames,
     frame_depths,
     units_backward,
@@ -64,7 +65,7 @@ def explain(
     try:
         for p in params:
             p.grad = None
-        units, out = units_forward(model, x)
+        units, out = units_forward(model, as_data(x))  # (a Parameter input: its data)
         loss = float(np.sum(loss_fn(out, y)))
         dout = loss_fn.backward()
         grads_by_unit = []

@@ -72,7 +72,8 @@ def lr_find(
 
     An optimizer with a ``maximize=True`` group (an ascent) is refused (ValueError) before anything
     changes: sweep the negated objective with maximize=False instead.
-    Afterwards the Parameters (their arrays, bit for bit), their gradients, the buffers, the
+    Afterwards the Parameters (the model's and the optimizer's others, such as a Parameter batch:
+    their arrays, bit for bit), their gradients, the buffers, the
     optimizer's ``state_dict()`` and the library's random generator are as they were before
     the call, and so are the model's train/eval modes and the forward calls waiting for a backward
     in the model and the loss (set aside during the sweep, so its steps see none; the sweep leaves
@@ -240,8 +241,12 @@ class _Saved:
             _drop_frames(d)
             if type(shown) is Dropped:  # an edit's mark stays for the sweep's backward to refuse
                 d["_shown"] = shown
-        self.params = [(p, p.data, p.data.copy()) for p in model.parameters()]
+        # the model's Parameters and the optimizer's others (a Parameter batch, a leaf, trains too)
+        others = (q for group in optimizer.param_groups for q in group["params"])
+        params = list({id(p): p for p in (*model.parameters(), *others)}.values())
+        self.params = [(p, p.data, p.data.copy()) for p in params]
         self.state = SavedState(model)  # gradients, buffers, the random generator
+        self.grads = [(p, p.grad) for p in params]
         self.modes = [(m, m.training) for m in model.modules()]
         self.optimizer_state = optimizer.state_dict()
 
@@ -259,6 +264,8 @@ class _Saved:
             np.copyto(array, copy)
             p.data = array
         self.state.restore()
+        for p, grad in self.grads:
+            p.grad = grad
         for module, mode in self.modes:
             object.__setattr__(module, "training", mode)
         self.optimizer.load_state_dict(self.optimizer_state)

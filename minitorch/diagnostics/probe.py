@@ -21,7 +21,7 @@ from minitorch import call_frames, edit_marks
 from minitorch import random as mt_random
 from minitorch.containers import Sequential
 from minitorch.diagnostics.stats import LayerStats, ParamStats, check_stats
-from minitorch.module import Module, Parameter
+from minitorch.module import Module, Parameter, _waits_with_leaves
 
 
 class SavedState:
@@ -173,7 +173,12 @@ _MODULE_CALL = Module.__call__
 
 def plan_backward_params(modules: list[Module], first: int, dy: Any) -> list[Any]:
     """As ``units_backward_params`` along a ``unit_plan``'s modules, whose first with Parameters
-    is ``first`` (``len(modules)``: none): the gradient entering each module (None below ``first``)."""
+    is ``first`` (``len(modules)``: none): the gradient entering each module (None below ``first``).
+    A first module whose waiting call took a Parameter input (a leaf, ``minitorch.leaf_inputs``)
+    makes ``first`` 0: every module runs, so the leaf gets its gradient (``Sequential.backward_params``
+    does the same)."""
+    if first and _waits_with_leaves(modules[0]):
+        first = 0
     dys: list[Any] = [None] * len(modules)
     for i in range(len(modules) - 1, first, -1):
         dys[i] = dy
@@ -261,6 +266,12 @@ def finite(a: Any) -> bool:
     return not isinstance(a, np.ndarray) or a.dtype.kind != "f" or bool(np.isfinite(a).all())
 
 
+def as_data(x: Any) -> Any:
+    """``x``, a Parameter read as its data: a diagnostic pass changes no gradient, so its input is
+    never a leaf (``minitorch.leaf_inputs``) whose grad the walk's backward would fill."""
+    return x.data if isinstance(x, Parameter) else x
+
+
 def run_probe(
     model: Module, x: Any, backward_from: Callable[[Any], Any], others: tuple[Any, ...] = ()
 ) -> tuple[list[LayerStats], list[ParamStats], list[np.ndarray | None]]:
@@ -276,7 +287,7 @@ def run_probe(
     try:
         for p in params:
             p.grad = None
-        units, out = units_forward(model, x)
+        units, out = units_forward(model, as_data(x))
         if finite(out):  # else no loss to differentiate: the forward statistics say where it broke
             units_backward(units, backward_from(out))
         grads = [p.grad for p in params]
