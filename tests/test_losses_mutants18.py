@@ -1,0 +1,20 @@
+"""Mutation survivors of the losses' dtype promotion and the functional torch names, each killed here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+
+ELEMENTWISE = [mt.MSELoss, mt.L1Loss, mt.SmoothL1Loss, mt.HuberLoss]
+
+
+@pytest.mark.parametrize("loss_cls", ELEMENTWISE)
+@pytest.mark.parametrize("target", [np.array(["0.5", "1.5"]), np.array([0.5 + 1j, 1.5])],
+                         ids=["strings", "complex"])
+def test_an_elementwise_loss_refuses_a_non_numeric_target(loss_cls, target):
+    # a string target was cast to the input's dtype ("0.5" -> 0.5), a complex one lost its imaginary part
+    x = np.array([0.25, 1.0], dtype=np.float32)
+    with pytest.raises(TypeError, match=f"{loss_cls.__name__}: expected a numeric array"):
+        loss_cls()(x, target)

@@ -1,0 +1,35 @@
+"""Mutation survivors of leaf_inputs (a Parameter input as torch's leaf), each killed by a test here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+
+
+@pytest.mark.parametrize("by_keyword", [False, True], ids=["positional", "keyword"])
+def test_a_leaf_two_tuples_deep_is_refused_naming_its_argument(by_keyword):
+    # the error names the argument ('hx'), not its position ('1')
+    x, c0 = np.ones((4, 1, 2)), np.ones((1, 1, 3))
+    hx = ((mt.Parameter(np.ones((1, 1, 3))),), c0)
+    lstm = mt.LSTM(2, 3)
+    with pytest.raises(TypeError, match=r"^LSTM: 'hx' is a Parameter that requires grad \(inside a tuple "
+                                        r"inside a tuple\)"):
+        lstm(x, hx=hx) if by_keyword else lstm(x, hx)
+
+
+class Rest(mt.Module):
+    """forward(x, *rest): the inputs after x have no name in the signature."""
+
+    def forward(self, x, *rest):
+        return np.asarray(x) + sum(np.asarray(r[0][0]) for r in rest)
+
+    def backward(self, dy):
+        return dy
+
+
+def test_a_nameless_leaf_two_tuples_deep_is_refused_naming_its_position():
+    leaf = mt.Parameter(np.ones(3))
+    with pytest.raises(TypeError, match=r"^Rest: input 2 is a Parameter that requires grad \(inside a tuple"):
+        Rest()(np.ones(3), ((np.ones(3),),), ((leaf,),))
