@@ -18,3 +18,10 @@ def test_an_elementwise_loss_refuses_a_non_numeric_target(loss_cls, target):
     x = np.array([0.25, 1.0], dtype=np.float32)
     with pytest.raises(TypeError, match=f"{loss_cls.__name__}: expected a numeric array"):
         loss_cls()(x, target)
+
+
+@pytest.mark.parametrize("y", [np.array([1]), np.zeros(0, np.int64)], ids=["one-index", "empty"])
+def test_one_hot_refuses_num_classes_below_minus_one(y):
+    # -2 passed the check: an empty y then gave a (0, 0) array (torch raises for both)
+    with pytest.raises(ValueError, match=r"one_hot: num_classes must be -1 .* got -2"):
+        mt.functional.one_hot(y, num_classes=-2)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
 from model_helpers import read_header, weights, write_with_header
 
@@ -42,3 +45,20 @@ def test_a_tie_to_a_name_tied_before_joins_that_parameter(tmp_path):
     loaded = mt.load_model(tmp_path / "chain.npz")
     assert loaded[0].W is loaded[1].W is loaded[2].W
     assert len(list(loaded.parameters())) == 4  # the shared W and three biases
+
+
+@pytest.mark.parametrize("make", ["folder", "fifo"])
+def test_a_save_refused_through_a_symlink_names_the_path_given(tmp_path, make):
+    # the message names the link the caller gave, not the folder or FIFO it resolves to
+    pointed = tmp_path / "run" / "x"
+    pointed.parent.mkdir()
+    if make == "folder":
+        pointed.mkdir()
+    elif hasattr(os, "mkfifo"):
+        os.mkfifo(pointed)
+    else:
+        pytest.skip("no FIFOs here")
+    link = tmp_path / "latest.npz"
+    link.symlink_to(pointed)
+    with pytest.raises(OSError, match=f"^cannot save to {re.escape(repr(str(link)))}: it is "):
+        mt.save_model(mt.Linear(2, 2), link)

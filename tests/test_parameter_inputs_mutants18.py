@@ -33,3 +33,19 @@ def test_a_nameless_leaf_two_tuples_deep_is_refused_naming_its_position():
     leaf = mt.Parameter(np.ones(3))
     with pytest.raises(TypeError, match=r"^Rest: input 2 is a Parameter that requires grad \(inside a tuple"):
         Rest()(np.ones(3), ((np.ones(3),),), ((leaf,),))
+
+
+@pytest.mark.parametrize("method", ["backward", "backward_params"])
+def test_a_refused_backward_leaves_the_newest_of_two_leaf_calls_waiting_with_its_leaf(float64, method):
+    # the leaves go back on the call that raised (the newest), not on the oldest waiting call
+    lin = mt.Linear(3, 2)
+    p = mt.Parameter(np.arange(12.0).reshape(4, 3))
+    lin(p)
+    lin(p)
+    with pytest.raises(ValueError):
+        getattr(lin, method)(np.ones((5, 2)))  # a dy of the wrong shape: refused, the call waits
+    dy = np.ones((4, 2))
+    assert getattr(lin, method)(dy) is None  # the leaf's slot
+    np.testing.assert_allclose(p.grad, dy @ lin.W.data.T, rtol=1e-12)
+    assert lin.backward(dy) is None  # the older call kept its leaf too
+    np.testing.assert_allclose(p.grad, 2 * dy @ lin.W.data.T, rtol=1e-12)
