@@ -25,3 +25,10 @@ def test_one_hot_refuses_num_classes_below_minus_one(y):
     # -2 passed the check: an empty y then gave a (0, 0) array (torch raises for both)
     with pytest.raises(ValueError, match=r"one_hot: num_classes must be -1 .* got -2"):
         mt.functional.one_hot(y, num_classes=-2)
+
+
+@pytest.mark.parametrize("shape, torch_dim", [((2, 3, 4), 0), ((2, 3, 4, 5), 1), ((1, 2, 1, 2, 1), 1)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_without_a_dim_names_torchs_implicit_dim(shape, torch_dim, name):
+    with pytest.raises(ValueError, match=rf"torch's {name} would take dim={torch_dim} there"):
+        getattr(mt.functional, name)(np.zeros(shape))

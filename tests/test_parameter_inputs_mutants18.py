@@ -49,3 +49,12 @@ def test_a_refused_backward_leaves_the_newest_of_two_leaf_calls_waiting_with_its
     np.testing.assert_allclose(p.grad, dy @ lin.W.data.T, rtol=1e-12)
     assert lin.backward(dy) is None  # the older call kept its leaf too
     np.testing.assert_allclose(p.grad, 2 * dy @ lin.W.data.T, rtol=1e-12)
+
+
+def test_a_leaf_given_twice_for_one_argument_is_pythons_type_error():
+    # the leaves of one slot sort by (slot, item), a whole-slot leaf's item None as -1 (None
+    # compared with a tuple's item 0 raised "'<' not supported" before Python's own error)
+    x, c0 = np.ones((4, 1, 2)), np.ones((1, 1, 3))
+    p = mt.Parameter(np.ones((1, 1, 3)))
+    with pytest.raises(TypeError, match="got multiple values for argument 'hx'"):
+        mt.LSTM(2, 3)(x, (p, c0), hx=p)
