@@ -58,3 +58,28 @@ def test_a_leaf_given_twice_for_one_argument_is_pythons_type_error():
     p = mt.Parameter(np.ones((1, 1, 3)))
     with pytest.raises(TypeError, match="got multiple values for argument 'hx'"):
         mt.LSTM(2, 3)(x, (p, c0), hx=p)
+
+
+class PairState(mt.Module):
+    """forward(state, scale=None, *, note=None) with state a pair (h, c): one input whose gradient is
+    the pair (dh, dc), as an LSTM's (h0, c0) alone."""
+
+    def forward(self, state, scale=None, *, note=None):
+        self._h, self._c = (np.asarray(a) for a in state)
+        return self._h * self._c * (1.0 if scale is None else scale)
+
+    def backward(self, dy):
+        return dy * self._c, dy * self._h
+
+
+@pytest.mark.parametrize("kwargs", [{"scale": None}, {"note": "x"}, {}],
+                         ids=["scale-None", "keyword-only", "none"])
+def test_a_one_input_call_with_a_pair_gradient_counts_only_inputs_given(float64, kwargs):
+    # a keyword given None, or one with no slot, is no input: the call keeps one input, its
+    # backward's pair the gradient of that one tuple
+    h, c = mt.Parameter(np.full(3, 2.0)), mt.Parameter(np.full(3, 5.0))
+    m = PairState()
+    m((h, c), **kwargs)
+    assert m.backward(np.ones(3)) == (None, None)
+    np.testing.assert_array_equal(h.grad, np.full(3, 5.0))
+    np.testing.assert_array_equal(c.grad, np.full(3, 2.0))
