@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import minitorch as mt
 
@@ -32,3 +33,13 @@ def test_one_hot_refuses_num_classes_below_minus_one(y):
 def test_softmax_without_a_dim_names_torchs_implicit_dim(shape, torch_dim, name):
     with pytest.raises(ValueError, match=rf"torch's {name} would take dim={torch_dim} there"):
         getattr(mt.functional, name)(np.zeros(shape))
+
+
+@pytest.mark.parametrize("beta", [3.7275154726519277, 2.8743493392752066, 1.7012355784768993])
+def test_smooth_l1_at_d_equal_to_beta_is_torchs_linear_branch_bit_for_bit(beta):
+    # |d| = beta takes |d| - beta/2 as torch (0.5 * d * d / beta rounds one ulp away at these betas)
+    x = np.array([beta, -beta, 0.0])
+    ours = mt.SmoothL1Loss(reduction="none", beta=beta)(x, np.zeros(3))
+    theirs = torch.nn.functional.smooth_l1_loss(torch.tensor(x), torch.zeros(3, dtype=torch.float64),
+                                                reduction="none", beta=beta).numpy()
+    np.testing.assert_array_equal(ours, theirs)

@@ -62,3 +62,14 @@ def test_a_save_refused_through_a_symlink_names_the_path_given(tmp_path, make):
     link.symlink_to(pointed)
     with pytest.raises(OSError, match=f"^cannot save to {re.escape(repr(str(link)))}: it is "):
         mt.save_model(mt.Linear(2, 2), link)
+
+
+@pytest.mark.parametrize("item", [5, 2.5, None, True])
+def test_a_module_dict_member_of_no_pair_is_a_model_file_error(tmp_path, item):
+    # a member that is no list is skipped when the members are named (len() of it was a TypeError)
+    path = _saved(mt.ModuleDict({"a": mt.Linear(2, 2)}), tmp_path)
+    header = read_header(path)
+    header["model"]["architecture"]["args"]["modules"]["__dict__"].append(item)
+    write_with_header(tmp_path / "bad.npz", header, weights(path))
+    with pytest.raises(mt.ModelFileError):
+        mt.load_model(tmp_path / "bad.npz")
