@@ -83,3 +83,35 @@ def test_a_one_input_call_with_a_pair_gradient_counts_only_inputs_given(float64,
     assert m.backward(np.ones(3)) == (None, None)
     np.testing.assert_array_equal(h.grad, np.full(3, 5.0))
     np.testing.assert_array_equal(c.grad, np.full(3, 2.0))
+
+
+class Twice(mt.Module):
+    """A composite without a backward of its own (its backward is its children's chain)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = mt.Linear(3, 3)
+        self.act = mt.Tanh()
+
+    def forward(self, x):
+        self._seen = np.shape(x)  # a cache of this call: kept in its frame
+        return self.act(self.fc(x))
+
+
+class TwiceAgain(Twice):
+    def forward(self, x):
+        return super().forward(x)  # the subclass's call records; the re-entered one does not
+
+
+@pytest.mark.parametrize("cls", [Twice, TwiceAgain])
+def test_a_recording_composite_keeps_one_frame_per_call(float64, cls):
+    m = cls()
+    p = mt.Parameter(np.ones((2, 3)))
+    m(np.ones((4, 3)))
+    m(p)  # the newest call, with a leaf
+    assert len(m._stack) == 2 and m._stack[-1]["_seen"] == (2, 3)
+    assert m.backward(np.ones((2, 3))) is None  # the leaf's call first
+    assert p.grad is not None and p.grad.shape == (2, 3)
+    assert m.backward(np.ones((4, 3))).shape == (4, 3)
+    with pytest.raises(RuntimeError, match="no forward call is waiting"):
+        m.backward(np.ones((4, 3)))
