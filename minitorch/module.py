@@ -60,7 +60,7 @@ from minitorch import call_frames, lent_weights
 from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
 from minitorch.leaf_inputs import LEAVES
-from minitorch.parameter import Parameter, TransposedView, check_requires_grad
+from minitorch.parameter import Parameter, TransposedView, check_requires_grad, data_of
 from minitorch.state_assign import assign_state, check_assignable
 
 # Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
@@ -573,7 +573,7 @@ class Module:
             if keep_vars:
                 destination[prefix + name] = value
             else:
-                destination[prefix + name] = np.array(_array_of(value), copy=True)
+                destination[prefix + name] = np.array(data_of(value), copy=True)
         return destination
 
     def load_state_dict(
@@ -612,7 +612,7 @@ class Module:
         strict = check_requires_grad(strict, f"{who}(strict=...)")
         assign = check_requires_grad(assign, f"{who}(assign=...)")
         slots = self._state_slots()
-        targets = {name: _array_of(value) for name, (_, _, value) in slots.items()}
+        targets = {name: data_of(value) for name, (_, _, value) in slots.items()}
         state, spelled = _our_names(self, state_dict, targets)
         missing = [spelled.get(name, name) for name in targets if name not in state]
         unexpected = [name for name in state if name not in targets]
@@ -702,11 +702,6 @@ def _persistent_buffers(module: Module) -> list[tuple[str, np.ndarray]]:
     transient = module.__dict__.get("_non_persistent", ())
     return [(name, buffer) for name, buffer in module._buffers.items()
             if buffer is not None and name not in transient]
-
-
-def _array_of(value: Parameter | np.ndarray) -> np.ndarray:
-    """A Parameter's data, or the buffer array itself."""
-    return value.data if isinstance(value, Parameter) else value
 
 
 def _check_new_name(module: Module, name: object, registry: dict[str, Any], who: str) -> None:

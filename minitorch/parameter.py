@@ -221,6 +221,11 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
 
 
+def data_of(value: Any) -> Any:
+    """``value``, a Parameter read as its ``data`` array (anything else as it is)."""
+    return value.data if isinstance(value, Parameter) else value
+
+
 def column_major(a: np.ndarray) -> bool:
     """Whether ``a`` is a 2-D array laid out column-major (Fortran order) and not row-major."""
     return a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous

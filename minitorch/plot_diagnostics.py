@@ -19,13 +19,13 @@ from minitorch.diagnostics.findings import Report
 from minitorch.diagnostics.probe import (
     SavedState,
     Unit,
-    as_data,
     drop_new_frames,
     frame_depths,
     units_backward,
     units_forward,
 )
 from minitorch.module import Module
+from minitorch.parameter import data_of
 from minitorch.plot_common import figure, save
 
 PathLike = str | os.PathLike[str]
@@ -155,7 +155,7 @@ def graph(
     if x is None:
         dtype = next((p.dtype for p in model.parameters()), np.dtype(np.float32))
         x = np.random.default_rng(0).standard_normal(tuple(input_shape)).astype(dtype)
-    x = as_data(x)  # a Parameter input: its data (the walk's backward fills no grad of it)
+    x = data_of(x)  # a Parameter input: its data (the walk's backward fills no grad of it)
     units, dx, params = _walk(model, x, y, loss_fn)
     svg = _svg(units, x, dx, params)
     if path is not None:

@@ -10,13 +10,13 @@ import numpy as np
 
 from minitorch.diagnostics.probe import (
     SavedState,
-    as_data,
     drop_new_frames,
     frame_depths,
     units_backward,
     units_forward,
 )
 from minitorch.module import Module
+from minitorch.parameter import data_of
 
 
 def backward_lines(cls: type) -> list[str]:
@@ -65,7 +65,7 @@ def explain(
     try:
         for p in params:
             p.grad = None
-        units, out = units_forward(model, as_data(x))  # (a Parameter input: its data)
+        units, out = units_forward(model, data_of(x))  # (a Parameter input: its data)
         loss = float(np.sum(loss_fn(out, y)))
         dout = loss_fn.backward()
         grads_by_unit = []

@@ -22,6 +22,7 @@ from minitorch import random as mt_random
 from minitorch.containers import Sequential
 from minitorch.diagnostics.stats import LayerStats, ParamStats, check_stats
 from minitorch.module import Module, Parameter, _waits_with_leaves
+from minitorch.parameter import data_of
 
 
 class SavedState:
@@ -266,12 +267,6 @@ def finite(a: Any) -> bool:
     return not isinstance(a, np.ndarray) or a.dtype.kind != "f" or bool(np.isfinite(a).all())
 
 
-def as_data(x: Any) -> Any:
-    """``x``, a Parameter read as its data: a diagnostic pass changes no gradient, so its input is
-    never a leaf (``minitorch.leaf_inputs``) whose grad the walk's backward would fill."""
-    return x.data if isinstance(x, Parameter) else x
-
-
 def run_probe(
     model: Module, x: Any, backward_from: Callable[[Any], Any], others: tuple[Any, ...] = ()
 ) -> tuple[list[LayerStats], list[ParamStats], list[np.ndarray | None]]:
@@ -287,7 +282,7 @@ def run_probe(
     try:
         for p in params:
             p.grad = None
-        units, out = units_forward(model, as_data(x))
+        units, out = units_forward(model, data_of(x))  # (a Parameter input: its data, never a leaf)
         if finite(out):  # else no loss to differentiate: the forward statistics say where it broke
             units_backward(units, backward_from(out))
         grads = [p.grad for p in params]

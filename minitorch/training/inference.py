@@ -11,7 +11,8 @@ from minitorch.data import DataLoader
 from minitorch.grad_mode import no_grad
 from minitorch.losses import Loss
 from minitorch.metrics import Metric, default_metrics, get_metric
-from minitorch.module import Module, Parameter, switched_mode
+from minitorch.module import Module, switched_mode
+from minitorch.parameter import data_of
 
 Batches = Iterable[tuple[np.ndarray, np.ndarray]]
 Metrics = Sequence[str | Metric] | None
@@ -48,12 +49,6 @@ def metric_logs(metrics: list[tuple[str, Metric]], targets: list, outputs: list)
     return {name: float(fn(y_true, y_pred)) for name, fn in metrics}
 
 
-def _read(value: Any) -> Any:
-    """``value``, a Parameter read as its data: these passes run under ``no_grad``, where a Parameter
-    input is data (a DataLoader refuses one that requires grad, for training data)."""
-    return value.data if isinstance(value, Parameter) else value
-
-
 def as_batches(data: Any, batch_size: int, who: str, model: Module | None = None) -> Batches:
     """(X, y) -> a DataLoader of ``batch_size``; a DataLoader or any iterable of batches as it is.
 
@@ -63,7 +58,7 @@ def as_batches(data: Any, batch_size: int, who: str, model: Module | None = None
     if isinstance(data, tuple):
         if len(data) != 2:
             raise ValueError(f"{who}: expected (X, y) or a DataLoader, got a tuple of {len(data)} items")
-        return DataLoader(_read(data[0]), _read(data[1]), batch_size=batch_size, dtype=model_dtype(model))
+        return DataLoader(data_of(data[0]), data_of(data[1]), batch_size=batch_size, dtype=model_dtype(model))
     if not isinstance(data, Iterable):
         raise TypeError(f"{who}: expected (X, y) or a DataLoader of (xb, yb), got {type(data).__name__}")
     return in_model_dtype(data, model)
@@ -196,7 +191,7 @@ def predict(model: Module, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
         probs_or_logits = mt.predict(model, X_test)          # (N, C)
         labels = probs_or_logits.argmax(axis=1)
     """
-    loader = DataLoader(_read(X), batch_size=batch_size, dtype=model_dtype(model))
+    loader = DataLoader(data_of(X), batch_size=batch_size, dtype=model_dtype(model))
     if len(loader) == 0:
         raise ValueError(f"predict: expected at least one sample, got X of shape {np.shape(X)}")
     with switched_mode(model, False), no_grad():

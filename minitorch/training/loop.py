@@ -19,7 +19,8 @@ from minitorch.kernels import kernels_enabled
 from minitorch.kernels import step as fast_step
 from minitorch.kernels import step_large as fast_large
 from minitorch.metrics import default_metrics
-from minitorch.module import Module, Parameter
+from minitorch.module import Module
+from minitorch.parameter import data_of
 from minitorch.training.history import History
 from minitorch.training.inference import (
     Metrics,
@@ -204,7 +205,7 @@ class _Trainer:
                     callbacks.call("on_batch_begin", batch, {"inputs": xb})
                 output, loss = self._step(xb, yb, epoch, batch)
                 # a Parameter batch (a leaf: the model's backward fills its grad) counts its data's rows
-                size = len(xb.data) if isinstance(xb, Parameter) else len(xb)
+                size = len(data_of(xb))
                 batch_weight = loss_weight(self.loss_fn, output, yb, size)
                 total, weight = add_loss(total, batch_weight, loss), weight + batch_weight
                 count, done = count + size, done + 1
