@@ -78,7 +78,7 @@ def save_checkpoint(
 
 def load_checkpoint(
     path: PathLike, model: Module | None = None, optimizer: Any = None, *, restore_rng: bool = True,
-    scheduler: Any = None,
+    scheduler: Any = None, architecture: bool = True,
 ) -> dict[str, Any]:
     """Read a checkpoint; fill ``model``, ``optimizer`` and ``scheduler`` if given, else rebuild the model.
 
@@ -90,6 +90,8 @@ def load_checkpoint(
     A ``scheduler`` needs its ``optimizer`` too (the lrs it set live in the optimizer's groups).
     ``restore_rng=True`` (the default) puts the library's random generator back where it was at
     save time, so shuffling and dropout continue exactly as in an uninterrupted run.
+    A given ``model`` must have the file's architecture, as in ``load_model(model, path)``;
+    ``architecture=False`` loads the weights alone (same names, shapes and dtypes).
 
     Everything is checked before anything changes: on ``ModelFileError`` the model, the optimizer
     and the generator are exactly as before.
@@ -100,6 +102,8 @@ def load_checkpoint(
             "load_checkpoint: scheduler= needs the optimizer it schedules as optimizer= (the lrs it "
             "set are the optimizer's state): load_checkpoint(path, model, optimizer=opt, scheduler=sched)"
         )
+    if not isinstance(architecture, bool):
+        raise TypeError(f"load_checkpoint: expected architecture True or False, got {architecture!r}")
     arrays = read_npz(path, _expected_names)
     try:
         header = read_header(arrays)
@@ -122,7 +126,7 @@ def load_checkpoint(
             model = load_section(section, state, None, "model")  # a new model: nothing to roll back
             _commit(None, {}, None, optimizer, opt_state, scheduler, sched_state)
         else:
-            _commit(model, state, section, optimizer, opt_state, scheduler, sched_state)
+            _commit(model, state, section, optimizer, opt_state, scheduler, sched_state, architecture)
     except ModelFileError as err:
         raise ModelFileError(f"{os.fspath(path)}: {err}") from None
     if restore_rng and rng is not None:
@@ -232,11 +236,11 @@ def _read_rng(obj: Any) -> dict | None:
 
 
 def _commit(model: Module | None, state: dict, section: Any, optimizer: Any, opt_state: Any,
-            scheduler: Any = None, sched_state: Any = None) -> None:
+            scheduler: Any = None, sched_state: Any = None, architecture: bool = True) -> None:
     """Load the model, the optimizer, then the scheduler; if one refuses, put the others back."""
     before = model.state_dict() if model is not None else None
     if model is not None:
-        load_section(section, state, model, "model")
+        load_section(section, state, model, "model", architecture)
     if optimizer is None:
         return
     opt_before = copy.deepcopy(optimizer.state_dict())

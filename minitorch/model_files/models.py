@@ -7,6 +7,7 @@ so ``np.load(path)`` shows the weights under their usual names.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -47,13 +48,19 @@ def save_model(model: Module, path: PathLike, *, architecture: bool = True) -> N
     atomic_write_npz(path, {HEADER_KEY: header_array(header), **arrays})
 
 
-def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module:
+def load_model(
+    model: Module | PathLike, path: PathLike | None = None, *, architecture: bool = True
+) -> Module:
     """``load_model(path)`` rebuilds a saved model; ``load_model(model, path)`` fills ``model``.
 
     The first form needs no code: classes are looked up among MiniTorch's and registered ones,
     never imported. The rebuilt model has the file's dtype and training flag; building it does not
     consume the library's random numbers. The second form loads the file's weights into a model
-    you built.
+    you built, which must have the file's architecture (``check_architecture``: the same module
+    tree, classes, constructor arguments and attributes; a ``ModelFileError`` names the first
+    difference). ``architecture=False`` loads the weights alone, into any model with the same
+    state names, shapes and dtypes (a deliberate weights-only load, as torch's
+    ``load_state_dict``: e.g. into a model with another activation).
 
     Pickle is never used. A damaged, forged or mismatching file raises ``ModelFileError`` (a
     ValueError) and leaves ``model`` exactly as it was; a missing file raises FileNotFoundError.
@@ -64,6 +71,11 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
         raise TypeError(f"load_model: expected a Module to load into, got {type(model).__name__}")
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"load_model: expected a file path, got {type(path).__name__}")
+    if not isinstance(architecture, bool):
+        raise TypeError(f"load_model: expected architecture True or False, got {architecture!r}")
+    if model is None and not architecture:
+        raise TypeError("load_model: architecture=False loads weights into a model you built: "
+                        "load_model(model, path, architecture=False)")
     arrays = read_npz(path, _expected_names(model))
     try:
         header = read_header(arrays)
@@ -73,7 +85,7 @@ def load_model(model: Module | PathLike, path: PathLike | None = None) -> Module
         if header["kind"] != "model":
             raise ModelFileError(f"expected a model file, got kind {header['kind']!r} (use load_checkpoint)")
         del arrays[HEADER_KEY]
-        return load_section(header["model"], arrays, model, "model")
+        return load_section(header["model"], arrays, model, "model", architecture)
     except ModelFileError as err:
         raise ModelFileError(f"{os.fspath(path)}: {err}") from None
 
@@ -203,8 +215,10 @@ def _all_parameters(model: Module) -> list[tuple[str, Any]]:
             if p is not None]
 
 
-def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str) -> Module:
-    """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first."""
+def load_section(section: Any, state: dict[str, np.ndarray], model: Module | None, where: str,
+                 architecture: bool = True) -> Module:
+    """Load ``state`` into ``model`` (atomically), or rebuild the model from ``section`` first;
+    ``model`` must have the section's architecture unless ``architecture`` is False."""
     section = expect(section, dict, where)
     optional = {"ties", "modes", "frozen"} & set(section)
     expect_keys(section, {"architecture", "modules", "training"} | optional, where)
@@ -222,8 +236,59 @@ def load_section(section: Any, state: dict[str, np.ndarray], model: Module | Non
         _freeze(model, section.get("frozen", []))
         _load_state(model, state)
         return _set_modes(model.train(training), section.get("modes", {}))
+    if architecture:
+        check_architecture(model, section["architecture"], tree)
     _load_state(model, state)  # a model you built keeps its own requires_grad flags, as in torch
     return model
+
+
+def check_architecture(model: Module, saved: Any, tree: list[Any]) -> None:
+    """ModelFileError naming the first difference between ``model`` and the file's architecture:
+    the module tree (paths and class names, saved in every file), then, if the file has one, the
+    architecture ``describe`` writes (constructor arguments, attributes, replaced arrays). A model
+    ``describe`` refuses (a class not registered here) is checked by its tree alone."""
+    advice = ("; build the model the file was saved from, or load the weights alone: "
+              "load_model(model, path, architecture=False)")
+    if module_tree(model) != tree:
+        raise ModelFileError(f"does not match the model: {_given_tree_difference(tree, module_tree(model))}"
+                             f"{advice}")
+    if saved is None:
+        return
+    try:
+        built = json.loads(json.dumps(describe(model), allow_nan=False))  # as the file holds it
+    except (TypeError, ValueError):
+        return
+    difference = _first_difference(saved, built, "model")
+    if difference is not None:
+        raise ModelFileError(f"does not match the model's architecture: {difference}{advice}")
+
+
+def _first_difference(saved: Any, built: Any, where: str) -> str | None:
+    """Where two architectures' JSON first differ (depth first, in the file's order), or None."""
+    if isinstance(saved, dict) and isinstance(built, dict):
+        if len(saved) == 1 and saved.keys() == built.keys() and next(iter(saved)) in _WRAPPERS:
+            key = next(iter(saved))
+            return _first_difference(saved[key], built[key], where)
+        for key in [*saved, *(k for k in built if k not in saved)]:
+            if key not in saved or key not in built:
+                return (f"{where}: {key!r} is "
+                        f"{'only in the file' if key in saved else 'only in the model'}")
+            found = _first_difference(saved[key], built[key], f"{where}.{key}" if where else key)
+            if found is not None:
+                return found
+        return None
+    if isinstance(saved, list) and isinstance(built, list) and len(saved) == len(built):
+        for i, (a, b) in enumerate(zip(saved, built, strict=True)):
+            found = _first_difference(a, b, f"{where}[{i}]")
+            if found is not None:
+                return found
+        return None
+    if saved == built and type(saved) is type(built):
+        return None
+    return f"{where}: the file says {saved!r:.80}, the model has {built!r:.80}"
+
+
+_WRAPPERS = {"__module__", "__tuple__"}  # codec.py's one-key objects a path need not show
 
 
 def _load_state(model: Module, state: dict[str, np.ndarray]) -> None:
@@ -259,6 +324,13 @@ def _tree_difference(saved: list[Any], rebuilt: list[list[str]]) -> str:
                     f"constructors build {b!r}; was the model changed after construction?")
     return (f"the rebuilt model has {len(rebuilt)} modules, the file lists {len(saved)}; "
             "was the model changed after construction?")
+
+
+def _given_tree_difference(saved: list[Any], given: list[list[str]]) -> str:
+    for a, b in zip(saved, given, strict=False):
+        if a != b:
+            return f"the file has module {a!r:.80} where the model has {b!r}"
+    return f"the file lists {len(saved)} modules, the model has {len(given)}"
 
 
 def _every_module(model: Module) -> list[tuple[str, Module]]:
