@@ -41,7 +41,11 @@ FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 HEADER_KEY = "__minitorch__"
 MAX_DEPTH = 64  # JSON nesting deeper than this is not something save_model writes
-JSON_BYTES_PER_CONTAINER = 5  # a header with more JSON lists/objects (a key: two) per byte is refused
+# A header is refused when (lists + objects + 2 * keys) * JSON_BYTES_PER_CONTAINER > its bytes +
+# DENSITY_ALLOWANCE: past its first 64 KiB, at most one list or object per 5 bytes, a key counting
+# as two (``check_density``). MiniTorch's own headers hold one per 5.6 to 9.5 bytes.
+JSON_BYTES_PER_CONTAINER = 5
+DENSITY_ALLOWANCE = 2**16
 MAX_INT_DIGITS = 4300  # a longer JSON integer is refused (Python's own default limit, whatever sys says)
 
 
@@ -201,19 +205,22 @@ def header_array(header: dict[str, Any]) -> np.ndarray:
 
 def check_density(text: bytes, error: type[Exception], advice: str = "") -> None:
     """Raise ``error`` if the header ``text`` holds more than one ``[`` or ``{`` per
-    ``JSON_BYTES_PER_CONTAINER`` bytes (past 64 KiB), a ``:`` (an object's key) counting as two:
+    ``JSON_BYTES_PER_CONTAINER`` bytes past its first ``DENSITY_ALLOWANCE`` (64 KiB), a ``:`` (an
+    object's key) counting as two, i.e. if (``[`` + ``{`` + 2 ``:``) * 5 > len(text) + 64 KiB:
     the one rule of ``header_array`` and ``read_header``. Brackets and colons inside strings count
     too: the reader counts before it parses."""
     # A parsed JSON list or empty object costs ~64 bytes, an object with a key ~192 (its table):
     # 64 bytes per unit, and one unit per 5 bytes caps parsing at ~13x the header (strings and
     # numbers cost at most ~12x). MiniTorch's own headers hold a unit per 5.6 (a Sequential of
-    # ReLUs) to 8 bytes; `[[],[],...]` would cost 21x, `[{"":0},...]` 27x.
+    # ReLUs) to 9.5 bytes (a weights-only checkpoint with Adam's state), under the limit's 5 at any
+    # size; `[[],[],...]` would cost 21x, `[{"":0},...]` 27x.
     containers = text.count(b"[") + text.count(b"{")
     keys = text.count(b":")
-    if (containers + 2 * keys) * JSON_BYTES_PER_CONTAINER > len(text) + 2**16:
+    if (containers + 2 * keys) * JSON_BYTES_PER_CONTAINER > len(text) + DENSITY_ALLOWANCE:
         raise error(f"the header is implausibly dense JSON ({containers} lists and objects and {keys} "
-                    f"keys in {len(text)} bytes, more than one list or object per "
-                    f"{JSON_BYTES_PER_CONTAINER}, a key counting as two){advice}")
+                    f"keys in {len(text)} bytes: more than one list or object per "
+                    f"{JSON_BYTES_PER_CONTAINER} bytes past the first {DENSITY_ALLOWANCE}, a key "
+                    f"counting as two){advice}")
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -294,7 +301,8 @@ def _check_layout(file: IO[bytes], infos: list[zipfile.ZipInfo], directory_start
 
 
 def _read_member(member: IO[bytes], name: str, size: int) -> np.ndarray:
-    """One ``.npy`` member: header, then exactly the declared bytes, then EOF (CRC checked)."""
+    """One ``.npy`` member: header, then exactly the declared bytes, which end the member (CRC
+    checked)."""
     version = np.lib.format.read_magic(member)
     if version == (1, 0):
         shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
@@ -311,9 +319,9 @@ def _read_member(member: IO[bytes], name: str, size: int) -> np.ndarray:
     if nbytes != held:  # checked before allocating: a forged shape cannot claim memory
         raise ModelFileError(f"entry '{name}' declares {shape} {dtype} ({nbytes} bytes), but holds "
                              f"{held} bytes of data")
+    # exactly the member's remaining bytes: zipfile returns them all (a short file is its EOFError,
+    # _check_layout has placed them before the directory) and checks the CRC on the last one
     data = member.read(nbytes)
-    if len(data) != nbytes or member.read(1):
-        raise ModelFileError(f"entry '{name}' is truncated or has trailing bytes")
     array = np.frombuffer(bytearray(data), dtype=dtype)
     array = array.reshape(shape, order="F" if fortran_order else "C")
     return array.astype(dtype.newbyteorder("="), copy=False)
