@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from minitorch.checks import check_bool, check_real
+from minitorch.dtypes import get_default_dtype
 from minitorch.module import Parameter
 
 
@@ -22,12 +23,14 @@ def clip_grad_norm_(
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
     foreach: bool | None = None,
-) -> float:
+) -> np.floating:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
     Norm:     total_norm = get_total_norm(the gradients, norm_type)   (any order: 2, 1, 0.5, inf, 0, -inf...)
     Scaling:  g_i = g_i * min(max_norm / (total_norm + 1e-6), 1)      clip_grads_with_norm_, in place
-    Returns:  total_norm before clipping, a Python float (0.0 when no Parameter has a gradient)
+    Returns:  total_norm before clipping, a NumPy scalar in the gradients' common dtype (torch's
+              0-d tensor: np.float32 for float32 gradients; 0 in the default dtype when no Parameter
+              has a gradient); ``float(norm)`` and ``norm.item()`` give the Python float
     ``foreach`` is accepted as torch's and changes nothing (one loop either way).
     Example:
         model.backward(loss_fn.backward())
@@ -40,7 +43,7 @@ def clip_grad_norm_(
     _check_foreach(foreach, "clip_grad_norm_")
     grads = _grads(parameters, "clip_grad_norm_")
     total_norm = _total_norm(grads, p, error_if_nonfinite, "clip_grad_norm_")
-    _scale(grads, max_norm, total_norm)
+    _scale(grads, max_norm, float(total_norm))
     return total_norm
 
 
@@ -49,7 +52,7 @@ def get_total_norm(
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
     foreach: bool | None = None,
-) -> float:
+) -> np.floating:
     """The norm of all ``tensors`` seen as one vector: the norm of their norms (torch's get_total_norm).
 
     Norm:     total_norm = ||(||t_1||_p, ..., ||t_k||_p)||_p    ||.||_p as torch.linalg.vector_norm's:
@@ -64,7 +67,8 @@ def get_total_norm(
     A Parameter counts as its data, as a tensor does in torch: pass the gradients
     (``[p.grad for p in params if p.grad is not None]``) for the gradient norm. Zero-size arrays
     are left out (they add 0 to every order torch computes; torch refuses inf, -inf and p < 0 on them).
-    Returns:  total_norm, a Python float (0.0 for no tensors); with ``error_if_nonfinite`` a NaN
+    Returns:  total_norm, a NumPy scalar in the tensors' common dtype (torch's 0-d tensor; 0 in the
+              default dtype for no tensors); with ``error_if_nonfinite`` a NaN
               or infinite total_norm raises a RuntimeError. ``foreach`` changes nothing.
     Example:
         norm = mt.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
@@ -181,11 +185,13 @@ def _check_foreach(foreach: object, who: str) -> None:
         raise TypeError(f"{who}: expected foreach None, True or False, got {type(foreach).__name__}")
 
 
-def _total_norm(arrays: list[np.ndarray], p: float, error_if_nonfinite: bool, who: str) -> float:
+def _total_norm(arrays: list[np.ndarray], p: float, error_if_nonfinite: bool, who: str) -> np.floating:
+    """The total norm as a NumPy scalar of the arrays' common dtype (torch's 0-d tensor's dtype);
+    0 in the default dtype for no arrays (torch's ``torch.tensor(0.0)``)."""
     if not arrays:
-        return 0.0
+        return get_default_dtype().type(0.0)
     norms = np.array([_norm(a, p) for a in arrays], dtype=np.result_type(*arrays))
-    total_norm = float(_norm(norms, p))
+    total_norm = _norm(norms, p)
     if error_if_nonfinite and not math.isfinite(total_norm):
         raise RuntimeError(
             f"{who}: the total norm of order {p} is {total_norm}, not finite (error_if_nonfinite=True); "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -126,18 +126,38 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
 
 
 def default_collate(samples: list[Any], *, dtype: Any = None) -> Any:
-    """Stack a list of samples into a batch: tuples field by field, dicts key by key, arrays along axis 0.
+    """Stack a list of samples into a batch, field by field, as torch's default_collate.
 
-    Floating arrays come out in ``dtype`` (the default dtype, float32, when None), as ``DataLoader(X, y)``
-    gives them; integer labels stay integers. (torch's default_collate, with NumPy arrays for tensors.)
+    - tuple samples: a tuple of the fields' batches (a namedtuple stays that namedtuple; torch
+      gives a list for a plain tuple: both unpack alike, ``xb, yb = batch``);
+    - list samples: a list of the fields' batches, as torch (``[x, y]`` of numbers gives two
+      arrays of shape (B,), not one (B, 2) array); every sample must have as many fields;
+    - dict samples: a dict, key by key (every sample must have the first one's keys);
+    - strings: the list of them, as torch;
+    - arrays, NumPy scalars and Python numbers: stacked along a new axis 0 (shape (B, ...)).
+    Floating values come out in ``dtype`` (the default dtype, float32, when None; torch gives
+    Python floats float64), as ``DataLoader(X, y)`` gives them; integers and bools keep their dtype.
     """
+    if not isinstance(samples, (list, tuple)) or not samples:
+        raise ValueError(f"default_collate: expected a non-empty list of samples, got {samples!r:.80}")
     first = samples[0]
-    if isinstance(first, (tuple, list)) and not _is_numeric_sequence(first):
-        if any(len(s) != len(first) for s in samples):
-            raise ValueError("default_collate: samples have different numbers of fields")
-        return tuple(default_collate([s[k] for s in samples], dtype=dtype) for k in range(len(first)))
+    if isinstance(first, (str, bytes)):
+        return list(samples)
     if isinstance(first, dict):
+        for i, sample in enumerate(samples):
+            missing = [key for key in first if not isinstance(sample, dict) or key not in sample]
+            if missing:
+                raise KeyError(f"default_collate: sample {i} has no key {missing[0]!r}; every dict "
+                               f"sample needs the first one's keys {list(first)}")
         return {key: default_collate([s[key] for s in samples], dtype=dtype) for key in first}
+    if isinstance(first, (tuple, list)):
+        if any(not isinstance(s, (tuple, list)) or len(s) != len(first) for s in samples):
+            raise ValueError("default_collate: samples have different numbers of fields (each "
+                             f"element in the batch should be of equal size), got {samples!r:.80}")
+        fields = [default_collate([s[k] for s in samples], dtype=dtype) for k in range(len(first))]
+        if isinstance(first, tuple) and hasattr(first, "_fields"):  # a namedtuple, as torch
+            return type(first)(*fields)
+        return fields if isinstance(first, list) else tuple(fields)
     try:
         batch = np.stack([np.asarray(_data(s, "default_collate")) for s in samples])
     except ValueError as error:
@@ -146,9 +166,20 @@ def default_collate(samples: list[Any], *, dtype: Any = None) -> Any:
     return batch.astype(dtype or get_default_dtype(), copy=False) if batch.dtype.kind == "f" else batch
 
 
-def _is_numeric_sequence(value: Any) -> bool:
-    """A list like [0.1, 0.2] is one feature vector, not a tuple of fields."""
-    return isinstance(value, list) and all(isinstance(v, (int, float, np.number)) for v in value)
+def default_convert(sample: Any, *, dtype: Any = None) -> Any:
+    """One sample as ``DataLoader(batch_size=None)`` yields it (torch's default_convert): floating
+    arrays and NumPy floating scalars in ``dtype`` (the default dtype when None), tuples, lists
+    and dicts converted item by item, anything else (Python numbers, strings) as it is."""
+    if isinstance(sample, dict):
+        return {key: default_convert(value, dtype=dtype) for key, value in sample.items()}
+    if isinstance(sample, tuple) and hasattr(sample, "_fields"):
+        return type(sample)(*(default_convert(value, dtype=dtype) for value in sample))
+    if isinstance(sample, (tuple, list)):
+        return type(sample)(default_convert(value, dtype=dtype) for value in sample)
+    sample = _data(sample, "DataLoader")
+    if isinstance(sample, (np.ndarray, np.floating)) and sample.dtype.kind == "f":
+        return sample.astype(dtype or get_default_dtype(), copy=False)
+    return sample
 
 
 class DataLoader:
@@ -186,6 +217,9 @@ class DataLoader:
         *,
         dtype: Any = None,
         generator: np.random.Generator | int | None = None,
+        sampler: Iterable[int] | None = None,
+        batch_sampler: Iterable[Sequence[int]] | None = None,
+        num_workers: int = 0,
     ) -> None:
         if isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_)):
             raise ValueError(
@@ -193,11 +227,32 @@ class DataLoader:
                 f"DataLoader(dataset, {y}) is DataLoader(dataset, batch_size={y}) here"
             )
         self.generator = None if generator is None else _rng(generator, "DataLoader", "generator")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
-        self.batch_size = int(batch_size)
-        self.shuffle = check_bool(shuffle, "DataLoader", "shuffle")
-        self.drop_last = check_bool(drop_last, "DataLoader", "drop_last")
+        self.num_workers = _num_workers(num_workers)
+        shuffle = check_bool(shuffle, "DataLoader", "shuffle")
+        drop_last = check_bool(drop_last, "DataLoader", "drop_last")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(
+                f"DataLoader: batch_size must be a positive integer (or None: no batching), got {batch_size!r}"
+            )
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and not hasattr(value, "__iter__"):
+                raise TypeError(f"DataLoader: {name} must be an iterable of "
+                                f"{'indices' if name == 'sampler' else 'lists of indices'}, got {value!r:.80}")
+        # torch's rules and messages
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, "
+                                 "shuffle, sampler, and drop_last")
+            batch_size = None
+        elif batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
+                             "exclusive with drop_last")
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.sampler, self.batch_sampler = sampler, batch_sampler
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(
                 f"DataLoader: collate_fn must be a function of a list of samples, got {collate_fn!r}"
@@ -253,22 +308,71 @@ class DataLoader:
         return twin
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        """Batches per epoch: len(batch_sampler) with one; else the samples (len(sampler) or
+        len(dataset)) in batches of batch_size, the last partial one dropped with drop_last
+        (batch_size=None: one per sample)."""
+        if self.batch_sampler is not None:
+            return _length(self.batch_sampler, "batch_sampler")
+        n = len(self.dataset) if self.sampler is None else _length(self.sampler, "sampler")
+        if self.batch_size is None:
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
-        n = len(self.dataset)
-        rng = mt_random.generator() if self.generator is None else self.generator
-        order = rng.permutation(n) if self.shuffle else None
+        if self.batch_sampler is not None:
+            for indices in self.batch_sampler:
+                yield self._batch(np.asarray(list(indices), dtype=np.int64))
+            return
+        if self.sampler is not None:
+            order: Any = np.asarray(list(self.sampler), dtype=np.int64)
+            n = len(order)
+        else:
+            n = len(self.dataset)
+            rng = mt_random.generator() if self.generator is None else self.generator
+            order = rng.permutation(n) if self.shuffle else None
+        if self.batch_size is None:  # no batching: sample by sample, converted alone (torch's)
+            for i in (range(n) if order is None else order):
+                yield self._sample(int(i))
+            return
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             batch = slice(start, min(start + self.batch_size, n))
-            index = order[batch] if order is not None else batch
-            if self.X is not None and self.collate_fn is None:  # arrays: one fancy index per batch
-                yield self.X[index] if self.y is None else (self.X[index], self.y[index])
-                continue
-            indices = range(n)[index] if order is None else index
-            samples = [self.dataset[int(i)] for i in indices]
-            yield self.collate_fn(samples) if self.collate_fn else default_collate(samples, dtype=self.dtype)
+            yield self._batch(order[batch] if order is not None else batch)
+
+    def _batch(self, index: slice | np.ndarray) -> Any:
+        """The batch of the samples at ``index`` (positions in the dataset)."""
+        if self.X is not None and self.collate_fn is None:  # arrays: one fancy index per batch
+            return self.X[index] if self.y is None else (self.X[index], self.y[index])
+        indices = range(len(self.dataset))[index] if isinstance(index, slice) else index
+        samples = [self.dataset[int(i)] for i in indices]
+        return self.collate_fn(samples) if self.collate_fn else default_collate(samples, dtype=self.dtype)
+
+    def _sample(self, i: int) -> Any:
+        """Sample ``i`` alone (batch_size=None): collate_fn(sample), default_convert without one."""
+        if self.X is not None and self.collate_fn is None:
+            return self.X[i] if self.y is None else (self.X[i], self.y[i])
+        sample = self.dataset[i]
+        return self.collate_fn(sample) if self.collate_fn else default_convert(sample, dtype=self.dtype)
+
+
+def _num_workers(value: Any) -> int:
+    """0, the one number of worker processes here (torch's message for a negative one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"DataLoader: num_workers must be an int, got {value!r}")
+    if value < 0:
+        raise ValueError("DataLoader: num_workers option should be non-negative; use num_workers=0 to "
+                         "disable multiprocessing.")
+    if value > 0:
+        raise ValueError(
+            f"DataLoader: num_workers={value} is not supported: MiniTorch loads every batch in the main "
+            "process (its data are in-memory NumPy arrays); pass num_workers=0 or leave it out"
+        )
+    return 0
+
+
+def _length(sampler: Any, name: str) -> int:
+    if not hasattr(sampler, "__len__"):
+        raise TypeError(f"DataLoader: len() needs a {name} with __len__, got {type(sampler).__name__}")
+    return len(sampler)
 
 
 def _float_source(dataset: Any) -> np.dtype | None:

@@ -40,8 +40,9 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, dtype, rtol):
     params, tensors = params_and_tensors(dtype)
     total = mt.clip_grad_norm_(params, max_norm, norm_type)
     t_total = torch.nn.utils.clip_grad_norm_(tensors, max_norm, norm_type)
-    assert isinstance(total, float)
-    assert math.isclose(total, t_total.item(), rel_tol=rtol)
+    assert isinstance(total, np.floating) and total.shape == ()  # torch's 0-d tensor, its dtype too
+    assert total.dtype == dtype and str(t_total.dtype) == f"torch.{np.dtype(dtype).name}"
+    assert math.isclose(float(total), t_total.item(), rel_tol=rtol) and total.item() == float(total)
     for p, t in zip(params, tensors, strict=True):
         assert p.grad.dtype == dtype
         np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=rtol, atol=rtol * 1e-3)

@@ -39,9 +39,10 @@ def build(kinds, shapes, dtype, scale, seed, nonfinite=None):
     return params, tensors
 
 
-def assert_same_number(ours: float, theirs: torch.Tensor, rtol: float) -> None:
-    theirs = theirs.item()
-    assert isinstance(ours, float)
+def assert_same_number(ours: np.floating, theirs: torch.Tensor, rtol: float) -> None:
+    """The same total norm, as a NumPy scalar of torch's 0-d tensor's dtype."""
+    assert isinstance(ours, np.floating) and str(theirs.dtype) == f"torch.{ours.dtype.name}", (ours, theirs)
+    theirs, ours = theirs.item(), float(ours)
     assert (math.isnan(ours) and math.isnan(theirs)) or math.isclose(ours, theirs, rel_tol=rtol), \
         (ours, theirs)
 
