@@ -233,12 +233,13 @@ class DataLoader:
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
                 batch_size, (int, np.integer)) or batch_size < 1):
             raise ValueError(
-                f"DataLoader: batch_size must be a positive integer (or None: no batching), got {batch_size!r}"
+                "DataLoader: batch_size must be a positive integer (or None: no batching), got "
+                f"{batch_size!r}"
             )
         for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
             if value is not None and not hasattr(value, "__iter__"):
-                raise TypeError(f"DataLoader: {name} must be an iterable of "
-                                f"{'indices' if name == 'sampler' else 'lists of indices'}, got {value!r:.80}")
+                items = "indices" if name == "sampler" else "lists of indices"
+                raise TypeError(f"DataLoader: {name} must be an iterable of {items}, got {value!r:.80}")
         # torch's rules and messages
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
