@@ -200,6 +200,12 @@ class DataLoader:
     keyword: a NumPy Generator, or an int seeding one made here once, so the epochs still differ), or
     without it from the generator that ``mt.manual_seed`` seeds. The last partial batch is kept
     unless ``drop_last``.
+    torch's ``sampler=`` (an iterable of indices: the order), ``batch_sampler=`` (an iterable of
+    index lists: the batches) and ``batch_size=None`` (no batching: each sample alone, through
+    ``collate_fn`` or ``default_convert``) follow torch's rules and messages: ``sampler`` excludes
+    ``shuffle``; ``batch_sampler`` excludes ``batch_size``, ``shuffle``, ``sampler`` and
+    ``drop_last``; ``batch_size=None`` excludes ``drop_last``. ``num_workers`` must be 0 (batches
+    are made in the main process).
     ``loader.dataset`` is the dataset (arrays are wrapped in a ``TensorDataset``).
     Example:
         for xb, yb in mt.DataLoader(X, y, batch_size=32, shuffle=True): ...
