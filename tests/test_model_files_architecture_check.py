@@ -4,13 +4,15 @@ first difference and nothing changes; ``architecture=False`` is the deliberate w
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 
 import numpy as np
 import pytest
-from model_helpers import randomize_state
+from model_helpers import randomize_state, read_header
 
 import minitorch as mt
+from minitorch.model_files import format as fmt
 
 
 def assert_same_state(a, b):
@@ -133,3 +135,20 @@ def test_architecture_must_be_a_bool_and_needs_a_model(tmp_path):
         mt.load_model(tmp_path / "m.npz", architecture=False)
     with pytest.raises(TypeError, match="architecture True or False"):
         mt.load_checkpoint(tmp_path / "m.npz", architecture="no")
+
+
+@pytest.mark.parametrize("value", ["deep", "huge", "long string"])
+def test_a_forged_architecture_value_is_named_briefly(tmp_path, value):
+    """The difference is named without the forged value's repr (deep, or megabytes)."""
+    mt.save_model(mt.LayerNorm(3), tmp_path / "m.npz")
+    header = read_header(tmp_path / "m.npz")
+    header["model"]["architecture"]["args"]["eps"] = "@"
+    forged = {"deep": "[" * 900 + "]" * 900, "huge": json.dumps(list(range(200_000))),
+              "long string": json.dumps("x" * 10**6)}[value]
+    text = json.dumps(header).replace('"@"', forged).encode()
+    fmt.atomic_write_npz(tmp_path / "f.npz", {fmt.HEADER_KEY: np.frombuffer(text, np.uint8),
+                                              **{k: v for k, v in np.load(tmp_path / "m.npz").items()
+                                                 if k != fmt.HEADER_KEY}})
+    with pytest.raises(mt.ModelFileError, match="args.eps: the file says") as err:
+        mt.load_model(mt.LayerNorm(3), tmp_path / "f.npz")
+    assert len(str(err.value)) < 600

@@ -7,6 +7,7 @@ so ``np.load(path)`` shows the weights under their usual names.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable
@@ -285,7 +286,17 @@ def _first_difference(saved: Any, built: Any, where: str) -> str | None:
         return None
     if saved == built and type(saved) is type(built):
         return None
-    return f"{where}: the file says {saved!r:.80}, the model has {built!r:.80}"
+    return f"{where}: the file says {_brief(saved)}, the model has {_brief(built)}"
+
+
+def _brief(value: Any) -> str:
+    """A value of a header in a few words: a forged one may be deep or huge (never repr'd whole)."""
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return f"an object with keys {[key[:20] for key in itertools.islice(value, 5)]}"
+    text = repr(value[:81] if isinstance(value, str) else value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 _WRAPPERS = {"__module__", "__tuple__"}  # codec.py's one-key objects a path need not show
