@@ -149,6 +149,6 @@ def test_a_forged_architecture_value_is_named_briefly(tmp_path, value):
     fmt.atomic_write_npz(tmp_path / "f.npz", {fmt.HEADER_KEY: np.frombuffer(text, np.uint8),
                                               **{k: v for k, v in np.load(tmp_path / "m.npz").items()
                                                  if k != fmt.HEADER_KEY}})
-    with pytest.raises(mt.ModelFileError, match="args.eps: the file says") as err:
+    with pytest.raises(mt.ModelFileError, match=r"args\.eps: the file says") as err:
         mt.load_model(mt.LayerNorm(3), tmp_path / "f.npz")
     assert len(str(err.value)) < 600
