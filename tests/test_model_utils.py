@@ -54,21 +54,26 @@ def test_save_is_atomic_when_interrupted(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "other, message",
+    "other, message, weights_message",  # the architecture named first; the weights alone after
     [
         (lambda: mt.Sequential(mt.Linear(4, 5), mt.ReLU(), mt.Linear(5, 2)),
+         r"modules\[2\]\.args\.out_features: the file says 3, the model has 2",
          r"'2.W' expected shape \(5, 2\)"),
-        (lambda: mt.Sequential(mt.Linear(4, 5)), "unexpected"),
-        (lambda: mt.Sequential(mt.Linear(4, 5), mt.ReLU(), mt.Linear(5, 3), mt.Linear(3, 1)), "missing"),
+        (lambda: mt.Sequential(mt.Linear(4, 5)), "unexpected", "unexpected"),
+        (lambda: mt.Sequential(mt.Linear(4, 5), mt.ReLU(), mt.Linear(5, 3), mt.Linear(3, 1)),
+         "the file lists 4 modules, the model has 5", "missing"),
     ],
 )
-def test_mismatched_file_is_refused_and_model_untouched(tmp_path, other, message):
+def test_mismatched_file_is_refused_and_model_untouched(tmp_path, other, message, weights_message):
     path = tmp_path / "model.npz"
     mt.save_model(make_model(), path)
     target = other()
     before = snapshot(target)
     with pytest.raises(mt.ModelFileError, match=message):
         mt.load_model(target, path)
+    assert_unchanged(target, before)
+    with pytest.raises(mt.ModelFileError, match=weights_message):
+        mt.load_model(target, path, architecture=False)
     assert_unchanged(target, before)
 
 
