@@ -18,3 +18,11 @@ from minitorch.optimizers.nadam import NAdam
 from minitorch.optimizers.radam import RAdam
 
 __all__ += ["Adagrad", "NAdam", "RAdam"]
+
+# torch.optim's remaining single-update rules (helper optim3)
+from minitorch.optimizers.adadelta import Adadelta
+from minitorch.optimizers.adamax import Adamax
+from minitorch.optimizers.asgd import ASGD
+from minitorch.optimizers.rprop import Rprop
+
+__all__ += ["ASGD", "Adadelta", "Adamax", "Rprop"]
