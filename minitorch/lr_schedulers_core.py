@@ -45,6 +45,7 @@ class LRScheduler:
     """
 
     _settings: tuple[str, ...] = ()
+    _is_initial = False  # True during the step taken at creation (``_initial_step``)
     # setting name -> check(value, who, name) returning the value to keep: the constructor and
     # load_state_dict run the same checks, so a file cannot load what the constructor refuses
     _checks: ClassVar[Checks] = {}
@@ -58,7 +59,16 @@ class LRScheduler:
             _lr(group["initial_lr"], type(self).__name__, f"param_groups[{i}]['initial_lr']")
         self.base_lrs: list[float] = [_copy_lr(group["initial_lr"]) for group in optimizer.param_groups]
         self.last_epoch = -1
-        self.step()
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The step a scheduler takes when it is created (or first in a SequentialLR): ``step()`` with
+        ``_is_initial`` True, which MultiplicativeLR and PolynomialLR read (as torch's ``_initial_mode``)."""
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def _set(self, **settings: Any) -> None:
         """Check each setting with ``_checks`` and keep what the check returns."""

@@ -35,6 +35,7 @@ from minitorch.lr_schedulers_core import (
     _lrs,
     set_lr,
 )
+from minitorch.lr_schedulers_extra import ConstantLR, PolynomialLR
 from minitorch.optimizers import Optimizer
 from minitorch.optimizers.optimizer import check_lr, check_value
 
@@ -291,7 +292,7 @@ class SequentialLR(LRScheduler):
         for sched in schedulers:
             sched.last_epoch -= 1  # undo the step each took when it was created
         first = schedulers[bisect_right(milestones, 0)]
-        first.step()
+        first._initial_step()
         self._last_lr = first.get_last_lr()
 
     def step(self) -> None:
@@ -358,7 +359,10 @@ def _restart(sched: LRScheduler) -> None:
     elif isinstance(sched, LinearLR):
         lrs = [b * (sched.start_factor + (sched.end_factor - sched.start_factor) * 0 / sched.total_iters)
                for b in base]
-    else:  # LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR... compute from base_lrs already
+    elif isinstance(sched, (ConstantLR, PolynomialLR)):
+        lrs = sched.closed_form_lrs()
+    else:  # LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR... compute from base_lrs already;
+        # MultiplicativeLR scales the current lr by lr_lambda(0), as torch's (it has no closed form)
         lrs = sched.get_lr()
     for group, lr in zip(sched.optimizer.param_groups, lrs, strict=True):
         set_lr(group, lr)

@@ -1,4 +1,7 @@
-"""Adadelta: steps scaled by the ratio of running RMS of past updates and of gradients (torch.optim.Adadelta)."""
+"""Adadelta: steps scaled by the ratio of the running RMS of past updates and of gradients.
+
+As torch.optim.Adadelta.
+"""
 
 from __future__ import annotations
 

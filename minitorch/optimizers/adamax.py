@@ -1,4 +1,7 @@
-"""Adamax: Adam with the infinity norm of past gradients in place of their second moment (torch.optim.Adamax)."""
+"""Adamax: Adam with the infinity norm of past gradients in place of their second moment.
+
+As torch.optim.Adamax.
+"""
 
 from __future__ import annotations
 

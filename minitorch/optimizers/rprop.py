@@ -1,4 +1,7 @@
-"""Rprop: per-coordinate step sizes grown or shrunk by the sign of successive gradients (torch.optim.Rprop)."""
+"""Rprop: per-coordinate step sizes grown or shrunk by the signs of successive gradients.
+
+As torch.optim.Rprop.
+"""
 
 from __future__ import annotations
 
