@@ -20,8 +20,8 @@ class ASGD(Optimizer):
         2. g = g + wd * p                             if wd != 0  (L2 penalty)
         3. p = p * (1 - lambd * eta)                  decay, eta from lr (the group's at p's first update)
         4. p = p - eta * g                            in place
-        5. ax = ax + mu * (p - ax)   if mu != 1       the average of the iterates since t0, from ax = 0
-           ax = p                    otherwise
+        5. ax = ax + mu * (p - ax)   if mu != 1       from ax = 0; mu is 1 up to step t0 + 1, so ax is
+           ax = p                    otherwise        the mean of the iterates of steps t0 + 2, t0 + 3...
         6. eta = lr / (1 + lambd * lr * t)**alpha     the next step's size and averaging weight
            mu  = 1 / max(1, t - t0)
     ``ax`` is the averaged model: copy it into the Parameters to evaluate it (torch does not either).
