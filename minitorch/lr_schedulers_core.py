@@ -246,7 +246,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the lr by gamma every epoch.
 
     Schedule: lr(epoch) = base_lr * gamma ** epoch
-    Chained:  lr = lr * gamma   (epoch > 0)
+    Chained:  lr = lr * gamma   (every step but the one at creation)
     Example:  ExponentialLR(opt, gamma=0.95)
     """
 
@@ -258,7 +258,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
-        if self.last_epoch == 0:
+        if self._is_initial:  # (torch's test: a step at epoch 0 inside a ChainedScheduler scales)
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
@@ -282,7 +282,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         e, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
-        if e == 0:
+        if self._is_initial:  # (torch's test, as ExponentialLR's)
             return self._current_lrs()
         if (e - 1 - t_max) % (2 * t_max) == 0:
             return [lr + (base_lr - eta_min) * (1 - math.cos(math.pi / t_max)) / 2

@@ -35,7 +35,7 @@ from minitorch.lr_schedulers_core import (
     _lrs,
     set_lr,
 )
-from minitorch.lr_schedulers_extra import ConstantLR, PolynomialLR
+from minitorch.lr_schedulers_extra import ChainedScheduler, ConstantLR, PolynomialLR
 from minitorch.optimizers import Optimizer
 from minitorch.optimizers.optimizer import check_lr, check_value
 
@@ -278,6 +278,10 @@ class SequentialLR(LRScheduler):
             if isinstance(sched, ReduceLROnPlateau):
                 raise ValueError(f"{who}: schedulers[{i}] is a ReduceLROnPlateau, whose step needs a metric; "
                                  "it cannot run in a sequence")
+            if isinstance(sched, ChainedScheduler) and i > 0:  # (torch's restart of one fails: no get_lr)
+                raise ValueError(f"{who}: schedulers[{i}] is a ChainedScheduler, which cannot restart at "
+                                 "its milestone (torch's fails there too); only the first scheduler may be "
+                                 "one, or chain the SequentialLR with the others instead")
             if not isinstance(sched, LRScheduler) or sched.optimizer is not optimizer:
                 raise ValueError(f"{who}: schedulers[{i}] must be a scheduler of the same optimizer, "
                                  f"got {type(sched).__name__}")
@@ -290,7 +294,7 @@ class SequentialLR(LRScheduler):
         for group in optimizer.param_groups:
             set_lr(group, group["initial_lr"])
         for sched in schedulers:
-            sched.last_epoch -= 1  # undo the step each took when it was created
+            _undo_creation_step(sched)
         first = schedulers[bisect_right(milestones, 0)]
         first._initial_step()
         self._last_lr = first.get_last_lr()
@@ -340,6 +344,16 @@ class SequentialLR(LRScheduler):
             raise
         self.last_epoch, self.base_lrs = last_epoch, base_lrs
         self._last_lr, self._milestones = last_lr, milestones
+
+
+def _undo_creation_step(sched: LRScheduler) -> None:
+    """Undo the step a scheduler took when it was created: a ChainedScheduler's, its schedulers'
+    (torch's ``recursive_undo``)."""
+    if isinstance(sched, ChainedScheduler):
+        for inner in sched._schedulers:
+            _undo_creation_step(inner)
+    else:
+        sched.last_epoch -= 1
 
 
 def _restart(sched: LRScheduler) -> None:

@@ -248,3 +248,25 @@ def test_fit_refuses_cyclic_lr_which_counts_batches():
     with pytest.raises(ValueError, match="fit: CyclicLR counts batches"):
         mt.fit(model, mt.MSELoss(), opt, data, epochs=1, scheduler=lr_scheduler.CyclicLR(opt, 0.01, 0.1),
                verbose=False)
+
+
+
+def _sequence_from_a_chain(lib, opt):
+    chain = lib.ChainedScheduler([lib.ConstantLR(opt, factor=0.5, total_iters=2),
+                                  lib.ExponentialLR(opt, gamma=0.9)])
+    return lib.SequentialLR(opt, [chain, lib.PolynomialLR(opt, total_iters=6)], milestones=[5])
+
+
+def test_sequential_lr_starting_with_a_chained_scheduler_matches_torch():
+    """SequentialLR undoes the chained schedulers' creation steps, as torch's recursive_undo."""
+    _run_both(_sequence_from_a_chain, 15)
+
+
+def test_sequential_lr_refuses_a_chained_scheduler_it_would_have_to_restart():
+    """torch takes one after the first and fails at its milestone (its ChainedScheduler has no get_lr)."""
+    opt, _ = _optimizers("SGD")
+    chain = lr_scheduler.ChainedScheduler([lr_scheduler.ConstantLR(opt),
+                                           lr_scheduler.ExponentialLR(opt, 0.9)])
+    with pytest.raises(ValueError, match=r"^SequentialLR: schedulers\[1\] is a ChainedScheduler, which "
+                                         r"cannot restart"):
+        lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(opt, 0.5), chain], milestones=[3])
