@@ -93,6 +93,10 @@ from minitorch.layers import (
 from minitorch.optimizers import Adagrad, NAdam, RAdam
 
 # isort: split
+# torch.optim's remaining update rules (helper optim3)
+from minitorch.optimizers import ASGD, Adadelta, Adamax, Rprop
+
+# isort: split
 # diagnostics: see backprop happen (issue 17)
 from minitorch import diagnostics
 from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain, lr_find
@@ -211,3 +215,4 @@ __all__ += [  # packed sequences (minitorch.rnn_utils, torch.nn.utils.rnn's name
 __all__ += [
     "generate_square_subsequent_mask", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
 ]
+__all__ += ["ASGD", "Adadelta", "Adamax", "Rprop"]  # torch.optim's remaining update rules (helper optim3)

@@ -29,6 +29,13 @@ from minitorch.lr_schedulers_core import (
     ReduceLROnPlateau,
     StepLR,
 )
+from minitorch.lr_schedulers_extra import (
+    ChainedScheduler,
+    ConstantLR,
+    CyclicLR,
+    MultiplicativeLR,
+    PolynomialLR,
+)
 from minitorch.lr_schedulers_more import (
     CosineAnnealingWarmRestarts,
     LambdaLR,
@@ -37,6 +44,11 @@ from minitorch.lr_schedulers_more import (
 )
 
 __all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
+    "CyclicLR",
+    "MultiplicativeLR",
+    "PolynomialLR",
     "CosineAnnealingLR",
     "CosineAnnealingWarmRestarts",
     "ExponentialLR",

@@ -45,6 +45,7 @@ class LRScheduler:
     """
 
     _settings: tuple[str, ...] = ()
+    _is_initial = False  # True during the step taken at creation (``_initial_step``)
     # setting name -> check(value, who, name) returning the value to keep: the constructor and
     # load_state_dict run the same checks, so a file cannot load what the constructor refuses
     _checks: ClassVar[Checks] = {}
@@ -58,7 +59,16 @@ class LRScheduler:
             _lr(group["initial_lr"], type(self).__name__, f"param_groups[{i}]['initial_lr']")
         self.base_lrs: list[float] = [_copy_lr(group["initial_lr"]) for group in optimizer.param_groups]
         self.last_epoch = -1
-        self.step()
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The step a scheduler takes when it is created (or first in a SequentialLR): ``step()`` with
+        ``_is_initial`` True, which MultiplicativeLR and PolynomialLR read (as torch's ``_initial_mode``)."""
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def _set(self, **settings: Any) -> None:
         """Check each setting with ``_checks`` and keep what the check returns."""
@@ -236,7 +246,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the lr by gamma every epoch.
 
     Schedule: lr(epoch) = base_lr * gamma ** epoch
-    Chained:  lr = lr * gamma   (epoch > 0)
+    Chained:  lr = lr * gamma   (every step but the one at creation)
     Example:  ExponentialLR(opt, gamma=0.95)
     """
 
@@ -248,7 +258,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
-        if self.last_epoch == 0:
+        if self._is_initial:  # (torch's test: a step at epoch 0 inside a ChainedScheduler scales)
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
@@ -272,7 +282,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         e, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
-        if e == 0:
+        if self._is_initial:  # (torch's test, as ExponentialLR's)
             return self._current_lrs()
         if (e - 1 - t_max) % (2 * t_max) == 0:
             return [lr + (base_lr - eta_min) * (1 - math.cos(math.pi / t_max)) / 2

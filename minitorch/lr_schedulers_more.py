@@ -35,6 +35,7 @@ from minitorch.lr_schedulers_core import (
     _lrs,
     set_lr,
 )
+from minitorch.lr_schedulers_extra import ChainedScheduler, ConstantLR, PolynomialLR
 from minitorch.optimizers import Optimizer
 from minitorch.optimizers.optimizer import check_lr, check_value
 
@@ -277,6 +278,10 @@ class SequentialLR(LRScheduler):
             if isinstance(sched, ReduceLROnPlateau):
                 raise ValueError(f"{who}: schedulers[{i}] is a ReduceLROnPlateau, whose step needs a metric; "
                                  "it cannot run in a sequence")
+            if isinstance(sched, ChainedScheduler) and i > 0:  # (torch's restart of one fails: no get_lr)
+                raise ValueError(f"{who}: schedulers[{i}] is a ChainedScheduler, which cannot restart at "
+                                 "its milestone (torch's fails there too); only the first scheduler may be "
+                                 "one, or chain the SequentialLR with the others instead")
             if not isinstance(sched, LRScheduler) or sched.optimizer is not optimizer:
                 raise ValueError(f"{who}: schedulers[{i}] must be a scheduler of the same optimizer, "
                                  f"got {type(sched).__name__}")
@@ -289,9 +294,9 @@ class SequentialLR(LRScheduler):
         for group in optimizer.param_groups:
             set_lr(group, group["initial_lr"])
         for sched in schedulers:
-            sched.last_epoch -= 1  # undo the step each took when it was created
+            _undo_creation_step(sched)
         first = schedulers[bisect_right(milestones, 0)]
-        first.step()
+        first._initial_step()
         self._last_lr = first.get_last_lr()
 
     def step(self) -> None:
@@ -341,6 +346,16 @@ class SequentialLR(LRScheduler):
         self._last_lr, self._milestones = last_lr, milestones
 
 
+def _undo_creation_step(sched: LRScheduler) -> None:
+    """Undo the step a scheduler took when it was created: a ChainedScheduler's, its schedulers'
+    (torch's ``recursive_undo``)."""
+    if isinstance(sched, ChainedScheduler):
+        for inner in sched._schedulers:
+            _undo_creation_step(inner)
+    else:
+        sched.last_epoch -= 1
+
+
 def _restart(sched: LRScheduler) -> None:
     """Put ``sched`` at its epoch 0 and write its lrs: torch's ``_update_lr(0)``.
 
@@ -358,7 +373,10 @@ def _restart(sched: LRScheduler) -> None:
     elif isinstance(sched, LinearLR):
         lrs = [b * (sched.start_factor + (sched.end_factor - sched.start_factor) * 0 / sched.total_iters)
                for b in base]
-    else:  # LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR... compute from base_lrs already
+    elif isinstance(sched, (ConstantLR, PolynomialLR)):
+        lrs = sched.closed_form_lrs()
+    else:  # LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR... compute from base_lrs already;
+        # MultiplicativeLR scales the current lr by lr_lambda(0), as torch's (it has no closed form)
         lrs = sched.get_lr()
     for group, lr in zip(sched.optimizer.param_groups, lrs, strict=True):
         set_lr(group, lr)

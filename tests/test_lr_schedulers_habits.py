@@ -97,6 +97,32 @@ CASES = [
 ]
 
 
+def _sequential_extra(lib, opt):  # (helper optim3) restarts by torch's closed forms and lr_lambda(0)
+    a = lib.PolynomialLR(opt, total_iters=4, power=2.0)
+    b = lib.MultiplicativeLR(opt, lr_lambda=lambda e: 0.9 if e % 2 else 0.8)
+    c = lib.ConstantLR(opt, factor=0.4, total_iters=3)
+    return lib.SequentialLR(opt, schedulers=[a, b, c], milestones=[6, 12])
+
+
+CASES += [  # (helper optim3)
+    ("ConstantLR", lambda lib, o: lib.ConstantLR(o, factor=0.25, total_iters=6), 20, "SGD"),
+    ("PolynomialLR", lambda lib, o: lib.PolynomialLR(o, total_iters=15, power=0.9), 25, "SGD"),
+    ("MultiplicativeLR-per-group", lambda lib, o: lib.MultiplicativeLR(
+        o, lr_lambda=[lambda e: 0.95, lambda e: 1.0 - 0.01 * e]), 30, "SGD"),
+    ("CyclicLR-triangular", lambda lib, o: lib.CyclicLR(o, 0.01, [0.1, 0.3], step_size_up=4,
+                                                        step_size_down=7), 45, "SGD"),
+    ("CyclicLR-triangular2-Adam", lambda lib, o: lib.CyclicLR(o, [0.001, 0.002], 0.05, step_size_up=3,
+                                                              mode="triangular2", base_momentum=0.7,
+                                                              max_momentum=[0.95, 0.9]), 40, "Adam"),
+    ("CyclicLR-exp_range", lambda lib, o: lib.CyclicLR(o, 0.01, 0.2, step_size_up=5, mode="exp_range",
+                                                       gamma=0.98), 45, "SGD"),
+    ("CyclicLR-scale_fn-iterations", lambda lib, o: lib.CyclicLR(
+        o, 0.01, 0.2, step_size_up=2.5, step_size_down=4, scale_fn=lambda x: 1 / (1 + 0.1 * x),
+        scale_mode="iterations", cycle_momentum=False), 40, "SGD"),
+    ("SequentialLR-polynomial-multiplicative-constant", _sequential_extra, 25, "SGD"),
+]
+
+
 @pytest.mark.parametrize("build, steps, kind", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_sequence_matches_torch(build, steps, kind):
     run_both(build, steps, kind)

@@ -38,10 +38,17 @@ SETTINGS = {
     "Adagrad": {"lr_decay": 0.01, "weight_decay": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-3},
     "NAdam": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.01, "momentum_decay": 0.01},
     "RAdam": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.01},
+    # (helper optim3)
+    "Adamax": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.01},
+    "Adadelta": {"rho": 0.8, "eps": 1e-3, "weight_decay": 0.01},
+    "Rprop": {"etas": (0.4, 1.3), "step_sizes": (1e-4, 0.5)},
+    "ASGD": {"lambd": 1e-3, "alpha": 0.6, "t0": 5.0, "weight_decay": 0.01},
 }
+PAIRS = ("betas", "etas", "step_sizes")  # settings that are pairs of numbers
 # where torch's results with a 0-d float64 tensor are not its float results bit for bit
 TORCH_TENSOR_DIFFERS = {("Adam", "betas"), ("AdamW", "betas"), ("NAdam", "betas"), ("RAdam", "betas"),
                         ("NAdam", "momentum_decay"), ("Adagrad", "lr_decay")}
+TORCH_TENSOR_DIFFERS |= {("Adamax", "betas"), ("ASGD", "lambd"), ("ASGD", "alpha")}  # (helper optim3)
 # the other settings each configuration runs with, so every setting is read by the update
 BASE = {
     "SGD": [{"lr": 0.1, "momentum": 0.8, "dampening": 0.2, "weight_decay": 0.05},
@@ -52,6 +59,11 @@ BASE = {
     "Adagrad": [{"lr": 0.05, "lr_decay": 0.01}],
     "NAdam": [{"lr": 0.01}, {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1}],
     "RAdam": [{"lr": 0.01}, {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1}],
+    # (helper optim3)
+    "Adamax": [{"lr": 0.01, "weight_decay": 0.1}],
+    "Adadelta": [{"lr": 0.5, "weight_decay": 0.1}],
+    "Rprop": [{"lr": 0.01}],
+    "ASGD": [{"lr": 0.05, "t0": 3.0, "lambd": 0.01}],
 }
 CASES = [(name, option, value, i) for name, settings in SETTINGS.items()
          for option, value in settings.items() for i in range(len(BASE[name]))
@@ -60,11 +72,11 @@ CASE_IDS = [f"{name}-{option}-{i}" for name, option, _, i in CASES]
 
 
 def _array(option: str, value):
-    return tuple(np.array(v) for v in value) if option == "betas" else np.array(value)
+    return tuple(np.array(v) for v in value) if option in PAIRS else np.array(value)
 
 
 def _tensor(option: str, value):
-    return (tuple(torch.tensor(v, dtype=torch.float64) for v in value) if option == "betas"
+    return (tuple(torch.tensor(v, dtype=torch.float64) for v in value) if option in PAIRS
             else torch.tensor(value, dtype=torch.float64))
 
 
@@ -197,7 +209,9 @@ WRONG = [
 def test_other_arrays_are_refused_at_construction_naming_the_setting_and_the_fix(name, which, value, problem):
     """The one rule: lr and every other number setting refuse the same arrays with the same message."""
     # lr, or momentum, eps, lr_decay...
-    option = "lr" if which == "lr" else next(key for key in SETTINGS[name] if key != "betas")
+    option = "lr" if which == "lr" else next((key for key in SETTINGS[name] if key not in PAIRS), None)
+    if option is None:
+        pytest.skip(f"{name} has no number setting but lr and pairs")
     message = rf"^{name}: {option} given as .*{problem}.*pass float\({option}\)"
     with pytest.raises(ValueError, match=message):
         getattr(mt, name)([mt.Parameter(np.zeros(2))], **{option: value})
@@ -298,7 +312,12 @@ def test_a_numpy_float64_scalar_is_a_python_float_and_steps_as_one(name):
 
 @pytest.mark.parametrize("name", SETTINGS)
 def test_an_array_out_of_range_is_refused_as_the_number(name):
-    option = next(key for key in SETTINGS[name] if key != "betas")
+    unbounded = ("lambd", "alpha", "t0")  # ASGD's: any number, as torch's
+    option = next((key for key in SETTINGS[name] if key not in PAIRS + unbounded), None)
+    if option is None:  # Rprop: a pair's first element
+        with pytest.raises(ValueError, match=rf"{name}: etas\[0\] must be a number in .* got -1\.0$"):
+            getattr(mt, name)([mt.Parameter(np.zeros(2))], etas=(np.array(-1.0), 1.2))
+        return
     with pytest.raises(ValueError, match=rf"{name}: {option} must be a number in .* got -1\.0$"):
         getattr(mt, name)([mt.Parameter(np.zeros(2))], **{option: np.array(-1.0)})
 
@@ -353,7 +372,7 @@ def test_a_checkpoint_keeps_array_settings_and_training_goes_on_bit_for_bit(tmp_
     mt.load_checkpoint(tmp_path / "c.npz", optimizer=again)
     for option, value in SETTINGS[name].items():
         kept = again.param_groups[0][option]
-        pairs = zip(kept, value, strict=True) if option == "betas" else [(kept, value)]
+        pairs = zip(kept, value, strict=True) if option in PAIRS else [(kept, value)]
         for array, number in pairs:
             assert isinstance(array, np.ndarray) and array.shape == () and array == number, option
     resumed, _ = run(range(5, 10), again, fresh)

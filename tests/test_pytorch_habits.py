@@ -58,6 +58,7 @@ def test_parameter_in_place_update_keeps_the_object_and_array() -> None:
 
 # ----------------------------------------------------------------- freezing
 OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam"]
+OPTIMIZERS += ["Adamax", "Adadelta", "Rprop", "ASGD"]  # (helper optim3)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -158,6 +159,11 @@ def test_to_torch_dtype_and_device() -> None:
     lambda ps: mt.Adagrad(ps, lr=0.01),
     lambda ps: mt.NAdam(ps, lr=0.01),
     lambda ps: mt.RAdam(ps, lr=0.01),
+    # (helper optim3)
+    lambda ps: mt.Adamax(ps, lr=0.01, weight_decay=0.1),
+    lambda ps: mt.Adadelta(ps, lr=0.5),
+    lambda ps: mt.Rprop(ps, lr=0.01),
+    lambda ps: mt.ASGD(ps, lr=0.01, t0=2.0),
 ])
 @pytest.mark.parametrize("cast_by", ["to", "data", "weight.data"])
 def test_optimizer_state_follows_a_later_cast(make, cast_by) -> None:

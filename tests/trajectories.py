@@ -139,3 +139,11 @@ OPTIMIZERS.update({
     "NAdam": (mt.NAdam, torch.optim.NAdam),
     "RAdam": (mt.RAdam, torch.optim.RAdam),
 })
+
+# torch.optim's remaining update rules (helper optim3)
+OPTIMIZERS.update({
+    "Adamax": (mt.Adamax, torch.optim.Adamax),
+    "Adadelta": (mt.Adadelta, torch.optim.Adadelta),
+    "Rprop": (mt.Rprop, torch.optim.Rprop),
+    "ASGD": (mt.ASGD, torch.optim.ASGD),
+})

@@ -12,9 +12,15 @@ from minitorch.optimizers.sgd import SGD
 
 __all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD"]
 
-# PyTorch habits (issue 15)
+# PyTorch habits (issue 15); torch.optim's remaining single-update rules (helper optim3)
+from minitorch.optimizers.adadelta import Adadelta
 from minitorch.optimizers.adagrad import Adagrad
+from minitorch.optimizers.adamax import Adamax
+from minitorch.optimizers.asgd import ASGD
 from minitorch.optimizers.nadam import NAdam
 from minitorch.optimizers.radam import RAdam
+from minitorch.optimizers.rprop import Rprop
 
 __all__ += ["Adagrad", "NAdam", "RAdam"]
+__all__ += ["ASGD", "Adadelta", "Adamax", "Rprop"]  # (helper optim3)
+
