@@ -52,7 +52,8 @@ class MultiLabelSoftMarginLoss(Loss):
             raise ValueError(f"{who}: expected target labels of the input's shape {x.shape}, got {y.shape}")
         y = y if y.dtype.kind in "biu" else as_floating(y, who)
         w = 1.0 if self.weight is None else _weight_for(self.weight, x.shape, who)
-        dtype = np.result_type(*(a.dtype for a in (x, y, np.asarray(w)) if a.dtype.kind == "f"))
+        given = (x, y) if self.weight is None else (x, y, w)
+        dtype = np.result_type(*(a.dtype for a in given if a.dtype.kind == "f"))
         self._input_dtype = x.dtype
         x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
         w = w if self.weight is None else w.astype(dtype, copy=False)

@@ -88,7 +88,9 @@ class MarginRankingLoss(_SeveralInputs):
         return f"margin={self.margin}"
 
 
-_COSINE_EPS = 1e-12  # torch's EPSILON in cosine_embedding_loss, added to each squared norm
+# torch's EPSILON in cosine_embedding_loss, added to each squared norm: a float32 constant (9.99999996e-13),
+# which a zero vector's gradient (x2 / sqrt(m1 * m2)) reads to the last digits
+_COSINE_EPS = float(np.float32(1e-12))
 
 
 class CosineEmbeddingLoss(_SeveralInputs):
@@ -97,7 +99,7 @@ class CosineEmbeddingLoss(_SeveralInputs):
 
     Shapes:   x1 (N, D)   x2 (N, D)   y (N,) labels +1 / -1 (another value: loss 0, as torch), or
               unbatched x1, x2 (D,) and y ()   l (N,) (() unbatched)
-    Forward:  m1 = sum(x1 * x1, axis=-1) + 1e-12;  m2 = sum(x2 * x2, axis=-1) + 1e-12   (torch's eps)
+    Forward:  m1 = sum(x1 * x1, axis=-1) + 1e-12;  m2 = sum(x2 * x2, axis=-1) + eps   eps = float32(1e-12), torch's
               cos = sum(x1 * x2, axis=-1) / sqrt(m1 * m2)
               l = where(y == 1, 1 - cos, 0) + where(y == -1, max(cos - margin, 0), 0)
               reduced: mean (default), sum or none (see ``Loss``)
