@@ -33,7 +33,8 @@ def oracle(ours: mt.Loss, theirs: nn.Module, arrays: tuple, graded: int, dtype: 
 
     Floating arrays are given in ``dtype``, integer ones as they are (torch: int64)."""
     arrays = tuple(np.asarray(a) if isinstance(a, np.generic) else a for a in arrays)  # rng's 0-d draws
-    arrays = tuple(a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in arrays)
+    arrays = tuple(a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                   for a in arrays)
     rtol, atol = TOL[dtype]
     tensors = [torch.tensor(a, requires_grad=i < graded) if isinstance(a, np.ndarray) else a
                for i, a in enumerate(arrays)]
@@ -102,7 +103,8 @@ def gaussian_problems(draw):
     rng = np.random.default_rng(draw(seeds))
     shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
     x = rng.standard_normal(shape)
-    t_shape = draw(st.sampled_from([shape, shape[1:], tuple(1 if i == 0 else n for i, n in enumerate(shape))]))
+    first_1 = tuple(1 if i == 0 else n for i, n in enumerate(shape))
+    t_shape = draw(st.sampled_from([shape, shape[1:], first_1]))
     t = rng.standard_normal(t_shape)
     kind = draw(st.sampled_from(["same", "last-dropped", "one-axis-1"]))
     if kind == "last-dropped":
@@ -154,7 +156,8 @@ def test_gaussian_nll_float_var_integer_target_and_mixed_dtypes():
     x32 = x.astype(np.float32)  # float32 input, float64 target and var: a float64 loss, dx float32
     loss_fn = mt.GaussianNLLLoss(reduction="none")
     loss = loss_fn(x32, x, np.ones(3))
-    expected = nn.GaussianNLLLoss(reduction="none")(torch.tensor(x32), torch.tensor(x), torch.ones(3, dtype=torch.float64))
+    expected = nn.GaussianNLLLoss(reduction="none")(torch.tensor(x32), torch.tensor(x),
+                                                    torch.ones(3, dtype=torch.float64))
     assert loss.dtype == np.float64 and expected.dtype == torch.float64
     dx, dt, dvar = loss_fn.backward(np.ones((3, 2)))
     assert (dx.dtype, dt.dtype, dvar.dtype, dvar.shape) == (np.float32, np.float64, np.float64, (3,))
@@ -236,7 +239,8 @@ def test_soft_margin_hinge_ranking_gradcheck(reduction):
 # --- MultiLabelSoftMarginLoss, MultiMarginLoss, MultiLabelMarginLoss -----------------------------------
 @grid
 @given(seed=seeds, shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
-       weight=st.sampled_from([None, "class", "full"]), soft=st.booleans(), reduction=reductions, dtype=dtypes)
+       weight=st.sampled_from([None, "class", "full"]), soft=st.booleans(), reduction=reductions,
+       dtype=dtypes)
 def test_multilabel_soft_margin_matches_torch(seed, shape, weight, soft, reduction, dtype):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape) * 3
@@ -259,7 +263,8 @@ def class_scores(draw):
 
 @grid
 @given(problem=class_scores(), p=st.sampled_from([1, 2]), margin=st.sampled_from([1.0, 0.3, 0.0, -0.5]),
-       weighted=st.booleans(), unbatched_target=st.sampled_from([(), (1,)]), reduction=reductions, dtype=dtypes)
+       weighted=st.booleans(), unbatched_target=st.sampled_from([(), (1,)]), reduction=reductions,
+       dtype=dtypes)
 def test_multi_margin_matches_torch(problem, p, margin, weighted, unbatched_target, reduction, dtype):
     rng, x, n, c = problem
     y = rng.integers(0, c, unbatched_target if n is None else (n,))
@@ -320,7 +325,7 @@ def test_class_margin_edges_as_torch():
 @given(problem=class_scores(), margin=st.sampled_from([0.0, 0.4, -0.5]), int_target=st.booleans(),
        reduction=reductions, dtype=dtypes)
 def test_cosine_embedding_matches_torch(problem, margin, int_target, reduction, dtype):
-    rng, x1, n, d = problem
+    rng, x1, n, _ = problem
     x2 = rng.standard_normal(x1.shape)
     if n is not None and n > 1:
         x1[0] = 0.0  # a zero vector: torch's 1e-12 in each squared norm keeps cos finite
@@ -334,7 +339,7 @@ def test_cosine_embedding_matches_torch(problem, margin, int_target, reduction, 
 @given(problem=class_scores(), margin=st.sampled_from([1.0, 0.2]), p=st.sampled_from([1.0, 2.0, 3.0, 1.5]),
        eps=st.sampled_from([1e-6, 0.1]), swap=st.booleans(), reduction=reductions, dtype=dtypes)
 def test_triplet_margin_matches_torch(problem, margin, p, eps, swap, reduction, dtype):
-    rng, a, n, d = problem
+    rng, a, _, _ = problem
     pos, neg = rng.standard_normal(a.shape), rng.standard_normal(a.shape)
     oracle(mt.TripletMarginLoss(margin, p, eps, swap, reduction),
            nn.TripletMarginLoss(margin, p, eps, swap, reduction=reduction), (a, pos, neg), 3, dtype)
@@ -384,7 +389,8 @@ def test_fit_trains_with_a_single_input_loss_as_the_written_loop():
 
 @pytest.mark.parametrize("loss_fn, names", [
     (mt.GaussianNLLLoss(), "input, target, var"), (mt.MarginRankingLoss(), "input1, input2, target"),
-    (mt.CosineEmbeddingLoss(), "input1, input2, target"), (mt.TripletMarginLoss(), "anchor, positive, negative"),
+    (mt.CosineEmbeddingLoss(), "input1, input2, target"),
+    (mt.TripletMarginLoss(), "anchor, positive, negative"),
 ], ids=lambda v: type(v).__name__ if isinstance(v, mt.Loss) else "")
 def test_fit_and_evaluate_refuse_a_loss_of_three_inputs_by_name(loss_fn, names):
     model, X, y = mt.Linear(3, 1), np.zeros((4, 3)), np.zeros((4, 1))
@@ -473,14 +479,17 @@ def test_torch_refuses_what_is_refused_here():
                  lambda: nn.MultiMarginLoss(weight=torch.ones(4, dtype=torch.float64))(torch.zeros(2, 4),
                                                                                        torch.tensor([0, 1])),
                  lambda: nn.MultiLabelMarginLoss()(torch.zeros(1, 3), torch.tensor([[0, -1, 3]])),
-                 lambda: nn.TripletMarginLoss(margin=0.0)(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, 3))):
+                 lambda: nn.TripletMarginLoss(margin=0.0)(*torch.zeros(3, 2, 3))):
         with pytest.raises((ValueError, RuntimeError)):
             call()
 
 
-@pytest.mark.parametrize("cls", [mt.PoissonNLLLoss, mt.GaussianNLLLoss, mt.SoftMarginLoss, mt.HingeEmbeddingLoss,
-                                 mt.MultiLabelSoftMarginLoss, mt.MultiMarginLoss, mt.MultiLabelMarginLoss,
-                                 mt.MarginRankingLoss, mt.CosineEmbeddingLoss, mt.TripletMarginLoss])
+NEW_LOSSES = [mt.PoissonNLLLoss, mt.GaussianNLLLoss, mt.SoftMarginLoss, mt.HingeEmbeddingLoss,
+              mt.MultiLabelSoftMarginLoss, mt.MultiMarginLoss, mt.MultiLabelMarginLoss, mt.MarginRankingLoss,
+              mt.CosineEmbeddingLoss, mt.TripletMarginLoss]
+
+
+@pytest.mark.parametrize("cls", NEW_LOSSES, ids=lambda c: c.__name__)
 def test_defaults_are_torchs(cls):
     ours, theirs = cls(), getattr(nn, cls.__name__)()
     assert ours.reduction == theirs.reduction == "mean"

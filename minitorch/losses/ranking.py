@@ -99,7 +99,8 @@ class CosineEmbeddingLoss(_SeveralInputs):
 
     Shapes:   x1 (N, D)   x2 (N, D)   y (N,) labels +1 / -1 (another value: loss 0, as torch), or
               unbatched x1, x2 (D,) and y ()   l (N,) (() unbatched)
-    Forward:  m1 = sum(x1 * x1, axis=-1) + 1e-12;  m2 = sum(x2 * x2, axis=-1) + eps   eps = float32(1e-12), torch's
+    Forward:  m1 = sum(x1 * x1, axis=-1) + eps;  m2 = sum(x2 * x2, axis=-1) + eps
+              (eps = float32(1e-12) = 9.99999996e-13, torch's constant)
               cos = sum(x1 * x2, axis=-1) / sqrt(m1 * m2)
               l = where(y == 1, 1 - cos, 0) + where(y == -1, max(cos - margin, 0), 0)
               reduced: mean (default), sum or none (see ``Loss``)
