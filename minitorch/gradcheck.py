@@ -55,8 +55,8 @@ def gradcheck(
     ``inputs`` are passed to the module positionally, ``kwargs`` by keyword (not differentiated).
     A loss takes (input, target) and only input is differentiated; a loss of several graded inputs
     (``_graded_inputs``: GaussianNLLLoss's input, target and var) has each of them differentiated.
-    Random layers (dropout) see the same random draws in every evaluation. Returns True, or raises ``GradcheckError`` naming the
-    worst mismatch: which tensor, which index, both values.
+    Random layers (dropout) see the same random draws in every evaluation. Returns True, or raises
+    ``GradcheckError`` naming the worst mismatch: which tensor, which index, both values.
     """
     if not inputs:
         raise ValueError("gradcheck: give the input(s) to evaluate the module at")
