@@ -498,3 +498,59 @@ def test_defaults_are_torchs(cls):
             assert getattr(ours, name) == getattr(theirs, name), name
     with pytest.raises(RuntimeError, match="before forward"):
         cls().backward()
+
+
+# --- the contract of the losses of three inputs (tests/test_contract_registry.py checks the others) ---
+def _three(cls, rng, n):
+    if cls is mt.GaussianNLLLoss:
+        return rng.standard_normal((n, 3)), rng.standard_normal((n, 3)), rng.uniform(0.5, 2, (n, 1))
+    if cls is mt.TripletMarginLoss:
+        return tuple(rng.standard_normal((3, n, 3)))
+    if cls is mt.CosineEmbeddingLoss:
+        return rng.standard_normal((n, 3)), rng.standard_normal((n, 3)), rng.choice([-1, 1], n)
+    return rng.standard_normal(n), rng.standard_normal(n), rng.choice([-1.0, 1.0], n)
+
+
+THREE = [mt.GaussianNLLLoss, mt.MarginRankingLoss, mt.CosineEmbeddingLoss, mt.TripletMarginLoss]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("cls", THREE, ids=lambda c: c.__name__)
+def test_one_loss_of_three_inputs_for_two_terms_gives_both_gradients_newest_first(cls, reduction):
+    rng = np.random.default_rng(0)
+    first, second = _three(cls, rng, 4), _three(cls, rng, 3)
+    loss_fn = cls(reduction=reduction)
+    l1, l2 = loss_fn(*first), loss_fn(*second)
+    dl1, dl2 = (rng.standard_normal(np.shape(loss)) if reduction == "none" else 0.7 for loss in (l1, l2))
+    g2, g1 = loss_fn.backward(dl2), loss_fn.backward(dl1)
+    for inputs, dl, got in ((first, dl1, g1), (second, dl2, g2)):
+        alone = cls(reduction=reduction)
+        alone(*inputs)
+        for a, b in zip(got, alone.backward(dl), strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(RuntimeError, match=rf"{cls.__name__}\.backward\(\) called before forward"):
+        loss_fn.backward(dl1)
+
+
+@pytest.mark.parametrize("cls", THREE, ids=lambda c: c.__name__)
+def test_a_loss_of_three_inputs_under_no_grad_keeps_nothing(cls):
+    loss_fn = cls()
+    with mt.no_grad():
+        loss_fn(*_three(cls, np.random.default_rng(0), 4))
+    with pytest.raises(RuntimeError, match=rf"{cls.__name__}\.backward"):
+        loss_fn.backward()
+
+
+@pytest.mark.parametrize("cls, edits", [
+    (mt.GaussianNLLLoss, {"full": True, "eps": 0.9}), (mt.MarginRankingLoss, {"margin": 0.4}),
+    (mt.CosineEmbeddingLoss, {"margin": -0.3}),
+    (mt.TripletMarginLoss, {"margin": 0.3, "p": 1.0, "swap": True}),
+], ids=lambda v: v.__name__ if isinstance(v, type) else ",".join(v))
+def test_a_setting_of_a_three_input_loss_edited_after_construction_is_read_at_the_call(cls, edits):
+    inputs = _three(cls, np.random.default_rng(0), 4)
+    edited, fresh = cls(), cls(**edits)
+    for name, value in edits.items():
+        setattr(edited, name, value)
+    assert edited(*inputs) == fresh(*inputs)
+    for a, b in zip(edited.backward(), fresh.backward(), strict=True):
+        np.testing.assert_array_equal(a, b)
