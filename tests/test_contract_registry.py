@@ -738,6 +738,9 @@ LOSS_SETTINGS += [  # more losses
     ("MultiMarginLoss", {"weight": _W5}),
     ("MultiMarginLoss-p-2", {"reduction": "none"}),
     ("MultiLabelMarginLoss", {"reduction": "sum"}),
+    ("PoissonNLLLoss-rates-full", {"reduction": "none"}),
+    ("HingeEmbeddingLoss", {"reduction": "sum"}),
+    ("MultiLabelSoftMarginLoss", {"reduction": "none"}),
 ]
 # (class, constructor parameter kept as a public attribute): why no edit of it is in the tables
 FIXED = {

@@ -316,6 +316,8 @@ def test_class_margin_edges_as_torch():
     # an empty batch: "mean" is 0 / 0 = nan (torch 2.13 returns an uninitialised number here)
     assert math.isnan(mt.MultiMarginLoss()(np.zeros((0, 3)), np.zeros(0, dtype=int)))
     assert math.isnan(mt.MultiLabelMarginLoss()(np.zeros((0, 3)), np.zeros((0, 3), dtype=int)))
+    assert mt.MultiMarginLoss(reduction="sum")(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 0.0
+    assert mt.MultiLabelMarginLoss("sum")(np.zeros((0, 3)), np.zeros((0, 3), dtype=int)) == 0.0
     loss_fn = mt.MultiLabelSoftMarginLoss(reduction="sum")
     assert loss_fn(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0 and loss_fn.backward().shape == (0, 3)
 

@@ -97,7 +97,7 @@ class MultiMarginLoss(Loss):
               reduced: mean over the samples (default), sum or none (see ``Loss``)
     Backward: g = dl * w[y] * (1 if p == 1 else 2 * z) * (z > 0) / C   at i != y (0 at i = y)
               dx = g,  dx[n, y] = -sum(g, axis=1)               (N, C)   subgradient 0 at z = 0, as torch
-    An empty batch: "mean" is nan (0 / 0; torch 2.13 returns an uninitialised number there).
+    An empty batch: "mean" is nan (0 / 0), "sum" 0 (torch 2.13 returns an uninitialised number for both).
     Example:
         loss_fn = MultiMarginLoss()
         loss = loss_fn(np.array([[0.1, 0.2, 0.4, 0.8]]), np.array([3]))   # (0.3 + 0.4 + 0.6) / 4
@@ -212,7 +212,7 @@ class MultiLabelMarginLoss(Loss):
     Backward: a = (1 - x[n, j] + x[n, i] > 0) * count[n, j] * (i not in T_n) / C   (N, C, C)
               dx = dl[:, None] * (a.sum(axis=1) - a.sum(axis=2))   (N, C)   subgradient 0 at the
               hinge's corner, as torch
-    An empty batch: "mean" is nan (0 / 0; torch 2.13 returns an uninitialised number there).
+    An empty batch: "mean" is nan (0 / 0), "sum" 0 (torch 2.13 returns an uninitialised number for both).
     Example:
         loss_fn = MultiLabelMarginLoss()
         loss = loss_fn(np.array([[0.1, 0.2, 0.4, 0.8]]), np.array([[3, 0, -1, 1]]))   # 0.85
