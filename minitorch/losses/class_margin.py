@@ -216,7 +216,7 @@ class MultiLabelMarginLoss(Loss):
     Example:
         loss_fn = MultiLabelMarginLoss()
         loss = loss_fn(np.array([[0.1, 0.2, 0.4, 0.8]]), np.array([[3, 0, -1, 1]]))   # 0.85
-        dx = loss_fn.backward()                                # [[0, 0.5, 0.5, -0.5]] for T = [3, 0]
+        dx = loss_fn.backward()                                # [[-0.5, 0.5, 0.5, -0.5]] for T = [3, 0]
     """
 
     def __init__(self, reduction: str = "mean") -> None:

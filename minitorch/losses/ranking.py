@@ -111,7 +111,7 @@ class CosineEmbeddingLoss(_SeveralInputs):
     Example:
         loss_fn = CosineEmbeddingLoss()
         loss = loss_fn(np.array([[1.0, 0.0]]), np.array([[1.0, 1.0]]), np.array([1]))   # 1 - 0.7071
-        dx1, dx2 = loss_fn.backward()                           # [[0, -0.7071]], [[0.3536, -0.3536]]
+        dx1, dx2 = loss_fn.backward()                           # [[0, -0.7071]], [[-0.3536, 0.3536]]
     """
 
     def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
