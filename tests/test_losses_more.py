@@ -556,3 +556,16 @@ def test_a_setting_of_a_three_input_loss_edited_after_construction_is_read_at_th
     assert edited(*inputs) == fresh(*inputs)
     for a, b in zip(edited.backward(), fresh.backward(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_gradcheck_of_a_three_input_loss_names_the_input_whose_gradient_is_wrong():
+    class WrongSecond(mt.MarginRankingLoss):
+        def backward(self, dloss=1.0):
+            dx1, dx2 = super().backward(dloss)
+            return dx1, 0.5 * dx2
+
+    rng = np.random.default_rng(0)
+    x1, x2, y = rng.standard_normal(4), rng.standard_normal(4), np.ones(4)
+    gradcheck(mt.MarginRankingLoss(margin=5.0), x1, x2, y)
+    with pytest.raises(mt.GradcheckError, match=r"WrongSecond gradient of inputs\[1\] at index"):
+        gradcheck(WrongSecond(margin=5.0), x1, x2, y)
