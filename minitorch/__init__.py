@@ -106,6 +106,21 @@ from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain
 from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 
+# isort: split
+# more losses: likelihoods, margins
+from minitorch.losses import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+)
+
 __all__ = [
     "Adam",
     "AdamW",
@@ -215,4 +230,9 @@ __all__ += [  # packed sequences (minitorch.rnn_utils, torch.nn.utils.rnn's name
 __all__ += [
     "generate_square_subsequent_mask", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
 ]
-__all__ += ["ASGD", "Adadelta", "Adamax", "Rprop"]  # torch.optim's remaining update rules (helper optim3)
+__all__ += ["ASGD", "Adadelta", "Adamax", "Rprop"]  # torch.optim's remaining update rules
+__all__ += [  # more losses
+    "GaussianNLLLoss", "PoissonNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss", "MultiMarginLoss", "CosineEmbeddingLoss", "MarginRankingLoss",
+    "TripletMarginLoss",
+]

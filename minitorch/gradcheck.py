@@ -53,9 +53,10 @@ def gradcheck(
     """Compare every analytic gradient (inputs and Parameters) with central differences in float64.
 
     ``inputs`` are passed to the module positionally, ``kwargs`` by keyword (not differentiated).
-    A loss takes (input, target) and only input is differentiated. Random layers (dropout) see the
-    same random draws in every evaluation. Returns True, or raises ``GradcheckError`` naming the
-    worst mismatch: which tensor, which index, both values.
+    A loss takes (input, target) and only input is differentiated; a loss of several graded inputs
+    (``_graded_inputs``: GaussianNLLLoss's input, target and var) has each of them differentiated.
+    Random layers (dropout) see the same random draws in every evaluation. Returns True, or raises
+    ``GradcheckError`` naming the worst mismatch: which tensor, which index, both values.
     """
     if not inputs:
         raise ValueError("gradcheck: give the input(s) to evaluate the module at")
@@ -79,9 +80,13 @@ def gradcheck(
     module.zero_grad()
     grads = module.backward(upstream)
     # name -> (array perturbed in place, analytic gradient)
-    if is_loss:
+    if is_loss and module._graded_inputs == 1:
         differentiable = {"input": args[0]}
         analytic = {"input": grads}
+    elif is_loss:  # several graded inputs (GaussianNLLLoss, TripletMarginLoss...): a tuple of gradients
+        graded = args[:module._graded_inputs]
+        differentiable = {f"inputs[{i}]": a for i, a in enumerate(graded)}
+        analytic = _analytic_input_grads(grads, graded, module)
     else:
         differentiable = dict(_leaves(args if len(args) > 1 else args[0], _root(len(args))))
         analytic = _analytic_input_grads(grads, args, module)

@@ -89,17 +89,45 @@ DIVERGENCE_CASES = [
     ("KLDivLoss", lambda r: mt.KLDivLoss(reduction=r), "log-probs-probs"),
     ("KLDivLoss-log-target", lambda r: mt.KLDivLoss(reduction=r, log_target=True), "log-probs-log-probs"),
 ]
+# More losses of (input, target) outside LOSS_CASES (a loss that may be negative, or a target
+# make_data below builds); tests/test_losses_more.py has their torch grids
+MORE_LOSS_CASES = [
+    ("PoissonNLLLoss", lambda r: mt.PoissonNLLLoss(reduction=r), "rates-counts"),
+    ("PoissonNLLLoss-rates-full", lambda r: mt.PoissonNLLLoss(False, True, r), "rates-counts"),
+    ("HingeEmbeddingLoss", lambda r: mt.HingeEmbeddingLoss(reduction=r), "scores-signs"),
+    ("MultiLabelMarginLoss", lambda r: mt.MultiLabelMarginLoss(reduction=r), "scores-label-lists"),
+]
+# Losses of three inputs: their contract (per-call frames, no_grad, a second backward) is checked in
+# tests/test_losses_more.py, which calls them with three arrays
+SEVERAL_INPUT_LOSSES = [mt.GaussianNLLLoss, mt.MarginRankingLoss, mt.CosineEmbeddingLoss,
+                        mt.TripletMarginLoss]
+DIVERGENCE_CASES += MORE_LOSS_CASES
 LOSS_IDS = [c[0] for c in LOSS_CASES] + [c[0] for c in DIVERGENCE_CASES]
 LOSS_ARGS = [(c[1], c[3]) for c in LOSS_CASES] + [(c[1], c[2]) for c in DIVERGENCE_CASES]
 
 
 def make_data(kind, rng, n=4, c=5):
     """tests/test_losses.py's data, and log-probabilities against probabilities for the divergences."""
+    if kind in _MORE_KINDS:
+        return _MORE_KINDS[kind](rng, n, c)
     if not kind.startswith("log-probs-") or kind == "log-probs-index":
         return _make_data(kind, rng, n, c)
     x, _ = _make_data("log-probs-index", rng, n, c)
     t = rng.dirichlet(np.ones(c), size=n)
     return x, (np.log(t) if kind == "log-probs-log-probs" else t)
+
+
+def _label_lists(rng, n, c):
+    """Rows of class indices ending at -1 (MultiLabelMarginLoss's targets)."""
+    rows = [np.concatenate([rng.permutation(c)[:rng.integers(0, c + 1)], [-1] * c])[:c] for _ in range(n)]
+    return np.array(rows, dtype=np.int64).reshape(n, c)
+
+
+_MORE_KINDS = {
+    "rates-counts": lambda rng, n, c: (rng.uniform(0.1, 3, (n, c)), rng.poisson(2.0, (n, c)).astype(float)),
+    "scores-signs": lambda rng, n, c: (rng.standard_normal((n, c)), rng.choice([-1.0, 1.0], (n, c))),
+    "scores-label-lists": lambda rng, n, c: (rng.standard_normal((n, c)), _label_lists(rng, n, c)),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -435,7 +463,7 @@ def test_every_exported_module_is_in_a_registry():
     covered = set()
     for _, factory, _ in CASES:
         covered |= {type(m) for m in _build(factory).modules()}
-    covered |= {type(ours("mean")) for ours, _ in LOSS_ARGS}
+    covered |= {type(ours("mean")) for ours, _ in LOSS_ARGS} | set(SEVERAL_INPUT_LOSSES)
     exported = {getattr(mt, name) for name in mt.__all__}
     modules = {obj for obj in exported if isinstance(obj, type) and issubclass(obj, mt.Module)}
     missing = sorted(cls.__name__ for cls in modules - covered - EXCLUDED)
@@ -697,6 +725,22 @@ LOSS_SETTINGS = [
     ("KLDivLoss", {"reduction": "batchmean"}),
     ("KLDivLoss", {"log_target": True}),
     ("KLDivLoss-log-target", {"reduction": "sum"}),
+]
+LOSS_SETTINGS += [  # more losses
+    ("PoissonNLLLoss", {"log_input": False}),
+    ("PoissonNLLLoss", {"full": True}),
+    ("PoissonNLLLoss-rates-full", {"eps": 0.5}),
+    ("HingeEmbeddingLoss", {"margin": 0.3}),
+    ("SoftMarginLoss", {"reduction": "sum"}),
+    ("MultiLabelSoftMarginLoss", {"weight": _W5}),
+    ("MultiMarginLoss", {"p": 2}),
+    ("MultiMarginLoss", {"margin": 0.2}),
+    ("MultiMarginLoss", {"weight": _W5}),
+    ("MultiMarginLoss-p-2", {"reduction": "none"}),
+    ("MultiLabelMarginLoss", {"reduction": "sum"}),
+    ("PoissonNLLLoss-rates-full", {"reduction": "none"}),
+    ("HingeEmbeddingLoss", {"reduction": "sum"}),
+    ("MultiLabelSoftMarginLoss", {"reduction": "none"}),
 ]
 # (class, constructor parameter kept as a public attribute): why no edit of it is in the tables
 FIXED = {

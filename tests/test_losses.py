@@ -171,6 +171,16 @@ LOSS_CASES = [
     ("CrossEntropyLoss-probs-smoothing", lambda r: mt.CrossEntropyLoss(reduction=r, label_smoothing=0.3),
      lambda r: nn.CrossEntropyLoss(reduction=r, label_smoothing=0.3), "logits-probs"),
 ]
+LOSS_CASES += [  # more losses (tests/test_losses_more.py has their grids)
+    ("SoftMarginLoss", lambda r: mt.SoftMarginLoss(reduction=r), lambda r: nn.SoftMarginLoss(reduction=r),
+     "regression"),
+    ("MultiLabelSoftMarginLoss", lambda r: mt.MultiLabelSoftMarginLoss(reduction=r),
+     lambda r: nn.MultiLabelSoftMarginLoss(reduction=r), "logits-binary"),
+    ("MultiMarginLoss", lambda r: mt.MultiMarginLoss(reduction=r), lambda r: nn.MultiMarginLoss(reduction=r),
+     "logits-index"),
+    ("MultiMarginLoss-p-2", lambda r: mt.MultiMarginLoss(p=2, margin=0.5, reduction=r),
+     lambda r: nn.MultiMarginLoss(p=2, margin=0.5, reduction=r), "logits-index"),
+]
 IDS = [case[0] for case in LOSS_CASES]
 
 # Every loss with a weight-like buffer, one line per buffer set: (id, MiniTorch loss given a
@@ -191,6 +201,11 @@ WEIGHTED_LOSS_CASES = [
      "logits-binary"),
     ("BCEWithLogitsLoss-weight-pos_weight",
      lambda r: mt.BCEWithLogitsLoss(reduction=r, weight=_W5, pos_weight=_W5[::-1].copy()), "logits-binary"),
+]
+WEIGHTED_LOSS_CASES += [  # more losses
+    ("MultiLabelSoftMarginLoss-weight", lambda r: mt.MultiLabelSoftMarginLoss(reduction=r, weight=_W5),
+     "logits-binary"),
+    ("MultiMarginLoss-weight", lambda r: mt.MultiMarginLoss(weight=_W5, reduction=r), "logits-index"),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -199,6 +201,8 @@ def test_every_loss_of_an_empty_batch_is_torchs(case_id, ours, theirs, kind, red
     dx = loss_fn.backward(np.ones(np.shape(loss), dtype) if reduction == "none" else 1.0)
     if reduction == "none":
         assert loss.shape == tuple(loss_t.shape) and loss.dtype == dtype
+    elif case_id.startswith("MultiMarginLoss"):  # torch 2.13 returns an uninitialised number here
+        np.testing.assert_array_equal(loss, math.nan if reduction == "mean" else 0.0)
     else:
         assert isinstance(loss, float)
         np.testing.assert_array_equal(loss, loss_t.item())  # nan for mean / batchmean, 0 for sum

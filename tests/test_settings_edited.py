@@ -149,9 +149,19 @@ def test_an_edited_setting_gives_torchs_numbers(case_id, edits, between, kernels
             _close(np.asarray(buffer, float), theirs_state[name].double().numpy(), f"buffer {name}")
 
 
+_MORE_TORCH_LOSSES = {  # tests/test_contract_registry.py's MORE_LOSS_CASES
+    "PoissonNLLLoss": lambda: torch.nn.PoissonNLLLoss(),
+    "PoissonNLLLoss-rates-full": lambda: torch.nn.PoissonNLLLoss(log_input=False, full=True),
+    "HingeEmbeddingLoss": lambda: torch.nn.HingeEmbeddingLoss(),
+    "MultiLabelMarginLoss": lambda: torch.nn.MultiLabelMarginLoss(),
+}
+
+
 def _torch_loss(case_id):
     if case_id.startswith("KLDivLoss"):
         return torch.nn.KLDivLoss(reduction="mean", log_target=case_id.endswith("log-target"))
+    if case_id in _MORE_TORCH_LOSSES:
+        return _MORE_TORCH_LOSSES[case_id]()
     return next(c[2] for c in LOSS_CASES if c[0] == case_id)("mean")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -116,12 +117,32 @@ def mean_loss(total: float, weight: float) -> float:
 
 
 def check_mean_reduction(loss_fn: Any, who: str) -> None:
-    """The epoch loss is a weighted mean of batch losses (``loss_weight``): each must be a batch mean."""
+    """The epoch loss is a weighted mean of batch losses (``loss_weight``): each must be a batch mean.
+
+    And the loss must be one of (output, target): ``loss_fn(output, yb)`` is the one call made.
+    """
+    _check_pair_loss(loss_fn, who)
     reduction = getattr(loss_fn, "reduction", "mean")
     if reduction != "mean":
         raise ValueError(
             f"{who}: expected a loss with reduction='mean' (batch losses are averaged by sample count), "
             f"got reduction={reduction!r}"
+        )
+
+
+def _check_pair_loss(loss_fn: Any, who: str) -> None:
+    """A TypeError naming the inputs for a Loss whose forward takes more than (input, target)."""
+    if not isinstance(loss_fn, Loss):
+        return
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in list(inspect.signature(type(loss_fn).forward).parameters.values())[1:]
+             if p.kind in kinds]
+    if len(names) > 2:
+        cls = type(loss_fn).__name__
+        raise TypeError(
+            f"{who}: {cls} takes {len(names)} inputs ({', '.join(names)}) and {who} calls "
+            f"loss_fn(output, yb) with two; write the loop: loss = loss_fn({', '.join(names)}); "
+            f"grads = loss_fn.backward() (a tuple: see its docstring), then each model's backward"
         )
 
 
