@@ -41,6 +41,22 @@ from minitorch.layers import (  # PyTorch habits (issue 15)
     Unflatten,
     Upsample,
 )
+from minitorch.layers import (  # more torch.nn activations and RMSNorm (acts2)
+    CELU,
+    GLU,
+    SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    LogSigmoid,
+    ReLU6,
+    RMSNorm,
+    Softmin,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
 from minitorch.layers.attention import MultiheadAttention, OutProjection
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.embedding import Embedding
@@ -122,6 +138,14 @@ LAYERS.update({
     RNNCell: _Layer(("input_size", "hidden_size", "bias", "nonlinearity")),
     LSTMCell: _Layer(("input_size", "hidden_size", "bias")),
     GRUCell: _Layer(("input_size", "hidden_size", "bias")),
+})
+# more torch.nn activations and RMSNorm (acts2)
+LAYERS.update({
+    ReLU6: _Layer(), SELU: _Layer(), CELU: _Layer(("alpha",)), Softsign: _Layer(), Hardswish: _Layer(),
+    Hardsigmoid: _Layer(), LogSigmoid: _Layer(), Threshold: _Layer(("threshold", "value")),
+    Softmin: _Layer(("dim",)), Tanhshrink: _Layer(), Softshrink: _Layer(("lambd",)),
+    Hardshrink: _Layer(("lambd",)), GLU: _Layer(("dim",)),
+    RMSNorm: _Layer(("normalized_shape", "eps", "elementwise_affine")),
 })
 # The convolutions' forward reads the weight's shape, as torch's, never in_channels, out_channels or
 # kernel_size: a twin is built with the weight's sizes, then given the layer's own values of those
