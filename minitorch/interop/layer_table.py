@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from minitorch.layers import (  # PyTorch habits (issue 15)
+from minitorch.layers import (  # PyTorch habits (issue 15), more activations and RMSNorm (acts2)
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
     AdaptiveMaxPool2d,
     BatchNorm1d,
     BatchNorm2d,
@@ -24,38 +27,33 @@ from minitorch.layers import (  # PyTorch habits (issue 15)
     Dropout2d,
     Flatten,
     GroupNorm,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     Identity,
     LayerNorm,
     LeakyReLU,
     Linear,
+    LogSigmoid,
     LogSoftmax,
     Mish,
     PReLU,
     ReLU,
+    ReLU6,
+    RMSNorm,
     Sigmoid,
     SiLU,
     Softmax,
-    Softplus,
-    Tanh,
-    Unflatten,
-    Upsample,
-)
-from minitorch.layers import (  # more torch.nn activations and RMSNorm (acts2)
-    CELU,
-    GLU,
-    SELU,
-    Hardshrink,
-    Hardsigmoid,
-    Hardswish,
-    LogSigmoid,
-    ReLU6,
-    RMSNorm,
     Softmin,
+    Softplus,
     Softshrink,
     Softsign,
+    Tanh,
     Tanhshrink,
     Threshold,
+    Unflatten,
+    Upsample,
 )
 from minitorch.layers.attention import MultiheadAttention, OutProjection
 from minitorch.layers.conv import Conv2d

@@ -57,8 +57,8 @@ from minitorch.layers.rmsnorm import RMSNorm  # noqa: E402
 from minitorch.layers.softmax import Softmin  # noqa: E402
 
 __all__ += [
-    "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "LogSigmoid", "ReLU6", "RMSNorm", "SELU", "Softmin",
-    "Softshrink", "Softsign", "Tanhshrink", "Threshold",
+    "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "LogSigmoid", "ReLU6", "RMSNorm", "SELU",
+    "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
 ]
 
 # the fast room's one-loop Sequential runs these two layers (it imports no layer itself)

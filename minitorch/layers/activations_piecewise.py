@@ -1,4 +1,5 @@
-"""Piecewise-linear activations, as torch.nn: ReLU6, Hardsigmoid, Hardswish, Threshold, Softshrink, Hardshrink.
+"""Piecewise-linear activations, as torch.nn: ReLU6, Hardsigmoid, Hardswish, Threshold, Softshrink and
+Hardshrink.
 
 Each caches its slope dy/dx (or a 0/1 mask) and returns dx = dy * slope. At a kink each takes the
 slope torch's backward takes there (stated per class); a nan input gives what torch's vectorized
@@ -63,7 +64,8 @@ class Hardsigmoid(_Slope):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Hardsigmoid")
-        self._slope = np.where((x > -3) & (x < 3), x.dtype.type(np.float32(1) / np.float32(6)), 0).astype(x.dtype)
+        one_sixth = x.dtype.type(np.float32(1) / np.float32(6))  # torch's 1.0f / 6.0f
+        self._slope = np.where((x > -3) & (x < 3), one_sixth, 0).astype(x.dtype)
         return (np.clip(x + 3, 0, 6) / 6).astype(x.dtype)
 
 
@@ -72,18 +74,18 @@ class Hardswish(_Slope):
 
     Shapes:   x (*)   y (*)
     Forward:  y     = x * clip(x + 3, 0, 6) / 6                       (-inf gives nan: -inf * 0, as torch)
-              slope = where(x < -3, 0, where(x > 3, 1, x / 3 + 0.5))   (*)   cached
-    Backward: dx = dy * slope   (*)   torch's branches: the slope at x = -3 is -0.5 and at x = 3 is 1.5
-              (the inner branch's, both ends included); a nan input has slope nan
+              slope = where(x <= -3, 0, where(x >= 3, 1, x / 3 + 0.5))   (*)   cached
+    Backward: dx = dy * slope   (*)   torch's branches: the slope at x = -3 is 0 and at x = 3 is 1 (the
+              outer branches', both ends included); a nan input has slope nan
     Example:
         act = Hardswish()
         y = act(np.array([-4.0, 0.0, 3.0]))   # [0, 0, 3]
-        dx = act.backward(np.ones(3))          # [0, 0.5, 1.5]
+        dx = act.backward(np.ones(3))          # [0, 0.5, 1]
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Hardswish")
-        self._slope = np.where(x < -3, 0, np.where(x > 3, 1, x / 3 + 0.5)).astype(x.dtype)
+        self._slope = np.where(x <= -3, 0, np.where(x >= 3, 1, x / 3 + 0.5)).astype(x.dtype)
         return (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype)
 
 

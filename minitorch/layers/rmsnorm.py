@@ -1,4 +1,4 @@
-"""Root-mean-square normalisation: scale each sample by the inverse RMS of its last dims, as torch.nn.RMSNorm."""
+"""Root-mean-square normalisation: each sample times the inverse RMS of its last dims, as torch.nn.RMSNorm."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ONNX emitters of the torch.nn activations added with RMSNorm (acts2), registered by class on import (opset 17).
+"""ONNX emitters of the torch.nn activations added with RMSNorm, registered by class on import (opset 17).
 
 Each is written out from its layer's formula with constants of the graph's dtype (ONNX keeps a float
 attribute as a float32, so Selu, Celu, HardSigmoid and Shrink would compute float64 graphs at 1e-8);
@@ -28,7 +28,7 @@ from minitorch.layers import (
     Threshold,
 )
 from minitorch.layers.activations_smooth import SELU_ALPHA, SELU_SCALE
-from minitorch.onnx.graph import _Graph
+from minitorch.onnx.graph import _Graph, _is_float64
 from minitorch.onnx.registry import emitter
 
 
@@ -103,8 +103,11 @@ def _tanhshrink(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(LogSigmoid)
 def _logsigmoid(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    # min(x, 0) - log(1 + exp(-|x|)): exp of values <= 0 only
-    tail = g.op("Softplus", [g.op("Neg", [g.op("Abs", [x], "logsigmoid")], "logsigmoid")], "logsigmoid")
+    # min(x, 0) - log(1 + exp(-|x|)): exp of values <= 0 only; onnxruntime has no float64 Softplus, so a
+    # float64 graph writes it out (ONNX has no log1p: a tail below 1e-16 reads 0, an absolute 1e-16)
+    e = g.op("Neg", [g.op("Abs", [x], "logsigmoid")], "logsigmoid")
+    tail = (g.op("Log", [g.op("Add", [g.op("Exp", [e], "logsigmoid"), g.const(1.0, "one")], "logsigmoid")],
+                 "logsigmoid") if _is_float64(g) else g.op("Softplus", [e], "logsigmoid"))
     return g.op("Sub", [g.op("Min", [x, g.const(0.0, "zero")], "logsigmoid"), tail], "logsigmoid")
 
 
@@ -127,6 +130,6 @@ def _rms_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     axes = list(range(-len(m.normalized_shape), 0))
     eps = np.finfo(g.dtype).eps if m.eps is None else m.eps  # None: the machine epsilon, as the layer's
     mean_square = g.op("ReduceMean", [g.op("Mul", [x, x], "rms_norm")], "rms_norm", axes=axes)
-    y = g.op("Div", [x, g.op("Sqrt", [g.op("Add", [mean_square, g.const(eps, "eps")], "rms_norm")], "rms_norm")],
-             "rms_norm")
+    rms = g.op("Sqrt", [g.op("Add", [mean_square, g.const(eps, "eps")], "rms_norm")], "rms_norm")
+    y = g.op("Div", [x, rms], "rms_norm")
     return y if m.weight is None else g.op("Mul", [y, g.const(m.weight.data, "weight")], "rms_norm")
