@@ -288,3 +288,29 @@ def test_onnx_export_runs_every_one_as_minitorch(tmp_path, dtype):
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, model(x), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("act", [mt.ReLU6, mt.Hardswish, mt.Hardsigmoid, lambda: mt.Threshold(0.0, 0.0)],
+                         ids=["ReLU6", "Hardswish", "Hardsigmoid", "Threshold-as-ReLU"])
+def test_linear_chains_with_these_activations_give_the_plain_paths_numbers(act):
+    """The fast room's Linear+ReLU chain (kernels/containers.py, inference_plan.py) runs exact ReLU
+    only: a chain of these runs child by child, bit for bit the plain formulas, training and eval."""
+    from minitorch.kernels import kernels_enabled, use_kernels
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 16)).astype(np.float32) * 4
+    dy = rng.standard_normal((64, 4)).astype(np.float32)
+    results = []
+    was = kernels_enabled()
+    try:
+        for enabled in (True, False):
+            use_kernels(enabled)
+            mt.manual_seed(0)
+            model = mt.Sequential(mt.Linear(16, 32), act(), mt.Linear(32, 32), act(), mt.Linear(32, 4))
+            y = model(x)
+            dx = model.backward(dy)
+            results.append([y, dx, *(p.grad for p in model.parameters()), model.eval()(x)])
+    finally:
+        use_kernels(was)
+    for ours, plain in zip(*results, strict=True):
+        np.testing.assert_array_equal(ours, plain)
