@@ -93,8 +93,27 @@ from minitorch.layers import (
 from minitorch.optimizers import Adagrad, NAdam, RAdam
 
 # isort: split
-# torch.optim's remaining update rules (helper optim3)
+# torch.optim's remaining update rules
 from minitorch.optimizers import ASGD, Adadelta, Adamax, Rprop
+
+# isort: split
+# more torch.nn activations and RMSNorm
+from minitorch.layers import (
+    CELU,
+    GLU,
+    SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    LogSigmoid,
+    ReLU6,
+    RMSNorm,
+    Softmin,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
 
 # isort: split
 # diagnostics: see backprop happen (issue 17)
@@ -223,6 +242,10 @@ __all__ += [  # PyTorch habits (issue 15)
     "MaxUnpool2d",
     "Adagrad", "NAdam", "RAdam",
     "Dataset", "default_collate", "random_split", "Subset", "TensorDataset",
+]
+__all__ += [  # more torch.nn activations and RMSNorm (acts2)
+    "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "LogSigmoid", "ReLU6", "RMSNorm", "SELU",
+    "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
 ]
 __all__ += [  # packed sequences (minitorch.rnn_utils, torch.nn.utils.rnn's names)
     "PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence",

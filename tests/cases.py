@@ -350,6 +350,33 @@ MODULE_CASES += _HABITS_CASES
 ORACLE |= {case[0] for case in _HABITS_CASES} - {"Dropout2d"}
 
 
+# --- more torch.nn activations and RMSNorm (acts2) ------------------------------------------------------
+_ACTS2_CASES = [
+    ("ReLU6", lambda: mt.ReLU6(), (4, 6)),
+    ("SELU", lambda: mt.SELU(), (4, 6)),
+    ("CELU", lambda: mt.CELU(), (4, 6)),
+    ("CELU-alpha-0.6", lambda: mt.CELU(alpha=0.6), (4, 6)),
+    ("Softsign", lambda: mt.Softsign(), (4, 6)),
+    ("Hardswish", lambda: mt.Hardswish(), (4, 6)),
+    ("Hardsigmoid", lambda: mt.Hardsigmoid(), (4, 6)),
+    ("LogSigmoid", lambda: mt.LogSigmoid(), (4, 6)),
+    ("Threshold", lambda: mt.Threshold(0.1, -2.0), (4, 6)),
+    ("Softmin", lambda: mt.Softmin(dim=1), (4, 6)),
+    ("Softmin-3d-dim0", lambda: mt.Softmin(dim=0), (2, 3, 4)),
+    ("Tanhshrink", lambda: mt.Tanhshrink(), (4, 6)),
+    ("Softshrink", lambda: mt.Softshrink(), (4, 6)),
+    ("Softshrink-lambd-0.2", lambda: mt.Softshrink(0.2), (4, 6)),
+    ("Hardshrink", lambda: mt.Hardshrink(), (4, 6)),
+    ("Hardshrink-lambd-0.2", lambda: mt.Hardshrink(0.2), (4, 6)),
+    ("GLU", lambda: mt.GLU(), (4, 6)),
+    ("GLU-dim1-3d", lambda: mt.GLU(dim=1), (2, 4, 3)),
+    ("RMSNorm", lambda: _randomized(mt.RMSNorm(6)), (4, 6)),
+    ("RMSNorm-2d-eps", lambda: _randomized(mt.RMSNorm((3, 4), eps=1e-3)), (2, 3, 4)),
+    ("RMSNorm-no-affine", lambda: mt.RMSNorm(5, elementwise_affine=False), (3, 5)),
+]
+MODULE_CASES += _ACTS2_CASES
+ORACLE |= {case[0] for case in _ACTS2_CASES}
+
 # --- several inputs, integer inputs, tuple outputs (CONTRACT §4) ---------------------------------
 # InputCase(id, factory, make_inputs, oracle): make_inputs(rng) returns the tuple of positional
 # inputs, passed as given (floating arrays are differentiated, integer ones not; nested tuples

@@ -481,3 +481,26 @@ def compare_loss(loss_fn: mt.Loss, x: np.ndarray, t: np.ndarray, rtol: float, at
     assert dx.dtype == x.dtype and dx.shape == x.shape
     np.testing.assert_allclose(loss, loss_t.detach().numpy(), rtol=rtol, atol=atol, err_msg="loss")
     np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol, atol=atol, err_msg="dx")
+
+
+# --- more torch.nn activations and RMSNorm (acts2) ------------------------------------------------------
+TWINS[mt.ReLU6] = lambda m: torch.nn.ReLU6()
+TWINS[mt.SELU] = lambda m: torch.nn.SELU()
+TWINS[mt.CELU] = lambda m: torch.nn.CELU(m.alpha)
+TWINS[mt.Softsign] = lambda m: torch.nn.Softsign()
+TWINS[mt.Hardswish] = lambda m: torch.nn.Hardswish()
+TWINS[mt.Hardsigmoid] = lambda m: torch.nn.Hardsigmoid()
+TWINS[mt.LogSigmoid] = lambda m: torch.nn.LogSigmoid()
+TWINS[mt.Threshold] = lambda m: torch.nn.Threshold(m.threshold, m.value)
+TWINS[mt.Softmin] = lambda m: torch.nn.Softmin(m.dim)
+TWINS[mt.Tanhshrink] = lambda m: torch.nn.Tanhshrink()
+TWINS[mt.Softshrink] = lambda m: torch.nn.Softshrink(m.lambd)
+TWINS[mt.Hardshrink] = lambda m: torch.nn.Hardshrink(m.lambd)
+TWINS[mt.GLU] = lambda m: torch.nn.GLU(m.dim)
+
+
+@twin(mt.RMSNorm)
+def _rms_norm(m: mt.RMSNorm) -> torch.nn.Module:
+    dtype = torch.float32 if m.weight is None else _torch_dtype(m.weight.data)
+    t = torch.nn.RMSNorm(m.normalized_shape, eps=m.eps, elementwise_affine=m.elementwise_affine, dtype=dtype)
+    return _with_state_of(m, t)

@@ -697,6 +697,19 @@ SETTINGS = [
     ("TransformerEncoderLayer-pre-gelu-batch-first", {"norm_first": False}),
     ("TransformerEncoderLayer-post-relu", {"activation": mt.GELU(approximate="tanh")}),
 ]
+SETTINGS += [  # more torch.nn activations and RMSNorm (acts2)
+    ("CELU-alpha-0.6", {"alpha": 1.5}),
+    ("Threshold", {"threshold": 0.5}),
+    ("Threshold", {"value": 3.0}),
+    ("Softmin", {"dim": 0}),
+    ("Softmin-3d-dim0", {"dim": -1}),
+    ("Softshrink", {"lambd": 0.1}),
+    ("Hardshrink", {"lambd": 1.0}),
+    ("GLU-dim1-3d", {"dim": 0}),
+    ("RMSNorm", {"eps": 0.5}),
+    ("RMSNorm-2d-eps", {"eps": None}),
+    ("RMSNorm-no-affine", {"normalized_shape": (3, 5)}),
+]
 LOSS_SETTINGS = [
     ("MSELoss", {"reduction": "sum"}),
     ("L1Loss", {"reduction": "none"}),
@@ -778,6 +791,7 @@ FIXED = {
     ("TransformerEncoder", "norm"): "a child module (or None), not a setting",
     ("TransformerEncoder", "enable_nested_tensor"): "torch's fast path only: no number changes",
     ("TransformerEncoder", "mask_check"): "torch's fast path only: no number changes",
+    ("RMSNorm", "elementwise_affine"): "shapes the Parameters (torch's forward reads the weight)",
 }
 CASE_ARGS = dict(zip(IDS, ARGS, strict=True))
 LOSS_CASE_ARGS = dict(zip(LOSS_IDS, LOSS_ARGS, strict=True))

@@ -47,6 +47,10 @@ CASES = {
     "MultiheadAttention": lambda: mt.MultiheadAttention(4, 2),
     "MultiheadAttention-kvdim": lambda: mt.MultiheadAttention(4, 2, kdim=3, vdim=5, bias=False),
 }
+CASES.update({  # (acts2)
+    "RMSNorm": lambda: mt.RMSNorm((2, 3)),
+    "RMSNorm-f64": lambda: mt.RMSNorm(3, eps=1e-3, dtype=np.float64),
+})
 COVERED = {type(factory()) for factory in CASES.values()}
 # The constructor draws exactly what reset_parameters draws, in the same order: all but
 # MultiheadAttention, which draws out_proj.weight after the in-projection, and which torch's

@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from minitorch.layers import (  # PyTorch habits (issue 15)
+from minitorch.layers import (  # PyTorch habits (issue 15), more activations and RMSNorm (acts2)
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
     AdaptiveMaxPool2d,
     BatchNorm1d,
     BatchNorm2d,
@@ -24,20 +27,31 @@ from minitorch.layers import (  # PyTorch habits (issue 15)
     Dropout2d,
     Flatten,
     GroupNorm,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     Identity,
     LayerNorm,
     LeakyReLU,
     Linear,
+    LogSigmoid,
     LogSoftmax,
     Mish,
     PReLU,
     ReLU,
+    ReLU6,
+    RMSNorm,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
     Unflatten,
     Upsample,
 )
@@ -122,6 +136,14 @@ LAYERS.update({
     RNNCell: _Layer(("input_size", "hidden_size", "bias", "nonlinearity")),
     LSTMCell: _Layer(("input_size", "hidden_size", "bias")),
     GRUCell: _Layer(("input_size", "hidden_size", "bias")),
+})
+# more torch.nn activations and RMSNorm (acts2)
+LAYERS.update({
+    ReLU6: _Layer(), SELU: _Layer(), CELU: _Layer(("alpha",)), Softsign: _Layer(), Hardswish: _Layer(),
+    Hardsigmoid: _Layer(), LogSigmoid: _Layer(), Threshold: _Layer(("threshold", "value")),
+    Softmin: _Layer(("dim",)), Tanhshrink: _Layer(), Softshrink: _Layer(("lambd",)),
+    Hardshrink: _Layer(("lambd",)), GLU: _Layer(("dim",)),
+    RMSNorm: _Layer(("normalized_shape", "eps", "elementwise_affine")),
 })
 # The convolutions' forward reads the weight's shape, as torch's, never in_channels, out_channels or
 # kernel_size: a twin is built with the weight's sizes, then given the layer's own values of those

@@ -42,6 +42,25 @@ __all__ += [
 ]
 __all__ += ["MaxUnpool2d"]
 
+# more torch.nn activations and RMSNorm (acts2)
+from minitorch.layers.activations_piecewise import (  # noqa: E402
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    ReLU6,
+    Softshrink,
+    Threshold,
+)
+from minitorch.layers.activations_smooth import CELU, SELU, LogSigmoid, Softsign, Tanhshrink  # noqa: E402
+from minitorch.layers.glu import GLU  # noqa: E402
+from minitorch.layers.rmsnorm import RMSNorm  # noqa: E402
+from minitorch.layers.softmax import Softmin  # noqa: E402
+
+__all__ += [
+    "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "LogSigmoid", "ReLU6", "RMSNorm", "SELU",
+    "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
+]
+
 # the fast room's one-loop Sequential runs these two layers (it imports no layer itself)
 from minitorch.kernels.containers import register_chain_layers  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Softmax and LogSoftmax along one dimension (the formulas live in ``functional``: softmax and its
+"""Softmax, LogSoftmax and Softmin along one dimension (the formulas live in ``functional``: softmax and its
 backward, and the shifted exponentials LogSoftmax reads both its output and its probabilities from)."""
 
 from __future__ import annotations
@@ -93,13 +93,51 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
+class Softmin(Module):
+    """Softmax of -x along ``dim``: weights that favour the smallest entries, as torch.nn.Softmin.
+
+    Shapes:   x (*)   y (*)   (sums to 1 over dim)
+    Forward:  s  = -x - (-x).max(dim)                   (max shift: exp(s) <= 1)
+              y  = exp(s) / sum(exp(s), dim)           = softmax(-x, dim)
+    Backward: dx = -(y * (dy - sum(dy * y, dim)))      (*)   softmax's backward, times d(-x)/dx = -1
+              (y cached by forward; the caller gets a copy)
+    dim=None (the default): as Softmax's, the last axis of a 1-D or 2-D input, else a ValueError
+    (``dim`` read at every call, None or an int set later, as Softmax's); a 0-D input: y = 1, dx = 0
+    Example:
+        act = Softmin(dim=-1)
+        y = act(np.array([[1.0, 2.0, 3.0]]))   # [[0.665, 0.245, 0.090]]
+        dx = act.backward(np.array([[1.0, 0.0, 0.0]]))
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = _check_dim(dim, "Softmin")
+        self._out: np.ndarray | None = None
+        self._dim_axis: int | None = None  # the axis the forward call read from dim: its backward's
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_floating(x, "Softmin")
+        self._dim_axis = axis = _axis(*_dim_read(self), x.shape, "Softmin")
+        self._out = softmax(-x, axis)
+        return self._out.copy()  # the caller's own array: its writes cannot reach the backward
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        y = self._cached(self._out)
+        dy = self._check_grad(dy, y.shape, y.dtype)
+        # w.r.t. input
+        return -softmax_backward(y, dy, self._dim_axis)  # -(y * (dy - sum(dy * y, dim)))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
 def _check_dim(dim: int | None, who: str) -> int | None:
     """dim as an int, or None (not given: torch's implicit choice, which _axis allows for 1-D and
     2-D inputs only, where it is the last axis)."""
     return None if dim is None else check_int(dim, who, "dim")
 
 
-def _dim_read(layer: Softmax | LogSoftmax) -> tuple[int, bool]:
+def _dim_read(layer: Softmax | LogSoftmax | Softmin) -> tuple[int, bool]:
     """(dim, given) as a forward reads them: torch reads dim at every call, so any int set after
     construction is a dim given (-1 included), and None is torch's implicit choice (read as -1)."""
     dim = _check_dim(layer.dim, type(layer).__name__)

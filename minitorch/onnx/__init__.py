@@ -5,7 +5,13 @@
 the emitters themselves (imported here, which registers them).
 """
 
-from minitorch.onnx import emitters, emitters_conv, emitters_more, emitters_norm  # noqa: F401  (registration)
+from minitorch.onnx import (  # noqa: F401  (registration)
+    emitters,
+    emitters_activations,
+    emitters_conv,
+    emitters_more,
+    emitters_norm,
+)
 from minitorch.onnx.exporter import EMITTERS, NOT_EXPORTABLE, export
 
 __all__ = ["EMITTERS", "NOT_EXPORTABLE", "export"]
