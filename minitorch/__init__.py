@@ -93,6 +93,26 @@ from minitorch.layers import (
 from minitorch.optimizers import Adagrad, NAdam, RAdam
 
 # isort: split
+# 1-D pooling and padding layers
+from minitorch.layers import (
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AvgPool1d,
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    MaxPool1d,
+    MaxUnpool1d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
+
+# isort: split
 # diagnostics: see backprop happen (issue 17)
 from minitorch import diagnostics
 from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain, lr_find
@@ -210,4 +230,9 @@ __all__ += [  # packed sequences (minitorch.rnn_utils, torch.nn.utils.rnn's name
 ]
 __all__ += [
     "generate_square_subsequent_mask", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
+]
+__all__ += [  # 1-D pooling and padding layers
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", "MaxUnpool1d",
+    "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
+    "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d",
 ]

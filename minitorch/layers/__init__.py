@@ -42,6 +42,33 @@ __all__ += [
 ]
 __all__ += ["MaxUnpool2d"]
 
+# 1-D pooling and padding layers (text CNNs and sequence models written the PyTorch way)
+from minitorch.layers.padding import (  # noqa: E402
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
+from minitorch.layers.pooling1d import (  # noqa: E402
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AvgPool1d,
+    MaxPool1d,
+    MaxUnpool1d,
+)
+
+__all__ += [
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", "MaxUnpool1d",
+    "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
+    "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d",
+]
+
 # the fast room's one-loop Sequential runs these two layers (it imports no layer itself)
 from minitorch.kernels.containers import register_chain_layers  # noqa: E402
 
