@@ -481,3 +481,25 @@ def compare_loss(loss_fn: mt.Loss, x: np.ndarray, t: np.ndarray, rtol: float, at
     assert dx.dtype == x.dtype and dx.shape == x.shape
     np.testing.assert_allclose(loss, loss_t.detach().numpy(), rtol=rtol, atol=atol, err_msg="loss")
     np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol, atol=atol, err_msg="dx")
+
+
+# --- 1-D pooling and padding layers ---------------------------------------------------------------------
+TWINS[mt.MaxPool1d] = lambda m: torch.nn.MaxPool1d(m.kernel_size, m.stride, m.padding, m.dilation,
+                                                   m.return_indices, m.ceil_mode)
+TWINS[mt.AvgPool1d] = lambda m: torch.nn.AvgPool1d(m.kernel_size, m.stride, m.padding, m.ceil_mode,
+                                                   m.count_include_pad)
+TWINS[mt.AdaptiveAvgPool1d] = lambda m: torch.nn.AdaptiveAvgPool1d(m.output_size)
+TWINS[mt.AdaptiveMaxPool1d] = lambda m: torch.nn.AdaptiveMaxPool1d(m.output_size, m.return_indices)
+TWINS[mt.MaxUnpool1d] = lambda m: torch.nn.MaxUnpool1d(m.kernel_size, m.stride, m.padding)
+
+
+def _padding_twin(m: mt.Module) -> torch.nn.Module:
+    """The torch class of the same name, with the same padding (Zero, Reflection, Replication, Circular)."""
+    return getattr(torch.nn, type(m).__name__)(m.padding)
+
+
+for _name in ("ZeroPad1d", "ZeroPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+              "ReplicationPad2d", "CircularPad1d", "CircularPad2d"):
+    TWINS[getattr(mt, _name)] = _padding_twin
+TWINS[mt.ConstantPad1d] = lambda m: torch.nn.ConstantPad1d(m.padding, m.value)
+TWINS[mt.ConstantPad2d] = lambda m: torch.nn.ConstantPad2d(m.padding, m.value)

@@ -69,10 +69,18 @@ class _Pad(Module):
             raise ValueError(f"{who}: padding must be an int or a tuple {sides} of ints, got {padding!r}")
         return tuple(int(v) for v in pads)
 
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
+    def _read_padding(self) -> tuple[int, ...]:
+        """padding as it is now (torch reads it at each forward, as F.pad's sequence: an int set after
+        construction is refused, as torch's forward refuses it)."""
+        if not isinstance(self.padding, (tuple, list)):
+            raise ValueError(f"{type(self).__name__}: padding set after construction must be a tuple, as "
+                             f"torch's forward reads it (F.pad), got {self.padding!r}")
+        return self._pads(self.padding)
+
+    def _check_input(self, x: np.ndarray, pads: tuple[int, ...]) -> np.ndarray:
         who = type(self).__name__
         x = as_floating(x, who)
-        low = len(self.padding) // 2 if self.mode == "constant" else self.dims + 1
+        low = len(pads) // 2 if self.mode == "constant" else self.dims + 1
         high = None if self.mode == "constant" else self.dims + 2
         if x.ndim < low or (high is not None and x.ndim > high):
             shapes = "(N, C, L) or unbatched (C, L)" if self.dims == 1 else "(N, C, H, W) or (C, H, W)"
@@ -80,10 +88,9 @@ class _Pad(Module):
             raise ValueError(f"{who}: expected input {expected}, got {x.shape}")
         return x
 
-    def _axis_maps(self, shape: tuple[int, ...]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    def _axis_maps(self, shape: tuple[int, ...], pads: tuple[int, ...]) -> list[tuple[int, np.ndarray, ...]]:
         """(axis, src, valid) for each padded axis, last axis first, after torch's checks."""
         who, maps = type(self).__name__, []
-        pads = self._pads(self.padding)  # read at each forward, as torch
         for a in range(len(pads) // 2):
             axis, (left, right) = len(shape) - 1 - a, pads[2 * a: 2 * a + 2]
             L = shape[axis]
@@ -105,8 +112,9 @@ class _Pad(Module):
         return maps
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._check_input(x)
-        self._maps = maps = self._axis_maps(x.shape)
+        pads = self._read_padding()
+        x = self._check_input(x, pads)
+        self._maps = maps = self._axis_maps(x.shape, pads)
         self._x_shape, self._dtype = x.shape, x.dtype
         y = x
         for axis, src, valid in maps:
