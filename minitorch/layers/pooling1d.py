@@ -46,11 +46,11 @@ def _out_length(who: str, L: int, span: int, s: int, p: int, ceil_mode: bool) ->
     """OL of a window of ``span`` (see the module docstring); ValueError if no window fits."""
     room = L + 2 * p - span
     out = (-(-room // s) if ceil_mode else room // s) + 1
-    if ceil_mode and (out - 1) * s >= L + p:  # torch: the last window starts inside the input or left padding
+    if ceil_mode and (out - 1) * s >= L + p:  # torch: the last window starts in the input or left padding
         out -= 1
-    if room < 0 or out < 1:
-        raise ValueError(f"{who}: input length {L} with padding {p} on each side is shorter than the window "
-                         f"span {span}: no window fits (output length {max(out, 0)})")
+    if out < 1:  # (ceil_mode lets one window hang past an input shorter than the span, as torch)
+        raise ValueError(f"{who}: input length {L} with padding {p} on each side leaves no window of span "
+                         f"{span} (output length {out}, as torch refuses)")
     return out
 
 
@@ -340,6 +340,9 @@ class MaxUnpool1d(Module):
         if not default - s < size[-1] < default + s:
             raise ValueError(f"MaxUnpool1d: invalid output_size {tuple(output_size)} (its length must be "
                              f"between {default - s} and {default + s}, exclusive, as torch)")
+        if size[-1] < 1:
+            raise ValueError(f"MaxUnpool1d: output_size {tuple(output_size)} is empty (torch would drop the "
+                             "values silently)")
         return size[-1]
 
     def extra_repr(self) -> str:
