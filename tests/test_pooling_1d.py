@@ -139,7 +139,7 @@ def test_max_unpool_1d_matches_torch(k, s, L, unbatched, extra, seed):
     size = None if extra == 0 else (default + extra,)
     unpool, twin = mt.MaxUnpool1d(k, s, p), torch.nn.MaxUnpool1d(k, s, p)
     if default + extra < 1:  # an empty output: torch drops the values silently (or raises); ours raises
-        with pytest.raises(ValueError, match="MaxUnpool1d: .*(empty|invalid output_size)"):
+        with pytest.raises(ValueError, match=r"MaxUnpool1d: .*(empty|invalid output_size)"):
             unpool(y, indices, size)
         return
     v_t = torch.tensor(y, requires_grad=True)

@@ -99,9 +99,9 @@ class _Pad(Module):
                 raise ValueError(f"{who}: padding {(left, right)} must be less than the input size {L} "
                                  f"of axis {axis} (input {shape}), as torch")
             # torch: constant crops before it pads, circular before it wraps; reflection and
-            # replication map every output position, so only an empty output is refused
+            # replication map every output position (an empty output: see below)
             crops_too_much = kept < 0 if self.mode == "constant" else self.mode == "circular" and kept < 1
-            if crops_too_much or (self.mode != "constant" and L + left + right < 1):
+            if crops_too_much or L + left + right < 0:
                 raise ValueError(f"{who}: padding {(left, right)} crops more than axis {axis} of input "
                                  f"{shape} holds: nothing would be left to pad")
             if self.mode == "circular" and max(left, right) > kept:
@@ -109,6 +109,9 @@ class _Pad(Module):
                                  f"more than once ({kept} elements after cropping); torch refuses it or "
                                  "gives undefined values")
             maps.append((axis, *_source(L, left, right, self.mode)))
+        if self.mode in ("reflect", "replicate") and all(src.size == 0 for _, src, _ in maps):
+            # torch refuses an output empty along every padded axis, and gives one empty along one of two
+            raise ValueError(f"{who}: padding {pads} leaves input {shape} no element along the padded axes")
         return maps
 
     def forward(self, x: np.ndarray) -> np.ndarray:
