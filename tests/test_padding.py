@@ -162,3 +162,25 @@ def test_model_file_and_interop_round_trip(tmp_path):
     back = mt.interop.from_torch(twin)
     assert repr(back) == repr(model)
     np.testing.assert_array_equal(back(x), model(x))
+
+
+def test_the_docstring_examples_hold():
+    pad = mt.ReflectionPad2d(1)
+    y = pad(np.zeros((1, 2, 3, 4)))
+    np.testing.assert_array_equal(pad.backward(np.ones_like(y))[0, 1], np.outer([1, 3, 1], [1, 2, 2, 1]))
+    pad = mt.CircularPad1d(1)
+    y = pad(np.arange(3.0).reshape(1, 1, 3))
+    np.testing.assert_array_equal(y, [[[2, 0, 1, 2, 0]]])
+    np.testing.assert_array_equal(pad.backward(np.ones_like(y)), [[[2, 1, 2]]])
+    pad = mt.CircularPad2d(1)
+    y = pad(np.zeros((1, 2, 3, 4)))
+    np.testing.assert_array_equal(pad.backward(np.ones_like(y))[0, 0], np.outer([2, 1, 2], [2, 1, 1, 2]))
+
+
+@pytest.mark.parametrize("module", [mt.ReflectionPad1d(1), mt.ZeroPad2d(1), mt.MaxPool1d(2), mt.AvgPool1d(2),
+                                    mt.AdaptiveAvgPool1d(2)])
+def test_onnx_export_refuses_them_by_name(tmp_path, module):
+    pytest.importorskip("onnx")
+    shape = (2, 3, 4, 4) if "2d" in type(module).__name__ else (2, 3, 6)
+    with pytest.raises(TypeError, match=f"no ONNX form for {type(module).__name__}"):
+        mt.onnx.export(mt.Sequential(module), np.zeros(shape, np.float32), tmp_path / "m.onnx")

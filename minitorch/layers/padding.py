@@ -246,7 +246,7 @@ class ReflectionPad2d(ReflectionPad1d):
     Example:
         pad = ReflectionPad2d(1)
         y = pad(np.zeros((1, 2, 3, 4)))               # (1, 2, 5, 6)
-        dx = pad.backward(np.ones_like(y))            # (1, 2, 3, 4): the border rows take 2 or 4
+        dx = pad.backward(np.ones_like(y))            # each map [[1, 2, 2, 1], [3, 6, 6, 3], [1, 2, 2, 1]]
     """
 
     dims = 2
