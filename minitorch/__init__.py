@@ -113,6 +113,23 @@ from minitorch.layers import (
     Softsign,
     Tanhshrink,
     Threshold,
+# 1-D pooling and padding layers
+from minitorch.layers import (
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AvgPool1d,
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    MaxPool1d,
+    MaxUnpool1d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
 )
 
 # isort: split
@@ -243,7 +260,7 @@ __all__ += [  # PyTorch habits (issue 15)
     "Adagrad", "NAdam", "RAdam",
     "Dataset", "default_collate", "random_split", "Subset", "TensorDataset",
 ]
-__all__ += [  # more torch.nn activations and RMSNorm (acts2)
+__all__ += [  # more torch.nn activations and RMSNorm
     "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "LogSigmoid", "ReLU6", "RMSNorm", "SELU",
     "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
 ]
@@ -258,4 +275,8 @@ __all__ += [  # more losses
     "GaussianNLLLoss", "PoissonNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss", "MultiMarginLoss", "CosineEmbeddingLoss", "MarginRankingLoss",
     "TripletMarginLoss",
+__all__ += [  # 1-D pooling and padding layers
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", "MaxUnpool1d",
+    "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
+    "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d",
 ]

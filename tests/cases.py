@@ -500,3 +500,63 @@ INPUT_FAMILIES["pooling-indices"] = POOLING_INDEX_CASES
 # The flat views: (id, factory, make_inputs) for every case, and the ids that have a PyTorch twin
 INPUT_CASES = [(c.id, c.factory, c.make_inputs) for cases in INPUT_FAMILIES.values() for c in cases]
 INPUT_ORACLE = {c.id for cases in INPUT_FAMILIES.values() for c in cases if c.oracle}
+
+
+# --- 1-D pooling and padding layers (text CNNs and sequence models written the PyTorch way) -----------
+# (ids, factories and input shapes; every one has a torch twin in tests/oracle.py)
+_POOL1D_PAD_CASES = [
+    ("MaxPool1d", lambda: mt.MaxPool1d(2), (2, 3, 7)),
+    ("MaxPool1d-stride-pad-dilation-ceil",
+     lambda: mt.MaxPool1d(3, stride=2, padding=1, dilation=2, ceil_mode=True), (2, 2, 10)),
+    ("MaxPool1d-unbatched-ceil", lambda: mt.MaxPool1d(2, ceil_mode=True), (3, 7)),
+    ("AvgPool1d", lambda: mt.AvgPool1d(3, stride=2, padding=1), (2, 3, 8)),
+    ("AvgPool1d-ceil-exclude-pad",
+     lambda: mt.AvgPool1d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), (2, 2, 8)),
+    ("AvgPool1d-unbatched", lambda: mt.AvgPool1d(2, stride=1), (3, 5)),
+    ("AdaptiveAvgPool1d", lambda: mt.AdaptiveAvgPool1d(3), (2, 3, 7)),
+    ("AdaptiveAvgPool1d-unbatched", lambda: mt.AdaptiveAvgPool1d(4), (2, 6)),
+    ("AdaptiveMaxPool1d-overlap", lambda: mt.AdaptiveMaxPool1d(4), (2, 3, 7)),
+    ("AdaptiveMaxPool1d-unbatched", lambda: mt.AdaptiveMaxPool1d(2), (2, 5)),
+    ("ZeroPad1d-crop", lambda: mt.ZeroPad1d((2, -1)), (2, 3, 5)),
+    ("ConstantPad1d", lambda: mt.ConstantPad1d(2, -1.5), (2, 3, 4)),
+    ("ConstantPad2d-crop", lambda: mt.ConstantPad2d((1, 2, -1, 1), 0.5), (2, 2, 3, 4)),
+    ("ZeroPad2d", lambda: mt.ZeroPad2d(1), (2, 2, 3, 4)),
+    ("ReflectionPad1d", lambda: mt.ReflectionPad1d((3, 1)), (2, 2, 5)),
+    ("ReflectionPad2d-crop", lambda: mt.ReflectionPad2d((1, -1, 2, 0)), (2, 2, 3, 4)),
+    ("ReflectionPad2d-unbatched", lambda: mt.ReflectionPad2d(2), (2, 3, 4)),
+    ("ReplicationPad1d-crop", lambda: mt.ReplicationPad1d((4, -1)), (2, 2, 3)),
+    ("ReplicationPad2d", lambda: mt.ReplicationPad2d((2, 1, 0, 3)), (2, 2, 3, 4)),
+    ("CircularPad1d", lambda: mt.CircularPad1d((2, 3)), (2, 2, 4)),
+    ("CircularPad1d-unbatched-crop", lambda: mt.CircularPad1d((-1, 3)), (2, 5)),
+    ("CircularPad2d-crop", lambda: mt.CircularPad2d((1, -1, 2, 1)), (2, 2, 3, 4)),
+    ("Text-CNN", lambda: mt.Sequential(
+        mt.Conv1d(3, 4, 3), mt.ReLU(), mt.ConstantPad1d((1, 0), 0.0), mt.MaxPool1d(2), mt.ReflectionPad1d(1),
+        mt.AvgPool1d(2, stride=1), mt.AdaptiveMaxPool1d(2), mt.Flatten(), mt.Linear(8, 2)), (2, 3, 9)),
+]
+MODULE_CASES += _POOL1D_PAD_CASES
+ORACLE |= {case[0] for case in _POOL1D_PAD_CASES}
+UNBATCHED |= {case[0] for case in _POOL1D_PAD_CASES if "unbatched" in case[0]}
+
+
+def _pooled1d(sequence_shape: tuple[int, ...], *pool_args, **pool_kwargs):
+    """MaxUnpool1d's inputs: values of a MaxPool1d output's shape and that pool's indices of a random
+    sequence (windows that do not overlap: every index once)."""
+    def make(rng):
+        pool = mt.MaxPool1d(*pool_args, return_indices=True, **pool_kwargs)
+        _, indices = pool(rng.standard_normal(sequence_shape))
+        return (rng.standard_normal(indices.shape), indices)
+    return make
+
+
+INPUT_FAMILIES["pooling-1d-indices"] = POOLING_1D_INDEX_CASES = [
+    InputCase("MaxPool1d-return-indices", lambda: mt.MaxPool1d(3, stride=2, padding=1, dilation=2,
+                                                               return_indices=True, ceil_mode=True),
+              lambda rng: (rng.standard_normal((2, 2, 9)),), oracle=False),  # test_pooling_1d.py
+    InputCase("AdaptiveMaxPool1d-return-indices", lambda: mt.AdaptiveMaxPool1d(3, return_indices=True),
+              lambda rng: (rng.standard_normal((2, 2, 7)),), oracle=False),  # test_pooling_1d.py
+    InputCase("MaxUnpool1d", lambda: mt.MaxUnpool1d(2), _pooled1d((2, 2, 6), 2)),
+    InputCase("MaxUnpool1d-pad-unbatched", lambda: mt.MaxUnpool1d(3, padding=1),
+              _pooled1d((2, 7), 3, padding=1)),
+]
+INPUT_CASES += [(c.id, c.factory, c.make_inputs) for c in POOLING_1D_INDEX_CASES]
+INPUT_ORACLE |= {c.id for c in POOLING_1D_INDEX_CASES if c.oracle}

@@ -483,7 +483,7 @@ def compare_loss(loss_fn: mt.Loss, x: np.ndarray, t: np.ndarray, rtol: float, at
     np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol, atol=atol, err_msg="dx")
 
 
-# --- more torch.nn activations and RMSNorm (acts2) ------------------------------------------------------
+# --- more torch.nn activations and RMSNorm ------------------------------------------------------
 TWINS[mt.ReLU6] = lambda m: torch.nn.ReLU6()
 TWINS[mt.SELU] = lambda m: torch.nn.SELU()
 TWINS[mt.CELU] = lambda m: torch.nn.CELU(m.alpha)
@@ -504,3 +504,23 @@ def _rms_norm(m: mt.RMSNorm) -> torch.nn.Module:
     dtype = torch.float32 if m.weight is None else _torch_dtype(m.weight.data)
     t = torch.nn.RMSNorm(m.normalized_shape, eps=m.eps, elementwise_affine=m.elementwise_affine, dtype=dtype)
     return _with_state_of(m, t)
+# --- 1-D pooling and padding layers ---------------------------------------------------------------------
+TWINS[mt.MaxPool1d] = lambda m: torch.nn.MaxPool1d(m.kernel_size, m.stride, m.padding, m.dilation,
+                                                   m.return_indices, m.ceil_mode)
+TWINS[mt.AvgPool1d] = lambda m: torch.nn.AvgPool1d(m.kernel_size, m.stride, m.padding, m.ceil_mode,
+                                                   m.count_include_pad)
+TWINS[mt.AdaptiveAvgPool1d] = lambda m: torch.nn.AdaptiveAvgPool1d(m.output_size)
+TWINS[mt.AdaptiveMaxPool1d] = lambda m: torch.nn.AdaptiveMaxPool1d(m.output_size, m.return_indices)
+TWINS[mt.MaxUnpool1d] = lambda m: torch.nn.MaxUnpool1d(m.kernel_size, m.stride, m.padding)
+
+
+def _padding_twin(m: mt.Module) -> torch.nn.Module:
+    """The torch class of the same name, with the same padding (Zero, Reflection, Replication, Circular)."""
+    return getattr(torch.nn, type(m).__name__)(m.padding)
+
+
+for _name in ("ZeroPad1d", "ZeroPad2d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+              "ReplicationPad2d", "CircularPad1d", "CircularPad2d"):
+    TWINS[getattr(mt, _name)] = _padding_twin
+TWINS[mt.ConstantPad1d] = lambda m: torch.nn.ConstantPad1d(m.padding, m.value)
+TWINS[mt.ConstantPad2d] = lambda m: torch.nn.ConstantPad2d(m.padding, m.value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from minitorch.layers import (  # PyTorch habits (issue 15), more activations and RMSNorm (acts2)
+from minitorch.layers import (  # PyTorch habits (issue 15), more activations and RMSNorm
     CELU,
     ELU,
     GELU,
@@ -59,7 +59,20 @@ from minitorch.layers.attention import MultiheadAttention, OutProjection
 from minitorch.layers.conv import Conv2d
 from minitorch.layers.embedding import Embedding
 from minitorch.layers.max_unpool import MaxUnpool2d
+from minitorch.layers.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
 from minitorch.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minitorch.layers.pooling1d import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, MaxPool1d, MaxUnpool1d
 from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
@@ -137,7 +150,7 @@ LAYERS.update({
     LSTMCell: _Layer(("input_size", "hidden_size", "bias")),
     GRUCell: _Layer(("input_size", "hidden_size", "bias")),
 })
-# more torch.nn activations and RMSNorm (acts2)
+# more torch.nn activations and RMSNorm
 LAYERS.update({
     ReLU6: _Layer(), SELU: _Layer(), CELU: _Layer(("alpha",)), Softsign: _Layer(), Hardswish: _Layer(),
     Hardsigmoid: _Layer(), LogSigmoid: _Layer(), Threshold: _Layer(("threshold", "value")),
@@ -145,6 +158,19 @@ LAYERS.update({
     Hardshrink: _Layer(("lambd",)), GLU: _Layer(("dim",)),
     RMSNorm: _Layer(("normalized_shape", "eps", "elementwise_affine")),
 })
+# 1-D pooling and padding layers: torch's class names and constructor arguments
+LAYERS.update({
+    MaxPool1d: _Layer((*_POOL, "dilation", "return_indices", "ceil_mode")),
+    AvgPool1d: _Layer((*_POOL, "ceil_mode", "count_include_pad")),
+    AdaptiveAvgPool1d: _Layer(("output_size",)),
+    AdaptiveMaxPool1d: _Layer(("output_size", "return_indices")),
+    MaxUnpool1d: _Layer(_POOL),
+    ConstantPad1d: _Layer(("padding", "value")),
+    ConstantPad2d: _Layer(("padding", "value")),
+})
+LAYERS.update({cls: _Layer(("padding",)) for cls in (
+    ZeroPad1d, ZeroPad2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, CircularPad1d,
+    CircularPad2d)})
 # The convolutions' forward reads the weight's shape, as torch's, never in_channels, out_channels or
 # kernel_size: a twin is built with the weight's sizes, then given the layer's own values of those
 # three where they differ (an edit after construction, which neither forward reads).

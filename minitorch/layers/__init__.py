@@ -42,7 +42,7 @@ __all__ += [
 ]
 __all__ += ["MaxUnpool2d"]
 
-# more torch.nn activations and RMSNorm (acts2)
+# more torch.nn activations and RMSNorm
 from minitorch.layers.activations_piecewise import (  # noqa: E402
     Hardshrink,
     Hardsigmoid,
@@ -59,6 +59,31 @@ from minitorch.layers.softmax import Softmin  # noqa: E402
 __all__ += [
     "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "LogSigmoid", "ReLU6", "RMSNorm", "SELU",
     "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
+# 1-D pooling and padding layers (text CNNs and sequence models written the PyTorch way)
+from minitorch.layers.padding import (  # noqa: E402
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
+from minitorch.layers.pooling1d import (  # noqa: E402
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AvgPool1d,
+    MaxPool1d,
+    MaxUnpool1d,
+)
+
+__all__ += [
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", "MaxUnpool1d",
+    "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
+    "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d",
 ]
 
 # the fast room's one-loop Sequential runs these two layers (it imports no layer itself)

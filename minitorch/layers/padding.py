@@ -1,0 +1,313 @@
+"""Padding layers, as torch's: ConstantPad1d/2d, ZeroPad1d/2d, ReflectionPad1d/2d,
+ReplicationPad1d/2d, CircularPad1d/2d (no parameters).
+
+``padding`` is (left, right) for a 1-D layer, (left, right, top, bottom) for a 2-D one (torch's
+order: the last axis first); an int pads every side by it. A negative amount crops that side.
+
+Every mode is one index map per padded axis (``_source``): output position o of an axis of
+length L + left + right reads input position src[o], with i = o - left:
+  constant     src = i where 0 <= i < L, else the fill value (no source)
+  reflection   src = |i|, then 2*(L - 1) - src where src >= L   (the edge not repeated)
+  replication  src = clip(i, 0, L - 1)
+  circular     the crops first, then wrap: src = c0 + (o - max(left, 0)) mod n over the n = c1 - c0
+               elements [c0, c1) left after cropping (torch crops before it wraps)
+A 2-D layer applies the map of W, then the map of H (each mode is separable). The backward sends
+dy back through the same maps: dx[src[o]] += dy[o] (np.add.at: a border element read by several
+outputs collects all their gradients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from minitorch.checks import SettingTypeError
+from minitorch.dtypes import as_floating
+from minitorch.module import Module
+
+
+def _source(L: int, left: int, right: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(src, valid) of one axis (see the module docstring): src (L + left + right,) int64, valid
+    False where the output is the constant fill."""
+    i = np.arange(L + left + right) - left
+    valid = np.ones(i.shape, dtype=bool)
+    if mode == "constant":
+        valid = (i >= 0) & (i < L)
+        return np.where(valid, i, 0), valid
+    if mode == "reflect":
+        i = np.abs(i)
+        return np.where(i >= L, 2 * (L - 1) - i, i), valid
+    if mode == "replicate":
+        return np.clip(i, 0, L - 1), valid
+    c0, c1 = max(-left, 0), L - max(-right, 0)
+    return c0 + (np.arange(i.size) - max(left, 0)) % (c1 - c0), valid
+
+
+class _Pad(Module):
+    """Shared by the padding layers: ``dims`` padded axes (1 or 2), ``mode``, the checks as torch's."""
+
+    dims = 1
+    mode = "constant"
+    value = 0.0
+
+    def __init__(self, padding: int | Sequence[int]) -> None:
+        super().__init__()
+        self.padding = self._pads(padding)
+        self._maps: list[tuple[int, np.ndarray, np.ndarray]] | None = None  # (axis, src, valid) per axis
+
+    def _pads(self, padding: object) -> tuple[int, ...]:
+        """padding as a tuple of ints: an int for every side, or a sequence of 2*dims ints (constant
+        modes: any even count, pairs from the last axis back, as torch's F.pad)."""
+        who = type(self).__name__
+        pads = (padding,) * (2 * self.dims) if isinstance(padding, (int, np.integer)) else padding
+        ok = isinstance(pads, (tuple, list)) and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pads)
+        counts = range(2, 2 * self.dims + 1, 2) if self.mode == "constant" else (2 * self.dims,)
+        if not ok or len(pads) not in counts:
+            sides = "(left, right)" if self.dims == 1 else "(left, right, top, bottom)"
+            raise ValueError(f"{who}: padding must be an int or a tuple {sides} of ints, got {padding!r}")
+        return tuple(int(v) for v in pads)
+
+    def _read_padding(self) -> tuple[int, ...]:
+        """padding as it is now (torch reads it at each forward, as F.pad's sequence: an int set after
+        construction is refused, as torch's forward refuses it)."""
+        if not isinstance(self.padding, (tuple, list)):
+            raise ValueError(f"{type(self).__name__}: padding set after construction must be a tuple, as "
+                             f"torch's forward reads it (F.pad), got {self.padding!r}")
+        return self._pads(self.padding)
+
+    def _check_input(self, x: np.ndarray, pads: tuple[int, ...]) -> np.ndarray:
+        who = type(self).__name__
+        x = as_floating(x, who)
+        low = len(pads) // 2 if self.mode == "constant" else self.dims + 1
+        high = None if self.mode == "constant" else self.dims + 2
+        if x.ndim < low or (high is not None and x.ndim > high):
+            shapes = "(N, C, L) or unbatched (C, L)" if self.dims == 1 else "(N, C, H, W) or (C, H, W)"
+            expected = f"at least {low} axes" if high is None else shapes
+            raise ValueError(f"{who}: expected input {expected}, got {x.shape}")
+        return x
+
+    def _axis_maps(self, shape: tuple[int, ...], pads: tuple[int, ...]) -> list[tuple[int, np.ndarray, ...]]:
+        """(axis, src, valid) for each padded axis, last axis first, after torch's checks."""
+        who, maps = type(self).__name__, []
+        for a in range(len(pads) // 2):
+            axis, (left, right) = len(shape) - 1 - a, pads[2 * a: 2 * a + 2]
+            L = shape[axis]
+            kept = L - max(-left, 0) - max(-right, 0)  # what the crops leave
+            if self.mode == "reflect" and (left >= L or right >= L):
+                raise ValueError(f"{who}: padding {(left, right)} must be less than the input size {L} "
+                                 f"of axis {axis} (input {shape}), as torch")
+            # torch: constant crops before it pads, circular before it wraps; reflection and
+            # replication map every output position (an empty output: see below)
+            crops_too_much = kept < 0 if self.mode == "constant" else self.mode == "circular" and kept < 1
+            if crops_too_much or L + left + right < 0:
+                raise ValueError(f"{who}: padding {(left, right)} crops more than axis {axis} of input "
+                                 f"{shape} holds: nothing would be left to pad")
+            if self.mode == "circular" and max(left, right) > kept:
+                raise ValueError(f"{who}: padding {(left, right)} wraps around axis {axis} of input {shape} "
+                                 f"more than once ({kept} elements after cropping); torch refuses it or "
+                                 "gives undefined values")
+            maps.append((axis, *_source(L, left, right, self.mode)))
+        if self.mode in ("reflect", "replicate") and all(src.size == 0 for _, src, _ in maps):
+            # torch refuses an output empty along every padded axis, and gives one empty along one of two
+            raise ValueError(f"{who}: padding {pads} leaves input {shape} no element along the padded axes")
+        return maps
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        pads = self._read_padding()
+        x = self._check_input(x, pads)
+        self._maps = maps = self._axis_maps(x.shape, pads)
+        self._x_shape, self._dtype = x.shape, x.dtype
+        y = x
+        for axis, src, valid in maps:
+            y = np.take(y, src, axis=axis)
+            if not valid.all():  # constant modes: the fill where no input element is read
+                y[(Ellipsis, ~valid) + (slice(None),) * (x.ndim - 1 - axis)] = self.value
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        maps = self._cached(self._maps)
+        shape = list(self._x_shape)
+        for axis, src, _ in maps:
+            shape[axis] = src.size
+        dy = self._check_grad(dy, tuple(shape), self._dtype)
+        # w.r.t. input
+        for axis, src, valid in reversed(maps):
+            shape[axis] = self._x_shape[axis]
+            dx = np.zeros(shape, dtype=self._dtype)
+            dy_last = np.moveaxis(dy, axis, -1)[..., valid]
+            np.add.at(np.moveaxis(dx, axis, -1), (Ellipsis, src[valid]), dy_last)
+            dy = dx
+        return dy
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ConstantPad1d(_Pad):
+    """Pads the last axis with a constant, as torch.nn.ConstantPad1d.
+
+    Shapes:   x (..., L) (at least 1 axis)   y (..., L + left + right)   padding (left, right)
+    Forward:  y[..., o] = x[..., o - left] where 0 <= o - left < L, else value   (negative: crops)
+    Backward: dx[..., l] = dy[..., l + left] for every l kept                  (..., L)
+    Example:
+        pad = ConstantPad1d((1, 2), 3.5)
+        y = pad(np.zeros((1, 2, 4)))                  # (1, 2, 7)
+        dx = pad.backward(np.ones_like(y))            # (1, 2, 4) ones
+    """
+
+    def __init__(self, padding: int | Sequence[int], value: float) -> None:
+        super().__init__(padding)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise SettingTypeError(f"{type(self).__name__}: value must be a real number, got {value!r}")
+        self.value = float(value)  # inf and NaN too, as torch (-inf before a max pool)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad2d(ConstantPad1d):
+    """Pads the last two axes with a constant, as torch.nn.ConstantPad2d.
+
+    Shapes:   x (..., H, W) (at least 2 axes)   y (..., H + top + bottom, W + left + right)
+              padding (left, right, top, bottom)   ((left, right): only W, as torch)
+    Forward:  y[..., oh, ow] = x[..., oh - top, ow - left] inside x, else value  (negative: crops)
+    Backward: dx[..., h, w] = dy[..., h + top, w + left] for every (h, w) kept  (..., H, W)
+    Example:
+        pad = ConstantPad2d((1, 1, 2, 0), -1.0)
+        y = pad(np.zeros((1, 2, 3, 4)))               # (1, 2, 5, 6)
+        dx = pad.backward(np.ones_like(y))            # (1, 2, 3, 4) ones
+    """
+
+    dims = 2
+
+
+class ZeroPad1d(ConstantPad1d):
+    """ConstantPad1d with value 0, as torch.nn.ZeroPad1d (formulas: ConstantPad1d's).
+
+    Shapes:   x (..., L)   y (..., L + left + right)
+    Forward:  y[..., o] = x[..., o - left] where 0 <= o - left < L, else 0
+    Backward: dx[..., l] = dy[..., l + left]                                  (..., L)
+    Example:
+        pad = ZeroPad1d(2)
+        y = pad(np.ones((1, 2, 4)))                   # (1, 2, 8), zeros at both ends
+        dx = pad.backward(np.ones_like(y))            # (1, 2, 4) ones
+    """
+
+    def __init__(self, padding: int | Sequence[int]) -> None:
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad2d(ConstantPad2d):
+    """ConstantPad2d with value 0, as torch.nn.ZeroPad2d (formulas: ConstantPad2d's).
+
+    Shapes:   x (..., H, W)   y (..., H + top + bottom, W + left + right)
+    Forward:  y[..., oh, ow] = x[..., oh - top, ow - left] inside x, else 0
+    Backward: dx[..., h, w] = dy[..., h + top, w + left]                      (..., H, W)
+    Example:
+        pad = ZeroPad2d((1, 1, 2, 0))
+        y = pad(np.ones((1, 2, 3, 4)))                # (1, 2, 5, 6)
+        dx = pad.backward(np.ones_like(y))            # (1, 2, 3, 4) ones
+    """
+
+    def __init__(self, padding: int | Sequence[int]) -> None:
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_Pad):
+    """Pads L by its mirror image, the edge not repeated, as torch.nn.ReflectionPad1d.
+
+    Shapes:   x (N, C, L) or (C, L)   y (N, C, L + left + right)   left, right < L (as torch)
+    Forward:  y[..., o] = x[..., src[o]],  src = |o - left|, then 2*(L - 1) - src where src >= L
+    Backward: dx[..., src[o]] += dy[..., o]   for every o                     (N, C, L)
+    Example:
+        pad = ReflectionPad1d(2)
+        y = pad(np.arange(4.0).reshape(1, 1, 4))      # [[[2, 1, 0, 1, 2, 3, 2, 1]]]
+        dx = pad.backward(np.ones_like(y))            # [[[1, 3, 3, 1]]]
+    """
+
+    mode = "reflect"
+
+
+class ReflectionPad2d(ReflectionPad1d):
+    """ReflectionPad1d's map on W, then on H, as torch.nn.ReflectionPad2d.
+
+    Shapes:   x (N, C, H, W) or (C, H, W)   y (.., H + top + bottom, W + left + right)
+              left, right < W and top, bottom < H (as torch)
+    Forward:  y[..., oh, ow] = x[..., src_h[oh], src_w[ow]]   (src: ReflectionPad1d's, per axis)
+    Backward: dx[..., src_h[oh], src_w[ow]] += dy[..., oh, ow]   for every (oh, ow)   (.., H, W)
+    Example:
+        pad = ReflectionPad2d(1)
+        y = pad(np.zeros((1, 2, 3, 4)))               # (1, 2, 5, 6)
+        dx = pad.backward(np.ones_like(y))            # each map [[1, 2, 2, 1], [3, 6, 6, 3], [1, 2, 2, 1]]
+    """
+
+    dims = 2
+
+
+class ReplicationPad1d(_Pad):
+    """Pads L by repeating its edge elements, as torch.nn.ReplicationPad1d.
+
+    Shapes:   x (N, C, L) or (C, L)   y (N, C, L + left + right)
+    Forward:  y[..., o] = x[..., clip(o - left, 0, L - 1)]
+    Backward: dx[..., clip(o - left, 0, L - 1)] += dy[..., o]   for every o    (N, C, L)
+    Example:
+        pad = ReplicationPad1d((2, 1))
+        y = pad(np.arange(3.0).reshape(1, 1, 3))      # [[[0, 0, 0, 1, 2, 2]]]
+        dx = pad.backward(np.ones_like(y))            # [[[3, 1, 2]]]
+    """
+
+    mode = "replicate"
+
+
+class ReplicationPad2d(ReplicationPad1d):
+    """ReplicationPad1d's map on W, then on H, as torch.nn.ReplicationPad2d.
+
+    Shapes:   x (N, C, H, W) or (C, H, W)   y (.., H + top + bottom, W + left + right)
+    Forward:  y[..., oh, ow] = x[..., clip(oh - top, 0, H - 1), clip(ow - left, 0, W - 1)]
+    Backward: dx[..., clip(oh - top, ..), clip(ow - left, ..)] += dy[..., oh, ow]   (.., H, W)
+    Example:
+        pad = ReplicationPad2d(1)
+        y = pad(np.zeros((1, 2, 3, 4)))               # (1, 2, 5, 6)
+        dx = pad.backward(np.ones_like(y))            # (1, 2, 3, 4): corners take 4
+    """
+
+    dims = 2
+
+
+class CircularPad1d(_Pad):
+    """Pads L by wrapping around, as torch.nn.CircularPad1d.
+
+    Shapes:   x (N, C, L) or (C, L)   y (N, C, L + left + right)
+              each positive side at most the n elements the crops leave (torch: wrapping once)
+    Forward:  y[..., o] = x[..., c0 + (o - max(left, 0)) mod n]   ([c0, c1): the elements kept, n = c1 - c0)
+    Backward: dx[..., c0 + (o - max(left, 0)) mod n] += dy[..., o]   for every o   (N, C, L)
+    Example:
+        pad = CircularPad1d(1)
+        y = pad(np.arange(3.0).reshape(1, 1, 3))      # [[[2, 0, 1, 2, 0]]]
+        dx = pad.backward(np.ones_like(y))            # [[[2, 1, 2]]]
+    """
+
+    mode = "circular"
+
+
+class CircularPad2d(CircularPad1d):
+    """CircularPad1d's map on W, then on H, as torch.nn.CircularPad2d.
+
+    Shapes:   x (N, C, H, W) or (C, H, W)   y (.., H + top + bottom, W + left + right)
+    Forward:  y[..., oh, ow] = x[..., src_h[oh], src_w[ow]]   (src: CircularPad1d's, per axis)
+    Backward: dx[..., src_h[oh], src_w[ow]] += dy[..., oh, ow]   for every (oh, ow)   (.., H, W)
+    Example:
+        pad = CircularPad2d(1)
+        y = pad(np.zeros((1, 2, 3, 4)))               # (1, 2, 5, 6)
+        dx = pad.backward(np.ones_like(y))            # (1, 2, 3, 4): corners take 4
+    """
+
+    dims = 2
