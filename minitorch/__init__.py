@@ -113,6 +113,9 @@ from minitorch.layers import (
     Softsign,
     Tanhshrink,
     Threshold,
+)
+
+# isort: split
 # 1-D pooling and padding layers
 from minitorch.layers import (
     AdaptiveAvgPool1d,
@@ -275,6 +278,7 @@ __all__ += [  # more losses
     "GaussianNLLLoss", "PoissonNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss", "MultiMarginLoss", "CosineEmbeddingLoss", "MarginRankingLoss",
     "TripletMarginLoss",
+]
 __all__ += [  # 1-D pooling and padding layers
     "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", "MaxUnpool1d",
     "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",

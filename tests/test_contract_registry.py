@@ -697,7 +697,7 @@ SETTINGS = [
     ("TransformerEncoderLayer-pre-gelu-batch-first", {"norm_first": False}),
     ("TransformerEncoderLayer-post-relu", {"activation": mt.GELU(approximate="tanh")}),
 ]
-SETTINGS += [  # more torch.nn activations and RMSNorm (acts2)
+SETTINGS += [  # more torch.nn activations and RMSNorm
     ("CELU-alpha-0.6", {"alpha": 1.5}),
     ("Threshold", {"threshold": 0.5}),
     ("Threshold", {"value": 3.0}),
@@ -709,6 +709,7 @@ SETTINGS += [  # more torch.nn activations and RMSNorm (acts2)
     ("RMSNorm", {"eps": 0.5}),
     ("RMSNorm-2d-eps", {"eps": None}),
     ("RMSNorm-no-affine", {"normalized_shape": (3, 5)}),
+]
 SETTINGS += [  # 1-D pooling and padding layers: every setting read at forward, as torch's
     ("MaxPool1d", {"kernel_size": 3}),
     ("MaxPool1d", {"stride": 1}),

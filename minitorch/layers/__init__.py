@@ -59,6 +59,8 @@ from minitorch.layers.softmax import Softmin  # noqa: E402
 __all__ += [
     "CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "LogSigmoid", "ReLU6", "RMSNorm", "SELU",
     "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
+]
+
 # 1-D pooling and padding layers (text CNNs and sequence models written the PyTorch way)
 from minitorch.layers.padding import (  # noqa: E402
     CircularPad1d,
