@@ -101,6 +101,7 @@ from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain
 # attention and transformers
 from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
 
 __all__ = [
     "Adam",
@@ -211,3 +212,4 @@ __all__ += [  # packed sequences (minitorch.rnn_utils, torch.nn.utils.rnn's name
 __all__ += [
     "generate_square_subsequent_mask", "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
 ]
+__all__ += ["TransformerDecoder", "TransformerDecoderLayer"]  # the decoder (transformer_decoder.py)
