@@ -12,6 +12,7 @@ from minitorch.dtypes import get_default_dtype
 from minitorch.grad_mode import no_grad
 from minitorch.layers.rnn_base import RNNBase
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
 from minitorch.module import Module, switched_mode
 from minitorch.rnn_utils import PackedSequence
 
@@ -88,6 +89,11 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: expected an mt.Module, got {type(model).__name__}")
+    if isinstance(model, (TransformerDecoderLayer, TransformerDecoder)):
+        raise TypeError(
+            f"summary: {type(model).__name__} takes two inputs (tgt, memory) and summary runs the model "
+            "on one: summarize a model of yours whose forward makes memory and calls the decoder"
+        )
     axis = _batch_axis(model)
     shape = _batch_shape(input_shape, input_size, axis)
     params = list(model.parameters())

@@ -287,3 +287,49 @@ def test_decoder_clones_its_layer_and_lists_torch_names():
     assert len(ours) == len(t.state_dict())
     assert [k.replace(".W", ".weight").replace(".b", ".bias") if ("linear" in k) else k for k in ours] == \
         list(t.state_dict())
+
+
+def _edited_decoder() -> mt.TransformerDecoder:
+    layer = mt.TransformerDecoderLayer(8, 2, 12, dropout=0.0, activation=mt.GELU(approximate="tanh"),
+                                       batch_first=True, norm_first=True)
+    dec = randomized(mt.TransformerDecoder(layer, 2, norm=mt.LayerNorm(8)), seed=11)
+    dec.layers[1].norm_first = False  # an edit after construction: each layer converts on its own
+    dec.layers[1].norm3.eps = 1e-3
+    return dec.eval()
+
+
+def test_decoder_interop_both_ways_and_model_files(float64, tmp_path):
+    dec = _edited_decoder()
+    rng = np.random.default_rng(12)
+    tgt, memory = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 4, 8))
+    mask = mt.generate_square_subsequent_mask(3)
+    want = dec(tgt, memory, tgt_mask=mask)
+    t = mt.interop.to_torch(dec)
+    assert type(t) is torch.nn.TransformerDecoder and t.layers[1].norm3.eps == 1e-3
+    got = t(tensor(tgt), tensor(memory), tgt_mask=tensor(mask)).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    back = mt.interop.from_torch(t)
+    assert type(back) is mt.TransformerDecoder and not back.layers[1].norm_first
+    np.testing.assert_allclose(back(tgt, memory, tgt_mask=mask), want, rtol=1e-12, atol=1e-12)
+    mt.save_model(dec, tmp_path / "dec.mtm")
+    loaded = mt.load_model(tmp_path / "dec.mtm")
+    assert type(loaded) is mt.TransformerDecoder
+    np.testing.assert_allclose(loaded(tgt, memory, tgt_mask=mask), want, rtol=1e-12, atol=1e-12)
+    layer = mt.interop.from_torch(torch.nn.TransformerDecoderLayer(8, 2, 12, activation="gelu"))
+    assert type(layer) is mt.TransformerDecoderLayer and layer.activation_name == "gelu"
+
+
+def test_decoder_refusals_by_name():
+    dec = mt.TransformerDecoder(mt.TransformerDecoderLayer(4, 2, 6, batch_first=True), 2)
+    with pytest.raises(TypeError, match=r"onnx.export: no ONNX form for TransformerDecoder: two inputs"):
+        mt.onnx.export(dec, "unused.onnx", (3, 4))
+    with pytest.raises(TypeError, match=r"summary: TransformerDecoderLayer takes two inputs"):
+        mt.summary(dec.layers[0], (3, 4))
+    t = torch.nn.TransformerDecoderLayer(4, 2, 6)
+    t.dropout3 = torch.nn.Identity()
+    with pytest.raises(ValueError, match=r"from_torch: .*dropout3 is a Identity, not the Dropout a "
+                                         r"TransformerDecoderLayer has"):
+        mt.interop.from_torch(t)
+    with pytest.raises(ValueError, match=r"TransformerDecoderLayer\) has activation"):
+        mt.interop.from_torch(torch.nn.TransformerDecoderLayer(4, 2, 6, activation=torch.tanh))
+
