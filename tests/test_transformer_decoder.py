@@ -103,7 +103,7 @@ def decoder_case(o, dtype=np.float64):
     return m, tgt, memory, kwargs
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(o=options)
 def test_decoder_matches_torch_float64(o):
     m, tgt, memory, kwargs = decoder_case(o)
