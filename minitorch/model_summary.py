@@ -82,7 +82,8 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     Parameters with ``requires_grad``; non-trainable ones are frozen Parameters and buffers (e.g.
     running statistics; not integer counters such as num_batches_tracked), as in Keras. The input
     takes the model's parameter dtype unless ``dtype`` is given (e.g. ``np.int64`` for index
-    inputs). The forward runs under ``no_grad``. Returns a ``ModelSummary``: print it.
+    inputs). The forward runs under ``no_grad``. Returns a ``ModelSummary``: print it. A model of two
+    inputs at its top, TransformerDecoder(Layer) (tgt, memory), is a TypeError naming it.
     Example:
         print(mt.summary(mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3)), (4,)))
         # 0 (Linear)   (1, 16)   80 ... Total params: 131
