@@ -144,6 +144,7 @@ from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain
 # attention and transformers
 from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
 
 # isort: split
 # more losses: likelihoods, margins
@@ -284,3 +285,4 @@ __all__ += [  # 1-D pooling and padding layers
     "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
     "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d",
 ]
+__all__ += ["TransformerDecoder", "TransformerDecoderLayer"]  # the decoder (transformer_decoder.py)

@@ -495,6 +495,42 @@ POOLING_INDEX_CASES = [
 
 INPUT_FAMILIES: dict[str, list[InputCase]] = {"embedding": EMBEDDING_CASES, "recurrent": RECURRENT_CASES,
                                                "attention": ATTENTION_CASES}
+
+
+# --- the transformer decoder: inputs (tgt, memory); backward returns (dtgt, dmemory) ---------------------
+def _tgt_memory(T: int, S: int, N: int | None, d: int, batch_first: bool = False):
+    def make(rng):
+        def shape(L):
+            if N is None:
+                return (L, d)
+            return (N, L, d) if batch_first else (L, N, d)
+        return rng.standard_normal(shape(T)), rng.standard_normal(shape(S))
+    return make
+
+
+def _decoder_layer(**kwargs) -> mt.Module:
+    return _randomized(mt.TransformerDecoderLayer(4, 2, 6, dropout=0.0, **kwargs))
+
+
+# their PyTorch oracle is tests/test_transformer_decoder.py (the Linears' W / weight names differ, as the
+# encoder's cases note)
+DECODER_CASES = [
+    InputCase("TransformerDecoderLayer-post-relu", lambda: _decoder_layer(), _tgt_memory(3, 4, 2, 4),
+              oracle=False),
+    InputCase("TransformerDecoderLayer-pre-gelu-batch-first",
+              lambda: _decoder_layer(activation="gelu", norm_first=True, batch_first=True),
+              _tgt_memory(2, 3, 2, 4, batch_first=True), oracle=False),
+    InputCase("TransformerDecoderLayer-no-bias-unbatched", lambda: _decoder_layer(bias=False),
+              _tgt_memory(3, 2, None, 4), oracle=False),
+    InputCase("TransformerDecoderLayer-dropout-train",
+              lambda: mt.TransformerDecoderLayer(4, 2, 6, dropout=0.3, batch_first=True),
+              _tgt_memory(2, 3, 2, 4, batch_first=True), oracle=False),  # torch cannot draw our masks
+    InputCase("TransformerDecoder-2-layers-norm",
+              lambda: _randomized(mt.TransformerDecoder(_decoder_layer(norm_first=True), 2,
+                                                        norm=mt.LayerNorm(4))),
+              _tgt_memory(3, 2, 2, 4), oracle=False),
+]
+INPUT_FAMILIES["decoder"] = DECODER_CASES
 INPUT_FAMILIES["pooling-indices"] = POOLING_INDEX_CASES
 
 # The flat views: (id, factory, make_inputs) for every case, and the ids that have a PyTorch twin

@@ -316,6 +316,38 @@ def _transformer_encoder(m: mt.TransformerEncoder) -> torch.nn.Module:
     return t
 
 
+# --- the transformer decoder (minitorch/layers/transformer_decoder.py) -------------------------------------
+def _decoder_layer_twin(m: mt.TransformerDecoderLayer) -> torch.nn.TransformerDecoderLayer:
+    t = torch.nn.TransformerDecoderLayer(
+        m.d_model, m.nhead, m.dim_feedforward, dropout=m.dropout.p,
+        activation=m.activation_name or torch_twin(m.activation),
+        layer_norm_eps=m.layer_norm_eps, batch_first=m.batch_first, norm_first=m.norm_first,
+        bias=m.linear1.b is not None, dtype=_torch_dtype(m.linear1.W.data))
+    # each child's own settings, which an edit after construction can change
+    settings = [(f"norm{i}", "eps") for i in (1, 2, 3)] + [(f"dropout{i}", "p") for i in ("", 1, 2, 3)]
+    settings += [(a, s) for a in ("self_attn", "multihead_attn") for s in ("dropout", "batch_first")]
+    for child, setting in settings:
+        setattr(getattr(t, child), setting, getattr(getattr(m, child), setting))
+    return t
+
+
+@twin(mt.TransformerDecoderLayer)
+def _transformer_decoder_layer(m: mt.TransformerDecoderLayer) -> torch.nn.Module:
+    t = _decoder_layer_twin(m)
+    t.load_state_dict(torch_state(m))
+    return t
+
+
+@twin(mt.TransformerDecoder)
+def _transformer_decoder(m: mt.TransformerDecoder) -> torch.nn.Module:
+    norm = None if m.norm is None else torch_twin(m.norm)
+    t = torch.nn.TransformerDecoder(_decoder_layer_twin(m.layers[0]), m.num_layers, norm=norm)
+    for i, layer in enumerate(m.layers):  # each layer's own twin: one may have been edited
+        t.layers[i] = _decoder_layer_twin(layer)
+    t.load_state_dict(torch_state(m))
+    return t
+
+
 
 # --- PyTorch habits (issue 15) ---------------------------------------------------------------------------
 TWINS[mt.SiLU] = lambda m: torch.nn.SiLU()

@@ -696,6 +696,10 @@ SETTINGS = [
     ("TransformerEncoderLayer-post-relu", {"norm_first": True}),
     ("TransformerEncoderLayer-pre-gelu-batch-first", {"norm_first": False}),
     ("TransformerEncoderLayer-post-relu", {"activation": mt.GELU(approximate="tanh")}),
+    # the decoder (minitorch/layers/transformer_decoder.py)
+    ("TransformerDecoderLayer-post-relu", {"norm_first": True}),
+    ("TransformerDecoderLayer-pre-gelu-batch-first", {"norm_first": False}),
+    ("TransformerDecoderLayer-post-relu", {"activation": mt.GELU(approximate="tanh")}),
 ]
 SETTINGS += [  # more torch.nn activations and RMSNorm
     ("CELU-alpha-0.6", {"alpha": 1.5}),
@@ -823,6 +827,15 @@ FIXED = {
     ("TransformerEncoder", "enable_nested_tensor"): "torch's fast path only: no number changes",
     ("TransformerEncoder", "mask_check"): "torch's fast path only: no number changes",
     ("RMSNorm", "elementwise_affine"): "shapes the Parameters (torch's forward reads the weight)",
+    # the decoder (minitorch/layers/transformer_decoder.py): as the encoder's
+    ("TransformerDecoderLayer", "d_model"): "no such attribute in torch: its children's shapes",
+    ("TransformerDecoderLayer", "nhead"): "no such attribute in torch: the attentions' num_heads are read",
+    ("TransformerDecoderLayer", "dim_feedforward"): "no such attribute in torch: linear1's shape",
+    ("TransformerDecoderLayer", "layer_norm_eps"): "no such attribute in torch: norm1/2/3.eps are read",
+    ("TransformerDecoderLayer", "batch_first"): "no such attribute in torch: the attentions' are read",
+    ("TransformerDecoderLayer", "dropout"): "a child Dropout module (its p is in the table as Dropout's)",
+    ("TransformerDecoder", "num_layers"): "torch's forward runs self.layers, not num_layers",
+    ("TransformerDecoder", "norm"): "a child module (or None), not a setting",
 }
 CASE_ARGS = dict(zip(IDS, ARGS, strict=True))
 LOSS_CASE_ARGS = dict(zip(LOSS_IDS, LOSS_ARGS, strict=True))

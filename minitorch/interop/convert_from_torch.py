@@ -31,6 +31,7 @@ from minitorch.interop.twin_state import (
     _torch_state_names,
 )
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
 from minitorch.model_files.budget import preserved_rng
 from minitorch.module import Module
 
@@ -160,7 +161,7 @@ def _attention_kwargs_from_torch(t: Any, torch: Any, where: str) -> dict[str, An
             raise ValueError(f"from_torch: {where} (MultiheadAttention) has add_bias_kv or add_zero_attn; "
                              "MiniTorch supports neither")
         return _mha_kwargs(t)
-    if name == "TransformerEncoderLayer":
+    if name in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
         _check_layer_children(t, where, "from_torch")
         act, F = t.activation, torch.nn.functional
         relu = act is F.relu or type(act) is torch.nn.ReLU
@@ -170,7 +171,7 @@ def _attention_kwargs_from_torch(t: Any, torch: Any, where: str) -> dict[str, An
         elif isinstance(act, torch.nn.Module):
             activation = _from_torch(act, torch, f"{where}.activation")
         else:
-            raise ValueError(f"from_torch: {where} (TransformerEncoderLayer) has activation {act!r}; "
+            raise ValueError(f"from_torch: {where} ({name}) has activation {act!r}; "
                              "MiniTorch supports 'relu', 'gelu' and activation modules it has")
         return {"d_model": t.self_attn.embed_dim, "nhead": t.self_attn.num_heads,
                 "dim_feedforward": t.linear1.out_features, "dropout": t.dropout.p,
@@ -185,9 +186,9 @@ def _attention_from_torch(t: Any, torch: Any, where: str) -> Module:
     theirs = {k: v.detach().cpu().numpy() for k, v in t.state_dict().items()}
     dtype = _dtype_kwarg(cls, theirs, type(t).__name__, where)
     m = cls(**_attention_kwargs_from_torch(t, torch, where), **dtype)
-    if cls is TransformerEncoderLayer:
+    if cls in (TransformerEncoderLayer, TransformerDecoderLayer):
         _copy_layer_settings(t, m)
-    elif cls is TransformerEncoder:
+    elif cls in (TransformerEncoder, TransformerDecoder):
         _convert_layers(t, m, lambda child, path: _from_torch(child, torch, path), where, "from_torch")
     state = {}
     for ours, (name, transposed) in _torch_state_names(m).items():

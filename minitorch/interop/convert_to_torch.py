@@ -33,6 +33,7 @@ from minitorch.interop.twin_state import (
     _torch_state_names,
 )
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
 from minitorch.module import Module, switched_mode
 
 
@@ -156,7 +157,7 @@ def _attention_kwargs_to_torch(m: Module, torch: Any, where: str) -> dict[str, A
     name = type(m).__name__
     if name == "MultiheadAttention":
         return _mha_kwargs(m)
-    if name == "TransformerEncoderLayer":
+    if name in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
         _check_layer_children(m, where, "to_torch")
         # the activation as a module: torch then registers it as a child, as MiniTorch does
         return {"d_model": m.d_model, "nhead": m.nhead, "dim_feedforward": m.dim_feedforward,
@@ -172,9 +173,9 @@ def _attention_to_torch(m: Module, torch: Any, where: str) -> Any:
     with warnings.catch_warnings():  # torch's note that nested tensors are unused with norm_first layers
         warnings.simplefilter("ignore")
         t = getattr(torch.nn, type(m).__name__)(**_attention_kwargs_to_torch(m, torch, where))
-    if type(m) is TransformerEncoderLayer:
+    if type(m) in (TransformerEncoderLayer, TransformerDecoderLayer):
         _copy_layer_settings(m, t)
-    elif type(m) is TransformerEncoder:
+    elif type(m) in (TransformerEncoder, TransformerDecoder):
         _convert_layers(m, t, lambda child, path: _to_torch(child, torch, path), where, "to_torch")
     state = m.state_dict()
     theirs = {}

@@ -14,6 +14,7 @@ from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.softmax import LogSoftmax, Softmax
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
 
 __all__ = ["Flatten", "Identity", "Linear", "ReLU", "Sigmoid"]
 __all__ += [
@@ -92,3 +93,4 @@ __all__ += [
 from minitorch.kernels.containers import register_chain_layers  # noqa: E402
 
 register_chain_layers(Linear, ReLU)
+__all__ += ["TransformerDecoder", "TransformerDecoderLayer"]  # the decoder (transformer_decoder.py)

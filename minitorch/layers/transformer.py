@@ -73,10 +73,7 @@ class TransformerEncoderLayer(Module):
         self.nhead = check_positive_int(nhead, who, "nhead")
         self.dim_feedforward = check_positive_int(dim_feedforward, who, "dim_feedforward")
         p = check_number(dropout, who, "dropout", 0, 1)
-        if isinstance(activation, str):
-            check_choice(activation, who, "activation", ("relu", "gelu"))
-        elif not isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
-            raise SettingTypeError(_activation_refusal(activation))
+        activation = checked_activation(activation, who)
         self.layer_norm_eps = check_number(layer_norm_eps, who, "layer_norm_eps", 0)
         self.batch_first = check_bool(batch_first, who, "batch_first")
         self.norm_first = check_bool(norm_first, who, "norm_first")
@@ -92,10 +89,7 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
         self.dropout1 = Dropout(p)
         self.dropout2 = Dropout(p)
-        if isinstance(activation, Module):
-            self.activation = activation
-        else:
-            self.activation = ReLU() if activation == "relu" else GELU()
+        self.activation = activation
 
     @property
     def activation_name(self) -> str | None:
@@ -132,7 +126,7 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(self.self_attn(x, x, x, need_weights=False, **masks)[0])
 
     def _ff_block(self, x: np.ndarray) -> np.ndarray:
-        return self.dropout2(self.linear2(self.dropout(self._act[0](self.linear1(x)))))
+        return feed_forward(self, x, self.dropout2)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dsrc from dy; each child accumulates its own parameters' gradients (see the class docstring)."""
@@ -150,8 +144,7 @@ class TransformerEncoderLayer(Module):
         return dquery + dkey + dvalue  # one x fed all three inputs
 
     def _ff_block_backward(self, dy: np.ndarray) -> np.ndarray:
-        d = self.linear2.backward(self.dropout2.backward(dy))
-        return self.linear1.backward(self._act[0].backward(self.dropout.backward(d)))
+        return feed_forward_backward(self, dy, self.dropout2)
 
     def extra_repr(self) -> str:
         """The settings the forward reads: the children's (the layer's own record may be stale)."""
@@ -163,9 +156,35 @@ class TransformerEncoderLayer(Module):
         )
 
 
-def _activation_refusal(activation: Any) -> str:
+def feed_forward(layer: Module, x: np.ndarray, out_dropout: Dropout) -> np.ndarray:
+    """A transformer layer's feed-forward block: out_dropout(linear2(dropout(activation(linear1(x))))).
+
+    ``layer`` has children linear1, dropout, linear2 and the activation its forward read (``layer._act``);
+    ``out_dropout`` is the block's last Dropout (the encoder's dropout2, the decoder's dropout3).
+    """
+    return out_dropout(layer.linear2(layer.dropout(layer._act[0](layer.linear1(x)))))
+
+
+def feed_forward_backward(layer: Module, dy: np.ndarray, out_dropout: Dropout) -> np.ndarray:
+    """dx of ``feed_forward(layer, x, out_dropout)``; linear1 and linear2 accumulate their gradients."""
+    d = layer.linear2.backward(out_dropout.backward(dy))
+    return layer.linear1.backward(layer._act[0].backward(layer.dropout.backward(d)))
+
+
+def checked_activation(activation: Any, who: str) -> Module:
+    """A transformer layer's activation as a Module: "relu" -> ReLU(), "gelu" -> GELU(), a Module as
+    given; anything else a ValueError from ``who`` naming what to pass."""
+    if isinstance(activation, str):
+        check_choice(activation, who, "activation", ("relu", "gelu"))
+        return ReLU() if activation == "relu" else GELU()
+    if not isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
+        raise SettingTypeError(_activation_refusal(activation, who))
+    return activation
+
+
+def _activation_refusal(activation: Any, who: str = "TransformerEncoderLayer") -> str:
     """Why ``activation`` (neither a string nor a Module) is refused, and what to pass instead."""
-    head = "TransformerEncoderLayer: activation must be 'relu', 'gelu' or an element-wise MiniTorch Module"
+    head = f"{who}: activation must be 'relu', 'gelu' or an element-wise MiniTorch Module"
     name = getattr(activation, "__name__", type(activation).__name__)
     if isinstance(activation, type) and issubclass(activation, Module):
         return f"{head}, got the class {name}: pass an instance: mt.{name}()"

@@ -26,6 +26,7 @@ from minitorch.layers.padding import (
 )
 from minitorch.layers.pooling1d import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, MaxPool1d, MaxUnpool1d
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
 from minitorch.module import Module
 from minitorch.onnx.graph import _Graph
 
@@ -38,6 +39,8 @@ NOT_EXPORTABLE.update({cls: "integer ids or several inputs / tuple outputs" for 
     Embedding, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, MaxUnpool2d)})
 NOT_EXPORTABLE.update({cls: "attention's ONNX form is not written yet (issue 14 left it out)"
                        for cls in (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder)})
+NOT_EXPORTABLE.update({cls: "two inputs (tgt, memory): the exporter takes one; attention has no ONNX form yet"
+                       for cls in (TransformerDecoderLayer, TransformerDecoder)})
 
 NOT_EXPORTABLE.update({cls: "the 1-D pooling and padding layers' ONNX forms are not written yet" for cls in (
     MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d, MaxUnpool1d, ConstantPad1d, ConstantPad2d,
