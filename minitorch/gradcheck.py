@@ -19,7 +19,8 @@ A Parameter that requires grad given as an input, positionally or by keyword (le
 module a float64 Parameter copy of it (one copy however often it is given; the module's own copy if
 the module holds it, as in ``lin(lin.W)``) and checks the gradient the backward adds into that
 copy's ``grad`` (the sum over every slot it filled) against central differences, under the input's
-name ("inputs[0]", "attn_mask"). A Parameter the module holds is checked once, under its own name.
+name (the first it came by: "inputs[0]", "attn_mask"). A Parameter the module holds is checked
+once, under its own name.
 A frozen Parameter input is an array (data), checked as one.
 
 Inputs follow the Module contract for several inputs (CONTRACT §4): they may be arrays or
@@ -98,11 +99,12 @@ def gradcheck(
     else:
         differentiable = dict(_leaves(args if len(args) > 1 else args[0], _root(len(args))))
         analytic = _analytic_input_grads(grads, args, module)
-    held = {id(p) for p in module.parameters()}  # (checked below, under their own names)
+    seen = {id(p) for p in module.parameters()}  # (checked below, under their own names)
     inputs_of = {"input": args[0]} if is_loss or len(args) == 1 else {"inputs": args}
     for root, value in (*inputs_of.items(), *kwargs.items()):
         for name, p in _parameter_leaves(value, root):  # leaves: their gradient is in their grad
-            if id(p) not in held:
+            if id(p) not in seen:  # one check per Parameter, under the first name it came by
+                seen.add(id(p))
                 differentiable[name] = p.data
                 analytic[name] = np.zeros_like(p.data) if p.grad is None else np.array(p.grad, copy=True)
     for name, p in module.named_parameters():

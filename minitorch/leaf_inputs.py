@@ -212,6 +212,8 @@ def give_leaves(module: Any, result: Any, leaves: Leaves, method: str) -> Any:
         return None
     slots = [result] if single else list(result)
     for slot, item, _ in leaves:
+        if slot >= len(slots) or (item is not None and not isinstance(slots[slot], tuple)):
+            continue  # a leaf switched off since forward, given no slot: nothing to hide
         if item is None:
             slots[slot] = None
         else:
@@ -223,10 +225,14 @@ def give_leaves(module: Any, result: Any, leaves: Leaves, method: str) -> Any:
 
 def _read(result: Any, leaves: Leaves, single: bool) -> tuple[list[Any] | None, tuple | None]:
     """(each leaf's gradient, None) read from ``result`` as one input's (``single``) or a tuple of
-    slots; or (None, (slot, item, what came)) for the first leaf given none of its Parameter's shape."""
+    slots; or (None, (slot, item, what came)) for the first leaf given none of its Parameter's shape
+    (a leaf whose ``requires_grad`` is False now needs none: None)."""
     slots = [result] if single else list(result)
     grads = []
     for slot, item, p in leaves:
+        if not p.requires_grad:  # switched off since forward: it takes no gradient (as torch's leaf)
+            grads.append(None)
+            continue
         g = slots[slot] if slot < len(slots) else None
         if item is not None:
             g = g[item] if isinstance(g, tuple) and item < len(g) else None

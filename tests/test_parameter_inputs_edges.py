@@ -435,6 +435,29 @@ def test_requires_grad_switched_between_forward_and_backward(float64):
         assert ret is None if on_at_forward else ret.shape == x.shape
 
 
+class DxOnly(mt.Module):
+    """forward(x, scale) -> x * scale with a backward that returns dx alone (no gradient for scale)."""
+
+    def forward(self, x, scale):
+        self._scale = np.asarray(scale)
+        return np.asarray(x) * self._scale
+
+    def backward(self, dy):
+        return dy * self._scale
+
+
+def test_a_leaf_switched_off_before_backward_needs_no_gradient(float64):
+    """torch needs no gradient for a leaf switched off after forward: a backward that gives none for
+    its slot is not refused (its result, dx, is returned), and scale's grad stays None."""
+    rng = np.random.default_rng(19)
+    m, x, dy = DxOnly(), rng.standard_normal(3), rng.standard_normal(3)
+    scale = mt.Parameter(rng.standard_normal(3))
+    m(x, scale)
+    scale.requires_grad = False
+    np.testing.assert_array_equal(m.backward(dy), dy * scale.data)
+    assert scale.grad is None and not m.__dict__["_stack"]
+
+
 class ListChain(mt.Module):
     """A ModuleList called as a chain (no backward of its own: the recorded chain is its backward)."""
 
