@@ -32,8 +32,9 @@ forward + backward 1.05-1.2x (the input's copy dominates when it is the widest a
 A Parameter that requires grad given as an input is a leaf (``minitorch.leaf_inputs``): the
 forward wrapper passes its data on and keeps (slot, Parameter) in the frame under ``LEAVES``; the
 backward-family call that consumes such a frame adds each slot's gradient into its Parameter's
-grad and returns None there (``_leaf_backward``). Without a Parameter input the forward wrapper
-only checks each input's type, and the backward wrapper tests the frame for ``LEAVES``.
+grad and returns None there (``_leaf_backward``; a refused result leaves the call waiting and every
+grad as it was). Without a Parameter input the forward wrapper only checks each input's type, and
+the backward wrapper tests the frame for ``LEAVES``.
 
 An edit of a container while a call waits leaves marks (``minitorch.edit_marks``): a module whose
 waiting calls it dropped shows a ``Dropped`` frame until its next forward under grad mode (and
@@ -286,20 +287,76 @@ def _leaf_backward(module: Any, method: Callable[..., Any], frame: dict[str, Any
                    kwargs: dict) -> Any:
     """The backward of a call that took leaves: the module's own backward consumes ``frame`` as any
     other (``backward`` in place of ``backward_params``: the leaves need the input gradients), then
-    each leaf's gradient goes into its grad (``leaf_inputs.give_leaves``). A backward that raises
-    leaves the call waiting with its leaves."""
+    each leaf's gradient goes into its grad (``leaf_inputs.give_leaves``).
+
+    A backward that raises, or a result ``give_leaves`` refuses (no gradient for a leaf's slot),
+    leaves the call waiting with its leaves and every grad as it was: a class of the library's own
+    returns every input's gradient and checks dy before it adds anything, so its refusal can only
+    come first; any other class's backward runs after ``_Undo`` keeps what it may change (the
+    grads of its Parameters and of the leaves, a copy of each that is not None, and its modules'
+    waiting calls), put back if the call is refused.
+    """
     leaves = frame.pop(LEAVES)
     stack = module.__dict__["_stack"]
     stack.append(frame)
     name = method.__name__
     run = unwrapped(type(module).backward) if name == "backward_params" else method
+    undo = None if _library_class(type(module)) else _Undo(module, leaves)
     try:
         result = backward_call(run)(module, *args, **kwargs)
+        return give_leaves(module, result, leaves, name)
     except BaseException:
+        if undo is not None:
+            undo.restore()
         if stack and stack[-1] is frame:
             frame[LEAVES] = leaves
         raise
-    return give_leaves(module, result, leaves, name)
+
+
+_library: dict[type, bool] = {}
+
+
+def _library_class(cls: type) -> bool:
+    """Whether ``cls``'s forward and backward methods are all the library's own (cached per class)."""
+    known = _library.get(cls)
+    if known is None:
+        methods = ("forward", "backward", "backward_params", "backward_input")
+        known = _library[cls] = all(getattr(getattr(cls, m), "__module__", "").startswith("minitorch.")
+                                    for m in methods)
+    return known
+
+
+class _Undo:
+    """What a module's backward may change before its result is refused, kept to be put back: the
+    grad of each of its Parameters and of each leaf (its array and a copy of its values; None
+    stays None), and each of its modules' waiting calls (with their leaves) and shown frame."""
+
+    __slots__ = ("grads", "stacks")
+
+    def __init__(self, module: Any, leaves: list) -> None:
+        params = {id(p): p for p in module.parameters()}
+        params.update((id(p), p) for _, _, p in leaves)
+        self.grads = [(p, p.grad, None if p.grad is None else p.grad.copy()) for p in params.values()]
+        self.stacks = []
+        for m in module.modules():
+            d = m.__dict__
+            frames = list(d["_stack"])
+            self.stacks.append((d, frames, [f.get(LEAVES) for f in frames], d["_shown"]))
+
+    def restore(self) -> None:
+        for p, grad, values in self.grads:
+            if grad is not None:
+                grad[...] = values
+            p.grad = grad
+        for d, frames, leaves, shown in self.stacks:
+            d["_stack"][:] = frames
+            for frame, leaf in zip(frames, leaves, strict=True):
+                if leaf is not None:
+                    frame[LEAVES] = leaf
+            now = d["_shown"]
+            if now is not None and type(now) is not Dropped:  # the cache shows no frame now
+                _hide(d, now)
+            d["_shown"] = shown if type(shown) is Dropped else None
 
 
 def keep(module: Any, cache: dict[str, Any]) -> None:

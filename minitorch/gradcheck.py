@@ -12,14 +12,24 @@ floating output (so every output element matters with its own weight; a ``None``
 for a loss, f = sum(loss(input, target) * r), with r a scalar unless the loss has reduction="none".
 Every element of every floating input and of every Parameter is perturbed by +-eps and the slope
 (f(+) - f(-)) / (2 eps) compared with the analytic gradient from ``backward``. It works on a float64
-copy: your module and your inputs are not changed.
+copy: your module and your inputs are not changed (a Parameter input's data and grad included).
+
+A Parameter that requires grad given as an input, positionally or by keyword (learned queries
+``mha(q, x, x)``, a learned ``attn_mask=p``), is a leaf (the Module contract): gradcheck gives the
+module a float64 Parameter copy of it (one copy however often it is given; the module's own copy if
+the module holds it, as in ``lin(lin.W)``) and checks the gradient the backward adds into that
+copy's ``grad`` (the sum over every slot it filled) against central differences, under the input's
+name (the first it came by: "inputs[0]", "attn_mask"). A Parameter the module holds is checked
+once, under its own name.
+A frozen Parameter input is an array (data), checked as one.
 
 Inputs follow the Module contract for several inputs (CONTRACT §4): they may be arrays or
 (nested) tuples of arrays (``(h0, c0)``) or None; integer and boolean arrays are not differentiable
-and ``backward`` must give None for them; keyword arguments go to ``forward`` and are never
-differentiated. ``backward`` returns one gradient for one input, else a tuple in the inputs'
-structure. A PackedSequence (input or output) is differentiated in its data alone: its upstream
-gradient and ``backward``'s gradient for it are PackedSequences of the same layout.
+and ``backward`` must give None for them; keyword arguments go to ``forward`` and are not
+differentiated, except a Parameter that requires grad (above). ``backward`` returns one gradient
+for one input, else a tuple in the inputs' structure. A PackedSequence (input or output) is
+differentiated in its data alone: its upstream gradient and ``backward``'s gradient for it are
+PackedSequences of the same layout.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from minitorch import random as mt_random
 from minitorch.grad_mode import no_grad
 from minitorch.losses import Loss
 from minitorch.module import Module
+from minitorch.parameter import Parameter
 from minitorch.rnn_utils import PackedSequence
 
 
@@ -52,7 +63,8 @@ def gradcheck(
 ) -> bool:
     """Compare every analytic gradient (inputs and Parameters) with central differences in float64.
 
-    ``inputs`` are passed to the module positionally, ``kwargs`` by keyword (not differentiated).
+    ``inputs`` are passed to the module positionally, ``kwargs`` by keyword (not differentiated,
+    except a Parameter that requires grad: a leaf, its gradient read from its grad).
     A loss takes (input, target) and only input is differentiated; a loss of several graded inputs
     (``_graded_inputs``: GaussianNLLLoss's input, target and var) has each of them differentiated.
     Random layers (dropout) see the same random draws in every evaluation. Returns True, or raises
@@ -61,9 +73,11 @@ def gradcheck(
     if not inputs:
         raise ValueError("gradcheck: give the input(s) to evaluate the module at")
     is_loss = isinstance(module, Loss)
-    args = _float64_copy(inputs)
-    kwargs = _float64_copy(kwargs)
-    module = copy.deepcopy(module).to(np.float64)
+    memo: dict[int, Any] = {}  # the module's copy first: a Parameter input it holds maps to its copy
+    module = copy.deepcopy(module, memo).to(np.float64)
+    copies: dict[int, Parameter] = {}  # id of a Parameter input -> its float64 copy (one per Parameter)
+    args = _float64_copy(inputs, memo, copies)
+    kwargs = _float64_copy(kwargs, memo, copies)
     rng_state = mt_random.generator().bit_generator.state
 
     def evaluate() -> Any:
@@ -90,6 +104,14 @@ def gradcheck(
     else:
         differentiable = dict(_leaves(args if len(args) > 1 else args[0], _root(len(args))))
         analytic = _analytic_input_grads(grads, args, module)
+    seen = {id(p) for p in module.parameters()}  # (checked below, under their own names)
+    inputs_of = {"input": args[0]} if is_loss or len(args) == 1 else {"inputs": args}
+    for root, value in (*inputs_of.items(), *kwargs.items()):
+        for name, p in _parameter_leaves(value, root):  # leaves: their gradient is in their grad
+            if id(p) not in seen:  # one check per Parameter, under the first name it came by
+                seen.add(id(p))
+                differentiable[name] = p.data
+                analytic[name] = np.zeros_like(p.data) if p.grad is None else np.array(p.grad, copy=True)
     for name, p in module.named_parameters():
         if not p.requires_grad:  # frozen: no gradient to check (as torch checks what requires grad)
             continue
@@ -126,14 +148,23 @@ def _root(count: int) -> str:
     return "input" if count == 1 else "inputs"
 
 
-def _float64_copy(value: Any) -> Any:
-    """A copy of ``value`` with every floating array (or float list) made float64; structure kept."""
+def _float64_copy(value: Any, memo: dict[int, Any], copies: dict[int, Parameter]) -> Any:
+    """A copy of ``value`` with every floating array (or float list) made float64; structure kept.
+
+    A Parameter that requires grad stays one (a leaf, as the module sees it): the module's copy of
+    it if the module holds it (``memo``: ``copy.deepcopy``'s), else a new float64 Parameter, one
+    per Parameter however often it is given (``copies``). A frozen Parameter is data: an array."""
     if isinstance(value, dict):
-        return {k: _float64_copy(v) for k, v in value.items()}
+        return {k: _float64_copy(v, memo, copies) for k, v in value.items()}
     if isinstance(value, PackedSequence):  # only its data is differentiable; the layout is kept
-        return value._replace(data=_float64_copy(value.data))
+        return value._replace(data=_float64_copy(value.data, memo, copies))
     if isinstance(value, tuple):
-        return tuple(_float64_copy(v) for v in value)
+        return tuple(_float64_copy(v, memo, copies) for v in value)
+    if isinstance(value, Parameter) and value.requires_grad:
+        if id(value) not in copies:
+            held = memo.get(id(value))
+            copies[id(value)] = Parameter(np.array(value.data, dtype=np.float64)) if held is None else held
+        return copies[id(value)]
     if value is None or isinstance(value, (bool, str)):
         return value
     array = np.asarray(value)
@@ -151,6 +182,15 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, np.ndarray]]:
             yield from _leaves(item, f"{path}[{i}]")
     elif isinstance(value, np.ndarray):
         yield path, value
+
+
+def _parameter_leaves(value: Any, path: str) -> Iterator[tuple[str, Parameter]]:
+    """(name, Parameter) for every Parameter in a nested tuple, named as ``_leaves`` names arrays."""
+    if isinstance(value, Parameter):
+        yield path, value
+    elif isinstance(value, tuple) and not isinstance(value, PackedSequence):
+        for i, item in enumerate(value):
+            yield from _parameter_leaves(item, f"{path}[{i}]")
 
 
 def _upstream(out: Any, rng: np.random.Generator, is_loss: bool) -> Any:

@@ -23,20 +23,30 @@ is read as the call's gradients in that order: the result itself for a one-input
 Not a leaf, passed on as given: a Parameter with ``requires_grad`` False (data); any input under
 ``no_grad``; a Parameter given to an argument the module names in ``_leaf_keywords`` (it trains
 that Parameter itself, as MultiheadAttention trains a learned ``attn_mask``). A Parameter that
-requires grad anywhere else (a loss's target, beyond ``_graded_inputs``, a keyword-only argument) is
-a TypeError at forward, before anything runs: the explicit backward would give it no gradient where
-torch gives one.
+requires grad anywhere else (a loss's target, beyond ``_graded_inputs``, a keyword-only argument),
+or given to a module that has no backward returning input gradients (``backward_params`` alone, or
+no backward and no children to follow), is a TypeError at forward, before anything runs: the
+explicit backward would give it no gradient where torch gives one.
+
+A backward whose result ``give_leaves`` refuses (no gradient of the leaf's shape in its slot)
+changes nothing: every leaf's gradient is checked before any is added, and for a class that is not
+the library's own the backward wrapper keeps the grads and waiting calls the module's backward may
+change and puts them back (``call_frames._Undo``).
 
 Cost on the common path (no Parameter given): the forward wrapper checks each positional input and
 each keyword value with one ``isinstance(a, (Parameter, tuple))`` (a call given a tuple, an LSTM's
 (h0, c0) or a PackedSequence, also scans the tuple's items here: ``leaf_frame``'s first line); the
-backward wrapper tests the frame it consumes for the ``LEAVES`` key once.
+backward wrapper tests the frame it consumes for the ``LEAVES`` key once. On a call given a leaf,
+a class of the library's own keeps nothing more; a user's class keeps a copy of each of its
+Parameters' grads that is not None (and its modules' waiting calls, by reference) for the backward.
 """
 
 from __future__ import annotations
 
 import inspect
 from typing import Any
+
+import numpy as np
 
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.parameter import Parameter
@@ -97,6 +107,12 @@ def leaf_frame(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict, dic
             kwargs[name] = _take(module, a, slot, name, leaves)
     if not leaves:
         return args, kwargs, {}
+    if not _gives_input_gradients(module):
+        slot, item, _ = leaves[0]
+        name = names[slot] if slot < len(names) else None
+        _refuse(module, _named(name, slot) + ("" if item is None else f" (item {item})"),
+                "", f"{cls.__name__} defines no backward(dy) returning its inputs' gradients "
+                "(a backward_params gives its parameters' only)", "define backward(dy) returning them")
     leaves.sort(key=lambda leaf: (leaf[0], -1 if leaf[1] is None else leaf[1]))
     leaves.single = given == 1
     return args, kwargs, {LEAVES: leaves}
@@ -137,48 +153,92 @@ def _named(name: str | None, slot: int | None) -> str:
     return "a keyword argument" if slot is None else f"input {slot}"
 
 
-def _refuse(module: Any, what: str, where: str) -> Any:
+def _refuse(module: Any, what: str, where: str, why: str = "", fix: str = "") -> Any:
     who = type(module).__name__
     where = f" ({where})" if where else ""
+    why = why or f"{who}.backward gives no gradient for it"
+    fix = fix or "write a module whose backward returns its gradient"
     raise TypeError(
-        f"{who}: {what} is a Parameter that requires grad{where}, and {who}.backward gives no "
-        f"gradient for it (torch's autograd would fill its .grad). If it is data, pass p.data or a "
-        f"Parameter with requires_grad=False; to train it, write a module whose backward returns its "
-        f"gradient"
+        f"{who}: {what} is a Parameter that requires grad{where}, and {why} (torch's autograd would "
+        f"fill its .grad). If it is data, pass p.data or a Parameter with requires_grad=False; to "
+        f"train it, {fix}"
     )
+
+
+def _gives_input_gradients(module: Any) -> bool:
+    """Whether a backward of ``module`` returns its inputs' gradients: a ``backward`` or
+    ``backward_input`` of its class's own, or (inherited ``Module.backward``) children to follow."""
+    from minitorch.module import Module  # (module imports this file: a call-time import)
+
+    cls = type(module)
+    if cls.backward is not Module.backward or cls.backward_input is not Module.backward_input:
+        return True
+    return bool(cls._records_calls and module._modules)
 
 
 def give_leaves(module: Any, result: Any, leaves: Leaves, method: str) -> Any:
     """Add each leaf's gradient, read from a backward's ``result``, into its ``grad``; return
     ``result`` with None in the leaves' slots (None for ``backward_params``).
 
-    RuntimeError, naming the module and the fix, if ``result`` holds no gradient for a leaf's slot
-    (a module's own backward that returns fewer gradients than its forward took inputs).
+    ``result`` is read by the call's count of inputs (one: the gradient itself; several: a tuple of
+    one per slot). A None input counts given by position and not by keyword, so where that count
+    reads no gradient of its Parameter's shape for some leaf and the other reading of a tuple gives
+    one for every leaf, the other reading is the call's (``PairState((h, c), None)`` returning
+    (dh, dc); ``m(p, h=None)`` returning (dx, None)). Every leaf's gradient is read and checked
+    before any is added.
+
+    RuntimeError, naming the module, the slot and the fix, if neither reading gives each leaf a
+    gradient of its shape (a module's own backward that returns fewer gradients than its forward
+    took inputs); nothing is added then.
     """
-    slots = [result] if leaves.single or not isinstance(result, tuple) else list(result)
-    grads = []
-    for slot, item, _ in leaves:
-        g = slots[slot] if slot < len(slots) else None
-        if item is not None:
-            g = g[item] if isinstance(g, tuple) and item < len(g) else None
-        if g is None:
-            who = type(module).__name__
-            raise RuntimeError(
-                f"{who}.{method}: input {slot}{'' if item is None else f' (item {item})'} of the forward "
-                f"call was a Parameter that requires grad (a leaf: its gradient goes into its .grad), and "
-                f"{who}.backward returned no gradient for it. Return one gradient per input, in the "
-                "forward's order (a tuple for several), or pass p.data to the forward"
-            )
-        grads.append(g)
+    single = leaves.single or not isinstance(result, tuple)
+    grads, problem = _read(result, leaves, single)
+    if problem is not None and isinstance(result, tuple):
+        other, _ = _read(result, leaves, not single)
+        if other is not None:
+            grads, problem, single = other, None, not single
+    if problem is not None:
+        slot, item, got = problem
+        who = type(module).__name__
+        raise RuntimeError(
+            f"{who}.{method}: input {slot}{'' if item is None else f' (item {item})'} of the forward "
+            f"call was a Parameter that requires grad (a leaf: its gradient goes into its .grad), and "
+            f"{who}.backward returned {got} for it. Return one gradient per input, in the forward's "
+            "order (a tuple for several), or pass p.data to the forward"
+        )
     for (_, _, p), g in zip(leaves, grads, strict=True):
         p.accumulate_grad(g)
     if method == "backward_params":
         return None
+    slots = [result] if single else list(result)
     for slot, item, _ in leaves:
+        if slot >= len(slots) or (item is not None and not isinstance(slots[slot], tuple)):
+            continue  # a leaf switched off since forward, given no slot: nothing to hide
         if item is None:
             slots[slot] = None
         else:
             inner = list(slots[slot])
             inner[item] = None
             slots[slot] = tuple(inner)
-    return slots[0] if leaves.single or not isinstance(result, tuple) else tuple(slots)
+    return slots[0] if single else tuple(slots)
+
+
+def _read(result: Any, leaves: Leaves, single: bool) -> tuple[list[Any] | None, tuple | None]:
+    """(each leaf's gradient, None) read from ``result`` as one input's (``single``) or a tuple of
+    slots; or (None, (slot, item, what came)) for the first leaf given none of its Parameter's shape
+    (a leaf whose ``requires_grad`` is False now needs none: None)."""
+    slots = [result] if single else list(result)
+    grads = []
+    for slot, item, p in leaves:
+        if not p.requires_grad:  # switched off since forward: it takes no gradient (as torch's leaf)
+            grads.append(None)
+            continue
+        g = slots[slot] if slot < len(slots) else None
+        if item is not None:
+            g = g[item] if isinstance(g, tuple) and item < len(g) else None
+        if g is None or isinstance(g, tuple) or np.shape(g) != p.data.shape:
+            got = ("no gradient" if g is None else "a tuple" if isinstance(g, tuple)
+                   else f"a gradient of shape {np.shape(g)} (expected {p.data.shape})")
+            return None, (slot, item, got)
+        grads.append(g)
+    return grads, None
