@@ -34,8 +34,11 @@ class Parameter:
     None (as torch's, they step a grad p still holds, the zeros of ``zero_grad(set_to_none=False)`` too).
 
     Where a PyTorch user expects a tensor, a Parameter acts as its array: ``p.numel()``,
-    ``p.item()`` (one element), ``p[i]`` (reads ``data[i]``), ``p.ndim``, ``np.asarray(p)``, and
-    ``p -= lr * p.grad`` (``+=``, ``*=``, ``/=`` too) updates ``p.data`` in place.
+    ``p.item()`` (one element), ``p.ndim``, ``np.asarray(p)``, and ``p -= lr * p.grad`` (``+=``,
+    ``*=``, ``/=`` too) updates ``p.data`` in place. ``p[index]``, ``p.T``, ``p.mT`` and
+    ``p.reshape(shape)`` read ``data``'s; while p requires grad in grad mode they are
+    ``ParameterView``s, which a module given one treats as p (its gradient goes into ``p.grad`` at
+    the view's place, as torch's; ``minitorch.parameter_views``).
     """
 
     # _folds: set by plain SGD's update kernel (kernels/step_update.py) where it could fold this

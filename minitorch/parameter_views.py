@@ -4,8 +4,9 @@ torch's slices, transposes and reshapes of a leaf are differentiable: ``lin(p[:2
 (zeros outside the slice). Here such a view is a ``Parameter`` subclass, so the leaf rule
 (``minitorch.leaf_inputs``) takes it as any Parameter input: a module given it sees its ``data`` and
 hands the gradient of that slot to its ``accumulate_grad``, which carries it back into ``p.grad``.
-Anywhere else it acts as its data array (operators, ``float``, ``len``, iteration, printing,
-``np.asarray``, array methods): those give plain arrays, with no gradient, as ``p.data`` would.
+Anywhere else it acts as its data array (operators, ``float``, ``len``, printing, ``np.asarray``,
+array methods): those give plain arrays, with no gradient, as ``p.data`` would; iterating gives the
+rows as views (``v[i]``), as iterating p does.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ class ParameterView(Parameter):
 
     __hash__ = Parameter.__hash__  # identity, as a Parameter (== is elementwise, below)
 
+    def __iter__(self) -> Any:  # the rows as views, as iterating a torch tensor (and a Parameter)
+        return (self[i] for i in range(len(self)))
+
     def __str__(self) -> str:
         return str(self.data)
 
@@ -115,6 +119,6 @@ for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"
     for _form in ("__{}__", "__r{}__"):
         setattr(ParameterView, _form.format(_name), _array_operator(_form.format(_name)))
 for _name in ("lt", "le", "gt", "ge", "eq", "ne", "neg", "pos", "abs", "invert", "float", "int",
-              "complex", "index", "bool", "len", "iter", "contains", "format", "round"):
+              "complex", "index", "bool", "len", "contains", "format", "round"):
     setattr(ParameterView, f"__{_name}__", _array_operator(f"__{_name}__"))
 del _name, _form

@@ -313,12 +313,17 @@ def test_a_view_acts_as_its_data_array_and_arithmetic_carries_no_gradient(float6
     assert isinstance(v, mt.ParameterView)
     assert float(p[1, 2]) == 6.0 and p[1, 2].item() == 6.0 and int(p[0, 3]) == 3
     assert len(v) == 2 and [row.tolist() for row in v] == p.data[:2].tolist()
+    assert all(type(row) is mt.ParameterView for row in v)  # rows as views, as torch's (and p's)
+    rows = list(p)
+    lin = mt.Linear(4, 2)
+    y = lin(rows[2][None])
+    assert lin.backward(np.ones_like(y)) is None and p.grad[2].any() and not p.grad[:2].any()
+    p.grad = None
     assert str(v) == str(p.data[:2]) and "ParameterView" in repr(v)
     assert (v == p.data[:2]).all() and v.sum() == p.data[:2].sum() and v.shape == (2, 4)
     assert np.asarray(v) is v.data and np.shares_memory(v.data, p.data)
     for plain in (v * 2, 2 * v, v + v, -v, v @ np.ones(4), np.exp(v), v.copy(), v.astype(np.float32)):
         assert type(plain) is np.ndarray
-    lin = mt.Linear(4, 2)
     y = lin(v * 2)
     assert lin.backward(np.ones_like(y)) is not None and p.grad is None
     v.data[0, 0] = 100.0  # basic indexing: a NumPy view, writes reach p, as torch's view
