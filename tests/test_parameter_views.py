@@ -334,8 +334,8 @@ def test_a_view_acts_as_its_data_array_and_arithmetic_carries_no_gradient(float6
 
 def test_uncarried_view_methods_and_registering_a_view_are_refused(float64):
     """v.squeeze(), v.transpose(), v.flatten()... (ndarray views that would drop the gradient) are
-    refused naming the fix; so is registering a view as a module's Parameter, and a view as a loss's
-    target (the loss gives no gradient for it)."""
+    refused naming the fix; so are registering a view as a module's Parameter, giving one to an
+    optimizer (as torch's non-leaf), and a view as a loss's target (the loss gives no gradient for it)."""
     p = mt.Parameter(np.ones((1, 3, 4)))
     for name in ("squeeze", "transpose", "flatten", "ravel", "swapaxes", "view"):
         with pytest.raises(AttributeError, match=rf"ParameterView\.{name}: .*\.reshape"):
@@ -344,6 +344,8 @@ def test_uncarried_view_methods_and_registering_a_view_are_refused(float64):
     model = mt.Linear(4, 2)
     with pytest.raises(TypeError, match="cannot register 'part' = a view of a Parameter"):
         model.part = p[0]
+    with pytest.raises(ValueError, match="SGD: can't optimize a view of a Parameter"):
+        mt.SGD([p.T], lr=0.1)
     with pytest.raises(RuntimeError, match="follows its base's requires_grad"):
         p[0].requires_grad_(False)
     with pytest.raises(TypeError, match="'target' is a Parameter that requires grad"):
