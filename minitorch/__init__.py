@@ -54,6 +54,7 @@ from minitorch.model_files import (
 )
 from minitorch.module import Module, Parameter
 from minitorch.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from minitorch.parameter_views import ParameterView
 from minitorch.random import manual_seed
 from minitorch.rnn_utils import (  # sequences: torch.nn.utils.rnn's names
     PackedSequence,
@@ -230,6 +231,7 @@ __all__ = [
     "onnx",
     "Optimizer",
     "Parameter",
+    "ParameterView",
     "plot",
     "predict",
     "register_module",

@@ -61,6 +61,7 @@ from minitorch.constructor_args import recording_init
 from minitorch.dtypes import check_cpu, dtype_or_cpu, float_dtype
 from minitorch.leaf_inputs import LEAVES
 from minitorch.parameter import Parameter, TransposedView, check_requires_grad, data_of
+from minitorch.parameter_views import ParameterView
 from minitorch.state_assign import assign_state, check_assignable
 
 # Parameter -> the modules it is registered in (weak both ways): lets an optimizer, which holds
@@ -136,7 +137,8 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         frame = d.get("_frame")
-        if (frame is not None and name[0] == "_" and not isinstance(value, (Parameter, Module))
+        if (frame is not None and name[0] == "_"
+                and (not isinstance(value, (Parameter, Module)) or type(value) is ParameterView)
                 and name not in d["_buffers"]):
             frame[name] = d[name] = value  # a cache of the forward call now running
             return
@@ -151,6 +153,8 @@ class Module:
         if isinstance(value, Parameter):
             if isinstance(value, TransposedView):
                 _refuse_view(self, name)
+            if isinstance(value, ParameterView):
+                _refuse_parameter_view(self, name)
             modules.pop(name, None)
             buffers.pop(name, None)
             params[name] = value
@@ -725,6 +729,17 @@ def _refuse_view(module: Module, name: str) -> None:
         "linear_b.W = linear_a.W); to tie an output layer to an Embedding, compute logits = "
         "h @ emb.weight.data.T in your module's forward and accumulate emb.weight.grad "
         "(emb.weight.accumulate_grad(dlogits.T @ h)) in its backward, as examples/gpt.py does"
+    )
+
+
+def _refuse_parameter_view(module: Module, name: str) -> None:
+    """TypeError: ``p[index]``, ``p.T``, ``p.reshape(...)`` (a ``ParameterView``) is not a Parameter
+    of its own: registered it would be a second, untrained copy of part of p (torch registers only
+    an ``nn.Parameter``, and a view taken once would not follow a replaced ``p.data``)."""
+    raise TypeError(
+        f"{type(module).__name__}: cannot register '{name}' = a view of a Parameter (p[index], p.T, "
+        "p.mT or p.reshape(...)): it is not a Parameter of its own. Register p itself and take the view "
+        f"in forward (self.child(self.p[:2])), or assign '{name}' a Parameter"
     )
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.grad_mode import _state as _grad_state
+
 
 class Parameter:
     """A trainable array ``data`` and its gradient ``grad``.
@@ -32,8 +34,11 @@ class Parameter:
     None (as torch's, they step a grad p still holds, the zeros of ``zero_grad(set_to_none=False)`` too).
 
     Where a PyTorch user expects a tensor, a Parameter acts as its array: ``p.numel()``,
-    ``p.item()`` (one element), ``p[i]`` (reads ``data[i]``), ``p.ndim``, ``np.asarray(p)``, and
-    ``p -= lr * p.grad`` (``+=``, ``*=``, ``/=`` too) updates ``p.data`` in place.
+    ``p.item()`` (one element), ``p.ndim``, ``np.asarray(p)``, and ``p -= lr * p.grad`` (``+=``,
+    ``*=``, ``/=`` too) updates ``p.data`` in place. ``p[index]``, ``p.T``, ``p.mT`` and
+    ``p.reshape(shape)`` read ``data``'s; while p requires grad in grad mode they are
+    ``ParameterView``s, which a module given one treats as p (its gradient goes into ``p.grad`` at
+    the view's place, as torch's; ``minitorch.parameter_views``).
     """
 
     # _folds: set by plain SGD's update kernel (kernels/step_update.py) where it could fold this
@@ -115,7 +120,36 @@ class Parameter:
         return self
 
     def __getitem__(self, index: Any) -> Any:
+        """``data[index]``; while p requires grad and grad mode is on, as a ``ParameterView`` that
+        carries a module's gradient for it into ``p.grad``, as torch's slices do."""
+        if self.requires_grad and _grad_state.enabled:
+            return ParameterView(self, ("index", index))
         return self.data[index]
+
+    @property
+    def T(self) -> Any:
+        """``data.T`` (all axes reversed, as torch's ``.T``), a ``ParameterView`` as ``p[index]``."""
+        if self.requires_grad and _grad_state.enabled:
+            return ParameterView(self, ("transpose", tuple(range(self.data.ndim))[::-1]))
+        return self.data.T
+
+    @property
+    def mT(self) -> Any:
+        """``data.mT`` (the last two axes swapped), a ``ParameterView`` as ``p[index]``."""
+        if self.data.ndim < 2:
+            raise ValueError(f"Parameter.mT: expected at least 2 dimensions, got shape {self.data.shape}")
+        if self.requires_grad and _grad_state.enabled:
+            axes = (*range(self.data.ndim - 2), self.data.ndim - 1, self.data.ndim - 2)
+            return ParameterView(self, ("transpose", axes))
+        return self.data.mT
+
+    def reshape(self, *shape: Any) -> Any:
+        """``data.reshape(shape)`` (``p.reshape(2, -1)`` or ``p.reshape((2, -1))``), a
+        ``ParameterView`` as ``p[index]``."""
+        shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
+        if self.requires_grad and _grad_state.enabled:
+            return ParameterView(self, ("reshape", shape))
+        return self.data.reshape(shape)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if copy:
@@ -314,3 +348,6 @@ def _written_through(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
         np.copyto(old, new)
         return old
     return np.array(new, copy=True)
+
+
+from minitorch.parameter_views import ParameterView  # noqa: E402 (it subclasses Parameter)

@@ -42,6 +42,7 @@ import numpy as np
 from minitorch import module as module_registry
 from minitorch.checks import check_number, check_sequence, read_only_error
 from minitorch.module import Parameter
+from minitorch.parameter_views import ParameterView
 
 Params = Iterable[Parameter] | Iterable[dict[str, Any]]
 
@@ -92,6 +93,12 @@ class Optimizer:
                 raise TypeError(
                     f"{type(self).__name__}: expected Parameters (e.g. model.parameters()), "
                     f"got {type(p).__name__}"
+                )
+            if isinstance(p, ParameterView):  # its grad stays None: the gradient goes to its base
+                raise ValueError(
+                    f"{type(self).__name__}: can't optimize a view of a Parameter (p[index], p.T, p.mT, "
+                    "p.reshape(...)); give the optimizer the Parameter p itself (as torch refuses a "
+                    "non-leaf tensor)"
                 )
         known = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in known for p in params) or len({id(p) for p in params}) != len(params):
