@@ -1,4 +1,4 @@
-"""Schedules a careful PyTorch user reaches for (helper optim3): ConstantLR, PolynomialLR, MultiplicativeLR,
+"""Schedules a careful PyTorch user reaches for: ConstantLR, PolynomialLR, MultiplicativeLR,
 CyclicLR and ChainedScheduler.
 
 Re-exported by ``minitorch.lr_scheduler``. Each gives torch.optim.lr_scheduler's ``get_last_lr()``

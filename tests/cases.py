@@ -350,7 +350,7 @@ MODULE_CASES += _HABITS_CASES
 ORACLE |= {case[0] for case in _HABITS_CASES} - {"Dropout2d"}
 
 
-# --- more torch.nn activations and RMSNorm (acts2) ------------------------------------------------------
+# --- more torch.nn activations and RMSNorm -------------------------------------------------------------
 _ACTS2_CASES = [
     ("ReLU6", lambda: mt.ReLU6(), (4, 6)),
     ("SELU", lambda: mt.SELU(), (4, 6)),

@@ -447,7 +447,7 @@ EVERY_OPTIMIZER = [("SGD", {}), ("SGD", {"momentum": 0.9, "nesterov": True, "wei
                    ("Adam", {}), ("Adam", {"amsgrad": True, "weight_decay": 0.1, "maximize": True}),
                    ("AdamW", {}), ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}),
                    ("NAdam", {}), ("RAdam", {})]
-# (helper optim3)
+#
 EVERY_OPTIMIZER += [("Adamax", {}), ("Adadelta", {"eps": 0.1}), ("Rprop", {}), ("ASGD", {"t0": 2.0})]
 
 

@@ -235,7 +235,6 @@ ALL_SCHEDULERS = {
     "OneCycleLR": lambda lib, o: lib.OneCycleLR(o, 1.0, total_steps=20),
     "ReduceLROnPlateau": lambda lib, o: lib.ReduceLROnPlateau(o, patience=0),
     "ReduceLROnPlateau-min_lr-list": lambda lib, o: lib.ReduceLROnPlateau(o, patience=0, min_lr=[1e-4]),
-    # (helper optim3)
     "ConstantLR": lambda lib, o: lib.ConstantLR(o, 0.5, total_iters=4),
     "PolynomialLR": lambda lib, o: lib.PolynomialLR(o, total_iters=6, power=2.0),
     "MultiplicativeLR": lambda lib, o: lib.MultiplicativeLR(o, lambda e: 0.9),

@@ -1,4 +1,4 @@
-"""ConstantLR, PolynomialLR, MultiplicativeLR, CyclicLR and ChainedScheduler (helper optim3) as torch 2.13's.
+"""ConstantLR, PolynomialLR, MultiplicativeLR, CyclicLR and ChainedScheduler as torch 2.13's.
 
 Both libraries run side by side on two param groups; every lr, and the momentum or beta1 CyclicLR
 cycles, is compared bitwise after every step, over hypothesis grids of the settings. A state_dict

@@ -97,14 +97,14 @@ CASES = [
 ]
 
 
-def _sequential_extra(lib, opt):  # (helper optim3) restarts by torch's closed forms and lr_lambda(0)
+def _sequential_extra(lib, opt):  # restarts by torch's closed forms and lr_lambda(0)
     a = lib.PolynomialLR(opt, total_iters=4, power=2.0)
     b = lib.MultiplicativeLR(opt, lr_lambda=lambda e: 0.9 if e % 2 else 0.8)
     c = lib.ConstantLR(opt, factor=0.4, total_iters=3)
     return lib.SequentialLR(opt, schedulers=[a, b, c], milestones=[6, 12])
 
 
-CASES += [  # (helper optim3)
+CASES += [
     ("ConstantLR", lambda lib, o: lib.ConstantLR(o, factor=0.25, total_iters=6), 20, "SGD"),
     ("PolynomialLR", lambda lib, o: lib.PolynomialLR(o, total_iters=15, power=0.9), 25, "SGD"),
     ("MultiplicativeLR-per-group", lambda lib, o: lib.MultiplicativeLR(

@@ -38,7 +38,6 @@ SETTINGS = {
     "Adagrad": {"lr_decay": 0.01, "weight_decay": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-3},
     "NAdam": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.01, "momentum_decay": 0.01},
     "RAdam": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.01},
-    # (helper optim3)
     "Adamax": {"betas": (0.8, 0.9), "eps": 1e-3, "weight_decay": 0.01},
     "Adadelta": {"rho": 0.8, "eps": 1e-3, "weight_decay": 0.01},
     "Rprop": {"etas": (0.4, 1.3), "step_sizes": (1e-4, 0.5)},
@@ -48,7 +47,7 @@ PAIRS = ("betas", "etas", "step_sizes")  # settings that are pairs of numbers
 # where torch's results with a 0-d float64 tensor are not its float results bit for bit
 TORCH_TENSOR_DIFFERS = {("Adam", "betas"), ("AdamW", "betas"), ("NAdam", "betas"), ("RAdam", "betas"),
                         ("NAdam", "momentum_decay"), ("Adagrad", "lr_decay")}
-TORCH_TENSOR_DIFFERS |= {("Adamax", "betas"), ("ASGD", "lambd"), ("ASGD", "alpha")}  # (helper optim3)
+TORCH_TENSOR_DIFFERS |= {("Adamax", "betas"), ("ASGD", "lambd"), ("ASGD", "alpha")}
 # the other settings each configuration runs with, so every setting is read by the update
 BASE = {
     "SGD": [{"lr": 0.1, "momentum": 0.8, "dampening": 0.2, "weight_decay": 0.05},
@@ -59,7 +58,6 @@ BASE = {
     "Adagrad": [{"lr": 0.05, "lr_decay": 0.01}],
     "NAdam": [{"lr": 0.01}, {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1}],
     "RAdam": [{"lr": 0.01}, {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1}],
-    # (helper optim3)
     "Adamax": [{"lr": 0.01, "weight_decay": 0.1}],
     "Adadelta": [{"lr": 0.5, "weight_decay": 0.1}],
     "Rprop": [{"lr": 0.01}],

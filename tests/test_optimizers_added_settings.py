@@ -26,7 +26,6 @@ ADDED = [
     ("Adagrad", "maximize", True),
     ("NAdam", "decoupled_weight_decay", True), ("NAdam", "maximize", True),
     ("RAdam", "decoupled_weight_decay", True), ("RAdam", "maximize", True),
-    # (helper optim3)
     ("Adamax", "maximize", True), ("Adadelta", "maximize", True), ("Rprop", "maximize", True),
     ("ASGD", "maximize", True),
 ]

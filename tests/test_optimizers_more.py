@@ -1,4 +1,4 @@
-"""Adamax, Adadelta, Rprop and ASGD (helper optim3): torch 2.13's trajectories, resumes and refusals.
+"""Adamax, Adadelta, Rprop and ASGD: torch 2.13's trajectories, resumes and refusals.
 
 The 4-8-3 MLP and its torch twin train side by side (tests/trajectories.py) with options drawn from
 hypothesis grids, in float64 (tight) and float32 (dtype kept); every parameter is compared after

@@ -15,7 +15,7 @@ from minitorch.kernels import flat, use_kernels
 OPTIMIZERS = [("SGD", {}), ("SGD", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
               ("Adam", {}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
               ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}), ("NAdam", {}), ("RAdam", {})]
-OPTIMIZERS += [("Adamax", {}), ("Adadelta", {}), ("Rprop", {}), ("ASGD", {})]  # (helper optim3)
+OPTIMIZERS += [("Adamax", {}), ("Adadelta", {}), ("Rprop", {}), ("ASGD", {})]
 MESSAGE = (r"^{name}\.step: param_groups\[1\]\['params'\]\[0\] \(a Parameter of shape {shape}\) is a "
            r"read-only array .* give it a writable copy first: p\.data = p\.data\.copy\(\)$")
 

@@ -58,7 +58,7 @@ def test_parameter_in_place_update_keeps_the_object_and_array() -> None:
 
 # ----------------------------------------------------------------- freezing
 OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam"]
-OPTIMIZERS += ["Adamax", "Adadelta", "Rprop", "ASGD"]  # (helper optim3)
+OPTIMIZERS += ["Adamax", "Adadelta", "Rprop", "ASGD"]
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -159,7 +159,7 @@ def test_to_torch_dtype_and_device() -> None:
     lambda ps: mt.Adagrad(ps, lr=0.01),
     lambda ps: mt.NAdam(ps, lr=0.01),
     lambda ps: mt.RAdam(ps, lr=0.01),
-    # (helper optim3)
+  
     lambda ps: mt.Adamax(ps, lr=0.01, weight_decay=0.1),
     lambda ps: mt.Adadelta(ps, lr=0.5),
     lambda ps: mt.Rprop(ps, lr=0.01),

@@ -47,7 +47,7 @@ CASES = {
     "MultiheadAttention": lambda: mt.MultiheadAttention(4, 2),
     "MultiheadAttention-kvdim": lambda: mt.MultiheadAttention(4, 2, kdim=3, vdim=5, bias=False),
 }
-CASES.update({  # (acts2)
+CASES.update({
     "RMSNorm": lambda: mt.RMSNorm((2, 3)),
     "RMSNorm-f64": lambda: mt.RMSNorm(3, eps=1e-3, dtype=np.float64),
 })

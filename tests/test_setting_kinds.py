@@ -25,7 +25,7 @@ ACTIVATION_SETTINGS = [
     ("Hardtanh", "min_val"),
     ("Hardtanh", "max_val"),
 ]
-ACTIVATION_SETTINGS += [("CELU", "alpha"), ("Softshrink", "lambd"), ("Hardshrink", "lambd")]  # (acts2)
+ACTIVATION_SETTINGS += [("CELU", "alpha"), ("Softshrink", "lambd"), ("Hardshrink", "lambd")]
 WRONG_KINDS = ["0.1", None, np.array(0.2), np.array([0.1, 0.2])]
 
 

@@ -140,7 +140,7 @@ OPTIMIZERS.update({
     "RAdam": (mt.RAdam, torch.optim.RAdam),
 })
 
-# torch.optim's remaining update rules (helper optim3)
+# torch.optim's remaining update rules
 OPTIMIZERS.update({
     "Adamax": (mt.Adamax, torch.optim.Adamax),
     "Adadelta": (mt.Adadelta, torch.optim.Adadelta),

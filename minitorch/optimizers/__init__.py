@@ -12,7 +12,7 @@ from minitorch.optimizers.sgd import SGD
 
 __all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD"]
 
-# PyTorch habits (issue 15); torch.optim's remaining single-update rules (helper optim3)
+# PyTorch habits (issue 15); torch.optim's remaining single-update rules
 from minitorch.optimizers.adadelta import Adadelta
 from minitorch.optimizers.adagrad import Adagrad
 from minitorch.optimizers.adamax import Adamax
@@ -22,5 +22,5 @@ from minitorch.optimizers.radam import RAdam
 from minitorch.optimizers.rprop import Rprop
 
 __all__ += ["Adagrad", "NAdam", "RAdam"]
-__all__ += ["ASGD", "Adadelta", "Adamax", "Rprop"]  # (helper optim3)
+__all__ += ["ASGD", "Adadelta", "Adamax", "Rprop"]
 
