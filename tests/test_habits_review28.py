@@ -100,7 +100,6 @@ OPTIMIZERS = {
     "Adagrad": dict(lr=0.1, weight_decay=0.1, lr_decay=0.01),
     "NAdam": dict(lr=0.01, weight_decay=0.1),
     "RAdam": dict(lr=0.01, weight_decay=0.1),
-  
     "Adamax": dict(lr=0.01, weight_decay=0.1),
     "Adadelta": dict(lr=0.5, weight_decay=0.1),
     "Rprop": dict(lr=0.01),

@@ -63,7 +63,6 @@ OPTIONS = {
                    decoupled_weight_decay=st.booleans()),
     "RAdam": _grid(lr=_small_lr, betas=_betas, eps=_eps, weight_decay=_wd,
                    decoupled_weight_decay=st.booleans()),
-  
     "Adamax": _grid(lr=[0.01, 0.002], betas=_betas, eps=_eps, weight_decay=_wd),
     "Adadelta": _grid(lr=[1.0, 0.1], rho=[0.9, 0.5], eps=[1e-6, 1e-3], weight_decay=_wd),
     "Rprop": _grid(lr=[0.01, 0.1], etas=[(0.5, 1.2), (0.3, 1.5)], step_sizes=[(1e-6, 50), (1e-3, 0.05)]),
@@ -192,7 +191,6 @@ FULL = {
               {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}],
     "RAdam": [{"lr": 0.01, "weight_decay": 0.1},
               {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}],
-  
     "Adamax": [{"lr": 0.01, "weight_decay": 0.1}],
     "Adadelta": [{"lr": 0.5, "weight_decay": 0.1}],
     "Rprop": [{"lr": 0.01, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.5)}],

@@ -159,7 +159,6 @@ def test_to_torch_dtype_and_device() -> None:
     lambda ps: mt.Adagrad(ps, lr=0.01),
     lambda ps: mt.NAdam(ps, lr=0.01),
     lambda ps: mt.RAdam(ps, lr=0.01),
-  
     lambda ps: mt.Adamax(ps, lr=0.01, weight_decay=0.1),
     lambda ps: mt.Adadelta(ps, lr=0.5),
     lambda ps: mt.Rprop(ps, lr=0.01),
