@@ -162,7 +162,8 @@ def test_parameter_without_gradient_is_skipped_like_torch(float64, torch_float64
 GROUP_VALUES = {"lr": 0.02, "momentum": 0.5, "dampening": 0.3, "weight_decay": 0.1, "nesterov": True,
                 "betas": (0.7, 0.9), "eps": 1e-3, "amsgrad": True, "alpha": 0.8, "centered": True,
                 "lr_decay": 0.1, "initial_accumulator_value": 0.4, "maximize": True, "momentum_decay": 0.02,
-                "decoupled_weight_decay": True}
+                "decoupled_weight_decay": True, "rho": 0.8, "lambd": 1e-3, "t0": 3.0, "etas": (0.4, 1.3),
+                "step_sizes": (1e-4, 0.5)}
 REFUSED_IN_A_GROUP = {("Adagrad", "initial_accumulator_value")}
 PER_GROUP = [(name, setting) for name, (cls, _) in sorted(OPTIMIZERS.items())
              for setting in cls([mt.Parameter(np.zeros(1))]).defaults]
