@@ -26,3 +26,13 @@ def test_a_loss_target_that_requires_grad_is_refused_naming_why_and_the_fix():
            "(torch's autograd would fill its .grad)" in message
     assert message.endswith("to train it, write a module whose backward returns its gradient")
     assert p.grad is None
+
+
+def test_an_int_index_of_a_1d_parameter_is_a_0d_view_as_torchs():
+    """p[1] of a 1-D Parameter: a 0-d view sharing p's memory (torch's p[1] is a 0-d tensor)."""
+    tp = torch.arange(3.0, requires_grad=True)
+    assert tp[1].shape == ()
+    p = mt.Parameter(np.arange(3.0))
+    v = p[1]
+    assert v.shape == () and float(v) == 1.0
+    assert np.shares_memory(v.data, p.data)
