@@ -83,13 +83,7 @@ class ParameterView(Parameter):
             return
         if np.shape(g) != self.data.shape:
             super().accumulate_grad(g)  # raises its error for a None or a wrongly shaped g
-        if self.base.data.shape != self.base_shape:
-            raise ValueError(
-                f"ParameterView.accumulate_grad: the view was taken of a Parameter of shape "
-                f"{self.base_shape}, whose data has shape {self.base.data.shape} now (p.data replaced "
-                "since); its gradient has no place in p. Take the view again after replacing p.data, "
-                "then run forward and backward"
-            )
+        self.check_bases()
         kind, arg = self.op
         if kind == "index":
             dbase = np.zeros(self.base_shape, self.base.data.dtype)
@@ -101,6 +95,20 @@ class ParameterView(Parameter):
         else:
             dbase = np.reshape(g, self.base_shape)
         self.base.accumulate_grad(dbase)
+
+    def check_bases(self) -> None:
+        """ValueError, naming the fix, if a base along the chain of views has a ``data`` of another
+        shape than when its view was taken (``p.data`` replaced since): dbase has no place in it."""
+        view = self
+        while isinstance(view, ParameterView):
+            if view.base.data.shape != view.base_shape:
+                raise ValueError(
+                    f"ParameterView.accumulate_grad: the view was taken of a Parameter of shape "
+                    f"{view.base_shape}, whose data has shape {view.base.data.shape} now (p.data "
+                    "replaced since); its gradient has no place in p. Take the view again after "
+                    "replacing p.data, then run forward and backward"
+                )
+            view = view.base
 
     def to(self, dtype: type | np.dtype | str) -> Parameter:
         """A view of this view cast to ``dtype`` (this view unchanged, as torch's ``v.to(dtype)``);

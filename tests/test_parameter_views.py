@@ -467,3 +467,23 @@ def test_copies_and_pickles_of_a_view_are_views_of_the_copied_parameter(float64)
         assert p.grad is None and c.base.base.grad[2].any() and not c.base.base.grad[:2].any()
     pair = copy.deepcopy((p, p[1:]))
     assert pair[1].base is pair[0]
+
+
+def test_a_replaced_base_is_refused_before_any_leaf_of_the_call_is_added(float64):
+    """mha(q, v, v), v a view of p whose data was replaced by another shape since forward: the
+    refusal comes before the backward runs (no gradient of q or of mha's weights is added), and the
+    call still waits (retry after putting p's data back)."""
+    rng = np.random.default_rng(6)
+    mha = mt.MultiheadAttention(4, 2, batch_first=True)
+    q = mt.Parameter(rng.standard_normal((1, 3, 4)))
+    p = mt.Parameter(rng.standard_normal((3, 4)))
+    v = p[None]
+    y, _ = mha(q, v, v)
+    old = p.data
+    p.data = np.zeros((5, 4))
+    with pytest.raises(ValueError, match=r"p\.data replaced since"):
+        mha.backward(np.ones_like(y))
+    assert q.grad is None and p.grad is None and all(w.grad is None for w in mha.parameters())
+    p.data = old
+    assert mha.backward(np.ones_like(y)) == (None, None, None)
+    assert q.grad.shape == (1, 3, 4) and p.grad.shape == (3, 4) and mha.in_proj_weight.grad is not None
