@@ -487,3 +487,25 @@ def test_a_replaced_base_is_refused_before_any_leaf_of_the_call_is_added(float64
     p.data = old
     assert mha.backward(np.ones_like(y)) == (None, None, None)
     assert q.grad.shape == (1, 3, 4) and p.grad.shape == (3, 4) and mha.in_proj_weight.grad is not None
+
+
+@pytest.mark.parametrize("kernels_on", [True, False], ids=["kernels", "plain"])
+def test_a_learned_attention_mask_given_as_a_view(float64, kernels_on):
+    """mha(x, x, x, attn_mask=P[:3, 1:4]) and key_padding_mask=K[::2] (views of float masks that
+    MultiheadAttention trains itself): y and P.grad, K.grad are torch's (the backward tested the
+    masks with != against None, which a view answers elementwise)."""
+    mt.kernels.use_kernels(kernels_on)
+    rng = np.random.default_rng(5)
+    mha = mt.MultiheadAttention(4, 2, batch_first=True)
+    twin = torch_twin(mha)
+    M, Kp, x = rng.standard_normal((4, 5)), rng.standard_normal((4, 3)), rng.standard_normal((2, 3, 4))
+    P, K = mt.Parameter(M.copy()), mt.Parameter(Kp.copy())
+    P_t, K_t = tensor(M, requires_grad=True), tensor(Kp, requires_grad=True)
+    y, _ = mha(x, x, x, attn_mask=P[:3, 1:4], key_padding_mask=K[::2])
+    y_t, _ = twin(tensor(x), tensor(x), tensor(x), attn_mask=P_t[:3, 1:4], key_padding_mask=K_t[::2])
+    np.testing.assert_allclose(y, y_t.detach().numpy(), **TOL)
+    dy = rng.standard_normal(y.shape)
+    y_t.backward(tensor(dy))
+    mha.backward(dy)
+    _close(P.grad, P_t.grad.numpy(), "attn_mask view")
+    _close(K.grad, K_t.grad.numpy(), "key_padding_mask view")
