@@ -52,7 +52,7 @@ import numpy as np
 
 from minitorch.edit_marks import Dropped, _marked_refs, edit_to_refuse, restore_marks, saved_marks
 from minitorch.grad_mode import _state as _grad_state
-from minitorch.leaf_inputs import LEAVES, SCANNED, give_leaves, leaf_frame
+from minitorch.leaf_inputs import LEAVES, SCANNED, check_views, give_leaves, leaf_frame
 
 
 class _Log(list):
@@ -303,6 +303,7 @@ def _leaf_backward(module: Any, method: Callable[..., Any], frame: dict[str, Any
     run = unwrapped(type(module).backward) if name == "backward_params" else method
     undo = None if _library_class(type(module)) else _Undo(module, leaves)
     try:
+        check_views(leaves)
         result = backward_call(run)(module, *args, **kwargs)
         return give_leaves(module, result, leaves, name)
     except BaseException:

@@ -50,6 +50,7 @@ import numpy as np
 
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.parameter import Parameter
+from minitorch.parameter_views import ParameterView
 
 LEAVES = "_leaf_inputs"  # the frame's key for this call's leaves (a frame's other keys are its cache)
 SCANNED = (Parameter, tuple)  # the types the forward wrapper hands to ``leaf_frame``
@@ -163,6 +164,14 @@ def _refuse(module: Any, what: str, where: str, why: str = "", fix: str = "") ->
         f"fill its .grad). If it is data, pass p.data or a Parameter with requires_grad=False; to "
         f"train it, {fix}"
     )
+
+
+def check_views(leaves: Leaves) -> None:
+    """ValueError (``ParameterView.check_bases``) for a leaf that is a view of a Parameter whose data
+    changed shape since forward: called before the module's backward runs, so nothing changes."""
+    for _, _, p in leaves:
+        if isinstance(p, ParameterView) and p.requires_grad:
+            p.check_bases()
 
 
 def _gives_input_gradients(module: Any) -> bool:

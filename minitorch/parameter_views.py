@@ -34,23 +34,33 @@ class ParameterView(Parameter):
     - ("transpose", axes): data = base.data.transpose(axes) (``.T``: all axes reversed, ``.mT``:
       the last two swapped); dbase = g.transpose(argsort(axes)).
     - ("reshape", shape): data = base.data.reshape(shape); dbase = g.reshape(base.shape).
+    - ("cast", dtype) (``v.to(dtype)``): data = base.data.astype(dtype); dbase = g cast to base's dtype.
 
+    The index is kept as taken (its arrays and lists copied, as torch's index tensor): writing the
+    array it came from afterwards changes neither data nor where the gradient goes. ``base_shape``
+    is base's shape when the view was taken, the shape of dbase (as torch's view backward keeps
+    it): a base whose ``data`` was replaced by another shape since refuses dbase by name.
     ``requires_grad`` is the base's; ``grad`` stays None (torch keeps no ``.grad`` on a view); a view
     of a view passes dbase on to its own base. A view is not a Parameter of a model: registering
     one as a module attribute is refused.
     """
 
-    __slots__ = ("base", "op")
+    __slots__ = ("base", "op", "base_shape")
 
     def __init__(self, base: Parameter, op: tuple[str, Any]) -> None:  # data and grad are base's
-        self.base, self.op = base, op
         kind, arg = op
+        if kind == "index":
+            arg = _kept_index(arg)
+            op = (kind, arg)
+        self.base, self.op, self.base_shape = base, op, base.data.shape
         if kind == "index":
             data = base.data[arg]
             if not isinstance(data, np.ndarray):  # every index an int: a 0-d view, as torch's p[i, j]
                 data = base.data[(*(arg if isinstance(arg, tuple) else (arg,)), ...)]
         elif kind == "transpose":
             data = base.data.transpose(arg)
+        elif kind == "cast":
+            data = base.data.astype(arg)
         else:
             data = base.data.reshape(arg)
         self.data = data
@@ -73,15 +83,43 @@ class ParameterView(Parameter):
             return
         if np.shape(g) != self.data.shape:
             super().accumulate_grad(g)  # raises its error for a None or a wrongly shaped g
+        self.check_bases()
         kind, arg = self.op
         if kind == "index":
-            dbase = np.zeros_like(self.base.data)
+            dbase = np.zeros(self.base_shape, self.base.data.dtype)
             np.add.at(dbase, arg, g)
         elif kind == "transpose":
             dbase = np.transpose(g, np.argsort(arg))
+        elif kind == "cast":
+            dbase = np.asarray(g).astype(self.base.data.dtype)
         else:
-            dbase = np.reshape(g, self.base.data.shape)
+            dbase = np.reshape(g, self.base_shape)
         self.base.accumulate_grad(dbase)
+
+    def check_bases(self) -> None:
+        """ValueError, naming the fix, if a base along the chain of views has a ``data`` of another
+        shape than when its view was taken (``p.data`` replaced since): dbase has no place in it."""
+        view = self
+        while isinstance(view, ParameterView):
+            if view.base.data.shape != view.base_shape:
+                raise ValueError(
+                    f"ParameterView.accumulate_grad: the view was taken of a Parameter of shape "
+                    f"{view.base_shape}, whose data has shape {view.base.data.shape} now (p.data "
+                    "replaced since); its gradient has no place in p. Take the view again after "
+                    "replacing p.data, then run forward and backward"
+                )
+            view = view.base
+
+    def to(self, dtype: type | np.dtype | str) -> Parameter:
+        """A view of this view cast to ``dtype`` (this view unchanged, as torch's ``v.to(dtype)``);
+        the gradient goes back cast to the base's dtype. This view itself when the dtype is its own."""
+        dtype = np.dtype(dtype)
+        if dtype == self.data.dtype:
+            return self
+        return ParameterView(self, ("cast", dtype))
+
+    def __reduce_ex__(self, protocol: Any) -> tuple:  # copy, deepcopy, pickle: base and op, taken again
+        return ParameterView, (self.base, self.op)
 
     def __getattr__(self, name: str) -> Any:  # only for names a Parameter does not define: data's
         if name.startswith("__") or name in ParameterView.__slots__:
@@ -104,6 +142,16 @@ class ParameterView(Parameter):
 
     def __repr__(self) -> str:
         return f"ParameterView({self.data!r}, of {self.base!r})"
+
+
+def _kept_index(index: Any) -> Any:
+    """``index`` with each list and array in it (at the top level or in a tuple) copied as an array."""
+    if isinstance(index, tuple):
+        return tuple(_kept_index(i) for i in index)
+    if isinstance(index, (list, np.ndarray)):
+        kept = np.array(index)
+        return kept.astype(np.intp) if kept.size == 0 and isinstance(index, list) else kept  # p[[]]
+    return index
 
 
 def _array_operator(name: str) -> Any:

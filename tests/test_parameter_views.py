@@ -379,3 +379,133 @@ def test_a_module_indexing_its_own_parameter_in_forward_keeps_it_a_cache(float64
     assert [n for n, _ in m.named_parameters()] == ["table"]
     m.backward(np.ones((3, 2)))
     np.testing.assert_array_equal(m.table.grad[:, 0], [0, 2, 0, 0, 1])
+
+
+# ------------------------------------------------ the index kept, a replaced base, casts, copies
+def test_writing_the_index_array_after_taking_the_view_moves_nothing(float64):
+    """v = p[idx]; idx[:] = other: torch copies the index into its own tensor, so data and
+    gradient stay at idx's positions when the view was taken (a list index too)."""
+    x = np.random.default_rng(3).standard_normal((5, 3))
+    for make in (lambda: np.array([0, 0, 3]), lambda: [0, 0, 3], lambda: (np.array([0, 0, 3]), slice(None))):
+        idx = make()
+        p, p_t = mt.Parameter(x.copy()), tensor(x, requires_grad=True)
+        lin = mt.Linear(3, 2)
+        twin = torch_twin(lin)
+        v = p[idx]
+        rows = idx[0] if isinstance(idx, tuple) else idx
+        rows[:] = [1, 2, 4]  # after the view was taken
+        y = lin(v)
+        y_t = twin(p_t[torch.tensor([0, 0, 3])])
+        np.testing.assert_allclose(y, y_t.detach().numpy(), **TOL)
+        dy = np.ones_like(y)
+        y_t.backward(tensor(dy))
+        lin.backward(dy)
+        _close(p.grad, p_t.grad.numpy(), f"p[{make()!r}] with its index written after")
+
+
+def test_a_view_of_a_parameter_whose_data_changed_shape_since_is_refused(float64):
+    """p.data replaced by another shape between forward and backward: the view's gradient has no
+    place in p (torch's reshape backward raises; its index backward would give a gradient of the
+    old shape): a ValueError naming the view and the fix, and p.grad stays None."""
+    replaced = ((lambda a: a[[0, 1]], (6, 3)), (lambda a: a.reshape(3, 4), (2, 6)), (lambda a: a.T, (3, 4)))
+    for f, shape in replaced:
+        p = mt.Parameter(np.ones((4, 3)))
+        v = f(p)
+        lin = mt.Linear(v.shape[-1], 2)
+        y = lin(v)
+        p.data = np.zeros(shape)
+        with pytest.raises(ValueError, match=r"ParameterView.accumulate_grad: .*p.data replaced since"):
+            lin.backward(np.ones_like(y))
+        assert p.grad is None
+    p = mt.Parameter(np.ones((4, 3)))  # the same shape: torch's view keeps the old storage, as here
+    v = p[[0, 1]]
+    p.data = np.full((4, 3), 2.0)
+    lin = mt.Linear(3, 2)
+    y = lin(v)
+    np.testing.assert_allclose(y, lin(np.ones((2, 3))))
+    lin.backward(np.ones_like(y))
+    lin.backward(np.ones_like(y))
+    assert p.grad.shape == (4, 3) and p.grad[:2].any() and not p.grad[2:].any()
+
+
+def test_to_of_a_view_is_a_cast_view_and_leaves_the_view_as_it_was(float64):
+    """v.to(float32) is a new view (v itself unchanged, still a NumPy view of p.data, as torch's
+    v.to); a module given it computes in float32 and p.grad is torch's, cast back to float64."""
+    x = np.random.default_rng(4).standard_normal((4, 3))
+    p, p_t = mt.Parameter(x.copy()), tensor(x, requires_grad=True)
+    v = p[1:]
+    c = v.to(np.float32)
+    assert v.dtype == np.float64 and np.shares_memory(v.data, p.data)
+    assert type(c) is mt.ParameterView and c.dtype == np.float32 and c.base is v and v.to("float64") is v
+    lin = mt.Linear(3, 2).to(np.float32)
+    twin = torch_twin(lin)
+    y = lin(c)
+    y_t = twin(p_t[1:].to(torch.float32))
+    np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-6)
+    dy = np.random.default_rng(5).standard_normal(y.shape).astype(np.float32)
+    y_t.backward(torch.tensor(dy))
+    assert lin.backward(dy) is None
+    assert p.grad.dtype == np.float64
+    np.testing.assert_allclose(p.grad, p_t.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_copies_and_pickles_of_a_view_are_views_of_the_copied_parameter(float64):
+    """copy.copy(v) is a view of p; copy.deepcopy and pickle copy p and take the view of the copy
+    (a module deep-copied with p keeps one p); each carries its gradient into its own base."""
+    import copy
+    import pickle
+
+    p = mt.Parameter(np.arange(12.0).reshape(4, 3))
+    v = p[[2, 2]].T
+    assert copy.copy(v).base is v.base
+    for c in (copy.deepcopy(v), pickle.loads(pickle.dumps(v))):
+        assert type(c) is mt.ParameterView and c.base.base is not p
+        np.testing.assert_array_equal(c.data, v.data)
+        lin = mt.Linear(2, 1)
+        y = lin(c)
+        lin.backward(np.ones_like(y))
+        assert p.grad is None and c.base.base.grad[2].any() and not c.base.base.grad[:2].any()
+    pair = copy.deepcopy((p, p[1:]))
+    assert pair[1].base is pair[0]
+
+
+def test_a_replaced_base_is_refused_before_any_leaf_of_the_call_is_added(float64):
+    """mha(q, v, v), v a view of p whose data was replaced by another shape since forward: the
+    refusal comes before the backward runs (no gradient of q or of mha's weights is added), and the
+    call still waits (retry after putting p's data back)."""
+    rng = np.random.default_rng(6)
+    mha = mt.MultiheadAttention(4, 2, batch_first=True)
+    q = mt.Parameter(rng.standard_normal((1, 3, 4)))
+    p = mt.Parameter(rng.standard_normal((3, 4)))
+    v = p[None]
+    y, _ = mha(q, v, v)
+    old = p.data
+    p.data = np.zeros((5, 4))
+    with pytest.raises(ValueError, match=r"p\.data replaced since"):
+        mha.backward(np.ones_like(y))
+    assert q.grad is None and p.grad is None and all(w.grad is None for w in mha.parameters())
+    p.data = old
+    assert mha.backward(np.ones_like(y)) == (None, None, None)
+    assert q.grad.shape == (1, 3, 4) and p.grad.shape == (3, 4) and mha.in_proj_weight.grad is not None
+
+
+@pytest.mark.parametrize("kernels_on", [True, False], ids=["kernels", "plain"])
+def test_a_learned_attention_mask_given_as_a_view(float64, kernels_on):
+    """mha(x, x, x, attn_mask=P[:3, 1:4]) and key_padding_mask=K[::2] (views of float masks that
+    MultiheadAttention trains itself): y and P.grad, K.grad are torch's (the backward tested the
+    masks with != against None, which a view answers elementwise)."""
+    mt.kernels.use_kernels(kernels_on)
+    rng = np.random.default_rng(5)
+    mha = mt.MultiheadAttention(4, 2, batch_first=True)
+    twin = torch_twin(mha)
+    M, Kp, x = rng.standard_normal((4, 5)), rng.standard_normal((4, 3)), rng.standard_normal((2, 3, 4))
+    P, K = mt.Parameter(M.copy()), mt.Parameter(Kp.copy())
+    P_t, K_t = tensor(M, requires_grad=True), tensor(Kp, requires_grad=True)
+    y, _ = mha(x, x, x, attn_mask=P[:3, 1:4], key_padding_mask=K[::2])
+    y_t, _ = twin(tensor(x), tensor(x), tensor(x), attn_mask=P_t[:3, 1:4], key_padding_mask=K_t[::2])
+    np.testing.assert_allclose(y, y_t.detach().numpy(), **TOL)
+    dy = rng.standard_normal(y.shape)
+    y_t.backward(tensor(dy))
+    mha.backward(dy)
+    _close(P.grad, P_t.grad.numpy(), "attn_mask view")
+    _close(K.grad, K_t.grad.numpy(), "key_padding_mask view")

@@ -256,7 +256,7 @@ class MultiheadAttention(Module):
             dweights = dweights[:, None] / self._heads if self._average else dweights
         scale = 1.0 / math.sqrt(self.embed_dim // self._heads)
         core_backward = fast_or_plain("attention", attention_core_backward)
-        learned_masks = self._mask_leaves != (None, None)
+        learned_masks = any(m is not None for m in self._mask_leaves)  # (is: a view compares by value)
         dqh, dkh, dvh, *ds = core_backward(doh, dweights, qh, kh, vh, p, drop, scale, with_ds=learned_masks)
         if learned_masks:  # s = qh @ kh.T + mask: a learned mask's gradient is ds, summed as it broadcast
             self._accumulate_mask_grads(ds[0])
