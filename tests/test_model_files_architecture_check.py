@@ -131,7 +131,8 @@ def test_the_same_architecture_loads_as_before(tmp_path):
 SAME = {
     "kernel 3 and (3, 3)": (lambda: mt.Conv2d(1, 2, 3), lambda: mt.Conv2d(1, 2, (3, 3))),
     "kernel (3, 3) and [3, 3]": (lambda: mt.Conv2d(1, 2, (3, 3)), lambda: mt.Conv2d(1, 2, [3, 3])),
-    "padding (1, 1) and 1": (lambda: mt.Conv2d(1, 2, 3, padding=(1, 1)), lambda: mt.Conv2d(1, 2, 3, padding=1)),
+    "padding (1, 1) and 1": (lambda: mt.Conv2d(1, 2, 3, padding=(1, 1)),
+                             lambda: mt.Conv2d(1, 2, 3, padding=1)),
     "normalized_shape 4 and (4,)": (lambda: mt.LayerNorm(4), lambda: mt.LayerNorm((4,))),
     "slope 1 and 1.0": (lambda: _mlp(mt.LeakyReLU(1)), lambda: _mlp(mt.LeakyReLU(1.0))),
     "nested in a Sequential": (lambda: mt.Sequential(mt.Conv2d(1, 2, 3), mt.ReLU()),
