@@ -321,8 +321,9 @@ def _library_class(cls: type) -> bool:
     known = _library.get(cls)
     if known is None:
         methods = ("forward", "backward", "backward_params", "backward_input")
-        known = _library[cls] = all(getattr(getattr(cls, m), "__module__", "").startswith("minitorch.")
-                                    for m in methods)
+        # a method defined by exec() without a __name__ global has __module__ None: not the library's
+        known = _library[cls] = all(
+            (getattr(getattr(cls, m), "__module__", None) or "").startswith("minitorch.") for m in methods)
     return known
 
 
