@@ -358,3 +358,32 @@ def test_a_sequential_subclass_keeps_frames_and_chains(float64):
     assert len(model.body._stack) == 1  # a subclass of Sequential keeps its frame again
     model.discard_caches()
     assert mt.gradcheck(model, np.random.default_rng(0).standard_normal((2, 3)))
+
+
+@pytest.mark.parametrize("first, dx_dtype", [("relu", np.float64), ("linear", np.float32)])
+def test_a_containers_dx_has_the_dtype_its_first_child_computed_in(first, dx_dtype):
+    """docs/concepts/module-contract.md: a float32 layer gives a float32 dx; a parameterless first
+    child computes in the data's float64 and widens the gradient it gets back."""
+    rng = np.random.default_rng(0)
+    layers = [mt.ReLU(), mt.Linear(4, 2, dtype=np.float32)]
+    model = mt.Sequential(*(layers if first == "relu" else [mt.Linear(4, 4, dtype=np.float32), mt.ReLU()]))
+    x = rng.standard_normal((3, 4))
+    y = model(x)
+    dx = model.backward(np.ones_like(y))
+    assert y.dtype == np.float32 and dx.dtype == dx_dtype
+    y32 = model(x.astype(np.float32))  # the float32 data's numbers, in dx's dtype
+    np.testing.assert_array_equal(model.backward(np.ones_like(y32)), dx.astype(np.float32))
+
+
+def test_a_module_class_defined_by_exec_without_a_module_name_runs():
+    """Methods exec'd in a namespace without __name__ (the docs' blocks) have __module__ None."""
+    namespace = {"mt": mt, "np": np}
+    exec("class Double(mt.Module):\n"
+         "    def forward(self, x):\n        return 2 * x\n"
+         "    def backward(self, dy):\n        return 2 * dy\n", namespace)
+    w = mt.Parameter(np.ones((3, 2)))
+    head = mt.Linear(2, 1, dtype=np.float64)
+    model = mt.Sequential(namespace["Double"](), head)
+    y = model(w[:2])
+    assert model.backward(np.ones_like(y)) is None
+    np.testing.assert_allclose(w.grad[:2], 2 * np.broadcast_to(head.W.data.sum(axis=1), (2, 2)))

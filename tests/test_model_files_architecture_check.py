@@ -127,6 +127,43 @@ def test_the_same_architecture_loads_as_before(tmp_path):
     mt.load_model(target, tmp_path / "m.npz")
 
 
+# the same computation, its constructor arguments spelled another way: (saved, loaded into)
+SAME = {
+    "kernel 3 and (3, 3)": (lambda: mt.Conv2d(1, 2, 3), lambda: mt.Conv2d(1, 2, (3, 3))),
+    "kernel (3, 3) and [3, 3]": (lambda: mt.Conv2d(1, 2, (3, 3)), lambda: mt.Conv2d(1, 2, [3, 3])),
+    "padding (1, 1) and 1": (lambda: mt.Conv2d(1, 2, 3, padding=(1, 1)),
+                             lambda: mt.Conv2d(1, 2, 3, padding=1)),
+    "normalized_shape 4 and (4,)": (lambda: mt.LayerNorm(4), lambda: mt.LayerNorm((4,))),
+    "slope 1 and 1.0": (lambda: _mlp(mt.LeakyReLU(1)), lambda: _mlp(mt.LeakyReLU(1.0))),
+    "nested in a Sequential": (lambda: mt.Sequential(mt.Conv2d(1, 2, 3), mt.ReLU()),
+                               lambda: mt.Sequential(mt.Conv2d(1, 2, (3, 3)), mt.ReLU())),
+}
+
+
+@pytest.mark.parametrize("case", list(SAME))
+def test_the_same_computation_spelled_another_way_loads(tmp_path, case):
+    saved_model, target_model = SAME[case]
+    saved = randomize_state(saved_model(), seed=1)
+    mt.save_model(saved, tmp_path / "m.npz")
+    target = target_model()
+    assert mt.load_model(target, tmp_path / "m.npz") is target
+    assert_same_state(target, saved)
+    mt.save_model(target, tmp_path / "back.npz")  # and the other way round
+    assert mt.load_model(saved_model(), tmp_path / "back.npz") is not None
+
+
+@pytest.mark.parametrize("saved_model, target_model, words", [
+    (lambda: mt.Conv2d(1, 2, 3), lambda: mt.Conv2d(1, 2, (3, 1)), ["kernel_size"]),
+    (lambda: mt.Conv2d(1, 2, 3, padding=1), lambda: mt.Conv2d(1, 2, 3, padding=(1, 0)), ["padding"]),
+    (lambda: _mlp(mt.LeakyReLU(1)), lambda: _mlp(mt.LeakyReLU(1.5)), ["negative_slope", "1", "1.5"]),
+])
+def test_another_value_spelled_alike_is_still_refused(tmp_path, saved_model, target_model, words):
+    mt.save_model(saved_model(), tmp_path / "m.npz")
+    with pytest.raises(mt.ModelFileError, match="does not match the model") as err:
+        mt.load_model(target_model(), tmp_path / "m.npz")
+    assert all(word in str(err.value) for word in words)
+
+
 def test_architecture_must_be_a_bool_and_needs_a_model(tmp_path):
     mt.save_model(_mlp(), tmp_path / "m.npz")
     with pytest.raises(TypeError, match="architecture True or False"):

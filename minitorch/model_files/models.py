@@ -264,29 +264,56 @@ def check_architecture(model: Module, saved: Any, tree: list[Any]) -> None:
         raise ModelFileError(f"does not match the model's architecture: {difference}{advice}")
 
 
-def _first_difference(saved: Any, built: Any, where: str) -> str | None:
-    """Where two architectures' JSON first differ (depth first, in the file's order), or None."""
+def _first_difference(saved: Any, built: Any, where: str, in_args: bool = False) -> str | None:
+    """Where two architectures' JSON first differ (depth first, in the file's order), or None.
+
+    Values that build the same computation are not a difference: numbers equal in value (``1`` and
+    ``1.0``, never a bool), a list and a tuple of the same items, and, among constructor arguments
+    (``in_args``), a number and a tuple or list of that number alone (``Conv2d(1, 2, 3)`` and
+    ``Conv2d(1, 2, (3, 3))``, ``LayerNorm(4)`` and ``LayerNorm((4,))``)."""
+    saved, built = _items(saved), _items(built)
+    if in_args and ((_number(saved) and _numbers(built) and all(item == saved for item in built))
+                    or (_number(built) and _numbers(saved) and all(item == built for item in saved))):
+        return None
     if isinstance(saved, dict) and isinstance(built, dict):
         if len(saved) == 1 and saved.keys() == built.keys() and next(iter(saved)) in _WRAPPERS:
             key = next(iter(saved))
-            return _first_difference(saved[key], built[key], where)
+            return _first_difference(saved[key], built[key], where, in_args and key != "__module__")
         for key in [*saved, *(k for k in built if k not in saved)]:
             if key not in saved or key not in built:
                 return (f"{where}: {key!r} is "
                         f"{'only in the file' if key in saved else 'only in the model'}")
-            found = _first_difference(saved[key], built[key], f"{where}.{key}" if where else key)
+            found = _first_difference(saved[key], built[key], f"{where}.{key}" if where else key,
+                                      in_args or key == "args")
             if found is not None:
                 return found
         return None
     if isinstance(saved, list) and isinstance(built, list) and len(saved) == len(built):
         for i, (a, b) in enumerate(zip(saved, built, strict=True)):
-            found = _first_difference(a, b, f"{where}[{i}]")
+            found = _first_difference(a, b, f"{where}[{i}]", in_args)
             if found is not None:
                 return found
         return None
-    if saved == built and type(saved) is type(built):
+    if saved == built and (type(saved) is type(built) or (_number(saved) and _number(built))):
         return None
     return f"{where}: the file says {_brief(saved)}, the model has {_brief(built)}"
+
+
+def _items(value: Any) -> Any:
+    """A tuple's items as a list (``{"__tuple__": [...]}`` -> ``[...]``); any other value as it is."""
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("__tuple__"), list):
+        return value["__tuple__"]
+    return value
+
+
+def _number(value: Any) -> bool:
+    """Whether a JSON value is an int or a float (a bool is neither here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numbers(value: Any) -> bool:
+    """Whether a JSON value is a non-empty list of numbers."""
+    return isinstance(value, list) and bool(value) and all(_number(item) for item in value)
 
 
 def _brief(value: Any) -> str:
