@@ -146,6 +146,7 @@ from minitorch.diagnostics import Diagnostics, check_backward, diagnose, explain
 from minitorch.layers.attention import MultiheadAttention, generate_square_subsequent_mask
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
+from minitorch.layers.transformer_model import Transformer
 
 # isort: split
 # more losses: likelihoods, margins
@@ -288,3 +289,4 @@ __all__ += [  # 1-D pooling and padding layers
     "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d",
 ]
 __all__ += ["TransformerDecoder", "TransformerDecoderLayer"]  # the decoder (transformer_decoder.py)
+__all__ += ["Transformer"]  # the encoder-decoder model (transformer_model.py)

@@ -13,6 +13,7 @@ from minitorch.grad_mode import no_grad
 from minitorch.layers.rnn_base import RNNBase
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
+from minitorch.layers.transformer_model import Transformer
 from minitorch.module import Module, switched_mode
 from minitorch.rnn_utils import PackedSequence
 
@@ -83,7 +84,8 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
     running statistics; not integer counters such as num_batches_tracked), as in Keras. The input
     takes the model's parameter dtype unless ``dtype`` is given (e.g. ``np.int64`` for index
     inputs). The forward runs under ``no_grad``. Returns a ``ModelSummary``: print it. A model of two
-    inputs at its top, TransformerDecoder(Layer) (tgt, memory), is a TypeError naming it.
+    inputs at its top, TransformerDecoder(Layer) (tgt, memory) or Transformer (src, tgt), is a
+    TypeError naming it.
     Example:
         print(mt.summary(mt.Sequential(mt.Linear(4, 16), mt.ReLU(), mt.Linear(16, 3)), (4,)))
         # 0 (Linear)   (1, 16)   80 ... Total params: 131
@@ -94,6 +96,11 @@ def summary(model: Module, input_shape: int | tuple[int, ...] | None = None, dty
         raise TypeError(
             f"summary: {type(model).__name__} takes two inputs (tgt, memory) and summary runs the model "
             "on one: summarize a model of yours whose forward makes memory and calls the decoder"
+        )
+    if isinstance(model, Transformer):
+        raise TypeError(
+            "summary: Transformer takes two inputs (src, tgt) and summary runs the model on one: "
+            "summarize its encoder, summary(model.encoder, ...), or a model of yours with one input"
         )
     axis = _batch_axis(model)
     shape = _batch_shape(input_shape, input_size, axis)

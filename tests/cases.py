@@ -531,6 +531,23 @@ DECODER_CASES = [
               _tgt_memory(3, 2, 2, 4), oracle=False),
 ]
 INPUT_FAMILIES["decoder"] = DECODER_CASES
+
+
+# --- the encoder-decoder Transformer: inputs (src, tgt); backward returns (dsrc, dtgt) ----------------------
+# its PyTorch oracle is tests/test_transformer_model.py (the Linears' W / weight names differ, as above)
+TRANSFORMER_CASES = [
+    InputCase("Transformer-post-relu",
+              lambda: _randomized(mt.Transformer(4, 2, 1, 1, 6, dropout=0.0)), _tgt_memory(2, 3, 2, 4),
+              oracle=False),
+    InputCase("Transformer-pre-gelu-batch-first-2-layers",
+              lambda: _randomized(mt.Transformer(4, 2, 2, 2, 5, dropout=0.0, activation="gelu",
+                                                 batch_first=True, norm_first=True)),
+              _tgt_memory(3, 2, 2, 4, batch_first=True), oracle=False),
+    InputCase("Transformer-no-bias-unbatched",
+              lambda: _randomized(mt.Transformer(4, 2, 1, 1, 6, dropout=0.0, bias=False)),
+              _tgt_memory(3, 2, None, 4), oracle=False),
+]
+INPUT_FAMILIES["transformer"] = TRANSFORMER_CASES
 INPUT_FAMILIES["pooling-indices"] = POOLING_INDEX_CASES
 
 # The flat views: (id, factory, make_inputs) for every case, and the ids that have a PyTorch twin

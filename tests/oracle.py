@@ -348,6 +348,17 @@ def _transformer_decoder(m: mt.TransformerDecoder) -> torch.nn.Module:
     return t
 
 
+# --- the encoder-decoder Transformer (minitorch/layers/transformer_model.py) -------------------------------
+@twin(mt.Transformer)
+def _transformer(m: mt.Transformer) -> torch.nn.Module:
+    # the children's twins as custom_encoder / custom_decoder; torch's xavier redraw of them is then
+    # overwritten by the state load
+    t = torch.nn.Transformer(m.d_model, m.nhead, custom_encoder=torch_twin(m.encoder),
+                             custom_decoder=torch_twin(m.decoder), batch_first=m.batch_first)
+    t.load_state_dict(torch_state(m))
+    return t
+
+
 
 # --- PyTorch habits (issue 15) ---------------------------------------------------------------------------
 TWINS[mt.SiLU] = lambda m: torch.nn.SiLU()

@@ -836,6 +836,11 @@ FIXED = {
     ("TransformerDecoderLayer", "dropout"): "a child Dropout module (its p is in the table as Dropout's)",
     ("TransformerDecoder", "num_layers"): "torch's forward runs self.layers, not num_layers",
     ("TransformerDecoder", "norm"): "a child module (or None), not a setting",
+    # the encoder-decoder model (minitorch/layers/transformer_model.py): torch's forward reads these only
+    # to check its inputs' shapes; the encoder's and decoder's children read their own
+    ("Transformer", "d_model"): "read only by the input check: the children's shapes compute",
+    ("Transformer", "nhead"): "no number reads it in torch: the attentions' num_heads are read",
+    ("Transformer", "batch_first"): "read only by the input check: the attentions' batch_first compute",
 }
 CASE_ARGS = dict(zip(IDS, ARGS, strict=True))
 LOSS_CASE_ARGS = dict(zip(LOSS_IDS, LOSS_ARGS, strict=True))

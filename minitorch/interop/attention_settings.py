@@ -1,9 +1,9 @@
 """Attention and transformers: their constructor settings, read the same way from either library's module.
 
-MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer and
-TransformerDecoder are converted whole (children included) through their state_dicts; both
-directions share these readers of their settings and the checks that the layer's children are the
-kinds its constructor builds.
+MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
+TransformerDecoder and Transformer are converted whole (children included) through their
+state_dicts; both directions share these readers of their settings and the checks that the layer's
+children are the kinds its constructor builds.
 """
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ def _encoder_kwargs(x: Any, convert: Any, where: str) -> dict[str, Any]:
         return {"decoder_layer": convert(x.layers[0], f"{where}.layers.0"), **stack}
     return {"encoder_layer": convert(x.layers[0], f"{where}.layers.0"), **stack,
             "enable_nested_tensor": x.enable_nested_tensor, "mask_check": x.mask_check}
+
+
+def _transformer_kwargs(x: Any, convert: Any, where: str) -> dict[str, Any]:
+    """Transformer's constructor arguments: its encoder and decoder converted by ``convert`` and passed
+    as custom_encoder / custom_decoder (whatever they are), with d_model, nhead and batch_first, the
+    settings its forward checks. The constructor's xavier redraw is then overwritten by the state load."""
+    return {"d_model": x.d_model, "nhead": x.nhead, "batch_first": x.batch_first,
+            "custom_encoder": convert(x.encoder, f"{where}.encoder"),
+            "custom_decoder": convert(x.decoder, f"{where}.decoder")}
 
 
 def _convert_layers(source: Any, target: Any, convert: Any, where: str, direction: str) -> None:

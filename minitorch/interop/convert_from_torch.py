@@ -19,6 +19,7 @@ from minitorch.interop.attention_settings import (
     _copy_layer_settings,
     _encoder_kwargs,
     _mha_kwargs,
+    _transformer_kwargs,
 )
 from minitorch.interop.checks import _check_float_dtypes, _dtype_kwarg, _layer, _torch
 from minitorch.interop.layer_table import _ATTENTION_BY_NAME, _BY_NAME, _WEIGHT_AXES, _sizes_and_edits
@@ -178,6 +179,8 @@ def _attention_kwargs_from_torch(t: Any, torch: Any, where: str) -> dict[str, An
                 "activation": activation, "layer_norm_eps": t.norm1.eps,
                 "batch_first": t.self_attn.batch_first, "norm_first": t.norm_first,
                 "bias": t.linear1.bias is not None}
+    if name == "Transformer":
+        return _transformer_kwargs(t, lambda child, path: _from_torch(child, torch, path), where)
     return _encoder_kwargs(t, lambda child, path: _from_torch(child, torch, path), where)
 
 

@@ -21,6 +21,7 @@ from minitorch.interop.attention_settings import (
     _copy_layer_settings,
     _encoder_kwargs,
     _mha_kwargs,
+    _transformer_kwargs,
 )
 from minitorch.interop.checks import _layer, _torch
 from minitorch.interop.layer_table import _WEIGHT_AXES, ATTENTION_LAYERS, LAYERS, _sizes_and_edits
@@ -164,6 +165,8 @@ def _attention_kwargs_to_torch(m: Module, torch: Any, where: str) -> dict[str, A
                 "dropout": m.dropout.p, "activation": _to_torch(m.activation, torch, f"{where}.activation"),
                 "layer_norm_eps": m.norm1.eps, "batch_first": m.self_attn.batch_first,
                 "norm_first": m.norm_first, "bias": m.linear1.b is not None}
+    if name == "Transformer":
+        return _transformer_kwargs(m, lambda child, path: _to_torch(child, torch, path), where)
     return _encoder_kwargs(m, lambda child, path: _to_torch(child, torch, path), where)
 
 

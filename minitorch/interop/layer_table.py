@@ -77,6 +77,7 @@ from minitorch.layers.rnn import GRU, LSTM, RNN
 from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
+from minitorch.layers.transformer_model import Transformer
 from minitorch.module import TORCH_LAYOUT, TORCH_STATE_NAMES, Module
 
 
@@ -209,7 +210,7 @@ _BY_NAME = {cls.__name__: cls for cls in LAYERS}  # torch's class names are ours
 # converted whole (children included) by _attention_to_torch and _attention_from_torch
 # (convert_to_torch.py, convert_from_torch.py), not through LAYERS
 ATTENTION_LAYERS = (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
-                    TransformerDecoder)
+                    TransformerDecoder, Transformer)
 _ATTENTION_BY_NAME = {cls.__name__: cls for cls in ATTENTION_LAYERS}
 # which layers keep torch's layout (all but the transposed names), for minitorch.init's fans
 TORCH_LAYOUT.update({cls: frozenset(layer.transpose) for cls, layer in LAYERS.items()})

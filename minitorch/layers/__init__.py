@@ -15,6 +15,7 @@ from minitorch.layers.rnn_cells import GRUCell, LSTMCell, RNNCell
 from minitorch.layers.softmax import LogSoftmax, Softmax
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
+from minitorch.layers.transformer_model import Transformer
 
 __all__ = ["Flatten", "Identity", "Linear", "ReLU", "Sigmoid"]
 __all__ += [
@@ -94,3 +95,4 @@ from minitorch.kernels.containers import register_chain_layers  # noqa: E402
 
 register_chain_layers(Linear, ReLU)
 __all__ += ["TransformerDecoder", "TransformerDecoderLayer"]  # the decoder (transformer_decoder.py)
+__all__ += ["Transformer"]  # the encoder-decoder model (transformer_model.py)
