@@ -511,20 +511,3 @@ def test_user_containers_give_a_leaf_its_gradient_once(float64, kernels_on, kind
     _close(p.grad, xt.grad, "p")
     assert all(not c.__dict__["_stack"] for c in m.modules())
 
-
-def test_a_user_class_defined_without_a_module_name_takes_a_leaf():
-    """Methods defined by exec() without __name__ have __module__ None: the user-class path still runs."""
-    namespace: dict = {"mt": mt}
-    exec(
-        "class Double(mt.Module):\n"
-        "    def forward(self, x):\n"
-        "        return 2 * x\n"
-        "    def backward(self, dy):\n"
-        "        return 2 * dy\n",
-        namespace,
-    )
-    p = mt.Parameter(np.arange(3.0))
-    model = namespace["Double"]()
-    y = model(p)
-    assert model.backward(np.ones_like(y)) is None
-    np.testing.assert_array_equal(p.grad, [2.0, 2.0, 2.0])
