@@ -108,7 +108,7 @@ def leaf_frame(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict, dic
             kwargs[name] = _take(module, a, slot, name, leaves)
     if not leaves:
         return args, kwargs, {}
-    if not _gives_input_gradients(module):
+    if not module._gives_input_gradients():
         slot, item, _ = leaves[0]
         name = names[slot] if slot < len(names) else None
         _refuse(module, _named(name, slot) + ("" if item is None else f" (item {item})"),
@@ -172,17 +172,6 @@ def check_views(leaves: Leaves) -> None:
     for _, _, p in leaves:
         if isinstance(p, ParameterView) and p.requires_grad:
             p.check_bases()
-
-
-def _gives_input_gradients(module: Any) -> bool:
-    """Whether a backward of ``module`` returns its inputs' gradients: a ``backward`` or
-    ``backward_input`` of its class's own, or (inherited ``Module.backward``) children to follow."""
-    from minitorch.module import Module  # (module imports this file: a call-time import)
-
-    cls = type(module)
-    if cls.backward is not Module.backward or cls.backward_input is not Module.backward_input:
-        return True
-    return bool(cls._records_calls and module._modules)
 
 
 def give_leaves(module: Any, result: Any, leaves: Leaves, method: str) -> Any:

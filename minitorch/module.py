@@ -354,6 +354,14 @@ class Module:
         elif _has_parameters(self):
             self.backward(dy)
 
+    def _gives_input_gradients(self) -> bool:
+        """Whether a backward of this module returns its inputs' gradients (what a Parameter input
+        needs): a ``backward`` or ``backward_input`` of its class's own, or children to follow."""
+        cls = type(self)
+        if cls.backward is not Module.backward or cls.backward_input is not Module.backward_input:
+            return True
+        return bool(cls._records_calls and self._modules)
+
     def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
         return self.forward(*inputs, **kwargs)
 

@@ -8,6 +8,10 @@ import numpy as np
 
 from minitorch.grad_mode import _state as _grad_state
 
+# ParameterView, which subclasses Parameter: minitorch.parameter_views puts it here when imported
+# (the package imports it), so this file does not import its own subclass
+_view_class: list[type] = []
+
 
 class Parameter:
     """A trainable array ``data`` and its gradient ``grad``.
@@ -123,14 +127,14 @@ class Parameter:
         """``data[index]``; while p requires grad and grad mode is on, as a ``ParameterView`` that
         carries a module's gradient for it into ``p.grad``, as torch's slices do."""
         if self.requires_grad and _grad_state.enabled:
-            return ParameterView(self, ("index", index))
+            return _view_class[0](self, ("index", index))
         return self.data[index]
 
     @property
     def T(self) -> Any:
         """``data.T`` (all axes reversed, as torch's ``.T``), a ``ParameterView`` as ``p[index]``."""
         if self.requires_grad and _grad_state.enabled:
-            return ParameterView(self, ("transpose", tuple(range(self.data.ndim))[::-1]))
+            return _view_class[0](self, ("transpose", tuple(range(self.data.ndim))[::-1]))
         return self.data.T
 
     @property
@@ -140,7 +144,7 @@ class Parameter:
             raise ValueError(f"Parameter.mT: expected at least 2 dimensions, got shape {self.data.shape}")
         if self.requires_grad and _grad_state.enabled:
             axes = (*range(self.data.ndim - 2), self.data.ndim - 1, self.data.ndim - 2)
-            return ParameterView(self, ("transpose", axes))
+            return _view_class[0](self, ("transpose", axes))
         return self.data.mT
 
     def reshape(self, *shape: Any) -> Any:
@@ -148,7 +152,7 @@ class Parameter:
         ``ParameterView`` as ``p[index]``."""
         shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
         if self.requires_grad and _grad_state.enabled:
-            return ParameterView(self, ("reshape", shape))
+            return _view_class[0](self, ("reshape", shape))
         return self.data.reshape(shape)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -349,5 +353,3 @@ def _written_through(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
         return old
     return np.array(new, copy=True)
 
-
-from minitorch.parameter_views import ParameterView  # noqa: E402 (it subclasses Parameter)

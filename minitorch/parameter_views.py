@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch import parameter
 from minitorch.parameter import Parameter
 
 # ndarray methods that would silently give a view without its gradient: refused on a view by name
@@ -170,3 +171,6 @@ for _name in ("lt", "le", "gt", "ge", "eq", "ne", "neg", "pos", "abs", "invert",
               "complex", "index", "bool", "len", "contains", "format", "round"):
     setattr(ParameterView, f"__{_name}__", _array_operator(f"__{_name}__"))
 del _name, _form
+
+
+parameter._view_class.append(ParameterView)  # what Parameter.__getitem__, T, mT and reshape make
