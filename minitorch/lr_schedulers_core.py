@@ -407,3 +407,16 @@ class ReduceLROnPlateau(LRScheduler):
         if self.mode == "min":
             return current < (self.best * (1.0 - self.threshold) if relative else self.best - self.threshold)
         return current > (self.best * (1.0 + self.threshold) if relative else self.best + self.threshold)
+
+
+def checked_lambdas(optimizer: Any, lr_lambda: Any, who: str) -> list[Callable[[int], float]]:
+    """One function of the epoch per param group: ``lr_lambda`` itself for every group, or a list of
+    one per group; anything else a ValueError/TypeError from ``who`` naming what came."""
+    n = len(getattr(optimizer, "param_groups", []))
+    lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+    if len(lambdas) != n:
+        raise ValueError(f"{who}: expected one lr_lambda or {n} (one per param group), got {len(lambdas)}")
+    for i, fn in enumerate(lambdas):
+        if not callable(fn):
+            raise TypeError(f"{who}: lr_lambda[{i}] must be a function of the epoch, got {fn!r}")
+    return lambdas

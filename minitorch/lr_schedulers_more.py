@@ -33,6 +33,7 @@ from minitorch.lr_schedulers_core import (
     _copy,
     _copy_lr,
     _lrs,
+    checked_lambdas,
     set_lr,
 )
 from minitorch.lr_schedulers_extra import ChainedScheduler, ConstantLR, PolynomialLR
@@ -53,16 +54,7 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]]) -> None:
-        n = len(getattr(optimizer, "param_groups", []))
-        lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
-        if len(lambdas) != n:
-            raise ValueError(
-                f"LambdaLR: expected one lr_lambda or {n} (one per param group), got {len(lambdas)}"
-            )
-        for i, fn in enumerate(lambdas):
-            if not callable(fn):
-                raise TypeError(f"LambdaLR: lr_lambda[{i}] must be a function of the epoch, got {fn!r}")
-        self.lr_lambdas = lambdas
+        self.lr_lambdas = checked_lambdas(optimizer, lr_lambda, "LambdaLR")
         super().__init__(optimizer)
 
     def get_lr(self) -> list[float]:
