@@ -46,13 +46,7 @@ class LayerNorm(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
-        if not isinstance(shape, (tuple, list)) or not shape:
-            raise ValueError(
-                f"LayerNorm: normalized_shape must be an integer or a non-empty tuple of integers, "
-                f"got {normalized_shape!r}"
-            )
-        self.normalized_shape = tuple(check_positive_int(d, "LayerNorm", "each dim") for d in shape)
+        self.normalized_shape = check_normalized_shape(normalized_shape, "LayerNorm")
         self.eps = check_number(eps, "LayerNorm", "eps", 0)
         self.elementwise_affine = check_bool(elementwise_affine, "LayerNorm", "elementwise_affine")
         bias = check_bool(bias, "LayerNorm", "bias")
@@ -127,3 +121,15 @@ class LayerNorm(Module):
             f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
             + ("" if self.bias is not None or not self.elementwise_affine else ", bias=False")
         )
+
+
+def check_normalized_shape(normalized_shape: Any, who: str) -> tuple[int, ...]:
+    """``normalized_shape`` as a tuple of positive ints (an int means one axis), as torch's norms take
+    it; anything else a ValueError from ``who`` naming what came."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise ValueError(
+            f"{who}: normalized_shape must be an integer or a non-empty tuple of integers, "
+            f"got {normalized_shape!r}"
+        )
+    return tuple(check_positive_int(d, who, "each dim") for d in shape)

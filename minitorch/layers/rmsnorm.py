@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_number, check_positive_int
+from minitorch.checks import check_bool, check_number
 from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
 from minitorch.layers._redraw import check_writable
+from minitorch.layers.layernorm import check_normalized_shape
 from minitorch.module import Module, Parameter
 
 
@@ -44,13 +45,7 @@ class RMSNorm(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
-        if not isinstance(shape, (tuple, list)) or not shape:
-            raise ValueError(
-                f"RMSNorm: normalized_shape must be an integer or a non-empty tuple of integers, "
-                f"got {normalized_shape!r}"
-            )
-        self.normalized_shape = tuple(check_positive_int(d, "RMSNorm", "each dim") for d in shape)
+        self.normalized_shape = check_normalized_shape(normalized_shape, "RMSNorm")
         self.eps = None if eps is None else check_number(eps, "RMSNorm", "eps", 0)
         self.elementwise_affine = check_bool(elementwise_affine, "RMSNorm", "elementwise_affine")
         dtype = factory_dtype(self, device, dtype)
