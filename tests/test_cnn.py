@@ -58,6 +58,7 @@ def test_sgd_training_steps_of_a_cnn_match_torch(dtype, tol):
     assert loss < 1.0  # it learned something, so the comparison covered moving parameters
 
 
+@pytest.mark.slow  # a whole example run: `make test-slow`
 def test_digits_example_reaches_97_percent_in_well_under_a_minute():
     """Runs examples/solve_digits.py as a user would (its own process: one BLAS thread, see there)."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -37,6 +39,7 @@ def test_xor_example_solves_all_four_cases(tmp_path):
     assert len(re.findall(r"^\d XOR \d = \d", out, re.MULTILINE)) == 4
 
 
+@pytest.mark.slow  # a whole example run: `make test-slow`
 def test_spirals_example_modern_recipe_reaches_97_percent_where_plain_sgd_fails(tmp_path):
     out = run("solve_spirals.py", cwd=tmp_path)
     plain = float(re.search(r"plain SGD \+ Sigmoid: +(\d+\.\d+)%", out)[1])

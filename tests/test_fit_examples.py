@@ -26,6 +26,7 @@ def assert_png(path):
     assert path.read_bytes().startswith(PNG_SIGNATURE) and path.stat().st_size > 2000
 
 
+@pytest.mark.slow  # whole example runs: `make test-slow`
 def test_fit_example_trains_with_validation_early_stopping_and_reports_the_test_set(tmp_path):
     pytest.importorskip("matplotlib")
     out = run("fit_iris.py", cwd=tmp_path)
@@ -41,6 +42,7 @@ def test_fit_example_trains_with_validation_early_stopping_and_reports_the_test_
     assert_png(tmp_path / "outputs" / "fit_iris_confusion.png")
 
 
+@pytest.mark.slow  # whole example runs: `make test-slow`
 def test_explicit_loop_examples_write_their_plots(tmp_path):
     pytest.importorskip("matplotlib")
     iris = run("solve_iris.py", "--epochs", "40", cwd=tmp_path)
@@ -53,6 +55,7 @@ def test_explicit_loop_examples_write_their_plots(tmp_path):
     assert_png(tmp_path / "outputs" / "xor_decision_boundary.png")
 
 
+@pytest.mark.slow  # whole example runs: `make test-slow`
 def test_without_matplotlib_the_examples_print_what_they_always_printed(tmp_path):
     iris = run("solve_iris.py", cwd=tmp_path, without_matplotlib=True)
     assert iris.splitlines()[-1].startswith("Test Accuracy (from loaded model): ")

@@ -18,8 +18,9 @@ def test_module_gradcheck(float64, factory, shape):
     assert mt.gradcheck(factory(), x)
 
 
-@pytest.mark.parametrize("factory, make_inputs", [c[1:] for c in INPUT_CASES],
-                         ids=[c[0] for c in INPUT_CASES])
+@pytest.mark.parametrize("factory, make_inputs", [
+    pytest.param(*c[1:], id=c[0], marks=[pytest.mark.slow] if c[0].startswith("Transformer-") else [])
+    for c in INPUT_CASES])  # nn.Transformer: `make test-slow` (time); its own file gradchecks it by default
 def test_module_gradcheck_several_inputs(float64, factory, make_inputs):
     assert mt.gradcheck(factory(), *make_inputs(np.random.default_rng(1)))
 

@@ -375,7 +375,7 @@ def test_a_module_with_a_parameter_set_to_none_changes_mode_while_weights_are_le
     assert calls == [lent]
 
 
-def _predict_until_served(infer, model, x, want, until=lambda: False):
+def _predict_until_served(infer, model, x, want, until=lambda: True):
     """``mt.predict`` of the one row, at least 30 times and until a call was shared with the twin
     and ``until()`` holds (up to 30 s: a busy machine may keep the twin from the first calls)."""
     served = infer._state["served"]

@@ -137,8 +137,9 @@ def _saves(folder, value):
     return True
 
 
-@pytest.mark.parametrize("make", [lambda n: [[] for _ in range(n)], lambda n: "[" * n],
-                         ids=["empty-lists", "brackets-in-a-string"])
+@pytest.mark.parametrize("make", [pytest.param(lambda n: [[] for _ in range(n)], marks=pytest.mark.slow),
+                                  lambda n: "[" * n],
+                         ids=["empty-lists", "brackets-in-a-string"])  # empty-lists: `make test-slow` (time)
 def test_the_densest_header_saved_is_the_densest_read(tmp_path, make):
     # the reader refuses more than one '[' or '{' per 5 header bytes (past 64 KiB) before parsing
     low, high = 1, 2**17  # saves, refused

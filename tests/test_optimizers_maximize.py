@@ -111,7 +111,8 @@ def _groups(params: list, first_maximize: bool | None) -> list[dict]:
     return [first, {"params": params[2:]}]
 
 
-@pytest.mark.parametrize("kernels", [True, False], ids=["kernels-on", "kernels-off"])
+@pytest.mark.parametrize("kernels", [True, pytest.param(False, marks=pytest.mark.slow)],
+                         ids=["kernels-on", "kernels-off"])  # kernels-off: `make test-slow` (time)
 @pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=12, deadline=None)
 @given(data=st.data(), maximize=st.booleans(), first_maximize=st.sampled_from([None, True, False]),

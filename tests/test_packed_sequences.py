@@ -11,6 +11,7 @@ import torch.nn.utils.rnn as trnn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from recurrent_pairs import recurrent_pair
+from suite_marks import KERNELS_THEN_PLAIN_SLOW
 
 import minitorch as mt
 from minitorch.kernels import use_kernels
@@ -297,6 +298,7 @@ def test_packed_input_matches_torch_forward_and_backward(case, kernels):
         _close(p.grad if p.grad is not None else 0 * p.data, torch_grad(torch_params[name]), name)
 
 
+@KERNELS_THEN_PLAIN_SLOW
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_packed_gradcheck_every_element_with_training_dropout(kind, bidirectional, kernels):

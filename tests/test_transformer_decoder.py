@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import tensor, torch_twin
+from suite_marks import KERNELS_THEN_PLAIN_SLOW
 from test_attention import make_masks
 from test_transformer import randomized
 
@@ -145,6 +146,7 @@ def test_decoder_with_dropout_1_matches_torch_in_training(float64, kernels, norm
     assert mt.gradcheck(m, tgt, memory)
 
 
+@KERNELS_THEN_PLAIN_SLOW
 @pytest.mark.parametrize("config", [
     dict(norm_first=False, batch_first=False, activation="relu", layers=0),
     dict(norm_first=True, batch_first=True, activation="gelu", layers=0),

@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import tensor, torch_twin
+from suite_marks import KERNELS_THEN_PLAIN_SLOW
 from test_attention import make_masks
 from test_transformer import randomized
 
@@ -139,6 +140,7 @@ def test_transformer_matches_torch_kernels_on_and_off(float64, kernels, norm_fir
     compare(m32, src.astype(np.float32), tgt.astype(np.float32), 2e-3, 2e-4, tgt_mask=tgt_mask)
 
 
+@KERNELS_THEN_PLAIN_SLOW
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_transformer_gradcheck_with_masks(float64, kernels, norm_first):
     m = randomized(mt.Transformer(4, 2, 1, 2, 5, dropout=0.0, norm_first=norm_first), seed=5)
