@@ -30,7 +30,8 @@ test-plain: $(VENV)/.installed-test
 	MINITORCH_KERNELS=0 $(BIN)/python -m pytest -q $(PARALLEL)
 
 # the slow tests `make test` leaves out (pytest marker `slow`): killed saves, the site build, the wheel
-# built and installed in a fresh venv; a few minutes at most
+# built and installed in a fresh venv, whole example runs, the costliest duplicate grids (tests/suite_marks.py);
+# a few minutes at most
 test-slow: $(VENV)/.installed-slow
 	$(BIN)/python -m pytest -m slow
 
