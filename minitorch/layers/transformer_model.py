@@ -14,6 +14,7 @@ from minitorch.layers.attention_masks import generate_square_subsequent_mask
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
+from minitorch.layers.transformer_settings import check_layer_settings
 from minitorch.module import Module
 
 
@@ -68,15 +69,21 @@ class Transformer(Module):
     ) -> None:
         super().__init__()
         who = "Transformer"
-        d_model = check_positive_int(d_model, who, "d_model")
-        nhead = check_positive_int(nhead, who, "nhead")
-        batch_first = check_bool(batch_first, who, "batch_first")
         for name, value in (("custom_encoder", custom_encoder), ("custom_decoder", custom_decoder)):
             if value is not None and not isinstance(value, Module):
                 raise TypeError(f"{who}: {name} must be a Module or None, got {type(value).__name__}")
-        factory = {"device": device, "dtype": factory_dtype(self, device, dtype)}
-        layer = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
-                 norm_first, bias)
+        if custom_encoder is None or custom_decoder is None:  # a layer is built: every setting is read
+            s = check_layer_settings(self, d_model, nhead, dim_feedforward, dropout, activation,
+                                     layer_norm_eps, batch_first, norm_first, bias, device, dtype)
+            d_model, nhead, batch_first, factory = s.d_model, s.nhead, s.batch_first, s.factory
+            layer_norm_eps, bias = s.layer_norm_eps, s.bias
+            layer = (d_model, nhead, s.dim_feedforward, s.dropout, activation, s.layer_norm_eps, batch_first,
+                     s.norm_first, s.bias)
+        else:  # as torch, the layer settings go unread; the forward reads d_model and batch_first
+            d_model = check_positive_int(d_model, who, "d_model")
+            nhead = check_positive_int(nhead, who, "nhead")
+            batch_first = check_bool(batch_first, who, "batch_first")
+            factory = {"device": device, "dtype": factory_dtype(self, device, dtype)}
         if custom_encoder is not None:
             self.encoder = custom_encoder
         else:
