@@ -38,7 +38,8 @@ class TransformerEncoderLayer(Module):
               every parameter's gradient is accumulated by the child that owns it
     Init:     the children's own (MultiheadAttention: xavier; Linear: U(-k, k); LayerNorm: 1, 0)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
-    Settings: d_model, nhead, dim_feedforward, layer_norm_eps and batch_first are the constructor's
+    Settings: checked by transformer_settings.check_layer_settings (shared with the decoder layer and
+    Transformer). d_model, nhead, dim_feedforward, layer_norm_eps and batch_first are the constructor's
     record (torch's layer keeps none of them, so setting one there, or here, changes nothing): the
     forward reads the children's (self_attn.batch_first and num_heads, norm1.eps, norm2.eps, the
     Linears' shapes), and so does the repr. norm_first and activation are the layer's own, read at
@@ -174,6 +175,11 @@ class TransformerEncoder(Module):
     Forward:  h_0 = src;  h_i = layers[i](h_{i-1}, src_mask=mask, src_key_padding_mask=..., is_causal=...)
               y = norm(h_k)  (y = h_k if norm is None)
     Backward: dh_k = norm.backward(dy) (or dy);  dh_{i-1} = layers[i].backward(dh_i);  dsrc = dh_0
+    Masks:    is_causal=None (torch's default) is torch's detection (attention_masks.stack_causal_hint):
+              True when mask equals generate_square_subsequent_mask(T) in its own dtype, T read from
+              src with layers[0].self_attn.batch_first; every layer gets the hint. A learned mask so
+              detected is trained with a src_key_padding_mask (as torch) and refused without one
+              (torch drops it: no gradient), naming is_causal=False or a frozen mask as the fixes
     Init:     each layer is a deep copy of ``encoder_layer`` (same starting weights, trained apart);
               ``encoder_layer`` itself is not part of the model. enable_nested_tensor and mask_check
               are accepted for PyTorch's signature and have no effect: this computes torch's autograd

@@ -53,10 +53,11 @@ class TransformerDecoderLayer(Module):
               tgt_mask / memory_mask is the causal mask (the mask is then required and must be causal)
     Init:     the children's own (MultiheadAttention: xavier; Linear: U(-k, k); LayerNorm: 1, 0)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64)
-    Settings: as TransformerEncoderLayer's: d_model, nhead, dim_feedforward, layer_norm_eps and
-    batch_first are the constructor's record (the forward reads the children's); norm_first and
-    activation are read at every forward. activation: "relu", "gelu" (exact) or an element-wise
-    Module (a function or a torch module is a ValueError naming what to pass).
+    Settings: checked by transformer_settings.check_layer_settings, as TransformerEncoderLayer's:
+    d_model, nhead, dim_feedforward, layer_norm_eps and batch_first are the constructor's record (the
+    forward reads the children's); norm_first and activation are read at every forward. activation:
+    "relu", "gelu" (exact) or an element-wise Module (a function or a torch module is a ValueError
+    naming what to pass).
     Example:
         layer = TransformerDecoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
         y = layer(tgt, memory, tgt_mask=generate_square_subsequent_mask(tgt.shape[1]))
@@ -187,9 +188,11 @@ class TransformerDecoder(Module):
     Backward: ``backward(dy)`` returns (dtgt, dmemory), as TransformerDecoderLayer's:
               dh_k = norm.backward(dy) (or dy);  dh_{i-1}, dmemory_i = layers[i].backward(dh_i)
               dtgt = dh_0;  dmemory = sum_i dmemory_i   (memory feeds every layer's cross-attention)
-    Masks:    tgt_is_causal=None (torch's default) is torch's detection: True when tgt_mask equals
-              generate_square_subsequent_mask(T) in its dtype (bool: True above the diagonal); a
-              detected causal mask gives the same output as the mask itself
+    Masks:    tgt_is_causal=None (torch's default) is torch's detection, as TransformerEncoder's
+              is_causal=None (attention_masks.stack_causal_hint): True when tgt_mask equals
+              generate_square_subsequent_mask(T) in its dtype (bool: True above the diagonal), T read
+              from tgt; a detected causal mask gives the same output as the mask itself; a learned
+              one is trained with a tgt_key_padding_mask and refused by name without one
     Init:     each layer is a deep copy of ``decoder_layer`` (same starting weights, trained apart);
               ``decoder_layer`` itself is not part of the model
     Example:

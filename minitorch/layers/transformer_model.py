@@ -37,7 +37,12 @@ class Transformer(Module):
               given); then every parameter with 2 or more axes is redrawn xavier_uniform_ (torch's
               _reset_parameters; the custom ones too, as torch)
     Settings: d_model, nhead and batch_first are the constructor's record, as torch's: its forward
-              checks the inputs against d_model and batch_first; the children read their own
+              checks the inputs against d_model and batch_first; the children read their own. The
+              layer settings are checked by transformer_settings.check_layer_settings (errors name
+              Transformer); with both custom_encoder and custom_decoder no layer is built and, as
+              torch, they go unread
+    Masks:    src_is_causal / tgt_is_causal None: the encoder's / decoder's detection of a causal
+              src_mask / tgt_mask (see TransformerEncoder)
     Example:
         model = Transformer(d_model=16, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
                             dim_feedforward=32, batch_first=True)
