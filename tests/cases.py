@@ -512,40 +512,39 @@ def _decoder_layer(**kwargs) -> mt.Module:
     return _randomized(mt.TransformerDecoderLayer(4, 2, 6, dropout=0.0, **kwargs))
 
 
-# their PyTorch oracle is tests/test_transformer_decoder.py (the Linears' W / weight names differ, as the
-# encoder's cases note)
+# torch's twin (tests/oracle.py compare_inputs: output, dtgt, dmemory and every parameter's gradient, the
+# Linears' W / b paired with torch's weight / bias); tests/test_transformer_decoder.py adds the masks
 DECODER_CASES = [
-    InputCase("TransformerDecoderLayer-post-relu", lambda: _decoder_layer(), _tgt_memory(3, 4, 2, 4),
-              oracle=False),
+    InputCase("TransformerDecoderLayer-post-relu", lambda: _decoder_layer(), _tgt_memory(3, 4, 2, 4)),
     InputCase("TransformerDecoderLayer-pre-gelu-batch-first",
               lambda: _decoder_layer(activation="gelu", norm_first=True, batch_first=True),
-              _tgt_memory(2, 3, 2, 4, batch_first=True), oracle=False),
+              _tgt_memory(2, 3, 2, 4, batch_first=True)),
     InputCase("TransformerDecoderLayer-no-bias-unbatched", lambda: _decoder_layer(bias=False),
-              _tgt_memory(3, 2, None, 4), oracle=False),
+              _tgt_memory(3, 2, None, 4)),
     InputCase("TransformerDecoderLayer-dropout-train",
               lambda: mt.TransformerDecoderLayer(4, 2, 6, dropout=0.3, batch_first=True),
               _tgt_memory(2, 3, 2, 4, batch_first=True), oracle=False),  # torch cannot draw our masks
     InputCase("TransformerDecoder-2-layers-norm",
               lambda: _randomized(mt.TransformerDecoder(_decoder_layer(norm_first=True), 2,
                                                         norm=mt.LayerNorm(4))),
-              _tgt_memory(3, 2, 2, 4), oracle=False),
+              _tgt_memory(3, 2, 2, 4)),
 ]
 INPUT_FAMILIES["decoder"] = DECODER_CASES
 
 
 # --- the encoder-decoder Transformer: inputs (src, tgt); backward returns (dsrc, dtgt) ----------------------
-# its PyTorch oracle is tests/test_transformer_model.py (the Linears' W / weight names differ, as above)
+# torch's twin as the decoder's (output, dsrc, dtgt, every parameter's gradient); the masks:
+# tests/test_transformer_model.py
 TRANSFORMER_CASES = [
     InputCase("Transformer-post-relu",
-              lambda: _randomized(mt.Transformer(4, 2, 1, 1, 6, dropout=0.0)), _tgt_memory(2, 3, 2, 4),
-              oracle=False),
+              lambda: _randomized(mt.Transformer(4, 2, 1, 1, 6, dropout=0.0)), _tgt_memory(2, 3, 2, 4)),
     InputCase("Transformer-pre-gelu-batch-first-2-layers",
               lambda: _randomized(mt.Transformer(4, 2, 2, 2, 5, dropout=0.0, activation="gelu",
                                                  batch_first=True, norm_first=True)),
-              _tgt_memory(3, 2, 2, 4, batch_first=True), oracle=False),
+              _tgt_memory(3, 2, 2, 4, batch_first=True)),
     InputCase("Transformer-no-bias-unbatched",
               lambda: _randomized(mt.Transformer(4, 2, 1, 1, 6, dropout=0.0, bias=False)),
-              _tgt_memory(3, 2, None, 4), oracle=False),
+              _tgt_memory(3, 2, None, 4)),
 ]
 INPUT_FAMILIES["transformer"] = TRANSFORMER_CASES
 INPUT_FAMILIES["pooling-indices"] = POOLING_INDEX_CASES

@@ -424,8 +424,9 @@ def _flat(value: object) -> list:
 def compare_inputs(module: mt.Module, inputs: tuple, rtol: float, atol: float, seed: int = 0) -> None:
     """Like compare_module for several (nested, possibly integer) inputs and tuple outputs.
 
-    Parameters are paired by name (the sequence layers use PyTorch's names). Every floating output
-    gets its own random upstream gradient; integer inputs must get None from ``backward``.
+    Parameters are paired by torch's name (``torch_parameter_name``: a Linear's W / b are torch's
+    weight (transposed) / bias; the others have torch's names), every one of either side. Every
+    floating output gets its own random upstream gradient; integer inputs must get None from ``backward``.
     """
     twin_module = torch_twin(module)
     floating = lambda a: np.asarray(a).dtype.kind == "f"  # noqa: E731
@@ -452,10 +453,24 @@ def compare_inputs(module: mt.Module, inputs: tuple, rtol: float, atol: float, s
         assert g.dtype == dtype, (i, g.dtype)
         np.testing.assert_allclose(g, x.grad.numpy(), rtol=rtol, atol=atol, err_msg=f"d input {i}")
     theirs = dict(twin_module.named_parameters())
-    for name, p in module.named_parameters():
+    ours = list(module.named_parameters())
+    assert len(ours) == len(theirs), (len(ours), len(theirs))
+    for name, p in ours:
+        torch_name, transpose = torch_parameter_name(module, name)
+        g = theirs[torch_name].grad.numpy()
         assert p.grad.dtype == dtype, name
-        np.testing.assert_allclose(p.grad, theirs[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+        np.testing.assert_allclose(p.grad, g.T if transpose else g, rtol=rtol, atol=atol, err_msg=name)
     compare_buffers(module, twin_module, rtol, atol)
+
+
+def torch_parameter_name(module: mt.Module, name: str) -> tuple[str, bool]:
+    """(torch's name of ``module``'s parameter ``name``, whether its array is transposed there): a Linear's
+    W (in, out) is torch's weight (out, in) and its b torch's bias, as ``torch_state`` maps them; every
+    other parameter has torch's name already (the sequence layers, attention, norms)."""
+    prefix, _, leaf = name.rpartition(".")
+    if isinstance(_submodule(module, prefix), mt.Linear) and leaf in ("W", "b"):
+        return f"{prefix}.{'weight' if leaf == 'W' else 'bias'}".lstrip("."), leaf == "W"
+    return name, False
 
 
 _RECURRENT_ARGS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",

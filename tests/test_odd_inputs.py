@@ -105,6 +105,9 @@ def _batch_axis(module: mt.Module, first: np.ndarray) -> int | None:
         return None if first.ndim == 1 else 0
     if isinstance(module, mt.MaxUnpool2d):
         return None if first.ndim == 3 else 0
+    if isinstance(module, (mt.TransformerDecoderLayer, mt.TransformerDecoder, mt.Transformer)):
+        layer = module.layers[0] if isinstance(module, mt.TransformerDecoder) else module
+        return None if first.ndim == 2 else (0 if layer.batch_first else 1)
     return 0 if first.ndim >= 1 else None  # Embedding: ids (N, ...)
 
 

@@ -17,7 +17,7 @@ import torch
 from cases import INPUT_CASES, INPUT_ORACLE, MODULE_CASES, ORACLE
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import _flat, _map, tensor, torch_grads, torch_twin
+from oracle import _flat, _map, tensor, torch_grads, torch_parameter_name, torch_twin
 from test_losses import LOSS_CASES, make_data
 
 import minitorch as mt
@@ -122,7 +122,9 @@ def test_several_input_layers_give_each_parameter_input_its_leaf_gradient(kernel
             _close(a.grad, t.grad.numpy(), f"{case[0]}: leaf grad")
     theirs = dict(twin.named_parameters())
     for name, p in module.named_parameters():
-        _close(p.grad, theirs[name].grad.numpy(), name)
+        torch_name, transpose = torch_parameter_name(module, name)  # a Linear's W is torch's weight.T
+        g = theirs[torch_name].grad.numpy()
+        _close(p.grad, g.T if transpose else g, name)
 
 
 # ------------------------------------------------------------------------------------------ losses

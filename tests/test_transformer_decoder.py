@@ -219,7 +219,7 @@ def test_decoder_memory_gradient_is_the_sum_over_layers(float64):
 def test_decoder_detects_a_causal_tgt_mask_as_torch(float64, kind):
     """tgt_is_causal=None (the default): a mask equal to the causal one is the hint, as torch's
     _detect_is_causal_mask; with a padding mask the mask itself is applied, and both equal torch."""
-    from minitorch.layers.transformer_decoder import _detect_causal
+    from minitorch.layers.attention_masks import detect_is_causal_mask as _detect_causal
 
     mask = mt.generate_square_subsequent_mask(4)
     mask = np.isinf(mask) if kind == "bool" else mask

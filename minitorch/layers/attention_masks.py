@@ -145,3 +145,69 @@ def additive_mask(mask: Any, name: str, dtype: np.dtype, who: str) -> np.ndarray
             f"first: {name}.to(np.{np.dtype(dtype)}) (in place, as model.to)"
         )
     return m
+
+
+def detect_is_causal_mask(mask: Any, is_causal: bool | None = None, size: int | None = None) -> bool:
+    """torch.nn.modules.transformer._detect_is_causal_mask: ``is_causal`` as given if it is not None;
+    else whether ``mask`` equals generate_square_subsequent_mask(size) in the mask's own dtype.
+
+    Compared exactly: a float mask is -inf above the diagonal and 0 (or -0.0) elsewhere, a bool mask
+    True above the diagonal and False elsewhere; shape (size, size) only (a (N*H, T, T) mask, a mask of
+    another size or another dtype is not causal). ``size`` None: the mask's own size (shape[-2]).
+    No mask: False. A Parameter is compared by its values.
+    """
+    if is_causal is not None:
+        return bool(is_causal)
+    if mask is None:
+        return False
+    m = mask.data if isinstance(mask, Parameter) else np.asarray(mask)
+    if m.ndim < 2:
+        return False
+    size = m.shape[-2] if size is None else size
+    if m.shape != (size, size):
+        return False
+    above = np.triu(np.ones((size, size), bool), k=1)
+    if m.dtype == np.bool_:
+        return bool(np.array_equal(m, above))
+    if m.dtype.kind != "f":  # torch refuses such a mask; the attention raises its TypeError
+        return False
+    return bool(np.all(np.where(above, m == -np.inf, m == 0)))
+
+
+def sequence_length(x: Any, batch_first: bool) -> int | None:
+    """torch's ``_get_seq_len``: T of a stack's input, (T, E) unbatched, (N, T, E) or (T, N, E) batched
+    (None for fewer than 2 axes: the layers refuse such an input)."""
+    shape = np.shape(x.data if isinstance(x, Parameter) else x)
+    if len(shape) < 2:
+        return None
+    return shape[0] if len(shape) == 2 else shape[1 if batch_first else 0]
+
+
+def stack_causal_hint(
+    mask: Any, is_causal: Any, key_padding_mask: Any, size: int | None, *, who: str, names: tuple[str, str],
+) -> bool:
+    """The is_causal a transformer stack (TransformerEncoder, TransformerDecoder) gives each layer, as
+    torch's: ``detect_is_causal_mask(mask, is_causal, size)``, ``size`` the input's sequence length.
+
+    ``names`` are the stack's (mask, hint) argument names, for errors. is_causal: None, True or False.
+    A learned mask (a Parameter that requires grad) that None detects as causal: torch's layers then
+    apply it when a key padding mask is given (it is trained, exactly as with the hint False, which is
+    what this returns) and drop it otherwise, for their own causal mask: its gradient stays None and it
+    never trains. That last case is a TypeError naming the two fixes.
+    """
+    mask_name, hint_name = names
+    if is_causal is not None and not isinstance(is_causal, (bool, np.bool_)):
+        raise TypeError(f"{who}: {hint_name} must be None (detect a causal {mask_name}), True or False, "
+                        f"got {is_causal!r}")
+    causal = detect_is_causal_mask(mask, is_causal, size)
+    if is_causal is None and causal and isinstance(mask, Parameter) and mask.requires_grad:
+        if key_padding_mask is not None:
+            return False
+        raise TypeError(
+            f"{who}: {mask_name} is a Parameter that requires grad (a learned mask) and equals the causal "
+            f"mask, so {hint_name}=None (the default) detects the causal hint; PyTorch's layers then apply "
+            f"their own causal mask and drop {mask_name} (its gradient stays None: it never trains). "
+            f"Pass {hint_name}=False to train it as an attention bias (PyTorch's result with False), or "
+            f"freeze it ({mask_name}.requires_grad_(False)) for causal attention"
+        )
+    return causal

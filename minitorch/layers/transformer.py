@@ -7,14 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import SettingTypeError, check_bool, check_choice, check_number, check_positive_int
+from minitorch.checks import check_bool, check_positive_int
 from minitorch.containers import ModuleList
-from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, parameter_dtype
 from minitorch.layers.activations import GELU, ReLU
 from minitorch.layers.attention import MultiheadAttention
+from minitorch.layers.attention_masks import sequence_length, stack_causal_hint
 from minitorch.layers.dropout import Dropout
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.linear import Linear
+from minitorch.layers.transformer_settings import check_layer_settings
 from minitorch.module import Module
 
 
@@ -36,7 +38,8 @@ class TransformerEncoderLayer(Module):
               every parameter's gradient is accumulated by the child that owns it
     Init:     the children's own (MultiheadAttention: xavier; Linear: U(-k, k); LayerNorm: 1, 0)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
-    Settings: d_model, nhead, dim_feedforward, layer_norm_eps and batch_first are the constructor's
+    Settings: checked by transformer_settings.check_layer_settings (shared with the decoder layer and
+    Transformer). d_model, nhead, dim_feedforward, layer_norm_eps and batch_first are the constructor's
     record (torch's layer keeps none of them, so setting one there, or here, changes nothing): the
     forward reads the children's (self_attn.batch_first and num_heads, norm1.eps, norm2.eps, the
     Linears' shapes), and so does the repr. norm_first and activation are the layer's own, read at
@@ -68,28 +71,22 @@ class TransformerEncoderLayer(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        who = "TransformerEncoderLayer"
-        self.d_model = check_positive_int(d_model, who, "d_model")
-        self.nhead = check_positive_int(nhead, who, "nhead")
-        self.dim_feedforward = check_positive_int(dim_feedforward, who, "dim_feedforward")
-        p = check_number(dropout, who, "dropout", 0, 1)
-        activation = checked_activation(activation, who)
-        self.layer_norm_eps = check_number(layer_norm_eps, who, "layer_norm_eps", 0)
-        self.batch_first = check_bool(batch_first, who, "batch_first")
-        self.norm_first = check_bool(norm_first, who, "norm_first")
-        bias = check_bool(bias, who, "bias")
-        # children in torch's order, so parameters() and state_dict() list as torch's do
-        factory = {"device": device, "dtype": factory_dtype(self, device, dtype)}  # for every child, as torch
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=p, bias=bias, batch_first=batch_first,
-                                            **factory)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
-        self.dropout = Dropout(p)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
-        self.dropout1 = Dropout(p)
-        self.dropout2 = Dropout(p)
-        self.activation = activation
+        s = check_layer_settings(self, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                                 batch_first, norm_first, bias, device, dtype)
+        self.d_model, self.nhead, self.dim_feedforward = s.d_model, s.nhead, s.dim_feedforward
+        self.layer_norm_eps, self.batch_first, self.norm_first = s.layer_norm_eps, s.batch_first, s.norm_first
+        # children in torch's order, so parameters() and state_dict() list as torch's do; each child is
+        # built with the factory keywords, as torch's
+        self.self_attn = MultiheadAttention(s.d_model, s.nhead, dropout=s.dropout, bias=s.bias,
+                                            batch_first=s.batch_first, **s.factory)
+        self.linear1 = Linear(s.d_model, s.dim_feedforward, bias=s.bias, **s.factory)
+        self.dropout = Dropout(s.dropout)
+        self.linear2 = Linear(s.dim_feedforward, s.d_model, bias=s.bias, **s.factory)
+        self.norm1 = LayerNorm(s.d_model, eps=s.layer_norm_eps, bias=s.bias, **s.factory)
+        self.norm2 = LayerNorm(s.d_model, eps=s.layer_norm_eps, bias=s.bias, **s.factory)
+        self.dropout1 = Dropout(s.dropout)
+        self.dropout2 = Dropout(s.dropout)
+        self.activation = s.activation
 
     @property
     def activation_name(self) -> str | None:
@@ -171,30 +168,6 @@ def feed_forward_backward(layer: Module, dy: np.ndarray, out_dropout: Dropout) -
     return layer.linear1.backward(layer._act[0].backward(layer.dropout.backward(d)))
 
 
-def checked_activation(activation: Any, who: str) -> Module:
-    """A transformer layer's activation as a Module: "relu" -> ReLU(), "gelu" -> GELU(), a Module as
-    given; anything else a ValueError from ``who`` naming what to pass."""
-    if isinstance(activation, str):
-        check_choice(activation, who, "activation", ("relu", "gelu"))
-        return ReLU() if activation == "relu" else GELU()
-    if not isinstance(activation, Module):  # torch takes a callable; here an element-wise Module
-        raise SettingTypeError(_activation_refusal(activation, who))
-    return activation
-
-
-def _activation_refusal(activation: Any, who: str = "TransformerEncoderLayer") -> str:
-    """Why ``activation`` (neither a string nor a Module) is refused, and what to pass instead."""
-    head = f"{who}: activation must be 'relu', 'gelu' or an element-wise MiniTorch Module"
-    name = getattr(activation, "__name__", type(activation).__name__)
-    if isinstance(activation, type) and issubclass(activation, Module):
-        return f"{head}, got the class {name}: pass an instance: mt.{name}()"
-    if type(activation).__module__.split(".")[0] == "torch":
-        return (f"{head}, got torch's {activation!r}: pass MiniTorch's module of the same name (e.g. "
-                "mt.GELU(approximate='tanh')), or convert the torch layer whole with mt.interop.from_torch")
-    return (f"{head} (its backward is needed too), got {activation!r}: for torch's F.relu / F.gelu pass "
-            "'relu' / 'gelu'; for another function its module, e.g. mt.GELU(), mt.Tanh(), mt.SiLU()")
-
-
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` independent copies of ``encoder_layer``, then an optional norm, as torch's.
 
@@ -202,6 +175,11 @@ class TransformerEncoder(Module):
     Forward:  h_0 = src;  h_i = layers[i](h_{i-1}, src_mask=mask, src_key_padding_mask=..., is_causal=...)
               y = norm(h_k)  (y = h_k if norm is None)
     Backward: dh_k = norm.backward(dy) (or dy);  dh_{i-1} = layers[i].backward(dh_i);  dsrc = dh_0
+    Masks:    is_causal=None (torch's default) is torch's detection (attention_masks.stack_causal_hint):
+              True when mask equals generate_square_subsequent_mask(T) in its own dtype, T read from
+              src with layers[0].self_attn.batch_first; every layer gets the hint. A learned mask so
+              detected is trained with a src_key_padding_mask (as torch) and refused without one
+              (torch drops it: no gradient), naming is_causal=False or a frozen mask as the fixes
     Init:     each layer is a deep copy of ``encoder_layer`` (same starting weights, trained apart);
               ``encoder_layer`` itself is not part of the model. enable_nested_tensor and mask_check
               are accepted for PyTorch's signature and have no effect: this computes torch's autograd
@@ -246,9 +224,11 @@ class TransformerEncoder(Module):
         is_causal: bool | None = None,
     ) -> np.ndarray:
         parameter_dtype(self, recurse=True)  # layers (or norm) of two dtypes: a TypeError, as torch raises
+        is_causal = stack_causal_hint(mask, is_causal, src_key_padding_mask, stack_sequence_length(self, src),
+                                      who="TransformerEncoder", names=("mask", "is_causal"))
         h = src
         for layer in self.layers:
-            h = layer(h, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+            h = layer(h, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         return h if self.norm is None else self.norm(h)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -259,3 +239,10 @@ class TransformerEncoder(Module):
 
     def extra_repr(self) -> str:
         return f"num_layers={self.num_layers}"
+
+
+def stack_sequence_length(stack: Module, x: Any) -> int | None:
+    """T of a stack's input as torch reads it, with its first layer's self_attn.batch_first (None for a
+    custom layer without one: the causal detection then takes the mask's own size)."""
+    batch_first = getattr(getattr(stack.layers[0], "self_attn", None), "batch_first", None)
+    return None if batch_first is None else sequence_length(x, batch_first)

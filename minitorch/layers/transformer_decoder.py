@@ -7,16 +7,18 @@ from typing import Any
 
 import numpy as np
 
-from minitorch.checks import check_bool, check_number, check_positive_int
+from minitorch.checks import check_positive_int
 from minitorch.containers import ModuleList
-from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, parameter_dtype
 from minitorch.layers.activations import GELU, ReLU
 from minitorch.layers.attention import MultiheadAttention
+from minitorch.layers.attention_masks import stack_causal_hint
 from minitorch.layers.dropout import Dropout
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.linear import Linear
-from minitorch.layers.transformer import checked_activation, feed_forward, feed_forward_backward
-from minitorch.module import Module, Parameter
+from minitorch.layers.transformer import feed_forward, feed_forward_backward, stack_sequence_length
+from minitorch.layers.transformer_settings import check_layer_settings
+from minitorch.module import Module
 
 
 class TransformerDecoderLayer(Module):
@@ -51,10 +53,11 @@ class TransformerDecoderLayer(Module):
               tgt_mask / memory_mask is the causal mask (the mask is then required and must be causal)
     Init:     the children's own (MultiheadAttention: xavier; Linear: U(-k, k); LayerNorm: 1, 0)
               device=, dtype=: torch's factory keywords (CPU only; float32, float64)
-    Settings: as TransformerEncoderLayer's: d_model, nhead, dim_feedforward, layer_norm_eps and
-    batch_first are the constructor's record (the forward reads the children's); norm_first and
-    activation are read at every forward. activation: "relu", "gelu" (exact) or an element-wise
-    Module (a function or a torch module is a ValueError naming what to pass).
+    Settings: checked by transformer_settings.check_layer_settings, as TransformerEncoderLayer's:
+    d_model, nhead, dim_feedforward, layer_norm_eps and batch_first are the constructor's record (the
+    forward reads the children's); norm_first and activation are read at every forward. activation:
+    "relu", "gelu" (exact) or an element-wise Module (a function or a torch module is a ValueError
+    naming what to pass).
     Example:
         layer = TransformerDecoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
         y = layer(tgt, memory, tgt_mask=generate_square_subsequent_mask(tgt.shape[1]))
@@ -79,30 +82,22 @@ class TransformerDecoderLayer(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        who = "TransformerDecoderLayer"
-        self.d_model = check_positive_int(d_model, who, "d_model")
-        self.nhead = check_positive_int(nhead, who, "nhead")
-        self.dim_feedforward = check_positive_int(dim_feedforward, who, "dim_feedforward")
-        p = check_number(dropout, who, "dropout", 0, 1)
-        activation = checked_activation(activation, who)
-        self.layer_norm_eps = check_number(layer_norm_eps, who, "layer_norm_eps", 0)
-        self.batch_first = check_bool(batch_first, who, "batch_first")
-        self.norm_first = check_bool(norm_first, who, "norm_first")
-        bias = check_bool(bias, who, "bias")
+        s = check_layer_settings(self, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                                 batch_first, norm_first, bias, device, dtype)
+        self.d_model, self.nhead, self.dim_feedforward = s.d_model, s.nhead, s.dim_feedforward
+        self.layer_norm_eps, self.batch_first, self.norm_first = s.layer_norm_eps, s.batch_first, s.norm_first
         # children in torch's order, so parameters() and state_dict() list as torch's do
-        factory = {"device": device, "dtype": factory_dtype(self, device, dtype)}
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=p, bias=bias, batch_first=batch_first,
-                                            **factory)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=p, bias=bias,
-                                                 batch_first=batch_first, **factory)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
-        self.dropout = Dropout(p)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
+        for name in ("self_attn", "multihead_attn"):
+            setattr(self, name, MultiheadAttention(s.d_model, s.nhead, dropout=s.dropout, bias=s.bias,
+                                                   batch_first=s.batch_first, **s.factory))
+        self.linear1 = Linear(s.d_model, s.dim_feedforward, bias=s.bias, **s.factory)
+        self.dropout = Dropout(s.dropout)
+        self.linear2 = Linear(s.dim_feedforward, s.d_model, bias=s.bias, **s.factory)
         for name in ("norm1", "norm2", "norm3"):
-            setattr(self, name, LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory))
+            setattr(self, name, LayerNorm(s.d_model, eps=s.layer_norm_eps, bias=s.bias, **s.factory))
         for name in ("dropout1", "dropout2", "dropout3"):
-            setattr(self, name, Dropout(p))
-        self.activation = activation
+            setattr(self, name, Dropout(s.dropout))
+        self.activation = s.activation
 
     @property
     def activation_name(self) -> str | None:
@@ -193,9 +188,11 @@ class TransformerDecoder(Module):
     Backward: ``backward(dy)`` returns (dtgt, dmemory), as TransformerDecoderLayer's:
               dh_k = norm.backward(dy) (or dy);  dh_{i-1}, dmemory_i = layers[i].backward(dh_i)
               dtgt = dh_0;  dmemory = sum_i dmemory_i   (memory feeds every layer's cross-attention)
-    Masks:    tgt_is_causal=None (torch's default) is torch's detection: True when tgt_mask equals
-              generate_square_subsequent_mask(T) in its dtype (bool: True above the diagonal); a
-              detected causal mask gives the same output as the mask itself
+    Masks:    tgt_is_causal=None (torch's default) is torch's detection, as TransformerEncoder's
+              is_causal=None (attention_masks.stack_causal_hint): True when tgt_mask equals
+              generate_square_subsequent_mask(T) in its dtype (bool: True above the diagonal), T read
+              from tgt; a detected causal mask gives the same output as the mask itself; a learned
+              one is trained with a tgt_key_padding_mask and refused by name without one
     Init:     each layer is a deep copy of ``decoder_layer`` (same starting weights, trained apart);
               ``decoder_layer`` itself is not part of the model
     Example:
@@ -234,14 +231,15 @@ class TransformerDecoder(Module):
         memory_is_causal: bool = False,
     ) -> np.ndarray:
         parameter_dtype(self, recurse=True)  # layers (or norm) of two dtypes: a TypeError, as torch raises
-        if tgt_is_causal is None:
-            tgt_is_causal = _detect_causal(tgt_mask)
+        tgt_is_causal = stack_causal_hint(tgt_mask, tgt_is_causal, tgt_key_padding_mask,
+                                          stack_sequence_length(self, tgt), who="TransformerDecoder",
+                                          names=("tgt_mask", "tgt_is_causal"))
         h = tgt
         for layer in self.layers:
             h = layer(h, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                       tgt_key_padding_mask=tgt_key_padding_mask,
                       memory_key_padding_mask=memory_key_padding_mask,
-                      tgt_is_causal=bool(tgt_is_causal), memory_is_causal=bool(memory_is_causal))
+                      tgt_is_causal=tgt_is_causal, memory_is_causal=bool(memory_is_causal))
         return h if self.norm is None else self.norm(h)
 
     def backward(self, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -255,24 +253,3 @@ class TransformerDecoder(Module):
 
     def extra_repr(self) -> str:
         return f"num_layers={self.num_layers}"
-
-
-def _detect_causal(mask: Any) -> bool:
-    """torch's ``_detect_is_causal_mask`` for a square mask: it equals the causal mask of its own size
-    in its own dtype (-inf above the diagonal and 0 elsewhere; bool: True above the diagonal).
-
-    torch compares with the size read from tgt; a mask of another size is refused by the attention.
-    A learned mask (a Parameter) that is detected makes the attention raise, naming the hint: torch
-    would drop it (no gradient); tgt_is_causal=False trains it.
-    """
-    if mask is None:
-        return False
-    m = mask.data if isinstance(mask, Parameter) else np.asarray(mask)
-    if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        return False
-    above = np.triu(np.ones(m.shape, dtype=bool), k=1)
-    if m.dtype == np.bool_:
-        return bool(np.array_equal(m, above))
-    if not np.issubdtype(m.dtype, np.floating):
-        return False
-    return bool(np.all(np.where(above, m == -np.inf, m == 0)))

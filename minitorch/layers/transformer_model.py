@@ -14,6 +14,7 @@ from minitorch.layers.attention_masks import generate_square_subsequent_mask
 from minitorch.layers.layernorm import LayerNorm
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
+from minitorch.layers.transformer_settings import check_layer_settings
 from minitorch.module import Module
 
 
@@ -36,7 +37,12 @@ class Transformer(Module):
               given); then every parameter with 2 or more axes is redrawn xavier_uniform_ (torch's
               _reset_parameters; the custom ones too, as torch)
     Settings: d_model, nhead and batch_first are the constructor's record, as torch's: its forward
-              checks the inputs against d_model and batch_first; the children read their own
+              checks the inputs against d_model and batch_first; the children read their own. The
+              layer settings are checked by transformer_settings.check_layer_settings (errors name
+              Transformer); with both custom_encoder and custom_decoder no layer is built and, as
+              torch, they go unread
+    Masks:    src_is_causal / tgt_is_causal None: the encoder's / decoder's detection of a causal
+              src_mask / tgt_mask (see TransformerEncoder)
     Example:
         model = Transformer(d_model=16, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
                             dim_feedforward=32, batch_first=True)
@@ -68,15 +74,21 @@ class Transformer(Module):
     ) -> None:
         super().__init__()
         who = "Transformer"
-        d_model = check_positive_int(d_model, who, "d_model")
-        nhead = check_positive_int(nhead, who, "nhead")
-        batch_first = check_bool(batch_first, who, "batch_first")
         for name, value in (("custom_encoder", custom_encoder), ("custom_decoder", custom_decoder)):
             if value is not None and not isinstance(value, Module):
                 raise TypeError(f"{who}: {name} must be a Module or None, got {type(value).__name__}")
-        factory = {"device": device, "dtype": factory_dtype(self, device, dtype)}
-        layer = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
-                 norm_first, bias)
+        if custom_encoder is None or custom_decoder is None:  # a layer is built: every setting is read
+            s = check_layer_settings(self, d_model, nhead, dim_feedforward, dropout, activation,
+                                     layer_norm_eps, batch_first, norm_first, bias, device, dtype)
+            d_model, nhead, batch_first, factory = s.d_model, s.nhead, s.batch_first, s.factory
+            layer_norm_eps, bias = s.layer_norm_eps, s.bias
+            layer = (d_model, nhead, s.dim_feedforward, s.dropout, activation, s.layer_norm_eps, batch_first,
+                     s.norm_first, s.bias)
+        else:  # as torch, the layer settings go unread; the forward reads d_model and batch_first
+            d_model = check_positive_int(d_model, who, "d_model")
+            nhead = check_positive_int(nhead, who, "nhead")
+            batch_first = check_bool(batch_first, who, "batch_first")
+            factory = {"device": device, "dtype": factory_dtype(self, device, dtype)}
         if custom_encoder is not None:
             self.encoder = custom_encoder
         else:
