@@ -11,6 +11,8 @@ from minitorch.onnx import (  # noqa: F401  (registration)
     emitters_conv,
     emitters_more,
     emitters_norm,
+    emitters_pad,
+    emitters_pool1d,
 )
 from minitorch.onnx.exporter import EMITTERS, NOT_EXPORTABLE, export
 

@@ -25,23 +25,41 @@ def _conv2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
                 dilations=[dh, dw], pads=pads)
 
 
-@emitter(MaxPool2d, AvgPool2d)
-def _pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    # explicit pads, ceil_mode's overhang included: ONNX's own ceil_mode rule is not torch's
+def _window_attrs(m: Any, pads: tuple[int, int, int, int]) -> dict[str, list[int]]:
+    """kernel_shape, strides and pads of a 2-D pool: explicit pads (top, bottom, left, right),
+    ceil_mode's overhang included (ONNX's own ceil_mode rule is not torch's)."""
+    top, bottom, left, right = pads
+    return {"kernel_shape": list(m.kernel_size), "strides": list(m.stride),  # (h, w) pairs of ints
+            "pads": [top, left, bottom, right]}
+
+
+@emitter(MaxPool2d)
+def _max_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    if m.return_indices:  # ONNX's Indices count across N and C too, and a graph output is one array
+        raise TypeError("onnx.export: MaxPool2d(return_indices=True) has no ONNX form here (its output "
+                        "is a tuple); export the model with return_indices=False")
     top, bottom, left, right = m.pads_for(shape[2:])
-    attrs = {"kernel_shape": list(m.kernel_size), "strides": list(m.stride),  # (h, w) pairs of ints
-             "pads": [top, left, bottom, right]}
-    if type(m).__name__ == "MaxPool2d":
-        if m.return_indices:  # ONNX's Indices count across N and C too, and a graph output is one array
-            raise TypeError("onnx.export: MaxPool2d(return_indices=True) has no ONNX form here (its output "
-                            "is a tuple); export the model with return_indices=False")
-        kh, kw = m.kernel_size
-        if max(top, bottom) >= kh or max(left, right) >= kw:  # ONNX Runtime wants pads < kernel: a
-            # dilated window's ceil_mode overhang can be wider, so the padding is a Pad node of -inf
-            pads = g.const([0, 0, top, left, 0, 0, bottom, right], "max_pool_pads", np.int64)
-            x = g.op("Pad", [x, pads, g.const(-np.inf, "max_pool_pad_value")], "max_pool_pad")
-            attrs["pads"] = [0, 0, 0, 0]
-        return g.op("MaxPool", [x], "max_pool", dilations=list(m.dilation), **attrs)
+    attrs = _window_attrs(m, (top, bottom, left, right))
+    (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
+    if max(top, bottom) >= kh or max(left, right) >= kw:  # ONNX Runtime wants pads < kernel: a
+        # dilated window's ceil_mode overhang can be wider, so the padding is a Pad node of -inf
+        pads = g.const([0, 0, top, left, 0, 0, bottom, right], "max_pool_pads", np.int64)
+        x = g.op("Pad", [x, pads, g.const(-np.inf, "max_pool_pad_value")], "max_pool_pad")
+        attrs["pads"] = [0, 0, 0, 0]
+    y = g.op("MaxPool", [x], "max_pool", dilations=[dh, dw], **attrs)
+    alone = (_padding_only(shape[2], top, bottom, kh, sh, dh)[:, None]
+             | _padding_only(shape[3], left, right, kw, sw, dw)[None, :])
+    if not alone.any():
+        return y
+    # a (dilated) window of padding only is -inf, as the layer's; onnxruntime's MaxPool gives float's lowest
+    return g.op("Where", [g.const(alone, "padding_only", np.bool_), g.const(-np.inf, "minus_inf"), y],
+                "max_pool_padding_only")
+
+
+@emitter(AvgPool2d)
+def _avg_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    top, bottom, left, right = m.pads_for(shape[2:])
+    attrs = _window_attrs(m, (top, bottom, left, right))
     if not m.count_include_pad and m.divisor_override is None:  # the overhang is padding: not counted
         return g.op("AveragePool", [x], "avg_pool", count_include_pad=0, **attrs)
     mean = g.op("AveragePool", [x], "avg_pool", count_include_pad=1, **attrs)  # sum / (kh*kw)
@@ -51,6 +69,14 @@ def _pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     kh, kw = m.kernel_size
     scale = g.const(kh * kw / m.divisor(shape[2:], np.float64), "avg_pool_scale")
     return g.op("Mul", [mean, scale], "avg_pool_divisor")
+
+
+def _padding_only(size: int, before: int, after: int, k: int, s: int, d: int) -> np.ndarray:
+    """(O,) True where window o along one axis (padded by ``before`` and ``after``, ceil_mode's overhang
+    included) reads padding only: each tap o*s + j*d - before outside [0, size)."""
+    out = (before + size + after - d * (k - 1) - 1) // s + 1
+    taps = np.arange(out)[:, None] * s + np.arange(k) * d - before
+    return ~((taps >= 0) & (taps < size)).any(axis=1)
 
 
 @emitter(AdaptiveAvgPool2d)

@@ -158,8 +158,8 @@ def _adaptive_max_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> s
     h, w = shape[2:]
     oh = h if m._size[0] is None else m._size[0]
     ow = w if m._size[1] is None else m._size[1]
-    if (oh, ow) == (1, 1):
-        return g.op("GlobalMaxPool", [x], "global_max_pool")
+    if (oh, ow) == (1, 1):  # ReduceMax: onnxruntime's GlobalMaxPool gives float32's lowest for -inf alone
+        return g.op("ReduceMax", [x], "global_max_pool", axes=[2, 3], keepdims=1)
     rows = []
     for i in range(oh):  # one ReduceMax per bin (bins may be uneven and overlap): oh*ow small nodes
         cells = []

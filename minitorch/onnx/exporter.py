@@ -9,8 +9,10 @@ as its exact formula with Erf, or the tanh form). A module of another class is e
 children when its forward is a plain chain of them (recorded by running it once on the sample input,
 and checked to give the forward's numbers); otherwise export is a TypeError.
 A model in training mode is exported with these eval semantics (its mode is left as it was).
-Known difference: onnxruntime's MaxPool, ReduceMax and GlobalMaxPool skip a nan that MiniTorch's
-MaxPool2d and AdaptiveMaxPool2d (as torch's) return. A float32 bilinear Upsample (ONNX Resize)
+Known differences: onnxruntime's MaxPool and ReduceMax skip a nan that MiniTorch's max pools (1-D and
+2-D, as torch's) return, and its float32 MaxPool can give float32's lowest (-3.4e38) for a window of
+-inf inputs alone, where the layers give -inf (a window of padding alone, which a dilation allows, is
+-inf in the graph: its place is known at export). A float32 bilinear Upsample (ONNX Resize)
 gives inf where MiniTorch (as torch) gives nan: torch reads a second tap of weight 0 (an axis kept at
 its size, an output landing exactly on an input row), so an inf there becomes inf * 1 + inf * 0 = nan;
 Resize reads it once. The non-finite positions agree; a float64 graph computes the taps as the layer.

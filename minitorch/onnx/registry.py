@@ -12,19 +12,7 @@ from collections.abc import Callable
 from minitorch.layers import GRU, LSTM, RNN, Embedding, GRUCell, LSTMCell, RNNCell
 from minitorch.layers.attention import MultiheadAttention
 from minitorch.layers.max_unpool import MaxUnpool2d
-from minitorch.layers.padding import (
-    CircularPad1d,
-    CircularPad2d,
-    ConstantPad1d,
-    ConstantPad2d,
-    ReflectionPad1d,
-    ReflectionPad2d,
-    ReplicationPad1d,
-    ReplicationPad2d,
-    ZeroPad1d,
-    ZeroPad2d,
-)
-from minitorch.layers.pooling1d import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, MaxPool1d, MaxUnpool1d
+from minitorch.layers.pooling1d import MaxUnpool1d
 from minitorch.layers.transformer import TransformerEncoder, TransformerEncoderLayer
 from minitorch.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
 from minitorch.layers.transformer_model import Transformer
@@ -44,10 +32,8 @@ NOT_EXPORTABLE.update({cls: "two inputs (tgt, memory): the exporter takes one; a
                        for cls in (TransformerDecoderLayer, TransformerDecoder)})
 NOT_EXPORTABLE[Transformer] = "two inputs (src, tgt): the exporter takes one; attention has no ONNX form yet"
 
-NOT_EXPORTABLE.update({cls: "the 1-D pooling and padding layers' ONNX forms are not written yet" for cls in (
-    MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d, MaxUnpool1d, ConstantPad1d, ConstantPad2d,
-    ZeroPad1d, ZeroPad2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, CircularPad1d,
-    CircularPad2d)})
+NOT_EXPORTABLE[MaxUnpool1d] = ("two inputs (the pooled values and MaxPool1d's indices): the exporter takes "
+                               "one; export the layers before it and unpool the graph's output")
 
 
 def emitter(*classes: type[Module]) -> Callable[[Emitter], Emitter]:
