@@ -253,3 +253,22 @@ def test_asgd_refuses_a_loaded_state_without_its_scalars_and_changes_nothing():
     with pytest.raises(ValueError, match=r"expected 'mu' a finite number"):
         opt.load_state_dict(saved)
     assert opt.state_dict()["state"][0]["eta"] == before["state"][0]["eta"]
+
+
+def test_rprop_reads_a_nan_gradient_s_sign_as_0_as_torch(float64):
+    """torch's sign(nan) is 0: a NaN gradient element keeps its step size and moves nothing, and its
+    NaN (kept as prev) reads as sign 0 at the next step, so the Parameter stays finite (NumPy's
+    np.sign(nan) is nan, which made the Parameter NaN)."""
+    grads = [np.array([[1.0, np.nan], [np.inf, -1.0]]), np.array([[1.0, 1.0], [1.0, 0.0]]),
+             np.array([[-1.0, 1.0], [1e-200, -2.0]]), np.array([[-1.0, 1.0], [np.nan, -2.0]])]
+    ours = mt.Parameter(np.ones((2, 2)))
+    theirs = torch.ones(2, 2, dtype=torch.float64, requires_grad=True)
+    opt, topt = mt.Rprop([ours], lr=0.05), torch.optim.Rprop([theirs], lr=0.05)
+    for g in grads:
+        ours.grad, theirs.grad = g.copy(), torch.tensor(g)
+        opt.step()
+        topt.step()
+        np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+        for name in ("prev", "step_size"):
+            np.testing.assert_array_equal(opt.state[ours][name], topt.state[theirs][name].numpy())
+    assert np.isfinite(ours.data).all()

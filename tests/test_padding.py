@@ -4,6 +4,8 @@ float64 gradchecks, reprs, and a model file / interop round trip."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -188,3 +190,48 @@ def test_onnx_export_writes_them(tmp_path, module):
     mt.onnx.export(mt.Sequential(module), x, tmp_path / "m.onnx")
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"input": x})[0], module(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, dims, padding, shape", [
+    ("ConstantPad", 1, (2, 1), (2, 3, 0)),
+    ("ZeroPad", 1, 1, (3, 0)),
+    ("ConstantPad", 1, (0, 0), (2, 0)),
+    ("ZeroPad", 2, (1, 2, 0, 1), (2, 2, 0, 3)),
+    ("ConstantPad", 2, (1, 0, 2, 1), (2, 3, 0)),
+    ("ConstantPad", 2, (0, 1, 1, 0), (1, 2, 0, 0)),
+    ("CircularPad", 2, (1, 1, 0, 0), (2, 0, 3)),
+    ("CircularPad", 2, (0, 0, 1, 2), (1, 2, 3, 0)),
+])
+def test_an_empty_axis_is_padded_as_torch(name, dims, padding, shape):
+    """torch pads an empty axis with the fill value (nothing is read), and its circular pad passes an
+    empty axis it does not pad through; the gradient is empty."""
+    ours, theirs = _pair(name, dims, padding, -1.5)
+    x = np.zeros(shape)
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = theirs(x_t)
+    dy = np.random.default_rng(0).standard_normal(tuple(y_t.shape))
+    y_t.backward(torch.tensor(dy))
+    y = ours(x)
+    np.testing.assert_array_equal(y, y_t.detach().numpy())
+    dx = ours.backward(dy)
+    assert dx.shape == x.shape and dx.dtype == x.dtype
+
+
+@pytest.mark.parametrize("name, dims, padding, shape", [
+    ("ReplicationPad", 1, (1, 2), (2, 3, 0)),
+    ("ReplicationPad", 2, (1, 1, 1, 1), (2, 2, 0, 3)),
+    ("ReplicationPad", 2, (1, 1, 1, 1), (2, 3, 0)),
+    ("ReflectionPad", 1, 1, (3, 0)),
+    ("CircularPad", 1, 1, (2, 3, 0)),
+    ("CircularPad", 2, (1, 1, 1, 0), (2, 0, 3)),
+    ("ReplicationPad", 2, (1, 1, 0, 0), (2, 0, 3)),
+])
+def test_the_edge_modes_refuse_an_empty_padded_axis_naming_the_module_as_torch(name, dims, padding, shape):
+    """Reflection, replication and circular padding read the input's edge: torch refuses an empty
+    axis; ours names the module, the axis and the input (not NumPy's IndexError of an empty take)."""
+    ours, theirs = _pair(name, dims, padding, 0.0)
+    with pytest.raises(RuntimeError):
+        theirs(torch.zeros(shape))
+    expected = rf"{name}{dims}d: .*axis \d of input {re.escape(str(shape))} is empty"
+    with pytest.raises(ValueError, match=expected):
+        ours(np.zeros(shape))

@@ -5,6 +5,8 @@ text CNN (Conv1d -> ReLU -> MaxPool1d -> Flatten -> Linear) trained by SGD step 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -299,3 +301,39 @@ def test_a_text_cnn_model_file_round_trip_and_summary(tmp_path):
     np.testing.assert_array_equal(loaded(x), model(x))
     table = str(mt.summary(model, (4, 11)))
     assert "MaxPool1d" in table and "(1, 6, 6)" in table and "AdaptiveMaxPool1d" in table
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mt.MaxPool1d(3, 2, 1, ceil_mode=True), lambda: mt.MaxPool1d(1), lambda: mt.AvgPool1d(3, 2, 1),
+    lambda: mt.AvgPool1d(3, 2, 1, ceil_mode=True, count_include_pad=False), lambda: mt.AdaptiveAvgPool1d(2),
+    lambda: mt.AdaptiveMaxPool1d(2, return_indices=True),
+], ids=["MaxPool1d-pad-ceil", "MaxPool1d", "AvgPool1d-pad", "AvgPool1d-exclude-pad", "AdaptiveAvgPool1d",
+        "AdaptiveMaxPool1d"])
+@pytest.mark.parametrize("shape", [(2, 3, 0), (3, 0)])
+def test_an_empty_length_is_refused_naming_the_pool_as_torch(make, shape):
+    """torch refuses a sequence of length 0; ours too, by name (not a -inf or 0 read from padding only,
+    a nan mean of nothing, or NumPy's argmax of an empty sequence)."""
+    ours = make()
+    twin = getattr(torch.nn, type(ours).__name__)(*_torch_args(ours))
+    with pytest.raises(RuntimeError):
+        twin(torch.zeros(shape))
+    with pytest.raises(ValueError, match=rf"{type(ours).__name__}: expected a non-empty length L, got input "
+                                         rf"{re.escape(str(shape))}"):
+        ours(np.zeros(shape))
+
+
+def _torch_args(pool: mt.Module) -> tuple:
+    if isinstance(pool, (mt.AdaptiveAvgPool1d, mt.AdaptiveMaxPool1d)):
+        return (pool.output_size,)
+    if isinstance(pool, mt.MaxPool1d):
+        return pool.kernel_size, pool.stride, pool.padding, pool.dilation, False, pool.ceil_mode
+    return pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode, pool.count_include_pad
+
+
+@pytest.mark.parametrize("output_size", [None, [1]])
+def test_max_unpool1d_refuses_an_empty_length_as_torch(output_size):
+    x, indices = np.zeros((2, 3, 0)), np.zeros((2, 3, 0), dtype=np.int64)
+    with pytest.raises(RuntimeError):
+        torch.nn.MaxUnpool1d(2)(torch.zeros(2, 3, 0), torch.zeros(2, 3, 0, dtype=torch.int64), output_size)
+    with pytest.raises(ValueError, match=r"MaxUnpool1d: expected a non-empty length L, got input \(2, 3, 0"):
+        mt.MaxUnpool1d(2)(x, indices, output_size)

@@ -102,7 +102,11 @@ def _check_conv_input(
 
 def _check_fits(who: str, x_shape: tuple[int, ...], pads: tuple[int, int, int, int], kernel: Pair,
                 dilation: Pair) -> None:
-    """ValueError if the (padded) image is smaller than the (dilated) kernel: no window fits."""
+    """ValueError if the (padded) image is smaller than the (dilated) kernel: no window fits; or if the
+    image is empty (H or W 0), which torch refuses even where padding would give a window to read."""
+    if 0 in x_shape[2:]:
+        raise ValueError(f"{who}: expected a non-empty image or sequence (every spatial size >= 1), got "
+                         f"input {x_shape} (torch refuses it: only the batch or the channels may be empty)")
     top, bottom, left, right = pads
     padded = (x_shape[2] + top + bottom, x_shape[3] + left + right)
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))

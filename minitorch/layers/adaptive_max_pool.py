@@ -6,7 +6,7 @@ import numpy as np
 
 from minitorch.checks import check_bool, check_output_size
 from minitorch.dtypes import as_floating
-from minitorch.layers.pooling import grad_of_y
+from minitorch.layers.pooling import check_image_not_empty, grad_of_y
 from minitorch.module import Module
 
 
@@ -49,6 +49,7 @@ class AdaptiveMaxPool2d(Module):
             raise ValueError(
                 f"AdaptiveMaxPool2d: expected input (N, C, H, W) or unbatched (C, H, W), got {x.shape}"
             )
+        check_image_not_empty(x.shape, "AdaptiveMaxPool2d")
         unbatched = x.ndim == 3
         x = x[None] if unbatched else x  # one image: a batch of one, as torch
         N, C, H, W = x.shape

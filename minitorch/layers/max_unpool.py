@@ -8,6 +8,7 @@ import numpy as np
 
 from minitorch.dtypes import as_floating
 from minitorch.layers._im2col import _pair
+from minitorch.layers.pooling import check_image_not_empty
 from minitorch.module import Module
 
 
@@ -102,6 +103,7 @@ class MaxUnpool2d(Module):
             raise ValueError(
                 f"MaxUnpool2d: expected input (N, C, H, W) or unbatched (C, H, W), got {x.shape}"
             )
+        check_image_not_empty(x.shape, "MaxUnpool2d")
         return (x[None], True) if x.ndim == 3 else (x, False)
 
     def _check_indices(self, indices: np.ndarray, x_shape: tuple[int, ...], unbatched: bool) -> np.ndarray:

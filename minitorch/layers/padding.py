@@ -11,9 +11,11 @@ length L + left + right reads input position src[o], with i = o - left:
   replication  src = clip(i, 0, L - 1)
   circular     the crops first, then wrap: src = c0 + (o - max(left, 0)) mod n over the n = c1 - c0
                elements [c0, c1) left after cropping (torch crops before it wraps)
-A 2-D layer applies the map of W, then the map of H (each mode is separable). The backward sends
-dy back through the same maps: dx[src[o]] += dy[o] (np.add.at: a border element read by several
-outputs collects all their gradients).
+A 2-D layer applies the map of W, then the map of H (each mode is separable). An empty axis (size 0)
+is padded with the fill in the constant modes and passed through by circular padding when it is not
+padded, as torch; the other modes have no edge element to read there: a ValueError (torch refuses too).
+The backward sends dy back through the same maps: dx[src[o]] += dy[o] (np.add.at: a border element
+read by several outputs collects all their gradients).
 """
 
 from __future__ import annotations
@@ -95,12 +97,17 @@ class _Pad(Module):
             axis, (left, right) = len(shape) - 1 - a, pads[2 * a: 2 * a + 2]
             L = shape[axis]
             kept = L - max(-left, 0) - max(-right, 0)  # what the crops leave
+            if L == 0 and self.mode != "constant" and (self.mode != "circular" or left or right):
+                # (torch's circular pad passes an empty axis it does not pad through, as here)
+                raise ValueError(f"{who}: axis {axis} of input {shape} is empty: {self.mode} padding "
+                                 f"{(left, right)} has no edge element to read (torch refuses it too)")
             if self.mode == "reflect" and (left >= L or right >= L):
                 raise ValueError(f"{who}: padding {(left, right)} must be less than the input size {L} "
                                  f"of axis {axis} (input {shape}), as torch")
             # torch: constant crops before it pads, circular before it wraps; reflection and
             # replication map every output position (an empty output: see below)
-            crops_too_much = kept < 0 if self.mode == "constant" else self.mode == "circular" and kept < 1
+            circular_crops_all = self.mode == "circular" and 0 < L and kept < 1
+            crops_too_much = kept < 0 if self.mode == "constant" else circular_crops_all
             if crops_too_much or L + left + right < 0:
                 raise ValueError(f"{who}: padding {(left, right)} crops more than axis {axis} of input "
                                  f"{shape} holds: nothing would be left to pad")
@@ -121,6 +128,9 @@ class _Pad(Module):
         self._x_shape, self._dtype = x.shape, x.dtype
         y = x
         for axis, src, valid in maps:
+            if not valid.any():  # constant modes, nothing read along this axis (it may be empty)
+                y = np.full(y.shape[:axis] + (src.size,) + y.shape[axis + 1:], self.value, dtype=y.dtype)
+                continue
             y = np.take(y, src, axis=axis)
             if not valid.all():  # constant modes: the fill where no input element is read
                 y[(Ellipsis, ~valid) + (slice(None),) * (x.ndim - 1 - axis)] = self.value

@@ -410,11 +410,21 @@ def _bin(i: int, in_size: int, out_size: int) -> tuple[int, int]:
 
 
 def _batched(x: np.ndarray, who: str) -> tuple[np.ndarray, bool]:
-    """(x as (N, C, H, W), unbatched): one unbatched image (C, H, W) becomes a batch of one, as torch."""
+    """(x as (N, C, H, W), unbatched): one unbatched image (C, H, W) becomes a batch of one, as torch.
+    An empty image (H or W 0) is a ValueError (``check_image_not_empty``)."""
     x = as_floating(x, who)
     if x.ndim not in (3, 4):
         raise ValueError(f"{who}: expected input (N, C, H, W) or unbatched (C, H, W), got {x.shape}")
+    check_image_not_empty(x.shape, who)
     return (x[None], True) if x.ndim == 3 else (x, False)
+
+
+def check_image_not_empty(shape: tuple[int, ...], who: str) -> None:
+    """A ValueError naming ``who`` for an image of height or width 0, which torch's pools and unpools
+    refuse (a window would read padding only, a bin nothing; an empty batch or C = 0 is fine)."""
+    if 0 in shape[-2:]:
+        raise ValueError(f"{who}: expected a non-empty image (H, W >= 1), got input {shape} (torch "
+                         "refuses an empty image)")
 
 
 def grad_of_y(grad: object, return_indices: bool, who: str, y_shape: tuple[int, ...],

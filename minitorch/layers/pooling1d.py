@@ -5,7 +5,9 @@ Each is its 2-D twin on a (N, C, 1, L) image with a (1, k) window: the forward c
 arguments and input itself (its errors name the 1-D class and shapes), builds the 2-D pool of this
 call's settings and runs it on x[..., None, :]; that pool travels in the call's cache, so the
 backward is the 2-D backward of exactly that forward, its result read back as (N, C, L).
-Every one also takes an unbatched sequence (C, L) and returns (C, OL), as torch.
+Every one also takes an unbatched sequence (C, L) and returns (C, OL), as torch. An empty batch
+(N = 0) gives an empty output; an empty sequence (L = 0) is a ValueError naming the class (torch
+refuses it too).
 
 Window span (MaxPool1d's dilation d; 1 for AvgPool1d): span = d*(k - 1) + 1.
 OL = (L + 2*p - span) // s + 1; ceil_mode: ceil((L + 2*p - span) / s) + 1, minus 1 if that last
@@ -35,10 +37,14 @@ def _single(value: object, name: str, who: str, minimum: int) -> int:
 
 
 def _sequences(x: object, who: str) -> np.ndarray:
-    """x as a floating (N, C, L) or unbatched (C, L) array, else a ValueError naming both shapes."""
+    """x as a floating (N, C, L) or unbatched (C, L) array with L >= 1, else a ValueError naming both
+    shapes."""
     x = as_floating(x, who)
     if x.ndim not in (2, 3):
         raise ValueError(f"{who}: expected input (N, C, L) or unbatched (C, L), got {x.shape}")
+    if x.shape[-1] == 0:  # torch refuses it: a window would read padding only, a bin nothing
+        raise ValueError(f"{who}: expected a non-empty length L, got input {x.shape} (torch refuses an "
+                         "empty sequence)")
     return x
 
 

@@ -22,6 +22,7 @@ class Rprop(Optimizer):
     (step_size_min, step_size_max) = step_sizes:
         1. g = -p.grad if maximize else p.grad           (maximize ascends: everything below sees -grad)
         2. s = sign(g * prev)                            prev: the last g kept, from prev = 0
+                                                         (torch's sign: 0 for NaN, as at 6.)
         3. factor = eta_plus where s > 0, eta_minus where s < 0, 1 where s == 0
                                                          (in p's dtype, as torch writes them into sign)
         4. step_size = clip(step_size * factor, step_size_min, step_size_max)
@@ -88,13 +89,20 @@ def rprop(params: list[Parameter], grads: list[np.ndarray], prevs: list[np.ndarr
     """
     for p, g, prev, step_size in zip(params, grads, prevs, step_sizes, strict=True):
         g = -g if maximize else g                                                   # 1.
-        s = np.sign(g * prev)                                                       # 2.
+        with np.errstate(invalid="ignore"):  # inf * 0 = nan, as torch's product (its sign: 0)
+            s = _sign(g * prev)                                                     # 2.
         factor = np.where(s > 0, eta_plus, np.where(s < 0, eta_minus, 1.0)).astype(step_size.dtype)  # 3.
         step_size *= factor                                                         # 4.
         np.clip(step_size, step_size_min, step_size_max, out=step_size)
         g = np.where(s < 0, 0, g).astype(g.dtype)                                   # 5.
-        p.data -= np.sign(g) * step_size                                            # 6.
+        p.data -= _sign(g) * step_size                                              # 6.
         prev[...] = g                                                               # 7.
+
+
+def _sign(a: np.ndarray) -> np.ndarray:
+    """torch's sign, in a's dtype: 1, -1 or 0, and 0 for NaN (NumPy's np.sign gives NaN), so a NaN
+    gradient element moves nothing and keeps its step size, as in torch."""
+    return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
 
 
 def _check_pair(group: dict[str, Any], name: str, meaning: str,
