@@ -4,14 +4,16 @@ ReplicationPad1d/2d, CircularPad1d/2d (no parameters).
 ``padding`` is (left, right) for a 1-D layer, (left, right, top, bottom) for a 2-D one (torch's
 order: the last axis first); an int pads every side by it. A negative amount crops that side.
 
-Every mode is one index map per padded axis (``_source``): output position o of an axis of
-length L + left + right reads input position src[o], with i = o - left:
+Every mode is one index map per padded axis (``functional_pad.pad_source``, shared with
+``functional.pad``): output position o of an axis of length L + left + right reads input position
+src[o], with i = o - left:
   constant     src = i where 0 <= i < L, else the fill value (no source)
   reflection   src = |i|, then 2*(L - 1) - src where src >= L   (the edge not repeated)
   replication  src = clip(i, 0, L - 1)
   circular     the crops first, then wrap: src = c0 + (o - max(left, 0)) mod n over the n = c1 - c0
                elements [c0, c1) left after cropping (torch crops before it wraps)
-A 2-D layer applies the map of W, then the map of H (each mode is separable). The backward sends
+A 2-D layer applies the map of W, then the map of H (each mode is separable; the forward is
+``functional_pad.apply_pad_maps``). The backward sends
 dy back through the same maps: dx[src[o]] += dy[o] (np.add.at: a border element read by several
 outputs collects all their gradients).
 """
@@ -24,24 +26,9 @@ import numpy as np
 
 from minitorch.checks import SettingTypeError
 from minitorch.dtypes import as_floating
+from minitorch.functional_pad import apply_pad_maps
+from minitorch.functional_pad import pad_source as _source
 from minitorch.module import Module
-
-
-def _source(L: int, left: int, right: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """(src, valid) of one axis (see the module docstring): src (L + left + right,) int64, valid
-    False where the output is the constant fill."""
-    i = np.arange(L + left + right) - left
-    valid = np.ones(i.shape, dtype=bool)
-    if mode == "constant":
-        valid = (i >= 0) & (i < L)
-        return np.where(valid, i, 0), valid
-    if mode == "reflect":
-        i = np.abs(i)
-        return np.where(i >= L, 2 * (L - 1) - i, i), valid
-    if mode == "replicate":
-        return np.clip(i, 0, L - 1), valid
-    c0, c1 = max(-left, 0), L - max(-right, 0)
-    return c0 + (np.arange(i.size) - max(left, 0)) % (c1 - c0), valid
 
 
 class _Pad(Module):
@@ -119,12 +106,7 @@ class _Pad(Module):
         x = self._check_input(x, pads)
         self._maps = maps = self._axis_maps(x.shape, pads)
         self._x_shape, self._dtype = x.shape, x.dtype
-        y = x
-        for axis, src, valid in maps:
-            y = np.take(y, src, axis=axis)
-            if not valid.all():  # constant modes: the fill where no input element is read
-                y[(Ellipsis, ~valid) + (slice(None),) * (x.ndim - 1 - axis)] = self.value
-        return y
+        return apply_pad_maps(x, maps, self.value)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         maps = self._cached(self._maps)
