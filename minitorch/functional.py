@@ -62,7 +62,8 @@ def shifted_exp(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.nd
     the sum >= 1 (its log is finite). An empty axis gives empty results, as torch (initial=-inf: the
     max of no values; it changes no other max).
     """
-    s = z - z.max(axis=axis, keepdims=True, initial=-np.inf)
+    with np.errstate(invalid="ignore"):  # a row holding +inf: inf - inf = nan, as torch (no warning)
+        s = z - z.max(axis=axis, keepdims=True, initial=-np.inf)
     exp_s = np.exp(s)
     return s, exp_s, exp_s.sum(axis=axis, keepdims=True)
 

@@ -24,9 +24,9 @@ from minitorch.checks import check_bool, check_number
 def checked_input(x: object, who: str, ints: str = "refuse") -> np.ndarray:
     """x as a NumPy array for the function ``who``, its dtype as torch's function treats it.
 
-    floating: unchanged.  integer: kept (ints="keep"), cast to the default dtype (ints="promote":
-    torch's default float dtype there) or a TypeError (ints="refuse").  bool: a TypeError (torch
-    refuses bool for every function here but sigmoid and tanh, which pass ints="promote").
+    floating: unchanged.  integer: kept (ints="keep"), cast to the default dtype (ints="promote"
+    or "promote bool": torch's default float dtype there) or a TypeError (ints="refuse").  bool: cast
+    to the default dtype for ints="promote bool" (sigmoid, tanh), else a TypeError, as torch.
     """
     if isinstance(x, tuple) and any(isinstance(item, np.ndarray) for item in x):
         raise TypeError(f"{who}: expected an array, got a tuple of {len(x)} items holding arrays")
@@ -36,7 +36,7 @@ def checked_input(x: object, who: str, ints: str = "refuse") -> np.ndarray:
         return a
     if kind in "iu" and ints == "keep":
         return a
-    if kind in "biu" and ints == "promote":
+    if (kind in "iu" and ints == "promote") or (kind in "biu" and ints == "promote bool"):
         from minitorch.dtypes import get_default_dtype  # no import circle: dtypes needs nothing here
 
         return a.astype(get_default_dtype())
@@ -125,7 +125,9 @@ def hardswish(input: np.ndarray, inplace: bool = False) -> np.ndarray:
     """y = x * clip(x + 3, 0, 6) / 6, element-wise, as torch.nn.functional.hardswish (-inf gives nan:
     -inf * 0, as torch)."""
     x = checked_input(input, "hardswish")
-    return written(input, (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False), inplace, "hardswish")
+    with np.errstate(invalid="ignore"):  # -inf * 0: nan, as torch (no warning)
+        y = (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+    return written(input, y, inplace, "hardswish")
 
 
 # ------------------------------------------------------------------------- shrinkage

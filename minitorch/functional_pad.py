@@ -42,6 +42,9 @@ def apply_pad_maps(x: np.ndarray, maps: Sequence[tuple[int, np.ndarray, np.ndarr
     """y: x read through each (axis, src, valid) map in turn, ``value`` where valid is False."""
     y = x
     for axis, src, valid in maps:
+        if y.shape[axis] == 0:  # nothing to read (constant mode): every output position is the fill
+            y = np.full(y.shape[:axis] + (src.size,) + y.shape[axis + 1:], value, dtype=y.dtype)
+            continue
         y = np.take(y, src, axis=axis)
         if not valid.all():  # constant mode: the fill where no input element is read
             y[(Ellipsis, ~valid) + (slice(None),) * (x.ndim - 1 - axis)] = value
@@ -121,13 +124,13 @@ def pad_maps(shape: tuple[int, ...], pads: tuple[int, ...], mode: str,
         L = shape[axis]
         kept = L - max(-left, 0) - max(-right, 0)  # what the crops leave
         if mode == "reflect" and (left >= L or right >= L):
-            raise ValueError(f"{who}: reflect padding {(left, right)} must be less than the input size {L} "
+            raise ValueError(f"{who}: padding {(left, right)} must be less than the input size {L} "
                              f"of axis {axis} (input {shape}), as torch")
         if (kept < 0 if mode in ("constant", "circular") else L + left + right < 0):
             raise ValueError(f"{who}: padding {(left, right)} crops more than axis {axis} of input "
                              f"{shape} holds")
         if mode == "circular" and max(left, right) > kept:
-            raise ValueError(f"{who}: circular padding {(left, right)} wraps around axis {axis} of input "
+            raise ValueError(f"{who}: padding {(left, right)} wraps around axis {axis} of input "
                              f"{shape} more than once ({kept} elements after cropping), as torch refuses")
         maps.append((axis, *pad_source(L, left, right, mode)))
     if mode in ("reflect", "replicate") and maps and all(src.size == 0 for _, src, _ in maps):

@@ -30,7 +30,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x)
     if x.dtype.kind != "f":
-        x = checked_input(x, "sigmoid", ints="promote")
+        x = checked_input(x, "sigmoid", ints="promote bool")
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1, e) / (1 + e)
 
@@ -47,7 +47,7 @@ def softplus_of(z: np.ndarray) -> np.ndarray:
 
 def tanh(input: np.ndarray) -> np.ndarray:
     """y = tanh(x), element-wise, as torch.nn.functional.tanh (integer or bool x: the default dtype)."""
-    return np.tanh(checked_input(input, "tanh", ints="promote"))
+    return np.tanh(checked_input(input, "tanh", ints="promote bool"))
 
 
 def logsigmoid(input: np.ndarray) -> np.ndarray:
@@ -74,22 +74,26 @@ def softplus(input: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> n
 def silu(input: np.ndarray, inplace: bool = False) -> np.ndarray:
     """y = x * sigmoid(x), element-wise, as torch.nn.functional.silu (swish)."""
     x = checked_input(input, "silu")
-    return written(input, x * sigmoid(x), inplace, "silu")
+    with np.errstate(invalid="ignore"):  # -inf * 0: nan, as torch (no warning)
+        return written(input, x * sigmoid(x), inplace, "silu")
 
 
 def mish(input: np.ndarray, inplace: bool = False) -> np.ndarray:
     """y = x * tanh(softplus(x)), element-wise, as torch.nn.functional.mish (softplus without overflow)."""
     x = checked_input(input, "mish")
-    return written(input, x * np.tanh(softplus_of(x)), inplace, "mish")
+    with np.errstate(invalid="ignore"):  # -inf * 0: nan, as torch (no warning)
+        return written(input, x * np.tanh(softplus_of(x)), inplace, "mish")
 
 
 # ------------------------------------------------------------------------- exponential linear units
 def elu_core(x: np.ndarray, alpha: float, scale: float, input_scale: float) -> np.ndarray:
     """torch's elu kernel: y = scale * x above 0, scale * alpha * expm1(input_scale * x) at or below
-    (exp of min(x, 0) only: no overflow for input_scale > 0), in x's dtype."""
+    (exp of min(x, 0) only: no overflow for input_scale > 0; celu's negative alpha overflows to
+    +-inf, as torch), in x's dtype."""
     t = x.dtype.type
     neg = np.minimum(x, 0)
-    y = np.where(x <= 0, t(scale * alpha) * np.expm1(neg * t(input_scale)), t(scale) * x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = np.where(x <= 0, t(scale * alpha) * np.expm1(neg * t(input_scale)), t(scale) * x)
     return y.astype(x.dtype, copy=False)
 
 
@@ -129,7 +133,8 @@ def softsign(input: np.ndarray) -> np.ndarray:
     """y = x / (1 + |x|), element-wise, as torch.nn.functional.softsign (+-inf gives nan: inf / inf,
     as torch; an integer x: the default dtype)."""
     x = checked_input(input, "softsign", ints="promote")
-    return x / (1 + np.abs(x))
+    with np.errstate(invalid="ignore"):  # inf / inf: nan, as torch (no warning)
+        return x / (1 + np.abs(x))
 
 
 def tanhshrink(input: np.ndarray) -> np.ndarray:
@@ -145,7 +150,8 @@ def glu(input: np.ndarray, dim: int = -1) -> np.ndarray:
     size along it is a ValueError (torch refuses each)."""
     x = checked_input(input, "glu")
     a, b = np.split(x, 2, axis=glu_axis(x.shape, dim, "glu"))
-    return a * sigmoid(b).astype(x.dtype, copy=False)
+    with np.errstate(invalid="ignore"):  # inf * 0: nan, as torch (no warning)
+        return a * sigmoid(b).astype(x.dtype, copy=False)
 
 
 def glu_axis(shape: tuple[int, ...], dim: object, who: str) -> int:

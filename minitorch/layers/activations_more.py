@@ -39,8 +39,9 @@ class SiLU(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "SiLU")
         s = sigmoid(x)
-        self._slope = s * (1 + x * (1 - s))
-        return x * s
+        with np.errstate(invalid="ignore"):  # +-inf * 0: nan, as torch (no warning)
+            self._slope = s * (1 + x * (1 - s))
+            return x * s
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)
@@ -110,8 +111,9 @@ class Mish(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Mish")
         t = np.tanh(softplus_of(x))
-        self._slope = t + x * sigmoid(x) * (1 - t * t)
-        return x * t
+        with np.errstate(invalid="ignore"):  # +-inf * 0: nan, as torch (no warning)
+            self._slope = t + x * sigmoid(x) * (1 - t * t)
+            return x * t
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)

@@ -27,8 +27,9 @@ def _elu_slope(x: np.ndarray, alpha: float, scale: float, k: float) -> np.ndarra
     k * exp(k * x) at or below (nan for nan, as torch's vectorized kernel: its scalar tail gives
     scale), k = the input scale torch's backward takes (CELU's: 1 / float32(alpha))."""
     t = x.dtype.type
-    neg = np.minimum(x, 0)  # exp of values <= 0 only (k > 0): no overflow
-    return np.where(x > 0, t(scale), t(scale * alpha * k) * np.exp(neg * t(k))).astype(x.dtype)
+    neg = np.minimum(x, 0)  # exp of values <= 0 only (k > 0): no overflow; k < 0 gives inf, as torch
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(x > 0, t(scale), t(scale * alpha * k) * np.exp(neg * t(k))).astype(x.dtype)
 
 
 class SELU(_Slope):
@@ -101,7 +102,8 @@ class Softsign(_Slope):
         x = as_floating(x, "Softsign")
         a = np.abs(x)
         d = 1 + a
-        self._slope = 1 / d - a / (d * d)
+        with np.errstate(invalid="ignore"):  # inf / inf: nan, as torch (no warning)
+            self._slope = 1 / d - a / (d * d)
         return softsign(x)
 
 

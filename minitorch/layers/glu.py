@@ -41,14 +41,16 @@ class GLU(Module):
         a, b = np.split(x, 2, axis=axis)
         s = sigmoid(b).astype(x.dtype)
         self._a, self._s = a, s
-        return a * s  # functional.glu's formula, from the s the backward needs
+        with np.errstate(invalid="ignore"):  # inf * 0: nan, as torch (no warning)
+            return a * s  # functional.glu's formula, from the s the backward needs
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         a, s = self._cached(self._a), self._cached(self._s)
         dy = self._check_grad(dy, s.shape, s.dtype)
         # w.r.t. input
-        da = dy * s
-        db = dy * a * s * (1 - s)
+        with np.errstate(invalid="ignore"):  # inf * 0: nan, as torch (no warning)
+            da = dy * s
+            db = dy * a * s * (1 - s)
         return np.concatenate([da, db], axis=self._dim_axis)
 
     def _halved_axis(self, shape: tuple[int, ...]) -> int:

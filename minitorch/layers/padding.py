@@ -26,8 +26,7 @@ import numpy as np
 
 from minitorch.checks import SettingTypeError
 from minitorch.dtypes import as_floating
-from minitorch.functional_pad import apply_pad_maps
-from minitorch.functional_pad import pad_source as _source
+from minitorch.functional_pad import apply_pad_maps, pad_maps
 from minitorch.module import Module
 
 
@@ -76,30 +75,9 @@ class _Pad(Module):
         return x
 
     def _axis_maps(self, shape: tuple[int, ...], pads: tuple[int, ...]) -> list[tuple[int, np.ndarray, ...]]:
-        """(axis, src, valid) for each padded axis, last axis first, after torch's checks."""
-        who, maps = type(self).__name__, []
-        for a in range(len(pads) // 2):
-            axis, (left, right) = len(shape) - 1 - a, pads[2 * a: 2 * a + 2]
-            L = shape[axis]
-            kept = L - max(-left, 0) - max(-right, 0)  # what the crops leave
-            if self.mode == "reflect" and (left >= L or right >= L):
-                raise ValueError(f"{who}: padding {(left, right)} must be less than the input size {L} "
-                                 f"of axis {axis} (input {shape}), as torch")
-            # torch: constant crops before it pads, circular before it wraps; reflection and
-            # replication map every output position (an empty output: see below)
-            crops_too_much = kept < 0 if self.mode == "constant" else self.mode == "circular" and kept < 1
-            if crops_too_much or L + left + right < 0:
-                raise ValueError(f"{who}: padding {(left, right)} crops more than axis {axis} of input "
-                                 f"{shape} holds: nothing would be left to pad")
-            if self.mode == "circular" and max(left, right) > kept:
-                raise ValueError(f"{who}: padding {(left, right)} wraps around axis {axis} of input {shape} "
-                                 f"more than once ({kept} elements after cropping); torch refuses it or "
-                                 "gives undefined values")
-            maps.append((axis, *_source(L, left, right, self.mode)))
-        if self.mode in ("reflect", "replicate") and all(src.size == 0 for _, src, _ in maps):
-            # torch refuses an output empty along every padded axis, and gives one empty along one of two
-            raise ValueError(f"{who}: padding {pads} leaves input {shape} no element along the padded axes")
-        return maps
+        """(axis, src, valid) for each padded axis, last axis first, after torch's checks
+        (``functional_pad.pad_maps``, F.pad's)."""
+        return pad_maps(shape, pads, self.mode, type(self).__name__)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         pads = self._read_padding()
