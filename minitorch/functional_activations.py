@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from minitorch.checks import check_bool, check_number
+from minitorch.dtypes import get_default_dtype
 
 
 # ------------------------------------------------------------------------- shared input handling
@@ -37,8 +38,6 @@ def checked_input(x: object, who: str, ints: str = "refuse") -> np.ndarray:
     if kind in "iu" and ints == "keep":
         return a
     if (kind in "iu" and ints == "promote") or (kind in "biu" and ints == "promote bool"):
-        from minitorch.dtypes import get_default_dtype  # no import circle: dtypes needs nothing here
-
         return a.astype(get_default_dtype())
     if kind in "biu":
         what = "bool" if kind == "b" else "integer"
@@ -99,7 +98,8 @@ def leaky_relu(input: np.ndarray, negative_slope: float = 0.01, inplace: bool = 
     """y = where(x > 0, x, negative_slope * x), element-wise, as torch.nn.functional.leaky_relu."""
     x = checked_input(input, "leaky_relu")
     slope = x.dtype.type(check_number(negative_slope, "leaky_relu", "negative_slope"))
-    return written(input, np.where(x > 0, x, x * slope), inplace, "leaky_relu")
+    with np.errstate(invalid="ignore"):  # -inf * 0 (negative_slope=0): nan, as torch (no warning)
+        return written(input, np.where(x > 0, x, x * slope), inplace, "leaky_relu")
 
 
 def threshold(input: np.ndarray, threshold: float, value: float, inplace: bool = False) -> np.ndarray:

@@ -344,16 +344,22 @@ TORCH_LAYERS = {
 }
 
 
-@pytest.mark.parametrize("factory, name, kwargs", LAYERS + [(lambda: mt.CELU(-0.5), "celu", {"alpha": -0.5})],
-                         ids=[name for _, name, _ in LAYERS] + ["celu-negative-alpha"])
+EXTRA = [(lambda: mt.CELU(-0.5), "celu", {"alpha": -0.5}), (lambda: mt.LeakyReLU(0.0), "leaky_relu",
+                                                              {"negative_slope": 0.0})]
+
+
+@pytest.mark.parametrize("factory, name, kwargs", LAYERS + EXTRA,
+                         ids=[name for _, name, _ in LAYERS] + ["celu-negative-alpha", "leaky_relu-slope-0"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_infinite_inputs_give_torchs_values_without_a_numpy_warning(factory, name, kwargs, dtype):
     """x = +-inf (and huge values): torch's y and dx, silently as torch (the suite turns warnings into
-    errors). Before, Hardswish, Softsign, SiLU, Mish, GLU and CELU(alpha < 0) warned ("invalid value
-    encountered in multiply" / "overflow encountered in exp") on their way to torch's nan or inf."""
+    errors). Before, Hardswish, Softsign, SiLU, Mish, GLU, Softmin, CELU(alpha < 0) and LeakyReLU(0)
+    warned ("invalid value encountered in multiply" / "overflow encountered in exp") on their way to
+    torch's nan or inf."""
     x = np.array([[-np.inf, np.inf, -1e4, 1e4], [0.0, 1.0, -np.inf, np.inf]], dtype)
     module = factory()
-    theirs = torch.nn.CELU(-0.5) if kwargs.get("alpha") == -0.5 else TORCH_LAYERS[name]
+    theirs = {"celu-0.5": torch.nn.CELU(-0.5), "leaky_relu0.0": torch.nn.LeakyReLU(0.0)}.get(
+        f"{name}{next(iter(kwargs.values()), '')}", TORCH_LAYERS[name])
     x_t = torch.tensor(x, requires_grad=True)
     y_t = theirs(x_t)
     dy = np.full(y_t.shape, 0.3, dtype)
