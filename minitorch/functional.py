@@ -2,10 +2,13 @@
 
 Pure NumPy functions of arrays: no Module, no cache, no state. A layer or a loss calls them in its
 ``forward``/``backward``; nobody imports another family's private helpers. Each function computes
-in its input's dtype and states the trick that keeps it stable. The names torch.nn.functional
-shares (sigmoid, softmax, log_softmax, one_hot, gelu) take its arguments (``dim``, ``num_classes``,
-``approximate``) and give its result, or a ValueError where its implicit choice would differ
-silently; the ``*_and_slope`` forms return (y, dy/dx), what a layer caches for its backward.
+in its input's dtype and states the trick that keeps it stable. ``from minitorch import functional
+as F`` gives torch.nn.functional's names: softmax, log_softmax, softmin, one_hot, gelu, rms_norm
+(here), the activations (functional_activations.py: piecewise-linear; functional_smooth.py) and
+pad (functional_pad.py). Each takes torch's arguments and defaults and gives torch's result, or an
+error where torch refuses or where its implicit choice would differ silently. They compute
+forward values only (arrays carry no gradient): a layer's backward gives the gradient. The
+``*_and_slope`` forms return (y, dy/dx), what a layer caches for its backward.
 """
 
 from __future__ import annotations
@@ -14,23 +17,44 @@ import math
 
 import numpy as np
 
+from minitorch.functional_activations import (
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    relu,
+    relu6,
+    softshrink,
+    threshold,
+)
+from minitorch.functional_pad import pad
+from minitorch.functional_smooth import (
+    celu,
+    elu,
+    glu,
+    logsigmoid,
+    mish,
+    selu,
+    sigmoid,
+    silu,
+    softplus,
+    softplus_of_neg_abs,
+    softsign,
+    tanh,
+    tanhshrink,
+)
 
-# ------------------------------------------------------------------------- logistic and softmax
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)), element-wise, without overflow.
-
-    e = exp(-|x|) <= 1 never overflows;
-    sigmoid(x) = 1 / (1 + e)  for x >= 0,   e / (1 + e)  for x < 0   (tiny outputs keep full precision)
-    """
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1, e) / (1 + e)
+__all__ = [  # torch.nn.functional's names first, then the helpers layers and losses share
+    "celu", "elu", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
+    "log_softmax", "logsigmoid", "mish", "one_hot", "pad", "relu", "relu6", "rms_norm", "selu", "sigmoid",
+    "silu", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold",
+    "erf", "gelu_and_slope", "gelu_tanh_and_slope", "huber", "rms_norm_core", "shifted_exp",
+    "softmax_backward", "softplus_of_neg_abs", "standardize", "standardize_backward",
+]
 
 
-def softplus_of_neg_abs(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(-|x|)), element-wise: exp(-|x|) <= 1, and log1p keeps its tiny values exact."""
-    return np.log1p(np.exp(-np.abs(x)))
-
-
+# ------------------------------------------------------------------------- softmax family
 def shifted_exp(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(s, exp(s), sum(exp(s), axis)) with s = z - z.max(axis); reduced axes kept (size 1).
 
@@ -38,7 +62,8 @@ def shifted_exp(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.nd
     the sum >= 1 (its log is finite). An empty axis gives empty results, as torch (initial=-inf: the
     max of no values; it changes no other max).
     """
-    s = z - z.max(axis=axis, keepdims=True, initial=-np.inf)
+    with np.errstate(invalid="ignore"):  # a row holding +inf: inf - inf = nan, as torch (no warning)
+        s = z - z.max(axis=axis, keepdims=True, initial=-np.inf)
     exp_s = np.exp(s)
     return s, exp_s, exp_s.sum(axis=axis, keepdims=True)
 
@@ -52,6 +77,16 @@ def softmax(z: np.ndarray, axis: int | None = None, *, dim: int | None = None,
     cast to it first, as torch's.
     """
     _, exp_s, sum_exp = shifted_exp(*_softmax_input(z, axis, dim, dtype, "softmax"))
+    return exp_s / sum_exp
+
+
+def softmin(input: np.ndarray, dim: int | None = None, _stacklevel: int = 3,
+            dtype: np.dtype | type | None = None) -> np.ndarray:
+    """softmax(-x, dim): weights that favour the smallest entries, as torch.nn.functional.softmin
+    (``dim`` / ``dtype`` as ``softmax``'s: x is cast to dtype before it is negated; _stacklevel is
+    torch's warning depth, accepted and unused)."""
+    z, axis = _softmax_input(input, None, dim, dtype, "softmin")
+    _, exp_s, sum_exp = shifted_exp(-z, axis)
     return exp_s / sum_exp
 
 
@@ -80,6 +115,9 @@ def _softmax_input(z: np.ndarray, axis: int | None, dim: int | None, dtype: np.d
     if axis is not None and dim is not None:
         raise TypeError(f"{who}: give axis or dim (torch's name), not both; got axis={axis}, dim={dim}")
     z = np.asarray(z) if dtype is None else np.asarray(z).astype(dtype)
+    if z.dtype.kind != "f":  # torch's softmax kernels take floating tensors only
+        raise TypeError(f"{who}: expected a floating array (float32 or float64), got dtype {z.dtype} (torch "
+                        f"refuses it too); cast it, or pass dtype=np.float32")
     axis = dim if axis is None else axis
     if axis is None and z.ndim > 2:
         torch_dim = 0 if z.ndim == 3 else 1
@@ -156,6 +194,50 @@ def standardize_backward(
     mean_dx_hat = dx_hat.mean(axis=axes, keepdims=True)
     mean_dx_hat_x_hat = np.mean(dx_hat * x_hat, axis=axes, keepdims=True)
     return inv_std * (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat)
+
+
+def rms_norm(input: np.ndarray, normalized_shape: tuple[int, ...] | list[int],
+             weight: np.ndarray | None = None, eps: float | None = None) -> np.ndarray:
+    """y = x * r (times weight), r = 1 / sqrt(mean(x**2, last len(normalized_shape) axes) + eps), as
+    torch.nn.functional.rms_norm.
+
+    x (*, *S), S = normalized_shape (a tuple or list of ints, as torch's), weight S or None.
+    dtypes as torch's: x_hat = x * r is computed in x's dtype; y = (x_hat * weight) in the wider of
+    the two dtypes, then cast back to x's dtype (so y always has x's dtype). eps=None: the machine
+    epsilon of x's dtype; any number (torch does not check it: a negative eps can give nan).
+    """
+    x = np.asarray(input)
+    if x.dtype.kind != "f":
+        raise TypeError(f"rms_norm: expected a floating array (float32 or float64), got dtype {x.dtype} "
+                        "(torch refuses it too)")
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in normalized_shape):
+        raise TypeError(f"rms_norm: normalized_shape must be a tuple of ints, got {normalized_shape!r}")
+    shape = tuple(int(d) for d in normalized_shape)
+    k = len(shape)
+    if x.ndim < k or x.shape[x.ndim - k:] != shape:
+        expected = ", ".join(map(str, shape))
+        raise ValueError(f"rms_norm: normalized_shape={shape} expects input (*, {expected}), got {x.shape}")
+    if weight is not None:
+        weight = np.asarray(weight)
+        if weight.shape != shape or weight.dtype.kind != "f":
+            raise ValueError(f"rms_norm: expected a floating weight of the shape normalized_shape={shape}, "
+                             f"got {weight.dtype} {weight.shape}")
+    eps = np.finfo(x.dtype).eps if eps is None else eps
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(f"rms_norm: eps must be a number or None, got {eps!r}")
+    x_hat, _ = rms_norm_core(x, tuple(range(x.ndim - k, x.ndim)), eps)
+    return x_hat if weight is None else (x_hat * weight).astype(x.dtype, copy=False)
+
+
+def rms_norm_core(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x_hat, r): r = 1 / sqrt(mean(x**2, axes) + eps) (keepdims), x_hat = x * r, in x's dtype.
+
+    As torch, no rescaling guards x**2: in float32 |x| above ~1.8e19 overflows it (x_hat = 0 there).
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf / nan as torch's
+        r = 1 / np.sqrt(np.mean(x * x, axis=axes, keepdims=True) + x.dtype.type(eps))
+    return x * r, r
 
 
 # ------------------------------------------------------------------------- robust regression

@@ -152,7 +152,7 @@ def test_rmsnorm_eps_none_is_the_machine_epsilon_of_the_dtype():
         dx = m.backward(np.ones((1, 3), dtype))
         np.testing.assert_allclose(dx, 1 / np.sqrt(np.finfo(dtype).eps), rtol=1e-6)
     m = mt.RMSNorm(3, dtype=np.float32)
-    assert m(np.ones((2, 3))).dtype == np.float32  # computes in the weight's dtype
+    assert m(np.ones((2, 3))).dtype == np.float64  # computes in the input's dtype, as torch's
     assert "eps=None" in repr(m)
 
 

@@ -37,11 +37,11 @@ def pads(draw):
 
 
 def _wraps_past_the_crop(shape, padding):
-    """Circular: an axis cropped to nothing, or padded by more than the crop leaves (torch raises or gives
-    undefined values, ours raises)."""
+    """Circular: an axis cropped past nothing, or padded by more than the crop leaves (torch raises or
+    gives undefined values, ours raises); cropped to exactly nothing and not padded, it is empty, as torch."""
     pairs = list(zip(padding[::2], padding[1::2], strict=True))
     kept = [shape[-1 - a] - max(-left, 0) - max(-right, 0) for a, (left, right) in enumerate(pairs)]
-    return any(k < 1 or max(left, right) > k for k, (left, right) in zip(kept, pairs, strict=True))
+    return any(k < 0 or max(left, right) > k for k, (left, right) in zip(kept, pairs, strict=True))
 
 
 @settings(max_examples=400, deadline=None)

@@ -129,9 +129,8 @@ class LeakyReLU(Module):
         x = as_floating(x, "LeakyReLU")
         # read at every call, checked as the constructor's
         negative_slope = check_number(self.negative_slope, "LeakyReLU", "negative_slope")
-        slope = np.where(x > 0, 1, negative_slope).astype(x.dtype)
-        self._slope = slope
-        return x * slope
+        self._slope = np.where(x > 0, 1, negative_slope).astype(x.dtype)
+        return functional.leaky_relu(x, negative_slope)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)
@@ -165,10 +164,8 @@ class ELU(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "ELU")
         alpha = check_number(self.alpha, "ELU", "alpha")  # read at every call, checked as the constructor's
-        neg = np.minimum(x, 0)
-        y = np.where(x > 0, x, alpha * np.expm1(neg))
-        self._slope = np.where(x > 0, 1, alpha * np.exp(neg))
-        return y
+        self._slope = np.where(x > 0, 1, alpha * np.exp(np.minimum(x, 0)))
+        return functional.elu(x, alpha)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)

@@ -1,9 +1,11 @@
 """Piecewise-linear activations, as torch.nn: ReLU6, Hardsigmoid, Hardswish, Threshold, Softshrink and
 Hardshrink.
 
-Each caches its slope dy/dx (or a 0/1 mask) and returns dx = dy * slope. At a kink each takes the
-slope torch's backward takes there (stated per class); a nan input gives what torch's vectorized
-kernel gives (its scalar tail, the last few elements of an array, differs for some).
+Each caches its slope dy/dx (or a 0/1 mask) and returns dx = dy * slope; its y is the function of
+the same name in ``minitorch.functional`` (functional_activations.py), the one copy of the
+formula. At a kink each takes the slope torch's backward takes there (stated per class); a nan
+input gives what torch's vectorized kernel gives (its scalar tail, the last few elements of an
+array, differs for some).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 from minitorch.checks import check_number
 from minitorch.dtypes import as_floating
+from minitorch.functional_activations import hardshrink, hardsigmoid, hardswish, relu6, softshrink, threshold
 from minitorch.module import Module
 
 
@@ -45,7 +48,7 @@ class ReLU6(_Slope):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "ReLU6")
         self._slope = ((x > 0) & (x < 6)).astype(x.dtype)
-        return np.clip(x, 0, 6).astype(x.dtype)
+        return relu6(x)
 
 
 class Hardsigmoid(_Slope):
@@ -66,7 +69,7 @@ class Hardsigmoid(_Slope):
         x = as_floating(x, "Hardsigmoid")
         one_sixth = x.dtype.type(np.float32(1) / np.float32(6))  # torch's 1.0f / 6.0f
         self._slope = np.where((x > -3) & (x < 3), one_sixth, 0).astype(x.dtype)
-        return (np.clip(x + 3, 0, 6) / 6).astype(x.dtype)
+        return hardsigmoid(x)
 
 
 class Hardswish(_Slope):
@@ -86,7 +89,7 @@ class Hardswish(_Slope):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Hardswish")
         self._slope = np.where(x <= -3, 0, np.where(x >= 3, 1, x / 3 + 0.5)).astype(x.dtype)
-        return (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype)
+        return hardswish(x)
 
 
 class Threshold(_Slope):
@@ -110,9 +113,10 @@ class Threshold(_Slope):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "Threshold")
-        below = x <= x.dtype.type(check_number(self.threshold, "Threshold", "threshold"))
-        self._slope = (~below).astype(x.dtype)
-        return np.where(below, x.dtype.type(check_number(self.value, "Threshold", "value")), x)
+        limit = check_number(self.threshold, "Threshold", "threshold")
+        value = check_number(self.value, "Threshold", "value")
+        self._slope = (~(x <= x.dtype.type(limit))).astype(x.dtype)
+        return threshold(x, limit, value)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}"
@@ -140,7 +144,7 @@ class Softshrink(_Slope):
         x = as_floating(x, "Softshrink")
         lambd = x.dtype.type(check_number(self.lambd, "Softshrink", "lambd", 0, float(np.finfo(x.dtype).max)))
         self._slope = (np.abs(x) > lambd).astype(x.dtype)
-        return x - np.clip(x, -lambd, lambd)
+        return softshrink(x, float(lambd))
 
     def extra_repr(self) -> str:
         return f"{self.lambd}"
@@ -168,7 +172,7 @@ class Hardshrink(_Slope):
         x = as_floating(x, "Hardshrink")
         lambd = x.dtype.type(check_number(self.lambd, "Hardshrink", "lambd"))
         self._slope = (np.abs(x) > lambd).astype(x.dtype)
-        return np.where((x >= -lambd) & (x <= lambd), x.dtype.type(0), x)
+        return hardshrink(x, float(lambd))
 
     def extra_repr(self) -> str:
         return f"{self.lambd}"

@@ -1,35 +1,35 @@
 """Smooth element-wise activations, as torch.nn: SELU, CELU, Softsign, Tanhshrink, LogSigmoid.
 
-Each caches its slope dy/dx and returns dx = dy * slope (``_Slope``); exp is only taken of values
-<= 0 (CELU: for alpha > 0), so no forward overflows for large |x|.
+Each caches its slope dy/dx and returns dx = dy * slope (``_Slope``); its y is the function of the
+same name in ``minitorch.functional`` (functional_smooth.py), the one copy of the formula, except
+where the slope holds the transcendental y needs (Tanhshrink's tanh, LogSigmoid's exp(-|x|)): y
+is then the same formula from it, tested equal to the function. exp is
+only taken of values <= 0 (CELU: for alpha > 0), so no forward overflows for large |x|.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from minitorch.checks import check_number
 from minitorch.dtypes import as_floating
-from minitorch.functional import softplus_of_neg_abs
+from minitorch.functional_smooth import (
+    SELU_ALPHA,
+    SELU_SCALE,
+    check_celu_alpha,
+    elu_core,
+    softsign,
+)
 from minitorch.layers.activations_piecewise import _Slope
 
-SELU_ALPHA = 1.6732632423543772848170429916717  # torch's (Klambauer et al., 2017)
-SELU_SCALE = 1.0507009873554804934193349852946
 
-
-def _elu_and_slope(x: np.ndarray, alpha: float, scale: float, input_scale: float,
-                   slope_input_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """torch's elu kernels: y = scale * x above 0, scale * alpha * (exp(input_scale * x) - 1) at or below;
-    slope = scale above 0, scale * alpha * k * exp(k * x) at or below (nan for nan, as torch's vectorized
-    kernel: its scalar tail gives scale), k = slope_input_scale (input_scale, except where torch's
-    backward takes another: CELU's)."""
+def _elu_slope(x: np.ndarray, alpha: float, scale: float, k: float) -> np.ndarray:
+    """dy/dx of torch's elu kernels (y: ``functional_smooth.elu_core``): scale above 0, scale * alpha *
+    k * exp(k * x) at or below (nan for nan, as torch's vectorized kernel: its scalar tail gives
+    scale), k = the input scale torch's backward takes (CELU's: 1 / float32(alpha))."""
     t = x.dtype.type
-    below = x <= 0
-    neg = np.minimum(x, 0)  # exp of values <= 0 only (input_scale > 0): no overflow
-    y = np.where(below, t(scale * alpha) * np.expm1(neg * t(input_scale)), t(scale) * x)
-    k = slope_input_scale
-    slope = np.where(x > 0, t(scale), t(scale * alpha * k) * np.exp(neg * t(k)))
-    return y.astype(x.dtype), slope.astype(x.dtype)
+    neg = np.minimum(x, 0)  # exp of values <= 0 only (k > 0): no overflow; k < 0 gives inf, as torch
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(x > 0, t(scale), t(scale * alpha * k) * np.exp(neg * t(k))).astype(x.dtype)
 
 
 class SELU(_Slope):
@@ -48,8 +48,8 @@ class SELU(_Slope):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "SELU")
-        y, self._slope = _elu_and_slope(x, SELU_ALPHA, SELU_SCALE, 1.0, 1.0)
-        return y
+        self._slope = _elu_slope(x, SELU_ALPHA, SELU_SCALE, 1.0)
+        return elu_core(x, SELU_ALPHA, SELU_SCALE, 1.0)
 
 
 class CELU(_Slope):
@@ -70,24 +70,17 @@ class CELU(_Slope):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
-        self.alpha = _check_alpha(alpha)
+        self.alpha = check_celu_alpha(alpha, "CELU")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "CELU")
-        alpha = _check_alpha(self.alpha)
+        alpha = check_celu_alpha(self.alpha, "CELU")
         # torch's backward (derivatives.yaml: 1.0 / alpha.toFloat()) divides by alpha rounded to float32
-        y, self._slope = _elu_and_slope(x, alpha, 1.0, 1.0 / alpha, 1.0 / float(np.float32(alpha)))
-        return y
+        self._slope = _elu_slope(x, alpha, 1.0, 1.0 / float(np.float32(alpha)))
+        return elu_core(x, alpha, 1.0, 1.0 / alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
-
-
-def _check_alpha(alpha: object) -> float:
-    alpha = check_number(alpha, "CELU", "alpha")
-    if alpha == 0:
-        raise ValueError("CELU: alpha cannot be 0 (it divides x), got 0")
-    return alpha
 
 
 class Softsign(_Slope):
@@ -109,8 +102,9 @@ class Softsign(_Slope):
         x = as_floating(x, "Softsign")
         a = np.abs(x)
         d = 1 + a
-        self._slope = 1 / d - a / (d * d)
-        return x / d
+        with np.errstate(invalid="ignore"):  # inf / inf: nan, as torch (no warning)
+            self._slope = 1 / d - a / (d * d)
+        return softsign(x)
 
 
 class Tanhshrink(_Slope):
@@ -130,7 +124,7 @@ class Tanhshrink(_Slope):
         x = as_floating(x, "Tanhshrink")
         t = np.tanh(x)
         self._slope = t * t
-        return x - t
+        return x - t  # functional.tanhshrink's formula, from the t the slope needs
 
 
 class LogSigmoid(_Slope):
@@ -154,4 +148,5 @@ class LogSigmoid(_Slope):
         z = np.exp(-np.abs(x))
         p = z / (1 + z)
         self._slope = np.where(x < 0, 1 - p, p).astype(x.dtype)
-        return (np.minimum(x, 0) - softplus_of_neg_abs(x)).astype(x.dtype)
+        # functional.logsigmoid's formula, from the z the slope needs
+        return (np.minimum(x, 0) - np.log1p(z)).astype(x.dtype)

@@ -6,7 +6,7 @@ import numpy as np
 
 from minitorch.checks import check_int
 from minitorch.dtypes import as_floating
-from minitorch.functional import sigmoid
+from minitorch.functional_smooth import glu_axis, sigmoid
 from minitorch.module import Module
 
 
@@ -41,27 +41,20 @@ class GLU(Module):
         a, b = np.split(x, 2, axis=axis)
         s = sigmoid(b).astype(x.dtype)
         self._a, self._s = a, s
-        return a * s
+        with np.errstate(invalid="ignore"):  # inf * 0: nan, as torch (no warning)
+            return a * s  # functional.glu's formula, from the s the backward needs
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         a, s = self._cached(self._a), self._cached(self._s)
         dy = self._check_grad(dy, s.shape, s.dtype)
         # w.r.t. input
-        da = dy * s
-        db = dy * a * s * (1 - s)
+        with np.errstate(invalid="ignore"):  # inf * 0: nan, as torch (no warning)
+            da = dy * s
+            db = dy * a * s * (1 - s)
         return np.concatenate([da, db], axis=self._dim_axis)
 
     def _halved_axis(self, shape: tuple[int, ...]) -> int:
-        dim = check_int(self.dim, "GLU", "dim")
-        if not shape:
-            raise ValueError("GLU: expected an input of at least 1 dim (its halves), got a 0-D array")
-        if not -len(shape) <= dim < len(shape):
-            raise ValueError(f"GLU(dim={dim}): expected an input with a dim {dim}, got shape {shape}")
-        axis = dim % len(shape)
-        if shape[axis] % 2:
-            raise ValueError(f"GLU(dim={dim}): expected an even size along dim {dim} (it is halved), "
-                             f"got shape {shape}")
-        return axis
+        return glu_axis(shape, self.dim, "GLU")  # dim read at every call, checked as functional.glu
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

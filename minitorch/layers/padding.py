@@ -4,18 +4,20 @@ ReplicationPad1d/2d, CircularPad1d/2d (no parameters).
 ``padding`` is (left, right) for a 1-D layer, (left, right, top, bottom) for a 2-D one (torch's
 order: the last axis first); an int pads every side by it. A negative amount crops that side.
 
-Every mode is one index map per padded axis (``_source``): output position o of an axis of
-length L + left + right reads input position src[o], with i = o - left:
+Every mode is one index map per padded axis (``functional_pad.pad_source``, shared with
+``functional.pad``): output position o of an axis of length L + left + right reads input position
+src[o], with i = o - left:
   constant     src = i where 0 <= i < L, else the fill value (no source)
   reflection   src = |i|, then 2*(L - 1) - src where src >= L   (the edge not repeated)
   replication  src = clip(i, 0, L - 1)
   circular     the crops first, then wrap: src = c0 + (o - max(left, 0)) mod n over the n = c1 - c0
                elements [c0, c1) left after cropping (torch crops before it wraps)
-A 2-D layer applies the map of W, then the map of H (each mode is separable). An empty axis (size 0)
-is padded with the fill in the constant modes and passed through by circular padding when it is not
-padded, as torch; the other modes have no edge element to read there: a ValueError (torch refuses too).
-The backward sends dy back through the same maps: dx[src[o]] += dy[o] (np.add.at: a border element
-read by several outputs collects all their gradients).
+A 2-D layer applies the map of W, then the map of H (each mode is separable; the forward is
+``functional_pad.apply_pad_maps``). An empty axis (size 0) is padded with the fill in the constant
+modes and passed through by circular padding when it is not padded, as torch; the other modes have no
+edge element to read there: a ValueError (torch refuses too). The backward sends dy back through the
+same maps: dx[src[o]] += dy[o] (np.add.at: a border element read by several outputs collects all
+their gradients).
 """
 
 from __future__ import annotations
@@ -26,24 +28,8 @@ import numpy as np
 
 from minitorch.checks import SettingTypeError
 from minitorch.dtypes import as_floating
+from minitorch.functional_pad import apply_pad_maps, pad_maps
 from minitorch.module import Module
-
-
-def _source(L: int, left: int, right: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """(src, valid) of one axis (see the module docstring): src (L + left + right,) int64, valid
-    False where the output is the constant fill."""
-    i = np.arange(L + left + right) - left
-    valid = np.ones(i.shape, dtype=bool)
-    if mode == "constant":
-        valid = (i >= 0) & (i < L)
-        return np.where(valid, i, 0), valid
-    if mode == "reflect":
-        i = np.abs(i)
-        return np.where(i >= L, 2 * (L - 1) - i, i), valid
-    if mode == "replicate":
-        return np.clip(i, 0, L - 1), valid
-    c0, c1 = max(-left, 0), L - max(-right, 0)
-    return c0 + (np.arange(i.size) - max(left, 0)) % (c1 - c0), valid
 
 
 class _Pad(Module):
@@ -91,50 +77,16 @@ class _Pad(Module):
         return x
 
     def _axis_maps(self, shape: tuple[int, ...], pads: tuple[int, ...]) -> list[tuple[int, np.ndarray, ...]]:
-        """(axis, src, valid) for each padded axis, last axis first, after torch's checks."""
-        who, maps = type(self).__name__, []
-        for a in range(len(pads) // 2):
-            axis, (left, right) = len(shape) - 1 - a, pads[2 * a: 2 * a + 2]
-            L = shape[axis]
-            kept = L - max(-left, 0) - max(-right, 0)  # what the crops leave
-            if L == 0 and self.mode != "constant" and (self.mode != "circular" or left or right):
-                # (torch's circular pad passes an empty axis it does not pad through, as here)
-                raise ValueError(f"{who}: axis {axis} of input {shape} is empty: {self.mode} padding "
-                                 f"{(left, right)} has no edge element to read (torch refuses it too)")
-            if self.mode == "reflect" and (left >= L or right >= L):
-                raise ValueError(f"{who}: padding {(left, right)} must be less than the input size {L} "
-                                 f"of axis {axis} (input {shape}), as torch")
-            # torch: constant crops before it pads, circular before it wraps; reflection and
-            # replication map every output position (an empty output: see below)
-            circular_crops_all = self.mode == "circular" and 0 < L and kept < 1
-            crops_too_much = kept < 0 if self.mode == "constant" else circular_crops_all
-            if crops_too_much or L + left + right < 0:
-                raise ValueError(f"{who}: padding {(left, right)} crops more than axis {axis} of input "
-                                 f"{shape} holds: nothing would be left to pad")
-            if self.mode == "circular" and max(left, right) > kept:
-                raise ValueError(f"{who}: padding {(left, right)} wraps around axis {axis} of input {shape} "
-                                 f"more than once ({kept} elements after cropping); torch refuses it or "
-                                 "gives undefined values")
-            maps.append((axis, *_source(L, left, right, self.mode)))
-        if self.mode in ("reflect", "replicate") and all(src.size == 0 for _, src, _ in maps):
-            # torch refuses an output empty along every padded axis, and gives one empty along one of two
-            raise ValueError(f"{who}: padding {pads} leaves input {shape} no element along the padded axes")
-        return maps
+        """(axis, src, valid) for each padded axis, last axis first, after torch's checks
+        (``functional_pad.pad_maps``, F.pad's)."""
+        return pad_maps(shape, pads, self.mode, type(self).__name__)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         pads = self._read_padding()
         x = self._check_input(x, pads)
         self._maps = maps = self._axis_maps(x.shape, pads)
         self._x_shape, self._dtype = x.shape, x.dtype
-        y = x
-        for axis, src, valid in maps:
-            if not valid.any():  # constant modes, nothing read along this axis (it may be empty)
-                y = np.full(y.shape[:axis] + (src.size,) + y.shape[axis + 1:], self.value, dtype=y.dtype)
-                continue
-            y = np.take(y, src, axis=axis)
-            if not valid.all():  # constant modes: the fill where no input element is read
-                y[(Ellipsis, ~valid) + (slice(None),) * (x.ndim - 1 - axis)] = self.value
-        return y
+        return apply_pad_maps(x, maps, self.value)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         maps = self._cached(self._maps)

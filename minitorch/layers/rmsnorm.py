@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from minitorch.checks import check_bool, check_number
-from minitorch.dtypes import as_floating, factory_dtype, parameter_dtype
+from minitorch.dtypes import as_floating, factory_dtype
+from minitorch.functional import rms_norm_core
 from minitorch.layers._redraw import check_writable
 from minitorch.layers.layernorm import check_normalized_shape
 from minitorch.module import Module, Parameter
@@ -28,6 +29,10 @@ class RMSNorm(Module):
     eps=None (the default, as torch's): the machine epsilon of the dtype computed in
               (np.finfo(dtype).eps: 1.19e-7 for float32, 2.2e-16 for float64), read at every call.
     As torch, no rescaling guards x**2: in float32 |x| above ~1.8e19 overflows it (y = 0 there, as torch).
+    dtypes as torch's (functional.rms_norm): r and x_hat in x's dtype, whatever the weight's; y =
+              x_hat * weight in the wider of the two, cast to x's dtype (y, dx: x's dtype);
+              dweight summed in the wider dtype, then cast to the weight's. A float64 input to a
+              float32 RMSNorm gives a float64 y, as torch (not the weight's dtype, as Linear's).
     Init:     weight = 1 (no bias, as torch); ``reset_parameters()`` sets it so again, in place
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     Example:
@@ -65,23 +70,27 @@ class RMSNorm(Module):
         x = self._check_input(x)
         self._norm_axes = axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
         eps = np.finfo(x.dtype).eps if self.eps is None else check_number(self.eps, "RMSNorm", "eps")
-        r = 1 / np.sqrt(np.mean(x * x, axis=axes, keepdims=True) + x.dtype.type(eps))
-        x_hat = x * r
+        x_hat, r = rms_norm_core(x, axes, eps)
         self._x_hat, self._r = x_hat, r
-        return x_hat.copy() if self.weight is None else x_hat * self.weight.data  # (the caller's own)
+        if self.weight is None:
+            return x_hat.copy()  # the caller's own: its writes cannot reach the backward
+        return (x_hat * self.weight.data).astype(x.dtype, copy=False)
 
     def backward_params(self, dy: np.ndarray) -> None:
         x_hat = self._cached(self._x_hat)
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
         # w.r.t. parameters
         if self.weight is not None:
-            self.weight.accumulate_grad(np.sum(dy * x_hat, axis=tuple(range(self._norm_axes[0]))))
+            w = self.weight.data
+            wide = dy.astype(np.promote_types(dy.dtype, w.dtype), copy=False)
+            dweight = np.sum(wide * x_hat, axis=tuple(range(self._norm_axes[0])))
+            self.weight.accumulate_grad(dweight.astype(w.dtype, copy=False))
 
     def backward_input(self, dy: np.ndarray) -> np.ndarray:
         x_hat = self._cached(self._x_hat)
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
         # w.r.t. input
-        dx_hat = dy if self.weight is None else dy * self.weight.data
+        dx_hat = dy if self.weight is None else (dy * self.weight.data).astype(dy.dtype, copy=False)
         axes = self._norm_axes
         return self._r * (dx_hat - x_hat * np.mean(dx_hat * x_hat, axis=axes, keepdims=True))
 
@@ -104,9 +113,7 @@ class RMSNorm(Module):
                 f"RMSNorm(normalized_shape={shape}): expected input (*, {', '.join(map(str, shape))}), "
                 f"got {x.shape}"
             )
-        # compute in the weight's dtype; without it, in the input's own floating dtype
-        dtype = parameter_dtype(self)
-        return x if dtype is None else x.astype(dtype, copy=False)
+        return x  # computed in x's own dtype, as torch's (not the weight's): see the class docstring
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
