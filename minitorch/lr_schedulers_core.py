@@ -125,7 +125,7 @@ class LRScheduler:
         n = len(self.optimizer.param_groups)
         checks = {"last_epoch": _epoch, "base_lrs": _lrs, "_last_lr": _lrs, **self._checks}
         values = {name: checks[name](value, who, name) for name, value in state_dict.items()}
-        for name in ("_last_lr", "base_lrs", "min_lrs"):
+        for name in ("_last_lr", "base_lrs", *_PER_GROUP):
             if name in values and len(values[name]) != n:
                 raise ValueError(f"{who}: expected {name} for {n} parameter groups, got {len(values[name])}")
         for name, value in values.items():
@@ -134,6 +134,11 @@ class LRScheduler:
     def __repr__(self) -> str:
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._settings)
         return f"{type(self).__name__}({settings}, last_epoch={self.last_epoch})"
+
+
+# settings holding one entry per param group (ReduceLROnPlateau's, CyclicLR's, OneCycleLR's):
+# load_state_dict refuses a list of another length
+_PER_GROUP = ("min_lrs", "max_lrs", "base_momentums", "max_momentums")
 
 
 def _added_groups(sched: Any, added: int) -> str:
