@@ -99,7 +99,8 @@ def test_a_sequential_lr_refuses_to_restart_a_polynomial_lr_of_total_iters_zero(
     with pytest.raises(ZeroDivisionError):
         for _ in range(2):
             t_sched.step()
-    with pytest.raises(ValueError, match=r"^SequentialLR: schedulers\[1\] is a PolynomialLR\(total_iters=0\)"):
+    with pytest.raises(ValueError, match=r"^SequentialLR: schedulers\[1\] is a PolynomialLR\(total_iters=0\)"
+                                         r", whose closed form"):
         lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(opt, 0.9),
                                         lr_scheduler.PolynomialLR(opt, total_iters=0)], [2])
     first = lr_scheduler.PolynomialLR(opt, total_iters=0)  # first: never restarted
