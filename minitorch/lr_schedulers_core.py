@@ -39,6 +39,9 @@ class LRScheduler:
 
     Subclasses define ``get_lr()`` (the next lrs, from the groups' current lrs) and list their
     settings in ``_settings``, which ``state_dict()`` saves along with the epoch and the lrs.
+    ``last_epoch`` (torch's argument) resumes a run: -1 (the default) starts one, recording each group's
+    ``initial_lr``; k >= 0 needs the groups' ``initial_lr`` already there (a loaded optimizer state)
+    and takes the creation step from epoch k, to k + 1, from the groups' current lrs, as torch.
     A group whose lr is a 0-d array (``lr=np.array(0.1)``, torch's tensor lr) keeps that array: each
     step writes the new lr into it (torch's ``fill_``), and ``base_lrs``, ``get_last_lr()`` and
     ``state_dict()`` hold copies of such arrays, never the group's own.
@@ -50,15 +53,23 @@ class LRScheduler:
     # load_state_dict run the same checks, so a file cannot load what the constructor refuses
     _checks: ClassVar[Checks] = {}
 
-    def __init__(self, optimizer: Optimizer) -> None:
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        who = type(self).__name__
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
+            raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
+        last_epoch = _epoch(last_epoch, who, "last_epoch")
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
-            group.setdefault("initial_lr", _copy_lr(group["lr"]))
-            _lr(group["initial_lr"], type(self).__name__, f"param_groups[{i}]['initial_lr']")
+            if last_epoch == -1:
+                group.setdefault("initial_lr", _copy_lr(group["lr"]))
+            elif "initial_lr" not in group:  # (torch's KeyError)
+                raise KeyError(f"{who}: param 'initial_lr' is not specified in param_groups[{i}] when "
+                               f"resuming with last_epoch={last_epoch} >= 0: load the optimizer's state_dict "
+                               "(saved with a scheduler) first, or create the scheduler with last_epoch=-1 "
+                               "and load its state_dict")
+            _lr(group["initial_lr"], who, f"param_groups[{i}]['initial_lr']")
         self.base_lrs: list[float] = [_copy_lr(group["initial_lr"]) for group in optimizer.param_groups]
-        self.last_epoch = -1
+        self.last_epoch = last_epoch
         self._initial_step()
 
     def _initial_step(self) -> None:
@@ -215,9 +226,10 @@ class StepLR(LRScheduler):
     _settings = ("step_size", "gamma")
     _checks: ClassVar[Checks] = {"step_size": check_positive_int, "gamma": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         self._set(step_size=step_size, gamma=gamma)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
@@ -236,9 +248,10 @@ class MultiStepLR(LRScheduler):
     _settings = ("milestones", "gamma")
     _checks: ClassVar[Checks] = {"milestones": _milestones, "gamma": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1) -> None:
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         self._set(milestones=milestones, gamma=gamma)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         count = self.milestones.count(self.last_epoch)
@@ -258,9 +271,9 @@ class ExponentialLR(LRScheduler):
     _settings = ("gamma",)
     _checks: ClassVar[Checks] = {"gamma": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, gamma: float) -> None:
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self._set(gamma=gamma)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:  # (torch's test: a step at epoch 0 inside a ChainedScheduler scales)
@@ -281,9 +294,9 @@ class CosineAnnealingLR(LRScheduler):
     _settings = ("T_max", "eta_min")
     _checks: ClassVar[Checks] = {"T_max": check_positive_int, "eta_min": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self._set(T_max=T_max, eta_min=eta_min)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         e, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
@@ -317,15 +330,15 @@ class LinearLR(LRScheduler):
     }
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 total_iters: int = 5) -> None:
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
         self._set(start_factor=start_factor, end_factor=end_factor, total_iters=total_iters)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         e, start, end = self.last_epoch, self.start_factor, self.end_factor
         if e == 0:
             return [lr * start for lr in self._current_lrs()]
-        if e > self.total_iters:
+        if self._is_initial or e > self.total_iters:  # (torch's: a resumed creation step keeps the lr)
             return self._current_lrs()
         factor = 1.0 + (end - start) / (self.total_iters * start + (e - 1) * (end - start))
         return [lr * factor for lr in self._current_lrs()]

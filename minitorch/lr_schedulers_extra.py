@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from minitorch.checks import check_bool, check_choice, check_nonnegative_int, check_sequence
+from minitorch.checks import check_bool, check_choice, check_int, check_nonnegative_int, check_sequence
 from minitorch.lr_schedulers_core import (
     Checks,
     LRScheduler,
@@ -69,9 +69,10 @@ class ConstantLR(LRScheduler):
         "total_iters": check_nonnegative_int,
     }
 
-    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5) -> None:
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
         self._set(factor=factor, total_iters=total_iters)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
@@ -102,9 +103,10 @@ class PolynomialLR(LRScheduler):
     _checks: ClassVar[Checks] = {"total_iters": check_nonnegative_int,
                                  "power": lambda v, who, name: check_value(v, who, name, 0)}
 
-    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0) -> None:
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
         self._set(total_iters=total_iters, power=power)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -134,9 +136,10 @@ class MultiplicativeLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]]) -> None:
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
         self.lr_lambdas = checked_lambdas(optimizer, lr_lambda, "MultiplicativeLR")
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
@@ -187,7 +190,8 @@ class CyclicLR(LRScheduler):
                  step_size_up: float = 2000, step_size_down: float | None = None, mode: str = "triangular",
                  gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
                  scale_mode: str = "cycle", cycle_momentum: bool = True,
-                 base_momentum: float | list[float] = 0.8, max_momentum: float | list[float] = 0.9) -> None:
+                 base_momentum: float | list[float] = 0.8, max_momentum: float | list[float] = 0.9,
+                 last_epoch: int = -1) -> None:
         who = "CyclicLR"
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
@@ -207,12 +211,13 @@ class CyclicLR(LRScheduler):
         self.max_momentums = _per_group(optimizer, max_momentum, "max_momentum")
         if self.cycle_momentum:
             _check_has_momentum(optimizer, who)
-        for group, lr in zip(optimizer.param_groups, base_lrs, strict=True):
-            set_lr(group, lr, who)
-        if self.cycle_momentum:
-            for group, momentum in zip(optimizer.param_groups, self.max_momentums, strict=True):
-                _set_momentum(group, momentum)
-        super().__init__(optimizer)
+        if check_int(last_epoch, who, "last_epoch", -1) == -1:  # (a resumed run keeps the groups' values)
+            for group, lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                set_lr(group, lr, who)
+            if self.cycle_momentum:
+                for group, momentum in zip(optimizer.param_groups, self.max_momentums, strict=True):
+                    _set_momentum(group, momentum)
+        super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
     def scale_fn(self, x: float) -> float:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from minitorch.checks import (
     check_bool,
     check_choice,
+    check_int,
     check_nonnegative_int,
     check_number,
     check_positive_int,
@@ -53,9 +54,10 @@ class LambdaLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]]) -> None:
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
         self.lr_lambdas = checked_lambdas(optimizer, lr_lambda, "LambdaLR")
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         return [base_lr * fn(self.last_epoch)
@@ -75,13 +77,14 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     _checks: ClassVar[Checks] = {"T_0": check_positive_int, "T_i": check_positive_int,
                                  "T_mult": check_positive_int, "eta_min": _at_least_0, "T_cur": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> None:
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
         who = "CosineAnnealingWarmRestarts"
         self.T_0 = self.T_i = check_positive_int(T_0, who, "T_0")
         self.T_mult = check_positive_int(T_mult, who, "T_mult")
         self.eta_min = check_value(eta_min, who, "eta_min", 0)
-        self.T_cur: float = -1
-        super().__init__(optimizer)
+        self.T_cur: float = check_int(last_epoch, who, "last_epoch", -1)  # (torch's T_cur = last_epoch)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
@@ -152,7 +155,7 @@ class OneCycleLR(LRScheduler):
                  anneal_strategy: str = "cos", cycle_momentum: bool = True,
                  base_momentum: float | list[float] = 0.85, max_momentum: float | list[float] = 0.95,
                  div_factor: float = 25.0, final_div_factor: float = 1e4,
-                 three_phase: bool = False) -> None:
+                 three_phase: bool = False, last_epoch: int = -1) -> None:
         who = "OneCycleLR"
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
@@ -169,10 +172,12 @@ class OneCycleLR(LRScheduler):
         div_factor = check_value(div_factor, who, "div_factor", 0, low_open=True)
         final_div_factor = check_value(final_div_factor, who, "final_div_factor", 0, low_open=True)
         self.three_phase = check_bool(three_phase, who, "three_phase")
+        start = check_int(last_epoch, who, "last_epoch", -1) == -1  # (a resumed run keeps the groups')
         self.max_lrs = _per_group(optimizer, max_lr, "max_lr")
-        for group, top in zip(optimizer.param_groups, self.max_lrs, strict=True):
-            group["initial_lr"] = top / div_factor
-        self.min_lrs = [group["initial_lr"] / final_div_factor for group in optimizer.param_groups]
+        if start:
+            for group, top in zip(optimizer.param_groups, self.max_lrs, strict=True):
+                group["initial_lr"] = top / div_factor
+        self.min_lrs = [top / div_factor / final_div_factor for top in self.max_lrs]
         self.max_momentums = _per_group(optimizer, max_momentum, "max_momentum")
         self.base_momentums = _per_group(optimizer, base_momentum, "base_momentum")
         if self.cycle_momentum:
@@ -180,9 +185,10 @@ class OneCycleLR(LRScheduler):
                 raise ValueError(f"{who}: cycle_momentum needs an optimizer with momentum or betas "
                                  f"(SGD, RMSprop, Adam...), got {type(optimizer).__name__}; "
                                  "pass cycle_momentum=False")
+        if self.cycle_momentum and start:
             for group, m in zip(optimizer.param_groups, self.max_momentums, strict=True):
                 self._set_momentum(group, m)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore ``state_dict()``'s output (checked first: on error nothing changes); cycling the
@@ -261,8 +267,9 @@ class SequentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler],
-                 milestones: Sequence[int]) -> None:
+                 milestones: Sequence[int], last_epoch: int = -1) -> None:
         who = "SequentialLR"
+        last_epoch = check_int(last_epoch, who, "last_epoch", -1)
         schedulers, milestones = list(schedulers), list(milestones)
         if not schedulers:
             raise ValueError(f"{who}: expected at least one scheduler, got none")
@@ -286,7 +293,7 @@ class SequentialLR(LRScheduler):
                              f"schedulers, got {len(milestones)}")
         self.optimizer, self._schedulers, self._milestones = optimizer, schedulers, milestones
         self.base_lrs = [_copy_lr(group["initial_lr"]) for group in optimizer.param_groups]
-        self.last_epoch = 0
+        self.last_epoch = last_epoch + 1  # (torch's: the counter only; schedulers[0] still starts)
         for group in optimizer.param_groups:
             set_lr(group, group["initial_lr"])
         for sched in schedulers:

@@ -237,3 +237,62 @@ def test_fit_refuses_torchs_chained_cyclic_lr_by_name_and_takes_per_epoch_compos
     chain = lr_scheduler.ChainedScheduler([lr_scheduler.ExponentialLR(opt, 0.5), lr_scheduler.StepLR(opt, 1)])
     _fit(chain, opt, model)
     assert chain.get_last_lr() == [0.1 * 0.5 * 0.1]
+
+
+# --------------------------------------------------------------------------- last_epoch (resuming)
+RESUMABLE = {
+    "StepLR": lambda lib, o, k: lib.StepLR(o, 3, gamma=0.5, last_epoch=k),
+    "MultiStepLR": lambda lib, o, k: lib.MultiStepLR(o, [2, 4, 4, 9], gamma=0.5, last_epoch=k),
+    "ExponentialLR": lambda lib, o, k: lib.ExponentialLR(o, 0.9, last_epoch=k),
+    "CosineAnnealingLR": lambda lib, o, k: lib.CosineAnnealingLR(o, 6, eta_min=0.001, last_epoch=k),
+    "LinearLR": lambda lib, o, k: lib.LinearLR(o, 0.25, 0.9, total_iters=6, last_epoch=k),
+    "ConstantLR": lambda lib, o, k: lib.ConstantLR(o, 0.5, total_iters=5, last_epoch=k),
+    "PolynomialLR": lambda lib, o, k: lib.PolynomialLR(o, total_iters=8, power=2.0, last_epoch=k),
+    "MultiplicativeLR": lambda lib, o, k: lib.MultiplicativeLR(o, lambda e: 0.9 + 0.01 * e, last_epoch=k),
+    "LambdaLR": lambda lib, o, k: lib.LambdaLR(o, lambda e: 1 / (1 + e), last_epoch=k),
+    "CosineAnnealingWarmRestarts": lambda lib, o, k: lib.CosineAnnealingWarmRestarts(o, 3, 2, 0.001,
+                                                                                     last_epoch=k),
+    "CyclicLR": lambda lib, o, k: lib.CyclicLR(o, 0.01, 0.1, step_size_up=3, mode="triangular2",
+                                               last_epoch=k),
+    "OneCycleLR": lambda lib, o, k: lib.OneCycleLR(o, [0.2, 0.1], total_steps=30, last_epoch=k),
+    "SequentialLR": lambda lib, o, k: lib.SequentialLR(o, [lib.LinearLR(o, 0.5, total_iters=2),
+                                                           lib.ExponentialLR(o, 0.9)], [3], last_epoch=k),
+}
+
+
+def _resumed_optimizers(name):
+    """Both optimizers as a loaded state leaves them: an lr and an initial_lr in every group (a
+    OneCycleLR's: max_lr / div_factor, and torch's also keeps its bounds in the groups)."""
+    opt, t_opt = _optimizers()
+    for o in (opt, t_opt):
+        for group, lr, top in zip(o.param_groups, (0.07, 0.02), (0.2, 0.1), strict=True):
+            group["lr"], group["initial_lr"] = lr, (top / 25.0 if name == "OneCycleLR" else lr * 2)
+    if name == "OneCycleLR":
+        for group, top in zip(t_opt.param_groups, (0.2, 0.1), strict=True):
+            group.update(max_lr=top, min_lr=group["initial_lr"] / 1e4, max_momentum=0.95, base_momentum=0.85)
+    return opt, t_opt
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.sampled_from(sorted(RESUMABLE)), k=st.sampled_from([0, 1, 3, 7]))
+def test_a_scheduler_resumed_with_last_epoch_goes_on_as_torchs(name, k):
+    """torch's last_epoch=k: the groups' initial_lr are the base_lrs, and the creation step goes from
+    epoch k to k + 1 from the groups' current lrs; then 12 steps, lrs and momenta bitwise."""
+    opt, t_opt = _resumed_optimizers(name)
+    sched, t_sched = RESUMABLE[name](lr_scheduler, opt, k), RESUMABLE[name](T, t_opt, k)
+    for step in range(13):
+        if step:
+            t_opt.step(), t_sched.step(), sched.step()
+        assert sched.last_epoch == t_sched.last_epoch, step
+        assert sched.get_last_lr() == t_sched.get_last_lr(), step
+        assert _momenta(opt) == _momenta(t_opt), step
+
+
+@pytest.mark.parametrize("name", sorted(set(RESUMABLE) - {"SequentialLR"}))  # (its schedulers start it)
+def test_resuming_without_initial_lr_in_the_groups_is_torchs_key_error(name):
+    opt, t_opt = _optimizers()
+    with pytest.raises(KeyError, match="param 'initial_lr' is not specified in param_groups"):
+        RESUMABLE[name](T, t_opt, 2)
+    with pytest.raises(KeyError, match=r"param 'initial_lr' is not specified in param_groups\[0\] when "
+                                       r"resuming with last_epoch=2"):
+        RESUMABLE[name](lr_scheduler, opt, 2)
