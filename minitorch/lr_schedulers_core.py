@@ -5,6 +5,8 @@ ReduceLROnPlateau) and their base class. Public as ``minitorch.lr_scheduler``; s
 from __future__ import annotations
 
 import math
+import warnings
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -90,10 +92,21 @@ class LRScheduler:
         """The lrs for ``last_epoch`` (already advanced); ``step()`` calls it. Read ``get_last_lr()``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement get_lr()")
 
-    def step(self) -> None:
-        """Advance one epoch and set every group's lr; call it after ``optimizer.step()``."""
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self._next_lrs(), strict=True):
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch and set every group's lr; call it after ``optimizer.step()``.
+
+        ``step(epoch)`` is torch's deprecated form, with its UserWarning: last_epoch = epoch, and the
+        lrs from the closed form (``closed_form_lrs``, the Schedule line) where the schedule has one,
+        else from ``get_lr()`` (which then scales the current lrs as for the next epoch, as torch's)."""
+        if epoch is None:
+            self.last_epoch += 1
+            lrs = self._next_lrs()
+        else:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            self.last_epoch = _epoch(epoch, f"{type(self).__name__}.step", "epoch")
+            closed_form = getattr(self, "closed_form_lrs", None)
+            lrs = closed_form() if closed_form is not None else self._next_lrs()
+        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
             set_lr(group, lr, f"{type(self).__name__}.step")
         self._last_lr = self._current_lrs()
 
@@ -146,6 +159,15 @@ class LRScheduler:
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._settings)
         return f"{type(self).__name__}({settings}, last_epoch={self.last_epoch})"
 
+
+EPOCH_DEPRECATION_WARNING = (  # torch's words
+    "The epoch parameter in `scheduler.step()` was not necessary and is being "
+    "deprecated where possible. Please use `scheduler.step()` to step the "
+    "scheduler. During the deprecation, if epoch is different from None, the "
+    "closed form is used instead of the new chainable form, where available. "
+    "Please open an issue if you are unable to replicate your use case: "
+    "https://github.com/pytorch/pytorch/issues/new/choose."
+)
 
 # settings holding one entry per param group (ReduceLROnPlateau's, CyclicLR's, OneCycleLR's):
 # load_state_dict refuses a list of another length
@@ -236,6 +258,10 @@ class StepLR(LRScheduler):
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+
 
 class MultiStepLR(LRScheduler):
     """Multiply the lr by gamma at each milestone epoch (by gamma**k for a milestone listed k times).
@@ -259,6 +285,11 @@ class MultiStepLR(LRScheduler):
             return self._current_lrs()
         return [lr * self.gamma**count for lr in self._current_lrs()]
 
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        return [base_lr * self.gamma ** bisect_right(self.milestones, self.last_epoch)
+                for base_lr in self.base_lrs]
+
 
 class ExponentialLR(LRScheduler):
     """Multiply the lr by gamma every epoch.
@@ -279,6 +310,10 @@ class ExponentialLR(LRScheduler):
         if self._is_initial:  # (torch's test: a step at epoch 0 inside a ChainedScheduler scales)
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
+
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -307,6 +342,11 @@ class CosineAnnealingLR(LRScheduler):
                     for lr, base_lr in zip(self._current_lrs(), self.base_lrs, strict=True)]
         ratio = (1 + math.cos(math.pi * e / t_max)) / (1 + math.cos(math.pi * (e - 1) / t_max))
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        cosine = 1 + math.cos(math.pi * self.last_epoch / self.T_max)
+        return [self.eta_min + (base_lr - self.eta_min) * cosine / 2 for base_lr in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
@@ -342,6 +382,12 @@ class LinearLR(LRScheduler):
             return self._current_lrs()
         factor = 1.0 + (end - start) / (self.total_iters * start + (e - 1) * (end - start))
         return [lr * factor for lr in self._current_lrs()]
+
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        return [base_lr * (self.start_factor + (self.end_factor - self.start_factor)
+                           * min(self.total_iters, self.last_epoch) / self.total_iters)
+                for base_lr in self.base_lrs]
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -393,10 +439,16 @@ class ReduceLROnPlateau(LRScheduler):
         self.base_lrs = self._current_lrs()
         self._last_lr = self._current_lrs()
 
-    def step(self, metric: float) -> None:  # type: ignore[override]
-        """Record this epoch's metric (e.g. the validation loss) and reduce the lr on a plateau."""
+    def step(self, metric: float, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Record this epoch's metric (e.g. the validation loss) and reduce the lr on a plateau;
+        ``epoch`` (torch's deprecated argument, with its UserWarning) sets last_epoch instead of
+        counting one more."""
         current = check_real(metric, "ReduceLROnPlateau.step", "metric")
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            self.last_epoch = _epoch(epoch, "ReduceLROnPlateau.step", "epoch")
         if self._is_better(current):
             self.best, self.num_bad_epochs = current, 0
         else:

@@ -23,13 +23,8 @@ from minitorch.checks import (
 )
 from minitorch.lr_schedulers_core import (
     Checks,
-    CosineAnnealingLR,
-    ExponentialLR,
-    LinearLR,
     LRScheduler,
-    MultiStepLR,
     ReduceLROnPlateau,
-    StepLR,
     _at_least_0,
     _copy,
     _copy_lr,
@@ -37,7 +32,7 @@ from minitorch.lr_schedulers_core import (
     checked_lambdas,
     set_lr,
 )
-from minitorch.lr_schedulers_extra import ChainedScheduler, ConstantLR, PolynomialLR
+from minitorch.lr_schedulers_extra import ChainedScheduler, PolynomialLR
 from minitorch.optimizers import Optimizer
 from minitorch.optimizers.optimizer import check_lr, check_value
 
@@ -360,27 +355,13 @@ def _undo_creation_step(sched: LRScheduler) -> None:
 
 
 def _restart(sched: LRScheduler) -> None:
-    """Put ``sched`` at its epoch 0 and write its lrs: torch's ``_update_lr(0)``.
-
-    The chained schedules of lr_scheduler.py would scale the lr the previous scheduler left, so their
-    closed form at epoch 0 (torch's ``_get_closed_form_lr``) is written out here.
-    """
+    """Put ``sched`` at its epoch 0 and write its lrs: torch's ``_update_lr(0)``, the closed form
+    (``closed_form_lrs``) where the schedule has one, else ``get_lr()``."""
     sched.last_epoch = 0
-    base = sched.base_lrs
-    if isinstance(sched, (StepLR, ExponentialLR)):
-        lrs = [b * sched.gamma**0 for b in base]
-    elif isinstance(sched, MultiStepLR):
-        lrs = [b * sched.gamma ** bisect_right(sched.milestones, 0) for b in base]
-    elif isinstance(sched, CosineAnnealingLR):
-        lrs = [sched.eta_min + (b - sched.eta_min) * (1 + math.cos(0.0)) / 2 for b in base]
-    elif isinstance(sched, LinearLR):
-        lrs = [b * (sched.start_factor + (sched.end_factor - sched.start_factor) * 0 / sched.total_iters)
-               for b in base]
-    elif isinstance(sched, (ConstantLR, PolynomialLR)):
-        lrs = sched.closed_form_lrs()
-    else:  # LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR... compute from base_lrs already;
-        # MultiplicativeLR scales the current lr by lr_lambda(0), as torch's (it has no closed form)
-        lrs = sched.get_lr()
+    closed_form = getattr(sched, "closed_form_lrs", None)
+    # LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR... compute from base_lrs already;
+    # MultiplicativeLR scales the current lr by lr_lambda(0), as torch's (it has no closed form)
+    lrs = closed_form() if closed_form is not None else sched.get_lr()
     for group, lr in zip(sched.optimizer.param_groups, lrs, strict=True):
         set_lr(group, lr)
     sched._last_lr = sched._current_lrs()

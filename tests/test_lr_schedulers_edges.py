@@ -296,3 +296,51 @@ def test_resuming_without_initial_lr_in_the_groups_is_torchs_key_error(name):
     with pytest.raises(KeyError, match=r"param 'initial_lr' is not specified in param_groups\[0\] when "
                                        r"resuming with last_epoch=2"):
         RESUMABLE[name](lr_scheduler, opt, 2)
+
+
+# --------------------------------------------------------------------------- step(epoch), deprecated
+EPOCHS = [None, 5, None, 2, 9, None, 0, 3, None, None]
+
+
+def _epoch_warnings(step):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        step()
+    return [str(w.message) for w in caught if "epoch parameter" in str(w.message)]
+
+
+@pytest.mark.parametrize("name", sorted(set(RESUMABLE) - {"SequentialLR"}))
+def test_step_with_an_epoch_gives_torchs_closed_form_or_get_lr_and_its_warning(name):
+    """torch's deprecated step(epoch): last_epoch = epoch, the closed form where the schedule has one
+    (else get_lr), and its UserWarning; plain steps between go on from there, bitwise."""
+    opt, t_opt = _optimizers()
+    sched, t_sched = RESUMABLE[name](lr_scheduler, opt, -1), RESUMABLE[name](T, t_opt, -1)
+    for i, epoch in enumerate(EPOCHS):
+        t_opt.step()
+        theirs = _epoch_warnings(lambda: t_sched.step(epoch))  # noqa: B023
+        ours = _epoch_warnings(lambda: sched.step(epoch))  # noqa: B023
+        assert ours == theirs and len(ours) == (epoch is not None and name != "CosineAnnealingWarmRestarts")
+        assert sched.last_epoch == t_sched.last_epoch, i
+        assert sched.get_last_lr() == t_sched.get_last_lr(), i
+        assert _momenta(opt) == _momenta(t_opt), i
+
+
+def test_reduce_lr_on_plateau_step_with_an_epoch_sets_last_epoch_as_torch():
+    opt, t_opt = _optimizers()
+    sched, t_sched = lr_scheduler.ReduceLROnPlateau(opt, patience=1), T.ReduceLROnPlateau(t_opt, patience=1)
+    for i, (metric, epoch) in enumerate([(1.0, None), (2.0, 7), (2.0, None), (3.0, 4), (3.0, None)]):
+        theirs = _epoch_warnings(lambda: t_sched.step(metric, epoch))  # noqa: B023
+        ours = _epoch_warnings(lambda: sched.step(metric, epoch))  # noqa: B023
+        assert ours == theirs and len(ours) == (epoch is not None)
+        assert sched.last_epoch == t_sched.last_epoch, i
+        assert sched.get_last_lr() == t_sched.get_last_lr(), i
+
+
+def test_composite_schedulers_take_no_epoch_as_torchs():
+    opt, t_opt = _optimizers()
+    for lib, o in ((T, t_opt), (lr_scheduler, opt)):
+        chain = lib.ChainedScheduler([lib.ExponentialLR(o, 0.9)])
+        sequence = lib.SequentialLR(o, [lib.ExponentialLR(o, 0.9), lib.StepLR(o, 2)], [2])
+        for sched in (chain, sequence):
+            with pytest.raises(TypeError):
+                sched.step(3)
