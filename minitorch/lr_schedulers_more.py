@@ -129,7 +129,8 @@ class OneCycleLR(LRScheduler):
     the lr and momentum bounds), so a loaded state goes on with the saved schedule, as torch's.
     Deviation: torch also writes max_lr, min_lr, max_momentum, base_momentum into the param groups;
     here they stay in the scheduler (only lr, initial_lr and the momentum go into the groups), so the
-    optimizer's state_dict keeps its own settings.
+    optimizer's state_dict keeps its own settings; resuming with last_epoch=k therefore reads the
+    bounds from the arguments (torch from the groups): pass the run's own.
     Example:
         sched = OneCycleLR(opt, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))
         for epoch in range(10):
