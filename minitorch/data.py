@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -19,6 +20,13 @@ import numpy as np
 
 from minitorch import random as mt_random
 from minitorch.checks import check_bool
+from minitorch.data_workers import (
+    WorkerInitFn,
+    check_num_workers,
+    check_pin_memory,
+    check_worker_options,
+    warn_pin_memory,
+)
 from minitorch.dtypes import get_default_dtype
 from minitorch.parameter import Parameter
 
@@ -95,7 +103,8 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
 
     ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1 (as torch, any
     numbers whose sum is close to 1: [1, 0] is all and nothing): each gets
-    floor(n * fraction) samples and the remainder goes one by one to the first subsets, as torch.
+    floor(n * fraction) samples and the remainder goes one by one to the first subsets, as torch;
+    a fraction that comes out 0 samples gets torch's UserWarning "Length of split at index i is 0...".
     The order comes from the generator ``mt.manual_seed`` seeds, or from ``generator`` (a NumPy
     Generator or an int seed; torch's argument name).
     Example:
@@ -112,6 +121,10 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         lengths = counts
+        for i, count in enumerate(counts):
+            if count == 0:  # torch's warning (counts given as such are taken as meant)
+                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.",
+                              UserWarning, stacklevel=2)
     if any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in lengths) \
             or sum(lengths) != n:
         raise ValueError(
@@ -205,7 +218,11 @@ class DataLoader:
     ``collate_fn`` or ``default_convert``) follow torch's rules and messages: ``sampler`` excludes
     ``shuffle``; ``batch_sampler`` excludes ``batch_size``, ``shuffle``, ``sampler`` and
     ``drop_last``; ``batch_size=None`` excludes ``drop_last``. ``num_workers`` must be 0 (batches
-    are made in the main process).
+    are made in the main process), and torch's other worker and memory options keep their meaning
+    without workers or an accelerator (minitorch/data_workers.py): ``timeout=0``,
+    ``prefetch_factor=None``, ``persistent_workers=False``, ``multiprocessing_context=None``;
+    ``worker_init_fn`` and ``in_order`` are kept and unused; ``pin_memory=True`` warns as torch's
+    (nothing to pin). ``shuffle=None`` is False, as torch's default.
     ``loader.dataset`` is the dataset (arrays are wrapped in a ``TensorDataset``).
     Example:
         for xb, yb in mt.DataLoader(X, y, batch_size=32, shuffle=True): ...
@@ -217,7 +234,7 @@ class DataLoader:
         X: Any,
         y: np.ndarray | None = None,
         batch_size: int = 1,
-        shuffle: bool = False,
+        shuffle: bool | None = False,
         drop_last: bool = False,
         collate_fn: Callable[[list[Any]], Any] | None = None,
         *,
@@ -226,6 +243,14 @@ class DataLoader:
         sampler: Iterable[int] | None = None,
         batch_sampler: Iterable[Sequence[int]] | None = None,
         num_workers: int = 0,
+        pin_memory: bool = False,
+        timeout: float = 0,
+        worker_init_fn: WorkerInitFn | None = None,
+        multiprocessing_context: Any = None,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
+        pin_memory_device: str = "",
+        in_order: bool = True,
     ) -> None:
         if isinstance(y, (int, np.integer)) and not isinstance(y, (bool, np.bool_)):
             raise ValueError(
@@ -233,8 +258,12 @@ class DataLoader:
                 f"DataLoader(dataset, {y}) is DataLoader(dataset, batch_size={y}) here"
             )
         self.generator = None if generator is None else _rng(generator, "DataLoader", "generator")
-        self.num_workers = _num_workers(num_workers)
-        shuffle = check_bool(shuffle, "DataLoader", "shuffle")
+        self.num_workers = check_num_workers(num_workers)
+        for name, value in check_worker_options(timeout, prefetch_factor, persistent_workers,
+                                                multiprocessing_context, worker_init_fn, in_order).items():
+            setattr(self, name, value)
+        self.pin_memory, self.pin_memory_device = check_pin_memory(pin_memory, pin_memory_device)
+        shuffle = False if shuffle is None else check_bool(shuffle, "DataLoader", "shuffle")  # (torch's None)
         drop_last = check_bool(drop_last, "DataLoader", "drop_last")
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
                 batch_size, (int, np.integer)) or batch_size < 1):
@@ -326,6 +355,11 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
+        """An epoch's batches; with pin_memory=True, torch's warning that nothing is pinned first."""
+        warn_pin_memory(self.pin_memory, self.pin_memory_device)
+        return self._batches()
+
+    def _batches(self) -> Iterator[Any]:
         if self.batch_sampler is not None:
             for indices in self.batch_sampler:
                 yield self._batch(np.asarray(list(indices), dtype=np.int64))
@@ -359,21 +393,6 @@ class DataLoader:
             return self.X[i] if self.y is None else (self.X[i], self.y[i])
         sample = self.dataset[i]
         return self.collate_fn(sample) if self.collate_fn else default_convert(sample, dtype=self.dtype)
-
-
-def _num_workers(value: Any) -> int:
-    """0, the one number of worker processes here (torch's message for a negative one)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"DataLoader: num_workers must be an int, got {value!r}")
-    if value < 0:
-        raise ValueError("DataLoader: num_workers option should be non-negative; use num_workers=0 to "
-                         "disable multiprocessing.")
-    if value > 0:
-        raise ValueError(
-            f"DataLoader: num_workers={value} is not supported: MiniTorch loads every batch in the main "
-            "process (its data are in-memory NumPy arrays); pass num_workers=0 or leave it out"
-        )
-    return 0
 
 
 def _length(sampler: Any, name: str) -> int:

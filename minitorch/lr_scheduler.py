@@ -5,7 +5,9 @@ A scheduler acts through ``optimizer.param_groups[i]["lr"]``. Creating one recor
 ``optimizer.step()``) advances ``last_epoch`` by one and writes the next lr into every group.
 Like torch's, the update is chainable (recursive): it scales the group's *current* lr, so the
 values equal torch's ``get_last_lr()`` to the last bit (the closed forms in the docstrings agree up
-to rounding). ``ReduceLROnPlateau`` instead watches a metric: ``step(metric)``.
+to rounding). ``ReduceLROnPlateau`` instead watches a metric: ``step(metric)``. As torch's,
+``last_epoch=k`` at creation resumes a run, and the deprecated ``step(epoch)`` (with torch's warning)
+jumps to an epoch through the closed form where there is one.
 A group's lr may be a 0-d float64 array (``lr=np.array(0.1)``, torch's tensor lr): the schedulers
 write into it in place, as torch fills the tensor, with the same values bit for bit. A scheduler's
 own number settings (``max_lr``, ``min_lr``, ``gamma``, ``eta_min``, ``factor``, ``pct_start``...)

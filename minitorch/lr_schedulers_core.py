@@ -5,6 +5,8 @@ ReduceLROnPlateau) and their base class. Public as ``minitorch.lr_scheduler``; s
 from __future__ import annotations
 
 import math
+import warnings
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -39,6 +41,9 @@ class LRScheduler:
 
     Subclasses define ``get_lr()`` (the next lrs, from the groups' current lrs) and list their
     settings in ``_settings``, which ``state_dict()`` saves along with the epoch and the lrs.
+    ``last_epoch`` (torch's argument) resumes a run: -1 (the default) starts one, recording each group's
+    ``initial_lr``; k >= 0 needs the groups' ``initial_lr`` already there (a loaded optimizer state)
+    and takes the creation step from epoch k, to k + 1, from the groups' current lrs, as torch.
     A group whose lr is a 0-d array (``lr=np.array(0.1)``, torch's tensor lr) keeps that array: each
     step writes the new lr into it (torch's ``fill_``), and ``base_lrs``, ``get_last_lr()`` and
     ``state_dict()`` hold copies of such arrays, never the group's own.
@@ -50,15 +55,23 @@ class LRScheduler:
     # load_state_dict run the same checks, so a file cannot load what the constructor refuses
     _checks: ClassVar[Checks] = {}
 
-    def __init__(self, optimizer: Optimizer) -> None:
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        who = type(self).__name__
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
+            raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
+        last_epoch = _epoch(last_epoch, who, "last_epoch")
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
-            group.setdefault("initial_lr", _copy_lr(group["lr"]))
-            _lr(group["initial_lr"], type(self).__name__, f"param_groups[{i}]['initial_lr']")
+            if last_epoch == -1:
+                group.setdefault("initial_lr", _copy_lr(group["lr"]))
+            elif "initial_lr" not in group:  # (torch's KeyError)
+                raise KeyError(f"{who}: param 'initial_lr' is not specified in param_groups[{i}] when "
+                               f"resuming with last_epoch={last_epoch} >= 0: load the optimizer's state_dict "
+                               "(saved with a scheduler) first, or create the scheduler with last_epoch=-1 "
+                               "and load its state_dict")
+            _lr(group["initial_lr"], who, f"param_groups[{i}]['initial_lr']")
         self.base_lrs: list[float] = [_copy_lr(group["initial_lr"]) for group in optimizer.param_groups]
-        self.last_epoch = -1
+        self.last_epoch = last_epoch
         self._initial_step()
 
     def _initial_step(self) -> None:
@@ -79,10 +92,21 @@ class LRScheduler:
         """The lrs for ``last_epoch`` (already advanced); ``step()`` calls it. Read ``get_last_lr()``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement get_lr()")
 
-    def step(self) -> None:
-        """Advance one epoch and set every group's lr; call it after ``optimizer.step()``."""
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self._next_lrs(), strict=True):
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch and set every group's lr; call it after ``optimizer.step()``.
+
+        ``step(epoch)`` is torch's deprecated form, with its UserWarning: last_epoch = epoch, and the
+        lrs from the closed form (``closed_form_lrs``, the Schedule line) where the schedule has one,
+        else from ``get_lr()`` (which then scales the current lrs as for the next epoch, as torch's)."""
+        if epoch is None:
+            self.last_epoch += 1
+            lrs = self._next_lrs()
+        else:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            self.last_epoch = _epoch(epoch, f"{type(self).__name__}.step", "epoch")
+            closed_form = getattr(self, "closed_form_lrs", None)
+            lrs = closed_form() if closed_form is not None else self._next_lrs()
+        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
             set_lr(group, lr, f"{type(self).__name__}.step")
         self._last_lr = self._current_lrs()
 
@@ -125,7 +149,7 @@ class LRScheduler:
         n = len(self.optimizer.param_groups)
         checks = {"last_epoch": _epoch, "base_lrs": _lrs, "_last_lr": _lrs, **self._checks}
         values = {name: checks[name](value, who, name) for name, value in state_dict.items()}
-        for name in ("_last_lr", "base_lrs", "min_lrs"):
+        for name in ("_last_lr", "base_lrs", *_PER_GROUP):
             if name in values and len(values[name]) != n:
                 raise ValueError(f"{who}: expected {name} for {n} parameter groups, got {len(values[name])}")
         for name, value in values.items():
@@ -134,6 +158,20 @@ class LRScheduler:
     def __repr__(self) -> str:
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._settings)
         return f"{type(self).__name__}({settings}, last_epoch={self.last_epoch})"
+
+
+EPOCH_DEPRECATION_WARNING = (  # torch's words
+    "The epoch parameter in `scheduler.step()` was not necessary and is being "
+    "deprecated where possible. Please use `scheduler.step()` to step the "
+    "scheduler. During the deprecation, if epoch is different from None, the "
+    "closed form is used instead of the new chainable form, where available. "
+    "Please open an issue if you are unable to replicate your use case: "
+    "https://github.com/pytorch/pytorch/issues/new/choose."
+)
+
+# settings holding one entry per param group (ReduceLROnPlateau's, CyclicLR's, OneCycleLR's):
+# load_state_dict refuses a list of another length
+_PER_GROUP = ("min_lrs", "max_lrs", "base_momentums", "max_momentums")
 
 
 def _added_groups(sched: Any, added: int) -> str:
@@ -210,14 +248,19 @@ class StepLR(LRScheduler):
     _settings = ("step_size", "gamma")
     _checks: ClassVar[Checks] = {"step_size": check_positive_int, "gamma": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         self._set(step_size=step_size, gamma=gamma)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
+
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
 
 
 class MultiStepLR(LRScheduler):
@@ -231,15 +274,21 @@ class MultiStepLR(LRScheduler):
     _settings = ("milestones", "gamma")
     _checks: ClassVar[Checks] = {"milestones": _milestones, "gamma": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1) -> None:
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         self._set(milestones=milestones, gamma=gamma)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         count = self.milestones.count(self.last_epoch)
         if count == 0:
             return self._current_lrs()
         return [lr * self.gamma**count for lr in self._current_lrs()]
+
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        return [base_lr * self.gamma ** bisect_right(self.milestones, self.last_epoch)
+                for base_lr in self.base_lrs]
 
 
 class ExponentialLR(LRScheduler):
@@ -253,14 +302,18 @@ class ExponentialLR(LRScheduler):
     _settings = ("gamma",)
     _checks: ClassVar[Checks] = {"gamma": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, gamma: float) -> None:
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self._set(gamma=gamma)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:  # (torch's test: a step at epoch 0 inside a ChainedScheduler scales)
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
+
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -276,9 +329,9 @@ class CosineAnnealingLR(LRScheduler):
     _settings = ("T_max", "eta_min")
     _checks: ClassVar[Checks] = {"T_max": check_positive_int, "eta_min": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self._set(T_max=T_max, eta_min=eta_min)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         e, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
@@ -289,6 +342,11 @@ class CosineAnnealingLR(LRScheduler):
                     for lr, base_lr in zip(self._current_lrs(), self.base_lrs, strict=True)]
         ratio = (1 + math.cos(math.pi * e / t_max)) / (1 + math.cos(math.pi * (e - 1) / t_max))
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        cosine = 1 + math.cos(math.pi * self.last_epoch / self.T_max)
+        return [self.eta_min + (base_lr - self.eta_min) * cosine / 2 for base_lr in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
@@ -312,18 +370,24 @@ class LinearLR(LRScheduler):
     }
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 total_iters: int = 5) -> None:
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
         self._set(start_factor=start_factor, end_factor=end_factor, total_iters=total_iters)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         e, start, end = self.last_epoch, self.start_factor, self.end_factor
         if e == 0:
             return [lr * start for lr in self._current_lrs()]
-        if e > self.total_iters:
+        if self._is_initial or e > self.total_iters:  # (torch's: a resumed creation step keeps the lr)
             return self._current_lrs()
         factor = 1.0 + (end - start) / (self.total_iters * start + (e - 1) * (end - start))
         return [lr * factor for lr in self._current_lrs()]
+
+    def closed_form_lrs(self) -> list[float]:
+        """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        return [base_lr * (self.start_factor + (self.end_factor - self.start_factor)
+                           * min(self.total_iters, self.last_epoch) / self.total_iters)
+                for base_lr in self.base_lrs]
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -375,10 +439,16 @@ class ReduceLROnPlateau(LRScheduler):
         self.base_lrs = self._current_lrs()
         self._last_lr = self._current_lrs()
 
-    def step(self, metric: float) -> None:  # type: ignore[override]
-        """Record this epoch's metric (e.g. the validation loss) and reduce the lr on a plateau."""
+    def step(self, metric: float, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Record this epoch's metric (e.g. the validation loss) and reduce the lr on a plateau;
+        ``epoch`` (torch's deprecated argument, with its UserWarning) sets last_epoch instead of
+        counting one more."""
         current = check_real(metric, "ReduceLROnPlateau.step", "metric")
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            self.last_epoch = _epoch(epoch, "ReduceLROnPlateau.step", "epoch")
         if self._is_better(current):
             self.best, self.num_bad_epochs = current, 0
         else:

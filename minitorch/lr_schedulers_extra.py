@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from minitorch.checks import check_bool, check_choice, check_positive_int, check_sequence
+from minitorch.checks import check_bool, check_choice, check_int, check_nonnegative_int, check_sequence
 from minitorch.lr_schedulers_core import (
     Checks,
     LRScheduler,
@@ -33,6 +33,21 @@ def _number(value: Any, who: str, name: str) -> float:
     return check_value(value, who, name)
 
 
+MODES = ("triangular", "triangular2", "exp_range")
+
+
+def _mode(value: Any, who: str, name: str) -> str:
+    """CyclicLR's mode: a name (one of MODES unless a scale_fn replaces it: then torch ignores it)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{who}: {name} must be a str (one of {MODES}), got {value!r}")
+    return value
+
+
+def _scale_mode_of(mode: str) -> str:
+    """What the mode's scale_fn reads: the iteration for exp_range, the cycle for the others."""
+    return "iterations" if mode == "exp_range" else "cycle"
+
+
 class ConstantLR(LRScheduler):
     """Scale the lr by ``factor`` for the first total_iters epochs, then give it back.
 
@@ -42,18 +57,22 @@ class ConstantLR(LRScheduler):
               lr = lr * (1 / factor)           epoch == total_iters
               lr unchanged                     otherwise
     factor in (0, 1]: torch takes 0 too, and then fails dividing by it at total_iters.
+    total_iters >= 0. With total_iters=0 the chained steps give torch's sequence: epoch 0 scales the lr
+    by factor and no epoch equals total_iters after it, so lr = base_lr * factor for good; the
+    Schedule line (torch's closed form, what a SequentialLR restart writes) gives base_lr.
     Example:  ConstantLR(opt, factor=0.5, total_iters=4)   # half the lr for epochs 0-3
     """
 
     _settings = ("factor", "total_iters")
     _checks: ClassVar[Checks] = {
         "factor": lambda v, who, name: check_value(v, who, name, 0, 1, low_open=True),
-        "total_iters": check_positive_int,
+        "total_iters": check_nonnegative_int,
     }
 
-    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5) -> None:
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
         self._set(factor=factor, total_iters=total_iters)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
@@ -75,16 +94,19 @@ class PolynomialLR(LRScheduler):
     Chained:  lr = lr * ((1 - e / total_iters) / (1 - (e - 1) / total_iters)) ** power   0 < e <= total_iters
               lr unchanged                                                             e = 0, e > total_iters
     power >= 0 (torch takes any number; a negative one divides by zero at total_iters).
+    total_iters >= 0; with total_iters=0 the lr stays base_lr (as torch's steps), and its Schedule line
+    (0 / 0) has no value: a SequentialLR cannot restart it at a milestone (torch divides by zero there).
     Example:  PolynomialLR(opt, total_iters=50, power=0.9)
     """
 
     _settings = ("total_iters", "power")
-    _checks: ClassVar[Checks] = {"total_iters": check_positive_int,
+    _checks: ClassVar[Checks] = {"total_iters": check_nonnegative_int,
                                  "power": lambda v, who, name: check_value(v, who, name, 0)}
 
-    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0) -> None:
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
         self._set(total_iters=total_iters, power=power)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -95,6 +117,10 @@ class PolynomialLR(LRScheduler):
 
     def closed_form_lrs(self) -> list[float]:
         """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        if self.total_iters == 0:
+            raise ValueError("PolynomialLR(total_iters=0) has no closed form (0 / 0), so a SequentialLR "
+                             "cannot restart it at its milestone (torch divides by zero there); give it "
+                             "total_iters >= 1, or let the scheduler before it run on")
         return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
                 for base_lr in self.base_lrs]
 
@@ -110,9 +136,10 @@ class MultiplicativeLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]]) -> None:
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
         self.lr_lambdas = checked_lambdas(optimizer, lr_lambda, "MultiplicativeLR")
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
@@ -131,8 +158,8 @@ class CyclicLR(LRScheduler):
                      = (x - 1) / (step_ratio - 1)    otherwise               falling
         lr = base_lr + (max_lr - base_lr) * scale_factor * scale_fn(cycle if scale_mode == "cycle" else e)
     scale_fn: "triangular" 1;  "triangular2" 1 / 2.0**(cycle - 1) (the amplitude halves each cycle);
-    "exp_range" gamma**e (scale_mode "iterations"); or your function (then mode is not read, and
-    scale_mode says what it is given).
+    "exp_range" gamma**e (scale_mode "iterations"); or your function (then mode is not read: any
+    name is kept, as torch; scale_mode says what it is given).
     cycle_momentum (True by default) moves the momentum the opposite way, in every group:
         momentum = max_momentum - (max_momentum - base_momentum) * scale_factor * scale_fn(...)
     written as the optimizer's beta1 if it has betas (Adam, Adamax...), else its momentum (SGD,
@@ -153,7 +180,7 @@ class CyclicLR(LRScheduler):
         "max_lrs": _lrs, "base_momentums": _lrs, "max_momentums": _lrs,
         "total_size": lambda v, who, name: check_value(v, who, name, 0, low_open=True),
         "step_ratio": lambda v, who, name: check_value(v, who, name, 0, 1, low_open=True),
-        "mode": lambda v, who, name: check_choice(v, who, name, ("triangular", "triangular2", "exp_range")),
+        "mode": _mode,
         "gamma": _number,
         "scale_mode": lambda v, who, name: check_choice(v, who, name, ("cycle", "iterations")),
         "cycle_momentum": check_bool,
@@ -163,7 +190,8 @@ class CyclicLR(LRScheduler):
                  step_size_up: float = 2000, step_size_down: float | None = None, mode: str = "triangular",
                  gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
                  scale_mode: str = "cycle", cycle_momentum: bool = True,
-                 base_momentum: float | list[float] = 0.8, max_momentum: float | list[float] = 0.9) -> None:
+                 base_momentum: float | list[float] = 0.8, max_momentum: float | list[float] = 0.9,
+                 last_epoch: int = -1) -> None:
         who = "CyclicLR"
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
@@ -173,8 +201,8 @@ class CyclicLR(LRScheduler):
         down = up if step_size_down is None else check_value(step_size_down, who, "step_size_down", 0)
         self._scale_fn_custom = scale_fn
         if scale_fn is None:  # (torch reads mode only then, and sets scale_mode by it)
-            mode = check_choice(mode, who, "mode", ("triangular", "triangular2", "exp_range"))
-            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+            mode = check_choice(mode, who, "mode", MODES)
+            scale_mode = _scale_mode_of(mode)
         self._set(total_size=up + down, step_ratio=up / (up + down), mode=mode, gamma=gamma,
                   scale_mode=scale_mode, cycle_momentum=cycle_momentum)
         base_lrs = _per_group(optimizer, base_lr, "base_lr")
@@ -183,12 +211,13 @@ class CyclicLR(LRScheduler):
         self.max_momentums = _per_group(optimizer, max_momentum, "max_momentum")
         if self.cycle_momentum:
             _check_has_momentum(optimizer, who)
-        for group, lr in zip(optimizer.param_groups, base_lrs, strict=True):
-            set_lr(group, lr, who)
-        if self.cycle_momentum:
-            for group, momentum in zip(optimizer.param_groups, self.max_momentums, strict=True):
-                _set_momentum(group, momentum)
-        super().__init__(optimizer)
+        if check_int(last_epoch, who, "last_epoch", -1) == -1:  # (a resumed run keeps the groups' values)
+            for group, lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                set_lr(group, lr, who)
+            if self.cycle_momentum:
+                for group, momentum in zip(optimizer.param_groups, self.max_momentums, strict=True):
+                    _set_momentum(group, momentum)
+        super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
     def scale_fn(self, x: float) -> float:
@@ -220,10 +249,20 @@ class CyclicLR(LRScheduler):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore ``state_dict()``'s output (checked first: on error nothing changes); cycling the
-        momentum needs an optimizer with momentum or betas, as at construction."""
-        if isinstance(state_dict, dict) and state_dict.get("cycle_momentum") is True:
-            _check_has_momentum(self.optimizer, "CyclicLR.load_state_dict")
+        momentum needs an optimizer with momentum or betas, and the lists one entry per param group.
+        Without a scale_fn of yours the mode must be one of MODES, and sets scale_mode (torch's
+        ``_init_scale_fn`` after a load); with one, the saved mode and scale_mode are kept."""
+        who = "CyclicLR.load_state_dict"
+        if isinstance(state_dict, dict):
+            if state_dict.get("cycle_momentum") is True:
+                _check_has_momentum(self.optimizer, who)
+            mode = state_dict.get("mode")
+            if self._scale_fn_custom is None and isinstance(mode, str) and mode not in MODES:
+                raise ValueError(f"{who}: mode {mode!r} is not one of {MODES}; it was saved by a CyclicLR "
+                                 "with a scale_fn of its own: create this one with that scale_fn")
         super().load_state_dict(state_dict)
+        if self._scale_fn_custom is None:
+            self.scale_mode = _scale_mode_of(self.mode)
 
 
 def _per_group(optimizer: Optimizer, value: Any, name: str) -> list[float]:

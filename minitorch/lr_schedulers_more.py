@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from minitorch.checks import (
     check_bool,
     check_choice,
+    check_int,
     check_nonnegative_int,
     check_number,
     check_positive_int,
@@ -22,13 +23,8 @@ from minitorch.checks import (
 )
 from minitorch.lr_schedulers_core import (
     Checks,
-    CosineAnnealingLR,
-    ExponentialLR,
-    LinearLR,
     LRScheduler,
-    MultiStepLR,
     ReduceLROnPlateau,
-    StepLR,
     _at_least_0,
     _copy,
     _copy_lr,
@@ -36,7 +32,7 @@ from minitorch.lr_schedulers_core import (
     checked_lambdas,
     set_lr,
 )
-from minitorch.lr_schedulers_extra import ChainedScheduler, ConstantLR, PolynomialLR
+from minitorch.lr_schedulers_extra import ChainedScheduler, PolynomialLR
 from minitorch.optimizers import Optimizer
 from minitorch.optimizers.optimizer import check_lr, check_value
 
@@ -53,9 +49,10 @@ class LambdaLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]]) -> None:
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
         self.lr_lambdas = checked_lambdas(optimizer, lr_lambda, "LambdaLR")
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         return [base_lr * fn(self.last_epoch)
@@ -75,13 +72,14 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     _checks: ClassVar[Checks] = {"T_0": check_positive_int, "T_i": check_positive_int,
                                  "T_mult": check_positive_int, "eta_min": _at_least_0, "T_cur": _at_least_0}
 
-    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> None:
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
         who = "CosineAnnealingWarmRestarts"
         self.T_0 = self.T_i = check_positive_int(T_0, who, "T_0")
         self.T_mult = check_positive_int(T_mult, who, "T_mult")
         self.eta_min = check_value(eta_min, who, "eta_min", 0)
-        self.T_cur: float = -1
-        super().__init__(optimizer)
+        self.T_cur: float = check_int(last_epoch, who, "last_epoch", -1)  # (torch's T_cur = last_epoch)
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
@@ -131,7 +129,8 @@ class OneCycleLR(LRScheduler):
     the lr and momentum bounds), so a loaded state goes on with the saved schedule, as torch's.
     Deviation: torch also writes max_lr, min_lr, max_momentum, base_momentum into the param groups;
     here they stay in the scheduler (only lr, initial_lr and the momentum go into the groups), so the
-    optimizer's state_dict keeps its own settings.
+    optimizer's state_dict keeps its own settings; resuming with last_epoch=k therefore reads the
+    bounds from the arguments (torch from the groups): pass the run's own.
     Example:
         sched = OneCycleLR(opt, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))
         for epoch in range(10):
@@ -152,7 +151,7 @@ class OneCycleLR(LRScheduler):
                  anneal_strategy: str = "cos", cycle_momentum: bool = True,
                  base_momentum: float | list[float] = 0.85, max_momentum: float | list[float] = 0.95,
                  div_factor: float = 25.0, final_div_factor: float = 1e4,
-                 three_phase: bool = False) -> None:
+                 three_phase: bool = False, last_epoch: int = -1) -> None:
         who = "OneCycleLR"
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{who}: expected an Optimizer, got {type(optimizer).__name__}")
@@ -169,10 +168,12 @@ class OneCycleLR(LRScheduler):
         div_factor = check_value(div_factor, who, "div_factor", 0, low_open=True)
         final_div_factor = check_value(final_div_factor, who, "final_div_factor", 0, low_open=True)
         self.three_phase = check_bool(three_phase, who, "three_phase")
+        start = check_int(last_epoch, who, "last_epoch", -1) == -1  # (a resumed run keeps the groups')
         self.max_lrs = _per_group(optimizer, max_lr, "max_lr")
-        for group, top in zip(optimizer.param_groups, self.max_lrs, strict=True):
-            group["initial_lr"] = top / div_factor
-        self.min_lrs = [group["initial_lr"] / final_div_factor for group in optimizer.param_groups]
+        if start:
+            for group, top in zip(optimizer.param_groups, self.max_lrs, strict=True):
+                group["initial_lr"] = top / div_factor
+        self.min_lrs = [top / div_factor / final_div_factor for top in self.max_lrs]
         self.max_momentums = _per_group(optimizer, max_momentum, "max_momentum")
         self.base_momentums = _per_group(optimizer, base_momentum, "base_momentum")
         if self.cycle_momentum:
@@ -180,9 +181,10 @@ class OneCycleLR(LRScheduler):
                 raise ValueError(f"{who}: cycle_momentum needs an optimizer with momentum or betas "
                                  f"(SGD, RMSprop, Adam...), got {type(optimizer).__name__}; "
                                  "pass cycle_momentum=False")
+        if self.cycle_momentum and start:
             for group, m in zip(optimizer.param_groups, self.max_momentums, strict=True):
                 self._set_momentum(group, m)
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore ``state_dict()``'s output (checked first: on error nothing changes); cycling the
@@ -261,8 +263,9 @@ class SequentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler],
-                 milestones: Sequence[int]) -> None:
+                 milestones: Sequence[int], last_epoch: int = -1) -> None:
         who = "SequentialLR"
+        last_epoch = check_int(last_epoch, who, "last_epoch", -1)
         schedulers, milestones = list(schedulers), list(milestones)
         if not schedulers:
             raise ValueError(f"{who}: expected at least one scheduler, got none")
@@ -274,6 +277,10 @@ class SequentialLR(LRScheduler):
                 raise ValueError(f"{who}: schedulers[{i}] is a ChainedScheduler, which cannot restart at "
                                  "its milestone (torch's fails there too); only the first scheduler may be "
                                  "one, or chain the SequentialLR with the others instead")
+            if isinstance(sched, PolynomialLR) and sched.total_iters == 0 and i > 0:
+                raise ValueError(f"{who}: schedulers[{i}] is a PolynomialLR(total_iters=0), whose closed "
+                                 "form (0 / 0) cannot restart it at its milestone (torch divides by zero "
+                                 "there); give it total_iters >= 1")
             if not isinstance(sched, LRScheduler) or sched.optimizer is not optimizer:
                 raise ValueError(f"{who}: schedulers[{i}] must be a scheduler of the same optimizer, "
                                  f"got {type(sched).__name__}")
@@ -282,7 +289,7 @@ class SequentialLR(LRScheduler):
                              f"schedulers, got {len(milestones)}")
         self.optimizer, self._schedulers, self._milestones = optimizer, schedulers, milestones
         self.base_lrs = [_copy_lr(group["initial_lr"]) for group in optimizer.param_groups]
-        self.last_epoch = 0
+        self.last_epoch = last_epoch + 1  # (torch's: the counter only; schedulers[0] still starts)
         for group in optimizer.param_groups:
             set_lr(group, group["initial_lr"])
         for sched in schedulers:
@@ -349,27 +356,13 @@ def _undo_creation_step(sched: LRScheduler) -> None:
 
 
 def _restart(sched: LRScheduler) -> None:
-    """Put ``sched`` at its epoch 0 and write its lrs: torch's ``_update_lr(0)``.
-
-    The chained schedules of lr_scheduler.py would scale the lr the previous scheduler left, so their
-    closed form at epoch 0 (torch's ``_get_closed_form_lr``) is written out here.
-    """
+    """Put ``sched`` at its epoch 0 and write its lrs: torch's ``_update_lr(0)``, the closed form
+    (``closed_form_lrs``) where the schedule has one, else ``get_lr()``."""
     sched.last_epoch = 0
-    base = sched.base_lrs
-    if isinstance(sched, (StepLR, ExponentialLR)):
-        lrs = [b * sched.gamma**0 for b in base]
-    elif isinstance(sched, MultiStepLR):
-        lrs = [b * sched.gamma ** bisect_right(sched.milestones, 0) for b in base]
-    elif isinstance(sched, CosineAnnealingLR):
-        lrs = [sched.eta_min + (b - sched.eta_min) * (1 + math.cos(0.0)) / 2 for b in base]
-    elif isinstance(sched, LinearLR):
-        lrs = [b * (sched.start_factor + (sched.end_factor - sched.start_factor) * 0 / sched.total_iters)
-               for b in base]
-    elif isinstance(sched, (ConstantLR, PolynomialLR)):
-        lrs = sched.closed_form_lrs()
-    else:  # LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR... compute from base_lrs already;
-        # MultiplicativeLR scales the current lr by lr_lambda(0), as torch's (it has no closed form)
-        lrs = sched.get_lr()
+    closed_form = getattr(sched, "closed_form_lrs", None)
+    # LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR... compute from base_lrs already;
+    # MultiplicativeLR scales the current lr by lr_lambda(0), as torch's (it has no closed form)
+    lrs = closed_form() if closed_form is not None else sched.get_lr()
     for group, lr in zip(sched.optimizer.param_groups, lrs, strict=True):
         set_lr(group, lr)
     sched._last_lr = sched._current_lrs()

@@ -199,9 +199,9 @@ def test_fractions_get_torchs_lengths_round_robin(n, weights):
     fractions = [w / sum(weights) for w in weights]
     if not (math.isclose(sum(fractions), 1) and sum(fractions) <= 1):  # torch's rule for fractions
         return
-    with warnings.catch_warnings():  # torch warns of an empty split; the lengths are compared
+    with warnings.catch_warnings():  # both warn of an empty split; the lengths are compared
         warnings.simplefilter("ignore")
         theirs = [len(s) for s in tdata.random_split(range(n), fractions)]
-    ours = mt.random_split(range(n), fractions, generator=0)
+        ours = mt.random_split(range(n), fractions, generator=0)
     assert [len(s) for s in ours] == theirs
     assert sorted(i for s in ours for i in s.indices) == list(range(n))

@@ -363,6 +363,26 @@ class _CtrlC:
 _PER_BATCH_SCHEDULERS = ("OneCycleLR", "CyclicLR")  # by class name: MiniTorch's or torch's
 
 
+def _per_batch_scheduler(scheduler: Any, where: str = "", seen: frozenset[int] = frozenset()) -> str | None:
+    """The first scheduler stepped per batch in ``scheduler`` or, recursively, in the ``_schedulers``
+    of a composite one (ChainedScheduler, SequentialLR: MiniTorch's or torch's), named with where it
+    sits ("CyclicLR (in ChainedScheduler._schedulers[1])"); None if there is none."""
+    if scheduler is None or id(scheduler) in seen:
+        return None
+    names = [cls.__name__ for cls in type(scheduler).__mro__ if cls.__name__ in _PER_BATCH_SCHEDULERS]
+    if names:
+        return f"{names[0]} (in {where})" if where else names[0]
+    inner = getattr(scheduler, "_schedulers", None)
+    if not isinstance(inner, (list, tuple)):
+        return None
+    for i, sched in enumerate(inner):
+        path = f"{where or type(scheduler).__name__}._schedulers[{i}]"
+        found = _per_batch_scheduler(sched, path, seen | {id(scheduler)})
+        if found:
+            return found
+    return None
+
+
 def _step_takes_value(scheduler: Any) -> bool:
     """True for schedulers stepped with a metric: a ReduceLROnPlateau (by class name, so no import of
     any scheduler module), or any scheduler whose ``step`` has a required positional argument."""
@@ -414,10 +434,10 @@ def _check_args(model, loss_fn, optimizer, train_loader, epochs, scheduler, verb
         )
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"fit: expected a scheduler with step(), got {type(scheduler).__name__}")
-    per_batch = [cls.__name__ for cls in type(scheduler).__mro__ if cls.__name__ in _PER_BATCH_SCHEDULERS]
+    per_batch = _per_batch_scheduler(scheduler)
     if per_batch:  # stepped once per epoch, it would run a fraction of its schedule, silently
         raise ValueError(
-            f"fit: {per_batch[0]} counts batches, but fit steps scheduler= once per epoch; step it after "
+            f"fit: {per_batch} counts batches, but fit steps scheduler= once per epoch; step it after "
             "each batch from a callback instead: class StepPerBatch(mt.Callback): def on_batch_end(self, "
             "batch, logs): sched.step()  ->  fit(..., callbacks=[StepPerBatch()])"
         )
