@@ -29,10 +29,12 @@ def test_iris_example_prints_progress_saves_loads_and_reaches_93_percent(tmp_pat
     assert accuracy >= 93.0
 
 
+@pytest.mark.slow  # a whole example run: `make test-slow`
 def test_iris_example_is_reproducible(tmp_path):
     assert run("solve_iris.py", cwd=tmp_path) == run("solve_iris.py", cwd=tmp_path)
 
 
+@pytest.mark.slow  # a whole example run: `make test-slow`
 def test_xor_example_solves_all_four_cases(tmp_path):
     out = run("solve_xor.py", cwd=tmp_path)
     assert "Correct: 4/4" in out
