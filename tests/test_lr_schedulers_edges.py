@@ -12,12 +12,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_lr_schedulers_extra import T, _momenta, _optimizers
 
 import minitorch as mt
 from minitorch import lr_scheduler
-
-LRS = (0.1, 0.03)
-T = torch.optim.lr_scheduler
 
 
 @pytest.fixture(autouse=True)
@@ -25,19 +23,6 @@ def _quiet():
     with warnings.catch_warnings():  # (torch's "scheduler.step() before optimizer.step()")
         warnings.simplefilter("ignore", UserWarning)
         yield
-
-
-def _optimizers(kind: str = "SGD"):
-    """The same optimizer in both libraries, two param groups of lrs LRS."""
-    options = {"SGD": {"momentum": 0.9}}.get(kind, {})
-    ours = getattr(mt, kind)([{"params": [mt.Parameter(np.zeros(2))], "lr": lr} for lr in LRS], **options)
-    theirs = getattr(torch.optim, kind)([{"params": [torch.zeros(2, requires_grad=True)], "lr": lr}
-                                         for lr in LRS], **options)
-    return ours, theirs
-
-
-def _momenta(opt):
-    return [g["betas"][0] if "betas" in g else g.get("momentum") for g in opt.param_groups]
 
 
 def _run_both(build, steps, kind="SGD"):

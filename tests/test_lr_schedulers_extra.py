@@ -24,7 +24,7 @@ LRS = (0.1, 0.03)
 T = torch.optim.lr_scheduler
 
 
-def _optimizers(kind: str):
+def _optimizers(kind: str = "SGD"):
     """The same optimizer in both libraries, two param groups of lrs LRS."""
     options = {"SGD": {"momentum": 0.9}, "RMSprop": {"momentum": 0.5}}.get(kind, {})
     ours = getattr(mt, kind)([{"params": [mt.Parameter(np.zeros(2))], "lr": lr} for lr in LRS], **options)
