@@ -51,7 +51,7 @@ def attention_core(qh, kh, vh, mask, drop):
     np.matmul(qh, kh.swapaxes(-1, -2), out=s)
     if mask is not None:
         s += mask
-    m = s.max(axis=-1, keepdims=True)
+    m = s.max(axis=-1, keepdims=True, initial=-np.inf)  # no keys (S = 0): -inf, as an all-masked row
     m[np.isneginf(m)] = 0.0
     s -= m
     np.exp(s, out=s)

@@ -23,7 +23,7 @@ def masked_softmax(s: np.ndarray) -> np.ndarray:
     nothing flows back through it (as torch 2.13 gives with need_weights=False and autograd; its
     need_weights=True path and its eval fast path give NaN: ``nan_empty_rows`` gives the former).
     """
-    m = s.max(axis=-1, keepdims=True)
+    m = s.max(axis=-1, keepdims=True, initial=-np.inf)  # no keys (S = 0): -inf, as an all-masked row
     m[np.isneginf(m)] = 0.0
     e = np.exp(s - m)
     z = e.sum(axis=-1, keepdims=True)
@@ -81,8 +81,9 @@ def nan_empty_rows(
 
     Shapes:   mask broadcasting to (N, H, L, S) or None   oh (N, H, L, Dv)   p, pd (N, H, L, S)
     The backward formulas then carry the NaN where torch's autograd carries it (0 * NaN = NaN).
+    No keys (S = 0) masks nothing: torch's rows of no weights give 0 there, and so does ``masked_softmax``.
     """
-    if mask is None:
+    if mask is None or p.shape[-1] == 0:
         return oh, p, pd
     empty = np.broadcast_to(np.isneginf(mask).all(axis=-1), p.shape[:3])
     if empty.any():
