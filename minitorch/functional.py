@@ -49,7 +49,7 @@ __all__ = [  # torch.nn.functional's names first, then the helpers layers and lo
     "celu", "elu", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
     "log_softmax", "logsigmoid", "mish", "one_hot", "pad", "relu", "relu6", "rms_norm", "selu", "sigmoid",
     "silu", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold",
-    "erf", "gelu_and_slope", "gelu_tanh_and_slope", "huber", "rms_norm_core", "shifted_exp",
+    "erf", "gelu_and_slope", "gelu_tanh_and_slope", "huber", "log_of_sum", "rms_norm_core", "shifted_exp",
     "softmax_backward", "softplus_of_neg_abs", "standardize", "standardize_backward",
 ]
 
@@ -66,6 +66,14 @@ def shifted_exp(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.nd
         s = z - z.max(axis=axis, keepdims=True, initial=-np.inf)
     exp_s = np.exp(s)
     return s, exp_s, exp_s.sum(axis=axis, keepdims=True)
+
+
+def log_of_sum(sum_exp: np.ndarray) -> np.ndarray:
+    """log(sum(exp(s))) of ``shifted_exp``'s sum: >= 0 (or nan) along a non-empty axis, whose sum is
+    >= 1. An empty axis sums to 0: its log is -inf, taken without NumPy's divide warning, and meets
+    only an empty s, so log-softmax gives torch's empty output."""
+    with np.errstate(divide="ignore"):
+        return np.log(sum_exp)
 
 
 def softmax(z: np.ndarray, axis: int | None = None, *, dim: int | None = None,
@@ -101,7 +109,7 @@ def log_softmax(z: np.ndarray, axis: int | None = None, *, dim: int | None = Non
     """s - log(sum(exp(s), axis)), s = z - z.max(axis): log-sum-exp, never log(softmax), as
     torch.nn.functional.log_softmax (``axis`` / ``dim`` / ``dtype`` as ``softmax``'s)."""
     s, _, sum_exp = shifted_exp(*_softmax_input(z, axis, dim, dtype, "log_softmax"))
-    return s - np.log(sum_exp)
+    return s - log_of_sum(sum_exp)
 
 
 def _softmax_input(z: np.ndarray, axis: int | None, dim: int | None, dtype: np.dtype | type | None,

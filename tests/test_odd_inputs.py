@@ -7,8 +7,18 @@ import math
 import numpy as np
 import pytest
 import torch
-from cases import INPUT_CASES, INPUT_ORACLE, MODULE_CASES, ORACLE, UNBATCHED
-from oracle import _flat, _map, torch_twin
+from cases import (
+    ATTENTION_CASES,
+    DECODER_CASES,
+    INPUT_CASES,
+    INPUT_ORACLE,
+    MODULE_CASES,
+    ORACLE,
+    TRANSFORMER_CASES,
+    UNBATCHED,
+)
+from oracle import _flat, _map, compare_inputs, torch_twin
+from test_attention import compare_mha
 from test_losses import LOSS_CASES
 from test_losses import make_data as make_loss_data
 
@@ -230,14 +240,6 @@ def test_a_model_trained_on_an_empty_batch_gets_torchs_nan_loss_and_zero_gradien
         np.testing.assert_array_equal(p_t.grad.numpy(), 0)
 
 
-# modules whose empty-axis answers are still NumPy's (an obscure error or a warning), outside this
-# check's first fixes: each names its file
-_EMPTY_AXIS_OPEN = {
-    "ConvTranspose2d": "conv_more.py: an empty H or W gives NumPy's window / broadcast errors",
-    "Upsample": "upsample.py: an empty H or W (torch refuses) gives NumPy's IndexError of an empty take",
-    "GroupNorm": "groupnorm.py: an empty spatial axis (torch: an empty output) warns 'Mean of empty slice'",
-    "LogSoftmax": "softmax.py: an empty class axis (torch: an empty output) warns 'divide by zero in log'",
-}
 _AXES = [(i, f, s, axis) for i, f, s in _BATCHED for axis in range(1, len(s))]
 
 
@@ -254,9 +256,6 @@ def test_an_empty_non_batch_axis_runs_as_in_torch_or_is_refused_by_name(float64,
     naming the module or one of its parts (or returns an empty output: no number to be wrong).
     Never a number read from padding alone, a NumPy IndexError or a 'Mean of empty slice' warning."""
     module = factory()
-    open_ = [why for name, why in _EMPTY_AXIS_OPEN.items() if name in _class_names(module)]
-    if open_:
-        pytest.xfail(open_[0])
     x = np.random.default_rng(0).standard_normal(tuple(0 if a == axis else n for a, n in enumerate(shape)))
     x_t = torch.tensor(x, requires_grad=True)
     try:
@@ -279,6 +278,46 @@ def test_an_empty_non_batch_axis_runs_as_in_torch_or_is_refused_by_name(float64,
     np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(3, 4, 0, 3), (3, 4, 2, 0), (0, 4, 0, 3)])
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_group_norm_of_an_empty_image_gives_torchs_parameter_gradients(float64, shape, groups):
+    """An empty spatial axis: no values to standardise (NumPy warned 'Mean of empty slice'); torch gives
+    an empty output and dx, dbias = 0, and dweight nan (its statistics of no values), 0 for an empty batch."""
+    gn = mt.GroupNorm(groups, 4)
+    twin = torch_twin(gn)
+    x_t = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+    twin(x_t).sum().backward()
+    y = gn(np.zeros(shape))
+    dx = gn.backward(np.ones_like(y))
+    assert y.shape == dx.shape == shape
+    for p, p_t in zip(gn.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, p_t.grad.numpy())
+    np.testing.assert_array_equal(gn.weight.grad, np.nan if shape[0] else 0)
+
+
+@pytest.mark.parametrize("shape, dim", [((4, 0), 1), ((2, 0, 3), 1), ((2, 3, 0), -1)])
+def test_log_softmax_over_an_empty_dim_is_torchs_empty_output_without_a_warning(shape, dim):
+    """log of a sum of no terms is -inf: NumPy warned 'divide by zero' where torch is silent."""
+    expected = torch.log_softmax(torch.zeros(shape, dtype=torch.float64), dim).numpy()
+    assert mt.functional.log_softmax(np.zeros(shape), dim=dim).shape == expected.shape == shape
+    assert mt.LogSoftmax(dim)(np.zeros(shape)).shape == shape
+
+
+@pytest.mark.parametrize("shape", [(0, 0, 3, 4), (2, 0, 3, 4), (0, 2, 0, 4), (2, 0, 5)])
+def test_upsample_refuses_empty_channels_or_image_by_name_as_torch(shape):
+    with pytest.raises(RuntimeError):
+        torch.nn.Upsample(scale_factor=2)(torch.zeros(shape))
+    with pytest.raises(ValueError, match=r"Upsample: expected non-empty channels and image .*, got input"):
+        mt.Upsample(scale_factor=2)(np.zeros(shape))
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 0, 4), (2, 3, 0), (0, 2, 3, 0)])
+def test_conv_transpose2d_refuses_an_empty_image_by_name(shape):
+    """torch refuses it for a batch (an empty batch gets an empty output: nothing to lose by refusing)."""
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: expected a non-empty image \(H, W >= 1\), got"):
+        mt.ConvTranspose2d(2, 3, 3)(np.zeros(shape))
+
+
 @pytest.mark.parametrize("shape", [(2, 3, 0, 4), (3, 4, 0)])
 @pytest.mark.parametrize("output_size", [None, (1, 9)])
 def test_max_unpool2d_refuses_an_empty_image_as_torch(shape, output_size):
@@ -287,3 +326,46 @@ def test_max_unpool2d_refuses_an_empty_image_as_torch(shape, output_size):
         torch.nn.MaxUnpool2d(2)(torch.zeros(shape), torch.zeros(shape, dtype=torch.int64), output_size)
     with pytest.raises(ValueError, match=r"MaxUnpool2d: expected a non-empty image \(H, W >= 1\), got input"):
         mt.MaxUnpool2d(2)(np.zeros(shape), np.zeros(shape, dtype=np.int64), output_size)
+
+
+# Attention over no keys (S = 0): key and value (MultiheadAttention), the memory (TransformerDecoder*)
+# or the source (Transformer) of length 0. torch answers: each query's weighted sum of no values is 0
+# (the output is out_proj's bias), the weights are (N, L, 0), and the gradients are torch's (zeros
+# through the attention). The core's max over no scores was NumPy's "zero-size array" ValueError.
+_NO_KEYS = [c for c in ATTENTION_CASES + DECODER_CASES + TRANSFORMER_CASES if c.oracle]
+
+
+def _without_keys(module: mt.Module, inputs: tuple) -> tuple:
+    """``inputs`` with the keys' sequence emptied: key and value (MultiheadAttention), the memory
+    (TransformerDecoder*) or the source (Transformer); the query or target kept."""
+    batch = _batch_axis(module, np.asarray(inputs[0]))
+    axis = 0 if batch is None else 1 - batch  # sequence-first (S, N, E) or batch-first (N, S, E)
+    if isinstance(module, mt.MultiheadAttention):
+        emptied = {1, 2}
+    else:
+        emptied = {0} if isinstance(module, mt.Transformer) else {1}
+    return tuple(np.take(a, np.arange(0), axis=axis) if i in emptied else a for i, a in enumerate(inputs))
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("case_id, factory, make_inputs", [c[:3] for c in _NO_KEYS],
+                         ids=[c.id for c in _NO_KEYS])
+def test_attention_over_no_keys_is_torchs(float64, case_id, factory, make_inputs, kernels, monkeypatch):
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    module = factory()
+    compare_inputs(module, _without_keys(module, make_inputs(np.random.default_rng(0))), rtol=1e-12,
+                   atol=1e-12)
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("kwargs", [{"need_weights": False}, {"key_padding_mask": np.zeros((2, 0), bool)},
+                                    {"attn_mask": np.zeros((3, 0))}],
+                         ids=["no-weights", "padding", "attn-mask"])
+def test_attention_over_no_keys_without_weights_or_with_empty_masks_is_torchs(float64, kwargs, kernels,
+                                                                             monkeypatch):
+    """An empty key_padding_mask or attn_mask masks nothing: no row counts as fully masked (NaN)."""
+    monkeypatch.setattr(mt.kernels, "_enabled", kernels)
+    rng = np.random.default_rng(1)
+    m = mt.MultiheadAttention(4, 2, batch_first=True)
+    q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 0, 4)), rng.standard_normal((2, 0, 4))
+    compare_mha(m, q, k, v, rtol=1e-12, atol=1e-12, **kwargs)

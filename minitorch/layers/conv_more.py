@@ -208,6 +208,8 @@ class ConvTranspose2d(Module):
     forward(x, output_size=(OH, OW)) picks it instead, as torch: output_padding_h = OH - smallest_h,
     smallest_h = (H - 1)*sh - 2*ph + dh*(kh - 1) + 1, and OH must lie in [smallest_h, smallest_h + sh - 1]
     (a ValueError otherwise); output_size may be the whole output shape, whose (N, O) are not read.
+    An empty image (H or W 0) is a ValueError, as torch's refusal (an empty batch of them too, where
+    torch's output would be empty as well).
     The setting output_padding is then not read; backward uses the output padding its forward used.
     stride, padding, output_padding and dilation are read at every forward, as torch (a value set
     after construction counts, and is checked then); set between a forward and its backward, they
@@ -364,6 +366,11 @@ class ConvTranspose2d(Module):
         # torch's forward reads the weight's shape, never in_channels, out_channels or kernel_size
         dtype = parameter_dtype(self)
         x, unbatched = _check_conv_input(x, "ConvTranspose2d", self.weight.shape[0], "H, W", dtype)
+        if 0 in x.shape[2:]:  # (torch answers an empty batch of such images with an empty output)
+            raise ValueError(
+                f"ConvTranspose2d: expected a non-empty image (H, W >= 1), got input "
+                f"{x.shape[1:] if unbatched else x.shape} (torch refuses it: only the batch may be empty)"
+            )
         _check_torch_only(self)
         self._op = op = self._output_padding(x, unbatched, output_size)
         self._read = _settings(self, _READ_T)

@@ -32,6 +32,9 @@ class GroupNorm(Module):
               device=, dtype=: torch's factory keywords (CPU only; float32, float64): dtypes.factory_dtype
     G = 1 is LayerNorm over (C, *) with per-channel affine; G = C is InstanceNorm with affine.
     N * m == 1 (one sample, one value per group) is a ValueError in either mode, as torch's.
+    An empty batch or spatial axis gives an empty y and dx, and dbias = 0, as torch; dweight is 0 for an
+    empty batch, nan for an empty spatial axis in a batch of one or more (torch's mean and 1 / std of no
+    values are nan, and reach its dweight).
     Example:
         gn = GroupNorm(2, 4)
         y = gn(np.random.randn(3, 4, 5, 5))    # channels 0-1 and 2-3 standardised per sample
@@ -70,8 +73,13 @@ class GroupNorm(Module):
         x = self._check_input(x)
         self._groups = self.num_groups
         eps = check_number(self.eps, "GroupNorm", "eps")  # read at every call: a number (TypeError if not)
-        xg_hat, inv_std, _, _ = standardize(x.reshape(self._grouped(x.shape)), (2,), eps)
-        x_hat = xg_hat.reshape(x.shape)
+        grouped = self._grouped(x.shape)
+        if grouped[2] == 0:  # an empty spatial axis: an empty output (torch's); the statistics of no
+            # values are nan, as torch's, which its dweight reads (backward_params)
+            x_hat, inv_std = x.copy(), np.full(grouped[:2] + (1,), np.nan, x.dtype)
+        else:
+            xg_hat, inv_std, _, _ = standardize(x.reshape(grouped), (2,), eps)
+            x_hat = xg_hat.reshape(x.shape)
         self._x_hat, self._inv_std = x_hat, inv_std
         if self.weight is None:
             return x_hat.copy()  # the caller's own array: its writes cannot reach the backward
@@ -84,7 +92,10 @@ class GroupNorm(Module):
             return
         # w.r.t. parameters
         axes = tuple(i for i in range(x_hat.ndim) if i != 1)
-        self.weight.accumulate_grad(np.sum(dy * x_hat, axis=axes))
+        dweight = np.sum(dy * x_hat, axis=axes)
+        if x_hat.size == 0 and x_hat.shape[0] > 0:  # an empty spatial axis (C >= 1), a batch of one or more
+            dweight[...] = np.nan  # torch's: its nan statistics of no values times their sum 0 (0 * nan)
+        self.weight.accumulate_grad(dweight)
         self.bias.accumulate_grad(dy.sum(axis=axes))
 
     def backward_input(self, dy: np.ndarray) -> np.ndarray:
@@ -92,6 +103,8 @@ class GroupNorm(Module):
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
         # w.r.t. input
         dx_hat = dy if self.weight is None else dy * self._per_channel(self.weight.data, dy.ndim)
+        if x_hat.size == 0:  # an empty batch or spatial axis: an empty dx (no means over no values)
+            return np.zeros_like(x_hat)
         grouped = self._grouped(dy.shape)
         dxg = standardize_backward(dx_hat.reshape(grouped), x_hat.reshape(grouped), self._inv_std, (2,))
         return dxg.reshape(x_hat.shape)

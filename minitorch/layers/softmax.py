@@ -7,7 +7,7 @@ import numpy as np
 
 from minitorch.checks import check_int
 from minitorch.dtypes import as_floating
-from minitorch.functional import shifted_exp, softmax, softmax_backward
+from minitorch.functional import log_of_sum, shifted_exp, softmax, softmax_backward
 from minitorch.module import Module
 
 
@@ -64,6 +64,7 @@ class LogSoftmax(Module):
     dim=None (the default): as Softmax's, the last axis of a 1-D or 2-D input, else a ValueError
     (``dim`` read at every call, None or an int set later, as Softmax's);
     a 0-D input (dim None, 0 or -1): y = 0, dx = 0 (nan for a non-finite x), as torch
+    An empty dim (size 0) gives an empty y and dx, as torch (log(0) of its sum of no terms meets no entry)
     Example:
         act = LogSoftmax(dim=1)
         y = act(np.array([[0.0, 1e4]]))   # [[-1e4, 0]]: finite, no overflow
@@ -81,7 +82,7 @@ class LogSoftmax(Module):
         self._dim_axis = axis = _axis(*_dim_read(self), x.shape, "LogSoftmax")
         s, exp_s, sum_exp = shifted_exp(x, axis)
         self._probs = exp_s / sum_exp
-        return s - np.log(sum_exp)
+        return s - log_of_sum(sum_exp)  # (an empty dim: an empty output, as torch)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         p = self._cached(self._probs)

@@ -48,6 +48,8 @@ class Upsample(Module):
               dx = zeros (N, C, H, W);   dx[:, :, :, iw[k]] += dt * lw[k]            (N, C, H, W)
               computed as taps too (_tap_sum_transpose): input row j reads back the outputs that read
               it, with their weights, so an inf or nan in dy reaches only the inputs it came from
+    Empty channels or an empty image (C, H, W or L 0) is a ValueError, as torch's refusal; an empty
+    batch runs (an empty output).
     size, scale_factor, mode and align_corners are read at every forward, as torch (a value set
     after construction counts). Cache: the taps of each spatial axis and the input's shape.
     Example:
@@ -72,6 +74,9 @@ class Upsample(Module):
         x = as_floating(x, "Upsample")
         if x.ndim not in (3, 4):
             raise ValueError(f"Upsample: expected input (N, C, L) or (N, C, H, W), got {x.shape}")
+        if 0 in x.shape[1:]:
+            raise ValueError(f"Upsample: expected non-empty channels and image (C, H, W >= 1 or C, L >= 1), "
+                             f"got input {x.shape} (torch refuses it: only the batch may be empty)")
         self._read_settings(x.ndim - 2)
         spatial = x.shape[2:]
         if self.size is not None:
