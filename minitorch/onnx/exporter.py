@@ -125,7 +125,10 @@ def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.
     if type(m) not in EMITTERS:
         names = ", ".join(sorted(cls.__name__ for cls in EMITTERS))
         raise TypeError(f"onnx.export: no ONNX form for {type(m).__name__}; exportable: Sequential, {names}")
-    return EMITTERS[type(m)](graph, m, x, value.shape), m(value)
+    # the forward first: its checks refuse what it refuses (with its own error), and the settings it
+    # reads at every call (an int kernel_size set after construction made a pair) are what the emitter reads
+    y = m(value)
+    return EMITTERS[type(m)](graph, m, x, value.shape), y
 
 
 def _model_dtype(model: Module, example: np.ndarray | None) -> tuple[np.dtype, bool]:
