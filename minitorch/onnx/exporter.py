@@ -7,7 +7,9 @@ symbolic ("N"), the others fixed by ``input_shape``. Layers are matched by class
 emitter (``emitters*.py``, registered in ``EMITTERS``) that writes the ONNX nodes computing it (GELU
 as its exact formula with Erf, or the tanh form). A module of another class is exported as its
 children when its forward is a plain chain of them (recorded by running it once on the sample input,
-and checked to give the forward's numbers); otherwise export is a TypeError.
+and checked to give the forward's numbers); otherwise export is a TypeError. Each layer's forward runs
+on the sample before its emitter: a setting edited after construction is exported as that forward
+reads it (torch reads it at every call), and a value it refuses is refused with its own error.
 A model in training mode is exported with these eval semantics (its mode is left as it was).
 Known differences: onnxruntime's MaxPool and ReduceMax skip a nan that MiniTorch's max pools (1-D and
 2-D, as torch's) return, and its float32 MaxPool can give float32's lowest (-3.4e38) for a window of
