@@ -38,6 +38,7 @@ def _max_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     if m.return_indices:  # ONNX's Indices count across N and C too, and a graph output is one array
         raise TypeError("onnx.export: MaxPool2d(return_indices=True) has no ONNX form here (its output "
                         "is a tuple); export the model with return_indices=False")
+    m._read_geometry()  # the settings as its forward reads them (an int set later as a pair), checked
     top, bottom, left, right = m.pads_for(shape[2:])
     attrs = _window_attrs(m, (top, bottom, left, right))
     (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
@@ -58,6 +59,7 @@ def _max_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(AvgPool2d)
 def _avg_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
+    m._read_geometry()  # the settings as its forward reads them (an int set later as a pair), checked
     top, bottom, left, right = m.pads_for(shape[2:])
     attrs = _window_attrs(m, (top, bottom, left, right))
     if not m.count_include_pad and m.divisor_override is None:  # the overhang is padding: not counted
@@ -81,9 +83,8 @@ def _padding_only(size: int, before: int, after: int, k: int, s: int, d: int) ->
 
 @emitter(AdaptiveAvgPool2d)
 def _adaptive_avg_pool2d(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    out = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size,) * 2
     h, w = shape[2:]
-    oh, ow = (h if out[0] is None else out[0]), (w if out[1] is None else out[1])
+    oh, ow = m._out_hw(shape)  # output_size as its forward reads it (None: that input size)
     if (oh, ow) == (1, 1):
         return g.op("GlobalAveragePool", [x], "global_avg_pool")
     # the mean of each row bin, then of each column bin (bins may be uneven and overlap): a bin's

@@ -7,7 +7,9 @@ symbolic ("N"), the others fixed by ``input_shape``. Layers are matched by class
 emitter (``emitters*.py``, registered in ``EMITTERS``) that writes the ONNX nodes computing it (GELU
 as its exact formula with Erf, or the tanh form). A module of another class is exported as its
 children when its forward is a plain chain of them (recorded by running it once on the sample input,
-and checked to give the forward's numbers); otherwise export is a TypeError.
+and checked to give the forward's numbers); otherwise export is a TypeError. Each layer's forward runs
+on the sample before its emitter: a setting edited after construction is exported as that forward
+reads it (torch reads it at every call), and a value it refuses is refused with its own error.
 A model in training mode is exported with these eval semantics (its mode is left as it was).
 Known differences: onnxruntime's MaxPool and ReduceMax skip a nan that MiniTorch's max pools (1-D and
 2-D, as torch's) return, and its float32 MaxPool can give float32's lowest (-3.4e38) for a window of
@@ -125,7 +127,10 @@ def _emit(graph: _Graph, m: Module, x: str, value: np.ndarray) -> tuple[str, np.
     if type(m) not in EMITTERS:
         names = ", ".join(sorted(cls.__name__ for cls in EMITTERS))
         raise TypeError(f"onnx.export: no ONNX form for {type(m).__name__}; exportable: Sequential, {names}")
-    return EMITTERS[type(m)](graph, m, x, value.shape), m(value)
+    # the forward first: its checks refuse what it refuses (with its own error), and the settings it
+    # reads at every call (an int kernel_size set after construction made a pair) are what the emitter reads
+    y = m(value)
+    return EMITTERS[type(m)](graph, m, x, value.shape), y
 
 
 def _model_dtype(model: Module, example: np.ndarray | None) -> tuple[np.dtype, bool]:
