@@ -314,3 +314,21 @@ def test_linear_chains_with_these_activations_give_the_plain_paths_numbers(act):
         use_kernels(was)
     for ours, plain in zip(*results, strict=True):
         np.testing.assert_array_equal(ours, plain)
+
+
+def test_prelu_reads_its_weight_not_an_edited_num_parameters_as_torch():
+    """torch's PReLU forward is F.prelu(x, weight): num_parameters edited after construction changes
+    nothing. (Read from num_parameters, a PReLU(5) set to 1 broadcast its 5 slopes along the last axis.)"""
+    ours, theirs = mt.PReLU(5), torch.nn.PReLU(5)
+    w = np.linspace(-0.5, 0.5, 5)
+    ours.weight.data[...] = w
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(w, dtype=torch.float32))
+    ours.num_parameters = theirs.num_parameters = 1
+    x = -np.ones((2, 5, 5), np.float32)
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = theirs(x_t)
+    y_t.backward(torch.ones_like(y_t))
+    np.testing.assert_allclose(ours(x), y_t.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.backward(np.ones_like(x)), x_t.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-6)

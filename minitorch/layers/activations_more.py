@@ -208,7 +208,7 @@ class PReLU(Module):
         dy = self._check_grad(dy, x.shape, x.dtype)
         # w.r.t. parameters
         g = np.where(x > 0, 0, dy * x)
-        if self.num_parameters == 1:
+        if self.weight.data.size == 1:
             self.weight.accumulate_grad(np.reshape(g.sum(), (1,)))
         else:
             self.weight.accumulate_grad(g.sum(axis=tuple(i for i in range(x.ndim) if i != 1)))
@@ -220,17 +220,18 @@ class PReLU(Module):
         return np.where(x > 0, dy, self._slope(x.ndim) * dy)
 
     def _slope(self, ndim: int) -> np.ndarray:
-        """weight shaped to broadcast over the channel dim 1: (C, 1, ..., 1), or the (1,) array."""
-        if self.num_parameters == 1:
+        """weight shaped to broadcast over the channel dim 1: (C, 1, ..., 1), or the (1,) array (C is the
+        weight's size, as torch's F.prelu reads it: ``num_parameters`` edited later changes nothing)."""
+        if self.weight.data.size == 1:
             return self.weight.data
-        return self.weight.data.reshape((self.num_parameters,) + (1,) * (ndim - 2))
+        return self.weight.data.reshape((self.weight.data.size,) + (1,) * (ndim - 2))
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "PReLU")
-        if self.num_parameters > 1 and (x.ndim < 2 or x.shape[1] != self.num_parameters):
+        channels = self.weight.data.size
+        if channels > 1 and (x.ndim < 2 or x.shape[1] != channels):
             raise ValueError(
-                f"PReLU(num_parameters={self.num_parameters}): expected input (N, {self.num_parameters}, *), "
-                f"got {x.shape}"
+                f"PReLU (a weight of {channels} slopes): expected input (N, {channels}, *), got {x.shape}"
             )
         return x.astype(self.weight.dtype, copy=False)
 

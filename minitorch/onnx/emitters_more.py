@@ -56,7 +56,8 @@ def _hardtanh(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
 
 @emitter(PReLU)
 def _prelu(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    slope = m.weight.data if m.num_parameters == 1 else m.weight.data.reshape((-1,) + (1,) * (len(shape) - 2))
+    w = m.weight.data  # the slopes the forward reads (its size, not num_parameters)
+    slope = w if w.size == 1 else w.reshape((-1,) + (1,) * (len(shape) - 2))
     return g.op("PRelu", [x, g.const(slope, "slope")], "prelu")
 
 
