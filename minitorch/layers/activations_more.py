@@ -231,7 +231,8 @@ class PReLU(Module):
         channels = self.weight.data.size
         if channels > 1 and (x.ndim < 2 or x.shape[1] != channels):
             raise ValueError(
-                f"PReLU (a weight of {channels} slopes): expected input (N, {channels}, *), got {x.shape}"
+                f"PReLU(num_parameters={channels}): expected input (N, {channels}, *), got {x.shape} (the "
+                "weight's slopes, one per channel)"
             )
         return x.astype(self.weight.dtype, copy=False)
 
