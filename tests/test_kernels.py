@@ -1420,6 +1420,7 @@ def test_the_kernels_call_the_openblas_numpy_uses(monkeypatch):
 
     class Controller:
         internal_api, _symbol_prefix, _symbol_suffix, dynlib, version = "openblas", "", "", None, "0.3.31"
+        architecture = "Haswell"
 
         def __init__(self, filepath):
             self.filepath = filepath
@@ -1429,6 +1430,7 @@ def test_the_kernels_call_the_openblas_numpy_uses(monkeypatch):
     theirs, ours = Controller(scipys), Controller(numpys)
     monkeypatch.setattr(threads, "_controllers", lambda: [theirs, ours])
     assert openblas.find().lib is None and openblas.find().release == (0, 3, 31)
+    assert openblas.find().core == "Haswell"
     theirs.dynlib, ours.dynlib = "scipy's", "numpy's"
     assert openblas.find().lib == "numpy's"
     monkeypatch.setattr(threads, "_controllers", lambda: [theirs])
@@ -1451,14 +1453,42 @@ def _assert_fresh_c(got: np.ndarray, *inputs: np.ndarray) -> None:
     assert not any(np.shares_memory(got, a) for a in inputs)
 
 
+def test_data_grad_swaps_only_on_a_checked_openblas_core(monkeypatch):
+    """The swapped product equals dy @ W.T bitwise on some OpenBLAS kernels only (0.3.31's SkylakeX:
+    yes, its Haswell: no): ``swaps`` says yes only on a core in SWAP_CHECKED_CORES of a release in
+    CHECKED_OPENBLAS (NumPy's BLAS here decides ``swap_checked``); elsewhere data_grad is dy @ W.T."""
+    from minitorch.kernels import gemm, openblas
+
+    blas = openblas.find()
+    assert gemm.swap_checked() == (blas is not None and blas.release in gemm.CHECKED_OPENBLAS
+                                   and blas.core in gemm.SWAP_CHECKED_CORES)
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((784, 512)).astype(np.float32)
+    dy = rng.standard_normal((32, 512)).astype(np.float32)
+    for core, swapped in (("SkylakeX", True), ("Haswell", False), ("Zen", False), ("Sandybridge", False),
+                          (None, False)):
+        monkeypatch.setattr(gemm, "_core", lambda core=core: core)
+        assert gemm.swap_checked() == swapped and gemm.swaps(dy, W) == swapped
+        if not swapped:
+            assert_bitwise(gemm.data_grad(dy, W), dy @ W.T)
+    monkeypatch.undo()
+    if blas is not None:  # the core's name as OpenBLAS reports it (threadpoolctl's "architecture")
+        import ctypes
+
+        corename = blas.symbol("openblas_get_corename")
+        if corename is not None:
+            corename.restype, corename.argtypes = ctypes.c_char_p, []
+            assert blas.core == corename().decode()
+
+
 @settings(max_examples=80, deadline=None)
 @given(n=st.integers(1, 40), inp=st.sampled_from([64, 255, 512, 784, 1000]),
        k=st.sampled_from([10, 128, 255, 256, 300, 512, 1024]), dtype=st.sampled_from(DTYPES),
        count=st.sampled_from([1, 2]), layout=st.sampled_from(["C", "F", "strided"]),
        seed=st.integers(0, 2**32 - 1))
 def test_data_grad_is_dy_at_W_T_bitwise(n, inp, k, dtype, count, layout, seed):
-    """Swapped (float32, a short C-contiguous dy, a long K) or not, the values are dy @ W.T's, signed
-    zeros and all, in a fresh C-contiguous array, at 1 and 2 BLAS threads."""
+    """Swapped (a checked OpenBLAS core, float32, a short C-contiguous dy, a long K) or not, the values
+    are dy @ W.T's, signed zeros and all, in a fresh C-contiguous array, at 1 and 2 BLAS threads."""
     rng = np.random.default_rng(seed)
     W = rng.standard_normal((inp, k)).astype(dtype)
     base = rng.standard_normal((n, 2 * k)).astype(dtype)
@@ -1475,21 +1505,25 @@ def test_data_grad_is_dy_at_W_T_bitwise(n, inp, k, dtype, count, layout, seed):
 @pytest.mark.parametrize("inp, k", [(784, 512), (512, 256), (256, 10)])
 @pytest.mark.parametrize("count", [1, 2])
 def test_data_grad_of_the_784_512_256_10_model_is_bitwise(n, inp, k, count):
-    """The products the chain kernels' backward sends (the swapped ones among them, asserted)."""
+    """The products the chain kernels' backward sends (the swapped ones among them, asserted: on a
+    checked OpenBLAS core, ``gemm.swap_checked``)."""
     from minitorch.kernels import gemm
 
     rng = np.random.default_rng(n * inp + k)
     W = rng.standard_normal((inp, k)).astype(np.float32)
     dy = rng.standard_normal((n, k)).astype(np.float32)
-    assert gemm.swaps(dy, W) == (n <= 32 and k >= 256 and n * inp * k > gemm.SMALL_ITEM)
+    assert gemm.swaps(dy, W) == (gemm.swap_checked() and n <= 32 and k >= 256
+                                 and n * inp * k > gemm.SMALL_ITEM)
     got, expected = _data_grad_and_plain(dy, W, count)
     _assert_fresh_c(got, dy, W)
     assert_bitwise(got, expected)
 
 
-def test_data_grad_swaps_by_shape_and_dtype():
+def test_data_grad_swaps_by_shape_and_dtype(monkeypatch):
+    """The rule on a checked OpenBLAS core (``swap_checked``, made true here on any BLAS)."""
     from minitorch.kernels import gemm
 
+    monkeypatch.setattr(gemm, "swap_checked", lambda: True)
     W1, W2, W3 = (np.zeros(s, np.float32) for s in ((784, 512), (512, 256), (256, 10)))
     chosen = {n: [gemm.swaps(np.zeros((n, W.shape[1]), np.float32), W) for W in (W1, W2, W3)]
               for n in (1, 32, 33, 128, 512)}
@@ -1507,7 +1541,8 @@ def test_data_grad_swaps_by_shape_and_dtype():
 @pytest.mark.parametrize("first, third", [(3e38, 3e38), (np.inf, -np.inf)], ids=["overflow", "inf-inf"])
 def test_data_grad_meets_the_callers_errstate_as_dy_at_W_T(mode, first, third):
     """The swapped product is NumPy's own matmul: an overflow (3e38 + 3e38) or an invalid value
-    (inf - inf) warns or raises as dy @ W.T does, with the same values when it returns."""
+    (inf - inf) warns or raises as dy @ W.T does, with the same values when it returns (swapped on a
+    checked OpenBLAS core; elsewhere data_grad is dy @ W.T)."""
     import warnings
 
     from minitorch.kernels import gemm
@@ -1516,7 +1551,7 @@ def test_data_grad_meets_the_callers_errstate_as_dy_at_W_T(mode, first, third):
     dy[:, 1::2] = -1
     W = np.full((784, 512), 1e10, np.float32)
     W[:, 0], W[:, 2] = first, third
-    assert gemm.swaps(dy, W)
+    assert gemm.swaps(dy, W) == gemm.swap_checked()
     outcomes = []
     for product in (lambda: dy @ W.T, lambda: gemm.data_grad(dy, W)):
         with warnings.catch_warnings(record=True) as caught, np.errstate(all=mode):
@@ -2440,8 +2475,8 @@ def test_large_chain_kernel_takes_the_784_step_bitwise(batch):
 def test_784_steps_with_the_swapped_data_gradient_equal_kernels_off_bitwise(batch):
     """On 1 BLAS thread (the forward's product is then x @ W itself) the 784 model's ``mt.fit``
     forward and backward (``step_large.forward_backward``) and the README loop's, whose dx products
-    ``gemm.data_grad`` swaps at these batch sizes, are bitwise the kernels-off calls
-    (``Linear.backward_input``'s dy @ W.T): output, loss, the data's dx, every gradient."""
+    ``gemm.data_grad`` swaps at these batch sizes on a checked OpenBLAS core, are bitwise the
+    kernels-off calls (``Linear.backward_input``'s dy @ W.T): output, loss, the data's dx, every gradient."""
     from minitorch import threads
     from minitorch.kernels import gemm
     from minitorch.kernels.step_large import forward_backward
@@ -2449,7 +2484,8 @@ def test_784_steps_with_the_swapped_data_gradient_equal_kernels_off_bitwise(batc
     rng = np.random.default_rng(batch)
     x = rng.standard_normal((batch, 784)).astype(np.float32)
     y = rng.integers(0, 10, batch)
-    assert gemm.swaps(np.zeros((batch, 512), np.float32), np.zeros((784, 512), np.float32))
+    swapped = gemm.swaps(np.zeros((batch, 512), np.float32), np.zeros((784, 512), np.float32))
+    assert swapped == gemm.swap_checked()
     runs = []
     with threads.blas_threads(1):
         for on, readme in itertools.product((True, False), (True, False)):

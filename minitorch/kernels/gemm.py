@@ -1,6 +1,7 @@
 """Two forms of a Linear's products for OpenBLAS: ``matmul`` (the forward's ``x @ W``, cut along K so
 that each core reads its own rows of W) and ``data_grad`` (the input gradient ``dy @ W.T`` of a short
-dy, asked of OpenBLAS with its operands' roles swapped; see its docstring).
+dy, asked of OpenBLAS with its operands' roles swapped where that was checked bitwise; see its
+docstring).
 
 ``matmul`` replaces the product ``x @ W`` of ``Linear.forward`` (``layers.linear_forward`` calls it).
 
@@ -123,12 +124,32 @@ def matmul(x: np.ndarray, W: np.ndarray) -> np.ndarray:
 # at least DATA_GRAD_MIN_K, and a product past OpenBLAS's small-matrix kernels (SMALL_ITEM)
 DATA_GRAD_ROWS = 32
 DATA_GRAD_MIN_K = 256
+# The OpenBLAS cores (``openblas.OpenBlas.core``, of a release in CHECKED_OPENBLAS) on whose kernels the
+# swapped product was checked bitwise equal to dy @ W.T: another core's kernels sum some elements
+# in another order in one form than in the other (OpenBLAS 0.3.31's Haswell kernels do, by one
+# rounding), so there data_grad is dy @ W.T itself
+SWAP_CHECKED_CORES = frozenset({"SkylakeX"})
+
+
+@functools.cache
+def _core() -> str | None:
+    """The core of NumPy's OpenBLAS, if it is a release in CHECKED_OPENBLAS; else None. Looked up once:
+    OpenBLAS chooses its kernels when it is loaded."""
+    blas = openblas.find()
+    return blas.core if blas is not None and blas.release in CHECKED_OPENBLAS else None
+
+
+def swap_checked() -> bool:
+    """Whether NumPy's BLAS is one on which ``data_grad``'s swapped product was checked bitwise
+    (an OpenBLAS release in CHECKED_OPENBLAS running the kernels of a core in SWAP_CHECKED_CORES)."""
+    return _core() in SWAP_CHECKED_CORES
 
 
 def swaps(dy: np.ndarray, W: np.ndarray) -> bool:
     """Whether ``data_grad`` computes ``dy @ W.T`` as the swapped product (its docstring's rule)."""
-    return (type(dy) is np.ndarray and type(W) is np.ndarray and dy.ndim == 2 and W.ndim == 2
-            and dy.dtype == W.dtype == np.float32 and dy.flags.c_contiguous and W.flags.c_contiguous
+    return (swap_checked() and type(dy) is np.ndarray and type(W) is np.ndarray and dy.ndim == 2
+            and W.ndim == 2 and dy.dtype == W.dtype == np.float32 and dy.flags.c_contiguous
+            and W.flags.c_contiguous
             and dy.shape[0] <= DATA_GRAD_ROWS and dy.shape[1] == W.shape[1] >= DATA_GRAD_MIN_K
             and dy.shape[0] * W.shape[0] * W.shape[1] > SMALL_ITEM)
 
@@ -147,21 +168,27 @@ def data_grad(dy: np.ndarray, W: np.ndarray) -> np.ndarray:
     once per sliver: a short dy sweeps the large W's blocks N/4 times out of L2.
     ``W @ dy.T`` is the same product with the roles swapped (A = dy, m = N; B = W, n = in): each
     sliver of W is packed and used at once, and the sweeps are over dy's packed panel (N rows of a
-    block of K), small enough for L1 while N is small. Each output element is the same sum over K,
-    in the same order and the same blocks of K (OpenBLAS blocks K by K alone), so the values are
-    bitwise ``dy @ W.T``'s; tests/test_kernels.py checks that. The swapped product's result is
-    the transpose of dx's layout, so dx costs one more pass: a transposing copy of N x in elements.
+    block of K), small enough for L1 while N is small. OpenBLAS blocks K by K alone, so each output
+    element is a sum over the same blocks of K in both forms; whether the micro-kernel then adds
+    each block's terms in the same order in both forms is a property of the kernel, not of BLAS:
+    it holds for OpenBLAS 0.3.31's SkylakeX kernels (the values are bitwise ``dy @ W.T``'s,
+    checked there by tests/test_kernels.py) and fails for its Haswell kernels (about 2 elements in 5
+    differ, by a rounding or so). So the swap is made only where it was checked (``swap_checked``:
+    the release in CHECKED_OPENBLAS, the core in SWAP_CHECKED_CORES); on any other BLAS or core
+    ``data_grad`` is ``dy @ W.T`` itself. The swapped product's result is the transpose of dx's
+    layout, so dx costs one more pass: a transposing copy of N x in elements.
     The thread count is not what differs: with 2 threads OpenBLAS cuts in_features between them in
     both forms (as its m in the plain call, as its n in the swapped one; level3_thread.c), and the
     swapped form is as much faster on 1 thread.
 
-    When it is used (``swaps``): float32; N <= DATA_GRAD_ROWS and K (out_features) >=
-    DATA_GRAD_MIN_K, where the copy costs less than the sweeps save; N * in * K > SMALL_ITEM, past
-    OpenBLAS's small-matrix kernels (another kernel per form, not checked bitwise); dy and W
-    C-contiguous (the forms NumPy hands to BLAS without a copy). Measured on one Intel Xeon
-    (AVX-512, OpenBLAS 0.3.31 SkylakeX) only, copy included, at 1 and 2 threads: the product with
-    its copy at 0.5-0.8 of ``dy @ W.T``'s time for N 8-32 and K 256-1024 (in 256-2048); 0.9-1.3
-    at N 48-64 or K 128; float64 at best 0.9 at N <= 16 and slower from N 24 (not used).
+    When it is used (``swaps``): a checked OpenBLAS core (above); float32; N <= DATA_GRAD_ROWS and
+    K (out_features) >= DATA_GRAD_MIN_K, where the copy costs less than the sweeps save;
+    N * in * K > SMALL_ITEM, past OpenBLAS's small-matrix kernels (another kernel per form, not
+    checked bitwise); dy and W C-contiguous (the forms NumPy hands to BLAS without a copy).
+    Measured on one Intel Xeon (AVX-512, OpenBLAS 0.3.31 SkylakeX) only, copy included, at 1 and 2
+    threads: the product with its copy at 0.5-0.8 of ``dy @ W.T``'s time for N 8-32 and K 256-1024
+    (in 256-2048); 0.9-1.3 at N 48-64 or K 128; float64 at best 0.9 at N <= 16, slower from N 24
+    (not used).
     """
     if not swaps(dy, W):
         return dy @ W.T

@@ -21,13 +21,17 @@ from minitorch import threads
 @dataclass(frozen=True)
 class OpenBlas:
     """One loaded OpenBLAS: ``symbol(name)`` is its routine ``name`` (None where it has none),
-    ``index`` the C type of its integer arguments, ``release`` (major, minor, patch) or None."""
+    ``index`` the C type of its integer arguments, ``release`` (major, minor, patch) or None,
+    ``core`` the name of the CPU core its kernels were chosen for (``openblas_get_corename``, as
+    threadpoolctl reports it: "SkylakeX", "Haswell", ...; a build for several CPUs picks one at load,
+    or as the environment variable OPENBLAS_CORETYPE says) or None."""
 
     lib: Any
     prefix: str
     suffix: str
     index: type
     release: tuple[int, ...] | None
+    core: str | None = None
 
     def symbol(self, name: str) -> Any:
         return getattr(self.lib, f"{self.prefix}{name}{self.suffix}", None)
@@ -73,4 +77,5 @@ def find() -> OpenBlas | None:
     suffix = getattr(controller, "_symbol_suffix", "")
     return OpenBlas(controller.dynlib, getattr(controller, "_symbol_prefix", ""), suffix,
                     ctypes.c_int64 if suffix.startswith("64") else ctypes.c_int,
-                    release_of(getattr(controller, "version", None)))
+                    release_of(getattr(controller, "version", None)),
+                    getattr(controller, "architecture", None))
