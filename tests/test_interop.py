@@ -26,9 +26,20 @@ def torch_out(t, x):
         return t(torch.from_numpy(x)).numpy()
 
 
+# float32 outputs that cancel much larger terms, where atol 1e-6 is below one rounding: the
+# Generator-net's last Linear sums 27 terms whose magnitudes add to about 20 into outputs near 0.04,
+# so a single rounding of that sum is 20 * 6e-8 = 1.2e-6 (MiniTorch and torch land within about 1e-6
+# of the float64 result each, in either direction, by BLAS kernel)
+FLOAT32_ATOL = {"Generator-net": 1e-5}
+_ATOL_BY_FACTORY = {args[0]: FLOAT32_ATOL[name] for name, args in zip(CASE_IDS, CASE_ARGS, strict=True)
+                    if name in FLOAT32_ATOL}
+
+
 @pytest.mark.parametrize("dtype, rtol, atol", [(np.float32, 1e-5, 1e-6), (np.float64, 1e-12, 1e-13)])
 @pytest.mark.parametrize("factory, shape", CASE_ARGS, ids=CASE_IDS)
 def test_every_case_converts_both_ways(factory, shape, dtype, rtol, atol):
+    if dtype == np.float32:
+        atol = _ATOL_BY_FACTORY.get(factory, atol)
     mt.set_default_dtype(dtype)
     model = randomize_state(factory(), seed=5).eval()
     t = mt.interop.to_torch(model)

@@ -1303,7 +1303,19 @@ def test_infer_in_a_thread_while_an_lstm_trains_on_the_twin(infer_twin, twin_job
     """A user thread streams one-row inference while the main thread trains an LSTM whose loops go
     to the twin (each LSTM job stops the session; the inference calls run alone while the LSTM
     holds the twin, and the LSTM's loops while an inference call holds it): every answer is the
-    plain one, the training is the twin-less training bitwise, and nothing hangs."""
+    plain one, the training is the twin-less training bitwise, and nothing hangs. The BLAS thread
+    count is fixed for the test (``mt.set_num_threads``): under the default policy the first round's
+    first step ran at the count the process had, the reference at the policy's 1 thread, and some
+    OpenBLAS kernels (Haswell's) round a product differently at 1 thread than at 2."""
+    saved = mt.threads._state["explicit"]
+    mt.set_num_threads(mt.get_num_threads())
+    try:
+        _infer_while_an_lstm_trains(infer_twin, twin_jobs, monkeypatch)
+    finally:
+        mt.set_num_threads(saved)
+
+
+def _infer_while_an_lstm_trains(infer_twin, twin_jobs, monkeypatch):
     import time
 
     model, x = _infer_mlp()
