@@ -2089,7 +2089,11 @@ def _raising_step(mode, where, arm=None):
         elif where == "loss-backward":  # p / N underflows: p = exp(-86) is normal, p / 8 is not
             W[...], b[...] = 0, [0, -86, 0]
         elif where == "backward":  # dy @ W.T underflows below the last Linear (its gradients written)
-            W[...] = np.float32(1e-36) * np.sign(W)
+            # h = relu(x @ 0 + 1) = 1, so the forward's h @ W adds terms +-2e-38 (normal) into sums
+            # that are exact (0 or normal): no flag in any BLAS kernel, FMA or not; a term of
+            # dy @ W.T, |dy| < 1 times 2e-38, is subnormal (an underflow) in every one
+            model[0].W.data[...], model[0].b.data[...] = 0, 1
+            W[...] = np.float32(2e-38) * np.sign(W)
         elif where == "backward-weight":  # the last Linear's x.T @ dy underflows (no gradient written)
             model[0].W.data[...], model[0].b.data[...] = 1, 0
             W[...] = 1
