@@ -19,21 +19,26 @@ xor: $(VENV)/.installed-runtime
 	$(BIN)/python examples/solve_xor.py
 
 PARALLEL := -n auto --maxprocesses=4 --dist loadfile
+# pytest with Python's bytecode caches on (__pycache__/, git-ignored), also where the environment sets
+# PYTHONDONTWRITEBYTECODE: else every worker recompiles and re-rewrites the asserts of every test module
+# at each run (about 8 s of CPU a worker), and each test that starts a fresh interpreter (the import-order
+# and allocator tests, the examples) compiles the whole package again (half of their time)
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PARALLEL)
+	$(PYTEST) $(PARALLEL)
 
 # every test with the kernels off: the plain formulas alone give every answer, and a test of the
 # kernels sets its own switch rather than inheriting the run's
 test-plain: $(VENV)/.installed-test
-	MINITORCH_KERNELS=0 $(BIN)/python -m pytest -q $(PARALLEL)
+	MINITORCH_KERNELS=0 $(PYTEST) -q $(PARALLEL)
 
 # the slow tests `make test` leaves out (pytest marker `slow`): killed saves, the site build, the wheel
 # built and installed in a fresh venv, whole example runs, the costliest duplicate grids (tests/suite_marks.py);
 # a few minutes at most
 test-slow: $(VENV)/.installed-slow
-	$(BIN)/python -m pytest -m slow
+	$(PYTEST) -m slow
 
 docs: $(VENV)/.installed-docs
 	$(BIN)/mkdocs build --strict
