@@ -177,8 +177,9 @@ class Optimizer:
         frozen ones too (``requires_grad`` is not read: a frozen Parameter's grad is None after
         ``zero_grad()``, zeros after ``zero_grad(set_to_none=False)``, which torch steps).
 
-        Each gradient has its Parameter's shape: torch refuses another when ``p.grad`` is assigned,
-        and an update would broadcast a (1,) gradient over every element."""
+        Each gradient has its Parameter's shape: ``p.grad`` takes no other (as torch's), but
+        ``p.data`` may be given another shape after the gradient was written (torch's step fails
+        then), and an update would broadcast a (1,) gradient over every element."""
         params = [p for p in group["params"] if p.grad is not None]
         for p in params:
             if np.shape(p.grad) != np.shape(p.data):
