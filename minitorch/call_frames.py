@@ -348,7 +348,7 @@ class _Undo:
         for p, grad, values in self.grads:
             if grad is not None:
                 grad[...] = values
-            p.grad = grad
+            p._restore_grad(grad)
         for d, frames, leaves, shown in self.stacks:
             d["_stack"][:] = frames
             for frame, leaf in zip(frames, leaves, strict=True):

@@ -139,31 +139,13 @@ def _max_norm(value: object, who: str, name: str = "max_norm") -> float:
 
 
 def _grads(params: Iterable[Parameter] | Parameter, who: str) -> list[np.ndarray]:
-    """The gradient arrays of ``params`` to clip in place: None and zero-size ones left out.
-
-    A NumPy scalar grad (what ``p.grad = p.grad / 2`` makes of a 0-D Parameter's) becomes a 0-D
-    array first, written back to ``p.grad``: scaled in place it would stay unclipped.
-    """
+    """The gradient arrays of ``params`` to clip in place: None and zero-size ones left out (each is
+    a floating array of its Parameter's shape: ``Parameter.grad`` takes nothing else)."""
     params = [params] if isinstance(params, Parameter) else list(params)
     for p in params:
         if not isinstance(p, Parameter):
             raise TypeError(f"{who}: expected Parameters (e.g. model.parameters()), got {type(p).__name__}")
-    grads = []
-    for p in params:
-        g = p.grad
-        if g is None or p.size == 0:
-            continue
-        if isinstance(g, np.generic) and g.dtype.kind == "f":
-            p.grad = g = np.array(g)
-        elif not (isinstance(g, np.ndarray) and g.dtype.kind == "f"):
-            got = f"an array of dtype {g.dtype}" if isinstance(g, np.ndarray) else type(g).__name__
-            raise TypeError(
-                f"{who}: expected each Parameter's grad to be a floating array or None (as torch, which "
-                f"refuses anything else as a grad), got {got} for a Parameter of shape {p.shape}; assign "
-                "p.grad = np.asarray(value, dtype=p.dtype)"
-            )
-        grads.append(g)
-    return grads
+    return [g for p in params if (g := p.grad) is not None and p.size > 0]
 
 
 def _arrays(tensors: Iterable[np.ndarray | Parameter] | np.ndarray | Parameter) -> list[np.ndarray]:

@@ -19,7 +19,10 @@ class Parameter:
     ``grad`` reads and assigns as a plain attribute, as in PyTorch: ``None`` until a backward writes
     a gradient, and ``None`` again after ``zero_grad()`` (``zero_grad(set_to_none=False)`` fills a
     written grad with zeros instead, and leaves a None grad None, as torch).
-    Once written it is an array of ``data``'s shape and dtype. A large Linear's first weight gradient
+    Once written it is an array of ``data``'s shape and dtype. Assigning ``p.grad = g`` takes None or
+    such an array and keeps g itself (``p.grad is g``, as torch); anything else (a list, another
+    shape, another dtype, an ndarray subclass) is a TypeError or ValueError naming both, as torch
+    refuses it (``checked_grad``). A large Linear's first weight gradient
     after ``zero_grad()`` may be kept by the chain kernels as the product it is, a @ b
     (``defer_matmul``): reading ``grad`` computes it then (the same ``np.matmul(a, b)``, the same
     numbers), and plain SGD's update kernel folds it into the weight's update as one BLAS product
@@ -71,6 +74,16 @@ class Parameter:
 
     @grad.setter
     def grad(self, value: np.ndarray | None) -> None:
+        # one type, shape and dtype look on the path every backward takes (checked_grad: the rest)
+        if value is not None and not (type(value) is np.ndarray and value.shape == self.data.shape
+                                      and value.dtype == self.data.dtype):
+            value = checked_grad(self, value)
+        self._product = None
+        self._grad = value
+
+    def _restore_grad(self, value: np.ndarray | None) -> None:
+        """Put back a grad this Parameter held (a checkpoint's undo), unchecked: after ``p.data`` took
+        another dtype the grad kept keeps its own, which ``grad = ...`` would refuse."""
         self._product = None
         self._grad = value
 
@@ -259,6 +272,43 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
 
 
+def checked_grad(p: Parameter, value: Any) -> np.ndarray:
+    """``value`` as ``p``'s grad: an ``np.ndarray`` of ``p.data``'s shape and dtype, kept as it is (the
+    same object, as torch keeps the tensor assigned to ``.grad``; non-contiguous or read-only too), or
+    a TypeError / ValueError naming what was expected and what came, as torch 2.13 refuses a grad
+    that is not a tensor, or of another size, dtype or device.
+
+    Taken as torch takes their tensor: another Parameter (its ``data``, shared: torch keeps the
+    Parameter itself, p itself is refused as torch refuses it) and a NumPy scalar for a 0-d
+    Parameter (what ``p.grad / 2`` gives, where torch gives a 0-d tensor; as a 0-d array).
+    Refused: an ndarray subclass (``np.matrix`` multiplies as matrices, a masked array hides
+    entries; the updates compute with plain arrays), which ``np.asarray(value)`` makes plain.
+    """
+    want = f"None or an np.ndarray of the Parameter's shape {p.data.shape} and dtype {p.data.dtype}"
+    if isinstance(value, Parameter):
+        if value is p:
+            raise ValueError("Parameter.grad: can't assign a Parameter as its own grad (as torch); assign "
+                             "p.data.copy() for a gradient equal to the values")
+        value = value.data
+    elif isinstance(value, np.generic):
+        value = np.array(value)
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"Parameter.grad: expected {want}, got {type(value).__name__}; "
+                        "assign np.asarray(value, dtype=p.dtype)")
+    if type(value) is not np.ndarray:
+        raise TypeError(
+            f"Parameter.grad: expected {want}, got {type(value).__module__}.{type(value).__name__}, an "
+            "ndarray subclass whose arithmetic the updates do not follow; assign np.asarray(value)"
+        )
+    if value.shape != p.data.shape:
+        raise ValueError(f"Parameter.grad: expected {want}, got shape {value.shape} (as torch, a grad "
+                         "is not broadcast)")
+    if value.dtype != p.data.dtype:
+        raise TypeError(f"Parameter.grad: expected {want}, got dtype {value.dtype}; assign "
+                        "value.astype(p.dtype)")
+    return value
+
+
 def data_of(value: Any) -> Any:
     """``value``, a Parameter read as its ``data`` array (anything else as it is)."""
     return value.data if isinstance(value, Parameter) else value
@@ -292,7 +342,8 @@ class TransposedView(Parameter):
     ``data`` is ``base.data.T`` and ``grad`` is ``base.grad.T`` (or None), views: a write into
     either (``view.data[...] = w``, ``view -= lr * view.grad``, ``mt.init.*_(view)``) goes to the
     base Parameter; ``requires_grad`` is the base's. Assigning ``data`` or ``grad`` an array of the
-    view's shape and dtype copies it into the base's array; another shape or dtype replaces it.
+    view's shape and dtype copies it into the base's array (a grad must be one, as a Parameter's:
+    ``checked_grad``); ``data`` of another shape or dtype replaces it.
     The view is not registered anywhere: ``parameters()`` and ``state_dict()`` hold the base.
     """
 
@@ -314,8 +365,13 @@ class TransposedView(Parameter):
         return None if self.base.grad is None else self.base.grad.T
 
     @grad.setter
-    def grad(self, value: np.ndarray | None) -> None:
-        self.base.grad = None if value is None else _written_through(self.base.grad, np.asarray(value).T)
+    def grad(self, value: np.ndarray | None) -> None:  # (checked as the view's: data.T's shape)
+        self.base.grad = None if value is None else _written_through(self.base.grad,
+                                                                      checked_grad(self, value).T)
+
+    def _restore_grad(self, value: np.ndarray | None) -> None:
+        grad = None if value is None else _written_through(self.base.grad, np.asarray(value).T)
+        self.base._restore_grad(grad)
 
     @property
     def deferred_product(self) -> None:

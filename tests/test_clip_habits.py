@@ -136,8 +136,8 @@ def test_nonfinite_gradients_as_torch(norm_type, nonfinite):
 def test_mixed_dtypes_as_torch(norm_type):
     """float32 and float64 gradients: total_norm in float64, each gradient scaled in its own dtype."""
     params, tensors = build(["normal", "sparse"], [(4,), (3, 2)], np.float64, 5.0, 8)
+    params[0].data = params[0].data.astype(np.float32)  # (first: a grad takes its Parameter's dtype)
     params[0].grad = params[0].grad.astype(np.float32)
-    params[0].data = params[0].data.astype(np.float32)
     tensors[0] = torch.zeros(4)
     tensors[0].grad = torch.from_numpy(params[0].grad.copy())
     total = mt.clip_grad_norm_(params, 0.5, norm_type)
@@ -299,14 +299,12 @@ def test_clip_grad_value_equals_torchs_bitwise(spec, clip_value, dtype, seed, no
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("clip", ["norm", "value"])
 def test_a_numpy_scalar_grad_is_clipped_as_torchs_0d_tensor(dtype, clip):
-    """``p.grad = p.grad / 2`` makes a 0-D Parameter's grad a NumPy scalar; clip_grad_norm_ scaled
-    it "in place", which rebinds a scalar, so it stayed unclipped while the norm counted it (and
-    clip_grad_value_ raised NumPy's "return arrays must be of ArrayType"). Now it is clipped and
-    written back as a 0-D array, torch's answer for the 0-D tensor it stands for."""
+    """``p.grad = p.grad / 2`` makes a 0-D Parameter's grad a NumPy scalar, where torch makes a 0-D
+    tensor: the assignment keeps it as a 0-D array, which clipping scales in place as torch's."""
     p, q = mt.Parameter(np.array(1.0, dtype)), mt.Parameter(np.zeros(2, dtype))
     p.grad = np.zeros((), dtype) + dtype(4.0)  # a NumPy scalar, not an array
     q.grad = np.array([3.0, 0.0], dtype)
-    assert not isinstance(p.grad, np.ndarray)
+    assert isinstance(p.grad, np.ndarray) and p.grad.shape == () and p.grad.dtype == dtype
     torch_dtype = torch.from_numpy(q.grad).dtype
     tp, tq = torch.zeros((), dtype=torch_dtype), torch.zeros(2, dtype=torch_dtype)
     tp.grad, tq.grad = torch.tensor(4.0, dtype=torch_dtype), torch.from_numpy(q.grad.copy())
@@ -321,13 +319,14 @@ def test_a_numpy_scalar_grad_is_clipped_as_torchs_0d_tensor(dtype, clip):
 
 
 @pytest.mark.parametrize("grad", [4.0, np.array([1, 2]), [1.0, 2.0]])
-def test_a_grad_that_is_no_floating_array_is_refused_by_name(grad):
-    """A Python float or list (torch refuses both as a grad) cannot be scaled in place: a TypeError
-    naming the function and the fix, not a silently unclipped gradient."""
-    p = mt.Parameter(np.zeros(2))
-    p.grad = grad
-    for clip in (lambda: mt.clip_grad_norm_([p], 1.0), lambda: mt.clip_grad_value_(p, 1.0)):
-        with pytest.raises(TypeError, match=r"clip_grad_\w+: expected each Parameter's grad to be a "
-                                            r"floating array or None .* p\.grad = np\.asarray\(value, "
-                                            r"dtype=p\.dtype\)"):
-            clip()
+def test_a_grad_that_is_no_floating_array_is_refused_at_assignment_as_torch(grad):
+    """A Python float or list (torch: "assigned grad expected to be a Tensor or None") or an integer
+    array (torch: a gradient of another dtype) is refused when assigned, naming the Parameter's
+    shape and dtype and the fix; clipping never meets it."""
+    p, t = mt.Parameter(np.zeros(2)), torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    with pytest.raises((TypeError, RuntimeError)):
+        t.grad = torch.as_tensor(grad) if isinstance(grad, np.ndarray) else grad
+    with pytest.raises(TypeError, match=r"^Parameter\.grad: expected None or an np\.ndarray of the "
+                                        r"Parameter's shape \(2,\) and dtype float64, got .*; assign "):
+        p.grad = grad
+    assert p.grad is None

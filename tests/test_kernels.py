@@ -3122,14 +3122,16 @@ def test_sgd_update_kernel_leaves_a_flat_group_to_the_sgd_kernel(monkeypatch):
 def test_sgd_update_kernel_declines_a_gradient_of_another_shape():
     """A gradient that would broadcast over its Parameter (shape (7,) on (9, 7) data), as long as
     the data or not: ``sgd_step`` declines with nothing done (never hands it to BLAS's axpy as if
-    it were as long as the data), and ``step()`` raises its error."""
+    it were as long as the data), and ``step()`` raises its error. ``p.grad`` refuses such a
+    gradient; it arises when ``p.data`` is given another shape after the gradient was written."""
     from minitorch.kernels.step_update import sgd_step
 
     rng = np.random.default_rng(2)
     with kernels(True), update_limits(4, 8):
         for shape in [(7,), (7, 9)]:
-            params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [(9, 7), (5, 8)]]
+            params = [mt.Parameter(rng.standard_normal(s).astype(np.float32)) for s in [shape, (5, 8)]]
             params[0].grad = rng.standard_normal(shape).astype(np.float32)
+            params[0].data = rng.standard_normal((9, 7)).astype(np.float32)
             params[1].grad = rng.standard_normal((5, 8)).astype(np.float32)
             opt = mt.SGD(params, lr=0.1)
             before = [p.data.copy() for p in params]

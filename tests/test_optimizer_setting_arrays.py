@@ -83,7 +83,7 @@ def test_every_optimizer_and_number_setting_is_covered():
     for name, settings in SETTINGS.items():
         signature = inspect.signature(getattr(mt, name)).parameters
         numbers = {key for key, p in signature.items() if key not in ("params", "lr")
-                   and not isinstance(p.default, bool)}
+                   and not isinstance(p.default, bool) and p.default is not None}  # (foreach, fused)
         assert numbers == set(settings), name
 
 

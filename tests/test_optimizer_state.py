@@ -128,12 +128,14 @@ def test_load_state_dict_checks_everything_before_changing_anything():
 @pytest.mark.parametrize("kernels", [True, False])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_a_grad_of_another_shape_is_refused_before_anything_changes(name, kernels):
-    """torch refuses a ``p.grad`` of another shape when it is assigned; NumPy would broadcast a (1,)
+    """``p.grad`` refuses a gradient of another shape, as torch's, but ``p.data`` may be given another
+    shape after the gradient was written (torch's step then fails); NumPy would broadcast a (1,)
     gradient over every element. The step refuses it, naming the optimizer and both shapes, with
     no Parameter updated (the other's grad is right, so a partial step would show)."""
     ours, _ = OPTIMIZERS[name]
-    good, bad = mt.Parameter(np.ones(3, np.float32)), mt.Parameter(np.ones(3, np.float32))
+    good, bad = mt.Parameter(np.ones(3, np.float32)), mt.Parameter(np.ones(1, np.float32))
     good.grad, bad.grad = np.ones(3, np.float32), np.ones(1, np.float32)
+    bad.data = np.ones(3, np.float32)
     opt = ours([good, bad], lr=0.1)
     mt.kernels.use_kernels(kernels)  # (the fixture puts the run's switch back)
     with pytest.raises(ValueError, match=rf"{name}\.step: .*\(3,\).*\(1,\)"):

@@ -1,7 +1,9 @@
 """A state_dict saved before a setting existed (its groups lack the key) loads as torch loads it: torch's
 ``load_state_dict`` runs the class's ``__setstate__``, which fills some settings with their default
 when absent (SGD nesterov; Adam and AdamW amsgrad; RMSprop momentum and centered; NAdam and RAdam
-decoupled_weight_decay; maximize everywhere). Each optimizer, each such setting MiniTorch has, set
+decoupled_weight_decay; maximize everywhere; the implementation choices foreach, fused, capturable,
+differentiable, and Adam's and AdamW's decoupled_weight_decay). Each optimizer, each such setting
+MiniTorch has, set
 to its other value before saving: the key removed from both dicts, both load, the loaded groups
 agree and the next steps agree (float64, hypothesis grids of the other options); a setting torch
 does not fill is refused, naming it."""
@@ -29,6 +31,19 @@ ADDED = [
     ("Adamax", "maximize", True), ("Adadelta", "maximize", True), ("Rprop", "maximize", True),
     ("ASGD", "maximize", True),
 ]
+# torch's implementation choices, which its __setstate__ fills in every optimizer that has them
+# (IMPLEMENTATION_DEFAULTS), saved with another value torch and MiniTorch step with
+ADDED += [(name, "foreach", True) for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam",
+                                                "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD")]
+ADDED += [(name, "fused", True) for name in ("SGD", "Adam", "AdamW", "Adagrad")]
+# filled too, but their other value is refused by a MiniTorch constructor (capturable=True: torch's
+# CPU step refuses it; differentiable=True: torch's step refuses Parameters; Adam's and AdamW's
+# decoupled_weight_decay: the other class's update): the fill is checked alone
+FILLED_ONLY = [(name, "capturable") for name in ("Adam", "AdamW", "RMSprop", "NAdam", "RAdam", "Adamax",
+                                                  "Adadelta", "Rprop", "ASGD")]
+FILLED_ONLY += [(name, "differentiable") for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "NAdam",
+                                                       "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD")]
+FILLED_ONLY += [("Adam", "decoupled_weight_decay"), ("AdamW", "decoupled_weight_decay")]
 
 
 def test_the_list_is_torch_s_setstate_defaults_among_minitorch_s_settings():
@@ -47,8 +62,21 @@ def test_the_list_is_torch_s_setstate_defaults_among_minitorch_s_settings():
                 continue
             if key in t_opt.param_groups[0]:
                 filled[key] = t_opt.param_groups[0][key]
-        assert set(filled) == {key for n, key, _ in ADDED if n == name}, name
-        assert {k: v for k, v in type(ours).added_settings.items() if k in ours.defaults} == filled, name
+        listed = {key for n, key, _ in ADDED if n == name} | {key for n, key in FILLED_ONLY if n == name}
+        assert set(filled) == listed, name
+        fills = {**mt.optimizers.optimizer.IMPLEMENTATION_DEFAULTS, **type(ours).added_settings}
+        assert {k: v for k, v in fills.items() if k in ours.defaults} == filled, name
+
+
+@pytest.mark.parametrize(("name", "key"), FILLED_ONLY, ids=[f"{n}-{k}" for n, k in FILLED_ONLY])
+def test_a_dict_without_a_choice_loads_with_torch_s_fill(name, key):
+    opt = getattr(mt, name)([mt.Parameter(np.zeros(2))])
+    t_opt = getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))])
+    saved, t_saved = opt.state_dict(), t_opt.state_dict()
+    del saved["param_groups"][0][key], t_saved["param_groups"][0][key]
+    opt.load_state_dict(saved)
+    t_opt.load_state_dict(t_saved)
+    assert opt.param_groups[0][key] is t_opt.param_groups[0][key]
 
 
 def _params(seed: int) -> list[np.ndarray]:
@@ -100,7 +128,7 @@ def _save_without_and_load(cls, t_cls, options: dict, key: str) -> None:
     opt, t_opt = cls(ours, **options), t_cls(theirs, **options)  # (constructed with the other value)
     opt.load_state_dict(saved)
     t_opt.load_state_dict(t_saved)
-    default = cls.added_settings[key]
+    default = {**mt.optimizers.optimizer.IMPLEMENTATION_DEFAULTS, **cls.added_settings}[key]
     assert opt.param_groups[0][key] == t_opt.param_groups[0][key] == default
     assert type(opt.param_groups[0][key]) is type(t_opt.param_groups[0][key])
     _steps(opt, t_opt, ours, theirs, 2)

@@ -188,11 +188,13 @@ def test_asgd_averages_the_iterates_from_t0_on_as_torch():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_maximize_is_keyword_only_and_torch_s_kernel_choices_are_not_taken(name):
+def test_maximize_and_torch_s_kernel_choices_are_keyword_only(name):
+    """torch's foreach, differentiable and capturable are taken by keyword (group settings:
+    tests/test_optimizer_torch_state_dicts.py), never positionally, where torch's ASGD takes foreach
+    and maximize 7th and 8th: a positional value must not silently mean another option."""
     params = [mt.Parameter(np.zeros(2))]
     for option in ("foreach", "differentiable", "capturable"):
-        with pytest.raises(TypeError, match=option):
-            getattr(mt, name)(params, **{option: False})
+        assert getattr(mt, name)(params, **{option: False}).defaults[option] is False
     with pytest.raises(TypeError):
         getattr(mt, name)(params, 0.01, *([0.5] * 6))  # (torch's ASGD: foreach, maximize 7th and 8th)
 

@@ -62,14 +62,16 @@ def test_the_sgd_step_kernel_called_alone_declines_a_read_only_parameter() -> No
 
 
 def test_the_sgd_step_kernel_called_alone_declines_a_gradient_of_another_shape() -> None:
-    """A gradient (1,) for a Parameter (3,) would broadcast: the kernel declines (step() raises)."""
+    """A gradient (1,) for a Parameter (3,) would broadcast: the kernel declines (step() raises).
+    (``p.grad`` refuses one; ``p.data`` given another shape afterwards makes one.)"""
     from minitorch.kernels import step_update
 
     was = kernels_enabled()
     use_kernels(True)
     try:
-        p = mt.Parameter(np.ones(3))
+        p = mt.Parameter(np.ones(1))
         p.grad = np.full(1, 0.5)
+        p.data = np.ones(3)
         assert step_update.sgd_step(mt.SGD([p], lr=0.1)) is NotImplemented
         np.testing.assert_array_equal(p.data, np.ones(3))
     finally:

@@ -265,7 +265,7 @@ class _Saved:
             p.data = array
         self.state.restore()
         for p, grad in self.grads:
-            p.grad = grad
+            p._restore_grad(grad)
         for module, mode in self.modes:
             object.__setattr__(module, "training", mode)
         self.optimizer.load_state_dict(self.optimizer_state)

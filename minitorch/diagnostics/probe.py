@@ -42,7 +42,7 @@ class SavedState:
 
     def restore(self) -> None:
         for p, grad in self.grads:
-            p.grad = grad
+            p._restore_grad(grad)
         for module, name, array, copy in self.buffers:
             if getattr(module, name) is not array:
                 setattr(module, name, array)

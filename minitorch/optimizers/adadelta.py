@@ -11,7 +11,7 @@ import numpy as np
 
 from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting, implementation_settings
 
 
 class Adadelta(Optimizer):
@@ -28,8 +28,8 @@ class Adadelta(Optimizer):
     scales it.
     State:    step, square_avg (v), acc_delta (u)
     Defaults: lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False (keyword-only)
-              (torch's; its foreach, capturable and differentiable choose among its own kernels and
-              are not taken, as by every MiniTorch optimizer)
+              (torch's); keyword-only too, torch's implementation choices foreach=None, capturable=False,
+              differentiable=False (the same update: ``Optimizer``)
     Example:
         opt = Adadelta(model.parameters())
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -39,8 +39,12 @@ class Adadelta(Optimizer):
     added_settings: ClassVar[dict[str, Any]] = {"maximize": False}  # (torch's Adadelta.__setstate__)
 
     def __init__(self, params: Params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+                 weight_decay: float = 0.0, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay, "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach, capturable=capturable,
+                                            differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting, implementation_settings
 
 
 class Adagrad(Optimizer):
@@ -25,7 +25,8 @@ class Adagrad(Optimizer):
     Coordinates with large past gradients take small steps, rarely-updated ones large steps.
     State:    step (t), sum (s)
     Defaults: lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
-              maximize=False (keyword-only) (torch's)
+              maximize=False (keyword-only) (torch's); keyword-only too, torch's implementation
+              choices foreach=None, differentiable=False, fused=None (the same update: ``Optimizer``)
     Example:
         opt = Adagrad(model.parameters(), lr=0.1)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -35,9 +36,13 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
         defaults = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "eps": eps, "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach,
+                                            differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
     def add_param_group(self, group: dict[str, Any]) -> None:

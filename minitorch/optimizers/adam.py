@@ -17,6 +17,7 @@ from minitorch.optimizers.optimizer import (
     check_betas,
     check_betas_alike,
     check_setting,
+    implementation_settings,
 )
 
 
@@ -39,7 +40,10 @@ class Adam(Optimizer):
     time; ``step`` gathers the Parameters with a gradient and their state and hands them to it.
     State:    step (t), exp_avg (m), exp_avg_sq (v), max_exp_avg_sq (v_max, if amsgrad)
     Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-              maximize=False (keyword-only) (torch's)
+              maximize=False (keyword-only) (torch's); keyword-only too, torch's implementation
+              choices foreach=None, capturable=False, differentiable=False, fused=None (the same
+              update: ``Optimizer``) and decoupled_weight_decay=False (True is AdamW's update:
+              refused, naming mt.AdamW)
     Example:
         opt = Adam(model.parameters(), lr=1e-3)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -47,7 +51,11 @@ class Adam(Optimizer):
 
     state_names = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     # (torch's Adam.__setstate__, which AdamW's calls: the defaults it fills in a saved group lacking them)
-    added_settings: ClassVar[dict[str, Any]] = {"amsgrad": False, "maximize": False}
+    added_settings: ClassVar[dict[str, Any]] = {"amsgrad": False, "maximize": False,
+                                                "decoupled_weight_decay": False}
+    # torch 2.13's Adam takes decoupled_weight_decay (True: AdamW's update, its AdamW is its Adam
+    # with True); here each class computes one rule, so each takes its own value only
+    _decoupled: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -59,10 +67,18 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
     ) -> None:
         check_betas_alike(betas, type(self).__name__)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
                     "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach, capturable=capturable,
+                                            differentiable=differentiable, fused=fused)
+        defaults["decoupled_weight_decay"] = decoupled_weight_decay
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -73,6 +89,12 @@ class Adam(Optimizer):
         check_setting(group, "weight_decay", who, 0)
         check_bool(group["amsgrad"], who, "amsgrad")
         check_bool(group["maximize"], who, "maximize")
+        if check_bool(group["decoupled_weight_decay"], who, "decoupled_weight_decay") != self._decoupled:
+            other = "Adam" if self._decoupled else "AdamW"
+            raise ValueError(
+                f"{who}: decoupled_weight_decay={group['decoupled_weight_decay']} is {other}'s update "
+                f"(torch's AdamW is its Adam with decoupled_weight_decay=True): use mt.{other}"
+            )
 
     def _required_state(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self.state_names if group["amsgrad"] else self.state_names[:3]

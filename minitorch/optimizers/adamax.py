@@ -11,7 +11,13 @@ import numpy as np
 
 from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_betas, check_setting
+from minitorch.optimizers.optimizer import (
+    Optimizer,
+    Params,
+    check_betas,
+    check_setting,
+    implementation_settings,
+)
 
 
 class Adamax(Optimizer):
@@ -27,8 +33,8 @@ class Adamax(Optimizer):
         6. p = p - clr * (m / u)                    in place
     State:    step (t), exp_avg (m), exp_inf (u)
     Defaults: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False (keyword-only)
-              (torch's; its foreach, differentiable and capturable choose among its own kernels and
-              are not taken, as by every MiniTorch optimizer)
+              (torch's); keyword-only too, torch's implementation choices foreach=None, capturable=False,
+              differentiable=False (the same update: ``Optimizer``)
     Example:
         opt = Adamax(model.parameters(), lr=2e-3)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -38,8 +44,12 @@ class Adamax(Optimizer):
     added_settings: ClassVar[dict[str, Any]] = {"maximize": False}  # (torch's Adamax.__setstate__)
 
     def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach, capturable=capturable,
+                                            differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,11 +32,17 @@ class AdamW(Adam):
     coordinates with large gradients are barely decayed; AdamW decays every weight at the same rate.
     State:    step (t), exp_avg (m), exp_avg_sq (v), max_exp_avg_sq (v_max, if amsgrad)
     Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
-              maximize=False (keyword-only) (torch's)
+              maximize=False (keyword-only) (torch's); keyword-only too, torch's implementation
+              choices foreach=None, capturable=False, differentiable=False, fused=None (the same
+              update: ``Optimizer``). The group's decoupled_weight_decay is True, as torch's AdamW's
+              (False, Adam's update, is refused, naming mt.Adam)
     Example:
         opt = AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
     """
+
+    added_settings: ClassVar[dict[str, Any]] = {**Adam.added_settings, "decoupled_weight_decay": True}
+    _decoupled: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -47,8 +54,14 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
 
     @property
     def _update(self) -> Callable[..., None]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting, implementation_settings
 
 
 class ASGD(Optimizer):
@@ -29,8 +29,9 @@ class ASGD(Optimizer):
               default dtype, so the two agree when that is p's dtype, float32 unless
               torch.set_default_dtype changed it), ax
     Defaults: lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, maximize=False
-              (keyword-only: torch's is its 8th positional argument, after foreach, which MiniTorch
-              does not take, nor differentiable or capturable) (torch's). torch checks only lr and
+              (keyword-only: torch's is its 8th positional argument, after foreach) (torch's);
+              keyword-only too, torch's implementation choices foreach=None, capturable=False,
+              differentiable=False (the same update: ``Optimizer``). torch checks only lr and
               weight_decay (>= 0); lambd, alpha and t0 are any finite numbers here.
     Example:
         opt = ASGD(model.parameters(), lr=1e-2, t0=100)   # average from step 100 on
@@ -41,9 +42,13 @@ class ASGD(Optimizer):
     added_settings: ClassVar[dict[str, Any]] = {"maximize": False}  # (torch's ASGD.__setstate__)
 
     def __init__(self, params: Params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
-                 t0: float = 1e6, weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+                 t0: float = 1e6, weight_decay: float = 0.0, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         defaults = {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0, "weight_decay": weight_decay,
                     "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach, capturable=capturable,
+                                            differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

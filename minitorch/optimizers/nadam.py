@@ -8,7 +8,13 @@ import numpy as np
 
 from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_betas, check_setting
+from minitorch.optimizers.optimizer import (
+    Optimizer,
+    Params,
+    check_betas,
+    check_setting,
+    implementation_settings,
+)
 
 
 class NAdam(Optimizer):
@@ -31,7 +37,9 @@ class NAdam(Optimizer):
               dtype, float32 unless changed, hence ~1e-7 relative differences in float32 runs),
               exp_avg (m), exp_avg_sq (v)
     Defaults: lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
-              decoupled_weight_decay=False, maximize=False (keyword-only) (torch's)
+              decoupled_weight_decay=False, maximize=False (keyword-only) (torch's);
+              keyword-only too, torch's implementation choices foreach=None, capturable=False,
+              differentiable=False (the same update: ``Optimizer``)
     Example:
         opt = NAdam(model.parameters(), lr=2e-3)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -43,10 +51,14 @@ class NAdam(Optimizer):
 
     def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-                 decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "momentum_decay": momentum_decay, "decoupled_weight_decay": decoupled_weight_decay,
                     "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach, capturable=capturable,
+                                            differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

@@ -21,6 +21,15 @@ is skipped once its grad is None, and stepped while it holds one (the zeros of
 After ``model.to(dtype)`` the state of each cast Parameter is cast to its new dtype at the next
 ``step()`` (or ``state_dict()``), and so is that of a Parameter given an array of another dtype
 (``p.data = p.data.astype(np.float64)``).
+torch's implementation choices, ``foreach``, ``fused``, ``capturable`` and ``differentiable``, are
+group settings of each optimizer whose torch class has them, taken by its constructor (keyword-only)
+and kept by ``state_dict`` as torch keeps them, so a torch 2.13 ``state_dict()`` loads as it is
+(``implementation_settings``). On the CPU they choose among torch's kernels for the same update,
+and MiniTorch computes it one way: ``foreach`` (None, True, False) and ``fused`` (SGD, Adam, AdamW,
+Adagrad: torch has CPU kernels) change nothing; ``capturable=True`` (a CUDA-graph step, which torch
+2.13 refuses at the step for CPU parameters) is refused; ``differentiable=True`` is refused by a
+constructor (MiniTorch does not differentiate through an update, and torch's step with it refuses
+Parameters, which are leaves) and taken in a loaded group (torch steps that group as any other).
 ``step()`` first checks that no module owning one of the Parameters still has a forward call
 waiting for its backward, then that every Parameter it updates (one with a gradient) holds a
 writable array: a read-only one (``flags.writeable = False``, a read-only memory map or buffer)
@@ -40,7 +49,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from minitorch import module as module_registry
-from minitorch.checks import check_number, check_sequence, read_only_error
+from minitorch.checks import check_bool, check_number, check_sequence, read_only_error
 from minitorch.module import Parameter
 from minitorch.parameter_views import ParameterView
 
@@ -61,8 +70,9 @@ class Optimizer:
     state_names: tuple[str, ...] = ()
     # settings a state_dict saved before the setting existed may lack, with the value that applied
     # then: the ones the torch class's ``__setstate__`` (run by its load_state_dict) fills in with a
-    # default when absent, among those this class has (each subclass lists its own); a group
-    # lacking any other setting is refused, as torch's step would fail on it
+    # default when absent, among those this class has (each subclass lists its own; the
+    # implementation choices, IMPLEMENTATION_DEFAULTS, are filled for all); a group lacking any
+    # other setting is refused, as torch's step would fail on it
     added_settings: ClassVar[dict[str, Any]] = {"maximize": False}  # (torch's Adagrad.__setstate__)
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
@@ -117,6 +127,11 @@ class Optimizer:
     def _check_group(self, group: dict[str, Any]) -> None:
         """Validate one group's hyper-parameters (subclasses check theirs too)."""
         check_setting(group, "lr", type(self).__name__, 0)
+        for name in IMPLEMENTATION_DEFAULTS.keys() & self.defaults.keys():
+            check_implementation(group[name], type(self).__name__, name)
+        if group.get("fused") and group.get("foreach"):
+            raise ValueError(f"{type(self).__name__}: fused and foreach cannot be True together (as torch "
+                             "refuses them); they choose among torch's kernels for the same update")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -177,8 +192,9 @@ class Optimizer:
         frozen ones too (``requires_grad`` is not read: a frozen Parameter's grad is None after
         ``zero_grad()``, zeros after ``zero_grad(set_to_none=False)``, which torch steps).
 
-        Each gradient has its Parameter's shape: torch refuses another when ``p.grad`` is assigned,
-        and an update would broadcast a (1,) gradient over every element."""
+        Each gradient has its Parameter's shape: ``p.grad`` takes no other (as torch's), but
+        ``p.data`` may be given another shape after the gradient was written (torch's step fails
+        then), and an update would broadcast a (1,) gradient over every element."""
         params = [p for p in group["params"] if p.grad is not None]
         for p in params:
             if np.shape(p.grad) != np.shape(p.data):
@@ -297,8 +313,8 @@ class Optimizer:
                 f"got {len(saved['params'])}"
             )
         if isinstance(saved, dict):  # (a file of an older version: its settings' values then)
-            saved = {**saved, **{k: v for k, v in self.added_settings.items()
-                                 if k in self.defaults and k not in saved}}
+            filled = {**IMPLEMENTATION_DEFAULTS, **self.added_settings}
+            saved = {**saved, **{k: v for k, v in filled.items() if k in self.defaults and k not in saved}}
         settings = set(saved) - {"params"}
         missing = set(self.defaults) - settings
         unknown = settings - set(self.defaults) - {"initial_lr"}
@@ -350,6 +366,48 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {key}: {value}" for key, value in group.items() if key != "params"]
         return "\n".join(lines) + "\n)"
+
+
+# torch's implementation choices and the values its ``__setstate__`` fills in when a saved group
+# lacks one (SGD's fused: False, its own ``added_settings``); each optimizer has those its torch
+# class has, in the group, so that torch's state_dict loads and MiniTorch's round trips into torch
+IMPLEMENTATION_DEFAULTS: dict[str, Any] = {"foreach": None, "capturable": False, "differentiable": False,
+                                           "fused": None}
+
+
+def implementation_settings(who: str, **choices: Any) -> dict[str, Any]:
+    """The constructor's ``foreach``/``capturable``/``differentiable``/``fused`` (those its torch class
+    takes) as group settings, checked (``check_implementation``) and, as a constructor's,
+    ``differentiable=True`` refused: torch's step with it runs under autograd, which refuses to
+    update a Parameter (a leaf) in place, and MiniTorch has no autograd through an update."""
+    for name, value in choices.items():
+        check_implementation(value, who, name)
+    if choices.get("differentiable"):
+        raise ValueError(
+            f"{who}: differentiable=True is not supported: it lets torch differentiate through the update "
+            "(its step then refuses Parameters, which are leaves); MiniTorch's update is not differentiated: "
+            "pass differentiable=False (the update is the same)"
+        )
+    return choices
+
+
+def check_implementation(value: object, who: str, name: str) -> None:
+    """One implementation choice: ``foreach``/``fused`` None, True or False, ``capturable`` False,
+    ``differentiable`` True or False, else a ValueError naming it, what came and the fix. On the
+    CPU each picks among torch's kernels for the same update, which MiniTorch computes one way;
+    ``capturable=True`` is a CUDA-graph step, which torch 2.13 refuses for CPU parameters at the step."""
+    if name in ("foreach", "fused"):
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{who}: {name} must be None, True or False, got {value!r}")
+        return
+    check_bool(value, who, name)
+    if name == "capturable" and value:
+        raise ValueError(
+            f"{who}: capturable=True is not supported: it makes torch's step capturable in a CUDA graph, "
+            "and torch 2.13 refuses it for CPU parameters at the step; MiniTorch runs on the CPU with the "
+            "same update: pass capturable=False (in a saved state_dict, set each param_groups' "
+            "'capturable' to False)"
+        )
 
 
 def _checked_step(step: Callable[..., Any]) -> Callable[..., Any]:

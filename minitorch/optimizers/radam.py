@@ -9,7 +9,13 @@ import numpy as np
 
 from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_betas, check_setting
+from minitorch.optimizers.optimizer import (
+    Optimizer,
+    Params,
+    check_betas,
+    check_setting,
+    implementation_settings,
+)
 
 
 class RAdam(Optimizer):
@@ -32,7 +38,9 @@ class RAdam(Optimizer):
                p = p - lr * m_hat                                                  in place
     State:    step (t), exp_avg (m), exp_avg_sq (v)
     Defaults: lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-              decoupled_weight_decay=False, maximize=False (keyword-only) (torch's); with the
+              decoupled_weight_decay=False, maximize=False (keyword-only) (torch's);
+              keyword-only too, torch's implementation choices foreach=None, capturable=False,
+              differentiable=False (the same update: ``Optimizer``); with the
               default beta2 the first 5 steps are plain momentum steps (rho_t <= 5).
     Example:
         opt = RAdam(model.parameters(), lr=1e-3)
@@ -45,9 +53,13 @@ class RAdam(Optimizer):
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
-                 *, maximize: bool = False) -> None:
+                 *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "decoupled_weight_decay": decoupled_weight_decay, "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach, capturable=capturable,
+                                            differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from minitorch.checks import check_bool
 from minitorch.kernels import fast_or_plain
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting, implementation_settings
 
 
 class RMSprop(Optimizer):
@@ -33,8 +33,10 @@ class RMSprop(Optimizer):
     a time; ``step`` gathers the Parameters with a gradient and their state and hands them to it.
     State:    step, square_avg (s), grad_avg (a, if centered), momentum_buffer (b, if momentum > 0)
     Defaults: lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False (torch's),
-              maximize=False, keyword-only (torch's 8th positional argument is capturable, which
-              MiniTorch does not have: a positional True must not silently mean another option)
+              maximize=False, keyword-only (torch's 8th positional argument is capturable: a
+              positional True must not silently mean another option); keyword-only too, torch's
+              implementation choices foreach=None, capturable=False, differentiable=False (the same
+              update: ``Optimizer``)
     Example:
         opt = RMSprop(model.parameters(), lr=1e-3, momentum=0.9)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -55,9 +57,14 @@ class RMSprop(Optimizer):
         centered: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
     ) -> None:
         defaults = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
                     "momentum": momentum, "centered": centered, "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach, capturable=capturable,
+                                            differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

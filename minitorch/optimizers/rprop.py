@@ -12,7 +12,7 @@ import numpy as np
 
 from minitorch.checks import check_bool
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_value
+from minitorch.optimizers.optimizer import Optimizer, Params, check_value, implementation_settings
 
 
 class Rprop(Optimizer):
@@ -33,9 +33,9 @@ class Rprop(Optimizer):
         7. prev = g
     Only the gradients' signs are read: no weight_decay, as torch.
     State:    step, prev, step_size
-    Defaults: lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False (keyword-only) (torch's;
-              its capturable, foreach and differentiable choose among its own kernels and are not
-              taken, as by every MiniTorch optimizer)
+    Defaults: lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False (keyword-only) (torch's);
+              keyword-only too, torch's implementation choices foreach=None, capturable=False,
+              differentiable=False (the same update: ``Optimizer``)
     Checks:   0 < eta_minus < 1 < eta_plus (torch's); 0 <= step_size_min <= step_size_max (torch
               does not check them: a minimum above the maximum would clip every step size to the maximum)
     Example:
@@ -47,8 +47,12 @@ class Rprop(Optimizer):
     added_settings: ClassVar[dict[str, Any]] = {"maximize": False}  # (torch's Rprop.__setstate__)
 
     def __init__(self, params: Params, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
-                 step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False) -> None:
+                 step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         defaults = {"lr": lr, "etas": etas, "step_sizes": step_sizes, "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach, capturable=capturable,
+                                            differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:

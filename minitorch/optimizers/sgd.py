@@ -11,7 +11,7 @@ from minitorch.kernels import fast_or_plain, kernels_enabled
 from minitorch.kernels import step_update as fast_update
 from minitorch.kernels.step import register_step_class
 from minitorch.module import Parameter
-from minitorch.optimizers.optimizer import Optimizer, Params, check_setting
+from minitorch.optimizers.optimizer import Optimizer, Params, check_setting, implementation_settings
 
 
 class SGD(Optimizer):
@@ -31,7 +31,8 @@ class SGD(Optimizer):
     State:    momentum_buffer (b), only when momentum != 0
     Defaults: lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False (torch's, in
               torch's order), maximize=False (keyword-only, as torch's); nesterov needs
-              momentum > 0 and dampening = 0
+              momentum > 0 and dampening = 0; keyword-only too, torch's implementation choices
+              foreach=None, differentiable=False, fused=None (the same update: ``Optimizer``)
     Example:
         opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
         model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
@@ -39,7 +40,7 @@ class SGD(Optimizer):
 
     state_names = ("momentum_buffer",)
     # (torch's SGD.__setstate__: the defaults it fills in a saved group lacking them)
-    added_settings: ClassVar[dict[str, Any]] = {"nesterov": False, "maximize": False}
+    added_settings: ClassVar[dict[str, Any]] = {"nesterov": False, "maximize": False, "fused": False}
 
     def __init__(
         self,
@@ -51,9 +52,14 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
+        defaults |= implementation_settings(type(self).__name__, foreach=foreach,
+                                            differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
