@@ -279,7 +279,7 @@ def check_class_weight(weight: object, who: str) -> np.ndarray | None:
         return None
     check_not_bool(weight, who, "weight")
     w = np.array(as_floating(weight, who))
-    if w.ndim != 1 or w.size == 0:
+    if w.ndim != 1:  # empty for an input of no classes, as torch
         raise ValueError(f"{who}: weight must be a 1-D array of one weight per class, got shape {w.shape}")
     check_finite(w, who, "weight")
     return w
