@@ -9,7 +9,14 @@ import numpy as np
 from minitorch.checks import check_choice, check_number
 from minitorch.dtypes import as_floating
 from minitorch.functional import sigmoid, softplus_of_neg_abs
-from minitorch.losses.base import Loss, check_finite, check_in_unit_interval, check_not_bool
+from minitorch.losses.base import (
+    Loss,
+    check_finite,
+    check_in_unit_interval,
+    check_not_bool,
+    check_target_shape,
+    sum_to,
+)
 
 
 class MultiLabelSoftMarginLoss(Loss):
@@ -18,11 +25,14 @@ class MultiLabelSoftMarginLoss(Loss):
 
     Shapes:   x (*, C) scores   y (*, C) labels in [0, 1], same shape   l (*) one loss per sample
               (l is 0-d for an unbatched x (C,))   w: weight, broadcastable to x's shape (None: 1)
-    Forward:  l = -sum(w * (y * log(sigmoid(x)) + (1 - y) * log(sigmoid(-x))), axis=-1) / C
-                = sum(w * (softplus(-x) + (1 - y) * x), axis=-1) / C
+              a y of another shape that broadcasts with x is taken, as torch (no warning): x and y
+              are broadcast to B, w must broadcast to B, and the class axis is k = x.ndim - 1 of B
+              (torch's input.dim() - 1: not B's last axis when y adds leading axes), C = x.shape[-1]
+    Forward:  l = -sum(w * (y * log(sigmoid(x)) + (1 - y) * log(sigmoid(-x))), axis=k) / C
+                = sum(w * (softplus(-x) + (1 - y) * x), axis=k) / C
               softplus(-x) = max(-x, 0) + log1p(exp(-|x|)) (stable); reduced: mean over the
               samples (default), sum or none (see ``Loss``)
-    Backward: dx = dl[..., None] * w * (sigmoid(x) - y) / C      (*, C)
+    Backward: dx = expand_dims(dl, k) * w * (sigmoid(x) - y) / C      B, summed to x's shape (*, C)
     dtypes: l in the promoted dtype of x, a floating y and w (as torch); dx in x's dtype.
     Example:
         loss_fn = MultiLabelSoftMarginLoss()
@@ -41,6 +51,7 @@ class MultiLabelSoftMarginLoss(Loss):
             self.register_buffer("weight", w)
         self._slope: np.ndarray | None = None
         self._input_dtype: np.dtype | None = None
+        self._input_shape: tuple[int, ...] | None = None  # dx's (the slope's may be broadcast)
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
         who = "MultiLabelSoftMarginLoss"
@@ -49,7 +60,9 @@ class MultiLabelSoftMarginLoss(Loss):
             raise ValueError(f"{who}: expected scores (N, C) or (C,) with a class axis, got shape ()")
         y = np.asarray(target)
         if y.shape != x.shape:
-            raise ValueError(f"{who}: expected target labels of the input's shape {x.shape}, got {y.shape}")
+            check_target_shape(x.shape, y.shape, who, "broadcast")
+        self._input_shape, k = x.shape, x.ndim - 1  # torch's class_dim = input.dim() - 1
+        x, y = np.broadcast_arrays(x, y)
         y = y if y.dtype.kind in "biu" else as_floating(y, who)
         w = 1.0 if self.weight is None else _weight_for(self.weight, x.shape, who)
         given = (x, y) if self.weight is None else (x, y, w)
@@ -60,16 +73,18 @@ class MultiLabelSoftMarginLoss(Loss):
         check_finite(x, who, "input")
         check_finite(y, who, "target")
         check_in_unit_interval(y, who, "target labels")
-        c = dtype.type(x.shape[-1])
-        losses = np.sum(w * (np.maximum(-x, 0) + softplus_of_neg_abs(x) + (1 - y) * x), axis=-1) / c
+        c = dtype.type(self._input_shape[-1])
+        losses = np.sum(w * (np.maximum(-x, 0) + softplus_of_neg_abs(x) + (1 - y) * x), axis=k) / c
         self._slope = w * (sigmoid(x) - y) / c
         return self._reduce(losses)
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         slope = self._cached(self._slope)
-        # w.r.t. input (in the loss's dtype, returned in the input's)
-        dl = self._upstream(dloss, slope.dtype, slope.ndim)
-        return (dl * slope).astype(self._input_dtype, copy=False)
+        # w.r.t. input (in the loss's dtype, returned in the input's; summed over the axes a target
+        # broadcast x along)
+        dl = self._upstream(dloss, slope.dtype, 0)
+        dx = (np.expand_dims(dl, len(self._input_shape) - 1) if dl.ndim else dl) * slope
+        return sum_to(dx, self._input_shape).astype(self._input_dtype, copy=False)
 
     def extra_repr(self) -> str:
         return "" if self.weight is None else f"weight={np.array2string(self.weight, precision=4)}"

@@ -14,7 +14,7 @@ class SoftMarginLoss(ElementwiseLoss):
     """Logistic loss of a score x against a label y = +1 or -1, as torch.nn.SoftMarginLoss.
 
     Shapes:   x (*) scores   y (*) labels (+1 / -1; any value is read by the formula, as torch),
-              same shape   l (*)
+              same shape (or broadcastable to x's shape, as torch)   l (*)
     Forward:  z = -y * x
               l = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))   (stable: exp(-|z|) <= 1)
               reduced: mean (default), sum or none (see ``Loss``)
@@ -25,6 +25,8 @@ class SoftMarginLoss(ElementwiseLoss):
         dx = loss_fn.backward()                                       # [-0.25, 0.4404]
     """
 
+    _target_shapes = "to_input"  # a target of another shape: as torch (see ElementwiseLoss)
+
     def _losses_and_slope(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = -y * x
         return np.maximum(z, 0) + softplus_of_neg_abs(z), -y * sigmoid(z)
@@ -34,7 +36,7 @@ class HingeEmbeddingLoss(ElementwiseLoss):
     """Hinge loss of a distance x: small for y = +1, at least ``margin`` for y = -1, as
     torch.nn.HingeEmbeddingLoss.
 
-    Shapes:   x (*) distances   y (*) labels +1 / -1, same shape   l (*)
+    Shapes:   x (*) distances   y (*) labels +1 / -1, same shape (or broadcastable, as torch)   l (*)
     Forward:  l = where(y != 1, max(0, margin - x), 0) + where(y != -1, x, 0)
               (x for y = 1, max(0, margin - x) for y = -1; a y of any other value gets both terms, as
               torch's formula); reduced: mean (default), sum or none (see ``Loss``)
@@ -45,6 +47,8 @@ class HingeEmbeddingLoss(ElementwiseLoss):
         loss = loss_fn(np.array([0.3, 0.2]), np.array([1.0, -1.0]))   # mean(0.3, 0.8) = 0.55
         dx = loss_fn.backward()                                       # [0.5, -0.5]
     """
+
+    _target_shapes = "broadcast"  # a target of another shape: as torch (see ElementwiseLoss)
 
     def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
