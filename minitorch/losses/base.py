@@ -238,6 +238,14 @@ def check_not_bool(value: object, who: str, name: str) -> None:
         raise SettingTypeError(f"{who}: {name} must be an array of numbers or None, got {value!r}")
 
 
+def check_not_bool_labels(target: object, who: str) -> None:
+    """TypeError for a bool array of +1 / -1 labels: torch's -target refuses a bool tensor, and NumPy
+    would read False as 0, not -1 (a silently different loss)."""
+    if np.asarray(target).dtype == bool:
+        raise TypeError(f"{who}: target is bool, expected labels +1 / -1 as numbers (torch refuses -target "
+                        "of a bool target too; False would read as 0, not -1): give np.where(target, 1, -1)")
+
+
 def check_pair(input: np.ndarray, target: np.ndarray, who: str,
                target_shapes: str = "same") -> tuple[np.ndarray, np.ndarray, np.dtype]:
     """(x, t, the input's dtype): a finite floating input and a finite target of the same shape (or

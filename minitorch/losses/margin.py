@@ -7,13 +7,14 @@ import numpy as np
 
 from minitorch.checks import check_number
 from minitorch.functional import sigmoid, softplus_of_neg_abs
-from minitorch.losses.base import ElementwiseLoss
+from minitorch.losses.base import ElementwiseLoss, check_not_bool_labels
 
 
 class SoftMarginLoss(ElementwiseLoss):
     """Logistic loss of a score x against a label y = +1 or -1, as torch.nn.SoftMarginLoss.
 
-    Shapes:   x (*) scores   y (*) labels (+1 / -1; any value is read by the formula, as torch),
+    Shapes:   x (*) scores   y (*) labels (+1 / -1; any number is read by the formula, as torch; a bool
+              y gives the loss of False as 0 and a TypeError at backward, as torch's -y there),
               same shape (or broadcastable to x's shape, as torch)   l (*)
     Forward:  z = -y * x
               l = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))   (stable: exp(-|z|) <= 1)
@@ -26,6 +27,20 @@ class SoftMarginLoss(ElementwiseLoss):
     """
 
     _target_shapes = "to_input"  # a target of another shape: as torch (see ElementwiseLoss)
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self._bool_target: bool | None = None
+
+    def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
+        # torch computes the loss of a bool y (False as 0) and refuses its gradient (-y of a bool)
+        self._bool_target = np.asarray(target).dtype == bool
+        return super().forward(input, target)
+
+    def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
+        if self._bool_target:
+            check_not_bool_labels(np.bool_(True), "SoftMarginLoss.backward")
+        return super().backward(dloss)
 
     def _losses_and_slope(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = -y * x
