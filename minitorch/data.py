@@ -224,6 +224,11 @@ class DataLoader:
     ``worker_init_fn`` and ``in_order`` are kept and unused; ``pin_memory=True`` warns as torch's
     (nothing to pin). ``shuffle=None`` is False, as torch's default.
     ``loader.dataset`` is the dataset (arrays are wrapped in a ``TensorDataset``).
+    After construction, as torch: ``batch_size``, ``batch_sampler``, ``sampler``, ``drop_last``,
+    ``dataset`` and ``persistent_workers`` cannot be set (torch's ValueError "... attribute should not
+    be set after DataLoader is initialized": make a new DataLoader), and the order is the one chosen at
+    construction: ``shuffle`` and ``generator`` set later change nothing (torch built its sampler from
+    them then); ``collate_fn`` set later is used, as torch's.
     Example:
         for xb, yb in mt.DataLoader(X, y, batch_size=32, shuffle=True): ...
         for xb, yb in mt.DataLoader(mt.TensorDataset(X, y), batch_size=32): ...
@@ -289,6 +294,8 @@ class DataLoader:
         self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle, self.drop_last = shuffle, drop_last
         self.sampler, self.batch_sampler = sampler, batch_sampler
+        # the order, fixed here as torch fixes its sampler (an edited shuffle or generator changes nothing)
+        self._order_rule = (shuffle, self.generator)
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(
                 f"DataLoader: collate_fn must be a function of a list of samples, got {collate_fn!r}"
@@ -322,6 +329,14 @@ class DataLoader:
             source = _float_source(X)
             if source is not None and collate_fn is None and source.itemsize > self.dtype.itemsize:
                 self.rounded_from = source
+        self._initialized = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FIXED_AFTER_INIT and self.__dict__.get("_initialized", False):
+            cls = type(self).__name__
+            raise ValueError(f"{name} attribute should not be set after {cls} is initialized (as torch: make "
+                             f"a new {cls} with the {name} you want)")
+        super().__setattr__(name, value)
 
     def as_dtype(self, dtype: Any) -> DataLoader:
         """This loader with floating features in ``dtype`` (same data, batches, shuffling and collate).
@@ -336,7 +351,9 @@ class DataLoader:
         if self.X is not None:
             wide = self.X if self._wide_X is None else self._wide_X
             twin.X = wide.astype(twin.dtype, copy=False) if wide.dtype.kind == "f" else wide
-            twin.dataset = TensorDataset(twin.X) if self.y is None else TensorDataset(twin.X, self.y)
+            # the same samples in another dtype: set past __setattr__'s refusal, which is the user's
+            twin.__dict__["dataset"] = TensorDataset(twin.X) if self.y is None else TensorDataset(
+                twin.X, self.y)
         source = self.rounded_from or (_float_source(self.dataset) if self.collate_fn is None else None)
         narrower = source is not None and source.itemsize > twin.dtype.itemsize
         twin.rounded_from = source if narrower else None
@@ -369,8 +386,9 @@ class DataLoader:
             n = len(order)
         else:
             n = len(self.dataset)
-            rng = mt_random.generator() if self.generator is None else self.generator
-            order = rng.permutation(n) if self.shuffle else None
+            shuffle, generator = self._order_rule
+            rng = mt_random.generator() if generator is None else generator
+            order = rng.permutation(n) if shuffle else None
         if self.batch_size is None:  # no batching: sample by sample, converted alone (torch's)
             for i in (range(n) if order is None else order):
                 yield self._sample(int(i))
@@ -393,6 +411,10 @@ class DataLoader:
             return self.X[i] if self.y is None else (self.X[i], self.y[i])
         sample = self.dataset[i]
         return self.collate_fn(sample) if self.collate_fn else default_convert(sample, dtype=self.dtype)
+
+
+# torch's DataLoader.__setattr__ refuses these once __init__ has run
+_FIXED_AFTER_INIT = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers")
 
 
 def _length(sampler: Any, name: str) -> int:

@@ -359,6 +359,10 @@ class LinearLR(LRScheduler):
                              / (total_iters * start_factor + (e - 1) * (end_factor - start_factor)))
                                                                                  0 < e <= total_iters
               lr unchanged                                                       later
+    total_iters: any integer, as torch. total_iters <= 0: the chained steps scale the lr by
+    start_factor at epoch 0 and never again (torch's sequence); the Schedule line (torch's closed form,
+    what step(epoch) and a SequentialLR restart write) gives base_lr * end_factor for a negative one
+    and has no value for 0 (0 / 0: a ValueError, where torch divides by zero).
     Example:  LinearLR(opt, start_factor=0.1, total_iters=5)   # 10% of the lr, reaching 100% at epoch 5
     """
 
@@ -366,7 +370,7 @@ class LinearLR(LRScheduler):
     _checks: ClassVar[Checks] = {
         "start_factor": lambda v, who, name: check_value(v, who, name, 0, 1, low_open=True),
         "end_factor": lambda v, who, name: check_value(v, who, name, 0, 1),
-        "total_iters": check_positive_int,
+        "total_iters": check_int,  # (any integer, as torch: see above)
     }
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
@@ -385,6 +389,10 @@ class LinearLR(LRScheduler):
 
     def closed_form_lrs(self) -> list[float]:
         """The Schedule line at ``last_epoch``, from base_lrs (torch's ``_get_closed_form_lr``)."""
+        if self.total_iters == 0:
+            raise ValueError("LinearLR(total_iters=0) has no closed form (0 / 0), so neither step(epoch) "
+                             "nor a SequentialLR restart can set it (torch divides by zero there); give it "
+                             "total_iters != 0, or let it run by step()")
         return [base_lr * (self.start_factor + (self.end_factor - self.start_factor)
                            * min(self.total_iters, self.last_epoch) / self.total_iters)
                 for base_lr in self.base_lrs]

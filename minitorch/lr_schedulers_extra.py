@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from minitorch.checks import check_bool, check_choice, check_int, check_nonnegative_int, check_sequence
+from minitorch.checks import check_bool, check_choice, check_int, check_sequence
 from minitorch.lr_schedulers_core import (
     Checks,
     LRScheduler,
@@ -57,16 +57,16 @@ class ConstantLR(LRScheduler):
               lr = lr * (1 / factor)           epoch == total_iters
               lr unchanged                     otherwise
     factor in (0, 1]: torch takes 0 too, and then fails dividing by it at total_iters.
-    total_iters >= 0. With total_iters=0 the chained steps give torch's sequence: epoch 0 scales the lr
-    by factor and no epoch equals total_iters after it, so lr = base_lr * factor for good; the
-    Schedule line (torch's closed form, what a SequentialLR restart writes) gives base_lr.
+    total_iters: any integer, as torch. With total_iters <= 0 the chained steps give torch's sequence:
+    epoch 0 scales the lr by factor and no epoch equals total_iters after it, so lr = base_lr * factor
+    for good; the Schedule line (torch's closed form, what a SequentialLR restart writes) gives base_lr.
     Example:  ConstantLR(opt, factor=0.5, total_iters=4)   # half the lr for epochs 0-3
     """
 
     _settings = ("factor", "total_iters")
     _checks: ClassVar[Checks] = {
         "factor": lambda v, who, name: check_value(v, who, name, 0, 1, low_open=True),
-        "total_iters": check_nonnegative_int,
+        "total_iters": check_int,  # (any integer, as torch: see above)
     }
 
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
@@ -94,13 +94,14 @@ class PolynomialLR(LRScheduler):
     Chained:  lr = lr * ((1 - e / total_iters) / (1 - (e - 1) / total_iters)) ** power   0 < e <= total_iters
               lr unchanged                                                             e = 0, e > total_iters
     power >= 0 (torch takes any number; a negative one divides by zero at total_iters).
-    total_iters >= 0; with total_iters=0 the lr stays base_lr (as torch's steps), and its Schedule line
-    (0 / 0) has no value: a SequentialLR cannot restart it at a milestone (torch divides by zero there).
+    total_iters: any integer, as torch; with total_iters <= 0 the lr stays base_lr (as torch's steps),
+    and its Schedule line gives 0 for a negative one and has no value for 0 (0 / 0): a SequentialLR
+    cannot restart that one at a milestone (torch divides by zero there).
     Example:  PolynomialLR(opt, total_iters=50, power=0.9)
     """
 
     _settings = ("total_iters", "power")
-    _checks: ClassVar[Checks] = {"total_iters": check_nonnegative_int,
+    _checks: ClassVar[Checks] = {"total_iters": check_int,
                                  "power": lambda v, who, name: check_value(v, who, name, 0)}
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,

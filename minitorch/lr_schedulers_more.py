@@ -23,6 +23,7 @@ from minitorch.checks import (
 )
 from minitorch.lr_schedulers_core import (
     Checks,
+    LinearLR,
     LRScheduler,
     ReduceLROnPlateau,
     _at_least_0,
@@ -277,10 +278,10 @@ class SequentialLR(LRScheduler):
                 raise ValueError(f"{who}: schedulers[{i}] is a ChainedScheduler, which cannot restart at "
                                  "its milestone (torch's fails there too); only the first scheduler may be "
                                  "one, or chain the SequentialLR with the others instead")
-            if isinstance(sched, PolynomialLR) and sched.total_iters == 0 and i > 0:
-                raise ValueError(f"{who}: schedulers[{i}] is a PolynomialLR(total_iters=0), whose closed "
-                                 "form (0 / 0) cannot restart it at its milestone (torch divides by zero "
-                                 "there); give it total_iters >= 1")
+            if isinstance(sched, (PolynomialLR, LinearLR)) and sched.total_iters == 0 and i > 0:
+                raise ValueError(f"{who}: schedulers[{i}] is a {type(sched).__name__}(total_iters=0), whose "
+                                 "closed form (0 / 0) cannot restart it at its milestone (torch divides by "
+                                 "zero there); give it total_iters >= 1")
             if not isinstance(sched, LRScheduler) or sched.optimizer is not optimizer:
                 raise ValueError(f"{who}: schedulers[{i}] must be a scheduler of the same optimizer, "
                                  f"got {type(sched).__name__}")

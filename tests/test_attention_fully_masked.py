@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_attention import build, compare_mha, inputs
+from oracle import torch_twin
+from test_attention import build, compare_mha, inputs, run_torch
 
 import minitorch as mt
 
@@ -86,3 +87,37 @@ def test_need_weights_true_gives_nan_rows_and_false_gives_the_bias(float64):
     y, w = m(x, x, x, key_padding_mask=kpm, need_weights=False)
     assert w is None
     np.testing.assert_allclose(y[1], np.broadcast_to(m.out_proj.bias.data, (3, 4)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernels_on", [True, False], ids=["kernels", "plain"])
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("pad", ["bool", "float"])
+@pytest.mark.parametrize("attn", [False, True])
+def test_no_keys_with_a_padding_mask_and_need_weights_false_answers_as_torchs_weights_path(
+        kernels_on, batched, pad, attn):
+    """S = 0 keys with a key_padding_mask and need_weights=False: torch 2.13 fails there itself (its
+    fused path reshapes the empty mask to (N, H, -1, 0): "cannot reshape tensor of 0 elements").
+    MiniTorch answers as torch's need_weights=True path does, which computes: attention over no keys
+    is 0, so the output is the output projection's bias, and the gradients are torch's (dkey and
+    dvalue empty, the projections' weights 0 but out_proj's bias)."""
+    mt.kernels.use_kernels(kernels_on)
+    m, rng = build({"heads": 2, "head_dim": 2, "kv": "both", "bias": True, "batch_first": True, "seed": 5})
+    q, k, v = inputs(rng, m, 2, 3, 0, batched)
+    kpm = np.zeros((2, 0) if batched else (0,), bool if pad == "bool" else np.float64)
+    kwargs = {"key_padding_mask": kpm, "attn_mask": np.zeros((3, 0), bool) if attn else None}
+    y, w = m(q, k, v, need_weights=False, **kwargs)
+    assert w is None
+    dy = rng.standard_normal(y.shape)
+    grads = m.backward((dy, None))
+    t = torch_twin(m)
+    ty, _, tgrads = run_torch(t, q, k, v, dy, np.zeros(0), need_weights=True, **kwargs)
+    np.testing.assert_allclose(y, ty, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y, np.broadcast_to(m.out_proj.bias.data, y.shape), rtol=1e-12)
+    for g, tg in zip(grads, tgrads, strict=True):
+        assert g.shape == tg.shape
+        np.testing.assert_allclose(g, tg, rtol=1e-12, atol=1e-12)
+    theirs = dict(t.named_parameters())
+    for name, p in m.named_parameters():
+        np.testing.assert_allclose(p.grad, theirs[name].grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=name)
+    with pytest.raises(RuntimeError, match="cannot reshape tensor of 0 elements"):  # torch's own path:
+        run_torch(torch_twin(m), q, k, v, dy, None, need_weights=False, **kwargs)  # compare when fixed

@@ -360,3 +360,84 @@ def test_eval_with_eps_0_and_a_zero_running_var_gives_torchs_nan_and_inf(float64
     if affine:  # dweight: torch's only in the channel with running_var > 0 (the docstring's deviation)
         np.testing.assert_array_equal(bn.bias.grad, twin.bias.grad.numpy())
         np.testing.assert_allclose(bn.weight.grad[2], twin.weight.grad.numpy()[2], rtol=1e-12)
+
+
+def _twin_pair(cls, num_features: int, kind: dict, training: bool):
+    """A MiniTorch BatchNorm in float64 with non-trivial weights and statistics, and its torch twin."""
+    rng = np.random.default_rng(3)
+    ours = cls(num_features, dtype=np.float64, **kind)
+    if ours.weight is not None:
+        ours.weight.data[...] = rng.uniform(0.5, 1.5, num_features)
+        ours.bias.data[...] = rng.standard_normal(num_features)
+    if ours.running_mean is not None:
+        ours.running_mean[...] = rng.standard_normal(num_features)
+        ours.running_var[...] = rng.uniform(0.5, 2, num_features)
+    ours.train(training)
+    return ours, torch_twin(ours).double()
+
+
+def _same_step(ours, theirs, x) -> None:
+    """One forward and backward on both: output, dx, weight and bias gradients, running statistics."""
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = theirs(x_t)
+    dy = np.random.default_rng(4).standard_normal(tuple(y_t.shape))
+    y_t.backward(torch.tensor(dy))
+    np.testing.assert_allclose(ours(x), y_t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.backward(dy), x_t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    for name in ("weight", "bias"):
+        if getattr(ours, name) is not None:
+            ours_grad, their_grad = getattr(ours, name).grad, getattr(theirs, name).grad
+            np.testing.assert_allclose(ours_grad, their_grad.numpy(), rtol=1e-12, atol=1e-12)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        if getattr(ours, name) is not None:
+            np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name).numpy(), rtol=1e-12)
+
+
+KINDS = [{}, {"affine": False}, {"track_running_stats": False},
+         {"affine": False, "track_running_stats": False}]
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("cls, shape", LAYOUTS)
+def test_num_features_edited_after_construction_changes_nothing_as_torch(cls, shape, training):
+    """torch's forward is F.batch_norm(x, running_mean, running_var, weight, bias, ...): the channel
+    count is the input's, checked against those arrays; an edited num_features is never read (it was
+    refused before: 'expected input (N, 7)')."""
+    for kind in KINDS:
+        ours, theirs = _twin_pair(cls, shape[1], kind, training)
+        ours.num_features = theirs.num_features = 7
+        _same_step(ours, theirs, np.random.default_rng(5).standard_normal(shape))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_without_weights_or_running_statistics_any_channel_count_is_taken_as_torch(training):
+    ours, theirs = _twin_pair(mt.BatchNorm1d, 3, {"affine": False, "track_running_stats": False}, training)
+    _same_step(ours, theirs, np.random.default_rng(6).standard_normal((4, 6)))
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(4, 0), (0, 5), (2, 5, 0)])
+def test_an_empty_batch_of_any_channel_count_as_torch(shape, training):
+    """torch returns the empty batch before reading any per-channel size; the weights' gradients are
+    zeros of their own shape, and num_batches_tracked counts the batch while training."""
+    for kind in KINDS:
+        ours, theirs = _twin_pair(mt.BatchNorm1d, 3, kind, training)
+        _same_step(ours, theirs, np.zeros(shape))
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("name, size", [("weight", 4), ("bias", 2), ("running_mean", 1), ("running_var", 4)])
+def test_a_per_channel_array_of_another_size_is_refused_naming_it_as_torch(name, size, training):
+    ours, theirs = _twin_pair(mt.BatchNorm1d, 3, {}, training)
+    value = np.ones(size)
+    if name in ("weight", "bias"):
+        setattr(ours, name, mt.Parameter(value))
+        setattr(theirs, name, torch.nn.Parameter(torch.tensor(value)))
+    else:
+        setattr(ours, name, value)
+        setattr(theirs, name, torch.tensor(value))
+    x = np.random.default_rng(7).standard_normal((4, 3))
+    with pytest.raises(RuntimeError, match=f"{name} should contain 3 elements not {size}"):
+        theirs(torch.tensor(x))
+    with pytest.raises(ValueError, match=rf"{name} \({size},\).*got input \(4, 3\)"):
+        ours(x)

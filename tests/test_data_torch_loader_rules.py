@@ -205,3 +205,57 @@ def test_fractions_get_torchs_lengths_round_robin(n, weights):
         ours = mt.random_split(range(n), fractions, generator=0)
     assert [len(s) for s in ours] == theirs
     assert sorted(i for s in ours for i in s.indices) == list(range(n))
+
+
+# --------------------------------------------------------------------------- settings after construction
+FIXED = ["batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers"]
+
+
+@pytest.mark.parametrize("name", FIXED)
+def test_the_loaders_fixed_attributes_cannot_be_set_after_construction_as_torch(name):
+    """torch's DataLoader.__setattr__ refuses them once built (before, a new value took effect here:
+    a batch_size edited between epochs changed the batches)."""
+    X = np.arange(8.0).reshape(8, 1)
+    theirs = tdata.DataLoader(tdata.TensorDataset(torch.tensor(X)), batch_size=2)
+    ours = mt.DataLoader(X, batch_size=2)
+    message = f"{name} attribute should not be set after DataLoader is initialized"
+    with pytest.raises(ValueError, match=message):
+        setattr(theirs, name, getattr(theirs, name))
+    with pytest.raises(ValueError, match=message + r" \(as torch: make a new DataLoader"):
+        setattr(ours, name, getattr(ours, name))
+    assert [len(b) for b in ours] == [2, 2, 2, 2]
+
+
+def test_other_settings_stay_settable_and_a_subclass_is_named_as_torch():
+    ours = mt.DataLoader(np.arange(4.0), batch_size=2)
+    ours.collate_fn = lambda samples: len(samples)  # read at every epoch, as torch's
+    assert list(ours) == [2, 2]
+
+    class Mine(mt.DataLoader):
+        pass
+
+    with pytest.raises(ValueError, match="batch_size attribute should not be set after Mine is initialized"):
+        Mine(np.arange(4.0)).batch_size = 3
+    twin = ours.as_dtype(np.float64)  # its own dataset, in float64: not the user's edit
+    assert twin.dataset.tensors[0].dtype == np.float64
+
+
+@pytest.mark.parametrize("edit", [{"shuffle": True}, {"generator": 1}])
+def test_an_edited_shuffle_or_generator_leaves_the_order_chosen_at_construction_as_torch(edit):
+    """torch builds its sampler from shuffle and generator at construction: setting them later changes
+    no order (before, MiniTorch read them at every epoch)."""
+    X = np.arange(6.0)
+    t_loader = tdata.DataLoader(tdata.TensorDataset(torch.tensor(X)), batch_size=3)
+    loader = mt.DataLoader(X, batch_size=3, shuffle="generator" in edit, generator=0)
+    t_shuffled = tdata.DataLoader(tdata.TensorDataset(torch.tensor(X)), batch_size=3, shuffle=True,
+                                  generator=torch.Generator().manual_seed(0))
+    before = [b.tolist() for b in mt.DataLoader(X, batch_size=3, shuffle="generator" in edit, generator=0)]
+    for name, value in edit.items():
+        setattr(t_loader if name == "shuffle" else t_shuffled, name,
+                value if name == "shuffle" else torch.Generator().manual_seed(value))
+        setattr(loader, name, value)
+    if "shuffle" in edit:
+        assert [b[0].tolist() for b in t_loader] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]  # torch: in order
+    else:
+        assert t_shuffled.sampler.generator.initial_seed() == 0  # torch's sampler keeps its generator
+    assert [b.tolist() for b in loader] == before

@@ -378,8 +378,6 @@ BAD_INPUTS = [
     (lambda: mt.BCELoss()(np.array([0.5, 1.5]), np.array([0.0, 1.0])),
      r"BCELoss: expected input probabilities in \[0, 1\], got values in \[0.5, 1.5\]"),
     (lambda: mt.BCELoss()(np.array([0.5, 0.5]), np.array([0.0, 2.0])), r"BCELoss: expected targets in \["),
-    (lambda: mt.BCEWithLogitsLoss()(np.zeros(2), np.array([-0.1, 1.0])),
-     r"BCEWithLogitsLoss: expected targets in \[0, 1\], got values in \[-0.1, 1.0\]"),
     (lambda: mt.BCEWithLogitsLoss()(np.zeros(2), np.zeros(3)), r"expected target of the input's shape \(2"),
     (lambda: mt.NLLLoss()(np.zeros((2, 3)), np.array([0, 3])), r"NLLLoss: class indices must lie in \[0, 3"),
     (lambda: mt.NLLLoss()(np.zeros((2, 3)), np.array([0.0, 1.0])), r"NLLLoss: expected integer class"),

@@ -200,7 +200,7 @@ BAD = [
     ("LinearLR", {"start_factor": 0.0}, ValueError),
     ("LinearLR", {"start_factor": 1.5}, ValueError),
     ("LinearLR", {"end_factor": 1.5}, ValueError),
-    ("LinearLR", {"total_iters": 0}, ValueError),
+    ("LinearLR", {"total_iters": "5"}, ValueError),  # (any integer is taken, as torch)
     ("ReduceLROnPlateau", {"mode": "avg"}, ValueError),
     ("ReduceLROnPlateau", {"threshold_mode": "pct"}, ValueError),
     ("ReduceLROnPlateau", {"factor": 1.0}, ValueError),

@@ -1,6 +1,7 @@
 """Edges of the schedules against torch 2.13 (the oracle): ConstantLR and PolynomialLR with
-total_iters=0, CyclicLR's mode beside a scale_fn and the state it loads, and fit refusing a
-per-batch scheduler inside a composite one."""
+total_iters=0, ConstantLR, LinearLR and PolynomialLR with a negative total_iters, CyclicLR's mode
+beside a scale_fn and the state it loads, and fit refusing a per-batch scheduler inside a composite
+one."""
 
 from __future__ import annotations
 
@@ -92,11 +93,44 @@ def test_a_sequential_lr_refuses_to_restart_a_polynomial_lr_of_total_iters_zero(
     lr_scheduler.SequentialLR(opt, [first, lr_scheduler.ExponentialLR(opt, 0.9)], [2])
 
 
-@pytest.mark.parametrize("cls", ["ConstantLR", "PolynomialLR"])
-def test_a_negative_total_iters_is_still_refused(cls):
-    opt, _ = _optimizers()
-    with pytest.raises(ValueError, match=rf"^{cls}: total_iters must be"):
-        getattr(lr_scheduler, cls)(opt, total_iters=-1)
+# --------------------------------------------------------------------------- negative total_iters
+NEGATIVE_ITERS = {  # torch checks no total_iters: a negative one is taken (and 0 for LinearLR)
+    "ConstantLR": lambda lib, o, n: lib.ConstantLR(o, factor=0.5, total_iters=n),
+    "LinearLR": lambda lib, o, n: lib.LinearLR(o, start_factor=0.25, end_factor=0.75, total_iters=n),
+    "PolynomialLR": lambda lib, o, n: lib.PolynomialLR(o, total_iters=n, power=2.0),
+}
+
+
+@pytest.mark.parametrize("total_iters", [-1, -3])
+@pytest.mark.parametrize("name", sorted(NEGATIVE_ITERS))
+def test_a_negative_total_iters_gives_torchs_lrs_state_and_restart(name, total_iters):
+    """torch's chained steps apply the epoch-0 factor and never change the lr again (ConstantLR's
+    epoch never equals total_iters, LinearLR's and PolynomialLR's always pass it); the closed form
+    (step(epoch), a SequentialLR restart) gives the schedule's end: base_lr, base_lr * end_factor, 0.
+    (MiniTorch refused total_iters=-1 before.)"""
+    sched, t_sched = _run_both(lambda lib, o: NEGATIVE_ITERS[name](lib, o, total_iters), 6)
+    theirs = t_sched.state_dict()
+    for key, ours in sched.state_dict().items():
+        assert ours == theirs[key], key
+    sched.step(2), t_sched.step(2)  # the closed form (torch's deprecated step(epoch))
+    assert sched.get_last_lr() == t_sched.get_last_lr()
+    _run_both(lambda lib, o: lib.SequentialLR(o, [lib.ExponentialLR(o, 0.9),
+                                                  NEGATIVE_ITERS[name](lib, o, total_iters)], [2]), 6)
+
+
+def test_linear_lr_of_total_iters_zero_steps_as_torch_and_refuses_its_closed_form():
+    _run_both(lambda lib, o: NEGATIVE_ITERS["LinearLR"](lib, o, 0), 6)
+    opt, t_opt = _optimizers()
+    t_linear = NEGATIVE_ITERS["LinearLR"](T, t_opt, 0)
+    t_sched = T.SequentialLR(t_opt, [T.ExponentialLR(t_opt, 0.9), t_linear], [2])
+    with pytest.raises(ZeroDivisionError):
+        for _ in range(2):
+            t_sched.step()
+    with pytest.raises(ValueError, match=r"^SequentialLR: schedulers\[1\] is a LinearLR\(total_iters=0\)"):
+        lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(opt, 0.9),
+                                        NEGATIVE_ITERS["LinearLR"](lr_scheduler, opt, 0)], [2])
+    with pytest.raises(ValueError, match=r"^LinearLR\(total_iters=0\) has no closed form"):
+        NEGATIVE_ITERS["LinearLR"](lr_scheduler, opt, 0).step(3)
 
 
 # --------------------------------------------------------------------------- CyclicLR

@@ -150,3 +150,16 @@ def test_a_pool_emitter_reads_its_settings_as_its_forward_does_before_any_forwar
         setattr(fresh, name, value)
     x = sample_input((2, 3, 7, 8))
     np.testing.assert_allclose(run(path, x), fresh(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", [{}, {"affine": False, "track_running_stats": False}])
+def test_batchnorm_with_num_features_edited_exports_its_forward(tmp_path, kind):
+    """The forward reads the channel count from the input (as torch's F.batch_norm), so does the emitter:
+    an edited num_features, never read, must not size the graph's scale and shift."""
+    bn = mt.BatchNorm1d(3, dtype=np.float32, **kind).eval()
+    if bn.running_mean is not None:
+        bn.running_mean[...] = [1.0, -2.0, 0.5]
+    bn.num_features = 7
+    mt.onnx.export(bn, tmp_path / "bn.onnx", input_shape=(4, 3), dtype=np.float32)
+    x = sample_input((4, 3))
+    np.testing.assert_allclose(run(tmp_path / "bn.onnx", x), bn(x), rtol=1e-5, atol=1e-5)

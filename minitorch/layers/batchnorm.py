@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,6 +19,10 @@ class _BatchNorm(Module):
 
     Shapes:   x (N, C, *)   weight, bias, running_mean, running_var (C,)   y (N, C, *)
               statistics run over axes = (0, 2, 3, ...): m = x.size / C values per channel
+              C is the input's x.shape[1], as torch's F.batch_norm reads it (``num_features`` is the
+              constructor's: edited later it changes nothing); each of weight, bias and the running
+              statistics that a forward reads must have C entries (ValueError, as torch); with none of
+              them (affine=False, track_running_stats=False) any C is taken
     Forward:  training:  mean = x.mean(axes);  var = ((x - mean)**2).mean(axes)    (biased: / m)
                          x_hat = (x - mean) / sqrt(var + eps)
                          y = weight * x_hat + bias          (per channel; y = x_hat if affine=False)
@@ -25,8 +30,9 @@ class _BatchNorm(Module):
                          running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
                          (unbiased for the running variance, as PyTorch; momentum=None: cumulative
                          average, factor 1 / num_batches_tracked)
-              (an empty batch while training: an empty y, the running statistics untouched,
-              num_batches_tracked + 1, as torch; eps = 0 is a ValueError while training, as torch)
+              (an empty batch: an empty y, of any C, the running statistics untouched, num_batches_tracked
+              + 1 while training, dweight = dbias = 0, as torch; eps = 0 is a ValueError while training,
+              as torch)
               track_running_stats=False (as torch): running_mean, running_var and num_batches_tracked
                          are None (not in state_dict) and every forward, eval too, normalises with the
                          batch's statistics (so eval needs more than 1 value per channel and eps > 0);
@@ -105,19 +111,19 @@ class _BatchNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
-        axes, shape = _axes_and_shape(x.ndim, self.num_features)
-        if not self._uses_batch_stats():
-            return self._eval_forward(x, shape)
         tracking = self.training and self.track_running_stats
         if tracking and self.num_batches_tracked is not None:  # an empty batch too, as torch
             self.num_batches_tracked += 1
-        if x.size == 0:  # as torch: an empty output, the statistics untouched
-            x_hat, inv_std = x, np.ones(shape, x.dtype)
-        else:
-            x_hat, inv_std, mean, var = standardize(x, axes, self.eps)
-            if tracking and self.running_mean is not None:
-                self._update_running_stats(mean.reshape(-1), var.reshape(-1), x.size // self.num_features)
-        self._x_hat, self._inv_std, self._batch_stats = x_hat, inv_std, x.size > 0
+        if x.size == 0:  # as torch: an empty output (of any channel count), the statistics untouched
+            self._x_hat, self._inv_std, self._batch_stats = x, None, False
+            return x.copy()
+        axes, shape = _axes_and_shape(x.ndim, x.shape[1])
+        if not self._uses_batch_stats():
+            return self._eval_forward(x, shape)
+        x_hat, inv_std, mean, var = standardize(x, axes, self.eps)
+        if tracking and self.running_mean is not None:
+            self._update_running_stats(mean.reshape(-1), var.reshape(-1), _per_channel(x.shape))
+        self._x_hat, self._inv_std, self._batch_stats = x_hat, inv_std, True
         if self.weight is None:
             return x_hat.copy()  # the caller's own array: its writes cannot reach the backward
         return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
@@ -134,17 +140,22 @@ class _BatchNorm(Module):
     def backward_params(self, dy: np.ndarray) -> None:
         x_hat = self._cached(self._x_hat)
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
-        axes, _ = _axes_and_shape(x_hat.ndim, self.num_features)
-        # w.r.t. parameters
-        if self.weight is not None:
+        axes, _ = _axes_and_shape(x_hat.ndim, x_hat.shape[1])
+        # w.r.t. parameters (an empty batch: zeros of their own shape, as torch)
+        if self.weight is not None and x_hat.size == 0:
+            self.weight.accumulate_grad(np.zeros_like(self.weight.data))
+            self.bias.accumulate_grad(np.zeros_like(self.bias.data))
+        elif self.weight is not None:
             self.weight.accumulate_grad(np.sum(dy * x_hat, axis=axes))
             self.bias.accumulate_grad(dy.sum(axis=axes))
 
     def backward_input(self, dy: np.ndarray) -> np.ndarray:
         x_hat = self._cached(self._x_hat)
         dy = self._check_grad(dy, x_hat.shape, x_hat.dtype)
-        axes, shape = _axes_and_shape(x_hat.ndim, self.num_features)
+        axes, shape = _axes_and_shape(x_hat.ndim, x_hat.shape[1])
         # w.r.t. input
+        if x_hat.size == 0:
+            return dy.copy()
         dx_hat = dy if self.weight is None else dy * self.weight.data.reshape(shape)
         if self._batch_stats:
             return standardize_backward(dx_hat, x_hat, self._inv_std, axes)
@@ -168,19 +179,14 @@ class _BatchNorm(Module):
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, type(self).__name__)
-        if x.ndim not in self._layouts or x.shape[1] != self.num_features:
-            layouts = " or ".join(self._layouts.values()).replace("C", str(self.num_features))
-            raise ValueError(
-                f"{type(self).__name__}(num_features={self.num_features}): expected input {layouts}, "
-                f"got {x.shape}"
-            )
+        self._check_channels(x.shape)
         self._check_running_stats()
         # the settings read at every call: numbers (a value of another kind is a TypeError naming it)
         check_number(self.eps, type(self).__name__, "eps")
         if self.momentum is not None:
             check_number(self.momentum, type(self).__name__, "momentum")
         batch = "when training" if self.training else "with no running statistics (track_running_stats=False)"
-        if self._uses_batch_stats() and x.size // self.num_features == 1:  # (an empty batch passes, as torch)
+        if self._uses_batch_stats() and _per_channel(x.shape) == 1:  # (an empty batch passes, as torch)
             raise ValueError(
                 f"{type(self).__name__}: expected more than 1 value per channel {batch} "
                 f"(the batch variance needs two), got input of shape {x.shape}"
@@ -207,8 +213,41 @@ class _BatchNorm(Module):
             raise ValueError(
                 f"{type(self).__name__}: {nones[0]} is None but {other} is not (PyTorch raises too); "
                 f"set both to None (batch statistics, in eval too) or give {nones[0]} an array of "
-                f"shape ({self.num_features},)"
+                f"shape {getattr(self, other).shape}"
             )
+
+    def _per_channel_arrays(self) -> dict[str, np.ndarray]:
+        """The (C,) arrays this forward reads: weight and bias (affine), and the running statistics
+        unless it is training without tracking them (torch passes None for both then)."""
+        names = ["weight", "bias"]
+        if not (self.training and not self.track_running_stats):
+            names += ["running_mean", "running_var"]
+        arrays = {name: getattr(self, name) for name in names}
+        return {name: a.data if isinstance(a, Parameter) else a
+                for name, a in arrays.items() if a is not None}
+
+    def _check_channels(self, shape: tuple[int, ...]) -> None:
+        """ValueError unless the input has a layout of this class and each (C,) array it reads has one
+        entry per input channel. The channel count is the input's, as torch's F.batch_norm reads it:
+        ``num_features`` edited after construction changes nothing, and with neither weights nor
+        running statistics any C is taken."""
+        arrays = self._per_channel_arrays()
+        sizes = {a.size for a in arrays.values()}
+        who = type(self).__name__
+        if len(shape) in self._layouts and (math.prod(shape) == 0  # torch's empty batch: no sizes read
+                                            or all(a.size == shape[1] for a in arrays.values())):
+            return
+        if len(sizes) > 1:  # the arrays disagree among themselves: name each
+            listed = ", ".join(f"{name} {a.shape}" for name, a in arrays.items())
+            raise ValueError(
+                f"{who}: expected one entry per input channel in each of {listed}, got input {shape} "
+                f"(PyTorch raises too); give each array shape ({shape[1] if len(shape) > 1 else 'C'},)"
+            )
+        channels = str(sizes.pop()) if sizes else "C"
+        layouts = " or ".join(self._layouts.values()).replace("C", channels)
+        named = (f"(num_features={self.num_features})" if channels == str(self.num_features)
+                 else f" (weights and running statistics of {channels} channels)")
+        raise ValueError(f"{who}{named}: expected input {layouts}, got {shape}")
 
     def _check_dtypes(self) -> Any:
         """The one dtype of weight, bias and the running statistics that are not None (None if all
@@ -232,6 +271,11 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         settings = f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
         return settings if self.track_running_stats else settings + ", track_running_stats=False"
+
+
+def _per_channel(shape: tuple[int, ...]) -> int:
+    """The values per channel of an input (N, C, *): N * prod(*), as torch counts them (C may be 0)."""
+    return shape[0] * math.prod(shape[2:])
 
 
 def _axes_and_shape(ndim: int, channels: int) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 
 import numpy as np
 
@@ -116,14 +117,17 @@ class Loss(Module):
                                                    self._reductions)
         return reduction
 
-    def _reduce(self, losses: np.ndarray, count: float | None = None) -> float | np.ndarray:
+    def _reduce(self, losses: np.ndarray, count: float | None = None,
+                batch: int | None = None) -> float | np.ndarray:
         """The per-element ``losses`` reduced as ``self.reduction`` says; remembers their shape.
 
-        ``count``: what "mean" divides the sum by, when it is not l.size (see the class docstring).
+        ``count``: what "mean" divides the sum by, when it is not l.size (see the class docstring);
+        ``batch``: what "batchmean" divides by, when it is not l.shape[0] (the input's batch size
+        where a target broadcast l to another shape, as torch's input.size(0)).
         """
         reduction = self._read_reduction()
         if reduction == "batchmean":
-            count = losses.shape[0] if losses.ndim else 1
+            count = batch if batch is not None else losses.shape[0] if losses.ndim else 1
         self._count = count
         if count is None and kernels_enabled():  # fast room: the same float, without ndarray.mean's wrapper
             value = fast.reduce_losses(self, losses)
@@ -175,6 +179,14 @@ class ElementwiseLoss(Loss):
     A subclass defines ``_losses_and_slope(x, t) -> (l, dl/dx)`` (and ``_check_values`` if its
     inputs have a range); forward caches the slope, so backward is one product:
     dx = dl * slope  (x's shape), cast to the input's dtype.
+    A target of another shape (``_target_shapes``, torch's rule for the loss of that name):
+    "same" refuses it (BCELoss, BCEWithLogitsLoss: torch raises); "warn" broadcasts x and t with
+    torch's UserWarning "Using a target size ... that is different to the input size ..." (MSELoss,
+    L1Loss, SmoothL1Loss, HuberLoss); "broadcast" broadcasts without one (KLDivLoss, PoissonNLLLoss,
+    HingeEmbeddingLoss); "to_input" takes a target that broadcasts to x's own shape only
+    (SoftMarginLoss: torch writes l into x's shape). Broadcast, l and the slope have the broadcast
+    shape B ("mean" divides by prod(B), as torch) and dx = sum of dl * slope over the axes x was
+    broadcast along (x's shape: the gradient torch's autograd gives an expanded input).
     dtypes (``check_pair``): l and the slope are computed in the promoted dtype of a floating input
     and a floating target (float32 and float64: float64), as torch's MSELoss, L1Loss, SmoothL1Loss and
     KLDivLoss do; dx comes back in the input's dtype, as torch's gradient. An integer or bool
@@ -183,21 +195,29 @@ class ElementwiseLoss(Loss):
     the narrower dtype's precision.)
     """
 
+    _target_shapes = "same"  # how a target of another shape is read (see above)
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self._slope: np.ndarray | None = None
         self._input_dtype: np.dtype | None = None  # dx's dtype (the slope's may be wider)
+        self._input_shape: tuple[int, ...] | None = None  # dx's shape (the slope's may be broadcast)
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
-        x, t, self._input_dtype = check_pair(input, target, type(self).__name__)
+        who = type(self).__name__
+        x, t, self._input_dtype = check_pair(input, target, who, self._target_shapes)
+        self._input_shape = x_shape = np.shape(input)
+        x, t = _broadcast_pair(x, t, who, self._target_shapes)
         self._check_values(x, t)
         losses, self._slope = self._losses_and_slope(x, t)
-        return self._reduce(losses)
+        return self._reduce(losses, batch=x_shape[0] if x_shape else 1)
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         slope = self._cached(self._slope)
-        # w.r.t. input (computed in the slope's dtype, returned in the input's, as torch's gradient)
-        return (slope * self._upstream(dloss, slope.dtype, slope.ndim)).astype(self._input_dtype, copy=False)
+        # w.r.t. input (computed in the slope's dtype, returned in the input's, as torch's gradient;
+        # summed over the axes a target broadcast x along)
+        dx = slope * self._upstream(dloss, slope.dtype, slope.ndim)
+        return sum_to(dx, self._input_shape).astype(self._input_dtype, copy=False)
 
     def _check_values(self, x: np.ndarray, t: np.ndarray) -> None:
         """ValueError if x or t lies outside the loss's domain; any finite value by default."""
@@ -218,15 +238,24 @@ def check_not_bool(value: object, who: str, name: str) -> None:
         raise SettingTypeError(f"{who}: {name} must be an array of numbers or None, got {value!r}")
 
 
-def check_pair(input: np.ndarray, target: np.ndarray, who: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:
-    """(x, t, the input's dtype): a finite floating input and a finite target of the same shape, both
-    in the dtype the loss computes in: the promoted dtype of x and a floating t (torch's type
-    promotion: a float64 target is never rounded to a float32 input's dtype), x's dtype for an
-    integer or bool t."""
+def check_not_bool_labels(target: object, who: str) -> None:
+    """TypeError for a bool array of +1 / -1 labels: torch's -target refuses a bool tensor, and NumPy
+    would read False as 0, not -1 (a silently different loss)."""
+    if np.asarray(target).dtype == bool:
+        raise TypeError(f"{who}: target is bool, expected labels +1 / -1 as numbers (torch refuses -target "
+                        "of a bool target too; False would read as 0, not -1): give np.where(target, 1, -1)")
+
+
+def check_pair(input: np.ndarray, target: np.ndarray, who: str,
+               target_shapes: str = "same") -> tuple[np.ndarray, np.ndarray, np.dtype]:
+    """(x, t, the input's dtype): a finite floating input and a finite target of the same shape (or
+    one that broadcasts with it, as ``target_shapes`` says: see ``ElementwiseLoss``), both in the dtype
+    the loss computes in: the promoted dtype of x and a floating t (torch's type promotion: a float64
+    target is never rounded to a float32 input's dtype), x's dtype for an integer or bool t."""
     x = as_floating(input, who)
     t = np.asarray(target)
     if t.shape != x.shape:
-        raise ValueError(f"{who}: expected target of the input's shape {x.shape}, got {t.shape}")
+        check_target_shape(x.shape, t.shape, who, target_shapes)
     if t.dtype.kind not in "biu":
         t = as_floating(t, who)  # a floating target as it is; a TypeError for a non-numeric one
     input_dtype = x.dtype
@@ -235,6 +264,47 @@ def check_pair(input: np.ndarray, target: np.ndarray, who: str) -> tuple[np.ndar
     check_finite(x, who, "input")
     check_finite(t, who, "target")
     return x, t, input_dtype
+
+
+_BROADCAST_WHY = {
+    "same": "(PyTorch refuses a target of another size here too)",
+    "to_input": "(or one that broadcasts to it, as torch, whose loss takes the input's shape)",
+}
+
+
+def check_target_shape(x_shape: tuple[int, ...], t_shape: tuple[int, ...], who: str, rule: str) -> None:
+    """ValueError unless a target of shape ``t_shape`` (not x's) is taken under ``rule``."""
+    try:
+        shape = np.broadcast_shapes(x_shape, t_shape)
+    except ValueError:
+        shape = None
+    if rule == "same" or shape is None or (rule == "to_input" and shape != x_shape):
+        why = _BROADCAST_WHY.get(rule, "(or one that broadcasts with it, as torch)")
+        raise ValueError(f"{who}: expected target of the input's shape {x_shape}, got {t_shape} {why}")
+
+
+def _broadcast_pair(x: np.ndarray, t: np.ndarray, who: str, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """x and t broadcast to one shape (checked by ``check_pair``), with torch's warning for "warn"."""
+    if x.shape == t.shape:
+        return x, t
+    if rule == "warn":  # torch.nn.functional's text for these losses (its UserWarning)
+        warnings.warn(
+            f"Using a target size {t.shape} that is different to the input size {x.shape}. This will "
+            "likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",
+            UserWarning, stacklevel=5,  # the caller of loss_fn(input, target)
+        )
+    return np.broadcast_arrays(x, t)
+
+
+def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """g summed over the axes it was broadcast along from ``shape`` (g itself when it has that shape):
+    the gradient of an input that entered a computation broadcast, as torch's autograd sums it."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and g.shape[lead + i] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
 
 
 def check_in_unit_interval(x: np.ndarray, who: str, what: str) -> None:
@@ -279,7 +349,7 @@ def check_class_weight(weight: object, who: str) -> np.ndarray | None:
         return None
     check_not_bool(weight, who, "weight")
     w = np.array(as_floating(weight, who))
-    if w.ndim != 1 or w.size == 0:
+    if w.ndim != 1:  # empty for an input of no classes, as torch
         raise ValueError(f"{who}: weight must be a 1-D array of one weight per class, got shape {w.shape}")
     check_finite(w, who, "weight")
     return w

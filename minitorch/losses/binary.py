@@ -51,7 +51,8 @@ _BCE_EPSILON = float(np.float32(1e-12))  # PyTorch's bound, a float32 constant (
 class BCEWithLogitsLoss(ElementwiseLoss):
     """Sigmoid + binary cross-entropy, fused and stable for any logit, as torch.nn.BCEWithLogitsLoss.
 
-    Shapes:   x (*) logits   t (*) targets in [0, 1], same shape   l (*)
+    Shapes:   x (*) logits   t (*) targets in [0, 1] (any finite number is read by the formula, as
+              torch; BCELoss refuses one outside), same shape   l (*)
               w: weight, broadcastable to x's shape; pw: pos_weight, broadcastable to x's shape
               (one per class along the last axis, as torch); None: 1
     Forward:  l = -w * (pw * t * log(sigmoid(x)) + (1 - t) * log(1 - sigmoid(x)))
@@ -71,9 +72,6 @@ class BCEWithLogitsLoss(ElementwiseLoss):
         super().__init__(reduction)
         _register_optional(self, "weight", weight)
         _register_optional(self, "pos_weight", pos_weight)
-
-    def _check_values(self, x: np.ndarray, t: np.ndarray) -> None:
-        check_in_unit_interval(t, "BCEWithLogitsLoss", "targets")
 
     def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w, pw = _broadcast_to(self, "weight", x), _broadcast_to(self, "pos_weight", x)

@@ -9,20 +9,30 @@ import numpy as np
 from minitorch.checks import check_choice, check_number
 from minitorch.dtypes import as_floating
 from minitorch.functional import sigmoid, softplus_of_neg_abs
-from minitorch.losses.base import Loss, check_finite, check_in_unit_interval, check_not_bool
+from minitorch.losses.base import (
+    Loss,
+    check_finite,
+    check_not_bool,
+    check_target_shape,
+    sum_to,
+)
 
 
 class MultiLabelSoftMarginLoss(Loss):
     """Logistic loss of each class score against a 0 / 1 label, averaged over the classes, as
     torch.nn.MultiLabelSoftMarginLoss (BCEWithLogitsLoss's mean over the last axis).
 
-    Shapes:   x (*, C) scores   y (*, C) labels in [0, 1], same shape   l (*) one loss per sample
+    Shapes:   x (*, C) scores   y (*, C) labels in [0, 1] (any finite number is read by the formula, as
+              torch), same shape   l (*) one loss per sample
               (l is 0-d for an unbatched x (C,))   w: weight, broadcastable to x's shape (None: 1)
-    Forward:  l = -sum(w * (y * log(sigmoid(x)) + (1 - y) * log(sigmoid(-x))), axis=-1) / C
-                = sum(w * (softplus(-x) + (1 - y) * x), axis=-1) / C
+              a y of another shape that broadcasts with x is taken, as torch (no warning): x and y
+              are broadcast to B, w must broadcast to B, and the class axis is k = x.ndim - 1 of B
+              (torch's input.dim() - 1: not B's last axis when y adds leading axes), C = x.shape[-1]
+    Forward:  l = -sum(w * (y * log(sigmoid(x)) + (1 - y) * log(sigmoid(-x))), axis=k) / C
+                = sum(w * (softplus(-x) + (1 - y) * x), axis=k) / C
               softplus(-x) = max(-x, 0) + log1p(exp(-|x|)) (stable); reduced: mean over the
               samples (default), sum or none (see ``Loss``)
-    Backward: dx = dl[..., None] * w * (sigmoid(x) - y) / C      (*, C)
+    Backward: dx = expand_dims(dl, k) * w * (sigmoid(x) - y) / C      B, summed to x's shape (*, C)
     dtypes: l in the promoted dtype of x, a floating y and w (as torch); dx in x's dtype.
     Example:
         loss_fn = MultiLabelSoftMarginLoss()
@@ -41,6 +51,7 @@ class MultiLabelSoftMarginLoss(Loss):
             self.register_buffer("weight", w)
         self._slope: np.ndarray | None = None
         self._input_dtype: np.dtype | None = None
+        self._input_shape: tuple[int, ...] | None = None  # dx's (the slope's may be broadcast)
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
         who = "MultiLabelSoftMarginLoss"
@@ -49,7 +60,9 @@ class MultiLabelSoftMarginLoss(Loss):
             raise ValueError(f"{who}: expected scores (N, C) or (C,) with a class axis, got shape ()")
         y = np.asarray(target)
         if y.shape != x.shape:
-            raise ValueError(f"{who}: expected target labels of the input's shape {x.shape}, got {y.shape}")
+            check_target_shape(x.shape, y.shape, who, "broadcast")
+        self._input_shape, k = x.shape, x.ndim - 1  # torch's class_dim = input.dim() - 1
+        x, y = np.broadcast_arrays(x, y)
         y = y if y.dtype.kind in "biu" else as_floating(y, who)
         w = 1.0 if self.weight is None else _weight_for(self.weight, x.shape, who)
         given = (x, y) if self.weight is None else (x, y, w)
@@ -58,18 +71,19 @@ class MultiLabelSoftMarginLoss(Loss):
         x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
         w = w if self.weight is None else w.astype(dtype, copy=False)
         check_finite(x, who, "input")
-        check_finite(y, who, "target")
-        check_in_unit_interval(y, who, "target labels")
-        c = dtype.type(x.shape[-1])
-        losses = np.sum(w * (np.maximum(-x, 0) + softplus_of_neg_abs(x) + (1 - y) * x), axis=-1) / c
+        check_finite(y, who, "target")  # any finite label is read by the formula, as torch
+        c = dtype.type(self._input_shape[-1])
+        losses = np.sum(w * (np.maximum(-x, 0) + softplus_of_neg_abs(x) + (1 - y) * x), axis=k) / c
         self._slope = w * (sigmoid(x) - y) / c
         return self._reduce(losses)
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         slope = self._cached(self._slope)
-        # w.r.t. input (in the loss's dtype, returned in the input's)
-        dl = self._upstream(dloss, slope.dtype, slope.ndim)
-        return (dl * slope).astype(self._input_dtype, copy=False)
+        # w.r.t. input (in the loss's dtype, returned in the input's; summed over the axes a target
+        # broadcast x along)
+        dl = self._upstream(dloss, slope.dtype, 0)
+        dx = (np.expand_dims(dl, len(self._input_shape) - 1) if dl.ndim else dl) * slope
+        return sum_to(dx, self._input_shape).astype(self._input_dtype, copy=False)
 
     def extra_repr(self) -> str:
         return "" if self.weight is None else f"weight={np.array2string(self.weight, precision=4)}"
@@ -169,10 +183,13 @@ class MultiMarginLoss(Loss):
 
 
 def _check_scores(input: np.ndarray, who: str) -> np.ndarray:
-    """Finite floating scores (N, C) or (C,), C >= 1 (torch: "non-empty vector or matrix")."""
+    """Finite floating scores (N, C) or (C,), C >= 1 (torch: "non-empty vector or matrix"), or a 0-d
+    score (one class, unbatched: torch takes it).
+    """
     x = as_floating(input, who)
-    if x.ndim not in (1, 2) or x.shape[-1] == 0:
-        raise ValueError(f"{who}: expected scores (N, C) or unbatched (C,) with C >= 1, got shape {x.shape}")
+    if x.ndim not in (0, 1, 2) or (x.ndim and x.shape[-1] == 0):
+        raise ValueError(f"{who}: expected scores (N, C) or unbatched (C,) with C >= 1, got shape {x.shape} "
+                         "(a 0-d score is one class, as torch)")
     check_finite(x, who, "input")
     return x
 
@@ -182,7 +199,7 @@ def _scores_and_indices(input: np.ndarray, target: np.ndarray, who: str
     """(x (N, C), y (N,), the loss's shape): finite scores and integer class indices in [0, C)."""
     x = _check_scores(input, who)
     y = np.asarray(target)
-    expected = ((x.shape[0],),) if x.ndim == 2 else ((), (1,))
+    expected = ((x.shape[0],),) if x.ndim == 2 else ((), (1,))  # (a 0-d x is one sample of one class)
     if y.shape not in expected:
         shown = " or ".join(str(s) for s in expected)
         raise ValueError(f"{who}: expected target class indices of shape {shown} for input {x.shape}, "
@@ -190,7 +207,7 @@ def _scores_and_indices(input: np.ndarray, target: np.ndarray, who: str
     if y.dtype.kind not in "iu":
         raise ValueError(f"{who}: expected integer class indices, got dtype {y.dtype} "
                          "(convert with y.astype(int) if the values are whole numbers)")
-    c = x.shape[-1]
+    c = x.shape[-1] if x.ndim else 1
     if y.size and not (y.min() >= 0 and y.max() < c):
         raise ValueError(f"{who}: class indices must lie in [0, {c}), got values in [{y.min()}, {y.max()}]")
     return x.reshape(-1, c), y.reshape(-1), y.shape
@@ -229,7 +246,7 @@ class MultiLabelMarginLoss(Loss):
         x = _check_scores(input, who)
         count, listed = _listed_classes(np.asarray(target), x.shape, who)
         self._x_shape = x.shape
-        x2 = x.reshape(-1, x.shape[-1])
+        x2 = x.reshape(count.shape)
         c = x.dtype.type(x2.shape[1])
         margins = 1 - x2[:, :, None] + x2[:, None, :]  # [n, j, i] = 1 - x[n, j] + x[n, i]
         pairs = count[:, :, None].astype(x.dtype) * (~listed)[:, None, :]
@@ -245,14 +262,15 @@ class MultiLabelMarginLoss(Loss):
 
 
 def _listed_classes(y: np.ndarray, x_shape: tuple[int, ...], who: str) -> tuple[np.ndarray, np.ndarray]:
-    """(count (N, C): how often each class is listed before the row's first -1, listed: count > 0)."""
-    if y.shape != x_shape:
+    """(count (N, C): how often each class is listed before the row's first -1, listed: count > 0).
+    An unbatched x (C,) or 0-d x (C = 1) takes any y of C entries and at most 1 dim, as torch."""
+    c = x_shape[-1] if x_shape else 1
+    if y.shape != x_shape and not (len(x_shape) <= 1 and y.ndim <= 1 and y.size == c):
         raise ValueError(f"{who}: expected target of the input's shape {x_shape} (class indices ending "
                          f"at -1), got {y.shape}")
     if y.dtype.kind not in "iu":
         raise ValueError(f"{who}: expected integer class indices, got dtype {y.dtype} "
                          "(convert with y.astype(int) if the values are whole numbers)")
-    c = x_shape[-1]
     if y.size and not (y.min() >= -1 and y.max() < c):
         raise ValueError(f"{who}: target values must lie in [-1, {c}) (class indices, -1 ending the list), "
                          f"got values in [{y.min()}, {y.max()}]")

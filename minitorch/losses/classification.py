@@ -7,10 +7,12 @@ for nothing. Binary cross-entropy is in ``binary``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from minitorch.checks import check_int, check_number
-from minitorch.functional import shifted_exp
+from minitorch.functional import log_of_sum, shifted_exp
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import losses as fast
 from minitorch.kernels.step import register_step_class
@@ -43,6 +45,9 @@ class CrossEntropyLoss(Loss):
               loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(w * onehot) (the
               weights of the counted targets) for class indices, by N * prod(d) for probabilities,
               as torch; sum(w * onehot) = 0 (every target ignored or weighing 0): mean = nan, as torch
+              no classes (C = 0; every class index then ignored): the all-ignored answer (mean nan,
+              sum 0, l = 0), but with eps > 0 nan throughout (torch adds eps / C * a sum of no terms,
+              inf * 0), and a mean of probability targets is nan (torch's 0 / 0 over z.size)
     Backward: dz = dl * (p * sum(wq, axis=1) - wq)  (N, C, *d), p = softmax(z) = exp(s) / sum(exp(s))
                                                     = dl * (p - onehot(y)) without weights and eps
               "mean" with sum(w * onehot) = 0: dl = dloss / 0 = nan, so dz is nan on the counted
@@ -82,19 +87,29 @@ class CrossEntropyLoss(Loss):
         y = self._check_target(np.asarray(target), z, unbatched)
         eps, c, indices = self.label_smoothing, z.shape[1], y.ndim < z.ndim
         s, exp_s, sum_exp = shifted_exp(z, axis=1)
-        log_p = s - np.log(sum_exp)
+        log_p = s - log_of_sum(sum_exp)  # (no classes: an empty log_p, as torch)
         w = _along_class_axis(self, z, indices)
+        smooth = eps / c if c else 0.0  # C = 0: q is empty, eps / C multiplies nothing
         if indices:
             onehot = _one_hot(y, c, z.dtype, self.ignore_index)
-            q = (1 - eps) * onehot + eps / c * onehot.sum(axis=1, keepdims=True)
+            q = (1 - eps) * onehot + smooth * onehot.sum(axis=1, keepdims=True)
         else:
-            q = (1 - eps) * y + eps / c
+            q = (1 - eps) * y + smooth
         wq = w * q
         self._probs, self._wq, self._unbatched = exp_s / sum_exp, wq, unbatched
         losses = -np.sum(wq * log_p, axis=1)
-        count = None if not indices or self._plain_targets(y, False) else np.sum(w * onehot)
-        self._counted = onehot.any(axis=1, keepdims=True) if count == 0 else None
-        return self._reduce(losses.reshape(()) if unbatched else losses, count)
+        # no classes, label smoothing and class indices: torch adds eps / C * (a sum of no terms)
+        # to each loss and to their sum, inf * 0 = nan
+        no_classes_smoothed = c == 0 and indices and eps > 0
+        if no_classes_smoothed:
+            losses = np.full_like(losses, np.nan)
+        if indices:
+            count = None if self._plain_targets(y, False) else np.sum(w * onehot)
+        else:  # no classes: torch's mean of probability targets is nan (its 0 / 0 over z.size)
+            count = 0 if z.size == 0 and losses.size else None
+        self._counted = onehot.any(axis=1, keepdims=True) if count == 0 and indices else None
+        loss = self._reduce(losses.reshape(()) if unbatched else losses, count)
+        return LossValue(math.nan) if no_classes_smoothed and self._reduction != "none" else loss
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
         if self._dlogits is not None:  # forward ran in the fast room: its partner kernel, the same dz

@@ -14,11 +14,12 @@ class KLDivLoss(ElementwiseLoss):
     """KL(target || input) per element, as torch.nn.KLDivLoss: the input is log-probabilities.
 
     Shapes:   x (*) log-probabilities   t (*) probabilities (log_target=False) or log-probabilities
-              (log_target=True), same shape   l (*)
+              (log_target=True), same shape (or broadcastable, as torch)   l (*)
     Forward:  log_target=False:  l = xlogy(t, t) - t * x      xlogy(t, t) = t * log(t), 0 where t == 0
               log_target=True:   l = exp(t) * (t - x)
               loss = l reduced: "mean" divides by l.size (torch's default; both libraries warn it is not the
-              KL divergence), "batchmean" by the batch size x.shape[0] (the KL divergence per sample),
+              KL divergence), "batchmean" by the batch size x.shape[0] (the KL divergence per sample; the
+              input's, where a target broadcast l to another shape, as torch),
               "sum", or "none"
     Backward: dx = -dl * t              (*)   log_target=False
               dx = -dl * exp(t)         (*)   log_target=True
@@ -27,6 +28,8 @@ class KLDivLoss(ElementwiseLoss):
         loss = loss_fn(np.log(np.array([[0.5, 0.5]])), np.array([[0.9, 0.1]]))   # 0.368
         dx = loss_fn.backward()                                                    # [[-0.9, -0.1]]
     """
+
+    _target_shapes = "broadcast"  # a target of another shape: as torch (see ElementwiseLoss)
 
     _reductions = (*REDUCTIONS, "batchmean")
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from minitorch.checks import check_bool, check_number
 from minitorch.dtypes import as_floating
-from minitorch.losses.base import ElementwiseLoss, Loss, check_finite
+from minitorch.losses.base import ElementwiseLoss, Loss, check_finite, sum_to
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -18,7 +18,7 @@ class PoissonNLLLoss(ElementwiseLoss):
     """Negative log-likelihood of a Poisson target, as torch.nn.PoissonNLLLoss.
 
     Shapes:   x (*) log-rates (log_input=True) or rates >= 0 (log_input=False)   t (*) counts, same
-              shape   l (*)
+              shape (or broadcastable, as torch)   l (*)
     Forward:  log_input=True:   l = exp(x) - t * x
               log_input=False:  l = x - t * log(x + eps)
               full=True adds Stirling's approximation of log(t!), where t > 1 (0 elsewhere, as torch):
@@ -32,6 +32,8 @@ class PoissonNLLLoss(ElementwiseLoss):
         loss = loss_fn(np.array([0.0, 1.0]), np.array([1.0, 2.0]))   # mean(1, e - 2) = 0.859
         dx = loss_fn.backward()                                      # [0, (e - 2) / 2]
     """
+
+    _target_shapes = "broadcast"  # a target of another shape: as torch (see ElementwiseLoss)
 
     def __init__(self, log_input: bool = True, full: bool = False, reduction: str = "mean", *,
                  eps: float = 1e-8) -> None:
@@ -148,8 +150,8 @@ class GaussianNLLLoss(Loss):
         dl = self._upstream(dloss, d.dtype, d.ndim)
         # w.r.t. inputs (in the loss's dtype, returned in each input's own, as torch's gradients)
         dx = dl * d / v
-        dvar = _sum_to(dl * 0.5 * (1 / v - d * d / (v * v)), v.shape)
-        dt = None if t_dtype.kind != "f" else _sum_to(-dx, t_shape).astype(t_dtype, copy=False)
+        dvar = sum_to(dl * 0.5 * (1 / v - d * d / (v * v)), v.shape)
+        dt = None if t_dtype.kind != "f" else sum_to(-dx, t_shape).astype(t_dtype, copy=False)
         dvar = None if var_shape is None else dvar.reshape(var_shape).astype(v_dtype, copy=False)
         return dx.astype(x_dtype, copy=False), dt, dvar
 
@@ -185,11 +187,3 @@ def _read_var(var: object, x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...] |
         f"{who}: var is of incorrect size: expected the input's shape {x.shape}, that shape with one "
         f"axis of size 1, or {x.shape[:-1]} (one variance per row), got {v.shape}"
     )
-
-
-def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """g summed over the axes it broadcast along to reach its shape from ``shape``."""
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
-                                      if n == 1 and g.shape[lead + i] != 1)
-    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)

@@ -7,14 +7,15 @@ import numpy as np
 
 from minitorch.checks import check_number
 from minitorch.functional import sigmoid, softplus_of_neg_abs
-from minitorch.losses.base import ElementwiseLoss
+from minitorch.losses.base import ElementwiseLoss, check_not_bool_labels
 
 
 class SoftMarginLoss(ElementwiseLoss):
     """Logistic loss of a score x against a label y = +1 or -1, as torch.nn.SoftMarginLoss.
 
-    Shapes:   x (*) scores   y (*) labels (+1 / -1; any value is read by the formula, as torch),
-              same shape   l (*)
+    Shapes:   x (*) scores   y (*) labels (+1 / -1; any number is read by the formula, as torch; a bool
+              y gives the loss of False as 0 and a TypeError at backward, as torch's -y there),
+              same shape (or broadcastable to x's shape, as torch)   l (*)
     Forward:  z = -y * x
               l = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))   (stable: exp(-|z|) <= 1)
               reduced: mean (default), sum or none (see ``Loss``)
@@ -25,6 +26,22 @@ class SoftMarginLoss(ElementwiseLoss):
         dx = loss_fn.backward()                                       # [-0.25, 0.4404]
     """
 
+    _target_shapes = "to_input"  # a target of another shape: as torch (see ElementwiseLoss)
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self._bool_target: bool | None = None
+
+    def forward(self, input: np.ndarray, target: np.ndarray) -> float | np.ndarray:
+        # torch computes the loss of a bool y (False as 0) and refuses its gradient (-y of a bool)
+        self._bool_target = np.asarray(target).dtype == bool
+        return super().forward(input, target)
+
+    def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
+        if self._bool_target:
+            check_not_bool_labels(np.bool_(True), "SoftMarginLoss.backward")
+        return super().backward(dloss)
+
     def _losses_and_slope(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = -y * x
         return np.maximum(z, 0) + softplus_of_neg_abs(z), -y * sigmoid(z)
@@ -34,7 +51,7 @@ class HingeEmbeddingLoss(ElementwiseLoss):
     """Hinge loss of a distance x: small for y = +1, at least ``margin`` for y = -1, as
     torch.nn.HingeEmbeddingLoss.
 
-    Shapes:   x (*) distances   y (*) labels +1 / -1, same shape   l (*)
+    Shapes:   x (*) distances   y (*) labels +1 / -1, same shape (or broadcastable, as torch)   l (*)
     Forward:  l = where(y != 1, max(0, margin - x), 0) + where(y != -1, x, 0)
               (x for y = 1, max(0, margin - x) for y = -1; a y of any other value gets both terms, as
               torch's formula); reduced: mean (default), sum or none (see ``Loss``)
@@ -45,6 +62,8 @@ class HingeEmbeddingLoss(ElementwiseLoss):
         loss = loss_fn(np.array([0.3, 0.2]), np.array([1.0, -1.0]))   # mean(0.3, 0.8) = 0.55
         dx = loss_fn.backward()                                       # [0.5, -0.5]
     """
+
+    _target_shapes = "broadcast"  # a target of another shape: as torch (see ElementwiseLoss)
 
     def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
         super().__init__(reduction)

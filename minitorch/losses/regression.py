@@ -1,4 +1,5 @@
-"""Regression losses on an input and a target of the same shape: MSE, L1, Huber, SmoothL1."""
+"""Regression losses on an input and a target of the same shape (another shape that broadcasts with it is
+taken with torch's UserWarning: see ElementwiseLoss): MSE, L1, Huber, SmoothL1."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from minitorch.losses.base import ElementwiseLoss
 class MSELoss(ElementwiseLoss):
     """Squared error, as torch.nn.MSELoss.
 
-    Shapes:   x (*)   t (*) same shape   l (*)   loss: scalar, or l for reduction="none"
+    Shapes:   x (*)   t (*) same shape (or broadcastable, with a warning, as torch)   l (*) (the broadcast
+              shape)   loss: scalar, or l for reduction="none"
     Forward:  d = x - t
               l = d**2                      reduced: mean (default), sum or none (see ``Loss``)
     Backward: dx = dl * 2 * d               (*)   dl = dloss / x.size for mean
@@ -22,6 +24,8 @@ class MSELoss(ElementwiseLoss):
         dx = loss_fn.backward()                                      # [0, -2]
     """
 
+    _target_shapes = "warn"  # a target of another shape: as torch (see ElementwiseLoss)
+
     def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = x - t
         return d * d, 2 * d
@@ -30,7 +34,7 @@ class MSELoss(ElementwiseLoss):
 class L1Loss(ElementwiseLoss):
     """Absolute error, as torch.nn.L1Loss.
 
-    Shapes:   x (*)   t (*) same shape   l (*)
+    Shapes:   x (*)   t (*) same shape (or broadcastable, with a warning, as torch)   l (*)
     Forward:  d = x - t;  l = |d|
     Backward: dx = dl * sign(d)             (*)   subgradient 0 where x == t, as PyTorch
     Example:
@@ -38,6 +42,8 @@ class L1Loss(ElementwiseLoss):
         loss = loss_fn(np.array([1.0, 2.0]), np.array([1.0, 4.0]))   # 1.0
         dx = loss_fn.backward()                                      # [0, -0.5]
     """
+
+    _target_shapes = "warn"  # a target of another shape: as torch (see ElementwiseLoss)
 
     def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = x - t
@@ -47,7 +53,7 @@ class L1Loss(ElementwiseLoss):
 class HuberLoss(ElementwiseLoss):
     """Squared error near the target, absolute error far from it, as torch.nn.HuberLoss.
 
-    Shapes:   x (*)   t (*) same shape   l (*)
+    Shapes:   x (*)   t (*) same shape (or broadcastable, with a warning, as torch)   l (*)
     Forward:  d = x - t
               l = 0.5 * d**2                     where |d| < delta
                 = delta * (|d| - 0.5 * delta)    elsewhere        (continuous, with continuous slope)
@@ -57,6 +63,8 @@ class HuberLoss(ElementwiseLoss):
         loss = loss_fn(np.array([0.5, 3.0]), np.zeros(2))   # mean(0.125, 2.5) = 1.3125
         dx = loss_fn.backward()                            # [0.25, 0.5]
     """
+
+    _target_shapes = "warn"  # a target of another shape: as torch (see ElementwiseLoss)
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction)
@@ -73,7 +81,7 @@ class HuberLoss(ElementwiseLoss):
 class SmoothL1Loss(ElementwiseLoss):
     """Huber loss divided by beta: L1 far from the target, as torch.nn.SmoothL1Loss.
 
-    Shapes:   x (*)   t (*) same shape   l (*)
+    Shapes:   x (*)   t (*) same shape (or broadcastable, with a warning, as torch)   l (*)
     Forward:  d = x - t
               l = 0.5 * d**2 / beta              where |d| < beta
                 = |d| - 0.5 * beta               elsewhere        (= Huber(d, beta) / beta, computed
@@ -85,6 +93,8 @@ class SmoothL1Loss(ElementwiseLoss):
         loss = loss_fn(np.array([0.5, 3.0]), np.zeros(2))   # mean(0.125, 2.5) = 1.3125
         dx = loss_fn.backward()                            # [0.25, 0.5]
     """
+
+    _target_shapes = "warn"  # a target of another shape: as torch (see ElementwiseLoss)
 
     def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
         super().__init__(reduction)

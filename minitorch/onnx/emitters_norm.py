@@ -15,7 +15,7 @@ from minitorch.onnx.registry import emitter
 
 @emitter(BatchNorm1d, BatchNorm2d)
 def _batch_norm(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
-    c = m.num_features
+    c = shape[1]  # the input's channels, as the layer's forward reads them (not an edited num_features)
     scale = m.weight.data if m.weight is not None else np.ones(c)
     shift = m.bias.data if m.bias is not None else np.zeros(c)
     per_channel = (c,) + (1,) * (len(shape) - 2)
