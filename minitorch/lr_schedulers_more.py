@@ -363,9 +363,10 @@ def _runs_a_sequence(sched: LRScheduler, i: int) -> bool:
 
 
 def _undo_creation_step(sched: LRScheduler) -> None:
-    """Undo the step a scheduler took when it was created: a ChainedScheduler's, its schedulers'
-    (torch's ``recursive_undo``)."""
-    if isinstance(sched, ChainedScheduler):
+    """Undo the step a scheduler took when it was created: a ChainedScheduler's or a nested
+    SequentialLR's, its schedulers' (torch's ``recursive_undo``: the nested SequentialLR's own counter
+    stays, and its first scheduler is undone twice, then stepped through it)."""
+    if isinstance(sched, (ChainedScheduler, SequentialLR)):
         for inner in sched._schedulers:
             _undo_creation_step(inner)
     else:

@@ -339,6 +339,10 @@ NESTED = {
         o, [lib.SequentialLR(o, [lib.ExponentialLR(o, 0.5)], []), lib.StepLR(o, 2)], [3]),
     "seq[chain[seq[Exp], Lin]]": lambda lib, o: lib.SequentialLR(o, [lib.ChainedScheduler(
         [lib.SequentialLR(o, [lib.ExponentialLR(o, 0.5)], []), lib.LinearLR(o, 0.5, total_iters=3)])], []),
+    "seq[seq[Step], Exp]": lambda lib, o: lib.SequentialLR(
+        o, [lib.SequentialLR(o, [lib.StepLR(o, 2, 0.5)], []), lib.ExponentialLR(o, 0.9)], [5]),
+    "seq[chain[seq[Mult]]]": lambda lib, o: lib.SequentialLR(o, [lib.ChainedScheduler(
+        [lib.SequentialLR(o, [lib.MultiplicativeLR(o, lambda e: 0.9 + 0.01 * e)], [])])], []),
     "chain[seq[Exp, Step]]": lambda lib, o: lib.ChainedScheduler(
         [lib.SequentialLR(o, [lib.ExponentialLR(o, 0.5), lib.StepLR(o, 2)], [2]), lib.ExponentialLR(o, 0.9)]),
 }
