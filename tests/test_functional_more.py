@@ -257,6 +257,43 @@ def test_pad_refuses_bad_arguments_as_torch(pads, mode, value, error, message):
         functional.pad(x[0] if "only 1" in message else x, pads, mode, value)
 
 
+FILLS = [(np.uint8, -0.5), (np.uint8, 255.5), (np.uint8, 256), (np.uint8, 255), (np.uint8, -2.7),
+         (np.int8, -128.9), (np.int8, -128), (np.int32, np.nan), (np.int64, np.inf), (np.int64, 9.3e18),
+         (np.float32, 1e300), (np.float32, -3.5e38), (np.float32, np.inf), (np.float32, np.nan),
+         (np.float64, 1e300), (np.bool_, 2.5), (np.bool_, np.nan)]
+
+
+@pytest.mark.parametrize("dtype, value", FILLS, ids=[f"{d.__name__}{v}" for d, v in FILLS])
+@pytest.mark.parametrize("shape, pads", [((2,), (1, 1)), ((0,), (2, 0)), ((0, 2), (1, 0)), ((3,), (-1, 0))])
+def test_pad_refuses_a_fill_value_its_dtype_cannot_hold_as_torch(dtype, value, shape, pads):
+    """torch's "value cannot be converted to type ... without overflow" wherever a position is
+    filled (an empty output too); NumPy wrapped -2.7 to 254 in uint8, nan to int64's minimum and
+    1e300 to inf in float32."""
+    x = np.ones(shape, dtype)
+    try:
+        expected = F.pad(torch.from_numpy(x), pads, value=value).numpy()
+    except RuntimeError as error:
+        assert "without overflow" in str(error)
+        with pytest.raises(ValueError, match=r"pad: the fill value .* cannot be converted to dtype .* "
+                                             r"without overflow"):
+            functional.pad(x, pads, value=value)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = functional.pad(x, pads, value=value)
+    assert ours.dtype == expected.dtype
+    np.testing.assert_array_equal(ours, expected)
+
+
+def test_constant_pad_layers_refuse_a_fill_their_input_dtype_cannot_hold_as_torch():
+    with pytest.raises(RuntimeError, match="without overflow"):
+        torch.nn.ConstantPad1d(1, 1e300)(torch.zeros(1, 2, 2))
+    with pytest.raises(ValueError, match=r"ConstantPad1d: the fill value 1e\+300 cannot be converted to "
+                                         r"dtype float32"):
+        mt.ConstantPad1d(1, 1e300)(np.zeros((1, 2, 2), np.float32))
+    np.testing.assert_array_equal(mt.ConstantPad1d(1, 1e300)(np.zeros((1, 1, 1))), [[[1e300, 0.0, 1e300]]])
+
+
 def test_pad_keeps_bool_in_constant_mode_and_its_docstring_examples():
     x = np.array([True, False])
     assert functional.pad(x, (1, 1), value=1.0).tolist() == F.pad(torch.tensor(x), (1, 1), value=1.0).tolist()
