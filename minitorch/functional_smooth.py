@@ -66,8 +66,8 @@ def softplus(input: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> n
     x = checked_input(input, "softplus")
     b = x.dtype.type(check_number(beta, "softplus", "beta"))
     limit = check_number(threshold, "softplus", "threshold")
-    z = x * b
-    with np.errstate(divide="ignore", invalid="ignore"):  # beta = 0: inf, as torch
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # beta = 0: inf; a huge x * beta:
+        z = x * b                                                         # +-inf; as torch (no warning)
         return np.where(z > limit, x, softplus_of(z) / b).astype(x.dtype, copy=False)
 
 

@@ -408,6 +408,34 @@ def test_infinite_inputs_give_torchs_values_without_a_numpy_warning(factory, nam
     _close(getattr(functional, name)(x, **kwargs), y_t.detach(), dtype)
 
 
+HUGE = [(lambda: mt.LeakyReLU(2.0), torch.nn.LeakyReLU(2.0), "leaky_relu", {"negative_slope": 2.0}),
+        (lambda: mt.Softplus(2.0, -2.0), torch.nn.Softplus(2.0, -2.0), "softplus",
+         {"beta": 2.0, "threshold": -2.0})]
+
+
+@pytest.mark.parametrize("factory, theirs, name, kwargs",
+                         [(f, TORCH_LAYERS[n], n, kw) for f, n, kw in LAYERS] + HUGE,
+                         ids=[n for _, n, _ in LAYERS] + ["leaky_relu-slope-2", "softplus-beta-2"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_finite_inputs_give_torchs_values_without_a_numpy_warning(factory, theirs, name, kwargs, dtype):
+    """x = +-the dtype's max, its half, subnormals, +-0: torch's y and dx, silently as torch (the suite
+    turns warnings into errors). Before, Hardswish, Softmin, Softsign's slope, LeakyReLU(2) and
+    Softplus(beta=2) warned "overflow encountered" on their way to torch's +-inf or 0."""
+    big, tiny = np.finfo(dtype).max, np.finfo(dtype).tiny / 4
+    x = np.array([[big, -big, big / 2, -big / 2, tiny, -tiny, -0.0, 0.0],
+                  [1e30, -1e30, 3.0, -3.0, 20.0, -20.0, 1.0, -1.0]], dtype)
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = theirs(x_t)
+    dy = np.full(y_t.shape, 0.3, dtype)
+    y_t.backward(torch.tensor(dy))
+    module = factory()
+    y = module(x)
+    dx = module.backward(dy)
+    _close(y, y_t.detach(), dtype)
+    _close(dx, x_t.grad, dtype)
+    _close(getattr(functional, name)(x, **kwargs), y_t.detach(), dtype)
+
+
 PAD_LAYERS = [("ConstantPad1d", ((1, 2), 2.5)), ("ZeroPad2d", ((1, 0, 2, 1),)),
               ("ConstantPad2d", ((0, 0, 1, 1), -1.0)), ("CircularPad1d", ((-2, -1),)),
               ("CircularPad2d", ((0, 0, -2, 0),)), ("ReflectionPad1d", ((1, 1),)),
