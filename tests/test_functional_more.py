@@ -5,6 +5,7 @@ Oracle: torch 2.13's functions on the same arrays."""
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -84,6 +85,32 @@ def test_elementwise_functions_match_torch(name, shape, dtype, seed, inplace, da
         getattr(F, name)(theirs, **kwargs, inplace=True)
         assert out is mine
         _close(mine, theirs, dtype)
+
+
+KINKS = [  # (name, torch's keyword arguments): every kink of each function, its options at the kinks
+    ("hardshrink", {"lambd": 0.5}), ("hardshrink", {"lambd": 0.0}), ("softshrink", {"lambd": 0.5}),
+    ("softshrink", {"lambd": 0.0}), ("threshold", {"threshold": 0.5, "value": -2.0}),
+    ("threshold", {"threshold": -3.0, "value": 7.0}), ("hardtanh", {"min_val": -0.5, "max_val": 3.0}),
+    ("hardtanh", {"min_val": 0.5, "max_val": 0.5}), ("relu6", {}), ("relu", {}), ("hardsigmoid", {}),
+    ("hardswish", {}), ("leaky_relu", {"negative_slope": -0.5}), ("elu", {"alpha": 0.5}),
+    ("celu", {"alpha": -0.5}), ("selu", {}), ("softplus", {"beta": 2.0, "threshold": 1.0}),
+    ("softplus", {"beta": -1.0, "threshold": 3.0}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", KINKS, ids=[f"{n}{list(k.values())}" for n, k in KINKS])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_function_at_its_kinks_and_their_neighbours_matches_torch(name, kwargs, dtype):
+    """x exactly at each kink (+-lambd, threshold, the clip bounds, +-3, 6, 0, threshold / beta) and one
+    step of the dtype to either side: which side of each comparison a kink falls on is torch's."""
+    kinks = np.array([0.0, 0.5, -0.5, 3.0, -3.0, 6.0, 1.0, -1.0, 0.25, 0.5 / 2.0, -3.0, 1.5], dtype)
+    x = np.concatenate([kinks, np.nextafter(kinks, np.inf), np.nextafter(kinks, -np.inf)]).astype(dtype)
+    expected = getattr(F, name)(torch.tensor(x), **kwargs)
+    _close(getattr(functional, name)(x.copy(), **kwargs), expected, dtype)
+    if name not in ("softshrink", "hardshrink", "softplus"):
+        mine = x.copy()
+        assert getattr(functional, name)(mine, **kwargs, inplace=True) is mine
+        _close(mine, expected, dtype)
 
 
 @settings(max_examples=40, deadline=None)
@@ -292,6 +319,28 @@ def test_constant_pad_layers_refuse_a_fill_their_input_dtype_cannot_hold_as_torc
                                          r"dtype float32"):
         mt.ConstantPad1d(1, 1e300)(np.zeros((1, 2, 2), np.float32))
     np.testing.assert_array_equal(mt.ConstantPad1d(1, 1e300)(np.zeros((1, 1, 1))), [[[1e300, 0.0, 1e300]]])
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_over_every_pair_of_sides_of_an_axis_matches_torch(mode):
+    """Every (left, right) in -3..3 on the last axis of 3, with a pad and a crop of the axis of 4
+    before it: torch's output bit for bit, or a ValueError where torch refuses.
+    Circular, where torch is inconsistent: a wrap wider than what its crop leaves (left 1, right -3
+    on 3 elements) passes torch's check, made against the uncropped length, and reads memory it never
+    wrote; ours refuses it."""
+    x = np.arange(24.0).reshape(2, 4, 3)
+    for left, right in itertools.product(range(-3, 4), repeat=2):
+        pads = (left, right, 2, -1)
+        kept = 3 - max(-left, 0) - max(-right, 0)
+        try:
+            if mode == "circular" and kept >= 0 and max(left, right) > kept:
+                raise RuntimeError("torch's unchecked wrap")
+            expected = F.pad(torch.from_numpy(x), pads, mode).numpy()
+        except (RuntimeError, NotImplementedError, IndexError):
+            with pytest.raises(ValueError, match="pad: "):
+                functional.pad(x, pads, mode)
+            continue
+        np.testing.assert_array_equal(functional.pad(x, pads, mode), expected, err_msg=str(pads))
 
 
 def test_pad_keeps_bool_in_constant_mode_and_its_docstring_examples():
