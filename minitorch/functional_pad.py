@@ -159,9 +159,12 @@ def pad_maps(shape: tuple[int, ...], pads: tuple[int, ...], mode: str,
         if mode == "circular" and L == 0 and (left or right):
             raise ValueError(f"{who}: axis {axis} of input {shape} is empty: circular padding "
                              f"{(left, right)} has no element to wrap (torch refuses it too)")
+        # torch checks the wrap against the uncropped length L: a wrap past what the crops leave
+        # (left 1, right -3 on 3 elements) passes its check and reads output memory it never wrote
         if mode == "circular" and max(left, right) > kept:
             raise ValueError(f"{who}: padding {(left, right)} wraps around axis {axis} of input "
-                             f"{shape} more than once ({kept} elements after cropping), as torch refuses")
+                             f"{shape} more than once ({kept} elements after cropping); torch refuses a "
+                             "wrap past the axis, and past a crop gives unwritten values")
         maps.append((axis, *pad_source(L, left, right, mode)))
     if mode in ("reflect", "replicate") and maps and all(src.size == 0 for _, src, _ in maps):
         raise ValueError(f"{who}: padding {pads} leaves input {shape} no element along the padded axes")
