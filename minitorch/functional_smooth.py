@@ -132,6 +132,8 @@ def check_celu_alpha(alpha: object, who: str) -> float:
 def softsign(input: np.ndarray) -> np.ndarray:
     """y = x / (1 + |x|), element-wise, as torch.nn.functional.softsign (+-inf gives nan: inf / inf,
     as torch; an integer x: the default dtype)."""
+    # an integer x is cast before |x|: torch takes |x| in the integer dtype first, so its int8 -128
+    # wraps (|-128| = -128) and gives 1.0079 where this gives -128 / 129
     x = checked_input(input, "softsign", ints="promote")
     with np.errstate(invalid="ignore"):  # inf / inf: nan, as torch (no warning)
         return x / (1 + np.abs(x))
