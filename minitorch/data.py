@@ -102,7 +102,7 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
     """Split ``dataset`` into non-overlapping random Subsets of the given lengths (torch's random_split).
 
     ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to 1 (as torch, any
-    numbers whose sum is close to 1: [1, 0] is all and nothing): each gets
+    numbers whose sum is close to 1 and at most 1: [1, 0] is all and nothing): each gets
     floor(n * fraction) samples and the remainder goes one by one to the first subsets, as torch;
     a fraction that comes out 0 samples gets torch's UserWarning "Length of split at index i is 0...".
     The order comes from the generator ``mt.manual_seed`` seeds, or from ``generator`` (a NumPy
@@ -114,7 +114,9 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
     lengths = list(lengths)
     numbers = all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
                   for x in lengths)
-    if lengths and numbers and math.isclose(sum(lengths), 1.0):  # (torch also needs the sum <= 1)
+    # torch's rule: fractions when the sum is close to 1 and not above it; a sum just above 1 is
+    # read as counts (so refused below), as torch
+    if lengths and numbers and math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1:
         if any(not 0 <= x <= 1 for x in lengths):
             raise ValueError(f"random_split: fractions must lie in [0, 1], got {lengths}")
         counts = [math.floor(n * float(x)) for x in lengths]

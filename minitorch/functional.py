@@ -62,7 +62,8 @@ def shifted_exp(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.nd
     the sum >= 1 (its log is finite). An empty axis gives empty results, as torch (initial=-inf: the
     max of no values; it changes no other max).
     """
-    with np.errstate(invalid="ignore"):  # a row holding +inf: inf - inf = nan, as torch (no warning)
+    # a row holding +inf: inf - inf = nan; -max - max: -inf (its exp 0); as torch (no warning)
+    with np.errstate(invalid="ignore", over="ignore"):
         s = z - z.max(axis=axis, keepdims=True, initial=-np.inf)
     exp_s = np.exp(s)
     return s, exp_s, exp_s.sum(axis=axis, keepdims=True)

@@ -98,7 +98,8 @@ def leaky_relu(input: np.ndarray, negative_slope: float = 0.01, inplace: bool = 
     """y = where(x > 0, x, negative_slope * x), element-wise, as torch.nn.functional.leaky_relu."""
     x = checked_input(input, "leaky_relu")
     slope = x.dtype.type(check_number(negative_slope, "leaky_relu", "negative_slope"))
-    with np.errstate(invalid="ignore"):  # -inf * 0 (negative_slope=0): nan, as torch (no warning)
+    # -inf * 0 (negative_slope=0): nan; a huge x times |slope| > 1: +-inf; as torch (no warning)
+    with np.errstate(invalid="ignore", over="ignore"):
         return written(input, np.where(x > 0, x, x * slope), inplace, "leaky_relu")
 
 
@@ -125,7 +126,7 @@ def hardswish(input: np.ndarray, inplace: bool = False) -> np.ndarray:
     """y = x * clip(x + 3, 0, 6) / 6, element-wise, as torch.nn.functional.hardswish (-inf gives nan:
     -inf * 0, as torch)."""
     x = checked_input(input, "hardswish")
-    with np.errstate(invalid="ignore"):  # -inf * 0: nan, as torch (no warning)
+    with np.errstate(invalid="ignore", over="ignore"):  # -inf * 0: nan; x * 6 past the max: inf; as torch
         y = (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
     return written(input, y, inplace, "hardswish")
 

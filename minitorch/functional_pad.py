@@ -13,6 +13,7 @@ negative amount crops that side.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,9 +38,34 @@ def pad_source(L: int, left: int, right: int, mode: str) -> tuple[np.ndarray, np
     return c0 + (np.arange(i.size) - max(left, 0)) % max(c1 - c0, 1), valid
 
 
+def fill_value(value: object, dtype: np.dtype, who: str) -> object:
+    """value, checked as torch's fill of an array of ``dtype``: any number for bool; for an integer
+    dtype a number within its range (then truncated toward 0), for a floating one a number within
+    its range, +-inf or nan. Else a ValueError naming ``who``, as torch's "value cannot be converted
+    to type ... without overflow" (NumPy would wrap it or round it to inf silently).
+    torch reads the value as a double first, so it wraps an int64 fill of 2**63 - 1 or 2.0**63 (the
+    same double) to -2**63: here the integer is kept exactly and 2.0**63 is refused."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iuf":
+        return value
+    if dtype.kind == "f":
+        top = float(np.finfo(dtype).max)
+        inside = value != value or value in (math.inf, -math.inf) or -top <= value <= top
+    else:
+        info = np.iinfo(dtype)
+        inside = value == value and info.min <= value <= info.max  # (nan == nan is False)
+    if not inside:
+        raise ValueError(f"{who}: the fill value {value!r} cannot be converted to dtype {dtype} without "
+                         "overflow (torch refuses it too)")
+    return value
+
+
 def apply_pad_maps(x: np.ndarray, maps: Sequence[tuple[int, np.ndarray, np.ndarray]],
-                   value: object) -> np.ndarray:
-    """y: x read through each (axis, src, valid) map in turn, ``value`` where valid is False."""
+                   value: object, who: str = "pad") -> np.ndarray:
+    """y: x read through each (axis, src, valid) map in turn, ``value`` where valid is False (checked
+    against x's dtype by ``fill_value`` when some position is filled)."""
+    if any(not valid.all() for _, _, valid in maps):
+        value = fill_value(value, x.dtype, who)
     y = x
     for axis, src, valid in maps:
         if y.shape[axis] == 0:  # nothing to read (constant mode): every output position is the fill
@@ -59,8 +85,8 @@ def pad(input: np.ndarray, pad: Sequence[int], mode: str = "constant",
     Shapes:  pad = (left_last, right_last, left_2nd_last, right_2nd_last, ...): pairs from the last
              axis back; each padded axis L becomes L + left + right; y keeps x's dtype
     mode "constant": any x with at least len(pad) // 2 axes (0-D with pad=()); fill ``value``
-             (None: 0; cast to x's dtype, so an integer x truncates it, as torch); each crop must
-             leave >= 0 elements
+             (None: 0; cast to x's dtype, so an integer x truncates it, as torch; one outside the
+             dtype's range is refused, as torch: ``fill_value``); each crop must leave >= 0 elements
     mode "reflect", "replicate", "circular": pad 1, 2 or 3 axes (len(pad) 2, 4 or 6) of an input
              with 1 or 2 more axes ((C, *S) or (N, C, *S)); ``value`` must be None or 0
       reflect:    left, right < L (the edge is not repeated)
@@ -133,9 +159,12 @@ def pad_maps(shape: tuple[int, ...], pads: tuple[int, ...], mode: str,
         if mode == "circular" and L == 0 and (left or right):
             raise ValueError(f"{who}: axis {axis} of input {shape} is empty: circular padding "
                              f"{(left, right)} has no element to wrap (torch refuses it too)")
+        # torch checks the wrap against the uncropped length L: a wrap past what the crops leave
+        # (left 1, right -3 on 3 elements) passes its check and reads output memory it never wrote
         if mode == "circular" and max(left, right) > kept:
             raise ValueError(f"{who}: padding {(left, right)} wraps around axis {axis} of input "
-                             f"{shape} more than once ({kept} elements after cropping), as torch refuses")
+                             f"{shape} more than once ({kept} elements after cropping); torch refuses a "
+                             "wrap past the axis, and past a crop gives unwritten values")
         maps.append((axis, *pad_source(L, left, right, mode)))
     if mode in ("reflect", "replicate") and maps and all(src.size == 0 for _, src, _ in maps):
         raise ValueError(f"{who}: padding {pads} leaves input {shape} no element along the padded axes")

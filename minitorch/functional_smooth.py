@@ -66,8 +66,8 @@ def softplus(input: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> n
     x = checked_input(input, "softplus")
     b = x.dtype.type(check_number(beta, "softplus", "beta"))
     limit = check_number(threshold, "softplus", "threshold")
-    z = x * b
-    with np.errstate(divide="ignore", invalid="ignore"):  # beta = 0: inf, as torch
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # beta = 0: inf; a huge x * beta:
+        z = x * b                                                         # +-inf; as torch (no warning)
         return np.where(z > limit, x, softplus_of(z) / b).astype(x.dtype, copy=False)
 
 
@@ -132,6 +132,8 @@ def check_celu_alpha(alpha: object, who: str) -> float:
 def softsign(input: np.ndarray) -> np.ndarray:
     """y = x / (1 + |x|), element-wise, as torch.nn.functional.softsign (+-inf gives nan: inf / inf,
     as torch; an integer x: the default dtype)."""
+    # an integer x is cast before |x|: torch takes |x| in the integer dtype first, so its int8 -128
+    # wraps (|-128| = -128) and gives 1.0079 where this gives -128 / 129
     x = checked_input(input, "softsign", ints="promote")
     with np.errstate(invalid="ignore"):  # inf / inf: nan, as torch (no warning)
         return x / (1 + np.abs(x))

@@ -256,7 +256,9 @@ class SequentialLR(LRScheduler):
     At creation every group's lr goes back to its initial_lr, the step each scheduler took when it was
     created is undone, and schedulers[0] takes the first step. Each ``step()`` steps the scheduler
     whose turn it is; at a milestone the new scheduler restarts at its own epoch 0 from base_lr (its
-    closed form, as torch's ``_update_lr(0)``).
+    closed form, as torch's ``_update_lr(0)``). A nested SequentialLR runs as torch's only as the first
+    scheduler with no milestones of its own; otherwise it is refused (torch's runs an epoch ahead of
+    the same schedulers listed flat, or fails at the milestone).
     Example:
         warmup = LinearLR(opt, start_factor=0.1, total_iters=5)
         decay = CosineAnnealingLR(opt, T_max=95)
@@ -278,6 +280,12 @@ class SequentialLR(LRScheduler):
                 raise ValueError(f"{who}: schedulers[{i}] is a ChainedScheduler, which cannot restart at "
                                  "its milestone (torch's fails there too); only the first scheduler may be "
                                  "one, or chain the SequentialLR with the others instead")
+            if _runs_a_sequence(sched, i):  # torch's recursive undo skips a nested SequentialLR's counter
+                raise ValueError(f"{who}: schedulers[{i}] is or chains a SequentialLR of several schedulers "
+                                 "or comes after a milestone: torch's nested one runs an epoch ahead of the "
+                                 "same schedulers listed flat, leaves its later ones at last_epoch -2, and "
+                                 "cannot restart at a milestone; list its schedulers and milestones in this "
+                                 "SequentialLR instead")
             if isinstance(sched, (PolynomialLR, LinearLR)) and sched.total_iters == 0 and i > 0:
                 raise ValueError(f"{who}: schedulers[{i}] is a {type(sched).__name__}(total_iters=0), whose "
                                  "closed form (0 / 0) cannot restart it at its milestone (torch divides by "
@@ -346,10 +354,20 @@ class SequentialLR(LRScheduler):
         self._last_lr, self._milestones = last_lr, milestones
 
 
+def _runs_a_sequence(sched: LRScheduler, i: int) -> bool:
+    """Whether ``sched``, the i-th scheduler of a SequentialLR, is or chains a SequentialLR whose lrs
+    would differ from its schedulers run flat: one with milestones, or any after the first (torch's
+    restart of it at its milestone raises NotImplementedError)."""
+    if isinstance(sched, SequentialLR):
+        return i > 0 or len(sched._schedulers) > 1
+    return isinstance(sched, ChainedScheduler) and any(_runs_a_sequence(s, i) for s in sched._schedulers)
+
+
 def _undo_creation_step(sched: LRScheduler) -> None:
-    """Undo the step a scheduler took when it was created: a ChainedScheduler's, its schedulers'
-    (torch's ``recursive_undo``)."""
-    if isinstance(sched, ChainedScheduler):
+    """Undo the step a scheduler took when it was created: a ChainedScheduler's or a nested
+    SequentialLR's, its schedulers' (torch's ``recursive_undo``: the nested SequentialLR's own counter
+    stays, and its first scheduler is undone twice, then stepped through it)."""
+    if isinstance(sched, (ChainedScheduler, SequentialLR)):
         for inner in sched._schedulers:
             _undo_creation_step(inner)
     else:

@@ -132,3 +132,12 @@ def test_random_split_counts_of_zero_are_taken_silently_as_torch():
         warnings.simplefilter("error")
         assert [len(p) for p in mt.random_split(list(range(3)), [3, 0])] == [3, 0]
         assert [len(p) for p in tdata.random_split(list(range(3)), [3, 0])] == [3, 0]
+
+
+@pytest.mark.parametrize("lengths", [[0.6, 0.4000000001], [0.5, 0.5 + 1e-12], [1.0000000001]])
+def test_random_split_reads_fractions_summing_just_above_one_as_counts_and_refuses_them_as_torch(lengths):
+    """torch takes fractions only when their sum is close to 1 and at most 1; else they are counts."""
+    with pytest.raises(ValueError, match="Sum of input lengths does not equal the length of the input"):
+        tdata.random_split(list(range(3)), lengths)
+    with pytest.raises(ValueError, match=r"random_split: lengths must be counts summing to len\(dataset\)"):
+        mt.random_split(list(range(3)), lengths)

@@ -5,6 +5,7 @@ Oracle: torch 2.13's functions on the same arrays."""
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -84,6 +85,32 @@ def test_elementwise_functions_match_torch(name, shape, dtype, seed, inplace, da
         getattr(F, name)(theirs, **kwargs, inplace=True)
         assert out is mine
         _close(mine, theirs, dtype)
+
+
+KINKS = [  # (name, torch's keyword arguments): every kink of each function, its options at the kinks
+    ("hardshrink", {"lambd": 0.5}), ("hardshrink", {"lambd": 0.0}), ("softshrink", {"lambd": 0.5}),
+    ("softshrink", {"lambd": 0.0}), ("threshold", {"threshold": 0.5, "value": -2.0}),
+    ("threshold", {"threshold": -3.0, "value": 7.0}), ("hardtanh", {"min_val": -0.5, "max_val": 3.0}),
+    ("hardtanh", {"min_val": 0.5, "max_val": 0.5}), ("relu6", {}), ("relu", {}), ("hardsigmoid", {}),
+    ("hardswish", {}), ("leaky_relu", {"negative_slope": -0.5}), ("elu", {"alpha": 0.5}),
+    ("celu", {"alpha": -0.5}), ("selu", {}), ("softplus", {"beta": 2.0, "threshold": 1.0}),
+    ("softplus", {"beta": -1.0, "threshold": 3.0}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", KINKS, ids=[f"{n}{list(k.values())}" for n, k in KINKS])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_function_at_its_kinks_and_their_neighbours_matches_torch(name, kwargs, dtype):
+    """x exactly at each kink (+-lambd, threshold, the clip bounds, +-3, 6, 0, threshold / beta) and one
+    step of the dtype to either side: which side of each comparison a kink falls on is torch's."""
+    kinks = np.array([0.0, 0.5, -0.5, 3.0, -3.0, 6.0, 1.0, -1.0, 0.25, 0.5 / 2.0, -3.0, 1.5], dtype)
+    x = np.concatenate([kinks, np.nextafter(kinks, np.inf), np.nextafter(kinks, -np.inf)]).astype(dtype)
+    expected = getattr(F, name)(torch.tensor(x), **kwargs)
+    _close(getattr(functional, name)(x.copy(), **kwargs), expected, dtype)
+    if name not in ("softshrink", "hardshrink", "softplus"):
+        mine = x.copy()
+        assert getattr(functional, name)(mine, **kwargs, inplace=True) is mine
+        _close(mine, expected, dtype)
 
 
 @settings(max_examples=40, deadline=None)
@@ -257,6 +284,65 @@ def test_pad_refuses_bad_arguments_as_torch(pads, mode, value, error, message):
         functional.pad(x[0] if "only 1" in message else x, pads, mode, value)
 
 
+FILLS = [(np.uint8, -0.5), (np.uint8, 255.5), (np.uint8, 256), (np.uint8, 255), (np.uint8, -2.7),
+         (np.int8, -128.9), (np.int8, -128), (np.int32, np.nan), (np.int64, np.inf), (np.int64, 9.3e18),
+         (np.float32, 1e300), (np.float32, -3.5e38), (np.float32, np.inf), (np.float32, np.nan),
+         (np.float64, 1e300), (np.bool_, 2.5), (np.bool_, np.nan)]
+
+
+@pytest.mark.parametrize("dtype, value", FILLS, ids=[f"{d.__name__}{v}" for d, v in FILLS])
+@pytest.mark.parametrize("shape, pads", [((2,), (1, 1)), ((0,), (2, 0)), ((0, 2), (1, 0)), ((3,), (-1, 0))])
+def test_pad_refuses_a_fill_value_its_dtype_cannot_hold_as_torch(dtype, value, shape, pads):
+    """torch's "value cannot be converted to type ... without overflow" wherever a position is
+    filled (an empty output too); NumPy wrapped -2.7 to 254 in uint8, nan to int64's minimum and
+    1e300 to inf in float32."""
+    x = np.ones(shape, dtype)
+    try:
+        expected = F.pad(torch.from_numpy(x), pads, value=value).numpy()
+    except RuntimeError as error:
+        assert "without overflow" in str(error)
+        with pytest.raises(ValueError, match=r"pad: the fill value .* cannot be converted to dtype .* "
+                                             r"without overflow"):
+            functional.pad(x, pads, value=value)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = functional.pad(x, pads, value=value)
+    assert ours.dtype == expected.dtype
+    np.testing.assert_array_equal(ours, expected)
+
+
+def test_constant_pad_layers_refuse_a_fill_their_input_dtype_cannot_hold_as_torch():
+    with pytest.raises(RuntimeError, match="without overflow"):
+        torch.nn.ConstantPad1d(1, 1e300)(torch.zeros(1, 2, 2))
+    with pytest.raises(ValueError, match=r"ConstantPad1d: the fill value 1e\+300 cannot be converted to "
+                                         r"dtype float32"):
+        mt.ConstantPad1d(1, 1e300)(np.zeros((1, 2, 2), np.float32))
+    np.testing.assert_array_equal(mt.ConstantPad1d(1, 1e300)(np.zeros((1, 1, 1))), [[[1e300, 0.0, 1e300]]])
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_over_every_pair_of_sides_of_an_axis_matches_torch(mode):
+    """Every (left, right) in -3..3 on the last axis of 3, with a pad and a crop of the axis of 4
+    before it: torch's output bit for bit, or a ValueError where torch refuses.
+    Circular, where torch is inconsistent: a wrap wider than what its crop leaves (left 1, right -3
+    on 3 elements) passes torch's check, made against the uncropped length, and reads memory it never
+    wrote; ours refuses it."""
+    x = np.arange(24.0).reshape(2, 4, 3)
+    for left, right in itertools.product(range(-3, 4), repeat=2):
+        pads = (left, right, 2, -1)
+        kept = 3 - max(-left, 0) - max(-right, 0)
+        try:
+            if mode == "circular" and kept >= 0 and max(left, right) > kept:
+                raise RuntimeError("torch's unchecked wrap")
+            expected = F.pad(torch.from_numpy(x), pads, mode).numpy()
+        except (RuntimeError, NotImplementedError, IndexError):
+            with pytest.raises(ValueError, match="pad: "):
+                functional.pad(x, pads, mode)
+            continue
+        np.testing.assert_array_equal(functional.pad(x, pads, mode), expected, err_msg=str(pads))
+
+
 def test_pad_keeps_bool_in_constant_mode_and_its_docstring_examples():
     x = np.array([True, False])
     assert functional.pad(x, (1, 1), value=1.0).tolist() == F.pad(torch.tensor(x), (1, 1), value=1.0).tolist()
@@ -364,6 +450,34 @@ def test_infinite_inputs_give_torchs_values_without_a_numpy_warning(factory, nam
     y_t = theirs(x_t)
     dy = np.full(y_t.shape, 0.3, dtype)
     y_t.backward(torch.tensor(dy))
+    y = module(x)
+    dx = module.backward(dy)
+    _close(y, y_t.detach(), dtype)
+    _close(dx, x_t.grad, dtype)
+    _close(getattr(functional, name)(x, **kwargs), y_t.detach(), dtype)
+
+
+HUGE = [(lambda: mt.LeakyReLU(2.0), torch.nn.LeakyReLU(2.0), "leaky_relu", {"negative_slope": 2.0}),
+        (lambda: mt.Softplus(2.0, -2.0), torch.nn.Softplus(2.0, -2.0), "softplus",
+         {"beta": 2.0, "threshold": -2.0})]
+
+
+@pytest.mark.parametrize("factory, theirs, name, kwargs",
+                         [(f, TORCH_LAYERS[n], n, kw) for f, n, kw in LAYERS] + HUGE,
+                         ids=[n for _, n, _ in LAYERS] + ["leaky_relu-slope-2", "softplus-beta-2"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_finite_inputs_give_torchs_values_without_a_numpy_warning(factory, theirs, name, kwargs, dtype):
+    """x = +-the dtype's max, its half, subnormals, +-0: torch's y and dx, silently as torch (the suite
+    turns warnings into errors). Before, Hardswish, Softmin, Softsign's slope, LeakyReLU(2) and
+    Softplus(beta=2) warned "overflow encountered" on their way to torch's +-inf or 0."""
+    big, tiny = np.finfo(dtype).max, np.finfo(dtype).tiny / 4
+    x = np.array([[big, -big, big / 2, -big / 2, tiny, -tiny, -0.0, 0.0],
+                  [1e30, -1e30, 3.0, -3.0, 20.0, -20.0, 1.0, -1.0]], dtype)
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = theirs(x_t)
+    dy = np.full(y_t.shape, 0.3, dtype)
+    y_t.backward(torch.tensor(dy))
+    module = factory()
     y = module(x)
     dx = module.backward(dy)
     _close(y, y_t.detach(), dtype)

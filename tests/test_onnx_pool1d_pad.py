@@ -228,3 +228,16 @@ def test_what_has_no_graph_is_refused_by_name(tmp_path, factory, shape, match):
     with pytest.raises(TypeError, match=match):
         mt.onnx.export(factory(), tmp_path / "m.onnx", shape)
     assert not list(tmp_path.iterdir())
+
+
+CIRCULAR_SIDES = [(left, right) for left in range(-2, 4) for right in range(-2, 4)]
+
+
+@pytest.mark.parametrize("left, right", CIRCULAR_SIDES)
+def test_circular_padding_exports_every_wrap_and_crop_of_an_axis(tmp_path, left, right):
+    """Every pair of sides on an axis of 3 (a wrap of up to the whole axis, crops, both) and with
+    the other axis wrapped too: the graph's output is the layer's bit for bit (or the layer's
+    refusal), so a Slice of the wrong elements cannot pass unseen."""
+    _check_graph(mt.CircularPad1d((left, right)), (1, 2, 3), np.float64, 7, tmp_path / "a.onnx", exact=True)
+    _check_graph(mt.CircularPad2d((1, -1, left, right)), (1, 1, 3, 3), np.float32, 7, tmp_path / "b.onnx",
+                 exact=True)

@@ -77,7 +77,8 @@ class Softplus(Module):
         # computes with any beta set later, so only the constructor keeps it positive
         beta = check_number(self.beta, "Softplus", "beta")
         threshold = check_number(self.threshold, "Softplus", "threshold")
-        z = x * x.dtype.type(beta)
+        with np.errstate(over="ignore", invalid="ignore"):  # a huge x * beta: +-inf, as torch (no warning)
+            z = x * x.dtype.type(beta)
         self._slope = np.where(z > threshold, 1, sigmoid(z)).astype(x.dtype)
         return softplus(x, beta, threshold)
 

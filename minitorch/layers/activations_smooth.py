@@ -101,8 +101,8 @@ class Softsign(_Slope):
         x = as_floating(x, "Softsign")
         a = np.abs(x)
         d = 1 + a
-        with np.errstate(invalid="ignore"):  # inf / inf: nan, as torch (no warning)
-            self._slope = 1 / d - a / (d * d)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf / inf: nan; d * d past the max: inf;
+            self._slope = 1 / d - a / (d * d)                # as torch (no warning)
             return x / d  # functional.softsign's formula, from the d the slope needs
 
 

@@ -86,7 +86,7 @@ class _Pad(Module):
         x = self._check_input(x, pads)
         self._maps = maps = self._axis_maps(x.shape, pads)
         self._x_shape, self._dtype = x.shape, x.dtype
-        return apply_pad_maps(x, maps, self.value)
+        return apply_pad_maps(x, maps, self.value, type(self).__name__)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         maps = self._cached(self._maps)
