@@ -139,7 +139,14 @@ def test_rmsnorm_options_match_torch(lead, norm, eps, affine, dtype, scale, seed
     rtol, atol = (1e-11, 1e-13) if dtype == np.float64 else (2e-5, 2e-6)
     assert y.dtype == dx.dtype == dtype
     np.testing.assert_allclose(y, t(x_t).detach().numpy(), rtol=rtol, atol=atol)
-    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol, atol=atol / scale)
+    # dx = w*dy/rms - x * mean(w*dy*x) / rms**3 cancels to ~0 where one element dominates its row (a
+    # normalized_shape of 1): both libraries then give rounding noise, a few ulps of the terms' size
+    axes = tuple(range(len(lead), x.ndim))
+    rms = np.sqrt(np.mean(x.astype(np.float64) ** 2, axis=axes) + (eps or np.finfo(dtype).eps))
+    w = m.weight.data if affine else 1.0
+    terms = np.max(np.abs(dy * w)) / np.min(rms)
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=rtol,
+                               atol=max(atol / scale, 64 * np.finfo(dtype).eps * terms))
     if affine:
         np.testing.assert_allclose(m.weight.grad, t.weight.grad.numpy(), rtol=rtol, atol=atol)
 
