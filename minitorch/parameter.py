@@ -253,8 +253,8 @@ class Parameter:
         if set_to_none:
             self.grad = None
         elif self.deferred_product is not None:  # a gradient is written: zeros, laid out as its product's
-            a, b = self.deferred_product
-            self.grad = np.zeros((a.shape[0], b.shape[1]), a.dtype)
+            a, b = self.deferred_product  # (unchecked: p.data may have taken another dtype or shape since)
+            self._restore_grad(np.zeros((a.shape[0], b.shape[1]), a.dtype))
         elif self.grad is not None:
             self.grad.fill(0)
 

@@ -2995,7 +2995,7 @@ def test_sgd_update_kernel_meets_the_plain_step_for_a_gradient_of_another_dtype(
             opt = mt.SGD(params, lr=0.1, momentum=momentum)
             for _ in range(3):
                 for p in params:
-                    p.grad = rng.standard_normal(p.data.shape).astype(grad)
+                    _give_grad(p, rng.standard_normal(p.data.shape).astype(grad))
                 if fast:
                     taken.append(sgd_step(opt))
                 else:
@@ -3005,6 +3005,15 @@ def test_sgd_update_kernel_meets_the_plain_step_for_a_gradient_of_another_dtype(
     assert taken == [True] * 3
     for a, b in zip(*results, strict=True):
         assert_bitwise(a, b, "kernels on against off")
+
+
+def _give_grad(p, g) -> None:
+    """p's grad g, of p's dtype or not: ``p.grad`` refuses another dtype (as torch), which arises
+    when p.data is given another dtype after the gradient was written; so here, data kept as it is."""
+    data = p.data
+    p.data = data.astype(g.dtype)
+    p.grad = g
+    p.data = data
 
 
 def _sgd_step_against_step(params, set_grads, opt, steps=2):
