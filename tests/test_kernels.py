@@ -432,7 +432,7 @@ def _mixed_trajectory(name, config, first_group, mixed, enabled, limits, numpy_s
         opt = OPTIMIZERS[name][0](groups(model, config, first_group), **config)
         for _ in range(6):
             for p in model.parameters():
-                p.grad = (0.5 * rng.standard_normal(p.data.shape)).astype(grad_dtype)
+                _give_grad(p, (0.5 * rng.standard_normal(p.data.shape)).astype(grad_dtype))
             opt.step()
             opt.zero_grad()
     state = [v for s in opt.state_dict()["state"].values() for v in s.values()]
