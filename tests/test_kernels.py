@@ -2861,7 +2861,8 @@ def _update_steps(spec, fast):
     out, taken = [], []
     for step_kinds in kinds:
         for p, kind in zip(params, step_kinds, strict=True):
-            p.grad = _update_grad(rng, p, kind)
+            g = _update_grad(rng, p, kind)
+            _give_grad(p, g) if g is not None else setattr(p, "grad", None)
         done = sgd_step(opt) if fast else NotImplemented
         taken.append(done is not NotImplemented)
         if done is NotImplemented:
