@@ -216,8 +216,9 @@ class Parameter:
             grad = np.empty_like(self.data)  # grad only once the cast has succeeded (it may raise)
             grad[...] = g
             self.grad = grad
-        else:
-            self.grad += g
+        else:  # (in place, not re-assigned: a grad kept through a p.data of another dtype stays)
+            grad = self.grad
+            grad += g
 
     def accumulate_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
         """grad += a @ b; the first product after ``zero_grad()`` becomes ``grad`` itself (no copy),
@@ -228,8 +229,9 @@ class Parameter:
             g = np.matmul(b.T, a.T).T if column_major(self.data) else np.matmul(a, b)
             dtype = self.data.dtype
             self.grad = g if g.dtype is dtype or g.dtype == dtype else g.astype(dtype)
-        else:
-            self.grad += a @ b
+        else:  # (in place, not re-assigned, as accumulate_grad)
+            grad = self.grad
+            grad += a @ b
 
     def defer_matmul(self, a: np.ndarray, b: np.ndarray) -> None:
         """grad += a @ b, as ``accumulate_matmul``, except that a first product after ``zero_grad()``
@@ -253,8 +255,8 @@ class Parameter:
         if set_to_none:
             self.grad = None
         elif self.deferred_product is not None:  # a gradient is written: zeros, laid out as its product's
-            a, b = self.deferred_product
-            self.grad = np.zeros((a.shape[0], b.shape[1]), a.dtype)
+            a, b = self.deferred_product  # (unchecked: p.data may have taken another dtype or shape since)
+            self._restore_grad(np.zeros((a.shape[0], b.shape[1]), a.dtype))
         elif self.grad is not None:
             self.grad.fill(0)
 

@@ -432,7 +432,7 @@ def _mixed_trajectory(name, config, first_group, mixed, enabled, limits, numpy_s
         opt = OPTIMIZERS[name][0](groups(model, config, first_group), **config)
         for _ in range(6):
             for p in model.parameters():
-                p.grad = (0.5 * rng.standard_normal(p.data.shape)).astype(grad_dtype)
+                _give_grad(p, (0.5 * rng.standard_normal(p.data.shape)).astype(grad_dtype))
             opt.step()
             opt.zero_grad()
     state = [v for s in opt.state_dict()["state"].values() for v in s.values()]
@@ -2901,7 +2901,8 @@ def _update_steps(spec, fast):
     out, taken = [], []
     for step_kinds in kinds:
         for p, kind in zip(params, step_kinds, strict=True):
-            p.grad = _update_grad(rng, p, kind)
+            g = _update_grad(rng, p, kind)
+            _give_grad(p, g) if g is not None else setattr(p, "grad", None)
         done = sgd_step(opt) if fast else NotImplemented
         taken.append(done is not NotImplemented)
         if done is NotImplemented:
@@ -3035,7 +3036,7 @@ def test_sgd_update_kernel_meets_the_plain_step_for_a_gradient_of_another_dtype(
             opt = mt.SGD(params, lr=0.1, momentum=momentum)
             for _ in range(3):
                 for p in params:
-                    p.grad = rng.standard_normal(p.data.shape).astype(grad)
+                    _give_grad(p, rng.standard_normal(p.data.shape).astype(grad))
                 if fast:
                     taken.append(sgd_step(opt))
                 else:
@@ -3045,6 +3046,15 @@ def test_sgd_update_kernel_meets_the_plain_step_for_a_gradient_of_another_dtype(
     assert taken == [True] * 3
     for a, b in zip(*results, strict=True):
         assert_bitwise(a, b, "kernels on against off")
+
+
+def _give_grad(p, g) -> None:
+    """p's grad g, of p's dtype or not: ``p.grad`` refuses another dtype (as torch), which arises
+    when p.data is given another dtype after the gradient was written; so here, data kept as it is."""
+    data = p.data
+    p.data = data.astype(g.dtype)
+    p.grad = g
+    p.data = data
 
 
 def _sgd_step_against_step(params, set_grads, opt, steps=2):

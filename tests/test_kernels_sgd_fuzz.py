@@ -53,6 +53,18 @@ def scenarios(draw):
             "seed": draw(st.integers(0, 2**16))}
 
 
+def _assign(p, g) -> None:
+    """``p.grad = g``; a g of another dtype (which ``p.grad`` refuses, as torch) the way such a grad
+    still arises: written while p.data had g's dtype, p.data cast back afterwards."""
+    if g is None or g.dtype == p.data.dtype:
+        p.grad = g
+        return
+    dtype = p.data.dtype
+    p.data = p.data.astype(g.dtype)
+    p.grad = g
+    p.data = p.data.astype(dtype)
+
+
 def _grad(rng, p, kind):
     shape, dtype = p.data.shape, p.data.dtype
     if kind == "none":
@@ -100,7 +112,7 @@ def _scenario(spec):
         if action == "grads" or action == "grad-odd":
             kinds = ["c", "fortran", "strided", "readonly", "float32"] if action == "grad-odd" else ["c"]
             for p in params:
-                p.grad = _grad(rng, p, kinds[rng.integers(len(kinds))])
+                _assign(p, _grad(rng, p, kinds[rng.integers(len(kinds))]))
         elif action == "grad-inf":
             for p in params:
                 p.grad = _grad(rng, p, "inf")
