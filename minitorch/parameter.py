@@ -212,8 +212,9 @@ class Parameter:
             raise ValueError(
                 f"Parameter.accumulate_grad: expected shape {self.data.shape}, got {np.shape(g)}"
             )
-        if self.grad is None:  # a copy (g may be an array someone else owns), laid out as data;
-            grad = np.empty_like(self.data)  # grad only once the cast has succeeded (it may raise)
+        if self.grad is None:  # a copy (g may be an array someone else owns), laid out as data, a
+            # plain ndarray where data is a subclass's view; grad only once the cast succeeded (it may raise)
+            grad = np.empty_like(self.data, subok=False)
             grad[...] = g
             self.grad = grad
         else:  # (in place, not re-assigned: a grad kept through a p.data of another dtype stays)
