@@ -8,6 +8,7 @@ time. On a tmpfs the same calls run (the code path is unchanged) and return at o
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 
@@ -26,6 +27,15 @@ def pytest_configure(config: pytest.Config) -> None:
     fast_run = "not slow" in (config.option.markexpr or "")
     if fast_run and config.option.basetemp is None and "PYTEST_DEBUG_TEMPROOT" not in os.environ:
         tempfile.tempdir = memory_tmp() or tempfile.tempdir
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # what collection made (about 700,000 objects: every test item and its parameters, each test module)
+    # lives for the whole run: moved out of the garbage collector's reach, a full collection (each
+    # gc.collect() of a test that checks what is freed, and Python's own) no longer walks it again
+    # (0.7 s each in a worker; objects the tests make are collected as before)
+    gc.collect()
+    gc.freeze()
 
 
 def memory_tmp() -> str | None:

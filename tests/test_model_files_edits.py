@@ -189,7 +189,10 @@ def _param(case_id: str, factory, make_inputs):
     return pytest.param(factory, make_inputs, id=case_id, marks=[pytest.mark.slow] if stack else [])
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+# float64 with the slow tests: an edited setting is saved and loaded by one path in either dtype, which
+# float32 (the default dtype) checks by default; test_model_files_default_dtype loads every case in float64
+@pytest.mark.parametrize("dtype", [pytest.param(np.float64, marks=pytest.mark.slow), np.float32],
+                         ids=["float64", "float32"])
 @pytest.mark.parametrize("factory, make_inputs", [_param(*c) for c in CASES])
 def test_every_case_edited_after_construction_loads_as_saved(tmp_path, factory, make_inputs, dtype):
     mt.set_default_dtype(dtype)

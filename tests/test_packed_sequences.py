@@ -304,13 +304,31 @@ def test_packed_input_matches_torch_forward_and_backward(case, kernels):
 def test_packed_gradcheck_every_element_with_training_dropout(kind, bidirectional, kernels):
     """float64 central differences of the packed path: the packed data, h0 (c0) and every Parameter,
     unsorted lengths with a tie, 2 layers with training dropout (the same draws each evaluation)."""
+    ours, packed, h0, c0 = _packed_dropout_case(kind, bidirectional)
+    assert mt.gradcheck(ours, packed, (h0, c0) if kind.startswith("LSTM") else h0)
+
+
+def _packed_dropout_case(kind: str, bidirectional: bool):
     mt.manual_seed(5)
     ours, _ = recurrent_pair(kind, 2, 3, proj_size=2, num_layers=2, dropout=0.3, bidirectional=bidirectional)
     rng = np.random.default_rng(1)
     packed = mt.pack_padded_sequence(rng.standard_normal((4, 4, 2)), [2, 4, 1, 2], enforce_sorted=False)
     D, R = 2 if bidirectional else 1, 2 if kind == "LSTM-proj" else 3
-    h0, c0 = rng.standard_normal((2 * D, 4, R)), rng.standard_normal((2 * D, 4, 3))
-    assert mt.gradcheck(ours, packed, (h0, c0) if kind.startswith("LSTM") else h0)
+    return ours, packed, rng.standard_normal((2 * D, 4, R)), rng.standard_normal((2 * D, 4, 3))
+
+
+# by default one LSTM (projected, both directions) and one RNN: the zero initial state is one branch for
+# every kind, and test_packed_input_matches_torch_forward_and_backward compares it with torch's for all
+DEFAULT_STATE_BY_DEFAULT = {("LSTM-proj", True), ("RNN-tanh", False)}
+
+
+@KERNELS_THEN_PLAIN_SLOW
+@pytest.mark.parametrize("kind, bidirectional", [
+    pytest.param(kind, bidirectional, marks=[] if (kind, bidirectional) in DEFAULT_STATE_BY_DEFAULT
+                 else pytest.mark.slow) for kind in KINDS for bidirectional in (False, True)])
+def test_packed_gradcheck_every_element_from_the_default_state(kind, bidirectional, kernels):
+    """The same gradcheck with no h0 (c0): the packed path from the zero initial state."""
+    ours, packed, _, _ = _packed_dropout_case(kind, bidirectional)
     assert mt.gradcheck(ours, packed)
 
 

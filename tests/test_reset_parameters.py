@@ -233,11 +233,38 @@ def same_law(ours: np.ndarray, theirs: np.ndarray) -> bool:
     return ks_distance(ours, theirs) < critical and abs(scale - 1) < tolerance
 
 
+def torch_layout(module, twin) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
+    """Where each of our arrays' elements comes from in the twin: its tensors by name, and for each of
+    our arrays the flat indices into those tensors joined (what ``from_torch`` maps, found once by
+    converting a twin whose every element holds its own index)."""
+    if isinstance(module, OutProjection):
+        tensors = {"weight": twin.weight, "bias": twin.bias}
+        back = OutProjection(module.in_features, module.out_features, dtype=np.float64)
+        start = twin.weight.numel()
+        back.weight.data[...] = np.arange(start).reshape(back.weight.shape)
+        back.bias.data[...] = np.arange(start, start + twin.bias.numel())
+        return tensors, {k: a.ravel().astype(np.int64) for k, a in state(back).items()}
+    tensors = dict(twin.named_parameters()) | {k: b for k, b in twin.named_buffers() if b is not None}
+    saved = {k: t.detach().clone() for k, t in tensors.items()}
+    start = 0
+    with torch.no_grad():
+        for t in tensors.values():
+            t.copy_(torch.arange(start, start + t.numel()).reshape(t.shape))
+            start += t.numel()
+    index = {k: a.ravel().astype(np.int64) for k, a in state(from_torch(twin)).items()}
+    with torch.no_grad():
+        for k, t in tensors.items():
+            t.copy_(saved[k])
+    return tensors, index
+
+
 def samples(name: str, draws: int = 2000) -> tuple[dict, dict]:
-    """name -> (our values, torch's values) over repeated resets of one layer and of its torch twin."""
+    """name -> (our values, torch's values) over repeated resets of one layer and of its torch twin
+    (torch's values in our layout: as ``from_torch`` of the twin gives them, see torch_layout)."""
     module = CASES[name]()
     twin = torch.nn.Linear(module.in_features, module.out_features) if name == "OutProjection" \
         else to_torch(module)
+    tensors, index = torch_layout(module, twin)
     smallest = min(a.size for a in state(module).values())
     ours, theirs = {}, {}
     for seed in range(max(1, min(300, math.ceil(draws / smallest)))):
@@ -248,14 +275,10 @@ def samples(name: str, draws: int = 2000) -> tuple[dict, dict]:
         torch.default_generator.manual_seed(seed)
         with torch.no_grad():
             reset(twin)
-        back = OutProjection(module.in_features, module.out_features) if name == "OutProjection" \
-            else from_torch(twin)
-        if name == "OutProjection":
-            back.weight.data[...] = twin.weight.detach().numpy()
-            back.bias.data[...] = twin.bias.detach().numpy()
+        flat = np.concatenate([t.detach().numpy().ravel().astype(np.float64) for t in tensors.values()])
         for key, array in state(module).items():
             ours.setdefault(key, []).append(array.ravel().copy())
-            theirs.setdefault(key, []).append(state(back)[key].ravel().copy())
+            theirs.setdefault(key, []).append(flat[index[key]].astype(array.dtype))
     joined = lambda drawn: {k: np.concatenate(v) for k, v in drawn.items()}  # noqa: E731
     return joined(ours), joined(theirs)
 
