@@ -87,13 +87,14 @@ def mish(input: np.ndarray, inplace: bool = False) -> np.ndarray:
 
 # ------------------------------------------------------------------------- exponential linear units
 def elu_core(x: np.ndarray, alpha: float, scale: float, input_scale: float) -> np.ndarray:
-    """torch's elu kernel: y = scale * x above 0, scale * alpha * expm1(input_scale * x) at or below
+    """torch's elu kernel: y = scale * x at or above 0, scale * alpha * expm1(input_scale * x) below
     (exp of min(x, 0) only: no overflow for input_scale > 0; celu's negative alpha overflows to
-    +-inf, as torch), in x's dtype."""
+    +-inf, as torch), in x's dtype. Both branches are 0 at 0; the linear one keeps the sign of a
+    zero x for every alpha, as torch (elu(-0.0) = -0.0; elu(+0.0, alpha < 0) = +0.0)."""
     t = x.dtype.type
     neg = np.minimum(x, 0)
     with np.errstate(over="ignore", invalid="ignore"):
-        y = np.where(x <= 0, t(scale * alpha) * np.expm1(neg * t(input_scale)), t(scale) * x)
+        y = np.where(x < 0, t(scale * alpha) * np.expm1(neg * t(input_scale)), t(scale) * x)
     return y.astype(x.dtype, copy=False)
 
 

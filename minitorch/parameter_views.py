@@ -41,8 +41,10 @@ class ParameterView(Parameter):
     array it came from afterwards changes neither data nor where the gradient goes. ``base_shape``
     is base's shape when the view was taken, the shape of dbase (as torch's view backward keeps
     it): a base whose ``data`` was replaced by another shape since refuses dbase by name.
-    ``requires_grad`` is the base's; ``grad`` stays None (torch keeps no ``.grad`` on a view); a view
-    of a view passes dbase on to its own base. A view is not a Parameter of a model: registering
+    ``requires_grad`` is the base's; no backward fills ``grad`` (torch keeps no ``.grad`` on a view):
+    it stays None, or what was assigned to it (``view.grad = g`` is checked against the view's shape
+    and kept on the view, base.grad untouched, as torch's non-leaf); a view of a view passes dbase on
+    to its own base. A view is not a Parameter of a model: registering
     one as a module attribute is refused.
     """
 

@@ -509,3 +509,22 @@ def test_a_learned_attention_mask_given_as_a_view(float64, kernels_on):
     mha.backward(dy)
     _close(P.grad, P_t.grad.numpy(), "attn_mask view")
     _close(K.grad, K_t.grad.numpy(), "key_padding_mask view")
+
+
+def test_assigned_view_grad_stays_on_the_view_as_torch(float64):
+    """view.grad = g is kept on the view and leaves p.grad alone; a backward through the view fills
+    p.grad and leaves the view's assigned grad as it was: torch's non-leaf .grad, not its base's."""
+    rng = np.random.default_rng(11)
+    w, g = rng.standard_normal((3, 2)), rng.standard_normal((2, 2))
+    p, p_t = mt.Parameter(w.copy()), tensor(w, requires_grad=True)
+    v, v_t = p[0:2], p_t[0:2]
+    v.grad, v_t.grad = g.copy(), tensor(g)
+    assert p.grad is None and p_t.grad is None
+    lin = mt.Linear(2, 1)
+    lin(v)
+    lin.backward(np.ones((2, 1)))
+    torch_twin(lin)(v_t).sum().backward()
+    np.testing.assert_array_equal(v.grad, v_t.grad.numpy())
+    _close(p.grad, p_t.grad.numpy(), "base grad")
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        v.grad = np.ones((3, 2))

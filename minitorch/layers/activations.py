@@ -52,6 +52,8 @@ class ReLU(Module):
     Forward:  y    = max(x, 0)
               mask = (y != 0) as 1.0/0.0 in x's dtype   (cached)
     Backward: dx = dy * mask   (*)   ReLU'(0) = 0, as PyTorch
+    Signed zeros: y(-0.0) is +0.0 here, torch's -0.0 (max(0, x) would give it, a third slower on this
+    timed path); dx where mask = 0 and dy = -0.0 is -0.0, torch's +0.0 (its backward selects 0).
     The mask is torch's threshold_backward, not (y <= 0): y is 0, > 0 or nan, so it is y != 0, and
     a nan input passes its gradient, as in torch (x > 0 would drop it).
     Example:
@@ -147,7 +149,7 @@ class ELU(Module):
 
     Shapes:   x (*)   y (*)
     Forward:  neg   = min(x, 0)                                 exp of neg only: no overflow
-              y     = where(x > 0, x, alpha * expm1(neg))       = alpha * (exp(x) - 1) for x <= 0
+              y     = where(x >= 0, x, alpha * expm1(neg))      y(-0.0) = -0.0, as torch
               slope = where(x > 0, 1, alpha * exp(neg))         (*)   cached
     Backward: dx = dy * slope   (*)   slope at 0 is alpha, as PyTorch (continuous when alpha = 1)
     Example:

@@ -19,7 +19,14 @@ from minitorch.module import Module
 
 
 class _Slope(Module):
-    """An element-wise activation whose forward caches its slope dy/dx: backward is dx = dy * slope."""
+    """An element-wise activation whose forward caches its slope dy/dx: backward is dx = dy * slope.
+
+    A class whose slope is a 0/1 mask and whose torch backward selects 0 where it is 0 (``_select``)
+    returns dx = where(slope != 0, dy, 0) instead: the same numbers, except that there dx is +0.0
+    for dy = -0.0 and 0 for dy = nan or inf, as torch's (dy * 0 would give -0.0 and nan).
+    """
+
+    _select = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -29,6 +36,8 @@ class _Slope(Module):
         slope = self._cached(self._slope)
         dy = self._check_grad(dy, slope.shape, slope.dtype)
         # w.r.t. input
+        if self._select:
+            return np.where(slope != 0, dy, slope.dtype.type(0))
         return dy * slope
 
 
@@ -38,12 +47,14 @@ class ReLU6(_Slope):
     Shapes:   x (*)   y (*)
     Forward:  y     = clip(x, 0, 6)                                   (nan stays nan)
               slope = (0 < x < 6) as 1.0/0.0 in x's dtype   (*)   cached
-    Backward: dx = dy * slope   (*)   the slope at x = 0 and x = 6 is 0, as PyTorch
+    Backward: dx = where(slope != 0, dy, 0)   (*)   the slope at x = 0 and x = 6 is 0, as PyTorch
     Example:
         act = ReLU6()
         y = act(np.array([-1.0, 0.0, 3.0, 6.0, 7.0]))   # [0, 0, 3, 6, 6]
         dx = act.backward(np.ones(5))                    # [0, 0, 1, 0, 0]
     """
+
+    _select = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_floating(x, "ReLU6")
@@ -98,13 +109,15 @@ class Threshold(_Slope):
     Shapes:   x (*)   y (*)
     Forward:  y     = where(x <= threshold, value, x)                  (nan stays nan, as torch)
               slope = (not x <= threshold) as 1.0/0.0 in x's dtype   (*)   cached
-    Backward: dx = dy * slope   (*)   the slope at x = threshold is 0, as PyTorch (ReLU = Threshold(0, 0))
+    Backward: dx = where(slope != 0, dy, 0)   (*)   the slope at x = threshold is 0, as PyTorch
     threshold and value are compared and written in x's dtype; both are read at every call.
     Example:
         act = Threshold(0.5, -2.0)
         y = act(np.array([0.4, 0.5, 0.6]))   # [-2, -2, 0.6]
         dx = act.backward(np.ones(3))         # [0, 0, 1]
     """
+
+    _select = True
 
     def __init__(self, threshold: float, value: float) -> None:
         super().__init__()
@@ -128,13 +141,15 @@ class Softshrink(_Slope):
     Shapes:   x (*)   y (*)
     Forward:  y     = x - clip(x, -lambd, lambd)       = x - lambd above lambd, x + lambd below -lambd, else 0
               slope = (|x| > lambd) as 1.0/0.0 in x's dtype   (*)   cached (nan: 0, as torch)
-    Backward: dx = dy * slope   (*)   the slope at x = +-lambd is 0, as PyTorch
+    Backward: dx = where(slope != 0, dy, 0)   (*)   the slope at x = +-lambd is 0, as PyTorch
     lambd >= 0 (torch's forward refuses a negative one); read at every call.
     Example:
         act = Softshrink()
         y = act(np.array([-1.0, 0.5, 0.7]))   # [-0.5, 0, 0.2]
         dx = act.backward(np.ones(3))          # [1, 0, 1]
     """
+
+    _select = True
 
     def __init__(self, lambd: float = 0.5) -> None:
         super().__init__()
@@ -156,13 +171,15 @@ class Hardshrink(_Slope):
     Shapes:   x (*)   y (*)
     Forward:  y     = where(-lambd <= x <= lambd, 0, x)                (nan stays nan, as torch)
               slope = (|x| > lambd) as 1.0/0.0 in x's dtype   (*)   cached (nan: 0, as torch)
-    Backward: dx = dy * slope   (*)   the slope at x = +-lambd is 0, as PyTorch
+    Backward: dx = where(slope != 0, dy, 0)   (*)   the slope at x = +-lambd is 0, as PyTorch
     lambd may be negative (then nothing is zeroed), as torch; read at every call.
     Example:
         act = Hardshrink()
         y = act(np.array([-1.0, 0.5, 0.7]))   # [-1, 0, 0.7]
         dx = act.backward(np.ones(3))          # [1, 0, 1]
     """
+
+    _select = True
 
     def __init__(self, lambd: float = 0.5) -> None:
         super().__init__()

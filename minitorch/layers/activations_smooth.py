@@ -35,7 +35,7 @@ class SELU(_Slope):
     """Scaled exponential linear unit, element-wise, as torch.nn.SELU.
 
     Shapes:   x (*)   y (*)
-    Forward:  y     = where(x <= 0, scale * alpha * expm1(min(x, 0)), scale * x)     exp of x <= 0 only
+    Forward:  y     = where(x < 0, scale * alpha * expm1(min(x, 0)), scale * x)   exp of x <= 0 only
               slope = where(x > 0, scale, scale * alpha * exp(min(x, 0)))   (*)   cached (nan: nan)
     Backward: dx = dy * slope   (*)   the slope at 0 is scale * alpha (~1.7581), as PyTorch
     alpha = 1.6732632423543772, scale = 1.0507009873554805 (torch's constants)
@@ -55,7 +55,7 @@ class CELU(_Slope):
     """Continuously differentiable ELU, element-wise, as torch.nn.CELU.
 
     Shapes:   x (*)   y (*)
-    Forward:  y     = where(x <= 0, alpha * expm1(min(x, 0) * (1 / alpha)), x)   (exp of x <= 0 for alpha > 0)
+    Forward:  y     = where(x < 0, alpha * expm1(min(x, 0) * (1 / alpha)), x)   (exp of x <= 0 for alpha > 0)
               k     = 1 / float32(alpha)                      (torch's backward rounds alpha to float32)
               slope = where(x > 0, 1, alpha * k * exp(min(x, 0) * k))   (*)   cached (nan: nan)
     Backward: dx = dy * slope   (*)   the slope at 0 is alpha * k (1 when alpha is a float32), as PyTorch;

@@ -1,0 +1,161 @@
+"""Signed zeros of every element-wise activation against torch: at x = -0.0 and +0.0 (and upstream
+gradients +-0.0) the sign bits of y and dx are torch's, or the difference is listed here with torch's
+value and why it stays.
+
+``np.testing`` cannot see a zero's sign (-0.0 == 0.0), so these compare ``np.signbit``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+
+import minitorch as mt
+from minitorch import functional
+from minitorch.layers import activations, activations_more, activations_piecewise, activations_smooth
+
+TF = torch.nn.functional
+
+# id -> (ours, torch's twin)
+LAYERS = {
+    "Sigmoid": (lambda: mt.Sigmoid(), lambda: torch.nn.Sigmoid()),
+    "ReLU": (lambda: mt.ReLU(), lambda: torch.nn.ReLU()),
+    "Tanh": (lambda: mt.Tanh(), lambda: torch.nn.Tanh()),
+    "LeakyReLU": (lambda: mt.LeakyReLU(), lambda: torch.nn.LeakyReLU()),
+    "LeakyReLU-negative": (lambda: mt.LeakyReLU(-0.3), lambda: torch.nn.LeakyReLU(-0.3)),
+    "ELU": (lambda: mt.ELU(), lambda: torch.nn.ELU()),
+    "ELU-negative-alpha": (lambda: mt.ELU(alpha=-0.7), lambda: torch.nn.ELU(alpha=-0.7)),
+    "GELU": (lambda: mt.GELU(), lambda: torch.nn.GELU()),
+    "GELU-tanh": (lambda: mt.GELU(approximate="tanh"), lambda: torch.nn.GELU(approximate="tanh")),
+    "SiLU": (lambda: mt.SiLU(), lambda: torch.nn.SiLU()),
+    "Softplus": (lambda: mt.Softplus(), lambda: torch.nn.Softplus()),
+    "Mish": (lambda: mt.Mish(), lambda: torch.nn.Mish()),
+    "Hardtanh": (lambda: mt.Hardtanh(), lambda: torch.nn.Hardtanh()),
+    "PReLU": (lambda: mt.PReLU(), lambda: torch.nn.PReLU()),
+    "ReLU6": (lambda: mt.ReLU6(), lambda: torch.nn.ReLU6()),
+    "Hardsigmoid": (lambda: mt.Hardsigmoid(), lambda: torch.nn.Hardsigmoid()),
+    "Hardswish": (lambda: mt.Hardswish(), lambda: torch.nn.Hardswish()),
+    "Threshold": (lambda: mt.Threshold(0.0, -0.0), lambda: torch.nn.Threshold(0.0, -0.0)),
+    "Softshrink": (lambda: mt.Softshrink(), lambda: torch.nn.Softshrink()),
+    "Hardshrink": (lambda: mt.Hardshrink(), lambda: torch.nn.Hardshrink()),
+    "SELU": (lambda: mt.SELU(), lambda: torch.nn.SELU()),
+    "CELU": (lambda: mt.CELU(), lambda: torch.nn.CELU()),
+    "CELU-negative-alpha": (lambda: mt.CELU(-0.7), lambda: torch.nn.CELU(-0.7)),
+    "LogSigmoid": (lambda: mt.LogSigmoid(), lambda: torch.nn.LogSigmoid()),
+    "Softsign": (lambda: mt.Softsign(), lambda: torch.nn.Softsign()),
+    "Tanhshrink": (lambda: mt.Tanhshrink(), lambda: torch.nn.Tanhshrink()),
+}
+
+FUNCTIONS = {  # name -> extra arguments (the same for both)
+    "celu": (), "elu": (), "gelu": (), "hardshrink": (), "hardsigmoid": (), "hardswish": (),
+    "hardtanh": (), "leaky_relu": (), "logsigmoid": (), "mish": (), "relu": (), "relu6": (),
+    "selu": (), "sigmoid": (), "silu": (), "softplus": (), "softshrink": (), "softsign": (),
+    "tanh": (), "tanhshrink": (), "threshold": (0.0, -0.0),
+}
+NOT_ELEMENTWISE = {"glu", "log_softmax", "one_hot", "pad", "rms_norm", "softmax", "softmin"}
+
+_SOFTSHRINK = ("torch's own sign depends on where the element sits: inside the band its vectorized "
+               "body gives +0.0 (ours), its scalar tail x's sign (-0.0 for -0.0)")
+DIFFERENCES = {  # (id, "y" or "dx") -> torch's value and why ours stays
+    ("ReLU", "y"): "torch: relu(-0.0) = -0.0; ours +0.0 from max(x, 0), the timed MLP path "
+                   "(max(0, x) gives -0.0 but is a third slower)",
+    ("ReLU", "dx"): "torch: dx = +0.0 where x <= 0 and dy = -0.0 (threshold_backward selects 0); ours "
+                    "dy * mask = -0.0, the timed MLP path (a select is slower than the product)",
+    ("Softsign", "dx"): "torch: +0.0 for dy = -0.0 (autograd sums the terms of x / (1 + |x|)); "
+                        "ours dy / (1 + |x|)**2 = -0.0",
+    ("Tanhshrink", "dx"): "torch: +0.0 for dy = -0.0 (autograd's dy - dy * (1 - tanh(x)**2)); ours "
+                          "dy * tanh(x)**2 = -0.0, which does not cancel",
+    ("Softshrink", "y"): _SOFTSHRINK,
+    ("softshrink", "y"): _SOFTSHRINK,
+}
+
+# every (x, dy) sign pair: x = -0.0, +0.0 under dy = 1, -0.0, +0.0
+X = np.array([-0.0, 0.0, -0.0, 0.0, -0.0, 0.0])
+DY = np.array([1.0, 1.0, -0.0, -0.0, 0.0, 0.0])
+DTYPES = [np.float32, np.float64]
+
+
+def _params(ids, part):
+    out = []
+    for i in ids:
+        reason = DIFFERENCES.get((i, part))
+        marks = [pytest.mark.skip(reason=reason)] if reason == _SOFTSHRINK else (
+            [pytest.mark.xfail(strict=True, reason=reason)] if reason else [])
+        out.append(pytest.param(i, marks=marks, id=i))
+    return out
+
+
+def _signs_equal(ours, theirs, what):
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    bad = np.flatnonzero(np.signbit(ours) != np.signbit(theirs))
+    assert bad.size == 0, (f"{what}: sign of zero differs at x={X[bad].tolist()}, dy={DY[bad].tolist()}: "
+                           f"ours {ours[bad].tolist()}, torch {theirs[bad].tolist()}")
+
+
+def _run_layer(name, dtype):
+    ours, theirs = LAYERS[name]
+    m = ours()
+    for p in m.parameters():  # PReLU's weight in x's dtype
+        p.data = p.data.astype(dtype)
+    x, dy = X.astype(dtype), DY.astype(dtype)
+    y = m(x.copy())
+    dx = m.backward(dy.copy())
+    t = theirs().to(torch.float32 if dtype == np.float32 else torch.float64)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = t(xt)
+    yt.backward(torch.tensor(dy))
+    return (y, dx), (yt.detach().numpy(), xt.grad.numpy())
+
+
+def test_every_elementwise_activation_is_listed():
+    modules = (activations, activations_more, activations_piecewise, activations_smooth)
+    classes = {n for mod in modules for n, c in vars(mod).items()
+               if inspect.isclass(c) and issubclass(c, mt.Module) and c.__module__ == mod.__name__
+               and not n.startswith("_")}
+    assert classes <= {i.split("-")[0] for i in LAYERS}, classes - {i.split("-")[0] for i in LAYERS}
+    torch_named = {n for n in functional.__all__ if hasattr(TF, n)}
+    assert torch_named - NOT_ELEMENTWISE == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", _params(LAYERS, "y"))
+def test_layer_output_sign_of_zero_as_torch(name, dtype):
+    (y, _), (ty, _) = _run_layer(name, dtype)
+    _signs_equal(y, ty, f"{name} y ({dtype.__name__})")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", _params(LAYERS, "dx"))
+def test_layer_grad_sign_of_zero_as_torch(name, dtype):
+    (_, dx), (_, tdx) = _run_layer(name, dtype)
+    _signs_equal(dx, tdx, f"{name} dx ({dtype.__name__})")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", _params(FUNCTIONS, "y"))
+def test_function_sign_of_zero_as_torch(name, dtype):
+    x = X.astype(dtype)
+    y = getattr(functional, name)(x.copy(), *FUNCTIONS[name])
+    ty = getattr(TF, name)(torch.tensor(x), *FUNCTIONS[name]).numpy()
+    _signs_equal(y, ty, f"functional.{name} ({dtype.__name__})")
+
+
+def test_elu_negative_alpha_keeps_positive_zero():
+    # torch: elu(+0.0, alpha=-0.7) = +0.0 and elu(-0.0, alpha=-0.7) = -0.0 (the old formula gave -0.0, +0.0)
+    y = functional.elu(np.array([0.0, -0.0]), alpha=-0.7)
+    assert np.signbit(y).tolist() == [False, True]
+
+
+def test_piecewise_grad_ignores_nan_upstream_where_slope_is_zero():
+    # torch's relu6 / threshold backward select 0 where the slope is 0: a nan dy there gives 0, not nan
+    x = np.array([-1.0, 3.0])
+    pairs = [(mt.ReLU6(), torch.nn.ReLU6()), (mt.Threshold(0.0, 0.0), torch.nn.Threshold(0.0, 0.0))]
+    for ours, theirs in pairs:
+        ours(x)
+        dx = ours.backward(np.array([np.nan, 1.0]))
+        xt = torch.tensor(x, requires_grad=True)
+        theirs(xt).backward(torch.tensor([np.nan, 1.0], dtype=torch.float64))
+        np.testing.assert_array_equal(dx, xt.grad.numpy())
