@@ -1,12 +1,12 @@
-"""The site builds offline and strictly, in under a minute, with the math rendered by the bundled
+"""The site builds offline and strictly, in under a minute of CPU time, with the math rendered by the bundled
 KaTeX and every exported name on an API page. Slow (a full build): `make test-slow` and .ci/run."""
 
 from __future__ import annotations
 
 import re
+import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,10 +21,13 @@ pytestmark = pytest.mark.slow
 def site(tmp_path_factory) -> tuple[Path, str, float]:
     pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install -e '.[docs]'")
     out = tmp_path_factory.mktemp("site")
-    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
-    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the build's CPU seconds (user + system): its own work, whatever else the machine runs (its
+    # wall-clock time grows with the machine's load)
+    seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert result.returncode == 0, result.stdout + result.stderr
     return out, result.stdout + result.stderr, seconds
 
@@ -32,7 +35,7 @@ def site(tmp_path_factory) -> tuple[Path, str, float]:
 def test_builds_strictly_without_a_warning_in_under_a_minute(site):
     _, log, seconds = site
     assert "WARNING" not in log, log
-    assert seconds < 60, f"mkdocs build took {seconds:.0f} s"
+    assert seconds < 60, f"mkdocs build took {seconds:.0f} CPU s"
 
 
 def test_every_exported_name_is_documented_on_an_api_page(site):

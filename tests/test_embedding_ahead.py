@@ -385,7 +385,9 @@ def test_a_stopped_twin_is_never_waited_for(session, monkeypatch):
         deadline = time.monotonic() + 5.0  # (the twin groups the job it missed, or leaves)
         while plan.flags[GROUPED] != plan.flags[REQ] and plan.flags[ALIVE] and time.monotonic() < deadline:
             time.sleep(1e-3)
-    assert slowest < 2.0  # (a wait for the reply lasted HUNG_GRACE, 5 s, then killed the twin)
+    # (a wait for the reply lasted HUNG_GRACE, 5 s, then killed the twin; quiet, milliseconds: the
+    # bound is as far under HUNG_GRACE as it can be while a loaded machine's stalls fit in it)
+    assert slowest < 0.8 * twin.HUNG_GRACE
     assert twin._state["pid"] == pid and not twin._state["dead"]
     monkeypatch.setattr(ahead, "WAIT_S", 5.0)
     monkeypatch.setitem(ahead._state, "backoff", 0.0)
