@@ -1674,18 +1674,21 @@ def _same_steps(config, meddle=None):
        bias=st.booleans(), dtype=st.sampled_from(DTYPES), n=st.integers(1, 33),
        reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.01, 0.0]),
        fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]),
-       mixed=st.sampled_from(STEP_MIXED))
+       mixed=st.sampled_from(STEP_MIXED), row_from=st.sampled_from([None, 1]))
 def test_fit_step_kernel_equals_the_five_calls_bitwise(widths, data, bias, dtype, n, reduction, lr, fortran,
-                                                        target_dtype, mixed):
+                                                        target_dtype, mixed, row_from):
     """Over chains of Linear and ReLU layers (any widths, with or without bias and ReLUs, one class
     or more), batch sizes, dtypes, reductions, data in either order and targets of three integer
     dtypes, and the mixed classes (``STEP_MIXED``): every output, loss and parameter after each
     step bitwise the five calls' (kernels on and off), every gradient None, no frame waiting and
     no cache attribute set after each step; the kernel takes every step but the first (which
     moves the Parameters into the flat buffer) for a model of two Parameters or more, and none
-    of an input of another dtype."""
+    of an input of another dtype. ``row_from`` 1: every kernel ReLU takes its zero row
+    (``inference_alone.relu_zero``), which these sizes are below."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
-    taken = _same_steps((widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype, mixed))
+    config = (widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype, mixed)
+    with row_zero_from(row_from):
+        taken = _same_steps(config)
     # (a flat group holds two Parameters or more; larger weights run child by child)
     flat = (len(widths) - 1) * (1 + bias) >= 2
     small = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize < 65536
@@ -2355,6 +2358,21 @@ def test_fit_step_kernel_meets_the_five_calls_under_random_changes_between_steps
     _same_steps(config, _random_meddle(actions))
 
 
+@contextmanager
+def row_zero_from(elements):
+    """``inference_alone.ROW_ZERO_FROM`` set to ``elements`` (None: left as it is): from that many
+    elements on, the kernels' ReLUs take a zero row instead of the 0-d zero."""
+    from minitorch.kernels import inference_alone
+
+    before = inference_alone.ROW_ZERO_FROM
+    if elements is not None:
+        inference_alone.ROW_ZERO_FROM = elements
+    try:
+        yield
+    finally:
+        inference_alone.ROW_ZERO_FROM = before
+
+
 # ------------------------------ forward, loss and backward_params of a large chain (kernels/step_large.py)
 @contextmanager
 def small_weight_bytes(limit):
@@ -2445,19 +2463,22 @@ def _same_large_steps(config, meddle=None, modes=("calls", "plain")):
        reduction=st.sampled_from(["mean", "sum"]), lr=st.sampled_from([0.1, 0.0]),
        fortran=st.booleans(), target_dtype=st.sampled_from([np.int64, np.int32, np.uint8]),
        optimizer=st.sampled_from(["sgd", "momentum", "adam"]), limit=st.sampled_from([8, 64, 256, 1024]),
-       mixed=st.sampled_from(STEP_MIXED))
+       mixed=st.sampled_from(STEP_MIXED), row_from=st.sampled_from([None, 1]))
 def test_large_chain_kernel_equals_the_three_calls_bitwise(widths, data, bias, dtype, n, reduction, lr,
-                                                           fortran, target_dtype, optimizer, limit, mixed):
+                                                           fortran, target_dtype, optimizer, limit, mixed,
+                                                           row_from):
     """Over chains of Linear and ReLU layers with some weights (and ReLU inputs) at or over the
     large-weight limit and some under it, batch sizes, dtypes, reductions, data in either order,
     targets of three integer dtypes, three optimizers and the mixed classes (``STEP_MIXED``): every
     output, loss, gradient and parameter of each step bitwise the five calls' (kernels on; and off,
     with SGD), no frame waiting and no cache attribute set after each step; the kernel takes every
-    step of a chain with a large weight, but none of an input of another dtype."""
+    step of a chain with a large weight, but none of an input of another dtype. ``row_from`` 1:
+    every kernel ReLU takes its zero row (``inference_alone.relu_zero``) and writes into the
+    product it follows."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
     config = (widths, relus, bias, dtype, n, reduction, lr, 3, 0, fortran, target_dtype, optimizer, mixed)
     large = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize >= limit
-    with small_weight_bytes(limit):
+    with small_weight_bytes(limit), row_zero_from(row_from):
         if not large:  # the small-step kernel's case (or the five calls'): declined
             assert _large_steps(config, "calls")[2] == [False] * 3
             return

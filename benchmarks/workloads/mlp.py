@@ -23,7 +23,9 @@ class NumpyStep:
 
     Every array is allocated once: the parameters live in one flat buffer (their W and b are views
     of it) and so do the gradients, so the update is one pass ``flat -= lr * grad_flat``; products
-    write into their buffers (``out=``); the data's gradient is never computed.
+    write into their buffers (``out=``); the data's gradient is never computed. A ReLU of 2048
+    elements or more takes the maximum against a zero row (NumPy's vectorized two-array loop; its
+    scalar-operand loop is not vectorized), as the library's kernels do.
     """
 
     def __init__(self, sizes: tuple[int, ...], batch: int) -> None:
@@ -43,6 +45,7 @@ class NumpyStep:
         self.h = [np.empty((batch, n), np.float32) for n in sizes[1:]]
         self.d = [np.empty((batch, n), np.float32) for n in sizes[1:]]
         self.mask = [np.empty((batch, n), bool) for n in sizes[1:-1]]
+        self.zero = [np.zeros(n if batch * n >= 2048 else (), np.float32) for n in sizes[1:-1]]
         self.rows = np.arange(batch)
         self.lr = np.float32(LR)
 
@@ -54,7 +57,7 @@ class NumpyStep:
             np.matmul(inputs[i], W, out=h)
             h += b
             if i < layers - 1:
-                np.maximum(h, 0, out=h)
+                np.maximum(h, self.zero[i], out=h)
         z, d = self.h[-1], self.d[-1]  # loss: d = (softmax(z) - onehot(y)) / N
         np.subtract(z, z.max(axis=1, keepdims=True), out=d)
         np.exp(d, out=d)

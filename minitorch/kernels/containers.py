@@ -44,7 +44,7 @@ from minitorch.dtypes import as_floating
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import gemm, inference
 from minitorch.kernels.flat import grad_home
-from minitorch.kernels.inference_alone import zero_of
+from minitorch.kernels.inference_alone import relu_zero, zero_of
 from minitorch.kernels.pool import empty
 from minitorch.leaf_inputs import LEAVES
 from minitorch.parameter import Parameter
@@ -113,10 +113,12 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
     if not _grad_state.enabled:  # one row: kernels/inference.py (a large chain on both cores)
         return NotImplemented if outputs is not None else inference.chain_forward(model, x, Linear, ReLU)
     small = SMALL_WEIGHT_BYTES
+    fresh = False  # x is a product made here that no one else holds: a ReLU may write into it
     for m in model.__dict__["_modules"].values():
         kind, d = type(m), m.__dict__
         if (kind is not Linear and kind is not ReLU) or "forward" in d or d["_frame"] is not None:
             x = m(x)
+            fresh = False
             if outputs is not None:
                 outputs.append(x)
             continue
@@ -137,11 +139,13 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
             d["_x"] = x
             frame = {"_x": x}
             x = y
+            fresh = outputs is None
         else:
             if type(x) is not np.ndarray or x.dtype.kind != "f":
                 x = as_floating(x, "ReLU")
             zero = zero_of(x.dtype)
-            y = np.maximum(x, zero)
+            y = np.maximum(x, relu_zero(x), out=x if fresh else None)
+            fresh = False
             # the mask is torch's not (y <= 0), i.e. y != 0: a nan input passes its gradient
             if x.nbytes >= small:  # layers.relu_forward's mask: a pooled array, written in one pass
                 mask = empty(x.shape, x.dtype)

@@ -62,6 +62,30 @@ def zero_of(dtype: np.dtype) -> np.ndarray:
     return zero
 
 
+# From this many elements on, ``np.maximum(x, row)`` against a zero row of x's width runs NumPy's
+# vectorized two-array loop once per row, where against a 0-d zero it runs the scalar-operand loop,
+# which is not vectorized (about twice as long per element); below it, setting up the row's
+# broadcast costs more than it saves.
+ROW_ZERO_FROM = 2048
+_ROWS: dict[tuple[np.dtype, int], np.ndarray] = {}
+
+
+def relu_zero(x: np.ndarray) -> np.ndarray:
+    """The zero for ``np.maximum(x, zero)`` (a ReLU): a read-only zero row of x's width from
+    ``ROW_ZERO_FROM`` elements on, else ``zero_of(x.dtype)``. Either gives the same array, bitwise
+    (the same maximum of each element and +0.0: NaN kept, -0.0 to +0.0), of x's shape and dtype."""
+    if x.size < ROW_ZERO_FROM or not x.ndim:
+        return zero_of(x.dtype)
+    key = (x.dtype, x.shape[-1])
+    row = _ROWS.get(key)
+    if row is None:
+        if len(_ROWS) >= 64:
+            _ROWS.clear()
+        row = _ROWS[key] = np.zeros(x.shape[-1], x.dtype)
+        row.flags.writeable = False
+    return row
+
+
 def _leave_frames(children: tuple, relu: type) -> None:
     """What each child's forward wrapper leaves under no_grad: no frame shown (an edit's mark, a
     ``Dropped`` frame, stays: no_grad answers no dropped call), no cache."""

@@ -15,6 +15,7 @@ from numpy.lib.stride_tricks import as_strided
 from minitorch.dtypes import as_floating
 from minitorch.grad_mode import is_grad_enabled
 from minitorch.kernels import gemm, parallel
+from minitorch.kernels.inference_alone import relu_zero
 from minitorch.kernels.pool import empty
 from minitorch.random import generator
 
@@ -50,7 +51,7 @@ def relu_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     """
     if type(x) is not np.ndarray or x.dtype.kind != "f":
         x = as_floating(x, "ReLU")
-    y = np.maximum(x, 0)
+    y = np.maximum(x, relu_zero(x))
     if is_grad_enabled():
         mask = empty(x.shape, x.dtype)
         np.not_equal(y, 0, out=mask)  # torch's not (y <= 0): a nan input passes its gradient

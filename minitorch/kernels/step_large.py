@@ -69,7 +69,7 @@ from minitorch import call_frames
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers, gemm, kernels_enabled, layers, losses
 from minitorch.kernels import step as fast_step
-from minitorch.kernels.inference_alone import zero_of
+from minitorch.kernels.inference_alone import relu_zero, zero_of
 
 _CASE = ("Sequential", "CrossEntropyLoss", "LossValue")
 
@@ -185,6 +185,7 @@ def _forward(children: list[Any], x: np.ndarray) -> tuple[np.ndarray, list[np.nd
     Linear, small = containers.Linear, containers.SMALL_WEIGHT_BYTES
     kept = []
     h = x
+    fresh = False  # h is a product made here (no one else holds it): a ReLU may write into it
     for m in children:
         d = m.__dict__
         if type(m) is Linear:
@@ -194,14 +195,15 @@ def _forward(children: list[Any], x: np.ndarray) -> tuple[np.ndarray, list[np.nd
             b = d["b"]
             if b is not None:
                 h += b.data
+            fresh = True
         elif h.nbytes >= small:  # layers.relu_forward
             mask = layers.empty(h.shape, h.dtype)
-            h = np.maximum(h, 0)
+            h = np.maximum(h, relu_zero(h), out=h if fresh else None)
             np.not_equal(h, 0, out=mask)  # torch's not (h <= 0): a nan input passes its gradient
             kept.append(mask)
         else:  # the chain kernel's ReLU
             zero = zero_of(h.dtype)
-            h = np.maximum(h, zero)
+            h = np.maximum(h, relu_zero(h))
             kept.append((h != zero).astype(h.dtype))
     return h, kept
 
