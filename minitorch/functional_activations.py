@@ -64,9 +64,8 @@ def written(x: object, y: np.ndarray, inplace: object, who: str) -> np.ndarray:
 def relu(input: np.ndarray, inplace: bool = False) -> np.ndarray:
     """y = max(0, x), element-wise, as torch.nn.functional.relu (nan stays nan; ints keep their dtype).
 
-    0 first: np.maximum returns its second operand on a tie, so relu(-0.0) is -0.0, as torch's.
-    The ReLU layer has its own forward (its fast room) and keeps max(x, 0): there relu(-0.0) is
-    +0.0 (the same value; 0-first costs that timed path a third more).
+    0 first: np.maximum returns its second operand on a tie, so relu(-0.0) is -0.0, as torch's
+    (the ReLU layer and its kernels too).
     """
     x = checked_input(input, "relu", ints="keep")
     return written(input, np.maximum(x.dtype.type(0), x), inplace, "relu")

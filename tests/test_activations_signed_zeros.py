@@ -60,8 +60,6 @@ NOT_ELEMENTWISE = {"glu", "log_softmax", "one_hot", "pad", "rms_norm", "softmax"
 _SOFTSHRINK = ("torch's own sign depends on where the element sits: inside the band its vectorized "
                "body gives +0.0 (ours), its scalar tail x's sign (-0.0 for -0.0)")
 DIFFERENCES = {  # (id, "y" or "dx") -> torch's value and why ours stays
-    ("ReLU", "y"): "torch: relu(-0.0) = -0.0; ours +0.0 from max(x, 0), the timed MLP path "
-                   "(max(0, x) gives -0.0 but is a third slower)",
     ("ReLU", "dx"): "torch: dx = +0.0 where x <= 0 and dy = -0.0 (threshold_backward selects 0); ours "
                     "dy * mask = -0.0, the timed MLP path (a select is slower than the product)",
     ("Softsign", "dx"): "torch: +0.0 for dy = -0.0 (autograd sums the terms of x / (1 + |x|)); "

@@ -1,10 +1,10 @@
 """The kernels' ReLU operand (``kernels/inference_alone.py:relu_zero``) and the ReLUs that write into
 the product they follow (``kernels/containers.py`` chain forward, ``kernels/step_large.py``).
 
-``np.maximum(x, relu_zero(x))`` must be ``np.maximum(x, 0)``, the plain ReLU's, in every bit (NaN
-kept, -0.0 to +0.0, infinities, subnormals) for every dtype, shape and layout, on both sides of the
-row threshold; a ReLU may write into a product only where nothing else holds it: never the caller's
-input, never an output a walk keeps (``mt.Diagnostics``'s ``outputs``).
+``np.maximum(relu_zero(x), x)`` must be ``np.maximum(0, x)``, the plain ReLU's, in every bit (NaN
+kept, -0.0 kept as torch keeps it, infinities, subnormals) for every dtype, shape and layout, on
+both sides of the row threshold; a ReLU may write into a product only where nothing else holds
+it: never the caller's input, never an output a walk keeps (``mt.Diagnostics``'s ``outputs``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _same_as_plain_relu(dtype, shape, layout, seed):
     elif layout == "reversed":
         x = x[..., ::-1]
     zero = relu_zero(x)
-    got, plain = np.maximum(x, zero), np.maximum(x, 0)
+    got, plain = np.maximum(zero, x), np.maximum(0, x)
     assert got.dtype == plain.dtype and got.shape == plain.shape
     assert got.tobytes() == plain.tobytes()
     assert not zero.flags.writeable

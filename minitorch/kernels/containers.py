@@ -90,7 +90,7 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
 
     Per child, what its frame wrapper does around its forward kernel, inline:
         Linear:  y = x @ W + b          caches x     (the input check of ``layers.linear_forward``)
-        ReLU:    y = max(x, 0)          caches mask = (y != 0) in x's dtype
+        ReLU:    y = max(0, x)          caches mask = (y != 0) in x's dtype
     with the layer kernels' arithmetic: a W of ``SMALL_WEIGHT_BYTES`` or more is multiplied by
     ``gemm.matmul`` (below that it returns x @ W, made here directly), and a ReLU input that
     large gets its mask in a pooled array (``np.not_equal(y, 0, out=mask)``), as
@@ -144,7 +144,7 @@ def sequential_forward(model: Any, x: np.ndarray, outputs: list[Any] | None = No
             if type(x) is not np.ndarray or x.dtype.kind != "f":
                 x = as_floating(x, "ReLU")
             zero = zero_of(x.dtype)
-            y = np.maximum(x, relu_zero(x), out=x if fresh else None)
+            y = np.maximum(relu_zero(x), x, out=x if fresh else None)
             fresh = False
             # the mask is torch's not (y <= 0), i.e. y != 0: a nan input passes its gradient
             if x.nbytes >= small:  # layers.relu_forward's mask: a pooled array, written in one pass

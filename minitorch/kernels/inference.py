@@ -341,7 +341,7 @@ def _finish(plan: _Plan, x: np.ndarray, k: int, alone: bool) -> np.ndarray:
         y = h_in @ Wb
         if bb is not None:
             y += bb
-        h[:, theirs] = np.maximum(y, zero) if relu else y
+        h[:, theirs] = np.maximum(zero, y) if relu else y
     if not alone:
         _state["served"] += 1
         _state["misses"], _state["good"] = 0, _state["good"] + 1

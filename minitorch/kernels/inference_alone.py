@@ -2,7 +2,7 @@
 without the twin), and what each child's forward wrapper leaves under no_grad.
 
 ``_alone`` replaces the children's calls by their forward kernels' operations (``y = x @ W;
-y += b``, ``np.maximum(y, 0)``): the plain chain's numbers bitwise, minus a call per child.
+y += b``, ``np.maximum(0, y)``): the plain chain's numbers bitwise, minus a call per child.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from minitorch.edit_marks import Dropped
 
 def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
     """The chain in one loop in this process, with the operations of the children's forward
-    kernels (``y = x @ W; y += b``, ``np.maximum(y, 0)``): the plain chain's numbers bitwise, without
+    kernels (``y = x @ W; y += b``, ``np.maximum(0, y)``): the plain chain's numbers bitwise, without
     a call per child. ``NotImplemented`` unless every child is a Linear or ReLU (exact types) not
     patched on the instance nor inside a call, each Linear's W (and b) of x's dtype and width."""
     children = tuple(model.__dict__["_modules"].values())
@@ -46,7 +46,7 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
             if b is not None:
                 h += b.data
         else:
-            h = np.maximum(h, zero)
+            h = np.maximum(zero, h)
     return h
 
 
@@ -62,7 +62,7 @@ def zero_of(dtype: np.dtype) -> np.ndarray:
     return zero
 
 
-# From this many elements on, ``np.maximum(x, row)`` against a zero row of x's width runs NumPy's
+# From this many elements on, ``np.maximum(row, x)`` against a zero row of x's width runs NumPy's
 # vectorized two-array loop once per row, where against a 0-d zero it runs the scalar-operand loop,
 # which is not vectorized (about twice as long per element); below it, setting up the row's
 # broadcast costs more than it saves.
@@ -71,9 +71,9 @@ _ROWS: dict[tuple[np.dtype, int], np.ndarray] = {}
 
 
 def relu_zero(x: np.ndarray) -> np.ndarray:
-    """The zero for ``np.maximum(x, zero)`` (a ReLU): a read-only zero row of x's width from
-    ``ROW_ZERO_FROM`` elements on, else ``zero_of(x.dtype)``. Either gives the same array, bitwise
-    (the same maximum of each element and +0.0: NaN kept, -0.0 to +0.0), of x's shape and dtype."""
+    """The zero for ``np.maximum(zero, x)`` (a ReLU, 0 first as the plain layer's: a tie gives x, so
+    -0.0 stays -0.0): a read-only zero row of x's width from ``ROW_ZERO_FROM`` elements on, else
+    ``zero_of(x.dtype)``. Either gives ``np.maximum(0, x)`` bitwise (NaN kept), in x's shape and dtype."""
     if x.size < ROW_ZERO_FROM or not x.ndim:
         return zero_of(x.dtype)
     key = (x.dtype, x.shape[-1])
@@ -105,4 +105,4 @@ def _layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool, zero:
     y = h @ W
     if b is not None:
         y += b
-    return np.maximum(y, zero, out=y) if relu else y
+    return np.maximum(zero, y, out=y) if relu else y

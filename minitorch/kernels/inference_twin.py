@@ -86,6 +86,6 @@ def half_layer(h: np.ndarray, W: np.ndarray, b: np.ndarray | None, relu: bool, o
     if b is not None:
         y += b
     if relu:
-        np.maximum(y, zero, out=out)
+        np.maximum(zero, y, out=out)
     else:
         out[...] = y

@@ -43,7 +43,7 @@ def linear_forward(layer: Any, x: np.ndarray) -> np.ndarray:
 
 
 def relu_forward(layer: Any, x: np.ndarray) -> np.ndarray:
-    """``ReLU.forward``: y = max(x, 0), caching mask = (y != 0) only when a backward can use it.
+    """``ReLU.forward``: y = max(0, x), caching mask = (y != 0) only when a backward can use it.
 
     Under ``no_grad`` the frame's cache is dropped when forward returns, so the mask (two passes
     and an array) is not computed at all. Otherwise the comparison writes the mask straight into a
@@ -51,7 +51,7 @@ def relu_forward(layer: Any, x: np.ndarray) -> np.ndarray:
     """
     if type(x) is not np.ndarray or x.dtype.kind != "f":
         x = as_floating(x, "ReLU")
-    y = np.maximum(x, relu_zero(x))
+    y = np.maximum(relu_zero(x), x)
     if is_grad_enabled():
         mask = empty(x.shape, x.dtype)
         np.not_equal(y, 0, out=mask)  # torch's not (y <= 0): a nan input passes its gradient

@@ -30,7 +30,7 @@ anything else. Its case, all checked before anything changes:
   the first step's update adopts them), no forward waiting in another owner of the Parameters.
 
 In that case the five calls would run, bitwise, what is run here: the chain kernel's forward
-(``containers.sequential_forward``: y = x @ W, y += b; y = max(y, 0), mask = (y != 0) in y's dtype),
+(``containers.sequential_forward``: y = x @ W, y += b; y = max(0, y), mask = (y != 0) in y's dtype),
 the cross-entropy kernel's forward and backward (``losses.cross_entropy_forward`` /
 ``cross_entropy_backward``: p - onehot(y), times dl = 1/N or 1; its arithmetic is the very
 function that kernel calls, ``losses._ce_arithmetic``), the chain kernel's
@@ -363,7 +363,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
                     h += views[k + 1]
                 kept.append(read)
             else:
-                h = np.maximum(h, zero if h.size < inference_alone.ROW_ZERO_FROM else relu_zero(h))
+                h = np.maximum(zero if h.size < inference_alone.ROW_ZERO_FROM else relu_zero(h), h)
                 kept.append(h != zero)  # torch's not (h <= 0): a nan input passes its gradient
         # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
         z = h

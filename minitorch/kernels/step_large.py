@@ -28,9 +28,9 @@ The case, all checked before any arithmetic:
 In that case the three calls run, bitwise, what is run here, in their order:
 - forward, child by child as ``containers.sequential_forward`` computes them: a Linear of a large
   weight with ``layers.linear_forward``'s arithmetic (y = ``gemm.matmul(x, W)``, y += b), a ReLU of
-  a large input with ``layers.relu_forward``'s (y = max(x, 0), mask = a pooled array,
+  a large input with ``layers.relu_forward``'s (y = max(0, x), mask = a pooled array,
   np.not_equal(y, 0, out=mask)), any other child by the chain kernel's small formulas (y = x @ W,
-  y += b; y = max(x, 0), mask = (y != 0) in x's dtype);
+  y += b; y = max(0, y), mask = (y != 0) in x's dtype);
 - the cross-entropy kernel's forward and backward (``losses.cross_entropy_forward`` /
   ``cross_entropy_backward``: its plan, its finiteness probe, ``losses._ce_arithmetic``, the sum,
   dz *= dl with dl = 1/N or 1);
@@ -198,12 +198,12 @@ def _forward(children: list[Any], x: np.ndarray) -> tuple[np.ndarray, list[np.nd
             fresh = True
         elif h.nbytes >= small:  # layers.relu_forward
             mask = layers.empty(h.shape, h.dtype)
-            h = np.maximum(h, relu_zero(h), out=h if fresh else None)
+            h = np.maximum(relu_zero(h), h, out=h if fresh else None)
             np.not_equal(h, 0, out=mask)  # torch's not (h <= 0): a nan input passes its gradient
             kept.append(mask)
         else:  # the chain kernel's ReLU
             zero = zero_of(h.dtype)
-            h = np.maximum(h, relu_zero(h))
+            h = np.maximum(relu_zero(h), h)
             kept.append((h != zero).astype(h.dtype))
     return h, kept
 

@@ -49,7 +49,7 @@ class ReLU(Module):
     """Rectified linear unit, element-wise.
 
     Shapes:   x (*)   y (*)
-    Forward:  y    = max(x, 0)
+    Forward:  y    = max(0, x)
               mask = (y != 0) as 1.0/0.0 in x's dtype   (cached)
     Backward: dx = dy * mask   (*)   ReLU'(0) = 0, as PyTorch
     Signed zeros: y(-0.0) is +0.0 here, torch's -0.0 (max(0, x) would give it, a third slower on this
@@ -70,7 +70,7 @@ class ReLU(Module):
         if kernels_enabled():  # fast room: the same y, and no mask when no backward can follow
             return fast.relu_forward(self, x)
         x = as_floating(x, "ReLU")
-        y = np.maximum(x, 0)
+        y = np.maximum(0, x)  # 0 first: a tie gives the second operand, so relu(-0.0) = -0.0 (torch)
         self._mask = (y != 0).astype(x.dtype)
         return y
 
