@@ -52,8 +52,9 @@ class ReLU(Module):
     Forward:  y    = max(0, x)
               mask = (y != 0) as 1.0/0.0 in x's dtype   (cached)
     Backward: dx = dy * mask   (*)   ReLU'(0) = 0, as PyTorch
-    Signed zeros: y(-0.0) is +0.0 here, torch's -0.0 (max(0, x) would give it, a third slower on this
-    timed path); dx where mask = 0 and dy = -0.0 is -0.0, torch's +0.0 (its backward selects 0).
+    Signed zeros: y(-0.0) is -0.0, as torch's (0 first: np.maximum gives its second operand on a
+    tie). Where mask = 0, dx is dy * 0: -0.0 for a dy of -0.0 or below, nan for a nan or inf dy,
+    where torch's backward selects +0.0 (a select costs the timed path several times the product).
     The mask is torch's threshold_backward, not (y <= 0): y is 0, > 0 or nan, so it is y != 0, and
     a nan input passes its gradient, as in torch (x > 0 would drop it).
     Example:
