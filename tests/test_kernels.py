@@ -1684,7 +1684,7 @@ def test_fit_step_kernel_equals_the_five_calls_bitwise(widths, data, bias, dtype
     no cache attribute set after each step; the kernel takes every step but the first (which
     moves the Parameters into the flat buffer) for a model of two Parameters or more, and none
     of an input of another dtype. ``row_from`` 1: every kernel ReLU takes its zero row
-    (``inference_alone.relu_zero``), which these sizes are below."""
+    (``kernels/relu_zeros.py``), which these sizes are below."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
     config = (widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype, mixed)
     with row_zero_from(row_from):
@@ -2360,17 +2360,17 @@ def test_fit_step_kernel_meets_the_five_calls_under_random_changes_between_steps
 
 @contextmanager
 def row_zero_from(elements):
-    """``inference_alone.ROW_ZERO_FROM`` set to ``elements`` (None: left as it is): from that many
+    """``relu_zeros.ROW_ZERO_FROM`` set to ``elements`` (None: left as it is): from that many
     elements on, the kernels' ReLUs take a zero row instead of the 0-d zero."""
-    from minitorch.kernels import inference_alone
+    from minitorch.kernels import relu_zeros
 
-    before = inference_alone.ROW_ZERO_FROM
+    before = relu_zeros.ROW_ZERO_FROM
     if elements is not None:
-        inference_alone.ROW_ZERO_FROM = elements
+        relu_zeros.ROW_ZERO_FROM = elements
     try:
         yield
     finally:
-        inference_alone.ROW_ZERO_FROM = before
+        relu_zeros.ROW_ZERO_FROM = before
 
 
 # ------------------------------ forward, loss and backward_params of a large chain (kernels/step_large.py)
@@ -2473,7 +2473,7 @@ def test_large_chain_kernel_equals_the_three_calls_bitwise(widths, data, bias, d
     output, loss, gradient and parameter of each step bitwise the five calls' (kernels on; and off,
     with SGD), no frame waiting and no cache attribute set after each step; the kernel takes every
     step of a chain with a large weight, but none of an input of another dtype. ``row_from`` 1:
-    every kernel ReLU takes its zero row (``inference_alone.relu_zero``) and writes into the
+    every kernel ReLU takes its zero row (``kernels/relu_zeros.py``) and writes into the
     product it follows."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
     config = (widths, relus, bias, dtype, n, reduction, lr, 3, 0, fortran, target_dtype, optimizer, mixed)

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import minitorch as mt
 from minitorch.kernels import containers as fast_containers
-from minitorch.kernels import inference_alone, kernels_enabled, use_kernels
+from minitorch.kernels import kernels_enabled, relu_zeros, use_kernels
 
 
 @st.composite
@@ -130,7 +130,7 @@ def _run(spec, mode, monkeypatch):
     before = kernels_enabled()
     use_kernels(mode != "off")
     monkeypatch.setattr(fast_containers, "SMALL_WEIGHT_BYTES", spec["small_bytes"])
-    monkeypatch.setattr(inference_alone, "ROW_ZERO_FROM", spec["row_zero_from"])
+    monkeypatch.setattr(relu_zeros, "ROW_ZERO_FROM", spec["row_zero_from"])
     try:
         return _scenario(spec)
     finally:

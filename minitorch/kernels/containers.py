@@ -44,8 +44,8 @@ from minitorch.dtypes import as_floating
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import gemm, inference
 from minitorch.kernels.flat import grad_home
-from minitorch.kernels.inference_alone import relu_zero, zero_of
 from minitorch.kernels.pool import empty
+from minitorch.kernels.relu_zeros import relu_zero, zero_of
 from minitorch.leaf_inputs import LEAVES
 from minitorch.parameter import Parameter
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from minitorch.edit_marks import Dropped
+from minitorch.kernels.relu_zeros import zero_of
 
 
 def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
@@ -48,42 +49,6 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
         else:
             h = np.maximum(zero, h)
     return h
-
-
-_ZEROS: dict[np.dtype, np.ndarray] = {}
-
-
-def zero_of(dtype: np.dtype) -> np.ndarray:
-    """A read-only 0-d zero of ``dtype`` (the ReLUs' other operand; the chain kernel's too)."""
-    zero = _ZEROS.get(dtype)
-    if zero is None:
-        zero = _ZEROS[dtype] = np.zeros((), dtype)
-        zero.flags.writeable = False
-    return zero
-
-
-# From this many elements on, ``np.maximum(row, x)`` against a zero row of x's width runs NumPy's
-# vectorized two-array loop once per row, where against a 0-d zero it runs the scalar-operand loop,
-# which is not vectorized (about twice as long per element); below it, setting up the row's
-# broadcast costs more than it saves.
-ROW_ZERO_FROM = 2048
-_ROWS: dict[tuple[np.dtype, int], np.ndarray] = {}
-
-
-def relu_zero(x: np.ndarray) -> np.ndarray:
-    """The zero for ``np.maximum(zero, x)`` (a ReLU, 0 first as the plain layer's: a tie gives x, so
-    -0.0 stays -0.0): a read-only zero row of x's width from ``ROW_ZERO_FROM`` elements on, else
-    ``zero_of(x.dtype)``. Either gives ``np.maximum(0, x)`` bitwise (NaN kept), in x's shape and dtype."""
-    if x.size < ROW_ZERO_FROM or not x.ndim:
-        return zero_of(x.dtype)
-    key = (x.dtype, x.shape[-1])
-    row = _ROWS.get(key)
-    if row is None:
-        if len(_ROWS) >= 64:
-            _ROWS.clear()
-        row = _ROWS[key] = np.zeros(x.shape[-1], x.dtype)
-        row.flags.writeable = False
-    return row
 
 
 def _leave_frames(children: tuple, relu: type) -> None:

@@ -15,8 +15,8 @@ from numpy.lib.stride_tricks import as_strided
 from minitorch.dtypes import as_floating
 from minitorch.grad_mode import is_grad_enabled
 from minitorch.kernels import gemm, parallel
-from minitorch.kernels.inference_alone import relu_zero
 from minitorch.kernels.pool import empty
+from minitorch.kernels.relu_zeros import relu_zero
 from minitorch.random import generator
 
 

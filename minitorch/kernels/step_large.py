@@ -69,7 +69,7 @@ from minitorch import call_frames
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers, gemm, kernels_enabled, layers, losses
 from minitorch.kernels import step as fast_step
-from minitorch.kernels.inference_alone import relu_zero, zero_of
+from minitorch.kernels.relu_zeros import relu_zero, zero_of
 
 _CASE = ("Sequential", "CrossEntropyLoss", "LossValue")
 

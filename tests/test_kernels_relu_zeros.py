@@ -1,4 +1,4 @@
-"""The kernels' ReLU operand (``kernels/inference_alone.py:relu_zero``) and the ReLUs that write into
+"""The kernels' ReLU operand (``kernels/relu_zeros.py``) and the ReLUs that write into
 the product they follow (``kernels/containers.py`` chain forward, ``kernels/step_large.py``).
 
 ``np.maximum(relu_zero(x), x)`` must be ``np.maximum(0, x)``, the plain ReLU's, in every bit (NaN
@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minitorch as mt
-from minitorch.kernels import containers, inference_alone, kernels_enabled, use_kernels
-from minitorch.kernels.inference_alone import ROW_ZERO_FROM, relu_zero
+from minitorch.kernels import containers, kernels_enabled, use_kernels
+from minitorch.kernels import relu_zeros as zeros
+from minitorch.kernels.relu_zeros import ROW_ZERO_FROM, relu_zero
 
 SPECIALS = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-45, -1e-45, 5e-324, -5e-324, 1.0, -2.5, 3e38]
 
@@ -27,11 +28,11 @@ SPECIALS = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-45, -1e-45, 5e-324, 
        layout=st.sampled_from(["c", "fortran", "strided", "reversed"]),
        row_from=st.sampled_from([ROW_ZERO_FROM, 1]), seed=st.integers(0, 2**16))
 def test_relu_zero_gives_the_plain_relu_bitwise(dtype, shape, layout, row_from, seed):
-    before, inference_alone.ROW_ZERO_FROM = inference_alone.ROW_ZERO_FROM, row_from
+    before, zeros.ROW_ZERO_FROM = zeros.ROW_ZERO_FROM, row_from
     try:
         _same_as_plain_relu(dtype, shape, layout, seed)
     finally:
-        inference_alone.ROW_ZERO_FROM = before
+        zeros.ROW_ZERO_FROM = before
 
 
 def _same_as_plain_relu(dtype, shape, layout, seed):
