@@ -1683,8 +1683,8 @@ def test_fit_step_kernel_equals_the_five_calls_bitwise(widths, data, bias, dtype
     step bitwise the five calls' (kernels on and off), every gradient None, no frame waiting and
     no cache attribute set after each step; the kernel takes every step but the first (which
     moves the Parameters into the flat buffer) for a model of two Parameters or more, and none
-    of an input of another dtype. ``row_from`` 1: every kernel ReLU takes its zero row
-    (``kernels/relu_zeros.py``), which these sizes are below."""
+    of an input of another dtype. ``row_from`` 1: every kernel ReLU of a C-contiguous input takes its
+    rows against a zero row (``kernels/relu.py``), which these sizes are below."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
     config = (widths, relus, bias, dtype, n, reduction, lr, 4, 0, fortran, target_dtype, mixed)
     with row_zero_from(row_from):
@@ -2358,19 +2358,26 @@ def test_fit_step_kernel_meets_the_five_calls_under_random_changes_between_steps
     _same_steps(config, _random_meddle(actions))
 
 
+# the kernels' ReLU (kernels/relu.py) with every C-contiguous input taken as rows: of 4 where its size
+# allows, else of its last dimension
+RELU_ROWS_EVERYWHERE = {"ROW_ZERO_FROM": 1, "FLAT_WIDTH": 4, "MIN_WIDTH": 1}
+
+
 @contextmanager
 def row_zero_from(elements):
-    """``relu_zeros.ROW_ZERO_FROM`` set to ``elements`` (None: left as it is): from that many
-    elements on, the kernels' ReLUs take a zero row instead of the 0-d zero."""
-    from minitorch.kernels import relu_zeros
+    """The kernels' ReLU (``kernels/relu.py``) as it is (None), or (1) taking every C-contiguous
+    input as rows against a zero row (``RELU_ROWS_EVERYWHERE``)."""
+    from minitorch.kernels import relu
 
-    before = relu_zeros.ROW_ZERO_FROM
+    before = {name: getattr(relu, name) for name in RELU_ROWS_EVERYWHERE}
     if elements is not None:
-        relu_zeros.ROW_ZERO_FROM = elements
+        for name, value in RELU_ROWS_EVERYWHERE.items():
+            setattr(relu, name, value)
     try:
         yield
     finally:
-        relu_zeros.ROW_ZERO_FROM = before
+        for name, value in before.items():
+            setattr(relu, name, value)
 
 
 # ------------------------------ forward, loss and backward_params of a large chain (kernels/step_large.py)
@@ -2473,8 +2480,8 @@ def test_large_chain_kernel_equals_the_three_calls_bitwise(widths, data, bias, d
     output, loss, gradient and parameter of each step bitwise the five calls' (kernels on; and off,
     with SGD), no frame waiting and no cache attribute set after each step; the kernel takes every
     step of a chain with a large weight, but none of an input of another dtype. ``row_from`` 1:
-    every kernel ReLU takes its zero row (``kernels/relu_zeros.py``) and writes into the
-    product it follows."""
+    every kernel ReLU of a C-contiguous input takes its rows against a zero row
+    (``kernels/relu.py``) and writes into the product it follows."""
     relus = data.draw(st.lists(st.booleans(), min_size=len(widths) - 1, max_size=len(widths) - 1))
     config = (widths, relus, bias, dtype, n, reduction, lr, 3, 0, fortran, target_dtype, optimizer, mixed)
     large = max(a * b for a, b in itertools.pairwise(widths)) * np.dtype(dtype).itemsize >= limit

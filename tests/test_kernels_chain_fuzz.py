@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import minitorch as mt
 from minitorch.kernels import containers as fast_containers
-from minitorch.kernels import kernels_enabled, relu_zeros, use_kernels
+from minitorch.kernels import kernels_enabled, relu, use_kernels
 
 
 @st.composite
@@ -43,7 +43,7 @@ def scenarios(draw):
     return {
         "layers": layers,
         "small_bytes": draw(st.sampled_from([65536, 64])),  # 64: every child runs its own forward
-        "row_zero_from": draw(st.sampled_from([2048, 1])),  # 1: every kernel ReLU takes its zero row
+        "relu_rows": draw(st.booleans()),  # the kernels' ReLU takes every C-contiguous input as rows
         "tie": draw(st.booleans()),
         "freeze": draw(st.sampled_from([None, None, None, "W", "b"])),
         "x_dtype": draw(st.sampled_from(["float32", "float32", "float64", "int64"])),
@@ -130,7 +130,9 @@ def _run(spec, mode, monkeypatch):
     before = kernels_enabled()
     use_kernels(mode != "off")
     monkeypatch.setattr(fast_containers, "SMALL_WEIGHT_BYTES", spec["small_bytes"])
-    monkeypatch.setattr(relu_zeros, "ROW_ZERO_FROM", spec["row_zero_from"])
+    if spec["relu_rows"]:  # every C-contiguous input taken as rows (of 4, else of its last dimension)
+        for name, value in {"ROW_ZERO_FROM": 1, "FLAT_WIDTH": 4, "MIN_WIDTH": 1}.items():
+            monkeypatch.setattr(relu, name, value)
     try:
         return _scenario(spec)
     finally:

@@ -25,7 +25,7 @@ formula, and what it saves. A test asserts fast == plain for every kernel.
     minitorch/kernels/inference.py   one row through a large Linear/ReLU chain, half of it in the twin
     minitorch/kernels/inference_plan.py  its plans: a chain's shared arrays, checked at every call
     minitorch/kernels/inference_alone.py  one row through any Linear/ReLU chain in one loop (no twin)
-    minitorch/kernels/relu_zeros.py  the zero a ReLU takes its maximum against (a row on large inputs)
+    minitorch/kernels/relu.py        a ReLU's maximum, vectorized on large inputs (rows of a zero row)
     minitorch/kernels/inference_twin.py  the twin's side of it (its session's jobs)
     minitorch/kernels/embedding_ahead.py  Embedding training: ids grouped, gradients zeroed in the twin
     minitorch/kernels/embedding_twin.py  the twin's side of it

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from minitorch.edit_marks import Dropped
-from minitorch.kernels.relu_zeros import zero_of
+from minitorch.kernels.relu import zero_of
 
 
 def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:

@@ -86,9 +86,10 @@ import numpy as np
 
 from minitorch import call_frames, threads
 from minitorch.grad_mode import _state as _grad_state
-from minitorch.kernels import containers, flat, relu_zeros
+from minitorch.kernels import containers, flat
+from minitorch.kernels import relu as relu_kernel
 from minitorch.kernels.losses import _CE_PLANS, _UNSIGNED, _ce_arithmetic, _ce_plan, _range_by_unsigned
-from minitorch.kernels.relu_zeros import relu_zero, zero_of
+from minitorch.kernels.relu import zero_of
 from minitorch.module import _registrations
 
 # The classes of the case, each named by its own module at import (``register_step_class``: the
@@ -363,7 +364,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
                     h += views[k + 1]
                 kept.append(read)
             else:
-                h = np.maximum(zero if h.size < relu_zeros.ROW_ZERO_FROM else relu_zero(h), h)
+                h = np.maximum(zero, h) if h.size < relu_kernel.ROW_ZERO_FROM else relu_kernel.relu(h)
                 kept.append(h != zero)  # torch's not (h <= 0): a nan input passes its gradient
         # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
         z = h

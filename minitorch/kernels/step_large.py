@@ -69,7 +69,7 @@ from minitorch import call_frames
 from minitorch.grad_mode import _state as _grad_state
 from minitorch.kernels import containers, gemm, kernels_enabled, layers, losses
 from minitorch.kernels import step as fast_step
-from minitorch.kernels.relu_zeros import relu_zero, zero_of
+from minitorch.kernels.relu import relu, zero_of
 
 _CASE = ("Sequential", "CrossEntropyLoss", "LossValue")
 
@@ -198,12 +198,12 @@ def _forward(children: list[Any], x: np.ndarray) -> tuple[np.ndarray, list[np.nd
             fresh = True
         elif h.nbytes >= small:  # layers.relu_forward
             mask = layers.empty(h.shape, h.dtype)
-            h = np.maximum(relu_zero(h), h, out=h if fresh else None)
+            h = relu(h, out=h if fresh else None)
             np.not_equal(h, 0, out=mask)  # torch's not (h <= 0): a nan input passes its gradient
             kept.append(mask)
         else:  # the chain kernel's ReLU
             zero = zero_of(h.dtype)
-            h = np.maximum(relu_zero(h), h)
+            h = relu(h)
             kept.append((h != zero).astype(h.dtype))
     return h, kept
 
