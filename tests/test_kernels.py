@@ -558,6 +558,31 @@ def test_cross_entropy_kernel_equals_plain_bitwise(dtype, reduction, target, lay
             assert_bitwise(a, b)
 
 
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 24), c=st.integers(1, 12), dtype=st.sampled_from(DTYPES),
+       seed=st.integers(0, 2**32 - 1), reduction=st.sampled_from(["none", "sum"]))
+def test_cross_entropy_kernel_of_contiguous_logits_equals_plain_bitwise(n, c, dtype, seed, reduction):
+    """Contiguous logits (kernels/losses._ce_rows: the row max by ``reduceat``, flat broadcasts, the
+    row sum column by column below ``SHORT_ROWS`` classes and NumPy's reduction from there): the
+    plain code's losses and dz bitwise for any N and C, with zeros of both signs, a row whose max
+    is both +0.0 and -0.0, tied maxima, and rows whose sum is exactly 1 (a loss of -0.0 or +0.0)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, c)) * rng.choice([1.0, 4.0, 40.0], (n, 1))
+    z[rng.random((n, c)) < 0.2] = 0.0
+    z[rng.random((n, c)) < 0.2] = -0.0
+    rows = np.flatnonzero(rng.random(n) < 0.3)
+    z[rows, rng.integers(0, c, len(rows))] = z[rows].max(axis=1)  # (a tie, where it lands elsewhere)
+    if c > 1:
+        z[0] = -np.abs(z[0]) - 1
+        z[0, :2] = -0.0, 0.0
+    z, y = z.astype(dtype), rng.integers(0, c, n)
+    dloss = np.linspace(-1, 1, n) if reduction == "none" else 1.0
+    fast = _ce_run(True, lambda: mt.CrossEntropyLoss(reduction=reduction), z, y, dloss)
+    plain = _ce_run(False, lambda: mt.CrossEntropyLoss(reduction=reduction), z, y, dloss)
+    for a, b in zip(fast, plain, strict=True):
+        assert_bitwise(a, b)
+
+
 @pytest.mark.parametrize("case", ["weight", "ignored", "ignore_index-0", "smoothing", "probabilities",
                                   "k-dim", "unbatched", "list"])
 def test_cross_entropy_kernel_declines_and_the_plain_code_runs(case):
