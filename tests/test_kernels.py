@@ -1725,6 +1725,22 @@ def test_fit_step_kernel_takes_the_iris_step():
     assert _meddled(None) == [False] + [True] * 5
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_step_kernel_relu_mask_is_the_sign_of_the_relu_output(dtype):
+    """What fit_step's backward takes for a ReLU's mask, sign(y) of its output y = max(h, 0), is
+    the chain kernel's (y != 0) in y's dtype, bit for bit, for h of either zero, subnormal, huge,
+    infinite and ordinary values, and raises no floating-point error (NaN aside: a NaN y stops
+    the step before its backward)."""
+    tiny = np.finfo(dtype).smallest_subnormal
+    h = np.array([0.0, -0.0, tiny, -tiny, 1.0, -1.0, np.finfo(dtype).max, -np.inf, np.inf, 3e-3], dtype)
+    h = np.concatenate([h, np.random.default_rng(0).standard_normal(40).astype(dtype)])
+    zero = np.zeros((), dtype)
+    for y in (np.maximum(h, zero), np.maximum(zero, h), np.array([-0.0, 0.0], dtype)):
+        with np.errstate(all="raise"):
+            mask = np.sign(y)
+        assert_bitwise(mask, (y != zero).astype(dtype), "sign(y) against (y != 0)")
+
+
 @pytest.mark.parametrize("case", ["momentum", "weight_decay", "frozen", "held-grad", "kept-grad",
                                   "replaced-data", "waiting-forward", "float64-input", "list-input",
                                   "target-out-of-range",
