@@ -120,20 +120,21 @@ def _ce_rows(z: np.ndarray, at: np.ndarray, plan: tuple[Any, ...]) -> tuple[np.n
 
     Plain: m = z.max(axis=1); s = z - m; e = exp(s); sum(e, axis=1); p = e / sum(e); l; p - onehot.
     Here:  the same operations on the same numbers, in calls that are cheaper for short rows:
-           m = maximum.reduceat(zf, starts) (one pass over the rows, where the max along axis 1
-           runs NumPy's reduction machinery once per row): a max is exact in any order, and of a
-           row holding both zeros, +0.0 and -0.0 (the only equal values of other bits: z is
-           finite) give s values that differ only in a zero's sign, whose exp is 1 either way,
-           and the row's sum is then >= 2, so no output bit changes;
+           m = maximum.reduceat(zf, starts) (one call over the rows, where the max along axis 1
+           sets NumPy's reduction up once per row): a max is exact in any order; in a row holding
+           both zeros as its max, +0.0 and -0.0 (the only equal values of other bits: z is finite)
+           give s values that differ only in a zero's sign, whose exp is 1 either way, and the
+           row's sum is >= 2, so lse > 0 and -(s[y] - lse) is the same: no output bit changes;
            s = zf - m.repeat(C) and p = e / sum(e).repeat(C): flat element-wise calls in place of
            (N, C) against (N, 1) broadcasts (the same subtractions and divisions, the same exp and
            log of contiguous arrays);
            below ``SHORT_ROWS`` classes sum(e) = ((e[:, 0] + e[:, 1]) + e[:, 2]) + ...: the order
            of NumPy's row sum, whose pairwise sum adds a row of fewer than 8 values one by one,
-           left to right (``pairwise_sum`` in numpy/_core/src/umath/loops_utils.h.src); 8 or more
+           left to right (``pairwise_sum`` in numpy/_core/src/umath/loops_utils.h.src); from 8 on
            it sums in 8 lanes, and the plain reduction runs.
-    Saves: for (N, C) = (16, 3) about a sixth of the loss arithmetic's calls' cost, for (512, 10)
-    a third (the row max's per-row reduction set-up, two broadcasts' iterators)."""
+    Saves: the reduction's per-row set-up of the max (and below ``SHORT_ROWS`` classes of the sum,
+    for C - 1 column calls) and the iterators of two broadcasts: about a sixth of the arithmetic
+    for (N, C) = (16, 3), a third for (512, 10)."""
     n, c, _, starts, _, _, one, _ = plan
     zf = z.reshape(-1)
     s = zf - np.maximum.reduceat(zf, starts).repeat(c)  # row max keeps exp(s) <= 1
