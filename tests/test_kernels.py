@@ -558,6 +558,31 @@ def test_cross_entropy_kernel_equals_plain_bitwise(dtype, reduction, target, lay
             assert_bitwise(a, b)
 
 
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 24), c=st.integers(1, 12), dtype=st.sampled_from(DTYPES),
+       seed=st.integers(0, 2**32 - 1), reduction=st.sampled_from(["none", "sum"]))
+def test_cross_entropy_kernel_of_contiguous_logits_equals_plain_bitwise(n, c, dtype, seed, reduction):
+    """Contiguous logits (kernels/losses._ce_rows: the row max by ``reduceat``, flat broadcasts, the
+    row sum column by column below ``SHORT_ROWS`` classes and NumPy's reduction from there): the
+    plain code's losses and dz bitwise for any N and C, with zeros of both signs, a row whose max
+    is both +0.0 and -0.0, tied maxima, and rows whose sum is exactly 1 (a loss of -0.0 or +0.0)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, c)) * rng.choice([1.0, 4.0, 40.0], (n, 1))
+    z[rng.random((n, c)) < 0.2] = 0.0
+    z[rng.random((n, c)) < 0.2] = -0.0
+    rows = np.flatnonzero(rng.random(n) < 0.3)
+    z[rows, rng.integers(0, c, len(rows))] = z[rows].max(axis=1)  # (a tie, where it lands elsewhere)
+    if c > 1:
+        z[0] = -np.abs(z[0]) - 1
+        z[0, :2] = -0.0, 0.0
+    z, y = z.astype(dtype), rng.integers(0, c, n)
+    dloss = np.linspace(-1, 1, n) if reduction == "none" else 1.0
+    fast = _ce_run(True, lambda: mt.CrossEntropyLoss(reduction=reduction), z, y, dloss)
+    plain = _ce_run(False, lambda: mt.CrossEntropyLoss(reduction=reduction), z, y, dloss)
+    for a, b in zip(fast, plain, strict=True):
+        assert_bitwise(a, b)
+
+
 @pytest.mark.parametrize("case", ["weight", "ignored", "ignore_index-0", "smoothing", "probabilities",
                                   "k-dim", "unbatched", "list"])
 def test_cross_entropy_kernel_declines_and_the_plain_code_runs(case):
@@ -1701,6 +1726,22 @@ def _meddled(meddle, steps=6):
 
 def test_fit_step_kernel_takes_the_iris_step():
     assert _meddled(None) == [False] + [True] * 5
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_step_kernel_relu_mask_is_the_sign_of_the_relu_output(dtype):
+    """What fit_step's backward takes for a ReLU's mask, sign(y) of its output y = max(h, 0), is
+    the chain kernel's (y != 0) in y's dtype, bit for bit, for h of either zero, subnormal, huge,
+    infinite and ordinary values, and raises no floating-point error (NaN aside: a NaN y stops
+    the step before its backward)."""
+    tiny = np.finfo(dtype).smallest_subnormal
+    h = np.array([0.0, -0.0, tiny, -tiny, 1.0, -1.0, np.finfo(dtype).max, -np.inf, np.inf, 3e-3], dtype)
+    h = np.concatenate([h, np.random.default_rng(0).standard_normal(40).astype(dtype)])
+    zero = np.zeros((), dtype)
+    for y in (np.maximum(h, zero), np.maximum(zero, h), np.array([-0.0, 0.0], dtype)):
+        with np.errstate(all="raise"):
+            mask = np.sign(y)
+        assert_bitwise(mask, (y != zero).astype(dtype), "sign(y) against (y != 0)")
 
 
 @pytest.mark.parametrize("case", ["momentum", "weight_decay", "frozen", "held-grad", "kept-grad",

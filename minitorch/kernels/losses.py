@@ -66,7 +66,7 @@ def cross_entropy_forward(
             return None
     if loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0:
         return None
-    n, c, probe, _, unsigned, _, _ = plan
+    n, c, probe, _, unsigned, _, _, _ = plan
     if (np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
             or not math.isfinite(np.abs(z).ravel().dot(probe))):
         return None  # out of range, ignored or not finite: the plain code raises or handles it
@@ -86,10 +86,15 @@ def cross_entropy_forward(
 
 
 def _ce_arithmetic(z: np.ndarray, y: np.ndarray, plan: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """The per-sample losses l (N,) and p - onehot(y) (N, C) of checked logits z and targets y
-    (``cross_entropy_forward``'s arithmetic; also the whole-step kernel's, kernels/step.py)."""
-    n, _, _, starts, _, cast, one = plan
+    """The per-sample losses l (N,) and p - onehot(y) (N, C) of checked (finite) logits z and
+    targets y (``cross_entropy_forward``'s arithmetic; also the whole-step kernels', kernels/step.py
+    and kernels/step_large.py).
+
+    A C-contiguous z goes to ``_ce_rows``; another layout runs the calls below."""
+    n, _, _, starts, _, cast, one, rows = plan
     at = starts + (y.astype(starts.dtype) if cast else y)
+    if rows:
+        return _ce_rows(z, at, plan)
     s = z - np.maximum.reduce(z, 1).reshape(n, 1)         # row max keeps exp(s) <= 1
     exp_s = np.exp(s)
     sum_exp = np.add.reduce(exp_s, 1).reshape(n, 1)
@@ -105,9 +110,52 @@ def _ce_arithmetic(z: np.ndarray, y: np.ndarray, plan: tuple[Any, ...]) -> tuple
     return losses, dz
 
 
+# Below this many classes a row's sum is taken column by column (see _ce_rows).
+SHORT_ROWS = 8
+
+
+def _ce_rows(z: np.ndarray, at: np.ndarray, plan: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``_ce_arithmetic`` of a C-contiguous z, its N * C values as one flat row zf (row n at
+    starts[n] = n * C), ``at`` the targets' flat positions starts + y.
+
+    Plain: m = z.max(axis=1); s = z - m; e = exp(s); sum(e, axis=1); p = e / sum(e); l; p - onehot.
+    Here:  the same operations on the same numbers, in calls that are cheaper for short rows:
+           m = maximum.reduceat(zf, starts) (one call over the rows, where the max along axis 1
+           sets NumPy's reduction up once per row): a max is exact in any order; in a row holding
+           both zeros as its max, +0.0 and -0.0 (the only equal values of other bits: z is finite)
+           give s values that differ only in a zero's sign, whose exp is 1 either way, and the
+           row's sum is >= 2, so lse > 0 and -(s[y] - lse) is the same: no output bit changes;
+           s = zf - m.repeat(C) and p = e / sum(e).repeat(C): flat element-wise calls in place of
+           (N, C) against (N, 1) broadcasts (the same subtractions and divisions, the same exp and
+           log of contiguous arrays);
+           below ``SHORT_ROWS`` classes sum(e) = ((e[:, 0] + e[:, 1]) + e[:, 2]) + ...: the order
+           of NumPy's row sum, whose pairwise sum adds a row of fewer than 8 values one by one,
+           left to right (``pairwise_sum`` in numpy/_core/src/umath/loops_utils.h.src); from 8 on
+           it sums in 8 lanes, and the plain reduction runs.
+    Saves: the reduction's per-row set-up of the max (and below ``SHORT_ROWS`` classes of the sum,
+    for C - 1 column calls) and the iterators of two broadcasts: about a sixth of the arithmetic
+    for (N, C) = (16, 3), a third for (512, 10)."""
+    n, c, _, starts, _, _, one, _ = plan
+    zf = z.reshape(-1)
+    s = zf - np.maximum.reduceat(zf, starts).repeat(c)  # row max keeps exp(s) <= 1
+    exp_s = np.exp(s)
+    if c < SHORT_ROWS:
+        sum_exp = exp_s if c == 1 else exp_s[0::c] + exp_s[1::c]
+        for k in range(2, c):
+            sum_exp += exp_s[k::c]
+    else:
+        sum_exp = np.add.reduce(exp_s.reshape(n, c), 1)
+    losses = s.take(at)                                   # -(s[n, y_n] - lse): the plain -log_p[y]
+    losses -= np.log(sum_exp)                             # bit for bit (lse - s[n, y_n] gave +0.0
+    np.negative(losses, out=losses)                       # for one class where -log_p is -0.0)
+    dz = exp_s / sum_exp.repeat(c)                        # p ...
+    dz[at] -= one                                         # ... - onehot(y)
+    return losses, dz.reshape(n, c)
+
+
 # (z.shape, z.strides, z.dtype, y.shape, y.dtype) -> (N, C, the finiteness probe, the row starts
 # arange(N) * C (row n's start in z.ravel()), y's unsigned twin dtype or None (y unsigned), whether
-# y is cast for the positions, a read-only 0-d one of z's dtype)
+# y is cast for the positions, a read-only 0-d one of z's dtype, whether z is C-contiguous)
 _CE_PLANS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
@@ -128,7 +176,7 @@ def _ce_plan(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...] | None:
     probe = np.full(n * c, 2.0 ** (-64 if zt.char == "f" else -512), zt)
     starts = np.arange(0, n * c, c)
     probe.flags.writeable = starts.flags.writeable = False
-    plan = (n, c, probe, starts, unsigned, yt != starts.dtype, _ONES[np.dtype(zt.char)])
+    plan = (n, c, probe, starts, unsigned, yt != starts.dtype, _ONES[np.dtype(zt.char)], z.flags.c_contiguous)
     _CE_PLANS[(z.shape, z.strides, zt, y.shape, yt)] = plan
     return plan
 

@@ -35,7 +35,8 @@ the cross-entropy kernel's forward and backward (``losses.cross_entropy_forward`
 ``cross_entropy_backward``: p - onehot(y), times dl = 1/N or 1; its arithmetic is the very
 function that kernel calls, ``losses._ce_arithmetic``), the chain kernel's
 ``backward_params`` (W.grad = x.T @ dy and b.grad = dy.sum(0) into their flat slots, dy = dy @ W.T,
-dy = dy * mask; the mask kept here is bool, whose products are the same numbers), the flat
+dy = dy * mask; the mask is made here at the backward as sign(y) of the ReLU's output y: the
+same numbers), the flat
 update (``flat.update``: P -= a * G, a = lr, or -lr under ``maximize``: the plain
 p - lr * (-g) in the same bits) with the thread policy as the SGD kernel applies it, then
 every grad None. What they leave is what is left here: the Parameters
@@ -352,7 +353,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
         return NotImplemented
     # forward: containers.sequential_forward's formulas. (Where a NumPy operation raises, under
     # np.errstate, what the five calls leave there is left: _left_by_the_calls.)
-    kept: list[Any] = []  # per child done: the input a Linear read, its mask a ReLU (bool: the same products)
+    kept: list[Any] = []  # per child done: the input a Linear read, the output a ReLU gave
     try:
         h = x
         zero = setup.zero
@@ -365,7 +366,7 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
                 kept.append(read)
             else:
                 h = np.maximum(zero, h) if h.size < relu_kernel.ROW_ZERO_FROM else relu_kernel.relu(h)
-                kept.append(h != zero)  # torch's not (h <= 0): a nan input passes its gradient
+                kept.append(h)
         # loss forward and backward: losses.cross_entropy_forward / cross_entropy_backward
         z = h
         plan = setup.plans.get((n, yt))  # (z: a fresh (N, C) product of the weights' dtype)
@@ -418,7 +419,13 @@ def fit_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Any:
                 if i:  # the first child is a Linear (_chain_params): no dx below it
                     dy = dy @ views[k].T
             else:
-                dy = dy * kept[i]
+                # dy = dy * mask, mask = (y != 0) in y's dtype, made from the ReLU's output
+                # y = max(0, .) as sign(y): y is >= 0 or a zero of either sign, whose sign is
+                # +0.0, so the same 0.0 and 1.0 wherever y is not NaN, and a NaN y never gets
+                # here (every logit of its row is NaN after it: the step declined). sign raises
+                # no floating-point error, as != raises none. (A float mask in one call: the
+                # product by a bool mask is NumPy's slower mixed-type call.)
+                dy *= np.sign(kept[i])
             i -= 1
         # the update: the SGD kernel's flat path (its step -lr under maximize), then the thread
         # policy where it is not in force
@@ -450,14 +457,15 @@ def _left_by_the_calls(setup: _Setup, loss_fn: Any, kept: list[Any], waiting: in
                 params[k + m].grad = slots[k + m]
     for j, (is_linear, _, d, *_) in enumerate(layers[:waiting]):
         name = "_x" if is_linear else "_mask"
-        value = kept[j] if is_linear else kept[j].astype(setup.dtype)
+        value = kept[j] if is_linear else (kept[j] != setup.zero).astype(setup.dtype)
         frame = {name: value}
         d[name] = value
         d["_stack"].append(frame)
         d["_shown"] = frame
     if 0 <= at < len(layers):  # its frame put back, as its backward wrapper puts it (not shown)
         is_linear, _, d, *_ = layers[at]
-        d["_stack"].append({"_x": kept[at]} if is_linear else {"_mask": kept[at].astype(setup.dtype)})
+        d["_stack"].append({"_x": kept[at]} if is_linear
+                           else {"_mask": (kept[at] != setup.zero).astype(setup.dtype)})
     if dlogits is not None:
         loss_fn.__dict__["_stack"].append({"_dlogits": dlogits, "_loss_shape": (len(dlogits),),
                                            "_reduction": loss_fn.reduction})
