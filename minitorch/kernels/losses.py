@@ -66,10 +66,10 @@ def cross_entropy_forward(
             return None
     if loss_fn.weight is not None or loss_fn.label_smoothing or loss_fn.ignore_index >= 0:
         return None
-    n, c, probe, _, unsigned, _, _, _ = plan
+    n, c, probe, _, unsigned, _, _, _, limit = plan
     if (np.maximum.reduce(y if unsigned is None else y.view(unsigned)) >= c
-            or not math.isfinite(np.abs(z).ravel().dot(probe))):
-        return None  # out of range, ignored or not finite: the plain code raises or handles it
+            or not (np.abs(z).ravel().dot(probe) < limit or shift_in_range(z))):
+        return None  # out of range, ignored, not finite or too wide: the plain code handles it
     losses, dz = _ce_arithmetic(z, y, plan)
     # the cache, as call_frames.keep writes it (inline: one call fewer); _count stays None: the
     # frame system hides every other call's cache while this one is shown
@@ -91,7 +91,7 @@ def _ce_arithmetic(z: np.ndarray, y: np.ndarray, plan: tuple[Any, ...]) -> tuple
     and kernels/step_large.py).
 
     A C-contiguous z goes to ``_ce_rows``; another layout runs the calls below."""
-    n, _, _, starts, _, cast, one, rows = plan
+    n, _, _, starts, _, cast, one, rows, _ = plan
     at = starts + (y.astype(starts.dtype) if cast else y)
     if rows:
         return _ce_rows(z, at, plan)
@@ -135,7 +135,7 @@ def _ce_rows(z: np.ndarray, at: np.ndarray, plan: tuple[Any, ...]) -> tuple[np.n
     Saves: the reduction's per-row set-up of the max (and below ``SHORT_ROWS`` classes of the sum,
     for C - 1 column calls) and the iterators of two broadcasts: about a sixth of the arithmetic
     for (N, C) = (16, 3), a third for (512, 10)."""
-    n, c, _, starts, _, _, one, _ = plan
+    n, c, _, starts, _, _, one, _, _ = plan
     zf = z.reshape(-1)
     s = zf - np.maximum.reduceat(zf, starts).repeat(c)  # row max keeps exp(s) <= 1
     exp_s = np.exp(s)
@@ -153,16 +153,28 @@ def _ce_rows(z: np.ndarray, at: np.ndarray, plan: tuple[Any, ...]) -> tuple[np.n
     return losses, dz.reshape(n, c)
 
 
+def shift_in_range(z: np.ndarray) -> bool:
+    """Every |z| at most half the dtype's largest value, so that z - max(z) cannot overflow: the
+    check of logits whose probe reached its limit (large, or not finite: a NaN or an inf fails).
+    Logits whose range passes the dtype's go to the plain code, which computes that shift without
+    a warning, as torch."""
+    return bool(np.abs(z).max() <= np.finfo(z.dtype).max / 2)
+
+
 # (z.shape, z.strides, z.dtype, y.shape, y.dtype) -> (N, C, the finiteness probe, the row starts
 # arange(N) * C (row n's start in z.ravel()), y's unsigned twin dtype or None (y unsigned), whether
-# y is cast for the positions, a read-only 0-d one of z's dtype, whether z is C-contiguous)
+# y is cast for the positions, a read-only 0-d one of z's dtype, whether z is C-contiguous, the
+# probe's limit: |z| @ probe below it means z finite and z - max(z) within the dtype's range)
 _CE_PLANS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
 def _ce_plan(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...] | None:
     """What ``cross_entropy_forward`` needs that depends on the layouts and dtypes alone, or None
     outside its case (then nothing is kept). The probe is (2**-64, ...) in float32, (2**-512, ...)
-    in float64: |z| @ probe is finite exactly when z is."""
+    in float64: |z| @ probe is finite exactly when z is (the scale keeps a sum of finite terms
+    finite), and below the limit, a quarter of the dtype's largest value at the probe's scale,
+    only where every |z| is below half of it (with room for the sum's rounding), so that z - max(z)
+    cannot overflow; at or past the limit ``shift_in_range`` decides."""
     zt, yt = z.dtype, y.dtype
     if not (z.ndim == 2 and y.ndim == 1 and zt.char in "fd" and yt.kind in "iu" and zt.isnative
             and yt.isnative and len(y) == len(z) != 0 and z.shape[1] != 0):
@@ -176,7 +188,9 @@ def _ce_plan(z: np.ndarray, y: np.ndarray) -> tuple[Any, ...] | None:
     probe = np.full(n * c, 2.0 ** (-64 if zt.char == "f" else -512), zt)
     starts = np.arange(0, n * c, c)
     probe.flags.writeable = starts.flags.writeable = False
-    plan = (n, c, probe, starts, unsigned, yt != starts.dtype, _ONES[np.dtype(zt.char)], z.flags.c_contiguous)
+    limit = float(np.finfo(zt).max) / 4 * (2.0 ** (-64 if zt.char == "f" else -512))
+    plan = (n, c, probe, starts, unsigned, yt != starts.dtype, _ONES[np.dtype(zt.char)], z.flags.c_contiguous,
+            limit)
     _CE_PLANS[(z.shape, z.strides, zt, y.shape, yt)] = plan
     return plan
 

@@ -1,0 +1,57 @@
+"""CrossEntropyLoss on finite logits whose range passes the dtype's (z - max(z) overflows to -inf in
+a class the target does not hold): torch gathers the target's log-probability, so that class adds
+nothing, and warns of nothing. Before, the plain code gave NaN (0 * -inf) with a warning, and the
+kernel torch's loss with an overflow warning."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import minitorch as mt
+from minitorch.kernels import kernels_enabled, use_kernels
+from minitorch.kernels import losses as fast_losses
+
+OPTIONS = [{}, {"weight": [0.0, 1.0, 1.0]}, {"weight": [1.0, 0.0, 1.0]}, {"label_smoothing": 0.1},
+           {"ignore_index": 1}, {"reduction": "sum"}, {"reduction": "none"}]
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+@pytest.mark.parametrize("dtype,big", [(np.float32, 3e38), (np.float64, 1e308)])
+def test_logits_past_the_dtypes_range_give_torchs_loss_and_gradient(kernels, options, dtype, big):
+    z = np.array([[-big, big, 0.0], [1.0, 2.0, 3.0], [big, -big, 0.0]], dtype)
+    y = np.array([1, 0, 0])
+    ours_options = {k: (np.array(v, dtype) if k == "weight" else v) for k, v in options.items()}
+    torch_options = {k: (torch.tensor(v, dtype=torch.float64 if dtype == np.float64 else torch.float32)
+                         if k == "weight" else v) for k, v in options.items()}
+    zt = torch.tensor(z, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(zt, torch.tensor(y), **torch_options)
+    grad, = torch.autograd.grad(expected.sum(), zt)
+    before = kernels_enabled()
+    use_kernels(kernels)
+    try:
+        loss_fn = mt.CrossEntropyLoss(**ours_options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loss = np.asarray(loss_fn(z, y), dtype=np.float64)
+            dz = loss_fn.backward(np.ones_like(loss, dtype) if loss.ndim else 1.0)
+    finally:
+        use_kernels(before)
+    np.testing.assert_allclose(loss, expected.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(dz, grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype,big", [(np.float32, 3e38), (np.float64, 1e308)])
+def test_the_loss_kernel_leaves_such_logits_to_the_plain_code(dtype, big):
+    """The kernel's probe declines logits whose magnitudes could overflow z - max(z) (the plain
+    code computes it without a warning) and still takes large logits that cannot."""
+    y = np.array([1, 0])
+    loss_fn = mt.CrossEntropyLoss()
+    wide = np.array([[-big, big, 0.0], [1, 2, 3]], dtype)
+    assert fast_losses.cross_entropy_forward(loss_fn, wide, y) is None
+    safe = np.array([[-big / 16, big / 16, 0.0], [1, 2, 3]], dtype)
+    assert fast_losses.cross_entropy_forward(loss_fn, safe, y) is not None
