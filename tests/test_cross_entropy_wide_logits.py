@@ -55,3 +55,33 @@ def test_the_loss_kernel_leaves_such_logits_to_the_plain_code(dtype, big):
     assert fast_losses.cross_entropy_forward(loss_fn, wide, y) is None
     safe = np.array([[-big / 16, big / 16, 0.0], [1, 2, 3]], dtype)
     assert fast_losses.cross_entropy_forward(loss_fn, safe, y) is not None
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype,big", [(np.float32, 3.3e38), (np.float64, 1.7e308)])
+def test_a_weighted_loss_past_the_dtypes_range_is_torchs_inf_without_a_warning(kernels, label_smoothing,
+                                                                             reduction, dtype, big):
+    """A weight above 1 (or the smoothed sum over classes) takes w * q * log_p, or its sum, past the
+    dtype's range: torch's loss is inf, with no warning (before: an overflow warning from the
+    product or the sum, the same inf)."""
+    z, y = np.array([[big, 0.0, 0.0], [1.0, 2.0, 3.0]], dtype), np.array([1, 2])
+    w = np.array([1.0, 1.1, 1.1], dtype)
+    zt = torch.tensor(z, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(zt, torch.tensor(y), weight=torch.tensor(w),
+                                                 label_smoothing=label_smoothing, reduction=reduction)
+    grad, = torch.autograd.grad(expected.sum(), zt)
+    before = kernels_enabled()
+    use_kernels(kernels)
+    try:
+        loss_fn = mt.CrossEntropyLoss(weight=w, label_smoothing=label_smoothing, reduction=reduction)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loss = np.asarray(loss_fn(z, y), dtype=np.float64)
+            dz = loss_fn.backward(np.ones_like(loss, dtype) if loss.ndim else 1.0)
+    finally:
+        use_kernels(before)
+    assert np.isinf(expected.detach().numpy()).any()
+    np.testing.assert_allclose(loss, expected.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(dz, grad.numpy(), rtol=1e-6, atol=1e-7)

@@ -97,12 +97,14 @@ class CrossEntropyLoss(Loss):
             q = (1 - eps) * y + smooth
         wq = w * q
         self._probs, self._wq, self._unbatched = exp_s / sum_exp, wq, unbatched
-        with np.errstate(invalid="ignore"):  # 0 * -inf: a class of q = 0 whose exp(s) underflowed
+        # finite logits whose range passes the dtype's: s overflows to -inf (0 * -inf where q = 0), and
+        # a weight or a smoothed sum past 1 can take w * q * log_p or its sum past the dtype's range:
+        # inf, as torch's, which warns of neither
+        with np.errstate(invalid="ignore", over="ignore"):
             terms = wq * log_p
-        if indices:  # torch gathers the target's log_p: a class of q = 0 adds nothing, even where its
-            # log_p is -inf (finite logits whose range passes the dtype's: s overflows to -inf)
-            terms[(q == 0) & np.isinf(log_p)] = 0.0
-        losses = -np.sum(terms, axis=1)
+            if indices:  # torch gathers the target's log_p: a class of q = 0 adds nothing, even
+                terms[(q == 0) & np.isinf(log_p)] = 0.0  # where its log_p is -inf
+            losses = -np.sum(terms, axis=1)
         # no classes, label smoothing and class indices: torch adds eps / C * (a sum of no terms)
         # to each loss and to their sum, inf * 0 = nan
         no_classes_smoothed = c == 0 and indices and eps > 0
