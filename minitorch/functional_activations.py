@@ -65,10 +65,13 @@ def relu(input: np.ndarray, inplace: bool = False) -> np.ndarray:
     """y = max(0, x), element-wise, as torch.nn.functional.relu (nan stays nan; ints keep their dtype).
 
     0 first: np.maximum returns its second operand on a tie, so relu(-0.0) is -0.0, as torch's
-    (the ReLU layer and its kernels too).
+    (the ReLU layer and its kernels too); the loops of other dtypes (float16, longdouble) return
+    their first, so there x goes first.
     """
     x = checked_input(input, "relu", ints="keep")
-    return written(input, np.maximum(x.dtype.type(0), x), inplace, "relu")
+    zero = x.dtype.type(0)
+    y = np.maximum(zero, x) if x.dtype.char in "fd" else np.maximum(x, zero)
+    return written(input, y, inplace, "relu")
 
 
 def hardtanh(input: np.ndarray, min_val: float = -1.0, max_val: float = 1.0,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,7 +51,7 @@ def test_relu_gives_the_plain_relu_bitwise(dtype, shape, layout, setting, into, 
         setattr(kernel, name, value)
     try:
         x = _values(dtype, shape, layout, seed)
-        plain = np.maximum(0, x)
+        plain = np.maximum(0, x) if x.dtype.char in "fd" else np.maximum(x, 0)  # (ReLU.forward's)
         source = x.copy(order="K") if into else x
         got = relu(source, out=source) if into else relu(x)
         assert got.dtype == plain.dtype and got.shape == plain.shape
@@ -136,3 +137,24 @@ def test_a_chain_never_writes_into_the_callers_input(first):
         step_large.forward_backward = original
         use_kernels(before)
     assert any(taken) == (first == "linear") and x.tobytes() == kept.tobytes()
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_gives_torchs_bits_in_every_dtype(kernels, dtype):
+    """-0.0 stays -0.0 and a NaN keeps its bits, as torch's relu, in the layer (training and one-row
+    inference), F.relu and the kernels' relu, on small and large inputs: NumPy's float16 loop gives
+    its first operand on a tie (0 first gave +0.0 there), the float32 and float64 loops their second."""
+    x = np.array([-0.0, 0.0, np.nan, -np.nan, -1.0, 2.0, np.inf, -np.inf] * 300, dtype)
+    expected = torch.relu(torch.from_numpy(x)).numpy()
+    before = kernels_enabled()
+    use_kernels(kernels)
+    try:
+        mt.manual_seed(0)
+        got = [mt.ReLU()(x), mt.ReLU()(x[:8]), mt.functional.relu(x), relu(x), relu(x.copy(), out=None)]
+        with mt.no_grad():
+            got.append(mt.Sequential(mt.ReLU(), mt.ReLU())(x[None, :8])[0])
+    finally:
+        use_kernels(before)
+    for y in got:
+        assert y.dtype == dtype and y.tobytes() == expected[:len(y)].tobytes()

@@ -19,7 +19,8 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
     """The chain in one loop in this process, with the operations of the children's forward
     kernels (``y = x @ W; y += b``, ``np.maximum(0, y)``): the plain chain's numbers bitwise, without
     a call per child. ``NotImplemented`` unless every child is a Linear or ReLU (exact types) not
-    patched on the instance nor inside a call, each Linear's W (and b) of x's dtype and width."""
+    patched on the instance nor inside a call, each Linear's W (and b) of x's dtype and width, x
+    float32 or float64 (the ReLU's 0-first order gives -0.0 in their loops only: ReLU.forward)."""
     children = tuple(model.__dict__["_modules"].values())
     width, dtype = x.shape[1], x.dtype
     for m in children:
@@ -35,7 +36,7 @@ def _alone(model: Any, x: np.ndarray, linear: type, relu: type) -> Any:
             width = W.shape[1]
         elif type(m) is not relu:
             return NotImplemented
-    if not children or dtype.kind != "f":
+    if not children or dtype.char not in "fd":
         return NotImplemented
     _leave_frames(children, relu)
     zero = zero_of(dtype)

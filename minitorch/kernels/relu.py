@@ -10,7 +10,8 @@ multiple of that) or, failing that, as rows of its own last dimension where that
 of 7 runs three times slower than the 0-d form). Anything else, and any smaller x, takes the 0-d
 zero. Either way the same maximum of each element and zero: zero first, because NumPy gives the
 second operand on a tie, so -0.0 stays -0.0 (torch's relu); a NaN stays NaN; the result is
-C-contiguous as the plain one for a C-contiguous x.
+C-contiguous as the plain one for a C-contiguous x. NumPy's float16 and longdouble loops give their
+first operand on a tie: such an x goes first, against the 0-d zero (as in the plain layer).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def zero_of(dtype: np.dtype) -> np.ndarray:
 def row_width(x: np.ndarray) -> int:
     """The width of the rows ``relu`` takes x as (0: none, the 0-d zero)."""
     n = x.size
-    if n < ROW_ZERO_FROM or not x.flags.c_contiguous or not x.ndim:
+    if n < ROW_ZERO_FROM or not x.flags.c_contiguous or not x.ndim or x.dtype.char not in "fd":
         return 0
     if n % FLAT_WIDTH == 0:
         return FLAT_WIDTH
@@ -44,10 +45,13 @@ def row_width(x: np.ndarray) -> int:
 
 
 def relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``np.maximum(0, x)`` (a floating x), into ``out`` if given (x itself, or a C-contiguous array
-    of x's shape and dtype): bitwise the plain form (module docstring)."""
+    """``np.maximum(0, x)`` (a floating x; ``np.maximum(x, 0)`` of a float16 or longdouble x), into
+    ``out`` if given (x itself, or a C-contiguous array of x's shape and dtype): bitwise the plain
+    form (module docstring)."""
     width = row_width(x)
     if not width:
+        if x.dtype.char not in "fd":  # float16, longdouble: their loops give the first operand on a tie
+            return np.maximum(x, zero_of(x.dtype), out=out)
         return np.maximum(zero_of(x.dtype), x, out=out)
     row = _ROWS.get((x.dtype, width))
     if row is None:

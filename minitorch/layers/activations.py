@@ -53,7 +53,8 @@ class ReLU(Module):
               mask = (y != 0) as 1.0/0.0 in x's dtype   (cached)
     Backward: dx = dy * mask   (*)   ReLU'(0) = 0, as PyTorch
     Signed zeros: y(-0.0) is -0.0, as torch's (0 first: np.maximum gives its second operand on a
-    tie). Where mask = 0, dx is dy * 0: -0.0 for a dy of -0.0 or below, nan for a nan or inf dy,
+    tie in float32 and float64; float16's and longdouble's loops give their first, so there x goes
+    first). Where mask = 0, dx is dy * 0: -0.0 for a dy of -0.0 or below, nan for a nan or inf dy,
     where torch's backward selects +0.0 (a select costs the timed path several times the product).
     The mask is torch's threshold_backward, not (y <= 0): y is 0, > 0 or nan, so it is y != 0, and
     a nan input passes its gradient, as in torch (x > 0 would drop it).
@@ -71,7 +72,8 @@ class ReLU(Module):
         if kernels_enabled():  # fast room: the same y, and no mask when no backward can follow
             return fast.relu_forward(self, x)
         x = as_floating(x, "ReLU")
-        y = np.maximum(0, x)  # 0 first: a tie gives the second operand, so relu(-0.0) = -0.0 (torch)
+        # 0 first: a tie gives the second operand, so relu(-0.0) = -0.0 (torch); other loops the first
+        y = np.maximum(0, x) if x.dtype.char in "fd" else np.maximum(x, 0)
         self._mask = (y != 0).astype(x.dtype)
         return y
 
