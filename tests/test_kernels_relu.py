@@ -74,6 +74,8 @@ def test_relu_takes_rows_where_they_pay():
     assert row_width(np.ones((33, 130), f32)) == 130
     assert row_width(np.ones((33, 100), f32)) == 0  # narrow rows: the 0-d zero is faster
     assert row_width(np.ones((1, kernel.ROW_ZERO_FROM - 1), f32)) == 0
+    assert row_width(np.ones((4, 512), f32)) == kernel.FLAT_WIDTH  # from ROW_ZERO_FROM = 2048 on
+    assert row_width(np.ones((17, 128), f32)) == 128 == kernel.MIN_WIDTH  # (2176: no multiple of 512)
     assert row_width(np.ones((512, 512), f32, order="F")) == 0
     assert row_width(np.ones((512, 1024), f32)[:, ::2]) == 0
     assert row_width(np.array(1.0, f32)) == 0
@@ -158,3 +160,23 @@ def test_relu_gives_torchs_bits_in_every_dtype(kernels, dtype):
         use_kernels(before)
     for y in got:
         assert y.dtype == dtype and y.tobytes() == expected[:len(y)].tobytes()
+
+
+def test_a_relu_after_another_layer_never_writes_into_that_layers_output():
+    """After a child the chain kernel calls as it is (here Tanh, which keeps its output for its
+    backward), the ReLU makes a new array: the gradients are the plain chain's, bitwise."""
+    x = np.random.default_rng(3).standard_normal((8, 6)).astype(np.float32)
+    grads = []
+    before = kernels_enabled()
+    try:
+        for on in (True, False):
+            use_kernels(on)
+            mt.manual_seed(0)
+            model = mt.Sequential(mt.Linear(6, 5), mt.Tanh(), mt.ReLU(), mt.Linear(5, 3))
+            y = model(x)
+            dx = model.backward(np.ones_like(y))
+            grads.append([y, dx] + [p.grad for p in model.parameters()])
+    finally:
+        use_kernels(before)
+    for a, b in zip(*grads, strict=True):
+        assert a.tobytes() == b.tobytes()
