@@ -2107,6 +2107,12 @@ def test_chain_forward_that_raises_leaves_what_the_plain_forward_leaves(where, l
     assert lefts[0][-3:] == ([0, 0, 0] if where == 0 else [1, 1, 0])
 
 
+def _frame_values(frame):
+    """A frame's names and values, its arrays by dtype, shape and bytes (comparable with ==)."""
+    return [(k, (v.dtype.str, v.shape, v.tobytes()) if isinstance(v, np.ndarray) else v)
+            for k, v in frame.items()]
+
+
 def _raising_step(mode, where, arm=None):
     """The Iris-sized chain, two steps taken (the flat group adopted), then meddled so that the
     third step's ``where`` raises a FloatingPointError under errstate "raise"; the step run by
@@ -2144,9 +2150,17 @@ def _raising_step(mode, where, arm=None):
             x = x * np.float32(1e-37) / np.abs(x).max()
         elif where == "update":  # lr cast to float32 overflows (every gradient written)
             opt.param_groups[0]["lr"] = 1e300
+        elif where == "backward-relu":  # one row, h = relu(x @ W + b): 0 on units 0-7, about 1e3 on
+            # 8-15, whose rows of the last W are 0: z = b = 0; dy @ W.T overflows to inf on units 0-7
+            # (not raised: over is ignored), and the ReLU's dy * 0 there is invalid
+            x, y = x[:1], y[:1]
+            model[0].b.data[...] = np.repeat(np.float32([-1e3, 1e3]), 8)
+            W[...], b[...] = np.where(np.arange(3) == y[0], np.float32(-3e38), np.float32(3e38)), 0
+            W[8:] = 0
         if arm is not None:
             arm()
-        with np.errstate(all="raise"), pytest.raises(FloatingPointError):
+        errors = {"all": "raise", "over": "ignore"} if where == "backward-relu" else {"all": "raise"}
+        with np.errstate(**errors), pytest.raises(FloatingPointError):
             if mode == "fused":
                 fit_step(model, loss_fn, opt, x, y)
             else:
@@ -2155,7 +2169,7 @@ def _raising_step(mode, where, arm=None):
                 opt.step()
                 opt.zero_grad()
         left = [(len(d["_stack"]), d["_shown"] is not None, {k: v for k, v in d.items() if k in
-                 ("_x", "_mask", "_dlogits") and v is not None}, [list(f) for f in d["_stack"]])
+                 ("_x", "_mask", "_dlogits") and v is not None}, [_frame_values(f) for f in d["_stack"]])
                 for d in (m.__dict__ for m in [*model.modules(), loss_fn])]
         return [p.grad for p in model.parameters()], left, [p.data.copy() for p in model.parameters()]
 
@@ -2202,7 +2216,7 @@ def test_fit_step_kernel_whose_bias_sum_raises_leaves_what_the_chain_kernel_leav
 
 
 @pytest.mark.parametrize("where", ["forward", "loss", "loss-backward", "backward-weight", "backward",
-                                   "update"])
+                                   "backward-relu", "update"])
 def test_fit_step_kernel_that_raises_leaves_what_the_five_calls_leave(where):
     """A NumPy operation raising inside ``fit_step`` (errstate "raise": an overflow, an underflow in
     the forward, the loss, its backward, the chain's backward or the update): the gradients the
@@ -2222,7 +2236,7 @@ def test_fit_step_kernel_that_raises_leaves_what_the_five_calls_leave(where):
         for name in caches:
             assert_bitwise(caches[name], caches2[name], name)
     expected = {"forward": [], "loss": [], "loss-backward": [], "backward-weight": [], "backward": [2, 3],
-                "update": [0, 1, 2, 3]}
+                "backward-relu": [2, 3], "update": [0, 1, 2, 3]}
     assert [i for i, g in enumerate(fused[0]) if g is not None] == expected[where]
 
 

@@ -162,21 +162,24 @@ def test_relu_gives_torchs_bits_in_every_dtype(kernels, dtype):
         assert y.dtype == dtype and y.tobytes() == expected[:len(y)].tobytes()
 
 
+
 def test_a_relu_after_another_layer_never_writes_into_that_layers_output():
-    """After a child the chain kernel calls as it is (here Tanh, which keeps its output for its
-    backward), the ReLU makes a new array: the gradients are the plain chain's, bitwise."""
+    """After a child the chain kernel calls as it is (here one that keeps the array it returns), the
+    ReLU makes a new array: that child's array keeps its negative values."""
+    returned = []
+
+    class Keeps(mt.Module):
+        def forward(self, x):
+            returned.append(x - 1.0)
+            return returned[-1]
+
+    mt.manual_seed(0)
+    model = mt.Sequential(mt.Linear(6, 5), Keeps(), mt.ReLU())
     x = np.random.default_rng(3).standard_normal((8, 6)).astype(np.float32)
-    grads = []
     before = kernels_enabled()
+    use_kernels(True)
     try:
-        for on in (True, False):
-            use_kernels(on)
-            mt.manual_seed(0)
-            model = mt.Sequential(mt.Linear(6, 5), mt.Tanh(), mt.ReLU(), mt.Linear(5, 3))
-            y = model(x)
-            dx = model.backward(np.ones_like(y))
-            grads.append([y, dx] + [p.grad for p in model.parameters()])
+        y = model(x)
     finally:
         use_kernels(before)
-    for a, b in zip(*grads, strict=True):
-        assert a.tobytes() == b.tobytes()
+    assert (returned[0] < 0).any() and y is not returned[0]
