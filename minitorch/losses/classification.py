@@ -41,7 +41,8 @@ class CrossEntropyLoss(Loss):
                              q = (1 - eps) * onehot + eps / C * onehot.sum(axis=1)
               probabilities: q = (1 - eps) * y + eps / C                  eps = label_smoothing
               wq = w * q                            (N, C, *d), w along the class axis
-              l = -sum(wq * log_p, axis=1)          (N, *d) = w[y] * (lse - s[y]) for an index, eps = 0
+              l = -sum(wq * log_p, axis=1)          (N, *d) = w[y] * (lse - s[y]) for an index, eps = 0;
+                                                    +0.0 where y == ignore_index (torch's)
               loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(w * onehot) (the
               weights of the counted targets) for class indices, by N * prod(d) for probabilities,
               as torch; sum(w * onehot) = 0 (every target ignored or weighing 0): mean = nan, as torch
@@ -105,6 +106,8 @@ class CrossEntropyLoss(Loss):
             if indices:  # torch gathers the target's log_p: a class of q = 0 adds nothing, even
                 terms[(q == 0) & np.isinf(log_p)] = 0.0  # where its log_p is -inf
             losses = -np.sum(terms, axis=1)
+        if indices:  # an ignored target's loss is torch's +0.0 (-(a sum of zeros) is -0.0)
+            losses[y == self.ignore_index] = 0.0
         # no classes, label smoothing and class indices: torch adds eps / C * (a sum of no terms)
         # to each loss and to their sum, inf * 0 = nan
         no_classes_smoothed = c == 0 and indices and eps > 0
@@ -167,7 +170,7 @@ class NLLLoss(Loss):
               w of x's dtype, as torch (a TypeError otherwise)
     Forward:  wq = w * onehot(y)                 (N, C, *d): w[y] at the target class, 0 elsewhere and
                                                  in the whole row of an ignored target
-              l = -sum(wq * x, axis=1)           (N, *d) = -w[y] * x[n, y]
+              l = -sum(wq * x, axis=1)           (N, *d) = -w[y] * x[n, y]; +0.0 where y == ignore_index
               loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(wq), the weights of the
               counted targets, as torch; sum(wq) = 0 (every target ignored or weighing 0): mean = nan
     Backward: dx = -dl * wq                      (N, C, *d): only the target class gets a gradient
@@ -212,6 +215,7 @@ class NLLLoss(Loss):
         self._wq, self._unbatched = wq, unbatched
         self._counted = onehot.astype(bool) if count == 0 else None
         losses = -np.sum(wq * x, axis=1)
+        losses[y == self.ignore_index] = 0.0  # torch's +0.0 (-(a sum of zeros) is -0.0)
         return self._reduce(losses.reshape(()) if unbatched else losses, count)
 
     def backward(self, dloss: float | np.ndarray = 1.0) -> np.ndarray:
