@@ -48,7 +48,7 @@ def relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.maximum(0, x)`` (a floating x; ``np.maximum(x, 0)`` of a float16 or longdouble x), into
     ``out`` if given (x itself, or a C-contiguous array of x's shape and dtype): bitwise the plain
     form (module docstring)."""
-    width = row_width(x)
+    width = row_width(x) if out is None or out.flags.c_contiguous else 0  # (rows of out: a view)
     if not width:
         if x.dtype.char not in "fd":  # float16, longdouble: their loops give the first operand on a tie
             return np.maximum(x, zero_of(x.dtype), out=out)
