@@ -24,8 +24,8 @@ class NumpyStep:
     Every array is allocated once: the parameters live in one flat buffer (their W and b are views
     of it) and so do the gradients, so the update is one pass ``flat -= lr * grad_flat``; products
     write into their buffers (``out=``); the data's gradient is never computed. A ReLU of 2048
-    elements or more takes the maximum against a zero row (NumPy's vectorized two-array loop; its
-    scalar-operand loop is not vectorized), as the library's kernels do.
+    elements or more takes the maximum against a zero row of the layer's width (NumPy's vectorized
+    two-array loop; its scalar-operand loop is not vectorized), as the library's kernels take one.
     """
 
     def __init__(self, sizes: tuple[int, ...], batch: int) -> None:
