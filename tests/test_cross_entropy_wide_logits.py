@@ -19,6 +19,20 @@ OPTIONS = [{}, {"weight": [0.0, 1.0, 1.0]}, {"weight": [1.0, 0.0, 1.0]}, {"label
            {"ignore_index": 1}, {"reduction": "sum"}, {"reduction": "none"}]
 
 
+def _ours(kernels, z, y, **options):
+    """The loss (as float64) and dz of ``mt.CrossEntropyLoss(**options)``, any warning an error."""
+    before = kernels_enabled()
+    use_kernels(kernels)
+    try:
+        loss_fn = mt.CrossEntropyLoss(**options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loss = np.asarray(loss_fn(z, y), dtype=np.float64)
+            return loss, loss_fn.backward(np.ones_like(loss, z.dtype) if loss.ndim else 1.0)
+    finally:
+        use_kernels(before)
+
+
 @pytest.mark.parametrize("kernels", [True, False])
 @pytest.mark.parametrize("options", OPTIONS, ids=str)
 @pytest.mark.parametrize("dtype,big", [(np.float32, 3e38), (np.float64, 1e308)])
@@ -31,16 +45,7 @@ def test_logits_past_the_dtypes_range_give_torchs_loss_and_gradient(kernels, opt
     zt = torch.tensor(z, requires_grad=True)
     expected = torch.nn.functional.cross_entropy(zt, torch.tensor(y), **torch_options)
     grad, = torch.autograd.grad(expected.sum(), zt)
-    before = kernels_enabled()
-    use_kernels(kernels)
-    try:
-        loss_fn = mt.CrossEntropyLoss(**ours_options)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            loss = np.asarray(loss_fn(z, y), dtype=np.float64)
-            dz = loss_fn.backward(np.ones_like(loss, dtype) if loss.ndim else 1.0)
-    finally:
-        use_kernels(before)
+    loss, dz = _ours(kernels, z, y, **ours_options)
     np.testing.assert_allclose(loss, expected.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(dz, grad.numpy(), rtol=1e-6, atol=1e-7)
 
@@ -75,16 +80,7 @@ def test_a_weighted_loss_past_the_dtypes_range_is_torchs_inf_without_a_warning(k
     expected = torch.nn.functional.cross_entropy(zt, torch.tensor(y), weight=torch.tensor(w),
                                                  label_smoothing=label_smoothing, reduction=reduction)
     grad, = torch.autograd.grad(expected.sum(), zt)
-    before = kernels_enabled()
-    use_kernels(kernels)
-    try:
-        loss_fn = mt.CrossEntropyLoss(weight=w, label_smoothing=label_smoothing, reduction=reduction)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            loss = np.asarray(loss_fn(z, y), dtype=np.float64)
-            dz = loss_fn.backward(np.ones_like(loss, dtype) if loss.ndim else 1.0)
-    finally:
-        use_kernels(before)
+    loss, dz = _ours(kernels, z, y, weight=w, label_smoothing=label_smoothing, reduction=reduction)
     assert np.isinf(expected.detach().numpy()).any()
     np.testing.assert_allclose(loss, expected.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(dz, grad.numpy(), rtol=1e-6, atol=1e-7)
