@@ -313,13 +313,17 @@ def check_in_unit_interval(x: np.ndarray, who: str, what: str) -> None:
 
 
 def check_class_scores(input: np.ndarray, who: str, what: str) -> tuple[np.ndarray, bool]:
-    """(z, unbatched): finite floating per-class scores as (N, C, *d); an unbatched (C,) input as (1, C)."""
+    """(z, unbatched): floating per-class scores as (N, C, *d), finite or -inf (a masked class, as a
+    log_softmax of a logit masked with -inf gives: torch takes it); an unbatched (C,) input as (1, C)."""
     z = as_floating(input, who)
     if z.ndim == 0:
         raise ValueError(
             f"{who}: expected {what} (N, C), (N, C, d1, ...) or unbatched (C,), got shape {z.shape}"
         )
-    check_finite(z, who, "input")
+    if not np.isfinite(z).all() and (np.isnan(z).any() or np.isposinf(z).any()):
+        raise ValueError(
+            f"{who}: input contains NaN or +inf (expected finite values, or -inf for a masked class)"
+        )
     return (z[None], True) if z.ndim == 1 else (z, False)
 
 

@@ -104,7 +104,7 @@ class CrossEntropyLoss(Loss):
         with np.errstate(invalid="ignore", over="ignore"):
             terms = wq * log_p
             if indices:  # torch gathers the target's log_p: a class of q = 0 adds nothing, even
-                terms[(q == 0) & np.isinf(log_p)] = 0.0  # where its log_p is -inf
+                terms[(q == 0) & np.isinf(log_p)] = 0.0  # where its log_p is -inf (a masked logit)
             losses = -np.sum(terms, axis=1)
         if indices:  # an ignored target's loss is torch's +0.0 (-(a sum of zeros) is -0.0)
             losses[y == self.ignore_index] = 0.0
@@ -171,6 +171,7 @@ class NLLLoss(Loss):
     Forward:  wq = w * onehot(y)                 (N, C, *d): w[y] at the target class, 0 elsewhere and
                                                  in the whole row of an ignored target
               l = -sum(wq * x, axis=1)           (N, *d) = -w[y] * x[n, y]; +0.0 where y == ignore_index
+                                                 (x may hold -inf, a masked class: read at the target only)
               loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(wq), the weights of the
               counted targets, as torch; sum(wq) = 0 (every target ignored or weighing 0): mean = nan
     Backward: dx = -dl * wq                      (N, C, *d): only the target class gets a gradient
@@ -214,7 +215,10 @@ class NLLLoss(Loss):
         count = None if plain else np.sum(wq)
         self._wq, self._unbatched = wq, unbatched
         self._counted = onehot.astype(bool) if count == 0 else None
-        losses = -np.sum(wq * x, axis=1)
+        with np.errstate(invalid="ignore"):  # 0 * -inf: a masked class the target does not hold
+            terms = wq * x
+        terms[(onehot == 0) & np.isinf(x)] = 0.0  # torch reads x at the target only
+        losses = -np.sum(terms, axis=1)
         losses[y == self.ignore_index] = 0.0  # torch's +0.0 (-(a sum of zeros) is -0.0)
         return self._reduce(losses.reshape(()) if unbatched else losses, count)
 
