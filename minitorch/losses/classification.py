@@ -42,7 +42,10 @@ class CrossEntropyLoss(Loss):
               probabilities: q = (1 - eps) * y + eps / C                  eps = label_smoothing
               wq = w * q                            (N, C, *d), w along the class axis
               l = -sum(wq * log_p, axis=1)          (N, *d) = w[y] * (lse - s[y]) for an index, eps = 0;
-                                                    +0.0 where y == ignore_index (torch's)
+                                                    +0.0 where y == ignore_index (torch's); with class
+                                                    indices a class of q = 0 adds nothing where its
+                                                    log_p is -inf (a logit masked with -inf: z may hold
+                                                    -inf, not NaN or +inf)
               loss = l reduced (see ``Loss``): "mean" divides l.sum() by sum(w * onehot) (the
               weights of the counted targets) for class indices, by N * prod(d) for probabilities,
               as torch; sum(w * onehot) = 0 (every target ignored or weighing 0): mean = nan, as torch
