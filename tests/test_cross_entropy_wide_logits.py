@@ -19,12 +19,12 @@ OPTIONS = [{}, {"weight": [0.0, 1.0, 1.0]}, {"weight": [1.0, 0.0, 1.0]}, {"label
            {"ignore_index": 1}, {"reduction": "sum"}, {"reduction": "none"}]
 
 
-def _ours(kernels, z, y, **options):
-    """The loss (as float64) and dz of ``mt.CrossEntropyLoss(**options)``, any warning an error."""
+def loss_and_grad(kernels, z, y, cls=mt.CrossEntropyLoss, **options):
+    """The loss (as float64) and dz of ``cls(**options)`` (kernels on or off), any warning an error."""
     before = kernels_enabled()
     use_kernels(kernels)
     try:
-        loss_fn = mt.CrossEntropyLoss(**options)
+        loss_fn = cls(**options)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             loss = np.asarray(loss_fn(z, y), dtype=np.float64)
@@ -45,7 +45,7 @@ def test_logits_past_the_dtypes_range_give_torchs_loss_and_gradient(kernels, opt
     zt = torch.tensor(z, requires_grad=True)
     expected = torch.nn.functional.cross_entropy(zt, torch.tensor(y), **torch_options)
     grad, = torch.autograd.grad(expected.sum(), zt)
-    loss, dz = _ours(kernels, z, y, **ours_options)
+    loss, dz = loss_and_grad(kernels, z, y, **ours_options)
     np.testing.assert_allclose(loss, expected.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(dz, grad.numpy(), rtol=1e-6, atol=1e-7)
 
@@ -80,7 +80,7 @@ def test_a_weighted_loss_past_the_dtypes_range_is_torchs_inf_without_a_warning(k
     expected = torch.nn.functional.cross_entropy(zt, torch.tensor(y), weight=torch.tensor(w),
                                                  label_smoothing=label_smoothing, reduction=reduction)
     grad, = torch.autograd.grad(expected.sum(), zt)
-    loss, dz = _ours(kernels, z, y, weight=w, label_smoothing=label_smoothing, reduction=reduction)
+    loss, dz = loss_and_grad(kernels, z, y, weight=w, label_smoothing=label_smoothing, reduction=reduction)
     assert np.isinf(expected.detach().numpy()).any()
     np.testing.assert_allclose(loss, expected.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(dz, grad.numpy(), rtol=1e-6, atol=1e-7)
