@@ -61,17 +61,22 @@ def written(x: object, y: np.ndarray, inplace: object, who: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------- ReLU family
+def relu_maximum(zero: object, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """max(0, x) of a floating x with torch's signed zero (``zero``: a zero of any form): 0 first,
+    since np.maximum gives its second operand on a tie in float32 and float64, so -0.0 stays -0.0;
+    float16's and longdouble's loops give their first, so there x goes first. NaN stays NaN."""
+    if x.dtype.char in "fd":
+        return np.maximum(zero, x, out=out)
+    return np.maximum(x, zero, out=out)
+
+
 def relu(input: np.ndarray, inplace: bool = False) -> np.ndarray:
     """y = max(0, x), element-wise, as torch.nn.functional.relu (nan stays nan; ints keep their dtype).
 
-    0 first: np.maximum returns its second operand on a tie, so relu(-0.0) is -0.0, as torch's
-    (the ReLU layer and its kernels too); the loops of other dtypes (float16, longdouble) return
-    their first, so there x goes first.
+    relu(-0.0) is -0.0, as torch's (``relu_maximum``; the ReLU layer and its kernels too).
     """
     x = checked_input(input, "relu", ints="keep")
-    zero = x.dtype.type(0)
-    y = np.maximum(zero, x) if x.dtype.char in "fd" else np.maximum(x, zero)
-    return written(input, y, inplace, "relu")
+    return written(input, relu_maximum(x.dtype.type(0), x), inplace, "relu")
 
 
 def hardtanh(input: np.ndarray, min_val: float = -1.0, max_val: float = 1.0,

@@ -7,6 +7,7 @@ import numpy as np
 from minitorch import functional
 from minitorch.checks import check_number
 from minitorch.dtypes import as_floating
+from minitorch.functional_activations import relu_maximum
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import layers as fast
 from minitorch.module import Module
@@ -72,8 +73,7 @@ class ReLU(Module):
         if kernels_enabled():  # fast room: the same y, and no mask when no backward can follow
             return fast.relu_forward(self, x)
         x = as_floating(x, "ReLU")
-        # 0 first: a tie gives the second operand, so relu(-0.0) = -0.0 (torch); other loops the first
-        y = np.maximum(0, x) if x.dtype.char in "fd" else np.maximum(x, 0)
+        y = relu_maximum(0, x)  # max(0, x), relu(-0.0) = -0.0 as torch's
         self._mask = (y != 0).astype(x.dtype)
         return y
 
