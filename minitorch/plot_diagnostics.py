@@ -1,5 +1,6 @@
 """Pictures of backprop: ``diagnostics`` (activation and gradient histograms, per-layer curves,
-update:data ratios), ``lr_curve`` (lr_find's sweep) and ``graph`` (the module graph as SVG text).
+update:data ratios), ``lr_curve`` (lr_find's sweep, drawn in ``diagnostics/lr_curve.py``) and
+``graph`` (the module graph as SVG text).
 
 ``diagnostics`` and ``lr_curve`` need matplotlib (drawn as ``minitorch.plot`` draws, on the Agg
 canvas); ``graph`` writes SVG by hand and needs nothing but NumPy. Re-exported by ``minitorch.plot``.
@@ -16,6 +17,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from minitorch.diagnostics.findings import Report
+from minitorch.diagnostics.lr_curve import lr_curve  # noqa: F401 (drawn in diagnostics/, shown here)
 from minitorch.diagnostics.probe import (
     SavedState,
     Unit,
@@ -106,26 +108,6 @@ def _update_ratios(ax: Any, reports: list[Report]) -> None:
     ax.set_title("update:data per weight (healthy ~ -3)")
     if names:
         ax.legend(fontsize=7)
-
-
-def lr_curve(result: Any, path: PathLike | None = None) -> Any:
-    """lr_find's losses (raw and smoothed) against the learning rate on a log axis, the suggestion
-    marked; saved as PNG to ``path`` (returns the path) or returned as a matplotlib Figure."""
-
-    fig = figure(figsize=(6, 4))
-    ax = fig.add_subplot(1, 1, 1)
-    ax.plot(result.lrs, result.losses, color="0.7", label="batch loss")
-    ax.plot(result.lrs, result.smoothed, label="smoothed")
-    label = f"suggestion {result.suggestion:.2g}" + (" (flat curve: noise)" if result.flat else "")
-    ax.axvline(result.suggestion, color="C3", linestyle="--", label=label)
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss")
-    finite = [v for v in result.smoothed if np.isfinite(v)]
-    if finite:
-        ax.set_ylim(min(finite) * 0.9, max(finite[0], min(finite)) * 1.5)
-    ax.legend()
-    return fig if path is None else save(fig, path)
 
 
 # --------------------------------------------------------------------------- graph

@@ -3,7 +3,7 @@
 One concept per file: ``probe`` (the layer-by-layer walk), ``stats`` (a check's statistics),
 ``stats_records`` (the rows a report shows), ``measures`` (one array's activation fractions and
 samples), ``findings`` (verdicts and the report), ``diagnose``, ``callback`` (``Diagnostics`` for
-``mt.fit``), ``lr_find``, ``explain``, ``check_backward``.
+``mt.fit``), ``lr_find`` (and ``lr_curve``, its picture), ``explain``, ``check_backward``.
 """
 
 from minitorch.diagnostics.callback import Diagnostics

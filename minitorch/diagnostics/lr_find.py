@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from minitorch.diagnostics.lr_curve import lr_curve
 from minitorch.diagnostics.probe import SavedState
 from minitorch.edit_marks import Dropped
 from minitorch.module import Module
@@ -35,8 +36,6 @@ class LRFinderResult:
     def plot(self, path: str | None = None) -> Any:
         """The loss against the learning rate (log axis) with the suggestion marked; saved to ``path``
         as PNG when given (needs matplotlib); returns the path, or the matplotlib Figure."""
-        from minitorch.plot_diagnostics import lr_curve
-
         return lr_curve(self, path)
 
 
