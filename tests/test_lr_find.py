@@ -144,6 +144,8 @@ def test_lr_find_plot_writes_a_png(tmp_path):
     result = _iris_sweep(num_iter=40)
     path = result.plot(tmp_path / "lr.png")
     assert (tmp_path / "lr.png").stat().st_size > 1000 and path.endswith("lr.png")
+    figure = mt.plot.lr_curve(result)  # the same picture from mt.plot, as a Figure without a path
+    assert [line.get_label() for line in figure.axes[0].lines][:2] == ["batch loss", "smoothed"]
 
 
 def test_valley_is_fastais_rule_on_the_trimmed_curve():
