@@ -8,7 +8,9 @@ length L + left + right reads input position src[o], with i = o - left:
   circular     the crops first, then wrap: src = c0 + (o - max(left, 0)) mod n over the n = c1 - c0
                elements [c0, c1) left after cropping (torch crops before it wraps)
 Each mode is separable: the maps are applied one axis after the other (``apply_pad_maps``). A
-negative amount crops that side.
+negative amount crops that side. Where x or y has no elements nothing is read: circular padding
+returns the empty y wherever torch's checks pass (``circular_of_nothing``), which let crops and
+wraps pass further than where y holds values.
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ def pad(input: np.ndarray, pad: Sequence[int], mode: str = "constant",
              with 1 or 2 more axes ((C, *S) or (N, C, *S)); ``value`` must be None or 0
       reflect:    left, right < L (the edge is not repeated)
       reflect, replicate: every axis but N non-empty, and not every padded axis of y empty
-      circular:   left, right <= the elements the crops leave (wrapping at most once)
+      circular:   left, right <= the elements the crops leave (wrapping at most once); where x
+                  or y has no elements, what torch takes (``circular_of_nothing``), y empty
     Whatever torch refuses is a ValueError naming the rule (torch raises RuntimeError or
     NotImplementedError); a pad that is not a sequence of ints is a TypeError, as torch's.
     Example:
@@ -145,11 +148,17 @@ def pad_maps(shape: tuple[int, ...], pads: tuple[int, ...], mode: str,
         empty = first + shape[first:].index(0)
         raise ValueError(f"{who}: axis {empty} of input {shape} is empty: mode {mode!r} needs every axis but "
                          "the batch axis non-empty (it reads the edge elements; torch refuses it too)")
+    # x or y without elements: nothing is read, and circular padding takes what torch's checks take
+    nothing = 0 in shape or any(shape[-1 - a] + pads[2 * a] + pads[2 * a + 1] == 0 for a in range(k))
     maps = []
     for a in range(k):
         axis, (left, right) = len(shape) - 1 - a, pads[2 * a: 2 * a + 2]
         L = shape[axis]
         kept = L - max(-left, 0) - max(-right, 0)  # what the crops leave
+        if mode == "circular" and nothing and circular_of_nothing(L, left, right):
+            size = L + left + right  # y is empty: any index in range (L > 0 where size > 0), none read
+            maps.append((axis, np.zeros(size, dtype=np.int64), np.ones(size, dtype=bool)))
+            continue
         if mode == "reflect" and (left >= L or right >= L):
             raise ValueError(f"{who}: padding {(left, right)} must be less than the input size {L} "
                              f"of axis {axis} (input {shape}), as torch")
@@ -169,3 +178,32 @@ def pad_maps(shape: tuple[int, ...], pads: tuple[int, ...], mode: str,
     if mode in ("reflect", "replicate") and maps and all(src.size == 0 for _, src, _ in maps):
         raise ValueError(f"{who}: padding {pads} leaves input {shape} no element along the padded axes")
     return maps
+
+
+def _torch_slice_size(size: int, start: int, end: int) -> int:
+    """The length of torch's slice [start, end) of an axis of ``size``: a negative bound counts from
+    the end, then both are clamped into [0, size] with end >= start (at::slice's bounds)."""
+    start, end = start + size if start < 0 else start, end + size if end < 0 else end
+    start = min(max(start, 0), size)
+    return min(max(end, start), size) - start
+
+
+def circular_of_nothing(L: int, left: int, right: int) -> bool:
+    """Whether torch's circular pad takes (left, right) on an axis of length L where x or y has no
+    elements (y is then empty): torch checks left, right <= L (not against what the crops leave) and
+    L + left + right >= 0, then copies x's kept slice into y and y's wrapped slices into its pads,
+    each copy refused unless its source broadcasts to its target (same length, or 1). Its slice
+    bounds (``_torch_slice_size``) let crops past the axis and wraps past the crop through."""
+    size = L + left + right
+    if max(left, right) > L or size < 0:
+        return False
+    l_pad, r_pad = max(left, 0), max(right, 0)
+    copies = [(_torch_slice_size(L, max(-left, 0), L - max(-right, 0)),  # x's kept elements -> y
+               _torch_slice_size(size, l_pad, size - r_pad))]
+    if left > 0:  # the left pad <- y's last `left` elements before the right pad
+        copies.append((_torch_slice_size(size, size - left - r_pad, size - r_pad),
+                       _torch_slice_size(size, 0, left)))
+    if right > 0:  # the right pad <- y's first `right` elements after the left pad
+        copies.append((_torch_slice_size(size, l_pad, l_pad + right),
+                       _torch_slice_size(size, size - right, size)))
+    return all(source in (target, 1) for source, target in copies)

@@ -157,3 +157,81 @@ def test_piecewise_grad_ignores_nan_upstream_where_slope_is_zero():
         xt = torch.tensor(x, requires_grad=True)
         theirs(xt).backward(torch.tensor([np.nan, 1.0], dtype=torch.float64))
         np.testing.assert_array_equal(dx, xt.grad.numpy())
+
+
+# ------------------------------------------------------------- a relu inside a recurrent layer
+# id -> (ours, torch's twin, packed): relu RNNs of 2 features and 2 units, every bias -0.0, input and h0
+# signed zeros, so every pre-activation is a zero; each signed zero of y, h_n, dx, dh0 and every
+# parameter's grad is compared with torch's (upstream +1, -0.0, +0.0). The loop's relu is F.relu's
+# ``relu_maximum`` (relu(-0.0) = -0.0); a pre-activation reaches it as +0.0 here, in ours and in torch,
+# since the products accumulate from +0.0. (Torch's product into ONE unit keeps -0.0, its Linear's too:
+# a 1-unit RNN gives -0.0 where ours gives +0.0, a difference of the product, not of relu.)
+RECURRENT = {
+    "RNN-relu": (lambda: mt.RNN(2, 2, nonlinearity="relu"),
+                 lambda: torch.nn.RNN(2, 2, nonlinearity="relu"), False),
+    "RNN-relu-2-layers-bidirectional": (
+        lambda: mt.RNN(2, 2, num_layers=2, nonlinearity="relu", bidirectional=True),
+        lambda: torch.nn.RNN(2, 2, num_layers=2, nonlinearity="relu", bidirectional=True), False),
+    "RNN-relu-packed": (lambda: mt.RNN(2, 2, nonlinearity="relu"),
+                        lambda: torch.nn.RNN(2, 2, nonlinearity="relu"), True),
+    "RNNCell-relu": (lambda: mt.RNNCell(2, 2, nonlinearity="relu"),
+                     lambda: torch.nn.RNNCell(2, 2, nonlinearity="relu"), False),
+}
+_LENGTHS = [3, 3, 2, 2, 1, 1]  # packed: six sequences of 3 steps at most
+
+
+def _zeros_like_signs(shape, dtype, seed):
+    """An array of -0.0 and +0.0 (a fixed draw)."""
+    negative = np.random.default_rng(seed).random(shape) < 0.5
+    return np.where(negative, -0.0, 0.0).astype(dtype)
+
+
+def _run_recurrent(name, dtype):
+    ours, theirs, packed = RECURRENT[name]
+    t = theirs().to(torch.float32 if dtype == np.float32 else torch.float64)
+    with torch.no_grad():
+        for n, p in t.named_parameters():
+            if n.startswith("bias"):
+                p.fill_(-0.0)
+    m = ours()
+    m.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
+    cell = isinstance(m, mt.RNNCell)
+    x_shape, h_shape = ((6, 2), (6, 2)) if cell else ((3, 6, 2), (2 * t.num_layers if t.bidirectional
+                                                                  else t.num_layers, 6, 2))
+    x, h0 = _zeros_like_signs(x_shape, dtype, 0), _zeros_like_signs(h_shape, dtype, 1)
+    xt, h0t = torch.tensor(x, requires_grad=True), torch.tensor(h0, requires_grad=True)
+    if packed:
+        y, h_n = m(mt.pack_padded_sequence(x, _LENGTHS), h0.copy())
+        yt, h_nt = t(torch.nn.utils.rnn.pack_padded_sequence(xt, _LENGTHS), h0t)
+        y, yt = y.data, yt.data
+    elif cell:
+        y = h_n = m(x.copy(), h0.copy())
+        yt = h_nt = t(xt, h0t)
+    else:
+        y, h_n = m(x.copy(), h0.copy())
+        yt, h_nt = t(xt, h0t)
+    dy = np.resize(DY, y.shape).astype(dtype)  # upstream +1, -0.0, +0.0
+    dx, dh0 = m.backward(dy.copy() if cell else (dy.copy(), None))
+    yt.backward(torch.tensor(dy))
+    dxt = xt.grad
+    if packed:  # ours a PackedSequence, as the input; torch's the padded x's grad, packed here alike
+        dx, dxt = dx.data, torch.nn.utils.rnn.pack_padded_sequence(dxt, _LENGTHS).data
+    ours_all = {"y": y, "h_n": h_n, "dx": dx, "dh0": dh0} | {n: p.grad for n, p in m.named_parameters()}
+    torch_all = {"y": yt, "h_n": h_nt, "dx": dxt, "dh0": h0t.grad} | dict(t.named_parameters())
+    torch_all = {k: (v.grad if isinstance(v, torch.nn.Parameter) else v).detach().numpy()
+                 for k, v in torch_all.items()}
+    return ours_all, torch_all
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", list(RECURRENT))
+def test_recurrent_relu_sign_of_zero_as_torch(name, dtype, kernels):
+    ours, theirs = _run_recurrent(name, dtype)
+    for what, value in ours.items():
+        got, expected = np.asarray(value), theirs[what]
+        assert got.shape == expected.shape, (what, got.shape, expected.shape)
+        np.testing.assert_array_equal(got, expected, err_msg=f"{name} {what}")  # all zeros: relu'(0) = 0
+        bad = np.flatnonzero(np.signbit(got) != np.signbit(expected))
+        assert bad.size == 0, (f"{name} {what} ({dtype.__name__}): sign of zero differs at flat index "
+                               f"{bad.tolist()}: ours {got.ravel()[bad].tolist()}, torch "
+                               f"{expected.ravel()[bad].tolist()}")

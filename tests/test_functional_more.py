@@ -254,17 +254,69 @@ def test_pad_matches_torch_or_refuses_what_torch_refuses(mode, shape, pads, dtyp
             functional.pad(x, pads, mode, value)
         return
     k = len(pads) // 2
-    wraps_twice = mode == "circular" and any(
+    wraps_twice = mode == "circular" and expected.size > 0 and any(  # (an empty y: torch's, nothing read)
         max(pads[2 * a], pads[2 * a + 1]) > shape[-1 - a] - max(-pads[2 * a], 0) - max(-pads[2 * a + 1], 0)
         for a in range(k))
-    if wraps_twice:  # (a crop past the axis of an input with no elements: torch returns an empty
-        # array without reading any, pad refuses it as for any input, naming the crop)
+    if wraps_twice:
         with pytest.raises(ValueError, match=r"pad: padding .* (wraps around|crops more than axis)"):
             functional.pad(x, pads, mode, value)
         return
     ours = functional.pad(x, pads, mode, value)
     assert ours.dtype == expected.dtype and ours.shape == expected.shape
     np.testing.assert_array_equal(ours, expected)
+
+
+CIRCULAR_OF_NOTHING = [  # (shape, pads, torch's y shape, or None where torch refuses)
+    ((0, 2), (1, -3), (0, 0)),                   # a crop past the axis, then a wrap (hypothesis's case)
+    ((2, 0, 3), (-1, 3), (2, 0, 5)),             # a wrap past the crop
+    ((0, 2, 3), (3, -2), (0, 2, 4)),
+    ((0, 1, 2, 3), (-1, 3, 2, -1), (0, 1, 3, 5)),
+    ((1, 2, 2), (1, -3), (1, 2, 0)),             # x has elements, y none
+    ((1, 1, 2), (-3, 1), (1, 1, 0)),
+    ((0, 3), (-4, 3), None),                     # torch: its kept slice (1) cannot fill y's (0)
+    ((0, 3), (1, -4), None),                     # torch: its kept slice (2) cannot fill y's (0)
+    ((0, 1, 2, 3), (2, -4, 1, -3), None),
+    ((2, 0), (0, 1), None),                      # an empty padded axis: nothing to wrap
+]
+
+
+@pytest.mark.parametrize("batch", [0, 1])
+def test_circular_pad_of_nothing_over_every_pair_of_sides_matches_torch(batch):
+    """Every (left, right) in -6..6 on an axis of 0..4 of x (batch, L): where x or y has no
+    elements, ours takes and refuses exactly what torch does (y empty); where y has elements, torch's
+    values wherever torch checks what it reads (else ours refuses: the other tests)."""
+    for L, left, right in itertools.product(range(5), range(-6, 7), range(-6, 7)):
+        x = np.arange(batch * L, dtype=np.float64).reshape(batch, L)
+        try:
+            expected = F.pad(torch.from_numpy(x), (left, right), mode="circular").numpy()
+        except RuntimeError:
+            expected = None
+        if expected is not None and expected.size and max(left, right) > L - max(-left, 0) - max(-right, 0):
+            continue  # torch reads what it never wrote: garbage values
+        if expected is None:
+            with pytest.raises(ValueError, match="pad: "):
+                functional.pad(x, (left, right), "circular")
+            continue
+        np.testing.assert_array_equal(functional.pad(x, (left, right), "circular"), expected,
+                                      err_msg=str((L, left, right)))
+        assert functional.pad(x, (left, right), "circular").shape == expected.shape, (L, left, right)
+
+
+@pytest.mark.parametrize("shape, pads, y_shape", CIRCULAR_OF_NOTHING, ids=str)
+def test_circular_pad_where_nothing_is_read_takes_what_torch_takes(shape, pads, y_shape):
+    """x or y without elements: torch's circular pad checks each side against the uncropped axis and
+    its slice copies' shapes, not what the crops leave, and returns an empty y (nothing is read).
+    Before, pad refused each crop past the axis and wrap past the crop here, as where y holds values."""
+    x = np.zeros(shape, np.float32)
+    if y_shape is None:
+        with pytest.raises(RuntimeError):
+            F.pad(torch.tensor(x), pads, mode="circular")
+        with pytest.raises(ValueError, match=r"^pad: (padding .* crops more than axis|axis 1 .* no element)"):
+            functional.pad(x, pads, "circular")
+        return
+    expected = F.pad(torch.tensor(x), pads, mode="circular").numpy()
+    y = functional.pad(x, pads, "circular")
+    assert expected.shape == y_shape and y.shape == y_shape and y.dtype == x.dtype
 
 
 @pytest.mark.parametrize("pads, mode, value, error, message", [

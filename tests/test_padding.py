@@ -37,8 +37,9 @@ def pads(draw):
 
 
 def _wraps_past_the_crop(shape, padding):
-    """Circular: an axis cropped past nothing, or padded by more than the crop leaves (torch raises or
-    gives undefined values, ours raises); cropped to exactly nothing and not padded, it is empty, as torch."""
+    """Circular: an axis cropped past nothing, or padded by more than the crop leaves (where y has
+    elements, torch raises or gives undefined values, ours raises; an empty y is torch's); cropped to
+    exactly nothing and not padded, it is empty, as torch."""
     pairs = list(zip(padding[::2], padding[1::2], strict=True))
     kept = [shape[-1 - a] - max(-left, 0) - max(-right, 0) for a, (left, right) in enumerate(pairs)]
     return any(k < 0 or max(left, right) > k for k, (left, right) in zip(kept, pairs, strict=True))
@@ -56,7 +57,7 @@ def test_padding_matches_torch(case, seed):
         y_t = theirs(x_t)
     except (RuntimeError, ValueError, NotImplementedError):
         y_t = None
-    if y_t is None or (name == "CircularPad" and _wraps_past_the_crop(shape, ours.padding)):
+    if y_t is None or (name == "CircularPad" and y_t.numel() and _wraps_past_the_crop(shape, ours.padding)):
         with pytest.raises(ValueError, match=f"{name}{dims}d"):
             ours(x)
         return
@@ -201,10 +202,15 @@ def test_onnx_export_writes_them(tmp_path, module):
     ("ConstantPad", 2, (0, 1, 1, 0), (1, 2, 0, 0)),
     ("CircularPad", 2, (1, 1, 0, 0), (2, 0, 3)),
     ("CircularPad", 2, (0, 0, 1, 2), (1, 2, 3, 0)),
+    ("CircularPad", 1, (1, -3), (0, 2)),             # a crop past the axis, then a wrap: y (0, 0)
+    ("CircularPad", 1, (-1, 3), (2, 0, 3)),          # a wrap past the crop: y (2, 0, 5)
+    ("CircularPad", 2, (-1, 3, 2, -1), (0, 1, 2, 3)),
+    ("CircularPad", 1, (1, -3), (1, 2, 2)),          # x has elements, y none: dx zeros
 ])
 def test_an_empty_axis_is_padded_as_torch(name, dims, padding, shape):
     """torch pads an empty axis with the fill value (nothing is read), and its circular pad passes an
-    empty axis it does not pad through; the gradient is empty."""
+    empty axis it does not pad through; where x or y has no elements, circular padding takes the crops
+    and wraps torch's checks take (against the uncropped axis), y empty; dx is torch's (empty or zeros)."""
     ours, theirs = _pair(name, dims, padding, -1.5)
     x = np.zeros(shape)
     x_t = torch.tensor(x, requires_grad=True)
@@ -215,6 +221,25 @@ def test_an_empty_axis_is_padded_as_torch(name, dims, padding, shape):
     np.testing.assert_array_equal(y, y_t.detach().numpy())
     dx = ours.backward(dy)
     assert dx.shape == x.shape and dx.dtype == x.dtype
+    np.testing.assert_array_equal(dx, x_t.grad.numpy())
+
+
+@pytest.mark.parametrize("dims, padding, shape", [
+    (1, (1, -4), (0, 3)),
+    (1, (-4, 3), (2, 0, 3)),
+    (2, (2, -4, 1, -3), (0, 1, 2, 3)),
+])
+def test_circular_padding_of_nothing_refuses_what_torch_refuses(dims, padding, shape):
+    """An empty x: torch refuses a crop past the axis where its kept slice cannot fill y's (its copy's
+    shapes); ours names the module, the crop and the input."""
+    ours, theirs = _pair("CircularPad", dims, padding, 0.0)
+    with pytest.raises(RuntimeError):
+        theirs(torch.zeros(shape))
+    left, right = padding[:2]
+    expected = (rf"CircularPad{dims}d: padding \({left}, {right}\) crops more than axis {len(shape) - 1} "
+                rf"of input {re.escape(str(shape))}")
+    with pytest.raises(ValueError, match=expected):
+        ours(np.zeros(shape))
 
 
 @pytest.mark.parametrize("name, dims, padding, shape", [

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minitorch.functional_activations import relu_maximum
 from minitorch.kernels import kernels_enabled
 from minitorch.kernels import sequences as fast
 
@@ -69,13 +70,17 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- Elman RNN
 def rnn_forward(xw, h0, c0, W_hh, b_hh, nonlinearity="tanh"):
-    """h_t = act(xw_t + h_{t-1} @ W_hh.T)   (b_ih + b_hh are inside xw);  act = tanh or relu."""
+    """h_t = act(xw_t + h_{t-1} @ W_hh.T)   (b_ih + b_hh are inside xw);  act = tanh or relu.
+
+    relu(a) = max(0, a) with torch's signed zero, relu(-0.0) = -0.0 (``relu_maximum``, F.relu's).
+    """
     T = xw.shape[0]
     hs = np.empty((T + 1,) + h0.shape, dtype=xw.dtype)
     hs[0] = h0
+    zero = xw.dtype.type(0)
     for t in range(T):
         a = xw[t] + hs[t] @ W_hh.T
-        hs[t + 1] = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
+        hs[t + 1] = np.tanh(a) if nonlinearity == "tanh" else relu_maximum(zero, a)
     return hs, None, (hs, nonlinearity)
 
 

@@ -15,7 +15,9 @@ src[o], with i = o - left:
 A 2-D layer applies the map of W, then the map of H (each mode is separable; the forward is
 ``functional_pad.apply_pad_maps``). An empty axis (size 0) is padded with the fill in the constant
 modes and passed through by circular padding when it is not padded, as torch; the other modes have no
-edge element to read there: a ValueError (torch refuses too). The backward sends dy back through the
+edge element to read there: a ValueError (torch refuses too). Where x or y has no elements, circular
+padding takes the crops and wraps torch takes (``functional_pad.circular_of_nothing``): y is empty,
+dx zeros of x's shape. The backward sends dy back through the
 same maps: dx[src[o]] += dy[o] (np.add.at: a border element read by several outputs collects all
 their gradients).
 """
@@ -248,7 +250,8 @@ class CircularPad1d(_Pad):
     """Pads L by wrapping around, as torch.nn.CircularPad1d.
 
     Shapes:   x (N, C, L) or (C, L)   y (N, C, L + left + right)
-              each positive side at most the n elements the crops leave (torch: wrapping once)
+              each positive side at most the n elements the crops leave (torch: wrapping once;
+              where x or y has no elements, what torch takes: y empty)
     Forward:  y[..., o] = x[..., c0 + (o - max(left, 0)) mod n]   ([c0, c1): the elements kept, n = c1 - c0)
     Backward: dx[..., c0 + (o - max(left, 0)) mod n] += dy[..., o]   for every o   (N, C, L)
     Example:
