@@ -231,8 +231,8 @@ def binary_problems(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
     per_sample = shape[:1] + (1,) * (len(shape) - 1)
-    weight_shape = draw(st.sampled_from([None, shape, shape[-1:], (1,) * len(shape), per_sample]))
-    pos_shape = draw(st.sampled_from([None, shape[-1:], shape]))
+    weight_shape = draw(st.sampled_from([None, shape, shape[-1:], (1,) * len(shape), per_sample, ()]))
+    pos_shape = draw(st.sampled_from([None, shape[-1:], shape, ()]))
     options = {"reduction": draw(reductions)}
     if weight_shape is not None:
         options["weight"] = rng.uniform(0.0, 2.0, weight_shape)
@@ -270,6 +270,19 @@ def test_bce_weight_matches_torch_and_gradcheck(problem, dtype, rtol, atol):
     compare_loss(mt.BCELoss(**options), p.astype(dtype), t.astype(dtype), rtol * 10, atol)
     if dtype == np.float64:
         assert mt.gradcheck(mt.BCELoss(**options), p, t, atol=1e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{"weight": np.array(0.5)}, {"pos_weight": np.array(3.0)},
+                                     {"weight": np.array(2.0), "pos_weight": np.array(0.25)},
+                                     {"weight": np.array(0.5), "pos_weight": np.array([1.0, 2.0, 3.0])}])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_with_logits_0d_weights_match_torch(options, reduction):
+    """A 0-d weight or pos_weight is one weight for every element, as torch broadcasts it (it was
+    taken for the absent weight, 1, and the loss came out unweighted)."""
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((4, 3)) * 2, rng.random((4, 3))
+    compare_loss(mt.BCEWithLogitsLoss(reduction=reduction, **options), x, t, 1e-12, 1e-12)
+    compare_loss(mt.BCELoss(reduction=reduction, weight=np.array(0.5)), 1 / (1 + np.exp(-x)), t, 1e-10, 1e-12)
 
 
 def test_bce_with_logits_pos_weight_is_stable_for_huge_logits():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from cases import (
     TRANSFORMER_CASES,
     UNBATCHED,
 )
-from oracle import _flat, _map, compare_inputs, torch_twin
+from oracle import _flat, _map, compare_inputs, torch_grads, torch_twin
 from test_attention import compare_mha
 from test_losses import LOSS_CASES
 from test_losses import make_data as make_loss_data
@@ -369,3 +370,41 @@ def test_attention_over_no_keys_without_weights_or_with_empty_masks_is_torchs(fl
     m = mt.MultiheadAttention(4, 2, batch_first=True)
     q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 0, 4)), rng.standard_normal((2, 0, 4))
     compare_mha(m, q, k, v, rtol=1e-12, atol=1e-12, **kwargs)
+
+
+_ALL_ORACLE = [(i, f, s) for i, f, s in MODULE_CASES if i in ORACLE]
+# torch takes these on a 0-d input with a deprecation warning; ours refuses it with an error
+_REFUSED_0D = {"Dropout2d": "torch: 'Received a 0-D input to dropout2d, which is deprecated'"}
+
+
+@pytest.mark.parametrize("case_id, factory, shape", _ALL_ORACLE, ids=[c[0] for c in _ALL_ORACLE])
+def test_a_0d_input_runs_as_in_torch(float64, case_id, factory, shape):
+    """Every registry module with a torch twin, on a 0-d input: torch's output and dx, 0-d where
+    torch's are (an elementwise module keeps the input's shape; PReLU's (1,) weight broadcast gave
+    (1,)), or an error where torch raises one."""
+    module = factory()
+    x, dy = np.array(-0.75), np.array(1.5)
+    if type(module).__name__ in _REFUSED_0D:
+        with pytest.raises(ValueError, match=type(module).__name__):
+            module(x)
+        return
+    x_t = torch.tensor(x, requires_grad=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch: "Implicit dimension choice ..."
+            twin = torch_twin(module)
+            y_t = twin(x_t)
+    except (RuntimeError, ValueError, IndexError):
+        with pytest.raises(ValueError):
+            module(x)
+        return
+    y_t.backward(torch.tensor(dy).reshape(y_t.shape))
+    module.zero_grad()
+    y = module(x)
+    assert y.shape == tuple(y_t.shape) and y.dtype == x.dtype
+    dx = module.backward(dy.reshape(y.shape))
+    assert dx.shape == x.shape and dx.dtype == x.dtype
+    np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=1e-12, atol=1e-14)
+    for name, g in torch_grads(module, twin).items():
+        np.testing.assert_allclose(dict(module.named_parameters())[name].grad, g, rtol=1e-12, atol=1e-14)

@@ -169,7 +169,7 @@ class Hardtanh(Module):
 class PReLU(Module):
     """Leaky ReLU with a learned negative slope, as torch.nn.PReLU (one slope, or one per channel).
 
-    Shapes:   x (N, C, *) or (*)   weight (num_parameters,)   y like x
+    Shapes:   x (N, C, *) or (*) (0-d too)   weight (num_parameters,)   y like x
               num_parameters = 1: one slope for every element; = C: weight[c] for channel dim 1
               (an input with fewer than 2 dims has no channel dim: num_parameters must be 1)
     Forward:  a  = weight broadcast over channel dim 1 (or a scalar)
@@ -221,10 +221,11 @@ class PReLU(Module):
         return np.where(x > 0, dy, self._slope(x.ndim) * dy)
 
     def _slope(self, ndim: int) -> np.ndarray:
-        """weight shaped to broadcast over the channel dim 1: (C, 1, ..., 1), or the (1,) array (C is the
-        weight's size, as torch's F.prelu reads it: ``num_parameters`` edited later changes nothing)."""
+        """weight shaped to broadcast over the channel dim 1: (C, 1, ..., 1), or a 0-d view of the one
+        slope (C is the weight's size, as torch's F.prelu reads it: ``num_parameters`` edited later
+        changes nothing; 0-d, so that a 0-d x gives a 0-d y, as torch: the (1,) weight gave (1,))."""
         if self.weight.data.size == 1:
-            return self.weight.data
+            return self.weight.data.reshape(())
         return self.weight.data.reshape((self.weight.data.size,) + (1,) * (ndim - 2))
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:

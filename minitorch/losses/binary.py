@@ -54,7 +54,7 @@ class BCEWithLogitsLoss(ElementwiseLoss):
     Shapes:   x (*) logits   t (*) targets in [0, 1] (any finite number is read by the formula, as
               torch; BCELoss refuses one outside), same shape   l (*)
               w: weight, broadcastable to x's shape; pw: pos_weight, broadcastable to x's shape
-              (one per class along the last axis, as torch); None: 1
+              (one per class along the last axis, as torch; a 0-d array is one for all); None: 1
     Forward:  l = -w * (pw * t * log(sigmoid(x)) + (1 - t) * log(1 - sigmoid(x)))
                 = w * ((1 - t) * x + lw * softplus(-x)),   lw = 1 + (pw - 1) * t
               softplus(-x) = -log(sigmoid(x)) = max(-x, 0) + log1p(exp(-|x|)): exp(-|x|) <= 1 never
@@ -75,7 +75,7 @@ class BCEWithLogitsLoss(ElementwiseLoss):
 
     def _losses_and_slope(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w, pw = _broadcast_to(self, "weight", x), _broadcast_to(self, "pos_weight", x)
-        if np.ndim(w) == 0 and np.ndim(pw) == 0:  # w = pw = 1: lw = 1, the docstring's unweighted forms
+        if self.weight is None and self.pos_weight is None:  # lw = 1: the docstring's unweighted forms
             return np.maximum(x, 0) - x * t + softplus_of_neg_abs(x), sigmoid(x) - t
         lw = 1 + (pw - 1) * t
         softplus_neg_x = np.maximum(-x, 0) + softplus_of_neg_abs(x)
