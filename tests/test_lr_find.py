@@ -148,6 +148,26 @@ def test_lr_find_plot_writes_a_png(tmp_path):
     assert [line.get_label() for line in figure.axes[0].lines][:2] == ["batch loss", "smoothed"]
 
 
+
+def test_lr_curve_draws_the_sweep_it_is_given():
+    """lr_curve's picture from a hand-made sweep: the raw and smoothed losses against the rates on
+    a log axis, the suggestion's line and label (the flat note), the y range from the finite smoothed
+    losses (0.9 of their least, 1.5 of the larger of the first and the least)."""
+    pytest.importorskip("matplotlib")
+    result = mt.diagnostics.LRFinderResult(lrs=[1e-4, 1e-3, 1e-2, 1e-1], losses=[1.6, 2.2, 1.3, 9.0],
+                                           smoothed=[1.5, 2.0, 1.4, np.inf], suggestion=1e-3,
+                                           stopped_early=True, flat=True)
+    ax = mt.plot.lr_curve(result).axes[0]
+    raw, smoothed, suggestion = ax.lines[:3]
+    np.testing.assert_array_equal(raw.get_xdata(), result.lrs)
+    np.testing.assert_array_equal(raw.get_ydata(), result.losses)
+    np.testing.assert_array_equal(smoothed.get_xdata(), result.lrs)
+    np.testing.assert_array_equal(smoothed.get_ydata(), result.smoothed)
+    np.testing.assert_array_equal(suggestion.get_xdata(), [1e-3, 1e-3])
+    assert suggestion.get_label() == "suggestion 0.001 (flat curve: noise)"
+    assert ax.get_xscale() == "log"
+    np.testing.assert_allclose(ax.get_ylim(), (1.4 * 0.9, 1.5 * 1.5), rtol=1e-12)
+
 def test_valley_is_fastais_rule_on_the_trimmed_curve():
     """fastai's lr_find drops the first num_iter // 10 and the last 5 points, finds the longest
     decreasing run (L points ending at e) and suggests index (e - L) + L // 3 + L // 6."""
