@@ -579,8 +579,10 @@ def _stratified(labels: np.ndarray, n: int, n_train: int, n_test: int, rng: np.r
             f"{who}: test and train must each hold at least one sample of each of the {len(classes)} "
             f"classes, got {n_test} test and {n_train} train samples"
         )
-    test_counts = _allocate(n_test, counts)
-    train_counts = _allocate(n_train, counts - test_counts)
+    # scikit-learn's order (StratifiedShuffleSplit): the train counts first, the test counts from the
+    # rest; they differ from test-first counts when train and test do not take every sample
+    train_counts = _allocate(n_train, counts)
+    test_counts = _allocate(n_test, counts - train_counts)
     train_parts, test_parts = [], []
     for k in range(len(classes)):
         members = rng.permutation(np.flatnonzero(y.ravel() == k))
