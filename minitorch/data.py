@@ -215,7 +215,8 @@ class DataLoader:
     keyword: a NumPy Generator, or an int seeding one made here once, so the epochs still differ), or
     without it from the generator that ``mt.manual_seed`` seeds. The last partial batch is kept
     unless ``drop_last``.
-    torch's ``sampler=`` (an iterable of indices: the order), ``batch_sampler=`` (an iterable of
+    torch's ``sampler=`` (an iterable of indices: the order; batches are made of what it yields, its
+    ``__len__``, if any, serves ``len(loader)`` only), ``batch_sampler=`` (an iterable of
     index lists: the batches) and ``batch_size=None`` (no batching: each sample alone, through
     ``collate_fn`` or ``default_convert``) follow torch's rules and messages: ``sampler`` excludes
     ``shuffle``; ``batch_sampler`` excludes ``batch_size``, ``shuffle``, ``sampler`` and
@@ -369,6 +370,11 @@ class DataLoader:
         if self.batch_sampler is not None:
             return _length(self.batch_sampler, "batch_sampler")
         n = len(self.dataset) if self.sampler is None else _length(self.sampler, "sampler")
+        return self._batch_count(n)
+
+    def _batch_count(self, n: int) -> int:
+        """Batches of n samples: n // batch_size with drop_last, else ceil(n / batch_size); n without
+        batching (batch_size=None)."""
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
@@ -395,7 +401,8 @@ class DataLoader:
             for i in (range(n) if order is None else order):
                 yield self._sample(int(i))
             return
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        # batches of what the sampler yields, as torch's BatchSampler (len(sampler) is only for len())
+        for start in range(0, self._batch_count(n) * self.batch_size, self.batch_size):
             batch = slice(start, min(start + self.batch_size, n))
             yield self._batch(order[batch] if order is not None else batch)
 
@@ -572,8 +579,10 @@ def _stratified(labels: np.ndarray, n: int, n_train: int, n_test: int, rng: np.r
             f"{who}: test and train must each hold at least one sample of each of the {len(classes)} "
             f"classes, got {n_test} test and {n_train} train samples"
         )
-    test_counts = _allocate(n_test, counts)
-    train_counts = _allocate(n_train, counts - test_counts)
+    # scikit-learn's order (StratifiedShuffleSplit): the train counts first, the test counts from the
+    # rest; they differ from test-first counts when train and test do not take every sample
+    train_counts = _allocate(n_train, counts)
+    test_counts = _allocate(n_test, counts - train_counts)
     train_parts, test_parts = [], []
     for k in range(len(classes)):
         members = rng.permutation(np.flatnonzero(y.ravel() == k))

@@ -118,17 +118,25 @@ def test_split_sizes_match_scikit_learn(n, test, train):
     assert [len(part) for part in got] == [len(part) for part in expected]
 
 
-@pytest.mark.parametrize("counts, test_size", [([50, 50, 50], 0.2), ([30, 10, 7], 0.3), ([5, 95], 0.25),
-                                               ([12, 13, 14, 15], 9)])
-def test_stratified_split_has_scikit_learns_class_counts(counts, test_size):
+@pytest.mark.parametrize("counts, test_size, train_size", [
+    ([50, 50, 50], 0.2, None), ([30, 10, 7], 0.3, None), ([5, 95], 0.25, None), ([12, 13, 14, 15], 9, None),
+    # train and test not the whole data: scikit-learn draws the train counts first, the test counts
+    # from what is left ([4, 7]: train [1, 3], test [3, 3]; test first would give [2, 2] and [2, 4])
+    ([4, 7], 0.5, 0.4), ([30, 10, 7], 0.3, 0.5), ([9, 14, 6], 5, 11), ([5, 95], 0.1, 0.33),
+])
+def test_stratified_split_has_scikit_learns_class_counts(counts, test_size, train_size):
     y = np.repeat(np.arange(len(counts)), counts)
     X = np.arange(len(y)).reshape(-1, 1) * 1.0
-    X_tr, X_te, y_tr, y_te = mt.train_test_split(X, y, test_size=test_size, random_state=0, stratify=y)
-    s_tr, s_te = sklearn_model_selection.train_test_split(y, test_size=test_size, random_state=0, stratify=y)
+    sizes = dict(test_size=test_size, train_size=train_size)
+    X_tr, X_te, y_tr, y_te = mt.train_test_split(X, y, **sizes, random_state=0, stratify=y)
+    s_tr, s_te = sklearn_model_selection.train_test_split(y, **sizes, random_state=0, stratify=y)
     assert np.bincount(y_te).tolist() == np.bincount(s_te).tolist()
     assert np.bincount(y_tr).tolist() == np.bincount(s_tr).tolist()
     np.testing.assert_array_equal(y[X_te[:, 0].astype(int)], y_te)  # rows stay paired with labels
-    assert sorted(np.concatenate([X_tr[:, 0], X_te[:, 0]]).tolist()) == X[:, 0].tolist()
+    if train_size is None:
+        assert sorted(np.concatenate([X_tr[:, 0], X_te[:, 0]]).tolist()) == X[:, 0].tolist()
+    else:
+        assert len(set(np.concatenate([X_tr[:, 0], X_te[:, 0]]).tolist())) == len(X_tr) + len(X_te)
 
 
 def test_split_accepts_any_number_of_arrays_and_shuffle_false():

@@ -139,6 +139,41 @@ def test_sampler_gives_torchs_batches(order, batch_size, drop_last):
         assert_same(a, b, tuple_as_list=True)
 
 
+class _Indices:
+    """A sampler as users write them: iterates ``order``; ``__len__`` claims ``claimed`` (none when None)."""
+
+    def __init__(self, order, claimed):
+        self.order, self.claimed = order, claimed
+
+    def __iter__(self):
+        return iter(self.order)
+
+
+class _SizedIndices(_Indices):
+    def __len__(self):
+        return self.claimed
+
+
+@settings(max_examples=30, deadline=None)
+@given(order=st.lists(st.integers(0, 6), max_size=9), claimed=st.none() | st.integers(0, 10),
+       batch_size=st.sampled_from([None, 1, 2, 3]), drop_last=st.booleans())
+def test_sampler_batches_come_from_its_iteration_as_torchs(order, claimed, batch_size, drop_last):
+    """torch batches what the sampler yields (its BatchSampler never reads len(sampler)): a sampler
+    without ``__len__`` iterates, and one whose ``__len__`` differs from what it yields loses no
+    sample and gets no empty batch; only len(loader) reads ``__len__``."""
+    if batch_size is None:
+        drop_last = False
+    sampler = _Indices(order, None) if claimed is None else _SizedIndices(order, claimed)
+    kwargs = dict(sampler=sampler, batch_size=batch_size, drop_last=drop_last)
+    ours = list(mt.DataLoader(_dataset(), dtype=np.float64, **kwargs))
+    theirs = [as_numpy(b) for b in tdata.DataLoader(_dataset(), **kwargs)]
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        assert_same(a, b, tuple_as_list=True)
+    if claimed is not None:
+        assert len(mt.DataLoader(_dataset(), **kwargs)) == len(tdata.DataLoader(_dataset(), **kwargs))
+
+
 @settings(max_examples=30, deadline=None)
 @given(batches=st.lists(st.lists(st.integers(0, 6), min_size=1, max_size=4), max_size=5))
 def test_batch_sampler_gives_torchs_batches(batches):

@@ -196,6 +196,39 @@ def test_every_layers_weights_get_torchs_fans(case_id, factory):
             if p.ndim < 2 or names[key][0] not in theirs:
                 continue
             assert init.calculate_fan_in_and_fan_out(p) == torch_fans(theirs[names[key][0]]), key
+    # the same layers as subclasses of theirs (class MyLSTM(mt.LSTM): pass): the weights the layer
+    # makes keep its layout, so their fans stay torch's
+    for sub in model.modules():
+        sub.__class__ = type(f"My{type(sub).__name__}", (type(sub),), {})
+    for path, sub in model.named_modules():
+        for name, p in sub._parameters.items():
+            key = f"{path}.{name}" if path else name
+            if p.ndim < 2 or names[key][0] not in theirs:
+                continue
+            fans = torch_fans(theirs[names[key][0]])
+            assert init.calculate_fan_in_and_fan_out(p) == fans, f"subclass: {key}"
+
+
+def test_a_parameter_a_subclass_adds_is_read_as_your_own():
+    """A subclass's own 2-D Parameters (a low-rank A (in, r) beside a Linear's W) are (in, out), as
+    every Parameter of your own module; the layer's weights keep the layer's layout."""
+
+    class LowRankLinear(mt.Linear):
+        def __init__(self, n_in, n_out, rank):
+            super().__init__(n_in, n_out)
+            self.A = mt.Parameter(np.zeros((n_in, rank), np.float32))
+
+    class TaggedLSTM(mt.LSTM):
+        def __init__(self, n_in, hidden):
+            super().__init__(n_in, hidden)
+            self.extra = mt.Parameter(np.zeros((n_in, hidden), np.float32))
+
+    lora, lstm = LowRankLinear(6, 4, 2), TaggedLSTM(3, 5)
+    assert init.calculate_fan_in_and_fan_out(lora.W) == (6, 4)
+    assert init.calculate_fan_in_and_fan_out(lora.A) == (6, 2)
+    fans = torch_fans(torch.nn.LSTM(3, 5).weight_ih_l0)
+    assert init.calculate_fan_in_and_fan_out(lstm.weight_ih_l0) == fans == (3, 20)
+    assert init.calculate_fan_in_and_fan_out(lstm.extra) == (3, 5)
 
 
 @pytest.mark.parametrize("fill", [

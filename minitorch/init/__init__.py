@@ -16,6 +16,8 @@ FAN CONVENTION (read this before initialising a Linear by hand)
                                          fan_in = shape[1]             fan_out = shape[0]
         3-D or more (out, in, *kernel):  fan_in = shape[1] * prod(kernel)   fan_out = shape[0] * prod(kernel)
     (the >= 3-D case is torch's own: convolution weights are stored as torch stores them).
+    A subclass of a layer (``class MyLSTM(mt.LSTM)``) keeps the layer's layout for the weights the
+    layer makes; a 2-D Parameter the subclass adds is one of your own, (in, out).
     So ``kaiming_uniform_(linear.W)`` equals torch's ``kaiming_uniform_(linear.weight)`` in law, and
     ``kaiming_uniform_(lstm.weight_ih_l0)`` torch's for the same LSTM; with one rule for every 2-D
     array one of the two would have its fans swapped. ``sparse_`` reads the layout the same way

@@ -4,6 +4,7 @@ weight is its input, read from the layer that owns it."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -34,7 +35,10 @@ def _in_torchs_layout(tensor: Parameter | np.ndarray) -> bool:
 
     The layers and their transposed names are the interop table's (``module.TORCH_LAYOUT``: only
     Linear's W is stored transposed); a Parameter of no layer or of a module of your own is not, nor
-    one a layer no longer holds (a W replaced by ``linear.W = ...`` is back to (in, out)).
+    one a layer no longer holds (a W replaced by ``linear.W = ...`` is back to (in, out)). A subclass
+    of a layer (``class MyLSTM(mt.LSTM)``) stores the layer's weights as the layer does, so they count
+    as the layer's; a 2-D Parameter the subclass adds (a name that is no weight of such a layer, as
+    ``_LAYER_WEIGHT`` spells them) is one of your own, (in, out).
     """
     if isinstance(tensor, TransposedView):
         return True
@@ -42,8 +46,22 @@ def _in_torchs_layout(tensor: Parameter | np.ndarray) -> bool:
         return False
     for ref in module_registry._owners.get(tensor, ()):
         owner = ref()
-        transposed = None if owner is None else module_registry.TORCH_LAYOUT.get(type(owner))
-        names = [] if transposed is None else [name for name, p in owner._parameters.items() if p is tensor]
+        layer = None if owner is None else _table_layer(type(owner))
+        names = [] if layer is None else [name for name, p in owner._parameters.items() if p is tensor]
+        if layer is not type(owner):  # a subclass: only the weights the layer itself makes
+            names = [name for name in names if _LAYER_WEIGHT.fullmatch(name)]
         if names:  # a layer of the table holds it now, under these names
-            return not any(name in transposed for name in names)
+            return not any(name in module_registry.TORCH_LAYOUT[layer] for name in names)
     return False
+
+
+# the names of the Parameters of 2+ dims the table's layers make in torch's layout (Embedding,
+# OutProjection: weight; LayerNorm((3, 4)): weight, bias; RNN/LSTM/GRU: weight_ih_l0,
+# weight_hr_l1_reverse...; their cells: weight_ih; attention: in_proj_weight, q_proj_weight...);
+# tests/test_init.py checks every layer's such Parameters match
+_LAYER_WEIGHT = re.compile(r"weight|bias|weight_(ih|hh|hr)(_l\d+(_reverse)?)?|(in|q|k|v)_proj_weight")
+
+
+def _table_layer(cls: type) -> type | None:
+    """The first class of ``cls``'s MRO that the layout table lists (``cls`` itself for a layer)."""
+    return next((base for base in cls.__mro__ if base in module_registry.TORCH_LAYOUT), None)
