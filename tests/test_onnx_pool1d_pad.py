@@ -4,6 +4,8 @@ kernel) and equal to the layer's forward; what stays refused is refused by name.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -241,3 +243,24 @@ def test_circular_padding_exports_every_wrap_and_crop_of_an_axis(tmp_path, left,
     _check_graph(mt.CircularPad1d((left, right)), (1, 2, 3), np.float64, 7, tmp_path / "a.onnx", exact=True)
     _check_graph(mt.CircularPad2d((1, -1, left, right)), (1, 1, 3, 3), np.float32, 7, tmp_path / "b.onnx",
                  exact=True)
+
+
+def test_circular_padding_of_nothing_exports_the_empty_output(tmp_path):
+    """Where a circular pad's y has no elements (a crop leaves a padded axis empty, or y's length there
+    is 0) the layer reads nothing and returns torch's empty y: the graph gives that shape too, where
+    cropping then wrapping would wrap an axis the crops emptied (e.g. (0, -2, 1, -1) on (3, 1, 2))."""
+    cases = [(p, (3, h, w)) for h, w in itertools.product((1, 2), repeat=2)
+             for p in itertools.product(range(-2, 2), repeat=4)
+             if 0 in (h + p[2] + p[3], w + p[0] + p[1]) and min(h + p[2] + p[3], w + p[0] + p[1]) >= 0]
+    cases = [((0, -2, 1, -1), (3, 1, 2))] + cases[::5]  # (every fifth of the 273: each export takes ms)
+    exported = 0
+    for i, (pads, shape) in enumerate(cases):
+        model = mt.CircularPad2d(pads)
+        try:
+            y = model(np.ones(shape, np.float32))
+        except ValueError:
+            continue  # torch refuses it too (tests/test_padding.py)
+        assert y.size == 0
+        _check_graph(model, shape, np.float32, i, tmp_path / f"m{i}.onnx", exact=True)
+        exported += 1
+    assert exported >= 50

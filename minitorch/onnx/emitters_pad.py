@@ -7,7 +7,9 @@ Each padded axis (a side of amount a: a > 0 pads, a < 0 crops) becomes, as the l
                                  o - left of x extended by its mode, the same as padding first
   circular                       Slice off the negative sides first (torch crops before it wraps),
                                  then Concat [last left, all, first right] of what is left: opset 17's
-                                 Pad has no wrap mode (opset 19 adds it)
+                                 Pad has no wrap mode (opset 19 adds it); where y has no elements (a
+                                 padded axis of x or of y empty: the layer reads nothing), one Pad of
+                                 the sides as they are (negative ones crop), which gives y's shape
 Slices count the right crop from the end, so the graph takes any size along the free first axis
 (a ConstantPad1d of a 1-D input pads that axis; an unbatched input's channels become the batch).
 """
@@ -45,6 +47,9 @@ def _pad(g: _Graph, m: Any, x: str, shape: tuple[int, ...]) -> str:
     m._axis_maps(shape, pads)
     # (axis, left, right) per padded axis: pads are torch's pairs, the last axis first
     sides = [(len(shape) - 1 - a, pads[2 * a], pads[2 * a + 1]) for a in range(len(pads) // 2)]
+    if m.mode == "circular" and any(shape[axis] == 0 or shape[axis] + left + right == 0
+                                    for axis, left, right in sides):
+        return _empty(g, x, sides, len(shape))
     if m.mode == "circular":
         return _wrap(g, _crop(g, x, sides), sides)
     return _crop(g, _extend(g, m, x, sides, len(shape)), sides)
@@ -61,6 +66,16 @@ def _extend(g: _Graph, m: Any, x: str, sides: list[tuple[int, int, int]], rank: 
     if m.mode == "constant":
         inputs.append(g.const(m.value, "pad_value"))  # in the graph's dtype, as the layer fills its output
     return g.op("Pad", inputs, "pad", mode=_PAD_MODES[m.mode])
+
+
+def _empty(g: _Graph, x: str, sides: list[tuple[int, int, int]], rank: int) -> str:
+    """The circular layer's y where it has no elements: one Pad node by the sides as they are, so its
+    shape is y's (each padded axis L + left + right) and no value is read. (Crop-then-wrap would wrap
+    an axis the crops left empty, giving that axis 0 where y has left + right.)"""
+    begins, ends = [0] * rank, [0] * rank
+    for axis, left, right in sides:
+        begins[axis], ends[axis] = left, right
+    return g.op("Pad", [x, g.const(begins + ends, "pads", np.int64)], "pad_nothing", mode="constant")
 
 
 def _crop(g: _Graph, x: str, sides: list[tuple[int, int, int]]) -> str:
