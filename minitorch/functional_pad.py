@@ -191,19 +191,13 @@ def _torch_slice_size(size: int, start: int, end: int) -> int:
 def circular_of_nothing(L: int, left: int, right: int) -> bool:
     """Whether torch's circular pad takes (left, right) on an axis of length L where x or y has no
     elements (y is then empty): torch checks left, right <= L (not against what the crops leave) and
-    L + left + right >= 0, then copies x's kept slice into y and y's wrapped slices into its pads,
-    each copy refused unless its source broadcasts to its target (same length, or 1). Its slice
-    bounds (``_torch_slice_size``) let crops past the axis and wraps past the crop through."""
+    L + left + right >= 0, then copies x's kept slice into y's middle, refused unless the source's
+    length broadcasts to the target's (the same, or 1). Its slice bounds (``_torch_slice_size``) let
+    crops past the axis and wraps past the crop through. (Torch's copies of the wrapped pads make
+    the same check; on every such axis it passes wherever this one does.)"""
     size = L + left + right
     if max(left, right) > L or size < 0:
         return False
-    l_pad, r_pad = max(left, 0), max(right, 0)
-    copies = [(_torch_slice_size(L, max(-left, 0), L - max(-right, 0)),  # x's kept elements -> y
-               _torch_slice_size(size, l_pad, size - r_pad))]
-    if left > 0:  # the left pad <- y's last `left` elements before the right pad
-        copies.append((_torch_slice_size(size, size - left - r_pad, size - r_pad),
-                       _torch_slice_size(size, 0, left)))
-    if right > 0:  # the right pad <- y's first `right` elements after the left pad
-        copies.append((_torch_slice_size(size, l_pad, l_pad + right),
-                       _torch_slice_size(size, size - right, size)))
-    return all(source in (target, 1) for source, target in copies)
+    source = _torch_slice_size(L, max(-left, 0), L - max(-right, 0))  # x's kept elements
+    target = _torch_slice_size(size, max(left, 0), size - max(right, 0))  # y between its pads
+    return source in (target, 1)
